@@ -1,0 +1,60 @@
+# Everyday targets. The first one you run creates .venv with the pinned environment.
+#   make lab    open JupyterLab on the course (127.0.0.1, token auth)
+#   make test   run every test: lib, widgets, notebook hygiene, every chapter under nbval
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Extra pip flags, e.g. PIP_FLAGS="--index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple"
+PIP_FLAGS ?=
+PORT   ?= 8888
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: help env lab test test-fast lint format sync clean distclean lock
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+		{ echo "Python >= 3.10 is needed (found $$($(PYTHON) --version)). Set PYTHON=..."; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_FLAGS) -r requirements.lock -e .
+	touch $(STAMP)
+
+env: $(STAMP)  ## create .venv with the pinned environment (done by every target that needs it)
+
+lab: env  ## open JupyterLab on chapters/, with chapter 00 open
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+		--ServerApp.root_dir=chapters $(ROOT_FLAG) 00_welcome.ipynb
+
+test: env  ## run every test (unit, widgets, hygiene, notebooks via nbval, browser when Chromium is present)
+	$(BIN)/python -m pytest tests --nbval-lax chapters
+
+test-fast: env  ## unit and widget tests only (no notebooks, no browser)
+	$(BIN)/python -m pytest tests -m "not browser" -q
+
+lint: env  ## ruff over lib, tests and the chapters
+	$(BIN)/ruff check lib tests chapters
+
+format: env  ## ruff format + fix lib and tests (never touches chapters)
+	$(BIN)/ruff check --fix lib tests
+	$(BIN)/ruff format lib tests
+
+sync: env  ## pair every chapter .py with its .ipynb (jupytext); backs up any file it overwrites
+	$(BIN)/python .ci/sync_notebooks.py chapters
+
+lock: env  ## rewrite requirements.lock from the current .venv
+	{ head -n 3 requirements.lock; $(BIN)/pip freeze --exclude-editable | sed -E 's/^(torch==[0-9.]+)\+cpu$$/\1/'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean:  ## remove caches and build output (keeps .venv and your notebooks)
+	rm -rf build .pytest_cache .ruff_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+	find . -name .ipynb_checkpoints -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean  ## also remove .venv
+	rm -rf $(VENV)

@@ -1,0 +1,207 @@
+"""Attention(Q, K, V) = softmax(QKᵀ / √d_k) V: one function, one head, many heads.
+
+Mask convention, everywhere in this course: a boolean ``mask`` is True where a query
+MAY attend to a key (as in ``F.scaled_dot_product_attention``). ``nn.MultiheadAttention``
+uses the opposite (True = blocked); ``masks.to_blocked`` converts.
+
+Every function returns the attention weights it computed, so figures show the real
+numbers. Asking for no weights (``need_weights=False``) takes PyTorch's fused kernel,
+which gives the same output without storing the (Lq, Lk) matrix.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import _validate
+
+
+def attention_scores(q: torch.Tensor, k: torch.Tensor, *, scale: float | None = None) -> torch.Tensor:
+    """q (..., Lq, d_k), k (..., Lk, d_k) → scores (..., Lq, Lk) = q kᵀ · scale.
+
+    ``scale`` defaults to 1/√d_k. Scaling q before the product costs Lq·d_k
+    multiplications instead of Lq·Lk, and gives the same scores.
+    """
+    _check_qk(q, k)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    return (q * scale) @ k.transpose(-2, -1)
+
+
+def scaled_dot_product_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None, *,
+    scale: float | None = None, need_weights: bool = True, dropout_p: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """softmax(q kᵀ · scale) v, returning (output, weights).
+
+    Shapes: q (..., Lq, d_k), k (..., Lk, d_k), v (..., Lk, d_v), mask bool broadcastable
+    to (..., Lq, Lk) with True = may attend. Output (..., Lq, d_v); weights (..., Lq, Lk),
+    each row summing to 1 (a row whose keys are all masked gets zeros, as in PyTorch),
+    or None when ``need_weights=False`` (the fused path).
+    """
+    _check_qk(q, k)
+    _validate.tensor("v", v, floating=True)
+    if v.shape[-2] != k.shape[-2]:
+        raise ValueError(f"v must have as many rows as k (Lk = {k.shape[-2]}), got shape {tuple(v.shape)}")
+    if mask is not None:
+        _check_mask(mask, q.shape[:-1] + k.shape[-2:-1])
+    if not need_weights:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
+        return out, None
+    scores = attention_scores(q, k, scale=scale)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))   # exp(-inf) = 0: no weight at all
+    weights = torch.softmax(scores, dim=-1)
+    if mask is not None:
+        weights = _zero_empty_rows(weights, mask)
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, p=dropout_p)
+    return weights @ v, weights
+
+
+class SingleHeadAttention(nn.Module):
+    """One head: x (B, Lq, d_model), context (B, Lk, d_model) → (B, Lq, d_v), weights (B, Lq, Lk).
+
+    Q = x W_Q, K = context W_K, V = context W_V: three learned views of the input.
+    Without ``context`` it is self-attention (context = x).
+    """
+
+    def __init__(self, d_model: int, d_k: int | None = None, d_v: int | None = None, *,
+                 bias: bool = False):
+        super().__init__()
+        self.d_model = _validate.positive_int("d_model", d_model)
+        self.d_k = _validate.positive_int("d_k", d_k or d_model)
+        self.d_v = _validate.positive_int("d_v", d_v or self.d_k)
+        self.w_q = nn.Linear(d_model, self.d_k, bias=bias)
+        self.w_k = nn.Linear(d_model, self.d_k, bias=bias)
+        self.w_v = nn.Linear(d_model, self.d_v, bias=bias)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        context = x if context is None else context
+        _check_sequences(x, context, self.d_model)
+        q, k, v = self.w_q(x), self.w_k(context), self.w_v(context)
+        return scaled_dot_product_attention(q, k, v, mask)
+
+
+class MultiHeadAttention(nn.Module):
+    """h heads side by side: (B, Lq, d_model) → (B, Lq, d_model), weights (B, h, Lq, Lk).
+
+    Head i has its own projections of size d_head = d_model / h. They are stored stacked:
+    rows i·d_head … (i+1)·d_head of ``q_proj.weight`` are head i's W_Q, so one matmul
+    computes every head's queries. The heads' outputs are concatenated and mixed by W_O
+    (``out_proj``). Same parameter count as one head of full width d_model.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, *, bias: bool = True, dropout: float = 0.0):
+        super().__init__()
+        self.d_model = _validate.positive_int("d_model", d_model)
+        self.num_heads = _validate.positive_int("num_heads", num_heads)
+        if d_model % num_heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
+        self.d_head = d_model // num_heads
+        self.dropout = dropout
+        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, d_model) → (B, h, L, d_head): each head gets its own slice of the features."""
+        b, length, _ = x.shape
+        return x.view(b, length, self.num_heads, self.d_head).transpose(1, 2)
+
+    def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, h, L, d_head) → (B, L, d_model): concatenate the heads' outputs."""
+        b, _, length, _ = x.shape
+        return x.transpose(1, 2).reshape(b, length, self.d_model)
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor | None = None,
+                value: torch.Tensor | None = None, mask: torch.Tensor | None = None, *,
+                need_weights: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Self-attention when only ``query`` is given; cross-attention with ``key`` (= value).
+
+        mask: bool, True = may attend, shaped (Lq, Lk), (B, Lq, Lk) or (B, 1|h, 1|Lq, Lk).
+        """
+        key = query if key is None else key
+        value = key if value is None else value
+        _check_sequences(query, key, self.d_model, value)
+        q, k, v = self._project(query, key, value)
+        if mask is not None and mask.dim() == 3:
+            mask = mask.unsqueeze(1)   # (B, Lq, Lk) → (B, 1, Lq, Lk): same mask for every head
+        if mask is not None:
+            _check_mask(mask, (query.shape[0], self.num_heads, query.shape[1], key.shape[1]))
+        p = self.dropout if self.training else 0.0
+        out, weights = scaled_dot_product_attention(
+            self.split_heads(q), self.split_heads(k), self.split_heads(v), mask,
+            need_weights=need_weights, dropout_p=p)
+        return self.out_proj(self.merge_heads(out)), weights
+
+    def _project(self, query, key, value):
+        if query is key and key is value:
+            # Self-attention: one matmul for Q, K and V together is faster than three.
+            w = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
+            b = None if self.q_proj.bias is None else torch.cat(
+                [self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
+            return F.linear(query, w, b).chunk(3, dim=-1)
+        return self.q_proj(query), self.k_proj(key), self.v_proj(value)
+
+    @torch.no_grad()
+    def load_from_torch(self, mha: nn.MultiheadAttention) -> MultiHeadAttention:
+        """Copy the weights of an ``nn.MultiheadAttention`` of the same size into this module."""
+        if not isinstance(mha, nn.MultiheadAttention):
+            raise ValueError(f"mha must be an nn.MultiheadAttention, got {type(mha).__name__}")
+        if (mha.embed_dim, mha.num_heads) != (self.d_model, self.num_heads):
+            raise ValueError(f"mha must have embed_dim={self.d_model}, num_heads={self.num_heads}; "
+                             f"got {mha.embed_dim}, {mha.num_heads}")
+        for proj, w in zip((self.q_proj, self.k_proj, self.v_proj), mha.in_proj_weight.chunk(3)):
+            proj.weight.copy_(w)
+        if self.q_proj.bias is not None and mha.in_proj_bias is not None:
+            for proj, b in zip((self.q_proj, self.k_proj, self.v_proj), mha.in_proj_bias.chunk(3)):
+                proj.bias.copy_(b)
+        self.out_proj.load_state_dict(mha.out_proj.state_dict())
+        return self
+
+
+def _zero_empty_rows(weights: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    # softmax over a row of only -inf gives NaN; PyTorch's fused kernel gives 0 there.
+    empty = ~mask.any(dim=-1, keepdim=True)
+    return weights.masked_fill(empty, 0.0) if empty.any() else weights
+
+
+def _check_qk(q: torch.Tensor, k: torch.Tensor) -> None:
+    _validate.tensor("q", q, floating=True)
+    _validate.tensor("k", k, floating=True)
+    if q.dim() < 2 or k.dim() < 2:
+        raise ValueError(f"q and k must be at least 2-D (..., L, d_k), "
+                         f"got {tuple(q.shape)} and {tuple(k.shape)}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"k must have the same last dimension as q (d_k = {q.shape[-1]}), "
+                         f"got shape {tuple(k.shape)}")
+
+
+def _check_mask(mask: torch.Tensor, scores_shape: tuple[int, ...]) -> None:
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"mask must be a bool tensor (True = may attend), got {got}")
+    try:
+        torch.broadcast_shapes(mask.shape, scores_shape)
+    except RuntimeError:
+        raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the "
+                         f"scores' shape {tuple(scores_shape)} (..., Lq, Lk)") from None
+
+
+def _check_sequences(query: torch.Tensor, key: torch.Tensor, d_model: int,
+                     value: torch.Tensor | None = None) -> None:
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        if x is None:
+            continue
+        _validate.tensor(name, x, ndim=3, floating=True)
+        _validate.size(name, x, -1, d_model, "d_model")
+        _validate.size(name, x, 0, query.shape[0], "the batch size of query")
+    if value is not None and value.shape[1] != key.shape[1]:
+        raise ValueError(f"value must have as many positions as key ({key.shape[1]}), "
+                         f"got shape {tuple(value.shape)}")

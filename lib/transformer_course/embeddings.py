@@ -1,0 +1,66 @@
+"""Token ids → vectors: a learned lookup table, and ways to compare the vectors."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import _validate
+
+
+class TokenEmbedding(nn.Module):
+    """ids (..., T) long → vectors (..., T, d_model).
+
+    With ``scale=True`` the vectors are multiplied by √d_model, as in the paper
+    (section 3.4): the table is initialised small, and the scaling keeps token vectors
+    from being drowned out by the positional encoding added next.
+    """
+
+    def __init__(self, vocab_size: int, d_model: int, *, scale: bool = True,
+                 padding_idx: int | None = None):
+        super().__init__()
+        self.vocab_size = _validate.positive_int("vocab_size", vocab_size)
+        self.d_model = _validate.positive_int("d_model", d_model)
+        self.scale = scale
+        self.lookup = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The learned table, shape (vocab_size, d_model): row i is token i's vector."""
+        return self.lookup.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        _validate.tensor("ids", ids, floating=False)
+        _validate.ids_in_range("ids", ids, self.vocab_size)
+        out = self.lookup(ids)
+        return out * math.sqrt(self.d_model) if self.scale else out
+
+
+def one_hot_embed(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The same lookup as a matrix product: one_hot(ids) (T, V) @ weight (V, d) → (T, d).
+
+    Works for any leading batch dims of ``ids``. Slower than indexing; it exists to show
+    that an embedding layer is a linear layer applied to one-hot vectors.
+    """
+    _validate.tensor("ids", ids, floating=False)
+    _validate.tensor("weight", weight, ndim=2, floating=True)
+    _validate.ids_in_range("ids", ids, weight.shape[0])
+    return F.one_hot(ids, num_classes=weight.shape[0]).to(weight.dtype) @ weight
+
+
+def similarity_matrix(vectors: torch.Tensor, kind: str = "cosine") -> torch.Tensor:
+    """Pairwise similarity of the rows of ``vectors`` (T, d) → (T, T).
+
+    ``kind="dot"`` gives raw dot products (they grow with the vectors' length);
+    ``kind="cosine"`` divides by both lengths, so it lies in [-1, 1].
+    """
+    _validate.tensor("vectors", vectors, ndim=2, floating=True)
+    if kind == "dot":
+        return vectors @ vectors.T
+    if kind == "cosine":
+        unit = F.normalize(vectors, dim=-1)
+        return unit @ unit.T
+    raise ValueError(f"kind must be 'cosine' or 'dot', got {kind!r}")

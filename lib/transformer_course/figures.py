@@ -1,0 +1,160 @@
+"""Pure figure functions: tensors in, ``go.Figure`` out. No display, no global state.
+
+Heatmaps use numeric axes labelled with the tokens (tickvals/ticktext): a category axis
+would merge repeated words such as the two "the" in "the pizza came out of the oven".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+import torch
+
+from . import _validate
+
+FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
+# Values are printed inside cells only while they stay readable.
+MAX_CELLS_WITH_TEXT = 144
+
+
+def matrix_heatmap(values: torch.Tensor, row_labels: Sequence[str] | None = None,
+                   col_labels: Sequence[str] | None = None, *, title: str = "",
+                   x_title: str = "", y_title: str = "", colorscale: str = "Blues",
+                   zmin: float | None = None, zmax: float | None = None,
+                   zmid: float | None = None, value_format: str = ".2f",
+                   height: int | None = None) -> go.Figure:
+    """Any matrix (R, C) as a heatmap, row 0 at the top, with optional labels on both axes."""
+    _validate.tensor("values", values, ndim=2)
+    rows, cols = values.shape
+    row_labels = _labels("row_labels", row_labels, rows)
+    col_labels = _labels("col_labels", col_labels, cols)
+    z = values.detach().float().cpu().numpy()
+    show_text = rows * cols <= MAX_CELLS_WITH_TEXT
+    heatmap = go.Heatmap(
+        z=z, x=list(range(cols)), y=list(range(rows)), colorscale=colorscale,
+        zmin=zmin, zmax=zmax, zmid=zmid,
+        texttemplate=f"%{{z:{value_format}}}" if show_text else None,
+        customdata=[[(r, c) for c in col_labels] for r in row_labels],
+        hovertemplate=f"{y_title or 'row'}: %{{customdata[0]}}<br>{x_title or 'column'}: "
+                      f"%{{customdata[1]}}<br>value: %{{z:{value_format}}}<extra></extra>",
+    )
+    fig = go.Figure(heatmap)
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, template="plotly_white",
+                      margin=dict(l=10, r=10, t=50, b=10),
+                      height=height or max(260, min(640, 80 + 34 * rows)))
+    fig.update_xaxes(title=x_title, side="bottom", **_ticks(col_labels, cols))
+    fig.update_yaxes(title=y_title, autorange="reversed", **_ticks(row_labels, rows))
+    return fig
+
+
+def attention_heatmap(weights: torch.Tensor, query_tokens: Sequence[str],
+                      key_tokens: Sequence[str] | None = None, *,
+                      title: str = "Attention weights") -> go.Figure:
+    """weights (Lq, Lk), each row a query's distribution over the keys → heatmap in [0, 1]."""
+    _validate.tensor("weights", weights, ndim=2)
+    return matrix_heatmap(weights, query_tokens, key_tokens or query_tokens, title=title,
+                          x_title="key (attended to)", y_title="query (attending)",
+                          zmin=0.0, zmax=1.0)
+
+
+def scores_heatmap(scores: torch.Tensor, query_tokens: Sequence[str],
+                   key_tokens: Sequence[str] | None = None, *, title: str = "Scores") -> go.Figure:
+    """Raw scores (Lq, Lk), centred on zero; -inf (masked) cells show as gaps."""
+    _validate.tensor("scores", scores, ndim=2)
+    finite = scores[torch.isfinite(scores)]
+    bound = float(finite.abs().max()) if finite.numel() else 1.0
+    return matrix_heatmap(scores.masked_fill(~torch.isfinite(scores), float("nan")),
+                          query_tokens, key_tokens or query_tokens, title=title,
+                          x_title="key", y_title="query", colorscale="RdBu",
+                          zmin=-bound, zmax=bound, zmid=0.0)
+
+
+def mask_heatmap(mask: torch.Tensor, query_tokens: Sequence[str],
+                 key_tokens: Sequence[str] | None = None, *, title: str = "Mask") -> go.Figure:
+    """A bool mask (Lq, Lk), True = may attend, as two colours with 1/0 in the cells."""
+    _validate.tensor("mask", mask, ndim=2)
+    if mask.dtype != torch.bool:
+        raise ValueError(f"mask must be a bool tensor, got {mask.dtype}")
+    fig = matrix_heatmap(mask.float(), query_tokens, key_tokens or query_tokens, title=title,
+                         x_title="key", y_title="query", zmin=0, zmax=1, value_format=".0f",
+                         colorscale=[[0, "#f3f4f6"], [1, "#2563eb"]])
+    fig.update_traces(showscale=False)
+    return fig
+
+
+def embedding_heatmap(vectors: torch.Tensor, tokens: Sequence[str], *,
+                      title: str = "Token vectors") -> go.Figure:
+    """vectors (T, d): one row per token, one column per feature, centred on zero."""
+    _validate.tensor("vectors", vectors, ndim=2)
+    bound = float(vectors.detach().abs().max()) or 1.0
+    return matrix_heatmap(vectors, tokens, None, title=title, x_title="dimension",
+                          y_title="token", colorscale="RdBu", zmin=-bound, zmax=bound, zmid=0.0)
+
+
+def similarity_heatmap(similarity: torch.Tensor, tokens: Sequence[str], *,
+                       title: str = "Similarity", cosine: bool = True) -> go.Figure:
+    """similarity (T, T) between every pair of tokens; cosine values share a fixed [-1, 1] scale."""
+    _validate.tensor("similarity", similarity, ndim=2)
+    bound = 1.0 if cosine else (float(similarity.detach().abs().max()) or 1.0)
+    return matrix_heatmap(similarity, tokens, tokens, title=title, x_title="token",
+                          y_title="token", colorscale="RdBu", zmin=-bound, zmax=bound, zmid=0.0)
+
+
+def positional_heatmap(pe: torch.Tensor, *, title: str = "Positional encoding") -> go.Figure:
+    """pe (L, d): positions down, dimensions across, values in [-1, 1] for the sinusoids."""
+    _validate.tensor("pe", pe, ndim=2)
+    bound = max(1.0, float(pe.detach().abs().max()))
+    fig = matrix_heatmap(pe, None, None, title=title, x_title="dimension", y_title="position",
+                         colorscale="RdBu", zmin=-bound, zmax=bound, zmid=0.0, height=420)
+    fig.update_traces(texttemplate=None)
+    return fig
+
+
+def waves_figure(pe: torch.Tensor, dims: Sequence[int], *,
+                 title: str = "Each dimension is a wave over positions") -> go.Figure:
+    """Columns ``dims`` of pe (L, d) as lines against the position."""
+    _validate.tensor("pe", pe, ndim=2)
+    for d in dims:
+        if not 0 <= d < pe.shape[1]:
+            raise ValueError(f"dims must be in [0, {pe.shape[1]}), got {d}")
+    positions = list(range(pe.shape[0]))
+    fig = go.Figure([
+        go.Scatter(x=positions, y=pe[:, d].detach().cpu().numpy(), mode="lines+markers",
+                   marker=dict(size=4), name=f"dim {d} ({'sin' if d % 2 == 0 else 'cos'})")
+        for d in dims
+    ])
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, template="plotly_white",
+                      height=320, margin=dict(l=10, r=10, t=50, b=10),
+                      xaxis_title="position", yaxis_title="value", yaxis_range=[-1.1, 1.1])
+    return fig
+
+
+def bar_figure(values: torch.Tensor, labels: Sequence[str], *, title: str = "",
+               y_title: str = "", y_range: tuple[float, float] | None = None) -> go.Figure:
+    """values (N,) as labelled bars (labels may repeat)."""
+    _validate.tensor("values", values, ndim=1)
+    labels = _labels("labels", labels, values.shape[0])
+    fig = go.Figure(go.Bar(x=list(range(len(labels))), y=values.detach().cpu().numpy(),
+                           text=[f"{v:.2f}" for v in values.tolist()], textposition="outside",
+                           customdata=labels, hovertemplate="%{customdata}: %{y:.3f}<extra></extra>"))
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, template="plotly_white",
+                      height=300, margin=dict(l=10, r=10, t=50, b=10), yaxis_title=y_title,
+                      yaxis_range=list(y_range) if y_range else None)
+    fig.update_xaxes(**_ticks(labels, len(labels)))
+    return fig
+
+
+def _labels(name: str, labels: Sequence[str] | None, n: int) -> list[str]:
+    if labels is None:
+        return [str(i) for i in range(n)]
+    labels = [str(t) for t in labels]
+    if len(labels) != n:
+        raise ValueError(f"{name} must have {n} entries (one per row/column), got {len(labels)}")
+    return labels
+
+
+def _ticks(labels: list[str], n: int) -> dict:
+    if n > 40:   # too many labels to read: let plotly pick numeric ticks
+        return dict(tickmode="auto")
+    return dict(tickmode="array", tickvals=list(range(n)), ticktext=labels)

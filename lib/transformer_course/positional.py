@@ -1,0 +1,77 @@
+"""Where is each token? Sinusoidal encodings (the paper's) and learned position embeddings."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import _validate
+
+
+def sinusoidal_encoding(length: int, d_model: int, *, base: float = 10000.0,
+                        dtype: torch.dtype = torch.float32,
+                        device: torch.device | str | None = None) -> torch.Tensor:
+    """The paper's encoding, shape (length, d_model).
+
+    PE[pos, 2i] = sin(pos / base^(2i/d_model)),  PE[pos, 2i+1] = cos(pos / base^(2i/d_model)).
+    Each pair of columns is a wave; its wavelength grows from 2π (i = 0) to about
+    2π·base (the last pair), so fast waves tell neighbours apart and slow ones tell
+    far-apart positions apart.
+    """
+    _validate.positive_int("length", length)
+    _validate.positive_int("d_model", d_model)
+    if not base > 1:
+        raise ValueError(f"base must be a number > 1, got {base!r}")
+    pos = torch.arange(length, dtype=torch.float64, device=device)[:, None]      # (L, 1)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)      # (⌈d/2⌉,)
+    angle = pos / base ** (two_i / d_model)                                      # (L, ⌈d/2⌉)
+    pe = torch.empty(length, d_model, dtype=torch.float64, device=device)
+    pe[:, 0::2] = torch.sin(angle)
+    pe[:, 1::2] = torch.cos(angle[:, : d_model // 2])   # an odd d_model has one sin too many
+    return pe.to(dtype)   # computed in float64 so large positions stay accurate
+
+
+class SinusoidalPositionalEncoding(nn.Module):
+    """x (B, T, d_model) → x + PE[:T]. Nothing to learn; works for any T ≤ max_len."""
+
+    def __init__(self, d_model: int, max_len: int = 512, *, base: float = 10000.0):
+        super().__init__()
+        self.d_model = _validate.positive_int("d_model", d_model)
+        self.max_len = _validate.positive_int("max_len", max_len)
+        # A buffer moves with .to(device) but is not a parameter and not saved.
+        self.register_buffer("pe", sinusoidal_encoding(max_len, d_model, base=base),
+                             persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.pe[: _check_input(x, self.d_model, self.max_len)].to(x.dtype)
+
+
+class LearnedPositionalEmbedding(nn.Module):
+    """x (B, T, d_model) → x + E[0..T-1], where E is an ``nn.Embedding`` over positions.
+
+    Learned like word vectors (as in BERT and GPT), so it starts as noise, must be
+    trained, and knows nothing about positions ≥ max_len.
+    """
+
+    def __init__(self, d_model: int, max_len: int = 512):
+        super().__init__()
+        self.d_model = _validate.positive_int("d_model", d_model)
+        self.max_len = _validate.positive_int("max_len", max_len)
+        self.table = nn.Embedding(max_len, d_model)
+
+    @property
+    def pe(self) -> torch.Tensor:
+        """The learned table, shape (max_len, d_model), row p for position p."""
+        return self.table.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = _check_input(x, self.d_model, self.max_len)
+        return x + self.table(torch.arange(length, device=x.device))
+
+
+def _check_input(x: torch.Tensor, d_model: int, max_len: int) -> int:
+    _validate.tensor("x", x, ndim=3, floating=True)
+    _validate.size("x", x, -1, d_model, "d_model")
+    if x.shape[1] > max_len:
+        raise ValueError(f"x has {x.shape[1]} positions (dimension 1) but max_len is {max_len}")
+    return x.shape[1]

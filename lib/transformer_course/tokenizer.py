@@ -1,0 +1,136 @@
+"""Text → tokens → ids, and back: a small word-level tokenizer with a vocabulary.
+
+Real models split text into sub-words; words are enough to see every idea of the
+course, and they keep the heatmaps readable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import torch
+
+from . import _validate
+
+PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
+SPECIAL_TOKENS = (PAD, UNK, BOS, EOS)
+
+# A special token written out, a word (with an optional 's, 'm, 't ...), or one symbol.
+_TOKEN_RE = re.compile(r"<[a-z]+>|[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
+_NO_SPACE_BEFORE = set(".,!?;:)'")
+
+# The words the course's examples use, plus everyday words so a learner's own sentence
+# mostly stays in the vocabulary. Nothing is downloaded: the list lives here.
+COURSE_WORDS = """
+the a an and or but of to in on at by for with from about as into out over under up down
+it its it's is are was were be been being am i i'm me my you your he him his she her we us
+our they them their this that these those there here what which who whom whose when where
+why how not no yes all any each every some many more most few one two three four five six
+seven eight nine ten first last next new old good bad big small long short great little
+very too so then than now just only also again still even can could will would shall
+should may might must do does did done have has had make made take took see saw look
+looked find found give gave tell told ask asked say said go went come came get got know
+knew think thought want like love loved eat eats ate play playing played read write work
+works learn learning learned train training model models deep network networks attention
+transformer transformers word words token tokens sentence text language meaning order
+position vector vectors query queries key keys value values head heads mask layer layers
+pizza oven cheese bread soup cake cup table chair door window house kitchen garden street
+city car bus train dog cat cats bird fish animal animals food water coffee tea milk man
+woman boy girl child children friend friends teacher student people person squatch
+movie movies review reviews video videos book books song music game story news day night
+morning time year week today tomorrow yesterday hot cold warm tasty tasted delicious good
+fresh red blue green black white happy sad tired hungry fast slow quickly slowly because
+while after before during until since if though although through across around near far
+ran run runs walk walked sat sit sleeps slept opened closed fell put left right home school
+"""
+
+
+def tokenize(text: str) -> list[str]:
+    """Split ``text`` into lower-case words and punctuation: "I'm here!" → ["i'm", "here", "!"]."""
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a str, got {type(text).__name__}")
+    return _TOKEN_RE.findall(text.lower())
+
+
+class Vocab:
+    """A fixed list of tokens; a token's id is its index. Ids 0–3 are pad, unk, bos, eos."""
+
+    pad_id, unk_id, bos_id, eos_id = range(4)
+
+    def __init__(self, words: Iterable[str]):
+        # dict.fromkeys keeps first-seen order and drops repeats.
+        extra = (w for w in dict.fromkeys(words) if w not in SPECIAL_TOKENS)
+        self.itos: list[str] = [*SPECIAL_TOKENS, *extra]
+        self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str], min_freq: int = 1) -> Vocab:
+        """Vocabulary of every token seen at least ``min_freq`` times, most frequent first."""
+        _validate.positive_int("min_freq", min_freq)
+        counts = Counter(tok for text in texts for tok in tokenize(text))
+        kept = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
+        return cls(kept)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.stoi
+
+    def __repr__(self) -> str:
+        return f"Vocab({len(self)} tokens: {', '.join(self.itos[:8])}, ...)"
+
+    def ids(self, tokens: Sequence[str]) -> list[int]:
+        """Token strings → ids; a token not in the vocabulary becomes ``unk_id``."""
+        return [self.stoi.get(t, self.unk_id) for t in tokens]
+
+    def tokens(self, ids: Sequence[int] | torch.Tensor) -> list[str]:
+        """Ids → token strings (special tokens included)."""
+        ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
+        for i in ids:
+            if not 0 <= i < len(self):
+                raise ValueError(f"ids must be in [0, {len(self)}), got {i}")
+        return [self.itos[i] for i in ids]
+
+    def unknown(self, text: str) -> list[str]:
+        """The words of ``text`` that the vocabulary lacks (they would become <unk>)."""
+        return [t for t in tokenize(text) if t not in self.stoi]
+
+    def encode(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> torch.Tensor:
+        """Text → ids, shape (T,), dtype long."""
+        ids = self.ids(tokenize(text))
+        ids = [self.bos_id] * add_bos + ids + [self.eos_id] * add_eos
+        return torch.tensor(ids, dtype=torch.long)
+
+    def encode_batch(self, texts: Sequence[str], *, add_bos: bool = False,
+                     add_eos: bool = False) -> torch.Tensor:
+        """Texts → ids padded on the right with ``pad_id``, shape (B, T_max)."""
+        if isinstance(texts, str) or not len(texts):
+            raise ValueError("texts must be a non-empty list of strings")
+        rows = [self.encode(t, add_bos=add_bos, add_eos=add_eos) for t in texts]
+        return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=self.pad_id)
+
+    def decode(self, ids: Sequence[int] | torch.Tensor, *, skip_special: bool = True) -> str:
+        """Ids (T,) → text; stops at the first <eos> and drops pad/bos when ``skip_special``."""
+        if isinstance(ids, torch.Tensor):
+            _validate.tensor("ids", ids, ndim=1, floating=False)
+        words = []
+        for tok in self.tokens(ids):
+            if skip_special and tok == EOS:
+                break
+            if skip_special and tok in (PAD, BOS):
+                continue
+            words.append(tok)
+        text = " ".join(words)
+        for mark in _NO_SPACE_BEFORE:
+            text = text.replace(f" {mark}", mark)
+        return text
+
+
+@lru_cache(maxsize=1)
+def course_vocab() -> Vocab:
+    """The vocabulary the chapters share (a few hundred everyday words, plus . , ! ?)."""
+    return Vocab([*COURSE_WORDS.split(), ".", ",", "!", "?"])

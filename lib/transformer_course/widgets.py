@@ -1,0 +1,211 @@
+"""Live explorers: ipywidgets controls wired to the pure functions in ``figures``.
+
+The pattern every chapter reuses: an ``Explorer`` holds controls, a message line and
+named views. Changing any control calls ``render()``, which returns the new content
+of each view. Input a learner can get wrong (an empty box, a long text, unknown words)
+raises ``InputError`` inside ``render``; the explorer shows it as a message and keeps
+the last good figures, so a learner never sees a traceback.
+
+State for tests: ``explorer.controls`` (name → widget), ``explorer.figures``
+(name → the ``go.Figure`` on screen), ``explorer.message.value``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+import plotly.io as pio
+import torch
+
+from . import figures
+from .embeddings import TokenEmbedding, similarity_matrix
+from .positional import LearnedPositionalEmbedding, sinusoidal_encoding
+from .tokenizer import Vocab, tokenize
+
+MAX_TOKENS = 16   # longer sentences make heatmaps unreadable
+
+
+class InputError(ValueError):
+    """Input a learner typed that we can explain; shown in the widget as a message."""
+
+
+class FigureView(widgets.Output):
+    """An output area showing one plotly figure; ``figure`` is the one on screen."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.figure: go.Figure | None = None
+
+    def show(self, fig: go.Figure) -> None:
+        self.figure = fig
+        # Setting ``outputs`` directly needs no running kernel, so tests see the same.
+        bundle = pio.renderers["plotly_mimetype"].to_mimebundle(fig.to_dict())
+        self.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+
+
+class Explorer(widgets.VBox):
+    """Controls on top, a message line, then the views in a responsive grid."""
+
+    def __init__(self, controls: Mapping[str, widgets.ValueWidget], views: Mapping[str, str]):
+        """``views`` maps each view's name to its kind: "figure" or "html"."""
+        self.controls = dict(controls)
+        self.views = {name: FigureView() if kind == "figure" else widgets.HTML()
+                      for name, kind in views.items()}
+        self.message = widgets.HTML()
+        self._notes: list[str] = []
+        grid = widgets.GridBox(list(self.views.values()), layout=widgets.Layout(
+            grid_template_columns="repeat(auto-fit, minmax(420px, 1fr))", grid_gap="8px"))
+        bar = widgets.HBox(list(self.controls.values()),
+                           layout=widgets.Layout(flex_flow="row wrap", grid_gap="12px"))
+        super().__init__([bar, self.message, grid])
+        self.add_class("tc-explorer")
+        for control in self.controls.values():
+            control.observe(self._on_change, names="value")
+        self.refresh()
+
+    @property
+    def figures(self) -> dict[str, go.Figure | None]:
+        return {n: v.figure for n, v in self.views.items() if isinstance(v, FigureView)}
+
+    def value(self, name: str):
+        return self.controls[name].value
+
+    def note(self, text: str) -> None:
+        """Called from ``render`` to add an informative line under the controls."""
+        self._notes.append(text)
+
+    def render(self) -> dict[str, go.Figure | str]:
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        self._notes = []
+        try:
+            content = self.render()
+        except InputError as err:
+            self._say(str(err), error=True)
+            return
+        except Exception as err:   # a widget never shows a traceback; the message says what broke
+            self._say(f"Could not update the figures ({type(err).__name__}: {err}).", error=True)
+            return
+        for name, item in content.items():
+            view = self.views[name]
+            if isinstance(view, FigureView):
+                view.show(item)
+            else:
+                view.value = item
+        self._say(" ".join(self._notes), error=False)
+
+    def _on_change(self, _change) -> None:
+        self.refresh()
+
+    def _say(self, text: str, *, error: bool) -> None:
+        if not text:
+            self.message.value = ""
+            return
+        colour, icon = ("#b91c1c", "⚠") if error else ("#374151", "ℹ")
+        self.message.value = (f'<div class="tc-message" style="color:{colour};padding:4px 0">'
+                              f"{icon} {html.escape(text)}</div>")
+
+
+def read_sentence(text: str, vocab: Vocab, *, label: str = "sentence",
+                  max_tokens: int = MAX_TOKENS) -> tuple[list[str], torch.Tensor, list[str]]:
+    """Text box content → (tokens, ids (T,), unknown words), or InputError with a fix to try."""
+    tokens = tokenize(text)
+    if not tokens:
+        raise InputError(f"The {label} box is empty: type a few words, e.g. 'tell me about pizza'.")
+    if len(tokens) > max_tokens:
+        raise InputError(f"The {label} has {len(tokens)} tokens; this explorer shows at most "
+                         f"{max_tokens}. Try a shorter one.")
+    unknown = [t for t in tokens if t not in vocab]
+    return tokens, torch.tensor(vocab.ids(tokens)), unknown
+
+
+def unknown_note(unknown: list[str]) -> str:
+    words = ", ".join(f"'{w}'" for w in dict.fromkeys(unknown))
+    return f"Not in the vocabulary, so they share the <unk> vector: {words}."
+
+
+def token_table(tokens: list[str], ids: torch.Tensor) -> str:
+    """HTML table: position, token, id (the text → tokens → ids step)."""
+    cells = "".join(f"<tr><td>{i}</td><td><code>{html.escape(t)}</code></td><td>{int(j)}</td></tr>"
+                    for i, (t, j) in enumerate(zip(tokens, ids)))
+    return ('<table class="tc-tokens" style="border-collapse:collapse">'
+            "<tr><th>position</th><th>token</th><th>id</th></tr>" + cells + "</table>")
+
+
+class EmbeddingExplorer(Explorer):
+    """Chapter 01. Type a sentence → its tokens and ids, their vectors, their similarities."""
+
+    def __init__(self, vocab: Vocab, embedding: TokenEmbedding, text: str = "tell me about pizza"):
+        self.vocab, self.embedding = vocab, embedding
+        super().__init__(
+            controls={
+                "text": widgets.Text(value=text, description="Sentence",
+                                     layout=widgets.Layout(width="360px")),
+                "similarity": widgets.ToggleButtons(options=["cosine", "dot"], value="cosine",
+                                                    description="Similarity"),
+            },
+            views={"tokens": "html", "vectors": "figure", "similarity": "figure"},
+        )
+
+    def render(self):
+        tokens, ids, unknown = read_sentence(self.value("text"), self.vocab)
+        if unknown:
+            self.note(unknown_note(unknown))
+        with torch.no_grad():
+            vectors = self.embedding(ids)                              # (T, d_model)
+        kind = self.value("similarity")
+        return {
+            "tokens": token_table(tokens, ids),
+            "vectors": figures.embedding_heatmap(
+                vectors, tokens, title=f"{len(tokens)} tokens × {vectors.shape[1]} dimensions"),
+            "similarity": figures.similarity_heatmap(
+                similarity_matrix(vectors, kind), tokens, cosine=kind == "cosine",
+                title=f"{kind} similarity of every pair"),
+        }
+
+
+class PositionalExplorer(Explorer):
+    """Chapter 02. Length and d_model sliders → encoding heatmap, one wave pair, position similarity."""
+
+    def __init__(self, length: int = 24, d_model: int = 32, seed: int = 0):
+        self.seed = seed
+        super().__init__(
+            controls={
+                "length": widgets.IntSlider(value=length, min=2, max=128, description="positions"),
+                "d_model": widgets.IntSlider(value=d_model, min=4, max=256, step=2,
+                                             description="d_model"),
+                "kind": widgets.Dropdown(options=["sinusoidal", "learned (untrained)"],
+                                         value="sinusoidal", description="encoding"),
+                "pair": widgets.IntSlider(value=2, min=0, max=d_model // 2 - 1,
+                                          description="wave pair i"),
+            },
+            views={"encoding": "figure", "waves": "figure", "distance": "figure"},
+        )
+
+    def encoding(self) -> torch.Tensor:
+        """The encoding currently shown, shape (length, d_model)."""
+        length, d_model = self.value("length"), self.value("d_model")
+        if self.value("kind") == "sinusoidal":
+            return sinusoidal_encoding(length, d_model)
+        table = LearnedPositionalEmbedding(d_model, max_len=length)
+        torch.nn.init.normal_(table.pe, generator=torch.Generator().manual_seed(self.seed))
+        return table.pe.detach()
+
+    def render(self):
+        pair = self.controls["pair"]
+        pair.max = self.value("d_model") // 2 - 1      # keep the slider inside the new width
+        pe = self.encoding()
+        i = pair.value
+        return {
+            "encoding": figures.positional_heatmap(
+                pe, title=f"{self.value('kind')}: {pe.shape[0]} positions × {pe.shape[1]} dims"),
+            "waves": figures.waves_figure(pe, [0, 1, 2 * i, 2 * i + 1] if i else [0, 1],
+                                          title=f"Dimensions 0, 1 and pair i = {i}"),
+            "distance": figures.similarity_heatmap(
+                similarity_matrix(pe, "cosine"), [str(p) for p in range(pe.shape[0])],
+                title="Cosine similarity between positions"),
+        }

@@ -1,0 +1,42 @@
+import pytest
+import torch
+from transformer_course import figures
+
+
+def test_heatmap_keeps_repeated_tokens_apart():
+    tokens = ["the", "pizza", "and", "the", "oven"]
+    fig = figures.attention_heatmap(torch.softmax(torch.randn(5, 5), -1), tokens)
+    assert list(fig.layout.xaxis.ticktext) == tokens and list(fig.layout.yaxis.ticktext) == tokens
+    assert fig.layout.yaxis.autorange == "reversed"   # row 0 (first query) on top
+    assert fig.data[0].z.shape == (5, 5) and fig.data[0].zmax == 1.0
+
+
+def test_mask_heatmap_shows_the_mask():
+    mask = torch.ones(3, 3, dtype=torch.bool).tril()
+    fig = figures.mask_heatmap(mask, ["i", "love", "it"])
+    assert fig.data[0].z.tolist() == mask.float().tolist()
+
+
+def test_large_heatmaps_drop_cell_text_and_dense_ticks():
+    fig = figures.positional_heatmap(torch.randn(100, 64))
+    assert fig.data[0].texttemplate is None and fig.layout.xaxis.tickmode == "auto"
+
+
+def test_scores_heatmap_shows_masked_cells_as_gaps():
+    scores = torch.tensor([[1.0, float("-inf")], [0.5, -2.0]])
+    fig = figures.scores_heatmap(scores, ["a", "b"])
+    z = fig.data[0].z
+    assert z[0][1] != z[0][1]   # NaN
+    assert fig.data[0].zmax == 2.0
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda: figures.attention_heatmap(torch.ones(3), ["a"]), "weights"),
+    (lambda: figures.attention_heatmap(torch.ones(2, 2), ["a"]), "row_labels"),
+    (lambda: figures.mask_heatmap(torch.ones(2, 2), ["a", "b"]), "mask"),
+    (lambda: figures.waves_figure(torch.ones(4, 4), [4]), "dims"),
+    (lambda: figures.bar_figure(torch.ones(2), ["a"]), "labels"),
+])
+def test_bad_input_names_the_argument(call, argument):
+    with pytest.raises(ValueError, match=rf"\b{argument}\b"):
+        call()
