@@ -28,8 +28,8 @@ $(STAMP): requirements.lock pyproject.toml
 env: $(STAMP)  ## create .venv with the pinned environment (done by every target that needs it)
 
 lab: env  ## open JupyterLab on chapters/, with chapter 00 open
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
-		--ServerApp.root_dir=chapters $(ROOT_FLAG) 00_welcome.ipynb
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ROOT_FLAG) \
+		--ServerApp.root_dir=chapters --LabApp.default_url=/lab/tree/00_welcome.ipynb
 
 test: env  ## run every test (unit, widgets, hygiene, notebooks via nbval, browser when Chromium is present)
 	$(BIN)/python -m pytest tests --nbval-lax chapters
