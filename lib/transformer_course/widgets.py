@@ -250,10 +250,13 @@ def match_words(tokens_a: list[str], tokens_b: list[str]) -> list[int]:
     Raises InputError when B is not a reordering of A's words.
     """
     if sorted(tokens_a) != sorted(tokens_b):
-        missing = sorted(set(tokens_a) - set(tokens_b)) or sorted(set(tokens_b) - set(tokens_a))
-        detail = f" (look at: {', '.join(repr(w) for w in missing)})" if missing else ""
+        from collections import Counter  # imported here: the file's top belongs to every chapter
+        only_a = (Counter(tokens_a) - Counter(tokens_b)).elements()
+        only_b = (Counter(tokens_b) - Counter(tokens_a)).elements()
+        detail = "; ".join(f"only in {name}: {', '.join(repr(w) for w in words)}"
+                           for name, words in (("A", list(only_a)), ("B", list(only_b))) if words)
         raise InputError("Sentence B must use exactly the same words as sentence A, only in "
-                         f"another order{detail}. Try 'pizza eats squatch'.")
+                         f"another order ({detail}).")
     free: dict[str, list[int]] = {}
     for j, tok in enumerate(tokens_b):
         free.setdefault(tok, []).append(j)
@@ -305,7 +308,7 @@ class WordOrderExplorer(Explorer):
         self.cosines = cosines
         where = "with" if self.value("positions") else "without"
         # Start the axis near the smallest bar: differences of a few hundredths stay visible.
-        low = min(0.8, ((float(cosines.min()) - 0.05) * 10) // 1 / 10)
+        low = min(0.5, ((float(cosines.min()) - 0.05) * 10) // 1 / 10)
         return {
             "attention_a": figures.attention_heatmap(weights_a, tokens_a,
                                                      title=f"A: attention ({where} positions)"),
