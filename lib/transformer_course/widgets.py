@@ -207,7 +207,8 @@ class PositionalExplorer(Explorer):
                                           title=f"Dimensions 0, 1 and pair i = {i}"),
             "distance": figures.similarity_heatmap(
                 similarity_matrix(pe, "cosine"), [str(p) for p in range(pe.shape[0])],
-                title="Cosine similarity between positions"),
+                title="Cosine similarity between positions",
+            ).update_xaxes(title="position").update_yaxes(title="position"),
         }
 
 
