@@ -31,9 +31,10 @@
 #   once. Type your own sentences: if something is off, the widget tells you in a line of
 #   text instead of crashing.
 # - **Try the "your turn" cells.** You write a function, a checker runs it and names
-#   your mistake precisely when it is wrong. A hidden cell below holds a worked solution.
-# - **Present it.** Every cell carries slide metadata, so an instructor can show a chapter
-#   as slides (JupyterLab's slideshow / RISE extension, or `jupyter nbconvert --to slides`).
+#   your mistake precisely when it is wrong. A collapsed cell below holds a worked
+#   solution: click the `…` to open it, once you have tried.
+# - **Present it.** Every cell carries slide metadata (new slide, sub-slide, fragment), so
+#   an instructor can show a chapter as slides; the README's notes for instructors say how.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## Where the code lives

@@ -202,11 +202,12 @@ assert sims[0, 1:].abs().max() < 0.3
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Scaling by √d_model
 #
-# The paper multiplies the embedding vectors by √d_model (section 3.4). The reason comes
-# in the next chapter: a position signal with values between -1 and 1 is **added** to
-# each vector. If the table is initialised small (the paper shares it with the output
-# layer, whose weights are about 1/√d_model in size), the position signal would drown
-# the word. Multiplying by √d_model brings the word back to the same scale.
+# The paper multiplies the embedding vectors by √d_model (section 3.4) without saying
+# why. The usual explanation: in the next chapter a position signal with values between
+# -1 and 1 is **added** to each vector. The paper shares the embedding table with the
+# output layer, whose weights are typically initialised small (about 1/√d_model); such
+# small word vectors would be drowned by the position signal. Multiplying by √d_model
+# brings them to the same scale.
 
 # %% slideshow={"slide_type": "-"}
 d_model = 64
