@@ -104,3 +104,97 @@ def describe_difference(got: object, want: object) -> str:
 
 def _clone(case: tuple) -> tuple:
     return tuple(x.clone() if isinstance(x, torch.Tensor) else x for x in case)
+
+
+# --- Chapter 01: embeddings ---
+
+def _cosine_cases() -> list[tuple[torch.Tensor]]:
+    # T ≠ d and rows of very different lengths, so each mistake gives a different answer.
+    g = torch.Generator().manual_seed(1)
+    lengths = torch.tensor([[0.5], [1.0], [3.0], [7.0]])
+    return [(torch.randn(4, 3, generator=g) * lengths,),
+            (torch.randn(5, 8, generator=g) * 2.0,),
+            (torch.randn(2, 6, generator=g),)]
+
+
+def check_cosine_similarity(learner_fn: Callable) -> Result:
+    """Exercise 01: ``fn(vectors (T, d)) → (T, T)``, the cosine similarity of every pair of rows."""
+    def reference(v):
+        unit = v / v.norm(dim=1, keepdim=True)
+        return unit @ unit.T
+
+    def rows_normalised_by_columns(v):
+        unit = v / v.norm(dim=0, keepdim=True)
+        return unit @ unit.T
+
+    mistakes = [
+        Mistake("That is the raw dot product v @ v.T: it still grows with the vectors' lengths. "
+                "Divide each row by its length first (v.norm(dim=1, keepdim=True)).",
+                lambda v: v @ v.T),
+        Mistake("You normalised along the wrong dimension: v.norm(dim=0) is the length of each "
+                "column (one feature across tokens). Each token is a row: use dim=1 (or -1).",
+                rows_normalised_by_columns),
+        Mistake("You divided only once: the dot product of a and b must be divided by |a| AND |b|. "
+                "Normalise every row, then multiply the unit rows.",
+                lambda v: (v @ v.T) / v.norm(dim=1, keepdim=True)),
+        Mistake("You divided by the squared lengths: cosine divides by |a|·|b|, not |a|²·|b|².",
+                lambda v: (v @ v.T) / (v.norm(dim=1, keepdim=True) ** 2 * v.norm(dim=1) ** 2)),
+        Mistake("Your matrix is (d, d): v.T @ v compares features, not tokens. The result should "
+                "be (T, T): multiply the unit rows by their transpose, unit @ unit.T.",
+                lambda v: reference(v.T.contiguous())),
+    ]
+    return check_function(learner_fn, reference, _cosine_cases(), name="cosine_similarity",
+                          mistakes=mistakes)
+
+
+# --- Chapter 02: positional encoding ---
+
+def _sinusoid(length: int, d_model: int, *, exponent=None, swap: bool = False,
+              start: int = 0, halves: bool = False) -> torch.Tensor:
+    """The paper's table and its usual wrong variants, in float64 (L, d)."""
+    pos = torch.arange(start, start + length, dtype=torch.float64)[:, None]
+    i = torch.arange(d_model // 2, dtype=torch.float64)
+    power = (2 * i / d_model) if exponent is None else exponent(i, d_model)
+    angle = pos / 10000.0 ** power
+    first, second = (torch.cos, torch.sin) if swap else (torch.sin, torch.cos)
+    if halves:
+        return torch.cat([first(angle), second(angle)], dim=1)
+    pe = torch.empty(length, d_model, dtype=torch.float64)
+    pe[:, 0::2], pe[:, 1::2] = first(angle), second(angle)
+    return pe
+
+
+def check_sinusoidal_encoding(learner_fn: Callable) -> Result:
+    """Exercise 02: ``fn(length, d_model) → (length, d_model)``, the paper's encoding (d_model even)."""
+    def reference(length, d_model):
+        return _sinusoid(length, d_model).float()
+
+    def column_index(length, d_model):
+        # The cos column 2i+1 used its own index 2i+1 instead of the pair's 2i.
+        pe = torch.empty(length, d_model, dtype=torch.float64)
+        pos = torch.arange(length, dtype=torch.float64)[:, None]
+        j = torch.arange(d_model, dtype=torch.float64)
+        angle = pos / 10000.0 ** (j / d_model)
+        pe[:, 0::2], pe[:, 1::2] = torch.sin(angle[:, 0::2]), torch.cos(angle[:, 1::2])
+        return pe
+
+    mistakes = [
+        Mistake("sin and cos are swapped: even dimensions (0, 2, 4, …) take sin, odd ones take cos.",
+                lambda n, d: _sinusoid(n, d, swap=True)),
+        Mistake("The exponent should be 2i/d_model, where i counts the sin/cos PAIRS. You used i/d_model, "
+                "so the waves slow down only half as fast across the dimensions.",
+                lambda n, d: _sinusoid(n, d, exponent=lambda i, dm: i / dm)),
+        Mistake("The exponent is missing the division by d_model: 10000^(2i) is astronomically large, "
+                "so every pair after the first is a flat line. Use 10000^(2i/d_model).",
+                lambda n, d: _sinusoid(n, d, exponent=lambda i, dm: 2 * i)),
+        Mistake("Both members of a pair share one frequency: column 2i+1 (cos) uses the same "
+                "2i/d_model as column 2i (sin), not (2i+1)/d_model.", column_index),
+        Mistake("Positions start at 0: the first row should be sin(0) = 0, cos(0) = 1.",
+                lambda n, d: _sinusoid(n, d, start=1)),
+        Mistake("The sines and cosines should be interleaved (sin in columns 0, 2, 4, …, cos in 1, 3, "
+                "5, …), not all sines in the first half and all cosines in the second.",
+                lambda n, d: _sinusoid(n, d, halves=True)),
+    ]
+    cases = [(6, 8), (12, 16), (50, 4)]
+    return check_function(learner_fn, reference, cases, name="sinusoidal_encoding",
+                          mistakes=mistakes, atol=1e-4)

@@ -158,3 +158,22 @@ def _ticks(labels: list[str], n: int) -> dict:
     if n > 40:   # too many labels to read: let plotly pick numeric ticks
         return dict(tickmode="auto")
     return dict(tickmode="array", tickvals=list(range(n)), ticktext=labels)
+
+
+# --- Chapter 00: welcome ---
+
+def repeated_product_figure(values: torch.Tensor, factor: float, *,
+                            title: str = "") -> go.Figure:
+    """values (N,) = factor**t for t = 0 … N-1, as a line on a log axis with 1 marked."""
+    _validate.tensor("values", values, ndim=1)
+    steps = list(range(values.shape[0]))
+    fig = go.Figure(go.Scatter(x=steps, y=values.detach().cpu().numpy(), mode="lines+markers",
+                               marker=dict(size=4), name=f"{factor:.2f}^t",
+                               hovertemplate="t = %{x}: %{y:.3g}<extra></extra>"))
+    fig.add_hline(y=1.0, line_dash="dot", line_color="#6b7280")
+    fig.update_layout(title=dict(text=title or f"{factor:.2f} multiplied by itself t times", x=0.5),
+                      font=FONT, template="plotly_white", height=320,
+                      margin=dict(l=10, r=10, t=50, b=10), showlegend=False)
+    fig.update_xaxes(title="t (steps back through the sequence)")
+    fig.update_yaxes(title="value (log scale)", type="log", exponentformat="power")
+    return fig

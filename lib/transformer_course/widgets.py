@@ -207,5 +207,116 @@ class PositionalExplorer(Explorer):
                                           title=f"Dimensions 0, 1 and pair i = {i}"),
             "distance": figures.similarity_heatmap(
                 similarity_matrix(pe, "cosine"), [str(p) for p in range(pe.shape[0])],
-                title="Cosine similarity between positions"),
+                title="Cosine similarity between positions",
+            ).update_xaxes(title="position").update_yaxes(title="position"),
+        }
+
+
+# --- Chapter 00: welcome ---
+
+class RepeatedProductExplorer(Explorer):
+    """Chapter 00. A factor and a number of steps → factor**t for t = 0 … steps (log scale).
+
+    An RNN passes its gradient back through the same multiplication once per token, so a
+    factor a little below 1 shrinks it to nothing and a little above 1 blows it up.
+    """
+
+    def __init__(self, factor: float = 0.9, steps: int = 50):
+        super().__init__(
+            controls={
+                "factor": widgets.FloatSlider(value=factor, min=0.5, max=1.5, step=0.01,
+                                              description="factor", readout_format=".2f"),
+                "steps": widgets.IntSlider(value=steps, min=1, max=100, description="steps"),
+            },
+            views={"product": "figure"},
+        )
+
+    def products(self) -> torch.Tensor:
+        """factor**t for t = 0 … steps, shape (steps + 1,), in float64 so 1.5**100 fits."""
+        t = torch.arange(self.value("steps") + 1, dtype=torch.float64)
+        return torch.tensor(self.value("factor"), dtype=torch.float64) ** t
+
+    def render(self):
+        factor, steps = self.value("factor"), self.value("steps")
+        values = self.products()
+        self.note(f"{factor:.2f} multiplied {steps} times = {float(values[-1]):.3g}.")
+        return {"product": figures.repeated_product_figure(values, factor)}
+
+
+# --- Chapter 02: positional encoding ---
+
+def match_words(tokens_a: list[str], tokens_b: list[str]) -> list[int]:
+    """For each token of A, the position in B of the same word (repeats matched in order).
+
+    Raises InputError when B is not a reordering of A's words.
+    """
+    if sorted(tokens_a) != sorted(tokens_b):
+        from collections import Counter  # imported here: the file's top belongs to every chapter
+        only_a = (Counter(tokens_a) - Counter(tokens_b)).elements()
+        only_b = (Counter(tokens_b) - Counter(tokens_a)).elements()
+        detail = "; ".join(f"only in {name}: {', '.join(repr(w) for w in words)}"
+                           for name, words in (("A", list(only_a)), ("B", list(only_b))) if words)
+        raise InputError("Sentence B must use exactly the same words as sentence A, only in "
+                         f"another order ({detail}).")
+    free: dict[str, list[int]] = {}
+    for j, tok in enumerate(tokens_b):
+        free.setdefault(tok, []).append(j)
+    return [free[tok].pop(0) for tok in tokens_a]
+
+
+class WordOrderExplorer(Explorer):
+    """Chapter 02. Two orderings of the same words → their attention, and how each word's
+    output changes between them, with or without positional encoding.
+
+    Without positions self-attention cannot see order, so every word gets the very same
+    output vector in A and B (cosine 1.00). Adding the sinusoidal encoding breaks that.
+    State for tests: ``cosines`` (T,), one per word of A.
+    """
+
+    def __init__(self, vocab: Vocab, embedding: TokenEmbedding, attention: torch.nn.Module,
+                 text_a: str = "Squatch eats pizza", text_b: str = "Pizza eats Squatch"):
+        """``attention``: a self-attention module, (1, T, d_model) → (out, weights (1, h, T, T))."""
+        self.vocab, self.embedding, self.attention = vocab, embedding, attention
+        self.cosines: torch.Tensor | None = None
+        box = widgets.Layout(width="300px")
+        super().__init__(
+            controls={
+                "text_a": widgets.Text(value=text_a, description="Sentence A", layout=box),
+                "text_b": widgets.Text(value=text_b, description="Sentence B", layout=box),
+                "positions": widgets.Checkbox(value=False, description="add positional encoding"),
+            },
+            views={"attention_a": "figure", "attention_b": "figure", "similarity": "figure"},
+        )
+
+    def outputs(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids (T,) → attention output (T, d_model) and weights averaged over heads (T, T)."""
+        with torch.no_grad():
+            x = self.embedding(ids)                                          # (T, d_model)
+            if self.value("positions"):
+                x = x + sinusoidal_encoding(x.shape[0], x.shape[1])
+            out, weights = self.attention(x.unsqueeze(0))
+        return out[0], weights[0].mean(dim=0)
+
+    def render(self):
+        tokens_a, ids_a, unknown_a = read_sentence(self.value("text_a"), self.vocab, label="sentence A")
+        tokens_b, ids_b, unknown_b = read_sentence(self.value("text_b"), self.vocab, label="sentence B")
+        partner = match_words(tokens_a, tokens_b)
+        if unknown_a:
+            self.note(unknown_note(unknown_a + unknown_b))
+        out_a, weights_a = self.outputs(ids_a)
+        out_b, weights_b = self.outputs(ids_b)
+        cosines = torch.nn.functional.cosine_similarity(out_a, out_b[partner], dim=-1)
+        self.cosines = cosines
+        where = "with" if self.value("positions") else "without"
+        # Start the axis near the smallest bar: differences of a few hundredths stay visible.
+        low = min(0.5, ((float(cosines.min()) - 0.05) * 10) // 1 / 10)
+        return {
+            "attention_a": figures.attention_heatmap(weights_a, tokens_a,
+                                                     title=f"A: attention ({where} positions)"),
+            "attention_b": figures.attention_heatmap(weights_b, tokens_b,
+                                                     title=f"B: attention ({where} positions)"),
+            "similarity": figures.bar_figure(
+                cosines, tokens_a, y_range=(low, 1.04),
+                y_title="cosine similarity",
+                title=f"Each word's output in A vs in B ({where} positions)"),
         }

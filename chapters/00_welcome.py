@@ -1,0 +1,194 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 00 · Welcome: Transformers from scratch
+#
+# Over the next eight chapters you will build a Transformer, the network behind BERT,
+# GPT and ChatGPT, out of small pieces you can run, plot and poke at.
+#
+# No piece is magic. Each one is a few lines of PyTorch, and each chapter adds exactly
+# one new idea on top of the last.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ## How to use this course
+#
+# - **Run the cells from top to bottom** (Shift+Enter, or *Run → Run All Cells*). Every
+#   chapter starts from scratch, so you can open any chapter on its own.
+# - **Play with the widgets.** Boxes, sliders and checkboxes above a figure redraw it at
+#   once. Type your own sentences: if something is off, the widget tells you in a line of
+#   text instead of crashing.
+# - **Try the "your turn" cells.** You write a function, a checker runs it and names
+#   your mistake precisely when it is wrong. A collapsed cell below holds a worked
+#   solution: click the `…` to open it, once you have tried.
+# - **Present it.** Every cell carries slide metadata (new slide, sub-slide, fragment), so
+#   an instructor can show a chapter as slides; the README's notes for instructors say how.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ## Where the code lives
+#
+# The notebooks stay short because the real implementation lives in a small Python
+# package, `lib/transformer_course`, with **one module per idea of a chapter**:
+#
+# | module | what it holds | chapter |
+# | --- | --- | --- |
+# | `tokenizer` | text → tokens → ids, the course vocabulary | 01 |
+# | `embeddings` | the lookup table from ids to vectors | 01 |
+# | `positional` | sinusoidal and learned position encodings | 02 |
+# | `attention` | scaled dot-product attention, one head, many heads | 03–05 |
+# | `masks` | causal and padding masks | 06 |
+# | `figures`, `widgets`, `checks` | the plots, the live explorers, the exercise checkers | all |
+#
+# A chapter often rebuilds a piece in plain torch first, then **asserts** that the
+# package computes exactly the same thing. When those asserts pass, you know the code
+# you read is the code that runs.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Check your environment
+#
+# Run the next cell. It prints the versions of the tools the course uses and shows a
+# small live widget: drag the **factor** slider and the curve should redraw. If you see
+# the plot but moving the slider does nothing, the widget extension is not active: start
+# JupyterLab with `make lab`.
+
+# %% slideshow={"slide_type": "fragment"}
+import platform
+
+import ipywidgets
+import plotly
+import torch
+import transformer_course
+from transformer_course import widgets
+
+print(f"python              {platform.python_version()}")
+print(f"torch               {torch.__version__}")
+print(f"plotly              {plotly.__version__}")
+print(f"ipywidgets          {ipywidgets.__version__}")
+print(f"transformer_course  {transformer_course.__version__}")
+print(f"GPU available       {torch.cuda.is_available()} (not needed: everything runs on a CPU)")
+
+widgets.RepeatedProductExplorer(factor=0.9, steps=50)
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# What that curve means comes a few cells below, where we ask why the field moved away
+# from recurrent networks.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The big picture: three core parts
+#
+# A Transformer reads a sentence in three steps:
+#
+# 1. **Word embeddings** turn each token into a vector of numbers, because a neural
+#    network can only compute with numbers. *(chapter 01)*
+# 2. **Positional encoding** adds to each vector a signature of where the token sits, so
+#    that "Squatch eats pizza" and "Pizza eats Squatch" stay different. *(chapter 02)*
+# 3. **Attention** lets every token look at every other token (and itself) and mix in
+#    what is relevant, so "it" in "the pizza came out of the oven and it tasted good"
+#    can pick up the meaning of "pizza". *(chapters 03–06)*
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ## Completing the block
+#
+# Two more pieces turn attention into a layer you can stack many times:
+#
+# - a **feed-forward network**: a small two-layer MLP applied to each token on its own,
+#   adding non-linear processing after the tokens have exchanged information;
+# - **residual connections + layer normalisation** ("Add & Norm"): each sub-layer adds its
+#   result to its input, then normalises. The shortcut lets signals and gradients pass
+#   straight through a deep stack, and the normalisation keeps the numbers in a steady range.
+#
+# Stack that block N times (6 in the original paper) and you have the encoder; the
+# decoder is the same with one extra attention step. *(chapter 07)*
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Why not recurrent networks?
+#
+# Before Transformers, language models were mostly RNNs and LSTMs. They read a sentence
+# **one token at a time**, carrying a hidden state from each step to the next. Three
+# problems follow from that:
+#
+# - **Sequential processing**: step 50 cannot start before step 49 has finished, so the
+#   work cannot be spread over the thousands of cores of a GPU.
+# - **Vanishing or exploding gradients**: training sends the error signal back through
+#   every step, multiplying by (roughly) the same factor each time.
+# - **Limited context**: information from far back has to survive many of those
+#   multiplications, so in practice the model forgets it.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Repeated multiplication, in numbers
+#
+# Multiply a gradient by 0.9 at each of 50 steps, or by 1.1:
+
+# %% slideshow={"slide_type": "-"}
+shrink, grow = 0.9**50, 1.1**50
+print(f"0.9 ** 50 = {shrink:.4f}    (the signal from 50 tokens back is almost gone)")
+print(f"1.1 ** 50 = {grow:.1f}     (or it explodes)")
+assert shrink < 0.01 and grow > 100
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# A factor only 10% away from 1 loses 99.5% of the signal, or multiplies it by more than
+# a hundred. Try it: move **factor** close to 1 and notice how narrow the safe zone is,
+# then raise **steps** to see what a long sentence does.
+
+# %% slideshow={"slide_type": "-"}
+widgets.RepeatedProductExplorer(factor=0.9, steps=50)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### What Transformers do instead
+#
+# A Transformer looks at **all tokens at once**. Attention compares every token with
+# every other token in one batch of matrix products, so:
+#
+# - the whole sentence is processed **in parallel**, which GPUs are built for;
+# - the first and the last token are **one step apart**, however long the text, so there
+#   is no long chain of multiplications between them.
+#
+# The price: with no step-by-step reading, the model has no built-in sense of order.
+# Chapter 02 gives it one.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Three families of Transformer models
+#
+# The same blocks, assembled three ways:
+#
+# | family | who sees whom | typical job | examples |
+# | --- | --- | --- | --- |
+# | **encoder-only** | every token sees every token | understanding: classify, tag, search | BERT |
+# | **decoder-only** | each token sees only earlier ones | writing text, one token at a time | GPT |
+# | **encoder-decoder** | the decoder also attends to the encoder | translation, summaries | original, T5 |
+#
+# You will build the encoder-decoder of the original paper, and see that switching
+# pieces on and off gives the other two.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Map of the course
+#
+# | chapter | you will |
+# | --- | --- |
+# | **00 Welcome** | set up, see the big picture (you are here) |
+# | **01 Embeddings** | turn text into tokens, ids and learned vectors |
+# | **02 Positional encoding** | give the model a sense of word order with sines and cosines |
+# | **03 Queries, keys and values** | build three learned views of each token and score every pair |
+# | **04 Softmax and scaling** | turn scores into weights safely and mix the values: one attention head |
+# | **05 Multi-head attention** | run several heads side by side and measure the cost |
+# | **06 Masking** | stop tokens from peeking at the future or at padding |
+# | **07 The full Transformer** | add feed-forward and Add & Norm, stack layers, check against PyTorch |
+# | **08 Training and generation** | train on a toy task, watch attention form, generate text |
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ## Recap
+#
+# - Run cells top to bottom; widgets redraw live; "your turn" cells come with a checker.
+# - The implementation lives in `lib/transformer_course`, one module per idea.
+# - Core parts: **embeddings**, **positional encoding**, **attention**; a feed-forward
+#   network and **Add & Norm** complete each block.
+# - RNNs read one token at a time and multiply gradients step after step
+#   (0.9⁵⁰ ≈ 0.005, 1.1⁵⁰ ≈ 117); Transformers see all tokens in parallel.
+# - Encoder-only (BERT), decoder-only (GPT), encoder-decoder (original, T5).
+#
+# Next: **01 Embeddings**, where words become vectors.
