@@ -198,3 +198,19 @@ def check_sinusoidal_encoding(learner_fn: Callable) -> Result:
     cases = [(6, 8), (12, 16), (50, 4)]
     return check_function(learner_fn, reference, cases, name="sinusoidal_encoding",
                           mistakes=mistakes, atol=1e-4)
+
+
+# --- Chapters 03-04: queries, keys and values; softmax and scaling ---
+# (this section's code goes right below this line; keep the sections apart)
+
+
+# --- Chapters 05-06: multi-head attention; masking ---
+# (this section's code goes right below this line; keep the sections apart)
+
+
+# --- Chapter 07: the full Transformer ---
+# (this section's code goes right below this line; keep the sections apart)
+
+
+# --- Chapter 08: training and generation ---
+# (this section's code goes right below this line; keep the sections apart)

@@ -320,3 +320,19 @@ class WordOrderExplorer(Explorer):
                 y_title="cosine similarity",
                 title=f"Each word's output in A vs in B ({where} positions)"),
         }
+
+
+# --- Chapters 03-04: queries, keys and values; softmax and scaling ---
+# (this section's code goes right below this line; keep the sections apart)
+
+
+# --- Chapters 05-06: multi-head attention; masking ---
+# (this section's code goes right below this line; keep the sections apart)
+
+
+# --- Chapter 07: the full Transformer ---
+# (this section's code goes right below this line; keep the sections apart)
+
+
+# --- Chapter 08: training and generation ---
+# (this section's code goes right below this line; keep the sections apart)
