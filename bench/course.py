@@ -1,0 +1,292 @@
+"""Benchmark 4: the course's own speed.
+
+- Each chapter's execution time as nbval runs it: a fresh kernel (nbclient), every cell
+  in order. Chapters are discovered as chapters/[0-9][0-9]_*.ipynb, so chapters added
+  later are included.
+- Chapter 08's time to reach ≥ 99 % accuracy, read from the training history the
+  chapter leaves in its kernel (when chapter 08 exists).
+- One widget update's Python-side time for every ``Explorer`` class in
+  ``transformer_course.widgets``: set one control to another value and time until the
+  explorer has rebuilt its figures (``refresh``: figures built, converted to the
+  plotly mimebundle). Classes are discovered; ``CONSTRUCTORS`` builds each one with the
+  arguments its chapter uses.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ._common import Row, Section, compare, median, spread_ms
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = ROOT / "chapters"
+GOAL_CHAPTER_S = 15.0
+GOAL_CHAPTER_08_S = 20.0
+GOAL_ACCURACY_S = 20.0
+GOAL_WIDGET_MS = 20.0
+
+
+# ---------------------------------------------------------------- chapters
+
+def chapter_notebooks(folder: Path = CHAPTERS) -> list[Path]:
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+# Run in the chapter's kernel after its last cell: finds a training history, if any, and
+# returns what it knows about time and accuracy, as JSON on stdout.
+_PROBE = r'''
+import json as _json
+def _tc_probe():
+    found = []
+    for _name, _obj in list(globals().items()):
+        if _name.startswith("_") or type(_obj).__name__ != "History":
+            continue
+        info = {"name": _name}
+        for attr in ("time_to_accuracy", "seconds_to_accuracy", "time_to"):
+            fn = getattr(_obj, attr, None)
+            if callable(fn):
+                try:
+                    info["time_to_99"] = float(fn(0.99))
+                except Exception as err:   # noqa: BLE001 - report, don't fail the bench
+                    info["error"] = f"{attr}: {err}"
+                break
+        for attr in ("accuracy", "accuracies", "val_accuracy", "elapsed", "seconds", "times", "steps"):
+            val = getattr(_obj, attr, None)
+            if isinstance(val, (list, tuple)) and val and isinstance(val[0], (int, float)):
+                info[attr] = [float(v) for v in val]
+        found.append(info)
+    print(_json.dumps(found))
+_tc_probe()
+'''
+
+
+def execute_notebook(path: Path, *, timeout: int = 300, probe: bool = False) -> dict:
+    """Execute every cell of ``path`` in a fresh kernel; times in seconds.
+
+    Returns total (kernel start + cells), cells (cells only), the slowest cell, and the
+    probe's findings (a list) when ``probe``.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    result: dict = {"error": None}
+    t0 = time.perf_counter()
+    with client.setup_kernel():
+        t1 = time.perf_counter()
+        slowest = (0.0, -1)
+        try:
+            for i, cell in enumerate(nb.cells):
+                start = time.perf_counter()
+                client.execute_cell(cell, i)
+                slowest = max(slowest, (time.perf_counter() - start, i))
+        except Exception as err:   # noqa: BLE001 - a failing chapter is a result, not a crash
+            result["error"] = f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:200]}"
+        t2 = time.perf_counter()
+        if probe and result["error"] is None:
+            cell = nbformat.v4.new_code_cell(_PROBE)
+            nb.cells.append(cell)
+            client.execute_cell(cell, len(nb.cells) - 1)
+            texts = [o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream"]
+            try:
+                result["probe"] = json.loads("".join(texts).strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                result["probe"] = []
+    result.update(total=t2 - t0, cells=t2 - t1, slowest_cell=slowest)
+    return result
+
+
+def time_to_accuracy(found: list[dict], target: float = 0.99) -> tuple[float | None, str]:
+    """From the probe's findings: seconds until accuracy first reached ``target``."""
+    for info in found:
+        if "time_to_99" in info:
+            return info["time_to_99"], f"History `{info['name']}`.time_to_accuracy(0.99)"
+        acc = info.get("accuracy") or info.get("accuracies") or info.get("val_accuracy")
+        clock = info.get("elapsed") or info.get("seconds") or info.get("times")
+        if acc and clock and len(acc) == len(clock):
+            hit = next((t for a, t in zip(acc, clock) if a >= target), None)
+            if hit is not None:
+                return hit, f"History `{info['name']}`: first elapsed time with accuracy ≥ {target}"
+            return None, f"History `{info['name']}` never reaches accuracy {target}"
+    return None, "no training History with accuracy and elapsed time found in chapter 08's kernel"
+
+
+def run_chapters(section: Section, notebooks: list[Path]) -> None:
+    saw_08 = False
+    for path in notebooks:
+        is_08 = path.name.startswith("08_")
+        saw_08 |= is_08
+        goal = GOAL_CHAPTER_08_S if is_08 else GOAL_CHAPTER_S
+        res = execute_notebook(path, probe=is_08)
+        if res["error"]:
+            section.rows.append(Row(f"chapter {path.stem}", "failed", res["error"],
+                                    f"≤ {goal:.0f} s", False))
+            continue
+        secs, idx = res["slowest_cell"]
+        section.rows.append(Row(
+            f"chapter {path.stem}", f"{res['total']:.1f} s",
+            f"cells {res['cells']:.1f} s + kernel start {res['total'] - res['cells']:.1f} s; "
+            f"slowest cell #{idx}: {secs:.1f} s", f"≤ {goal:.0f} s", res["total"] <= goal))
+        if is_08:
+            t, how = time_to_accuracy(res.get("probe", []))
+            section.rows.append(Row("chapter 08: training time to ≥ 99 % accuracy",
+                                    "not available" if t is None else f"{t:.1f} s", how,
+                                    f"≤ {GOAL_ACCURACY_S:.0f} s",
+                                    None if t is None else t <= GOAL_ACCURACY_S))
+    if not saw_08:
+        section.rows.append(Row("chapter 08: training time to ≥ 99 % accuracy", "not yet available",
+                                "chapters/08_*.ipynb does not exist yet",
+                                f"≤ {GOAL_ACCURACY_S:.0f} s", None))
+
+
+# ---------------------------------------------------------------- widgets
+
+def _chapter02_attention():
+    import torch
+    from transformer_course.attention import MultiHeadAttention
+
+    attention = MultiHeadAttention(16, num_heads=2)
+    with torch.no_grad():
+        attention.q_proj.weight.mul_(3)
+    return attention
+
+
+def _vocab():
+    from transformer_course.tokenizer import course_vocab
+    return course_vocab()
+
+
+def _embedding(d_model: int = 8, **kwargs):
+    from transformer_course.embeddings import TokenEmbedding
+    return TokenEmbedding(len(_vocab()), d_model, **kwargs)
+
+
+# Explorer class name → a function building it with the arguments its chapter uses.
+# A class missing here is built by guessing its arguments from their names (below).
+CONSTRUCTORS: dict[str, Callable[[], object]] = {
+    "RepeatedProductExplorer": lambda: _widgets().RepeatedProductExplorer(factor=0.9, steps=50),
+    "EmbeddingExplorer": lambda: _widgets().EmbeddingExplorer(
+        _vocab(), _embedding(8), text="the cat saw the dog"),
+    "PositionalExplorer": lambda: _widgets().PositionalExplorer(length=24, d_model=32),
+    "WordOrderExplorer": lambda: _widgets().WordOrderExplorer(
+        _vocab(), _embedding(16, scale=False), _chapter02_attention(),
+        text_a="Squatch eats pizza", text_b="Pizza eats Squatch"),
+}
+
+# Argument name → a value that fits, for explorers without a registered constructor.
+GUESSES: dict[str, Callable[[], object]] = {
+    "vocab": _vocab,
+    "embedding": lambda: _embedding(16, scale=False),
+    "embed": lambda: _embedding(16, scale=False),
+    "attention": _chapter02_attention,
+}
+
+
+def _widgets():
+    from transformer_course import widgets
+    return widgets
+
+
+def explorer_classes() -> list[type]:
+    widgets = _widgets()
+    return [cls for _, cls in inspect.getmembers(widgets, inspect.isclass)
+            if issubclass(cls, widgets.Explorer) and cls is not widgets.Explorer
+            and cls.__module__ == widgets.__name__]
+
+
+def build_explorer(cls: type):
+    import torch
+
+    torch.manual_seed(0)
+    if cls.__name__ in CONSTRUCTORS:
+        return CONSTRUCTORS[cls.__name__]()
+    kwargs = {}
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if param.default is param.empty:
+            if name not in GUESSES:
+                raise LookupError(f"no constructor in bench/course.py CONSTRUCTORS and no guess "
+                                  f"for its argument {name!r}")
+            kwargs[name] = GUESSES[name]()
+    return cls(**kwargs)
+
+
+def other_value(widget):
+    """A different valid value for ``widget``, so setting it triggers one update."""
+    import ipywidgets as w
+
+    value = widget.value
+    if isinstance(widget, (w.Checkbox, w.ToggleButton)):
+        return not value
+    if isinstance(widget, (w.IntSlider, w.FloatSlider, w.BoundedIntText, w.BoundedFloatText)):
+        step = widget.step or 1
+        return value + step if value + step <= widget.max else value - step
+    if hasattr(widget, "options") and not isinstance(widget, (w.SelectMultiple,)):
+        values = [o[1] if isinstance(o, tuple) else o for o in widget.options]
+        return next(v for v in values if v != value) if len(values) > 1 else None
+    if isinstance(value, str):
+        words = value.split()
+        return " ".join(reversed(words)) if len(set(words)) > 1 else None
+    return None
+
+
+def time_explorer(explorer, *, rounds: int = 10) -> dict[str, list[float]]:
+    """Control name → seconds per update, setting the control back and forth."""
+    samples: dict[str, list[float]] = {}
+    for name, control in explorer.controls.items():
+        original, alternative = control.value, other_value(control)
+        if alternative is None or alternative == original:
+            continue
+        values = [alternative, original]
+        state = {"i": 0}
+
+        def flip(control=control, values=values, state=state):
+            control.value = values[state["i"] % 2]
+            state["i"] += 1
+
+        samples[name] = compare({name: flip}, rounds=2 * rounds, warmup=2)[name]
+    return samples
+
+
+def run_widgets(section: Section, *, rounds: int = 10) -> None:
+    for cls in explorer_classes():
+        try:
+            explorer = build_explorer(cls)
+        except Exception as err:   # noqa: BLE001 - a missing constructor is a result
+            section.rows.append(Row(f"widget {cls.__name__}: one update", "not measured",
+                                    f"{type(err).__name__}: {err}", f"≤ {GOAL_WIDGET_MS:.0f} ms", None))
+            continue
+        samples = time_explorer(explorer, rounds=rounds)
+        if not samples:
+            section.rows.append(Row(f"widget {cls.__name__}: one update", "not measured",
+                                    "no control could be changed", f"≤ {GOAL_WIDGET_MS:.0f} ms", None))
+            continue
+        worst = max(samples, key=lambda n: median(samples[n]))
+        every = [s for xs in samples.values() for s in xs]
+        slowest = median(samples[worst]) * 1e3
+        section.rows.append(Row(
+            f"widget {cls.__name__}: one update (slowest control: {worst})", f"{slowest:.1f} ms",
+            f"all controls: {spread_ms(every)}; "
+            + ", ".join(f"{n} {median(xs) * 1e3:.1f}" for n, xs in samples.items()),
+            f"≤ {GOAL_WIDGET_MS:.0f} ms", slowest <= GOAL_WIDGET_MS))
+
+
+def run(*, notebooks: list[Path] | None = None, widgets: bool = True, rounds: int = 10) -> Section:
+    section = Section("course", "4 · The course itself: chapters, training, widgets")
+    section.notes.append(
+        "Chapters: each notebook executed top to bottom in a fresh python3 kernel with nbclient "
+        "(as nbval does, without pytest's own start-up); time = kernel start + every cell. "
+        "Widgets: Python-side time of one update, i.e. setting one control (back and forth, "
+        f"{2 * rounds} updates per control) until the explorer has rebuilt its figures and their "
+        "plotly mimebundle; the figure is the median of the slowest control.")
+    run_chapters(section, chapter_notebooks() if notebooks is None else notebooks)
+    if widgets:
+        run_widgets(section, rounds=rounds)
+    return section
