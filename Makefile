@@ -1,6 +1,7 @@
 # Everyday targets. The first one you run creates .venv with the pinned environment.
 #   make lab    open JupyterLab on the course (127.0.0.1, token auth)
 #   make test   run every test: lib, widgets, notebook hygiene, every chapter under nbval
+#   make bench  time lib against PyTorch and the course itself; writes bench/RESULTS.md
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -13,7 +14,7 @@ PIP_FLAGS ?=
 PORT   ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help env lab test test-fast lint format sync clean distclean lock
+.PHONY: help env lab test test-fast bench lint format sync clean distclean lock
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,8 +38,13 @@ test: env  ## run every test (unit, widgets, hygiene, notebooks via nbval, brows
 test-fast: env  ## unit and widget tests only (no notebooks, no browser)
 	$(BIN)/python -m pytest tests -m "not browser" -q
 
-lint: env  ## ruff over lib, tests and the chapters
-	$(BIN)/ruff check lib tests chapters
+# Subset: make bench BENCH=attention (or training, memory, chapters, widgets; comma-separated)
+BENCH ?=
+bench: env  ## benchmarks (lib vs PyTorch, chapters, widgets) → bench/RESULTS.md; BENCH=name for one
+	$(BIN)/python -m bench $(if $(BENCH),--only $(BENCH),)
+
+lint: env  ## ruff over lib, tests, the chapters and the benchmarks
+	$(BIN)/ruff check lib tests chapters bench
 
 format: env  ## ruff format + fix lib and tests (never touches chapters)
 	$(BIN)/ruff check --fix lib tests

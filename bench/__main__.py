@@ -1,4 +1,4 @@
-"""``python -m bench [--only attention,training,memory,course]``: run, print, write RESULTS.md.
+"""``python -m bench [--only attention,training,memory,chapters,widgets]``: run, print, write RESULTS.md.
 
 Each run updates its own sections in bench/results.json (kept between runs, so a subset
 run keeps the other sections' last results, each with its own date and machine) and
@@ -24,7 +24,8 @@ BENCHES = {
     "attention": attention.run,
     "training": training.run,
     "memory": memory.run,
-    "course": course.run,
+    "chapters": course.run_chapters_section,
+    "widgets": course.run_widgets_section,
 }
 
 

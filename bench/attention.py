@@ -22,6 +22,22 @@ GOAL_FUSED = 0.65     # lib need_weights=False vs nn.MultiheadAttention
 GOAL_WEIGHTS = 1.9    # lib need_weights=True vs nn.MultiheadAttention
 
 
+def measure(batch: int, d_model: int, heads: int, length: int, rounds: int) -> dict[str, list[float]]:
+    """Seconds per forward of each contender, alternating, same weights and input."""
+    torch.manual_seed(0)
+    x = torch.randn(batch, length, d_model)
+    ref = nn.MultiheadAttention(d_model, heads, batch_first=True).eval()
+    lib = MultiHeadAttention(d_model, heads).eval().load_from_torch(ref)
+    with torch.no_grad():
+        return compare({
+            "lib_weights": lambda: lib(x),
+            "lib_fused": lambda: lib(x, need_weights=False),
+            "torch_default": lambda: ref(x, x, x),
+            "torch_no_weights": lambda: ref(x, x, x, need_weights=False),
+            "torch_per_head": lambda: ref(x, x, x, average_attn_weights=False),
+        }, rounds=rounds)
+
+
 def run(*, batch: int = 8, d_model: int = 256, heads: int = 8, lengths=(128, 512),
         rounds: int = 15) -> Section:
     section = Section("attention", "1 · Multi-head attention forward: lib vs nn.MultiheadAttention")
@@ -30,19 +46,8 @@ def run(*, batch: int = 8, d_model: int = 256, heads: int = 8, lengths=(128, 512
         f"{rounds} alternating rounds per length. Ratio = median(lib) / median(nn.MultiheadAttention "
         "called with its defaults, i.e. need_weights=True, head-averaged weights). "
         "Spread: median (min–max) of lib vs of PyTorch.")
-    torch.manual_seed(0)
     for length in lengths:
-        x = torch.randn(batch, length, d_model)
-        ref = nn.MultiheadAttention(d_model, heads, batch_first=True).eval()
-        lib = MultiHeadAttention(d_model, heads).eval().load_from_torch(ref)
-        with torch.no_grad():
-            t = compare({
-                "lib_weights": lambda: lib(x),
-                "lib_fused": lambda: lib(x, need_weights=False),
-                "torch_default": lambda: ref(x, x, x),
-                "torch_no_weights": lambda: ref(x, x, x, need_weights=False),
-                "torch_per_head": lambda: ref(x, x, x, average_attn_weights=False),
-            }, rounds=rounds)
+        t = measure(batch, d_model, heads, length, rounds)
         goal = length == GOAL_LENGTH
         section.rows += [
             ratio_row(f"fused path (need_weights=False) / nn.MHA, L={length}",
