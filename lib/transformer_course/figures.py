@@ -272,7 +272,8 @@ def saturation_figure(result, metric: str = "entropy", *, title: str | None = No
                       legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.25))
     fig.update_xaxes(title="d_k (log scale)", type="log", tickvals=d_k, ticktext=[str(d) for d in d_k])
     fig.update_yaxes(title=y_title, type="log" if log_y else "linear",
-                     exponentformat="power" if log_y else None)
+                     exponentformat="power" if log_y else None,
+                     range=[0, 1.12 * float(np.log(result.length))] if metric == "entropy" else None)
     return fig
 
 

@@ -451,7 +451,7 @@ class ScalingExplorer(Explorer):
                   f"{float(weights.amax(-1).mean()):.2f}.")
         return {
             "weights": figures.attention_heatmap(
-                weights, tokens, title=f"softmax(QKᵀ {'/ √d_k' if scaled else ''} / T), d_k = {d_k}"),
+                weights, tokens, title=f"softmax(QKᵀ{' / √d_k' if scaled else ''} / T), d_k = {d_k}"),
             "entropy": figures.entropy_figure(ents, tokens, len(tokens),
                                               title=f"Row entropy (mean {float(ents.mean()):.2f})"),
         }
