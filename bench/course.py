@@ -158,6 +158,11 @@ def _chapter02_attention():
     return attention
 
 
+def _single_head(d_model: int, **kwargs):
+    from transformer_course.attention import SingleHeadAttention
+    return SingleHeadAttention(d_model, **kwargs)
+
+
 def _vocab():
     from transformer_course.tokenizer import course_vocab
     return course_vocab()
@@ -178,6 +183,12 @@ CONSTRUCTORS: dict[str, Callable[[], object]] = {
     "WordOrderExplorer": lambda: _widgets().WordOrderExplorer(
         _vocab(), _embedding(16, scale=False), _chapter02_attention(),
         text_a="Squatch eats pizza", text_b="Pizza eats Squatch"),
+    "QKVExplorer": lambda: _widgets().QKVExplorer(
+        _vocab(), _embedding(8, scale=False), _single_head(8, d_k=4),
+        text="I'm playing with a cat", query=0),
+    "ScalingExplorer": lambda: _widgets().ScalingExplorer(
+        _vocab(), _embedding(32, scale=False), "the pizza came out of the oven and it tasted good",
+        d_k=64, temperature=1.0, scaled=True),
 }
 
 # Argument name → a value that fits, for explorers without a registered constructor.
@@ -226,6 +237,9 @@ def other_value(widget):
     value = widget.value
     if isinstance(widget, (w.Checkbox, w.ToggleButton)):
         return not value
+    if isinstance(widget, w.FloatLogSlider):   # its step is on the exponent
+        up = value * widget.base ** widget.step
+        return up if up <= widget.base ** widget.max else value / widget.base ** widget.step
     if isinstance(widget, (w.IntSlider, w.FloatSlider, w.BoundedIntText, w.BoundedFloatText)):
         step = widget.step or 1
         return value + step if value + step <= widget.max else value - step
