@@ -172,3 +172,9 @@ def test_bad_inputs_raise_value_error_naming_the_argument():
         dec(torch.randn(2, 3, 8), torch.randn(1, 4, 8))
     with pytest.raises(ValueError, match="x"):
         AddNorm(8)(torch.randn(2, 3, 4), torch.tanh)
+
+
+def test_norms_have_pytorchs_names():
+    enc, dec = EncoderLayer(8, 2, 16), DecoderLayer(8, 2, 16)
+    assert enc.norm1 is enc.add_norm1.norm and enc.norm2 is enc.add_norm2.norm
+    assert (dec.norm1, dec.norm2, dec.norm3) == (dec.add_norm1.norm, dec.add_norm2.norm, dec.add_norm3.norm)

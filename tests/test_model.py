@@ -249,3 +249,17 @@ def test_runs_on_cuda():
     assert logits.device.type == "cuda"
     cpu = model.cpu()(src.cpu(), trg_in.cpu())
     torch.testing.assert_close(logits.cpu(), cpu, atol=1e-4, rtol=0)
+
+
+def test_shape_trace_reads_the_real_shapes():
+    from transformer_course.model import shape_trace
+    model = Transformer(SMALL).eval()
+    rows = shape_trace(model, _ids(2, 7, [0, 3]), _ids(2, 5, [0, 1]))
+    shapes = {stage: shape for stage, shape, _ in rows}
+    assert shapes["src ids"] == (2, 7) and shapes["memory = encoder output"] == (2, 7, 16)
+    assert shapes["cross-attention weights"] == (2, 4, 5, 7)
+    assert shapes["logits = output projection"] == (2, 5, 20)
+    with pytest.raises(ValueError, match="model"):
+        shape_trace(DecoderOnlyTransformer(SMALL), _ids(2, 7, [0, 0]), _ids(2, 5, [0, 0]))
+    with pytest.raises(ValueError, match="trg_in"):
+        shape_trace(model, _ids(2, 7, [0, 0]), _ids(3, 5, [0, 0, 0]))

@@ -95,6 +95,16 @@ class EncoderLayer(nn.Module):
     def norm_first(self) -> bool:
         return self.add_norm1.norm_first
 
+    @property
+    def norm1(self) -> nn.LayerNorm:
+        """The LayerNorm of the self-attention's Add & Norm (PyTorch's name for it)."""
+        return self.add_norm1.norm
+
+    @property
+    def norm2(self) -> nn.LayerNorm:
+        """The LayerNorm of the feed-forward's Add & Norm."""
+        return self.add_norm2.norm
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, *,
                 need_weights: bool = False) -> torch.Tensor:
         """x (B, L, d_model) → (B, L, d_model); with ``need_weights`` keeps (B, h, L, L)."""
@@ -147,6 +157,21 @@ class DecoderLayer(nn.Module):
     @property
     def norm_first(self) -> bool:
         return self.add_norm1.norm_first
+
+    @property
+    def norm1(self) -> nn.LayerNorm:
+        """The LayerNorm after masked self-attention (PyTorch's name for it)."""
+        return self.add_norm1.norm
+
+    @property
+    def norm2(self) -> nn.LayerNorm:
+        """The LayerNorm after cross-attention."""
+        return self.add_norm2.norm
+
+    @property
+    def norm3(self) -> nn.LayerNorm:
+        """The LayerNorm after the feed-forward network."""
+        return self.add_norm3.norm
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor, self_mask: torch.Tensor | None = None,
                 cross_mask: torch.Tensor | None = None, *, need_weights: bool = False) -> torch.Tensor:

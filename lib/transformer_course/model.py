@@ -345,6 +345,42 @@ class EncoderOnlyTransformer(_LanguageModelBase):
         return {"encoder_self": self.encoder.attention_weights()}
 
 
+def shape_trace(model: Transformer, src: torch.Tensor, trg_in: torch.Tensor) -> list[tuple[str, tuple, str]]:
+    """Run ``model`` on src (B, Ls), trg_in (B, Lt) and list (stage, shape, meaning) at every step.
+
+    The shapes are read from the real tensors of this run, not written by hand.
+    """
+    if not isinstance(model, Transformer):
+        raise ValueError(f"model must be a Transformer, got {type(model).__name__}")
+    c = model.config
+    with torch.no_grad():
+        src_x = model.src_embed(src)
+        memory = model.encode(src, need_weights=True)
+        model.decode(trg_in, memory, src)          # checks trg_in against src and memory
+        trg_x = model.trg_embed(trg_in)
+        hidden = model.decoder(trg_x, memory, model.causal_padding_mask(trg_in), model.padding_mask(src),
+                               need_weights=True)
+        logits = model.output(hidden)
+    weights = model.attention_weights()
+    n_enc, n_dec = len(weights["encoder_self"]), len(weights["decoder_self"])
+    return [
+        ("src ids", tuple(src.shape), "B sentences × Ls source tokens"),
+        ("src embedding · √d + position", tuple(src_x.shape), f"each token → d_model = {c.d_model} numbers"),
+        ("encoder self-attention weights", tuple(weights["encoder_self"][0].shape),
+         f"per layer: B × h × Ls queries × Ls keys ({n_enc} layers)"),
+        ("memory = encoder output", tuple(memory.shape), "the same shape as its input, after every layer"),
+        ("trg_in ids = trg[:, :-1]", tuple(trg_in.shape), "B × Lt target tokens, shifted right"),
+        ("trg embedding · √d + position", tuple(trg_x.shape), "each target token → d_model numbers"),
+        ("decoder self-attention weights", tuple(weights["decoder_self"][0].shape),
+         f"per layer: B × h × Lt × Lt, causal ({n_dec} layers)"),
+        ("cross-attention weights", tuple(weights["cross"][0].shape),
+         "per layer: B × h × Lt target queries × Ls source keys"),
+        ("decoder output", tuple(hidden.shape), "one vector per target position"),
+        ("logits = output projection", tuple(logits.shape),
+         f"a score for each of the {logits.shape[-1]} words, at each position"),
+    ]
+
+
 def _check_config(config: object) -> None:
     if not isinstance(config, TransformerConfig):
         raise ValueError(f"config must be a TransformerConfig, got {type(config).__name__}")
