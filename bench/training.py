@@ -1,7 +1,8 @@
 """Benchmark 2: one encoder-decoder training step, lib's model vs ``nn.Transformer``.
 
-Both models get the same embeddings (lib ``TokenEmbedding`` + sinusoidal positions) and
-the same output layer; one step = forward, cross-entropy loss, backward, Adam step.
+Both models get the same embeddings (lib's: token · √d_model + sinusoidal positions,
+the matrix shared with the output layer) and the same output layer; one step = forward,
+cross-entropy loss, backward, Adam step.
 The two models alternate in one process.
 """
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._common import Row, Section, compare, ratio_row
+from ._common import Section, compare, ratio_row
 
 GOAL = 1.0
 
@@ -28,36 +29,47 @@ class Size:
     d_ff: int = 1024
 
 
+def config(s: Size):
+    from transformer_course.model import TransformerConfig
+
+    return TransformerConfig(vocab_size=s.vocab, d_model=s.d_model, num_heads=s.heads,
+                             num_encoder_layers=s.layers, num_decoder_layers=s.layers,
+                             d_ff=s.d_ff, dropout=0.0, max_len=s.length + 1)
+
+
+def lib_model(s: Size) -> nn.Module:
+    """lib's encoder-decoder ``Transformer``: (src, trg_in) → logits."""
+    from transformer_course.model import Transformer
+
+    return Transformer(config(s))
+
+
 class TorchSeq2Seq(nn.Module):
-    """nn.Transformer between lib's embeddings and a linear output layer (the baseline)."""
+    """``nn.Transformer`` between the same embeddings and output layer as lib's model.
+
+    The embeddings (token · √d_model + sinusoidal positions, one matrix shared with the
+    output layer) come from a lib ``Transformer`` built only for them; the masks carry the
+    same information as lib's (causal, and padding as keys everywhere).
+    """
 
     def __init__(self, s: Size):
         super().__init__()
-        from transformer_course.embeddings import TokenEmbedding
-        from transformer_course.positional import sinusoidal_encoding
+        from transformer_course.model import Transformer
 
-        self.src_embed = TokenEmbedding(s.vocab, s.d_model)
-        self.tgt_embed = TokenEmbedding(s.vocab, s.d_model)
-        self.register_buffer("pe", sinusoidal_encoding(s.length, s.d_model))
+        shell = Transformer(config(s))
+        self.pad_id = shell.config.pad_id
+        self.src_embed, self.trg_embed, self.output = shell.src_embed, shell.trg_embed, shell.output
         self.transformer = nn.Transformer(
             d_model=s.d_model, nhead=s.heads, num_encoder_layers=s.layers,
             num_decoder_layers=s.layers, dim_feedforward=s.d_ff, dropout=0.0, batch_first=True)
-        self.out = nn.Linear(s.d_model, s.vocab)
 
-    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-        causal = nn.Transformer.generate_square_subsequent_mask(tgt.shape[1])
-        x = self.src_embed(src) + self.pe[: src.shape[1]]
-        y = self.tgt_embed(tgt) + self.pe[: tgt.shape[1]]
-        return self.out(self.transformer(x, y, tgt_mask=causal, tgt_is_causal=True))
-
-
-def lib_model(s: Size) -> nn.Module | None:
-    """lib's encoder-decoder at size ``s`` as (src, tgt) → logits, or None if lib has none yet."""
-    try:
-        from transformer_course import model  # noqa: F401
-    except ImportError:
-        return None
-    raise NotImplementedError("adapt to transformer_course.model once it exists")
+    def forward(self, src: torch.Tensor, trg_in: torch.Tensor) -> torch.Tensor:
+        causal = nn.Transformer.generate_square_subsequent_mask(trg_in.shape[1])
+        src_pad, trg_pad = src == self.pad_id, trg_in == self.pad_id      # True = blocked
+        h = self.transformer(self.src_embed(src), self.trg_embed(trg_in), tgt_mask=causal,
+                             src_key_padding_mask=src_pad, tgt_key_padding_mask=trg_pad,
+                             memory_key_padding_mask=src_pad, tgt_is_causal=True)
+        return self.output(h)
 
 
 def step_fn(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor):
@@ -76,24 +88,19 @@ def step_fn(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor):
     return step
 
 
-def run(*, size: Size = Size(), rounds: int = 10) -> Section:
+def run(*, size: Size = Size(), rounds: int = 8) -> Section:
     s = size
     section = Section("training", "2 · One training step: lib's Transformer vs nn.Transformer")
     section.notes.append(
         f"vocabulary {s.vocab}, length {s.length}, batch {s.batch}, d_model {s.d_model}, "
         f"{s.heads} heads, {s.layers}+{s.layers} layers, d_ff {s.d_ff}, dropout 0; one step = "
         "forward + cross-entropy + backward + Adam. Both models use the same embeddings and "
-        f"output layer; {rounds} alternating rounds. Spread: median (min–max) of lib vs of PyTorch.")
+        f"output layer (lib's, tied), post-norm, final LayerNorm; {rounds} alternating rounds. "
+        "Spread: median (min–max) of lib vs of PyTorch.")
     torch.manual_seed(0)
-    src = torch.randint(0, s.vocab, (s.batch, s.length))
-    tgt = torch.randint(0, s.vocab, (s.batch, s.length + 1))
-    lib = lib_model(s)
-    if lib is None:
-        section.rows.append(Row("training step: lib / nn.Transformer", "not yet available",
-                                "transformer_course.model does not exist on this branch yet",
-                                f"≤ {GOAL:.2f}×", None))
-        return section
-    ref = TorchSeq2Seq(s)
+    src = torch.randint(1, s.vocab, (s.batch, s.length))          # id 0 is <pad>
+    tgt = torch.randint(1, s.vocab, (s.batch, s.length + 1))
+    lib, ref = lib_model(s), TorchSeq2Seq(s)
     t = compare({"lib": step_fn(lib.train(), src, tgt), "torch": step_fn(ref.train(), src, tgt)},
                 rounds=rounds)
     section.rows.append(ratio_row("training step: lib / nn.Transformer", t["lib"], t["torch"], goal=GOAL))
