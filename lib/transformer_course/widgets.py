@@ -486,14 +486,16 @@ class ScalingExplorer(Explorer):
 
 def shapes_table(rows: list[tuple[str, tuple, str]], highlight: str = "") -> str:
     """HTML table of (stage, shape, meaning) rows; rows whose stage starts with ``highlight`` are bold."""
+    td = '<td style="padding:3px 10px;text-align:left;border-bottom:1px solid #e5e7eb">'
+    th = '<th style="padding:3px 10px;text-align:left;border-bottom:2px solid #9ca3af">'
     cells = []
     for stage, shape, meaning in rows:
         bold = highlight and stage.startswith(highlight)
         style = ' style="background:#dbeafe;font-weight:600"' if bold else ""
-        cells.append(f"<tr{style}><td>{html.escape(stage)}</td><td><code>{html.escape(str(tuple(shape)))}"
-                     f"</code></td><td>{html.escape(meaning)}</td></tr>")
+        cells.append(f"<tr{style}>{td}{html.escape(stage)}</td>{td}<code>{html.escape(str(tuple(shape)))}"
+                     f"</code></td>{td}{html.escape(meaning)}</td></tr>")
     return ('<table class="tc-shapes" style="border-collapse:collapse">'
-            "<tr><th>stage</th><th>shape</th><th>what it holds</th></tr>" + "".join(cells) + "</table>")
+            f"<tr>{th}stage</th>{th}shape</th>{th}what it holds</th></tr>" + "".join(cells) + "</table>")
 
 
 class ModelExplorer(Explorer):
