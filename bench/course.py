@@ -163,6 +163,13 @@ def _single_head(d_model: int, **kwargs):
     return SingleHeadAttention(d_model, **kwargs)
 
 
+def _chapter07_model():
+    from transformer_course.model import Transformer, TransformerConfig
+    config = TransformerConfig(vocab_size=len(_vocab()), d_model=32, num_heads=4, num_encoder_layers=2,
+                               num_decoder_layers=2, d_ff=64, dropout=0.1, max_len=64)
+    return Transformer(config)
+
+
 def _vocab():
     from transformer_course.tokenizer import course_vocab
     return course_vocab()
@@ -189,6 +196,8 @@ CONSTRUCTORS: dict[str, Callable[[], object]] = {
     "ScalingExplorer": lambda: _widgets().ScalingExplorer(
         _vocab(), _embedding(32, scale=False), "the pizza came out of the oven and it tasted good",
         d_k=64, temperature=1.0, scaled=True),
+    "ModelExplorer": lambda: _widgets().ModelExplorer(
+        _chapter07_model(), _vocab(), source="the pizza came out of the oven", target="it tasted good"),
 }
 
 # Argument name → a value that fits, for explorers without a registered constructor.
@@ -197,6 +206,7 @@ GUESSES: dict[str, Callable[[], object]] = {
     "embedding": lambda: _embedding(16, scale=False),
     "embed": lambda: _embedding(16, scale=False),
     "attention": _chapter02_attention,
+    "model": _chapter07_model,
 }
 
 
