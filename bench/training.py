@@ -64,8 +64,9 @@ class TorchSeq2Seq(nn.Module):
             num_decoder_layers=s.layers, dim_feedforward=s.d_ff, dropout=0.0, batch_first=True)
 
     def forward(self, src: torch.Tensor, trg_in: torch.Tensor) -> torch.Tensor:
-        causal = nn.Transformer.generate_square_subsequent_mask(trg_in.shape[1])
-        src_pad, trg_pad = src == self.pad_id, trg_in == self.pad_id      # True = blocked
+        length = trg_in.shape[1]                                          # masks: True = blocked
+        causal = torch.ones(length, length, dtype=torch.bool, device=src.device).triu(1)
+        src_pad, trg_pad = src == self.pad_id, trg_in == self.pad_id
         h = self.transformer(self.src_embed(src), self.trg_embed(trg_in), tgt_mask=causal,
                              src_key_padding_mask=src_pad, tgt_key_padding_mask=trg_pad,
                              memory_key_padding_mask=src_pad, tgt_is_causal=True)

@@ -73,20 +73,23 @@ def test_other_value_changes_each_kind_of_control():
 def test_chapter_run_and_accuracy_probe(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
-        "class History:\n    accuracy = [0.5, 0.995, 1.0]\n    elapsed = [1.0, 2.5, 4.0]\n"
-        "history = History()")]
+        "class History:\n    steps = [1, 2, 3, 4]\n    seconds = 4.0\n    evals = {}\n"
+        "history = History()\naccuracy = 0.995\ntrain_seconds = 4.5")]
     path = tmp_path / "08_training_and_generation.ipynb"
     nbformat.write(nb, path)
     section = course.run_chapters_section(notebooks=[path])
     chapter, accuracy = section.rows
     assert chapter.met is True and chapter.value.endswith(" s")
-    assert accuracy.value == "2.5 s" and accuracy.met is True
+    assert accuracy.value == "4.5 s" and accuracy.met is True and "99.5%" in accuracy.spread
 
 
-def test_time_to_accuracy_reports_absence():
-    assert course.time_to_accuracy([])[0] is None
-    found = [{"name": "h", "accuracy": [0.1, 0.2], "elapsed": [1.0, 2.0]}]
-    assert "never reaches" in course.time_to_accuracy(found)[1]
+def test_time_to_accuracy_from_evals_and_absence():
+    assert course.time_to_accuracy({})[0] is None
+    history = {"name": "history", "seconds": 10.0, "steps": 100,
+               "evals": {"accuracy": [[50, 0.8], [80, 0.995]]}}
+    assert course.time_to_accuracy({"histories": [history], "numbers": {}})[0] == 8.0
+    low = {"histories": [dict(history, evals={})], "numbers": {"accuracy": 0.5}}
+    assert course.time_to_accuracy(low)[0] is None
 
 
 def test_results_file_is_written(tmp_path, monkeypatch):
