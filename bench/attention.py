@@ -43,9 +43,10 @@ def run(*, batch: int = 8, d_model: int = 256, heads: int = 8, lengths=(128, 512
     section = Section("attention", "1 · Multi-head attention forward: lib vs nn.MultiheadAttention")
     section.notes.append(
         f"batch {batch}, d_model {d_model}, {heads} heads, float32, eval mode, torch.no_grad(); "
-        f"{rounds} alternating rounds per length. Ratio = median(lib) / median(nn.MultiheadAttention "
-        "called with its defaults, i.e. need_weights=True, head-averaged weights). "
-        "Spread: median (min–max) of lib vs of PyTorch.")
+        f"{rounds} rounds per length, each timing every contender once, moments apart. "
+        "Baseline 'nn.MHA' = nn.MultiheadAttention called with its defaults (need_weights=True, "
+        "head-averaged weights). Ratio = median over rounds of lib / PyTorch. "
+        "Details: median (min–max) of lib vs of PyTorch, then the ratio of the medians.")
     for length in lengths:
         t = measure(batch, d_model, heads, length, rounds)
         goal = length == GOAL_LENGTH

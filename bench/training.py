@@ -97,7 +97,8 @@ def run(*, size: Size = Size(), rounds: int = 8) -> Section:
         f"{s.heads} heads, {s.layers}+{s.layers} layers, d_ff {s.d_ff}, dropout 0; one step = "
         "forward + cross-entropy + backward + Adam. Both models use the same embeddings and "
         f"output layer (lib's, tied), post-norm, final LayerNorm; {rounds} alternating rounds. "
-        "Spread: median (min–max) of lib vs of PyTorch.")
+        "Ratio = median over rounds of lib / PyTorch (both timed in each round, moments apart). "
+        "Details: median (min–max) of lib vs of PyTorch.")
     torch.manual_seed(0)
     src = torch.randint(1, s.vocab, (s.batch, s.length))          # id 0 is <pad>
     tgt = torch.randint(1, s.vocab, (s.batch, s.length + 1))
