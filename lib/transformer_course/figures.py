@@ -175,15 +175,18 @@ def waves_figure(pe: torch.Tensor, dims: Sequence[int], *,
 
 
 def bar_figure(values: torch.Tensor, labels: Sequence[str], *, title: str = "",
-               y_title: str = "", y_range: tuple[float, float] | None = None) -> go.Figure:
-    """values (N,) as labelled bars (labels may repeat)."""
+               y_title: str = "", y_range: tuple[float, float] | None = None,
+               x_title: str = "", colors: Sequence[str] | None = None) -> go.Figure:
+    """values (N,) as labelled bars (labels may repeat); ``colors``: one CSS colour per bar."""
     _validate.tensor("values", values, ndim=1)
     labels = _labels("labels", labels, values.shape[0])
     return figure(
         [dict(type="bar", x=np.arange(len(labels)), y=values.detach().cpu().numpy(),
               text=[f"{v:.2f}" for v in values.tolist()], textposition="outside",
-              customdata=labels, hovertemplate="%{customdata}: %{y:.3f}<extra></extra>")],
-        title=title, height=300, xaxis=_ticks(labels, len(labels)),
+              customdata=labels, hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
+              **({"marker": dict(color=list(colors))} if colors is not None else {}))],
+        title=title, height=300,
+        xaxis=dict(_ticks(labels, len(labels)), **({"title": dict(text=x_title)} if x_title else {})),
         yaxis=dict(title=dict(text=y_title), range=list(y_range) if y_range else None))
 
 
@@ -280,13 +283,11 @@ def query_row_figure(scores_row: torch.Tensor, key_tokens: Sequence[str], query_
                      title: str | None = None) -> go.Figure:
     """One query's scores against every key, scores_row (Lk,), as bars: blue > 0, red < 0."""
     _validate.tensor("scores_row", scores_row, ndim=1)
-    fig = bar_figure(scores_row, key_tokens, y_title="score q·k",
-                     title=title or f"Row of '{query_token}': its score for each key")
-    fig.update_traces(marker_color=["#2563eb" if s >= 0 else "#dc2626" for s in scores_row.tolist()])
-    fig.update_xaxes(title="key")
     bound = float(scores_row.detach().abs().max()) or 1.0
-    fig.update_yaxes(range=[-1.25 * bound, 1.25 * bound])
-    return fig
+    return bar_figure(scores_row, key_tokens, y_title="score q·k", x_title="key",
+                      title=title or f"Row of '{query_token}': its score for each key",
+                      colors=["#2563eb" if s >= 0 else "#dc2626" for s in scores_row.tolist()],
+                      y_range=(-1.25 * bound, 1.25 * bound))
 
 
 SATURATION_METRICS = {   # name → (axis title, log y axis)
