@@ -199,3 +199,111 @@ def repeated_product_figure(values: torch.Tensor, factor: float, *,
 
 # --- Chapter 08: training and generation ---
 # (this section's code goes right below this line; keep the sections apart)
+
+LOSS_COLOUR, RAW_COLOUR = "#2563eb", "rgba(37, 99, 235, 0.25)"
+REFERENT_COLOUR, DISTRACTOR_COLOUR, OTHER_COLOUR = "#15803d", "#ea580c", "#9ca3af"
+
+
+def loss_curve_figure(steps: Sequence[int], losses: Sequence[float], *,
+                      smoothed: Sequence[float] | None = None, log_y: bool = False,
+                      title: str = "Training loss", total_steps: int | None = None) -> go.Figure:
+    """Loss per step (faint) and its running mean (bold); ``total_steps`` fixes the x range."""
+    if len(steps) != len(losses):
+        raise ValueError(f"losses must have one value per step ({len(steps)}), got {len(losses)}")
+    if smoothed is not None and len(smoothed) != len(losses):
+        raise ValueError(f"smoothed must have one value per step ({len(steps)}), got {len(smoothed)}")
+    traces = [go.Scatter(x=list(steps), y=list(losses), mode="lines", name="each step",
+                         line=dict(color=RAW_COLOUR, width=1),
+                         hovertemplate="step %{x}: %{y:.3f}<extra></extra>")]
+    if smoothed is not None:
+        traces.append(go.Scatter(x=list(steps), y=list(smoothed), mode="lines", name="running mean",
+                                 line=dict(color=LOSS_COLOUR, width=2.5),
+                                 hovertemplate="step %{x}: %{y:.3f}<extra></extra>"))
+    fig = go.Figure(traces)
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=320,
+                      margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"))
+    fig.update_xaxes(title="training step", range=[0, total_steps] if total_steps else None)
+    fig.update_yaxes(title="loss" + (" (log scale)" if log_y else ""), type="log" if log_y else "linear",
+                     rangemode="tozero" if not log_y else None)
+    return fig
+
+
+def pointer_figure(weights: torch.Tensor, tokens: Sequence[str], *, referent: int | None = None,
+                   distractor: int | None = None, source: int | None = None,
+                   title: str = "Attention from \"it\"") -> go.Figure:
+    """weights (L,): one attention row as bars over the words; the referent in green,
+    the distractor in orange, the attending word (``source``) outlined."""
+    _validate.tensor("weights", weights, ndim=1)
+    tokens = _labels("tokens", tokens, weights.shape[0])
+    for name, pos in (("referent", referent), ("distractor", distractor), ("source", source)):
+        if pos is not None and not 0 <= pos < len(tokens):
+            raise ValueError(f"{name} must be a position in [0, {len(tokens)}), got {pos}")
+    colours = [REFERENT_COLOUR if i == referent else DISTRACTOR_COLOUR if i == distractor
+               else OTHER_COLOUR for i in range(len(tokens))]
+    values = weights.detach().float().cpu()
+    fig = go.Figure(go.Bar(
+        x=list(range(len(tokens))), y=values.numpy(), marker_color=colours,
+        marker_line=dict(color=["#111827" if i == source else "rgba(0,0,0,0)" for i in range(len(tokens))],
+                         width=2),
+        text=[f"{v:.2f}" if v >= 0.005 else "" for v in values.tolist()], textposition="outside",
+        customdata=tokens, hovertemplate="%{customdata}: %{y:.3f}<extra></extra>"))
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=320,
+                      margin=dict(l=10, r=10, t=50, b=10), yaxis_range=[0, 1.12],
+                      yaxis_title="attention weight")
+    fig.update_xaxes(tickangle=-40, **_ticks(tokens, len(tokens)))
+    return fig
+
+
+def progress_curve_figure(steps: Sequence[int], values: Sequence[float], *, current: int | None = None,
+                          title: str = "", y_title: str = "", percent: bool = True) -> go.Figure:
+    """A metric measured at some steps (e.g. held-out accuracy), with the ``current`` step marked."""
+    if len(steps) != len(values):
+        raise ValueError(f"values must have one entry per step ({len(steps)}), got {len(values)}")
+    scale = 100.0 if percent else 1.0
+    fig = go.Figure(go.Scatter(x=list(steps), y=[v * scale for v in values], mode="lines+markers",
+                               line=dict(color=LOSS_COLOUR), marker=dict(size=6),
+                               hovertemplate="step %{x}: %{y:.1f}<extra></extra>"))
+    if current is not None:
+        fig.add_vline(x=current, line_dash="dot", line_color="#111827")
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=320, showlegend=False,
+                      margin=dict(l=10, r=10, t=50, b=10))
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title=y_title, range=[0, 105] if percent else None)
+    return fig
+
+
+def next_token_figure(probs: torch.Tensor, labels: Sequence[str], *, chosen: int | None = None,
+                      title: str = "Next-token probabilities") -> go.Figure:
+    """probs (V,): one step's distribution over the vocabulary; the chosen token in green."""
+    _validate.tensor("probs", probs, ndim=1)
+    labels = _labels("labels", labels, probs.shape[0])
+    if chosen is not None and not 0 <= chosen < len(labels):
+        raise ValueError(f"chosen must be an id in [0, {len(labels)}), got {chosen}")
+    values = probs.detach().float().cpu()
+    fig = go.Figure(go.Bar(
+        x=list(range(len(labels))), y=values.numpy(),
+        marker_color=[REFERENT_COLOUR if i == chosen else LOSS_COLOUR for i in range(len(labels))],
+        text=[f"{v:.2f}" if v >= 0.01 else "" for v in values.tolist()], textposition="outside",
+        customdata=labels, hovertemplate="%{customdata}: %{y:.3f}<extra></extra>"))
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=320,
+                      margin=dict(l=10, r=10, t=50, b=10), yaxis_range=[0, 1.12],
+                      yaxis_title="probability")
+    fig.update_xaxes(title="next token", **_ticks(labels, len(labels)))
+    return fig
+
+
+def generation_figure(probs: torch.Tensor, step_labels: Sequence[str], vocab_labels: Sequence[str],
+                      chosen: Sequence[int], *, title: str = "Each step's distribution") -> go.Figure:
+    """probs (steps, V): one row per generation step; a ring marks the token chosen at each step."""
+    _validate.tensor("probs", probs, ndim=2)
+    if len(chosen) != probs.shape[0]:
+        raise ValueError(f"chosen must have one id per step ({probs.shape[0]}), got {len(chosen)}")
+    fig = matrix_heatmap(probs, step_labels, vocab_labels, title=title, x_title="next token",
+                         y_title="step: chosen", zmin=0.0, zmax=1.0, value_format=".1f")
+    fig.update_traces(texttemplate=None)
+    fig.add_trace(go.Scatter(x=list(chosen), y=list(range(len(chosen))), mode="markers",
+                             marker=dict(symbol="circle-open", size=16, color=REFERENT_COLOUR,
+                                         line=dict(width=3)),
+                             hoverinfo="skip", showlegend=False))
+    return fig
