@@ -214,3 +214,97 @@ def check_sinusoidal_encoding(learner_fn: Callable) -> Result:
 
 # --- Chapter 08: training and generation ---
 # (this section's code goes right below this line; keep the sections apart)
+
+class _CountingModel:
+    """A fake language model for the greedy-decoding exercise (no training needed).
+
+    prefix (1, t) → logits (1, t, V). Row i favours one next token that depends on the
+    whole prefix up to i (a weighted sum of the ids, so order and history matter), and
+    it writes <eos> (id 1) once the prefix is ``stop_at`` tokens long.
+    """
+
+    vocab_size = 9
+    eos_id = 1
+
+    def __init__(self, stop_at: int):
+        self.stop_at = stop_at
+
+    def next_id(self, ids: list[int]) -> int:
+        if len(ids) >= self.stop_at:
+            return self.eos_id
+        return 2 + (sum((k + 1) * i for k, i in enumerate(ids)) + len(ids)) % (self.vocab_size - 2)
+
+    def __call__(self, prefix: torch.Tensor) -> torch.Tensor:
+        if not isinstance(prefix, torch.Tensor) or prefix.dim() != 2 or prefix.shape[0] != 1:
+            got = tuple(prefix.shape) if isinstance(prefix, torch.Tensor) else type(prefix).__name__
+            raise ValueError(f"logits_fn expects the prefix as a (1, t) tensor of ids, got {got}")
+        ids = prefix[0].tolist()
+        t = len(ids)
+        # A fixed, uneven background so no two entries tie, plus a clear winner per row.
+        background = torch.arange(t * self.vocab_size, dtype=torch.float32).reshape(t, self.vocab_size)
+        logits = torch.sin(background * 1.7) * 0.5
+        for i in range(t):
+            logits[i, self.next_id(ids[:i + 1])] += 4.0 + 0.3 * i
+        return logits.unsqueeze(0)
+
+
+def _greedy_reference(logits_fn, prompt, max_new_tokens, eos_id, *, history=True, append=True,
+                      stop=True, pick=lambda logits: logits[0, -1].argmax()):
+    ids = prompt.clone()
+    fed = prompt.clone()
+    for _ in range(max_new_tokens):
+        logits = logits_fn((fed if history else fed[-1:]).unsqueeze(0))
+        token = int(pick(logits))
+        ids = torch.cat([ids, torch.tensor([token])])
+        if append:
+            fed = ids
+        if stop and token == eos_id:
+            break
+    return ids
+
+
+def _greedy_cases():
+    return [(_CountingModel(stop_at=6), torch.tensor([3, 5]), 8, 1),
+            (_CountingModel(stop_at=20), torch.tensor([2]), 5, 1),
+            (_CountingModel(stop_at=5), torch.tensor([4, 2, 7]), 6, 1)]
+
+
+def check_greedy_decode(learner_fn: Callable) -> Result:
+    """Exercise 08: ``fn(logits_fn, prompt (t0,), max_new_tokens, eos_id) → ids (t0 + n,)``.
+
+    ``logits_fn(prefix (1, t)) → logits (1, t, V)``. Greedy: feed the whole sequence so
+    far, take the argmax over the vocabulary at the last position, append it, stop after
+    ``eos_id`` or ``max_new_tokens`` new tokens; return the prompt followed by the new ids.
+    """
+    mistakes = [
+        Mistake("Your loop never adds the chosen token to what it feeds the model, so the model sees "
+                "the same prompt every time and repeats itself. After choosing, append the token "
+                "(ids = torch.cat([ids, token])) and feed the grown sequence next step.",
+                lambda f, p, n, e: _greedy_reference(f, p, n, e, append=False)),
+        Mistake("You fed the model only the last token, without the history: each step must see the "
+                "whole sequence so far (prompt + everything generated), not just ids[-1:].",
+                lambda f, p, n, e: _greedy_reference(f, p, n, e, history=False)),
+        Mistake("Your output goes on after <eos>: stop the loop as soon as the chosen token is eos_id "
+                "(keep the eos itself in the output).",
+                lambda f, p, n, e: _greedy_reference(f, p, n, e, stop=False)),
+        Mistake("You stopped before appending <eos>: the output should end with the eos token when "
+                "the model writes it.",
+                lambda f, p, n, e: _strip_eos(_greedy_reference(f, p, n, e), e)),
+        Mistake("argmax over the wrong axis: logits are (1, t, V), and the next token is the argmax "
+                "over the vocabulary (the last axis, dim=-1) at the last position, logits[0, -1].",
+                lambda f, p, n, e: _greedy_reference(f, p, n, e, pick=lambda lg: lg[0].argmax(dim=0)[-1])),
+        Mistake("argmax without a dim flattens the (1, t, V) logits, so you get a position × vocabulary "
+                "index, not a token id. Take logits[0, -1].argmax() (the last position's row).",
+                lambda f, p, n, e: _greedy_reference(f, p, n, e, pick=lambda lg: lg.argmax())),
+        Mistake("You read the scores of the first position (logits[0, 0]); the next token is predicted "
+                "at the LAST position: logits[0, -1].",
+                lambda f, p, n, e: _greedy_reference(f, p, n, e, pick=lambda lg: lg[0, 0].argmax())),
+        Mistake("Return the prompt followed by the new tokens, not only the new tokens.",
+                lambda f, p, n, e: _greedy_reference(f, p, n, e)[p.shape[0]:]),
+    ]
+    return check_function(learner_fn, lambda f, p, n, e: _greedy_reference(f, p, n, e),
+                          _greedy_cases(), name="greedy_decode", mistakes=mistakes)
+
+
+def _strip_eos(ids: torch.Tensor, eos_id: int) -> torch.Tensor:
+    return ids[:-1] if ids.numel() and int(ids[-1]) == eos_id else ids

@@ -92,15 +92,15 @@ def choose(logits: torch.Tensor, *, strategy: str = "greedy", temperature: float
            ) -> tuple[torch.Tensor, torch.Tensor]:
     """logits (B, V) → (chosen ids (B,), the distribution (B, V) they were chosen from).
 
-    Greedy takes the argmax of the raw logits (temperature and top-k do not change it);
-    sampling draws from ``next_token_probs`` with ``generator`` (seeded → reproducible).
+    Greedy takes the argmax of the raw logits (temperature and top-k do not change it) and
+    reports the model's distribution at temperature 1; sampling draws from
+    ``next_token_probs`` with ``generator`` (seeded → reproducible).
     """
     _validate.tensor("logits", logits, ndim=2, floating=True)
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-    if strategy == "greedy":
-        probs = next_token_probs(logits, temperature=0)
-        return logits.argmax(dim=-1), probs
+    if strategy == "greedy":                      # the model's own distribution; take its peak
+        return logits.argmax(dim=-1), next_token_probs(logits)
     probs = next_token_probs(logits, temperature=temperature, top_k=top_k)
     if temperature == 0:
         return logits.argmax(dim=-1), probs

@@ -13,6 +13,7 @@ RNG (dropout) is seeded with it too, so the same call gives the same numbers.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ class History:
 def train(model: nn.Module, loss_fn: Callable[[nn.Module, object], torch.Tensor],
           batch_fn: Callable[[torch.Tensor], object], num_items: int, *, steps: int,
           batch_size: int = 64, lr: float = 3e-3, seed: int = 0, warmup: int = 0,
+          decay: bool = False,
           snapshot_fn: Callable[[nn.Module], object] | None = None,
           snapshot_steps: Iterable[int] = (), callback: Callable[[History], None] | None = None,
           callback_every: int = 25, progress: bool = True, description: str = "training",
@@ -76,7 +78,8 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, object], torch.Tensor]
 
     ``batch_fn(indices (batch_size,))`` builds a batch from item indices (0 … num_items-1);
     ``loss_fn(model, batch)`` returns a scalar loss. ``warmup`` steps ramp the learning
-    rate up linearly from 0, then it stays at ``lr``. ``snapshot_fn(model)`` runs in eval
+    rate up linearly from 0, then it stays at ``lr``, or with ``decay`` glides down to
+    ``lr``/10 along a half cosine (small final steps settle the weights). ``snapshot_fn(model)`` runs in eval
     mode without gradients at each step in ``snapshot_steps`` (0 = before the first step).
     """
     if not isinstance(model, nn.Module):
@@ -99,8 +102,7 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, object], torch.Tensor]
     history = History() if history is None else history
     start = history.steps[-1] if history.steps else 0
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _lr_factor(s, steps, warmup, decay))
     wanted = set(snapshot_steps)
     if 0 in wanted:
         history.snapshots[start] = _snapshot(model, snapshot_fn)
@@ -128,6 +130,15 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, object], torch.Tensor]
     if bar is not None:
         bar.close()
     return history
+
+
+def _lr_factor(step: int, steps: int, warmup: int, decay: bool) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    if not decay:
+        return 1.0
+    progress = (step - warmup) / max(1, steps - warmup)
+    return 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def _snapshot(model: nn.Module, snapshot_fn: Callable[[nn.Module], object]) -> object:
