@@ -73,7 +73,8 @@ def test_pronoun_sentences_label_the_referent_by_the_predicate():
 
 
 def test_pronoun_task_is_deterministic_disjoint_and_balanced():
-    a, b = pronoun_task(num_train=500, num_test=100, seed=0), pronoun_task(num_train=500, num_test=100, seed=0)
+    a = pronoun_task(num_train=500, num_test=100, seed=0)
+    b = pronoun_task(num_train=500, num_test=100, seed=0)
     assert a.train.sentences == b.train.sentences and torch.equal(a.test.ids, b.test.ids)
     assert not set(a.train.sentences) & set(a.test.sentences)
     # The referent comes first about half the time: position alone cannot solve the task.

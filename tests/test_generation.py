@@ -144,4 +144,5 @@ def test_bad_inputs_name_the_argument(lm):
     with pytest.raises(ValueError, match="logits_fn"):
         gen.generate(lambda p: torch.zeros(4), torch.tensor([1]), max_new_tokens=2)
     with pytest.raises(ValueError, match="predicted"):
-        gen.sequence_accuracy(torch.zeros(2, 3, dtype=torch.long), torch.zeros(3, 3, dtype=torch.long), eos_id=3)
+        gen.sequence_accuracy(torch.zeros(2, 3, dtype=torch.long), torch.zeros(3, 3, dtype=torch.long),
+                              eos_id=3)

@@ -82,7 +82,7 @@ def test_history_smoothing():
     with pytest.raises(ValueError, match="window"):
         h.smoothed(0)
     with pytest.raises(ValueError, match="no steps"):
-        History().last_loss
+        _ = History().last_loss
     h.add_eval("acc", 4, 0.5)
     assert h.evals == {"acc": [(4, 0.5)]}
 
@@ -136,8 +136,9 @@ def test_pointer_learns_the_referent():
     assert referent_wins(model, pt.test).float().mean() >= 0.9
     ids = torch.tensor(pt.vocab.ids("the pizza came out of the oven and it tasted good".split()))
     weights = resolve(model, ids, 8)
-    assert torch.allclose(weights.sum(), torch.tensor(1.0)) and weights[8] == 0   # "it" never points at itself
-    assert weights[1] > weights[6]                                                 # pizza, not oven
+    assert torch.allclose(weights.sum(), torch.tensor(1.0))
+    assert weights[8] == 0                     # "it" never points at itself
+    assert weights[1] > weights[6]             # pizza, not oven
 
 
 def test_pointer_ignores_padding_and_checks_inputs():
