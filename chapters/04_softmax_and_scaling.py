@@ -53,7 +53,7 @@ exps = row.exp()
 weights = exps / exps.sum()
 print("scores :", row)
 print("exp    :", exps)
-print("weights:", weights, " sum =", float(weights.sum()))
+print("weights:", weights, f" sum = {float(weights.sum()):.3f}")
 
 assert torch.isclose(weights.sum(), torch.tensor(1.0))
 assert torch.allclose(weights, torch.softmax(row, dim=-1))
@@ -277,7 +277,7 @@ fresh = SingleHeadAttention(d_model=32, d_k=16)
 with torch.no_grad():
     _, fresh_weights = fresh(x)
 it = tokens.index("it")
-print({t: round(float(w), 2) for t, w in zip(tokens, fresh_weights[0, it])})
+print("weights of 'it':", "  ".join(f"{t} {float(w):.2f}" for t, w in zip(tokens, fresh_weights[0, it])))
 figures.attention_heatmap(fresh_weights[0], tokens, title="An untrained head: no meaning yet")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}

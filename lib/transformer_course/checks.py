@@ -287,8 +287,18 @@ def check_softmax(learner_fn: Callable) -> Result:
     for shift in (lambda x: x.max(), lambda x: x.amax(dim=-1, keepdim=True)):
         e = lambda x, shift=shift: (x - shift(x)).exp()
         mistakes.append(Mistake(whole, lambda x, e=e: e(x) / e(x).sum()))
-    return check_function(learner_fn, stable_softmax, _softmax_cases(), name="softmax",
-                          mistakes=mistakes)
+    cases = _softmax_cases()
+    result = check_function(learner_fn, stable_softmax, cases[:-1], name="softmax", mistakes=mistakes)
+    if not result.passed:
+        return result
+    batch = check_function(learner_fn, stable_softmax, cases[-1:], name="softmax", mistakes=mistakes)
+    if batch.status in (WRONG, ERROR) and not any(m.hint == batch.message for m in mistakes):
+        return Result(WRONG, "Right for a matrix, but not for a batch of them (B, Lq, Lk): dim=1 is the "
+                      "last dimension only in 2-D. Use dim=-1 for the max and for the sum. "
+                      f"({batch.message})")
+    return batch if not batch.passed else Result(
+        PASSED, f"softmax matches the reference on all {len(cases)} inputs, large scores and a batch "
+                "included.")
 
 
 def _attention_cases() -> list[tuple[torch.Tensor, ...]]:

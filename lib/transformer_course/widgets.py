@@ -439,6 +439,7 @@ class ScalingExplorer(Explorer):
         w_q, w_k = self.projections(d_k)
         with torch.no_grad():
             x = self.embedding(ids)                                              # (T, d_model)
+            w_q, w_k = w_q.to(x.device), w_k.to(x.device)
             raw = attention_scores(x @ w_q, x @ w_k, scale=1.0)                  # (T, T)
         divide = (d_k ** 0.5 if scaled else 1.0) * temperature
         scores = raw / divide
