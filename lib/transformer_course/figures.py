@@ -282,9 +282,9 @@ def entropy_figure(entropies: torch.Tensor, tokens: Sequence[str], n_keys: int, 
     """entropies (T,), one per query row, as bars from 0 (one key) to log(n_keys) (uniform)."""
     _validate.tensor("entropies", entropies, ndim=1)
     top = float(np.log(max(n_keys, 2)))
-    fig = bar_figure(entropies, tokens, title=title, y_title="entropy (nats)", y_range=(0, 1.2 * top))
+    fig = bar_figure(entropies, tokens, title=title, y_title="entropy (nats)", y_range=(0, 1.3 * top))
     fig.add_hline(y=top, line_dash="dot", line_color="#6b7280",
-                  annotation_text="uniform", annotation_position="top right")
+                  annotation_text="uniform (all keys equal)", annotation_position="top right")
     fig.update_xaxes(title="query")
     return fig
 
