@@ -187,6 +187,9 @@ def repeated_product_figure(values: torch.Tensor, factor: float, *,
 
 # --- Chapters 03-04: queries, keys and values; softmax and scaling ---
 # (this section's code goes right below this line; keep the sections apart)
+# Imported here, not at the top: the file's top belongs to every chapter.
+from .softmax import SaturationResult  # noqa: E402
+
 
 def qkv_figure(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tokens: Sequence[str], *,
                title: str = "Three views of the same tokens") -> go.Figure:
@@ -251,8 +254,12 @@ SATURATION_METRICS = {   # name → (axis title, log y axis)
 }
 
 
-def saturation_figure(result, metric: str = "entropy", *, title: str | None = None) -> go.Figure:
+def saturation_figure(result: SaturationResult, metric: str = "entropy", *,
+                      title: str | None = None) -> go.Figure:
     """A ``softmax.SaturationResult``: one metric against d_k, without and with 1/√d_k scaling."""
+    if not isinstance(result, SaturationResult):
+        raise ValueError(f"result must be a SaturationResult (from softmax.saturation_experiment), "
+                         f"got {type(result).__name__}")
     if metric not in SATURATION_METRICS:
         raise ValueError(f"metric must be one of {sorted(SATURATION_METRICS)}, got {metric!r}")
     y_title, log_y = SATURATION_METRICS[metric]
