@@ -32,11 +32,12 @@ from transformer_course.generation import (
     generate,
     greedy_decode,
     next_token_probs,
+    seq2seq_accuracy,
     seq2seq_logits_fn,
 )
 from transformer_course.model import Transformer, TransformerConfig, count_parameters
 from transformer_course.pointer import PronounPointer, pointer_loss, referent_wins, resolve, snapshot
-from transformer_course.training import seq2seq_accuracy, seq2seq_loss, split_batch_fn, train
+from transformer_course.training import seq2seq_loss, split_batch_fn, train
 
 # Small models train much faster on one thread: with two, the threads mostly wait for
 # each other (measured: about 5× slower on a busy 2-core machine).
@@ -228,8 +229,8 @@ pointer_seconds = time.perf_counter() - began
 wins = referent_wins(pointer, pt.test).float().mean().item()
 print(f"100 steps in {pointer_seconds:.1f} s; loss {pointer_history.losses[0]:.2f} → "
       f"{pointer_history.last_loss:.3f}")
-print(f"pointer head (the attention from \"it\"): referent outweighs distractor in {wins:.1%} "
-      f"of {len(pt.test)} held-out sentences")
+print(f"pointer head (the one head on top of encoder layer 1, query at \"it\"): the referent "
+      f"outweighs the distractor in {wins:.1%} of {len(pt.test)} held-out sentences")
 assert wins >= 0.9 and wins_before < 0.75
 
 # %% slideshow={"slide_type": "subslide"}

@@ -3,11 +3,11 @@
 import pytest
 import torch
 from transformer_course.data import pronoun_task, sequence_task
+from transformer_course.generation import seq2seq_accuracy
 from transformer_course.model import Transformer, TransformerConfig
 from transformer_course.pointer import PronounPointer, pointer_loss, referent_wins, resolve, snapshot
 from transformer_course.training import (
     History,
-    seq2seq_accuracy,
     seq2seq_loss,
     split_batch_fn,
     train,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import _validate
+from .data import SequenceSplit
 
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
 STRATEGIES = ("greedy", "sample")
@@ -228,3 +229,23 @@ def decoder_logits_fn(model: torch.nn.Module) -> LogitsFn:
         out = model(prefix)
         return out[0] if isinstance(out, tuple) else out
     return logits_fn
+
+
+@torch.no_grad()
+def seq2seq_accuracy(model: torch.nn.Module, split: SequenceSplit, *, bos_id: int, eos_id: int,
+                     pad_id: int = 0, batch_size: int = 1000) -> float:
+    """Exact-match accuracy of batched greedy decoding on every row of ``split``."""
+    _validate.positive_int("batch_size", batch_size)
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for start in range(0, len(split), batch_size):
+        part = split[start:start + batch_size]
+        n = int(part.lengths.max())
+        src = part.src[:, :n]
+        prompt = torch.full((src.shape[0], 1), bos_id, dtype=torch.long)
+        out = greedy_decode(seq2seq_logits_fn(model, src), prompt, max_new_tokens=n + 1,
+                            eos_id=eos_id, pad_id=pad_id)
+        correct += sequence_accuracy(out, part.tgt, eos_id=eos_id, skip=(bos_id,)) * len(part)
+    model.train(was_training)
+    return correct / len(split)

@@ -24,7 +24,6 @@ from torch import nn
 
 from . import _validate
 from .data import SequenceSplit, batches
-from .generation import greedy_decode, seq2seq_logits_fn, sequence_accuracy
 
 
 @dataclass
@@ -178,22 +177,3 @@ def split_batch_fn(split: SequenceSplit) -> Callable[[torch.Tensor], tuple[torch
         n = int(split.lengths[idx].max())
         return split.src[idx, :n], split.tgt[idx, :n + 2]
     return batch_fn
-
-
-@torch.no_grad()
-def seq2seq_accuracy(model: nn.Module, split: SequenceSplit, *, bos_id: int, eos_id: int,
-                     pad_id: int = 0, batch_size: int = 1000) -> float:
-    """Exact-match accuracy of batched greedy decoding on every row of ``split``."""
-    was_training = model.training
-    model.eval()
-    correct = 0
-    for start in range(0, len(split), batch_size):
-        part = split[start:start + batch_size]
-        n = int(part.lengths.max())
-        src = part.src[:, :n]
-        prompt = torch.full((src.shape[0], 1), bos_id, dtype=torch.long)
-        out = greedy_decode(seq2seq_logits_fn(model, src), prompt, max_new_tokens=n + 1,
-                            eos_id=eos_id, pad_id=pad_id)
-        correct += sequence_accuracy(out, part.tgt, eos_id=eos_id, skip=(bos_id,)) * len(part)
-    model.train(was_training)
-    return correct / len(split)
