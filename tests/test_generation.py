@@ -146,3 +146,13 @@ def test_bad_inputs_name_the_argument(lm):
     with pytest.raises(ValueError, match="predicted"):
         gen.sequence_accuracy(torch.zeros(2, 3, dtype=torch.long), torch.zeros(3, 3, dtype=torch.long),
                               eos_id=3)
+
+
+def test_seq2seq_accuracy_checks_batch_size():
+    from transformer_course.data import sequence_task
+    task = sequence_task("copy", num_train=20, num_test=10)
+    model = Transformer(TransformerConfig(vocab_size=len(task.vocab), d_model=8, num_heads=2,
+                                          num_encoder_layers=1, num_decoder_layers=1, d_ff=16, max_len=16))
+    assert 0.0 <= gen.seq2seq_accuracy(model, task.test, bos_id=2, eos_id=3, batch_size=4) <= 1.0
+    with pytest.raises(ValueError, match="batch_size"):
+        gen.seq2seq_accuracy(model, task.test, bos_id=2, eos_id=3, batch_size=0)
