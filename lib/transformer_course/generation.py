@@ -238,14 +238,15 @@ def seq2seq_accuracy(model: torch.nn.Module, split: SequenceSplit, *, bos_id: in
     _validate.positive_int("batch_size", batch_size)
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     correct = 0
     for start in range(0, len(split), batch_size):
         part = split[start:start + batch_size]
         n = int(part.lengths.max())
-        src = part.src[:, :n]
-        prompt = torch.full((src.shape[0], 1), bos_id, dtype=torch.long)
+        src = part.src[:, :n].to(device)
+        prompt = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=device)
         out = greedy_decode(seq2seq_logits_fn(model, src), prompt, max_new_tokens=n + 1,
                             eos_id=eos_id, pad_id=pad_id)
-        correct += sequence_accuracy(out, part.tgt, eos_id=eos_id, skip=(bos_id,)) * len(part)
+        correct += sequence_accuracy(out.cpu(), part.tgt, eos_id=eos_id, skip=(bos_id,)) * len(part)
     model.train(was_training)
     return correct / len(split)

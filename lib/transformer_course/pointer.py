@@ -72,7 +72,8 @@ def referent_wins(model: PronounPointer, split: PronounSplit) -> torch.Tensor:
     """(N,) bool: does the attention from "it" weigh the referent above the distractor?"""
     was_training = model.training
     model.eval()
-    weights = model(split.ids, split.it_pos)
+    device = next(model.parameters()).device
+    weights = model(split.ids.to(device), split.it_pos.to(device)).cpu()
     model.train(was_training)
     rows = torch.arange(len(split))
     return weights[rows, split.referent_pos] > weights[rows, split.distractor_pos]
@@ -81,8 +82,9 @@ def referent_wins(model: PronounPointer, split: PronounSplit) -> torch.Tensor:
 def resolve(model: PronounPointer, ids: torch.Tensor, it_pos: int) -> torch.Tensor:
     """One sentence: ids (L,) and the position of "it" → pointer weights (L,)."""
     _validate.tensor("ids", ids, ndim=1, floating=False)
+    device = next(model.parameters()).device
     with torch.no_grad():
-        return model(ids.unsqueeze(0), torch.tensor([it_pos]))[0]
+        return model(ids.unsqueeze(0).to(device), torch.tensor([it_pos], device=device))[0].cpu()
 
 
 

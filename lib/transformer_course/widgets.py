@@ -705,9 +705,10 @@ class GenerationExplorer(Explorer):
         vocab = self.task.vocab
         top_k = self.value("top_k") or None
         self.model.eval()
+        device = next(self.model.parameters()).device
         gen = generation.generate(
-            generation.seq2seq_logits_fn(self.model, src.unsqueeze(0)),
-            torch.tensor([vocab.bos_id]), max_new_tokens=self.max_new_tokens,
+            generation.seq2seq_logits_fn(self.model, src.unsqueeze(0).to(device)),
+            torch.tensor([vocab.bos_id], device=device), max_new_tokens=self.max_new_tokens,
             strategy=self.value("strategy"), temperature=self.value("temperature"),
             top_k=top_k, eos_id=vocab.eos_id, seed=self.value("seed"))
         self.generation = gen
