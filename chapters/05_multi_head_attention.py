@@ -113,8 +113,8 @@ for name, t in steps.items():
 #
 # `view(B, L, h, d_head)` keeps each token's row intact and only cuts it into slices.
 # Skipping the transpose and writing `view(B, h, L, d_head)` instead cuts the (L × d_model)
-# block in reading order, so a "head" gets pieces of **several tokens**. Label each number
-# with its token to see it:
+# block in reading order: head 0 then gets all of tokens 0 and 1 and nothing of tokens 2
+# and 3, and each of its "rows" is half a token. Label each number with its token to see it:
 
 # %% slideshow={"slide_type": "-"}
 which_token = torch.arange(L).repeat_interleave(d_model).view(B, L, d_model)   # token index of each number
@@ -140,7 +140,7 @@ def n_params(module):
 
 d = 64
 counts = {heads: n_params(MultiHeadAttention(d, heads, bias=False)) for heads in (1, 2, 4, 8)}
-print(counts, "= 4 ×", d, "² =", 4 * d * d)
+print(f"parameters by number of heads: {counts} = 4 × {d}² = {4 * d * d}")
 assert set(counts.values()) == {4 * d * d}
 
 # One full-width head (W_Q, W_K, W_V of 64 × 64) plus W_O:
