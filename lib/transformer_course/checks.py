@@ -202,6 +202,156 @@ def check_sinusoidal_encoding(learner_fn: Callable) -> Result:
 
 # --- Chapters 03-04: queries, keys and values; softmax and scaling ---
 # (this section's code goes right below this line; keep the sections apart)
+# Imported here, not at the top: the file's top belongs to every chapter.
+import math  # noqa: E402
+
+from .attention import scaled_dot_product_attention  # noqa: E402
+from .softmax import naive_softmax, stable_softmax  # noqa: E402
+
+
+def _randn(*shape: int, gen: torch.Generator, scale: float = 1.0) -> torch.Tensor:
+    return torch.randn(*shape, generator=gen) * scale
+
+
+def check_attention_scores(learner_fn: Callable) -> Result:
+    """Exercise 03: ``fn(q (..., Lq, d_k), k (..., Lk, d_k)) → (..., Lq, Lk)``, raw scores q·kᵀ."""
+    g = torch.Generator().manual_seed(3)
+    # Square first, so the usual mistakes run (and can be named) instead of failing on shapes.
+    single = [(_randn(4, 4, gen=g), _randn(4, 4, gen=g)), (_randn(3, 5, gen=g), _randn(6, 5, gen=g))]
+    batched = [(_randn(2, 3, 4, gen=g), _randn(2, 5, 4, gen=g))]
+    reference = lambda q, k: q @ k.transpose(-2, -1)
+    mistakes = [
+        Mistake("k is not transposed: q @ k multiplies each query with the COLUMNS of k. Each key is a "
+                "row of k, so turn the rows into columns first: q @ k.transpose(-2, -1).",
+                lambda q, k: q @ k),
+        Mistake("Queries and keys are swapped: k @ q.T gives row i = key i. The scores' rows must be the "
+                "queries (who is asking) and the columns the keys: q @ k.transpose(-2, -1).",
+                lambda q, k: k @ q.transpose(-2, -1)),
+        Mistake("q.T @ k compares the feature columns with each other, a (d_k, d_k) matrix. We want one "
+                "number per pair of TOKENS: q @ k.transpose(-2, -1), shaped (Lq, Lk).",
+                lambda q, k: q.transpose(-2, -1) @ k),
+        Mistake("You divided by √d_k: good instinct, but that is chapter 04's step. Here we want the raw "
+                "scores q @ k.transpose(-2, -1).",
+                lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])),
+    ]
+    result = check_function(learner_fn, reference, single, name="attention_scores", mistakes=mistakes)
+    if not result.passed:
+        return result
+    batch = check_function(learner_fn, reference, batched, name="attention_scores", mistakes=mistakes)
+    if batch.status in (WRONG, ERROR) and not any(m.hint == batch.message for m in mistakes):
+        return Result(WRONG, "Right for one sentence, but not for a batch (B, L, d_k): k.T reverses ALL "
+                      "dimensions of a 3-D tensor. Swap only the last two: k.transpose(-2, -1). "
+                      f"({batch.message})")
+    return batch if not batch.passed else Result(
+        PASSED, f"attention_scores matches the reference on all {len(single) + len(batched)} inputs, "
+                "batched ones included.")
+
+
+def _softmax_cases() -> list[tuple[torch.Tensor]]:
+    g = torch.Generator().manual_seed(4)
+    huge = torch.tensor([[1000.0, 999.0, 990.0, 998.0], [1.0, 2.0, 3.0, -1.0], [-5.0, 0.0, 5.0, 2.0]])
+    return [(_randn(4, 4, gen=g, scale=2.0),), (_randn(3, 6, gen=g, scale=3.0),), (huge,),
+            (_randn(2, 3, 5, gen=g, scale=2.0),)]
+
+
+def check_softmax(learner_fn: Callable) -> Result:
+    """Exercise 04a: ``fn(scores (..., Lk)) → weights``, a softmax over the last dimension that
+    does not overflow for large scores."""
+    def global_max(x):
+        e = (x - x.max()).exp()
+        return e / e.sum(dim=-1, keepdim=True)
+
+    def no_keepdim(x):
+        e = (x - x.max(dim=-1).values).exp()      # (..., L) broadcasts against the COLUMNS
+        return e / e.sum(dim=-1, keepdim=True)
+
+    axis = ("Wrong axis: each ROW (one query) must sum to 1, so normalise over the last dimension, "
+            "dim=-1. Yours sums down the columns.")
+    mistakes = [
+        Mistake(axis, lambda x: torch.softmax(x, dim=-2)),
+        Mistake(axis, lambda x: torch.softmax(x, dim=0)),
+        Mistake("No max subtraction: exp of a score near 1000 overflows to inf, and inf/inf = NaN. "
+                "Subtract each row's maximum before exp (it does not change the result).",
+                naive_softmax),
+        Mistake("You subtracted the maximum of the WHOLE matrix: a row whose scores are all far below it "
+                "underflows to 0/0 = NaN. Subtract each row's own max: x.max(dim=-1, keepdim=True).",
+                global_max),
+        Mistake("x.max(dim=-1).values has shape (..., L) and broadcasts across the columns, so each "
+                "column got a different shift. Keep the dimension: x.max(dim=-1, keepdim=True).values.",
+                no_keepdim),
+        Mistake("Not normalised: after exp, divide each row by its sum so that it adds up to 1.",
+                lambda x: (x - x.amax(dim=-1, keepdim=True)).exp()),
+    ]
+    whole = ("You normalised the whole matrix at once: its entries sum to 1, but each ROW must. "
+             "Sum over dim=-1 with keepdim=True.")
+    for shift in (lambda x: x.max(), lambda x: x.amax(dim=-1, keepdim=True)):
+        e = lambda x, shift=shift: (x - shift(x)).exp()
+        mistakes.append(Mistake(whole, lambda x, e=e: e(x) / e(x).sum()))
+    cases = _softmax_cases()
+    result = check_function(learner_fn, stable_softmax, cases[:-1], name="softmax", mistakes=mistakes)
+    if not result.passed:
+        return result
+    batch = check_function(learner_fn, stable_softmax, cases[-1:], name="softmax", mistakes=mistakes)
+    if batch.status in (WRONG, ERROR) and not any(m.hint == batch.message for m in mistakes):
+        return Result(WRONG, "Right for a matrix, but not for a batch of them (B, Lq, Lk): dim=1 is the "
+                      "last dimension only in 2-D. Use dim=-1 for the max and for the sum. "
+                      f"({batch.message})")
+    return batch if not batch.passed else Result(
+        PASSED, f"softmax matches the reference on all {len(cases)} inputs, large scores and a batch "
+                "included.")
+
+
+def _attention_cases() -> list[tuple[torch.Tensor, ...]]:
+    # x (L, d_model), w_q (d_model, d_k), w_k, w_v (d_model, d_v); case 1 has d_k = L so that
+    # "k not transposed" runs; d_model ≠ d_k everywhere so √d_model is recognisable.
+    g = torch.Generator().manual_seed(5)
+    cases = []
+    for length, d_model, d_k, d_v, scale in ((4, 8, 4, 3, 1.5), (5, 6, 2, 4, 1.0), (3, 16, 9, 8, 1.0)):
+        cases.append((_randn(length, d_model, gen=g, scale=scale), _randn(d_model, d_k, gen=g),
+                      _randn(d_model, d_k, gen=g), _randn(d_model, d_v, gen=g)))
+    return cases
+
+
+def check_attention(learner_fn: Callable) -> Result:
+    """Exercise 04b: ``fn(x (L, d_model), w_q (d_model, d_k), w_k, w_v (d_model, d_v))`` →
+    ``(output (L, d_v), weights (L, L))``: one head of scaled dot-product attention."""
+    def reference(x, w_q, w_k, w_v):
+        return scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v)
+
+    def variant(x, w_q, w_k, w_v, *, divide=None, dim=-1, transpose=True):
+        q, k, v = x @ w_q, x @ w_k, x @ w_v
+        scores = q @ (k.transpose(-2, -1) if transpose else k)
+        scores = scores / (math.sqrt(q.shape[-1]) if divide is None else divide(x, q))
+        weights = torch.softmax(scores, dim=dim)
+        return weights @ v, weights
+
+    mistakes = [
+        Mistake("No scaling: divide the scores by √d_k before softmax. Without it, large d_k makes "
+                "softmax put almost all weight on one key.",
+                lambda *a: variant(*a, divide=lambda x, q: 1.0)),
+        Mistake("You divided by √d_model (the width of x); the paper divides by √d_k, the width of the "
+                "queries and keys: q.shape[-1].",
+                lambda *a: variant(*a, divide=lambda x, q: math.sqrt(x.shape[-1]))),
+        Mistake("You divided by d_k; the scale is its square root, √d_k (math.sqrt(d_k)).",
+                lambda *a: variant(*a, divide=lambda x, q: q.shape[-1])),
+        Mistake("Softmax over the wrong axis: each query's ROW of weights must sum to 1, so use dim=-1.",
+                lambda *a: variant(*a, dim=-2)),
+        Mistake("k is not transposed: the scores are q @ k.transpose(-2, -1), one dot product per "
+                "(query, key) pair.",
+                lambda *a: variant(*a, transpose=False)),
+    ]
+    cases = _attention_cases()
+    try:
+        got = learner_fn(*_clone(cases[0]))
+    except Exception:
+        got = None   # check_function reports it (not attempted, or which error)
+    else:
+        if not (isinstance(got, tuple | list) and len(got) == 2
+                and all(isinstance(t, torch.Tensor) for t in got)):
+            return Result(WRONG, "attention should return a pair (output, weights) of tensors, got "
+                          f"{type(got).__name__}.")
+    return check_function(learner_fn, reference, cases, name="attention", mistakes=mistakes, atol=1e-4)
+
 
 
 # --- Chapters 05-06: multi-head attention; masking ---

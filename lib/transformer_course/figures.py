@@ -187,6 +187,113 @@ def repeated_product_figure(values: torch.Tensor, factor: float, *,
 
 # --- Chapters 03-04: queries, keys and values; softmax and scaling ---
 # (this section's code goes right below this line; keep the sections apart)
+# Imported here, not at the top: the file's top belongs to every chapter.
+from .softmax import SaturationResult  # noqa: E402
+
+
+def qkv_figure(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tokens: Sequence[str], *,
+               title: str = "Three views of the same tokens") -> go.Figure:
+    """q (T, d_k), k (T, d_k), v (T, d_v) side by side: one row per token, one shared colour scale."""
+    from plotly.subplots import make_subplots  # only this figure needs subplots
+
+    mats = {"Q (queries)": q, "K (keys)": k, "V (values)": v}
+    for name, m in zip(("q", "k", "v"), mats.values()):
+        _validate.tensor(name, m, ndim=2)
+        _validate.size(name, m, 0, q.shape[0], "one row per token, as q")
+    tokens = _labels("tokens", tokens, q.shape[0])
+    bound = max(float(m.detach().abs().max()) for m in mats.values()) or 1.0
+    fig = make_subplots(rows=1, cols=3, shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=list(mats), column_widths=[q.shape[1], k.shape[1], v.shape[1]])
+    show_text = q.shape[0] * max(q.shape[1], v.shape[1]) <= 48
+    for col, (name, m) in enumerate(mats.items(), start=1):
+        fig.add_trace(go.Heatmap(
+            z=m.detach().float().cpu().numpy(), x=list(range(m.shape[1])), y=list(range(len(tokens))),
+            colorscale="RdBu", zmin=-bound, zmax=bound, zmid=0.0, showscale=col == 3,
+            texttemplate="%{z:.1f}" if show_text else None, customdata=np.array(
+                [[t] * m.shape[1] for t in tokens], dtype=object),
+            hovertemplate=f"{name[0]} of %{{customdata}}, dim %{{x}}: %{{z:.2f}}<extra></extra>"),
+            row=1, col=col)
+        fig.update_xaxes(title="dim", row=1, col=col, **_ticks([str(i) for i in range(m.shape[1])],
+                                                               m.shape[1]))
+    fig.update_yaxes(autorange="reversed", **_ticks(tokens, len(tokens)))
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, margin=dict(l=10, r=10, t=70, b=10),
+                      height=max(280, min(640, 110 + 30 * len(tokens))))
+    return fig
+
+
+def scores_row_heatmap(scores: torch.Tensor, tokens: Sequence[str], row: int, *,
+                       title: str = "Scores Q·Kᵀ") -> go.Figure:
+    """scores (T, T) as ``scores_heatmap``, with query ``row`` outlined."""
+    _validate.tensor("scores", scores, ndim=2)
+    if not 0 <= row < scores.shape[0]:
+        raise ValueError(f"row must be in [0, {scores.shape[0]}), got {row}")
+    fig = scores_heatmap(scores, tokens, title=title)
+    fig.add_shape(type="rect", x0=-0.5, x1=scores.shape[1] - 0.5, y0=row - 0.5, y1=row + 0.5,
+                  line=dict(color="#111827", width=3))
+    return fig
+
+
+def query_row_figure(scores_row: torch.Tensor, key_tokens: Sequence[str], query_token: str, *,
+                     title: str | None = None) -> go.Figure:
+    """One query's scores against every key, scores_row (Lk,), as bars: blue > 0, red < 0."""
+    _validate.tensor("scores_row", scores_row, ndim=1)
+    fig = bar_figure(scores_row, key_tokens, y_title="score q·k",
+                     title=title or f"Row of '{query_token}': its score for each key")
+    fig.update_traces(marker_color=["#2563eb" if s >= 0 else "#dc2626" for s in scores_row.tolist()])
+    fig.update_xaxes(title="key")
+    bound = float(scores_row.detach().abs().max()) or 1.0
+    fig.update_yaxes(range=[-1.25 * bound, 1.25 * bound])
+    return fig
+
+
+SATURATION_METRICS = {   # name → (axis title, log y axis)
+    "score_var": ("variance of the scores", True),
+    "max_weight": ("largest weight in a row", False),
+    "entropy": ("row entropy (nats)", False),
+    "grad_norm": ("softmax gradient size", True),
+}
+
+
+def saturation_figure(result: SaturationResult, metric: str = "entropy", *,
+                      title: str | None = None) -> go.Figure:
+    """A ``softmax.SaturationResult``: one metric against d_k, without and with 1/√d_k scaling."""
+    if not isinstance(result, SaturationResult):
+        raise ValueError(f"result must be a SaturationResult (from softmax.saturation_experiment), "
+                         f"got {type(result).__name__}")
+    if metric not in SATURATION_METRICS:
+        raise ValueError(f"metric must be one of {sorted(SATURATION_METRICS)}, got {metric!r}")
+    y_title, log_y = SATURATION_METRICS[metric]
+    d_k = list(result.d_k)
+    fig = go.Figure([
+        go.Scatter(x=d_k, y=getattr(result, metric).numpy(), mode="lines+markers",
+                   name="QKᵀ (no scaling)", line=dict(color="#dc2626")),
+        go.Scatter(x=d_k, y=getattr(result, "scaled_" + metric).numpy(), mode="lines+markers",
+                   name="QKᵀ / √d_k", line=dict(color="#2563eb")),
+    ])
+    if metric == "entropy":
+        fig.add_hline(y=float(np.log(result.length)), line_dash="dot", line_color="#6b7280",
+                      annotation_text=f"uniform over {result.length} keys",
+                      annotation_position="bottom right")
+    fig.update_layout(title=dict(text=title or f"{y_title} vs d_k", x=0.5), font=FONT, height=340,
+                      margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.25))
+    fig.update_xaxes(title="d_k (log scale)", type="log", tickvals=d_k, ticktext=[str(d) for d in d_k])
+    fig.update_yaxes(title=y_title, type="log" if log_y else "linear",
+                     exponentformat="power" if log_y else None,
+                     range=[0, 1.12 * float(np.log(result.length))] if metric == "entropy" else None)
+    return fig
+
+
+def entropy_figure(entropies: torch.Tensor, tokens: Sequence[str], n_keys: int, *,
+                   title: str = "How spread out is each row?") -> go.Figure:
+    """entropies (T,), one per query row, as bars from 0 (one key) to log(n_keys) (uniform)."""
+    _validate.tensor("entropies", entropies, ndim=1)
+    top = float(np.log(max(n_keys, 2)))
+    fig = bar_figure(entropies, tokens, title=title, y_title="entropy (nats)", y_range=(0, 1.3 * top))
+    fig.add_hline(y=top, line_dash="dot", line_color="#6b7280",
+                  annotation_text="uniform (all keys equal)", annotation_position="top right")
+    fig.update_xaxes(title="query")
+    return fig
 
 
 # --- Chapters 05-06: multi-head attention; masking ---

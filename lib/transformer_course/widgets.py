@@ -324,6 +324,139 @@ class WordOrderExplorer(Explorer):
 
 # --- Chapters 03-04: queries, keys and values; softmax and scaling ---
 # (this section's code goes right below this line; keep the sections apart)
+# Imported here, not at the top: the file's top belongs to every chapter.
+from .attention import attention_scores  # noqa: E402
+from .softmax import entropy, stable_softmax  # noqa: E402
+
+
+class QKVExplorer(Explorer):
+    """Chapter 03. Type a sentence → its Q, K, V, the score matrix QKᵀ, and one query's row.
+
+    ``attention``: a ``SingleHeadAttention`` whose w_q, w_k, w_v make the three views.
+    State for tests: ``q``, ``k``, ``v`` (T, d_k/d_v) and ``scores`` (T, T), raw q·k.
+    """
+
+    def __init__(self, vocab: Vocab, embedding: TokenEmbedding, attention: torch.nn.Module,
+                 text: str = "I'm playing with a cat", query: int = 0):
+        self.vocab, self.embedding, self.attention = vocab, embedding, attention
+        self.q = self.k = self.v = self.scores = None
+        self._syncing = False     # True while render() rewrites the query list
+        super().__init__(
+            controls={
+                "text": widgets.Text(value=text, description="Sentence",
+                                     layout=widgets.Layout(width="360px")),
+                "query": widgets.Dropdown(options=[(f"{query}", query)], value=query,
+                                          description="Query token"),
+            },
+            views={"qkv": "figure", "scores": "figure", "row": "figure"},
+        )
+
+    def _on_change(self, change) -> None:
+        if not self._syncing:
+            super()._on_change(change)
+
+    def _sync_queries(self, tokens: list[str]) -> int:
+        """Offer one entry per token in the query list; keep the chosen position if it still exists."""
+        box = self.controls["query"]
+        options = tuple((f"{i} · {t}", i) for i, t in enumerate(tokens))
+        keep = min(box.value if box.value is not None else 0, len(tokens) - 1)
+        if tuple(box.options) != options:
+            self._syncing = True
+            try:
+                box.options = options
+                box.value = keep
+            finally:
+                self._syncing = False
+        return box.value
+
+    def render(self):
+        tokens, ids, unknown = read_sentence(self.value("text"), self.vocab)
+        if unknown:
+            self.note(unknown_note(unknown))
+        row = self._sync_queries(tokens)
+        with torch.no_grad():
+            x = self.embedding(ids)                                     # (T, d_model)
+            q, k, v = self.attention.w_q(x), self.attention.w_k(x), self.attention.w_v(x)
+            scores = attention_scores(q, k, scale=1.0)                  # (T, T) raw q·k
+        self.q, self.k, self.v, self.scores = q, k, v, scores
+        best = int(scores[row].argmax())
+        self.note(f"'{tokens[row]}' scores highest against '{tokens[best]}' "
+                  f"({float(scores[row, best]):.2f}).")
+        return {
+            "qkv": figures.qkv_figure(q, k, v, tokens,
+                                      title=f"Q, K, V: {len(tokens)} tokens × d_k = {q.shape[1]}"),
+            "scores": figures.scores_row_heatmap(scores, tokens, row, title="Scores Q·Kᵀ (raw)"),
+            "row": figures.query_row_figure(scores[row], tokens, tokens[row]),
+        }
+
+
+class ScalingExplorer(Explorer):
+    """Chapter 04. Temperature, 1/√d_k on or off, and d_k → attention weights and row entropies.
+
+    Queries and keys come from random projections whose entries have unit variance, so
+    the raw scores have variance ≈ d_k, as in the paper's argument. State for tests:
+    ``scores`` (T, T) after scaling and temperature, ``weights`` (T, T), ``entropies`` (T,).
+    """
+
+    D_KS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+    def __init__(self, vocab: Vocab, embedding: TokenEmbedding,
+                 text: str = "the pizza came out of the oven and it tasted good", *,
+                 d_k: int = 64, temperature: float = 1.0, scaled: bool = True, seed: int = 0):
+        """``embedding``: token vectors with entries of variance ≈ 1 (e.g. ``scale=False``)."""
+        if d_k not in self.D_KS:
+            raise ValueError(f"d_k must be one of {self.D_KS}, got {d_k}")
+        self.vocab, self.embedding, self.seed = vocab, embedding, seed
+        self._projections: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.scores = self.weights = self.entropies = None
+        super().__init__(
+            controls={
+                "text": widgets.Text(value=text, description="Sentence",
+                                     layout=widgets.Layout(width="420px")),
+                "d_k": widgets.SelectionSlider(options=list(self.D_KS), value=d_k, description="d_k"),
+                "temperature": widgets.FloatLogSlider(value=temperature, base=10, min=-1, max=1,
+                                                      step=0.05, description="temperature",
+                                                      readout_format=".2f",
+                                                      style={"description_width": "initial"}),
+                "scaled": widgets.Checkbox(value=scaled, description="divide by √d_k"),
+            },
+            views={"weights": "figure", "entropy": "figure"},
+        )
+
+    def projections(self, d_k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """W_Q, W_K (d_model, d_k) with N(0, 1/d_model) entries, the same for a given d_k."""
+        if d_k not in self._projections:
+            d_model = self.embedding.d_model
+            g = torch.Generator().manual_seed(self.seed * 1000 + d_k)
+            self._projections[d_k] = tuple(torch.randn(d_model, d_k, generator=g) / d_model ** 0.5
+                                           for _ in range(2))
+        return self._projections[d_k]
+
+    def render(self):
+        tokens, ids, unknown = read_sentence(self.value("text"), self.vocab)
+        if unknown:
+            self.note(unknown_note(unknown))
+        d_k, temperature, scaled = self.value("d_k"), self.value("temperature"), self.value("scaled")
+        w_q, w_k = self.projections(d_k)
+        with torch.no_grad():
+            x = self.embedding(ids)                                              # (T, d_model)
+            w_q, w_k = w_q.to(x.device), w_k.to(x.device)
+            raw = attention_scores(x @ w_q, x @ w_k, scale=1.0)                  # (T, T)
+        divide = (d_k ** 0.5 if scaled else 1.0) * temperature
+        scores = raw / divide
+        weights = stable_softmax(scores)
+        ents = entropy(weights)
+        self.scores, self.weights, self.entropies = scores, weights, ents
+        how = f"÷ √{d_k}" if scaled else "not scaled"
+        self.note(f"Raw scores have std {float(raw.std()):.1f} (d_k = {d_k}); {how}, ÷ temperature "
+                  f"{temperature:.2f} → std {float(scores.std()):.2f}. Mean largest weight per row: "
+                  f"{float(weights.amax(-1).mean()):.2f}.")
+        return {
+            "weights": figures.attention_heatmap(
+                weights, tokens, title=f"softmax(QKᵀ{' / √d_k' if scaled else ''} / T), d_k = {d_k}"),
+            "entropy": figures.entropy_figure(ents, tokens, len(tokens),
+                                              title=f"Row entropy (mean {float(ents.mean()):.2f})"),
+        }
 
 
 # --- Chapters 05-06: multi-head attention; masking ---
