@@ -254,9 +254,10 @@ figures.attention_cost_figure(cost, title=f"Attention cost on this machine ({cos
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # On log-log axes a power of L is a straight line; the dotted line grows exactly as L².
-# Stored memory follows it: the weights matrix is the cost. The fused kernel's memory
-# grows only like L, yet its **time** still climbs steeply for long inputs: it skips
-# storing the matrix, not computing it. (For short inputs, time is dominated by fixed
+# Stored memory follows it: the weights matrix is the cost. (Memory here counts the
+# tensors each path creates, as Python sees them.) The fused kernel's memory grows only
+# like L, yet its **time** still climbs steeply for long inputs: it skips storing the
+# matrix, not computing it. (For short inputs, time is dominated by fixed
 # overheads, hence the flat start.) This quadratic cost is why long contexts are
 # expensive, and why so much research looks for cheaper attention.
 

@@ -269,9 +269,11 @@ assert torch.all(cross_w[..., 4:] == 0)                        # padded source k
 # right: the mask, the scores after masking (blank = −∞), the weights.
 #
 # - Both off: every query sees every key, `<pad>` included.
-# - Padding only: the `<pad>` columns go blank, in both directions for real words.
-# - Causal only: the upper triangle goes blank, but real words' rows never reach the
-#   padding anyway (it comes after them). It is the `<pad>` rows that still see padding.
+# - Padding only: the `<pad>` columns are blocked for every query; real words see each
+#   other in both directions, as in BERT.
+# - Causal only: the upper triangle is blocked. Real words never reach the padding
+#   anyway (it comes after them); only the `<pad>` rows still see padding.
+# - Pick sentence 2, the longest: it has no padding, so the padding mask changes nothing.
 
 # %% slideshow={"slide_type": "-"}
 explorer_embed = TokenEmbedding(len(vocab), d_model, scale=False)
