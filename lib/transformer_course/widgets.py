@@ -498,11 +498,11 @@ class HeadGridExplorer(Explorer):
     def head_weights(self, ids: torch.Tensor) -> torch.Tensor:
         """ids (T,) → every head's attention weights, shape (h, T, T)."""
         with torch.no_grad():
-            x = self.embedding(ids)                                  # (T, d_model)
+            x = self.embedding(ids.to(self.embedding.weight.device))     # (T, d_model)
             if self.positions:
-                x = x + sinusoidal_encoding(x.shape[0], x.shape[1])
+                x = x + sinusoidal_encoding(x.shape[0], x.shape[1], device=x.device)
             _, weights = self.attention(x.unsqueeze(0))              # (1, h, T, T)
-        return weights[0]
+        return weights[0].cpu()
 
     def render(self):
         tokens, ids, unknown = read_sentence(self.value("text"), self.vocab)
@@ -610,13 +610,15 @@ class MaskExplorer(Explorer):
         slider.max = len(rows) - 1                  # keep the picker inside the new batch
         b = slider.value
         mask = self.mask = self.current_mask(ids)
+        device = self.embedding.weight.device        # CPU or CUDA, wherever the model lives
         with torch.no_grad():
-            x = self.embedding(ids)                                   # (B, T, d_model)
-            x = x + sinusoidal_encoding(x.shape[1], x.shape[2])
+            x = self.embedding(ids.to(device))                        # (B, T, d_model)
+            x = x + sinusoidal_encoding(x.shape[1], x.shape[2], device=device)
             q, k, v = self.attention.w_q(x), self.attention.w_k(x), self.attention.w_v(x)
-            scores = attention_scores(q, k)                           # (B, T, T)
-            _, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, T, T)
-        self.weights = weights
+            scores = attention_scores(q, k).cpu()                     # (B, T, T)
+            _, weights = scaled_dot_product_attention(
+                q, k, v, None if mask is None else mask.to(device))   # (B, T, T)
+        weights = self.weights = weights.cpu()
         length = ids.shape[1]
         row_mask = torch.ones(length, length, dtype=torch.bool) if mask is None else \
             mask.expand(len(rows), length, length)[b]
