@@ -330,7 +330,7 @@ def head_grid_figure(weights: torch.Tensor, query_tokens: Sequence[str],
     width, height = (1 - gap_x * (cols - 1)) / cols, (1 - gap_y * (rows - 1)) / rows
     custom = np.array([[(q, k) for k in key_tokens] for q in query_tokens], dtype=object)
     z_all = weights.detach().float().cpu().numpy()
-    small = dict(FONT, size=11)
+    small = dict(FONT, size=11 if max(lq, lk) <= 12 else 9)   # long sentences: smaller ticks
     traces, layout, titles = [], {}, []
     for n, i in enumerate(heads):
         r, c = divmod(n, cols)
