@@ -17,9 +17,6 @@
 # and **Add & Norm**, which wraps every sublayer. Then we stack layers, add an output
 # layer, and check the result number for number against PyTorch's own `nn.Transformer`.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ![The encoder-decoder Transformer, encoder left, decoder right](../assets/transformer.svg)
-
 # %% slideshow={"slide_type": "skip"}
 import math
 
@@ -42,6 +39,10 @@ from transformer_course.tokenizer import course_vocab
 
 _ = torch.manual_seed(0)   # the same "random" numbers on every run
 vocab = course_vocab()
+
+# %% slideshow={"slide_type": "subslide"}
+widgets.asset_image("transformer.svg", width=640,
+                    alt="The encoder-decoder Transformer: encoder stack left, decoder stack right")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The position-wise feed-forward network

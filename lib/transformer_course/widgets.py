@@ -335,15 +335,16 @@ class WordOrderExplorer(Explorer):
 
 def shapes_table(rows: list[tuple[str, tuple, str]], highlight: str = "") -> str:
     """HTML table of (stage, shape, meaning) rows; rows whose stage starts with ``highlight`` are bold."""
-    td = '<td style="padding:3px 10px;text-align:left;border-bottom:1px solid #e5e7eb">'
-    th = '<th style="padding:3px 10px;text-align:left;border-bottom:2px solid #9ca3af">'
+    td = '<td style="padding:3px 8px;text-align:left;border-bottom:1px solid #e5e7eb">'
+    th = '<th style="padding:3px 8px;text-align:left;border-bottom:2px solid #9ca3af">'
     cells = []
     for stage, shape, meaning in rows:
         bold = highlight and stage.startswith(highlight)
         style = ' style="background:#dbeafe;font-weight:600"' if bold else ""
-        cells.append(f"<tr{style}>{td}{html.escape(stage)}</td>{td}<code>{html.escape(str(tuple(shape)))}"
-                     f"</code></td>{td}{html.escape(meaning)}</td></tr>")
-    return ('<table class="tc-shapes" style="border-collapse:collapse">'
+        shape_td = td.replace('">', ';white-space:nowrap">')
+        cells.append(f"<tr{style}>{td}{html.escape(stage)}</td>{shape_td}<code>"
+                     f"{html.escape(str(tuple(shape)))}</code></td>{td}{html.escape(meaning)}</td></tr>")
+    return ('<table class="tc-shapes" style="border-collapse:collapse;font-size:13px;line-height:1.3">'
             f"<tr>{th}stage</th>{th}shape</th>{th}what it holds</th></tr>" + "".join(cells) + "</table>")
 
 
@@ -425,6 +426,28 @@ class ModelExplorer(Explorer):
 
 
 BOS_LABEL = "<bos>"
+
+
+def asset_image(name: str, *, width: int = 640, alt: str = ""):
+    """An SVG or PNG from the course's ``assets/`` folder, embedded in the output as data.
+
+    JupyterLab serves only ``chapters/``, so a Markdown link to ``../assets/...`` would not
+    load; embedding the file also keeps an exported HTML page self-contained. An ``<img>``
+    keeps the SVG's own styles from leaking into the page.
+    """
+    import base64
+    from pathlib import Path
+
+    from IPython.display import HTML
+
+    folder = Path(__file__).resolve().parents[2] / "assets"
+    path = folder / name
+    kinds = {".svg": "image/svg+xml", ".png": "image/png"}
+    if path.suffix not in kinds or not path.is_file():
+        raise ValueError(f"name must be an .svg or .png file in {folder}, got {name!r}")
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return HTML(f'<img src="data:{kinds[path.suffix]};base64,{data}" width="{int(width)}" '
+                f'alt="{html.escape(alt)}">')
 
 
 
