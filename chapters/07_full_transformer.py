@@ -146,8 +146,9 @@ figures.depth_figure(grads, title="Gradient reaching each of 30 stacked blocks",
                      y_title="gradient norm (log scale)")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Without residuals the gradient shrinks by a constant factor at every block: block 1
-# gets about 10⁻¹⁸ of what block 30 gets, so it never learns. With `x + block(x)` the
+# Without residuals the gradient shrinks by a roughly constant factor at every block:
+# block 1 gets more than a million million (10¹²) times less than block 30, so it
+# never learns. With `x + block(x)` the
 # gradient has a direct path around each block (the derivative of `x` is 1), and every
 # block gets a gradient of the same size.
 
