@@ -500,6 +500,95 @@ def check_causal_masked_weights(learner_fn: Callable) -> Result:
 # --- Chapter 07: the full Transformer ---
 # (this section's code goes right below this line; keep the sections apart)
 
+def _decoder_layer_variant(layer, x, memory, *, residual=(True, True, True), norm="post",
+                           causal=True, cross="right"):
+    """A post-norm decoder layer's forward built from ``layer``'s parts, or one of its usual mistakes.
+
+    norm: "post" (norm(x + f(x))), "pre" (x + f(norm(x))) or "inside" (x + norm(f(x))).
+    cross: "right" (queries from x, keys/values from memory), "swapped" (queries from memory,
+    keys/values from x) or "self" (keys/values from x: the encoder is never consulted).
+    """
+    from .masks import causal_mask  # imported here: the file's top belongs to every chapter
+    mask = causal_mask(x.shape[1], device=x.device) if causal else None
+
+    def self_block(h):
+        return layer.self_attn(h, mask=mask, need_weights=False)[0]
+
+    def cross_block(h):
+        q, kv = {"right": (h, memory), "swapped": (memory, h), "self": (h, h)}[cross]
+        return layer.cross_attn(q, kv, kv, need_weights=False)[0]
+
+    blocks = (self_block, cross_block, layer.feed_forward)
+    for block, ln, keep in zip(blocks, (layer.norm1, layer.norm2, layer.norm3), residual):
+        if norm == "pre":
+            x = x + block(ln(x))
+        elif norm == "inside":
+            x = x + ln(block(x))
+        else:
+            x = ln(x + block(x)) if keep else ln(block(x))
+    return x
+
+
+def _decoder_layer_cases() -> list[tuple]:
+    from .layers import DecoderLayer  # imported here: the file's top belongs to every chapter
+    with torch.random.fork_rng(devices=[]), torch.no_grad():   # leaves the caller's seed alone
+        torch.manual_seed(7)
+        layer = DecoderLayer(16, 4, 32, dropout=0.0).eval()
+        for ln in (layer.norm1, layer.norm2, layer.norm3):   # so that a misplaced norm shows
+            ln.weight.uniform_(0.5, 1.5)
+            ln.bias.uniform_(-0.5, 0.5)
+    g = torch.Generator().manual_seed(7)
+    # The first case has as many source as target tokens, so swapped queries and keys still run.
+    return [(layer, torch.randn(2, 5, 16, generator=g), torch.randn(2, 5, 16, generator=g)),
+            (layer, torch.randn(1, 4, 16, generator=g), torch.randn(1, 7, 16, generator=g)),
+            (layer, torch.randn(3, 6, 16, generator=g), torch.randn(3, 3, 16, generator=g))]
+
+
+def check_decoder_layer(learner_fn: Callable) -> Result:
+    """Exercise 07: ``fn(layer, x (B, Lt, d), memory (B, Ls, d)) → (B, Lt, d)``, a post-norm decoder
+    layer's forward using ``layer.self_attn``, ``layer.cross_attn``, ``layer.feed_forward`` and
+    ``layer.norm1``/``norm2``/``norm3`` (eval mode, no padding)."""
+    def reference(layer, x, memory):
+        return _decoder_layer_variant(layer, x, memory)
+
+    names = ("masked self-attention", "cross-attention", "feed-forward network")
+    no_residual = [
+        Mistake(f"Missing residual connection around the {names[i]}: Add & Norm adds the sublayer's "
+                f"input back before normalising, norm(x + sublayer(x)), not norm(sublayer(x)).",
+                lambda layer, x, m, i=i: _decoder_layer_variant(
+                    layer, x, m, residual=tuple(j != i for j in range(3))))
+        for i in range(3)
+    ]
+    mistakes = [
+        Mistake("Missing residual connections: every sublayer's output must be added to its input "
+                "before the norm, x = norm(x + sublayer(x)). Without the `x +` nothing of the input "
+                "survives the layer unchanged.",
+                lambda layer, x, m: _decoder_layer_variant(layer, x, m, residual=(False,) * 3)),
+        *no_residual,
+        Mistake("Wrong norm order: you normalised the input of each sublayer, x + sublayer(norm(x)) "
+                "(pre-norm, as in GPT-2). This layer is post-norm, as in the paper: "
+                "x = norm(x + sublayer(x)).",
+                lambda layer, x, m: _decoder_layer_variant(layer, x, m, norm="pre")),
+        Mistake("Wrong norm order: you normalised the sublayer's output and then added the input, "
+                "x + norm(sublayer(x)). Add first, then normalise the sum: norm(x + sublayer(x)).",
+                lambda layer, x, m: _decoder_layer_variant(layer, x, m, norm="inside")),
+        Mistake("No causal mask in the self-attention: each target token can see the tokens after "
+                "it, the very words it must learn to predict. Pass mask=causal_mask(x.shape[1]) "
+                "to layer.self_attn.",
+                lambda layer, x, m: _decoder_layer_variant(layer, x, m, causal=False)),
+        Mistake("Cross-attention has its queries and keys swapped: the queries come from the "
+                "decoder (x) and the keys and values from the encoder's output (memory): "
+                "layer.cross_attn(x, memory, memory).",
+                lambda layer, x, m: _decoder_layer_variant(layer, x, m, cross="swapped")),
+        Mistake("Your cross-attention never looks at the encoder: its keys and values must be "
+                "memory, not x: layer.cross_attn(x, memory, memory).",
+                lambda layer, x, m: _decoder_layer_variant(layer, x, m, cross="self")),
+    ]
+    with torch.no_grad():
+        return check_function(learner_fn, reference, _decoder_layer_cases(), name="decoder_layer",
+                              mistakes=mistakes, atol=1e-5)
+
+
 
 # --- Chapter 08: training and generation ---
 # (this section's code goes right below this line; keep the sections apart)

@@ -418,6 +418,27 @@ def attention_cost_figure(cost, *, title: str = "Attention cost grows with lengt
 # --- Chapter 07: the full Transformer ---
 # (this section's code goes right below this line; keep the sections apart)
 
+def depth_figure(values: dict[str, torch.Tensor], *, title: str = "", y_title: str = "",
+                 x_title: str = "layer (1 = closest to the input)", log: bool = True) -> go.Figure:
+    """One line per variant: ``values`` maps a name to a (N,) tensor, one value per layer."""
+    if not isinstance(values, dict) or not values:
+        raise ValueError("values must be a non-empty dict: name → (N,) tensor")
+    for name, v in values.items():
+        _validate.tensor(f"values[{name!r}]", v, ndim=1)
+    fig = go.Figure([
+        go.Scatter(x=list(range(1, v.shape[0] + 1)), y=v.detach().double().cpu().numpy(),
+                   mode="lines+markers", marker=dict(size=5), name=name,
+                   hovertemplate=f"{name}<br>layer %{{x}}: %{{y:.3g}}<extra></extra>")
+        for name, v in values.items()
+    ])
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=360,
+                      margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"))
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=y_title, type="log" if log else "linear", exponentformat="power")
+    return fig
+
+
 
 # --- Chapter 08: training and generation ---
 # (this section's code goes right below this line; keep the sections apart)

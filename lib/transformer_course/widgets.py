@@ -643,6 +643,123 @@ class MaskExplorer(Explorer):
 # --- Chapter 07: the full Transformer ---
 # (this section's code goes right below this line; keep the sections apart)
 
+def shapes_table(rows: list[tuple[str, tuple, str]], highlight: str = "") -> str:
+    """HTML table of (stage, shape, meaning) rows; rows whose stage starts with ``highlight`` are bold."""
+    td = '<td style="padding:3px 8px;text-align:left;border-bottom:1px solid #e5e7eb">'
+    th = '<th style="padding:3px 8px;text-align:left;border-bottom:2px solid #9ca3af">'
+    cells = []
+    for stage, shape, meaning in rows:
+        bold = highlight and stage.startswith(highlight)
+        style = ' style="background:#dbeafe;font-weight:600"' if bold else ""
+        shape_td = td.replace('">', ';white-space:nowrap">')
+        cells.append(f"<tr{style}>{td}{html.escape(stage)}</td>{shape_td}<code>"
+                     f"{html.escape(str(tuple(shape)))}</code></td>{td}{html.escape(meaning)}</td></tr>")
+    return ('<table class="tc-shapes" style="border-collapse:collapse;font-size:13px;line-height:1.3">'
+            f"<tr>{th}stage</th>{th}shape</th>{th}what it holds</th></tr>" + "".join(cells) + "</table>")
+
+
+class ModelExplorer(Explorer):
+    """Chapter 07. A source and a target sentence through a Transformer → one attention map and
+    the shape of every stage.
+
+    Pick the attention kind (encoder self, decoder self, cross), the layer and the head (or the
+    mean of the heads). The decoder reads ``<bos>`` + the target: the target shifted right.
+    State for tests: ``weights`` (Lq, Lk) on screen, ``shapes`` the rows of the table.
+    """
+
+    KINDS = {"encoder self-attention": "encoder_self",
+             "decoder self-attention (masked)": "decoder_self",
+             "cross-attention (decoder → encoder)": "cross"}
+    _TABLE_ROW = {"encoder_self": "encoder self", "decoder_self": "decoder self", "cross": "cross"}
+
+    def __init__(self, model, vocab: Vocab, source: str = "the pizza came out of the oven",
+                 target: str = "it tasted good", kind: str = "cross"):
+        """``model``: a ``model.Transformer`` whose vocabulary is ``vocab``; run in eval mode."""
+        from .model import Transformer  # imported here: the file's top belongs to every chapter
+        if not isinstance(model, Transformer):
+            raise ValueError(f"model must be a transformer_course.model.Transformer, "
+                             f"got {type(model).__name__}")
+        if model.config.vocab_size != len(vocab):
+            raise ValueError(f"vocab has {len(vocab)} tokens but model.config.vocab_size is "
+                             f"{model.config.vocab_size}")
+        if kind not in self.KINDS.values():
+            raise ValueError(f"kind must be one of {list(self.KINDS.values())}, got {kind!r}")
+        self.model, self.vocab = model, vocab
+        self.weights: torch.Tensor | None = None
+        self.shapes: list[tuple[str, tuple, str]] = []
+        c = model.config
+        box = widgets.Layout(width="340px")
+        super().__init__(
+            controls={
+                "source": widgets.Text(value=source, description="Source", layout=box),
+                "target": widgets.Text(value=target, description="Target", layout=box),
+                "kind": widgets.Dropdown(options=list(self.KINDS.items()), value=kind,
+                                         description="attention", layout=widgets.Layout(width="340px")),
+                "layer": widgets.IntSlider(value=1, min=1, description="layer",
+                                           max=max(c.num_encoder_layers, c.num_decoder_layers)),
+                "head": widgets.Dropdown(options=[("mean of heads", -1)]
+                                         + [(str(h + 1), h) for h in range(c.num_heads)],
+                                         value=0, description="head"),
+            },
+            views={"attention": "figure", "shapes": "html"},
+        )
+
+    def render(self):
+        from .model import shape_trace
+        src_tokens, src_ids, unknown_src = read_sentence(self.value("source"), self.vocab, label="source")
+        trg_tokens, trg_ids, unknown_trg = read_sentence(self.value("target"), self.vocab, label="target",
+                                                         max_tokens=MAX_TOKENS - 1)
+        if unknown_src or unknown_trg:
+            self.note(unknown_note(unknown_src + unknown_trg))
+        kind = self.value("kind")
+        c = self.model.config
+        layers = c.num_encoder_layers if kind == "encoder_self" else c.num_decoder_layers
+        self.controls["layer"].max = layers            # keep the slider inside this stack
+        layer, head = self.value("layer"), self.value("head")
+        device = next(self.model.parameters()).device
+        src = src_ids.unsqueeze(0).to(device)                                   # (1, Ls)
+        trg_in = torch.cat([torch.tensor([self.vocab.bos_id]), trg_ids]).unsqueeze(0).to(device)  # (1, Lt)
+        self.model.eval()
+        self.shapes = shape_trace(self.model, src, trg_in)
+        maps = self.model.attention_weights()[kind][layer - 1][0]              # (h, Lq, Lk)
+        self.weights = (maps.mean(dim=0) if head < 0 else maps[head]).detach().cpu()
+        dec_tokens = [BOS_LABEL, *trg_tokens]
+        queries, keys = {"encoder_self": (src_tokens, src_tokens), "decoder_self": (dec_tokens, dec_tokens),
+                         "cross": (dec_tokens, src_tokens)}[kind]
+        name = {"encoder_self": "Encoder self", "decoder_self": "Decoder self", "cross": "Cross"}[kind]
+        which = "mean of heads" if head < 0 else f"head {head + 1}"
+        return {
+            "attention": figures.attention_heatmap(self.weights, queries, keys,
+                                                   title=f"{name}-attention, layer {layer}, {which}"),
+            "shapes": shapes_table(self.shapes, highlight=self._TABLE_ROW[kind]),
+        }
+
+
+BOS_LABEL = "<bos>"
+
+
+def asset_image(name: str, *, width: int = 640, alt: str = ""):
+    """An SVG or PNG from the course's ``assets/`` folder, embedded in the output as data.
+
+    JupyterLab serves only ``chapters/``, so a Markdown link to ``../assets/...`` would not
+    load; embedding the file also keeps an exported HTML page self-contained. An ``<img>``
+    keeps the SVG's own styles from leaking into the page.
+    """
+    import base64
+    from pathlib import Path
+
+    from IPython.display import HTML
+
+    folder = Path(__file__).resolve().parents[2] / "assets"
+    path = folder / name
+    kinds = {".svg": "image/svg+xml", ".png": "image/png"}
+    if path.suffix not in kinds or not path.is_file():
+        raise ValueError(f"name must be an .svg or .png file in {folder}, got {name!r}")
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return HTML(f'<img src="data:{kinds[path.suffix]};base64,{data}" width="{int(width)}" '
+                f'alt="{html.escape(alt)}">')
+
+
 
 # --- Chapter 08: training and generation ---
 # (this section's code goes right below this line; keep the sections apart)
