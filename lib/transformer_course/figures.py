@@ -299,6 +299,121 @@ def entropy_figure(entropies: torch.Tensor, tokens: Sequence[str], n_keys: int, 
 # --- Chapters 05-06: multi-head attention; masking ---
 # (this section's code goes right below this line; keep the sections apart)
 
+def head_grid_figure(weights: torch.Tensor, query_tokens: Sequence[str],
+                     key_tokens: Sequence[str] | None = None, *,
+                     heads: Sequence[int] | None = None, columns: int = 4,
+                     marks: dict[int, str] | None = None,
+                     title: str = "Every head's attention") -> go.Figure:
+    """weights (h, Lq, Lk), one attention matrix per head → a grid of heatmaps, one per head.
+
+    ``heads`` picks which heads to draw (all by default), ``columns`` how many per row.
+    ``marks`` adds a word to some heads' titles, e.g. {2: "A", 5: "B"}. The heads share
+    one colour scale in [0, 1], so their colours compare directly.
+    """
+    _validate.tensor("weights", weights, ndim=3)
+    h, lq, lk = weights.shape
+    heads = list(range(h)) if heads is None else [int(i) for i in heads]
+    if not heads:
+        raise ValueError("heads must name at least one head")
+    for i in heads:
+        if not 0 <= i < h:
+            raise ValueError(f"heads must be in [0, {h}), got {i}")
+    _validate.positive_int("columns", columns)
+    query_tokens = _labels("query_tokens", query_tokens, lq)
+    key_tokens = _labels("key_tokens", key_tokens if key_tokens is not None else query_tokens, lk)
+    marks = marks or {}
+    cols = min(columns, len(heads))
+    rows = -(-len(heads) // cols)
+    # The layout is written out as one dict (not make_subplots + one update per panel):
+    # plotly validates it once, which keeps a widget update fast.
+    gap_x, gap_y = 0.03, min(0.12, 0.5 / rows)
+    width, height = (1 - gap_x * (cols - 1)) / cols, (1 - gap_y * (rows - 1)) / rows
+    custom = np.array([[(q, k) for k in key_tokens] for q in query_tokens], dtype=object)
+    z_all = weights.detach().float().cpu().numpy()
+    small = dict(FONT, size=11 if max(lq, lk) <= 12 else 9)   # long sentences: smaller ticks
+    traces, layout, titles = [], {}, []
+    for n, i in enumerate(heads):
+        r, c = divmod(n, cols)
+        suffix = "" if n == 0 else str(n + 1)
+        x0, y1 = c * (width + gap_x), 1 - r * (height + gap_y)
+        traces.append(go.Heatmap(
+            z=z_all[i], x=list(range(lk)), y=list(range(lq)), coloraxis="coloraxis",
+            customdata=custom, name=f"head {i}", xaxis=f"x{suffix}", yaxis=f"y{suffix}",
+            hovertemplate=f"head {i}<br>query: %{{customdata[0]}}<br>key: %{{customdata[1]}}"
+                          "<br>weight: %{z:.2f}<extra></extra>"))
+        layout[f"xaxis{suffix}"] = dict(domain=[x0, min(1.0, x0 + width)], anchor=f"y{suffix}",
+                                        tickangle=-60, tickfont=small, **_ticks(key_tokens, lk))
+        layout[f"yaxis{suffix}"] = dict(domain=[max(0.0, y1 - height), y1], anchor=f"x{suffix}",
+                                        autorange="reversed", showticklabels=c == 0,
+                                        tickfont=small, **_ticks(query_tokens, lq))
+        titles.append(dict(text=f"head {i}" + (f" ({marks[i]})" if i in marks else ""),
+                           x=x0 + width / 2, y=y1, xref="paper", yref="paper", showarrow=False,
+                           xanchor="center", yanchor="bottom", font=dict(FONT, size=13)))
+    fig = go.Figure(traces, layout=dict(
+        layout, annotations=titles, title=dict(text=title, x=0.5), font=FONT,
+        coloraxis=dict(colorscale="Blues", cmin=0.0, cmax=1.0,
+                       colorbar=dict(title="weight", thickness=12, len=0.8)),
+        margin=dict(l=10, r=10, t=70, b=10), height=90 + rows * (130 + 14 * max(lq, 6))))
+    return fig
+
+
+def head_difference_figure(weights_a: torch.Tensor, weights_b: torch.Tensor,
+                           query_tokens: Sequence[str], key_tokens: Sequence[str] | None = None,
+                           *, title: str = "Head A − head B") -> go.Figure:
+    """Two heads' weights (Lq, Lk) → their difference A − B: red where A looks more, blue where B does."""
+    _validate.tensor("weights_a", weights_a, ndim=2)
+    _validate.tensor("weights_b", weights_b, ndim=2)
+    if weights_a.shape != weights_b.shape:
+        raise ValueError(f"weights_b must have the shape of weights_a {tuple(weights_a.shape)}, "
+                         f"got {tuple(weights_b.shape)}")
+    diff = (weights_a - weights_b).detach()
+    bound = max(float(diff.abs().max()), 1e-6)
+    return matrix_heatmap(diff, query_tokens, key_tokens or query_tokens, title=title,
+                          x_title="key (attended to)", y_title="query (attending)",
+                          colorscale="RdBu_r", zmin=-bound, zmax=bound, zmid=0.0, value_format="+.2f")
+
+
+def attention_cost_figure(cost, *, title: str = "Attention cost grows with length²") -> go.Figure:
+    """A ``cost.AttentionCost`` → two log-log panels: time per call and peak memory, against L.
+
+    Each panel has one line per path (weights stored vs fused kernel) and a dotted line
+    growing exactly as L², anchored at the explicit path's longest measurement.
+    """
+    from plotly.subplots import make_subplots
+
+    for name in ("lengths", "explicit_ms", "fused_ms", "explicit_bytes", "fused_bytes"):
+        if not hasattr(cost, name):
+            raise ValueError(f"cost must be an AttentionCost (from cost.measure_attention_cost), "
+                             f"got {type(cost).__name__}")
+    lengths = list(cost.lengths)
+    if not lengths:
+        raise ValueError("cost must hold at least one measured length")
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
+                        subplot_titles=["time per call (ms)", "peak memory (MB)"])
+    colours = {"weights stored": "#dc2626", "fused kernel": "#2563eb"}
+    panels = [(1, cost.explicit_ms, cost.fused_ms, 1.0, "ms"),
+              (2, cost.explicit_bytes, cost.fused_bytes, 1e-6, "MB")]
+    for col, explicit, fused, factor, unit in panels:
+        for name, values in (("weights stored", explicit), ("fused kernel", fused)):
+            fig.add_trace(go.Scatter(
+                x=lengths, y=[v * factor for v in values], mode="lines+markers",
+                name=name, legendgroup=name, showlegend=col == 1,
+                line=dict(color=colours[name]),
+                hovertemplate=f"{name}<br>L = %{{x}}: %{{y:.3g}} {unit}<extra></extra>"),
+                row=1, col=col)
+        anchor_l, anchor_v = lengths[-1], explicit[-1] * factor
+        fig.add_trace(go.Scatter(
+            x=lengths, y=[anchor_v * (n / anchor_l) ** 2 for n in lengths], mode="lines",
+            name="∝ L²", legendgroup="L2", showlegend=col == 1,
+            line=dict(color="#6b7280", dash="dot"), hoverinfo="skip"), row=1, col=col)
+    fig.update_xaxes(type="log", title="sequence length L", tickvals=lengths)
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1)   # one tick per power of ten
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=380,
+                      margin=dict(l=10, r=10, t=70, b=10),
+                      legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.25))
+    return fig
+
+
 
 # --- Chapter 07: the full Transformer ---
 # (this section's code goes right below this line; keep the sections apart)
