@@ -4,7 +4,6 @@ import ast
 from pathlib import Path
 
 import pytest
-
 import transformer_course
 
 PACKAGE = Path(transformer_course.__file__).parent
