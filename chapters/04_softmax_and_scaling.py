@@ -53,7 +53,7 @@ exps = row.exp()
 weights = exps / exps.sum()
 print("scores :", row)
 print("exp    :", exps)
-print("weights:", weights, " sum =", float(weights.sum()))
+print("weights:", weights, f" sum = {float(weights.sum()):.3f}")
 
 assert torch.isclose(weights.sum(), torch.tensor(1.0))
 assert torch.allclose(weights, torch.softmax(row, dim=-1))
@@ -113,8 +113,9 @@ for d_k in (4, 64, 1024):
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Big scores make softmax saturate
 #
-# With d_k = 512, a row of scores typically spans ±50. exp of such numbers is a landslide:
-# one key takes practically all the weight. Dividing by √512 ≈ 22.6 brings the scores back
+# With d_k = 512, the scores have a standard deviation of √512 ≈ 23, so gaps of 40 or 50
+# between two keys of one row are common. exp turns such a gap into a factor of
+# e^40 ≈ 10^17: one key takes practically all the weight. Dividing by √512 ≈ 22.6 brings the scores back
 # to a range where several keys share the attention.
 
 # %% slideshow={"slide_type": "-"}
@@ -175,7 +176,8 @@ figures.saturation_figure(sat, "grad_norm", title="…and the softmax gradient f
 # ## Numerical stability: subtract the row maximum
 #
 # exp grows fast: exp(89) is already too big for a float32 and becomes `inf`, and
-# inf / inf is `NaN`. Scores of a few hundred are not unusual in a large untrained model.
+# inf / inf is `NaN`. Unscaled scores, long vectors or a low temperature easily push
+# scores that high.
 
 # %% slideshow={"slide_type": "-"}
 big = torch.tensor([1000.0, 999.0, 990.0])
@@ -277,7 +279,7 @@ fresh = SingleHeadAttention(d_model=32, d_k=16)
 with torch.no_grad():
     _, fresh_weights = fresh(x)
 it = tokens.index("it")
-print({t: round(float(w), 2) for t, w in zip(tokens, fresh_weights[0, it])})
+print("weights of 'it':", "  ".join(f"{t} {float(w):.2f}" for t, w in zip(tokens, fresh_weights[0, it])))
 figures.attention_heatmap(fresh_weights[0], tokens, title="An untrained head: no meaning yet")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}

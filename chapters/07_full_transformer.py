@@ -17,9 +17,6 @@
 # and **Add & Norm**, which wraps every sublayer. Then we stack layers, add an output
 # layer, and check the result number for number against PyTorch's own `nn.Transformer`.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ![The encoder-decoder Transformer, encoder left, decoder right](../assets/transformer.svg)
-
 # %% slideshow={"slide_type": "skip"}
 import math
 
@@ -42,6 +39,10 @@ from transformer_course.tokenizer import course_vocab
 
 _ = torch.manual_seed(0)   # the same "random" numbers on every run
 vocab = course_vocab()
+
+# %% slideshow={"slide_type": "subslide"}
+widgets.asset_image("transformer.svg", width=640,
+                    alt="The encoder-decoder Transformer: encoder stack left, decoder stack right")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The position-wise feed-forward network
@@ -145,8 +146,9 @@ figures.depth_figure(grads, title="Gradient reaching each of 30 stacked blocks",
                      y_title="gradient norm (log scale)")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Without residuals the gradient shrinks by a constant factor at every block: block 1
-# gets about 10⁻¹⁸ of what block 30 gets, so it never learns. With `x + block(x)` the
+# Without residuals the gradient shrinks by a roughly constant factor at every block:
+# block 1 gets more than a million million (10¹²) times less than block 30, so it
+# never learns. With `x + block(x)` the
 # gradient has a direct path around each block (the derivative of `x` is 1), and every
 # block gets a gradient of the same size.
 

@@ -15,10 +15,11 @@ from transformer_course.checks import (
 from transformer_course.softmax import stable_softmax
 
 
-def softmax_by_hand(x, *, subtract="row", dim=-1, keepdim=True, normalise=True):
+def softmax_by_hand(x, *, subtract="row", dim=-1, keepdim=True, normalise=True, max_dim=None):
     """A learner-style softmax with one switch per mistake."""
+    max_dim = dim if max_dim is None else max_dim
     if subtract == "row":
-        x = x - (x.max(dim=dim, keepdim=True).values if keepdim else x.max(dim=dim).values)
+        x = x - (x.max(dim=max_dim, keepdim=True).values if keepdim else x.max(dim=max_dim).values)
     elif subtract == "all":
         x = x - x.max()
     e = x.exp()
@@ -47,6 +48,7 @@ SOFTMAX_MISTAKES = {
     "no keepdim": (dict(keepdim=False), "keepdim=True).values"),
     "not normalised": (dict(normalise=False), "Not normalised"),
     "normalised all": (dict(normalise="all"), "normalised the whole matrix"),
+    "max over dim=1 on a batch": (dict(max_dim=1), "not for a batch"),
 }
 
 

@@ -287,8 +287,18 @@ def check_softmax(learner_fn: Callable) -> Result:
     for shift in (lambda x: x.max(), lambda x: x.amax(dim=-1, keepdim=True)):
         e = lambda x, shift=shift: (x - shift(x)).exp()
         mistakes.append(Mistake(whole, lambda x, e=e: e(x) / e(x).sum()))
-    return check_function(learner_fn, stable_softmax, _softmax_cases(), name="softmax",
-                          mistakes=mistakes)
+    cases = _softmax_cases()
+    result = check_function(learner_fn, stable_softmax, cases[:-1], name="softmax", mistakes=mistakes)
+    if not result.passed:
+        return result
+    batch = check_function(learner_fn, stable_softmax, cases[-1:], name="softmax", mistakes=mistakes)
+    if batch.status in (WRONG, ERROR) and not any(m.hint == batch.message for m in mistakes):
+        return Result(WRONG, "Right for a matrix, but not for a batch of them (B, Lq, Lk): dim=1 is the "
+                      "last dimension only in 2-D. Use dim=-1 for the max and for the sum. "
+                      f"({batch.message})")
+    return batch if not batch.passed else Result(
+        PASSED, f"softmax matches the reference on all {len(cases)} inputs, large scores and a batch "
+                "included.")
 
 
 def _attention_cases() -> list[tuple[torch.Tensor, ...]]:
@@ -346,6 +356,145 @@ def check_attention(learner_fn: Callable) -> Result:
 
 # --- Chapters 05-06: multi-head attention; masking ---
 # (this section's code goes right below this line; keep the sections apart)
+
+def _multi_head(x, w_q, w_k, w_v, w_o, num_heads, *, split_view=False, merge_view=False,
+                shared=False, project=True, scale_by_model=False):
+    """Multi-head attention in the math convention (x @ W), with one switch per known mistake.
+
+    x (B, L, D); w_* (D, D), columns i·d … (i+1)·d belong to head i; returns (B, L, D).
+    """
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+
+    def split(t):                                   # (B, L, D) → (B, h, L, d)
+        if split_view:                              # no transpose: rows of tokens cut across heads
+            return t.reshape(b, num_heads, length, d_head)
+        return t.reshape(b, length, num_heads, d_head).transpose(1, 2)
+
+    def project_in(w):
+        if shared:                                  # every head reuses head 0's columns
+            return (x @ w[:, :d_head]).unsqueeze(1).expand(b, num_heads, length, d_head)
+        return split(x @ w)
+
+    q, k, v = project_in(w_q), project_in(w_k), project_in(w_v)
+    scale = (d_model if scale_by_model else d_head) ** 0.5
+    weights = torch.softmax(q @ k.transpose(-2, -1) / scale, dim=-1)      # (B, h, L, L)
+    heads = weights @ v                                                    # (B, h, L, d)
+    if merge_view:
+        merged = heads.reshape(b, length, d_model)
+    else:
+        merged = heads.transpose(1, 2).reshape(b, length, d_model)
+    return merged @ w_o if project else merged
+
+
+def _multi_head_cases() -> list[tuple]:
+    # L differs from h and from d_head, so a reshape without transpose cannot pass by luck.
+    g = torch.Generator().manual_seed(5)
+    cases = []
+    for b, length, d_model, h in ((2, 5, 12, 3), (1, 7, 16, 4), (3, 3, 8, 2)):
+        x = torch.randn(b, length, d_model, generator=g)
+        ws = [torch.randn(d_model, d_model, generator=g) / d_model ** 0.5 for _ in range(4)]
+        cases.append((x, *ws, h))
+    return cases
+
+
+def check_multi_head_attention(learner_fn: Callable) -> Result:
+    """Exercise 05: ``fn(x (B, L, D), w_q, w_k, w_v, w_o (D, D), num_heads) → (B, L, D)``.
+
+    Split the projections into heads, attend in each head, concatenate, project with W_O.
+    """
+    mistakes = [
+        Mistake("Your split mixes tokens across heads: q.view(B, h, L, d_head) cuts the (L, D) "
+                "block row by row, so a 'head' gets pieces of several tokens. Reshape to "
+                "(B, L, h, d_head) first, then .transpose(1, 2).",
+                lambda *a: _multi_head(*a, split_view=True)),
+        Mistake("Your merge mixes tokens across heads: out.reshape(B, L, D) on a (B, h, L, d_head) "
+                "tensor glues rows of different tokens together. Move the heads back next to "
+                "the features first: out.transpose(1, 2).reshape(B, L, D).",
+                lambda *a: _multi_head(*a, merge_view=True)),
+        Mistake("Both your split and your merge reshape without transposing: each is the other's "
+                "inverse, but in between every 'head' attends over pieces of several tokens. "
+                "Split with .view(B, L, h, d_head).transpose(1, 2), merge with "
+                ".transpose(1, 2).reshape(B, L, D).",
+                lambda *a: _multi_head(*a, split_view=True, merge_view=True)),
+        Mistake("All your heads use the same projection (head 0's columns of W_Q, W_K, W_V), so "
+                "they all compute the same attention. Head i must use its own columns "
+                "i·d_head … (i+1)·d_head: project with the full matrix, then split.",
+                lambda *a: _multi_head(*a, shared=True)),
+        Mistake("The heads are concatenated correctly, but the output projection W_O is missing: "
+                "multiply the merged (B, L, D) tensor by w_o, so the heads' results get mixed.",
+                lambda *a: _multi_head(*a, project=False)),
+        Mistake("Each head's scores must be divided by √d_head (the size of one head), not by "
+                "√d_model: the dot products are over d_head numbers.",
+                lambda *a: _multi_head(*a, scale_by_model=True)),
+    ]
+    return check_function(learner_fn, _multi_head, _multi_head_cases(), name="multi_head_attention",
+                          mistakes=mistakes, atol=1e-4)
+
+
+def _masked_weights(scores, ids, pad_id, *, allowed=None, after_softmax=False, inverted=False):
+    """softmax of scores (B, L, L) with ``allowed(ids, pad_id)`` (B, L, L) bool: True = may attend."""
+    length = ids.shape[1]
+    causal = torch.ones(length, length, dtype=torch.bool).tril()
+    keep = (allowed or (lambda i, p: causal & (i != p)[:, None, :]))(ids, pad_id)
+    if after_softmax:
+        return torch.softmax(scores, dim=-1).masked_fill(~keep, 0.0)
+    return torch.softmax(scores.masked_fill(keep if inverted else ~keep, float("-inf")), dim=-1)
+
+
+def _masked_weights_cases() -> list[tuple]:
+    g = torch.Generator().manual_seed(6)
+    ids_a = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 0, 0], [5, 6, 0, 0, 0]])
+    ids_b = torch.tensor([[4, 4, 4, 4, 0, 0], [7, 8, 9, 10, 11, 12]])
+    return [(torch.randn(3, 5, 5, generator=g) * 2, ids_a, 0),
+            (torch.randn(2, 6, 6, generator=g) * 2, ids_b, 0)]
+
+
+def check_causal_masked_weights(learner_fn: Callable) -> Result:
+    """Exercise 06: ``fn(scores (B, L, L), ids (B, L), pad_id) → weights (B, L, L)``.
+
+    Each query may see itself and earlier tokens (causal), and never a padding key.
+    """
+    def tril(n, k=0):
+        return torch.ones(n, n, dtype=torch.bool).tril(k)
+
+    def real(i, p):
+        return (i != p)[:, None, :]           # (B, 1, L): keys that are real tokens
+
+    def using(allowed):                       # the right softmax, with a wrong mask
+        return lambda s, i, p: _masked_weights(s, i, p, allowed=allowed)
+
+    mistakes = [
+        Mistake("You masked after the softmax: the blocked weights are 0, but each row no longer "
+                "sums to 1 (the weight on the future was thrown away). Fill the blocked scores "
+                "with -inf BEFORE the softmax, so the remaining weights share the whole 1.",
+                lambda s, i, p: _masked_weights(s, i, p, after_softmax=True)),
+        Mistake("The diagonal is masked too: a token must be allowed to see itself. With "
+                "tril(diagonal=-1) the first token sees nothing, and its row becomes NaN. "
+                "Use torch.ones(L, L).tril() (diagonal=0) as the allowed positions.",
+                using(lambda i, p: tril(i.shape[1], -1) & real(i, p))),
+        Mistake("Your causal mask points the wrong way: each token sees the FUTURE and not the "
+                "past (triu instead of tril). Query i may see keys 0 … i: the lower triangle.",
+                using(lambda i, p: tril(i.shape[1]).T & real(i, p))),
+        Mistake("Your padding mask blocks the padded QUERIES (rows) instead of the padded KEYS "
+                "(columns). It must have shape (B, 1, L): the same keys hidden for every query.",
+                using(lambda i, p: tril(i.shape[1]) & (i != p)[:, :, None])),
+        Mistake("You combined the masks with OR: a key is then visible if EITHER mask allows it, "
+                "so the future of real tokens leaks through. Combine with AND (&).",
+                using(lambda i, p: tril(i.shape[1]) | real(i, p))),
+        Mistake("Only the causal mask is applied: padding positions can still be attended. "
+                "Also block the keys where ids == pad_id.",
+                using(lambda i, p: tril(i.shape[1]).expand(i.shape[0], -1, -1))),
+        Mistake("Only the padding mask is applied: every token still sees the future. Combine it "
+                "with the causal (lower-triangular) mask.",
+                using(lambda i, p: real(i, p).expand(-1, i.shape[1], -1))),
+        Mistake("Your mask convention is inverted: in this course True means MAY attend, so fill "
+                "with -inf where the mask is False (scores.masked_fill(~allowed, -inf)).",
+                lambda s, i, p: _masked_weights(s, i, p, inverted=True)),
+    ]
+    return check_function(learner_fn, _masked_weights, _masked_weights_cases(),
+                          name="causal_masked_weights", mistakes=mistakes)
+
 
 
 # --- Chapter 07: the full Transformer ---
@@ -443,3 +592,97 @@ def check_decoder_layer(learner_fn: Callable) -> Result:
 
 # --- Chapter 08: training and generation ---
 # (this section's code goes right below this line; keep the sections apart)
+
+class _CountingModel:
+    """A fake language model for the greedy-decoding exercise (no training needed).
+
+    prefix (1, t) → logits (1, t, V). Row i favours one next token that depends on the
+    whole prefix up to i (a weighted sum of the ids, so order and history matter), and
+    it writes <eos> (id 1) once the prefix is ``stop_at`` tokens long.
+    """
+
+    vocab_size = 9
+    eos_id = 1
+
+    def __init__(self, stop_at: int):
+        self.stop_at = stop_at
+
+    def next_id(self, ids: list[int]) -> int:
+        if len(ids) >= self.stop_at:
+            return self.eos_id
+        return 2 + (sum((k + 1) * i for k, i in enumerate(ids)) + len(ids)) % (self.vocab_size - 2)
+
+    def __call__(self, prefix: torch.Tensor) -> torch.Tensor:
+        if not isinstance(prefix, torch.Tensor) or prefix.dim() != 2 or prefix.shape[0] != 1:
+            got = tuple(prefix.shape) if isinstance(prefix, torch.Tensor) else type(prefix).__name__
+            raise ValueError(f"logits_fn expects the prefix as a (1, t) tensor of ids, got {got}")
+        ids = prefix[0].tolist()
+        t = len(ids)
+        # A fixed, uneven background so no two entries tie, plus a clear winner per row.
+        background = torch.arange(t * self.vocab_size, dtype=torch.float32).reshape(t, self.vocab_size)
+        logits = torch.sin(background * 1.7) * 0.5
+        for i in range(t):
+            logits[i, self.next_id(ids[:i + 1])] += 4.0 + 0.3 * i
+        return logits.unsqueeze(0)
+
+
+def _greedy_reference(logits_fn, prompt, max_new_tokens, eos_id, *, history=True, append=True,
+                      stop=True, pick=lambda logits: logits[0, -1].argmax()):
+    ids = prompt.clone()
+    fed = prompt.clone()
+    for _ in range(max_new_tokens):
+        logits = logits_fn((fed if history else fed[-1:]).unsqueeze(0))
+        token = int(pick(logits))
+        ids = torch.cat([ids, torch.tensor([token])])
+        if append:
+            fed = ids
+        if stop and token == eos_id:
+            break
+    return ids
+
+
+def _greedy_cases():
+    return [(_CountingModel(stop_at=6), torch.tensor([3, 5]), 8, 1),
+            (_CountingModel(stop_at=20), torch.tensor([2]), 5, 1),
+            (_CountingModel(stop_at=5), torch.tensor([4, 2, 7]), 6, 1)]
+
+
+def check_greedy_decode(learner_fn: Callable) -> Result:
+    """Exercise 08: ``fn(logits_fn, prompt (t0,), max_new_tokens, eos_id) → ids (t0 + n,)``.
+
+    ``logits_fn(prefix (1, t)) → logits (1, t, V)``. Greedy: feed the whole sequence so
+    far, take the argmax over the vocabulary at the last position, append it, stop after
+    ``eos_id`` or ``max_new_tokens`` new tokens; return the prompt followed by the new ids.
+    """
+    mistakes = [
+        Mistake("Your loop never adds the chosen token to what it feeds the model, so the model sees "
+                "the same prompt every time and repeats itself. After choosing, append the token "
+                "(ids = torch.cat([ids, token])) and feed the grown sequence next step.",
+                lambda f, p, n, e: _greedy_reference(f, p, n, e, append=False)),
+        Mistake("You fed the model only the last token, without the history: each step must see the "
+                "whole sequence so far (prompt + everything generated), not just ids[-1:].",
+                lambda f, p, n, e: _greedy_reference(f, p, n, e, history=False)),
+        Mistake("Your output goes on after <eos>: stop the loop as soon as the chosen token is eos_id "
+                "(keep the eos itself in the output).",
+                lambda f, p, n, e: _greedy_reference(f, p, n, e, stop=False)),
+        Mistake("You stopped before appending <eos>: the output should end with the eos token when "
+                "the model writes it.",
+                lambda f, p, n, e: _strip_eos(_greedy_reference(f, p, n, e), e)),
+        Mistake("argmax over the wrong axis: logits are (1, t, V), and the next token is the argmax "
+                "over the vocabulary (the last axis, dim=-1) at the last position, logits[0, -1].",
+                lambda f, p, n, e: _greedy_reference(f, p, n, e, pick=lambda lg: lg[0].argmax(dim=0)[-1])),
+        Mistake("argmax without a dim flattens the (1, t, V) logits, so you get a position × vocabulary "
+                "index, not a token id. Take logits[0, -1].argmax() (the last position's row).",
+                lambda f, p, n, e: _greedy_reference(f, p, n, e, pick=lambda lg: lg.argmax())),
+        Mistake("You read the scores of the first position (logits[0, 0]); the next token is predicted "
+                "at the LAST position: logits[0, -1].",
+                lambda f, p, n, e: _greedy_reference(f, p, n, e, pick=lambda lg: lg[0, 0].argmax())),
+        Mistake("Return the prompt followed by the new tokens, not only the new tokens.",
+                lambda f, p, n, e: _greedy_reference(f, p, n, e)[p.shape[0]:]),
+    ]
+    return check_function(learner_fn, lambda f, p, n, e: _greedy_reference(f, p, n, e),
+                          _greedy_cases(), name="greedy_decode", mistakes=mistakes)
+
+
+def _strip_eos(ids: torch.Tensor, eos_id: int) -> torch.Tensor:
+    return ids[:-1] if ids.numel() and int(ids[-1]) == eos_id else ids
