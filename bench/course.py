@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
 from ._common import Row, Section, median, spread_ms
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,7 +164,6 @@ def run_chapters(section: Section, notebooks: list[Path]) -> None:
 # ---------------------------------------------------------------- widgets
 
 def _chapter02_attention():
-    import torch
     from transformer_course.attention import MultiHeadAttention
 
     attention = MultiHeadAttention(16, num_heads=2)
@@ -174,6 +175,53 @@ def _chapter02_attention():
 def _single_head(d_model: int, **kwargs):
     from transformer_course.attention import SingleHeadAttention
     return SingleHeadAttention(d_model, **kwargs)
+
+
+def _sharp_heads(d_model: int, heads: int):
+    from transformer_course.attention import MultiHeadAttention
+    mha = MultiHeadAttention(d_model, heads)
+    with torch.no_grad():
+        mha.q_proj.weight.mul_(3)
+    return mha
+
+
+# Chapter 08's explorers, with untrained models (an update costs the same; nothing is trained).
+def _chapter08_loss_curve():
+    from transformer_course.training import History
+    curve = _widgets().LiveLossCurve(total_steps=200, title="Reversing: training loss")
+    losses = (2.5 * torch.exp(-torch.arange(200) / 40.0) + 0.01).tolist()
+    curve.update(History(steps=list(range(1, 201)), losses=losses))
+    return curve
+
+
+def _chapter08_history_explorer():
+    from transformer_course.data import pronoun_task
+    from transformer_course.model import TransformerConfig
+    from transformer_course.pointer import PronounPointer, snapshot
+    pt = pronoun_task(num_train=2000, num_test=300, seed=0)
+    config = TransformerConfig(vocab_size=len(pt.vocab), d_model=32, num_heads=2, num_encoder_layers=1,
+                               num_decoder_layers=1, d_ff=64, dropout=0.0, max_len=16)
+    pointer = PronounPointer(config).eval()
+    shown = pt.test[:8]
+    snapshots = {}
+    with torch.no_grad():
+        for step in (0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100):
+            snapshots[step] = snapshot(pointer, shown, pt.test)
+    explorer = _widgets().AttentionHistoryExplorer(
+        snapshots, [pt.tokens(shown, i) for i in range(len(shown))], shown.it_pos.tolist(),
+        shown.referent_pos.tolist(), shown.distractor_pos.tolist())
+    explorer.controls["step"].value = 100
+    return explorer
+
+
+def _chapter08_generation_explorer():
+    from transformer_course.data import sequence_task
+    from transformer_course.model import Transformer, TransformerConfig
+    task = sequence_task("reverse", num_symbols=8, min_len=3, max_len=6, num_train=4000, num_test=500,
+                         seed=0)
+    config = TransformerConfig(vocab_size=len(task.vocab), d_model=32, num_heads=2, num_encoder_layers=1,
+                               num_decoder_layers=1, d_ff=64, dropout=0.0, max_len=16)
+    return _widgets().GenerationExplorer(Transformer(config).eval(), task, text="3 1 4 1 5")
 
 
 def _chapter07_model():
@@ -209,8 +257,17 @@ CONSTRUCTORS: dict[str, Callable[[], object]] = {
     "ScalingExplorer": lambda: _widgets().ScalingExplorer(
         _vocab(), _embedding(32, scale=False), "the pizza came out of the oven and it tasted good",
         d_k=64, temperature=1.0, scaled=True),
+    "HeadGridExplorer": lambda: _widgets().HeadGridExplorer(
+        _vocab(), _embedding(32, scale=False), _sharp_heads(32, 8),
+        text="the pizza came out of the oven and it tasted good"),
+    "MaskExplorer": lambda: _widgets().MaskExplorer(
+        _vocab(), _embedding(16, scale=False), _single_head(16),
+        sentences=("I love deep learning", "the cat sat", "tell me about pizza and cheese")),
     "ModelExplorer": lambda: _widgets().ModelExplorer(
         _chapter07_model(), _vocab(), source="the pizza came out of the oven", target="it tasted good"),
+    "LiveLossCurve": lambda: _chapter08_loss_curve(),
+    "AttentionHistoryExplorer": lambda: _chapter08_history_explorer(),
+    "GenerationExplorer": lambda: _chapter08_generation_explorer(),
 }
 
 # Argument name → a value that fits, for explorers without a registered constructor.
@@ -236,8 +293,6 @@ def explorer_classes() -> list[type]:
 
 
 def build_explorer(cls: type):
-    import torch
-
     torch.manual_seed(0)
     if cls.__name__ in CONSTRUCTORS:
         return CONSTRUCTORS[cls.__name__]()
