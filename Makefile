@@ -38,10 +38,12 @@ test: env  ## run every test (unit, widgets, hygiene, notebooks via nbval, brows
 test-fast: env  ## unit and widget tests only (no notebooks, no browser)
 	$(BIN)/python -m pytest tests -m "not browser" -q
 
-# Subset: make bench BENCH=attention (or training, memory, chapters, widgets; comma-separated)
+# Subset: make bench BENCH=attention (or training, memory, chapters, widgets; comma-separated).
+# THREADS=1 sets torch's thread count (default: torch's own); steadier on a busy machine.
 BENCH ?=
+THREADS ?=
 bench: env  ## benchmarks (lib vs PyTorch, chapters, widgets) → bench/RESULTS.md; BENCH=name for one
-	$(BIN)/python -m bench $(if $(BENCH),--only $(BENCH),)
+	$(BIN)/python -m bench $(if $(BENCH),--only $(BENCH),) $(if $(THREADS),--threads $(THREADS),)
 
 lint: env  ## ruff over lib, tests, the chapters and the benchmarks
 	$(BIN)/ruff check lib tests chapters bench

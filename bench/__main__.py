@@ -63,7 +63,9 @@ def render(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", default="", help="comma-separated subset of: " + ", ".join(BENCHES))
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads in this process (default: torch's own); chapter kernels and "
+                             "memory subprocesses keep their own")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHES)
