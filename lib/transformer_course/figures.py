@@ -532,17 +532,16 @@ def pointer_figure(weights: torch.Tensor, tokens: Sequence[str], *, referent: in
     colours = [REFERENT_COLOUR if i == referent else DISTRACTOR_COLOUR if i == distractor
                else OTHER_COLOUR for i in range(len(tokens))]
     values = weights.detach().float().cpu()
-    fig = go.Figure(go.Bar(
-        x=list(range(len(tokens))), y=values.numpy(), marker_color=colours,
-        marker_line=dict(color=["#111827" if i == source else "rgba(0,0,0,0)" for i in range(len(tokens))],
-                         width=2),
-        text=[f"{v:.2f}" if v >= 0.005 else "" for v in values.tolist()], textposition="outside",
-        customdata=tokens, hovertemplate="%{customdata}: %{y:.3f}<extra></extra>"))
-    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=320,
-                      margin=dict(l=10, r=10, t=50, b=10), yaxis_range=[0, 1.12],
-                      yaxis_title="attention weight")
-    fig.update_xaxes(tickangle=-40, **_ticks(tokens, len(tokens)))
-    return fig
+    # Built as one dict by ``figure`` (no update_* passes): a widget redraws it on every step.
+    return figure(
+        [dict(type="bar", x=np.arange(len(tokens)), y=values.numpy(),
+              marker=dict(color=colours, line=dict(
+                  color=["#111827" if i == source else "rgba(0,0,0,0)" for i in range(len(tokens))],
+                  width=2)),
+              text=[f"{v:.2f}" if v >= 0.005 else "" for v in values.tolist()], textposition="outside",
+              customdata=tokens, hovertemplate="%{customdata}: %{y:.3f}<extra></extra>")],
+        title=title, height=320, yaxis=dict(range=[0, 1.12], title=dict(text="attention weight")),
+        xaxis=dict(tickangle=-40, **_ticks(tokens, len(tokens))))
 
 
 def progress_curve_figure(steps: Sequence[int], values: Sequence[float], *, current: int | None = None,
@@ -551,16 +550,16 @@ def progress_curve_figure(steps: Sequence[int], values: Sequence[float], *, curr
     if len(steps) != len(values):
         raise ValueError(f"values must have one entry per step ({len(steps)}), got {len(values)}")
     scale = 100.0 if percent else 1.0
-    fig = go.Figure(go.Scatter(x=list(steps), y=[v * scale for v in values], mode="lines+markers",
-                               line=dict(color=LOSS_COLOUR), marker=dict(size=6),
-                               hovertemplate="step %{x}: %{y:.1f}<extra></extra>"))
-    if current is not None:
-        fig.add_vline(x=current, line_dash="dot", line_color="#111827")
-    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=320, showlegend=False,
-                      margin=dict(l=10, r=10, t=50, b=10))
-    fig.update_xaxes(title="training step")
-    fig.update_yaxes(title=y_title, range=[0, 105] if percent else None)
-    return fig
+    marker = [] if current is None else [dict(   # what add_vline draws, written out
+        type="line", x0=current, x1=current, xref="x", y0=0, y1=1, yref="y domain",
+        line=dict(color="#111827", dash="dot"))]
+    return figure(
+        [dict(type="scatter", x=list(steps), y=[v * scale for v in values], mode="lines+markers",
+              line=dict(color=LOSS_COLOUR), marker=dict(size=6),
+              hovertemplate="step %{x}: %{y:.1f}<extra></extra>")],
+        title=title, height=320, showlegend=False, shapes=marker,
+        xaxis=dict(title=dict(text="training step")),
+        yaxis=dict(title=dict(text=y_title), range=[0, 105] if percent else None))
 
 
 def next_token_figure(probs: torch.Tensor, labels: Sequence[str], *, chosen: int | None = None,
@@ -571,16 +570,14 @@ def next_token_figure(probs: torch.Tensor, labels: Sequence[str], *, chosen: int
     if chosen is not None and not 0 <= chosen < len(labels):
         raise ValueError(f"chosen must be an id in [0, {len(labels)}), got {chosen}")
     values = probs.detach().float().cpu()
-    fig = go.Figure(go.Bar(
-        x=list(range(len(labels))), y=values.numpy(),
-        marker_color=[REFERENT_COLOUR if i == chosen else LOSS_COLOUR for i in range(len(labels))],
-        text=[f"{v:.2f}" if v >= 0.01 else "" for v in values.tolist()], textposition="outside",
-        customdata=labels, hovertemplate="%{customdata}: %{y:.3f}<extra></extra>"))
-    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=320,
-                      margin=dict(l=10, r=10, t=50, b=10), yaxis_range=[0, 1.12],
-                      yaxis_title="probability")
-    fig.update_xaxes(title="next token", **_ticks(labels, len(labels)))
-    return fig
+    return figure(
+        [dict(type="bar", x=np.arange(len(labels)), y=values.numpy(),
+              marker=dict(color=[REFERENT_COLOUR if i == chosen else LOSS_COLOUR
+                                 for i in range(len(labels))]),
+              text=[f"{v:.2f}" if v >= 0.01 else "" for v in values.tolist()], textposition="outside",
+              customdata=labels, hovertemplate="%{customdata}: %{y:.3f}<extra></extra>")],
+        title=title, height=320, yaxis=dict(range=[0, 1.12], title=dict(text="probability")),
+        xaxis=dict(title=dict(text="next token"), **_ticks(labels, len(labels))))
 
 
 def generation_figure(probs: torch.Tensor, step_labels: Sequence[str], vocab_labels: Sequence[str],
