@@ -44,7 +44,9 @@ def render(results: dict) -> str:
     out = ["# Benchmarks", "",
            "Written by `make bench` (`python -m bench`); run a subset with "
            "`make bench BENCH=attention` (names: " + ", ".join(BENCHES) + ", comma-separated). "
-           "Every figure is a median over alternating runs in one process unless said otherwise.",
+           "Lib-vs-PyTorch and widget figures are medians over alternating runs in one process; "
+           "chapters are one run each; memory is one run per fresh process. Each section states the "
+           "machine, torch's thread count and the load average when it ran.",
            ""]
     for name in BENCHES:
         if name not in results:
