@@ -375,7 +375,6 @@ def head_grid_figure(weights: torch.Tensor, query_tokens: Sequence[str],
     # plotly validates it once, which keeps a widget update fast.
     gap_x, gap_y = 0.03, min(0.12, 0.5 / rows)
     width, height = (1 - gap_x * (cols - 1)) / cols, (1 - gap_y * (rows - 1)) / rows
-    custom = np.array([[(q, k) for k in key_tokens] for q in query_tokens], dtype=object)
     z_all = weights.detach().float().cpu().numpy()
     small = dict(FONT, size=11 if max(lq, lk) <= 12 else 9)   # long sentences: smaller ticks
     traces, layout, titles = [], {}, []
@@ -385,8 +384,10 @@ def head_grid_figure(weights: torch.Tensor, query_tokens: Sequence[str],
         x0, y1 = c * (width + gap_x), 1 - r * (height + gap_y)
         traces.append(go.Heatmap(
             z=z_all[i], x=list(range(lk)), y=list(range(lq)), coloraxis="coloraxis",
-            customdata=custom, name=f"head {i}", xaxis=f"x{suffix}", yaxis=f"y{suffix}",
-            hovertemplate=f"head {i}<br>query: %{{customdata[0]}}<br>key: %{{customdata[1]}}"
+            name=f"head {i}", xaxis=f"x{suffix}", yaxis=f"y{suffix}",
+            # Positions only in the hover (the words are on the axes): per-cell word labels
+            # for every panel made the grid the slowest figure of the course to update.
+            hovertemplate=f"head {i}<br>query position %{{y}}<br>key position %{{x}}"
                           "<br>weight: %{z:.2f}<extra></extra>"))
         layout[f"xaxis{suffix}"] = dict(domain=[x0, min(1.0, x0 + width)], anchor=f"y{suffix}",
                                         tickangle=-60, tickfont=small, **_ticks(key_tokens, lk))
