@@ -116,9 +116,12 @@ class FigureView(anywidget.AnyWidget):
 
     def show(self, fig: go.Figure) -> None:
         self.figure = fig
+        spec = figure_json(fig)
+        if spec == self._spec:          # the same picture: nothing to send or redraw
+            return
         with self.hold_sync():
             self._revision += 1
-            self._spec = figure_json(fig)
+            self._spec = spec
 
 
 class Explorer(widgets.VBox):
