@@ -1,8 +1,9 @@
 """Transformers from scratch: the shared implementation every chapter imports.
 
-Modules follow the chapters and import only earlier ones:
-tokenizer → embeddings → positional → attention → masks → (later: layers → model →
-data → training → generation). Presentation sits on top: figures → widgets → checks.
+Modules follow the chapters and import only earlier ones (tests/test_layering.py checks):
+tokenizer → embeddings → positional → attention → softmax → cost → masks → layers →
+model → data → pointer → training → generation. Presentation sits on top:
+figures → widgets → checks (→ export, which writes chapters as offline HTML).
 """
 
 __version__ = "0.1.0"

@@ -187,15 +187,366 @@ def repeated_product_figure(values: torch.Tensor, factor: float, *,
 
 # --- Chapters 03-04: queries, keys and values; softmax and scaling ---
 # (this section's code goes right below this line; keep the sections apart)
+# Imported here, not at the top: the file's top belongs to every chapter.
+from .softmax import SaturationResult  # noqa: E402
+
+
+def qkv_figure(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tokens: Sequence[str], *,
+               title: str = "Three views of the same tokens") -> go.Figure:
+    """q (T, d_k), k (T, d_k), v (T, d_v) side by side: one row per token, one shared colour scale."""
+    from plotly.subplots import make_subplots  # only this figure needs subplots
+
+    mats = {"Q (queries)": q, "K (keys)": k, "V (values)": v}
+    for name, m in zip(("q", "k", "v"), mats.values()):
+        _validate.tensor(name, m, ndim=2)
+        _validate.size(name, m, 0, q.shape[0], "one row per token, as q")
+    tokens = _labels("tokens", tokens, q.shape[0])
+    bound = max(float(m.detach().abs().max()) for m in mats.values()) or 1.0
+    fig = make_subplots(rows=1, cols=3, shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=list(mats), column_widths=[q.shape[1], k.shape[1], v.shape[1]])
+    show_text = q.shape[0] * max(q.shape[1], v.shape[1]) <= 48
+    for col, (name, m) in enumerate(mats.items(), start=1):
+        fig.add_trace(go.Heatmap(
+            z=m.detach().float().cpu().numpy(), x=list(range(m.shape[1])), y=list(range(len(tokens))),
+            colorscale="RdBu", zmin=-bound, zmax=bound, zmid=0.0, showscale=col == 3,
+            texttemplate="%{z:.1f}" if show_text else None, customdata=np.array(
+                [[t] * m.shape[1] for t in tokens], dtype=object),
+            hovertemplate=f"{name[0]} of %{{customdata}}, dim %{{x}}: %{{z:.2f}}<extra></extra>"),
+            row=1, col=col)
+        fig.update_xaxes(title="dim", row=1, col=col, **_ticks([str(i) for i in range(m.shape[1])],
+                                                               m.shape[1]))
+    fig.update_yaxes(autorange="reversed", **_ticks(tokens, len(tokens)))
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, margin=dict(l=10, r=10, t=70, b=10),
+                      height=max(280, min(640, 110 + 30 * len(tokens))))
+    return fig
+
+
+def scores_row_heatmap(scores: torch.Tensor, tokens: Sequence[str], row: int, *,
+                       title: str = "Scores Q·Kᵀ") -> go.Figure:
+    """scores (T, T) as ``scores_heatmap``, with query ``row`` outlined."""
+    _validate.tensor("scores", scores, ndim=2)
+    if not 0 <= row < scores.shape[0]:
+        raise ValueError(f"row must be in [0, {scores.shape[0]}), got {row}")
+    fig = scores_heatmap(scores, tokens, title=title)
+    fig.add_shape(type="rect", x0=-0.5, x1=scores.shape[1] - 0.5, y0=row - 0.5, y1=row + 0.5,
+                  line=dict(color="#111827", width=3))
+    return fig
+
+
+def query_row_figure(scores_row: torch.Tensor, key_tokens: Sequence[str], query_token: str, *,
+                     title: str | None = None) -> go.Figure:
+    """One query's scores against every key, scores_row (Lk,), as bars: blue > 0, red < 0."""
+    _validate.tensor("scores_row", scores_row, ndim=1)
+    fig = bar_figure(scores_row, key_tokens, y_title="score q·k",
+                     title=title or f"Row of '{query_token}': its score for each key")
+    fig.update_traces(marker_color=["#2563eb" if s >= 0 else "#dc2626" for s in scores_row.tolist()])
+    fig.update_xaxes(title="key")
+    bound = float(scores_row.detach().abs().max()) or 1.0
+    fig.update_yaxes(range=[-1.25 * bound, 1.25 * bound])
+    return fig
+
+
+SATURATION_METRICS = {   # name → (axis title, log y axis)
+    "score_var": ("variance of the scores", True),
+    "max_weight": ("largest weight in a row", False),
+    "entropy": ("row entropy (nats)", False),
+    "grad_norm": ("softmax gradient size", True),
+}
+
+
+def saturation_figure(result: SaturationResult, metric: str = "entropy", *,
+                      title: str | None = None) -> go.Figure:
+    """A ``softmax.SaturationResult``: one metric against d_k, without and with 1/√d_k scaling."""
+    if not isinstance(result, SaturationResult):
+        raise ValueError(f"result must be a SaturationResult (from softmax.saturation_experiment), "
+                         f"got {type(result).__name__}")
+    if metric not in SATURATION_METRICS:
+        raise ValueError(f"metric must be one of {sorted(SATURATION_METRICS)}, got {metric!r}")
+    y_title, log_y = SATURATION_METRICS[metric]
+    d_k = list(result.d_k)
+    fig = go.Figure([
+        go.Scatter(x=d_k, y=getattr(result, metric).numpy(), mode="lines+markers",
+                   name="QKᵀ (no scaling)", line=dict(color="#dc2626")),
+        go.Scatter(x=d_k, y=getattr(result, "scaled_" + metric).numpy(), mode="lines+markers",
+                   name="QKᵀ / √d_k", line=dict(color="#2563eb")),
+    ])
+    if metric == "entropy":
+        fig.add_hline(y=float(np.log(result.length)), line_dash="dot", line_color="#6b7280",
+                      annotation_text=f"uniform over {result.length} keys",
+                      annotation_position="bottom right")
+    fig.update_layout(title=dict(text=title or f"{y_title} vs d_k", x=0.5), font=FONT, height=340,
+                      margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.25))
+    fig.update_xaxes(title="d_k (log scale)", type="log", tickvals=d_k, ticktext=[str(d) for d in d_k])
+    fig.update_yaxes(title=y_title, type="log" if log_y else "linear",
+                     exponentformat="power" if log_y else None,
+                     range=[0, 1.12 * float(np.log(result.length))] if metric == "entropy" else None)
+    return fig
+
+
+def entropy_figure(entropies: torch.Tensor, tokens: Sequence[str], n_keys: int, *,
+                   title: str = "How spread out is each row?") -> go.Figure:
+    """entropies (T,), one per query row, as bars from 0 (one key) to log(n_keys) (uniform)."""
+    _validate.tensor("entropies", entropies, ndim=1)
+    top = float(np.log(max(n_keys, 2)))
+    fig = bar_figure(entropies, tokens, title=title, y_title="entropy (nats)", y_range=(0, 1.3 * top))
+    fig.add_hline(y=top, line_dash="dot", line_color="#6b7280",
+                  annotation_text="uniform (all keys equal)", annotation_position="top right")
+    fig.update_xaxes(title="query")
+    return fig
 
 
 # --- Chapters 05-06: multi-head attention; masking ---
 # (this section's code goes right below this line; keep the sections apart)
 
+def head_grid_figure(weights: torch.Tensor, query_tokens: Sequence[str],
+                     key_tokens: Sequence[str] | None = None, *,
+                     heads: Sequence[int] | None = None, columns: int = 4,
+                     marks: dict[int, str] | None = None,
+                     title: str = "Every head's attention") -> go.Figure:
+    """weights (h, Lq, Lk), one attention matrix per head → a grid of heatmaps, one per head.
+
+    ``heads`` picks which heads to draw (all by default), ``columns`` how many per row.
+    ``marks`` adds a word to some heads' titles, e.g. {2: "A", 5: "B"}. The heads share
+    one colour scale in [0, 1], so their colours compare directly.
+    """
+    _validate.tensor("weights", weights, ndim=3)
+    h, lq, lk = weights.shape
+    heads = list(range(h)) if heads is None else [int(i) for i in heads]
+    if not heads:
+        raise ValueError("heads must name at least one head")
+    for i in heads:
+        if not 0 <= i < h:
+            raise ValueError(f"heads must be in [0, {h}), got {i}")
+    _validate.positive_int("columns", columns)
+    query_tokens = _labels("query_tokens", query_tokens, lq)
+    key_tokens = _labels("key_tokens", key_tokens if key_tokens is not None else query_tokens, lk)
+    marks = marks or {}
+    cols = min(columns, len(heads))
+    rows = -(-len(heads) // cols)
+    # The layout is written out as one dict (not make_subplots + one update per panel):
+    # plotly validates it once, which keeps a widget update fast.
+    gap_x, gap_y = 0.03, min(0.12, 0.5 / rows)
+    width, height = (1 - gap_x * (cols - 1)) / cols, (1 - gap_y * (rows - 1)) / rows
+    custom = np.array([[(q, k) for k in key_tokens] for q in query_tokens], dtype=object)
+    z_all = weights.detach().float().cpu().numpy()
+    small = dict(FONT, size=11 if max(lq, lk) <= 12 else 9)   # long sentences: smaller ticks
+    traces, layout, titles = [], {}, []
+    for n, i in enumerate(heads):
+        r, c = divmod(n, cols)
+        suffix = "" if n == 0 else str(n + 1)
+        x0, y1 = c * (width + gap_x), 1 - r * (height + gap_y)
+        traces.append(go.Heatmap(
+            z=z_all[i], x=list(range(lk)), y=list(range(lq)), coloraxis="coloraxis",
+            customdata=custom, name=f"head {i}", xaxis=f"x{suffix}", yaxis=f"y{suffix}",
+            hovertemplate=f"head {i}<br>query: %{{customdata[0]}}<br>key: %{{customdata[1]}}"
+                          "<br>weight: %{z:.2f}<extra></extra>"))
+        layout[f"xaxis{suffix}"] = dict(domain=[x0, min(1.0, x0 + width)], anchor=f"y{suffix}",
+                                        tickangle=-60, tickfont=small, **_ticks(key_tokens, lk))
+        layout[f"yaxis{suffix}"] = dict(domain=[max(0.0, y1 - height), y1], anchor=f"x{suffix}",
+                                        autorange="reversed", showticklabels=c == 0,
+                                        tickfont=small, **_ticks(query_tokens, lq))
+        titles.append(dict(text=f"head {i}" + (f" ({marks[i]})" if i in marks else ""),
+                           x=x0 + width / 2, y=y1, xref="paper", yref="paper", showarrow=False,
+                           xanchor="center", yanchor="bottom", font=dict(FONT, size=13)))
+    fig = go.Figure(traces, layout=dict(
+        layout, annotations=titles, title=dict(text=title, x=0.5), font=FONT,
+        coloraxis=dict(colorscale="Blues", cmin=0.0, cmax=1.0,
+                       colorbar=dict(title="weight", thickness=12, len=0.8)),
+        margin=dict(l=10, r=10, t=70, b=10), height=90 + rows * (130 + 14 * max(lq, 6))))
+    return fig
+
+
+def head_difference_figure(weights_a: torch.Tensor, weights_b: torch.Tensor,
+                           query_tokens: Sequence[str], key_tokens: Sequence[str] | None = None,
+                           *, title: str = "Head A − head B") -> go.Figure:
+    """Two heads' weights (Lq, Lk) → their difference A − B: red where A looks more, blue where B does."""
+    _validate.tensor("weights_a", weights_a, ndim=2)
+    _validate.tensor("weights_b", weights_b, ndim=2)
+    if weights_a.shape != weights_b.shape:
+        raise ValueError(f"weights_b must have the shape of weights_a {tuple(weights_a.shape)}, "
+                         f"got {tuple(weights_b.shape)}")
+    diff = (weights_a - weights_b).detach()
+    bound = max(float(diff.abs().max()), 1e-6)
+    return matrix_heatmap(diff, query_tokens, key_tokens or query_tokens, title=title,
+                          x_title="key (attended to)", y_title="query (attending)",
+                          colorscale="RdBu_r", zmin=-bound, zmax=bound, zmid=0.0, value_format="+.2f")
+
+
+def attention_cost_figure(cost, *, title: str = "Attention cost grows with length²") -> go.Figure:
+    """A ``cost.AttentionCost`` → two log-log panels: time per call and peak memory, against L.
+
+    Each panel has one line per path (weights stored vs fused kernel) and a dotted line
+    growing exactly as L², anchored at the explicit path's longest measurement.
+    """
+    from plotly.subplots import make_subplots
+
+    for name in ("lengths", "explicit_ms", "fused_ms", "explicit_bytes", "fused_bytes"):
+        if not hasattr(cost, name):
+            raise ValueError(f"cost must be an AttentionCost (from cost.measure_attention_cost), "
+                             f"got {type(cost).__name__}")
+    lengths = list(cost.lengths)
+    if not lengths:
+        raise ValueError("cost must hold at least one measured length")
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
+                        subplot_titles=["time per call (ms)", "peak memory (MB)"])
+    colours = {"weights stored": "#dc2626", "fused kernel": "#2563eb"}
+    panels = [(1, cost.explicit_ms, cost.fused_ms, 1.0, "ms"),
+              (2, cost.explicit_bytes, cost.fused_bytes, 1e-6, "MB")]
+    for col, explicit, fused, factor, unit in panels:
+        for name, values in (("weights stored", explicit), ("fused kernel", fused)):
+            fig.add_trace(go.Scatter(
+                x=lengths, y=[v * factor for v in values], mode="lines+markers",
+                name=name, legendgroup=name, showlegend=col == 1,
+                line=dict(color=colours[name]),
+                hovertemplate=f"{name}<br>L = %{{x}}: %{{y:.3g}} {unit}<extra></extra>"),
+                row=1, col=col)
+        anchor_l, anchor_v = lengths[-1], explicit[-1] * factor
+        fig.add_trace(go.Scatter(
+            x=lengths, y=[anchor_v * (n / anchor_l) ** 2 for n in lengths], mode="lines",
+            name="∝ L²", legendgroup="L2", showlegend=col == 1,
+            line=dict(color="#6b7280", dash="dot"), hoverinfo="skip"), row=1, col=col)
+    fig.update_xaxes(type="log", title="sequence length L", tickvals=lengths)
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1)   # one tick per power of ten
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=380,
+                      margin=dict(l=10, r=10, t=70, b=10),
+                      legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.25))
+    return fig
+
+
 
 # --- Chapter 07: the full Transformer ---
 # (this section's code goes right below this line; keep the sections apart)
 
+def depth_figure(values: dict[str, torch.Tensor], *, title: str = "", y_title: str = "",
+                 x_title: str = "layer (1 = closest to the input)", log: bool = True) -> go.Figure:
+    """One line per variant: ``values`` maps a name to a (N,) tensor, one value per layer."""
+    if not isinstance(values, dict) or not values:
+        raise ValueError("values must be a non-empty dict: name → (N,) tensor")
+    for name, v in values.items():
+        _validate.tensor(f"values[{name!r}]", v, ndim=1)
+    fig = go.Figure([
+        go.Scatter(x=list(range(1, v.shape[0] + 1)), y=v.detach().double().cpu().numpy(),
+                   mode="lines+markers", marker=dict(size=5), name=name,
+                   hovertemplate=f"{name}<br>layer %{{x}}: %{{y:.3g}}<extra></extra>")
+        for name, v in values.items()
+    ])
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=360,
+                      margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"))
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=y_title, type="log" if log else "linear", exponentformat="power")
+    return fig
+
+
 
 # --- Chapter 08: training and generation ---
 # (this section's code goes right below this line; keep the sections apart)
+
+LOSS_COLOUR, RAW_COLOUR = "#2563eb", "rgba(37, 99, 235, 0.25)"
+REFERENT_COLOUR, DISTRACTOR_COLOUR, OTHER_COLOUR = "#15803d", "#ea580c", "#9ca3af"
+
+
+def loss_curve_figure(steps: Sequence[int], losses: Sequence[float], *,
+                      smoothed: Sequence[float] | None = None, log_y: bool = False,
+                      title: str = "Training loss", total_steps: int | None = None) -> go.Figure:
+    """Loss per step (faint) and its running mean (bold); ``total_steps`` fixes the x range."""
+    if len(steps) != len(losses):
+        raise ValueError(f"losses must have one value per step ({len(steps)}), got {len(losses)}")
+    if smoothed is not None and len(smoothed) != len(losses):
+        raise ValueError(f"smoothed must have one value per step ({len(steps)}), got {len(smoothed)}")
+    traces = [go.Scatter(x=list(steps), y=list(losses), mode="lines", name="each step",
+                         line=dict(color=RAW_COLOUR, width=1),
+                         hovertemplate="step %{x}: %{y:.3f}<extra></extra>")]
+    if smoothed is not None:
+        traces.append(go.Scatter(x=list(steps), y=list(smoothed), mode="lines", name="running mean",
+                                 line=dict(color=LOSS_COLOUR, width=2.5),
+                                 hovertemplate="step %{x}: %{y:.3f}<extra></extra>"))
+    fig = go.Figure(traces)
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=320,
+                      margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"))
+    fig.update_xaxes(title="training step", range=[0, total_steps] if total_steps else None)
+    fig.update_yaxes(title="loss" + (" (log scale)" if log_y else ""), type="log" if log_y else "linear",
+                     rangemode="tozero" if not log_y else None)
+    return fig
+
+
+def pointer_figure(weights: torch.Tensor, tokens: Sequence[str], *, referent: int | None = None,
+                   distractor: int | None = None, source: int | None = None,
+                   title: str = "Attention from \"it\"") -> go.Figure:
+    """weights (L,): one attention row as bars over the words; the referent in green,
+    the distractor in orange, the attending word (``source``) outlined."""
+    _validate.tensor("weights", weights, ndim=1)
+    tokens = _labels("tokens", tokens, weights.shape[0])
+    for name, pos in (("referent", referent), ("distractor", distractor), ("source", source)):
+        if pos is not None and not 0 <= pos < len(tokens):
+            raise ValueError(f"{name} must be a position in [0, {len(tokens)}), got {pos}")
+    colours = [REFERENT_COLOUR if i == referent else DISTRACTOR_COLOUR if i == distractor
+               else OTHER_COLOUR for i in range(len(tokens))]
+    values = weights.detach().float().cpu()
+    fig = go.Figure(go.Bar(
+        x=list(range(len(tokens))), y=values.numpy(), marker_color=colours,
+        marker_line=dict(color=["#111827" if i == source else "rgba(0,0,0,0)" for i in range(len(tokens))],
+                         width=2),
+        text=[f"{v:.2f}" if v >= 0.005 else "" for v in values.tolist()], textposition="outside",
+        customdata=tokens, hovertemplate="%{customdata}: %{y:.3f}<extra></extra>"))
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=320,
+                      margin=dict(l=10, r=10, t=50, b=10), yaxis_range=[0, 1.12],
+                      yaxis_title="attention weight")
+    fig.update_xaxes(tickangle=-40, **_ticks(tokens, len(tokens)))
+    return fig
+
+
+def progress_curve_figure(steps: Sequence[int], values: Sequence[float], *, current: int | None = None,
+                          title: str = "", y_title: str = "", percent: bool = True) -> go.Figure:
+    """A metric measured at some steps (e.g. held-out accuracy), with the ``current`` step marked."""
+    if len(steps) != len(values):
+        raise ValueError(f"values must have one entry per step ({len(steps)}), got {len(values)}")
+    scale = 100.0 if percent else 1.0
+    fig = go.Figure(go.Scatter(x=list(steps), y=[v * scale for v in values], mode="lines+markers",
+                               line=dict(color=LOSS_COLOUR), marker=dict(size=6),
+                               hovertemplate="step %{x}: %{y:.1f}<extra></extra>"))
+    if current is not None:
+        fig.add_vline(x=current, line_dash="dot", line_color="#111827")
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=320, showlegend=False,
+                      margin=dict(l=10, r=10, t=50, b=10))
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title=y_title, range=[0, 105] if percent else None)
+    return fig
+
+
+def next_token_figure(probs: torch.Tensor, labels: Sequence[str], *, chosen: int | None = None,
+                      title: str = "Next-token probabilities") -> go.Figure:
+    """probs (V,): one step's distribution over the vocabulary; the chosen token in green."""
+    _validate.tensor("probs", probs, ndim=1)
+    labels = _labels("labels", labels, probs.shape[0])
+    if chosen is not None and not 0 <= chosen < len(labels):
+        raise ValueError(f"chosen must be an id in [0, {len(labels)}), got {chosen}")
+    values = probs.detach().float().cpu()
+    fig = go.Figure(go.Bar(
+        x=list(range(len(labels))), y=values.numpy(),
+        marker_color=[REFERENT_COLOUR if i == chosen else LOSS_COLOUR for i in range(len(labels))],
+        text=[f"{v:.2f}" if v >= 0.01 else "" for v in values.tolist()], textposition="outside",
+        customdata=labels, hovertemplate="%{customdata}: %{y:.3f}<extra></extra>"))
+    fig.update_layout(title=dict(text=title, x=0.5), font=FONT, height=320,
+                      margin=dict(l=10, r=10, t=50, b=10), yaxis_range=[0, 1.12],
+                      yaxis_title="probability")
+    fig.update_xaxes(title="next token", **_ticks(labels, len(labels)))
+    return fig
+
+
+def generation_figure(probs: torch.Tensor, step_labels: Sequence[str], vocab_labels: Sequence[str],
+                      chosen: Sequence[int], *, title: str = "Each step's distribution") -> go.Figure:
+    """probs (steps, V): one row per generation step; a ring marks the token chosen at each step."""
+    _validate.tensor("probs", probs, ndim=2)
+    if len(chosen) != probs.shape[0]:
+        raise ValueError(f"chosen must have one id per step ({probs.shape[0]}), got {len(chosen)}")
+    fig = matrix_heatmap(probs, step_labels, vocab_labels, title=title, x_title="next token",
+                         y_title="step: chosen", zmin=0.0, zmax=1.0, value_format=".1f")
+    fig.update_traces(texttemplate=None)
+    fig.add_trace(go.Scatter(x=list(chosen), y=list(range(len(chosen))), mode="markers",
+                             marker=dict(symbol="circle-open", size=16, color=REFERENT_COLOUR,
+                                         line=dict(width=3)),
+                             hoverinfo="skip", showlegend=False))
+    return fig

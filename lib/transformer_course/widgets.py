@@ -402,15 +402,608 @@ class WordOrderExplorer(Explorer):
 
 # --- Chapters 03-04: queries, keys and values; softmax and scaling ---
 # (this section's code goes right below this line; keep the sections apart)
+# Imported here, not at the top: the file's top belongs to every chapter.
+from .attention import attention_scores  # noqa: E402
+from .softmax import entropy, stable_softmax  # noqa: E402
+
+
+class QKVExplorer(Explorer):
+    """Chapter 03. Type a sentence → its Q, K, V, the score matrix QKᵀ, and one query's row.
+
+    ``attention``: a ``SingleHeadAttention`` whose w_q, w_k, w_v make the three views.
+    State for tests: ``q``, ``k``, ``v`` (T, d_k/d_v) and ``scores`` (T, T), raw q·k.
+    """
+
+    def __init__(self, vocab: Vocab, embedding: TokenEmbedding, attention: torch.nn.Module,
+                 text: str = "I'm playing with a cat", query: int = 0):
+        self.vocab, self.embedding, self.attention = vocab, embedding, attention
+        self.q = self.k = self.v = self.scores = None
+        self._syncing = False     # True while render() rewrites the query list
+        super().__init__(
+            controls={
+                "text": widgets.Text(value=text, description="Sentence",
+                                     layout=widgets.Layout(width="360px")),
+                "query": widgets.Dropdown(options=[(f"{query}", query)], value=query,
+                                          description="Query token"),
+            },
+            views={"qkv": "figure", "scores": "figure", "row": "figure"},
+        )
+
+    def _on_change(self, change) -> None:
+        if not self._syncing:
+            super()._on_change(change)
+
+    def _sync_queries(self, tokens: list[str]) -> int:
+        """Offer one entry per token in the query list; keep the chosen position if it still exists."""
+        box = self.controls["query"]
+        options = tuple((f"{i} · {t}", i) for i, t in enumerate(tokens))
+        keep = min(box.value if box.value is not None else 0, len(tokens) - 1)
+        if tuple(box.options) != options:
+            self._syncing = True
+            try:
+                box.options = options
+                box.value = keep
+            finally:
+                self._syncing = False
+        return box.value
+
+    def render(self):
+        tokens, ids, unknown = read_sentence(self.value("text"), self.vocab)
+        if unknown:
+            self.note(unknown_note(unknown))
+        row = self._sync_queries(tokens)
+        with torch.no_grad():
+            x = self.embedding(ids)                                     # (T, d_model)
+            q, k, v = self.attention.w_q(x), self.attention.w_k(x), self.attention.w_v(x)
+            scores = attention_scores(q, k, scale=1.0)                  # (T, T) raw q·k
+        self.q, self.k, self.v, self.scores = q, k, v, scores
+        best = int(scores[row].argmax())
+        self.note(f"'{tokens[row]}' scores highest against '{tokens[best]}' "
+                  f"({float(scores[row, best]):.2f}).")
+        return {
+            "qkv": figures.qkv_figure(q, k, v, tokens,
+                                      title=f"Q, K, V: {len(tokens)} tokens × d_k = {q.shape[1]}"),
+            "scores": figures.scores_row_heatmap(scores, tokens, row, title="Scores Q·Kᵀ (raw)"),
+            "row": figures.query_row_figure(scores[row], tokens, tokens[row]),
+        }
+
+
+class ScalingExplorer(Explorer):
+    """Chapter 04. Temperature, 1/√d_k on or off, and d_k → attention weights and row entropies.
+
+    Queries and keys come from random projections whose entries have unit variance, so
+    the raw scores have variance ≈ d_k, as in the paper's argument. State for tests:
+    ``scores`` (T, T) after scaling and temperature, ``weights`` (T, T), ``entropies`` (T,).
+    """
+
+    D_KS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+    def __init__(self, vocab: Vocab, embedding: TokenEmbedding,
+                 text: str = "the pizza came out of the oven and it tasted good", *,
+                 d_k: int = 64, temperature: float = 1.0, scaled: bool = True, seed: int = 0):
+        """``embedding``: token vectors with entries of variance ≈ 1 (e.g. ``scale=False``)."""
+        if d_k not in self.D_KS:
+            raise ValueError(f"d_k must be one of {self.D_KS}, got {d_k}")
+        self.vocab, self.embedding, self.seed = vocab, embedding, seed
+        self._projections: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.scores = self.weights = self.entropies = None
+        super().__init__(
+            controls={
+                "text": widgets.Text(value=text, description="Sentence",
+                                     layout=widgets.Layout(width="420px")),
+                "d_k": widgets.SelectionSlider(options=list(self.D_KS), value=d_k, description="d_k"),
+                "temperature": widgets.FloatLogSlider(value=temperature, base=10, min=-1, max=1,
+                                                      step=0.05, description="temperature",
+                                                      readout_format=".2f",
+                                                      style={"description_width": "initial"}),
+                "scaled": widgets.Checkbox(value=scaled, description="divide by √d_k"),
+            },
+            views={"weights": "figure", "entropy": "figure"},
+        )
+
+    def projections(self, d_k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """W_Q, W_K (d_model, d_k) with N(0, 1/d_model) entries, the same for a given d_k."""
+        if d_k not in self._projections:
+            d_model = self.embedding.d_model
+            g = torch.Generator().manual_seed(self.seed * 1000 + d_k)
+            self._projections[d_k] = tuple(torch.randn(d_model, d_k, generator=g) / d_model ** 0.5
+                                           for _ in range(2))
+        return self._projections[d_k]
+
+    def render(self):
+        tokens, ids, unknown = read_sentence(self.value("text"), self.vocab)
+        if unknown:
+            self.note(unknown_note(unknown))
+        d_k, temperature, scaled = self.value("d_k"), self.value("temperature"), self.value("scaled")
+        w_q, w_k = self.projections(d_k)
+        with torch.no_grad():
+            x = self.embedding(ids)                                              # (T, d_model)
+            w_q, w_k = w_q.to(x.device), w_k.to(x.device)
+            raw = attention_scores(x @ w_q, x @ w_k, scale=1.0)                  # (T, T)
+        divide = (d_k ** 0.5 if scaled else 1.0) * temperature
+        scores = raw / divide
+        weights = stable_softmax(scores)
+        ents = entropy(weights)
+        self.scores, self.weights, self.entropies = scores, weights, ents
+        how = f"÷ √{d_k}" if scaled else "not scaled"
+        self.note(f"Raw scores have std {float(raw.std()):.1f} (d_k = {d_k}); {how}, ÷ temperature "
+                  f"{temperature:.2f} → std {float(scores.std()):.2f}. Mean largest weight per row: "
+                  f"{float(weights.amax(-1).mean()):.2f}.")
+        return {
+            "weights": figures.attention_heatmap(
+                weights, tokens, title=f"softmax(QKᵀ{' / √d_k' if scaled else ''} / T), d_k = {d_k}"),
+            "entropy": figures.entropy_figure(ents, tokens, len(tokens),
+                                              title=f"Row entropy (mean {float(ents.mean()):.2f})"),
+        }
 
 
 # --- Chapters 05-06: multi-head attention; masking ---
 # (this section's code goes right below this line; keep the sections apart)
 
+class HeadGridExplorer(Explorer):
+    """Chapter 05. A sentence → every head's attention in a grid, and two heads compared.
+
+    ``attention`` is a ``MultiHeadAttention``; its heads are untrained unless you trained
+    them, so their patterns differ only by their random projections. Views: "grid" (the
+    chosen heads, full width), "difference" (head A − head B) and "average" (the mean of
+    the chosen heads, what ``nn.MultiheadAttention`` returns by default).
+    State for tests: ``weights`` (h, T, T) of the sentence on screen.
+    """
+
+    def __init__(self, vocab: Vocab, embedding: TokenEmbedding, attention: torch.nn.Module,
+                 text: str = "the pizza came out of the oven and it tasted good", *,
+                 positions: bool = True, columns: int = 4):
+        self.vocab, self.embedding, self.attention = vocab, embedding, attention
+        self.positions, self.columns = positions, columns
+        self.weights: torch.Tensor | None = None
+        h = attention.num_heads
+        names = [(f"head {i}", i) for i in range(h)]
+        super().__init__(
+            controls={
+                "text": widgets.Text(value=text, description="Sentence",
+                                     layout=widgets.Layout(width="420px")),
+                "heads": widgets.SelectMultiple(options=names, value=tuple(range(h)),
+                                                rows=min(h, 4), description="show heads"),
+                "head_a": widgets.Dropdown(options=names, value=0, description="head A",
+                                           layout=widgets.Layout(width="180px")),
+                "head_b": widgets.Dropdown(options=names, value=min(1, h - 1), description="head B",
+                                           layout=widgets.Layout(width="180px")),
+            },
+            views={"grid": "figure", "difference": "figure", "average": "figure"},
+        )
+        self.views["grid"].layout.grid_column = "1 / -1"    # the grid gets the full width
+
+    def head_weights(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids (T,) → every head's attention weights, shape (h, T, T)."""
+        with torch.no_grad():
+            x = self.embedding(ids.to(self.embedding.weight.device))     # (T, d_model)
+            if self.positions:
+                x = x + sinusoidal_encoding(x.shape[0], x.shape[1], device=x.device)
+            _, weights = self.attention(x.unsqueeze(0))              # (1, h, T, T)
+        return weights[0].cpu()
+
+    def render(self):
+        tokens, ids, unknown = read_sentence(self.value("text"), self.vocab)
+        if unknown:
+            self.note(unknown_note(unknown))
+        heads = sorted(self.value("heads"))
+        if not heads:
+            raise InputError("No head is selected: pick at least one in 'show heads' "
+                             "(Ctrl- or Shift-click picks several).")
+        a, b = self.value("head_a"), self.value("head_b")
+        if a == b:
+            self.note(f"Head A and head B are both head {a}: their difference is zero everywhere.")
+        weights = self.weights = self.head_weights(ids)
+        chosen = weights[heads].mean(dim=0)
+        marks = {a: "A", b: "B"} if a != b else {a: "A = B"}
+        return {
+            "grid": figures.head_grid_figure(
+                weights, tokens, heads=heads, columns=self.columns, marks=marks,
+                title=f"{len(heads)} of {weights.shape[0]} heads, {len(tokens)} tokens"),
+            "difference": figures.head_difference_figure(
+                weights[a], weights[b], tokens, title=f"Head {a} − head {b}"),
+            "average": figures.attention_heatmap(
+                chosen, tokens, title=f"Mean of the {len(heads)} heads shown"),
+        }
+
+
+MAX_BATCH = 6          # sentences in the mask explorer's batch
+MAX_MASK_TOKENS = 12   # tokens per sentence there: four heatmaps side by side must stay readable
+
+
+def batch_table(rows: list[list[str]], picked: int) -> str:
+    """HTML table of a padded batch, one sentence per row; <pad> greyed, the picked row bold."""
+    def cell(tok: str) -> str:
+        style = "color:#9ca3af" if tok == "<pad>" else ""
+        return f'<td style="padding:2px 6px;{style}"><code>{html.escape(tok)}</code></td>'
+    body = "".join(
+        f'<tr style="{"font-weight:bold;background:#eff6ff" if b == picked else ""}">'
+        f"<td>{b}</td>{''.join(cell(t) for t in row)}</tr>" for b, row in enumerate(rows))
+    return ('<table class="tc-batch" style="border-collapse:collapse">'
+            "<tr><th>sentence</th><th colspan=99>tokens (padded to the longest)</th></tr>"
+            + body + "</table>")
+
+
+class MaskExplorer(Explorer):
+    """Chapter 06. A batch of sentences → mask, masked scores and weights of one sentence.
+
+    The sentences (one per line) are padded to the longest. Toggles switch the causal
+    and the padding mask on and off; ``sentence`` picks which row of the batch to show.
+    ``attention`` is a ``SingleHeadAttention``: its scores and weights are the real ones,
+    computed by the lib with the mask (True = may attend).
+    State for tests: ``mask`` (B, 1|T, T) bool or None, ``weights`` (B, T, T).
+    """
+
+    def __init__(self, vocab: Vocab, embedding: TokenEmbedding, attention: torch.nn.Module,
+                 sentences: tuple[str, ...] = ("I love deep learning", "the cat sat",
+                                               "tell me about pizza and cheese"),
+                 *, causal: bool = True, padding: bool = True):
+        self.vocab, self.embedding, self.attention = vocab, embedding, attention
+        self.mask: torch.Tensor | None = None
+        self.weights: torch.Tensor | None = None
+        super().__init__(
+            controls={
+                "sentences": widgets.Textarea(value="\n".join(sentences),
+                                              description="Batch", placeholder="one sentence per line",
+                                              layout=widgets.Layout(width="360px", height="96px")),
+                "causal": widgets.Checkbox(value=causal, description="causal mask"),
+                "padding": widgets.Checkbox(value=padding, description="padding mask"),
+                "sentence": widgets.IntSlider(value=0, min=0, max=max(len(sentences) - 1, 0),
+                                              description="sentence"),
+            },
+            views={"batch": "html", "mask": "figure", "scores": "figure", "weights": "figure"},
+        )
+
+    def read_batch(self) -> tuple[list[list[str]], torch.Tensor]:
+        """The text box → (padded tokens per sentence, ids (B, T)), or InputError."""
+        lines = [line for line in self.value("sentences").splitlines() if line.strip()]
+        if not lines:
+            raise InputError("The batch is empty: type one sentence per line, "
+                             "e.g. 'I love deep learning'.")
+        if len(lines) > MAX_BATCH:
+            raise InputError(f"The batch has {len(lines)} sentences; this explorer shows at most "
+                             f"{MAX_BATCH}. Remove a few lines.")
+        unknown = []
+        for b, line in enumerate(lines):
+            unknown += read_sentence(line, self.vocab, label=f"sentence {b}",
+                                     max_tokens=MAX_MASK_TOKENS)[2]
+        if unknown:
+            self.note(unknown_note(unknown))
+        ids = self.vocab.encode_batch(lines)                         # (B, T), padded with pad_id
+        return [self.vocab.tokens(row) for row in ids], ids
+
+    def current_mask(self, ids: torch.Tensor) -> torch.Tensor | None:
+        """The mask the toggles ask for: (T, T), (B, 1, 1, T) → squeezed to (B, 1|T, T), or None."""
+        from .masks import causal_mask, combine_masks, padding_mask  # the file's top is shared
+
+        causal = causal_mask(ids.shape[1]) if self.value("causal") else None
+        padding = padding_mask(ids, self.vocab.pad_id)[:, 0] if self.value("padding") else None
+        return combine_masks(causal, padding)
+
+    def render(self):
+        from .attention import attention_scores, scaled_dot_product_attention
+
+        rows, ids = self.read_batch()
+        slider = self.controls["sentence"]
+        slider.max = len(rows) - 1                  # keep the picker inside the new batch
+        b = slider.value
+        mask = self.mask = self.current_mask(ids)
+        device = self.embedding.weight.device        # CPU or CUDA, wherever the model lives
+        with torch.no_grad():
+            x = self.embedding(ids.to(device))                        # (B, T, d_model)
+            x = x + sinusoidal_encoding(x.shape[1], x.shape[2], device=device)
+            q, k, v = self.attention.w_q(x), self.attention.w_k(x), self.attention.w_v(x)
+            scores = attention_scores(q, k).cpu()                     # (B, T, T)
+            _, weights = scaled_dot_product_attention(
+                q, k, v, None if mask is None else mask.to(device))   # (B, T, T)
+        weights = self.weights = weights.cpu()
+        length = ids.shape[1]
+        row_mask = torch.ones(length, length, dtype=torch.bool) if mask is None else \
+            mask.expand(len(rows), length, length)[b]
+        tokens = rows[b]
+        shown = [n for n, on in (("causal", self.value("causal")),
+                                 ("padding", self.value("padding"))) if on]
+        name = " + ".join(shown) if shown else "no mask"
+        n_pad = tokens.count("<pad>")
+        self.note(f"Sentence {b}: {length - n_pad} tokens + {n_pad} <pad>. "
+                  f"Each query may see {row_mask.sum(dim=1).tolist()} keys.")
+        return {
+            "batch": batch_table(rows, b),
+            "mask": figures.mask_heatmap(row_mask, tokens, title=f"Mask: {name}"),
+            "scores": figures.scores_heatmap(
+                scores[b].masked_fill(~row_mask, float("-inf")), tokens,
+                title="Scores after masking (blank = −∞)"),
+            "weights": figures.attention_heatmap(weights[b], tokens, title="Weights = softmax(row)"),
+        }
+
+
 
 # --- Chapter 07: the full Transformer ---
 # (this section's code goes right below this line; keep the sections apart)
 
+def shapes_table(rows: list[tuple[str, tuple, str]], highlight: str = "") -> str:
+    """HTML table of (stage, shape, meaning) rows; rows whose stage starts with ``highlight`` are bold."""
+    td = '<td style="padding:3px 8px;text-align:left;border-bottom:1px solid #e5e7eb">'
+    th = '<th style="padding:3px 8px;text-align:left;border-bottom:2px solid #9ca3af">'
+    cells = []
+    for stage, shape, meaning in rows:
+        bold = highlight and stage.startswith(highlight)
+        style = ' style="background:#dbeafe;font-weight:600"' if bold else ""
+        shape_td = td.replace('">', ';white-space:nowrap">')
+        cells.append(f"<tr{style}>{td}{html.escape(stage)}</td>{shape_td}<code>"
+                     f"{html.escape(str(tuple(shape)))}</code></td>{td}{html.escape(meaning)}</td></tr>")
+    return ('<table class="tc-shapes" style="border-collapse:collapse;font-size:13px;line-height:1.3">'
+            f"<tr>{th}stage</th>{th}shape</th>{th}what it holds</th></tr>" + "".join(cells) + "</table>")
+
+
+class ModelExplorer(Explorer):
+    """Chapter 07. A source and a target sentence through a Transformer → one attention map and
+    the shape of every stage.
+
+    Pick the attention kind (encoder self, decoder self, cross), the layer and the head (or the
+    mean of the heads). The decoder reads ``<bos>`` + the target: the target shifted right.
+    State for tests: ``weights`` (Lq, Lk) on screen, ``shapes`` the rows of the table.
+    """
+
+    KINDS = {"encoder self-attention": "encoder_self",
+             "decoder self-attention (masked)": "decoder_self",
+             "cross-attention (decoder → encoder)": "cross"}
+    _TABLE_ROW = {"encoder_self": "encoder self", "decoder_self": "decoder self", "cross": "cross"}
+
+    def __init__(self, model, vocab: Vocab, source: str = "the pizza came out of the oven",
+                 target: str = "it tasted good", kind: str = "cross"):
+        """``model``: a ``model.Transformer`` whose vocabulary is ``vocab``; run in eval mode."""
+        from .model import Transformer  # imported here: the file's top belongs to every chapter
+        if not isinstance(model, Transformer):
+            raise ValueError(f"model must be a transformer_course.model.Transformer, "
+                             f"got {type(model).__name__}")
+        if model.config.vocab_size != len(vocab):
+            raise ValueError(f"vocab has {len(vocab)} tokens but model.config.vocab_size is "
+                             f"{model.config.vocab_size}")
+        if kind not in self.KINDS.values():
+            raise ValueError(f"kind must be one of {list(self.KINDS.values())}, got {kind!r}")
+        self.model, self.vocab = model, vocab
+        self.weights: torch.Tensor | None = None
+        self.shapes: list[tuple[str, tuple, str]] = []
+        c = model.config
+        box = widgets.Layout(width="340px")
+        super().__init__(
+            controls={
+                "source": widgets.Text(value=source, description="Source", layout=box),
+                "target": widgets.Text(value=target, description="Target", layout=box),
+                "kind": widgets.Dropdown(options=list(self.KINDS.items()), value=kind,
+                                         description="attention", layout=widgets.Layout(width="340px")),
+                "layer": widgets.IntSlider(value=1, min=1, description="layer",
+                                           max=max(c.num_encoder_layers, c.num_decoder_layers)),
+                "head": widgets.Dropdown(options=[("mean of heads", -1)]
+                                         + [(str(h + 1), h) for h in range(c.num_heads)],
+                                         value=0, description="head"),
+            },
+            views={"attention": "figure", "shapes": "html"},
+        )
+
+    def render(self):
+        from .model import shape_trace
+        src_tokens, src_ids, unknown_src = read_sentence(self.value("source"), self.vocab, label="source")
+        trg_tokens, trg_ids, unknown_trg = read_sentence(self.value("target"), self.vocab, label="target",
+                                                         max_tokens=MAX_TOKENS - 1)
+        if unknown_src or unknown_trg:
+            self.note(unknown_note(unknown_src + unknown_trg))
+        kind = self.value("kind")
+        c = self.model.config
+        layers = c.num_encoder_layers if kind == "encoder_self" else c.num_decoder_layers
+        self.controls["layer"].max = layers            # keep the slider inside this stack
+        layer, head = self.value("layer"), self.value("head")
+        device = next(self.model.parameters()).device
+        src = src_ids.unsqueeze(0).to(device)                                   # (1, Ls)
+        trg_in = torch.cat([torch.tensor([self.vocab.bos_id]), trg_ids]).unsqueeze(0).to(device)  # (1, Lt)
+        self.model.eval()
+        self.shapes = shape_trace(self.model, src, trg_in)
+        maps = self.model.attention_weights()[kind][layer - 1][0]              # (h, Lq, Lk)
+        self.weights = (maps.mean(dim=0) if head < 0 else maps[head]).detach().cpu()
+        dec_tokens = [BOS_LABEL, *trg_tokens]
+        queries, keys = {"encoder_self": (src_tokens, src_tokens), "decoder_self": (dec_tokens, dec_tokens),
+                         "cross": (dec_tokens, src_tokens)}[kind]
+        name = {"encoder_self": "Encoder self", "decoder_self": "Decoder self", "cross": "Cross"}[kind]
+        which = "mean of heads" if head < 0 else f"head {head + 1}"
+        return {
+            "attention": figures.attention_heatmap(self.weights, queries, keys,
+                                                   title=f"{name}-attention, layer {layer}, {which}"),
+            "shapes": shapes_table(self.shapes, highlight=self._TABLE_ROW[kind]),
+        }
+
+
+BOS_LABEL = "<bos>"
+
+
+def asset_image(name: str, *, width: int = 640, alt: str = ""):
+    """An SVG or PNG from the course's ``assets/`` folder, embedded in the output as data.
+
+    JupyterLab serves only ``chapters/``, so a Markdown link to ``../assets/...`` would not
+    load; embedding the file also keeps an exported HTML page self-contained. An ``<img>``
+    keeps the SVG's own styles from leaking into the page.
+    """
+    import base64
+    from pathlib import Path
+
+    from IPython.display import HTML
+
+    folder = Path(__file__).resolve().parents[2] / "assets"
+    path = folder / name
+    kinds = {".svg": "image/svg+xml", ".png": "image/png"}
+    if path.suffix not in kinds or not path.is_file():
+        raise ValueError(f"name must be an .svg or .png file in {folder}, got {name!r}")
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return HTML(f'<img src="data:{kinds[path.suffix]};base64,{data}" width="{int(width)}" '
+                f'alt="{html.escape(alt)}">')
+
+
 
 # --- Chapter 08: training and generation ---
 # (this section's code goes right below this line; keep the sections apart)
+
+class LiveLossCurve(Explorer):
+    """Chapter 08. The loss curve of a training run, redrawn while it trains.
+
+    Pass ``update`` as the ``callback`` of ``training.train``: every call redraws the
+    curve from the ``History``. Controls: the running-mean window and a log scale.
+    State for tests: ``history``.
+    """
+
+    def __init__(self, total_steps: int | None = None, *, title: str = "Training loss",
+                 smoothing: int = 20):
+        self.history = None
+        self.total_steps, self.title = total_steps, title
+        super().__init__(
+            controls={
+                "smoothing": widgets.IntSlider(value=smoothing, min=1, max=100,
+                                               description="mean over", continuous_update=False),
+                "log": widgets.Checkbox(value=False, description="log scale"),
+            },
+            views={"loss": "figure"},
+        )
+
+    def update(self, history) -> None:
+        """Redraw from ``history`` (a ``training.History``); the training callback."""
+        self.history = history
+        self.refresh()
+
+    def render(self):
+        h = self.history
+        if h is None or not len(h):
+            fig = figures.loss_curve_figure([], [], title=self.title, total_steps=self.total_steps,
+                                            log_y=self.value("log"))
+            self.note("Waiting for the first training steps…")
+            return {"loss": fig}
+        window = self.value("smoothing")
+        smoothed = h.smoothed(window)
+        self.note(f"step {h.steps[-1]}: loss {h.last_loss:.4f} "
+                  f"(mean of the last {min(window, len(h))} steps: {smoothed[-1]:.4f}).")
+        return {"loss": figures.loss_curve_figure(
+            h.steps, h.losses, smoothed=smoothed, log_y=self.value("log"), title=self.title,
+            total_steps=self.total_steps)}
+
+
+class AttentionHistoryExplorer(Explorer):
+    """Chapter 08. Scrub through training: how the attention from "it" formed.
+
+    ``snapshots``: step → ``pointer.snapshot(...)`` dict (pointer (n, L), encoder
+    (n, h, L, L), wins); ``sentences``: the n shown sentences as token lists, with the
+    positions of "it", the referent and the distractor.
+    """
+
+    def __init__(self, snapshots: Mapping[int, dict], sentences: list[list[str]],
+                 it_pos: list[int], referent_pos: list[int], distractor_pos: list[int]):
+        if not snapshots:
+            raise ValueError("snapshots must hold at least one training step")
+        n = len(sentences)
+        if not (len(it_pos) == len(referent_pos) == len(distractor_pos) == n) or n == 0:
+            raise ValueError("sentences, it_pos, referent_pos and distractor_pos must have the "
+                             f"same, non-zero length; got {n}, {len(it_pos)}, {len(referent_pos)}, "
+                             f"{len(distractor_pos)}")
+        self.snapshots = dict(sorted(snapshots.items()))
+        self.sentences, self.it_pos = sentences, it_pos
+        self.referent_pos, self.distractor_pos = referent_pos, distractor_pos
+        steps = list(self.snapshots)
+        options = [(" ".join(s[:it_pos[i] + 3])[:48], i) for i, s in enumerate(sentences)]
+        super().__init__(
+            controls={
+                "step": widgets.SelectionSlider(options=steps, value=steps[0], description="step",
+                                                layout=widgets.Layout(width="360px")),
+                "sentence": widgets.Dropdown(options=options, value=0, description="sentence",
+                                             layout=widgets.Layout(width="420px")),
+            },
+            views={"pointer": "figure", "encoder": "figure", "wins": "figure"},
+        )
+
+    def render(self):
+        step, i = self.value("step"), self.value("sentence")
+        snap = self.snapshots[step]
+        tokens = self.sentences[i]
+        n = len(tokens)
+        weights = snap["pointer"][i, :n]
+        ref, other, it = self.referent_pos[i], self.distractor_pos[i], self.it_pos[i]
+        self.note(f"Step {step}: \"it\" gives {float(weights[ref]):.2f} to '{tokens[ref]}' (the referent) "
+                  f"and {float(weights[other]):.2f} to '{tokens[other]}'. Held-out sentences where the "
+                  f"referent wins: {snap['wins']:.0%}.")
+        encoder = snap["encoder"][i, :, :n, :n].mean(dim=0)
+        steps = list(self.snapshots)
+        return {
+            "pointer": figures.pointer_figure(weights, tokens, referent=ref, distractor=other,
+                                              source=it, title=f"Pointer head, step {step}"),
+            "encoder": figures.attention_heatmap(encoder, tokens,
+                                                 title=f"Encoder layer 1 (head mean), step {step}"),
+            "wins": figures.progress_curve_figure(
+                steps, [self.snapshots[s]["wins"] for s in steps], current=step,
+                title="Held-out: referent wins", y_title="% of sentences"),
+        }
+
+
+class GenerationExplorer(Explorer):
+    """Chapter 08. Watch a trained encoder-decoder write its answer one token at a time.
+
+    Type the source symbols; pick greedy or sampled decoding, the temperature, top-k and
+    the random seed; the step slider picks which step's distribution the bars show.
+    State for tests: ``generation`` (the last ``generation.Generation``).
+    """
+
+    def __init__(self, model: torch.nn.Module, task, text: str = "1 2 3 4 5", *,
+                 max_new_tokens: int | None = None):
+        self.model, self.task = model, task
+        self.max_new_tokens = max_new_tokens or task.max_len + 1
+        self.generation = None
+        wide = {"description_width": "initial"}
+        super().__init__(
+            controls={
+                "text": widgets.Text(value=text, description="source", layout=widgets.Layout(width="260px")),
+                "strategy": widgets.ToggleButtons(options=["greedy", "sample"], value="greedy",
+                                                  style={"button_width": "70px"}),
+                "temperature": widgets.FloatSlider(value=1.0, min=0.0, max=3.0, step=0.05,
+                                                   description="temperature", style=wide,
+                                                   readout_format=".2f", continuous_update=False),
+                "top_k": widgets.IntSlider(value=0, min=0, max=len(task.vocab), description="top-k (0 = all)",
+                                           style=wide, continuous_update=False),
+                "seed": widgets.IntSlider(value=0, min=0, max=20, description="seed", style=wide),
+                "step": widgets.IntSlider(value=1, min=1, max=self.max_new_tokens, description="step",
+                                          style=wide),
+            },
+            views={"steps": "figure", "distribution": "figure"},
+        )
+
+    def render(self):
+        from . import generation  # imported here: the file's top belongs to every chapter
+
+        try:
+            src = self.task.encode(self.value("text"))
+        except ValueError as err:
+            raise InputError(f"{err}. Type symbols separated by spaces, e.g. '3 1 4'.") from None
+        if src.shape[0] > self.task.max_len:
+            raise InputError(f"The source has {src.shape[0]} symbols; the model was trained on at most "
+                             f"{self.task.max_len}. Try a shorter one.")
+        vocab = self.task.vocab
+        top_k = self.value("top_k") or None
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        gen = generation.generate(
+            generation.seq2seq_logits_fn(self.model, src.unsqueeze(0).to(device)),
+            torch.tensor([vocab.bos_id], device=device), max_new_tokens=self.max_new_tokens,
+            strategy=self.value("strategy"), temperature=self.value("temperature"),
+            top_k=top_k, eos_id=vocab.eos_id, seed=self.value("seed"))
+        self.generation = gen
+        chosen = [s.chosen for s in gen.steps]
+        slider = self.controls["step"]
+        slider.max = len(gen.steps)
+        k = min(slider.value, len(gen.steps))
+        written = self.task.decode(gen.ids)
+        verdict = "correct" if written == self.task.answer(self.value("text")) else "wrong"
+        self.note(f"Output: {' '.join(written) or '(nothing)'} ({verdict}); "
+                  f"{len(gen.steps)} steps, each one a run of the decoder.")
+        labels = [f"{i + 1}: {vocab.itos[c]}" for i, c in enumerate(chosen)]
+        step = gen.steps[k - 1]
+        so_far = " ".join(vocab.itos[j] for j in step.prefix.tolist()[-4:])
+        return {
+            "steps": figures.generation_figure(
+                gen.probs(), labels, vocab.itos, chosen, title="Every step's distribution"),
+            "distribution": figures.next_token_figure(
+                step.probs, vocab.itos, chosen=step.chosen, title=f"Step {k} after …{so_far}"),
+        }

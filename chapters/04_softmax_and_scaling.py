@@ -1,0 +1,366 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 04 · Softmax and scaling
+#
+# Chapter 03 ended with a matrix of raw scores Q Kᵀ: any real numbers, positive or
+# negative, large or small. To mix the values we need **weights**: positive numbers that
+# add up to 1 in each row, like "40 % from this word, 25 % from that one".
+#
+# This chapter turns scores into weights with **softmax**, explains why the scores are
+# divided by **√d_k** first, and assembles the whole attention formula.
+
+# %% slideshow={"slide_type": "skip"}
+import math
+
+import torch
+import torch.nn.functional as F
+from transformer_course import checks, figures, widgets
+from transformer_course.attention import SingleHeadAttention, scaled_dot_product_attention
+from transformer_course.embeddings import TokenEmbedding
+from transformer_course.softmax import (
+    entropy,
+    naive_softmax,
+    saturation_experiment,
+    softmax_jacobian_norm,
+    stable_softmax,
+)
+from transformer_course.tokenizer import course_vocab, tokenize
+
+_ = torch.manual_seed(0)   # the same "random" numbers on every run
+torch.set_printoptions(precision=3, sci_mode=False)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Softmax: from scores to probabilities
+#
+# Two steps for each row:
+#
+# 1. take **exp** of every score: everything becomes positive, and bigger scores grow much
+#    bigger;
+# 2. **divide by the row's total**, so the row sums to 1.
+#
+# $$\text{softmax}(x)_j = \frac{e^{x_j}}{\sum_m e^{x_m}}$$
+
+# %% slideshow={"slide_type": "-"}
+row = torch.tensor([2.0, 1.0, 0.1, -1.0])     # one query's scores against 4 keys
+exps = row.exp()
+weights = exps / exps.sum()
+print("scores :", row)
+print("exp    :", exps)
+print("weights:", weights, f" sum = {float(weights.sum()):.3f}")
+
+assert torch.isclose(weights.sum(), torch.tensor(1.0))
+assert torch.allclose(weights, torch.softmax(row, dim=-1))
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# The order is kept (the highest score gets the biggest weight), every weight is
+# positive, even for a negative score, and no key is switched off completely.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### One softmax per row
+#
+# For a whole score matrix, each **row** (one query) gets its own softmax: `dim=-1`, the
+# last dimension, which runs over the keys. Rows sum to 1; columns do not.
+
+# %% slideshow={"slide_type": "-"}
+scores = torch.randn(3, 5) * 2                 # 3 queries × 5 keys
+weights = torch.softmax(scores, dim=-1)
+print("row sums   :", weights.sum(dim=-1))
+print("column sums:", weights.sum(dim=0))
+assert torch.allclose(weights.sum(dim=-1), torch.ones(3))
+assert not torch.allclose(weights.sum(dim=0), torch.ones(5))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Temperature: how sharp?
+#
+# Divide the scores by a number T before softmax. A small T stretches the gaps between
+# scores, so the top key takes nearly everything; a large T squeezes them, so the weights
+# even out. The same knob sets how adventurous text generation is (chapter 08).
+
+# %% slideshow={"slide_type": "-"}
+for T in (0.25, 1.0, 4.0):
+    w = torch.softmax(row / T, dim=-1)
+    print(f"T = {T:4}: weights {w}  entropy {float(entropy(w)):.2f}")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# **Entropy** measures the spread of a row in one number: 0 when one key takes all the
+# weight, log(4) ≈ 1.39 when the 4 keys share it equally.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Why divide by √d_k?
+#
+# The paper's formula is softmax(QKᵀ / √d_k), not softmax(QKᵀ). The reason: a dot
+# product adds up d_k products. If the entries of q and k are random numbers with mean 0
+# and variance 1, each product has variance 1, and the sum of d_k of them has
+# **variance d_k**. Longer vectors give bigger scores.
+
+# %% slideshow={"slide_type": "-"}
+for d_k in (4, 64, 1024):
+    q = torch.randn(10_000, d_k)
+    k = torch.randn(10_000, d_k)
+    dots = (q * k).sum(dim=-1)                       # 10 000 dot products
+    scaled = dots / math.sqrt(d_k)
+    print(f"d_k = {d_k:4}: variance of q·k = {float(dots.var()):7.1f}, "
+          f"after ÷√d_k = {float(scaled.var()):.2f}")
+    assert abs(float(dots.var()) / d_k - 1) < 0.1 and abs(float(scaled.var()) - 1) < 0.1
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Big scores make softmax saturate
+#
+# With d_k = 512, the scores have a standard deviation of √512 ≈ 23, so gaps of 40 or 50
+# between two keys of one row are common. exp turns such a gap into a factor of
+# e^40 ≈ 10^17: one key takes practically all the weight. Dividing by √512 ≈ 22.6 brings the scores back
+# to a range where several keys share the attention.
+
+# %% slideshow={"slide_type": "-"}
+d_k = 512
+q = torch.randn(1, d_k)
+k = torch.randn(8, d_k)                                # 8 keys
+raw = (q @ k.T)[0]                                     # (8,)
+for name, s in (("QKᵀ       ", raw), ("QKᵀ / √d_k", raw / math.sqrt(d_k))):
+    w = torch.softmax(s, dim=-1)
+    print(f"{name}: largest weight {float(w.max()):.3f}, entropy {float(entropy(w)):.2f}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### …and gradients vanish
+#
+# Training adjusts W_Q and W_K through the gradient of softmax. When one weight is ~1 and
+# the others ~0, nudging any score barely changes the weights: the gradient is close to
+# zero, and learning stalls. Here it is measured with autograd.
+
+# %% slideshow={"slide_type": "-"}
+def softmax_gradient_size(s: torch.Tensor) -> float:
+    """Size of ∂softmax/∂scores (the Jacobian's norm), via autograd."""
+    jac = torch.autograd.functional.jacobian(lambda x: torch.softmax(x, dim=-1), s)
+    return float(jac.norm())
+
+
+unscaled_grad = softmax_gradient_size(raw)
+scaled_grad = softmax_gradient_size(raw / math.sqrt(d_k))
+print(f"gradient size, QKᵀ: {unscaled_grad:.4f}   QKᵀ/√d_k: {scaled_grad:.4f}")
+assert unscaled_grad < scaled_grad / 5
+# the lib's closed form for the same quantity
+assert math.isclose(float(softmax_jacobian_norm(torch.softmax(raw, -1))), unscaled_grad, rel_tol=1e-3,
+                    abs_tol=1e-6)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The whole picture, for d_k from 1 to 1024
+#
+# The lib's `saturation_experiment` repeats this for 256 random queries, each over 16
+# keys, at every d_k, with and without scaling.
+
+# %% slideshow={"slide_type": "-"}
+sat = saturation_experiment((1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), length=16, rows=256)
+print("d_k      :", list(sat.d_k))
+print("entropy  :", [round(x, 2) for x in sat.entropy.tolist()], "(no scaling)")
+print("entropy  :", [round(x, 2) for x in sat.scaled_entropy.tolist()], "(÷√d_k)")
+assert sat.entropy[-1] < 0.25 * sat.entropy[0]                            # collapses
+assert (sat.scaled_entropy - sat.scaled_entropy[0]).abs().max() < 0.15    # stays put
+figures.saturation_figure(sat, "entropy", title="Without scaling, rows collapse onto one key")
+
+# %% slideshow={"slide_type": "subslide"}
+figures.saturation_figure(sat, "grad_norm", title="…and the softmax gradient fades")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Red: raw QKᵀ. As d_k grows, the entropy drops towards 0 (one key takes all) and the
+# gradient shrinks. Blue: divided by √d_k, the scores keep variance 1 whatever d_k is,
+# so both curves stay flat. That is the whole reason for the √d_k.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Numerical stability: subtract the row maximum
+#
+# exp grows fast: exp(89) is already too big for a float32 and becomes `inf`, and
+# inf / inf is `NaN`. Unscaled scores, long vectors or a low temperature easily push
+# scores that high.
+
+# %% slideshow={"slide_type": "-"}
+big = torch.tensor([1000.0, 999.0, 990.0])
+print("naive  :", naive_softmax(big))
+assert torch.isnan(naive_softmax(big)).all()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The fix uses a property of softmax: subtracting the same number c from every score of a
+# row changes nothing, because e^(x−c) = e^x · e^(−c), and the factor e^(−c) cancels
+# between top and bottom. Choose c = the row's maximum: the biggest exponent becomes
+# e^0 = 1, and nothing can overflow.
+
+# %% slideshow={"slide_type": "-"}
+shifted = big - big.max()                            # [0, -1, -10]
+stable = shifted.exp() / shifted.exp().sum()
+print("shifted:", shifted, "→", stable)
+
+assert torch.isfinite(stable).all()
+assert torch.allclose(stable, torch.softmax(big, dim=-1))
+assert torch.allclose(stable, stable_softmax(big))   # the lib's version
+small = torch.tensor([2.0, 1.0, 0.1])
+assert torch.allclose(naive_softmax(small), naive_softmax(small - 5.0))   # shifting changes nothing
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# `torch.softmax` does this internally; the lib's `stable_softmax` spells it out.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The weighted sum of the values
+#
+# With one row of weights per query, each token's output is a **mix of all the value
+# vectors**, weighted by how much it attends to each:
+#
+# $$\text{output}_i = \sum_j w_{ij}\, v_j \qquad \text{i.e.} \qquad \text{output} = W V$$
+#
+# Every token leaves the layer as a context-aware blend of the tokens it looked at.
+
+# %% slideshow={"slide_type": "-"}
+L, d_k, d_v = 4, 8, 3
+Q, K, V = torch.randn(L, d_k), torch.randn(L, d_k), torch.randn(L, d_v)
+W = torch.softmax(Q @ K.T / math.sqrt(d_k), dim=-1)                  # (L, L)
+out = W @ V                                                            # (L, d_v)
+
+mix_for_token_0 = sum(W[0, j] * V[j] for j in range(L))               # by hand, for token 0
+assert torch.allclose(out[0], mix_for_token_0, atol=1e-6)
+print("weights of token 0:", W[0])
+print("its output        :", out[0])
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ## The whole formula: one attention head
+#
+# $$\text{Attention}(Q, K, V) = \text{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right) V$$
+#
+# The lib's `scaled_dot_product_attention` computes exactly this and also returns the
+# weights, so the figures can show them. PyTorch ships its own fused version: they agree.
+
+# %% slideshow={"slide_type": "-"}
+lib_out, lib_weights = scaled_dot_product_attention(Q, K, V)
+assert torch.allclose(lib_out, out, atol=1e-6) and torch.allclose(lib_weights, W, atol=1e-6)
+assert torch.allclose(lib_out, F.scaled_dot_product_attention(Q, K, V), atol=1e-6)
+
+batch = torch.randn(2, 6, 16)                                          # 2 sentences, 6 tokens
+head = SingleHeadAttention(d_model=16, d_k=8)
+head_out, head_weights = head(batch)
+reference = F.scaled_dot_product_attention(head.w_q(batch), head.w_k(batch), head.w_v(batch))
+assert torch.allclose(head_out, reference, atol=1e-5)
+assert torch.allclose(head_weights.sum(-1), torch.ones(2, 6), atol=1e-6)
+print("lib == F.scaled_dot_product_attention; SingleHeadAttention:", tuple(batch.shape), "→",
+      tuple(head_out.shape), "weights", tuple(head_weights.shape))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Explore: temperature, scaling and d_k
+#
+# The sentence's tokens are projected to queries and keys of size d_k (random projections
+# whose entries have variance 1, as in the argument above). Left: the attention weights;
+# right: each row's entropy, with the dotted line at "perfectly even".
+#
+# - Untick **divide by √d_k** and raise **d_k** to 512: rows turn into single dark cells
+#   and the entropy bars fall to 0.
+# - Tick it again: whatever d_k, the picture keeps the same overall sharpness.
+# - Move **temperature**: below 1 sharpens, above 1 flattens.
+# - Notice that the two "the" always attend alike: same word, same vectors.
+
+# %% slideshow={"slide_type": "-"}
+vocab = course_vocab()
+unit_embed = TokenEmbedding(len(vocab), 32, scale=False)   # entries ~ N(0, 1)
+widgets.ScalingExplorer(vocab, unit_embed, "the pizza came out of the oven and it tasted good",
+                        d_k=64, temperature=1.0, scaled=True)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Q and K are not born as attention
+#
+# In "the pizza came out of the oven and it tasted good", "it" means the pizza. Does a
+# fresh attention head know? Its W_Q and W_K are random numbers.
+
+# %% slideshow={"slide_type": "-"}
+tokens = tokenize("the pizza came out of the oven and it tasted good")
+x = unit_embed(torch.tensor(vocab.ids(tokens))).detach().unsqueeze(0)    # (1, 11, 32)
+fresh = SingleHeadAttention(d_model=32, d_k=16)
+with torch.no_grad():
+    _, fresh_weights = fresh(x)
+it = tokens.index("it")
+print("weights of 'it':", "  ".join(f"{t} {float(w):.2f}" for t, w in zip(tokens, fresh_weights[0, it])))
+figures.attention_heatmap(fresh_weights[0], tokens, title="An untrained head: no meaning yet")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# The weights of "it" are spread almost evenly, and whichever key comes out on top is
+# chance, not meaning. Softmax and √d_k make attention *well-behaved*; they do not make it
+# *smart*. The projections become meaningful only when training changes W_Q, W_K and W_V
+# to lower the model's error. Chapter 08 trains a small model and lets you watch "it"
+# learn to look at "pizza".
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Your turn 1: a softmax that never overflows
+#
+# Write `my_softmax(scores)` for scores of any shape (..., Lk): a softmax over the **last**
+# dimension that works even for scores near 1000. Use `exp`, `sum` and `max`, not
+# `torch.softmax`.
+
+# %% slideshow={"slide_type": "-"}
+def my_softmax(scores: torch.Tensor) -> torch.Tensor:
+    """scores (..., Lk) → weights (..., Lk), each row summing to 1, no overflow."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "-"}
+checks.check_softmax(my_softmax)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def softmax_solution(scores: torch.Tensor) -> torch.Tensor:
+    """scores (..., Lk) → weights (..., Lk), each row summing to 1, no overflow."""
+    row_max = scores.max(dim=-1, keepdim=True).values    # (..., 1): each row's own max
+    e = (scores - row_max).exp()                          # largest entry is exp(0) = 1
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+assert checks.check_softmax(softmax_solution).passed
+checks.check_softmax(softmax_solution)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Your turn 2: one head of attention
+#
+# Write `my_attention(x, w_q, w_k, w_v)`: x is (L, d_model), the projections are
+# (d_model, d_k), (d_model, d_k) and (d_model, d_v). Return `(output, weights)` with
+# output (L, d_v) and weights (L, L), following
+#
+# $$\text{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right) V, \qquad Q = xW_Q,\; K = xW_K,\; V = xW_V$$
+#
+# You may use `torch.softmax` (or your `my_softmax`).
+
+# %% slideshow={"slide_type": "-"}
+def my_attention(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
+                 w_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (L, d_model) → output (L, d_v), weights (L, L)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "-"}
+checks.check_attention(my_attention)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def attention_solution(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
+                       w_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (L, d_model) → output (L, d_v), weights (L, L)."""
+    q, k, v = x @ w_q, x @ w_k, x @ w_v                   # (L, d_k), (L, d_k), (L, d_v)
+    scores = q @ k.T / math.sqrt(q.shape[-1])             # √d_k: the width of q and k, not of x
+    weights = torch.softmax(scores, dim=-1)               # one distribution per query row
+    return weights @ v, weights
+
+
+assert checks.check_attention(attention_solution).passed
+checks.check_attention(attention_solution)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Recap
+#
+# - **Softmax** turns each row of scores into positive weights summing to 1 (`dim=-1`).
+# - Dot products of random vectors have **variance d_k**; without dividing by **√d_k**,
+#   softmax saturates on one key and its gradient vanishes. Temperature is the same knob
+#   turned by hand.
+# - Subtract each row's **maximum** before exp: same result, no overflow.
+# - Each output is the **weighted sum of the values**:
+#   Attention(Q, K, V) = softmax(QKᵀ/√d_k) V, which matches `F.scaled_dot_product_attention`.
+# - Random W_Q and W_K give meaningless weights: training makes them meaningful (chapter 08).
+#
+# Next: **05 Multi-head attention**: several heads side by side, each free to look for
+# something different.

@@ -1,0 +1,317 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 05 · Multi-head attention: several views at once
+#
+# One attention head gives each token **one** weighted mix of the others. But a word
+# often needs several relations at the same time: "it" in "the pizza came out of the
+# oven and it tasted good" needs to know what it refers to, which verb belongs to it,
+# and what stands next to it.
+#
+# Multi-head attention runs several heads **side by side**. Each head has its own
+# projections and works in a smaller space, so each is free to specialise. Their
+# results are glued together and mixed by one last matrix.
+
+# %% slideshow={"slide_type": "skip"}
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformer_course import checks, figures, widgets
+from transformer_course.attention import MultiHeadAttention, scaled_dot_product_attention
+from transformer_course.cost import growth_exponent, measure_attention_cost
+from transformer_course.embeddings import TokenEmbedding
+from transformer_course.positional import sinusoidal_encoding
+from transformer_course.tokenizer import course_vocab, tokenize
+
+_ = torch.manual_seed(0)   # the same "random" numbers on every run
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## From one head to h heads
+#
+# Recall one head: Attention(Q, K, V) = softmax(QKᵀ / √d_k) V, with Q = XW_Q, K = XW_K,
+# V = XW_V.
+#
+# With h heads, head i gets its **own** three matrices W_Q⁽ⁱ⁾, W_K⁽ⁱ⁾, W_V⁽ⁱ⁾, each
+# projecting d_model numbers down to d_head = d_model / h. Then:
+#
+# $$\text{head}_i = \text{Attention}(XW_Q^{(i)}, XW_K^{(i)}, XW_V^{(i)}) \qquad
+#   \text{MultiHead}(X) = \text{Concat}(\text{head}_1, …, \text{head}_h)\,W_O$$
+#
+# A simplified picture: with 4 heads, one head could follow grammar, one the tone, one
+# the choice of words, one the punctuation. Nobody tells a head what to follow: training
+# decides.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Every head's projection in one matrix
+#
+# In practice the h small matrices are stored **side by side** in one d_model × d_model
+# matrix: columns 0 … d_head-1 belong to head 0, the next d_head columns to head 1, and
+# so on. One matrix product computes every head's queries at once.
+#
+# Our example: "I love deep learning", d_model = 8, h = 2 heads, so d_head = 4.
+
+# %% slideshow={"slide_type": "-"}
+vocab = course_vocab()
+tokens = tokenize("I love deep learning")
+B, L, d_model, h = 1, len(tokens), 8, 2
+d_head = d_model // h
+
+embed = TokenEmbedding(len(vocab), d_model, scale=False)
+with torch.no_grad():
+    x = embed(torch.tensor([vocab.ids(tokens)])) + sinusoidal_encoding(L, d_model)   # (B, L, d_model)
+w_q, w_k, w_v, w_o = (torch.randn(d_model, d_model) / math.sqrt(d_model) for _ in range(4))
+
+q = x @ w_q                                   # (1, 4, 8): every head's queries, side by side
+head_1_alone = x @ w_q[:, d_head:2 * d_head]  # head 1 with its own small (8 × 4) matrix
+assert torch.allclose(q[..., d_head:2 * d_head], head_1_alone, atol=1e-6)
+print("x:", tuple(x.shape), " q:", tuple(q.shape), " head 1's queries:", tuple(head_1_alone.shape))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Split, attend, concatenate, project
+#
+# Follow the shapes: (batch B, length L, heads h, head size d_head).
+
+# %% slideshow={"slide_type": "-"}
+def split_heads(t):
+    """(B, L, d_model) → (B, h, L, d_head): cut the features into h slices, heads in front."""
+    return t.view(B, L, h, d_head).transpose(1, 2)
+
+
+def merge_heads(t):
+    """(B, h, L, d_head) → (B, L, d_model): put the heads' slices back side by side."""
+    return t.transpose(1, 2).reshape(B, L, d_model)
+
+
+steps = {}
+steps["x"] = x
+steps["q = x W_Q"] = q = x @ w_q
+steps["split q"] = q_heads = split_heads(q)
+k_heads, v_heads = split_heads(x @ w_k), split_heads(x @ w_v)
+steps["scores q kᵀ / √d_head"] = scores = q_heads @ k_heads.transpose(-2, -1) / math.sqrt(d_head)
+steps["weights = softmax"] = weights = torch.softmax(scores, dim=-1)
+steps["heads = weights v"] = heads = weights @ v_heads
+steps["concat (merge)"] = concat = merge_heads(heads)
+steps["out = concat W_O"] = out = concat @ w_o
+for name, t in steps.items():
+    print(f"{name:24} {str(tuple(t.shape)):15}")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Each head computes its own (L × L) weights: here 2 heads × 4 queries × 4 keys. The
+# scores are divided by √d_head, the size of the vectors each head compares. The output
+# has the shape of the input, so attention layers can be stacked.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Why the transpose matters
+#
+# `view(B, L, h, d_head)` keeps each token's row intact and only cuts it into slices.
+# Skipping the transpose and writing `view(B, h, L, d_head)` instead cuts the (L × d_model)
+# block in reading order: head 0 then gets all of tokens 0 and 1 and nothing of tokens 2
+# and 3, and each of its "rows" is half a token. Label each number with its token to see it:
+
+# %% slideshow={"slide_type": "-"}
+which_token = torch.arange(L).repeat_interleave(d_model).view(B, L, d_model)   # token index of each number
+right = split_heads(which_token)[0, 0]                # head 0: (L, d_head)
+wrong = which_token.view(B, h, L, d_head)[0, 0]
+print("head 0, right split — token of each number:\n", right.tolist())
+print("head 0, view without transpose:\n", wrong.tolist())
+assert (right == torch.arange(L)[:, None]).all()       # row t holds only token t
+assert not (wrong == torch.arange(L)[:, None]).all()   # rows mix tokens
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Same number of parameters as one full-width head
+#
+# h heads of size d_model/h use h × (d_model × d_model/h) = d_model² numbers for W_Q,
+# exactly what one head of full width d_model uses. The same holds for W_K and W_V, and
+# W_O is d_model × d_model either way. More heads cost **no** extra parameters: they
+# split the same budget differently.
+
+# %% slideshow={"slide_type": "-"}
+def n_params(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+d = 64
+counts = {heads: n_params(MultiHeadAttention(d, heads, bias=False)) for heads in (1, 2, 4, 8)}
+print(f"parameters by number of heads: {counts} = 4 × {d}² = {4 * d * d}")
+assert set(counts.values()) == {4 * d * d}
+
+# One full-width head (W_Q, W_K, W_V of 64 × 64) plus W_O:
+one_head = nn.ModuleList([nn.Linear(d, d, bias=False) for _ in range(4)])
+assert n_params(one_head) == counts[8]
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The lib's `MultiHeadAttention` is PyTorch's, with copied weights
+#
+# The course's `MultiHeadAttention` (in `lib/transformer_course/attention.py`) does the
+# steps above with `nn.Linear` layers. We check it three ways on the same input:
+#
+# 1. PyTorch's own `nn.MultiheadAttention`, whose weights we copy into ours;
+# 2. a hand-written version that calls the fused `F.scaled_dot_product_attention` per head;
+# 3. the lib's fused path (`need_weights=False`).
+
+# %% slideshow={"slide_type": "-"}
+d_model, h = 32, 8
+torch_mha = nn.MultiheadAttention(d_model, h, batch_first=True).eval()
+mha = MultiHeadAttention(d_model, h).load_from_torch(torch_mha).eval()
+
+x = torch.randn(2, 6, d_model)                                # (B, L, d_model)
+with torch.no_grad():
+    out, weights = mha(x)                                     # (2, 6, 32), (2, 8, 6, 6)
+    ref, ref_weights = torch_mha(x, x, x, average_attn_weights=False)
+
+    # 2. By hand: nn.MultiheadAttention keeps W_Q, W_K, W_V stacked in in_proj_weight.
+    w_qkv, b_qkv = torch_mha.in_proj_weight.chunk(3), torch_mha.in_proj_bias.chunk(3)
+    q, k, v = (F.linear(x, w, b).view(2, 6, h, d_model // h).transpose(1, 2)
+               for w, b in zip(w_qkv, b_qkv))                 # each (B, h, L, d_head)
+    fused = F.scaled_dot_product_attention(q, k, v)           # (B, h, L, d_head)
+    by_hand = torch_mha.out_proj(fused.transpose(1, 2).reshape(2, 6, d_model))
+
+    fast, no_weights = mha(x, need_weights=False)
+
+torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
+torch.testing.assert_close(weights, ref_weights, atol=1e-5, rtol=0)
+torch.testing.assert_close(by_hand, ref, atol=1e-5, rtol=0)
+torch.testing.assert_close(fast, ref, atol=1e-5, rtol=0)
+assert no_weights is None
+print("lib = nn.MultiheadAttention = hand-written with F.scaled_dot_product_attention = fused path")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Two details worth knowing: `nn.MultiheadAttention` **averages** the weights over heads
+# unless you pass `average_attn_weights=False`, and it stores W_Q, W_K, W_V stacked in
+# one `in_proj_weight` (3·d_model × d_model), in `nn.Linear`'s (out × in) layout.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Heads side by side
+#
+# Eight heads of an (untrained) layer on the pizza sentence. Each heatmap is one head's
+# weights: row = query (the word looking), column = key (the word looked at), each row
+# sums to 1.
+
+# %% slideshow={"slide_type": "-"}
+sentence = "the pizza came out of the oven and it tasted good"
+grid_tokens = tokenize(sentence)
+grid_embed = TokenEmbedding(len(vocab), d_model, scale=False)
+grid_mha = MultiHeadAttention(d_model, 8)
+with torch.no_grad():
+    grid_mha.q_proj.weight.mul_(3)    # sharper random attention: its patterns are easier to see
+    x = grid_embed(torch.tensor([vocab.ids(grid_tokens)])) + sinusoidal_encoding(len(grid_tokens), d_model)
+    _, grid_weights = grid_mha(x)                              # (1, 8, 11, 11)
+figures.head_grid_figure(grid_weights[0], grid_tokens, title="8 untrained heads on the pizza sentence")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Every head looks somewhere else, only because its random projections differ. The
+# patterns mean nothing yet: in chapter 08, training gives heads jobs, such as linking
+# "it" to "pizza".
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ## Explore: every head, and two heads compared
+#
+# - Type your own sentence: all heads update.
+# - Pick which heads to show (Ctrl- or Shift-click for several).
+# - Choose heads **A** and **B**: the difference map is red where A looks more, blue
+#   where B does. The last map averages the heads shown, which is what
+#   `nn.MultiheadAttention` returns by default: averaging hides how different they are.
+
+# %% slideshow={"slide_type": "-"}
+widgets.HeadGridExplorer(vocab, grid_embed, grid_mha, text=sentence)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The price: cost grows with the square of the length
+#
+# Every query meets every key, so each head builds an L × L matrix of scores. Double
+# the sentence and the matrix gets **four** times bigger.
+#
+# Two ways to compute the same output:
+# - **weights stored**: the path we wrote, which keeps the (L × L) weights (we need them
+#   for pictures);
+# - **fused kernel**: `F.scaled_dot_product_attention` goes through the keys block by
+#   block and never keeps the whole matrix.
+#
+# Let's measure both on **your** machine. It takes a second or two; longer lengths are
+# skipped if your machine is slow.
+
+# %% slideshow={"slide_type": "-"}
+cost = measure_attention_cost((32, 64, 128, 256, 512, 1024), num_heads=4, d_head=16, budget_s=1.5)
+print(f"{'L':>6} {'stored ms':>10} {'fused ms':>9} {'stored MB':>10} {'fused MB':>9}")
+for row in zip(cost.lengths, cost.explicit_ms, cost.fused_ms, cost.explicit_bytes, cost.fused_bytes):
+    n, e_ms, f_ms, e_b, f_b = row
+    print(f"{n:>6} {e_ms:>10.3f} {f_ms:>9.3f} {e_b / 1e6:>10.3f} {f_b / 1e6:>9.3f}")
+
+# Memory is counted, not timed, so it is the same on every machine:
+assert abs(growth_exponent(cost.lengths, cost.explicit_bytes) - 2) < 0.1   # stored: ∝ L²
+assert abs(growth_exponent(cost.lengths, cost.fused_bytes) - 1) < 0.1      # fused:  ∝ L
+
+# %% slideshow={"slide_type": "subslide"}
+figures.attention_cost_figure(cost, title=f"Attention cost on this machine ({cost.device})")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# On log-log axes a power of L is a straight line; the dotted line grows exactly as L².
+# Stored memory follows it: the weights matrix is the cost. (Memory here counts the
+# tensors each path creates, as Python sees them.) The fused kernel's memory grows only
+# like L, yet its **time** still climbs steeply for long inputs: it skips storing the
+# matrix, not computing it. (For short inputs, time is dominated by fixed
+# overheads, hence the flat start.) This quadratic cost is why long contexts are
+# expensive, and why so much research looks for cheaper attention.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Your turn: multi-head attention by hand
+#
+# Write `my_multi_head_attention(x, w_q, w_k, w_v, w_o, num_heads)`:
+#
+# - `x` is (B, L, d_model); the four matrices are (d_model × d_model), used as `x @ w`;
+#   columns i·d_head … (i+1)·d_head of `w_q`, `w_k`, `w_v` belong to head i;
+# - split into heads, attend in each head (scale by √d_head), merge, project with `w_o`;
+# - return the (B, L, d_model) output.
+#
+# The checker recognises the usual slips: a reshape that mixes tokens across heads, heads
+# that share one projection, a forgotten W_O.
+
+# %% slideshow={"slide_type": "-"}
+def my_multi_head_attention(x, w_q, w_k, w_v, w_o, num_heads):
+    """x (B, L, d_model), w_* (d_model, d_model) → (B, L, d_model)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "-"}
+checks.check_multi_head_attention(my_multi_head_attention)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def multi_head_attention_solution(x, w_q, w_k, w_v, w_o, num_heads):
+    """x (B, L, d_model), w_* (d_model, d_model) → (B, L, d_model)."""
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+
+    def split(t):                                              # (B, L, D) → (B, h, L, d_head)
+        return t.view(b, length, num_heads, d_head).transpose(1, 2)
+
+    q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
+    out, _ = scaled_dot_product_attention(q, k, v)             # (B, h, L, d_head)
+    merged = out.transpose(1, 2).reshape(b, length, d_model)   # (B, L, D)
+    return merged @ w_o
+
+
+assert checks.check_multi_head_attention(multi_head_attention_solution).passed
+checks.check_multi_head_attention(multi_head_attention_solution)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Recap
+#
+# - **h heads** run in parallel, each with its own W_Q, W_K, W_V projecting to
+#   d_head = d_model / h, so each can specialise.
+# - **Split** (B, L, d_model) → (B, h, L, d_head) with view + transpose, **attend** per
+#   head, **concatenate** back to (B, L, d_model), **project** with W_O.
+# - Same parameter count as one full-width head: 4 · d_model².
+# - The lib's `MultiHeadAttention` equals `nn.MultiheadAttention` and a hand-written
+#   `F.scaled_dot_product_attention` version with copied weights.
+# - Attention costs grow with **L²**: storing the weights costs memory ∝ L²; the fused
+#   kernel avoids that memory, not the work.
+#
+# Next: **06 Masking**, where we decide which keys each query may see.

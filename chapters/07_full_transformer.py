@@ -1,0 +1,485 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 07 · The full Transformer: stacking the blocks
+#
+# Chapters 01–06 built the parts: token embeddings, positions, attention with many
+# heads, masks. This chapter puts them together into the model of "Attention Is All
+# You Need", the one in the picture below.
+#
+# Two small new parts are needed: a **feed-forward network** applied to every token,
+# and **Add & Norm**, which wraps every sublayer. Then we stack layers, add an output
+# layer, and check the result number for number against PyTorch's own `nn.Transformer`.
+
+# %% slideshow={"slide_type": "skip"}
+import math
+
+import torch
+import torch.nn.functional as F
+from IPython.display import HTML
+from torch import nn
+from transformer_course import checks, figures, widgets
+from transformer_course.layers import AddNorm, DecoderLayer, EncoderLayer, FeedForward
+from transformer_course.masks import causal_mask, combine_masks, padding_mask, to_blocked
+from transformer_course.model import (
+    DecoderOnlyTransformer,
+    EncoderOnlyTransformer,
+    Transformer,
+    TransformerConfig,
+    count_parameters,
+    shape_trace,
+)
+from transformer_course.tokenizer import course_vocab
+
+_ = torch.manual_seed(0)   # the same "random" numbers on every run
+vocab = course_vocab()
+
+# %% slideshow={"slide_type": "subslide"}
+widgets.asset_image("transformer.svg", width=640,
+                    alt="The encoder-decoder Transformer: encoder stack left, decoder stack right")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The position-wise feed-forward network
+#
+# Attention mixes information **between** tokens. After it, each token goes through a
+# small two-layer network of its own:
+#
+# $$\mathrm{FFN}(x) = W_2\,\mathrm{ReLU}(W_1 x + b_1) + b_2$$
+#
+# The paper widens each vector from d_model = 512 to d_ff = 2048 numbers and back. Think
+# of it as the place where each token, having gathered context, "thinks it over" alone.
+
+# %% slideshow={"slide_type": "-"}
+d_model, d_ff = 16, 64
+ffn = FeedForward(d_model, d_ff)
+x = torch.randn(2, 5, d_model)                         # (batch, tokens, d_model)
+
+by_hand = ffn.linear2(torch.relu(ffn.linear1(x)))      # (2, 5, 64) in the middle, then back to 16
+assert torch.allclose(ffn(x), by_hand)
+print("in:", tuple(x.shape), "→ hidden:", tuple(ffn.linear1(x).shape), "→ out:", tuple(ffn(x).shape))
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# **Position-wise** means the same weights are applied to every token *on its own*:
+# feeding token 3 alone gives exactly its row of the full output. Nothing flows between
+# tokens here; that is attention's job.
+
+# %% slideshow={"slide_type": "-"}
+alone = ffn(x[:, 3:4])                                  # only token 3
+assert torch.allclose(alone, ffn(x)[:, 3:4], atol=1e-6)
+print(f"parameters: {count_parameters(ffn)} = 16·64 + 64 + 64·16 + 16")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Add & Norm
+#
+# Every sublayer (attention or feed-forward) is wrapped in the same two steps:
+#
+# 1. **Add**: a *residual connection* adds the sublayer's input to its output,
+#    `x + sublayer(x)`. The sublayer only has to learn a *change* to x.
+# 2. **Norm**: *layer normalisation* rescales each token's vector to mean 0 and
+#    variance 1 (then applies a learned scale and shift).
+#
+# The paper normalises after the addition (**post-norm**): `LayerNorm(x + sublayer(x))`.
+# Most models since GPT-2 normalise the sublayer's input instead (**pre-norm**):
+# `x + sublayer(LayerNorm(x))`. The lib's `AddNorm` does either.
+
+# %% slideshow={"slide_type": "subslide"}
+norm = nn.LayerNorm(d_model)
+post = norm(x + ffn(x))                                 # the paper
+pre = x + ffn(norm(x))                                  # GPT-2 and most models since
+
+add_norm_post = AddNorm(d_model)                        # fresh LayerNorm: scale 1, shift 0, like `norm`
+add_norm_pre = AddNorm(d_model, norm_first=True)
+assert torch.allclose(add_norm_post(x, ffn), post, atol=1e-6)
+assert torch.allclose(add_norm_pre(x, ffn), pre, atol=1e-6)
+
+token = post[0, 0]
+print(f"after post-norm, token 0 has mean {token.mean():+.3f} and std {token.std(unbiased=False):.3f}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Why the residual matters in a deep stack
+#
+# Training sends a gradient back from the loss through every layer. Chapter 00 showed
+# what repeated multiplication does: a factor a little below 1, applied 30 times,
+# leaves almost nothing.
+#
+# An experiment: stack 30 feed-forward blocks, compute a loss at the top, and measure
+# the gradient that reaches each block's weights, for four designs.
+
+# %% slideshow={"slide_type": "subslide"}
+depth = 30
+x0, target = torch.randn(8, 10, d_model), torch.randn(8, 10, d_model)
+
+
+def deep_stack(design: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient norm of each block's first weight matrix, and each block's output std."""
+    torch.manual_seed(1)                                # the same weights for every design
+    blocks = [FeedForward(d_model, d_ff) for _ in range(depth)]
+    wraps = [AddNorm(d_model, norm_first=design == "pre-norm") for _ in range(depth)]
+    h, stds = x0, []
+    for block, wrap in zip(blocks, wraps):
+        if design == "plain (no residual)":
+            h = block(h)
+        elif design == "residual, no norm":
+            h = h + block(h)
+        else:                                           # post-norm (the paper) or pre-norm
+            h = wrap(h, block)
+        stds.append(h.std().detach())
+    F.mse_loss(h, target).backward()
+    return torch.stack([b.linear1.weight.grad.norm() for b in blocks]), torch.stack(stds)
+
+
+designs = ["plain (no residual)", "residual, no norm", "post-norm (paper)", "pre-norm"]
+grads, stds = {}, {}
+for design in designs:
+    grads[design], stds[design] = deep_stack(design)
+    g = grads[design]
+    print(f"{design:20s} gradient at block 1: {g[0]:.1e}   at block 30: {g[-1]:.1e}")
+
+# %% slideshow={"slide_type": "subslide"}
+figures.depth_figure(grads, title="Gradient reaching each of 30 stacked blocks",
+                     y_title="gradient norm (log scale)")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Without residuals the gradient shrinks by a roughly constant factor at every block:
+# block 1 gets more than a million million (10¹²) times less than block 30, so it
+# never learns. With `x + block(x)` the
+# gradient has a direct path around each block (the derivative of `x` is 1), and every
+# block gets a gradient of the same size.
+
+# %% slideshow={"slide_type": "-"}
+plain, residual = grads["plain (no residual)"], grads["post-norm (paper)"]
+assert plain[0] < 1e-12 * plain[-1]                     # vanished
+assert residual[0] > 0.5 * residual[-1]                 # survives all 30 blocks
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### And the norm?
+#
+# Residuals alone let the activations grow: each block adds its output on top. Layer
+# normalisation after the addition (post-norm) keeps every token's vector at the same
+# scale, whatever the depth.
+
+# %% slideshow={"slide_type": "-"}
+figures.depth_figure(stds, title="Size of the activations after each block",
+                     y_title="standard deviation", log=False)
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Pre-norm normalises only what goes *into* each block, so its main stream still grows
+# slowly; that is why pre-norm models put one last LayerNorm after the whole stack (the
+# lib's `final_norm`). And the plain stack? Its signal fades, just like its gradient.
+
+# %% slideshow={"slide_type": "-"}
+grow, steady = stds["residual, no norm"], stds["post-norm (paper)"]
+assert grow[-1] > 1.5 * grow[0]
+assert torch.allclose(steady, torch.ones(depth), atol=0.01)
+print(f"residual only:  std {grow[0]:.2f} → {grow[-1]:.2f}")
+print(f"with LayerNorm: std {steady[0]:.2f} → {steady[-1]:.2f}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The encoder layer
+#
+# One encoder layer = multi-head self-attention, then the feed-forward network, each
+# wrapped in Add & Norm. Its output has the same shape as its input, (B, L, d_model),
+# and that is what lets us stack as many as we like.
+#
+# The lib's `EncoderLayer` is built from the chapters' own parts. We copy the weights of
+# PyTorch's `nn.TransformerEncoderLayer` into it and compare.
+
+# %% slideshow={"slide_type": "subslide"}
+d_model, heads, d_ff = 32, 4, 64
+src = vocab.encode_batch(["the pizza came out of the oven", "the cat sat"])   # (2, 7), padded
+x = torch.randn(2, src.shape[1], d_model)
+
+reference = nn.TransformerEncoderLayer(d_model, heads, d_ff, dropout=0.0, batch_first=True).eval()
+encoder_layer = EncoderLayer(d_model, heads, d_ff, dropout=0.0).load_from_torch(reference).eval()
+
+mask = padding_mask(src, vocab.pad_id)                  # (2, 1, 1, 7), True = may attend
+mine = encoder_layer(x, mask, need_weights=True)
+theirs = reference(x, src_key_padding_mask=to_blocked(mask)[:, 0, 0])   # PyTorch: True = blocked
+assert torch.allclose(mine, theirs, atol=1e-5)
+print("EncoderLayer matches nn.TransformerEncoderLayer:", tuple(mine.shape))
+print("self-attention weights kept for figures:", tuple(encoder_layer.self_attn_weights.shape))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The decoder layer
+#
+# A decoder layer has **three** sublayers, each with Add & Norm:
+#
+# 1. **Masked self-attention** over the target tokens so far (the causal mask of
+#    chapter 06: no peeking at later words).
+# 2. **Cross-attention**: the *queries* come from the decoder, the *keys and values* from
+#    the encoder's output (the "memory"). This is where the decoder reads the source.
+# 3. The **feed-forward** network.
+
+# %% slideshow={"slide_type": "subslide"}
+trg_in = vocab.encode_batch(["it tasted good", "it sat"], add_bos=True)   # (2, 4)
+y = torch.randn(2, trg_in.shape[1], d_model)
+memory = mine                                           # the encoder layer's output, (2, 7, 32)
+
+reference = nn.TransformerDecoderLayer(d_model, heads, d_ff, dropout=0.0, batch_first=True).eval()
+decoder_layer = DecoderLayer(d_model, heads, d_ff, dropout=0.0).load_from_torch(reference).eval()
+
+lt = trg_in.shape[1]
+self_mask = combine_masks(causal_mask(lt), padding_mask(trg_in, vocab.pad_id))   # (2, 1, 4, 4)
+cross_mask = padding_mask(src, vocab.pad_id)                                     # (2, 1, 1, 7)
+out = decoder_layer(y, memory, self_mask, cross_mask, need_weights=True)
+expected = reference(y, memory, tgt_mask=to_blocked(causal_mask(lt)),
+                     tgt_key_padding_mask=trg_in == vocab.pad_id,
+                     memory_key_padding_mask=src == vocab.pad_id)
+assert torch.allclose(out, expected, atol=1e-5)
+print("DecoderLayer matches nn.TransformerDecoderLayer:", tuple(out.shape))
+print("masked self-attention weights:", tuple(decoder_layer.self_attn_weights.shape), "(B, h, Lt, Lt)")
+print("cross-attention weights:      ", tuple(decoder_layer.cross_attn_weights.shape), "(B, h, Lt, Ls)")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Cross-attention is not square: each of the 4 target positions spreads its attention
+# over the 7 source positions. Below, head 1 for the first sentence pair (the layer is
+# untrained, so the pattern means nothing yet: chapter 08 trains it).
+
+# %% slideshow={"slide_type": "-"}
+src_tokens = vocab.tokens(src[0])
+trg_tokens = vocab.tokens(trg_in[0])
+figures.attention_heatmap(decoder_layer.cross_attn_weights[0, 0].detach(), trg_tokens, src_tokens,
+                          title="Cross-attention: target queries × source keys")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Stacking N layers and the output projection
+#
+# The model is now a few lines:
+#
+# 1. **Embed** the source ids (× √d_model, chapter 01) and **add positions** (chapter 02).
+# 2. Run them through **N encoder layers**: the result is the memory, (B, Ls, d_model).
+# 3. Embed the target the same way and run it through **N decoder layers**, each of which
+#    reads the memory through cross-attention.
+# 4. The **output projection**, a linear layer d_model → V, turns each decoder vector
+#    into one score (logit) per vocabulary word. A softmax makes them probabilities.
+#
+# The paper uses N = 6 and **ties** the weights: one V × d_model matrix is the source
+# embedding, the target embedding and the output projection. The lib's `Transformer`
+# does all of this; `TransformerConfig` holds the sizes.
+
+# %% slideshow={"slide_type": "subslide"}
+config = TransformerConfig(vocab_size=len(vocab), d_model=32, num_heads=4, num_encoder_layers=2,
+                           num_decoder_layers=2, d_ff=64, dropout=0.0, max_len=64)
+model = Transformer(config).eval()
+print(config)
+assert model.output.weight is model.src_embed.token.weight is model.trg_embed.token.weight
+print(f"{count_parameters(model):,} parameters; the {len(vocab)} × 32 embedding is shared three ways")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The shifted target
+#
+# The decoder learns to predict the **next** token. So it reads the target shifted right
+# by one (it starts with `<bos>`), and at every position the label is the token that
+# comes next:
+#
+# ```python
+# logits = model(src, trg[:, :-1])     # the decoder sees <bos> … up to the second-last token
+# labels = trg[:, 1:]                  # and must predict the first token … up to <eos>
+# ```
+
+# %% slideshow={"slide_type": "subslide"}
+src = vocab.encode_batch(["the pizza came out of the oven"])
+trg = vocab.encode_batch(["it tasted good"], add_bos=True, add_eos=True)   # (1, 5)
+trg_in, labels = trg[:, :-1], trg[:, 1:]
+
+print(f"{'position':>8}  {'decoder reads':>14}  {'must predict':>12}")
+for i, (seen, nxt) in enumerate(zip(vocab.tokens(trg_in[0]), vocab.tokens(labels[0]))):
+    print(f"{i:>8}  {seen:>14}  {nxt:>12}")
+
+# %% slideshow={"slide_type": "subslide"}
+logits = model(src, trg_in)                             # (1, 4, V)
+loss = F.cross_entropy(logits.reshape(-1, len(vocab)), labels.reshape(-1))
+print("logits:", tuple(logits.shape), "labels:", tuple(labels.shape))
+print(f"loss before training: {loss:.2f}")
+print(f"a uniform guess over the V = {len(vocab)} words: ln V = {math.log(len(vocab)):.2f}")
+assert logits.shape == (1, trg_in.shape[1], len(vocab))
+assert abs(loss.item() - math.log(len(vocab))) < 1.5
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Untrained, the model is about as good as a uniform guess (a little worse: its random
+# scores are confidently wrong about some words). Chapter 08 trains this loss down.
+#
+# Thanks to the causal mask, one forward pass trains all positions at once, and no
+# position can cheat by looking at the word it has to predict: changing a later target
+# token leaves the earlier logits exactly as they were.
+
+# %% slideshow={"slide_type": "-"}
+changed = trg_in.clone()
+changed[0, 3] = vocab.stoi["cake"]                      # change the last token the decoder reads
+assert torch.allclose(model(src, changed)[:, :3], logits[:, :3], atol=1e-5)
+assert not torch.allclose(model(src, changed)[:, 3], logits[:, 3])
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The shapes at every stage
+#
+# B = batch, Ls / Lt = source / target length, d = d_model, h = heads, V = vocabulary.
+# The table below is read from the tensors of a real run (2 source sentences of up to
+# 7 tokens, target input of 4 tokens).
+
+# %% slideshow={"slide_type": "-"}
+src = vocab.encode_batch(["the pizza came out of the oven", "the cat sat"])
+trg_in = vocab.encode_batch(["it tasted good", "it sat"], add_bos=True)
+rows = shape_trace(model, src, trg_in)
+HTML(widgets.shapes_table(rows))
+
+# %% slideshow={"slide_type": "-"}
+shapes = {stage: shape for stage, shape, _ in rows}
+assert shapes["memory = encoder output"] == (2, 7, 32)
+assert shapes["cross-attention weights"] == (2, 4, 4, 7)
+assert shapes["logits = output projection"] == (2, 4, len(vocab))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Checked against `nn.Transformer`
+#
+# PyTorch's `nn.Transformer` is the encoder and decoder stacks (with a final LayerNorm
+# after each, as the lib's default `final_norm=True`), without embeddings or output layer.
+# Copy its weights into our model, give both the same embeddings and output projection,
+# and the logits agree to within 1e-5.
+
+# %% slideshow={"slide_type": "-"}
+core = nn.Transformer(d_model=32, nhead=4, num_encoder_layers=2, num_decoder_layers=2,
+                      dim_feedforward=64, dropout=0.0, batch_first=True).eval()
+model.load_from_torch(core)
+
+pad = vocab.pad_id
+hidden = core(model.src_embed(src), model.trg_embed(trg_in),
+              tgt_mask=to_blocked(causal_mask(trg_in.shape[1])),
+              src_key_padding_mask=src == pad, tgt_key_padding_mask=trg_in == pad,
+              memory_key_padding_mask=src == pad)
+assert torch.allclose(model(src, trg_in), model.output(hidden), atol=1e-5)
+print("lib's Transformer matches nn.Transformer with copied weights")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ## The paper's base model: about 65 million parameters
+#
+# With the paper's sizes (d_model 512, 6 + 6 layers, 8 heads, d_ff 2048, a shared
+# vocabulary of 37,000 tokens, tied embeddings) the lib's model has **63.1 million**
+# parameters; the paper reports 65M (its exact vocabulary and counting rules may differ a
+# little). Almost a third of them sit in the embedding matrix.
+
+# %% slideshow={"slide_type": "-"}
+base = Transformer(TransformerConfig())                 # every default is the paper's base model
+total = count_parameters(base)
+parts = {
+    "shared embedding / output (37,000 × 512)": count_parameters(base.src_embed),
+    "encoder (6 layers)": count_parameters(base.encoder),
+    "decoder (6 layers)": count_parameters(base.decoder),
+}
+for name, n in parts.items():
+    print(f"{name:42s} {n / 1e6:6.2f}M")
+print(f"{'total':42s} {total / 1e6:6.2f}M")
+assert 63e6 < total < 66e6 and sum(parts.values()) == total
+del base                                                # 250 MB we no longer need
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## One set of blocks, three families of models
+#
+# | family | blocks | each token sees | examples |
+# | --- | --- | --- | --- |
+# | encoder-only | encoder layers | every token | BERT, RoBERTa |
+# | decoder-only | encoder layers + causal mask | itself and earlier tokens | GPT, Llama |
+# | encoder-decoder | both stacks + cross-attention | source: all; target: earlier | original, T5 |
+#
+# A GPT block is masked self-attention + feed-forward: exactly an encoder layer given
+# the causal mask. The lib builds `EncoderOnlyTransformer` and `DecoderOnlyTransformer`
+# from the same `EncoderLayer`.
+
+# %% slideshow={"slide_type": "subslide"}
+ids = vocab.encode_batch(["the pizza came out of the oven"])
+bert_like = EncoderOnlyTransformer(config).eval()
+gpt_like = DecoderOnlyTransformer(config).eval()
+bert_logits = bert_like(ids, need_weights=True)
+gpt_logits = gpt_like(ids, need_weights=True)
+bert_attention = bert_like.attention_weights()["encoder_self"][0][0, 0].detach()   # layer 1, head 1
+gpt_attention = gpt_like.attention_weights()["decoder_self"][0][0, 0].detach()
+
+print("both predict a word at every position:", tuple(bert_logits.shape), tuple(gpt_logits.shape))
+assert gpt_attention.triu(1).abs().sum() == 0           # GPT: nothing above the diagonal
+assert bert_attention.triu(1).abs().sum() > 0           # BERT: sees later words too
+
+# %% slideshow={"slide_type": "subslide"}
+tokens = vocab.tokens(ids[0])
+figures.attention_heatmap(bert_attention, tokens, title="Encoder-only (BERT): every token sees all")
+
+# %% slideshow={"slide_type": "-"}
+figures.attention_heatmap(gpt_attention, tokens, title="Decoder-only (GPT): causal self-attention")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Explore: inside the model
+#
+# Type a source and a target sentence, pick which attention to look at (encoder self,
+# decoder self, cross), a layer and a head. The table shows the shape at every stage;
+# the row of the attention you picked is highlighted.
+#
+# - **Cross-attention** is the only non-square one: target words down, source words across.
+# - **Decoder self-attention** has nothing above the diagonal: the causal mask.
+# - Lengthen the source sentence and watch which shapes change, and which do not.
+#
+# The model is untrained, so the patterns are random; in chapter 08 they take shape.
+
+# %% slideshow={"slide_type": "-"}
+explorer_config = config.replace(num_encoder_layers=2, num_decoder_layers=2, dropout=0.1)
+widgets.ModelExplorer(Transformer(explorer_config), vocab,
+                      source="the pizza came out of the oven", target="it tasted good")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Your turn: a decoder layer's forward pass
+#
+# Write the forward pass of a **post-norm** decoder layer (as in the paper), using the
+# parts of the lib's `DecoderLayer`:
+#
+# - `layer.self_attn(query, key, value, mask)` and `layer.cross_attn(...)` return
+#   `(output, weights)`; with only `query` given, attention is self-attention;
+# - `layer.feed_forward(x)`;
+# - `layer.norm1`, `layer.norm2`, `layer.norm3`: the three LayerNorms.
+#
+# `x` is (B, Lt, d_model), `memory` is (B, Ls, d_model); no padding here, but the
+# self-attention needs its causal mask (`causal_mask(length)`).
+
+# %% slideshow={"slide_type": "-"}
+def my_decoder_layer(layer: DecoderLayer, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+    """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "-"}
+checks.check_decoder_layer(my_decoder_layer)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def decoder_layer_solution(layer: DecoderLayer, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+    """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
+    mask = causal_mask(x.shape[1])                      # no peeking at later target tokens
+    attended, _ = layer.self_attn(x, mask=mask)
+    x = layer.norm1(x + attended)                       # Add & Norm 1
+    attended, _ = layer.cross_attn(x, memory, memory)   # queries from x, keys and values from memory
+    x = layer.norm2(x + attended)                       # Add & Norm 2
+    return layer.norm3(x + layer.feed_forward(x))       # Add & Norm 3
+
+
+assert checks.check_decoder_layer(decoder_layer_solution).passed
+checks.check_decoder_layer(decoder_layer_solution)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Recap
+#
+# - **Feed-forward**: a two-layer network applied to each token on its own
+#   (d_model → d_ff → d_model).
+# - **Add & Norm**: `LayerNorm(x + sublayer(x))` around every sublayer (pre-norm:
+#   `x + sublayer(LayerNorm(x))`). The residual gives the gradient a direct path through
+#   a deep stack; the norm keeps activations at a steady scale.
+# - **Encoder layer**: self-attention + feed-forward. **Decoder layer**: masked
+#   self-attention + cross-attention to the memory + feed-forward.
+# - Stack N of each, embed with √d_model and positions, project to the vocabulary with
+#   the tied embedding matrix: `model(src, trg[:, :-1])` is trained against `trg[:, 1:]`.
+# - The same blocks give BERT (encoder-only), GPT (decoder-only) and the original
+#   encoder-decoder. The lib's model matches `nn.Transformer`, and the base
+#   configuration has about 63M parameters.
+#
+# Next: **08 Training and generation**, where this model learns and its attention takes
+# shape.

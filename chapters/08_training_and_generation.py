@@ -1,0 +1,450 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 08 · Training and generation: the model learns
+#
+# Chapter 04 made a promise: **queries and keys are not born as attention**. In a fresh
+# model W_Q and W_K are random, so the attention weights are noise. Training is what
+# turns them into something useful.
+#
+# In this chapter you train Transformers live, on your own CPU, and watch it happen:
+#
+# 1. a model learns to **reverse** a row of symbols, while its loss curve falls;
+# 2. a model learns which noun **"it"** refers to, and you scrub through training to
+#    see its attention form;
+# 3. the trained model **writes its answer one token at a time**, greedily or by
+#    sampling with a temperature.
+
+# %% slideshow={"slide_type": "skip"}
+import time
+
+import torch
+from IPython.display import display
+from transformer_course import checks, figures, widgets
+from transformer_course.data import pronoun_task, sequence_task
+from transformer_course.generation import (
+    generate,
+    greedy_decode,
+    next_token_probs,
+    seq2seq_accuracy,
+    seq2seq_logits_fn,
+)
+from transformer_course.model import Transformer, TransformerConfig, count_parameters
+from transformer_course.pointer import PronounPointer, pointer_loss, referent_wins, resolve, snapshot
+from transformer_course.training import seq2seq_loss, split_batch_fn, train
+
+# Small models train much faster on one thread: with two, the threads mostly wait for
+# each other (measured: about 5× slower on a busy 2-core machine).
+torch.set_num_threads(1)
+_ = torch.manual_seed(0)   # the same "random" numbers on every run
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## A task small enough for a laptop: reverse a sequence
+#
+# Real models learn from billions of words on many GPUs. To see learning happen in a
+# few seconds we need a task that is tiny but still needs attention: **reverse a row
+# of symbols**. Given `3 1 4 1 5` the model must write `5 1 4 1 3`.
+#
+# To write the first output symbol the model must look at the *last* input symbol, for
+# the second at the one before it, and so on: exactly the kind of "where should I look?"
+# question that cross-attention answers.
+
+# %% slideshow={"slide_type": "-"}
+task = sequence_task("reverse", num_symbols=8, min_len=3, max_len=6,
+                     num_train=4000, num_test=500, seed=0)
+vocab = task.vocab
+print("vocabulary:", vocab.itos)
+print(f"{len(task.train)} training rows, {len(task.test)} held-out rows (no row in both)")
+for i in range(3):
+    n = int(task.train.lengths[i])
+    print("source", vocab.tokens(task.train.src[i, :n]), "→ target", vocab.tokens(task.train.tgt[i, :n + 2]))
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# The target is framed by `<bos>` (begin) and `<eos>` (end). The decoder starts from
+# `<bos>` and must itself decide when to stop, by writing `<eos>`.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The model: chapter 07's Transformer, made small
+#
+# One encoder layer, one decoder layer, d_model = 32 and two heads: about 20 thousand
+# parameters, against about 65 million in the paper's base model.
+
+# %% slideshow={"slide_type": "-"}
+config = TransformerConfig(vocab_size=len(vocab), d_model=32, num_heads=2, num_encoder_layers=1,
+                           num_decoder_layers=1, d_ff=64, dropout=0.0, max_len=16)
+torch.manual_seed(0)
+model = Transformer(config)
+print(f"{count_parameters(model):,} parameters")
+
+src = task.encode("1 2 3 4 5").unsqueeze(0)                       # (1, 5)
+untrained = greedy_decode(seq2seq_logits_fn(model.eval(), src), torch.tensor([[vocab.bos_id]]),
+                          max_new_tokens=7, eos_id=vocab.eos_id)
+print("untrained model, reversing 1 2 3 4 5:", vocab.tokens(untrained[0]))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### How wrong is it? The loss
+#
+# Training needs one number that says how wrong the model is: the **cross-entropy
+# loss**. The decoder reads the target shifted right by one, `tgt[:, :-1]`, and at each
+# position must predict the next token, `tgt[:, 1:]` (chapter 07). The loss is the
+# average of −log(probability the model gave to the right token).
+#
+# A model that knew nothing and spread its probability evenly over the V tokens would
+# score −log(1/V) = log V. An untrained model does a little worse: its random weights
+# make it confidently wrong here and there.
+
+# %% slideshow={"slide_type": "-"}
+batch = split_batch_fn(task.train)(torch.arange(256))              # (src, tgt) of 256 rows
+with torch.no_grad():
+    start_loss = seq2seq_loss(model, batch).item()
+print(f"loss before training: {start_loss:.2f}   log V = log {len(vocab)} = "
+      f"{torch.log(torch.tensor(float(len(vocab)))):.2f}")
+assert start_loss > 0.9 * torch.log(torch.tensor(float(len(vocab))))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The training loop
+#
+# Training repeats four steps, a few hundred times:
+#
+# ```python
+# loss = seq2seq_loss(model, batch)   # 1. forward: how wrong on this batch?
+# optimiser.zero_grad()
+# loss.backward()                     # 2. backward: which way should each weight move?
+# optimiser.step()                    # 3. move every weight a little downhill
+#                                     # 4. next batch
+# ```
+#
+# Back-propagation computes, for every weight (W_Q and W_K included), how the loss would
+# change if that weight changed. The optimiser (Adam) then nudges each weight the way
+# that lowers the loss. `train` in the lib runs this loop, with a progress bar, and
+# calls the live curve below every 20 steps.
+
+# %% slideshow={"slide_type": "subslide"}
+steps = 200
+curve = widgets.LiveLossCurve(total_steps=steps, title="Reversing: training loss")
+display(curve)
+
+# %% slideshow={"slide_type": "-"}
+torch.manual_seed(0)
+model = Transformer(config)
+began = time.perf_counter()
+history = train(model, seq2seq_loss, split_batch_fn(task.train), len(task.train), steps=steps,
+                batch_size=256, lr=2e-2, warmup=30, decay=True, seed=0,
+                callback=curve.update, callback_every=20, description="reverse")
+train_seconds = time.perf_counter() - began
+print(f"{steps} steps in {train_seconds:.1f} s; loss {history.losses[0]:.2f} → {history.last_loss:.4f}")
+assert history.last_loss < 0.05 * history.losses[0]
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# The loss falls fast at first (the model learns which symbols exist and that `<eos>`
+# comes last), then more slowly as it gets the order right. Tick **log scale** on the
+# curve to see the late progress, which a linear axis flattens.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Did it learn, or memorise? Held-out rows
+#
+# A low training loss could mean the model memorised its 4000 rows. The real test is
+# rows it has **never seen**. For each held-out row the model writes its answer
+# greedily (next section), and an answer counts only if every symbol is right.
+
+# %% slideshow={"slide_type": "-"}
+began = time.perf_counter()
+accuracy = seq2seq_accuracy(model, task.test, bos_id=vocab.bos_id, eos_id=vocab.eos_id)
+print(f"held-out exact-match accuracy: {accuracy:.1%} of {len(task.test)} rows "
+      f"(decoded in {time.perf_counter() - began:.2f} s)")
+assert accuracy >= 0.99
+
+for text in ["1 2 3 4 5", "7 7 0", "6 5 4 3 2 1"]:
+    out = greedy_decode(seq2seq_logits_fn(model, task.encode(text).unsqueeze(0)),
+                        torch.tensor([[vocab.bos_id]]), max_new_tokens=8, eos_id=vocab.eos_id)
+    print(f"{text:>12}  →  {' '.join(task.decode(out[0]))}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## What does "it" mean? Attention learns a pronoun
+#
+# "The pizza came out of the oven and **it** tasted good." Does "it" mean the pizza or
+# the oven? You know at once: ovens do not taste good. Change the end, "… and **it** was
+# broken", and "it" becomes the oven. **The words after "it" decide.**
+#
+# Our corpus is made of such sentences: two nouns from different groups (food,
+# appliances, animals, vehicles) and a predicate that fits only one of them.
+
+# %% slideshow={"slide_type": "-"}
+pt = pronoun_task(num_train=2000, num_test=300, seed=0)
+for i in range(4):
+    words = pt.tokens(pt.test, i)
+    ref, other = int(pt.test.referent_pos[i]), int(pt.test.distractor_pos[i])
+    print(f"{pt.test.sentences[i]:<52}  it = {words[ref]} (not {words[other]})")
+print(f"{len(pt.train)} training and {len(pt.test)} held-out sentences, none in both")
+first = (pt.test.referent_pos < pt.test.distractor_pos).float().mean()
+print(f"the referent is the first noun in {first:.0%} of held-out sentences: position alone cannot tell")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### A model that points
+#
+# The model is an encoder (one layer, two heads: every word sees every other word) and
+# then **one more attention head** whose query comes from the position of "it". Its
+# attention weights over the sentence are the answer: a probability for each word.
+#
+# Training pushes up the weight on the true referent (cross-entropy again). Nothing
+# tells the model which words are food or what "tasted" means: it must discover that
+# from the examples.
+
+# %% slideshow={"slide_type": "-"}
+pronoun_config = TransformerConfig(vocab_size=len(pt.vocab), d_model=32, num_heads=2,
+                                   num_encoder_layers=1, num_decoder_layers=1, d_ff=64,
+                                   dropout=0.0, max_len=16)
+torch.manual_seed(0)
+pointer = PronounPointer(pronoun_config)
+sentence = "the pizza came out of the oven and it tasted good".split()
+ids = torch.tensor(pt.vocab.ids(sentence))
+before = resolve(pointer.eval(), ids, sentence.index("it"))
+wins_before = referent_wins(pointer, pt.test).float().mean().item()
+print(f"untrained: pizza {before[1]:.2f}, oven {before[6]:.2f}; referent wins in {wins_before:.0%} "
+      "of held-out sentences (a coin flip)")
+figures.pointer_figure(before, sentence, referent=1, distractor=6, source=8,
+                       title="Before training: attention from \"it\"")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Train, and keep snapshots
+#
+# While it trains, the loop stops at chosen steps and records the attention on a few
+# held-out sentences, plus the share of held-out sentences where "it" gives more weight
+# to the referent than to the distractor.
+
+# %% slideshow={"slide_type": "-"}
+shown = pt.test[:8]                                      # the sentences the explorer shows
+snapshot_steps = [0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100]
+began = time.perf_counter()
+pointer_history = train(pointer, pointer_loss, lambda idx: pt.train[idx], len(pt.train), steps=100,
+                        batch_size=128, lr=1e-2, seed=0, description="pronoun",
+                        snapshot_fn=lambda m: snapshot(m, shown, pt.test), snapshot_steps=snapshot_steps)
+pointer_seconds = time.perf_counter() - began
+wins = referent_wins(pointer, pt.test).float().mean().item()
+print(f"100 steps in {pointer_seconds:.1f} s; loss {pointer_history.losses[0]:.2f} → "
+      f"{pointer_history.last_loss:.3f}")
+print(f"pointer head (the one head on top of encoder layer 1, query at \"it\"): the referent "
+      f"outweighs the distractor in {wins:.1%} of {len(pt.test)} held-out sentences")
+assert wins >= 0.9 and wins_before < 0.75
+
+# %% slideshow={"slide_type": "subslide"}
+after = resolve(pointer, ids, 8)
+assert after[1] > after[6]                               # pizza, not oven
+broken = "the pizza came out of the oven and it was broken".split()
+after_broken = resolve(pointer, torch.tensor(pt.vocab.ids(broken)), 8)
+assert after_broken[6] > after_broken[1]                 # now the oven
+print(f"'... it tasted good': pizza {after[1]:.2f}, oven {after[6]:.2f}")
+print(f"'... it was broken':  pizza {after_broken[1]:.2f}, oven {after_broken[6]:.2f}")
+figures.pointer_figure(after, sentence, referent=1, distractor=6, source=8,
+                       title="After training: attention from \"it\"")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# The same two nouns, and only the last words changed: the attention from "it" moved
+# from the pizza to the oven. The query of "it" must therefore carry what comes after
+# it. That is the encoder's job: its self-attention lets "it" read "tasted" or "broken"
+# before the pointer head asks its question.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Explore: watch the attention form
+#
+# Drag **step** from 0 to 100.
+#
+# - **Pointer head**: the attention from "it" (green = the referent, orange = the
+#   other noun). At step 0 it is flat noise; within a few dozen steps it locks onto
+#   the referent.
+# - **Encoder layer 1**: the encoder's self-attention (mean of its two heads). Look at
+#   the row of "it": it learns to look at the predicate, the words that decide.
+# - **Held-out: referent wins**: the share of unseen sentences resolved correctly.
+#
+# Pick other sentences in the menu.
+
+# %% slideshow={"slide_type": "-"}
+history_explorer = widgets.AttentionHistoryExplorer(
+    pointer_history.snapshots, [pt.tokens(shown, i) for i in range(len(shown))],
+    shown.it_pos.tolist(), shown.referent_pos.tolist(), shown.distractor_pos.tolist())
+history_explorer.controls["step"].value = 100
+history_explorer
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Generation: one token at a time
+#
+# How did the reversing model write its answers? A decoder does not output a sentence
+# at once. It outputs **one distribution**: scores for every token as the next one.
+# To write a sentence you loop:
+#
+# 1. run the model on the tokens so far (at first just `<bos>`);
+# 2. take the scores at the **last** position and turn them into probabilities;
+# 3. choose a token and **append** it: it is now part of the history;
+# 4. stop at `<eos>` or after a maximum length.
+#
+# The lib wraps the model as a **logits function**: prefix (B, t) → logits (B, t, V).
+
+# %% slideshow={"slide_type": "subslide"}
+src = task.encode("3 1 4 1 5").unsqueeze(0)
+logits_fn = seq2seq_logits_fn(model, src)
+prefix = torch.tensor([[vocab.bos_id]])
+with torch.no_grad():
+    for step in range(7):
+        logits = logits_fn(prefix)                              # (1, t, V)
+        probs = torch.softmax(logits[0, -1], dim=-1)            # the last position: next token
+        token = probs.argmax()                                  # greedy: the most likely one
+        prefix = torch.cat([prefix, token.view(1, 1)], dim=1)   # append: history for the next step
+        print(f"step {step + 1}: {vocab.itos[int(token)]!r:7} (p = {probs[token]:.2f})")
+        if token == vocab.eos_id:
+            break
+assert task.decode(prefix[0]) == task.answer("3 1 4 1 5")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The causal mask makes the history stable
+#
+# In training, the decoder saw whole targets at once, with the **causal mask** hiding
+# every later token (chapter 06). So the scores at position i depend only on tokens
+# 0 … i. When we append a token and run the model again, the earlier rows come out
+# exactly as before: only the last row is new. (Fast implementations keep the earlier
+# keys and values in a cache instead of recomputing them.)
+
+# %% slideshow={"slide_type": "-"}
+with torch.no_grad():
+    longer = logits_fn(prefix)                                   # every token written
+    shorter = logits_fn(prefix[:, :3])                           # only the first three
+assert torch.allclose(longer[:, :3], shorter, atol=1e-5)
+print("rows 0-2 are identical with or without the later tokens: no peeking at the future")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Greedy or sampled? Temperature
+#
+# **Greedy** always takes the most likely token: the same input always gives the same
+# output. Good for a task with one right answer, like ours. For stories or chat that is
+# dull, so language models usually **sample**: draw the next token at random, with the
+# model's probabilities.
+#
+# Before sampling, the scores are divided by a **temperature** T:
+#
+# - T < 1 sharpens the distribution (more like greedy; T → 0 *is* greedy);
+# - T > 1 flattens it (more surprising, more mistakes);
+# - **top-k** keeps only the k most likely tokens and gives the rest probability 0.
+
+# %% slideshow={"slide_type": "-"}
+with torch.no_grad():
+    first_logits = logits_fn(torch.tensor([[vocab.bos_id]]))[0, -1]    # what comes after <bos>?
+for temperature in (0.5, 1.0, 2.0, 5.0):
+    p = next_token_probs(first_logits, temperature=temperature)
+    print(f"T = {temperature:3}: p('5') = {p[vocab.stoi['5']]:.2f}, largest other = "
+          f"{p.topk(2).values[1]:.2f}")
+cold = next_token_probs(first_logits, temperature=0.5)
+hot = next_token_probs(first_logits, temperature=5.0)
+assert cold.max() > hot.max()
+assert torch.equal(next_token_probs(first_logits, temperature=0.0).argmax(), first_logits.argmax())
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Sampling, reproducibly
+#
+# A random draw with a fixed **seed** is reproducible: the same seed gives the same
+# "random" answer. At T = 3 the model's confident distribution gets flat enough for
+# wrong symbols to be drawn now and then.
+
+# %% slideshow={"slide_type": "-"}
+greedy = generate(logits_fn, torch.tensor([vocab.bos_id]), max_new_tokens=8, eos_id=vocab.eos_id)
+print("greedy        :", " ".join(task.decode(greedy.ids)))
+for seed in range(4):
+    sampled = generate(logits_fn, torch.tensor([vocab.bos_id]), max_new_tokens=8, strategy="sample",
+                       temperature=3.0, eos_id=vocab.eos_id, seed=seed)
+    print(f"sample seed {seed}:", " ".join(task.decode(sampled.ids)))
+again = generate(logits_fn, torch.tensor([vocab.bos_id]), max_new_tokens=8, strategy="sample",
+                 temperature=3.0, eos_id=vocab.eos_id, seed=3)
+assert torch.equal(again.ids, sampled.ids)                         # same seed, same draw
+almost_greedy = generate(logits_fn, torch.tensor([vocab.bos_id]), max_new_tokens=8, strategy="sample",
+                         temperature=1e-3, eos_id=vocab.eos_id, seed=0)
+assert torch.equal(almost_greedy.ids, greedy.ids)                  # T → 0: greedy
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Every step of one generation
+#
+# `generate` keeps a trace: at each step, the tokens so far, the distribution and the
+# token chosen. One row per step below; the ring marks the chosen token.
+
+# %% slideshow={"slide_type": "-"}
+trace = generate(logits_fn, torch.tensor([vocab.bos_id]), max_new_tokens=8, strategy="sample",
+                 temperature=2.0, eos_id=vocab.eos_id, seed=1)
+chosen = [s.chosen for s in trace.steps]
+row_labels = [f"{i + 1}: {vocab.itos[c]}" for i, c in enumerate(chosen)]
+figures.generation_figure(trace.probs(), row_labels, vocab.itos, chosen, title="Sampling 3 1 4 1 5 at T = 2")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Explore: generation
+#
+# Type a source row (symbols 0-7, up to 6 of them) and watch the reversing model
+# answer.
+#
+# - With **greedy**, the temperature slider changes nothing: greedy ignores it.
+# - Switch to **sample** and raise the **temperature**: the distributions flatten and
+#   mistakes appear. Lower it towards 0: the sample becomes the greedy answer.
+# - **top-k** = 2 allows only the two best tokens at each step.
+# - **seed** gives another random draw; **step** picks the step the bars show.
+
+# %% slideshow={"slide_type": "-"}
+widgets.GenerationExplorer(model, task, text="3 1 4 1 5")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Your turn: greedy decoding
+#
+# Write `my_greedy_decode(logits_fn, prompt, max_new_tokens, eos_id)`:
+#
+# - `prompt` is a 1-D tensor of ids, e.g. `tensor([bos])`;
+# - `logits_fn(prefix)` takes a (1, t) tensor and returns logits (1, t, V);
+# - at each step take the argmax of the **last** position's scores, append it, and stop
+#   after writing `eos_id` (keep it) or after `max_new_tokens` new tokens;
+# - return the prompt followed by the new tokens, a 1-D tensor.
+#
+# The checker runs it on a small fake model and tells you what went wrong.
+
+# %% slideshow={"slide_type": "-"}
+def my_greedy_decode(logits_fn, prompt: torch.Tensor, max_new_tokens: int, eos_id: int) -> torch.Tensor:
+    """Greedy decoding of one sequence: prompt (t0,) → prompt + new ids, (t0 + n,)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "-"}
+checks.check_greedy_decode(my_greedy_decode)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def greedy_decode_solution(logits_fn, prompt: torch.Tensor, max_new_tokens: int, eos_id: int) -> torch.Tensor:
+    """Greedy decoding of one sequence: prompt (t0,) → prompt + new ids, (t0 + n,)."""
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        logits = logits_fn(ids.unsqueeze(0))              # (1, t, V): the whole history
+        token = logits[0, -1].argmax(dim=-1)              # last position, over the vocabulary
+        ids = torch.cat([ids, token.view(1)])             # append it
+        if int(token) == eos_id:
+            break
+    return ids
+
+
+assert checks.check_greedy_decode(greedy_decode_solution).passed
+with torch.no_grad():                                       # it also drives the trained model
+    mine = greedy_decode_solution(logits_fn, torch.tensor([vocab.bos_id]), 8, vocab.eos_id)
+assert torch.equal(mine, greedy.ids)
+checks.check_greedy_decode(greedy_decode_solution)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Recap
+#
+# - Training repeats: forward pass → **loss** (cross-entropy on the next token) →
+#   **backward** → optimiser step. A small Transformer learns to reverse sequences on a
+#   CPU in seconds, and gets held-out rows right, not only memorised ones.
+# - **Q and K are not born as attention**: untrained, the attention from "it" was flat;
+#   after training it picks the right noun, and the words after "it" decide which.
+# - A decoder **generates one token at a time**: run on the history, read the last
+#   position, choose, append, repeat until `<eos>`. The causal mask keeps earlier
+#   positions unchanged as the text grows.
+# - **Greedy** takes the most likely token; **sampling** draws one. **Temperature**
+#   sharpens (T < 1) or flattens (T > 1) the distribution; **top-k** cuts the tail; a
+#   **seed** makes a draw reproducible.
+#
+# That is the whole course: from vectors for words to a model that learns and writes.

@@ -1,0 +1,258 @@
+"""Toy tasks generated in code (nothing is downloaded), small enough to learn on a CPU.
+
+Two families:
+
+- **Sequence tasks** (copy, reverse, sort): a source row of symbols and the target the
+  model must write, framed as ``<bos> … <eos>`` and padded with ``<pad>``. An
+  encoder-decoder reads the source and writes the target one token at a time.
+- **Pronoun resolution**: sentences such as "the pizza came out of the oven and it
+  tasted good", with two candidate nouns; the predicate after "it" decides which noun
+  "it" means ("tasted good": the pizza; "was broken": the oven). The label is the
+  position of the true referent.
+
+Every generator is deterministic for a given ``seed``, and the train and held-out splits
+never share a sequence or a sentence.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+
+import torch
+
+from . import _validate
+from .tokenizer import Vocab
+
+TASKS = ("copy", "reverse", "sort")
+
+
+# --- Sequence tasks: copy, reverse, sort ---
+
+@dataclass(frozen=True)
+class SequenceSplit:
+    """One split of a sequence task.
+
+    src: (N, S) ids, symbols then ``<pad>``; tgt: (N, T) ids ``<bos>`` answer ``<eos>``
+    then ``<pad>``; lengths: (N,) number of symbols in each source.
+    """
+
+    src: torch.Tensor
+    tgt: torch.Tensor
+    lengths: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.src.shape[0]
+
+    def __getitem__(self, index) -> SequenceSplit:
+        return SequenceSplit(self.src[index], self.tgt[index], self.lengths[index])
+
+
+@dataclass(frozen=True)
+class SequenceTask:
+    """A copy/reverse/sort task with its vocabulary and two disjoint splits."""
+
+    kind: str
+    vocab: Vocab
+    train: SequenceSplit
+    test: SequenceSplit
+    max_len: int
+
+    @property
+    def symbols(self) -> list[str]:
+        return self.vocab.itos[4:]
+
+    def encode(self, symbols: list[str] | str) -> torch.Tensor:
+        """Symbols ("3 1 4" or ["3", "1", "4"]) → source ids (S,); unknown symbols raise ValueError."""
+        items = symbols.split() if isinstance(symbols, str) else list(symbols)
+        unknown = [s for s in items if s not in self.vocab or self.vocab.stoi[s] < 4]
+        if unknown:
+            raise ValueError(f"symbols must come from {' '.join(self.symbols)}; got {unknown}")
+        if not items:
+            raise ValueError("symbols must hold at least one symbol")
+        return torch.tensor(self.vocab.ids(items), dtype=torch.long)
+
+    def answer(self, symbols: list[str] | str) -> list[str]:
+        """The correct output for ``symbols``, as symbols."""
+        ids = self.encode(symbols).tolist()
+        return self.vocab.tokens(_apply(self.kind, ids))
+
+    def decode(self, ids: torch.Tensor) -> list[str]:
+        """Target-side ids (T,) → the symbols before the first ``<eos>`` (bos/pad dropped)."""
+        out = []
+        for tok in self.vocab.tokens(ids):
+            if tok == "<eos>":
+                break
+            if tok not in ("<bos>", "<pad>"):
+                out.append(tok)
+        return out
+
+
+def _apply(kind: str, ids: list[int]) -> list[int]:
+    if kind == "copy":
+        return list(ids)
+    if kind == "reverse":
+        return ids[::-1]
+    return sorted(ids)
+
+
+def sequence_task(kind: str = "reverse", *, num_symbols: int = 10, min_len: int = 3,
+                  max_len: int = 8, num_train: int = 4000, num_test: int = 500,
+                  seed: int = 0) -> SequenceTask:
+    """A copy, reverse or sort task over ``num_symbols`` symbols ("0", "1", …).
+
+    Sources have min_len … max_len symbols (uniform length, then uniform symbols). The
+    splits hold distinct sequences: no source appears in both.
+    """
+    if kind not in TASKS:
+        raise ValueError(f"kind must be one of {TASKS}, got {kind!r}")
+    _validate.positive_int("num_symbols", num_symbols)
+    _validate.positive_int("min_len", min_len)
+    _validate.positive_int("max_len", max_len)
+    _validate.positive_int("num_train", num_train)
+    _validate.positive_int("num_test", num_test)
+    if max_len < min_len:
+        raise ValueError(f"max_len must be >= min_len ({min_len}), got {max_len}")
+    if num_symbols > 26:
+        raise ValueError(f"num_symbols must be at most 26, got {num_symbols}")
+    possible = sum(num_symbols ** n for n in range(min_len, max_len + 1))
+    if num_train + num_test > possible // 2:
+        raise ValueError(f"num_train + num_test ({num_train + num_test}) is too many: only "
+                         f"{possible} distinct sequences exist; ask for at most half of them")
+    symbols = [str(i) for i in range(10)][:num_symbols] + [chr(ord("a") + i) for i in range(num_symbols - 10)]
+    vocab = Vocab(symbols)
+    rng = random.Random(seed)
+    seen: set[tuple[int, ...]] = set()
+    rows: list[tuple[int, ...]] = []
+    while len(rows) < num_train + num_test:
+        n = rng.randint(min_len, max_len)
+        row = tuple(rng.randrange(num_symbols) + 4 for _ in range(n))
+        if row not in seen:
+            seen.add(row)
+            rows.append(row)
+    return SequenceTask(kind, vocab, _split(kind, rows[:num_train], max_len, vocab),
+                        _split(kind, rows[num_train:], max_len, vocab), max_len)
+
+
+def _split(kind: str, rows: list[tuple[int, ...]], max_len: int, vocab: Vocab) -> SequenceSplit:
+    n = len(rows)
+    src = torch.full((n, max_len), vocab.pad_id, dtype=torch.long)
+    tgt = torch.full((n, max_len + 2), vocab.pad_id, dtype=torch.long)
+    for i, row in enumerate(rows):
+        src[i, :len(row)] = torch.tensor(row)
+        tgt[i, :len(row) + 2] = torch.tensor([vocab.bos_id, *_apply(kind, list(row)), vocab.eos_id])
+    lengths = torch.tensor([len(r) for r in rows])
+    return SequenceSplit(src, tgt, lengths)
+
+
+# --- Pronoun resolution ---
+
+# Nouns in four groups; each predicate fits exactly one group, so the predicate after
+# "it" decides which of the two nouns "it" refers to.
+NOUNS = {
+    "food": ("pizza", "cake", "bread", "soup", "cheese"),
+    "appliance": ("oven", "table", "box", "door", "window"),
+    "animal": ("dog", "cat", "bird", "horse", "mouse"),
+    "vehicle": ("car", "bus", "train", "truck", "bike"),
+}
+PREDICATES = {
+    "food": ("tasted good", "was delicious", "smelled great", "was eaten"),
+    "appliance": ("was broken", "was painted", "was closed", "was heavy"),
+    "animal": ("was hungry", "fell asleep", "was scared", "ran away"),
+    "vehicle": ("was late", "needed fuel", "was parked", "drove away"),
+}
+# {a} comes before {b} in the sentence; either one may be the referent.
+TEMPLATES = (
+    "the {a} came out of the {b} and it {p}",
+    "the {a} was next to the {b} and it {p}",
+    "i saw the {a} near the {b} because it {p}",
+    "the {a} and the {b} were here but it {p}",
+)
+
+
+@dataclass(frozen=True)
+class PronounSplit:
+    """One split of the pronoun task.
+
+    ids: (N, L) padded sentences; it_pos, referent_pos, distractor_pos: (N,) positions of
+    "it", of the noun it refers to and of the other noun; sentences: the N texts.
+    """
+
+    ids: torch.Tensor
+    it_pos: torch.Tensor
+    referent_pos: torch.Tensor
+    distractor_pos: torch.Tensor
+    sentences: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return self.ids.shape[0]
+
+    def __getitem__(self, index) -> PronounSplit:
+        idx = range(len(self))[index] if isinstance(index, slice) else index
+        picked = [self.sentences[i] for i in (idx if not isinstance(idx, int) else [idx])]
+        return PronounSplit(self.ids[index], self.it_pos[index], self.referent_pos[index],
+                            self.distractor_pos[index], tuple(picked))
+
+
+@dataclass(frozen=True)
+class PronounTask:
+    vocab: Vocab
+    train: PronounSplit
+    test: PronounSplit
+
+    def tokens(self, split: PronounSplit, i: int) -> list[str]:
+        """The words of sentence ``i`` of ``split`` (padding dropped)."""
+        return [t for t in self.vocab.tokens(split.ids[i]) if t != "<pad>"]
+
+
+def pronoun_sentences() -> list[tuple[str, int, int, int]]:
+    """Every sentence of the task: (text, position of "it", of the referent, of the distractor)."""
+    out = []
+    for template in TEMPLATES:
+        for group_a, group_b in itertools.permutations(NOUNS, 2):
+            for a, b in itertools.product(NOUNS[group_a], NOUNS[group_b]):
+                for referent, group in ((a, group_a), (b, group_b)):
+                    for p in PREDICATES[group]:
+                        text = template.format(a=a, b=b, p=p)
+                        words = text.split()
+                        pos_a, pos_b = words.index(a), words.index(b)
+                        ref, other = (pos_a, pos_b) if referent == a else (pos_b, pos_a)
+                        out.append((text, words.index("it"), ref, other))
+    return out
+
+
+def pronoun_task(*, num_train: int = 2000, num_test: int = 300, seed: int = 0) -> PronounTask:
+    """Pronoun-resolution sentences, shuffled with ``seed`` and split without overlap."""
+    _validate.positive_int("num_train", num_train)
+    _validate.positive_int("num_test", num_test)
+    rows = pronoun_sentences()
+    if num_train + num_test > len(rows):
+        raise ValueError(f"num_train + num_test must be at most {len(rows)} (every distinct "
+                         f"sentence), got {num_train + num_test}")
+    random.Random(seed).shuffle(rows)
+    words = sorted({w for text, *_ in rows for w in text.split()})
+    vocab = Vocab(words)
+    return PronounTask(vocab, _pronoun_split(rows[:num_train], vocab),
+                       _pronoun_split(rows[num_train:num_train + num_test], vocab))
+
+
+def _pronoun_split(rows, vocab: Vocab) -> PronounSplit:
+    longest = max(len(text.split()) for text, *_ in rows)
+    ids = torch.full((len(rows), longest), vocab.pad_id, dtype=torch.long)
+    for i, (text, *_) in enumerate(rows):
+        words = text.split()
+        ids[i, :len(words)] = torch.tensor(vocab.ids(words))
+    col = lambda k: torch.tensor([r[k] for r in rows])
+    return PronounSplit(ids, col(1), col(2), col(3), tuple(r[0] for r in rows))
+
+
+def batches(num_items: int, batch_size: int, *, seed: int = 0):
+    """Endless index batches (batch_size,): a fresh seeded shuffle of 0 … num_items-1 each epoch."""
+    _validate.positive_int("num_items", num_items)
+    _validate.positive_int("batch_size", batch_size)
+    g = torch.Generator().manual_seed(seed)
+    while True:
+        order = torch.randperm(num_items, generator=g)
+        for start in range(0, num_items - batch_size + 1 if num_items >= batch_size else 1, batch_size):
+            yield order[start:start + batch_size]

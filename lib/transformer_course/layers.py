@@ -1,0 +1,248 @@
+"""The blocks a Transformer is stacked from: feed-forward, Add & Norm, encoder and decoder layers.
+
+Shapes, batch first everywhere: x (B, L, d_model). Masks follow the course's one
+convention, True = may attend (``masks.to_blocked`` converts for PyTorch's modules).
+
+Each layer can keep the attention weights it computed: call it with
+``need_weights=True`` and read ``layer.self_attn_weights`` (and, in a decoder layer,
+``layer.cross_attn_weights``), each (B, h, Lq, Lk). Without it the layers take
+PyTorch's fused attention kernel and store None.
+
+``load_from_torch`` copies the weights of ``nn.TransformerEncoderLayer`` /
+``nn.TransformerDecoderLayer`` so the tests (and chapter 07) can check that these
+layers compute exactly what PyTorch's do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import _validate
+from .attention import MultiHeadAttention
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu, "gelu": F.gelu}
+
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward network: (B, L, d_model) → (B, L, d_model).
+
+    FFN(x) = W₂ · act(W₁ x + b₁) + b₂, applied to every position on its own (the same
+    weights at each position, no mixing between positions: that is attention's job).
+    The paper widens d_model = 512 to d_ff = 2048 and back, with a ReLU between.
+    """
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, *, activation: str = "relu"):
+        super().__init__()
+        self.d_model = _validate.positive_int("d_model", d_model)
+        self.d_ff = _validate.positive_int("d_ff", d_ff)
+        self.activation = _check_activation(activation)
+        self.linear1 = nn.Linear(d_model, d_ff)
+        self.linear2 = nn.Linear(d_ff, d_model)
+        self.dropout = nn.Dropout(_check_dropout(dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_hidden("x", x, self.d_model)
+        return self.linear2(self.dropout(ACTIVATIONS[self.activation](self.linear1(x))))
+
+
+class AddNorm(nn.Module):
+    """Residual connection plus layer normalisation around one sublayer.
+
+    Post-norm (the paper, ``norm_first=False``): LayerNorm(x + Dropout(sublayer(x))).
+    Pre-norm (``norm_first=True``, GPT-2 and most models since): x + Dropout(sublayer(LayerNorm(x))).
+    Either way the sublayer only has to learn a *change* to x, and the gradient has a
+    direct path back through the ``x +``: that is what lets deep stacks train.
+    """
+
+    def __init__(self, d_model: int, dropout: float = 0.0, *, norm_first: bool = False,
+                 eps: float = 1e-5):
+        super().__init__()
+        self.d_model = _validate.positive_int("d_model", d_model)
+        self.norm_first = bool(norm_first)
+        self.norm = nn.LayerNorm(d_model, eps=eps)
+        self.dropout = nn.Dropout(_check_dropout(dropout))
+
+    def forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """x (B, L, d_model); ``sublayer`` maps (B, L, d_model) → (B, L, d_model)."""
+        _check_hidden("x", x, self.d_model)
+        if self.norm_first:
+            return x + self.dropout(sublayer(self.norm(x)))
+        return self.norm(x + self.dropout(sublayer(x)))
+
+
+class EncoderLayer(nn.Module):
+    """Self-attention then feed-forward, each wrapped in Add & Norm: (B, L, d) → (B, L, d).
+
+    ``mask``: True = may attend, broadcastable to (B, h, L, L); usually the padding mask
+    (B, 1, 1, L). With a causal mask the same layer is a GPT block.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1, *,
+                 norm_first: bool = False, activation: str = "relu", eps: float = 1e-5):
+        super().__init__()
+        self.d_model = _validate.positive_int("d_model", d_model)
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=_check_dropout(dropout))
+        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation=activation)
+        self.add_norm1 = AddNorm(d_model, dropout, norm_first=norm_first, eps=eps)
+        self.add_norm2 = AddNorm(d_model, dropout, norm_first=norm_first, eps=eps)
+        self.self_attn_weights: torch.Tensor | None = None
+
+    @property
+    def norm_first(self) -> bool:
+        return self.add_norm1.norm_first
+
+    @property
+    def norm1(self) -> nn.LayerNorm:
+        """The LayerNorm of the self-attention's Add & Norm (PyTorch's name for it)."""
+        return self.add_norm1.norm
+
+    @property
+    def norm2(self) -> nn.LayerNorm:
+        """The LayerNorm of the feed-forward's Add & Norm."""
+        return self.add_norm2.norm
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, *,
+                need_weights: bool = False) -> torch.Tensor:
+        """x (B, L, d_model) → (B, L, d_model); with ``need_weights`` keeps (B, h, L, L)."""
+        _check_hidden("x", x, self.d_model)
+        self.self_attn_weights = None
+
+        def attend(h: torch.Tensor) -> torch.Tensor:
+            out, self.self_attn_weights = self.self_attn(h, mask=mask, need_weights=need_weights)
+            return out
+
+        x = self.add_norm1(x, attend)
+        return self.add_norm2(x, self.feed_forward)
+
+    @torch.no_grad()
+    def load_from_torch(self, layer: nn.TransformerEncoderLayer) -> EncoderLayer:
+        """Copy the weights of an ``nn.TransformerEncoderLayer`` of the same shape into this layer."""
+        if not isinstance(layer, nn.TransformerEncoderLayer):
+            raise ValueError(f"layer must be an nn.TransformerEncoderLayer, got {type(layer).__name__}")
+        _check_same_design(self, layer)
+        self.self_attn.load_from_torch(layer.self_attn)
+        _copy_feed_forward(self.feed_forward, layer)
+        self.add_norm1.norm.load_state_dict(layer.norm1.state_dict())
+        self.add_norm2.norm.load_state_dict(layer.norm2.state_dict())
+        return self
+
+
+class DecoderLayer(nn.Module):
+    """Masked self-attention, cross-attention to the encoder, feed-forward; each with Add & Norm.
+
+    x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model).
+    ``self_mask`` (True = may attend) broadcastable to (B, h, Lt, Lt): the causal mask,
+    combined with the target's padding. ``cross_mask`` broadcastable to (B, h, Lt, Ls):
+    the source's padding mask. In cross-attention the queries come from the decoder (x)
+    and the keys and values from the encoder output (memory).
+    """
+
+    def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1, *,
+                 norm_first: bool = False, activation: str = "relu", eps: float = 1e-5):
+        super().__init__()
+        self.d_model = _validate.positive_int("d_model", d_model)
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=_check_dropout(dropout))
+        self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation=activation)
+        self.add_norm1 = AddNorm(d_model, dropout, norm_first=norm_first, eps=eps)
+        self.add_norm2 = AddNorm(d_model, dropout, norm_first=norm_first, eps=eps)
+        self.add_norm3 = AddNorm(d_model, dropout, norm_first=norm_first, eps=eps)
+        self.self_attn_weights: torch.Tensor | None = None
+        self.cross_attn_weights: torch.Tensor | None = None
+
+    @property
+    def norm_first(self) -> bool:
+        return self.add_norm1.norm_first
+
+    @property
+    def norm1(self) -> nn.LayerNorm:
+        """The LayerNorm after masked self-attention (PyTorch's name for it)."""
+        return self.add_norm1.norm
+
+    @property
+    def norm2(self) -> nn.LayerNorm:
+        """The LayerNorm after cross-attention."""
+        return self.add_norm2.norm
+
+    @property
+    def norm3(self) -> nn.LayerNorm:
+        """The LayerNorm after the feed-forward network."""
+        return self.add_norm3.norm
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor, self_mask: torch.Tensor | None = None,
+                cross_mask: torch.Tensor | None = None, *, need_weights: bool = False) -> torch.Tensor:
+        """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
+        _check_hidden("x", x, self.d_model)
+        _check_hidden("memory", memory, self.d_model)
+        if memory.shape[0] != x.shape[0]:
+            raise ValueError(f"memory must have the batch size of x ({x.shape[0]}), "
+                             f"got shape {tuple(memory.shape)}")
+        self.self_attn_weights = self.cross_attn_weights = None
+
+        def attend_self(h: torch.Tensor) -> torch.Tensor:
+            out, self.self_attn_weights = self.self_attn(h, mask=self_mask, need_weights=need_weights)
+            return out
+
+        def attend_memory(h: torch.Tensor) -> torch.Tensor:
+            # Queries from the decoder, keys and values from the encoder's output.
+            out, self.cross_attn_weights = self.cross_attn(h, memory, memory, cross_mask,
+                                                           need_weights=need_weights)
+            return out
+
+        x = self.add_norm1(x, attend_self)
+        x = self.add_norm2(x, attend_memory)
+        return self.add_norm3(x, self.feed_forward)
+
+    @torch.no_grad()
+    def load_from_torch(self, layer: nn.TransformerDecoderLayer) -> DecoderLayer:
+        """Copy the weights of an ``nn.TransformerDecoderLayer`` of the same shape into this layer."""
+        if not isinstance(layer, nn.TransformerDecoderLayer):
+            raise ValueError(f"layer must be an nn.TransformerDecoderLayer, got {type(layer).__name__}")
+        _check_same_design(self, layer)
+        self.self_attn.load_from_torch(layer.self_attn)
+        self.cross_attn.load_from_torch(layer.multihead_attn)
+        _copy_feed_forward(self.feed_forward, layer)
+        for mine, theirs in ((self.add_norm1, layer.norm1), (self.add_norm2, layer.norm2),
+                             (self.add_norm3, layer.norm3)):
+            mine.norm.load_state_dict(theirs.state_dict())
+        return self
+
+
+def _check_same_design(mine: EncoderLayer | DecoderLayer, layer: nn.Module) -> None:
+    name = "layer"
+    if layer.linear1.in_features != mine.d_model:
+        raise ValueError(f"{name} must have d_model={mine.d_model}, got {layer.linear1.in_features}")
+    if layer.linear1.out_features != mine.feed_forward.d_ff:
+        raise ValueError(f"{name} must have dim_feedforward={mine.feed_forward.d_ff}, "
+                         f"got {layer.linear1.out_features}")
+    if bool(layer.norm_first) != mine.norm_first:
+        raise ValueError(f"{name} must have norm_first={mine.norm_first}, got {layer.norm_first}")
+    theirs = {F.relu: "relu", F.gelu: "gelu"}.get(layer.activation, repr(layer.activation))
+    if theirs != mine.feed_forward.activation:
+        raise ValueError(f"{name} must use activation {mine.feed_forward.activation!r}, got {theirs}")
+
+
+def _copy_feed_forward(ff: FeedForward, layer: nn.Module) -> None:
+    ff.linear1.load_state_dict(layer.linear1.state_dict())
+    ff.linear2.load_state_dict(layer.linear2.state_dict())
+
+
+def _check_hidden(name: str, x: torch.Tensor, d_model: int) -> None:
+    _validate.tensor(name, x, ndim=3, floating=True)
+    _validate.size(name, x, -1, d_model, "d_model")
+
+
+def _check_activation(activation: str) -> str:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    return activation
+
+
+def _check_dropout(p: float) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout must be a number in [0, 1), got {p!r}")
+    return float(p)

@@ -1,0 +1,386 @@
+"""Whole models from the blocks in ``layers``: encoder-decoder, decoder-only, encoder-only.
+
+Calling convention (batch first, ids are integer tensors):
+
+- ``Transformer(config)(src, trg_in)``: src (B, Ls), trg_in (B, Lt) → logits (B, Lt, V).
+  For training, ``trg_in = trg[:, :-1]`` and the labels are ``trg[:, 1:]``: the decoder
+  reads the target shifted right by one and predicts the next token at each position.
+- ``DecoderOnlyTransformer(config)(ids)`` → logits (B, L, V), next-token prediction (GPT).
+- ``EncoderOnlyTransformer(config)(ids)`` → logits (B, L, V) over the vocabulary at every
+  position (BERT's masked-word head); ``.encode(ids)`` gives the hidden states (B, L, d).
+
+The models build their masks from the ids: padding (``config.pad_id``) is never attended
+to, and the decoder's self-attention is causal. True = may attend, as everywhere in lib.
+
+Attention weights for figures: call with ``need_weights=True``, then
+``model.attention_weights()`` → {"encoder_self" | "decoder_self" | "cross": [one
+(B, h, Lq, Lk) tensor per layer]}. Everything runs on the device of the inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from . import _validate
+from .embeddings import TokenEmbedding
+from .layers import ACTIVATIONS, DecoderLayer, EncoderLayer
+from .masks import causal_mask, padding_mask
+from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
+
+ATTENTION_KINDS = ("encoder_self", "decoder_self", "cross")
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Sizes and choices of a model. The defaults are the paper's base model (Table 3)."""
+
+    vocab_size: int = 37000          # shared source/target vocabulary of byte-pair tokens (English-German)
+    trg_vocab_size: int | None = None  # None: the target uses the same vocabulary as the source
+    d_model: int = 512               # width of every token vector between the layers
+    num_heads: int = 8               # h; each head works in d_model / h = 64 dimensions
+    num_encoder_layers: int = 6      # N for the encoder (also the depth of an encoder-only model)
+    num_decoder_layers: int = 6      # N for the decoder (also the depth of a decoder-only model)
+    d_ff: int = 2048                 # inner width of the position-wise feed-forward network
+    dropout: float = 0.1             # P_drop: on attention weights, sublayer outputs, embeddings
+    max_len: int = 512               # longest sequence the positional encoding covers
+    pad_id: int = 0                  # id of <pad>: masked out as a key everywhere (Vocab.pad_id)
+    norm_first: bool = False         # False: post-norm as in the paper; True: pre-norm (GPT-2 onwards)
+    final_norm: bool = True          # LayerNorm after each stack as in nn.Transformer (vital for pre-norm)
+    activation: str = "relu"         # "relu" (the paper) or "gelu" (BERT, GPT)
+    tie_embeddings: bool = True      # one matrix for the embeddings and the output projection (section 3.4)
+    positional: str = "sinusoidal"   # "sinusoidal" (the paper) or "learned" (BERT, GPT)
+    eps: float = 1e-5                # LayerNorm's epsilon, as in PyTorch
+
+    def __post_init__(self):
+        for name in ("vocab_size", "d_model", "num_heads", "num_encoder_layers",
+                     "num_decoder_layers", "d_ff", "max_len"):
+            _validate.positive_int(name, getattr(self, name))
+        if self.trg_vocab_size is not None:
+            _validate.positive_int("trg_vocab_size", self.trg_vocab_size)
+        if self.d_model % self.num_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) \
+                or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        if isinstance(self.pad_id, bool) or not isinstance(self.pad_id, int) \
+                or not 0 <= self.pad_id < self.vocab_size:
+            raise ValueError(f"pad_id must be an int in [0, vocab_size={self.vocab_size}), "
+                             f"got {self.pad_id!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        if self.positional not in ("sinusoidal", "learned"):
+            raise ValueError(f"positional must be 'sinusoidal' or 'learned', got {self.positional!r}")
+
+    @property
+    def target_vocab_size(self) -> int:
+        return self.vocab_size if self.trg_vocab_size is None else self.trg_vocab_size
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.num_heads
+
+    def replace(self, **changes) -> TransformerConfig:
+        """A copy with some fields changed, e.g. ``config.replace(dropout=0.0)``."""
+        return dataclasses.replace(self, **changes)
+
+
+def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:
+    """Number of parameters; a tied (shared) matrix counts once."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+class Encoder(nn.Module):
+    """N encoder layers and an optional final LayerNorm: (B, L, d) → (B, L, d)."""
+
+    def __init__(self, config: TransformerConfig, num_layers: int | None = None):
+        super().__init__()
+        _check_config(config)
+        n = _validate.positive_int("num_layers", num_layers or config.num_encoder_layers)
+        self.d_model = config.d_model
+        self.layers = nn.ModuleList(
+            EncoderLayer(config.d_model, config.num_heads, config.d_ff, config.dropout,
+                         norm_first=config.norm_first, activation=config.activation, eps=config.eps)
+            for _ in range(n))
+        self.norm = nn.LayerNorm(config.d_model, eps=config.eps) if config.final_norm else None
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, *,
+                need_weights: bool = False) -> torch.Tensor:
+        """x (B, L, d_model), mask True = may attend broadcastable to (B, h, L, L)."""
+        for layer in self.layers:
+            x = layer(x, mask, need_weights=need_weights)
+        return x if self.norm is None else self.norm(x)
+
+    def attention_weights(self) -> list[torch.Tensor | None]:
+        """Self-attention weights of each layer from the last call, each (B, h, L, L)."""
+        return [layer.self_attn_weights for layer in self.layers]
+
+
+class Decoder(nn.Module):
+    """N decoder layers and an optional final LayerNorm: (B, Lt, d), memory (B, Ls, d) → (B, Lt, d)."""
+
+    def __init__(self, config: TransformerConfig, num_layers: int | None = None):
+        super().__init__()
+        _check_config(config)
+        n = _validate.positive_int("num_layers", num_layers or config.num_decoder_layers)
+        self.d_model = config.d_model
+        self.layers = nn.ModuleList(
+            DecoderLayer(config.d_model, config.num_heads, config.d_ff, config.dropout,
+                         norm_first=config.norm_first, activation=config.activation, eps=config.eps)
+            for _ in range(n))
+        self.norm = nn.LayerNorm(config.d_model, eps=config.eps) if config.final_norm else None
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor, self_mask: torch.Tensor | None = None,
+                cross_mask: torch.Tensor | None = None, *, need_weights: bool = False) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x, memory, self_mask, cross_mask, need_weights=need_weights)
+        return x if self.norm is None else self.norm(x)
+
+    def attention_weights(self) -> dict[str, list[torch.Tensor | None]]:
+        """{"decoder_self": [(B, h, Lt, Lt) per layer], "cross": [(B, h, Lt, Ls) per layer]}."""
+        return {"decoder_self": [layer.self_attn_weights for layer in self.layers],
+                "cross": [layer.cross_attn_weights for layer in self.layers]}
+
+
+class _Embed(nn.Module):
+    """ids (B, L) → token vector · √d_model + position, then dropout: (B, L, d_model)."""
+
+    def __init__(self, token: TokenEmbedding, config: TransformerConfig):
+        super().__init__()
+        self.token = token
+        self.position = (SinusoidalPositionalEncoding(config.d_model, config.max_len)
+                         if config.positional == "sinusoidal"
+                         else LearnedPositionalEmbedding(config.d_model, config.max_len))
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.position(self.token(ids)))
+
+
+class _LanguageModelBase(nn.Module):
+    """Shared pieces: embeddings, output projection, initialisation, masks, id checks."""
+
+    config: TransformerConfig
+
+    def _make_token_embedding(self, vocab_size: int) -> TokenEmbedding:
+        return TokenEmbedding(vocab_size, self.config.d_model, scale=True)
+
+    def _make_output(self, token: TokenEmbedding, vocab_size: int) -> nn.Linear:
+        out = nn.Linear(self.config.d_model, vocab_size, bias=not self.config.tie_embeddings)
+        if self.config.tie_embeddings:
+            out.weight = token.lookup.weight   # the same Parameter object: one matrix, counted once
+        return out
+
+    def _init_weights(self) -> None:
+        # Xavier for every matrix (as nn.Transformer does); embeddings ~ N(0, 1/d_model), so
+        # that after the √d_model scaling a token vector has entries of size about 1.
+        for name, p in self.named_parameters():
+            if p.dim() > 1 and "lookup" not in name:
+                nn.init.xavier_uniform_(p)
+        for module in self.modules():
+            if isinstance(module, TokenEmbedding):
+                nn.init.normal_(module.lookup.weight, std=self.config.d_model ** -0.5)
+
+    def _check_ids(self, name: str, ids: torch.Tensor, vocab_size: int) -> None:
+        _validate.tensor(name, ids, ndim=2, floating=False)
+        _validate.ids_in_range(name, ids, vocab_size)
+        if ids.shape[1] == 0:
+            raise ValueError(f"{name} must hold at least one token per sequence, "
+                             f"got shape {tuple(ids.shape)}")
+        if ids.shape[1] > self.config.max_len:
+            raise ValueError(f"{name} has {ids.shape[1]} positions (dimension 1) but config.max_len "
+                             f"is {self.config.max_len}")
+
+    def padding_mask(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids (B, L) → (B, 1, 1, L), True where the key is a real token (not padding)."""
+        return padding_mask(ids, self.config.pad_id)
+
+    def causal_padding_mask(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids (B, L) → (B, 1, L, L): causal AND not padding, for masked self-attention."""
+        return causal_mask(ids.shape[1], device=ids.device) & self.padding_mask(ids)
+
+
+class Transformer(_LanguageModelBase):
+    """The encoder-decoder Transformer of "Attention Is All You Need".
+
+    src (B, Ls), trg_in (B, Lt) → logits (B, Lt, V_trg). With ``tie_embeddings`` and a
+    shared vocabulary, one (V, d_model) matrix is the source embedding, the target
+    embedding and the output projection.
+    """
+
+    def __init__(self, config: TransformerConfig | None = None):
+        super().__init__()
+        self.config = config = TransformerConfig() if config is None else config
+        _check_config(config)
+        src_token = self._make_token_embedding(config.vocab_size)
+        shared = config.tie_embeddings and config.trg_vocab_size is None
+        trg_token = src_token if shared else self._make_token_embedding(config.target_vocab_size)
+        self.src_embed = _Embed(src_token, config)
+        self.trg_embed = _Embed(trg_token, config)
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+        self.output = self._make_output(trg_token, config.target_vocab_size)
+        self._init_weights()
+
+    def encode(self, src: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
+        """src (B, Ls) → memory (B, Ls, d_model), the encoder's output."""
+        self._check_ids("src", src, self.config.vocab_size)
+        return self.encoder(self.src_embed(src), self.padding_mask(src), need_weights=need_weights)
+
+    def decode(self, trg_in: torch.Tensor, memory: torch.Tensor, src: torch.Tensor, *,
+               need_weights: bool = False) -> torch.Tensor:
+        """trg_in (B, Lt), memory (B, Ls, d_model), src (B, Ls) for its padding → logits (B, Lt, V)."""
+        self._check_ids("trg_in", trg_in, self.config.target_vocab_size)
+        self._check_ids("src", src, self.config.vocab_size)
+        _validate.tensor("memory", memory, ndim=3, floating=True)
+        if memory.shape[:2] != src.shape:
+            raise ValueError(f"memory must have shape (B, Ls, d_model) = ({src.shape[0]}, {src.shape[1]}, "
+                             f"{self.config.d_model}) to match src, got {tuple(memory.shape)}")
+        if trg_in.shape[0] != src.shape[0]:
+            raise ValueError(f"trg_in must have the batch size of src ({src.shape[0]}), "
+                             f"got shape {tuple(trg_in.shape)}")
+        h = self.decoder(self.trg_embed(trg_in), memory, self.causal_padding_mask(trg_in),
+                         self.padding_mask(src), need_weights=need_weights)
+        return self.output(h)
+
+    def forward(self, src: torch.Tensor, trg_in: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
+        """src (B, Ls), trg_in (B, Lt) → logits (B, Lt, V_trg)."""
+        self._check_ids("src", src, self.config.vocab_size)
+        self._check_ids("trg_in", trg_in, self.config.target_vocab_size)
+        if trg_in.shape[0] != src.shape[0]:
+            raise ValueError(f"trg_in must have the batch size of src ({src.shape[0]}), "
+                             f"got shape {tuple(trg_in.shape)}")
+        memory = self.encode(src, need_weights=need_weights)
+        return self.decode(trg_in, memory, src, need_weights=need_weights)
+
+    def attention_weights(self) -> dict[str, list[torch.Tensor | None]]:
+        """From the last call with ``need_weights=True``: kind → one (B, h, Lq, Lk) per layer.
+
+        Kinds: "encoder_self" (Ls × Ls), "decoder_self" (Lt × Lt), "cross" (Lt × Ls).
+        """
+        return {"encoder_self": self.encoder.attention_weights(), **self.decoder.attention_weights()}
+
+    @torch.no_grad()
+    def load_from_torch(self, transformer: nn.Transformer) -> Transformer:
+        """Copy every layer (and the final norms) of an ``nn.Transformer`` of the same shape.
+
+        nn.Transformer has no embeddings or output layer: those stay as they are.
+        """
+        if not isinstance(transformer, nn.Transformer):
+            raise ValueError(f"transformer must be an nn.Transformer, got {type(transformer).__name__}")
+        for name, mine, theirs in (("encoder", self.encoder, transformer.encoder),
+                                   ("decoder", self.decoder, transformer.decoder)):
+            if len(theirs.layers) != len(mine.layers):
+                raise ValueError(f"transformer must have {len(mine.layers)} {name} layers, "
+                                 f"got {len(theirs.layers)}")
+            for layer, ref in zip(mine.layers, theirs.layers):
+                layer.load_from_torch(ref)
+            if (mine.norm is None) != (theirs.norm is None):
+                raise ValueError(f"transformer's {name} {'has' if theirs.norm is not None else 'lacks'} "
+                                 f"a final norm; set config.final_norm to match")
+            if mine.norm is not None:
+                mine.norm.load_state_dict(theirs.norm.state_dict())
+        return self
+
+
+class DecoderOnlyTransformer(_LanguageModelBase):
+    """GPT-style: ids (B, L) → next-token logits (B, L, V).
+
+    No encoder and no cross-attention: a stack of ``config.num_decoder_layers`` blocks of
+    masked self-attention + feed-forward. Such a block is exactly an ``EncoderLayer``
+    given the causal mask, so that is what it is built from.
+    """
+
+    def __init__(self, config: TransformerConfig | None = None):
+        super().__init__()
+        self.config = config = TransformerConfig() if config is None else config
+        _check_config(config)
+        token = self._make_token_embedding(config.vocab_size)
+        self.embed = _Embed(token, config)
+        self.blocks = Encoder(config, config.num_decoder_layers)
+        self.output = self._make_output(token, config.vocab_size)
+        self._init_weights()
+
+    def forward(self, ids: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
+        self._check_ids("ids", ids, self.config.vocab_size)
+        h = self.blocks(self.embed(ids), self.causal_padding_mask(ids), need_weights=need_weights)
+        return self.output(h)
+
+    def attention_weights(self) -> dict[str, list[torch.Tensor | None]]:
+        """{"decoder_self": one (B, h, L, L) per layer} from the last call with ``need_weights=True``."""
+        return {"decoder_self": self.blocks.attention_weights()}
+
+
+class EncoderOnlyTransformer(_LanguageModelBase):
+    """BERT-style: ids (B, L) → logits (B, L, V) at every position; every token sees every other.
+
+    ``encode`` returns the hidden states (B, L, d_model) that a classifier would read.
+    """
+
+    def __init__(self, config: TransformerConfig | None = None):
+        super().__init__()
+        self.config = config = TransformerConfig() if config is None else config
+        _check_config(config)
+        token = self._make_token_embedding(config.vocab_size)
+        self.embed = _Embed(token, config)
+        self.encoder = Encoder(config)
+        self.output = self._make_output(token, config.vocab_size)
+        self._init_weights()
+
+    def encode(self, ids: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
+        """ids (B, L) → hidden states (B, L, d_model)."""
+        self._check_ids("ids", ids, self.config.vocab_size)
+        return self.encoder(self.embed(ids), self.padding_mask(ids), need_weights=need_weights)
+
+    def forward(self, ids: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
+        return self.output(self.encode(ids, need_weights=need_weights))
+
+    def attention_weights(self) -> dict[str, list[torch.Tensor | None]]:
+        """{"encoder_self": one (B, h, L, L) per layer} from the last call with ``need_weights=True``."""
+        return {"encoder_self": self.encoder.attention_weights()}
+
+
+def shape_trace(model: Transformer, src: torch.Tensor, trg_in: torch.Tensor) -> list[tuple[str, tuple, str]]:
+    """Run ``model`` on src (B, Ls), trg_in (B, Lt) and list (stage, shape, meaning) at every step.
+
+    The shapes are read from the real tensors of this run, not written by hand.
+    """
+    if not isinstance(model, Transformer):
+        raise ValueError(f"model must be a Transformer, got {type(model).__name__}")
+    c = model.config
+    with torch.no_grad():
+        src_x = model.src_embed(src)
+        memory = model.encode(src, need_weights=True)
+        model.decode(trg_in, memory, src)          # checks trg_in against src and memory
+        trg_x = model.trg_embed(trg_in)
+        hidden = model.decoder(trg_x, memory, model.causal_padding_mask(trg_in), model.padding_mask(src),
+                               need_weights=True)
+        logits = model.output(hidden)
+    weights = model.attention_weights()
+    n_enc, n_dec = len(weights["encoder_self"]), len(weights["decoder_self"])
+    return [
+        ("src ids", tuple(src.shape), "B sentences × Ls source tokens"),
+        ("src embedding · √d + position", tuple(src_x.shape), f"each token → d_model = {c.d_model} numbers"),
+        ("encoder self-attention weights", tuple(weights["encoder_self"][0].shape),
+         f"per layer: B × h × Ls queries × Ls keys ({n_enc} layers)"),
+        ("memory = encoder output", tuple(memory.shape), "the same shape as its input, after every layer"),
+        ("trg_in ids = trg[:, :-1]", tuple(trg_in.shape), "B × Lt target tokens, shifted right"),
+        ("trg embedding · √d + position", tuple(trg_x.shape), "each target token → d_model numbers"),
+        ("decoder self-attention weights", tuple(weights["decoder_self"][0].shape),
+         f"per layer: B × h × Lt × Lt, causal ({n_dec} layers)"),
+        ("cross-attention weights", tuple(weights["cross"][0].shape),
+         "per layer: B × h × Lt target queries × Ls source keys"),
+        ("decoder output", tuple(hidden.shape), "one vector per target position"),
+        ("logits = output projection", tuple(logits.shape),
+         f"a score for each of the {logits.shape[-1]} words, at each position"),
+    ]
+
+
+def _check_config(config: object) -> None:
+    if not isinstance(config, TransformerConfig):
+        raise ValueError(f"config must be a TransformerConfig, got {type(config).__name__}")

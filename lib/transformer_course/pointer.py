@@ -1,0 +1,101 @@
+"""Which noun does "it" mean? An encoder plus one attention head that points.
+
+``PronounPointer`` reads a sentence with an encoder (every word sees every other word),
+then one attention head asks, from the position of "it": which word do I refer to?
+Its attention weights over the sentence ARE the answer, a probability for each
+position, and training pushes the weight on the true referent up (cross-entropy on
+the weights). So after training, "it" attends to "pizza" in "the pizza came out of
+the oven and it tasted good", and to "oven" in "… and it was broken".
+
+The head is the lib's ``SingleHeadAttention``: softmax(q kᵀ/√d_k) with the query from
+"it" and the keys from every word, padding masked out.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import _validate
+from .attention import SingleHeadAttention
+from .data import PronounSplit
+from .model import EncoderOnlyTransformer, TransformerConfig
+
+
+class PronounPointer(nn.Module):
+    """ids (B, L), it_pos (B,) → pointer weights (B, L): attention from "it" to each word.
+
+    ``encoder`` is an ``EncoderOnlyTransformer`` (its ``encode`` gives (B, L, d_model));
+    ``head`` is a ``SingleHeadAttention`` whose weights are the output.
+    """
+
+    def __init__(self, config: TransformerConfig, d_k: int | None = None):
+        super().__init__()
+        if not isinstance(config, TransformerConfig):
+            raise ValueError(f"config must be a TransformerConfig, got {type(config).__name__}")
+        self.config = config
+        self.encoder = EncoderOnlyTransformer(config)
+        self.head = SingleHeadAttention(config.d_model, d_k or config.d_model)
+
+    def forward(self, ids: torch.Tensor, it_pos: torch.Tensor, *,
+                need_weights: bool = False) -> torch.Tensor:
+        _validate.tensor("ids", ids, ndim=2, floating=False)
+        _validate.tensor("it_pos", it_pos, ndim=1, floating=False)
+        if it_pos.shape[0] != ids.shape[0]:
+            raise ValueError(f"it_pos must have one entry per sentence ({ids.shape[0]}), "
+                             f"got shape {tuple(it_pos.shape)}")
+        if it_pos.numel() and (int(it_pos.min()) < 0 or int(it_pos.max()) >= ids.shape[1]):
+            raise ValueError(f"it_pos must hold positions in [0, {ids.shape[1]}), got {it_pos.tolist()}")
+        hidden = self.encoder.encode(ids, need_weights=need_weights)          # (B, L, d)
+        rows = torch.arange(ids.shape[0], device=ids.device)
+        query = hidden[rows, it_pos].unsqueeze(1)                            # (B, 1, d): the word "it"
+        may_attend = (ids != self.config.pad_id).unsqueeze(1)                # (B, 1, L)
+        may_attend = may_attend.clone()
+        may_attend[rows, 0, it_pos] = False                                  # "it" cannot point at itself
+        _, weights = self.head(query, hidden, may_attend)                    # (B, 1, L)
+        return weights[:, 0]
+
+    def encoder_attention(self) -> list[torch.Tensor | None]:
+        """Encoder self-attention of the last call with ``need_weights=True``: (B, h, L, L) per layer."""
+        return self.encoder.attention_weights()["encoder_self"]
+
+
+def pointer_loss(model: PronounPointer, batch: PronounSplit) -> torch.Tensor:
+    """Cross-entropy of the pointer: −log(weight on the true referent), averaged."""
+    weights = model(batch.ids, batch.it_pos)
+    picked = weights.gather(1, batch.referent_pos.unsqueeze(1)).squeeze(1)
+    return -torch.log(picked.clamp_min(1e-9)).mean()
+
+
+@torch.no_grad()
+def referent_wins(model: PronounPointer, split: PronounSplit) -> torch.Tensor:
+    """(N,) bool: does the attention from "it" weigh the referent above the distractor?"""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    weights = model(split.ids.to(device), split.it_pos.to(device)).cpu()
+    model.train(was_training)
+    rows = torch.arange(len(split))
+    return weights[rows, split.referent_pos] > weights[rows, split.distractor_pos]
+
+
+def resolve(model: PronounPointer, ids: torch.Tensor, it_pos: int) -> torch.Tensor:
+    """One sentence: ids (L,) and the position of "it" → pointer weights (L,)."""
+    _validate.tensor("ids", ids, ndim=1, floating=False)
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        return model(ids.unsqueeze(0).to(device), torch.tensor([it_pos], device=device))[0].cpu()
+
+
+
+def snapshot(model: PronounPointer, shown: PronounSplit, held_out: PronounSplit) -> dict:
+    """What to keep at a training step, for the attention-history explorer.
+
+    pointer: (n, L) attention from "it" in the ``shown`` sentences; encoder: (n, h, L, L)
+    the encoder's first layer self-attention on them; wins: the fraction of ``held_out``
+    where the referent outweighs the distractor.
+    """
+    pointer = model(shown.ids, shown.it_pos, need_weights=True)
+    encoder = model.encoder_attention()[0]
+    return {"pointer": pointer.clone(), "encoder": encoder.clone(),
+            "wins": float(referent_wins(model, held_out).float().mean())}

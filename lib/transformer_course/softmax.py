@@ -1,0 +1,121 @@
+"""Scores → weights: softmax done safely, how peaked a row is, and why attention divides by √d_k.
+
+Softmax turns a row of any real numbers into positive weights that sum to 1. Computed
+naively, exp overflows for scores above ~88 (float32); subtracting the row's maximum
+first gives the same weights and never overflows.
+
+Dot products of random vectors with unit-variance entries have variance d_k, so without
+the 1/√d_k factor rows get more and more extreme as d_k grows: softmax puts nearly all
+weight on one key (it *saturates*) and its gradient vanishes. ``saturation_experiment``
+measures that in numbers the chapter plots.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from . import _validate
+from .attention import attention_scores
+
+
+def naive_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """exp(x) / Σ exp(x) along ``dim``, as written on paper. Overflows (NaN) for large scores.
+
+    Kept only to show what goes wrong; use ``stable_softmax``.
+    """
+    _validate.tensor("scores", scores, floating=True)
+    e = scores.exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def stable_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Softmax along ``dim`` (default: the last, one row per query), any shape (..., Lk).
+
+    Subtracting each row's maximum changes nothing mathematically (softmax(x) = softmax(x - c)
+    for any constant c), but the largest exponent becomes exp(0) = 1, so nothing overflows.
+    A row of only -inf (every key masked) gives zeros, as PyTorch's fused attention does.
+    """
+    _validate.tensor("scores", scores, floating=True)
+    if scores.dim() == 0:
+        raise ValueError("scores must have at least 1 dimension, got a 0-D tensor")
+    row_max = scores.amax(dim=dim, keepdim=True)
+    row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
+    e = (scores - row_max).exp()
+    total = e.sum(dim=dim, keepdim=True)
+    return e / torch.where(total > 0, total, torch.ones_like(total))
+
+
+def entropy(weights: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Entropy in nats of each distribution along ``dim``: (..., Lk) → (...).
+
+    0 when all weight sits on one key; log(Lk) when it is spread evenly (0 · log 0 = 0).
+    """
+    _validate.tensor("weights", weights, floating=True)
+    if weights.dim() == 0:
+        raise ValueError("weights must have at least 1 dimension, got a 0-D tensor")
+    logs = torch.where(weights > 0, weights.log(), torch.zeros_like(weights))
+    return -(weights * logs).sum(dim=dim)
+
+
+def softmax_jacobian_norm(weights: torch.Tensor) -> torch.Tensor:
+    """Size of softmax's gradient: Frobenius norm of ∂weights/∂scores for each row.
+
+    weights (..., Lk) → (...). The Jacobian of softmax is diag(p) − p pᵀ; its norm is
+    √(Σ p_i² − 2 Σ p_i³ + (Σ p_i²)²), which goes to 0 as p approaches one-hot.
+    """
+    _validate.tensor("weights", weights, floating=True)
+    s2 = (weights ** 2).sum(dim=-1)
+    s3 = (weights ** 3).sum(dim=-1)
+    return (s2 - 2 * s3 + s2 ** 2).clamp_min(0).sqrt()
+
+
+@dataclass(frozen=True)
+class SaturationResult:
+    """What ``saturation_experiment`` measured; every tensor has one entry per d_k."""
+
+    d_k: tuple[int, ...]            # the dimensions tried
+    length: int                     # keys per row (Lk); uniform weights have entropy log(length)
+    score_var: torch.Tensor         # variance of the raw dot products q·k (≈ d_k)
+    scaled_score_var: torch.Tensor  # variance after dividing by √d_k (≈ 1)
+    max_weight: torch.Tensor        # mean largest weight per row, unscaled scores
+    scaled_max_weight: torch.Tensor
+    entropy: torch.Tensor           # mean row entropy (nats), unscaled scores
+    scaled_entropy: torch.Tensor
+    grad_norm: torch.Tensor         # mean softmax Jacobian norm per row, unscaled scores
+    scaled_grad_norm: torch.Tensor
+
+
+def saturation_experiment(d_ks: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), *,
+                          length: int = 16, rows: int = 256, seed: int = 0) -> SaturationResult:
+    """Random q, k with N(0, 1) entries, for each d_k: score variance, max weight, entropy, gradient.
+
+    For each d_k, ``rows`` queries each attend over ``length`` keys, with and without the
+    1/√d_k scaling. Deterministic for a given seed.
+    """
+    _validate.positive_int("length", length)
+    _validate.positive_int("rows", rows)
+    d_ks = tuple(d_ks)
+    if not d_ks:
+        raise ValueError("d_ks must list at least one dimension, got an empty sequence")
+    for d in d_ks:
+        _validate.positive_int("d_ks entries", d)
+    gen = torch.Generator().manual_seed(seed)
+    out: dict[str, list[float]] = {k: [] for k in (
+        "score_var", "scaled_score_var", "max_weight", "scaled_max_weight",
+        "entropy", "scaled_entropy", "grad_norm", "scaled_grad_norm")}
+    for d in d_ks:
+        q = torch.randn(rows, 1, d, generator=gen, dtype=torch.float64)
+        k = torch.randn(rows, length, d, generator=gen, dtype=torch.float64)
+        raw = attention_scores(q, k, scale=1.0)[:, 0]                  # (rows, length)
+        for prefix, scores in (("", raw), ("scaled_", raw / math.sqrt(d))):
+            w = stable_softmax(scores)
+            out[prefix + "score_var"].append(float(scores.var()))
+            out[prefix + "max_weight"].append(float(w.amax(dim=-1).mean()))
+            out[prefix + "entropy"].append(float(entropy(w).mean()))
+            out[prefix + "grad_norm"].append(float(softmax_jacobian_norm(w).mean()))
+    return SaturationResult(d_k=d_ks, length=length,
+                            **{k: torch.tensor(v) for k, v in out.items()})

@@ -1,0 +1,179 @@
+"""The training loop: batches in, loss down, with a history to plot and attention snapshots.
+
+``train`` is deliberately small: for each step it draws a batch, computes the loss,
+back-propagates, and lets the optimiser (Adam) move every weight a little downhill. It
+records the loss of every step in a ``History``, calls ``callback`` every
+``callback_every`` steps (a live loss curve), and at the ``snapshot_steps`` it asks
+``snapshot_fn`` for whatever should be watched as the model learns (usually attention
+weights), stored in ``history.snapshots``.
+
+Deterministic: the batches come from a generator seeded with ``seed`` and the global
+RNG (dropout) is seeded with it too, so the same call gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import _validate
+from .data import SequenceSplit, batches
+
+
+@dataclass
+class History:
+    """What happened during training.
+
+    steps/losses: one entry per step (step numbers start at 1); evals: name → list of
+    (step, value); snapshots: step → what ``snapshot_fn`` returned (step 0 = before
+    training); seconds: wall-clock time of the loop.
+    """
+
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    evals: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    snapshots: dict[int, object] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    @property
+    def last_loss(self) -> float:
+        if not self.losses:
+            raise ValueError("history holds no steps yet")
+        return self.losses[-1]
+
+    def smoothed(self, window: int = 20) -> list[float]:
+        """Running mean of the loss over the last ``window`` steps (fewer at the start)."""
+        _validate.positive_int("window", window)
+        out, total = [], 0.0
+        for i, loss in enumerate(self.losses):
+            total += loss
+            if i >= window:
+                total -= self.losses[i - window]
+            out.append(total / min(i + 1, window))
+        return out
+
+    def add_eval(self, name: str, step: int, value: float) -> None:
+        self.evals.setdefault(name, []).append((step, float(value)))
+
+
+def train(model: nn.Module, loss_fn: Callable[[nn.Module, object], torch.Tensor],
+          batch_fn: Callable[[torch.Tensor], object], num_items: int, *, steps: int,
+          batch_size: int = 64, lr: float = 3e-3, seed: int = 0, warmup: int = 0,
+          decay: bool = False,
+          snapshot_fn: Callable[[nn.Module], object] | None = None,
+          snapshot_steps: Iterable[int] = (), callback: Callable[[History], None] | None = None,
+          callback_every: int = 25, progress: bool = True, description: str = "training",
+          history: History | None = None) -> History:
+    """Train ``model`` for ``steps`` steps of Adam and return the ``History``.
+
+    ``batch_fn(indices (batch_size,))`` builds a batch from item indices (0 … num_items-1);
+    ``loss_fn(model, batch)`` returns a scalar loss. ``warmup`` steps ramp the learning
+    rate up linearly from 0, then it stays at ``lr``, or with ``decay`` glides down to
+    ``lr``/10 along a half cosine (small final steps settle the weights). ``snapshot_fn(model)`` runs in eval
+    mode without gradients at each step in ``snapshot_steps`` (0 = before the first step).
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+    _validate.positive_int("steps", steps)
+    _validate.positive_int("batch_size", batch_size)
+    _validate.positive_int("callback_every", callback_every)
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or lr <= 0:
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
+    snapshot_steps = sorted(set(snapshot_steps))
+    bad = [s for s in snapshot_steps if not isinstance(s, int) or not 0 <= s <= steps]
+    if bad:
+        raise ValueError(f"snapshot_steps must be ints in [0, steps={steps}], got {bad}")
+    if snapshot_steps and snapshot_fn is None:
+        raise ValueError("snapshot_steps needs a snapshot_fn to call at those steps")
+
+    torch.manual_seed(seed)                       # dropout draws from the global generator
+    history = History() if history is None else history
+    start = history.steps[-1] if history.steps else 0
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _lr_factor(s, steps, warmup, decay))
+    wanted = set(snapshot_steps)
+    if 0 in wanted:
+        history.snapshots[start] = _snapshot(model, snapshot_fn)
+    indices = batches(num_items, batch_size, seed=seed)
+    bar = _progress_bar(steps, description, progress)
+    began = time.perf_counter()
+    model.train()
+    for step in range(1, steps + 1):
+        loss = loss_fn(model, batch_fn(next(indices)))
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        history.steps.append(start + step)
+        history.losses.append(loss.item())
+        if step in wanted:
+            history.snapshots[start + step] = _snapshot(model, snapshot_fn)
+        if bar is not None and (step % 10 == 0 or step == steps):
+            bar.set_postfix(loss=f"{history.losses[-1]:.3f}", refresh=False)
+            bar.update(step - bar.n)
+        if callback is not None and (step % callback_every == 0 or step == steps):
+            callback(history)
+    model.eval()
+    history.seconds += time.perf_counter() - began
+    if bar is not None:
+        bar.close()
+    return history
+
+
+def _lr_factor(step: int, steps: int, warmup: int, decay: bool) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    if not decay:
+        return 1.0
+    progress = (step - warmup) / max(1, steps - warmup)
+    return 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _snapshot(model: nn.Module, snapshot_fn: Callable[[nn.Module], object]) -> object:
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        out = snapshot_fn(model)
+    model.train(was_training)
+    return out
+
+
+def _progress_bar(total: int, description: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=description, leave=True)
+
+
+# --- Sequence-to-sequence tasks (copy, reverse, sort) ---
+
+def seq2seq_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], *,
+                 pad_id: int = 0) -> torch.Tensor:
+    """Cross-entropy of next-token prediction with the shifted target.
+
+    batch = (src (B, S), tgt (B, T)); the decoder reads ``tgt[:, :-1]`` and must predict
+    ``tgt[:, 1:]``; padding positions do not count.
+    """
+    src, tgt = batch
+    logits = model(src, tgt[:, :-1])                                    # (B, T-1, V)
+    labels = tgt[:, 1:]                                                 # (B, T-1)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
+
+
+def split_batch_fn(split: SequenceSplit) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """Indices → (src, tgt) of a ``SequenceSplit``, trimmed to the longest row in the batch."""
+    def batch_fn(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = int(split.lengths[idx].max())
+        return split.src[idx, :n], split.tgt[idx, :n + 2]
+    return batch_fn

@@ -1,0 +1,158 @@
+"""Generation: greedy = argmax step by step, temperature → 0 = greedy, top-k, seeds, errors."""
+
+import pytest
+import torch
+from transformer_course import generation as gen
+from transformer_course.model import DecoderOnlyTransformer, Transformer, TransformerConfig
+
+V = 11
+
+
+@pytest.fixture
+def lm():
+    torch.manual_seed(0)
+    cfg = TransformerConfig(vocab_size=V, d_model=16, num_heads=2, num_encoder_layers=1,
+                            num_decoder_layers=1, d_ff=32, dropout=0.0, max_len=32)
+    model = DecoderOnlyTransformer(cfg).eval()
+    with torch.no_grad():
+        model.output.weight.mul_(4)          # a peakier distribution than at initialisation
+    return gen.decoder_logits_fn(model)
+
+
+def test_greedy_is_argmax_step_by_step(lm):
+    prompt = torch.tensor([2, 5])
+    out = gen.generate(lm, prompt, max_new_tokens=6)
+    ids = prompt.clone()
+    for step in out.steps:
+        assert torch.equal(step.prefix, ids)
+        with torch.no_grad():
+            want = lm(ids.unsqueeze(0))[0, -1].argmax()
+        assert step.chosen == int(want) == int(step.probs.argmax())
+        assert torch.allclose(step.probs.sum(), torch.tensor(1.0)) and step.probs.max() < 1
+        ids = torch.cat([ids, want.reshape(1)])
+    assert torch.equal(out.ids, ids) and torch.equal(out.new_ids, ids[2:])
+    assert out.probs().shape == (6, V)
+
+
+def test_batched_greedy_matches_one_at_a_time(lm):
+    prompts = torch.tensor([[2, 5], [3, 3], [7, 1]])
+    batch = gen.greedy_decode(lm, prompts, max_new_tokens=5)
+    for row, prompt in zip(batch, prompts):
+        assert torch.equal(row, gen.generate(lm, prompt, max_new_tokens=5).ids)
+
+
+def test_greedy_stops_at_eos_and_pads_finished_rows(lm):
+    first = gen.generate(lm, torch.tensor([2, 5]), max_new_tokens=6)
+    eos = first.steps[2].chosen                                   # pretend the 3rd token is <eos>
+    out = gen.generate(lm, torch.tensor([2, 5]), max_new_tokens=6, eos_id=eos)
+    assert out.ids[-1] == eos and len(out.steps) <= 3
+    batch = gen.greedy_decode(lm, torch.tensor([[2, 5], [9, 9]]), max_new_tokens=6, eos_id=eos, pad_id=0)
+    row = batch[0].tolist()
+    k = row.index(eos, 2)
+    assert all(t == 0 for t in row[k + 1:])
+
+
+def test_causal_mask_keeps_earlier_logits(lm):
+    ids = torch.tensor([[2, 5, 7, 1]])
+    with torch.no_grad():
+        assert torch.allclose(lm(ids)[:, :3], lm(ids[:, :3]), atol=1e-5)
+
+
+def test_tiny_temperature_equals_greedy(lm):
+    greedy = gen.generate(lm, torch.tensor([4]), max_new_tokens=8)
+    for t in (1e-4, 0.0):
+        cold = gen.generate(lm, torch.tensor([4]), max_new_tokens=8, strategy="sample", temperature=t, seed=1)
+        assert torch.equal(cold.ids, greedy.ids)
+
+
+def test_temperature_sharpens_and_flattens():
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
+    p1 = gen.next_token_probs(logits, temperature=1.0)
+    assert torch.allclose(p1, torch.softmax(logits, -1))
+    cold, hot = gen.next_token_probs(logits, temperature=0.5), gen.next_token_probs(logits, temperature=3.0)
+    assert cold[0, 0] > p1[0, 0] > hot[0, 0]
+    assert torch.allclose(hot.sum(-1), torch.ones(1))
+
+
+def test_top_k_never_picks_outside_the_top_k(lm):
+    with torch.no_grad():
+        logits = lm(torch.tensor([[3, 4]]))[:, -1]                # (1, V)
+    top3 = set(logits[0].topk(3).indices.tolist())
+    probs = gen.next_token_probs(logits, temperature=5.0, top_k=3)
+    assert set(probs[0].nonzero().flatten().tolist()) == top3
+    g = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        token, _ = gen.choose(logits, strategy="sample", temperature=5.0, top_k=3, generator=g)
+        assert int(token) in top3
+    out = gen.generate(lm, torch.tensor([3]), max_new_tokens=10, strategy="sample", temperature=3.0,
+                       top_k=2, seed=4)
+    for step in out.steps:
+        assert (step.probs > 0).sum() == 2 and step.probs[step.chosen] > 0
+
+
+def test_sampling_is_reproducible_with_a_seed(lm):
+    run = lambda seed: gen.generate(lm, torch.tensor([1]), max_new_tokens=12, strategy="sample",
+                                    temperature=2.0, seed=seed).ids
+    assert torch.equal(run(7), run(7))
+    assert any(not torch.equal(run(7), run(s)) for s in range(8, 14))
+    state = torch.get_rng_state()
+    run(3)
+    assert torch.equal(state, torch.get_rng_state())          # the global generator is untouched
+
+
+def test_seq2seq_wrapper_runs_the_encoder_decoder():
+    torch.manual_seed(0)
+    cfg = TransformerConfig(vocab_size=V, d_model=16, num_heads=2, num_encoder_layers=1,
+                            num_decoder_layers=1, d_ff=32, dropout=0.0, max_len=32)
+    model = Transformer(cfg).eval()
+    src = torch.tensor([[4, 5, 6], [7, 8, 0]])
+    fn = gen.seq2seq_logits_fn(model, src)
+    prefix = torch.tensor([[2, 4], [2, 7]])
+    with torch.no_grad():
+        assert torch.allclose(fn(prefix), model(src, prefix))
+    out = gen.greedy_decode(fn, torch.tensor([[2], [2]]), max_new_tokens=4)
+    assert out.shape == (2, 5)
+
+
+def test_sequence_accuracy():
+    pred = torch.tensor([[2, 5, 6, 3, 0], [2, 5, 5, 3, 0], [2, 6, 5, 9, 9]])
+    want = torch.tensor([[2, 5, 6, 3], [2, 5, 6, 3], [2, 6, 5, 3]])
+    assert gen.sequence_accuracy(pred, want, eos_id=3, skip=(2,)) == pytest.approx(1 / 3)
+    assert gen.strip(pred, eos_id=3, skip=(2,)) == [[5, 6], [5, 5], [6, 5, 9, 9]]
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(temperature=-1.0), "temperature"), (dict(temperature="hot"), "temperature"),
+    (dict(top_k=0), "top_k"), (dict(top_k=2.5), "top_k"), (dict(strategy="beam"), "strategy"),
+    (dict(max_new_tokens=0), "max_new_tokens"),
+])
+def test_bad_generation_arguments(lm, kwargs, name):
+    args = dict(max_new_tokens=3, strategy="sample") | kwargs
+    with pytest.raises(ValueError, match=name):
+        gen.generate(lm, torch.tensor([1]), **args)
+
+
+def test_bad_inputs_name_the_argument(lm):
+    with pytest.raises(ValueError, match="prompt"):
+        gen.generate(lm, torch.tensor([[1]]), max_new_tokens=2)
+    with pytest.raises(ValueError, match="prompt"):
+        gen.generate(lm, torch.tensor([], dtype=torch.long), max_new_tokens=2)
+    with pytest.raises(ValueError, match="prompt"):
+        gen.greedy_decode(lm, torch.tensor([1, 2]), max_new_tokens=2)
+    with pytest.raises(ValueError, match="top_k"):
+        gen.next_token_probs(torch.zeros(1, 4), top_k=5)
+    with pytest.raises(ValueError, match="logits_fn"):
+        gen.generate(lambda p: torch.zeros(4), torch.tensor([1]), max_new_tokens=2)
+    with pytest.raises(ValueError, match="predicted"):
+        gen.sequence_accuracy(torch.zeros(2, 3, dtype=torch.long), torch.zeros(3, 3, dtype=torch.long),
+                              eos_id=3)
+
+
+def test_seq2seq_accuracy_checks_batch_size():
+    from transformer_course.data import sequence_task
+    task = sequence_task("copy", num_train=20, num_test=10)
+    model = Transformer(TransformerConfig(vocab_size=len(task.vocab), d_model=8, num_heads=2,
+                                          num_encoder_layers=1, num_decoder_layers=1, d_ff=16, max_len=16))
+    assert 0.0 <= gen.seq2seq_accuracy(model, task.test, bos_id=2, eos_id=3, batch_size=4) <= 1.0
+    with pytest.raises(ValueError, match="batch_size"):
+        gen.seq2seq_accuracy(model, task.test, bos_id=2, eos_id=3, batch_size=0)

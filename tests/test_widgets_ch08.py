@@ -1,0 +1,193 @@
+"""Chapter 08's widgets: every control changes the figures it drives; bad input is a message."""
+
+import pytest
+import torch
+from transformer_course import figures
+from transformer_course.data import pronoun_task, sequence_task
+from transformer_course.model import Transformer, TransformerConfig
+from transformer_course.pointer import PronounPointer, pointer_loss, snapshot
+from transformer_course.training import History, seq2seq_loss, split_batch_fn, train
+from transformer_course.widgets import AttentionHistoryExplorer, GenerationExplorer, LiveLossCurve
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def snap(explorer):
+    return {name: fig.to_json() for name, fig in explorer.figures.items()}
+
+
+def changed(before, after):
+    return {name for name in before if before[name] != after[name]}
+
+
+# --- LiveLossCurve ---
+
+def fake_history(n=50):
+    return History(steps=list(range(1, n + 1)), losses=[3.0 / (1 + 0.2 * s) for s in range(n)])
+
+
+def test_live_loss_curve_redraws_on_update():
+    curve = LiveLossCurve(total_steps=100)
+    assert "Waiting" in curve.message.value
+    empty = snap(curve)
+    curve.update(fake_history(20))
+    assert changed(empty, snap(curve)) == {"loss"}
+    assert len(curve.figures["loss"].data[0].x) == 20 and "step 20" in curve.message.value
+    before = snap(curve)
+    curve.update(fake_history(50))
+    assert changed(before, snap(curve)) == {"loss"} and "step 50" in curve.message.value
+    assert list(curve.figures["loss"].layout.xaxis.range) == [0, 100]
+
+
+@pytest.mark.parametrize("control, value", [("smoothing", 3), ("log", True)])
+def test_live_loss_curve_controls(control, value):
+    curve = LiveLossCurve()
+    curve.update(fake_history())
+    before = snap(curve)
+    curve.controls[control].value = value
+    assert changed(before, snap(curve)) == {"loss"}
+    if control == "log":
+        assert curve.figures["loss"].layout.yaxis.type == "log"
+
+
+def test_live_loss_curve_is_a_training_callback():
+    calls = []
+    curve = LiveLossCurve(total_steps=6)
+    model = torch.nn.Linear(2, 1)
+    data = torch.randn(16, 2)
+    loss_fn = lambda m, x: (m(x) - 1).pow(2).mean()
+    train(model, loss_fn, lambda idx: data[idx], 16, steps=6, batch_size=4, progress=False,
+          callback=lambda h: (calls.append(len(h)), curve.update(h)), callback_every=3)
+    assert calls == [3, 6] and len(curve.figures["loss"].data[0].x) == 6
+
+
+# --- AttentionHistoryExplorer ---
+
+@pytest.fixture(scope="module")
+def pronoun_history():
+    pt = pronoun_task(num_train=600, num_test=100, seed=0)
+    torch.manual_seed(0)
+    model = PronounPointer(TransformerConfig(vocab_size=len(pt.vocab), d_model=16, num_heads=2,
+                                             num_encoder_layers=1, num_decoder_layers=1, d_ff=32,
+                                             dropout=0.0, max_len=16))
+    shown = pt.test[:3]
+    h = train(model, pointer_loss, lambda idx: pt.train[idx], len(pt.train), steps=20, batch_size=64,
+              lr=1e-2, progress=False, snapshot_fn=lambda m: snapshot(m, shown, pt.test),
+              snapshot_steps=[0, 10, 20])
+    return pt, shown, h
+
+
+def history_explorer(pronoun_history):
+    pt, shown, h = pronoun_history
+    return AttentionHistoryExplorer(h.snapshots, [pt.tokens(shown, i) for i in range(3)],
+                                    shown.it_pos.tolist(), shown.referent_pos.tolist(),
+                                    shown.distractor_pos.tolist())
+
+
+def test_history_explorer_step_and_sentence(pronoun_history):
+    ex = history_explorer(pronoun_history)
+    assert ex.controls["step"].options == (0, 10, 20)
+    assert "Step 0" in ex.message.value and "referent" in ex.message.value
+    before = snap(ex)
+    ex.controls["step"].value = 20
+    assert changed(before, snap(ex)) == {"pointer", "encoder", "wins"}
+    assert "Step 20" in ex.message.value
+    before = snap(ex)
+    ex.controls["sentence"].value = 2
+    assert changed(before, snap(ex)) == {"pointer", "encoder"}
+    pt, shown, _ = pronoun_history
+    assert list(ex.figures["pointer"].layout.xaxis.ticktext) == pt.tokens(shown, 2)
+
+
+def test_history_explorer_bad_arguments(pronoun_history):
+    pt, shown, h = pronoun_history
+    with pytest.raises(ValueError, match="snapshots"):
+        AttentionHistoryExplorer({}, [["it"]], [0], [0], [0])
+    with pytest.raises(ValueError, match="same"):
+        AttentionHistoryExplorer(h.snapshots, [pt.tokens(shown, 0)], [1, 2], [0], [0])
+
+
+# --- GenerationExplorer ---
+
+@pytest.fixture(scope="module")
+def reverse_model():
+    task = sequence_task("reverse", num_symbols=6, min_len=2, max_len=5, num_train=200, num_test=20)
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(vocab_size=len(task.vocab), d_model=16, num_heads=2,
+                                          num_encoder_layers=1, num_decoder_layers=1, d_ff=32,
+                                          dropout=0.0, max_len=16))
+    train(model, seq2seq_loss, split_batch_fn(task.train), len(task.train), steps=40, batch_size=64,
+          lr=1e-2, progress=False)          # a little training: outputs depend on the source
+    return model.eval(), task
+
+
+@pytest.mark.parametrize("control, value, views", [
+    ("text", "1 2 3", {"steps", "distribution"}),
+    ("strategy", "sample", {"steps", "distribution"}),
+    ("step", 2, {"distribution"}),
+])
+def test_generation_explorer_controls(reverse_model, control, value, views):
+    ex = GenerationExplorer(*reverse_model, text="5 4 3 2")
+    ex.controls["temperature"].value = 2.0          # greedy ignores it; sampling then spreads out
+    before = snap(ex)
+    ex.controls[control].value = value
+    assert changed(before, snap(ex)) == views
+    assert "Output:" in ex.message.value
+
+
+@pytest.mark.parametrize("control, value", [("temperature", 2.5), ("top_k", 3), ("seed", 5)])
+def test_sampling_controls_change_the_distribution(reverse_model, control, value):
+    ex = GenerationExplorer(*reverse_model, text="5 4 3 2")
+    ex.controls["strategy"].value = "sample"
+    ex.controls["temperature"].value = 1.5
+    before = snap(ex)
+    ex.controls[control].value = value
+    after = snap(ex)
+    if control == "seed":     # another seed, another draw: some seed soon writes something else
+        for seed in range(6, 20):
+            if after != before:
+                break
+            ex.controls["seed"].value = seed
+            after = snap(ex)
+        assert after != before
+    else:
+        assert changed(before, after) >= {"distribution"}
+    if control == "top_k":
+        for step in ex.generation.steps:
+            assert int((step.probs > 0).sum()) <= 3
+
+
+def test_greedy_ignores_temperature_and_matches_the_trace(reverse_model):
+    ex = GenerationExplorer(*reverse_model, text="5 4 3 2")
+    before = snap(ex)
+    ex.controls["temperature"].value = 2.5
+    assert snap(ex) == before
+    gen = ex.generation
+    assert list(ex.figures["steps"].data[1].x) == [s.chosen for s in gen.steps]
+
+
+@pytest.mark.parametrize("text, words", [("", "at least one"), ("1 9 x", "symbols"),
+                                         ("1 2 3 4 5 1 2", "at most")])
+def test_bad_source_is_a_message(reverse_model, text, words):
+    ex = GenerationExplorer(*reverse_model, text="5 4 3 2")
+    before = snap(ex)
+    ex.controls["text"].value = text
+    assert words in ex.message.value and "⚠" in ex.message.value
+    assert snap(ex) == before
+
+
+def test_figures_check_their_arguments():
+    with pytest.raises(ValueError, match="losses"):
+        figures.loss_curve_figure([1, 2], [1.0])
+    with pytest.raises(ValueError, match="referent"):
+        figures.pointer_figure(torch.ones(3) / 3, ["a", "b", "c"], referent=5)
+    with pytest.raises(ValueError, match="chosen"):
+        figures.next_token_figure(torch.ones(3) / 3, ["a", "b", "c"], chosen=3)
+    with pytest.raises(ValueError, match="chosen"):
+        figures.generation_figure(torch.ones(2, 3) / 3, ["1", "2"], ["a", "b", "c"], [0])
