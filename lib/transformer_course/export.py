@@ -63,6 +63,9 @@ def snapshot_html(widget) -> str:
                 f"{widget.message.value}"
                 '<div style="display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));'
                 f'gap:8px">{views}</div></div>')
+    if isinstance(widget, (w.FloatProgress, w.IntProgress)):
+        return (f'<progress value="{widget.value}" max="{widget.max}" '
+                'style="width:200px;vertical-align:middle"></progress>')
     if isinstance(widget, w.Box):
         direction = "column" if isinstance(widget, w.VBox) else "row"
         return (f'<div style="display:flex;flex-direction:{direction};flex-wrap:wrap;gap:8px">'
