@@ -107,7 +107,8 @@ def start_lab(workdir: Path) -> Lab:
 
 KERNEL_IDLE = "(ipykernel) | Idle"
 CONTROLS = (".widget-slider, .widget-dropdown, .widget-text, .widget-textarea, "
-            ".widget-toggle-buttons, .widget-checkbox, "
+            ".widget-toggle-buttons, .widget-checkbox, .widget-select, .widget-select-multiple, "
+            ".widget-radio, "
             ".widget-toggle-button:not(.widget-toggle-buttons *)")
 
 # Figures of one explorer: revision, last paint time and a fingerprint of what plotly drew.

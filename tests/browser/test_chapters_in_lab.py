@@ -72,6 +72,24 @@ def operate(page, control, kind_hint: str) -> str:
         current = select.evaluate("s => s.selectedIndex")
         select.select_option(index=(current + 1) % len(options))
         return "dropdown"
+    if "widget-select-multiple" in classes:
+        select = control.locator("select")
+        labels = select.locator("option").all_inner_texts()
+        chosen = select.evaluate("s => [...s.selectedOptions].map(o => o.textContent)")
+        if len(chosen) > 1:
+            chosen = chosen[:-1]                      # show one item fewer
+        else:
+            chosen = chosen + [next(x for x in labels if x not in chosen)]
+        select.select_option(label=chosen)
+        return "select-multiple"
+    if "widget-select" in classes:
+        select = control.locator("select")
+        current = select.evaluate("s => s.selectedIndex")
+        select.select_option(index=(current + 1) % select.locator("option").count())
+        return "select"
+    if "widget-radio" in classes:
+        control.locator("input:not(:checked)").first.check()
+        return "radio"
     if "widget-toggle-buttons" in classes:
         control.locator("button:not(.mod-active)").first.click()
         return "toggle-buttons"
