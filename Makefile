@@ -3,6 +3,7 @@
 #   make test   run every test: lib, widgets, notebook hygiene, every chapter under nbval,
 #               and JupyterLab in headless Chromium when /usr/bin/chromium is present
 #   make html   every chapter, executed, as self-contained offline HTML in build/html/
+#   make bench  time lib against PyTorch and the course itself; writes bench/RESULTS.md
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -15,7 +16,7 @@ PIP_FLAGS ?=
 PORT   ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help env lab test test-fast test-browser html lint format sync clean distclean lock
+.PHONY: help env lab test test-fast test-browser html bench lint format sync clean distclean lock
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,8 +46,15 @@ test-browser: env  ## only the browser suite (JupyterLab in headless Chromium; s
 html: env  ## every chapter, executed, as self-contained HTML that works offline (build/html/)
 	$(BIN)/python -m transformer_course.export chapters build/html
 
-lint: env  ## ruff over lib, tests and the chapters
-	$(BIN)/ruff check lib tests chapters
+# Subset: make bench BENCH=attention (or training, memory, chapters, widgets; comma-separated).
+# THREADS=1 sets torch's thread count (default: torch's own); steadier on a busy machine.
+BENCH ?=
+THREADS ?=
+bench: env  ## benchmarks (lib vs PyTorch, chapters, widgets) → bench/RESULTS.md; BENCH=name for one
+	$(BIN)/python -m bench $(if $(BENCH),--only $(BENCH),) $(if $(THREADS),--threads $(THREADS),)
+
+lint: env  ## ruff over lib, tests, the chapters and the benchmarks
+	$(BIN)/ruff check lib tests chapters bench
 
 format: env  ## ruff format + fix lib and tests (never touches chapters)
 	$(BIN)/ruff check --fix lib tests
