@@ -6,8 +6,9 @@ Each notebook is executed in a fresh kernel, then written to one HTML file:
   plotly figure becomes a static, zoomable plotly chart;
 - every live widget (an explorer, a slider, …) is replaced by a snapshot of its last
   state: the controls' values as text, its message, its figures and tables;
-- nothing is fetched from the network: no require.js, no MathJax (the course writes its
-  maths in Unicode), no widget manager.
+- LaTeX maths in the prose ($…$, $$…$$) is turned into MathML, which browsers draw
+  themselves: nothing is fetched from the network (no require.js, no MathJax, no widget
+  manager).
 
 Usage: ``python -m transformer_course.export [CHAPTERS_DIR] [OUT_DIR] [NAME ...]``.
 """
@@ -15,6 +16,7 @@ Usage: ``python -m transformer_course.export [CHAPTERS_DIR] [OUT_DIR] [NAME ...]
 from __future__ import annotations
 
 import html
+import re
 import sys
 import time
 from pathlib import Path
@@ -107,10 +109,31 @@ def execute(path: Path, timeout: int = 300) -> nbformat.NotebookNode:
     for output in nb.cells.pop().get("outputs", []):
         snapshots.update(output.get("data", {}).get(SNAPSHOT_MIME, {}))
     for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = math_to_mathml(cell.source)
         for output in cell.get("outputs", []):
             _make_static(output, snapshots)
     nb.metadata.pop("widgets", None)
     return nb
+
+
+DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
+INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\$)([^$\n]+?)(?<!\\)\$(?!\$)")
+
+
+def math_to_mathml(markdown: str) -> str:
+    """Replace $$…$$ and $…$ in a markdown cell by MathML (drawn by the browser offline)."""
+    from latex2mathml.converter import convert
+
+    def render(match: re.Match, display: str) -> str:
+        latex = " ".join(match.group(1).split())
+        try:
+            return convert(latex, display=display)
+        except Exception:       # something the converter does not know: show the source
+            return f"<code>{html.escape(latex)}</code>"
+
+    markdown = DISPLAY_MATH.sub(lambda m: "\n\n" + render(m, "block") + "\n\n", markdown)
+    return INLINE_MATH.sub(lambda m: render(m, "inline"), markdown)
 
 
 def _make_static(output, snapshots: dict[str, str]) -> None:
