@@ -1,6 +1,8 @@
 # Everyday targets. The first one you run creates .venv with the pinned environment.
 #   make lab    open JupyterLab on the course (127.0.0.1, token auth)
-#   make test   run every test: lib, widgets, notebook hygiene, every chapter under nbval
+#   make test   run every test: lib, widgets, notebook hygiene, every chapter under nbval,
+#               and JupyterLab in headless Chromium when /usr/bin/chromium is present
+#   make html   every chapter, executed, as self-contained offline HTML in build/html/
 #   make bench  time lib against PyTorch and the course itself; writes bench/RESULTS.md
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -14,10 +16,10 @@ PIP_FLAGS ?=
 PORT   ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help env lab test test-fast bench lint format sync clean distclean lock
+.PHONY: help env lab test test-fast test-browser html bench lint format sync clean distclean lock
 
 help:  ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
@@ -37,6 +39,12 @@ test: env  ## run every test (unit, widgets, hygiene, notebooks via nbval, brows
 
 test-fast: env  ## unit and widget tests only (no notebooks, no browser)
 	$(BIN)/python -m pytest tests -m "not browser" -q
+
+test-browser: env  ## only the browser suite (JupyterLab in headless Chromium; screenshots in build/)
+	$(BIN)/python -m pytest tests/browser -m browser -s
+
+html: env  ## every chapter, executed, as self-contained HTML that works offline (build/html/)
+	$(BIN)/python -m transformer_course.export chapters build/html
 
 # Subset: make bench BENCH=attention (or training, memory, chapters, widgets; comma-separated).
 # THREADS=1 sets torch's thread count (default: torch's own); steadier on a busy machine.

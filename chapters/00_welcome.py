@@ -74,7 +74,7 @@ print(f"GPU available       {torch.cuda.is_available()} (not needed: everything 
 
 widgets.RepeatedProductExplorer(factor=0.9, steps=50)
 
-# %% [markdown] slideshow={"slide_type": "-"}
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # What that curve means comes a few cells below, where we ask why the field moved away
 # from recurrent networks.
 
@@ -124,7 +124,7 @@ widgets.RepeatedProductExplorer(factor=0.9, steps=50)
 #
 # Multiply a gradient by 0.9 at each of 50 steps, or by 1.1:
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 shrink, grow = 0.9**50, 1.1**50
 print(f"0.9 ** 50 = {shrink:.4f}    (the signal from 50 tokens back is almost gone)")
 print(f"1.1 ** 50 = {grow:.1f}     (or it explodes)")
@@ -135,7 +135,7 @@ assert shrink < 0.01 and grow > 100
 # a hundred. Try it: move **factor** close to 1 and notice how narrow the safe zone is,
 # then raise **steps** to see what a long sentence does.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 widgets.RepeatedProductExplorer(factor=0.9, steps=50)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}

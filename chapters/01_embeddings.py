@@ -36,7 +36,7 @@ _ = torch.manual_seed(0)   # the same "random" numbers on every run
 # ("play", "##ing"); this course uses whole words and punctuation marks, which keeps
 # every figure readable. `tokenize` lower-cases the text and splits it:
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 tokens = tokenize("Tell me about pizza!")
 tokens
 
@@ -46,7 +46,7 @@ tokens
 # A **vocabulary** is a fixed list of tokens; a token's **id** is its position in that
 # list. The course ships one small vocabulary, so nothing has to be downloaded:
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 vocab = course_vocab()
 print(len(vocab), "tokens in the vocabulary")
 print("the first ten:", vocab.itos[:10])
@@ -63,7 +63,7 @@ print("the first ten:", vocab.itos[:10])
 # | `<bos>` | 2 | "beginning of sequence": the first input when generating |
 # | `<eos>` | 3 | "end of sequence": the model writes it to say it is done |
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 assert vocab.itos[:4] == ["<pad>", "<unk>", "<bos>", "<eos>"]
 assert (vocab.pad_id, vocab.unk_id, vocab.bos_id, vocab.eos_id) == (0, 1, 2, 3)
 
@@ -76,7 +76,7 @@ print("back to text:    ", vocab.decode(ids))
 # An unknown word becomes `<unk>`, and sentences of different lengths are padded with
 # `<pad>` into one rectangular batch:
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 print(vocab.tokens(vocab.encode("tell me about quokkas")))
 batch = vocab.encode_batch(["tell me about pizza", "hot pizza"])
 print(batch)
@@ -91,7 +91,7 @@ assert batch[1, -1] == vocab.pad_id and vocab.encode("quokkas")[0] == vocab.unk_
 # With tiny 3-dimensional vectors, the 4 tokens of "tell me about pizza" become a
 # **4 × 3 matrix**: one row per token, one column per dimension.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 d_model = 3
 table = torch.randn(len(vocab), d_model)   # (vocab_size, d_model)
 vectors = table[ids]                       # (4, 3): row t is the vector of token t
@@ -108,7 +108,7 @@ figures.embedding_heatmap(vectors, vocab.tokens(ids), title="tell me about pizza
 # (all zeros except a 1 at position `i`) by the table. Four one-hot rows (4 × V) times
 # the table (V × 3) give the same 4 × 3 matrix:
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 one_hot = F.one_hot(ids, num_classes=len(vocab)).float()   # (4, V)
 print("one-hot shape:", tuple(one_hot.shape), "  ones per row:", one_hot.sum(dim=1).tolist())
 by_product = one_hot @ table                                  # (4, V) @ (V, 3) → (4, 3)
@@ -127,7 +127,7 @@ assert torch.allclose(one_hot_embed(ids, table), vectors)   # the lib does the s
 # of the model: training nudges each row, like any weight. PyTorch's `nn.Embedding` is
 # exactly such a table; the lib's `TokenEmbedding` wraps one.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 embedding = TokenEmbedding(len(vocab), d_model, scale=False)
 print("table shape:", tuple(embedding.weight.shape), " requires_grad:", embedding.weight.requires_grad)
 assert isinstance(embedding.lookup, nn.Embedding)
@@ -148,7 +148,7 @@ assert sorted(rows_with_gradient.tolist()) == sorted(ids.tolist())
 # - **Cosine similarity** a·b / (|a| |b|): only the direction counts. It lies in [-1, 1]:
 #   1 same direction, 0 unrelated (perpendicular), -1 opposite.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 a = torch.tensor([1.0, 2.0, 0.0])
 b = torch.tensor([2.0, 4.0, 0.0])    # same direction, twice as long
 c = torch.tensor([0.0, 0.0, 3.0])    # perpendicular to a
@@ -165,7 +165,7 @@ assert math.isclose(float(F.cosine_similarity(a, b, dim=0)), 1.0, rel_tol=1e-6)
 # product (T × T), and normalising each row first gives every cosine. The lib's
 # `similarity_matrix` does both:
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 dots = vectors @ vectors.T
 unit = vectors / vectors.norm(dim=1, keepdim=True)
 assert torch.allclose(dots, similarity_matrix(vectors, "dot"))
@@ -180,7 +180,7 @@ figures.similarity_heatmap(similarity_matrix(vectors, "cosine"), vocab.tokens(id
 # coin toss. In many dimensions, random vectors are nearly perpendicular, so every
 # cosine sits close to 0.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 wide = TokenEmbedding(len(vocab), 256, scale=False)
 words = ["pizza", "cheese", "bus"]
 with torch.no_grad():
@@ -202,7 +202,7 @@ assert sims[0, 1:].abs().max() < 0.3
 # small word vectors would be drowned by the position signal. Multiplying by √d_model
 # brings them to the same scale.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 d_model = 64
 scaled = TokenEmbedding(len(vocab), d_model)                 # scale=True is the default
 nn.init.normal_(scaled.weight, std=d_model**-0.5)            # a small table, as in the paper
@@ -223,7 +223,7 @@ print(f"length of the raw row: {raw.norm():.2f}   after × √{d_model}: {word.n
 # - type a word the vocabulary lacks: it becomes `<unk>` and shares `<unk>`'s row;
 # - switch between cosine and dot: the dot product is larger for longer vectors.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 explorer_embedding = TokenEmbedding(len(vocab), 8)
 widgets.EmbeddingExplorer(vocab, explorer_embedding, text="the cat saw the dog")
 
@@ -236,13 +236,13 @@ widgets.EmbeddingExplorer(vocab, explorer_embedding, text="the cat saw the dog")
 # Hint: make each row have length 1, then a single matrix product gives every pair.
 # Do not use `similarity_matrix` or `F.cosine_similarity`: that would be cheating!
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 def cosine_similarity(vectors: torch.Tensor) -> torch.Tensor:
     """vectors (T, d) → (T, T) cosine similarities."""
     raise NotImplementedError
 
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 checks.check_cosine_similarity(cosine_similarity)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]

@@ -41,7 +41,7 @@ _ = torch.manual_seed(0)   # the same "random" numbers on every run
 # Take a self-attention layer (chapters 03–05 build it; here we just use the lib's
 # `MultiHeadAttention`) and feed it the embedded words of a sentence.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 vocab = course_vocab()
 d_model = 16
 embed = TokenEmbedding(len(vocab), d_model, scale=False)
@@ -58,7 +58,7 @@ print(tokens, "→ output", tuple(out.shape))
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Now shuffle the words: feed the same vectors in another order.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 perm = torch.tensor([2, 1, 0])                                  # pizza eats squatch
 with torch.no_grad():
     out_shuffled, weights_shuffled = attention(x[:, perm])
@@ -87,7 +87,7 @@ assert torch.allclose(weights_shuffled, weights[:, :, perm][:, :, :, perm], atol
 # - Tick **add positional encoding**: the bars drop below 1 and the heatmaps change.
 # - Try your own pair, e.g. "the dog saw the cat" / "the cat saw the dog".
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 widgets.WordOrderExplorer(vocab, embed, attention,
                           text_a="Squatch eats pizza", text_b="Pizza eats Squatch")
 
@@ -106,7 +106,7 @@ widgets.WordOrderExplorer(vocab, embed, attention,
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Built step by step in plain torch
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 length, d_model = 10, 8
 
 pos = torch.arange(length).float()[:, None]            # (L, 1): 0, 1, …, L-1
@@ -132,7 +132,7 @@ print("the lib's sinusoidal_encoding matches; position 0 is (0, 1, 0, 1, …)")
 # (fast waves); the right columns barely change (slow waves). Every row is a different
 # pattern: a unique fingerprint for each position.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 figures.positional_heatmap(sinusoidal_encoding(50, 64),
                            title="Sinusoidal encoding: 50 positions × 64 dimensions")
 
@@ -143,7 +143,7 @@ figures.positional_heatmap(sinusoidal_encoding(50, 64),
 # 5 and 10 of a 64-dimensional encoding: the further right the pair, the slower its
 # wave. (The explorer below also shows each sine with its cosine partner.)
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 pe64 = sinusoidal_encoding(64, 64)
 for i in (0, 5, 10):
     wavelength = 2 * math.pi * 10000 ** (2 * i / 64)
@@ -161,7 +161,7 @@ figures.waves_figure(pe64, [0, 10, 20], title="Sines of pairs 0, 5 and 10: fast 
 # **added**: the sum carries *what* the word is and *where* it is. The lib's
 # `SinusoidalPositionalEncoding` does exactly this addition.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 d_model = 16
 add_position = SinusoidalPositionalEncoding(d_model, max_len=64)
 ids = torch.tensor(vocab.ids(tokenize("pizza eats pizza")))
@@ -182,7 +182,7 @@ print(f"'pizza' at position 0 vs position 2: cosine {cos:.2f} (it was 1.00 befor
 # positions less so. And the similarity depends only on the **distance**, not on where
 # you start: position 5 relates to 8 as position 40 relates to 43.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 pe = sinusoidal_encoding(64, 64)
 sim = similarity_matrix(pe, "cosine")                   # (64, 64)
 print("similarity of position 0 with positions 0..10:", sim[0, :11].numpy().round(2))
@@ -193,7 +193,7 @@ far = torch.stack([sim.diagonal(k).mean() for k in range(30, 40)])  # distances 
 assert near.min() > far.max()
 print(f"mean similarity at distance 1-3: {near.mean():.2f}, at distance 30-39: {far.mean():.2f}")
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 figures.similarity_heatmap(sim[:32, :32], [str(p) for p in range(32)],
                            title="Cosine similarity between positions 0-31").update_xaxes(
     title="position").update_yaxes(title="position")
@@ -212,7 +212,7 @@ figures.similarity_heatmap(sim[:32, :32], [str(p) for p in range(32)],
 #
 # BERT and GPT-2 do it this way. The lib's `LearnedPositionalEmbedding` holds such a table.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 learned = LearnedPositionalEmbedding(d_model, max_len=32)
 assert isinstance(learned.table, nn.Embedding)
 positions = torch.arange(3).expand(1, 3)                # (batch, seq_len)
@@ -227,7 +227,7 @@ print("parameters, sinusoidal:", sum(p.numel() for p in add_position.parameters(
 # The formula works for any position. A learned table has no row for position 40 if it
 # was built with 32 rows: the model cannot handle longer inputs at all.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 long_input = torch.zeros(1, 40, d_model)
 print("sinusoidal, 40 positions:", tuple(sinusoidal_encoding(40, d_model).shape))
 try:
@@ -241,7 +241,7 @@ except ValueError as err:
 # Before training, its rows are random: neighbouring positions are no more alike than
 # distant ones. The structure you saw in the sinusoidal table must be *learned* here.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 with torch.no_grad():
     learned_sim = similarity_matrix(learned.pe, "cosine")   # (32, 32)
 print(f"mean similarity of neighbours: learned {learned_sim.diagonal(1).mean():+.2f}, "
@@ -274,7 +274,7 @@ figures.similarity_heatmap(learned_sim, [str(p) for p in range(32)],
 # - Slide **wave pair i** up: the wave gets slower.
 # - Switch to **learned (untrained)**: the stripes and the diagonal band disappear.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 widgets.PositionalExplorer(length=24, d_model=32)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -286,13 +286,13 @@ widgets.PositionalExplorer(length=24, d_model=32)
 #
 # Try to write it without scrolling back up!
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 def my_sinusoidal_encoding(length: int, d_model: int) -> torch.Tensor:
     """The paper's positional encoding, shape (length, d_model)."""
     raise NotImplementedError
 
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 checks.check_sinusoidal_encoding(my_sinusoidal_encoding)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]

@@ -12,14 +12,22 @@ State for tests: ``explorer.controls`` (name → widget), ``explorer.figures``
 
 from __future__ import annotations
 
+import functools
 import html
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
+import anywidget
 import ipywidgets as widgets
+import numpy as np
+import plotly.basedatatypes
 import plotly.graph_objects as go
 import plotly.io as pio
 import torch
+import traitlets
+from plotly.offline import get_plotlyjs
 
 from . import figures
 from .embeddings import TokenEmbedding, similarity_matrix
@@ -27,6 +35,7 @@ from .positional import LearnedPositionalEmbedding, sinusoidal_encoding
 from .tokenizer import Vocab, tokenize
 
 MAX_TOKENS = 16   # longer sentences make heatmaps unreadable
+STATIC = Path(__file__).with_name("static")
 
 
 @contextmanager
@@ -52,18 +61,87 @@ class InputError(ValueError):
     """Input a learner typed that we can explain; shown in the widget as a message."""
 
 
-class FigureView(widgets.Output):
-    """An output area showing one plotly figure; ``figure`` is the one on screen."""
+def _memoize_plotly_key_paths() -> None:
+    """Cache plotly's parsing of property paths such as "xaxis.title.text".
+
+    plotly re-parses the same few hundred path strings on every ``update_layout`` (it even
+    defines a class per call); that was a quarter of the Python time of a widget update.
+    The parser is a pure function of the string, so caching it changes nothing else.
+    """
+    parse = getattr(plotly.basedatatypes, "_str_to_dict_path_full", None)
+    if parse is not None and not hasattr(parse, "cache_info"):
+        plotly.basedatatypes._str_to_dict_path_full = functools.lru_cache(maxsize=8192)(parse)
+
+
+_memoize_plotly_key_paths()
+
+
+class PlotlyLibrary(anywidget.AnyWidget):
+    """plotly.js itself (from the plotly package, so it works offline), sent to the page once.
+
+    Every FigureView points at the one instance of the kernel (``plotly_library()``); the
+    first view to render in the browser evaluates it, later ones reuse it.
+    """
+
+    _esm = "export default { render() {} };"
+    source = traitlets.Unicode().tag(sync=True)
+
+
+_LIBRARY: PlotlyLibrary | None = None
+
+
+def plotly_library() -> PlotlyLibrary:
+    global _LIBRARY
+    if _LIBRARY is None or _LIBRARY.comm is None:     # none yet, or closed
+        _LIBRARY = PlotlyLibrary(source=get_plotlyjs())
+    return _LIBRARY
+
+
+def figure_json(fig: go.Figure) -> str:
+    """The figure as plotly.js JSON, without re-validating it (the figure is already valid).
+
+    NaN (masked cells) becomes null, which plotly.js draws as a gap.
+    """
+    try:
+        return json.dumps(_plain(fig.to_plotly_json()), allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):      # a type we do not know, or a stray NaN: plotly's encoder
+        return pio.to_json(fig, validate=False)
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind == "f" and np.isnan(obj).any():
+            obj = np.where(np.isnan(obj), None, obj.astype(object))
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+class FigureView(anywidget.AnyWidget):
+    """One plotly figure, redrawn in place (``Plotly.react``); ``figure`` is the one on screen."""
+
+    _esm = (STATIC / "figure_view.js").read_text(encoding="utf-8")
+    _library = traitlets.Instance(PlotlyLibrary).tag(sync=True, **widgets.widget_serialization)
+    _spec = traitlets.Unicode("").tag(sync=True)        # {"data": [...], "layout": {...}} as JSON
+    _revision = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(_library=plotly_library(), **kwargs)
         self.figure: go.Figure | None = None
 
     def show(self, fig: go.Figure) -> None:
         self.figure = fig
-        # Setting ``outputs`` directly needs no running kernel, so tests see the same.
-        bundle = pio.renderers["plotly_mimetype"].to_mimebundle(fig.to_dict())
-        self.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+        spec = figure_json(fig)
+        if spec == self._spec:          # the same picture: nothing to send or redraw
+            return
+        with self.hold_sync():
+            self._revision += 1
+            self._spec = spec
 
 
 class Explorer(widgets.VBox):

@@ -1,0 +1,63 @@
+// FigureView: one plotly figure that redraws in place with Plotly.react.
+//
+// plotly.js is not fetched from anywhere: the kernel sends it once, in a shared
+// PlotlyLibrary widget, and the first FigureView to render evaluates it. Every later
+// update only sends the figure's JSON, and Plotly.react patches the same <div>.
+
+const CONFIG = { displaylogo: false, responsive: true,
+                 modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+
+function loadPlotly(model) {
+  if (!globalThis.__tcPlotly) {
+    globalThis.__tcPlotly = (async () => {
+      const ref = model.get("_library");
+      const library = await model.widget_manager.get_model(ref.replace(/^IPY_MODEL_/, ""));
+      const module = { exports: {} };
+      // plotly.min.js is a UMD bundle: handed a `module`, it exports Plotly there.
+      new Function("module", "exports", "define", library.get("source"))(
+        module, module.exports, undefined);
+      return module.exports;
+    })().catch((err) => { globalThis.__tcPlotly = null; throw err; });
+  }
+  return globalThis.__tcPlotly;
+}
+
+async function render({ model, el }) {
+  const div = document.createElement("div");
+  div.className = "tc-figure";
+  div.style.width = "100%";
+  el.appendChild(div);
+  const Plotly = await loadPlotly(model);
+
+  let running = false, dirty = false, alive = true;
+  async function draw() {
+    const text = model.get("_spec");
+    if (!text) return;
+    const start = performance.now();
+    const spec = JSON.parse(text);
+    await Plotly.react(div, spec.data, spec.layout, CONFIG);
+    div.dataset.tcDrawMs = (performance.now() - start).toFixed(1);
+    div.dataset.tcRevision = String(model.get("_revision"));
+    div.dataset.tcDrawnAt = String(performance.now());
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    div.dataset.tcPaintedAt = String(performance.now());   // read by the browser tests
+  }
+  async function update() {
+    if (running) { dirty = true; return; }
+    running = true;
+    div.dataset.tcBusy = "1";
+    try {
+      do { dirty = false; if (alive) await draw(); } while (dirty);
+    } finally { running = false; delete div.dataset.tcBusy; }
+  }
+  model.on("change:_spec", update);
+  // Resize with the grid cell it sits in (plotly's `responsive` only follows the window).
+  const observer = new ResizeObserver(() => {
+    if (div.offsetWidth > 0 && div.dataset.tcRevision) Plotly.Plots.resize(div);
+  });
+  observer.observe(el);
+  await update();
+  return () => { alive = false; observer.disconnect(); Plotly.purge(div); };
+}
+
+export default { render };

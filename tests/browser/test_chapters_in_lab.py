@@ -1,0 +1,195 @@
+"""Every chapter in JupyterLab in a real browser: Run All, no errors, every widget drawn,
+every control of every explorer moves its figure; timings and a screenshot per chapter.
+
+Chapters are found by globbing chapters/NN_*.ipynb, so new chapters are covered as
+they arrive.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import pytest
+
+from .lab import (
+    BUILD,
+    CHAPTERS,
+    CONTROLS,
+    ERRORS_JS,
+    FIGURES_JS,
+    KERNEL_IDLE,
+    open_notebook,
+    run_all,
+    shutdown_kernels,
+    wait_executed,
+)
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOKS = sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
+SHOTS = BUILD / "screenshots"
+SLIDER_PRESSES = 3          # key presses per slider (each one timed)
+
+
+def figures_of(explorer):
+    return explorer.evaluate(FIGURES_JS)
+
+
+def wait_repaint(page, explorer, before, timeout_s=30.0, settle_s=2.0):
+    """Wait until a figure of ``explorer`` has a newer revision, nothing is still drawing and
+    the kernel is idle. Returns the figures' state then, or None when the kernel has been
+    idle for ``settle_s`` without any figure being redrawn (the control changed nothing)."""
+    start = time.monotonic()
+    idle_since = None
+    while time.monotonic() - start < timeout_s:
+        now = figures_of(explorer)
+        newer = any(a["revision"] > b["revision"] for a, b in zip(now, before))
+        idle = page.get_by_text(KERNEL_IDLE).count() > 0
+        if newer and idle and not any(f["busy"] for f in now):
+            return now
+        idle_since = (idle_since or time.monotonic()) if idle and not newer else None
+        if idle_since and time.monotonic() - idle_since > settle_s:
+            return None
+        time.sleep(0.02)
+    raise AssertionError(f"the kernel was still busy after {timeout_s} s")
+
+
+def operate(page, control, kind_hint: str) -> str:
+    """Change one control the way a learner would; returns a label for the report."""
+    classes = control.get_attribute("class") or ""
+    if "widget-slider" in classes:
+        handle = control.locator(".noUi-handle").first
+        if handle.get_attribute("aria-valuemin") == handle.get_attribute("aria-valuemax"):
+            return "fixed"          # a slider with a single position (e.g. one layer)
+        at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+        handle.focus()
+        page.keyboard.press("ArrowLeft" if at_max or kind_hint == "back" else "ArrowRight")
+        return "slider"
+    if "widget-dropdown" in classes:
+        select = control.locator("select")
+        options = select.locator("option").all_inner_texts()
+        current = select.evaluate("s => s.selectedIndex")
+        select.select_option(index=(current + 1) % len(options))
+        return "dropdown"
+    if "widget-select-multiple" in classes:
+        select = control.locator("select")
+        labels = select.locator("option").all_inner_texts()
+        chosen = select.evaluate("s => [...s.selectedOptions].map(o => o.textContent)")
+        if len(chosen) > 1:
+            chosen = chosen[:-1]                      # show one item fewer
+        else:
+            chosen = chosen + [next(x for x in labels if x not in chosen)]
+        select.select_option(label=chosen)
+        return "select-multiple"
+    if "widget-select" in classes:
+        select = control.locator("select")
+        current = select.evaluate("s => s.selectedIndex")
+        select.select_option(index=(current + 1) % select.locator("option").count())
+        return "select"
+    if "widget-radio" in classes:
+        control.locator("input:not(:checked)").first.check()
+        return "radio"
+    if "widget-toggle-buttons" in classes:
+        control.locator("button:not(.mod-active)").first.click()
+        return "toggle-buttons"
+    if "widget-checkbox" in classes:
+        control.locator("input").click()
+        return "checkbox"
+    if "widget-toggle-button" in classes:
+        control.click()
+        return "toggle"
+    box = control.locator("input, textarea").first
+    if box.get_attribute("type") == "number":
+        box.fill(str(float(box.input_value() or 0) + 1))
+        box.press("Enter")
+        return "number"
+    # Reversing the words of each line keeps the vocabulary, the lengths and the number of
+    # lines (a valid reordering where an explorer compares two orderings).
+    lines = [line.split() for line in box.input_value().splitlines()]
+    if sum(len(words) for words in lines) < 2:
+        box.fill(box.input_value() + " " + box.input_value())
+    else:
+        box.fill("\n".join(" ".join(reversed(words)) for words in lines))
+    box.press("Enter")
+    return "text"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    report = latency.setdefault(notebook.stem, {})
+    try:
+        open_notebook(page, lab, notebook.name)
+        t0 = run_all(page)
+        # The first figure of any kind (a static go.Figure or a live FigureView) ...
+        page.wait_for_function(
+            "() => document.querySelector('.tc-figure[data-tc-painted-at], .js-plotly-plot .main-svg')",
+            timeout=120_000, polling=20)
+        first_any = page.evaluate("performance.now()")
+        report["run_all_to_first_plotly_figure_s"] = round((first_any - t0) / 1000, 2)
+        wait_executed(page)
+        # ... and the first live one (an explorer's FigureView stamps when it was painted).
+        live = page.evaluate("""() => [...document.querySelectorAll('.tc-figure[data-tc-painted-at]')]
+            .map(d => Number(d.dataset.tcPaintedAt))""")
+        report["run_all_to_first_live_figure_s"] = round((min(live) - t0) / 1000, 2) if live else None
+        report["run_all_to_idle_s"] = round((page.evaluate("performance.now()") - t0) / 1000, 2)
+
+        # Every widget output rendered; every live figure drawn by plotly.
+        page.wait_for_function("""() => [...document.querySelectorAll(
+              '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.widget-view+json"]')]
+              .every(o => o.querySelector('.lm-Widget, .jupyter-widgets'))
+            && [...document.querySelectorAll('.tc-figure')].every(d => d.querySelector('.main-svg'))""",
+                               timeout=30_000)
+        assert not page.evaluate(ERRORS_JS)
+
+        samples, draws, operated, unchanged = [], [], [], []
+        explorers = page.locator(".tc-explorer")
+        for e in range(explorers.count()):
+            explorer = explorers.nth(e)
+            explorer.scroll_into_view_if_needed()
+            controls = explorer.locator(CONTROLS)
+            moved_any = controls.count() == 0
+            for c in range(controls.count()):
+                control = controls.nth(c)
+                presses = SLIDER_PRESSES if "widget-slider" in (control.get_attribute("class") or "") else 1
+                for i in range(presses):
+                    before = figures_of(explorer)
+                    start = page.evaluate("performance.now()")
+                    kind = operate(page, control, "back" if i == presses - 1 and i else "")
+                    where = f"explorer {e}, control {c} ({kind})"
+                    if kind == "fixed":
+                        break
+                    after = wait_repaint(page, explorer, before)
+                    message = explorer.locator(".tc-message").all_inner_texts()
+                    assert not any("⚠" in m for m in message), f"{where}: {message}"
+                    if after is None:
+                        # The same picture again (e.g. sampling that picks what greedy did):
+                        # allowed, but reported; each explorer must move with some control.
+                        unchanged.append(where)
+                        break
+                    changed = [a["print"] != b["print"] for a, b in zip(after, before)]
+                    assert any(changed), f"{where}: figures redrawn but nothing on them changed"
+                    moved_any = True
+                    painted = max(a["painted"] for a, b in zip(after, before)
+                                  if a["revision"] > b["revision"])
+                    samples.append(round(painted - start, 1))
+                    draws.append(max(a["drawMs"] for a in after))
+                    operated.append(kind)
+            assert moved_any, f"explorer {e}: no control changed any figure ({unchanged})"
+        report["controls_unchanged"] = unchanged
+        assert not page.evaluate(ERRORS_JS)
+        report["controls_operated"] = operated
+        report["control_to_repaint_ms"] = samples
+        if samples:
+            report["median_control_to_repaint_ms"] = round(statistics.median(samples), 1)
+            report["median_browser_draw_ms"] = round(statistics.median(draws), 1)
+        print(f"\n{notebook.stem}: {report}")
+
+        if explorers.count():
+            explorers.first.scroll_into_view_if_needed()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{notebook.stem}.png"))
+    finally:
+        page.close()
+        shutdown_kernels(lab)

@@ -1,0 +1,48 @@
+"""FigureView (the anywidget that redraws with Plotly.react) and its JSON, without a browser."""
+
+import json
+
+import plotly.graph_objects as go
+import torch
+from transformer_course import figures
+from transformer_course.widgets import FigureView, figure_json, plotly_library
+
+
+def strict(text: str):
+    """Parse as a browser would: NaN and Infinity are not JSON."""
+    def refuse(name):
+        raise ValueError(f"{name} is not valid JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_figure_json_is_strict_json_with_nan_as_null():
+    scores = torch.tensor([[1.0, float("-inf")], [0.5, 2.0]])
+    fig = figures.scores_heatmap(scores, ["a", "b"])              # -inf shown as a NaN gap
+    spec = strict(figure_json(fig))
+    assert spec["layout"]["title"]["text"] == "Scores"
+    listed = go.Figure(go.Heatmap(z=[[1.0, float("nan")]]))       # NaN in a plain list
+    assert strict(figure_json(listed))["data"][0]["z"] == [[1.0, None]]
+
+
+def test_figure_json_matches_plotly_own_encoding():
+    fig = figures.attention_heatmap(torch.softmax(torch.randn(3, 3), dim=-1), ["x", "y", "z"])
+    ours, theirs = json.loads(figure_json(fig)), json.loads(fig.to_json())
+    assert ours["data"][0]["type"] == theirs["data"][0]["type"] == "heatmap"
+    assert ours["layout"]["yaxis"] == theirs["layout"]["yaxis"]
+
+
+def test_show_sends_changed_figures_only():
+    view = FigureView()
+    fig = go.Figure(go.Bar(y=[1, 2, 3]))
+    view.show(fig)
+    assert view.figure is fig and view._revision == 1
+    view.show(go.Figure(go.Bar(y=[1, 2, 3])))          # the same picture: nothing sent
+    assert view._revision == 1
+    view.show(go.Figure(go.Bar(y=[1, 2, 4])))
+    assert view._revision == 2 and json.loads(view._spec)["data"][0]["y"][-1] == 4
+
+
+def test_plotly_js_is_shared_once_per_kernel():
+    a, b = FigureView(), FigureView()
+    assert a._library is b._library is plotly_library()
+    assert len(a._library.source) > 1_000_000 and "Plotly" in a._library.source[:2000]
