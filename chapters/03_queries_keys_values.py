@@ -43,7 +43,7 @@ torch.set_printoptions(precision=2, sci_mode=False)
 # opinion*, *is about food*. A match is a dot product: large when query and key point
 # the same way.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 features = ["movies", "opinion", "food"]
 query = torch.tensor([1.0, 1.0, 0.0])                      # "movie reviews"
 titles = {                                                  # the keys
@@ -85,7 +85,7 @@ for title, key in titles.items():
 # W_Q, W_K and W_V are **learned**: training adjusts them so that useful queries meet
 # useful keys.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 vocab = course_vocab()
 tokens = tokenize("tell me about pizza")
 embed3 = TokenEmbedding(len(vocab), 3, scale=False)
@@ -103,7 +103,7 @@ print("X", tuple(X.shape), "→ Q", tuple(Q.shape), "K", tuple(K.shape), "V", tu
 # (`w_q`, `w_k`, `w_v`). PyTorch stores a linear layer's matrix transposed, shape
 # (d_k, d_model), so `w_q(X)` is `X @ w_q.weight.T`.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 head = SingleHeadAttention(d_model=3, d_k=2)
 with torch.no_grad():
     head.w_q.weight.copy_(W_Q.T)
@@ -123,7 +123,7 @@ print("w_q(X), w_k(X), w_v(X) equal X @ W_Q, X @ W_K, X @ W_V")
 # Doing it for every pair at once is one matrix product: **Q Kᵀ**, shape (tokens,
 # tokens). Row i holds the scores of query i against every key.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 n = len(tokens)
 by_hand = torch.zeros(n, n)
 for i in range(n):            # each query …
@@ -154,7 +154,7 @@ figures.scores_heatmap(scores, tokens, title="Scores Q·Kᵀ for 'tell me about 
 # To see how Q and K make that possible, here is a hand-built example. Each word gets four
 # readable features: *person*, *animal*, *action*, *small word*.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 cat_tokens = tokenize("I'm playing with a cat")
 #                  person animal action small
 X_cat = torch.tensor([[1.0, 0.0, 0.0, 0.0],     # i'm
@@ -172,7 +172,7 @@ print(f"cosine similarity of 'i'm' and 'cat': {cosine:.1f}  (nothing in common)"
 # - W_Q: a person asks for a companion; an action asks for its doer.
 # - W_K: an animal offers itself as a companion; a person offers itself as a doer.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 W_Q_cat = torch.zeros(4, 2)
 W_Q_cat[0, 0] = 1.0          # person → "I want a companion"
 W_Q_cat[2, 1] = 1.0          # action → "I want a doer"
@@ -245,7 +245,7 @@ print("einsum:", tuple(energy.shape), "= matmul:", tuple(matmul.shape))
 # | weights | (N, heads, query_len, key_len), each row sums to 1 | nhql |
 # | output | (N, query_len, heads, head_dim) | nqhd |
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 values = torch.randn(n_batch, length, heads, d_head)                        # (n, l, h, d)
 weights = torch.softmax(energy / math.sqrt(d_head), dim=-1)                 # (n, h, q, l)
 output = torch.einsum("nhql,nlhd->nqhd", weights, values)                   # (n, q, h, d)
@@ -270,7 +270,7 @@ assert torch.allclose(weights.sum(-1), torch.ones(n_batch, heads, length))
 #   would).
 # - The projections here are random and untrained, so the scores follow no meaning.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 d_model = 8
 explorer_embed = TokenEmbedding(len(vocab), d_model, scale=False)
 explorer_head = SingleHeadAttention(d_model, d_k=4)
@@ -285,13 +285,13 @@ widgets.QKVExplorer(vocab, explorer_embed, explorer_head, text="I'm playing with
 #
 # No scaling yet: that is chapter 04.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 def my_attention_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """q (..., Lq, d_k), k (..., Lk, d_k) → raw scores (..., Lq, Lk)."""
     raise NotImplementedError
 
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 checks.check_attention_scores(my_attention_scores)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]

@@ -47,7 +47,7 @@ torch.set_printoptions(precision=3, sci_mode=False)
 #
 # $$\text{softmax}(x)_j = \frac{e^{x_j}}{\sum_m e^{x_m}}$$
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 row = torch.tensor([2.0, 1.0, 0.1, -1.0])     # one query's scores against 4 keys
 exps = row.exp()
 weights = exps / exps.sum()
@@ -68,7 +68,7 @@ assert torch.allclose(weights, torch.softmax(row, dim=-1))
 # For a whole score matrix, each **row** (one query) gets its own softmax: `dim=-1`, the
 # last dimension, which runs over the keys. Rows sum to 1; columns do not.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 scores = torch.randn(3, 5) * 2                 # 3 queries × 5 keys
 weights = torch.softmax(scores, dim=-1)
 print("row sums   :", weights.sum(dim=-1))
@@ -83,7 +83,7 @@ assert not torch.allclose(weights.sum(dim=0), torch.ones(5))
 # scores, so the top key takes nearly everything; a large T squeezes them, so the weights
 # even out. The same knob sets how adventurous text generation is (chapter 08).
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 for T in (0.25, 1.0, 4.0):
     w = torch.softmax(row / T, dim=-1)
     print(f"T = {T:4}: weights {w}  entropy {float(entropy(w)):.2f}")
@@ -100,7 +100,7 @@ for T in (0.25, 1.0, 4.0):
 # and variance 1, each product has variance 1, and the sum of d_k of them has
 # **variance d_k**. Longer vectors give bigger scores.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 for d_k in (4, 64, 1024):
     q = torch.randn(10_000, d_k)
     k = torch.randn(10_000, d_k)
@@ -118,7 +118,7 @@ for d_k in (4, 64, 1024):
 # e^40 ≈ 10^17: one key takes practically all the weight. Dividing by √512 ≈ 22.6 brings the scores back
 # to a range where several keys share the attention.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 d_k = 512
 q = torch.randn(1, d_k)
 k = torch.randn(8, d_k)                                # 8 keys
@@ -134,7 +134,7 @@ for name, s in (("QKᵀ       ", raw), ("QKᵀ / √d_k", raw / math.sqrt(d_k)))
 # the others ~0, nudging any score barely changes the weights: the gradient is close to
 # zero, and learning stalls. Here it is measured with autograd.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 def softmax_gradient_size(s: torch.Tensor) -> float:
     """Size of ∂softmax/∂scores (the Jacobian's norm), via autograd."""
     jac = torch.autograd.functional.jacobian(lambda x: torch.softmax(x, dim=-1), s)
@@ -155,7 +155,7 @@ assert math.isclose(float(softmax_jacobian_norm(torch.softmax(raw, -1))), unscal
 # The lib's `saturation_experiment` repeats this for 256 random queries, each over 16
 # keys, at every d_k, with and without scaling.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 sat = saturation_experiment((1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), length=16, rows=256)
 print("d_k      :", list(sat.d_k))
 print("entropy  :", [round(x, 2) for x in sat.entropy.tolist()], "(no scaling)")
@@ -179,7 +179,7 @@ figures.saturation_figure(sat, "grad_norm", title="…and the softmax gradient f
 # inf / inf is `NaN`. Unscaled scores, long vectors or a low temperature easily push
 # scores that high.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 big = torch.tensor([1000.0, 999.0, 990.0])
 print("naive  :", naive_softmax(big))
 assert torch.isnan(naive_softmax(big)).all()
@@ -190,7 +190,7 @@ assert torch.isnan(naive_softmax(big)).all()
 # between top and bottom. Choose c = the row's maximum: the biggest exponent becomes
 # e^0 = 1, and nothing can overflow.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 shifted = big - big.max()                            # [0, -1, -10]
 stable = shifted.exp() / shifted.exp().sum()
 print("shifted:", shifted, "→", stable)
@@ -214,7 +214,7 @@ assert torch.allclose(naive_softmax(small), naive_softmax(small - 5.0))   # shif
 #
 # Every token leaves the layer as a context-aware blend of the tokens it looked at.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 L, d_k, d_v = 4, 8, 3
 Q, K, V = torch.randn(L, d_k), torch.randn(L, d_k), torch.randn(L, d_v)
 W = torch.softmax(Q @ K.T / math.sqrt(d_k), dim=-1)                  # (L, L)
@@ -233,7 +233,7 @@ print("its output        :", out[0])
 # The lib's `scaled_dot_product_attention` computes exactly this and also returns the
 # weights, so the figures can show them. PyTorch ships its own fused version: they agree.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 lib_out, lib_weights = scaled_dot_product_attention(Q, K, V)
 assert torch.allclose(lib_out, out, atol=1e-6) and torch.allclose(lib_weights, W, atol=1e-6)
 assert torch.allclose(lib_out, F.scaled_dot_product_attention(Q, K, V), atol=1e-6)
@@ -260,7 +260,7 @@ print("lib == F.scaled_dot_product_attention; SingleHeadAttention:", tuple(batch
 # - Move **temperature**: below 1 sharpens, above 1 flattens.
 # - Notice that the two "the" always attend alike: same word, same vectors.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 vocab = course_vocab()
 unit_embed = TokenEmbedding(len(vocab), 32, scale=False)   # entries ~ N(0, 1)
 widgets.ScalingExplorer(vocab, unit_embed, "the pizza came out of the oven and it tasted good",
@@ -272,7 +272,7 @@ widgets.ScalingExplorer(vocab, unit_embed, "the pizza came out of the oven and i
 # In "the pizza came out of the oven and it tasted good", "it" means the pizza. Does a
 # fresh attention head know? Its W_Q and W_K are random numbers.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 tokens = tokenize("the pizza came out of the oven and it tasted good")
 x = unit_embed(torch.tensor(vocab.ids(tokens))).detach().unsqueeze(0)    # (1, 11, 32)
 fresh = SingleHeadAttention(d_model=32, d_k=16)
@@ -296,13 +296,13 @@ figures.attention_heatmap(fresh_weights[0], tokens, title="An untrained head: no
 # dimension that works even for scores near 1000. Use `exp`, `sum` and `max`, not
 # `torch.softmax`.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 def my_softmax(scores: torch.Tensor) -> torch.Tensor:
     """scores (..., Lk) → weights (..., Lk), each row summing to 1, no overflow."""
     raise NotImplementedError
 
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 checks.check_softmax(my_softmax)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
@@ -327,14 +327,14 @@ checks.check_softmax(softmax_solution)
 #
 # You may use `torch.softmax` (or your `my_softmax`).
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 def my_attention(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
                  w_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """x (L, d_model) → output (L, d_v), weights (L, L)."""
     raise NotImplementedError
 
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 checks.check_attention(my_attention)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]

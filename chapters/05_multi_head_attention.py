@@ -58,7 +58,7 @@ _ = torch.manual_seed(0)   # the same "random" numbers on every run
 #
 # Our example: "I love deep learning", d_model = 8, h = 2 heads, so d_head = 4.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 vocab = course_vocab()
 tokens = tokenize("I love deep learning")
 B, L, d_model, h = 1, len(tokens), 8, 2
@@ -79,7 +79,7 @@ print("x:", tuple(x.shape), " q:", tuple(q.shape), " head 1's queries:", tuple(h
 #
 # Follow the shapes: (batch B, length L, heads h, head size d_head).
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 def split_heads(t):
     """(B, L, d_model) → (B, h, L, d_head): cut the features into h slices, heads in front."""
     return t.view(B, L, h, d_head).transpose(1, 2)
@@ -116,7 +116,7 @@ for name, t in steps.items():
 # block in reading order: head 0 then gets all of tokens 0 and 1 and nothing of tokens 2
 # and 3, and each of its "rows" is half a token. Label each number with its token to see it:
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 which_token = torch.arange(L).repeat_interleave(d_model).view(B, L, d_model)   # token index of each number
 right = split_heads(which_token)[0, 0]                # head 0: (L, d_head)
 wrong = which_token.view(B, h, L, d_head)[0, 0]
@@ -133,7 +133,7 @@ assert not (wrong == torch.arange(L)[:, None]).all()   # rows mix tokens
 # W_O is d_model × d_model either way. More heads cost **no** extra parameters: they
 # split the same budget differently.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 def n_params(module):
     return sum(p.numel() for p in module.parameters())
 
@@ -157,7 +157,7 @@ assert n_params(one_head) == counts[8]
 # 2. a hand-written version that calls the fused `F.scaled_dot_product_attention` per head;
 # 3. the lib's fused path (`need_weights=False`).
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 d_model, h = 32, 8
 torch_mha = nn.MultiheadAttention(d_model, h, batch_first=True).eval()
 mha = MultiHeadAttention(d_model, h).load_from_torch(torch_mha).eval()
@@ -195,7 +195,7 @@ print("lib = nn.MultiheadAttention = hand-written with F.scaled_dot_product_atte
 # weights: row = query (the word looking), column = key (the word looked at), each row
 # sums to 1.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 sentence = "the pizza came out of the oven and it tasted good"
 grid_tokens = tokenize(sentence)
 grid_embed = TokenEmbedding(len(vocab), d_model, scale=False)
@@ -220,7 +220,7 @@ figures.head_grid_figure(grid_weights[0], grid_tokens, title="8 untrained heads 
 #   where B does. The last map averages the heads shown, which is what
 #   `nn.MultiheadAttention` returns by default: averaging hides how different they are.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 widgets.HeadGridExplorer(vocab, grid_embed, grid_mha, text=sentence)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -238,7 +238,7 @@ widgets.HeadGridExplorer(vocab, grid_embed, grid_mha, text=sentence)
 # Let's measure both on **your** machine. It takes a second or two; longer lengths are
 # skipped if your machine is slow.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 cost = measure_attention_cost((32, 64, 128, 256, 512, 1024), num_heads=4, d_head=16, budget_s=1.5)
 print(f"{'L':>6} {'stored ms':>10} {'fused ms':>9} {'stored MB':>10} {'fused MB':>9}")
 for row in zip(cost.lengths, cost.explicit_ms, cost.fused_ms, cost.explicit_bytes, cost.fused_bytes):
@@ -274,13 +274,13 @@ figures.attention_cost_figure(cost, title=f"Attention cost on this machine ({cos
 # The checker recognises the usual slips: a reshape that mixes tokens across heads, heads
 # that share one projection, a forgotten W_O.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 def my_multi_head_attention(x, w_q, w_k, w_v, w_o, num_heads):
     """x (B, L, d_model), w_* (d_model, d_model) → (B, L, d_model)."""
     raise NotImplementedError
 
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 checks.check_multi_head_attention(my_multi_head_attention)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]

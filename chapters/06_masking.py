@@ -38,7 +38,7 @@ _ = torch.manual_seed(0)   # the same "random" numbers on every run
 # output at each position is used to guess the word that follows, so position i may only
 # use words 0 … i. As a matrix, one row per query and one column per key, 1 = may see:
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 tokens = tokenize("I love deep learning")
 causal = causal_mask(len(tokens))                 # (4, 4) bool, True = may attend
 print(" " * 10 + "".join(f"{t:>10}" for t in tokens))
@@ -54,7 +54,7 @@ figures.mask_heatmap(causal, tokens, title="Causal mask: lower triangle")
 #
 # Read the mask row by row: each step sees itself and everything before it, never after.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 for i, t in enumerate(tokens):
     seen = [tokens[j] for j in range(len(tokens)) if causal[i, j]]
     target = tokens[i + 1] if i + 1 < len(tokens) else "(end of sentence)"
@@ -76,7 +76,7 @@ for i, t in enumerate(tokens):
 # A blocked score is replaced by −∞ **before** the softmax. Since e^(−∞) = 0, blocked keys
 # get exactly zero weight, and the allowed ones share the whole 1 between them.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 scores = torch.randn(4, 4) * 2                                   # (Lq, Lk) for our 4 words
 masked_scores = scores.masked_fill(~causal, float("-inf"))
 weights = torch.softmax(masked_scores, dim=-1)
@@ -100,7 +100,7 @@ figures.scores_heatmap(masked_scores, tokens, title="Masked scores: blank = −�
 # 2. worse, the future still **leaks in**: it sits in the softmax's denominator, so the
 #    weights on the past change when a future word changes.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 def zero_after_softmax(s):
     return torch.softmax(s, dim=-1).masked_fill(~causal, 0.0)
 
@@ -128,7 +128,7 @@ print("weight of 'I' on itself, zeroed after softmax:",
 # src_mask = (src != pad_idx).unsqueeze(1).unsqueeze(2)   # (batch, 1, 1, src_len)
 # ```
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 sentences = ["I love deep learning", "the cat sat", "tell me about pizza and cheese"]
 vocab = course_vocab()
 src = vocab.encode_batch(sentences)                          # (3, 6), padded with pad_id = 0
@@ -152,7 +152,7 @@ assert torch.equal(src_mask, padding_mask(src, pad_idx))     # the lib's padding
 # combine with a logical AND, and broadcasting does the rest:
 # (L, L) & (B, 1, 1, L) → (B, 1, L, L).
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 both = combine_masks(causal_mask(src.shape[1]), padding_mask(src, pad_idx))
 print("combined:", tuple(both.shape))
 assert torch.equal(both, causal_mask(6) & src_mask)
@@ -172,7 +172,7 @@ figures.mask_heatmap(both[1, 0], row_tokens, title="Causal AND padding, sentence
 #
 # `to_blocked` flips our masks for `nn.MultiheadAttention`. All three give the same output:
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 d_model, h = 16, 4
 torch_mha = nn.MultiheadAttention(d_model, h, batch_first=True).eval()
 mha = MultiHeadAttention(d_model, h).load_from_torch(torch_mha).eval()
@@ -194,7 +194,7 @@ print("lib (True = attend) = nn.MultiheadAttention (True = blocked) = F.scaled_d
 # The real test of a causal mask: change a **later** token, and the outputs at earlier
 # positions must stay exactly the same. Without the mask, every output changes.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 embed = TokenEmbedding(len(vocab), d_model, scale=False)
 
 
@@ -225,7 +225,7 @@ assert torch.all(leaky > 1e-4)                                           # the f
 # To guess a hidden word, the words on **both** sides help, so BERT uses **no** causal
 # mask: every token attends to every other (only padding is masked).
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 words = tokenize("the pizza came out of the oven and it tasted good")
 g = torch.Generator().manual_seed(3)
 n_hidden = round(0.15 * len(words))                        # 15 % of 11 words → 2
@@ -251,7 +251,7 @@ figures.mask_heatmap(bert_mask, shown, title="BERT's attention mask: nothing blo
 # and values from the encoder's output. The weights are (L_target × L_source); only the
 # source's padding needs masking there, since the whole source is known in advance.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 decoder_x = torch.randn(1, 3, d_model)                          # 3 target tokens written so far
 encoder_out = torch.randn(1, 6, d_model)                        # 6 source tokens, the last 2 padding
 source_ids = torch.tensor([[5, 6, 7, 8, pad_idx, pad_idx]])
@@ -275,7 +275,7 @@ assert torch.all(cross_w[..., 4:] == 0)                        # padded source k
 #   anyway (it comes after them); only the `<pad>` rows still see padding.
 # - Pick sentence 2, the longest: it has no padding, so the padding mask changes nothing.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 explorer_embed = TokenEmbedding(len(vocab), d_model, scale=False)
 widgets.MaskExplorer(vocab, explorer_embed, SingleHeadAttention(d_model), sentences=tuple(sentences))
 
@@ -291,13 +291,13 @@ widgets.MaskExplorer(vocab, explorer_embed, SingleHeadAttention(d_model), senten
 # Build the mask yourself (no `masks.py` or `attention.py`!). The checker recognises a
 # mask applied after the softmax, a masked diagonal, and padding and causal mixed up.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 def my_masked_weights(scores, ids, pad_id):
     """scores (B, L, L), ids (B, L) → weights (B, L, L) under causal + padding masks."""
     raise NotImplementedError
 
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 checks.check_causal_masked_weights(my_masked_weights)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]

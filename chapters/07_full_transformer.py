@@ -55,7 +55,7 @@ widgets.asset_image("transformer.svg", width=640,
 # The paper widens each vector from d_model = 512 to d_ff = 2048 numbers and back. Think
 # of it as the place where each token, having gathered context, "thinks it over" alone.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 d_model, d_ff = 16, 64
 ffn = FeedForward(d_model, d_ff)
 x = torch.randn(2, 5, d_model)                         # (batch, tokens, d_model)
@@ -69,7 +69,7 @@ print("in:", tuple(x.shape), "→ hidden:", tuple(ffn.linear1(x).shape), "→ ou
 # feeding token 3 alone gives exactly its row of the full output. Nothing flows between
 # tokens here; that is attention's job.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 alone = ffn(x[:, 3:4])                                  # only token 3
 assert torch.allclose(alone, ffn(x)[:, 3:4], atol=1e-6)
 print(f"parameters: {count_parameters(ffn)} = 16·64 + 64 + 64·16 + 16")
@@ -152,7 +152,7 @@ figures.depth_figure(grads, title="Gradient reaching each of 30 stacked blocks",
 # gradient has a direct path around each block (the derivative of `x` is 1), and every
 # block gets a gradient of the same size.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 plain, residual = grads["plain (no residual)"], grads["post-norm (paper)"]
 assert plain[0] < 1e-12 * plain[-1]                     # vanished
 assert residual[0] > 0.5 * residual[-1]                 # survives all 30 blocks
@@ -164,7 +164,7 @@ assert residual[0] > 0.5 * residual[-1]                 # survives all 30 blocks
 # normalisation after the addition (post-norm) keeps every token's vector at the same
 # scale, whatever the depth.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 figures.depth_figure(stds, title="Size of the activations after each block",
                      y_title="standard deviation", log=False)
 
@@ -173,7 +173,7 @@ figures.depth_figure(stds, title="Size of the activations after each block",
 # slowly; that is why pre-norm models put one last LayerNorm after the whole stack (the
 # lib's `final_norm`). And the plain stack? Its signal fades, just like its gradient.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 grow, steady = stds["residual, no norm"], stds["post-norm (paper)"]
 assert grow[-1] > 1.5 * grow[0]
 assert torch.allclose(steady, torch.ones(depth), atol=0.01)
@@ -241,7 +241,7 @@ print("cross-attention weights:      ", tuple(decoder_layer.cross_attn_weights.s
 # over the 7 source positions. Below, head 1 for the first sentence pair (the layer is
 # untrained, so the pattern means nothing yet: chapter 08 trains it).
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 src_tokens = vocab.tokens(src[0])
 trg_tokens = vocab.tokens(trg_in[0])
 figures.attention_heatmap(decoder_layer.cross_attn_weights[0, 0].detach(), trg_tokens, src_tokens,
@@ -309,7 +309,7 @@ assert abs(loss.item() - math.log(len(vocab))) < 1.5
 # position can cheat by looking at the word it has to predict: changing a later target
 # token leaves the earlier logits exactly as they were.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 changed = trg_in.clone()
 changed[0, 3] = vocab.stoi["cake"]                      # change the last token the decoder reads
 assert torch.allclose(model(src, changed)[:, :3], logits[:, :3], atol=1e-5)
@@ -322,13 +322,13 @@ assert not torch.allclose(model(src, changed)[:, 3], logits[:, 3])
 # The table below is read from the tensors of a real run (2 source sentences of up to
 # 7 tokens, target input of 4 tokens).
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 src = vocab.encode_batch(["the pizza came out of the oven", "the cat sat"])
 trg_in = vocab.encode_batch(["it tasted good", "it sat"], add_bos=True)
 rows = shape_trace(model, src, trg_in)
 HTML(widgets.shapes_table(rows))
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 shapes = {stage: shape for stage, shape, _ in rows}
 assert shapes["memory = encoder output"] == (2, 7, 32)
 assert shapes["cross-attention weights"] == (2, 4, 4, 7)
@@ -342,7 +342,7 @@ assert shapes["logits = output projection"] == (2, 4, len(vocab))
 # Copy its weights into our model, give both the same embeddings and output projection,
 # and the logits agree to within 1e-5.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 core = nn.Transformer(d_model=32, nhead=4, num_encoder_layers=2, num_decoder_layers=2,
                       dim_feedforward=64, dropout=0.0, batch_first=True).eval()
 model.load_from_torch(core)
@@ -363,7 +363,7 @@ print("lib's Transformer matches nn.Transformer with copied weights")
 # parameters; the paper reports 65M (its exact vocabulary and counting rules may differ a
 # little). Almost a third of them sit in the embedding matrix.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 base = Transformer(TransformerConfig())                 # every default is the paper's base model
 total = count_parameters(base)
 parts = {
@@ -407,7 +407,7 @@ assert bert_attention.triu(1).abs().sum() > 0           # BERT: sees later words
 tokens = vocab.tokens(ids[0])
 figures.attention_heatmap(bert_attention, tokens, title="Encoder-only (BERT): every token sees all")
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 figures.attention_heatmap(gpt_attention, tokens, title="Decoder-only (GPT): causal self-attention")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -423,7 +423,7 @@ figures.attention_heatmap(gpt_attention, tokens, title="Decoder-only (GPT): caus
 #
 # The model is untrained, so the patterns are random; in chapter 08 they take shape.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 explorer_config = config.replace(num_encoder_layers=2, num_decoder_layers=2, dropout=0.1)
 widgets.ModelExplorer(Transformer(explorer_config), vocab,
                       source="the pizza came out of the oven", target="it tasted good")
@@ -442,13 +442,13 @@ widgets.ModelExplorer(Transformer(explorer_config), vocab,
 # `x` is (B, Lt, d_model), `memory` is (B, Ls, d_model); no padding here, but the
 # self-attention needs its causal mask (`causal_mask(length)`).
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 def my_decoder_layer(layer: DecoderLayer, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
     """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
     raise NotImplementedError
 
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 checks.check_decoder_layer(my_decoder_layer)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]

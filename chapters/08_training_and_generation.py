@@ -55,7 +55,7 @@ _ = torch.manual_seed(0)   # the same "random" numbers on every run
 # the second at the one before it, and so on: exactly the kind of "where should I look?"
 # question that cross-attention answers.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 task = sequence_task("reverse", num_symbols=8, min_len=3, max_len=6,
                      num_train=4000, num_test=500, seed=0)
 vocab = task.vocab
@@ -75,7 +75,7 @@ for i in range(3):
 # One encoder layer, one decoder layer, d_model = 32 and two heads: about 20 thousand
 # parameters, against about 65 million in the paper's base model.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 config = TransformerConfig(vocab_size=len(vocab), d_model=32, num_heads=2, num_encoder_layers=1,
                            num_decoder_layers=1, d_ff=64, dropout=0.0, max_len=16)
 torch.manual_seed(0)
@@ -99,7 +99,7 @@ print("untrained model, reversing 1 2 3 4 5:", vocab.tokens(untrained[0]))
 # score −log(1/V) = log V. An untrained model does a little worse: its random weights
 # make it confidently wrong here and there.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 batch = split_batch_fn(task.train)(torch.arange(256))              # (src, tgt) of 256 rows
 with torch.no_grad():
     start_loss = seq2seq_loss(model, batch).item()
@@ -130,7 +130,7 @@ steps = 200
 curve = widgets.LiveLossCurve(total_steps=steps, title="Reversing: training loss")
 display(curve)
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 torch.manual_seed(0)
 model = Transformer(config)
 began = time.perf_counter()
@@ -153,7 +153,7 @@ assert history.last_loss < 0.05 * history.losses[0]
 # rows it has **never seen**. For each held-out row the model writes its answer
 # greedily (next section), and an answer counts only if every symbol is right.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 began = time.perf_counter()
 accuracy = seq2seq_accuracy(model, task.test, bos_id=vocab.bos_id, eos_id=vocab.eos_id)
 print(f"held-out exact-match accuracy: {accuracy:.1%} of {len(task.test)} rows "
@@ -175,7 +175,7 @@ for text in ["1 2 3 4 5", "7 7 0", "6 5 4 3 2 1"]:
 # Our corpus is made of such sentences: two nouns from different groups (food,
 # appliances, animals, vehicles) and a predicate that fits only one of them.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 pt = pronoun_task(num_train=2000, num_test=300, seed=0)
 for i in range(4):
     words = pt.tokens(pt.test, i)
@@ -196,7 +196,7 @@ print(f"the referent is the first noun in {first:.0%} of held-out sentences: pos
 # tells the model which words are food or what "tasted" means: it must discover that
 # from the examples.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 pronoun_config = TransformerConfig(vocab_size=len(pt.vocab), d_model=32, num_heads=2,
                                    num_encoder_layers=1, num_decoder_layers=1, d_ff=64,
                                    dropout=0.0, max_len=16)
@@ -218,7 +218,7 @@ figures.pointer_figure(before, sentence, referent=1, distractor=6, source=8,
 # held-out sentences, plus the share of held-out sentences where "it" gives more weight
 # to the referent than to the distractor.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 shown = pt.test[:8]                                      # the sentences the explorer shows
 snapshot_steps = [0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100]
 began = time.perf_counter()
@@ -264,7 +264,7 @@ figures.pointer_figure(after, sentence, referent=1, distractor=6, source=8,
 #
 # Pick other sentences in the menu.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 history_explorer = widgets.AttentionHistoryExplorer(
     pointer_history.snapshots, [pt.tokens(shown, i) for i in range(len(shown))],
     shown.it_pos.tolist(), shown.referent_pos.tolist(), shown.distractor_pos.tolist())
@@ -309,7 +309,7 @@ assert task.decode(prefix[0]) == task.answer("3 1 4 1 5")
 # exactly as before: only the last row is new. (Fast implementations keep the earlier
 # keys and values in a cache instead of recomputing them.)
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 with torch.no_grad():
     longer = logits_fn(prefix)                                   # every token written
     shorter = logits_fn(prefix[:, :3])                           # only the first three
@@ -330,7 +330,7 @@ print("rows 0-2 are identical with or without the later tokens: no peeking at th
 # - T > 1 flattens it (more surprising, more mistakes);
 # - **top-k** keeps only the k most likely tokens and gives the rest probability 0.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 with torch.no_grad():
     first_logits = logits_fn(torch.tensor([[vocab.bos_id]]))[0, -1]    # what comes after <bos>?
 for temperature in (0.5, 1.0, 2.0, 5.0):
@@ -349,7 +349,7 @@ assert torch.equal(next_token_probs(first_logits, temperature=0.0).argmax(), fir
 # "random" answer. At T = 3 the model's confident distribution gets flat enough for
 # wrong symbols to be drawn now and then.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 greedy = generate(logits_fn, torch.tensor([vocab.bos_id]), max_new_tokens=8, eos_id=vocab.eos_id)
 print("greedy        :", " ".join(task.decode(greedy.ids)))
 for seed in range(4):
@@ -369,7 +369,7 @@ assert torch.equal(almost_greedy.ids, greedy.ids)                  # T → 0: gr
 # `generate` keeps a trace: at each step, the tokens so far, the distribution and the
 # token chosen. One row per step below; the ring marks the chosen token.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 trace = generate(logits_fn, torch.tensor([vocab.bos_id]), max_new_tokens=8, strategy="sample",
                  temperature=2.0, eos_id=vocab.eos_id, seed=1)
 chosen = [s.chosen for s in trace.steps]
@@ -388,7 +388,7 @@ figures.generation_figure(trace.probs(), row_labels, vocab.itos, chosen, title="
 # - **top-k** = 2 allows only the two best tokens at each step.
 # - **seed** gives another random draw; **step** picks the step the bars show.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 widgets.GenerationExplorer(model, task, text="3 1 4 1 5")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -404,13 +404,13 @@ widgets.GenerationExplorer(model, task, text="3 1 4 1 5")
 #
 # The checker runs it on a small fake model and tells you what went wrong.
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 def my_greedy_decode(logits_fn, prompt: torch.Tensor, max_new_tokens: int, eos_id: int) -> torch.Tensor:
     """Greedy decoding of one sequence: prompt (t0,) → prompt + new ids, (t0 + n,)."""
     raise NotImplementedError
 
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "fragment"}
 checks.check_greedy_decode(my_greedy_decode)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
