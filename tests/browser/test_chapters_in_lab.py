@@ -30,6 +30,12 @@ pytestmark = pytest.mark.browser
 NOTEBOOKS = sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
 SHOTS = BUILD / "screenshots"
 SLIDER_PRESSES = 3          # key presses per slider (each one timed)
+# Latency is timed from the learner's first input event (key, pointer, input, change) on
+# the page, not from when the test started driving: Playwright's own round trips
+# (focus, attribute reads) before the key press are not part of what a learner waits for.
+INPUT_HOOK = """() => { if (window.__tcInputHook) return; window.__tcInputHook = true;
+  for (const type of ["keydown", "pointerdown", "input", "change"])
+    document.addEventListener(type, () => { window.__tcFirstInput ??= performance.now(); }, true); }"""
 
 
 def figures_of(explorer):
@@ -143,7 +149,8 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
                                timeout=30_000)
         assert not page.evaluate(ERRORS_JS)
 
-        samples, draws, operated, unchanged = [], [], [], []
+        page.evaluate(INPUT_HOOK)
+        samples, driven, draws, operated, unchanged = [], [], [], [], []
         explorers = page.locator(".tc-explorer")
         for e in range(explorers.count()):
             explorer = explorers.nth(e)
@@ -155,7 +162,7 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
                 presses = SLIDER_PRESSES if "widget-slider" in (control.get_attribute("class") or "") else 1
                 for i in range(presses):
                     before = figures_of(explorer)
-                    start = page.evaluate("performance.now()")
+                    start = page.evaluate("() => { window.__tcFirstInput = null; return performance.now(); }")
                     kind = operate(page, control, "back" if i == presses - 1 and i else "")
                     where = f"explorer {e}, control {c} ({kind})"
                     if kind == "fixed":
@@ -173,7 +180,9 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
                     moved_any = True
                     painted = max(a["painted"] for a, b in zip(after, before)
                                   if a["revision"] > b["revision"])
-                    samples.append(round(painted - start, 1))
+                    first_input = page.evaluate("() => window.__tcFirstInput") or start
+                    samples.append(round(painted - first_input, 1))
+                    driven.append(round(painted - start, 1))
                     draws.append(max(a["drawMs"] for a in after))
                     operated.append(kind)
             assert moved_any, f"explorer {e}: no control changed any figure ({unchanged})"
@@ -183,6 +192,7 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
         report["control_to_repaint_ms"] = samples
         if samples:
             report["median_control_to_repaint_ms"] = round(statistics.median(samples), 1)
+            report["median_including_test_driver_ms"] = round(statistics.median(driven), 1)
             report["median_browser_draw_ms"] = round(statistics.median(draws), 1)
         print(f"\n{notebook.stem}: {report}")
 

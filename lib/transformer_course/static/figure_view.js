@@ -52,8 +52,14 @@ async function render({ model, el }) {
   }
   model.on("change:_spec", update);
   // Resize with the grid cell it sits in (plotly's `responsive` only follows the window).
+  // Only a change of width counts: a redraw that changes the figure's own height would
+  // otherwise trigger a second full redraw after every update.
+  let width = 0;
   const observer = new ResizeObserver(() => {
-    if (div.offsetWidth > 0 && div.dataset.tcRevision) Plotly.Plots.resize(div);
+    const now = el.clientWidth;
+    if (now === width) return;
+    width = now;
+    if (now > 0 && div.dataset.tcRevision) Plotly.Plots.resize(div);
   });
   observer.observe(el);
   await update();
