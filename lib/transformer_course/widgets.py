@@ -229,10 +229,11 @@ def unknown_note(unknown: list[str]) -> str:
 
 def token_table(tokens: list[str], ids: torch.Tensor) -> str:
     """HTML table: position, token, id (the text → tokens → ids step)."""
-    cells = "".join(f"<tr><td>{i}</td><td><code>{html.escape(t)}</code></td><td>{int(j)}</td></tr>"
-                    for i, (t, j) in enumerate(zip(tokens, ids)))
+    pad = 'style="padding:2px 12px;text-align:left"'   # JupyterLab's widget CSS sets no padding
+    cells = "".join(f"<tr><td {pad}>{i}</td><td {pad}><code>{html.escape(t)}</code></td>"
+                    f"<td {pad}>{int(j)}</td></tr>" for i, (t, j) in enumerate(zip(tokens, ids)))
     return ('<table class="tc-tokens" style="border-collapse:collapse">'
-            "<tr><th>position</th><th>token</th><th>id</th></tr>" + cells + "</table>")
+            f"<tr><th {pad}>position</th><th {pad}>token</th><th {pad}>id</th></tr>" + cells + "</table>")
 
 
 class EmbeddingExplorer(Explorer):
