@@ -198,6 +198,9 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
 
         if explorers.count():
             explorers.first.scroll_into_view_if_needed()
+            # JupyterLab draws the cells of a long notebook lazily after a scroll: give it
+            # a moment (chapter 08's shot was a blank page without this).
+            page.wait_for_timeout(1500)
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{notebook.stem}.png"))
     finally:
