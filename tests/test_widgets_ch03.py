@@ -6,14 +6,7 @@ from transformer_course.attention import SingleHeadAttention
 from transformer_course.embeddings import TokenEmbedding
 from transformer_course.tokenizer import course_vocab
 from transformer_course.widgets import QKVExplorer
-
-
-def snapshot(explorer):
-    return {name: fig.to_json() for name, fig in explorer.figures.items()}
-
-
-def changed(before, after):
-    return {name for name in before if before[name] != after[name]}
+from widget_state import changed, snapshot
 
 
 @pytest.fixture

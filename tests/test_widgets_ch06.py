@@ -6,16 +6,13 @@ from transformer_course.attention import SingleHeadAttention
 from transformer_course.embeddings import TokenEmbedding
 from transformer_course.tokenizer import course_vocab
 from transformer_course.widgets import MaskExplorer
+from widget_state import changed
 
 
 def snapshot(explorer):
     shown = {name: fig.to_json() for name, fig in explorer.figures.items()}
     shown["batch"] = explorer.views["batch"].value
     return shown
-
-
-def changed(before, after):
-    return {name for name in before if before[name] != after[name]}
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from transformer_course.model import Transformer, TransformerConfig
 from transformer_course.pointer import PronounPointer, pointer_loss, snapshot
 from transformer_course.training import History, seq2seq_loss, split_batch_fn, train
 from transformer_course.widgets import AttentionHistoryExplorer, GenerationExplorer, LiveLossCurve
+from widget_state import changed
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -20,10 +21,6 @@ def one_thread():
 
 def snap(explorer):
     return {name: fig.to_json() for name, fig in explorer.figures.items()}
-
-
-def changed(before, after):
-    return {name for name in before if before[name] != after[name]}
 
 
 # --- LiveLossCurve ---
