@@ -26,6 +26,10 @@ $(STAMP): requirements.lock pyproject.toml
 		{ echo "Python >= 3.10 is needed (found $$($(PYTHON) --version)). Set PYTHON=..."; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_FLAGS) -r requirements.lock -e .
+	@# The course runs offline: JupyterLab should not ask to fetch news or check for updates.
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
+		> $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 env: $(STAMP)  ## create .venv with the pinned environment (done by every target that needs it)

@@ -1,6 +1,8 @@
 """One set of pins: what `make` installs is what environment.yml installs."""
 
+import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,12 @@ def test_installed_versions_match_the_lock():
     pins = lock_pins()
     for name in ["torch", "plotly", "ipywidgets", "jupyterlab", "nbval", "jupytext"]:
         assert version(name).split("+")[0] == pins[name], f"{name} installed != lock: run `make env`"
+
+
+def test_make_env_keeps_jupyterlab_offline():
+    """`make env` tells JupyterLab not to ask about fetching news or check for updates."""
+    if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        pytest.skip("runs inside the .venv that `make env` creates")
+    overrides = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    settings = json.loads(overrides.read_text())["@jupyterlab/apputils-extension:notification"]
+    assert settings == {"fetchNews": "false", "checkForUpdates": False}
