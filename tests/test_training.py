@@ -13,14 +13,7 @@ from transformer_course.training import (
     train,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Small models train several times faster on one thread when the cores are shared.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

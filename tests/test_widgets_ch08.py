@@ -10,13 +10,7 @@ from transformer_course.training import History, seq2seq_loss, split_batch_fn, t
 from transformer_course.widgets import AttentionHistoryExplorer, GenerationExplorer, LiveLossCurve
 from widget_state import changed
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def snap(explorer):

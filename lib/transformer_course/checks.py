@@ -234,17 +234,27 @@ def check_attention_scores(learner_fn: Callable) -> Result:
                 "scores q @ k.transpose(-2, -1).",
                 lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])),
     ]
-    result = check_function(learner_fn, reference, single, name="attention_scores", mistakes=mistakes)
+    return _check_then_batch(
+        learner_fn, reference, single, batched, name="attention_scores", mistakes=mistakes,
+        batch_hint="Right for one sentence, but not for a batch (B, L, d_k): k.T reverses ALL "
+                   "dimensions of a 3-D tensor. Swap only the last two: k.transpose(-2, -1).",
+        passed=f"attention_scores matches the reference on all {len(single) + len(batched)} inputs, "
+               "batched ones included.")
+
+
+def _check_then_batch(learner_fn: Callable, reference: Callable, single: Sequence[tuple],
+                      batched: Sequence[tuple], *, name: str, mistakes: Sequence[Mistake],
+                      batch_hint: str, passed: str) -> Result:
+    """``check_function`` on the unbatched cases, then on the batched ones. A failure only
+    on a batch that matches no known mistake gets ``batch_hint`` (the usual cause: an idiom
+    that is right in 2-D only); a pass on everything says ``passed``."""
+    result = check_function(learner_fn, reference, single, name=name, mistakes=mistakes)
     if not result.passed:
         return result
-    batch = check_function(learner_fn, reference, batched, name="attention_scores", mistakes=mistakes)
+    batch = check_function(learner_fn, reference, batched, name=name, mistakes=mistakes)
     if batch.status in (WRONG, ERROR) and not any(m.hint == batch.message for m in mistakes):
-        return Result(WRONG, "Right for one sentence, but not for a batch (B, L, d_k): k.T reverses ALL "
-                      "dimensions of a 3-D tensor. Swap only the last two: k.transpose(-2, -1). "
-                      f"({batch.message})")
-    return batch if not batch.passed else Result(
-        PASSED, f"attention_scores matches the reference on all {len(single) + len(batched)} inputs, "
-                "batched ones included.")
+        return Result(WRONG, f"{batch_hint} ({batch.message})")
+    return batch if not batch.passed else Result(PASSED, passed)
 
 
 def _softmax_cases() -> list[tuple[torch.Tensor]]:
@@ -288,17 +298,12 @@ def check_softmax(learner_fn: Callable) -> Result:
         e = lambda x, shift=shift: (x - shift(x)).exp()
         mistakes.append(Mistake(whole, lambda x, e=e: e(x) / e(x).sum()))
     cases = _softmax_cases()
-    result = check_function(learner_fn, stable_softmax, cases[:-1], name="softmax", mistakes=mistakes)
-    if not result.passed:
-        return result
-    batch = check_function(learner_fn, stable_softmax, cases[-1:], name="softmax", mistakes=mistakes)
-    if batch.status in (WRONG, ERROR) and not any(m.hint == batch.message for m in mistakes):
-        return Result(WRONG, "Right for a matrix, but not for a batch of them (B, Lq, Lk): dim=1 is the "
-                      "last dimension only in 2-D. Use dim=-1 for the max and for the sum. "
-                      f"({batch.message})")
-    return batch if not batch.passed else Result(
-        PASSED, f"softmax matches the reference on all {len(cases)} inputs, large scores and a batch "
-                "included.")
+    return _check_then_batch(
+        learner_fn, stable_softmax, cases[:-1], cases[-1:], name="softmax", mistakes=mistakes,
+        batch_hint="Right for a matrix, but not for a batch of them (B, Lq, Lk): dim=1 is the "
+                   "last dimension only in 2-D. Use dim=-1 for the max and for the sum.",
+        passed=f"softmax matches the reference on all {len(cases)} inputs, large scores and a batch "
+               "included.")
 
 
 def _attention_cases() -> list[tuple[torch.Tensor, ...]]:
