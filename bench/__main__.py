@@ -30,33 +30,47 @@ BENCHES = {
 
 
 def table(section: dict) -> str:
-    lines = ["| measured | figure | median (min–max) / details | goal | met |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "| measured | figure | median (min–max) / details | goal | met |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for row in section["rows"]:
         met = {True: "✅ met", False: "❌ not met", None: "—"}[row["met"]]
-        cells = [row["item"], f"**{row['value']}**", row["spread"], row["goal"] or "—",
-                 met if row["goal"] else "—"]
+        cells = [
+            row["item"],
+            f"**{row['value']}**",
+            row["spread"],
+            row["goal"] or "—",
+            met if row["goal"] else "—",
+        ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
 
 
 def render(results: dict) -> str:
-    out = ["# Benchmarks", "",
-           "Written by `make bench` (`python -m bench`); run a subset with "
-           "`make bench BENCH=attention` (names: " + ", ".join(BENCHES) + ", comma-separated). "
-           "Lib-vs-PyTorch and widget figures are medians over alternating runs in one process; "
-           "chapters are one run each; memory is one run per fresh process. Each section states the "
-           "machine, torch's thread count and the load average when it ran.",
-           ""]
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m bench`); run a subset with "
+        "`make bench BENCH=attention` (names: " + ", ".join(BENCHES) + ", comma-separated). "
+        "Lib-vs-PyTorch and widget figures are medians over alternating runs in one process; "
+        "chapters are one run each; memory is one run per fresh process. Each section states the "
+        "machine, torch's thread count and the load average when it ran.",
+        "",
+    ]
     for name in BENCHES:
         if name not in results:
             continue
         sec = results[name]
         m = sec["machine"]
-        out += [f"## {sec['title']}", "",
-                f"*{sec['date']}, {m['cpu']}, {m['cores']} cores, torch {m['torch']} with "
-                f"{m['torch threads']} threads, load average {m['load average (1/5/15 min)']} at start; "
-                f"took {sec['seconds']:.0f} s.*", ""]
+        out += [
+            f"## {sec['title']}",
+            "",
+            f"*{sec['date']}, {m['cpu']}, {m['cores']} cores, torch {m['torch']} with "
+            f"{m['torch threads']} threads, load average {m['load average (1/5/15 min)']} at start; "
+            f"took {sec['seconds']:.0f} s.*",
+            "",
+        ]
         out += [f"{note}" for note in sec["notes"]] + [""]
         out += [table(sec), ""]
     return "\n".join(out)
@@ -65,9 +79,13 @@ def render(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", default="", help="comma-separated subset of: " + ", ".join(BENCHES))
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads in this process (default: torch's own); chapter kernels and "
-                             "memory subprocesses keep their own")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads in this process (default: torch's own); chapter kernels and "
+        "memory subprocesses keep their own",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHES)
@@ -85,13 +103,15 @@ def main(argv: list[str] | None = None) -> int:
         start, info = time.perf_counter(), machine()
         section: Section = BENCHES[name]()
         results[name] = {
-            "title": section.title, "notes": section.notes,
+            "title": section.title,
+            "notes": section.notes,
             "rows": [r.as_dict() for r in section.rows],
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": info, "seconds": time.perf_counter() - start,
+            "machine": info,
+            "seconds": time.perf_counter() - start,
         }
         print(table(results[name]), flush=True)
-        if not args.no_write:   # write after each section: an interrupted run keeps what it did
+        if not args.no_write:  # write after each section: an interrupted run keeps what it did
             store.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
             (HERE / "RESULTS.md").write_text(render(results))
     if not args.no_write:

@@ -19,11 +19,11 @@ from dataclasses import asdict, dataclass, field
 class Row:
     """One line of the results table."""
 
-    item: str                        # what was measured, e.g. "lib fused / nn.MHA, L=512"
-    value: str                       # the headline figure, e.g. "0.58×" or "123 ms"
-    spread: str = ""                 # median (min–max) of the raw samples behind it
-    goal: str = ""                   # e.g. "≤ 0.65×"; empty when the issue sets none
-    met: bool | None = None          # None: no goal, or not measurable here
+    item: str  # what was measured, e.g. "lib fused / nn.MHA, L=512"
+    value: str  # the headline figure, e.g. "0.58×" or "123 ms"
+    spread: str = ""  # median (min–max) of the raw samples behind it
+    goal: str = ""  # e.g. "≤ 0.65×"; empty when the issue sets none
+    met: bool | None = None  # None: no goal, or not measurable here
     note: str = ""
 
     def as_dict(self) -> dict:
@@ -40,8 +40,9 @@ class Section:
     notes: list[str] = field(default_factory=list)
 
 
-def compare(contenders: Mapping[str, Callable[[], object]], *, rounds: int = 15,
-            warmup: int = 2) -> dict[str, list[float]]:
+def compare(
+    contenders: Mapping[str, Callable[[], object]], *, rounds: int = 15, warmup: int = 2
+) -> dict[str, list[float]]:
     """Time each callable ``rounds`` times, alternating them, in seconds.
 
     Round r runs the contenders in an order rotated by r, so neither always goes first
@@ -53,7 +54,7 @@ def compare(contenders: Mapping[str, Callable[[], object]], *, rounds: int = 15,
             contenders[name]()
     samples: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             start = time.perf_counter()
             contenders[name]()
@@ -78,8 +79,9 @@ def spread_s(xs: list[float]) -> str:
     return f"{median(xs):.2f} s ({min(xs):.2f}–{max(xs):.2f})"
 
 
-def ratio_row(item: str, mine: list[float], theirs: list[float], *, goal: float | None = None,
-              note: str = "") -> Row:
+def ratio_row(
+    item: str, mine: list[float], theirs: list[float], *, goal: float | None = None, note: str = ""
+) -> Row:
     """Row for the ratio mine / theirs: the median of the per-round ratios.
 
     Both lists come from the same ``compare`` call, so sample i of each was taken in the
@@ -88,8 +90,9 @@ def ratio_row(item: str, mine: list[float], theirs: list[float], *, goal: float 
     medians (min–max) and the ratio of medians.
     """
     ratio = median([a / b for a, b in zip(mine, theirs)])
-    spread = (f"{spread_ms(mine)} vs {spread_ms(theirs)}; ratio of medians "
-              f"{median(mine) / median(theirs):.2f}×")
+    spread = (
+        f"{spread_ms(mine)} vs {spread_ms(theirs)}; ratio of medians {median(mine) / median(theirs):.2f}×"
+    )
     if goal is None:
         return Row(item, f"{ratio:.2f}×", spread, note=note)
     return Row(item, f"{ratio:.2f}×", spread, goal=f"≤ {goal:.2f}×", met=ratio <= goal, note=note)

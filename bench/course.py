@@ -35,6 +35,7 @@ GOAL_WIDGET_MS = 20.0
 
 # ---------------------------------------------------------------- chapters
 
+
 def chapter_notebooks(folder: Path = CHAPTERS) -> list[Path]:
     return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
 
@@ -73,8 +74,9 @@ def execute_notebook(path: Path, *, timeout: int = 300, probe: bool = False) -> 
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     result: dict = {"error": None}
     t0 = time.perf_counter()
     with client.setup_kernel(stderr=subprocess.DEVNULL):
@@ -85,7 +87,7 @@ def execute_notebook(path: Path, *, timeout: int = 300, probe: bool = False) -> 
                 start = time.perf_counter()
                 client.execute_cell(cell, i)
                 slowest = max(slowest, (time.perf_counter() - start, i))
-        except Exception as err:   # noqa: BLE001 - a failing chapter is a result, not a crash
+        except Exception as err:  # noqa: BLE001 - a failing chapter is a result, not a crash
             result["error"] = f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:200]}"
         t2 = time.perf_counter()
         if probe and result["error"] is None:
@@ -117,18 +119,22 @@ def time_to_accuracy(found: dict, target: float = 0.99) -> tuple[float | None, s
                 continue
             hit = next((step for step, value in points if value >= target), None)
             if hit is not None:
-                return (h["seconds"] * hit / h["steps"],
-                        f"History `{h['name']}`.evals['{name}'] first ≥ {target} at step {hit:.0f} "
-                        f"of {h['steps']}, time interpolated from its {h['seconds']:.1f} s")
+                return (
+                    h["seconds"] * hit / h["steps"],
+                    f"History `{h['name']}`.evals['{name}'] first ≥ {target} at step {hit:.0f} "
+                    f"of {h['steps']}, time interpolated from its {h['seconds']:.1f} s",
+                )
     accuracy = numbers.get("accuracy")
     if accuracy is not None and histories:
         h = histories[0]
         seconds = numbers.get("train_seconds", h["seconds"])
-        source = "train_seconds (training cell, live plot included)" if "train_seconds" in numbers \
+        source = (
+            "train_seconds (training cell, live plot included)"
+            if "train_seconds" in numbers
             else f"History `{h['name']}`.seconds"
+        )
         if accuracy >= target:
-            return seconds, (f"{h['steps']} steps then held-out accuracy {accuracy:.1%}; "
-                             f"time = {source}")
+            return seconds, (f"{h['steps']} steps then held-out accuracy {accuracy:.1%}; time = {source}")
         return None, f"held-out accuracy {accuracy:.1%} after {h['steps']} steps: below {target:.0%}"
     return None, "no training History with an accuracy found in chapter 08's kernel"
 
@@ -141,27 +147,44 @@ def run_chapters(section: Section, notebooks: list[Path]) -> None:
         goal = GOAL_CHAPTER_08_S if is_08 else GOAL_CHAPTER_S
         res = execute_notebook(path, probe=is_08)
         if res["error"]:
-            section.rows.append(Row(f"chapter {path.stem}", "failed", res["error"],
-                                    f"≤ {goal:.0f} s", False))
+            section.rows.append(Row(f"chapter {path.stem}", "failed", res["error"], f"≤ {goal:.0f} s", False))
             continue
         secs, idx = res["slowest_cell"]
-        section.rows.append(Row(
-            f"chapter {path.stem}", f"{res['total']:.1f} s",
-            f"cells {res['cells']:.1f} s + kernel start {res['total'] - res['cells']:.1f} s; "
-            f"slowest cell #{idx}: {secs:.1f} s", f"≤ {goal:.0f} s", res["total"] <= goal))
+        section.rows.append(
+            Row(
+                f"chapter {path.stem}",
+                f"{res['total']:.1f} s",
+                f"cells {res['cells']:.1f} s + kernel start {res['total'] - res['cells']:.1f} s; "
+                f"slowest cell #{idx}: {secs:.1f} s",
+                f"≤ {goal:.0f} s",
+                res["total"] <= goal,
+            )
+        )
         if is_08:
             t, how = time_to_accuracy(res.get("probe", {}))
-            section.rows.append(Row("chapter 08: training time to ≥ 99 % accuracy",
-                                    "not available" if t is None else f"{t:.1f} s", how,
-                                    f"≤ {GOAL_ACCURACY_S:.0f} s",
-                                    None if t is None else t <= GOAL_ACCURACY_S))
+            section.rows.append(
+                Row(
+                    "chapter 08: training time to ≥ 99 % accuracy",
+                    "not available" if t is None else f"{t:.1f} s",
+                    how,
+                    f"≤ {GOAL_ACCURACY_S:.0f} s",
+                    None if t is None else t <= GOAL_ACCURACY_S,
+                )
+            )
     if not saw_08:
-        section.rows.append(Row("chapter 08: training time to ≥ 99 % accuracy", "not yet available",
-                                "chapters/08_*.ipynb does not exist yet",
-                                f"≤ {GOAL_ACCURACY_S:.0f} s", None))
+        section.rows.append(
+            Row(
+                "chapter 08: training time to ≥ 99 % accuracy",
+                "not yet available",
+                "chapters/08_*.ipynb does not exist yet",
+                f"≤ {GOAL_ACCURACY_S:.0f} s",
+                None,
+            )
+        )
 
 
 # ---------------------------------------------------------------- widgets
+
 
 def _chapter02_attention():
     from transformer_course.attention import MultiHeadAttention
@@ -174,11 +197,13 @@ def _chapter02_attention():
 
 def _single_head(d_model: int, **kwargs):
     from transformer_course.attention import SingleHeadAttention
+
     return SingleHeadAttention(d_model, **kwargs)
 
 
 def _sharp_heads(d_model: int, heads: int):
     from transformer_course.attention import MultiHeadAttention
+
     mha = MultiHeadAttention(d_model, heads)
     with torch.no_grad():
         mha.q_proj.weight.mul_(3)
@@ -188,6 +213,7 @@ def _sharp_heads(d_model: int, heads: int):
 # Chapter 08's explorers, with untrained models (an update costs the same; nothing is trained).
 def _chapter08_loss_curve():
     from transformer_course.training import History
+
     curve = _widgets().LiveLossCurve(total_steps=200, title="Reversing: training loss")
     losses = (2.5 * torch.exp(-torch.arange(200) / 40.0) + 0.01).tolist()
     curve.update(History(steps=list(range(1, 201)), losses=losses))
@@ -198,9 +224,18 @@ def _chapter08_history_explorer():
     from transformer_course.data import pronoun_task
     from transformer_course.model import TransformerConfig
     from transformer_course.pointer import PronounPointer, snapshot
+
     pt = pronoun_task(num_train=2000, num_test=300, seed=0)
-    config = TransformerConfig(vocab_size=len(pt.vocab), d_model=32, num_heads=2, num_encoder_layers=1,
-                               num_decoder_layers=1, d_ff=64, dropout=0.0, max_len=16)
+    config = TransformerConfig(
+        vocab_size=len(pt.vocab),
+        d_model=32,
+        num_heads=2,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+        d_ff=64,
+        dropout=0.0,
+        max_len=16,
+    )
     pointer = PronounPointer(config).eval()
     shown = pt.test[:8]
     snapshots = {}
@@ -208,8 +243,12 @@ def _chapter08_history_explorer():
         for step in (0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100):
             snapshots[step] = snapshot(pointer, shown, pt.test)
     explorer = _widgets().AttentionHistoryExplorer(
-        snapshots, [pt.tokens(shown, i) for i in range(len(shown))], shown.it_pos.tolist(),
-        shown.referent_pos.tolist(), shown.distractor_pos.tolist())
+        snapshots,
+        [pt.tokens(shown, i) for i in range(len(shown))],
+        shown.it_pos.tolist(),
+        shown.referent_pos.tolist(),
+        shown.distractor_pos.tolist(),
+    )
     explorer.controls["step"].value = 100
     return explorer
 
@@ -217,27 +256,46 @@ def _chapter08_history_explorer():
 def _chapter08_generation_explorer():
     from transformer_course.data import sequence_task
     from transformer_course.model import Transformer, TransformerConfig
-    task = sequence_task("reverse", num_symbols=8, min_len=3, max_len=6, num_train=4000, num_test=500,
-                         seed=0)
-    config = TransformerConfig(vocab_size=len(task.vocab), d_model=32, num_heads=2, num_encoder_layers=1,
-                               num_decoder_layers=1, d_ff=64, dropout=0.0, max_len=16)
+
+    task = sequence_task("reverse", num_symbols=8, min_len=3, max_len=6, num_train=4000, num_test=500, seed=0)
+    config = TransformerConfig(
+        vocab_size=len(task.vocab),
+        d_model=32,
+        num_heads=2,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+        d_ff=64,
+        dropout=0.0,
+        max_len=16,
+    )
     return _widgets().GenerationExplorer(Transformer(config).eval(), task, text="3 1 4 1 5")
 
 
 def _chapter07_model():
     from transformer_course.model import Transformer, TransformerConfig
-    config = TransformerConfig(vocab_size=len(_vocab()), d_model=32, num_heads=4, num_encoder_layers=2,
-                               num_decoder_layers=2, d_ff=64, dropout=0.1, max_len=64)
+
+    config = TransformerConfig(
+        vocab_size=len(_vocab()),
+        d_model=32,
+        num_heads=4,
+        num_encoder_layers=2,
+        num_decoder_layers=2,
+        d_ff=64,
+        dropout=0.1,
+        max_len=64,
+    )
     return Transformer(config)
 
 
 def _vocab():
     from transformer_course.tokenizer import course_vocab
+
     return course_vocab()
 
 
 def _embedding(d_model: int = 8, **kwargs):
     from transformer_course.embeddings import TokenEmbedding
+
     return TokenEmbedding(len(_vocab()), d_model, **kwargs)
 
 
@@ -246,25 +304,42 @@ def _embedding(d_model: int = 8, **kwargs):
 CONSTRUCTORS: dict[str, Callable[[], object]] = {
     "RepeatedProductExplorer": lambda: _widgets().RepeatedProductExplorer(factor=0.9, steps=50),
     "EmbeddingExplorer": lambda: _widgets().EmbeddingExplorer(
-        _vocab(), _embedding(8), text="the cat saw the dog"),
+        _vocab(), _embedding(8), text="the cat saw the dog"
+    ),
     "PositionalExplorer": lambda: _widgets().PositionalExplorer(length=24, d_model=32),
     "WordOrderExplorer": lambda: _widgets().WordOrderExplorer(
-        _vocab(), _embedding(16, scale=False), _chapter02_attention(),
-        text_a="Squatch eats pizza", text_b="Pizza eats Squatch"),
+        _vocab(),
+        _embedding(16, scale=False),
+        _chapter02_attention(),
+        text_a="Squatch eats pizza",
+        text_b="Pizza eats Squatch",
+    ),
     "QKVExplorer": lambda: _widgets().QKVExplorer(
-        _vocab(), _embedding(8, scale=False), _single_head(8, d_k=4),
-        text="I'm playing with a cat", query=0),
+        _vocab(), _embedding(8, scale=False), _single_head(8, d_k=4), text="I'm playing with a cat", query=0
+    ),
     "ScalingExplorer": lambda: _widgets().ScalingExplorer(
-        _vocab(), _embedding(32, scale=False), "the pizza came out of the oven and it tasted good",
-        d_k=64, temperature=1.0, scaled=True),
+        _vocab(),
+        _embedding(32, scale=False),
+        "the pizza came out of the oven and it tasted good",
+        d_k=64,
+        temperature=1.0,
+        scaled=True,
+    ),
     "HeadGridExplorer": lambda: _widgets().HeadGridExplorer(
-        _vocab(), _embedding(32, scale=False), _sharp_heads(32, 8),
-        text="the pizza came out of the oven and it tasted good"),
+        _vocab(),
+        _embedding(32, scale=False),
+        _sharp_heads(32, 8),
+        text="the pizza came out of the oven and it tasted good",
+    ),
     "MaskExplorer": lambda: _widgets().MaskExplorer(
-        _vocab(), _embedding(16, scale=False), _single_head(16),
-        sentences=("I love deep learning", "the cat sat", "tell me about pizza and cheese")),
+        _vocab(),
+        _embedding(16, scale=False),
+        _single_head(16),
+        sentences=("I love deep learning", "the cat sat", "tell me about pizza and cheese"),
+    ),
     "ModelExplorer": lambda: _widgets().ModelExplorer(
-        _chapter07_model(), _vocab(), source="the pizza came out of the oven", target="it tasted good"),
+        _chapter07_model(), _vocab(), source="the pizza came out of the oven", target="it tasted good"
+    ),
     "LiveLossCurve": lambda: _chapter08_loss_curve(),
     "AttentionHistoryExplorer": lambda: _chapter08_history_explorer(),
     "GenerationExplorer": lambda: _chapter08_generation_explorer(),
@@ -282,14 +357,19 @@ GUESSES: dict[str, Callable[[], object]] = {
 
 def _widgets():
     from transformer_course import widgets
+
     return widgets
 
 
 def explorer_classes() -> list[type]:
     widgets = _widgets()
-    return [cls for _, cls in inspect.getmembers(widgets, inspect.isclass)
-            if issubclass(cls, widgets.Explorer) and cls is not widgets.Explorer
-            and cls.__module__ == widgets.__name__]
+    return [
+        cls
+        for _, cls in inspect.getmembers(widgets, inspect.isclass)
+        if issubclass(cls, widgets.Explorer)
+        and cls is not widgets.Explorer
+        and cls.__module__ == widgets.__name__
+    ]
 
 
 def build_explorer(cls: type):
@@ -302,8 +382,9 @@ def build_explorer(cls: type):
             continue
         if param.default is param.empty:
             if name not in GUESSES:
-                raise LookupError(f"no constructor in bench/course.py CONSTRUCTORS and no guess "
-                                  f"for its argument {name!r}")
+                raise LookupError(
+                    f"no constructor in bench/course.py CONSTRUCTORS and no guess for its argument {name!r}"
+                )
             kwargs[name] = GUESSES[name]()
     return cls(**kwargs)
 
@@ -315,9 +396,9 @@ def other_value(widget):
     value = widget.value
     if isinstance(widget, (w.Checkbox, w.ToggleButton)):
         return not value
-    if isinstance(widget, w.FloatLogSlider):   # its step is on the exponent
-        up = value * widget.base ** widget.step
-        return up if up <= widget.base ** widget.max else value / widget.base ** widget.step
+    if isinstance(widget, w.FloatLogSlider):  # its step is on the exponent
+        up = value * widget.base**widget.step
+        return up if up <= widget.base**widget.max else value / widget.base**widget.step
     if isinstance(widget, (w.IntSlider, w.FloatSlider, w.BoundedIntText, w.BoundedFloatText)):
         step = widget.step or 1
         return value + step if value + step <= widget.max else value - step
@@ -341,7 +422,7 @@ def time_explorer(explorer, *, rounds: int = 10) -> dict[str, tuple[list[float],
         original, alternative = control.value, other_value(control)
         if alternative is None or alternative == original:
             continue
-        for value in (alternative, original):   # warm-up
+        for value in (alternative, original):  # warm-up
             control.value = value
         wall, cpu = [], []
         for i in range(2 * rounds):
@@ -357,24 +438,44 @@ def run_widgets(section: Section, *, rounds: int = 10) -> None:
     for cls in explorer_classes():
         try:
             explorer = build_explorer(cls)
-        except Exception as err:   # noqa: BLE001 - a missing constructor is a result
-            section.rows.append(Row(f"widget {cls.__name__}: one update", "not measured",
-                                    f"{type(err).__name__}: {err}", f"≤ {GOAL_WIDGET_MS:.0f} ms", None))
+        except Exception as err:  # noqa: BLE001 - a missing constructor is a result
+            section.rows.append(
+                Row(
+                    f"widget {cls.__name__}: one update",
+                    "not measured",
+                    f"{type(err).__name__}: {err}",
+                    f"≤ {GOAL_WIDGET_MS:.0f} ms",
+                    None,
+                )
+            )
             continue
         samples = time_explorer(explorer, rounds=rounds)
         if not samples:
-            section.rows.append(Row(f"widget {cls.__name__}: one update", "not measured",
-                                    "no control could be changed", f"≤ {GOAL_WIDGET_MS:.0f} ms", None))
+            section.rows.append(
+                Row(
+                    f"widget {cls.__name__}: one update",
+                    "not measured",
+                    "no control could be changed",
+                    f"≤ {GOAL_WIDGET_MS:.0f} ms",
+                    None,
+                )
+            )
             continue
         worst = max(samples, key=lambda n: median(samples[n][0]))
         every = [t for wall, _ in samples.values() for t in wall]
         slowest = median(samples[worst][0]) * 1e3
-        section.rows.append(Row(
-            f"widget {cls.__name__}: one update (slowest control: {worst})", f"{slowest:.1f} ms",
-            f"all controls: {spread_ms(every)}; per control, median wall / CPU ms: "
-            + ", ".join(f"{n} {median(w) * 1e3:.1f} / {median(c) * 1e3:.1f}"
-                        for n, (w, c) in samples.items()),
-            f"≤ {GOAL_WIDGET_MS:.0f} ms", slowest <= GOAL_WIDGET_MS))
+        section.rows.append(
+            Row(
+                f"widget {cls.__name__}: one update (slowest control: {worst})",
+                f"{slowest:.1f} ms",
+                f"all controls: {spread_ms(every)}; per control, median wall / CPU ms: "
+                + ", ".join(
+                    f"{n} {median(w) * 1e3:.1f} / {median(c) * 1e3:.1f}" for n, (w, c) in samples.items()
+                ),
+                f"≤ {GOAL_WIDGET_MS:.0f} ms",
+                slowest <= GOAL_WIDGET_MS,
+            )
+        )
 
 
 def run_chapters_section(*, notebooks: list[Path] | None = None) -> Section:
@@ -382,7 +483,8 @@ def run_chapters_section(*, notebooks: list[Path] | None = None) -> Section:
     section.notes.append(
         "Each notebook executed top to bottom in a fresh python3 kernel with nbclient (as nbval "
         "does, without pytest's own start-up of about 2.5 s); time = kernel start + every cell. "
-        "Chapters are discovered as chapters/[0-9][0-9]_*.ipynb.")
+        "Chapters are discovered as chapters/[0-9][0-9]_*.ipynb."
+    )
     run_chapters(section, chapter_notebooks() if notebooks is None else notebooks)
     return section
 
@@ -393,6 +495,7 @@ def run_widgets_section(*, rounds: int = 10) -> Section:
         "Python-side time of one update of every Explorer class in transformer_course.widgets: "
         f"set one control to another value and back ({2 * rounds} updates per control), timed "
         "until the explorer has rebuilt its figures and their plotly mimebundle (what is sent to "
-        "the browser). The figure is the median of the slowest control.")
+        "the browser). The figure is the median of the slowest control."
+    )
     run_widgets(section, rounds=rounds)
     return section

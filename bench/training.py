@@ -25,16 +25,23 @@ class Size:
     batch: int = 32
     d_model: int = 256
     heads: int = 8
-    layers: int = 2        # encoder layers = decoder layers
+    layers: int = 2  # encoder layers = decoder layers
     d_ff: int = 1024
 
 
 def config(s: Size):
     from transformer_course.model import TransformerConfig
 
-    return TransformerConfig(vocab_size=s.vocab, d_model=s.d_model, num_heads=s.heads,
-                             num_encoder_layers=s.layers, num_decoder_layers=s.layers,
-                             d_ff=s.d_ff, dropout=0.0, max_len=s.length + 1)
+    return TransformerConfig(
+        vocab_size=s.vocab,
+        d_model=s.d_model,
+        num_heads=s.heads,
+        num_encoder_layers=s.layers,
+        num_decoder_layers=s.layers,
+        d_ff=s.d_ff,
+        dropout=0.0,
+        max_len=s.length + 1,
+    )
 
 
 def lib_model(s: Size) -> nn.Module:
@@ -60,16 +67,28 @@ class TorchSeq2Seq(nn.Module):
         self.pad_id = shell.config.pad_id
         self.src_embed, self.trg_embed, self.output = shell.src_embed, shell.trg_embed, shell.output
         self.transformer = nn.Transformer(
-            d_model=s.d_model, nhead=s.heads, num_encoder_layers=s.layers,
-            num_decoder_layers=s.layers, dim_feedforward=s.d_ff, dropout=0.0, batch_first=True)
+            d_model=s.d_model,
+            nhead=s.heads,
+            num_encoder_layers=s.layers,
+            num_decoder_layers=s.layers,
+            dim_feedforward=s.d_ff,
+            dropout=0.0,
+            batch_first=True,
+        )
 
     def forward(self, src: torch.Tensor, trg_in: torch.Tensor) -> torch.Tensor:
-        length = trg_in.shape[1]                                          # masks: True = blocked
+        length = trg_in.shape[1]  # masks: True = blocked
         causal = torch.ones(length, length, dtype=torch.bool, device=src.device).triu(1)
         src_pad, trg_pad = src == self.pad_id, trg_in == self.pad_id
-        h = self.transformer(self.src_embed(src), self.trg_embed(trg_in), tgt_mask=causal,
-                             src_key_padding_mask=src_pad, tgt_key_padding_mask=trg_pad,
-                             memory_key_padding_mask=src_pad, tgt_is_causal=True)
+        h = self.transformer(
+            self.src_embed(src),
+            self.trg_embed(trg_in),
+            tgt_mask=causal,
+            src_key_padding_mask=src_pad,
+            tgt_key_padding_mask=trg_pad,
+            memory_key_padding_mask=src_pad,
+            tgt_is_causal=True,
+        )
         return self.output(h)
 
 
@@ -98,12 +117,14 @@ def run(*, size: Size = Size(), rounds: int = 8) -> Section:
         "forward + cross-entropy + backward + Adam. Both models use the same embeddings and "
         f"output layer (lib's, tied), post-norm, final LayerNorm; {rounds} alternating rounds. "
         "Ratio = median over rounds of lib / PyTorch (both timed in each round, moments apart). "
-        "Details: median (min–max) of lib vs of PyTorch.")
+        "Details: median (min–max) of lib vs of PyTorch."
+    )
     torch.manual_seed(0)
-    src = torch.randint(1, s.vocab, (s.batch, s.length))          # id 0 is <pad>
+    src = torch.randint(1, s.vocab, (s.batch, s.length))  # id 0 is <pad>
     tgt = torch.randint(1, s.vocab, (s.batch, s.length + 1))
     lib, ref = lib_model(s), TorchSeq2Seq(s)
-    t = compare({"lib": step_fn(lib.train(), src, tgt), "torch": step_fn(ref.train(), src, tgt)},
-                rounds=rounds)
+    t = compare(
+        {"lib": step_fn(lib.train(), src, tgt), "torch": step_fn(ref.train(), src, tgt)}, rounds=rounds
+    )
     section.rows.append(ratio_row("training step: lib / nn.Transformer", t["lib"], t["torch"], goal=GOAL))
     return section

@@ -13,7 +13,7 @@ from transformer_course.attention import (
 from transformer_course.masks import causal_mask, combine_masks, padding_mask, to_blocked
 
 ATOL = 1e-5
-SHAPES = [(1, 1, 1, 4), (2, 3, 5, 8), (3, 4, 7, 16), (2, 1, 12, 32)]   # (B, h, L, d_k)
+SHAPES = [(1, 1, 1, 4), (2, 3, 5, 8), (3, 4, 7, 16), (2, 1, 12, 32)]  # (B, h, L, d_k)
 
 
 @pytest.mark.parametrize("b,h,length,d", SHAPES)
@@ -62,14 +62,19 @@ def test_multi_head_matches_nn_multihead_attention(b, length, d, h, mask_kind):
     mha = MultiHeadAttention(d, h).load_from_torch(torch_mha).eval()
     x = torch.randn(b, length, d)
     ids = torch.randint(4, 20, (b, length))
-    ids[0, length // 2 + 1:] = 0                                  # pad the first sentence
+    ids[0, length // 2 + 1 :] = 0  # pad the first sentence
     causal = causal_mask(length) if mask_kind in ("causal", "both") else None
     padding = padding_mask(ids, 0) if mask_kind in ("padding", "both") else None
     out, weights = mha(x, mask=combine_masks(causal, padding))
     ref, ref_weights = torch_mha(
-        x, x, x, need_weights=True, average_attn_weights=False,
+        x,
+        x,
+        x,
+        need_weights=True,
+        average_attn_weights=False,
         attn_mask=None if causal is None else to_blocked(causal),
-        key_padding_mask=None if padding is None else to_blocked(padding[:, 0, 0]))
+        key_padding_mask=None if padding is None else to_blocked(padding[:, 0, 0]),
+    )
     torch.testing.assert_close(out, ref, atol=ATOL, rtol=0)
     torch.testing.assert_close(weights, ref_weights, atol=ATOL, rtol=0)
     fused, _ = mha(x, mask=combine_masks(causal, padding), need_weights=False)
@@ -105,8 +110,7 @@ def test_parameter_count_equals_one_full_width_head_plus_w_o():
     d = 64
     multi = MultiHeadAttention(d, 8, bias=False)
     single = SingleHeadAttention(d, bias=False)
-    assert sum(p.numel() for p in multi.parameters()) == sum(
-        p.numel() for p in single.parameters()) + d * d
+    assert sum(p.numel() for p in multi.parameters()) == sum(p.numel() for p in single.parameters()) + d * d
 
 
 def test_single_head_matches_sdpa():
@@ -122,7 +126,7 @@ def test_causal_mask_leaks_nothing_from_the_future():
     mha = MultiHeadAttention(16, 4).eval()
     x = torch.randn(1, 6, 16)
     changed = x.clone()
-    changed[0, 4:] = torch.randn(2, 16) * 10                  # rewrite the last two tokens
+    changed[0, 4:] = torch.randn(2, 16) * 10  # rewrite the last two tokens
     mask = causal_mask(6)
     before, _ = mha(x, mask=mask)
     after, _ = mha(changed, mask=mask)
@@ -139,20 +143,31 @@ def test_gradients_flow_through_both_paths():
         assert torch.isfinite(grad).all()
 
 
-@pytest.mark.parametrize("call, argument", [
-    (lambda: scaled_dot_product_attention(torch.randn(3, 4), torch.randn(3, 5), torch.randn(3, 2)), "k"),
-    (lambda: scaled_dot_product_attention(torch.randn(3, 4), torch.randn(3, 4), torch.randn(2, 2)), "v"),
-    (lambda: scaled_dot_product_attention(torch.randn(3, 4), torch.randn(3, 4), torch.randn(3, 2),
-                                          torch.ones(3, 3)), "mask"),
-    (lambda: scaled_dot_product_attention(torch.randn(3, 4), torch.randn(3, 4), torch.randn(3, 2),
-                                          torch.ones(2, 2, dtype=torch.bool)), "mask"),
-    (lambda: scaled_dot_product_attention([1.0], torch.randn(3, 4), torch.randn(3, 2)), "q"),
-    (lambda: MultiHeadAttention(10, 3), "num_heads"),
-    (lambda: MultiHeadAttention(8, 2)(torch.randn(4, 8)), "query"),
-    (lambda: MultiHeadAttention(8, 2)(torch.randn(1, 4, 6)), "query"),
-    (lambda: MultiHeadAttention(8, 2)(torch.randn(1, 4, 8), torch.randn(2, 4, 8)), "key"),
-    (lambda: MultiHeadAttention(8, 2).load_from_torch(nn.Linear(2, 2)), "mha"),
-])
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        (lambda: scaled_dot_product_attention(torch.randn(3, 4), torch.randn(3, 5), torch.randn(3, 2)), "k"),
+        (lambda: scaled_dot_product_attention(torch.randn(3, 4), torch.randn(3, 4), torch.randn(2, 2)), "v"),
+        (
+            lambda: scaled_dot_product_attention(
+                torch.randn(3, 4), torch.randn(3, 4), torch.randn(3, 2), torch.ones(3, 3)
+            ),
+            "mask",
+        ),
+        (
+            lambda: scaled_dot_product_attention(
+                torch.randn(3, 4), torch.randn(3, 4), torch.randn(3, 2), torch.ones(2, 2, dtype=torch.bool)
+            ),
+            "mask",
+        ),
+        (lambda: scaled_dot_product_attention([1.0], torch.randn(3, 4), torch.randn(3, 2)), "q"),
+        (lambda: MultiHeadAttention(10, 3), "num_heads"),
+        (lambda: MultiHeadAttention(8, 2)(torch.randn(4, 8)), "query"),
+        (lambda: MultiHeadAttention(8, 2)(torch.randn(1, 4, 6)), "query"),
+        (lambda: MultiHeadAttention(8, 2)(torch.randn(1, 4, 8), torch.randn(2, 4, 8)), "key"),
+        (lambda: MultiHeadAttention(8, 2).load_from_torch(nn.Linear(2, 2)), "mha"),
+    ],
+)
 def test_bad_input_names_the_argument(call, argument):
     with pytest.raises(ValueError, match=rf"\b{argument}\b"):
         call()

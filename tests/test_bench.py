@@ -18,10 +18,9 @@ from bench._common import Row, Section, compare  # noqa: E402
 
 def test_compare_alternates_and_keeps_every_sample():
     calls = []
-    samples = compare({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-                      rounds=3, warmup=1)
+    samples = compare({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3, warmup=1)
     assert {k: len(v) for k, v in samples.items()} == {"a": 3, "b": 3}
-    assert calls[2:] == ["a", "b", "b", "a", "a", "b"]   # warm-up, then rotated order
+    assert calls[2:] == ["a", "b", "b", "a", "a", "b"]  # warm-up, then rotated order
 
 
 def test_attention_tiny():
@@ -64,6 +63,7 @@ def test_every_explorer_is_built_and_updated():
 
 def test_other_value_changes_each_kind_of_control():
     import ipywidgets as w
+
     assert course.other_value(w.IntSlider(value=5, min=0, max=5)) == 4
     assert course.other_value(w.Checkbox(value=False)) is True
     assert course.other_value(w.Dropdown(options=["a", "b"], value="a")) == "b"
@@ -72,9 +72,12 @@ def test_other_value_changes_each_kind_of_control():
 
 def test_chapter_run_and_accuracy_probe(tmp_path):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(
-        "class History:\n    steps = [1, 2, 3, 4]\n    seconds = 4.0\n    evals = {}\n"
-        "history = History()\naccuracy = 0.995\ntrain_seconds = 4.5")]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "class History:\n    steps = [1, 2, 3, 4]\n    seconds = 4.0\n    evals = {}\n"
+            "history = History()\naccuracy = 0.995\ntrain_seconds = 4.5"
+        )
+    ]
     path = tmp_path / "08_training_and_generation.ipynb"
     nbformat.write(nb, path)
     section = course.run_chapters_section(notebooks=[path])
@@ -85,8 +88,12 @@ def test_chapter_run_and_accuracy_probe(tmp_path):
 
 def test_time_to_accuracy_from_evals_and_absence():
     assert course.time_to_accuracy({})[0] is None
-    history = {"name": "history", "seconds": 10.0, "steps": 100,
-               "evals": {"accuracy": [[50, 0.8], [80, 0.995]]}}
+    history = {
+        "name": "history",
+        "seconds": 10.0,
+        "steps": 100,
+        "evals": {"accuracy": [[50, 0.8], [80, 0.995]]},
+    }
     assert course.time_to_accuracy({"histories": [history], "numbers": {}})[0] == 8.0
     low = {"histories": [dict(history, evals={})], "numbers": {"accuracy": 0.5}}
     assert course.time_to_accuracy(low)[0] is None
@@ -94,8 +101,11 @@ def test_time_to_accuracy_from_evals_and_absence():
 
 def test_results_file_is_written(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "HERE", tmp_path)
-    monkeypatch.setitem(cli.BENCHES, "attention", lambda: Section(
-        "attention", "title", [Row("x / y", "0.50×", "1 vs 2", "≤ 0.65×", True)], ["a note"]))
+    monkeypatch.setitem(
+        cli.BENCHES,
+        "attention",
+        lambda: Section("attention", "title", [Row("x / y", "0.50×", "1 vs 2", "≤ 0.65×", True)], ["a note"]),
+    )
     assert cli.main(["--only", "attention"]) == 0
     text = (tmp_path / "RESULTS.md").read_text()
     assert "| x / y | **0.50×** | 1 vs 2 | ≤ 0.65× | ✅ met |" in text and "torch" in text

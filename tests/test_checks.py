@@ -21,6 +21,7 @@ def test_reference_passes():
 def test_unattempted_does_not_raise():
     def learner(x):
         raise NotImplementedError
+
     result = run(learner)
     assert result.status == NOT_ATTEMPTED and "not attempted" in result._repr_html_()
 
@@ -46,4 +47,5 @@ def test_inputs_are_not_shared_with_the_learner():
         out = torch.softmax(x, dim=-1)
         x.zero_()
         return out
+
     assert run(vandal).status == PASSED

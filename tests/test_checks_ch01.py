@@ -11,6 +11,7 @@ def test_reference_and_lib_pass():
     def mine(v):
         unit = F.normalize(v, dim=-1)
         return unit @ unit.T
+
     assert check_cosine_similarity(mine).status == PASSED
     assert check_cosine_similarity(lambda v: similarity_matrix(v, "cosine")).passed
 
@@ -18,6 +19,7 @@ def test_reference_and_lib_pass():
 def test_unattempted_is_reported_not_raised():
     def learner(v):
         raise NotImplementedError
+
     assert check_cosine_similarity(learner).status == NOT_ATTEMPTED
 
 
@@ -25,8 +27,10 @@ MISTAKES = {
     "raw dot product": (lambda v: v @ v.T, "raw dot product"),
     "wrong dim": (lambda v: F.normalize(v, dim=0) @ F.normalize(v, dim=0).T, "wrong dimension"),
     "divided once": (lambda v: (v @ v.T) / v.norm(dim=1, keepdim=True), "divided only once"),
-    "squared lengths": (lambda v: (v @ v.T) / (v.norm(dim=1, keepdim=True) ** 2 * v.norm(dim=1) ** 2),
-                        "squared lengths"),
+    "squared lengths": (
+        lambda v: (v @ v.T) / (v.norm(dim=1, keepdim=True) ** 2 * v.norm(dim=1) ** 2),
+        "squared lengths",
+    ),
     "features not tokens": (lambda v: F.normalize(v.T, dim=-1) @ F.normalize(v.T, dim=-1).T, "(d, d)"),
 }
 
@@ -41,6 +45,8 @@ def test_each_mistake_gets_its_own_hint(name):
 
 
 def test_unknown_mistake_and_crash():
-    assert "differs from the reference" in check_cosine_similarity(
-        lambda v: similarity_matrix(v, "cosine") * 0.5).message
+    assert (
+        "differs from the reference"
+        in check_cosine_similarity(lambda v: similarity_matrix(v, "cosine") * 0.5).message
+    )
     assert check_cosine_similarity(lambda v: v @ torch.ones(99)).status == ERROR

@@ -6,8 +6,9 @@ from transformer_course.checks import NOT_ATTEMPTED, PASSED, WRONG, check_sinuso
 from transformer_course.positional import sinusoidal_encoding
 
 
-def build(length, d_model, *, swap=False, exponent=lambda i, d: 2 * i / d, start=0, halves=False,
-          per_column=False):
+def build(
+    length, d_model, *, swap=False, exponent=lambda i, d: 2 * i / d, start=0, halves=False, per_column=False
+):
     """A learner-style implementation with one switch per mistake."""
     pos = torch.arange(start, start + length).float()[:, None]
     i = torch.arange(d_model // 2).float()
@@ -28,6 +29,7 @@ def test_reference_and_lib_pass():
 def test_unattempted_is_reported_not_raised():
     def learner(length, d_model):
         raise NotImplementedError
+
     assert check_sinusoidal_encoding(learner).status == NOT_ATTEMPTED
 
 

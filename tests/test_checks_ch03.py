@@ -17,6 +17,7 @@ def test_reference_and_lib_pass():
 def test_unattempted_is_reported_not_raised():
     def learner(q, k):
         raise NotImplementedError
+
     result = check_attention_scores(learner)
     assert result.status == NOT_ATTEMPTED and "not attempted" in result.message
 
@@ -34,7 +35,7 @@ MISTAKES = {
 def test_each_mistake_gets_its_own_hint(name):
     fn, words = MISTAKES[name]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)   # torch warns about .T on 3-D tensors
+        warnings.simplefilter("ignore", UserWarning)  # torch warns about .T on 3-D tensors
         result = check_attention_scores(fn)
     assert result.status == WRONG and words in result.message, result.message
     others = [w for n, (_, w) in MISTAKES.items() if n != name]

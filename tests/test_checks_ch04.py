@@ -37,6 +37,7 @@ def test_softmax_reference_passes():
 def test_softmax_unattempted_is_reported_not_raised():
     def learner(x):
         raise NotImplementedError
+
     assert check_softmax(learner).status == NOT_ATTEMPTED
 
 
@@ -65,8 +66,12 @@ def attention_by_hand(x, w_q, w_k, w_v, *, scale="d_k", dim=-1, transpose=True):
     """A learner-style single head with one switch per mistake."""
     q, k, v = x @ w_q, x @ w_k, x @ w_v
     scores = q @ (k.T if transpose else k)
-    divide = {"d_k": math.sqrt(q.shape[-1]), "none": 1.0, "d_model": math.sqrt(x.shape[-1]),
-              "d_k unsquared": q.shape[-1]}[scale]
+    divide = {
+        "d_k": math.sqrt(q.shape[-1]),
+        "none": 1.0,
+        "d_model": math.sqrt(x.shape[-1]),
+        "d_k unsquared": q.shape[-1],
+    }[scale]
     weights = softmax_by_hand(scores / divide, dim=dim)
     return weights @ v, weights
 
@@ -79,12 +84,14 @@ def test_attention_reference_passes():
         weights = torch.softmax(q @ k.T / math.sqrt(q.shape[-1]), dim=-1)
         assert torch.allclose(weights @ v, F.scaled_dot_product_attention(q, k, v), atol=1e-5)
         return weights @ v, weights
+
     assert check_attention(with_torch).passed
 
 
 def test_attention_unattempted_is_reported_not_raised():
     def learner(x, w_q, w_k, w_v):
         raise NotImplementedError
+
     assert check_attention(learner).status == NOT_ATTEMPTED
 
 

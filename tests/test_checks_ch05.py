@@ -12,8 +12,20 @@ from transformer_course.checks import (
 )
 
 
-def build(x, w_q, w_k, w_v, w_o, num_heads, *, split_view=False, merge_view=False, shared=False,
-          project=True, scale_by_model=False):
+def build(
+    x,
+    w_q,
+    w_k,
+    w_v,
+    w_o,
+    num_heads,
+    *,
+    split_view=False,
+    merge_view=False,
+    shared=False,
+    project=True,
+    scale_by_model=False,
+):
     """A learner-style implementation (written apart from the checker) with one switch per mistake."""
     b, length, d_model = x.shape
     d_head = d_model // num_heads
@@ -28,10 +40,13 @@ def build(x, w_q, w_k, w_v, w_o, num_heads, *, split_view=False, merge_view=Fals
     else:
         q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
     d = d_model if scale_by_model else d_head
-    weights = torch.softmax(torch.einsum("bhqd,bhkd->bhqk", q, k) / d ** 0.5, dim=-1)
+    weights = torch.softmax(torch.einsum("bhqd,bhkd->bhqk", q, k) / d**0.5, dim=-1)
     out = weights @ v
-    merged = out.reshape(b, length, d_model) if merge_view else \
-        out.transpose(1, 2).contiguous().view(b, length, d_model)
+    merged = (
+        out.reshape(b, length, d_model)
+        if merge_view
+        else out.transpose(1, 2).contiguous().view(b, length, d_model)
+    )
     return merged @ w_o if project else merged
 
 
@@ -52,6 +67,7 @@ def test_reference_and_lib_pass():
 def test_unattempted_is_reported_not_raised():
     def learner(x, w_q, w_k, w_v, w_o, num_heads):
         raise NotImplementedError
+
     result = check_multi_head_attention(learner)
     assert result.status == NOT_ATTEMPTED and "not attempted" in str(result)
 

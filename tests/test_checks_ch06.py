@@ -7,8 +7,20 @@ from transformer_course.checks import NOT_ATTEMPTED, PASSED, WRONG, check_causal
 from transformer_course.masks import causal_mask, combine_masks, padding_mask
 
 
-def build(scores, ids, pad_id, *, after=False, diagonal=0, upper=False, query_axis=False,
-          combine="and", causal=True, padding=True, inverted=False):
+def build(
+    scores,
+    ids,
+    pad_id,
+    *,
+    after=False,
+    diagonal=0,
+    upper=False,
+    query_axis=False,
+    combine="and",
+    causal=True,
+    padding=True,
+    inverted=False,
+):
     """A learner-style implementation with one switch per mistake."""
     length = ids.shape[1]
     tri = torch.tril(torch.ones(length, length), diagonal=diagonal).bool()
@@ -42,6 +54,7 @@ def test_reference_and_lib_pass():
 def test_unattempted_is_reported_not_raised():
     def learner(scores, ids, pad_id):
         raise NotImplementedError
+
     assert check_causal_masked_weights(learner).status == NOT_ATTEMPTED
 
 

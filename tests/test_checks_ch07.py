@@ -12,9 +12,14 @@ def build(layer, x, memory, *, skip_residual=(), norm="post", causal=True, cross
     queries, keys = {"right": (None, memory), "swapped": (memory, None), "self": (None, None)}[cross]
     sublayers = {
         "self": (lambda z: layer.self_attn(z, mask=mask)[0], layer.norm1),
-        "cross": (lambda z: layer.cross_attn(queries if queries is not None else z,
-                                             keys if keys is not None else z,
-                                             keys if keys is not None else z)[0], layer.norm2),
+        "cross": (
+            lambda z: layer.cross_attn(
+                queries if queries is not None else z,
+                keys if keys is not None else z,
+                keys if keys is not None else z,
+            )[0],
+            layer.norm2,
+        ),
         "ff": (layer.feed_forward, layer.norm3),
     }
     for name, (fn, ln) in sublayers.items():
@@ -36,6 +41,7 @@ def test_reference_and_lib_layer_pass():
 def test_unattempted_is_reported_not_raised():
     def learner(layer, x, memory):
         raise NotImplementedError
+
     assert check_decoder_layer(learner).status == NOT_ATTEMPTED
 
 

@@ -13,13 +13,24 @@ from transformer_course.checks import (
 )
 
 
-def build(logits_fn, prompt, max_new_tokens, eos_id, *, append=True, history=True, stop=True,
-          eos_kept=True, pick="last", whole=True):
+def build(
+    logits_fn,
+    prompt,
+    max_new_tokens,
+    eos_id,
+    *,
+    append=True,
+    history=True,
+    stop=True,
+    eos_kept=True,
+    pick="last",
+    whole=True,
+):
     """A learner-style greedy loop with one switch per mistake."""
     ids = prompt.clone()
     fed = prompt.clone()
     for _ in range(max_new_tokens):
-        logits = logits_fn((fed if history else fed[-1:]).unsqueeze(0))        # (1, t, V)
+        logits = logits_fn((fed if history else fed[-1:]).unsqueeze(0))  # (1, t, V)
         if pick == "last":
             token = logits[0, -1].argmax(dim=-1)
         elif pick == "axis":
@@ -35,7 +46,7 @@ def build(logits_fn, prompt, max_new_tokens, eos_id, *, append=True, history=Tru
             fed = ids
         if stop and int(token) == eos_id:
             break
-    return ids if whole else ids[prompt.shape[0]:]
+    return ids if whole else ids[prompt.shape[0] :]
 
 
 def test_reference_and_lib_pass():
@@ -43,17 +54,19 @@ def test_reference_and_lib_pass():
 
     def with_lib(logits_fn, prompt, max_new_tokens, eos_id):
         return generation.generate(logits_fn, prompt, max_new_tokens=max_new_tokens, eos_id=eos_id).ids
+
     assert check_greedy_decode(with_lib).passed
 
 
 def test_unattempted_is_reported_not_raised():
     def learner(logits_fn, prompt, max_new_tokens, eos_id):
         raise NotImplementedError
+
     assert check_greedy_decode(learner).status == NOT_ATTEMPTED
 
 
 def test_a_crash_is_reported():
-    result = check_greedy_decode(lambda f, p, n, e: f(p))       # forgot the batch dimension
+    result = check_greedy_decode(lambda f, p, n, e: f(p))  # forgot the batch dimension
     assert result.status == ERROR and "(1, t)" in result.message
 
 
@@ -82,7 +95,7 @@ def test_the_fake_model_depends_on_history_and_stops():
     model = _CountingModel(stop_at=4)
     a = model(torch.tensor([[3, 5, 2]]))[0, -1].argmax()
     b = model(torch.tensor([[5, 3, 2]]))[0, -1].argmax()
-    assert a != b                                              # order of the history matters
+    assert a != b  # order of the history matters
     assert model(torch.tensor([[3, 5, 2, 4]]))[0, -1].argmax() == model.eos_id
     # causal: earlier rows do not change when a token is appended
     assert torch.equal(model(torch.tensor([[3, 5, 2, 4]]))[0, :3], model(torch.tensor([[3, 5, 2]]))[0])

@@ -21,9 +21,9 @@ def test_sequence_task_targets(kind):
             row = src[:n].tolist()
             want = {"copy": row, "reverse": row[::-1], "sort": sorted(row)}[kind]
             assert tgt[0] == v.bos_id and tgt[n + 1] == v.eos_id
-            assert tgt[1:n + 1].tolist() == want
-            assert (src[n:] == v.pad_id).all() and (tgt[n + 2:] == v.pad_id).all()
-            assert (src[:n] >= 4).all()                        # symbols never collide with specials
+            assert tgt[1 : n + 1].tolist() == want
+            assert (src[n:] == v.pad_id).all() and (tgt[n + 2 :] == v.pad_id).all()
+            assert (src[:n] >= 4).all()  # symbols never collide with specials
 
 
 def test_sequence_task_is_deterministic_and_splits_are_disjoint():
@@ -48,12 +48,17 @@ def test_sequence_task_encode_answer_decode():
         task.encode("1 <eos>")
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(kind="shuffle"), "kind"), (dict(num_symbols=0), "num_symbols"),
-    (dict(min_len=5, max_len=3), "max_len"), (dict(num_train=-1), "num_train"),
-    (dict(num_symbols=2, min_len=1, max_len=2, num_train=10), "num_train"),
-    (dict(num_symbols=30), "num_symbols"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(kind="shuffle"), "kind"),
+        (dict(num_symbols=0), "num_symbols"),
+        (dict(min_len=5, max_len=3), "max_len"),
+        (dict(num_train=-1), "num_train"),
+        (dict(num_symbols=2, min_len=1, max_len=2, num_train=10), "num_train"),
+        (dict(num_symbols=30), "num_symbols"),
+    ],
+)
 def test_sequence_task_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         sequence_task(**kwargs)
@@ -61,12 +66,12 @@ def test_sequence_task_bad_arguments(kwargs, name):
 
 def test_pronoun_sentences_label_the_referent_by_the_predicate():
     rows = pronoun_sentences()
-    assert len(rows) == len({r[0] for r in rows})               # every sentence is distinct
+    assert len(rows) == len({r[0] for r in rows})  # every sentence is distinct
     group_of = {w: g for g, words in NOUNS.items() for w in words}
     for text, it, ref, other in rows[::37]:
         words = text.split()
         assert words[it] == "it" and ref != other and ref < it and other < it
-        predicate = " ".join(words[it + 1:])
+        predicate = " ".join(words[it + 1 :])
         assert predicate in PREDICATES[group_of[words[ref]]]
         assert predicate not in PREDICATES[group_of[words[other]]]
     assert ("the pizza came out of the oven and it tasted good", 8, 1, 6) in rows
@@ -89,7 +94,7 @@ def test_pronoun_task_is_deterministic_disjoint_and_balanced():
 
 def test_pronoun_task_bad_arguments():
     with pytest.raises(ValueError, match="num_train"):
-        pronoun_task(num_train=10 ** 6)
+        pronoun_task(num_train=10**6)
     with pytest.raises(ValueError, match="num_test"):
         pronoun_task(num_test=0)
 
@@ -98,7 +103,7 @@ def test_batches_are_seeded_epochs():
     a, b = batches(10, 4, seed=5), batches(10, 4, seed=5)
     first = [next(a) for _ in range(4)]
     assert all(torch.equal(x, next(b)) for x in first)
-    assert sorted(torch.cat(first[:2]).tolist()) != list(range(10))   # two batches of 4 < an epoch
-    assert len(set(torch.cat(first[:2]).tolist())) == 8                 # no repeats within an epoch
+    assert sorted(torch.cat(first[:2]).tolist()) != list(range(10))  # two batches of 4 < an epoch
+    assert len(set(torch.cat(first[:2]).tolist())) == 8  # no repeats within an epoch
     with pytest.raises(ValueError, match="batch_size"):
         next(batches(10, 0))

@@ -37,7 +37,7 @@ def test_makefile_installs_the_lock():
 
 def test_lock_pins_the_course_packages():
     pins = lock_pins()
-    assert pins["torch"] == "2.13.0"   # a range would pull a multi-GB CUDA build
+    assert pins["torch"] == "2.13.0"  # a range would pull a multi-GB CUDA build
     for name in ["jupyterlab", "ipywidgets", "plotly", "nbval", "jupytext", "numpy", "tqdm", "pytest"]:
         assert name in pins, f"{name} is not pinned in requirements.lock"
 

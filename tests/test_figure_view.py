@@ -10,17 +10,19 @@ from transformer_course.widgets import FigureView, figure_json, plotly_library
 
 def strict(text: str):
     """Parse as a browser would: NaN and Infinity are not JSON."""
+
     def refuse(name):
         raise ValueError(f"{name} is not valid JSON")
+
     return json.loads(text, parse_constant=refuse)
 
 
 def test_figure_json_is_strict_json_with_nan_as_null():
     scores = torch.tensor([[1.0, float("-inf")], [0.5, 2.0]])
-    fig = figures.scores_heatmap(scores, ["a", "b"])              # -inf shown as a NaN gap
+    fig = figures.scores_heatmap(scores, ["a", "b"])  # -inf shown as a NaN gap
     spec = strict(figure_json(fig))
     assert spec["layout"]["title"]["text"] == "Scores"
-    listed = go.Figure(go.Heatmap(z=[[1.0, float("nan")]]))       # NaN in a plain list
+    listed = go.Figure(go.Heatmap(z=[[1.0, float("nan")]]))  # NaN in a plain list
     assert strict(figure_json(listed))["data"][0]["z"] == [[1.0, None]]
 
 
@@ -36,7 +38,7 @@ def test_show_sends_changed_figures_only():
     fig = go.Figure(go.Bar(y=[1, 2, 3]))
     view.show(fig)
     assert view.figure is fig and view._revision == 1
-    view.show(go.Figure(go.Bar(y=[1, 2, 3])))          # the same picture: nothing sent
+    view.show(go.Figure(go.Bar(y=[1, 2, 3])))  # the same picture: nothing sent
     assert view._revision == 1
     view.show(go.Figure(go.Bar(y=[1, 2, 4])))
     assert view._revision == 2 and json.loads(view._spec)["data"][0]["y"][-1] == 4

@@ -7,7 +7,7 @@ def test_heatmap_keeps_repeated_tokens_apart():
     tokens = ["the", "pizza", "and", "the", "oven"]
     fig = figures.attention_heatmap(torch.softmax(torch.randn(5, 5), -1), tokens)
     assert list(fig.layout.xaxis.ticktext) == tokens and list(fig.layout.yaxis.ticktext) == tokens
-    assert fig.layout.yaxis.autorange == "reversed"   # row 0 (first query) on top
+    assert fig.layout.yaxis.autorange == "reversed"  # row 0 (first query) on top
     assert fig.data[0].z.shape == (5, 5) and fig.data[0].zmax == 1.0
 
 
@@ -26,17 +26,20 @@ def test_scores_heatmap_shows_masked_cells_as_gaps():
     scores = torch.tensor([[1.0, float("-inf")], [0.5, -2.0]])
     fig = figures.scores_heatmap(scores, ["a", "b"])
     z = fig.data[0].z
-    assert z[0][1] != z[0][1]   # NaN
+    assert z[0][1] != z[0][1]  # NaN
     assert fig.data[0].zmax == 2.0
 
 
-@pytest.mark.parametrize("call, argument", [
-    (lambda: figures.attention_heatmap(torch.ones(3), ["a"]), "weights"),
-    (lambda: figures.attention_heatmap(torch.ones(2, 2), ["a"]), "row_labels"),
-    (lambda: figures.mask_heatmap(torch.ones(2, 2), ["a", "b"]), "mask"),
-    (lambda: figures.waves_figure(torch.ones(4, 4), [4]), "dims"),
-    (lambda: figures.bar_figure(torch.ones(2), ["a"]), "labels"),
-])
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        (lambda: figures.attention_heatmap(torch.ones(3), ["a"]), "weights"),
+        (lambda: figures.attention_heatmap(torch.ones(2, 2), ["a"]), "row_labels"),
+        (lambda: figures.mask_heatmap(torch.ones(2, 2), ["a", "b"]), "mask"),
+        (lambda: figures.waves_figure(torch.ones(4, 4), [4]), "dims"),
+        (lambda: figures.bar_figure(torch.ones(2), ["a"]), "labels"),
+    ],
+)
 def test_bad_input_names_the_argument(call, argument):
     with pytest.raises(ValueError, match=rf"\b{argument}\b"):
         call()

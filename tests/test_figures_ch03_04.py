@@ -37,16 +37,23 @@ def test_entropy_figure_marks_uniform():
     assert fig.layout.shapes[0].y0 == pytest.approx(math.log(4))
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: figures.qkv_figure(torch.randn(3, 4), torch.randn(2, 4), torch.randn(3, 4), "abc"),
-     "k must have size 3"),
-    (lambda: figures.qkv_figure(torch.randn(3, 4), torch.randn(3, 4), torch.randn(3, 4), ["a"]),
-     "tokens must have 3 entries"),
-    (lambda: figures.scores_row_heatmap(torch.randn(3, 3), list("abc"), 3), "row must be in"),
-    (lambda: figures.saturation_figure(saturation_experiment((2,), rows=4), "speed"), "metric"),
-    (lambda: figures.saturation_figure({"d_k": (2,)}), "SaturationResult"),
-    (lambda: figures.entropy_figure(torch.randn(2, 2), ["a", "b"], 2), "entropies must be 1-D"),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (
+            lambda: figures.qkv_figure(torch.randn(3, 4), torch.randn(2, 4), torch.randn(3, 4), "abc"),
+            "k must have size 3",
+        ),
+        (
+            lambda: figures.qkv_figure(torch.randn(3, 4), torch.randn(3, 4), torch.randn(3, 4), ["a"]),
+            "tokens must have 3 entries",
+        ),
+        (lambda: figures.scores_row_heatmap(torch.randn(3, 3), list("abc"), 3), "row must be in"),
+        (lambda: figures.saturation_figure(saturation_experiment((2,), rows=4), "speed"), "metric"),
+        (lambda: figures.saturation_figure({"d_k": (2,)}), "SaturationResult"),
+        (lambda: figures.entropy_figure(torch.randn(2, 2), ["a", "b"], 2), "entropies must be 1-D"),
+    ],
+)
 def test_bad_arguments_are_named(call, words):
     with pytest.raises(ValueError, match=words):
         call()

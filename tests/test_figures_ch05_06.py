@@ -24,7 +24,7 @@ def test_head_grid_picks_heads_and_shrinks_columns():
     w = torch.softmax(torch.randn(4, 3, 5), -1)
     fig = figures.head_grid_figure(w, ["a", "b", "c"], list("vwxyz"), heads=[3, 1])
     assert [t.name for t in fig.data] == ["head 3", "head 1"]
-    assert fig.layout.xaxis2.domain[1] == pytest.approx(1.0)     # two columns fill the width
+    assert fig.layout.xaxis2.domain[1] == pytest.approx(1.0)  # two columns fill the width
     assert torch.allclose(torch.tensor(fig.data[0].z), w[3])
 
 
@@ -36,8 +36,17 @@ def test_head_difference_is_a_minus_b_centred_on_zero():
 
 
 def test_cost_figure_has_both_paths_and_a_square_guide():
-    cost = AttentionCost([10, 20, 40], [1.0, 3.0, 9.0], [1.0, 2.0, 4.0], [400, 1600, 6400],
-                         [100, 200, 400], num_heads=1, d_head=4, batch=1, device="cpu")
+    cost = AttentionCost(
+        [10, 20, 40],
+        [1.0, 3.0, 9.0],
+        [1.0, 2.0, 4.0],
+        [400, 1600, 6400],
+        [100, 200, 400],
+        num_heads=1,
+        d_head=4,
+        batch=1,
+        device="cpu",
+    )
     fig = figures.attention_cost_figure(cost)
     names = [t.name for t in fig.data]
     assert names.count("weights stored") == 2 and names.count("fused kernel") == 2
@@ -49,7 +58,7 @@ def test_cost_figure_has_both_paths_and_a_square_guide():
 def test_measured_memory_grows_as_length_squared_only_when_weights_are_stored():
     threads = torch.get_num_threads()
     cost = measure_attention_cost((64, 128, 256), num_heads=2, d_head=8, repeats=1, budget_s=10)
-    assert torch.get_num_threads() == threads          # the one-thread timing setting is undone
+    assert torch.get_num_threads() == threads  # the one-thread timing setting is undone
     assert cost.lengths == [64, 128, 256]
     assert growth_exponent(cost.lengths, cost.explicit_bytes) == pytest.approx(2.0, abs=0.15)
     assert growth_exponent(cost.lengths, cost.fused_bytes) == pytest.approx(1.0, abs=0.15)
@@ -65,26 +74,30 @@ def test_budget_cuts_the_longest_lengths():
 
 def test_peak_memory_counts_live_tensors_only():
     def make():
-        a = torch.ones(1000)          # 4000 bytes, freed before b exists
+        a = torch.ones(1000)  # 4000 bytes, freed before b exists
         del a
-        return torch.ones(500)        # 2000 bytes
+        return torch.ones(500)  # 2000 bytes
+
     out, peak = peak_memory(make)
     assert out.shape == (500,) and peak == 4000
 
 
-@pytest.mark.parametrize("call, argument", [
-    (lambda: figures.head_grid_figure(torch.ones(4, 4), TOKENS), "weights"),
-    (lambda: figures.head_grid_figure(torch.ones(2, 4, 4), TOKENS, heads=[2]), "heads"),
-    (lambda: figures.head_grid_figure(torch.ones(2, 4, 4), TOKENS, heads=[]), "heads"),
-    (lambda: figures.head_grid_figure(torch.ones(2, 4, 4), ["a"]), "query_tokens"),
-    (lambda: figures.head_difference_figure(torch.ones(2, 2), torch.ones(3, 3), ["a", "b"]), "weights_b"),
-    (lambda: figures.attention_cost_figure([1, 2]), "cost"),
-    (lambda: measure_attention_cost(()), "lengths"),
-    (lambda: measure_attention_cost((0, 8)), "lengths"),
-    (lambda: measure_attention_cost((8,), budget_s=0), "budget_s"),
-    (lambda: growth_exponent([1], [1.0]), "lengths"),
-    (lambda: peak_memory(3), "fn"),
-])
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        (lambda: figures.head_grid_figure(torch.ones(4, 4), TOKENS), "weights"),
+        (lambda: figures.head_grid_figure(torch.ones(2, 4, 4), TOKENS, heads=[2]), "heads"),
+        (lambda: figures.head_grid_figure(torch.ones(2, 4, 4), TOKENS, heads=[]), "heads"),
+        (lambda: figures.head_grid_figure(torch.ones(2, 4, 4), ["a"]), "query_tokens"),
+        (lambda: figures.head_difference_figure(torch.ones(2, 2), torch.ones(3, 3), ["a", "b"]), "weights_b"),
+        (lambda: figures.attention_cost_figure([1, 2]), "cost"),
+        (lambda: measure_attention_cost(()), "lengths"),
+        (lambda: measure_attention_cost((0, 8)), "lengths"),
+        (lambda: measure_attention_cost((8,), budget_s=0), "budget_s"),
+        (lambda: growth_exponent([1], [1.0]), "lengths"),
+        (lambda: peak_memory(3), "fn"),
+    ],
+)
 def test_bad_input_names_the_argument(call, argument):
     with pytest.raises(ValueError, match=rf"\b{argument}\b"):
         call()

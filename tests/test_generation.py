@@ -11,11 +11,19 @@ V = 11
 @pytest.fixture
 def lm():
     torch.manual_seed(0)
-    cfg = TransformerConfig(vocab_size=V, d_model=16, num_heads=2, num_encoder_layers=1,
-                            num_decoder_layers=1, d_ff=32, dropout=0.0, max_len=32)
+    cfg = TransformerConfig(
+        vocab_size=V,
+        d_model=16,
+        num_heads=2,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+        d_ff=32,
+        dropout=0.0,
+        max_len=32,
+    )
     model = DecoderOnlyTransformer(cfg).eval()
     with torch.no_grad():
-        model.output.weight.mul_(4)          # a peakier distribution than at initialisation
+        model.output.weight.mul_(4)  # a peakier distribution than at initialisation
     return gen.decoder_logits_fn(model)
 
 
@@ -43,13 +51,13 @@ def test_batched_greedy_matches_one_at_a_time(lm):
 
 def test_greedy_stops_at_eos_and_pads_finished_rows(lm):
     first = gen.generate(lm, torch.tensor([2, 5]), max_new_tokens=6)
-    eos = first.steps[2].chosen                                   # pretend the 3rd token is <eos>
+    eos = first.steps[2].chosen  # pretend the 3rd token is <eos>
     out = gen.generate(lm, torch.tensor([2, 5]), max_new_tokens=6, eos_id=eos)
     assert out.ids[-1] == eos and len(out.steps) <= 3
     batch = gen.greedy_decode(lm, torch.tensor([[2, 5], [9, 9]]), max_new_tokens=6, eos_id=eos, pad_id=0)
     row = batch[0].tolist()
     k = row.index(eos, 2)
-    assert all(t == 0 for t in row[k + 1:])
+    assert all(t == 0 for t in row[k + 1 :])
 
 
 def test_causal_mask_keeps_earlier_logits(lm):
@@ -76,7 +84,7 @@ def test_temperature_sharpens_and_flattens():
 
 def test_top_k_never_picks_outside_the_top_k(lm):
     with torch.no_grad():
-        logits = lm(torch.tensor([[3, 4]]))[:, -1]                # (1, V)
+        logits = lm(torch.tensor([[3, 4]]))[:, -1]  # (1, V)
     top3 = set(logits[0].topk(3).indices.tolist())
     probs = gen.next_token_probs(logits, temperature=5.0, top_k=3)
     assert set(probs[0].nonzero().flatten().tolist()) == top3
@@ -84,26 +92,38 @@ def test_top_k_never_picks_outside_the_top_k(lm):
     for _ in range(200):
         token, _ = gen.choose(logits, strategy="sample", temperature=5.0, top_k=3, generator=g)
         assert int(token) in top3
-    out = gen.generate(lm, torch.tensor([3]), max_new_tokens=10, strategy="sample", temperature=3.0,
-                       top_k=2, seed=4)
+    out = gen.generate(
+        lm, torch.tensor([3]), max_new_tokens=10, strategy="sample", temperature=3.0, top_k=2, seed=4
+    )
     for step in out.steps:
         assert (step.probs > 0).sum() == 2 and step.probs[step.chosen] > 0
 
 
 def test_sampling_is_reproducible_with_a_seed(lm):
-    run = lambda seed: gen.generate(lm, torch.tensor([1]), max_new_tokens=12, strategy="sample",
-                                    temperature=2.0, seed=seed).ids
+    run = lambda seed: (
+        gen.generate(
+            lm, torch.tensor([1]), max_new_tokens=12, strategy="sample", temperature=2.0, seed=seed
+        ).ids
+    )
     assert torch.equal(run(7), run(7))
     assert any(not torch.equal(run(7), run(s)) for s in range(8, 14))
     state = torch.get_rng_state()
     run(3)
-    assert torch.equal(state, torch.get_rng_state())          # the global generator is untouched
+    assert torch.equal(state, torch.get_rng_state())  # the global generator is untouched
 
 
 def test_seq2seq_wrapper_runs_the_encoder_decoder():
     torch.manual_seed(0)
-    cfg = TransformerConfig(vocab_size=V, d_model=16, num_heads=2, num_encoder_layers=1,
-                            num_decoder_layers=1, d_ff=32, dropout=0.0, max_len=32)
+    cfg = TransformerConfig(
+        vocab_size=V,
+        d_model=16,
+        num_heads=2,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+        d_ff=32,
+        dropout=0.0,
+        max_len=32,
+    )
     model = Transformer(cfg).eval()
     src = torch.tensor([[4, 5, 6], [7, 8, 0]])
     fn = gen.seq2seq_logits_fn(model, src)
@@ -121,11 +141,17 @@ def test_sequence_accuracy():
     assert gen.strip(pred, eos_id=3, skip=(2,)) == [[5, 6], [5, 5], [6, 5, 9, 9]]
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(temperature=-1.0), "temperature"), (dict(temperature="hot"), "temperature"),
-    (dict(top_k=0), "top_k"), (dict(top_k=2.5), "top_k"), (dict(strategy="beam"), "strategy"),
-    (dict(max_new_tokens=0), "max_new_tokens"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(temperature=-1.0), "temperature"),
+        (dict(temperature="hot"), "temperature"),
+        (dict(top_k=0), "top_k"),
+        (dict(top_k=2.5), "top_k"),
+        (dict(strategy="beam"), "strategy"),
+        (dict(max_new_tokens=0), "max_new_tokens"),
+    ],
+)
 def test_bad_generation_arguments(lm, kwargs, name):
     args = dict(max_new_tokens=3, strategy="sample") | kwargs
     with pytest.raises(ValueError, match=name):
@@ -144,15 +170,26 @@ def test_bad_inputs_name_the_argument(lm):
     with pytest.raises(ValueError, match="logits_fn"):
         gen.generate(lambda p: torch.zeros(4), torch.tensor([1]), max_new_tokens=2)
     with pytest.raises(ValueError, match="predicted"):
-        gen.sequence_accuracy(torch.zeros(2, 3, dtype=torch.long), torch.zeros(3, 3, dtype=torch.long),
-                              eos_id=3)
+        gen.sequence_accuracy(
+            torch.zeros(2, 3, dtype=torch.long), torch.zeros(3, 3, dtype=torch.long), eos_id=3
+        )
 
 
 def test_seq2seq_accuracy_checks_batch_size():
     from transformer_course.data import sequence_task
+
     task = sequence_task("copy", num_train=20, num_test=10)
-    model = Transformer(TransformerConfig(vocab_size=len(task.vocab), d_model=8, num_heads=2,
-                                          num_encoder_layers=1, num_decoder_layers=1, d_ff=16, max_len=16))
+    model = Transformer(
+        TransformerConfig(
+            vocab_size=len(task.vocab),
+            d_model=8,
+            num_heads=2,
+            num_encoder_layers=1,
+            num_decoder_layers=1,
+            d_ff=16,
+            max_len=16,
+        )
+    )
     assert 0.0 <= gen.seq2seq_accuracy(model, task.test, bos_id=2, eos_id=3, batch_size=4) <= 1.0
     with pytest.raises(ValueError, match="batch_size"):
         gen.seq2seq_accuracy(model, task.test, bos_id=2, eos_id=3, batch_size=0)

@@ -27,7 +27,8 @@ def test_notebook_has_its_py_pair_in_sync(nb):
     py = nb.with_suffix(".py")
     assert py.exists(), f"{nb.name} has no paired {py.name}"
     assert jupytext.writes(jupytext.read(nb), fmt="py:percent") == py.read_text(), (
-        f"{nb.name} and {py.name} differ: run `make sync`")
+        f"{nb.name} and {py.name} differ: run `make sync`"
+    )
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=ids)

@@ -7,9 +7,26 @@ import pytest
 import transformer_course
 
 PACKAGE = Path(transformer_course.__file__).parent
-ORDER = ["_validate", "tokenizer", "embeddings", "positional", "attention", "softmax", "cost",
-         "masks", "layers", "model", "data", "pointer", "training", "generation",
-         "figures", "widgets", "checks", "export"]
+ORDER = [
+    "_validate",
+    "tokenizer",
+    "embeddings",
+    "positional",
+    "attention",
+    "softmax",
+    "cost",
+    "masks",
+    "layers",
+    "model",
+    "data",
+    "pointer",
+    "training",
+    "generation",
+    "figures",
+    "widgets",
+    "checks",
+    "export",
+]
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
 
 

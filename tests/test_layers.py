@@ -21,13 +21,15 @@ def _ids(b, length, pads):
 
 
 def _torch_encoder_layer(d, h, d_ff, norm_first, activation="relu"):
-    return nn.TransformerEncoderLayer(d, h, d_ff, dropout=0.0, batch_first=True,
-                                      norm_first=norm_first, activation=activation).eval()
+    return nn.TransformerEncoderLayer(
+        d, h, d_ff, dropout=0.0, batch_first=True, norm_first=norm_first, activation=activation
+    ).eval()
 
 
 def _torch_decoder_layer(d, h, d_ff, norm_first, activation="relu"):
-    return nn.TransformerDecoderLayer(d, h, d_ff, dropout=0.0, batch_first=True,
-                                      norm_first=norm_first, activation=activation).eval()
+    return nn.TransformerDecoderLayer(
+        d, h, d_ff, dropout=0.0, batch_first=True, norm_first=norm_first, activation=activation
+    ).eval()
 
 
 def test_feed_forward_is_two_linears_around_relu():
@@ -52,12 +54,16 @@ def test_add_norm_post_and_pre(norm_first):
 
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
-@pytest.mark.parametrize("b,length,d,h,pads", [(1, 4, 8, 1, [0]), (3, 7, 16, 4, [0, 2, 5]),
-                                               (2, 9, 32, 8, [3, 0])])
+@pytest.mark.parametrize(
+    "b,length,d,h,pads", [(1, 4, 8, 1, [0]), (3, 7, 16, 4, [0, 2, 5]), (2, 9, 32, 8, [3, 0])]
+)
 def test_encoder_layer_matches_torch(norm_first, activation, b, length, d, h, pads):
     ref = _torch_encoder_layer(d, h, 4 * d, norm_first, activation)
-    mine = EncoderLayer(d, h, 4 * d, dropout=0.0, norm_first=norm_first,
-                        activation=activation).load_from_torch(ref).eval()
+    mine = (
+        EncoderLayer(d, h, 4 * d, dropout=0.0, norm_first=norm_first, activation=activation)
+        .load_from_torch(ref)
+        .eval()
+    )
     ids = _ids(b, length, pads)
     x = torch.randn(b, length, d)
     out = mine(x, padding_mask(ids, PAD))
@@ -84,20 +90,29 @@ def test_encoder_layer_with_causal_mask_matches_torch(norm_first):
 
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
-@pytest.mark.parametrize("b,lt,ls,d,h,trg_pads,src_pads",
-                         [(1, 4, 5, 8, 1, [0], [0]), (3, 6, 8, 16, 4, [0, 2, 1], [3, 0, 1]),
-                          (2, 9, 3, 32, 8, [4, 0], [0, 1])])
+@pytest.mark.parametrize(
+    "b,lt,ls,d,h,trg_pads,src_pads",
+    [(1, 4, 5, 8, 1, [0], [0]), (3, 6, 8, 16, 4, [0, 2, 1], [3, 0, 1]), (2, 9, 3, 32, 8, [4, 0], [0, 1])],
+)
 def test_decoder_layer_matches_torch(norm_first, activation, b, lt, ls, d, h, trg_pads, src_pads):
     ref = _torch_decoder_layer(d, h, 4 * d, norm_first, activation)
-    mine = DecoderLayer(d, h, 4 * d, dropout=0.0, norm_first=norm_first,
-                        activation=activation).load_from_torch(ref).eval()
+    mine = (
+        DecoderLayer(d, h, 4 * d, dropout=0.0, norm_first=norm_first, activation=activation)
+        .load_from_torch(ref)
+        .eval()
+    )
     trg, src = _ids(b, lt, trg_pads), _ids(b, ls, src_pads)
     x, memory = torch.randn(b, lt, d), torch.randn(b, ls, d)
     self_mask = combine_masks(causal_mask(lt), padding_mask(trg, PAD))
     cross_mask = padding_mask(src, PAD)
     out = mine(x, memory, self_mask, cross_mask, need_weights=True)
-    expected = ref(x, memory, tgt_mask=to_blocked(causal_mask(lt)), tgt_key_padding_mask=trg == PAD,
-                   memory_key_padding_mask=src == PAD)
+    expected = ref(
+        x,
+        memory,
+        tgt_mask=to_blocked(causal_mask(lt)),
+        tgt_key_padding_mask=trg == PAD,
+        memory_key_padding_mask=src == PAD,
+    )
     torch.testing.assert_close(out, expected, atol=ATOL, rtol=0)
     assert mine.self_attn_weights.shape == (b, h, lt, lt)
     assert mine.cross_attn_weights.shape == (b, h, lt, ls)
@@ -145,14 +160,17 @@ def test_load_from_torch_rejects_mismatches():
         DecoderLayer(16, 4, 32).load_from_torch(_torch_encoder_layer(16, 4, 32, False))
 
 
-@pytest.mark.parametrize("make,match", [
-    (lambda: FeedForward(0, 8), "d_model"),
-    (lambda: FeedForward(8, -1), "d_ff"),
-    (lambda: FeedForward(8, 16, activation="tanh"), "activation"),
-    (lambda: EncoderLayer(8, 3, 16), "num_heads"),
-    (lambda: EncoderLayer(8, 2, 16, dropout=1.5), "dropout"),
-    (lambda: DecoderLayer(8, 2, 16, activation="swish"), "activation"),
-])
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda: FeedForward(0, 8), "d_model"),
+        (lambda: FeedForward(8, -1), "d_ff"),
+        (lambda: FeedForward(8, 16, activation="tanh"), "activation"),
+        (lambda: EncoderLayer(8, 3, 16), "num_heads"),
+        (lambda: EncoderLayer(8, 2, 16, dropout=1.5), "dropout"),
+        (lambda: DecoderLayer(8, 2, 16, activation="swish"), "activation"),
+    ],
+)
 def test_bad_construction_raises(make, match):
     with pytest.raises(ValueError, match=match):
         make()

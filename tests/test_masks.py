@@ -36,13 +36,16 @@ def test_additive_and_blocked_conventions():
     assert torch.equal(to_blocked(mask), ~mask)
 
 
-@pytest.mark.parametrize("call, argument", [
-    (lambda: causal_mask(0), "length"),
-    (lambda: padding_mask(torch.zeros(3, dtype=torch.long), 0), "ids"),
-    (lambda: padding_mask(torch.zeros(2, 3), 0), "ids"),
-    (lambda: combine_masks(torch.ones(2, 2)), "masks"),
-    (lambda: to_blocked(torch.ones(2)), "mask"),
-])
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        (lambda: causal_mask(0), "length"),
+        (lambda: padding_mask(torch.zeros(3, dtype=torch.long), 0), "ids"),
+        (lambda: padding_mask(torch.zeros(2, 3), 0), "ids"),
+        (lambda: combine_masks(torch.ones(2, 2)), "masks"),
+        (lambda: to_blocked(torch.ones(2)), "mask"),
+    ],
+)
 def test_bad_input_names_the_argument(call, argument):
     with pytest.raises(ValueError, match=rf"\b{argument}\b"):
         call()

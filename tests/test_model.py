@@ -19,8 +19,16 @@ ATOL = 1e-5
 PAD = 0
 # nn.Transformer with norm_first warns that it cannot use its nested-tensor fast path.
 pytestmark = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
-SMALL = TransformerConfig(vocab_size=20, d_model=16, num_heads=4, num_encoder_layers=2,
-                          num_decoder_layers=3, d_ff=32, dropout=0.0, max_len=32)
+SMALL = TransformerConfig(
+    vocab_size=20,
+    d_model=16,
+    num_heads=4,
+    num_encoder_layers=2,
+    num_decoder_layers=3,
+    d_ff=32,
+    dropout=0.0,
+    max_len=32,
+)
 
 
 def _ids(b, length, pads, vocab=20):
@@ -34,18 +42,31 @@ def _ids(b, length, pads, vocab=20):
 def _reference(model: Transformer) -> nn.Module:
     """nn.Transformer with the weights of ``model`` copied in, plus lib's own embeddings and output."""
     c = model.config
-    core = nn.Transformer(c.d_model, c.num_heads, c.num_encoder_layers, c.num_decoder_layers, c.d_ff,
-                          dropout=0.0, activation=c.activation, batch_first=True,
-                          norm_first=c.norm_first).eval()
-    model.load_from_torch(core)   # model now holds core's layer weights
+    core = nn.Transformer(
+        c.d_model,
+        c.num_heads,
+        c.num_encoder_layers,
+        c.num_decoder_layers,
+        c.d_ff,
+        dropout=0.0,
+        activation=c.activation,
+        batch_first=True,
+        norm_first=c.norm_first,
+    ).eval()
+    model.load_from_torch(core)  # model now holds core's layer weights
 
     def forward(src, trg_in):
         lt = trg_in.shape[1]
-        h = core(model.src_embed(src), model.trg_embed(trg_in),
-                 tgt_mask=to_blocked(causal_mask(lt)),
-                 src_key_padding_mask=src == PAD, tgt_key_padding_mask=trg_in == PAD,
-                 memory_key_padding_mask=src == PAD)
+        h = core(
+            model.src_embed(src),
+            model.trg_embed(trg_in),
+            tgt_mask=to_blocked(causal_mask(lt)),
+            src_key_padding_mask=src == PAD,
+            tgt_key_padding_mask=trg_in == PAD,
+            memory_key_padding_mask=src == PAD,
+        )
         return model.output(h)
+
     return forward
 
 
@@ -72,7 +93,7 @@ def test_attention_weights_per_layer_and_kind():
     assert [w.shape for w in weights["encoder_self"]] == [(2, 4, 7, 7)] * 2
     assert [w.shape for w in weights["decoder_self"]] == [(2, 4, 5, 5)] * 3
     assert [w.shape for w in weights["cross"]] == [(2, 4, 5, 7)] * 3
-    for w in weights["cross"]:   # no weight on the padded source tokens of sentence 1
+    for w in weights["cross"]:  # no weight on the padded source tokens of sentence 1
         assert w[1, :, :, -3:].abs().sum() == 0
     for w in weights["decoder_self"]:
         assert w.triu(1).abs().sum() == 0
@@ -121,30 +142,41 @@ def test_base_configuration_has_about_65m_parameters():
     assert n == 63_084_544
     assert model.output.weight is model.src_embed.token.weight is model.trg_embed.token.weight
     untied = count_parameters(Transformer(TransformerConfig(tie_embeddings=False)))
-    assert untied == n + 37_000 * 512 * 2 + 37_000   # two more matrices and the output bias
+    assert untied == n + 37_000 * 512 * 2 + 37_000  # two more matrices and the output bias
 
 
 def test_config_is_frozen_with_paper_defaults():
     c = TransformerConfig()
-    assert (c.d_model, c.num_heads, c.num_encoder_layers, c.num_decoder_layers, c.d_ff, c.dropout,
-            c.vocab_size, c.tie_embeddings) == (512, 8, 6, 6, 2048, 0.1, 37000, True)
+    assert (
+        c.d_model,
+        c.num_heads,
+        c.num_encoder_layers,
+        c.num_decoder_layers,
+        c.d_ff,
+        c.dropout,
+        c.vocab_size,
+        c.tie_embeddings,
+    ) == (512, 8, 6, 6, 2048, 0.1, 37000, True)
     assert c.d_head == 64
     with pytest.raises(dataclasses.FrozenInstanceError):
         c.d_model = 256
     assert c.replace(d_model=256, num_heads=4).d_model == 256
 
 
-@pytest.mark.parametrize("changes,match", [
-    ({"d_model": 10, "num_heads": 4}, "d_model"),
-    ({"num_heads": 0}, "num_heads"),
-    ({"vocab_size": 0}, "vocab_size"),
-    ({"num_encoder_layers": -1}, "num_encoder_layers"),
-    ({"dropout": 1.0}, "dropout"),
-    ({"pad_id": 20}, "pad_id"),
-    ({"activation": "tanh"}, "activation"),
-    ({"positional": "rotary"}, "positional"),
-    ({"trg_vocab_size": 0}, "trg_vocab_size"),
-])
+@pytest.mark.parametrize(
+    "changes,match",
+    [
+        ({"d_model": 10, "num_heads": 4}, "d_model"),
+        ({"num_heads": 0}, "num_heads"),
+        ({"vocab_size": 0}, "vocab_size"),
+        ({"num_encoder_layers": -1}, "num_encoder_layers"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"pad_id": 20}, "pad_id"),
+        ({"activation": "tanh"}, "activation"),
+        ({"positional": "rotary"}, "positional"),
+        ({"trg_vocab_size": 0}, "trg_vocab_size"),
+    ],
+)
 def test_bad_config_raises(changes, match):
     with pytest.raises(ValueError, match=match):
         SMALL.replace(**changes)
@@ -198,15 +230,18 @@ def test_decoder_only_is_causal_and_matches_encoder_layers_with_causal_mask():
     torch.testing.assert_close(model(changed)[0, :4], logits[0, :4], atol=ATOL, rtol=0)
     # The same block as nn.TransformerEncoderLayer with a causal mask (GPT = encoder layers + causal mask).
     c = SMALL
-    core = nn.TransformerEncoder(nn.TransformerEncoderLayer(c.d_model, c.num_heads, c.d_ff, 0.0,
-                                                            batch_first=True),
-                                 c.num_decoder_layers, norm=nn.LayerNorm(c.d_model),
-                                 enable_nested_tensor=False).eval()
+    core = nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(c.d_model, c.num_heads, c.d_ff, 0.0, batch_first=True),
+        c.num_decoder_layers,
+        norm=nn.LayerNorm(c.d_model),
+        enable_nested_tensor=False,
+    ).eval()
     for mine, ref in zip(model.blocks.layers, core.layers):
         mine.load_from_torch(ref)
     model.blocks.norm.load_state_dict(core.norm.state_dict())
-    expected = model.output(core(model.embed(ids), mask=to_blocked(causal_mask(6)),
-                                 src_key_padding_mask=ids == PAD))
+    expected = model.output(
+        core(model.embed(ids), mask=to_blocked(causal_mask(6)), src_key_padding_mask=ids == PAD)
+    )
     torch.testing.assert_close(model(ids), expected, atol=ATOL, rtol=0)
 
 
@@ -218,7 +253,7 @@ def test_encoder_only_sees_both_ways():
     assert logits.shape == (2, 6, 20)
     weights = model.attention_weights()["encoder_self"]
     assert len(weights) == SMALL.num_encoder_layers
-    assert weights[0][0].triu(1).abs().sum() > 0   # earlier tokens look at later ones too
+    assert weights[0][0].triu(1).abs().sum() > 0  # earlier tokens look at later ones too
     changed = ids.clone()
     changed[0, 5] = 3 if ids[0, 5] != 3 else 4
     assert not torch.allclose(model(changed)[0, 0], logits[0, 0])
@@ -228,7 +263,7 @@ def test_training_mode_step_reduces_loss():
     torch.manual_seed(0)
     model = Transformer(SMALL.replace(dropout=0.1))
     src = torch.randint(1, 20, (8, 6))
-    trg = src.clone()   # copy task, one fixed batch: the model only has to memorise it
+    trg = src.clone()  # copy task, one fixed batch: the model only has to memorise it
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(40):
@@ -253,6 +288,7 @@ def test_runs_on_cuda():
 
 def test_shape_trace_reads_the_real_shapes():
     from transformer_course.model import shape_trace
+
     model = Transformer(SMALL).eval()
     rows = shape_trace(model, _ids(2, 7, [0, 3]), _ids(2, 5, [0, 1]))
     shapes = {stage: shape for stage, shape, _ in rows}

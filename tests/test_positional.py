@@ -43,14 +43,17 @@ def test_modules_add_to_their_input():
     assert sum(p.numel() for p in learned.parameters()) == 80
 
 
-@pytest.mark.parametrize("call, argument", [
-    (lambda: sinusoidal_encoding(0, 4), "length"),
-    (lambda: sinusoidal_encoding(4, -2), "d_model"),
-    (lambda: sinusoidal_encoding(4, 4, base=1), "base"),
-    (lambda: SinusoidalPositionalEncoding(8, max_len=4)(torch.randn(1, 5, 8)), "max_len"),
-    (lambda: SinusoidalPositionalEncoding(8)(torch.randn(1, 5, 6)), "x"),
-    (lambda: LearnedPositionalEmbedding(8)(torch.randn(5, 8)), "x"),
-])
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        (lambda: sinusoidal_encoding(0, 4), "length"),
+        (lambda: sinusoidal_encoding(4, -2), "d_model"),
+        (lambda: sinusoidal_encoding(4, 4, base=1), "base"),
+        (lambda: SinusoidalPositionalEncoding(8, max_len=4)(torch.randn(1, 5, 8)), "max_len"),
+        (lambda: SinusoidalPositionalEncoding(8)(torch.randn(1, 5, 6)), "x"),
+        (lambda: LearnedPositionalEmbedding(8)(torch.randn(5, 8)), "x"),
+    ],
+)
 def test_bad_input_names_the_argument(call, argument):
     with pytest.raises(ValueError, match=rf"\b{argument}\b"):
         call()

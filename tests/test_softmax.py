@@ -69,14 +69,17 @@ def test_saturation_experiment_shows_why_we_scale():
     assert torch.equal(*again)
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: stable_softmax([1.0, 2.0]), "scores must be a torch.Tensor"),
-    (lambda: stable_softmax(torch.tensor([1, 2])), "floating-point"),
-    (lambda: entropy(torch.tensor(0.5)), "at least 1 dimension"),
-    (lambda: saturation_experiment(()), "d_ks"),
-    (lambda: saturation_experiment((4, 0)), "d_ks entries"),
-    (lambda: saturation_experiment(length=0), "length"),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: stable_softmax([1.0, 2.0]), "scores must be a torch.Tensor"),
+        (lambda: stable_softmax(torch.tensor([1, 2])), "floating-point"),
+        (lambda: entropy(torch.tensor(0.5)), "at least 1 dimension"),
+        (lambda: saturation_experiment(()), "d_ks"),
+        (lambda: saturation_experiment((4, 0)), "d_ks entries"),
+        (lambda: saturation_experiment(length=0), "length"),
+    ],
+)
 def test_bad_arguments_are_named(call, words):
     with pytest.raises(ValueError, match=words):
         call()

@@ -23,9 +23,14 @@ def test_vocab_specials_encode_decode_roundtrip():
 
 def test_vocab_covers_the_course_examples():
     vocab = course_vocab()
-    for text in ["tell me about pizza", "squatch eats pizza", "I love deep learning",
-                 "the pizza came out of the oven and it tasted good", "I'm playing with a cat",
-                 "movie reviews"]:
+    for text in [
+        "tell me about pizza",
+        "squatch eats pizza",
+        "I love deep learning",
+        "the pizza came out of the oven and it tasted good",
+        "I'm playing with a cat",
+        "movie reviews",
+    ]:
         assert vocab.unknown(text) == [], text
 
 
@@ -59,17 +64,20 @@ def test_similarity_matrix():
     assert cos[0, 1] == pytest.approx(1.0) and cos[0, 2] == pytest.approx(0.0)
 
 
-@pytest.mark.parametrize("call, argument", [
-    (lambda: tokenize(3), "text"),
-    (lambda: TokenEmbedding(0, 4), "vocab_size"),
-    (lambda: TokenEmbedding(10, 4)(torch.tensor([11])), "ids"),
-    (lambda: TokenEmbedding(10, 4)(torch.tensor([1.0])), "ids"),
-    (lambda: one_hot_embed(torch.tensor([1]), torch.randn(4)), "weight"),
-    (lambda: similarity_matrix(torch.randn(3, 2), "euclid"), "kind"),
-    (lambda: course_vocab().tokens([10**6]), "ids"),
-    (lambda: course_vocab().encode_batch([]), "texts"),
-    (lambda: Vocab.from_texts(["a"], min_freq=0), "min_freq"),
-])
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        (lambda: tokenize(3), "text"),
+        (lambda: TokenEmbedding(0, 4), "vocab_size"),
+        (lambda: TokenEmbedding(10, 4)(torch.tensor([11])), "ids"),
+        (lambda: TokenEmbedding(10, 4)(torch.tensor([1.0])), "ids"),
+        (lambda: one_hot_embed(torch.tensor([1]), torch.randn(4)), "weight"),
+        (lambda: similarity_matrix(torch.randn(3, 2), "euclid"), "kind"),
+        (lambda: course_vocab().tokens([10**6]), "ids"),
+        (lambda: course_vocab().encode_batch([]), "texts"),
+        (lambda: Vocab.from_texts(["a"], min_freq=0), "min_freq"),
+    ],
+)
 def test_bad_input_names_the_argument(call, argument):
     with pytest.raises(ValueError, match=rf"\b{argument}\b"):
         call()

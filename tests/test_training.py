@@ -23,15 +23,33 @@ def task():
 
 def small_model(vocab_size, seed=0, dropout=0.0, d_model=16):
     torch.manual_seed(seed)
-    return Transformer(TransformerConfig(vocab_size=vocab_size, d_model=d_model, num_heads=2,
-                                         num_encoder_layers=1, num_decoder_layers=1, d_ff=2 * d_model,
-                                         dropout=dropout, max_len=16))
+    return Transformer(
+        TransformerConfig(
+            vocab_size=vocab_size,
+            d_model=d_model,
+            num_heads=2,
+            num_encoder_layers=1,
+            num_decoder_layers=1,
+            d_ff=2 * d_model,
+            dropout=dropout,
+            max_len=16,
+        )
+    )
 
 
 def run(task, steps=40, dropout=0.0, **kwargs):
     model = small_model(len(task.vocab), dropout=dropout)
-    history = train(model, seq2seq_loss, split_batch_fn(task.train), len(task.train), steps=steps,
-                    batch_size=32, lr=1e-2, progress=False, **kwargs)
+    history = train(
+        model,
+        seq2seq_loss,
+        split_batch_fn(task.train),
+        len(task.train),
+        steps=steps,
+        batch_size=32,
+        lr=1e-2,
+        progress=False,
+        **kwargs,
+    )
     return model, history
 
 
@@ -44,7 +62,7 @@ def test_a_short_run_lowers_the_loss(task):
 
 def test_training_is_deterministic(task):
     (m1, h1), (m2, h2) = run(task, steps=15, dropout=0.1), run(task, steps=15, dropout=0.1)
-    assert h1.losses == h2.losses                                   # dropout included
+    assert h1.losses == h2.losses  # dropout included
     for p, q in zip(m1.parameters(), m2.parameters()):
         assert torch.equal(p, q)
     _, h3 = run(task, steps=15, dropout=0.1, seed=1)
@@ -53,9 +71,16 @@ def test_training_is_deterministic(task):
 
 def test_snapshots_callback_and_warmup(task):
     calls = []
-    _, h = run(task, steps=20, snapshot_fn=lambda m: m.output.weight[0, 0].item(),
-               snapshot_steps=[0, 5, 20], callback=lambda hist: calls.append(len(hist)),
-               callback_every=8, warmup=5, decay=True)
+    _, h = run(
+        task,
+        steps=20,
+        snapshot_fn=lambda m: m.output.weight[0, 0].item(),
+        snapshot_steps=[0, 5, 20],
+        callback=lambda hist: calls.append(len(hist)),
+        callback_every=8,
+        warmup=5,
+        decay=True,
+    )
     assert sorted(h.snapshots) == [0, 5, 20]
     assert h.snapshots[0] != h.snapshots[20]
     assert calls == [8, 16, 20]
@@ -63,8 +88,16 @@ def test_snapshots_callback_and_warmup(task):
 
 def test_training_can_continue_a_history(task):
     model, h = run(task, steps=5)
-    train(model, seq2seq_loss, split_batch_fn(task.train), len(task.train), steps=5, batch_size=32,
-          progress=False, history=h)
+    train(
+        model,
+        seq2seq_loss,
+        split_batch_fn(task.train),
+        len(task.train),
+        steps=5,
+        batch_size=32,
+        progress=False,
+        history=h,
+    )
     assert h.steps == list(range(1, 11))
 
 
@@ -82,16 +115,31 @@ def test_history_smoothing():
 
 def test_progress_bar_runs(task, capsys):
     model = small_model(len(task.vocab))
-    train(model, seq2seq_loss, split_batch_fn(task.train), len(task.train), steps=3, batch_size=8,
-          progress=True, description="unit test")
+    train(
+        model,
+        seq2seq_loss,
+        split_batch_fn(task.train),
+        len(task.train),
+        steps=3,
+        batch_size=8,
+        progress=True,
+        description="unit test",
+    )
     assert "unit test" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(steps=0), "steps"), (dict(lr=0), "lr"), (dict(batch_size=0), "batch_size"),
-    (dict(warmup=-1), "warmup"), (dict(snapshot_steps=[99]), "snapshot_steps"),
-    (dict(snapshot_steps=[1]), "snapshot_fn"), (dict(callback_every=0), "callback_every"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(steps=0), "steps"),
+        (dict(lr=0), "lr"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(warmup=-1), "warmup"),
+        (dict(snapshot_steps=[99]), "snapshot_steps"),
+        (dict(snapshot_steps=[1]), "snapshot_fn"),
+        (dict(callback_every=0), "callback_every"),
+    ],
+)
 def test_bad_arguments_name_the_argument(task, kwargs, name):
     args = dict(steps=5, batch_size=8, progress=False) | kwargs
     with pytest.raises(ValueError, match=name):
@@ -103,26 +151,54 @@ def test_bad_arguments_name_the_argument(task, kwargs, name):
 def test_copy_is_learned_and_accuracy_is_exact_match(task):
     model = small_model(len(task.vocab), d_model=32)
     before = seq2seq_accuracy(model, task.test, bos_id=2, eos_id=3)
-    train(model, seq2seq_loss, split_batch_fn(task.train), len(task.train), steps=150, batch_size=128,
-          lr=2e-2, warmup=20, decay=True, progress=False)
+    train(
+        model,
+        seq2seq_loss,
+        split_batch_fn(task.train),
+        len(task.train),
+        steps=150,
+        batch_size=128,
+        lr=2e-2,
+        warmup=20,
+        decay=True,
+        progress=False,
+    )
     after = seq2seq_accuracy(model, task.test, bos_id=2, eos_id=3, batch_size=30)
     assert before < 0.1 and after > 0.8
 
 
 def pointer_model(vocab_size):
     torch.manual_seed(0)
-    return PronounPointer(TransformerConfig(vocab_size=vocab_size, d_model=32, num_heads=2,
-                                            num_encoder_layers=1, num_decoder_layers=1, d_ff=64,
-                                            dropout=0.0, max_len=16))
+    return PronounPointer(
+        TransformerConfig(
+            vocab_size=vocab_size,
+            d_model=32,
+            num_heads=2,
+            num_encoder_layers=1,
+            num_decoder_layers=1,
+            d_ff=64,
+            dropout=0.0,
+            max_len=16,
+        )
+    )
 
 
 def test_pointer_learns_the_referent():
     pt = pronoun_task(num_train=1000, num_test=200, seed=0)
     model = pointer_model(len(pt.vocab))
     shown = pt.test[:3]
-    h = train(model, pointer_loss, lambda idx: pt.train[idx], len(pt.train), steps=80, batch_size=128,
-              lr=1e-2, progress=False, snapshot_fn=lambda m: snapshot(m, shown, pt.test),
-              snapshot_steps=[0, 80])
+    h = train(
+        model,
+        pointer_loss,
+        lambda idx: pt.train[idx],
+        len(pt.train),
+        steps=80,
+        batch_size=128,
+        lr=1e-2,
+        progress=False,
+        snapshot_fn=lambda m: snapshot(m, shown, pt.test),
+        snapshot_steps=[0, 80],
+    )
     assert h.snapshots[0]["wins"] < 0.75 and h.snapshots[80]["wins"] >= 0.9
     assert h.snapshots[80]["pointer"].shape == (3, pt.test.ids.shape[1])
     assert h.snapshots[80]["encoder"].shape == (3, 2, pt.test.ids.shape[1], pt.test.ids.shape[1])
@@ -130,8 +206,8 @@ def test_pointer_learns_the_referent():
     ids = torch.tensor(pt.vocab.ids("the pizza came out of the oven and it tasted good".split()))
     weights = resolve(model, ids, 8)
     assert torch.allclose(weights.sum(), torch.tensor(1.0))
-    assert weights[8] == 0                     # "it" never points at itself
-    assert weights[1] > weights[6]             # pizza, not oven
+    assert weights[8] == 0  # "it" never points at itself
+    assert weights[1] > weights[6]  # pizza, not oven
 
 
 def test_pointer_ignores_padding_and_checks_inputs():

@@ -30,17 +30,20 @@ def test_embedding_explorer_similarity_toggle(embedding_explorer):
     assert changed(before, snapshot(ex)) == {"similarity"}
 
 
-@pytest.mark.parametrize("text, words", [
-    ("", "empty"),
-    ("   ", "empty"),
-    ("word " * 40, "at most"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("word " * 40, "at most"),
+    ],
+)
 def test_embedding_explorer_bad_text_is_a_message(embedding_explorer, text, words):
     ex = embedding_explorer
     before = snapshot(ex)
     ex.controls["text"].value = text
     assert words in ex.message.value and "⚠" in ex.message.value
-    assert snapshot(ex) == before          # the last good figures stay
+    assert snapshot(ex) == before  # the last good figures stay
     ex.controls["text"].value = "tell me about pizza"
     assert ex.message.value == ""
 
@@ -58,12 +61,15 @@ def test_unexpected_error_is_a_message_not_a_traceback(embedding_explorer, monke
     assert "Could not update" in ex.message.value
 
 
-@pytest.mark.parametrize("control, value, views", [
-    ("length", 40, {"encoding", "waves", "distance"}),
-    ("d_model", 64, {"encoding", "waves", "distance"}),
-    ("kind", "learned (untrained)", {"encoding", "waves", "distance"}),
-    ("pair", 5, {"waves"}),
-])
+@pytest.mark.parametrize(
+    "control, value, views",
+    [
+        ("length", 40, {"encoding", "waves", "distance"}),
+        ("d_model", 64, {"encoding", "waves", "distance"}),
+        ("kind", "learned (untrained)", {"encoding", "waves", "distance"}),
+        ("pair", 5, {"waves"}),
+    ],
+)
 def test_positional_explorer_controls(control, value, views):
     ex = PositionalExplorer(length=24, d_model=32)
     before = snapshot(ex)

@@ -56,13 +56,16 @@ def test_repeated_words_are_matched_in_order(explorer):
     assert explorer.message.value == "" and len(explorer.cosines) == 5
 
 
-@pytest.mark.parametrize("box, text, words", [
-    ("text_b", "Squatch eats cake", "same words"),
-    ("text_b", "Squatch eats pizza pizza", "same words"),
-    ("text_a", "", "empty"),
-    ("text_b", "   ", "empty"),
-    ("text_a", "pizza " * 40, "at most"),
-])
+@pytest.mark.parametrize(
+    "box, text, words",
+    [
+        ("text_b", "Squatch eats cake", "same words"),
+        ("text_b", "Squatch eats pizza pizza", "same words"),
+        ("text_a", "", "empty"),
+        ("text_b", "   ", "empty"),
+        ("text_a", "pizza " * 40, "at most"),
+    ],
+)
 def test_bad_text_is_a_message(explorer, box, text, words):
     before = snapshot(explorer)
     explorer.controls[box].value = text

@@ -21,7 +21,7 @@ def test_starts_with_the_cat_sentence(explorer):
     assert torch.allclose(explorer.scores, explorer.q @ explorer.k.T)
     assert [label for label, _ in explorer.controls["query"].options][-1] == "4 · cat"
     assert len(explorer.figures["scores"].data[0].z) == 5
-    assert len(explorer.figures["qkv"].data) == 3          # Q, K and V panels
+    assert len(explorer.figures["qkv"].data) == 3  # Q, K and V panels
 
 
 def test_query_changes_the_outlined_row_and_the_bars_only(explorer):
@@ -40,10 +40,15 @@ def test_text_changes_every_view_and_the_query_list(explorer):
     explorer.controls["text"].value = "the dog saw the cat"
     assert changed(before, snapshot(explorer)) == {"qkv", "scores", "row"}
     assert [label for label, _ in explorer.controls["query"].options] == [
-        "0 · the", "1 · dog", "2 · saw", "3 · the", "4 · cat"]
-    assert explorer.controls["query"].value == 4            # kept: position 4 still exists
+        "0 · the",
+        "1 · dog",
+        "2 · saw",
+        "3 · the",
+        "4 · cat",
+    ]
+    assert explorer.controls["query"].value == 4  # kept: position 4 still exists
     explorer.controls["text"].value = "tell me"
-    assert explorer.controls["query"].value == 1            # moved inside the shorter sentence
+    assert explorer.controls["query"].value == 1  # moved inside the shorter sentence
     assert "'me'" in explorer.figures["row"].layout.title.text
 
 

@@ -61,7 +61,7 @@ def test_bad_text_is_a_message(explorer, text, words):
     explorer.controls["text"].value = text
     assert words in explorer.message.value and "⚠" in explorer.message.value
     assert snapshot(explorer) == before
-    explorer.controls["temperature"].value = 2.0     # other controls still fail politely
+    explorer.controls["temperature"].value = 2.0  # other controls still fail politely
     assert "⚠" in explorer.message.value and snapshot(explorer) == before
     explorer.controls["text"].value = "the oven was hot"
     assert "⚠" not in explorer.message.value

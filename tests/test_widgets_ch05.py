@@ -66,12 +66,15 @@ def test_same_head_twice_is_a_note_not_an_error(explorer):
     assert abs(torch.tensor(explorer.figures["difference"].data[0].z)).max() == 0
 
 
-@pytest.mark.parametrize("control, value, words", [
-    ("text", "", "empty"),
-    ("text", "  ", "empty"),
-    ("text", "pizza " * 30, "at most"),
-    ("heads", (), "No head is selected"),
-])
+@pytest.mark.parametrize(
+    "control, value, words",
+    [
+        ("text", "", "empty"),
+        ("text", "  ", "empty"),
+        ("text", "pizza " * 30, "at most"),
+        ("heads", (), "No head is selected"),
+    ],
+)
 def test_bad_input_is_a_message(explorer, control, value, words):
     before = snapshot(explorer)
     explorer.controls[control].value = value

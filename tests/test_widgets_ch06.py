@@ -40,14 +40,14 @@ def test_causal_toggle(explorer):
     before = snapshot(explorer)
     explorer.controls["causal"].value = False
     assert changed(before, snapshot(explorer)) == {"mask", "scores", "weights"}
-    assert z(explorer, "mask")[0, :4].tolist() == [1, 1, 1, 1]       # the first word sees the future
+    assert z(explorer, "mask")[0, :4].tolist() == [1, 1, 1, 1]  # the first word sees the future
 
 
 def test_padding_toggle(explorer):
     before = snapshot(explorer)
     explorer.controls["padding"].value = False
     assert changed(before, snapshot(explorer)) == {"mask", "scores", "weights"}
-    assert z(explorer, "mask")[5].tolist() == [1] * 6                 # the last pad sees every key
+    assert z(explorer, "mask")[5].tolist() == [1] * 6  # the last pad sees every key
 
 
 def test_both_off_is_no_mask(explorer):
@@ -79,12 +79,15 @@ def test_masked_scores_are_blank_where_blocked(explorer):
     assert torch.isnan(scores[mask == 0]).all() and not torch.isnan(scores[mask == 1]).any()
 
 
-@pytest.mark.parametrize("text, words", [
-    ("", "empty"),
-    ("\n  \n", "empty"),
-    ("\n".join(["the cat"] * 7), "at most 6"),
-    ("the cat\n" + "pizza " * 20, "sentence 1 has 20 tokens"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "empty"),
+        ("\n  \n", "empty"),
+        ("\n".join(["the cat"] * 7), "at most 6"),
+        ("the cat\n" + "pizza " * 20, "sentence 1 has 20 tokens"),
+    ],
+)
 def test_bad_batch_is_a_message(explorer, text, words):
     before = snapshot(explorer)
     explorer.controls["sentences"].value = text

@@ -17,8 +17,16 @@ def vocab():
 @pytest.fixture
 def explorer(vocab):
     torch.manual_seed(0)
-    config = TransformerConfig(vocab_size=len(vocab), d_model=32, num_heads=4, num_encoder_layers=2,
-                               num_decoder_layers=3, d_ff=64, dropout=0.1, max_len=64)
+    config = TransformerConfig(
+        vocab_size=len(vocab),
+        d_model=32,
+        num_heads=4,
+        num_encoder_layers=2,
+        num_decoder_layers=3,
+        d_ff=64,
+        dropout=0.1,
+        max_len=64,
+    )
     return ModelExplorer(Transformer(config), vocab)
 
 
@@ -34,18 +42,26 @@ def test_starts_on_cross_attention_with_the_real_weights(explorer):
     src = v.encode("the pizza came out of the oven").unsqueeze(0)
     trg_in = v.encode("it tasted good", add_bos=True).unsqueeze(0)
     explorer.model(src, trg_in, need_weights=True)
-    cross = explorer.model.attention_weights()["cross"][0][0, 0]        # layer 1, sentence 0, head 1
+    cross = explorer.model.attention_weights()["cross"][0][0, 0]  # layer 1, sentence 0, head 1
     assert torch.allclose(explorer.weights, cross, atol=1e-6)
     fig = explorer.figures["attention"]
     assert torch.allclose(torch.tensor(fig.data[0].z, dtype=torch.float32), explorer.weights, atol=1e-6)
     assert "Cross" in fig.layout.title.text
-    assert "font-weight:600" in explorer.views["shapes"].value   # the cross-attention row is highlighted
+    assert "font-weight:600" in explorer.views["shapes"].value  # the cross-attention row is highlighted
 
 
-@pytest.mark.parametrize("control,value", [("kind", "encoder_self"), ("kind", "decoder_self"),
-                                           ("layer", 2), ("head", 3), ("head", -1),
-                                           ("source", "the cat sat on the table"),
-                                           ("target", "it was good")])
+@pytest.mark.parametrize(
+    "control,value",
+    [
+        ("kind", "encoder_self"),
+        ("kind", "decoder_self"),
+        ("layer", 2),
+        ("head", 3),
+        ("head", -1),
+        ("source", "the cat sat on the table"),
+        ("target", "it was good"),
+    ],
+)
 def test_each_control_changes_the_heatmap(explorer, control, value):
     before = fig_json(explorer)
     explorer.controls[control].value = value
@@ -58,9 +74,9 @@ def test_kinds_have_their_own_shapes_and_layer_range(explorer):
     assert explorer.weights.shape == (7, 7) and explorer.controls["layer"].max == 2
     explorer.controls["kind"].value = "decoder_self"
     assert explorer.weights.shape == (4, 4) and explorer.controls["layer"].max == 3
-    assert explorer.weights.triu(1).abs().sum() == 0          # causal: no look at later tokens
+    assert explorer.weights.triu(1).abs().sum() == 0  # causal: no look at later tokens
     explorer.controls["layer"].value = 3
-    explorer.controls["kind"].value = "encoder_self"           # layer 3 does not exist there
+    explorer.controls["kind"].value = "encoder_self"  # layer 3 does not exist there
     assert explorer.controls["layer"].value == 2 and explorer.message.value == ""
 
 
@@ -83,8 +99,10 @@ def test_shapes_table_follows_the_sentences(explorer):
     assert "(1, 4, 4, 5)" in explorer.views["shapes"].value
 
 
-@pytest.mark.parametrize("box,text,words", [("source", "", "empty"), ("target", "  ", "empty"),
-                                            ("source", "pizza " * 40, "at most")])
+@pytest.mark.parametrize(
+    "box,text,words",
+    [("source", "", "empty"), ("target", "  ", "empty"), ("source", "pizza " * 40, "at most")],
+)
 def test_bad_text_is_a_message(explorer, box, text, words):
     before = fig_json(explorer)
     explorer.controls[box].value = text
@@ -98,8 +116,11 @@ def test_unknown_words_are_named(explorer):
 
 
 def test_bad_construction_raises(vocab):
-    small = Transformer(TransformerConfig(vocab_size=10, d_model=8, num_heads=2, num_encoder_layers=1,
-                                          num_decoder_layers=1, d_ff=16))
+    small = Transformer(
+        TransformerConfig(
+            vocab_size=10, d_model=8, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=16
+        )
+    )
     with pytest.raises(ValueError, match="vocab"):
         ModelExplorer(small, vocab)
     with pytest.raises(ValueError, match="model"):
@@ -119,6 +140,7 @@ def test_shapes_table_and_depth_figure():
 
 def test_asset_image_embeds_the_diagram():
     from transformer_course.widgets import asset_image
+
     html = asset_image("transformer.svg", width=500, alt="a <diagram>").data
     assert html.startswith('<img src="data:image/svg+xml;base64,') and 'width="500"' in html
     assert "&lt;diagram&gt;" in html

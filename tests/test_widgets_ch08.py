@@ -19,6 +19,7 @@ def snap(explorer):
 
 # --- LiveLossCurve ---
 
+
 def fake_history(n=50):
     return History(steps=list(range(1, n + 1)), losses=[3.0 / (1 + 0.2 * s) for s in range(n)])
 
@@ -53,32 +54,64 @@ def test_live_loss_curve_is_a_training_callback():
     model = torch.nn.Linear(2, 1)
     data = torch.randn(16, 2)
     loss_fn = lambda m, x: (m(x) - 1).pow(2).mean()
-    train(model, loss_fn, lambda idx: data[idx], 16, steps=6, batch_size=4, progress=False,
-          callback=lambda h: (calls.append(len(h)), curve.update(h)), callback_every=3)
+    train(
+        model,
+        loss_fn,
+        lambda idx: data[idx],
+        16,
+        steps=6,
+        batch_size=4,
+        progress=False,
+        callback=lambda h: (calls.append(len(h)), curve.update(h)),
+        callback_every=3,
+    )
     assert calls == [3, 6] and len(curve.figures["loss"].data[0].x) == 6
 
 
 # --- AttentionHistoryExplorer ---
 
+
 @pytest.fixture(scope="module")
 def pronoun_history():
     pt = pronoun_task(num_train=600, num_test=100, seed=0)
     torch.manual_seed(0)
-    model = PronounPointer(TransformerConfig(vocab_size=len(pt.vocab), d_model=16, num_heads=2,
-                                             num_encoder_layers=1, num_decoder_layers=1, d_ff=32,
-                                             dropout=0.0, max_len=16))
+    model = PronounPointer(
+        TransformerConfig(
+            vocab_size=len(pt.vocab),
+            d_model=16,
+            num_heads=2,
+            num_encoder_layers=1,
+            num_decoder_layers=1,
+            d_ff=32,
+            dropout=0.0,
+            max_len=16,
+        )
+    )
     shown = pt.test[:3]
-    h = train(model, pointer_loss, lambda idx: pt.train[idx], len(pt.train), steps=20, batch_size=64,
-              lr=1e-2, progress=False, snapshot_fn=lambda m: snapshot(m, shown, pt.test),
-              snapshot_steps=[0, 10, 20])
+    h = train(
+        model,
+        pointer_loss,
+        lambda idx: pt.train[idx],
+        len(pt.train),
+        steps=20,
+        batch_size=64,
+        lr=1e-2,
+        progress=False,
+        snapshot_fn=lambda m: snapshot(m, shown, pt.test),
+        snapshot_steps=[0, 10, 20],
+    )
     return pt, shown, h
 
 
 def history_explorer(pronoun_history):
     pt, shown, h = pronoun_history
-    return AttentionHistoryExplorer(h.snapshots, [pt.tokens(shown, i) for i in range(3)],
-                                    shown.it_pos.tolist(), shown.referent_pos.tolist(),
-                                    shown.distractor_pos.tolist())
+    return AttentionHistoryExplorer(
+        h.snapshots,
+        [pt.tokens(shown, i) for i in range(3)],
+        shown.it_pos.tolist(),
+        shown.referent_pos.tolist(),
+        shown.distractor_pos.tolist(),
+    )
 
 
 def test_history_explorer_step_and_sentence(pronoun_history):
@@ -106,26 +139,47 @@ def test_history_explorer_bad_arguments(pronoun_history):
 
 # --- GenerationExplorer ---
 
+
 @pytest.fixture(scope="module")
 def reverse_model():
     task = sequence_task("reverse", num_symbols=6, min_len=2, max_len=5, num_train=200, num_test=20)
     torch.manual_seed(0)
-    model = Transformer(TransformerConfig(vocab_size=len(task.vocab), d_model=16, num_heads=2,
-                                          num_encoder_layers=1, num_decoder_layers=1, d_ff=32,
-                                          dropout=0.0, max_len=16))
-    train(model, seq2seq_loss, split_batch_fn(task.train), len(task.train), steps=40, batch_size=64,
-          lr=1e-2, progress=False)          # a little training: outputs depend on the source
+    model = Transformer(
+        TransformerConfig(
+            vocab_size=len(task.vocab),
+            d_model=16,
+            num_heads=2,
+            num_encoder_layers=1,
+            num_decoder_layers=1,
+            d_ff=32,
+            dropout=0.0,
+            max_len=16,
+        )
+    )
+    train(
+        model,
+        seq2seq_loss,
+        split_batch_fn(task.train),
+        len(task.train),
+        steps=40,
+        batch_size=64,
+        lr=1e-2,
+        progress=False,
+    )  # a little training: outputs depend on the source
     return model.eval(), task
 
 
-@pytest.mark.parametrize("control, value, views", [
-    ("text", "1 2 3", {"steps", "distribution"}),
-    ("strategy", "sample", {"steps", "distribution"}),
-    ("step", 2, {"distribution"}),
-])
+@pytest.mark.parametrize(
+    "control, value, views",
+    [
+        ("text", "1 2 3", {"steps", "distribution"}),
+        ("strategy", "sample", {"steps", "distribution"}),
+        ("step", 2, {"distribution"}),
+    ],
+)
 def test_generation_explorer_controls(reverse_model, control, value, views):
     ex = GenerationExplorer(*reverse_model, text="5 4 3 2")
-    ex.controls["temperature"].value = 2.0          # greedy ignores it; sampling then spreads out
+    ex.controls["temperature"].value = 2.0  # greedy ignores it; sampling then spreads out
     before = snap(ex)
     ex.controls[control].value = value
     assert changed(before, snap(ex)) == views
@@ -140,7 +194,7 @@ def test_sampling_controls_change_the_distribution(reverse_model, control, value
     before = snap(ex)
     ex.controls[control].value = value
     after = snap(ex)
-    if control == "seed":     # another seed, another draw: some seed soon writes something else
+    if control == "seed":  # another seed, another draw: some seed soon writes something else
         for seed in range(6, 20):
             if after != before:
                 break
@@ -163,8 +217,9 @@ def test_greedy_ignores_temperature_and_matches_the_trace(reverse_model):
     assert list(ex.figures["steps"].data[1].x) == [s.chosen for s in gen.steps]
 
 
-@pytest.mark.parametrize("text, words", [("", "at least one"), ("1 9 x", "symbols"),
-                                         ("1 2 3 4 5 1 2", "at most")])
+@pytest.mark.parametrize(
+    "text, words", [("", "at least one"), ("1 9 x", "symbols"), ("1 2 3 4 5 1 2", "at most")]
+)
 def test_bad_source_is_a_message(reverse_model, text, words):
     ex = GenerationExplorer(*reverse_model, text="5 4 3 2")
     before = snap(ex)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import torch
 
 
-def tensor(name: str, x: object, *, ndim: int | tuple[int, ...] | None = None,
-           floating: bool | None = None) -> torch.Tensor:
+def tensor(
+    name: str, x: object, *, ndim: int | tuple[int, ...] | None = None, floating: bool | None = None
+) -> torch.Tensor:
     """Check that ``x`` is a tensor with ``ndim`` dimensions (one of, if a tuple)."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
@@ -30,8 +31,7 @@ def size(name: str, x: torch.Tensor, dim: int, expected: int, what: str) -> None
     """Check one dimension of ``x``; ``what`` says where the expected size comes from."""
     if x.shape[dim] != expected:
         raise ValueError(
-            f"{name} must have size {expected} in dimension {dim} ({what}), "
-            f"got shape {tuple(x.shape)}"
+            f"{name} must have size {expected} in dimension {dim} ({what}), got shape {tuple(x.shape)}"
         )
 
 
@@ -44,6 +44,5 @@ def positive_int(name: str, value: object) -> int:
 def ids_in_range(name: str, ids: torch.Tensor, vocab_size: int) -> None:
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
         raise ValueError(
-            f"{name} must hold ids in [0, {vocab_size}), got values from "
-            f"{int(ids.min())} to {int(ids.max())}"
+            f"{name} must hold ids in [0, {vocab_size}), got values from {int(ids.min())} to {int(ids.max())}"
         )

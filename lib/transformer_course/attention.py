@@ -32,8 +32,14 @@ def attention_scores(q: torch.Tensor, k: torch.Tensor, *, scale: float | None = 
 
 
 def scaled_dot_product_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None, *,
-    scale: float | None = None, need_weights: bool = True, dropout_p: float = 0.0,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    *,
+    scale: float | None = None,
+    need_weights: bool = True,
+    dropout_p: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """softmax(q kᵀ · scale) v, returning (output, weights).
 
@@ -56,7 +62,7 @@ def scaled_dot_product_attention(
     # gradient is wanted) the softmax can write into it: a second matrix of that size costs
     # more to allocate than the softmax itself (seen: 35 ms vs 10 ms at 8×8×512×512).
     if mask is not None:
-        scores.masked_fill_(~mask, float("-inf"))          # exp(-inf) = 0: no weight at all
+        scores.masked_fill_(~mask, float("-inf"))  # exp(-inf) = 0: no weight at all
     if scores.requires_grad:
         weights = torch.softmax(scores, dim=-1)
     else:
@@ -75,8 +81,7 @@ class SingleHeadAttention(nn.Module):
     Without ``context`` it is self-attention (context = x).
     """
 
-    def __init__(self, d_model: int, d_k: int | None = None, d_v: int | None = None, *,
-                 bias: bool = False):
+    def __init__(self, d_model: int, d_k: int | None = None, d_v: int | None = None, *, bias: bool = False):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
         self.d_k = _validate.positive_int("d_k", d_k or d_model)
@@ -85,8 +90,9 @@ class SingleHeadAttention(nn.Module):
         self.w_k = nn.Linear(d_model, self.d_k, bias=bias)
         self.w_v = nn.Linear(d_model, self.d_v, bias=bias)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
-                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         context = x if context is None else context
         _check_sequences(x, context, self.d_model)
         q, k, v = self.w_q(x), self.w_k(context), self.w_v(context)
@@ -125,9 +131,15 @@ class MultiHeadAttention(nn.Module):
         b, _, length, _ = x.shape
         return x.transpose(1, 2).reshape(b, length, self.d_model)
 
-    def forward(self, query: torch.Tensor, key: torch.Tensor | None = None,
-                value: torch.Tensor | None = None, mask: torch.Tensor | None = None, *,
-                need_weights: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor | None = None,
+        value: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        *,
+        need_weights: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Self-attention when only ``query`` is given; cross-attention with ``key`` (= value).
 
         mask: bool, True = may attend, shaped (Lq, Lk), (B, Lq, Lk) or (B, 1|h, 1|Lq, Lk).
@@ -137,21 +149,29 @@ class MultiHeadAttention(nn.Module):
         _check_sequences(query, key, self.d_model, value)
         q, k, v = self._project(query, key, value)
         if mask is not None and mask.dim() == 3:
-            mask = mask.unsqueeze(1)   # (B, Lq, Lk) → (B, 1, Lq, Lk): same mask for every head
+            mask = mask.unsqueeze(1)  # (B, Lq, Lk) → (B, 1, Lq, Lk): same mask for every head
         if mask is not None:
             _check_mask(mask, (query.shape[0], self.num_heads, query.shape[1], key.shape[1]))
         p = self.dropout if self.training else 0.0
         out, weights = scaled_dot_product_attention(
-            self.split_heads(q), self.split_heads(k), self.split_heads(v), mask,
-            need_weights=need_weights, dropout_p=p)
+            self.split_heads(q),
+            self.split_heads(k),
+            self.split_heads(v),
+            mask,
+            need_weights=need_weights,
+            dropout_p=p,
+        )
         return self.out_proj(self.merge_heads(out)), weights
 
     def _project(self, query, key, value):
         if query is key and key is value:
             # Self-attention: one matmul for Q, K and V together is faster than three.
             w = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
-            b = None if self.q_proj.bias is None else torch.cat(
-                [self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
+            b = (
+                None
+                if self.q_proj.bias is None
+                else torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
+            )
             return F.linear(query, w, b).chunk(3, dim=-1)
         return self.q_proj(query), self.k_proj(key), self.v_proj(value)
 
@@ -161,8 +181,10 @@ class MultiHeadAttention(nn.Module):
         if not isinstance(mha, nn.MultiheadAttention):
             raise ValueError(f"mha must be an nn.MultiheadAttention, got {type(mha).__name__}")
         if (mha.embed_dim, mha.num_heads) != (self.d_model, self.num_heads):
-            raise ValueError(f"mha must have embed_dim={self.d_model}, num_heads={self.num_heads}; "
-                             f"got {mha.embed_dim}, {mha.num_heads}")
+            raise ValueError(
+                f"mha must have embed_dim={self.d_model}, num_heads={self.num_heads}; "
+                f"got {mha.embed_dim}, {mha.num_heads}"
+            )
         for proj, w in zip((self.q_proj, self.k_proj, self.v_proj), mha.in_proj_weight.chunk(3)):
             proj.weight.copy_(w)
         if self.q_proj.bias is not None and mha.in_proj_bias is not None:
@@ -182,11 +204,13 @@ def _check_qk(q: torch.Tensor, k: torch.Tensor) -> None:
     _validate.tensor("q", q, floating=True)
     _validate.tensor("k", k, floating=True)
     if q.dim() < 2 or k.dim() < 2:
-        raise ValueError(f"q and k must be at least 2-D (..., L, d_k), "
-                         f"got {tuple(q.shape)} and {tuple(k.shape)}")
+        raise ValueError(
+            f"q and k must be at least 2-D (..., L, d_k), got {tuple(q.shape)} and {tuple(k.shape)}"
+        )
     if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"k must have the same last dimension as q (d_k = {q.shape[-1]}), "
-                         f"got shape {tuple(k.shape)}")
+        raise ValueError(
+            f"k must have the same last dimension as q (d_k = {q.shape[-1]}), got shape {tuple(k.shape)}"
+        )
 
 
 def _check_mask(mask: torch.Tensor, scores_shape: tuple[int, ...]) -> None:
@@ -196,12 +220,15 @@ def _check_mask(mask: torch.Tensor, scores_shape: tuple[int, ...]) -> None:
     try:
         torch.broadcast_shapes(mask.shape, scores_shape)
     except RuntimeError:
-        raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the "
-                         f"scores' shape {tuple(scores_shape)} (..., Lq, Lk)") from None
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} does not broadcast to the "
+            f"scores' shape {tuple(scores_shape)} (..., Lq, Lk)"
+        ) from None
 
 
-def _check_sequences(query: torch.Tensor, key: torch.Tensor, d_model: int,
-                     value: torch.Tensor | None = None) -> None:
+def _check_sequences(
+    query: torch.Tensor, key: torch.Tensor, d_model: int, value: torch.Tensor | None = None
+) -> None:
     for name, x in (("query", query), ("key", key), ("value", value)):
         if x is None:
             continue
@@ -209,5 +236,6 @@ def _check_sequences(query: torch.Tensor, key: torch.Tensor, d_model: int,
         _validate.size(name, x, -1, d_model, "d_model")
         _validate.size(name, x, 0, query.shape[0], "the batch size of query")
     if value is not None and value.shape[1] != key.shape[1]:
-        raise ValueError(f"value must have as many positions as key ({key.shape[1]}), "
-                         f"got shape {tuple(value.shape)}")
+        raise ValueError(
+            f"value must have as many positions as key ({key.shape[1]}), got shape {tuple(value.shape)}"
+        )

@@ -35,7 +35,7 @@ class _PeakTensorMemory(TorchFunctionMode):
 
     def __init__(self):
         super().__init__()
-        self.live: dict[int, list[int]] = {}    # storage address → [bytes, tensors using it]
+        self.live: dict[int, list[int]] = {}  # storage address → [bytes, tensors using it]
         self.current = 0
         self.peak = 0
 
@@ -48,7 +48,7 @@ class _PeakTensorMemory(TorchFunctionMode):
             key, size = storage.data_ptr(), storage.nbytes()
             if size == 0:
                 continue
-            if key in self.live:                 # a view of memory already counted
+            if key in self.live:  # a view of memory already counted
                 self.live[key][1] += 1
             else:
                 self.live[key] = [size, 1]
@@ -81,11 +81,11 @@ def peak_memory(fn: Callable[[], object]) -> tuple[object, int]:
 class AttentionCost:
     """Measurements for growing lengths; lists are aligned with ``lengths``."""
 
-    lengths: list[int]          # sequence lengths measured (the last ones may be cut by the budget)
-    explicit_ms: list[float]    # fastest of ``repeats`` calls, in ms, weights stored (need_weights=True)
-    fused_ms: list[float]       # fastest of ``repeats`` calls, in ms, fused kernel (need_weights=False)
-    explicit_bytes: list[int]   # peak bytes of tensors created by one explicit call
-    fused_bytes: list[int]      # peak bytes of tensors created by one fused call
+    lengths: list[int]  # sequence lengths measured (the last ones may be cut by the budget)
+    explicit_ms: list[float]  # fastest of ``repeats`` calls, in ms, weights stored (need_weights=True)
+    fused_ms: list[float]  # fastest of ``repeats`` calls, in ms, fused kernel (need_weights=False)
+    explicit_bytes: list[int]  # peak bytes of tensors created by one explicit call
+    fused_bytes: list[int]  # peak bytes of tensors created by one fused call
     num_heads: int
     d_head: int
     batch: int
@@ -96,10 +96,18 @@ class AttentionCost:
         return 4 * self.batch * self.num_heads * length * length
 
 
-def measure_attention_cost(lengths: Sequence[int] = (64, 128, 256, 512, 1024), *,
-                           num_heads: int = 4, d_head: int = 16, batch: int = 1,
-                           repeats: int = 3, budget_s: float = 3.0, threads: int | None = 1,
-                           device: torch.device | str | None = None, seed: int = 0) -> AttentionCost:
+def measure_attention_cost(
+    lengths: Sequence[int] = (64, 128, 256, 512, 1024),
+    *,
+    num_heads: int = 4,
+    d_head: int = 16,
+    batch: int = 1,
+    repeats: int = 3,
+    budget_s: float = 3.0,
+    threads: int | None = 1,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+) -> AttentionCost:
     """Time and peak memory of attention over q, k, v (batch, num_heads, L, d_head) per length.
 
     Lengths are measured in increasing order; once ``budget_s`` seconds have been spent,
@@ -115,8 +123,7 @@ def measure_attention_cost(lengths: Sequence[int] = (64, 128, 256, 512, 1024), *
         raise ValueError("lengths must hold at least one positive int")
     for n in lengths:
         _validate.positive_int("lengths", n)
-    for name, value in (("num_heads", num_heads), ("d_head", d_head), ("batch", batch),
-                        ("repeats", repeats)):
+    for name, value in (("num_heads", num_heads), ("d_head", d_head), ("batch", batch), ("repeats", repeats)):
         _validate.positive_int(name, value)
     if not budget_s > 0:
         raise ValueError(f"budget_s must be a positive number of seconds, got {budget_s!r}")
@@ -131,8 +138,17 @@ def measure_attention_cost(lengths: Sequence[int] = (64, 128, 256, 512, 1024), *
         done = _measure(lengths, num_heads, d_head, batch, repeats, budget_s, device, g)
     finally:
         torch.set_num_threads(saved_threads)
-    return AttentionCost(done["lengths"], done["e_ms"], done["f_ms"], done["e_b"], done["f_b"],
-                         num_heads=num_heads, d_head=d_head, batch=batch, device=str(device))
+    return AttentionCost(
+        done["lengths"],
+        done["e_ms"],
+        done["f_ms"],
+        done["e_b"],
+        done["f_b"],
+        num_heads=num_heads,
+        d_head=d_head,
+        batch=batch,
+        device=str(device),
+    )
 
 
 def _measure(lengths, num_heads, d_head, batch, repeats, budget_s, device, g) -> dict[str, list]:
@@ -141,8 +157,9 @@ def _measure(lengths, num_heads, d_head, batch, repeats, budget_s, device, g) ->
     for length in lengths:
         if done["lengths"] and time.perf_counter() - start > budget_s:
             break
-        q, k, v = (torch.randn(batch, num_heads, length, d_head, generator=g, device=device)
-                   for _ in range(3))
+        q, k, v = (
+            torch.randn(batch, num_heads, length, d_head, generator=g, device=device) for _ in range(3)
+        )
         with torch.no_grad():
             explicit = functools.partial(scaled_dot_product_attention, q, k, v)
             fused = functools.partial(scaled_dot_product_attention, q, k, v, need_weights=False)
@@ -165,7 +182,7 @@ def growth_exponent(lengths: Sequence[int], values: Sequence[float]) -> float:
 
 
 def _best_ms(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
-    fn()                                        # warm-up: first calls allocate and pick kernels
+    fn()  # warm-up: first calls allocate and pick kernels
     times = []
     for _ in range(repeats):
         _sync(device)

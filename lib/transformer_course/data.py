@@ -30,6 +30,7 @@ TASKS = ("copy", "reverse", "sort")
 
 # --- Sequence tasks: copy, reverse, sort ---
 
+
 @dataclass(frozen=True)
 class SequenceSplit:
     """One split of a sequence task.
@@ -97,9 +98,16 @@ def _apply(kind: str, ids: list[int]) -> list[int]:
     return sorted(ids)
 
 
-def sequence_task(kind: str = "reverse", *, num_symbols: int = 10, min_len: int = 3,
-                  max_len: int = 8, num_train: int = 4000, num_test: int = 500,
-                  seed: int = 0) -> SequenceTask:
+def sequence_task(
+    kind: str = "reverse",
+    *,
+    num_symbols: int = 10,
+    min_len: int = 3,
+    max_len: int = 8,
+    num_train: int = 4000,
+    num_test: int = 500,
+    seed: int = 0,
+) -> SequenceTask:
     """A copy, reverse or sort task over ``num_symbols`` symbols ("0", "1", …).
 
     Sources have min_len … max_len symbols (uniform length, then uniform symbols). The
@@ -116,10 +124,12 @@ def sequence_task(kind: str = "reverse", *, num_symbols: int = 10, min_len: int 
         raise ValueError(f"max_len must be >= min_len ({min_len}), got {max_len}")
     if num_symbols > 26:
         raise ValueError(f"num_symbols must be at most 26, got {num_symbols}")
-    possible = sum(num_symbols ** n for n in range(min_len, max_len + 1))
+    possible = sum(num_symbols**n for n in range(min_len, max_len + 1))
     if num_train + num_test > possible // 2:
-        raise ValueError(f"num_train + num_test ({num_train + num_test}) is too many: only "
-                         f"{possible} distinct sequences exist; ask for at most half of them")
+        raise ValueError(
+            f"num_train + num_test ({num_train + num_test}) is too many: only "
+            f"{possible} distinct sequences exist; ask for at most half of them"
+        )
     symbols = [str(i) for i in range(10)][:num_symbols] + [chr(ord("a") + i) for i in range(num_symbols - 10)]
     vocab = Vocab(symbols)
     rng = random.Random(seed)
@@ -131,8 +141,13 @@ def sequence_task(kind: str = "reverse", *, num_symbols: int = 10, min_len: int 
         if row not in seen:
             seen.add(row)
             rows.append(row)
-    return SequenceTask(kind, vocab, _split(kind, rows[:num_train], max_len, vocab),
-                        _split(kind, rows[num_train:], max_len, vocab), max_len)
+    return SequenceTask(
+        kind,
+        vocab,
+        _split(kind, rows[:num_train], max_len, vocab),
+        _split(kind, rows[num_train:], max_len, vocab),
+        max_len,
+    )
 
 
 def _split(kind: str, rows: list[tuple[int, ...]], max_len: int, vocab: Vocab) -> SequenceSplit:
@@ -140,8 +155,8 @@ def _split(kind: str, rows: list[tuple[int, ...]], max_len: int, vocab: Vocab) -
     src = torch.full((n, max_len), vocab.pad_id, dtype=torch.long)
     tgt = torch.full((n, max_len + 2), vocab.pad_id, dtype=torch.long)
     for i, row in enumerate(rows):
-        src[i, :len(row)] = torch.tensor(row)
-        tgt[i, :len(row) + 2] = torch.tensor([vocab.bos_id, *_apply(kind, list(row)), vocab.eos_id])
+        src[i, : len(row)] = torch.tensor(row)
+        tgt[i, : len(row) + 2] = torch.tensor([vocab.bos_id, *_apply(kind, list(row)), vocab.eos_id])
     lengths = torch.tensor([len(r) for r in rows])
     return SequenceSplit(src, tgt, lengths)
 
@@ -191,8 +206,13 @@ class PronounSplit:
     def __getitem__(self, index) -> PronounSplit:
         idx = range(len(self))[index] if isinstance(index, slice) else index
         picked = [self.sentences[i] for i in (idx if not isinstance(idx, int) else [idx])]
-        return PronounSplit(self.ids[index], self.it_pos[index], self.referent_pos[index],
-                            self.distractor_pos[index], tuple(picked))
+        return PronounSplit(
+            self.ids[index],
+            self.it_pos[index],
+            self.referent_pos[index],
+            self.distractor_pos[index],
+            tuple(picked),
+        )
 
 
 @dataclass(frozen=True)
@@ -228,13 +248,18 @@ def pronoun_task(*, num_train: int = 2000, num_test: int = 300, seed: int = 0) -
     _validate.positive_int("num_test", num_test)
     rows = pronoun_sentences()
     if num_train + num_test > len(rows):
-        raise ValueError(f"num_train + num_test must be at most {len(rows)} (every distinct "
-                         f"sentence), got {num_train + num_test}")
+        raise ValueError(
+            f"num_train + num_test must be at most {len(rows)} (every distinct "
+            f"sentence), got {num_train + num_test}"
+        )
     random.Random(seed).shuffle(rows)
     words = sorted({w for text, *_ in rows for w in text.split()})
     vocab = Vocab(words)
-    return PronounTask(vocab, _pronoun_split(rows[:num_train], vocab),
-                       _pronoun_split(rows[num_train:num_train + num_test], vocab))
+    return PronounTask(
+        vocab,
+        _pronoun_split(rows[:num_train], vocab),
+        _pronoun_split(rows[num_train : num_train + num_test], vocab),
+    )
 
 
 def _pronoun_split(rows, vocab: Vocab) -> PronounSplit:
@@ -242,7 +267,7 @@ def _pronoun_split(rows, vocab: Vocab) -> PronounSplit:
     ids = torch.full((len(rows), longest), vocab.pad_id, dtype=torch.long)
     for i, (text, *_) in enumerate(rows):
         words = text.split()
-        ids[i, :len(words)] = torch.tensor(vocab.ids(words))
+        ids[i, : len(words)] = torch.tensor(vocab.ids(words))
     col = lambda k: torch.tensor([r[k] for r in rows])
     return PronounSplit(ids, col(1), col(2), col(3), tuple(r[0] for r in rows))
 
@@ -255,4 +280,4 @@ def batches(num_items: int, batch_size: int, *, seed: int = 0):
     while True:
         order = torch.randperm(num_items, generator=g)
         for start in range(0, num_items - batch_size + 1 if num_items >= batch_size else 1, batch_size):
-            yield order[start:start + batch_size]
+            yield order[start : start + batch_size]

@@ -19,8 +19,7 @@ class TokenEmbedding(nn.Module):
     from being drowned out by the positional encoding added next.
     """
 
-    def __init__(self, vocab_size: int, d_model: int, *, scale: bool = True,
-                 padding_idx: int | None = None):
+    def __init__(self, vocab_size: int, d_model: int, *, scale: bool = True, padding_idx: int | None = None):
         super().__init__()
         self.vocab_size = _validate.positive_int("vocab_size", vocab_size)
         self.d_model = _validate.positive_int("d_model", d_model)

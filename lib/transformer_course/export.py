@@ -30,19 +30,19 @@ SNAPSHOT_MIME = "application/vnd.transformer-course.snapshots+json"
 TEMPLATE = Path(__file__).with_name("static") / "offline.html.j2"
 
 # Appended to the notebook before it runs: the last state of every widget, by model id.
-SNAPSHOT_CELL = (
-    "from transformer_course import export as _tc_export\n"
-    "_tc_export.display_snapshots()"
-)
+SNAPSHOT_CELL = "from transformer_course import export as _tc_export\n_tc_export.display_snapshots()"
 
 
 # --- inside the kernel ----------------------------------------------------------------
 
+
 def figure_html(fig) -> str:
     """A plotly figure as a <div> plus the script that draws it (plotly.js not included)."""
     import plotly.io as pio
-    return pio.to_html(fig, include_plotlyjs=False, full_html=False, validate=False,
-                       config={"displaylogo": False})
+
+    return pio.to_html(
+        fig, include_plotlyjs=False, full_html=False, validate=False, config={"displaylogo": False}
+    )
 
 
 def snapshot_html(widget) -> str:
@@ -56,31 +56,40 @@ def snapshot_html(widget) -> str:
     if isinstance(widget, tcw.Explorer):
         settings = " · ".join(
             f"<b>{html.escape(c.description or name)}</b> {html.escape(str(c.value))}"
-            for name, c in widget.controls.items())
-        views = "".join(f'<div style="min-width:0">{snapshot_html(v)}</div>'
-                        for v in widget.views.values())
-        return ('<div class="tc-snapshot" style="border:1px solid #e5e7eb;border-radius:6px;'
-                'padding:8px 12px">'
-                f'<div style="color:#374151;font-size:13px">Explorer, as last shown: {settings}</div>'
-                f"{widget.message.value}"
-                '<div style="display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));'
-                f'gap:8px">{views}</div></div>')
+            for name, c in widget.controls.items()
+        )
+        views = "".join(f'<div style="min-width:0">{snapshot_html(v)}</div>' for v in widget.views.values())
+        return (
+            '<div class="tc-snapshot" style="border:1px solid #e5e7eb;border-radius:6px;'
+            'padding:8px 12px">'
+            f'<div style="color:#374151;font-size:13px">Explorer, as last shown: {settings}</div>'
+            f"{widget.message.value}"
+            '<div style="display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));'
+            f'gap:8px">{views}</div></div>'
+        )
     if isinstance(widget, (w.FloatProgress, w.IntProgress)):
-        return (f'<progress value="{widget.value}" max="{widget.max}" '
-                'style="width:200px;vertical-align:middle"></progress>')
+        return (
+            f'<progress value="{widget.value}" max="{widget.max}" '
+            'style="width:200px;vertical-align:middle"></progress>'
+        )
     if isinstance(widget, w.Box):
         direction = "column" if isinstance(widget, w.VBox) else "row"
-        return (f'<div style="display:flex;flex-direction:{direction};flex-wrap:wrap;gap:8px">'
-                + "".join(snapshot_html(child) for child in widget.children) + "</div>")
+        return (
+            f'<div style="display:flex;flex-direction:{direction};flex-wrap:wrap;gap:8px">'
+            + "".join(snapshot_html(child) for child in widget.children)
+            + "</div>"
+        )
     if isinstance(widget, (w.HTML, w.HTMLMath)):
         return widget.value
     if isinstance(widget, w.Output):
-        return ""      # its outputs were shown by the cells that produced them
+        return ""  # its outputs were shown by the cells that produced them
     if hasattr(widget, "value"):
         label = getattr(widget, "description", "") or type(widget).__name__
         return f"<div><b>{html.escape(label)}</b> {html.escape(str(widget.value))}</div>"
-    return ('<div style="color:#6b7280;font-style:italic">(an interactive widget: open the '
-            "notebook in JupyterLab to use it)</div>")
+    return (
+        '<div style="color:#6b7280;font-style:italic">(an interactive widget: open the '
+        "notebook in JupyterLab to use it)</div>"
+    )
 
 
 def display_snapshots() -> None:
@@ -92,19 +101,25 @@ def display_snapshots() -> None:
     for model_id, widget in list(_instances.items()):
         try:
             snapshots[model_id] = snapshot_html(widget)
-        except Exception as err:      # one odd widget must not lose the whole export
+        except Exception as err:  # one odd widget must not lose the whole export
             snapshots[model_id] = f"<pre>(snapshot failed: {html.escape(repr(err))})</pre>"
     display({SNAPSHOT_MIME: snapshots}, raw=True)
 
 
 # --- in the exporting process ---------------------------------------------------------
 
+
 def execute(path: Path, timeout: int = 300) -> nbformat.NotebookNode:
     """Run the notebook (cwd = its folder) with the snapshot cell appended."""
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(SNAPSHOT_CELL))
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=False,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        store_widget_state=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     snapshots = {}
     for output in nb.cells.pop().get("outputs", []):
         snapshots.update(output.get("data", {}).get(SNAPSHOT_MIME, {}))
@@ -129,7 +144,7 @@ def math_to_mathml(markdown: str) -> str:
         latex = " ".join(match.group(1).split())
         try:
             return convert(latex, display=display)
-        except Exception:       # something the converter does not know: show the source
+        except Exception:  # something the converter does not know: show the source
             return f"<code>{html.escape(latex)}</code>"
 
     markdown = DISPLAY_MATH.sub(lambda m: "\n\n" + render(m, "block") + "\n\n", markdown)
@@ -142,9 +157,11 @@ def _make_static(output, snapshots: dict[str, str]) -> None:
         return
     if PLOTLY_MIME in data:
         import plotly.io as pio
+
         spec = data.pop(PLOTLY_MIME)
-        data["text/html"] = pio.to_html(spec, include_plotlyjs=False, full_html=False,
-                                        validate=False, config={"displaylogo": False})
+        data["text/html"] = pio.to_html(
+            spec, include_plotlyjs=False, full_html=False, validate=False, config={"displaylogo": False}
+        )
     if WIDGET_MIME in data:
         model_id = data.pop(WIDGET_MIME).get("model_id", "")
         data["text/html"] = snapshots.get(model_id, snapshot_missing())
@@ -152,25 +169,33 @@ def _make_static(output, snapshots: dict[str, str]) -> None:
 
 
 def snapshot_missing() -> str:
-    return ('<div style="color:#6b7280;font-style:italic">(an interactive widget: open the '
-            "notebook in JupyterLab to use it)</div>")
+    return (
+        '<div style="color:#6b7280;font-style:italic">(an interactive widget: open the '
+        "notebook in JupyterLab to use it)</div>"
+    )
 
 
 def plotly_inline() -> str:
     """plotly.min.js as an inline script body that defines window.Plotly whatever else
     the page loaded (its UMD wrapper is handed a private ``module``)."""
     from plotly.offline import get_plotlyjs
-    return ("(function () { var module = { exports: {} };\n"
-            "(function (module, exports, define) {\n" + get_plotlyjs() +
-            "\n}).call(window, module, module.exports, undefined);\n"
-            "window.Plotly = module.exports; })();")
+
+    return (
+        "(function () { var module = { exports: {} };\n"
+        "(function (module, exports, define) {\n"
+        + get_plotlyjs()
+        + "\n}).call(window, module, module.exports, undefined);\n"
+        "window.Plotly = module.exports; })();"
+    )
 
 
 def to_html(nb: nbformat.NotebookNode, title: str) -> str:
     from nbconvert import HTMLExporter
+
     exporter = HTMLExporter(template_name="lab", template_file=str(TEMPLATE))
     body, _ = exporter.from_notebook_node(
-        nb, resources={"plotly_js": plotly_inline(), "metadata": {"name": title}})
+        nb, resources={"plotly_js": plotly_inline(), "metadata": {"name": title}}
+    )
     return body
 
 

@@ -51,7 +51,7 @@ class Generation:
 
     @property
     def new_ids(self) -> torch.Tensor:
-        return self.ids[self.ids.shape[0] - len(self.steps):]
+        return self.ids[self.ids.shape[0] - len(self.steps) :]
 
     def probs(self) -> torch.Tensor:
         """The per-step distributions stacked, shape (steps, V)."""
@@ -69,8 +69,9 @@ def check_options(temperature: float, top_k: int | None, vocab_size: int | None 
             raise ValueError(f"top_k must be at most the vocabulary size ({vocab_size}), got {top_k}")
 
 
-def next_token_probs(logits: torch.Tensor, *, temperature: float = 1.0,
-                     top_k: int | None = None) -> torch.Tensor:
+def next_token_probs(
+    logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None
+) -> torch.Tensor:
     """logits (..., V) → the distribution a sampler draws from, (..., V).
 
     Divide by ``temperature`` (below 1 sharpens, above 1 flattens), keep only the
@@ -88,9 +89,14 @@ def next_token_probs(logits: torch.Tensor, *, temperature: float = 1.0,
     return torch.softmax(logits / temperature, dim=-1)
 
 
-def choose(logits: torch.Tensor, *, strategy: str = "greedy", temperature: float = 1.0,
-           top_k: int | None = None, generator: torch.Generator | None = None
-           ) -> tuple[torch.Tensor, torch.Tensor]:
+def choose(
+    logits: torch.Tensor,
+    *,
+    strategy: str = "greedy",
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """logits (B, V) → (chosen ids (B,), the distribution (B, V) they were chosen from).
 
     Greedy takes the argmax of the raw logits (temperature and top-k do not change it) and
@@ -100,7 +106,7 @@ def choose(logits: torch.Tensor, *, strategy: str = "greedy", temperature: float
     _validate.tensor("logits", logits, ndim=2, floating=True)
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-    if strategy == "greedy":                      # the model's own distribution; take its peak
+    if strategy == "greedy":  # the model's own distribution; take its peak
         return logits.argmax(dim=-1), next_token_probs(logits)
     probs = next_token_probs(logits, temperature=temperature, top_k=top_k)
     if temperature == 0:
@@ -115,15 +121,25 @@ def last_logits(logits_fn: LogitsFn, prefix: torch.Tensor) -> torch.Tensor:
         logits = logits[0]
     if not isinstance(logits, torch.Tensor) or logits.dim() != 3 or logits.shape[:2] != prefix.shape:
         got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise ValueError(f"logits_fn must map prefix {tuple(prefix.shape)} to logits "
-                         f"({prefix.shape[0]}, {prefix.shape[1]}, V), got {got}")
+        raise ValueError(
+            f"logits_fn must map prefix {tuple(prefix.shape)} to logits "
+            f"({prefix.shape[0]}, {prefix.shape[1]}, V), got {got}"
+        )
     return logits[:, -1, :]
 
 
 @torch.no_grad()
-def generate(logits_fn: LogitsFn, prompt: torch.Tensor, *, max_new_tokens: int,
-             strategy: str = "greedy", temperature: float = 1.0, top_k: int | None = None,
-             eos_id: int | None = None, seed: int | None = None) -> Generation:
+def generate(
+    logits_fn: LogitsFn,
+    prompt: torch.Tensor,
+    *,
+    max_new_tokens: int,
+    strategy: str = "greedy",
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    eos_id: int | None = None,
+    seed: int | None = None,
+) -> Generation:
     """One sequence, one token at a time, keeping a trace of every step.
 
     prompt: (t0,) ids to start from (at least one, e.g. ``<bos>``). Returns the prompt plus
@@ -141,19 +157,26 @@ def generate(logits_fn: LogitsFn, prompt: torch.Tensor, *, max_new_tokens: int,
     ids = prompt.clone()
     steps: list[Step] = []
     for _ in range(max_new_tokens):
-        logits = last_logits(logits_fn, ids.unsqueeze(0))                     # (1, V)
-        token, probs = choose(logits, strategy=strategy, temperature=temperature,
-                              top_k=top_k, generator=generator)
+        logits = last_logits(logits_fn, ids.unsqueeze(0))  # (1, V)
+        token, probs = choose(
+            logits, strategy=strategy, temperature=temperature, top_k=top_k, generator=generator
+        )
         steps.append(Step(ids.clone(), probs[0].cpu(), int(token)))
-        ids = torch.cat([ids, token])                                          # append: it is history now
+        ids = torch.cat([ids, token])  # append: it is history now
         if eos_id is not None and int(token) == eos_id:
             break
     return Generation(ids, steps)
 
 
 @torch.no_grad()
-def greedy_decode(logits_fn: LogitsFn, prompt: torch.Tensor, *, max_new_tokens: int,
-                  eos_id: int | None = None, pad_id: int = 0) -> torch.Tensor:
+def greedy_decode(
+    logits_fn: LogitsFn,
+    prompt: torch.Tensor,
+    *,
+    max_new_tokens: int,
+    eos_id: int | None = None,
+    pad_id: int = 0,
+) -> torch.Tensor:
     """Batched greedy decoding for evaluation: prompt (B, t0) → (B, t0 + n), n ≤ max_new_tokens.
 
     Every row takes the argmax at each step; a row that has written ``eos_id`` gets
@@ -166,7 +189,7 @@ def greedy_decode(logits_fn: LogitsFn, prompt: torch.Tensor, *, max_new_tokens: 
     ids = prompt.clone()
     done = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
     for _ in range(max_new_tokens):
-        token = last_logits(logits_fn, ids).argmax(dim=-1)                     # (B,)
+        token = last_logits(logits_fn, ids).argmax(dim=-1)  # (B,)
         token = token.masked_fill(done, pad_id)
         ids = torch.cat([ids, token.unsqueeze(1)], dim=1)
         if eos_id is not None:
@@ -191,8 +214,9 @@ def strip(ids: torch.Tensor, *, eos_id: int, skip: tuple[int, ...] = ()) -> list
     return rows
 
 
-def sequence_accuracy(predicted: torch.Tensor, target: torch.Tensor, *, eos_id: int,
-                      skip: tuple[int, ...] = ()) -> float:
+def sequence_accuracy(
+    predicted: torch.Tensor, target: torch.Tensor, *, eos_id: int, skip: tuple[int, ...] = ()
+) -> float:
     """Fraction of rows whose tokens before ``<eos>`` match exactly (``skip`` ids ignored).
 
     predicted (B, T1), target (B, T2): the lengths may differ, e.g. a decoded row that
@@ -201,8 +225,10 @@ def sequence_accuracy(predicted: torch.Tensor, target: torch.Tensor, *, eos_id: 
     _validate.tensor("predicted", predicted, ndim=2, floating=False)
     _validate.tensor("target", target, ndim=2, floating=False)
     if predicted.shape[0] != target.shape[0]:
-        raise ValueError(f"predicted must have as many rows as target ({target.shape[0]}), "
-                         f"got shape {tuple(predicted.shape)}")
+        raise ValueError(
+            f"predicted must have as many rows as target ({target.shape[0]}), "
+            f"got shape {tuple(predicted.shape)}"
+        )
     if predicted.shape[0] == 0:
         raise ValueError("predicted must hold at least one row")
     pred, want = strip(predicted, eos_id=eos_id, skip=skip), strip(target, eos_id=eos_id, skip=skip)
@@ -220,20 +246,30 @@ def seq2seq_logits_fn(model: torch.nn.Module, src: torch.Tensor) -> LogitsFn:
         source = src if src.shape[0] == prefix.shape[0] else src.expand(prefix.shape[0], -1)
         out = model(source, prefix)
         return out[0] if isinstance(out, tuple) else out
+
     return logits_fn
 
 
 def decoder_logits_fn(model: torch.nn.Module) -> LogitsFn:
     """A decoder-only ``model(ids) → logits (B, T, V)`` as a logits function."""
+
     def logits_fn(prefix: torch.Tensor) -> torch.Tensor:
         out = model(prefix)
         return out[0] if isinstance(out, tuple) else out
+
     return logits_fn
 
 
 @torch.no_grad()
-def seq2seq_accuracy(model: torch.nn.Module, split: SequenceSplit, *, bos_id: int, eos_id: int,
-                     pad_id: int = 0, batch_size: int = 1000) -> float:
+def seq2seq_accuracy(
+    model: torch.nn.Module,
+    split: SequenceSplit,
+    *,
+    bos_id: int,
+    eos_id: int,
+    pad_id: int = 0,
+    batch_size: int = 1000,
+) -> float:
     """Exact-match accuracy of batched greedy decoding on every row of ``split``."""
     _validate.positive_int("batch_size", batch_size)
     was_training = model.training
@@ -241,12 +277,13 @@ def seq2seq_accuracy(model: torch.nn.Module, split: SequenceSplit, *, bos_id: in
     device = next(model.parameters()).device
     correct = 0
     for start in range(0, len(split), batch_size):
-        part = split[start:start + batch_size]
+        part = split[start : start + batch_size]
         n = int(part.lengths.max())
         src = part.src[:, :n].to(device)
         prompt = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=device)
-        out = greedy_decode(seq2seq_logits_fn(model, src), prompt, max_new_tokens=n + 1,
-                            eos_id=eos_id, pad_id=pad_id)
+        out = greedy_decode(
+            seq2seq_logits_fn(model, src), prompt, max_new_tokens=n + 1, eos_id=eos_id, pad_id=pad_id
+        )
         correct += sequence_accuracy(out.cpu(), part.tgt, eos_id=eos_id, skip=(bos_id,)) * len(part)
     model.train(was_training)
     return correct / len(split)

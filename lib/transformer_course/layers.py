@@ -58,8 +58,7 @@ class AddNorm(nn.Module):
     direct path back through the ``x +``: that is what lets deep stacks train.
     """
 
-    def __init__(self, d_model: int, dropout: float = 0.0, *, norm_first: bool = False,
-                 eps: float = 1e-5):
+    def __init__(self, d_model: int, dropout: float = 0.0, *, norm_first: bool = False, eps: float = 1e-5):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
         self.norm_first = bool(norm_first)
@@ -81,8 +80,17 @@ class EncoderLayer(nn.Module):
     (B, 1, 1, L). With a causal mask the same layer is a GPT block.
     """
 
-    def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1, *,
-                 norm_first: bool = False, activation: str = "relu", eps: float = 1e-5):
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        *,
+        norm_first: bool = False,
+        activation: str = "relu",
+        eps: float = 1e-5,
+    ):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=_check_dropout(dropout))
@@ -105,8 +113,9 @@ class EncoderLayer(nn.Module):
         """The LayerNorm of the feed-forward's Add & Norm."""
         return self.add_norm2.norm
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, *,
-                need_weights: bool = False) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, *, need_weights: bool = False
+    ) -> torch.Tensor:
         """x (B, L, d_model) → (B, L, d_model); with ``need_weights`` keeps (B, h, L, L)."""
         _check_hidden("x", x, self.d_model)
         self.self_attn_weights = None
@@ -141,8 +150,17 @@ class DecoderLayer(nn.Module):
     and the keys and values from the encoder output (memory).
     """
 
-    def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1, *,
-                 norm_first: bool = False, activation: str = "relu", eps: float = 1e-5):
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        *,
+        norm_first: bool = False,
+        activation: str = "relu",
+        eps: float = 1e-5,
+    ):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=_check_dropout(dropout))
@@ -173,14 +191,22 @@ class DecoderLayer(nn.Module):
         """The LayerNorm after the feed-forward network."""
         return self.add_norm3.norm
 
-    def forward(self, x: torch.Tensor, memory: torch.Tensor, self_mask: torch.Tensor | None = None,
-                cross_mask: torch.Tensor | None = None, *, need_weights: bool = False) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor,
+        self_mask: torch.Tensor | None = None,
+        cross_mask: torch.Tensor | None = None,
+        *,
+        need_weights: bool = False,
+    ) -> torch.Tensor:
         """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
         _check_hidden("x", x, self.d_model)
         _check_hidden("memory", memory, self.d_model)
         if memory.shape[0] != x.shape[0]:
-            raise ValueError(f"memory must have the batch size of x ({x.shape[0]}), "
-                             f"got shape {tuple(memory.shape)}")
+            raise ValueError(
+                f"memory must have the batch size of x ({x.shape[0]}), got shape {tuple(memory.shape)}"
+            )
         self.self_attn_weights = self.cross_attn_weights = None
 
         def attend_self(h: torch.Tensor) -> torch.Tensor:
@@ -189,8 +215,9 @@ class DecoderLayer(nn.Module):
 
         def attend_memory(h: torch.Tensor) -> torch.Tensor:
             # Queries from the decoder, keys and values from the encoder's output.
-            out, self.cross_attn_weights = self.cross_attn(h, memory, memory, cross_mask,
-                                                           need_weights=need_weights)
+            out, self.cross_attn_weights = self.cross_attn(
+                h, memory, memory, cross_mask, need_weights=need_weights
+            )
             return out
 
         x = self.add_norm1(x, attend_self)
@@ -206,8 +233,11 @@ class DecoderLayer(nn.Module):
         self.self_attn.load_from_torch(layer.self_attn)
         self.cross_attn.load_from_torch(layer.multihead_attn)
         _copy_feed_forward(self.feed_forward, layer)
-        for mine, theirs in ((self.add_norm1, layer.norm1), (self.add_norm2, layer.norm2),
-                             (self.add_norm3, layer.norm3)):
+        for mine, theirs in (
+            (self.add_norm1, layer.norm1),
+            (self.add_norm2, layer.norm2),
+            (self.add_norm3, layer.norm3),
+        ):
             mine.norm.load_state_dict(theirs.state_dict())
         return self
 
@@ -217,8 +247,9 @@ def _check_same_design(mine: EncoderLayer | DecoderLayer, layer: nn.Module) -> N
     if layer.linear1.in_features != mine.d_model:
         raise ValueError(f"{name} must have d_model={mine.d_model}, got {layer.linear1.in_features}")
     if layer.linear1.out_features != mine.feed_forward.d_ff:
-        raise ValueError(f"{name} must have dim_feedforward={mine.feed_forward.d_ff}, "
-                         f"got {layer.linear1.out_features}")
+        raise ValueError(
+            f"{name} must have dim_feedforward={mine.feed_forward.d_ff}, got {layer.linear1.out_features}"
+        )
     if bool(layer.norm_first) != mine.norm_first:
         raise ValueError(f"{name} must have norm_first={mine.norm_first}, got {layer.norm_first}")
     theirs = {F.relu: "relu", F.gelu: "gelu"}.get(layer.activation, repr(layer.activation))

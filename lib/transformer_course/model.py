@@ -38,38 +38,52 @@ ATTENTION_KINDS = ("encoder_self", "decoder_self", "cross")
 class TransformerConfig:
     """Sizes and choices of a model. The defaults are the paper's base model (Table 3)."""
 
-    vocab_size: int = 37000          # shared source/target vocabulary of byte-pair tokens (English-German)
+    vocab_size: int = 37000  # shared source/target vocabulary of byte-pair tokens (English-German)
     trg_vocab_size: int | None = None  # None: the target uses the same vocabulary as the source
-    d_model: int = 512               # width of every token vector between the layers
-    num_heads: int = 8               # h; each head works in d_model / h = 64 dimensions
-    num_encoder_layers: int = 6      # N for the encoder (also the depth of an encoder-only model)
-    num_decoder_layers: int = 6      # N for the decoder (also the depth of a decoder-only model)
-    d_ff: int = 2048                 # inner width of the position-wise feed-forward network
-    dropout: float = 0.1             # P_drop: on attention weights, sublayer outputs, embeddings
-    max_len: int = 512               # longest sequence the positional encoding covers
-    pad_id: int = 0                  # id of <pad>: masked out as a key everywhere (Vocab.pad_id)
-    norm_first: bool = False         # False: post-norm as in the paper; True: pre-norm (GPT-2 onwards)
-    final_norm: bool = True          # LayerNorm after each stack as in nn.Transformer (vital for pre-norm)
-    activation: str = "relu"         # "relu" (the paper) or "gelu" (BERT, GPT)
-    tie_embeddings: bool = True      # one matrix for the embeddings and the output projection (section 3.4)
-    positional: str = "sinusoidal"   # "sinusoidal" (the paper) or "learned" (BERT, GPT)
-    eps: float = 1e-5                # LayerNorm's epsilon, as in PyTorch
+    d_model: int = 512  # width of every token vector between the layers
+    num_heads: int = 8  # h; each head works in d_model / h = 64 dimensions
+    num_encoder_layers: int = 6  # N for the encoder (also the depth of an encoder-only model)
+    num_decoder_layers: int = 6  # N for the decoder (also the depth of a decoder-only model)
+    d_ff: int = 2048  # inner width of the position-wise feed-forward network
+    dropout: float = 0.1  # P_drop: on attention weights, sublayer outputs, embeddings
+    max_len: int = 512  # longest sequence the positional encoding covers
+    pad_id: int = 0  # id of <pad>: masked out as a key everywhere (Vocab.pad_id)
+    norm_first: bool = False  # False: post-norm as in the paper; True: pre-norm (GPT-2 onwards)
+    final_norm: bool = True  # LayerNorm after each stack as in nn.Transformer (vital for pre-norm)
+    activation: str = "relu"  # "relu" (the paper) or "gelu" (BERT, GPT)
+    tie_embeddings: bool = True  # one matrix for the embeddings and the output projection (section 3.4)
+    positional: str = "sinusoidal"  # "sinusoidal" (the paper) or "learned" (BERT, GPT)
+    eps: float = 1e-5  # LayerNorm's epsilon, as in PyTorch
 
     def __post_init__(self):
-        for name in ("vocab_size", "d_model", "num_heads", "num_encoder_layers",
-                     "num_decoder_layers", "d_ff", "max_len"):
+        for name in (
+            "vocab_size",
+            "d_model",
+            "num_heads",
+            "num_encoder_layers",
+            "num_decoder_layers",
+            "d_ff",
+            "max_len",
+        ):
             _validate.positive_int(name, getattr(self, name))
         if self.trg_vocab_size is not None:
             _validate.positive_int("trg_vocab_size", self.trg_vocab_size)
         if self.d_model % self.num_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) \
-                or not 0.0 <= self.dropout < 1.0:
+        if (
+            isinstance(self.dropout, bool)
+            or not isinstance(self.dropout, (int, float))
+            or not 0.0 <= self.dropout < 1.0
+        ):
             raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
-        if isinstance(self.pad_id, bool) or not isinstance(self.pad_id, int) \
-                or not 0 <= self.pad_id < self.vocab_size:
-            raise ValueError(f"pad_id must be an int in [0, vocab_size={self.vocab_size}), "
-                             f"got {self.pad_id!r}")
+        if (
+            isinstance(self.pad_id, bool)
+            or not isinstance(self.pad_id, int)
+            or not 0 <= self.pad_id < self.vocab_size
+        ):
+            raise ValueError(
+                f"pad_id must be an int in [0, vocab_size={self.vocab_size}), got {self.pad_id!r}"
+            )
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
         if self.positional not in ("sinusoidal", "learned"):
@@ -104,13 +118,22 @@ class Encoder(nn.Module):
         n = _validate.positive_int("num_layers", num_layers or config.num_encoder_layers)
         self.d_model = config.d_model
         self.layers = nn.ModuleList(
-            EncoderLayer(config.d_model, config.num_heads, config.d_ff, config.dropout,
-                         norm_first=config.norm_first, activation=config.activation, eps=config.eps)
-            for _ in range(n))
+            EncoderLayer(
+                config.d_model,
+                config.num_heads,
+                config.d_ff,
+                config.dropout,
+                norm_first=config.norm_first,
+                activation=config.activation,
+                eps=config.eps,
+            )
+            for _ in range(n)
+        )
         self.norm = nn.LayerNorm(config.d_model, eps=config.eps) if config.final_norm else None
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, *,
-                need_weights: bool = False) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, *, need_weights: bool = False
+    ) -> torch.Tensor:
         """x (B, L, d_model), mask True = may attend broadcastable to (B, h, L, L)."""
         for layer in self.layers:
             x = layer(x, mask, need_weights=need_weights)
@@ -130,21 +153,38 @@ class Decoder(nn.Module):
         n = _validate.positive_int("num_layers", num_layers or config.num_decoder_layers)
         self.d_model = config.d_model
         self.layers = nn.ModuleList(
-            DecoderLayer(config.d_model, config.num_heads, config.d_ff, config.dropout,
-                         norm_first=config.norm_first, activation=config.activation, eps=config.eps)
-            for _ in range(n))
+            DecoderLayer(
+                config.d_model,
+                config.num_heads,
+                config.d_ff,
+                config.dropout,
+                norm_first=config.norm_first,
+                activation=config.activation,
+                eps=config.eps,
+            )
+            for _ in range(n)
+        )
         self.norm = nn.LayerNorm(config.d_model, eps=config.eps) if config.final_norm else None
 
-    def forward(self, x: torch.Tensor, memory: torch.Tensor, self_mask: torch.Tensor | None = None,
-                cross_mask: torch.Tensor | None = None, *, need_weights: bool = False) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor,
+        self_mask: torch.Tensor | None = None,
+        cross_mask: torch.Tensor | None = None,
+        *,
+        need_weights: bool = False,
+    ) -> torch.Tensor:
         for layer in self.layers:
             x = layer(x, memory, self_mask, cross_mask, need_weights=need_weights)
         return x if self.norm is None else self.norm(x)
 
     def attention_weights(self) -> dict[str, list[torch.Tensor | None]]:
         """{"decoder_self": [(B, h, Lt, Lt) per layer], "cross": [(B, h, Lt, Ls) per layer]}."""
-        return {"decoder_self": [layer.self_attn_weights for layer in self.layers],
-                "cross": [layer.cross_attn_weights for layer in self.layers]}
+        return {
+            "decoder_self": [layer.self_attn_weights for layer in self.layers],
+            "cross": [layer.cross_attn_weights for layer in self.layers],
+        }
 
 
 class _Embed(nn.Module):
@@ -153,9 +193,11 @@ class _Embed(nn.Module):
     def __init__(self, token: TokenEmbedding, config: TransformerConfig):
         super().__init__()
         self.token = token
-        self.position = (SinusoidalPositionalEncoding(config.d_model, config.max_len)
-                         if config.positional == "sinusoidal"
-                         else LearnedPositionalEmbedding(config.d_model, config.max_len))
+        self.position = (
+            SinusoidalPositionalEncoding(config.d_model, config.max_len)
+            if config.positional == "sinusoidal"
+            else LearnedPositionalEmbedding(config.d_model, config.max_len)
+        )
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
@@ -173,7 +215,7 @@ class _LanguageModelBase(nn.Module):
     def _make_output(self, token: TokenEmbedding, vocab_size: int) -> nn.Linear:
         out = nn.Linear(self.config.d_model, vocab_size, bias=not self.config.tie_embeddings)
         if self.config.tie_embeddings:
-            out.weight = token.lookup.weight   # the same Parameter object: one matrix, counted once
+            out.weight = token.lookup.weight  # the same Parameter object: one matrix, counted once
         return out
 
     def _init_weights(self) -> None:
@@ -184,17 +226,20 @@ class _LanguageModelBase(nn.Module):
                 nn.init.xavier_uniform_(p)
         for module in self.modules():
             if isinstance(module, TokenEmbedding):
-                nn.init.normal_(module.lookup.weight, std=self.config.d_model ** -0.5)
+                nn.init.normal_(module.lookup.weight, std=self.config.d_model**-0.5)
 
     def _check_ids(self, name: str, ids: torch.Tensor, vocab_size: int) -> None:
         _validate.tensor(name, ids, ndim=2, floating=False)
         _validate.ids_in_range(name, ids, vocab_size)
         if ids.shape[1] == 0:
-            raise ValueError(f"{name} must hold at least one token per sequence, "
-                             f"got shape {tuple(ids.shape)}")
+            raise ValueError(
+                f"{name} must hold at least one token per sequence, got shape {tuple(ids.shape)}"
+            )
         if ids.shape[1] > self.config.max_len:
-            raise ValueError(f"{name} has {ids.shape[1]} positions (dimension 1) but config.max_len "
-                             f"is {self.config.max_len}")
+            raise ValueError(
+                f"{name} has {ids.shape[1]} positions (dimension 1) but config.max_len "
+                f"is {self.config.max_len}"
+            )
 
     def padding_mask(self, ids: torch.Tensor) -> torch.Tensor:
         """ids (B, L) → (B, 1, 1, L), True where the key is a real token (not padding)."""
@@ -232,20 +277,29 @@ class Transformer(_LanguageModelBase):
         self._check_ids("src", src, self.config.vocab_size)
         return self.encoder(self.src_embed(src), self.padding_mask(src), need_weights=need_weights)
 
-    def decode(self, trg_in: torch.Tensor, memory: torch.Tensor, src: torch.Tensor, *,
-               need_weights: bool = False) -> torch.Tensor:
+    def decode(
+        self, trg_in: torch.Tensor, memory: torch.Tensor, src: torch.Tensor, *, need_weights: bool = False
+    ) -> torch.Tensor:
         """trg_in (B, Lt), memory (B, Ls, d_model), src (B, Ls) for its padding → logits (B, Lt, V)."""
         self._check_ids("trg_in", trg_in, self.config.target_vocab_size)
         self._check_ids("src", src, self.config.vocab_size)
         _validate.tensor("memory", memory, ndim=3, floating=True)
         if memory.shape[:2] != src.shape:
-            raise ValueError(f"memory must have shape (B, Ls, d_model) = ({src.shape[0]}, {src.shape[1]}, "
-                             f"{self.config.d_model}) to match src, got {tuple(memory.shape)}")
+            raise ValueError(
+                f"memory must have shape (B, Ls, d_model) = ({src.shape[0]}, {src.shape[1]}, "
+                f"{self.config.d_model}) to match src, got {tuple(memory.shape)}"
+            )
         if trg_in.shape[0] != src.shape[0]:
-            raise ValueError(f"trg_in must have the batch size of src ({src.shape[0]}), "
-                             f"got shape {tuple(trg_in.shape)}")
-        h = self.decoder(self.trg_embed(trg_in), memory, self.causal_padding_mask(trg_in),
-                         self.padding_mask(src), need_weights=need_weights)
+            raise ValueError(
+                f"trg_in must have the batch size of src ({src.shape[0]}), got shape {tuple(trg_in.shape)}"
+            )
+        h = self.decoder(
+            self.trg_embed(trg_in),
+            memory,
+            self.causal_padding_mask(trg_in),
+            self.padding_mask(src),
+            need_weights=need_weights,
+        )
         return self.output(h)
 
     def forward(self, src: torch.Tensor, trg_in: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
@@ -253,8 +307,9 @@ class Transformer(_LanguageModelBase):
         self._check_ids("src", src, self.config.vocab_size)
         self._check_ids("trg_in", trg_in, self.config.target_vocab_size)
         if trg_in.shape[0] != src.shape[0]:
-            raise ValueError(f"trg_in must have the batch size of src ({src.shape[0]}), "
-                             f"got shape {tuple(trg_in.shape)}")
+            raise ValueError(
+                f"trg_in must have the batch size of src ({src.shape[0]}), got shape {tuple(trg_in.shape)}"
+            )
         memory = self.encode(src, need_weights=need_weights)
         return self.decode(trg_in, memory, src, need_weights=need_weights)
 
@@ -273,16 +328,21 @@ class Transformer(_LanguageModelBase):
         """
         if not isinstance(transformer, nn.Transformer):
             raise ValueError(f"transformer must be an nn.Transformer, got {type(transformer).__name__}")
-        for name, mine, theirs in (("encoder", self.encoder, transformer.encoder),
-                                   ("decoder", self.decoder, transformer.decoder)):
+        for name, mine, theirs in (
+            ("encoder", self.encoder, transformer.encoder),
+            ("decoder", self.decoder, transformer.decoder),
+        ):
             if len(theirs.layers) != len(mine.layers):
-                raise ValueError(f"transformer must have {len(mine.layers)} {name} layers, "
-                                 f"got {len(theirs.layers)}")
+                raise ValueError(
+                    f"transformer must have {len(mine.layers)} {name} layers, got {len(theirs.layers)}"
+                )
             for layer, ref in zip(mine.layers, theirs.layers):
                 layer.load_from_torch(ref)
             if (mine.norm is None) != (theirs.norm is None):
-                raise ValueError(f"transformer's {name} {'has' if theirs.norm is not None else 'lacks'} "
-                                 f"a final norm; set config.final_norm to match")
+                raise ValueError(
+                    f"transformer's {name} {'has' if theirs.norm is not None else 'lacks'} "
+                    f"a final norm; set config.final_norm to match"
+                )
             if mine.norm is not None:
                 mine.norm.load_state_dict(theirs.norm.state_dict())
         return self
@@ -356,28 +416,41 @@ def shape_trace(model: Transformer, src: torch.Tensor, trg_in: torch.Tensor) -> 
     with torch.no_grad():
         src_x = model.src_embed(src)
         memory = model.encode(src, need_weights=True)
-        model.decode(trg_in, memory, src)          # checks trg_in against src and memory
+        model.decode(trg_in, memory, src)  # checks trg_in against src and memory
         trg_x = model.trg_embed(trg_in)
-        hidden = model.decoder(trg_x, memory, model.causal_padding_mask(trg_in), model.padding_mask(src),
-                               need_weights=True)
+        hidden = model.decoder(
+            trg_x, memory, model.causal_padding_mask(trg_in), model.padding_mask(src), need_weights=True
+        )
         logits = model.output(hidden)
     weights = model.attention_weights()
     n_enc, n_dec = len(weights["encoder_self"]), len(weights["decoder_self"])
     return [
         ("src ids", tuple(src.shape), "B sentences × Ls source tokens"),
         ("src embedding · √d + position", tuple(src_x.shape), f"each token → d_model = {c.d_model} numbers"),
-        ("encoder self-attention weights", tuple(weights["encoder_self"][0].shape),
-         f"per layer: B × h × Ls queries × Ls keys ({n_enc} layers)"),
+        (
+            "encoder self-attention weights",
+            tuple(weights["encoder_self"][0].shape),
+            f"per layer: B × h × Ls queries × Ls keys ({n_enc} layers)",
+        ),
         ("memory = encoder output", tuple(memory.shape), "the same shape as its input, after every layer"),
         ("trg_in ids = trg[:, :-1]", tuple(trg_in.shape), "B × Lt target tokens, shifted right"),
         ("trg embedding · √d + position", tuple(trg_x.shape), "each target token → d_model numbers"),
-        ("decoder self-attention weights", tuple(weights["decoder_self"][0].shape),
-         f"per layer: B × h × Lt × Lt, causal ({n_dec} layers)"),
-        ("cross-attention weights", tuple(weights["cross"][0].shape),
-         "per layer: B × h × Lt target queries × Ls source keys"),
+        (
+            "decoder self-attention weights",
+            tuple(weights["decoder_self"][0].shape),
+            f"per layer: B × h × Lt × Lt, causal ({n_dec} layers)",
+        ),
+        (
+            "cross-attention weights",
+            tuple(weights["cross"][0].shape),
+            "per layer: B × h × Lt target queries × Ls source keys",
+        ),
         ("decoder output", tuple(hidden.shape), "one vector per target position"),
-        ("logits = output projection", tuple(logits.shape),
-         f"a score for each of the {logits.shape[-1]} words, at each position"),
+        (
+            "logits = output projection",
+            tuple(logits.shape),
+            f"a score for each of the {logits.shape[-1]} words, at each position",
+        ),
     ]
 
 

@@ -37,22 +37,22 @@ class PronounPointer(nn.Module):
         self.encoder = EncoderOnlyTransformer(config)
         self.head = SingleHeadAttention(config.d_model, d_k or config.d_model)
 
-    def forward(self, ids: torch.Tensor, it_pos: torch.Tensor, *,
-                need_weights: bool = False) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, it_pos: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
         _validate.tensor("ids", ids, ndim=2, floating=False)
         _validate.tensor("it_pos", it_pos, ndim=1, floating=False)
         if it_pos.shape[0] != ids.shape[0]:
-            raise ValueError(f"it_pos must have one entry per sentence ({ids.shape[0]}), "
-                             f"got shape {tuple(it_pos.shape)}")
+            raise ValueError(
+                f"it_pos must have one entry per sentence ({ids.shape[0]}), got shape {tuple(it_pos.shape)}"
+            )
         if it_pos.numel() and (int(it_pos.min()) < 0 or int(it_pos.max()) >= ids.shape[1]):
             raise ValueError(f"it_pos must hold positions in [0, {ids.shape[1]}), got {it_pos.tolist()}")
-        hidden = self.encoder.encode(ids, need_weights=need_weights)          # (B, L, d)
+        hidden = self.encoder.encode(ids, need_weights=need_weights)  # (B, L, d)
         rows = torch.arange(ids.shape[0], device=ids.device)
-        query = hidden[rows, it_pos].unsqueeze(1)                            # (B, 1, d): the word "it"
-        may_attend = (ids != self.config.pad_id).unsqueeze(1)                # (B, 1, L)
+        query = hidden[rows, it_pos].unsqueeze(1)  # (B, 1, d): the word "it"
+        may_attend = (ids != self.config.pad_id).unsqueeze(1)  # (B, 1, L)
         may_attend = may_attend.clone()
-        may_attend[rows, 0, it_pos] = False                                  # "it" cannot point at itself
-        _, weights = self.head(query, hidden, may_attend)                    # (B, 1, L)
+        may_attend[rows, 0, it_pos] = False  # "it" cannot point at itself
+        _, weights = self.head(query, hidden, may_attend)  # (B, 1, L)
         return weights[:, 0]
 
     def encoder_attention(self) -> list[torch.Tensor | None]:
@@ -87,7 +87,6 @@ def resolve(model: PronounPointer, ids: torch.Tensor, it_pos: int) -> torch.Tens
         return model(ids.unsqueeze(0).to(device), torch.tensor([it_pos], device=device))[0].cpu()
 
 
-
 def snapshot(model: PronounPointer, shown: PronounSplit, held_out: PronounSplit) -> dict:
     """What to keep at a training step, for the attention-history explorer.
 
@@ -97,5 +96,8 @@ def snapshot(model: PronounPointer, shown: PronounSplit, held_out: PronounSplit)
     """
     pointer = model(shown.ids, shown.it_pos, need_weights=True)
     encoder = model.encoder_attention()[0]
-    return {"pointer": pointer.clone(), "encoder": encoder.clone(),
-            "wins": float(referent_wins(model, held_out).float().mean())}
+    return {
+        "pointer": pointer.clone(),
+        "encoder": encoder.clone(),
+        "wins": float(referent_wins(model, held_out).float().mean()),
+    }

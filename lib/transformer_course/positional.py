@@ -8,9 +8,14 @@ from torch import nn
 from . import _validate
 
 
-def sinusoidal_encoding(length: int, d_model: int, *, base: float = 10000.0,
-                        dtype: torch.dtype = torch.float32,
-                        device: torch.device | str | None = None) -> torch.Tensor:
+def sinusoidal_encoding(
+    length: int,
+    d_model: int,
+    *,
+    base: float = 10000.0,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """The paper's encoding, shape (length, d_model).
 
     PE[pos, 2i] = sin(pos / base^(2i/d_model)),  PE[pos, 2i+1] = cos(pos / base^(2i/d_model)).
@@ -22,13 +27,13 @@ def sinusoidal_encoding(length: int, d_model: int, *, base: float = 10000.0,
     _validate.positive_int("d_model", d_model)
     if not base > 1:
         raise ValueError(f"base must be a number > 1, got {base!r}")
-    pos = torch.arange(length, dtype=torch.float64, device=device)[:, None]      # (L, 1)
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)      # (⌈d/2⌉,)
-    angle = pos / base ** (two_i / d_model)                                      # (L, ⌈d/2⌉)
+    pos = torch.arange(length, dtype=torch.float64, device=device)[:, None]  # (L, 1)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)  # (⌈d/2⌉,)
+    angle = pos / base ** (two_i / d_model)  # (L, ⌈d/2⌉)
     pe = torch.empty(length, d_model, dtype=torch.float64, device=device)
     pe[:, 0::2] = torch.sin(angle)
-    pe[:, 1::2] = torch.cos(angle[:, : d_model // 2])   # an odd d_model has one sin too many
-    return pe.to(dtype)   # computed in float64 so large positions stay accurate
+    pe[:, 1::2] = torch.cos(angle[:, : d_model // 2])  # an odd d_model has one sin too many
+    return pe.to(dtype)  # computed in float64 so large positions stay accurate
 
 
 class SinusoidalPositionalEncoding(nn.Module):
@@ -39,8 +44,7 @@ class SinusoidalPositionalEncoding(nn.Module):
         self.d_model = _validate.positive_int("d_model", d_model)
         self.max_len = _validate.positive_int("max_len", max_len)
         # A buffer moves with .to(device) but is not a parameter and not saved.
-        self.register_buffer("pe", sinusoidal_encoding(max_len, d_model, base=base),
-                             persistent=False)
+        self.register_buffer("pe", sinusoidal_encoding(max_len, d_model, base=base), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.pe[: _check_input(x, self.d_model, self.max_len)].to(x.dtype)

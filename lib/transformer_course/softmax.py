@@ -68,29 +68,34 @@ def softmax_jacobian_norm(weights: torch.Tensor) -> torch.Tensor:
     √(Σ p_i² − 2 Σ p_i³ + (Σ p_i²)²), which goes to 0 as p approaches one-hot.
     """
     _validate.tensor("weights", weights, floating=True)
-    s2 = (weights ** 2).sum(dim=-1)
-    s3 = (weights ** 3).sum(dim=-1)
-    return (s2 - 2 * s3 + s2 ** 2).clamp_min(0).sqrt()
+    s2 = (weights**2).sum(dim=-1)
+    s3 = (weights**3).sum(dim=-1)
+    return (s2 - 2 * s3 + s2**2).clamp_min(0).sqrt()
 
 
 @dataclass(frozen=True)
 class SaturationResult:
     """What ``saturation_experiment`` measured; every tensor has one entry per d_k."""
 
-    d_k: tuple[int, ...]            # the dimensions tried
-    length: int                     # keys per row (Lk); uniform weights have entropy log(length)
-    score_var: torch.Tensor         # variance of the raw dot products q·k (≈ d_k)
+    d_k: tuple[int, ...]  # the dimensions tried
+    length: int  # keys per row (Lk); uniform weights have entropy log(length)
+    score_var: torch.Tensor  # variance of the raw dot products q·k (≈ d_k)
     scaled_score_var: torch.Tensor  # variance after dividing by √d_k (≈ 1)
-    max_weight: torch.Tensor        # mean largest weight per row, unscaled scores
+    max_weight: torch.Tensor  # mean largest weight per row, unscaled scores
     scaled_max_weight: torch.Tensor
-    entropy: torch.Tensor           # mean row entropy (nats), unscaled scores
+    entropy: torch.Tensor  # mean row entropy (nats), unscaled scores
     scaled_entropy: torch.Tensor
-    grad_norm: torch.Tensor         # mean softmax Jacobian norm per row, unscaled scores
+    grad_norm: torch.Tensor  # mean softmax Jacobian norm per row, unscaled scores
     scaled_grad_norm: torch.Tensor
 
 
-def saturation_experiment(d_ks: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), *,
-                          length: int = 16, rows: int = 256, seed: int = 0) -> SaturationResult:
+def saturation_experiment(
+    d_ks: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+    *,
+    length: int = 16,
+    rows: int = 256,
+    seed: int = 0,
+) -> SaturationResult:
     """Random q, k with N(0, 1) entries, for each d_k: score variance, max weight, entropy, gradient.
 
     For each d_k, ``rows`` queries each attend over ``length`` keys, with and without the
@@ -104,18 +109,27 @@ def saturation_experiment(d_ks: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 25
     for d in d_ks:
         _validate.positive_int("d_ks entries", d)
     gen = torch.Generator().manual_seed(seed)
-    out: dict[str, list[float]] = {k: [] for k in (
-        "score_var", "scaled_score_var", "max_weight", "scaled_max_weight",
-        "entropy", "scaled_entropy", "grad_norm", "scaled_grad_norm")}
+    out: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "score_var",
+            "scaled_score_var",
+            "max_weight",
+            "scaled_max_weight",
+            "entropy",
+            "scaled_entropy",
+            "grad_norm",
+            "scaled_grad_norm",
+        )
+    }
     for d in d_ks:
         q = torch.randn(rows, 1, d, generator=gen, dtype=torch.float64)
         k = torch.randn(rows, length, d, generator=gen, dtype=torch.float64)
-        raw = attention_scores(q, k, scale=1.0)[:, 0]                  # (rows, length)
+        raw = attention_scores(q, k, scale=1.0)[:, 0]  # (rows, length)
         for prefix, scores in (("", raw), ("scaled_", raw / math.sqrt(d))):
             w = stable_softmax(scores)
             out[prefix + "score_var"].append(float(scores.var()))
             out[prefix + "max_weight"].append(float(w.amax(dim=-1).mean()))
             out[prefix + "entropy"].append(float(entropy(w).mean()))
             out[prefix + "grad_norm"].append(float(softmax_jacobian_norm(w).mean()))
-    return SaturationResult(d_k=d_ks, length=length,
-                            **{k: torch.tensor(v) for k, v in out.items()})
+    return SaturationResult(d_k=d_ks, length=length, **{k: torch.tensor(v) for k, v in out.items()})

@@ -105,8 +105,9 @@ class Vocab:
         ids = [self.bos_id] * add_bos + ids + [self.eos_id] * add_eos
         return torch.tensor(ids, dtype=torch.long)
 
-    def encode_batch(self, texts: Sequence[str], *, add_bos: bool = False,
-                     add_eos: bool = False) -> torch.Tensor:
+    def encode_batch(
+        self, texts: Sequence[str], *, add_bos: bool = False, add_eos: bool = False
+    ) -> torch.Tensor:
         """Texts → ids padded on the right with ``pad_id``, shape (B, T_max)."""
         if isinstance(texts, str) or not len(texts):
             raise ValueError("texts must be a non-empty list of strings")

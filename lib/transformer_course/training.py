@@ -65,14 +65,26 @@ class History:
         self.evals.setdefault(name, []).append((step, float(value)))
 
 
-def train(model: nn.Module, loss_fn: Callable[[nn.Module, object], torch.Tensor],
-          batch_fn: Callable[[torch.Tensor], object], num_items: int, *, steps: int,
-          batch_size: int = 64, lr: float = 3e-3, seed: int = 0, warmup: int = 0,
-          decay: bool = False,
-          snapshot_fn: Callable[[nn.Module], object] | None = None,
-          snapshot_steps: Iterable[int] = (), callback: Callable[[History], None] | None = None,
-          callback_every: int = 25, progress: bool = True, description: str = "training",
-          history: History | None = None) -> History:
+def train(
+    model: nn.Module,
+    loss_fn: Callable[[nn.Module, object], torch.Tensor],
+    batch_fn: Callable[[torch.Tensor], object],
+    num_items: int,
+    *,
+    steps: int,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    seed: int = 0,
+    warmup: int = 0,
+    decay: bool = False,
+    snapshot_fn: Callable[[nn.Module], object] | None = None,
+    snapshot_steps: Iterable[int] = (),
+    callback: Callable[[History], None] | None = None,
+    callback_every: int = 25,
+    progress: bool = True,
+    description: str = "training",
+    history: History | None = None,
+) -> History:
     """Train ``model`` for ``steps`` steps of Adam and return the ``History``.
 
     ``batch_fn(indices (batch_size,))`` builds a batch from item indices (0 … num_items-1);
@@ -97,7 +109,7 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, object], torch.Tensor]
     if snapshot_steps and snapshot_fn is None:
         raise ValueError("snapshot_steps needs a snapshot_fn to call at those steps")
 
-    torch.manual_seed(seed)                       # dropout draws from the global generator
+    torch.manual_seed(seed)  # dropout draws from the global generator
     history = History() if history is None else history
     start = history.steps[-1] if history.steps else 0
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
@@ -153,27 +165,32 @@ def _progress_bar(total: int, description: str, enabled: bool):
     if not enabled:
         return None
     from tqdm.auto import tqdm
+
     return tqdm(total=total, desc=description, leave=True)
 
 
 # --- Sequence-to-sequence tasks (copy, reverse, sort) ---
 
-def seq2seq_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], *,
-                 pad_id: int = 0) -> torch.Tensor:
+
+def seq2seq_loss(
+    model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], *, pad_id: int = 0
+) -> torch.Tensor:
     """Cross-entropy of next-token prediction with the shifted target.
 
     batch = (src (B, S), tgt (B, T)); the decoder reads ``tgt[:, :-1]`` and must predict
     ``tgt[:, 1:]``; padding positions do not count.
     """
     src, tgt = batch
-    logits = model(src, tgt[:, :-1])                                    # (B, T-1, V)
-    labels = tgt[:, 1:]                                                 # (B, T-1)
+    logits = model(src, tgt[:, :-1])  # (B, T-1, V)
+    labels = tgt[:, 1:]  # (B, T-1)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
 
 
 def split_batch_fn(split: SequenceSplit) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """Indices → (src, tgt) of a ``SequenceSplit``, trimmed to the longest row in the batch."""
+
     def batch_fn(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n = int(split.lengths[idx].max())
-        return split.src[idx, :n], split.tgt[idx, :n + 2]
+        return split.src[idx, :n], split.tgt[idx, : n + 2]
+
     return batch_fn

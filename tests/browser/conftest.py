@@ -17,8 +17,9 @@ from .lab import BUILD, CHROMIUM, start_lab
 
 def _unavailable() -> str | None:
     if not CHROMIUM.exists():
-        return (f"Chromium not found at {CHROMIUM} (install it: apt-get install -y chromium, "
-                "or set TC_CHROMIUM)")
+        return (
+            f"Chromium not found at {CHROMIUM} (install it: apt-get install -y chromium, or set TC_CHROMIUM)"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -34,9 +35,11 @@ def browser():
             pytest.fail(f"TC_REQUIRE_BROWSER=1 but {reason}")
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=["--no-sandbox", "--disable-gpu"])
+        chromium = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
         yield chromium
         chromium.close()
 
@@ -62,11 +65,21 @@ def latency():
         "chapters": report,
         "median_control_to_repaint_ms": round(statistics.median(samples), 1) if samples else None,
         "max_run_all_to_first_plotly_figure_s": max(
-            (r["run_all_to_first_plotly_figure_s"] for r in report.values()
-             if r.get("run_all_to_first_plotly_figure_s") is not None), default=None),
+            (
+                r["run_all_to_first_plotly_figure_s"]
+                for r in report.values()
+                if r.get("run_all_to_first_plotly_figure_s") is not None
+            ),
+            default=None,
+        ),
         "max_run_all_to_first_live_figure_s": max(
-            (r["run_all_to_first_live_figure_s"] for r in report.values()
-             if r.get("run_all_to_first_live_figure_s") is not None), default=None),
+            (
+                r["run_all_to_first_live_figure_s"]
+                for r in report.values()
+                if r.get("run_all_to_first_live_figure_s") is not None
+            ),
+            default=None,
+        ),
         "goals": {"run_all_to_first_figure_s": 5.0, "median_control_to_repaint_ms": 100.0},
     }
     BUILD.mkdir(exist_ok=True)

@@ -28,8 +28,10 @@ CHROMIUM = Path(os.environ.get("TC_CHROMIUM", "/usr/bin/chromium"))
 # Settings that keep a fresh JupyterLab quiet: no kernel dialog, no news, no autosave.
 SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-        {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
 }
 
@@ -76,19 +78,28 @@ def start_lab(workdir: Path) -> Lab:
         target.write_text(json.dumps(value))
     (home / "workspaces").mkdir(parents=True)
     port, token = free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
-               JUPYTER_RUNTIME_DIR=str(home / "runtime"), PYTHONUNBUFFERED="1")
-    cmd = [str(Path(sys.executable).with_name("jupyter-lab")), "--no-browser",
-           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-           "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
-           "--ServerApp.disable_check_xsrf=False"]
+    env = dict(
+        os.environ,
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        PYTHONUNBUFFERED="1",
+    )
+    cmd = [
+        str(Path(sys.executable).with_name("jupyter-lab")),
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=",
+        "--ServerApp.disable_check_xsrf=False",
+    ]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     log = open(workdir / "lab.log", "wb")
-    process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               cwd=workdir)
+    process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
     lab = Lab(f"http://127.0.0.1:{port}", token, root, process)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -106,10 +117,12 @@ def start_lab(workdir: Path) -> Lab:
 # --- driving the page -----------------------------------------------------------------
 
 KERNEL_IDLE = "(ipykernel) | Idle"
-CONTROLS = (".widget-slider, .widget-dropdown, .widget-text, .widget-textarea, "
-            ".widget-toggle-buttons, .widget-checkbox, .widget-select, .widget-select-multiple, "
-            ".widget-radio, "
-            ".widget-toggle-button:not(.widget-toggle-buttons *)")
+CONTROLS = (
+    ".widget-slider, .widget-dropdown, .widget-text, .widget-textarea, "
+    ".widget-toggle-buttons, .widget-checkbox, .widget-select, .widget-select-multiple, "
+    ".widget-radio, "
+    ".widget-toggle-button:not(.widget-toggle-buttons *)"
+)
 
 # Figures of one explorer: revision, last paint time and a fingerprint of what plotly drew.
 FIGURES_JS = """(root) => [...root.querySelectorAll('.tc-figure')].map(div => ({
@@ -178,12 +191,15 @@ def wait_executed(page, timeout_s: float = 120) -> None:
 
 def shutdown_kernels(lab: Lab) -> None:
     """Stop every kernel of the server (one chapter's kernel should not slow the next)."""
+
     def call(method: str, path: str):
-        req = urllib.request.Request(f"{lab.url}{path}", method=method,
-                                     headers={"Authorization": f"token {lab.token}"})
+        req = urllib.request.Request(
+            f"{lab.url}{path}", method=method, headers={"Authorization": f"token {lab.token}"}
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             body = resp.read()
             return json.loads(body) if body else None
+
     try:
         for kernel in call("GET", "/api/kernels") or []:
             call("DELETE", f"/api/kernels/{kernel['id']}")

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.browser
 
 NOTEBOOKS = sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
 SHOTS = BUILD / "screenshots"
-SLIDER_PRESSES = 3          # key presses per slider (each one timed)
+SLIDER_PRESSES = 3  # key presses per slider (each one timed)
 # Latency is timed from the learner's first input event (key, pointer, input, change) on
 # the page, not from when the test started driving: Playwright's own round trips
 # (focus, attribute reads) before the key press are not part of what a learner waits for.
@@ -67,7 +67,7 @@ def operate(page, control, kind_hint: str) -> str:
     if "widget-slider" in classes:
         handle = control.locator(".noUi-handle").first
         if handle.get_attribute("aria-valuemin") == handle.get_attribute("aria-valuemax"):
-            return "fixed"          # a slider with a single position (e.g. one layer)
+            return "fixed"  # a slider with a single position (e.g. one layer)
         at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
         handle.focus()
         page.keyboard.press("ArrowLeft" if at_max or kind_hint == "back" else "ArrowRight")
@@ -83,7 +83,7 @@ def operate(page, control, kind_hint: str) -> str:
         labels = select.locator("option").all_inner_texts()
         chosen = select.evaluate("s => [...s.selectedOptions].map(o => o.textContent)")
         if len(chosen) > 1:
-            chosen = chosen[:-1]                      # show one item fewer
+            chosen = chosen[:-1]  # show one item fewer
         else:
             chosen = chosen + [next(x for x in labels if x not in chosen)]
         select.select_option(label=chosen)
@@ -131,7 +131,9 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
         # The first figure of any kind (a static go.Figure or a live FigureView) ...
         page.wait_for_function(
             "() => document.querySelector('.tc-figure[data-tc-painted-at], .js-plotly-plot .main-svg')",
-            timeout=120_000, polling=20)
+            timeout=120_000,
+            polling=20,
+        )
         first_any = page.evaluate("performance.now()")
         report["run_all_to_first_plotly_figure_s"] = round((first_any - t0) / 1000, 2)
         wait_executed(page)
@@ -142,11 +144,13 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
         report["run_all_to_idle_s"] = round((page.evaluate("performance.now()") - t0) / 1000, 2)
 
         # Every widget output rendered; every live figure drawn by plotly.
-        page.wait_for_function("""() => [...document.querySelectorAll(
+        page.wait_for_function(
+            """() => [...document.querySelectorAll(
               '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.widget-view+json"]')]
               .every(o => o.querySelector('.lm-Widget, .jupyter-widgets'))
             && [...document.querySelectorAll('.tc-figure')].every(d => d.querySelector('.main-svg'))""",
-                               timeout=30_000)
+            timeout=30_000,
+        )
         assert not page.evaluate(ERRORS_JS)
 
         page.evaluate(INPUT_HOOK)
@@ -178,8 +182,9 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
                     changed = [a["print"] != b["print"] for a, b in zip(after, before)]
                     assert any(changed), f"{where}: figures redrawn but nothing on them changed"
                     moved_any = True
-                    painted = max(a["painted"] for a, b in zip(after, before)
-                                  if a["revision"] > b["revision"])
+                    painted = max(
+                        a["painted"] for a, b in zip(after, before) if a["revision"] > b["revision"]
+                    )
                     first_input = page.evaluate("() => window.__tcFirstInput") or start
                     samples.append(round(painted - first_input, 1))
                     driven.append(round(painted - start, 1))

@@ -31,11 +31,15 @@ def test_exported_chapter_draws_its_figures_offline(browser, exported):
     page = context.new_page()
     try:
         page.goto(exported.as_uri())
-        page.wait_for_function("() => window.Plotly && document.querySelectorAll("
-                               "'.js-plotly-plot .main-svg').length > 0", timeout=30_000)
+        page.wait_for_function(
+            "() => window.Plotly && document.querySelectorAll('.js-plotly-plot .main-svg').length > 0",
+            timeout=30_000,
+        )
         charts = page.locator(".js-plotly-plot")
-        drawn = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')]"
-                              ".filter(d => d.querySelector('.main-svg')).length")
+        drawn = page.evaluate(
+            "() => [...document.querySelectorAll('.js-plotly-plot')]"
+            ".filter(d => d.querySelector('.main-svg')).length"
+        )
         assert drawn == charts.count() >= 4, (drawn, charts.count())
         # The explorer is there in its last state, with both of its figures.
         snapshot = page.locator(".tc-snapshot").first

@@ -26,9 +26,11 @@ def test_slide_types_are_ones_the_deck_shows(notebook):
     cells = json.loads(notebook.read_text())["cells"]
     kinds = [c.get("metadata", {}).get("slideshow", {}).get("slide_type") for c in cells]
     hidden = [i for i, k in enumerate(kinds) if k not in SHOWN]
-    assert not hidden, (f"{notebook.name}: cells {hidden} have slide types jupyterlab-slideshow "
-                        f"does not show ({sorted({kinds[i] for i in hidden}, key=str)}); "
-                        "use 'fragment' for a cell that follows on the same slide")
+    assert not hidden, (
+        f"{notebook.name}: cells {hidden} have slide types jupyterlab-slideshow "
+        f"does not show ({sorted({kinds[i] for i in hidden}, key=str)}); "
+        "use 'fragment' for a cell that follows on the same slide"
+    )
 
 
 @pytest.mark.browser
@@ -49,16 +51,16 @@ def test_present_chapter_with_live_widgets(lab, browser):
         heading.scroll_into_view_if_needed()
         heading.click()
         page.locator('[data-command="deck:toggle"]').click()
-        page.wait_for_selector("body[data-jp-deck-mode='presenting']", state="attached",
-                               timeout=10_000)
+        page.wait_for_selector("body[data-jp-deck-mode='presenting']", state="attached", timeout=10_000)
         explorer_cell = cells.nth(target[1])
         for _ in range(10):
             if "jp-deck-mod-onscreen" in (explorer_cell.get_attribute("class") or ""):
                 break
             page.locator(".jp-deck-mod-direction-forward").click()
             time.sleep(0.4)
-        assert "jp-deck-mod-onscreen" in (explorer_cell.get_attribute("class") or ""), \
+        assert "jp-deck-mod-onscreen" in (explorer_cell.get_attribute("class") or ""), (
             "the explorer never came on screen in the deck"
+        )
         explorer = explorer_cell.locator(".tc-explorer")
         assert explorer.is_visible()
         before = explorer.evaluate(FIGURES_JS)
