@@ -1,6 +1,6 @@
 # Everyday targets. The first one you run creates .venv with the pinned environment.
 #   make lab    open JupyterLab on the course (127.0.0.1, token auth)
-#   make test   run every test: lib, widgets, notebook hygiene, every chapter under nbval,
+#   make test   run every test: ruff, lib, widgets, notebook hygiene, every chapter under nbval,
 #               and JupyterLab in headless Chromium when /usr/bin/chromium is present
 #   make html   every chapter, executed, as self-contained offline HTML in build/html/
 #   make bench  time lib against PyTorch and the course itself; writes bench/RESULTS.md
@@ -38,7 +38,7 @@ lab: env  ## open JupyterLab on chapters/, with chapter 00 open
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ROOT_FLAG) \
 		--ServerApp.root_dir=chapters --LabApp.default_url=/lab/tree/00_welcome.ipynb
 
-test: env  ## run every test (unit, widgets, hygiene, notebooks via nbval, browser when Chromium is present)
+test: env lint  ## run every test (lint, unit, widgets, hygiene, notebooks via nbval, browser when Chromium is present)
 	$(BIN)/python -m pytest tests --nbval-lax chapters
 
 test-fast: env  ## unit and widget tests only (no notebooks, no browser)
@@ -57,8 +57,9 @@ THREADS ?=
 bench: env  ## benchmarks (lib vs PyTorch, chapters, widgets) → bench/RESULTS.md; BENCH=name for one
 	$(BIN)/python -m bench $(if $(BENCH),--only $(BENCH),) $(if $(THREADS),--threads $(THREADS),)
 
-lint: env  ## ruff over lib, tests, the chapters and the benchmarks
+lint: env  ## ruff check over lib, tests, chapters and bench; ruff format --check over lib, tests and bench
 	$(BIN)/ruff check lib tests chapters bench
+	$(BIN)/ruff format --check lib tests bench
 
 format: env  ## ruff format + fix lib and tests (never touches chapters)
 	$(BIN)/ruff check --fix lib tests

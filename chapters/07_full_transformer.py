@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from IPython.display import HTML
 from torch import nn
 from transformer_course import checks, figures, widgets
+from transformer_course.assets import asset_image
 from transformer_course.layers import AddNorm, DecoderLayer, EncoderLayer, FeedForward
 from transformer_course.masks import causal_mask, combine_masks, padding_mask, to_blocked
 from transformer_course.model import (
@@ -41,7 +42,7 @@ _ = torch.manual_seed(0)   # the same "random" numbers on every run
 vocab = course_vocab()
 
 # %% slideshow={"slide_type": "subslide"}
-widgets.asset_image("transformer.svg", width=640,
+asset_image("transformer.svg", width=640,
                     alt="The encoder-decoder Transformer: encoder stack left, decoder stack right")
 
 # %% [markdown] slideshow={"slide_type": "slide"}

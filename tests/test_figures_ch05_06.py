@@ -56,9 +56,12 @@ def test_cost_figure_has_both_paths_and_a_square_guide():
 
 
 def test_measured_memory_grows_as_length_squared_only_when_weights_are_stored():
-    threads = torch.get_num_threads()
-    cost = measure_attention_cost((64, 128, 256), num_heads=2, d_head=8, repeats=1, budget_s=10)
-    assert torch.get_num_threads() == threads  # the one-thread timing setting is undone
+    torch.set_num_threads(2)  # the tests run on one thread; the measurement must restore two
+    try:
+        cost = measure_attention_cost((64, 128, 256), num_heads=2, d_head=8, repeats=1, budget_s=10)
+        assert torch.get_num_threads() == 2  # the one-thread timing setting is undone
+    finally:
+        torch.set_num_threads(1)
     assert cost.lengths == [64, 128, 256]
     assert growth_exponent(cost.lengths, cost.explicit_bytes) == pytest.approx(2.0, abs=0.15)
     assert growth_exponent(cost.lengths, cost.fused_bytes) == pytest.approx(1.0, abs=0.15)

@@ -13,8 +13,6 @@ from transformer_course.training import (
     train,
 )
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 
 @pytest.fixture(scope="module")
 def task():

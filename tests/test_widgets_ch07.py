@@ -136,15 +136,3 @@ def test_shapes_table_and_depth_figure():
         depth_figure({})
     with pytest.raises(ValueError, match="plain"):
         depth_figure({"plain": torch.ones(2, 2)})
-
-
-def test_asset_image_embeds_the_diagram():
-    from transformer_course.widgets import asset_image
-
-    html = asset_image("transformer.svg", width=500, alt="a <diagram>").data
-    assert html.startswith('<img src="data:image/svg+xml;base64,') and 'width="500"' in html
-    assert "&lt;diagram&gt;" in html
-    with pytest.raises(ValueError, match="name"):
-        asset_image("missing.svg")
-    with pytest.raises(ValueError, match="name"):
-        asset_image("../README.md")

@@ -10,8 +10,6 @@ from transformer_course.training import History, seq2seq_loss, split_batch_fn, t
 from transformer_course.widgets import AttentionHistoryExplorer, GenerationExplorer, LiveLossCurve
 from widget_state import changed
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 
 def snap(explorer):
     return {name: fig.to_json() for name, fig in explorer.figures.items()}

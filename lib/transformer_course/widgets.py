@@ -987,28 +987,6 @@ class ModelExplorer(Explorer):
 BOS_LABEL = "<bos>"
 
 
-def asset_image(name: str, *, width: int = 640, alt: str = ""):
-    """An SVG or PNG from the course's ``assets/`` folder, embedded in the output as data.
-
-    JupyterLab serves only ``chapters/``, so a Markdown link to ``../assets/...`` would not
-    load; embedding the file also keeps an exported HTML page self-contained. An ``<img>``
-    keeps the SVG's own styles from leaking into the page.
-    """
-    import base64
-    from pathlib import Path
-
-    from IPython.display import HTML
-
-    folder = Path(__file__).resolve().parents[2] / "assets"
-    path = folder / name
-    kinds = {".svg": "image/svg+xml", ".png": "image/png"}
-    if path.suffix not in kinds or not path.is_file():
-        raise ValueError(f"name must be an .svg or .png file in {folder}, got {name!r}")
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return HTML(
-        f'<img src="data:{kinds[path.suffix]};base64,{data}" width="{int(width)}" alt="{html.escape(alt)}">'
-    )
-
 
 # --- Chapter 08: training and generation ---
 # (this section's code goes right below this line; keep the sections apart)

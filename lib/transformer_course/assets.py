@@ -1,0 +1,41 @@
+"""The course's pictures (``assets/`` at the top of the repository), shown inside a notebook.
+
+Not a widget and not a figure: a file read from disk and embedded in the cell's output,
+so that JupyterLab (which serves only ``chapters/``) and an exported HTML page both show it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+from IPython.display import HTML
+
+KINDS = {".svg": "image/svg+xml", ".png": "image/png"}
+
+
+def assets_folder() -> Path:
+    """The folder that holds the course's diagrams: ``assets/`` beside ``lib/`` in a checkout."""
+    return Path(__file__).resolve().parents[2] / "assets"
+
+
+def asset_path(name: str) -> Path:
+    """The path of one asset, or a ValueError naming ``name`` and the folder searched."""
+    folder = assets_folder()
+    path = folder / str(name)
+    if path.suffix not in KINDS or not path.is_file() or path.parent != folder:
+        raise ValueError(f"name must be an .svg or .png file in {folder}, got {name!r}")
+    return path
+
+
+def asset_image(name: str, *, width: int = 640, alt: str = "") -> HTML:
+    """An SVG or PNG from the course's assets, embedded in the output as data.
+
+    An ``<img>`` (rather than inline SVG) keeps the SVG's own styles from leaking into the page.
+    """
+    path = asset_path(name)
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return HTML(
+        f'<img src="data:{KINDS[path.suffix]};base64,{data}" width="{int(width)}" alt="{html.escape(alt)}">'
+    )
