@@ -987,7 +987,6 @@ class ModelExplorer(Explorer):
 BOS_LABEL = "<bos>"
 
 
-
 # --- Chapter 08: training and generation ---
 # (this section's code goes right below this line; keep the sections apart)
 
