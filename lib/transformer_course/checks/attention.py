@@ -60,28 +60,28 @@ SCORES_MISTAKES = (
         hint="k is not transposed: q @ k multiplies each query with the COLUMNS of k. Each key is a "
         "row of k, so turn the rows into columns first: q @ k.transpose(-2, -1).",
         compute=lambda q, k: q @ k,
-        example=lambda q, k: torch.matmul(q, k),
+        example=lambda q, k: q @ k,
     ),
     Mistake(
         name="queries and keys swapped",
         hint="Queries and keys are swapped: k @ q.T gives row i = key i. The scores' rows must be the "
         "queries (who is asking) and the columns the keys: q @ k.transpose(-2, -1).",
         compute=lambda q, k: k @ q.transpose(-2, -1),
-        example=lambda q, k: torch.einsum("...kd,...qd->...kq", k, q),
+        example=lambda q, k: k @ q.T,
     ),
     Mistake(
         name="q.T @ k",
         hint="q.T @ k compares the feature columns with each other, a (d_k, d_k) matrix. We want one "
         "number per pair of TOKENS: q @ k.transpose(-2, -1), shaped (Lq, Lk).",
         compute=lambda q, k: q.transpose(-2, -1) @ k,
-        example=lambda q, k: q.mT @ k,
+        example=lambda q, k: q.T @ k,
     ),
     Mistake(
         name="scaled already",
         hint="You divided by √d_k: good instinct, but that is chapter 04's step. Here we want the raw "
         "scores q @ k.transpose(-2, -1).",
         compute=lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]),
-        example=lambda q, k: q @ k.transpose(-2, -1) / k.shape[-1] ** 0.5,
+        example=lambda q, k: q @ k.T / math.sqrt(k.shape[-1]),
     ),
     SCORES_ON_A_BATCH,
 )

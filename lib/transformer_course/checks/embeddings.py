@@ -87,7 +87,7 @@ MISTAKES = (
         hint="That is the raw dot product v @ v.T: it still grows with the vectors' lengths. "
         "Divide each row by its length first (v.norm(dim=1, keepdim=True)).",
         compute=lambda v: v @ v.T,
-        example=lambda vectors: torch.matmul(vectors, vectors.T),
+        example=lambda vectors: vectors @ vectors.T,
     ),
     Mistake(
         name="norm over dim=0",
