@@ -154,6 +154,10 @@ def test_describe_difference_says_kind_shape_inf_or_where():
     where = describe_difference(want + torch.tensor([[0.0, 0.0], [0.5, 0.0]]), want)
     assert where == "largest difference 0.5 at index (1, 0) (expected 3.0000, got 3.5000)"
     assert describe_difference(4, 3) == "expected 3, got 4"
+    cube = torch.zeros(2, 3, 4)
+    bumped = cube.clone()
+    bumped[1, 2, 3] = 1.0
+    assert "at index (1, 2, 3)" in describe_difference(bumped, cube)
     nan = float("nan")  # NaN where the reference has NaN too is no difference
     assert "at index (1,)" in describe_difference(torch.tensor([nan, 2.0]), torch.tensor([nan, 1.0]))
 

@@ -203,7 +203,7 @@ def describe_difference(got: object, want: object, atol: float = 1e-5) -> str:
     # Entries that ``same`` accepts (NaN against NaN included) count as no difference.
     close = torch.isclose(got, want, atol=atol, rtol=RTOL, equal_nan=True)
     diff = (got - want).abs().nan_to_num(nan=float("inf")).masked_fill(close, 0.0)
-    where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+    where = _unravel(int(diff.argmax()), diff.shape)
     return (
         f"largest difference {float(diff.max()):.3g} at index {where} "
         f"(expected {float(want[where]):.4f}, got {float(got[where]):.4f})"
@@ -219,6 +219,16 @@ def _describe_sequence(got: object, want: tuple | list, atol: float) -> str:
         if not same(g, w, atol):
             return f"item {i} of the {kind}: {describe_difference(g, w, atol)}"
     return f"the {kind} differs"  # not reached when ``same`` said they differ
+
+
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The index of entry ``flat`` of a row-major tensor of ``shape``. (torch.unravel_index
+    would do, but its first call imports for about two seconds in the learner's notebook.)"""
+    index = []
+    for size in reversed(shape):
+        flat, i = divmod(flat, size)
+        index.append(i)
+    return tuple(reversed(index))
 
 
 def fresh(case: tuple) -> tuple:
