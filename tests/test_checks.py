@@ -1,5 +1,22 @@
+"""The harness itself: check_function, check_then_batch, same, describe_difference, Result.
+
+Each exercise's checker is tested through the contract in test_exercises.py.
+"""
+
+import pytest
 import torch
-from transformer_course.checks import ERROR, NOT_ATTEMPTED, PASSED, WRONG, Mistake, check_function
+from transformer_course.checks import (
+    ERROR,
+    NOT_ATTEMPTED,
+    PASSED,
+    WRONG,
+    Mistake,
+    Result,
+    check_function,
+    check_then_batch,
+    describe_difference,
+    same,
+)
 
 
 def reference(x):
@@ -10,12 +27,13 @@ MISTAKES = [Mistake("softmax over the wrong axis", lambda x: torch.softmax(x, di
 CASES = [(torch.randn(3, 4),), (torch.randn(2, 5),)]
 
 
-def run(fn):
-    return check_function(fn, reference, CASES, name="softmax", mistakes=MISTAKES)
+def run(fn, mistakes=MISTAKES):
+    return check_function(fn, reference, CASES, name="softmax", mistakes=mistakes)
 
 
 def test_reference_passes():
-    assert run(reference).status == PASSED
+    result = run(reference)
+    assert result.status == PASSED and result.passed and "all 2 inputs" in result.message
 
 
 def test_unattempted_does_not_raise():
@@ -42,6 +60,11 @@ def test_exception_is_reported():
     assert result.status == ERROR and "RuntimeError" in result.message
 
 
+def test_a_learner_fn_that_is_not_a_function_is_refused():
+    with pytest.raises(ValueError, match="learner_fn must be a function, got Tensor"):
+        run(torch.ones(3))
+
+
 def test_inputs_are_not_shared_with_the_learner():
     def vandal(x):
         out = torch.softmax(x, dim=-1)
@@ -49,3 +72,106 @@ def test_inputs_are_not_shared_with_the_learner():
         return out
 
     assert run(vandal).status == PASSED
+
+
+def test_modules_in_a_case_are_copied_for_every_call():
+    layer = torch.nn.Linear(3, 2)
+
+    def vandal(lin, x):
+        out = lin(x)
+        with torch.no_grad():
+            lin.weight.zero_()
+        return out
+
+    cases = [(layer, torch.randn(4, 3)), (layer, torch.randn(2, 3))]
+    with torch.no_grad():
+        assert check_function(vandal, lambda lin, x: lin(x), cases, name="linear").passed
+    assert layer.weight.abs().sum() > 0  # the case's own module was never touched
+
+
+def test_the_global_random_state_is_restored():
+    def draws(x):
+        torch.randn(100)
+        return reference(x)
+
+    before = torch.get_rng_state()
+    assert run(draws).passed
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_a_mistake_that_cannot_run_or_has_no_compute_is_skipped():
+    mistakes = [
+        Mistake("crashes", lambda x: x @ torch.ones(99)),
+        Mistake("named elsewhere", None),
+        *MISTAKES,
+    ]
+    assert run(lambda x: torch.softmax(x, dim=0), mistakes).message == "softmax over the wrong axis"
+    assert "differs from the reference" in run(lambda x: x * 0, mistakes).message
+
+
+def batch_check(fn):
+    g = torch.Generator().manual_seed(0)
+    single = [(torch.randn(3, 4, generator=g),)]
+    batched = [(torch.randn(2, 3, 4, generator=g),)]
+    return check_then_batch(
+        fn,
+        reference,
+        single,
+        batched,
+        name="softmax",
+        mistakes=MISTAKES,
+        batch_mistake=Mistake("2-D only", None),
+        passed="all good, batch included",
+    )
+
+
+def test_check_then_batch_names_an_idiom_that_works_in_2d_only():
+    result = batch_check(lambda x: torch.softmax(x, dim=1))  # dim=1 is the last axis only in 2-D
+    assert result.status == WRONG and result.message.startswith("2-D only (softmax differs")
+    crash = batch_check(lambda x: reference(x) if x.dim() == 2 else x.view(7))
+    assert crash.status == WRONG and "2-D only (softmax raised RuntimeError" in crash.message
+
+
+def test_check_then_batch_passes_and_names_known_mistakes_directly():
+    assert batch_check(reference) == Result(PASSED, "all good, batch included")
+    assert batch_check(lambda x: torch.softmax(x, dim=0)).message == "softmax over the wrong axis"
+    assert batch_check(lambda x: torch.softmax(x, dim=-1) * 2).message.startswith("softmax differs")
+
+
+def test_same_compares_shapes_values_and_tuples():
+    a = torch.tensor([1.0, float("nan")])
+    assert same(a, a.clone()) and same(a.double(), a)  # NaN equals NaN; dtypes may differ
+    assert not same(a[:1], a) and not same(a + 1e-3, a)
+    assert same((a, 2), (a.clone(), 2)) and not same((a,), (a, a)) and not same(a, (a,))
+    assert same(3, 3) and not same(torch.tensor(3), 3)
+
+
+def test_describe_difference_says_kind_shape_inf_or_where():
+    want = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert describe_difference([1], want) == "expected a tensor, got list"
+    assert describe_difference(want[0], want) == "expected shape (2, 2), got (2,)"
+    assert "inf or NaN" in describe_difference(want / 0, want)
+    where = describe_difference(want + torch.tensor([[0.0, 0.0], [0.5, 0.0]]), want)
+    assert where == "largest difference 0.5 at index (1, 0) (expected 3.0000, got 3.5000)"
+    assert describe_difference(4, 3) == "expected 3, got 4"
+    cube = torch.zeros(2, 3, 4)
+    bumped = cube.clone()
+    bumped[1, 2, 3] = 1.0
+    assert "at index (1, 2, 3)" in describe_difference(bumped, cube)
+    nan = float("nan")  # NaN where the reference has NaN too is no difference
+    assert "at index (1,)" in describe_difference(torch.tensor([nan, 2.0]), torch.tensor([nan, 1.0]))
+
+
+def test_describe_difference_inside_a_tuple_names_the_item():
+    want = (torch.zeros(2), torch.ones(3))
+    assert describe_difference(torch.zeros(2), want) == "expected a tuple of 2, got a Tensor"
+    assert describe_difference([torch.zeros(2)], want) == "expected a tuple of 2, got a list of 1"
+    message = describe_difference((torch.zeros(2), torch.ones(4)), want)
+    assert message == "item 1 of the tuple: expected shape (3,), got (4,)"
+
+
+def test_result_shows_as_a_coloured_box_with_escaped_text():
+    box = Result(WRONG, "use <b> & dim=-1")._repr_html_()
+    assert "&lt;b&gt; &amp; dim=-1" in box and "#b91c1c" in box and "✘" in box
+    assert "#15803d" in Result(PASSED, "ok")._repr_html_()
+    assert str(Result(ERROR, "boom")) == "[error] boom" and not Result(ERROR, "boom").passed

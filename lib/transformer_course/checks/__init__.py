@@ -1,0 +1,78 @@
+"""Exercise checkers: run a learner's function against the reference and name the mistake.
+
+Chapters call ``checks.check_<name>(their_function)``. Contract for every "your turn" cell:
+- the starter raises ``NotImplementedError``; the checker then reports "not attempted yet"
+  and does not raise, so an untouched notebook still runs top to bottom;
+- a wrong answer gets a precise hint when the output matches a known mistake (``Mistake``),
+  otherwise the first input where it differs and how;
+- the checker returns a ``Result`` (shown as a coloured box); the worked solution's cell
+  asserts ``result.passed``.
+
+Layout: ``harness`` (Result, Mistake, Exercise, check_function: run, compare, name the
+mistake), one module per idea holding its exercises (``embeddings``, ``positions``,
+``attention``, ``softmax``, ``multi_head``, ``masks``, ``layers``, ``generation``), and
+``registry`` (every exercise, in chapter order).
+
+How to add an exercise:
+1. In the module of its idea (or a new module, kept under ~350 lines), write the learner's
+   side: ``starter`` (raises NotImplementedError), a worked ``solution``, and correct
+   ``ALTERNATIVES`` (lib's own function, a loop, einsum, float64, …);
+2. then the checker's side: the reference, test cases from an explicit ``torch.Generator``
+   (cases that tell the mistakes apart), and ``MISTAKES``: each ``Mistake`` with its
+   ``hint``, the ``compute`` that recognises it, and an ``example`` written as a learner
+   would write the mistake;
+3. ``check_<name>(learner_fn)`` calls ``check_function``; list an ``Exercise`` in the
+   module's ``EXERCISES``, add a new module to ``registry.MODULES``, and re-export
+   ``check_<name>`` below.
+``tests/test_exercises.py`` then covers it: the solution and every alternative pass, each
+mistake's example gets its own hint and no other, the starter reports "not attempted",
+the global random state is untouched, errors and in-place changes are handled.
+"""
+
+from .attention import check_attention, check_attention_scores
+from .embeddings import check_cosine_similarity
+from .generation import check_greedy_decode
+from .harness import (
+    ERROR,
+    NOT_ATTEMPTED,
+    PASSED,
+    WRONG,
+    Exercise,
+    Mistake,
+    Result,
+    check_function,
+    check_then_batch,
+    describe_difference,
+    same,
+)
+from .layers import check_decoder_layer
+from .masks import check_causal_masked_weights
+from .multi_head import check_multi_head_attention
+from .positions import check_sinusoidal_encoding
+from .registry import EXERCISES, exercise
+from .softmax import check_softmax
+
+__all__ = [
+    "ERROR",
+    "EXERCISES",
+    "NOT_ATTEMPTED",
+    "PASSED",
+    "WRONG",
+    "Exercise",
+    "Mistake",
+    "Result",
+    "check_attention",
+    "check_attention_scores",
+    "check_causal_masked_weights",
+    "check_cosine_similarity",
+    "check_decoder_layer",
+    "check_function",
+    "check_greedy_decode",
+    "check_multi_head_attention",
+    "check_sinusoidal_encoding",
+    "check_softmax",
+    "check_then_batch",
+    "describe_difference",
+    "exercise",
+    "same",
+]

@@ -1,0 +1,137 @@
+"""Exercise 01: the cosine similarity of every pair of token vectors.
+
+``fn(vectors (T, d)) → (T, T)``, entry (i, j) the cosine of the angle between rows i and j.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..embeddings import similarity_matrix
+from .harness import Exercise, Mistake, Result, check_function
+
+# --- The learner's side: the starter, a worked solution, other correct answers ---
+
+
+def starter(vectors: torch.Tensor) -> torch.Tensor:
+    """vectors (T, d) → (T, T) cosine similarities."""
+    raise NotImplementedError
+
+
+def solution(vectors: torch.Tensor) -> torch.Tensor:
+    """vectors (T, d) → (T, T) cosine similarities."""
+    unit = vectors / vectors.norm(dim=1, keepdim=True)  # (T, d): every row has length 1
+    return unit @ unit.T  # (T, d) @ (d, T) → (T, T)
+
+
+def _every_pair(vectors: torch.Tensor) -> torch.Tensor:
+    """The definition, one pair at a time."""
+    t = vectors.shape[0]
+    out = torch.empty(t, t)
+    for i in range(t):
+        for j in range(t):
+            a, b = vectors[i], vectors[j]
+            out[i, j] = torch.dot(a, b) / (a.norm() * b.norm())
+    return out
+
+
+ALTERNATIVES = {
+    "lib's similarity_matrix": lambda v: similarity_matrix(v, "cosine"),
+    "F.normalize": lambda v: F.normalize(v, dim=-1) @ F.normalize(v, dim=-1).T,
+    "F.cosine_similarity, broadcast": lambda v: F.cosine_similarity(v[:, None, :], v[None, :, :], dim=-1),
+    "in float64": lambda v: solution(v.double()),
+    "a loop over the pairs": _every_pair,
+}
+
+
+# --- The checker's side: reference, test cases, the catalogue of mistakes ---
+
+
+def reference(v: torch.Tensor) -> torch.Tensor:
+    return similarity_matrix(v, "cosine")
+
+
+def _cases() -> list[tuple[torch.Tensor]]:
+    # T ≠ d and rows of very different lengths, so each mistake gives a different answer.
+    g = torch.Generator().manual_seed(1)
+    lengths = torch.tensor([[0.5], [1.0], [3.0], [7.0]])
+    return [
+        (torch.randn(4, 3, generator=g) * lengths,),
+        (torch.randn(5, 8, generator=g) * 2.0,),
+        (torch.randn(2, 6, generator=g),),
+    ]
+
+
+def _columns_normalised(v: torch.Tensor) -> torch.Tensor:
+    unit = v / v.norm(dim=0, keepdim=True)
+    return unit @ unit.T
+
+
+def _learner_divides_by_squares(vectors: torch.Tensor) -> torch.Tensor:
+    squared = (vectors * vectors).sum(dim=1, keepdim=True)  # |a|², not |a|
+    return (vectors @ vectors.T) / (squared * squared.T)
+
+
+def _learner_takes_columns_as_tokens(vectors: torch.Tensor) -> torch.Tensor:
+    tokens = vectors.T  # (d, T): "each column is a token"
+    unit = tokens / tokens.norm(dim=1, keepdim=True)
+    return unit @ unit.T
+
+
+MISTAKES = (
+    Mistake(
+        name="raw dot product",
+        hint="That is the raw dot product v @ v.T: it still grows with the vectors' lengths. "
+        "Divide each row by its length first (v.norm(dim=1, keepdim=True)).",
+        compute=lambda v: v @ v.T,
+        example=lambda vectors: vectors @ vectors.T,
+    ),
+    Mistake(
+        name="norm over dim=0",
+        hint="You normalised along the wrong dimension: v.norm(dim=0) is the length of each "
+        "column (one feature across tokens). Each token is a row: use dim=1 (or -1).",
+        compute=_columns_normalised,
+        example=lambda vectors: F.normalize(vectors, dim=0) @ F.normalize(vectors, dim=0).T,
+    ),
+    Mistake(
+        name="divided once",
+        hint="You divided only once: the dot product of a and b must be divided by |a| AND |b|. "
+        "Normalise every row, then multiply the unit rows.",
+        compute=lambda v: (v @ v.T) / v.norm(dim=1, keepdim=True),
+        example=lambda vectors: vectors @ vectors.T / vectors.norm(dim=-1).unsqueeze(1),
+    ),
+    Mistake(
+        name="squared lengths",
+        hint="You divided by the squared lengths: cosine divides by |a|·|b|, not |a|²·|b|².",
+        compute=lambda v: (v @ v.T) / (v.norm(dim=1, keepdim=True) ** 2 * v.norm(dim=1) ** 2),
+        example=_learner_divides_by_squares,
+    ),
+    Mistake(
+        name="features, not tokens",
+        hint="Your matrix is (d, d): v.T @ v compares features, not tokens. The result should "
+        "be (T, T): multiply the unit rows by their transpose, unit @ unit.T.",
+        compute=lambda v: reference(v.T.contiguous()),
+        example=_learner_takes_columns_as_tokens,
+    ),
+)
+
+
+def check_cosine_similarity(learner_fn: Callable) -> Result:
+    """Exercise 01: ``fn(vectors (T, d)) → (T, T)``, the cosine similarity of every pair of rows."""
+    return check_function(learner_fn, reference, _cases(), name="cosine_similarity", mistakes=MISTAKES)
+
+
+EXERCISES = (
+    Exercise(
+        name="cosine_similarity",
+        chapter="01",
+        check=check_cosine_similarity,
+        solution=solution,
+        starter=starter,
+        alternatives=ALTERNATIVES,
+        mistakes=MISTAKES,
+    ),
+)

@@ -1,0 +1,244 @@
+"""Exercise 08: greedy decoding of one sequence.
+
+``fn(logits_fn, prompt (t0,), max_new_tokens, eos_id) → ids (t0 + n,)`` with
+``logits_fn(prefix (1, t)) → logits (1, t, V)``: feed the whole sequence so far, take the
+argmax over the vocabulary at the last position, append it, stop after ``eos_id`` (kept)
+or after ``max_new_tokens`` new tokens; return the prompt followed by the new ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+
+from ..generation import generate
+from .harness import Exercise, Mistake, Result, check_function
+
+# --- The learner's side: the starter, a worked solution, other correct answers ---
+
+
+def starter(logits_fn, prompt: torch.Tensor, max_new_tokens: int, eos_id: int) -> torch.Tensor:
+    """Greedy decoding of one sequence: prompt (t0,) → prompt + new ids, (t0 + n,)."""
+    raise NotImplementedError
+
+
+def solution(logits_fn, prompt: torch.Tensor, max_new_tokens: int, eos_id: int) -> torch.Tensor:
+    """Greedy decoding of one sequence: prompt (t0,) → prompt + new ids, (t0 + n,)."""
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax(dim=-1)  # last position, over the vocabulary
+        ids = torch.cat([ids, token.view(1)])
+        if int(token) == eos_id:
+            break
+    return ids
+
+
+def by_hand(
+    logits_fn,
+    prompt,
+    max_new_tokens,
+    eos_id,
+    *,
+    append=True,
+    history=True,
+    stop=True,
+    eos_kept=True,
+    pick="last",
+    whole=True,
+):
+    """A learner's greedy loop with one switch per catalogued mistake (all off: correct)."""
+    ids = prompt.clone()
+    fed = prompt.clone()
+    for _ in range(max_new_tokens):
+        logits = logits_fn((fed if history else fed[-1:]).unsqueeze(0))  # (1, t, V)
+        if pick == "last":
+            token = logits[0, -1].argmax(dim=-1)
+        elif pick == "axis":
+            token = logits[0].argmax(dim=0)[-1]
+        elif pick == "flat":
+            token = logits.argmax()
+        else:
+            token = logits[0, 0].argmax()
+        if stop and int(token) == eos_id and not eos_kept:
+            break
+        ids = torch.cat([ids, token.reshape(1)])
+        if append:
+            fed = ids
+        if stop and int(token) == eos_id:
+            break
+    return ids if whole else ids[prompt.shape[0] :]
+
+
+def _python_list(logits_fn, prompt, max_new_tokens, eos_id):
+    """Ids kept in a Python list, turned into a tensor at the end."""
+    ids = prompt.tolist()
+    while len(ids) < prompt.shape[0] + max_new_tokens:
+        ids.append(int(logits_fn(torch.tensor([ids]))[:, -1, :].argmax()))
+        if ids[-1] == eos_id:
+            break
+    return torch.tensor(ids)
+
+
+ALTERNATIVES = {
+    "lib's generate": lambda f, p, n, e: generate(f, p, max_new_tokens=n, eos_id=e).ids,
+    "by hand, every switch off": by_hand,
+    "a Python list and a while loop": _python_list,
+}
+
+
+# --- The checker's side: a fake model, reference, test cases, the catalogue of mistakes ---
+
+
+class CountingModel:
+    """A fake language model for the greedy-decoding exercise (no training needed).
+
+    prefix (1, t) → logits (1, t, V). Row i favours one next token that depends on the
+    whole prefix up to i (a weighted sum of the ids, so order and history matter), and
+    it writes <eos> (id 1) once the prefix is ``stop_at`` tokens long.
+    """
+
+    vocab_size = 9
+    eos_id = 1
+
+    def __init__(self, stop_at: int):
+        self.stop_at = stop_at
+
+    def next_id(self, ids: list[int]) -> int:
+        if len(ids) >= self.stop_at:
+            return self.eos_id
+        return 2 + (sum((k + 1) * i for k, i in enumerate(ids)) + len(ids)) % (self.vocab_size - 2)
+
+    def __call__(self, prefix: torch.Tensor) -> torch.Tensor:
+        if not isinstance(prefix, torch.Tensor) or prefix.dim() != 2 or prefix.shape[0] != 1:
+            got = tuple(prefix.shape) if isinstance(prefix, torch.Tensor) else type(prefix).__name__
+            raise ValueError(f"logits_fn expects the prefix as a (1, t) tensor of ids, got {got}")
+        ids = prefix[0].tolist()
+        t = len(ids)
+        # A fixed, uneven background so no two entries tie, plus a clear winner per row.
+        background = torch.arange(t * self.vocab_size, dtype=torch.float32).reshape(t, self.vocab_size)
+        logits = torch.sin(background * 1.7) * 0.5
+        for i in range(t):
+            logits[i, self.next_id(ids[: i + 1])] += 4.0 + 0.3 * i
+        return logits.unsqueeze(0)
+
+
+def reference(
+    logits_fn,
+    prompt,
+    max_new_tokens,
+    eos_id,
+    *,
+    history=True,
+    append=True,
+    stop=True,
+    pick=lambda logits: logits[0, -1].argmax(),
+):
+    """Greedy decoding, or one of its usual mistakes."""
+    ids = prompt.clone()
+    fed = prompt.clone()
+    for _ in range(max_new_tokens):
+        logits = logits_fn((fed if history else fed[-1:]).unsqueeze(0))
+        token = int(pick(logits))
+        ids = torch.cat([ids, torch.tensor([token])])
+        if append:
+            fed = ids
+        if stop and token == eos_id:
+            break
+    return ids
+
+
+def _cases():
+    return [
+        (CountingModel(stop_at=6), torch.tensor([3, 5]), 8, 1),
+        (CountingModel(stop_at=20), torch.tensor([2]), 5, 1),
+        (CountingModel(stop_at=5), torch.tensor([4, 2, 7]), 6, 1),
+    ]
+
+
+def _strip_eos(ids: torch.Tensor, eos_id: int) -> torch.Tensor:
+    return ids[:-1] if ids.numel() and int(ids[-1]) == eos_id else ids
+
+
+MISTAKES = (
+    Mistake(
+        name="token never fed back",
+        hint="Your loop never adds the chosen token to what it feeds the model, so the model sees "
+        "the same prompt every time and repeats itself. After choosing, append the token "
+        "(ids = torch.cat([ids, token])) and feed the grown sequence next step.",
+        compute=partial(reference, append=False),
+        example=partial(by_hand, append=False),
+    ),
+    Mistake(
+        name="last token only",
+        hint="You fed the model only the last token, without the history: each step must see the "
+        "whole sequence so far (prompt + everything generated), not just ids[-1:].",
+        compute=partial(reference, history=False),
+        example=partial(by_hand, history=False),
+    ),
+    Mistake(
+        name="no stop at <eos>",
+        hint="Your output goes on after <eos>: stop the loop as soon as the chosen token is eos_id "
+        "(keep the eos itself in the output).",
+        compute=partial(reference, stop=False),
+        example=partial(by_hand, stop=False),
+    ),
+    Mistake(
+        name="<eos> dropped",
+        hint="You stopped before appending <eos>: the output should end with the eos token when "
+        "the model writes it.",
+        compute=lambda f, p, n, e: _strip_eos(reference(f, p, n, e), e),
+        example=partial(by_hand, eos_kept=False),
+    ),
+    Mistake(
+        name="argmax over the positions",
+        hint="argmax over the wrong axis: logits are (1, t, V), and the next token is the argmax "
+        "over the vocabulary (the last axis, dim=-1) at the last position, logits[0, -1].",
+        compute=partial(reference, pick=lambda lg: lg[0].argmax(dim=0)[-1]),
+        example=partial(by_hand, pick="axis"),
+    ),
+    Mistake(
+        name="argmax without a dim",
+        hint="argmax without a dim flattens the (1, t, V) logits, so you get a position × vocabulary "
+        "index, not a token id. Take logits[0, -1].argmax() (the last position's row).",
+        compute=partial(reference, pick=lambda lg: lg.argmax()),
+        example=partial(by_hand, pick="flat"),
+    ),
+    Mistake(
+        name="first position",
+        hint="You read the scores of the first position (logits[0, 0]); the next token is predicted "
+        "at the LAST position: logits[0, -1].",
+        compute=partial(reference, pick=lambda lg: lg[0, 0].argmax()),
+        example=partial(by_hand, pick="first"),
+    ),
+    Mistake(
+        name="new tokens only",
+        hint="Return the prompt followed by the new tokens, not only the new tokens.",
+        compute=lambda f, p, n, e: reference(f, p, n, e)[p.shape[0] :],
+        example=partial(by_hand, whole=False),
+    ),
+)
+
+
+def check_greedy_decode(learner_fn: Callable) -> Result:
+    """Exercise 08: ``fn(logits_fn, prompt (t0,), max_new_tokens, eos_id) → ids (t0 + n,)``.
+
+    ``logits_fn(prefix (1, t)) → logits (1, t, V)``. Greedy: feed the whole sequence so
+    far, take the argmax over the vocabulary at the last position, append it, stop after
+    ``eos_id`` or ``max_new_tokens`` new tokens; return the prompt followed by the new ids.
+    """
+    return check_function(learner_fn, reference, _cases(), name="greedy_decode", mistakes=MISTAKES)
+
+
+EXERCISES = (
+    Exercise(
+        name="greedy_decode",
+        chapter="08",
+        check=check_greedy_decode,
+        solution=solution,
+        starter=starter,
+        alternatives=ALTERNATIVES,
+        mistakes=MISTAKES,
+    ),
+)

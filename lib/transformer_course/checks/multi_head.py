@@ -1,0 +1,242 @@
+"""Exercise 05: multi-head attention by hand.
+
+``fn(x (B, L, D), w_q, w_k, w_v, w_o (D, D), num_heads) → (B, L, D)``: project with x @ W
+(columns i·d_head … (i+1)·d_head belong to head i), split into heads, attend in each head
+(scaled by √d_head), merge, project with W_O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+from ..attention import MultiHeadAttention, scaled_dot_product_attention
+from .harness import Exercise, Mistake, Result, check_function
+
+# --- The learner's side: the starter, a worked solution, other correct answers ---
+
+
+def starter(x, w_q, w_k, w_v, w_o, num_heads):
+    """x (B, L, d_model), w_* (d_model, d_model) → (B, L, d_model)."""
+    raise NotImplementedError
+
+
+def solution(x, w_q, w_k, w_v, w_o, num_heads):
+    """x (B, L, d_model), w_* (d_model, d_model) → (B, L, d_model)."""
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+
+    def split(t):  # (B, L, D) → (B, h, L, d_head)
+        return t.view(b, length, num_heads, d_head).transpose(1, 2)
+
+    q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
+    weights = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1)  # (B, h, L, L)
+    merged = (weights @ v).transpose(1, 2).reshape(b, length, d_model)  # (B, L, D)
+    return merged @ w_o
+
+
+def by_hand(
+    x,
+    w_q,
+    w_k,
+    w_v,
+    w_o,
+    num_heads,
+    *,
+    split_view=False,
+    merge_view=False,
+    shared=False,
+    project=True,
+    scale_by_model=False,
+):
+    """A learner's multi-head attention with one switch per catalogued mistake (all off: correct)."""
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+
+    def split(t):
+        if split_view:
+            return t.view(b, num_heads, length, d_head)
+        return t.view(b, length, num_heads, d_head).transpose(1, 2)
+
+    if shared:
+        q, k, v = (torch.stack([x @ w[:, :d_head]] * num_heads, dim=1) for w in (w_q, w_k, w_v))
+    else:
+        q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
+    d = d_model if scale_by_model else d_head
+    weights = torch.softmax(torch.einsum("bhqd,bhkd->bhqk", q, k) / d**0.5, dim=-1)
+    out = weights @ v
+    if merge_view:
+        merged = out.reshape(b, length, d_model)
+    else:
+        merged = out.transpose(1, 2).contiguous().view(b, length, d_model)
+    return merged @ w_o if project else merged
+
+
+def _with_lib_module(x, w_q, w_k, w_v, w_o, num_heads):
+    """The lib's module with the same weights (nn.Linear stores W transposed)."""
+    mha = MultiHeadAttention(x.shape[-1], num_heads, bias=False)
+    with torch.no_grad():
+        for proj, w in zip((mha.q_proj, mha.k_proj, mha.v_proj, mha.out_proj), (w_q, w_k, w_v, w_o)):
+            proj.weight.copy_(w.T)
+        return mha(x)[0]
+
+
+def _head_by_head(x, w_q, w_k, w_v, w_o, num_heads):
+    """A loop over the heads, each with its own columns of the projections, then torch.cat."""
+    d_head = x.shape[-1] // num_heads
+    heads = []
+    for i in range(num_heads):
+        cols = slice(i * d_head, (i + 1) * d_head)
+        q, k, v = x @ w_q[:, cols], x @ w_k[:, cols], x @ w_v[:, cols]
+        heads.append(scaled_dot_product_attention(q, k, v)[0])  # (B, L, d_head)
+    return torch.cat(heads, dim=-1) @ w_o
+
+
+def _with_fused_kernel(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    q, k, v = (
+        (x @ w).view(b, length, num_heads, d_model // num_heads).transpose(1, 2) for w in (w_q, w_k, w_v)
+    )
+    out = F.scaled_dot_product_attention(q, k, v)  # (B, h, L, d_head)
+    return out.transpose(1, 2).reshape(b, length, d_model) @ w_o
+
+
+ALTERNATIVES = {
+    "lib's MultiHeadAttention": _with_lib_module,
+    "by hand, einsum": by_hand,
+    "one head at a time": _head_by_head,
+    "F.scaled_dot_product_attention": _with_fused_kernel,
+}
+
+
+# --- The checker's side: reference, test cases, the catalogue of mistakes ---
+
+
+def reference(
+    x,
+    w_q,
+    w_k,
+    w_v,
+    w_o,
+    num_heads,
+    *,
+    split_view=False,
+    merge_view=False,
+    shared=False,
+    project=True,
+    scale_by_model=False,
+):
+    """Multi-head attention in the math convention (x @ W), with one switch per known mistake.
+
+    x (B, L, D); w_* (D, D), columns i·d … (i+1)·d belong to head i; returns (B, L, D).
+    """
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+
+    def split(t):  # (B, L, D) → (B, h, L, d)
+        if split_view:  # no transpose: rows of tokens cut across heads
+            return t.reshape(b, num_heads, length, d_head)
+        return t.reshape(b, length, num_heads, d_head).transpose(1, 2)
+
+    def project_in(w):
+        if shared:  # every head reuses head 0's columns
+            return (x @ w[:, :d_head]).unsqueeze(1).expand(b, num_heads, length, d_head)
+        return split(x @ w)
+
+    q, k, v = project_in(w_q), project_in(w_k), project_in(w_v)
+    scale = (d_model if scale_by_model else d_head) ** 0.5
+    weights = torch.softmax(q @ k.transpose(-2, -1) / scale, dim=-1)  # (B, h, L, L)
+    heads = weights @ v  # (B, h, L, d)
+    if merge_view:
+        merged = heads.reshape(b, length, d_model)
+    else:
+        merged = heads.transpose(1, 2).reshape(b, length, d_model)
+    return merged @ w_o if project else merged
+
+
+def _cases() -> list[tuple]:
+    # L differs from h and from d_head, so a reshape without transpose cannot pass by luck.
+    g = torch.Generator().manual_seed(5)
+    cases = []
+    for b, length, d_model, h in ((2, 5, 12, 3), (1, 7, 16, 4), (3, 3, 8, 2)):
+        x = torch.randn(b, length, d_model, generator=g)
+        ws = [torch.randn(d_model, d_model, generator=g) / d_model**0.5 for _ in range(4)]
+        cases.append((x, *ws, h))
+    return cases
+
+
+MISTAKES = (
+    Mistake(
+        name="split without transpose",
+        hint="Your split mixes tokens across heads: q.view(B, h, L, d_head) cuts the (L, D) "
+        "block row by row, so a 'head' gets pieces of several tokens. Reshape to "
+        "(B, L, h, d_head) first, then .transpose(1, 2).",
+        compute=partial(reference, split_view=True),
+        example=partial(by_hand, split_view=True),
+    ),
+    Mistake(
+        name="merge without transpose",
+        hint="Your merge mixes tokens across heads: out.reshape(B, L, D) on a (B, h, L, d_head) "
+        "tensor glues rows of different tokens together. Move the heads back next to "
+        "the features first: out.transpose(1, 2).reshape(B, L, D).",
+        compute=partial(reference, merge_view=True),
+        example=partial(by_hand, merge_view=True),
+    ),
+    Mistake(
+        name="split and merge without transpose",
+        hint="Both your split and your merge reshape without transposing: each is the other's "
+        "inverse, but in between every 'head' attends over pieces of several tokens. "
+        "Split with .view(B, L, h, d_head).transpose(1, 2), merge with "
+        ".transpose(1, 2).reshape(B, L, D).",
+        compute=partial(reference, split_view=True, merge_view=True),
+        example=partial(by_hand, split_view=True, merge_view=True),
+    ),
+    Mistake(
+        name="one projection for all heads",
+        hint="All your heads use the same projection (head 0's columns of W_Q, W_K, W_V), so "
+        "they all compute the same attention. Head i must use its own columns "
+        "i·d_head … (i+1)·d_head: project with the full matrix, then split.",
+        compute=partial(reference, shared=True),
+        example=partial(by_hand, shared=True),
+    ),
+    Mistake(
+        name="no W_O",
+        hint="The heads are concatenated correctly, but the output projection W_O is missing: "
+        "multiply the merged (B, L, D) tensor by w_o, so the heads' results get mixed.",
+        compute=partial(reference, project=False),
+        example=partial(by_hand, project=False),
+    ),
+    Mistake(
+        name="scaled by √d_model",
+        hint="Each head's scores must be divided by √d_head (the size of one head), not by "
+        "√d_model: the dot products are over d_head numbers.",
+        compute=partial(reference, scale_by_model=True),
+        example=partial(by_hand, scale_by_model=True),
+    ),
+)
+
+
+def check_multi_head_attention(learner_fn: Callable) -> Result:
+    """Exercise 05: ``fn(x (B, L, D), w_q, w_k, w_v, w_o (D, D), num_heads) → (B, L, D)``.
+
+    Split the projections into heads, attend in each head, concatenate, project with W_O.
+    """
+    return check_function(
+        learner_fn, reference, _cases(), name="multi_head_attention", mistakes=MISTAKES, atol=1e-4
+    )
+
+
+EXERCISES = (
+    Exercise(
+        name="multi_head_attention",
+        chapter="05",
+        check=check_multi_head_attention,
+        solution=solution,
+        starter=starter,
+        alternatives=ALTERNATIVES,
+        mistakes=MISTAKES,
+    ),
+)
