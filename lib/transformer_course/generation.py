@@ -74,7 +74,7 @@ def check_options(temperature: float, top_k: int | None, vocab_size: int | None 
             raise ValueError(f"top_k must be at most the vocabulary size ({vocab_size}), got {top_k}")
 
 
-def check_logits(logits: torch.Tensor) -> None:
+def _check_logits(logits: torch.Tensor) -> None:
     """Logits (..., V) a token can be chosen from: no NaN or +inf, and in every row at least
     one token that is not blocked (-inf)."""
     if logits.isnan().any() or logits.isposinf().any():
@@ -103,7 +103,7 @@ def next_token_probs(
             f"logits must have a last dimension of V >= 1 scores, got shape {tuple(logits.shape)}"
         )
     check_options(temperature, top_k, logits.shape[-1])
-    check_logits(logits)
+    _check_logits(logits)
     logits = logits.detach().float()
     if temperature == 0:
         return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).float()
@@ -152,7 +152,7 @@ def last_logits(logits_fn: LogitsFn, prefix: torch.Tensor) -> torch.Tensor:
             f"logits_fn must map prefix {tuple(prefix.shape)} to logits "
             f"({prefix.shape[0]}, {prefix.shape[1]}, V), got {got}"
         )
-    check_logits(logits[:, -1, :])
+    _check_logits(logits[:, -1, :])
     return logits[:, -1, :]
 
 
@@ -235,7 +235,8 @@ def strip(ids: torch.Tensor, *, eos_id: int, skip: tuple[int, ...] = ()) -> list
     _validate.integer("eos_id", eos_id)
     if isinstance(skip, str | torch.Tensor) or not isinstance(skip, tuple | list | set | frozenset):
         raise ValueError(f"skip must be a tuple of ids to leave out, got {type(skip).__name__}")
-    _check_ints(**{f"skip[{i}]": s for i, s in enumerate(skip)})
+    for i, s in enumerate(skip):
+        _validate.integer(f"skip[{i}]", s)
     rows = []
     for row in ids.tolist():
         out = []

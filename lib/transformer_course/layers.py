@@ -61,7 +61,7 @@ class AddNorm(nn.Module):
     def __init__(self, d_model: int, dropout: float = 0.0, *, norm_first: bool = False, eps: float = 1e-5):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
-        self.norm_first = bool(norm_first)
+        self.norm_first = _validate.boolean("norm_first", norm_first)
         self.norm = nn.LayerNorm(d_model, eps=_validate.finite_number("eps", eps, above=0))
         self.dropout = nn.Dropout(_validate.dropout(dropout))
 

@@ -178,23 +178,8 @@ class Transformer(_LanguageModelBase):
         """
         if not isinstance(transformer, nn.Transformer):
             raise ValueError(f"transformer must be an nn.Transformer, got {type(transformer).__name__}")
-        for name, mine, theirs in (
-            ("encoder", self.encoder, transformer.encoder),
-            ("decoder", self.decoder, transformer.decoder),
-        ):
-            if len(theirs.layers) != len(mine.layers):
-                raise ValueError(
-                    f"transformer must have {len(mine.layers)} {name} layers, got {len(theirs.layers)}"
-                )
-            for layer, ref in zip(mine.layers, theirs.layers):
-                layer.load_from_torch(ref)
-            if (mine.norm is None) != (theirs.norm is None):
-                raise ValueError(
-                    f"transformer's {name} {'has' if theirs.norm is not None else 'lacks'} "
-                    f"a final norm; set config.final_norm to match"
-                )
-            if mine.norm is not None:
-                mine.norm.load_state_dict(theirs.norm.state_dict())
+        self.encoder.load_from_torch(transformer.encoder, "transformer.encoder")
+        self.decoder.load_from_torch(transformer.decoder, "transformer.decoder")
         return self
 
 

@@ -58,6 +58,8 @@ def _depth(num_layers: int | None, default: int) -> int:
 class _Stack(nn.Module):
     """``num_layers`` layers of one kind, then a LayerNorm when ``config.final_norm``."""
 
+    torch_class: type[nn.Module]  # PyTorch's stack of the same layers, for load_from_torch
+
     def __init__(self, config: TransformerConfig, layer: type[nn.Module], num_layers: int):
         super().__init__()
         self.d_model = config.d_model
@@ -67,9 +69,28 @@ class _Stack(nn.Module):
     def _final(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.norm is None else self.norm(x)
 
+    @torch.no_grad()
+    def load_from_torch(self, stack: nn.Module, name: str = "stack") -> _Stack:
+        """Copy every layer, and the final norm, of PyTorch's stack of the same shape
+        (``nn.TransformerEncoder`` into an ``Encoder``, ``nn.TransformerDecoder`` into a ``Decoder``)."""
+        if not isinstance(stack, self.torch_class):
+            raise ValueError(f"{name} must be an nn.{self.torch_class.__name__}, got {type(stack).__name__}")
+        if len(stack.layers) != len(self.layers):
+            raise ValueError(f"{name} must have {len(self.layers)} layers, got {len(stack.layers)}")
+        for layer, theirs in zip(self.layers, stack.layers):
+            layer.load_from_torch(theirs)
+        if (self.norm is None) != (stack.norm is None):
+            has = "has" if stack.norm is not None else "lacks"
+            raise ValueError(f"{name} {has} a final norm; set config.final_norm to match")
+        if self.norm is not None:
+            self.norm.load_state_dict(stack.norm.state_dict())
+        return self
+
 
 class Encoder(_Stack):
     """N encoder layers and an optional final LayerNorm: (B, L, d) → (B, L, d)."""
+
+    torch_class = nn.TransformerEncoder
 
     def __init__(self, config: TransformerConfig, num_layers: int | None = None):
         check_config(config)
@@ -90,6 +111,8 @@ class Encoder(_Stack):
 
 class Decoder(_Stack):
     """N decoder layers and an optional final LayerNorm: (B, Lt, d), memory (B, Ls, d) → (B, Lt, d)."""
+
+    torch_class = nn.TransformerDecoder
 
     def __init__(self, config: TransformerConfig, num_layers: int | None = None):
         check_config(config)

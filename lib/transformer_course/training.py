@@ -226,6 +226,7 @@ def seq2seq_loss(
         )
     logits = model(src, tgt[:, :-1])  # (B, T-1, V)
     labels = tgt[:, 1:]  # (B, T-1)
+    # One row per predicted position: (B·(T-1), V) scores against (B·(T-1),) labels.
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
 
 
