@@ -201,8 +201,13 @@ def test_bad_inputs_raise_value_error_naming_the_argument():
         Transformer({"d_model": 16})
     with pytest.raises(ValueError, match="transformer"):
         model.load_from_torch(nn.Linear(2, 2))
-    with pytest.raises(ValueError, match="encoder layers"):
+    with pytest.raises(ValueError, match=r"transformer\.encoder must have 2 layers, got 3"):
         model.load_from_torch(nn.Transformer(16, 4, 3, 3, 32, batch_first=True))
+    torch_twin = nn.Transformer(16, 4, 2, 2, 32, dropout=0.0, batch_first=True)
+    with pytest.raises(ValueError, match=r"transformer\.encoder has a final norm; set config\.final_norm"):
+        Transformer(SMALL.replace(final_norm=False)).load_from_torch(torch_twin)
+    with pytest.raises(ValueError, match=r"stack must be an nn\.TransformerEncoder"):
+        model.encoder.load_from_torch(torch_twin.decoder)
     with pytest.raises(ValueError, match="ids"):
         DecoderOnlyTransformer(SMALL)(torch.randn(2, 3))
     with pytest.raises(ValueError, match="model"):

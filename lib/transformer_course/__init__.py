@@ -2,7 +2,7 @@
 
 Modules follow the chapters and import only earlier ones (tests/test_layering.py checks):
 tokenizer → embeddings → positional → attention → softmax → cost → masks → layers →
-model → data → pointer → training → generation. Presentation sits on top:
+config → stacks → model → data → pointer → training → generation. Presentation sits on top:
 figures → widgets → checks (→ export, which writes chapters as offline HTML).
 """
 

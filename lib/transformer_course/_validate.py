@@ -2,9 +2,15 @@
 
 Learners call these functions with tensors they built by hand, so a wrong shape must
 say which argument was wrong and what was expected, not fail deep inside a matmul.
+Each check raises ``ValueError("<name> must be …, got …")`` and otherwise returns the
+value, so a constructor can check and store in one line.
 """
 
 from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
 
 import torch
 
@@ -41,8 +47,169 @@ def positive_int(name: str, value: object) -> int:
     return value
 
 
+def integer(name: str, value: object, *, low: int | None = None, high: int | None = None) -> int:
+    """An int (numpy ints too, never a bool or a float) in [low, high) when the bounds are given."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if ok and ((low is not None and value < low) or (high is not None and value >= high)):
+        ok = False
+    if not ok:
+        where = {
+            (False, False): "",
+            (True, False): f" >= {low}",
+            (False, True): f" < {high}",
+            (True, True): f" in [{low}, {high})",
+        }[low is not None, high is not None]
+        raise ValueError(f"{name} must be an int{where}, got {value!r}")
+    return int(value)
+
+
+def finite_number(
+    name: str,
+    value: object,
+    *,
+    at_least: float | None = None,
+    above: float | None = None,
+    below: float | None = None,
+    at_most: float | None = None,
+    note: str = "",
+) -> float:
+    """A real number, not NaN or ±inf (NaN fails no ``<`` test, so it must be caught here).
+
+    ``finite_number("dropout", p, at_least=0, below=1)`` accepts [0, 1); ``note`` is added
+    to the message, e.g. " (0 = greedy)".
+    """
+    real = isinstance(value, int | float) or isinstance(value, numbers.Real)  # the first test is fast
+    ok = real and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (at_least is None or value >= at_least) and (above is None or value > above)
+        ok = ok and (at_most is None or value <= at_most) and (below is None or value < below)
+    if not ok:
+        where = _interval(at_least, above, below, at_most)
+        raise ValueError(f"{name} must be a finite number{where}{note}, got {value!r}")
+    return float(value)
+
+
+def _interval(at_least, above, below, at_most) -> str:
+    """The bounds in words: " in [0, 1)", " > 0", " <= 2", or "" without bounds."""
+    low = f"[{at_least:g}" if at_least is not None else f"({above:g}" if above is not None else None
+    high = f"{at_most:g}]" if at_most is not None else f"{below:g})" if below is not None else None
+    if low and high:
+        return f" in {low}, {high}"
+    if low:
+        return f" >= {at_least:g}" if at_least is not None else f" > {above:g}"
+    if high:
+        return f" <= {at_most:g}" if at_most is not None else f" < {below:g}"
+    return ""
+
+
+def strings(name: str, values: object, what: str = "strings") -> list[str]:
+    """A list (or any iterable) of str, but not one str: "abc" would silently become "a", "b", "c"."""
+    if isinstance(values, str):
+        raise ValueError(
+            f"{name} must be a list of {what}, got one str (wrap it in a list: [{values[:20]!r}])"
+        )
+    if not isinstance(values, Iterable):
+        raise ValueError(f"{name} must be a list of {what}, got {type(values).__name__}")
+    values = list(values)
+    for i, v in enumerate(values):
+        if not isinstance(v, str):
+            raise ValueError(f"{name}[{i}] must be a str, got {type(v).__name__} {v!r}")
+    return values
+
+
 def ids_in_range(name: str, ids: torch.Tensor, vocab_size: int) -> None:
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
         raise ValueError(
             f"{name} must hold ids in [0, {vocab_size}), got values from {int(ids.min())} to {int(ids.max())}"
         )
+
+
+def bool_mask(name: str, mask: object) -> torch.Tensor:
+    """A bool tensor, True = may attend (the course's one mask convention)."""
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"{name} must be a bool tensor (True = may attend), got {got}")
+    return mask
+
+
+def dim_index(name: str, dim: object, ndim: int) -> int:
+    """A dimension of a tensor with ``ndim`` dimensions: an int in [-ndim, ndim)."""
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or not -ndim <= dim < ndim:
+        raise ValueError(f"{name} must be an int in [{-ndim}, {ndim}) for a {ndim}-D tensor, got {dim!r}")
+    return int(dim)
+
+
+def broadcastable(name: str, shape: tuple[int, ...], other: str, other_shape: tuple[int, ...]) -> None:
+    """Shapes that broadcast together (each dimension equal, or 1 in one of them)."""
+    if not broadcasts(shape, other_shape):
+        raise ValueError(
+            f"{name} of shape {tuple(shape)} and {other} of shape {tuple(other_shape)} do not "
+            "broadcast together: each dimension must be equal, or 1 in one of them"
+        )
+
+
+def broadcasts(shape: tuple[int, ...], other_shape: tuple[int, ...]) -> bool:
+    """Whether two shapes broadcast, compared from the last dimension (as torch does).
+
+    Written out because ``torch.broadcast_shapes`` costs ~30 µs a call, as much as a
+    small attention layer's matmuls."""
+    return all(a == b or a == 1 or b == 1 for a, b in zip(reversed(shape), reversed(other_shape)))
+
+
+def same_device(name: str, x: torch.Tensor, device: torch.device, what: str) -> None:
+    """``x`` lives where ``what`` lives (torch cannot mix CPU and GPU tensors in one operation)."""
+    if x.device != device:
+        raise ValueError(
+            f"{name} is on {x.device}, {what} on {device}: move it there with {name}.to({str(device)!r})"
+        )
+
+
+def like(name: str, x: torch.Tensor, reference: torch.Tensor, what: str, *, fix: str = "") -> None:
+    """``x`` has the device and dtype of ``reference`` (``what`` names it; ``fix`` adds a remedy)."""
+    same_device(name, x, reference.device, what)
+    if x.dtype != reference.dtype:
+        raise ValueError(
+            f"{name} must have dtype {reference.dtype}, the dtype of {what}; got {x.dtype} "
+            f"(convert it with {name}.to({reference.dtype}){fix})"
+        )
+
+
+def like_weights(name: str, x: torch.Tensor, weight: torch.Tensor) -> None:
+    """An input on the device and in the dtype of the layer's ``weight`` (float64 into a float32
+    layer fails inside the matmul with an error that names neither)."""
+    like(name, x, weight, "this layer's weights", fix=f", or the layer with .to({x.dtype})")
+
+
+def function(name: str, fn: object, what: str) -> None:
+    """A callable; ``what`` says what it is called with and returns."""
+    if not callable(fn):
+        raise ValueError(f"{name} must be a function {what}, got {type(fn).__name__}")
+
+
+def float_dtype(name: str, dtype: object) -> torch.dtype:
+    """A floating-point torch dtype (float16, bfloat16, float32, float64)."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"{name} must be a floating-point torch dtype such as torch.float32, got {dtype!r}")
+    return dtype
+
+
+def dropout(p: object, name: str = "dropout") -> float:
+    """A dropout probability: in [0, 1) (1 would zero everything and divide by 0)."""
+    return finite_number(name, p, at_least=0, below=1)
+
+
+def boolean(name: str, value: object) -> bool:
+    """True or False (a string such as "no" is truthy and would silently mean True)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def module_device(name: str, model: object) -> torch.device:
+    """The device of a module's weights (it must have some)."""
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"{name} must be an nn.Module, got {type(model).__name__}")
+    weight = next(model.parameters(), None)
+    if weight is None:
+        raise ValueError(f"{name} must have parameters (weights), got {type(model).__name__}, which has none")
+    return weight.device

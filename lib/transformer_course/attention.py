@@ -27,8 +27,12 @@ def attention_scores(q: torch.Tensor, k: torch.Tensor, *, scale: float | None = 
     multiplications instead of Lq·Lk, and gives the same scores.
     """
     _check_qk(q, k)
+    return _scores(q, k, _check_scale(scale))
+
+
+def _scores(q: torch.Tensor, k: torch.Tensor, scale: float | None) -> torch.Tensor:
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    return (q * scale) @ k.transpose(-2, -1)
+    return (q * scale) @ k.transpose(-2, -1)  # (..., Lq, d_k) @ (..., d_k, Lk) → (..., Lq, Lk)
 
 
 def scaled_dot_product_attention(
@@ -50,14 +54,18 @@ def scaled_dot_product_attention(
     """
     _check_qk(q, k)
     _validate.tensor("v", v, floating=True)
-    if v.shape[-2] != k.shape[-2]:
+    if v.dim() < 2 or v.shape[-2] != k.shape[-2]:
         raise ValueError(f"v must have as many rows as k (Lk = {k.shape[-2]}), got shape {tuple(v.shape)}")
+    _validate.like("v", v, q, "q")
+    _validate.broadcastable("v's batch dimensions", v.shape[:-2], "q's", q.shape[:-2])
     if mask is not None:
-        _check_mask(mask, q.shape[:-1] + k.shape[-2:-1])
+        _check_mask(mask, q.shape[:-1] + k.shape[-2:-1], q.device)
+    _validate.dropout(dropout_p, "dropout_p")
+    _check_scale(scale)
     if not need_weights:
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
         return out, None
-    scores = attention_scores(q, k, scale=scale)
+    scores = _scores(q, k, scale)  # (..., Lq, Lk), inputs checked above
     # ``scores`` is a fresh (..., Lq, Lk) tensor nobody else holds, so the mask and (when no
     # gradient is wanted) the softmax can write into it: a second matrix of that size costs
     # more to allocate than the softmax itself (seen: 35 ms vs 10 ms at 8×8×512×512).
@@ -84,8 +92,9 @@ class SingleHeadAttention(nn.Module):
     def __init__(self, d_model: int, d_k: int | None = None, d_v: int | None = None, *, bias: bool = False):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
-        self.d_k = _validate.positive_int("d_k", d_k or d_model)
-        self.d_v = _validate.positive_int("d_v", d_v or self.d_k)
+        # "is None", not "or": d_k=0 is a mistake to report, not a request for the default.
+        self.d_k = _validate.positive_int("d_k", d_model if d_k is None else d_k)
+        self.d_v = _validate.positive_int("d_v", self.d_k if d_v is None else d_v)
         self.w_q = nn.Linear(d_model, self.d_k, bias=bias)
         self.w_k = nn.Linear(d_model, self.d_k, bias=bias)
         self.w_v = nn.Linear(d_model, self.d_v, bias=bias)
@@ -94,7 +103,7 @@ class SingleHeadAttention(nn.Module):
         self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         context = x if context is None else context
-        _check_sequences(x, context, self.d_model)
+        _check_sequences(self.d_model, self.w_q.weight, x=x, context=context)
         q, k, v = self.w_q(x), self.w_k(context), self.w_v(context)
         return scaled_dot_product_attention(q, k, v, mask)
 
@@ -115,7 +124,7 @@ class MultiHeadAttention(nn.Module):
         if d_model % num_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
         self.d_head = d_model // num_heads
-        self.dropout = dropout
+        self.dropout = _validate.dropout(dropout)
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.k_proj = nn.Linear(d_model, d_model, bias=bias)
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
@@ -123,12 +132,19 @@ class MultiHeadAttention(nn.Module):
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, d_model) → (B, h, L, d_head): each head gets its own slice of the features."""
+        _validate.tensor("x", x, ndim=3)
+        _validate.size("x", x, -1, self.d_model, "d_model")
         b, length, _ = x.shape
+        # (B, L, d_model) → (B, L, h, d_head) → (B, h, L, d_head)
         return x.view(b, length, self.num_heads, self.d_head).transpose(1, 2)
 
     def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, h, L, d_head) → (B, L, d_model): concatenate the heads' outputs."""
+        _validate.tensor("x", x, ndim=4)
+        _validate.size("x", x, 1, self.num_heads, "num_heads")
+        _validate.size("x", x, -1, self.d_head, "d_head = d_model / num_heads")
         b, _, length, _ = x.shape
+        # (B, h, L, d_head) → (B, L, h, d_head) → (B, L, d_model)
         return x.transpose(1, 2).reshape(b, length, self.d_model)
 
     def forward(
@@ -146,12 +162,13 @@ class MultiHeadAttention(nn.Module):
         """
         key = query if key is None else key
         value = key if value is None else value
-        _check_sequences(query, key, self.d_model, value)
-        q, k, v = self._project(query, key, value)
-        if mask is not None and mask.dim() == 3:
+        _check_sequences(self.d_model, self.q_proj.weight, query=query, key=key, value=value)
+        if mask is not None and _validate.bool_mask("mask", mask).dim() == 3:
             mask = mask.unsqueeze(1)  # (B, Lq, Lk) → (B, 1, Lq, Lk): same mask for every head
         if mask is not None:
-            _check_mask(mask, (query.shape[0], self.num_heads, query.shape[1], key.shape[1]))
+            scores_shape = (query.shape[0], self.num_heads, query.shape[1], key.shape[1])
+            _check_mask(mask, scores_shape, query.device)
+        q, k, v = self._project(query, key, value)
         p = self.dropout if self.training else 0.0
         out, weights = scaled_dot_product_attention(
             self.split_heads(q),
@@ -211,31 +228,39 @@ def _check_qk(q: torch.Tensor, k: torch.Tensor) -> None:
         raise ValueError(
             f"k must have the same last dimension as q (d_k = {q.shape[-1]}), got shape {tuple(k.shape)}"
         )
+    _validate.like("k", k, q, "q")
+    # The dimensions before (L, d_k) are batch and heads: k's must match q's (or be 1).
+    _validate.broadcastable("k's batch dimensions", k.shape[:-2], "q's", q.shape[:-2])
 
 
-def _check_mask(mask: torch.Tensor, scores_shape: tuple[int, ...]) -> None:
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
-        raise ValueError(f"mask must be a bool tensor (True = may attend), got {got}")
-    try:
-        torch.broadcast_shapes(mask.shape, scores_shape)
-    except RuntimeError:
+def _check_scale(scale: float | None) -> float | None:
+    if scale is not None:
+        _validate.finite_number("scale", scale, above=0, note=" (None: 1/√d_k)")
+    return scale
+
+
+def _check_mask(mask: torch.Tensor, scores_shape: tuple[int, ...], device: torch.device) -> None:
+    _validate.bool_mask("mask", mask)
+    _validate.same_device("mask", mask, device, "q")
+    if not _validate.broadcasts(mask.shape, scores_shape):
         raise ValueError(
             f"mask of shape {tuple(mask.shape)} does not broadcast to the "
             f"scores' shape {tuple(scores_shape)} (..., Lq, Lk)"
-        ) from None
+        )
 
 
-def _check_sequences(
-    query: torch.Tensor, key: torch.Tensor, d_model: int, value: torch.Tensor | None = None
-) -> None:
-    for name, x in (("query", query), ("key", key), ("value", value)):
-        if x is None:
-            continue
+def _check_sequences(d_model: int, weight: torch.Tensor, **inputs: torch.Tensor) -> None:
+    """(B, L, d_model) inputs with the first one's batch size, on the device and in the dtype of
+    ``weight``; a ``value`` has as many positions as its ``key``."""
+    first, batch = next(iter(inputs.items()))
+    seen: list[torch.Tensor] = []
+    for name, x in inputs.items():
+        if any(x is s for s in seen):
+            continue  # self-attention passes one tensor as query, key and value: check it once
+        seen.append(x)
         _validate.tensor(name, x, ndim=3, floating=True)
         _validate.size(name, x, -1, d_model, "d_model")
-        _validate.size(name, x, 0, query.shape[0], "the batch size of query")
-    if value is not None and value.shape[1] != key.shape[1]:
-        raise ValueError(
-            f"value must have as many positions as key ({key.shape[1]}), got shape {tuple(value.shape)}"
-        )
+        _validate.size(name, x, 0, batch.shape[0], f"the batch size of {first}")
+        _validate.like_weights(name, x, weight)
+    if "value" in inputs:
+        _validate.size("value", inputs["value"], 1, inputs["key"].shape[1], "as many positions as key")

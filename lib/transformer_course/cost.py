@@ -125,8 +125,7 @@ def measure_attention_cost(
         _validate.positive_int("lengths", n)
     for name, value in (("num_heads", num_heads), ("d_head", d_head), ("batch", batch), ("repeats", repeats)):
         _validate.positive_int(name, value)
-    if not budget_s > 0:
-        raise ValueError(f"budget_s must be a positive number of seconds, got {budget_s!r}")
+    _validate.finite_number("budget_s", budget_s, above=0, note=" (seconds)")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if threads is not None:
         _validate.positive_int("threads", threads)
@@ -176,8 +175,10 @@ def growth_exponent(lengths: Sequence[int], values: Sequence[float]) -> float:
     if len(lengths) < 2 or len(values) != len(lengths):
         raise ValueError("lengths and values must have the same size, at least 2")
     (l1, l2), (v1, v2) = lengths[-2:], values[-2:]
-    if min(l1, l2, v1, v2) <= 0 or l1 == l2:
-        raise ValueError("lengths and values must be positive, and the last two lengths distinct")
+    for name, x in (("lengths", l1), ("lengths", l2), ("values", v1), ("values", v2)):
+        _validate.finite_number(name, x, above=0)
+    if l1 == l2:
+        raise ValueError(f"lengths must end with two distinct lengths, got {l1} twice")
     return math.log(v2 / v1) / math.log(l2 / l1)
 
 

@@ -24,6 +24,9 @@ class TokenEmbedding(nn.Module):
         self.vocab_size = _validate.positive_int("vocab_size", vocab_size)
         self.d_model = _validate.positive_int("d_model", d_model)
         self.scale = scale
+        if padding_idx is not None:
+            # As in nn.Embedding, a negative index counts from the end of the table.
+            _validate.integer("padding_idx", padding_idx, low=-vocab_size, high=vocab_size)
         self.lookup = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)
 
     @property
@@ -33,6 +36,7 @@ class TokenEmbedding(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         _validate.tensor("ids", ids, floating=False)
+        _validate.same_device("ids", ids, self.weight.device, "the embedding table")
         _validate.ids_in_range("ids", ids, self.vocab_size)
         out = self.lookup(ids)
         return out * math.sqrt(self.d_model) if self.scale else out
@@ -46,6 +50,7 @@ def one_hot_embed(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """
     _validate.tensor("ids", ids, floating=False)
     _validate.tensor("weight", weight, ndim=2, floating=True)
+    _validate.same_device("ids", ids, weight.device, "weight")
     _validate.ids_in_range("ids", ids, weight.shape[0])
     return F.one_hot(ids, num_classes=weight.shape[0]).to(weight.dtype) @ weight
 

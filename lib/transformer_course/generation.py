@@ -13,6 +13,12 @@ Each step: run the model on the tokens so far, turn the last row of logits into 
 probability distribution (softmax, after dividing by the temperature and keeping the
 top k), choose a token (the most likely one for greedy, a random draw for sampling),
 append it, and stop at ``<eos>`` or after ``max_new_tokens``.
+
+Logits of -inf block a token (its probability is 0). A row where every token is
+blocked leaves nothing to choose: generation raises a ValueError that says so, rather
+than dividing 0 by 0 (NaN probabilities) or silently picking token 0. (``stable_softmax``
+returns zeros for such a row, which suits attention, where a query may see no key; a
+generator must write something.) NaN or +inf logits are refused the same way.
 """
 
 from __future__ import annotations
@@ -59,14 +65,26 @@ class Generation:
 
 
 def check_options(temperature: float, top_k: int | None, vocab_size: int | None = None) -> None:
-    """ValueError naming the argument for a negative temperature or a top_k outside 1 … V."""
-    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or temperature < 0:
-        raise ValueError(f"temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
+    """ValueError naming the argument for a temperature that is negative or not a finite
+    number (NaN, inf), or a top_k outside 1 … V."""
+    _validate.finite_number("temperature", temperature, at_least=0, note=" (0 = greedy)")
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"top_k must be None or a positive int, got {top_k!r}")
+        _validate.integer("top_k", top_k, low=1)
         if vocab_size is not None and top_k > vocab_size:
             raise ValueError(f"top_k must be at most the vocabulary size ({vocab_size}), got {top_k}")
+
+
+def _check_logits(logits: torch.Tensor) -> None:
+    """Logits (..., V) a token can be chosen from: no NaN or +inf, and in every row at least
+    one token that is not blocked (-inf)."""
+    if logits.isnan().any() or logits.isposinf().any():
+        raise ValueError("logits must hold finite numbers or -inf (a blocked token), got NaN or +inf")
+    blocked = logits.isneginf().all(dim=-1)
+    if blocked.any():
+        raise ValueError(
+            f"logits must leave at least one token allowed, but every token is blocked (-inf) in "
+            f"{int(blocked.sum())} of {blocked.numel()} rows: there is nothing to choose"
+        )
 
 
 def next_token_probs(
@@ -76,10 +94,16 @@ def next_token_probs(
 
     Divide by ``temperature`` (below 1 sharpens, above 1 flattens), keep only the
     ``top_k`` largest logits (the rest get probability 0), softmax. Temperature 0 puts
-    all the probability on the argmax: greedy.
+    all the probability on the argmax: greedy. A row whose every logit is -inf raises a
+    ValueError: no token can be chosen from it.
     """
     _validate.tensor("logits", logits, floating=True)
+    if logits.dim() == 0 or logits.shape[-1] == 0:
+        raise ValueError(
+            f"logits must have a last dimension of V >= 1 scores, got shape {tuple(logits.shape)}"
+        )
     check_options(temperature, top_k, logits.shape[-1])
+    _check_logits(logits)
     logits = logits.detach().float()
     if temperature == 0:
         return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).float()
@@ -106,6 +130,8 @@ def choose(
     _validate.tensor("logits", logits, ndim=2, floating=True)
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be None or a torch.Generator, got {type(generator).__name__}")
     if strategy == "greedy":  # the model's own distribution; take its peak
         return logits.argmax(dim=-1), next_token_probs(logits)
     probs = next_token_probs(logits, temperature=temperature, top_k=top_k)
@@ -116,6 +142,7 @@ def choose(
 
 def last_logits(logits_fn: LogitsFn, prefix: torch.Tensor) -> torch.Tensor:
     """Run the model on prefix (B, t) and return the scores for the next token, (B, V)."""
+    _validate.function("logits_fn", logits_fn, "of prefix (B, t) returning logits (B, t, V)")
     logits = logits_fn(prefix)
     if isinstance(logits, tuple):
         logits = logits[0]
@@ -125,6 +152,7 @@ def last_logits(logits_fn: LogitsFn, prefix: torch.Tensor) -> torch.Tensor:
             f"logits_fn must map prefix {tuple(prefix.shape)} to logits "
             f"({prefix.shape[0]}, {prefix.shape[1]}, V), got {got}"
         )
+    _check_logits(logits[:, -1, :])
     return logits[:, -1, :]
 
 
@@ -153,6 +181,7 @@ def generate(
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
     check_options(temperature, top_k)
+    _check_ints(eos_id=eos_id, seed=seed)
     generator = torch.Generator(device=prompt.device).manual_seed(seed) if seed is not None else None
     ids = prompt.clone()
     steps: list[Step] = []
@@ -186,6 +215,7 @@ def greedy_decode(
     if prompt.shape[1] == 0:
         raise ValueError("prompt must hold at least one token per row (e.g. <bos>)")
     _validate.positive_int("max_new_tokens", max_new_tokens)
+    _check_ints(eos_id=eos_id, pad_id=pad_id)
     ids = prompt.clone()
     done = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
     for _ in range(max_new_tokens):
@@ -202,6 +232,11 @@ def greedy_decode(
 def strip(ids: torch.Tensor, *, eos_id: int, skip: tuple[int, ...] = ()) -> list[list[int]]:
     """(B, T) ids → per row, the ids before the first ``eos_id``, leaving out ``skip`` ids."""
     _validate.tensor("ids", ids, ndim=2, floating=False)
+    _validate.integer("eos_id", eos_id)
+    if isinstance(skip, str | torch.Tensor) or not isinstance(skip, tuple | list | set | frozenset):
+        raise ValueError(f"skip must be a tuple of ids to leave out, got {type(skip).__name__}")
+    for i, s in enumerate(skip):
+        _validate.integer(f"skip[{i}]", s)
     rows = []
     for row in ids.tolist():
         out = []
@@ -235,14 +270,26 @@ def sequence_accuracy(
     return sum(p == w for p, w in zip(pred, want)) / len(want)
 
 
+def _check_ints(**ids: int | None) -> None:
+    for name, value in ids.items():
+        if value is not None:
+            _validate.integer(name, value)
+
+
 def seq2seq_logits_fn(model: torch.nn.Module, src: torch.Tensor) -> LogitsFn:
     """An encoder-decoder ``model(src, tgt) → logits (B, T, V)`` as a logits function of tgt.
 
-    The source is fixed; each call re-runs the model on the target written so far.
+    The source is fixed; each call re-runs the model on the target written so far. ``src``
+    has one row per prefix row, or one row shared by every prefix row.
     """
+    _validate.function("model", model, "of (src, tgt) returning logits")
     _validate.tensor("src", src, ndim=2, floating=False)
 
     def logits_fn(prefix: torch.Tensor) -> torch.Tensor:
+        if src.shape[0] not in (1, prefix.shape[0]):
+            raise ValueError(
+                f"src must have 1 row or one per prefix row ({prefix.shape[0]}), got shape {tuple(src.shape)}"
+            )
         source = src if src.shape[0] == prefix.shape[0] else src.expand(prefix.shape[0], -1)
         out = model(source, prefix)
         return out[0] if isinstance(out, tuple) else out
@@ -252,6 +299,7 @@ def seq2seq_logits_fn(model: torch.nn.Module, src: torch.Tensor) -> LogitsFn:
 
 def decoder_logits_fn(model: torch.nn.Module) -> LogitsFn:
     """A decoder-only ``model(ids) → logits (B, T, V)`` as a logits function."""
+    _validate.function("model", model, "of ids (B, T) returning logits (B, T, V)")
 
     def logits_fn(prefix: torch.Tensor) -> torch.Tensor:
         out = model(prefix)
@@ -272,9 +320,11 @@ def seq2seq_accuracy(
 ) -> float:
     """Exact-match accuracy of batched greedy decoding on every row of ``split``."""
     _validate.positive_int("batch_size", batch_size)
+    if not isinstance(split, SequenceSplit) or len(split) == 0:
+        raise ValueError(f"split must be a non-empty SequenceSplit (task.test), got {type(split).__name__}")
+    device = _validate.module_device("model", model)
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
     correct = 0
     for start in range(0, len(split), batch_size):
         part = split[start : start + batch_size]

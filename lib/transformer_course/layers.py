@@ -42,10 +42,10 @@ class FeedForward(nn.Module):
         self.activation = _check_activation(activation)
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
-        self.dropout = nn.Dropout(_check_dropout(dropout))
+        self.dropout = nn.Dropout(_validate.dropout(dropout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_hidden("x", x, self.d_model)
+        _check_hidden("x", x, self.d_model, self.linear1.weight)
         return self.linear2(self.dropout(ACTIVATIONS[self.activation](self.linear1(x))))
 
 
@@ -61,16 +61,17 @@ class AddNorm(nn.Module):
     def __init__(self, d_model: int, dropout: float = 0.0, *, norm_first: bool = False, eps: float = 1e-5):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
-        self.norm_first = bool(norm_first)
-        self.norm = nn.LayerNorm(d_model, eps=eps)
-        self.dropout = nn.Dropout(_check_dropout(dropout))
+        self.norm_first = _validate.boolean("norm_first", norm_first)
+        self.norm = nn.LayerNorm(d_model, eps=_validate.finite_number("eps", eps, above=0))
+        self.dropout = nn.Dropout(_validate.dropout(dropout))
 
     def forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """x (B, L, d_model); ``sublayer`` maps (B, L, d_model) → (B, L, d_model)."""
-        _check_hidden("x", x, self.d_model)
+        _check_hidden("x", x, self.d_model, self.norm.weight)
+        _validate.function("sublayer", sublayer, "of one tensor (B, L, d_model)")
         if self.norm_first:
-            return x + self.dropout(sublayer(self.norm(x)))
-        return self.norm(x + self.dropout(sublayer(x)))
+            return x + self.dropout(_sublayer_output(sublayer, self.norm(x)))
+        return self.norm(x + self.dropout(_sublayer_output(sublayer, x)))
 
 
 class EncoderLayer(nn.Module):
@@ -93,7 +94,7 @@ class EncoderLayer(nn.Module):
     ):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=_check_dropout(dropout))
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
         self.feed_forward = FeedForward(d_model, d_ff, dropout, activation=activation)
         self.add_norm1 = AddNorm(d_model, dropout, norm_first=norm_first, eps=eps)
         self.add_norm2 = AddNorm(d_model, dropout, norm_first=norm_first, eps=eps)
@@ -117,7 +118,7 @@ class EncoderLayer(nn.Module):
         self, x: torch.Tensor, mask: torch.Tensor | None = None, *, need_weights: bool = False
     ) -> torch.Tensor:
         """x (B, L, d_model) → (B, L, d_model); with ``need_weights`` keeps (B, h, L, L)."""
-        _check_hidden("x", x, self.d_model)
+        _check_hidden("x", x, self.d_model, self.norm1.weight)
         self.self_attn_weights = None
 
         def attend(h: torch.Tensor) -> torch.Tensor:
@@ -163,7 +164,7 @@ class DecoderLayer(nn.Module):
     ):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=_check_dropout(dropout))
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
         self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
         self.feed_forward = FeedForward(d_model, d_ff, dropout, activation=activation)
         self.add_norm1 = AddNorm(d_model, dropout, norm_first=norm_first, eps=eps)
@@ -201,8 +202,8 @@ class DecoderLayer(nn.Module):
         need_weights: bool = False,
     ) -> torch.Tensor:
         """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
-        _check_hidden("x", x, self.d_model)
-        _check_hidden("memory", memory, self.d_model)
+        _check_hidden("x", x, self.d_model, self.norm1.weight)
+        _check_hidden("memory", memory, self.d_model, self.norm1.weight)
         if memory.shape[0] != x.shape[0]:
             raise ValueError(
                 f"memory must have the batch size of x ({x.shape[0]}), got shape {tuple(memory.shape)}"
@@ -262,18 +263,26 @@ def _copy_feed_forward(ff: FeedForward, layer: nn.Module) -> None:
     ff.linear2.load_state_dict(layer.linear2.state_dict())
 
 
-def _check_hidden(name: str, x: torch.Tensor, d_model: int) -> None:
+def _check_hidden(name: str, x: torch.Tensor, d_model: int, weight: torch.Tensor) -> None:
+    """(B, L, d_model), on the device and in the dtype of the layer's ``weight``."""
     _validate.tensor(name, x, ndim=3, floating=True)
     _validate.size(name, x, -1, d_model, "d_model")
+    _validate.like_weights(name, x, weight)
+
+
+def _sublayer_output(sublayer: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Run ``sublayer`` on x and check it kept x's shape: the residual adds the two."""
+    out = sublayer(x)
+    if isinstance(out, torch.Tensor) and out.shape == x.shape:
+        return out
+    got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
+    hint = (
+        " (attention returns (output, weights): pass lambda h: attn(h)[0])" if isinstance(out, tuple) else ""
+    )
+    raise ValueError(f"sublayer must return a tensor of its input's shape {tuple(x.shape)}, got {got}{hint}")
 
 
 def _check_activation(activation: str) -> str:
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     return activation
-
-
-def _check_dropout(p: float) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout must be a number in [0, 1), got {p!r}")
-    return float(p)

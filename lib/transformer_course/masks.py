@@ -25,6 +25,7 @@ def padding_mask(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     head and every query ignores the same padded keys.
     """
     _validate.tensor("ids", ids, ndim=2, floating=False)
+    _validate.integer("pad_id", pad_id)
     return (ids != pad_id).unsqueeze(1).unsqueeze(2)
 
 
@@ -33,30 +34,24 @@ def combine_masks(*masks: torch.Tensor | None) -> torch.Tensor | None:
 
     causal (Lq, Lk) & padding (B, 1, 1, Lk) → (B, 1, Lq, Lk).
     """
-    present = [m for m in masks if m is not None]
-    for i, m in enumerate(present):
-        if not isinstance(m, torch.Tensor) or m.dtype != torch.bool:
-            raise ValueError(f"masks[{i}] must be a bool tensor, got {getattr(m, 'dtype', type(m))}")
+    present = [(i, _validate.bool_mask(f"masks[{i}]", m)) for i, m in enumerate(masks) if m is not None]
     if not present:
         return None
-    out = present[0]
-    for m in present[1:]:
+    first, out = present[0]
+    for i, m in present[1:]:
+        _validate.same_device(f"masks[{i}]", m, out.device, f"masks[{first}]")
+        _validate.broadcastable(f"masks[{i}]", m.shape, "the masks before it", out.shape)
         out = out & m
     return out
 
 
 def additive_mask(mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """bool mask → float mask to add to scores: 0 where allowed, -inf where blocked."""
-    _check_bool(mask)
+    _validate.bool_mask("mask", mask)
+    _validate.float_dtype("dtype", dtype)  # -inf exists only in floating point
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, float("-inf"))
 
 
 def to_blocked(mask: torch.Tensor) -> torch.Tensor:
     """This course's mask (True = may attend) → PyTorch module convention (True = blocked)."""
-    _check_bool(mask)
-    return ~mask
-
-
-def _check_bool(mask: torch.Tensor) -> None:
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise ValueError(f"mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+    return ~_validate.bool_mask("mask", mask)

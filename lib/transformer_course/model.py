@@ -1,4 +1,7 @@
-"""Whole models from the blocks in ``layers``: encoder-decoder, decoder-only, encoder-only.
+"""Whole models: encoder-decoder, decoder-only, encoder-only.
+
+Each is an embedding front and one or two stacks (``stacks``) sized by a
+``TransformerConfig`` (``config``), with an output projection to the vocabulary.
 
 Calling convention (batch first, ids are integer tensors):
 
@@ -19,87 +22,28 @@ Attention weights for figures: call with ``need_weights=True``, then
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from . import _validate
+from .config import TransformerConfig, check_config
 from .embeddings import TokenEmbedding
-from .layers import ACTIVATIONS, DecoderLayer, EncoderLayer
 from .masks import causal_mask, padding_mask
-from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
+from .stacks import Decoder, Embed, Encoder
+
+__all__ = [
+    "ATTENTION_KINDS",
+    "Decoder",
+    "DecoderOnlyTransformer",
+    "Encoder",
+    "EncoderOnlyTransformer",
+    "Transformer",
+    "TransformerConfig",
+    "count_parameters",
+    "shape_trace",
+]
 
 ATTENTION_KINDS = ("encoder_self", "decoder_self", "cross")
-
-
-@dataclass(frozen=True)
-class TransformerConfig:
-    """Sizes and choices of a model. The defaults are the paper's base model (Table 3)."""
-
-    vocab_size: int = 37000  # shared source/target vocabulary of byte-pair tokens (English-German)
-    trg_vocab_size: int | None = None  # None: the target uses the same vocabulary as the source
-    d_model: int = 512  # width of every token vector between the layers
-    num_heads: int = 8  # h; each head works in d_model / h = 64 dimensions
-    num_encoder_layers: int = 6  # N for the encoder (also the depth of an encoder-only model)
-    num_decoder_layers: int = 6  # N for the decoder (also the depth of a decoder-only model)
-    d_ff: int = 2048  # inner width of the position-wise feed-forward network
-    dropout: float = 0.1  # P_drop: on attention weights, sublayer outputs, embeddings
-    max_len: int = 512  # longest sequence the positional encoding covers
-    pad_id: int = 0  # id of <pad>: masked out as a key everywhere (Vocab.pad_id)
-    norm_first: bool = False  # False: post-norm as in the paper; True: pre-norm (GPT-2 onwards)
-    final_norm: bool = True  # LayerNorm after each stack as in nn.Transformer (vital for pre-norm)
-    activation: str = "relu"  # "relu" (the paper) or "gelu" (BERT, GPT)
-    tie_embeddings: bool = True  # one matrix for the embeddings and the output projection (section 3.4)
-    positional: str = "sinusoidal"  # "sinusoidal" (the paper) or "learned" (BERT, GPT)
-    eps: float = 1e-5  # LayerNorm's epsilon, as in PyTorch
-
-    def __post_init__(self):
-        for name in (
-            "vocab_size",
-            "d_model",
-            "num_heads",
-            "num_encoder_layers",
-            "num_decoder_layers",
-            "d_ff",
-            "max_len",
-        ):
-            _validate.positive_int(name, getattr(self, name))
-        if self.trg_vocab_size is not None:
-            _validate.positive_int("trg_vocab_size", self.trg_vocab_size)
-        if self.d_model % self.num_heads:
-            raise ValueError(f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})")
-        if (
-            isinstance(self.dropout, bool)
-            or not isinstance(self.dropout, (int, float))
-            or not 0.0 <= self.dropout < 1.0
-        ):
-            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
-        if (
-            isinstance(self.pad_id, bool)
-            or not isinstance(self.pad_id, int)
-            or not 0 <= self.pad_id < self.vocab_size
-        ):
-            raise ValueError(
-                f"pad_id must be an int in [0, vocab_size={self.vocab_size}), got {self.pad_id!r}"
-            )
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
-        if self.positional not in ("sinusoidal", "learned"):
-            raise ValueError(f"positional must be 'sinusoidal' or 'learned', got {self.positional!r}")
-
-    @property
-    def target_vocab_size(self) -> int:
-        return self.vocab_size if self.trg_vocab_size is None else self.trg_vocab_size
-
-    @property
-    def d_head(self) -> int:
-        return self.d_model // self.num_heads
-
-    def replace(self, **changes) -> TransformerConfig:
-        """A copy with some fields changed, e.g. ``config.replace(dropout=0.0)``."""
-        return dataclasses.replace(self, **changes)
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:
@@ -107,101 +51,6 @@ def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-class Encoder(nn.Module):
-    """N encoder layers and an optional final LayerNorm: (B, L, d) → (B, L, d)."""
-
-    def __init__(self, config: TransformerConfig, num_layers: int | None = None):
-        super().__init__()
-        _check_config(config)
-        n = _validate.positive_int("num_layers", num_layers or config.num_encoder_layers)
-        self.d_model = config.d_model
-        self.layers = nn.ModuleList(
-            EncoderLayer(
-                config.d_model,
-                config.num_heads,
-                config.d_ff,
-                config.dropout,
-                norm_first=config.norm_first,
-                activation=config.activation,
-                eps=config.eps,
-            )
-            for _ in range(n)
-        )
-        self.norm = nn.LayerNorm(config.d_model, eps=config.eps) if config.final_norm else None
-
-    def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, *, need_weights: bool = False
-    ) -> torch.Tensor:
-        """x (B, L, d_model), mask True = may attend broadcastable to (B, h, L, L)."""
-        for layer in self.layers:
-            x = layer(x, mask, need_weights=need_weights)
-        return x if self.norm is None else self.norm(x)
-
-    def attention_weights(self) -> list[torch.Tensor | None]:
-        """Self-attention weights of each layer from the last call, each (B, h, L, L)."""
-        return [layer.self_attn_weights for layer in self.layers]
-
-
-class Decoder(nn.Module):
-    """N decoder layers and an optional final LayerNorm: (B, Lt, d), memory (B, Ls, d) → (B, Lt, d)."""
-
-    def __init__(self, config: TransformerConfig, num_layers: int | None = None):
-        super().__init__()
-        _check_config(config)
-        n = _validate.positive_int("num_layers", num_layers or config.num_decoder_layers)
-        self.d_model = config.d_model
-        self.layers = nn.ModuleList(
-            DecoderLayer(
-                config.d_model,
-                config.num_heads,
-                config.d_ff,
-                config.dropout,
-                norm_first=config.norm_first,
-                activation=config.activation,
-                eps=config.eps,
-            )
-            for _ in range(n)
-        )
-        self.norm = nn.LayerNorm(config.d_model, eps=config.eps) if config.final_norm else None
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        memory: torch.Tensor,
-        self_mask: torch.Tensor | None = None,
-        cross_mask: torch.Tensor | None = None,
-        *,
-        need_weights: bool = False,
-    ) -> torch.Tensor:
-        for layer in self.layers:
-            x = layer(x, memory, self_mask, cross_mask, need_weights=need_weights)
-        return x if self.norm is None else self.norm(x)
-
-    def attention_weights(self) -> dict[str, list[torch.Tensor | None]]:
-        """{"decoder_self": [(B, h, Lt, Lt) per layer], "cross": [(B, h, Lt, Ls) per layer]}."""
-        return {
-            "decoder_self": [layer.self_attn_weights for layer in self.layers],
-            "cross": [layer.cross_attn_weights for layer in self.layers],
-        }
-
-
-class _Embed(nn.Module):
-    """ids (B, L) → token vector · √d_model + position, then dropout: (B, L, d_model)."""
-
-    def __init__(self, token: TokenEmbedding, config: TransformerConfig):
-        super().__init__()
-        self.token = token
-        self.position = (
-            SinusoidalPositionalEncoding(config.d_model, config.max_len)
-            if config.positional == "sinusoidal"
-            else LearnedPositionalEmbedding(config.d_model, config.max_len)
-        )
-        self.dropout = nn.Dropout(config.dropout)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.position(self.token(ids)))
 
 
 class _LanguageModelBase(nn.Module):
@@ -230,6 +79,7 @@ class _LanguageModelBase(nn.Module):
 
     def _check_ids(self, name: str, ids: torch.Tensor, vocab_size: int) -> None:
         _validate.tensor(name, ids, ndim=2, floating=False)
+        _validate.same_device(name, ids, self.output.weight.device, "the model's weights")
         _validate.ids_in_range(name, ids, vocab_size)
         if ids.shape[1] == 0:
             raise ValueError(
@@ -261,12 +111,12 @@ class Transformer(_LanguageModelBase):
     def __init__(self, config: TransformerConfig | None = None):
         super().__init__()
         self.config = config = TransformerConfig() if config is None else config
-        _check_config(config)
+        check_config(config)
         src_token = self._make_token_embedding(config.vocab_size)
         shared = config.tie_embeddings and config.trg_vocab_size is None
         trg_token = src_token if shared else self._make_token_embedding(config.target_vocab_size)
-        self.src_embed = _Embed(src_token, config)
-        self.trg_embed = _Embed(trg_token, config)
+        self.src_embed = Embed(src_token, config)
+        self.trg_embed = Embed(trg_token, config)
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
         self.output = self._make_output(trg_token, config.target_vocab_size)
@@ -328,23 +178,8 @@ class Transformer(_LanguageModelBase):
         """
         if not isinstance(transformer, nn.Transformer):
             raise ValueError(f"transformer must be an nn.Transformer, got {type(transformer).__name__}")
-        for name, mine, theirs in (
-            ("encoder", self.encoder, transformer.encoder),
-            ("decoder", self.decoder, transformer.decoder),
-        ):
-            if len(theirs.layers) != len(mine.layers):
-                raise ValueError(
-                    f"transformer must have {len(mine.layers)} {name} layers, got {len(theirs.layers)}"
-                )
-            for layer, ref in zip(mine.layers, theirs.layers):
-                layer.load_from_torch(ref)
-            if (mine.norm is None) != (theirs.norm is None):
-                raise ValueError(
-                    f"transformer's {name} {'has' if theirs.norm is not None else 'lacks'} "
-                    f"a final norm; set config.final_norm to match"
-                )
-            if mine.norm is not None:
-                mine.norm.load_state_dict(theirs.norm.state_dict())
+        self.encoder.load_from_torch(transformer.encoder, "transformer.encoder")
+        self.decoder.load_from_torch(transformer.decoder, "transformer.decoder")
         return self
 
 
@@ -359,9 +194,9 @@ class DecoderOnlyTransformer(_LanguageModelBase):
     def __init__(self, config: TransformerConfig | None = None):
         super().__init__()
         self.config = config = TransformerConfig() if config is None else config
-        _check_config(config)
+        check_config(config)
         token = self._make_token_embedding(config.vocab_size)
-        self.embed = _Embed(token, config)
+        self.embed = Embed(token, config)
         self.blocks = Encoder(config, config.num_decoder_layers)
         self.output = self._make_output(token, config.vocab_size)
         self._init_weights()
@@ -385,9 +220,9 @@ class EncoderOnlyTransformer(_LanguageModelBase):
     def __init__(self, config: TransformerConfig | None = None):
         super().__init__()
         self.config = config = TransformerConfig() if config is None else config
-        _check_config(config)
+        check_config(config)
         token = self._make_token_embedding(config.vocab_size)
-        self.embed = _Embed(token, config)
+        self.embed = Embed(token, config)
         self.encoder = Encoder(config)
         self.output = self._make_output(token, config.vocab_size)
         self._init_weights()
@@ -452,8 +287,3 @@ def shape_trace(model: Transformer, src: torch.Tensor, trg_in: torch.Tensor) -> 
             f"a score for each of the {logits.shape[-1]} words, at each position",
         ),
     ]
-
-
-def _check_config(config: object) -> None:
-    if not isinstance(config, TransformerConfig):
-        raise ValueError(f"config must be a TransformerConfig, got {type(config).__name__}")

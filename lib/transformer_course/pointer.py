@@ -35,7 +35,7 @@ class PronounPointer(nn.Module):
             raise ValueError(f"config must be a TransformerConfig, got {type(config).__name__}")
         self.config = config
         self.encoder = EncoderOnlyTransformer(config)
-        self.head = SingleHeadAttention(config.d_model, d_k or config.d_model)
+        self.head = SingleHeadAttention(config.d_model, d_k)  # d_k None: d_model
 
     def forward(self, ids: torch.Tensor, it_pos: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
         _validate.tensor("ids", ids, ndim=2, floating=False)
@@ -62,6 +62,7 @@ class PronounPointer(nn.Module):
 
 def pointer_loss(model: PronounPointer, batch: PronounSplit) -> torch.Tensor:
     """Cross-entropy of the pointer: −log(weight on the true referent), averaged."""
+    _check_split("batch", batch)
     weights = model(batch.ids, batch.it_pos)
     picked = weights.gather(1, batch.referent_pos.unsqueeze(1)).squeeze(1)
     return -torch.log(picked.clamp_min(1e-9)).mean()
@@ -70,9 +71,10 @@ def pointer_loss(model: PronounPointer, batch: PronounSplit) -> torch.Tensor:
 @torch.no_grad()
 def referent_wins(model: PronounPointer, split: PronounSplit) -> torch.Tensor:
     """(N,) bool: does the attention from "it" weigh the referent above the distractor?"""
+    _check_split("split", split)
+    device = _validate.module_device("model", model)
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
     weights = model(split.ids.to(device), split.it_pos.to(device)).cpu()
     model.train(was_training)
     rows = torch.arange(len(split))
@@ -82,7 +84,8 @@ def referent_wins(model: PronounPointer, split: PronounSplit) -> torch.Tensor:
 def resolve(model: PronounPointer, ids: torch.Tensor, it_pos: int) -> torch.Tensor:
     """One sentence: ids (L,) and the position of "it" → pointer weights (L,)."""
     _validate.tensor("ids", ids, ndim=1, floating=False)
-    device = next(model.parameters()).device
+    _validate.integer("it_pos", it_pos)
+    device = _validate.module_device("model", model)
     with torch.no_grad():
         return model(ids.unsqueeze(0).to(device), torch.tensor([it_pos], device=device))[0].cpu()
 
@@ -101,3 +104,8 @@ def snapshot(model: PronounPointer, shown: PronounSplit, held_out: PronounSplit)
         "encoder": encoder.clone(),
         "wins": float(referent_wins(model, held_out).float().mean()),
     }
+
+
+def _check_split(name: str, split: object) -> None:
+    if not isinstance(split, PronounSplit):
+        raise ValueError(f"{name} must be a PronounSplit (e.g. task.train[:64]), got {type(split).__name__}")

@@ -25,8 +25,8 @@ def sinusoidal_encoding(
     """
     _validate.positive_int("length", length)
     _validate.positive_int("d_model", d_model)
-    if not base > 1:
-        raise ValueError(f"base must be a number > 1, got {base!r}")
+    _validate.finite_number("base", base, above=1)
+    _validate.float_dtype("dtype", dtype)
     pos = torch.arange(length, dtype=torch.float64, device=device)[:, None]  # (L, 1)
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)  # (⌈d/2⌉,)
     angle = pos / base ** (two_i / d_model)  # (L, ⌈d/2⌉)
@@ -47,7 +47,7 @@ class SinusoidalPositionalEncoding(nn.Module):
         self.register_buffer("pe", sinusoidal_encoding(max_len, d_model, base=base), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.pe[: _check_input(x, self.d_model, self.max_len)].to(x.dtype)
+        return x + self.pe[: _check_input(x, self.d_model, self.max_len, self.pe)].to(x.dtype)
 
 
 class LearnedPositionalEmbedding(nn.Module):
@@ -69,13 +69,14 @@ class LearnedPositionalEmbedding(nn.Module):
         return self.table.weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        length = _check_input(x, self.d_model, self.max_len)
+        length = _check_input(x, self.d_model, self.max_len, self.pe)
         return x + self.table(torch.arange(length, device=x.device))
 
 
-def _check_input(x: torch.Tensor, d_model: int, max_len: int) -> int:
+def _check_input(x: torch.Tensor, d_model: int, max_len: int, table: torch.Tensor) -> int:
     _validate.tensor("x", x, ndim=3, floating=True)
     _validate.size("x", x, -1, d_model, "d_model")
+    _validate.same_device("x", x, table.device, "the position table")
     if x.shape[1] > max_len:
         raise ValueError(f"x has {x.shape[1]} positions (dimension 1) but max_len is {max_len}")
     return x.shape[1]

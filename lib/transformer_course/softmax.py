@@ -27,7 +27,7 @@ def naive_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
     Kept only to show what goes wrong; use ``stable_softmax``.
     """
-    _validate.tensor("scores", scores, floating=True)
+    _check_rows("scores", scores, dim)
     e = scores.exp()
     return e / e.sum(dim=dim, keepdim=True)
 
@@ -39,9 +39,7 @@ def stable_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     for any constant c), but the largest exponent becomes exp(0) = 1, so nothing overflows.
     A row of only -inf (every key masked) gives zeros, as PyTorch's fused attention does.
     """
-    _validate.tensor("scores", scores, floating=True)
-    if scores.dim() == 0:
-        raise ValueError("scores must have at least 1 dimension, got a 0-D tensor")
+    _check_rows("scores", scores, dim)
     row_max = scores.amax(dim=dim, keepdim=True)
     row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
     e = (scores - row_max).exp()
@@ -54,9 +52,7 @@ def entropy(weights: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
     0 when all weight sits on one key; log(Lk) when it is spread evenly (0 · log 0 = 0).
     """
-    _validate.tensor("weights", weights, floating=True)
-    if weights.dim() == 0:
-        raise ValueError("weights must have at least 1 dimension, got a 0-D tensor")
+    _check_rows("weights", weights, dim)
     logs = torch.where(weights > 0, weights.log(), torch.zeros_like(weights))
     return -(weights * logs).sum(dim=dim)
 
@@ -67,10 +63,18 @@ def softmax_jacobian_norm(weights: torch.Tensor) -> torch.Tensor:
     weights (..., Lk) → (...). The Jacobian of softmax is diag(p) − p pᵀ; its norm is
     √(Σ p_i² − 2 Σ p_i³ + (Σ p_i²)²), which goes to 0 as p approaches one-hot.
     """
-    _validate.tensor("weights", weights, floating=True)
+    _check_rows("weights", weights, -1)
     s2 = (weights**2).sum(dim=-1)
     s3 = (weights**3).sum(dim=-1)
     return (s2 - 2 * s3 + s2**2).clamp_min(0).sqrt()
+
+
+def _check_rows(name: str, x: torch.Tensor, dim: int) -> None:
+    """A floating tensor of at least 1 dimension, and ``dim`` one of its dimensions."""
+    _validate.tensor(name, x, floating=True)
+    if x.dim() == 0:
+        raise ValueError(f"{name} must have at least 1 dimension, got a 0-D tensor")
+    _validate.dim_index("dim", dim, x.dim())
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ def saturation_experiment(
     """
     _validate.positive_int("length", length)
     _validate.positive_int("rows", rows)
+    _validate.integer("seed", seed)
     d_ks = tuple(d_ks)
     if not d_ks:
         raise ValueError("d_ks must list at least one dimension, got an empty sequence")

@@ -61,6 +61,7 @@ class Vocab:
     pad_id, unk_id, bos_id, eos_id = range(4)
 
     def __init__(self, words: Iterable[str]):
+        words = _validate.strings("words", words, "token strings")
         # dict.fromkeys keeps first-seen order and drops repeats.
         extra = (w for w in dict.fromkeys(words) if w not in SPECIAL_TOKENS)
         self.itos: list[str] = [*SPECIAL_TOKENS, *extra]
@@ -69,6 +70,7 @@ class Vocab:
     @classmethod
     def from_texts(cls, texts: Iterable[str], min_freq: int = 1) -> Vocab:
         """Vocabulary of every token seen at least ``min_freq`` times, most frequent first."""
+        texts = _validate.strings("texts", texts, "texts")
         _validate.positive_int("min_freq", min_freq)
         counts = Counter(tok for text in texts for tok in tokenize(text))
         kept = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
@@ -85,14 +87,16 @@ class Vocab:
 
     def ids(self, tokens: Sequence[str]) -> list[int]:
         """Token strings → ids; a token not in the vocabulary becomes ``unk_id``."""
+        tokens = _validate.strings("tokens", tokens, "token strings (use encode for a text)")
         return [self.stoi.get(t, self.unk_id) for t in tokens]
 
     def tokens(self, ids: Sequence[int] | torch.Tensor) -> list[str]:
-        """Ids → token strings (special tokens included)."""
-        ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
-        for i in ids:
-            if not 0 <= i < len(self):
-                raise ValueError(f"ids must be in [0, {len(self)}), got {i}")
+        """Ids (T,) → token strings (special tokens included)."""
+        if isinstance(ids, torch.Tensor):
+            ids = _validate.tensor("ids", ids, ndim=1, floating=False).tolist()
+        elif isinstance(ids, str) or not isinstance(ids, Iterable):
+            raise ValueError(f"ids must be a 1-D tensor or a list of int ids, got {type(ids).__name__}")
+        ids = [_validate.integer(f"ids[{k}]", i, low=0, high=len(self)) for k, i in enumerate(ids)]
         return [self.itos[i] for i in ids]
 
     def unknown(self, text: str) -> list[str]:
@@ -109,15 +113,14 @@ class Vocab:
         self, texts: Sequence[str], *, add_bos: bool = False, add_eos: bool = False
     ) -> torch.Tensor:
         """Texts → ids padded on the right with ``pad_id``, shape (B, T_max)."""
-        if isinstance(texts, str) or not len(texts):
-            raise ValueError("texts must be a non-empty list of strings")
+        texts = _validate.strings("texts", texts, "texts")
+        if not texts:
+            raise ValueError("texts must be a non-empty list of strings, got an empty one")
         rows = [self.encode(t, add_bos=add_bos, add_eos=add_eos) for t in texts]
         return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=self.pad_id)
 
     def decode(self, ids: Sequence[int] | torch.Tensor, *, skip_special: bool = True) -> str:
         """Ids (T,) → text; stops at the first <eos> and drops pad/bos when ``skip_special``."""
-        if isinstance(ids, torch.Tensor):
-            _validate.tensor("ids", ids, ndim=1, floating=False)
         words = []
         for tok in self.tokens(ids):
             if skip_special and tok == EOS:

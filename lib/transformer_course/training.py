@@ -93,21 +93,20 @@ def train(
     ``lr``/10 along a half cosine (small final steps settle the weights). ``snapshot_fn(model)`` runs in eval
     mode without gradients at each step in ``snapshot_steps`` (0 = before the first step).
     """
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
-    _validate.positive_int("steps", steps)
-    _validate.positive_int("batch_size", batch_size)
-    _validate.positive_int("callback_every", callback_every)
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or lr <= 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
-    snapshot_steps = sorted(set(snapshot_steps))
-    bad = [s for s in snapshot_steps if not isinstance(s, int) or not 0 <= s <= steps]
-    if bad:
-        raise ValueError(f"snapshot_steps must be ints in [0, steps={steps}], got {bad}")
-    if snapshot_steps and snapshot_fn is None:
-        raise ValueError("snapshot_steps needs a snapshot_fn to call at those steps")
+    _check_model(model)
+    _validate.function("loss_fn", loss_fn, "of (model, batch) returning a scalar loss")
+    _validate.function("batch_fn", batch_fn, "of item indices (batch_size,) returning a batch")
+    counts = (("num_items", num_items), ("steps", steps), ("batch_size", batch_size))
+    for name, value in (*counts, ("callback_every", callback_every)):
+        _validate.positive_int(name, value)
+    _validate.finite_number("lr", lr, above=0)
+    _validate.integer("warmup", warmup, low=0)
+    _validate.integer("seed", seed)
+    snapshot_steps = _check_snapshots(snapshot_steps, snapshot_fn, steps)
+    if callback is not None:
+        _validate.function("callback", callback, "of the History")
+    if history is not None and not isinstance(history, History):
+        raise ValueError(f"history must be None or a History to continue, got {type(history).__name__}")
 
     torch.manual_seed(seed)  # dropout draws from the global generator
     history = History() if history is None else history
@@ -122,7 +121,7 @@ def train(
     began = time.perf_counter()
     model.train()
     for step in range(1, steps + 1):
-        loss = loss_fn(model, batch_fn(next(indices)))
+        loss = _check_loss(loss_fn(model, batch_fn(next(indices))))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -141,6 +140,43 @@ def train(
     if bar is not None:
         bar.close()
     return history
+
+
+def _check_model(model: object) -> None:
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError(f"model must have parameters to train, got {type(model).__name__}, which has none")
+
+
+def _check_snapshots(snapshot_steps: Iterable[int], snapshot_fn, steps: int) -> list[int]:
+    """The steps sorted, each an int in [0, steps], with a function to call at them."""
+    if isinstance(snapshot_steps, str) or not isinstance(snapshot_steps, Iterable):
+        raise ValueError(f"snapshot_steps must be a list of ints, got {type(snapshot_steps).__name__}")
+    snapshot_steps = list(snapshot_steps)
+    bad = [s for s in snapshot_steps if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= steps]
+    if bad:
+        raise ValueError(f"snapshot_steps must be ints in [0, steps={steps}], got {bad}")
+    if snapshot_steps and snapshot_fn is None:
+        raise ValueError("snapshot_steps needs a snapshot_fn to call at those steps")
+    if snapshot_fn is not None:
+        _validate.function("snapshot_fn", snapshot_fn, "of the model")
+    return sorted(set(snapshot_steps))
+
+
+def _check_loss(loss: object) -> torch.Tensor:
+    """What ``loss_fn`` returned must be one number that backward() can start from."""
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        got = f"shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else type(loss).__name__
+        raise ValueError(
+            f"loss_fn must return a scalar tensor (one number, e.g. a .mean() over the batch), got {got}"
+        )
+    if not loss.requires_grad:
+        raise ValueError(
+            "loss_fn must return a loss computed from the model's weights (it has no gradient: "
+            "was it computed under torch.no_grad(), detached, or rebuilt with torch.tensor?)"
+        )
+    return loss
 
 
 def _lr_factor(step: int, steps: int, warmup: int, decay: bool) -> float:
@@ -180,14 +216,24 @@ def seq2seq_loss(
     batch = (src (B, S), tgt (B, T)); the decoder reads ``tgt[:, :-1]`` and must predict
     ``tgt[:, 1:]``; padding positions do not count.
     """
+    if not isinstance(batch, tuple | list) or len(batch) != 2:
+        raise ValueError(f"batch must be a pair (src (B, S), tgt (B, T)), got {type(batch).__name__}")
     src, tgt = batch
+    _validate.tensor("tgt", tgt, ndim=2, floating=False)
+    if tgt.shape[1] < 2:
+        raise ValueError(
+            f"tgt must hold at least 2 tokens per row (<bos> and one more), got shape {tuple(tgt.shape)}"
+        )
     logits = model(src, tgt[:, :-1])  # (B, T-1, V)
     labels = tgt[:, 1:]  # (B, T-1)
+    # One row per predicted position: (B·(T-1), V) scores against (B·(T-1),) labels.
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
 
 
 def split_batch_fn(split: SequenceSplit) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """Indices → (src, tgt) of a ``SequenceSplit``, trimmed to the longest row in the batch."""
+    if not isinstance(split, SequenceSplit):
+        raise ValueError(f"split must be a SequenceSplit (e.g. task.train), got {type(split).__name__}")
 
     def batch_fn(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n = int(split.lengths[idx].max())

@@ -1,0 +1,81 @@
+"""The sizes and choices of a whole model, in one frozen dataclass: ``TransformerConfig``.
+
+Every model in ``model`` (and the stacks in ``stacks``) is built from a config, so one
+object says what a model is; ``config.replace(d_model=64)`` gives a changed copy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from . import _validate
+from .layers import ACTIVATIONS
+
+POSITIONALS = ("sinusoidal", "learned")
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Sizes and choices of a model. The defaults are the paper's base model (Table 3)."""
+
+    vocab_size: int = 37000  # shared source/target vocabulary of byte-pair tokens (English-German)
+    trg_vocab_size: int | None = None  # None: the target uses the same vocabulary as the source
+    d_model: int = 512  # width of every token vector between the layers
+    num_heads: int = 8  # h; each head works in d_model / h = 64 dimensions
+    num_encoder_layers: int = 6  # N for the encoder (also the depth of an encoder-only model)
+    num_decoder_layers: int = 6  # N for the decoder (also the depth of a decoder-only model)
+    d_ff: int = 2048  # inner width of the position-wise feed-forward network
+    dropout: float = 0.1  # P_drop: on attention weights, sublayer outputs, embeddings
+    max_len: int = 512  # longest sequence the positional encoding covers
+    pad_id: int = 0  # id of <pad>: masked out as a key everywhere (Vocab.pad_id)
+    norm_first: bool = False  # False: post-norm as in the paper; True: pre-norm (GPT-2 onwards)
+    final_norm: bool = True  # LayerNorm after each stack as in nn.Transformer (vital for pre-norm)
+    activation: str = "relu"  # "relu" (the paper) or "gelu" (BERT, GPT)
+    tie_embeddings: bool = True  # one matrix for the embeddings and the output projection (section 3.4)
+    positional: str = "sinusoidal"  # "sinusoidal" (the paper) or "learned" (BERT, GPT)
+    eps: float = 1e-5  # LayerNorm's epsilon, as in PyTorch
+
+    def __post_init__(self):
+        sizes = (
+            "vocab_size",
+            "d_model",
+            "num_heads",
+            "num_encoder_layers",
+            "num_decoder_layers",
+            "d_ff",
+            "max_len",
+        )
+        for name in sizes:
+            _validate.positive_int(name, getattr(self, name))
+        if self.trg_vocab_size is not None:
+            _validate.positive_int("trg_vocab_size", self.trg_vocab_size)
+        if self.d_model % self.num_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})")
+        _validate.dropout(self.dropout)
+        _validate.integer("pad_id", self.pad_id, low=0, high=self.vocab_size)
+        for name in ("norm_first", "final_norm", "tie_embeddings"):
+            _validate.boolean(name, getattr(self, name))
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        if self.positional not in POSITIONALS:
+            raise ValueError(f"positional must be one of {POSITIONALS}, got {self.positional!r}")
+        _validate.finite_number("eps", self.eps, above=0)
+
+    @property
+    def target_vocab_size(self) -> int:
+        return self.vocab_size if self.trg_vocab_size is None else self.trg_vocab_size
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.num_heads
+
+    def replace(self, **changes) -> TransformerConfig:
+        """A copy with some fields changed, e.g. ``config.replace(dropout=0.0)``."""
+        return dataclasses.replace(self, **changes)
+
+
+def check_config(config: object) -> TransformerConfig:
+    if not isinstance(config, TransformerConfig):
+        raise ValueError(f"config must be a TransformerConfig, got {type(config).__name__}")
+    return config

@@ -1,0 +1,140 @@
+"""What a whole model is assembled from: the embedding front and the encoder and decoder stacks.
+
+- ``Embed``: ids (B, L) → token vector · √d_model + position, then dropout (B, L, d_model).
+- ``Encoder``: N ``EncoderLayer``s and a final LayerNorm, (B, L, d) → (B, L, d).
+- ``Decoder``: N ``DecoderLayer``s and a final LayerNorm, (B, Lt, d) and the encoder's
+  memory (B, Ls, d) → (B, Lt, d).
+
+Each is built from a ``TransformerConfig``; ``model`` puts them together.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import _validate
+from .config import TransformerConfig, check_config
+from .embeddings import TokenEmbedding
+from .layers import DecoderLayer, EncoderLayer
+from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
+
+
+class Embed(nn.Module):
+    """ids (B, L) → token vector · √d_model + position, then dropout: (B, L, d_model)."""
+
+    def __init__(self, token: TokenEmbedding, config: TransformerConfig):
+        super().__init__()
+        self.token = token
+        self.position = (
+            SinusoidalPositionalEncoding(config.d_model, config.max_len)
+            if config.positional == "sinusoidal"
+            else LearnedPositionalEmbedding(config.d_model, config.max_len)
+        )
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.position(self.token(ids)))
+
+
+def _layer_options(config: TransformerConfig) -> dict:
+    """The arguments every encoder or decoder layer of ``config`` is built with."""
+    return dict(
+        d_model=config.d_model,
+        num_heads=config.num_heads,
+        d_ff=config.d_ff,
+        dropout=config.dropout,
+        norm_first=config.norm_first,
+        activation=config.activation,
+        eps=config.eps,
+    )
+
+
+def _depth(num_layers: int | None, default: int) -> int:
+    # "is None", not "or": num_layers=0 is a mistake to report, not a request for the default.
+    return _validate.positive_int("num_layers", default if num_layers is None else num_layers)
+
+
+class _Stack(nn.Module):
+    """``num_layers`` layers of one kind, then a LayerNorm when ``config.final_norm``."""
+
+    torch_class: type[nn.Module]  # PyTorch's stack of the same layers, for load_from_torch
+
+    def __init__(self, config: TransformerConfig, layer: type[nn.Module], num_layers: int):
+        super().__init__()
+        self.d_model = config.d_model
+        self.layers = nn.ModuleList(layer(**_layer_options(config)) for _ in range(num_layers))
+        self.norm = nn.LayerNorm(config.d_model, eps=config.eps) if config.final_norm else None
+
+    def _final(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.norm is None else self.norm(x)
+
+    @torch.no_grad()
+    def load_from_torch(self, stack: nn.Module, name: str = "stack") -> _Stack:
+        """Copy every layer, and the final norm, of PyTorch's stack of the same shape
+        (``nn.TransformerEncoder`` into an ``Encoder``, ``nn.TransformerDecoder`` into a ``Decoder``)."""
+        if not isinstance(stack, self.torch_class):
+            raise ValueError(f"{name} must be an nn.{self.torch_class.__name__}, got {type(stack).__name__}")
+        if len(stack.layers) != len(self.layers):
+            raise ValueError(f"{name} must have {len(self.layers)} layers, got {len(stack.layers)}")
+        for layer, theirs in zip(self.layers, stack.layers):
+            layer.load_from_torch(theirs)
+        if (self.norm is None) != (stack.norm is None):
+            has = "has" if stack.norm is not None else "lacks"
+            raise ValueError(f"{name} {has} a final norm; set config.final_norm to match")
+        if self.norm is not None:
+            self.norm.load_state_dict(stack.norm.state_dict())
+        return self
+
+
+class Encoder(_Stack):
+    """N encoder layers and an optional final LayerNorm: (B, L, d) → (B, L, d)."""
+
+    torch_class = nn.TransformerEncoder
+
+    def __init__(self, config: TransformerConfig, num_layers: int | None = None):
+        check_config(config)
+        super().__init__(config, EncoderLayer, _depth(num_layers, config.num_encoder_layers))
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, *, need_weights: bool = False
+    ) -> torch.Tensor:
+        """x (B, L, d_model), mask True = may attend broadcastable to (B, h, L, L)."""
+        for layer in self.layers:
+            x = layer(x, mask, need_weights=need_weights)
+        return self._final(x)
+
+    def attention_weights(self) -> list[torch.Tensor | None]:
+        """Self-attention weights of each layer from the last call, each (B, h, L, L)."""
+        return [layer.self_attn_weights for layer in self.layers]
+
+
+class Decoder(_Stack):
+    """N decoder layers and an optional final LayerNorm: (B, Lt, d), memory (B, Ls, d) → (B, Lt, d)."""
+
+    torch_class = nn.TransformerDecoder
+
+    def __init__(self, config: TransformerConfig, num_layers: int | None = None):
+        check_config(config)
+        super().__init__(config, DecoderLayer, _depth(num_layers, config.num_decoder_layers))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor,
+        self_mask: torch.Tensor | None = None,
+        cross_mask: torch.Tensor | None = None,
+        *,
+        need_weights: bool = False,
+    ) -> torch.Tensor:
+        """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
+        for layer in self.layers:
+            x = layer(x, memory, self_mask, cross_mask, need_weights=need_weights)
+        return self._final(x)
+
+    def attention_weights(self) -> dict[str, list[torch.Tensor | None]]:
+        """{"decoder_self": [(B, h, Lt, Lt) per layer], "cross": [(B, h, Lt, Ls) per layer]}."""
+        return {
+            "decoder_self": [layer.self_attn_weights for layer in self.layers],
+            "cross": [layer.cross_attn_weights for layer in self.layers],
+        }
