@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 from transformer_course import figures
+from transformer_course.figures import palette
 from transformer_course.softmax import saturation_experiment
 
 
@@ -21,7 +22,7 @@ def test_scores_row_heatmap_outlines_the_row_and_bars_follow_the_sign():
     fig = figures.scores_row_heatmap(scores, ["x", "y"], 1)
     assert fig.layout.shapes[0].y0 == 0.5 and fig.layout.shapes[0].y1 == 1.5
     bars = figures.query_row_figure(scores[0], ["x", "y"], "x")
-    assert list(bars.data[0].marker.color) == ["#2563eb", "#dc2626"]
+    assert list(bars.data[0].marker.color) == [palette.POSITIVE_COLOUR, palette.NEGATIVE_COLOUR]
 
 
 def test_saturation_figure_has_both_curves_and_the_uniform_line():

@@ -1,0 +1,187 @@
+"""One value per word as bars: a row of scores, each row's entropy, where "it" looks, the next token.
+
+Bars sit at positions 0 … N-1 labelled with the words (tickvals/ticktext), so repeated
+words keep a bar each; a bar's colour says what its word is (``palette``'s roles).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from .. import _validate
+from . import themes
+from .base import figure, hline, label_list, line_label, ticks
+from .palette import (
+    CHOSEN_COLOUR,
+    DISTRACTOR_COLOUR,
+    LOSS_COLOUR,
+    NEGATIVE_COLOUR,
+    OTHER_COLOUR,
+    POSITIVE_COLOUR,
+    REFERENT_COLOUR,
+    TRANSPARENT,
+)
+
+
+def bar_figure(
+    values: torch.Tensor,
+    labels: Sequence[str],
+    *,
+    title: str = "",
+    y_title: str = "",
+    y_range: tuple[float, float] | None = None,
+    x_title: str = "",
+    colors: Sequence[str] | None = None,
+) -> go.Figure:
+    """values (N,) as labelled bars (labels may repeat); ``colors``: one CSS colour per bar."""
+    trace, layout = _bar_parts(
+        values, labels, y_title=y_title, y_range=y_range, x_title=x_title, colors=colors
+    )
+    return figure([trace], title=title, **layout)
+
+
+def _bar_parts(values, bar_labels, *, y_title, y_range, x_title, colors) -> tuple[dict, dict]:
+    """``bar_figure``'s trace and layout keywords, unbuilt."""
+    _validate.tensor("values", values, ndim=1)
+    bar_labels = label_list("labels", bar_labels, values.shape[0])
+    trace = dict(
+        type="bar",
+        x=np.arange(len(bar_labels)),
+        y=values.detach().cpu().numpy(),
+        text=[f"{v:.2f}" for v in values.tolist()],
+        textposition="outside",
+        customdata=bar_labels,
+        hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
+    )
+    if colors is not None:
+        trace["marker"] = dict(color=list(colors))
+    x_axis = dict(ticks(bar_labels, len(bar_labels)))
+    if x_title:
+        x_axis["title"] = dict(text=x_title)
+    layout = dict(
+        height=300,
+        xaxis=x_axis,
+        yaxis=dict(title=dict(text=y_title), range=list(y_range) if y_range else None),
+    )
+    return trace, layout
+
+
+def query_row_figure(
+    scores_row: torch.Tensor, key_tokens: Sequence[str], query_token: str, *, title: str | None = None
+) -> go.Figure:
+    """One query's scores against every key, scores_row (Lk,), as bars: blue > 0, red < 0."""
+    _validate.tensor("scores_row", scores_row, ndim=1)
+    bound = float(scores_row.detach().abs().max()) or 1.0
+    return bar_figure(
+        scores_row,
+        key_tokens,
+        y_title="score q·k",
+        x_title="key",
+        title=title or f"Row of '{query_token}': its score for each key",
+        colors=[POSITIVE_COLOUR if s >= 0 else NEGATIVE_COLOUR for s in scores_row.tolist()],
+        y_range=(-1.25 * bound, 1.25 * bound),
+    )
+
+
+def entropy_figure(
+    entropies: torch.Tensor, tokens: Sequence[str], n_keys: int, *, title: str = "How spread out is each row?"
+) -> go.Figure:
+    """entropies (T,), one per query row, as bars from 0 (one key) to log(n_keys) (uniform)."""
+    _validate.tensor("entropies", entropies, ndim=1)
+    top = math.log(max(n_keys, 2))
+    trace, layout = _bar_parts(
+        entropies, tokens, y_title="entropy (nats)", y_range=(0, 1.3 * top), x_title="query", colors=None
+    )
+    uniform = line_label(top, "uniform (all keys equal)", above=True)
+    return figure([trace], title=title, shapes=[hline(top)], annotations=[uniform], **layout)
+
+
+def pointer_figure(
+    weights: torch.Tensor,
+    tokens: Sequence[str],
+    *,
+    referent: int | None = None,
+    distractor: int | None = None,
+    source: int | None = None,
+    title: str = 'Attention from "it"',
+) -> go.Figure:
+    """weights (L,): one attention row as bars over the words; the referent in green,
+    the distractor in orange, the attending word (``source``) outlined."""
+    _validate.tensor("weights", weights, ndim=1)
+    tokens = label_list("tokens", tokens, weights.shape[0])
+    for name, pos in (("referent", referent), ("distractor", distractor), ("source", source)):
+        if pos is not None and not 0 <= pos < len(tokens):
+            raise ValueError(f"{name} must be a position in [0, {len(tokens)}), got {pos}")
+    colours = [
+        REFERENT_COLOUR if i == referent else DISTRACTOR_COLOUR if i == distractor else OTHER_COLOUR
+        for i in range(len(tokens))
+    ]
+    outlines = [themes.theme().ink if i == source else TRANSPARENT for i in range(len(tokens))]
+    return _distribution_figure(
+        weights,
+        tokens,
+        dict(color=colours, line=dict(color=outlines, width=2)),
+        hide_below=0.005,
+        title=title,
+        y_title="attention weight",
+        xaxis=dict(tickangle=-40),
+    )
+
+
+def next_token_figure(
+    probs: torch.Tensor,
+    labels: Sequence[str],
+    *,
+    chosen: int | None = None,
+    title: str = "Next-token probabilities",
+) -> go.Figure:
+    """probs (V,): one step's distribution over the vocabulary; the chosen token stands out."""
+    _validate.tensor("probs", probs, ndim=1)
+    vocab = label_list("labels", labels, probs.shape[0])
+    if chosen is not None and not 0 <= chosen < len(vocab):
+        raise ValueError(f"chosen must be an id in [0, {len(vocab)}), got {chosen}")
+    return _distribution_figure(
+        probs,
+        vocab,
+        dict(color=[CHOSEN_COLOUR if i == chosen else LOSS_COLOUR for i in range(len(vocab))]),
+        hide_below=0.01,
+        title=title,
+        y_title="probability",
+        xaxis=dict(title=dict(text="next token")),
+    )
+
+
+def _distribution_figure(
+    values: torch.Tensor,
+    words: list[str],
+    marker: dict,
+    *,
+    hide_below: float,
+    title: str,
+    y_title: str,
+    xaxis: dict,
+) -> go.Figure:
+    """values (N,) in [0, 1] as bars over ``words``, each value printed above its bar from ``hide_below``."""
+    values = values.detach().float().cpu()
+    bars = dict(
+        type="bar",
+        x=np.arange(len(words)),
+        y=values.numpy(),
+        marker=marker,
+        text=[f"{v:.2f}" if v >= hide_below else "" for v in values.tolist()],
+        textposition="outside",
+        customdata=words,
+        hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
+    )
+    return figure(
+        [bars],
+        title=title,
+        height=320,
+        yaxis=dict(range=[0, 1.12], title=dict(text=y_title)),
+        xaxis=dict(xaxis, **ticks(words, len(words))),
+    )

@@ -1,0 +1,164 @@
+"""The one way a figure is built (``figure``), and the small pieces every figure shares.
+
+A figure function validates its arguments, writes its traces and layout as plain dicts
+and hands them to ``figure``, which plotly validates in one pass. It never calls
+``update_layout``/``update_xaxes``/``add_trace``/``add_hline``/``make_subplots`` on a
+built figure: each of those walks and re-validates the figure, and together they cost
+several times more than building it once (about 15 ms against 1.5 ms for a 16×16
+heatmap), which a widget pays on every update. ``hline``/``vline``/``line_label`` write
+what ``add_hline``/``add_vline`` would add; ``panel_title`` what ``make_subplots`` writes
+above a panel. Built this way, a figure never goes through plotly's parser of property
+paths ("xaxis.title.text"), so caching that parser (as widgets once did by patching it)
+buys nothing.
+
+Heatmaps use numeric axes labelled with the tokens (tickvals/ticktext): a category axis
+would merge repeated words such as the two "the" in "the pizza came out of the oven".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import plotly.graph_objects as go
+
+from . import themes
+from .themes import FONT
+
+# Values are printed inside cells only while they stay readable.
+MAX_CELLS_WITH_TEXT = 144
+
+
+class CourseFigure(go.Figure):
+    """A ``go.Figure`` that starts in the course's theme instead of plotly's default template.
+
+    A plain ``go.Figure`` copies ``pio.templates.default`` into itself as it is built,
+    with validation off, since that template was validated when it was registered. This
+    one does the same with ``themes.theme().template``, validated once in ``themes.py``:
+    passing the template in the layout instead makes plotly validate a fresh copy of it
+    in every figure (about 4 ms, more than a whole heatmap), and setting plotly's default
+    would change every other figure of the process. A figure given a template of its own
+    keeps it. ``_initialize_layout_template`` is plotly's own (private) hook for this;
+    tests/test_figures_package.py fails if a plotly release renames it.
+    """
+
+    def _initialize_layout_template(self) -> None:
+        layout = self._layout_obj
+        if layout._props.get("template") is not None:
+            return
+        layout._validate = False
+        try:
+            layout.template = themes.theme().template
+        finally:
+            layout._validate = self._validate
+
+
+def figure(traces: Sequence[dict], *, title: str = "", height: int | None = None, **layout) -> go.Figure:
+    """A figure from plain trace dicts and layout keywords, validated in one pass.
+
+    Title centred, ``FONT``, tight margins, the theme's template; ``layout`` keywords
+    (``xaxis=dict(...)``, ``shapes=[...]``, ``margin=...``) are plotly's layout properties
+    and override these defaults.
+    """
+    base = dict(title=dict(text=title, x=0.5), font=FONT, margin=dict(l=10, r=10, t=50, b=10))
+    if height is not None:
+        base["height"] = height
+    base.update(layout)
+    return CourseFigure(dict(data=list(traces), layout=base))
+
+
+# --- Labels and ticks ---
+
+
+def label_list(name: str, given: Sequence[str] | None, n: int) -> list[str]:
+    """``given`` as n strings (the positions 0 … n-1 when None); ValueError naming ``name`` otherwise."""
+    if given is None:
+        return index_labels(n)
+    given = [str(t) for t in given]
+    if len(given) != n:
+        raise ValueError(f"{name} must have {n} entries (one per row/column), got {len(given)}")
+    return given
+
+
+def index_labels(n: int) -> list[str]:
+    return [str(i) for i in range(n)]
+
+
+def ticks(tick_labels: list[str], n: int) -> dict:
+    """Axis settings that label positions 0 … n-1 with ``tick_labels``."""
+    # Plotly measures every tick label on every redraw (a 24 × 32 heatmap took 32 ms to
+    # draw with a label per row and column, 13 ms without): labels that are just the
+    # positions 0 … n-1 (beyond a dozen), or too many to read, get plotly's own sparser
+    # numeric ticks.
+    if n > 40 or (n > 12 and tick_labels == index_labels(n)):
+        return dict(tickmode="auto")
+    return dict(tickmode="array", tickvals=list(range(n)), ticktext=tick_labels)
+
+
+# --- Lines and titles drawn over a plot (layout shapes and annotations) ---
+
+
+def hline(y: float) -> dict:
+    """A dotted reference line across the plot at height ``y`` (``add_hline``'s shape)."""
+    line = dict(color=themes.theme().muted, dash="dot")
+    return dict(type="line", x0=0, x1=1, xref="x domain", y0=y, y1=y, yref="y", line=line)
+
+
+def vline(x: float) -> dict:
+    """A dotted marker line from bottom to top at ``x`` (``add_vline``'s shape), in the theme's ink."""
+    line = dict(color=themes.theme().ink, dash="dot")
+    return dict(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="y domain", line=line)
+
+
+def line_label(y: float, text: str, *, above: bool) -> dict:
+    """``text`` at the right end of ``hline(y)``, just above or below it."""
+    return dict(
+        text=text,
+        x=1,
+        xanchor="right",
+        xref="x domain",
+        y=y,
+        yanchor="bottom" if above else "top",
+        yref="y",
+        showarrow=False,
+    )
+
+
+def side_by_side(widths: Sequence[float], gap: float) -> list[list[float]]:
+    """Domains [start, end] (paper coordinates) of panels in a row, ``gap`` apart, sized ∝ ``widths``.
+
+    What ``make_subplots`` computes for a row of subplots, at a fraction of the cost.
+    """
+    total, room = float(sum(widths)), 1.0 - gap * (len(widths) - 1)
+    domains, start = [], 0.0
+    for w in widths:
+        end = start + room * w / total
+        domains.append([start, min(1.0, end)])
+        start = end + gap
+    return domains
+
+
+def panel_title(text: str, x: float, *, y: float = 1.0, size: int = 16) -> dict:
+    """A title centred at ``x`` (paper coordinates) just above a panel whose top is at ``y``."""
+    return dict(
+        text=text,
+        x=x,
+        y=y,
+        xref="paper",
+        yref="paper",
+        xanchor="center",
+        yanchor="bottom",
+        showarrow=False,
+        font=dict(size=size),
+    )
+
+
+# --- Results of experiments, checked by what they hold (figures import no maths module) ---
+
+
+def require_fields(name: str, value: object, fields: Iterable[str], expected: str) -> None:
+    """ValueError naming ``name`` unless ``value`` has every attribute in ``fields``."""
+    missing = [f for f in fields if not hasattr(value, f)]
+    if missing:
+        raise ValueError(
+            f"{name} must be {expected}, got {type(value).__name__} (without {', '.join(missing)})"
+        )

@@ -1,0 +1,184 @@
+"""Values along a line: sinusoid columns, a repeated product, per-layer sizes, training curves.
+
+Lines take their colours from the theme's cycle (Okabe–Ito) unless they stand for
+something with a colour of its own (``LOSS_COLOUR``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from .. import _validate
+from .base import figure, hline, vline
+from .palette import LOSS_COLOUR, RAW_COLOUR
+
+
+def waves_figure(
+    pe: torch.Tensor, dims: Sequence[int], *, title: str = "Each dimension is a wave over positions"
+) -> go.Figure:
+    """Columns ``dims`` of pe (L, d) as lines against the position."""
+    _validate.tensor("pe", pe, ndim=2)
+    for d in dims:
+        if not 0 <= d < pe.shape[1]:
+            raise ValueError(f"dims must be in [0, {pe.shape[1]}), got {d}")
+    positions = np.arange(pe.shape[0])
+    values = pe.detach().cpu().numpy()
+    return figure(
+        [
+            dict(
+                type="scatter",
+                x=positions,
+                y=values[:, d],
+                mode="lines+markers",
+                marker=dict(size=4),
+                name=f"dim {d} ({'sin' if d % 2 == 0 else 'cos'})",
+            )
+            for d in dims
+        ],
+        title=title,
+        height=320,
+        xaxis=dict(title=dict(text="position")),
+        yaxis=dict(title=dict(text="value"), range=[-1.1, 1.1]),
+    )
+
+
+def repeated_product_figure(values: torch.Tensor, factor: float, *, title: str = "") -> go.Figure:
+    """values (N,) = factor**t for t = 0 … N-1, as a line on a log axis with 1 marked."""
+    _validate.tensor("values", values, ndim=1)
+    line = dict(
+        type="scatter",
+        x=list(range(values.shape[0])),
+        y=values.detach().cpu().numpy(),
+        mode="lines+markers",
+        marker=dict(size=4),
+        name=f"{factor:.2f}^t",
+        hovertemplate="t = %{x}: %{y:.3g}<extra></extra>",
+    )
+    return figure(
+        [line],
+        title=title or f"{factor:.2f} multiplied by itself t times",
+        height=320,
+        showlegend=False,
+        shapes=[hline(1.0)],
+        xaxis=dict(title=dict(text="t (steps back through the sequence)")),
+        yaxis=dict(title=dict(text="value (log scale)"), type="log", exponentformat="power"),
+    )
+
+
+def depth_figure(
+    values: dict[str, torch.Tensor],
+    *,
+    title: str = "",
+    y_title: str = "",
+    x_title: str = "layer (1 = closest to the input)",
+    log: bool = True,
+) -> go.Figure:
+    """One line per variant: ``values`` maps a name to a (N,) tensor, one value per layer."""
+    if not isinstance(values, dict) or not values:
+        raise ValueError("values must be a non-empty dict: name → (N,) tensor")
+    for name, v in values.items():
+        _validate.tensor(f"values[{name!r}]", v, ndim=1)
+    return figure(
+        [
+            dict(
+                type="scatter",
+                x=list(range(1, v.shape[0] + 1)),
+                y=v.detach().double().cpu().numpy(),
+                mode="lines+markers",
+                marker=dict(size=5),
+                name=name,
+                hovertemplate=f"{name}<br>layer %{{x}}: %{{y:.3g}}<extra></extra>",
+            )
+            for name, v in values.items()
+        ],
+        title=title,
+        height=360,
+        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"),
+        xaxis=dict(title=dict(text=x_title)),
+        yaxis=dict(title=dict(text=y_title), type="log" if log else "linear", exponentformat="power"),
+    )
+
+
+def loss_curve_figure(
+    steps: Sequence[int],
+    losses: Sequence[float],
+    *,
+    smoothed: Sequence[float] | None = None,
+    log_y: bool = False,
+    title: str = "Training loss",
+    total_steps: int | None = None,
+) -> go.Figure:
+    """Loss per step (faint) and its running mean (bold); ``total_steps`` fixes the x range.
+
+    Redrawn after every few steps while a model trains, so it is kept cheap: one build.
+    """
+    if len(steps) != len(losses):
+        raise ValueError(f"losses must have one value per step ({len(steps)}), got {len(losses)}")
+    if smoothed is not None and len(smoothed) != len(losses):
+        raise ValueError(f"smoothed must have one value per step ({len(steps)}), got {len(smoothed)}")
+    curves = [("each step", losses, dict(color=RAW_COLOUR, width=1))]
+    if smoothed is not None:
+        curves.append(("running mean", smoothed, dict(color=LOSS_COLOUR, width=2.5)))
+    x = list(steps)
+    y_axis = dict(
+        title=dict(text="loss" + (" (log scale)" if log_y else "")), type="log" if log_y else "linear"
+    )
+    if not log_y:
+        y_axis["rangemode"] = "tozero"
+    return figure(
+        [
+            dict(
+                type="scatter",
+                x=x,
+                y=list(values),
+                mode="lines",
+                name=name,
+                line=line,
+                hovertemplate="step %{x}: %{y:.3f}<extra></extra>",
+            )
+            for name, values, line in curves
+        ],
+        title=title,
+        height=320,
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"),
+        xaxis=dict(title=dict(text="training step"), range=[0, total_steps] if total_steps else None),
+        yaxis=y_axis,
+    )
+
+
+def progress_curve_figure(
+    steps: Sequence[int],
+    values: Sequence[float],
+    *,
+    current: int | None = None,
+    title: str = "",
+    y_title: str = "",
+    percent: bool = True,
+) -> go.Figure:
+    """A metric measured at some steps (e.g. held-out accuracy), with the ``current`` step marked."""
+    if len(steps) != len(values):
+        raise ValueError(f"values must have one entry per step ({len(steps)}), got {len(values)}")
+    scale = 100.0 if percent else 1.0
+    return figure(
+        [
+            dict(
+                type="scatter",
+                x=list(steps),
+                y=[v * scale for v in values],
+                mode="lines+markers",
+                line=dict(color=LOSS_COLOUR),
+                marker=dict(size=6),
+                hovertemplate="step %{x}: %{y:.1f}<extra></extra>",
+            )
+        ],
+        title=title,
+        height=320,
+        showlegend=False,
+        shapes=[] if current is None else [vline(current)],
+        xaxis=dict(title=dict(text="training step")),
+        yaxis=dict(title=dict(text=y_title), range=[0, 105] if percent else None),
+    )

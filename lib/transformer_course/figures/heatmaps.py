@@ -1,0 +1,332 @@
+"""One matrix as a heatmap: attention weights, scores, masks, vectors, similarities.
+
+Every figure here is ``matrix_heatmap`` with the colour scale, range and axis titles
+that suit what the matrix holds; ``heatmap_parts`` gives its trace and layout to
+figures that draw something over the matrix (an outlined row, a ring per row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from .. import _validate
+from . import themes
+from .base import MAX_CELLS_WITH_TEXT, figure, index_labels, label_list, ticks
+from .palette import CHOSEN_COLOUR, DIVERGING, DIVERGING_REVERSED, MASK_ALLOWED, SEQUENTIAL
+
+
+def matrix_heatmap(
+    values: torch.Tensor,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    *,
+    title: str = "",
+    x_title: str = "",
+    y_title: str = "",
+    colorscale: str | list = SEQUENTIAL,
+    zmin: float | None = None,
+    zmax: float | None = None,
+    zmid: float | None = None,
+    value_format: str = ".2f",
+    height: int | None = None,
+    show_text: bool | None = None,
+    show_scale: bool = True,
+) -> go.Figure:
+    """Any matrix (R, C) as a heatmap, row 0 at the top, with optional labels on both axes.
+
+    ``show_text``: print the values in the cells (default: while there are at most
+    ``MAX_CELLS_WITH_TEXT`` cells). ``show_scale``: show the colour bar.
+    """
+    _validate.tensor("values", values, ndim=2)
+    trace, layout = heatmap_parts(
+        values,
+        row_labels,
+        col_labels,
+        x_title=x_title,
+        y_title=y_title,
+        colorscale=colorscale,
+        zmin=zmin,
+        zmax=zmax,
+        zmid=zmid,
+        value_format=value_format,
+        height=height,
+        show_text=show_text,
+        show_scale=show_scale,
+    )
+    return figure([trace], title=title, **layout)
+
+
+def heatmap_parts(
+    values: torch.Tensor,
+    row_labels: Sequence[str] | None,
+    col_labels: Sequence[str] | None,
+    *,
+    x_title: str = "",
+    y_title: str = "",
+    colorscale: str | list = SEQUENTIAL,
+    zmin: float | None = None,
+    zmax: float | None = None,
+    zmid: float | None = None,
+    value_format: str = ".2f",
+    height: int | None = None,
+    show_text: bool | None = None,
+    show_scale: bool = True,
+) -> tuple[dict, dict]:
+    """``matrix_heatmap``'s heatmap trace and layout keywords (height, both axes), unbuilt."""
+    rows, cols = values.shape
+    row_labels = label_list("row_labels", row_labels, rows)
+    col_labels = label_list("col_labels", col_labels, cols)
+    if show_text is None:
+        show_text = rows * cols <= MAX_CELLS_WITH_TEXT
+    trace = dict(
+        type="heatmap",
+        z=values.detach().float().cpu().numpy(),
+        x=np.arange(cols),
+        y=np.arange(rows),
+        colorscale=colorscale,
+        zmin=zmin,
+        zmax=zmax,
+        zmid=zmid,
+        showscale=show_scale,
+    )
+    if show_text:
+        trace["texttemplate"] = f"%{{z:{value_format}}}"
+    if row_labels == index_labels(rows) and col_labels == index_labels(cols):
+        # The labels are the positions themselves: the hover can show x and y directly,
+        # which spares a (R, C, 2) array of label pairs (the costliest part to serialise).
+        row_ref, col_ref = "%{y}", "%{x}"
+    else:
+        pairs = np.empty((rows, cols, 2), dtype=object)
+        pairs[:, :, 0] = np.array(row_labels, dtype=object)[:, None]
+        pairs[:, :, 1] = np.array(col_labels, dtype=object)[None, :]
+        trace["customdata"] = pairs
+        row_ref, col_ref = "%{customdata[0]}", "%{customdata[1]}"
+    trace["hovertemplate"] = (
+        f"{y_title or 'row'}: {row_ref}<br>{x_title or 'column'}: {col_ref}"
+        f"<br>value: %{{z:{value_format}}}<extra></extra>"
+    )
+    layout = dict(
+        height=height or max(260, min(640, 80 + 34 * rows)),
+        xaxis=dict(title=dict(text=x_title), side="bottom", **ticks(col_labels, cols)),
+        yaxis=dict(title=dict(text=y_title), autorange="reversed", **ticks(row_labels, rows)),
+    )
+    return trace, layout
+
+
+def attention_heatmap(
+    weights: torch.Tensor,
+    query_tokens: Sequence[str],
+    key_tokens: Sequence[str] | None = None,
+    *,
+    title: str = "Attention weights",
+) -> go.Figure:
+    """weights (Lq, Lk), each row a query's distribution over the keys → heatmap in [0, 1]."""
+    _validate.tensor("weights", weights, ndim=2)
+    return matrix_heatmap(
+        weights,
+        query_tokens,
+        key_tokens or query_tokens,
+        title=title,
+        x_title="key (attended to)",
+        y_title="query (attending)",
+        zmin=0.0,
+        zmax=1.0,
+    )
+
+
+def scores_heatmap(
+    scores: torch.Tensor,
+    query_tokens: Sequence[str],
+    key_tokens: Sequence[str] | None = None,
+    *,
+    title: str = "Scores",
+) -> go.Figure:
+    """Raw scores (Lq, Lk), centred on zero; -inf (masked) cells show as gaps."""
+    _validate.tensor("scores", scores, ndim=2)
+    trace, layout = _scores_parts(scores, query_tokens, key_tokens or query_tokens)
+    return figure([trace], title=title, **layout)
+
+
+def scores_row_heatmap(
+    scores: torch.Tensor, tokens: Sequence[str], row: int, *, title: str = "Scores Q·Kᵀ"
+) -> go.Figure:
+    """scores (T, T) as ``scores_heatmap``, with query ``row`` outlined."""
+    _validate.tensor("scores", scores, ndim=2)
+    if not 0 <= row < scores.shape[0]:
+        raise ValueError(f"row must be in [0, {scores.shape[0]}), got {row}")
+    trace, layout = _scores_parts(scores, tokens, tokens)
+    outline = dict(
+        type="rect",
+        x0=-0.5,
+        x1=scores.shape[1] - 0.5,
+        y0=row - 0.5,
+        y1=row + 0.5,
+        line=dict(color=themes.theme().ink, width=3),
+    )
+    return figure([trace], title=title, shapes=[outline], **layout)
+
+
+def _scores_parts(scores: torch.Tensor, query_tokens, key_tokens) -> tuple[dict, dict]:
+    finite = scores[torch.isfinite(scores)]
+    bound = float(finite.abs().max()) if finite.numel() else 1.0
+    return heatmap_parts(
+        scores.masked_fill(~torch.isfinite(scores), float("nan")),
+        query_tokens,
+        key_tokens,
+        x_title="key",
+        y_title="query",
+        **_centred(bound),
+    )
+
+
+def _centred(bound: float, colorscale: str = DIVERGING) -> dict:
+    """A diverging colour scale from -bound to bound, white at zero."""
+    return dict(colorscale=colorscale, zmin=-bound, zmax=bound, zmid=0.0)
+
+
+def mask_heatmap(
+    mask: torch.Tensor,
+    query_tokens: Sequence[str],
+    key_tokens: Sequence[str] | None = None,
+    *,
+    title: str = "Mask",
+) -> go.Figure:
+    """A bool mask (Lq, Lk), True = may attend, as two colours with 1/0 in the cells."""
+    _validate.tensor("mask", mask, ndim=2)
+    if mask.dtype != torch.bool:
+        raise ValueError(f"mask must be a bool tensor, got {mask.dtype}")
+    return matrix_heatmap(
+        mask.float(),
+        query_tokens,
+        key_tokens or query_tokens,
+        title=title,
+        x_title="key",
+        y_title="query",
+        zmin=0,
+        zmax=1,
+        value_format=".0f",
+        colorscale=[[0, themes.theme().blank], [1, MASK_ALLOWED]],
+        show_scale=False,
+    )
+
+
+def embedding_heatmap(
+    vectors: torch.Tensor, tokens: Sequence[str], *, title: str = "Token vectors"
+) -> go.Figure:
+    """vectors (T, d): one row per token, one column per feature, centred on zero."""
+    _validate.tensor("vectors", vectors, ndim=2)
+    bound = float(vectors.detach().abs().max()) or 1.0
+    return matrix_heatmap(
+        vectors, tokens, None, title=title, x_title="dimension", y_title="token", **_centred(bound)
+    )
+
+
+def similarity_heatmap(
+    similarity: torch.Tensor,
+    tokens: Sequence[str],
+    *,
+    title: str = "Similarity",
+    cosine: bool = True,
+    axis_title: str = "token",
+) -> go.Figure:
+    """similarity (T, T) between every pair of tokens; cosine values share a fixed [-1, 1] scale.
+
+    ``axis_title`` names both axes (e.g. "position" when the rows are positions).
+    """
+    _validate.tensor("similarity", similarity, ndim=2)
+    bound = 1.0 if cosine else (float(similarity.detach().abs().max()) or 1.0)
+    return matrix_heatmap(
+        similarity,
+        tokens,
+        tokens,
+        title=title,
+        x_title=axis_title,
+        y_title=axis_title,
+        **_centred(bound),
+    )
+
+
+def positional_heatmap(pe: torch.Tensor, *, title: str = "Positional encoding") -> go.Figure:
+    """pe (L, d): positions down, dimensions across, values in [-1, 1] for the sinusoids."""
+    _validate.tensor("pe", pe, ndim=2)
+    bound = max(1.0, float(pe.detach().abs().max()))
+    return matrix_heatmap(
+        pe,
+        None,
+        None,
+        title=title,
+        x_title="dimension",
+        y_title="position",
+        height=420,
+        show_text=False,
+        **_centred(bound),
+    )
+
+
+def head_difference_figure(
+    weights_a: torch.Tensor,
+    weights_b: torch.Tensor,
+    query_tokens: Sequence[str],
+    key_tokens: Sequence[str] | None = None,
+    *,
+    title: str = "Head A − head B",
+) -> go.Figure:
+    """Two heads' weights (Lq, Lk) → their difference A − B: red where A looks more, blue where B does."""
+    _validate.tensor("weights_a", weights_a, ndim=2)
+    _validate.tensor("weights_b", weights_b, ndim=2)
+    if weights_a.shape != weights_b.shape:
+        raise ValueError(
+            f"weights_b must have the shape of weights_a {tuple(weights_a.shape)}, "
+            f"got {tuple(weights_b.shape)}"
+        )
+    diff = (weights_a - weights_b).detach()
+    bound = max(float(diff.abs().max()), 1e-6)
+    return matrix_heatmap(
+        diff,
+        query_tokens,
+        key_tokens or query_tokens,
+        title=title,
+        x_title="key (attended to)",
+        y_title="query (attending)",
+        value_format="+.2f",
+        **_centred(bound, DIVERGING_REVERSED),
+    )
+
+
+def generation_figure(
+    probs: torch.Tensor,
+    step_labels: Sequence[str],
+    vocab_labels: Sequence[str],
+    chosen: Sequence[int],
+    *,
+    title: str = "Each step's distribution",
+) -> go.Figure:
+    """probs (steps, V): one row per generation step; a ring marks the token chosen at each step."""
+    _validate.tensor("probs", probs, ndim=2)
+    if len(chosen) != probs.shape[0]:
+        raise ValueError(f"chosen must have one id per step ({probs.shape[0]}), got {len(chosen)}")
+    trace, layout = heatmap_parts(
+        probs,
+        step_labels,
+        vocab_labels,
+        x_title="next token",
+        y_title="step: chosen",
+        zmin=0.0,
+        zmax=1.0,
+        value_format=".1f",
+        show_text=False,  # the rings say which token won; numbers would hide them
+    )
+    rings = dict(
+        type="scatter",
+        x=list(chosen),
+        y=list(range(len(chosen))),
+        mode="markers",
+        marker=dict(symbol="circle-open", size=16, color=CHOSEN_COLOUR, line=dict(width=3)),
+        hoverinfo="skip",
+        showlegend=False,
+    )
+    return figure([trace, rings], title=title, **layout)

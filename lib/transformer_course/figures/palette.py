@@ -1,0 +1,61 @@
+"""The course's colours, by name: every figure takes its colours from here.
+
+Lines and bars use the Okabe–Ito palette (Okabe & Ito, *Color Universal Design*, 2008):
+eight colours that people with any common form of colour blindness can still tell apart.
+Heatmaps use ColorBrewer's Blues and RdBu, which are colour-blind safe as well (they vary
+in lightness, not only in hue). A figure names a colour by what it shows (``LOSS_COLOUR``,
+``REFERENT_COLOUR``), so two figures that show the same thing agree.
+
+These colours read on a light and on a dark background alike. The few colours that do
+depend on the background (outlines, reference lines, empty cells) belong to the theme
+(``themes.Theme``), not here.
+"""
+
+from __future__ import annotations
+
+# --- Okabe–Ito ---
+BLUE = "#0072B2"
+ORANGE = "#E69F00"
+BLUISH_GREEN = "#009E73"
+VERMILLION = "#D55E00"
+SKY_BLUE = "#56B4E9"
+REDDISH_PURPLE = "#CC79A7"
+YELLOW = "#F0E442"  # too light for thin lines on white: last in the cycle
+# A neutral for "everything else", light enough that bluish green stands out from it
+# to a deuteranope (the palette's own grey, #999999, has nearly bluish green's lightness).
+LIGHT_GREY = "#BBBBBB"
+
+# Lines without a colour of their own take these in turn (the template's colorway),
+# ordered so that the first three stay far apart under every simulated colour blindness.
+COLORWAY = (BLUE, ORANGE, SKY_BLUE, VERMILLION, BLUISH_GREEN, REDDISH_PURPLE, YELLOW)
+
+
+def faded(colour: str, alpha: float) -> str:
+    """``colour`` ("#RRGGBB") at opacity ``alpha``, as a CSS rgba() string."""
+    if not (isinstance(colour, str) and len(colour) == 7 and colour.startswith("#")):
+        raise ValueError(f'colour must be a "#RRGGBB" string, got {colour!r}')
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
+# --- Roles: what a colour shows ---
+LOSS_COLOUR = BLUE  # a training curve (and the bars of a distribution)
+RAW_COLOUR = faded(LOSS_COLOUR, 0.25)  # the noisy per-step values behind a running mean
+REFERENT_COLOUR = BLUISH_GREEN  # the right answer: the word "it" refers to
+DISTRACTOR_COLOUR = ORANGE  # the plausible wrong answer
+OTHER_COLOUR = LIGHT_GREY  # every other word
+CHOSEN_COLOUR = VERMILLION  # the token generation picked, among the blue others (and its ring)
+POSITIVE_COLOUR, NEGATIVE_COLOUR = BLUE, VERMILLION  # signed bars, as RdBu: blue > 0, red < 0
+# Two variants of one measurement: the costly or unstable one warm, the remedy cool.
+UNSCALED_COLOUR, SCALED_COLOUR = VERMILLION, BLUE  # QKᵀ without / with 1/√d_k
+EXPLICIT_COLOUR, FUSED_COLOUR = VERMILLION, BLUE  # attention weights stored / fused kernel
+
+# --- Heatmap colour scales ---
+SEQUENTIAL = "Blues"  # weights and probabilities in [0, 1]
+DIVERGING = "RdBu"  # signed values centred on zero: red < 0 < blue
+DIVERGING_REVERSED = "RdBu_r"  # a difference A − B: red where A is larger
+TRANSPARENT = "rgba(0,0,0,0)"  # an outline drawn on every bar but shown on one
+
+MASK_ALLOWED = "#2563eb"  # a mask's "may attend" cells (the others take the theme's blank)

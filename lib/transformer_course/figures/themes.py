@@ -1,0 +1,61 @@
+"""The look every figure shares: the font, the plotly template, the background-dependent colours.
+
+A ``Theme`` gathers everything in a figure that depends on the page's background: the
+plotly template (background, text, grid and axis colours, the colour cycle) and three
+colours figures draw themselves (outlines, reference lines, empty cells). Figures ask
+``themes.theme()`` for it each time one is built, and nowhere else; today it is always
+``LIGHT``. A dark theme (issue 16) is a second ``Theme``, e.g.
+``Theme("dark", course_template("plotly_dark"), ink=..., muted=..., blank=...)``, and a
+way for ``theme()`` to pick it; no figure function changes.
+
+Nothing here touches plotly's global settings: ``pio.templates.default`` and the template
+registry stay as the user left them, and ``base.figure`` attaches the theme's template
+to each figure it builds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from .palette import COLORWAY
+
+FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
+
+# The trace types the course's figures draw. The template keeps only their defaults:
+# plotly copies the template into every figure and again into every figure it sends,
+# and the 3-D, map, polar and ternary parts of plotly_white cost a fifth of a widget
+# update for nothing. tests/test_figures_package.py checks that every figure's traces
+# are listed here.
+TRACE_TYPES = ("bar", "heatmap", "scatter")
+
+
+@dataclass(frozen=True)
+class Theme:
+    """What a figure's colours depend on besides its data."""
+
+    name: str
+    template: go.layout.Template  # validated once, here; attached to every figure as is
+    ink: str  # outlines and markers drawn over the data (the picked row, the current step)
+    muted: str  # reference lines (y = 1, uniform entropy, ∝ L²)
+    blank: str  # cells that hold nothing (a mask's blocked positions)
+
+
+def course_template(base: str, *, colorway: tuple[str, ...] = COLORWAY) -> go.layout.Template:
+    """Plotly's ``base`` template cut to ``TRACE_TYPES`` and 2-D axes; lines cycle through ``colorway``."""
+    spec = pio.templates[base].to_plotly_json()
+    spec["data"] = {kind: v for kind, v in spec["data"].items() if kind in TRACE_TYPES}
+    for part in ("geo", "map", "mapbox", "polar", "scene", "ternary"):
+        spec["layout"].pop(part, None)
+    spec["layout"]["colorway"] = list(colorway)
+    return go.layout.Template(spec)
+
+
+LIGHT = Theme("light", course_template("plotly_white"), ink="#111827", muted="#6b7280", blank="#f3f4f6")
+
+
+def theme() -> Theme:
+    """The theme figures are drawn in (``LIGHT``): read by each figure as it is built."""
+    return LIGHT

@@ -1,0 +1,184 @@
+"""The figures once built with go.Figure + update_*/add_*/make_subplots: the same picture, one build.
+
+Each test pins what the former version drew (traces, axis types, ranges, titles, the
+lines and labels over the plot), in the course's palette.
+"""
+
+import math
+
+import pytest
+import torch
+from transformer_course import figures
+from transformer_course.cost import AttentionCost
+from transformer_course.figures import palette
+from transformer_course.softmax import saturation_experiment
+
+LIGHT = figures.LIGHT
+
+
+def test_repeated_product_is_a_log_line_with_one_marked():
+    fig = figures.repeated_product_figure(0.9 ** torch.arange(30.0), 0.9)
+    (line,) = fig.data
+    assert line.type == "scatter" and line.mode == "lines+markers" and list(line.x) == list(range(30))
+    assert line.y[29] == pytest.approx(0.9**29, rel=1e-5) and line.name == "0.90^t"
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.exponentformat == "power"
+    assert fig.layout.yaxis.title.text == "value (log scale)"
+    assert fig.layout.xaxis.title.text == "t (steps back through the sequence)"
+    assert fig.layout.title.text == "0.90 multiplied by itself t times" and fig.layout.title.x == 0.5
+    (one,) = fig.layout.shapes
+    assert (one.y0, one.y1, one.xref, one.x0, one.x1) == (1.0, 1.0, "x domain", 0, 1)
+    assert one.line.color == LIGHT.muted and one.line.dash == "dot"
+    assert fig.layout.showlegend is False and fig.layout.height == 320
+    assert figures.repeated_product_figure(torch.ones(2), 1.0, title="mine").layout.title.text == "mine"
+
+
+def cost(lengths=(10, 20, 40)):
+    n = len(lengths)
+    ms, mb = [1.0, 3.0, 9.0][:n], [400, 1600, 6400][:n]
+    return AttentionCost(list(lengths), ms, [1.0, 2.0, 4.0][:n], mb, [100, 200, 400][:n], 1, 4, 1, "cpu")
+
+
+def test_cost_figure_is_two_log_log_panels_side_by_side():
+    fig = figures.attention_cost_figure(cost())
+    assert [t.name for t in fig.data] == ["weights stored", "fused kernel", "∝ L²"] * 2
+    assert [t.xaxis for t in fig.data] == ["x"] * 3 + ["x2"] * 3
+    assert [t.yaxis for t in fig.data] == ["y"] * 3 + ["y2"] * 3
+    assert [t.showlegend for t in fig.data] == [True] * 3 + [False] * 3  # one legend entry per name
+    explicit_mb = fig.data[3]
+    assert list(explicit_mb.y) == pytest.approx([4e-4, 1.6e-3, 6.4e-3])  # bytes → MB
+    assert [t.line.color for t in fig.data[:3]] == [
+        palette.EXPLICIT_COLOUR,
+        palette.FUSED_COLOUR,
+        LIGHT.muted,
+    ]
+    layout = fig.layout
+    assert list(layout.xaxis.domain) == pytest.approx([0.0, 0.43])
+    assert list(layout.xaxis2.domain) == pytest.approx([0.57, 1.0])
+    assert (layout.xaxis2.anchor, layout.yaxis2.anchor) == ("y2", "x2")
+    for axis in (layout.xaxis, layout.xaxis2):
+        assert axis.type == "log" and list(axis.tickvals) == [10, 20, 40]
+        assert axis.title.text == "sequence length L"
+    for axis in (layout.yaxis, layout.yaxis2):
+        assert axis.type == "log" and axis.dtick == 1 and axis.exponentformat == "power"
+    titles = [(a.text, a.x) for a in layout.annotations]
+    assert titles == [
+        ("time per call (ms)", pytest.approx(0.215)),
+        ("peak memory (MB)", pytest.approx(0.785)),
+    ]
+    assert layout.legend.orientation == "h" and layout.height == 380
+
+
+def test_depth_figure_draws_one_line_per_variant_on_a_log_axis():
+    values = {"post-norm": torch.tensor([1.0, 10.0, 100.0]), "pre-norm": torch.tensor([1.0, 1.5, 2.0])}
+    fig = figures.depth_figure(values, title="t", y_title="size")
+    assert [t.name for t in fig.data] == ["post-norm", "pre-norm"]
+    assert list(fig.data[0].x) == [1, 2, 3] and list(fig.data[0].y) == [1.0, 10.0, 100.0]
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.title.text == "size"
+    assert fig.layout.xaxis.title.text == "layer (1 = closest to the input)"
+    assert fig.layout.legend.orientation == "h" and fig.layout.height == 360
+    assert all(t.line.color is None for t in fig.data)  # the template's Okabe–Ito cycle colours them
+    assert figures.depth_figure(values, log=False).layout.yaxis.type == "linear"
+    with pytest.raises(ValueError, match="values"):
+        figures.depth_figure({})
+
+
+def test_loss_curve_draws_the_steps_faint_and_the_mean_bold():
+    fig = figures.loss_curve_figure([1, 2, 3], [3.0, 2.0, 1.0], smoothed=[3.0, 2.5, 2.0], total_steps=100)
+    raw, mean = fig.data
+    assert (raw.name, mean.name) == ("each step", "running mean")
+    assert list(raw.x) == [1, 2, 3] and list(mean.y) == [3.0, 2.5, 2.0]
+    assert (raw.line.color, raw.line.width) == (palette.RAW_COLOUR, 1)
+    assert (mean.line.color, mean.line.width) == (palette.LOSS_COLOUR, 2.5)
+    assert list(fig.layout.xaxis.range) == [0, 100] and fig.layout.xaxis.title.text == "training step"
+    assert fig.layout.yaxis.type == "linear" and fig.layout.yaxis.rangemode == "tozero"
+    assert fig.layout.yaxis.title.text == "loss"
+    log = figures.loss_curve_figure([1, 2], [1.0, 0.5], log_y=True)
+    assert len(log.data) == 1 and log.layout.yaxis.type == "log" and log.layout.yaxis.rangemode is None
+    assert log.layout.yaxis.title.text == "loss (log scale)" and log.layout.xaxis.range is None
+
+
+def test_progress_curve_marks_the_current_step():
+    fig = figures.progress_curve_figure([0, 10, 20], [0.1, 0.5, 0.9], current=10, y_title="accuracy")
+    assert list(fig.data[0].y) == pytest.approx([10.0, 50.0, 90.0])
+    (mark,) = fig.layout.shapes
+    assert (mark.x0, mark.x1, mark.yref, mark.line.color) == (10, 10, "y domain", LIGHT.ink)
+    assert list(fig.layout.yaxis.range) == [0, 105]
+    assert figures.progress_curve_figure([0], [0.5]).layout.shapes == ()
+
+
+def test_saturation_figure_keeps_its_axes_and_the_uniform_line():
+    result = saturation_experiment((2, 8, 32), rows=16)
+    fig = figures.saturation_figure(result, "entropy")
+    assert [t.line.color for t in fig.data] == [palette.UNSCALED_COLOUR, palette.SCALED_COLOUR]
+    assert list(fig.data[1].y) == pytest.approx(result.scaled_entropy.tolist())
+    assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.ticktext) == ["2", "8", "32"]
+    assert list(fig.layout.yaxis.range) == pytest.approx([0, 1.12 * math.log(16)])
+    (label,) = fig.layout.annotations
+    assert (
+        label.text == "uniform over 16 keys" and label.yanchor == "top" and label.y == fig.layout.shapes[0].y0
+    )
+    grad = figures.saturation_figure(result, "grad_norm")
+    assert grad.layout.yaxis.type == "log" and grad.layout.shapes == () and grad.layout.yaxis.range is None
+
+
+def test_entropy_figure_labels_the_uniform_line_above_it():
+    fig = figures.entropy_figure(torch.tensor([0.1, 1.0, 0.5]), list("abc"), 4)
+    (line,), (label,) = fig.layout.shapes, fig.layout.annotations
+    assert line.y0 == pytest.approx(math.log(4)) and label.yanchor == "bottom"
+    assert label.text == "uniform (all keys equal)" and fig.layout.xaxis.title.text == "query"
+    assert list(fig.layout.yaxis.range) == pytest.approx([0, 1.3 * math.log(4)])
+    assert list(fig.layout.xaxis.ticktext) == list("abc")
+
+
+def test_scores_row_heatmap_outlines_the_row_in_the_theme_ink():
+    fig = figures.scores_row_heatmap(torch.tensor([[1.0, float("-inf")], [0.5, 3.0]]), ["x", "y"], 0)
+    (outline,) = fig.layout.shapes
+    assert (outline.type, outline.x0, outline.x1, outline.y0, outline.y1) == ("rect", -0.5, 1.5, -0.5, 0.5)
+    assert outline.line.color == LIGHT.ink and fig.data[0].zmax == 3.0
+    assert fig.data[0].z[0][1] != fig.data[0].z[0][1]  # the masked cell is a gap (NaN), as in scores_heatmap
+
+
+def test_generation_figure_rings_the_chosen_tokens_without_cell_text():
+    probs = torch.softmax(torch.randn(3, 5), -1)
+    fig = figures.generation_figure(probs, ["1: a", "2: b", "3: c"], list("abcde"), [0, 4, 2])
+    heat, rings = fig.data
+    assert heat.type == "heatmap" and heat.texttemplate is None and (heat.zmin, heat.zmax) == (0.0, 1.0)
+    assert "value: %{z:.1f}" in heat.hovertemplate
+    assert rings.type == "scatter" and list(rings.x) == [0, 4, 2] and list(rings.y) == [0, 1, 2]
+    assert rings.marker.symbol == "circle-open" and rings.marker.color == palette.CHOSEN_COLOUR
+    assert rings.showlegend is False and rings.hoverinfo == "skip"
+    assert fig.layout.yaxis.autorange == "reversed" and list(fig.layout.yaxis.ticktext) == [
+        "1: a",
+        "2: b",
+        "3: c",
+    ]
+    assert fig.layout.xaxis.title.text == "next token" and fig.layout.yaxis.title.text == "step: chosen"
+    with pytest.raises(ValueError, match="chosen"):
+        figures.generation_figure(probs, ["1", "2", "3"], list("abcde"), [0])
+
+
+def test_head_grid_is_plain_heatmap_traces_on_one_colour_axis():
+    w = torch.softmax(torch.randn(3, 4, 4), -1)
+    fig = figures.head_grid_figure(w, list("abcd"), columns=2)
+    assert [t.type for t in fig.data] == ["heatmap"] * 3 and {t.coloraxis for t in fig.data} == {"coloraxis"}
+    assert fig.layout.coloraxis.colorscale == figures.attention_heatmap(w[0], list("abcd")).data[0].colorscale
+    assert list(fig.layout.xaxis.domain) == pytest.approx([0.0, 0.485])
+    assert list(fig.layout.xaxis2.domain) == pytest.approx([0.515, 1.0])
+    # Two rows: the second (head 2) below the first, 0.12 apart.
+    assert list(fig.layout.yaxis.domain) == pytest.approx([0.56, 1.0])
+    assert list(fig.layout.yaxis3.domain) == pytest.approx([0.0, 0.44])
+    assert fig.layout.annotations[2].y == pytest.approx(0.44) and fig.layout.height == 90 + 2 * (130 + 14 * 6)
+
+
+def test_pointer_and_next_token_bars_take_the_palettes_roles():
+    pointer = figures.pointer_figure(
+        torch.tensor([0.1, 0.6, 0.2, 0.1]), list("abcd"), referent=1, distractor=2
+    )
+    assert list(pointer.data[0].marker.color) == [
+        palette.OTHER_COLOUR,
+        palette.REFERENT_COLOUR,
+        palette.DISTRACTOR_COLOUR,
+        palette.OTHER_COLOUR,
+    ]
+    nxt = figures.next_token_figure(torch.tensor([0.2, 0.8]), ["a", "b"], chosen=1)
+    assert list(nxt.data[0].marker.color) == [palette.LOSS_COLOUR, palette.CHOSEN_COLOUR]

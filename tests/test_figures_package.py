@@ -1,0 +1,328 @@
+"""The figures package as a whole: one way of building, one palette, one theme, no side effects."""
+
+import ast
+import inspect
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import plotly.subplots
+import pytest
+import torch
+from transformer_course import figures
+from transformer_course.cost import AttentionCost
+from transformer_course.figures import palette, themes
+from transformer_course.softmax import saturation_experiment
+
+PACKAGE = Path(figures.__file__).parent
+TOKENS = ["the", "pizza", "and", "the", "oven"]
+COST = AttentionCost(
+    [10, 20, 40], [1.0, 3.0, 9.0], [1.0, 2.0, 4.0], [400, 1600, 6400], [100, 200, 400], 1, 4, 1, "cpu"
+)
+
+
+def weights(*shape):
+    return torch.softmax(torch.randn(*shape), -1)
+
+
+# One call of every public figure function, with the options that add the most to it.
+EXAMPLES = {
+    "matrix_heatmap": lambda: figures.matrix_heatmap(torch.randn(3, 4), list("abc"), None),
+    "attention_heatmap": lambda: figures.attention_heatmap(weights(5, 5), TOKENS),
+    "scores_heatmap": lambda: figures.scores_heatmap(torch.randn(5, 5), TOKENS),
+    "scores_row_heatmap": lambda: figures.scores_row_heatmap(torch.randn(5, 5), TOKENS, 2),
+    "mask_heatmap": lambda: figures.mask_heatmap(torch.ones(5, 5, dtype=torch.bool).tril(), TOKENS),
+    "embedding_heatmap": lambda: figures.embedding_heatmap(torch.randn(5, 8), TOKENS),
+    "similarity_heatmap": lambda: figures.similarity_heatmap(torch.rand(5, 5), TOKENS),
+    "positional_heatmap": lambda: figures.positional_heatmap(torch.randn(24, 32)),
+    "head_difference_figure": lambda: figures.head_difference_figure(weights(5, 5), weights(5, 5), TOKENS),
+    "generation_figure": lambda: figures.generation_figure(
+        weights(3, 6), list("xyz"), list("abcdef"), [0, 4, 5]
+    ),
+    "qkv_figure": lambda: figures.qkv_figure(torch.randn(5, 4), torch.randn(5, 4), torch.randn(5, 2), TOKENS),
+    "head_grid_figure": lambda: figures.head_grid_figure(weights(6, 5, 5), TOKENS, marks={1: "A"}),
+    "waves_figure": lambda: figures.waves_figure(torch.randn(10, 8).clamp(-1, 1), [0, 1, 4]),
+    "repeated_product_figure": lambda: figures.repeated_product_figure(0.9 ** torch.arange(20.0), 0.9),
+    "depth_figure": lambda: figures.depth_figure({"a": torch.rand(4) + 0.1, "b": torch.rand(4) + 0.1}),
+    "loss_curve_figure": lambda: figures.loss_curve_figure(
+        [1, 2, 3], [3.0, 2.0, 1.5], smoothed=[3.0, 2.5, 2.0]
+    ),
+    "progress_curve_figure": lambda: figures.progress_curve_figure([0, 10, 20], [0.1, 0.5, 0.9], current=10),
+    "saturation_figure": lambda: figures.saturation_figure(saturation_experiment((2, 8), rows=8), "entropy"),
+    "attention_cost_figure": lambda: figures.attention_cost_figure(COST),
+    "bar_figure": lambda: figures.bar_figure(torch.rand(5), TOKENS, colors=[palette.BLUE] * 5),
+    "query_row_figure": lambda: figures.query_row_figure(torch.randn(5), TOKENS, "pizza"),
+    "entropy_figure": lambda: figures.entropy_figure(torch.rand(5), TOKENS, 5),
+    "pointer_figure": lambda: figures.pointer_figure(
+        weights(6), list("abcdef"), referent=1, distractor=3, source=5
+    ),
+    "next_token_figure": lambda: figures.next_token_figure(weights(6), list("abcdef"), chosen=2),
+}
+
+
+def public_figure_functions() -> set[str]:
+    return {
+        name
+        for name, obj in vars(figures).items()
+        if inspect.isfunction(obj) and not name.startswith("_") and name != "figure"
+    }
+
+
+def test_every_public_figure_function_has_an_example():
+    assert public_figure_functions() == set(EXAMPLES)
+
+
+def test_every_public_name_of_the_modules_is_reexported():
+    for module in (figures.bars, figures.curves, figures.heatmaps, figures.panels, figures.measurements):
+        for name, obj in vars(module).items():
+            if inspect.isfunction(obj) and obj.__module__ == module.__name__ and not name.startswith("_"):
+                if name.endswith(("_heatmap", "_figure")):
+                    assert getattr(figures, name) is obj and name in figures.__all__, name
+
+
+def test_heatmap_parts_takes_the_options_of_matrix_heatmap():
+    # heatmap_parts is matrix_heatmap unbuilt, for figures that draw over a matrix: same defaults.
+    def options(fn):
+        return [
+            (p.name, p.default) for p in inspect.signature(fn).parameters.values() if p.kind == p.KEYWORD_ONLY
+        ]
+
+    assert options(figures.heatmaps.heatmap_parts) == [
+        o for o in options(figures.matrix_heatmap) if o[0] != "title"
+    ]
+
+
+UPDATES = [
+    "update_layout", "update_xaxes", "update_yaxes", "update_traces", "add_trace", "add_traces",
+    "add_shape", "add_annotation", "add_hline", "add_vline", "for_each_trace",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_each_figure_is_built_in_one_validated_pass(name, monkeypatch):
+    built = []
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("figures must be built in one figure() call, not updated afterwards")
+
+    for method in UPDATES:
+        monkeypatch.setattr(go.Figure, method, refuse)
+    monkeypatch.setattr(plotly.subplots, "make_subplots", refuse)
+    original_init = go.Figure.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(type(self))
+        original_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(go.Figure, "__init__", counting_init)
+    fig = EXAMPLES[name]()
+    assert built == [figures.CourseFigure]  # one figure, validated once
+    assert isinstance(fig, go.Figure) and fig.layout.template == figures.LIGHT.template
+    drawn = {trace.type for trace in fig.data}
+    assert drawn <= set(themes.TRACE_TYPES), f"add {drawn - set(themes.TRACE_TYPES)} to themes.TRACE_TYPES"
+
+
+def test_importing_figures_changes_nothing_in_plotly():
+    code = (
+        "import plotly.basedatatypes as b, plotly.io as pio\n"
+        "before = (pio.templates.default, sorted(pio.templates), b._str_to_dict_path_full)\n"
+        "import transformer_course.figures\n"
+        "after = (pio.templates.default, sorted(pio.templates), b._str_to_dict_path_full)\n"
+        "assert before == after, (before, after)\n"
+        "print(after[0])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "plotly"  # plotly's own default, untouched
+
+
+def test_figures_carry_the_course_template_whatever_plotlys_default(monkeypatch):
+    monkeypatch.setattr(pio.templates, "default", "plotly_dark")
+    fig = figures.loss_curve_figure([1, 2], [1.0, 0.5])
+    assert fig.layout.template.layout.paper_bgcolor == "white"
+    assert list(fig.layout.template.layout.colorway) == list(palette.COLORWAY)
+    # A template of the figure's own still wins, as with any plotly figure.
+    assert figures.figure([], template="plotly_dark").layout.template.layout.paper_bgcolor == "rgb(17,17,17)"
+
+
+def test_the_theme_is_one_place_a_dark_theme_can_plug_into(monkeypatch):
+    dark = themes.Theme(
+        "dark", themes.course_template("plotly_dark"), ink="#f9fafb", muted="#9ca3af", blank="#1f2937"
+    )
+    monkeypatch.setattr(themes, "theme", lambda: dark)
+    rows = figures.scores_row_heatmap(torch.randn(3, 3), list("abc"), 1)
+    assert rows.layout.template.layout.paper_bgcolor == "rgb(17,17,17)"
+    assert rows.layout.shapes[0].line.color == dark.ink
+    assert figures.repeated_product_figure(torch.ones(3), 1.0).layout.shapes[0].line.color == dark.muted
+    assert (
+        figures.mask_heatmap(torch.eye(2, dtype=torch.bool), ["a", "b"]).data[0].colorscale[0][1]
+        == dark.blank
+    )
+    pointer = figures.pointer_figure(weights(3), list("abc"), source=2)
+    assert pointer.data[0].marker.line.color[2] == dark.ink
+
+
+def colours_in(obj, key=""):
+    """Every colour string in a figure's JSON but its colour scales (plotly's named scales, resolved)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from colours_in(v, k)
+    elif isinstance(obj, (list, tuple, np.ndarray)) and key != "colorscale":  # scales: see below
+        for v in obj:
+            yield from colours_in(v, key)
+    elif isinstance(obj, str) and "color" in key.lower() and re.match(r"#|rgb", obj):
+        yield obj
+
+
+def palette_colours() -> set[str]:
+    named = {v for k, v in vars(palette).items() if k.isupper() and isinstance(v, str)}
+    light = figures.LIGHT
+    return named | {light.ink, light.muted, light.blank}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_every_colour_a_figure_draws_is_named(name):
+    spec = EXAMPLES[name]().to_plotly_json()
+    spec["layout"].pop("template")
+    stray = set(colours_in(spec)) - palette_colours()
+    assert not stray, f"{name} draws colours that are not in palette or the theme: {stray}"
+
+
+def test_heatmaps_use_the_palettes_scales():
+    blues = figures.attention_heatmap(weights(2, 2), ["a", "b"]).data[0].colorscale
+    assert blues == figures.matrix_heatmap(torch.ones(1, 1), colorscale="Blues").data[0].colorscale
+    rdbu = figures.scores_heatmap(torch.randn(2, 2), ["a", "b"]).data[0].colorscale
+    assert rdbu == figures.matrix_heatmap(torch.ones(1, 1), colorscale=palette.DIVERGING).data[0].colorscale
+    mask = figures.mask_heatmap(torch.eye(2, dtype=torch.bool), ["a", "b"]).data[0].colorscale
+    assert [c for _, c in mask] == [figures.LIGHT.blank, palette.MASK_ALLOWED]
+
+
+def test_no_colour_is_written_out_in_a_figure_function():
+    for path in PACKAGE.glob("*.py"):
+        if path.name in ("palette.py", "themes.py"):
+            continue
+        source = path.read_text(encoding="utf-8")
+        assert not re.findall(r"[\"']#[0-9a-fA-F]{3,8}[\"']|rgba?\(", source), (
+            f"{path.name} writes out a colour"
+        )
+
+
+# Machado, Oliveira & Fernandes (2009), severity 1: how linear RGB looks with each kind
+# of dichromacy. Two colours that must be told apart stay ≥ 20 apart in CIELAB (ΔE76).
+SIMULATIONS = {
+    "typical": np.eye(3),
+    "protanopia": [
+        [0.152286, 1.052583, -0.204868],
+        [0.114503, 0.786281, 0.099216],
+        [-0.003882, -0.048116, 1.051998],
+    ],
+    "deuteranopia": [
+        [0.367322, 0.860646, -0.227968],
+        [0.280085, 0.672501, 0.047413],
+        [-0.011820, 0.042940, 0.968881],
+    ],
+    "tritanopia": [
+        [1.255528, -0.076749, -0.178779],
+        [-0.078411, 0.930809, 0.147602],
+        [0.004733, 0.691367, 0.303900],
+    ],
+}
+
+
+def lab(colour: str, vision: str) -> np.ndarray:
+    srgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)]) / 255
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    linear = np.clip(np.asarray(SIMULATIONS[vision]) @ linear, 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ linear
+    xyz = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def distance(a: str, b: str, vision: str) -> float:
+    return float(np.linalg.norm(lab(a, vision) - lab(b, vision)))
+
+
+MUST_DIFFER = {
+    "referent / distractor": (palette.REFERENT_COLOUR, palette.DISTRACTOR_COLOUR),
+    "referent / other": (palette.REFERENT_COLOUR, palette.OTHER_COLOUR),
+    "distractor / other": (palette.DISTRACTOR_COLOUR, palette.OTHER_COLOUR),
+    "chosen / the other tokens": (palette.CHOSEN_COLOUR, palette.LOSS_COLOUR),
+    "positive / negative": (palette.POSITIVE_COLOUR, palette.NEGATIVE_COLOUR),
+    "unscaled / scaled": (palette.UNSCALED_COLOUR, palette.SCALED_COLOUR),
+    "weights stored / fused": (palette.EXPLICIT_COLOUR, palette.FUSED_COLOUR),
+    "lines 1 / 2": palette.COLORWAY[0:2],
+    "lines 1 / 3": palette.COLORWAY[0:3:2],
+    "lines 2 / 3": palette.COLORWAY[1:3],
+}
+
+
+@pytest.mark.parametrize("vision", sorted(SIMULATIONS))
+@pytest.mark.parametrize("pair", sorted(MUST_DIFFER))
+def test_colours_that_mean_different_things_stay_apart_in_colour_blindness(pair, vision):
+    a, b = MUST_DIFFER[pair]
+    assert distance(a, b, vision) >= 20
+
+
+def test_the_colour_blindness_check_can_fail():
+    # The course's former referent green and distractor orange merge for a protanope.
+    assert distance("#15803d", "#ea580c", "protanopia") < 20
+    assert distance("#15803d", "#ea580c", "typical") > 100
+
+
+def test_faded_keeps_the_colour_and_checks_its_arguments():
+    assert palette.faded("#0072B2", 0.25) == "rgba(0, 114, 178, 0.25)"
+    with pytest.raises(ValueError, match="colour"):
+        palette.faded("blue", 0.5)
+    with pytest.raises(ValueError, match="alpha"):
+        palette.faded("#0072B2", 2)
+
+
+MATHS = {"tokenizer", "embeddings", "positional", "attention", "softmax", "cost", "masks", "layers",
+         "model", "data", "pointer", "training", "generation"}  # fmt: skip
+
+
+def package_imports(source: str) -> set[str]:
+    """Modules of transformer_course outside figures that a figures file imports, at any depth."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level >= 2:  # from .. import x / from ..x import y
+            found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("transformer_course"):
+            parts = node.module.split(".")
+            found |= {parts[1]} if len(parts) > 1 else {a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("transformer_course.")}
+    return found
+
+
+def test_no_figures_module_imports_a_maths_module():
+    files = sorted(PACKAGE.glob("*.py"))
+    assert len(files) >= 8
+    for path in files:
+        assert package_imports(path.read_text(encoding="utf-8")) <= {"_validate", "figures"}, path.name
+
+
+def test_the_import_check_sees_maths_imports():
+    source = (
+        "from .. import _validate\nfrom .base import figure\nfrom ..softmax import SaturationResult\n"
+        "def f():\n    from transformer_course.cost import AttentionCost\n"
+        "    import transformer_course.masks\n"
+    )
+    assert package_imports(source) == {"_validate", "softmax", "cost", "masks"}
+    assert package_imports(source) & MATHS == {"softmax", "cost", "masks"}
+
+
+def test_results_are_read_by_their_fields_not_their_class():
+    result = saturation_experiment((2, 8), rows=8)
+    lookalike = SimpleNamespace(**vars(result))
+    assert figures.saturation_figure(lookalike).to_json() == figures.saturation_figure(result).to_json()
+    with pytest.raises(ValueError, match=r"result must be a SaturationResult.*without.*scaled_entropy"):
+        figures.saturation_figure(
+            SimpleNamespace(**{k: v for k, v in vars(result).items() if k != "scaled_entropy"})
+        )
