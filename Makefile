@@ -47,8 +47,8 @@ test-fast: env  ## unit and widget tests only (no notebooks, no browser)
 test-browser: env  ## only the browser suite (JupyterLab in headless Chromium; screenshots in build/)
 	$(BIN)/python -m pytest tests/browser -m browser -s
 
-html: env  ## every chapter, executed, as self-contained HTML that works offline (build/html/)
-	$(BIN)/python -m transformer_course.export chapters build/html
+html: env  ## every chapter as offline HTML in build/html/ (SOLUTIONS=1: with worked solutions)
+	$(BIN)/python -m transformer_course.export chapters build/html $(if $(filter 1,$(SOLUTIONS)),--solutions)
 
 # Subset: make bench BENCH=attention (or training, memory, chapters, widgets; comma-separated).
 # THREADS=1 sets torch's thread count (default: torch's own); steadier on a busy machine.

@@ -1,11 +1,27 @@
-"""The offline export's pieces that need no kernel and no browser."""
+"""The offline export without a browser: maths, the charts' config, solutions, the index and
+links, and `make html` on a folder with a broken chapter (tiny notebooks in tmp; the browser
+suite exports and opens the real chapters)."""
 
-from transformer_course.export import math_to_mathml, plotly_inline
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import plotly.graph_objects as go
+import pytest
+from transformer_course import export
+from transformer_course.export.site import nav_for, parse_args
+
+CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
+LIB = Path(export.__file__).resolve().parents[2]
+v4 = nbformat.v4
 
 
 def test_display_and_inline_maths_become_mathml():
     text = "A score $q_i \\cdot k_j$ and\n$$\\text{softmax}(x)_j =\n \\frac{e^{x_j}}{\\sum_m e^{x_m}}$$\nend"
-    out = math_to_mathml(text)
+    out = export.math_to_mathml(text)
     assert "$" not in out
     assert out.count("<math") == 2
     assert 'display="block"' in out and 'display="inline"' in out and "<mfrac>" in out
@@ -13,10 +29,164 @@ def test_display_and_inline_maths_become_mathml():
 
 def test_text_without_maths_is_untouched():
     text = "No maths here: costs 5 dollars, `x_i` in code."
-    assert math_to_mathml(text) == text
+    assert export.math_to_mathml(text) == text
 
 
 def test_plotly_is_inlined_as_a_global():
-    script = plotly_inline()
+    script = export.plotly_inline()
     assert len(script) > 1_000_000 and script.rstrip().endswith("})();")
     assert "window.Plotly = module.exports" in script
+
+
+def test_chart_config_offers_nothing_to_the_cloud_and_keeps_the_tools():
+    config = export.PLOTLY_CONFIG
+    assert config["showSendToCloud"] is False and config["displaylogo"] is False
+    assert "sendChartToCloud" in config["modeBarButtonsToRemove"]
+    kept = {"toImage", "zoom2d", "pan2d", "resetScale2d", "autoScale2d", "zoomIn2d", "zoomOut2d"}
+    assert not kept & set(config["modeBarButtonsToRemove"])
+    page = export.chart_html(go.Figure(go.Bar(y=[1, 2])))
+    assert '"showSendToCloud": false' in page and '"displaylogo": false' in page
+    assert "plotlyServerURL" not in page and "cdn" not in page.lower()
+
+
+def test_a_chart_takes_its_box_width_and_keeps_its_height():
+    fig = go.Figure(go.Heatmap(z=[[1, 2], [3, 4]]), layout=dict(width=1130, height=454))
+    for figure in (fig, fig.to_plotly_json()):
+        page = export.chart_html(figure)
+        assert 'style="height:454px; width:100%;"' in page
+        assert '"width":1130' not in page.replace(" ", "") and '"autosize":true' in page.replace(" ", "")
+    assert fig.layout.width == 1130  # the figure itself is left alone
+
+
+def notebook(title: str, *cells) -> nbformat.NotebookNode:
+    return v4.new_notebook(cells=[v4.new_markdown_cell(f"# {title}\n\nSome prose."), *cells])
+
+
+def solution_cell(source: str):
+    cell = v4.new_code_cell(source)
+    cell.metadata["tags"] = ["solution"]
+    return cell
+
+
+def test_hide_solutions_replaces_only_tagged_cells():
+    nb = notebook("01 · A", v4.new_code_cell("x = 1"), solution_cell("y = 2"), v4.new_code_cell("x"))
+    assert export.hide_solutions(nb) == 1
+    assert [c.cell_type for c in nb.cells] == ["markdown", "code", "markdown", "code"]
+    assert "hidden" in nb.cells[2].source and nb.cells[2].metadata["tags"] == ["solution-hidden"]
+    assert "y = 2" not in str(nb)
+
+
+def test_the_course_chapters_in_order_with_their_titles():
+    chapters = export.find_chapters(CHAPTERS)
+    assert [c.path.stem[:2] for c in chapters] == [f"{i:02d}" for i in range(len(chapters))]
+    assert len(chapters) >= 9
+    for chapter in chapters:
+        assert re.fullmatch(r"\d\d · \S.*", chapter.title), chapter.title
+    first, second, last = (
+        nav_for(chapters[0], chapters),
+        nav_for(chapters[1], chapters),
+        nav_for(chapters[-1], chapters),
+    )
+    assert first["prev"] is None and first["next"] == {"href": chapters[1].page, "title": chapters[1].title}
+    assert second["prev"]["href"] == chapters[0].page and second["index"] == "index.html"
+    assert last["next"] is None
+
+
+def run_export(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(LIB), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(
+        [sys.executable, "-m", "transformer_course.export", *args],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def broken_course(tmp_path_factory):
+    """Three chapters: one fine (with a worked solution), one whose cell raises, one whose
+    kernel dies; exported by the command, as `make html` does."""
+    root = tmp_path_factory.mktemp("course")
+    chapters, out = root / "chapters", root / "html"
+    chapters.mkdir()
+    meant = v4.new_code_cell("raise KeyError('an error the chapter means to show')")
+    meant.metadata["tags"] = ["raises-exception"]
+    fine = notebook(
+        "01 · Fine", v4.new_code_cell("x = 6 * 7\nx"), meant, solution_cell("answer = 42  # SECRET-SOLUTION")
+    )
+    broken = notebook(
+        "02 · Broken",
+        v4.new_code_cell("raise ValueError('d_k must be positive')"),
+        v4.new_code_cell("print('still ran')"),
+    )
+    dies = notebook(
+        "03 · Dies", v4.new_code_cell("import os\nos._exit(1)"), v4.new_code_cell("print('never')")
+    )
+    for name, nb in [("01_fine", fine), ("02_broken", broken), ("03_dies", dies)]:
+        nbformat.write(nb, chapters / f"{name}.ipynb")
+    return chapters, out, run_export(str(chapters), str(out))
+
+
+def test_every_chapter_is_exported_and_the_command_fails_at_the_end(broken_course):
+    _, out, run = broken_course
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "01_fine.html",
+        "02_broken.html",
+        "03_dies.html",
+        "index.html",
+    ]
+    report = run.stderr[run.stderr.index("failure(s)") :]
+    assert "02_broken.ipynb  cell 2 (In [1]): ValueError: d_k must be positive" in report
+    assert "03_dies.ipynb  cell 2 (In [1]): DeadKernelError" in report
+    assert "01_fine" not in report  # its error is tagged raises-exception: meant
+
+
+def test_a_failing_cell_shows_its_error_and_the_next_cells_still_run(broken_course):
+    _, out, _ = broken_course
+    page = (out / "02_broken.html").read_text(encoding="utf-8")
+    assert "application/vnd.jupyter.stderr" in page and "d_k must be positive" in page
+    assert "still ran" in page
+    assert "DeadKernelError" in (out / "03_dies.html").read_text(encoding="utf-8")
+
+
+def test_solutions_are_left_out_by_default(broken_course):
+    _, out, _ = broken_course
+    page = (out / "01_fine.html").read_text(encoding="utf-8")
+    assert "SECRET-SOLUTION" not in page and "42" in page  # the other cell's output is there
+    assert "celltag_solution-hidden" in page
+
+
+def test_index_and_neighbour_links(broken_course):
+    _, out, _ = broken_course
+    index = (out / "index.html").read_text(encoding="utf-8")
+    links = re.findall(r'<a href="([^"]+)">([^<]+)</a>', index)
+    assert links == [
+        ("01_fine.html", "01 · Fine"),
+        ("02_broken.html", "02 · Broken"),
+        ("03_dies.html", "03 · Dies"),
+    ]
+    middle = (out / "02_broken.html").read_text(encoding="utf-8")
+    assert (
+        middle.count('href="01_fine.html"') == 2 and middle.count('href="03_dies.html"') == 2
+    )  # top, bottom
+    assert middle.count('href="index.html"') == 2
+    assert "<title>02 · Broken</title>" in middle
+    first = (out / "01_fine.html").read_text(encoding="utf-8")
+    assert 'class="tc-prev"' not in first and 'class="tc-next"' in first
+
+
+def test_solutions_option_includes_them_folded():
+    assert parse_args(["chapters", "out", "--solutions"]).solutions and not parse_args([]).solutions
+    nb = notebook("01 · Fine", v4.new_code_cell("x = 1"), solution_cell("answer = 42  # SECRET-SOLUTION"))
+    page = export.to_html(nb, "01 · Fine")
+    folded = re.search(r"<details class=\"tc-solution\">(.*?)</details>", page, re.DOTALL)
+    assert folded and "SECRET-SOLUTION" in folded.group(1)
+    assert "SECRET-SOLUTION" not in page.replace(folded.group(0), "")
+
+
+def test_index_lists_every_chapter_and_links_those_exported(tmp_path):
+    chapters = export.find_chapters(CHAPTERS)
+    (tmp_path / chapters[1].page).write_text("<html></html>")
+    index = export.write_index(chapters, tmp_path, solutions=False).read_text(encoding="utf-8")
+    assert re.findall(r'<a href="([^"]+)">', index) == [chapters[1].page]
+    assert index.count("(not exported)") == len(chapters) - 1
+    assert index.index(chapters[0].title) < index.index(chapters[1].title) < index.index(chapters[-1].title)

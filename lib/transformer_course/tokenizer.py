@@ -7,6 +7,7 @@ course, and they keep the heatmaps readable.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -18,8 +19,19 @@ from . import _validate
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIAL_TOKENS = (PAD, UNK, BOS, EOS)
 
-# A special token written out, a word (with an optional 's, 'm, 't ...), or one symbol.
-_TOKEN_RE = re.compile(r"<[a-z]+>|[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
+# How text is cut (see ``tokenize``). Scripts written without spaces between words: one
+# token per character, since a word tokenizer cannot tell where their words end (as
+# BERT does for Chinese): Han ideographs (CJK blocks, extensions A–G, compatibility),
+# hiragana, katakana (with its phonetic extensions and half-width forms).
+_UNSPACED = (
+    "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+    "\U00020000-\U0002fa1f\U00030000-\U0003134f"
+)
+_APOSTROPHES = "'\u2019"  # ' and the typographic ’, which becomes ' inside a word
+# What may follow an emoji in the same token: skin tones, tag characters (subdivision
+# flags); combining marks, variation selectors and a keycap's frame are marks already.
+_EMOJI_MODIFIERS = "\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f"
+
 _NO_SPACE_BEFORE = set(".,!?;:)'")
 
 # The words the course's examples use, plus everyday words so a learner's own sentence
@@ -48,11 +60,52 @@ ran run runs walk walked sat sit sleeps slept opened closed fell put left right 
 """
 
 
+def _mark_ranges() -> str:
+    """Every combining mark (Unicode category M*: accents, Indic vowel signs, variation
+    selectors…) as a character-class body; they are not ``\\w`` but belong to their letter."""
+    marks = [c for c in range(0x20000) if unicodedata.category(chr(c)).startswith("M")]
+    marks += range(0xE0100, 0xE01F0)  # variation selectors supplement
+    starts = [c for i, c in enumerate(marks) if i == 0 or marks[i - 1] != c - 1]
+    ends = [c for i, c in enumerate(marks) if i + 1 == len(marks) or marks[i + 1] != c + 1]
+    return "".join(
+        re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in zip(starts, ends)
+    )
+
+
+@lru_cache(maxsize=1)
+def _token_re() -> re.Pattern:
+    """Alternatives, tried in order at each position (text already NFC and lower case):
+    a special token written out; a word (letters, digits, marks; at most one apostrophe
+    followed by letters: it's, don’t, l’eau); one character of an unspaced script; a flag
+    (two regional indicators); any other character with its marks, modifiers and
+    zero-width-joined parts (one symbol, one punctuation mark or one emoji)."""
+    marks = _mark_ranges()
+    letter_or_digit = f"(?:(?![{_UNSPACED}])[^\\W_]|[{marks}])"
+    letter = f"(?:(?![{_UNSPACED}])[^\\W\\d_]|[{marks}])"
+    return re.compile(
+        "<[a-z]+>"
+        f"|{letter_or_digit}+(?:[{_APOSTROPHES}]{letter}+)?"
+        f"|[{_UNSPACED}][{marks}]*"
+        "|[\U0001f1e6-\U0001f1ff]{2}"
+        f"|\\S(?:[{marks}{_EMOJI_MODIFIERS}]|\u200d\\S)*"
+    )
+
+
 def tokenize(text: str) -> list[str]:
-    """Split ``text`` into lower-case words and punctuation: "I'm here!" → ["i'm", "here", "!"]."""
+    """Split ``text`` into lower-case words and punctuation: "I'm here!" → ["i'm", "here", "!"].
+
+    Words are runs of Unicode letters and digits with their accents ("café", "naïve",
+    "straße", "привет", "नमस्ते", "서울"); a typographic apostrophe inside a word becomes '
+    ("don’t" → "don't"). Chinese characters, hiragana and katakana are one token each
+    ("我爱你" → "我", "爱", "你"). Every other character is a token of its own: each
+    punctuation mark ("..." → three), each emoji with its modifiers ("👍🏽", "👩‍💻", "🇫🇷").
+    ASCII text is cut exactly as it always was. Text is NFC-normalised first, so an accent
+    typed as a separate combining character gives the same token as a precomposed one.
+    """
     if not isinstance(text, str):
         raise ValueError(f"text must be a str, got {type(text).__name__}")
-    return _TOKEN_RE.findall(text.lower())
+    tokens = _token_re().findall(unicodedata.normalize("NFC", text).lower())
+    return [t if t[0] == "\u2019" else t.replace("\u2019", "'") for t in tokens]
 
 
 class Vocab:

@@ -1,0 +1,129 @@
+"""``make html``: every chapter exported, an index page, previous / next links, a report.
+
+A chapter whose cells raise is still exported (the error shows in its cell); the command
+lists every failure at the end and then exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .charts import STATIC
+from .page import Failure, chapter_title, execute, first_line, hide_solutions, to_html
+
+INDEX_TEMPLATE = STATIC / "offline_index.html.j2"
+PATTERN = "[0-9][0-9]_*.ipynb"
+
+
+@dataclass(frozen=True)
+class Chapter:
+    path: Path
+    title: str  # "04 · Softmax and scaling"
+
+    @property
+    def page(self) -> str:
+        return self.path.stem + ".html"
+
+
+def find_chapters(chapters_dir: Path) -> list[Chapter]:
+    """Every NN_topic.ipynb of the folder, in order, with its title (nothing is run)."""
+    paths = sorted(chapters_dir.glob(PATTERN))
+    return [Chapter(p, chapter_title(nbformat.read(p, as_version=4), p.stem)) for p in paths]
+
+
+def nav_for(chapter: Chapter, linked: list[Chapter]) -> dict:
+    """Links to the index and to the neighbours of ``chapter`` among ``linked``."""
+    i = linked.index(chapter)
+    link = lambda c: {"href": c.page, "title": c.title} if c else None  # noqa: E731
+    return {
+        "index": "index.html",
+        "prev": link(linked[i - 1] if i > 0 else None),
+        "next": link(linked[i + 1] if i + 1 < len(linked) else None),
+    }
+
+
+def export_notebook(
+    path: Path, out_dir: Path, *, solutions: bool = False, nav: dict | None = None, timeout: int = 300
+) -> tuple[Path, list[Failure]]:
+    """Run one notebook and write ``out_dir/NN_topic.html``; returns the page and what failed."""
+    nb, failures = execute(path, timeout=timeout)
+    if not solutions:
+        hide_solutions(nb)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / (path.stem + ".html")
+    target.write_text(to_html(nb, chapter_title(nb, path.stem), nav), encoding="utf-8")
+    return target, failures
+
+
+def write_index(chapters: list[Chapter], out_dir: Path, *, solutions: bool) -> Path:
+    """``out_dir/index.html``: the chapters in order; one not exported yet is listed unlinked."""
+    import jinja2
+
+    template = jinja2.Template(INDEX_TEMPLATE.read_text(encoding="utf-8"), autoescape=True)
+    rows = [{"title": c.title, "href": c.page if (out_dir / c.page).exists() else None} for c in chapters]
+    target = out_dir / "index.html"
+    target.write_text(template.render(chapters=rows, solutions=solutions), encoding="utf-8")
+    return target
+
+
+def report(failures: list[Failure]) -> str:
+    chapters = sorted({f.chapter for f in failures})
+    lines = [
+        f"\n{len(failures)} failure(s) in {len(chapters)} chapter(s); each chapter was still "
+        "exported, with the error in its cell:"
+    ]
+    return "\n".join(lines + [f"  {f}" for f in failures])
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m transformer_course.export",
+        description="Run the chapters and write each as one HTML page that works offline.",
+    )
+    parser.add_argument("chapters", nargs="?", default="chapters", type=Path, help="default: chapters")
+    parser.add_argument("out_dir", nargs="?", default="build/html", type=Path, help="default: build/html")
+    parser.add_argument("names", nargs="*", help="only chapters whose name starts so, e.g. 04 05")
+    parser.add_argument(
+        "--solutions", action="store_true", help="include the worked solutions (folded); hidden by default"
+    )
+    parser.add_argument("--timeout", type=int, default=300, help="seconds one cell may run (default 300)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    chapters = find_chapters(args.chapters)
+    chosen = [c for c in chapters if not args.names or any(c.path.stem.startswith(n) for n in args.names)]
+    if not chosen:
+        print(f"no chapters found in {args.chapters} (names: {args.names or 'all'})", file=sys.stderr)
+        return 1
+    # Link the chapters this run writes and those an earlier run left in out_dir.
+    linked = [c for c in chapters if c in chosen or (args.out_dir / c.page).exists()]
+    failures = [f for chapter in chosen for f in _export_one(chapter, args, nav_for(chapter, linked))]
+    print(write_index(chapters, args.out_dir, solutions=args.solutions))
+    if failures:
+        print(report(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _export_one(chapter: Chapter, args: argparse.Namespace, nav: dict) -> list[Failure]:
+    """Export one chapter and say so; whatever goes wrong is returned, never raised."""
+    start = time.perf_counter()
+    try:
+        target, failed = export_notebook(
+            chapter.path, args.out_dir, solutions=args.solutions, nav=nav, timeout=args.timeout
+        )
+    except Exception as err:  # this chapter has no page; the others still get theirs
+        failure = Failure(chapter.path.name, "export", f"{type(err).__name__}: {first_line(err)}")
+        print(f"{chapter.path}  NOT EXPORTED: {failure.error}", file=sys.stderr)
+        return [failure]
+    note = f", {len(failed)} failed" if failed else ""
+    print(f"{target}  ({target.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - start:.1f} s{note})")
+    return failed

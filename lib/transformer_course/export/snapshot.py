@@ -1,0 +1,87 @@
+"""Inside the kernel: the last state of every live widget, as static HTML.
+
+The exporter appends ``SNAPSHOT_CELL`` to the notebook it runs; that cell displays
+{model id: snapshot HTML} under ``SNAPSHOT_MIME``, and the exporter puts each snapshot
+where its widget was displayed.
+"""
+
+from __future__ import annotations
+
+import html
+
+from .charts import chart_html
+
+SNAPSHOT_MIME = "application/vnd.transformer-course.snapshots+json"
+SNAPSHOT_CELL = "from transformer_course import export as _tc_export\n_tc_export.display_snapshots()"
+
+# An explorer's views side by side when there is room, one under the other otherwise.
+_VIEWS_GRID = "display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:8px"
+
+
+def snapshot_missing() -> str:
+    return (
+        '<div style="color:#6b7280;font-style:italic">(an interactive widget: open the '
+        "notebook in JupyterLab to use it)</div>"
+    )
+
+
+def snapshot_html(widget) -> str:
+    """The last state of a widget as static HTML (figures stay plotly charts)."""
+    import ipywidgets as w
+
+    from .. import widgets as tcw
+
+    if isinstance(widget, tcw.FigureView):
+        return chart_html(widget.figure) if widget.figure is not None else ""
+    if isinstance(widget, tcw.Explorer):
+        return _explorer_html(widget)
+    if isinstance(widget, (w.FloatProgress, w.IntProgress)):
+        return (
+            f'<progress value="{widget.value}" max="{widget.max}" '
+            'style="width:200px;vertical-align:middle"></progress>'
+        )
+    if isinstance(widget, w.Box):
+        direction = "column" if isinstance(widget, w.VBox) else "row"
+        return (
+            f'<div style="display:flex;flex-direction:{direction};flex-wrap:wrap;gap:8px">'
+            + "".join(snapshot_html(child) for child in widget.children)
+            + "</div>"
+        )
+    if isinstance(widget, (w.HTML, w.HTMLMath)):
+        return widget.value
+    if isinstance(widget, w.Output):
+        return ""  # its outputs were shown by the cells that produced them
+    if hasattr(widget, "value"):
+        label = getattr(widget, "description", "") or type(widget).__name__
+        return f"<div><b>{html.escape(label)}</b> {html.escape(str(widget.value))}</div>"
+    return snapshot_missing()
+
+
+def _explorer_html(explorer) -> str:
+    """Its settings written out, its message, and its views in a grid."""
+    settings = " · ".join(
+        f"<b>{html.escape(c.description or name)}</b> {html.escape(str(c.value))}"
+        for name, c in explorer.controls.items()
+    )
+    # min-width:0 lets a grid cell be narrower than a chart's first drawing.
+    views = "".join(f'<div style="min-width:0">{snapshot_html(v)}</div>' for v in explorer.views.values())
+    return (
+        '<div class="tc-snapshot" style="border:1px solid #e5e7eb;border-radius:6px;'
+        'padding:8px 12px">'
+        f'<div style="color:#374151;font-size:13px">Explorer, as last shown: {settings}</div>'
+        f'{explorer.message.value}<div style="{_VIEWS_GRID}">{views}</div></div>'
+    )
+
+
+def display_snapshots() -> None:
+    """Display {model_id: snapshot HTML} for every live widget of the kernel."""
+    from IPython.display import display
+    from ipywidgets.widgets.widget import _instances
+
+    snapshots = {}
+    for model_id, widget in list(_instances.items()):
+        try:
+            snapshots[model_id] = snapshot_html(widget)
+        except Exception as err:  # one odd widget must not lose the whole export
+            snapshots[model_id] = f"<pre>(snapshot failed: {html.escape(repr(err))})</pre>"
+    display({SNAPSHOT_MIME: snapshots}, raw=True)
