@@ -362,13 +362,14 @@ def _widgets():
 
 
 def explorer_classes() -> list[type]:
+    """Every explorer the widgets package exports; bases (no ``render`` of their own) are left out."""
     widgets = _widgets()
     return [
         cls
         for _, cls in inspect.getmembers(widgets, inspect.isclass)
         if issubclass(cls, widgets.Explorer)
-        and cls is not widgets.Explorer
-        and cls.__module__ == widgets.__name__
+        and cls.render is not widgets.Explorer.render
+        and cls.__module__.startswith(widgets.__name__ + ".")
     ]
 
 

@@ -1,0 +1,79 @@
+"""Live explorers: ipywidgets controls wired to the pure functions in ``figures``.
+
+Chapters write ``widgets.SomeExplorer(...)``; every public name is re-exported here.
+
+Where things live:
+
+- ``view``: ``FigureView``, one plotly figure redrawn in place (its JavaScript is
+  ``static/figure_view.js``), the shared ``PlotlyLibrary`` and ``figure_json``.
+- ``kit``: ``Explorer`` (controls, a message line, views; ``render()`` returns each view's
+  content), ``InputError`` (bad input → a message, never a traceback), ``SentenceExplorer``
+  (reads a typed sentence, names unknown words, embeds the ids on the model's device),
+  ``sentence_box``, ``read_sentence``, ``unknown_note``, ``single_thread``.
+- ``tables``: the HTML tables (``token_table``, ``batch_table``, ``shapes_table``).
+- Explorers, one module per idea: ``recurrence`` (00, why RNNs struggle), ``embeddings``
+  (01, tokens and embeddings), ``positions`` (02), ``attention`` (03–05: Q/K/V, scaling,
+  heads), ``masks`` (06), ``model`` (07, the whole Transformer), ``training`` (08, training
+  and generation).
+
+To add an explorer: in the module of its idea (or a new one), subclass ``Explorer``, or
+``SentenceExplorer`` if it reads a sentence; build its controls and views in
+``__init__`` and implement ``render()`` with figures from ``figures`` (CPU tensors in),
+raising ``InputError`` for input a learner can fix. Export it below, add a widget test
+(set each control, assert the figures it drives changed: ``tests/widget_state.py``) and
+a ``CONSTRUCTORS`` entry in ``bench/course.py``.
+"""
+
+from .attention import HeadGridExplorer, QKVExplorer, ScalingExplorer
+from .embeddings import EmbeddingExplorer
+from .kit import (
+    MAX_TOKENS,
+    Explorer,
+    InputError,
+    SentenceExplorer,
+    read_sentence,
+    sentence_box,
+    single_thread,
+    unknown_note,
+)
+from .masks import MAX_BATCH, MAX_MASK_TOKENS, MaskExplorer
+from .model import BOS_LABEL, ModelExplorer
+from .positions import PositionalExplorer, WordOrderExplorer, match_words
+from .recurrence import RepeatedProductExplorer
+from .tables import batch_table, shapes_table, token_table
+from .training import AttentionHistoryExplorer, GenerationExplorer, LiveLossCurve
+from .view import FigureView, PlotlyLibrary, figure_json, plotly_library
+
+__all__ = [
+    "BOS_LABEL",
+    "MAX_BATCH",
+    "MAX_MASK_TOKENS",
+    "MAX_TOKENS",
+    "AttentionHistoryExplorer",
+    "EmbeddingExplorer",
+    "Explorer",
+    "FigureView",
+    "GenerationExplorer",
+    "HeadGridExplorer",
+    "InputError",
+    "LiveLossCurve",
+    "MaskExplorer",
+    "ModelExplorer",
+    "PlotlyLibrary",
+    "PositionalExplorer",
+    "QKVExplorer",
+    "RepeatedProductExplorer",
+    "ScalingExplorer",
+    "SentenceExplorer",
+    "WordOrderExplorer",
+    "batch_table",
+    "figure_json",
+    "match_words",
+    "plotly_library",
+    "read_sentence",
+    "sentence_box",
+    "shapes_table",
+    "single_thread",
+    "token_table",
+    "unknown_note",
+]

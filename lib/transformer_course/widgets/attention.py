@@ -1,0 +1,255 @@
+"""Attention (chapters 03–05): queries, keys and values; softmax and scaling; many heads."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import torch
+
+from .. import figures
+from ..attention import attention_scores
+from ..embeddings import TokenEmbedding
+from ..positional import sinusoidal_encoding
+from ..softmax import entropy, stable_softmax
+from ..tokenizer import Vocab
+from .kit import InputError, SentenceExplorer, sentence_box
+
+
+class QKVExplorer(SentenceExplorer):
+    """Chapter 03. Type a sentence → its Q, K, V, the score matrix QKᵀ, and one query's row.
+
+    ``attention``: a ``SingleHeadAttention`` whose w_q, w_k, w_v make the three views.
+    State for tests: ``q``, ``k``, ``v`` (T, d_k/d_v) and ``scores`` (T, T), raw q·k.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        embedding: TokenEmbedding,
+        attention: torch.nn.Module,
+        text: str = "I'm playing with a cat",
+        query: int = 0,
+    ):
+        self.attention = attention
+        self.q = self.k = self.v = self.scores = None
+        self._syncing = False  # True while render() rewrites the query list
+        super().__init__(
+            vocab,
+            embedding,
+            controls={
+                "text": sentence_box(text),
+                "query": widgets.Dropdown(
+                    options=[(f"{query}", query)], value=query, description="Query token"
+                ),
+            },
+            views={"qkv": "figure", "scores": "figure", "row": "figure"},
+        )
+
+    def _on_change(self, change) -> None:
+        if not self._syncing:
+            super()._on_change(change)
+
+    def _sync_queries(self, tokens: list[str]) -> int:
+        """Offer one entry per token in the query list; keep the chosen position if it still exists."""
+        box = self.controls["query"]
+        options = tuple((f"{i} · {t}", i) for i, t in enumerate(tokens))
+        keep = min(box.value if box.value is not None else 0, len(tokens) - 1)
+        if tuple(box.options) != options:
+            self._syncing = True
+            try:
+                box.options = options
+                box.value = keep
+            finally:
+                self._syncing = False
+        return box.value
+
+    def render(self):
+        tokens, ids = self.read(self.value("text"))
+        row = self._sync_queries(tokens)
+        x = self.embed(ids)  # (T, d_model)
+        with torch.no_grad():
+            q, k, v = (w(x).cpu() for w in (self.attention.w_q, self.attention.w_k, self.attention.w_v))
+        scores = attention_scores(q, k, scale=1.0)  # (T, T) raw q·k
+        self.q, self.k, self.v, self.scores = q, k, v, scores
+        best = int(scores[row].argmax())
+        self.note(
+            f"'{tokens[row]}' scores highest against '{tokens[best]}' ({float(scores[row, best]):.2f})."
+        )
+        return {
+            "qkv": figures.qkv_figure(
+                q, k, v, tokens, title=f"Q, K, V: {len(tokens)} tokens × d_k = {q.shape[1]}"
+            ),
+            "scores": figures.scores_row_heatmap(scores, tokens, row, title="Scores Q·Kᵀ (raw)"),
+            "row": figures.query_row_figure(scores[row], tokens, tokens[row]),
+        }
+
+
+class ScalingExplorer(SentenceExplorer):
+    """Chapter 04. Temperature, 1/√d_k on or off, and d_k → attention weights and row entropies.
+
+    Queries and keys come from random projections whose entries have unit variance, so
+    the raw scores have variance ≈ d_k, as in the paper's argument. State for tests:
+    ``scores`` (T, T) after scaling and temperature, ``weights`` (T, T), ``entropies`` (T,).
+    """
+
+    D_KS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        embedding: TokenEmbedding,
+        text: str = "the pizza came out of the oven and it tasted good",
+        *,
+        d_k: int = 64,
+        temperature: float = 1.0,
+        scaled: bool = True,
+        seed: int = 0,
+    ):
+        """``embedding``: token vectors with entries of variance ≈ 1 (e.g. ``scale=False``)."""
+        if d_k not in self.D_KS:
+            raise ValueError(f"d_k must be one of {self.D_KS}, got {d_k}")
+        self.seed = seed
+        self._projections: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.scores = self.weights = self.entropies = None
+        super().__init__(
+            vocab,
+            embedding,
+            controls={
+                "text": sentence_box(text, width="420px"),
+                "d_k": widgets.SelectionSlider(options=list(self.D_KS), value=d_k, description="d_k"),
+                "temperature": widgets.FloatLogSlider(
+                    value=temperature,
+                    base=10,
+                    min=-1,
+                    max=1,
+                    step=0.05,
+                    description="temperature",
+                    readout_format=".2f",
+                    style={"description_width": "initial"},
+                ),
+                "scaled": widgets.Checkbox(value=scaled, description="divide by √d_k"),
+            },
+            views={"weights": "figure", "entropy": "figure"},
+        )
+
+    def projections(self, d_k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """W_Q, W_K (d_model, d_k) with N(0, 1/d_model) entries, the same for a given d_k, on the CPU."""
+        if d_k not in self._projections:
+            d_model = self.embedding.d_model
+            g = torch.Generator().manual_seed(self.seed * 1000 + d_k)
+            self._projections[d_k] = tuple(
+                torch.randn(d_model, d_k, generator=g) / d_model**0.5 for _ in range(2)
+            )
+        return self._projections[d_k]
+
+    def render(self):
+        tokens, ids = self.read(self.value("text"))
+        d_k, temperature, scaled = self.value("d_k"), self.value("temperature"), self.value("scaled")
+        w_q, w_k = self.projections(d_k)
+        x = self.embed(ids).cpu()  # (T, d_model); the projections are not the model's: CPU
+        raw = attention_scores(x @ w_q, x @ w_k, scale=1.0)  # (T, T)
+        divide = (d_k**0.5 if scaled else 1.0) * temperature
+        scores = raw / divide
+        weights = stable_softmax(scores)
+        ents = entropy(weights)
+        self.scores, self.weights, self.entropies = scores, weights, ents
+        how = f"÷ √{d_k}" if scaled else "not scaled"
+        self.note(
+            f"Raw scores have std {float(raw.std()):.1f} (d_k = {d_k}); {how}, ÷ temperature "
+            f"{temperature:.2f} → std {float(scores.std()):.2f}. Mean largest weight per row: "
+            f"{float(weights.amax(-1).mean()):.2f}."
+        )
+        return {
+            "weights": figures.attention_heatmap(
+                weights, tokens, title=f"softmax(QKᵀ{' / √d_k' if scaled else ''} / T), d_k = {d_k}"
+            ),
+            "entropy": figures.entropy_figure(
+                ents, tokens, len(tokens), title=f"Row entropy (mean {float(ents.mean()):.2f})"
+            ),
+        }
+
+
+class HeadGridExplorer(SentenceExplorer):
+    """Chapter 05. A sentence → every head's attention in a grid, and two heads compared.
+
+    ``attention`` is a ``MultiHeadAttention``; its heads are untrained unless you trained
+    them, so their patterns differ only by their random projections. Views: "grid" (the
+    chosen heads, full width), "difference" (head A − head B) and "average" (the mean of
+    the chosen heads, what ``nn.MultiheadAttention`` returns by default).
+    State for tests: ``weights`` (h, T, T) of the sentence on screen.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        embedding: TokenEmbedding,
+        attention: torch.nn.Module,
+        text: str = "the pizza came out of the oven and it tasted good",
+        *,
+        positions: bool = True,
+        columns: int = 4,
+    ):
+        self.attention = attention
+        self.positions, self.columns = positions, columns
+        self.weights: torch.Tensor | None = None
+        h = attention.num_heads
+        names = [(f"head {i}", i) for i in range(h)]
+        super().__init__(
+            vocab,
+            embedding,
+            controls={
+                "text": sentence_box(text, width="420px"),
+                "heads": widgets.SelectMultiple(
+                    options=names, value=tuple(range(h)), rows=min(h, 4), description="show heads"
+                ),
+                "head_a": widgets.Dropdown(
+                    options=names, value=0, description="head A", layout=widgets.Layout(width="180px")
+                ),
+                "head_b": widgets.Dropdown(
+                    options=names,
+                    value=min(1, h - 1),
+                    description="head B",
+                    layout=widgets.Layout(width="180px"),
+                ),
+            },
+            views={"grid": "figure", "difference": "figure", "average": "figure"},
+        )
+        self.views["grid"].layout.grid_column = "1 / -1"  # the grid gets the full width
+
+    def head_weights(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids (T,) → every head's attention weights, shape (h, T, T), on the CPU."""
+        x = self.embed(ids)  # (T, d_model)
+        if self.positions:
+            x = x + sinusoidal_encoding(x.shape[0], x.shape[1], device=x.device)
+        with torch.no_grad():
+            _, weights = self.attention(x.unsqueeze(0))  # (1, h, T, T)
+        return weights[0].cpu()
+
+    def render(self):
+        tokens, ids = self.read(self.value("text"))
+        heads = sorted(self.value("heads"))
+        if not heads:
+            raise InputError(
+                "No head is selected: pick at least one in 'show heads' (Ctrl- or Shift-click picks several)."
+            )
+        a, b = self.value("head_a"), self.value("head_b")
+        if a == b:
+            self.note(f"Head A and head B are both head {a}: their difference is zero everywhere.")
+        weights = self.weights = self.head_weights(ids)
+        chosen = weights[heads].mean(dim=0)
+        marks = {a: "A", b: "B"} if a != b else {a: "A = B"}
+        return {
+            "grid": figures.head_grid_figure(
+                weights,
+                tokens,
+                heads=heads,
+                columns=self.columns,
+                marks=marks,
+                title=f"{len(heads)} of {weights.shape[0]} heads, {len(tokens)} tokens",
+            ),
+            "difference": figures.head_difference_figure(
+                weights[a], weights[b], tokens, title=f"Head {a} − head {b}"
+            ),
+            "average": figures.attention_heatmap(
+                chosen, tokens, title=f"Mean of the {len(heads)} heads shown"
+            ),
+        }

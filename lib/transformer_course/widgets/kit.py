@@ -1,0 +1,207 @@
+"""The explorer kit: what every explorer is built from.
+
+``Explorer`` holds controls, a message line and named views. Changing any control calls
+``render()``, which returns the new content of each view (a ``go.Figure`` from a pure
+function in ``figures``, or an HTML string). Input a learner can get wrong (an empty box,
+a long text) raises ``InputError`` inside ``render``; the explorer shows it as a message
+and keeps the last good figures, so a learner never sees a traceback.
+
+``SentenceExplorer`` is the base of the explorers that read a typed sentence: it parses
+the box, names the unknown words, and embeds the ids on the device where the model lives.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+import torch
+
+from ..tokenizer import Vocab, tokenize
+from .view import FigureView
+
+MAX_TOKENS = 16  # longer sentences make heatmaps unreadable
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block (widget updates work on tiny tensors).
+
+    Waking torch's thread pool costs more than a 24×32 matmul itself, and on a busy
+    machine a woken thread can wait a whole time slice: seen 1–20 ms per tiny op with 2
+    threads on a loaded 2-core machine, 0.01 ms with one.
+    """
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+class InputError(ValueError):
+    """Input a learner typed that we can explain; shown in the widget as a message."""
+
+
+class Explorer(widgets.VBox):
+    """Controls on top, a message line, then the views in a responsive grid.
+
+    State for tests: ``controls`` (name → widget), ``figures`` (name → the ``go.Figure``
+    on screen), ``message.value``.
+    """
+
+    def __init__(self, controls: Mapping[str, widgets.ValueWidget], views: Mapping[str, str]):
+        """``views`` maps each view's name to its kind: "figure" or "html"."""
+        self.controls = dict(controls)
+        self.views = {
+            name: FigureView() if kind == "figure" else widgets.HTML() for name, kind in views.items()
+        }
+        self.message = widgets.HTML()
+        self._notes: dict[object, str] = {}
+        grid = widgets.GridBox(
+            list(self.views.values()),
+            layout=widgets.Layout(
+                grid_template_columns="repeat(auto-fit, minmax(420px, 1fr))", grid_gap="8px"
+            ),
+        )
+        bar = widgets.HBox(
+            list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap", grid_gap="12px")
+        )
+        super().__init__([bar, self.message, grid])
+        self.add_class("tc-explorer")
+        for control in self.controls.values():
+            control.observe(self._on_change, names="value")
+        self.refresh()
+
+    @property
+    def figures(self) -> dict[str, go.Figure | None]:
+        return {n: v.figure for n, v in self.views.items() if isinstance(v, FigureView)}
+
+    def value(self, name: str):
+        return self.controls[name].value
+
+    def note(self, text: str, *, key: str | None = None) -> None:
+        """Called from ``render`` to add an informative line under the controls.
+
+        A note with the ``key`` of an earlier one replaces it where it stands.
+        """
+        self._notes[object() if key is None else key] = text
+
+    def render(self) -> dict[str, go.Figure | str]:
+        """The content of every view: name → figure (for a "figure" view) or HTML."""
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        self._notes = {}
+        try:
+            with single_thread():
+                content = self.render()
+        except InputError as err:
+            self._say(str(err), error=True)
+            return
+        except Exception as err:  # a widget never shows a traceback; the message says what broke
+            self._say(f"Could not update the figures ({type(err).__name__}: {err}).", error=True)
+            return
+        for name, item in content.items():
+            view = self.views[name]
+            if isinstance(view, FigureView):
+                view.show(item)
+            else:
+                view.value = item
+        self._say(" ".join(self._notes.values()), error=False)
+
+    def _on_change(self, _change) -> None:
+        self.refresh()
+
+    def _say(self, text: str, *, error: bool) -> None:
+        if not text:
+            self.message.value = ""
+            return
+        colour, icon = ("#b91c1c", "⚠") if error else ("#374151", "ℹ")
+        self.message.value = (
+            f'<div class="tc-message" style="color:{colour};padding:4px 0">{icon} {html.escape(text)}</div>'
+        )
+
+
+def read_sentence(
+    text: str, vocab: Vocab, *, label: str = "sentence", max_tokens: int = MAX_TOKENS
+) -> tuple[list[str], torch.Tensor, list[str]]:
+    """Text box content → (tokens, ids (T,), unknown words), or InputError with a fix to try."""
+    tokens = tokenize(text)
+    if not tokens:
+        raise InputError(f"The {label} box is empty: type a few words, e.g. 'tell me about pizza'.")
+    if len(tokens) > max_tokens:
+        raise InputError(
+            f"The {label} has {len(tokens)} tokens; this explorer shows at most "
+            f"{max_tokens}. Try a shorter one."
+        )
+    unknown = [t for t in tokens if t not in vocab]
+    return tokens, torch.tensor(vocab.ids(tokens)), unknown
+
+
+def sentence_box(text: str, *, description: str = "Sentence", width: str = "360px") -> widgets.Text:
+    """The text box a learner types a sentence into."""
+    return widgets.Text(value=text, description=description, layout=widgets.Layout(width=width))
+
+
+def unknown_note(unknown: list[str]) -> str:
+    words = ", ".join(f"'{w}'" for w in dict.fromkeys(unknown))
+    return f"Not in the vocabulary, so they share the <unk> vector: {words}."
+
+
+class SentenceExplorer(Explorer):
+    """An explorer that reads sentences typed by the learner and runs them through a model.
+
+    In ``render``: ``tokens, ids = self.read(self.value("text"))`` parses a box (InputError
+    when it is empty or too long; unknown words are named in one note per update), then
+    ``self.embed(ids)`` looks the ids up on the device of ``embedding``: the model may live
+    on CPU or CUDA. Figures and the state kept for tests are CPU tensors: bring results
+    back with ``.cpu()`` before drawing them.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        embedding: torch.nn.Module,
+        controls: Mapping[str, widgets.ValueWidget],
+        views: Mapping[str, str],
+    ):
+        """``embedding``: ids (..., T) → vectors (..., T, d_model) with a ``weight`` table, e.g. a
+        ``TokenEmbedding``; the ids go to the device of that table."""
+        self.vocab, self.embedding = vocab, embedding
+        self._unknown: list[str] = []
+        super().__init__(controls, views)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model lives, so where its inputs must go."""
+        return self.embedding.weight.device
+
+    def read(
+        self, text: str, *, label: str = "sentence", max_tokens: int = MAX_TOKENS
+    ) -> tuple[list[str], torch.Tensor]:
+        """Text → (tokens, ids (T,) on the CPU), or InputError; notes the words not in ``vocab``."""
+        tokens, ids, unknown = read_sentence(text, self.vocab, label=label, max_tokens=max_tokens)
+        if unknown:
+            self._unknown += unknown  # every box read in this update, in one note
+            self.note(unknown_note(self._unknown), key="unknown")
+        return tokens, ids
+
+    def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` (ids, a mask) moved to the model's device."""
+        return tensor.to(self.device)
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids (..., T) → vectors (..., T, d_model), computed on the model's device, no gradients."""
+        with torch.no_grad():
+            return self.embedding(self.to_device(ids))
+
+    def refresh(self) -> None:
+        self._unknown = []
+        super().refresh()

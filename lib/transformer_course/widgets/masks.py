@@ -1,0 +1,128 @@
+"""Masks (chapter 06): a padded batch, the causal and padding masks, and what they do to attention."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import torch
+
+from .. import figures
+from ..attention import attention_scores, scaled_dot_product_attention
+from ..embeddings import TokenEmbedding
+from ..masks import causal_mask, combine_masks, padding_mask
+from ..positional import sinusoidal_encoding
+from ..tokenizer import Vocab
+from .kit import InputError, SentenceExplorer
+from .tables import batch_table
+
+MAX_BATCH = 6  # sentences in the mask explorer's batch
+MAX_MASK_TOKENS = 12  # tokens per sentence there: four heatmaps side by side must stay readable
+
+
+class MaskExplorer(SentenceExplorer):
+    """Chapter 06. A batch of sentences → mask, masked scores and weights of one sentence.
+
+    The sentences (one per line) are padded to the longest. Toggles switch the causal
+    and the padding mask on and off; ``sentence`` picks which row of the batch to show.
+    ``attention`` is a ``SingleHeadAttention``: its scores and weights are the real ones,
+    computed by the lib with the mask (True = may attend).
+    State for tests: ``mask`` (B, 1|T, T) bool or None, ``weights`` (B, T, T).
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        embedding: TokenEmbedding,
+        attention: torch.nn.Module,
+        sentences: tuple[str, ...] = (
+            "I love deep learning",
+            "the cat sat",
+            "tell me about pizza and cheese",
+        ),
+        *,
+        causal: bool = True,
+        padding: bool = True,
+    ):
+        self.attention = attention
+        self.mask: torch.Tensor | None = None
+        self.weights: torch.Tensor | None = None
+        super().__init__(
+            vocab,
+            embedding,
+            controls={
+                "sentences": widgets.Textarea(
+                    value="\n".join(sentences),
+                    description="Batch",
+                    placeholder="one sentence per line",
+                    layout=widgets.Layout(width="360px", height="96px"),
+                ),
+                "causal": widgets.Checkbox(value=causal, description="causal mask"),
+                "padding": widgets.Checkbox(value=padding, description="padding mask"),
+                "sentence": widgets.IntSlider(
+                    value=0, min=0, max=max(len(sentences) - 1, 0), description="sentence"
+                ),
+            },
+            views={"batch": "html", "mask": "figure", "scores": "figure", "weights": "figure"},
+        )
+
+    def read_batch(self) -> tuple[list[list[str]], torch.Tensor]:
+        """The text box → (padded tokens per sentence, ids (B, T) on the CPU), or InputError."""
+        lines = [line for line in self.value("sentences").splitlines() if line.strip()]
+        if not lines:
+            raise InputError("The batch is empty: type one sentence per line, e.g. 'I love deep learning'.")
+        if len(lines) > MAX_BATCH:
+            raise InputError(
+                f"The batch has {len(lines)} sentences; this explorer shows at most "
+                f"{MAX_BATCH}. Remove a few lines."
+            )
+        for b, line in enumerate(lines):  # each line checked on its own, its unknown words noted
+            self.read(line, label=f"sentence {b}", max_tokens=MAX_MASK_TOKENS)
+        ids = self.vocab.encode_batch(lines)  # (B, T), padded with pad_id
+        return [self.vocab.tokens(row) for row in ids], ids
+
+    def current_mask(self, ids: torch.Tensor) -> torch.Tensor | None:
+        """The mask the toggles ask for: (T, T), (B, 1, 1, T) → squeezed to (B, 1|T, T), or None."""
+        causal = causal_mask(ids.shape[1]) if self.value("causal") else None
+        padding = padding_mask(ids, self.vocab.pad_id)[:, 0] if self.value("padding") else None
+        return combine_masks(causal, padding)
+
+    def attend(self, ids: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids (B, T), mask → raw scores and weights (B, T, T), computed on the model's device."""
+        x = self.embed(ids)  # (B, T, d_model)
+        x = x + sinusoidal_encoding(x.shape[1], x.shape[2], device=x.device)
+        with torch.no_grad():
+            q, k, v = self.attention.w_q(x), self.attention.w_k(x), self.attention.w_v(x)
+            scores = attention_scores(q, k)  # (B, T, T)
+            _, weights = scaled_dot_product_attention(q, k, v, None if mask is None else mask.to(x.device))
+        return scores.cpu(), weights.cpu()
+
+    def render(self):
+        rows, ids = self.read_batch()
+        slider = self.controls["sentence"]
+        slider.max = len(rows) - 1  # keep the picker inside the new batch
+        b = slider.value
+        mask = self.mask = self.current_mask(ids)
+        scores, self.weights = self.attend(ids, mask)
+        length = ids.shape[1]
+        row_mask = (
+            torch.ones(length, length, dtype=torch.bool)
+            if mask is None
+            else mask.expand(len(rows), length, length)[b]
+        )
+        tokens = rows[b]
+        shown = [n for n, on in (("causal", self.value("causal")), ("padding", self.value("padding"))) if on]
+        name = " + ".join(shown) if shown else "no mask"
+        n_pad = tokens.count("<pad>")
+        self.note(
+            f"Sentence {b}: {length - n_pad} tokens + {n_pad} <pad>. "
+            f"Each query may see {row_mask.sum(dim=1).tolist()} keys."
+        )
+        return {
+            "batch": batch_table(rows, b),
+            "mask": figures.mask_heatmap(row_mask, tokens, title=f"Mask: {name}"),
+            "scores": figures.scores_heatmap(
+                scores[b].masked_fill(~row_mask, float("-inf")),
+                tokens,
+                title="Scores after masking (blank = −∞)",
+            ),
+            "weights": figures.attention_heatmap(self.weights[b], tokens, title="Weights = softmax(row)"),
+        }

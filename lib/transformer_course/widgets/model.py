@@ -1,0 +1,109 @@
+"""The whole model (chapter 07): a source and a target through a Transformer, stage by stage."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import torch
+
+from .. import figures
+from ..model import Transformer, shape_trace
+from ..tokenizer import Vocab
+from .kit import MAX_TOKENS, SentenceExplorer, sentence_box
+from .tables import shapes_table
+
+BOS_LABEL = "<bos>"
+
+
+class ModelExplorer(SentenceExplorer):
+    """Chapter 07. A source and a target sentence through a Transformer → one attention map and
+    the shape of every stage.
+
+    Pick the attention kind (encoder self, decoder self, cross), the layer and the head (or the
+    mean of the heads). The decoder reads ``<bos>`` + the target: the target shifted right.
+    State for tests: ``weights`` (Lq, Lk) on screen, ``shapes`` the rows of the table.
+    """
+
+    KINDS = {
+        "encoder self-attention": "encoder_self",
+        "decoder self-attention (masked)": "decoder_self",
+        "cross-attention (decoder → encoder)": "cross",
+    }
+    _TABLE_ROW = {"encoder_self": "encoder self", "decoder_self": "decoder self", "cross": "cross"}
+    _TITLE = {"encoder_self": "Encoder self", "decoder_self": "Decoder self", "cross": "Cross"}
+
+    def __init__(
+        self,
+        model: Transformer,
+        vocab: Vocab,
+        source: str = "the pizza came out of the oven",
+        target: str = "it tasted good",
+        kind: str = "cross",
+    ):
+        """``model``: a ``model.Transformer`` whose vocabulary is ``vocab``; run in eval mode."""
+        if not isinstance(model, Transformer):
+            raise ValueError(
+                f"model must be a transformer_course.model.Transformer, got {type(model).__name__}"
+            )
+        if model.config.vocab_size != len(vocab):
+            raise ValueError(
+                f"vocab has {len(vocab)} tokens but model.config.vocab_size is {model.config.vocab_size}"
+            )
+        if kind not in self.KINDS.values():
+            raise ValueError(f"kind must be one of {list(self.KINDS.values())}, got {kind!r}")
+        self.model = model
+        self.weights: torch.Tensor | None = None
+        self.shapes: list[tuple[str, tuple, str]] = []
+        c = model.config
+        super().__init__(
+            vocab,
+            model.src_embed.token,  # the model's own token table: the ids go where it lives
+            controls={
+                "source": sentence_box(source, description="Source", width="340px"),
+                "target": sentence_box(target, description="Target", width="340px"),
+                "kind": widgets.Dropdown(
+                    options=list(self.KINDS.items()),
+                    value=kind,
+                    description="attention",
+                    layout=widgets.Layout(width="340px"),
+                ),
+                "layer": widgets.IntSlider(
+                    value=1, min=1, description="layer", max=max(c.num_encoder_layers, c.num_decoder_layers)
+                ),
+                "head": widgets.Dropdown(
+                    options=[("mean of heads", -1)] + [(str(h + 1), h) for h in range(c.num_heads)],
+                    value=0,
+                    description="head",
+                ),
+            },
+            views={"attention": "figure", "shapes": "html"},
+        )
+
+    def render(self):
+        src_tokens, src_ids = self.read(self.value("source"), label="source")
+        trg_tokens, trg_ids = self.read(self.value("target"), label="target", max_tokens=MAX_TOKENS - 1)
+        kind = self.value("kind")
+        c = self.model.config
+        layers = c.num_encoder_layers if kind == "encoder_self" else c.num_decoder_layers
+        self.controls["layer"].max = layers  # keep the slider inside this stack
+        layer, head = self.value("layer"), self.value("head")
+        src = self.to_device(src_ids.unsqueeze(0))  # (1, Ls)
+        trg_in = self.to_device(
+            torch.cat([torch.tensor([self.vocab.bos_id]), trg_ids]).unsqueeze(0)
+        )  # (1, Lt)
+        self.model.eval()
+        self.shapes = shape_trace(self.model, src, trg_in)
+        maps = self.model.attention_weights()[kind][layer - 1][0]  # (h, Lq, Lk)
+        self.weights = (maps.mean(dim=0) if head < 0 else maps[head]).detach().cpu()
+        dec_tokens = [BOS_LABEL, *trg_tokens]
+        queries, keys = {
+            "encoder_self": (src_tokens, src_tokens),
+            "decoder_self": (dec_tokens, dec_tokens),
+            "cross": (dec_tokens, src_tokens),
+        }[kind]
+        which = "mean of heads" if head < 0 else f"head {head + 1}"
+        return {
+            "attention": figures.attention_heatmap(
+                self.weights, queries, keys, title=f"{self._TITLE[kind]}-attention, layer {layer}, {which}"
+            ),
+            "shapes": shapes_table(self.shapes, highlight=self._TABLE_ROW[kind]),
+        }

@@ -1,0 +1,151 @@
+"""Positions (chapter 02): what a positional encoding looks like, and why attention needs one."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import ipywidgets as widgets
+import torch
+
+from .. import figures
+from ..embeddings import TokenEmbedding, similarity_matrix
+from ..positional import LearnedPositionalEmbedding, sinusoidal_encoding
+from ..tokenizer import Vocab
+from .kit import Explorer, InputError, SentenceExplorer, sentence_box
+
+
+class PositionalExplorer(Explorer):
+    """Chapter 02. Length and d_model sliders → encoding heatmap, one wave pair, position similarity."""
+
+    def __init__(self, length: int = 24, d_model: int = 32, seed: int = 0):
+        self.seed = seed
+        super().__init__(
+            controls={
+                "length": widgets.IntSlider(value=length, min=2, max=128, description="positions"),
+                "d_model": widgets.IntSlider(value=d_model, min=4, max=256, step=2, description="d_model"),
+                "kind": widgets.Dropdown(
+                    options=["sinusoidal", "learned (untrained)"], value="sinusoidal", description="encoding"
+                ),
+                "pair": widgets.IntSlider(value=2, min=0, max=d_model // 2 - 1, description="wave pair i"),
+            },
+            views={"encoding": "figure", "waves": "figure", "distance": "figure"},
+        )
+
+    def encoding(self) -> torch.Tensor:
+        """The encoding currently shown, shape (length, d_model)."""
+        length, d_model = self.value("length"), self.value("d_model")
+        if self.value("kind") == "sinusoidal":
+            return sinusoidal_encoding(length, d_model)
+        table = LearnedPositionalEmbedding(d_model, max_len=length)
+        torch.nn.init.normal_(table.pe, generator=torch.Generator().manual_seed(self.seed))
+        return table.pe.detach()
+
+    def render(self):
+        pair = self.controls["pair"]
+        pair.max = self.value("d_model") // 2 - 1  # keep the slider inside the new width
+        pe = self.encoding()
+        i = pair.value
+        return {
+            "encoding": figures.positional_heatmap(
+                pe, title=f"{self.value('kind')}: {pe.shape[0]} positions × {pe.shape[1]} dims"
+            ),
+            "waves": figures.waves_figure(
+                pe, [0, 1, 2 * i, 2 * i + 1] if i else [0, 1], title=f"Dimensions 0, 1 and pair i = {i}"
+            ),
+            "distance": figures.similarity_heatmap(
+                similarity_matrix(pe, "cosine"),
+                [str(p) for p in range(pe.shape[0])],
+                title="Cosine similarity between positions",
+                axis_title="position",
+            ),
+        }
+
+
+def match_words(tokens_a: list[str], tokens_b: list[str]) -> list[int]:
+    """For each token of A, the position in B of the same word (repeats matched in order).
+
+    Raises InputError when B is not a reordering of A's words.
+    """
+    if sorted(tokens_a) != sorted(tokens_b):
+        only_a = (Counter(tokens_a) - Counter(tokens_b)).elements()
+        only_b = (Counter(tokens_b) - Counter(tokens_a)).elements()
+        detail = "; ".join(
+            f"only in {name}: {', '.join(repr(w) for w in words)}"
+            for name, words in (("A", list(only_a)), ("B", list(only_b)))
+            if words
+        )
+        raise InputError(
+            f"Sentence B must use exactly the same words as sentence A, only in another order ({detail})."
+        )
+    free: dict[str, list[int]] = {}
+    for j, tok in enumerate(tokens_b):
+        free.setdefault(tok, []).append(j)
+    return [free[tok].pop(0) for tok in tokens_a]
+
+
+class WordOrderExplorer(SentenceExplorer):
+    """Chapter 02. Two orderings of the same words → their attention, and how each word's
+    output changes between them, with or without positional encoding.
+
+    Without positions self-attention cannot see order, so every word gets the very same
+    output vector in A and B (cosine 1.00). Adding the sinusoidal encoding breaks that.
+    State for tests: ``cosines`` (T,), one per word of A.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        embedding: TokenEmbedding,
+        attention: torch.nn.Module,
+        text_a: str = "Squatch eats pizza",
+        text_b: str = "Pizza eats Squatch",
+    ):
+        """``attention``: a self-attention module, (1, T, d_model) → (out, weights (1, h, T, T))."""
+        self.attention = attention
+        self.cosines: torch.Tensor | None = None
+        super().__init__(
+            vocab,
+            embedding,
+            controls={
+                "text_a": sentence_box(text_a, description="Sentence A", width="300px"),
+                "text_b": sentence_box(text_b, description="Sentence B", width="300px"),
+                "positions": widgets.Checkbox(value=False, description="add positional encoding"),
+            },
+            views={"attention_a": "figure", "attention_b": "figure", "similarity": "figure"},
+        )
+
+    def outputs(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids (T,) → attention output (T, d_model) and weights averaged over heads (T, T), on the CPU."""
+        x = self.embed(ids)  # (T, d_model)
+        if self.value("positions"):
+            x = x + sinusoidal_encoding(x.shape[0], x.shape[1], device=x.device)
+        with torch.no_grad():
+            out, weights = self.attention(x.unsqueeze(0))  # (1, T, d_model), (1, h, T, T)
+        return out[0].cpu(), weights[0].mean(dim=0).cpu()
+
+    def render(self):
+        tokens_a, ids_a = self.read(self.value("text_a"), label="sentence A")
+        tokens_b, ids_b = self.read(self.value("text_b"), label="sentence B")
+        partner = match_words(tokens_a, tokens_b)
+        out_a, weights_a = self.outputs(ids_a)
+        out_b, weights_b = self.outputs(ids_b)
+        cosines = torch.nn.functional.cosine_similarity(out_a, out_b[partner], dim=-1)
+        self.cosines = cosines
+        where = "with" if self.value("positions") else "without"
+        # Start the axis near the smallest bar: differences of a few hundredths stay visible.
+        low = min(0.5, ((float(cosines.min()) - 0.05) * 10) // 1 / 10)
+        return {
+            "attention_a": figures.attention_heatmap(
+                weights_a, tokens_a, title=f"A: attention ({where} positions)"
+            ),
+            "attention_b": figures.attention_heatmap(
+                weights_b, tokens_b, title=f"B: attention ({where} positions)"
+            ),
+            "similarity": figures.bar_figure(
+                cosines,
+                tokens_a,
+                y_range=(low, 1.04),
+                y_title="cosine similarity",
+                title=f"Each word's output in A vs in B ({where} positions)",
+            ),
+        }

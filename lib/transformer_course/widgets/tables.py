@@ -1,0 +1,60 @@
+"""HTML tables shown in explorers' "html" views: tokens and ids, a padded batch, shapes.
+
+JupyterLab's widget CSS sets no padding on table cells, so each table styles its own.
+"""
+
+from __future__ import annotations
+
+import html
+
+import torch
+
+
+def token_table(tokens: list[str], ids: torch.Tensor) -> str:
+    """HTML table: position, token, id (the text → tokens → ids step)."""
+    pad = 'style="padding:2px 12px;text-align:left"'
+    cells = "".join(
+        f"<tr><td {pad}>{i}</td><td {pad}><code>{html.escape(t)}</code></td><td {pad}>{int(j)}</td></tr>"
+        for i, (t, j) in enumerate(zip(tokens, ids))
+    )
+    return (
+        '<table class="tc-tokens" style="border-collapse:collapse">'
+        f"<tr><th {pad}>position</th><th {pad}>token</th><th {pad}>id</th></tr>" + cells + "</table>"
+    )
+
+
+def batch_table(rows: list[list[str]], picked: int) -> str:
+    """HTML table of a padded batch, one sentence per row; <pad> greyed, the picked row bold."""
+
+    def cell(tok: str) -> str:
+        style = "color:#9ca3af" if tok == "<pad>" else ""
+        return f'<td style="padding:2px 6px;{style}"><code>{html.escape(tok)}</code></td>'
+
+    body = "".join(
+        f'<tr style="{"font-weight:bold;background:#eff6ff" if b == picked else ""}">'
+        f"<td>{b}</td>{''.join(cell(t) for t in row)}</tr>"
+        for b, row in enumerate(rows)
+    )
+    return (
+        '<table class="tc-batch" style="border-collapse:collapse">'
+        "<tr><th>sentence</th><th colspan=99>tokens (padded to the longest)</th></tr>" + body + "</table>"
+    )
+
+
+def shapes_table(rows: list[tuple[str, tuple, str]], highlight: str = "") -> str:
+    """HTML table of (stage, shape, meaning) rows; rows whose stage starts with ``highlight`` are bold."""
+    td = '<td style="padding:3px 8px;text-align:left;border-bottom:1px solid #e5e7eb">'
+    th = '<th style="padding:3px 8px;text-align:left;border-bottom:2px solid #9ca3af">'
+    cells = []
+    for stage, shape, meaning in rows:
+        bold = highlight and stage.startswith(highlight)
+        style = ' style="background:#dbeafe;font-weight:600"' if bold else ""
+        shape_td = td.replace('">', ';white-space:nowrap">')
+        cells.append(
+            f"<tr{style}>{td}{html.escape(stage)}</td>{shape_td}<code>"
+            f"{html.escape(str(tuple(shape)))}</code></td>{td}{html.escape(meaning)}</td></tr>"
+        )
+    return (
+        '<table class="tc-shapes" style="border-collapse:collapse;font-size:13px;line-height:1.3">'
+        f"<tr>{th}stage</th>{th}shape</th>{th}what it holds</th></tr>" + "".join(cells) + "</table>"
+    )

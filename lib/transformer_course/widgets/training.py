@@ -1,0 +1,235 @@
+"""Training and generation (chapter 08): the loss while it trains, attention as it forms, decoding.
+
+Each explorer is handed what training produced (a ``History``, snapshots, a trained model)
+and only draws it: nothing here trains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import ipywidgets as widgets
+import torch
+
+from .. import figures, generation
+from .kit import Explorer, InputError
+
+
+class LiveLossCurve(Explorer):
+    """Chapter 08. The loss curve of a training run, redrawn while it trains.
+
+    Pass ``update`` as the ``callback`` of ``training.train``: every call redraws the
+    curve from the ``History``. Controls: the running-mean window and a log scale.
+    State for tests: ``history``.
+    """
+
+    def __init__(self, total_steps: int | None = None, *, title: str = "Training loss", smoothing: int = 20):
+        self.history = None
+        self.total_steps, self.title = total_steps, title
+        super().__init__(
+            controls={
+                "smoothing": widgets.IntSlider(
+                    value=smoothing, min=1, max=100, description="mean over", continuous_update=False
+                ),
+                "log": widgets.Checkbox(value=False, description="log scale"),
+            },
+            views={"loss": "figure"},
+        )
+
+    def update(self, history) -> None:
+        """Redraw from ``history`` (a ``training.History``); the training callback."""
+        self.history = history
+        self.refresh()
+
+    def render(self):
+        h = self.history
+        if h is None or not len(h):
+            fig = figures.loss_curve_figure(
+                [], [], title=self.title, total_steps=self.total_steps, log_y=self.value("log")
+            )
+            self.note("Waiting for the first training steps…")
+            return {"loss": fig}
+        window = self.value("smoothing")
+        smoothed = h.smoothed(window)
+        self.note(
+            f"step {h.steps[-1]}: loss {h.last_loss:.4f} "
+            f"(mean of the last {min(window, len(h))} steps: {smoothed[-1]:.4f})."
+        )
+        return {
+            "loss": figures.loss_curve_figure(
+                h.steps,
+                h.losses,
+                smoothed=smoothed,
+                log_y=self.value("log"),
+                title=self.title,
+                total_steps=self.total_steps,
+            )
+        }
+
+
+class AttentionHistoryExplorer(Explorer):
+    """Chapter 08. Scrub through training: how the attention from "it" formed.
+
+    ``snapshots``: step → ``pointer.snapshot(...)`` dict (pointer (n, L), encoder
+    (n, h, L, L), wins); ``sentences``: the n shown sentences as token lists, with the
+    positions of "it", the referent and the distractor.
+    """
+
+    def __init__(
+        self,
+        snapshots: Mapping[int, dict],
+        sentences: list[list[str]],
+        it_pos: list[int],
+        referent_pos: list[int],
+        distractor_pos: list[int],
+    ):
+        if not snapshots:
+            raise ValueError("snapshots must hold at least one training step")
+        n = len(sentences)
+        if not (len(it_pos) == len(referent_pos) == len(distractor_pos) == n) or n == 0:
+            raise ValueError(
+                "sentences, it_pos, referent_pos and distractor_pos must have the "
+                f"same, non-zero length; got {n}, {len(it_pos)}, {len(referent_pos)}, "
+                f"{len(distractor_pos)}"
+            )
+        self.snapshots = dict(sorted(snapshots.items()))
+        self.sentences, self.it_pos = sentences, it_pos
+        self.referent_pos, self.distractor_pos = referent_pos, distractor_pos
+        steps = list(self.snapshots)
+        options = [(" ".join(s[: it_pos[i] + 3])[:48], i) for i, s in enumerate(sentences)]
+        super().__init__(
+            controls={
+                "step": widgets.SelectionSlider(
+                    options=steps, value=steps[0], description="step", layout=widgets.Layout(width="360px")
+                ),
+                "sentence": widgets.Dropdown(
+                    options=options, value=0, description="sentence", layout=widgets.Layout(width="420px")
+                ),
+            },
+            views={"pointer": "figure", "encoder": "figure", "wins": "figure"},
+        )
+
+    def render(self):
+        step, i = self.value("step"), self.value("sentence")
+        snap = self.snapshots[step]
+        tokens = self.sentences[i]
+        n = len(tokens)
+        weights = snap["pointer"][i, :n]
+        ref, other, it = self.referent_pos[i], self.distractor_pos[i], self.it_pos[i]
+        self.note(
+            f"Step {step}: \"it\" gives {float(weights[ref]):.2f} to '{tokens[ref]}' (the referent) "
+            f"and {float(weights[other]):.2f} to '{tokens[other]}'. Held-out sentences where the "
+            f"referent wins: {snap['wins']:.0%}."
+        )
+        encoder = snap["encoder"][i, :, :n, :n].mean(dim=0)
+        steps = list(self.snapshots)
+        return {
+            "pointer": figures.pointer_figure(
+                weights, tokens, referent=ref, distractor=other, source=it, title=f"Pointer head, step {step}"
+            ),
+            "encoder": figures.attention_heatmap(
+                encoder, tokens, title=f"Encoder layer 1 (head mean), step {step}"
+            ),
+            "wins": figures.progress_curve_figure(
+                steps,
+                [self.snapshots[s]["wins"] for s in steps],
+                current=step,
+                title="Held-out: referent wins",
+                y_title="% of sentences",
+            ),
+        }
+
+
+class GenerationExplorer(Explorer):
+    """Chapter 08. Watch a trained encoder-decoder write its answer one token at a time.
+
+    Type the source symbols; pick greedy or sampled decoding, the temperature, top-k and
+    the random seed; the step slider picks which step's distribution the bars show.
+    State for tests: ``generation`` (the last ``generation.Generation``).
+    """
+
+    def __init__(
+        self, model: torch.nn.Module, task, text: str = "1 2 3 4 5", *, max_new_tokens: int | None = None
+    ):
+        self.model, self.task = model, task
+        self.max_new_tokens = max_new_tokens or task.max_len + 1
+        self.generation = None
+        wide = {"description_width": "initial"}
+        super().__init__(
+            controls={
+                "text": widgets.Text(value=text, description="source", layout=widgets.Layout(width="260px")),
+                "strategy": widgets.ToggleButtons(
+                    options=["greedy", "sample"], value="greedy", style={"button_width": "70px"}
+                ),
+                "temperature": widgets.FloatSlider(
+                    value=1.0,
+                    min=0.0,
+                    max=3.0,
+                    step=0.05,
+                    description="temperature",
+                    style=wide,
+                    readout_format=".2f",
+                    continuous_update=False,
+                ),
+                "top_k": widgets.IntSlider(
+                    value=0,
+                    min=0,
+                    max=len(task.vocab),
+                    description="top-k (0 = all)",
+                    style=wide,
+                    continuous_update=False,
+                ),
+                "seed": widgets.IntSlider(value=0, min=0, max=20, description="seed", style=wide),
+                "step": widgets.IntSlider(
+                    value=1, min=1, max=self.max_new_tokens, description="step", style=wide
+                ),
+            },
+            views={"steps": "figure", "distribution": "figure"},
+        )
+
+    def render(self):
+        try:
+            src = self.task.encode(self.value("text"))
+        except ValueError as err:
+            raise InputError(f"{err}. Type symbols separated by spaces, e.g. '3 1 4'.") from None
+        if src.shape[0] > self.task.max_len:
+            raise InputError(
+                f"The source has {src.shape[0]} symbols; the model was trained on at most "
+                f"{self.task.max_len}. Try a shorter one."
+            )
+        vocab = self.task.vocab
+        top_k = self.value("top_k") or None
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        gen = generation.generate(
+            generation.seq2seq_logits_fn(self.model, src.unsqueeze(0).to(device)),
+            torch.tensor([vocab.bos_id], device=device),
+            max_new_tokens=self.max_new_tokens,
+            strategy=self.value("strategy"),
+            temperature=self.value("temperature"),
+            top_k=top_k,
+            eos_id=vocab.eos_id,
+            seed=self.value("seed"),
+        )
+        self.generation = gen
+        chosen = [s.chosen for s in gen.steps]
+        slider = self.controls["step"]
+        slider.max = len(gen.steps)
+        k = min(slider.value, len(gen.steps))
+        written = self.task.decode(gen.ids)
+        verdict = "correct" if written == self.task.answer(self.value("text")) else "wrong"
+        self.note(
+            f"Output: {' '.join(written) or '(nothing)'} ({verdict}); "
+            f"{len(gen.steps)} steps, each one a run of the decoder."
+        )
+        labels = [f"{i + 1}: {vocab.itos[c]}" for i, c in enumerate(chosen)]
+        step = gen.steps[k - 1]
+        so_far = " ".join(vocab.itos[j] for j in step.prefix.tolist()[-4:])
+        return {
+            "steps": figures.generation_figure(
+                gen.probs(), labels, vocab.itos, chosen, title="Every step's distribution"
+            ),
+            "distribution": figures.next_token_figure(
+                step.probs, vocab.itos, chosen=step.chosen, title=f"Step {k} after …{so_far}"
+            ),
+        }

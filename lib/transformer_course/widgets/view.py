@@ -1,0 +1,92 @@
+"""The plotly view: one figure in the page, redrawn in place when the explorer changes it.
+
+``FigureView`` is an anywidget whose JavaScript (``static/figure_view.js``) calls
+``Plotly.react`` on the same ``<div>``; the kernel sends only the figure's JSON. plotly.js
+itself travels once per kernel, in the shared ``PlotlyLibrary`` (taken from the plotly
+package, so the course works offline).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anywidget
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import traitlets
+from plotly.offline import get_plotlyjs
+
+STATIC = Path(__file__).parent.parent / "static"  # lib/transformer_course/static (package data)
+
+
+class PlotlyLibrary(anywidget.AnyWidget):
+    """plotly.js itself (from the plotly package, so it works offline), sent to the page once.
+
+    Every FigureView points at the one instance of the kernel (``plotly_library()``); the
+    first view to render in the browser evaluates it, later ones reuse it.
+    """
+
+    _esm = "export default { render() {} };"
+    source = traitlets.Unicode().tag(sync=True)
+
+
+_LIBRARY: PlotlyLibrary | None = None
+
+
+def plotly_library() -> PlotlyLibrary:
+    """The kernel's one PlotlyLibrary, made again if the last one was closed."""
+    global _LIBRARY
+    if _LIBRARY is None or _LIBRARY.comm is None:  # none yet, or closed
+        _LIBRARY = PlotlyLibrary(source=get_plotlyjs())
+    return _LIBRARY
+
+
+def figure_json(fig: go.Figure) -> str:
+    """The figure as plotly.js JSON, without re-validating it (the figure is already valid).
+
+    NaN (masked cells) becomes null, which plotly.js draws as a gap.
+    """
+    try:
+        return json.dumps(_plain(fig.to_plotly_json()), allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):  # a type we do not know, or a stray NaN: plotly's encoder
+        return pio.to_json(fig, validate=False)
+
+
+def _plain(obj):
+    """numpy arrays and scalars inside a figure's dict → lists and Python numbers (NaN → None)."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind == "f" and np.isnan(obj).any():
+            obj = np.where(np.isnan(obj), None, obj.astype(object))
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+class FigureView(anywidget.AnyWidget):
+    """One plotly figure, redrawn in place (``Plotly.react``); ``figure`` is the one on screen."""
+
+    _esm = (STATIC / "figure_view.js").read_text(encoding="utf-8")
+    _library = traitlets.Instance(PlotlyLibrary).tag(sync=True, **widgets.widget_serialization)
+    _spec = traitlets.Unicode("").tag(sync=True)  # {"data": [...], "layout": {...}} as JSON
+    _revision = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(_library=plotly_library(), **kwargs)
+        self.figure: go.Figure | None = None
+
+    def show(self, fig: go.Figure) -> None:
+        self.figure = fig
+        spec = figure_json(fig)
+        if spec == self._spec:  # the same picture: nothing to send or redraw
+            return
+        with self.hold_sync():
+            self._revision += 1
+            self._spec = spec
