@@ -80,7 +80,7 @@ THREADS ?=
 bench: env  ## benchmarks (lib vs PyTorch, chapters, widgets) → bench/RESULTS.md; BENCH=name for one
 	$(BIN)/python -m bench $(if $(BENCH),--only $(BENCH),) $(if $(THREADS),--threads $(THREADS),)
 
-memory: env  ## each chapter's kernel memory after Run All, to size a JupyterHub (about a minute)
+memory: env  ## each chapter's kernel memory after Run All, to size a JupyterHub (1-3 minutes)
 	$(BIN)/python -m transformer_course.kernel_memory chapters
 
 lint: env  ## ruff check over lib, tests, chapters and bench; ruff format --check over lib, tests and bench
