@@ -62,10 +62,10 @@ test: env lint  ## run every test (lint, unit, widgets, hygiene, notebooks via n
 	$(BIN)/python -m pytest tests --nbval-lax chapters -m "not install"
 
 test-install: env  ## install the course with uv and from a wheel, resolve the lock on PyPI for each Python (network)
-	$(BIN)/python -m pytest tests -m install
+	TC_INSTALL_TESTS=1 $(BIN)/python -m pytest tests -m install
 
 test-fast: env  ## unit and widget tests only (no notebooks, no browser)
-	$(BIN)/python -m pytest tests -m "not browser" -q
+	$(BIN)/python -m pytest tests -m "not browser and not install" -q
 
 test-browser: env  ## only the browser suite (JupyterLab in headless Chromium; screenshots in build/)
 	$(BIN)/python -m pytest tests/browser -m browser -s

@@ -8,8 +8,9 @@ and CI's .ci/run):
 - a wheel: built, installed (not editable) into a fresh venv, chapter 07 shows its diagram
   from a folder outside the checkout.
 
-They need uv (pinned in requirements.lock) and PyPI. Where either is missing they skip with
-the reason, except under TC_REQUIRE_INSTALL=1 (CI), where they fail instead.
+They run only when asked (TC_INSTALL_TESTS=1, which `make test-install` sets). They need uv
+(pinned in requirements.lock) and PyPI; where either is missing they skip with the reason,
+except under TC_REQUIRE_INSTALL=1 (CI), where they fail instead.
 """
 
 import os
@@ -24,6 +25,8 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.install
+if "1" not in (os.environ.get("TC_INSTALL_TESTS"), os.environ.get("TC_REQUIRE_INSTALL")):
+    pytest.skip("installs the course (minutes, network): run by `make test-install`", allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"].removeprefix(">=")
