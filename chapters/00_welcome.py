@@ -26,6 +26,9 @@
 # - **Try the "your turn" cells.** You write a function, a checker runs it and names
 #   your mistake precisely when it is wrong. A collapsed cell below holds a worked
 #   solution: click the `…` to open it, once you have tried.
+# - **Change anything.** This notebook is your own copy, in `workspace/`: edit it, save it,
+#   break it. `make reset CHAPTER=00` brings back a fresh one, and keeps yours in
+#   `workspace/.backups/`.
 # - **Present it.** Every cell carries slide metadata (new slide, sub-slide, fragment), so
 #   an instructor can show a chapter as slides; the README's notes for instructors say how.
 

@@ -14,7 +14,7 @@ PACKAGE = Path(transformer_course.__file__).parent
 ORDER = [
     "_validate", "tokenizer", "embeddings", "positional", "attention", "softmax", "cost", "masks",
     "layers", "config", "stacks", "model", "data", "pointer", "training", "generation",
-    "assets", "figures", "widgets", "checks", "export",
+    "assets", "figures", "widgets", "checks", "export", "workspace", "kernel_memory",
 ]  # fmt: skip
 MODULES = sorted(
     {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
