@@ -12,8 +12,8 @@ import transformer_course
 
 PACKAGE = Path(transformer_course.__file__).parent
 ORDER = [
-    "_validate", "tokenizer", "embeddings", "positional", "attention", "softmax", "cost", "masks",
-    "layers", "config", "stacks", "model", "data", "pointer", "training", "generation",
+    "_validate", "tokenizer", "embeddings", "positional", "kv_cache", "attention", "softmax", "cost", "masks",
+    "layers", "config", "stacks", "model", "data", "pointer", "training", "sampling", "generation",
     "assets", "figures", "widgets", "checks", "export", "workspace", "kernel_memory",
 ]  # fmt: skip
 MODULES = sorted(
