@@ -120,7 +120,11 @@ def test_the_new_tokens_attention_is_the_last_row_of_the_whole_sequences():
         assert torch.allclose(mine.sum(-1), torch.ones(1, 3, 1))
         assert torch.allclose(mine[:, :, 0], whole[:, :, -1], atol=1e-6)
     fn = gen.cached_logits_fn(model, need_weights=True)
+    with pytest.raises(ValueError, match="call the function on a prefix first"):
+        fn.last_attention()
     fn(ids)
+    with torch.no_grad():
+        model(ids[:, :3], need_weights=True)  # another run of the model does not change fn's record
     last = fn.last_attention()
     assert len(last) == 2 and last[0].shape == (1, 3, 9)
     assert torch.allclose(last[1], full[1][:, :, -1], atol=1e-6)
@@ -246,3 +250,21 @@ def test_positions_start_where_the_cache_ends():
         learned(x, start=8)
     with pytest.raises(ValueError, match="start"):
         sinus(x, start=-1)
+
+
+def test_append_grows_one_layer_and_checks_what_it_is_given():
+    cache = KVCache(2, max_len=8)
+    k, v = torch.randn(1, 2, 3, 4), torch.randn(1, 2, 3, 4)
+    keys, values = cache.append(1, k, v)
+    assert keys is k and cache.keys[0] is None
+    keys, values = cache.append(1, torch.ones(1, 2, 1, 4), torch.zeros(1, 2, 1, 4))
+    assert keys.shape == values.shape == (1, 2, 4, 4)  # (B, h, t + T, d_head)
+    assert torch.equal(keys[:, :, :3], k) and torch.equal(values[:, :, 3], torch.zeros(1, 2, 4))
+    with pytest.raises(ValueError, match="layer must be an int in \\[0, 2\\)"):
+        cache.append(2, k, v)
+    with pytest.raises(ValueError, match="v must have the shape of k"):
+        cache.append(0, k, v[:, :1])
+    with pytest.raises(ValueError, match="k must be \\(B, h, T, d_head\\) with the cached"):
+        cache.append(1, torch.randn(1, 3, 1, 4), torch.randn(1, 3, 1, 4))
+    with pytest.raises(ValueError, match="k must be 4-D"):
+        cache.append(0, torch.randn(2, 3, 4), torch.randn(2, 3, 4))

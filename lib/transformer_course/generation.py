@@ -260,6 +260,7 @@ class CachedLogits:
         self.need_weights = _validate.boolean("need_weights", need_weights)
         self.cache: KVCache = model.new_cache()
         self.logits: torch.Tensor | None = None  # (B, t, V): one row per cached token
+        self.weights: list[torch.Tensor] = []  # with need_weights: per layer (B, h, T, t), the last call's
 
     def __call__(self, prefix: torch.Tensor) -> torch.Tensor:
         _validate.tensor("prefix", prefix, ndim=2, floating=False)
@@ -269,6 +270,8 @@ class CachedLogits:
         if prefix.shape[1] > t:  # run the new tokens only: (B, T) → (B, T, V)
             new = self.model.step(prefix[:, t:], self.cache, need_weights=self.need_weights)
             self.logits = new if self.logits is None else torch.cat([self.logits, new], dim=1)
+            if self.need_weights:
+                self.weights = self.model.attention_weights()["decoder_self"]
         return self.logits  # (B, t + T, V)
 
     def _continues(self, prefix: torch.Tensor) -> bool:
@@ -281,10 +284,11 @@ class CachedLogits:
     def last_attention(self) -> list[torch.Tensor]:
         """The last token's attention over the whole prefix, one (B, h, t) per layer, from the
         last call (which needs ``need_weights=True``)."""
-        weights = self.model.attention_weights()["decoder_self"]
-        if not self.need_weights or weights[0] is None:
+        if not self.need_weights:
             raise ValueError("need_weights must be True (cached_logits_fn(model, need_weights=True))")
-        return [w[:, :, -1, :] for w in weights]  # (B, h, T, t) → the last row, (B, h, t)
+        if not self.weights:
+            raise ValueError("prefix: call the function on a prefix first, then ask for its attention")
+        return [w[:, :, -1, :] for w in self.weights]  # (B, h, T, t) → the last row, (B, h, t)
 
 
 def cached_logits_fn(model: DecoderOnlyTransformer, *, need_weights: bool = False) -> CachedLogits:

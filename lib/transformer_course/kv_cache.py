@@ -71,6 +71,16 @@ class KVCache:
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer ``layer``'s keys and values of the new positions, k and v (B, h, T, d_head),
         → every position's so far, each (B, h, t + T, d_head), which the cache keeps."""
+        _validate.integer("layer", layer, low=0, high=self.num_layers)
+        _validate.tensor("k", k, ndim=4, floating=True)
+        if v.shape != k.shape:
+            raise ValueError(f"v must have the shape of k {tuple(k.shape)}, got {tuple(v.shape)}")
+        past = self.keys[layer]
+        if past is not None and (past.shape[:2], past.shape[3]) != (k.shape[:2], k.shape[3]):
+            raise ValueError(
+                f"k must be (B, h, T, d_head) with the cached (B, h) = {tuple(past.shape[:2])} and "
+                f"d_head = {past.shape[3]}, got shape {tuple(k.shape)}"
+            )
         if self.keys[layer] is not None:
             k = torch.cat([self.keys[layer], k], dim=2)  # (B, h, t, d_head) | (B, h, T, d_head)
             v = torch.cat([self.values[layer], v], dim=2)  # → (B, h, t + T, d_head)

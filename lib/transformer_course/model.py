@@ -252,14 +252,14 @@ class DecoderOnlyTransformer(_LanguageModelBase):
         if not isinstance(cache, KVCache):
             raise ValueError(f"cache must be a KVCache (model.new_cache()), got {type(cache).__name__}")
         c, k = self.config, cache.keys[0]
-        made_for = (cache.num_layers, cache.max_len) + (
-            () if k is None else (k.shape[1], k.shape[3], k.dtype)
-        )
-        mine = (len(self.blocks.layers), c.max_len, c.num_heads, c.d_head, self.output.weight.dtype)
-        if made_for != mine[: len(made_for)]:
+        got, want = (cache.num_layers, cache.max_len), (len(self.blocks.layers), c.max_len)
+        if k is not None:  # already filled: its keys must be shaped like this model's
+            got += (k.shape[1], k.shape[3], k.dtype)
+            want += (c.num_heads, c.d_head, self.output.weight.dtype)
+        if got != want:
             raise ValueError(
-                f"cache must come from this model's new_cache(): it holds (layers, max_len, heads, "
-                f"d_head, dtype) = {made_for}, the model has {mine[: len(made_for)]}"
+                f"cache must come from this model's new_cache(): it has (layers, max_len, heads, "
+                f"d_head, dtype) = {got}, the model {want}"
             )
 
     def attention_weights(self) -> dict[str, list[torch.Tensor | None]]:
