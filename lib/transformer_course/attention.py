@@ -7,8 +7,8 @@ uses the opposite (True = blocked); ``masks.to_blocked`` converts.
 Every function returns the attention weights it computed, so figures show the real
 numbers. Asking for no weights (``need_weights=False``) takes PyTorch's fused kernel,
 which gives the same output without storing the (Lq, Lk) matrix. ``causal=True`` says
-"query i sees keys 0 … i" without a mask tensor: the fused kernel then skips whole
-blocks of keys instead of reading an (Lq, Lk) mask.
+"query i sees keys 0 … i" without a mask tensor: the fused kernel then needs no (Lq, Lk)
+mask to build or read, and can skip the keys after each block of queries.
 
 ``MultiHeadAttention.forward_cached`` is self-attention for new positions only, their
 keys and values added to a ``kv_cache.KVCache``: how a GPT writes its next token.
