@@ -34,29 +34,31 @@ def add_norm_solution(block: AddNorm, x: torch.Tensor, sublayer: Callable) -> to
     return block.norm(x + block.dropout(sublayer(x)))  # post-norm, as in the paper
 
 
-def add_norm_by_hand(block, x, sublayer, *, post="right", pre="right", dropout="module"):
+def add_norm_by_hand(block, x, sublayer, *, post="right", pre="right", dropout="module", bare_norm=False):
     """A learner's Add & Norm with one switch per catalogued mistake (all off: correct).
 
     post / pre: how the learner writes the post-norm and the pre-norm case ("right", or the
     name of a mistake); dropout: "module" (block.dropout), "functional" (F.dropout, always on)
-    or "none".
+    or "none"; bare_norm: F.layer_norm without the block's learned scale and shift.
     """
     drop = {
         "module": block.dropout,
         "functional": lambda h: F.dropout(h, block.dropout.p),  # training=True by default!
         "none": lambda h: h,
     }[dropout]
+    norm = (lambda h: F.layer_norm(h, h.shape[-1:])) if bare_norm else block.norm
     way = pre if block.norm_first else post
     if way == "post" or (way == "right" and not block.norm_first):
-        return block.norm(x + drop(sublayer(x)))
+        return norm(x + drop(sublayer(x)))
     if way == "pre" or way == "right":
-        return x + drop(sublayer(block.norm(x)))
-    h = block.norm(x)
+        return x + drop(sublayer(norm(x)))
+    h = norm(x)
     return {
         "norm x": lambda: h + drop(sublayer(x)),
-        "inside": lambda: x + block.norm(drop(sublayer(x))),
-        "no residual": lambda: block.norm(drop(sublayer(x))),
-        "dropout on the sum": lambda: block.norm(drop(x + sublayer(x))),
+        "inside": lambda: x + norm(drop(sublayer(x))),
+        "no residual": lambda: norm(drop(sublayer(x))),
+        "no norm": lambda: x + drop(sublayer(x)),
+        "dropout on the sum": lambda: norm(drop(x + sublayer(x))),
         "normalised residual": lambda: h + drop(sublayer(h)),
     }[way]()
 
@@ -155,10 +157,11 @@ def dropout_left_on(owner: str) -> str:
     )
 
 
-def layer_mistakes(by_hand: Callable, attention: str, pair_example: Callable) -> tuple[Mistake, Mistake]:
-    """The two mistakes every layer exercise shares: dropout left on in eval mode, and an
-    attention module's (output, weights) pair used as a tensor. by_hand(..., dropout=True) is
-    the learner's layer with F.dropout after the feed-forward network."""
+def layer_mistakes(by_hand: Callable, attention: str, pair_example: Callable) -> tuple[Mistake, ...]:
+    """The mistakes every layer exercise shares: dropout left on in eval mode, an attention
+    module's (output, weights) pair used as a tensor, and the mask passed where the key goes.
+    ``by_hand(..., dropout=True)`` is the learner's layer with F.dropout after the feed-forward
+    network, ``by_hand(..., mask_by_position=True)`` calls layer.self_attn(x, mask)."""
     return (
         Mistake(
             name="dropout left on",
@@ -174,6 +177,14 @@ def layer_mistakes(by_hand: Callable, attention: str, pair_example: Callable) ->
             compute=None,
             error="'Tensor' and 'tuple'|'tuple' and 'Tensor'|tuple.*has no attribute",
             example=pair_example,
+        ),
+        Mistake(
+            name="mask passed as the key",
+            hint="The mask went in as the KEY: attention's arguments are (query, key, value, mask). "
+            "Name it, layer.self_attn(x, mask=mask), so that it lands where it belongs.",
+            compute=None,
+            error="key must be",
+            example=partial(by_hand, mask_by_position=True),
         ),
     )
 
@@ -222,6 +233,21 @@ ADD_NORM_MISTAKES = (
         example=partial(add_norm_by_hand, post="no residual"),
     ),
     Mistake(
+        name="no norm",
+        hint="The LayerNorm is missing: post-norm normalises the sum, block.norm(x + dropout(sublayer(x))).",
+        compute=partial(_add_norm, post="no norm"),
+        example=lambda block, x, sublayer: (
+            x + block.dropout(sublayer(block.norm(x) if block.norm_first else x))
+        ),
+    ),
+    Mistake(
+        name="LayerNorm without its scale and shift",
+        hint="Your LayerNorm has no learned scale and shift: use the block's own, block.norm(…), "
+        "whose weight and bias are trained with the rest (F.layer_norm(h, shape) alone has none).",
+        compute=partial(_add_norm, bare_norm=True),
+        example=lambda block, x, sublayer: _learner_with_bare_norm(block, x, sublayer),
+    ),
+    Mistake(
         name="pre-norm adds the normalised x",
         hint="In pre-norm the residual must carry the RAW x: x + sublayer(norm(x)). You added the "
         "normalised one, norm(x) + sublayer(norm(x)), so the main stream is renormalised at "
@@ -244,6 +270,13 @@ ADD_NORM_MISTAKES = (
         example=partial(add_norm_by_hand, post="dropout on the sum"),
     ),
 )
+
+
+def _learner_with_bare_norm(block, x, sublayer):
+    normalise = torch.nn.LayerNorm(x.shape[-1])  # a fresh one: scale 1, shift 0
+    if block.norm_first:
+        return x + block.dropout(sublayer(normalise(x)))
+    return normalise(x + block.dropout(sublayer(x)))
 
 
 def check_add_norm(learner_fn: Callable) -> Result:

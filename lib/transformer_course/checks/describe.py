@@ -74,6 +74,10 @@ def describe_difference(
 def _sequence_for_tensor(got: tuple | list, want: torch.Tensor, atol: float) -> str:
     """One tensor was expected and the learner returned several (usually an unpacked pair)."""
     kind = f"a {type(got).__name__} of {len(got)}"
+    if not any(isinstance(item, torch.Tensor) for item in got):
+        return (
+            f"expected a tensor of shape {tuple(want.shape)}, got {kind}: turn it into one, torch.tensor(…)"
+        )
     for i, item in enumerate(got):
         if same(item, want, atol):
             return f"expected one tensor, got {kind}; its item {i} is the right answer: return only that"

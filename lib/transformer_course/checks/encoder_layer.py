@@ -47,10 +47,11 @@ def by_hand(
     use_mask="padding",
     order="af",
     dropout=False,
+    mask_by_position=False,
 ):
     """A learner's encoder layer with one switch per catalogued mistake (all off: correct)."""
     m = {"padding": mask, "none": None, "inverted": ~mask, "causal": mask & causal_mask(x.shape[1])}[use_mask]
-    attend = lambda h: layer.self_attn(h, mask=m)[0]  # noqa: E731
+    attend = lambda h: (layer.self_attn(h, m) if mask_by_position else layer.self_attn(h, mask=m))[0]  # noqa: E731
     feed = (lambda h: F.dropout(layer.feed_forward(h), 0.1)) if dropout else layer.feed_forward
     blocks = (attend, feed) if order == "af" else (feed, attend)
     lns = [getattr(layer, f"norm{n}") if n else None for n in norms]
@@ -161,6 +162,13 @@ MISTAKES = (
         "own learned scale and shift. The second one is layer.norm2.",
         compute=partial(variant, norms=(1, 1)),
         example=partial(by_hand, norms=(1, 1)),
+    ),
+    Mistake(
+        name="norm1 and norm2 swapped",
+        hint="Your two LayerNorms are swapped: norm1 belongs to the self-attention's Add & Norm, "
+        "norm2 to the feed-forward's. Each has its own learned scale and shift.",
+        compute=partial(variant, norms=(2, 1)),
+        example=partial(by_hand, norms=(2, 1)),
     ),
     Mistake(
         name="no norm after the feed-forward",

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..layers import FeedForward
-from .harness import Exercise, Mistake, Result, check_function, randn
+from .harness import Exercise, Mistake, Result, check_function, randn, varies_between_calls
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -95,6 +95,15 @@ def _ffn_cases() -> list[tuple]:
 
 
 FFN_MISTAKES = (
+    Mistake(
+        name="dropout",
+        hint="Your result changes from call to call: something draws random numbers, usually "
+        "F.dropout (on unless training=False). This exercise has no dropout: the layer's "
+        "nn.Dropout module handles it, and only in training.",
+        compute=None,
+        recognise=varies_between_calls,
+        example=lambda x, w_1, b_1, w_2, b_2: F.dropout(torch.relu(x @ w_1 + b_1), 0.1) @ w_2 + b_2,
+    ),
     Mistake(
         name="no ReLU",
         hint="There is no ReLU between the two layers: two linear maps in a row are just one "

@@ -158,6 +158,7 @@ def reference(
 def _cases():
     return [
         (CountingModel(stop_at=6), torch.tensor([3, 5]), 8, 1),
+        (CountingModel(stop_at=20), torch.tensor([4, 2, 7]), 4, 1),  # stops at max_new_tokens
         (CountingModel(stop_at=20), torch.tensor([2]), 5, 1),
         (CountingModel(stop_at=5), torch.tensor([4, 2, 7]), 6, 1),
     ]
@@ -192,8 +193,8 @@ MISTAKES = (
     ),
     Mistake(
         name="<eos> dropped",
-        hint="You stopped before appending <eos>: the output should end with the eos token when "
-        "the model writes it.",
+        hint="Your output leaves out <eos>: when the model writes eos_id, append it, then stop; "
+        "the output ends with the eos token.",
         compute=lambda f, p, n, e: _strip_eos(reference(f, p, n, e), e),
         example=partial(by_hand, eos_kept=False),
     ),

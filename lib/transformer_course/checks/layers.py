@@ -50,16 +50,21 @@ def by_hand(
     from_input=False,
     norms=(1, 2, 3),
     dropout=False,
+    mask_by_position=False,
 ):
     """A learner's decoder layer with one switch per catalogued mistake (all off: correct)."""
     mask = causal_mask(x.shape[1]) if causal else None
+    if causal == "upper":
+        mask = causal_mask(x.shape[1]).T  # triu: each token sees itself and the FUTURE
 
     def cross_attention(z):
         q, kv = {"swapped": (memory, z), "self": (z, z)}.get(cross, (z, memory))
         module = layer.self_attn if cross == "self module" else layer.cross_attn
         return module(q, kv, kv, causal_mask(x.shape[1]) if cross_causal else None)[0]
 
-    self_block = lambda z: layer.self_attn(z, mask=mask)[0]  # noqa: E731
+    self_block = lambda z: (layer.self_attn(z, mask) if mask_by_position else layer.self_attn(z, mask=mask))[
+        0
+    ]  # noqa: E731
     ff = (lambda z: F.dropout(layer.feed_forward(z), 0.1)) if dropout else layer.feed_forward
     blocks = (self_block, cross_attention, ff)
     if order == "cross first":
@@ -189,6 +194,14 @@ MISTAKES = (
         "to layer.self_attn.",
         compute=partial(reference, causal=False),
         example=partial(by_hand, causal=False),
+    ),
+    Mistake(
+        name="causal mask upside down",
+        hint="Your causal mask is upper-triangular (triu): each target token sees itself and the "
+        "tokens AFTER it. Position i may see positions 0 … i: the lower triangle, "
+        "causal_mask(L) or torch.ones(L, L, dtype=torch.bool).tril().",
+        compute=partial(reference, causal="upper"),
+        example=partial(by_hand, causal="upper"),
     ),
     Mistake(
         name="causal mask on cross-attention",

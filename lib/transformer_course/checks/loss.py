@@ -116,7 +116,12 @@ def _loss_cases() -> list[tuple]:
     trg = torch.tensor([[1, 7, 6, 5, 4, 2, 0], [1, 9, 8, 2, 0, 0, 0], [1, 5, 4, 10, 2, 0, 0]])
     src_b = torch.tensor([[6, 6, 7], [9, 4, 0]])
     trg_b = torch.tensor([[1, 7, 6, 6, 2], [1, 4, 9, 2, 0]])
-    return [(model, src, trg, 0), (model, src_b, trg_b, 0)]
+    with torch.random.fork_rng(devices=[]):  # a vocabulary whose <pad> is 3, and 0 a real token
+        torch.manual_seed(82)
+        other = Transformer(config.replace(pad_id=3)).eval()
+    src_c = torch.tensor([[5, 0, 6, 3], [7, 8, 9, 10]])
+    trg_c = torch.tensor([[1, 6, 0, 5, 2, 3], [1, 10, 9, 8, 7, 2]])
+    return [(model, src, trg, 0), (model, src_b, trg_b, 0), (other, src_c, trg_c, 3)]
 
 
 NOT_SHIFTED = (
@@ -183,12 +188,28 @@ LOSS_MISTAKES = (
         example=partial(loss_by_hand, reduction="sum"),
     ),
     Mistake(
+        name="pad id hard-coded as 0",
+        hint="You ignored label 0 instead of the padding id: pass ignore_index=pad_id (the "
+        "argument). With this vocabulary the padding id is 3, and 0 is a real token.",
+        compute=lambda model, src, trg, pad_id: loss_reference(model, src, trg, 0),
+        example=lambda model, src, trg, pad_id: loss_by_hand(model, src, trg, 0),
+    ),
+    Mistake(
+        name="labels of the wrong length",
+        hint="Your logits and labels do not have the same length: the decoder reads T-1 tokens "
+        "(trg[:, :-1]), so it makes T-1 predictions, scored against the T-1 next tokens, "
+        "trg[:, 1:].",
+        compute=None,
+        error="Expected input batch_size",
+        example=partial(loss_by_hand, labels="whole"),
+    ),
+    Mistake(
         name="logits not flattened",
         hint="F.cross_entropy wants the classes in dimension 1: flatten the logits to (B·T, V) and "
         "the labels to (B·T,) (logits.reshape(-1, V), labels.reshape(-1)), or pass "
         "logits.transpose(1, 2).",
         compute=None,
-        error="Expected target size|Expected input batch_size",
+        error="Expected target size",
         example=lambda model, src, trg, pad_id: F.cross_entropy(
             model(src, trg[:, :-1]), trg[:, 1:], ignore_index=pad_id
         ),

@@ -150,14 +150,17 @@ def _cases() -> list[tuple]:
     # Padding in the middle first, then left padding (its first queries see nothing: not
     # compared), then right padding. With right padding only, a padding mask on the queries
     # and one on both axes give the same wrong answer, and each looks right for real tokens.
+    # Last, a batch whose padding id is not 0.
     g = torch.Generator().manual_seed(6)
     middle = torch.tensor([[5, 0, 6, 7, 0, 8, 9], [0, 5, 0, 6, 7, 8, 0]])
     left = torch.tensor([[0, 0, 4, 4, 4, 4], [7, 8, 9, 10, 11, 12]])
     right = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 0, 0], [5, 6, 0, 0, 0]])
+    other_pad = torch.tensor([[4, 0, 6, 1, 1], [1, 7, 0, 9, 1]])  # pad_id 1; 0 is a real token here
     return [
         (torch.randn(2, 7, 7, generator=g) * 2, middle, 0),
         (torch.randn(2, 6, 6, generator=g) * 2, left, 0),
         (torch.randn(3, 5, 5, generator=g) * 2, right, 0),
+        (torch.randn(2, 5, 5, generator=g) * 2, other_pad, 1),
     ]
 
 
@@ -254,6 +257,13 @@ MISTAKES = (
         "with the causal (lower-triangular) mask.",
         compute=_using(lambda i, p: _real(i, p).expand(-1, i.shape[1], -1)),
         example=partial(by_hand, causal=False),
+    ),
+    Mistake(
+        name="pad id hard-coded as 0",
+        hint="You took 0 as the padding id: use the pad_id argument (ids != pad_id). Here the "
+        "padding id is 1, and 0 is a real token.",
+        compute=lambda scores, ids, pad_id: reference(scores, ids, 0),
+        example=lambda scores, ids, pad_id: by_hand(scores, ids, 0),
     ),
     Mistake(
         name="mask inverted",

@@ -144,6 +144,7 @@ def reference(
     input_slices=False,
     scale=True,
     dim=-1,
+    interleaved=False,
 ):
     """Multi-head attention in the math convention (x @ W), with one switch per known mistake.
 
@@ -157,6 +158,8 @@ def reference(
     def split(t):  # (B, L, D) → (B, h, L, d)
         if split_view:  # no transpose: rows of tokens cut across heads
             return t.reshape(b, num_heads, length, d_head)
+        if interleaved:  # head i takes columns i, i + h, i + 2h, …
+            return t.reshape(b, length, d_head, num_heads).permute(0, 3, 1, 2)
         heads = t.reshape(b, length, num_heads, d_head)
         return heads if heads_axis == 2 else heads.transpose(1, 2)
 
@@ -173,6 +176,8 @@ def reference(
     heads = weights @ v  # (B, h, L, d)
     if heads_axis == 2:
         merged = heads.reshape(b, length, d_model)
+    elif interleaved:
+        merged = heads.permute(0, 2, 3, 1).reshape(b, length, d_model)
     elif merge_view:
         merged = heads.reshape(b, length, d_model)
     else:
@@ -189,6 +194,18 @@ def _cases() -> list[tuple]:
         ws = [torch.randn(d_model, d_model, generator=g) / d_model**0.5 for _ in range(4)]
         cases.append((x, *ws, h))
     return cases
+
+
+def _learner_interleaves_the_heads(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+
+    def split(t):  # "d_head numbers, then the head": the wrong order of the two axes
+        return t.view(b, length, d_head, num_heads).permute(0, 3, 1, 2)
+
+    q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
+    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v  # (B, h, L, d_head)
+    return out.permute(0, 2, 3, 1).reshape(b, length, d_model) @ w_o
 
 
 MISTAKES = (
@@ -255,6 +272,14 @@ MISTAKES = (
         "must sum to 1, so use dim=-1 on the (B, h, L, L) scores.",
         compute=partial(reference, dim=-2),
         example=partial(by_hand, dim=2),
+    ),
+    Mistake(
+        name="heads interleaved",
+        hint="Your heads take every h-th column (view(B, L, d_head, h)): head i must own the "
+        "CONSECUTIVE columns i·d_head … (i+1)·d_head, so split with view(B, L, h, d_head) and "
+        "transpose(1, 2).",
+        compute=partial(reference, interleaved=True),
+        example=_learner_interleaves_the_heads,
     ),
     Mistake(
         name="no W_O",

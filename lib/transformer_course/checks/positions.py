@@ -50,7 +50,8 @@ def by_hand(
     pos = torch.arange(start, start + length).float()[:, None]
     i = torch.arange(d_model // 2).float()
     angle = pos * base ** exponent(i, d_model) if multiply else pos / base ** exponent(i, d_model)
-    even, odd = (torch.cos(angle), torch.sin(angle)) if swap else (torch.sin(angle), torch.cos(angle))
+    even, odd = {True: (torch.cos, torch.sin), None: (torch.sin, torch.sin)}.get(swap, (torch.sin, torch.cos))
+    even, odd = even(angle), odd(angle)
     if per_column:
         odd = torch.cos(pos / 10000 ** ((2 * i + 1) / d_model))
     if halves:
@@ -133,7 +134,9 @@ def _sinusoid(
     power = (2 * i / d_model) if exponent is None else exponent(i, d_model)
     frequency = 1.0 / base**power
     angle = pos * frequency if angle_of is None else angle_of(pos, frequency)
-    first, second = (torch.cos, torch.sin) if swap else (torch.sin, torch.cos)
+    first, second = {True: (torch.cos, torch.sin), None: (torch.sin, torch.sin)}.get(
+        swap, (torch.sin, torch.cos)
+    )
     if halves:
         return torch.cat([first(angle), second(angle)], dim=1)
     pe = torch.empty(length, d_model, dtype=torch.float64)
@@ -225,6 +228,13 @@ MISTAKES = (
         "2i/d_model as column 2i (sin), not (2i+1)/d_model.",
         compute=_column_index,
         example=partial(by_hand, per_column=True),
+    ),
+    Mistake(
+        name="no cosines",
+        hint="Your odd dimensions hold sines too: the odd ones (1, 3, 5, …) take the COSINE of the "
+        "same angle, pe[:, 1::2] = torch.cos(angle).",
+        compute=lambda n, d: _sinusoid(n, d, swap=None),
+        example=partial(by_hand, swap=None),
     ),
     Mistake(
         name="positions from 1",

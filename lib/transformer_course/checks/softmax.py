@@ -123,6 +123,16 @@ ON_A_BATCH = Mistake(
 
 MISTAKES = (
     Mistake(
+        name="max without .values",
+        hint="x.max(dim=-1, keepdim=True) returns a pair (values, indices), not a tensor: take its "
+        ".values (or use x.amax(dim=-1, keepdim=True)).",
+        compute=None,
+        error="return_types.max",
+        example=lambda x: (
+            (x - x.max(dim=-1, keepdim=True)).exp() / (x - x.max(dim=-1, keepdim=True)).exp().sum(-1)
+        ),
+    ),
+    Mistake(
         name="over dim=-2",
         hint=_AXIS,
         compute=lambda x: torch.softmax(x, dim=-2),
