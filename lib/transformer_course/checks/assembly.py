@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from functools import partial
 
 import torch
@@ -114,6 +114,31 @@ def by_hand(
     return logits.softmax(dim=-1) if softmax else logits
 
 
+def _one_stage_at_a_time(parts, src, trg_in):
+    """Every layer of each stack in a loop, then the stack's final norm (as nn.Transformer)."""
+    d = parts.positions.shape[1]
+    x = parts.embedding(src) * d**0.5 + parts.positions[: src.shape[1]]
+    src_keys = (src != parts.pad_id).view(src.shape[0], 1, 1, -1)
+    for layer in parts.encoder.layers:
+        x = layer(x, src_keys)
+    memory = parts.encoder.norm(x)
+    y = parts.embedding(trg_in) * d**0.5 + parts.positions[: trg_in.shape[1]]
+    allowed = torch.tril(torch.ones(trg_in.shape[1], trg_in.shape[1])).bool()
+    allowed = allowed & (trg_in != parts.pad_id).view(trg_in.shape[0], 1, 1, -1)
+    for layer in parts.decoder.layers:
+        y = layer(y, memory, allowed, src_keys)
+    return parts.decoder.norm(y) @ parts.output.weight.T
+
+
+ALTERNATIVES = {
+    "by hand, every switch off": by_hand,
+    "one layer at a time, output weight by hand": _one_stage_at_a_time,
+    "in float64": lambda parts, src, trg_in: solution(
+        Seq2SeqParts(*(p.double() for p in astuple(parts)[:5]), parts.pad_id), src, trg_in
+    ),
+}
+
+
 # --- The checker's side: reference, test cases, the catalogue of mistakes ---
 
 
@@ -154,40 +179,6 @@ def forward(
     hidden = parts.decoder(embed(src if reads == "src" else trg_in), memory, self_mask, cross_mask)
     logits = parts.output(hidden) if project else hidden
     return torch.softmax(logits, dim=-1) if softmax else logits
-
-
-def _one_stage_at_a_time(parts, src, trg_in):
-    """Every layer of each stack in a loop, then the stack's final norm (as nn.Transformer)."""
-    d = parts.positions.shape[1]
-    x = parts.embedding(src) * d**0.5 + parts.positions[: src.shape[1]]
-    src_keys = (src != parts.pad_id).view(src.shape[0], 1, 1, -1)
-    for layer in parts.encoder.layers:
-        x = layer(x, src_keys)
-    memory = parts.encoder.norm(x)
-    y = parts.embedding(trg_in) * d**0.5 + parts.positions[: trg_in.shape[1]]
-    allowed = torch.tril(torch.ones(trg_in.shape[1], trg_in.shape[1])).bool()
-    allowed = allowed & (trg_in != parts.pad_id).view(trg_in.shape[0], 1, 1, -1)
-    for layer in parts.decoder.layers:
-        y = layer(y, memory, allowed, src_keys)
-    return parts.decoder.norm(y) @ parts.output.weight.T
-
-
-ALTERNATIVES = {
-    "by hand, every switch off": by_hand,
-    "one layer at a time, output weight by hand": _one_stage_at_a_time,
-    "in float64": lambda parts, src, trg_in: solution(_in_float64(parts), src, trg_in),
-}
-
-
-def _in_float64(parts: Seq2SeqParts) -> Seq2SeqParts:
-    return Seq2SeqParts(
-        parts.embedding.double(),
-        parts.positions.double(),
-        parts.encoder.double(),
-        parts.decoder.double(),
-        parts.output.double(),
-        parts.pad_id,
-    )
 
 
 def _cases() -> list[tuple]:
