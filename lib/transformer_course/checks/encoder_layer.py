@@ -69,6 +69,7 @@ ALTERNATIVES = {
     "by hand, every switch off": by_hand,
     "its Add & Norm modules, fused attention": _with_lib_add_norms,
     "mask as (B, L, L)": lambda layer, x, mask: solution(layer, x, mask[:, 0].expand(-1, x.shape[1], -1)),
+    "in float64": lambda layer, x, mask: solution(layer.double(), x.double(), mask),
 }
 
 

@@ -113,7 +113,7 @@ def check_function(
 
     Every call gets its own deep copy of the case (tensors and modules alike), so a function
     that changes its arguments in place cannot spoil the comparison. Every call starts from
-    the global random state ``torch.manual_seed(seed)``, so code that draws (dropout,
+    the global (CPU) random state seeded with ``seed``, so code that draws (dropout,
     sampling) draws the same numbers in the learner's function, the reference and each
     mistake; the caller's random state is restored afterwards. ``parts`` names the items of
     a result that is a tuple, e.g. ("output", "weights"), for the messages.
@@ -142,7 +142,7 @@ class _Run:
     parts: Sequence[str] | None
 
     def call(self, fn: Callable, case: tuple) -> object:
-        torch.manual_seed(self.seed)
+        torch.default_generator.manual_seed(self.seed)  # the CPU generator: forked and restored
         return fn(*fresh(case))
 
     def check(self, case: tuple, number: int) -> Result | None:
@@ -194,7 +194,7 @@ def varies_between_calls(learner_fn: Callable, case: tuple, got: object = None) 
     asked). A ``Mistake.recognise`` for such mistakes."""
     outputs = []
     for seed in (1, 2):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)
         outputs.append(learner_fn(*fresh(case)))
     return not same(outputs[0], outputs[1], 0.0)
 
