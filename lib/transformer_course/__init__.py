@@ -2,7 +2,8 @@
 
 Modules follow the chapters and import only earlier ones (tests/test_layering.py checks):
 tokenizer → embeddings → positional → attention → softmax → cost → masks → layers →
-config → stacks → model → data → pointer → training → generation. Presentation sits on top:
+config → stacks → model → data → pointer → training → generation → from_scratch (a popular
+tutorial's design, rebuilt to compare with the paper's). Presentation sits on top:
 figures → widgets → checks (→ export, which writes chapters as offline HTML).
 """
 
