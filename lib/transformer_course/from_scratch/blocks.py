@@ -43,7 +43,8 @@ class TransformerBlock(nn.Module):
     def forward(
         self, value: torch.Tensor, key: torch.Tensor, query: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        attended, self.attention_weights = self.attention(value, key, query, mask)
+        attended, weights = self.attention(value, key, query, mask)
+        self.attention_weights = weights.detach()  # kept for figures, without the graph
         x = self.dropout(self.norm1(attended + query))
         return self.dropout(self.norm2(self.feed_forward(x) + x))
 
@@ -91,7 +92,8 @@ class DecoderBlock(nn.Module):
         src_mask: torch.Tensor | None,
         trg_mask: torch.Tensor | None,
     ) -> torch.Tensor:
-        attended, self.attention_weights = self.attention(x, x, x, trg_mask)
+        attended, weights = self.attention(x, x, x, trg_mask)
+        self.attention_weights = weights.detach()
         query = self.dropout(self.norm(attended + x))
         return self.transformer_block(value, key, query, src_mask)
 
