@@ -1,5 +1,6 @@
 # Everyday targets. The first one you run creates .venv with the pinned environment.
-#   make lab    open JupyterLab on the course (127.0.0.1, token auth)
+#   make lab    open JupyterLab on your own copies of the chapters (workspace/; 127.0.0.1, token auth)
+#   make reset CHAPTER=03   a fresh copy of chapter 03 (or CHAPTER=all); yours is kept in workspace/.backups/
 #   make test   run every test: ruff, lib, widgets, notebook hygiene, every chapter under nbval,
 #               and JupyterLab in headless Chromium when /usr/bin/chromium is present
 #   make html   every chapter, executed, as self-contained offline HTML in build/html/
@@ -14,35 +15,57 @@ STAMP  := $(VENV)/.installed
 # Extra pip flags, e.g. PIP_FLAGS="--index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple"
 PIP_FLAGS ?=
 PORT   ?= 8888
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+CHAPTER ?=
+# The oldest Python the course runs on: requires-python in pyproject.toml (">=X.Y").
+FLOOR  := $(shell sed -nE 's/^requires-python = ">=([0-9.]+)".*/\1/p' pyproject.toml)
+CHECK_FLOOR := import sys; sys.exit(sys.version_info < tuple(map(int, "$(FLOOR)".split("."))))
 
-.PHONY: help env lab test test-fast test-browser html bench lint format sync clean distclean lock
+.PHONY: help env lab reset status test test-fast test-browser test-install html bench memory lint format sync clean distclean lock
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
+# .venv counts as built only once $(STAMP) exists. The Python is checked before anything is
+# created; a .venv without the stamp (an install that failed or was stopped) is removed and
+# built again, and a first install that fails removes its .venv, so fixing the cause and
+# running make again works.
 $(STAMP): requirements.lock pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
-		{ echo "Python >= 3.10 is needed (found $$($(PYTHON) --version)). Set PYTHON=..."; exit 1; }
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_FLAGS) -r requirements.lock -e .
+	@$(PYTHON) -c '$(CHECK_FLOOR)' 2>/dev/null || { \
+		echo "The course needs Python >= $(FLOOR); PYTHON=$(PYTHON) is: $$(command -v $(PYTHON) >/dev/null && $(PYTHON) --version 2>&1 || echo not found)." >&2; \
+		echo "Install Python $(FLOOR) or newer and name it, e.g. make lab PYTHON=python3.12 (README: Python versions)." >&2; \
+		exit 1; }
+	@if [ -e $(VENV) ] && [ ! -f $(STAMP) ]; then \
+		echo "Removing $(VENV): its install never finished (or make did not create it)."; rm -rf $(VENV); fi
+	@if [ ! -e $(VENV) ]; then $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+		echo "Could not create $(VENV). On Debian/Ubuntu: sudo apt install python3-venv (or python3.X-venv)." >&2; \
+		exit 1; }; fi
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_FLAGS) -r requirements.lock -e . || { \
+		if [ ! -f $(STAMP) ]; then rm -rf $(VENV); echo "Install failed: removed the unfinished $(VENV)." >&2; \
+		else echo "Install failed: $(VENV) is as before; make distclean removes it." >&2; fi; exit 1; }
 	@# The course runs offline: JupyterLab should not ask to fetch news or check for updates.
-	mkdir -p $(VENV)/share/jupyter/lab/settings
-	echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
-		> $(VENV)/share/jupyter/lab/settings/overrides.json
+	$(BIN)/python -m transformer_course.workspace settings
 	touch $(STAMP)
 
 env: $(STAMP)  ## create .venv with the pinned environment (done by every target that needs it)
 
-lab: env  ## open JupyterLab on chapters/, with chapter 00 open
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ROOT_FLAG) \
-		--ServerApp.root_dir=chapters --LabApp.default_url=/lab/tree/00_welcome.ipynb
+lab: env  ## open JupyterLab on your copies of the chapters (workspace/), chapter 00 open
+	$(BIN)/python -m transformer_course.workspace lab --port $(PORT)
+
+reset: env  ## a fresh copy of a chapter in workspace/: make reset CHAPTER=03 (or all); yours is backed up
+	@[ -n "$(CHAPTER)" ] || { echo "Say which: make reset CHAPTER=03 (or CHAPTER=all)" >&2; exit 2; }
+	$(BIN)/python -m transformer_course.workspace reset $(CHAPTER)
+
+status: env  ## which of your copies you changed, and which chapters the course has updated
+	$(BIN)/python -m transformer_course.workspace status
 
 test: env lint  ## run every test (lint, unit, widgets, hygiene, notebooks via nbval, browser when Chromium is present)
-	$(BIN)/python -m pytest tests --nbval-lax chapters
+	$(BIN)/python -m pytest tests --nbval-lax chapters -m "not install"
+
+test-install: env  ## install the course with uv and from a wheel, resolve the lock on PyPI for each Python (network)
+	TC_INSTALL_TESTS=1 $(BIN)/python -m pytest tests -m install
 
 test-fast: env  ## unit and widget tests only (no notebooks, no browser)
-	$(BIN)/python -m pytest tests -m "not browser" -q
+	$(BIN)/python -m pytest tests -m "not browser and not install" -q
 
 test-browser: env  ## only the browser suite (JupyterLab in headless Chromium; screenshots in build/)
 	$(BIN)/python -m pytest tests/browser -m browser -s
@@ -57,6 +80,9 @@ THREADS ?=
 bench: env  ## benchmarks (lib vs PyTorch, chapters, widgets) → bench/RESULTS.md; BENCH=name for one
 	$(BIN)/python -m bench $(if $(BENCH),--only $(BENCH),) $(if $(THREADS),--threads $(THREADS),)
 
+memory: env  ## each chapter's kernel memory after Run All, to size a JupyterHub (1-3 minutes)
+	$(BIN)/python -m transformer_course.kernel_memory chapters
+
 lint: env  ## ruff check over lib, tests, chapters and bench; ruff format --check over lib, tests and bench
 	$(BIN)/ruff check lib tests chapters bench
 	$(BIN)/ruff format --check lib tests bench
@@ -69,13 +95,13 @@ sync: env  ## pair every chapter .py with its .ipynb (jupytext); backs up any fi
 	$(BIN)/python .ci/sync_notebooks.py chapters
 
 lock: env  ## rewrite requirements.lock from the current .venv
-	{ head -n 3 requirements.lock; $(BIN)/pip freeze --exclude-editable | sed -E 's/^(torch==[0-9.]+)\+cpu$$/\1/'; } > requirements.lock.new
+	{ grep '^#' requirements.lock; $(BIN)/pip freeze --exclude-editable | sed -E 's/^(torch==[0-9.]+)\+cpu$$/\1/'; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock
 
-clean:  ## remove caches and build output (keeps .venv and your notebooks)
+clean:  ## remove caches and build output (keeps .venv and your workspace/)
 	rm -rf build .pytest_cache .ruff_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
-	find . -name .ipynb_checkpoints -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+	find . -name .ipynb_checkpoints -not -path './$(VENV)/*' -not -path './workspace/*' -prune -exec rm -rf {} +
 
-distclean: clean  ## also remove .venv
+distclean: clean  ## also remove .venv (keeps your workspace/)
 	rm -rf $(VENV)

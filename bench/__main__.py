@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             "title": section.title,
             "notes": section.notes,
             "rows": [r.as_dict() for r in section.rows],
-            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": info,
             "seconds": time.perf_counter() - start,
         }

@@ -23,9 +23,14 @@
 # - **Play with the widgets.** Boxes, sliders and checkboxes above a figure redraw it at
 #   once. Type your own sentences: if something is off, the widget tells you in a line of
 #   text instead of crashing.
-# - **Try the "your turn" cells.** You write a function, a checker runs it and names
-#   your mistake precisely when it is wrong. A collapsed cell below holds a worked
-#   solution: click the `…` to open it, once you have tried.
+# - **Try the "your turn" cells.** Sixteen of them, from cosine similarity in 01 to
+#   sampling in 08: by the end you have written every piece of the model. A checker runs
+#   your function and, when it is wrong, names your mistake precisely: the usual slips by
+#   name, anything else by where and how your result differs. A collapsed cell below holds
+#   a worked solution: click the `…` to open it, once you have tried.
+# - **Change anything.** This notebook is your own copy, in `workspace/`: edit it, save it,
+#   break it. `make reset CHAPTER=00` brings back a fresh one, and keeps yours in
+#   `workspace/.backups/`.
 # - **Present it.** Every cell carries slide metadata (new slide, sub-slide, fragment), so
 #   an instructor can show a chapter as slides; the README's notes for instructors say how.
 

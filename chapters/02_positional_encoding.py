@@ -104,6 +104,38 @@ widgets.WordOrderExplorer(vocab, embed, attention,
 # wavelength of about 2π · 10000 for the last.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: the sinusoidal encoding
+#
+# Before we build it together, write it from the formula: `my_sinusoidal_encoding(length,
+# d_model)` returns the (length, d_model) table, sine in the even dimensions, cosine in the
+# odd ones, with the frequency of pair i equal to 1 / 10000^(2i/d_model). Assume d_model
+# is even. The next cells then build it step by step.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_sinusoidal_encoding(length: int, d_model: int) -> torch.Tensor:
+    """The paper's positional encoding, shape (length, d_model)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_sinusoidal_encoding(my_sinusoidal_encoding)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def sinusoidal_encoding_solution(length: int, d_model: int) -> torch.Tensor:
+    """The paper's positional encoding, shape (length, d_model)."""
+    pos = torch.arange(length, dtype=torch.float64)[:, None]          # (L, 1)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)          # (d/2,): 2i per pair
+    angle = pos / 10000 ** (two_i / d_model)                          # (L, d/2)
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2] = torch.sin(angle)
+    pe[:, 1::2] = torch.cos(angle)
+    return pe
+
+
+assert checks.check_sinusoidal_encoding(sinusoidal_encoding_solution).passed
+checks.check_sinusoidal_encoding(sinusoidal_encoding_solution)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Built step by step in plain torch
 
 # %% slideshow={"slide_type": "fragment"}
@@ -276,39 +308,6 @@ figures.similarity_heatmap(learned_sim, [str(p) for p in range(32)],
 
 # %% slideshow={"slide_type": "fragment"}
 widgets.PositionalExplorer(length=24, d_model=32)
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn: the sinusoidal encoding
-#
-# Write `my_sinusoidal_encoding(length, d_model)` returning the (length, d_model) table:
-# sine in the even dimensions, cosine in the odd ones, with the frequency of pair i equal
-# to 1 / 10000^(2i/d_model). Assume d_model is even.
-#
-# Try to write it without scrolling back up!
-
-# %% slideshow={"slide_type": "fragment"}
-def my_sinusoidal_encoding(length: int, d_model: int) -> torch.Tensor:
-    """The paper's positional encoding, shape (length, d_model)."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_sinusoidal_encoding(my_sinusoidal_encoding)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def sinusoidal_encoding_solution(length: int, d_model: int) -> torch.Tensor:
-    """The paper's positional encoding, shape (length, d_model)."""
-    pos = torch.arange(length, dtype=torch.float64)[:, None]          # (L, 1)
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)          # (d/2,): 2i per pair
-    angle = pos / 10000 ** (two_i / d_model)                          # (L, d/2)
-    pe = torch.zeros(length, d_model)
-    pe[:, 0::2] = torch.sin(angle)
-    pe[:, 1::2] = torch.cos(angle)
-    return pe
-
-
-assert checks.check_sinusoidal_encoding(sinusoidal_encoding_solution).passed
-checks.check_sinusoidal_encoding(sinusoidal_encoding_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap

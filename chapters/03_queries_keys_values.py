@@ -231,6 +231,36 @@ assert torch.allclose(energy, attention_scores(q_heads, k_heads, scale=1.0), ato
 print("einsum:", tuple(energy.shape), "= matmul:", tuple(matmul.shape))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: attention scores
+#
+# Write `my_attention_scores(q, k)`: for queries q of shape (..., Lq, d_k) and keys k of
+# shape (..., Lk, d_k), return the raw scores of shape (..., Lq, Lk), entry (i, j) being
+# q_i · k_j. The `...` means it should also work for a batch of sentences (B, L, d_k).
+#
+# No scaling yet: that is chapter 04.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_attention_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """q (..., Lq, d_k), k (..., Lk, d_k) → raw scores (..., Lq, Lk)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_attention_scores(my_attention_scores)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def attention_scores_solution(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """q (..., Lq, d_k), k (..., Lk, d_k) → raw scores (..., Lq, Lk)."""
+    # transpose(-2, -1) swaps only the last two dims, so batches stay where they are;
+    # k.T would reverse ALL dims of a 3-D tensor.
+    return q @ k.transpose(-2, -1)
+
+
+assert checks.check_attention_scores(attention_scores_solution).passed
+assert torch.allclose(attention_scores_solution(q_heads, k_heads), energy, atol=1e-5)   # the einsum above
+checks.check_attention_scores(attention_scores_solution)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ## Shapes along the way
 #
 # Keep this table at hand: most bugs in attention code are shape bugs. Chapter 04
@@ -275,35 +305,6 @@ d_model = 8
 explorer_embed = TokenEmbedding(len(vocab), d_model, scale=False)
 explorer_head = SingleHeadAttention(d_model, d_k=4)
 widgets.QKVExplorer(vocab, explorer_embed, explorer_head, text="I'm playing with a cat", query=0)
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn: attention scores
-#
-# Write `my_attention_scores(q, k)`: for queries q of shape (..., Lq, d_k) and keys k of
-# shape (..., Lk, d_k), return the raw scores of shape (..., Lq, Lk), entry (i, j) being
-# q_i · k_j. The `...` means it should also work for a batch of sentences (B, L, d_k).
-#
-# No scaling yet: that is chapter 04.
-
-# %% slideshow={"slide_type": "fragment"}
-def my_attention_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """q (..., Lq, d_k), k (..., Lk, d_k) → raw scores (..., Lq, Lk)."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_attention_scores(my_attention_scores)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def attention_scores_solution(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """q (..., Lq, d_k), k (..., Lk, d_k) → raw scores (..., Lq, Lk)."""
-    # transpose(-2, -1) swaps only the last two dims, so batches stay where they are;
-    # k.T would reverse ALL dims of a 3-D tensor.
-    return q @ k.transpose(-2, -1)
-
-
-assert checks.check_attention_scores(attention_scores_solution).passed
-checks.check_attention_scores(attention_scores_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap

@@ -204,6 +204,34 @@ assert torch.allclose(naive_softmax(small), naive_softmax(small - 5.0))   # shif
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # `torch.softmax` does this internally; the lib's `stable_softmax` spells it out.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: a softmax that never overflows
+#
+# Write `my_softmax(scores)` for scores of any shape (..., Lk): a softmax over the **last**
+# dimension that works even for scores near 1000. Use `exp`, `sum` and `max`, not
+# `torch.softmax`.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_softmax(scores: torch.Tensor) -> torch.Tensor:
+    """scores (..., Lk) → weights (..., Lk), each row summing to 1, no overflow."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_softmax(my_softmax)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def softmax_solution(scores: torch.Tensor) -> torch.Tensor:
+    """scores (..., Lk) → weights (..., Lk), each row summing to 1, no overflow."""
+    row_max = scores.max(dim=-1, keepdim=True).values    # (..., 1): each row's own max
+    e = (scores - row_max).exp()                          # largest entry is exp(0) = 1
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+assert checks.check_softmax(softmax_solution).passed
+assert torch.allclose(softmax_solution(big), stable)
+checks.check_softmax(softmax_solution)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The weighted sum of the values
 #
@@ -247,6 +275,44 @@ assert torch.allclose(head_weights.sum(-1), torch.ones(2, 6), atol=1e-6)
 print("lib == F.scaled_dot_product_attention; SingleHeadAttention:", tuple(batch.shape), "→",
       tuple(head_out.shape), "weights", tuple(head_weights.shape))
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: one head of attention
+#
+# Write `my_attention(x, w_q, w_k, w_v)`: x is (L, d_model), the projections are
+# (d_model, d_k), (d_model, d_k) and (d_model, d_v). Return `(output, weights)` with
+# output (L, d_v) and weights (L, L), following
+#
+# $$\text{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right) V, \qquad Q = xW_Q,\; K = xW_K,\; V = xW_V$$
+#
+# You may use `torch.softmax` (or your `my_softmax`).
+
+# %% slideshow={"slide_type": "fragment"}
+def my_attention(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
+                 w_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (L, d_model) → output (L, d_v), weights (L, L)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_attention(my_attention)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def attention_solution(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
+                       w_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (L, d_model) → output (L, d_v), weights (L, L)."""
+    q, k, v = x @ w_q, x @ w_k, x @ w_v                   # (L, d_k), (L, d_k), (L, d_v)
+    scores = q @ k.T / math.sqrt(q.shape[-1])             # √d_k: the width of q and k, not of x
+    weights = torch.softmax(scores, dim=-1)               # one distribution per query row
+    return weights @ v, weights
+
+
+assert checks.check_attention(attention_solution).passed
+w_q, w_k, w_v = (layer.weight.T for layer in (head.w_q, head.w_k, head.w_v))   # nn.Linear: W transposed
+mine, mine_weights = attention_solution(batch[0], w_q, w_k, w_v)
+assert torch.allclose(mine, head_out[0], atol=1e-5)                   # the lib's head, sentence 0
+assert torch.allclose(mine_weights, head_weights[0], atol=1e-6)
+checks.check_attention(attention_solution)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explore: temperature, scaling and d_k
 #
@@ -288,67 +354,6 @@ figures.attention_heatmap(fresh_weights[0], tokens, title="An untrained head: no
 # *smart*. The projections become meaningful only when training changes W_Q, W_K and W_V
 # to lower the model's error. Chapter 08 trains a small model and lets you watch "it"
 # learn to look at "pizza".
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn 1: a softmax that never overflows
-#
-# Write `my_softmax(scores)` for scores of any shape (..., Lk): a softmax over the **last**
-# dimension that works even for scores near 1000. Use `exp`, `sum` and `max`, not
-# `torch.softmax`.
-
-# %% slideshow={"slide_type": "fragment"}
-def my_softmax(scores: torch.Tensor) -> torch.Tensor:
-    """scores (..., Lk) → weights (..., Lk), each row summing to 1, no overflow."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_softmax(my_softmax)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def softmax_solution(scores: torch.Tensor) -> torch.Tensor:
-    """scores (..., Lk) → weights (..., Lk), each row summing to 1, no overflow."""
-    row_max = scores.max(dim=-1, keepdim=True).values    # (..., 1): each row's own max
-    e = (scores - row_max).exp()                          # largest entry is exp(0) = 1
-    return e / e.sum(dim=-1, keepdim=True)
-
-
-assert checks.check_softmax(softmax_solution).passed
-checks.check_softmax(softmax_solution)
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn 2: one head of attention
-#
-# Write `my_attention(x, w_q, w_k, w_v)`: x is (L, d_model), the projections are
-# (d_model, d_k), (d_model, d_k) and (d_model, d_v). Return `(output, weights)` with
-# output (L, d_v) and weights (L, L), following
-#
-# $$\text{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right) V, \qquad Q = xW_Q,\; K = xW_K,\; V = xW_V$$
-#
-# You may use `torch.softmax` (or your `my_softmax`).
-
-# %% slideshow={"slide_type": "fragment"}
-def my_attention(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
-                 w_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """x (L, d_model) → output (L, d_v), weights (L, L)."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_attention(my_attention)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def attention_solution(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
-                       w_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """x (L, d_model) → output (L, d_v), weights (L, L)."""
-    q, k, v = x @ w_q, x @ w_k, x @ w_v                   # (L, d_k), (L, d_k), (L, d_v)
-    scores = q @ k.T / math.sqrt(q.shape[-1])             # √d_k: the width of q and k, not of x
-    weights = torch.softmax(scores, dim=-1)               # one distribution per query row
-    return weights @ v, weights
-
-
-assert checks.check_attention(attention_solution).passed
-checks.check_attention(attention_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap

@@ -126,6 +126,47 @@ assert (right == torch.arange(L)[:, None]).all()       # row t holds only token 
 assert not (wrong == torch.arange(L)[:, None]).all()   # rows mix tokens
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: multi-head attention by hand
+#
+# Write `my_multi_head_attention(x, w_q, w_k, w_v, w_o, num_heads)`:
+#
+# - `x` is (B, L, d_model); the four matrices are (d_model × d_model), used as `x @ w`;
+#   columns i·d_head … (i+1)·d_head of `w_q`, `w_k`, `w_v` belong to head i;
+# - split into heads, attend in each head (scale by √d_head), merge, project with `w_o`;
+# - return the (B, L, d_model) output.
+#
+# The checker recognises the usual slips: a reshape that mixes tokens across heads, heads
+# that share one projection, a forgotten W_O.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_multi_head_attention(x, w_q, w_k, w_v, w_o, num_heads):
+    """x (B, L, d_model), w_* (d_model, d_model) → (B, L, d_model)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_multi_head_attention(my_multi_head_attention)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def multi_head_attention_solution(x, w_q, w_k, w_v, w_o, num_heads):
+    """x (B, L, d_model), w_* (d_model, d_model) → (B, L, d_model)."""
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+
+    def split(t):                                              # (B, L, D) → (B, h, L, d_head)
+        return t.view(b, length, num_heads, d_head).transpose(1, 2)
+
+    q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
+    out, _ = scaled_dot_product_attention(q, k, v)             # (B, h, L, d_head)
+    merged = out.transpose(1, 2).reshape(b, length, d_model)   # (B, L, D)
+    return merged @ w_o
+
+
+assert checks.check_multi_head_attention(multi_head_attention_solution).passed
+assert torch.allclose(multi_head_attention_solution(x, w_q, w_k, w_v, w_o, h), out, atol=1e-5)   # as above
+checks.check_multi_head_attention(multi_head_attention_solution)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Same number of parameters as one full-width head
 #
 # h heads of size d_model/h use h × (d_model × d_model/h) = d_model² numbers for W_Q,
@@ -365,46 +406,6 @@ figures.attention_cost_figure(cost, title=f"Attention cost on this machine ({cos
 # matrix, not computing it. (For short inputs, time is dominated by fixed
 # overheads, hence the flat start.) This quadratic cost is why long contexts are
 # expensive, and why so much research looks for cheaper attention.
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn: multi-head attention by hand
-#
-# Write `my_multi_head_attention(x, w_q, w_k, w_v, w_o, num_heads)`:
-#
-# - `x` is (B, L, d_model); the four matrices are (d_model × d_model), used as `x @ w`;
-#   columns i·d_head … (i+1)·d_head of `w_q`, `w_k`, `w_v` belong to head i;
-# - split into heads, attend in each head (scale by √d_head), merge, project with `w_o`;
-# - return the (B, L, d_model) output.
-#
-# The checker recognises the usual slips: a reshape that mixes tokens across heads, heads
-# that share one projection, a forgotten W_O.
-
-# %% slideshow={"slide_type": "fragment"}
-def my_multi_head_attention(x, w_q, w_k, w_v, w_o, num_heads):
-    """x (B, L, d_model), w_* (d_model, d_model) → (B, L, d_model)."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_multi_head_attention(my_multi_head_attention)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def multi_head_attention_solution(x, w_q, w_k, w_v, w_o, num_heads):
-    """x (B, L, d_model), w_* (d_model, d_model) → (B, L, d_model)."""
-    b, length, d_model = x.shape
-    d_head = d_model // num_heads
-
-    def split(t):                                              # (B, L, D) → (B, h, L, d_head)
-        return t.view(b, length, num_heads, d_head).transpose(1, 2)
-
-    q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
-    out, _ = scaled_dot_product_attention(q, k, v)             # (B, h, L, d_head)
-    merged = out.transpose(1, 2).reshape(b, length, d_model)   # (B, L, D)
-    return merged @ w_o
-
-
-assert checks.check_multi_head_attention(multi_head_attention_solution).passed
-checks.check_multi_head_attention(multi_head_attention_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap

@@ -75,6 +75,36 @@ alone = ffn(x[:, 3:4])                                  # only token 3
 assert torch.allclose(alone, ffn(x)[:, 3:4], atol=1e-6)
 print(f"parameters: {count_parameters(ffn)} = 16·64 + 64 + 64·16 + 16")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: the feed-forward network
+#
+# Write `my_feed_forward(x, w_1, b_1, w_2, b_2)` in the maths convention, `x @ W + b`: `w_1`
+# is (d_model, d_ff), `b_1` is (d_ff,), `w_2` is (d_ff, d_model), `b_2` is (d_model,). It must
+# work for `x` of any shape (..., d_model), one sentence or a whole batch. (`nn.Linear`
+# stores its matrix the other way round, (out, in): the lib's layer gives the same result
+# with `linear1.weight.T`.)
+
+# %% slideshow={"slide_type": "fragment"}
+def my_feed_forward(x, w_1, b_1, w_2, b_2):
+    """x (..., d_model) → (..., d_model), through a hidden layer of width d_ff."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_feed_forward(my_feed_forward)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def feed_forward_solution(x, w_1, b_1, w_2, b_2):
+    """x (..., d_model) → (..., d_model), through a hidden layer of width d_ff."""
+    hidden = torch.relu(x @ w_1 + b_1)                  # (..., d_ff): widen, keep the positive part
+    return hidden @ w_2 + b_2                           # (..., d_model): back to the model's width
+
+
+assert checks.check_feed_forward(feed_forward_solution).passed
+ffn_weights = (ffn.linear1.weight.T, ffn.linear1.bias, ffn.linear2.weight.T, ffn.linear2.bias)
+assert torch.allclose(feed_forward_solution(x, *ffn_weights), ffn(x), atol=1e-6)   # the lib's layer
+checks.check_feed_forward(feed_forward_solution)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Add & Norm
 #
@@ -101,6 +131,40 @@ assert torch.allclose(add_norm_pre(x, ffn), pre, atol=1e-6)
 
 token = post[0, 0]
 print(f"after post-norm, token 0 has mean {token.mean():+.3f} and std {token.std(unbiased=False):.3f}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: Add & Norm, both ways
+#
+# Write `my_add_norm(block, x, sublayer)`, the forward pass of the lib's `AddNorm`, from its
+# parts `block.norm` (a LayerNorm), `block.dropout` (an `nn.Dropout`) and `block.norm_first`:
+#
+# - post-norm (`norm_first=False`, the paper): `norm(x + dropout(sublayer(x)))`;
+# - pre-norm (`norm_first=True`): `x + dropout(sublayer(norm(x)))`.
+#
+# The dropout module switches itself off when the block is in eval mode. The checker tries
+# both forms, in eval and in training mode (with the lib's own random numbers).
+
+# %% slideshow={"slide_type": "fragment"}
+def my_add_norm(block: AddNorm, x: torch.Tensor, sublayer) -> torch.Tensor:
+    """x (B, L, d_model) → (B, L, d_model): sublayer wrapped in a residual and a LayerNorm."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_add_norm(my_add_norm)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def add_norm_solution(block: AddNorm, x: torch.Tensor, sublayer) -> torch.Tensor:
+    """x (B, L, d_model) → (B, L, d_model): sublayer wrapped in a residual and a LayerNorm."""
+    if block.norm_first:                                # pre-norm: normalise what goes in
+        return x + block.dropout(sublayer(block.norm(x)))
+    return block.norm(x + block.dropout(sublayer(x)))   # post-norm: normalise the sum
+
+
+assert checks.check_add_norm(add_norm_solution).passed
+assert torch.allclose(add_norm_solution(add_norm_post, x, ffn), post, atol=1e-6)
+assert torch.allclose(add_norm_solution(add_norm_pre, x, ffn), pre, atol=1e-6)
+checks.check_add_norm(add_norm_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Why the residual matters in a deep stack
@@ -206,6 +270,39 @@ assert torch.allclose(mine, theirs, atol=1e-5)
 print("EncoderLayer matches nn.TransformerEncoderLayer:", tuple(mine.shape))
 print("self-attention weights kept for figures:", tuple(encoder_layer.self_attn_weights.shape))
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: an encoder layer
+#
+# Write `my_encoder_layer(layer, x, mask)`, the forward pass of a post-norm encoder layer,
+# from the parts of the lib's `EncoderLayer`:
+#
+# - `layer.self_attn(x, mask=mask)` returns `(output, weights)`;
+# - `layer.feed_forward(x)`; `layer.norm1` and `layer.norm2`, the two LayerNorms.
+#
+# `mask` is the padding mask (B, 1, 1, L), True = may attend. The checker compares your
+# layer with PyTorch's `nn.TransformerEncoderLayer`, whose weights the lib's layer copied.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_encoder_layer(layer: EncoderLayer, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """x (B, L, d_model), mask (B, 1, 1, L), True = may attend → (B, L, d_model)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_encoder_layer(my_encoder_layer)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def encoder_layer_solution(layer: EncoderLayer, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """x (B, L, d_model), mask (B, 1, 1, L), True = may attend → (B, L, d_model)."""
+    attended, _ = layer.self_attn(x, mask=mask)         # every token looks at every real token
+    x = layer.norm1(x + attended)                       # Add & Norm 1
+    return layer.norm2(x + layer.feed_forward(x))       # Add & Norm 2
+
+
+assert checks.check_encoder_layer(encoder_layer_solution).passed
+assert torch.allclose(encoder_layer_solution(encoder_layer, x, mask), theirs, atol=1e-5)   # PyTorch's
+checks.check_encoder_layer(encoder_layer_solution)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The decoder layer
 #
@@ -248,6 +345,45 @@ trg_tokens = vocab.tokens(trg_in[0])
 figures.attention_heatmap(decoder_layer.cross_attn_weights[0, 0].detach(), trg_tokens, src_tokens,
                           title="Cross-attention: target queries × source keys")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: a decoder layer's forward pass
+#
+# Write the forward pass of a **post-norm** decoder layer (as in the paper), using the
+# parts of the lib's `DecoderLayer`:
+#
+# - `layer.self_attn(query, key, value, mask)` and `layer.cross_attn(...)` return
+#   `(output, weights)`; with only `query` given, attention is self-attention;
+# - `layer.feed_forward(x)`;
+# - `layer.norm1`, `layer.norm2`, `layer.norm3`: the three LayerNorms.
+#
+# `x` is (B, Lt, d_model), `memory` is (B, Ls, d_model); no padding here, but the
+# self-attention needs its causal mask (`causal_mask(length)`).
+
+# %% slideshow={"slide_type": "fragment"}
+def my_decoder_layer(layer: DecoderLayer, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+    """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_decoder_layer(my_decoder_layer)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def decoder_layer_solution(layer: DecoderLayer, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+    """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
+    mask = causal_mask(x.shape[1])                      # no peeking at later target tokens
+    attended, _ = layer.self_attn(x, mask=mask)
+    x = layer.norm1(x + attended)                       # Add & Norm 1
+    attended, _ = layer.cross_attn(x, memory, memory)   # queries from x, keys and values from memory
+    x = layer.norm2(x + attended)                       # Add & Norm 2
+    return layer.norm3(x + layer.feed_forward(x))       # Add & Norm 3
+
+
+assert checks.check_decoder_layer(decoder_layer_solution).passed
+by_parts = decoder_layer_solution(decoder_layer, y, memory)               # the layer above, no padding
+assert torch.allclose(by_parts, decoder_layer(y, memory, causal_mask(lt)), atol=1e-5)
+checks.check_decoder_layer(decoder_layer_solution)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Stacking N layers and the output projection
 #
@@ -271,6 +407,50 @@ model = Transformer(config).eval()
 print(config)
 assert model.output.weight is model.src_embed.token.weight is model.trg_embed.token.weight
 print(f"{count_parameters(model):,} parameters; the {len(vocab)} × 32 embedding is shared three ways")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: the whole forward pass
+#
+# Write `my_encoder_decoder_forward(parts, src, trg_in)` → logits (B, Lt, V), from the
+# model's parts (`checks.Seq2SeqParts.of(model)` hands them to you):
+#
+# - `parts.embedding(ids)`: the token vectors, not yet scaled; `parts.positions`: the
+#   (max_len, d_model) sinusoidal table of chapter 02; `parts.pad_id`;
+# - `parts.encoder(x, src_mask)` → memory; `parts.decoder(y, memory, trg_mask, src_mask)`;
+# - `parts.output(h)`: one score per vocabulary word.
+#
+# Embed both sentences as in chapters 01–02 (× √d_model, + positions). The masks are
+# chapter 06's: `padding_mask(src, pad_id)` (B, 1, 1, Ls) for the encoder and for
+# cross-attention; `causal_mask(Lt) & padding_mask(trg_in, pad_id)` for the decoder.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_encoder_decoder_forward(parts, src: torch.Tensor, trg_in: torch.Tensor) -> torch.Tensor:
+    """src (B, Ls), trg_in (B, Lt) ids → logits (B, Lt, V)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_encoder_decoder_forward(my_encoder_decoder_forward)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def encoder_decoder_forward_solution(parts, src: torch.Tensor, trg_in: torch.Tensor) -> torch.Tensor:
+    """src (B, Ls), trg_in (B, Lt) ids → logits (B, Lt, V)."""
+    def embed(ids):                                     # (B, L) → (B, L, d_model)
+        vectors = parts.embedding(ids) * math.sqrt(parts.embedding.embedding_dim)
+        return vectors + parts.positions[: ids.shape[1]]
+
+    src_mask = padding_mask(src, parts.pad_id)          # (B, 1, 1, Ls): never attend to <pad>
+    memory = parts.encoder(embed(src), src_mask)        # (B, Ls, d_model)
+    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)   # (B, 1, Lt, Lt)
+    hidden = parts.decoder(embed(trg_in), memory, trg_mask, src_mask)              # (B, Lt, d_model)
+    return parts.output(hidden)                         # (B, Lt, V)
+
+
+assert checks.check_encoder_decoder_forward(encoder_decoder_forward_solution).passed
+model_parts = checks.Seq2SeqParts.of(model)             # the parts of the model just built
+logits = encoder_decoder_forward_solution(model_parts, src, trg_in)
+assert torch.allclose(logits, model(src, trg_in), atol=1e-5)   # exactly the lib's forward
+checks.check_encoder_decoder_forward(encoder_decoder_forward_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The shifted target
@@ -428,43 +608,6 @@ figures.attention_heatmap(gpt_attention, tokens, title="Decoder-only (GPT): caus
 explorer_config = config.replace(num_encoder_layers=2, num_decoder_layers=2, dropout=0.1)
 widgets.ModelExplorer(Transformer(explorer_config), vocab,
                       source="the pizza came out of the oven", target="it tasted good")
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn: a decoder layer's forward pass
-#
-# Write the forward pass of a **post-norm** decoder layer (as in the paper), using the
-# parts of the lib's `DecoderLayer`:
-#
-# - `layer.self_attn(query, key, value, mask)` and `layer.cross_attn(...)` return
-#   `(output, weights)`; with only `query` given, attention is self-attention;
-# - `layer.feed_forward(x)`;
-# - `layer.norm1`, `layer.norm2`, `layer.norm3`: the three LayerNorms.
-#
-# `x` is (B, Lt, d_model), `memory` is (B, Ls, d_model); no padding here, but the
-# self-attention needs its causal mask (`causal_mask(length)`).
-
-# %% slideshow={"slide_type": "fragment"}
-def my_decoder_layer(layer: DecoderLayer, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-    """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_decoder_layer(my_decoder_layer)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def decoder_layer_solution(layer: DecoderLayer, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-    """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
-    mask = causal_mask(x.shape[1])                      # no peeking at later target tokens
-    attended, _ = layer.self_attn(x, mask=mask)
-    x = layer.norm1(x + attended)                       # Add & Norm 1
-    attended, _ = layer.cross_attn(x, memory, memory)   # queries from x, keys and values from memory
-    x = layer.norm2(x + attended)                       # Add & Norm 2
-    return layer.norm3(x + layer.feed_forward(x))       # Add & Norm 3
-
-
-assert checks.check_decoder_layer(decoder_layer_solution).passed
-checks.check_decoder_layer(decoder_layer_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap

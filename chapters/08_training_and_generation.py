@@ -25,6 +25,7 @@
 import time
 
 import torch
+import torch.nn.functional as F
 from IPython.display import display
 from transformer_course import checks, figures, widgets
 from transformer_course.data import pronoun_task, sequence_task
@@ -107,6 +108,38 @@ print(f"loss before training: {start_loss:.2f}   log V = log {len(vocab)} = "
       f"{torch.log(torch.tensor(float(len(vocab)))):.2f}")
 assert start_loss > 0.9 * torch.log(torch.tensor(float(len(vocab))))
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: the shifted-target loss
+#
+# Write `my_teacher_forcing_loss(model, src, trg, pad_id)`: `trg` is (B, T), each row
+# `<bos> … <eos>` then padding. The decoder reads `trg[:, :-1]` and is scored on the next
+# tokens, `trg[:, 1:]` (this is called **teacher forcing**: the decoder always reads the true
+# previous tokens, not its own guesses). Return the mean cross-entropy over the positions
+# that are not padding, as a tensor (training calls `.backward()` on it).
+# `F.cross_entropy(logits, labels, ignore_index=pad_id)` wants logits (N, V) and labels (N,).
+
+# %% slideshow={"slide_type": "fragment"}
+def my_teacher_forcing_loss(model, src: torch.Tensor, trg: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """src (B, S), trg (B, T) = <bos> … <eos> <pad>… → the mean next-token cross-entropy."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_teacher_forcing_loss(my_teacher_forcing_loss)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def teacher_forcing_loss_solution(model, src: torch.Tensor, trg: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """src (B, S), trg (B, T) = <bos> … <eos> <pad>… → the mean next-token cross-entropy."""
+    logits = model(src, trg[:, :-1])                    # (B, T-1, V): reads <bos> … the second-last
+    labels = trg[:, 1:]                                 # (B, T-1): the token that comes next
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
+
+
+assert checks.check_teacher_forcing_loss(teacher_forcing_loss_solution).passed
+with torch.no_grad():                                   # the lib's loss is the same
+    assert abs(teacher_forcing_loss_solution(model, *batch, vocab.pad_id).item() - start_loss) < 1e-5
+checks.check_teacher_forcing_loss(teacher_forcing_loss_solution)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The training loop
 #
@@ -124,6 +157,36 @@ assert start_loss > 0.9 * torch.log(torch.tensor(float(len(vocab))))
 # change if that weight changed. The optimiser (Adam) then nudges each weight the way
 # that lowers the loss. `train` in the lib runs this loop, with a progress bar, and
 # calls the live curve below every 20 steps.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: one training step
+#
+# Write `my_train_step(model, optimiser, loss_fn, batch)`: the four steps above for one batch,
+# with `loss = loss_fn(model, batch)`. Return the loss as a plain number (`loss.item()`), so
+# that the loop can plot it without keeping the whole computation in memory. The checker
+# runs your step on three batches in a row and compares the losses and the weights.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_train_step(model, optimiser, loss_fn, batch) -> float:
+    """One step of gradient descent on ``batch``; returns the loss before the step, a float."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_train_step(my_train_step)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def train_step_solution(model, optimiser, loss_fn, batch) -> float:
+    """One step of gradient descent on ``batch``; returns the loss before the step, a float."""
+    optimiser.zero_grad()                               # forget the previous batch's gradients
+    loss = loss_fn(model, batch)                        # 1. forward: how wrong?
+    loss.backward()                                     # 2. backward: which way should each weight move?
+    optimiser.step()                                    # 3. move every weight a little downhill
+    return loss.item()
+
+
+assert checks.check_train_step(train_step_solution).passed
+checks.check_train_step(train_step_solution)
 
 # %% slideshow={"slide_type": "subslide"}
 steps = 200
@@ -164,6 +227,56 @@ for text in ["1 2 3 4 5", "7 7 0", "6 5 4 3 2 1"]:
     out = greedy_decode(seq2seq_logits_fn(model, task.encode(text).unsqueeze(0)),
                         torch.tensor([[vocab.bos_id]]), max_new_tokens=8, eos_id=vocab.eos_id)
     print(f"{text:>12}  →  {' '.join(task.decode(out[0]))}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### What if the targets are not shifted?
+#
+# A classic bug: scoring the decoder on the tokens it **reads**, `trg[:, :-1]`, instead of the
+# next ones. Under the causal mask each position sees its own token, so it can simply copy
+# it. Below, two fresh models trained for 40 steps with `train_step` (yours, in the
+# solution's words), one with each loss.
+
+# %% slideshow={"slide_type": "fragment"}
+def unshifted_loss(model, batch):
+    """The bug: the labels are the very tokens the decoder reads."""
+    src, tgt = batch
+    logits = model(src, tgt[:, :-1])
+    return F.cross_entropy(logits.flatten(0, 1), tgt[:, :-1].flatten(), ignore_index=vocab.pad_id)
+
+
+def short_run(loss_fn, steps=40):
+    """A fresh model, ``steps`` steps of Adam; returns its losses and held-out accuracy."""
+    torch.manual_seed(0)
+    fresh = Transformer(config)
+    optimiser = torch.optim.Adam(fresh.parameters(), lr=1e-2)
+    rows = torch.Generator().manual_seed(0)
+    batch_of = split_batch_fn(task.train)
+    losses = [train_step_solution(fresh, optimiser, loss_fn,
+                                  batch_of(torch.randint(len(task.train), (128,), generator=rows)))
+              for _ in range(steps)]
+    accuracy = seq2seq_accuracy(fresh.eval(), task.test, bos_id=vocab.bos_id, eos_id=vocab.eos_id)
+    return fresh, torch.tensor(losses), accuracy
+
+
+runs = {"shifted (right)": short_run(seq2seq_loss), "not shifted (the bug)": short_run(unshifted_loss)}
+for name, (trained, losses, accuracy) in runs.items():
+    out = greedy_decode(seq2seq_logits_fn(trained, task.encode("3 1 4 1 5").unsqueeze(0)),
+                        torch.tensor([[vocab.bos_id]]), max_new_tokens=7, eos_id=vocab.eos_id)
+    print(f"{name:22s} loss {losses[0]:.2f} → {losses[-1]:.4f}   held-out accuracy {accuracy:.0%}   "
+          f"3 1 4 1 5 → {' '.join(vocab.tokens(out[0, 1:]))}")
+right, bug = runs["shifted (right)"], runs["not shifted (the bug)"]
+assert bug[1][-1] < 0.01 and bug[1][-1] < right[1][-1] / 10    # the bug's loss is (nearly) 0 …
+assert bug[2] == 0.0 and right[2] > bug[2]                      # … and it never writes a right answer
+figures.depth_figure({name: losses for name, (_, losses, _) in runs.items()},
+                     title="Training loss: the copying bug looks better", y_title="loss (log scale)",
+                     x_title="training step")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# The buggy loss races to almost 0, far below the right one, and yet the model never writes
+# a correct answer: asked to continue `<bos>`, it copies `<bos>` again and again. The right
+# run's loss is higher because predicting the NEXT symbol is the real task, and after the
+# same 40 steps it already reverses some rows. A loss that looks too good to be true often
+# is: check what the model writes.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What does "it" mean? Attention learns a pronoun
@@ -316,6 +429,47 @@ with torch.no_grad():
 assert torch.allclose(longer[:, :3], shorter, atol=1e-5)
 print("rows 0-2 are identical with or without the later tokens: no peeking at the future")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: greedy decoding
+#
+# Write `my_greedy_decode(logits_fn, prompt, max_new_tokens, eos_id)`:
+#
+# - `prompt` is a 1-D tensor of ids, e.g. `tensor([bos])`;
+# - `logits_fn(prefix)` takes a (1, t) tensor and returns logits (1, t, V);
+# - at each step take the argmax of the **last** position's scores, append it, and stop
+#   after writing `eos_id` (keep it) or after `max_new_tokens` new tokens;
+# - return the prompt followed by the new tokens, a 1-D tensor.
+#
+# The checker runs it on a small fake model and tells you what went wrong.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_greedy_decode(logits_fn, prompt: torch.Tensor, max_new_tokens: int, eos_id: int) -> torch.Tensor:
+    """Greedy decoding of one sequence: prompt (t0,) → prompt + new ids, (t0 + n,)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_greedy_decode(my_greedy_decode)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def greedy_decode_solution(logits_fn, prompt: torch.Tensor, max_new_tokens: int, eos_id: int) -> torch.Tensor:
+    """Greedy decoding of one sequence: prompt (t0,) → prompt + new ids, (t0 + n,)."""
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        logits = logits_fn(ids.unsqueeze(0))              # (1, t, V): the whole history
+        token = logits[0, -1].argmax(dim=-1)              # last position, over the vocabulary
+        ids = torch.cat([ids, token.view(1)])             # append it
+        if int(token) == eos_id:
+            break
+    return ids
+
+
+assert checks.check_greedy_decode(greedy_decode_solution).passed
+with torch.no_grad():                                       # it also drives the trained model
+    mine = greedy_decode_solution(logits_fn, torch.tensor([vocab.bos_id]), 8, vocab.eos_id)
+assert torch.equal(mine, prefix[0])                         # the loop above wrote the same
+checks.check_greedy_decode(greedy_decode_solution)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Greedy or sampled? Temperature
 #
@@ -341,6 +495,43 @@ cold = next_token_probs(first_logits, temperature=0.5)
 hot = next_token_probs(first_logits, temperature=5.0)
 assert cold.max() > hot.max()
 assert torch.equal(next_token_probs(first_logits, temperature=0.0).argmax(), first_logits.argmax())
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: sampling with a temperature and top-k
+#
+# Write `my_sample_next_token(logits, temperature, top_k)`: `logits` is (B, V), one row of
+# next-token scores per sequence; `temperature` > 0; `top_k` is None (keep every token) or
+# a number from 1 to V. Divide by the temperature, keep the `top_k` largest logits (set the
+# others to −∞), softmax, and draw one token per row with `torch.multinomial`. Return the
+# ids, shape (B,). The checker draws thousands of times and compares how often each token
+# comes out with how often it should.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_sample_next_token(logits: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
+    """logits (B, V) → one sampled token id per row, (B,)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_sample_next_token(my_sample_next_token)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def sample_next_token_solution(logits: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
+    """logits (B, V) → one sampled token id per row, (B,)."""
+    logits = logits / temperature                       # T < 1 sharpens, T > 1 flattens
+    if top_k is not None:
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1): each row's k-th largest
+        logits = logits.masked_fill(logits < kth, float("-inf"))   # the rest: probability 0
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs, num_samples=1).squeeze(-1)     # (B, 1) → (B,)
+
+
+assert checks.check_sample_next_token(sample_next_token_solution).passed
+draws = sample_next_token_solution(first_logits.expand(5000, -1), 5.0, 3)   # 5000 draws after <bos>
+seen = torch.bincount(draws, minlength=len(vocab)) / 5000
+assert (seen - next_token_probs(first_logits, temperature=5.0, top_k=3)).abs().max() < 0.03
+assert (seen > 0).sum() == 3                                                 # only the top 3 ever come out
+checks.check_sample_next_token(sample_next_token_solution)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Sampling, reproducibly
@@ -541,47 +732,6 @@ assert gap.abs().max() < 1e-5
 # attention is not quite the paper's. Project the whole vector with
 # `nn.Linear(embed_size, embed_size)` before cutting it into heads, divide by
 # √head_dim, and it is.
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn: greedy decoding
-#
-# Write `my_greedy_decode(logits_fn, prompt, max_new_tokens, eos_id)`:
-#
-# - `prompt` is a 1-D tensor of ids, e.g. `tensor([bos])`;
-# - `logits_fn(prefix)` takes a (1, t) tensor and returns logits (1, t, V);
-# - at each step take the argmax of the **last** position's scores, append it, and stop
-#   after writing `eos_id` (keep it) or after `max_new_tokens` new tokens;
-# - return the prompt followed by the new tokens, a 1-D tensor.
-#
-# The checker runs it on a small fake model and tells you what went wrong.
-
-# %% slideshow={"slide_type": "fragment"}
-def my_greedy_decode(logits_fn, prompt: torch.Tensor, max_new_tokens: int, eos_id: int) -> torch.Tensor:
-    """Greedy decoding of one sequence: prompt (t0,) → prompt + new ids, (t0 + n,)."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_greedy_decode(my_greedy_decode)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def greedy_decode_solution(logits_fn, prompt: torch.Tensor, max_new_tokens: int, eos_id: int) -> torch.Tensor:
-    """Greedy decoding of one sequence: prompt (t0,) → prompt + new ids, (t0 + n,)."""
-    ids = prompt.clone()
-    for _ in range(max_new_tokens):
-        logits = logits_fn(ids.unsqueeze(0))              # (1, t, V): the whole history
-        token = logits[0, -1].argmax(dim=-1)              # last position, over the vocabulary
-        ids = torch.cat([ids, token.view(1)])             # append it
-        if int(token) == eos_id:
-            break
-    return ids
-
-
-assert checks.check_greedy_decode(greedy_decode_solution).passed
-with torch.no_grad():                                       # it also drives the trained model
-    mine = greedy_decode_solution(logits_fn, torch.tensor([vocab.bos_id]), 8, vocab.eos_id)
-assert torch.equal(mine, greedy.ids)
-checks.check_greedy_decode(greedy_decode_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap

@@ -15,7 +15,7 @@ ORDER = [
     "_validate", "tokenizer", "embeddings", "positional", "attention", "softmax", "cost", "masks",
     "layers", "config", "stacks", "model", "data", "pointer", "training", "generation",
     "from_scratch",
-    "assets", "figures", "widgets", "checks", "export",
+    "assets", "figures", "widgets", "checks", "export", "workspace", "kernel_memory",
 ]  # fmt: skip
 MODULES = sorted(
     {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}

@@ -1,7 +1,12 @@
 """The course's pictures (``assets/`` at the top of the repository), shown inside a notebook.
 
 Not a widget and not a figure: a file read from disk and embedded in the cell's output,
-so that JupyterLab (which serves only ``chapters/``) and an exported HTML page both show it.
+so that JupyterLab (which serves only the learner's workspace) and an exported HTML page
+both show it, whatever folder the notebook runs in.
+
+``assets/`` is the one copy. A wheel carries it inside the package as
+``transformer_course/diagrams/`` (pyproject.toml maps that package to ``assets/``), so an
+installed course shows the same pictures as a checkout.
 """
 
 from __future__ import annotations
@@ -15,9 +20,13 @@ from IPython.display import HTML
 KINDS = {".svg": "image/svg+xml", ".png": "image/png"}
 
 
+HERE = Path(__file__).resolve().parent
+PLACES = (HERE / "diagrams", HERE.parents[1] / "assets")  # installed from a wheel; a checkout
+
+
 def assets_folder() -> Path:
-    """The folder that holds the course's diagrams: ``assets/`` beside ``lib/`` in a checkout."""
-    return Path(__file__).resolve().parents[2] / "assets"
+    """The folder that holds the course's diagrams: the wheel's copy, else ``assets/`` beside ``lib/``."""
+    return next((folder for folder in PLACES if folder.is_dir()), PLACES[-1])
 
 
 def asset_path(name: str) -> Path:

@@ -1,0 +1,263 @@
+"""A learner's own copies of the chapters, and the one launcher of JupyterLab on them.
+
+The tracked chapters (``chapters/NN_topic.ipynb``, paired with ``NN_topic.py``) stay as
+committed, for the tests, for course updates and for authors. A learner opens, runs and
+edits copies in ``workspace/`` (git-ignored; only ``.ipynb`` files, so JupyterLab's file
+browser shows one file per chapter). ``make lab``, uv, conda and Windows users all go
+through this module, so each gets the same workspace and the same JupyterLab settings::
+
+    python -m transformer_course.workspace lab [--port 8888]  # sync, then JupyterLab on workspace/
+    python -m transformer_course.workspace sync     # copy the chapters the workspace lacks
+    python -m transformer_course.workspace status   # which copies you changed, which the course updated
+    python -m transformer_course.workspace reset 03 # a fresh copy of chapter 03 (or: all); yours is kept
+    python -m transformer_course.workspace settings # JupyterLab settings into this environment
+
+Run it in the course folder (the one holding ``chapters/``) or pass ``--course DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PATTERN = "[0-9][0-9]_*.ipynb"
+RECORD = ".course.json"  # for each copy: the hash of the course's notebook it was copied from
+BACKUPS = ".backups"  # hidden, so JupyterLab's file browser does not list it
+# The course runs offline: JupyterLab should neither ask to fetch news nor check for updates.
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}
+}
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The course's tracked chapters (``chapters``) and the learner's copies (``folder``)."""
+
+    chapters: Path
+    folder: Path
+
+    @classmethod
+    def of(cls, course: Path, folder: Path | None = None) -> Workspace:
+        """The workspace of a course folder; ValueError when ``course`` holds no chapters."""
+        chapters = Path(course) / "chapters"
+        if not any(chapters.glob(PATTERN)):
+            raise ValueError(
+                f"course must be the course folder (with chapters/NN_topic.ipynb), got {str(course)!r}: "
+                "run this in the course folder or pass --course"
+            )
+        return cls(chapters, Path(folder) if folder else Path(course) / "workspace")
+
+    def course_names(self) -> list[str]:
+        return sorted(p.name for p in self.chapters.glob(PATTERN))
+
+    def record(self) -> dict[str, str]:
+        path = self.folder / RECORD
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+    def _save_record(self, record: dict[str, str]) -> None:
+        text = json.dumps(dict(sorted(record.items())), indent=1) + "\n"
+        (self.folder / RECORD).write_text(text, encoding="utf-8")
+
+    def _copy_in(self, name: str, record: dict[str, str]) -> None:
+        shutil.copy2(self.chapters / name, self.folder / name)
+        record[name] = digest(self.chapters / name)
+
+    def sync(self) -> list[str]:
+        """Copy every chapter the workspace lacks; existing copies are never touched."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        record, added = self.record(), []
+        for name in self.course_names():
+            if not (self.folder / name).exists():
+                self._copy_in(name, record)
+                added.append(name)
+        if added or not (self.folder / RECORD).exists():
+            self._save_record(record)
+        return added
+
+    def select(self, which: str) -> list[str]:
+        """Chapter names for ``which``: ``all``, a number (``3``, ``03``) or a name (``03_queries…``)."""
+        names = self.course_names()
+        if str(which).lower() == "all":
+            return names
+        key = str(which).removesuffix(".ipynb")
+        key = key.zfill(2) if key.isdigit() else key
+        found = [n for n in names if n.removesuffix(".ipynb") == key or n.startswith(f"{key}_")]
+        if len(found) != 1:
+            numbers = ", ".join(n[:2] for n in names)
+            raise ValueError(
+                f"chapter must be 'all', a number such as 03 or a name such as "
+                f"{names[-1].removesuffix('.ipynb')}, got {which!r} (chapters: {numbers})"
+            )
+        return found
+
+    def reset(self, which: str) -> list[tuple[str, Path | None]]:
+        """A fresh copy of each chosen chapter. A copy the learner changed is first moved to
+        ``.backups/<time>/``. Returns (name, backup or None) for each chapter."""
+        names = self.select(which)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        record, done, backups = self.record(), [], None
+        for name in names:
+            copy, backup = self.folder / name, None
+            ours = {digest(self.chapters / name), record.get(name)}  # today's version, the one copied
+            if copy.exists() and digest(copy) not in ours:
+                backups = backups or self._new_backup_folder()
+                backup = backups / name
+                shutil.move(copy, backup)
+            self._copy_in(name, record)
+            done.append((name, backup))
+        self._save_record(record)
+        return done
+
+    def _new_backup_folder(self) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        folder, n = self.folder / BACKUPS / stamp, 1
+        while folder.exists():  # two resets within one second keep both backups
+            n += 1
+            folder = self.folder / BACKUPS / f"{stamp}-{n}"
+        folder.mkdir(parents=True)
+        return folder
+
+    def status(self) -> dict[str, str]:
+        """For each chapter: 'not copied yet', 'as shipped', 'changed by you',
+        'newer in the course', or both of the last two."""
+        record, states = self.record(), {}
+        for name in self.course_names():
+            copy, course = self.folder / name, digest(self.chapters / name)
+            if not copy.exists():
+                states[name] = "not copied yet"
+                continue
+            copied_from = record.get(name, course)
+            changed, newer = digest(copy) != copied_from, course != copied_from
+            words = [w for w, on in (("changed by you", changed), ("newer in the course", newer)) if on]
+            states[name] = "; ".join(words) or "as shipped"
+        return states
+
+
+def install_lab_settings(prefix: Path | str | None = None) -> Path:
+    """Merge the course's JupyterLab settings into ``<prefix>/share/jupyter/lab/settings/overrides.json``
+    (the environment's defaults, which a learner can still change); ``prefix`` defaults to this
+    Python's environment. Other keys in the file are kept; the file is rewritten only when it changes."""
+    path = Path(prefix or sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    try:
+        current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except ValueError as err:
+        raise ValueError(f"{path} must hold a JSON object of JupyterLab settings: {err}") from None
+    merged = dict(current)
+    for plugin, values in LAB_SETTINGS.items():
+        merged[plugin] = {**current.get(plugin, {}), **values}
+    if merged != current:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def lab_command(workspace: Workspace, port: int = 8888, extra: list[str] | tuple = ()) -> list[str]:
+    """JupyterLab on the workspace: bound to 127.0.0.1, token auth (JupyterLab's default), the
+    first chapter open."""
+    cmd = [
+        sys.executable, "-m", "jupyterlab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={int(port)}",
+        f"--ServerApp.root_dir={workspace.folder}",
+    ]  # fmt: skip
+    names = workspace.course_names()
+    if names:
+        cmd.append(f"--LabApp.default_url=/lab/tree/{names[0]}")
+    if getattr(os, "geteuid", lambda: 1)() == 0:  # JupyterLab refuses to run as root without it
+        cmd.append("--allow-root")
+    return cmd + list(extra)
+
+
+def find_course(explicit: str | None) -> Path:
+    """``--course``, else the current folder, else the checkout this module was loaded from."""
+    if explicit:
+        return Path(explicit)
+    checkout = Path(__file__).resolve().parents[2]
+    for folder in (Path.cwd(), checkout):
+        if any((folder / "chapters").glob(PATTERN)):
+            return folder
+    return Path.cwd()  # Workspace.of says what is missing
+
+
+def reset_hint(name: str) -> str:
+    return f"python -m transformer_course.workspace reset {name[:2]}"
+
+
+def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
+    for name in ws.sync():
+        print(f"workspace: added {name}")
+    for name, state in ws.status().items():
+        if "newer in the course" in state:
+            print(f"workspace: the course has a newer {name}; `{reset_hint(name)}` gets it (yours is kept)")
+    try:
+        install_lab_settings()
+    except OSError as err:  # a read-only environment still runs; JupyterLab may ask about news
+        print(f"workspace: could not write JupyterLab settings ({err})", file=sys.stderr)
+    cmd = lab_command(ws, args.port, extra)
+    sys.stdout.flush()
+    if os.name == "posix":  # JupyterLab takes this process over: Ctrl-C and signals reach it directly
+        os.execv(cmd[0], cmd)
+    process = subprocess.Popen(cmd)  # Windows has no real exec
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:  # the console sent Ctrl-C to JupyterLab too: it decides when to stop
+            continue
+
+
+def _report(ws: Workspace, args: argparse.Namespace) -> int:
+    if args.command == "sync":
+        added = ws.sync()
+        print("\n".join(f"added {n}" for n in added) or f"{ws.folder} has every chapter")
+    elif args.command == "status":
+        for name, state in ws.status().items():
+            print(f"{name:40s} {state}")
+    elif args.command == "reset":
+        for name, backup in ws.reset(args.chapter):
+            kept = f"; your copy is in {backup}" if backup else ""
+            print(f"{name}: fresh copy from the course{kept}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m transformer_course.workspace", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--course", help="the course folder, holding chapters/ (default: here)")
+    parser.add_argument("--workspace", help="where the learner's copies live (default: COURSE/workspace)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    lab = sub.add_parser("lab", help="copy new chapters, then open JupyterLab on the workspace")
+    lab.add_argument("--port", type=int, default=8888)
+    sub.add_parser("sync", help="copy the chapters the workspace lacks (existing copies are never touched)")
+    sub.add_parser("status", help="which copies you changed, which chapters the course has updated")
+    reset = sub.add_parser("reset", help="a fresh copy of one chapter or all; yours is kept in .backups/")
+    reset.add_argument("chapter", help="all, a number such as 03, or a name such as 03_queries_keys_values")
+    sub.add_parser("settings", help="write the course's JupyterLab settings into this environment")
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        if args.command == "settings":
+            print(f"JupyterLab settings: {install_lab_settings()}")
+            return 0
+        ws = Workspace.of(find_course(args.course), args.workspace)
+        return _lab(ws, args, extra) if args.command == "lab" else _report(ws, args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
