@@ -230,6 +230,111 @@ print("lib = nn.MultiheadAttention = hand-written with F.scaled_dot_product_atte
 # one `in_proj_weight` (3·d_model × d_model), in `nn.Linear`'s (out × in) layout.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ## A from-scratch implementation you may meet
+#
+# Many people first see attention in a short tutorial, "Transformer from scratch in
+# PyTorch" (Aladdin Persson's code), which writes it with `torch.einsum`. Its
+# `SelfAttention(embed_size, heads)` takes `(values, keys, query, mask)` and looks much
+# like ours, with two differences that are easy to read past:
+#
+# - **(a) one small projection, shared.** It first cuts every token vector into `heads`
+#   slices of `head_dim` numbers, then passes each slice through **the same**
+#   `nn.Linear(head_dim, head_dim)` (one for values, one for keys, one for queries). Ours
+#   gives every head its own projection of the *whole* vector.
+# - **(b) the scale.** It divides the energies (the scores) by √embed_size, where the
+#   paper divides by √d_k = √head_dim.
+#
+# The course rebuilds that design in `transformer_course.from_scratch`, with the
+# tutorial's names, so you can hold the two side by side. `AttentionDesign` flips each
+# difference on its own: `SOURCE` is the tutorial, `PAPER` the paper.
+
+# %% slideshow={"slide_type": "subslide"}
+from transformer_course.from_scratch import PAPER, SOURCE, AttentionDesign, SelfAttention
+
+
+def projection_weights(attention):
+    """How many numbers W_Q, W_K and W_V hold together."""
+    return sum(p.numel() for lin in (attention.queries, attention.keys, attention.values)
+               for p in lin.parameters())
+
+
+for size, n_heads in ((32, 8), (512, 8)):                   # this chapter's layer; the tutorial's default
+    shared = projection_weights(SelfAttention(size, n_heads, design=SOURCE))
+    full = projection_weights(SelfAttention(size, n_heads, design=PAPER))
+    size_head = size // n_heads
+    assert shared == 3 * size_head**2 and full == 3 * size**2
+    print(f"embed_size {size}, {n_heads} heads: shared 3·{size_head}² = {shared:,} weights, "
+          f"paper 3·{size}² = {full:,} ({full // shared}× as many)")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# heads² = 64 times fewer numbers in W_Q, W_K, W_V together (W_O, `fc_out`, is the same in
+# both). Fewer numbers is not the only change: with the shared projection, head i only ever
+# reads **its own slice** of each token. Change every number of a token except head 0's
+# four, and head 0 does not notice:
+
+# %% slideshow={"slide_type": "fragment"}
+sample = torch.randn(1, 6, 32)                              # (N, L, embed_size)
+changed = sample.clone()
+changed[..., 4:] += torch.randn(1, 6, 28)                   # everything but features 0-3 changes
+with torch.no_grad():
+    for design in (SOURCE, PAPER):
+        attention = SelfAttention(32, 8, design=design)
+        head_0 = [attention(t, t, t)[1][0, 0] for t in (sample, changed)]   # (L, L) weights of head 0
+        change = (head_0[0] - head_0[1]).abs().max().item()
+        print(f"{'tutorial' if design is SOURCE else 'paper':8}: head 0's weights moved by {change:.3f}")
+        assert (change < 1e-6) == (design is SOURCE)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### √embed_size makes every row flatter
+#
+# √embed_size = √heads · √head_dim, so with 8 heads every score is divided by
+# √8 ≈ 2.8 more than the paper intends: chapter 04's temperature, turned up. Same
+# weights, same input, only the divisor changes:
+
+# %% slideshow={"slide_type": "fragment"}
+from transformer_course.softmax import entropy
+
+reference = nn.MultiheadAttention(32, 8, batch_first=True).eval()   # PyTorch's, default init
+sample = torch.randn(2, 11, 32)                                     # (N, L, embed_size)
+cooler = AttentionDesign(shared_projections=False, scale="embed_size")  # (a) fixed, (b) not
+with torch.no_grad():
+    _, w_cool = SelfAttention(32, 8, design=cooler).load_from_torch(reference)(sample, sample, sample)
+    _, w_paper = SelfAttention(32, 8, design=PAPER).load_from_torch(reference)(sample, sample, sample)
+uniform = math.log(11)
+for name, w in (("÷ √embed_size = √32", w_cool), ("÷ √head_dim = √4", w_paper)):
+    print(f"{name:20}: row entropy {entropy(w).mean():.2f} nats (uniform: {uniform:.2f}), "
+          f"largest weight per row {w.amax(-1).mean():.2f} (uniform: {1 / 11:.2f})")
+assert entropy(w_cool).mean() > entropy(w_paper).mean()
+assert w_cool.amax(-1).mean() < w_paper.amax(-1).mean()
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Both layers are fresh, so both are still fairly flat. With √embed_size the rows are
+# almost exactly uniform (entropy next to log 11) and the largest weight per row is
+# smaller: every query starts out averaging nearly all keys. It is a temperature, though,
+# not a loss of ability: W_Q multiplied by √heads gives exactly the paper's scores, and
+# training can learn that factor. What it costs is time: chapter 08 measures how much.
+#
+# Fix both differences and the tutorial's attention is PyTorch's, to within 1e-5; fix
+# only the projections and it is not:
+
+# %% slideshow={"slide_type": "fragment"}
+sample = torch.randn(2, 6, 32)
+with torch.no_grad():
+    expected, _ = reference(sample, sample, sample)
+    paper_out, _ = SelfAttention(32, 8, design=PAPER).load_from_torch(reference)(sample, sample, sample)
+    cool_out, _ = SelfAttention(32, 8, design=cooler).load_from_torch(reference)(sample, sample, sample)
+    warmed = SelfAttention(32, 8, design=cooler).load_from_torch(reference)
+    warmed.queries.weight.mul_(math.sqrt(8))                # the √heads the weights could learn
+    warmed_out, _ = warmed(sample, sample, sample)
+print(f"(a) fixed only:    largest difference from nn.MultiheadAttention "
+      f"{(cool_out - expected).abs().max():.3f}")
+print(f"(a) fixed, W_Q×√8: largest difference {(warmed_out - expected).abs().max():.1e}")
+print(f"(a) and (b) fixed: largest difference {(paper_out - expected).abs().max():.1e}")
+torch.testing.assert_close(paper_out, expected, atol=1e-5, rtol=0)
+torch.testing.assert_close(warmed_out, expected, atol=1e-5, rtol=0)
+assert (cool_out - expected).abs().max() > 1e-3
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Heads side by side
 #
 # Eight heads of an (untrained) layer on the pizza sentence. Each heatmap is one head's

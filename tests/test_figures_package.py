@@ -52,6 +52,7 @@ EXAMPLES = {
     "loss_curve_figure": lambda: figures.loss_curve_figure(
         [1, 2, 3], [3.0, 2.0, 1.5], smoothed=[3.0, 2.5, 2.0]
     ),
+    "loss_comparison_figure": lambda: figures.loss_comparison_figure({"a": [2.0, 1.0], "b": [2.0, 0.5]}),
     "progress_curve_figure": lambda: figures.progress_curve_figure([0, 10, 20], [0.1, 0.5, 0.9], current=10),
     "saturation_figure": lambda: figures.saturation_figure(saturation_experiment((2, 8), rows=8), "entropy"),
     "attention_cost_figure": lambda: figures.attention_cost_figure(COST),

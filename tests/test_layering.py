@@ -14,6 +14,7 @@ PACKAGE = Path(transformer_course.__file__).parent
 ORDER = [
     "_validate", "tokenizer", "embeddings", "positional", "attention", "softmax", "cost", "masks",
     "layers", "config", "stacks", "model", "data", "pointer", "training", "generation",
+    "from_scratch",
     "assets", "figures", "widgets", "checks", "export", "workspace", "kernel_memory",
 ]  # fmt: skip
 MODULES = sorted(

@@ -39,6 +39,7 @@ from .bars import bar_figure, entropy_figure, next_token_figure, pointer_figure,
 from .base import MAX_CELLS_WITH_TEXT, CourseFigure, figure
 from .curves import (
     depth_figure,
+    loss_comparison_figure,
     loss_curve_figure,
     progress_curve_figure,
     repeated_product_figure,
@@ -91,6 +92,7 @@ __all__ = [
     "generation_figure",
     "head_difference_figure",
     "head_grid_figure",
+    "loss_comparison_figure",
     "loss_curve_figure",
     "mask_heatmap",
     "matrix_heatmap",

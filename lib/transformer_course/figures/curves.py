@@ -1,4 +1,5 @@
-"""Values along a line: sinusoid columns, a repeated product, per-layer sizes, training curves.
+"""Values along a line: sinusoid columns, a repeated product, per-layer sizes, training curves
+(one model's, or several trained side by side).
 
 Lines take their colours from the theme's cycle (Okabe–Ito) unless they stand for
 something with a colour of its own (``LOSS_COLOUR``).
@@ -6,7 +7,7 @@ something with a colour of its own (``LOSS_COLOUR``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -148,6 +149,65 @@ def loss_curve_figure(
         xaxis=dict(title=dict(text="training step"), range=[0, total_steps] if total_steps else None),
         yaxis=y_axis,
     )
+
+
+def loss_comparison_figure(
+    losses: Mapping[str, Sequence[float]],
+    *,
+    log_y: bool = True,
+    title: str = "Training loss, variant by variant",
+) -> go.Figure:
+    """One loss curve per variant, trained side by side: ``losses`` maps a name to one loss
+    per step (steps 1 … n; usually a running mean, which a comparison reads better).
+
+    The variants take the theme's colours in order; a log axis (the default) shows the
+    late, small losses where variants differ most.
+    """
+    if not isinstance(losses, Mapping) or not losses:
+        raise ValueError("losses must be a non-empty dict: variant name → one loss per step")
+    traces = []
+    for name, values in losses.items():
+        if not isinstance(name, str):
+            raise ValueError(f"losses must have str names, got {type(name).__name__} {name!r}")
+        y = _as_numbers(values)
+        if y is None or y.ndim != 1 or not len(y):
+            raise ValueError(f"losses[{name!r}] must be a non-empty list of numbers, one per step")
+        if log_y and not (y > 0).all():
+            raise ValueError(f"losses[{name!r}] must be > 0 on a log axis (log_y=True), got min {y.min():g}")
+        traces.append(
+            dict(
+                type="scatter",
+                x=np.arange(1, len(y) + 1),
+                y=y,
+                mode="lines",
+                name=name,
+                line=dict(width=2),
+                hovertemplate=f"{name}<br>step %{{x}}: %{{y:.3g}}<extra></extra>",
+            )
+        )
+    y_axis = dict(
+        title=dict(text="loss" + (" (log scale)" if log_y else "")), type="log" if log_y else "linear"
+    )
+    if log_y:
+        y_axis["exponentformat"] = "power"
+    return figure(
+        traces,
+        title=title,
+        height=360,
+        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"),
+        xaxis=dict(title=dict(text="training step")),
+        yaxis=y_axis,
+    )
+
+
+def _as_numbers(values: object) -> np.ndarray | None:
+    """``values`` as an array of floats, or None when they are not numbers."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu()
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return None
 
 
 def progress_curve_figure(
