@@ -12,9 +12,9 @@ import transformer_course
 
 PACKAGE = Path(transformer_course.__file__).parent
 ORDER = [
-    "_validate", "tokenizer", "embeddings", "positional", "attention", "softmax", "cost", "masks",
-    "layers", "config", "stacks", "model", "data", "pointer", "training", "generation",
-    "assets", "figures", "widgets", "checks", "export",
+    "_validate", "tokenizer", "embeddings", "positional", "attention", "examples", "recurrence",
+    "softmax", "cost", "masks", "layers", "config", "stacks", "model", "data", "pointer", "neighbours",
+    "training", "generation", "alignment", "assets", "figures", "widgets", "checks", "export",
 ]  # fmt: skip
 MODULES = sorted(
     {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
