@@ -50,12 +50,25 @@ def aligned_share(
 ) -> torch.Tensor:
     """(h,): for each head, the mean cross-attention weight on the source symbol that the
     output being written copies, over the n answer positions of every row of ``split``."""
-    source_position(kind, torch.zeros(1), torch.ones(1))  # checks kind first
-    weights = cross_attention(model, split, layer=layer)  # (N, h, T, S)
-    lengths = split.lengths  # (N,)
-    i = torch.arange(weights.shape[2] - 1)  # decoder positions that write a symbol
-    written = i[None] < lengths[:, None]  # (N, T-1): position i writes symbol i of the answer
-    target = source_position(kind, i[None], lengths[:, None]).clamp(0, weights.shape[3] - 1)  # (N, T-1)
-    rows = torch.arange(len(split))[:, None]
-    picked = weights[:, :, :-1][rows, :, i[None], target]  # (N, T-1, h)
+    source_position(kind, torch.zeros(1), torch.ones(1))  # checks kind before running the model
+    return share_on_source(cross_attention(model, split, layer=layer), split.lengths, kind)
+
+
+def share_on_source(weights: torch.Tensor, lengths: torch.Tensor, kind: str = "reverse") -> torch.Tensor:
+    """weights (N, h, T, S) cross-attention with T ≥ max length, lengths (N,) → (h,): the mean
+    weight on the copied source symbol at the n written positions of each row."""
+    _validate.tensor("weights", weights, ndim=4, floating=True)
+    _validate.tensor("lengths", lengths, ndim=1, floating=False)
+    if lengths.shape[0] != weights.shape[0]:
+        raise ValueError(f"lengths must have one entry per row ({weights.shape[0]}), got {lengths.shape[0]}")
+    if int(lengths.min()) < 1 or int(lengths.max()) > min(weights.shape[2], weights.shape[3]):
+        raise ValueError(
+            f"lengths must be in [1, {min(weights.shape[2], weights.shape[3])}] for weights of shape "
+            f"{tuple(weights.shape)}, got {lengths.tolist()}"
+        )
+    i = torch.arange(weights.shape[2])  # decoder positions
+    written = i[None] < lengths[:, None]  # (N, T): position i writes symbol i of the answer
+    target = source_position(kind, i[None], lengths[:, None]).clamp(0, weights.shape[3] - 1)  # (N, T)
+    rows = torch.arange(weights.shape[0])[:, None]
+    picked = weights[rows, :, i[None], target]  # (N, T, h): advanced indices first, then the heads
     return (picked * written[..., None]).sum(dim=(0, 1)) / written.sum()

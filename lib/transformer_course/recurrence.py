@@ -14,6 +14,7 @@ Both work in float64, so a gradient of 1e-40 is still a number and not 0.
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from . import _validate
 from .attention import MultiHeadAttention
@@ -34,25 +35,32 @@ def _by_distance(x: torch.Tensor) -> torch.Tensor:
     return x.grad.norm(dim=1).flip(0)
 
 
-def rnn_gradients(length: int, *, scale: float = 1.0, d_model: int = 16, seed: int = 0) -> torch.Tensor:
-    """(length,) gradient reaching each token from a tanh RNN's last state; entry k: k steps back.
+def tiny_rnn(d_model: int = 16, *, scale: float = 1.0, seed: int = 0) -> nn.RNN:
+    """PyTorch's own ``nn.RNN`` (tanh, no bias, float64): h_t = tanh(U x_t + W h_{t-1}).
 
     W = ``scale`` × a random rotation, so every direction of the state is stretched by
-    exactly ``scale`` per step (before tanh, which can only shrink it); U is random with
-    variance 1/d_model.
+    exactly ``scale`` per step (before tanh, whose slope is at most 1, shrinks it); U is
+    random with variance 1/d_model.
     """
+    _validate.positive_int("d_model", d_model)
     _validate.finite_number("scale", scale, above=0)
-    x, g = _inputs(length, d_model, seed)
+    _validate.integer("seed", seed)
+    g = torch.Generator().manual_seed(seed)
     rotation, _ = torch.linalg.qr(torch.randn(d_model, d_model, generator=g, dtype=torch.float64))
-    w = scale * rotation  # (d, d): state → state
-    u = (
-        torch.randn(d_model, d_model, generator=g, dtype=torch.float64) / d_model**0.5
-    )  # (d, d): token → state
+    rnn = nn.RNN(d_model, d_model, nonlinearity="tanh", bias=False, dtype=torch.float64)
+    with torch.no_grad():
+        rnn.weight_hh_l0.copy_(scale * rotation)  # W (d, d): state → state
+        rnn.weight_ih_l0.copy_(torch.randn(d_model, d_model, generator=g, dtype=torch.float64) / d_model**0.5)
+    return rnn
+
+
+def rnn_gradients(length: int, *, scale: float = 1.0, d_model: int = 16, seed: int = 0) -> torch.Tensor:
+    """(length,) gradient reaching each token from ``tiny_rnn``'s last state; entry k: k steps back."""
+    rnn = tiny_rnn(d_model, scale=scale, seed=seed)
+    x, g = _inputs(length, d_model, seed + 1)
     readout = torch.randn(d_model, generator=g, dtype=torch.float64)
-    h = torch.zeros(d_model, dtype=torch.float64)
-    for t in range(length):  # one token per step: step t cannot start before step t-1 ends
-        h = torch.tanh(w @ h + u @ x[t])
-    (readout @ h).backward()
+    states, _ = rnn(x)  # (T, d): one state per token, computed one step after another
+    (readout @ states[-1]).backward()
     return _by_distance(x)
 
 
