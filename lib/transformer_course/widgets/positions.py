@@ -137,9 +137,9 @@ class WordOrderExplorer(SentenceExplorer):
     def word_changes(self, positions: bool | None = None) -> torch.Tensor:
         """For the sentences in the boxes: (T,) how far each word of A's output moves in B,
         |out_A − out_B| / |out_A|. ``positions`` as in ``outputs``; InputError for bad boxes."""
-        return self._compare(positions)[0]
+        return self._measure_orders(positions)[0]
 
-    def _compare(self, positions: bool | None):
+    def _measure_orders(self, positions: bool | None):
         tokens_a, ids_a = self.read(self.value("text_a"), label="sentence A")
         tokens_b, ids_b = self.read(self.value("text_b"), label="sentence B")
         partner = match_words(tokens_a, tokens_b)
@@ -151,7 +151,7 @@ class WordOrderExplorer(SentenceExplorer):
         return changes, cosines, (tokens_a, weights_a), (tokens_b, weights_b)
 
     def render(self):
-        changes, cosines, (tokens_a, weights_a), (tokens_b, weights_b) = self._compare(None)
+        changes, cosines, (tokens_a, weights_a), (tokens_b, weights_b) = self._measure_orders(None)
         self.changes, self.cosines = changes, cosines
         where = "with" if self.value("positions") else "without"
         percent = 100 * changes
