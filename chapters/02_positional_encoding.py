@@ -320,11 +320,15 @@ assert learned_sim.diagonal(1).mean().abs() < 0.3
 
 # No fixed linear map takes each learned row to the next: even the best one (least squares)
 # misses by most of a row's length, where the sinusoidal table is hit exactly.
-for name, table in (("learned", learned.pe.detach()), ("sinusoidal", sinusoidal_encoding(32, d_model))):
+# (In float64: the slow columns of the sinusoidal table are nearly constant over 32
+# positions, and float32 would blur the fit.)
+tables = {"learned": learned.pe.detach().double(),
+          "sinusoidal": sinusoidal_encoding(32, d_model, dtype=torch.float64)}
+for name, table in tables.items():
     best = torch.linalg.lstsq(table[:-1], table[1:]).solution      # (16, 16): best M with row p @ M ≈ row p+1
     miss = float((table[:-1] @ best - table[1:]).norm() / table[1:].norm())
     print(f"{name:10s}: the best single map from each position to the next misses by {miss:.0%}")
-    assert miss > 0.5 if name == "learned" else miss < 1e-3
+    assert miss > 0.5 if name == "learned" else miss < 1e-6
 figures.similarity_heatmap(learned_sim, [str(p) for p in range(32)],
                            title="Untrained learned positions: no pattern").update_xaxes(
     title="position").update_yaxes(title="position")
