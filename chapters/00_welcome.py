@@ -112,10 +112,11 @@ widgets.RepeatedProductExplorer(factor=0.9, steps=50)
 # ## The whole model on one page
 #
 # The encoder (left) reads the source sentence; the decoder (right) writes the target
-# one token at a time. Each pink box is chapter 01 and 02, each orange box chapters 03–06,
-# each blue box and yellow "Add & Norm" chapter 07. The red arrows are cross-attention:
-# the decoder's queries (Q) meet the encoder's keys and values (K, V). By chapter 07 you
-# will have built every box, and checked it against PyTorch's own.
+# one token at a time. The pink boxes and the waves beside them are chapters 01 and 02,
+# the orange boxes chapters 03–06 (note the decoder's **masked** self-attention), the blue
+# and yellow boxes chapter 07. The red arrow carries the encoder's output to every decoder
+# layer's cross-attention, where the decoder's queries (Q) meet it as keys and values
+# (K, V). By chapter 07 you will have built every box, and checked it against PyTorch's own.
 
 # %% slideshow={"slide_type": "fragment"}
 from transformer_course.assets import asset_image

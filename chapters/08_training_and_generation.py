@@ -335,8 +335,9 @@ figures.progress_curves_figure(
 # %% slideshow={"slide_type": "fragment"}
 with torch.no_grad():
     pointer(ids.unsqueeze(0), torch.tensor([8]), need_weights=True)
-figures.head_grid_figure(pointer.encoder_attention()[0][0], sentence, columns=2,
-                         marks={job_head: "predicate"}, title="Trained encoder, head by head: row \"it\"")
+encoder_heads = pointer.encoder_attention()[0][0]                     # (heads, 11, 11)
+figures.head_grid_figure(encoder_heads, sentence, columns=2, marks={job_head: "predicate"},
+                         title="The trained encoder, head by head (look at the row of \"it\")")
 
 # %% slideshow={"slide_type": "subslide"}
 after = resolve(pointer, ids, 8)
