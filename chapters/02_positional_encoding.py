@@ -85,8 +85,8 @@ assert torch.allclose(weights_shuffled, weights[:, :, perm][:, :, :, perm], atol
 #
 # - As it starts, every bar reads **0.0 %**: each word gets exactly the same output in
 #   both sentences, so the layer cannot tell them apart.
-# - Tick **add positional encoding**: every bar rises (by 25 to 61 % of the output's
-#   length here, measured below) and the heatmaps change.
+# - Tick **add positional encoding**: every bar rises (here by a quarter to more than half
+#   of the output's length, measured below) and the heatmaps change.
 # - Try your own pair, e.g. "the dog saw the cat" / "the cat saw the dog". The changes
 #   can be much smaller, a few percent: nothing in a random layer makes it pay much
 #   attention to positions. Training is what teaches a model to use them.
@@ -99,7 +99,7 @@ with_positions = order.word_changes(positions=True)
 for word, a, b in zip(tokenize("Squatch eats pizza"), without_positions, with_positions):
     print(f"{word:8s} output moves by {100 * a:4.1f} % without positions, {100 * b:4.1f} % with them")
 assert without_positions.max() < 1e-5                           # the same output in both orders
-assert with_positions.min() > 0.2                                # every word moves by over a fifth
+assert with_positions.min() > 0.2 and with_positions.max() > 0.5  # every word moves, one by over half
 order
 
 # %% [markdown] slideshow={"slide_type": "slide"}
