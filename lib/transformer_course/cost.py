@@ -15,8 +15,9 @@ Memory is measured two ways (``measure_attention_cost(memory=...)``):
   that goes back to the system when freed, and ``malloc_trim`` hands back the free pages
   malloc still holds (otherwise a call could reuse memory freed by earlier work without a
   new page, unseen); then the kernel's peak counter is reset (``/proc/self/clear_refs``)
-  right before the call and read (``VmHWM``) right after.
-  Allocations under 64 KiB can come from memory the process already holds and read as 0.
+  right before the call and read (``VmHWM``) right after. The ``mallopt`` setting stays
+  for the rest of the process (a big tensor then always gets fresh pages: a little
+  slower to allocate, nothing else changes).
 - ``"tensors"``: a ``TorchFunctionMode`` sees every tensor a torch function hands back,
   adds its bytes while it lives, subtracts them once it is freed, and keeps the peak. It
   counts the tensors Python can see, not scratch space a kernel uses inside (so the
