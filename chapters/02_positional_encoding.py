@@ -403,13 +403,15 @@ checks.check_sinusoidal_encoding(sinusoidal_encoding_solution)
 #
 # - Self-attention is **permutation-equivariant**: shuffle the tokens and the outputs
 #   shuffle the same way. Without help, "Squatch eats pizza" = "Pizza eats Squatch".
-# - The fix: **add** a position vector to each word vector.
+# - The fix: **add** a position vector to each word vector (a linear map of a
+#   concatenation would be a sum anyway; adding keeps the width).
 # - **Sinusoidal**: PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(…): waves
 #   from fast to slow, a unique pattern per position, no parameters, any length.
 # - **Learned**: an `nn.Embedding` over positions; flexible, but noise until trained and
 #   limited to max_len.
 # - Position vectors of nearby positions are similar, and the similarity depends only on
-#   the distance.
+#   the distance, because moving k positions is one fixed rotation M_k for every position.
+#   Today's large models mostly rotate queries and keys instead (RoPE).
 #
 # Next: **03 Queries, keys and values**, the inside of the attention layer we used here
 # as a black box.

@@ -502,7 +502,9 @@ checks.check_decoder_layer(decoder_layer_solution)
 #   (d_model → d_ff → d_model).
 # - **Add & Norm**: `LayerNorm(x + sublayer(x))` around every sublayer (pre-norm:
 #   `x + sublayer(LayerNorm(x))`). The residual gives the gradient a direct path through
-#   a deep stack; the norm keeps activations at a steady scale.
+#   a deep stack; the norm keeps activations at a steady scale. (Without residuals, the
+#   gradient's collapse is mostly PyTorch's default initialisation: He initialisation keeps
+#   a plain stack within a factor of ten, but only as long as every block stays scaled so.)
 # - **Encoder layer**: self-attention + feed-forward. **Decoder layer**: masked
 #   self-attention + cross-attention to the memory + feed-forward.
 # - Stack N of each, embed with √d_model and positions, project to the vocabulary with
