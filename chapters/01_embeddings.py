@@ -105,8 +105,8 @@ figures.embedding_heatmap(vectors, vocab.tokens(ids), title="tell me about pizza
 # ### A lookup is a matrix product
 #
 # Reading row `i` of a table gives the same result as multiplying a **one-hot** vector
-# (all zeros except a 1 at position `i`) by the table. Four one-hot rows (4 × V) times
-# the table (V × 3) give the same 4 × 3 matrix:
+# (all zeros except a 1 at position `i`) by the table. Four one-hot rows (4 × V, where V
+# is the size of the vocabulary) times the table (V × 3) give the same 4 × 3 matrix:
 
 # %% slideshow={"slide_type": "fragment"}
 one_hot = F.one_hot(ids, num_classes=len(vocab)).float()   # (4, V)
@@ -191,7 +191,7 @@ checks.check_cosine_similarity(cosine_similarity_solution)
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Every pair at once
 #
-# Stack the vectors as rows of a matrix V (T × d). Then V Vᵀ holds every pairwise dot
+# Stack the vectors as rows of a matrix X (T × d; here `vectors`). Then X Xᵀ holds every pairwise dot
 # product (T × T), and normalising each row first gives every cosine. The lib's
 # `similarity_matrix` does both:
 

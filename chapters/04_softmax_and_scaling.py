@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from transformer_course import checks, figures, widgets
 from transformer_course.attention import SingleHeadAttention, scaled_dot_product_attention
 from transformer_course.embeddings import TokenEmbedding
+from transformer_course.examples import cat_example, video_search
 from transformer_course.softmax import (
     entropy,
     naive_softmax,
@@ -238,20 +239,97 @@ checks.check_softmax(softmax_solution)
 # With one row of weights per query, each token's output is a **mix of all the value
 # vectors**, weighted by how much it attends to each:
 #
-# $$\text{output}_i = \sum_j w_{ij}\, v_j \qquad \text{i.e.} \qquad \text{output} = W V$$
+# $$\text{output}_i = \sum_j a_{ij}\, v_j \qquad \text{i.e.} \qquad \text{output} = A V$$
 #
-# Every token leaves the layer as a context-aware blend of the tokens it looked at.
+# A is the matrix of attention weights (one row per query); W_Q, W_K and W_V stay the
+# names of the three projections. Every token leaves the layer as a context-aware blend
+# of the tokens it looked at.
 
 # %% slideshow={"slide_type": "fragment"}
 L, d_k, d_v = 4, 8, 3
 Q, K, V = torch.randn(L, d_k), torch.randn(L, d_k), torch.randn(L, d_v)
-W = torch.softmax(Q @ K.T / math.sqrt(d_k), dim=-1)                  # (L, L)
-out = W @ V                                                            # (L, d_v)
+A = torch.softmax(Q @ K.T / math.sqrt(d_k), dim=-1)                  # (L, L): attention weights
+out = A @ V                                                            # (L, d_v)
 
-mix_for_token_0 = sum(W[0, j] * V[j] for j in range(L))               # by hand, for token 0
+mix_for_token_0 = sum(A[0, j] * V[j] for j in range(L))               # by hand, for token 0
 assert torch.allclose(out[0], mix_for_token_0, atol=1e-6)
-print("weights of token 0:", W[0])
+print("weights of token 0:", A[0])
 print("its output        :", out[0])
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Back to the video search
+#
+# Chapter 03 matched the query "movie reviews" against four titles (the keys) and gave
+# each video a value: its minutes of film scenes, of someone talking, of cooking. Now the
+# search can finish: softmax turns the four scores into weights (divided by √3 first, as
+# the formula will say: queries and keys have 3 features), and what you "watch" is the
+# weighted mix of the four videos.
+
+# %% slideshow={"slide_type": "fragment"}
+search = video_search()                                         # chapter 03's numbers
+video_scores = search.keys @ search.query / math.sqrt(3)        # (4,): one score per title
+video_weights = torch.softmax(video_scores, dim=-1)             # (4,): positive, sum to 1
+watched = video_weights @ search.values                          # (4,) @ (4, 3) → (3,)
+for title, score, weight in zip(search.titles, video_scores, video_weights):
+    print(f"{title:36s} score {float(score):.2f} → weight {float(weight):.2f}")
+print("what you get:", ", ".join(f"{m:.1f} min of {c}" for c, m in zip(search.contents, watched.tolist())))
+
+assert int(video_weights.argmax()) == 0 and float(video_weights.min()) > 0   # reviews first, none at 0
+assert torch.allclose(watched, sum(w * v for w, v in zip(video_weights, search.values)))
+assert watched[0] > watched[2] and watched[1] > watched[2]                  # films and talk, little cooking
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# The reviews take the largest share (0.41), but no video is switched off: even the pasta
+# video adds its 0.13. That is the "soft" in soft search.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Back to "I'm playing with a cat"
+#
+# Chapter 03 chose W_Q, W_K and W_V by hand so that the query of "i'm" meets the key of
+# "cat", and each word hands over its own four features (person, animal, action, small
+# word). Now follow the numbers to the end: scores, ÷ √d_k (d_k = 2), softmax, weighted sum.
+
+# %% slideshow={"slide_type": "fragment"}
+cat = cat_example()                                             # chapter 03's numbers
+q_cat, k_cat, v_cat = cat.x @ cat.w_q, cat.x @ cat.w_k, cat.x @ cat.w_v   # (5, 2), (5, 2), (5, 4)
+
+
+def cat_attention(q):
+    """The hand-built head with queries q (5, 2) → weights A (5, 5) and outputs (5, 4)."""
+    a = torch.softmax(q @ k_cat.T / math.sqrt(2), dim=-1)
+    return a, a @ v_cat
+
+
+def named(names, numbers):
+    return "  ".join(f"{name} {float(x):.2f}" for name, x in zip(names, numbers))
+
+
+A_cat, out_cat = cat_attention(q_cat)
+print("weights of i'm:", named(cat.tokens, A_cat[0]))
+print("output of i'm: ", named(cat.features, out_cat[0]))
+assert int(A_cat[0].argmax()) == 4 and 0.3 < float(A_cat[0, 4]) < 0.4        # cat first, with only 0.34
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# "cat" gets the largest weight, but only 0.34: a score of 1 against 0, divided by √2,
+# is a small gap, and softmax is gentle with small gaps (chapter 03's matrices held only
+# 0s and 1s). So "i'm" leaves with as much "small word" as "animal". A trained model
+# makes its projections as large as the job needs. Make W_Q four times stronger: the
+# scores grow to 4, and the same softmax now picks "cat".
+
+# %% slideshow={"slide_type": "fragment"}
+A_sharp, out_sharp = cat_attention(4 * q_cat)                  # W_Q × 4: the queries × 4
+print("weights of i'm:    ", named(cat.tokens, A_sharp[0]))
+print("output of i'm:     ", named(cat.features, out_sharp[0]))
+print("output of playing: ", named(cat.features, out_sharp[1]))
+assert float(A_sharp[0, 4]) > 0.8 and float(out_sharp[0, 1]) > 0.8         # i'm now carries "animal"
+assert float(A_sharp[1, 0]) > 0.8 and float(out_sharp[1, 0]) > 0.8         # playing carries "person"
+assert torch.allclose(A_sharp[4], torch.full((5,), 0.2))                  # cat asks nothing: even weights
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Now "i'm" leaves the layer carrying 0.81 of "animal": it has picked up, from the
+# sentence, that it is playing with an animal. "playing" picked up its doer, a person.
+# "cat" asks for nothing (its query is zero), so its weights are even, 0.2 each, and its
+# output is the average of the sentence.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## The whole formula: one attention head
@@ -263,7 +341,7 @@ print("its output        :", out[0])
 
 # %% slideshow={"slide_type": "fragment"}
 lib_out, lib_weights = scaled_dot_product_attention(Q, K, V)
-assert torch.allclose(lib_out, out, atol=1e-6) and torch.allclose(lib_weights, W, atol=1e-6)
+assert torch.allclose(lib_out, out, atol=1e-6) and torch.allclose(lib_weights, A, atol=1e-6)
 assert torch.allclose(lib_out, F.scaled_dot_product_attention(Q, K, V), atol=1e-6)
 
 batch = torch.randn(2, 6, 16)                                          # 2 sentences, 6 tokens
@@ -365,6 +443,8 @@ figures.attention_heatmap(fresh_weights[0], tokens, title="An untrained head: no
 # - Subtract each row's **maximum** before exp: same result, no overflow.
 # - Each output is the **weighted sum of the values**:
 #   Attention(Q, K, V) = softmax(QKᵀ/√d_k) V, which matches `F.scaled_dot_product_attention`.
+#   Chapter 03's "i'm" gives "cat" 0.34 of its weight with 0/1 projections, 0.81 with
+#   projections four times stronger, and leaves carrying "animal".
 # - Random W_Q and W_K give meaningless weights: training makes them meaningful (chapter 08).
 #
 # Next: **05 Multi-head attention**: several heads side by side, each free to look for

@@ -185,10 +185,14 @@ def deep_stack(design: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient norm of each block's first weight matrix, and each block's output std."""
     torch.manual_seed(1)                                # the same weights for every design
     blocks = [FeedForward(d_model, d_ff) for _ in range(depth)]
+    if design == "plain, He init":                      # variance 2/fan_in before the ReLU, 1/fan_in after
+        for block in blocks:
+            nn.init.kaiming_normal_(block.linear1.weight, nonlinearity="relu")
+            nn.init.kaiming_normal_(block.linear2.weight, nonlinearity="linear")
     wraps = [AddNorm(d_model, norm_first=design == "pre-norm") for _ in range(depth)]
     h, stds = x0, []
     for block, wrap in zip(blocks, wraps):
-        if design == "plain (no residual)":
+        if design.startswith("plain"):
             h = block(h)
         elif design == "residual, no norm":
             h = h + block(h)
@@ -199,7 +203,7 @@ def deep_stack(design: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack([b.linear1.weight.grad.norm() for b in blocks]), torch.stack(stds)
 
 
-designs = ["plain (no residual)", "residual, no norm", "post-norm (paper)", "pre-norm"]
+designs = ["plain (no residual)", "plain, He init", "residual, no norm", "post-norm (paper)", "pre-norm"]
 grads, stds = {}, {}
 for design in designs:
     grads[design], stds[design] = deep_stack(design)
@@ -211,16 +215,34 @@ figures.depth_figure(grads, title="Gradient reaching each of 30 stacked blocks",
                      y_title="gradient norm (log scale)")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Without residuals the gradient shrinks by a roughly constant factor at every block:
-# block 1 gets more than a million million (10¹²) times less than block 30, so it
-# never learns. With `x + block(x)` the
-# gradient has a direct path around each block (the derivative of `x` is 1), and every
-# block gets a gradient of the same size.
+# The plain stack, as PyTorch builds it, loses the gradient at a roughly constant rate
+# per block: block 1 gets more than a million million times less than block 30 (about
+# 10¹⁷ times less here), so it never learns. With `x + block(x)` the gradient has a
+# direct path around each block (the derivative of `x` is 1), and every block gets a
+# gradient of the same size.
+#
+# **But that factor comes mostly from the initialisation, not from depth itself.**
+# `nn.Linear` draws its weights with variance 1/(3·fan_in), so a block (Linear, ReLU,
+# Linear) shrinks the variance of what passes through it about 18-fold (1/3 · 1/2 · 1/3),
+# forwards and backwards. **He initialisation** picks the variance that keeps the size
+# instead: 2/fan_in for the layer in front of the ReLU (which zeroes half the signal),
+# 1/fan_in for the other. The same plain stack, with only that change ("plain, He init"
+# above), passes the gradient down its 30 blocks within a factor of about ten (printed below).
 
 # %% slideshow={"slide_type": "fragment"}
-plain, residual = grads["plain (no residual)"], grads["post-norm (paper)"]
-assert plain[0] < 1e-12 * plain[-1]                     # vanished
-assert residual[0] > 0.5 * residual[-1]                 # survives all 30 blocks
+plain, he, residual = grads["plain (no residual)"], grads["plain, He init"], grads["post-norm (paper)"]
+for name, g in (("plain, default init", plain), ("plain, He init", he), ("post-norm (paper)", residual)):
+    print(f"{name:20s} block 30 gets {float(g[-1] / g[0]):.3g} × the gradient of block 1")
+assert plain[0] < 1e-12 * plain[-1]                     # vanished, with PyTorch's default init…
+assert 1 / 30 < he[0] / he[-1] < 30                     # …but not with He init
+assert residual[0] > 0.5 * residual[-1]                 # the residual: survives all 30 blocks
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# So why residuals at all? A good initialisation is only a starting point: a plain stack
+# still multiplies 30 blocks' derivatives together, so it depends on every block being
+# scaled just so, and nothing keeps it that way once training starts changing the
+# weights. The residual's direct path has derivative exactly 1 whatever the weights are,
+# which is why very deep Transformers (and ResNets before them) train at all.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### And the norm?
@@ -236,7 +258,8 @@ figures.depth_figure(stds, title="Size of the activations after each block",
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Pre-norm normalises only what goes *into* each block, so its main stream still grows
 # slowly; that is why pre-norm models put one last LayerNorm after the whole stack (the
-# lib's `final_norm`). And the plain stack? Its signal fades, just like its gradient.
+# lib's `final_norm`). And the plain stack? With the default initialisation its signal
+# fades, just like its gradient; with He initialisation it keeps roughly its size.
 
 # %% slideshow={"slide_type": "fragment"}
 grow, steady = stds["residual, no norm"], stds["post-norm (paper)"]
@@ -520,6 +543,9 @@ assert shapes["logits = output projection"] == (2, 4, len(vocab))
 #
 # PyTorch's `nn.Transformer` is the encoder and decoder stacks (with a final LayerNorm
 # after each, as the lib's default `final_norm=True`), without embeddings or output layer.
+# (The paper's post-norm model has no such final norm: its last sublayer already ends in
+# a LayerNorm. The lib follows `nn.Transformer` by default, which pre-norm models need;
+# `final_norm=False` gives the paper's exact model.)
 # Copy its weights into our model, give both the same embeddings and output projection,
 # and the logits agree to within 1e-5.
 
@@ -545,7 +571,7 @@ print("lib's Transformer matches nn.Transformer with copied weights")
 # little). Almost a third of them sit in the embedding matrix.
 
 # %% slideshow={"slide_type": "fragment"}
-base = Transformer(TransformerConfig())                 # every default is the paper's base model
+base = Transformer(TransformerConfig())                 # the paper's sizes, + nn.Transformer's final norms
 total = count_parameters(base)
 parts = {
     "shared embedding / output (37,000 × 512)": count_parameters(base.src_embed),
@@ -556,6 +582,9 @@ for name, n in parts.items():
     print(f"{name:42s} {n / 1e6:6.2f}M")
 print(f"{'total':42s} {total / 1e6:6.2f}M")
 assert 63e6 < total < 66e6 and sum(parts.values()) == total
+final_norms = count_parameters(base.encoder.norm) + count_parameters(base.decoder.norm)
+assert final_norms == 2 * 2 * 512                       # a scale and a shift per dimension, twice
+print(f"of which the two final LayerNorms, not in the paper: {final_norms:,}")
 del base                                                # 250 MB we no longer need
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -616,7 +645,9 @@ widgets.ModelExplorer(Transformer(explorer_config), vocab,
 #   (d_model → d_ff → d_model).
 # - **Add & Norm**: `LayerNorm(x + sublayer(x))` around every sublayer (pre-norm:
 #   `x + sublayer(LayerNorm(x))`). The residual gives the gradient a direct path through
-#   a deep stack; the norm keeps activations at a steady scale.
+#   a deep stack; the norm keeps activations at a steady scale. (Without residuals, the
+#   gradient's collapse is mostly PyTorch's default initialisation: He initialisation keeps
+#   a plain stack within a factor of ten, but only as long as every block stays scaled so.)
 # - **Encoder layer**: self-attention + feed-forward. **Decoder layer**: masked
 #   self-attention + cross-attention to the memory + feed-forward.
 # - Stack N of each, embed with √d_model and positions, project to the vocabulary with

@@ -22,12 +22,14 @@
 #    sampling with a temperature.
 
 # %% slideshow={"slide_type": "skip"}
+import math
 import time
 
 import torch
 import torch.nn.functional as F
 from IPython.display import display
 from transformer_course import checks, figures, widgets
+from transformer_course.alignment import aligned_share
 from transformer_course.data import pronoun_task, sequence_task
 from transformer_course.generation import (
     generate,
@@ -38,7 +40,7 @@ from transformer_course.generation import (
 )
 from transformer_course.model import Transformer, TransformerConfig, count_parameters
 from transformer_course.pointer import PronounPointer, pointer_loss, referent_wins, resolve, snapshot
-from transformer_course.training import seq2seq_loss, split_batch_fn, train
+from transformer_course.training import learning_rates, seq2seq_loss, split_batch_fn, train
 
 # Small models train much faster on one thread: with two, the threads mostly wait for
 # each other (measured: about 5× slower on a busy 2-core machine).
@@ -210,6 +212,33 @@ assert history.last_loss < 0.05 * history.losses[0]
 # curve to see the late progress, which a linear axis flattens.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Warm-up and decay: the step size changes as training goes
+#
+# The call above passed `warmup=30, decay=True`: the learning rate, how big a step the
+# optimiser takes, is not the same at every step.
+#
+# - **Warm-up.** The first 30 steps climb from lr/30 to the full lr = 0.02. At the start
+#   the weights are random and Adam's running averages of the gradient rest on a handful
+#   of batches, so its first updates can point almost anywhere; full-size steps in those
+#   directions can throw the model somewhere it struggles to leave. (The paper warms up
+#   for 4,000 steps.)
+# - **Decay.** After the warm-up the rate glides down along half a cosine to lr/10 at the
+#   last step: big steps early, to make progress, small steps late, so the weights settle
+#   instead of bouncing around the bottom of the loss. (The paper decays as 1/√step.)
+#
+# The loop records the rate each step really used:
+
+# %% slideshow={"slide_type": "fragment"}
+rates = learning_rates(2e-2, steps, warmup=30, decay=True)       # the schedule, one rate per step
+assert all(math.isclose(a, b) for a, b in zip(history.learning_rates, rates))   # what the loop used
+assert math.isclose(rates[0], 2e-2 / 30) and math.isclose(max(rates), 2e-2)
+assert max(range(steps), key=rates.__getitem__) == 29 and math.isclose(rates[-1], 2e-3, rel_tol=0.01)
+print(f"step 1: {rates[0]:.5f}   step 30: {rates[29]:.3f}   step {steps}: {rates[-1]:.4f}")
+figures.progress_curve_figure(history.steps, history.learning_rates, percent=False,
+                              title="Learning rate of every step: warm-up, then decay",
+                              y_title="learning rate")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Did it learn, or memorise? Held-out rows
 #
 # A low training loss could mean the model memorised its 4000 rows. The real test is
@@ -277,6 +306,38 @@ figures.depth_figure({name: losses for name, (_, losses, _) in runs.items()},
 # run's loss is higher because predicting the NEXT symbol is the real task, and after the
 # same 40 steps it already reverses some rows. A loss that looks too good to be true often
 # is: check what the model writes.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Where does the decoder read? Cross-attention, head by head
+#
+# To write its i-th symbol the decoder needs source symbol n−1−i: the first output reads
+# the last input, and so on. Its cross-attention (queries from the decoder, keys from the
+# encoder's output, chapter 07) can show whether it learned that. Below, the decoder's two
+# heads while it writes the answer to `3 1 4 1 5`: one row per symbol written, one column
+# per source symbol.
+
+# %% slideshow={"slide_type": "fragment"}
+demo_src = task.encode("3 1 4 1 5").unsqueeze(0)                  # (1, 5)
+demo_answer = [vocab.bos_id, *vocab.ids(task.answer("3 1 4 1 5")), vocab.eos_id]
+with torch.no_grad():
+    model(demo_src, torch.tensor([demo_answer[:-1]]), need_weights=True)   # teacher-forced, as in training
+demo_cross = model.attention_weights()["cross"][0][0]              # (heads, 6 written, 5 source)
+written = [f"writes {vocab.itos[t]}" for t in demo_answer[1:]]
+figures.head_grid_figure(demo_cross, written, vocab.tokens(demo_src[0]), columns=2,
+                         title="Cross-attention of the trained reverse model, per head")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Both heads trace the **anti-diagonal**: the first symbol written reads the last source
+# symbol, the second the one before it, and so on (the last row, which writes `<eos>`,
+# reads the start: the row is used up). Neither head is perfectly clean on its own. Over
+# all 500 held-out rows, the weight each head puts on exactly the mirrored symbol:
+
+# %% slideshow={"slide_type": "fragment"}
+mirrored = aligned_share(model, task.test, "reverse")             # (heads,): weight on symbol n-1-i
+even = len(task.test) / float(task.test.lengths.sum())            # what an even spread would give
+for head, share in enumerate(mirrored.tolist()):
+    print(f"head {head}: {share:.2f} of its weight on the mirrored source symbol (even spread: {even:.2f})")
+assert (mirrored > 2 * even).all() and mirrored.mean() > 0.5
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What does "it" mean? Attention learns a pronoun
@@ -346,6 +407,51 @@ print(f"pointer head (the one head on top of encoder layer 1, query at \"it\"): 
       f"outweighs the distractor in {wins:.1%} of {len(pt.test)} held-out sentences")
 assert wins >= 0.9 and wins_before < 0.75
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### What was trained, and what emerged
+#
+# Be careful about what this shows. The pointer head's weights **are** the model's
+# answer, and the loss pays it for putting weight on the referent: "it" → "pizza" is
+# trained directly. It could not fail to appear.
+#
+# What nobody asked for is how the encoder makes that possible. To tell "tasted good"
+# from "was broken", the vector of "it" must first collect the words **after** it, the
+# predicate. At every snapshot the loop measured, for each of the encoder's two heads,
+# the share of the weight in the row of "it" that lands on those words (held-out
+# sentences):
+
+# %% slideshow={"slide_type": "fragment"}
+seen_steps = sorted(pointer_history.snapshots)
+predicate = torch.stack([pointer_history.snapshots[s]["predicate"] for s in seen_steps])   # (steps, heads)
+for step_i, row in zip(seen_steps, predicate):
+    print(f"step {step_i:3d}: " + "   ".join(f"head {h} {float(v):.2f}" for h, v in enumerate(row))
+          + f"   mean {float(row.mean()):.2f}")
+start, end = predicate[0], predicate[-1]
+job_head = int(end.argmax())
+assert end[job_head] > 0.6 and end[job_head] > 3 * start[job_head]   # one head moves onto the predicate
+assert end.mean() > 2 * start.mean()                                # the mean rises less
+assert end.max() - end.min() > 0.3                                  # because the heads differ
+figures.progress_curves_figure(
+    seen_steps, {**{f"head {h}": predicate[:, h].tolist() for h in range(predicate.shape[1])},
+                 "mean of the heads": predicate.mean(dim=1).tolist()},
+    title="Share of \"it\"'s encoder attention on the words after it (held-out)",
+    y_title="% of the row's weight")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# At the start both heads give the predicate about as much as any other words. Then
+# **one head** takes the job and moves most of the row of "it" onto the predicate, while
+# the other keeps looking elsewhere. The mean over the two heads, what
+# `nn.MultiheadAttention` would report by default, rises far less and hides that one head
+# did the work. Here is the trained encoder, head by head, on the pizza sentence: look at
+# the row of "it".
+
+# %% slideshow={"slide_type": "fragment"}
+with torch.no_grad():
+    pointer(ids.unsqueeze(0), torch.tensor([8]), need_weights=True)
+encoder_heads = pointer.encoder_attention()[0][0]                     # (heads, 11, 11)
+figures.head_grid_figure(encoder_heads, sentence, columns=2, marks={job_head: "predicate"},
+                         title="The trained encoder, head by head (look at the row of \"it\")")
+
 # %% slideshow={"slide_type": "subslide"}
 after = resolve(pointer, ids, 8)
 assert after[1] > after[6]                               # pizza, not oven
@@ -371,8 +477,10 @@ figures.pointer_figure(after, sentence, referent=1, distractor=6, source=8,
 # - **Pointer head**: the attention from "it" (green = the referent, orange = the
 #   other noun). At step 0 it is flat noise; within a few dozen steps it locks onto
 #   the referent.
-# - **Encoder layer 1**: the encoder's self-attention (mean of its two heads). Look at
-#   the row of "it": it learns to look at the predicate, the words that decide.
+# - **Encoder layer 1**: the encoder's self-attention, head by head. Look at the row of
+#   "it": in one head it moves onto the predicate, the words that decide.
+# - **Share on the words after "it"**: that movement, per head, over the training steps
+#   (the line marks the step shown).
 # - **Held-out: referent wins**: the share of unseen sentences resolved correctly.
 #
 # Pick other sentences in the menu.
@@ -567,11 +675,33 @@ chosen = [s.chosen for s in trace.steps]
 row_labels = [f"{i + 1}: {vocab.itos[c]}" for i, c in enumerate(chosen)]
 figures.generation_figure(trace.probs(), row_labels, vocab.itos, chosen, title="Sampling 3 1 4 1 5 at T = 2")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Outside the lengths it was trained on
+#
+# Every training row had 3 to 6 symbols. A row of 2 or of 7 is something the model has
+# never seen: nothing taught it to stop after 2 symbols, or to read a 7th position.
+
+# %% slideshow={"slide_type": "fragment"}
+for n in (2, 7):
+    unseen = sequence_task("reverse", num_symbols=8, min_len=n, max_len=n, num_train=1, num_test=30, seed=1)
+    assert unseen.vocab.itos == vocab.itos                          # the same symbols, the same ids
+    right = seq2seq_accuracy(model, unseen.test, bos_id=vocab.bos_id, eos_id=vocab.eos_id)
+    print(f"rows of {n} symbols: {right:.0%} of 30 right")
+    assert right < 0.5
+out = greedy_decode(seq2seq_logits_fn(model, task.encode("1 2").unsqueeze(0)),
+                    torch.tensor([[vocab.bos_id]]), max_new_tokens=8, eos_id=vocab.eos_id)
+print("1 2  →", " ".join(task.decode(out[0])))
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# High accuracy on held-out rows means: on new rows **like the training rows**. The
+# model learned "reverse rows of 3 to 6 symbols", not "reverse". The explorer below says
+# so when you type a row outside that range.
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explore: generation
 #
-# Type a source row (symbols 0-7, up to 6 of them) and watch the reversing model
-# answer.
+# Type a source row (symbols 0-7; the model was trained on rows of 3 to 6, and the
+# explorer tells you when you leave that range) and watch the reversing model answer.
 #
 # - With **greedy**, the temperature slider changes nothing: greedy ignores it.
 # - Switch to **sample** and raise the **temperature**: the distributions flatten and
@@ -739,8 +869,16 @@ assert gap.abs().max() < 1e-5
 # - Training repeats: forward pass → **loss** (cross-entropy on the next token) →
 #   **backward** → optimiser step. A small Transformer learns to reverse sequences on a
 #   CPU in seconds, and gets held-out rows right, not only memorised ones.
+# - **Warm-up** keeps the first, least reliable updates small; **decay** makes the last
+#   ones small so the weights settle.
+# - Trained attention is readable: the reverse model's cross-attention traces the
+#   anti-diagonal, each head putting about half or more of its weight on the mirrored
+#   symbol. But it learned the lengths it saw (3 to 6), not reversing in general.
 # - **Q and K are not born as attention**: untrained, the attention from "it" was flat;
-#   after training it picks the right noun, and the words after "it" decide which.
+#   after training the pointer picks the right noun. That pointer was **trained
+#   directly** (its weights are its output). What **emerged** on its own is in the
+#   encoder: one of its two heads moved the row of "it" onto the words after it, the
+#   predicate that decides; a mean over heads hides it.
 # - A decoder **generates one token at a time**: run on the history, read the last
 #   position, choose, append, repeat until `<eos>`. The causal mask keeps earlier
 #   positions unchanged as the text grows.

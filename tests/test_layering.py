@@ -12,9 +12,9 @@ import transformer_course
 
 PACKAGE = Path(transformer_course.__file__).parent
 ORDER = [
-    "_validate", "tokenizer", "embeddings", "positional", "attention", "softmax", "cost", "masks",
-    "layers", "config", "stacks", "model", "data", "pointer", "training", "generation",
-    "from_scratch",
+    "_validate", "tokenizer", "embeddings", "positional", "attention", "examples", "recurrence",
+    "softmax", "cost", "masks", "layers", "config", "stacks", "model", "data", "pointer", "neighbours",
+    "training", "generation", "alignment", "from_scratch",
     "assets", "figures", "widgets", "checks", "export", "workspace", "kernel_memory",
 ]  # fmt: skip
 MODULES = sorted(

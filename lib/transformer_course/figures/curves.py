@@ -19,9 +19,17 @@ from .palette import LOSS_COLOUR, RAW_COLOUR
 
 
 def waves_figure(
-    pe: torch.Tensor, dims: Sequence[int], *, title: str = "Each dimension is a wave over positions"
+    pe: torch.Tensor,
+    dims: Sequence[int],
+    *,
+    title: str = "Each dimension is a wave over positions",
+    sinusoidal: bool = True,
 ) -> go.Figure:
-    """Columns ``dims`` of pe (L, d) as lines against the position."""
+    """Columns ``dims`` of pe (L, d) as lines against the position.
+
+    ``sinusoidal``: the legend names each column's wave ("dim 2 (sin)"); a learned table's
+    columns are not waves, so with False they are only numbered.
+    """
     _validate.tensor("pe", pe, ndim=2)
     for d in dims:
         if not 0 <= d < pe.shape[1]:
@@ -36,14 +44,14 @@ def waves_figure(
                 y=values[:, d],
                 mode="lines+markers",
                 marker=dict(size=4),
-                name=f"dim {d} ({'sin' if d % 2 == 0 else 'cos'})",
+                name=f"dim {d} ({'sin' if d % 2 == 0 else 'cos'})" if sinusoidal else f"dim {d}",
             )
             for d in dims
         ],
         title=title,
         height=320,
         xaxis=dict(title=dict(text="position")),
-        yaxis=dict(title=dict(text="value"), range=[-1.1, 1.1]),
+        yaxis=dict(title=dict(text="value"), range=[-1.1, 1.1] if sinusoidal else None),
     )
 
 
@@ -67,6 +75,38 @@ def repeated_product_figure(values: torch.Tensor, factor: float, *, title: str =
         shapes=[hline(1.0)],
         xaxis=dict(title=dict(text="t (steps back through the sequence)")),
         yaxis=dict(title=dict(text="value (log scale)"), type="log", exponentformat="power"),
+    )
+
+
+def gradient_distance_figure(
+    values: Mapping[str, torch.Tensor],
+    *,
+    title: str = "Gradient reaching each token from the last one",
+) -> go.Figure:
+    """One line per model: ``values`` maps a name to a (T,) tensor of gradient sizes, entry k
+    for the token k steps before the last; log y axis (a vanished gradient shows as a cliff)."""
+    if not isinstance(values, Mapping) or not values:
+        raise ValueError("values must be a non-empty dict: name → (T,) tensor of gradient sizes")
+    for name, v in values.items():
+        _validate.tensor(f"values[{name!r}]", v, ndim=1)
+    return figure(
+        [
+            dict(
+                type="scatter",
+                x=list(range(v.shape[0])),
+                y=v.detach().double().cpu().numpy(),
+                mode="lines+markers",
+                marker=dict(size=4),
+                name=name,
+                hovertemplate=f"{name}<br>%{{x}} tokens back: %{{y:.3g}}<extra></extra>",
+            )
+            for name, v in values.items()
+        ],
+        title=title,
+        height=360,
+        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"),
+        xaxis=dict(title=dict(text="distance from the last token (steps back)")),
+        yaxis=dict(title=dict(text="gradient size (log scale)"), type="log", exponentformat="power"),
     )
 
 
@@ -238,6 +278,47 @@ def progress_curve_figure(
         title=title,
         height=320,
         showlegend=False,
+        shapes=[] if current is None else [vline(current)],
+        xaxis=dict(title=dict(text="training step")),
+        yaxis=dict(title=dict(text=y_title), range=[0, 105] if percent else None),
+    )
+
+
+def progress_curves_figure(
+    steps: Sequence[int],
+    series: Mapping[str, Sequence[float]],
+    *,
+    current: int | None = None,
+    title: str = "",
+    y_title: str = "",
+    percent: bool = True,
+) -> go.Figure:
+    """Several metrics measured at the same ``steps`` (e.g. one per attention head), one line
+    each, with the ``current`` step marked; ``percent`` shows fractions as 0-100."""
+    if not isinstance(series, Mapping) or not series:
+        raise ValueError("series must be a non-empty dict: name → one value per step")
+    for name, values in series.items():
+        if len(values) != len(steps):
+            raise ValueError(
+                f"series[{name!r}] must have one value per step ({len(steps)}), got {len(values)}"
+            )
+    scale = 100.0 if percent else 1.0
+    return figure(
+        [
+            dict(
+                type="scatter",
+                x=list(steps),
+                y=[float(v) * scale for v in values],
+                mode="lines+markers",
+                marker=dict(size=6),
+                name=name,
+                hovertemplate=f"{name}<br>step %{{x}}: %{{y:.1f}}<extra></extra>",
+            )
+            for name, values in series.items()
+        ],
+        title=title,
+        height=320,
+        legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.25),
         shapes=[] if current is None else [vline(current)],
         xaxis=dict(title=dict(text="training step")),
         yaxis=dict(title=dict(text=y_title), range=[0, 105] if percent else None),
