@@ -48,8 +48,8 @@ from .bars import (
 from .base import MAX_CELLS_WITH_TEXT, CourseFigure, figure
 from .curves import (
     depth_figure,
-    loss_comparison_figure,
     gradient_distance_figure,
+    loss_comparison_figure,
     loss_curve_figure,
     progress_curve_figure,
     progress_curves_figure,
