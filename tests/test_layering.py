@@ -13,7 +13,7 @@ import transformer_course
 PACKAGE = Path(transformer_course.__file__).parent
 ORDER = [
     "_validate", "tokenizer", "embeddings", "positional", "attention", "softmax", "cost", "masks",
-    "layers", "model", "data", "pointer", "training", "generation",
+    "layers", "model", "data", "story_world", "stories", "pointer", "training", "generation",
     "assets", "figures", "widgets", "checks", "export",
 ]  # fmt: skip
 MODULES = sorted(
