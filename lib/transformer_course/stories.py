@@ -209,12 +209,12 @@ class StoryGenerator:
         """H(story) in nats, exactly: the introduction, the food sentence given the cast,
         each event given the cast and the food, and the number of events (which the place
         of <eos> tells)."""
-        h = _openings()[0] + self.mean_events() * _event_means()[0]
+        h = story_world.opening_stats()[0] + self.mean_events() * story_world.event_stats()[0]
         return h + math.log(self.max_events - self.min_events + 1)
 
     def mean_tokens(self) -> float:
         """E[tokens counted per story]: words and punctuation, plus <eos>."""
-        return _openings()[1] + self.mean_events() * _event_means()[1] + 1
+        return story_world.opening_stats()[1] + self.mean_events() * story_world.event_stats()[1] + 1
 
     def entropy_per_token(self) -> float:
         """The floor: H(story) / E[tokens], in nats per token."""
@@ -240,31 +240,6 @@ def _table_for(chosen: list[Entry]) -> story_world.Table:
     if len(chosen) == 1:
         return story_world.food_table(a, b)
     return story_world.event_table(a, b, chosen[1].state[0])
-
-
-@lru_cache(maxsize=1)
-def _openings() -> tuple[float, float]:
-    """(entropy, expected tokens) of the first two sentences."""
-    intro = story_world.intro_table()
-    h, n = intro.entropy, intro.mean_length
-    for e in intro.entries:
-        food = story_world.food_table(*e.state[:2])
-        h += e.prob * food.entropy
-        n += e.prob * food.mean_length
-    return h, n
-
-
-@lru_cache(maxsize=1)
-def _event_means() -> tuple[float, float]:
-    """(entropy, expected tokens) of one event, averaged over casts and foods."""
-    h = n = 0.0
-    for e in story_world.intro_table().entries:
-        a, b, _ = e.state
-        for f in story_world.food_table(a, b).entries:
-            events = story_world.event_table(a, b, f.state[0])
-            h += e.prob * f.prob * events.entropy
-            n += e.prob * f.prob * events.mean_length
-    return h, n
 
 
 def _link(pronoun: int, noun: str, query: int, mentions: dict[str, list[int]], word: str) -> PronounLink:

@@ -224,6 +224,31 @@ def _event_table(a: str, b: str, food: str) -> Table:
     return Table(entries, "event")
 
 
+@cache
+def opening_stats() -> tuple[float, float]:
+    """(entropy in nats, expected tokens) of a story's first two sentences."""
+    intro = intro_table()
+    h, n = intro.entropy, intro.mean_length
+    for e in intro.entries:
+        food = food_table(*e.state[:2])
+        h += e.prob * food.entropy
+        n += e.prob * food.mean_length
+    return h, n
+
+
+@cache
+def event_stats() -> tuple[float, float]:
+    """(entropy in nats, expected tokens) of one event, averaged over casts and foods."""
+    h = n = 0.0
+    for e in intro_table().entries:
+        a, b, _ = e.state
+        for f in food_table(a, b).entries:
+            events = event_table(a, b, f.state[0])
+            h += e.prob * f.prob * events.entropy
+            n += e.prob * f.prob * events.mean_length
+    return h, n
+
+
 def _event_slots(template: str, cast: tuple[Character, Character], food: str):
     """(slots, probability within the template) for every way to fill ``template``."""
     pairs = [(cast[0], cast[1]), (cast[1], cast[0])] if "{x}" in template else [(None, None)]
