@@ -71,6 +71,10 @@ def test_the_chapters_sentence_is_a_story():
         "roared",
     )
     assert [tok[d] for d in he.distractors] == ["lily"] and he.distractors[0] > he.referent
+    assert [tok[p] for p in it.referent_mentions] == ["pizza", "pizza"]
+    assert [[tok[p] for p in m] for m in it.distractor_mentions] == [["kitchen"], ["oven"]]
+    assert [tok[p] for p in he.referent_mentions] == ["squatch", "squatch"]
+    assert he.distractor_mentions == ((3, 9, he.distractors[0]),)
 
 
 def _swap(tokens, i, word):
@@ -174,6 +178,11 @@ def test_pronoun_links_point_at_the_referent_and_the_query_needs_it():
         for link in story.links:
             assert tok[link.pronoun] == link.word and link.referent < link.pronoun <= link.query
             assert tok[link.referent] not in tok[link.referent + 1 : link.pronoun]  # the last mention
+            assert link.referent_mentions[-1] == link.referent
+            assert [m[-1] for m in link.distractor_mentions] == list(link.distractors)
+            for positions in (link.referent_mentions, *link.distractor_mentions):
+                assert len({tok[p] for p in positions}) == 1 and positions == tuple(sorted(positions))
+            assert tok.index(tok[link.referent], 1) == link.referent_mentions[0]  # the first one too
             assert link.distractors and all(d < link.pronoun and d != link.referent for d in link.distractors)
             if link.word == "it":
                 assert tok[link.referent] in FOODS and tok[link.query] == "was"

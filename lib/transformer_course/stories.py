@@ -44,7 +44,9 @@ class PronounLink:
     means before it; distractors: the last mention of each other noun it could mean in
     English (the other character for he/she/they; the oven, the table, the place for
     "it"); query: the position whose next-token prediction needs the referent (the
-    pronoun itself before an action, "was" before an adjective).
+    pronoun itself before an action, "was" before an adjective). referent_mentions and
+    distractor_mentions (one tuple per distractor) hold every mention before the pronoun:
+    a head may look at any of them, so attention is best summed over them.
     """
 
     pronoun: int
@@ -52,6 +54,8 @@ class PronounLink:
     distractors: tuple[int, ...]
     query: int
     word: str
+    referent_mentions: tuple[int, ...]
+    distractor_mentions: tuple[tuple[int, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -243,13 +247,21 @@ def _table_for(chosen: list[Entry]) -> story_world.Table:
 
 
 def _link(pronoun: int, noun: str, query: int, mentions: dict[str, list[int]], word: str) -> PronounLink:
-    before = {k: [p for p in ps if p < pronoun] for k, ps in mentions.items()}
+    before = {k: tuple(p for p in ps if p < pronoun) for k, ps in mentions.items()}
     if noun in BY_KEY:  # a character: the other character is the distractor
         others = [k for k, ps in before.items() if ps and k in BY_KEY and k != noun]
     else:  # "it" → the food: the things and places are the distractors
         others = [k for k, ps in before.items() if ps and k not in BY_KEY and k not in FOODS]
-    last = lambda k: max(before[k])
-    return PronounLink(pronoun, last(noun), tuple(sorted(last(k) for k in others)), query, word)
+    others.sort(key=lambda k: before[k][-1])
+    return PronounLink(
+        pronoun,
+        before[noun][-1],
+        tuple(before[k][-1] for k in others),
+        query,
+        word,
+        before[noun],
+        tuple(before[k] for k in others),
+    )
 
 
 def _words(story, *, allow_eos: bool = True) -> list[str] | None:
