@@ -303,6 +303,7 @@ def _embedding(d_model: int = 8, **kwargs):
 # A class missing here is built by guessing its arguments from their names (below).
 CONSTRUCTORS: dict[str, Callable[[], object]] = {
     "RepeatedProductExplorer": lambda: _widgets().RepeatedProductExplorer(factor=0.9, steps=50),
+    "PathLengthExplorer": lambda: _widgets().PathLengthExplorer(length=50, scale=1.0),
     "EmbeddingExplorer": lambda: _widgets().EmbeddingExplorer(
         _vocab(), _embedding(8), text="the cat saw the dog"
     ),

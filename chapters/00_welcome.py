@@ -23,9 +23,11 @@
 # - **Play with the widgets.** Boxes, sliders and checkboxes above a figure redraw it at
 #   once. Type your own sentences: if something is off, the widget tells you in a line of
 #   text instead of crashing.
-# - **Try the "your turn" cells.** You write a function, a checker runs it and names
-#   your mistake precisely when it is wrong. A collapsed cell below holds a worked
-#   solution: click the `…` to open it, once you have tried.
+# - **Try the "your turn" cells.** Sixteen of them, from cosine similarity in 01 to
+#   sampling in 08: by the end you have written every piece of the model. A checker runs
+#   your function and, when it is wrong, names your mistake precisely: the usual slips by
+#   name, anything else by where and how your result differs. A collapsed cell below holds
+#   a worked solution: click the `…` to open it, once you have tried.
 # - **Change anything.** This notebook is your own copy, in `workspace/`: edit it, save it,
 #   break it. `make reset CHAPTER=00` brings back a fresh one, and keeps yours in
 #   `workspace/.backups/`.
@@ -105,8 +107,27 @@ widgets.RepeatedProductExplorer(factor=0.9, steps=50)
 #   result to its input, then normalises. The shortcut lets signals and gradients pass
 #   straight through a deep stack, and the normalisation keeps the numbers in a steady range.
 #
-# Stack that block N times (6 in the original paper) and you have the encoder; the
-# decoder is the same with one extra attention step. *(chapter 07)*
+# Stack that block N times (6 in the original paper) and you have the **encoder**. The
+# **decoder**'s blocks differ in two ways: their self-attention is **masked**, so that each
+# word sees only the words before it (the decoder writes one word at a time and must not
+# peek at the next, chapter 06), and an extra attention step, **cross-attention**, reads
+# the encoder's output. *(chapter 07)*
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ## The whole model on one page
+#
+# The encoder (left) reads the source sentence; the decoder (right) writes the target
+# one token at a time. The pink boxes and the waves beside them are chapters 01 and 02,
+# the orange boxes chapters 03–06 (note the decoder's **masked** self-attention), the blue
+# and yellow boxes chapter 07. The red arrow carries the encoder's output to every decoder
+# layer's cross-attention, where the decoder's queries (Q) meet it as keys and values
+# (K, V). By chapter 07 you will have built every box, and checked it against PyTorch's own.
+
+# %% slideshow={"slide_type": "fragment"}
+from transformer_course.assets import asset_image
+
+asset_image("transformer.svg", width=520,
+            alt="The encoder-decoder Transformer: encoder stack left, decoder stack right")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Why not recurrent networks?
@@ -121,6 +142,12 @@ widgets.RepeatedProductExplorer(factor=0.9, steps=50)
 #   every step, multiplying by (roughly) the same factor each time.
 # - **Limited context**: information from far back has to survive many of those
 #   multiplications, so in practice the model forgets it.
+#
+# LSTMs (and GRUs) were built against the second problem: **gates** let the state pass a
+# step almost unchanged when the network chooses so, and then the gradient along it barely
+# shrinks. That softened vanishing gradients a great deal. It did not remove the chain:
+# an LSTM still reads one token at a time, and information from far back still has to
+# travel through every step in between.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Repeated multiplication, in numbers
@@ -135,11 +162,39 @@ assert shrink < 0.01 and grow > 100
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # A factor only 10% away from 1 loses 99.5% of the signal, or multiplies it by more than
-# a hundred. Try it: move **factor** close to 1 and notice how narrow the safe zone is,
-# then raise **steps** to see what a long sentence does.
+# a hundred. That is the curve of the environment check at the top of this chapter: go
+# back and move its **factor** close to 1 to see how narrow the safe zone is, then raise
+# **steps** to see what a long sentence does.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### A real RNN, measured
+#
+# The factor above is a cartoon. Here is the real thing, measured by PyTorch's autograd
+# (the lib's `recurrence` module): a tiny RNN with a state of 16 numbers reads 50 random
+# token vectors, one per step, h_t = tanh(W h_{t-1} + U x_t). Back-propagate from its last
+# state and see how much gradient reaches each token. Beside it, one self-attention layer
+# reads the same 50 tokens, and the gradient starts from its last output.
 
 # %% slideshow={"slide_type": "fragment"}
-widgets.RepeatedProductExplorer(factor=0.9, steps=50)
+from transformer_course.recurrence import attention_gradients, rnn_gradients
+
+rnn = rnn_gradients(50, scale=1.0)            # (50,): entry k = the token k steps before the last
+attention = attention_gradients(50)           # (50,), the same for one self-attention layer
+print(f"gradient reaching the token 49 steps back: RNN {rnn[49]:.1e}, attention {attention[49]:.1e}")
+print(f"                   the token 1 step back:  RNN {rnn[1]:.1e}, attention {attention[1]:.1e}")
+assert rnn[49] < 1e-6 * rnn[1]                                    # the RNN's gradient has vanished
+assert attention[1:].max() < 10 * attention[1:].min()             # attention's: no decay with distance
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# In the RNN, the gradient from 49 steps back is some 10⁻¹⁰ times the one from the
+# previous token, although W here stretches nothing (it is a rotation: scale 1) and
+# only tanh's slope, at most 1, shrinks it at each step. Attention gives every token,
+# near or far, a gradient of the same size: the **path** from the last token to any other
+# is one step long. Change the RNN's **scale**: below 1 the gradient vanishes faster;
+# well above 1 it explodes instead (try 3). Change **tokens**: the attention line stays flat.
+
+# %% slideshow={"slide_type": "fragment"}
+widgets.PathLengthExplorer(length=50, scale=1.0)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### What Transformers do instead
@@ -191,7 +246,12 @@ widgets.RepeatedProductExplorer(factor=0.9, steps=50)
 # - Core parts: **embeddings**, **positional encoding**, **attention**; a feed-forward
 #   network and **Add & Norm** complete each block.
 # - RNNs read one token at a time and multiply gradients step after step
-#   (0.9⁵⁰ ≈ 0.005, 1.1⁵⁰ ≈ 117); Transformers see all tokens in parallel.
+#   (0.9⁵⁰ ≈ 0.005, 1.1⁵⁰ ≈ 117; measured in a tiny RNN, the gradient from 49 tokens
+#   back is 10⁻¹⁰ times the one from the previous token). LSTM gates soften this, but
+#   keep the chain. Transformers see all tokens in parallel: every token is one step from
+#   every other.
+# - The decoder's self-attention is masked (no peeking at later words) and it adds
+#   cross-attention to the encoder's output.
 # - Encoder-only (BERT), decoder-only (GPT), encoder-decoder (original, T5).
 #
 # Next: **01 Embeddings**, where words become vectors.

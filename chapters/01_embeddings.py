@@ -105,8 +105,8 @@ figures.embedding_heatmap(vectors, vocab.tokens(ids), title="tell me about pizza
 # ### A lookup is a matrix product
 #
 # Reading row `i` of a table gives the same result as multiplying a **one-hot** vector
-# (all zeros except a 1 at position `i`) by the table. Four one-hot rows (4 × V) times
-# the table (V × 3) give the same 4 × 3 matrix:
+# (all zeros except a 1 at position `i`) by the table. Four one-hot rows (4 × V, where V
+# is the size of the vocabulary) times the table (V × 3) give the same 4 × 3 matrix:
 
 # %% slideshow={"slide_type": "fragment"}
 one_hot = F.one_hot(ids, num_classes=len(vocab)).float()   # (4, V)
@@ -159,9 +159,39 @@ for name, other in [("b", b), ("c", c)]:
 assert math.isclose(float(F.cosine_similarity(a, b, dim=0)), 1.0, rel_tol=1e-6)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: a cosine-similarity matrix
+#
+# Write `cosine_similarity(vectors)`: for `vectors` of shape (T, d), one token per row,
+# return the (T, T) matrix whose entry (i, j) is the cosine similarity of rows i and j.
+#
+# Hint: make each row have length 1, then a single matrix product gives every pair.
+# Do not use `similarity_matrix` or `F.cosine_similarity`: that would be cheating!
+
+# %% slideshow={"slide_type": "fragment"}
+def cosine_similarity(vectors: torch.Tensor) -> torch.Tensor:
+    """vectors (T, d) → (T, T) cosine similarities."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_cosine_similarity(cosine_similarity)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def cosine_similarity_solution(vectors: torch.Tensor) -> torch.Tensor:
+    """vectors (T, d) → (T, T) cosine similarities."""
+    lengths = vectors.norm(dim=1, keepdim=True)   # (T, 1): one length per row (token)
+    unit = vectors / lengths                      # every row now has length 1
+    return unit @ unit.T                          # (T, d) @ (d, T) → (T, T)
+
+
+assert checks.check_cosine_similarity(cosine_similarity_solution).passed
+assert torch.allclose(cosine_similarity_solution(vectors), similarity_matrix(vectors, "cosine"), atol=1e-6)
+checks.check_cosine_similarity(cosine_similarity_solution)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Every pair at once
 #
-# Stack the vectors as rows of a matrix V (T × d). Then V Vᵀ holds every pairwise dot
+# Stack the vectors as rows of a matrix X (T × d; here `vectors`). Then X Xᵀ holds every pairwise dot
 # product (T × T), and normalising each row first gives every cosine. The lib's
 # `similarity_matrix` does both:
 
@@ -226,35 +256,6 @@ print(f"length of the raw row: {raw.norm():.2f}   after × √{d_model}: {word.n
 # %% slideshow={"slide_type": "fragment"}
 explorer_embedding = TokenEmbedding(len(vocab), 8)
 widgets.EmbeddingExplorer(vocab, explorer_embedding, text="the cat saw the dog")
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn: a cosine-similarity matrix
-#
-# Write `cosine_similarity(vectors)`: for `vectors` of shape (T, d), one token per row,
-# return the (T, T) matrix whose entry (i, j) is the cosine similarity of rows i and j.
-#
-# Hint: make each row have length 1, then a single matrix product gives every pair.
-# Do not use `similarity_matrix` or `F.cosine_similarity`: that would be cheating!
-
-# %% slideshow={"slide_type": "fragment"}
-def cosine_similarity(vectors: torch.Tensor) -> torch.Tensor:
-    """vectors (T, d) → (T, T) cosine similarities."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_cosine_similarity(cosine_similarity)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def cosine_similarity_solution(vectors: torch.Tensor) -> torch.Tensor:
-    """vectors (T, d) → (T, T) cosine similarities."""
-    lengths = vectors.norm(dim=1, keepdim=True)   # (T, 1): one length per row (token)
-    unit = vectors / lengths                      # every row now has length 1
-    return unit @ unit.T                          # (T, d) @ (d, T) → (T, T)
-
-
-assert checks.check_cosine_similarity(cosine_similarity_solution).passed
-checks.check_cosine_similarity(cosine_similarity_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap

@@ -29,6 +29,7 @@ from transformer_course.embeddings import TokenEmbedding, similarity_matrix
 from transformer_course.positional import (
     LearnedPositionalEmbedding,
     SinusoidalPositionalEncoding,
+    shift_matrix,
     sinusoidal_encoding,
 )
 from transformer_course.tokenizer import course_vocab, tokenize
@@ -79,17 +80,27 @@ assert torch.allclose(weights_shuffled, weights[:, :, perm][:, :, :, perm], atol
 # ## Explore: same words, different order
 #
 # Two sentences with the same words. The heatmaps show the attention of each (averaged
-# over the two heads); the bars compare, word by word, its output in sentence A with its
-# output in sentence B (cosine similarity).
+# over the two heads); the bars show, word by word, **how far its output moves** between
+# sentence A and sentence B: |out_A − out_B| as a percentage of the length of out_A.
 #
-# - As it starts, every bar reads **1.00**: each word gets the same output in both
-#   sentences, so the layer cannot tell them apart.
-# - Tick **add positional encoding**: the bars drop below 1 and the heatmaps change.
-# - Try your own pair, e.g. "the dog saw the cat" / "the cat saw the dog".
+# - As it starts, every bar reads **0.0 %**: each word gets exactly the same output in
+#   both sentences, so the layer cannot tell them apart.
+# - Tick **add positional encoding**: every bar rises (here by a quarter to more than half
+#   of the output's length, measured below) and the heatmaps change.
+# - Try your own pair, e.g. "the dog saw the cat" / "the cat saw the dog". The changes
+#   can be much smaller, a few percent: nothing in a random layer makes it pay much
+#   attention to positions. Training is what teaches a model to use them.
 
 # %% slideshow={"slide_type": "fragment"}
-widgets.WordOrderExplorer(vocab, embed, attention,
-                          text_a="Squatch eats pizza", text_b="Pizza eats Squatch")
+order = widgets.WordOrderExplorer(vocab, embed, attention,
+                                  text_a="Squatch eats pizza", text_b="Pizza eats Squatch")
+without_positions = order.word_changes(positions=False)       # (3,): one change per word of A
+with_positions = order.word_changes(positions=True)
+for word, a, b in zip(tokenize("Squatch eats pizza"), without_positions, with_positions):
+    print(f"{word:8s} output moves by {100 * a:4.1f} % without positions, {100 * b:4.1f} % with them")
+assert without_positions.max() < 1e-5                           # the same output in both orders
+assert with_positions.min() > 0.2 and with_positions.max() > 0.5  # every word moves, one by over half
+order
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The sinusoidal encoding
@@ -102,6 +113,38 @@ widgets.WordOrderExplorer(vocab, embed, attention,
 #
 # Pair 0 turns fastest (wavelength 2π positions); each next pair turns slower, down to a
 # wavelength of about 2π · 10000 for the last.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: the sinusoidal encoding
+#
+# Before we build it together, write it from the formula: `my_sinusoidal_encoding(length,
+# d_model)` returns the (length, d_model) table, sine in the even dimensions, cosine in the
+# odd ones, with the frequency of pair i equal to 1 / 10000^(2i/d_model). Assume d_model
+# is even. The next cells then build it step by step.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_sinusoidal_encoding(length: int, d_model: int) -> torch.Tensor:
+    """The paper's positional encoding, shape (length, d_model)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_sinusoidal_encoding(my_sinusoidal_encoding)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def sinusoidal_encoding_solution(length: int, d_model: int) -> torch.Tensor:
+    """The paper's positional encoding, shape (length, d_model)."""
+    pos = torch.arange(length, dtype=torch.float64)[:, None]          # (L, 1)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)          # (d/2,): 2i per pair
+    angle = pos / 10000 ** (two_i / d_model)                          # (L, d/2)
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2] = torch.sin(angle)
+    pe[:, 1::2] = torch.cos(angle)
+    return pe
+
+
+assert checks.check_sinusoidal_encoding(sinusoidal_encoding_solution).passed
+checks.check_sinusoidal_encoding(sinusoidal_encoding_solution)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Built step by step in plain torch
@@ -176,6 +219,25 @@ cos = F.cosine_similarity(both[0, 0], both[0, 2], dim=0)
 print(f"'pizza' at position 0 vs position 2: cosine {cos:.2f} (it was 1.00 before)")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Why add, and not concatenate?
+#
+# Gluing the position vector on after the word vector, [word, position], would keep the
+# two apart for sure. But every layer that reads x starts with a linear map (W_Q, W_K, W_V
+# in the next chapters), and a linear map of a concatenation is a **sum** of two maps:
+# [word, position] · W = word · W_top + position · W_bottom. So concatenating buys little
+# that adding cannot do, and it doubles the width every later layer must read. Adding
+# keeps d_model as it is; the price is that words and positions share the same numbers,
+# and training has to keep them from getting in each other's way.
+
+# %% slideshow={"slide_type": "fragment"}
+pe3 = sinusoidal_encoding(3, d_model)                    # (3, 16): where
+W = torch.randn(2 * d_model, d_model)                    # a linear map reading [word, position]
+concatenated = torch.cat([words[0], pe3], dim=-1) @ W    # (3, 32) @ (32, 16) → (3, 16)
+two_maps = words[0] @ W[:d_model] + pe3 @ W[d_model:]    # (3, 16): a sum of two (16, 16) maps
+assert torch.allclose(concatenated, two_maps, atol=1e-5)
+print("[word, position] · W = word · W_top + position · W_bottom")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Nearby positions look alike
 #
 # Compare position vectors with each other: neighbours are very similar, far-apart
@@ -197,6 +259,46 @@ print(f"mean similarity at distance 1-3: {near.mean():.2f}, at distance 30-39: {
 figures.similarity_heatmap(sim[:32, :32], [str(p) for p in range(32)],
                            title="Cosine similarity between positions 0-31").update_xaxes(
     title="position").update_yaxes(title="position")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Why sines and cosines: a step is a rotation
+#
+# The paper chose sinusoids for a reason it states: for any fixed offset k, PE(pos + k) is
+# a **fixed linear function** of PE(pos). Take one pair of dimensions with frequency ω.
+# The angle-addition formulas say
+#
+# $$\begin{pmatrix}\sin((pos+k)\omega)\\ \cos((pos+k)\omega)\end{pmatrix} =
+#   \begin{pmatrix}\cos k\omega & \sin k\omega\\ -\sin k\omega & \cos k\omega\end{pmatrix}
+#   \begin{pmatrix}\sin(pos\,\omega)\\ \cos(pos\,\omega)\end{pmatrix}$$
+#
+# The 2 × 2 matrix is a **rotation** by the angle kω, and it does not depend on pos. Put
+# one such block per pair on the diagonal and you get one d_model × d_model matrix M_k
+# (the lib's `shift_matrix`) that moves **every** position k steps on. A layer that has
+# learned "look 3 words back" can therefore use the same weights at every position.
+
+# %% slideshow={"slide_type": "fragment"}
+exact = sinusoidal_encoding(64, 64, dtype=torch.float64)   # float64: errors near 1e-15
+for k in (1, 3, 10):
+    M = shift_matrix(k, 64, dtype=torch.float64)         # (64, 64): 32 rotation blocks
+    moved = exact[:-k] @ M.T                             # M_k applied to positions 0 … 63-k at once
+    assert torch.allclose(moved, exact[k:], atol=1e-12)  # = positions k … 63, exactly
+    assert torch.allclose(M @ M.T, torch.eye(64, dtype=torch.float64), atol=1e-12)   # a rotation
+    print(f"k = {k:2d}: PE(pos + {k}) = M_{k} · PE(pos) for all {64 - k} positions; "
+          f"largest error {float((moved - exact[k:]).abs().max()):.1e}")
+print("the 2 × 2 block of pair 0 for k = 1:\n", shift_matrix(1, 64)[:2, :2].numpy().round(3))
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# A rotation keeps lengths and angles, which is why the similarity above depends only on
+# the distance: PE(pos) · PE(pos + k) = Σ cos(kω) over the pairs, whatever pos is. An
+# untrained learned table has no such map (you will check it below): it has to learn
+# one, if it needs one.
+
+# %% slideshow={"slide_type": "fragment"}
+k, omegas = 3, 1.0 / 10000 ** (torch.arange(0, 64, 2, dtype=torch.float64) / 64)
+dots = (exact[:-k] * exact[k:]).sum(dim=1)               # PE(pos) · PE(pos + 3) for every pos
+assert torch.allclose(dots, torch.cos(k * omegas).sum().expand_as(dots), atol=1e-10)
+print(f"PE(pos) · PE(pos + 3) = {float(dots[0]):.4f} for every pos = Σ cos(3ω) = "
+      f"{float(torch.cos(k * omegas).sum()):.4f}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The other option: learned position embeddings
@@ -247,6 +349,18 @@ with torch.no_grad():
 print(f"mean similarity of neighbours: learned {learned_sim.diagonal(1).mean():+.2f}, "
       f"sinusoidal {sim.diagonal(1).mean():+.2f}")
 assert learned_sim.diagonal(1).mean().abs() < 0.3
+
+# No fixed linear map takes each learned row to the next: even the best one (least squares)
+# misses by most of a row's length, where the sinusoidal table is hit exactly.
+# (In float64: the slow columns of the sinusoidal table are nearly constant over 32
+# positions, and float32 would blur the fit.)
+tables = {"learned": learned.pe.detach().double(),
+          "sinusoidal": sinusoidal_encoding(32, d_model, dtype=torch.float64)}
+for name, table in tables.items():
+    best = torch.linalg.lstsq(table[:-1], table[1:]).solution      # (16, 16): best M with row p @ M ≈ row p+1
+    miss = float((table[:-1] @ best - table[1:]).norm() / table[1:].norm())
+    print(f"{name:10s}: the best single map from each position to the next misses by {miss:.0%}")
+    assert miss > 0.5 if name == "learned" else miss < 1e-6
 figures.similarity_heatmap(learned_sim, [str(p) for p in range(32)],
                            title="Untrained learned positions: no pattern").update_xaxes(
     title="position").update_yaxes(title="position")
@@ -263,6 +377,12 @@ figures.similarity_heatmap(learned_sim, [str(p) for p in range(32)],
 #
 # The paper tried both and found they gave nearly the same results; it kept the
 # sinusoids because they might extend to longer sentences.
+#
+# **What models use today.** BERT and GPT-2 learned their positions. Most recent large
+# language models (Llama, Mistral, Qwen, …) use **rotary embeddings (RoPE)**: instead of
+# adding anything to the word vectors, they rotate each query and key by its position's
+# angle, the very rotation M_k above, so that q · k depends only on how far apart the two
+# tokens are.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explore: the encoding
@@ -278,50 +398,19 @@ figures.similarity_heatmap(learned_sim, [str(p) for p in range(32)],
 widgets.PositionalExplorer(length=24, d_model=32)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn: the sinusoidal encoding
-#
-# Write `my_sinusoidal_encoding(length, d_model)` returning the (length, d_model) table:
-# sine in the even dimensions, cosine in the odd ones, with the frequency of pair i equal
-# to 1 / 10000^(2i/d_model). Assume d_model is even.
-#
-# Try to write it without scrolling back up!
-
-# %% slideshow={"slide_type": "fragment"}
-def my_sinusoidal_encoding(length: int, d_model: int) -> torch.Tensor:
-    """The paper's positional encoding, shape (length, d_model)."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_sinusoidal_encoding(my_sinusoidal_encoding)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def sinusoidal_encoding_solution(length: int, d_model: int) -> torch.Tensor:
-    """The paper's positional encoding, shape (length, d_model)."""
-    pos = torch.arange(length, dtype=torch.float64)[:, None]          # (L, 1)
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)          # (d/2,): 2i per pair
-    angle = pos / 10000 ** (two_i / d_model)                          # (L, d/2)
-    pe = torch.zeros(length, d_model)
-    pe[:, 0::2] = torch.sin(angle)
-    pe[:, 1::2] = torch.cos(angle)
-    return pe
-
-
-assert checks.check_sinusoidal_encoding(sinusoidal_encoding_solution).passed
-checks.check_sinusoidal_encoding(sinusoidal_encoding_solution)
-
-# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 #
 # - Self-attention is **permutation-equivariant**: shuffle the tokens and the outputs
 #   shuffle the same way. Without help, "Squatch eats pizza" = "Pizza eats Squatch".
-# - The fix: **add** a position vector to each word vector.
+# - The fix: **add** a position vector to each word vector (a linear map of a
+#   concatenation would be a sum anyway; adding keeps the width).
 # - **Sinusoidal**: PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(…): waves
 #   from fast to slow, a unique pattern per position, no parameters, any length.
 # - **Learned**: an `nn.Embedding` over positions; flexible, but noise until trained and
 #   limited to max_len.
 # - Position vectors of nearby positions are similar, and the similarity depends only on
-#   the distance.
+#   the distance, because moving k positions is one fixed rotation M_k for every position.
+#   Today's large models mostly rotate queries and keys instead (RoPE).
 #
 # Next: **03 Queries, keys and values**, the inside of the attention layer we used here
 # as a black box.

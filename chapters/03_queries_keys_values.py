@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from transformer_course import checks, figures, widgets
 from transformer_course.attention import SingleHeadAttention, attention_scores
 from transformer_course.embeddings import TokenEmbedding
+from transformer_course.examples import cat_example, video_search
 from transformer_course.tokenizer import course_vocab, tokenize
 
 _ = torch.manual_seed(0)   # the same "random" numbers on every run
@@ -59,6 +60,23 @@ for title, key in titles.items():
 # A search engine would hand you the best match. Attention is softer: it hands back a
 # **mix of all the values**, weighted by how well each key matched: the film reviews
 # count most, the trailer and the pizza review a little, the pasta video least.
+#
+# The values are what you actually get: the videos. Describe each by its minutes of
+# three kinds of content. (Chapter 04 turns the scores into weights and computes the
+# mix; the lib keeps these numbers as `examples.video_search()` so it can start from them.)
+
+# %% slideshow={"slide_type": "fragment"}
+contents = ["film scenes", "someone talking", "cooking"]
+videos = torch.tensor([[6.0, 8.0, 0.0],                     # the values, one row per video:
+                       [3.0, 0.0, 0.0],                     # minutes of each kind of content
+                       [0.0, 5.0, 2.0],
+                       [0.0, 2.0, 8.0]])
+for title, video in zip(titles, videos):
+    print(f"{title:36s} holds {dict(zip(contents, video.tolist()))}")
+
+search = video_search()                                     # the same numbers, kept in the lib
+assert torch.equal(search.query, query) and torch.equal(search.keys, torch.stack(list(titles.values())))
+assert torch.equal(search.values, videos) and list(search.titles) == list(titles)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## Three questions every token asks
@@ -191,6 +209,25 @@ figures.scores_heatmap(scores_cat, cat_tokens, title="Hand-made scores: 'i'm' fi
 # one meets the key of the other. In a real model nobody writes these matrices: training
 # finds them (chapter 08).
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### And the values?
+#
+# W_V decides what a word hands over when another word picks it. Take the simplest
+# choice: every word hands over its own four features, so W_V is the identity matrix and
+# an output can be read feature by feature. Chapter 04 finishes the computation (softmax,
+# then the weighted sum of these values) and shows what "i'm" leaves the layer with. The
+# lib keeps this example as `examples.cat_example()`, so chapter 04 starts from the same numbers.
+
+# %% slideshow={"slide_type": "fragment"}
+W_V_cat = torch.eye(4)                                      # (4, 4): hand over your own features
+values_cat = X_cat @ W_V_cat                                # (5, 4)
+
+example = cat_example()
+assert list(example.tokens) == cat_tokens
+pairs = ((X_cat, example.x), (W_Q_cat, example.w_q), (W_K_cat, example.w_k), (W_V_cat, example.w_v))
+assert all(torch.equal(mine, kept) for mine, kept in pairs)
+print("chapter 04 continues from these numbers: X, W_Q, W_K, W_V of 'I'm playing with a cat'")
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Many sentences, many heads: `einsum`
 #
@@ -231,10 +268,43 @@ assert torch.allclose(energy, attention_scores(q_heads, k_heads, scale=1.0), ato
 print("einsum:", tuple(energy.shape), "= matmul:", tuple(matmul.shape))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: attention scores
+#
+# Write `my_attention_scores(q, k)`: for queries q of shape (..., Lq, d_k) and keys k of
+# shape (..., Lk, d_k), return the raw scores of shape (..., Lq, Lk), entry (i, j) being
+# q_i · k_j. The `...` means it should also work for a batch of sentences (B, L, d_k).
+#
+# No scaling yet: that is chapter 04.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_attention_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """q (..., Lq, d_k), k (..., Lk, d_k) → raw scores (..., Lq, Lk)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_attention_scores(my_attention_scores)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def attention_scores_solution(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """q (..., Lq, d_k), k (..., Lk, d_k) → raw scores (..., Lq, Lk)."""
+    # transpose(-2, -1) swaps only the last two dims, so batches stay where they are;
+    # k.T would reverse ALL dims of a 3-D tensor.
+    return q @ k.transpose(-2, -1)
+
+
+assert checks.check_attention_scores(attention_scores_solution).passed
+assert torch.allclose(attention_scores_solution(q_heads, k_heads), energy, atol=1e-5)   # the einsum above
+checks.check_attention_scores(attention_scores_solution)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ## Shapes along the way
 #
-# Keep this table at hand: most bugs in attention code are shape bugs. Chapter 04
-# explains the weights (a softmax over the keys); here we only track the shapes.
+# Keep this table at hand: most bugs in attention code are shape bugs.
+#
+# The cell below borrows two steps that chapter 04 teaches: `torch.softmax` turns each row
+# of scores into weights that are positive and sum to 1, and the scores are first divided
+# by √head_dim. Take both on trust for now: here we only track the shapes.
 #
 # | tensor | shape | einsum letters |
 # | --- | --- | --- |
@@ -275,35 +345,6 @@ d_model = 8
 explorer_embed = TokenEmbedding(len(vocab), d_model, scale=False)
 explorer_head = SingleHeadAttention(d_model, d_k=4)
 widgets.QKVExplorer(vocab, explorer_embed, explorer_head, text="I'm playing with a cat", query=0)
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn: attention scores
-#
-# Write `my_attention_scores(q, k)`: for queries q of shape (..., Lq, d_k) and keys k of
-# shape (..., Lk, d_k), return the raw scores of shape (..., Lq, Lk), entry (i, j) being
-# q_i · k_j. The `...` means it should also work for a batch of sentences (B, L, d_k).
-#
-# No scaling yet: that is chapter 04.
-
-# %% slideshow={"slide_type": "fragment"}
-def my_attention_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """q (..., Lq, d_k), k (..., Lk, d_k) → raw scores (..., Lq, Lk)."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_attention_scores(my_attention_scores)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def attention_scores_solution(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """q (..., Lq, d_k), k (..., Lk, d_k) → raw scores (..., Lq, Lk)."""
-    # transpose(-2, -1) swaps only the last two dims, so batches stay where they are;
-    # k.T would reverse ALL dims of a 3-D tensor.
-    return q @ k.transpose(-2, -1)
-
-
-assert checks.check_attention_scores(attention_scores_solution).passed
-checks.check_attention_scores(attention_scores_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from transformer_course import checks, figures, widgets
 from transformer_course.attention import SingleHeadAttention, scaled_dot_product_attention
 from transformer_course.embeddings import TokenEmbedding
+from transformer_course.examples import cat_example, video_search
 from transformer_course.softmax import (
     entropy,
     naive_softmax,
@@ -204,26 +205,131 @@ assert torch.allclose(naive_softmax(small), naive_softmax(small - 5.0))   # shif
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # `torch.softmax` does this internally; the lib's `stable_softmax` spells it out.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: a softmax that never overflows
+#
+# Write `my_softmax(scores)` for scores of any shape (..., Lk): a softmax over the **last**
+# dimension that works even for scores near 1000. Use `exp`, `sum` and `max`, not
+# `torch.softmax`.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_softmax(scores: torch.Tensor) -> torch.Tensor:
+    """scores (..., Lk) → weights (..., Lk), each row summing to 1, no overflow."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_softmax(my_softmax)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def softmax_solution(scores: torch.Tensor) -> torch.Tensor:
+    """scores (..., Lk) → weights (..., Lk), each row summing to 1, no overflow."""
+    row_max = scores.max(dim=-1, keepdim=True).values    # (..., 1): each row's own max
+    e = (scores - row_max).exp()                          # largest entry is exp(0) = 1
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+assert checks.check_softmax(softmax_solution).passed
+assert torch.allclose(softmax_solution(big), stable)
+checks.check_softmax(softmax_solution)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The weighted sum of the values
 #
 # With one row of weights per query, each token's output is a **mix of all the value
 # vectors**, weighted by how much it attends to each:
 #
-# $$\text{output}_i = \sum_j w_{ij}\, v_j \qquad \text{i.e.} \qquad \text{output} = W V$$
+# $$\text{output}_i = \sum_j a_{ij}\, v_j \qquad \text{i.e.} \qquad \text{output} = A V$$
 #
-# Every token leaves the layer as a context-aware blend of the tokens it looked at.
+# A is the matrix of attention weights (one row per query); W_Q, W_K and W_V stay the
+# names of the three projections. Every token leaves the layer as a context-aware blend
+# of the tokens it looked at.
 
 # %% slideshow={"slide_type": "fragment"}
 L, d_k, d_v = 4, 8, 3
 Q, K, V = torch.randn(L, d_k), torch.randn(L, d_k), torch.randn(L, d_v)
-W = torch.softmax(Q @ K.T / math.sqrt(d_k), dim=-1)                  # (L, L)
-out = W @ V                                                            # (L, d_v)
+A = torch.softmax(Q @ K.T / math.sqrt(d_k), dim=-1)                  # (L, L): attention weights
+out = A @ V                                                            # (L, d_v)
 
-mix_for_token_0 = sum(W[0, j] * V[j] for j in range(L))               # by hand, for token 0
+mix_for_token_0 = sum(A[0, j] * V[j] for j in range(L))               # by hand, for token 0
 assert torch.allclose(out[0], mix_for_token_0, atol=1e-6)
-print("weights of token 0:", W[0])
+print("weights of token 0:", A[0])
 print("its output        :", out[0])
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Back to the video search
+#
+# Chapter 03 matched the query "movie reviews" against four titles (the keys) and gave
+# each video a value: its minutes of film scenes, of someone talking, of cooking. Now the
+# search can finish: softmax turns the four scores into weights (divided by √3 first, as
+# the formula will say: queries and keys have 3 features), and what you "watch" is the
+# weighted mix of the four videos.
+
+# %% slideshow={"slide_type": "fragment"}
+search = video_search()                                         # chapter 03's numbers
+video_scores = search.keys @ search.query / math.sqrt(3)        # (4,): one score per title
+video_weights = torch.softmax(video_scores, dim=-1)             # (4,): positive, sum to 1
+watched = video_weights @ search.values                          # (4,) @ (4, 3) → (3,)
+for title, score, weight in zip(search.titles, video_scores, video_weights):
+    print(f"{title:36s} score {float(score):.2f} → weight {float(weight):.2f}")
+print("what you get:", ", ".join(f"{m:.1f} min of {c}" for c, m in zip(search.contents, watched.tolist())))
+
+assert int(video_weights.argmax()) == 0 and float(video_weights.min()) > 0   # reviews first, none at 0
+assert torch.allclose(watched, sum(w * v for w, v in zip(video_weights, search.values)))
+assert watched[0] > watched[2] and watched[1] > watched[2]                  # films and talk, little cooking
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# The reviews take the largest share (0.41), but no video is switched off: even the pasta
+# video adds its 0.13. That is the "soft" in soft search.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Back to "I'm playing with a cat"
+#
+# Chapter 03 chose W_Q, W_K and W_V by hand so that the query of "i'm" meets the key of
+# "cat", and each word hands over its own four features (person, animal, action, small
+# word). Now follow the numbers to the end: scores, ÷ √d_k (d_k = 2), softmax, weighted sum.
+
+# %% slideshow={"slide_type": "fragment"}
+cat = cat_example()                                             # chapter 03's numbers
+q_cat, k_cat, v_cat = cat.x @ cat.w_q, cat.x @ cat.w_k, cat.x @ cat.w_v   # (5, 2), (5, 2), (5, 4)
+
+
+def cat_attention(q):
+    """The hand-built head with queries q (5, 2) → weights A (5, 5) and outputs (5, 4)."""
+    a = torch.softmax(q @ k_cat.T / math.sqrt(2), dim=-1)
+    return a, a @ v_cat
+
+
+def named(names, numbers):
+    return "  ".join(f"{name} {float(x):.2f}" for name, x in zip(names, numbers))
+
+
+A_cat, out_cat = cat_attention(q_cat)
+print("weights of i'm:", named(cat.tokens, A_cat[0]))
+print("output of i'm: ", named(cat.features, out_cat[0]))
+assert int(A_cat[0].argmax()) == 4 and 0.3 < float(A_cat[0, 4]) < 0.4        # cat first, with only 0.34
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# "cat" gets the largest weight, but only 0.34: a score of 1 against 0, divided by √2,
+# is a small gap, and softmax is gentle with small gaps (chapter 03's matrices held only
+# 0s and 1s). So "i'm" leaves with as much "small word" as "animal". A trained model
+# makes its projections as large as the job needs. Make W_Q four times stronger: the
+# scores grow to 4, and the same softmax now picks "cat".
+
+# %% slideshow={"slide_type": "fragment"}
+A_sharp, out_sharp = cat_attention(4 * q_cat)                  # W_Q × 4: the queries × 4
+print("weights of i'm:    ", named(cat.tokens, A_sharp[0]))
+print("output of i'm:     ", named(cat.features, out_sharp[0]))
+print("output of playing: ", named(cat.features, out_sharp[1]))
+assert float(A_sharp[0, 4]) > 0.8 and float(out_sharp[0, 1]) > 0.8         # i'm now carries "animal"
+assert float(A_sharp[1, 0]) > 0.8 and float(out_sharp[1, 0]) > 0.8         # playing carries "person"
+assert torch.allclose(A_sharp[4], torch.full((5,), 0.2))                  # cat asks nothing: even weights
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Now "i'm" leaves the layer carrying 0.81 of "animal": it has picked up, from the
+# sentence, that it is playing with an animal. "playing" picked up its doer, a person.
+# "cat" asks for nothing (its query is zero), so its weights are even, 0.2 each, and its
+# output is the average of the sentence.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## The whole formula: one attention head
@@ -235,7 +341,7 @@ print("its output        :", out[0])
 
 # %% slideshow={"slide_type": "fragment"}
 lib_out, lib_weights = scaled_dot_product_attention(Q, K, V)
-assert torch.allclose(lib_out, out, atol=1e-6) and torch.allclose(lib_weights, W, atol=1e-6)
+assert torch.allclose(lib_out, out, atol=1e-6) and torch.allclose(lib_weights, A, atol=1e-6)
 assert torch.allclose(lib_out, F.scaled_dot_product_attention(Q, K, V), atol=1e-6)
 
 batch = torch.randn(2, 6, 16)                                          # 2 sentences, 6 tokens
@@ -246,6 +352,44 @@ assert torch.allclose(head_out, reference, atol=1e-5)
 assert torch.allclose(head_weights.sum(-1), torch.ones(2, 6), atol=1e-6)
 print("lib == F.scaled_dot_product_attention; SingleHeadAttention:", tuple(batch.shape), "→",
       tuple(head_out.shape), "weights", tuple(head_weights.shape))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: one head of attention
+#
+# Write `my_attention(x, w_q, w_k, w_v)`: x is (L, d_model), the projections are
+# (d_model, d_k), (d_model, d_k) and (d_model, d_v). Return `(output, weights)` with
+# output (L, d_v) and weights (L, L), following
+#
+# $$\text{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right) V, \qquad Q = xW_Q,\; K = xW_K,\; V = xW_V$$
+#
+# You may use `torch.softmax` (or your `my_softmax`).
+
+# %% slideshow={"slide_type": "fragment"}
+def my_attention(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
+                 w_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (L, d_model) → output (L, d_v), weights (L, L)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_attention(my_attention)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def attention_solution(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
+                       w_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (L, d_model) → output (L, d_v), weights (L, L)."""
+    q, k, v = x @ w_q, x @ w_k, x @ w_v                   # (L, d_k), (L, d_k), (L, d_v)
+    scores = q @ k.T / math.sqrt(q.shape[-1])             # √d_k: the width of q and k, not of x
+    weights = torch.softmax(scores, dim=-1)               # one distribution per query row
+    return weights @ v, weights
+
+
+assert checks.check_attention(attention_solution).passed
+w_q, w_k, w_v = (layer.weight.T for layer in (head.w_q, head.w_k, head.w_v))   # nn.Linear: W transposed
+mine, mine_weights = attention_solution(batch[0], w_q, w_k, w_v)
+assert torch.allclose(mine, head_out[0], atol=1e-5)                   # the lib's head, sentence 0
+assert torch.allclose(mine_weights, head_weights[0], atol=1e-6)
+checks.check_attention(attention_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explore: temperature, scaling and d_k
@@ -290,67 +434,6 @@ figures.attention_heatmap(fresh_weights[0], tokens, title="An untrained head: no
 # learn to look at "pizza".
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn 1: a softmax that never overflows
-#
-# Write `my_softmax(scores)` for scores of any shape (..., Lk): a softmax over the **last**
-# dimension that works even for scores near 1000. Use `exp`, `sum` and `max`, not
-# `torch.softmax`.
-
-# %% slideshow={"slide_type": "fragment"}
-def my_softmax(scores: torch.Tensor) -> torch.Tensor:
-    """scores (..., Lk) → weights (..., Lk), each row summing to 1, no overflow."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_softmax(my_softmax)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def softmax_solution(scores: torch.Tensor) -> torch.Tensor:
-    """scores (..., Lk) → weights (..., Lk), each row summing to 1, no overflow."""
-    row_max = scores.max(dim=-1, keepdim=True).values    # (..., 1): each row's own max
-    e = (scores - row_max).exp()                          # largest entry is exp(0) = 1
-    return e / e.sum(dim=-1, keepdim=True)
-
-
-assert checks.check_softmax(softmax_solution).passed
-checks.check_softmax(softmax_solution)
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn 2: one head of attention
-#
-# Write `my_attention(x, w_q, w_k, w_v)`: x is (L, d_model), the projections are
-# (d_model, d_k), (d_model, d_k) and (d_model, d_v). Return `(output, weights)` with
-# output (L, d_v) and weights (L, L), following
-#
-# $$\text{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right) V, \qquad Q = xW_Q,\; K = xW_K,\; V = xW_V$$
-#
-# You may use `torch.softmax` (or your `my_softmax`).
-
-# %% slideshow={"slide_type": "fragment"}
-def my_attention(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
-                 w_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """x (L, d_model) → output (L, d_v), weights (L, L)."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_attention(my_attention)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def attention_solution(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
-                       w_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """x (L, d_model) → output (L, d_v), weights (L, L)."""
-    q, k, v = x @ w_q, x @ w_k, x @ w_v                   # (L, d_k), (L, d_k), (L, d_v)
-    scores = q @ k.T / math.sqrt(q.shape[-1])             # √d_k: the width of q and k, not of x
-    weights = torch.softmax(scores, dim=-1)               # one distribution per query row
-    return weights @ v, weights
-
-
-assert checks.check_attention(attention_solution).passed
-checks.check_attention(attention_solution)
-
-# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 #
 # - **Softmax** turns each row of scores into positive weights summing to 1 (`dim=-1`).
@@ -360,6 +443,8 @@ checks.check_attention(attention_solution)
 # - Subtract each row's **maximum** before exp: same result, no overflow.
 # - Each output is the **weighted sum of the values**:
 #   Attention(Q, K, V) = softmax(QKᵀ/√d_k) V, which matches `F.scaled_dot_product_attention`.
+#   Chapter 03's "i'm" gives "cat" 0.34 of its weight with 0/1 projections, 0.81 with
+#   projections four times stronger, and leaves carrying "animal".
 # - Random W_Q and W_K give meaningless weights: training makes them meaningful (chapter 08).
 #
 # Next: **05 Multi-head attention**: several heads side by side, each free to look for

@@ -28,8 +28,17 @@ from transformer_course import checks, figures, widgets
 from transformer_course.attention import MultiHeadAttention, scaled_dot_product_attention
 from transformer_course.cost import growth_exponent, measure_attention_cost
 from transformer_course.embeddings import TokenEmbedding
+from transformer_course.neighbours import (
+    JOBS,
+    NeighbourReader,
+    head_jobs,
+    neighbour_accuracy,
+    neighbour_loss,
+    neighbour_rows,
+)
 from transformer_course.positional import sinusoidal_encoding
 from transformer_course.tokenizer import course_vocab, tokenize
+from transformer_course.training import train
 
 _ = torch.manual_seed(0)   # the same "random" numbers on every run
 
@@ -126,6 +135,47 @@ assert (right == torch.arange(L)[:, None]).all()       # row t holds only token 
 assert not (wrong == torch.arange(L)[:, None]).all()   # rows mix tokens
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: multi-head attention by hand
+#
+# Write `my_multi_head_attention(x, w_q, w_k, w_v, w_o, num_heads)`:
+#
+# - `x` is (B, L, d_model); the four matrices are (d_model × d_model), used as `x @ w`;
+#   columns i·d_head … (i+1)·d_head of `w_q`, `w_k`, `w_v` belong to head i;
+# - split into heads, attend in each head (scale by √d_head), merge, project with `w_o`;
+# - return the (B, L, d_model) output.
+#
+# The checker recognises the usual slips: a reshape that mixes tokens across heads, heads
+# that share one projection, a forgotten W_O.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_multi_head_attention(x, w_q, w_k, w_v, w_o, num_heads):
+    """x (B, L, d_model), w_* (d_model, d_model) → (B, L, d_model)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_multi_head_attention(my_multi_head_attention)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def multi_head_attention_solution(x, w_q, w_k, w_v, w_o, num_heads):
+    """x (B, L, d_model), w_* (d_model, d_model) → (B, L, d_model)."""
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+
+    def split(t):                                              # (B, L, D) → (B, h, L, d_head)
+        return t.view(b, length, num_heads, d_head).transpose(1, 2)
+
+    q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
+    out, _ = scaled_dot_product_attention(q, k, v)             # (B, h, L, d_head)
+    merged = out.transpose(1, 2).reshape(b, length, d_model)   # (B, L, D)
+    return merged @ w_o
+
+
+assert checks.check_multi_head_attention(multi_head_attention_solution).passed
+assert torch.allclose(multi_head_attention_solution(x, w_q, w_k, w_v, w_o, h), out, atol=1e-5)   # as above
+checks.check_multi_head_attention(multi_head_attention_solution)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Same number of parameters as one full-width head
 #
 # h heads of size d_model/h use h × (d_model × d_model/h) = d_model² numbers for W_Q,
@@ -189,6 +239,111 @@ print("lib = nn.MultiheadAttention = hand-written with F.scaled_dot_product_atte
 # one `in_proj_weight` (3·d_model × d_model), in `nn.Linear`'s (out × in) layout.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ## A from-scratch implementation you may meet
+#
+# Many people first see attention in a short tutorial, "Transformer from scratch in
+# PyTorch" (Aladdin Persson's code), which writes it with `torch.einsum`. Its
+# `SelfAttention(embed_size, heads)` takes `(values, keys, query, mask)` and looks much
+# like ours, with two differences that are easy to read past:
+#
+# - **(a) one small projection, shared.** It first cuts every token vector into `heads`
+#   slices of `head_dim` numbers, then passes each slice through **the same**
+#   `nn.Linear(head_dim, head_dim)` (one for values, one for keys, one for queries). Ours
+#   gives every head its own projection of the *whole* vector.
+# - **(b) the scale.** It divides the energies (the scores) by √embed_size, where the
+#   paper divides by √d_k = √head_dim.
+#
+# The course rebuilds that design in `transformer_course.from_scratch`, with the
+# tutorial's names, so you can hold the two side by side. `AttentionDesign` flips each
+# difference on its own: `SOURCE` is the tutorial, `PAPER` the paper.
+
+# %% slideshow={"slide_type": "subslide"}
+from transformer_course.from_scratch import PAPER, SOURCE, AttentionDesign, SelfAttention
+
+
+def projection_weights(attention):
+    """How many numbers W_Q, W_K and W_V hold together."""
+    return sum(p.numel() for lin in (attention.queries, attention.keys, attention.values)
+               for p in lin.parameters())
+
+
+for size, n_heads in ((32, 8), (512, 8)):                   # this chapter's layer; the tutorial's default
+    shared = projection_weights(SelfAttention(size, n_heads, design=SOURCE))
+    full = projection_weights(SelfAttention(size, n_heads, design=PAPER))
+    size_head = size // n_heads
+    assert shared == 3 * size_head**2 and full == 3 * size**2
+    print(f"embed_size {size}, {n_heads} heads: shared 3·{size_head}² = {shared:,} weights, "
+          f"paper 3·{size}² = {full:,} ({full // shared}× as many)")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# heads² = 64 times fewer numbers in W_Q, W_K, W_V together (W_O, `fc_out`, is the same in
+# both). Fewer numbers is not the only change: with the shared projection, head i only ever
+# reads **its own slice** of each token. Change every number of a token except head 0's
+# four, and head 0 does not notice:
+
+# %% slideshow={"slide_type": "fragment"}
+sample = torch.randn(1, 6, 32)                              # (N, L, embed_size)
+changed = sample.clone()
+changed[..., 4:] += torch.randn(1, 6, 28)                   # everything but features 0-3 changes
+with torch.no_grad():
+    for design in (SOURCE, PAPER):
+        attention = SelfAttention(32, 8, design=design)
+        head_0 = [attention(t, t, t)[1][0, 0] for t in (sample, changed)]   # (L, L) weights of head 0
+        change = (head_0[0] - head_0[1]).abs().max().item()
+        print(f"{'tutorial' if design is SOURCE else 'paper':8}: head 0's weights moved by {change:.3f}")
+        assert (change < 1e-6) == (design is SOURCE)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### √embed_size makes every row flatter
+#
+# √embed_size = √heads · √head_dim, so with 8 heads every score is divided by
+# √8 ≈ 2.8 more than the paper intends: chapter 04's temperature, turned up. Same
+# weights, same input, only the divisor changes:
+
+# %% slideshow={"slide_type": "fragment"}
+from transformer_course.softmax import entropy
+
+reference = nn.MultiheadAttention(32, 8, batch_first=True).eval()   # PyTorch's, default init
+sample = torch.randn(2, 11, 32)                                     # (N, L, embed_size)
+cooler = AttentionDesign(shared_projections=False, scale="embed_size")  # (a) fixed, (b) not
+with torch.no_grad():
+    _, w_cool = SelfAttention(32, 8, design=cooler).load_from_torch(reference)(sample, sample, sample)
+    _, w_paper = SelfAttention(32, 8, design=PAPER).load_from_torch(reference)(sample, sample, sample)
+uniform = math.log(11)
+for name, w in (("÷ √embed_size = √32", w_cool), ("÷ √head_dim = √4", w_paper)):
+    print(f"{name:20}: row entropy {entropy(w).mean():.2f} nats (uniform: {uniform:.2f}), "
+          f"largest weight per row {w.amax(-1).mean():.2f} (uniform: {1 / 11:.2f})")
+assert entropy(w_cool).mean() > entropy(w_paper).mean()
+assert w_cool.amax(-1).mean() < w_paper.amax(-1).mean()
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Both layers are fresh, so both are still fairly flat. With √embed_size the rows are
+# almost exactly uniform (entropy next to log 11) and the largest weight per row is
+# smaller: every query starts out averaging nearly all keys. It is a temperature, though,
+# not a loss of ability: W_Q multiplied by √heads gives exactly the paper's scores, and
+# training can learn that factor. What it costs is time: chapter 08 measures how much.
+#
+# Fix both differences and the tutorial's attention is PyTorch's, to within 1e-5; fix
+# only the projections and it is not:
+
+# %% slideshow={"slide_type": "fragment"}
+sample = torch.randn(2, 6, 32)
+with torch.no_grad():
+    expected, _ = reference(sample, sample, sample)
+    paper_out, _ = SelfAttention(32, 8, design=PAPER).load_from_torch(reference)(sample, sample, sample)
+    cool_out, _ = SelfAttention(32, 8, design=cooler).load_from_torch(reference)(sample, sample, sample)
+    warmed = SelfAttention(32, 8, design=cooler).load_from_torch(reference)
+    warmed.queries.weight.mul_(math.sqrt(8))                # the √heads the weights could learn
+    warmed_out, _ = warmed(sample, sample, sample)
+print(f"(a) fixed only:    largest difference from nn.MultiheadAttention "
+      f"{(cool_out - expected).abs().max():.3f}")
+print(f"(a) fixed, W_Q×√8: largest difference {(warmed_out - expected).abs().max():.1e}")
+print(f"(a) and (b) fixed: largest difference {(paper_out - expected).abs().max():.1e}")
+torch.testing.assert_close(paper_out, expected, atol=1e-5, rtol=0)
+torch.testing.assert_close(warmed_out, expected, atol=1e-5, rtol=0)
+assert (cool_out - expected).abs().max() > 1e-3
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Heads side by side
 #
 # Eight heads of an (untrained) layer on the pizza sentence. Each heatmap is one head's
@@ -208,8 +363,8 @@ figures.head_grid_figure(grid_weights[0], grid_tokens, title="8 untrained heads 
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Every head looks somewhere else, only because its random projections differ. The
-# patterns mean nothing yet: in chapter 08, training gives heads jobs, such as linking
-# "it" to "pizza".
+# patterns mean nothing yet: training is what gives heads jobs. A few cells below, you
+# train a layer and see it happen.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## Explore: every head, and two heads compared
@@ -224,6 +379,65 @@ figures.head_grid_figure(grid_weights[0], grid_tokens, title="8 untrained heads 
 widgets.HeadGridExplorer(vocab, grid_embed, grid_mha, text=sentence)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ## Training gives heads jobs
+#
+# A task that needs several heads: for each symbol of a row such as `3 0 5 5 1 2 4 0`,
+# name **the symbol before it**, **the symbol after it** and **the first symbol of the row**.
+#
+# One head cannot do it. It hands each position one weighted mix of values, and a mix of
+# the symbol on the left and the symbol on the right cannot say which one was on which
+# side. Three heads can: each may fetch one of the three.
+#
+# The model is one `MultiHeadAttention` layer with 3 heads and nothing around it (no
+# residual, no feed-forward), followed by three linear readouts, one per question
+# (`transformer_course.neighbours`). Whatever the readouts know came through the heads.
+# Training takes a few seconds.
+
+# %% slideshow={"slide_type": "fragment"}
+torch.set_num_threads(1)         # a model this small trains faster on one thread
+train_rows = neighbour_rows(4000, seed=0)                 # (4000, 8) random symbols 0-5
+held_out = neighbour_rows(500, seed=1)                    # (500, 8) rows to test on
+torch.manual_seed(0)
+reader = NeighbourReader(num_symbols=6, d_model=24, num_heads=3)
+reader_history = train(reader, neighbour_loss, lambda idx: train_rows[idx], len(train_rows), steps=150,
+                       batch_size=64, lr=3e-2, seed=0, description="three questions")
+accuracy = neighbour_accuracy(reader, held_out)           # (3,): one per question
+print(f"loss {reader_history.losses[0]:.2f} → {reader_history.last_loss:.4f}; held-out accuracy: "
+      + ", ".join(f"{job} {a:.1%}" for job, a in zip(JOBS, accuracy.tolist())))
+assert accuracy.min() > 0.99
+
+# %% slideshow={"slide_type": "subslide"}
+with torch.no_grad():
+    reader(held_out, need_weights=True)                   # keeps reader.weights: (500, 3, 8, 8)
+row = [str(int(i)) for i in held_out[0]]
+figures.head_grid_figure(reader.weights[0], row, columns=3,
+                         title=f"The 3 trained heads on the held-out row {' '.join(row)}")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Three different pictures: one head's weight sits just **below** the diagonal (each
+# position looks at the one before it), one's just **above** it (the one after), and one
+# fills the **first column** (everyone looks at the first symbol). Measured over all 500
+# held-out rows, at positions where the three answers are three different places:
+
+# %% slideshow={"slide_type": "fragment"}
+jobs = head_jobs(reader.weights)                         # (3 heads, 3 questions): mean weight
+for h_i, shares in enumerate(jobs):
+    job = JOBS[int(shares.argmax())]
+    print(f"head {h_i}: {shares.max():.2f} of its weight on the {job} symbol "
+          f"(on the other two: {', '.join(f'{v:.2f}' for v in shares.sort().values[:2].tolist())})")
+assert sorted(jobs.argmax(dim=1).tolist()) == [0, 1, 2]   # each head took a different job
+assert (jobs.max(dim=1).values > 0.5).all()                # and spends most of its weight on it
+figures.head_jobs_figure(jobs, [f"the {job} symbol" for job in JOBS],
+                         title="Where each trained head looks (held-out rows)")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Nobody told a head which job to take: all three started as random projections, and
+# which head ends up with which job depends on the seed. What training does fix is that
+# they **divide the work**, because the loss falls only when every question is answered.
+# Chapter 08 shows the same in a full model, for "it" and the words that decide what it
+# means.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The price: cost grows with the square of the length
 #
 # Every query meets every key, so each head builds an L × L matrix of scores. Double
@@ -236,70 +450,38 @@ widgets.HeadGridExplorer(vocab, grid_embed, grid_mha, text=sentence)
 #   block and never keeps the whole matrix.
 #
 # Let's measure both on **your** machine. It takes a second or two; longer lengths are
-# skipped if your machine is slow.
+# skipped if your machine is slow. Memory is the real peak where it can be measured
+# (on Linux, the growth of the process's peak memory during one call; on a GPU, the
+# peak of PyTorch's allocator). Elsewhere the lib can only count the tensors each path
+# hands back, which cannot see the working space inside a kernel: the printout says
+# which meter your machine used.
 
 # %% slideshow={"slide_type": "fragment"}
 cost = measure_attention_cost((32, 64, 128, 256, 512, 1024), num_heads=4, d_head=16, budget_s=1.5)
-print(f"{'L':>6} {'stored ms':>10} {'fused ms':>9} {'stored MB':>10} {'fused MB':>9}")
+print(f"memory meter: {cost.memory_note}")
+print(f"{'L':>6} {'stored ms':>10} {'fused ms':>9} {'stored MB':>10} {'fused MB':>9} {'output MB':>10}")
 for row in zip(cost.lengths, cost.explicit_ms, cost.fused_ms, cost.explicit_bytes, cost.fused_bytes):
     n, e_ms, f_ms, e_b, f_b = row
-    print(f"{n:>6} {e_ms:>10.3f} {f_ms:>9.3f} {e_b / 1e6:>10.3f} {f_b / 1e6:>9.3f}")
+    print(f"{n:>6} {e_ms:>10.3f} {f_ms:>9.3f} {e_b / 1e6:>10.3f} {f_b / 1e6:>9.3f} "
+          f"{cost.output_bytes(n) / 1e6:>10.3f}")
 
-# Memory is counted, not timed, so it is the same on every machine:
-assert abs(growth_exponent(cost.lengths, cost.explicit_bytes) - 2) < 0.1   # stored: ∝ L²
-assert abs(growth_exponent(cost.lengths, cost.fused_bytes) - 1) < 0.1      # fused:  ∝ L
+longest = cost.lengths[-1]
+assert abs(growth_exponent(cost.lengths, cost.explicit_bytes) - 2) < 0.15     # stored: ∝ L²
+assert cost.explicit_bytes[-1] >= cost.weights_bytes(longest)                  # at least the weights
+assert cost.fused_bytes[-1] <= cost.output_bytes(longest) + 2**21              # output + under 2 MiB
 
 # %% slideshow={"slide_type": "subslide"}
 figures.attention_cost_figure(cost, title=f"Attention cost on this machine ({cost.device})")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # On log-log axes a power of L is a straight line; the dotted line grows exactly as L².
-# Stored memory follows it: the weights matrix is the cost. (Memory here counts the
-# tensors each path creates, as Python sees them.) The fused kernel's memory grows only
-# like L, yet its **time** still climbs steeply for long inputs: it skips storing the
-# matrix, not computing it. (For short inputs, time is dominated by fixed
-# overheads, hence the flat start.) This quadratic cost is why long contexts are
-# expensive, and why so much research looks for cheaper attention.
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn: multi-head attention by hand
-#
-# Write `my_multi_head_attention(x, w_q, w_k, w_v, w_o, num_heads)`:
-#
-# - `x` is (B, L, d_model); the four matrices are (d_model × d_model), used as `x @ w`;
-#   columns i·d_head … (i+1)·d_head of `w_q`, `w_k`, `w_v` belong to head i;
-# - split into heads, attend in each head (scale by √d_head), merge, project with `w_o`;
-# - return the (B, L, d_model) output.
-#
-# The checker recognises the usual slips: a reshape that mixes tokens across heads, heads
-# that share one projection, a forgotten W_O.
-
-# %% slideshow={"slide_type": "fragment"}
-def my_multi_head_attention(x, w_q, w_k, w_v, w_o, num_heads):
-    """x (B, L, d_model), w_* (d_model, d_model) → (B, L, d_model)."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_multi_head_attention(my_multi_head_attention)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def multi_head_attention_solution(x, w_q, w_k, w_v, w_o, num_heads):
-    """x (B, L, d_model), w_* (d_model, d_model) → (B, L, d_model)."""
-    b, length, d_model = x.shape
-    d_head = d_model // num_heads
-
-    def split(t):                                              # (B, L, D) → (B, h, L, d_head)
-        return t.view(b, length, num_heads, d_head).transpose(1, 2)
-
-    q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
-    out, _ = scaled_dot_product_attention(q, k, v)             # (B, h, L, d_head)
-    merged = out.transpose(1, 2).reshape(b, length, d_model)   # (B, L, D)
-    return merged @ w_o
-
-
-assert checks.check_multi_head_attention(multi_head_attention_solution).passed
-checks.check_multi_head_attention(multi_head_attention_solution)
+# Stored memory follows it: its peak is the (B, h, L, L) weights matrix, checked above.
+# The fused kernel's peak is its output (B, h, L, d_head), which grows only like L, plus
+# a small working space for one block of scores at a time (a few hundred kB with the
+# process meter; the tensor meter cannot see it). Yet its **time** still climbs steeply
+# for long inputs: it skips storing the matrix, not computing it. (For short inputs,
+# time is dominated by fixed overheads, hence the flat start.) This quadratic cost is why
+# long contexts are expensive, and why so much research looks for cheaper attention.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
@@ -311,7 +493,11 @@ checks.check_multi_head_attention(multi_head_attention_solution)
 # - Same parameter count as one full-width head: 4 · d_model².
 # - The lib's `MultiHeadAttention` equals `nn.MultiheadAttention` and a hand-written
 #   `F.scaled_dot_product_attention` version with copied weights.
-# - Attention costs grow with **L²**: storing the weights costs memory ∝ L²; the fused
-#   kernel avoids that memory, not the work.
+# - Untrained heads look at random places; **trained** heads divide the work: on the
+#   three-question task, one head looks at the previous symbol, one at the next, one at
+#   the first (each with over half its weight, all three answers over 99 % right).
+# - Attention costs grow with **L²**: storing the weights costs memory ∝ L² (measured as
+#   the process's real peak where possible); the fused kernel keeps only its output and a
+#   small working space, which avoids that memory, not the work.
 #
 # Next: **06 Masking**, where we decide which keys each query may see.

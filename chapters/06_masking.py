@@ -160,6 +160,43 @@ row_tokens = vocab.tokens(src[1])                   # "the cat sat" + 3 × <pad>
 figures.mask_heatmap(both[1, 0], row_tokens, title="Causal AND padding, sentence 1")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: causal and padding masks
+#
+# Write `my_masked_weights(scores, ids, pad_id)`:
+#
+# - `scores` is (B, L, L), `ids` is (B, L), padded with `pad_id`;
+# - each query may see itself and earlier tokens, and never a padding key;
+# - return the (B, L, L) attention weights (softmax over the keys).
+#
+# Build the mask yourself (no `masks.py` or `attention.py`!). The checker's batches are
+# padded at the end, at the start and in the middle. A query that may see nothing at all
+# (a `<pad>` at the start of a row) has no right answer, so its row is not compared.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_masked_weights(scores, ids, pad_id):
+    """scores (B, L, L), ids (B, L) → weights (B, L, L) under causal + padding masks."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_causal_masked_weights(my_masked_weights)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def masked_weights_solution(scores, ids, pad_id):
+    """scores (B, L, L), ids (B, L) → weights (B, L, L) under causal + padding masks."""
+    length = ids.shape[1]
+    past = torch.ones(length, length, dtype=torch.bool).tril()     # (L, L): keys 0 … i
+    real = (ids != pad_id).unsqueeze(1)                            # (B, 1, L): real keys
+    allowed = past & real                                          # (B, L, L)
+    return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
+
+
+assert checks.check_causal_masked_weights(masked_weights_solution).passed
+masked = masked_weights_solution(torch.randn(3, 6, 6), src, pad_idx)     # the batch above
+assert (masked[~both[:, 0]] == 0).all()                                  # nothing where the mask says no
+checks.check_causal_masked_weights(masked_weights_solution)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Three libraries, two conventions
 #
 # Careful: "True" does not mean the same thing everywhere.
@@ -278,40 +315,6 @@ assert torch.all(cross_w[..., 4:] == 0)                        # padded source k
 # %% slideshow={"slide_type": "fragment"}
 explorer_embed = TokenEmbedding(len(vocab), d_model, scale=False)
 widgets.MaskExplorer(vocab, explorer_embed, SingleHeadAttention(d_model), sentences=tuple(sentences))
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn: causal and padding masks
-#
-# Write `my_masked_weights(scores, ids, pad_id)`:
-#
-# - `scores` is (B, L, L), `ids` is (B, L), padded with `pad_id`;
-# - each query may see itself and earlier tokens, and never a padding key;
-# - return the (B, L, L) attention weights (softmax over the keys).
-#
-# Build the mask yourself (no `masks.py` or `attention.py`!). The checker recognises a
-# mask applied after the softmax, a masked diagonal, and padding and causal mixed up.
-
-# %% slideshow={"slide_type": "fragment"}
-def my_masked_weights(scores, ids, pad_id):
-    """scores (B, L, L), ids (B, L) → weights (B, L, L) under causal + padding masks."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_causal_masked_weights(my_masked_weights)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def masked_weights_solution(scores, ids, pad_id):
-    """scores (B, L, L), ids (B, L) → weights (B, L, L) under causal + padding masks."""
-    length = ids.shape[1]
-    past = torch.ones(length, length, dtype=torch.bool).tril()     # (L, L): keys 0 … i
-    real = (ids != pad_id).unsqueeze(1)                            # (B, 1, L): real keys
-    allowed = past & real                                          # (B, L, L)
-    return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
-
-
-assert checks.check_causal_masked_weights(masked_weights_solution).passed
-checks.check_causal_masked_weights(masked_weights_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap

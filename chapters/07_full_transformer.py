@@ -75,6 +75,36 @@ alone = ffn(x[:, 3:4])                                  # only token 3
 assert torch.allclose(alone, ffn(x)[:, 3:4], atol=1e-6)
 print(f"parameters: {count_parameters(ffn)} = 16·64 + 64 + 64·16 + 16")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: the feed-forward network
+#
+# Write `my_feed_forward(x, w_1, b_1, w_2, b_2)` in the maths convention, `x @ W + b`: `w_1`
+# is (d_model, d_ff), `b_1` is (d_ff,), `w_2` is (d_ff, d_model), `b_2` is (d_model,). It must
+# work for `x` of any shape (..., d_model), one sentence or a whole batch. (`nn.Linear`
+# stores its matrix the other way round, (out, in): the lib's layer gives the same result
+# with `linear1.weight.T`.)
+
+# %% slideshow={"slide_type": "fragment"}
+def my_feed_forward(x, w_1, b_1, w_2, b_2):
+    """x (..., d_model) → (..., d_model), through a hidden layer of width d_ff."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_feed_forward(my_feed_forward)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def feed_forward_solution(x, w_1, b_1, w_2, b_2):
+    """x (..., d_model) → (..., d_model), through a hidden layer of width d_ff."""
+    hidden = torch.relu(x @ w_1 + b_1)                  # (..., d_ff): widen, keep the positive part
+    return hidden @ w_2 + b_2                           # (..., d_model): back to the model's width
+
+
+assert checks.check_feed_forward(feed_forward_solution).passed
+ffn_weights = (ffn.linear1.weight.T, ffn.linear1.bias, ffn.linear2.weight.T, ffn.linear2.bias)
+assert torch.allclose(feed_forward_solution(x, *ffn_weights), ffn(x), atol=1e-6)   # the lib's layer
+checks.check_feed_forward(feed_forward_solution)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Add & Norm
 #
@@ -102,6 +132,40 @@ assert torch.allclose(add_norm_pre(x, ffn), pre, atol=1e-6)
 token = post[0, 0]
 print(f"after post-norm, token 0 has mean {token.mean():+.3f} and std {token.std(unbiased=False):.3f}")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: Add & Norm, both ways
+#
+# Write `my_add_norm(block, x, sublayer)`, the forward pass of the lib's `AddNorm`, from its
+# parts `block.norm` (a LayerNorm), `block.dropout` (an `nn.Dropout`) and `block.norm_first`:
+#
+# - post-norm (`norm_first=False`, the paper): `norm(x + dropout(sublayer(x)))`;
+# - pre-norm (`norm_first=True`): `x + dropout(sublayer(norm(x)))`.
+#
+# The dropout module switches itself off when the block is in eval mode. The checker tries
+# both forms, in eval and in training mode (with the lib's own random numbers).
+
+# %% slideshow={"slide_type": "fragment"}
+def my_add_norm(block: AddNorm, x: torch.Tensor, sublayer) -> torch.Tensor:
+    """x (B, L, d_model) → (B, L, d_model): sublayer wrapped in a residual and a LayerNorm."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_add_norm(my_add_norm)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def add_norm_solution(block: AddNorm, x: torch.Tensor, sublayer) -> torch.Tensor:
+    """x (B, L, d_model) → (B, L, d_model): sublayer wrapped in a residual and a LayerNorm."""
+    if block.norm_first:                                # pre-norm: normalise what goes in
+        return x + block.dropout(sublayer(block.norm(x)))
+    return block.norm(x + block.dropout(sublayer(x)))   # post-norm: normalise the sum
+
+
+assert checks.check_add_norm(add_norm_solution).passed
+assert torch.allclose(add_norm_solution(add_norm_post, x, ffn), post, atol=1e-6)
+assert torch.allclose(add_norm_solution(add_norm_pre, x, ffn), pre, atol=1e-6)
+checks.check_add_norm(add_norm_solution)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Why the residual matters in a deep stack
 #
@@ -121,10 +185,14 @@ def deep_stack(design: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient norm of each block's first weight matrix, and each block's output std."""
     torch.manual_seed(1)                                # the same weights for every design
     blocks = [FeedForward(d_model, d_ff) for _ in range(depth)]
+    if design == "plain, He init":                      # variance 2/fan_in before the ReLU, 1/fan_in after
+        for block in blocks:
+            nn.init.kaiming_normal_(block.linear1.weight, nonlinearity="relu")
+            nn.init.kaiming_normal_(block.linear2.weight, nonlinearity="linear")
     wraps = [AddNorm(d_model, norm_first=design == "pre-norm") for _ in range(depth)]
     h, stds = x0, []
     for block, wrap in zip(blocks, wraps):
-        if design == "plain (no residual)":
+        if design.startswith("plain"):
             h = block(h)
         elif design == "residual, no norm":
             h = h + block(h)
@@ -135,7 +203,7 @@ def deep_stack(design: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack([b.linear1.weight.grad.norm() for b in blocks]), torch.stack(stds)
 
 
-designs = ["plain (no residual)", "residual, no norm", "post-norm (paper)", "pre-norm"]
+designs = ["plain (no residual)", "plain, He init", "residual, no norm", "post-norm (paper)", "pre-norm"]
 grads, stds = {}, {}
 for design in designs:
     grads[design], stds[design] = deep_stack(design)
@@ -147,16 +215,34 @@ figures.depth_figure(grads, title="Gradient reaching each of 30 stacked blocks",
                      y_title="gradient norm (log scale)")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Without residuals the gradient shrinks by a roughly constant factor at every block:
-# block 1 gets more than a million million (10¹²) times less than block 30, so it
-# never learns. With `x + block(x)` the
-# gradient has a direct path around each block (the derivative of `x` is 1), and every
-# block gets a gradient of the same size.
+# The plain stack, as PyTorch builds it, loses the gradient at a roughly constant rate
+# per block: block 1 gets more than a million million times less than block 30 (about
+# 10¹⁷ times less here), so it never learns. With `x + block(x)` the gradient has a
+# direct path around each block (the derivative of `x` is 1), and every block gets a
+# gradient of the same size.
+#
+# **But that factor comes mostly from the initialisation, not from depth itself.**
+# `nn.Linear` draws its weights with variance 1/(3·fan_in), so a block (Linear, ReLU,
+# Linear) shrinks the variance of what passes through it about 18-fold (1/3 · 1/2 · 1/3),
+# forwards and backwards. **He initialisation** picks the variance that keeps the size
+# instead: 2/fan_in for the layer in front of the ReLU (which zeroes half the signal),
+# 1/fan_in for the other. The same plain stack, with only that change ("plain, He init"
+# above), passes the gradient down its 30 blocks within a factor of about ten (printed below).
 
 # %% slideshow={"slide_type": "fragment"}
-plain, residual = grads["plain (no residual)"], grads["post-norm (paper)"]
-assert plain[0] < 1e-12 * plain[-1]                     # vanished
-assert residual[0] > 0.5 * residual[-1]                 # survives all 30 blocks
+plain, he, residual = grads["plain (no residual)"], grads["plain, He init"], grads["post-norm (paper)"]
+for name, g in (("plain, default init", plain), ("plain, He init", he), ("post-norm (paper)", residual)):
+    print(f"{name:20s} block 30 gets {float(g[-1] / g[0]):.3g} × the gradient of block 1")
+assert plain[0] < 1e-12 * plain[-1]                     # vanished, with PyTorch's default init…
+assert 1 / 30 < he[0] / he[-1] < 30                     # …but not with He init
+assert residual[0] > 0.5 * residual[-1]                 # the residual: survives all 30 blocks
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# So why residuals at all? A good initialisation is only a starting point: a plain stack
+# still multiplies 30 blocks' derivatives together, so it depends on every block being
+# scaled just so, and nothing keeps it that way once training starts changing the
+# weights. The residual's direct path has derivative exactly 1 whatever the weights are,
+# which is why very deep Transformers (and ResNets before them) train at all.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### And the norm?
@@ -172,7 +258,8 @@ figures.depth_figure(stds, title="Size of the activations after each block",
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Pre-norm normalises only what goes *into* each block, so its main stream still grows
 # slowly; that is why pre-norm models put one last LayerNorm after the whole stack (the
-# lib's `final_norm`). And the plain stack? Its signal fades, just like its gradient.
+# lib's `final_norm`). And the plain stack? With the default initialisation its signal
+# fades, just like its gradient; with He initialisation it keeps roughly its size.
 
 # %% slideshow={"slide_type": "fragment"}
 grow, steady = stds["residual, no norm"], stds["post-norm (paper)"]
@@ -205,6 +292,39 @@ theirs = reference(x, src_key_padding_mask=to_blocked(mask)[:, 0, 0])   # PyTorc
 assert torch.allclose(mine, theirs, atol=1e-5)
 print("EncoderLayer matches nn.TransformerEncoderLayer:", tuple(mine.shape))
 print("self-attention weights kept for figures:", tuple(encoder_layer.self_attn_weights.shape))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: an encoder layer
+#
+# Write `my_encoder_layer(layer, x, mask)`, the forward pass of a post-norm encoder layer,
+# from the parts of the lib's `EncoderLayer`:
+#
+# - `layer.self_attn(x, mask=mask)` returns `(output, weights)`;
+# - `layer.feed_forward(x)`; `layer.norm1` and `layer.norm2`, the two LayerNorms.
+#
+# `mask` is the padding mask (B, 1, 1, L), True = may attend. The checker compares your
+# layer with PyTorch's `nn.TransformerEncoderLayer`, whose weights the lib's layer copied.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_encoder_layer(layer: EncoderLayer, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """x (B, L, d_model), mask (B, 1, 1, L), True = may attend → (B, L, d_model)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_encoder_layer(my_encoder_layer)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def encoder_layer_solution(layer: EncoderLayer, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """x (B, L, d_model), mask (B, 1, 1, L), True = may attend → (B, L, d_model)."""
+    attended, _ = layer.self_attn(x, mask=mask)         # every token looks at every real token
+    x = layer.norm1(x + attended)                       # Add & Norm 1
+    return layer.norm2(x + layer.feed_forward(x))       # Add & Norm 2
+
+
+assert checks.check_encoder_layer(encoder_layer_solution).passed
+assert torch.allclose(encoder_layer_solution(encoder_layer, x, mask), theirs, atol=1e-5)   # PyTorch's
+checks.check_encoder_layer(encoder_layer_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The decoder layer
@@ -248,6 +368,45 @@ trg_tokens = vocab.tokens(trg_in[0])
 figures.attention_heatmap(decoder_layer.cross_attn_weights[0, 0].detach(), trg_tokens, src_tokens,
                           title="Cross-attention: target queries × source keys")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: a decoder layer's forward pass
+#
+# Write the forward pass of a **post-norm** decoder layer (as in the paper), using the
+# parts of the lib's `DecoderLayer`:
+#
+# - `layer.self_attn(query, key, value, mask)` and `layer.cross_attn(...)` return
+#   `(output, weights)`; with only `query` given, attention is self-attention;
+# - `layer.feed_forward(x)`;
+# - `layer.norm1`, `layer.norm2`, `layer.norm3`: the three LayerNorms.
+#
+# `x` is (B, Lt, d_model), `memory` is (B, Ls, d_model); no padding here, but the
+# self-attention needs its causal mask (`causal_mask(length)`).
+
+# %% slideshow={"slide_type": "fragment"}
+def my_decoder_layer(layer: DecoderLayer, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+    """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_decoder_layer(my_decoder_layer)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def decoder_layer_solution(layer: DecoderLayer, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+    """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
+    mask = causal_mask(x.shape[1])                      # no peeking at later target tokens
+    attended, _ = layer.self_attn(x, mask=mask)
+    x = layer.norm1(x + attended)                       # Add & Norm 1
+    attended, _ = layer.cross_attn(x, memory, memory)   # queries from x, keys and values from memory
+    x = layer.norm2(x + attended)                       # Add & Norm 2
+    return layer.norm3(x + layer.feed_forward(x))       # Add & Norm 3
+
+
+assert checks.check_decoder_layer(decoder_layer_solution).passed
+by_parts = decoder_layer_solution(decoder_layer, y, memory)               # the layer above, no padding
+assert torch.allclose(by_parts, decoder_layer(y, memory, causal_mask(lt)), atol=1e-5)
+checks.check_decoder_layer(decoder_layer_solution)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Stacking N layers and the output projection
 #
@@ -271,6 +430,50 @@ model = Transformer(config).eval()
 print(config)
 assert model.output.weight is model.src_embed.token.weight is model.trg_embed.token.weight
 print(f"{count_parameters(model):,} parameters; the {len(vocab)} × 32 embedding is shared three ways")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: the whole forward pass
+#
+# Write `my_encoder_decoder_forward(parts, src, trg_in)` → logits (B, Lt, V), from the
+# model's parts (`checks.Seq2SeqParts.of(model)` hands them to you):
+#
+# - `parts.embedding(ids)`: the token vectors, not yet scaled; `parts.positions`: the
+#   (max_len, d_model) sinusoidal table of chapter 02; `parts.pad_id`;
+# - `parts.encoder(x, src_mask)` → memory; `parts.decoder(y, memory, trg_mask, src_mask)`;
+# - `parts.output(h)`: one score per vocabulary word.
+#
+# Embed both sentences as in chapters 01–02 (× √d_model, + positions). The masks are
+# chapter 06's: `padding_mask(src, pad_id)` (B, 1, 1, Ls) for the encoder and for
+# cross-attention; `causal_mask(Lt) & padding_mask(trg_in, pad_id)` for the decoder.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_encoder_decoder_forward(parts, src: torch.Tensor, trg_in: torch.Tensor) -> torch.Tensor:
+    """src (B, Ls), trg_in (B, Lt) ids → logits (B, Lt, V)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_encoder_decoder_forward(my_encoder_decoder_forward)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def encoder_decoder_forward_solution(parts, src: torch.Tensor, trg_in: torch.Tensor) -> torch.Tensor:
+    """src (B, Ls), trg_in (B, Lt) ids → logits (B, Lt, V)."""
+    def embed(ids):                                     # (B, L) → (B, L, d_model)
+        vectors = parts.embedding(ids) * math.sqrt(parts.embedding.embedding_dim)
+        return vectors + parts.positions[: ids.shape[1]]
+
+    src_mask = padding_mask(src, parts.pad_id)          # (B, 1, 1, Ls): never attend to <pad>
+    memory = parts.encoder(embed(src), src_mask)        # (B, Ls, d_model)
+    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)   # (B, 1, Lt, Lt)
+    hidden = parts.decoder(embed(trg_in), memory, trg_mask, src_mask)              # (B, Lt, d_model)
+    return parts.output(hidden)                         # (B, Lt, V)
+
+
+assert checks.check_encoder_decoder_forward(encoder_decoder_forward_solution).passed
+model_parts = checks.Seq2SeqParts.of(model)             # the parts of the model just built
+logits = encoder_decoder_forward_solution(model_parts, src, trg_in)
+assert torch.allclose(logits, model(src, trg_in), atol=1e-5)   # exactly the lib's forward
+checks.check_encoder_decoder_forward(encoder_decoder_forward_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The shifted target
@@ -340,6 +543,9 @@ assert shapes["logits = output projection"] == (2, 4, len(vocab))
 #
 # PyTorch's `nn.Transformer` is the encoder and decoder stacks (with a final LayerNorm
 # after each, as the lib's default `final_norm=True`), without embeddings or output layer.
+# (The paper's post-norm model has no such final norm: its last sublayer already ends in
+# a LayerNorm. The lib follows `nn.Transformer` by default, which pre-norm models need;
+# `final_norm=False` gives the paper's exact model.)
 # Copy its weights into our model, give both the same embeddings and output projection,
 # and the logits agree to within 1e-5.
 
@@ -365,7 +571,7 @@ print("lib's Transformer matches nn.Transformer with copied weights")
 # little). Almost a third of them sit in the embedding matrix.
 
 # %% slideshow={"slide_type": "fragment"}
-base = Transformer(TransformerConfig())                 # every default is the paper's base model
+base = Transformer(TransformerConfig())                 # the paper's sizes, + nn.Transformer's final norms
 total = count_parameters(base)
 parts = {
     "shared embedding / output (37,000 × 512)": count_parameters(base.src_embed),
@@ -376,6 +582,9 @@ for name, n in parts.items():
     print(f"{name:42s} {n / 1e6:6.2f}M")
 print(f"{'total':42s} {total / 1e6:6.2f}M")
 assert 63e6 < total < 66e6 and sum(parts.values()) == total
+final_norms = count_parameters(base.encoder.norm) + count_parameters(base.decoder.norm)
+assert final_norms == 2 * 2 * 512                       # a scale and a shift per dimension, twice
+print(f"of which the two final LayerNorms, not in the paper: {final_norms:,}")
 del base                                                # 250 MB we no longer need
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -430,50 +639,15 @@ widgets.ModelExplorer(Transformer(explorer_config), vocab,
                       source="the pizza came out of the oven", target="it tasted good")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Your turn: a decoder layer's forward pass
-#
-# Write the forward pass of a **post-norm** decoder layer (as in the paper), using the
-# parts of the lib's `DecoderLayer`:
-#
-# - `layer.self_attn(query, key, value, mask)` and `layer.cross_attn(...)` return
-#   `(output, weights)`; with only `query` given, attention is self-attention;
-# - `layer.feed_forward(x)`;
-# - `layer.norm1`, `layer.norm2`, `layer.norm3`: the three LayerNorms.
-#
-# `x` is (B, Lt, d_model), `memory` is (B, Ls, d_model); no padding here, but the
-# self-attention needs its causal mask (`causal_mask(length)`).
-
-# %% slideshow={"slide_type": "fragment"}
-def my_decoder_layer(layer: DecoderLayer, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-    """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
-    raise NotImplementedError
-
-
-# %% slideshow={"slide_type": "fragment"}
-checks.check_decoder_layer(my_decoder_layer)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
-def decoder_layer_solution(layer: DecoderLayer, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-    """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
-    mask = causal_mask(x.shape[1])                      # no peeking at later target tokens
-    attended, _ = layer.self_attn(x, mask=mask)
-    x = layer.norm1(x + attended)                       # Add & Norm 1
-    attended, _ = layer.cross_attn(x, memory, memory)   # queries from x, keys and values from memory
-    x = layer.norm2(x + attended)                       # Add & Norm 2
-    return layer.norm3(x + layer.feed_forward(x))       # Add & Norm 3
-
-
-assert checks.check_decoder_layer(decoder_layer_solution).passed
-checks.check_decoder_layer(decoder_layer_solution)
-
-# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 #
 # - **Feed-forward**: a two-layer network applied to each token on its own
 #   (d_model → d_ff → d_model).
 # - **Add & Norm**: `LayerNorm(x + sublayer(x))` around every sublayer (pre-norm:
 #   `x + sublayer(LayerNorm(x))`). The residual gives the gradient a direct path through
-#   a deep stack; the norm keeps activations at a steady scale.
+#   a deep stack; the norm keeps activations at a steady scale. (Without residuals, the
+#   gradient's collapse is mostly PyTorch's default initialisation: He initialisation keeps
+#   a plain stack within a factor of ten, but only as long as every block stays scaled so.)
 # - **Encoder layer**: self-attention + feed-forward. **Decoder layer**: masked
 #   self-attention + cross-attention to the memory + feed-forward.
 # - Stack N of each, embed with √d_model and positions, project to the vocabulary with

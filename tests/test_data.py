@@ -48,6 +48,13 @@ def test_sequence_task_encode_answer_decode():
         task.encode("1 <eos>")
 
 
+def test_sequence_task_knows_the_lengths_it_holds():
+    task = sequence_task("copy", min_len=3, max_len=5, num_train=200, num_test=50)
+    assert (task.min_len, task.max_len) == (3, 5)
+    lengths = torch.cat([task.train.lengths, task.test.lengths])
+    assert int(lengths.min()) == 3 and int(lengths.max()) == 5
+
+
 @pytest.mark.parametrize(
     "kwargs, name",
     [

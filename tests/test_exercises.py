@@ -8,12 +8,22 @@ A new exercise is covered as soon as it is registered. Exercise-specific tests a
 """
 
 import inspect
+import itertools
 
 import pytest
 import torch
 from transformer_course import checks
-from transformer_course.checks import ERROR, EXERCISES, NOT_ATTEMPTED, WRONG
+from transformer_course.checks import (
+    ERROR,
+    EXERCISES,
+    NOT_ATTEMPTED,
+    WRONG,
+    Seq2SeqParts,
+    check_function,
+    exercise,
+)
 from transformer_course.checks.generation import CountingModel
+from transformer_course.model import Transformer, TransformerConfig
 
 ALTERNATIVES = [
     pytest.param(ex, fn, id=f"{ex.name}: {name}") for ex in EXERCISES for name, fn in ex.alternatives.items()
@@ -22,11 +32,14 @@ MISTAKES = [pytest.param(ex, m, id=f"{ex.name}: {m.name}") for ex in EXERCISES f
 each_exercise = pytest.mark.parametrize("ex", EXERCISES, ids=lambda ex: ex.name)
 
 
-def map_tensors(fn, out):
-    """``fn`` applied to every tensor of an output (a tensor, or a tuple/list of them)."""
+def map_tensors(fn, out, *, numbers=False):
+    """``fn`` applied to every tensor of an output (a tensor, or a tuple/list of them), and with
+    ``numbers`` to every float too (a training step returns the loss as a float)."""
     if isinstance(out, tuple | list):
-        return type(out)(map_tensors(fn, o) for o in out)
-    return fn(out) if isinstance(out, torch.Tensor) else out
+        return type(out)(map_tensors(fn, o, numbers=numbers) for o in out)
+    if isinstance(out, torch.Tensor) or (numbers and isinstance(out, float)):
+        return fn(out)
+    return out
 
 
 def test_the_registry_is_complete():
@@ -113,7 +126,7 @@ def test_changing_the_inputs_in_place_cannot_spoil_the_check(ex):
             for arg in args:
                 if isinstance(arg, torch.Tensor):
                     arg.fill_(3)
-                elif isinstance(arg, torch.nn.Module):
+                elif isinstance(arg, torch.nn.Module) and not ex.updates_in_place:
                     for p in arg.parameters():
                         p.fill_(0.5)
         return out
@@ -124,35 +137,77 @@ def test_changing_the_inputs_in_place_cannot_spoil_the_check(ex):
 
 @each_exercise
 def test_a_wrong_shape_is_explained(ex):
-    result = ex.check(lambda *args: map_tensors(lambda t: t.unsqueeze(0), ex.solution(*args)))
+    seen = []
+
+    def unsqueezed(t):
+        seen.append(t)
+        return t.unsqueeze(0)
+
+    result = ex.check(lambda *args: map_tensors(unsqueezed, ex.solution(*args)))
+    if not seen:
+        pytest.skip(f"{ex.name} returns a number: it has no shape to get wrong")
     assert result.status == WRONG and "shape" in result.message, result.message
 
 
 @each_exercise
 def test_an_unknown_mistake_says_where_it_differs(ex):
-    result = ex.check(lambda *args: map_tensors(lambda t: t + 1, ex.solution(*args)))
+    result = ex.check(lambda *args: map_tensors(lambda t: t + 1, ex.solution(*args), numbers=True))
     assert result.status == WRONG, result.message
+    if ex.name == "sample_next_token":  # id V-1 + 1 is no id at all: that is named
+        assert "0 to V-1" in result.message or "differs from the reference" in result.message
+        return
     assert "differs from the reference on input #1" in result.message
-    assert "largest difference" in result.message
+    assert "largest difference" in result.message or "expected" in result.message
 
 
 # --- Exercise-specific ---
 
 
-def test_attention_names_what_it_got_instead_of_a_pair():
-    result = checks.check_attention(lambda *a: {"output": 1})
-    assert result.status == WRONG and result.message.endswith("got dict.")
+def test_attention_says_which_part_of_the_pair_differs():
+    def output_off(*args):
+        out, weights = ex_solution("attention")(*args)
+        return out * 2, weights
+
+    message = checks.check_attention(output_off).message
+    assert "the output (item 0) differs" in message and "the weights (item 1) is right" in message
+    kind = checks.check_attention(lambda *a: {"output": 1}).message
+    assert kind.endswith("expected a tuple of 2 (output, weights), got a dict")
+
+
+def test_a_pair_where_one_tensor_is_expected_says_which_item_is_right():
+    def returns_the_pair(x, *weights):
+        out = ex_solution("multi_head_attention")(x, *weights)
+        return out, torch.zeros(1)
+
+    message = checks.check_multi_head_attention(returns_the_pair).message
+    assert "got a tuple of 2; its item 0 is the right answer: return only that" in message
 
 
 def test_a_batch_only_failure_keeps_the_details():
     result = checks.check_attention_scores(lambda q, k: q @ k.permute(*reversed(range(k.dim()))))
-    assert result.status == WRONG and "k.T reverses ALL" in result.message
+    assert result.status == WRONG and "does not swap the last two dimensions" in result.message
     assert "raised RuntimeError on input #1" in result.message
 
 
 def test_greedy_reports_a_prefix_without_its_batch_dimension():
     result = checks.check_greedy_decode(lambda f, p, n, e: f(p))  # forgot the batch dimension
     assert result.status == ERROR and "(1, t)" in result.message
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_greedy_rejects_a_decoder_that_samples_whatever_its_seed(seed):
+    def sampler(logits_fn, prompt, max_new_tokens, eos_id):
+        gen = torch.Generator().manual_seed(seed)  # its own random numbers, the same every call
+        ids = prompt.clone()
+        for _ in range(max_new_tokens):
+            probs = torch.softmax(logits_fn(ids.unsqueeze(0))[0, -1], dim=-1)
+            token = torch.multinomial(probs, 1, generator=gen)
+            ids = torch.cat([ids, token])
+            if int(token) == eos_id:
+                break
+        return ids
+
+    assert checks.check_greedy_decode(sampler).status == WRONG
 
 
 def test_the_fake_model_depends_on_history_and_stops():
@@ -163,3 +218,87 @@ def test_the_fake_model_depends_on_history_and_stops():
     assert model(torch.tensor([[3, 5, 2, 4]]))[0, -1].argmax() == model.eos_id
     # causal: earlier rows do not change when a token is appended
     assert torch.equal(model(torch.tensor([[3, 5, 2, 4]]))[0, :3], model(torch.tensor([[3, 5, 2]]))[0])
+
+
+def test_softmax_cases_span_thousands_so_min_and_mean_shifts_overflow():
+    huge = torch.tensor([[-1000.0, 0.0, 1000.0]])
+    for shift in (huge.amin(dim=-1, keepdim=True), huge.mean(dim=-1, keepdim=True)):
+        e = (huge - shift).exp()
+        assert not torch.isfinite(e / e.sum(dim=-1, keepdim=True)).all()
+    result = checks.check_softmax(lambda x: (x - x.mean(dim=-1, keepdim=True)).softmax(dim=-1))
+    assert result.passed  # torch.softmax subtracts the max itself: only the by-hand exp overflows
+
+
+def test_the_attention_inputs_are_not_saturated():
+    from transformer_course.checks.head import _cases
+
+    for x, w_q, w_k, _ in _cases():
+        q, k = x @ w_q, x @ w_k
+        weights = torch.softmax(q @ k.T / q.shape[-1] ** 0.5, dim=-1)
+        assert weights.max() < 0.95  # no row puts (almost) everything on one key
+
+
+def test_the_mask_checker_ignores_only_rows_that_see_nothing():
+    from transformer_course.checks.masks import _cases
+
+    scores, ids, pad = _cases()[1]  # left padding: its first two queries see nothing
+    result = checks.check_causal_masked_weights(
+        lambda s, i, p: ex_solution("causal_masked_weights")(s, i, p).nan_to_num(7.0)
+    )
+    assert result.passed, result.message  # whatever is in those rows
+    assert (ids[0, :2] == pad).all()
+
+
+def test_the_forward_exercise_is_the_lib_models_forward():
+    from transformer_course.checks.assembly import _cases, forward
+
+    parts, src, trg_in = _cases()[0]
+    config = TransformerConfig(vocab_size=12, d_model=16, num_heads=2, num_encoder_layers=1,
+                               num_decoder_layers=1, d_ff=32, dropout=0.0, max_len=16)  # fmt: skip
+    model = Transformer(config).eval()
+    with torch.no_grad():
+        assert torch.allclose(forward(Seq2SeqParts.of(model), src, trg_in), model(src, trg_in), atol=1e-5)
+    assert parts.positions.shape == (16, 16)
+    with pytest.raises(ValueError, match="model must be a Transformer"):
+        Seq2SeqParts.of(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="share one token table"):
+        Seq2SeqParts.of(Transformer(config.replace(tie_embeddings=False, trg_vocab_size=13)))
+
+
+def test_the_encoder_layer_is_checked_against_pytorchs_layer():
+    from transformer_course.checks.encoder_layer import _cases, reference
+
+    layer, x, mask, theirs = _cases()[0]
+    assert isinstance(theirs, torch.nn.TransformerEncoderLayer)
+    assert torch.allclose(reference(layer, x, mask, theirs), layer(x, mask), atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_correct_sampler_passes_whatever_the_random_numbers(seed):
+    from transformer_course.checks.sampling import ATOL, _cases, _frequencies, distribution
+
+    for name, fn in exercise("sample_next_token").alternatives.items():
+        result = check_function(_frequencies(fn), distribution, _cases(), name=name, atol=ATOL, seed=seed)
+        assert result.passed, result.message
+
+
+def test_the_sampling_distributions_are_far_apart():
+    from transformer_course.checks.sampling import ATOL, MISTAKES, _cases, distribution
+
+    for case in _cases():
+        named = {m.name: m.compute(*case) for m in MISTAKES if m.compute is not None}
+        named["right"] = distribution(*case)
+        for (a, p), (b, q) in itertools.combinations(named.items(), 2):
+            gap = float((p - q).abs().max())
+            assert gap < 1e-9 or gap >= 3 * ATOL, (a, b, case[1:], gap)
+
+
+def test_a_training_step_that_updates_the_model_passes_only_in_the_right_order():
+    message = checks.check_train_step(
+        lambda model, opt, loss_fn, batch: (opt.zero_grad(), loss_fn(model, batch).item())[1]
+    ).message
+    assert "The weights never changed" in message
+
+
+def ex_solution(name):
+    return exercise(name).solution

@@ -2,8 +2,15 @@
 
 import pytest
 import torch
+from transformer_course import cost as cost_module
 from transformer_course import figures
-from transformer_course.cost import AttentionCost, growth_exponent, measure_attention_cost, peak_memory
+from transformer_course.cost import (
+    AttentionCost,
+    growth_exponent,
+    measure_attention_cost,
+    peak_memory,
+    process_peak_memory,
+)
 
 TOKENS = ["i", "love", "deep", "learning"]
 
@@ -58,7 +65,9 @@ def test_cost_figure_has_both_paths_and_a_square_guide():
 def test_measured_memory_grows_as_length_squared_only_when_weights_are_stored():
     torch.set_num_threads(2)  # the tests run on one thread; the measurement must restore two
     try:
-        cost = measure_attention_cost((64, 128, 256), num_heads=2, d_head=8, repeats=1, budget_s=10)
+        cost = measure_attention_cost(
+            (64, 128, 256), num_heads=2, d_head=8, repeats=1, budget_s=10, memory="tensors"
+        )
         assert torch.get_num_threads() == 2  # the one-thread timing setting is undone
     finally:
         torch.set_num_threads(1)
@@ -68,6 +77,49 @@ def test_measured_memory_grows_as_length_squared_only_when_weights_are_stored():
     # The stored path holds at least the weights tensor (B, h, L, L) in float32.
     assert all(e >= cost.weights_bytes(n) for n, e in zip(cost.lengths, cost.explicit_bytes))
     assert all(t > 0 for t in cost.explicit_ms + cost.fused_ms)
+
+
+def test_tensor_meter_sees_only_the_output_of_the_fused_path():
+    cost = measure_attention_cost((128, 256), num_heads=2, d_head=8, repeats=1, memory="tensors")
+    assert cost.memory == "tensors" and "Python" in cost.memory_note
+    assert cost.fused_bytes == [cost.output_bytes(n) for n in cost.lengths]
+
+
+needs_process_meter = pytest.mark.skipif(
+    not cost_module._process_meter_available(), reason="the process meter needs Linux with glibc"
+)
+
+
+@needs_process_meter
+def test_process_meter_sees_a_big_allocation_and_memory_freed_earlier():
+    _, peak = process_peak_memory(lambda: torch.ones(4_000_000))  # 16 MB, alive at the end
+    assert 15e6 <= peak < 20e6  # 16 MB, give or take pages the process frees meanwhile
+    big = torch.ones(4_000_000)
+    del big  # malloc may keep these pages; the meter must still count them when reused
+    _, again = process_peak_memory(lambda: torch.ones(4_000_000).sum())
+    assert 15e6 <= again < 20e6
+    _, small = process_peak_memory(lambda: torch.ones(100).sum())
+    assert small < 1e6
+
+
+@needs_process_meter
+def test_process_meter_measures_the_real_peak_of_attention():
+    cost = measure_attention_cost((256, 512, 1024), num_heads=4, d_head=16, repeats=1, budget_s=30)
+    assert cost.memory == "process" and "real peak" in cost.memory_note
+    assert growth_exponent(cost.lengths, cost.explicit_bytes) == pytest.approx(2.0, abs=0.15)
+    assert all(e >= cost.weights_bytes(n) for n, e in zip(cost.lengths, cost.explicit_bytes))
+    # the fused kernel: its output plus a working space that does not grow as L²
+    assert all(f <= cost.output_bytes(n) + 2**21 for n, f in zip(cost.lengths, cost.fused_bytes))
+    assert cost.fused_bytes[-1] < cost.explicit_bytes[-1] / 10
+
+
+def test_the_meter_is_checked():
+    with pytest.raises(ValueError, match="memory"):
+        measure_attention_cost((8, 16), memory="rss")
+    with pytest.raises(ValueError, match="fn"):
+        process_peak_memory(3)
+    with pytest.raises(ValueError, match="process|meter"):
+        process_peak_memory(lambda: None, device="meta")
 
 
 def test_budget_cuts_the_longest_lengths():

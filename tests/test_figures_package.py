@@ -48,10 +48,18 @@ EXAMPLES = {
     "head_grid_figure": lambda: figures.head_grid_figure(weights(6, 5, 5), TOKENS, marks={1: "A"}),
     "waves_figure": lambda: figures.waves_figure(torch.randn(10, 8).clamp(-1, 1), [0, 1, 4]),
     "repeated_product_figure": lambda: figures.repeated_product_figure(0.9 ** torch.arange(20.0), 0.9),
+    "gradient_distance_figure": lambda: figures.gradient_distance_figure(
+        {"rnn": 0.5 ** torch.arange(10.0), "attention": torch.full((10,), 0.1)}
+    ),
+    "progress_curves_figure": lambda: figures.progress_curves_figure(
+        [0, 10, 20], {"head 0": [0.1, 0.2, 0.2], "head 1": [0.1, 0.5, 0.9]}, current=10
+    ),
+    "head_jobs_figure": lambda: figures.head_jobs_figure(torch.rand(3, 3), ["previous", "next", "first"]),
     "depth_figure": lambda: figures.depth_figure({"a": torch.rand(4) + 0.1, "b": torch.rand(4) + 0.1}),
     "loss_curve_figure": lambda: figures.loss_curve_figure(
         [1, 2, 3], [3.0, 2.0, 1.5], smoothed=[3.0, 2.5, 2.0]
     ),
+    "loss_comparison_figure": lambda: figures.loss_comparison_figure({"a": [2.0, 1.0], "b": [2.0, 0.5]}),
     "progress_curve_figure": lambda: figures.progress_curve_figure([0, 10, 20], [0.1, 0.5, 0.9], current=10),
     "saturation_figure": lambda: figures.saturation_figure(saturation_experiment((2, 8), rows=8), "entropy"),
     "attention_cost_figure": lambda: figures.attention_cost_figure(COST),

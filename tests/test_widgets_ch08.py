@@ -118,13 +118,32 @@ def test_history_explorer_step_and_sentence(pronoun_history):
     assert "Step 0" in ex.message.value and "referent" in ex.message.value
     before = snap(ex)
     ex.controls["step"].value = 20
-    assert changed(before, snap(ex)) == {"pointer", "encoder", "wins"}
-    assert "Step 20" in ex.message.value
+    assert changed(before, snap(ex)) == {"pointer", "encoder", "predicate", "wins"}
+    assert "Step 20" in ex.message.value and "words after it" in ex.message.value
     before = snap(ex)
     ex.controls["sentence"].value = 2
     assert changed(before, snap(ex)) == {"pointer", "encoder"}
-    pt, shown, _ = pronoun_history
+    pt, shown, h = pronoun_history
     assert list(ex.figures["pointer"].layout.xaxis.ticktext) == pt.tokens(shown, 2)
+
+
+def test_history_explorer_shows_each_encoder_head(pronoun_history):
+    ex = history_explorer(pronoun_history)
+    ex.controls["step"].value = 20
+    pt, shown, h = pronoun_history
+    n = len(pt.tokens(shown, 0))
+    encoder = ex.figures["encoder"]
+    assert len(encoder.data) == 2  # one heatmap per head, not their mean
+    for head, trace in enumerate(encoder.data):
+        torch.testing.assert_close(
+            torch.tensor(trace.z, dtype=torch.float32), h.snapshots[20]["encoder"][0, head, :n, :n]
+        )
+    curves = ex.figures["predicate"]
+    assert [t.name for t in curves.data] == ["head 0", "head 1"]
+    assert list(curves.data[1].y) == pytest.approx(
+        [100 * float(h.snapshots[s]["predicate"][1]) for s in (0, 10, 20)]
+    )
+    assert curves.layout.shapes[0].x0 == 20
 
 
 def test_history_explorer_bad_arguments(pronoun_history):
@@ -133,6 +152,9 @@ def test_history_explorer_bad_arguments(pronoun_history):
         AttentionHistoryExplorer({}, [["it"]], [0], [0], [0])
     with pytest.raises(ValueError, match="same"):
         AttentionHistoryExplorer(h.snapshots, [pt.tokens(shown, 0)], [1, 2], [0], [0])
+    without = {s: {k: v for k, v in snap.items() if k != "predicate"} for s, snap in h.snapshots.items()}
+    with pytest.raises(ValueError, match="predicate"):
+        AttentionHistoryExplorer(without, [pt.tokens(shown, 0)], [1], [0], [0])
 
 
 # --- GenerationExplorer ---
@@ -216,7 +238,7 @@ def test_greedy_ignores_temperature_and_matches_the_trace(reverse_model):
 
 
 @pytest.mark.parametrize(
-    "text, words", [("", "at least one"), ("1 9 x", "symbols"), ("1 2 3 4 5 1 2", "at most")]
+    "text, words", [("", "at least one"), ("1 9 x", "symbols"), ("1 2 3 4 5 1 2", "rows of 2 to 5")]
 )
 def test_bad_source_is_a_message(reverse_model, text, words):
     ex = GenerationExplorer(*reverse_model, text="5 4 3 2")
@@ -224,6 +246,19 @@ def test_bad_source_is_a_message(reverse_model, text, words):
     ex.controls["text"].value = text
     assert words in ex.message.value and "⚠" in ex.message.value
     assert snap(ex) == before
+
+
+def test_a_source_shorter_than_any_training_row_gets_a_note(reverse_model):
+    model, task = reverse_model
+    assert (task.min_len, task.max_len) == (2, 5)
+    ex = GenerationExplorer(model, task, text="5 4 3 2")
+    assert "trained on rows" not in ex.message.value
+    before = snap(ex)
+    ex.controls["text"].value = "3"
+    assert changed(before, snap(ex)) == {"steps", "distribution"}  # it still answers…
+    message = ex.message.value
+    assert "2 to 5" in message and "shorter" in message and "⚠" not in message  # …and says why to doubt it
+    assert "Output:" in message
 
 
 def test_figures_check_their_arguments():

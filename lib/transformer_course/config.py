@@ -17,7 +17,11 @@ POSITIONALS = ("sinusoidal", "learned")
 
 @dataclass(frozen=True)
 class TransformerConfig:
-    """Sizes and choices of a model. The defaults are the paper's base model (Table 3)."""
+    """Sizes and choices of a model. The defaults are the paper's base model (Table 3),
+    with one exception: ``final_norm=True`` puts a LayerNorm after each stack, as
+    ``nn.Transformer`` does (and as pre-norm models need). The paper's post-norm model
+    has none, its last sublayer already ending in a LayerNorm: ``final_norm=False`` is
+    the paper's exact model, 2 · 2 · d_model parameters smaller."""
 
     vocab_size: int = 37000  # shared source/target vocabulary of byte-pair tokens (English-German)
     trg_vocab_size: int | None = None  # None: the target uses the same vocabulary as the source
@@ -30,7 +34,9 @@ class TransformerConfig:
     max_len: int = 512  # longest sequence the positional encoding covers
     pad_id: int = 0  # id of <pad>: masked out as a key everywhere (Vocab.pad_id)
     norm_first: bool = False  # False: post-norm as in the paper; True: pre-norm (GPT-2 onwards)
-    final_norm: bool = True  # LayerNorm after each stack as in nn.Transformer (vital for pre-norm)
+    final_norm: bool = (
+        True  # LayerNorm after each stack: nn.Transformer's, not the paper's (vital for pre-norm)
+    )
     activation: str = "relu"  # "relu" (the paper) or "gelu" (BERT, GPT)
     tie_embeddings: bool = True  # one matrix for the embeddings and the output projection (section 3.4)
     positional: str = "sinusoidal"  # "sinusoidal" (the paper) or "learned" (BERT, GPT)

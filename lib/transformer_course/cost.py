@@ -6,17 +6,34 @@ double the length, four times the work and four times the memory. The explicit p
 (``F.scaled_dot_product_attention``) computes the same output block by block and never
 keeps it whole.
 
-Memory is measured without a profiler: a ``TorchFunctionMode`` sees every tensor a torch
-function hands back, adds its bytes while it lives, subtracts them once it is freed,
-and keeps the peak. It counts the tensors Python can see, not scratch space a kernel
-uses inside, and works the same on CPU and CUDA. (A ``TorchDispatchMode`` would see
-deeper, but its first use imports torch._dynamo, which costs seconds.)
+Memory is measured two ways (``measure_attention_cost(memory=...)``):
+
+- ``"process"``: the real peak, scratch space inside kernels included. On a GPU, the
+  peak of PyTorch's CUDA allocator. On Linux (glibc), the growth of the process's peak
+  resident set size during the call, as ``bench/memory.py`` measures it, but in this
+  process: ``mallopt`` first makes every allocation of 64 KiB or more a mapping of its own
+  that goes back to the system when freed, and ``malloc_trim`` hands back the free pages
+  malloc still holds (otherwise a call could reuse memory freed by earlier work without a
+  new page, unseen); then the kernel's peak counter is reset (``/proc/self/clear_refs``)
+  right before the call and read (``VmHWM``) right after. The ``mallopt`` setting stays
+  for the rest of the process (a big tensor then always gets fresh pages: a little
+  slower to allocate, nothing else changes).
+- ``"tensors"``: a ``TorchFunctionMode`` sees every tensor a torch function hands back,
+  adds its bytes while it lives, subtracts them once it is freed, and keeps the peak. It
+  counts the tensors Python can see, not scratch space a kernel uses inside (so the
+  fused path reads exactly as its output), and works everywhere. (A ``TorchDispatchMode``
+  would see deeper, but its first use imports torch._dynamo, which costs seconds.)
+
+``"auto"`` takes ``"process"`` where it can be measured, else ``"tensors"``.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import math
+import os
+import sys
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -77,6 +94,106 @@ def peak_memory(fn: Callable[[], object]) -> tuple[object, int]:
     return result, tracker.peak
 
 
+MEMORY_METERS = ("auto", "process", "tensors")
+_MMAP_THRESHOLD = 64 * 1024  # bytes; allocations from this size get a mapping of their own
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number (glibc's malloc.h)
+_libc: ctypes.CDLL | None = None
+_process_meter_ready: bool | None = None  # None: not tried yet
+
+
+def _process_meter_available() -> bool:
+    """Linux with glibc: set malloc up so that peak RSS tracks live memory (done once)."""
+    global _process_meter_ready, _libc
+    if _process_meter_ready is None:
+        _process_meter_ready = False
+        if sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL("libc.so.6")
+                if libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD) == 1:
+                    _libc = libc
+                    _reset_peak_rss()
+                    _process_meter_ready = _peak_rss() > 0
+            except (OSError, AttributeError, StopIteration, ValueError):
+                pass
+    return _process_meter_ready
+
+
+def _give_back_free_memory() -> None:
+    """Return the pages of memory malloc holds but nobody uses to the system.
+
+    Without this, a call can reuse memory freed earlier (by this process's past work)
+    without a single new page: its peak would not show in the process's RSS.
+    """
+    if _libc is not None:
+        _libc.malloc_trim(0)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _reset_peak_rss() -> None:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # 5: reset the peak resident set size to the current one
+
+
+def _peak_rss() -> int:
+    with open("/proc/self/status") as f:
+        line = next(x for x in f if x.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
+
+
+def process_peak_memory(fn: Callable[[], object], device: torch.device | str = "cpu") -> tuple[object, int]:
+    """Run ``fn()`` and return (its result, the real peak bytes it added to the process).
+
+    CUDA: the allocator's peak above what was allocated before the call. CPU on Linux:
+    the growth of peak RSS (see the module's docstring). Elsewhere a ValueError says the
+    meter is unavailable: use ``peak_memory``, which counts tensors.
+    """
+    if not callable(fn):
+        raise ValueError(f"fn must be a function of no arguments, got {type(fn).__name__}")
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        result = fn()
+        torch.cuda.synchronize(device)
+        return result, max(0, torch.cuda.max_memory_allocated(device) - before)
+    if device.type != "cpu" or not _process_meter_available():
+        raise ValueError(
+            f"device {device} has no process memory meter here (it needs Linux with glibc, or CUDA); "
+            "use peak_memory, which counts tensors"
+        )
+    _give_back_free_memory()
+    _reset_peak_rss()
+    before = _rss()
+    result = fn()
+    return result, max(0, _peak_rss() - before)
+
+
+def _meter(memory: str, device: torch.device) -> str:
+    """Which meter ``memory`` ("auto", "process", "tensors") means on ``device``."""
+    if memory not in MEMORY_METERS:
+        raise ValueError(f"memory must be one of {MEMORY_METERS}, got {memory!r}")
+    can_measure = device.type == "cuda" or (device.type == "cpu" and _process_meter_available())
+    if memory == "process" and not can_measure:
+        raise ValueError(
+            f"memory='process' needs Linux with glibc or a CUDA device, here ({sys.platform}, {device}) "
+            "it cannot be measured; use memory='tensors'"
+        )
+    if memory == "auto":
+        return "process" if can_measure else "tensors"
+    return memory
+
+
+METER_NOTES = {
+    "process": "real peak of the process (kernels' scratch space included)",
+    "tensors": "tensors the call hands back to Python (not a kernel's scratch space)",
+}
+
+
 @dataclass(frozen=True)
 class AttentionCost:
     """Measurements for growing lengths; lists are aligned with ``lengths``."""
@@ -84,16 +201,26 @@ class AttentionCost:
     lengths: list[int]  # sequence lengths measured (the last ones may be cut by the budget)
     explicit_ms: list[float]  # fastest of ``repeats`` calls, in ms, weights stored (need_weights=True)
     fused_ms: list[float]  # fastest of ``repeats`` calls, in ms, fused kernel (need_weights=False)
-    explicit_bytes: list[int]  # peak bytes of tensors created by one explicit call
-    fused_bytes: list[int]  # peak bytes of tensors created by one fused call
+    explicit_bytes: list[int]  # peak bytes of one explicit call, measured by ``memory``'s meter
+    fused_bytes: list[int]  # peak bytes of one fused call, measured by ``memory``'s meter
     num_heads: int
     d_head: int
     batch: int
     device: str
+    memory: str = "tensors"  # the meter: "process" (real peak) or "tensors" (Python-visible)
+
+    @property
+    def memory_note(self) -> str:
+        """What the memory numbers count, in words."""
+        return METER_NOTES[self.memory]
 
     def weights_bytes(self, length: int) -> int:
         """Bytes of one float32 weights tensor (batch, heads, L, L): the part that grows as L²."""
         return 4 * self.batch * self.num_heads * length * length
+
+    def output_bytes(self, length: int) -> int:
+        """Bytes of one float32 output (batch, heads, L, d_head): all the fused path must keep, ∝ L."""
+        return 4 * self.batch * self.num_heads * length * self.d_head
 
 
 def measure_attention_cost(
@@ -107,6 +234,7 @@ def measure_attention_cost(
     threads: int | None = 1,
     device: torch.device | str | None = None,
     seed: int = 0,
+    memory: str = "auto",
 ) -> AttentionCost:
     """Time and peak memory of attention over q, k, v (batch, num_heads, L, d_head) per length.
 
@@ -117,6 +245,8 @@ def measure_attention_cost(
     On CPU, ``threads`` (default 1) caps torch's threads while measuring: with several
     threads, a machine busy with other work adds stalls larger than the attention
     itself. ``threads=None`` keeps torch's setting. The growth with L is the same.
+    ``memory``: the meter, "process" (the real peak: CUDA's allocator, or RSS on Linux),
+    "tensors" (tensors visible to Python) or "auto" (process where it can be measured).
     """
     lengths = sorted(lengths)
     if not lengths:
@@ -129,12 +259,13 @@ def measure_attention_cost(
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if threads is not None:
         _validate.positive_int("threads", threads)
+    meter = _meter(memory, device)
     g = torch.Generator(device=device).manual_seed(seed)
     saved_threads = torch.get_num_threads()
     if threads is not None and device.type == "cpu":
         torch.set_num_threads(threads)
     try:
-        done = _measure(lengths, num_heads, d_head, batch, repeats, budget_s, device, g)
+        done = _measure(lengths, num_heads, d_head, batch, repeats, budget_s, device, g, meter)
     finally:
         torch.set_num_threads(saved_threads)
     return AttentionCost(
@@ -147,10 +278,14 @@ def measure_attention_cost(
         d_head=d_head,
         batch=batch,
         device=str(device),
+        memory=meter,
     )
 
 
-def _measure(lengths, num_heads, d_head, batch, repeats, budget_s, device, g) -> dict[str, list]:
+def _measure(lengths, num_heads, d_head, batch, repeats, budget_s, device, g, meter) -> dict[str, list]:
+    def peak_bytes(fn):
+        return (process_peak_memory(fn, device) if meter == "process" else peak_memory(fn))[1]
+
     done: dict[str, list] = {k: [] for k in ("lengths", "e_ms", "f_ms", "e_b", "f_b")}
     start = time.perf_counter()
     for length in lengths:
@@ -162,8 +297,9 @@ def _measure(lengths, num_heads, d_head, batch, repeats, budget_s, device, g) ->
         with torch.no_grad():
             explicit = functools.partial(scaled_dot_product_attention, q, k, v)
             fused = functools.partial(scaled_dot_product_attention, q, k, v, need_weights=False)
-            done["e_b"].append(peak_memory(explicit)[1])
-            done["f_b"].append(peak_memory(fused)[1])
+            explicit(), fused()  # the first calls load kernels and grow caches: keep that out
+            done["e_b"].append(peak_bytes(explicit))
+            done["f_b"].append(peak_bytes(fused))
             done["e_ms"].append(_best_ms(explicit, repeats, device))
             done["f_ms"].append(_best_ms(fused, repeats, device))
         done["lengths"].append(length)

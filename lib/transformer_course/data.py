@@ -58,7 +58,8 @@ class SequenceTask:
     vocab: Vocab
     train: SequenceSplit
     test: SequenceSplit
-    max_len: int
+    max_len: int  # the longest source row of both splits
+    min_len: int = 1  # the shortest: a model trained on it has never seen other lengths
 
     @property
     def symbols(self) -> list[str]:
@@ -147,6 +148,7 @@ def sequence_task(
         _split(kind, rows[:num_train], max_len, vocab),
         _split(kind, rows[num_train:], max_len, vocab),
         max_len,
+        min_len,
     )
 
 

@@ -8,7 +8,10 @@ the weights). So after training, "it" attends to "pizza" in "the pizza came out 
 the oven and it tasted good", and to "oven" in "… and it was broken".
 
 The head is the lib's ``SingleHeadAttention``: softmax(q kᵀ/√d_k) with the query from
-"it" and the keys from every word, padding masked out.
+"it" and the keys from every word, padding masked out. Because its weights are the
+output the loss scores, "it" → "pizza" is trained directly. What the encoder does to
+help is not: ``predicate_share`` measures it (each head's weight from "it" onto the
+words after it, which decide what "it" means).
 """
 
 from __future__ import annotations
@@ -90,12 +93,37 @@ def resolve(model: PronounPointer, ids: torch.Tensor, it_pos: int) -> torch.Tens
         return model(ids.unsqueeze(0).to(device), torch.tensor([it_pos], device=device))[0].cpu()
 
 
+@torch.no_grad()
+def predicate_share(model: PronounPointer, split: PronounSplit, *, layer: int = 0) -> torch.Tensor:
+    """(h,): for each head of encoder layer ``layer``, the mean share of the weight in the
+    row of "it" that falls on the words after "it" (the predicate, which decides what "it" is).
+
+    Nothing in the loss asks for this: the loss only scores the pointer head. It is what
+    the encoder learns on its own, because the pointer needs "it" to carry its predicate.
+    """
+    _check_split("split", split)
+    device = _validate.module_device("model", model)
+    was_training = model.training
+    model.eval()
+    model(split.ids.to(device), split.it_pos.to(device), need_weights=True)
+    layers = model.encoder_attention()
+    _validate.integer("layer", layer, low=0, high=len(layers))
+    weights = layers[layer].cpu()  # (N, h, L, L)
+    model.train(was_training)
+    rows = torch.arange(len(split))
+    it_rows = weights[rows, :, split.it_pos]  # (N, h, L): where "it" looks, per head
+    positions = torch.arange(split.ids.shape[1])
+    after_it = (positions[None] > split.it_pos[:, None]) & (split.ids != model.config.pad_id)  # (N, L)
+    return (it_rows * after_it[:, None]).sum(dim=-1).mean(dim=0)
+
+
 def snapshot(model: PronounPointer, shown: PronounSplit, held_out: PronounSplit) -> dict:
     """What to keep at a training step, for the attention-history explorer.
 
     pointer: (n, L) attention from "it" in the ``shown`` sentences; encoder: (n, h, L, L)
     the encoder's first layer self-attention on them; wins: the fraction of ``held_out``
-    where the referent outweighs the distractor.
+    where the referent outweighs the distractor; predicate: (h,) ``predicate_share`` of
+    each encoder head on ``held_out``.
     """
     pointer = model(shown.ids, shown.it_pos, need_weights=True)
     encoder = model.encoder_attention()[0]
@@ -103,6 +131,7 @@ def snapshot(model: PronounPointer, shown: PronounSplit, held_out: PronounSplit)
         "pointer": pointer.clone(),
         "encoder": encoder.clone(),
         "wins": float(referent_wins(model, held_out).float().mean()),
+        "predicate": predicate_share(model, held_out),
     }
 
 

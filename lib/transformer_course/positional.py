@@ -36,6 +36,34 @@ def sinusoidal_encoding(
     return pe.to(dtype)  # computed in float64 so large positions stay accurate
 
 
+def shift_matrix(
+    k: int, d_model: int, *, base: float = 10000.0, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """The fixed (d_model, d_model) matrix M_k with PE[pos + k] = M_k @ PE[pos] for every pos.
+
+    The paper's reason for sinusoids: moving k positions is the same linear map wherever
+    you start. For each pair (sin, cos) at frequency ω, the angle formulas give
+
+        sin((pos+k)ω) =  cos(kω)·sin(posω) + sin(kω)·cos(posω)
+        cos((pos+k)ω) = -sin(kω)·sin(posω) + cos(kω)·cos(posω)
+
+    so M_k is block-diagonal: one 2×2 rotation by the angle kω per pair. It depends on k
+    only, never on pos; being a rotation it keeps lengths, which is why the dot product
+    PE[pos]·PE[pos+k] depends only on the distance k. ``k`` may be negative (a step back).
+    """
+    _validate.integer("k", k)
+    _validate.positive_int("d_model", d_model)
+    if d_model % 2:
+        raise ValueError(f"d_model must be even (one sin/cos pair per frequency), got {d_model}")
+    _validate.finite_number("base", base, above=1)
+    _validate.float_dtype("dtype", dtype)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (d/2,)
+    angle = k / base ** (two_i / d_model)  # (d/2,): k·ω for each pair
+    c, s = torch.cos(angle), torch.sin(angle)
+    blocks = torch.stack([torch.stack([c, s], -1), torch.stack([-s, c], -1)], -2)  # (d/2, 2, 2)
+    return torch.block_diag(*blocks).to(dtype)
+
+
 class SinusoidalPositionalEncoding(nn.Module):
     """x (B, T, d_model) → x + PE[start : start + T]. Nothing to learn; any start + T ≤ max_len.
 

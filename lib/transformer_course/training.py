@@ -30,13 +30,14 @@ from .data import SequenceSplit, batches
 class History:
     """What happened during training.
 
-    steps/losses: one entry per step (step numbers start at 1); evals: name → list of
-    (step, value); snapshots: step → what ``snapshot_fn`` returned (step 0 = before
-    training); seconds: wall-clock time of the loop.
+    steps/losses/learning_rates: one entry per step (step numbers start at 1; the rate
+    each step's update used); evals: name → list of (step, value); snapshots: step → what
+    ``snapshot_fn`` returned (step 0 = before training); seconds: wall-clock time of the loop.
     """
 
     steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
+    learning_rates: list[float] = field(default_factory=list)
     evals: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     snapshots: dict[int, object] = field(default_factory=dict)
     seconds: float = 0.0
@@ -124,6 +125,7 @@ def train(
         loss = _check_loss(loss_fn(model, batch_fn(next(indices))))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
+        history.learning_rates.append(optimiser.param_groups[0]["lr"])
         optimiser.step()
         schedule.step()
         history.steps.append(start + step)
@@ -177,6 +179,20 @@ def _check_loss(loss: object) -> torch.Tensor:
             "was it computed under torch.no_grad(), detached, or rebuilt with torch.tensor?)"
         )
     return loss
+
+
+def learning_rates(lr: float, steps: int, *, warmup: int = 0, decay: bool = False) -> list[float]:
+    """The learning rate of each of ``steps`` steps that ``train`` uses, for plotting the schedule.
+
+    Warm-up: the first ``warmup`` steps climb linearly from lr/warmup to lr, so the first
+    updates, made while Adam's running averages rest on a handful of gradients and the
+    weights are random, stay small. Decay: afterwards the rate glides along half a cosine
+    from lr down to lr/10, so that the last updates are small and the weights settle.
+    """
+    _validate.finite_number("lr", lr, above=0)
+    _validate.positive_int("steps", steps)
+    _validate.integer("warmup", warmup, low=0)
+    return [lr * _lr_factor(s, steps, warmup, bool(decay)) for s in range(steps)]
 
 
 def _lr_factor(step: int, steps: int, warmup: int, decay: bool) -> float:

@@ -9,8 +9,12 @@ Chapters call ``checks.check_<name>(their_function)``. Contract for every "your 
   asserts ``result.passed``.
 
 Layout: ``harness`` (Result, Mistake, Exercise, check_function: run, compare, name the
-mistake), one module per idea holding its exercises (``embeddings``, ``positions``,
-``attention``, ``softmax``, ``multi_head``, ``masks``, ``layers``, ``generation``), and
+mistake) and ``describe`` (compare, and say how a result differs); one module per idea
+holding its exercises: ``embeddings`` (01), ``positions`` (02), ``attention`` (03 scores),
+``softmax`` and ``head`` (04), ``multi_head`` (05), ``masks`` (06), ``feed_forward``,
+``add_norm``, ``encoder_layer``, ``layers`` (the decoder layer) and ``assembly`` (the
+encoder-decoder forward) (07), ``loss`` (the shifted-target loss), ``train_step``,
+``generation`` (greedy decoding) and ``sampling`` (temperature and top-k) (08); and
 ``registry`` (every exercise, in chapter order).
 
 How to add an exercise:
@@ -29,8 +33,12 @@ mistake's example gets its own hint and no other, the starter reports "not attem
 the global random state is untouched, errors and in-place changes are handled.
 """
 
-from .attention import check_attention, check_attention_scores
+from .add_norm import check_add_norm
+from .assembly import Seq2SeqParts, check_encoder_decoder_forward
+from .attention import check_attention_scores
 from .embeddings import check_cosine_similarity
+from .encoder_layer import check_encoder_layer
+from .feed_forward import check_feed_forward
 from .generation import check_greedy_decode
 from .harness import (
     ERROR,
@@ -44,13 +52,18 @@ from .harness import (
     check_then_batch,
     describe_difference,
     same,
+    varies_between_calls,
 )
+from .head import check_attention
 from .layers import check_decoder_layer
+from .loss import check_teacher_forcing_loss
 from .masks import check_causal_masked_weights
 from .multi_head import check_multi_head_attention
 from .positions import check_sinusoidal_encoding
 from .registry import EXERCISES, exercise
+from .sampling import check_sample_next_token
 from .softmax import check_softmax
+from .train_step import check_train_step
 
 __all__ = [
     "ERROR",
@@ -61,18 +74,27 @@ __all__ = [
     "Exercise",
     "Mistake",
     "Result",
+    "Seq2SeqParts",
+    "check_add_norm",
     "check_attention",
     "check_attention_scores",
     "check_causal_masked_weights",
     "check_cosine_similarity",
     "check_decoder_layer",
+    "check_encoder_decoder_forward",
+    "check_encoder_layer",
+    "check_feed_forward",
     "check_function",
     "check_greedy_decode",
     "check_multi_head_attention",
+    "check_sample_next_token",
     "check_sinusoidal_encoding",
     "check_softmax",
+    "check_teacher_forcing_loss",
     "check_then_batch",
+    "check_train_step",
     "describe_difference",
     "exercise",
     "same",
+    "varies_between_calls",
 ]

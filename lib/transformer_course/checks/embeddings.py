@@ -55,10 +55,13 @@ def reference(v: torch.Tensor) -> torch.Tensor:
 
 
 def _cases() -> list[tuple[torch.Tensor]]:
-    # T ≠ d and rows of very different lengths, so each mistake gives a different answer.
+    # Rows of very different lengths, so each mistake gives a different answer. The first
+    # matrix is square, so that the mistakes that fail on shapes elsewhere (a norm without
+    # keepdim, unit.T @ unit) run there and can be named; the others have T ≠ d.
     g = torch.Generator().manual_seed(1)
     lengths = torch.tensor([[0.5], [1.0], [3.0], [7.0]])
     return [
+        (torch.randn(4, 4, generator=g) * lengths,),
         (torch.randn(4, 3, generator=g) * lengths,),
         (torch.randn(5, 8, generator=g) * 2.0,),
         (torch.randn(2, 6, generator=g),),
@@ -78,6 +81,21 @@ def _learner_divides_by_squares(vectors: torch.Tensor) -> torch.Tensor:
 def _learner_takes_columns_as_tokens(vectors: torch.Tensor) -> torch.Tensor:
     tokens = vectors.T  # (d, T): "each column is a token"
     unit = tokens / tokens.norm(dim=1, keepdim=True)
+    return unit @ unit.T
+
+
+def _learner_transposes_the_left(vectors: torch.Tensor) -> torch.Tensor:
+    unit = vectors / vectors.norm(dim=1, keepdim=True)
+    return unit.T @ unit
+
+
+def _learner_forgets_keepdim(vectors: torch.Tensor) -> torch.Tensor:
+    unit = vectors / vectors.norm(dim=1)  # (T, d) / (T,): divides COLUMN j by row j's length
+    return unit @ unit.T
+
+
+def _rows_divided_by(v: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    unit = v / lengths
     return unit @ unit.T
 
 
@@ -110,11 +128,34 @@ MISTAKES = (
         example=_learner_divides_by_squares,
     ),
     Mistake(
-        name="features, not tokens",
-        hint="Your matrix is (d, d): v.T @ v compares features, not tokens. The result should "
-        "be (T, T): multiply the unit rows by their transpose, unit @ unit.T.",
+        name="columns taken as tokens",
+        hint="Your matrix compares the columns (features) with each other, not the rows (tokens): "
+        "each token is a ROW of vectors. Normalise the rows (dim=1) and take unit @ unit.T, "
+        "shaped (T, T).",
         compute=lambda v: reference(v.T.contiguous()),
         example=_learner_takes_columns_as_tokens,
+    ),
+    Mistake(
+        name="unit.T @ unit",
+        hint="unit.T @ unit is (d, T) @ (T, d): a (d, d) matrix that pairs up features, not tokens. "
+        "Put the transpose on the right: unit @ unit.T, (T, d) @ (d, T) → (T, T).",
+        compute=lambda v: F.normalize(v, dim=1).T @ F.normalize(v, dim=1),
+        example=_learner_transposes_the_left,
+    ),
+    Mistake(
+        name="norm without keepdim",
+        hint="v.norm(dim=1) has shape (T,), and dividing the (T, d) matrix by it divides each "
+        "COLUMN j by the length of row j. Keep the dimension: v.norm(dim=1, keepdim=True) is "
+        "(T, 1) and divides each row by its own length.",
+        compute=lambda v: _rows_divided_by(v, v.norm(dim=1)),
+        example=_learner_forgets_keepdim,
+    ),
+    Mistake(
+        name="norm of the whole matrix",
+        hint="v.norm() without a dim is the length of the whole matrix, one number for all "
+        "tokens. Each row needs its own length: v.norm(dim=1, keepdim=True).",
+        compute=lambda v: _rows_divided_by(v, v.norm()),
+        example=lambda vectors: (vectors / vectors.norm()) @ (vectors / vectors.norm()).T,
     ),
 )
 

@@ -14,7 +14,7 @@ from functools import partial
 import torch
 
 from ..generation import generate
-from .harness import Exercise, Mistake, Result, check_function
+from .harness import Exercise, Mistake, Result, check_function, varies_between_calls
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -47,11 +47,12 @@ def by_hand(
     eos_kept=True,
     pick="last",
     whole=True,
+    count_prompt=False,
 ):
     """A learner's greedy loop with one switch per catalogued mistake (all off: correct)."""
     ids = prompt.clone()
     fed = prompt.clone()
-    for _ in range(max_new_tokens):
+    for _ in range(max_new_tokens - (prompt.shape[0] if count_prompt else 0)):
         logits = logits_fn((fed if history else fed[-1:]).unsqueeze(0))  # (1, t, V)
         if pick == "last":
             token = logits[0, -1].argmax(dim=-1)
@@ -59,6 +60,8 @@ def by_hand(
             token = logits[0].argmax(dim=0)[-1]
         elif pick == "flat":
             token = logits.argmax()
+        elif pick == "sample":
+            token = torch.multinomial(torch.softmax(logits[0, -1], dim=-1), 1)[0]
         else:
             token = logits[0, 0].argmax()
         if stop and int(token) == eos_id and not eos_kept:
@@ -96,7 +99,9 @@ class CountingModel:
 
     prefix (1, t) → logits (1, t, V). Row i favours one next token that depends on the
     whole prefix up to i (a weighted sum of the ids, so order and history matter), and
-    it writes <eos> (id 1) once the prefix is ``stop_at`` tokens long.
+    it writes <eos> (id 1) once the prefix is ``stop_at`` tokens long. The winner leads the
+    others by little (its probability is about 0.3), so that a decoder that samples instead
+    of taking the argmax goes astray within a few steps, whatever its random numbers.
     """
 
     vocab_size = 9
@@ -120,7 +125,7 @@ class CountingModel:
         background = torch.arange(t * self.vocab_size, dtype=torch.float32).reshape(t, self.vocab_size)
         logits = torch.sin(background * 1.7) * 0.5
         for i in range(t):
-            logits[i, self.next_id(ids[: i + 1])] += 4.0 + 0.3 * i
+            logits[i, self.next_id(ids[: i + 1])] += 1.2
         return logits.unsqueeze(0)
 
 
@@ -134,11 +139,12 @@ def reference(
     append=True,
     stop=True,
     pick=lambda logits: logits[0, -1].argmax(),
+    budget=lambda max_new_tokens, prompt: max_new_tokens,
 ):
     """Greedy decoding, or one of its usual mistakes."""
     ids = prompt.clone()
     fed = prompt.clone()
-    for _ in range(max_new_tokens):
+    for _ in range(budget(max_new_tokens, prompt)):
         logits = logits_fn((fed if history else fed[-1:]).unsqueeze(0))
         token = int(pick(logits))
         ids = torch.cat([ids, torch.tensor([token])])
@@ -152,6 +158,7 @@ def reference(
 def _cases():
     return [
         (CountingModel(stop_at=6), torch.tensor([3, 5]), 8, 1),
+        (CountingModel(stop_at=20), torch.tensor([4, 2, 7]), 4, 1),  # stops at max_new_tokens
         (CountingModel(stop_at=20), torch.tensor([2]), 5, 1),
         (CountingModel(stop_at=5), torch.tensor([4, 2, 7]), 6, 1),
     ]
@@ -186,8 +193,8 @@ MISTAKES = (
     ),
     Mistake(
         name="<eos> dropped",
-        hint="You stopped before appending <eos>: the output should end with the eos token when "
-        "the model writes it.",
+        hint="Your output leaves out <eos>: when the model writes eos_id, append it, then stop; "
+        "the output ends with the eos token.",
         compute=lambda f, p, n, e: _strip_eos(reference(f, p, n, e), e),
         example=partial(by_hand, eos_kept=False),
     ),
@@ -211,6 +218,21 @@ MISTAKES = (
         "at the LAST position: logits[0, -1].",
         compute=partial(reference, pick=lambda lg: lg[0, 0].argmax()),
         example=partial(by_hand, pick="first"),
+    ),
+    Mistake(
+        name="samples",
+        hint="Your decoder gives different answers from one call to the next: it draws at random. "
+        "Greedy decoding takes the most likely token every time: logits[0, -1].argmax().",
+        compute=None,
+        recognise=varies_between_calls,
+        example=partial(by_hand, pick="sample"),
+    ),
+    Mistake(
+        name="max_new_tokens counts the prompt",
+        hint="Your output stops short: max_new_tokens counts only the NEW tokens, not the "
+        "prompt. Loop max_new_tokens times (or until <eos>), whatever the prompt's length.",
+        compute=partial(reference, budget=lambda n, p: n - p.shape[0]),
+        example=partial(by_hand, count_prompt=True),
     ),
     Mistake(
         name="new tokens only",

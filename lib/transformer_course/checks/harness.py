@@ -4,8 +4,11 @@ name the mistake.
 - ``check_function`` calls the learner's function and the reference on fresh copies of each
   test case, under a forked random state: the learner cannot spoil the inputs of the next
   call, and a check never moves the caller's global RNG.
+- Every call starts from the same seeded random state, so code that draws (dropout,
+  sampling) can be compared, and a function that draws where it should not can be named.
 - A wrong answer is compared with each known ``Mistake``; the first that matches gives its
-  hint, otherwise the message says where the answer differs and by how much.
+  hint, otherwise the message says where the answer differs and by how much (``describe``).
+  An exception is matched against the mistakes' ``error`` patterns the same way.
 - ``Exercise`` is the uniform record of one exercise (its checker, a worked solution, a
   starter, correct alternatives, and the catalogue of mistakes with a learner-style
   example of each) that the contract test in ``tests/test_exercises.py`` runs.
@@ -15,13 +18,15 @@ from __future__ import annotations
 
 import copy
 import html
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
+from .describe import describe_difference, same
+
 PASSED, NOT_ATTEMPTED, WRONG, ERROR = "passed", "not attempted", "wrong", "error"
-RTOL = 1e-4  # relative tolerance of every comparison; the absolute one (atol) is per exercise
 
 
 @dataclass(frozen=True)
@@ -49,9 +54,14 @@ class Result:
 class Mistake:
     """A known wrong answer and the hint that names it.
 
-    compute: what the mistaken code computes, on the checker's inputs; the checker recognises
-    the mistake when the learner's output equals it. None when the checker names the mistake
-    by its own logic instead (a failure on batches only, a result of the wrong kind).
+    The checker recognises the mistake in one of three ways:
+    compute: what the mistaken code computes, on the checker's inputs; it matches when the
+    learner's output equals it;
+    recognise: ``(learner_fn, case, got) → bool`` for a mistake no single output shows (the
+    function draws random numbers, returns the wrong kind of thing);
+    error: a regular expression searched in ``"ErrorType: message"`` when the learner's
+    function raises (a pair used as a tensor, a loss that cannot go backward).
+    All three None: the checker names the mistake by its own logic (a failure on batches only).
     example: the same mistake written the way a learner writes it, for the contract test;
     kept apart from ``compute`` so that the test does not pass by construction.
     name: a few words for test ids and tables.
@@ -61,6 +71,8 @@ class Mistake:
     compute: Callable[..., object] | None
     example: Callable[..., object] | None = None
     name: str = ""
+    recognise: Callable[[Callable, tuple, object], bool] | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,8 @@ class Exercise:
     starter: the untouched exercise cell's function (raises NotImplementedError).
     alternatives: other correct answers that must pass (a loop, einsum, float64, lib's own…).
     mistakes: the checker's catalogue, each with a learner-style ``example``.
+    updates_in_place: the function's job is to change its arguments (a training step moves
+    the model's weights), so the contract test does not count that against it.
     """
 
     name: str
@@ -81,6 +95,7 @@ class Exercise:
     starter: Callable
     alternatives: Mapping[str, Callable] = field(default_factory=dict)
     mistakes: Sequence[Mistake] = ()
+    updates_in_place: bool = False
 
 
 def check_function(
@@ -91,57 +106,97 @@ def check_function(
     name: str,
     mistakes: Sequence[Mistake] = (),
     atol: float = 1e-5,
+    seed: int = 0,
+    parts: Sequence[str] | None = None,
 ) -> Result:
     """Call ``learner_fn(*case)`` for every case and compare with ``reference_fn(*case)``.
 
     Every call gets its own deep copy of the case (tensors and modules alike), so a function
-    that changes its arguments in place cannot spoil the comparison; the global random state
-    is restored afterwards, so a check never changes what the caller draws next.
+    that changes its arguments in place cannot spoil the comparison. Every call starts from
+    the global (CPU) random state seeded with ``seed``, so code that draws (dropout,
+    sampling) draws the same numbers in the learner's function, the reference and each
+    mistake; the caller's random state is restored afterwards. ``parts`` names the items of
+    a result that is a tuple, e.g. ("output", "weights"), for the messages.
     """
     if not callable(learner_fn):
         raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
+    run = _Run(learner_fn, reference_fn, name, tuple(mistakes), atol, seed, parts)
     with torch.random.fork_rng(devices=[]):
         for number, case in enumerate(cases, start=1):
-            failure = _check_case(learner_fn, reference_fn, case, number, name, mistakes, atol)
+            failure = run.check(case, number)
             if failure is not None:
                 return failure
     return Result(PASSED, f"{name} matches the reference on all {len(cases)} inputs.")
 
 
-def _check_case(learner_fn, reference_fn, case, number, name, mistakes, atol) -> Result | None:
-    """None when the learner matches the reference on this case, else what went wrong."""
-    try:
-        got = learner_fn(*fresh(case))
-    except NotImplementedError:
-        return Result(
-            NOT_ATTEMPTED,
-            f"{name} is not attempted yet: replace "
-            "`raise NotImplementedError` with your code and run the cell again.",
-        )
-    except Exception as err:
-        return Result(ERROR, f"{name} raised {type(err).__name__} on input #{number}: {err}")
-    want = reference_fn(*fresh(case))
-    if same(got, want, atol):
-        return None
-    hint = _known_mistake(got, case, mistakes, atol)
-    if hint is not None:
-        return Result(WRONG, hint)
-    return Result(
-        WRONG,
-        f"{name} differs from the reference on input #{number}: {describe_difference(got, want, atol)}",
-    )
+@dataclass(frozen=True)
+class _Run:
+    """One check in progress: what ``check_function`` was given."""
 
+    learner_fn: Callable
+    reference_fn: Callable
+    name: str
+    mistakes: tuple[Mistake, ...]
+    atol: float
+    seed: int
+    parts: Sequence[str] | None
 
-def _known_mistake(got: object, case: tuple, mistakes: Sequence[Mistake], atol: float) -> str | None:
-    for mistake in mistakes:
-        if mistake.compute is None:
-            continue
+    def call(self, fn: Callable, case: tuple) -> object:
+        torch.default_generator.manual_seed(self.seed)  # the CPU generator: forked and restored
+        return fn(*fresh(case))
+
+    def check(self, case: tuple, number: int) -> Result | None:
+        """None when the learner matches the reference on this case, else what went wrong."""
         try:
-            if same(got, mistake.compute(*fresh(case)), atol):
-                return mistake.hint
-        except Exception:  # a mistake that cannot even run on this input does not apply
-            continue
+            got = self.call(self.learner_fn, case)
+        except NotImplementedError:
+            return Result(
+                NOT_ATTEMPTED,
+                f"{self.name} is not attempted yet: replace "
+                "`raise NotImplementedError` with your code and run the cell again.",
+            )
+        except Exception as err:
+            raised = f"{self.name} raised {type(err).__name__} on input #{number}: {err}"
+            hint = _known_error(err, self.mistakes)
+            return Result(WRONG, f"{hint} ({raised})") if hint else Result(ERROR, raised)
+        want = self.call(self.reference_fn, case)
+        if same(got, want, self.atol):
+            return None
+        hint = self.known_mistake(got, case)
+        if hint is not None:
+            return Result(WRONG, hint)
+        difference = describe_difference(got, want, self.atol, self.parts)
+        return Result(WRONG, f"{self.name} differs from the reference on input #{number}: {difference}")
+
+    def known_mistake(self, got: object, case: tuple) -> str | None:
+        for mistake in self.mistakes:
+            try:  # a mistake that cannot even run on this input does not apply
+                if mistake.compute is not None and same(got, self.call(mistake.compute, case), self.atol):
+                    return mistake.hint
+                if mistake.recognise is not None and mistake.recognise(self.learner_fn, case, got):
+                    return mistake.hint
+            except Exception:
+                continue
+        return None
+
+
+def _known_error(err: Exception, mistakes: Sequence[Mistake]) -> str | None:
+    text = f"{type(err).__name__}: {err}"
+    for mistake in mistakes:
+        if mistake.error is not None and re.search(mistake.error, text):
+            return mistake.hint
     return None
+
+
+def varies_between_calls(learner_fn: Callable, case: tuple, got: object = None) -> bool:
+    """True when two calls on the same input, from different random states, give different
+    results: the function draws random numbers (dropout left on, sampling where greedy was
+    asked). A ``Mistake.recognise`` for such mistakes."""
+    outputs = []
+    for seed in (1, 2):
+        torch.default_generator.manual_seed(seed)
+        outputs.append(learner_fn(*fresh(case)))
+    return not same(outputs[0], outputs[1], 0.0)
 
 
 def check_then_batch(
@@ -165,70 +220,9 @@ def check_then_batch(
     if not result.passed:
         return result
     batch = check_function(learner_fn, reference, batched, name=name, mistakes=mistakes)
-    if batch.status in (WRONG, ERROR) and not any(m.hint == batch.message for m in mistakes):
+    if batch.status in (WRONG, ERROR) and not any(m.hint in batch.message for m in mistakes):
         return Result(WRONG, f"{batch_mistake.hint} ({batch.message})")
     return batch if not batch.passed else Result(PASSED, passed)
-
-
-def same(got: object, want: object, atol: float = 1e-5) -> bool:
-    """Equal shape and values within ``atol`` (NaN equals NaN, so overflow can be recognised)."""
-    if isinstance(want, torch.Tensor):
-        return (
-            isinstance(got, torch.Tensor)
-            and got.shape == want.shape
-            and torch.allclose(_as_double(got), _as_double(want), atol=atol, rtol=RTOL, equal_nan=True)
-        )
-    if isinstance(want, tuple | list):
-        return (
-            isinstance(got, tuple | list)
-            and len(got) == len(want)
-            and all(same(g, w, atol) for g, w in zip(got, want))
-        )
-    return not isinstance(got, torch.Tensor) and got == want
-
-
-def describe_difference(got: object, want: object, atol: float = 1e-5) -> str:
-    """One sentence saying how ``got`` differs from ``want``: kind, shape, inf/NaN, or where."""
-    if isinstance(want, tuple | list):
-        return _describe_sequence(got, want, atol)
-    if not isinstance(want, torch.Tensor):
-        return f"expected {want!r}, got {got!r}"
-    if not isinstance(got, torch.Tensor):
-        return f"expected a tensor, got {type(got).__name__}"
-    if got.shape != want.shape:
-        return f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}"
-    got, want = _as_double(got), _as_double(want)
-    if not torch.isfinite(got).all() and torch.isfinite(want).all():
-        return "your result contains inf or NaN where the reference is finite"
-    # Entries that ``same`` accepts (NaN against NaN included) count as no difference.
-    close = torch.isclose(got, want, atol=atol, rtol=RTOL, equal_nan=True)
-    diff = (got - want).abs().nan_to_num(nan=float("inf")).masked_fill(close, 0.0)
-    where = _unravel(int(diff.argmax()), diff.shape)
-    return (
-        f"largest difference {float(diff.max()):.3g} at index {where} "
-        f"(expected {float(want[where]):.4f}, got {float(got[where]):.4f})"
-    )
-
-
-def _describe_sequence(got: object, want: tuple | list, atol: float) -> str:
-    kind = type(want).__name__
-    if not isinstance(got, tuple | list) or len(got) != len(want):
-        size = f" of {len(got)}" if isinstance(got, tuple | list) else ""
-        return f"expected a {kind} of {len(want)}, got a {type(got).__name__}{size}"
-    for i, (g, w) in enumerate(zip(got, want)):
-        if not same(g, w, atol):
-            return f"item {i} of the {kind}: {describe_difference(g, w, atol)}"
-    return f"the {kind} differs"  # not reached when ``same`` said they differ
-
-
-def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The index of entry ``flat`` of a row-major tensor of ``shape``. (torch.unravel_index
-    would do, but its first call imports for about two seconds in the learner's notebook.)"""
-    index = []
-    for size in reversed(shape):
-        flat, i = divmod(flat, size)
-        index.append(i)
-    return tuple(reversed(index))
 
 
 def fresh(case: tuple) -> tuple:
@@ -239,7 +233,3 @@ def fresh(case: tuple) -> tuple:
 def randn(*shape: int, gen: torch.Generator, scale: float = 1.0) -> torch.Tensor:
     """Standard-normal test data from an explicit generator (never the global one)."""
     return torch.randn(*shape, generator=gen) * scale
-
-
-def _as_double(t: torch.Tensor) -> torch.Tensor:
-    return t.detach().cpu().double()

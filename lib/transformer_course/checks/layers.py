@@ -12,9 +12,11 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 
 from ..layers import DecoderLayer
 from ..masks import causal_mask
+from .add_norm import add_norm_chain, layer_mistakes
 from .harness import Exercise, Mistake, Result, check_function
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -34,27 +36,41 @@ def solution(layer: DecoderLayer, x: torch.Tensor, memory: torch.Tensor) -> torc
     return layer.norm3(x + layer.feed_forward(x))
 
 
-def by_hand(layer, x, memory, *, skip_residual=(), norm="post", causal=True, cross="right"):
+def by_hand(
+    layer,
+    x,
+    memory,
+    *,
+    skip=(),
+    wrap="post",
+    causal=True,
+    cross="right",
+    cross_causal=False,
+    order="self first",
+    from_input=False,
+    norms=(1, 2, 3),
+    dropout=False,
+    mask_by_position=False,
+):
     """A learner's decoder layer with one switch per catalogued mistake (all off: correct)."""
     mask = causal_mask(x.shape[1]) if causal else None
+    if causal == "upper":
+        mask = causal_mask(x.shape[1]).T  # triu: each token sees itself and the FUTURE
 
     def cross_attention(z):
-        q, kv = {"right": (z, memory), "swapped": (memory, z), "self": (z, z)}[cross]
-        return layer.cross_attn(q, kv, kv)[0]
+        q, kv = {"swapped": (memory, z), "self": (z, z)}.get(cross, (z, memory))
+        module = layer.self_attn if cross == "self module" else layer.cross_attn
+        return module(q, kv, kv, causal_mask(x.shape[1]) if cross_causal else None)[0]
 
-    sublayers = {
-        "self": (lambda z: layer.self_attn(z, mask=mask)[0], layer.norm1),
-        "cross": (cross_attention, layer.norm2),
-        "ff": (layer.feed_forward, layer.norm3),
-    }
-    for name, (fn, ln) in sublayers.items():
-        if norm == "pre":
-            x = x + fn(ln(x))
-        elif norm == "inside":
-            x = x + ln(fn(x))
-        else:
-            x = ln(fn(x)) if name in skip_residual else ln(x + fn(x))
-    return x
+    self_block = lambda z: (layer.self_attn(z, mask) if mask_by_position else layer.self_attn(z, mask=mask))[
+        0
+    ]  # noqa: E731
+    ff = (lambda z: F.dropout(layer.feed_forward(z), 0.1)) if dropout else layer.feed_forward
+    blocks = (self_block, cross_attention, ff)
+    if order == "cross first":
+        blocks = (cross_attention, self_block, ff)
+    lns = [getattr(layer, f"norm{n}") if n else None for n in norms]
+    return add_norm_chain(x, blocks, lns, wrap=wrap, skip=skip, from_input=from_input)
 
 
 def _fused_and_explicit(layer, x, memory):
@@ -70,37 +86,19 @@ ALTERNATIVES = {
     "lib's DecoderLayer forward": lambda layer, x, m: layer(x, m, causal_mask(x.shape[1])),
     "by hand, every switch off": by_hand,
     "fused attention, explicit arguments": _fused_and_explicit,
+    "in float64": lambda layer, x, memory: solution(layer.double(), x.double(), memory.double()),
 }
 
 
 # --- The checker's side: reference, test cases, the catalogue of mistakes ---
 
 
-def reference(layer, x, memory, *, residual=(True, True, True), norm="post", causal=True, cross="right"):
-    """A post-norm decoder layer's forward built from ``layer``'s parts, or one of its usual mistakes.
-
-    norm: "post" (norm(x + f(x))), "pre" (x + f(norm(x))) or "inside" (x + norm(f(x))).
-    cross: "right" (queries from x, keys/values from memory), "swapped" (queries from memory,
-    keys/values from x) or "self" (keys/values from x: the encoder is never consulted).
-    """
-    mask = causal_mask(x.shape[1], device=x.device) if causal else None
-
-    def self_block(h):
-        return layer.self_attn(h, mask=mask, need_weights=False)[0]
-
-    def cross_block(h):
-        q, kv = {"right": (h, memory), "swapped": (memory, h), "self": (h, h)}[cross]
-        return layer.cross_attn(q, kv, kv, need_weights=False)[0]
-
-    blocks = (self_block, cross_block, layer.feed_forward)
-    for block, ln, keep in zip(blocks, (layer.norm1, layer.norm2, layer.norm3), residual):
-        if norm == "pre":
-            x = x + block(ln(x))
-        elif norm == "inside":
-            x = x + ln(block(x))
-        else:
-            x = ln(x + block(x)) if keep else ln(block(x))
-    return x
+def reference(layer, x, memory, **mistake):
+    """A post-norm decoder layer's forward built from ``layer``'s parts, or one of its usual
+    mistakes (the switches of ``by_hand``); with no switch it is the lib's own forward."""
+    if not mistake:
+        return layer(x, memory, causal_mask(x.shape[1], device=x.device))
+    return by_hand(layer, x, memory, **mistake)
 
 
 def _cases() -> list[tuple]:
@@ -126,36 +124,69 @@ NO_RESIDUAL_AROUND = tuple(
         name=f"no residual around {key}",
         hint=f"Missing residual connection around the {words}: Add & Norm adds the sublayer's "
         f"input back before normalising, norm(x + sublayer(x)), not norm(sublayer(x)).",
-        compute=partial(reference, residual=tuple(k != key for k in _SUBLAYERS)),
-        example=partial(by_hand, skip_residual=(key,)),
+        compute=partial(reference, skip=(i,)),
+        example=partial(by_hand, skip=(i,)),
     )
-    for key, words in _SUBLAYERS.items()
+    for i, (key, words) in enumerate(_SUBLAYERS.items())
 )
 
 MISTAKES = (
+    *layer_mistakes(
+        by_hand,
+        "layer.self_attn (and layer.cross_attn)",
+        lambda layer, x, memory: layer.norm1(x + layer.self_attn(x, mask=causal_mask(x.shape[1]))),
+    ),
     Mistake(
         name="no residuals",
         hint="Missing residual connections: every sublayer's output must be added to its input "
         "before the norm, x = norm(x + sublayer(x)). Without the `x +` nothing of the input "
         "survives the layer unchanged.",
-        compute=partial(reference, residual=(False,) * 3),
-        example=partial(by_hand, skip_residual=tuple(_SUBLAYERS)),
+        compute=partial(reference, skip=(0, 1, 2)),
+        example=partial(by_hand, skip=(0, 1, 2)),
     ),
     *NO_RESIDUAL_AROUND,
+    Mistake(
+        name="norm(x) + sublayer(x)",
+        hint="You normalised x and then added the sublayer's output, norm(x) + sublayer(x). Add "
+        "first, then normalise the sum: x = norm(x + sublayer(x)).",
+        compute=partial(reference, wrap="norm x"),
+        example=partial(by_hand, wrap="norm x"),
+    ),
     Mistake(
         name="pre-norm",
         hint="Wrong norm order: you normalised the input of each sublayer, x + sublayer(norm(x)) "
         "(pre-norm, as in GPT-2). This layer is post-norm, as in the paper: "
         "x = norm(x + sublayer(x)).",
-        compute=partial(reference, norm="pre"),
-        example=partial(by_hand, norm="pre"),
+        compute=partial(reference, wrap="pre"),
+        example=partial(by_hand, wrap="pre"),
     ),
     Mistake(
         name="norm before the add",
         hint="Wrong norm order: you normalised the sublayer's output and then added the input, "
         "x + norm(sublayer(x)). Add first, then normalise the sum: norm(x + sublayer(x)).",
-        compute=partial(reference, norm="inside"),
-        example=partial(by_hand, norm="inside"),
+        compute=partial(reference, wrap="inside"),
+        example=partial(by_hand, wrap="inside"),
+    ),
+    Mistake(
+        name="residual from the layer's input",
+        hint="Your residuals add the layer's INPUT x to every sublayer, not each sublayer's own "
+        "input. Overwrite x after each Add & Norm (x = layer.norm1(x + attended), …) so the "
+        "next sublayer and its residual start from there.",
+        compute=partial(reference, from_input=True),
+        example=partial(by_hand, from_input=True),
+    ),
+    Mistake(
+        name="norm1 used three times",
+        hint="You used norm1 after every sublayer: each Add & Norm has its own LayerNorm, with its "
+        "own learned scale and shift: norm1, norm2, norm3.",
+        compute=partial(reference, norms=(1, 1, 1)),
+        example=partial(by_hand, norms=(1, 1, 1)),
+    ),
+    Mistake(
+        name="no norm after the feed-forward",
+        hint="The last LayerNorm is missing: the layer ends with layer.norm3(x + layer.feed_forward(x)).",
+        compute=partial(reference, norms=(1, 2, None)),
+        example=partial(by_hand, norms=(1, 2, None)),
     ),
     Mistake(
         name="no causal mask",
@@ -164,6 +195,22 @@ MISTAKES = (
         "to layer.self_attn.",
         compute=partial(reference, causal=False),
         example=partial(by_hand, causal=False),
+    ),
+    Mistake(
+        name="causal mask upside down",
+        hint="Your causal mask is upper-triangular (triu): each target token sees itself and the "
+        "tokens AFTER it. Position i may see positions 0 … i: the lower triangle, "
+        "causal_mask(L) or torch.ones(L, L, dtype=torch.bool).tril().",
+        compute=partial(reference, causal="upper"),
+        example=partial(by_hand, causal="upper"),
+    ),
+    Mistake(
+        name="causal mask on cross-attention",
+        hint="You gave the cross-attention a causal mask: target position i may read EVERY source "
+        "token (the source is known in full). The causal mask belongs to the self-attention "
+        "only: layer.cross_attn(x, memory, memory).",
+        compute=partial(reference, cross_causal=True),
+        example=partial(by_hand, cross_causal=True),
     ),
     Mistake(
         name="cross-attention queries from memory",
@@ -179,6 +226,20 @@ MISTAKES = (
         "memory, not x: layer.cross_attn(x, memory, memory).",
         compute=partial(reference, cross="self"),
         example=partial(by_hand, cross="self"),
+    ),
+    Mistake(
+        name="self-attention module reused",
+        hint="You used layer.self_attn for the cross-attention too: it has its own weights, "
+        "layer.cross_attn, trained to match target queries with source keys.",
+        compute=partial(reference, cross="self module"),
+        example=partial(by_hand, cross="self module"),
+    ),
+    Mistake(
+        name="cross before self",
+        hint="Your sublayers are in the wrong order: first masked self-attention (the target so "
+        "far), then cross-attention (read the source), then the feed-forward network.",
+        compute=partial(reference, order="cross first"),
+        example=partial(by_hand, order="cross first"),
     ),
 )
 

@@ -1,12 +1,15 @@
 """Exercise 06: attention weights under a causal mask and a padding mask.
 
 ``fn(scores (B, L, L), ids (B, L), pad_id) → weights (B, L, L)``: each query may see itself
-and earlier tokens (causal), and never a padding key; softmax over the keys.
+and earlier tokens (causal), and never a padding key; softmax over the keys. A query that may
+see nothing at all (a padding token at the start of a left-padded row) has no right answer
+(NaN with -inf, uniform with -1e9, zeros in lib): its row is not compared.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 
 import torch
@@ -45,13 +48,17 @@ def by_hand(
     padding=True,
     inverted=False,
     blocked_value=float("-inf"),
+    pad_inverted=False,
 ):
     """A learner's masked softmax with one switch per catalogued mistake (all off: correct)."""
     length = ids.shape[1]
     tri = torch.tril(torch.ones(length, length), diagonal=diagonal).bool()
     if upper:
         tri = torch.triu(torch.ones(length, length)).bool()
-    real = (ids != pad_id).unsqueeze(-1) if query_axis else (ids != pad_id).unsqueeze(1)
+    is_real = (ids == pad_id) if pad_inverted else (ids != pad_id)
+    real = is_real.unsqueeze(-1) if query_axis else is_real.unsqueeze(1)
+    if query_axis == "both":
+        real = is_real.unsqueeze(-1) & is_real.unsqueeze(1)
     if causal and padding:
         allowed = tri | real if combine == "or" else tri & real
     elif causal:
@@ -82,8 +89,27 @@ def _with_where(scores, ids, pad_id):
     return torch.softmax(torch.where(allowed, scores, float("-inf")), dim=-1)
 
 
+def _with_additive_mask(scores, ids, pad_id):
+    """A float mask added to the scores: 0 where allowed, -1e9 where blocked, in float64."""
+    allowed = torch.ones(ids.shape[1], ids.shape[1]).tril().bool() & (ids != pad_id)[:, None, :]
+    bias = torch.zeros(allowed.shape, dtype=torch.float64).masked_fill(~allowed, -1e9)
+    return torch.softmax(scores.double() + bias, dim=-1)
+
+
+def _one_row_at_a_time(scores, ids, pad_id):
+    out = torch.zeros_like(scores)
+    for b in range(scores.shape[0]):
+        for i in range(scores.shape[1]):
+            keys = [j for j in range(i + 1) if ids[b, j] != pad_id]
+            if keys:
+                out[b, i, keys] = torch.softmax(scores[b, i, keys], dim=0)
+    return out
+
+
 ALTERNATIVES = {
     "lib's masks and attention": _with_lib,
+    "an additive -1e9 mask, float64": _with_additive_mask,
+    "a loop over the rows": _one_row_at_a_time,
     "by hand, every switch off": by_hand,
     "-1e9 instead of -inf": partial(by_hand, blocked_value=-1e9),
     "zeroing, then renormalising": _zero_then_renormalise,
@@ -94,23 +120,47 @@ ALTERNATIVES = {
 # --- The checker's side: reference, test cases, the catalogue of mistakes ---
 
 
-def reference(scores, ids, pad_id, *, allowed=None, after_softmax=False, inverted=False):
+def reference(scores, ids, pad_id, *, allowed=None, after_softmax=False, inverted=False, fill=None):
     """softmax of scores (B, L, L) with ``allowed(ids, pad_id)`` (B, L, L) bool: True = may attend."""
-    length = ids.shape[1]
-    causal = torch.ones(length, length, dtype=torch.bool).tril()
-    keep = (allowed or (lambda i, p: causal & (i != p)[:, None, :]))(ids, pad_id)
+    keep = (allowed or _correct)(ids, pad_id)
     if after_softmax:
         return torch.softmax(scores, dim=-1).masked_fill(~keep, 0.0)
-    return torch.softmax(scores.masked_fill(keep if inverted else ~keep, float("-inf")), dim=-1)
+    blocked = keep if inverted else ~keep
+    return torch.softmax(scores.masked_fill(blocked, float("-inf") if fill is None else fill), dim=-1)
+
+
+def _correct(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
+    return _tril(ids.shape[1]) & _real(ids, pad_id)
+
+
+def _ignoring_empty_rows(fn: Callable) -> Callable:
+    """``fn`` with the rows of queries that may see nothing set to 0 (they have no right answer)."""
+
+    def wrapped(scores, ids, pad_id):
+        empty = ~_correct(ids, pad_id).any(dim=-1, keepdim=True)  # (B, L, 1), before fn may change ids
+        out = fn(scores, ids, pad_id)
+        if isinstance(out, torch.Tensor) and out.shape == scores.shape:
+            out = out.masked_fill(empty, 0.0)
+        return out
+
+    return wrapped
 
 
 def _cases() -> list[tuple]:
+    # Padding in the middle first, then left padding (its first queries see nothing: not
+    # compared), then right padding. With right padding only, a padding mask on the queries
+    # and one on both axes give the same wrong answer, and each looks right for real tokens.
+    # Last, a batch whose padding id is not 0.
     g = torch.Generator().manual_seed(6)
-    ids_a = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 0, 0], [5, 6, 0, 0, 0]])
-    ids_b = torch.tensor([[4, 4, 4, 4, 0, 0], [7, 8, 9, 10, 11, 12]])
+    middle = torch.tensor([[5, 0, 6, 7, 0, 8, 9], [0, 5, 0, 6, 7, 8, 0]])
+    left = torch.tensor([[0, 0, 4, 4, 4, 4], [7, 8, 9, 10, 11, 12]])
+    right = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 0, 0], [5, 6, 0, 0, 0]])
+    other_pad = torch.tensor([[4, 0, 6, 1, 1], [1, 7, 0, 9, 1]])  # pad_id 1; 0 is a real token here
     return [
-        (torch.randn(3, 5, 5, generator=g) * 2, ids_a, 0),
-        (torch.randn(2, 6, 6, generator=g) * 2, ids_b, 0),
+        (torch.randn(2, 7, 7, generator=g) * 2, middle, 0),
+        (torch.randn(2, 6, 6, generator=g) * 2, left, 0),
+        (torch.randn(3, 5, 5, generator=g) * 2, right, 0),
+        (torch.randn(2, 5, 5, generator=g) * 2, other_pad, 1),
     ]
 
 
@@ -145,6 +195,20 @@ MISTAKES = (
         example=partial(by_hand, diagonal=-1),
     ),
     Mistake(
+        name="0 instead of -inf",
+        hint="You filled the blocked scores with 0: exp(0) = 1, so blocked keys still get weight. "
+        "Fill them with float('-inf') (or a large negative number such as -1e9), whose exp is 0.",
+        compute=partial(reference, fill=0.0),
+        example=partial(by_hand, blocked_value=0.0),
+    ),
+    Mistake(
+        name="tril(diagonal=1)",
+        hint="Your causal mask lets each token peek one step ahead: tril(diagonal=1) also allows "
+        "key i+1. Use tril() (diagonal=0): query i may see keys 0 … i.",
+        compute=_using(lambda i, p: _tril(i.shape[1], 1) & _real(i, p)),
+        example=partial(by_hand, diagonal=1),
+    ),
+    Mistake(
         name="triu instead of tril",
         hint="Your causal mask points the wrong way: each token sees the FUTURE and not the "
         "past (triu instead of tril). Query i may see keys 0 … i: the lower triangle.",
@@ -157,6 +221,21 @@ MISTAKES = (
         "(columns). It must have shape (B, 1, L): the same keys hidden for every query.",
         compute=_using(lambda i, p: _tril(i.shape[1]) & (i != p)[:, :, None]),
         example=partial(by_hand, query_axis=True),
+    ),
+    Mistake(
+        name="padding on both axes",
+        hint="Your padding mask blocks the padded QUERIES (rows) as well as the padded keys: a "
+        "padding query that follows real tokens then sees nothing, and its row becomes NaN, "
+        "which spreads through the next layer. Block only the keys: shape (B, 1, L).",
+        compute=_using(lambda i, p: _tril(i.shape[1]) & _real(i, p) & (i != p)[:, :, None]),
+        example=partial(by_hand, query_axis="both"),
+    ),
+    Mistake(
+        name="padding inverted",
+        hint="Your padding mask is inverted: (ids == pad_id) is True at the PADDING, so only the "
+        "padding keys stay visible. The keys that may be seen are the real tokens: ids != pad_id.",
+        compute=_using(lambda i, p: _tril(i.shape[1]) & (i == p)[:, None, :]),
+        example=partial(by_hand, pad_inverted=True),
     ),
     Mistake(
         name="masks combined with OR",
@@ -180,6 +259,13 @@ MISTAKES = (
         example=partial(by_hand, causal=False),
     ),
     Mistake(
+        name="pad id hard-coded as 0",
+        hint="You took 0 as the padding id: use the pad_id argument (ids != pad_id). Here the "
+        "padding id is 1, and 0 is a real token.",
+        compute=lambda scores, ids, pad_id: reference(scores, ids, 0),
+        example=lambda scores, ids, pad_id: by_hand(scores, ids, 0),
+    ),
+    Mistake(
         name="mask inverted",
         hint="Your mask convention is inverted: in this course True means MAY attend, so fill "
         "with -inf where the mask is False (scores.masked_fill(~allowed, -inf)).",
@@ -189,12 +275,24 @@ MISTAKES = (
 )
 
 
+# The catalogue as the checker compares it: rows that may see nothing are left out everywhere.
+_COMPARED = tuple(replace(m, compute=_ignoring_empty_rows(m.compute)) for m in MISTAKES)
+
+
 def check_causal_masked_weights(learner_fn: Callable) -> Result:
     """Exercise 06: ``fn(scores (B, L, L), ids (B, L), pad_id) → weights (B, L, L)``.
 
     Each query may see itself and earlier tokens (causal), and never a padding key.
     """
-    return check_function(learner_fn, reference, _cases(), name="causal_masked_weights", mistakes=MISTAKES)
+    if not callable(learner_fn):
+        raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
+    return check_function(
+        _ignoring_empty_rows(learner_fn),
+        _ignoring_empty_rows(reference),
+        _cases(),
+        name="causal_masked_weights",
+        mistakes=_COMPARED,
+    )
 
 
 EXERCISES = (

@@ -51,6 +51,10 @@ def by_hand(
     shared=False,
     project=True,
     scale_by_model=False,
+    no_transpose=False,
+    input_slices=False,
+    scale=True,
+    dim=-1,
 ):
     """A learner's multi-head attention with one switch per catalogued mistake (all off: correct)."""
     b, length, d_model = x.shape
@@ -59,16 +63,24 @@ def by_hand(
     def split(t):
         if split_view:
             return t.view(b, num_heads, length, d_head)
+        if no_transpose:
+            return t.view(b, length, num_heads, d_head)
         return t.view(b, length, num_heads, d_head).transpose(1, 2)
 
     if shared:
         q, k, v = (torch.stack([x @ w[:, :d_head]] * num_heads, dim=1) for w in (w_q, w_k, w_v))
+    elif input_slices:  # as in a well-known tutorial: slice x into heads, one small shared W
+        xs = x.view(b, length, num_heads, d_head).transpose(1, 2)
+        q, k, v = (xs @ w[:d_head, :d_head] for w in (w_q, w_k, w_v))
     else:
         q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
     d = d_model if scale_by_model else d_head
-    weights = torch.softmax(torch.einsum("bhqd,bhkd->bhqk", q, k) / d**0.5, dim=-1)
+    scores = (q @ k.transpose(-2, -1)) if no_transpose else torch.einsum("bhqd,bhkd->bhqk", q, k)
+    weights = torch.softmax(scores / (d**0.5 if scale else 1.0), dim=dim)
     out = weights @ v
-    if merge_view:
+    if no_transpose:
+        merged = out.reshape(b, length, d_model)
+    elif merge_view:
         merged = out.reshape(b, length, d_model)
     else:
         merged = out.transpose(1, 2).contiguous().view(b, length, d_model)
@@ -109,6 +121,9 @@ ALTERNATIVES = {
     "by hand, einsum": by_hand,
     "one head at a time": _head_by_head,
     "F.scaled_dot_product_attention": _with_fused_kernel,
+    "in float64": lambda x, w_q, w_k, w_v, w_o, h: solution(
+        *(t.double() for t in (x, w_q, w_k, w_v, w_o)), h
+    ),
 }
 
 
@@ -128,10 +143,17 @@ def reference(
     shared=False,
     project=True,
     scale_by_model=False,
+    heads_axis=1,
+    input_slices=False,
+    scale=True,
+    dim=-1,
+    interleaved=False,
 ):
     """Multi-head attention in the math convention (x @ W), with one switch per known mistake.
 
     x (B, L, D); w_* (D, D), columns i·d … (i+1)·d belong to head i; returns (B, L, D).
+    heads_axis=2: the heads are never moved in front of the tokens, so attention runs
+    between the heads of each token instead of between tokens.
     """
     b, length, d_model = x.shape
     d_head = d_model // num_heads
@@ -139,18 +161,27 @@ def reference(
     def split(t):  # (B, L, D) → (B, h, L, d)
         if split_view:  # no transpose: rows of tokens cut across heads
             return t.reshape(b, num_heads, length, d_head)
-        return t.reshape(b, length, num_heads, d_head).transpose(1, 2)
+        if interleaved:  # head i takes columns i, i + h, i + 2h, …
+            return t.reshape(b, length, d_head, num_heads).permute(0, 3, 1, 2)
+        heads = t.reshape(b, length, num_heads, d_head)
+        return heads if heads_axis == 2 else heads.transpose(1, 2)
 
     def project_in(w):
         if shared:  # every head reuses head 0's columns
             return (x @ w[:, :d_head]).unsqueeze(1).expand(b, num_heads, length, d_head)
+        if input_slices:  # slices of x, each through the same (d_head, d_head) block
+            return x.reshape(b, length, num_heads, d_head).transpose(1, 2) @ w[:d_head, :d_head]
         return split(x @ w)
 
     q, k, v = project_in(w_q), project_in(w_k), project_in(w_v)
-    scale = (d_model if scale_by_model else d_head) ** 0.5
-    weights = torch.softmax(q @ k.transpose(-2, -1) / scale, dim=-1)  # (B, h, L, L)
+    divide = (d_model if scale_by_model else d_head) ** 0.5 if scale else 1.0
+    weights = torch.softmax(q @ k.transpose(-2, -1) / divide, dim=dim)  # (B, h, L, L)
     heads = weights @ v  # (B, h, L, d)
-    if merge_view:
+    if heads_axis == 2:
+        merged = heads.reshape(b, length, d_model)
+    elif interleaved:
+        merged = heads.permute(0, 2, 3, 1).reshape(b, length, d_model)
+    elif merge_view:
         merged = heads.reshape(b, length, d_model)
     else:
         merged = heads.transpose(1, 2).reshape(b, length, d_model)
@@ -166,6 +197,18 @@ def _cases() -> list[tuple]:
         ws = [torch.randn(d_model, d_model, generator=g) / d_model**0.5 for _ in range(4)]
         cases.append((x, *ws, h))
     return cases
+
+
+def _learner_interleaves_the_heads(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+
+    def split(t):  # "d_head numbers, then the head": the wrong order of the two axes
+        return t.view(b, length, d_head, num_heads).permute(0, 3, 1, 2)
+
+    q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
+    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v  # (B, h, L, d_head)
+    return out.permute(0, 2, 3, 1).reshape(b, length, d_model) @ w_o
 
 
 MISTAKES = (
@@ -201,6 +244,45 @@ MISTAKES = (
         "i·d_head … (i+1)·d_head: project with the full matrix, then split.",
         compute=partial(reference, shared=True),
         example=partial(by_hand, shared=True),
+    ),
+    Mistake(
+        name="view(B, L, h, d) without the transpose",
+        hint="Your heads never leave the token axis: after .view(B, L, h, d_head) the scores "
+        "q @ k.transpose(-2, -1) are (B, L, h, h), attention between the HEADS of one token. "
+        "Move the heads in front, .transpose(1, 2) → (B, h, L, d_head), so each head attends "
+        "over the tokens.",
+        compute=partial(reference, heads_axis=2),
+        example=partial(by_hand, no_transpose=True),
+    ),
+    Mistake(
+        name="one small projection on slices of the input",
+        hint="You cut the INPUT x into h slices and gave each slice the same small (d_head, "
+        "d_head) projection: each head then sees only d_head of the token's features, and all "
+        "heads share one matrix. Project the whole x with the full matrix first (x @ w_q, "
+        "(B, L, D)), then split the result into heads.",
+        compute=partial(reference, input_slices=True),
+        example=partial(by_hand, input_slices=True),
+    ),
+    Mistake(
+        name="no scaling",
+        hint="No scaling: divide each head's scores by √d_head before the softmax, as in one head.",
+        compute=partial(reference, scale=False),
+        example=partial(by_hand, scale=False),
+    ),
+    Mistake(
+        name="softmax over the queries",
+        hint="Softmax over the wrong axis: each query's row of weights (the last axis, the keys) "
+        "must sum to 1, so use dim=-1 on the (B, h, L, L) scores.",
+        compute=partial(reference, dim=-2),
+        example=partial(by_hand, dim=2),
+    ),
+    Mistake(
+        name="heads interleaved",
+        hint="Your heads take every h-th column (view(B, L, d_head, h)): head i must own the "
+        "CONSECUTIVE columns i·d_head … (i+1)·d_head, so split with view(B, L, h, d_head) and "
+        "transpose(1, 2).",
+        compute=partial(reference, interleaved=True),
+        example=_learner_interleaves_the_heads,
     ),
     Mistake(
         name="no W_O",

@@ -35,13 +35,23 @@ def solution(length: int, d_model: int) -> torch.Tensor:
 
 
 def by_hand(
-    length, d_model, *, swap=False, exponent=lambda i, d: 2 * i / d, start=0, halves=False, per_column=False
+    length,
+    d_model,
+    *,
+    swap=False,
+    exponent=lambda i, d: 2 * i / d,
+    start=0,
+    halves=False,
+    per_column=False,
+    base=10000,
+    multiply=False,
 ):
     """A learner's encoding with one switch per catalogued mistake (all off: correct)."""
     pos = torch.arange(start, start + length).float()[:, None]
     i = torch.arange(d_model // 2).float()
-    angle = pos / 10000 ** exponent(i, d_model)
-    even, odd = (torch.cos(angle), torch.sin(angle)) if swap else (torch.sin(angle), torch.cos(angle))
+    angle = pos * base ** exponent(i, d_model) if multiply else pos / base ** exponent(i, d_model)
+    even, odd = {True: (torch.cos, torch.sin), None: (torch.sin, torch.sin)}.get(swap, (torch.sin, torch.cos))
+    even, odd = even(angle), odd(angle)
     if per_column:
         odd = torch.cos(pos / 10000 ** ((2 * i + 1) / d_model))
     if halves:
@@ -67,6 +77,32 @@ def _through_exp_and_log(length: int, d_model: int) -> torch.Tensor:
     return pe
 
 
+def _learner_counts_the_2_twice(length: int, d_model: int) -> torch.Tensor:
+    pos = torch.arange(length).float().unsqueeze(1)
+    two_i = torch.arange(0, d_model, 2).float()  # already 2i …
+    angle = pos / 10000 ** (2 * two_i / d_model)  # … and doubled again
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
+    return pe
+
+
+def _learner_pairs_the_other_way(length: int, d_model: int) -> torch.Tensor:
+    pos = torch.arange(length).float().unsqueeze(0)  # (1, L): positions along the columns
+    freq = 1 / 10000 ** (torch.arange(0, d_model, 2).float() / d_model).unsqueeze(1)  # (d/2, 1)
+    angle = freq * pos  # (d/2, L): row i holds frequency i at every position
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)  # fits only when L = d/2
+    return pe
+
+
+def _learner_forgets_the_outer_product(length: int, d_model: int) -> torch.Tensor:
+    pos = torch.arange(length).float()  # (L,), not (L, 1)
+    angle = pos / 10000 ** (torch.arange(0, d_model, 2).float() / d_model)  # elementwise: (L,)
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)  # one row, copied to every row
+    return pe
+
+
 ALTERNATIVES = {
     "lib's sinusoidal_encoding": sinusoidal_encoding,
     "stack and reshape": by_hand,
@@ -79,14 +115,28 @@ ALTERNATIVES = {
 
 
 def _sinusoid(
-    length: int, d_model: int, *, exponent=None, swap: bool = False, start: int = 0, halves: bool = False
+    length: int,
+    d_model: int,
+    *,
+    exponent=None,
+    swap: bool = False,
+    start: int = 0,
+    halves: bool = False,
+    base: float = 10000.0,
+    angle_of=None,
 ) -> torch.Tensor:
-    """The paper's table and its usual wrong variants, in float64 (L, d)."""
+    """The paper's table and its usual wrong variants, in float64 (L, d).
+
+    angle_of(pos (L, 1), frequency (d/2,)) → (L, d/2): how position and frequency are paired.
+    """
     pos = torch.arange(start, start + length, dtype=torch.float64)[:, None]
     i = torch.arange(d_model // 2, dtype=torch.float64)
     power = (2 * i / d_model) if exponent is None else exponent(i, d_model)
-    angle = pos / 10000.0**power
-    first, second = (torch.cos, torch.sin) if swap else (torch.sin, torch.cos)
+    frequency = 1.0 / base**power
+    angle = pos * frequency if angle_of is None else angle_of(pos, frequency)
+    first, second = {True: (torch.cos, torch.sin), None: (torch.sin, torch.sin)}.get(
+        swap, (torch.sin, torch.cos)
+    )
     if halves:
         return torch.cat([first(angle), second(angle)], dim=1)
     pe = torch.empty(length, d_model, dtype=torch.float64)
@@ -123,6 +173,49 @@ MISTAKES = (
         example=partial(by_hand, exponent=lambda i, d: i / d),
     ),
     Mistake(
+        name="the 2 counted twice",
+        hint="The 2 is counted twice: arange(0, d_model, 2) already gives 2i, so 2 * that / d_model "
+        "is 10000^(4i/d_model) and the waves slow down twice as fast. Use the pair index 2i once.",
+        compute=lambda n, d: _sinusoid(n, d, exponent=lambda i, dm: 4 * i / dm),
+        example=_learner_counts_the_2_twice,
+    ),
+    Mistake(
+        name="base 1000",
+        hint="The base is 10000, not 1000: sin(pos / 10000^(2i/d_model)).",
+        compute=lambda n, d: _sinusoid(n, d, base=1000.0),
+        example=partial(by_hand, base=1000),
+    ),
+    Mistake(
+        name="base e",
+        hint="You used e as the base (torch.exp(2i/d_model)); the paper's base is 10000: "
+        "10000 ** (2i/d_model), or torch.exp(2i * math.log(10000) / d_model).",
+        compute=lambda n, d: _sinusoid(n, d, base=math.e),
+        example=partial(by_hand, base=math.e),
+    ),
+    Mistake(
+        name="multiplied by 10000^(2i/d)",
+        hint="You multiplied the position by 10000^(2i/d_model); divide by it: the angle is "
+        "pos / 10000^(2i/d_model), so the waves get SLOWER as i grows.",
+        compute=lambda n, d: _sinusoid(n, d, exponent=lambda i, dm: -2 * i / dm),
+        example=partial(by_hand, multiply=True),
+    ),
+    Mistake(
+        name="positions and frequencies paired the other way",
+        hint="Positions and frequencies are paired the wrong way round: row p must hold position p "
+        "at every frequency, angle[p, i] = p / 10000^(2i/d_model). Build the table as "
+        "pos[:, None] / 10000 ** (two_i[None, :] / d_model), shape (length, d_model/2).",
+        compute=lambda n, d: _sinusoid(n, d, angle_of=lambda pos, f: (f[:, None] * pos.T)[:n]),
+        example=_learner_pairs_the_other_way,
+    ),
+    Mistake(
+        name="no outer product",
+        hint="Every row of your table is the same: pos (L,) times the frequencies (d/2,) multiplies "
+        "them entry by entry. Give the positions a column axis, pos[:, None] (L, 1), so that "
+        "broadcasting pairs every position with every frequency: (L, d/2).",
+        compute=lambda n, d: _sinusoid(n, d, angle_of=lambda pos, f: (pos[:, 0] * f).expand(n, -1)),
+        example=_learner_forgets_the_outer_product,
+    ),
+    Mistake(
         name="exponent 2i",
         hint="The exponent is missing the division by d_model: 10000^(2i) is astronomically large, "
         "so every pair after the first is a flat line. Use 10000^(2i/d_model).",
@@ -135,6 +228,13 @@ MISTAKES = (
         "2i/d_model as column 2i (sin), not (2i+1)/d_model.",
         compute=_column_index,
         example=partial(by_hand, per_column=True),
+    ),
+    Mistake(
+        name="no cosines",
+        hint="Your odd dimensions hold sines too: the odd ones (1, 3, 5, …) take the COSINE of the "
+        "same angle, pe[:, 1::2] = torch.cos(angle).",
+        compute=lambda n, d: _sinusoid(n, d, swap=None),
+        example=partial(by_hand, swap=None),
     ),
     Mistake(
         name="positions from 1",
@@ -154,7 +254,9 @@ MISTAKES = (
 
 def check_sinusoidal_encoding(learner_fn: Callable) -> Result:
     """Exercise 02: ``fn(length, d_model) → (length, d_model)``, the paper's encoding (d_model even)."""
-    cases = [(6, 8), (12, 16), (50, 4)]
+    # The first case has length = d_model / 2, so that the mistakes that only fit that shape
+    # (positions and frequencies paired the wrong way) run there and can be named.
+    cases = [(4, 8), (6, 8), (12, 16), (50, 4)]
     return check_function(
         learner_fn, reference, cases, name="sinusoidal_encoding", mistakes=MISTAKES, atol=1e-4
     )

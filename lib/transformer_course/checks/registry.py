@@ -1,17 +1,54 @@
 """Every exercise of the course, in chapter order: the list the contract test runs.
 
 A new exercise module goes into ``MODULES``; a module's ``EXERCISES`` tuple lists its
-exercises (an idea can have several, as attention has the scores and one head).
+exercises (usually one; a module may hold several exercises on one idea).
 """
 
 from __future__ import annotations
 
-from . import attention, embeddings, generation, layers, masks, multi_head, positions, softmax
+from . import (
+    add_norm,
+    assembly,
+    attention,
+    embeddings,
+    encoder_layer,
+    feed_forward,
+    generation,
+    head,
+    layers,
+    loss,
+    masks,
+    multi_head,
+    positions,
+    sampling,
+    softmax,
+    train_step,
+)
 from .harness import Exercise
 
-MODULES = (embeddings, positions, softmax, attention, multi_head, masks, layers, generation)
+# In the order the chapters teach them: 04 softmax before one head; 07 the feed-forward network
+# and Add & Norm, the encoder layer, the decoder layer, the whole model; 08 the loss and the
+# training step, greedy decoding, sampling.
+MODULES = (
+    embeddings,
+    positions,
+    attention,
+    softmax,
+    head,
+    multi_head,
+    masks,
+    feed_forward,
+    add_norm,
+    encoder_layer,
+    layers,
+    assembly,
+    loss,
+    train_step,
+    generation,
+    sampling,
+)
 
-# Sorted by chapter; within a chapter, in the order of MODULES (04: softmax, then one head).
+# Sorted by chapter; within a chapter, in the order of MODULES.
 EXERCISES: tuple[Exercise, ...] = tuple(
     sorted((ex for module in MODULES for ex in module.EXERCISES), key=lambda ex: ex.chapter)
 )

@@ -28,17 +28,24 @@ def solution(scores: torch.Tensor) -> torch.Tensor:
     return e / e.sum(dim=-1, keepdim=True)
 
 
-def by_hand(x, *, subtract="row", dim=-1, keepdim=True, normalise=True, max_dim=None):
+def by_hand(
+    x, *, subtract="row", dim=-1, keepdim=True, normalise=True, max_dim=None, sum_dim=None, sum_keepdim=True
+):
     """A learner's softmax with one switch per catalogued mistake (all off: correct)."""
     max_dim = dim if max_dim is None else max_dim
+    sum_dim = dim if sum_dim is None else sum_dim
     if subtract == "row":
         x = x - (x.max(dim=max_dim, keepdim=True).values if keepdim else x.max(dim=max_dim).values)
     elif subtract == "all":
         x = x - x.max()
+    elif subtract == "min":
+        x = x - x.min(dim=-1, keepdim=True).values
+    elif subtract == "mean":
+        x = x - x.mean(dim=-1, keepdim=True)
     e = x.exp()
     if normalise == "all":
         return e / e.sum()
-    return e / e.sum(dim=dim, keepdim=True) if normalise else e
+    return e / e.sum(dim=sum_dim, keepdim=sum_keepdim) if normalise else e
 
 
 ALTERNATIVES = {
@@ -55,8 +62,20 @@ ALTERNATIVES = {
 
 
 def _cases() -> list[tuple[torch.Tensor]]:
+    # Square first, so that a sum without keepdim runs (and is named) instead of failing on
+    # shapes. Then rows near 1000 and rows spanning thousands: exp overflows unless each row's
+    # MAXIMUM is subtracted, and subtracting the row's minimum or mean overflows in different
+    # rows, so each of those mistakes leaves its own pattern of NaN.
     g = torch.Generator().manual_seed(4)
-    huge = torch.tensor([[1000.0, 999.0, 990.0, 998.0], [1.0, 2.0, 3.0, -1.0], [-5.0, 0.0, 5.0, 2.0]])
+    huge = torch.tensor(
+        [
+            [1000.0, 999.0, 990.0, 998.0],
+            [-1000.0, 0.0, 1000.0, 500.0],
+            [0.0, 1000.0, 2000.0, 1500.0],
+            [1.0, 2.0, 3.0, -1.0],
+            [-5.0, 0.0, 5.0, 2.0],
+        ]
+    )
     return [
         (randn(4, 4, gen=g, scale=2.0),),
         (randn(3, 6, gen=g, scale=3.0),),
@@ -73,6 +92,11 @@ def _global_max(x):
 def _no_keepdim(x):
     e = (x - x.max(dim=-1).values).exp()  # (..., L) broadcasts against the COLUMNS
     return e / e.sum(dim=-1, keepdim=True)
+
+
+def _shifted_by(x, shift, *, keep=True, sum_dim=-1):
+    e = (x - shift).exp()
+    return e / e.sum(dim=sum_dim, keepdim=keep)
 
 
 def _whole_matrix(x, shift):
@@ -99,6 +123,16 @@ ON_A_BATCH = Mistake(
 
 MISTAKES = (
     Mistake(
+        name="max without .values",
+        hint="x.max(dim=-1, keepdim=True) returns a pair (values, indices), not a tensor: take its "
+        ".values (or use x.amax(dim=-1, keepdim=True)).",
+        compute=None,
+        error="return_types.max",
+        example=lambda x: (
+            (x - x.max(dim=-1, keepdim=True)).exp() / (x - x.max(dim=-1, keepdim=True)).exp().sum(-1)
+        ),
+    ),
+    Mistake(
         name="over dim=-2",
         hint=_AXIS,
         compute=lambda x: torch.softmax(x, dim=-2),
@@ -123,6 +157,36 @@ MISTAKES = (
         "underflows to 0/0 = NaN. Subtract each row's own max: x.max(dim=-1, keepdim=True).",
         compute=_global_max,
         example=partial(by_hand, subtract="all"),
+    ),
+    Mistake(
+        name="row minimum subtracted",
+        hint="You subtracted each row's MINIMUM: the largest entry is then exp(max - min), which "
+        "overflows to inf when a row spans more than about 90. Subtract the row's maximum, so "
+        "the largest entry is exp(0) = 1.",
+        compute=lambda x: _shifted_by(x, x.amin(dim=-1, keepdim=True)),
+        example=partial(by_hand, subtract="min"),
+    ),
+    Mistake(
+        name="row mean subtracted",
+        hint="You subtracted each row's MEAN: entries far above the mean still overflow exp (a row "
+        "such as [-1000, 0, 1000] gives exp(1000) = inf). Subtract the row's maximum, so no "
+        "entry exceeds exp(0) = 1.",
+        compute=lambda x: _shifted_by(x, x.mean(dim=-1, keepdim=True)),
+        example=partial(by_hand, subtract="mean"),
+    ),
+    Mistake(
+        name="sum without keepdim",
+        hint="e.sum(dim=-1) has shape (..., L) and broadcasts across the COLUMNS, so entry (i, j) "
+        "was divided by row j's sum. Keep the dimension: e / e.sum(dim=-1, keepdim=True).",
+        compute=lambda x: _shifted_by(x, x.amax(dim=-1, keepdim=True), keep=False),
+        example=partial(by_hand, sum_keepdim=False),
+    ),
+    Mistake(
+        name="row max, column sum",
+        hint="You subtracted each row's max (right) but then summed down the COLUMNS: normalise "
+        "over the same axis, the last one: e / e.sum(dim=-1, keepdim=True).",
+        compute=lambda x: _shifted_by(x, x.amax(dim=-1, keepdim=True), sum_dim=-2),
+        example=partial(by_hand, sum_dim=0),
     ),
     Mistake(
         name="max without keepdim",

@@ -45,6 +45,7 @@ def execute(path: Path, timeout: int = 300) -> tuple[nbformat.NotebookNode, list
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(SNAPSHOT_CELL))
     failures: list[Failure] = []
+    running: list[int] = []  # index of the cell sent to the kernel last (its count may never come back)
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -52,11 +53,12 @@ def execute(path: Path, timeout: int = 300) -> tuple[nbformat.NotebookNode, list
         allow_errors=True,
         store_widget_state=False,
         resources={"metadata": {"path": str(path.parent)}},
+        on_cell_execute=lambda cell, cell_index: running.append(cell_index),
     )
     try:
         client.execute()
     except Exception as err:  # a timeout or a dead kernel: keep the cells that did run
-        failures = _record_stop(nb, err, path.name)
+        failures = _record_stop(nb, err, path.name, running[-1] if running else None)
     snapshots = {}
     for output in nb.cells.pop().get("outputs", []):
         snapshots.update(output.get("data", {}).get(SNAPSHOT_MIME, {}))
@@ -85,13 +87,18 @@ def cell_failures(nb: nbformat.NotebookNode, chapter: str) -> list[Failure]:
     return failures
 
 
-def _record_stop(nb: nbformat.NotebookNode, err: Exception, chapter: str) -> list[Failure]:
+def _record_stop(
+    nb: nbformat.NotebookNode, err: Exception, chapter: str, running: int | None
+) -> list[Failure]:
     """Show why the run stopped in the cell that was running (``cell_failures`` then
-    reports it); when no cell of the chapter was running, report the kernel itself."""
+    reports it); when no cell of the chapter was running, report the kernel itself.
+
+    ``running`` is the index of the last cell sent to the kernel: a kernel that dies at
+    once may never send back that cell's execution count, so the count cannot tell."""
     message = f"{type(err).__name__}: {first_line(err)}"
-    ran = [c for c in nb.cells if c.cell_type == "code" and c.get("execution_count")]
-    if not ran or ran[-1] is nb.cells[-1]:  # never started, or died in the snapshot cell
+    if running is None or running == len(nb.cells) - 1:  # never started, or died in the snapshot cell
         return [Failure(chapter, "kernel", message)]
+    ran = [nb.cells[running]]
     error = nbformat.v4.new_output(
         "error", ename=type(err).__name__, evalue=first_line(err), traceback=[message]
     )

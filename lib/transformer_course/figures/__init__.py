@@ -11,9 +11,11 @@ modules below is re-exported here.
 - ``heatmaps``: one matrix (weights, scores, masks, vectors, similarities, a head
   difference, generation's per-step distributions).
 - ``panels``: several heatmaps in one figure (Q/K/V, the grid of heads).
-- ``curves``: lines (sinusoids, a repeated product, per-layer sizes, training curves).
+- ``curves``: lines (sinusoids, a repeated product, gradients against distance, per-layer
+  sizes, training curves).
 - ``measurements``: experiments against a size (softmax saturation, attention's cost).
-- ``bars``: one value per word (a row of scores, entropies, the pointer, the next token).
+- ``bars``: one value per word (a row of scores, entropies, the pointer, the next token),
+  and where each head looks (one group of bars per head).
 
 Importing this package changes nothing in plotly: ``plotly.io.templates.default`` and
 the template registry stay as they were; each figure carries the course's template.
@@ -35,12 +37,22 @@ How to add a figure:
    traces and axes; bad input names the argument).
 """
 
-from .bars import bar_figure, entropy_figure, next_token_figure, pointer_figure, query_row_figure
+from .bars import (
+    bar_figure,
+    entropy_figure,
+    head_jobs_figure,
+    next_token_figure,
+    pointer_figure,
+    query_row_figure,
+)
 from .base import MAX_CELLS_WITH_TEXT, CourseFigure, figure
 from .curves import (
     depth_figure,
+    gradient_distance_figure,
+    loss_comparison_figure,
     loss_curve_figure,
     progress_curve_figure,
+    progress_curves_figure,
     repeated_product_figure,
     waves_figure,
 )
@@ -89,8 +101,11 @@ __all__ = [
     "entropy_figure",
     "figure",
     "generation_figure",
+    "gradient_distance_figure",
     "head_difference_figure",
     "head_grid_figure",
+    "loss_comparison_figure",
+    "head_jobs_figure",
     "loss_curve_figure",
     "mask_heatmap",
     "matrix_heatmap",
@@ -98,6 +113,7 @@ __all__ = [
     "pointer_figure",
     "positional_heatmap",
     "progress_curve_figure",
+    "progress_curves_figure",
     "qkv_figure",
     "query_row_figure",
     "repeated_product_figure",

@@ -1,4 +1,5 @@
-"""One value per word as bars: a row of scores, each row's entropy, where "it" looks, the next token.
+"""One value per word as bars: a row of scores, each row's entropy, where "it" looks, the next token
+(and one group of bars per head: where each head looks).
 
 Bars sit at positions 0 … N-1 labelled with the words (tickvals/ticktext), so repeated
 words keep a bar each; a bar's colour says what its word is (``palette``'s roles).
@@ -37,23 +38,39 @@ def bar_figure(
     y_range: tuple[float, float] | None = None,
     x_title: str = "",
     colors: Sequence[str] | None = None,
+    text_format: str = ".2f",
 ) -> go.Figure:
-    """values (N,) as labelled bars (labels may repeat); ``colors``: one CSS colour per bar."""
+    """values (N,) as labelled bars (labels may repeat); ``colors``: one CSS colour per bar;
+    ``text_format``: how the value printed above each bar is formatted."""
     trace, layout = _bar_parts(
-        values, labels, y_title=y_title, y_range=y_range, x_title=x_title, colors=colors
+        values,
+        labels,
+        y_title=y_title,
+        y_range=y_range,
+        x_title=x_title,
+        colors=colors,
+        text_format=text_format,
     )
     return figure([trace], title=title, **layout)
 
 
-def _bar_parts(values, bar_labels, *, y_title, y_range, x_title, colors) -> tuple[dict, dict]:
+def _bar_parts(
+    values, bar_labels, *, y_title, y_range, x_title, colors, text_format=".2f"
+) -> tuple[dict, dict]:
     """``bar_figure``'s trace and layout keywords, unbuilt."""
     _validate.tensor("values", values, ndim=1)
+    try:
+        format(0.0, text_format)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"text_format must be a format spec for a number, e.g. '.2f', got {text_format!r}"
+        ) from None
     bar_labels = label_list("labels", bar_labels, values.shape[0])
     trace = dict(
         type="bar",
         x=np.arange(len(bar_labels)),
         y=values.detach().cpu().numpy(),
-        text=[f"{v:.2f}" for v in values.tolist()],
+        text=[format(v, text_format) for v in values.tolist()],
         textposition="outside",
         customdata=bar_labels,
         hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
@@ -69,6 +86,41 @@ def _bar_parts(values, bar_labels, *, y_title, y_range, x_title, colors) -> tupl
         yaxis=dict(title=dict(text=y_title), range=list(y_range) if y_range else None),
     )
     return trace, layout
+
+
+def head_jobs_figure(
+    shares: torch.Tensor,
+    jobs: Sequence[str],
+    *,
+    title: str = "Where each head looks",
+    y_title: str = "mean attention weight",
+) -> go.Figure:
+    """shares (h, J): for each head, the weight it puts on each of J targets (``jobs``), as
+    one group of bars per head, one colour per target."""
+    _validate.tensor("shares", shares, ndim=2)
+    jobs = label_list("jobs", jobs, shares.shape[1])
+    values = shares.detach().float().cpu()
+    heads = [f"head {i}" for i in range(values.shape[0])]
+    traces = [
+        dict(
+            type="bar",
+            x=heads,
+            y=values[:, j].numpy(),
+            name=job,
+            text=[f"{v:.2f}" for v in values[:, j].tolist()],
+            textposition="outside",
+            hovertemplate=f"%{{x}} → {job}: %{{y:.3f}}<extra></extra>",
+        )
+        for j, job in enumerate(jobs)
+    ]
+    return figure(
+        traces,
+        title=title,
+        height=320,
+        barmode="group",
+        legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.15),
+        yaxis=dict(range=[0, 1.12], title=dict(text=y_title)),
+    )
 
 
 def query_row_figure(

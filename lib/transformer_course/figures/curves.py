@@ -1,4 +1,5 @@
-"""Values along a line: sinusoid columns, a repeated product, per-layer sizes, training curves.
+"""Values along a line: sinusoid columns, a repeated product, per-layer sizes, training curves
+(one model's, or several trained side by side).
 
 Lines take their colours from the theme's cycle (Okabe–Ito) unless they stand for
 something with a colour of its own (``LOSS_COLOUR``).
@@ -6,7 +7,7 @@ something with a colour of its own (``LOSS_COLOUR``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -18,9 +19,17 @@ from .palette import LOSS_COLOUR, RAW_COLOUR
 
 
 def waves_figure(
-    pe: torch.Tensor, dims: Sequence[int], *, title: str = "Each dimension is a wave over positions"
+    pe: torch.Tensor,
+    dims: Sequence[int],
+    *,
+    title: str = "Each dimension is a wave over positions",
+    sinusoidal: bool = True,
 ) -> go.Figure:
-    """Columns ``dims`` of pe (L, d) as lines against the position."""
+    """Columns ``dims`` of pe (L, d) as lines against the position.
+
+    ``sinusoidal``: the legend names each column's wave ("dim 2 (sin)"); a learned table's
+    columns are not waves, so with False they are only numbered.
+    """
     _validate.tensor("pe", pe, ndim=2)
     for d in dims:
         if not 0 <= d < pe.shape[1]:
@@ -35,14 +44,14 @@ def waves_figure(
                 y=values[:, d],
                 mode="lines+markers",
                 marker=dict(size=4),
-                name=f"dim {d} ({'sin' if d % 2 == 0 else 'cos'})",
+                name=f"dim {d} ({'sin' if d % 2 == 0 else 'cos'})" if sinusoidal else f"dim {d}",
             )
             for d in dims
         ],
         title=title,
         height=320,
         xaxis=dict(title=dict(text="position")),
-        yaxis=dict(title=dict(text="value"), range=[-1.1, 1.1]),
+        yaxis=dict(title=dict(text="value"), range=[-1.1, 1.1] if sinusoidal else None),
     )
 
 
@@ -66,6 +75,38 @@ def repeated_product_figure(values: torch.Tensor, factor: float, *, title: str =
         shapes=[hline(1.0)],
         xaxis=dict(title=dict(text="t (steps back through the sequence)")),
         yaxis=dict(title=dict(text="value (log scale)"), type="log", exponentformat="power"),
+    )
+
+
+def gradient_distance_figure(
+    values: Mapping[str, torch.Tensor],
+    *,
+    title: str = "Gradient reaching each token from the last one",
+) -> go.Figure:
+    """One line per model: ``values`` maps a name to a (T,) tensor of gradient sizes, entry k
+    for the token k steps before the last; log y axis (a vanished gradient shows as a cliff)."""
+    if not isinstance(values, Mapping) or not values:
+        raise ValueError("values must be a non-empty dict: name → (T,) tensor of gradient sizes")
+    for name, v in values.items():
+        _validate.tensor(f"values[{name!r}]", v, ndim=1)
+    return figure(
+        [
+            dict(
+                type="scatter",
+                x=list(range(v.shape[0])),
+                y=v.detach().double().cpu().numpy(),
+                mode="lines+markers",
+                marker=dict(size=4),
+                name=name,
+                hovertemplate=f"{name}<br>%{{x}} tokens back: %{{y:.3g}}<extra></extra>",
+            )
+            for name, v in values.items()
+        ],
+        title=title,
+        height=360,
+        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"),
+        xaxis=dict(title=dict(text="distance from the last token (steps back)")),
+        yaxis=dict(title=dict(text="gradient size (log scale)"), type="log", exponentformat="power"),
     )
 
 
@@ -150,6 +191,65 @@ def loss_curve_figure(
     )
 
 
+def loss_comparison_figure(
+    losses: Mapping[str, Sequence[float]],
+    *,
+    log_y: bool = True,
+    title: str = "Training loss, variant by variant",
+) -> go.Figure:
+    """One loss curve per variant, trained side by side: ``losses`` maps a name to one loss
+    per step (steps 1 … n; usually a running mean, which a comparison reads better).
+
+    The variants take the theme's colours in order; a log axis (the default) shows the
+    late, small losses where variants differ most.
+    """
+    if not isinstance(losses, Mapping) or not losses:
+        raise ValueError("losses must be a non-empty dict: variant name → one loss per step")
+    traces = []
+    for name, values in losses.items():
+        if not isinstance(name, str):
+            raise ValueError(f"losses must have str names, got {type(name).__name__} {name!r}")
+        y = _as_numbers(values)
+        if y is None or y.ndim != 1 or not len(y):
+            raise ValueError(f"losses[{name!r}] must be a non-empty list of numbers, one per step")
+        if log_y and not (y > 0).all():
+            raise ValueError(f"losses[{name!r}] must be > 0 on a log axis (log_y=True), got min {y.min():g}")
+        traces.append(
+            dict(
+                type="scatter",
+                x=np.arange(1, len(y) + 1),
+                y=y,
+                mode="lines",
+                name=name,
+                line=dict(width=2),
+                hovertemplate=f"{name}<br>step %{{x}}: %{{y:.3g}}<extra></extra>",
+            )
+        )
+    y_axis = dict(
+        title=dict(text="loss" + (" (log scale)" if log_y else "")), type="log" if log_y else "linear"
+    )
+    if log_y:
+        y_axis["exponentformat"] = "power"
+    return figure(
+        traces,
+        title=title,
+        height=360,
+        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"),
+        xaxis=dict(title=dict(text="training step")),
+        yaxis=y_axis,
+    )
+
+
+def _as_numbers(values: object) -> np.ndarray | None:
+    """``values`` as an array of floats, or None when they are not numbers."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu()
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return None
+
+
 def progress_curve_figure(
     steps: Sequence[int],
     values: Sequence[float],
@@ -178,6 +278,47 @@ def progress_curve_figure(
         title=title,
         height=320,
         showlegend=False,
+        shapes=[] if current is None else [vline(current)],
+        xaxis=dict(title=dict(text="training step")),
+        yaxis=dict(title=dict(text=y_title), range=[0, 105] if percent else None),
+    )
+
+
+def progress_curves_figure(
+    steps: Sequence[int],
+    series: Mapping[str, Sequence[float]],
+    *,
+    current: int | None = None,
+    title: str = "",
+    y_title: str = "",
+    percent: bool = True,
+) -> go.Figure:
+    """Several metrics measured at the same ``steps`` (e.g. one per attention head), one line
+    each, with the ``current`` step marked; ``percent`` shows fractions as 0-100."""
+    if not isinstance(series, Mapping) or not series:
+        raise ValueError("series must be a non-empty dict: name → one value per step")
+    for name, values in series.items():
+        if len(values) != len(steps):
+            raise ValueError(
+                f"series[{name!r}] must have one value per step ({len(steps)}), got {len(values)}"
+            )
+    scale = 100.0 if percent else 1.0
+    return figure(
+        [
+            dict(
+                type="scatter",
+                x=list(steps),
+                y=[float(v) * scale for v in values],
+                mode="lines+markers",
+                marker=dict(size=6),
+                name=name,
+                hovertemplate=f"{name}<br>step %{{x}}: %{{y:.1f}}<extra></extra>",
+            )
+            for name, values in series.items()
+        ],
+        title=title,
+        height=320,
+        legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.25),
         shapes=[] if current is None else [vline(current)],
         xaxis=dict(title=dict(text="training step")),
         yaxis=dict(title=dict(text=y_title), range=[0, 105] if percent else None),

@@ -11,7 +11,8 @@ Where things live:
   (reads a typed sentence, names unknown words, embeds the ids on the model's device),
   ``sentence_box``, ``read_sentence``, ``unknown_note``, ``single_thread``.
 - ``tables``: the HTML tables (``token_table``, ``batch_table``, ``shapes_table``).
-- Explorers, one module per idea: ``recurrence`` (00, why RNNs struggle), ``embeddings``
+- Explorers, one module per idea: ``recurrence`` (00, why RNNs struggle: repeated products,
+  a real RNN's gradient against attention's), ``embeddings``
   (01, tokens and embeddings), ``positions`` (02), ``attention`` (03–05: Q/K/V, scaling,
   heads), ``masks`` (06), ``model`` (07, the whole Transformer), ``training`` (08, training
   and generation).
@@ -39,7 +40,7 @@ from .kit import (
 from .masks import MAX_BATCH, MAX_MASK_TOKENS, MaskExplorer
 from .model import BOS_LABEL, ModelExplorer
 from .positions import PositionalExplorer, WordOrderExplorer, match_words
-from .recurrence import RepeatedProductExplorer
+from .recurrence import PathLengthExplorer, RepeatedProductExplorer
 from .tables import batch_table, shapes_table, token_table
 from .training import AttentionHistoryExplorer, GenerationExplorer, LiveLossCurve
 from .view import FigureView, PlotlyLibrary, figure_json, plotly_library
@@ -59,6 +60,7 @@ __all__ = [
     "LiveLossCurve",
     "MaskExplorer",
     "ModelExplorer",
+    "PathLengthExplorer",
     "PlotlyLibrary",
     "PositionalExplorer",
     "QKVExplorer",

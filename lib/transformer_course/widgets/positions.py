@@ -45,13 +45,18 @@ class PositionalExplorer(Explorer):
         pair.max = self.value("d_model") // 2 - 1  # keep the slider inside the new width
         pe = self.encoding()
         i = pair.value
+        sinusoidal = self.value("kind") == "sinusoidal"
+        dims = [0, 1, 2 * i, 2 * i + 1] if i else [0, 1]
+        waves_title = (
+            f"Dimensions 0, 1 and pair i = {i}"
+            if sinusoidal
+            else f"Columns {', '.join(map(str, dims))}: random numbers, not waves"
+        )
         return {
             "encoding": figures.positional_heatmap(
                 pe, title=f"{self.value('kind')}: {pe.shape[0]} positions × {pe.shape[1]} dims"
             ),
-            "waves": figures.waves_figure(
-                pe, [0, 1, 2 * i, 2 * i + 1] if i else [0, 1], title=f"Dimensions 0, 1 and pair i = {i}"
-            ),
+            "waves": figures.waves_figure(pe, dims, title=waves_title, sinusoidal=sinusoidal),
             "distance": figures.similarity_heatmap(
                 similarity_matrix(pe, "cosine"),
                 [str(p) for p in range(pe.shape[0])],
@@ -84,12 +89,14 @@ def match_words(tokens_a: list[str], tokens_b: list[str]) -> list[int]:
 
 
 class WordOrderExplorer(SentenceExplorer):
-    """Chapter 02. Two orderings of the same words → their attention, and how each word's
-    output changes between them, with or without positional encoding.
+    """Chapter 02. Two orderings of the same words → their attention, and how far each
+    word's output moves between them, with or without positional encoding.
 
     Without positions self-attention cannot see order, so every word gets the very same
-    output vector in A and B (cosine 1.00). Adding the sinusoidal encoding breaks that.
-    State for tests: ``cosines`` (T,), one per word of A.
+    output vector in A and B: a change of 0 %. Adding the sinusoidal encoding breaks that.
+    The bars show the change |out_A − out_B| / |out_A| in percent of the output's length,
+    on an axis that starts at 0, so a small change looks small and no change looks like none.
+    State for tests: ``changes`` (T,) as fractions and ``cosines`` (T,), one per word of A.
     """
 
     def __init__(
@@ -102,6 +109,7 @@ class WordOrderExplorer(SentenceExplorer):
     ):
         """``attention``: a self-attention module, (1, T, d_model) → (out, weights (1, h, T, T))."""
         self.attention = attention
+        self.changes: torch.Tensor | None = None
         self.cosines: torch.Tensor | None = None
         super().__init__(
             vocab,
@@ -114,26 +122,42 @@ class WordOrderExplorer(SentenceExplorer):
             views={"attention_a": "figure", "attention_b": "figure", "similarity": "figure"},
         )
 
-    def outputs(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """ids (T,) → attention output (T, d_model) and weights averaged over heads (T, T), on the CPU."""
+    def outputs(self, ids: torch.Tensor, positions: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids (T,) → attention output (T, d_model) and weights averaged over heads (T, T), on the CPU.
+
+        ``positions``: add the sinusoidal encoding first (None: as the checkbox says).
+        """
         x = self.embed(ids)  # (T, d_model)
-        if self.value("positions"):
+        if self.value("positions") if positions is None else positions:
             x = x + sinusoidal_encoding(x.shape[0], x.shape[1], device=x.device)
         with torch.no_grad():
             out, weights = self.attention(x.unsqueeze(0))  # (1, T, d_model), (1, h, T, T)
         return out[0].cpu(), weights[0].mean(dim=0).cpu()
 
-    def render(self):
+    def word_changes(self, positions: bool | None = None) -> torch.Tensor:
+        """For the sentences in the boxes: (T,) how far each word of A's output moves in B,
+        |out_A − out_B| / |out_A|. ``positions`` as in ``outputs``; InputError for bad boxes."""
+        return self._measure_orders(positions)[0]
+
+    def _measure_orders(self, positions: bool | None):
         tokens_a, ids_a = self.read(self.value("text_a"), label="sentence A")
         tokens_b, ids_b = self.read(self.value("text_b"), label="sentence B")
         partner = match_words(tokens_a, tokens_b)
-        out_a, weights_a = self.outputs(ids_a)
-        out_b, weights_b = self.outputs(ids_b)
-        cosines = torch.nn.functional.cosine_similarity(out_a, out_b[partner], dim=-1)
-        self.cosines = cosines
+        out_a, weights_a = self.outputs(ids_a, positions)
+        out_b, weights_b = self.outputs(ids_b, positions)
+        moved = out_b[partner]  # (T, d_model): each word of A, its output in B
+        changes = (out_a - moved).norm(dim=-1) / out_a.norm(dim=-1).clamp_min(1e-12)
+        cosines = torch.nn.functional.cosine_similarity(out_a, moved, dim=-1)
+        return changes, cosines, (tokens_a, weights_a), (tokens_b, weights_b)
+
+    def render(self):
+        changes, cosines, (tokens_a, weights_a), (tokens_b, weights_b) = self._measure_orders(None)
+        self.changes, self.cosines = changes, cosines
         where = "with" if self.value("positions") else "without"
-        # Start the axis near the smallest bar: differences of a few hundredths stay visible.
-        low = min(0.5, ((float(cosines.min()) - 0.05) * 10) // 1 / 10)
+        percent = 100 * changes
+        # The axis starts at 0 and reaches at least 10 %: no change looks like none, and a
+        # change of a few percent looks as small as it is.
+        top = max(10.0, 1.2 * float(percent.max()))
         return {
             "attention_a": figures.attention_heatmap(
                 weights_a, tokens_a, title=f"A: attention ({where} positions)"
@@ -142,10 +166,11 @@ class WordOrderExplorer(SentenceExplorer):
                 weights_b, tokens_b, title=f"B: attention ({where} positions)"
             ),
             "similarity": figures.bar_figure(
-                cosines,
+                percent,
                 tokens_a,
-                y_range=(low, 1.04),
-                y_title="cosine similarity",
-                title=f"Each word's output in A vs in B ({where} positions)",
+                y_range=(0.0, top),
+                y_title="change (% of its length)",
+                title=f"How far each word's output moves from A to B ({where} positions)",
+                text_format=".1f",
             ),
         }

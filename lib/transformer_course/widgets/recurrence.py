@@ -1,4 +1,5 @@
-"""Why recurrent networks struggle with long sentences (chapter 00): repeated products."""
+"""Why recurrent networks struggle with long sentences (chapter 00): repeated products, and a
+real RNN's gradient against distance beside attention's."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import ipywidgets as widgets
 import torch
 
 from .. import figures
+from ..recurrence import attention_gradients, rnn_gradients
 from .kit import Explorer
 
 
@@ -37,3 +39,48 @@ class RepeatedProductExplorer(Explorer):
         values = self.products()
         self.note(f"{factor:.2f} multiplied {steps} times = {float(values[-1]):.3g}.")
         return {"product": figures.repeated_product_figure(values, factor)}
+
+
+class PathLengthExplorer(Explorer):
+    """Chapter 00. A tiny RNN's gradient against distance, beside one self-attention layer's.
+
+    Both measured with autograd (``recurrence``): the gradient from the last position
+    reaching each token. In the RNN it passes through one step per token in between; in
+    attention every token is one step from the last. Controls: the sentence length and the
+    RNN's recurrent scale (W = scale × a rotation). State for tests: ``rnn``, ``attention``.
+    """
+
+    def __init__(self, length: int = 50, scale: float = 1.0, seed: int = 0):
+        self.seed = seed
+        self.rnn: torch.Tensor | None = None
+        self.attention: torch.Tensor | None = None
+        self._attention_cache: dict[int, torch.Tensor] = {}  # by length: the scale does not change it
+        super().__init__(
+            controls={
+                "length": widgets.IntSlider(value=length, min=2, max=100, description="tokens"),
+                "scale": widgets.FloatSlider(
+                    value=scale, min=0.5, max=3.0, step=0.05, description="RNN scale", readout_format=".2f"
+                ),
+            },
+            views={"gradients": "figure"},
+        )
+
+    def render(self):
+        length, scale = self.value("length"), self.value("scale")
+        rnn = rnn_gradients(length, scale=scale, seed=self.seed)
+        if length not in self._attention_cache:
+            self._attention_cache[length] = attention_gradients(length, seed=self.seed)
+        attention = self._attention_cache[length]
+        self.rnn, self.attention = rnn, attention
+        far = length - 1
+        self.note(
+            f"The first token is {far} steps back. The RNN's gradient must cross {far} steps to reach "
+            f"it and arrives at {float(rnn[-1]):.2g} (the last token gets {float(rnn[0]):.2g}); "
+            f"attention reaches it in 1 step, with {float(attention[-1]):.2g}."
+        )
+        return {
+            "gradients": figures.gradient_distance_figure(
+                {f"RNN (tanh, scale {scale:.2f})": rnn, "self-attention": attention},
+                title=f"Gradient reaching each of {length} tokens from the last one",
+            )
+        }

@@ -71,8 +71,10 @@ class AttentionHistoryExplorer(Explorer):
     """Chapter 08. Scrub through training: how the attention from "it" formed.
 
     ``snapshots``: step → ``pointer.snapshot(...)`` dict (pointer (n, L), encoder
-    (n, h, L, L), wins); ``sentences``: the n shown sentences as token lists, with the
-    positions of "it", the referent and the distractor.
+    (n, h, L, L), wins, predicate (h,)); ``sentences``: the n shown sentences as token
+    lists, with the positions of "it", the referent and the distractor. The encoder is
+    shown head by head (a mean over heads hides what each one does), and beside it how
+    much of each head's "it" row sits on the predicate, the words after "it".
     """
 
     def __init__(
@@ -85,6 +87,11 @@ class AttentionHistoryExplorer(Explorer):
     ):
         if not snapshots:
             raise ValueError("snapshots must hold at least one training step")
+        missing = [step for step, snap in snapshots.items() if "predicate" not in snap]
+        if missing:
+            raise ValueError(
+                f"snapshots must come from pointer.snapshot (with 'predicate'); steps {missing} lack it"
+            )
         n = len(sentences)
         if not (len(it_pos) == len(referent_pos) == len(distractor_pos) == n) or n == 0:
             raise ValueError(
@@ -106,7 +113,7 @@ class AttentionHistoryExplorer(Explorer):
                     options=options, value=0, description="sentence", layout=widgets.Layout(width="420px")
                 ),
             },
-            views={"pointer": "figure", "encoder": "figure", "wins": "figure"},
+            views={"pointer": "figure", "encoder": "figure", "predicate": "figure", "wins": "figure"},
         )
 
     def render(self):
@@ -116,19 +123,29 @@ class AttentionHistoryExplorer(Explorer):
         n = len(tokens)
         weights = snap["pointer"][i, :n]
         ref, other, it = self.referent_pos[i], self.distractor_pos[i], self.it_pos[i]
+        shares = ", ".join(f"head {h} {float(v):.0%}" for h, v in enumerate(snap["predicate"]))
         self.note(
             f"Step {step}: \"it\" gives {float(weights[ref]):.2f} to '{tokens[ref]}' (the referent) "
             f"and {float(weights[other]):.2f} to '{tokens[other]}'. Held-out sentences where the "
-            f"referent wins: {snap['wins']:.0%}."
+            f'referent wins: {snap["wins"]:.0%}. In the encoder, "it" puts on the words after it: '
+            f"{shares} of its weight."
         )
-        encoder = snap["encoder"][i, :, :n, :n].mean(dim=0)
+        encoder = snap["encoder"][i, :, :n, :n]  # (h, n, n)
         steps = list(self.snapshots)
+        heads = range(encoder.shape[0])
         return {
             "pointer": figures.pointer_figure(
                 weights, tokens, referent=ref, distractor=other, source=it, title=f"Pointer head, step {step}"
             ),
-            "encoder": figures.attention_heatmap(
-                encoder, tokens, title=f"Encoder layer 1 (head mean), step {step}"
+            "encoder": figures.head_grid_figure(
+                encoder, tokens, columns=len(heads), title=f"Encoder layer 1, head by head, step {step}"
+            ),
+            "predicate": figures.progress_curves_figure(
+                steps,
+                {f"head {h}": [float(self.snapshots[s]["predicate"][h]) for s in steps] for h in heads},
+                current=step,
+                title='Held-out: share of "it"\'s row on the words after it',
+                y_title="% of the row's weight",
             ),
             "wins": figures.progress_curve_figure(
                 steps,
@@ -192,10 +209,17 @@ class GenerationExplorer(Explorer):
             src = self.task.encode(self.value("text"))
         except ValueError as err:
             raise InputError(f"{err}. Type symbols separated by spaces, e.g. '3 1 4'.") from None
-        if src.shape[0] > self.task.max_len:
+        low, high = self.task.min_len, self.task.max_len
+        if src.shape[0] > high:
             raise InputError(
-                f"The source has {src.shape[0]} symbols; the model was trained on at most "
-                f"{self.task.max_len}. Try a shorter one."
+                f"The source has {src.shape[0]} symbols; the model was trained on rows of {low} to "
+                f"{high}. Try a shorter one."
+            )
+        if src.shape[0] < low:
+            self.note(
+                f"The model was trained on rows of {low} to {high} symbols only: {src.shape[0]} is "
+                "shorter than anything it has seen, so expect it to get the answer (or the moment "
+                "to stop) wrong."
             )
         vocab = self.task.vocab
         top_k = self.value("top_k") or None

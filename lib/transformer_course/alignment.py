@@ -1,0 +1,74 @@
+"""Where a trained encoder-decoder reads the source: its cross-attention, measured (chapter 08).
+
+To write output symbol i of a copy or reverse task, the decoder needs one source symbol:
+symbol i (copy) or symbol n-1-i (reverse, n = the row's length). ``aligned_share``
+measures, for each head of a decoder layer, the mean cross-attention weight the decoder
+puts on exactly that symbol, over the rows of a split, with the right answer fed in
+(teacher forcing, as in training). A head that does the job scores near 1; a head that
+spreads its attention evenly scores about 1/n.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import _validate
+from .data import SequenceSplit
+from .model import Transformer
+
+ALIGNED_KINDS = ("copy", "reverse")
+
+
+def source_position(kind: str, i: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+    """The source position output i copies: i (copy) or length-1-i (reverse); broadcasts."""
+    if kind not in ALIGNED_KINDS:
+        raise ValueError(f"kind must be one of {ALIGNED_KINDS} (sort has no fixed position), got {kind!r}")
+    return i if kind == "copy" else length - 1 - i
+
+
+@torch.no_grad()
+def cross_attention(model: Transformer, split: SequenceSplit, *, layer: int = 0) -> torch.Tensor:
+    """Cross-attention of decoder layer ``layer`` on every row of ``split``, teacher-forced:
+    (N, h, T, S) with T = S + 1 decoder positions (``<bos>`` and the answer) and S = the
+    longest source. Padding keys get no weight."""
+    if not isinstance(model, Transformer):
+        raise ValueError(f"model must be a Transformer (encoder-decoder), got {type(model).__name__}")
+    if not isinstance(split, SequenceSplit) or len(split) == 0:
+        raise ValueError(f"split must be a non-empty SequenceSplit (task.test), got {type(split).__name__}")
+    _validate.integer("layer", layer, low=0, high=len(model.decoder.layers))
+    device = _validate.module_device("model", model)
+    n = int(split.lengths.max())
+    was_training = model.training
+    model.eval()
+    model(split.src[:, :n].to(device), split.tgt[:, : n + 1].to(device), need_weights=True)
+    model.train(was_training)
+    return model.attention_weights()["cross"][layer].cpu()
+
+
+def aligned_share(
+    model: Transformer, split: SequenceSplit, kind: str = "reverse", *, layer: int = 0
+) -> torch.Tensor:
+    """(h,): for each head, the mean cross-attention weight on the source symbol that the
+    output being written copies, over the n answer positions of every row of ``split``."""
+    source_position(kind, torch.zeros(1), torch.ones(1))  # checks kind before running the model
+    return share_on_source(cross_attention(model, split, layer=layer), split.lengths, kind)
+
+
+def share_on_source(weights: torch.Tensor, lengths: torch.Tensor, kind: str = "reverse") -> torch.Tensor:
+    """weights (N, h, T, S) cross-attention with T ≥ max length, lengths (N,) → (h,): the mean
+    weight on the copied source symbol at the n written positions of each row."""
+    _validate.tensor("weights", weights, ndim=4, floating=True)
+    _validate.tensor("lengths", lengths, ndim=1, floating=False)
+    if lengths.shape[0] != weights.shape[0]:
+        raise ValueError(f"lengths must have one entry per row ({weights.shape[0]}), got {lengths.shape[0]}")
+    if int(lengths.min()) < 1 or int(lengths.max()) > min(weights.shape[2], weights.shape[3]):
+        raise ValueError(
+            f"lengths must be in [1, {min(weights.shape[2], weights.shape[3])}] for weights of shape "
+            f"{tuple(weights.shape)}, got {lengths.tolist()}"
+        )
+    i = torch.arange(weights.shape[2])  # decoder positions
+    written = i[None] < lengths[:, None]  # (N, T): position i writes symbol i of the answer
+    target = source_position(kind, i[None], lengths[:, None]).clamp(0, weights.shape[3] - 1)  # (N, T)
+    rows = torch.arange(weights.shape[0])[:, None]
+    picked = weights[rows, :, i[None], target]  # (N, T, h): advanced indices first, then the heads
+    return (picked * written[..., None]).sum(dim=(0, 1)) / written.sum()

@@ -1,0 +1,301 @@
+"""Exercise 07b: Add & Norm, post-norm and pre-norm.
+
+``add_norm(block, x (B, L, d), sublayer) → (B, L, d)`` with the parts of the lib's ``AddNorm``
+(``block.norm``, ``block.dropout``, ``block.norm_first``): post-norm
+norm(x + dropout(sublayer(x))), or pre-norm x + dropout(sublayer(norm(x))).
+
+``add_norm_chain`` runs x through several sublayers with Add & Norm, right or in one of the
+usual wrong ways: the encoder and decoder layers' checkers build their catalogues from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+from ..layers import AddNorm, FeedForward
+from .harness import Exercise, Mistake, Result, check_function, randn, varies_between_calls
+
+# --- The learner's side: the starter, a worked solution, other correct answers ---
+
+
+def add_norm_starter(block: AddNorm, x: torch.Tensor, sublayer: Callable) -> torch.Tensor:
+    """x (B, L, d_model) → (B, L, d_model): sublayer wrapped in a residual and a LayerNorm."""
+    raise NotImplementedError
+
+
+def add_norm_solution(block: AddNorm, x: torch.Tensor, sublayer: Callable) -> torch.Tensor:
+    """x (B, L, d_model) → (B, L, d_model): sublayer wrapped in a residual and a LayerNorm."""
+    if block.norm_first:  # pre-norm: normalise what goes in, add the raw x back
+        return x + block.dropout(sublayer(block.norm(x)))
+    return block.norm(x + block.dropout(sublayer(x)))  # post-norm, as in the paper
+
+
+def add_norm_by_hand(block, x, sublayer, *, post="right", pre="right", dropout="module", bare_norm=False):
+    """A learner's Add & Norm with one switch per catalogued mistake (all off: correct).
+
+    post / pre: how the learner writes the post-norm and the pre-norm case ("right", or the
+    name of a mistake); dropout: "module" (block.dropout), "functional" (F.dropout, always on)
+    or "none"; bare_norm: F.layer_norm without the block's learned scale and shift.
+    """
+    drop = {
+        "module": block.dropout,
+        "functional": lambda h: F.dropout(h, block.dropout.p),  # training=True by default!
+        "none": lambda h: h,
+    }[dropout]
+    norm = (lambda h: F.layer_norm(h, h.shape[-1:])) if bare_norm else block.norm
+    way = pre if block.norm_first else post
+    if way == "post" or (way == "right" and not block.norm_first):
+        return norm(x + drop(sublayer(x)))
+    if way == "pre" or way == "right":
+        return x + drop(sublayer(norm(x)))
+    h = norm(x)
+    return {
+        "norm x": lambda: h + drop(sublayer(x)),
+        "inside": lambda: x + norm(drop(sublayer(x))),
+        "no residual": lambda: norm(drop(sublayer(x))),
+        "no norm": lambda: x + drop(sublayer(x)),
+        "dropout on the sum": lambda: norm(drop(x + sublayer(x))),
+        "normalised residual": lambda: h + drop(sublayer(h)),
+    }[way]()
+
+
+def _add_norm_functional(block, x, sublayer):
+    """F.dropout with the module's own training flag, and F.layer_norm with its parameters."""
+    norm = block.norm
+
+    def layer_norm(h):
+        return F.layer_norm(h, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+
+    def drop(h):
+        return F.dropout(h, block.dropout.p, training=block.training)
+
+    if block.norm_first:
+        return x + drop(sublayer(layer_norm(x)))
+    return layer_norm(x + drop(sublayer(x)))
+
+
+ADD_NORM_ALTERNATIVES = {
+    "lib's AddNorm": lambda block, x, sublayer: block(x, sublayer),
+    "by hand, every switch off": add_norm_by_hand,
+    "F.layer_norm and F.dropout(training=...)": _add_norm_functional,
+}
+
+
+# --- The checker's side: reference, test cases, the catalogue of mistakes ---
+
+
+def add_norm_chain(
+    x: torch.Tensor,
+    blocks: Sequence[Callable],
+    norms: Sequence[Callable | None],
+    *,
+    wrap: str = "post",
+    skip: Sequence[int] = (),
+    from_input: bool = False,
+    drop: Callable | None = None,
+) -> torch.Tensor:
+    """x through each block with Add & Norm, or one of the usual wrong ways to write it.
+
+    wrap: "post" norm(x + f(x)), "pre" x + f(norm(x)), "inside" x + norm(f(x)),
+    "norm x" norm(x) + f(x). skip: blocks without a residual, norm(f(x)). from_input: every
+    residual adds the layer's input instead of the sublayer's. A None norm is no norm;
+    drop: dropout on each block's output.
+    """
+    layer_input = x
+    for i, (block, norm) in enumerate(zip(blocks, norms)):
+        norm = norm or (lambda h: h)
+        f = block if drop is None else (lambda h, block=block: drop(block(h)))
+        residual = layer_input if from_input else x
+        if wrap == "pre":
+            x = residual + f(norm(x))
+        elif wrap == "inside":
+            x = residual + norm(f(x))
+        elif wrap == "norm x":
+            x = norm(x) + f(x)
+        else:
+            x = norm(f(x)) if i in skip else norm(residual + f(x))
+    return x
+
+
+def _add_norm(block, x, sublayer, **mistake):
+    """The lib's AddNorm, or one of its usual wrong versions (the switches of ``add_norm_by_hand``)."""
+    return add_norm_by_hand(block, x, sublayer, **mistake) if mistake else block(x, sublayer)
+
+
+def _add_norm_cases() -> list[tuple]:
+    # Post-norm and pre-norm blocks in eval mode (dropout off), then both in training mode with
+    # dropout 0.5 (the harness seeds every call, so the learner's dropout draws the reference's
+    # mask). The norms have non-trivial scales and shifts, and x is far from mean 0, std 1,
+    # so that a misplaced or missing norm shows.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(72)
+        sublayer = FeedForward(8, 16).eval()
+        blocks = []
+        for norm_first, training in ((False, False), (True, False), (False, True), (True, True)):
+            block = AddNorm(8, 0.5, norm_first=norm_first).train(training)
+            with torch.no_grad():
+                block.norm.weight.uniform_(0.5, 1.5), block.norm.bias.uniform_(-0.5, 0.5)
+            blocks.append(block)
+    g = torch.Generator().manual_seed(72)
+    return [(block, randn(2, 5, 8, gen=g, scale=3.0) + 1.0, sublayer) for block in blocks]
+
+
+def dropout_left_on(owner: str) -> str:
+    """The hint for F.dropout(h, p) in eval mode, where ``owner`` is the module the learner got."""
+    instead = (
+        "use block.dropout, which turns itself off in eval mode,"
+        if owner == "block"
+        else "the layer's parts already apply their own dropout (off in eval mode): leave yours out,"
+    )
+    return (
+        "Your result changes from call to call in eval mode: dropout is left on. F.dropout(h, p) "
+        f"drops with training=True unless told otherwise; {instead} or pass training={owner}.training."
+    )
+
+
+def layer_mistakes(by_hand: Callable, attention: str, pair_example: Callable) -> tuple[Mistake, ...]:
+    """The mistakes every layer exercise shares: dropout left on in eval mode, an attention
+    module's (output, weights) pair used as a tensor, and the mask passed where the key goes.
+    ``by_hand(..., dropout=True)`` is the learner's layer with F.dropout after the feed-forward
+    network, ``by_hand(..., mask_by_position=True)`` calls layer.self_attn(x, mask)."""
+    return (
+        Mistake(
+            name="dropout left on",
+            hint=dropout_left_on("layer"),
+            compute=None,
+            recognise=varies_between_calls,
+            example=partial(by_hand, dropout=True),
+        ),
+        Mistake(
+            name="attention's pair used as a tensor",
+            hint=f"{attention} returns a pair (output, weights): unpack it before adding, "
+            "attended, _ = layer.self_attn(x, mask=mask).",
+            compute=None,
+            error="'Tensor' and 'tuple'|'tuple' and 'Tensor'|tuple.*has no attribute",
+            example=pair_example,
+        ),
+        Mistake(
+            name="mask passed as the key",
+            hint="The mask went in as the KEY: attention's arguments are (query, key, value, mask). "
+            "Name it, layer.self_attn(x, mask=mask), so that it lands where it belongs.",
+            compute=None,
+            error="key must be",
+            example=partial(by_hand, mask_by_position=True),
+        ),
+    )
+
+
+ADD_NORM_MISTAKES = (
+    Mistake(
+        name="dropout left on",
+        hint=dropout_left_on("block"),
+        compute=None,
+        recognise=lambda fn, case, got: not case[0].training and varies_between_calls(fn, case),
+        example=partial(add_norm_by_hand, dropout="functional"),
+    ),
+    Mistake(
+        name="norm(x) + sublayer(x)",
+        hint="You normalised x and then added the sublayer's output: norm(x) + sublayer(x). Add "
+        "first, then normalise the sum: norm(x + sublayer(x)).",
+        compute=partial(_add_norm, post="norm x"),
+        example=partial(add_norm_by_hand, post="norm x"),
+    ),
+    Mistake(
+        name="always post-norm",
+        hint="Your pre-norm block normalises after the add. When block.norm_first is True the "
+        "norm goes on the sublayer's INPUT: x + dropout(sublayer(norm(x))).",
+        compute=partial(_add_norm, pre="post"),
+        example=partial(add_norm_by_hand, pre="post"),
+    ),
+    Mistake(
+        name="always pre-norm",
+        hint="Your post-norm block normalises the sublayer's input. When block.norm_first is False "
+        "(the paper), normalise the sum instead: norm(x + dropout(sublayer(x))).",
+        compute=partial(_add_norm, post="pre"),
+        example=partial(add_norm_by_hand, post="pre"),
+    ),
+    Mistake(
+        name="norm before the add",
+        hint="You normalised the sublayer's output and then added x: x + norm(sublayer(x)). "
+        "Post-norm normalises the SUM: norm(x + sublayer(x)).",
+        compute=partial(_add_norm, post="inside"),
+        example=partial(add_norm_by_hand, post="inside"),
+    ),
+    Mistake(
+        name="no residual",
+        hint="The residual is missing: nothing of x is added back. Post-norm is "
+        "norm(x + sublayer(x)), not norm(sublayer(x)).",
+        compute=partial(_add_norm, post="no residual"),
+        example=partial(add_norm_by_hand, post="no residual"),
+    ),
+    Mistake(
+        name="no norm",
+        hint="The LayerNorm is missing: post-norm normalises the sum, block.norm(x + dropout(sublayer(x))).",
+        compute=partial(_add_norm, post="no norm"),
+        example=lambda block, x, sublayer: (
+            x + block.dropout(sublayer(block.norm(x) if block.norm_first else x))
+        ),
+    ),
+    Mistake(
+        name="LayerNorm without its scale and shift",
+        hint="Your LayerNorm has no learned scale and shift: use the block's own, block.norm(…), "
+        "whose weight and bias are trained with the rest (F.layer_norm(h, shape) alone has none).",
+        compute=partial(_add_norm, bare_norm=True),
+        example=lambda block, x, sublayer: _learner_with_bare_norm(block, x, sublayer),
+    ),
+    Mistake(
+        name="pre-norm adds the normalised x",
+        hint="In pre-norm the residual must carry the RAW x: x + sublayer(norm(x)). You added the "
+        "normalised one, norm(x) + sublayer(norm(x)), so the main stream is renormalised at "
+        "every layer.",
+        compute=partial(_add_norm, pre="normalised residual"),
+        example=partial(add_norm_by_hand, pre="normalised residual"),
+    ),
+    Mistake(
+        name="no dropout",
+        hint="In training mode the sublayer's output goes through dropout before it is added: "
+        "block.dropout(sublayer(...)). (The module turns itself off in eval mode.)",
+        compute=partial(_add_norm, dropout="none"),
+        example=partial(add_norm_by_hand, dropout="none"),
+    ),
+    Mistake(
+        name="dropout on the sum",
+        hint="Dropout belongs on the sublayer's output only, before the add: "
+        "norm(x + dropout(sublayer(x))). Yours drops parts of x too.",
+        compute=partial(_add_norm, post="dropout on the sum"),
+        example=partial(add_norm_by_hand, post="dropout on the sum"),
+    ),
+)
+
+
+def _learner_with_bare_norm(block, x, sublayer):
+    normalise = torch.nn.LayerNorm(x.shape[-1])  # a fresh one: scale 1, shift 0
+    if block.norm_first:
+        return x + block.dropout(sublayer(normalise(x)))
+    return normalise(x + block.dropout(sublayer(x)))
+
+
+def check_add_norm(learner_fn: Callable) -> Result:
+    """Exercise 07b: ``fn(block: AddNorm, x (B, L, d), sublayer) → (B, L, d)``: post-norm
+    norm(x + dropout(sublayer(x))) or, when ``block.norm_first``, pre-norm
+    x + dropout(sublayer(norm(x))); checked in eval and in training mode."""
+    return check_function(
+        learner_fn, _add_norm, _add_norm_cases(), name="add_norm", mistakes=ADD_NORM_MISTAKES, atol=1e-4
+    )
+
+
+EXERCISES = (
+    Exercise(
+        name="add_norm",
+        chapter="07",
+        check=check_add_norm,
+        solution=add_norm_solution,
+        starter=add_norm_starter,
+        alternatives=ADD_NORM_ALTERNATIVES,
+        mistakes=ADD_NORM_MISTAKES,
+    ),
+)

@@ -1,0 +1,344 @@
+"""Exercise 07e: the encoder-decoder forward pass, from the model's parts.
+
+``fn(parts, src (B, Ls), trg_in (B, Lt)) → logits (B, Lt, V)``: embed both (token vector ×
+√d_model + position), run the source through the encoder under its padding mask, the target
+through the decoder (causal + padding mask on itself, the source's padding mask on the
+memory), and project to the vocabulary. ``parts`` is a ``Seq2SeqParts``; ``of(model)`` takes
+them from the lib's ``Transformer``, whose forward is then the right answer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import astuple, dataclass
+from functools import partial
+
+import torch
+from torch import nn
+
+from ..masks import causal_mask, combine_masks, padding_mask
+from ..model import Transformer, TransformerConfig
+from ..positional import sinusoidal_encoding
+from .harness import Exercise, Mistake, Result, check_function
+
+
+@dataclass(frozen=True)
+class Seq2SeqParts:
+    """What an encoder-decoder model is made of, handed to the learner one by one.
+
+    embedding: ``nn.Embedding`` (V, d_model), the token table shared by source and target,
+    NOT yet scaled; positions: (max_len, d_model), the sinusoidal table of chapter 02;
+    encoder: ``encoder(x (B, Ls, d), mask (B, 1, 1, Ls)) → memory (B, Ls, d)``; decoder:
+    ``decoder(y (B, Lt, d), memory, self_mask (B, 1, Lt, Lt), cross_mask (B, 1, 1, Ls))``
+    → (B, Lt, d); output: ``nn.Linear`` d_model → V; pad_id: the id of ``<pad>``.
+    """
+
+    embedding: nn.Embedding
+    positions: torch.Tensor
+    encoder: nn.Module
+    decoder: nn.Module
+    output: nn.Linear
+    pad_id: int
+
+    @classmethod
+    def of(cls, model: Transformer) -> Seq2SeqParts:
+        """The parts of a lib ``Transformer`` with one shared, sinusoidal-position embedding."""
+        if not isinstance(model, Transformer):
+            raise ValueError(f"model must be a Transformer, got {type(model).__name__}")
+        c = model.config
+        token = model.src_embed.token
+        if token is not model.trg_embed.token or c.positional != "sinusoidal":
+            raise ValueError("model must share one token table (tie_embeddings) and use sinusoidal positions")
+        positions = sinusoidal_encoding(c.max_len, c.d_model)
+        return cls(token.lookup, positions, model.encoder, model.decoder, model.output, c.pad_id)
+
+
+# --- The learner's side: the starter, a worked solution, other correct answers ---
+
+
+def starter(parts: Seq2SeqParts, src: torch.Tensor, trg_in: torch.Tensor) -> torch.Tensor:
+    """src (B, Ls), trg_in (B, Lt) ids → logits (B, Lt, V)."""
+    raise NotImplementedError
+
+
+def solution(parts: Seq2SeqParts, src: torch.Tensor, trg_in: torch.Tensor) -> torch.Tensor:
+    """src (B, Ls), trg_in (B, Lt) ids → logits (B, Lt, V)."""
+
+    def embed(ids):  # (B, L) → (B, L, d_model)
+        vectors = parts.embedding(ids) * math.sqrt(parts.embedding.embedding_dim)
+        return vectors + parts.positions[: ids.shape[1]]
+
+    src_mask = padding_mask(src, parts.pad_id)  # (B, 1, 1, Ls): never attend to <pad>
+    memory = parts.encoder(embed(src), src_mask)  # (B, Ls, d_model)
+    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)  # (B, 1, Lt, Lt)
+    hidden = parts.decoder(embed(trg_in), memory, trg_mask, src_mask)  # (B, Lt, d_model)
+    return parts.output(hidden)  # (B, Lt, V)
+
+
+def by_hand(
+    parts,
+    src,
+    trg_in,
+    *,
+    scale="sqrt",
+    positions=True,
+    causal=True,
+    trg_padding=True,
+    src_padding=True,
+    cross="padding",
+    reads="trg",
+    encode=True,
+    project=True,
+    softmax=False,
+):
+    """A learner's forward pass with one switch per catalogued mistake (all off: correct)."""
+    d_model = parts.embedding.embedding_dim
+    factor = {"sqrt": math.sqrt(d_model), "d": d_model}.get(scale, 1)
+
+    def embed(ids):
+        x = parts.embedding(ids) * factor
+        if positions:
+            x = x + parts.positions[: ids.shape[1]]
+        return x * math.sqrt(d_model) if scale == "after" else x
+
+    src_mask = padding_mask(src, parts.pad_id) if src_padding else None
+    memory = parts.encoder(embed(src), src_mask) if encode else embed(src)
+    masks = [causal_mask(trg_in.shape[1])] if causal else []
+    if trg_padding:
+        masks.append(padding_mask(trg_in, parts.pad_id))
+    trg_mask = combine_masks(*masks)
+    cross_mask = {"padding": src_mask, "none": None, "causal": trg_mask}[cross]
+    hidden = parts.decoder(embed(trg_in if reads == "trg" else src), memory, trg_mask, cross_mask)
+    logits = parts.output(hidden) if project else hidden
+    return logits.softmax(dim=-1) if softmax else logits
+
+
+def _one_stage_at_a_time(parts, src, trg_in):
+    """Every layer of each stack in a loop, then the stack's final norm (as nn.Transformer)."""
+    d = parts.positions.shape[1]
+    x = parts.embedding(src) * d**0.5 + parts.positions[: src.shape[1]]
+    src_keys = (src != parts.pad_id).view(src.shape[0], 1, 1, -1)
+    for layer in parts.encoder.layers:
+        x = layer(x, src_keys)
+    memory = parts.encoder.norm(x)
+    y = parts.embedding(trg_in) * d**0.5 + parts.positions[: trg_in.shape[1]]
+    allowed = torch.tril(torch.ones(trg_in.shape[1], trg_in.shape[1])).bool()
+    allowed = allowed & (trg_in != parts.pad_id).view(trg_in.shape[0], 1, 1, -1)
+    for layer in parts.decoder.layers:
+        y = layer(y, memory, allowed, src_keys)
+    return parts.decoder.norm(y) @ parts.output.weight.T
+
+
+ALTERNATIVES = {
+    "by hand, every switch off": by_hand,
+    "one layer at a time, output weight by hand": _one_stage_at_a_time,
+    "in float64": lambda parts, src, trg_in: solution(
+        Seq2SeqParts(*(p.double() for p in astuple(parts)[:5]), parts.pad_id), src, trg_in
+    ),
+}
+
+
+# --- The checker's side: reference, test cases, the catalogue of mistakes ---
+
+
+def forward(
+    parts,
+    src,
+    trg_in,
+    *,
+    scale="sqrt",
+    positions=True,
+    causal=True,
+    trg_padding=True,
+    src_padding=True,
+    cross="padding",
+    reads="trg",
+    encode=True,
+    project=True,
+    softmax=False,
+):
+    """The forward pass, or one of its usual mistakes (each switch off: correct). Masks built
+    by hand here, so that the checker does not share the learner-side code."""
+    d = parts.embedding.embedding_dim
+    factor = {"sqrt": math.sqrt(d), "none": 1.0, "d": float(d)}.get(scale, 1.0)
+
+    def embed(ids):
+        x = parts.embedding(ids) * factor
+        x = x + parts.positions[: ids.shape[1]] if positions else x
+        return x * math.sqrt(d) if scale == "after" else x
+
+    src_mask = (src != parts.pad_id)[:, None, None, :] if src_padding else None
+    memory = parts.encoder(embed(src), src_mask) if encode else embed(src)
+    length = trg_in.shape[1]
+    self_mask = torch.ones(length, length, dtype=torch.bool).tril() if causal else None
+    if trg_padding:
+        real = (trg_in != parts.pad_id)[:, None, None, :]
+        self_mask = real if self_mask is None else self_mask & real
+    cross_mask = {"padding": src_mask, "none": None, "causal": self_mask}[cross]
+    hidden = parts.decoder(embed(src if reads == "src" else trg_in), memory, self_mask, cross_mask)
+    logits = parts.output(hidden) if project else hidden
+    return torch.softmax(logits, dim=-1) if softmax else logits
+
+
+def _cases() -> list[tuple]:
+    # Source and target padded (at the end, as the data sets pad), the source in the first
+    # case as long as the target so that mistakes that mix them up still run and are named.
+    config = TransformerConfig(
+        vocab_size=12, d_model=16, num_heads=2, num_encoder_layers=2, num_decoder_layers=2, d_ff=32,
+        dropout=0.0, max_len=16,
+    )  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(75)
+        parts = Seq2SeqParts.of(Transformer(config).eval())
+    src_a = torch.tensor([[4, 5, 6, 7, 8], [9, 10, 11, 0, 0]])
+    trg_a = torch.tensor([[2, 7, 6, 5, 0], [2, 11, 10, 9, 4]])
+    src_b = torch.tensor([[5, 4, 11, 6, 0, 0, 0], [7, 7, 8, 9, 10, 11, 4]])
+    trg_b = torch.tensor([[2, 6, 11, 4], [2, 4, 11, 10]])
+    return [(parts, src_a, trg_a), (parts, src_b, trg_b)]
+
+
+MISTAKES = (
+    Mistake(
+        name="mask of the wrong shape",
+        hint="A mask does not fit the scores it should mask, (B, h, Lq, Lk). The padding masks are "
+        "(B, 1, 1, L): padding_mask(ids, pad_id). The causal mask (Lt, Lt) belongs to the "
+        "decoder's self-attention; cross-attention's scores are (Lt, Ls) and take the SOURCE's "
+        "padding mask.",
+        compute=None,
+        error=r"mask.*broadcast",
+        example=lambda parts, src, trg_in: _learner_with_flat_masks(parts, src, trg_in),
+    ),
+    Mistake(
+        name="no √d_model",
+        hint="The token vectors are not scaled: multiply the embedding by √d_model before adding "
+        "the positions (chapter 01), embedding(ids) * math.sqrt(d_model) + positions.",
+        compute=partial(forward, scale="none"),
+        example=partial(by_hand, scale="none"),
+    ),
+    Mistake(
+        name="√d_model after the positions",
+        hint="You scaled after adding the positions, (embedding + positions) × √d_model: only the "
+        "token vectors are scaled, embedding(ids) * √d_model + positions.",
+        compute=partial(forward, scale="after"),
+        example=lambda parts, src, trg_in: _learner_scales_late(parts, src, trg_in),
+    ),
+    Mistake(
+        name="× d_model",
+        hint="You multiplied the embedding by d_model; the factor is its square root, math.sqrt(d_model).",
+        compute=partial(forward, scale="d"),
+        example=partial(by_hand, scale="d"),
+    ),
+    Mistake(
+        name="no positions",
+        hint="The positions are missing: add parts.positions[:L] (one row per position) to the "
+        "scaled token vectors, or the model cannot tell word order.",
+        compute=partial(forward, positions=False),
+        example=partial(by_hand, positions=False),
+    ),
+    Mistake(
+        name="no causal mask",
+        hint="The decoder's self-attention has no causal mask: each target position sees the "
+        "tokens after it. Its mask is causal_mask(Lt) & padding_mask(trg_in, pad_id).",
+        compute=partial(forward, causal=False),
+        example=partial(by_hand, causal=False),
+    ),
+    Mistake(
+        name="no target padding mask",
+        hint="The decoder's self-attention sees the target's <pad> tokens: combine the causal "
+        "mask with the target's padding mask, causal_mask(Lt) & padding_mask(trg_in, pad_id).",
+        compute=partial(forward, trg_padding=False),
+        example=partial(by_hand, trg_padding=False),
+    ),
+    Mistake(
+        name="no source padding mask",
+        hint="The source's <pad> tokens are attended to: give the encoder padding_mask(src, "
+        "pad_id), and the decoder the same mask for its cross-attention.",
+        compute=partial(forward, src_padding=False, cross="none"),
+        example=partial(by_hand, src_padding=False, cross="none"),
+    ),
+    Mistake(
+        name="no padding mask on cross-attention",
+        hint="The encoder masks the source's <pad>, but the decoder's cross-attention still reads "
+        "it: pass padding_mask(src, pad_id) as the decoder's cross mask too.",
+        compute=partial(forward, cross="none"),
+        example=partial(by_hand, cross="none"),
+    ),
+    Mistake(
+        name="causal mask on cross-attention",
+        hint="You gave the cross-attention the target's causal mask: each target position may read "
+        "the WHOLE source. Its mask is the source's padding mask, padding_mask(src, pad_id).",
+        compute=partial(forward, cross="causal"),
+        example=partial(by_hand, cross="causal"),
+    ),
+    Mistake(
+        name="decoder reads the source",
+        hint="The decoder reads the embedded SOURCE: its input is the embedded target, "
+        "embed(trg_in); the source reaches it only through the memory.",
+        compute=partial(forward, reads="src"),
+        example=partial(by_hand, reads="src"),
+    ),
+    Mistake(
+        name="encoder skipped",
+        hint="The memory is the embedded source itself: run it through the encoder first, "
+        "memory = parts.encoder(embed(src), src_mask).",
+        compute=partial(forward, encode=False),
+        example=partial(by_hand, encode=False),
+    ),
+    Mistake(
+        name="no output projection",
+        hint="You returned the decoder's vectors (B, Lt, d_model): project them to one score per "
+        "vocabulary word with parts.output, (B, Lt, V).",
+        compute=partial(forward, project=False),
+        example=partial(by_hand, project=False),
+    ),
+    Mistake(
+        name="softmax on the logits",
+        hint="You returned probabilities (a softmax): the model returns the raw logits, and the "
+        "loss (cross-entropy) applies its own log-softmax.",
+        compute=partial(forward, softmax=True),
+        example=partial(by_hand, softmax=True),
+    ),
+)
+
+
+def _learner_scales_late(parts, src, trg_in):
+    d = parts.embedding.embedding_dim
+
+    def embed(ids):
+        return (parts.embedding(ids) + parts.positions[: ids.shape[1]]) * math.sqrt(d)
+
+    src_mask = padding_mask(src, parts.pad_id)
+    memory = parts.encoder(embed(src), src_mask)
+    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
+    return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
+
+
+def _learner_with_flat_masks(parts, src, trg_in):
+    d = parts.embedding.embedding_dim
+    src_mask = src != parts.pad_id  # (B, Ls): does not broadcast over heads and queries
+    memory = parts.encoder(parts.embedding(src) * d**0.5 + parts.positions[: src.shape[1]], src_mask)
+    trg_mask = causal_mask(trg_in.shape[1]) & (trg_in != parts.pad_id)[:, None, :]
+    y = parts.embedding(trg_in) * d**0.5 + parts.positions[: trg_in.shape[1]]
+    return parts.output(parts.decoder(y, memory, trg_mask, src_mask))
+
+
+def check_encoder_decoder_forward(learner_fn: Callable) -> Result:
+    """Exercise 07e: ``fn(parts: Seq2SeqParts, src (B, Ls), trg_in (B, Lt)) → logits (B, Lt, V)``."""
+    with torch.no_grad():
+        return check_function(
+            learner_fn, forward, _cases(), name="encoder_decoder_forward", mistakes=MISTAKES, atol=1e-4
+        )
+
+
+EXERCISES = (
+    Exercise(
+        name="encoder_decoder_forward",
+        chapter="07",
+        check=check_encoder_decoder_forward,
+        solution=solution,
+        starter=starter,
+        alternatives=ALTERNATIVES,
+        mistakes=MISTAKES,
+    ),
+)

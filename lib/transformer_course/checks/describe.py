@@ -1,0 +1,141 @@
+"""Comparing a learner's answer with the reference, and saying in one sentence how it differs.
+
+- ``same``: equal kind, shape and values within a tolerance (NaN equals NaN, so an overflow
+  can be recognised as a known mistake);
+- ``describe_difference``: what differs, in the learner's terms: the kind (a tuple where one
+  tensor was expected, and which of its items is right), the shape, inf/NaN, or the entry
+  that differs most. For a result made of parts, e.g. (output, weights), it names the part
+  that differs and the parts that are right.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+RTOL = 1e-4  # relative tolerance of every comparison; the absolute one (atol) is per exercise
+
+
+def same(got: object, want: object, atol: float = 1e-5) -> bool:
+    """Equal shape and values within ``atol`` (NaN equals NaN, so overflow can be recognised)."""
+    if isinstance(want, torch.Tensor):
+        return (
+            isinstance(got, torch.Tensor)
+            and got.shape == want.shape
+            and torch.allclose(_as_double(got), _as_double(want), atol=atol, rtol=RTOL, equal_nan=True)
+        )
+    if isinstance(want, tuple | list):
+        return (
+            isinstance(got, tuple | list)
+            and len(got) == len(want)
+            and all(same(g, w, atol) for g, w in zip(got, want))
+        )
+    if isinstance(want, float):
+        return _is_number(got) and math.isclose(got, want, rel_tol=RTOL, abs_tol=atol)
+    return not isinstance(got, torch.Tensor) and got == want
+
+
+def describe_difference(
+    got: object, want: object, atol: float = 1e-5, parts: Sequence[str] | None = None
+) -> str:
+    """One sentence saying how ``got`` differs from ``want``: kind, shape, inf/NaN, or where.
+
+    parts: names of the items when ``want`` is a tuple, e.g. ("output", "weights").
+    """
+    if isinstance(want, tuple | list):
+        return _describe_sequence(got, want, atol, parts)
+    if isinstance(want, float):
+        if not _is_number(got):
+            return f"expected a number, got {_kind(got)}"
+        return f"expected {want:.6g}, got {got:.6g}"
+    if not isinstance(want, torch.Tensor):
+        return f"expected {want!r}, got {got!r}"
+    if isinstance(got, tuple | list):
+        return _sequence_for_tensor(got, want, atol)
+    if not isinstance(got, torch.Tensor):
+        return f"expected a tensor, got {type(got).__name__}"
+    if got.shape != want.shape:
+        return f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}"
+    got, want = _as_double(got), _as_double(want)
+    if not torch.isfinite(got).all() and torch.isfinite(want).all():
+        return "your result contains inf or NaN where the reference is finite"
+    # Entries that ``same`` accepts (NaN against NaN included) count as no difference.
+    close = torch.isclose(got, want, atol=atol, rtol=RTOL, equal_nan=True)
+    diff = (got - want).abs().nan_to_num(nan=float("inf")).masked_fill(close, 0.0)
+    where = _unravel(int(diff.argmax()), diff.shape)
+    return (
+        f"largest difference {float(diff.max()):.3g} at index {where} "
+        f"(expected {float(want[where]):.4f}, got {float(got[where]):.4f})"
+    )
+
+
+def _sequence_for_tensor(got: tuple | list, want: torch.Tensor, atol: float) -> str:
+    """One tensor was expected and the learner returned several (usually an unpacked pair)."""
+    kind = f"a {type(got).__name__} of {len(got)}"
+    if not any(isinstance(item, torch.Tensor) for item in got):
+        return (
+            f"expected a tensor of shape {tuple(want.shape)}, got {kind}: turn it into one, torch.tensor(…)"
+        )
+    for i, item in enumerate(got):
+        if same(item, want, atol):
+            return f"expected one tensor, got {kind}; its item {i} is the right answer: return only that"
+    shapes = ", ".join(_kind(item) for item in got)
+    return (
+        f"expected one tensor of shape {tuple(want.shape)}, got {kind} ({shapes}). A call that "
+        "returns a pair, such as attention's (output, weights), must be unpacked: out, _ = …"
+    )
+
+
+def _describe_sequence(got: object, want: tuple | list, atol: float, parts: Sequence[str] | None) -> str:
+    kind = type(want).__name__
+    names = f" ({', '.join(parts)})" if parts else ""
+
+    def label(i: int) -> str:
+        return f"the {parts[i]} (item {i})" if parts else f"item {i} of the {kind}"
+
+    if isinstance(got, torch.Tensor):
+        for i, w in enumerate(want):
+            if same(got, w, atol):
+                return (
+                    f"expected a {kind} of {len(want)}{names}; you returned one tensor, which is "
+                    f"{label(i)}: return all {len(want)}"
+                )
+    if not isinstance(got, tuple | list) or len(got) != len(want):
+        size = f" of {len(got)}" if isinstance(got, tuple | list) else ""
+        return f"expected a {kind} of {len(want)}{names}, got a {type(got).__name__}{size}"
+    if len(want) == 2 and same(got[0], want[1], atol) and same(got[1], want[0], atol):
+        order = f"({', '.join(parts)})" if parts else "the other way round"
+        return f"your two items are in the wrong order: return {order}"
+    wrong = [i for i in range(len(want)) if not same(got[i], want[i], atol)]
+    right = [i for i in range(len(want)) if i not in wrong]
+    first = wrong[0]
+    sentence = f"{label(first)} differs: {describe_difference(got[first], want[first], atol)}"
+    if right:
+        verb = "is" if len(right) == 1 else "are"
+        return f"{sentence}; {' and '.join(label(i) for i in right)} {verb} right"
+    others = " and ".join(label(i) for i in wrong[1:])
+    return f"{sentence}; {others} differ{'s' if len(wrong) == 2 else ''} too" if others else sentence
+
+
+def _kind(x: object) -> str:
+    return f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The index of entry ``flat`` of a row-major tensor of ``shape``. (torch.unravel_index
+    would do, but its first call imports for about two seconds in the learner's notebook.)"""
+    index = []
+    for size in reversed(shape):
+        flat, i = divmod(flat, size)
+        index.append(i)
+    return tuple(reversed(index))
+
+
+def _as_double(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().cpu().double()

@@ -1,0 +1,190 @@
+"""Exercise 07a: the position-wise feed-forward network.
+
+``feed_forward(x (..., d_model), w_1 (d_model, d_ff), b_1 (d_ff,), w_2 (d_ff, d_model),
+b_2 (d_model,)) → (..., d_model)``: ReLU(x W₁ + b₁) W₂ + b₂, the same weights at every position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+from ..layers import FeedForward
+from .harness import Exercise, Mistake, Result, check_function, randn, varies_between_calls
+
+# --- The learner's side: the starter, a worked solution, other correct answers ---
+
+
+def ffn_starter(x, w_1, b_1, w_2, b_2):
+    """x (..., d_model) → (..., d_model), through a hidden layer of width d_ff."""
+    raise NotImplementedError
+
+
+def ffn_solution(x, w_1, b_1, w_2, b_2):
+    """x (..., d_model) → (..., d_model), through a hidden layer of width d_ff."""
+    hidden = torch.relu(x @ w_1 + b_1)  # (..., d_ff): widen, keep the positive part
+    return hidden @ w_2 + b_2  # (..., d_model): back to the model's width
+
+
+def ffn_by_hand(
+    x, w_1, b_1, w_2, b_2, *, act=torch.relu, relu_out=False, bias=(True, True), early=False, add=False
+):
+    """A learner's feed-forward network with one switch per catalogued mistake (all off: correct)."""
+    h = x @ w_1
+    h = act(h) + b_1 if early else act(h + b_1 if bias[0] else h)
+    out = h @ w_2 + (b_2 if bias[1] else 0)
+    out = torch.relu(out) if relu_out else out
+    return x + out if add else out
+
+
+def _ffn_with_linear_layers(x, w_1, b_1, w_2, b_2):
+    """nn.Linear stores W transposed: F.linear(x, W.T, b) = x @ W + b."""
+    return F.linear(F.relu(F.linear(x, w_1.T, b_1)), w_2.T, b_2)
+
+
+def _ffn_with_lib_module(x, w_1, b_1, w_2, b_2):
+    ffn = FeedForward(w_1.shape[0], w_1.shape[1])
+    with torch.no_grad():
+        ffn.linear1.weight.copy_(w_1.T), ffn.linear1.bias.copy_(b_1)
+        ffn.linear2.weight.copy_(w_2.T), ffn.linear2.bias.copy_(b_2)
+        return ffn(x) if x.dim() == 3 else ffn(x.unsqueeze(0))[0]
+
+
+def _ffn_one_position_at_a_time(x, w_1, b_1, w_2, b_2):
+    rows = x.reshape(-1, x.shape[-1])
+    out = torch.stack([ffn_solution(row, w_1, b_1, w_2, b_2) for row in rows])
+    return out.reshape(*x.shape[:-1], w_2.shape[1])
+
+
+FFN_ALTERNATIVES = {
+    "F.linear and F.relu": _ffn_with_linear_layers,
+    "lib's FeedForward": _ffn_with_lib_module,
+    "one position at a time": _ffn_one_position_at_a_time,
+    "clamp(min=0), einsum": lambda x, w_1, b_1, w_2, b_2: (
+        (torch.einsum("...d,df->...f", x, w_1) + b_1).clamp(min=0) @ w_2 + b_2
+    ),
+    "in float64": lambda *a: ffn_solution(*(t.double() for t in a)),
+}
+
+
+# --- The checker's side: reference, test cases, the catalogue of mistakes ---
+
+
+def _ffn(x, w_1, b_1, w_2, b_2, *, act=F.relu, relu_out=False, b1=True, b2=True, early=False, add=False):
+    h = x @ w_1
+    h = act(h) + b_1 if early else act(h + b_1) if b1 else act(h)
+    out = h @ w_2 + (b_2 if b2 else 0.0)
+    out = F.relu(out) if relu_out else out
+    return x + out if add else out
+
+
+def _ffn_cases() -> list[tuple]:
+    # Biases of the same size as the products, so that a missing bias or a ReLU before the
+    # bias shows; d_ff ≠ d_model, so that a transposed weight cannot fit; a 2-D input too.
+    g = torch.Generator().manual_seed(71)
+    cases = []
+    for shape, d_ff in (((2, 5, 8), 32), ((6, 4), 12), ((1, 3, 6), 10)):
+        d = shape[-1]
+        weights = (randn(d, d_ff, gen=g, scale=d**-0.5), randn(d_ff, gen=g))
+        weights += (randn(d_ff, d, gen=g, scale=d_ff**-0.5), randn(d, gen=g))
+        cases.append((randn(*shape, gen=g), *weights))
+    return cases
+
+
+FFN_MISTAKES = (
+    Mistake(
+        name="dropout",
+        hint="Your result changes from call to call: something draws random numbers, usually "
+        "F.dropout (on unless training=False). This exercise has no dropout: the layer's "
+        "nn.Dropout module handles it, and only in training.",
+        compute=None,
+        recognise=varies_between_calls,
+        example=lambda x, w_1, b_1, w_2, b_2: F.dropout(torch.relu(x @ w_1 + b_1), 0.1) @ w_2 + b_2,
+    ),
+    Mistake(
+        name="no ReLU",
+        hint="There is no ReLU between the two layers: two linear maps in a row are just one "
+        "linear map. Apply torch.relu to the hidden layer, relu(x @ w_1 + b_1).",
+        compute=partial(_ffn, act=lambda h: h),
+        example=partial(ffn_by_hand, act=lambda h: h),
+    ),
+    Mistake(
+        name="ReLU on the output too",
+        hint="You applied ReLU to the output as well: only the hidden layer gets it. The output "
+        "h @ w_2 + b_2 must be able to be negative.",
+        compute=partial(_ffn, relu_out=True),
+        example=partial(ffn_by_hand, relu_out=True),
+    ),
+    Mistake(
+        name="ReLU before the bias",
+        hint="You added b_1 after the ReLU: the bias belongs inside, relu(x @ w_1 + b_1), so it "
+        "shifts where each hidden unit switches on.",
+        compute=partial(_ffn, early=True),
+        example=partial(ffn_by_hand, early=True),
+    ),
+    Mistake(
+        name="no biases",
+        hint="Both biases are missing: the layers are x @ w_1 + b_1 and h @ w_2 + b_2.",
+        compute=partial(_ffn, b1=False, b2=False),
+        example=partial(ffn_by_hand, bias=(False, False)),
+    ),
+    Mistake(
+        name="no b_1",
+        hint="The first bias is missing: the hidden layer is relu(x @ w_1 + b_1).",
+        compute=partial(_ffn, b1=False),
+        example=partial(ffn_by_hand, bias=(False, True)),
+    ),
+    Mistake(
+        name="no b_2",
+        hint="The second bias is missing: the output is h @ w_2 + b_2.",
+        compute=partial(_ffn, b2=False),
+        example=partial(ffn_by_hand, bias=(True, False)),
+    ),
+    Mistake(
+        name="GELU",
+        hint="You used GELU (BERT's and GPT's choice); the paper's feed-forward network, and the "
+        "lib's default, use ReLU: torch.relu.",
+        compute=partial(_ffn, act=F.gelu),
+        example=partial(ffn_by_hand, act=F.gelu),
+    ),
+    Mistake(
+        name="residual added",
+        hint="You added x back: that residual is Add & Norm's job, around the feed-forward "
+        "network. The network itself returns relu(x @ w_1 + b_1) @ w_2 + b_2.",
+        compute=partial(_ffn, add=True),
+        example=partial(ffn_by_hand, add=True),
+    ),
+    Mistake(
+        name="weights transposed",
+        hint="A matrix product does not fit: here the weights are stored (in, out), so it is "
+        "x @ w_1 with w_1 (d_model, d_ff), then h @ w_2 with w_2 (d_ff, d_model), no transpose. "
+        "(nn.Linear stores them the other way round, (out, in), which is why it computes x @ W.T.)",
+        compute=None,
+        error="shapes cannot be multiplied|size mismatch",
+        example=lambda x, w_1, b_1, w_2, b_2: torch.relu(x @ w_1.T + b_1) @ w_2.T + b_2,
+    ),
+)
+
+
+def check_feed_forward(learner_fn: Callable) -> Result:
+    """Exercise 07a: ``fn(x (..., d_model), w_1 (d_model, d_ff), b_1, w_2 (d_ff, d_model), b_2)`` →
+    ``(..., d_model)``, ReLU(x W₁ + b₁) W₂ + b₂ at every position."""
+    return check_function(
+        learner_fn, _ffn, _ffn_cases(), name="feed_forward", mistakes=FFN_MISTAKES, atol=1e-4
+    )
+
+
+EXERCISES = (
+    Exercise(
+        name="feed_forward",
+        chapter="07",
+        check=check_feed_forward,
+        solution=ffn_solution,
+        starter=ffn_starter,
+        alternatives=FFN_ALTERNATIVES,
+        mistakes=FFN_MISTAKES,
+    ),
+)

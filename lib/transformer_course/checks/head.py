@@ -1,0 +1,278 @@
+"""Exercise 04b: one head of scaled dot-product attention.
+
+``attention(x (L, d_model), w_q, w_k (d_model, d_k), w_v (d_model, d_v))`` →
+``(output (L, d_v), weights (L, L))``, softmax(QKᵀ/√d_k) V with Q = x W_Q, K = x W_K, V = x W_V.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+from ..attention import SingleHeadAttention, scaled_dot_product_attention
+from .harness import Exercise, Mistake, Result, check_function, randn
+
+# --- The learner's side: the starter, a worked solution, other correct answers ---
+
+
+def starter(x, w_q, w_k, w_v):
+    """x (L, d_model) → output (L, d_v), weights (L, L)."""
+    raise NotImplementedError
+
+
+def solution(x, w_q, w_k, w_v):
+    """x (L, d_model) → output (L, d_v), weights (L, L)."""
+    q, k, v = x @ w_q, x @ w_k, x @ w_v  # (L, d_k), (L, d_k), (L, d_v)
+    weights = torch.softmax(q @ k.T / math.sqrt(q.shape[-1]), dim=-1)  # (L, L), rows sum to 1
+    return weights @ v, weights
+
+
+def by_hand(x, w_q, w_k, w_v, *, scale="d_k", dim=-1, transpose=True, k_from=None, order="ow"):
+    """A learner's head with one switch per catalogued mistake (all off: correct)."""
+    q, k, v = x @ w_q, x @ (w_k if k_from is None else k_from), x @ w_v
+    scores = q @ (k.T if transpose else k)
+    d_k = q.shape[-1]
+    if scale == "times":
+        scores = scores * math.sqrt(d_k)
+    elif scale == "d_k unsquared":
+        scores = scores / d_k
+    elif scale != "none":
+        divide = {"d_k": d_k, "d_model": x.shape[-1], "d_v": v.shape[-1], "L": x.shape[0]}[scale]
+        scores = scores / math.sqrt(divide)
+    weights = torch.softmax(scores, dim=dim)
+    out = weights.T @ v if order == "transposed" else weights @ v
+    return (weights, out) if order == "swapped" else (out, weights)
+
+
+def _with_fused_kernel(x, w_q, w_k, w_v):
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    weights = torch.softmax(q @ k.T / math.sqrt(q.shape[-1]), dim=-1)
+    return F.scaled_dot_product_attention(q, k, v), weights
+
+
+def _with_lib_module(x, w_q, w_k, w_v):
+    head = SingleHeadAttention(x.shape[-1], w_q.shape[1], w_v.shape[1])
+    with torch.no_grad():  # nn.Linear stores W transposed
+        for linear, w in ((head.w_q, w_q), (head.w_k, w_k), (head.w_v, w_v)):
+            linear.weight.copy_(w.T)
+        out, weights = head(x.unsqueeze(0))
+    return out[0], weights[0]
+
+
+def _with_einsum(x, w_q, w_k, w_v):
+    q, k, v = (torch.einsum("ld,de->le", x, w) for w in (w_q, w_k, w_v))
+    weights = torch.softmax(torch.einsum("qe,ke->qk", q, k) / math.sqrt(q.shape[-1]), dim=-1)
+    return torch.einsum("qk,kv->qv", weights, v), weights
+
+
+def _one_query_at_a_time(x, w_q, w_k, w_v):
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    rows = [torch.softmax(k @ q_i / math.sqrt(q.shape[-1]), dim=0) for q_i in q]
+    weights = torch.stack(rows)
+    return torch.stack([w_i @ v for w_i in rows]), weights
+
+
+def _queries_scaled_first(x, w_q, w_k, w_v):
+    """Scaling q before the product (as lib's attention_scores does) gives the same scores."""
+    q = (x @ w_q) / w_q.shape[1] ** 0.5
+    weights = F.softmax(q @ (x @ w_k).transpose(0, 1), dim=1)
+    return weights @ (x @ w_v), weights
+
+
+ALTERNATIVES = {
+    "by hand, every switch off": by_hand,
+    "einsum": _with_einsum,
+    "F.scaled_dot_product_attention": _with_fused_kernel,
+    "lib's SingleHeadAttention": _with_lib_module,
+    "one query at a time": _one_query_at_a_time,
+    "q scaled before the product": _queries_scaled_first,
+    "as a list, in float64": lambda x, w_q, w_k, w_v: list(
+        solution(x.double(), w_q.double(), w_k.double(), w_v.double())
+    ),
+}
+
+
+# --- The checker's side: reference, test cases, the catalogue of mistakes ---
+
+
+def reference(x, w_q, w_k, w_v):
+    return scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v)
+
+
+def variant(x, w_q, w_k, w_v, *, scores_by=None, dim=-1, transpose=True, after=None, combine=None, k_by=None):
+    """One head, or one of its usual mistakes, in the math convention (x @ W).
+
+    scores_by(scores, x, q, v) replaces the division by √d_k; after(weights, d_k) is applied to
+    the weights after the softmax; combine(weights, v) replaces weights @ v; k_by: the
+    projection used for the keys.
+    """
+    q, k, v = x @ w_q, x @ (w_k if k_by is None else k_by(w_q, w_k)), x @ w_v
+    scores = q @ (k.transpose(-2, -1) if transpose else k)
+    d_k = q.shape[-1]
+    scores = scores / math.sqrt(d_k) if scores_by is None else scores_by(scores, x, q, v)
+    weights = torch.softmax(scores, dim=dim)
+    if after is not None:
+        weights = after(weights, d_k)
+    return (weights @ v if combine is None else combine(weights, v, d_k)), weights
+
+
+def _cases() -> list[tuple[torch.Tensor, ...]]:
+    # x (L, d_model), w_q, w_k (d_model, d_k), w_v (d_model, d_v). The weights are scaled by
+    # 1/√d_model, so the scores are of size √d_k and the softmax is NOT saturated: dividing,
+    # multiplying or not scaling by √d_k give visibly different weights. Case 1 has d_k = L
+    # so that "k not transposed" runs; d_model, d_k, d_v and L differ elsewhere, so every
+    # wrong scale (√d_model, √d_v, √L) is recognisable.
+    g = torch.Generator().manual_seed(5)
+    cases = []
+    for length, d_model, d_k, d_v in ((4, 8, 4, 3), (5, 6, 2, 4), (3, 16, 9, 7)):
+        w = [randn(d_model, d, gen=g, scale=d_model**-0.5) for d in (d_k, d_k, d_v)]
+        cases.append((randn(length, d_model, gen=g), *w))
+    return cases
+
+
+def _root(n: int) -> Callable:
+    return lambda s, x, q, v: s / math.sqrt(n(x, q, v))
+
+
+OUTPUT_ONLY = Mistake(
+    name="output only",
+    hint="attention should return a pair (output, weights): you returned a single tensor. "
+    "End with `return weights @ v, weights`.",
+    compute=None,
+    recognise=lambda fn, case, got: isinstance(got, torch.Tensor),
+    example=lambda *a: solution(*a)[0],
+)
+
+MISTAKES = (
+    OUTPUT_ONLY,
+    Mistake(
+        name="(weights, output) swapped",
+        hint="Your pair is in the wrong order: return (output, weights), the output first.",
+        compute=lambda *a: variant(*a)[::-1],
+        example=partial(by_hand, order="swapped"),
+    ),
+    Mistake(
+        name="no scaling",
+        hint="No scaling: divide the scores by √d_k before the softmax. Without it, large d_k makes "
+        "softmax put almost all weight on one key.",
+        compute=partial(variant, scores_by=lambda s, x, q, v: s),
+        example=partial(by_hand, scale="none"),
+    ),
+    Mistake(
+        name="× √d_k",
+        hint="You multiplied the scores by √d_k; divide them: softmax(q @ k.T / √d_k). "
+        "Multiplying makes the softmax even sharper, the opposite of what the scale is for.",
+        compute=partial(variant, scores_by=lambda s, x, q, v: s * math.sqrt(q.shape[-1])),
+        example=partial(by_hand, scale="times"),
+    ),
+    Mistake(
+        name="√d_model",
+        hint="You divided by √d_model (the width of x); the paper divides by √d_k, the width of the "
+        "queries and keys: q.shape[-1].",
+        compute=partial(variant, scores_by=_root(lambda x, q, v: x.shape[-1])),
+        example=partial(by_hand, scale="d_model"),
+    ),
+    Mistake(
+        name="√d_v",
+        hint="You divided by √d_v, the width of the values; the scale is √d_k, the width of the "
+        "queries and keys (q.shape[-1]): the dot products are sums of d_k numbers.",
+        compute=partial(variant, scores_by=_root(lambda x, q, v: v.shape[-1])),
+        example=partial(by_hand, scale="d_v"),
+    ),
+    Mistake(
+        name="√L",
+        hint="You divided by √L, the square root of the number of tokens; the scale is √d_k, the "
+        "width of the queries and keys (q.shape[-1]), whatever the sentence's length.",
+        compute=partial(variant, scores_by=_root(lambda x, q, v: x.shape[0])),
+        example=partial(by_hand, scale="L"),
+    ),
+    Mistake(
+        name="d_k without the root",
+        hint="You divided by d_k; the scale is its square root, √d_k (math.sqrt(d_k)).",
+        compute=partial(variant, scores_by=lambda s, x, q, v: s / q.shape[-1]),
+        example=partial(by_hand, scale="d_k unsquared"),
+    ),
+    Mistake(
+        name="scaled after the softmax",
+        hint="You divided by √d_k AFTER the softmax, so the weights no longer sum to 1. The scale "
+        "belongs to the scores: softmax(q @ k.T / √d_k).",
+        compute=partial(variant, scores_by=lambda s, x, q, v: s, after=lambda w, d: w / math.sqrt(d)),
+        example=lambda x, w_q, w_k, w_v: _learner_scales_late(x, w_q, w_k, w_v, "weights"),
+    ),
+    Mistake(
+        name="scaled on the output",
+        hint="You divided the OUTPUT by √d_k; the scale belongs inside the softmax, on the "
+        "scores: softmax(q @ k.T / √d_k) @ v. (Your weights are unscaled, hence too sharp.)",
+        compute=partial(
+            variant, scores_by=lambda s, x, q, v: s, combine=lambda w, v, d: w @ v / math.sqrt(d)
+        ),
+        example=lambda x, w_q, w_k, w_v: _learner_scales_late(x, w_q, w_k, w_v, "output"),
+    ),
+    Mistake(
+        name="softmax over the queries",
+        hint="Softmax over the wrong axis: each query's ROW of weights must sum to 1, so use dim=-1.",
+        compute=partial(variant, dim=-2),
+        example=partial(by_hand, dim=0),
+    ),
+    Mistake(
+        name="k not transposed",
+        hint="k is not transposed: the scores are q @ k.transpose(-2, -1), one dot product per "
+        "(query, key) pair.",
+        compute=partial(variant, transpose=False),
+        example=partial(by_hand, transpose=False),
+    ),
+    Mistake(
+        name="weightsᵀ @ V",
+        hint="You multiplied weights.T @ v: that mixes the values with the KEYS' columns of "
+        "weights. Row i of the output is query i's weighted sum of the values: weights @ v.",
+        compute=partial(variant, combine=lambda w, v, d: w.transpose(-2, -1) @ v),
+        example=partial(by_hand, order="transposed"),
+    ),
+    Mistake(
+        name="K projected with W_Q",
+        hint="Your keys are projected with W_Q: k = x @ w_q makes every score q·q. The keys have "
+        "their own projection: k = x @ w_k.",
+        compute=partial(variant, k_by=lambda w_q, w_k: w_q),
+        example=lambda x, w_q, w_k, w_v: by_hand(x, w_q, w_k, w_v, k_from=w_q),
+    ),
+)
+
+
+def _learner_scales_late(x, w_q, w_k, w_v, where):
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    weights = torch.softmax(q @ k.T, dim=-1)
+    if where == "weights":
+        weights = weights / math.sqrt(k.shape[1])
+        return weights @ v, weights
+    return (weights @ v) / math.sqrt(k.shape[1]), weights
+
+
+def check_attention(learner_fn: Callable) -> Result:
+    """Exercise 04b: ``fn(x (L, d_model), w_q (d_model, d_k), w_k, w_v (d_model, d_v))`` →
+    ``(output (L, d_v), weights (L, L))``: one head of scaled dot-product attention."""
+    return check_function(
+        learner_fn,
+        reference,
+        _cases(),
+        name="attention",
+        mistakes=MISTAKES,
+        atol=1e-4,
+        parts=("output", "weights"),
+    )
+
+
+EXERCISES = (
+    Exercise(
+        name="attention",
+        chapter="04",
+        check=check_attention,
+        solution=solution,
+        starter=starter,
+        alternatives=ALTERNATIVES,
+        mistakes=MISTAKES,
+    ),
+)

@@ -1,0 +1,243 @@
+"""Exercise 08a: the shifted-target loss (teacher forcing).
+
+``teacher_forcing_loss(model, src (B, S), trg (B, T), pad_id) → loss ()``: the decoder reads
+``trg[:, :-1]`` and is scored on predicting ``trg[:, 1:]``, the next token at every position;
+cross-entropy averaged over the positions that are not padding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+from ..model import Transformer, TransformerConfig
+from .harness import Exercise, Mistake, Result, check_function
+
+# --- The learner's side: the starter, a worked solution, other correct answers ---
+
+
+def loss_starter(model, src: torch.Tensor, trg: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """src (B, S), trg (B, T) = <bos> … <eos> <pad>… → the mean next-token cross-entropy."""
+    raise NotImplementedError
+
+
+def loss_solution(model, src: torch.Tensor, trg: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """src (B, S), trg (B, T) = <bos> … <eos> <pad>… → the mean next-token cross-entropy."""
+    logits = model(src, trg[:, :-1])  # (B, T-1, V): the decoder reads <bos> … up to the second-last
+    labels = trg[:, 1:]  # (B, T-1): at each position, the token that comes next
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
+
+
+def loss_by_hand(
+    model,
+    src,
+    trg,
+    pad_id,
+    *,
+    reads="shifted",
+    labels="shifted",
+    ignore=True,
+    probs=False,
+    reduction="mean",
+    log=True,
+    item=False,
+):
+    """A learner's loss with one switch per catalogued mistake (all off: correct)."""
+    inputs = {"shifted": trg[:, :-1], "whole": trg, "late": trg[:, 1:]}[reads]
+    targets = {"shifted": trg[:, 1:], "same": trg[:, :-1], "whole": trg, "early": trg[:, :-1]}[labels]
+    logits = model(src, inputs)
+    if probs:
+        logits = logits.softmax(dim=-1)
+    flat, flat_labels = logits.flatten(0, 1), targets.flatten()
+    kwargs = {"ignore_index": pad_id} if ignore else {}
+    if log:
+        loss = F.cross_entropy(flat, flat_labels, reduction=reduction, **kwargs)
+    else:
+        loss = F.nll_loss(flat, flat_labels, **kwargs)
+    return loss.item() if item else loss
+
+
+def _loss_one_row_at_a_time(model, src, trg, pad_id):
+    """Log-probabilities picked by hand, padding left out with a mask, one mean at the end."""
+    logp = model(src, trg[:, :-1]).log_softmax(dim=-1)  # (B, T-1, V)
+    picked = logp.gather(-1, trg[:, 1:].unsqueeze(-1)).squeeze(-1)  # (B, T-1)
+    real = trg[:, 1:] != pad_id
+    return -(picked * real).sum() / real.sum()
+
+
+LOSS_ALTERNATIVES = {
+    "cross_entropy on (B, V, T)": lambda model, src, trg, pad_id: F.cross_entropy(
+        model(src, trg[:, :-1]).transpose(1, 2), trg[:, 1:], ignore_index=pad_id
+    ),
+    "log_softmax, gather, mask": _loss_one_row_at_a_time,
+    "by hand, every switch off": loss_by_hand,
+    "nll_loss of log_softmax, float64": lambda model, src, trg, pad_id: F.nll_loss(
+        model(src, trg[:, :-1]).double().log_softmax(-1).flatten(0, 1),
+        trg[:, 1:].flatten(),
+        ignore_index=pad_id,
+    ),
+}
+
+
+# --- The checker's side: reference, test cases, the catalogue of mistakes ---
+
+
+def loss_reference(model, src, trg, pad_id, *, reads=slice(None, -1), labels=slice(1, None), **how):
+    """Next-token cross-entropy, or one of its usual mistakes.
+
+    reads / labels: the slices of trg the decoder reads and is scored on; how: ``probs`` (a
+    softmax before the loss), ``ignore`` (padding left out), ``reduction``, ``log`` (False:
+    nll_loss on raw logits).
+    """
+    logits = model(src, trg[:, reads])
+    if how.get("probs"):
+        logits = torch.softmax(logits, dim=-1)
+    flat, target = logits.reshape(-1, logits.shape[-1]), trg[:, labels].reshape(-1)
+    ignore = pad_id if how.get("ignore", True) else -100
+    if how.get("log", True):
+        return F.cross_entropy(flat, target, ignore_index=ignore, reduction=how.get("reduction", "mean"))
+    return F.nll_loss(flat, target, ignore_index=ignore)
+
+
+def _loss_cases() -> list[tuple]:
+    # A small untrained Transformer (dropout 0) and targets with padding; T - 1 ≠ V so that
+    # logits and labels of the wrong layout cannot be fed to cross_entropy by accident.
+    config = TransformerConfig(
+        vocab_size=11, d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=32,
+        dropout=0.0, max_len=16,
+    )  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(81)
+        model = Transformer(config).eval()
+    src = torch.tensor([[4, 5, 6, 7], [8, 9, 0, 0], [10, 4, 5, 0]])
+    trg = torch.tensor([[1, 7, 6, 5, 4, 2, 0], [1, 9, 8, 2, 0, 0, 0], [1, 5, 4, 10, 2, 0, 0]])
+    src_b = torch.tensor([[6, 6, 7], [9, 4, 0]])
+    trg_b = torch.tensor([[1, 7, 6, 6, 2], [1, 4, 9, 2, 0]])
+    with torch.random.fork_rng(devices=[]):  # a vocabulary whose <pad> is 3, and 0 a real token
+        torch.manual_seed(82)
+        other = Transformer(config.replace(pad_id=3)).eval()
+    src_c = torch.tensor([[5, 0, 6, 3], [7, 8, 9, 10]])
+    trg_c = torch.tensor([[1, 6, 0, 5, 2, 3], [1, 10, 9, 8, 7, 2]])
+    return [(model, src, trg, 0), (model, src_b, trg_b, 0), (other, src_c, trg_c, 3)]
+
+
+NOT_SHIFTED = (
+    "Your labels are the very tokens the decoder reads: under the causal mask each position "
+    "sees its own token and can copy it, so the loss falls to about 0 while the model never "
+    "learns to write. Feed trg[:, :-1] and score on the NEXT tokens, trg[:, 1:]."
+)
+
+LOSS_MISTAKES = (
+    Mistake(
+        name="returned a number",
+        hint="You returned a plain number (loss.item()): return the loss TENSOR, so that training "
+        "can call loss.backward() on it.",
+        compute=None,
+        recognise=lambda fn, case, got: isinstance(got, float),
+        example=partial(loss_by_hand, item=True),
+    ),
+    Mistake(
+        name="targets not shifted",
+        hint=NOT_SHIFTED,
+        compute=partial(loss_reference, labels=slice(None, -1)),
+        example=partial(loss_by_hand, labels="same"),
+    ),
+    Mistake(
+        name="whole target read and scored",
+        hint=NOT_SHIFTED,
+        compute=partial(loss_reference, reads=slice(None), labels=slice(None)),
+        example=partial(loss_by_hand, reads="whole", labels="whole"),
+    ),
+    Mistake(
+        name="shifted the wrong way",
+        hint="You shifted the wrong way: the decoder reads trg[:, 1:] and is scored on "
+        "trg[:, :-1], so it predicts the PREVIOUS token. Feed trg[:, :-1] (starting with <bos>) "
+        "and score on trg[:, 1:].",
+        compute=partial(loss_reference, reads=slice(1, None), labels=slice(None, -1)),
+        example=partial(loss_by_hand, reads="late", labels="early"),
+    ),
+    Mistake(
+        name="padding counted",
+        hint="The padding positions count in your loss: the model is rewarded for predicting "
+        "<pad> after <eos>. Leave them out with F.cross_entropy(..., ignore_index=pad_id).",
+        compute=partial(loss_reference, ignore=False),
+        example=partial(loss_by_hand, ignore=False),
+    ),
+    Mistake(
+        name="softmax before cross_entropy",
+        hint="You applied a softmax before F.cross_entropy: it takes the raw logits and applies "
+        "log-softmax itself, so yours is squashed twice.",
+        compute=partial(loss_reference, probs=True),
+        example=partial(loss_by_hand, probs=True),
+    ),
+    Mistake(
+        name="nll_loss on logits",
+        hint="F.nll_loss expects LOG-probabilities: on raw logits it just picks minus the logit. "
+        "Use F.cross_entropy on the logits (or nll_loss on logits.log_softmax(-1)).",
+        compute=partial(loss_reference, log=False),
+        example=partial(loss_by_hand, log=False),
+    ),
+    Mistake(
+        name="sum, not mean",
+        hint="Your loss is the SUM over the positions: it grows with the batch and the sequence "
+        "length. Take the mean (F.cross_entropy's default reduction).",
+        compute=partial(loss_reference, reduction="sum"),
+        example=partial(loss_by_hand, reduction="sum"),
+    ),
+    Mistake(
+        name="pad id hard-coded as 0",
+        hint="You ignored label 0 instead of the padding id: pass ignore_index=pad_id (the "
+        "argument). With this vocabulary the padding id is 3, and 0 is a real token.",
+        compute=lambda model, src, trg, pad_id: loss_reference(model, src, trg, 0),
+        example=lambda model, src, trg, pad_id: loss_by_hand(model, src, trg, 0),
+    ),
+    Mistake(
+        name="labels of the wrong length",
+        hint="Your logits and labels do not have the same length: the decoder reads T-1 tokens "
+        "(trg[:, :-1]), so it makes T-1 predictions, scored against the T-1 next tokens, "
+        "trg[:, 1:].",
+        compute=None,
+        error="Expected input batch_size",
+        example=partial(loss_by_hand, labels="whole"),
+    ),
+    Mistake(
+        name="logits not flattened",
+        hint="F.cross_entropy wants the classes in dimension 1: flatten the logits to (B·T, V) and "
+        "the labels to (B·T,) (logits.reshape(-1, V), labels.reshape(-1)), or pass "
+        "logits.transpose(1, 2).",
+        compute=None,
+        error="Expected target size",
+        example=lambda model, src, trg, pad_id: F.cross_entropy(
+            model(src, trg[:, :-1]), trg[:, 1:], ignore_index=pad_id
+        ),
+    ),
+)
+
+
+def check_teacher_forcing_loss(learner_fn: Callable) -> Result:
+    """Exercise 08a: ``fn(model, src (B, S), trg (B, T), pad_id) → loss ()``: next-token
+    cross-entropy of ``model(src, trg[:, :-1])`` against ``trg[:, 1:]``, padding left out."""
+    return check_function(
+        learner_fn,
+        loss_reference,
+        _loss_cases(),
+        name="teacher_forcing_loss",
+        mistakes=LOSS_MISTAKES,
+        atol=1e-4,
+    )
+
+
+EXERCISES = (
+    Exercise(
+        name="teacher_forcing_loss",
+        chapter="08",
+        check=check_teacher_forcing_loss,
+        solution=loss_solution,
+        starter=loss_starter,
+        alternatives=LOSS_ALTERNATIVES,
+        mistakes=LOSS_MISTAKES,
+    ),
+)

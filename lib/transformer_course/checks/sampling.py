@@ -1,0 +1,309 @@
+"""Exercise 08d: sampling the next token with a temperature and top-k.
+
+``fn(logits (B, V), temperature > 0, top_k (None or 1 … V)) → ids (B,)``: divide the logits by
+the temperature, keep the k largest (the others get probability 0), softmax, draw one token
+per row.
+
+A draw is random, so the checker does not compare ids. It gives the learner's function the
+same two rows of logits thousands of times and compares how often each token comes out with
+the probabilities it should be drawn with: a correct sampler lands within a few hundredths
+of them, whatever way it draws (multinomial, Categorical, the Gumbel trick…), and each
+catalogued mistake lands near its own, different distribution.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+from ..generation import next_token_probs
+from .harness import Exercise, Mistake, Result, check_function
+
+ROWS = 10_000  # draws per distinct row of logits: a frequency is then within ±0.005 (1 σ)
+ATOL = 0.03  # six standard deviations: a correct sampler passes; every two distributions the
+# checker tells apart (the right one, each mistake's) are at least 0.1 apart on its cases
+
+# --- The learner's side: the starter, a worked solution, other correct answers ---
+
+
+def starter(logits: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
+    """logits (B, V) → one sampled token id per row, (B,)."""
+    raise NotImplementedError
+
+
+def solution(logits: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
+    """logits (B, V) → one sampled token id per row, (B,)."""
+    logits = logits / temperature  # T < 1 sharpens, T > 1 flattens
+    if top_k is not None:
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1): each row's k-th largest
+        logits = logits.masked_fill(logits < kth, float("-inf"))  # the rest: probability 0
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs, num_samples=1).squeeze(-1)  # (B, 1) → (B,)
+
+
+def by_hand(
+    logits,
+    temperature,
+    top_k,
+    *,
+    temp="divide",
+    keep=0,
+    fill=float("-inf"),
+    pick="sample",
+    index="vocab",
+    shape="flat",
+):
+    """A learner's sampler with one switch per catalogued mistake (all off: correct)."""
+    if temp == "divide":
+        logits = logits / temperature
+    elif temp == "multiply":
+        logits = logits * temperature
+    if top_k is not None and index == "vocab":
+        kth = torch.topk(logits, top_k + keep, dim=-1).values[:, -1].unsqueeze(-1)
+        logits = torch.where(logits >= kth, logits, torch.full_like(logits, fill))
+    probs = F.softmax(logits, dim=-1)
+    if temp == "after":
+        probs = probs / temperature  # multinomial renormalises: no effect at all
+    if top_k is not None and index == "position":
+        probs = torch.softmax(logits.topk(top_k, dim=-1).values, dim=-1)  # ids 0 … k-1: positions!
+    ids = probs.argmax(dim=-1, keepdim=True) if pick == "argmax" else torch.multinomial(probs, 1)
+    if shape == "probs":
+        return probs
+    return ids if shape == "column" else ids.squeeze(-1)
+
+
+def _with_categorical(logits, temperature, top_k):
+    scaled = logits / temperature
+    if top_k is not None:
+        top = scaled.topk(top_k, dim=-1)
+        choice = torch.distributions.Categorical(logits=top.values).sample()  # position in the top k
+        return top.indices.gather(-1, choice.unsqueeze(-1)).squeeze(-1)  # → the token's id
+    return torch.distributions.Categorical(logits=scaled).sample()
+
+
+def _gumbel_max(logits, temperature, top_k):
+    """argmax(logits/T + Gumbel noise) is a draw from softmax(logits/T)."""
+    scaled = (logits / temperature).double()
+    if top_k is not None:
+        cut = scaled.sort(dim=-1, descending=True).values[:, top_k - 1 : top_k]
+        scaled = scaled.masked_fill(scaled < cut, -math.inf)
+    gumbel = -torch.log(-torch.log(torch.rand_like(scaled)))
+    return (scaled + gumbel).argmax(dim=-1)
+
+
+ALTERNATIVES = {
+    "lib's next_token_probs, multinomial": lambda logits, t, k: torch.multinomial(
+        next_token_probs(logits, temperature=t, top_k=k), 1
+    ).view(-1),
+    "torch.distributions.Categorical": _with_categorical,
+    "the Gumbel-max trick, float64": _gumbel_max,
+    "by hand, every switch off": by_hand,
+}
+
+
+# --- The checker's side: what is drawn, test cases, the catalogue of mistakes ---
+
+
+def distribution(
+    logits, temperature, top_k, *, temp="divide", keep=0, fill=-math.inf, pick="sample", index="vocab"
+):
+    """The probabilities each distinct row's token is drawn with, (2, V), right or mistaken.
+
+    ``logits`` is the (2·ROWS, V) batch the learner gets; its rows 0 and ROWS are the two
+    distinct ones.
+    """
+    rows = logits[[0, ROWS]].double()
+    if temp == "divide":
+        rows = rows / temperature
+    elif temp == "multiply":
+        rows = rows * temperature
+    if pick == "argmax":
+        return F.one_hot(rows.argmax(dim=-1), rows.shape[-1]).double()
+    if top_k is None:
+        return torch.softmax(rows, dim=-1)
+    top = rows.topk(top_k + keep, dim=-1)
+    if index == "position":  # ids 0 … k-1 stand for the positions in the sorted top k
+        return F.pad(torch.softmax(top.values, dim=-1), (0, rows.shape[-1] - top_k - keep))
+    kept = rows.masked_fill(rows < top.values[:, -1:], fill)
+    return torch.softmax(kept, dim=-1)
+
+
+def _cases() -> list[tuple]:
+    # Two different rows of logits (different winners, one with a heavy tail), each repeated
+    # ROWS times, chosen so that the right distribution and every mistake's are at least 0.1
+    # apart wherever they differ (tests/test_exercises.py checks it): at T = 0.5 or 2 a
+    # temperature that does nothing or multiplies is far off; with top_k = 3 or 2 of 6, a
+    # top-k off by one, ignored or filled with 0 moves a whole token's probability.
+    a = torch.tensor([1.3, -1.4, 2.4, -0.3, 0.4, 0.0])
+    b = torch.tensor([-1.8, 2.7, 1.9, 2.3, 2.8, 2.9])
+    logits = torch.cat([a.expand(ROWS, -1), b.expand(ROWS, -1)])
+    return [(logits, 2.0, None), (logits, 0.5, None), (logits, 1.0, 3), (logits, 2.5, 2)]
+
+
+class NotIds:
+    """What the learner's sampler returned when it is not a (B,) tensor of ids in range."""
+
+    def __init__(self, value: object):
+        self.value = value
+
+    def is_tensor(self, shape: tuple[int, ...], floating: bool) -> bool:
+        v = self.value
+        return isinstance(v, torch.Tensor) and tuple(v.shape) == shape and v.is_floating_point() == floating
+
+    def __repr__(self) -> str:
+        v = self.value
+        return f"a tensor of shape {tuple(v.shape)}" if isinstance(v, torch.Tensor) else type(v).__name__
+
+
+def _frequencies(fn: Callable) -> Callable:
+    """``fn`` as a distribution: how often each id came out for each distinct row, (2, V).
+
+    What is not a (B,) tensor of ids in range comes back as ``NotIds`` (named by a mistake).
+    """
+
+    def drawn(logits, temperature, top_k):
+        ids = fn(logits, temperature, top_k)
+        if not _are_ids(ids, logits):
+            return NotIds(ids)
+        counts = [torch.bincount(part, minlength=logits.shape[-1]) for part in ids.long().split(ROWS)]
+        return torch.stack(counts).double() / ROWS
+
+    return drawn
+
+
+def _are_ids(ids: object, logits: torch.Tensor) -> bool:
+    return (
+        isinstance(ids, torch.Tensor)
+        and ids.shape == logits.shape[:1]
+        and not ids.is_floating_point()
+        and bool(((ids >= 0) & (ids < logits.shape[-1])).all())
+    )
+
+
+def _returned(test: Callable[[NotIds, tuple[int, int]], bool]) -> Callable:
+    return lambda fn, case, got: isinstance(got, NotIds) and test(got, tuple(case[0].shape))
+
+
+MISTAKES = (
+    Mistake(
+        name="ids of shape (B, 1)",
+        hint="Your ids have shape (B, 1): torch.multinomial(probs, 1) keeps an axis for the "
+        "samples. Drop it with .squeeze(-1), so there is one id per row, (B,).",
+        compute=None,
+        recognise=_returned(lambda got, bv: got.is_tensor((bv[0], 1), floating=False)),
+        example=partial(by_hand, shape="column"),
+    ),
+    Mistake(
+        name="returned the probabilities",
+        hint="You returned the probabilities, (B, V): the last step is to DRAW one token per row "
+        "from them, torch.multinomial(probs, 1).squeeze(-1).",
+        compute=None,
+        recognise=_returned(lambda got, bv: got.is_tensor(bv, floating=True)),
+        example=partial(by_hand, shape="probs"),
+    ),
+    Mistake(
+        name="not ids",
+        hint="Return one token id per row of logits: a tensor of shape (B,) holding integers from "
+        "0 to V-1, such as torch.multinomial(probs, 1).squeeze(-1).",
+        compute=None,
+        recognise=_returned(lambda got, bv: True),
+        example=lambda logits, temperature, top_k: solution(logits, temperature, top_k).tolist(),
+    ),
+    Mistake(
+        name="multinomial on logits",
+        hint="torch.multinomial needs probabilities (≥ 0): apply the softmax to the logits first, "
+        "then draw from the result.",
+        compute=None,
+        error="probability tensor contains",
+        example=lambda logits, temperature, top_k: torch.multinomial(logits / temperature, 1).squeeze(-1),
+    ),
+    Mistake(
+        name="argmax",
+        hint="You took the most likely token every time (argmax): that is greedy decoding. "
+        "Sampling DRAWS from the probabilities: torch.multinomial(probs, 1).",
+        compute=partial(distribution, pick="argmax"),
+        example=partial(by_hand, pick="argmax"),
+    ),
+    Mistake(
+        name="temperature has no effect",
+        hint="Your temperature changes nothing: it must divide the LOGITS before the softmax. "
+        "(Dividing the probabilities after the softmax changes nothing once they are "
+        "renormalised.)",
+        compute=partial(distribution, temp="none"),
+        example=partial(by_hand, temp="after"),
+    ),
+    Mistake(
+        name="temperature multiplied",
+        hint="You multiplied the logits by the temperature; divide them: logits / T, so that "
+        "T > 1 flattens the distribution and T < 1 sharpens it.",
+        compute=partial(distribution, temp="multiply"),
+        example=partial(by_hand, temp="multiply"),
+    ),
+    Mistake(
+        name="top-k keeps k+1",
+        hint="Your top-k keeps one token too many (k + 1): keep exactly the k largest logits, "
+        "logits.topk(k).values[:, -1:] is the k-th largest, and everything below it goes.",
+        compute=partial(distribution, keep=1),
+        example=partial(by_hand, keep=1),
+    ),
+    Mistake(
+        name="top-k keeps k-1",
+        hint="Your top-k keeps one token too few (k - 1): the k-th largest logit itself stays. "
+        "Block only what is strictly below it, logits < kth.",
+        compute=partial(distribution, keep=-1),
+        example=partial(by_hand, keep=-1),
+    ),
+    Mistake(
+        name="top-k ignored",
+        hint="top_k has no effect: tokens outside the k largest logits are still drawn. Set their "
+        "logits to -inf before the softmax.",
+        compute=lambda logits, temperature, top_k: distribution(logits, temperature, None),
+        example=lambda logits, temperature, top_k: solution(logits, temperature, None),
+    ),
+    Mistake(
+        name="top-k filled with 0",
+        hint="You set the dropped logits to 0, and exp(0) = 1 still gives them probability. Set "
+        "them to float('-inf'), whose exp is 0.",
+        compute=partial(distribution, fill=0.0),
+        example=partial(by_hand, fill=0.0),
+    ),
+    Mistake(
+        name="position in the top k",
+        hint="You returned the position within the top k (0 … k-1), not the token's id: map it "
+        "back through topk's .indices, or mask the logits outside the top k and draw from all V.",
+        compute=partial(distribution, index="position"),
+        example=partial(by_hand, index="position"),
+    ),
+)
+
+
+def check_sample_next_token(learner_fn: Callable) -> Result:
+    """Exercise 08d: ``fn(logits (B, V), temperature, top_k) → ids (B,)``, one token drawn per row
+    from softmax(logits / T) restricted to the top k. Compared by how often each token is drawn."""
+    if not callable(learner_fn):
+        raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
+    return check_function(
+        _frequencies(learner_fn),
+        distribution,
+        _cases(),
+        name="sample_next_token",
+        mistakes=MISTAKES,
+        atol=ATOL,
+    )
+
+
+EXERCISES = (
+    Exercise(
+        name="sample_next_token",
+        chapter="08",
+        check=check_sample_next_token,
+        solution=solution,
+        starter=starter,
+        alternatives=ALTERNATIVES,
+        mistakes=MISTAKES,
+    ),
+)

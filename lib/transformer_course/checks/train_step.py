@@ -1,0 +1,244 @@
+"""Exercise 08b: one training step.
+
+``train_step(model, optimiser, loss_fn, batch) → float``: clear the old gradients, compute
+``loss_fn(model, batch)``, back-propagate, let the optimiser move the weights; return the loss
+as a plain number. The checker runs it on three batches in a row and compares the losses it
+returned and the weights it left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .harness import Exercise, Mistake, Result, check_function
+
+# --- The learner's side: the starter, a worked solution, other correct answers ---
+
+
+def step_starter(model: nn.Module, optimiser, loss_fn: Callable, batch) -> float:
+    """One step of gradient descent on ``batch``; returns the loss before the step, a float."""
+    raise NotImplementedError
+
+
+def step_solution(model: nn.Module, optimiser, loss_fn: Callable, batch) -> float:
+    """One step of gradient descent on ``batch``; returns the loss before the step, a float."""
+    optimiser.zero_grad()  # forget the previous batch's gradients
+    loss = loss_fn(model, batch)  # forward: how wrong on this batch?
+    loss.backward()  # backward: d loss / d weight, for every weight
+    optimiser.step()  # move every weight a little downhill
+    return loss.item()
+
+
+def step_by_hand(
+    model, optimiser, loss_fn, batch, *, order=("zero", "loss", "backward", "step"), returns="item"
+):
+    """A learner's step with the four actions in any order (the usual one: correct)."""
+    loss = None
+    for action in order:
+        if action == "zero":
+            optimiser.zero_grad()
+        elif action == "loss":
+            loss = loss_fn(model, batch)
+        elif action == "backward":
+            loss.backward()
+        elif action == "step":
+            optimiser.step()
+        elif action == "loss again":
+            loss = loss_fn(model, batch)
+    return {"item": lambda: loss.item(), "tensor": lambda: loss, "none": lambda: None}[returns]()
+
+
+def _zero_grad_on_the_model(model, optimiser, loss_fn, batch):
+    model.zero_grad(set_to_none=False)  # zeros instead of None: the same for plain SGD and Adam
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    return float(loss.detach())
+
+
+STEP_ALTERNATIVES = {
+    "zero_grad on the model, float(loss)": _zero_grad_on_the_model,
+    "zero_grad last": lambda m, o, f, b: step_by_hand(m, o, f, b, order=("loss", "backward", "step", "zero")),
+    "loss first": lambda m, o, f, b: step_by_hand(m, o, f, b, order=("loss", "zero", "backward", "step")),
+}
+
+
+# --- The checker's side: reference, test cases, the catalogue of mistakes ---
+
+
+def _three_steps(step: Callable) -> Callable:
+    """``step`` run on three batches in a row → (what it returned each time, the final weights)."""
+
+    def run(model, optimiser, loss_fn, batches):
+        returned = [step(model, optimiser, loss_fn, batch) for batch in batches]
+        weights = torch.cat([p.detach().flatten() for p in model.parameters()])
+        return returned, weights
+
+    return run
+
+
+def _step_reference(model, optimiser, loss_fn, batches, **mistake):
+    order = mistake.get("order", ("zero", "loss", "backward", "step"))
+    return _three_steps(partial(step_by_hand, order=order))(model, optimiser, loss_fn, batches)
+
+
+def _step_cases() -> list[tuple]:
+    # A small network, three batches, SGD with momentum and Adam: gradients that accumulate,
+    # or a step that comes too early, leave different weights after the third step.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(82)
+        cases = []
+        for make in (
+            lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5),
+            lambda p: torch.optim.Adam(p, lr=0.05),
+        ):
+            model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+            batches = [(torch.randn(6, 4), torch.randn(6, 2)) for _ in range(3)]
+            cases.append((model, make(model.parameters()), _mse, batches))
+    return cases
+
+
+def _mse(model, batch):
+    x, y = batch
+    return F.mse_loss(model(x), y)
+
+
+def _returned(kind: type) -> Callable:
+    return lambda fn, case, got: (
+        any(isinstance(r, kind) for r in got[0]) or (kind is type(None) and any(r is None for r in got[0]))
+    )
+
+
+STEP_MISTAKES = (
+    Mistake(
+        name="returned the tensor",
+        hint="Return the loss as a plain number, loss.item(): a loss tensor keeps its whole "
+        "computation graph alive, and a training loop that stores them runs out of memory.",
+        compute=None,
+        recognise=_returned(torch.Tensor),
+        example=partial(step_by_hand, returns="tensor"),
+    ),
+    Mistake(
+        name="returned nothing",
+        hint="Your step returns nothing: return the loss of this batch, loss.item(), so that the "
+        "loop can plot it.",
+        compute=None,
+        recognise=_returned(type(None)),
+        example=partial(step_by_hand, returns="none"),
+    ),
+    Mistake(
+        name="no zero_grad",
+        hint="The gradients are never cleared: loss.backward() ADDS to the gradients already "
+        "stored, so every step also follows all the previous batches. Call optimiser.zero_grad() "
+        "at the start of each step.",
+        compute=partial(_step_reference, order=("loss", "backward", "step")),
+        example=partial(step_by_hand, order=("loss", "backward", "step")),
+    ),
+    Mistake(
+        name="weights never move",
+        hint="The weights never changed: optimiser.step() ran without gradients (before "
+        "loss.backward(), or after a zero_grad() that cleared them), or not at all. The order "
+        "is zero_grad() → loss → loss.backward() → optimiser.step().",
+        compute=partial(_step_reference, order=("zero", "loss", "step", "backward")),
+        example=partial(step_by_hand, order=("loss", "backward", "zero", "step")),
+    ),
+    Mistake(
+        name="step between the loss and backward",
+        hint="optimiser.step() ran between computing the loss and loss.backward(): it changed the "
+        "weights the loss was computed from, so autograd refuses. The order is zero_grad() → "
+        "loss → loss.backward() → optimiser.step().",
+        compute=None,
+        error="modified by an inplace operation",
+        example=partial(step_by_hand, order=("loss", "step", "zero", "backward")),
+    ),
+    Mistake(
+        name="loss after the step",
+        hint="You returned the loss computed AFTER the step, on the new weights: return the loss "
+        "that was back-propagated, the one computed before optimiser.step().",
+        compute=partial(_step_reference, order=("zero", "loss", "backward", "step", "loss again")),
+        example=lambda model, optimiser, loss_fn, batch: _learner_reports_the_new_loss(
+            model, optimiser, loss_fn, batch
+        ),
+    ),
+    Mistake(
+        name="loss without gradients",
+        hint="The loss has no gradient to follow: it was computed under torch.no_grad(), or "
+        "turned into a number (.item()) before .backward(). Compute it normally and call "
+        "loss.backward() on the tensor.",
+        compute=None,
+        error="does not require grad|has no attribute 'backward'",
+        example=lambda model, optimiser, loss_fn, batch: _learner_without_grad(
+            model, optimiser, loss_fn, batch
+        ),
+    ),
+    Mistake(
+        name="backward twice",
+        hint="loss.backward() ran twice on the same loss: the graph is freed after the first "
+        "backward. Call it once per step.",
+        compute=None,
+        error="backward through the graph a second time",
+        example=lambda model, optimiser, loss_fn, batch: _learner_backward_twice(
+            model, optimiser, loss_fn, batch
+        ),
+    ),
+)
+
+
+def _learner_without_grad(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    with torch.no_grad():
+        loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
+def _learner_backward_twice(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    loss.backward()  # "to be sure"
+    return loss.item()
+
+
+def _learner_reports_the_new_loss(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss_fn(model, batch).backward()
+    optimiser.step()
+    return loss_fn(model, batch).item()  # "the loss now"
+
+
+def check_train_step(learner_fn: Callable) -> Result:
+    """Exercise 08b: ``fn(model, optimiser, loss_fn, batch) → float``, one step of training.
+
+    Run on three batches in a row; the losses it returns and the weights it leaves are compared."""
+    if not callable(learner_fn):
+        raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
+    return check_function(
+        _three_steps(learner_fn),
+        _step_reference,
+        _step_cases(),
+        name="train_step",
+        mistakes=STEP_MISTAKES,
+        parts=("losses it returned", "weights after three steps"),
+    )
+
+
+EXERCISES = (
+    Exercise(
+        name="train_step",
+        chapter="08",
+        check=check_train_step,
+        solution=step_solution,
+        starter=step_starter,
+        alternatives=STEP_ALTERNATIVES,
+        mistakes=STEP_MISTAKES,
+        updates_in_place=True,
+    ),
+)

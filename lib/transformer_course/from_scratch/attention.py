@@ -1,0 +1,160 @@
+"""``SelfAttention`` as the tutorial writes it (einsum), and ``AttentionDesign``, its two switches.
+
+See the package's docstring for what the switches change and why.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .. import _validate
+
+SCALES = ("embed_size", "head_dim")
+
+
+@dataclass(frozen=True)
+class AttentionDesign:
+    """The two switches between the tutorial's attention and the paper's."""
+
+    shared_projections: bool = True  # True: one (head_dim × head_dim) W per Q/K/V shared by heads
+    scale: str = "embed_size"  # divide energies by √embed_size (source) or √head_dim (paper)
+
+    def __post_init__(self):
+        _validate.boolean("shared_projections", self.shared_projections)
+        if self.scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+
+
+SOURCE = AttentionDesign()
+PAPER = AttentionDesign(shared_projections=False, scale="head_dim")
+
+
+def _check_design(design: object) -> AttentionDesign:
+    if not isinstance(design, AttentionDesign):
+        raise ValueError(f"design must be an AttentionDesign (SOURCE or PAPER), got {type(design).__name__}")
+    return design
+
+
+class SelfAttention(nn.Module):
+    """Multi-head attention in einsum, called as the source calls it: (values, keys, query, mask).
+
+    values, keys (N, key_len, embed_size); query (N, query_len, embed_size); mask bool,
+    True = may attend (the source's 1), broadcastable to (N, heads, query_len, key_len).
+    Returns out (N, query_len, embed_size) and attention (N, heads, query_len, key_len):
+    the source returns only ``out``; the course always hands back the weights it used.
+    """
+
+    def __init__(self, embed_size: int, heads: int, *, design: AttentionDesign = SOURCE):
+        super().__init__()
+        self.embed_size = _validate.positive_int("embed_size", embed_size)
+        self.heads = _validate.positive_int("heads", heads)
+        if embed_size % heads:
+            raise ValueError(f"embed_size ({embed_size}) must be divisible by heads ({heads})")
+        self.head_dim = embed_size // heads
+        self.design = _check_design(design)
+        width = self.head_dim if design.shared_projections else embed_size
+        self.values = nn.Linear(width, width, bias=False)
+        self.keys = nn.Linear(width, width, bias=False)
+        self.queries = nn.Linear(width, width, bias=False)
+        self.fc_out = nn.Linear(embed_size, embed_size)  # W_O: mixes the heads' outputs
+
+    @property
+    def divisor(self) -> float:
+        """What the energies are divided by: √embed_size (source) or √head_dim (paper)."""
+        return math.sqrt(self.embed_size if self.design.scale == "embed_size" else self.head_dim)
+
+    def forward(
+        self,
+        values: torch.Tensor,
+        keys: torch.Tensor,
+        query: torch.Tensor,
+        mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self._check_inputs(values, keys, query, mask)
+        n, query_len, _ = query.shape
+        v, k, q = (
+            self._split(lin, t)
+            for lin, t in ((self.values, values), (self.keys, keys), (self.queries, query))
+        )
+        # Every query against every key, in every head: (N, heads, query_len, key_len).
+        energy = torch.einsum("nqhd,nkhd->nhqk", q, k) / self.divisor
+        if mask is not None:
+            # The most negative finite number, not -inf: a row with every key masked then
+            # spreads evenly instead of turning into NaN (as the source's -1e20 does).
+            energy = energy.masked_fill(~mask, torch.finfo(energy.dtype).min)
+        attention = torch.softmax(energy, dim=3)  # each row over the keys sums to 1
+        # Weighted sum of the values per head, then the heads side by side again.
+        out = torch.einsum("nhqk,nkhd->nqhd", attention, v)  # (N, query_len, heads, head_dim)
+        return self.fc_out(out.reshape(n, query_len, self.embed_size)), attention
+
+    def _split(self, linear: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+        """(N, L, embed_size) → (N, L, heads, head_dim), projected."""
+        n, length, _ = x.shape
+        if self.design.shared_projections:
+            # Cut first, then project each slice with the same small matrix.
+            return linear(x.reshape(n, length, self.heads, self.head_dim))
+        # Project the whole vector, then cut: rows i·head_dim… of the weight are head i's.
+        return linear(x).reshape(n, length, self.heads, self.head_dim)
+
+    def _check_inputs(self, values, keys, query, mask) -> None:
+        weight = self.fc_out.weight
+        for name, x in (("query", query), ("keys", keys), ("values", values)):
+            _validate.tensor(name, x, ndim=3, floating=True)
+            _validate.size(name, x, -1, self.embed_size, "embed_size")
+            _validate.size(name, x, 0, query.shape[0], "the batch size of query")
+            _validate.like_weights(name, x, weight)
+        _validate.size("values", values, 1, keys.shape[1], "as many positions as keys")
+        if mask is not None:
+            _validate.bool_mask("mask", mask)
+            _validate.same_device("mask", mask, query.device, "query")
+            energy_shape = (query.shape[0], self.heads, query.shape[1], keys.shape[1])
+            if mask.dim() > 4 or not _validate.broadcasts(mask.shape, energy_shape):
+                raise ValueError(
+                    f"mask of shape {tuple(mask.shape)} does not broadcast to the energies' shape "
+                    f"{energy_shape} (N, heads, query_len, key_len)"
+                )
+
+    @torch.no_grad()
+    def load_from_torch(self, mha: nn.MultiheadAttention) -> SelfAttention:
+        """Copy an ``nn.MultiheadAttention``'s weights in (needs full projections: PAPER).
+
+        Its outputs then equal PyTorch's when ``design.scale`` is "head_dim" too.
+        """
+        if not isinstance(mha, nn.MultiheadAttention):
+            raise ValueError(f"mha must be an nn.MultiheadAttention, got {type(mha).__name__}")
+        if self.design.shared_projections:
+            raise ValueError(
+                "this SelfAttention shares one (head_dim × head_dim) projection between its heads and "
+                "cannot hold nn.MultiheadAttention's (embed_size × embed_size) ones: build it with "
+                "design=PAPER (shared_projections=False)"
+            )
+        if (mha.embed_dim, mha.num_heads) != (self.embed_size, self.heads):
+            raise ValueError(
+                f"mha must have embed_dim={self.embed_size}, num_heads={self.heads}; "
+                f"got {mha.embed_dim}, {mha.num_heads}"
+            )
+        if not mha._qkv_same_embed_dim or mha.bias_k is not None or mha.add_zero_attn:
+            raise ValueError(
+                "mha must take keys and values of embed_dim, without add_bias_kv or add_zero_attn"
+            )
+        if mha.in_proj_bias is not None and bool(mha.in_proj_bias.any()):
+            raise ValueError(
+                "mha.in_proj_bias must be zero (as nn.MultiheadAttention initialises it): "
+                "this design's projections have no bias"
+            )
+        for linear, w in zip((self.queries, self.keys, self.values), mha.in_proj_weight.chunk(3)):
+            linear.weight.copy_(w)
+        self.fc_out.weight.copy_(mha.out_proj.weight)
+        copy_bias(self.fc_out, mha.out_proj.bias)
+        return self
+
+
+def copy_bias(linear: nn.Linear, bias: torch.Tensor | None) -> None:
+    if bias is None:
+        linear.bias.zero_()  # PyTorch built without biases: the same as a bias of zero
+    else:
+        linear.bias.copy_(bias)

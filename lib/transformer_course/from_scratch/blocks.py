@@ -1,0 +1,134 @@
+"""The source's ``TransformerBlock`` (encoder layer; the decoder's cross-attention half) and
+``DecoderBlock``, with ``load_from_torch`` from PyTorch's layers.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .. import _validate
+from .attention import SOURCE, AttentionDesign, SelfAttention
+
+
+class TransformerBlock(nn.Module):
+    """Attention, Add & Norm, feed-forward, Add & Norm (post-norm, as in the paper).
+
+    value, key (N, key_len, embed_size), query (N, query_len, embed_size) → (N, query_len,
+    embed_size). The residual adds the query: in a decoder this block is the
+    cross-attention to the encoder, and the decoder's own stream must flow on through it.
+    Keeps the weights of its last call in ``attention_weights`` (N, heads, query_len, key_len).
+    """
+
+    def __init__(
+        self,
+        embed_size: int,
+        heads: int,
+        dropout: float,
+        forward_expansion: int,
+        *,
+        design: AttentionDesign = SOURCE,
+    ):
+        super().__init__()
+        self.attention = SelfAttention(embed_size, heads, design=design)
+        self.norm1 = nn.LayerNorm(embed_size)
+        self.norm2 = nn.LayerNorm(embed_size)
+        hidden = _validate.positive_int("forward_expansion", forward_expansion) * embed_size
+        self.feed_forward = nn.Sequential(
+            nn.Linear(embed_size, hidden), nn.ReLU(), nn.Linear(hidden, embed_size)
+        )
+        self.dropout = nn.Dropout(_validate.dropout(dropout))
+        self.attention_weights: torch.Tensor | None = None
+
+    def forward(
+        self, value: torch.Tensor, key: torch.Tensor, query: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        attended, weights = self.attention(value, key, query, mask)
+        self.attention_weights = weights.detach()  # kept for figures, without the graph
+        x = self.dropout(self.norm1(attended + query))
+        return self.dropout(self.norm2(self.feed_forward(x) + x))
+
+    @torch.no_grad()
+    def load_from_torch(self, layer: nn.TransformerEncoderLayer) -> TransformerBlock:
+        """Copy a post-norm ReLU ``nn.TransformerEncoderLayer`` of the same sizes (needs PAPER)."""
+        if not isinstance(layer, nn.TransformerEncoderLayer):
+            raise ValueError(f"layer must be an nn.TransformerEncoderLayer, got {type(layer).__name__}")
+        _check_torch_layer(layer, self)
+        _copy_block(self, layer.self_attn, layer.norm1, layer.norm2, layer)
+        return self
+
+
+class DecoderBlock(nn.Module):
+    """Masked self-attention with Add & Norm, then a ``TransformerBlock`` over the encoder's output.
+
+    x (N, trg_len, embed_size); value, key: the encoder's output (N, src_len, embed_size);
+    src_mask broadcastable to (N, heads, trg_len, src_len), trg_mask to (N, heads, trg_len,
+    trg_len), both True = may attend → (N, trg_len, embed_size).
+    """
+
+    def __init__(
+        self,
+        embed_size: int,
+        heads: int,
+        forward_expansion: int,
+        dropout: float,
+        *,
+        design: AttentionDesign = SOURCE,
+    ):
+        super().__init__()
+        self.norm = nn.LayerNorm(embed_size)
+        self.attention = SelfAttention(embed_size, heads, design=design)
+        self.transformer_block = TransformerBlock(
+            embed_size, heads, dropout, forward_expansion, design=design
+        )
+        self.dropout = nn.Dropout(_validate.dropout(dropout))
+        self.attention_weights: torch.Tensor | None = None  # the masked self-attention's, last call
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        value: torch.Tensor,
+        key: torch.Tensor,
+        src_mask: torch.Tensor | None,
+        trg_mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        attended, weights = self.attention(x, x, x, trg_mask)
+        self.attention_weights = weights.detach()
+        query = self.dropout(self.norm(attended + x))
+        return self.transformer_block(value, key, query, src_mask)
+
+    @torch.no_grad()
+    def load_from_torch(self, layer: nn.TransformerDecoderLayer) -> DecoderBlock:
+        """Copy a post-norm ReLU ``nn.TransformerDecoderLayer`` of the same sizes (needs PAPER)."""
+        if not isinstance(layer, nn.TransformerDecoderLayer):
+            raise ValueError(f"layer must be an nn.TransformerDecoderLayer, got {type(layer).__name__}")
+        block = self.transformer_block
+        _check_torch_layer(layer, block)
+        self.attention.load_from_torch(layer.self_attn)
+        self.norm.load_state_dict(layer.norm1.state_dict())
+        # PyTorch's cross-attention, norm2, feed-forward and norm3 are this design's inner block.
+        _copy_block(block, layer.multihead_attn, layer.norm2, layer.norm3, layer)
+        return self
+
+
+def _copy_block(block: TransformerBlock, attn: nn.MultiheadAttention, norm_a, norm_b, layer) -> None:
+    block.attention.load_from_torch(attn)
+    block.norm1.load_state_dict(norm_a.state_dict())
+    block.norm2.load_state_dict(norm_b.state_dict())
+    block.feed_forward[0].load_state_dict(layer.linear1.state_dict())
+    block.feed_forward[2].load_state_dict(layer.linear2.state_dict())
+
+
+def _check_torch_layer(layer: nn.Module, block: TransformerBlock) -> None:
+    size, hidden = block.attention.embed_size, block.feed_forward[0].out_features
+    if (layer.linear1.in_features, layer.linear1.out_features) != (size, hidden):
+        raise ValueError(
+            f"layer must have d_model={size}, dim_feedforward={hidden}; "
+            f"got {layer.linear1.in_features}, {layer.linear1.out_features}"
+        )
+    if layer.norm_first or layer.activation not in (torch.relu, nn.functional.relu):
+        raise ValueError(
+            "layer must be post-norm (norm_first=False) with activation='relu', as this design is"
+        )
+    if layer.norm1.eps != block.norm1.eps:
+        raise ValueError(f"layer's LayerNorms must have eps={block.norm1.eps}, got {layer.norm1.eps}")

@@ -1,0 +1,79 @@
+"""Why a recurrent network forgets and attention does not: the gradient against distance (chapter 00).
+
+A recurrent network (RNN) reads one token per step, h_t = tanh(W h_{t-1} + U x_t). The
+gradient from its last state back to token t passes through every step in between: one
+multiplication by W, and by tanh's slope (at most 1), per step. A self-attention layer
+joins the last position to every token in one step, however far back it is.
+
+``rnn_gradients`` and ``attention_gradients`` measure this with autograd: a fixed random
+readout of the last position's output is back-propagated, and the size of the gradient
+reaching each input token is returned, indexed by its distance from the last token.
+Both work in float64, so a gradient of 1e-40 is still a number and not 0.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import _validate
+from .attention import MultiHeadAttention
+from .positional import sinusoidal_encoding
+
+
+def _inputs(length: int, d_model: int, seed: int) -> tuple[torch.Tensor, torch.Generator]:
+    _validate.positive_int("length", length)
+    _validate.positive_int("d_model", d_model)
+    _validate.integer("seed", seed)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(length, d_model, generator=g, dtype=torch.float64)  # (T, d): the tokens
+    return x.requires_grad_(), g
+
+
+def _by_distance(x: torch.Tensor) -> torch.Tensor:
+    """x.grad (T, d) → (T,) gradient norms, entry k for the token k steps before the last."""
+    return x.grad.norm(dim=1).flip(0)
+
+
+def tiny_rnn(d_model: int = 16, *, scale: float = 1.0, seed: int = 0) -> nn.RNN:
+    """PyTorch's own ``nn.RNN`` (tanh, no bias, float64): h_t = tanh(U x_t + W h_{t-1}).
+
+    W = ``scale`` × a random rotation, so every direction of the state is stretched by
+    exactly ``scale`` per step (before tanh, whose slope is at most 1, shrinks it); U is
+    random with variance 1/d_model.
+    """
+    _validate.positive_int("d_model", d_model)
+    _validate.finite_number("scale", scale, above=0)
+    _validate.integer("seed", seed)
+    g = torch.Generator().manual_seed(seed)
+    rotation, _ = torch.linalg.qr(torch.randn(d_model, d_model, generator=g, dtype=torch.float64))
+    rnn = nn.RNN(d_model, d_model, nonlinearity="tanh", bias=False, dtype=torch.float64)
+    with torch.no_grad():
+        rnn.weight_hh_l0.copy_(scale * rotation)  # W (d, d): state → state
+        rnn.weight_ih_l0.copy_(torch.randn(d_model, d_model, generator=g, dtype=torch.float64) / d_model**0.5)
+    return rnn
+
+
+def rnn_gradients(length: int, *, scale: float = 1.0, d_model: int = 16, seed: int = 0) -> torch.Tensor:
+    """(length,) gradient reaching each token from ``tiny_rnn``'s last state; entry k: k steps back."""
+    rnn = tiny_rnn(d_model, scale=scale, seed=seed)
+    x, g = _inputs(length, d_model, seed + 1)
+    readout = torch.randn(d_model, generator=g, dtype=torch.float64)
+    states, _ = rnn(x)  # (T, d): one state per token, computed one step after another
+    (readout @ states[-1]).backward()
+    return _by_distance(x)
+
+
+def attention_gradients(length: int, *, d_model: int = 16, num_heads: int = 2, seed: int = 0) -> torch.Tensor:
+    """(length,) gradient reaching each token from one self-attention layer's last output;
+    entry k: k steps back. The tokens get the sinusoidal positions added, as in chapter 02."""
+    x, g = _inputs(length, d_model, seed)
+    torch_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)  # the layer's random weights, without disturbing the caller's stream
+    layer = MultiHeadAttention(d_model, num_heads).double()
+    torch.random.set_rng_state(torch_state)
+    readout = torch.randn(d_model, generator=g, dtype=torch.float64)
+    positions = sinusoidal_encoding(length, d_model, dtype=torch.float64)
+    out, _ = layer((x + positions).unsqueeze(0), need_weights=False)  # (1, T, d)
+    (readout @ out[0, -1]).backward()
+    return _by_distance(x)
