@@ -130,7 +130,7 @@ def step_fn(model: nn.Module, ids: torch.Tensor):
     return step
 
 
-def run_training(*, size: Size = Size(), rounds: int = 10) -> Section:
+def run_training(*, size: Size = Size(), rounds: int = 20) -> Section:
     s = size
     section = Section(
         "gpt", "2b · One GPT training step: lib's DecoderOnlyTransformer vs a nanoGPT-style GPT"
@@ -186,7 +186,7 @@ def generators(model: nn.Module, prompt: torch.Tensor, new: int) -> dict:
     }
 
 
-def run_generation(*, size: Size = Size(), what: Generation = Generation(), rounds: int = 5) -> Section:
+def run_generation(*, size: Size = Size(), what: Generation = Generation(), rounds: int = 7) -> Section:
     s, g = size, what
     section = Section(
         "kv_cache", "2c · Generating with and without the KV cache: lib's GPT, tokens per second"
