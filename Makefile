@@ -73,7 +73,7 @@ test-browser: env  ## only the browser suite (JupyterLab in headless Chromium; s
 html: env  ## every chapter as offline HTML in build/html/ (SOLUTIONS=1: with worked solutions)
 	$(BIN)/python -m transformer_course.export chapters build/html $(if $(filter 1,$(SOLUTIONS)),--solutions)
 
-# Subset: make bench BENCH=attention (or training, memory, chapters, widgets; comma-separated).
+# Subset: make bench BENCH=attention (or training, gpt, kv_cache, memory, chapters, widgets; comma-separated).
 # THREADS=1 sets torch's thread count (default: torch's own); steadier on a busy machine.
 BENCH ?=
 THREADS ?=

@@ -1,4 +1,5 @@
-"""``python -m bench [--only attention,training,memory,chapters,widgets]``: run, print, write RESULTS.md.
+"""``python -m bench [--only attention,training,gpt,kv_cache,memory,chapters,widgets]``: run, print, write
+RESULTS.md.
 
 Each run updates its own sections in bench/results.json (kept between runs, so a subset
 run keeps the other sections' last results, each with its own date and machine) and
@@ -16,13 +17,15 @@ from pathlib import Path
 
 import torch
 
-from . import attention, course, memory, training
+from . import attention, course, gpt, memory, training
 from ._common import Section, machine
 
 HERE = Path(__file__).resolve().parent
 BENCHES = {
     "attention": attention.run,
     "training": training.run,
+    "gpt": gpt.run_training,
+    "kv_cache": gpt.run_generation,
     "memory": memory.run,
     "chapters": course.run_chapters_section,
     "widgets": course.run_widgets_section,

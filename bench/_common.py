@@ -98,6 +98,18 @@ def ratio_row(
     return Row(item, f"{ratio:.2f}×", spread, goal=f"≤ {goal:.2f}×", met=ratio <= goal, note=note)
 
 
+def speedup_row(
+    item: str, slow: list[float], fast: list[float], *, goal: float | None = None, note: str = ""
+) -> Row:
+    """Row for how many times faster ``fast`` is than ``slow``: the median of the per-round
+    ratios slow / fast (paired as in ``ratio_row``); the goal, when given, is a minimum."""
+    ratio = median([s / f for s, f in zip(slow, fast)])
+    spread = f"{spread_ms(fast)} vs {spread_ms(slow)}; ratio of medians {median(slow) / median(fast):.2f}×"
+    if goal is None:
+        return Row(item, f"{ratio:.2f}×", spread, note=note)
+    return Row(item, f"{ratio:.2f}×", spread, goal=f"≥ {goal:.2f}×", met=ratio >= goal, note=note)
+
+
 def machine() -> dict[str, str]:
     """What the numbers were taken on: CPU, cores, torch threads, load."""
     import torch

@@ -12,8 +12,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import __main__ as cli  # noqa: E402
-from bench import attention, course, memory, training  # noqa: E402
-from bench._common import Row, Section, compare  # noqa: E402
+from bench import attention, course, gpt, memory, training  # noqa: E402
+from bench._common import Row, Section, compare, speedup_row  # noqa: E402
 
 
 def test_compare_alternates_and_keeps_every_sample():
@@ -51,6 +51,48 @@ def test_torch_baseline_learns_shapes():
     model = training.TorchSeq2Seq(size)
     src, tgt = training.torch.randint(0, 20, (2, 6)), training.torch.randint(0, 20, (2, 5))
     assert model(src, tgt).shape == (2, 5, 20)
+
+
+TINY_GPT = gpt.Size(vocab=20, length=6, batch=2, d_model=16, heads=2, layers=2, d_ff=64)
+
+
+def test_gpt_training_tiny():
+    section = gpt.run_training(size=TINY_GPT, rounds=1)
+    (row,) = section.rows
+    assert section.name == "gpt" and row.goal == "≤ 1.00×" and row.value.endswith("×")
+    assert "nanoGPT" in section.notes[0] and "d_model 16" in section.notes[0]
+
+
+def test_the_reference_gpt_is_lib_gpt_sized_and_causal():
+    lib, ref = gpt.lib_model(TINY_GPT), gpt.ReferenceGPT(TINY_GPT)
+    assert sum(p.numel() for p in lib.parameters()) == sum(p.numel() for p in ref.parameters())
+    assert ref.lm_head.weight is ref.wte.weight  # tied, as lib's output layer is
+    ids = gpt.torch.randint(0, 20, (2, 6))
+    later = ids.clone()
+    later[:, 4:] = (later[:, 4:] + 1) % 20
+    with gpt.torch.no_grad():
+        logits = ref(ids)
+        assert logits.shape == lib(ids).shape == (2, 6, 20)
+        assert gpt.torch.allclose(ref(later)[:, :4], logits[:, :4])  # earlier positions never see later ones
+
+
+def test_kv_cache_bench_tiny():
+    section = gpt.run_generation(size=TINY_GPT, what=gpt.Generation(prompt=3, new=5, max_len=8), rounds=1)
+    rates, cached_rate, speedup, through_generate, same = section.rows
+    assert section.name == "kv_cache" and rates.value.endswith("tokens/s") and "cached" in cached_rate.item
+    assert speedup.goal == "≥ 5.00×" and speedup.value.endswith("×") and speedup.met in (True, False)
+    assert through_generate.goal == "" and same.value == "yes" and same.met is True
+
+
+def test_speedup_row_is_the_median_of_per_round_ratios():
+    row = speedup_row("x", [4.0, 6.0, 9.0], [1.0, 1.0, 1.0], goal=5.0)
+    assert row.value == "6.00×" and row.goal == "≥ 5.00×" and row.met is True
+    assert speedup_row("x", [4.0], [1.0], goal=5.0).met is False
+    assert speedup_row("x", [4.0], [2.0]).met is None
+
+
+def test_gpt_benchmarks_are_registered():
+    assert cli.BENCHES["gpt"] is gpt.run_training and cli.BENCHES["kv_cache"] is gpt.run_generation
 
 
 def test_every_explorer_is_built_and_updated():

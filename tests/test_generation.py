@@ -193,3 +193,85 @@ def test_seq2seq_accuracy_checks_batch_size():
     assert 0.0 <= gen.seq2seq_accuracy(model, task.test, bos_id=2, eos_id=3, batch_size=4) <= 1.0
     with pytest.raises(ValueError, match="batch_size"):
         gen.seq2seq_accuracy(model, task.test, bos_id=2, eos_id=3, batch_size=0)
+
+
+# top-p (nucleus): the smallest set of most likely tokens whose probabilities reach p, renormalised.
+
+PROBS = torch.tensor([0.5, 0.3, 0.15, 0.05])
+
+
+@pytest.mark.parametrize(
+    "top_p, want",
+    [
+        (0.4, [1.0, 0.0, 0.0, 0.0]),  # the most likely token alone already holds 0.5 ≥ 0.4
+        (0.75, [0.625, 0.375, 0.0, 0.0]),  # 0.5 < 0.75, 0.5 + 0.3 ≥ 0.75: two tokens, / 0.8
+        (0.9, [0.5 / 0.95, 0.3 / 0.95, 0.15 / 0.95, 0.0]),  # 0.8 < 0.9 ≤ 0.95: three
+        (0.99, [0.5, 0.3, 0.15, 0.05]),  # 0.95 < 0.99: all four
+        (1.0, [0.5, 0.3, 0.15, 0.05]),
+    ],
+)
+def test_top_p_keeps_the_nucleus_worked_by_hand(top_p, want):
+    got = gen.next_token_probs(PROBS.log(), top_p=top_p)
+    assert torch.allclose(got, torch.tensor(want), atol=1e-6)
+
+
+def test_top_p_does_not_depend_on_the_order_of_the_vocabulary_and_works_per_row():
+    order = torch.tensor([2, 0, 3, 1])
+    shuffled = gen.next_token_probs(PROBS[order].log(), top_p=0.75)
+    assert torch.allclose(shuffled, torch.tensor([0.0, 0.625, 0.0, 0.375]), atol=1e-6)
+    rows = torch.stack([PROBS, PROBS.flip(0)]).log()  # (2, V): each row its own nucleus
+    both = gen.next_token_probs(rows, top_p=0.75)
+    assert torch.allclose(both[1], torch.tensor([0.0, 0.0, 0.375, 0.625]), atol=1e-6)
+    assert torch.allclose(gen.keep_top_p(torch.softmax(rows, -1), 0.75), both)
+
+
+def test_top_p_comes_after_temperature_and_top_k():
+    probs = torch.tensor([0.4, 0.3, 0.2, 0.1])
+    # top-p alone at 0.75: 0.4, 0.7 < 0.75 → three tokens, / 0.9
+    alone = gen.next_token_probs(probs.log(), top_p=0.75)
+    assert torch.allclose(alone, torch.tensor([4 / 9, 3 / 9, 2 / 9, 0.0]), atol=1e-6)
+    # top-3 first renormalises to 4/9, 3/9, 2/9; then 4/9 < 0.75 ≤ 7/9 → two tokens, / (7/9)
+    both = gen.next_token_probs(probs.log(), top_k=3, top_p=0.75)
+    assert torch.allclose(both, torch.tensor([4 / 7, 3 / 7, 0.0, 0.0]), atol=1e-6)
+    # temperature 0.5 squares the probabilities first: 0.25, 0.09, 0.0225, 0.0025 (/ 0.365), so
+    # the top token holds 0.685 < 0.75 and two tokens are kept: 0.25 / 0.34, 0.09 / 0.34.
+    cold = gen.next_token_probs(PROBS.log(), temperature=0.5, top_p=0.75)
+    assert torch.allclose(cold, torch.tensor([0.25 / 0.34, 0.09 / 0.34, 0.0, 0.0]), atol=1e-6)
+
+
+def test_sampling_with_top_p_never_leaves_the_nucleus(lm):
+    logits = torch.linspace(2.0, -2.0, V)[torch.randperm(V, generator=torch.Generator().manual_seed(1))][None]
+    probs = torch.softmax(logits[0] / 3.0, -1)  # at temperature 3
+    ranked = probs.sort(descending=True)
+    nucleus = set(ranked.indices[: int((ranked.values.cumsum(0) < 0.6).sum()) + 1].tolist())
+    assert 1 < len(nucleus) < V
+    g = torch.Generator().manual_seed(0)
+    draws = [
+        gen.choose(logits, strategy="sample", temperature=3.0, top_p=0.6, generator=g) for _ in range(300)
+    ]
+    seen = {int(token) for token, _ in draws}
+    assert seen == nucleus  # every nucleus token drawn, nothing else
+    out = gen.generate(
+        lm, torch.tensor([3]), max_new_tokens=10, strategy="sample", temperature=20.0, top_p=0.5, seed=2
+    )
+    assert max(int((step.probs > 0).sum()) for step in out.steps) > 1
+    for step in out.steps:  # each step's distribution: the model's at temperature 20, cut to its nucleus
+        with torch.no_grad():
+            full = torch.softmax(lm(step.prefix[None])[0, -1] / 20.0, -1)
+        kept = step.probs > 0
+        ranked = full.sort(descending=True).values
+        n = int(kept.sum())
+        if n < V:
+            assert full[kept].min() >= full[~kept].max()  # the most likely tokens
+        assert ranked[: n - 1].sum() < 0.5 <= ranked[:n].sum() + 1e-6  # the fewest that reach 0.5
+        assert torch.allclose(step.probs, full * kept / full[kept].sum(), atol=1e-6)
+    greedy = gen.generate(lm, torch.tensor([3]), max_new_tokens=5)
+    assert torch.equal(gen.generate(lm, torch.tensor([3]), max_new_tokens=5, top_p=0.3).ids, greedy.ids)
+
+
+@pytest.mark.parametrize("top_p", [0, 0.0, -0.1, 1.5, float("nan"), float("inf"), "0.9", True])
+def test_bad_top_p_is_refused_by_name(lm, top_p):
+    with pytest.raises(ValueError, match="top_p must be a finite number in \\(0, 1\\]"):
+        gen.next_token_probs(PROBS.log(), top_p=top_p)
+    with pytest.raises(ValueError, match="top_p"):
+        gen.generate(lm, torch.tensor([1]), max_new_tokens=2, strategy="sample", top_p=top_p)

@@ -12,9 +12,10 @@ import transformer_course
 
 PACKAGE = Path(transformer_course.__file__).parent
 ORDER = [
-    "_validate", "tokenizer", "embeddings", "positional", "attention", "examples", "recurrence",
-    "softmax", "cost", "masks", "layers", "config", "stacks", "model", "data", "story_world", "stories",
-    "pointer", "neighbours", "training", "generation", "alignment", "from_scratch",
+    "_validate", "tokenizer", "embeddings", "positional", "kv_cache", "attention", "examples",
+    "recurrence", "softmax", "cost", "masks", "layers", "config", "stacks", "model", "data",
+    "story_world", "stories", "pointer", "neighbours", "training", "sampling", "generation",
+    "alignment", "from_scratch",
     "assets", "figures", "widgets", "checks", "export", "workspace", "kernel_memory",
 ]  # fmt: skip
 MODULES = sorted(

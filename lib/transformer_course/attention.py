@@ -6,7 +6,12 @@ uses the opposite (True = blocked); ``masks.to_blocked`` converts.
 
 Every function returns the attention weights it computed, so figures show the real
 numbers. Asking for no weights (``need_weights=False``) takes PyTorch's fused kernel,
-which gives the same output without storing the (Lq, Lk) matrix.
+which gives the same output without storing the (Lq, Lk) matrix. ``causal=True`` says
+"query i sees keys 0 … i" without a mask tensor: the fused kernel then needs no (Lq, Lk)
+mask to build or read, and can skip the keys after each block of queries.
+
+``MultiHeadAttention.forward_cached`` is self-attention for new positions only, their
+keys and values added to a ``kv_cache.KVCache``: how a GPT writes its next token.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _validate
+from .kv_cache import KVCache
 
 
 def attention_scores(q: torch.Tensor, k: torch.Tensor, *, scale: float | None = None) -> torch.Tensor:
@@ -44,13 +50,15 @@ def scaled_dot_product_attention(
     scale: float | None = None,
     need_weights: bool = True,
     dropout_p: float = 0.0,
+    causal: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """softmax(q kᵀ · scale) v, returning (output, weights).
 
     Shapes: q (..., Lq, d_k), k (..., Lk, d_k), v (..., Lk, d_v), mask bool broadcastable
     to (..., Lq, Lk) with True = may attend. Output (..., Lq, d_v); weights (..., Lq, Lk),
     each row summing to 1 (a row whose keys are all masked gets zeros, as in PyTorch),
-    or None when ``need_weights=False`` (the fused path).
+    or None when ``need_weights=False`` (the fused path). ``causal=True`` lets query i
+    see keys 0 … i only, as ``masks.causal_mask(L)`` would (with ``mask``: both apply).
     """
     _check_qk(q, k)
     _validate.tensor("v", v, floating=True)
@@ -62,8 +70,14 @@ def scaled_dot_product_attention(
         _check_mask(mask, q.shape[:-1] + k.shape[-2:-1], q.device)
     _validate.dropout(dropout_p, "dropout_p")
     _check_scale(scale)
+    if _validate.boolean("causal", causal) and (need_weights or mask is not None):
+        # The explicit path (and PyTorch's kernel, given a mask) needs the causal mask as a tensor.
+        tril = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()
+        mask, causal = (tril if mask is None else mask & tril), False
     if not need_weights:
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale, is_causal=causal
+        )
         return out, None
     scores = _scores(q, k, scale)  # (..., Lq, Lk), inputs checked above
     # ``scores`` is a fresh (..., Lq, Lk) tensor nobody else holds, so the mask and (when no
@@ -155,10 +169,12 @@ class MultiHeadAttention(nn.Module):
         mask: torch.Tensor | None = None,
         *,
         need_weights: bool = True,
+        causal: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Self-attention when only ``query`` is given; cross-attention with ``key`` (= value).
 
         mask: bool, True = may attend, shaped (Lq, Lk), (B, Lq, Lk) or (B, 1|h, 1|Lq, Lk).
+        causal: query i sees keys 0 … i only (with ``mask``, both apply).
         """
         key = query if key is None else key
         value = key if value is None else value
@@ -177,8 +193,33 @@ class MultiHeadAttention(nn.Module):
             mask,
             need_weights=need_weights,
             dropout_p=p,
+            causal=causal,
         )
         return self.out_proj(self.merge_heads(out)), weights
+
+    def forward_cached(
+        self,
+        x: torch.Tensor,
+        cache: KVCache,
+        layer: int,
+        mask: torch.Tensor | None = None,
+        *,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Self-attention of the new positions x (B, T, d_model) over all positions so far.
+
+        Only the new positions are projected: their keys and values join the t that layer
+        ``layer`` of ``cache`` holds, and their queries attend over all t + T. Returns
+        (B, T, d_model) and weights (B, h, T, t + T), or None without ``need_weights``.
+        ``mask`` (True = may attend) broadcastable to (B, h, T, t + T); one new token (T = 1)
+        needs none, as every cached position is in its past.
+        """
+        _check_sequences(self.d_model, self.q_proj.weight, x=x)
+        q, k, v = (self.split_heads(y) for y in self._project(x, x, x))  # each (B, h, T, d_head)
+        k, v = cache.append(layer, k, v)  # (B, h, t + T, d_head): the cached positions, then the new
+        p = self.dropout if self.training else 0.0
+        out, weights = scaled_dot_product_attention(q, k, v, mask, need_weights=need_weights, dropout_p=p)
+        return self.out_proj(self.merge_heads(out)), weights  # (B, T, d_model)
 
     def _project(self, query, key, value):
         if query is key and key is value:

@@ -10,15 +10,14 @@ the last row is new at each step; the others are what the model already said bef
 ``seq2seq_logits_fn`` and ``decoder_logits_fn`` wrap the course's models in it.
 
 Each step: run the model on the tokens so far, turn the last row of logits into a
-probability distribution (softmax, after dividing by the temperature and keeping the
-top k), choose a token (the most likely one for greedy, a random draw for sampling),
-append it, and stop at ``<eos>`` or after ``max_new_tokens``.
+probability distribution and choose a token (``sampling``: greedy, temperature, top-k,
+top-p), append it, and stop at ``<eos>`` or after ``max_new_tokens``.
 
-Logits of -inf block a token (its probability is 0). A row where every token is
-blocked leaves nothing to choose: generation raises a ValueError that says so, rather
-than dividing 0 by 0 (NaN probabilities) or silently picking token 0. (``stable_softmax``
-returns zeros for such a row, which suits attention, where a query may see no key; a
-generator must write something.) NaN or +inf logits are refused the same way.
+Running the model on the whole prefix at every step recomputes, at each earlier position,
+what it computed the step before. ``cached_logits_fn(model)`` is a logits function for a
+``DecoderOnlyTransformer`` that runs only the new token and reads the others' keys and
+values from a KV cache (``kv_cache``): ``generate`` then writes exactly the same tokens,
+faster.
 """
 
 from __future__ import annotations
@@ -30,9 +29,17 @@ import torch
 
 from . import _validate
 from .data import SequenceSplit
+from .kv_cache import KVCache
+from .model import DecoderOnlyTransformer
+from .sampling import STRATEGIES, check_logits, check_options, choose, keep_top_p, next_token_probs
+
+__all__ = [  # the sampling functions are part of generation's interface too
+    "STRATEGIES", "CachedLogits", "Generation", "LogitsFn", "Step", "cached_logits_fn", "check_options",
+    "choose", "decoder_logits_fn", "generate", "greedy_decode", "keep_top_p", "last_logits",
+    "next_token_probs", "seq2seq_accuracy", "seq2seq_logits_fn", "sequence_accuracy", "strip",
+]  # fmt: skip
 
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
-STRATEGIES = ("greedy", "sample")
 
 
 @dataclass(frozen=True)
@@ -64,82 +71,6 @@ class Generation:
         return torch.stack([s.probs for s in self.steps]) if self.steps else torch.empty(0, 0)
 
 
-def check_options(temperature: float, top_k: int | None, vocab_size: int | None = None) -> None:
-    """ValueError naming the argument for a temperature that is negative or not a finite
-    number (NaN, inf), or a top_k outside 1 … V."""
-    _validate.finite_number("temperature", temperature, at_least=0, note=" (0 = greedy)")
-    if top_k is not None:
-        _validate.integer("top_k", top_k, low=1)
-        if vocab_size is not None and top_k > vocab_size:
-            raise ValueError(f"top_k must be at most the vocabulary size ({vocab_size}), got {top_k}")
-
-
-def _check_logits(logits: torch.Tensor) -> None:
-    """Logits (..., V) a token can be chosen from: no NaN or +inf, and in every row at least
-    one token that is not blocked (-inf)."""
-    if logits.isnan().any() or logits.isposinf().any():
-        raise ValueError("logits must hold finite numbers or -inf (a blocked token), got NaN or +inf")
-    blocked = logits.isneginf().all(dim=-1)
-    if blocked.any():
-        raise ValueError(
-            f"logits must leave at least one token allowed, but every token is blocked (-inf) in "
-            f"{int(blocked.sum())} of {blocked.numel()} rows: there is nothing to choose"
-        )
-
-
-def next_token_probs(
-    logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None
-) -> torch.Tensor:
-    """logits (..., V) → the distribution a sampler draws from, (..., V).
-
-    Divide by ``temperature`` (below 1 sharpens, above 1 flattens), keep only the
-    ``top_k`` largest logits (the rest get probability 0), softmax. Temperature 0 puts
-    all the probability on the argmax: greedy. A row whose every logit is -inf raises a
-    ValueError: no token can be chosen from it.
-    """
-    _validate.tensor("logits", logits, floating=True)
-    if logits.dim() == 0 or logits.shape[-1] == 0:
-        raise ValueError(
-            f"logits must have a last dimension of V >= 1 scores, got shape {tuple(logits.shape)}"
-        )
-    check_options(temperature, top_k, logits.shape[-1])
-    _check_logits(logits)
-    logits = logits.detach().float()
-    if temperature == 0:
-        return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).float()
-    if top_k is not None and top_k < logits.shape[-1]:
-        kth = logits.topk(top_k, dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    return torch.softmax(logits / temperature, dim=-1)
-
-
-def choose(
-    logits: torch.Tensor,
-    *,
-    strategy: str = "greedy",
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """logits (B, V) → (chosen ids (B,), the distribution (B, V) they were chosen from).
-
-    Greedy takes the argmax of the raw logits (temperature and top-k do not change it) and
-    reports the model's distribution at temperature 1; sampling draws from
-    ``next_token_probs`` with ``generator`` (seeded → reproducible).
-    """
-    _validate.tensor("logits", logits, ndim=2, floating=True)
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise ValueError(f"generator must be None or a torch.Generator, got {type(generator).__name__}")
-    if strategy == "greedy":  # the model's own distribution; take its peak
-        return logits.argmax(dim=-1), next_token_probs(logits)
-    probs = next_token_probs(logits, temperature=temperature, top_k=top_k)
-    if temperature == 0:
-        return logits.argmax(dim=-1), probs
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1), probs
-
-
 def last_logits(logits_fn: LogitsFn, prefix: torch.Tensor) -> torch.Tensor:
     """Run the model on prefix (B, t) and return the scores for the next token, (B, V)."""
     _validate.function("logits_fn", logits_fn, "of prefix (B, t) returning logits (B, t, V)")
@@ -152,7 +83,7 @@ def last_logits(logits_fn: LogitsFn, prefix: torch.Tensor) -> torch.Tensor:
             f"logits_fn must map prefix {tuple(prefix.shape)} to logits "
             f"({prefix.shape[0]}, {prefix.shape[1]}, V), got {got}"
         )
-    _check_logits(logits[:, -1, :])
+    check_logits(logits[:, -1, :])
     return logits[:, -1, :]
 
 
@@ -165,14 +96,16 @@ def generate(
     strategy: str = "greedy",
     temperature: float = 1.0,
     top_k: int | None = None,
+    top_p: float | None = None,
     eos_id: int | None = None,
     seed: int | None = None,
 ) -> Generation:
     """One sequence, one token at a time, keeping a trace of every step.
 
     prompt: (t0,) ids to start from (at least one, e.g. ``<bos>``). Returns the prompt plus
-    up to ``max_new_tokens`` new ids, stopping after ``eos_id``. ``seed`` makes sampling
-    reproducible without touching the global random state.
+    up to ``max_new_tokens`` new ids, stopping after ``eos_id``. Sampling reshapes each
+    distribution with ``temperature``, ``top_k`` and ``top_p`` (``sampling``); ``seed``
+    makes it reproducible without touching the global random state.
     """
     _validate.tensor("prompt", prompt, ndim=1, floating=False)
     if prompt.numel() == 0:
@@ -180,7 +113,7 @@ def generate(
     _validate.positive_int("max_new_tokens", max_new_tokens)
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-    check_options(temperature, top_k)
+    check_options(temperature, top_k, top_p=top_p)
     _check_ints(eos_id=eos_id, seed=seed)
     generator = torch.Generator(device=prompt.device).manual_seed(seed) if seed is not None else None
     ids = prompt.clone()
@@ -188,7 +121,7 @@ def generate(
     for _ in range(max_new_tokens):
         logits = last_logits(logits_fn, ids.unsqueeze(0))  # (1, V)
         token, probs = choose(
-            logits, strategy=strategy, temperature=temperature, top_k=top_k, generator=generator
+            logits, strategy=strategy, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
         )
         steps.append(Step(ids.clone(), probs[0].cpu(), int(token)))
         ids = torch.cat([ids, token])  # append: it is history now
@@ -306,6 +239,67 @@ def decoder_logits_fn(model: torch.nn.Module) -> LogitsFn:
         return out[0] if isinstance(out, tuple) else out
 
     return logits_fn
+
+
+class CachedLogits:
+    """A ``DecoderOnlyTransformer`` with a KV cache, as a logits function (use ``cached_logits_fn``).
+
+    Called with prefix (B, t), it runs the model only on the tokens its ``cache`` does not
+    hold yet (the whole prompt the first time, then the one new token) and returns the
+    logits of the whole prefix (B, t, V), as a logits function must: the rows computed
+    by earlier calls, kept in ``logits``, and the new ones. A prefix that does not continue
+    the cached tokens (a new prompt, another batch) starts a fresh cache.
+    """
+
+    def __init__(self, model: DecoderOnlyTransformer, *, need_weights: bool = False):
+        if not isinstance(model, DecoderOnlyTransformer):
+            raise ValueError(
+                f"model must be a DecoderOnlyTransformer (it has a KV cache), got {type(model).__name__}"
+            )
+        self.model = model
+        self.need_weights = _validate.boolean("need_weights", need_weights)
+        self.cache: KVCache = model.new_cache()
+        self.logits: torch.Tensor | None = None  # (B, t, V): one row per cached token
+        self.weights: list[torch.Tensor] = []  # with need_weights: per layer (B, h, T, t), the last call's
+
+    def __call__(self, prefix: torch.Tensor) -> torch.Tensor:
+        _validate.tensor("prefix", prefix, ndim=2, floating=False)
+        if not self._continues(prefix):
+            self.cache, self.logits = self.model.new_cache(), None
+        t = self.cache.length
+        if prefix.shape[1] > t:  # run the new tokens only: (B, T) → (B, T, V)
+            new = self.model.step(prefix[:, t:], self.cache, need_weights=self.need_weights)
+            self.logits = new if self.logits is None else torch.cat([self.logits, new], dim=1)
+            if self.need_weights:
+                self.weights = self.model.attention_weights()["decoder_self"]
+        return self.logits  # (B, t + T, V)
+
+    def _continues(self, prefix: torch.Tensor) -> bool:
+        """Whether prefix (B, t') starts with the cached tokens (B, t), t ≤ t'."""
+        ids = self.cache.ids
+        if ids is None or prefix.device != ids.device or prefix.shape[0] != ids.shape[0]:
+            return False
+        return prefix.shape[1] >= ids.shape[1] and torch.equal(prefix[:, : ids.shape[1]], ids)
+
+    def last_attention(self) -> list[torch.Tensor]:
+        """The last token's attention over the whole prefix, one (B, h, t) per layer, from the
+        last call (which needs ``need_weights=True``)."""
+        if not self.need_weights:
+            raise ValueError("need_weights must be True (cached_logits_fn(model, need_weights=True))")
+        if not self.weights:
+            raise ValueError("prefix: call the function on a prefix first, then ask for its attention")
+        return [w[:, :, -1, :] for w in self.weights]  # (B, h, T, t) → the last row, (B, h, t)
+
+
+def cached_logits_fn(model: DecoderOnlyTransformer, *, need_weights: bool = False) -> CachedLogits:
+    """A decoder-only ``model`` as a logits function that keeps a KV cache between calls.
+
+    ``generate(cached_logits_fn(model), prompt, ...)`` writes the same tokens as
+    ``generate(decoder_logits_fn(model), prompt, ...)``, running the model on one new
+    token per step instead of the whole prefix. With ``need_weights``, ``last_attention()``
+    gives the newest token's attention over the prefix after each call.
+    """
+    return CachedLogits(model, need_weights=need_weights)
 
 
 @torch.no_grad()

@@ -8,6 +8,9 @@ Each layer can keep the attention weights it computed: call it with
 ``layer.cross_attn_weights``), each (B, h, Lq, Lk). Without it the layers take
 PyTorch's fused attention kernel and store None.
 
+``EncoderLayer.forward_cached`` runs the layer on new positions only, reading the
+earlier ones' keys and values from a ``kv_cache.KVCache``: a GPT block writing its next token.
+
 ``load_from_torch`` copies the weights of ``nn.TransformerEncoderLayer`` /
 ``nn.TransformerDecoderLayer`` so the tests (and chapter 07) can check that these
 layers compute exactly what PyTorch's do.
@@ -23,6 +26,7 @@ from torch import nn
 
 from . import _validate
 from .attention import MultiHeadAttention
+from .kv_cache import KVCache
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu, "gelu": F.gelu}
 
@@ -115,14 +119,45 @@ class EncoderLayer(nn.Module):
         return self.add_norm2.norm
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, *, need_weights: bool = False
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        *,
+        need_weights: bool = False,
+        causal: bool = False,
     ) -> torch.Tensor:
-        """x (B, L, d_model) → (B, L, d_model); with ``need_weights`` keeps (B, h, L, L)."""
+        """x (B, L, d_model) → (B, L, d_model); with ``need_weights`` keeps (B, h, L, L).
+
+        ``causal=True``: position i attends to positions 0 … i only (with ``mask``, both apply).
+        """
         _check_hidden("x", x, self.d_model, self.norm1.weight)
+        return self._block(
+            x, lambda h: self.self_attn(h, mask=mask, need_weights=need_weights, causal=causal)
+        )
+
+    def forward_cached(
+        self,
+        x: torch.Tensor,
+        cache: KVCache,
+        layer: int,
+        mask: torch.Tensor | None = None,
+        *,
+        need_weights: bool = False,
+    ) -> torch.Tensor:
+        """The new positions x (B, T, d_model) → (B, T, d_model), attending over the t
+        positions in ``cache`` (this is layer ``layer``) and themselves; keeps (B, h, T, t + T)
+        with ``need_weights``. Every other part of the block works on each position alone."""
+        _check_hidden("x", x, self.d_model, self.norm1.weight)
+        return self._block(
+            x, lambda h: self.self_attn.forward_cached(h, cache, layer, mask, need_weights=need_weights)
+        )
+
+    def _block(self, x: torch.Tensor, attention: Callable) -> torch.Tensor:
+        """Add & Norm around ``attention`` (h → (out, weights)), then around the feed-forward."""
         self.self_attn_weights = None
 
         def attend(h: torch.Tensor) -> torch.Tensor:
-            out, self.self_attn_weights = self.self_attn(h, mask=mask, need_weights=need_weights)
+            out, self.self_attn_weights = attention(h)
             return out
 
         x = self.add_norm1(x, attend)

@@ -9,6 +9,8 @@ Calling convention (batch first, ids are integer tensors):
   For training, ``trg_in = trg[:, :-1]`` and the labels are ``trg[:, 1:]``: the decoder
   reads the target shifted right by one and predicts the next token at each position.
 - ``DecoderOnlyTransformer(config)(ids)`` → logits (B, L, V), next-token prediction (GPT).
+  Generating with a KV cache: ``cache = model.new_cache()``, then ``model.step(ids, cache)``
+  on the prompt (B, t0) and on each new token (B, 1): logits for those positions only.
 - ``EncoderOnlyTransformer(config)(ids)`` → logits (B, L, V) over the vocabulary at every
   position (BERT's masked-word head); ``.encode(ids)`` gives the hidden states (B, L, d).
 
@@ -28,6 +30,7 @@ from torch import nn
 from . import _validate
 from .config import TransformerConfig, check_config
 from .embeddings import TokenEmbedding
+from .kv_cache import KVCache
 from .masks import causal_mask, padding_mask
 from .stacks import Decoder, Embed, Encoder
 
@@ -37,6 +40,7 @@ __all__ = [
     "DecoderOnlyTransformer",
     "Encoder",
     "EncoderOnlyTransformer",
+    "KVCache",
     "Transformer",
     "TransformerConfig",
     "count_parameters",
@@ -202,12 +206,65 @@ class DecoderOnlyTransformer(_LanguageModelBase):
         self._init_weights()
 
     def forward(self, ids: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
+        """ids (B, L) → logits (B, L, V): row i scores the token after ids[:, : i + 1]."""
         self._check_ids("ids", ids, self.config.vocab_size)
-        h = self.blocks(self.embed(ids), self.causal_padding_mask(ids), need_weights=need_weights)
+        x = self.embed(ids)  # (B, L, d_model)
+        if bool((ids == self.config.pad_id).any()):
+            h = self.blocks(x, self.causal_padding_mask(ids), need_weights=need_weights)
+        else:  # no padding: the mask is only causal, which PyTorch's fused kernel needs no tensor for
+            h = self.blocks(x, need_weights=need_weights, causal=True)
         return self.output(h)
 
+    def new_cache(self) -> KVCache:
+        """An empty KV cache for ``step``, with room for ``config.max_len`` positions."""
+        return KVCache(len(self.blocks.layers), self.config.max_len)
+
+    @torch.no_grad()  # for generation: a cache that kept every step's graph would only grow
+    def step(self, ids: torch.Tensor, cache: KVCache, *, need_weights: bool = False) -> torch.Tensor:
+        """The new tokens ids (B, T), after the t in ``cache`` → their logits (B, T, V).
+
+        The cached tokens are not run again: each layer reads their keys and values from
+        ``cache`` and adds the new tokens' (the cache grows by T). Give an empty cache the
+        prompt (T = its length), then one token at a time (T = 1): the logits are those
+        ``forward`` computes at the same positions of the whole sequence. With
+        ``need_weights``, ``attention_weights()`` holds the new tokens' attention over all
+        t + T positions, one (B, h, T, t + T) per layer.
+        """
+        self._check_ids("ids", ids, self.config.vocab_size)
+        self._check_cache(cache)
+        start = cache.add_ids(ids)  # t, the position of the first new token
+        x = self.embed(ids, start=start)  # (B, T, d_model), positions t … t + T - 1
+        mask = self._new_tokens_mask(cache.ids, ids.shape[1])
+        h = self.blocks.forward_cached(x, cache, mask, need_weights=need_weights)  # (B, T, d_model)
+        return self.output(h)
+
+    def _new_tokens_mask(self, ids: torch.Tensor, new: int) -> torch.Tensor | None:
+        """ids (B, t + T), every token so far, the last T new → (B, 1, T, t + T): new token i
+        may attend to positions ≤ t + i that are not padding. None when one new token may
+        attend to every position (no padding): the common case, which needs no mask."""
+        allowed = self.padding_mask(ids)  # (B, 1, 1, t + T)
+        if new > 1:  # e.g. the prompt: each new token must not see the new ones after it
+            t = ids.shape[1] - new
+            allowed = allowed & torch.ones(new, ids.shape[1], dtype=torch.bool, device=ids.device).tril(t)
+        return None if new == 1 and bool(allowed.all()) else allowed
+
+    def _check_cache(self, cache: KVCache) -> None:
+        if not isinstance(cache, KVCache):
+            raise ValueError(f"cache must be a KVCache (model.new_cache()), got {type(cache).__name__}")
+        c, k = self.config, cache.keys[0]
+        got, want = (cache.num_layers, cache.max_len), (len(self.blocks.layers), c.max_len)
+        if k is not None:  # already filled: its keys must be shaped like this model's
+            got += (k.shape[1], k.shape[3], k.dtype)
+            want += (c.num_heads, c.d_head, self.output.weight.dtype)
+        if got != want:
+            raise ValueError(
+                f"cache must come from this model's new_cache(): it has (layers, max_len, heads, "
+                f"d_head, dtype) = {got}, the model {want}"
+            )
+
     def attention_weights(self) -> dict[str, list[torch.Tensor | None]]:
-        """{"decoder_self": one (B, h, L, L) per layer} from the last call with ``need_weights=True``."""
+        """{"decoder_self": one (B, h, L, L) per layer} from the last call with ``need_weights=True``
+        (after ``step``: (B, h, T, t + T), the new tokens' rows)."""
         return {"decoder_self": self.blocks.attention_weights()}
 
 

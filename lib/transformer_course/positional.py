@@ -65,7 +65,11 @@ def shift_matrix(
 
 
 class SinusoidalPositionalEncoding(nn.Module):
-    """x (B, T, d_model) → x + PE[:T]. Nothing to learn; works for any T ≤ max_len."""
+    """x (B, T, d_model) → x + PE[start : start + T]. Nothing to learn; any start + T ≤ max_len.
+
+    ``start`` is the position of x's first vector: 0 for a whole sequence, t for the
+    tokens that follow t cached ones (``kv_cache``).
+    """
 
     def __init__(self, d_model: int, max_len: int = 512, *, base: float = 10000.0):
         super().__init__()
@@ -74,12 +78,13 @@ class SinusoidalPositionalEncoding(nn.Module):
         # A buffer moves with .to(device) but is not a parameter and not saved.
         self.register_buffer("pe", sinusoidal_encoding(max_len, d_model, base=base), persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.pe[: _check_input(x, self.d_model, self.max_len, self.pe)].to(x.dtype)
+    def forward(self, x: torch.Tensor, *, start: int = 0) -> torch.Tensor:
+        end = _check_input(x, self.d_model, self.max_len, self.pe, start)
+        return x + self.pe[start:end].to(x.dtype)
 
 
 class LearnedPositionalEmbedding(nn.Module):
-    """x (B, T, d_model) → x + E[0..T-1], where E is an ``nn.Embedding`` over positions.
+    """x (B, T, d_model) → x + E[start … start+T-1], where E is an ``nn.Embedding`` over positions.
 
     Learned like word vectors (as in BERT and GPT), so it starts as noise, must be
     trained, and knows nothing about positions ≥ max_len.
@@ -96,15 +101,18 @@ class LearnedPositionalEmbedding(nn.Module):
         """The learned table, shape (max_len, d_model), row p for position p."""
         return self.table.weight
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        length = _check_input(x, self.d_model, self.max_len, self.pe)
-        return x + self.table(torch.arange(length, device=x.device))
+    def forward(self, x: torch.Tensor, *, start: int = 0) -> torch.Tensor:
+        end = _check_input(x, self.d_model, self.max_len, self.pe, start)
+        return x + self.table(torch.arange(start, end, device=x.device))
 
 
-def _check_input(x: torch.Tensor, d_model: int, max_len: int, table: torch.Tensor) -> int:
+def _check_input(x: torch.Tensor, d_model: int, max_len: int, table: torch.Tensor, start: int) -> int:
+    """Checks x (B, T, d_model) at positions start … start+T-1; returns the end, start + T."""
     _validate.tensor("x", x, ndim=3, floating=True)
     _validate.size("x", x, -1, d_model, "d_model")
     _validate.same_device("x", x, table.device, "the position table")
-    if x.shape[1] > max_len:
-        raise ValueError(f"x has {x.shape[1]} positions (dimension 1) but max_len is {max_len}")
-    return x.shape[1]
+    _validate.integer("start", start, low=0)
+    if start + x.shape[1] > max_len:
+        where = f" from position {start}" if start else ""
+        raise ValueError(f"x has {x.shape[1]} positions (dimension 1){where} but max_len is {max_len}")
+    return start + x.shape[1]

@@ -1,7 +1,8 @@
 """What a whole model is assembled from: the embedding front and the encoder and decoder stacks.
 
 - ``Embed``: ids (B, L) → token vector · √d_model + position, then dropout (B, L, d_model).
-- ``Encoder``: N ``EncoderLayer``s and a final LayerNorm, (B, L, d) → (B, L, d).
+- ``Encoder``: N ``EncoderLayer``s and a final LayerNorm, (B, L, d) → (B, L, d); with a
+  causal mask, a GPT's stack of blocks (``forward_cached``: new positions only, with a KV cache).
 - ``Decoder``: N ``DecoderLayer``s and a final LayerNorm, (B, Lt, d) and the encoder's
   memory (B, Ls, d) → (B, Lt, d).
 
@@ -16,12 +17,16 @@ from torch import nn
 from . import _validate
 from .config import TransformerConfig, check_config
 from .embeddings import TokenEmbedding
+from .kv_cache import KVCache
 from .layers import DecoderLayer, EncoderLayer
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 
 
 class Embed(nn.Module):
-    """ids (B, L) → token vector · √d_model + position, then dropout: (B, L, d_model)."""
+    """ids (B, L) → token vector · √d_model + position, then dropout: (B, L, d_model).
+
+    ``start``: the position of the first id (t when t tokens are already in a KV cache).
+    """
 
     def __init__(self, token: TokenEmbedding, config: TransformerConfig):
         super().__init__()
@@ -33,8 +38,8 @@ class Embed(nn.Module):
         )
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.position(self.token(ids)))
+    def forward(self, ids: torch.Tensor, *, start: int = 0) -> torch.Tensor:
+        return self.dropout(self.position(self.token(ids), start=start))
 
 
 def _layer_options(config: TransformerConfig) -> dict:
@@ -97,11 +102,26 @@ class Encoder(_Stack):
         super().__init__(config, EncoderLayer, _depth(num_layers, config.num_encoder_layers))
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, *, need_weights: bool = False
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        *,
+        need_weights: bool = False,
+        causal: bool = False,
     ) -> torch.Tensor:
-        """x (B, L, d_model), mask True = may attend broadcastable to (B, h, L, L)."""
+        """x (B, L, d_model), mask True = may attend broadcastable to (B, h, L, L);
+        ``causal=True``: position i sees positions 0 … i only (with ``mask``, both apply)."""
         for layer in self.layers:
-            x = layer(x, mask, need_weights=need_weights)
+            x = layer(x, mask, need_weights=need_weights, causal=causal)
+        return self._final(x)
+
+    def forward_cached(
+        self, x: torch.Tensor, cache: KVCache, mask: torch.Tensor | None = None, *, need_weights: bool = False
+    ) -> torch.Tensor:
+        """New positions x (B, T, d_model) → (B, T, d_model); layer i reads and grows
+        ``cache.keys[i]``, ``cache.values[i]``. mask broadcastable to (B, h, T, t + T)."""
+        for i, layer in enumerate(self.layers):
+            x = layer.forward_cached(x, cache, i, mask, need_weights=need_weights)
         return self._final(x)
 
     def attention_weights(self) -> list[torch.Tensor | None]:

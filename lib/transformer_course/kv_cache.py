@@ -1,0 +1,92 @@
+"""A KV cache: write the next token without recomputing every earlier one.
+
+A decoder-only model writes one token at a time. Without a cache, each step runs the
+whole prefix (B, t) through every layer again, although under the causal mask the
+first t - 1 positions compute exactly what they computed one step before: only the new
+token is new. What the new token needs from the earlier ones is their keys (its query
+is compared with each) and their values (its output mixes them), so those are what we
+keep, per layer:
+
+    new token x (B, 1, d_model)  →  q, k, v, each (B, h, 1, d_head)
+    keys   = [cached keys   (B, h, t, d_head) | k]   →  (B, h, t + 1, d_head)
+    values = [cached values (B, h, t, d_head) | v]   →  (B, h, t + 1, d_head)
+    out    = softmax(q · keysᵀ / √d_head) · values   →  (B, h, 1, d_head)
+
+No mask is needed for that one query: every cached position is in its past. A step
+then does one position's work per layer instead of t; the price is memory,
+2 · layers · B · t · d_model numbers. ``DecoderOnlyTransformer.step`` fills the cache
+with the prompt and grows it by one position per generated token.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import _validate
+
+
+class KVCache:
+    """Per layer, the keys and values of every position so far, and the ids they came from.
+
+    ``keys[i]`` and ``values[i]``: layer i's, each (B, h, t, d_head), or None while empty.
+    ``ids``: (B, t), the tokens cached so far; the model reads padding from them and
+    places the next token at position t = ``length``.
+    """
+
+    def __init__(self, num_layers: int, max_len: int):
+        self.num_layers = _validate.positive_int("num_layers", num_layers)
+        self.max_len = _validate.positive_int("max_len", max_len)
+        self.ids: torch.Tensor | None = None
+        self.keys: list[torch.Tensor | None] = [None] * num_layers
+        self.values: list[torch.Tensor | None] = [None] * num_layers
+
+    @property
+    def length(self) -> int:
+        """t, the number of positions cached (0 when empty)."""
+        return 0 if self.ids is None else self.ids.shape[1]
+
+    def __repr__(self) -> str:
+        shape = None if self.keys[0] is None else tuple(self.keys[0].shape)
+        return f"KVCache({self.num_layers} layers, {self.length} of {self.max_len} positions, keys {shape})"
+
+    def add_ids(self, ids: torch.Tensor) -> int:
+        """Record the new tokens ids (B, T) and return the position of the first, t.
+
+        Checked first, so a refused call leaves the cache as it was: the batch size and
+        device must be the cache's, and t + T must fit in ``max_len``.
+        """
+        _validate.tensor("ids", ids, ndim=2, floating=False)
+        start = self.length
+        if self.ids is not None:
+            _validate.size("ids", ids, 0, self.ids.shape[0], "the batch size of the cache")
+            _validate.same_device("ids", ids, self.ids.device, "the cache")
+        if start + ids.shape[1] > self.max_len:
+            raise ValueError(
+                f"ids adds {ids.shape[1]} positions to a cache of {start}: {start + ids.shape[1]} "
+                f"would exceed max_len ({self.max_len}), the longest sequence the model knows"
+            )
+        self.ids = ids if self.ids is None else torch.cat([self.ids, ids], dim=1)  # (B, t + T)
+        return start
+
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer ``layer``'s keys and values of the new positions, k and v (B, h, T, d_head),
+        → every position's so far, each (B, h, t + T, d_head), which the cache keeps."""
+        _validate.integer("layer", layer, low=0, high=self.num_layers)
+        _validate.tensor("k", k, ndim=4, floating=True)
+        if v.shape != k.shape:
+            raise ValueError(f"v must have the shape of k {tuple(k.shape)}, got {tuple(v.shape)}")
+        past = self.keys[layer]
+        if past is not None and (past.shape[:2], past.shape[3]) != (k.shape[:2], k.shape[3]):
+            raise ValueError(
+                f"k must be (B, h, T, d_head) with the cached (B, h) = {tuple(past.shape[:2])} and "
+                f"d_head = {past.shape[3]}, got shape {tuple(k.shape)}"
+            )
+        if self.keys[layer] is not None:
+            k = torch.cat([self.keys[layer], k], dim=2)  # (B, h, t, d_head) | (B, h, T, d_head)
+            v = torch.cat([self.values[layer], v], dim=2)  # → (B, h, t + T, d_head)
+        self.keys[layer], self.values[layer] = k, v
+        return k, v
+
+    def numbers(self) -> int:
+        """How many numbers the cache holds: 2 · layers · B · t · d_model."""
+        return sum(t.numel() for t in self.keys + self.values if t is not None)

@@ -1,0 +1,133 @@
+"""Choosing the next token from the model's scores: greedy, temperature, top-k, top-p.
+
+logits (..., V) → a distribution (..., V) → a token. Each knob reshapes the distribution
+before the draw:
+
+- temperature T: softmax(logits / T). Below 1 sharpens (T → 0 is greedy), above 1 flattens.
+- top-k: only the k highest-scoring tokens keep any probability.
+- top-p (nucleus): only the smallest set of most likely tokens whose probabilities add up
+  to at least p; a confident model keeps few tokens, an unsure one many.
+
+Applied in that order (as in Hugging Face's samplers), then renormalised to sum to 1.
+
+Logits of -inf block a token (its probability is 0). A row where every token is
+blocked leaves nothing to choose: ``next_token_probs`` raises a ValueError that says so,
+rather than dividing 0 by 0 (NaN probabilities) or silently picking token 0.
+(``stable_softmax`` returns zeros for such a row, which suits attention, where a query
+may see no key; a generator must write something.) NaN or +inf logits are refused too.
+``generation`` runs these one token at a time.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import _validate
+
+STRATEGIES = ("greedy", "sample")
+
+
+def check_options(
+    temperature: float, top_k: int | None, vocab_size: int | None = None, *, top_p: float | None = None
+) -> None:
+    """ValueError naming the argument for a temperature that is negative or not a finite
+    number (NaN, inf), a top_k outside 1 … V, or a top_p outside (0, 1]."""
+    _validate.finite_number("temperature", temperature, at_least=0, note=" (0 = greedy)")
+    if top_k is not None:
+        _validate.integer("top_k", top_k, low=1)
+        if vocab_size is not None and top_k > vocab_size:
+            raise ValueError(f"top_k must be at most the vocabulary size ({vocab_size}), got {top_k}")
+    if top_p is not None:
+        _validate.finite_number("top_p", top_p, above=0, at_most=1, note=" (1 or None = every token)")
+
+
+def check_logits(logits: torch.Tensor) -> None:
+    """Logits (..., V) a token can be chosen from: no NaN or +inf, and in every row at least
+    one token that is not blocked (-inf)."""
+    if bool(torch.isfinite(logits).all()):
+        return  # the usual case, checked with one pass: every token allowed, nothing to refuse
+    if logits.isnan().any() or logits.isposinf().any():
+        raise ValueError("logits must hold finite numbers or -inf (a blocked token), got NaN or +inf")
+    blocked = logits.isneginf().all(dim=-1)
+    if blocked.any():
+        raise ValueError(
+            f"logits must leave at least one token allowed, but every token is blocked (-inf) in "
+            f"{int(blocked.sum())} of {blocked.numel()} rows: there is nothing to choose"
+        )
+
+
+def next_token_probs(
+    logits: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> torch.Tensor:
+    """logits (..., V) → the distribution a sampler draws from, (..., V).
+
+    Divide by ``temperature`` (below 1 sharpens, above 1 flattens), keep only the
+    ``top_k`` largest logits (the rest get probability 0), softmax, then keep only the
+    nucleus of probability ``top_p`` and renormalise. Temperature 0 puts all the
+    probability on the argmax: greedy. A row whose every logit is -inf raises a
+    ValueError: no token can be chosen from it.
+    """
+    _validate.tensor("logits", logits, floating=True)
+    if logits.dim() == 0 or logits.shape[-1] == 0:
+        raise ValueError(
+            f"logits must have a last dimension of V >= 1 scores, got shape {tuple(logits.shape)}"
+        )
+    check_options(temperature, top_k, logits.shape[-1], top_p=top_p)
+    check_logits(logits)
+    logits = logits.detach().float()
+    if temperature == 0:
+        return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).float()
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = logits.topk(top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits / temperature, dim=-1)
+    return probs if top_p is None or top_p == 1 else keep_top_p(probs, top_p)
+
+
+def keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """probs (..., V) → (..., V): the nucleus only, renormalised.
+
+    The nucleus: the most likely tokens, taken in order until their probabilities add up
+    to at least ``top_p``. A token stays when the tokens ranked above it hold less than
+    ``top_p`` together, so the most likely token always stays.
+    """
+    _validate.tensor("probs", probs, floating=True)
+    _validate.finite_number("top_p", top_p, above=0, at_most=1)
+    ranked, order = probs.sort(dim=-1, descending=True)  # (..., V) each, most likely first
+    mass_above = ranked.cumsum(dim=-1) - ranked  # (..., V): total of the tokens ranked above
+    drop_ranked = mass_above >= top_p  # the nucleus was complete without this token
+    drop = drop_ranked.scatter(-1, order, drop_ranked)  # back to vocabulary order
+    kept = probs.masked_fill(drop, 0.0)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def choose(
+    logits: torch.Tensor,
+    *,
+    strategy: str = "greedy",
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """logits (B, V) → (chosen ids (B,), the distribution (B, V) they were chosen from).
+
+    Greedy takes the argmax of the raw logits (temperature, top-k and top-p do not change
+    it) and reports the model's distribution at temperature 1; sampling draws from
+    ``next_token_probs`` with ``generator`` (seeded → reproducible).
+    """
+    _validate.tensor("logits", logits, ndim=2, floating=True)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be None or a torch.Generator, got {type(generator).__name__}")
+    if strategy == "greedy":  # the model's own distribution; take its peak
+        return logits.argmax(dim=-1), next_token_probs(logits)
+    probs = next_token_probs(logits, temperature=temperature, top_k=top_k, top_p=top_p)
+    if temperature == 0:
+        return logits.argmax(dim=-1), probs
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1), probs
