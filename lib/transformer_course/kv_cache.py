@@ -17,12 +17,13 @@ then does one position's work per layer instead of t; the price is memory,
 2 · layers · B · t · d_model numbers. ``DecoderOnlyTransformer.step`` fills the cache
 with the prompt and grows it by one position per generated token.
 
-Growing by ``torch.cat`` would copy all t cached positions at every step. Instead each
-layer gets, on its first ``append``, a buffer with room for ``max_len`` positions and a
-length: a step writes its new positions after the t filled ones, and ``keys[i]`` is the
-filled part, a view (B, h, t, d_head) of the buffer. The cache is for generation
-(``step`` runs under ``torch.no_grad()``): writing in place is something autograd can
-follow for one step, not back through a step that a later write has overwritten.
+Growing the keys with ``torch.cat`` would copy all t cached positions at every step,
+work that grows with t. Instead each layer's first ``append`` makes a buffer with room
+for ``max_len`` positions (so that memory is taken from the start); a step writes its
+new positions after the t filled ones, and ``keys[i]`` is the filled part, a view
+(B, h, t, d_head) of the buffer. The cache is made for generation, without gradients
+(``step`` runs under ``torch.no_grad()``): autograd follows one in-place write, but will
+not differentiate a step again once a later step has written into the same buffer.
 """
 
 from __future__ import annotations
