@@ -255,11 +255,15 @@ def test_positions_start_where_the_cache_ends():
 def test_append_grows_one_layer_and_checks_what_it_is_given():
     cache = KVCache(2, max_len=8)
     k, v = torch.randn(1, 2, 3, 4), torch.randn(1, 2, 3, 4)
-    keys, values = cache.append(1, k, v)
-    assert keys is k and cache.keys[0] is None
+    first, _ = cache.append(1, k, v)
+    assert torch.equal(first, k) and cache.keys[0] is None
     keys, values = cache.append(1, torch.ones(1, 2, 1, 4), torch.zeros(1, 2, 1, 4))
     assert keys.shape == values.shape == (1, 2, 4, 4)  # (B, h, t + T, d_head)
     assert torch.equal(keys[:, :, :3], k) and torch.equal(values[:, :, 3], torch.zeros(1, 2, 4))
+    assert keys.data_ptr() == first.data_ptr()  # written in place: the 3 cached positions were not copied
+    with pytest.raises(ValueError, match=r"k adds 5 positions to a cache of 4: 9 would exceed max_len \(8\)"):
+        cache.append(1, torch.randn(1, 2, 5, 4), torch.randn(1, 2, 5, 4))
+    assert cache.keys[1].shape[2] == 4  # refused: the cache is as it was
     with pytest.raises(ValueError, match="layer must be an int in \\[0, 2\\)"):
         cache.append(2, k, v)
     with pytest.raises(ValueError, match="v must have the shape of k"):
@@ -268,3 +272,36 @@ def test_append_grows_one_layer_and_checks_what_it_is_given():
         cache.append(1, torch.randn(1, 3, 1, 4), torch.randn(1, 3, 1, 4))
     with pytest.raises(ValueError, match="k must be 4-D"):
         cache.append(0, torch.randn(2, 3, 4), torch.randn(2, 3, 4))
+
+
+def test_the_cached_paths_entry_points_check_what_the_layers_inside_trust():
+    # model.step checks once and the layers inside skip their checks; called directly, each
+    # layer's forward_cached (and forward) must still refuse bad input, naming the argument.
+    model = gpt()
+    stack, layer = model.blocks, model.blocks.layers[0]
+    attn = layer.self_attn
+    x = torch.randn(1, 2, 24)  # (B, T, d_model)
+    cache = model.new_cache()
+    with pytest.raises(ValueError, match="cache must be a KVCache"):
+        attn.forward_cached(x, {"keys": []}, 0)
+    with pytest.raises(ValueError, match=r"layer must be an int in \[0, 2\)"):
+        layer.forward_cached(x, cache, 2)
+    with pytest.raises(ValueError, match="cache must be a KVCache for 2 layers, got 3 layers"):
+        stack.forward_cached(x, KVCache(3, MAX_LEN))
+    with pytest.raises(ValueError, match="x must have size 24 in dimension -1"):
+        stack.forward_cached(torch.randn(1, 2, 5), cache)
+    with torch.no_grad():
+        stack.forward_cached(x, cache)  # each layer now holds t = 2 positions
+    with pytest.raises(
+        ValueError, match=r"cache must hold keys \(3, 3, 2, 8\) in layer 0, got \(1, 3, 2, 8\)"
+    ):
+        attn.forward_cached(torch.randn(3, 1, 24), cache, 0)  # another batch size
+    with pytest.raises(ValueError, match="mask of shape"):
+        layer.forward_cached(x, cache, 0, torch.ones(1, 1, 2, 3, dtype=torch.bool))  # t + T = 4 keys
+    with pytest.raises(ValueError, match=r"x adds 39 positions to a cache of 2: 41 would exceed max_len"):
+        attn.forward_cached(torch.randn(1, 39, 24), cache, 1)
+    assert [k.shape[2] for k in cache.keys] == [2, 2]  # every refused call left the cache as it was
+    with pytest.raises(ValueError, match="mask must be a bool tensor"):
+        layer(x, torch.ones(2, 2))
+    with pytest.raises(ValueError, match="causal must be True or False"):
+        stack(x, causal="yes")

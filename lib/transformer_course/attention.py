@@ -12,6 +12,11 @@ mask to build or read, and can skip the keys after each block of queries.
 
 ``MultiHeadAttention.forward_cached`` is self-attention for new positions only, their
 keys and values added to a ``kv_cache.KVCache``: how a GPT writes its next token.
+
+Inputs are checked once, where they come in: each public function checks its arguments,
+then calls a private twin (``_attention``, ``_attend``, …) that trusts them, as do the
+layers that checked theirs. A generated token is little work in many layers: checking
+the same tensors again in each of them took an eighth of its time.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _validate
-from .kv_cache import KVCache
+from .kv_cache import KVCache, _check_room
 
 
 def attention_scores(q: torch.Tensor, k: torch.Tensor, *, scale: float | None = None) -> torch.Tensor:
@@ -70,7 +75,15 @@ def scaled_dot_product_attention(
         _check_mask(mask, q.shape[:-1] + k.shape[-2:-1], q.device)
     _validate.dropout(dropout_p, "dropout_p")
     _check_scale(scale)
-    if _validate.boolean("causal", causal) and (need_weights or mask is not None):
+    causal = _validate.boolean("causal", causal)
+    return _attention(
+        q, k, v, mask, scale=scale, need_weights=need_weights, dropout_p=dropout_p, causal=causal
+    )
+
+
+def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, causal=False):
+    """``scaled_dot_product_attention`` on inputs already checked."""
+    if causal and (need_weights or mask is not None):
         # The explicit path (and PyTorch's kernel, given a mask) needs the causal mask as a tensor.
         tril = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()
         mask, causal = (tril if mask is None else mask & tril), False
@@ -79,7 +92,7 @@ def scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale, is_causal=causal
         )
         return out, None
-    scores = _scores(q, k, scale)  # (..., Lq, Lk), inputs checked above
+    scores = _scores(q, k, scale)  # (..., Lq, Lk)
     # ``scores`` is a fresh (..., Lq, Lk) tensor nobody else holds, so the mask and (when no
     # gradient is wanted) the softmax can write into it: a second matrix of that size costs
     # more to allocate than the softmax itself (seen: 35 ms vs 10 ms at 8×8×512×512).
@@ -148,6 +161,9 @@ class MultiHeadAttention(nn.Module):
         """(B, L, d_model) → (B, h, L, d_head): each head gets its own slice of the features."""
         _validate.tensor("x", x, ndim=3)
         _validate.size("x", x, -1, self.d_model, "d_model")
+        return self._split(x)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
         b, length, _ = x.shape
         # (B, L, d_model) → (B, L, h, d_head) → (B, h, L, d_head)
         return x.view(b, length, self.num_heads, self.d_head).transpose(1, 2)
@@ -157,6 +173,9 @@ class MultiHeadAttention(nn.Module):
         _validate.tensor("x", x, ndim=4)
         _validate.size("x", x, 1, self.num_heads, "num_heads")
         _validate.size("x", x, -1, self.d_head, "d_head = d_model / num_heads")
+        return self._merge(x)
+
+    def _merge(self, x: torch.Tensor) -> torch.Tensor:
         b, _, length, _ = x.shape
         # (B, h, L, d_head) → (B, L, h, d_head) → (B, L, d_model)
         return x.transpose(1, 2).reshape(b, length, self.d_model)
@@ -179,23 +198,25 @@ class MultiHeadAttention(nn.Module):
         key = query if key is None else key
         value = key if value is None else value
         _check_sequences(self.d_model, self.q_proj.weight, query=query, key=key, value=value)
-        if mask is not None and _validate.bool_mask("mask", mask).dim() == 3:
+        mask = self._mask_for_scores(mask, query, key)
+        _validate.boolean("causal", causal)
+        return self._attend(query, key, value, mask, need_weights=need_weights, causal=causal)
+
+    def _mask_for_scores(self, mask, query, key):
+        """Checks ``mask`` against the scores (B, h, Lq, Lk) of query and key."""
+        if mask is None:
+            return None
+        if _validate.bool_mask("mask", mask).dim() == 3:
             mask = mask.unsqueeze(1)  # (B, Lq, Lk) → (B, 1, Lq, Lk): same mask for every head
-        if mask is not None:
-            scores_shape = (query.shape[0], self.num_heads, query.shape[1], key.shape[1])
-            _check_mask(mask, scores_shape, query.device)
-        q, k, v = self._project(query, key, value)
+        _check_mask(mask, (query.shape[0], self.num_heads, query.shape[1], key.shape[1]), query.device)
+        return mask
+
+    def _attend(self, query, key, value, mask=None, *, need_weights=True, causal=False):
+        """``forward`` on inputs already checked (a mask from ``_mask_for_scores``)."""
+        q, k, v = self._project(query, key, value)  # each (B, h, L, d_head)
         p = self.dropout if self.training else 0.0
-        out, weights = scaled_dot_product_attention(
-            self.split_heads(q),
-            self.split_heads(k),
-            self.split_heads(v),
-            mask,
-            need_weights=need_weights,
-            dropout_p=p,
-            causal=causal,
-        )
-        return self.out_proj(self.merge_heads(out)), weights
+        out, weights = _attention(q, k, v, mask, need_weights=need_weights, dropout_p=p, causal=causal)
+        return self.out_proj(self._merge(out)), weights  # (B, Lq, d_model)
 
     def forward_cached(
         self,
@@ -215,23 +236,49 @@ class MultiHeadAttention(nn.Module):
         needs none, as every cached position is in its past.
         """
         _check_sequences(self.d_model, self.q_proj.weight, x=x)
-        q, k, v = (self.split_heads(y) for y in self._project(x, x, x))  # each (B, h, T, d_head)
-        k, v = cache.append(layer, k, v)  # (B, h, t + T, d_head): the cached positions, then the new
+        self._check_cached(x, cache, layer, mask)
+        return self._attend_cached(x, cache, layer, mask, need_weights=need_weights)
+
+    def _check_cached(self, x, cache, layer, mask):
+        """The arguments of ``forward_cached`` besides x: a KVCache, one of its layers, and a
+        mask broadcastable to (B, h, T, t + T), checked before anything joins the cache."""
+        if not isinstance(cache, KVCache):
+            raise ValueError(f"cache must be a KVCache (model.new_cache()), got {type(cache).__name__}")
+        _validate.integer("layer", layer, low=0, high=cache.num_layers)
+        past = cache.keys[layer]  # (B, h, t, d_head), or None while empty
+        t = 0 if past is None else past.shape[2]
+        if past is not None:
+            want = (x.shape[0], self.num_heads, t, self.d_head)
+            if past.shape != want:
+                raise ValueError(f"cache must hold keys {want} in layer {layer}, got {tuple(past.shape)}")
+            _validate.like("x", x, past, "the cache's keys")
+        _check_room("x", t, x.shape[1], cache.max_len)
+        if mask is not None:
+            _check_mask(mask, (x.shape[0], self.num_heads, x.shape[1], t + x.shape[1]), x.device)
+
+    def _attend_cached(self, x, cache, layer, mask=None, *, need_weights=False):
+        """``forward_cached`` on inputs already checked (``_check_cached``)."""
+        q, k, v = self._project(x, x, x)  # each (B, h, T, d_head)
+        k, v = cache._append(layer, k, v)  # (B, h, t + T, d_head): the cached positions, then the new
         p = self.dropout if self.training else 0.0
-        out, weights = scaled_dot_product_attention(q, k, v, mask, need_weights=need_weights, dropout_p=p)
-        return self.out_proj(self.merge_heads(out)), weights  # (B, T, d_model)
+        out, weights = _attention(q, k, v, mask, need_weights=need_weights, dropout_p=p)
+        return self.out_proj(self._merge(out)), weights  # (B, T, d_model)
 
     def _project(self, query, key, value):
+        """query (B, Lq, d_model), key and value (B, Lk, d_model) → q (B, h, Lq, d_head),
+        k and v (B, h, Lk, d_head)."""
         if query is key and key is value:
             # Self-attention: one matmul for Q, K and V together is faster than three.
-            w = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
+            w = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])  # (3·d, d)
             b = (
                 None
                 if self.q_proj.bias is None
                 else torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
             )
-            return F.linear(query, w, b).chunk(3, dim=-1)
-        return self.q_proj(query), self.k_proj(key), self.v_proj(value)
+            q, k, v = F.linear(query, w, b).chunk(3, dim=-1)  # (B, L, 3·d_model) → 3 × (B, L, d_model)
+        else:
+            q, k, v = self.q_proj(query), self.k_proj(key), self.v_proj(value)
+        return self._split(q), self._split(k), self._split(v)
 
     @torch.no_grad()
     def load_from_torch(self, mha: nn.MultiheadAttention) -> MultiHeadAttention:

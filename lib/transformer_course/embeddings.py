@@ -38,6 +38,10 @@ class TokenEmbedding(nn.Module):
         _validate.tensor("ids", ids, floating=False)
         _validate.same_device("ids", ids, self.weight.device, "the embedding table")
         _validate.ids_in_range("ids", ids, self.vocab_size)
+        return self._forward(ids)
+
+    def _forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """``forward`` for ids already checked (a model checks them once)."""
         out = self.lookup(ids)
         return out * math.sqrt(self.d_model) if self.scale else out
 

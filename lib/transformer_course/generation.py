@@ -83,8 +83,9 @@ def last_logits(logits_fn: LogitsFn, prefix: torch.Tensor) -> torch.Tensor:
             f"logits_fn must map prefix {tuple(prefix.shape)} to logits "
             f"({prefix.shape[0]}, {prefix.shape[1]}, V), got {got}"
         )
-    check_logits(logits[:, -1, :])
-    return logits[:, -1, :]
+    last = logits[:, -1, :]  # (B, V)
+    check_logits(last)
+    return last
 
 
 @torch.no_grad()
@@ -153,7 +154,8 @@ def greedy_decode(
     done = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
     for _ in range(max_new_tokens):
         token = last_logits(logits_fn, ids).argmax(dim=-1)  # (B,)
-        token = token.masked_fill(done, pad_id)
+        if eos_id is not None:
+            token = token.masked_fill(done, pad_id)  # rows that have finished write padding
         ids = torch.cat([ids, token.unsqueeze(1)], dim=1)
         if eos_id is not None:
             done |= token == eos_id

@@ -16,6 +16,14 @@ No mask is needed for that one query: every cached position is in its past. A st
 then does one position's work per layer instead of t; the price is memory,
 2 · layers · B · t · d_model numbers. ``DecoderOnlyTransformer.step`` fills the cache
 with the prompt and grows it by one position per generated token.
+
+Growing the keys with ``torch.cat`` would copy all t cached positions at every step,
+work that grows with t. Instead each layer's first ``append`` makes a buffer with room
+for ``max_len`` positions (so that memory is taken from the start); a step writes its
+new positions after the t filled ones, and ``keys[i]`` is the filled part, a view
+(B, h, t, d_head) of the buffer. The cache is made for generation, without gradients
+(``step`` runs under ``torch.no_grad()``): autograd follows one in-place write, but will
+not differentiate a step again once a later step has written into the same buffer.
 """
 
 from __future__ import annotations
@@ -39,6 +47,9 @@ class KVCache:
         self.ids: torch.Tensor | None = None
         self.keys: list[torch.Tensor | None] = [None] * num_layers
         self.values: list[torch.Tensor | None] = [None] * num_layers
+        # Layer i's room for max_len keys and values, (B, h, max_len, d_head) each; keys[i] and
+        # values[i] are views of its first t positions. Made by layer i's first append.
+        self._buffers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * num_layers
 
     @property
     def length(self) -> int:
@@ -60,12 +71,8 @@ class KVCache:
         if self.ids is not None:
             _validate.size("ids", ids, 0, self.ids.shape[0], "the batch size of the cache")
             _validate.same_device("ids", ids, self.ids.device, "the cache")
-        if start + ids.shape[1] > self.max_len:
-            raise ValueError(
-                f"ids adds {ids.shape[1]} positions to a cache of {start}: {start + ids.shape[1]} "
-                f"would exceed max_len ({self.max_len}), the longest sequence the model knows"
-            )
-        self.ids = ids if self.ids is None else torch.cat([self.ids, ids], dim=1)  # (B, t + T)
+        _check_room("ids", start, ids.shape[1], self.max_len)
+        self.ids = ids if self.ids is None else torch.cat([self.ids, ids], dim=1)  # (B, t + T): a few ints
         return start
 
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,17 +83,38 @@ class KVCache:
         if v.shape != k.shape:
             raise ValueError(f"v must have the shape of k {tuple(k.shape)}, got {tuple(v.shape)}")
         past = self.keys[layer]
+        t = 0 if past is None else past.shape[2]
         if past is not None and (past.shape[:2], past.shape[3]) != (k.shape[:2], k.shape[3]):
             raise ValueError(
                 f"k must be (B, h, T, d_head) with the cached (B, h) = {tuple(past.shape[:2])} and "
                 f"d_head = {past.shape[3]}, got shape {tuple(k.shape)}"
             )
-        if self.keys[layer] is not None:
-            k = torch.cat([self.keys[layer], k], dim=2)  # (B, h, t, d_head) | (B, h, T, d_head)
-            v = torch.cat([self.values[layer], v], dim=2)  # → (B, h, t + T, d_head)
-        self.keys[layer], self.values[layer] = k, v
-        return k, v
+        _check_room("k", t, k.shape[2], self.max_len)
+        return self._append(layer, k, v)
+
+    def _append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``append`` for keys and values an attention layer has just made (their shapes are right)."""
+        if self._buffers[layer] is None:
+            room = (k.shape[0], k.shape[1], self.max_len, k.shape[3])  # (B, h, max_len, d_head)
+            self._buffers[layer] = (k.new_empty(room), v.new_empty(room))
+        key_room, value_room = self._buffers[layer]
+        past = self.keys[layer]
+        t = 0 if past is None else past.shape[2]
+        end = t + k.shape[2]
+        key_room[:, :, t:end] = k  # the new positions go after the t cached: nothing else is copied
+        value_room[:, :, t:end] = v
+        self.keys[layer], self.values[layer] = key_room[:, :, :end], value_room[:, :, :end]
+        return self.keys[layer], self.values[layer]  # (B, h, t + T, d_head) each
 
     def numbers(self) -> int:
         """How many numbers the cache holds: 2 · layers · B · t · d_model."""
         return sum(t.numel() for t in self.keys + self.values if t is not None)
+
+
+def _check_room(name: str, t: int, new: int, max_len: int) -> None:
+    """t cached positions and ``new`` more must fit in max_len."""
+    if t + new > max_len:
+        raise ValueError(
+            f"{name} adds {new} positions to a cache of {t}: {t + new} "
+            f"would exceed max_len ({max_len}), the longest sequence the model knows"
+        )

@@ -11,6 +11,10 @@ PyTorch's fused attention kernel and store None.
 ``EncoderLayer.forward_cached`` runs the layer on new positions only, reading the
 earlier ones' keys and values from a ``kv_cache.KVCache``: a GPT block writing its next token.
 
+Inputs are checked once, where they come in: each ``forward`` checks its arguments and
+calls its twin ``_forward``, which trusts them; a layer that has checked x calls its
+parts' twins (why: see ``attention``).
+
 ``load_from_torch`` copies the weights of ``nn.TransformerEncoderLayer`` /
 ``nn.TransformerDecoderLayer`` so the tests (and chapter 07) can check that these
 layers compute exactly what PyTorch's do.
@@ -50,7 +54,11 @@ class FeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_hidden("x", x, self.d_model, self.linear1.weight)
-        return self.linear2(self.dropout(ACTIVATIONS[self.activation](self.linear1(x))))
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = ACTIVATIONS[self.activation](self.linear1(x))  # (B, L, d_ff)
+        return self.linear2(_dropout(self.dropout, h))  # (B, L, d_model)
 
 
 class AddNorm(nn.Module):
@@ -73,9 +81,12 @@ class AddNorm(nn.Module):
         """x (B, L, d_model); ``sublayer`` maps (B, L, d_model) → (B, L, d_model)."""
         _check_hidden("x", x, self.d_model, self.norm.weight)
         _validate.function("sublayer", sublayer, "of one tensor (B, L, d_model)")
+        return self._forward(x, lambda h: _sublayer_output(sublayer, h))
+
+    def _forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         if self.norm_first:
-            return x + self.dropout(_sublayer_output(sublayer, self.norm(x)))
-        return self.norm(x + self.dropout(_sublayer_output(sublayer, x)))
+            return x + _dropout(self.dropout, sublayer(self.norm(x)))
+        return self.norm(x + _dropout(self.dropout, sublayer(x)))
 
 
 class EncoderLayer(nn.Module):
@@ -131,8 +142,14 @@ class EncoderLayer(nn.Module):
         ``causal=True``: position i attends to positions 0 … i only (with ``mask``, both apply).
         """
         _check_hidden("x", x, self.d_model, self.norm1.weight)
+        mask = self.self_attn._mask_for_scores(mask, x, x)  # (B, 1|h, 1|L, L) or None
+        _validate.boolean("causal", causal)
+        return self._forward(x, mask, need_weights=need_weights, causal=causal)
+
+    def _forward(self, x, mask=None, *, need_weights=False, causal=False):
+        """``forward`` on inputs already checked (a mask already made 4-D)."""
         return self._block(
-            x, lambda h: self.self_attn(h, mask=mask, need_weights=need_weights, causal=causal)
+            x, lambda h: self.self_attn._attend(h, h, h, mask, need_weights=need_weights, causal=causal)
         )
 
     def forward_cached(
@@ -148,20 +165,24 @@ class EncoderLayer(nn.Module):
         positions in ``cache`` (this is layer ``layer``) and themselves; keeps (B, h, T, t + T)
         with ``need_weights``. Every other part of the block works on each position alone."""
         _check_hidden("x", x, self.d_model, self.norm1.weight)
+        self.self_attn._check_cached(x, cache, layer, mask)
+        return self._forward_cached(x, cache, layer, mask, need_weights=need_weights)
+
+    def _forward_cached(self, x, cache, layer, mask=None, *, need_weights=False):
+        """``forward_cached`` on inputs already checked."""
         return self._block(
-            x, lambda h: self.self_attn.forward_cached(h, cache, layer, mask, need_weights=need_weights)
+            x, lambda h: self.self_attn._attend_cached(h, cache, layer, mask, need_weights=need_weights)
         )
 
     def _block(self, x: torch.Tensor, attention: Callable) -> torch.Tensor:
         """Add & Norm around ``attention`` (h → (out, weights)), then around the feed-forward."""
-        self.self_attn_weights = None
 
         def attend(h: torch.Tensor) -> torch.Tensor:
             out, self.self_attn_weights = attention(h)
             return out
 
-        x = self.add_norm1(x, attend)
-        return self.add_norm2(x, self.feed_forward)
+        x = self.add_norm1._forward(x, attend)
+        return self.add_norm2._forward(x, self.feed_forward._forward)
 
     @torch.no_grad()
     def load_from_torch(self, layer: nn.TransformerEncoderLayer) -> EncoderLayer:
@@ -303,6 +324,12 @@ def _check_hidden(name: str, x: torch.Tensor, d_model: int, weight: torch.Tensor
     _validate.tensor(name, x, ndim=3, floating=True)
     _validate.size(name, x, -1, d_model, "d_model")
     _validate.like_weights(name, x, weight)
+
+
+def _dropout(dropout: nn.Dropout, x: torch.Tensor) -> torch.Tensor:
+    """dropout(x), without the call when it would return x unchanged (evaluating, or p = 0):
+    a generated token passes a dozen of them, and each call costs about what a small matmul does."""
+    return dropout(x) if dropout.training and dropout.p > 0 else x
 
 
 def _sublayer_output(sublayer: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:

@@ -208,11 +208,12 @@ class DecoderOnlyTransformer(_LanguageModelBase):
     def forward(self, ids: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
         """ids (B, L) → logits (B, L, V): row i scores the token after ids[:, : i + 1]."""
         self._check_ids("ids", ids, self.config.vocab_size)
-        x = self.embed(ids)  # (B, L, d_model)
+        _validate.boolean("need_weights", need_weights)
+        x = self.embed._forward(ids)  # (B, L, d_model); ids checked once, here
         if bool((ids == self.config.pad_id).any()):
-            h = self.blocks(x, self.causal_padding_mask(ids), need_weights=need_weights)
+            h = self.blocks._forward(x, self.causal_padding_mask(ids), need_weights=need_weights)
         else:  # no padding: the mask is only causal, which PyTorch's fused kernel needs no tensor for
-            h = self.blocks(x, need_weights=need_weights, causal=True)
+            h = self.blocks._forward(x, need_weights=need_weights, causal=True)
         return self.output(h)
 
     def new_cache(self) -> KVCache:
@@ -230,23 +231,26 @@ class DecoderOnlyTransformer(_LanguageModelBase):
         ``need_weights``, ``attention_weights()`` holds the new tokens' attention over all
         t + T positions, one (B, h, T, t + T) per layer.
         """
-        self._check_ids("ids", ids, self.config.vocab_size)
+        self._check_ids("ids", ids, self.config.vocab_size)  # checked once, here: not again inside
         self._check_cache(cache)
+        _validate.boolean("need_weights", need_weights)
         start = cache.add_ids(ids)  # t, the position of the first new token
-        x = self.embed(ids, start=start)  # (B, T, d_model), positions t … t + T - 1
+        x = self.embed._forward(ids, start)  # (B, T, d_model), positions t … t + T - 1
         mask = self._new_tokens_mask(cache.ids, ids.shape[1])
-        h = self.blocks.forward_cached(x, cache, mask, need_weights=need_weights)  # (B, T, d_model)
+        h = self.blocks._forward_cached(x, cache, mask, need_weights=need_weights)  # (B, T, d_model)
         return self.output(h)
 
     def _new_tokens_mask(self, ids: torch.Tensor, new: int) -> torch.Tensor | None:
         """ids (B, t + T), every token so far, the last T new → (B, 1, T, t + T): new token i
         may attend to positions ≤ t + i that are not padding. None when one new token may
         attend to every position (no padding): the common case, which needs no mask."""
+        if new == 1 and not bool((ids == self.config.pad_id).any()):
+            return None
         allowed = self.padding_mask(ids)  # (B, 1, 1, t + T)
         if new > 1:  # e.g. the prompt: each new token must not see the new ones after it
             t = ids.shape[1] - new
             allowed = allowed & torch.ones(new, ids.shape[1], dtype=torch.bool, device=ids.device).tril(t)
-        return None if new == 1 and bool(allowed.all()) else allowed
+        return allowed
 
     def _check_cache(self, cache: KVCache) -> None:
         if not isinstance(cache, KVCache):

@@ -79,8 +79,12 @@ class SinusoidalPositionalEncoding(nn.Module):
         self.register_buffer("pe", sinusoidal_encoding(max_len, d_model, base=base), persistent=False)
 
     def forward(self, x: torch.Tensor, *, start: int = 0) -> torch.Tensor:
-        end = _check_input(x, self.d_model, self.max_len, self.pe, start)
-        return x + self.pe[start:end].to(x.dtype)
+        _check_input(x, self.d_model, self.max_len, self.pe, start)
+        return self._forward(x, start)
+
+    def _forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """``forward`` for x already checked."""
+        return x + self.pe[start : start + x.shape[1]].to(x.dtype)
 
 
 class LearnedPositionalEmbedding(nn.Module):
@@ -102,8 +106,13 @@ class LearnedPositionalEmbedding(nn.Module):
         return self.table.weight
 
     def forward(self, x: torch.Tensor, *, start: int = 0) -> torch.Tensor:
-        end = _check_input(x, self.d_model, self.max_len, self.pe, start)
-        return x + self.table(torch.arange(start, end, device=x.device))
+        _check_input(x, self.d_model, self.max_len, self.pe, start)
+        return self._forward(x, start)
+
+    def _forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """``forward`` for x already checked. Rows start … start+T-1 of the table, a slice:
+        the same numbers (and gradients) as looking up torch.arange(start, start + T)."""
+        return x + self.table.weight[start : start + x.shape[1]]
 
 
 def _check_input(x: torch.Tensor, d_model: int, max_len: int, table: torch.Tensor, start: int) -> int:

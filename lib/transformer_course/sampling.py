@@ -20,6 +20,8 @@ may see no key; a generator must write something.) NaN or +inf logits are refuse
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from . import _validate
@@ -44,8 +46,11 @@ def check_options(
 def check_logits(logits: torch.Tensor) -> None:
     """Logits (..., V) a token can be chosen from: no NaN or +inf, and in every row at least
     one token that is not blocked (-inf)."""
-    if bool(torch.isfinite(logits).all()):
-        return  # the usual case, checked with one pass: every token allowed, nothing to refuse
+    if math.isfinite(float(logits.sum())):
+        # The usual case, in one cheap pass: a sum is finite only if every term is (NaN or ±inf
+        # in any term makes it NaN or ±inf), so every token is allowed and nothing is refused.
+        # (A sum that overflows goes on to the exact checks below, which then find nothing.)
+        return
     if logits.isnan().any() or logits.isposinf().any():
         raise ValueError("logits must hold finite numbers or -inf (a blocked token), got NaN or +inf")
     blocked = logits.isneginf().all(dim=-1)

@@ -18,7 +18,7 @@ from . import _validate
 from .config import TransformerConfig, check_config
 from .embeddings import TokenEmbedding
 from .kv_cache import KVCache
-from .layers import DecoderLayer, EncoderLayer
+from .layers import DecoderLayer, EncoderLayer, _check_hidden, _dropout
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 
 
@@ -40,6 +40,11 @@ class Embed(nn.Module):
 
     def forward(self, ids: torch.Tensor, *, start: int = 0) -> torch.Tensor:
         return self.dropout(self.position(self.token(ids), start=start))
+
+    def _forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """``forward`` for ids a model has checked: in its vocabulary, start + L ≤ max_len."""
+        x = self.position._forward(self.token._forward(ids), start)  # (B, L, d_model)
+        return _dropout(self.dropout, x)
 
 
 def _layer_options(config: TransformerConfig) -> dict:
@@ -111,8 +116,16 @@ class Encoder(_Stack):
     ) -> torch.Tensor:
         """x (B, L, d_model), mask True = may attend broadcastable to (B, h, L, L);
         ``causal=True``: position i sees positions 0 … i only (with ``mask``, both apply)."""
+        first = self.layers[0]
+        _check_hidden("x", x, self.d_model, first.norm1.weight)  # once: every layer keeps the shape
+        mask = first.self_attn._mask_for_scores(mask, x, x)
+        _validate.boolean("causal", causal)
+        return self._forward(x, mask, need_weights=need_weights, causal=causal)
+
+    def _forward(self, x, mask=None, *, need_weights=False, causal=False):
+        """``forward`` on inputs already checked (a mask already made 4-D)."""
         for layer in self.layers:
-            x = layer(x, mask, need_weights=need_weights, causal=causal)
+            x = layer._forward(x, mask, need_weights=need_weights, causal=causal)
         return self._final(x)
 
     def forward_cached(
@@ -120,8 +133,18 @@ class Encoder(_Stack):
     ) -> torch.Tensor:
         """New positions x (B, T, d_model) → (B, T, d_model); layer i reads and grows
         ``cache.keys[i]``, ``cache.values[i]``. mask broadcastable to (B, h, T, t + T)."""
+        first = self.layers[0]
+        _check_hidden("x", x, self.d_model, first.norm1.weight)
+        if not isinstance(cache, KVCache) or cache.num_layers != len(self.layers):
+            got = f"{cache.num_layers} layers" if isinstance(cache, KVCache) else type(cache).__name__
+            raise ValueError(f"cache must be a KVCache for {len(self.layers)} layers, got {got}")
+        first.self_attn._check_cached(x, cache, 0, mask)
+        return self._forward_cached(x, cache, mask, need_weights=need_weights)
+
+    def _forward_cached(self, x, cache, mask=None, *, need_weights=False):
+        """``forward_cached`` on inputs already checked."""
         for i, layer in enumerate(self.layers):
-            x = layer.forward_cached(x, cache, i, mask, need_weights=need_weights)
+            x = layer._forward_cached(x, cache, i, mask, need_weights=need_weights)
         return self._final(x)
 
     def attention_weights(self) -> list[torch.Tensor | None]:
