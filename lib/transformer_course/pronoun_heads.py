@@ -1,0 +1,129 @@
+"""Finding the head that resolves pronouns, in a GPT nobody told about pronouns.
+
+A story's pronouns (``stories.PronounLink``) each have a **query** position: the one whose
+next-token prediction needs to know whom the pronoun means ("he" before "roared", "was"
+before "cheesy"). A head that helps there looks from the query back at the referent. For
+every layer and head we read the attention weights in the row of the query and compare
+
+    on the referent:   the weight summed over every earlier mention of it
+    on the other noun: the weight summed over every earlier mention of each distractor
+                       (the other character; the oven, the table, the place for "it"),
+                       the largest of these
+
+A head **prefers the referent** at a pronoun when the first is larger. Picking the best
+of many heads on the same stories it is scored on would flatter it (with enough heads one
+looks good by chance), so ``find_pronoun_head`` picks it on a **selection** set and
+``PronounAttention.story_rate`` then measures it on held-out stories.
+
+Shapes: ``referent`` and ``distractor`` are (layers, heads, P) for the P pronouns of the
+stories, ``story`` (P,) says which story each pronoun is in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from . import _validate
+from .stories import Story, encode
+
+
+@dataclass(frozen=True)
+class PronounAttention:
+    """referent, distractor: (layers, heads, P) attention weights from each pronoun's query
+    (summed over the mentions, the largest distractor); story: (P,) its story's index;
+    words: (P,) the pronoun ("he", "she", "they", "it"); num_stories: how many stories."""
+
+    referent: torch.Tensor
+    distractor: torch.Tensor
+    story: torch.Tensor
+    words: tuple[str, ...]
+    num_stories: int
+
+    @property
+    def wins(self) -> torch.Tensor:
+        """(layers, heads, P): True where the head gives the referent more weight."""
+        return self.referent > self.distractor
+
+    def pronoun_rate(self) -> torch.Tensor:
+        """(layers, heads): the share of pronouns at which each head prefers the referent."""
+        return self.wins.float().mean(dim=-1)
+
+    def story_rate(self) -> torch.Tensor:
+        """(layers, heads): the share of stories in which each head prefers the referent at
+        every one of the story's pronouns."""
+        lost = torch.zeros(*self.wins.shape[:2], self.num_stories)  # (layers, heads, N)
+        lost.index_add_(2, self.story, (~self.wins).float())
+        return (lost == 0).float().mean(dim=-1)
+
+    def rate_by_word(self, layer: int, head: int) -> dict[str, float]:
+        """One head's share of pronouns won, for each pronoun word."""
+        wins = self.wins[layer, head]
+        return {
+            w: float(wins[[i for i, x in enumerate(self.words) if x == w]].float().mean())
+            for w in sorted(set(self.words))
+        }
+
+
+@dataclass(frozen=True)
+class PronounHead:
+    """The head chosen on the selection stories: its layer and head (from 0), and its share
+    of selection stories won (``selection_rate``)."""
+
+    layer: int
+    head: int
+    selection_rate: float
+
+
+@torch.no_grad()
+def pronoun_attention(
+    model: nn.Module, stories: Sequence[Story], *, batch_size: int = 256
+) -> PronounAttention:
+    """Run a decoder-only ``model`` (``model(ids, need_weights=True)``, then
+    ``model.attention_weights()["decoder_self"]``) on ``stories`` and read, for each pronoun,
+    the weight every layer's heads put on its referent and on its distractors."""
+    if isinstance(stories, Story) or not len(stories) or not all(isinstance(s, Story) for s in stories):
+        raise ValueError("stories must be a non-empty list of Story")
+    _validate.positive_int("batch_size", batch_size)
+    if not hasattr(model, "attention_weights"):
+        raise ValueError(
+            f"model must be a decoder-only model with attention_weights(), got {type(model).__name__}"
+        )
+    links = [(i, link) for i, s in enumerate(stories) for link in s.links]
+    if not links:
+        raise ValueError("stories must hold at least one pronoun")
+    was_training = model.training
+    model.eval()
+    referent, distractor = [], []
+    for start in range(0, len(stories), batch_size):
+        part = stories[start : start + batch_size]
+        model(encode(part), need_weights=True)
+        weights = torch.stack(model.attention_weights()["decoder_self"], dim=1)  # (b, layers, h, L, L)
+        for i, story in enumerate(part):
+            for link in story.links:
+                row = weights[i, :, :, link.query]  # (layers, h, L): the query's attention
+                referent.append(row[..., list(link.referent_mentions)].sum(dim=-1))
+                others = [row[..., list(m)].sum(dim=-1) for m in link.distractor_mentions]
+                distractor.append(torch.stack(others, dim=-1).amax(dim=-1))
+    model.train(was_training)
+    return PronounAttention(
+        referent=torch.stack(referent, dim=-1),  # (layers, h, P)
+        distractor=torch.stack(distractor, dim=-1),
+        story=torch.tensor([i for i, _ in links]),
+        words=tuple(link.word for _, link in links),
+        num_stories=len(stories),
+    )
+
+
+def find_pronoun_head(model: nn.Module, selection: Sequence[Story]) -> PronounHead:
+    """The layer and head that prefer the referent in the most ``selection`` stories (ties:
+    the larger mean margin, referent − distractor, over the pronouns)."""
+    seen = pronoun_attention(model, selection)
+    rate = seen.story_rate()  # (layers, heads)
+    margin = (seen.referent - seen.distractor).mean(dim=-1)  # (layers, heads), in [-1, 1]
+    best = max(range(rate.numel()), key=lambda k: (float(rate.flatten()[k]), float(margin.flatten()[k])))
+    layer, head = divmod(best, rate.shape[1])
+    return PronounHead(layer, head, float(rate[layer, head]))
