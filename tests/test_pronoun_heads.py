@@ -51,7 +51,8 @@ def test_the_planted_head_is_found_and_wins_every_story():
     rate = seen.story_rate()
     assert rate[1, 2] == 1.0 and rate[0, 1] == 0.0
     assert seen.pronoun_rate()[1, 2] == 1.0
-    assert torch.allclose(seen.referent[1, 2], torch.ones(num_links))
+    per_mention = torch.tensor([1 / len(link.referent_mentions) for s in STORIES for link in s.links])
+    assert torch.allclose(seen.referent[1, 2], per_mention)  # all on the last mention, averaged
     head = find_pronoun_head(Planted(STORIES), STORIES)
     assert (head.layer, head.head, head.selection_rate) == (1, 2, 1.0)
     assert set(seen.rate_by_word(1, 2).values()) == {1.0}
@@ -76,7 +77,7 @@ def test_story_rate_needs_every_pronoun_of_a_story():
     assert seen.rate_by_word(0, 0) == {"he": 1.0, "it": 0.5, "she": 1.0}
 
 
-def test_a_real_models_weights_are_summed_over_the_mentions():
+def test_a_real_models_weights_are_averaged_over_the_mentions():
     torch.manual_seed(0)
     config = TransformerConfig(vocab_size=len(story_vocab()), d_model=16, num_heads=2, num_decoder_layers=2,
                                d_ff=32, dropout=0.0, max_len=GEN.max_tokens(), norm_first=True,
@@ -92,8 +93,10 @@ def test_a_real_models_weights_are_summed_over_the_mentions():
     for j, link in enumerate(story.links):
         for layer in range(2):
             row = weights[layer][0, :, link.query]  # (h, L)
-            want_ref = row[:, list(link.referent_mentions)].sum(-1)
-            want_other = torch.stack([row[:, list(m)].sum(-1) for m in link.distractor_mentions]).amax(0)
+            want_ref = row[:, list(link.referent_mentions)].sum(-1) / len(link.referent_mentions)
+            want_other = torch.stack(
+                [row[:, list(m)].sum(-1) / len(m) for m in link.distractor_mentions]
+            ).amax(0)
             assert torch.allclose(seen.referent[layer, :, k + j], want_ref, atol=1e-6)
             assert torch.allclose(seen.distractor[layer, :, k + j], want_other, atol=1e-6)
 

@@ -5,14 +5,17 @@ next-token prediction needs to know whom the pronoun means ("he" before "roared"
 before "cheesy"). A head that helps there looks from the query back at the referent. For
 every layer and head we read the attention weights in the row of the query and compare
 
-    on the referent:   the weight summed over every earlier mention of it
-    on the other noun: the weight summed over every earlier mention of each distractor
-                       (the other character; the oven, the table, the place for "it"),
-                       the largest of these
+    on the referent:   the weight per mention: the total on every earlier mention of
+                       it, divided by how many there are
+    on the other noun: the same for each distractor (the other character; the oven,
+                       the table, the place for "it"), the largest of these
 
-A head **prefers the referent** at a pronoun when the first is larger. Picking the best
-of many heads on the same stories it is scored on would flatter it (with enough heads one
-looks good by chance), so ``find_pronoun_head`` picks it on a **selection** set and
+A head **prefers the referent** at a pronoun when the first is larger. Per mention, so
+that a noun named twice gets no head start: a head that spreads its weight evenly
+prefers nothing (a food is usually named twice before "it", a place once, and a total
+would favour the food even in an untrained model). Picking the best of many heads on
+the same stories it is scored on would flatter it (with enough heads one looks good by
+chance), so ``find_pronoun_head`` picks it on a **selection** set and
 ``PronounAttention.story_rate`` then measures it on held-out stories.
 
 Shapes: ``referent`` and ``distractor`` are (layers, heads, P) for the P pronouns of the
@@ -33,8 +36,8 @@ from .stories import Story, encode
 
 @dataclass(frozen=True)
 class PronounAttention:
-    """referent, distractor: (layers, heads, P) attention weights from each pronoun's query
-    (summed over the mentions, the largest distractor); story: (P,) its story's index;
+    """referent, distractor: (layers, heads, P) attention weights from each pronoun's query,
+    per mention (the largest over the distractors); story: (P,) its story's index;
     words: (P,) the pronoun ("he", "she", "they", "it"); num_stories: how many stories."""
 
     referent: torch.Tensor
@@ -84,7 +87,7 @@ def pronoun_attention(
 ) -> PronounAttention:
     """Run a decoder-only ``model`` (``model(ids, need_weights=True)``, then
     ``model.attention_weights()["decoder_self"]``) on ``stories`` and read, for each pronoun,
-    the weight every layer's heads put on its referent and on its distractors."""
+    the weight per mention every layer's heads put on its referent and on its distractors."""
     if isinstance(stories, Story) or not len(stories) or not all(isinstance(s, Story) for s in stories):
         raise ValueError("stories must be a non-empty list of Story")
     _validate.positive_int("batch_size", batch_size)
@@ -105,8 +108,8 @@ def pronoun_attention(
         for i, story in enumerate(part):
             for link in story.links:
                 row = weights[i, :, :, link.query]  # (layers, h, L): the query's attention
-                referent.append(row[..., list(link.referent_mentions)].sum(dim=-1))
-                others = [row[..., list(m)].sum(dim=-1) for m in link.distractor_mentions]
+                referent.append(row[..., list(link.referent_mentions)].mean(dim=-1))
+                others = [row[..., list(m)].mean(dim=-1) for m in link.distractor_mentions]
                 distractor.append(torch.stack(others, dim=-1).amax(dim=-1))
     model.train(was_training)
     return PronounAttention(
