@@ -4,7 +4,13 @@ import pytest
 import torch
 from torch import nn
 from transformer_course.model import DecoderOnlyTransformer, TransformerConfig
-from transformer_course.pronoun_heads import PronounAttention, find_pronoun_head, pronoun_attention
+from transformer_course.pronoun_heads import (
+    PronounAttention,
+    PronounHead,
+    find_pronoun_head,
+    find_pronoun_heads,
+    pronoun_attention,
+)
 from transformer_course.stories import StoryGenerator, encode, story_vocab
 
 GEN = StoryGenerator()
@@ -58,6 +64,30 @@ def test_the_planted_head_is_found_and_wins_every_story():
     assert set(seen.rate_by_word(1, 2).values()) == {1.0}
 
 
+def test_a_head_per_pronoun_word_and_the_stories_they_win_together():
+    heads = find_pronoun_heads(Planted(STORIES), STORIES)
+    assert set(heads) == {link.word for s in STORIES for link in s.links}
+    assert all((h.layer, h.head, h.selection_rate) == (1, 2, 1.0) for h in heads.values())
+    seen = pronoun_attention(Planted(STORIES, miss=True), STORIES)
+    assert seen.stories_won(heads) == pytest.approx(1 - 1 / len(STORIES))
+    wrong = {w: PronounHead(0, 1, 0.0) for w in heads}  # the head that looks at the other noun
+    assert seen.stories_won(wrong) == 0.0
+    mixed = {**heads, STORIES[0].links[0].word: PronounHead(0, 1, 0.0)}
+    assert seen.stories_won(mixed) < seen.stories_won(heads)
+    with pytest.raises(ValueError, match="heads"):
+        seen.stories_won({})
+
+
+def test_the_pronouns_own_row_can_be_read_instead_of_the_query():
+    stories = [s for s in STORIES if any(link.word == "it" for link in s.links)]
+    # the planted head looks from the query ("was" for "it"): the row of "it" itself is even
+    at_query = pronoun_attention(Planted(stories), stories)
+    at_pronoun = pronoun_attention(Planted(stories), stories, at="pronoun")
+    is_it = torch.tensor([w == "it" for w in at_query.words])
+    assert at_query.wins[1, 2].all() and not at_pronoun.wins[1, 2][is_it].any()
+    assert torch.equal(at_query.wins[1, 2][~is_it], at_pronoun.wins[1, 2][~is_it])  # he/she/they: same row
+
+
 def test_one_lost_pronoun_loses_its_story():
     seen = pronoun_attention(Planted(STORIES, miss=True), STORIES)
     assert seen.pronoun_rate()[1, 2] == pytest.approx(1 - 1 / sum(len(s.links) for s in STORIES))
@@ -107,6 +137,7 @@ def test_a_real_models_weights_are_averaged_over_the_mentions():
         (lambda: pronoun_attention(Planted(STORIES), []), "stories"),
         (lambda: pronoun_attention(Planted(STORIES), STORIES, batch_size=0), "batch_size"),
         (lambda: pronoun_attention(nn.Linear(2, 2), STORIES), "model"),
+        (lambda: pronoun_attention(Planted(STORIES), STORIES, at="it"), "at"),
     ],
 )
 def test_bad_arguments_are_named(call, name):

@@ -24,7 +24,7 @@ stories, ``story`` (P,) says which story each pronoun is in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -62,6 +62,16 @@ class PronounAttention:
         lost.index_add_(2, self.story, (~self.wins).float())
         return (lost == 0).float().mean(dim=-1)
 
+    def stories_won(self, heads: Mapping[str, PronounHead]) -> float:
+        """The share of stories in which, at every pronoun, the head chosen for its word
+        (``heads``: word → ``PronounHead``, from ``find_pronoun_heads``) prefers the referent."""
+        missing = sorted(set(self.words) - set(heads))
+        if missing:
+            raise ValueError(f"heads must name a head for every pronoun word, missing {missing}")
+        won = torch.stack([self.wins[heads[w].layer, heads[w].head, i] for i, w in enumerate(self.words)])
+        lost = torch.zeros(self.num_stories).index_add_(0, self.story, (~won).float())  # (N,)
+        return float((lost == 0).float().mean())
+
     def rate_by_word(self, layer: int, head: int) -> dict[str, float]:
         """One head's share of pronouns won, for each pronoun word."""
         wins = self.wins[layer, head]
@@ -83,14 +93,18 @@ class PronounHead:
 
 @torch.no_grad()
 def pronoun_attention(
-    model: nn.Module, stories: Sequence[Story], *, batch_size: int = 256
+    model: nn.Module, stories: Sequence[Story], *, at: str = "query", batch_size: int = 256
 ) -> PronounAttention:
     """Run a decoder-only ``model`` (``model(ids, need_weights=True)``, then
     ``model.attention_weights()["decoder_self"]``) on ``stories`` and read, for each pronoun,
-    the weight per mention every layer's heads put on its referent and on its distractors."""
+    the weight per mention every layer's heads put on its referent and on its distractors,
+    in the row of its query (``at="query"``) or of the pronoun itself (``at="pronoun"``; the
+    same row for he/she/they, the row of "it" rather than of "was" after it)."""
     if isinstance(stories, Story) or not len(stories) or not all(isinstance(s, Story) for s in stories):
         raise ValueError("stories must be a non-empty list of Story")
     _validate.positive_int("batch_size", batch_size)
+    if at not in ("query", "pronoun"):
+        raise ValueError(f'at must be "query" or "pronoun", got {at!r}')
     if not hasattr(model, "attention_weights"):
         raise ValueError(
             f"model must be a decoder-only model with attention_weights(), got {type(model).__name__}"
@@ -107,7 +121,7 @@ def pronoun_attention(
         weights = torch.stack(model.attention_weights()["decoder_self"], dim=1)  # (b, layers, h, L, L)
         for i, story in enumerate(part):
             for link in story.links:
-                row = weights[i, :, :, link.query]  # (layers, h, L): the query's attention
+                row = weights[i, :, :, link.query if at == "query" else link.pronoun]  # (layers, h, L)
                 referent.append(row[..., list(link.referent_mentions)].mean(dim=-1))
                 others = [row[..., list(m)].mean(dim=-1) for m in link.distractor_mentions]
                 distractor.append(torch.stack(others, dim=-1).amax(dim=-1))
@@ -121,12 +135,30 @@ def pronoun_attention(
     )
 
 
-def find_pronoun_head(model: nn.Module, selection: Sequence[Story]) -> PronounHead:
+def find_pronoun_head(model: nn.Module, selection: Sequence[Story], *, at: str = "query") -> PronounHead:
     """The layer and head that prefer the referent in the most ``selection`` stories (ties:
     the larger mean margin, referent − distractor, over the pronouns)."""
-    seen = pronoun_attention(model, selection)
-    rate = seen.story_rate()  # (layers, heads)
-    margin = (seen.referent - seen.distractor).mean(dim=-1)  # (layers, heads), in [-1, 1]
+    seen = pronoun_attention(model, selection, at=at)
+    return _best(seen.story_rate(), (seen.referent - seen.distractor).mean(dim=-1))
+
+
+def find_pronoun_heads(
+    model: nn.Module, selection: Sequence[Story], *, at: str = "query"
+) -> dict[str, PronounHead]:
+    """For each pronoun word ("he", "it", …), the head that prefers the referent at the most of
+    that word's pronouns in ``selection``: heads often share the job out by pronoun. Each
+    ``PronounHead``'s ``selection_rate`` is then its share of that word's pronouns."""
+    seen = pronoun_attention(model, selection, at=at)
+    out = {}
+    for word in sorted(set(seen.words)):
+        mine = [i for i, w in enumerate(seen.words) if w == word]
+        margin = (seen.referent[..., mine] - seen.distractor[..., mine]).mean(dim=-1)
+        out[word] = _best(seen.wins[..., mine].float().mean(dim=-1), margin)
+    return out
+
+
+def _best(rate: torch.Tensor, margin: torch.Tensor) -> PronounHead:
+    """rate, margin (layers, heads) → the head with the highest rate (ties: the larger margin)."""
     best = max(range(rate.numel()), key=lambda k: (float(rate.flatten()[k]), float(margin.flatten()[k])))
     layer, head = divmod(best, rate.shape[1])
     return PronounHead(layer, head, float(rate[layer, head]))
