@@ -10,6 +10,7 @@ from transformer_course.pronoun_heads import (
     find_pronoun_head,
     find_pronoun_heads,
     pronoun_attention,
+    stories_won,
 )
 from transformer_course.stories import StoryGenerator, encode, story_vocab
 
@@ -60,7 +61,7 @@ def test_the_planted_head_is_found_and_wins_every_story():
     per_mention = torch.tensor([1 / len(link.referent_mentions) for s in STORIES for link in s.links])
     assert torch.allclose(seen.referent[1, 2], per_mention)  # all on the last mention, averaged
     head = find_pronoun_head(Planted(STORIES), STORIES)
-    assert (head.layer, head.head, head.selection_rate) == (1, 2, 1.0)
+    assert (head.layer, head.head, head.selection_rate, head.at) == (1, 2, 1.0, "query")
     assert set(seen.rate_by_word(1, 2).values()) == {1.0}
 
 
@@ -86,6 +87,18 @@ def test_the_pronouns_own_row_can_be_read_instead_of_the_query():
     is_it = torch.tensor([w == "it" for w in at_query.words])
     assert at_query.wins[1, 2].all() and not at_pronoun.wins[1, 2][is_it].any()
     assert torch.equal(at_query.wins[1, 2][~is_it], at_pronoun.wins[1, 2][~is_it])  # he/she/they: same row
+
+
+def test_the_selection_decides_which_row_each_words_head_reads():
+    stories = [s for s in STORIES if {link.word for link in s.links} & {"it"}]
+    heads = find_pronoun_heads(Planted(stories), stories, at=("pronoun", "query"))
+    # he/she/they: the rows are one, the first listed is kept; "it": only the query row wins
+    assert heads["it"].at == "query" and all(h.at == "pronoun" for w, h in heads.items() if w != "it")
+    readings = {row: pronoun_attention(Planted(stories), stories, at=row) for row in ("pronoun", "query")}
+    assert stories_won(readings, heads) == 1.0
+    assert stories_won(readings, {w: PronounHead(1, 2, 1.0, "pronoun") for w in heads}) < 1.0
+    with pytest.raises(ValueError, match="readings"):
+        stories_won({"pronoun": readings["pronoun"]}, heads)
 
 
 def test_one_lost_pronoun_loses_its_story():

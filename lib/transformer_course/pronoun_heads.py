@@ -33,18 +33,22 @@ from torch import nn
 from . import _validate
 from .stories import Story, encode
 
+ROWS = ("query", "pronoun")  # the rows a head may be read from (see pronoun_attention)
+
 
 @dataclass(frozen=True)
 class PronounAttention:
     """referent, distractor: (layers, heads, P) attention weights from each pronoun's query,
     per mention (the largest over the distractors); story: (P,) its story's index;
-    words: (P,) the pronoun ("he", "she", "they", "it"); num_stories: how many stories."""
+    words: (P,) the pronoun ("he", "she", "they", "it"); num_stories: how many stories;
+    at: the row read, "query" or "pronoun"."""
 
     referent: torch.Tensor
     distractor: torch.Tensor
     story: torch.Tensor
     words: tuple[str, ...]
     num_stories: int
+    at: str = "query"
 
     @property
     def wins(self) -> torch.Tensor:
@@ -64,13 +68,9 @@ class PronounAttention:
 
     def stories_won(self, heads: Mapping[str, PronounHead]) -> float:
         """The share of stories in which, at every pronoun, the head chosen for its word
-        (``heads``: word → ``PronounHead``, from ``find_pronoun_heads``) prefers the referent."""
-        missing = sorted(set(self.words) - set(heads))
-        if missing:
-            raise ValueError(f"heads must name a head for every pronoun word, missing {missing}")
-        won = torch.stack([self.wins[heads[w].layer, heads[w].head, i] for i, w in enumerate(self.words)])
-        lost = torch.zeros(self.num_stories).index_add_(0, self.story, (~won).float())  # (N,)
-        return float((lost == 0).float().mean())
+        (``heads``: word → ``PronounHead``, from ``find_pronoun_heads``) prefers the referent.
+        Every head must read this row (``at``); ``stories_won`` takes heads that read both."""
+        return stories_won({self.at: self}, heads)
 
     def rate_by_word(self, layer: int, head: int) -> dict[str, float]:
         """One head's share of pronouns won, for each pronoun word."""
@@ -83,12 +83,13 @@ class PronounAttention:
 
 @dataclass(frozen=True)
 class PronounHead:
-    """The head chosen on the selection stories: its layer and head (from 0), and its share
-    of selection stories won (``selection_rate``)."""
+    """The head chosen on the selection stories: its layer and head (from 0), its share of
+    selection stories (or pronouns) won (``selection_rate``), and the row it reads (``at``)."""
 
     layer: int
     head: int
     selection_rate: float
+    at: str = "query"
 
 
 @torch.no_grad()
@@ -103,7 +104,7 @@ def pronoun_attention(
     if isinstance(stories, Story) or not len(stories) or not all(isinstance(s, Story) for s in stories):
         raise ValueError("stories must be a non-empty list of Story")
     _validate.positive_int("batch_size", batch_size)
-    if at not in ("query", "pronoun"):
+    if at not in ROWS:
         raise ValueError(f'at must be "query" or "pronoun", got {at!r}')
     if not hasattr(model, "attention_weights"):
         raise ValueError(
@@ -132,6 +133,7 @@ def pronoun_attention(
         story=torch.tensor([i for i, _ in links]),
         words=tuple(link.word for _, link in links),
         num_stories=len(stories),
+        at=at,
     )
 
 
@@ -139,26 +141,55 @@ def find_pronoun_head(model: nn.Module, selection: Sequence[Story], *, at: str =
     """The layer and head that prefer the referent in the most ``selection`` stories (ties:
     the larger mean margin, referent − distractor, over the pronouns)."""
     seen = pronoun_attention(model, selection, at=at)
-    return _best(seen.story_rate(), (seen.referent - seen.distractor).mean(dim=-1))
+    return _best(seen.story_rate(), (seen.referent - seen.distractor).mean(dim=-1), at)
 
 
 def find_pronoun_heads(
-    model: nn.Module, selection: Sequence[Story], *, at: str = "query"
+    model: nn.Module, selection: Sequence[Story], *, at: str | Sequence[str] = "query"
 ) -> dict[str, PronounHead]:
     """For each pronoun word ("he", "it", …), the head that prefers the referent at the most of
     that word's pronouns in ``selection``: heads often share the job out by pronoun. Each
-    ``PronounHead``'s ``selection_rate`` is then its share of that word's pronouns."""
-    seen = pronoun_attention(model, selection, at=at)
+    ``PronounHead``'s ``selection_rate`` is then its share of that word's pronouns.
+
+    ``at``: the row to read, or several (``("pronoun", "query")``) to let the selection
+    stories decide, for each word, where its head looks from (for "it" the model may find
+    the food from "it" itself or from "was" after it; for he/she/they the rows are one).
+    """
+    rows = (at,) if isinstance(at, str) else tuple(at)
+    readings = {row: pronoun_attention(model, selection, at=row) for row in rows}  # checks each
     out = {}
-    for word in sorted(set(seen.words)):
-        mine = [i for i, w in enumerate(seen.words) if w == word]
-        margin = (seen.referent[..., mine] - seen.distractor[..., mine]).mean(dim=-1)
-        out[word] = _best(seen.wins[..., mine].float().mean(dim=-1), margin)
+    for row, seen in readings.items():
+        for word in sorted(set(seen.words)):
+            mine = [i for i, w in enumerate(seen.words) if w == word]
+            margin = (seen.referent[..., mine] - seen.distractor[..., mine]).mean(dim=-1)
+            best = _best(seen.wins[..., mine].float().mean(dim=-1), margin, row)
+            if word not in out or best.selection_rate > out[word].selection_rate:  # ties: the first row
+                out[word] = best
     return out
 
 
-def _best(rate: torch.Tensor, margin: torch.Tensor) -> PronounHead:
+def stories_won(readings: Mapping[str, PronounAttention], heads: Mapping[str, PronounHead]) -> float:
+    """The share of stories in which, at every pronoun, the head chosen for its word prefers the
+    referent. ``readings``: row → ``pronoun_attention(model, stories, at=row)`` of the same
+    stories, for every row the ``heads`` (word → ``PronounHead``) read."""
+    first = next(iter(readings.values()), None)
+    if first is None:
+        raise ValueError("readings must hold at least one PronounAttention")
+    missing = sorted(set(first.words) - set(heads))
+    if missing:
+        raise ValueError(f"heads must name a head for every pronoun word, missing {missing}")
+    rows = sorted({heads[w].at for w in set(first.words)} - set(readings))
+    if rows:
+        raise ValueError(f"readings must hold the rows the heads read, missing {rows}")
+    won = torch.stack(
+        [readings[heads[w].at].wins[heads[w].layer, heads[w].head, i] for i, w in enumerate(first.words)]
+    )
+    lost = torch.zeros(first.num_stories).index_add_(0, first.story, (~won).float())  # (N,)
+    return float((lost == 0).float().mean())
+
+
+def _best(rate: torch.Tensor, margin: torch.Tensor, at: str) -> PronounHead:
     """rate, margin (layers, heads) → the head with the highest rate (ties: the larger margin)."""
     best = max(range(rate.numel()), key=lambda k: (float(rate.flatten()[k]), float(margin.flatten()[k])))
     layer, head = divmod(best, rate.shape[1])
-    return PronounHead(layer, head, float(rate[layer, head]))
+    return PronounHead(layer, head, float(rate[layer, head]), at)
