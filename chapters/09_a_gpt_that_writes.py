@@ -241,7 +241,7 @@ def pronoun_rows(m):
     return {row: pronoun_attention(m, pronoun_test, at=row) for row in ROWS}
 
 
-checkpoints = [0, 50, 100, 150, 200, 300, 400, 600, steps]
+checkpoints = [0, 100, 200, 300, 400, 600, steps]
 torch.manual_seed(0)
 model = DecoderOnlyTransformer(config)
 began = time.perf_counter()
@@ -343,37 +343,43 @@ figures.next_token_figure(probs, vocab.itos, chosen=step_one.steps[0].chosen,
 #
 # Choosing the best of 32 heads on the very stories we report on would flatter it, so
 # heads are chosen on 200 **selection** stories and measured on 300 other held-out
-# stories. First, is there one head for all pronouns?
+# stories. A story counts when the head prefers the referent at **both** its pronouns.
+# First: one head for all pronouns, and the same head before training (the snapshot the
+# loop took at step 0):
 
 # %% slideshow={"slide_type": "fragment"}
 readings = {row: pronoun_attention(model, pronoun_test, at=row) for row in ROWS}   # held-out
-single = find_pronoun_head(model, selection, at="pronoun")
-rate_single = float(readings["pronoun"].story_rate()[single.layer, single.head])
-print(f"the best single head (layer {single.layer} head {single.head}) prefers the referent at every pronoun "
-      f"of {rate_single:.0%} of held-out stories; by pronoun:",
-      {w: f"{r:.0%}" for w, r in readings["pronoun"].rate_by_word(single.layer, single.head).items()})
+single = find_pronoun_head(model, selection, at=ROWS)
+rate_single = float(readings[single.at].story_rate()[single.layer, single.head])
+rate_single_before = float(history.snapshots[0][single.at].story_rate()[single.layer, single.head])
+print(f"one head for all: layer {single.layer} head {single.head} (from the {single.at} row) prefers the "
+      f"referent in {rate_single:.1%} of held-out stories; before training {rate_single_before:.1%}")
+print("   by pronoun, after:", {w: f"{r:.0%}" for w, r in
+                                readings[single.at].rate_by_word(single.layer, single.head).items()})
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Not quite: the heads **share the job out by pronoun**. So we choose one head per
-# pronoun word on the selection stories (and, for "it", whether it looks from "it" or
-# from "was"):
+# No single head does the whole job: look at its rates by pronoun. The heads **share
+# the job out by pronoun**, so we choose one head per pronoun word
+# (and, for "it", whether it looks from "it" or from "was"). Before training the same
+# heads already win some words: a random head may look at, say, the female names more
+# than at the others, whatever the query, and that is enough to "resolve" every "she".
+# A head that is right for "he" **and** for "she" cannot work that way: it must read the
+# query.
 
 # %% slideshow={"slide_type": "fragment"}
 heads = find_pronoun_heads(model, selection, at=ROWS)              # word → PronounHead
 for word, h in heads.items():
-    print(f"{word:5s} → layer {h.layer} head {h.head}, from the {h.at} row: held-out "
-          f"{readings[h.at].rate_by_word(h.layer, h.head)[word]:.1%} of the '{word}'s "
-          f"(selection {h.selection_rate:.0%})")
+    now = readings[h.at].rate_by_word(h.layer, h.head)[word]
+    then = history.snapshots[0][h.at].rate_by_word(h.layer, h.head)[word]
+    print(f"{word:5s} → layer {h.layer} head {h.head} (from the {h.at} row): held-out {then:.0%} → {now:.1%}")
 won = stories_won(readings, heads)
 won_before = stories_won(history.snapshots[0], heads)               # the same heads, before training
-print(f"held-out stories where each pronoun's chosen head prefers its referent: before training "
-      f"{won_before:.1%} → after {won:.1%}")
-assert won >= 0.7 and won > won_before + 0.2
+print(f"held-out stories where each pronoun's head prefers its referent: before {won_before:.1%} → "
+      f"after {won:.1%}")
+assert won >= 0.9 and won > won_before + 0.2
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Before training the same heads win some stories by chance: random weights favour one
-# noun or the other, and the stories follow templates. Training lifts them well above
-# that. All 32 heads, held-out, one row per pronoun word (read from the pronoun):
+# All 32 heads, held-out, one row per pronoun word (read from the pronoun):
 
 # %% slideshow={"slide_type": "fragment"}
 seen_p = readings["pronoun"]
@@ -428,13 +434,15 @@ figures.pointer_figure(he_row, list(example.tokens), referent=he_link.referent,
 # %% slideshow={"slide_type": "fragment"}
 seen = sorted(history.snapshots)
 forming = [stories_won(history.snapshots[s], heads) for s in seen]
+one_head = [float(history.snapshots[s][single.at].story_rate()[single.layer, single.head]) for s in seen]
 per_word = {w: [history.snapshots[s][h.at].rate_by_word(h.layer, h.head)[w] for s in seen]
             for w, h in heads.items()}
 for i, s in enumerate(seen):
-    print(f"step {s:4d}: stories won {forming[i]:5.1%}   " +
+    print(f"step {s:4d}: one head {one_head[i]:5.1%}   a head per word {forming[i]:5.1%}   " +
           "  ".join(f"{w} {v[i]:4.0%}" for w, v in per_word.items()))
 assert forming[-1] == won and forming[0] < won - 0.2
-figures.progress_curves_figure(seen, {"stories (every pronoun)": forming, **per_word},
+figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stories, one head": one_head,
+                                     **per_word},
                                title="Held-out: the chosen heads prefer the referent", y_title="%")
 
 # %% [markdown] slideshow={"slide_type": "slide"}

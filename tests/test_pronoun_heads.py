@@ -96,6 +96,8 @@ def test_the_selection_decides_which_row_each_words_head_reads():
     assert heads["it"].at == "query" and all(h.at == "pronoun" for w, h in heads.items() if w != "it")
     readings = {row: pronoun_attention(Planted(stories), stories, at=row) for row in ("pronoun", "query")}
     assert stories_won(readings, heads) == 1.0
+    single = find_pronoun_head(Planted(stories), stories, at=("pronoun", "query"))
+    assert (single.layer, single.head, single.at, single.selection_rate) == (1, 2, "query", 1.0)
     assert stories_won(readings, {w: PronounHead(1, 2, 1.0, "pronoun") for w in heads}) < 1.0
     with pytest.raises(ValueError, match="readings"):
         stories_won({"pronoun": readings["pronoun"]}, heads)

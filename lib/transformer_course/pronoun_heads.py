@@ -137,11 +137,19 @@ def pronoun_attention(
     )
 
 
-def find_pronoun_head(model: nn.Module, selection: Sequence[Story], *, at: str = "query") -> PronounHead:
+def find_pronoun_head(
+    model: nn.Module, selection: Sequence[Story], *, at: str | Sequence[str] = "query"
+) -> PronounHead:
     """The layer and head that prefer the referent in the most ``selection`` stories (ties:
-    the larger mean margin, referent − distractor, over the pronouns)."""
-    seen = pronoun_attention(model, selection, at=at)
-    return _best(seen.story_rate(), (seen.referent - seen.distractor).mean(dim=-1), at)
+    the larger mean margin, referent − distractor, over the pronouns). ``at``: the row to
+    read, or several, the best head of any of them winning (ties: the first row)."""
+    best = None
+    for row in (at,) if isinstance(at, str) else tuple(at):
+        seen = pronoun_attention(model, selection, at=row)
+        head = _best(seen.story_rate(), (seen.referent - seen.distractor).mean(dim=-1), row)
+        if best is None or head.selection_rate > best.selection_rate:
+            best = head
+    return best
 
 
 def find_pronoun_heads(
