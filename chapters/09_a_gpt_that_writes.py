@@ -211,8 +211,8 @@ untrained_val = validation_loss(model, val_ids)
 #
 # AdamW with GPT-3's betas (0.9, 0.95), a learning rate that warms up for 50 steps and
 # then follows half a cosine down to a tenth (chapter 08), batches of 32 stories, and
-# every training story is used once. Every 100 steps the loop measures the loss on the
-# 1000 held-out stories (the diamonds) and writes a story at temperature 1. The dotted
+# every training story is used once. Every 100 steps the loop measures the loss on 500
+# of the held-out stories (the diamonds) and writes a story at temperature 1. The dotted
 # line is the floor.
 #
 # (Weight decay is 0 here: the model sees every story once, so there is nothing to
@@ -228,7 +228,7 @@ display(curve)
 def watch(history):
     """Every 100 steps: the held-out loss, a story written at temperature 1, the curve."""
     step = history.steps[-1]
-    history.add_eval("held-out", step, validation_loss(model, val_ids))
+    history.add_eval("held-out", step, validation_loss(model, val_ids[:500]))   # half, to save time
     if step in (100, 300, steps):
         story = sample_stories(model, 1, seed=step)[0]
         verdict = "a story" if generator.is_story(story) else "NOT a story"
@@ -250,7 +250,7 @@ history = train(model, story_loss_fn(vocab.pad_id), story_batch_fn(train_ids), l
                 optimiser=gpt_optimiser(weight_decay=0.0), callback=watch, callback_every=100,
                 snapshot_fn=pronoun_rows, snapshot_steps=checkpoints, description="GPT")
 train_seconds = time.perf_counter() - began
-final_val = history.evals["held-out"][-1][1]
+final_val = validation_loss(model, val_ids)                          # all 1000 held-out stories
 print(f"\n{steps} steps in {train_seconds:.1f} s; held-out loss {untrained_val:.3f} → {final_val:.4f} "
       f"nats/token; floor {floor:.4f} (gap {final_val - floor:+.4f})")
 
@@ -303,12 +303,18 @@ settings = {"T = 0.5": dict(temperature=0.5), "T = 1": dict(temperature=1.0),
             "T = 1, top-p 0.9": dict(top_p=0.9)}
 rates = {}
 for name, knobs in settings.items():
-    stories = sample_stories(model, 500, seed=1, **knobs)
+    stories = sample_stories(model, 400, seed=1, **knobs)
     distinct = len({tuple(s) for s in stories})
     rates[name] = acceptance(generator, stories)
-    print(f"{name:18s} {rates[name]:6.1%} accepted, {distinct} different stories of 500")
+    print(f"{name:18s} {rates[name]:6.1%} accepted, {distinct} different stories of 400")
 assert rates["T = 1.5"] < rates["T = 1"] <= rates["T = 1, top-p 0.9"]
 assert rates["T = 0.5"] >= rates["T = 1"]
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# At temperature 1 the model's mistakes come from its **tail**: the small probability it
+# still gives to tokens that cannot come next, drawn now and then over the 30-odd tokens
+# of a story. Top-k and top-p cut that tail off and nearly every story comes out right,
+# still all different; a higher temperature fattens the tail and half the stories break.
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # One step, up close: after "… and it was" the model should split its probability
@@ -496,9 +502,10 @@ assert plain / cached > 1.5
 #   pre-norm blocks (`x + f(LN(x))`, an identity path from bottom to top), trained to
 #   predict every next token at once with the shifted-target loss.
 # - A generated corpus gives exact yardsticks: the **floor** (the generator's entropy
-#   per token) and a **recogniser**. Our model came within the printed gap of the floor
-#   in the printed number of seconds, and most of what it writes at temperature 1 are
-#   stories the generator could have written.
+#   per token) and a **recogniser**. In well under a minute of training our model came
+#   within a few thousandths of a nat per token of the floor, and about 19 in 20 of the
+#   stories it writes at temperature 1 are stories the generator could have written
+#   (nearly all with top-k or top-p).
 # - **Emergent attention**: nothing in the loss mentions pronouns, yet heads learned to
 #   look from a pronoun (or from "was" after "it") back to what it refers to, one head
 #   per pronoun, on stories they never saw; before training the same heads did so far
