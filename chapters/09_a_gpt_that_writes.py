@@ -115,8 +115,10 @@ train_stories, held_out = split(generator, steps * batch_size, 1500, seed=0)
 val_stories, selection, pronoun_test = held_out[:1000], held_out[1000:1200], held_out[1200:]
 max_len = generator.max_tokens()
 train_ids = encode(train_stories, length=max_len)          # (25600, 48): <bos> … <eos> <pad> …
+first_four = train_stories[:4]
+del train_stories                                           # training needs only the ids
 val_ids = encode(val_stories)
-print(f"{len(train_stories):,} training stories, ids {tuple(train_ids.shape)}; "
+print(f"{len(train_ids):,} training stories, ids {tuple(train_ids.shape)}; "
       f"the longest story has {max_len} tokens")
 print(vocab.tokens(train_ids[0]))
 
@@ -201,7 +203,7 @@ print("labels :", " ".join(vocab.tokens(labels[0, :8])), "…")
 loss = F.cross_entropy(logits.reshape(-1, len(vocab)), labels.reshape(-1), ignore_index=vocab.pad_id)
 assert torch.isclose(loss, next_token_loss(model, batch))       # the lib computes the same
 counted = int((labels != vocab.pad_id).sum())
-assert counted == sum(s.num_predicted for s in train_stories[:4])
+assert counted == sum(s.num_predicted for s in first_four)
 print(f"{counted} tokens counted = the 4 stories' tokens after <bos>; untrained loss {loss.item():.2f} "
       f"(uniform guessing: {math.log(len(vocab)):.2f})")
 untrained_val = validation_loss(model, val_ids)

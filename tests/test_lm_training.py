@@ -156,6 +156,8 @@ def test_sample_stories_is_seeded_starts_with_bos_and_stops_at_eos():
         assert EOS not in story[:-1]
     greedy = lm.sample_stories(model, 3, temperature=0.0)
     assert greedy[0] == greedy[1] == greedy[2]
+    assert lm.sample_stories(model, 7, temperature=0.0, batch_size=3) == greedy[:1] * 7  # in batches of 3
+    assert len(lm.sample_stories(model, 7, batch_size=3)) == 7
     # the batched, cached greedy story is the one generate() writes one token at a time
     one = generate(cached_logits_fn(model), torch.tensor([VOCAB.bos_id]), max_new_tokens=19,
                    eos_id=VOCAB.eos_id)  # fmt: skip

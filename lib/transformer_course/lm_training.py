@@ -140,39 +140,49 @@ def sample_stories(
     top_k: int | None = None,
     top_p: float | None = None,
     seed: int = 0,
+    batch_size: int = 250,
 ) -> list[list[str]]:
-    """``num_stories`` stories written at once from ``<bos>``, with the KV cache, each until its
-    ``<eos>`` or ``config.max_len`` tokens: one list of tokens per story (``<bos>`` first,
-    ``<eos>`` last when it wrote one). Seeded, without touching the global random state."""
+    """``num_stories`` stories written from ``<bos>``, ``batch_size`` at a time with the KV cache,
+    each until its ``<eos>`` or ``config.max_len`` tokens: one list of tokens per story
+    (``<bos>`` first, ``<eos>`` last when it wrote one). Seeded, without touching the global
+    random state. (The cache takes room for ``config.max_len`` positions of every story of a
+    batch at once: smaller batches, less memory.)"""
     if not isinstance(model, DecoderOnlyTransformer):
         raise ValueError(f"model must be a DecoderOnlyTransformer, got {type(model).__name__}")
     _validate.positive_int("num_stories", num_stories)
+    _validate.positive_int("batch_size", batch_size)
     _validate.integer("seed", seed)
     check_options(temperature, top_k, model.config.vocab_size, top_p=top_p)
-    vocab = story_vocab()
     device = _validate.module_device("model", model)
     was_training = model.training
     model.eval()
     generator = torch.Generator(device=device).manual_seed(seed)
-    ids = torch.full((num_stories, 1), vocab.bos_id, dtype=torch.long, device=device)  # (N, 1)
+    out = []
+    for start in range(0, num_stories, batch_size):
+        n = min(batch_size, num_stories - start)
+        out += _sample_batch(model, n, temperature, top_k, top_p, generator, device)
+    model.train(was_training)
+    return out
+
+
+def _sample_batch(model, n, temperature, top_k, top_p, generator, device) -> list[list[str]]:
+    vocab = story_vocab()
+    ids = torch.full((n, 1), vocab.bos_id, dtype=torch.long, device=device)  # (n, 1)
     cache, new = model.new_cache(), ids
-    done = torch.zeros(num_stories, dtype=torch.bool, device=device)
+    done = torch.zeros(n, dtype=torch.bool, device=device)
     for _ in range(model.config.max_len - 1):
-        logits = model.step(new, cache)[:, -1]  # (N, V): the next token's scores
+        logits = model.step(new, cache)[:, -1]  # (n, V): the next token's scores
         if temperature == 0:
             new = logits.argmax(dim=-1, keepdim=True)
         else:
             probs = next_token_probs(logits, temperature=temperature, top_k=top_k, top_p=top_p)
-            new = torch.multinomial(probs, 1, generator=generator)  # (N, 1)
+            new = torch.multinomial(probs, 1, generator=generator)  # (n, 1)
         ids = torch.cat([ids, new], dim=1)
         done |= new[:, 0] == vocab.eos_id
         if bool(done.all()):
             break
-    model.train(was_training)
-    out = []
-    tokens = vocab.tokens(ids.reshape(-1).tolist())
-    width = ids.shape[1]
-    for i in range(num_stories):
+    tokens, width, out = vocab.tokens(ids.reshape(-1).tolist()), ids.shape[1], []
+    for i in range(n):
         story = tokens[i * width : (i + 1) * width]
         out.append(story[: story.index(EOS) + 1] if EOS in story else story)
     return out

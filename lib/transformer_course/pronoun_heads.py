@@ -94,7 +94,7 @@ class PronounHead:
 
 @torch.no_grad()
 def pronoun_attention(
-    model: nn.Module, stories: Sequence[Story], *, at: str = "query", batch_size: int = 256
+    model: nn.Module, stories: Sequence[Story], *, at: str = "query", batch_size: int = 64
 ) -> PronounAttention:
     """Run a decoder-only ``model`` (``model(ids, need_weights=True)``, then
     ``model.attention_weights()["decoder_self"]``) on ``stories`` and read, for each pronoun,
@@ -119,10 +119,11 @@ def pronoun_attention(
     for start in range(0, len(stories), batch_size):
         part = stories[start : start + batch_size]
         model(encode(part), need_weights=True)
-        weights = torch.stack(model.attention_weights()["decoder_self"], dim=1)  # (b, layers, h, L, L)
+        layers = model.attention_weights()["decoder_self"]  # per layer (b, h, L, L)
         for i, story in enumerate(part):
             for link in story.links:
-                row = weights[i, :, :, link.query if at == "query" else link.pronoun]  # (layers, h, L)
+                source = link.query if at == "query" else link.pronoun
+                row = torch.stack([w[i, :, source] for w in layers])  # (layers, h, L): that row
                 referent.append(row[..., list(link.referent_mentions)].mean(dim=-1))
                 others = [row[..., list(m)].mean(dim=-1) for m in link.distractor_mentions]
                 distractor.append(torch.stack(others, dim=-1).amax(dim=-1))
