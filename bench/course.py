@@ -273,6 +273,25 @@ def _chapter08_generation_explorer():
     return _widgets().GenerationExplorer(Transformer(config).eval(), task, text="3 1 4 1 5")
 
 
+def _chapter09_story_explorer():
+    from transformer_course import stories
+    from transformer_course.model import DecoderOnlyTransformer, TransformerConfig
+
+    generator, vocab = stories.StoryGenerator(), stories.story_vocab()
+    config = TransformerConfig(
+        vocab_size=len(vocab),
+        d_model=64,
+        num_heads=4,
+        num_decoder_layers=2,
+        d_ff=256,
+        dropout=0.0,
+        max_len=generator.max_tokens(),
+        norm_first=True,
+        positional="learned",
+    )
+    return _widgets().StoryExplorer(DecoderOnlyTransformer(config).eval(), vocab, generator=generator)
+
+
 def _chapter07_model():
     from transformer_course.model import Transformer, TransformerConfig
 
@@ -346,6 +365,7 @@ CONSTRUCTORS: dict[str, Callable[[], object]] = {
     "LiveLossCurve": lambda: _chapter08_loss_curve(),
     "AttentionHistoryExplorer": lambda: _chapter08_history_explorer(),
     "GenerationExplorer": lambda: _chapter08_generation_explorer(),
+    "StoryExplorer": lambda: _chapter09_story_explorer(),
 }
 
 # Argument name → a value that fits, for explorers without a registered constructor.

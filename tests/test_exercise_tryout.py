@@ -779,6 +779,59 @@ def _(logits, temperature, top_k):
     return top_k_sample(logits, temperature, top_k).float()
 
 
+# --- 09 one attention step with a KV cache ---
+
+
+def grow(past, new, dim=2):
+    return new if past is None else torch.cat([past, new], dim=dim)
+
+
+@wrong("cached_attention_step", "cat with no None check", named="empty cache not handled")
+def _(q, k_new, v_new, past_k, past_v):
+    keys, values = torch.cat((past_k, k_new), 2), torch.cat((past_v, v_new), 2)
+    return F.scaled_dot_product_attention(q, keys, values), keys, values
+
+
+@wrong("cached_attention_step", "stacked along d_head", named="wrong axis")
+def _(q, k_new, v_new, past_k, past_v):
+    keys, values = grow(past_k, k_new, dim=3), grow(past_v, v_new, dim=3)
+    return F.scaled_dot_product_attention(q, keys, values), keys, values
+
+
+@wrong("cached_attention_step", "scores from the cached keys, cache updated after", named="new key not added")
+def _(q, k_new, v_new, past_k, past_v):
+    if past_k is None:
+        return v_new, k_new, v_new
+    out = F.scaled_dot_product_attention(q, past_k, past_v)
+    return out, torch.cat([past_k, k_new], 2), torch.cat([past_v, v_new], 2)
+
+
+@wrong("cached_attention_step", "is_causal=True kept from training", named="causal mask")
+def _(q, k_new, v_new, past_k, past_v):
+    keys, values = grow(past_k, k_new), grow(past_v, v_new)
+    return F.scaled_dot_product_attention(q, keys, values, is_causal=True), keys, values
+
+
+@wrong("cached_attention_step", "scaled by the number of cached tokens")
+def _(q, k_new, v_new, past_k, past_v):
+    keys, values = grow(past_k, k_new), grow(past_v, v_new)
+    weights = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(keys.shape[2]), -1)
+    return weights @ values, keys, values
+
+
+@wrong("cached_attention_step", "values grown with the keys", named="key cached as value")
+def _(q, k_new, v_new, past_k, past_v):
+    keys = grow(past_k, k_new)
+    values = grow(past_v, k_new)
+    return F.scaled_dot_product_attention(q, keys, values), keys, values
+
+
+@wrong("cached_attention_step", "out with the position axis squeezed")
+def _(q, k_new, v_new, past_k, past_v):
+    keys, values = grow(past_k, k_new), grow(past_v, v_new)
+    return F.scaled_dot_product_attention(q, keys, values).squeeze(2), keys, values
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize(("name", "fn", "named"), TRYOUT)
 def test_a_wrong_answer_gets_its_own_hint_or_an_honest_generic_message(name, fn, named):

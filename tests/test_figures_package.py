@@ -70,6 +70,9 @@ EXAMPLES = {
         weights(6), list("abcdef"), referent=1, distractor=3, source=5
     ),
     "next_token_figure": lambda: figures.next_token_figure(weights(6), list("abcdef"), chosen=2),
+    "likeliest_tokens_figure": lambda: figures.likeliest_tokens_figure(
+        weights(6), list("abcdef"), chosen=2, true_probs=weights(6), top=4
+    ),
 }
 
 

@@ -14,7 +14,8 @@ holding its exercises: ``embeddings`` (01), ``positions`` (02), ``attention`` (0
 ``softmax`` and ``head`` (04), ``multi_head`` (05), ``masks`` (06), ``feed_forward``,
 ``add_norm``, ``encoder_layer``, ``layers`` (the decoder layer) and ``assembly`` (the
 encoder-decoder forward) (07), ``loss`` (the shifted-target loss), ``train_step``,
-``generation`` (greedy decoding) and ``sampling`` (temperature and top-k) (08); and
+``generation`` (greedy decoding) and ``sampling`` (temperature and top-k) (08),
+``cached_step`` (one attention step with a KV cache) (09); and
 ``registry`` (every exercise, in chapter order).
 
 How to add an exercise:
@@ -36,6 +37,7 @@ the global random state is untouched, errors and in-place changes are handled.
 from .add_norm import check_add_norm
 from .assembly import Seq2SeqParts, check_encoder_decoder_forward
 from .attention import check_attention_scores
+from .cached_step import check_cached_attention_step
 from .embeddings import check_cosine_similarity
 from .encoder_layer import check_encoder_layer
 from .feed_forward import check_feed_forward
@@ -78,6 +80,7 @@ __all__ = [
     "check_add_norm",
     "check_attention",
     "check_attention_scores",
+    "check_cached_attention_step",
     "check_causal_masked_weights",
     "check_cosine_similarity",
     "check_decoder_layer",

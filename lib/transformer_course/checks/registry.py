@@ -10,6 +10,7 @@ from . import (
     add_norm,
     assembly,
     attention,
+    cached_step,
     embeddings,
     encoder_layer,
     feed_forward,
@@ -28,7 +29,7 @@ from .harness import Exercise
 
 # In the order the chapters teach them: 04 softmax before one head; 07 the feed-forward network
 # and Add & Norm, the encoder layer, the decoder layer, the whole model; 08 the loss and the
-# training step, greedy decoding, sampling.
+# training step, greedy decoding, sampling; 09 one step with a KV cache.
 MODULES = (
     embeddings,
     positions,
@@ -46,6 +47,7 @@ MODULES = (
     train_step,
     generation,
     sampling,
+    cached_step,
 )
 
 # Sorted by chapter; within a chapter, in the order of MODULES.

@@ -237,3 +237,70 @@ def _distribution_figure(
         yaxis=dict(range=[0, 1.12], title=dict(text=y_title)),
         xaxis=dict(xaxis, **ticks(words, len(words))),
     )
+
+
+def likeliest_tokens_figure(
+    probs: torch.Tensor,
+    labels: Sequence[str],
+    *,
+    chosen: int | None = None,
+    true_probs: torch.Tensor | None = None,
+    top: int = 12,
+    title: str = "The likeliest next tokens",
+) -> go.Figure:
+    """probs (V,): a model's next-token distribution, its ``top`` likeliest tokens as bars (the
+    chosen one stands out); true_probs (V,): the distribution the data really has, drawn as a
+    marker on each bar, so a reader sees where the model is over- or under-confident. The
+    tokens shown are the ``top`` likeliest under either distribution, the chosen one always."""
+    _validate.tensor("probs", probs, ndim=1)
+    vocab = label_list("labels", labels, probs.shape[0])
+    _validate.positive_int("top", top)
+    if chosen is not None and not 0 <= chosen < len(vocab):
+        raise ValueError(f"chosen must be an id in [0, {len(vocab)}), got {chosen}")
+    if true_probs is not None:
+        _validate.tensor("true_probs", true_probs, ndim=1)
+        if true_probs.shape != probs.shape:
+            raise ValueError(
+                f"true_probs must have the shape of probs {tuple(probs.shape)}, got {tuple(true_probs.shape)}"
+            )
+    probs = probs.detach().float().cpu()
+    score = probs if true_probs is None else torch.maximum(probs, true_probs.detach().float().cpu())
+    shown = score.topk(min(top, len(vocab))).indices.tolist()  # (top,) ids, likeliest first
+    if chosen is not None and chosen not in shown:
+        shown[-1] = chosen
+    words = [vocab[i] for i in shown]
+    colours = [CHOSEN_COLOUR if i == chosen else LOSS_COLOUR for i in shown]
+    bars = dict(
+        type="bar",
+        name="model",
+        x=np.arange(len(shown)),
+        y=probs[shown].numpy(),
+        marker=dict(color=colours),
+        text=[f"{float(probs[i]):.2f}" for i in shown],
+        textposition="outside",
+        customdata=words,
+        hovertemplate="%{customdata}: model %{y:.3f}<extra></extra>",
+    )
+    traces = [bars]
+    if true_probs is not None:
+        traces.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                name="the stories' own probability",
+                x=np.arange(len(shown)),
+                y=true_probs.detach().float().cpu()[shown].numpy(),
+                marker=dict(symbol="line-ew-open", size=28, line=dict(width=3, color=themes.theme().ink)),
+                customdata=words,
+                hovertemplate="%{customdata}: stories %{y:.3f}<extra></extra>",
+            )
+        )
+    return figure(
+        traces,
+        title=title,
+        height=320,
+        showlegend=true_probs is not None,
+        legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
+        yaxis=dict(range=[0, 1.15], title=dict(text="probability")),
+        xaxis=dict(title=dict(text="next token"), tickangle=-30, **ticks(words, len(words))),
+    )

@@ -15,7 +15,7 @@ Where things live:
   a real RNN's gradient against attention's), ``embeddings``
   (01, tokens and embeddings), ``positions`` (02), ``attention`` (03–05: Q/K/V, scaling,
   heads), ``masks`` (06), ``model`` (07, the whole Transformer), ``training`` (08, training
-  and generation).
+  and generation), ``story`` (09, a GPT that writes).
 
 To add an explorer: in the module of its idea (or a new one), subclass ``Explorer``, or
 ``SentenceExplorer`` if it reads a sentence; build its controls and views in
@@ -41,6 +41,7 @@ from .masks import MAX_BATCH, MAX_MASK_TOKENS, MaskExplorer
 from .model import BOS_LABEL, ModelExplorer
 from .positions import PositionalExplorer, WordOrderExplorer, match_words
 from .recurrence import PathLengthExplorer, RepeatedProductExplorer
+from .story import StoryExplorer
 from .tables import batch_table, shapes_table, token_table
 from .training import AttentionHistoryExplorer, GenerationExplorer, LiveLossCurve
 from .view import FigureView, PlotlyLibrary, figure_json, plotly_library
@@ -67,6 +68,7 @@ __all__ = [
     "RepeatedProductExplorer",
     "ScalingExplorer",
     "SentenceExplorer",
+    "StoryExplorer",
     "WordOrderExplorer",
     "batch_table",
     "figure_json",

@@ -1,0 +1,322 @@
+"""Exercise 09: one step of attention with a KV cache.
+
+``cached_attention_step(q, k_new, v_new, past_k, past_v)`` → ``(out, keys, values)``:
+
+    q, k_new, v_new   (B, h, 1, d_head)   the new token's query, key and value
+    past_k, past_v    (B, h, t, d_head)   the cached keys and values of the t earlier tokens,
+                                          or None when the cache is still empty (t = 0)
+    keys, values      (B, h, t + 1, d_head)  the cache after this step: the new position last
+    out               (B, h, 1, d_head)   softmax(q · keysᵀ / √d_head) · values
+
+No mask: every cached position is in the new token's past.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+from ..kv_cache import KVCache
+from .describe import same
+from .harness import Exercise, Mistake, Result, check_function, randn
+
+# --- The learner's side: the starter, a worked solution, other correct answers ---
+
+
+def starter(q, k_new, v_new, past_k, past_v):
+    """q, k_new, v_new (B, h, 1, d_head); past_k, past_v (B, h, t, d_head) or None
+    → out (B, h, 1, d_head), keys (B, h, t + 1, d_head), values (B, h, t + 1, d_head)."""
+    raise NotImplementedError
+
+
+def solution(q, k_new, v_new, past_k, past_v):
+    """q, k_new, v_new (B, h, 1, d_head); past_k, past_v (B, h, t, d_head) or None
+    → out (B, h, 1, d_head), keys (B, h, t + 1, d_head), values (B, h, t + 1, d_head)."""
+    if past_k is None:  # the first token: nothing cached yet
+        keys, values = k_new, v_new
+    else:
+        keys = torch.cat([past_k, k_new], dim=2)  # the new position goes last: (B, h, t + 1, d_head)
+        values = torch.cat([past_v, v_new], dim=2)
+    scores = q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, h, 1, t + 1)
+    weights = torch.softmax(scores, dim=-1)  # no mask: every cached position is in the past
+    return weights @ values, keys, values
+
+
+def by_hand(
+    q, k_new, v_new, past_k, past_v, *, scale="root", dim=-1, mask=False, stored=None, order="after", axis=2
+):
+    """A learner's cached step with one switch per catalogued mistake (all off: correct)."""
+    if past_k is None:  # an empty cache: zero positions so far
+        past_k, past_v = k_new[:, :, :0], v_new[:, :, :0]
+    key_in = q if stored == "q as key" else k_new
+    value_in = k_new if stored == "k as value" else v_new
+    pair_k, pair_v = (past_k, key_in), (past_v, value_in)
+    if order == "before":
+        pair_k, pair_v = pair_k[::-1], pair_v[::-1]
+    keys, values = torch.cat(pair_k, dim=axis), torch.cat(pair_v, dim=axis)
+    scores = q @ keys.transpose(-2, -1)
+    if scale == "root":
+        scores = scores / math.sqrt(q.shape[-1])
+    elif scale == "times":
+        scores = scores * math.sqrt(q.shape[-1])
+    if mask:  # the causal mask from training, built for one row: it hides all but the first key
+        hidden = torch.triu(torch.ones(scores.shape[-2], scores.shape[-1], dtype=torch.bool), diagonal=1)
+        scores = scores.masked_fill(hidden, float("-inf"))
+    weights = torch.softmax(scores, dim=dim)
+    return weights @ values, keys, values
+
+
+def _with_kv_cache(q, k_new, v_new, past_k, past_v):
+    """lib's KVCache keeps the keys and values; PyTorch's fused kernel attends."""
+    cache = KVCache(num_layers=1, max_len=64)
+    if past_k is not None:
+        cache.append(0, past_k, past_v)
+    keys, values = cache.append(0, k_new, v_new)
+    return F.scaled_dot_product_attention(q, keys, values), keys.clone(), values.clone()
+
+
+def _with_einsum(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat((past_k, k_new), dim=-2)
+    values = v_new if past_v is None else torch.cat((past_v, v_new), dim=-2)
+    weights = torch.einsum("bhqd,bhkd->bhqk", q / q.shape[-1] ** 0.5, keys).softmax(dim=-1)
+    return torch.einsum("bhqk,bhkd->bhqd", weights, values), keys, values
+
+
+def _head_by_head(q, k_new, v_new, past_k, past_v):
+    B, h = q.shape[:2]
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    out = torch.empty_like(q)
+    for b in range(B):
+        for j in range(h):
+            w = torch.softmax(keys[b, j] @ q[b, j, 0] / math.sqrt(q.shape[-1]), dim=0)  # (t + 1,)
+            out[b, j, 0] = w @ values[b, j]
+    return out, keys, values
+
+
+ALTERNATIVES = {
+    "by hand, every switch off": by_hand,
+    "lib's KVCache and F.scaled_dot_product_attention": _with_kv_cache,
+    "einsum": _with_einsum,
+    "one head at a time": _head_by_head,
+    "as a list, in float64": lambda *a: list(solution(*(None if t is None else t.double() for t in a))),
+}
+
+
+# --- The checker's side: reference, test cases, the catalogue of mistakes ---
+
+
+def _grown(past: torch.Tensor | None, new: torch.Tensor) -> torch.Tensor:
+    return new if past is None else torch.cat([past, new], dim=2)
+
+
+def reference(q, k_new, v_new, past_k, past_v):
+    keys, values = _grown(past_k, k_new), _grown(past_v, v_new)
+    return F.scaled_dot_product_attention(q, keys, values), keys, values
+
+
+def variant(q, k_new, v_new, past_k, past_v, *, keys_by=None, values_by=None, weights_by=None):
+    """The step, or one of its usual mistakes: keys_by / values_by build the new cache,
+    weights_by(scores, q) replaces softmax(scores / √d_head)."""
+    keys = _grown(past_k, k_new) if keys_by is None else keys_by(q, k_new, past_k)
+    values = _grown(past_v, v_new) if values_by is None else values_by(k_new, v_new, past_v)
+    scores = q @ keys.transpose(-2, -1)
+    d = q.shape[-1]
+    weights = torch.softmax(scores / math.sqrt(d), dim=-1) if weights_by is None else weights_by(scores, d)
+    return weights @ values, keys, values
+
+
+def _cases() -> list[tuple]:
+    # (B, h, t, d_head). q and the keys are N(0, 1/√d), so the scores are of size 1 and the
+    # softmax is not saturated: no scaling and × √d_head are told apart. t ≥ 2 and d_head ≠ t + 1
+    # in the first cases, so concatenating on the wrong axis or forgetting the transpose fails
+    # there with an error that names it; the last case is the first step (an empty cache).
+    g = torch.Generator().manual_seed(9)
+    cases = []
+    for B, h, t, d in ((2, 3, 4, 6), (1, 2, 6, 4), (3, 1, 2, 5)):
+        s = d**-0.25
+        q, k, v = (
+            randn(B, h, 1, d, gen=g, scale=s),
+            randn(B, h, 1, d, gen=g, scale=s),
+            randn(B, h, 1, d, gen=g),
+        )
+        cases.append((q, k, v, randn(B, h, t, d, gen=g, scale=s), randn(B, h, t, d, gen=g)))
+    q, k, v = (randn(2, 2, 1, 4, gen=g) for _ in range(3))
+    cases.append((q, k, v, None, None))
+    return cases
+
+
+def _out_ignores_the_new_token(fn, case, got) -> bool:
+    """The output is attention over the t cached tokens only (whatever cache is returned)."""
+    q, _, _, past_k, past_v = case
+    if past_k is None or not isinstance(got, tuple | list) or len(got) != 3:
+        return False
+    return same(got[0], _past_only(q, past_k, past_v)[0], 1e-5)
+
+
+def _out_is_v_new(fn, case, got) -> bool:
+    """The learner attended to the new token only: its output is v_new itself."""
+    return isinstance(got, tuple | list) and len(got) == 3 and same(got[0], case[2], 1e-5)
+
+
+def _first_key_only(scores: torch.Tensor, d: int) -> torch.Tensor:
+    weights = torch.zeros_like(scores)
+    weights[..., 0] = 1.0
+    return weights
+
+
+def _past_only(q, past_k, past_v):
+    w = torch.softmax(q @ past_k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    return w @ past_v, past_k, past_v
+
+
+def _always_concatenates(q, k_new, v_new, past_k, past_v):
+    keys, values = torch.cat([past_k, k_new], dim=2), torch.cat([past_v, v_new], dim=2)
+    w = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    return w @ values, keys, values
+
+
+def _untransposed(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    w = torch.softmax(q @ keys / math.sqrt(q.shape[-1]), dim=-1)
+    return w @ values, keys, values
+
+
+MISTAKES = (
+    Mistake(
+        name="out only",
+        hint="Return the updated cache too: (out, keys, values). The next step needs the keys "
+        "and values with this token's added, or it would forget it.",
+        compute=None,
+        recognise=lambda fn, case, got: isinstance(got, torch.Tensor),
+        example=lambda *a: solution(*a)[0],
+    ),
+    Mistake(
+        name="empty cache not handled",
+        hint="On the first step the cache is empty: past_k and past_v are None, and torch.cat "
+        "cannot take None. Start the cache with this token's: keys = k_new if past_k is None else "
+        "torch.cat([past_k, k_new], dim=2).",
+        compute=None,
+        error=r"got NoneType|NoneType' object|expected Tensor as element",
+        example=lambda q, k, v, pk, pv: _always_concatenates(q, k, v, pk, pv),
+    ),
+    Mistake(
+        name="new key not added",
+        hint="The new token's key and value are missing from the cache: it attended to the t "
+        "earlier tokens only. Append them first: keys = torch.cat([past_k, k_new], dim=2), the same "
+        "for the values; a token also attends to itself.",
+        compute=None,
+        recognise=_out_ignores_the_new_token,
+        example=lambda q, k, v, pk, pv: by_hand(q, k, v, pk, pv) if pk is None else _past_only(q, pk, pv),
+    ),
+    Mistake(
+        name="new token only",
+        hint="Your output is v_new: the new token attended to itself alone, ignoring the cache. "
+        "Its query must be compared with every cached key too: keys = torch.cat([past_k, k_new], dim=2).",
+        compute=None,
+        recognise=_out_is_v_new,
+        example=lambda q, k, v, pk, pv: (v.clone(), k, v),
+    ),
+    Mistake(
+        name="new position first",
+        hint="The output is right but the cache is out of order: you put the new position before "
+        "the t cached ones. Position t goes last, torch.cat([past_k, k_new], dim=2), so that "
+        "keys[:, :, i] stays the key of token i.",
+        compute=partial(
+            variant,
+            keys_by=lambda q, k, past: k if past is None else torch.cat([k, past], dim=2),
+            values_by=lambda k, v, past: v if past is None else torch.cat([v, past], dim=2),
+        ),
+        example=partial(by_hand, order="before"),
+    ),
+    Mistake(
+        name="wrong axis",
+        hint="You concatenated along the wrong axis: the cache grows by one POSITION, and positions "
+        "are dim=2 of (B, h, t, d_head): torch.cat([past_k, k_new], dim=2).",
+        compute=None,
+        error=r"Sizes of tensors must match except in dimension (3|1|0|-1)",
+        example=partial(by_hand, axis=-1),
+    ),
+    Mistake(
+        name="k not transposed",
+        hint="The scores need the keys transposed: q @ keys.transpose(-2, -1) is (B, h, 1, t + 1), "
+        "one dot product per cached position.",
+        compute=None,
+        error=r"cannot be multiplied|size mismatch|must match the size|Expected size",
+        example=lambda q, k, v, pk, pv: _untransposed(q, k, v, pk, pv),
+    ),
+    Mistake(
+        name="no scaling",
+        hint="No scaling: divide the scores by √d_head, as in training, or the cached model "
+        "computes different attention from the one it learned.",
+        compute=partial(variant, weights_by=lambda s, d: torch.softmax(s, dim=-1)),
+        example=partial(by_hand, scale="none"),
+    ),
+    Mistake(
+        name="× √d_head",
+        hint="You multiplied the scores by √d_head; divide them: softmax(q @ keysᵀ / √d_head).",
+        compute=partial(variant, weights_by=lambda s, d: torch.softmax(s * math.sqrt(d), dim=-1)),
+        example=partial(by_hand, scale="times"),
+    ),
+    Mistake(
+        name="causal mask",
+        hint="You applied a causal mask. With one query, the newest token, every cached position "
+        "is in its past: nothing is hidden. (A causal mask built for this single row, or "
+        "is_causal=True, hides every key but the first.)",
+        compute=partial(variant, weights_by=_first_key_only),
+        example=partial(by_hand, mask=True),
+    ),
+    Mistake(
+        name="softmax over the query axis",
+        hint="Softmax over the wrong axis: with a single query, softmax over dim=-2 makes every "
+        "weight 1, so the output is the SUM of the values. The weights of the one query over the "
+        "keys must sum to 1: dim=-1.",
+        compute=partial(variant, weights_by=lambda s, d: torch.softmax(s / math.sqrt(d), dim=-2)),
+        example=partial(by_hand, dim=-2),
+    ),
+    Mistake(
+        name="query cached as key",
+        hint="You cached the QUERY as the new key: keys must grow with k_new, the new token's key "
+        "(q is used once, for this step's scores, and never cached).",
+        compute=partial(variant, keys_by=lambda q, k, past: _grown(past, q)),
+        example=partial(by_hand, stored="q as key"),
+    ),
+    Mistake(
+        name="key cached as value",
+        hint="Your values grew with k_new: the value cache must grow with v_new, the new token's value.",
+        compute=partial(variant, values_by=lambda k, v, past: _grown(past, k)),
+        example=partial(by_hand, stored="k as value"),
+    ),
+)
+
+
+def check_cached_attention_step(learner_fn: Callable) -> Result:
+    """Exercise 09: ``fn(q, k_new, v_new (B, h, 1, d_head), past_k, past_v (B, h, t, d_head) or
+    None)`` → ``(out (B, h, 1, d_head), keys, values (B, h, t + 1, d_head))``."""
+    return check_function(
+        learner_fn,
+        reference,
+        _cases(),
+        name="cached_attention_step",
+        mistakes=MISTAKES,
+        atol=1e-5,
+        parts=("out", "keys", "values"),
+    )
+
+
+EXERCISES = (
+    Exercise(
+        name="cached_attention_step",
+        chapter="09",
+        check=check_cached_attention_step,
+        solution=solution,
+        starter=starter,
+        alternatives=ALTERNATIVES,
+        mistakes=MISTAKES,
+    ),
+)

@@ -1,0 +1,215 @@
+"""A GPT that writes (chapter 09): prompt it, turn the sampling knobs, see why it chose each word.
+
+The explorer is handed a trained ``DecoderOnlyTransformer`` and only runs it: nothing here
+trains. It writes with the KV cache (``generation.cached_logits_fn``), then runs the story
+once more with ``need_weights`` to read every head's attention.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import torch
+
+from .. import figures, generation
+from ..model import DecoderOnlyTransformer
+from ..stories import StoryGenerator
+from ..tokenizer import Vocab
+from .kit import Explorer, read_sentence, unknown_note
+
+PROMPT = "lily and tom were in the park . tom bought a pizza . the pizza came out of the oven and"
+
+
+class StoryExplorer(Explorer):
+    """Chapter 09. Type the start of a story; the model writes on.
+
+    Controls: the prompt; temperature (0 = greedy), top-k (0 = every token), top-p (1 = every
+    token) and the seed of the draws; ``step``, which new token to look into. Views: the story
+    (prompt, then what the model wrote, underlined), the likeliest tokens at that step (with
+    the stories' own probabilities when a ``generator`` is given), and each head's attention
+    from the last token before it, over everything before it.
+    State for tests: ``generation`` (the last ``generation.Generation``), ``accepted`` (the
+    generator's verdict on a finished story, else None).
+    """
+
+    def __init__(
+        self,
+        model: DecoderOnlyTransformer,
+        vocab: Vocab,
+        *,
+        generator: StoryGenerator | None = None,
+        prompt: str = PROMPT,
+        seed: int = 0,
+        max_new_tokens: int = 24,
+    ):
+        if not isinstance(model, DecoderOnlyTransformer):
+            raise ValueError(f"model must be a DecoderOnlyTransformer, got {type(model).__name__}")
+        if not isinstance(vocab, Vocab):
+            raise ValueError(f"vocab must be a Vocab, got {type(vocab).__name__}")
+        if generator is not None and not isinstance(generator, StoryGenerator):
+            raise ValueError(f"generator must be a StoryGenerator or None, got {type(generator).__name__}")
+        if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= 99:
+            raise ValueError(f"seed must be an int in 0 … 99, got {seed!r}")
+        self.model, self.vocab, self.generator = model, vocab, generator
+        self.max_new_tokens = max_new_tokens
+        self.generation: generation.Generation | None = None
+        self._knobs: tuple | None = None  # what self.generation was written with
+        self.accepted: bool | None = None
+        wide = {"description_width": "initial"}
+
+        def slider(kind, value, low, high, step, text):
+            return kind(
+                value=value,
+                min=low,
+                max=high,
+                step=step,
+                description=text,
+                style=wide,
+                continuous_update=False,
+            )
+
+        super().__init__(
+            controls={
+                "text": widgets.Text(
+                    value=prompt, description="prompt", layout=widgets.Layout(width="620px")
+                ),
+                "temperature": slider(widgets.FloatSlider, 1.0, 0.0, 2.0, 0.05, "temperature (0 = greedy)"),
+                "top_k": slider(widgets.IntSlider, 0, 0, len(vocab), 1, "top-k (0 = all)"),
+                "top_p": slider(widgets.FloatSlider, 1.0, 0.05, 1.0, 0.05, "top-p (1 = all)"),
+                "seed": slider(widgets.IntSlider, seed, 0, 99, 1, "seed"),
+                "step": slider(widgets.IntSlider, 1, 1, max_new_tokens, 1, "look at new token"),
+            },
+            views={"story": "html", "distribution": "figure", "attention": "figure"},
+        )
+
+    # --- one update ---
+
+    def render(self):
+        prompt = self._prompt()
+        knobs = (tuple(prompt.tolist()), *(self.value(n) for n in ("temperature", "top_k", "top_p", "seed")))
+        if knobs != self._knobs:  # moving only the step slider looks into the same story
+            self.generation, self._knobs = self._write(prompt), knobs
+        gen = self.generation
+        slider = self.controls["step"]
+        if slider.max != len(gen.steps):
+            slider.max = len(gen.steps)
+        k = min(slider.value, len(gen.steps))  # 1-based: the k-th new token
+        step = gen.steps[k - 1]
+        words = self.vocab.tokens(gen.ids)
+        self.accepted = self._verdict(words, finished=gen.steps[-1].chosen == self.vocab.eos_id)
+        t = len(step.prefix)
+        chosen, before = words[t], " ".join(words[max(0, t - 4) : t])
+        self.note(
+            f"New token {k} of {len(gen.steps)}: '{chosen}', drawn with probability "
+            f"{step.chosen_prob:.2f} after '… {before}'."
+        )
+        return {
+            "story": self._story_html(words, len(prompt), len(step.prefix)),
+            "distribution": figures.likeliest_tokens_figure(
+                step.probs,
+                self.vocab.itos,
+                chosen=step.chosen,
+                true_probs=self._true_probs(words[: len(step.prefix)]),
+                title=f"Token {k}: the likeliest next tokens",
+            ),
+            "attention": self._attention_figure(gen.ids, words, len(step.prefix) - 1, chosen),
+        }
+
+    def _prompt(self) -> torch.Tensor:
+        """The prompt box → ids (t0,) starting with <bos>, or InputError."""
+        room = self.model.config.max_len - 1  # one position is the <bos> before the prompt
+        tokens, ids, unknown = read_sentence(
+            self.value("text"), self.vocab, label="prompt", max_tokens=room - 1
+        )
+        if unknown:
+            self.note(unknown_note(unknown) + " The model never saw <unk> in a story.", key="unknown")
+        return torch.cat([torch.tensor([self.vocab.bos_id]), ids])
+
+    def _write(self, prompt: torch.Tensor) -> generation.Generation:
+        device = next(self.model.parameters()).device
+        n_new = min(self.max_new_tokens, self.model.config.max_len - prompt.shape[0])
+        top_k, top_p = self.value("top_k") or None, self.value("top_p")
+        self.model.eval()
+        return generation.generate(
+            generation.cached_logits_fn(self.model),
+            prompt.to(device),
+            max_new_tokens=n_new,
+            strategy="sample",
+            temperature=self.value("temperature"),
+            top_k=top_k,
+            top_p=None if top_p >= 1.0 else top_p,
+            eos_id=self.vocab.eos_id,
+            seed=self.value("seed"),
+        )
+
+    # --- what the views show ---
+
+    def _verdict(self, words: list[str], *, finished: bool) -> bool | None:
+        """The generator's verdict on a finished story (None without a generator, or unfinished)."""
+        if self.generator is None:
+            return None
+        if finished:
+            ok = self.generator.is_story(words)
+            self.note(
+                "The story is one the generator could have written."
+                if ok
+                else "The story is NOT one the generator could have written: the model made a mistake.",
+                key="verdict",
+            )
+            return ok
+        self.note(f"The story is not finished after {len(words)} tokens (no <eos> yet).", key="verdict")
+        return None
+
+    def _true_probs(self, prefix: list[str]) -> torch.Tensor | None:
+        """The stories' own distribution after ``prefix`` (V,), or None where none is known."""
+        if self.generator is None:
+            return None
+        try:
+            exact = self.generator.next_token_probs(prefix)
+        except ValueError:
+            self.note("No story starts this way, so the bars have nothing to be compared with.", key="true")
+            return None
+        probs = torch.zeros(len(self.vocab))
+        for word, p in exact.items():
+            probs[self.vocab.stoi.get(word, self.vocab.unk_id)] += p
+        return probs
+
+    def _story_html(self, words: list[str], prompt_len: int, looked_at: int) -> str:
+        """The prompt, then the new tokens underlined; the token looked at in bold."""
+        parts = []
+        for i, word in enumerate(words[1:], start=1):  # leave <bos> out
+            text = html.escape(word)
+            if i >= prompt_len:
+                text = f'<span style="text-decoration:underline">{text}</span>'
+            if i == looked_at:
+                text = f"<b>[{text}]</b>"
+            parts.append(text)
+        return (
+            '<div class="tc-story" style="font-size:1.05em;line-height:1.6;max-width:900px">'
+            + " ".join(parts)
+            + '</div><div class="tc-story-key" style="opacity:0.85;font-size:0.9em">'
+            "Plain: your prompt. Underlined: written by the model. [Bold]: the token looked at.</div>"
+        )
+
+    def _attention_figure(self, ids: torch.Tensor, words: list[str], query: int, chosen: str):
+        """Every head's attention from position ``query`` over positions 0 … query: (layers·h, query + 1)."""
+        with torch.no_grad():
+            self.model(ids[: query + 1].unsqueeze(0), need_weights=True)
+        layers = self.model.attention_weights()["decoder_self"]  # per layer (1, h, T, T)
+        rows = torch.cat([w[0, :, query, : query + 1].cpu() for w in layers])  # (layers·h, query + 1)
+        heads = layers[0].shape[1]
+        labels = [f"layer {i // heads + 1} head {i % heads + 1}" for i in range(rows.shape[0])]
+        return figures.matrix_heatmap(
+            rows,
+            labels,
+            words[: query + 1],
+            title=f"Each head's attention from '{words[query]}' as the model chose '{chosen}'",
+            x_title="earlier token",
+            y_title="head",
+            zmin=0.0,
+            zmax=1.0,
+            show_text=False,
+        )

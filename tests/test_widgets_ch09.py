@@ -1,0 +1,116 @@
+"""Chapter 09's explorer: every control changes the figures it drives; bad input is a message."""
+
+import pytest
+import torch
+from transformer_course import stories
+from transformer_course.model import DecoderOnlyTransformer, TransformerConfig
+from transformer_course.widgets import StoryExplorer
+from widget_state import changed, snapshot
+
+GENERATOR = stories.StoryGenerator()
+VOCAB = stories.story_vocab()
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    config = TransformerConfig(
+        vocab_size=len(VOCAB), d_model=32, num_heads=2, num_decoder_layers=2, d_ff=64,
+        max_len=GENERATOR.max_tokens(), dropout=0.0, norm_first=True, positional="learned",
+    )  # fmt: skip
+    return DecoderOnlyTransformer(config).eval()
+
+
+@pytest.fixture
+def explorer(model):
+    return StoryExplorer(model, VOCAB, generator=GENERATOR, max_new_tokens=12)
+
+
+def test_it_writes_after_the_prompt_and_shows_every_head(explorer, model):
+    gen = explorer.generation
+    prompt = VOCAB.encode(explorer.value("text"), add_bos=True)
+    assert torch.equal(gen.ids[: len(prompt)], prompt) and 1 <= len(gen.steps) <= 12
+    heat = explorer.figures["attention"].data[0]
+    layers, heads = 2, 2
+    assert heat.z.shape == (layers * heads, len(prompt))  # from the last prompt token over the prompt
+    assert "New token 1 of" in explorer.message.value
+    assert "<u" in explorer.views["story"].value or "underline" in explorer.views["story"].value
+
+
+def test_the_bars_carry_the_stories_own_probabilities(explorer):
+    bars, truth = explorer.figures["distribution"].data
+    exact = GENERATOR.next_token_probs(VOCAB.tokens(explorer.generation.steps[0].prefix))
+    shown = dict(zip(bars.customdata, truth.y, strict=True))
+    for word, p in shown.items():
+        assert p == pytest.approx(exact.get(word, 0.0), abs=1e-6)
+    assert max(exact, key=exact.get) in shown  # the likeliest true token is among the bars
+
+
+@pytest.mark.parametrize(
+    "control, value",
+    [
+        ("temperature", 0.3),
+        ("top_k", 3),
+        ("top_p", 0.5),
+        ("seed", 7),
+        ("step", 2),
+        ("text", "tom and lily met"),
+    ],
+)
+def test_each_control_moves_the_figures(explorer, control, value):
+    before = snapshot(explorer)
+    explorer.controls[control].value = value
+    assert changed(before, snapshot(explorer)), control
+    assert "⚠" not in explorer.message.value, explorer.message.value
+
+
+def test_temperature_zero_is_greedy(explorer, model):
+    explorer.controls["temperature"].value = 0.0
+    first = explorer.generation.ids.clone()
+    explorer.controls["seed"].value = 9
+    assert torch.equal(explorer.generation.ids, first)  # no draw: the seed changes nothing
+    step = explorer.generation.steps[0]
+    assert step.chosen == int(model(step.prefix.unsqueeze(0))[0, -1].argmax())
+
+
+def test_the_verdict_is_the_generators(explorer):
+    for seed in range(4):
+        explorer.controls["seed"].value = seed
+        words = VOCAB.tokens(explorer.generation.ids)
+        if explorer.generation.steps[-1].chosen == VOCAB.eos_id:
+            assert explorer.accepted == GENERATOR.is_story(words)
+        else:
+            assert explorer.accepted is None and "not finished" in explorer.message.value
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [("", "empty"), ("the " * 80, "tokens"), ("lily ate a zeppelin", "zeppelin")],
+)
+def test_bad_prompts_are_messages(explorer, text, says):
+    explorer.controls["text"].value = text
+    assert says in explorer.message.value
+    if says != "zeppelin":  # an unknown word is a note; the model still writes
+        assert "⚠" in explorer.message.value
+
+
+def test_a_prompt_no_story_starts_with_still_writes(explorer):
+    explorer.controls["text"].value = "pizza pizza pizza"
+    assert "No story starts this way" in explorer.message.value
+    assert len(explorer.figures["distribution"].data) == 1  # the model's bars alone
+
+
+@pytest.mark.parametrize(
+    "kwargs, says",
+    [
+        (dict(model=torch.nn.Linear(2, 2)), "model must be a DecoderOnlyTransformer"),
+        (dict(vocab=["a"]), "vocab must be a Vocab"),
+        (dict(generator="stories"), "generator must be a StoryGenerator"),
+        (dict(max_new_tokens=0), "max_new_tokens"),
+        (dict(seed=-1), "seed"),
+    ],
+)
+def test_bad_arguments_name_themselves(model, kwargs, says):
+    args = dict(model=model, vocab=VOCAB) | kwargs
+    with pytest.raises(ValueError, match=says):
+        StoryExplorer(args.pop("model"), args.pop("vocab"), **args)
