@@ -31,7 +31,7 @@ import time
 import torch
 import torch.nn.functional as F
 from IPython.display import display
-from transformer_course import figures, widgets
+from transformer_course import checks, figures, widgets
 from transformer_course.generation import cached_logits_fn, decoder_logits_fn, generate
 from transformer_course.lm_training import (
     acceptance,
@@ -490,12 +490,54 @@ assert plain / cached > 1.5
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Your turn: one cached attention step
 #
-# *(This exercise lands with `checks.check_cached_attention_step`.)*
+# Write the heart of the cache: one head-batched attention step for the newest token.
+#
+# - `q`, `k_new`, `v_new`: the new token's query, key and value, each (B, h, 1, d_head);
+# - `past_k`, `past_v`: the cached keys and values of the t earlier tokens, each
+#   (B, h, t, d_head), or `None` when nothing is cached yet (the first token).
+#
+# Return `(out, keys, values)`: `keys` and `values` are the cache after this step, each
+# (B, h, t + 1, d_head) with the new position **last**, and `out` (B, h, 1, d_head) is
+# softmax(q · keysᵀ / √d_head) · values. Does the new token need a causal mask here?
+
+# %% slideshow={"slide_type": "fragment"}
+def my_cached_attention_step(q, k_new, v_new, past_k, past_v):
+    """q, k_new, v_new (B, h, 1, d_head); past_k, past_v (B, h, t, d_head) or None
+    → out (B, h, 1, d_head), keys (B, h, t + 1, d_head), values (B, h, t + 1, d_head)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_cached_attention_step(my_cached_attention_step)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def cached_attention_step_solution(q, k_new, v_new, past_k, past_v):
+    """q, k_new, v_new (B, h, 1, d_head); past_k, past_v (B, h, t, d_head) or None
+    → out (B, h, 1, d_head), keys (B, h, t + 1, d_head), values (B, h, t + 1, d_head)."""
+    if past_k is None:                                       # the first token: nothing cached yet
+        keys, values = k_new, v_new
+    else:                                                    # the new position goes last
+        keys = torch.cat([past_k, k_new], dim=2)             # (B, h, t + 1, d_head)
+        values = torch.cat([past_v, v_new], dim=2)
+    scores = q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1])   # (B, h, 1, t + 1)
+    weights = torch.softmax(scores, dim=-1)                  # no mask: every cached key is in the past
+    return weights @ values, keys, values                    # (B, h, 1, d_head)
+
+
+assert checks.check_cached_attention_step(cached_attention_step_solution).passed
+checks.check_cached_attention_step(cached_attention_step_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explore: the model writing
 #
-# *(The `StoryExplorer` lands here.)*
+# Type the start of a story and let the trained model write on. Move **temperature**
+# (0 = greedy), **top-k** and **top-p** and watch the stories change; **seed** gives
+# another draw. Pick a **step** to see the likeliest tokens there next to the stories'
+# own probabilities, and every head's attention from the token before it: try a prompt
+# that ends with "he" or "she", or with "it was", and look for the heads found above.
+
+# %% slideshow={"slide_type": "fragment"}
+widgets.StoryExplorer(model, vocab, generator=generator)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
@@ -513,4 +555,5 @@ assert plain / cached > 1.5
 #   per pronoun, on stories they never saw; before training the same heads did so far
 #   less often.
 # - **Temperature, top-k, top-p** trade variety for correctness; a **KV cache** writes
-#   the same tokens without rereading the text, several times faster.
+#   the same tokens without rereading the text, several times faster: each step appends
+#   one key and one value per head and attends from the new token alone, with no mask.
