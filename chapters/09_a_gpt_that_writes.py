@@ -214,12 +214,11 @@ untrained_val = validation_loss(model, val_ids)
 # AdamW with GPT-3's betas (0.9, 0.95), a learning rate that warms up for 50 steps and
 # then follows half a cosine down to a tenth (chapter 08), batches of 32 stories, and
 # every training story is used once. Every 100 steps the loop measures the loss on 500
-# of the held-out stories (the diamonds) and writes a story at temperature 1. The dotted
-# line is the floor.
+# of the held-out stories (the diamonds), and at steps 100, 300 and the last it writes a
+# story at temperature 1. The dotted line is the floor.
 #
 # (Weight decay is 0 here: the model sees every story once, so there is nothing to
-# memorise, and the decay would only hold back the large logits that confident
-# predictions need.)
+# memorise for the decay to prevent.)
 
 # %% slideshow={"slide_type": "fragment"}
 curve = widgets.LiveLossCurve(total_steps=steps, title="A GPT learning stories: loss per token",
@@ -369,10 +368,10 @@ print("   by pronoun, after:", {w: f"{r:.0%}" for w, r in
 # No single head does the whole job: look at its rates by pronoun. The heads **share
 # the job out by pronoun**, so we choose one head per pronoun word
 # (and, for "it", whether it looks from "it" or from "was"). Before training the same
-# heads already win some words: a random head may look at, say, the female names more
-# than at the others, whatever the query, and that is enough to "resolve" every "she".
-# A head that is right for "he" **and** for "she" cannot work that way: it must read the
-# query.
+# heads already win some words: a random head may look at, say, "kids" and "cats" more
+# than at the names, whatever the query, and that is enough to "resolve" every "they"
+# (see "they" below, before training). A head right for "he" **and** for "she" could
+# not work that way: it would have to read the query.
 
 # %% slideshow={"slide_type": "fragment"}
 heads = find_pronoun_heads(model, selection, at=ROWS)              # word → PronounHead
@@ -387,10 +386,11 @@ print(f"held-out stories where each pronoun's head prefers its referent: before 
 assert won >= 0.9 and won > won_before + 0.2
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# All 32 heads, held-out, one row per pronoun word (read from the pronoun):
+# All 32 heads, held-out, one row per pronoun word (read from the row that predicts the
+# next word: the pronoun itself, or "was" after "it"):
 
 # %% slideshow={"slide_type": "fragment"}
-seen_p = readings["pronoun"]
+seen_p = readings["query"]
 by_word = torch.stack([seen_p.wins[..., [i for i, w in enumerate(seen_p.words) if w == word]].float().mean(-1)
                        for word in heads])                           # (words, layers, heads)
 figures.matrix_heatmap(by_word.flatten(1), list(heads),
@@ -452,6 +452,13 @@ assert forming[-1] == won and forming[0] < won - 0.2
 figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stories, one head": one_head,
                                      **per_word},
                                title="Held-out: the chosen heads prefer the referent", y_title="%")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Read the table: the heads for "it" and "she" take their job within the first couple
+# of hundred steps, while the loss is still falling fast; the head for "he" forms last,
+# still climbing at the end; and the best single head never gets far from where it
+# started. Attention patterns are not designed, they are found by the loss, head by
+# head.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The KV cache: write without rereading
@@ -555,5 +562,6 @@ widgets.StoryExplorer(model, vocab, generator=generator)
 #   per pronoun, on stories they never saw; before training the same heads did so far
 #   less often.
 # - **Temperature, top-k, top-p** trade variety for correctness; a **KV cache** writes
-#   the same tokens without rereading the text, several times faster: each step appends
+#   the same tokens without rereading the text, about twice as fast for our small model
+#   and 200 tokens: each step appends
 #   one key and one value per head and attends from the new token alone, with no mask.
