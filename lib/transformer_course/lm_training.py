@@ -100,10 +100,11 @@ def gpt_optimiser(
 
 
 @torch.no_grad()
-def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, batch_size: int = 256) -> float:
+def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, batch_size: int = 64) -> float:
     """The model's loss on ids (N, T), in nats per predicted token: the sum over every story of
     −ln p(label) at its non-padding labels, divided by how many there are (a story of 40
-    tokens weighs twice one of 20, as in ``StoryGenerator.entropy_per_token``)."""
+    tokens weighs twice one of 20, as in ``StoryGenerator.entropy_per_token``). Small batches
+    by default: the memory a large batch's temporaries took stays with the process."""
     _check_ids(ids)
     _validate.positive_int("batch_size", batch_size)
     was_training = model.training
@@ -140,7 +141,7 @@ def sample_stories(
     top_k: int | None = None,
     top_p: float | None = None,
     seed: int = 0,
-    batch_size: int = 250,
+    batch_size: int = 100,
 ) -> list[list[str]]:
     """``num_stories`` stories written from ``<bos>``, ``batch_size`` at a time with the KV cache,
     each until its ``<eos>`` or ``config.max_len`` tokens: one list of tokens per story
