@@ -158,7 +158,8 @@ print(f"{count_parameters(model):,} parameters: 2 blocks, d_model 64, 16 heads o
 # gradients on their way back. Xiong et al. (2020, "On Layer Normalization in the
 # Transformer Architecture") showed that post-norm instead starts training with large
 # gradients near the output, which is why it needs a careful learning-rate warm-up, and
-# that pre-norm trains without one. GPT-2 moved the norm for this reason.
+# that pre-norm trains without one. GPT-2 (2019) had already moved the norm to the input
+# of each sublayer, and the GPTs after it kept it there.
 #
 # Here is the size of the gradient each block receives from one batch, in two freshly
 # initialised 8-block versions of our model:
