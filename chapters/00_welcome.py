@@ -237,6 +237,7 @@ widgets.PathLengthExplorer(length=50, scale=1.0)
 # | **06 Masking** | stop tokens from peeking at the future or at padding |
 # | **07 The full Transformer** | add feed-forward and Add & Norm, stack layers, check against PyTorch |
 # | **08 Training and generation** | train on a toy task, watch attention form, generate text |
+# | **09 A GPT that writes** | train a GPT on stories near the best loss; pronoun heads; a KV cache |
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## Recap

@@ -886,4 +886,6 @@ assert gap.abs().max() < 1e-5
 #   sharpens (T < 1) or flattens (T > 1) the distribution; **top-k** cuts the tail; a
 #   **seed** makes a draw reproducible.
 #
-# That is the whole course: from vectors for words to a model that learns and writes.
+# Next: **09 A GPT that writes**, where a decoder-only model learns a whole world of
+# stories, gets within a hair of the best loss possible, and writes its own, fast, with a
+# KV cache.

@@ -157,3 +157,12 @@ def test_results_file_is_written(tmp_path, monkeypatch):
 def test_unknown_benchmark_is_refused():
     with pytest.raises(SystemExit):
         cli.main(["--only", "nonsense", "--no-write"])
+
+
+def test_chapter_09_has_its_own_time_goal(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    path = tmp_path / "09_a_gpt_that_writes.ipynb"
+    nbformat.write(nb, path)
+    section = course.run_chapters_section(notebooks=[path])
+    assert section.rows[0].goal == f"≤ {course.GOAL_CHAPTER_09_S:.0f} s" == "≤ 45 s"

@@ -97,6 +97,24 @@ def test_loss_curve_draws_the_steps_faint_and_the_mean_bold():
     assert log.layout.yaxis.title.text == "loss (log scale)" and log.layout.xaxis.range is None
 
 
+def test_loss_curve_draws_the_floor_and_held_out_points():
+    fig = figures.loss_curve_figure(
+        [1, 2, 3], [3.0, 2.0, 1.0], floor=0.46, floor_label="generator", validation=[(1, 2.5), (3, 0.9)]
+    )
+    raw, held = fig.data
+    assert held.name == "held-out" and list(held.x) == [1, 3] and list(held.y) == [2.5, 0.9]
+    assert held.mode == "markers" and held.marker.color == palette.VALIDATION_COLOUR
+    (line,) = fig.layout.shapes
+    assert line.y0 == line.y1 == 0.46 and line.xref == "x domain"
+    assert fig.layout.annotations[0].text == "generator 0.460"
+    plain = figures.loss_curve_figure([1], [1.0])
+    assert not plain.layout.shapes and not plain.layout.annotations
+    with pytest.raises(ValueError, match="floor"):
+        figures.loss_curve_figure([1], [1.0], floor=0.0, log_y=True)
+    with pytest.raises(ValueError, match="validation"):
+        figures.loss_curve_figure([1], [1.0], validation=[1.0])
+
+
 def test_progress_curve_marks_the_current_step():
     fig = figures.progress_curve_figure([0, 10, 20], [0.1, 0.5, 0.9], current=10, y_title="accuracy")
     assert list(fig.data[0].y) == pytest.approx([10.0, 50.0, 90.0])

@@ -15,7 +15,7 @@ ORDER = [
     "_validate", "tokenizer", "embeddings", "positional", "kv_cache", "attention", "examples",
     "recurrence", "softmax", "cost", "masks", "layers", "config", "stacks", "model", "data",
     "story_world", "stories", "pointer", "neighbours", "training", "sampling", "generation",
-    "alignment", "from_scratch",
+    "lm_training", "pronoun_heads", "alignment", "from_scratch",
     "assets", "figures", "widgets", "checks", "export", "workspace", "kernel_memory",
 ]  # fmt: skip
 MODULES = sorted(

@@ -35,6 +35,18 @@ def test_live_loss_curve_redraws_on_update():
     assert list(curve.figures["loss"].layout.xaxis.range) == [0, 100]
 
 
+def test_live_loss_curve_shows_the_floor_and_the_held_out_losses():
+    curve = LiveLossCurve(total_steps=100, floor=0.5, floor_label="generator")
+    assert curve.figures["loss"].layout.shapes[0].y0 == 0.5  # there from the start
+    history = fake_history(20)
+    history.add_eval("held-out", 10, 1.2)
+    history.add_eval("held-out", 20, 0.9)
+    curve.update(history)
+    held = curve.figures["loss"].data[-1]
+    assert held.name == "held-out" and list(held.y) == [1.2, 0.9]
+    assert curve.figures["loss"].layout.annotations[0].text == "generator 0.500"
+
+
 @pytest.mark.parametrize("control, value", [("smoothing", 3), ("log", True)])
 def test_live_loss_curve_controls(control, value):
     curve = LiveLossCurve()

@@ -85,6 +85,7 @@ def train(
     progress: bool = True,
     description: str = "training",
     history: History | None = None,
+    optimiser: Callable[[nn.Module, float], torch.optim.Optimizer] | None = None,
 ) -> History:
     """Train ``model`` for ``steps`` steps of Adam and return the ``History``.
 
@@ -93,6 +94,8 @@ def train(
     rate up linearly from 0, then it stays at ``lr``, or with ``decay`` glides down to
     ``lr``/10 along a half cosine (small final steps settle the weights). ``snapshot_fn(model)`` runs in eval
     mode without gradients at each step in ``snapshot_steps`` (0 = before the first step).
+    ``optimiser(model, lr)``, when given, makes the optimiser instead of Adam (e.g. a GPT's
+    AdamW, ``lm_training.gpt_optimiser``).
     """
     _check_model(model)
     _validate.function("loss_fn", loss_fn, "of (model, batch) returning a scalar loss")
@@ -106,13 +109,20 @@ def train(
     snapshot_steps = _check_snapshots(snapshot_steps, snapshot_fn, steps)
     if callback is not None:
         _validate.function("callback", callback, "of the History")
+    if optimiser is not None:
+        _validate.function("optimiser", optimiser, "of (model, lr) returning a torch.optim.Optimizer")
     if history is not None and not isinstance(history, History):
         raise ValueError(f"history must be None or a History to continue, got {type(history).__name__}")
 
     torch.manual_seed(seed)  # dropout draws from the global generator
     history = History() if history is None else history
     start = history.steps[-1] if history.steps else 0
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    if optimiser is None:
+        optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    else:
+        optimiser = optimiser(model, lr)
+        if not isinstance(optimiser, torch.optim.Optimizer):
+            raise ValueError(f"optimiser must return a torch.optim.Optimizer, got {type(optimiser).__name__}")
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _lr_factor(s, steps, warmup, decay))
     wanted = set(snapshot_steps)
     if 0 in wanted:

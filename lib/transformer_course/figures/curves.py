@@ -14,8 +14,8 @@ import plotly.graph_objects as go
 import torch
 
 from .. import _validate
-from .base import figure, hline, vline
-from .palette import LOSS_COLOUR, RAW_COLOUR
+from .base import figure, hline, line_label, vline
+from .palette import LOSS_COLOUR, RAW_COLOUR, VALIDATION_COLOUR
 
 
 def waves_figure(
@@ -152,15 +152,26 @@ def loss_curve_figure(
     log_y: bool = False,
     title: str = "Training loss",
     total_steps: int | None = None,
+    floor: float | None = None,
+    floor_label: str = "floor",
+    validation: Sequence[tuple[int, float]] | None = None,
 ) -> go.Figure:
     """Loss per step (faint) and its running mean (bold); ``total_steps`` fixes the x range.
 
+    ``floor``: the lowest loss any model can reach (e.g. a story generator's entropy per
+    token), drawn as a dotted horizontal line labelled ``floor_label``; ``validation``:
+    (step, loss) points measured on held-out data, drawn as markers.
     Redrawn after every few steps while a model trains, so it is kept cheap: one build.
     """
     if len(steps) != len(losses):
         raise ValueError(f"losses must have one value per step ({len(steps)}), got {len(losses)}")
     if smoothed is not None and len(smoothed) != len(losses):
         raise ValueError(f"smoothed must have one value per step ({len(steps)}), got {len(smoothed)}")
+    if floor is not None:
+        _validate.finite_number("floor", floor, above=0 if log_y else None)
+    points = [] if validation is None else list(validation)
+    if any(not (isinstance(p, tuple | list) and len(p) == 2) for p in points):
+        raise ValueError("validation must be a list of (step, loss) pairs")
     curves = [("each step", losses, dict(color=RAW_COLOUR, width=1))]
     if smoothed is not None:
         curves.append(("running mean", smoothed, dict(color=LOSS_COLOUR, width=2.5)))
@@ -170,24 +181,42 @@ def loss_curve_figure(
     )
     if not log_y:
         y_axis["rangemode"] = "tozero"
-    return figure(
-        [
+    traces = [
+        dict(
+            type="scatter",
+            x=x,
+            y=list(values),
+            mode="lines",
+            name=name,
+            line=line,
+            hovertemplate="step %{x}: %{y:.3f}<extra></extra>",
+        )
+        for name, values, line in curves
+    ]
+    if points:
+        traces.append(
             dict(
                 type="scatter",
-                x=x,
-                y=list(values),
-                mode="lines",
-                name=name,
-                line=line,
-                hovertemplate="step %{x}: %{y:.3f}<extra></extra>",
+                x=[int(p[0]) for p in points],
+                y=[float(p[1]) for p in points],
+                mode="markers",
+                name="held-out",
+                marker=dict(color=VALIDATION_COLOUR, size=8, symbol="diamond"),
+                hovertemplate="step %{x}: held-out %{y:.4f}<extra></extra>",
             )
-            for name, values, line in curves
-        ],
+        )
+    extra = {}
+    if floor is not None:
+        extra["shapes"] = [hline(floor)]
+        extra["annotations"] = [line_label(floor, f"{floor_label} {floor:.3f}", above=False)]
+    return figure(
+        traces,
         title=title,
         height=320,
         legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"),
         xaxis=dict(title=dict(text="training step"), range=[0, total_steps] if total_steps else None),
         yaxis=y_axis,
+        **extra,
     )
 
 

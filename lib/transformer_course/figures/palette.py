@@ -43,6 +43,7 @@ def faded(colour: str, alpha: float) -> str:
 # --- Roles: what a colour shows ---
 LOSS_COLOUR = BLUE  # a training curve (and the bars of a distribution)
 RAW_COLOUR = faded(LOSS_COLOUR, 0.25)  # the noisy per-step values behind a running mean
+VALIDATION_COLOUR = VERMILLION  # a loss measured on held-out data, beside the training curve
 REFERENT_COLOUR = BLUISH_GREEN  # the right answer: the word "it" refers to
 DISTRACTOR_COLOUR = ORANGE  # the plausible wrong answer
 OTHER_COLOUR = LIGHT_GREY  # every other word

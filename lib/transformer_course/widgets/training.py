@@ -20,12 +20,24 @@ class LiveLossCurve(Explorer):
 
     Pass ``update`` as the ``callback`` of ``training.train``: every call redraws the
     curve from the ``History``. Controls: the running-mean window and a log scale.
+    Chapter 09 adds ``floor`` (the best loss possible, a dotted line) and the held-out
+    losses the callback records in ``history.evals[validation]`` (markers).
     State for tests: ``history``.
     """
 
-    def __init__(self, total_steps: int | None = None, *, title: str = "Training loss", smoothing: int = 20):
+    def __init__(
+        self,
+        total_steps: int | None = None,
+        *,
+        title: str = "Training loss",
+        smoothing: int = 20,
+        floor: float | None = None,
+        floor_label: str = "floor",
+        validation: str = "held-out",
+    ):
         self.history = None
         self.total_steps, self.title = total_steps, title
+        self.floor, self.floor_label, self.validation = floor, floor_label, validation
         super().__init__(
             controls={
                 "smoothing": widgets.IntSlider(
@@ -45,7 +57,13 @@ class LiveLossCurve(Explorer):
         h = self.history
         if h is None or not len(h):
             fig = figures.loss_curve_figure(
-                [], [], title=self.title, total_steps=self.total_steps, log_y=self.value("log")
+                [],
+                [],
+                title=self.title,
+                total_steps=self.total_steps,
+                log_y=self.value("log"),
+                floor=self.floor,
+                floor_label=self.floor_label,
             )
             self.note("Waiting for the first training steps…")
             return {"loss": fig}
@@ -63,6 +81,9 @@ class LiveLossCurve(Explorer):
                 log_y=self.value("log"),
                 title=self.title,
                 total_steps=self.total_steps,
+                floor=self.floor,
+                floor_label=self.floor_label,
+                validation=h.evals.get(self.validation),
             )
         }
 

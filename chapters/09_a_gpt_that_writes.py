@@ -1,0 +1,569 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 09 · A GPT that writes
+#
+# Chapter 08 trained models on tasks with one right answer. A GPT has a different job:
+# read some text and say **what could come next**, as a probability for every token. Do
+# that one token at a time and it writes.
+#
+# In this chapter you train a small GPT, live, on stories of the pizza/Squatch world, and
+# check it with numbers a real corpus could never give:
+#
+# 1. the stories come from a generator that knows the probability of every story, so the
+#    **best possible loss** is known, and we can watch the model approach it;
+# 2. the generator can tell whether any text is one of its stories, so "does the model
+#    write correct stories?" becomes a percentage;
+# 3. nobody tells the model what "he" or "it" means, yet some of its heads learn to look
+#    from a pronoun to what it refers to: we find them and measure them;
+# 4. it writes with temperature, top-k and top-p, and a **KV cache** makes writing fast.
+
+# %% slideshow={"slide_type": "skip"}
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+from IPython.display import display
+from transformer_course import checks, figures, widgets
+from transformer_course.generation import cached_logits_fn, decoder_logits_fn, generate, greedy_decode
+from transformer_course.lm_training import (
+    acceptance,
+    floor_on,
+    gpt_optimiser,
+    next_token_loss,
+    sample_stories,
+    story_batch_fn,
+    story_loss_fn,
+    validation_loss,
+)
+from transformer_course.model import DecoderOnlyTransformer, TransformerConfig, count_parameters
+from transformer_course.pronoun_heads import (
+    ROWS,
+    find_pronoun_head,
+    find_pronoun_heads,
+    pronoun_attention,
+    stories_won,
+)
+from transformer_course.stories import StoryGenerator, encode, split, story_vocab
+from transformer_course.training import train
+
+torch.set_num_threads(1)   # small models train faster on one thread (chapter 08)
+_ = torch.manual_seed(0)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## A corpus the course writes itself
+#
+# Every story has the same shape: two characters meet somewhere, one of them brings a
+# food, then two things happen, each with a pronoun. Every choice (which template, which
+# character, which food …) is made uniformly at random, so the generator knows exactly
+# how likely each story is.
+
+# %% slideshow={"slide_type": "fragment"}
+generator = StoryGenerator()
+for story in generator.sample(3, seed=1):
+    print(f"{story.text}\n    ln p = {story.log_prob:.1f}   ({story.num_predicted} tokens to predict)\n")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The best loss possible
+#
+# A language model is scored by its **loss**: the average of −ln(probability it gave to
+# the token that really came next), in nats per token. No model can beat the generator at
+# its own game: over many stories the lowest average loss is the generator's **entropy**
+# H (how many nats of surprise a story holds, on average) divided by the average number
+# of tokens a model has to predict in a story. That is the **floor**.
+
+# %% slideshow={"slide_type": "fragment"}
+floor = generator.entropy_per_token()
+print(f"H(story) = {generator.entropy():.2f} nats, {generator.mean_tokens():.2f} tokens predicted per story")
+print(f"floor = {generator.entropy():.2f} / {generator.mean_tokens():.2f} = {floor:.3f} nats per token")
+vocab = story_vocab()
+print(f"vocabulary: {len(vocab)} tokens; a model that guessed uniformly would lose ln {len(vocab)} = "
+      f"{math.log(len(vocab)):.2f} nats per token")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Most tokens are certain once you know the story so far ("went to **the**"); the
+# surprise sits in the choices. The generator also gives the exact distribution of the
+# next token. After "… and it was", only the food's adjectives are possible, each with
+# probability ½:
+
+# %% slideshow={"slide_type": "fragment"}
+prefix = ("squatch and lily were in the kitchen . lily made a pizza . "
+          "the pizza came out of the oven and it was")
+print(generator.next_token_probs(prefix))
+good = prefix + " cheesy . squatch looked at lily and he roared ."
+bad = prefix + " sweet . squatch looked at lily and he roared ."          # sweet is cake's word
+print("is a story:", generator.is_story(good), "| with 'sweet':", generator.is_story(bad))
+assert generator.is_story(good) and not generator.is_story(bad)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Training and held-out stories
+#
+# The training stories are fresh draws; the held-out ones are stories the model never
+# sees while it trains (none of them is also a training story). The held-out set is cut
+# in two: 1000 stories to measure the loss, and 200 + 300 for the pronoun heads later.
+
+# %% slideshow={"slide_type": "fragment"}
+steps, batch_size = 800, 32
+train_stories, held_out = split(generator, steps * batch_size, 1500, seed=0)
+val_stories, selection, pronoun_test = held_out[:1000], held_out[1000:1200], held_out[1200:]
+max_len = generator.max_tokens()
+train_ids = encode(train_stories, length=max_len)          # (25600, 48): <bos> … <eos> <pad> …
+first_four = train_stories[:4]
+del train_stories                                           # training needs only the ids
+val_ids = encode(val_stories)
+print(f"{len(train_ids):,} training stories, ids {tuple(train_ids.shape)}; "
+      f"the longest story has {max_len} tokens")
+print(vocab.tokens(train_ids[0]))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The model: chapter 07's blocks, stacked as a GPT
+#
+# A GPT is the decoder-only model of chapter 07: token embedding + **learned** position
+# embedding, then blocks of **masked** (causal) self-attention and a feed-forward
+# network, then a LayerNorm and the output projection to one score per vocabulary token.
+# No encoder, no cross-attention. Three choices make it GPT-like:
+#
+# - **causal mask**: position i sees positions 0 … i only, so every position can be
+#   trained to predict its next token at once, without seeing it;
+# - **learned positions** (`positional="learned"`), as GPT-1 and GPT-2 have;
+# - **pre-norm** (`norm_first=True`): each sublayer reads `LayerNorm(x)` and adds its
+#   output to `x`, that is `x + f(LN(x))`, instead of the paper's `LN(x + f(x))`.
+#
+# Ours is tiny: 2 blocks of width 64, split into 16 small heads of 4 dimensions each, so
+# that there are many heads free to take a job of their own (we will find some that did).
+
+# %% slideshow={"slide_type": "fragment"}
+config = TransformerConfig(vocab_size=len(vocab), d_model=64, num_heads=16, num_decoder_layers=2, d_ff=256,
+                           dropout=0.0, max_len=256, norm_first=True, activation="gelu",
+                           positional="learned")
+torch.manual_seed(0)
+model = DecoderOnlyTransformer(config)
+print(f"{count_parameters(model):,} parameters: 2 blocks, d_model 64, 16 heads of 4 dimensions, "
+      f"positions up to {config.max_len}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Why the norm moved
+#
+# In the paper's post-norm block every layer's output passes through a LayerNorm before
+# the next layer: there is no path from the bottom of the stack to the top that a
+# LayerNorm does not rescale. In a pre-norm block the sum `x + f(LN(x))` leaves `x`
+# untouched: the embeddings flow to the output along an **identity path**, and so do the
+# gradients on their way back. Xiong et al. (2020, "On Layer Normalization in the
+# Transformer Architecture") showed that post-norm instead starts training with large
+# gradients near the output, which is why it needs a careful learning-rate warm-up, and
+# that pre-norm trains without one. GPT-2 (2019) had already moved the norm to the input
+# of each sublayer, and the GPTs after it kept it there.
+#
+# Here is the size of the gradient each block receives from one batch, in two freshly
+# initialised 8-block versions of our model:
+
+# %% slideshow={"slide_type": "fragment"}
+def block_gradients(norm_first: bool) -> list[float]:
+    """Gradient norm of each block's weights, from one batch, at initialisation."""
+    torch.manual_seed(0)
+    deep = DecoderOnlyTransformer(config.replace(num_decoder_layers=8, norm_first=norm_first))
+    next_token_loss(deep, train_ids[:32, :40]).backward()
+    return [torch.cat([p.grad.flatten() for p in block.parameters()]).norm().item()
+            for block in deep.blocks.layers]
+
+
+pre, post = block_gradients(True), block_gradients(False)
+for name, g in (("pre-norm ", pre), ("post-norm", post)):
+    print(f"{name}: block 1 {g[0]:.2f}  …  block 8 {g[-1]:.2f}   (first / last = {g[0] / g[-1]:.1f})")
+assert pre[0] >= pre[-1]            # pre-norm: the first block gets at least the last one's gradient
+assert post[-1] > 2 * pre[-1]       # post-norm: much larger gradients at the top at the start
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# With pre-norm the first block receives a gradient at least as large as the last one:
+# nothing on the way down shrinks it. With post-norm the gradients at the top are
+# several times larger from the very first step, the large early updates that a warm-up
+# has to tame. (We still warm up for a few steps below: it is cheap, and Adam's first
+# steps rest on very few gradients.)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The next-token loss
+#
+# The model reads `ids[:, :-1]` and at every position predicts the next token,
+# `ids[:, 1:]`: one batch of stories gives a training signal at every position at once.
+# Padding labels are ignored. So the tokens that count are every token after `<bos>`,
+# `<eos>` included: **exactly the tokens the floor counts**, so the two numbers compare.
+
+# %% slideshow={"slide_type": "fragment"}
+batch = train_ids[:4, :40]
+logits = model(batch[:, :-1])                                   # (4, 39, V)
+labels = batch[:, 1:]                                           # (4, 39)
+print("input  :", " ".join(vocab.tokens(batch[0, :8])), "…")
+print("labels :", " ".join(vocab.tokens(labels[0, :8])), "…")
+loss = F.cross_entropy(logits.reshape(-1, len(vocab)), labels.reshape(-1), ignore_index=vocab.pad_id)
+assert torch.isclose(loss, next_token_loss(model, batch))       # the lib computes the same
+counted = int((labels != vocab.pad_id).sum())
+assert counted == sum(s.num_predicted for s in first_four)
+print(f"{counted} tokens counted = the 4 stories' tokens after <bos>; untrained loss {loss.item():.2f} "
+      f"(uniform guessing: {math.log(len(vocab)):.2f})")
+untrained_val = validation_loss(model, val_ids)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Training, live
+#
+# AdamW with GPT-3's betas (0.9, 0.95), a learning rate that warms up for 50 steps and
+# then follows half a cosine down to a tenth (chapter 08), batches of 32 stories, and
+# every training story is used once. Every 100 steps the loop measures the loss on 300
+# of the held-out stories (the diamonds), and at steps 100, 300 and the last it writes a
+# story at temperature 1. The dotted line is the floor.
+#
+# (Weight decay is 0 here: the model sees every story once, so there is nothing to
+# memorise for the decay to prevent.)
+
+# %% slideshow={"slide_type": "fragment"}
+curve = widgets.LiveLossCurve(total_steps=steps, title="A GPT learning stories: loss per token",
+                              floor=floor, floor_label="floor")
+display(curve)
+
+# %% slideshow={"slide_type": "fragment"}
+def watch(history):
+    """Every 100 steps: the held-out loss, a story written at temperature 1, the curve."""
+    step = history.steps[-1]
+    history.add_eval("held-out", step, validation_loss(model, val_ids[:300]))   # 300 of them: quicker
+    if step in (100, 300, steps):
+        story = sample_stories(model, 1, seed=step)[0]
+        verdict = "a story" if generator.is_story(story) else "NOT a story"
+        print(f"step {step:4d} ({verdict}): {' '.join(story[1:-1])}")
+    curve.update(history)
+
+
+def pronoun_rows(m):
+    """Every head's attention from each held-out pronoun and from its query (read below)."""
+    return {row: pronoun_attention(m, pronoun_test, at=row) for row in ROWS}
+
+
+checkpoints = [0, 100, 200, 400, 600, steps]
+torch.manual_seed(0)
+model = DecoderOnlyTransformer(config)
+began = time.perf_counter()
+history = train(model, story_loss_fn(vocab.pad_id), story_batch_fn(train_ids), len(train_ids),
+                steps=steps, batch_size=batch_size, lr=1e-2, warmup=50, decay=True, seed=0,
+                optimiser=gpt_optimiser(weight_decay=0.0), callback=watch, callback_every=100,
+                snapshot_fn=pronoun_rows, snapshot_steps=checkpoints, description="GPT")
+train_seconds = time.perf_counter() - began
+final_val = validation_loss(model, val_ids)                          # all 1000 held-out stories
+print(f"\n{steps} steps in {train_seconds:.1f} s; held-out loss {untrained_val:.3f} → {final_val:.4f} "
+      f"nats/token; floor {floor:.4f} (gap {final_val - floor:+.4f})")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### How close to the floor?
+#
+# The floor is an average over all possible stories; our 1000 held-out stories are a
+# sample, so the generator's own loss on exactly these stories is the fairest yardstick.
+
+# %% slideshow={"slide_type": "fragment"}
+generator_on_val = floor_on(val_stories)
+print(f"model's held-out loss        {final_val:.4f} nats/token")
+print(f"generator's loss, same set   {generator_on_val:.4f}   (the floor measured on these stories)")
+print(f"floor (exact, all stories)   {floor:.4f}")
+print(f"excess over the generator: {final_val - generator_on_val:.4f} nats/token, "
+      f"{(final_val - generator_on_val) * generator.mean_tokens():.3f} nats per story")
+assert abs(final_val - floor) < 0.05            # the goal: within 0.05 nats/token of the floor
+assert final_val - generator_on_val < 0.01      # … and in fact within 0.01 of the best possible here
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Does it write stories?
+#
+# Ask it for 1000 stories at temperature 1 (each token drawn from the model's own
+# distribution), written all at once with the KV cache, and let the generator judge each.
+
+# %% slideshow={"slide_type": "fragment"}
+began = time.perf_counter()
+written = sample_stories(model, 1000, temperature=1.0, seed=0)
+accepted = acceptance(generator, written)
+print(f"1000 stories in {time.perf_counter() - began:.2f} s; {accepted:.1%} are stories the generator "
+      "could have written")
+for story in written[:3]:
+    print("  ", " ".join(story[1:-1]))
+rejected = [s for s in written if not generator.is_story(s)]
+if rejected:
+    print("a rejected one:", " ".join(rejected[0][1:]))
+assert accepted >= 0.93
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Temperature, top-k, top-p
+#
+# Chapter 08's knobs, on a real language model. **Temperature** below 1 sharpens the
+# distribution, above 1 flattens it; **top-k** keeps the k likeliest tokens; **top-p**
+# keeps the fewest likeliest tokens whose probabilities add up to p. Cutting the
+# unlikely tail removes rare mistakes; flattening adds them.
+
+# %% slideshow={"slide_type": "fragment"}
+settings = {"T = 0.5": dict(temperature=0.5), "T = 1": dict(temperature=1.0),
+            "T = 1.5": dict(temperature=1.5), "T = 1, top-k 3": dict(top_k=3),
+            "T = 1, top-p 0.9": dict(top_p=0.9)}
+rates = {}
+for name, knobs in settings.items():
+    stories = sample_stories(model, 400, seed=1, **knobs)
+    distinct = len({tuple(s) for s in stories})
+    rates[name] = acceptance(generator, stories)
+    print(f"{name:18s} {rates[name]:6.1%} accepted, {distinct} different stories of 400")
+assert rates["T = 1.5"] < rates["T = 1"] <= rates["T = 1, top-p 0.9"]
+assert rates["T = 0.5"] >= rates["T = 1"]
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# At temperature 1 the model's mistakes come from its **tail**: the small probability it
+# still gives to tokens that cannot come next, drawn now and then over the 30-odd tokens
+# of a story. Top-k and top-p cut that tail off and nearly every story comes out right,
+# still all different; a higher temperature fattens the tail and half the stories break.
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# One step, up close: after "… and it was" the model should split its probability
+# between the two adjectives of the story's food, as the generator does.
+
+# %% slideshow={"slide_type": "fragment"}
+prompt = torch.tensor(vocab.ids(["<bos>", *prefix.split()]))
+step_one = generate(cached_logits_fn(model), prompt, max_new_tokens=1, strategy="sample", seed=0)
+probs = step_one.steps[0].probs
+top = probs.topk(4)
+print("model:    ", {vocab.itos[i]: round(p, 3) for p, i in zip(top.values.tolist(), top.indices.tolist())})
+print("generator:", generator.next_token_probs(prefix))
+assert probs[vocab.stoi["cheesy"]] + probs[vocab.stoi["crispy"]] > 0.95
+figures.next_token_figure(probs, vocab.itos, chosen=step_one.steps[0].chosen,
+                          title="After \"… and it was\": the model's next token")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Heads that learned what pronouns mean
+#
+# To predict what comes after "he" the model must know who "he" is ("he roared" only
+# fits Squatch); after "it was", which food "it" is ("cheesy" only fits the pizza).
+# Nothing in the loss says so. Does some head look from the pronoun back to what it
+# refers to?
+#
+# For every pronoun of a story we know the referent and the other nouns it could mean in
+# English (the other character; for "it", the oven, the table, the place). For every
+# layer and head we read the attention in the pronoun's row and compare the weight on
+# the referent with the weight on the other noun, **per mention**: a food is usually
+# named twice before "it", a place once, and a total would favour the food even for a
+# head that looks everywhere alike. (For "it" we also read the row of "was", the
+# position that must predict the adjective.)
+#
+# Choosing the best of 32 heads on the very stories we report on would flatter it, so
+# heads are chosen on 200 **selection** stories and measured on 300 other held-out
+# stories. A story counts when the head prefers the referent at **both** its pronouns.
+# First: one head for all pronouns, and the same head before training (the snapshot the
+# loop took at step 0):
+
+# %% slideshow={"slide_type": "fragment"}
+readings = {row: pronoun_attention(model, pronoun_test, at=row) for row in ROWS}   # held-out
+single = find_pronoun_head(model, selection, at=ROWS)
+rate_single = float(readings[single.at].story_rate()[single.layer, single.head])
+rate_single_before = float(history.snapshots[0][single.at].story_rate()[single.layer, single.head])
+print(f"one head for all: layer {single.layer} head {single.head} (from the {single.at} row) prefers the "
+      f"referent in {rate_single:.1%} of held-out stories; before training {rate_single_before:.1%}")
+print("   by pronoun, after:", {w: f"{r:.0%}" for w, r in
+                                readings[single.at].rate_by_word(single.layer, single.head).items()})
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# No single head does the whole job: look at its rates by pronoun. The heads **share
+# the job out by pronoun**, so we choose one head per pronoun word
+# (and, for "it", whether it looks from "it" or from "was"). Before training the same
+# heads already win some words: a random head may look at, say, "kids" and "cats" more
+# than at the names, whatever the query, and that is enough to "resolve" every "they"
+# (see "they" below, before training). A head right for "he" **and** for "she" could
+# not work that way: it would have to read the query.
+
+# %% slideshow={"slide_type": "fragment"}
+heads = find_pronoun_heads(model, selection, at=ROWS)              # word → PronounHead
+for word, h in heads.items():
+    now = readings[h.at].rate_by_word(h.layer, h.head)[word]
+    then = history.snapshots[0][h.at].rate_by_word(h.layer, h.head)[word]
+    print(f"{word:5s} → layer {h.layer} head {h.head} (from the {h.at} row): held-out {then:.0%} → {now:.1%}")
+won = stories_won(readings, heads)
+won_before = stories_won(history.snapshots[0], heads)               # the same heads, before training
+print(f"held-out stories where each pronoun's head prefers its referent: before {won_before:.1%} → "
+      f"after {won:.1%}")
+assert won >= 0.9 and won > won_before + 0.2
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# All 32 heads, held-out, one row per pronoun word (read from the row that predicts the
+# next word: the pronoun itself, or "was" after "it"):
+
+# %% slideshow={"slide_type": "fragment"}
+seen_p = readings["query"]
+by_word = torch.stack([seen_p.wins[..., [i for i, w in enumerate(seen_p.words) if w == word]].float().mean(-1)
+                       for word in heads])                           # (words, layers, heads)
+figures.matrix_heatmap(by_word.flatten(1), list(heads),
+                       [f"L{layer} H{h}" for layer in range(2) for h in range(config.num_heads)],
+                       title="Share of held-out pronouns where each head prefers the referent",
+                       zmin=0.0, zmax=1.0, value_format=".0%")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Watch them look back
+#
+# The chapter's sentence, inside a story: the attention of the head chosen for "it", the
+# referent in green and the other noun in orange; then the head chosen for "he".
+
+# %% slideshow={"slide_type": "fragment"}
+example = generator.parse(prefix + " cheesy . squatch looked at lily and he roared .")   # the story above
+with torch.no_grad():
+    model(encode([example]), need_weights=True)
+weights = model.attention_weights()["decoder_self"]                  # per layer (1, heads, L, L)
+rows = {}
+for link in example.links:
+    h = heads[link.word]
+    source = link.pronoun if h.at == "pronoun" else link.query
+    row = weights[h.layer][0, h.head, source]                        # (L,): that position's attention
+    rows[link.word] = (row, source)
+    nouns = [(link.referent_mentions, " ✓"), *((m, "") for m in link.distractor_mentions)]
+    shares = [f"{example.tokens[m[-1]]} {float(row[list(m)].mean()):.2f}{mark}" for m, mark in nouns]
+    print(f"'{link.word}' (layer {h.layer} head {h.head}, from '{example.tokens[source]}'), "
+          "weight per mention: " + ", ".join(shares))
+it_link, he_link = example.links
+it_row, it_from = rows["it"]
+assert float(it_row[list(it_link.referent_mentions)].mean()) > float(it_row[it_link.distractors[-1]])
+figures.pointer_figure(it_row, list(example.tokens), referent=it_link.referent,
+                       distractor=it_link.distractors[-1], source=it_from,
+                       title=f"Layer {heads['it'].layer} head {heads['it'].head}: attention from "
+                             f"\"{example.tokens[it_from]}\"")
+
+# %% slideshow={"slide_type": "fragment"}
+he_row, he_from = rows["he"]
+figures.pointer_figure(he_row, list(example.tokens), referent=he_link.referent,
+                       distractor=he_link.distractors[0], source=he_from,
+                       title=f"Layer {heads['he'].layer} head {heads['he'].head}: attention from \"he\"")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### When did they form?
+#
+# At the checkpoints of the training run the loop read every head's attention on the
+# held-out stories. With the heads chosen above:
+
+# %% slideshow={"slide_type": "fragment"}
+seen = sorted(history.snapshots)
+forming = [stories_won(history.snapshots[s], heads) for s in seen]
+one_head = [float(history.snapshots[s][single.at].story_rate()[single.layer, single.head]) for s in seen]
+per_word = {w: [history.snapshots[s][h.at].rate_by_word(h.layer, h.head)[w] for s in seen]
+            for w, h in heads.items()}
+for i, s in enumerate(seen):
+    print(f"step {s:4d}: one head {one_head[i]:5.1%}   a head per word {forming[i]:5.1%}   " +
+          "  ".join(f"{w} {v[i]:4.0%}" for w, v in per_word.items()))
+assert forming[-1] == won and forming[0] < won - 0.2
+figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stories, one head": one_head,
+                                     **per_word},
+                               title="Held-out: the chosen heads prefer the referent", y_title="%")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Read the table: the heads for "it" and "she" take their job within the first couple
+# of hundred steps, while the loss is still falling fast; the head for "he" forms last,
+# still climbing at the end; and the best single head never gets far from where it
+# started. Attention patterns are not designed, they are found by the loss, head by
+# head.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The KV cache: write without rereading
+#
+# Writing token t + 1 under the causal mask, the first t positions compute exactly what
+# they computed one step before. A KV cache keeps each layer's keys and values of the
+# tokens so far, and each step runs the newest token only (chapter 07's `step`). Same
+# model, same tokens, much less work. We let the model write 200 tokens greedily after a
+# story's first sentence, ignoring `<eos>` (past a story's length its positions are
+# untrained and the text is nonsense, but every step costs what it costs).
+
+# %% slideshow={"slide_type": "fragment"}
+start = torch.tensor(vocab.ids(["<bos>", *"squatch met lily in the park .".split()]))
+
+
+def write(logits_fn):
+    """200 new tokens, greedily, after ``start``: (ids (1, t0 + 200), seconds)."""
+    began = time.perf_counter()
+    out = greedy_decode(logits_fn(model), start.unsqueeze(0), max_new_tokens=200)
+    return out, time.perf_counter() - began
+
+
+write(cached_logits_fn)                                      # warm-up
+timings = {"without cache": [], "with cache": []}
+for _ in range(3):
+    ids_plain, t_plain = write(decoder_logits_fn)
+    ids_cached, t_cached = write(cached_logits_fn)
+    timings["without cache"].append(t_plain)
+    timings["with cache"].append(t_cached)
+assert torch.equal(ids_plain, ids_cached)                   # the same 200 tokens
+plain, cached = (min(t) for t in timings.values())          # the fastest of 3: least disturbed
+print(f"200 new tokens: {plain:.2f} s without the cache, {cached:.2f} s with it: "
+      f"{plain / cached:.1f}× faster, the same tokens")
+print(" ".join(vocab.tokens(ids_cached[0, :40])), "…")
+assert plain / cached > 2                                  # measured 4-5× on a 2-core VM
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Your turn: one cached attention step
+#
+# Write the heart of the cache: one head-batched attention step for the newest token.
+#
+# - `q`, `k_new`, `v_new`: the new token's query, key and value, each (B, h, 1, d_head);
+# - `past_k`, `past_v`: the cached keys and values of the t earlier tokens, each
+#   (B, h, t, d_head), or `None` when nothing is cached yet (the first token).
+#
+# Return `(out, keys, values)`: `keys` and `values` are the cache after this step, each
+# (B, h, t + 1, d_head) with the new position **last**, and `out` (B, h, 1, d_head) is
+# softmax(q · keysᵀ / √d_head) · values. Does the new token need a causal mask here?
+
+# %% slideshow={"slide_type": "fragment"}
+def my_cached_attention_step(q, k_new, v_new, past_k, past_v):
+    """q, k_new, v_new (B, h, 1, d_head); past_k, past_v (B, h, t, d_head) or None
+    → out (B, h, 1, d_head), keys (B, h, t + 1, d_head), values (B, h, t + 1, d_head)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_cached_attention_step(my_cached_attention_step)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def cached_attention_step_solution(q, k_new, v_new, past_k, past_v):
+    """q, k_new, v_new (B, h, 1, d_head); past_k, past_v (B, h, t, d_head) or None
+    → out (B, h, 1, d_head), keys (B, h, t + 1, d_head), values (B, h, t + 1, d_head)."""
+    if past_k is None:                                       # the first token: nothing cached yet
+        keys, values = k_new, v_new
+    else:                                                    # the new position goes last
+        keys = torch.cat([past_k, k_new], dim=2)             # (B, h, t + 1, d_head)
+        values = torch.cat([past_v, v_new], dim=2)
+    scores = q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1])   # (B, h, 1, t + 1)
+    weights = torch.softmax(scores, dim=-1)                  # no mask: every cached key is in the past
+    return weights @ values, keys, values                    # (B, h, 1, d_head)
+
+
+assert checks.check_cached_attention_step(cached_attention_step_solution).passed
+checks.check_cached_attention_step(cached_attention_step_solution)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Explore: the model writing
+#
+# Type the start of a story and let the trained model write on. Move **temperature**
+# (0 = greedy), **top-k** and **top-p** and watch the stories change; **seed** gives
+# another draw. Pick a **step** to see the likeliest tokens there next to the stories'
+# own probabilities, and every head's attention from the token before it: try a prompt
+# that ends with "he" or "she", or with "it was", and look for the heads found above.
+
+# %% slideshow={"slide_type": "fragment"}
+widgets.StoryExplorer(model, vocab, generator=generator)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Recap
+#
+# - A GPT is chapter 07's decoder-only stack: causal self-attention, learned positions,
+#   pre-norm blocks (`x + f(LN(x))`, an identity path from bottom to top), trained to
+#   predict every next token at once with the shifted-target loss.
+# - A generated corpus gives exact yardsticks: the **floor** (the generator's entropy
+#   per token) and a **recogniser**. In well under a minute of training our model came
+#   within a few thousandths of a nat per token of the floor, and about 19 in 20 of the
+#   stories it writes at temperature 1 are stories the generator could have written
+#   (nearly all with top-k or top-p).
+# - **Emergent attention**: nothing in the loss mentions pronouns, yet heads learned to
+#   look from a pronoun (or from "was" after "it") back to what it refers to, one head
+#   per pronoun, on stories they never saw; before training the same heads did so far
+#   less often.
+# - **Temperature, top-k, top-p** trade variety for correctness; a **KV cache** writes
+#   the same tokens without rereading the text, faster (the speed-up printed above):
+#   each step appends one key and one value per head and attends from the new token
+#   alone, with no mask.

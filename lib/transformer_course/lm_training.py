@@ -1,0 +1,198 @@
+"""Training a GPT on stories: the next-token loss, batches of stories, AdamW, and how good it got.
+
+A decoder-only model reads a story ``<bos> w1 … wn <eos>`` and at every position predicts
+the token after it. With ids (B, T) holding ``<bos> … <eos>`` then ``<pad>``:
+
+    inputs = ids[:, :-1]   (B, T-1)   <bos> w1 … wn            (the last token is never read)
+    labels = ids[:, 1:]    (B, T-1)   w1 … wn <eos>            (<bos> is never predicted)
+
+and the loss is the cross-entropy at every position whose label is not ``<pad>``. These
+are exactly the tokens ``StoryGenerator.entropy_per_token`` counts (every token after
+``<bos>``, ``<eos>`` included), so ``validation_loss`` in nats per token is comparable with
+that floor; ``floor_on`` gives the generator's own loss on the same stories, the floor as
+measured on them (the two agree for a model that predicts the generator's exact
+distribution, which the tests check).
+
+- ``next_token_loss(model, ids)``: the mean loss over the batch's predicted tokens.
+- ``story_batch_fn(ids)``: item indices → those rows, cut after the batch's longest story.
+- ``gpt_optimiser``: AdamW as GPT-2/GPT-3 train with it, betas (0.9, 0.95) and weight decay
+  on the matrices only; ``training.train(..., warmup=…, decay=True)`` supplies the
+  schedule: a linear warm-up, then a half cosine down to a floor of lr/10.
+- ``sample_stories``: many stories at once with the KV cache, at a temperature, top-k, top-p;
+  ``acceptance`` the share of them the generator could have written (``is_story``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import _validate
+from .model import DecoderOnlyTransformer
+from .sampling import check_options, next_token_probs
+from .stories import Story, StoryGenerator, story_vocab
+from .tokenizer import EOS
+
+GPT_BETAS = (0.9, 0.95)  # GPT-3 (Brown et al., 2020, appendix B); nanoGPT uses the same
+
+
+def _check_ids(ids: object) -> torch.Tensor:
+    _validate.tensor("ids", ids, ndim=2, floating=False)
+    if ids.shape[1] < 2:
+        raise ValueError(
+            f"ids must hold at least 2 tokens per row (<bos> and one more), got {tuple(ids.shape)}"
+        )
+    return ids
+
+
+def next_token_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0) -> torch.Tensor:
+    """ids (B, T) → the mean cross-entropy (nats) of predicting ids[:, 1:] from ids[:, :-1],
+    over the positions whose label is not ``pad_id``: a scalar tensor that can ``backward()``."""
+    _check_ids(ids)
+    logits = model(ids[:, :-1])  # (B, T-1, V): row i has read ids[:, : i + 1]
+    labels = ids[:, 1:]  # (B, T-1): the token that comes next
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
+
+
+def story_loss_fn(pad_id: int = 0) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
+    """``next_token_loss`` as a ``loss_fn(model, batch)`` for ``training.train``."""
+    _validate.integer("pad_id", pad_id, low=0)
+    return lambda model, ids: next_token_loss(model, ids, pad_id=pad_id)
+
+
+def story_batch_fn(ids: torch.Tensor, *, pad_id: int = 0) -> Callable[[torch.Tensor], torch.Tensor]:
+    """ids (N, T), encoded stories → a ``batch_fn(indices (B,))`` for ``training.train`` that
+    returns those rows (B, T'), cut after the longest story among them (less padding to run)."""
+    _check_ids(ids)
+    lengths = (ids != pad_id).sum(dim=1)  # (N,): <bos> … <eos>, the padding comes last
+
+    def batch_fn(indices: torch.Tensor) -> torch.Tensor:
+        return ids[indices, : int(lengths[indices].max())]
+
+    return batch_fn
+
+
+def gpt_optimiser(
+    *, weight_decay: float = 0.1, betas: tuple[float, float] = GPT_BETAS
+) -> Callable[[nn.Module, float], torch.optim.AdamW]:
+    """An ``optimiser(model, lr)`` for ``training.train``: AdamW with GPT's betas, the weight
+    decay on matrices (embeddings, projections) and none on biases and LayerNorm gains.
+
+    β2 = 0.95 rather than Adam's 0.999: the running average of squared gradients forgets
+    faster, so a sudden large gradient is not divided by a stale, small average (a spike).
+    """
+    _validate.finite_number("weight_decay", weight_decay, at_least=0)
+    if not (isinstance(betas, tuple) and len(betas) == 2 and all(0 <= b < 1 for b in betas)):
+        raise ValueError(f"betas must be a pair (β1, β2), each in [0, 1), got {betas!r}")
+
+    def make(model: nn.Module, lr: float) -> torch.optim.AdamW:
+        params = [p for p in model.parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, betas=betas)
+
+    return make
+
+
+@torch.no_grad()
+def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, batch_size: int = 64) -> float:
+    """The model's loss on ids (N, T), in nats per predicted token: the sum over every story of
+    −ln p(label) at its non-padding labels, divided by how many there are (a story of 40
+    tokens weighs twice one of 20, as in ``StoryGenerator.entropy_per_token``). Small batches
+    by default: the memory a large batch's temporaries took stays with the process."""
+    _check_ids(ids)
+    _validate.positive_int("batch_size", batch_size)
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    device = _validate.module_device("model", model)
+    for start in range(0, ids.shape[0], batch_size):
+        part = ids[start : start + batch_size].to(device)
+        logits = model(part[:, :-1])  # (b, T-1, V)
+        labels = part[:, 1:]
+        total += F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id, reduction="sum"
+        ).item()
+        count += int((labels != pad_id).sum())
+    model.train(was_training)
+    return total / count
+
+
+def floor_on(stories: Sequence[Story]) -> float:
+    """The generator's own loss on ``stories``, in nats per predicted token: −Σ ln p(story) over
+    Σ tokens predicted. Its mean over many stories is ``entropy_per_token``; on a given set
+    it is the loss of a model that knows the generator's exact distribution."""
+    if isinstance(stories, Story) or not len(stories) or not all(isinstance(s, Story) for s in stories):
+        raise ValueError("stories must be a non-empty list of Story")
+    return -sum(s.log_prob for s in stories) / sum(s.num_predicted for s in stories)
+
+
+@torch.no_grad()
+def sample_stories(
+    model: DecoderOnlyTransformer,
+    num_stories: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int = 0,
+    batch_size: int = 100,
+) -> list[list[str]]:
+    """``num_stories`` stories written from ``<bos>``, ``batch_size`` at a time with the KV cache,
+    each until its ``<eos>`` or ``config.max_len`` tokens: one list of tokens per story
+    (``<bos>`` first, ``<eos>`` last when it wrote one). Seeded, without touching the global
+    random state. (The cache takes room for ``config.max_len`` positions of every story of a
+    batch at once: smaller batches, less memory.)"""
+    if not isinstance(model, DecoderOnlyTransformer):
+        raise ValueError(f"model must be a DecoderOnlyTransformer, got {type(model).__name__}")
+    _validate.positive_int("num_stories", num_stories)
+    _validate.positive_int("batch_size", batch_size)
+    _validate.integer("seed", seed)
+    check_options(temperature, top_k, model.config.vocab_size, top_p=top_p)
+    device = _validate.module_device("model", model)
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator(device=device).manual_seed(seed)
+    out = []
+    for start in range(0, num_stories, batch_size):
+        n = min(batch_size, num_stories - start)
+        out += _sample_batch(model, n, temperature, top_k, top_p, generator, device)
+    model.train(was_training)
+    return out
+
+
+def _sample_batch(model, n, temperature, top_k, top_p, generator, device) -> list[list[str]]:
+    vocab = story_vocab()
+    ids = torch.full((n, 1), vocab.bos_id, dtype=torch.long, device=device)  # (n, 1)
+    cache, new = model.new_cache(), ids
+    done = torch.zeros(n, dtype=torch.bool, device=device)
+    for _ in range(model.config.max_len - 1):
+        logits = model.step(new, cache)[:, -1]  # (n, V): the next token's scores
+        if temperature == 0:
+            new = logits.argmax(dim=-1, keepdim=True)
+        else:
+            probs = next_token_probs(logits, temperature=temperature, top_k=top_k, top_p=top_p)
+            new = torch.multinomial(probs, 1, generator=generator)  # (n, 1)
+        ids = torch.cat([ids, new], dim=1)
+        done |= new[:, 0] == vocab.eos_id
+        if bool(done.all()):
+            break
+    tokens, width, out = vocab.tokens(ids.reshape(-1).tolist()), ids.shape[1], []
+    for i in range(n):
+        story = tokens[i * width : (i + 1) * width]
+        out.append(story[: story.index(EOS) + 1] if EOS in story else story)
+    return out
+
+
+def acceptance(generator: StoryGenerator, stories: Sequence[Sequence[str]]) -> float:
+    """The share of ``stories`` (lists of tokens) that ``generator`` could have written."""
+    if not isinstance(generator, StoryGenerator):
+        raise ValueError(f"generator must be a StoryGenerator, got {type(generator).__name__}")
+    if isinstance(stories, str) or not len(stories):
+        raise ValueError("stories must be a non-empty list of token lists")
+    return sum(generator.is_story(s) for s in stories) / len(stories)

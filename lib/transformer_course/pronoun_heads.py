@@ -1,0 +1,204 @@
+"""Finding the head that resolves pronouns, in a GPT nobody told about pronouns.
+
+A story's pronouns (``stories.PronounLink``) each have a **query** position: the one whose
+next-token prediction needs to know whom the pronoun means ("he" before "roared", "was"
+before "cheesy"). A head that helps there looks from the query back at the referent. For
+every layer and head we read the attention weights in the row of the query and compare
+
+    on the referent:   the weight per mention: the total on every earlier mention of
+                       it, divided by how many there are
+    on the other noun: the same for each distractor (the other character; the oven,
+                       the table, the place for "it"), the largest of these
+
+A head **prefers the referent** at a pronoun when the first is larger. Per mention, so
+that a noun named twice gets no head start: a head that spreads its weight evenly
+prefers nothing (a food is usually named twice before "it", a place once, and a total
+would favour the food even in an untrained model). Picking the best of many heads on
+the same stories it is scored on would flatter it (with enough heads one looks good by
+chance), so ``find_pronoun_head`` picks it on a **selection** set and
+``PronounAttention.story_rate`` then measures it on held-out stories.
+
+Shapes: ``referent`` and ``distractor`` are (layers, heads, P) for the P pronouns of the
+stories, ``story`` (P,) says which story each pronoun is in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from . import _validate
+from .stories import Story, encode
+
+ROWS = ("query", "pronoun")  # the rows a head may be read from (see pronoun_attention)
+
+
+@dataclass(frozen=True)
+class PronounAttention:
+    """referent, distractor: (layers, heads, P) attention weights from each pronoun's query,
+    per mention (the largest over the distractors); story: (P,) its story's index;
+    words: (P,) the pronoun ("he", "she", "they", "it"); num_stories: how many stories;
+    at: the row read, "query" or "pronoun"."""
+
+    referent: torch.Tensor
+    distractor: torch.Tensor
+    story: torch.Tensor
+    words: tuple[str, ...]
+    num_stories: int
+    at: str = "query"
+
+    @property
+    def wins(self) -> torch.Tensor:
+        """(layers, heads, P): True where the head gives the referent more weight."""
+        return self.referent > self.distractor
+
+    def pronoun_rate(self) -> torch.Tensor:
+        """(layers, heads): the share of pronouns at which each head prefers the referent."""
+        return self.wins.float().mean(dim=-1)
+
+    def story_rate(self) -> torch.Tensor:
+        """(layers, heads): the share of stories in which each head prefers the referent at
+        every one of the story's pronouns."""
+        lost = torch.zeros(*self.wins.shape[:2], self.num_stories)  # (layers, heads, N)
+        lost.index_add_(2, self.story, (~self.wins).float())
+        return (lost == 0).float().mean(dim=-1)
+
+    def stories_won(self, heads: Mapping[str, PronounHead]) -> float:
+        """The share of stories in which, at every pronoun, the head chosen for its word
+        (``heads``: word → ``PronounHead``, from ``find_pronoun_heads``) prefers the referent.
+        Every head must read this row (``at``); ``stories_won`` takes heads that read both."""
+        return stories_won({self.at: self}, heads)
+
+    def rate_by_word(self, layer: int, head: int) -> dict[str, float]:
+        """One head's share of pronouns won, for each pronoun word."""
+        wins = self.wins[layer, head]
+        return {
+            w: float(wins[[i for i, x in enumerate(self.words) if x == w]].float().mean())
+            for w in sorted(set(self.words))
+        }
+
+
+@dataclass(frozen=True)
+class PronounHead:
+    """The head chosen on the selection stories: its layer and head (from 0), its share of
+    selection stories (or pronouns) won (``selection_rate``), and the row it reads (``at``)."""
+
+    layer: int
+    head: int
+    selection_rate: float
+    at: str = "query"
+
+
+@torch.no_grad()
+def pronoun_attention(
+    model: nn.Module, stories: Sequence[Story], *, at: str = "query", batch_size: int = 64
+) -> PronounAttention:
+    """Run a decoder-only ``model`` (``model(ids, need_weights=True)``, then
+    ``model.attention_weights()["decoder_self"]``) on ``stories`` and read, for each pronoun,
+    the weight per mention every layer's heads put on its referent and on its distractors,
+    in the row of its query (``at="query"``) or of the pronoun itself (``at="pronoun"``; the
+    same row for he/she/they, the row of "it" rather than of "was" after it)."""
+    if isinstance(stories, Story) or not len(stories) or not all(isinstance(s, Story) for s in stories):
+        raise ValueError("stories must be a non-empty list of Story")
+    _validate.positive_int("batch_size", batch_size)
+    if at not in ROWS:
+        raise ValueError(f'at must be "query" or "pronoun", got {at!r}')
+    if not hasattr(model, "attention_weights"):
+        raise ValueError(
+            f"model must be a decoder-only model with attention_weights(), got {type(model).__name__}"
+        )
+    links = [(i, link) for i, s in enumerate(stories) for link in s.links]
+    if not links:
+        raise ValueError("stories must hold at least one pronoun")
+    was_training = model.training
+    model.eval()
+    referent, distractor = [], []
+    for start in range(0, len(stories), batch_size):
+        part = stories[start : start + batch_size]
+        model(encode(part), need_weights=True)
+        layers = model.attention_weights()["decoder_self"]  # per layer (b, h, L, L)
+        for i, story in enumerate(part):
+            for link in story.links:
+                source = link.query if at == "query" else link.pronoun
+                row = torch.stack([w[i, :, source] for w in layers])  # (layers, h, L): that row
+                referent.append(row[..., list(link.referent_mentions)].mean(dim=-1))
+                others = [row[..., list(m)].mean(dim=-1) for m in link.distractor_mentions]
+                distractor.append(torch.stack(others, dim=-1).amax(dim=-1))
+    model.train(was_training)
+    return PronounAttention(
+        referent=torch.stack(referent, dim=-1),  # (layers, h, P)
+        distractor=torch.stack(distractor, dim=-1),
+        story=torch.tensor([i for i, _ in links]),
+        words=tuple(link.word for _, link in links),
+        num_stories=len(stories),
+        at=at,
+    )
+
+
+def find_pronoun_head(
+    model: nn.Module, selection: Sequence[Story], *, at: str | Sequence[str] = "query"
+) -> PronounHead:
+    """The layer and head that prefer the referent in the most ``selection`` stories (ties:
+    the larger mean margin, referent − distractor, over the pronouns). ``at``: the row to
+    read, or several, the best head of any of them winning (ties: the first row)."""
+    best = None
+    for row in (at,) if isinstance(at, str) else tuple(at):
+        seen = pronoun_attention(model, selection, at=row)
+        head = _best(seen.story_rate(), (seen.referent - seen.distractor).mean(dim=-1), row)
+        if best is None or head.selection_rate > best.selection_rate:
+            best = head
+    return best
+
+
+def find_pronoun_heads(
+    model: nn.Module, selection: Sequence[Story], *, at: str | Sequence[str] = "query"
+) -> dict[str, PronounHead]:
+    """For each pronoun word ("he", "it", …), the head that prefers the referent at the most of
+    that word's pronouns in ``selection``: heads often share the job out by pronoun. Each
+    ``PronounHead``'s ``selection_rate`` is then its share of that word's pronouns.
+
+    ``at``: the row to read, or several (``("pronoun", "query")``) to let the selection
+    stories decide, for each word, where its head looks from (for "it" the model may find
+    the food from "it" itself or from "was" after it; for he/she/they the rows are one).
+    """
+    rows = (at,) if isinstance(at, str) else tuple(at)
+    readings = {row: pronoun_attention(model, selection, at=row) for row in rows}  # checks each
+    out = {}
+    for row, seen in readings.items():
+        for word in sorted(set(seen.words)):
+            mine = [i for i, w in enumerate(seen.words) if w == word]
+            margin = (seen.referent[..., mine] - seen.distractor[..., mine]).mean(dim=-1)
+            best = _best(seen.wins[..., mine].float().mean(dim=-1), margin, row)
+            if word not in out or best.selection_rate > out[word].selection_rate:  # ties: the first row
+                out[word] = best
+    return out
+
+
+def stories_won(readings: Mapping[str, PronounAttention], heads: Mapping[str, PronounHead]) -> float:
+    """The share of stories in which, at every pronoun, the head chosen for its word prefers the
+    referent. ``readings``: row → ``pronoun_attention(model, stories, at=row)`` of the same
+    stories, for every row the ``heads`` (word → ``PronounHead``) read."""
+    first = next(iter(readings.values()), None)
+    if first is None:
+        raise ValueError("readings must hold at least one PronounAttention")
+    missing = sorted(set(first.words) - set(heads))
+    if missing:
+        raise ValueError(f"heads must name a head for every pronoun word, missing {missing}")
+    rows = sorted({heads[w].at for w in set(first.words)} - set(readings))
+    if rows:
+        raise ValueError(f"readings must hold the rows the heads read, missing {rows}")
+    won = torch.stack(
+        [readings[heads[w].at].wins[heads[w].layer, heads[w].head, i] for i, w in enumerate(first.words)]
+    )
+    lost = torch.zeros(first.num_stories).index_add_(0, first.story, (~won).float())  # (N,)
+    return float((lost == 0).float().mean())
+
+
+def _best(rate: torch.Tensor, margin: torch.Tensor, at: str) -> PronounHead:
+    """rate, margin (layers, heads) → the head with the highest rate (ties: the larger margin)."""
+    best = max(range(rate.numel()), key=lambda k: (float(rate.flatten()[k]), float(margin.flatten()[k])))
+    layer, head = divmod(best, rate.shape[1])
+    return PronounHead(layer, head, float(rate[layer, head]), at)
