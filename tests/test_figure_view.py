@@ -48,3 +48,29 @@ def test_plotly_js_is_shared_once_per_kernel():
     a, b = FigureView(), FigureView()
     assert a._library is b._library is plotly_library()
     assert len(a._library.source) > 1_000_000 and "Plotly" in a._library.source[:2000]
+
+
+def test_live_figures_use_the_export_toolbar_config_with_nothing_sent_to_the_cloud():
+    from transformer_course.export import PLOTLY_CONFIG
+
+    config = plotly_library().config
+    assert config == PLOTLY_CONFIG
+    assert config["showLink"] is False and config["showSendToCloud"] is False
+    assert config["showEditInChartStudio"] is False and config["displaylogo"] is False
+    assert {"sendChartToCloud", "editInChartStudio"} <= set(config["modeBarButtonsToRemove"])
+    assert "toImage" not in config["modeBarButtonsToRemove"]  # download as PNG stays
+
+
+def test_the_page_gets_the_dark_template_and_the_light_to_dark_colours():
+    from transformer_course.figures import themes
+
+    swap = plotly_library().themes
+    assert swap["template"]["layout"]["paper_bgcolor"] == "rgb(17,17,17)"
+    assert swap["colours"] == {
+        themes.LIGHT.ink: themes.DARK.ink,
+        themes.LIGHT.muted: themes.DARK.muted,
+        themes.LIGHT.blank: themes.DARK.blank,
+    }
+    # Each light colour a figure draws is in its JSON as written, so the page can swap it.
+    fig = figures.mask_heatmap(torch.eye(2, dtype=torch.bool), ["a", "b"])
+    assert themes.LIGHT.blank in figure_json(fig)

@@ -6,6 +6,8 @@ download-as-PNG and removes everything that reaches outside the page:
 
 - ``showSendToCloud: false`` and ``sendChartToCloud`` removed: plotly.js 4 shows a
   "Share chart..." button by default, which uploads the chart to Plotly Cloud;
+- ``showEditInChartStudio: false``, ``editInChartStudio`` removed and ``showLink: false``:
+  no "Edit in Chart Studio" button and no link that sends the data to plotly's site;
 - ``displaylogo: false``: the plotly logo is a link to plotly.com;
 - ``select2d`` / ``lasso2d`` removed: selecting points does nothing in the course;
 - ``responsive: true``: the chart follows its box when the window is resized.
