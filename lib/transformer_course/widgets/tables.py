@@ -12,13 +12,14 @@ import html
 
 import torch
 
-
 # A highlighted row: JupyterLab's own "row under the pointer" background, its text colour.
 HIGHLIGHT = (
     ' class="tc-highlight" style="font-weight:600;color:var(--jp-ui-font-color1,#111827);'
     'background:var(--jp-rendermime-table-row-hover-background,#dbeafe)"'
 )
 BORDER = "var(--jp-border-color2,#e5e7eb)"
+RULE = "var(--jp-border-color1,#9ca3af)"
+SMALL = "var(--jp-widgets-font-size,13px)"  # larger in a slideshow
 
 
 def token_table(tokens: list[str], ids: torch.Tensor) -> str:
@@ -42,8 +43,7 @@ def batch_table(rows: list[list[str]], picked: int) -> str:
         return f'<td style="padding:2px 6px;{style}"><code>{html.escape(tok)}</code></td>'
 
     body = "".join(
-        f'<tr{HIGHLIGHT if b == picked else ""}>'
-        f"<td>{b}</td>{''.join(cell(t, b) for t in row)}</tr>"
+        f"<tr{HIGHLIGHT if b == picked else ''}><td>{b}</td>{''.join(cell(t, b) for t in row)}</tr>"
         for b, row in enumerate(rows)
     )
     return (
@@ -55,7 +55,7 @@ def batch_table(rows: list[list[str]], picked: int) -> str:
 def shapes_table(rows: list[tuple[str, tuple, str]], highlight: str = "") -> str:
     """HTML table of (stage, shape, meaning) rows; rows whose stage starts with ``highlight`` are bold."""
     td = f'<td style="padding:3px 8px;text-align:left;border-bottom:1px solid {BORDER}">'
-    th = '<th style="padding:3px 8px;text-align:left;border-bottom:2px solid var(--jp-border-color1,#9ca3af)">'
+    th = f'<th style="padding:3px 8px;text-align:left;border-bottom:2px solid {RULE}">'
     cells = []
     for stage, shape, meaning in rows:
         bold = highlight and stage.startswith(highlight)
@@ -66,6 +66,6 @@ def shapes_table(rows: list[tuple[str, tuple, str]], highlight: str = "") -> str
             f"{html.escape(str(tuple(shape)))}</code></td>{td}{html.escape(meaning)}</td></tr>"
         )
     return (
-        '<table class="tc-shapes" style="border-collapse:collapse;font-size:var(--jp-widgets-font-size,13px);line-height:1.3">'
+        f'<table class="tc-shapes" style="border-collapse:collapse;font-size:{SMALL};line-height:1.3">'
         f"<tr>{th}stage</th>{th}shape</th>{th}what it holds</th></tr>" + "".join(cells) + "</table>"
     )
