@@ -55,8 +55,9 @@ def test_live_figures_use_the_export_toolbar_config_with_nothing_sent_to_the_clo
 
     config = plotly_library().config
     assert config == PLOTLY_CONFIG
-    assert config["showLink"] is False and config["showSendToCloud"] is False
-    assert config["showEditInChartStudio"] is False and config["displaylogo"] is False
+    assert config["showSendToCloud"] is False and config["displaylogo"] is False
+    # plotly.js 3 has no link or Chart Studio button any more; a True would still be wrong.
+    assert not config.get("showLink") and not config.get("showEditInChartStudio")
     assert {"sendChartToCloud", "editInChartStudio"} <= set(config["modeBarButtonsToRemove"])
     assert "toImage" not in config["modeBarButtonsToRemove"]  # download as PNG stays
 
@@ -74,3 +75,13 @@ def test_the_page_gets_the_dark_template_and_the_light_to_dark_colours():
     # Each light colour a figure draws is in its JSON as written, so the page can swap it.
     fig = figures.mask_heatmap(torch.eye(2, dtype=torch.bool), ["a", "b"])
     assert themes.LIGHT.blank in figure_json(fig)
+
+
+def test_a_figure_shown_in_a_notebook_carries_the_same_config(monkeypatch):
+    import plotly.io as pio
+
+    shown = {}
+    monkeypatch.setattr(pio.renderers, "render_on_display", True)
+    monkeypatch.setattr(pio, "show", lambda fig, **kw: shown.update(kw))
+    figures.attention_heatmap(torch.eye(2), ["a", "b"])._ipython_display_()
+    assert shown["config"] == plotly_library().config

@@ -17,12 +17,21 @@ would merge repeated words such as the two "the" in "the pizza came out of the o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from . import themes
 from .themes import FONT
+
+# The toolbar of every chart, shown in JupyterLab or exported: zoom, pan, reset, download
+# as PNG; no button or link that shares or uploads (see export/charts.py for each key).
+PLOTLY_CONFIG: dict = json.loads(
+    (Path(__file__).resolve().parents[1] / "static" / "plotly_config.json").read_text(encoding="utf-8")
+)
 
 # Values are printed inside cells only while they stay readable.
 MAX_CELLS_WITH_TEXT = 144
@@ -40,6 +49,14 @@ class CourseFigure(go.Figure):
     keeps it. ``_initialize_layout_template`` is plotly's own (private) hook for this;
     tests/test_figures_package.py fails if a plotly release renames it.
     """
+
+    def _ipython_display_(self) -> None:
+        """Shown in a notebook with the course's toolbar (``PLOTLY_CONFIG``), as ``go.Figure``
+        would be otherwise; plotly's renderer settings are left as they are."""
+        if pio.renderers.render_on_display and pio.renderers.default:
+            pio.show(self, config=dict(PLOTLY_CONFIG))
+        else:
+            print(repr(self))
 
     def _initialize_layout_template(self) -> None:
         layout = self._layout_obj
