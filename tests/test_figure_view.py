@@ -82,6 +82,7 @@ def test_a_figure_shown_in_a_notebook_carries_the_same_config(monkeypatch):
 
     shown = {}
     monkeypatch.setattr(pio.renderers, "render_on_display", True)
+    monkeypatch.setattr(pio.renderers, "default", "plotly_mimetype")
     monkeypatch.setattr(pio, "show", lambda fig, **kw: shown.update(kw))
     figures.attention_heatmap(torch.eye(2), ["a", "b"])._ipython_display_()
     assert shown["config"] == plotly_library().config
