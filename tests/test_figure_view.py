@@ -79,10 +79,23 @@ def test_the_page_gets_the_dark_template_and_the_light_to_dark_colours():
 
 def test_a_figure_shown_in_a_notebook_carries_the_same_config(monkeypatch):
     import plotly.io as pio
+    from transformer_course.figures import base
 
+    monkeypatch.setattr(base, "_DISPLAY", None)  # as without widgets: plotly's renderer
     shown = {}
     monkeypatch.setattr(pio.renderers, "render_on_display", True)
     monkeypatch.setattr(pio.renderers, "default", "plotly_mimetype")
     monkeypatch.setattr(pio, "show", lambda fig, **kw: shown.update(kw))
     figures.attention_heatmap(torch.eye(2), ["a", "b"])._ipython_display_()
     assert shown["config"] == plotly_library().config
+
+
+def test_with_widgets_imported_a_figure_of_a_cell_is_drawn_by_a_figure_view(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    fig = figures.attention_heatmap(torch.eye(2), ["a", "b"])
+    fig._ipython_display_()
+    assert len(shown) == 1 and isinstance(shown[0], FigureView) and shown[0].figure is fig
+    assert json.loads(shown[0]._spec)["data"][0]["type"] == "heatmap"

@@ -18,7 +18,7 @@ would merge repeated words such as the two "the" in "the pizza came out of the o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -37,6 +37,18 @@ PLOTLY_CONFIG: dict = json.loads(
 MAX_CELLS_WITH_TEXT = 144
 
 
+# How a figure shows itself in a notebook: set by ``widgets`` (``display_with``) to draw it
+# in a live FigureView, which follows JupyterLab's dark theme and fits the screen when
+# presenting; plotly's own renderer (with ``PLOTLY_CONFIG``) when nothing is set.
+_DISPLAY: Callable[[go.Figure], None] | None = None
+
+
+def display_with(show: Callable[[go.Figure], None] | None) -> None:
+    """Show every course figure in a notebook with ``show(fig)`` (None: plotly's renderer)."""
+    global _DISPLAY
+    _DISPLAY = show
+
+
 class CourseFigure(go.Figure):
     """A ``go.Figure`` that starts in the course's theme instead of plotly's default template.
 
@@ -51,9 +63,12 @@ class CourseFigure(go.Figure):
     """
 
     def _ipython_display_(self) -> None:
-        """Shown in a notebook with the course's toolbar (``PLOTLY_CONFIG``), as ``go.Figure``
-        would be otherwise; plotly's renderer settings are left as they are."""
-        if pio.renderers.render_on_display and pio.renderers.default:
+        """Shown in a notebook by the course's live view (``display_with``), or else as
+        ``go.Figure`` would be, with the course's toolbar (``PLOTLY_CONFIG``); plotly's
+        renderer settings are left as they are."""
+        if _DISPLAY is not None:
+            _DISPLAY(self)
+        elif pio.renderers.render_on_display and pio.renderers.default:
             pio.show(self, config=dict(PLOTLY_CONFIG))
         else:
             print(repr(self))

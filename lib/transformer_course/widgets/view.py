@@ -23,6 +23,7 @@ import plotly.io as pio
 import traitlets
 from plotly.offline import get_plotlyjs
 
+from ..figures.base import display_with
 from ..figures.themes import theme_swap
 
 STATIC = Path(__file__).parent.parent / "static"  # lib/transformer_course/static (package data)
@@ -39,6 +40,7 @@ class PlotlyLibrary(anywidget.AnyWidget):
     source = traitlets.Unicode().tag(sync=True)
     config = traitlets.Dict().tag(sync=True)  # plotly's config: the toolbar, no cloud
     themes = traitlets.Dict().tag(sync=True)  # the dark template and colours (theme_swap)
+    css = traitlets.Unicode().tag(sync=True)  # static/course.css: slides readable from afar
 
 
 _LIBRARY: PlotlyLibrary | None = None
@@ -49,7 +51,12 @@ def plotly_library() -> PlotlyLibrary:
     global _LIBRARY
     if _LIBRARY is None or _LIBRARY.comm is None:  # none yet, or closed
         config = json.loads((STATIC / "plotly_config.json").read_text(encoding="utf-8"))
-        _LIBRARY = PlotlyLibrary(source=get_plotlyjs(), config=config, themes=theme_swap())
+        _LIBRARY = PlotlyLibrary(
+            source=get_plotlyjs(),
+            config=config,
+            themes=theme_swap(),
+            css=(STATIC / "course.css").read_text(encoding="utf-8"),
+        )
     return _LIBRARY
 
 
@@ -99,3 +106,17 @@ class FigureView(anywidget.AnyWidget):
         with self.hold_sync():
             self._revision += 1
             self._spec = spec
+
+
+def show_figure(fig: go.Figure) -> None:
+    """Display ``fig`` in a FigureView: how every course figure shows in a notebook once
+    ``widgets`` is imported, so a figure of a cell, like an explorer's, follows JupyterLab's
+    theme and fits the screen when presenting."""
+    from IPython.display import display
+
+    view = FigureView()
+    view.show(fig)
+    display(view)
+
+
+display_with(show_figure)
