@@ -91,7 +91,7 @@ assert torch.allclose(weights_shuffled, weights[:, :, perm][:, :, :, perm], atol
 #   can be much smaller, a few percent: nothing in a random layer makes it pay much
 #   attention to positions. Training is what teaches a model to use them.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 order = widgets.WordOrderExplorer(vocab, embed, attention,
                                   text_a="Squatch eats pizza", text_b="Pizza eats Squatch")
 without_positions = order.word_changes(positions=False)       # (3,): one change per word of A
@@ -276,7 +276,7 @@ figures.similarity_heatmap(sim[:32, :32], [str(p) for p in range(32)],
 # (the lib's `shift_matrix`) that moves **every** position k steps on. A layer that has
 # learned "look 3 words back" can therefore use the same weights at every position.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 exact = sinusoidal_encoding(64, 64, dtype=torch.float64)   # float64: errors near 1e-15
 for k in (1, 3, 10):
     M = shift_matrix(k, 64, dtype=torch.float64)         # (64, 64): 32 rotation blocks

@@ -209,7 +209,7 @@ checks.check_causal_masked_weights(masked_weights_solution)
 #
 # `to_blocked` flips our masks for `nn.MultiheadAttention`. All three give the same output:
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 d_model, h = 16, 4
 torch_mha = nn.MultiheadAttention(d_model, h, batch_first=True).eval()
 mha = MultiHeadAttention(d_model, h).load_from_torch(torch_mha).eval()
@@ -312,7 +312,7 @@ assert torch.all(cross_w[..., 4:] == 0)                        # padded source k
 #   anyway (it comes after them); only the `<pad>` rows still see padding.
 # - Pick sentence 2, the longest: it has no padding, so the padding mask changes nothing.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 explorer_embed = TokenEmbedding(len(vocab), d_model, scale=False)
 widgets.MaskExplorer(vocab, explorer_embed, SingleHeadAttention(d_model), sentences=tuple(sentences))
 

@@ -34,10 +34,14 @@ SLIDE_JS = """() => {
       if (!shown(el)) continue;
       const style = getComputedStyle(el);
       // A box that hides or scrolls part of its content clips the slide.
-      if (/(hidden|auto|scroll)/.test(style.overflowY) && el.scrollHeight > el.clientHeight + 2
-          && el.clientHeight > 0 && !el.closest('.js-plotly-plot, .cm-editor, select, mjx-assistive-mml'))
-        problems.push(`cell ${i}: ${el.tagName.toLowerCase()}.${[...el.classList].join('.')} clips ` +
-                      `${el.scrollHeight - el.clientHeight} px of its content`);
+      const skip = el.closest('.js-plotly-plot, .cm-editor, select, mjx-assistive-mml');
+      const name = `${el.tagName.toLowerCase()}.${[...el.classList].join('.')}`;
+      if (!skip && /(hidden|auto|scroll)/.test(style.overflowY) && el.scrollHeight > el.clientHeight + 2
+          && el.clientHeight > 0)
+        problems.push(`cell ${i}: ${name} clips ${el.scrollHeight - el.clientHeight} px of its content`);
+      if (!skip && /(hidden|auto|scroll)/.test(style.overflowX) && el.scrollWidth > el.clientWidth + 2
+          && el.clientWidth > 0)
+        problems.push(`cell ${i}: ${name} clips ${el.scrollWidth - el.clientWidth} px of its width`);
       if (el.closest('svg')) {
         // Titles, axis labels, ticks, legends; not the numbers plotly fits inside heatmap cells.
         if (el.tagName === 'text' && el.textContent.trim() && el.closest('.main-svg')
@@ -97,3 +101,18 @@ def start_deck(page) -> None:
 
 def slide_state(page) -> dict:
     return page.evaluate(SLIDE_JS)
+
+
+def presenting(page) -> bool:
+    return page.evaluate("() => document.body.dataset.jpDeckMode === 'presenting'")
+
+
+def stop_deck(page) -> None:
+    """Leave the deck (Esc; the toolbar's deck button if that failed). The deck remembers in
+    the lab's settings that it was on, so a later page would open presenting otherwise."""
+    if not presenting(page):
+        return
+    press(page, "Escape", settle_s=0.3)
+    if presenting(page):
+        page.locator('[data-command="deck:toggle"]').first.click()
+    page.wait_for_function("() => document.body.dataset.jpDeckMode !== 'presenting'", timeout=10_000)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from .deck import position, press, slide_state, start_deck
+from .deck import position, presenting, press, slide_state, start_deck, stop_deck
 from .lab import BUILD, CHAPTERS, FIGURES_JS, open_notebook, run_all, shutdown_kernels, wait_executed
 from .test_chapters_in_lab import wait_repaint
 
@@ -80,6 +80,7 @@ def test_present_chapter_with_live_widgets(lab, browser):
         (BUILD / "screenshots").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(BUILD / "screenshots" / "present.png"))
     finally:
+        stop_deck(page)
         page.close()
         shutdown_kernels(lab)
 
@@ -123,10 +124,25 @@ def test_every_slide_fits_a_projector_and_reads_from_the_back(notebook, lab, bro
         shown = {int(c.rstrip("~")) for step in seen for c in step}
         assert len(seen) > 3 and len(shown) > 5, f"the deck hardly moved: {seen[:5]}"
         assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
-        for kind, floor in (("prose", PROSE_PX), ("code", CODE_PX), ("other", TEXT_PX), ("figure", FIGURE_PX)):
+        for kind, floor in (
+            ("prose", PROSE_PX),
+            ("code", CODE_PX),
+            ("other", TEXT_PX),
+            ("figure", FIGURE_PX),
+        ):
             if kind in smallest:
                 assert smallest[kind][0] >= floor, f"{kind} text of {smallest[kind]} px is below {floor} px"
         assert "prose" in smallest and "code" in smallest
+
+        # The keys the README gives instructors: ← back, → forward, Space next, Esc leaves.
+        last = position(page)
+        back = press(page, "ArrowLeft")
+        assert back != last, "← did not go back"
+        assert press(page, "ArrowRight") == last, "→ did not come forward again"
+        assert press(page, "Shift+Space") != last, "Shift+Space did not go back"
+        press(page, "Escape")
+        assert not presenting(page), "Esc did not leave the deck"
     finally:
+        stop_deck(page)
         page.close()
         shutdown_kernels(lab)

@@ -130,6 +130,9 @@ def head_grid_figure(
         axes[f"xaxis{suffix}"] = dict(
             domain=x_domains[c],
             anchor=f"y{suffix}",
+            # Keys written under the bottom panel of each column only, as the queries beside
+            # the first column: the same words, and half the labels plotly measures per redraw.
+            showticklabels=n + cols >= len(heads),
             tickangle=-60,
             tickfont=tick_font,
             **ticks(key_tokens, lk),

@@ -27,17 +27,49 @@ function watchPage() {
 function isDark() { return document.body.dataset.jpThemeLight === "false"; }
 function isPresenting() { return document.body.dataset.jpDeckMode === "presenting"; }
 
-// Presenting (jupyterlab-slideshow): a figure at most this share of the screen's height,
-// its text 16 px (static/course.css sizes the rest of the slide).
-const DECK_HEIGHT = 0.55, DECK_FONT = 16, DECK_MIN_HEIGHT = 220;
-function deckHeight() { return Math.max(DECK_MIN_HEIGHT, Math.round(window.innerHeight * DECK_HEIGHT)); }
+// Presenting (jupyterlab-slideshow): each figure as tall as the screen allows. The room
+// is the screen less the cell's code and, in an explorer, its controls; an explorer's
+// views share it by rows. Figure text at least DECK_FONT px (static/course.css sizes the
+// rest of the slide).
+const DECK_FONT = 16, DECK_MIN_FONT = 12, DECK_MIN_HEIGHT = 220, DECK_MARGIN = 56;
+function deckHeight(div) {
+  const cell = div.closest(".jp-Cell");
+  let chrome = cell ? (cell.querySelector(".jp-Cell-inputWrapper")?.offsetHeight || 0) : 0;
+  let rows = 1;
+  const explorer = div.closest(".tc-explorer");
+  const grid = explorer && explorer.querySelector(".widget-gridbox");
+  if (grid) {
+    chrome += grid.getBoundingClientRect().top - explorer.getBoundingClientRect().top;
+    // Rows of figures share the room; a row of tables or text keeps its own height.
+    const views = [...grid.children], drawn = (v) => !!v.querySelector(".tc-figure");
+    const figureRows = new Set(views.filter(drawn).map((v) => v.offsetTop));
+    const otherRows = new Map();
+    for (const v of views.filter((v) => !drawn(v) && !figureRows.has(v.offsetTop))) {
+      otherRows.set(v.offsetTop, Math.max(otherRows.get(v.offsetTop) || 0, v.offsetHeight + 8));
+    }
+    for (const height of otherRows.values()) chrome += height;
+    rows = figureRows.size || 1;
+  }
+  const room = window.innerHeight - DECK_MARGIN - chrome - 8 * (rows - 1);
+  return Math.max(DECK_MIN_HEIGHT, Math.floor(room / rows));
+}
+
+// Font sizes a figure sets itself (tick labels, panel titles): none below DECK_MIN_FONT.
+function raiseFonts(obj) {
+  if (Array.isArray(obj)) { obj.forEach(raiseFonts); return; }
+  if (!obj || typeof obj !== "object") return;
+  for (const [key, value] of Object.entries(obj)) {
+    if (key === "size" && typeof value === "number" && value < DECK_MIN_FONT) obj[key] = DECK_MIN_FONT;
+    else if (typeof value === "object") raiseFonts(value);
+  }
+}
 
 // What a drawing depends on besides the figure: redraw when it changes.
 function pageMode() {
-  return (isDark() ? "dark" : "light") + (isPresenting() ? ` deck ${deckHeight()}` : "");
+  return (isDark() ? "dark" : "light") + (isPresenting() ? ` deck ${window.innerWidth}x${window.innerHeight}` : "");
 }
 
-function themed(text, themes) {
+function themed(text, themes, div) {
   const dark = isDark() && themes && themes.template;
   if (dark) {
     for (const [light, darker] of Object.entries(themes.colours || {})) text = text.split(light).join(darker);
@@ -46,7 +78,9 @@ function themed(text, themes) {
   spec.layout = spec.layout || {};
   if (dark) spec.layout.template = themes.template;
   if (isPresenting()) {
-    spec.layout.height = Math.min(spec.layout.height || 450, deckHeight());
+    const { template, ...own } = spec.layout;
+    raiseFonts(own);
+    spec.layout.height = Math.min(spec.layout.height || 450, deckHeight(div));
     spec.layout.font = { ...(spec.layout.font || {}), size: DECK_FONT };
   }
   return spec;
@@ -85,13 +119,21 @@ async function render({ model, el }) {
   const { Plotly, config, themes } = await loadPlotly(model);
   const CONFIG = { ...config };
 
-  let running = false, dirty = false, alive = true;
+  let running = false, dirty = false, alive = true, drawn = [];
   async function draw() {
     const text = model.get("_spec");
     if (!text) return;
     const start = performance.now();
-    const spec = themed(text, themes);
-    div.dataset.tcMode = pageMode();
+    const spec = themed(text, themes, div);
+    const mode = pageMode();
+    // A trace that did not change is handed back as the very object plotly drew: react then
+    // skips it, and an update that only moves a mark or a title redraws no heatmap.
+    const keys = spec.data.map((trace) => JSON.stringify(trace));
+    if (mode === div.dataset.tcMode) {
+      spec.data = spec.data.map((trace, i) => (keys[i] === drawn[i] ? div.data[i] : trace));
+    }
+    drawn = keys;
+    div.dataset.tcMode = mode;
     await Plotly.react(div, spec.data, spec.layout, CONFIG);
     div.dataset.tcDrawMs = (performance.now() - start).toFixed(1);
     div.dataset.tcRevision = String(model.get("_revision"));
