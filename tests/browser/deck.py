@@ -15,6 +15,8 @@ POSITION_JS = """() => [...document.querySelectorAll('.jp-Notebook-cell')].flatM
       ? [i + (c.classList.contains('jp-deck-mod-visible') ? '' : '~')] : [])"""
 
 SLIDE_JS = """() => {
+  const LABELS = '.gtitle, .xtick, .ytick, .g-xtitle, .g-ytitle, .legendtext, .annotation, .cbaxis, .cbtitle';
+  const CODE = '.cm-editor, .jp-RenderedHTMLCommon :is(code, pre), .jp-OutputArea-output pre';
   const W = window.innerWidth, H = window.innerHeight, problems = [];
   const cells = [...document.querySelectorAll('.jp-Notebook-cell')];
   const onscreen = cells.filter(c => c.classList.contains('jp-deck-mod-onscreen'));
@@ -45,14 +47,15 @@ SLIDE_JS = """() => {
       if (el.closest('svg')) {
         // Titles, axis labels, ticks, legends; not the numbers plotly fits inside heatmap cells.
         if (el.tagName === 'text' && el.textContent.trim() && el.closest('.main-svg')
-            && el.closest('.gtitle, .xtick, .ytick, .g-xtitle, .g-ytitle, .legendtext, .annotation, .cbaxis, .cbtitle')) {
-          const s = size(el); if (s < figure) { figure = s; where.figure = `${i}: ${el.textContent.slice(0, 30)}`; }
+            && el.closest(LABELS)) {
+          const s = size(el);
+          if (s < figure) { figure = s; where.figure = `${i}: ${el.textContent.slice(0, 30)}`; }
         }
         continue;
       }
       if (!ownText(el)) continue;
       const s = size(el);
-      if (el.closest('.cm-editor, .jp-RenderedHTMLCommon code, .jp-RenderedHTMLCommon pre, .jp-OutputArea-output pre')) {
+      if (el.closest(CODE)) {
         if (s < code) { code = s; where.code = `${i}: ${el.textContent.slice(0, 30)}`; }
       } else if (el.closest('mjx-container, sub, sup')) {
         continue;  // formulas and indices are sized by MathJax and the browser, from the prose's size

@@ -27,14 +27,17 @@ UNKNOWN = "zzqx"  # a word no vocabulary has: the explorer says so in its info l
 # element and its ancestors composited (alpha included) up to the first opaque one, the
 # text's own colour composited over that.
 CONTRAST_JS = """() => {
+  const LABELS = '.gtitle, .xtick text, .ytick text, .g-xtitle text, .g-ytitle text, .legendtext, '
+               + '.annotation-text, .cbaxis text';
   const parse = s => { const m = s.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
     const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
     return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; };
   const over = (top, bottom) => ({r: top.r * top.a + bottom.r * (1 - top.a),
     g: top.g * top.a + bottom.g * (1 - top.a), b: top.b * top.a + bottom.b * (1 - top.a), a: 1});
-  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
-  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const lin = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = c => 0.2126 * lin(c.r) + 0.7152 * lin(c.g) + 0.0722 * lin(c.b);
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05); };
   const behind = el => { const layers = [];
     for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
       if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; } }
@@ -45,11 +48,11 @@ CONTRAST_JS = """() => {
       return {text: el.textContent.trim().slice(0, 40), ratio: ratio(fg, bg)}; });
   const svg = [...document.querySelectorAll('.tc-figure')].flatMap(fig => {
     const paper = fig.querySelector('.main-svg'); if (!paper) return [];
-    const bg = over(parse(getComputedStyle(paper).backgroundColor) || {r: 255, g: 255, b: 255, a: 0}, behind(fig));
-    return [...fig.querySelectorAll('.gtitle, .xtick text, .ytick text, .g-xtitle text, .g-ytitle text, .legendtext, .annotation-text, .cbaxis text')]
-      .filter(t => t.textContent.trim())
-      .map(t => { const s = getComputedStyle(t), c = parse(s.fill); c.a *= Number(s.fillOpacity || 1);
-        return {text: t.textContent.trim().slice(0, 40), ratio: ratio(over(c, bg), bg), paper: lum(bg)}; }); });
+    const none = {r: 255, g: 255, b: 255, a: 0};
+    const bg = over(parse(getComputedStyle(paper).backgroundColor) || none, behind(fig));
+    return [...fig.querySelectorAll(LABELS)].filter(t => t.textContent.trim()).map(t => {
+      const s = getComputedStyle(t), c = parse(s.fill); c.a *= Number(s.fillOpacity || 1);
+      return {text: t.textContent.trim().slice(0, 40), ratio: ratio(over(c, bg), bg), paper: lum(bg)}; }); });
   return {info: html('.tc-message, .tc-message *'), highlighted: html('.tc-highlight, .tc-highlight *'),
           tables: html('.tc-explorer table, .tc-explorer table *'), figures: svg};
 }"""
@@ -63,8 +66,8 @@ def set_theme(page, name: str, light: bool) -> None:
     page.wait_for_selector(f"body[data-jp-theme-light='{str(light).lower()}']", state="attached")
     mode = "light" if light else "dark"
     page.wait_for_function(
-        f"""() => [...document.querySelectorAll('.tc-figure')].every(d => (d.dataset.tcMode || '').startsWith('{mode}')
-            && d.dataset.tcBusy !== '1')""",
+        f"""() => [...document.querySelectorAll('.tc-figure')]
+            .every(d => (d.dataset.tcMode || '').startsWith('{mode}') && d.dataset.tcBusy !== '1')""",
         timeout=20_000,
     )
     page.wait_for_timeout(500)  # the theme's stylesheet settles
