@@ -26,6 +26,7 @@ def test_starts_with_every_head(explorer):
     titles = [a.text for a in grid.layout.annotations]
     assert titles[0] == "head 0 (A)" and titles[1] == "head 1 (B)"
     assert explorer.views["grid"].layout.grid_column == "1 / -1"
+    assert "tc-wide" in explorer.views["grid"]._dom_classes  # what the page's CSS goes by
 
 
 def test_grid_shows_the_real_weights_of_each_head(explorer):

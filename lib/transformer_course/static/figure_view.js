@@ -158,7 +158,9 @@ async function render({ model, el }) {
     const now = el.clientWidth;
     if (now === width) return;
     width = now;
-    if (now > 0 && div.dataset.tcRevision) Plotly.Plots.resize(div);
+    // Not Plotly.Plots.resize: its relayout({autosize: true}) drops the figure's own height
+    // (a figure of a cell shown in the deck then collapsed to nothing).
+    if (now > 0 && div.dataset.tcRevision) Plotly.relayout(div, { width: now });
   });
   observer.observe(el);
   // A change of JupyterLab's theme, of presenting, or of the screen while presenting,
