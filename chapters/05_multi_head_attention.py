@@ -350,7 +350,7 @@ assert (cool_out - expected).abs().max() > 1e-3
 # weights: row = query (the word looking), column = key (the word looked at), each row
 # sums to 1.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 sentence = "the pizza came out of the oven and it tasted good"
 grid_tokens = tokenize(sentence)
 grid_embed = TokenEmbedding(len(vocab), d_model, scale=False)
@@ -361,7 +361,7 @@ with torch.no_grad():
     _, grid_weights = grid_mha(x)                              # (1, 8, 11, 11)
 figures.head_grid_figure(grid_weights[0], grid_tokens, title="8 untrained heads on the pizza sentence")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Every head looks somewhere else, only because its random projections differ. The
 # patterns mean nothing yet: training is what gives heads jobs. A few cells below, you
 # train a layer and see it happen.
@@ -419,7 +419,7 @@ figures.head_grid_figure(reader.weights[0], row, columns=3,
 # fills the **first column** (everyone looks at the first symbol). Measured over all 500
 # held-out rows, at positions where the three answers are three different places:
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 jobs = head_jobs(reader.weights)                         # (3 heads, 3 questions): mean weight
 for h_i, shares in enumerate(jobs):
     job = JOBS[int(shares.argmax())]
@@ -430,7 +430,7 @@ assert (jobs.max(dim=1).values > 0.5).all()                # and spends most of 
 figures.head_jobs_figure(jobs, [f"the {job} symbol" for job in JOBS],
                          title="Where each trained head looks (held-out rows)")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Nobody told a head which job to take: all three started as random projections, and
 # which head ends up with which job depends on the seed. What training does fix is that
 # they **divide the work**, because the loss falls only when every question is answered.

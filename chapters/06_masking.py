@@ -46,7 +46,7 @@ for t, row in zip(tokens, causal.int().tolist()):
     print(f"{t:>10}" + "".join(f"{v:>10}" for v in row))
 assert torch.equal(causal, torch.ones(4, 4, dtype=torch.bool).tril())
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 figures.mask_heatmap(causal, tokens, title="Causal mask: lower triangle")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -262,7 +262,7 @@ assert torch.all(leaky > 1e-4)                                           # the f
 # To guess a hidden word, the words on **both** sides help, so BERT uses **no** causal
 # mask: every token attends to every other (only padding is masked).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 words = tokenize("the pizza came out of the oven and it tasted good")
 g = torch.Generator().manual_seed(3)
 n_hidden = round(0.15 * len(words))                        # 15 % of 11 words → 2

@@ -33,8 +33,12 @@ function isPresenting() { return document.body.dataset.jpDeckMode === "presentin
 // rest of the slide).
 const DECK_FONT = 16, DECK_MIN_FONT = 12, DECK_MIN_HEIGHT = 220, DECK_MARGIN = 56;
 function deckHeight(div) {
-  const cell = div.closest(".jp-Cell");
+  // The cell's code and its other outputs (printed lines, other figures) stay on the slide.
+  const cell = div.closest(".jp-Cell"), own = div.closest(".jp-OutputArea-child");
   let chrome = cell ? (cell.querySelector(".jp-Cell-inputWrapper")?.offsetHeight || 0) : 0;
+  for (const output of cell ? cell.querySelectorAll(".jp-OutputArea-child") : []) {
+    if (output !== own && !output.contains(own)) chrome += output.offsetHeight;
+  }
   let rows = 1;
   const explorer = div.closest(".tc-explorer");
   const grid = explorer && explorer.querySelector(".widget-gridbox");
