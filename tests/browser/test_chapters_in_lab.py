@@ -158,6 +158,7 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
 
         page.evaluate(INPUT_HOOK)
         samples, driven, draws, operated, unchanged = [], [], [], [], []
+        trips, paints = [], []  # input → the kernel's figures arrive; arrival → painted
         explorers = page.locator(".tc-explorer")
         for e in range(explorers.count()):
             explorer = explorers.nth(e)
@@ -189,7 +190,12 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
                         a["painted"] for a, b in zip(after, before) if a["revision"] > b["revision"]
                     )
                     first_input = page.evaluate("() => window.__tcFirstInput") or start
+                    received = min(
+                        a["received"] for a, b in zip(after, before) if a["revision"] > b["revision"]
+                    )
                     samples.append(round(painted - first_input, 1))
+                    trips.append(round(received - first_input, 1))
+                    paints.append(round(painted - received, 1))
                     driven.append(round(painted - start, 1))
                     draws.append(max(a["drawMs"] for a in after))
                     operated.append(kind)
@@ -202,6 +208,8 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
             report["median_control_to_repaint_ms"] = round(statistics.median(samples), 1)
             report["median_including_test_driver_ms"] = round(statistics.median(driven), 1)
             report["median_browser_draw_ms"] = round(statistics.median(draws), 1)
+            report["median_input_to_figures_arriving_ms"] = round(statistics.median(trips), 1)
+            report["median_arrival_to_painted_ms"] = round(statistics.median(paints), 1)
         report["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         print(f"\n{notebook.stem}: {report}")
 

@@ -73,6 +73,11 @@ def qkv_figure(
     )
 
 
+def longest(labels: Sequence[str]) -> int:
+    """Characters in the longest of ``labels``."""
+    return max((len(label) for label in labels), default=1)
+
+
 def head_grid_figure(
     weights: torch.Tensor,
     query_tokens: Sequence[str],
@@ -133,6 +138,7 @@ def head_grid_figure(
             # Keys written under the bottom panel of each column only, as the queries beside
             # the first column: the same words, and half the labels plotly measures per redraw.
             showticklabels=n + cols >= len(heads),
+            automargin=False,  # margins set below: plotly's second layout pass cost a third of a redraw
             tickangle=-60,
             tickfont=tick_font,
             **ticks(key_tokens, lk),
@@ -142,6 +148,7 @@ def head_grid_figure(
             anchor=f"x{suffix}",
             autorange="reversed",
             showticklabels=c == 0,
+            automargin=False,
             tickfont=tick_font,
             **ticks(query_tokens, lq),
         )
@@ -151,7 +158,8 @@ def head_grid_figure(
         traces,
         title=title,
         height=90 + rows * (130 + 14 * max(lq, 6)),
-        margin=dict(l=10, r=10, t=70, b=10),
+        # Room for the longest word beside the first column and (slanted) under the last row.
+        margin=dict(l=14 + 8 * longest(query_tokens), r=10, t=70, b=14 + 7 * longest(key_tokens)),
         annotations=titles,
         coloraxis=dict(
             colorscale=SEQUENTIAL, cmin=0.0, cmax=1.0, colorbar=dict(title="weight", thickness=12, len=0.8)

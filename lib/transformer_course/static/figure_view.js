@@ -146,6 +146,7 @@ async function render({ model, el }) {
     div.dataset.tcPaintedAt = String(performance.now());   // read by the browser tests
   }
   async function update() {
+    div.dataset.tcReceivedAt = String(performance.now());  // read by the browser tests
     if (running) { dirty = true; return; }
     running = true;
     div.dataset.tcBusy = "1";
