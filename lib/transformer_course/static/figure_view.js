@@ -84,6 +84,10 @@ function themed(text, themes, div) {
   if (isPresenting()) {
     const { template, ...own } = spec.layout;
     raiseFonts(own);
+    // Larger text than the margins a figure computed for itself: plotly sizes them here.
+    for (const key of Object.keys(spec.layout)) {
+      if (/^[xy]axis\d*$/.test(key)) spec.layout[key] = { ...spec.layout[key], automargin: true };
+    }
     spec.layout.height = Math.min(spec.layout.height || 450, deckHeight(div));
     spec.layout.font = { ...(spec.layout.font || {}), size: DECK_FONT };
   }
