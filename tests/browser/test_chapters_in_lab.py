@@ -31,7 +31,9 @@ pytestmark = pytest.mark.browser
 NOTEBOOKS = sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
 SHOTS = BUILD / "screenshots"
 SLIDER_PRESSES = 3  # key presses per slider (each one timed)
-REPAINT_GOAL_MS = 100.0  # each chapter's median, key press or click → figure repainted
+# Each chapter's median, key press or click → figure repainted. TC_REPAINT_GOAL_MS raises it
+# on a machine busy with other work (the load average is recorded beside each median).
+REPAINT_GOAL_MS = float(os.environ.get("TC_REPAINT_GOAL_MS", "100"))
 # Latency is timed from the learner's first input event (key, pointer, input, change) on
 # the page, not from when the test started driving: Playwright's own round trips
 # (focus, attribute reads) before the key press are not part of what a learner waits for.
