@@ -91,7 +91,7 @@ assert torch.allclose(weights_shuffled, weights[:, :, perm][:, :, :, perm], atol
 #   can be much smaller, a few percent: nothing in a random layer makes it pay much
 #   attention to positions. Training is what teaches a model to use them.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 order = widgets.WordOrderExplorer(vocab, embed, attention,
                                   text_a="Squatch eats pizza", text_b="Pizza eats Squatch")
 without_positions = order.word_changes(positions=False)       # (3,): one change per word of A
@@ -193,7 +193,7 @@ for i in (0, 5, 10):
     print(f"pair i = {i} (dims {2 * i}, {2 * i + 1}): wavelength {wavelength:6.1f} positions")
 figures.waves_figure(pe64, [0, 10, 20], title="Sines of pairs 0, 5 and 10: fast to slow")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Like the hands of a clock: the second hand alone cannot tell 12:00:10 from 12:01:10,
 # but together with the slower hands every moment has its own reading.
 
@@ -255,7 +255,7 @@ far = torch.stack([sim.diagonal(k).mean() for k in range(30, 40)])  # distances 
 assert near.min() > far.max()
 print(f"mean similarity at distance 1-3: {near.mean():.2f}, at distance 30-39: {far.mean():.2f}")
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 figures.similarity_heatmap(sim[:32, :32], [str(p) for p in range(32)],
                            title="Cosine similarity between positions 0-31").update_xaxes(
     title="position").update_yaxes(title="position")
@@ -276,7 +276,7 @@ figures.similarity_heatmap(sim[:32, :32], [str(p) for p in range(32)],
 # (the lib's `shift_matrix`) that moves **every** position k steps on. A layer that has
 # learned "look 3 words back" can therefore use the same weights at every position.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 exact = sinusoidal_encoding(64, 64, dtype=torch.float64)   # float64: errors near 1e-15
 for k in (1, 3, 10):
     M = shift_matrix(k, 64, dtype=torch.float64)         # (64, 64): 32 rotation blocks
@@ -343,7 +343,7 @@ except ValueError as err:
 # Before training, its rows are random: neighbouring positions are no more alike than
 # distant ones. The structure you saw in the sinusoidal table must be *learned* here.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 with torch.no_grad():
     learned_sim = similarity_matrix(learned.pe, "cosine")   # (32, 32)
 print(f"mean similarity of neighbours: learned {learned_sim.diagonal(1).mean():+.2f}, "
@@ -361,6 +361,8 @@ for name, table in tables.items():
     miss = float((table[:-1] @ best - table[1:]).norm() / table[1:].norm())
     print(f"{name:10s}: the best single map from each position to the next misses by {miss:.0%}")
     assert miss > 0.5 if name == "learned" else miss < 1e-6
+
+# %% slideshow={"slide_type": "subslide"}
 figures.similarity_heatmap(learned_sim, [str(p) for p in range(32)],
                            title="Untrained learned positions: no pattern").update_xaxes(
     title="position").update_yaxes(title="position")

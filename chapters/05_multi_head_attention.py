@@ -88,7 +88,7 @@ print("x:", tuple(x.shape), " q:", tuple(q.shape), " head 1's queries:", tuple(h
 #
 # Follow the shapes: (batch B, length L, heads h, head size d_head).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 def split_heads(t):
     """(B, L, d_model) → (B, h, L, d_head): cut the features into h slices, heads in front."""
     return t.view(B, L, h, d_head).transpose(1, 2)
@@ -112,7 +112,7 @@ steps["out = concat W_O"] = out = concat @ w_o
 for name, t in steps.items():
     print(f"{name:24} {str(tuple(t.shape)):15}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Each head computes its own (L × L) weights: here 2 heads × 4 queries × 4 keys. The
 # scores are divided by √d_head, the size of the vectors each head compares. The output
 # has the shape of the input, so attention layers can be stacked.
@@ -207,7 +207,7 @@ assert n_params(one_head) == counts[8]
 # 2. a hand-written version that calls the fused `F.scaled_dot_product_attention` per head;
 # 3. the lib's fused path (`need_weights=False`).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 d_model, h = 32, 8
 torch_mha = nn.MultiheadAttention(d_model, h, batch_first=True).eval()
 mha = MultiHeadAttention(d_model, h).load_from_torch(torch_mha).eval()
@@ -281,7 +281,7 @@ for size, n_heads in ((32, 8), (512, 8)):                   # this chapter's lay
 # reads **its own slice** of each token. Change every number of a token except head 0's
 # four, and head 0 does not notice:
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 sample = torch.randn(1, 6, 32)                              # (N, L, embed_size)
 changed = sample.clone()
 changed[..., 4:] += torch.randn(1, 6, 28)                   # everything but features 0-3 changes
@@ -316,7 +316,7 @@ for name, w in (("÷ √embed_size = √32", w_cool), ("÷ √head_dim = √4", 
 assert entropy(w_cool).mean() > entropy(w_paper).mean()
 assert w_cool.amax(-1).mean() < w_paper.amax(-1).mean()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Both layers are fresh, so both are still fairly flat. With √embed_size the rows are
 # almost exactly uniform (entropy next to log 11) and the largest weight per row is
 # smaller: every query starts out averaging nearly all keys. It is a temperature, though,
@@ -350,7 +350,7 @@ assert (cool_out - expected).abs().max() > 1e-3
 # weights: row = query (the word looking), column = key (the word looked at), each row
 # sums to 1.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 sentence = "the pizza came out of the oven and it tasted good"
 grid_tokens = tokenize(sentence)
 grid_embed = TokenEmbedding(len(vocab), d_model, scale=False)
@@ -361,7 +361,7 @@ with torch.no_grad():
     _, grid_weights = grid_mha(x)                              # (1, 8, 11, 11)
 figures.head_grid_figure(grid_weights[0], grid_tokens, title="8 untrained heads on the pizza sentence")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Every head looks somewhere else, only because its random projections differ. The
 # patterns mean nothing yet: training is what gives heads jobs. A few cells below, you
 # train a layer and see it happen.
@@ -375,7 +375,7 @@ figures.head_grid_figure(grid_weights[0], grid_tokens, title="8 untrained heads 
 #   where B does. The last map averages the heads shown, which is what
 #   `nn.MultiheadAttention` returns by default: averaging hides how different they are.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 widgets.HeadGridExplorer(vocab, grid_embed, grid_mha, text=sentence)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -419,7 +419,7 @@ figures.head_grid_figure(reader.weights[0], row, columns=3,
 # fills the **first column** (everyone looks at the first symbol). Measured over all 500
 # held-out rows, at positions where the three answers are three different places:
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 jobs = head_jobs(reader.weights)                         # (3 heads, 3 questions): mean weight
 for h_i, shares in enumerate(jobs):
     job = JOBS[int(shares.argmax())]
@@ -430,7 +430,7 @@ assert (jobs.max(dim=1).values > 0.5).all()                # and spends most of 
 figures.head_jobs_figure(jobs, [f"the {job} symbol" for job in JOBS],
                          title="Where each trained head looks (held-out rows)")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Nobody told a head which job to take: all three started as random projections, and
 # which head ends up with which job depends on the seed. What training does fix is that
 # they **divide the work**, because the loss falls only when every question is answered.
@@ -456,7 +456,7 @@ figures.head_jobs_figure(jobs, [f"the {job} symbol" for job in JOBS],
 # hands back, which cannot see the working space inside a kernel: the printout says
 # which meter your machine used.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 cost = measure_attention_cost((32, 64, 128, 256, 512, 1024), num_heads=4, d_head=16, budget_s=1.5)
 print(f"memory meter: {cost.memory_note}")
 print(f"{'L':>6} {'stored ms':>10} {'fused ms':>9} {'stored MB':>10} {'fused MB':>9} {'output MB':>10}")

@@ -46,7 +46,7 @@ for t, row in zip(tokens, causal.int().tolist()):
     print(f"{t:>10}" + "".join(f"{v:>10}" for v in row))
 assert torch.equal(causal, torch.ones(4, 4, dtype=torch.bool).tril())
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 figures.mask_heatmap(causal, tokens, title="Causal mask: lower triangle")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -209,7 +209,7 @@ checks.check_causal_masked_weights(masked_weights_solution)
 #
 # `to_blocked` flips our masks for `nn.MultiheadAttention`. All three give the same output:
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 d_model, h = 16, 4
 torch_mha = nn.MultiheadAttention(d_model, h, batch_first=True).eval()
 mha = MultiHeadAttention(d_model, h).load_from_torch(torch_mha).eval()
@@ -262,7 +262,7 @@ assert torch.all(leaky > 1e-4)                                           # the f
 # To guess a hidden word, the words on **both** sides help, so BERT uses **no** causal
 # mask: every token attends to every other (only padding is masked).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 words = tokenize("the pizza came out of the oven and it tasted good")
 g = torch.Generator().manual_seed(3)
 n_hidden = round(0.15 * len(words))                        # 15 % of 11 words → 2
@@ -312,7 +312,7 @@ assert torch.all(cross_w[..., 4:] == 0)                        # padded source k
 #   anyway (it comes after them); only the `<pad>` rows still see padding.
 # - Pick sentence 2, the longest: it has no padding, so the padding mask changes nothing.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 explorer_embed = TokenEmbedding(len(vocab), d_model, scale=False)
 widgets.MaskExplorer(vocab, explorer_embed, SingleHeadAttention(d_model), sentences=tuple(sentences))
 

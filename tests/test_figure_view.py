@@ -48,3 +48,54 @@ def test_plotly_js_is_shared_once_per_kernel():
     a, b = FigureView(), FigureView()
     assert a._library is b._library is plotly_library()
     assert len(a._library.source) > 1_000_000 and "Plotly" in a._library.source[:2000]
+
+
+def test_live_figures_use_the_export_toolbar_config_with_nothing_sent_to_the_cloud():
+    from transformer_course.export import PLOTLY_CONFIG
+
+    config = plotly_library().config
+    assert config == PLOTLY_CONFIG
+    assert config["showSendToCloud"] is False and config["displaylogo"] is False
+    # plotly.js 3 has no link or Chart Studio button any more; a True would still be wrong.
+    assert not config.get("showLink") and not config.get("showEditInChartStudio")
+    assert {"sendChartToCloud", "editInChartStudio"} <= set(config["modeBarButtonsToRemove"])
+    assert "toImage" not in config["modeBarButtonsToRemove"]  # download as PNG stays
+
+
+def test_the_page_gets_the_dark_template_and_the_light_to_dark_colours():
+    from transformer_course.figures import themes
+
+    swap = plotly_library().themes
+    assert swap["template"]["layout"]["paper_bgcolor"] == "rgb(17,17,17)"
+    assert swap["colours"] == {
+        themes.LIGHT.ink: themes.DARK.ink,
+        themes.LIGHT.muted: themes.DARK.muted,
+        themes.LIGHT.blank: themes.DARK.blank,
+    }
+    # Each light colour a figure draws is in its JSON as written, so the page can swap it.
+    fig = figures.mask_heatmap(torch.eye(2, dtype=torch.bool), ["a", "b"])
+    assert themes.LIGHT.blank in figure_json(fig)
+
+
+def test_a_figure_shown_in_a_notebook_carries_the_same_config(monkeypatch):
+    import plotly.io as pio
+    from transformer_course.figures import base
+
+    monkeypatch.setattr(base, "_DISPLAY", None)  # as without widgets: plotly's renderer
+    shown = {}
+    monkeypatch.setattr(pio.renderers, "render_on_display", True)
+    monkeypatch.setattr(pio.renderers, "default", "plotly_mimetype")
+    monkeypatch.setattr(pio, "show", lambda fig, **kw: shown.update(kw))
+    figures.attention_heatmap(torch.eye(2), ["a", "b"])._ipython_display_()
+    assert shown["config"] == plotly_library().config
+
+
+def test_with_widgets_imported_a_figure_of_a_cell_is_drawn_by_a_figure_view(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    fig = figures.attention_heatmap(torch.eye(2), ["a", "b"])
+    fig._ipython_display_()
+    assert len(shown) == 1 and isinstance(shown[0], FigureView) and shown[0].figure is fig
+    assert json.loads(shown[0]._spec)["data"][0]["type"] == "heatmap"

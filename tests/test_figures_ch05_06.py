@@ -1,5 +1,6 @@
 """Chapters 05-06 figures and the cost measurement behind the cost figure."""
 
+import numpy as np
 import pytest
 import torch
 from transformer_course import cost as cost_module
@@ -11,6 +12,7 @@ from transformer_course.cost import (
     peak_memory,
     process_peak_memory,
 )
+from transformer_course.figures.panels import head_of_grid
 
 TOKENS = ["i", "love", "deep", "learning"]
 
@@ -18,21 +20,28 @@ TOKENS = ["i", "love", "deep", "learning"]
 def test_head_grid_lays_out_rows_and_columns():
     w = torch.softmax(torch.randn(8, 4, 4), -1)
     fig = figures.head_grid_figure(w, TOKENS, columns=4, marks={2: "A"})
-    assert len(fig.data) == 8 and fig.layout.coloraxis.cmax == 1.0
-    assert [t.xaxis for t in fig.data][:2] == ["x", "x2"] and fig.data[7].yaxis == "y8"
+    assert len(fig.data) == 1 and fig.layout.coloraxis.cmax == 1.0  # one heatmap, tiled
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert z.shape == (2 * 5 - 1, 4 * 5 - 1)  # 2 rows × 4 columns of 4×4, one empty line between
+    assert np.isnan(z[4]).all() and np.isnan(z[:, 4]).all()
     assert fig.layout.annotations[2].text == "head 2 (A)"
-    # Second row below the first; only the first column labels its rows.
-    assert fig.layout.yaxis5.domain[1] < fig.layout.yaxis.domain[0]
-    assert fig.layout.yaxis.showticklabels and not fig.layout.yaxis2.showticklabels
-    assert list(fig.layout.xaxis8.ticktext) == TOKENS and fig.layout.yaxis.autorange == "reversed"
+    # Head 4 starts the second row, below head 0; head 3 ends the first, right of head 2.
+    assert fig.layout.annotations[4].y > fig.layout.annotations[0].y
+    assert fig.layout.annotations[3].x > fig.layout.annotations[2].x
+    for head in range(8):
+        torch.testing.assert_close(torch.tensor(head_of_grid(fig, head)), w[head].double())
+    assert list(fig.layout.xaxis.ticktext) == TOKENS * 4 and list(fig.layout.yaxis.ticktext) == TOKENS * 2
+    assert fig.layout.yaxis.autorange == "reversed"
 
 
 def test_head_grid_picks_heads_and_shrinks_columns():
     w = torch.softmax(torch.randn(4, 3, 5), -1)
     fig = figures.head_grid_figure(w, ["a", "b", "c"], list("vwxyz"), heads=[3, 1])
-    assert [t.name for t in fig.data] == ["head 3", "head 1"]
-    assert fig.layout.xaxis2.domain[1] == pytest.approx(1.0)  # two columns fill the width
-    assert torch.allclose(torch.tensor(fig.data[0].z), w[3])
+    assert [t[0] for t in fig.layout.meta["tiles"]] == [3, 1]
+    assert np.asarray(fig.data[0].z).shape == (3, 2 * 6 - 1)  # two columns, one row
+    assert torch.allclose(torch.tensor(head_of_grid(fig, 3)), w[3].double())
+    with pytest.raises(ValueError, match="head"):
+        head_of_grid(fig, 0)  # not drawn
 
 
 def test_head_difference_is_a_minus_b_centred_on_zero():

@@ -4,6 +4,7 @@ import pytest
 import torch
 from transformer_course.attention import MultiHeadAttention
 from transformer_course.embeddings import TokenEmbedding
+from transformer_course.figures.panels import head_of_grid
 from transformer_course.tokenizer import course_vocab
 from transformer_course.widgets import HeadGridExplorer
 from widget_state import changed, snapshot
@@ -21,17 +22,22 @@ def explorer():
 def test_starts_with_every_head(explorer):
     grid = explorer.figures["grid"]
     assert explorer.message.value == ""
-    assert len(grid.data) == 8 and explorer.weights.shape == (8, 11, 11)
+    assert [t[0] for t in grid.layout.meta["tiles"]] == list(range(8)) and explorer.weights.shape == (
+        8,
+        11,
+        11,
+    )
     torch.testing.assert_close(explorer.weights.sum(-1), torch.ones(8, 11))
     titles = [a.text for a in grid.layout.annotations]
     assert titles[0] == "head 0 (A)" and titles[1] == "head 1 (B)"
     assert explorer.views["grid"].layout.grid_column == "1 / -1"
+    assert "tc-wide" in explorer.views["grid"]._dom_classes  # what the page's CSS goes by
 
 
 def test_grid_shows_the_real_weights_of_each_head(explorer):
     grid = explorer.figures["grid"]
-    for i, trace in enumerate(grid.data):
-        assert torch.allclose(torch.tensor(trace.z), explorer.weights[i], atol=1e-6)
+    for i in range(8):
+        assert torch.allclose(torch.tensor(head_of_grid(grid, i)).float(), explorer.weights[i], atol=1e-6)
 
 
 def test_text_changes_every_view(explorer):
@@ -45,7 +51,7 @@ def test_heads_selection_changes_grid_and_average(explorer):
     before = snapshot(explorer)
     explorer.controls["heads"].value = (1, 3, 5)
     assert changed(before, snapshot(explorer)) == {"grid", "average"}
-    assert [t.name for t in explorer.figures["grid"].data] == ["head 1", "head 3", "head 5"]
+    assert [t[0] for t in explorer.figures["grid"].layout.meta["tiles"]] == [1, 3, 5]
     want = explorer.weights[[1, 3, 5]].mean(0)
     assert torch.allclose(torch.tensor(explorer.figures["average"].data[0].z), want, atol=1e-6)
 

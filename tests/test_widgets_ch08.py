@@ -4,6 +4,7 @@ import pytest
 import torch
 from transformer_course import figures
 from transformer_course.data import pronoun_task, sequence_task
+from transformer_course.figures.panels import head_of_grid
 from transformer_course.model import Transformer, TransformerConfig
 from transformer_course.pointer import PronounPointer, pointer_loss, snapshot
 from transformer_course.training import History, seq2seq_loss, split_batch_fn, train
@@ -145,10 +146,11 @@ def test_history_explorer_shows_each_encoder_head(pronoun_history):
     pt, shown, h = pronoun_history
     n = len(pt.tokens(shown, 0))
     encoder = ex.figures["encoder"]
-    assert len(encoder.data) == 2  # one heatmap per head, not their mean
-    for head, trace in enumerate(encoder.data):
+    assert [t[0] for t in encoder.layout.meta["tiles"]] == [0, 1]  # each head, not their mean
+    for head in (0, 1):
         torch.testing.assert_close(
-            torch.tensor(trace.z, dtype=torch.float32), h.snapshots[20]["encoder"][0, head, :n, :n]
+            torch.tensor(head_of_grid(encoder, head), dtype=torch.float32),
+            h.snapshots[20]["encoder"][0, head, :n, :n],
         )
     curves = ex.figures["predicate"]
     assert [t.name for t in curves.data] == ["head 0", "head 1"]

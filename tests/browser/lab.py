@@ -128,6 +128,7 @@ CONTROLS = (
 FIGURES_JS = """(root) => [...root.querySelectorAll('.tc-figure')].map(div => ({
     revision: Number(div.dataset.tcRevision || 0),
     painted: Number(div.dataset.tcPaintedAt || 0),
+    received: Number(div.dataset.tcReceivedAt || 0),
     drawMs: Number(div.dataset.tcDrawMs || 0),
     busy: div.dataset.tcBusy === '1',
     drawn: !!div.querySelector('.main-svg'),

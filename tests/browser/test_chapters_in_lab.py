@@ -7,6 +7,7 @@ they arrive.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -30,6 +31,9 @@ pytestmark = pytest.mark.browser
 NOTEBOOKS = sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
 SHOTS = BUILD / "screenshots"
 SLIDER_PRESSES = 3  # key presses per slider (each one timed)
+# Each chapter's median, key press or click → figure repainted. TC_REPAINT_GOAL_MS raises it
+# on a machine busy with other work (the load average is recorded beside each median).
+REPAINT_GOAL_MS = float(os.environ.get("TC_REPAINT_GOAL_MS", "100"))
 # Latency is timed from the learner's first input event (key, pointer, input, change) on
 # the page, not from when the test started driving: Playwright's own round trips
 # (focus, attribute reads) before the key press are not part of what a learner waits for.
@@ -125,6 +129,7 @@ def operate(page, control, kind_hint: str) -> str:
 def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency):
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     report = latency.setdefault(notebook.stem, {})
+    report["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]
     try:
         open_notebook(page, lab, notebook.name)
         t0 = run_all(page)
@@ -155,6 +160,7 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
 
         page.evaluate(INPUT_HOOK)
         samples, driven, draws, operated, unchanged = [], [], [], [], []
+        trips, paints = [], []  # input → the kernel's figures arrive; arrival → painted
         explorers = page.locator(".tc-explorer")
         for e in range(explorers.count()):
             explorer = explorers.nth(e)
@@ -186,7 +192,12 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
                         a["painted"] for a, b in zip(after, before) if a["revision"] > b["revision"]
                     )
                     first_input = page.evaluate("() => window.__tcFirstInput") or start
+                    received = min(
+                        a["received"] for a, b in zip(after, before) if a["revision"] > b["revision"]
+                    )
                     samples.append(round(painted - first_input, 1))
+                    trips.append(round(received - first_input, 1))
+                    paints.append(round(painted - received, 1))
                     driven.append(round(painted - start, 1))
                     draws.append(max(a["drawMs"] for a in after))
                     operated.append(kind)
@@ -199,6 +210,9 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
             report["median_control_to_repaint_ms"] = round(statistics.median(samples), 1)
             report["median_including_test_driver_ms"] = round(statistics.median(driven), 1)
             report["median_browser_draw_ms"] = round(statistics.median(draws), 1)
+            report["median_input_to_figures_arriving_ms"] = round(statistics.median(trips), 1)
+            report["median_arrival_to_painted_ms"] = round(statistics.median(paints), 1)
+        report["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         print(f"\n{notebook.stem}: {report}")
 
         if explorers.count():
@@ -208,6 +222,12 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
             page.wait_for_timeout(1500)
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{notebook.stem}.png"))
+        if samples:
+            median = report["median_control_to_repaint_ms"]
+            assert median <= REPAINT_GOAL_MS, (
+                f"{notebook.stem}: a control repaints its figures in a median of {median} ms "
+                f"(goal {REPAINT_GOAL_MS:.0f} ms; load average {report['load_average_at_end']})"
+            )
     finally:
         page.close()
         shutdown_kernels(lab)

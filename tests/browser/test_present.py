@@ -13,12 +13,18 @@ import time
 
 import pytest
 
+from .deck import position, presenting, press, slide_state, start_deck, stop_deck
 from .lab import BUILD, CHAPTERS, FIGURES_JS, open_notebook, run_all, shutdown_kernels, wait_executed
 from .test_chapters_in_lab import wait_repaint
 
 NOTEBOOKS = sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
 PRESENTED = "02_positional_encoding.ipynb"
 SHOWN = {"slide", "subslide", "fragment", "skip", "notes"}
+# A classroom projector: every slide of these chapters must fit it (tests/browser/deck.py).
+SCREEN = {"width": 1280, "height": 720}
+DECKS = [p for p in NOTEBOOKS if p.stem.startswith(("02_", "05_", "06_"))]
+PROSE_PX, CODE_PX, TEXT_PX, FIGURE_PX = 19.5, 16, 16, 12  # smallest sizes read from the back
+MAX_STEPS = 200
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -74,5 +80,69 @@ def test_present_chapter_with_live_widgets(lab, browser):
         (BUILD / "screenshots").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(BUILD / "screenshots" / "present.png"))
     finally:
+        stop_deck(page)
+        page.close()
+        shutdown_kernels(lab)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("notebook", DECKS, ids=[p.stem for p in DECKS])
+def test_every_slide_fits_a_projector_and_reads_from_the_back(notebook, lab, browser):
+    """Presents the chapter at 1280×720 from its first cell and steps with Space through every
+    fragment, subslide and slide: each must fit the screen, prose ≈ 20 px, code ≥ 16 px."""
+    page = browser.new_page(viewport=SCREEN)
+    try:
+        open_notebook(page, lab, notebook.name)
+        run_all(page)
+        wait_executed(page)
+        start_deck(page)
+        seen, problems, smallest, slides = [], {}, {}, {}
+        at = position(page)
+        for _ in range(MAX_STEPS):
+            state = slide_state(page)
+            seen.append(at)
+            key = tuple(state["cells"])
+            slides[str(key)] = dict(zip(map(str, key), state["heights"]))
+            # One picture per slide, taken again at each step: the last shows all of it.
+            (BUILD / "deck").mkdir(parents=True, exist_ok=True)
+            shot = f"{notebook.stem}-{list(slides).index(str(key)):02d}.png"
+            page.screenshot(path=str(BUILD / "deck" / shot))
+            for p in state["problems"]:
+                problems.setdefault(f"slide of cells {list(key)}: {p.split(' spans')[0]}", p)
+            for kind in ("prose", "code", "other", "figure"):
+                if state[kind] is not None and state[kind] < smallest.get(kind, (99, ""))[0]:
+                    smallest[kind] = (state[kind], state["where"].get(kind, ""))
+            nxt = press(page, "Space")
+            if nxt == at:
+                break
+            at = nxt
+        print(f"\n{notebook.stem}: {len(seen)} steps, {len(slides)} slides, smallest text {smallest}")
+        BUILD.mkdir(exist_ok=True)
+        (BUILD / f"deck-{notebook.stem}.json").write_text(
+            json.dumps({"steps": len(seen), "slides": slides, "smallest": smallest}, indent=1)
+        )
+        shown = {int(c.rstrip("~")) for step in seen for c in step}
+        assert len(seen) > 3 and len(shown) > 5, f"the deck hardly moved: {seen[:5]}"
+        assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
+        for kind, floor in (
+            ("prose", PROSE_PX),
+            ("code", CODE_PX),
+            ("other", TEXT_PX),
+            ("figure", FIGURE_PX),
+        ):
+            if kind in smallest:
+                assert smallest[kind][0] >= floor, f"{kind} text of {smallest[kind]} px is below {floor} px"
+        assert "prose" in smallest and "code" in smallest
+
+        # The keys the README gives instructors: ← back, → forward, Space next, Esc leaves.
+        last = position(page)
+        back = press(page, "ArrowLeft")
+        assert back != last, "← did not go back"
+        assert press(page, "ArrowRight") == last, "→ did not come forward again"
+        assert press(page, "Shift+Space") != last, "Shift+Space did not go back"
+        press(page, "Escape")
+        assert not presenting(page), "Esc did not leave the deck"
+    finally:
+        stop_deck(page)
         page.close()
         shutdown_kernels(lab)

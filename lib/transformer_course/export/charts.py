@@ -6,6 +6,11 @@ download-as-PNG and removes everything that reaches outside the page:
 
 - ``showSendToCloud: false`` and ``sendChartToCloud`` removed: plotly.js 4 shows a
   "Share chart..." button by default, which uploads the chart to Plotly Cloud;
+- ``editInChartStudio`` removed: the "Edit in Chart Studio" button of older plotly.js.
+  plotly.js 3 (3.8.2 in plotly 7.1) dropped ``showLink``, ``sendData`` and
+  ``showEditInChartStudio`` altogether, and plotly.py warns about them as unknown keys
+  in every notebook cell, so they are not written here; the browser suite checks that no
+  button or link of that kind is drawn, live or exported;
 - ``displaylogo: false``: the plotly logo is a link to plotly.com;
 - ``select2d`` / ``lasso2d`` removed: selecting points does nothing in the course;
 - ``responsive: true``: the chart follows its box when the window is resized.

@@ -17,15 +17,36 @@ would merge repeated words such as the two "the" in "the pizza came out of the o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from . import themes
 from .themes import FONT
 
+# The toolbar of every chart, shown in JupyterLab or exported: zoom, pan, reset, download
+# as PNG; no button or link that shares or uploads (see export/charts.py for each key).
+PLOTLY_CONFIG: dict = json.loads(
+    (Path(__file__).resolve().parents[1] / "static" / "plotly_config.json").read_text(encoding="utf-8")
+)
+
 # Values are printed inside cells only while they stay readable.
 MAX_CELLS_WITH_TEXT = 144
+
+
+# How a figure shows itself in a notebook: set by ``widgets`` (``display_with``) to draw it
+# in a live FigureView, which follows JupyterLab's dark theme and fits the screen when
+# presenting; plotly's own renderer (with ``PLOTLY_CONFIG``) when nothing is set.
+_DISPLAY: Callable[[go.Figure], None] | None = None
+
+
+def display_with(show: Callable[[go.Figure], None] | None) -> None:
+    """Show every course figure in a notebook with ``show(fig)`` (None: plotly's renderer)."""
+    global _DISPLAY
+    _DISPLAY = show
 
 
 class CourseFigure(go.Figure):
@@ -40,6 +61,17 @@ class CourseFigure(go.Figure):
     keeps it. ``_initialize_layout_template`` is plotly's own (private) hook for this;
     tests/test_figures_package.py fails if a plotly release renames it.
     """
+
+    def _ipython_display_(self) -> None:
+        """Shown in a notebook by the course's live view (``display_with``), or else as
+        ``go.Figure`` would be, with the course's toolbar (``PLOTLY_CONFIG``); plotly's
+        renderer settings are left as they are."""
+        if _DISPLAY is not None:
+            _DISPLAY(self)
+        elif pio.renderers.render_on_display and pio.renderers.default:
+            pio.show(self, config=dict(PLOTLY_CONFIG))
+        else:
+            print(repr(self))
 
     def _initialize_layout_template(self) -> None:
         layout = self._layout_obj

@@ -109,12 +109,36 @@ def heatmap_parts(
         f"{y_title or 'row'}: {row_ref}<br>{x_title or 'column'}: {col_ref}"
         f"<br>value: %{{z:{value_format}}}<extra></extra>"
     )
+    # Margins from the labels, without plotly's automargin: it lays the figure out twice,
+    # a third of a heatmap's redraw when a control moves.
     layout = dict(
         height=height or max(260, min(640, 80 + 34 * rows)),
-        xaxis=dict(title=dict(text=x_title), side="bottom", **ticks(col_labels, cols)),
-        yaxis=dict(title=dict(text=y_title), autorange="reversed", **ticks(row_labels, rows)),
+        margin=label_margins(row_labels, col_labels, x_title=x_title, y_title=y_title),
+        xaxis=dict(title=dict(text=x_title), side="bottom", automargin=False, **ticks(col_labels, cols)),
+        yaxis=dict(
+            title=dict(text=y_title), autorange="reversed", automargin=False, **ticks(row_labels, rows)
+        ),
     )
     return trace, layout
+
+
+CHAR_PX = 7.5  # the width of a character of the course's 13 px font, about
+TICK_ROOM_PX = 26  # a column narrower than this slants its labels (plotly turns them)
+
+
+def label_margins(row_labels: list[str], col_labels: list[str], *, x_title: str, y_title: str) -> dict:
+    """Margins that hold the row labels on the left and the column labels below (slanted when
+    a typical 400 px wide plot gives each column too little room), and the axis titles."""
+    shown = lambda labels: labels if len(labels) <= 40 else [str(len(labels))]  # noqa: E731
+    wide = max((len(t) for t in shown(row_labels)), default=1) * CHAR_PX
+    tall = max((len(t) for t in shown(col_labels)), default=1) * CHAR_PX
+    slanted = tall > 360 / max(len(col_labels), 1) - 4 and len(col_labels) > 1
+    return dict(
+        l=int(14 + wide + (26 if y_title else 0)),
+        r=10,
+        t=50,
+        b=int(12 + (tall if slanted else 18) + (26 if x_title else 0)),
+    )
 
 
 def attention_heatmap(

@@ -73,6 +73,11 @@ def qkv_figure(
     )
 
 
+def longest(labels: Sequence[str]) -> int:
+    """Characters in the longest of ``labels``."""
+    return max((len(label) for label in labels), default=1)
+
+
 def head_grid_figure(
     weights: torch.Tensor,
     query_tokens: Sequence[str],
@@ -88,6 +93,12 @@ def head_grid_figure(
     ``heads`` picks which heads to draw (all by default), ``columns`` how many per row.
     ``marks`` adds a word to some heads' titles, e.g. {2: "A", 5: "B"}. The heads share
     one colour scale in [0, 1], so their colours compare directly.
+
+    Drawn as ONE heatmap on one pair of axes: the heads' matrices tiled with an empty
+    (NaN) row and column between them, the words along the left and the bottom. Eight
+    heatmaps on sixteen axes took plotly several times longer to redraw when a control
+    moved (chapter 05's explorer). ``layout.meta["tiles"]`` lists, per head drawn, its
+    index and the (row, column) of its top-left cell; ``head_of_grid`` reads a head back.
     """
     _validate.tensor("weights", weights, ndim=3)
     h, lq, lk = weights.shape
@@ -103,55 +114,88 @@ def head_grid_figure(
     marks = marks or {}
     cols = min(columns, len(heads))
     rows = -(-len(heads) // cols)
-    x_domains = side_by_side([1] * cols, 0.03)
-    y_domains = side_by_side([1] * rows, min(0.12, 0.5 / rows))[::-1]  # first row on top
     z_all = weights.detach().float().cpu().numpy()
-    tick_font = dict(size=11 if max(lq, lk) <= 12 else 9)  # long sentences: smaller ticks
-    traces, axes, titles = [], {}, []
+    z = np.full((rows * (lq + 1) - 1, cols * (lk + 1) - 1), np.nan, dtype=np.float64)
+    head_of = np.full(z.shape, -1, dtype=np.int64)
+    tiles, titles = [], []
     for n, i in enumerate(heads):
         r, c = divmod(n, cols)
-        suffix = "" if n == 0 else str(n + 1)
-        traces.append(
+        top, left = r * (lq + 1), c * (lk + 1)
+        z[top : top + lq, left : left + lk] = z_all[i]
+        head_of[top : top + lq, left : left + lk] = i
+        tiles.append([i, top, left])
+        text = f"head {i}" + (f" ({marks[i]})" if i in marks else "")
+        titles.append(
             dict(
-                type="heatmap",
-                z=z_all[i],
-                x=list(range(lk)),
-                y=list(range(lq)),
-                coloraxis="coloraxis",
-                name=f"head {i}",
-                xaxis=f"x{suffix}",
-                yaxis=f"y{suffix}",
-                # Positions only in the hover (the words are on the axes): per-cell word labels
-                # for every panel made the grid the slowest figure of the course to update.
-                hovertemplate=f"head {i}<br>query position %{{y}}<br>key position %{{x}}"
-                "<br>weight: %{z:.2f}<extra></extra>",
+                text=text,
+                x=left + (lk - 1) / 2,
+                y=top - 0.5,
+                xref="x",
+                yref="y",
+                xanchor="center",
+                yanchor="bottom",
+                showarrow=False,
+                font=dict(size=13),
             )
         )
-        axes[f"xaxis{suffix}"] = dict(
-            domain=x_domains[c],
-            anchor=f"y{suffix}",
-            tickangle=-60,
-            tickfont=tick_font,
-            **ticks(key_tokens, lk),
-        )
-        axes[f"yaxis{suffix}"] = dict(
-            domain=y_domains[r],
-            anchor=f"x{suffix}",
-            autorange="reversed",
-            showticklabels=c == 0,
-            tickfont=tick_font,
-            **ticks(query_tokens, lq),
-        )
-        text = f"head {i}" + (f" ({marks[i]})" if i in marks else "")
-        titles.append(panel_title(text, sum(x_domains[c]) / 2, y=y_domains[r][1], size=13))
+    # Words beside every row of panels and under every column (the axes are shared).
+    y_at = [r * (lq + 1) + q for r in range(rows) for q in range(lq)]
+    x_at = [c * (lk + 1) + k for c in range(cols) for k in range(lk)]
+    rows_of, cols_of = np.indices(z.shape)
+    custom = np.stack([head_of, rows_of % (lq + 1), cols_of % (lk + 1)], axis=-1)  # (R, C, 3)
+    trace = dict(
+        type="heatmap",
+        z=z,
+        coloraxis="coloraxis",
+        customdata=custom,
+        name="heads",
+        hoverongaps=False,
+        hovertemplate="head %{customdata[0]}<br>query position %{customdata[1]}"
+        "<br>key position %{customdata[2]}<br>weight: %{z:.2f}<extra></extra>",
+    )
+    small = dict(size=11 if max(lq, lk) <= 12 else 9)  # long sentences: smaller words
+    every = 1 if len(x_at) <= 120 else 4  # too many words to read: every fourth
+    long_q, long_k = longest(query_tokens), longest(key_tokens)
     return figure(
-        traces,
+        [trace],
         title=title,
-        height=90 + rows * (130 + 14 * max(lq, 6)),
-        margin=dict(l=10, r=10, t=70, b=10),
+        height=90 + rows * (40 + 14 * max(lq, 6)) + 6 * long_k,
+        # Room for the longest word beside the panels and (slanted) under them; no automargin
+        # pass (plotly would lay the figure out twice on every redraw).
+        margin=dict(l=14 + 8 * long_q, r=10, t=70, b=14 + 7 * long_k),
         annotations=titles,
+        meta=dict(tiles=tiles, rows=lq, columns=lk),
+        xaxis=dict(
+            tickmode="array",
+            tickvals=x_at[::every],
+            ticktext=(key_tokens * cols)[::every],
+            tickangle=-60,
+            tickfont=small,
+            showgrid=False,
+            zeroline=False,
+            automargin=False,
+        ),
+        yaxis=dict(
+            tickmode="array",
+            tickvals=y_at,
+            ticktext=query_tokens * rows,
+            tickfont=small,
+            autorange="reversed",
+            showgrid=False,
+            zeroline=False,
+            automargin=False,
+        ),
         coloraxis=dict(
             colorscale=SEQUENTIAL, cmin=0.0, cmax=1.0, colorbar=dict(title="weight", thickness=12, len=0.8)
         ),
-        **axes,
     )
+
+
+def head_of_grid(fig: go.Figure, head: int) -> np.ndarray:
+    """The (Lq, Lk) weights ``head_grid_figure`` drew for ``head``, read back from the figure."""
+    meta = fig.layout.meta
+    for i, top, left in meta["tiles"]:
+        if i == head:
+            z = np.asarray(fig.data[0].z, dtype=np.float64)
+            return z[top : top + meta["rows"], left : left + meta["columns"]]
+    raise ValueError(f"head must be one of the heads drawn, got {head}")

@@ -3,10 +3,14 @@
 A ``Theme`` gathers everything in a figure that depends on the page's background: the
 plotly template (background, text, grid and axis colours, the colour cycle) and three
 colours figures draw themselves (outlines, reference lines, empty cells). Figures ask
-``themes.theme()`` for it each time one is built, and nowhere else; today it is always
-``LIGHT``. A dark theme (issue 16) is a second ``Theme``, e.g.
-``Theme("dark", course_template("plotly_dark"), ink=..., muted=..., blank=...)``, and a
-way for ``theme()`` to pick it; no figure function changes.
+``themes.theme()`` for it each time one is built, and nowhere else: always ``LIGHT``.
+
+``DARK`` is its twin for JupyterLab's dark themes. Figures are still built in ``LIGHT``;
+the live view (``widgets/view.py`` + ``static/figure_view.js``) receives both themes
+once (``theme_swap()``) and, when JupyterLab's ``<body data-jp-theme-light="false">``,
+draws each figure with ``DARK``'s template and its ink, muted and blank colours in place
+of ``LIGHT``'s, repainting when the learner switches theme. So the kernel never needs to
+know the page's theme, and a figure is the same JSON in both.
 
 Nothing here touches plotly's global settings: ``pio.templates.default`` and the template
 registry stay as the user left them, and ``base.figure`` attaches the theme's template
@@ -54,8 +58,20 @@ def course_template(base: str, *, colorway: tuple[str, ...] = COLORWAY) -> go.la
 
 
 LIGHT = Theme("light", course_template("plotly_white"), ink="#111827", muted="#6b7280", blank="#f3f4f6")
+# plotly_dark's background is #111111, JupyterLab Dark's --jp-layout-color0: a figure sits
+# on the page without a frame. Its text (#f2f5fa) has a contrast of 17:1 there.
+DARK = Theme("dark", course_template("plotly_dark"), ink="#f3f4f6", muted="#9ca3af", blank="#1f2937")
 
 
 def theme() -> Theme:
     """The theme figures are drawn in (``LIGHT``): read by each figure as it is built."""
     return LIGHT
+
+
+def theme_swap() -> dict:
+    """What the live view needs to redraw a ``LIGHT`` figure in ``DARK``: the dark template and
+    the colours figures draw themselves, light → dark (sent to the page once per kernel)."""
+    return {
+        "template": DARK.template.to_plotly_json(),
+        "colours": {LIGHT.ink: DARK.ink, LIGHT.muted: DARK.muted, LIGHT.blank: DARK.blank},
+    }

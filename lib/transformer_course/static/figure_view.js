@@ -3,9 +3,104 @@
 // plotly.js is not fetched from anywhere: the kernel sends it once, in a shared
 // PlotlyLibrary widget, and the first FigureView to render evaluates it. Every later
 // update only sends the figure's JSON, and Plotly.react patches the same <div>.
+//
+// The same library widget carries plotly's config (static/plotly_config.json, which the
+// export uses too: no share/upload button, no link to plotly's site) and the dark theme
+// (figures/themes.py: theme_swap). Figures arrive in the light theme; when JupyterLab's
+// <body data-jp-theme-light="false">, each is drawn with the dark template and its own
+// light ink/muted/blank colours swapped for the dark ones. Every view repaints when the
+// learner switches theme. It also adds the course's page style (static/course.css: text
+// sized for presenting) and, while presenting, fits each figure to the screen.
 
-const CONFIG = { displaylogo: false, responsive: true,
-                 modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+const views = new Set();  // the repaint functions of the views on the page
+let watching = false;
+function watchPage() {
+  if (watching) return;
+  watching = true;
+  const repaintAll = () => { for (const repaint of views) repaint(); };
+  new MutationObserver(repaintAll).observe(document.body, {
+    attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-deck-mode"] });
+  let timer = null;
+  window.addEventListener("resize", () => { clearTimeout(timer); timer = setTimeout(repaintAll, 100); });
+}
+
+function isDark() { return document.body.dataset.jpThemeLight === "false"; }
+function isPresenting() { return document.body.dataset.jpDeckMode === "presenting"; }
+
+// Presenting (jupyterlab-slideshow): each figure as tall as the screen allows. The room
+// is the screen less the cell's code and, in an explorer, its controls; an explorer's
+// views share it by rows. Figure text at least DECK_FONT px (static/course.css sizes the
+// rest of the slide).
+const DECK_FONT = 16, DECK_MIN_FONT = 12, DECK_MIN_HEIGHT = 220, DECK_MARGIN = 56;
+function deckHeight(div) {
+  // The cell's code and its other outputs (printed lines, other figures) stay on the slide.
+  const cell = div.closest(".jp-Cell"), own = div.closest(".jp-OutputArea-child");
+  let chrome = cell ? (cell.querySelector(".jp-Cell-inputWrapper")?.offsetHeight || 0) : 0;
+  for (const output of cell ? cell.querySelectorAll(".jp-OutputArea-child") : []) {
+    if (output !== own && !output.contains(own)) chrome += output.offsetHeight;
+  }
+  let rows = 1;
+  const explorer = div.closest(".tc-explorer");
+  const grid = explorer && explorer.querySelector(".widget-gridbox");
+  if (grid) {
+    chrome += grid.getBoundingClientRect().top - explorer.getBoundingClientRect().top;
+    // Rows of figures share the room; a row of tables or text keeps its own height.
+    const views = [...grid.children], drawn = (v) => !!v.querySelector(".tc-figure");
+    const figureRows = new Set(views.filter(drawn).map((v) => v.offsetTop));
+    const otherRows = new Map();
+    for (const v of views.filter((v) => !drawn(v) && !figureRows.has(v.offsetTop))) {
+      otherRows.set(v.offsetTop, Math.max(otherRows.get(v.offsetTop) || 0, v.offsetHeight + 8));
+    }
+    for (const height of otherRows.values()) chrome += height;
+    rows = figureRows.size || 1;
+  }
+  const room = window.innerHeight - DECK_MARGIN - chrome - 8 * (rows - 1);
+  return Math.max(DECK_MIN_HEIGHT, Math.floor(room / rows));
+}
+
+// Font sizes a figure sets itself (tick labels, panel titles): none below DECK_MIN_FONT.
+function raiseFonts(obj) {
+  if (Array.isArray(obj)) { obj.forEach(raiseFonts); return; }
+  if (!obj || typeof obj !== "object") return;
+  for (const [key, value] of Object.entries(obj)) {
+    if (key === "size" && typeof value === "number" && value < DECK_MIN_FONT) obj[key] = DECK_MIN_FONT;
+    else if (typeof value === "object") raiseFonts(value);
+  }
+}
+
+// What a drawing depends on besides the figure: redraw when it changes.
+function pageMode() {
+  return (isDark() ? "dark" : "light") + (isPresenting() ? ` deck ${window.innerWidth}x${window.innerHeight}` : "");
+}
+
+function themed(text, themes, div) {
+  const dark = isDark() && themes && themes.template;
+  if (dark) {
+    for (const [light, darker] of Object.entries(themes.colours || {})) text = text.split(light).join(darker);
+  }
+  const spec = JSON.parse(text);
+  spec.layout = spec.layout || {};
+  if (dark) spec.layout.template = themes.template;
+  if (isPresenting()) {
+    const { template, ...own } = spec.layout;
+    raiseFonts(own);
+    // Larger text than the margins a figure computed for itself: plotly sizes them here.
+    for (const key of Object.keys(spec.layout)) {
+      if (/^[xy]axis\d*$/.test(key)) spec.layout[key] = { ...spec.layout[key], automargin: true };
+    }
+    spec.layout.height = Math.min(spec.layout.height || 450, deckHeight(div));
+    spec.layout.font = { ...(spec.layout.font || {}), size: DECK_FONT };
+  }
+  return spec;
+}
+
+function addCourseStyle(css) {
+  if (!css || document.getElementById("tc-course-style")) return;
+  const style = document.createElement("style");
+  style.id = "tc-course-style";
+  style.textContent = css;
+  document.head.appendChild(style);
+}
 
 function loadPlotly(model) {
   if (!globalThis.__tcPlotly) {
@@ -16,7 +111,9 @@ function loadPlotly(model) {
       // plotly.min.js is a UMD bundle: handed a `module`, it exports Plotly there.
       new Function("module", "exports", "define", library.get("source"))(
         module, module.exports, undefined);
-      return module.exports;
+      addCourseStyle(library.get("css"));
+      return { Plotly: module.exports, config: library.get("config") || {},
+               themes: library.get("themes") || {} };
     })().catch((err) => { globalThis.__tcPlotly = null; throw err; });
   }
   return globalThis.__tcPlotly;
@@ -27,14 +124,24 @@ async function render({ model, el }) {
   div.className = "tc-figure";
   div.style.width = "100%";
   el.appendChild(div);
-  const Plotly = await loadPlotly(model);
+  const { Plotly, config, themes } = await loadPlotly(model);
+  const CONFIG = { ...config };
 
-  let running = false, dirty = false, alive = true;
+  let running = false, dirty = false, alive = true, drawn = [];
   async function draw() {
     const text = model.get("_spec");
     if (!text) return;
     const start = performance.now();
-    const spec = JSON.parse(text);
+    const spec = themed(text, themes, div);
+    const mode = pageMode();
+    // A trace that did not change is handed back as the very object plotly drew: react then
+    // skips it, and an update that only moves a mark or a title redraws no heatmap.
+    const keys = spec.data.map((trace) => JSON.stringify(trace));
+    if (mode === div.dataset.tcMode) {
+      spec.data = spec.data.map((trace, i) => (keys[i] === drawn[i] ? div.data[i] : trace));
+    }
+    drawn = keys;
+    div.dataset.tcMode = mode;
     await Plotly.react(div, spec.data, spec.layout, CONFIG);
     div.dataset.tcDrawMs = (performance.now() - start).toFixed(1);
     div.dataset.tcRevision = String(model.get("_revision"));
@@ -43,6 +150,7 @@ async function render({ model, el }) {
     div.dataset.tcPaintedAt = String(performance.now());   // read by the browser tests
   }
   async function update() {
+    div.dataset.tcReceivedAt = String(performance.now());  // read by the browser tests
     if (running) { dirty = true; return; }
     running = true;
     div.dataset.tcBusy = "1";
@@ -59,11 +167,18 @@ async function render({ model, el }) {
     const now = el.clientWidth;
     if (now === width) return;
     width = now;
-    if (now > 0 && div.dataset.tcRevision) Plotly.Plots.resize(div);
+    // Not Plotly.Plots.resize: its relayout({autosize: true}) drops the figure's own height
+    // (a figure of a cell shown in the deck then collapsed to nothing).
+    if (now > 0 && div.dataset.tcRevision) Plotly.relayout(div, { width: now });
   });
   observer.observe(el);
+  // A change of JupyterLab's theme, of presenting, or of the screen while presenting,
+  // redraws the figure (only if it was drawn for another).
+  const repaint = () => { if (div.dataset.tcMode && div.dataset.tcMode !== pageMode()) update(); };
+  views.add(repaint);
+  watchPage();
   await update();
-  return () => { alive = false; observer.disconnect(); Plotly.purge(div); };
+  return () => { alive = false; views.delete(repaint); observer.disconnect(); Plotly.purge(div); };
 }
 
 export default { render };

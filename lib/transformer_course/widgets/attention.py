@@ -213,7 +213,10 @@ class HeadGridExplorer(SentenceExplorer):
             },
             views={"grid": "figure", "difference": "figure", "average": "figure"},
         )
-        self.views["grid"].layout.grid_column = "1 / -1"  # the grid gets the full width
+        # The grid gets the full width. The page goes by the class (static/course.css): an
+        # anywidget view does not apply its Layout's grid_column.
+        self.views["grid"].layout.grid_column = "1 / -1"
+        self.views["grid"].add_class("tc-wide")
 
     def head_weights(self, ids: torch.Tensor) -> torch.Tensor:
         """ids (T,) → every head's attention weights, shape (h, T, T), on the CPU."""

@@ -123,9 +123,15 @@ class Explorer(widgets.VBox):
         if not text:
             self.message.value = ""
             return
-        colour, icon = ("#b91c1c", "⚠") if error else ("#374151", "ℹ")
+        # JupyterLab's own text colour (≥ 4.5:1 on its background in the light and dark themes;
+        # the fallback is for pages without JupyterLab's CSS). An error is marked by its icon
+        # and a red bar, not by red text, which no single colour keeps readable in both themes.
+        style = "color:var(--jp-ui-font-color1,#374151);padding:4px 0"
+        if error:
+            style += ";border-left:4px solid var(--jp-error-color1,#b91c1c);padding-left:8px"
         self.message.value = (
-            f'<div class="tc-message" style="color:{colour};padding:4px 0">{icon} {html.escape(text)}</div>'
+            f'<div class="tc-message{" tc-error" if error else ""}" style="{style}">'
+            f"{'⚠' if error else 'ℹ'} {html.escape(text)}</div>"
         )
 
 

@@ -1,6 +1,9 @@
 """HTML tables shown in explorers' "html" views: tokens and ids, a padded batch, shapes.
 
 JupyterLab's widget CSS sets no padding on table cells, so each table styles its own.
+Colours are JupyterLab's CSS variables, so a table reads as well in the dark theme as in
+the light one (text ≥ 4.5:1 on its row, checked in tests/browser/test_theme.py); the
+fallbacks after the commas are for pages without JupyterLab's CSS.
 """
 
 from __future__ import annotations
@@ -8,6 +11,15 @@ from __future__ import annotations
 import html
 
 import torch
+
+# A highlighted row: JupyterLab's own "row under the pointer" background, its text colour.
+HIGHLIGHT = (
+    ' class="tc-highlight" style="font-weight:600;color:var(--jp-ui-font-color1,#111827);'
+    'background:var(--jp-rendermime-table-row-hover-background,#dbeafe)"'
+)
+BORDER = "var(--jp-border-color2,#e5e7eb)"
+RULE = "var(--jp-border-color1,#9ca3af)"
+SMALL = "var(--jp-widgets-font-size,13px)"  # larger in a slideshow
 
 
 def token_table(tokens: list[str], ids: torch.Tensor) -> str:
@@ -26,13 +38,12 @@ def token_table(tokens: list[str], ids: torch.Tensor) -> str:
 def batch_table(rows: list[list[str]], picked: int) -> str:
     """HTML table of a padded batch, one sentence per row; <pad> greyed, the picked row bold."""
 
-    def cell(tok: str) -> str:
-        style = "color:#9ca3af" if tok == "<pad>" else ""
+    def cell(tok: str, b: int) -> str:
+        style = "color:var(--jp-ui-font-color2,#6b7280)" if tok == "<pad>" and b != picked else ""
         return f'<td style="padding:2px 6px;{style}"><code>{html.escape(tok)}</code></td>'
 
     body = "".join(
-        f'<tr style="{"font-weight:bold;background:#eff6ff" if b == picked else ""}">'
-        f"<td>{b}</td>{''.join(cell(t) for t in row)}</tr>"
+        f"<tr{HIGHLIGHT if b == picked else ''}><td>{b}</td>{''.join(cell(t, b) for t in row)}</tr>"
         for b, row in enumerate(rows)
     )
     return (
@@ -43,18 +54,18 @@ def batch_table(rows: list[list[str]], picked: int) -> str:
 
 def shapes_table(rows: list[tuple[str, tuple, str]], highlight: str = "") -> str:
     """HTML table of (stage, shape, meaning) rows; rows whose stage starts with ``highlight`` are bold."""
-    td = '<td style="padding:3px 8px;text-align:left;border-bottom:1px solid #e5e7eb">'
-    th = '<th style="padding:3px 8px;text-align:left;border-bottom:2px solid #9ca3af">'
+    td = f'<td style="padding:3px 8px;text-align:left;border-bottom:1px solid {BORDER}">'
+    th = f'<th style="padding:3px 8px;text-align:left;border-bottom:2px solid {RULE}">'
     cells = []
     for stage, shape, meaning in rows:
         bold = highlight and stage.startswith(highlight)
-        style = ' style="background:#dbeafe;font-weight:600"' if bold else ""
+        style = HIGHLIGHT if bold else ""
         shape_td = td.replace('">', ';white-space:nowrap">')
         cells.append(
             f"<tr{style}>{td}{html.escape(stage)}</td>{shape_td}<code>"
             f"{html.escape(str(tuple(shape)))}</code></td>{td}{html.escape(meaning)}</td></tr>"
         )
     return (
-        '<table class="tc-shapes" style="border-collapse:collapse;font-size:13px;line-height:1.3">'
+        f'<table class="tc-shapes" style="border-collapse:collapse;font-size:{SMALL};line-height:1.3">'
         f"<tr>{th}stage</th>{th}shape</th>{th}what it holds</th></tr>" + "".join(cells) + "</table>"
     )

@@ -3,7 +3,11 @@
 ``FigureView`` is an anywidget whose JavaScript (``static/figure_view.js``) calls
 ``Plotly.react`` on the same ``<div>``; the kernel sends only the figure's JSON. plotly.js
 itself travels once per kernel, in the shared ``PlotlyLibrary`` (taken from the plotly
-package, so the course works offline).
+package, so the course works offline), together with the toolbar config the export uses
+(``static/plotly_config.json``: zoom, pan, reset, download as PNG; nothing that shares or
+uploads) and what it takes to draw a figure in JupyterLab's dark theme
+(``figures.themes.theme_swap()``): the page follows JupyterLab's light/dark setting and
+repaints every figure when it changes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ import plotly.io as pio
 import traitlets
 from plotly.offline import get_plotlyjs
 
+from ..figures.base import display_with
+from ..figures.themes import theme_swap
+
 STATIC = Path(__file__).parent.parent / "static"  # lib/transformer_course/static (package data)
 
 
@@ -31,6 +38,9 @@ class PlotlyLibrary(anywidget.AnyWidget):
 
     _esm = "export default { render() {} };"
     source = traitlets.Unicode().tag(sync=True)
+    config = traitlets.Dict().tag(sync=True)  # plotly's config: the toolbar, no cloud
+    themes = traitlets.Dict().tag(sync=True)  # the dark template and colours (theme_swap)
+    css = traitlets.Unicode().tag(sync=True)  # static/course.css: slides readable from afar
 
 
 _LIBRARY: PlotlyLibrary | None = None
@@ -40,7 +50,13 @@ def plotly_library() -> PlotlyLibrary:
     """The kernel's one PlotlyLibrary, made again if the last one was closed."""
     global _LIBRARY
     if _LIBRARY is None or _LIBRARY.comm is None:  # none yet, or closed
-        _LIBRARY = PlotlyLibrary(source=get_plotlyjs())
+        config = json.loads((STATIC / "plotly_config.json").read_text(encoding="utf-8"))
+        _LIBRARY = PlotlyLibrary(
+            source=get_plotlyjs(),
+            config=config,
+            themes=theme_swap(),
+            css=(STATIC / "course.css").read_text(encoding="utf-8"),
+        )
     return _LIBRARY
 
 
@@ -90,3 +106,17 @@ class FigureView(anywidget.AnyWidget):
         with self.hold_sync():
             self._revision += 1
             self._spec = spec
+
+
+def show_figure(fig: go.Figure) -> None:
+    """Display ``fig`` in a FigureView: how every course figure shows in a notebook once
+    ``widgets`` is imported, so a figure of a cell, like an explorer's, follows JupyterLab's
+    theme and fits the screen when presenting."""
+    from IPython.display import display
+
+    view = FigureView()
+    view.show(fig)
+    display(view)
+
+
+display_with(show_figure)
