@@ -288,10 +288,10 @@ def short_run(loss_fn, steps=40):
 
 
 runs = {"shifted (right)": short_run(seq2seq_loss), "not shifted (the bug)": short_run(unshifted_loss)}
-for name, (trained, losses, accuracy) in runs.items():
+for name, (trained, losses, run_accuracy) in runs.items():
     out = greedy_decode(seq2seq_logits_fn(trained, task.encode("3 1 4 1 5").unsqueeze(0)),
                         torch.tensor([[vocab.bos_id]]), max_new_tokens=7, eos_id=vocab.eos_id)
-    print(f"{name:22s} loss {losses[0]:.2f} → {losses[-1]:.4f}   held-out accuracy {accuracy:.0%}   "
+    print(f"{name:22s} loss {losses[0]:.2f} → {losses[-1]:.4f}   held-out accuracy {run_accuracy:.0%}   "
           f"3 1 4 1 5 → {' '.join(vocab.tokens(out[0, 1:]))}")
 right, bug = runs["shifted (right)"], runs["not shifted (the bug)"]
 assert bug[1][-1] < 0.01 and bug[1][-1] < right[1][-1] / 10    # the bug's loss is (nearly) 0 …
