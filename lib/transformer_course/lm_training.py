@@ -32,7 +32,7 @@ from torch import nn
 
 from . import _validate
 from .model import DecoderOnlyTransformer
-from .sampling import check_options, next_token_probs
+from .sampling import check_options, choose
 from .stories import Story, StoryGenerator, story_vocab
 from .tokenizer import EOS
 
@@ -173,11 +173,10 @@ def _sample_batch(model, n, temperature, top_k, top_p, generator, device) -> lis
     done = torch.zeros(n, dtype=torch.bool, device=device)
     for _ in range(model.config.max_len - 1):
         logits = model.step(new, cache)[:, -1]  # (n, V): the next token's scores
-        if temperature == 0:
-            new = logits.argmax(dim=-1, keepdim=True)
-        else:
-            probs = next_token_probs(logits, temperature=temperature, top_k=top_k, top_p=top_p)
-            new = torch.multinomial(probs, 1, generator=generator)  # (n, 1)
+        chosen, _ = choose(
+            logits, strategy="sample", temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
+        )  # temperature 0: the argmax
+        new = chosen.unsqueeze(1)  # (n, 1)
         ids = torch.cat([ids, new], dim=1)
         done |= new[:, 0] == vocab.eos_id
         if bool(done.all()):
