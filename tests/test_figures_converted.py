@@ -115,6 +115,16 @@ def test_loss_curve_draws_the_floor_and_held_out_points():
         figures.loss_curve_figure([1], [1.0], validation=[1.0])
 
 
+def test_the_floor_label_sits_on_its_line_on_a_log_axis_too():
+    # plotly places shapes on a log axis at the value, annotations at its log10: a label at
+    # y=0.46 on a log axis would float at 10^0.46 ≈ 2.9 (seen in chapter 09's curve).
+    linear = figures.loss_curve_figure([1, 2], [3.0, 1.0], floor=0.46)
+    log = figures.loss_curve_figure([1, 2], [3.0, 1.0], floor=0.46, log_y=True)
+    assert linear.layout.annotations[0].y == 0.46
+    assert log.layout.annotations[0].y == pytest.approx(math.log10(0.46))
+    assert log.layout.shapes[0].y0 == 0.46  # the line itself is drawn at the value
+
+
 def test_progress_curve_marks_the_current_step():
     fig = figures.progress_curve_figure([0, 10, 20], [0.1, 0.5, 0.9], current=10, y_title="accuracy")
     assert list(fig.data[0].y) == pytest.approx([10.0, 50.0, 90.0])

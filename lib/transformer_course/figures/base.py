@@ -18,6 +18,7 @@ would merge repeated words such as the two "the" in "the pizza came out of the o
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -141,14 +142,15 @@ def vline(x: float) -> dict:
     return dict(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="y domain", line=line)
 
 
-def line_label(y: float, text: str, *, above: bool) -> dict:
-    """``text`` at the right end of ``hline(y)``, just above or below it."""
+def line_label(y: float, text: str, *, above: bool, log: bool = False) -> dict:
+    """``text`` at the right end of ``hline(y)``, just above or below it. ``log``: the y axis is
+    logarithmic, where plotly places annotations (unlike shapes) at log10 of the value."""
     return dict(
         text=text,
         x=1,
         xanchor="right",
         xref="x domain",
-        y=y,
+        y=math.log10(y) if log else y,
         yanchor="bottom" if above else "top",
         yref="y",
         showarrow=False,

@@ -208,7 +208,7 @@ def loss_curve_figure(
     extra = {}
     if floor is not None:
         extra["shapes"] = [hline(floor)]
-        extra["annotations"] = [line_label(floor, f"{floor_label} {floor:.3f}", above=False)]
+        extra["annotations"] = [line_label(floor, f"{floor_label} {floor:.3f}", above=False, log=log_y)]
     return figure(
         traces,
         title=title,
