@@ -99,3 +99,27 @@ def test_with_widgets_imported_a_figure_of_a_cell_is_drawn_by_a_figure_view(monk
     fig._ipython_display_()
     assert len(shown) == 1 and isinstance(shown[0], FigureView) and shown[0].figure is fig
     assert json.loads(shown[0]._spec)["data"][0]["type"] == "heatmap"
+
+
+def test_tick_labels_are_not_measured_again_on_every_redraw():
+    """plotly's default for numeric axes ("hide past div") measures every tick label at each
+    redraw: over half of a heatmap's redraw in JupyterLab. Both themes turn it off."""
+    from transformer_course.figures import themes
+
+    for theme in (themes.LIGHT, themes.DARK):
+        layout = theme.template.layout
+        assert layout.xaxis.ticklabeloverflow == layout.yaxis.ticklabeloverflow == "allow", theme.name
+    fig = figures.attention_heatmap(torch.softmax(torch.randn(3, 3), dim=-1), ["x", "y", "z"])
+    assert json.loads(figure_json(fig))["layout"]["template"]["layout"]["xaxis"]["ticklabeloverflow"] == "allow"
+
+
+def test_an_explorer_sends_every_changed_figure_and_its_json_is_the_figure_on_screen():
+    from transformer_course import widgets
+
+    explorer = widgets.RepeatedProductExplorer(factor=0.9, steps=20)
+    (name,) = explorer.figures
+    before = explorer.views[name]._revision
+    explorer.controls["factor"].value = 1.1
+    view = explorer.views[name]
+    assert view._revision == before + 1
+    assert json.loads(view._spec) == json.loads(figure_json(view.figure))

@@ -136,6 +136,18 @@ FIGURES_JS = """(root) => [...root.querySelectorAll('.tc-figure')].map(div => ({
                            (div.layout || {}).xaxis || null, (div.layout || {}).yaxis || null]),
 }))"""
 
+# What the repaint wait polls, every 20 ms, while the page is drawing: the figures' revisions
+# and busy flags and the kernel's status (the status bar's text items), read in one cheap
+# call on an element handle. Polling with FIGURES_JS (which serialises every figure's data)
+# and Playwright's text and selector engines over the whole notebook cost the page's main
+# thread ~50 ms a second of its own: it slowed the very repaint being timed.
+POLL_JS = """(root) => ({
+    figures: [...root.querySelectorAll('.tc-figure')].map(div => [
+        Number(div.dataset.tcRevision || 0), div.dataset.tcBusy === '1']),
+    idle: [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(
+        item => item.textContent.includes('(ipykernel) | Idle')),
+})"""
+
 ERRORS_JS = """() => {
     const found = [];
     for (const out of document.querySelectorAll('.jp-OutputArea-output')) {

@@ -155,6 +155,7 @@ async function render({ model, el }) {
     running = true;
     div.dataset.tcBusy = "1";
     try {
+      await new Promise((resolve) => requestAnimationFrame(resolve));
       do { dirty = false; if (alive) await draw(); } while (dirty);
     } finally { running = false; delete div.dataset.tcBusy; }
   }

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import torch
 
 from ..tokenizer import Vocab, tokenize
-from .view import FigureView
+from .view import FigureView, figure_json
 
 MAX_TOKENS = 16  # longer sentences make heatmaps unreadable
 
@@ -108,10 +108,17 @@ class Explorer(widgets.VBox):
         except Exception as err:  # a widget never shows a traceback; the message says what broke
             self._say(f"Could not update the figures ({type(err).__name__}: {err}).", error=True)
             return
+        # Every figure's JSON first, then all of them sent back to back: the page draws the
+        # figures that arrive within one frame together (static/figure_view.js).
+        specs = {
+            name: figure_json(item)
+            for name, item in content.items()
+            if isinstance(self.views[name], FigureView)
+        }
         for name, item in content.items():
             view = self.views[name]
             if isinstance(view, FigureView):
-                view.show(item)
+                view.show(item, specs[name])
             else:
                 view.value = item
         self._say(" ".join(self._notes.values()), error=False)
