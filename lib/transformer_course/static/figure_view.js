@@ -155,6 +155,9 @@ async function render({ model, el }) {
     running = true;
     div.dataset.tcBusy = "1";
     try {
+      // Draw at the next frame, not at once: an explorer's figures arrive as separate
+      // messages sent back to back (widgets/kit.py), and drawn in the same frame the page
+      // is laid out and painted once for all of them, not once between each.
       await new Promise((resolve) => requestAnimationFrame(resolve));
       do { dirty = false; if (alive) await draw(); } while (dirty);
     } finally { running = false; delete div.dataset.tcBusy; }
