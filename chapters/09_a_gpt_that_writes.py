@@ -115,6 +115,8 @@ train_stories, held_out = split(generator, steps * batch_size, 1500, seed=0)
 val_stories, selection, pronoun_test = held_out[:1000], held_out[1000:1200], held_out[1200:]
 max_len = generator.max_tokens()
 train_ids = encode(train_stories, length=max_len)          # (25600, 48): <bos> … <eos> <pad> …
+assert len(vocab) <= 256
+train_ids = train_ids.to(torch.uint8)                       # kept in a byte each; batches are int64
 first_four = train_stories[:4]
 del train_stories                                           # training needs only the ids
 val_ids = encode(val_stories)
@@ -169,7 +171,7 @@ def block_gradients(norm_first: bool) -> list[float]:
     """Gradient norm of each block's weights, from one batch, at initialisation."""
     torch.manual_seed(0)
     deep = DecoderOnlyTransformer(config.replace(num_decoder_layers=8, norm_first=norm_first))
-    next_token_loss(deep, train_ids[:32, :40]).backward()
+    next_token_loss(deep, train_ids[:32, :40].long()).backward()
     return [torch.cat([p.grad.flatten() for p in block.parameters()]).norm().item()
             for block in deep.blocks.layers]
 
@@ -196,7 +198,7 @@ assert post[-1] > 2 * pre[-1]       # post-norm: much larger gradients at the to
 # `<eos>` included: **exactly the tokens the floor counts**, so the two numbers compare.
 
 # %% slideshow={"slide_type": "fragment"}
-batch = train_ids[:4, :40]
+batch = train_ids[:4, :40].long()
 logits = model(batch[:, :-1])                                   # (4, 39, V)
 labels = batch[:, 1:]                                           # (4, 39)
 print("input  :", " ".join(vocab.tokens(batch[0, :8])), "…")

@@ -104,6 +104,8 @@ def test_story_batch_fn_cuts_after_the_longest_story_of_the_batch():
     longest = max(len(STORIES[i].tokens) for i in idx.tolist())
     assert batch.shape == (3, longest)
     assert torch.equal(batch, ids[idx, :longest])
+    small = lm.story_batch_fn(ids.to(torch.uint8))(idx)  # stored in a byte, batched as int64
+    assert small.dtype == torch.long and torch.equal(small, batch)
 
 
 def test_gpt_optimiser_uses_gpts_betas_and_decays_matrices_only():
