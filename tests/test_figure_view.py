@@ -110,7 +110,8 @@ def test_tick_labels_are_not_measured_again_on_every_redraw():
         layout = theme.template.layout
         assert layout.xaxis.ticklabeloverflow == layout.yaxis.ticklabeloverflow == "allow", theme.name
     fig = figures.attention_heatmap(torch.softmax(torch.randn(3, 3), dim=-1), ["x", "y", "z"])
-    assert json.loads(figure_json(fig))["layout"]["template"]["layout"]["xaxis"]["ticklabeloverflow"] == "allow"
+    template = json.loads(figure_json(fig))["layout"]["template"]["layout"]
+    assert template["xaxis"]["ticklabeloverflow"] == "allow"
 
 
 def test_an_explorer_sends_every_changed_figure_and_its_json_is_the_figure_on_screen():
