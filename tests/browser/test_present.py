@@ -9,6 +9,7 @@ shows (it hides cells marked "-"; the course uses "fragment" for cells that foll
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -22,7 +23,9 @@ PRESENTED = "02_positional_encoding.ipynb"
 SHOWN = {"slide", "subslide", "fragment", "skip", "notes"}
 # A classroom projector: every slide of these chapters must fit it (tests/browser/deck.py).
 SCREEN = {"width": 1280, "height": 720}
-DECKS = [p for p in NOTEBOOKS if p.stem.startswith(("02_", "05_", "06_"))]
+# The chapters presented slide by slide (TC_DECKS=00_,01_,… presents others: about a minute each).
+DECK_PREFIXES = tuple(os.environ.get("TC_DECKS", "02_,05_,06_").split(","))
+DECKS = [p for p in NOTEBOOKS if p.stem.startswith(DECK_PREFIXES)]
 PROSE_PX, CODE_PX, TEXT_PX, FIGURE_PX = 19.5, 16, 16, 12  # smallest sizes read from the back
 MAX_STEPS = 200
 
