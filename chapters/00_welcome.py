@@ -56,8 +56,8 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Check your environment
 #
-# Run the next cell. It prints the versions of the tools the course uses and shows a
-# small live widget: drag the **factor** slider and the curve should redraw. If you see
+# Run the next two cells. The first prints the versions of the tools the course uses, the
+# second shows a small live widget: drag the **factor** slider and the curve should redraw. If you see
 # the plot but moving the slider does nothing, the widget extension is not active: start
 # JupyterLab with `make lab`.
 
@@ -77,6 +77,7 @@ print(f"ipywidgets          {ipywidgets.__version__}")
 print(f"transformer_course  {transformer_course.__version__}")
 print(f"GPU available       {torch.cuda.is_available()} (not needed: everything runs on a CPU)")
 
+# %% slideshow={"slide_type": "subslide"}
 widgets.RepeatedProductExplorer(factor=0.9, steps=50)
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -123,7 +124,7 @@ widgets.RepeatedProductExplorer(factor=0.9, steps=50)
 # layer's cross-attention, where the decoder's queries (Q) meet it as keys and values
 # (K, V). By chapter 07 you will have built every box, and checked it against PyTorch's own.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 from transformer_course.assets import asset_image
 
 asset_image("transformer.svg", width=520,
@@ -193,7 +194,7 @@ assert attention[1:].max() < 10 * attention[1:].min()             # attention's:
 # is one step long. Change the RNN's **scale**: below 1 the gradient vanishes faster;
 # well above 1 it explodes instead (try 3). Change **tokens**: the attention line stays flat.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 widgets.PathLengthExplorer(length=50, scale=1.0)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
