@@ -72,7 +72,7 @@ print("ids:             ", ids.tolist())
 print("with bos and eos:", vocab.encode("tell me about pizza", add_bos=True, add_eos=True).tolist())
 print("back to text:    ", vocab.decode(ids))
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # An unknown word becomes `<unk>`, and sentences of different lengths are padded with
 # `<pad>` into one rectangular batch:
 
@@ -98,7 +98,7 @@ vectors = table[ids]                       # (4, 3): row t is the vector of toke
 print(vectors)
 assert vectors.shape == (4, 3)
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 figures.embedding_heatmap(vectors, vocab.tokens(ids), title="tell me about pizza: a 4 × 3 matrix")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -253,7 +253,7 @@ print(f"length of the raw row: {raw.norm():.2f}   after × √{d_model}: {word.n
 # - type a word the vocabulary lacks: it becomes `<unk>` and shares `<unk>`'s row;
 # - switch between cosine and dot: the dot product is larger for longer vectors.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 explorer_embedding = TokenEmbedding(len(vocab), 8)
 widgets.EmbeddingExplorer(vocab, explorer_embedding, text="the cat saw the dog")
 
