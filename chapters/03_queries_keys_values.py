@@ -56,7 +56,7 @@ titles = {                                                  # the keys
 for title, key in titles.items():
     print(f"score {float(query @ key):.0f}  {title}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # A search engine would hand you the best match. Attention is softer: it hands back a
 # **mix of all the values**, weighted by how well each key matched: the film reviews
 # count most, the trailer and the pizza review a little, the pasta video least.
@@ -190,7 +190,7 @@ print(f"cosine similarity of 'i'm' and 'cat': {cosine:.1f}  (nothing in common)"
 # - W_Q: a person asks for a companion; an action asks for its doer.
 # - W_K: an animal offers itself as a companion; a person offers itself as a doer.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 W_Q_cat = torch.zeros(4, 2)
 W_Q_cat[0, 0] = 1.0          # person → "I want a companion"
 W_Q_cat[2, 1] = 1.0          # action → "I want a doer"
@@ -315,7 +315,7 @@ checks.check_attention_scores(attention_scores_solution)
 # | weights | (N, heads, query_len, key_len), each row sums to 1 | nhql |
 # | output | (N, query_len, heads, head_dim) | nqhd |
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 values = torch.randn(n_batch, length, heads, d_head)                        # (n, l, h, d)
 weights = torch.softmax(energy / math.sqrt(d_head), dim=-1)                 # (n, h, q, l)
 output = torch.einsum("nhql,nlhd->nqhd", weights, values)                   # (n, q, h, d)
@@ -340,7 +340,7 @@ assert torch.allclose(weights.sum(-1), torch.ones(n_batch, heads, length))
 #   would).
 # - The projections here are random and untrained, so the scores follow no meaning.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 d_model = 8
 explorer_embed = TokenEmbedding(len(vocab), d_model, scale=False)
 explorer_head = SingleHeadAttention(d_model, d_k=4)
