@@ -156,7 +156,7 @@ assert math.isclose(float(softmax_jacobian_norm(torch.softmax(raw, -1))), unscal
 # The lib's `saturation_experiment` repeats this for 256 random queries, each over 16
 # keys, at every d_k, with and without scaling.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 sat = saturation_experiment((1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), length=16, rows=256)
 print("d_k      :", list(sat.d_k))
 print("entropy  :", [round(x, 2) for x in sat.entropy.tolist()], "(no scaling)")
@@ -309,7 +309,7 @@ print("weights of i'm:", named(cat.tokens, A_cat[0]))
 print("output of i'm: ", named(cat.features, out_cat[0]))
 assert int(A_cat[0].argmax()) == 4 and 0.3 < float(A_cat[0, 4]) < 0.4        # cat first, with only 0.34
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # "cat" gets the largest weight, but only 0.34: a score of 1 against 0, divided by √2,
 # is a small gap, and softmax is gentle with small gaps (chapter 03's matrices held only
 # 0s and 1s). So "i'm" leaves with as much "small word" as "animal". A trained model
@@ -404,7 +404,7 @@ checks.check_attention(attention_solution)
 # - Move **temperature**: below 1 sharpens, above 1 flattens.
 # - Notice that the two "the" always attend alike: same word, same vectors.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 vocab = course_vocab()
 unit_embed = TokenEmbedding(len(vocab), 32, scale=False)   # entries ~ N(0, 1)
 widgets.ScalingExplorer(vocab, unit_embed, "the pizza came out of the oven and it tasted good",
@@ -416,7 +416,7 @@ widgets.ScalingExplorer(vocab, unit_embed, "the pizza came out of the oven and i
 # In "the pizza came out of the oven and it tasted good", "it" means the pizza. Does a
 # fresh attention head know? Its W_Q and W_K are random numbers.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 tokens = tokenize("the pizza came out of the oven and it tasted good")
 x = unit_embed(torch.tensor(vocab.ids(tokens))).detach().unsqueeze(0)    # (1, 11, 32)
 fresh = SingleHeadAttention(d_model=32, d_k=16)
@@ -426,7 +426,7 @@ it = tokens.index("it")
 print("weights of 'it':", "  ".join(f"{t} {float(w):.2f}" for t, w in zip(tokens, fresh_weights[0, it])))
 figures.attention_heatmap(fresh_weights[0], tokens, title="An untrained head: no meaning yet")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The weights of "it" are spread almost evenly, and whichever key comes out on top is
 # chance, not meaning. Softmax and √d_k make attention *well-behaved*; they do not make it
 # *smart*. The projections become meaningful only when training changes W_Q, W_K and W_V
