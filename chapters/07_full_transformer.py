@@ -220,7 +220,8 @@ figures.depth_figure(grads, title="Gradient reaching each of 30 stacked blocks",
 # 10¹⁷ times less here), so it never learns. With `x + block(x)` the gradient has a
 # direct path around each block (the derivative of `x` is 1), and every block gets a
 # gradient of the same size.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **But that factor comes mostly from the initialisation, not from depth itself.**
 # `nn.Linear` draws its weights with variance 1/(3·fan_in), so a block (Linear, ReLU,
 # Linear) shrinks the variance of what passes through it about 18-fold (1/3 · 1/2 · 1/3),
@@ -255,7 +256,7 @@ assert residual[0] > 0.5 * residual[-1]                 # the residual: survives
 figures.depth_figure(stds, title="Size of the activations after each block",
                      y_title="standard deviation", log=False)
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Pre-norm normalises only what goes *into* each block, so its main stream still grows
 # slowly; that is why pre-norm models put one last LayerNorm after the whole stack (the
 # lib's `final_norm`). And the plain stack? With the default initialisation its signal
@@ -357,7 +358,7 @@ print("DecoderLayer matches nn.TransformerDecoderLayer:", tuple(out.shape))
 print("masked self-attention weights:", tuple(decoder_layer.self_attn_weights.shape), "(B, h, Lt, Lt)")
 print("cross-attention weights:      ", tuple(decoder_layer.cross_attn_weights.shape), "(B, h, Lt, Ls)")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Cross-attention is not square: each of the 4 target positions spreads its attention
 # over the 7 source positions. Below, head 1 for the first sentence pair (the layer is
 # untrained, so the pattern means nothing yet: chapter 08 trains it).
@@ -617,7 +618,7 @@ assert bert_attention.triu(1).abs().sum() > 0           # BERT: sees later words
 tokens = vocab.tokens(ids[0])
 figures.attention_heatmap(bert_attention, tokens, title="Encoder-only (BERT): every token sees all")
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 figures.attention_heatmap(gpt_attention, tokens, title="Decoder-only (GPT): causal self-attention")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -633,7 +634,7 @@ figures.attention_heatmap(gpt_attention, tokens, title="Decoder-only (GPT): caus
 #
 # The model is untrained, so the patterns are random; in chapter 08 they take shape.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 explorer_config = config.replace(num_encoder_layers=2, num_decoder_layers=2, dropout=0.1)
 widgets.ModelExplorer(Transformer(explorer_config), vocab,
                       source="the pizza came out of the oven", target="it tasted good")

@@ -195,7 +195,7 @@ steps = 200
 curve = widgets.LiveLossCurve(total_steps=steps, title="Reversing: training loss")
 display(curve)
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 torch.manual_seed(0)
 model = Transformer(config)
 began = time.perf_counter()
@@ -225,7 +225,8 @@ assert history.last_loss < 0.05 * history.losses[0]
 # - **Decay.** After the warm-up the rate glides down along half a cosine to lr/10 at the
 #   last step: big steps early, to make progress, small steps late, so the weights settle
 #   instead of bouncing around the bottom of the loss. (The paper decays as 1/√step.)
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The loop records the rate each step really used:
 
 # %% slideshow={"slide_type": "fragment"}
@@ -265,7 +266,7 @@ for text in ["1 2 3 4 5", "7 7 0", "6 5 4 3 2 1"]:
 # it. Below, two fresh models trained for 40 steps with `train_step` (yours, in the
 # solution's words), one with each loss.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 def unshifted_loss(model, batch):
     """The bug: the labels are the very tokens the decoder reads."""
     src, tgt = batch
@@ -300,7 +301,7 @@ figures.depth_figure({name: losses for name, (_, losses, _) in runs.items()},
                      title="Training loss: the copying bug looks better", y_title="loss (log scale)",
                      x_title="training step")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The buggy loss races to almost 0, far below the right one, and yet the model never writes
 # a correct answer: asked to continue `<bos>`, it copies `<bos>` again and again. The right
 # run's loss is higher because predicting the NEXT symbol is the real task, and after the
@@ -326,7 +327,7 @@ written = [f"writes {vocab.itos[t]}" for t in demo_answer[1:]]
 figures.head_grid_figure(demo_cross, written, vocab.tokens(demo_src[0]), columns=2,
                          title="Cross-attention of the trained reverse model, per head")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Both heads trace the **anti-diagonal**: the first symbol written reads the last source
 # symbol, the second the one before it, and so on (the last row, which writes `<eos>`,
 # reads the start: the row is used up). Neither head is perfectly clean on its own. Over
@@ -370,7 +371,7 @@ print(f"the referent is the first noun in {first:.0%} of held-out sentences: pos
 # tells the model which words are food or what "tasted" means: it must discover that
 # from the examples.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 pronoun_config = TransformerConfig(vocab_size=len(pt.vocab), d_model=32, num_heads=2,
                                    num_encoder_layers=1, num_decoder_layers=1, d_ff=64,
                                    dropout=0.0, max_len=16)
@@ -420,7 +421,7 @@ assert wins >= 0.9 and wins_before < 0.75
 # the share of the weight in the row of "it" that lands on those words (held-out
 # sentences):
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 seen_steps = sorted(pointer_history.snapshots)
 predicate = torch.stack([pointer_history.snapshots[s]["predicate"] for s in seen_steps])   # (steps, heads)
 for step_i, row in zip(seen_steps, predicate):
@@ -437,7 +438,7 @@ figures.progress_curves_figure(
     title="Share of \"it\"'s encoder attention on the words after it (held-out)",
     y_title="% of the row's weight")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # At the start both heads give the predicate about as much as any other words. Then
 # **one head** takes the job and moves most of the row of "it" onto the predicate, while
 # the other keeps looking elsewhere. The mean over the two heads, what
@@ -485,7 +486,7 @@ figures.pointer_figure(after, sentence, referent=1, distractor=6, source=8,
 #
 # Pick other sentences in the menu.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 history_explorer = widgets.AttentionHistoryExplorer(
     pointer_history.snapshots, [pt.tokens(shown, i) for i in range(len(shown))],
     shown.it_pos.tolist(), shown.referent_pos.tolist(), shown.distractor_pos.tolist())
@@ -709,7 +710,7 @@ print("1 2  →", " ".join(task.decode(out[0])))
 # - **top-k** = 2 allows only the two best tokens at each step.
 # - **seed** gives another random draw; **step** picks the step the bars show.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 widgets.GenerationExplorer(model, task, text="3 1 4 1 5")
 
 # %% [markdown] slideshow={"slide_type": "slide"}

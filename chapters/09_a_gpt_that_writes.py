@@ -87,7 +87,7 @@ vocab = story_vocab()
 print(f"vocabulary: {len(vocab)} tokens; a model that guessed uniformly would lose ln {len(vocab)} = "
       f"{math.log(len(vocab)):.2f} nats per token")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Most tokens are certain once you know the story so far ("went to **the**"); the
 # surprise sits in the choices. The generator also gives the exact distribution of the
 # next token. After "… and it was", only the food's adjectives are possible, each with
@@ -162,7 +162,8 @@ print(f"{count_parameters(model):,} parameters: 2 blocks, d_model 64, 16 heads o
 # gradients near the output, which is why it needs a careful learning-rate warm-up, and
 # that pre-norm trains without one. GPT-2 (2019) had already moved the norm to the input
 # of each sublayer, and the GPTs after it kept it there.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Here is the size of the gradient each block receives from one batch, in two freshly
 # initialised 8-block versions of our model:
 
@@ -223,12 +224,12 @@ untrained_val = validation_loss(model, val_ids)
 # (Weight decay is 0 here: the model sees every story once, so there is nothing to
 # memorise for the decay to prevent.)
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 curve = widgets.LiveLossCurve(total_steps=steps, title="A GPT learning stories: loss per token",
                               floor=floor, floor_label="floor")
 display(curve)
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 def watch(history):
     """Every 100 steps: the held-out loss, a story written at temperature 1, the curve."""
     step = history.steps[-1]
@@ -320,7 +321,7 @@ assert rates["T = 0.5"] >= rates["T = 1"]
 # of a story. Top-k and top-p cut that tail off and nearly every story comes out right,
 # still all different; a higher temperature fattens the tail and half the stories break.
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # One step, up close: after "… and it was" the model should split its probability
 # between the two adjectives of the story's food, as the generator does.
 
@@ -350,7 +351,8 @@ figures.next_token_figure(probs, vocab.itos, chosen=step_one.steps[0].chosen,
 # named twice before "it", a place once, and a total would favour the food even for a
 # head that looks everywhere alike. (For "it" we also read the row of "was", the
 # position that must predict the adjective.)
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Choosing the best of 32 heads on the very stories we report on would flatter it, so
 # heads are chosen on 200 **selection** stories and measured on 300 other held-out
 # stories. A story counts when the head prefers the referent at **both** its pronouns.
@@ -367,7 +369,7 @@ print(f"one head for all: layer {single.layer} head {single.head} (from the {sin
 print("   by pronoun, after:", {w: f"{r:.0%}" for w, r in
                                 readings[single.at].rate_by_word(single.layer, single.head).items()})
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # No single head does the whole job: look at its rates by pronoun. The heads **share
 # the job out by pronoun**, so we choose one head per pronoun word
 # (and, for "it", whether it looks from "it" or from "was"). Before training the same
@@ -388,7 +390,7 @@ print(f"held-out stories where each pronoun's head prefers its referent: before 
       f"after {won:.1%}")
 assert won >= 0.9 and won > won_before + 0.2
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # All 32 heads, held-out, one row per pronoun word (read from the row that predicts the
 # next word: the pronoun itself, or "was" after "it"):
 
@@ -407,7 +409,7 @@ figures.matrix_heatmap(by_word.flatten(1), list(heads),
 # The chapter's sentence, inside a story: the attention of the head chosen for "it", the
 # referent in green and the other noun in orange; then the head chosen for "he".
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 example = generator.parse(prefix + " cheesy . squatch looked at lily and he roared .")   # the story above
 with torch.no_grad():
     model(encode([example]), need_weights=True)
@@ -430,7 +432,7 @@ figures.pointer_figure(it_row, list(example.tokens), referent=it_link.referent,
                        title=f"Layer {heads['it'].layer} head {heads['it'].head}: attention from "
                              f"\"{example.tokens[it_from]}\"")
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 he_row, he_from = rows["he"]
 figures.pointer_figure(he_row, list(example.tokens), referent=he_link.referent,
                        distractor=he_link.distractors[0], source=he_from,
@@ -442,7 +444,7 @@ figures.pointer_figure(he_row, list(example.tokens), referent=he_link.referent,
 # At the checkpoints of the training run the loop read every head's attention on the
 # held-out stories. With the heads chosen above:
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 seen = sorted(history.snapshots)
 forming = [stories_won(history.snapshots[s], heads) for s in seen]
 one_head = [float(history.snapshots[s][single.at].story_rate()[single.layer, single.head]) for s in seen]
@@ -456,7 +458,7 @@ figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stor
                                      **per_word},
                                title="Held-out: the chosen heads prefer the referent", y_title="%")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Read the table: the heads for "it" and "she" take their job within the first couple
 # of hundred steps, while the loss is still falling fast; the head for "he" forms last,
 # still climbing at the end; and the best single head never gets far from where it
@@ -473,7 +475,7 @@ figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stor
 # story's first sentence, ignoring `<eos>` (past a story's length its positions are
 # untrained and the text is nonsense, but every step costs what it costs).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 start = torch.tensor(vocab.ids(["<bos>", *"squatch met lily in the park .".split()]))
 
 
@@ -547,7 +549,7 @@ checks.check_cached_attention_step(cached_attention_step_solution)
 # own probabilities, and every head's attention from the token before it: try a prompt
 # that ends with "he" or "she", or with "it was", and look for the heads found above.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 widgets.StoryExplorer(model, vocab, generator=generator)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
