@@ -203,6 +203,7 @@ def deep_stack(design: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack([b.linear1.weight.grad.norm() for b in blocks]), torch.stack(stds)
 
 
+# %% slideshow={"slide_type": "subslide"}
 designs = ["plain (no residual)", "plain, He init", "residual, no norm", "post-norm (paper)", "pre-norm"]
 grads, stds = {}, {}
 for design in designs:

@@ -288,6 +288,7 @@ def short_run(loss_fn, steps=40):
     return fresh, torch.tensor(losses), accuracy
 
 
+# %% slideshow={"slide_type": "subslide"}
 runs = {"shifted (right)": short_run(seq2seq_loss), "not shifted (the bug)": short_run(unshifted_loss)}
 for name, (trained, losses, run_accuracy) in runs.items():
     out = greedy_decode(seq2seq_logits_fn(trained, task.encode("3 1 4 1 5").unsqueeze(0)),
@@ -297,6 +298,8 @@ for name, (trained, losses, run_accuracy) in runs.items():
 right, bug = runs["shifted (right)"], runs["not shifted (the bug)"]
 assert bug[1][-1] < 0.01 and bug[1][-1] < right[1][-1] / 10    # the bug's loss is (nearly) 0 …
 assert bug[2] == 0.0 and right[2] > bug[2]                      # … and it never writes a right answer
+
+# %% slideshow={"slide_type": "subslide"}
 figures.depth_figure({name: losses for name, (_, losses, _) in runs.items()},
                      title="Training loss: the copying bug looks better", y_title="loss (log scale)",
                      x_title="training step")
@@ -432,6 +435,8 @@ job_head = int(end.argmax())
 assert end[job_head] > 0.6 and end[job_head] > 3 * start[job_head]   # one head moves onto the predicate
 assert end.mean() > 2 * start.mean()                                # the mean rises less
 assert end.max() - end.min() > 0.3                                  # because the heads differ
+
+# %% slideshow={"slide_type": "subslide"}
 figures.progress_curves_figure(
     seen_steps, {**{f"head {h}": predicate[:, h].tolist() for h in range(predicate.shape[1])},
                  "mean of the heads": predicate.mean(dim=1).tolist()},
@@ -749,6 +754,7 @@ def scratch_model(design):
         max_length=config.max_len, design=design)
 
 
+# %% slideshow={"slide_type": "subslide"}
 test_src, test_tgt = split_batch_fn(task.test)(torch.arange(len(task.test)))
 test_in, scored = test_tgt[:, :-1], test_tgt[:, 1:] != vocab.pad_id   # decoder input; real targets
 
@@ -764,6 +770,7 @@ def cross_sharpness(m):
     return weights.amax(dim=-1).mean(dim=1)[scored].mean().item()
 
 
+# %% slideshow={"slide_type": "subslide"}
 contestants = {}
 for name, design in designs.items():
     torch.manual_seed(0)
@@ -786,6 +793,8 @@ for name, m in contestants.items():
         sharpness=(sharp_before, cross_sharpness(m)),
         curve=curve,
     )
+
+# %% slideshow={"slide_type": "subslide"}
 print(f"5 models × 80 steps in {time.perf_counter() - began:.1f} s\n")
 print(f"{'':34} {'weights':>7} {'loss < 0.5':>10} {'final loss':>10} {'held-out':>8}  largest cross weight")
 for name, r in results.items():
@@ -793,6 +802,7 @@ for name, r in results.items():
     print(f"{name:34} {r['weights']:>7,} {when:>10} {r['final']:>10.3f} "
           f"{r['accuracy']:>8.1%}  {r['sharpness'][0]:.2f} → {r['sharpness'][1]:.2f}")
 
+# %% slideshow={"slide_type": "subslide"}
 tutorial, full_w, head_dim_scale, paper, lib_run = results.values()
 for fix, r in (("(a) full W", full_w), ("(b) ÷√head_dim", head_dim_scale)):
     print(f"{fix:15} against the tutorial: loss < 0.5 {tutorial['under_half'] - r['under_half']:d} steps "

@@ -247,6 +247,8 @@ def pronoun_rows(m):
 
 
 checkpoints = [0, 100, 200, 400, 600, steps]
+
+# %% slideshow={"slide_type": "subslide"}
 torch.manual_seed(0)
 model = DecoderOnlyTransformer(config)
 began = time.perf_counter()
@@ -427,6 +429,8 @@ for link in example.links:
 it_link, he_link = example.links
 it_row, it_from = rows["it"]
 assert float(it_row[list(it_link.referent_mentions)].mean()) > float(it_row[it_link.distractors[-1]])
+
+# %% slideshow={"slide_type": "subslide"}
 figures.pointer_figure(it_row, list(example.tokens), referent=it_link.referent,
                        distractor=it_link.distractors[-1], source=it_from,
                        title=f"Layer {heads['it'].layer} head {heads['it'].head}: attention from "

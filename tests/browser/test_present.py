@@ -23,9 +23,10 @@ PRESENTED = "02_positional_encoding.ipynb"
 SHOWN = {"slide", "subslide", "fragment", "skip", "notes"}
 # A classroom projector: every slide of these chapters must fit it (tests/browser/deck.py).
 SCREEN = {"width": 1280, "height": 720}
-# The chapters presented slide by slide (TC_DECKS=00_,01_,… presents others: about a minute each).
-DECK_PREFIXES = tuple(os.environ.get("TC_DECKS", "02_,05_,06_").split(","))
-DECKS = [p for p in NOTEBOOKS if p.stem.startswith(DECK_PREFIXES)]
+# The chapters presented slide by slide: by default three (each takes a minute or two);
+# TC_DECKS=all presents every chapter, TC_DECKS=00_,07_ the ones named.
+DECK_PREFIXES = os.environ.get("TC_DECKS", "02_,05_,06_")
+DECKS = [p for p in NOTEBOOKS if DECK_PREFIXES == "all" or p.stem.startswith(tuple(DECK_PREFIXES.split(",")))]
 PROSE_PX, CODE_PX, TEXT_PX, FIGURE_PX = 19.5, 16, 16, 12  # smallest sizes read from the back
 MAX_STEPS = 200
 

@@ -197,7 +197,7 @@ class GenerationExplorer(Explorer):
             controls={
                 "text": widgets.Text(value=text, description="source", layout=widgets.Layout(width="260px")),
                 "strategy": widgets.ToggleButtons(
-                    options=["greedy", "sample"], value="greedy", style={"button_width": "70px"}
+                    options=["greedy", "sample"], value="greedy", style={"button_width": "auto"}
                 ),
                 "temperature": widgets.FloatSlider(
                     value=1.0,
