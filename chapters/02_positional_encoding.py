@@ -396,7 +396,7 @@ figures.similarity_heatmap(learned_sim, [str(p) for p in range(32)],
 # - Slide **wave pair i** up: the wave gets slower.
 # - Switch to **learned (untrained)**: the stripes and the diagonal band disappear.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 widgets.PositionalExplorer(length=24, d_model=32)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
