@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import pytest
 
@@ -66,8 +65,7 @@ def test_present_chapter_with_live_widgets(lab, browser):
         for _ in range(10):
             if "jp-deck-mod-onscreen" in (explorer_cell.get_attribute("class") or ""):
                 break
-            page.locator(".jp-deck-mod-direction-forward").click()
-            time.sleep(0.4)
+            press(page, "Space")  # the next step: a fragment, a subslide below, or the next slide
         assert "jp-deck-mod-onscreen" in (explorer_cell.get_attribute("class") or ""), (
             "the explorer never came on screen in the deck"
         )

@@ -56,7 +56,8 @@ def course_template(base: str, *, colorway: tuple[str, ...] = COLORWAY) -> go.la
     spec["layout"]["colorway"] = list(colorway)
     # Plotly's default for a numeric axis, "hide past div", measures every tick label on every
     # redraw to hide the ones past the figure's edge: over half of a heatmap's redraw in
-    # JupyterLab (chapter 05's head grid: ~70 of ~120 ms). The course's labels sit inside.
+    # JupyterLab (chapter 05's explorer: 426 of 837 ms of plotly's time over six updates).
+    # The course's labels sit inside the figure.
     for axis in ("xaxis", "yaxis"):
         spec["layout"].setdefault(axis, {})["ticklabeloverflow"] = "allow"
     return go.layout.Template(spec)
