@@ -34,12 +34,13 @@ def matrix_heatmap(
     value_format: str = ".2f",
     height: int | None = None,
     show_text: bool | None = None,
-    show_scale: bool = True,
+    show_scale: bool | None = None,
 ) -> go.Figure:
     """Any matrix (R, C) as a heatmap, row 0 at the top, with optional labels on both axes.
 
     ``show_text``: print the values in the cells (default: while there are at most
-    ``MAX_CELLS_WITH_TEXT`` cells). ``show_scale``: show the colour bar.
+    ``MAX_CELLS_WITH_TEXT`` cells). ``show_scale``: show the colour bar (default: only when
+    the values are not printed, as a printed value says more than a colour bar can).
     """
     _validate.tensor("values", values, ndim=2)
     trace, layout = heatmap_parts(
@@ -74,7 +75,7 @@ def heatmap_parts(
     value_format: str = ".2f",
     height: int | None = None,
     show_text: bool | None = None,
-    show_scale: bool = True,
+    show_scale: bool | None = None,
 ) -> tuple[dict, dict]:
     """``matrix_heatmap``'s heatmap trace and layout keywords (height, both axes), unbuilt."""
     rows, cols = values.shape
@@ -82,6 +83,10 @@ def heatmap_parts(
     col_labels = label_list("col_labels", col_labels, cols)
     if show_text is None:
         show_text = rows * cols <= MAX_CELLS_WITH_TEXT
+    if show_scale is None:
+        # With the values printed in the cells a colour bar repeats them less precisely, and
+        # it costs a quarter of a heatmap's redraw in the browser when a control moves.
+        show_scale = not show_text
     trace = dict(
         type="heatmap",
         z=values.detach().float().cpu().numpy(),
