@@ -67,6 +67,13 @@ def test_bad_text_is_a_message(explorer, text, words):
     assert "⚠" not in explorer.message.value
 
 
+def test_one_token_has_a_spread_of_zero_not_nan(explorer, recwarn):
+    explorer.controls["text"].value = "pizza"
+    assert "std 0.0" in explorer.message.value and "nan" not in explorer.message.value
+    assert not [w for w in recwarn if "degrees of freedom" in str(w.message)]
+    assert explorer.weights.shape == (1, 1) and float(explorer.weights) == 1.0
+
+
 def test_bad_d_k_argument_is_named():
     vocab = course_vocab()
     with pytest.raises(ValueError, match="d_k must be one of"):

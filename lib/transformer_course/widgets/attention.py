@@ -153,9 +153,11 @@ class ScalingExplorer(SentenceExplorer):
         ents = entropy(weights)
         self.scores, self.weights, self.entropies = scores, weights, ents
         how = f"÷ √{d_k}" if scaled else "not scaled"
+        # The spread of all T² scores around their mean (correction=0: one token is one score,
+        # whose spread is 0, not NaN with a warning).
         self.note(
-            f"Raw scores have std {float(raw.std()):.1f} (d_k = {d_k}); {how}, ÷ temperature "
-            f"{temperature:.2f} → std {float(scores.std()):.2f}. Mean largest weight per row: "
+            f"Raw scores have std {float(raw.std(correction=0)):.1f} (d_k = {d_k}); {how}, ÷ temperature "
+            f"{temperature:.2f} → std {float(scores.std(correction=0)):.2f}. Mean largest weight per row: "
             f"{float(weights.amax(-1).mean()):.2f}."
         )
         return {
