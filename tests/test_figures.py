@@ -22,6 +22,17 @@ def test_large_heatmaps_drop_cell_text_and_dense_ticks():
     assert fig.data[0].texttemplate is None and fig.layout.xaxis.tickmode == "auto"
 
 
+def test_a_colour_bar_only_where_the_values_are_not_printed():
+    small, large = torch.rand(4, 4), torch.rand(20, 20)
+    printed = figures.matrix_heatmap(small)
+    assert printed.data[0].texttemplate and printed.data[0].showscale is False
+    unprinted = figures.matrix_heatmap(large)
+    assert unprinted.data[0].texttemplate is None and unprinted.data[0].showscale is True
+    assert figures.matrix_heatmap(small, show_text=False).data[0].showscale is True
+    assert figures.matrix_heatmap(small, show_scale=True).data[0].showscale is True  # asked for
+    assert figures.attention_heatmap(torch.softmax(small, -1), list("abcd")).data[0].showscale is False
+
+
 def test_scores_heatmap_shows_masked_cells_as_gaps():
     scores = torch.tensor([[1.0, float("-inf")], [0.5, -2.0]])
     fig = figures.scores_heatmap(scores, ["a", "b"])
