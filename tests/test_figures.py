@@ -31,6 +31,9 @@ def test_a_colour_bar_only_where_the_values_are_not_printed():
     assert figures.matrix_heatmap(small, show_text=False).data[0].showscale is True
     assert figures.matrix_heatmap(small, show_scale=True).data[0].showscale is True  # asked for
     assert figures.attention_heatmap(torch.softmax(small, -1), list("abcd")).data[0].showscale is False
+    for name in ("show_text", "show_scale"):
+        with pytest.raises(ValueError, match=f"{name} must be True or False"):
+            figures.matrix_heatmap(small, **{name: "no"})
 
 
 def test_scores_heatmap_shows_masked_cells_as_gaps():

@@ -83,10 +83,12 @@ def heatmap_parts(
     col_labels = label_list("col_labels", col_labels, cols)
     if show_text is None:
         show_text = rows * cols <= MAX_CELLS_WITH_TEXT
+    _validate.boolean("show_text", show_text)  # None has been resolved; "no" would mean True
     if show_scale is None:
         # With the values printed in the cells a colour bar repeats them less precisely, and
         # it costs a quarter of a heatmap's redraw in the browser when a control moves.
         show_scale = not show_text
+    _validate.boolean("show_scale", show_scale)
     trace = dict(
         type="heatmap",
         z=values.detach().float().cpu().numpy(),
