@@ -48,12 +48,39 @@ def _check_ids(ids: object) -> torch.Tensor:
     return ids
 
 
+def _check_model(model: object) -> None:
+    if not isinstance(model, nn.Module):
+        raise ValueError(
+            f"model must be a torch.nn.Module (a decoder-only model), got {type(model).__name__}"
+        )
+
+
+def _check_stories(stories: object) -> None:
+    if (
+        isinstance(stories, (Story, str))
+        or not isinstance(stories, Sequence)
+        or not len(stories)
+        or not all(isinstance(s, Story) for s in stories)
+    ):
+        raise ValueError(f"stories must be a non-empty list of Story, got {_describe(stories)}")
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value):
+        return f"a {type(value).__name__} of {type(value[0]).__name__}"
+    return repr(value) if isinstance(value, str) and len(value) < 40 else type(value).__name__
+
+
 def next_token_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0) -> torch.Tensor:
     """ids (B, T) → the mean cross-entropy (nats) of predicting ids[:, 1:] from ids[:, :-1],
     over the positions whose label is not ``pad_id``: a scalar tensor that can ``backward()``."""
+    _check_model(model)
     _check_ids(ids)
-    logits = model(ids[:, :-1])  # (B, T-1, V): row i has read ids[:, : i + 1]
+    _validate.integer("pad_id", pad_id, low=0)
     labels = ids[:, 1:]  # (B, T-1): the token that comes next
+    if not bool((labels != pad_id).any()):
+        raise ValueError(f"ids has no token to predict: every label (ids[:, 1:]) is the padding id {pad_id}")
+    logits = model(ids[:, :-1])  # (B, T-1, V): row i has read ids[:, : i + 1]
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
 
 
@@ -69,9 +96,14 @@ def story_batch_fn(ids: torch.Tensor, *, pad_id: int = 0) -> Callable[[torch.Ten
     to run). ``ids`` may be stored in any integer type: a vocabulary of up to 256 tokens fits
     uint8, an eighth of the memory of int64 for a large training set."""
     _check_ids(ids)
+    _validate.integer("pad_id", pad_id, low=0)
     lengths = (ids != pad_id).sum(dim=1)  # (N,): <bos> … <eos>, the padding comes last
 
     def batch_fn(indices: torch.Tensor) -> torch.Tensor:
+        _validate.tensor("indices", indices, ndim=1, floating=False)
+        if len(indices) == 0:
+            raise ValueError("indices must hold at least one story's index, got none")
+        _validate.ids_in_range("indices", indices, len(ids))
         return ids[indices, : int(lengths[indices].max())].long()
 
     return batch_fn
@@ -107,8 +139,14 @@ def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, bat
     −ln p(label) at its non-padding labels, divided by how many there are (a story of 40
     tokens weighs twice one of 20, as in ``StoryGenerator.entropy_per_token``). Small batches
     by default: the memory a large batch's temporaries took stays with the process."""
+    _check_model(model)
     _check_ids(ids)
+    _validate.integer("pad_id", pad_id, low=0)
     _validate.positive_int("batch_size", batch_size)
+    if not bool((ids[:, 1:] != pad_id).any()):
+        raise ValueError(
+            f"ids has no token to predict (got shape {tuple(ids.shape)}; every label is padding)"
+        )
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -129,8 +167,7 @@ def floor_on(stories: Sequence[Story]) -> float:
     """The generator's own loss on ``stories``, in nats per predicted token: −Σ ln p(story) over
     Σ tokens predicted. Its mean over many stories is ``entropy_per_token``; on a given set
     it is the loss of a model that knows the generator's exact distribution."""
-    if isinstance(stories, Story) or not len(stories) or not all(isinstance(s, Story) for s in stories):
-        raise ValueError("stories must be a non-empty list of Story")
+    _check_stories(stories)
     return -sum(s.log_prob for s in stories) / sum(s.num_predicted for s in stories)
 
 
@@ -194,6 +231,6 @@ def acceptance(generator: StoryGenerator, stories: Sequence[Sequence[str]]) -> f
     """The share of ``stories`` (lists of tokens) that ``generator`` could have written."""
     if not isinstance(generator, StoryGenerator):
         raise ValueError(f"generator must be a StoryGenerator, got {type(generator).__name__}")
-    if isinstance(stories, str) or not len(stories):
-        raise ValueError("stories must be a non-empty list of token lists")
+    if isinstance(stories, str) or not isinstance(stories, Sequence) or not len(stories):
+        raise ValueError(f"stories must be a non-empty list of token lists, got {_describe(stories)}")
     return sum(generator.is_story(s) for s in stories) / len(stories)

@@ -74,6 +74,9 @@ class PronounAttention:
 
     def rate_by_word(self, layer: int, head: int) -> dict[str, float]:
         """One head's share of pronouns won, for each pronoun word."""
+        layers, heads = self.wins.shape[:2]
+        _validate.integer("layer", layer, low=0, high=layers)
+        _validate.integer("head", head, low=0, high=heads)
         wins = self.wins[layer, head]
         return {
             w: float(wins[[i for i, x in enumerate(self.words) if x == w]].float().mean())
@@ -145,7 +148,7 @@ def find_pronoun_head(
     the larger mean margin, referent − distractor, over the pronouns). ``at``: the row to
     read, or several, the best head of any of them winning (ties: the first row)."""
     best = None
-    for row in (at,) if isinstance(at, str) else tuple(at):
+    for row in _rows(at):
         seen = pronoun_attention(model, selection, at=row)
         head = _best(seen.story_rate(), (seen.referent - seen.distractor).mean(dim=-1), row)
         if best is None or head.selection_rate > best.selection_rate:
@@ -164,8 +167,7 @@ def find_pronoun_heads(
     stories decide, for each word, where its head looks from (for "it" the model may find
     the food from "it" itself or from "was" after it; for he/she/they the rows are one).
     """
-    rows = (at,) if isinstance(at, str) else tuple(at)
-    readings = {row: pronoun_attention(model, selection, at=row) for row in rows}  # checks each
+    readings = {row: pronoun_attention(model, selection, at=row) for row in _rows(at)}  # checks each
     out = {}
     for row, seen in readings.items():
         for word in sorted(set(seen.words)):
@@ -195,6 +197,14 @@ def stories_won(readings: Mapping[str, PronounAttention], heads: Mapping[str, Pr
     )
     lost = torch.zeros(first.num_stories).index_add_(0, first.story, (~won).float())  # (N,)
     return float((lost == 0).float().mean())
+
+
+def _rows(at: object) -> tuple[str, ...]:
+    """``at`` as a non-empty tuple of rows ("query", "pronoun"); each one is checked where it is read."""
+    rows = (at,) if isinstance(at, str) else tuple(at) if isinstance(at, (list, tuple)) else None
+    if not rows:
+        raise ValueError(f'at must be "query", "pronoun" or a non-empty list of them, got {at!r}')
+    return rows
 
 
 def _best(rate: torch.Tensor, margin: torch.Tensor, at: str) -> PronounHead:

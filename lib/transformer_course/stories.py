@@ -112,7 +112,8 @@ class StoryGenerator:
 
     def sample(self, num_stories: int, *, seed: int = 0) -> list[Story]:
         """``num_stories`` stories drawn with their own ``random.Random(seed)``."""
-        _validate.positive_int("num_stories", num_stories)
+        _check_count("num_stories", num_stories)
+        _validate.integer("seed", seed)
         rng = random.Random(seed)
         return [self._sample_one(rng) for _ in range(num_stories)]
 
@@ -236,6 +237,20 @@ class StoryGenerator:
 # --- the grammar's tables, in the order a story uses them ---
 
 
+MAX_STORIES = 1_000_000  # about half a GB of Story objects, drawn in a minute on a laptop CPU
+
+
+def _check_count(name: str, value: object) -> int:
+    """A number of stories to draw: a positive int, and not so many that the kernel runs out of memory."""
+    _validate.positive_int(name, value)
+    if value > MAX_STORIES:
+        raise ValueError(
+            f"{name} must be at most {MAX_STORIES:,} (a million stories take about half a GB and a "
+            f"minute to draw), got {value:,}"
+        )
+    return value
+
+
 def _table_for(chosen: list[Entry]) -> story_world.Table:
     """The table of the sentence that follows ``chosen`` (intro, food, then events)."""
     if not chosen:
@@ -306,8 +321,16 @@ def story_vocab() -> Vocab:
 
 def encode(stories: Sequence[Story], *, length: int | None = None) -> torch.Tensor:
     """Stories → ids (N, length), <bos> … <eos> then <pad>; length defaults to the longest."""
-    if isinstance(stories, Story) or not len(stories):
-        raise ValueError("stories must be a non-empty list of Story")
+    if (
+        isinstance(stories, (Story, str))
+        or not isinstance(stories, Sequence)
+        or not len(stories)
+        or not all(isinstance(s, Story) for s in stories)
+    ):
+        raise ValueError(
+            "stories must be a non-empty list of Story (StoryGenerator.sample or parse makes them), "
+            f"got {type(stories).__name__}"
+        )
     longest = max(len(s.tokens) for s in stories)
     length = longest if length is None else _validate.positive_int("length", length)
     if length < longest:
@@ -335,8 +358,9 @@ def split(
     generator: StoryGenerator, num_train: int, num_test: int, *, seed: int = 0
 ) -> tuple[list[Story], list[Story]]:
     """(train, held-out): i.i.d. stories; no held-out story is also a training story."""
-    _validate.positive_int("num_train", num_train)
-    _validate.positive_int("num_test", num_test)
+    _check_count("num_train", num_train)
+    _check_count("num_test", num_test)
+    _validate.integer("seed", seed)
     if not isinstance(generator, StoryGenerator):
         raise ValueError(f"generator must be a StoryGenerator, got {type(generator).__name__}")
     train = generator.sample(num_train, seed=seed)
