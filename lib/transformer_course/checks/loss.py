@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model import Transformer, TransformerConfig
-from .harness import Exercise, Mistake, Result, check_function
+from .harness import WRONG, Exercise, Mistake, Result, check_function, fresh
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -44,11 +44,13 @@ def loss_by_hand(
     reduction="mean",
     log=True,
     item=False,
+    graph=True,
 ):
     """A learner's loss with one switch per catalogued mistake (all off: correct)."""
     inputs = {"shifted": trg[:, :-1], "whole": trg, "late": trg[:, 1:]}[reads]
     targets = {"shifted": trg[:, 1:], "same": trg[:, :-1], "whole": trg, "early": trg[:, :-1]}[labels]
-    logits = model(src, inputs)
+    with torch.set_grad_enabled(graph):  # graph=False: as if copied from an evaluation loop
+        logits = model(src, inputs)
     if probs:
         logits = logits.softmax(dim=-1)
     flat, flat_labels = logits.flatten(0, 1), targets.flatten()
@@ -128,6 +130,16 @@ NOT_SHIFTED = (
     "Your labels are the very tokens the decoder reads: under the causal mask each position "
     "sees its own token and can copy it, so the loss falls to about 0 while the model never "
     "learns to write. Feed trg[:, :-1] and score on the NEXT tokens, trg[:, 1:]."
+)
+
+NO_GRADIENT = Mistake(
+    name="no gradient",
+    hint="Your loss has the right value but no gradient (requires_grad is False): it was "
+    "computed under torch.no_grad(), or detached (.detach(), torch.tensor(loss.item())). "
+    "Training calls loss.backward() on it: compute it straight from the model's logits.",
+    compute=None,
+    recognise=lambda fn, case, got: isinstance(got, torch.Tensor) and not got.requires_grad,
+    example=partial(loss_by_hand, graph=False),
 )
 
 LOSS_MISTAKES = (
@@ -214,20 +226,24 @@ LOSS_MISTAKES = (
             model(src, trg[:, :-1]), trg[:, 1:], ignore_index=pad_id
         ),
     ),
+    NO_GRADIENT,  # last: a loss with a wrong value is named by its value first
 )
 
 
 def check_teacher_forcing_loss(learner_fn: Callable) -> Result:
     """Exercise 08a: ``fn(model, src (B, S), trg (B, T), pad_id) → loss ()``: next-token
-    cross-entropy of ``model(src, trg[:, :-1])`` against ``trg[:, 1:]``, padding left out."""
-    return check_function(
-        learner_fn,
-        loss_reference,
-        _loss_cases(),
-        name="teacher_forcing_loss",
-        mistakes=LOSS_MISTAKES,
-        atol=1e-4,
+    cross-entropy of ``model(src, trg[:, :-1])`` against ``trg[:, 1:]``, padding left out.
+    A loss with the right value must also carry its gradient: training calls backward on it."""
+    cases = _loss_cases()
+    result = check_function(
+        learner_fn, loss_reference, cases, name="teacher_forcing_loss", mistakes=LOSS_MISTAKES, atol=1e-4
     )
+    if result.passed:
+        with torch.random.fork_rng(devices=[]):
+            got = learner_fn(*fresh(cases[0]))
+        if NO_GRADIENT.recognise(learner_fn, cases[0], got):
+            return Result(WRONG, NO_GRADIENT.hint)
+    return result
 
 
 EXERCISES = (
