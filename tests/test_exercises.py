@@ -119,6 +119,38 @@ def test_an_exception_is_reported_by_name(ex):
 
 
 @each_exercise
+def test_a_function_with_other_parameters_is_told_to_keep_the_starters(ex):
+    """Parameters removed, or one too many without a default: the call itself fails."""
+    arity = len(inspect.signature(ex.starter).parameters)
+    for wrong in (lambda x: x, lambda a, b, c, d, e, f, g: a):
+        if len(inspect.signature(wrong).parameters) == arity:
+            continue
+        result = ex.check(wrong)
+        assert result.status == WRONG and "parameters of the starter cell" in result.message, result.message
+
+
+@each_exercise
+def test_a_type_error_inside_the_function_is_not_blamed_on_its_parameters(ex):
+    def inner_bug(*args):
+        return sorted(1)  # TypeError: 'int' object is not iterable
+
+    def bad_call_inside(*args):
+        return (lambda a: a)()  # "missing 1 required positional argument", inside the learner's code
+
+    for fn in (inner_bug, bad_call_inside):
+        result = ex.check(fn)
+        assert result.status == ERROR and "starter cell" not in result.message, result.message
+
+
+@each_exercise
+def test_returning_an_input_that_is_no_number_is_not_called_random(ex):
+    """A module or a list handed back is a new copy at every call: that is not drawing."""
+    result = ex.check(lambda *args: args[0])
+    assert not result.passed
+    assert "call to call" not in result.message and "dropout" not in result.message.lower(), result.message
+
+
+@each_exercise
 def test_changing_the_inputs_in_place_cannot_spoil_the_check(ex):
     def vandal(*args):
         out = map_tensors(torch.clone, ex.solution(*args))

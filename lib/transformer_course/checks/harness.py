@@ -21,6 +21,7 @@ import html
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -157,7 +158,7 @@ class _Run:
             )
         except Exception as err:
             raised = f"{self.name} raised {type(err).__name__} on input #{number}: {err}"
-            hint = _known_error(err, self.mistakes)
+            hint = _known_error(err, self.mistakes) or _signature_error(err, self.name)
             return Result(WRONG, f"{hint} ({raised})") if hint else Result(ERROR, raised)
         want = self.call(self.reference_fn, case)
         if same(got, want, self.atol):
@@ -180,6 +181,24 @@ class _Run:
         return None
 
 
+def _signature_error(err: Exception, name: str) -> str | None:
+    """The hint for a function that cannot even be called with the checker's arguments (its
+    parameters were renamed away, removed or added): the TypeError raised by the call itself,
+    not by code inside the function."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    # Raised where the checker calls the function, not inside it: the innermost frame is ours.
+    in_checker = tb is not None and Path(tb.tb_frame.f_code.co_filename).parent == Path(__file__).parent
+    calling = re.search(r"positional argument|required positional|unexpected keyword", str(err))
+    if not isinstance(err, TypeError) or not calling or not in_checker:
+        return None
+    return (
+        f"{name} cannot be called the way the exercise defines it: keep the parameters of the "
+        "starter cell, in the same order (give any extra one a default value)."
+    )
+
+
 def _known_error(err: Exception, mistakes: Sequence[Mistake]) -> str | None:
     text = f"{type(err).__name__}: {err}"
     for mistake in mistakes:
@@ -196,7 +215,18 @@ def varies_between_calls(learner_fn: Callable, case: tuple, got: object = None) 
     for seed in (1, 2):
         torch.default_generator.manual_seed(seed)
         outputs.append(learner_fn(*fresh(case)))
+    # Only numbers can vary: a module or another object returned by mistake is a new copy
+    # at every call, unequal to the last without anything having been drawn.
+    if not all(_numeric(out) for out in outputs):
+        return False
     return not same(outputs[0], outputs[1], 0.0)
+
+
+def _numeric(value: object) -> bool:
+    """A tensor, a number, or a tuple/list of them (what a drawing function can return)."""
+    if isinstance(value, tuple | list):
+        return bool(value) and all(_numeric(v) for v in value)
+    return isinstance(value, torch.Tensor | int | float) and not isinstance(value, bool)
 
 
 def check_then_batch(
