@@ -63,6 +63,32 @@ def integer(name: str, value: object, *, low: int | None = None, high: int | Non
     return int(value)
 
 
+def position(name: str, value: object, n: int) -> int:
+    """An index into something of length ``n``: an int (or a one-element integer tensor) in [0, n)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = value.item()
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value < n
+    if not ok:
+        raise ValueError(f"{name} must be a position in [0, {n}), got {value!r}")
+    return int(value)
+
+
+def finite_tensor(name: str, x: torch.Tensor, *, at_least: float | None = None) -> torch.Tensor:
+    """Every value finite (and >= ``at_least`` when given); the message gives the first bad one."""
+    values = x.detach()
+    if values.is_complex():
+        raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    values = values.double()
+    bad = ~torch.isfinite(values)
+    if at_least is not None:
+        bad |= values < at_least
+    if bool(bad.any()):
+        where = tuple(int(i) for i in bad.nonzero()[0])
+        want = "finite" + (f" and >= {at_least:g}" if at_least is not None else "")
+        raise ValueError(f"{name} must be {want} everywhere, got {float(values[where]):g} at {where}")
+    return x
+
+
 def finite_number(
     name: str,
     value: object,

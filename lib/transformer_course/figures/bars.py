@@ -165,10 +165,12 @@ def pointer_figure(
     """weights (L,): one attention row as bars over the words; the referent in green,
     the distractor in orange, the attending word (``source``) outlined."""
     _validate.tensor("weights", weights, ndim=1)
+    _validate.finite_tensor("weights", weights, at_least=0.0)  # NaN: a row that may attend to nothing
     tokens = label_list("tokens", tokens, weights.shape[0])
-    for name, pos in (("referent", referent), ("distractor", distractor), ("source", source)):
-        if pos is not None and not 0 <= pos < len(tokens):
-            raise ValueError(f"{name} must be a position in [0, {len(tokens)}), got {pos}")
+    referent, distractor, source = (
+        None if pos is None else _validate.position(name, pos, len(tokens))
+        for name, pos in (("referent", referent), ("distractor", distractor), ("source", source))
+    )
     colours = [
         REFERENT_COLOUR if i == referent else DISTRACTOR_COLOUR if i == distractor else OTHER_COLOUR
         for i in range(len(tokens))
@@ -194,9 +196,10 @@ def next_token_figure(
 ) -> go.Figure:
     """probs (V,): one step's distribution over the vocabulary; the chosen token stands out."""
     _validate.tensor("probs", probs, ndim=1)
+    _validate.finite_tensor("probs", probs, at_least=0.0)
     vocab = label_list("labels", labels, probs.shape[0])
-    if chosen is not None and not 0 <= chosen < len(vocab):
-        raise ValueError(f"chosen must be an id in [0, {len(vocab)}), got {chosen}")
+    if chosen is not None:
+        chosen = _validate.position("chosen", chosen, len(vocab))
     return _distribution_figure(
         probs,
         vocab,
@@ -253,12 +256,14 @@ def likeliest_tokens_figure(
     marker on each bar, so a reader sees where the model is over- or under-confident. The
     tokens shown are the ``top`` likeliest under either distribution, the chosen one always."""
     _validate.tensor("probs", probs, ndim=1)
+    _validate.finite_tensor("probs", probs, at_least=0.0)
     vocab = label_list("labels", labels, probs.shape[0])
     _validate.positive_int("top", top)
-    if chosen is not None and not 0 <= chosen < len(vocab):
-        raise ValueError(f"chosen must be an id in [0, {len(vocab)}), got {chosen}")
+    if chosen is not None:
+        chosen = _validate.position("chosen", chosen, len(vocab))
     if true_probs is not None:
         _validate.tensor("true_probs", true_probs, ndim=1)
+        _validate.finite_tensor("true_probs", true_probs, at_least=0.0)
         if true_probs.shape != probs.shape:
             raise ValueError(
                 f"true_probs must have the shape of probs {tuple(probs.shape)}, got {tuple(true_probs.shape)}"

@@ -106,6 +106,9 @@ def label_list(name: str, given: Sequence[str] | None, n: int) -> list[str]:
     """``given`` as n strings (the positions 0 … n-1 when None); ValueError naming ``name`` otherwise."""
     if given is None:
         return index_labels(n)
+    if isinstance(given, str | bytes) or not hasattr(given, "__iter__"):
+        # A string would be split into letters: "cat" as three labels c, a, t.
+        raise ValueError(f"{name} must be a list of {n} labels, got {given!r:.60}")
     given = [str(t) for t in given]
     if len(given) != n:
         raise ValueError(f"{name} must have {n} entries (one per row/column), got {len(given)}")

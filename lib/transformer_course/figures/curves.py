@@ -279,6 +279,24 @@ def _as_numbers(values: object) -> np.ndarray | None:
         return None
 
 
+def _progress_args(steps: object, series: Mapping[str, object], current: object, percent: object) -> list:
+    """Check what the progress figures draw: steps as numbers, one number per step in each
+    series, ``current`` a number or None, ``percent`` a bool. Returns the steps as a list."""
+    numbers = None if isinstance(steps, str | bytes) else _as_numbers(steps)
+    if numbers is None or numbers.ndim != 1 or not np.isfinite(numbers).all():
+        raise ValueError(f"steps must be a list of step numbers, got {steps!r:.60}")
+    for name, values in series.items():
+        got = None if isinstance(values, str | bytes) else _as_numbers(values)
+        if got is None or got.ndim != 1:
+            raise ValueError(f"{name} must be a list of numbers, one per step, got {values!r:.60}")
+        if len(got) != len(numbers):
+            raise ValueError(f"{name} must have one value per step ({len(numbers)}), got {len(got)}")
+    if current is not None:
+        _validate.finite_number("current", current)
+    _validate.boolean("percent", percent)
+    return numbers.tolist()
+
+
 def progress_curve_figure(
     steps: Sequence[int],
     values: Sequence[float],
@@ -289,8 +307,8 @@ def progress_curve_figure(
     percent: bool = True,
 ) -> go.Figure:
     """A metric measured at some steps (e.g. held-out accuracy), with the ``current`` step marked."""
-    if len(steps) != len(values):
-        raise ValueError(f"values must have one entry per step ({len(steps)}), got {len(values)}")
+    steps = _progress_args(steps, {"values": values}, current, percent)
+    values = _as_numbers(values).tolist()
     scale = 100.0 if percent else 1.0
     return figure(
         [
@@ -326,11 +344,8 @@ def progress_curves_figure(
     each, with the ``current`` step marked; ``percent`` shows fractions as 0-100."""
     if not isinstance(series, Mapping) or not series:
         raise ValueError("series must be a non-empty dict: name → one value per step")
-    for name, values in series.items():
-        if len(values) != len(steps):
-            raise ValueError(
-                f"series[{name!r}] must have one value per step ({len(steps)}), got {len(values)}"
-            )
+    steps = _progress_args(steps, {f"series[{k!r}]": v for k, v in series.items()}, current, percent)
+    series = {name: _as_numbers(values).tolist() for name, values in series.items()}
     scale = 100.0 if percent else 1.0
     return figure(
         [

@@ -79,6 +79,15 @@ def heatmap_parts(
 ) -> tuple[dict, dict]:
     """``matrix_heatmap``'s heatmap trace and layout keywords (height, both axes), unbuilt."""
     rows, cols = values.shape
+    if values.is_complex():
+        raise ValueError(f"values must hold real numbers, got dtype {values.dtype}")
+    for name, bound in (("zmin", zmin), ("zmax", zmax), ("zmid", zmid)):
+        if bound is not None:
+            _validate.finite_number(name, bound)
+    if zmin is not None and zmax is not None and not zmin < zmax:
+        raise ValueError(f"zmax must be greater than zmin ({zmin}), got {zmax}")
+    if not isinstance(value_format, str):
+        raise ValueError(f"value_format must be a format such as '.2f', got {value_format!r}")
     row_labels = label_list("row_labels", row_labels, rows)
     col_labels = label_list("col_labels", col_labels, cols)
     if show_text is None:
@@ -338,8 +347,9 @@ def generation_figure(
 ) -> go.Figure:
     """probs (steps, V): one row per generation step; a ring marks the token chosen at each step."""
     _validate.tensor("probs", probs, ndim=2)
-    if len(chosen) != probs.shape[0]:
-        raise ValueError(f"chosen must have one id per step ({probs.shape[0]}), got {len(chosen)}")
+    if isinstance(chosen, str) or not hasattr(chosen, "__len__") or len(chosen) != probs.shape[0]:
+        raise ValueError(f"chosen must have one id per step ({probs.shape[0]}), got {chosen!r:.60}")
+    chosen = [_validate.position(f"chosen[{i}]", c, probs.shape[1]) for i, c in enumerate(chosen)]
     trace, layout = heatmap_parts(
         probs,
         step_labels,
