@@ -8,10 +8,8 @@ set a ZeroDivisionError, ``find_pronoun_head(at=[])`` returned None, and a billi
 stories ran until the kernel ran out of memory.
 """
 
-import re
-
-import pytest
 import torch
+from refusals import assert_refused, each_case
 from transformer_course import lm_training as lm
 from transformer_course import pronoun_heads
 from transformer_course.model import DecoderOnlyTransformer, TransformerConfig
@@ -77,13 +75,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("call", "argument", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@each_case(CASES)
 def test_bad_input_names_the_argument_and_what_was_expected(call, argument, expected):
-    with pytest.raises(ValueError) as err:
-        call()
-    message = str(err.value)
-    assert re.search(rf"\b{argument}\b", message), message
-    assert re.search(expected, message), message
+    assert_refused(call, argument, expected)
 
 
 def test_good_input_still_works_at_the_edges():
