@@ -47,9 +47,22 @@ def solution(q, k_new, v_new, past_k, past_v):
 
 
 def by_hand(
-    q, k_new, v_new, past_k, past_v, *, scale="root", dim=-1, mask=False, stored=None, order="after", axis=2
+    q,
+    k_new,
+    v_new,
+    past_k,
+    past_v,
+    *,
+    scale="root",
+    dim=-1,
+    mask=False,
+    stored=None,
+    order="after",
+    axis=2,
+    returns="new cache",
 ):
     """A learner's cached step with one switch per catalogued mistake (all off: correct)."""
+    given_k, given_v = past_k, past_v
     if past_k is None:  # an empty cache: zero positions so far
         past_k, past_v = k_new[:, :, :0], v_new[:, :, :0]
     key_in = q if stored == "q as key" else k_new
@@ -63,10 +76,14 @@ def by_hand(
         scores = scores / math.sqrt(q.shape[-1])
     elif scale == "times":
         scores = scores * math.sqrt(q.shape[-1])
+    elif scale == "d_model":  # the paper's √d_k read as the model's width, h · d_head
+        scores = scores / math.sqrt(q.shape[1] * q.shape[-1])
     if mask:  # the causal mask from training, built for one row: it hides all but the first key
         hidden = torch.triu(torch.ones(scores.shape[-2], scores.shape[-1], dtype=torch.bool), diagonal=1)
         scores = scores.masked_fill(hidden, float("-inf"))
     weights = torch.softmax(scores, dim=dim)
+    if returns == "old cache" and given_k is not None:  # attended right, but kept the cache as it was
+        return weights @ values, given_k, given_v
     return weights @ values, keys, values
 
 
@@ -163,6 +180,14 @@ def _out_is_v_new(fn, case, got) -> bool:
     return isinstance(got, tuple | list) and len(got) == 3 and same(got[0], case[2], 1e-5)
 
 
+def _old_cache_returned(fn, case, got) -> bool:
+    """The output is right but the cache handed back is the one that came in (t positions)."""
+    q, k_new, v_new, past_k, past_v = case
+    if past_k is None or not isinstance(got, tuple | list) or len(got) != 3:
+        return False
+    return same(tuple(got[1:]), (past_k, past_v), 1e-6) and same(got[0], reference(*case)[0], 1e-5)
+
+
 def _first_key_only(scores: torch.Tensor, d: int) -> torch.Tensor:
     weights = torch.zeros_like(scores)
     weights[..., 0] = 1.0
@@ -223,6 +248,14 @@ MISTAKES = (
         example=lambda q, k, v, pk, pv: (v.clone(), k, v),
     ),
     Mistake(
+        name="old cache returned",
+        hint="The output is right, but you returned the cache as it came in: return the keys and "
+        "values WITH this token's added, (B, h, t + 1, d_head), or the next step will not see it.",
+        compute=None,
+        recognise=_old_cache_returned,
+        example=partial(by_hand, returns="old cache"),
+    ),
+    Mistake(
         name="new position first",
         hint="The output is right but the cache is out of order: you put the new position before "
         "the t cached ones. Position t goes last, torch.cat([past_k, k_new], dim=2), so that "
@@ -262,6 +295,15 @@ MISTAKES = (
         hint="You multiplied the scores by √d_head; divide them: softmax(q @ keysᵀ / √d_head).",
         compute=partial(variant, weights_by=lambda s, d: torch.softmax(s * math.sqrt(d), dim=-1)),
         example=partial(by_hand, scale="times"),
+    ),
+    Mistake(
+        name="÷ √d_model",
+        hint="You divided the scores by √d_model, the width of all heads together (h · d_head). "
+        "Each head compares vectors of d_head numbers: divide by √d_head, q.shape[-1].",
+        compute=partial(
+            variant, weights_by=lambda s, d: torch.softmax(s / math.sqrt(d * s.shape[1]), dim=-1)
+        ),
+        example=partial(by_hand, scale="d_model"),
     ),
     Mistake(
         name="causal mask",
