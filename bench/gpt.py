@@ -30,7 +30,7 @@ GOAL_SPEEDUP = 5.0  # cached generation / uncached, tokens per second
 
 @dataclass(frozen=True)
 class Size:
-    """A GPT small enough for the course to train on a CPU (chapter 09's size)."""
+    """A GPT small enough for the course to train on a CPU (heads of 32 dimensions)."""
 
     vocab: int = 200
     length: int = 64
@@ -39,6 +39,10 @@ class Size:
     heads: int = 4
     layers: int = 4
     d_ff: int = 512  # 4 · d_model, as in GPT-2
+
+
+# Chapter 09's model: many narrow heads, trained through lib's narrow_heads path.
+CHAPTER_09 = Size(vocab=73, length=44, batch=32, d_model=64, heads=16, layers=2, d_ff=256)
 
 
 def lib_model(s: Size, max_len: int | None = None) -> nn.Module:
@@ -130,15 +134,38 @@ def step_fn(model: nn.Module, ids: torch.Tensor):
     return step
 
 
-def run_training(*, size: Size = Size(), rounds: int = 20) -> Section:
+def run_training(*, size: Size = Size(), narrow: Size = CHAPTER_09, rounds: int = 20) -> Section:
     s = size
     section = Section(
         "gpt", "2b · One GPT training step: lib's DecoderOnlyTransformer vs a nanoGPT-style GPT"
     )
+    section.notes.append(_training_note(s, narrow, rounds))
+    section.rows.append(_step_row(s, rounds, "GPT training step: lib / nanoGPT-style reference"))
+    section.rows.append(
+        _step_row(
+            narrow,
+            rounds,
+            f"the same at chapter 09's size ({narrow.heads} heads of {narrow.d_model // narrow.heads}, "
+            f"{narrow.layers} layers, length {narrow.length})",
+        )
+    )
+    return section
+
+
+def _step_row(s: Size, rounds: int, name: str) -> Row:
+    """lib's training step / the reference's, at size ``s`` (a note on the section says how)."""
     lib, ref = lib_model(s).train(), ReferenceGPT(s).train()
+    torch.manual_seed(0)
+    ids = torch.randint(1, s.vocab, (s.batch, s.length + 1))  # id 0 is <pad>: none here
+    t = compare({"lib": step_fn(lib, ids), "reference": step_fn(ref, ids)}, rounds=rounds)
+    return ratio_row(name, t["lib"], t["reference"], goal=GOAL)
+
+
+def _training_note(s: Size, narrow: Size, rounds: int) -> str:
+    lib, ref = lib_model(s), ReferenceGPT(s)
     n_lib, n_ref = (sum(p.numel() for p in m.parameters()) for m in (lib, ref))
     t_lib, t_ref = (len(list(m.parameters())) for m in (lib, ref))
-    section.notes.append(
+    return (
         f"vocabulary {s.vocab}, length {s.length}, batch {s.batch}, d_model {s.d_model}, {s.heads} heads, "
         f"{s.layers} layers, d_ff {s.d_ff} (GELU), dropout 0; pre-norm, learned positions, final "
         f"LayerNorm, tied output layer ({n_lib:,} parameters in lib's, {n_ref:,} in the reference). "
@@ -146,15 +173,12 @@ def run_training(*, size: Size = Size(), rounds: int = 20) -> Section:
         "F.scaled_dot_product_attention(is_causal=True). One step = forward + cross-entropy + "
         f"backward + AdamW, on ids with no padding; {rounds} alternating rounds. Ratio = median over "
         f"rounds of lib / reference. Same arithmetic; lib keeps W_Q, W_K, W_V as three matrices (the "
-        f"reference as one), so AdamW's per-tensor loop updates {t_lib} tensors against {t_ref}."
+        f"reference as one), so AdamW's per-tensor loop updates {t_lib} tensors against {t_ref}. "
+        f"Second row: chapter 09's model (vocabulary {narrow.vocab}, d_model {narrow.d_model}, "
+        f"{narrow.heads} heads of {narrow.d_model // narrow.heads} dimensions, d_ff {narrow.d_ff}, "
+        f"batch {narrow.batch}), where lib trains its narrow heads with transformer_course.narrow_heads "
+        "(every thin product computed transposed) and the reference with PyTorch's fused kernel."
     )
-    torch.manual_seed(0)
-    ids = torch.randint(1, s.vocab, (s.batch, s.length + 1))  # id 0 is <pad>: none here
-    t = compare({"lib": step_fn(lib, ids), "reference": step_fn(ref, ids)}, rounds=rounds)
-    section.rows.append(
-        ratio_row("GPT training step: lib / nanoGPT-style reference", t["lib"], t["reference"], goal=GOAL)
-    )
-    return section
 
 
 @dataclass(frozen=True)

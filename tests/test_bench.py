@@ -57,10 +57,14 @@ TINY_GPT = gpt.Size(vocab=20, length=6, batch=2, d_model=16, heads=2, layers=2, 
 
 
 def test_gpt_training_tiny():
-    section = gpt.run_training(size=TINY_GPT, rounds=1)
-    (row,) = section.rows
-    assert section.name == "gpt" and row.goal == "≤ 1.00×" and row.value.endswith("×")
+    narrow = gpt.Size(vocab=20, length=6, batch=2, d_model=16, heads=4, layers=1, d_ff=32)
+    section = gpt.run_training(size=TINY_GPT, narrow=narrow, rounds=1)
+    row, narrow_row = section.rows
+    assert section.name == "gpt" and row.goal == narrow_row.goal == "≤ 1.00×"
+    assert row.value.endswith("×") and narrow_row.value.endswith("×")
+    assert "4 heads of 4" in narrow_row.item
     assert "nanoGPT" in section.notes[0] and "d_model 16" in section.notes[0]
+    assert "narrow_heads" in section.notes[0]
 
 
 def test_the_reference_gpt_is_lib_gpt_sized_and_causal():

@@ -12,7 +12,7 @@ import transformer_course
 
 PACKAGE = Path(transformer_course.__file__).parent
 ORDER = [
-    "_validate", "tokenizer", "embeddings", "positional", "kv_cache", "attention", "examples",
+    "_validate", "tokenizer", "embeddings", "positional", "kv_cache", "narrow_heads", "attention", "examples",
     "recurrence", "softmax", "cost", "masks", "layers", "config", "stacks", "model", "data",
     "story_world", "stories", "pointer", "neighbours", "training", "sampling", "generation",
     "lm_training", "pronoun_heads", "alignment", "from_scratch",

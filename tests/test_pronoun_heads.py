@@ -5,11 +5,13 @@ import torch
 from torch import nn
 from transformer_course.model import DecoderOnlyTransformer, TransformerConfig
 from transformer_course.pronoun_heads import (
+    ROWS,
     PronounAttention,
     PronounHead,
     find_pronoun_head,
     find_pronoun_heads,
     pronoun_attention,
+    pronoun_readings,
     stories_won,
 )
 from transformer_course.stories import StoryGenerator, encode, story_vocab
@@ -158,3 +160,18 @@ def test_a_real_models_weights_are_averaged_over_the_mentions():
 def test_bad_arguments_are_named(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_readings_read_both_rows_from_one_run_of_the_model():
+    stories = STORIES[:9]
+    planted = Planted(stories)
+    runs = []
+    planted.register_forward_hook(lambda *_: runs.append(1))
+    readings = pronoun_readings(planted, stories, batch_size=4)  # 3 batches
+    assert len(runs) == 3 and set(readings) == set(ROWS)
+    for row, seen in readings.items():
+        alone = pronoun_attention(Planted(stories), stories, at=row)
+        assert torch.equal(seen.referent, alone.referent) and torch.equal(seen.distractor, alone.distractor)
+        assert seen.at == row and seen.words == alone.words and torch.equal(seen.story, alone.story)
+    with pytest.raises(ValueError, match="at"):
+        pronoun_readings(planted, stories, at=("query", "it"))

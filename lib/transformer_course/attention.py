@@ -6,7 +6,8 @@ uses the opposite (True = blocked); ``masks.to_blocked`` converts.
 
 Every function returns the attention weights it computed, so figures show the real
 numbers. Asking for no weights (``need_weights=False``) takes PyTorch's fused kernel,
-which gives the same output without storing the (Lq, Lk) matrix. ``causal=True`` says
+which gives the same output without storing the (Lq, Lk) matrix (training narrow heads on
+the CPU takes ``narrow_heads`` instead: twice as fast there, see that module). ``causal=True`` says
 "query i sees keys 0 … i" without a mask tensor: the fused kernel then needs no (Lq, Lk)
 mask to build or read, and can skip the keys after each block of queries.
 
@@ -27,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _validate
+from . import _validate, narrow_heads
 from .kv_cache import KVCache, _check_room
 
 
@@ -83,6 +84,10 @@ def scaled_dot_product_attention(
 
 def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, causal=False):
     """``scaled_dot_product_attention`` on inputs already checked."""
+    if not need_weights and dropout_p == 0.0 and narrow_heads.suits(q, k, v):
+        # Many narrow heads (a small GPT's): the same numbers, about twice as fast to train.
+        scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+        return narrow_heads.attention(q, k, v, scale, mask, causal=causal), None
     if causal and (need_weights or mask is not None):
         # The explicit path (and PyTorch's kernel, given a mask) needs the causal mask as a tensor.
         tril = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()

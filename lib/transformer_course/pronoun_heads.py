@@ -104,11 +104,25 @@ def pronoun_attention(
     the weight per mention every layer's heads put on its referent and on its distractors,
     in the row of its query (``at="query"``) or of the pronoun itself (``at="pronoun"``; the
     same row for he/she/they, the row of "it" rather than of "was" after it)."""
+    if at not in ROWS:
+        raise ValueError(f'at must be "query" or "pronoun", got {at!r}')
+    return pronoun_readings(model, stories, at=(at,), batch_size=batch_size)[at]
+
+
+@torch.no_grad()
+def pronoun_readings(
+    model: nn.Module, stories: Sequence[Story], *, at: str | Sequence[str] = ROWS, batch_size: int = 64
+) -> dict[str, PronounAttention]:
+    """``pronoun_attention`` for each row in ``at`` (row → PronounAttention), from one run of
+    the model: both rows come from the same attention weights, so reading them together
+    costs one forward pass instead of one per row."""
     if isinstance(stories, Story) or not len(stories) or not all(isinstance(s, Story) for s in stories):
         raise ValueError("stories must be a non-empty list of Story")
     _validate.positive_int("batch_size", batch_size)
-    if at not in ROWS:
-        raise ValueError(f'at must be "query" or "pronoun", got {at!r}')
+    rows = _rows(at)
+    for row in rows:
+        if row not in ROWS:
+            raise ValueError(f'at must be "query" or "pronoun", got {row!r}')
     if not hasattr(model, "attention_weights"):
         raise ValueError(
             f"model must be a decoder-only model with attention_weights(), got {type(model).__name__}"
@@ -118,27 +132,57 @@ def pronoun_attention(
         raise ValueError("stories must hold at least one pronoun")
     was_training = model.training
     model.eval()
-    referent, distractor = [], []
+    read: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {row: [] for row in rows}
     for start in range(0, len(stories), batch_size):
         part = stories[start : start + batch_size]
         model(encode(part), need_weights=True)
-        layers = model.attention_weights()["decoder_self"]  # per layer (b, h, L, L)
-        for i, story in enumerate(part):
-            for link in story.links:
-                source = link.query if at == "query" else link.pronoun
-                row = torch.stack([w[i, :, source] for w in layers])  # (layers, h, L): that row
-                referent.append(row[..., list(link.referent_mentions)].mean(dim=-1))
-                others = [row[..., list(m)].mean(dim=-1) for m in link.distractor_mentions]
-                distractor.append(torch.stack(others, dim=-1).amax(dim=-1))
+        weights = torch.stack(model.attention_weights()["decoder_self"], dim=1)  # (b, layers, h, L, L)
+        for row in rows:
+            read[row].append(_read_batch(weights, part, row))
     model.train(was_training)
-    return PronounAttention(
-        referent=torch.stack(referent, dim=-1),  # (layers, h, P)
-        distractor=torch.stack(distractor, dim=-1),
-        story=torch.tensor([i for i, _ in links]),
-        words=tuple(link.word for _, link in links),
-        num_stories=len(stories),
-        at=at,
-    )
+    story = torch.tensor([i for i, _ in links])
+    words = tuple(link.word for _, link in links)
+    return {
+        row: PronounAttention(
+            referent=torch.cat([r for r, _ in read[row]], dim=-1),  # (layers, h, P)
+            distractor=torch.cat([d for _, d in read[row]], dim=-1),
+            story=story,
+            words=words,
+            num_stories=len(stories),
+            at=row,
+        )
+        for row in rows
+    }
+
+
+def _read_batch(weights: torch.Tensor, part: Sequence[Story], at: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """weights (b, layers, h, L, L) of the stories ``part`` → (referent, distractor), each
+    (layers, h, n) for the batch's n pronouns: the mean weight over the referent's mentions
+    and the largest such mean over the distractors, in the row ``at`` of each pronoun.
+
+    Every pronoun of the batch is read at once: a mask of each noun's mentions picks and
+    sums their weights (one einsum), then the sum is divided by how many there are."""
+    length = weights.shape[-1]
+    links = [(i, link) for i, story in enumerate(part) for link in story.links]
+    most = max((len(link.distractor_mentions) for _, link in links), default=1)
+    on_referent = torch.zeros(len(links), length)  # (n, L): 1 on each of the referent's mentions
+    on_distractor = torch.zeros(len(links), most, length)  # (n, d, L): the same per distractor
+    counts = torch.ones(len(links), 1 + most)  # (n, 1 + d): mentions of the referent, then each distractor
+    present = torch.zeros(len(links), most, dtype=torch.bool)  # (n, d): stories differ in d
+    for n, (_, link) in enumerate(links):
+        on_referent[n, list(link.referent_mentions)] = 1.0
+        counts[n, 0] = len(link.referent_mentions)
+        for d, mentions in enumerate(link.distractor_mentions):
+            on_distractor[n, d, list(mentions)] = 1.0
+            counts[n, 1 + d] = len(mentions)
+            present[n, d] = True
+    story = torch.tensor([i for i, _ in links])
+    source = torch.tensor([link.query if at == "query" else link.pronoun for _, link in links])
+    row = weights[story, :, :, source]  # (n, layers, h, L): each pronoun's row, every head
+    referent = torch.einsum("nlhk,nk->lhn", row, on_referent) / counts[:, 0]
+    distractor = torch.einsum("nlhk,ndk->lhnd", row, on_distractor) / counts[:, 1:]
+    distractor = distractor.masked_fill(~present, float("-inf")).amax(dim=-1)  # (layers, h, n)
+    return referent, distractor
 
 
 def find_pronoun_head(
@@ -148,8 +192,7 @@ def find_pronoun_head(
     the larger mean margin, referent − distractor, over the pronouns). ``at``: the row to
     read, or several, the best head of any of them winning (ties: the first row)."""
     best = None
-    for row in _rows(at):
-        seen = pronoun_attention(model, selection, at=row)
+    for row, seen in pronoun_readings(model, selection, at=at).items():
         head = _best(seen.story_rate(), (seen.referent - seen.distractor).mean(dim=-1), row)
         if best is None or head.selection_rate > best.selection_rate:
             best = head
@@ -167,7 +210,7 @@ def find_pronoun_heads(
     stories decide, for each word, where its head looks from (for "it" the model may find
     the food from "it" itself or from "was" after it; for he/she/they the rows are one).
     """
-    readings = {row: pronoun_attention(model, selection, at=row) for row in _rows(at)}  # checks each
+    readings = pronoun_readings(model, selection, at=at)
     out = {}
     for row, seen in readings.items():
         for word in sorted(set(seen.words)):
