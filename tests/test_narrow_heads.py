@@ -4,6 +4,7 @@ as PyTorch's own attention, masks and causal included, and only where it is the 
 import pytest
 import torch
 import torch.nn.functional as F
+from refusals import assert_refused, each_case
 from torch import nn
 from transformer_course import narrow_heads
 from transformer_course.attention import MultiHeadAttention, scaled_dot_product_attention
@@ -134,3 +135,35 @@ def test_a_gradient_of_the_gradient_is_refused():
     (dq,) = torch.autograd.grad(out, (q,), grad, create_graph=True)
     with pytest.raises(RuntimeError):
         dq.sum().backward()
+
+
+Q = torch.randn(2, 3, 5, 4)
+BAD = [
+    ("q not a tensor", lambda: narrow_heads.attention([1.0], Q, Q, 0.5), "q", "torch.Tensor"),
+    ("k of integers", lambda: narrow_heads.attention(Q, Q.long(), Q, 0.5), "k", "floating-point"),
+    ("v in float64", lambda: narrow_heads.attention(Q, Q, Q.double(), 0.5), "v", "dtype torch.float32"),
+    ("q 1-D", lambda: narrow_heads.attention(torch.randn(4), Q, Q, 0.5), "q", "2-D"),
+    ("k's width", lambda: narrow_heads.attention(Q, Q[..., :3], Q, 0.5), "k", "d_k = 4"),
+    ("v's length", lambda: narrow_heads.attention(Q, Q, Q[..., :4, :], 0.5), "v", "Lk = 5"),
+    ("broadcast batch", lambda: narrow_heads.attention(Q, Q[:1], Q[:1], 0.5), "q, k and v", "leading"),
+    ("scale NaN", lambda: narrow_heads.attention(Q, Q, Q, float("nan")), "scale", "finite"),
+    ("scale 0", lambda: narrow_heads.attention(Q, Q, Q, 0), "scale", "> 0"),
+    ("mask of floats", lambda: narrow_heads.attention(Q, Q, Q, 0.5, torch.ones(5, 5)), "mask", "bool"),
+    (
+        "mask's shape",
+        lambda: narrow_heads.attention(Q, Q, Q, 0.5, torch.ones(4, 5, dtype=torch.bool)),
+        "mask",
+        "broadcast",
+    ),
+    (
+        "causal a string",
+        lambda: narrow_heads.attention(Q, Q, Q, 0.5, causal="yes"),
+        "causal",
+        "True or False",
+    ),
+]
+
+
+@each_case(BAD)
+def test_bad_arguments_are_refused_by_name(call, argument, expected):
+    assert_refused(call, argument, expected)

@@ -87,7 +87,7 @@ def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, c
     if not need_weights and dropout_p == 0.0 and narrow_heads.suits(q, k, v):
         # Many narrow heads (a small GPT's): the same numbers, about twice as fast to train.
         scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-        return narrow_heads.attention(q, k, v, scale, mask, causal=causal), None
+        return narrow_heads._attend(q, k, v, scale, mask, causal=causal), None
     if causal and (need_weights or mask is not None):
         # The explicit path (and PyTorch's kernel, given a mask) needs the causal mask as a tensor.
         tril = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()

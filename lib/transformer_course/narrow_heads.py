@@ -27,6 +27,8 @@ import math
 import torch
 from torch.autograd.function import once_differentiable
 
+from . import _validate
+
 NARROW = 8  # widest head sent here: at d_head 16 PyTorch's kernel is about as fast
 MAX_WEIGHTS = 2**25  # weights kept for the backward pass, at most (128 MiB in float32)
 
@@ -60,16 +62,48 @@ def attention(
     *,
     causal: bool = False,
 ) -> torch.Tensor:
-    """q (..., Lq, d_k), k (..., Lk, d_k), v (..., Lk, d_v) → (..., Lq, d_v).
+    """q (..., Lq, d_k), k (..., Lk, d_k), v (..., Lk, d_v) → (..., Lq, d_v), every leading
+    dimension the same in all three (no broadcasting).
 
     ``mask``: bool broadcastable to (..., Lq, Lk), True = may attend; ``causal``: query i
     sees keys 0 … i only (with ``mask``, both apply)."""
+    _check(q, k, v, scale, mask)
+    return _attend(q, k, v, scale, mask, causal=_validate.boolean("causal", causal))
+
+
+def _attend(q, k, v, scale, mask=None, *, causal=False):
+    """``attention`` on inputs already checked (``attention._attention`` checked them)."""
     blocked = None
     if causal:
-        blocked = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).triu_(1)  # (Lq, Lk)
+        blocked = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).triu_(1)
     if mask is not None:
         blocked = ~mask if blocked is None else blocked | ~mask
     return _Attention.apply(q, k, v, scale, blocked)
+
+
+def _check(q, k, v, scale, mask) -> None:
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        _validate.tensor(name, x, floating=True)
+        if x.dim() < 2:
+            raise ValueError(f"{name} must be at least 2-D (..., L, d), got shape {tuple(x.shape)}")
+        if name != "q":
+            _validate.like(name, x, q, "q")
+    if k.shape[-1] != q.shape[-1]:
+        raise ValueError(f"k must have q's last dimension (d_k = {q.shape[-1]}), got shape {tuple(k.shape)}")
+    if v.shape[-2] != k.shape[-2]:
+        raise ValueError(f"v must have as many rows as k (Lk = {k.shape[-2]}), got shape {tuple(v.shape)}")
+    if not q.shape[:-2] == k.shape[:-2] == v.shape[:-2]:
+        raise ValueError(
+            "q, k and v must have the same leading dimensions, got shapes "
+            f"{tuple(q.shape)}, {tuple(k.shape)} and {tuple(v.shape)}"
+        )
+    _validate.finite_number("scale", scale, above=0)
+    if mask is not None:
+        _validate.bool_mask("mask", mask)
+        _validate.same_device("mask", mask, q.device, "q")
+        scores = (*q.shape[:-1], k.shape[-2])
+        if not _validate.broadcasts(mask.shape, scores):
+            raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' {scores}")
 
 
 class _Attention(torch.autograd.Function):
