@@ -375,9 +375,10 @@ print("   by pronoun, after:", {w: f"{r:.0%}" for w, r in
 # No single head does the whole job: look at its rates by pronoun. The heads **share
 # the job out by pronoun**, so we choose one head per pronoun word
 # (and, for "it", whether it looks from "it" or from "was"). Before training the same
-# heads win their words no more often than a coin would, some far less: a random head
+# heads win their words about as often as a coin would, or far less: a random head
 # favours some nouns over others whatever the query (below, the head for "they" favoured
-# the names in every story). Training makes each of them read its query.
+# the names over the group in almost every story). Training makes each of them read its
+# query.
 
 # %% slideshow={"slide_type": "fragment"}
 heads = find_pronoun_heads(model, selection, at=ROWS)              # word → PronounHead
