@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.autograd.function import once_differentiable
 
 from . import _validate
 
@@ -120,15 +119,17 @@ class _Attention(torch.autograd.Function):
             if bool(empty.any()):
                 weights.view(*lead, lq, lk).masked_fill_(empty, 0.0)  # zeros, as in PyTorch
         out_t = torch.bmm(v3.transpose(1, 2), weights.transpose(1, 2))  # (n, d_v, Lq) = (P V)ᵀ
-        ctx.save_for_backward(q3, k3, v3, weights)
-        ctx.scale = scale
+        ctx.save_for_backward(q, k, v, weights)
+        ctx.scale, ctx.blocked = scale, blocked
         return out_t.transpose(1, 2).reshape(*lead, lq, v.shape[-1])
 
     @staticmethod
-    @once_differentiable  # a gradient of the gradient is not written here: asked for, it raises
     def backward(ctx, grad):
-        q3, k3, v3, weights = ctx.saved_tensors
+        q, k, v, weights = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a gradient of this gradient will be asked
+            return (*_plain_gradients(q, k, v, ctx.scale, ctx.blocked, grad), None, None)
         lead = grad.shape[:-2]
+        q3, k3, v3 = (x.reshape(-1, x.shape[-2], x.shape[-1]) for x in (q, k, v))  # (n, L, d)
         g3 = grad.reshape(-1, grad.shape[-2], grad.shape[-1])  # (n, Lq, d_v)
         dv_t = torch.bmm(g3.transpose(1, 2), weights)  # (n, d_v, Lk) = (Pᵀ G)ᵀ
         ds = torch.bmm(g3, v3.transpose(1, 2)).mul_(weights)  # dP ⊙ P, (n, Lq, Lk)
@@ -140,3 +141,18 @@ class _Attention(torch.autograd.Function):
             return x_t.transpose(1, 2).reshape(*lead, x_t.shape[2], x_t.shape[1])
 
         return back(dq_t), back(dk_t), back(dv_t), None, None
+
+
+def _plain_gradients(q, k, v, scale, blocked, grad):
+    """The gradients of softmax(q kᵀ · scale, blocked) v with respect to q, k, v, written with
+    ordinary differentiable operations, so autograd can differentiate them once more."""
+    with torch.enable_grad():
+        inputs = [x.detach().requires_grad_() if not x.requires_grad else x for x in (q, k, v)]
+        scores = inputs[0] @ inputs[1].transpose(-2, -1) * scale
+        if blocked is not None:
+            scores = scores.masked_fill(blocked, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        if blocked is not None:
+            weights = weights.masked_fill(blocked.all(dim=-1, keepdim=True), 0.0)
+        out = weights @ inputs[2]
+        return torch.autograd.grad(out, inputs, grad, create_graph=True, allow_unused=True)
