@@ -169,3 +169,29 @@ BAD = [
 @each_case(BAD)
 def test_bad_arguments_are_refused_by_name(call, argument, expected):
     assert_refused(call, argument, expected)
+
+
+def test_torch_func_gives_the_same_gradients_per_example(monkeypatch):
+    calls = []
+    attend = narrow_heads._attend
+    monkeypatch.setattr(narrow_heads, "_attend", lambda *a, **kw: calls.append(1) or attend(*a, **kw))
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(16, 4).double()  # heads of 4: the narrow path
+    params = dict(attention.named_parameters())
+    x = torch.randn(3, 1, 6, 16, dtype=torch.float64)  # 3 examples of one sequence each
+    keep = torch.ones(3, 1, 1, 1, 6, dtype=torch.bool)
+    keep[1, ..., 4:] = False  # the second example is padded
+
+    def loss(p, x, keep):
+        out, _ = torch.func.functional_call(
+            attention, p, (x, None, None, keep), {"need_weights": False, "causal": True}
+        )
+        return (out**2).sum()
+
+    per_example = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0, 0))(params, x, keep)
+    assert calls  # the narrow path ran under vmap and grad
+    for i in range(3):
+        attention.zero_grad()
+        loss(params, x[i], keep[i]).backward()
+        for name, p in params.items():
+            assert torch.allclose(per_example[name][i], p.grad, atol=1e-10), name
