@@ -13,6 +13,8 @@ depend on the background (outlines, reference lines, empty cells) belong to the 
 
 from __future__ import annotations
 
+from plotly.colors import get_colorscale
+
 # --- Okabe–Ito ---
 BLUE = "#0072B2"
 ORANGE = "#E69F00"
@@ -54,9 +56,12 @@ UNSCALED_COLOUR, SCALED_COLOUR = VERMILLION, BLUE  # QKᵀ without / with 1/√d
 EXPLICIT_COLOUR, FUSED_COLOUR = VERMILLION, BLUE  # attention weights stored / fused kernel
 
 # --- Heatmap colour scales ---
-SEQUENTIAL = "Blues"  # weights and probabilities in [0, 1]
-DIVERGING = "RdBu"  # signed values centred on zero: red < 0 < blue
-DIVERGING_REVERSED = "RdBu_r"  # a difference A − B: red where A is larger
+# Written out as plotly's lists of (position, colour), as plotly checking a figure would
+# write them: an explorer's figures skip that check (base.unchecked), and plotly.js's own
+# "RdBu" is another scale than plotly's.
+SEQUENTIAL = get_colorscale("Blues")  # weights and probabilities in [0, 1]
+DIVERGING = get_colorscale("RdBu")  # signed values centred on zero: red < 0 < blue
+DIVERGING_REVERSED = get_colorscale("RdBu_r")  # a difference A − B: red where A is larger
 TRANSPARENT = "rgba(0,0,0,0)"  # an outline drawn on every bar but shown on one
 
 MASK_ALLOWED = "#2563eb"  # a mask's "may attend" cells (the others take the theme's blank)

@@ -186,7 +186,10 @@ def head_grid_figure(
             automargin=False,
         ),
         coloraxis=dict(
-            colorscale=SEQUENTIAL, cmin=0.0, cmax=1.0, colorbar=dict(title="weight", thickness=12, len=0.8)
+            colorscale=SEQUENTIAL,
+            cmin=0.0,
+            cmax=1.0,
+            colorbar=dict(title=dict(text="weight"), thickness=12, len=0.8),
         ),
     )
 
