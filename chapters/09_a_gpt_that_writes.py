@@ -362,7 +362,8 @@ figures.next_token_figure(probs, vocab.itos, chosen=step_one.steps[0].chosen,
 # loop took at step 0):
 
 # %% slideshow={"slide_type": "fragment"}
-readings = pronoun_readings(model, pronoun_test, at=ROWS)           # row → PronounAttention, held-out
+readings = history.snapshots[steps]       # row → PronounAttention: the loop read the held-out stories
+                                          # after its last step (pronoun_readings, in pronoun_rows)
 single = find_pronoun_head(model, selection, at=ROWS)
 rate_single = float(readings[single.at].story_rate()[single.layer, single.head])
 rate_single_before = float(history.snapshots[0][single.at].story_rate()[single.layer, single.head])

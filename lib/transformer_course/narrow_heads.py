@@ -72,15 +72,22 @@ def attention(
 
 def _attend(q, k, v, scale, mask=None, *, causal=False):
     """``attention`` on inputs already checked (``attention._attention`` checked them)."""
-    bias = None  # 0 where a query may attend, −∞ where not; adding it is 10× faster than masked_fill_
+    bias = None
     if causal:
-        after = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).triu_(1)
-        bias = torch.zeros(after.shape, dtype=q.dtype, device=q.device).masked_fill_(after, float("-inf"))
+        bias = mask_bias(
+            torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril_(), q.dtype
+        )
     if mask is not None:
-        # (out of place: under torch.vmap the mask may be mapped, the zeros are not)
-        blocked = torch.zeros(mask.shape, dtype=q.dtype, device=q.device).masked_fill(~mask, float("-inf"))
-        bias = blocked if bias is None else bias + blocked  # (Lq, Lk) + (..., 1|Lq, Lk): small
+        bias = mask_bias(mask, q.dtype) if bias is None else bias + mask_bias(mask, q.dtype)  # small
     return _Attention.apply(q, k, v, scale, bias)[0]
+
+
+def mask_bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A bool mask (True = may attend) → 0 where it is True, −∞ where not, in ``dtype``: added
+    to the scores, it masks them ~10× faster than ``masked_fill_`` does over every head, as
+    the mask is small and broadcasts. (Out of place: under torch.vmap the mask may be
+    mapped, the zeros are not.)"""
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, float("-inf"))
 
 
 def _check(q, k, v, scale, mask) -> None:

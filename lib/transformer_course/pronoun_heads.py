@@ -104,9 +104,7 @@ def pronoun_attention(
     the weight per mention every layer's heads put on its referent and on its distractors,
     in the row of its query (``at="query"``) or of the pronoun itself (``at="pronoun"``; the
     same row for he/she/they, the row of "it" rather than of "was" after it)."""
-    if at not in ROWS:
-        raise ValueError(f'at must be "query" or "pronoun", got {at!r}')
-    return pronoun_readings(model, stories, at=(at,), batch_size=batch_size)[at]
+    return pronoun_readings(model, stories, at=(at,), batch_size=batch_size)[at]  # checks ``at``
 
 
 @torch.no_grad()
