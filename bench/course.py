@@ -426,8 +426,11 @@ def other_value(widget):
     if isinstance(widget, (w.IntSlider, w.FloatSlider, w.BoundedIntText, w.BoundedFloatText)):
         step = widget.step or 1
         return value + step if value + step <= widget.max else value - step
-    if hasattr(widget, "options") and not isinstance(widget, (w.SelectMultiple,)):
+    if hasattr(widget, "options"):
         values = [o[1] if isinstance(o, tuple) else o for o in widget.options]
+        if isinstance(widget, w.SelectMultiple):  # the first item alone, or the first two
+            one = tuple(values[:1])
+            return (one if value != one else tuple(values[:2])) if len(values) > 1 else None
         return next(v for v in values if v != value) if len(values) > 1 else None
     if isinstance(value, str):
         words = value.split()

@@ -114,6 +114,8 @@ def test_other_value_changes_each_kind_of_control():
     assert course.other_value(w.Checkbox(value=False)) is True
     assert course.other_value(w.Dropdown(options=["a", "b"], value="a")) == "b"
     assert course.other_value(w.Text(value="the cat sat")) == "sat cat the"
+    assert course.other_value(w.SelectMultiple(options=["a", "b", "c"], value=("a", "c"))) == ("a",)
+    assert course.other_value(w.SelectMultiple(options=["a", "b", "c"], value=("a",))) == ("a", "b")
 
 
 def test_chapter_run_and_accuracy_probe(tmp_path):

@@ -160,9 +160,12 @@ def test_entropy_figure_labels_the_uniform_line_above_it():
 
 def test_scores_row_heatmap_outlines_the_row_in_the_theme_ink():
     fig = figures.scores_row_heatmap(torch.tensor([[1.0, float("-inf")], [0.5, 3.0]]), ["x", "y"], 0)
-    (outline,) = fig.layout.shapes
+    outline, frame = fig.layout.shapes
     assert (outline.type, outline.x0, outline.x1, outline.y0, outline.y1) == ("rect", -0.5, 1.5, -0.5, 0.5)
     assert outline.line.color == LIGHT.ink and fig.data[0].zmax == 3.0
+    # An unseen line of the same width around the whole matrix: the axes do not depend on the row.
+    assert (frame.x0, frame.x1, frame.y0, frame.y1) == (-0.5, 1.5, -0.5, 1.5)
+    assert frame.line.width == outline.line.width and frame.line.color == palette.TRANSPARENT
     assert fig.data[0].z[0][1] != fig.data[0].z[0][1]  # the masked cell is a gap (NaN), as in scores_heatmap
 
 

@@ -16,7 +16,7 @@ import torch
 from .. import _validate
 from . import themes
 from .base import MAX_CELLS_WITH_TEXT, figure, index_labels, label_list, ticks
-from .palette import CHOSEN_COLOUR, DIVERGING, DIVERGING_REVERSED, MASK_ALLOWED, SEQUENTIAL
+from .palette import CHOSEN_COLOUR, DIVERGING, DIVERGING_REVERSED, MASK_ALLOWED, SEQUENTIAL, TRANSPARENT
 
 
 def matrix_heatmap(
@@ -199,15 +199,14 @@ def scores_row_heatmap(
     if not 0 <= row < scores.shape[0]:
         raise ValueError(f"row must be in [0, {scores.shape[0]}), got {row}")
     trace, layout = _scores_parts(scores, tokens, tokens)
-    outline = dict(
-        type="rect",
-        x0=-0.5,
-        x1=scores.shape[1] - 0.5,
-        y0=row - 0.5,
-        y1=row + 0.5,
-        line=dict(color=themes.theme().ink, width=3),
-    )
-    return figure([trace], title=title, shapes=[outline], **layout)
+    rows, cols = scores.shape
+    line = dict(color=themes.theme().ink, width=3)
+    outline = dict(type="rect", x0=-0.5, x1=cols - 0.5, y0=row - 0.5, y1=row + 0.5, line=line)
+    # The same line around the whole matrix, unseen: plotly widens the axes by half a line
+    # on every side for it, so the axes do not depend on which row is outlined, and a page
+    # that moves only the outline (static/figure_view.js) draws what a fresh figure does.
+    frame = dict(outline, y0=-0.5, y1=rows - 0.5, line=dict(line, color=TRANSPARENT))
+    return figure([trace], title=title, shapes=[outline, frame], **layout)
 
 
 def _scores_parts(scores: torch.Tensor, query_tokens, key_tokens) -> tuple[dict, dict]:

@@ -119,6 +119,34 @@ function loadPlotly(model) {
   return globalThis.__tcPlotly;
 }
 
+// Plotly.react redraws what changed, and it tells by identity: a new array (tick labels, a
+// trace's z) counts as new data and recomputes the whole figure, even with equal values.
+// When an update changes no trace, every part of the layout equal to the one last sent is
+// therefore handed back as the very object plotly holds, written into as plotly left it (an
+// autorange it resolved), so that an update that only moves an outline or renames a panel
+// redraws that mark, not the heatmap.
+const isPlain = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
+function same(a, b) {
+  if (a === b) return true;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => same(x, b[i]));
+  if (!isPlain(a) || !isPlain(b)) return false;
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => k in b && same(a[k], b[k]));
+}
+// `fresh`: the part as this update asks for it; `before`: as the last update asked for it;
+// `live`: the object plotly drew from then.
+function keep(fresh, before, live) {
+  if (fresh === null || typeof fresh !== "object" || live === null || typeof live !== "object") return fresh;
+  if (same(fresh, before)) return live;
+  if (Array.isArray(fresh) && Array.isArray(before) && Array.isArray(live)) {
+    return fresh.map((x, i) => keep(x, before[i], live[i]));
+  }
+  if (isPlain(fresh) && isPlain(before) && isPlain(live)) {
+    for (const key of Object.keys(fresh)) fresh[key] = keep(fresh[key], before[key], live[key]);
+  }
+  return fresh;
+}
+
 async function render({ model, el }) {
   const div = document.createElement("div");
   div.className = "tc-figure";
@@ -127,20 +155,23 @@ async function render({ model, el }) {
   const { Plotly, config, themes } = await loadPlotly(model);
   const CONFIG = { ...config };
 
-  let running = false, dirty = false, alive = true, drawn = [];
+  let running = false, dirty = false, alive = true, sent = null;
   async function draw() {
     const text = model.get("_spec");
     if (!text) return;
     const start = performance.now();
     const spec = themed(text, themes, div);
     const mode = pageMode();
-    // A trace that did not change is handed back as the very object plotly drew: react then
-    // skips it, and an update that only moves a mark or a title redraws no heatmap.
-    const keys = spec.data.map((trace) => JSON.stringify(trace));
-    if (mode === div.dataset.tcMode) {
-      spec.data = spec.data.map((trace, i) => (keys[i] === drawn[i] ? div.data[i] : trace));
+    const copy = structuredClone(spec);  // what this draw asks for, before plotly writes into it
+    if (sent && mode === div.dataset.tcMode && div.data) {
+      // A trace that did not change is handed back whole: react skips it. Only when no trace
+      // changed is the layout handed back part by part: with new data plotly recomputes the
+      // figure anyway, and must then see the layout whole to lay it out again (margins).
+      const unchanged = spec.data.map((trace, i) => same(trace, sent.data[i]));
+      spec.data = spec.data.map((trace, i) => (unchanged[i] ? div.data[i] : trace));
+      if (unchanged.every(Boolean)) spec.layout = keep(spec.layout, sent.layout, div.layout);
     }
-    drawn = keys;
+    sent = copy;
     div.dataset.tcMode = mode;
     await Plotly.react(div, spec.data, spec.layout, CONFIG);
     div.dataset.tcDrawMs = (performance.now() - start).toFixed(1);
