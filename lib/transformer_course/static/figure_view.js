@@ -166,7 +166,7 @@ async function render({ model, el }) {
     if (sent && mode === div.dataset.tcMode && div.data) {
       // A trace that did not change is handed back whole: react skips it. Only when no trace
       // changed is the layout handed back part by part: with new data plotly recomputes the
-      // figure anyway, and must then see the layout whole to lay it out again (margins).
+      // whole figure anyway.
       const unchanged = spec.data.map((trace, i) => same(trace, sent.data[i]));
       spec.data = spec.data.map((trace, i) => (unchanged[i] ? div.data[i] : trace));
       if (unchanged.every(Boolean)) spec.layout = keep(spec.layout, sent.layout, div.layout);
