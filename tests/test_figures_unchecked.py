@@ -33,29 +33,19 @@ def _checked(explorer) -> dict[str, dict]:
     return {name: json.loads(figure_json(fig)) for name, fig in content.items() if name in _sent(explorer)}
 
 
-def _other_value(control):
-    if hasattr(control, "options") and len(control.options) > 1:
-        values = [o[1] if isinstance(o, tuple) else o for o in control.options]
-        if isinstance(control.value, tuple):  # a multiple selection
-            return tuple(values[:1]) if control.value != tuple(values[:1]) else tuple(values[:2])
-        return next(v for v in values if v != control.value)
-    if isinstance(control.value, bool):
-        return not control.value
-    if hasattr(control, "max") and hasattr(control, "min"):
-        return control.min if control.value != control.min else control.max
-    return None
-
-
 @pytest.mark.parametrize("cls", EXPLORERS, ids=[c.__name__ for c in EXPLORERS])
 def test_an_explorers_figures_are_those_a_checked_build_makes(cls):
     explorer = course.build_explorer(cls)
     assert _sent(explorer), "an explorer with figures"
     assert _sent(explorer) == _checked(explorer)
     for name, control in explorer.controls.items():
-        value = _other_value(control)
+        value, back = course.other_value(control), control.value
         if value is None:
             continue
         control.value = value
+        if "tc-error" in explorer.message.value:  # a value this explorer refuses (it says why)
+            control.value = back
+            continue
         assert _sent(explorer) == _checked(explorer), f"after moving {name}"
 
 
