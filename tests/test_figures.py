@@ -36,6 +36,30 @@ def test_a_colour_bar_only_where_the_values_are_not_printed():
             figures.matrix_heatmap(small, **{name: "no"})
 
 
+def test_printed_cells_limits_which_heatmaps_print_their_values():
+    from transformer_course.figures.base import max_printed_cells, printed_cells
+
+    def printed(n: int) -> bool:
+        trace = figures.matrix_heatmap(torch.rand(n, n)).data[0]
+        assert (trace.showscale is True) == (trace.texttemplate is None)  # a colour bar instead
+        return trace.texttemplate is not None
+
+    assert printed(12) and not printed(13)  # MAX_CELLS_WITH_TEXT = 144
+    with printed_cells(100):
+        assert max_printed_cells() == 100
+        assert printed(10) and not printed(11)
+        assert figures.matrix_heatmap(torch.rand(11, 11), show_text=True).data[0].texttemplate
+        with printed_cells(0):
+            assert not printed(1)
+        assert printed(10)
+    with pytest.raises(RuntimeError), printed_cells(4):
+        raise RuntimeError("the limit comes back even when a figure fails")
+    assert max_printed_cells() == figures.MAX_CELLS_WITH_TEXT and printed(12)
+    for bad in (-1, 1.5, True, "100", None):
+        with pytest.raises(ValueError, match="limit must be"), printed_cells(bad):
+            pass
+
+
 def test_scores_heatmap_shows_masked_cells_as_gaps():
     scores = torch.tensor([[1.0, float("-inf")], [0.5, -2.0]])
     fig = figures.scores_heatmap(scores, ["a", "b"])

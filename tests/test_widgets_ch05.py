@@ -47,6 +47,21 @@ def test_text_changes_every_view(explorer):
     assert explorer.weights.shape == (8, 4, 4)
 
 
+def test_values_printed_up_to_ten_by_ten(explorer):
+    """Live heatmaps print their values up to LIVE_PRINTED_CELLS cells; the 11-token sentence's
+    11 × 11 maps show a colour bar instead, and a 10-token sentence's print again."""
+    from transformer_course.widgets.kit import LIVE_PRINTED_CELLS
+
+    assert LIVE_PRINTED_CELLS == 100
+    for name in ("difference", "average"):
+        trace = explorer.figures[name].data[0]
+        assert trace.z.shape == (11, 11) and trace.texttemplate is None and trace.showscale is True
+    explorer.controls["text"].value = "the pizza came out of the oven and it tasted"
+    for name in ("difference", "average"):
+        trace = explorer.figures[name].data[0]
+        assert trace.z.shape == (10, 10) and trace.texttemplate and trace.showscale is False
+
+
 def test_heads_selection_changes_grid_and_average(explorer):
     before = snapshot(explorer)
     explorer.controls["heads"].value = (1, 3, 5)

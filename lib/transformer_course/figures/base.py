@@ -27,6 +27,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from .. import _validate
 from . import themes
 from .themes import FONT
 
@@ -105,6 +106,35 @@ def unchecked() -> Iterator[None]:
         yield
     finally:
         _CHECKED.reset(token)
+
+
+# How many cells a heatmap may have and still print its values by default
+# (``matrix_heatmap``'s ``show_text``): ``MAX_CELLS_WITH_TEXT``, or less inside ``printed_cells``.
+_PRINTED_CELLS = contextvars.ContextVar("transformer_course_printed_cells", default=MAX_CELLS_WITH_TEXT)
+
+
+@contextmanager
+def printed_cells(limit: int) -> Iterator[None]:
+    """Inside: a heatmap prints its values by default only while it has at most ``limit`` cells;
+    a larger one shows a colour bar, and its values on hover.
+
+    Explorers redraw their figures in the browser on every move of a control, and printed
+    values are most of a heatmap's redraw there: plotly styles and places each one as its
+    own text, about 0.12 ms a cell, 13 of the 25 ms of an 11 × 11 heatmap. Explorers print
+    up to 10 × 10 (``widgets.kit.LIVE_PRINTED_CELLS``); figures drawn once keep
+    ``MAX_CELLS_WITH_TEXT``.
+    """
+    _validate.integer("limit", limit, low=0)
+    token = _PRINTED_CELLS.set(limit)
+    try:
+        yield
+    finally:
+        _PRINTED_CELLS.reset(token)
+
+
+def max_printed_cells() -> int:
+    """The most cells a heatmap prints its values in by default, here (``printed_cells``)."""
+    return _PRINTED_CELLS.get()
 
 
 def figure(traces: Sequence[dict], *, title: str = "", height: int | None = None, **layout) -> go.Figure:

@@ -15,7 +15,7 @@ import torch
 
 from .. import _validate
 from . import themes
-from .base import MAX_CELLS_WITH_TEXT, figure, index_labels, label_list, ticks
+from .base import figure, index_labels, label_list, max_printed_cells, ticks
 from .palette import CHOSEN_COLOUR, DIVERGING, DIVERGING_REVERSED, MASK_ALLOWED, SEQUENTIAL, TRANSPARENT
 
 
@@ -39,8 +39,9 @@ def matrix_heatmap(
     """Any matrix (R, C) as a heatmap, row 0 at the top, with optional labels on both axes.
 
     ``show_text``: print the values in the cells (default: while there are at most
-    ``MAX_CELLS_WITH_TEXT`` cells). ``show_scale``: show the colour bar (default: only when
-    the values are not printed, as a printed value says more than a colour bar can).
+    ``MAX_CELLS_WITH_TEXT`` cells, or fewer inside ``base.printed_cells``, as in an
+    explorer). ``show_scale``: show the colour bar (default: only when the values are not
+    printed, as a printed value says more than a colour bar can).
     """
     _validate.tensor("values", values, ndim=2)
     trace, layout = heatmap_parts(
@@ -91,7 +92,7 @@ def heatmap_parts(
     row_labels = label_list("row_labels", row_labels, rows)
     col_labels = label_list("col_labels", col_labels, cols)
     if show_text is None:
-        show_text = rows * cols <= MAX_CELLS_WITH_TEXT
+        show_text = rows * cols <= max_printed_cells()
     _validate.boolean("show_text", show_text)  # None has been resolved; "no" would mean True
     if show_scale is None:
         # With the values printed in the cells a colour bar repeats them less precisely, and

@@ -20,11 +20,14 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 import torch
 
-from ..figures.base import unchecked
+from ..figures.base import printed_cells, unchecked
 from ..tokenizer import Vocab, tokenize
 from .view import FigureView, figure_json
 
 MAX_TOKENS = 16  # longer sentences make heatmaps unreadable
+# An explorer's heatmaps print their values up to 10 × 10 cells; a larger one shows a colour
+# bar and its values on hover, and redraws in about half the time (figures.base.printed_cells).
+LIVE_PRINTED_CELLS = 100
 
 
 @contextmanager
@@ -101,7 +104,8 @@ class Explorer(widgets.VBox):
     def refresh(self) -> None:
         self._notes = {}
         try:
-            with single_thread(), unchecked():  # the figure functions checked their arguments
+            # unchecked: the figure functions checked their arguments.
+            with single_thread(), unchecked(), printed_cells(LIVE_PRINTED_CELLS):
                 content = self.render()
         except InputError as err:
             self._say(str(err), error=True)
