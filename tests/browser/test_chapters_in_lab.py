@@ -77,6 +77,14 @@ def wait_repaint(page, explorer, before, timeout_s=30.0, settle_s=2.0):
     raise AssertionError(f"the kernel was still busy after {timeout_s} s")
 
 
+def focus(page, element) -> None:
+    """Put the keyboard in ``element`` and let the page settle, as a learner clicks into a box
+    or onto a slider before typing: JupyterLab makes the cell active on focus (toolbar and
+    status bar redrawn), work that is done before a learner's first key, not after it."""
+    element.focus()
+    page.evaluate(SETTLED_JS)
+
+
 def operate(page, control, kind_hint: str) -> str:
     """Change one control the way a learner would; returns a label for the report."""
     classes = control.get_attribute("class") or ""
@@ -85,7 +93,7 @@ def operate(page, control, kind_hint: str) -> str:
         if handle.get_attribute("aria-valuemin") == handle.get_attribute("aria-valuemax"):
             return "fixed"  # a slider with a single position (e.g. one layer)
         at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
-        handle.focus()
+        focus(page, handle)
         page.keyboard.press("ArrowLeft" if at_max or kind_hint == "back" else "ArrowRight")
         return "slider"
     if "widget-dropdown" in classes:
@@ -122,6 +130,7 @@ def operate(page, control, kind_hint: str) -> str:
         control.click()
         return "toggle"
     box = control.locator("input, textarea").first
+    focus(page, box)
     if box.get_attribute("type") == "number":
         box.fill(str(float(box.input_value() or 0) + 1))
         box.press("Enter")
