@@ -1,6 +1,7 @@
 import pytest
 import torch
 from transformer_course import figures
+from transformer_course.figures.base import max_printed_cells, printed_cells
 
 
 def test_heatmap_keeps_repeated_tokens_apart():
@@ -37,8 +38,6 @@ def test_a_colour_bar_only_where_the_values_are_not_printed():
 
 
 def test_printed_cells_limits_which_heatmaps_print_their_values():
-    from transformer_course.figures.base import max_printed_cells, printed_cells
-
     def printed(n: int) -> bool:
         trace = figures.matrix_heatmap(torch.rand(n, n)).data[0]
         assert (trace.showscale is True) == (trace.texttemplate is None)  # a colour bar instead

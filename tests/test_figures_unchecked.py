@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from transformer_course.figures import base
-from transformer_course.widgets.kit import LIVE_PRINTED_CELLS, single_thread
+from transformer_course.widgets.kit import live_figures
 from transformer_course.widgets.view import FigureView, figure_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,10 +26,10 @@ def _sent(explorer) -> dict[str, dict]:
 
 
 def _checked(explorer) -> dict[str, dict]:
-    """The same update rendered again, with plotly checking every property (on one thread,
-    as the explorer computes: two threads may round the last bit of a sum differently; with
-    the explorer's printed cells)."""
-    with single_thread(), base.printed_cells(LIVE_PRINTED_CELLS):
+    """The same update rendered again, with plotly checking every property, otherwise as the
+    explorer builds it (on one thread: two threads may round the last bit of a sum
+    differently; printing values in as many cells)."""
+    with live_figures():
         content = explorer.render()
     return {name: json.loads(figure_json(fig)) for name, fig in content.items() if name in _sent(explorer)}
 

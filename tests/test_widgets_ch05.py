@@ -7,6 +7,7 @@ from transformer_course.embeddings import TokenEmbedding
 from transformer_course.figures.panels import head_of_grid
 from transformer_course.tokenizer import course_vocab
 from transformer_course.widgets import HeadGridExplorer
+from transformer_course.widgets.kit import LIVE_PRINTED_CELLS
 from widget_state import changed, snapshot
 
 
@@ -50,8 +51,6 @@ def test_text_changes_every_view(explorer):
 def test_values_printed_up_to_ten_by_ten(explorer):
     """Live heatmaps print their values up to LIVE_PRINTED_CELLS cells; the 11-token sentence's
     11 × 11 maps show a colour bar instead, and a 10-token sentence's print again."""
-    from transformer_course.widgets.kit import LIVE_PRINTED_CELLS
-
     assert LIVE_PRINTED_CELLS == 100
     for name in ("difference", "average"):
         trace = explorer.figures[name].data[0]

@@ -37,7 +37,8 @@ PLOTLY_CONFIG: dict = json.loads(
     (Path(__file__).resolve().parents[1] / "static" / "plotly_config.json").read_text(encoding="utf-8")
 )
 
-# Values are printed inside cells only while they stay readable.
+# Values are printed inside cells only while they stay readable (in an explorer, which
+# redraws on every move of a control, fewer: see ``printed_cells``).
 MAX_CELLS_WITH_TEXT = 144
 
 

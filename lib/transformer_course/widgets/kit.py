@@ -49,6 +49,14 @@ def single_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+@contextmanager
+def live_figures() -> Iterator[None]:
+    """How an explorer builds its figures (``Explorer.refresh``, and the tests that rebuild
+    them): torch on one thread, heatmaps printing values up to ``LIVE_PRINTED_CELLS``."""
+    with single_thread(), printed_cells(LIVE_PRINTED_CELLS):
+        yield
+
+
 class InputError(ValueError):
     """Input a learner typed that we can explain; shown in the widget as a message."""
 
@@ -105,7 +113,7 @@ class Explorer(widgets.VBox):
         self._notes = {}
         try:
             # unchecked: the figure functions checked their arguments.
-            with single_thread(), unchecked(), printed_cells(LIVE_PRINTED_CELLS):
+            with live_figures(), unchecked():
                 content = self.render()
         except InputError as err:
             self._say(str(err), error=True)
