@@ -281,9 +281,9 @@ def _chapter09_story_explorer():
     config = TransformerConfig(
         vocab_size=len(vocab),
         d_model=64,
-        num_heads=4,
-        num_decoder_layers=2,
-        d_ff=256,
+        num_heads=16,  # chapter 09's model: one block of 16 heads of 4 dimensions
+        num_decoder_layers=1,
+        d_ff=128,
         dropout=0.0,
         max_len=generator.max_tokens(),
         norm_first=True,

@@ -42,7 +42,7 @@ class Size:
 
 
 # Chapter 09's model: many narrow heads, trained through lib's narrow_heads path.
-CHAPTER_09 = Size(vocab=73, length=44, batch=32, d_model=64, heads=16, layers=2, d_ff=256)
+CHAPTER_09 = Size(vocab=73, length=44, batch=32, d_model=64, heads=16, layers=1, d_ff=128)
 
 
 def lib_model(s: Size, max_len: int | None = None) -> nn.Module:
@@ -146,7 +146,7 @@ def run_training(*, size: Size = Size(), narrow: Size = CHAPTER_09, rounds: int 
             narrow,
             rounds,
             f"the same at chapter 09's size ({narrow.heads} heads of {narrow.d_model // narrow.heads}, "
-            f"{narrow.layers} layers, length {narrow.length})",
+            f"{narrow.layers} layer{'' if narrow.layers == 1 else 's'}, length {narrow.length})",
         )
     )
     return section

@@ -110,11 +110,11 @@ assert generator.is_story(good) and not generator.is_story(bad)
 # in two: 1000 stories to measure the loss, and 200 + 300 for the pronoun heads later.
 
 # %% slideshow={"slide_type": "fragment"}
-steps, batch_size = 800, 32
+steps, batch_size = 2000, 32
 train_stories, held_out = split(generator, steps * batch_size, 1500, seed=0)
 val_stories, selection, pronoun_test = held_out[:1000], held_out[1000:1200], held_out[1200:]
 max_len = generator.max_tokens()
-train_ids = encode(train_stories, length=max_len)          # (25600, 48): <bos> … <eos> <pad> …
+train_ids = encode(train_stories, length=max_len)          # (64000, 48): <bos> … <eos> <pad> …
 assert len(vocab) <= 256
 train_ids = train_ids.to(torch.uint8)                       # kept in a byte each; batches are int64
 first_four = train_stories[:4]
@@ -138,16 +138,21 @@ print(vocab.tokens(train_ids[0]))
 # - **pre-norm** (`norm_first=True`): each sublayer reads `LayerNorm(x)` and adds its
 #   output to `x`, that is `x + f(LN(x))`, instead of the paper's `LN(x + f(x))`.
 #
-# Ours is tiny: 2 blocks of width 64, split into 16 small heads of 4 dimensions each, so
+# Ours is tiny: one block of width 64, split into 16 small heads of 4 dimensions each, so
 # that there are many heads free to take a job of their own (we will find some that did).
+# Why one block, not two? We have half a minute of one CPU thread to train it. For a fixed
+# budget of compute there is a best model size (Hoffmann et al., 2022, measured it for
+# large models): here one block that reads 64,000 stories ends up writing more correct
+# stories than two blocks that read the 25,600 stories they have time for (the README
+# gives both runs).
 
 # %% slideshow={"slide_type": "fragment"}
-config = TransformerConfig(vocab_size=len(vocab), d_model=64, num_heads=16, num_decoder_layers=2, d_ff=256,
+config = TransformerConfig(vocab_size=len(vocab), d_model=64, num_heads=16, num_decoder_layers=1, d_ff=128,
                            dropout=0.0, max_len=256, norm_first=True, activation="gelu",
                            positional="learned")
 torch.manual_seed(0)
 model = DecoderOnlyTransformer(config)
-print(f"{count_parameters(model):,} parameters: 2 blocks, d_model 64, 16 heads of 4 dimensions, "
+print(f"{count_parameters(model):,} parameters: 1 block, d_model 64, 16 heads of 4 dimensions, d_ff 128, "
       f"positions up to {config.max_len}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -246,7 +251,7 @@ def pronoun_rows(m):
     return pronoun_readings(m, pronoun_test, at=ROWS)
 
 
-checkpoints = [0, 100, 200, 400, 600, steps]
+checkpoints = [0, 100, 200, 400, 600, 1000, 1500, steps]
 
 # %% slideshow={"slide_type": "subslide"}
 torch.manual_seed(0)
@@ -294,7 +299,7 @@ for story in written[:3]:
 rejected = [s for s in written if not generator.is_story(s)]
 if rejected:
     print("a rejected one:", " ".join(rejected[0][1:]))
-assert accepted >= 0.93
+assert accepted >= 0.97    # the goal is 98 %; a run on another machine samples other stories
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Temperature, top-k, top-p
@@ -355,7 +360,7 @@ figures.next_token_figure(probs, vocab.itos, chosen=step_one.steps[0].chosen,
 # position that must predict the adjective.)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# Choosing the best of 32 heads on the very stories we report on would flatter it, so
+# Choosing the best of 16 heads on the very stories we report on would flatter it, so
 # heads are chosen on 200 **selection** stories and measured on 300 other held-out
 # stories. A story counts when the head prefers the referent at **both** its pronouns.
 # First: one head for all pronouns, and the same head before training (the snapshot the
@@ -373,13 +378,13 @@ print("   by pronoun, after:", {w: f"{r:.0%}" for w, r in
                                 readings[single.at].rate_by_word(single.layer, single.head).items()})
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# No single head does the whole job: look at its rates by pronoun. The heads **share
-# the job out by pronoun**, so we choose one head per pronoun word
-# (and, for "it", whether it looks from "it" or from "was"). Before training the same
-# heads win their words about as often as a coin would, or far less: a random head
-# favours some nouns over others whatever the query (below, the head for "they" favoured
-# the names over the group in almost every story). Training makes each of them read its
-# query.
+# One head comes close, but not for every pronoun: look at its rates by pronoun. The
+# heads **share the job out by pronoun**, so we choose one head per pronoun word
+# (and, for "it", whether it looks from "it" or from "was"). Before training a head wins
+# a word only by the luck of its random weights: it favours some nouns over others
+# whatever the query, so it wins some words more often than a coin would and others less
+# (below, the head chosen for "they" already favoured the group in most stories).
+# Training makes each of them read its query.
 
 # %% slideshow={"slide_type": "fragment"}
 heads = find_pronoun_heads(model, selection, at=ROWS)              # word → PronounHead
@@ -388,7 +393,7 @@ for word, h in heads.items():
     after[word] = now = readings[h.at].rate_by_word(h.layer, h.head)[word]
     before[word] = then = history.snapshots[0][h.at].rate_by_word(h.layer, h.head)[word]
     print(f"{word:5s} → layer {h.layer} head {h.head} (from the {h.at} row): held-out {then:.0%} → {now:.1%}")
-assert max(before.values()) < 0.6 and before["they"] < 0.05 and min(after.values()) > 0.9
+assert min(after.values()) > 0.9 and min(before.values()) < 0.6 and all(after[w] > before[w] for w in after)
 won = stories_won(readings, heads)
 won_before = stories_won(history.snapshots[0], heads)               # the same heads, before training
 print(f"held-out stories where each pronoun's head prefers its referent: before {won_before:.1%} → "
@@ -396,15 +401,15 @@ print(f"held-out stories where each pronoun's head prefers its referent: before 
 assert won >= 0.9 and won > won_before + 0.2
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# All 32 heads, held-out, one row per pronoun word (read from the row that predicts the
+# All 16 heads, held-out, one row per pronoun word (read from the row that predicts the
 # next word: the pronoun itself, or "was" after "it"):
 
 # %% slideshow={"slide_type": "fragment"}
 seen_p = readings["query"]
 by_word = torch.stack([seen_p.wins[..., [i for i, w in enumerate(seen_p.words) if w == word]].float().mean(-1)
                        for word in heads])                           # (words, layers, heads)
-figures.matrix_heatmap(by_word.flatten(1), list(heads),
-                       [f"L{layer} H{h}" for layer in range(2) for h in range(config.num_heads)],
+head_names = [f"L{layer} H{h}" for layer in range(config.num_decoder_layers) for h in range(config.num_heads)]
+figures.matrix_heatmap(by_word.flatten(1), list(heads), head_names,
                        title="Share of held-out pronouns where each head prefers the referent",
                        zmin=0.0, zmax=1.0, value_format=".0%")
 
@@ -432,7 +437,9 @@ for link in example.links:
           f"; its largest weight: '{example.tokens[int(row.argmax())]}' {float(row.max()):.2f}")
 it_link, he_link = example.links
 it_row, it_from = rows["it"]
-assert float(it_row[list(it_link.referent_mentions)].mean()) > float(it_row[it_link.distractors[-1]])
+it_other = max(float(it_row[list(m)].max()) for m in it_link.distractor_mentions)
+# nearly all its weight on the referent's mentions, next to none on any other noun
+assert float(it_row[list(it_link.referent_mentions)].sum()) > 0.8 > 0.01 > it_other
 
 # %% slideshow={"slide_type": "subslide"}
 figures.pointer_figure(it_row, list(example.tokens), referent=it_link.referent,
@@ -442,19 +449,20 @@ figures.pointer_figure(it_row, list(example.tokens), referent=it_link.referent,
 
 # %% slideshow={"slide_type": "subslide"}
 he_row, he_from = rows["he"]
-he_referent = float(he_row[list(he_link.referent_mentions)].mean())
-he_other = max(float(he_row[list(m)].mean()) for m in he_link.distractor_mentions)
-assert he_other < he_referent < 0.1 < float(he_row.max())   # prefers, but weakly; the bulk is elsewhere
+he_other = max(float(he_row[list(m)].max()) for m in he_link.distractor_mentions)
+# nearly all its weight on the referent's mentions, next to none on any other noun
+assert float(he_row[list(he_link.referent_mentions)].sum()) > 0.8 > 0.01 > he_other
 figures.pointer_figure(he_row, list(example.tokens), referent=he_link.referent,
                        distractor=he_link.distractors[0], source=he_from,
                        title=f"Layer {heads['he'].layer} head {heads['he'].head}: attention from \"he\"")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Not every chosen head points as plainly as the one for "it". The head for "he" gives
-# the referent more weight per mention than the other character, which is all that
-# "prefers" asks, but only just, and on this story most of its weight sits on one other
-# word (the largest weight printed above). Winning a story says which noun a head
-# favours, not how firmly: a head can win most stories by a small margin.
+# Both heads point plainly: from "was", the head for "it" puts nearly all its weight on
+# the pizza's two mentions and next to none on the kitchen or the oven; from "he", the
+# head for "he" puts nearly all of it on Squatch. "Prefers", the test the tables above
+# count, asks less than that: only more weight per mention on the referent than on any
+# other noun. Winning a story says which noun a head favours, not how firmly; on this
+# story these two win by a wide margin.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### When did they form?
@@ -474,20 +482,21 @@ for i, s in enumerate(seen):
 reached = {w: next((s for s, v in zip(seen, values) if v >= 0.9), None) for w, values in per_word.items()}
 print("first checkpoint at which each word's head prefers the referent in 90% of pronouns:", reached)
 assert forming[-1] == won and forming[0] < won - 0.2
-assert None not in reached.values() and min(reached.values()) <= 200 < max(reached.values())  # early, late
-assert one_head[0] < one_head[-1] < forming[-1] - 0.1         # one head climbs, but far less far
-assert max(one_head) == one_head[seen.index(400)] > 0.85 > one_head[-1] + 0.2  # at 400 nearly all, then less
+assert None not in reached.values() and max(reached.values()) <= 200          # every word's head, early
+assert one_head[0] < 0.35 < 0.8 < one_head[-1] < forming[-1]    # one head climbs, but not all the way
+assert any(later < earlier - 0.1 for earlier, later in zip(one_head, one_head[1:]))   # and falls back
 figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stories, one head": one_head,
                                      **per_word},
                                title="Held-out: the chosen heads prefer the referent", y_title="%")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# Read the table: each word's head takes its job at its own time. Some reach 90 % within
-# the first couple of hundred steps, while the loss is still falling fast; others take
-# longer. The best single head climbs too, and for a while (step 400) it prefers the
-# referent in nearly every story; then it falls back, as heads of their own take over
-# words, and it ends far below a head per word. Attention patterns are not designed,
-# they are found by the loss, head by head, and they keep moving while it trains.
+# Read the table: every word's head does its job within the first hundred or two
+# steps, while the loss is still falling fast (the head for "they" happened to favour the
+# group before any training). The best single head keeps moving long after that: it
+# climbs, falls back, climbs again, and ends below a head per word. Once each word has a
+# head of its own, nothing in the loss asks one head to do them all. Attention patterns
+# are not designed, they are found by the loss, head by head, and they keep moving while
+# it trains.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The KV cache: write without rereading
@@ -522,7 +531,7 @@ plain, cached = (min(t) for t in timings.values())          # the fastest of 3: 
 print(f"200 new tokens: {plain:.2f} s without the cache, {cached:.2f} s with it: "
       f"{plain / cached:.1f}× faster, the same tokens")
 print(" ".join(vocab.tokens(ids_cached[0, :40])), "…")
-assert plain / cached > 2     # 3-5× for this small model on a 2-core VM; make bench: ~8× for a larger one
+assert plain / cached > 1.5   # 2-3× for this one-block model on a 2-core VM; make bench: ~8× for a larger one
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Your turn: one cached attention step
@@ -584,7 +593,7 @@ widgets.StoryExplorer(model, vocab, generator=generator)
 #   predict every next token at once with the shifted-target loss.
 # - A generated corpus gives exact yardsticks: the **floor** (the generator's entropy
 #   per token) and a **recogniser**. In well under a minute of training our model came
-#   within a few thousandths of a nat per token of the floor, and about 19 in 20 of the
+#   within a few thousandths of a nat per token of the floor, and about 49 in 50 of the
 #   stories it writes at temperature 1 are stories the generator could have written
 #   (nearly all with top-k or top-p).
 # - **Emergent attention**: nothing in the loss mentions pronouns, yet heads learned to

@@ -33,6 +33,9 @@ def test_it_writes_after_the_prompt_and_shows_every_head(explorer, model):
     heat = explorer.figures["attention"].data[0]
     layers, heads = 2, 2
     assert heat.z.shape == (layers * heads, len(prompt))  # from the last prompt token over the prompt
+    # named from 0, as the chapter names the heads it finds (PronounHead.layer, .head)
+    names = list(explorer.figures["attention"].layout.yaxis.ticktext)
+    assert names == ["layer 0 head 0", "layer 0 head 1", "layer 1 head 0", "layer 1 head 1"]
     assert "New token 1 of" in explorer.message.value
     assert "<u" in explorer.views["story"].value or "underline" in explorer.views["story"].value
 

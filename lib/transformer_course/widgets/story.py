@@ -201,7 +201,8 @@ class StoryExplorer(Explorer):
         layers = self.model.attention_weights()["decoder_self"]  # per layer (1, h, T, T)
         rows = torch.cat([w[0, :, query, : query + 1].cpu() for w in layers])  # (layers·h, query + 1)
         heads = layers[0].shape[1]
-        labels = [f"layer {i // heads + 1} head {i % heads + 1}" for i in range(rows.shape[0])]
+        # Counted from 0, as chapter 09 names the heads it finds (PronounHead's layer and head).
+        labels = [f"layer {i // heads} head {i % heads}" for i in range(rows.shape[0])]
         return figures.matrix_heatmap(
             rows,
             labels,
