@@ -1,7 +1,10 @@
 """The training loop: deterministic, lowers the loss, snapshots, history; the pronoun pointer."""
 
+import sys
+
 import pytest
 import torch
+from transformer_course import training
 from transformer_course.data import pronoun_task, sequence_task
 from transformer_course.generation import seq2seq_accuracy
 from transformer_course.model import Transformer, TransformerConfig
@@ -56,6 +59,15 @@ def test_a_short_run_lowers_the_loss(task):
     assert len(h) == 60 and h.steps[0] == 1 and h.steps[-1] == 60
     assert sum(h.losses[-10:]) / 10 < 0.6 * sum(h.losses[:10]) / 10
     assert h.seconds > 0
+
+
+def test_training_hands_what_it_freed_back_to_the_system(task, monkeypatch):
+    calls = []
+    monkeypatch.setattr(training, "release_freed_memory", lambda: calls.append("after") or True)
+    run(task, steps=3, callback=lambda h: calls.append(h.steps[-1]), callback_every=1)
+    assert calls == [1, 2, 3, "after"]  # once, when the run is over
+    monkeypatch.undo()
+    assert training.release_freed_memory() is sys.platform.startswith("linux")  # glibc's malloc_trim
 
 
 def test_training_is_deterministic(task):

@@ -13,7 +13,9 @@ RNG (dropout) is seeded with it too, so the same call gives the same numbers.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -151,7 +153,26 @@ def train(
     history.seconds += time.perf_counter() - began
     if bar is not None:
         bar.close()
+    release_freed_memory()
     return history
+
+
+def release_freed_memory() -> bool:
+    """Hand the memory that training freed back to the system; True where it could.
+
+    Every step allocates tensors of other sizes (a batch is cut to its longest story), and
+    glibc keeps what they free inside the process for later, where no other process can use
+    it: chapter 09's kernel held 468 MiB after Run All, 390 MiB once trimmed. On Linux this
+    asks glibc to give back what is free (``malloc_trim``); elsewhere it does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the C library the process already runs on
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return False
+    trim(0)
+    return True
 
 
 def _check_model(model: object) -> None:
