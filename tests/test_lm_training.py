@@ -166,6 +166,14 @@ def test_sample_stories_is_seeded_starts_with_bos_and_stops_at_eos():
     assert VOCAB.tokens(one.ids) == greedy[0]
 
 
+def test_sample_stories_hands_what_it_freed_back_once_it_is_done(monkeypatch):
+    model, calls = gpt(max_len=12), []
+    monkeypatch.setattr(lm, "release_freed_memory", lambda: calls.append(len(calls)) or True)
+    monkeypatch.setattr(lm, "_sample_batch", lambda *a: calls.append("batch") or [[BOS]] * a[1])
+    assert len(lm.sample_stories(model, 5, batch_size=2)) == 5
+    assert calls == ["batch", "batch", "batch", 3]  # after the last batch, once
+
+
 def test_sampled_distribution_follows_temperature_and_top_k():
     model = gpt(max_len=2)  # one token after <bos>: its distribution is the model's
     with torch.no_grad():

@@ -175,3 +175,14 @@ def test_readings_read_both_rows_from_one_run_of_the_model():
         assert seen.at == row and seen.words == alone.words and torch.equal(seen.story, alone.story)
     with pytest.raises(ValueError, match="at"):
         pronoun_readings(planted, stories, at=("query", "it"))
+
+
+def test_readings_hand_what_they_freed_back_once_they_are_done(monkeypatch):
+    import transformer_course.pronoun_heads as ph
+
+    stories, calls = STORIES[:9], []
+    planted = Planted(stories)
+    planted.register_forward_hook(lambda *_: calls.append("batch"))
+    monkeypatch.setattr(ph, "release_freed_memory", lambda: calls.append("freed") or True)
+    pronoun_readings(planted, stories, batch_size=4)
+    assert calls == ["batch", "batch", "batch", "freed"]

@@ -35,6 +35,7 @@ from .model import DecoderOnlyTransformer
 from .sampling import check_options, choose
 from .stories import Story, StoryGenerator, story_vocab
 from .tokenizer import EOS
+from .training import release_freed_memory
 
 GPT_BETAS = (0.9, 0.95)  # GPT-3 (Brown et al., 2020, appendix B); nanoGPT uses the same
 
@@ -186,7 +187,8 @@ def sample_stories(
     each until its ``<eos>`` or ``config.max_len`` tokens: one list of tokens per story
     (``<bos>`` first, ``<eos>`` last when it wrote one). Seeded, without touching the global
     random state. (The cache takes room for ``config.max_len`` positions of every story of a
-    batch at once: smaller batches, less memory.)"""
+    batch at once: smaller batches, less memory; what it freed goes back to the system at
+    the end, ``training.release_freed_memory``.)"""
     if not isinstance(model, DecoderOnlyTransformer):
         raise ValueError(f"model must be a DecoderOnlyTransformer, got {type(model).__name__}")
     _validate.positive_int("num_stories", num_stories)
@@ -202,6 +204,7 @@ def sample_stories(
         n = min(batch_size, num_stories - start)
         out += _sample_batch(model, n, temperature, top_k, top_p, generator, device)
     model.train(was_training)
+    release_freed_memory()  # every step's cache grew by a position: tensors of many sizes
     return out
 
 

@@ -32,6 +32,7 @@ from torch import nn
 
 from . import _validate
 from .stories import Story, encode
+from .training import release_freed_memory
 
 ROWS = ("query", "pronoun")  # the rows a head may be read from (see pronoun_attention)
 
@@ -138,6 +139,7 @@ def pronoun_readings(
         for row in rows:
             read[row].append(_read_batch(weights, part, row))
     model.train(was_training)
+    release_freed_memory()  # the batches' attention weights, each batch cut to its own length
     story = torch.tensor([i for i, _ in links])
     words = tuple(link.word for _, link in links)
     return {

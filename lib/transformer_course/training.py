@@ -164,8 +164,9 @@ def release_freed_memory() -> bool:
     Every step allocates tensors of other sizes (a batch is cut to its longest story), and
     glibc keeps what they free inside the process for later, where no other process can use
     it. Asked once when a run is over, chapter 08's kernel holds 393 MiB after Run All
-    instead of 403, chapter 09's 453 instead of 461. On Linux this asks glibc to give back
-    what is free (``malloc_trim``); elsewhere it does nothing.
+    instead of 403, chapter 09's 453 instead of 461 (400 once ``sample_stories`` and
+    ``pronoun_readings`` ask too). On Linux this asks glibc to give back what is free
+    (``malloc_trim``, a millisecond or two); elsewhere it does nothing.
     """
     if not sys.platform.startswith("linux"):
         return False
