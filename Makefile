@@ -59,7 +59,7 @@ status: env  ## which of your copies you changed, and which chapters the course 
 	$(BIN)/python -m transformer_course.workspace status
 
 test: env lint  ## run every test (lint, unit, widgets, hygiene, notebooks via nbval, browser when Chromium is present)
-	$(BIN)/python -m pytest tests --nbval-lax chapters -m "not install"
+	$(BIN)/python -m pytest tests --nbval-lax chapters -m "not install" --durations=20
 
 test-install: env  ## install the course with uv and from a wheel, resolve the lock on PyPI for each Python (network)
 	TC_INSTALL_TESTS=1 $(BIN)/python -m pytest tests -m install

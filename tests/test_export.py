@@ -141,6 +141,21 @@ def test_every_chapter_is_exported_and_the_command_fails_at_the_end(broken_cours
     assert "01_fine" not in report  # its error is tagged raises-exception: meant
 
 
+def test_one_job_at_a_time_exports_the_same_pages_and_the_same_failures(broken_course, tmp_path, capsys):
+    chapters, out, together = broken_course  # the default: as many at once as there are cores, ≤ 4
+    alone = run_export(str(chapters), str(tmp_path), "--jobs", "1")
+    assert alone.returncode == 1
+    failures = lambda run: [ln for ln in run.stderr.splitlines() if ".ipynb  cell" in ln]  # noqa: E731
+    assert failures(alone) == failures(together) and len(failures(alone)) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in out.iterdir())
+    for bad in ("0", "-2", "two"):
+        with pytest.raises(SystemExit):
+            parse_args(["chapters", "out", "--jobs", bad])
+        said = capsys.readouterr().err
+        assert f"argument --jobs: expected a whole number of at least 1, got '{bad}'" in said
+    assert parse_args(["--jobs", "3"]).jobs == 3 and parse_args([]).jobs >= 1
+
+
 def test_a_failing_cell_shows_its_error_and_the_next_cells_still_run(broken_course):
     _, out, _ = broken_course
     page = (out / "02_broken.html").read_text(encoding="utf-8")
@@ -191,3 +206,16 @@ def test_index_lists_every_chapter_and_links_those_exported(tmp_path):
     assert re.findall(r'<a href="([^"]+)">', index) == [chapters[1].page]
     assert index.count("(not exported)") == len(chapters) - 1
     assert index.index(chapters[0].title) < index.index(chapters[1].title) < index.index(chapters[-1].title)
+
+
+def test_a_worker_that_died_is_reported_as_that_chapters_failure(capsys):
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from transformer_course.export.site import Chapter, _collect
+
+    died = Future()
+    died.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
+    [failure] = _collect(Chapter(Path("chapters/09_gpt.ipynb"), "09 · GPT"), died)
+    assert (failure.chapter, failure.where) == ("09_gpt.ipynb", "export")
+    assert "worker process died" in failure.error and "NOT EXPORTED" in capsys.readouterr().err

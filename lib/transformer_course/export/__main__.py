@@ -2,4 +2,5 @@ import sys
 
 from .site import main
 
-sys.exit(main(sys.argv[1:]))
+if __name__ == "__main__":  # not again in the worker processes of --jobs (spawned on macOS, Windows)
+    sys.exit(main(sys.argv[1:]))
