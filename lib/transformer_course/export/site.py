@@ -99,10 +99,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--jobs",
         type=_positive,
-        default=min(4, os.cpu_count() or 1),
+        default=min(4, _cores()),
         help="chapters run at once, each in its own kernel (default: the cores, at most 4)",
     )
     return parser.parse_args(argv)
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container or taskset may allow fewer than the machine has)."""
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _positive(text: str) -> int:
