@@ -14,7 +14,8 @@ Each notebook is executed in a fresh kernel, then written to one HTML file:
 - ``index.html`` lists the chapters, and each page links to the index and its neighbours;
 - a cell that raises is shown with its error, and the command exits 1 at the end.
 
-Usage: ``python -m transformer_course.export [CHAPTERS_DIR] [OUT_DIR] [NAME ...] [--solutions]``.
+Usage: ``python -m transformer_course.export [CHAPTERS_DIR] [OUT_DIR] [NAME ...] [--solutions]
+[--jobs N]`` (chapters run side by side, one kernel each, N at a time).
 
 Modules: ``charts`` (plotly config and inlining), ``snapshot`` (runs inside the kernel),
 ``page`` (one chapter → one page), ``site`` (every chapter, index, links, the command).

@@ -6,6 +6,7 @@ error stays in that cell's output, and ``execute`` returns it as a ``Failure``.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from dataclasses import dataclass
@@ -39,9 +40,17 @@ class Failure:
         return f"{self.chapter}  {self.where}: {self.error}"
 
 
-def execute(path: Path, timeout: int = 300) -> tuple[nbformat.NotebookNode, list[Failure]]:
+def execute(
+    path: Path, timeout: int = 300, *, starting: contextlib.AbstractContextManager | None = None
+) -> tuple[nbformat.NotebookNode, list[Failure]]:
     """Run the notebook (cwd = its folder) with the snapshot cell appended; every cell
-    runs even after one raises. Returns the static notebook and what failed."""
+    runs even after one raises. Returns the static notebook and what failed.
+
+    ``starting``: a lock held from choosing the kernel's ports until the kernel answers,
+    shared by the chapters exported at once (``site``'s ``--jobs``). A port is chosen by
+    asking the system for a free one, which the kernel binds only a moment later: two
+    kernels started together can be handed the same port, and one of them dies before it
+    answers ("Kernel died before replying to kernel_info", seen once in CI)."""
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(SNAPSHOT_CELL))
     failures: list[Failure] = []
@@ -56,7 +65,11 @@ def execute(path: Path, timeout: int = 300) -> tuple[nbformat.NotebookNode, list
         on_cell_execute=lambda cell, cell_index: running.append(cell_index),
     )
     try:
-        client.execute()
+        with starting if starting is not None else contextlib.nullcontext():
+            client.km = client.create_kernel_manager()
+            client.start_new_kernel()
+            client.start_new_kernel_client()  # returns once the kernel has answered
+        client.execute()  # on the kernel started above; shuts it down at the end
     except Exception as err:  # a timeout or a dead kernel: keep the cells that did run
         failures = _record_stop(nb, err, path.name, running[-1] if running else None)
     snapshots = {}

@@ -7,6 +7,7 @@ lists every failure at the end and then exits with status 1.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import time
@@ -52,10 +53,17 @@ def nav_for(chapter: Chapter, linked: list[Chapter]) -> dict:
 
 
 def export_notebook(
-    path: Path, out_dir: Path, *, solutions: bool = False, nav: dict | None = None, timeout: int = 300
+    path: Path,
+    out_dir: Path,
+    *,
+    solutions: bool = False,
+    nav: dict | None = None,
+    timeout: int = 300,
+    starting=None,
 ) -> tuple[Path, list[Failure]]:
-    """Run one notebook and write ``out_dir/NN_topic.html``; returns the page and what failed."""
-    nb, failures = execute(path, timeout=timeout)
+    """Run one notebook and write ``out_dir/NN_topic.html``; returns the page and what failed.
+    ``starting``: the lock its kernel starts under (``page.execute``)."""
+    nb, failures = execute(path, timeout=timeout, starting=starting)
     if not solutions:
         hide_solutions(nb)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -144,9 +152,21 @@ def _export_all(chosen: list[Chapter], linked: list[Chapter], args: argparse.Nam
     work = [(chapter, nav_for(chapter, linked)) for chapter in chosen]
     if args.jobs == 1 or len(work) == 1:
         return [f for chapter, nav in work for f in _export_one(chapter, args, nav)]
-    with ProcessPoolExecutor(max_workers=min(args.jobs, len(work))) as pool:
+    context = multiprocessing.get_context()
+    starting = context.Lock()  # one kernel starts at a time (page.execute says why)
+    workers = min(args.jobs, len(work))
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_share, initargs=(starting,)) as pool:
         running = {chapter: pool.submit(_export_one, chapter, args, nav) for chapter, nav in reversed(work)}
         return [f for chapter in chosen for f in _collect(chapter, running[chapter])]
+
+
+_STARTING = None  # in a worker process of _export_all: the lock its kernels start under
+
+
+def _share(starting) -> None:
+    """Run in each worker process as it starts: keep the lock the workers share."""
+    global _STARTING
+    _STARTING = starting
 
 
 def _collect(chapter: Chapter, future) -> list[Failure]:
@@ -164,7 +184,12 @@ def _export_one(chapter: Chapter, args: argparse.Namespace, nav: dict) -> list[F
     start = time.perf_counter()
     try:
         target, failed = export_notebook(
-            chapter.path, args.out_dir, solutions=args.solutions, nav=nav, timeout=args.timeout
+            chapter.path,
+            args.out_dir,
+            solutions=args.solutions,
+            nav=nav,
+            timeout=args.timeout,
+            starting=_STARTING,
         )
     except Exception as err:  # this chapter has no page; the others still get theirs
         failure = Failure(chapter.path.name, "export", f"{type(err).__name__}: {first_line(err)}")
