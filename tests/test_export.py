@@ -245,3 +245,22 @@ def test_the_kernel_starts_under_the_lock_it_is_given_and_the_cells_run_after(tm
     ran, failures = export.execute(path, starting=Recorder())
     assert events == ["lock taken", "kernel started", "kernel answered", "lock released"]
     assert not failures and ran.cells[1].outputs[0]["text"] == "ran\n"
+
+
+def test_a_kernel_that_never_answers_is_shut_down_and_reported(tmp_path, monkeypatch):
+    from nbclient import NotebookClient
+
+    started = []
+
+    def silent(self, *args, **kwargs):  # the kernel runs, but its answer never comes
+        started.append(self.km)
+        raise RuntimeError("Kernel didn't respond in 60 seconds")
+
+    monkeypatch.setattr(NotebookClient, "start_new_kernel_client", silent)
+    path = tmp_path / "01_cells.ipynb"
+    nbformat.write(notebook("01 · Cells", v4.new_code_cell("print('ran')")), path)
+    _, failures = export.execute(path)
+    said = [(f.where, f.error) for f in failures]
+    assert said == [("kernel", "RuntimeError: Kernel didn't respond in 60 seconds")]
+    [km] = started
+    assert not km.has_kernel  # shut down, not left running after the export

@@ -67,8 +67,13 @@ def execute(
     try:
         with starting if starting is not None else contextlib.nullcontext():
             client.km = client.create_kernel_manager()
-            client.start_new_kernel()
-            client.start_new_kernel_client()  # returns once the kernel has answered
+            try:
+                client.start_new_kernel()
+                client.start_new_kernel_client()  # returns once the kernel has answered
+            except Exception:
+                with contextlib.suppress(Exception):  # no kernel left running; the first error counts
+                    client._cleanup_kernel()  # nbclient's own shutdown, as execute() ends with
+                raise
         client.execute()  # on the kernel started above; shuts it down at the end
     except Exception as err:  # a timeout or a dead kernel: keep the cells that did run
         failures = _record_stop(nb, err, path.name, running[-1] if running else None)
