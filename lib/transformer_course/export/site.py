@@ -174,9 +174,13 @@ def _collect(chapter: Chapter, future) -> list[Failure]:
     try:
         return future.result()
     except BrokenProcessPool as err:
-        failure = Failure(chapter.path.name, "export", f"the worker process died ({first_line(err)})")
-        print(f"{chapter.path}  NOT EXPORTED: {failure.error}", file=sys.stderr, flush=True)
-        return [failure]
+        return [_not_exported(chapter, f"the worker process died ({first_line(err)})")]
+
+
+def _not_exported(chapter: Chapter, error: str) -> Failure:
+    """Say that ``chapter`` has no page, and why; the failure the report lists at the end."""
+    print(f"{chapter.path}  NOT EXPORTED: {error}", file=sys.stderr, flush=True)
+    return Failure(chapter.path.name, "export", error)
 
 
 def _export_one(chapter: Chapter, args: argparse.Namespace, nav: dict) -> list[Failure]:
@@ -192,9 +196,7 @@ def _export_one(chapter: Chapter, args: argparse.Namespace, nav: dict) -> list[F
             starting=_STARTING,
         )
     except Exception as err:  # this chapter has no page; the others still get theirs
-        failure = Failure(chapter.path.name, "export", f"{type(err).__name__}: {first_line(err)}")
-        print(f"{chapter.path}  NOT EXPORTED: {failure.error}", file=sys.stderr, flush=True)
-        return [failure]
+        return [_not_exported(chapter, f"{type(err).__name__}: {first_line(err)}")]
     note = f", {len(failed)} failed" if failed else ""
     seconds = time.perf_counter() - start
     print(f"{target}  ({target.stat().st_size / 1e6:.1f} MB, {seconds:.1f} s{note})", flush=True)
