@@ -222,7 +222,7 @@ untrained_val = validation_loss(model, val_ids)
 #
 # AdamW with GPT-3's betas (0.9, 0.95), a learning rate that warms up for 50 steps and
 # then follows half a cosine down to a tenth (chapter 08), batches of 32 stories, and
-# every training story is used once. Every 100 steps the loop measures the loss on 300
+# every training story is used once. Every 100 steps the loop measures the loss on 200
 # of the held-out stories (the diamonds), and at steps 100, 300 and the last it writes a
 # story at temperature 1. The dotted line is the floor.
 #
@@ -238,7 +238,7 @@ display(curve)
 def watch(history):
     """Every 100 steps: the held-out loss, a story written at temperature 1, the curve."""
     step = history.steps[-1]
-    history.add_eval("held-out", step, validation_loss(model, val_ids[:300]))   # 300 of them: quicker
+    history.add_eval("held-out", step, validation_loss(model, val_ids[:200]))   # 200 of them: quicker
     if step in (100, 300, steps):
         story = sample_stories(model, 1, seed=step)[0]
         verdict = "a story" if generator.is_story(story) else "NOT a story"
@@ -376,17 +376,18 @@ rate_single = float(readings[single.at].story_rate()[single.layer, single.head])
 rate_single_before = float(history.snapshots[0][single.at].story_rate()[single.layer, single.head])
 print(f"one head for all: layer {single.layer} head {single.head} (from the {single.at} row) prefers the "
       f"referent in {rate_single:.1%} of held-out stories; before training {rate_single_before:.1%}")
-print("   by pronoun, after:", {w: f"{r:.0%}" for w, r in
-                                readings[single.at].rate_by_word(single.layer, single.head).items()})
+by_pronoun = readings[single.at].rate_by_word(single.layer, single.head)
+print("   by pronoun, after:", {w: f"{r:.0%}" for w, r in by_pronoun.items()})
+assert rate_single > 2 * rate_single_before and min(by_pronoun.values()) < 0.9   # much better, not for all
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# One head comes close, but not for every pronoun: look at its rates by pronoun. The
-# heads **share the job out by pronoun**, so we choose one head per pronoun word
-# (and, for "it", whether it looks from "it" or from "was"). Before training a head wins
-# a word only by the luck of its random weights: it favours some nouns over others
-# whatever the query, so it wins some words more often than a coin would and others less
-# (below, the head chosen for "they" already favoured the group in most stories).
-# Training makes each of them read its query.
+# The best single head wins far more stories than before training, but not every
+# pronoun: look at its rates by pronoun. The heads **share the job out by pronoun**, so
+# we choose one head per pronoun word (and, for "it", whether it looks from "it" or from
+# "was"). Before training a head wins a word only by the luck of its random weights: it
+# favours some nouns over others whatever the query, so it wins some words more often
+# than a coin would and others less (below, the head chosen for "they" already favoured
+# the group in most stories). Training makes each of them read its query.
 
 # %% slideshow={"slide_type": "fragment"}
 heads = find_pronoun_heads(model, selection, at=ROWS)              # word → PronounHead
@@ -485,8 +486,10 @@ reached = {w: next((s for s, v in zip(seen, values) if v >= 0.9), None) for w, v
 print("first checkpoint at which each word's head prefers the referent in 90% of pronouns:", reached)
 assert forming[-1] == won and forming[0] < won - 0.2
 assert None not in reached.values() and max(reached.values()) <= 200          # every word's head, early
-assert one_head[0] < 0.35 < 0.8 < one_head[-1] < forming[-1]    # one head climbs, but not all the way
-assert any(later < earlier - 0.1 for earlier, later in zip(one_head, one_head[1:]))   # and falls back
+assert one_head[0] < 0.35 < 0.6 < one_head[-1] < forming[-1]    # one head climbs, but not all the way
+late = one_head[seen.index(400):]                                # the single head, from step 400 on
+print(f"from step 400 on, the one head's rate moves between {min(late):.1%} and {max(late):.1%}")
+assert max(late) - min(late) > 0.03                              # and is still moving, up or down
 figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stories, one head": one_head,
                                      **per_word},
                                title="Held-out: the chosen heads prefer the referent", y_title="%")
@@ -494,11 +497,11 @@ figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stor
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Read the table: every word's head does its job within the first hundred or two
 # steps, while the loss is still falling fast (the head for "they" happened to favour the
-# group before any training). The best single head keeps moving long after that: it
-# climbs, falls back, climbs again, and ends below a head per word. Once each word has a
-# head of its own, nothing in the loss asks one head to do them all. Attention patterns
-# are not designed, they are found by the loss, head by head, and they keep moving while
-# it trains.
+# group before any training). The best single head keeps moving long after that, by
+# several points up or down between checkpoints (the line printed under the table), and
+# ends below a head per word. Once each word has a head of its own, nothing in the loss
+# asks one head to do them all. Attention patterns are not designed, they are found by
+# the loss, head by head, and they keep moving while it trains.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The KV cache: write without rereading
