@@ -378,7 +378,7 @@ print(f"one head for all: layer {single.layer} head {single.head} (from the {sin
       f"referent in {rate_single:.1%} of held-out stories; before training {rate_single_before:.1%}")
 by_pronoun = readings[single.at].rate_by_word(single.layer, single.head)
 print("   by pronoun, after:", {w: f"{r:.0%}" for w, r in by_pronoun.items()})
-assert rate_single > 2 * rate_single_before and min(by_pronoun.values()) < 0.9   # much better, not for all
+assert rate_single > rate_single_before + 0.2 and min(by_pronoun.values()) < 0.9   # much better, not for all
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The best single head wins far more stories than before training, but not every
@@ -486,7 +486,7 @@ reached = {w: next((s for s, v in zip(seen, values) if v >= 0.9), None) for w, v
 print("first checkpoint at which each word's head prefers the referent in 90% of pronouns:", reached)
 assert forming[-1] == won and forming[0] < won - 0.2
 assert None not in reached.values() and max(reached.values()) <= 200          # every word's head, early
-assert one_head[0] < 0.35 < 0.6 < one_head[-1] < forming[-1]    # one head climbs, but not all the way
+assert one_head[0] + 0.2 < one_head[-1] < forming[-1]            # one head climbs, but not all the way
 late = one_head[seen.index(400):]                                # the single head, from step 400 on
 print(f"from step 400 on, the one head's rate moves between {min(late):.1%} and {max(late):.1%}")
 assert max(late) - min(late) > 0.03                              # and is still moving, up or down

@@ -124,6 +124,28 @@ def test_gpt_optimiser_uses_gpts_betas_and_decays_matrices_only():
             assert torch.equal(p, before[name]), name
 
 
+def test_gpt_optimiser_is_fused_on_the_cpu_and_steps_as_the_plain_loop_does():
+    model, twin = gpt(), gpt()
+    twin.load_state_dict(model.state_dict())
+    opt = lm.gpt_optimiser(weight_decay=0.1)(model, 1e-2)
+    assert opt.defaults["fused"] is True  # one kernel per tensor, not a Python loop
+    groups = [
+        {"params": [p for p in twin.parameters() if p.dim() >= 2], "weight_decay": 0.1},
+        {"params": [p for p in twin.parameters() if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    plain = torch.optim.AdamW(groups, lr=1e-2, betas=(0.9, 0.95), foreach=False)
+    ids = encode(STORIES)
+    for m, o in ((model, opt), (twin, plain)):  # one step: later ones amplify rounding (Adam's 1/√v)
+        lm.next_token_loss(m, ids).backward()
+        o.step()
+    for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+        assert torch.allclose(p, q, atol=1e-6), name
+    half = gpt().to(torch.float64)
+    assert lm.gpt_optimiser()(half, 1e-2).defaults["fused"] is True
+    meta = gpt().to("meta")  # no fused kernel there: PyTorch's default
+    assert lm.gpt_optimiser()(meta, 1e-2).defaults["fused"] is None
+
+
 def test_train_accepts_the_gpt_optimiser_and_lowers_the_loss():
     stories = GEN.sample(256, seed=4)
     ids = encode(stories)

@@ -38,6 +38,11 @@ from .tokenizer import EOS
 from .training import release_freed_memory
 
 GPT_BETAS = (0.9, 0.95)  # GPT-3 (Brown et al., 2020, appendix B); nanoGPT uses the same
+# AdamW's fused kernel, one per tensor, where PyTorch has it. Otherwise, on the CPU, each step
+# is a Python loop of about ten small operations per tensor: 0.5-0.7 ms a step for chapter
+# 09's GPT (20 tensors), against 0.13 ms fused.
+_FUSED_DEVICES = ("cpu", "cuda")
+_FUSED_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
 def _check_ids(ids: object) -> torch.Tensor:
@@ -129,7 +134,8 @@ def gpt_optimiser(
             {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
         ]
-        return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, betas=betas)
+        fused = all(p.device.type in _FUSED_DEVICES and p.dtype in _FUSED_DTYPES for p in params)
+        return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, betas=betas, fused=fused or None)
 
     return make
 
