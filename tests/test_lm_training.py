@@ -140,8 +140,8 @@ def test_gpt_optimiser_is_fused_on_the_cpu_and_steps_as_the_plain_loop_does():
         o.step()
     for (name, p), q in zip(model.named_parameters(), twin.parameters()):
         assert torch.allclose(p, q, atol=1e-6), name
-    half = gpt().to(torch.float64)
-    assert lm.gpt_optimiser()(half, 1e-2).defaults["fused"] is True
+    double = gpt().to(torch.float64)
+    assert lm.gpt_optimiser()(double, 1e-2).defaults["fused"] is True
     meta = gpt().to("meta")  # no fused kernel there: PyTorch's default
     assert lm.gpt_optimiser()(meta, 1e-2).defaults["fused"] is None
 
