@@ -342,8 +342,9 @@ top = probs.topk(4)
 print("model:    ", {vocab.itos[i]: round(p, 3) for p, i in zip(top.values.tolist(), top.indices.tolist())})
 print("generator:", generator.next_token_probs(prefix))
 assert probs[vocab.stoi["cheesy"]] + probs[vocab.stoi["crispy"]] > 0.95
-figures.next_token_figure(probs, vocab.itos, chosen=step_one.steps[0].chosen,
-                          title="After \"… and it was\": the model's next token")
+truth = generator.next_token_tensor(prefix)          # (V,): the generator's own probabilities
+figures.likeliest_tokens_figure(probs, vocab.itos, chosen=step_one.steps[0].chosen, true_probs=truth, top=4,
+                                title="After \"… and it was\": the next token")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Heads that learned what pronouns mean
@@ -419,8 +420,9 @@ figures.matrix_heatmap(by_word.flatten(1), list(heads), head_names,
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Watch them look back
 #
-# The chapter's sentence, inside a story: the attention of the head chosen for "it", the
-# referent in green and the other noun in orange; then the head chosen for "he".
+# The chapter's sentence, inside a story: the attention of the head chosen for "it", every
+# mention of the referent in green and of the other noun in orange; then the head chosen
+# for "he".
 
 # %% slideshow={"slide_type": "subslide"}
 example = generator.parse(prefix + " cheesy . squatch looked at lily and he roared .")   # the story above
@@ -445,8 +447,8 @@ it_other = max(float(it_row[list(m)].max()) for m in it_link.distractor_mentions
 assert float(it_row[list(it_link.referent_mentions)].sum()) > 0.8 > 0.01 > it_other
 
 # %% slideshow={"slide_type": "subslide"}
-figures.pointer_figure(it_row, list(example.tokens), referent=it_link.referent,
-                       distractor=it_link.distractors[-1], source=it_from,
+figures.pointer_figure(it_row, list(example.tokens), referent=it_link.referent_mentions,
+                       distractor=it_link.distractor_mentions[-1], source=it_from,
                        title=f"Layer {heads['it'].layer} head {heads['it'].head}: attention from "
                              f"\"{example.tokens[it_from]}\"")
 
@@ -455,8 +457,8 @@ he_row, he_from = rows["he"]
 he_other = max(float(he_row[list(m)].max()) for m in he_link.distractor_mentions)
 # nearly all its weight on the referent's mentions, next to none on any other noun
 assert float(he_row[list(he_link.referent_mentions)].sum()) > 0.8 > 0.01 > he_other
-figures.pointer_figure(he_row, list(example.tokens), referent=he_link.referent,
-                       distractor=he_link.distractors[0], source=he_from,
+figures.pointer_figure(he_row, list(example.tokens), referent=he_link.referent_mentions,
+                       distractor=he_link.distractor_mentions[0], source=he_from,
                        title=f"Layer {heads['he'].layer} head {heads['he'].head}: attention from \"he\"")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -497,9 +499,9 @@ figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stor
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Read the table: every word's head does its job within the first hundred or two
 # steps, while the loss is still falling fast (the head for "they" happened to favour the
-# group before any training). The best single head keeps moving long after that, by
-# several points up or down between checkpoints (the line printed under the table), and
-# ends below a head per word. Once each word has a head of its own, nothing in the loss
+# group before any training). The best single head keeps moving long after that, up and
+# down between checkpoints (the line under the table gives its range from step 400 on),
+# and ends below a head per word. Once each word has a head of its own, nothing in the loss
 # asks one head to do them all. Attention patterns are not designed, they are found by
 # the loss, head by head, and they keep moving while it trains.
 

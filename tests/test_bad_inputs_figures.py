@@ -20,6 +20,12 @@ CASES = [
     ("referent a float", lambda: figures.pointer_figure(ROW, WORDS, referent=1.5), "referent", r"\[0, 4\)"),
     ("referent a bool", lambda: figures.pointer_figure(ROW, WORDS, referent=True), "referent", "position"),
     ("source too far", lambda: figures.pointer_figure(ROW, WORDS, source=4), "source", r"\[0, 4\)"),
+    (
+        "a mention too far",
+        lambda: figures.pointer_figure(ROW, WORDS, referent=[1, 4]),
+        r"referent\[1\]",
+        r"\[0, 4\)",
+    ),
     ("weights with NaN", lambda: figures.pointer_figure(ROW * NAN, WORDS), "weights", "finite"),
     ("negative probs", lambda: figures.next_token_figure(-ROW, WORDS), "probs", ">= 0"),
     ("chosen a float", lambda: figures.next_token_figure(ROW, WORDS, chosen=2.0), "chosen", "position"),

@@ -210,6 +210,15 @@ def test_pointer_and_next_token_bars_take_the_palettes_roles():
         palette.DISTRACTOR_COLOUR,
         palette.OTHER_COLOUR,
     ]
+    mentions = figures.pointer_figure(  # a noun named twice: both mentions take its colour
+        torch.tensor([0.1, 0.6, 0.2, 0.1]), list("abcd"), referent=(0, 3), distractor=[2]
+    )
+    assert list(mentions.data[0].marker.color) == [
+        palette.REFERENT_COLOUR,
+        palette.OTHER_COLOUR,
+        palette.DISTRACTOR_COLOUR,
+        palette.REFERENT_COLOUR,
+    ]
     nxt = figures.next_token_figure(torch.tensor([0.2, 0.8]), ["a", "b"], chosen=1)
     assert list(nxt.data[0].marker.color) == [palette.LOSS_COLOUR, palette.CHOSEN_COLOUR]
 

@@ -217,6 +217,22 @@ def test_split_is_disjoint_and_deterministic():
     assert not {s.tokens for s in train} & {s.tokens for s in test}
 
 
+def test_next_token_tensor_is_the_exact_distribution_over_the_vocabulary():
+    from transformer_course.tokenizer import Vocab
+
+    prefix = (
+        "squatch and lily were in the kitchen . lily made a pizza . the pizza came out of the oven and it was"
+    )
+    vocab = story_vocab()
+    probs = GEN.next_token_tensor(prefix)  # (V,)
+    assert probs.shape == (len(vocab),) and probs.sum().item() == pytest.approx(1.0)
+    exact = GEN.next_token_probs(prefix)
+    assert {vocab.itos[i]: p for i, p in enumerate(probs.tolist()) if p} == pytest.approx(exact)
+    small = Vocab(["squatch", "cheesy"])  # crispy is not in it: its probability goes to <unk>
+    out = GEN.next_token_tensor(prefix, small)
+    assert out[small.stoi["cheesy"]] == pytest.approx(0.5) and out[small.unk_id] == pytest.approx(0.5)
+
+
 @pytest.mark.parametrize(
     "call, name",
     [
@@ -227,6 +243,8 @@ def test_split_is_disjoint_and_deterministic():
         (lambda: GEN.next_token_probs("squatch and squatch"), "prefix"),
         (lambda: GEN.next_token_probs(STORIES[0].tokens), "prefix"),
         (lambda: GEN.next_token_probs(STORIES[0].tokens[:-1] + ("squatch",)), "prefix"),
+        (lambda: GEN.next_token_tensor("squatch and squatch"), "prefix"),
+        (lambda: GEN.next_token_tensor("squatch and", vocab="words"), "vocab"),
         (lambda: encode([]), "stories"),
         (lambda: encode(STORIES[:2], length=5), "length"),
         (lambda: decode(torch.zeros(2, 3, dtype=torch.long)), "ids"),

@@ -206,6 +206,17 @@ class StoryGenerator:
                 probs[word] = probs.get(word, 0.0) + (1 - stop) * e.prob / total
         return probs
 
+    def next_token_tensor(self, prefix: str | Sequence[str], vocab: Vocab | None = None) -> torch.Tensor:
+        """``next_token_probs`` as a tensor (V,) over ``vocab`` (default ``story_vocab()``), to
+        set beside a model's distribution; a word the vocabulary lacks counts as ``<unk>``."""
+        vocab = story_vocab() if vocab is None else vocab
+        if not isinstance(vocab, Vocab):
+            raise ValueError(f"vocab must be a Vocab (story_vocab() makes one), got {type(vocab).__name__}")
+        probs = torch.zeros(len(vocab))
+        for word, p in self.next_token_probs(prefix).items():
+            probs[vocab.stoi.get(word, vocab.unk_id)] += p
+        return probs
+
     # --- the floor ---
 
     def mean_events(self) -> float:

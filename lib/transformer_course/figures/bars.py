@@ -157,22 +157,22 @@ def pointer_figure(
     weights: torch.Tensor,
     tokens: Sequence[str],
     *,
-    referent: int | None = None,
-    distractor: int | None = None,
+    referent: int | Sequence[int] | None = None,
+    distractor: int | Sequence[int] | None = None,
     source: int | None = None,
     title: str = 'Attention from "it"',
 ) -> go.Figure:
     """weights (L,): one attention row as bars over the words; the referent in green,
-    the distractor in orange, the attending word (``source``) outlined."""
+    the distractor in orange, the attending word (``source``) outlined. ``referent`` and
+    ``distractor`` are a position or several (every mention of a noun named twice)."""
     _validate.tensor("weights", weights, ndim=1)
     _validate.finite_tensor("weights", weights, at_least=0.0)  # NaN: a row that may attend to nothing
     tokens = label_list("tokens", tokens, weights.shape[0])
-    referent, distractor, source = (
-        None if pos is None else _validate.position(name, pos, len(tokens))
-        for name, pos in (("referent", referent), ("distractor", distractor), ("source", source))
-    )
+    referents = _positions("referent", referent, len(tokens))
+    distractors = _positions("distractor", distractor, len(tokens))
+    source = None if source is None else _validate.position("source", source, len(tokens))
     colours = [
-        REFERENT_COLOUR if i == referent else DISTRACTOR_COLOUR if i == distractor else OTHER_COLOUR
+        REFERENT_COLOUR if i in referents else DISTRACTOR_COLOUR if i in distractors else OTHER_COLOUR
         for i in range(len(tokens))
     ]
     outlines = [themes.theme().ink if i == source else TRANSPARENT for i in range(len(tokens))]
@@ -185,6 +185,15 @@ def pointer_figure(
         y_title="attention weight",
         xaxis=dict(tickangle=-40),
     )
+
+
+def _positions(name: str, value: object, n: int) -> set[int]:
+    """None, a position, or a list of positions in [0, n) → the set of them."""
+    if value is None:
+        return set()
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return {_validate.position(f"{name}[{k}]", v, n) for k, v in enumerate(value)}
+    return {_validate.position(name, value, n)}
 
 
 def next_token_figure(

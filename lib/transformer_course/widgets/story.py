@@ -168,14 +168,10 @@ class StoryExplorer(Explorer):
         if self.generator is None:
             return None
         try:
-            exact = self.generator.next_token_probs(prefix)
+            return self.generator.next_token_tensor(prefix, self.vocab)
         except ValueError:
             self.note("No story starts this way, so the bars have nothing to be compared with.", key="true")
             return None
-        probs = torch.zeros(len(self.vocab))
-        for word, p in exact.items():
-            probs[self.vocab.stoi.get(word, self.vocab.unk_id)] += p
-        return probs
 
     def _story_html(self, words: list[str], prompt_len: int, looked_at: int) -> str:
         """The prompt, then the new tokens underlined; the token looked at in bold."""
