@@ -152,3 +152,5 @@ def test_lab_serves_the_workspace_on_localhost_with_a_token(course):
     assert not [a for a in cmd if "token" in a.lower() or "password" in a.lower()]  # JupyterLab's token
     assert cmd[-1] == "--no-browser"
     assert ("--allow-root" in cmd) == (os.name == "posix" and os.geteuid() == 0)
+    connection = "transformer_course.lab_server.NoDelayKernelConnection"
+    assert f"--ServerApp.kernel_websocket_connection_class={connection}" in cmd

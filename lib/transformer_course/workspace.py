@@ -165,12 +165,15 @@ def install_lab_settings(prefix: Path | str | None = None) -> Path:
 
 def lab_command(workspace: Workspace, port: int = 8888, extra: list[str] | tuple = ()) -> list[str]:
     """JupyterLab on the workspace: bound to 127.0.0.1, token auth (JupyterLab's default), the
-    first chapter open."""
+    first chapter open, kernel messages sent to the page at once (``lab_server``)."""
+    from .lab_server import SERVER_ARGS  # imports jupyter_server: only when a lab is started
+
     cmd = [
         sys.executable, "-m", "jupyterlab",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={int(port)}",
         f"--ServerApp.root_dir={workspace.folder}",
+        *SERVER_ARGS,
     ]  # fmt: skip
     names = workspace.course_names()
     if names:

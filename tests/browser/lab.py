@@ -20,6 +20,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from transformer_course.lab_server import SERVER_ARGS
+
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = ROOT / "chapters"
 BUILD = ROOT / "build"
@@ -95,6 +97,7 @@ def start_lab(workdir: Path) -> Lab:
         f"--ServerApp.root_dir={root}",
         "--LabApp.news_url=",
         "--ServerApp.disable_check_xsrf=False",
+        *SERVER_ARGS,  # as `make lab` serves them: kernel messages sent at once (lab_server.py)
     ]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
@@ -136,16 +139,28 @@ FIGURES_JS = """(root) => [...root.querySelectorAll('.tc-figure')].map(div => ({
                            (div.layout || {}).xaxis || null, (div.layout || {}).yaxis || null]),
 }))"""
 
-# What the repaint wait polls, every 20 ms, while the page is drawing: the figures' revisions
-# and busy flags and the kernel's status (the status bar's text items), read in one cheap
-# call on an element handle. Polling with FIGURES_JS (which serialises every figure's data)
-# and Playwright's text and selector engines over the whole notebook cost the page's main
-# thread ~50 ms a second of its own: it slowed the very repaint being timed.
-POLL_JS = """(root) => ({
-    figures: [...root.querySelectorAll('.tc-figure')].map(div => [
-        Number(div.dataset.tcRevision || 0), div.dataset.tcBusy === '1']),
-    idle: [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(
-        item => item.textContent.includes('(ipykernel) | Idle')),
+# Resolves once a figure of the explorer ``root`` has a revision newer than ``before`` (one
+# per figure), none is still drawing and the kernel is idle (the status bar's text):
+# "repainted"; or "unchanged" once the kernel has been idle ``settleMs`` with nothing
+# redrawn; or "timeout". It checks every 20 ms inside the page, a few cheap DOM reads,
+# rather than being asked from Python every 20 ms (test_chapters_in_lab.wait_repaint).
+REPAINTED_JS = """(root, [before, settleMs, timeoutMs]) => new Promise(resolve => {
+    const start = performance.now();
+    let idleSince = null;
+    const check = () => {
+        const now = performance.now();
+        const figures = [...root.querySelectorAll('.tc-figure')];
+        const newer = figures.some((div, i) => Number(div.dataset.tcRevision || 0) > (before[i] ?? 0));
+        const busy = figures.some(div => div.dataset.tcBusy === '1');
+        const idle = [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(
+            item => item.textContent.includes('(ipykernel) | Idle'));
+        if (newer && idle && !busy) return resolve('repainted');
+        idleSince = idle && !newer ? (idleSince ?? now) : null;
+        if (idleSince !== null && now - idleSince > settleMs) return resolve('unchanged');
+        if (now - start > timeoutMs) return resolve('timeout');
+        setTimeout(check, 20);
+    };
+    check();
 })"""
 
 ERRORS_JS = """() => {

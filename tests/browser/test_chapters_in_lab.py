@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 
 import pytest
 
@@ -19,7 +18,7 @@ from .lab import (
     CONTROLS,
     ERRORS_JS,
     FIGURES_JS,
-    POLL_JS,
+    REPAINTED_JS,
     open_notebook,
     run_all,
     shutdown_kernels,
@@ -59,22 +58,17 @@ def wait_repaint(page, explorer, before, timeout_s=30.0, settle_s=2.0):
     the kernel is idle. Returns the figures' state then, or None when the kernel has been
     idle for ``settle_s`` without any figure being redrawn (the control changed nothing).
 
-    ``explorer``: a Locator or an ElementHandle (cheaper to poll: a Locator is looked up
-    again in the whole notebook at every call)."""
+    The page waits by itself (REPAINTED_JS) and answers once: polling it from here, a call
+    every 20 ms through Playwright's driver, kept two processes and the page's main thread
+    busy on a two-core machine while the very repaint being timed was drawing.
+
+    ``explorer``: a Locator or an ElementHandle."""
     handle = explorer.element_handle() if hasattr(explorer, "element_handle") else explorer
-    start = time.monotonic()
-    idle_since = None
-    while time.monotonic() - start < timeout_s:
-        now = handle.evaluate(POLL_JS)
-        newer = any(rev > b["revision"] for (rev, _), b in zip(now["figures"], before))
-        idle = now["idle"]
-        if newer and idle and not any(busy for _, busy in now["figures"]):
-            return figures_of(handle)
-        idle_since = (idle_since or time.monotonic()) if idle and not newer else None
-        if idle_since and time.monotonic() - idle_since > settle_s:
-            return None
-        time.sleep(0.02)
-    raise AssertionError(f"the kernel was still busy after {timeout_s} s")
+    revisions = [b["revision"] for b in before]
+    outcome = handle.evaluate(REPAINTED_JS, [revisions, settle_s * 1000, timeout_s * 1000])
+    if outcome == "timeout":
+        raise AssertionError(f"the kernel was still busy after {timeout_s} s")
+    return figures_of(handle) if outcome == "repainted" else None
 
 
 def focus(page, element) -> None:
@@ -133,7 +127,7 @@ def operate(page, control, kind_hint: str) -> str:
     focus(page, box)
     if box.get_attribute("type") == "number":
         box.fill(str(float(box.input_value() or 0) + 1))
-        box.press("Enter")
+        page.keyboard.press("Enter")  # to the box fill() focused (see below)
         return "number"
     # Reversing the words of each line keeps the vocabulary, the lengths and the number of
     # lines (a valid reordering where an explorer compares two orderings).
@@ -142,7 +136,11 @@ def operate(page, control, kind_hint: str) -> str:
         box.fill(box.input_value() + " " + box.input_value())
     else:
         box.fill("\n".join(" ".join(reversed(words)) for words in lines))
-    box.press("Enter")
+    # Enter goes to the box fill() left focused. box.press() would first look the box up
+    # again through the whole notebook (Playwright's selector engine on the page's main
+    # thread, 10-30 ms) after fill()'s input event has started the clock: the driver's
+    # work, timed as if the page were slow to repaint.
+    page.keyboard.press("Enter")
     return "text"
 
 
