@@ -16,7 +16,7 @@ ORDER = [
     "recurrence", "softmax", "cost", "masks", "layers", "config", "stacks", "model", "data",
     "story_world", "stories", "pointer", "neighbours", "training", "sampling", "generation",
     "lm_training", "pronoun_heads", "alignment", "from_scratch",
-    "assets", "figures", "widgets", "checks", "export", "workspace", "kernel_memory",
+    "assets", "figures", "widgets", "checks", "export", "lab_server", "workspace", "kernel_memory",
 ]  # fmt: skip
 MODULES = sorted(
     {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
