@@ -212,10 +212,9 @@ class StoryGenerator:
         vocab = story_vocab() if vocab is None else vocab
         if not isinstance(vocab, Vocab):
             raise ValueError(f"vocab must be a Vocab (story_vocab() makes one), got {type(vocab).__name__}")
-        probs = torch.zeros(len(vocab))
-        for word, p in self.next_token_probs(prefix).items():
-            probs[vocab.stoi.get(word, vocab.unk_id)] += p
-        return probs
+        exact = self.next_token_probs(prefix)  # word → probability
+        ids = torch.tensor(vocab.ids(list(exact)), dtype=torch.long)
+        return torch.zeros(len(vocab)).index_add_(0, ids, torch.tensor(list(exact.values())))
 
     # --- the floor ---
 
@@ -349,7 +348,9 @@ def encode(stories: Sequence[Story], *, length: int | None = None) -> torch.Tens
         raise ValueError(f"length must be at least the longest story ({longest} tokens), got {length}")
     vocab = story_vocab()
     stoi, unk, pad = vocab.stoi, vocab.unk_id, vocab.pad_id
-    flat: list[int] = []  # one flat list, one tensor: a row at a time took 2.5 times as long
+    # One flat list, one tensor: a row at a time took 2.5 times as long. Vocab.ids would check
+    # every story's tokens again (0.25 against 0.11 s for 64,000 stories): a Story's are words.
+    flat: list[int] = []
     for s in stories:
         flat += [stoi.get(t, unk) for t in s.tokens]
         flat += [pad] * (length - len(s.tokens))
