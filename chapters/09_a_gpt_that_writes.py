@@ -379,16 +379,20 @@ print(f"one head for all: layer {single.layer} head {single.head} (from the {sin
       f"referent in {rate_single:.1%} of held-out stories; before training {rate_single_before:.1%}")
 by_pronoun = readings[single.at].rate_by_word(single.layer, single.head)
 print("   by pronoun, after:", {w: f"{r:.0%}" for w, r in by_pronoun.items()})
-assert rate_single > rate_single_before + 0.2 and min(by_pronoun.values()) < 0.9   # much better, not for all
+short = [w for w, r in by_pronoun.items() if r < 0.9]
+print("   words where it prefers the referent at fewer than 90% of pronouns:", ", ".join(short) or "none")
+assert rate_single > rate_single_before + 0.2                        # much better than before training
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The best single head wins far more stories than before training, but not every
-# pronoun: look at its rates by pronoun. The heads **share the job out by pronoun**, so
-# we choose one head per pronoun word (and, for "it", whether it looks from "it" or from
-# "was"). Before training a head wins a word only by the luck of its random weights: it
-# favours some nouns over others whatever the query, so it wins some words more often
-# than a coin would and others less (below, the head chosen for "they" already favoured
-# the group in most stories). Training makes each of them read its query.
+# The best single head wins far more stories than before training. Does it win every
+# pronoun? Its rates by pronoun say: in nearly every run we measured (the README lists
+# more than twenty) it falls short on one word or two, and the last line above names
+# them for yours. The heads **share the job out by pronoun**, so we choose one head per
+# pronoun word (and, for "it", whether it looks from "it" or from "was"). Before training
+# a head wins a word only by the luck of its random weights: it favours some nouns over
+# others whatever the query, so it wins some words more often than a coin would and
+# others less (a chosen head may even start high: luck, not knowledge). Training makes
+# each of them read its query.
 
 # %% slideshow={"slide_type": "fragment"}
 heads = find_pronoun_heads(model, selection, at=ROWS)              # word → PronounHead
@@ -397,7 +401,7 @@ for word, h in heads.items():
     after[word] = now = readings[h.at].rate_by_word(h.layer, h.head)[word]
     before[word] = then = history.snapshots[0][h.at].rate_by_word(h.layer, h.head)[word]
     print(f"{word:5s} → layer {h.layer} head {h.head} (from the {h.at} row): held-out {then:.0%} → {now:.1%}")
-assert min(after.values()) > 0.9 and min(before.values()) < 0.6 and all(after[w] > before[w] for w in after)
+assert min(after.values()) > 0.9 and all(after[w] > before[w] for w in after)
 won = stories_won(readings, heads)
 won_before = stories_won(history.snapshots[0], heads)               # the same heads, before training
 print(f"held-out stories where each pronoun's head prefers its referent: before {won_before:.1%} → "
@@ -488,22 +492,23 @@ reached = {w: next((s for s, v in zip(seen, values) if v >= 0.9), None) for w, v
 print("first checkpoint at which each word's head prefers the referent in 90% of pronouns:", reached)
 assert forming[-1] == won and forming[0] < won - 0.2
 assert None not in reached.values() and max(reached.values()) <= 200          # every word's head, early
-assert one_head[0] + 0.2 < one_head[-1] < forming[-1]            # one head climbs, but not all the way
-late = one_head[seen.index(400):]                                # the single head, from step 400 on
-print(f"from step 400 on, the one head's rate moves between {min(late):.1%} and {max(late):.1%}")
-assert max(late) - min(late) > 0.03                              # and is still moving, up or down
+assert one_head[0] + 0.2 < one_head[-1]                          # one head climbs too
+late, late_words = one_head[seen.index(400):], forming[seen.index(400):]     # from step 400 on
+print(f"from step 400 on, the one head's rate moves between {min(late):.1%} and {max(late):.1%}; "
+      f"a head per word between {min(late_words):.1%} and {max(late_words):.1%}")
 figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stories, one head": one_head,
                                      **per_word},
                                title="Held-out: the chosen heads prefer the referent", y_title="%")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Read the table: every word's head does its job within the first hundred or two
-# steps, while the loss is still falling fast (the head for "they" happened to favour the
-# group before any training). The best single head keeps moving long after that, up and
-# down between checkpoints (the line under the table gives its range from step 400 on),
-# and ends below a head per word. Once each word has a head of its own, nothing in the loss
-# asks one head to do them all. Attention patterns are not designed, they are found by
-# the loss, head by head, and they keep moving while it trains.
+# steps, while the loss is still falling fast (a head that starts high was lucky in its
+# random weights). Compare the two ranges under the table, from step 400 on: a head per
+# word stays put, while the best single head, in the runs we measured, kept moving long
+# after that, up and down between checkpoints. Once each word has a head of its own,
+# nothing in the loss asks one head to do them all: where another head resolves a word,
+# this one is free to look elsewhere, and it drifts. Attention patterns are not designed,
+# they are found by the loss, head by head, and they keep moving while it trains.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The KV cache: write without rereading
