@@ -547,7 +547,7 @@ plain, cached = (min(t) for t in timings.values())          # the fastest of 3: 
 print(f"200 new tokens: {plain:.2f} s without the cache, {cached:.2f} s with it: "
       f"{plain / cached:.1f}× faster, the same tokens")
 print(" ".join(vocab.tokens(ids_cached[0, :40])), "…")
-assert plain / cached > 1.5   # 2-3× for this one-block model on a 2-core VM; make bench: ~8× for a larger one
+assert plain / cached > 1.5   # 2-3× for this one-block model on a 2-core VM; make bench: 5-8× for a big one
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Your turn: one cached attention step
