@@ -137,7 +137,8 @@ print(vocab.tokens(train_ids[0]))
 # - **learned positions** (`positional="learned"`), as GPT-1 and GPT-2 have;
 # - **pre-norm** (`norm_first=True`): each sublayer reads `LayerNorm(x)` and adds its
 #   output to `x`, that is `x + f(LN(x))`, instead of the paper's `LN(x + f(x))`.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Ours is tiny: one block of width 64, split into 16 small heads of 4 dimensions each, so
 # that there are many heads free to take a job of their own (we will find some that did).
 # Why one block, not two? We have half a minute of one CPU thread to train it. For a fixed
@@ -492,14 +493,18 @@ per_word = {w: [history.snapshots[s][h.at].rate_by_word(h.layer, h.head)[w] for 
 for i, s in enumerate(seen):
     print(f"step {s:4d}: one head {one_head[i]:5.1%}   a head per word {forming[i]:5.1%}   " +
           "  ".join(f"{w} {v[i]:4.0%}" for w, v in per_word.items()))
+
+# %% slideshow={"slide_type": "subslide"}
 reached = {w: next((s for s, v in zip(seen, values) if v >= 0.9), None) for w, values in per_word.items()}
-print("first checkpoint at which each word's head prefers the referent in 90% of pronouns:", reached)
+print("first checkpoint at which each word's head is at 90% or more:", reached)
 assert forming[-1] == won and forming[0] < won - 0.2
 assert None not in reached.values() and max(reached.values()) <= 200          # every word's head, early
 assert one_head[0] + 0.2 < one_head[-1]                          # one head climbs too
 late, late_words = one_head[seen.index(400):], forming[seen.index(400):]     # from step 400 on
 print(f"from step 400 on, the one head's rate moves between {min(late):.1%} and {max(late):.1%}; "
       f"a head per word between {min(late_words):.1%} and {max(late_words):.1%}")
+
+# %% slideshow={"slide_type": "subslide"}
 figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stories, one head": one_head,
                                      **per_word},
                                title="Held-out: the chosen heads prefer the referent", y_title="%")
@@ -507,7 +512,7 @@ figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stor
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Read the table: every word's head does its job within the first hundred or two
 # steps, while the loss is still falling fast (a head that starts high was lucky in its
-# random weights). Compare the two ranges under the table, from step 400 on: a head per
+# random weights). Compare the two ranges printed after the table, from step 400 on: a head per
 # word stays put, while the best single head, in the runs we measured, kept moving long
 # after that, up and down between checkpoints. Once each word has a head of its own,
 # nothing in the loss asks one head to do them all: where another head resolves a word,
