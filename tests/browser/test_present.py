@@ -22,9 +22,9 @@ PRESENTED = "02_positional_encoding.ipynb"
 SHOWN = {"slide", "subslide", "fragment", "skip", "notes"}
 # A classroom projector: every slide of these chapters must fit it (tests/browser/deck.py).
 SCREEN = {"width": 1280, "height": 720}
-# The chapters presented slide by slide: by default three (each takes a minute or two);
+# The chapters presented slide by slide: by default four (each takes a minute or two);
 # TC_DECKS=all presents every chapter, TC_DECKS=00_,07_ the ones named.
-DECK_PREFIXES = os.environ.get("TC_DECKS", "02_,05_,06_")
+DECK_PREFIXES = os.environ.get("TC_DECKS", "02_,05_,06_,09_")
 DECKS = [p for p in NOTEBOOKS if DECK_PREFIXES == "all" or p.stem.startswith(tuple(DECK_PREFIXES.split(",")))]
 PROSE_PX, CODE_PX, TEXT_PX, FIGURE_PX = 19.5, 16, 16, 12  # smallest sizes read from the back
 MAX_STEPS = 200
