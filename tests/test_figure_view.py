@@ -71,6 +71,7 @@ def test_the_page_gets_the_dark_template_and_the_light_to_dark_colours():
         themes.LIGHT.ink: themes.DARK.ink,
         themes.LIGHT.muted: themes.DARK.muted,
         themes.LIGHT.blank: themes.DARK.blank,
+        themes.LIGHT.faint: themes.DARK.faint,
     }
     # Each light colour a figure draws is in its JSON as written, so the page can swap it.
     fig = figures.mask_heatmap(torch.eye(2, dtype=torch.bool), ["a", "b"])

@@ -163,7 +163,12 @@ def test_figures_carry_the_course_template_whatever_plotlys_default(monkeypatch)
 
 def test_the_theme_is_one_place_a_dark_theme_can_plug_into(monkeypatch):
     dark = themes.Theme(
-        "dark", themes.course_template("plotly_dark"), ink="#f9fafb", muted="#9ca3af", blank="#1f2937"
+        "dark",
+        themes.course_template("plotly_dark"),
+        ink="#f9fafb",
+        muted="#9ca3af",
+        blank="#1f2937",
+        faint="rgba(86, 180, 233, 0.4)",
     )
     monkeypatch.setattr(themes, "theme", lambda: dark)
     rows = figures.scores_row_heatmap(torch.randn(3, 3), list("abc"), 1)
@@ -176,6 +181,41 @@ def test_the_theme_is_one_place_a_dark_theme_can_plug_into(monkeypatch):
     )
     pointer = figures.pointer_figure(weights(3), list("abc"), source=2)
     assert pointer.data[0].marker.line.color[2] == dark.ink
+    assert figures.loss_curve_figure([1, 2], [1.0, 0.5]).data[0].line.color == dark.faint
+
+
+def _rgba(colour: str) -> tuple[float, float, float, float]:
+    """ "#rrggbb", "rgb(r,g,b)", "rgba(r, g, b, a)" or "white" → (r, g, b, a), r g b in 0…255."""
+    if colour == "white":  # plotly_white's paper
+        return (255.0, 255.0, 255.0, 1.0)
+    if colour.startswith("#"):
+        return (*(int(colour[i : i + 2], 16) for i in (1, 3, 5)), 1.0)
+    parts = [float(p) for p in re.findall(r"[\d.]+", colour)]
+    return (*parts[:3], parts[3] if len(parts) > 3 else 1.0)
+
+
+def _contrast_over(colour: str, background: str) -> float:
+    """WCAG contrast of ``colour``, composited over the opaque ``background``, against it."""
+    *top, a = _rgba(colour)
+    back = _rgba(background)[:3]
+    mixed = [t * a + b * (1 - a) for t, b in zip(top, back)]
+
+    def luminance(rgb):
+        lin = [(v / 255 / 12.92) if v / 255 <= 0.03928 else ((v / 255 + 0.055) / 1.055) ** 2.4 for v in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(mixed), luminance(back)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_a_faint_line_shows_on_the_dark_page_at_least_as_well_as_on_the_light():
+    # Each step's loss behind the running mean is see-through: the light page's colour on
+    # JupyterLab Dark's #111111 mixed to near black (1.25:1 against 1.43:1 on white).
+    light = _contrast_over(themes.LIGHT.faint, themes.LIGHT.template.layout.paper_bgcolor)
+    dark = _contrast_over(themes.DARK.faint, themes.DARK.template.layout.paper_bgcolor)
+    assert 1.3 < light and light <= dark < 3.0  # seen, and still behind the running mean
+    bold = _contrast_over(palette.LOSS_COLOUR, themes.DARK.template.layout.paper_bgcolor)
+    assert dark < bold
 
 
 def colours_in(obj, key=""):
@@ -193,7 +233,7 @@ def colours_in(obj, key=""):
 def palette_colours() -> set[str]:
     named = {v for k, v in vars(palette).items() if k.isupper() and isinstance(v, str)}
     light = figures.LIGHT
-    return named | {light.ink, light.muted, light.blank}
+    return named | {light.ink, light.muted, light.blank, light.faint}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

@@ -14,8 +14,9 @@ import plotly.graph_objects as go
 import torch
 
 from .. import _validate
+from . import themes
 from .base import figure, hline, line_label, vline
-from .palette import LOSS_COLOUR, RAW_COLOUR, VALIDATION_COLOUR
+from .palette import LOSS_COLOUR, VALIDATION_COLOUR
 
 
 def waves_figure(
@@ -172,7 +173,7 @@ def loss_curve_figure(
     points = [] if validation is None else list(validation)
     if any(not (isinstance(p, tuple | list) and len(p) == 2) for p in points):
         raise ValueError("validation must be a list of (step, loss) pairs")
-    curves = [("each step", losses, dict(color=RAW_COLOUR, width=1))]
+    curves = [("each step", losses, dict(color=themes.theme().faint, width=1))]
     if smoothed is not None:
         curves.append(("running mean", smoothed, dict(color=LOSS_COLOUR, width=2.5)))
     x = list(steps)

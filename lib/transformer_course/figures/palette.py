@@ -44,7 +44,9 @@ def faded(colour: str, alpha: float) -> str:
 
 # --- Roles: what a colour shows ---
 LOSS_COLOUR = BLUE  # a training curve (and the bars of a distribution)
-RAW_COLOUR = faded(LOSS_COLOUR, 0.25)  # the noisy per-step values behind a running mean
+# The noisy per-step values behind a running mean, on a light page (themes.LIGHT.faint;
+# see-through, so the dark page needs a colour of its own: themes.DARK.faint).
+RAW_COLOUR = faded(LOSS_COLOUR, 0.25)
 VALIDATION_COLOUR = VERMILLION  # a loss measured on held-out data, beside the training curve
 REFERENT_COLOUR = BLUISH_GREEN  # the right answer: the word "it" refers to
 DISTRACTOR_COLOUR = ORANGE  # the plausible wrong answer

@@ -1,14 +1,14 @@
 """The look every figure shares: the font, the plotly template, the background-dependent colours.
 
 A ``Theme`` gathers everything in a figure that depends on the page's background: the
-plotly template (background, text, grid and axis colours, the colour cycle) and three
-colours figures draw themselves (outlines, reference lines, empty cells). Figures ask
+plotly template (background, text, grid and axis colours, the colour cycle) and four
+colours figures draw themselves (outlines, reference lines, empty cells, faint lines). Figures ask
 ``themes.theme()`` for it each time one is built, and nowhere else: always ``LIGHT``.
 
 ``DARK`` is its twin for JupyterLab's dark themes. Figures are still built in ``LIGHT``;
 the live view (``widgets/view.py`` + ``static/figure_view.js``) receives both themes
 once (``theme_swap()``) and, when JupyterLab's ``<body data-jp-theme-light="false">``,
-draws each figure with ``DARK``'s template and its ink, muted and blank colours in place
+draws each figure with ``DARK``'s template and its ink, muted, blank and faint colours in place
 of ``LIGHT``'s, repainting when the learner switches theme. So the kernel never needs to
 know the page's theme, and a figure is the same JSON in both.
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from .palette import COLORWAY
+from .palette import COLORWAY, RAW_COLOUR, SKY_BLUE, faded
 
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 
@@ -45,6 +45,7 @@ class Theme:
     ink: str  # outlines and markers drawn over the data (the picked row, the current step)
     muted: str  # reference lines (y = 1, uniform entropy, ∝ L²)
     blank: str  # cells that hold nothing (a mask's blocked positions)
+    faint: str  # a line kept behind a bolder one (each step's loss behind the running mean)
 
 
 def course_template(base: str, *, colorway: tuple[str, ...] = COLORWAY) -> go.layout.Template:
@@ -63,10 +64,27 @@ def course_template(base: str, *, colorway: tuple[str, ...] = COLORWAY) -> go.la
     return go.layout.Template(spec)
 
 
-LIGHT = Theme("light", course_template("plotly_white"), ink="#111827", muted="#6b7280", blank="#f3f4f6")
+LIGHT = Theme(
+    "light",
+    course_template("plotly_white"),
+    ink="#111827",
+    muted="#6b7280",
+    blank="#f3f4f6",
+    faint=RAW_COLOUR,
+)
 # plotly_dark's background is #111111, JupyterLab Dark's --jp-layout-color0: a figure sits
 # on the page without a frame. Its text (#f2f5fa) has a contrast of 17:1 there.
-DARK = Theme("dark", course_template("plotly_dark"), ink="#f3f4f6", muted="#9ca3af", blank="#1f2937")
+# A faint line is see-through: the light one, blue at a quarter, mixed with #111111 is
+# nearly black (1.25:1); sky blue at 0.4 stands out from the dark page a little more than
+# the light one from white (2.3:1 against 1.4:1), still well behind the running mean.
+DARK = Theme(
+    "dark",
+    course_template("plotly_dark"),
+    ink="#f3f4f6",
+    muted="#9ca3af",
+    blank="#1f2937",
+    faint=faded(SKY_BLUE, 0.4),
+)
 
 
 def theme() -> Theme:
@@ -79,5 +97,10 @@ def theme_swap() -> dict:
     the colours figures draw themselves, light → dark (sent to the page once per kernel)."""
     return {
         "template": DARK.template.to_plotly_json(),
-        "colours": {LIGHT.ink: DARK.ink, LIGHT.muted: DARK.muted, LIGHT.blank: DARK.blank},
+        "colours": {
+            LIGHT.ink: DARK.ink,
+            LIGHT.muted: DARK.muted,
+            LIGHT.blank: DARK.blank,
+            LIGHT.faint: DARK.faint,
+        },
     }
