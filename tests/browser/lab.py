@@ -175,6 +175,20 @@ ERRORS_JS = """() => {
     return found;
 }"""
 
+# Text of a plotly figure (its title, axis titles, legend, annotations) that runs past the
+# figure's own box: plotly does not wrap a title, it clips it at both ends. → [{text, over}]
+CLIPPED_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(div => {
+    const svg = div.querySelector('.main-svg');
+    if (!svg) return [];
+    const box = svg.getBoundingClientRect();
+    return [...div.querySelectorAll('.gtitle, .g-xtitle text, .g-ytitle text, .legendtext, .annotation-text')]
+        .map(t => [t, t.getBoundingClientRect()])
+        .filter(([t, r]) => t.textContent.trim() && r.width > 0
+                && (r.left < box.left - 1 || r.right > box.right + 1))
+        .map(([t, r]) => ({text: t.textContent.trim().slice(0, 80),
+                           over: Math.round(Math.max(box.left - r.left, r.right - box.right))}));
+})"""
+
 EXECUTED_JS = """() => {
     const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt:not(.jp-Placeholder-prompt)')]
         .map(p => p.textContent.trim());

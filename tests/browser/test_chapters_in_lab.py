@@ -15,6 +15,7 @@ import pytest
 from .lab import (
     BUILD,
     CHAPTERS,
+    CLIPPED_JS,
     CONTROLS,
     ERRORS_JS,
     FIGURES_JS,
@@ -144,6 +145,17 @@ def operate(page, control, kind_hint: str) -> str:
     return "text"
 
 
+NARROW = {"width": 1280, "height": 1000}
+# True once every figure has taken the page's new width: two looks 300 ms apart agree.
+SETTLED_WIDTHS_JS = """() => {
+    const svgs = [...document.querySelectorAll('.js-plotly-plot .main-svg')];
+    const widths = JSON.stringify(svgs.map(s => s.getAttribute('width')));
+    const same = widths === window.__tcWidths;
+    window.__tcWidths = widths;
+    return same;
+}"""
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency):
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
@@ -176,6 +188,7 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
             timeout=30_000,
         )
         assert not page.evaluate(ERRORS_JS)
+        assert not page.evaluate(CLIPPED_JS), f"figure text clipped: {page.evaluate(CLIPPED_JS)}"
 
         page.evaluate(INPUT_HOOK)
         samples, driven, draws, operated, unchanged = [], [], [], [], []
@@ -245,6 +258,12 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
             page.wait_for_timeout(1500)
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{notebook.stem}.png"))
+        # A laptop's or a projector's width: the figures follow it, and no title may then run
+        # past its figure (plotly clips it at both ends; chapter 02's did at 1400 px).
+        page.set_viewport_size(NARROW)
+        page.wait_for_function(SETTLED_WIDTHS_JS, timeout=20_000, polling=300)
+        clipped = page.evaluate(CLIPPED_JS)
+        assert not clipped, f"at {NARROW['width']} px, figure text wider than its figure: {clipped}"
         if samples and REPAINT_GOAL_MS is not None:
             median = report["median_control_to_repaint_ms"]
             assert median <= REPAINT_GOAL_MS, (

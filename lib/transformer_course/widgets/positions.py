@@ -170,7 +170,8 @@ class WordOrderExplorer(SentenceExplorer):
                 tokens_a,
                 y_range=(0.0, top),
                 y_title="change (% of its length)",
-                title=f"How far each word's output moves from A to B ({where} positions)",
+                # Short enough for the figure's third of the explorer (a longer one was clipped).
+                title=f"How far outputs move, A → B ({where} positions)",
                 text_format=".1f",
             ),
         }
