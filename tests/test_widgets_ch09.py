@@ -36,12 +36,13 @@ def test_it_writes_after_the_prompt_and_shows_every_head(explorer, model):
     # named from 0, as the chapter names the heads it finds (PronounHead.layer, .head)
     names = list(explorer.figures["attention"].layout.yaxis.ticktext)
     assert names == ["layer 0 head 0", "layer 0 head 1", "layer 1 head 0", "layer 1 head 1"]
-    # the token the row is read from in the title, the token chosen there under the axis
+    # the token the row is read from in the title; the token chosen there in the info line
     words = VOCAB.tokens(gen.ids)
-    layout = explorer.figures["attention"].layout
-    assert layout.title.text == f"Each head's attention from '{words[len(prompt) - 1]}'"
-    assert layout.xaxis.title.text == f"earlier token (the model then chose '{words[len(prompt)]}')"
-    assert "New token 1 of" in explorer.message.value
+    assert (
+        explorer.figures["attention"].layout.title.text
+        == f"Each head's attention from '{words[len(prompt) - 1]}'"
+    )
+    assert f"New token 1 of {len(gen.steps)}: &#x27;{words[len(prompt)]}&#x27;" in explorer.message.value
     assert "<u" in explorer.views["story"].value or "underline" in explorer.views["story"].value
 
 

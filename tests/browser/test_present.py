@@ -14,7 +14,16 @@ import os
 import pytest
 
 from .deck import position, presenting, press, slide_state, start_deck, stop_deck
-from .lab import BUILD, CHAPTERS, FIGURES_JS, open_notebook, run_all, shutdown_kernels, wait_executed
+from .lab import (
+    BUILD,
+    CHAPTERS,
+    CLIPPED_JS,
+    FIGURES_JS,
+    open_notebook,
+    run_all,
+    shutdown_kernels,
+    wait_executed,
+)
 from .test_chapters_in_lab import wait_repaint
 
 NOTEBOOKS = sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
@@ -111,6 +120,8 @@ def test_every_slide_fits_a_projector_and_reads_from_the_back(notebook, lab, bro
             page.screenshot(path=str(BUILD / "deck" / shot))
             for p in state["problems"]:
                 problems.setdefault(f"slide of cells {list(key)}: {p.split(' spans')[0]}", p)
+            for c in page.evaluate(CLIPPED_JS):  # the deck's larger text must still fit its figure
+                problems.setdefault(f"slide of cells {list(key)}: {c['text']}", f"clipped by {c['over']} px")
             for kind in ("prose", "code", "other", "figure"):
                 if state[kind] is not None and state[kind] < smallest.get(kind, (99, ""))[0]:
                     smallest[kind] = (state[kind], state["where"].get(kind, ""))

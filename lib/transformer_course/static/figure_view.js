@@ -147,6 +147,19 @@ function keep(fresh, before, live) {
   return fresh;
 }
 
+// Plotly does not wrap a title: one wider than its figure is clipped at both ends (a long
+// title over an explorer's third of the page, or any title at the deck's larger font). Such
+// a title is drawn again at the font size that fits, and only then. → whether it refitted.
+async function fitTitle(Plotly, div) {
+  const title = div.querySelector(".gtitle"), svg = div.querySelector(".main-svg");
+  if (!title || !svg) return false;
+  const room = svg.getBoundingClientRect().width - 16, wide = title.getBoundingClientRect().width;
+  if (!(room > 0 && wide > room)) return false;
+  const size = parseFloat(getComputedStyle(title).fontSize) || 17;
+  await Plotly.relayout(div, { "title.font.size": Math.max(9, Math.floor((size * room) / wide)) });
+  return true;
+}
+
 async function render({ model, el }) {
   const div = document.createElement("div");
   div.className = "tc-figure";
@@ -174,6 +187,7 @@ async function render({ model, el }) {
     sent = copy;
     div.dataset.tcMode = mode;
     await Plotly.react(div, spec.data, spec.layout, CONFIG);
+    await fitTitle(Plotly, div);
     div.dataset.tcDrawMs = (performance.now() - start).toFixed(1);
     div.dataset.tcRevision = String(model.get("_revision"));
     div.dataset.tcDrawnAt = String(performance.now());
@@ -209,7 +223,11 @@ async function render({ model, el }) {
     width = now;
     // Not Plotly.Plots.resize: its relayout({autosize: true}) drops the figure's own height
     // (a figure of a cell shown in the deck then collapsed to nothing).
-    if (now > 0 && div.dataset.tcRevision) Plotly.relayout(div, { width: now });
+    // The title's own size again (null: the figure's), refitted to the new width if need be.
+    if (now > 0 && div.dataset.tcRevision) {
+      Plotly.relayout(div, { width: now, "title.font.size": sent?.layout?.title?.font?.size ?? null })
+        .then(() => fitTitle(Plotly, div));
+    }
   });
   observer.observe(el);
   // A change of JupyterLab's theme, of presenting, or of the screen while presenting,

@@ -203,10 +203,10 @@ class StoryExplorer(Explorer):
             rows,
             labels,
             words[: query + 1],
-            # The title stays short: the figure is half the explorer wide, and plotly clips a
-            # title wider than its figure at both ends (a 62-character one did, 2026-12-04).
+            # Short: the figure is half the explorer wide, and a longer title (the chosen token
+            # too, 62 characters) had to shrink to fit. The info line names the chosen token.
             title=f"Each head's attention from '{words[query]}'",
-            x_title=f"earlier token (the model then chose '{chosen}')",
+            x_title="earlier token",
             y_title="head",
             zmin=0.0,
             zmax=1.0,
