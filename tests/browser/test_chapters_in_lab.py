@@ -188,7 +188,8 @@ def test_chapter_runs_and_every_control_repaints(notebook, lab, browser, latency
             timeout=30_000,
         )
         assert not page.evaluate(ERRORS_JS)
-        assert not page.evaluate(CLIPPED_JS), f"figure text clipped: {page.evaluate(CLIPPED_JS)}"
+        clipped = page.evaluate(CLIPPED_JS)
+        assert not clipped, f"figure text wider than its figure: {clipped}"
 
         page.evaluate(INPUT_HOOK)
         samples, driven, draws, operated, unchanged = [], [], [], [], []

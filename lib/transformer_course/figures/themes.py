@@ -2,15 +2,16 @@
 
 A ``Theme`` gathers everything in a figure that depends on the page's background: the
 plotly template (background, text, grid and axis colours, the colour cycle) and four
-colours figures draw themselves (outlines, reference lines, empty cells, faint lines). Figures ask
-``themes.theme()`` for it each time one is built, and nowhere else: always ``LIGHT``.
+colours figures draw themselves (outlines, reference lines, empty cells, faint lines).
+Figures ask ``themes.theme()`` for it each time one is built, and nowhere else: always
+``LIGHT``.
 
 ``DARK`` is its twin for JupyterLab's dark themes. Figures are still built in ``LIGHT``;
 the live view (``widgets/view.py`` + ``static/figure_view.js``) receives both themes
 once (``theme_swap()``) and, when JupyterLab's ``<body data-jp-theme-light="false">``,
-draws each figure with ``DARK``'s template and its ink, muted, blank and faint colours in place
-of ``LIGHT``'s, repainting when the learner switches theme. So the kernel never needs to
-know the page's theme, and a figure is the same JSON in both.
+draws each figure with ``DARK``'s template and its ink, muted, blank and faint colours in
+place of ``LIGHT``'s, repainting when the learner switches theme. So the kernel never
+needs to know the page's theme, and a figure is the same JSON in both.
 
 Nothing here touches plotly's global settings: ``pio.templates.default`` and the template
 registry stay as the user left them, and ``base.figure`` attaches the theme's template

@@ -149,15 +149,14 @@ function keep(fresh, before, live) {
 
 // Plotly does not wrap a title: one wider than its figure is clipped at both ends (a long
 // title over an explorer's third of the page, or any title at the deck's larger font). Such
-// a title is drawn again at the font size that fits, and only then. → whether it refitted.
+// a title is drawn again at the font size that fits, and only then.
 async function fitTitle(Plotly, div) {
   const title = div.querySelector(".gtitle"), svg = div.querySelector(".main-svg");
-  if (!title || !svg) return false;
+  if (!title || !svg) return;
   const room = svg.getBoundingClientRect().width - 16, wide = title.getBoundingClientRect().width;
-  if (!(room > 0 && wide > room)) return false;
+  if (!(room > 0 && wide > room)) return;
   const size = parseFloat(getComputedStyle(title).fontSize) || 17;
   await Plotly.relayout(div, { "title.font.size": Math.max(9, Math.floor((size * room) / wide)) });
-  return true;
 }
 
 async function render({ model, el }) {

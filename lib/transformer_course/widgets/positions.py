@@ -170,7 +170,7 @@ class WordOrderExplorer(SentenceExplorer):
                 tokens_a,
                 y_range=(0.0, top),
                 y_title="change (% of its length)",
-                # Short enough for the figure's third of the explorer (a longer one was clipped).
+                # Short: over a third of the explorer a longer title had to shrink to fit.
                 title=f"How far outputs move, A → B ({where} positions)",
                 text_format=".1f",
             ),
