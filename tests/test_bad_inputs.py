@@ -10,7 +10,7 @@ on any machine.
 
 import pytest
 import torch
-from refusals import assert_refused, each_case
+from refusals import IDS, SMALL, X, assert_refused, each_case
 from torch import nn
 from transformer_course import (
     cost,
@@ -25,21 +25,9 @@ from transformer_course import (
 )
 from transformer_course.attention import MultiHeadAttention, SingleHeadAttention, scaled_dot_product_attention
 from transformer_course.layers import AddNorm, DecoderLayer, EncoderLayer, FeedForward
-from transformer_course.model import DecoderOnlyTransformer, Encoder, Transformer, TransformerConfig
+from transformer_course.model import DecoderOnlyTransformer, Encoder, Transformer
 from transformer_course.tokenizer import Vocab, course_vocab
 
-SMALL = TransformerConfig(
-    vocab_size=12,
-    d_model=8,
-    num_heads=2,
-    num_encoder_layers=1,
-    num_decoder_layers=1,
-    d_ff=16,
-    dropout=0.0,
-    max_len=16,
-)
-IDS = torch.tensor([[1, 5, 7, 0], [2, 3, 0, 0]])  # (B=2, L=4), pad id 0
-X = torch.randn(2, 4, 8)  # (B, L, d_model)
 NAN, INF = float("nan"), float("inf")
 
 

@@ -176,3 +176,13 @@ def test_every_explorer_is_exported_and_built_on_the_kit():
     assert set(SENTENCE_EXPLORERS) | {"ModelExplorer"} == {
         name for name in exported if issubclass(getattr(widgets, name), SentenceExplorer)
     } - {"SentenceExplorer"}
+
+
+def test_one_of_a_thing_is_counted_in_the_singular():
+    assert widgets.kit.counted(1, "token") == "1 token" and widgets.kit.counted(0, "step") == "0 steps"
+    product = widgets.RepeatedProductExplorer(factor=0.9, steps=1)
+    assert "multiplied 1 time =" in product.message.value
+    path = widgets.PathLengthExplorer(length=2, scale=1.0)
+    assert "1 step back" in path.message.value and "1 steps" not in path.message.value
+    path.controls["length"].value = 3
+    assert "2 steps back" in path.message.value

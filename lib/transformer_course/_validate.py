@@ -63,6 +63,33 @@ def integer(name: str, value: object, *, low: int | None = None, high: int | Non
     return int(value)
 
 
+def seed(name: str, value: object) -> int:
+    """A random seed: an int that torch's generators take, in [-2**63, 2**64) (a bigger one
+    fails inside ``manual_seed`` with "Overflow when unpacking long long")."""
+    return integer(name, value, low=-(2**63), high=2**64)
+
+
+def index_dtype(name: str, ids: torch.Tensor) -> None:
+    """Ids an embedding table can look up: int64 or int32 (nn.Embedding refuses uint8, int16 …)."""
+    if ids.dtype not in (torch.int64, torch.int32):
+        raise ValueError(
+            f"{name} must hold int64 (or int32) ids to look up, got dtype {ids.dtype}: "
+            f"convert with {name}.long()"
+        )
+
+
+def device(name: str, value: object) -> None:
+    """None, a torch.device, or a string torch reads as one ("cpu", "cuda", "cuda:0", "mps")."""
+    if value is None or isinstance(value, torch.device):
+        return
+    try:
+        torch.device(value)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f'{name} must be None, a torch.device or a string such as "cpu" or "cuda", got {value!r}'
+        ) from None
+
+
 def position(name: str, value: object, n: int) -> int:
     """An index into something of length ``n``: an int (or a one-element integer tensor) in [0, n)."""
     if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():

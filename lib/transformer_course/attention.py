@@ -73,10 +73,11 @@ def scaled_dot_product_attention(
     _validate.like("v", v, q, "q")
     _validate.broadcastable("v's batch dimensions", v.shape[:-2], "q's", q.shape[:-2])
     if mask is not None:
-        _check_mask(mask, q.shape[:-1] + k.shape[-2:-1], q.device)
+        _check_mask(mask, (*_batch_shape(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2]), q.device)
     _validate.dropout(dropout_p, "dropout_p")
     _check_scale(scale)
     causal = _validate.boolean("causal", causal)
+    _validate.boolean("need_weights", need_weights)
     return _attention(
         q, k, v, mask, scale=scale, need_weights=need_weights, dropout_p=dropout_p, causal=causal
     )
@@ -127,6 +128,7 @@ class SingleHeadAttention(nn.Module):
         # "is None", not "or": d_k=0 is a mistake to report, not a request for the default.
         self.d_k = _validate.positive_int("d_k", d_model if d_k is None else d_k)
         self.d_v = _validate.positive_int("d_v", self.d_k if d_v is None else d_v)
+        _validate.boolean("bias", bias)
         self.w_q = nn.Linear(d_model, self.d_k, bias=bias)
         self.w_k = nn.Linear(d_model, self.d_k, bias=bias)
         self.w_v = nn.Linear(d_model, self.d_v, bias=bias)
@@ -157,6 +159,7 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
         self.d_head = d_model // num_heads
         self.dropout = _validate.dropout(dropout)
+        _validate.boolean("bias", bias)
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.k_proj = nn.Linear(d_model, d_model, bias=bias)
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
@@ -205,15 +208,18 @@ class MultiHeadAttention(nn.Module):
         _check_sequences(self.d_model, self.q_proj.weight, query=query, key=key, value=value)
         mask = self._mask_for_scores(mask, query, key)
         _validate.boolean("causal", causal)
+        _validate.boolean("need_weights", need_weights)
         return self._attend(query, key, value, mask, need_weights=need_weights, causal=causal)
 
-    def _mask_for_scores(self, mask, query, key):
-        """Checks ``mask`` against the scores (B, h, Lq, Lk) of query and key."""
+    def _mask_for_scores(self, mask, query, key, name="mask"):
+        """Checks ``mask`` (called ``name`` in the message) against the scores (B, h, Lq, Lk)
+        of query and key."""
         if mask is None:
             return None
-        if _validate.bool_mask("mask", mask).dim() == 3:
+        if _validate.bool_mask(name, mask).dim() == 3:
             mask = mask.unsqueeze(1)  # (B, Lq, Lk) → (B, 1, Lq, Lk): same mask for every head
-        _check_mask(mask, (query.shape[0], self.num_heads, query.shape[1], key.shape[1]), query.device)
+        shape = (query.shape[0], self.num_heads, query.shape[1], key.shape[1])
+        _check_mask(mask, shape, query.device, name)
         return mask
 
     def _attend(self, query, key, value, mask=None, *, need_weights=True, causal=False):
@@ -242,6 +248,7 @@ class MultiHeadAttention(nn.Module):
         """
         _check_sequences(self.d_model, self.q_proj.weight, x=x)
         self._check_cached(x, cache, layer, mask)
+        _validate.boolean("need_weights", need_weights)
         return self._attend_cached(x, cache, layer, mask, need_weights=need_weights)
 
     def _check_cached(self, x, cache, layer, mask):
@@ -295,6 +302,16 @@ class MultiHeadAttention(nn.Module):
                 f"mha must have embed_dim={self.d_model}, num_heads={self.num_heads}; "
                 f"got {mha.embed_dim}, {mha.num_heads}"
             )
+        if mha.in_proj_weight is None or mha.bias_k is not None:
+            raise ValueError(
+                "mha must project queries, keys and values of size embed_dim with one in_proj_weight "
+                "(no kdim, vdim or add_bias_kv): this module has no place for the rest"
+            )
+        if (mha.in_proj_bias is None) != (self.q_proj.bias is None):
+            raise ValueError(
+                f"mha must have bias={self.q_proj.bias is not None}, as this module has; "
+                f"got bias={mha.in_proj_bias is not None}"
+            )
         for proj, w in zip((self.q_proj, self.k_proj, self.v_proj), mha.in_proj_weight.chunk(3)):
             proj.weight.copy_(w)
         if self.q_proj.bias is not None and mha.in_proj_bias is not None:
@@ -317,6 +334,8 @@ def _check_qk(q: torch.Tensor, k: torch.Tensor) -> None:
         raise ValueError(
             f"q and k must be at least 2-D (..., L, d_k), got {tuple(q.shape)} and {tuple(k.shape)}"
         )
+    if q.shape[-1] == 0:
+        raise ValueError(f"q must have a last dimension d_k >= 1, got shape {tuple(q.shape)}")
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(
             f"k must have the same last dimension as q (d_k = {q.shape[-1]}), got shape {tuple(k.shape)}"
@@ -326,18 +345,31 @@ def _check_qk(q: torch.Tensor, k: torch.Tensor) -> None:
     _validate.broadcastable("k's batch dimensions", k.shape[:-2], "q's", q.shape[:-2])
 
 
+def _batch_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The broadcast of two batch shapes already known to broadcast (the scores' batch shape)."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    return tuple(y if x == 1 else x for x, y in zip(a, b))
+
+
 def _check_scale(scale: float | None) -> float | None:
     if scale is not None:
         _validate.finite_number("scale", scale, above=0, note=" (None: 1/√d_k)")
     return scale
 
 
-def _check_mask(mask: torch.Tensor, scores_shape: tuple[int, ...], device: torch.device) -> None:
-    _validate.bool_mask("mask", mask)
-    _validate.same_device("mask", mask, device, "q")
-    if not _validate.broadcasts(mask.shape, scores_shape):
+def _check_mask(
+    mask: torch.Tensor, scores_shape: tuple[int, ...], device: torch.device, name: str = "mask"
+) -> None:
+    _validate.bool_mask(name, mask)
+    _validate.same_device(name, mask, device, "q")
+    # The mask must broadcast *to* the scores (each of its dimensions 1 or the scores'): one
+    # that would widen them fails inside the masking ("output with shape … doesn't match the
+    # broadcast shape").
+    fits = all(m == s or m == 1 for m, s in zip(reversed(mask.shape), reversed(scores_shape)))
+    if mask.dim() > len(scores_shape) or not fits:
         raise ValueError(
-            f"mask of shape {tuple(mask.shape)} does not broadcast to the "
+            f"{name} of shape {tuple(mask.shape)} does not broadcast to the "
             f"scores' shape {tuple(scores_shape)} (..., Lq, Lk)"
         )
 

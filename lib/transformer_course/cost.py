@@ -259,6 +259,7 @@ def measure_attention_cost(
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if threads is not None:
         _validate.positive_int("threads", threads)
+    _validate.seed("seed", seed)
     meter = _meter(memory, device)
     g = torch.Generator(device=device).manual_seed(seed)
     saved_threads = torch.get_num_threads()

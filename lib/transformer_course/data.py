@@ -47,6 +47,7 @@ class SequenceSplit:
         return self.src.shape[0]
 
     def __getitem__(self, index) -> SequenceSplit:
+        _check_index(index, len(self))
         return SequenceSplit(self.src[index], self.tgt[index], self.lengths[index])
 
 
@@ -67,6 +68,9 @@ class SequenceTask:
 
     def encode(self, symbols: list[str] | str) -> torch.Tensor:
         """Symbols ("3 1 4" or ["3", "1", "4"]) → source ids (S,); unknown symbols raise ValueError."""
+        if not isinstance(symbols, str | list | tuple):
+            got = type(symbols).__name__
+            raise ValueError(f'symbols must be a str ("3 1 4") or a list of symbols, got {got}')
         items = symbols.split() if isinstance(symbols, str) else list(symbols)
         unknown = [s for s in items if s not in self.vocab or self.vocab.stoi[s] < 4]
         if unknown:
@@ -89,6 +93,18 @@ class SequenceTask:
             if tok not in ("<bos>", "<pad>"):
                 out.append(tok)
         return out
+
+
+def _check_index(index: object, n: int) -> None:
+    """A row index of a split of n rows: an int in [-n, n), a slice, or integer ids in range."""
+    if isinstance(index, slice):
+        return
+    if isinstance(index, torch.Tensor) and not index.is_floating_point() and index.dtype != torch.bool:
+        if index.numel() and (int(index.min()) < -n or int(index.max()) >= n):
+            low, high = int(index.min()), int(index.max())
+            raise ValueError(f"index must hold rows in [{-n}, {n}), got values from {low} to {high}")
+        return
+    _validate.integer("index", index, low=-n, high=n)
 
 
 def _apply(kind: str, ids: list[int]) -> list[int]:
@@ -121,6 +137,7 @@ def sequence_task(
     _validate.positive_int("max_len", max_len)
     _validate.positive_int("num_train", num_train)
     _validate.positive_int("num_test", num_test)
+    _validate.integer("seed", seed)
     if max_len < min_len:
         raise ValueError(f"max_len must be >= min_len ({min_len}), got {max_len}")
     if num_symbols > 26:
@@ -206,6 +223,7 @@ class PronounSplit:
         return self.ids.shape[0]
 
     def __getitem__(self, index) -> PronounSplit:
+        _check_index(index, len(self))
         idx = range(len(self))[index] if isinstance(index, slice) else index
         picked = [self.sentences[i] for i in (idx if not isinstance(idx, int) else [idx])]
         return PronounSplit(
@@ -225,6 +243,10 @@ class PronounTask:
 
     def tokens(self, split: PronounSplit, i: int) -> list[str]:
         """The words of sentence ``i`` of ``split`` (padding dropped)."""
+        if not isinstance(split, PronounSplit):
+            got = type(split).__name__
+            raise ValueError(f"split must be a PronounSplit (task.train or task.test), got {got}")
+        i = _validate.integer("i", i, low=0, high=len(split))
         return [t for t in self.vocab.tokens(split.ids[i]) if t != "<pad>"]
 
 
@@ -248,6 +270,7 @@ def pronoun_task(*, num_train: int = 2000, num_test: int = 300, seed: int = 0) -
     """Pronoun-resolution sentences, shuffled with ``seed`` and split without overlap."""
     _validate.positive_int("num_train", num_train)
     _validate.positive_int("num_test", num_test)
+    _validate.integer("seed", seed)
     rows = pronoun_sentences()
     if num_train + num_test > len(rows):
         raise ValueError(
@@ -278,6 +301,7 @@ def batches(num_items: int, batch_size: int, *, seed: int = 0):
     """Endless index batches (batch_size,): a fresh seeded shuffle of 0 … num_items-1 each epoch."""
     _validate.positive_int("num_items", num_items)
     _validate.positive_int("batch_size", batch_size)
+    _validate.seed("seed", seed)
     g = torch.Generator().manual_seed(seed)
     while True:
         order = torch.randperm(num_items, generator=g)

@@ -23,7 +23,7 @@ class TokenEmbedding(nn.Module):
         super().__init__()
         self.vocab_size = _validate.positive_int("vocab_size", vocab_size)
         self.d_model = _validate.positive_int("d_model", d_model)
-        self.scale = scale
+        self.scale = _validate.boolean("scale", scale)
         if padding_idx is not None:
             # As in nn.Embedding, a negative index counts from the end of the table.
             _validate.integer("padding_idx", padding_idx, low=-vocab_size, high=vocab_size)
@@ -36,6 +36,7 @@ class TokenEmbedding(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         _validate.tensor("ids", ids, floating=False)
+        _validate.index_dtype("ids", ids)
         _validate.same_device("ids", ids, self.weight.device, "the embedding table")
         _validate.ids_in_range("ids", ids, self.vocab_size)
         return self._forward(ids)
@@ -54,9 +55,11 @@ def one_hot_embed(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """
     _validate.tensor("ids", ids, floating=False)
     _validate.tensor("weight", weight, ndim=2, floating=True)
+    if weight.shape[0] == 0:
+        raise ValueError("weight must have at least one row (one per token), got shape (0, ...)")
     _validate.same_device("ids", ids, weight.device, "weight")
     _validate.ids_in_range("ids", ids, weight.shape[0])
-    return F.one_hot(ids, num_classes=weight.shape[0]).to(weight.dtype) @ weight
+    return F.one_hot(ids.long(), num_classes=weight.shape[0]).to(weight.dtype) @ weight
 
 
 def similarity_matrix(vectors: torch.Tensor, kind: str = "cosine") -> torch.Tensor:

@@ -74,14 +74,20 @@ class Generation:
 def last_logits(logits_fn: LogitsFn, prefix: torch.Tensor) -> torch.Tensor:
     """Run the model on prefix (B, t) and return the scores for the next token, (B, V)."""
     _validate.function("logits_fn", logits_fn, "of prefix (B, t) returning logits (B, t, V)")
+    _validate.tensor("prefix", prefix, ndim=2, floating=False)
     logits = logits_fn(prefix)
     if isinstance(logits, tuple):
         logits = logits[0]
-    if not isinstance(logits, torch.Tensor) or logits.dim() != 3 or logits.shape[:2] != prefix.shape:
+    if (
+        not isinstance(logits, torch.Tensor)
+        or logits.dim() != 3
+        or logits.shape[:2] != prefix.shape
+        or logits.shape[2] == 0
+    ):
         got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise ValueError(
             f"logits_fn must map prefix {tuple(prefix.shape)} to logits "
-            f"({prefix.shape[0]}, {prefix.shape[1]}, V), got {got}"
+            f"({prefix.shape[0]}, {prefix.shape[1]}, V) with V >= 1, got {got}"
         )
     last = logits[:, -1, :]  # (B, V)
     check_logits(last)
@@ -115,7 +121,9 @@ def generate(
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
     check_options(temperature, top_k, top_p=top_p)
-    _check_ints(eos_id=eos_id, seed=seed)
+    _check_ints(eos_id=eos_id)
+    if seed is not None:
+        _validate.seed("seed", seed)
     generator = torch.Generator(device=prompt.device).manual_seed(seed) if seed is not None else None
     ids = prompt.clone()
     steps: list[Step] = []
@@ -316,6 +324,8 @@ def seq2seq_accuracy(
 ) -> float:
     """Exact-match accuracy of batched greedy decoding on every row of ``split``."""
     _validate.positive_int("batch_size", batch_size)
+    for name, value in (("bos_id", bos_id), ("eos_id", eos_id), ("pad_id", pad_id)):
+        _validate.integer(name, value, low=0)
     if not isinstance(split, SequenceSplit) or len(split) == 0:
         raise ValueError(f"split must be a non-empty SequenceSplit (task.test), got {type(split).__name__}")
     device = _validate.module_device("model", model)

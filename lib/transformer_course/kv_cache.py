@@ -80,6 +80,8 @@ class KVCache:
         → every position's so far, each (B, h, t + T, d_head), which the cache keeps."""
         _validate.integer("layer", layer, low=0, high=self.num_layers)
         _validate.tensor("k", k, ndim=4, floating=True)
+        _validate.tensor("v", v, ndim=4, floating=True)
+        _validate.like("v", v, k, "k")
         if v.shape != k.shape:
             raise ValueError(f"v must have the shape of k {tuple(k.shape)}, got {tuple(v.shape)}")
         past = self.keys[layer]
@@ -89,6 +91,8 @@ class KVCache:
                 f"k must be (B, h, T, d_head) with the cached (B, h) = {tuple(past.shape[:2])} and "
                 f"d_head = {past.shape[3]}, got shape {tuple(k.shape)}"
             )
+        if past is not None:
+            _validate.like("k", k, past, "the cached keys")
         _check_room("k", t, k.shape[2], self.max_len)
         return self._append(layer, k, v)
 

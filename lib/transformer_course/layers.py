@@ -144,6 +144,7 @@ class EncoderLayer(nn.Module):
         _check_hidden("x", x, self.d_model, self.norm1.weight)
         mask = self.self_attn._mask_for_scores(mask, x, x)  # (B, 1|h, 1|L, L) or None
         _validate.boolean("causal", causal)
+        _validate.boolean("need_weights", need_weights)
         return self._forward(x, mask, need_weights=need_weights, causal=causal)
 
     def _forward(self, x, mask=None, *, need_weights=False, causal=False):
@@ -166,6 +167,7 @@ class EncoderLayer(nn.Module):
         with ``need_weights``. Every other part of the block works on each position alone."""
         _check_hidden("x", x, self.d_model, self.norm1.weight)
         self.self_attn._check_cached(x, cache, layer, mask)
+        _validate.boolean("need_weights", need_weights)
         return self._forward_cached(x, cache, layer, mask, need_weights=need_weights)
 
     def _forward_cached(self, x, cache, layer, mask=None, *, need_weights=False):
@@ -264,22 +266,28 @@ class DecoderLayer(nn.Module):
             raise ValueError(
                 f"memory must have the batch size of x ({x.shape[0]}), got shape {tuple(memory.shape)}"
             )
+        # Each mask checked here, under its own name (the attention layers would call both "mask").
+        self_mask = self.self_attn._mask_for_scores(self_mask, x, x, "self_mask")
+        cross_mask = self.cross_attn._mask_for_scores(cross_mask, x, memory, "cross_mask")
+        _validate.boolean("need_weights", need_weights)
         self.self_attn_weights = self.cross_attn_weights = None
 
         def attend_self(h: torch.Tensor) -> torch.Tensor:
-            out, self.self_attn_weights = self.self_attn(h, mask=self_mask, need_weights=need_weights)
+            out, self.self_attn_weights = self.self_attn._attend(
+                h, h, h, self_mask, need_weights=need_weights
+            )
             return out
 
         def attend_memory(h: torch.Tensor) -> torch.Tensor:
             # Queries from the decoder, keys and values from the encoder's output.
-            out, self.cross_attn_weights = self.cross_attn(
+            out, self.cross_attn_weights = self.cross_attn._attend(
                 h, memory, memory, cross_mask, need_weights=need_weights
             )
             return out
 
-        x = self.add_norm1(x, attend_self)
-        x = self.add_norm2(x, attend_memory)
-        return self.add_norm3(x, self.feed_forward)
+        x = self.add_norm1._forward(x, attend_self)
+        x = self.add_norm2._forward(x, attend_memory)
+        return self.add_norm3._forward(x, self.feed_forward._forward)
 
     @torch.no_grad()
     def load_from_torch(self, layer: nn.TransformerDecoderLayer) -> DecoderLayer:
@@ -301,6 +309,8 @@ class DecoderLayer(nn.Module):
 
 def _check_same_design(mine: EncoderLayer | DecoderLayer, layer: nn.Module) -> None:
     name = "layer"
+    if layer.linear1.bias is None:
+        raise ValueError(f"{name} must have bias=True (this layer's linears have biases), got bias=False")
     if layer.linear1.in_features != mine.d_model:
         raise ValueError(f"{name} must have d_model={mine.d_model}, got {layer.linear1.in_features}")
     if layer.linear1.out_features != mine.feed_forward.d_ff:
@@ -336,6 +346,11 @@ def _sublayer_output(sublayer: Callable[[torch.Tensor], torch.Tensor], x: torch.
     """Run ``sublayer`` on x and check it kept x's shape: the residual adds the two."""
     out = sublayer(x)
     if isinstance(out, torch.Tensor) and out.shape == x.shape:
+        if out.dtype != x.dtype or out.device != x.device:
+            raise ValueError(
+                f"sublayer must return a tensor of its input's dtype and device ({x.dtype}, {x.device}), "
+                f"got {out.dtype} on {out.device}"
+            )
         return out
     got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
     hint = (
@@ -345,6 +360,6 @@ def _sublayer_output(sublayer: Callable[[torch.Tensor], torch.Tensor], x: torch.
 
 
 def _check_activation(activation: str) -> str:
-    if activation not in ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     return activation

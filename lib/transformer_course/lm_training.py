@@ -33,7 +33,7 @@ from torch import nn
 from . import _validate
 from .model import DecoderOnlyTransformer
 from .sampling import check_options, choose
-from .stories import Story, StoryGenerator, story_vocab
+from .stories import Story, StoryGenerator, _check_count, story_vocab
 from .tokenizer import EOS
 from .training import release_freed_memory
 
@@ -125,10 +125,13 @@ def gpt_optimiser(
     faster, so a sudden large gradient is not divided by a stale, small average (a spike).
     """
     _validate.finite_number("weight_decay", weight_decay, at_least=0)
-    if not (isinstance(betas, tuple) and len(betas) == 2 and all(0 <= b < 1 for b in betas)):
+    real = lambda b: isinstance(b, int | float) and not isinstance(b, bool)  # noqa: E731
+    if not (isinstance(betas, tuple) and len(betas) == 2 and all(real(b) and 0 <= b < 1 for b in betas)):
         raise ValueError(f"betas must be a pair (β1, β2), each in [0, 1), got {betas!r}")
 
     def make(model: nn.Module, lr: float) -> torch.optim.AdamW:
+        _check_model(model)
+        _validate.finite_number("lr", lr, above=0)
         params = [p for p in model.parameters() if p.requires_grad]
         groups = [
             {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
@@ -197,9 +200,9 @@ def sample_stories(
     the end, ``training.release_freed_memory``.)"""
     if not isinstance(model, DecoderOnlyTransformer):
         raise ValueError(f"model must be a DecoderOnlyTransformer, got {type(model).__name__}")
-    _validate.positive_int("num_stories", num_stories)
+    _check_count("num_stories", num_stories)  # a billion would run for days
     _validate.positive_int("batch_size", batch_size)
-    _validate.integer("seed", seed)
+    _validate.seed("seed", seed)
     check_options(temperature, top_k, model.config.vocab_size, top_p=top_p)
     device = _validate.module_device("model", model)
     was_training = model.training

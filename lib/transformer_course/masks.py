@@ -15,6 +15,7 @@ from . import _validate
 def causal_mask(length: int, *, device: torch.device | str | None = None) -> torch.Tensor:
     """(length, length) bool, lower-triangular: position i may see positions 0 … i."""
     _validate.positive_int("length", length)
+    _validate.device("device", device)
     return torch.ones(length, length, dtype=torch.bool, device=device).tril()
 
 

@@ -54,6 +54,7 @@ def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:
     """Number of parameters; a tied (shared) matrix counts once."""
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+    _validate.boolean("trainable_only", trainable_only)
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -83,6 +84,7 @@ class _LanguageModelBase(nn.Module):
 
     def _check_ids(self, name: str, ids: torch.Tensor, vocab_size: int) -> None:
         _validate.tensor(name, ids, ndim=2, floating=False)
+        _validate.index_dtype(name, ids)
         _validate.same_device(name, ids, self.output.weight.device, "the model's weights")
         _validate.ids_in_range(name, ids, vocab_size)
         if ids.shape[1] == 0:
@@ -129,6 +131,7 @@ class Transformer(_LanguageModelBase):
     def encode(self, src: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
         """src (B, Ls) → memory (B, Ls, d_model), the encoder's output."""
         self._check_ids("src", src, self.config.vocab_size)
+        _validate.boolean("need_weights", need_weights)
         return self.encoder(self.src_embed(src), self.padding_mask(src), need_weights=need_weights)
 
     def decode(
@@ -138,6 +141,7 @@ class Transformer(_LanguageModelBase):
         self._check_ids("trg_in", trg_in, self.config.target_vocab_size)
         self._check_ids("src", src, self.config.vocab_size)
         _validate.tensor("memory", memory, ndim=3, floating=True)
+        _validate.boolean("need_weights", need_weights)
         if memory.shape[:2] != src.shape:
             raise ValueError(
                 f"memory must have shape (B, Ls, d_model) = ({src.shape[0]}, {src.shape[1]}, "
@@ -291,6 +295,7 @@ class EncoderOnlyTransformer(_LanguageModelBase):
     def encode(self, ids: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
         """ids (B, L) → hidden states (B, L, d_model)."""
         self._check_ids("ids", ids, self.config.vocab_size)
+        _validate.boolean("need_weights", need_weights)
         return self.encoder(self.embed(ids), self.padding_mask(ids), need_weights=need_weights)
 
     def forward(self, ids: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
@@ -308,6 +313,8 @@ def shape_trace(model: Transformer, src: torch.Tensor, trg_in: torch.Tensor) -> 
     """
     if not isinstance(model, Transformer):
         raise ValueError(f"model must be a Transformer, got {type(model).__name__}")
+    model._check_ids("src", src, model.config.vocab_size)
+    model._check_ids("trg_in", trg_in, model.config.target_vocab_size)
     c = model.config
     with torch.no_grad():
         src_x = model.src_embed(src)

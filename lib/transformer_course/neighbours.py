@@ -31,7 +31,7 @@ def neighbour_rows(num_rows: int, *, length: int = 8, num_symbols: int = 6, seed
         _validate.positive_int(name, value)
     if length < 3:
         raise ValueError(f"length must be at least 3 (a position with a symbol on each side), got {length}")
-    _validate.integer("seed", seed)
+    _validate.seed("seed", seed)
     return torch.randint(0, num_symbols, (num_rows, length), generator=torch.Generator().manual_seed(seed))
 
 

@@ -27,6 +27,7 @@ def sinusoidal_encoding(
     _validate.positive_int("d_model", d_model)
     _validate.finite_number("base", base, above=1)
     _validate.float_dtype("dtype", dtype)
+    _validate.device("device", device)
     pos = torch.arange(length, dtype=torch.float64, device=device)[:, None]  # (L, 1)
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)  # (⌈d/2⌉,)
     angle = pos / base ** (two_i / d_model)  # (L, ⌈d/2⌉)

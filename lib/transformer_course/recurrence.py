@@ -24,7 +24,7 @@ from .positional import sinusoidal_encoding
 def _inputs(length: int, d_model: int, seed: int) -> tuple[torch.Tensor, torch.Generator]:
     _validate.positive_int("length", length)
     _validate.positive_int("d_model", d_model)
-    _validate.integer("seed", seed)
+    _validate.seed("seed", seed)
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(length, d_model, generator=g, dtype=torch.float64)  # (T, d): the tokens
     return x.requires_grad_(), g
@@ -44,7 +44,7 @@ def tiny_rnn(d_model: int = 16, *, scale: float = 1.0, seed: int = 0) -> nn.RNN:
     """
     _validate.positive_int("d_model", d_model)
     _validate.finite_number("scale", scale, above=0)
-    _validate.integer("seed", seed)
+    _validate.seed("seed", seed)
     g = torch.Generator().manual_seed(seed)
     rotation, _ = torch.linalg.qr(torch.randn(d_model, d_model, generator=g, dtype=torch.float64))
     rnn = nn.RNN(d_model, d_model, nonlinearity="tanh", bias=False, dtype=torch.float64)

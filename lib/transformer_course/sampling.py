@@ -27,6 +27,7 @@ import torch
 from . import _validate
 
 STRATEGIES = ("greedy", "sample")
+_TINY = torch.finfo(torch.float32).tiny
 
 
 def check_options(
@@ -46,6 +47,7 @@ def check_options(
 def check_logits(logits: torch.Tensor) -> None:
     """Logits (..., V) a token can be chosen from: no NaN or +inf, and in every row at least
     one token that is not blocked (-inf)."""
+    _validate.tensor("logits", logits, floating=True)
     if math.isfinite(float(logits.sum())):
         # The usual case, in one cheap pass: a sum is finite only if every term is (NaN or ±inf
         # in any term makes it NaN or ±inf), so every token is allowed and nothing is refused.
@@ -83,14 +85,19 @@ def next_token_probs(
         )
     check_options(temperature, top_k, logits.shape[-1], top_p=top_p)
     check_logits(logits)
-    logits = logits.detach().float()
+    logits = logits.detach()
     if temperature == 0:
         return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).float()
+    # Each row's largest logit becomes 0 and the rest negative before dividing, so neither a
+    # tiny temperature (1e-45) nor float64 logits beyond float32's range overflow to inf
+    # (inf - inf = NaN probabilities); softmax is unchanged by the shift.
+    logits = (logits - logits.amax(dim=-1, keepdim=True)).float()
     if top_k is not None and top_k < logits.shape[-1]:
         kth = logits.topk(top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits / temperature, dim=-1)
-    return probs if top_p is None or top_p == 1 else keep_top_p(probs, top_p)
+    # Below float32's smallest normal number the temperature would round to 0 (0 / 0 = NaN).
+    probs = torch.softmax(logits / max(temperature, _TINY), dim=-1)
+    return probs if top_p is None or top_p == 1 else _keep_top_p(probs, top_p)
 
 
 def keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -101,7 +108,18 @@ def keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     ``top_p`` together, so the most likely token always stays.
     """
     _validate.tensor("probs", probs, floating=True)
+    if probs.dim() == 0 or probs.shape[-1] == 0:
+        got = tuple(probs.shape)
+        raise ValueError(f"probs must have a last dimension of V >= 1 probabilities, got shape {got}")
+    _validate.finite_tensor("probs", probs, at_least=0)
+    if probs.numel() and bool((probs.sum(dim=-1) <= 0).any()):
+        raise ValueError("probs must give each row some probability, got a row of zeros")
     _validate.finite_number("top_p", top_p, above=0, at_most=1)
+    return _keep_top_p(probs, top_p)
+
+
+def _keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """``keep_top_p`` for probabilities that softmax has just made."""
     ranked, order = probs.sort(dim=-1, descending=True)  # (..., V) each, most likely first
     mass_above = ranked.cumsum(dim=-1) - ranked  # (..., V): total of the tokens ranked above
     drop_ranked = mass_above >= top_p  # the nucleus was complete without this token
@@ -130,6 +148,8 @@ def choose(
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be None or a torch.Generator, got {type(generator).__name__}")
+    # Checked for greedy too, which ignores them: a bad value is a mistake all the same.
+    check_options(temperature, top_k, logits.shape[-1], top_p=top_p)
     if strategy == "greedy":  # the model's own distribution; take its peak
         return logits.argmax(dim=-1), next_token_probs(logits)
     probs = next_token_probs(logits, temperature=temperature, top_k=top_k, top_p=top_p)

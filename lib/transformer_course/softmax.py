@@ -13,7 +13,7 @@ measures that in numbers the chapter plots.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +40,8 @@ def stable_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     A row of only -inf (every key masked) gives zeros, as PyTorch's fused attention does.
     """
     _check_rows("scores", scores, dim)
+    if scores.shape[dim] == 0:
+        return scores.clone()  # rows of no scores: nothing to normalise (as torch.softmax)
     row_max = scores.amax(dim=dim, keepdim=True)
     row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
     e = (scores - row_max).exp()
@@ -107,7 +109,9 @@ def saturation_experiment(
     """
     _validate.positive_int("length", length)
     _validate.positive_int("rows", rows)
-    _validate.integer("seed", seed)
+    _validate.seed("seed", seed)
+    if isinstance(d_ks, str) or not isinstance(d_ks, Iterable):
+        raise ValueError(f"d_ks must be a list of positive ints, got {type(d_ks).__name__}")
     d_ks = tuple(d_ks)
     if not d_ks:
         raise ValueError("d_ks must list at least one dimension, got an empty sequence")

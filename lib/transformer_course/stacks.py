@@ -30,6 +30,10 @@ class Embed(nn.Module):
 
     def __init__(self, token: TokenEmbedding, config: TransformerConfig):
         super().__init__()
+        check_config(config)
+        if not isinstance(token, TokenEmbedding) or token.d_model != config.d_model:
+            got = f"d_model={token.d_model}" if isinstance(token, TokenEmbedding) else type(token).__name__
+            raise ValueError(f"token must be a TokenEmbedding with d_model={config.d_model}, got {got}")
         self.token = token
         self.position = (
             SinusoidalPositionalEncoding(config.d_model, config.max_len)
@@ -39,6 +43,13 @@ class Embed(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, ids: torch.Tensor, *, start: int = 0) -> torch.Tensor:
+        _validate.tensor("ids", ids, ndim=2, floating=False)
+        _validate.integer("start", start, low=0)
+        if start + ids.shape[1] > self.position.max_len:
+            raise ValueError(
+                f"ids has {ids.shape[1]} positions (dimension 1) from position {start}, "
+                f"but max_len is {self.position.max_len}"
+            )
         return self.dropout(self.position(self.token(ids), start=start))
 
     def _forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
@@ -120,6 +131,7 @@ class Encoder(_Stack):
         _check_hidden("x", x, self.d_model, first.norm1.weight)  # once: every layer keeps the shape
         mask = first.self_attn._mask_for_scores(mask, x, x)
         _validate.boolean("causal", causal)
+        _validate.boolean("need_weights", need_weights)
         return self._forward(x, mask, need_weights=need_weights, causal=causal)
 
     def _forward(self, x, mask=None, *, need_weights=False, causal=False):
@@ -139,6 +151,7 @@ class Encoder(_Stack):
             got = f"{cache.num_layers} layers" if isinstance(cache, KVCache) else type(cache).__name__
             raise ValueError(f"cache must be a KVCache for {len(self.layers)} layers, got {got}")
         first.self_attn._check_cached(x, cache, 0, mask)
+        _validate.boolean("need_weights", need_weights)
         return self._forward_cached(x, cache, mask, need_weights=need_weights)
 
     def _forward_cached(self, x, cache, mask=None, *, need_weights=False):

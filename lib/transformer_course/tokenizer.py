@@ -158,6 +158,8 @@ class Vocab:
 
     def encode(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> torch.Tensor:
         """Text → ids, shape (T,), dtype long."""
+        _validate.boolean("add_bos", add_bos)
+        _validate.boolean("add_eos", add_eos)
         ids = self.ids(tokenize(text))
         ids = [self.bos_id] * add_bos + ids + [self.eos_id] * add_eos
         return torch.tensor(ids, dtype=torch.long)
@@ -167,6 +169,8 @@ class Vocab:
     ) -> torch.Tensor:
         """Texts → ids padded on the right with ``pad_id``, shape (B, T_max)."""
         texts = _validate.strings("texts", texts, "texts")
+        _validate.boolean("add_bos", add_bos)
+        _validate.boolean("add_eos", add_eos)
         if not texts:
             raise ValueError("texts must be a non-empty list of strings, got an empty one")
         rows = [self.encode(t, add_bos=add_bos, add_eos=add_eos) for t in texts]
@@ -174,6 +178,7 @@ class Vocab:
 
     def decode(self, ids: Sequence[int] | torch.Tensor, *, skip_special: bool = True) -> str:
         """Ids (T,) → text; stops at the first <eos> and drops pad/bos when ``skip_special``."""
+        _validate.boolean("skip_special", skip_special)
         words = []
         for tok in self.tokens(ids):
             if skip_special and tok == EOS:

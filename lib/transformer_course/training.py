@@ -108,7 +108,9 @@ def train(
         _validate.positive_int(name, value)
     _validate.finite_number("lr", lr, above=0)
     _validate.integer("warmup", warmup, low=0)
-    _validate.integer("seed", seed)
+    _validate.seed("seed", seed)
+    _validate.boolean("decay", decay)
+    _validate.boolean("progress", progress)
     snapshot_steps = _check_snapshots(snapshot_steps, snapshot_fn, steps)
     if callback is not None:
         _validate.function("callback", callback, "of the History")
@@ -226,7 +228,8 @@ def learning_rates(lr: float, steps: int, *, warmup: int = 0, decay: bool = Fals
     _validate.finite_number("lr", lr, above=0)
     _validate.positive_int("steps", steps)
     _validate.integer("warmup", warmup, low=0)
-    return [lr * _lr_factor(s, steps, warmup, bool(decay)) for s in range(steps)]
+    _validate.boolean("decay", decay)
+    return [lr * _lr_factor(s, steps, warmup, decay) for s in range(steps)]
 
 
 def _lr_factor(step: int, steps: int, warmup: int, decay: bool) -> float:
@@ -269,13 +272,17 @@ def seq2seq_loss(
     if not isinstance(batch, tuple | list) or len(batch) != 2:
         raise ValueError(f"batch must be a pair (src (B, S), tgt (B, T)), got {type(batch).__name__}")
     src, tgt = batch
+    _validate.function("model", model, "of (src, tgt) returning logits")
     _validate.tensor("tgt", tgt, ndim=2, floating=False)
+    _validate.integer("pad_id", pad_id, low=0)
     if tgt.shape[1] < 2:
         raise ValueError(
             f"tgt must hold at least 2 tokens per row (<bos> and one more), got shape {tuple(tgt.shape)}"
         )
-    logits = model(src, tgt[:, :-1])  # (B, T-1, V)
     labels = tgt[:, 1:]  # (B, T-1)
+    if not bool((labels != pad_id).any()):  # the mean over no label would be NaN
+        raise ValueError(f"tgt has no token to predict: every label (tgt[:, 1:]) is the padding id {pad_id}")
+    logits = model(src, tgt[:, :-1])  # (B, T-1, V)
     # One row per predicted position: (B·(T-1), V) scores against (B·(T-1),) labels.
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
 
@@ -286,6 +293,10 @@ def split_batch_fn(split: SequenceSplit) -> Callable[[torch.Tensor], tuple[torch
         raise ValueError(f"split must be a SequenceSplit (e.g. task.train), got {type(split).__name__}")
 
     def batch_fn(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _validate.tensor("idx", idx, ndim=1, floating=False)
+        if len(idx) == 0:
+            raise ValueError("idx must hold at least one row's index, got none")
+        _validate.ids_in_range("idx", idx, len(split))
         n = int(split.lengths[idx].max())
         return split.src[idx, :n], split.tgt[idx, : n + 2]
 

@@ -15,9 +15,11 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..layers import AddNorm, FeedForward
-from .harness import Exercise, Mistake, Result, check_function, randn, varies_between_calls
+from .describe import same
+from .harness import Exercise, Mistake, Result, check_function, fresh, randn, varies_between_calls
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -189,6 +191,61 @@ def layer_mistakes(by_hand: Callable, attention: str, pair_example: Callable) ->
     )
 
 
+def _with_norm(block, x, sublayer, norm: Callable) -> torch.Tensor:
+    """Add & Norm with ``norm(h, block.norm)`` in place of block.norm."""
+    if block.norm_first:
+        return x + block.dropout(sublayer(norm(x, block.norm)))
+    return norm(x + block.dropout(sublayer(x)), block.norm)
+
+
+def _over(dims: tuple[int, ...], *, unbiased: bool = False, eps_outside: bool = False) -> Callable:
+    """A LayerNorm written by hand: mean and spread over ``dims``, the block's scale and shift."""
+
+    def norm(h, ln):
+        centred = h - h.mean(dim=dims, keepdim=True)
+        var = h.var(dim=dims, keepdim=True, unbiased=unbiased)
+        spread = var.sqrt() + ln.eps if eps_outside else (var + ln.eps).sqrt()
+        return centred / spread * ln.weight + ln.bias
+
+    return norm
+
+
+def _layer_norm_variants(*variants: Callable) -> Callable:
+    """A ``recognise``: the learner's output is Add & Norm with one of these hand-made norms,
+    with or without the block's scale and shift."""
+
+    def recognise(fn, case, got) -> bool:
+        bare = nn.LayerNorm(case[1].shape[-1], eps=case[0].norm.eps)  # scale 1, shift 0
+        for norm in variants:
+            for ln in (case[0].norm, bare):
+                block, x, sublayer = fresh(case)
+                torch.default_generator.manual_seed(0)  # the check's seed: the same dropout mask
+                if same(got, _with_norm(block, x, sublayer, lambda h, _, n=norm, ln=ln: n(h, ln)), 1e-4):
+                    return True
+        return False
+
+    return recognise
+
+
+def _learner_normalises_everything(block, x, sublayer):
+    def norm(h):  # over every axis at once: the whole batch shares one mean and one spread
+        return (h - h.mean()) / torch.sqrt(h.var(unbiased=False) + 1e-5) * block.norm.weight + block.norm.bias
+
+    if block.norm_first:
+        return x + block.dropout(sublayer(norm(x)))
+    return norm(x + block.dropout(sublayer(x)))
+
+
+def _learner_uses_std(block, x, sublayer):
+    def norm(h):
+        mean, std = h.mean(dim=-1, keepdim=True), h.std(dim=-1, keepdim=True)  # std divides by d - 1
+        return block.norm.weight * (h - mean) / (std + block.norm.eps) + block.norm.bias
+
+    if block.norm_first:
+        return x + block.dropout(sublayer(norm(x)))
+    return norm(x + block.dropout(sublayer(x)))
+
+
 ADD_NORM_MISTAKES = (
     Mistake(
         name="dropout left on",
@@ -246,6 +303,28 @@ ADD_NORM_MISTAKES = (
         "whose weight and bias are trained with the rest (F.layer_norm(h, shape) alone has none).",
         compute=partial(_add_norm, bare_norm=True),
         example=lambda block, x, sublayer: _learner_with_bare_norm(block, x, sublayer),
+    ),
+    Mistake(
+        name="LayerNorm over the wrong axes",
+        hint="Your norm takes its mean and variance over more than the last axis (the whole "
+        "tensor, or positions and features together). LayerNorm normalises each token on its "
+        "own, over its d_model features: dim=-1, as block.norm does.",
+        compute=None,
+        recognise=_layer_norm_variants(_over((0, 1, 2)), _over((1, 2)), _over((1,))),
+        example=_learner_normalises_everything,
+    ),
+    Mistake(
+        name="LayerNorm by hand with .std()",
+        hint="Your hand-made LayerNorm differs from block.norm: .std() divides by d - 1 (PyTorch's "
+        "unbiased default), and LayerNorm divides by d, with eps inside the root: "
+        "(h - mean) / sqrt(var(unbiased=False) + eps). Simplest: use block.norm(…).",
+        compute=None,
+        recognise=_layer_norm_variants(
+            _over((-1,), unbiased=True),
+            _over((-1,), unbiased=True, eps_outside=True),
+            _over((-1,), eps_outside=True),
+        ),
+        example=_learner_uses_std,
     ),
     Mistake(
         name="pre-norm adds the normalised x",

@@ -198,6 +198,18 @@ def _cases() -> list[tuple]:
     return [(parts, src_a, trg_a), (parts, src_b, trg_b)]
 
 
+def _learner_adds_every_position(parts, src, trg_in):
+    d = parts.embedding.embedding_dim
+
+    def embed(ids):
+        return parts.embedding(ids) * math.sqrt(d) + parts.positions  # all max_len rows
+
+    src_mask = padding_mask(src, parts.pad_id)
+    memory = parts.encoder(embed(src), src_mask)
+    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
+    return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
+
+
 MISTAKES = (
     Mistake(
         name="mask of the wrong shape",
@@ -208,6 +220,14 @@ MISTAKES = (
         compute=None,
         error=r"mask.*broadcast",
         example=lambda parts, src, trg_in: _learner_with_flat_masks(parts, src, trg_in),
+    ),
+    Mistake(
+        name="every position added",
+        hint="parts.positions has a row for each of max_len positions; a sentence of L tokens "
+        "takes the first L: parts.positions[: ids.shape[1]].",
+        compute=None,
+        error=r"must match the size of tensor b \(16\) at non-singleton dimension 1",
+        example=_learner_adds_every_position,
     ),
     Mistake(
         name="no √d_model",

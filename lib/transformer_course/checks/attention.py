@@ -80,6 +80,32 @@ SCORES_MISTAKES = (
         compute=lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]),
         example=lambda q, k: q @ k.T / math.sqrt(k.shape[-1]),
     ),
+    Mistake(
+        name="element-wise product",
+        hint="q * k multiplies entry by entry: it pairs query i with key i only, feature by "
+        "feature. A score is a whole dot product, query i against key j: the matrix product "
+        "q @ k.transpose(-2, -1).",
+        compute=lambda q, k: q * k,
+        example=lambda q, k: torch.mul(q, k),
+    ),
+    Mistake(
+        name="dimensions counted for a batch only",
+        hint="Your code counts dimensions from the front as if there were always a batch "
+        "(transpose(1, 2), torch.bmm): a single sentence (L, d_k) has no dimension 2. Count "
+        "from the end, k.transpose(-2, -1), and use @, which works with and without a batch.",
+        compute=None,
+        error=r"Dimension out of range|batch1 must be a 3D tensor",
+        example=lambda q, k: q @ k.transpose(1, 2),
+    ),
+    Mistake(
+        name="torch.mm on a batch",
+        hint="torch.mm multiplies 2-D matrices only, so a batch (B, L, d_k) breaks it. Use @ "
+        "(torch.matmul), which multiplies the last two dimensions of each item of the batch: "
+        "q @ k.transpose(-2, -1).",
+        compute=None,
+        error=r"self must be a matrix",
+        example=lambda q, k: torch.mm(q, k.transpose(-2, -1)),
+    ),
     SCORES_ON_A_BATCH,
 )
 

@@ -176,7 +176,10 @@ def _out_ignores_the_new_token(fn, case, got) -> bool:
 
 
 def _out_is_v_new(fn, case, got) -> bool:
-    """The learner attended to the new token only: its output is v_new itself."""
+    """The learner attended to the new token only: its output is v_new itself. (On the first
+    step, with an empty cache, that is the right output: whatever is wrong, it is not this.)"""
+    if case[3] is None:
+        return False
     return isinstance(got, tuple | list) and len(got) == 3 and same(got[0], case[2], 1e-5)
 
 
@@ -186,6 +189,11 @@ def _old_cache_returned(fn, case, got) -> bool:
     if past_k is None or not isinstance(got, tuple | list) or len(got) != 3:
         return False
     return same(tuple(got[1:]), (past_k, past_v), 1e-6) and same(got[0], reference(*case)[0], 1e-5)
+
+
+def _swap_cache(result: tuple) -> tuple:
+    out, keys, values = result
+    return out, values, keys
 
 
 def _first_key_only(scores: torch.Tensor, d: int) -> torch.Tensor:
@@ -209,6 +217,15 @@ def _untransposed(q, k_new, v_new, past_k, past_v):
     keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
     values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
     w = torch.softmax(q @ keys / math.sqrt(q.shape[-1]), dim=-1)
+    return w @ values, keys, values
+
+
+def _learner_tests_the_cache_as_a_bool(q, k_new, v_new, past_k, past_v):
+    if not past_k:  # "no cache yet"
+        keys, values = k_new, v_new
+    else:
+        keys, values = torch.cat([past_k, k_new], dim=2), torch.cat([past_v, v_new], dim=2)
+    w = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
     return w @ values, keys, values
 
 
@@ -254,6 +271,21 @@ MISTAKES = (
         compute=None,
         recognise=_old_cache_returned,
         example=partial(by_hand, returns="old cache"),
+    ),
+    Mistake(
+        name="cache tested as a bool",
+        hint="`if past_k:` (or `not past_k`) asks a tensor of many numbers for one True/False, "
+        "and PyTorch refuses. Ask whether there is a cache at all: if past_k is None: ….",
+        compute=None,
+        error=r"Boolean value of Tensor with more than one value is ambiguous",
+        example=_learner_tests_the_cache_as_a_bool,
+    ),
+    Mistake(
+        name="keys and values swapped",
+        hint="The output is right, but the cache comes back as (out, values, keys): return "
+        "(out, keys, values), in that order, or the next step will use the values as keys.",
+        compute=lambda *case: _swap_cache(reference(*case)),
+        example=lambda *case: _swap_cache(solution(*case)),
     ),
     Mistake(
         name="new position first",

@@ -44,6 +44,12 @@ def describe_difference(
 
     parts: names of the items when ``want`` is a tuple, e.g. ("output", "weights").
     """
+    if got is None and want is not None:
+        return "your function returned None: is its `return` line missing?"
+    return _describe(got, want, atol, parts)
+
+
+def _describe(got: object, want: object, atol: float, parts: Sequence[str] | None = None) -> str:
     if isinstance(want, tuple | list):
         return _describe_sequence(got, want, atol, parts)
     if isinstance(want, float):
@@ -54,10 +60,19 @@ def describe_difference(
         return f"expected {want!r}, got {got!r}"
     if isinstance(got, tuple | list):
         return _sequence_for_tensor(got, want, atol)
+    if type(got).__name__ == "ndarray":
+        return "expected a tensor, got a NumPy array: stay in torch (torch.from_numpy(…) turns it back)"
     if not isinstance(got, torch.Tensor):
         return f"expected a tensor, got {type(got).__name__}"
     if got.shape != want.shape:
         return f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}"
+    if want.is_floating_point() and got.dtype == torch.bool:
+        return "your result holds True/False (torch.bool), not numbers: is it a mask rather than the answer?"
+    if want.is_floating_point() and not (got.is_floating_point() or got.is_complex()):
+        return (
+            f"your result holds whole numbers ({got.dtype}), so every fraction is lost: keep it "
+            "in floating point (torch.zeros(…) is float by default; .long() or .int() rounds)"
+        )
     got, want = _as_double(got), _as_double(want)
     if not torch.isfinite(got).all() and torch.isfinite(want).all():
         return "your result contains inf or NaN where the reference is finite"
@@ -111,7 +126,7 @@ def _describe_sequence(got: object, want: tuple | list, atol: float, parts: Sequ
     wrong = [i for i in range(len(want)) if not same(got[i], want[i], atol)]
     right = [i for i in range(len(want)) if i not in wrong]
     first = wrong[0]
-    sentence = f"{label(first)} differs: {describe_difference(got[first], want[first], atol)}"
+    sentence = f"{label(first)} differs: {_describe(got[first], want[first], atol)}"
     if right:
         verb = "is" if len(right) == 1 else "are"
         return f"{sentence}; {' and '.join(label(i) for i in right)} {verb} right"

@@ -99,6 +99,10 @@ def _rows_divided_by(v: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return unit @ unit.T
 
 
+def _learner_compares_each_row_with_itself(vectors: torch.Tensor) -> torch.Tensor:
+    return torch.cosine_similarity(vectors, vectors, dim=1)  # row i against row i only
+
+
 MISTAKES = (
     Mistake(
         name="raw dot product",
@@ -156,6 +160,14 @@ MISTAKES = (
         "tokens. Each row needs its own length: v.norm(dim=1, keepdim=True).",
         compute=lambda v: _rows_divided_by(v, v.norm()),
         example=lambda vectors: (vectors / vectors.norm()) @ (vectors / vectors.norm()).T,
+    ),
+    Mistake(
+        name="each row with itself",
+        hint="F.cosine_similarity(v, v) pairs row i with row i only: T ones, shape (T,). Every row "
+        "must meet every other: broadcast them, F.cosine_similarity(v[:, None, :], "
+        "v[None, :, :], dim=-1), or normalise the rows and take unit @ unit.T.",
+        compute=lambda v: torch.ones(v.shape[0]),
+        example=_learner_compares_each_row_with_itself,
     ),
 )
 

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..layers import FeedForward
+from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, randn, varies_between_calls
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -94,6 +95,21 @@ def _ffn_cases() -> list[tuple]:
     return cases
 
 
+_OTHER_ACTIVATIONS = (
+    partial(F.gelu, approximate="tanh"),
+    F.silu,
+    torch.tanh,
+    torch.sigmoid,
+    F.leaky_relu,
+    F.elu,
+)
+
+
+def _another_activation(fn, case, got) -> bool:
+    """The network with an activation other than ReLU (and other than GELU, named on its own)."""
+    return any(same(got, _ffn(*case, act=act), 1e-4) for act in _OTHER_ACTIVATIONS)
+
+
 FFN_MISTAKES = (
     Mistake(
         name="dropout",
@@ -149,6 +165,22 @@ FFN_MISTAKES = (
         "lib's default, use ReLU: torch.relu.",
         compute=partial(_ffn, act=F.gelu),
         example=partial(ffn_by_hand, act=F.gelu),
+    ),
+    Mistake(
+        name="another activation",
+        hint="Your hidden layer uses another activation (tanh, sigmoid, SiLU, a leaky ReLU…); the "
+        "paper's feed-forward network uses ReLU, max(0, h): torch.relu(x @ w_1 + b_1).",
+        compute=None,
+        recognise=_another_activation,
+        example=lambda x, w_1, b_1, w_2, b_2: torch.tanh(x @ w_1 + b_1) @ w_2 + b_2,
+    ),
+    Mistake(
+        name="biases swapped",
+        hint="A bias does not fit: b_1 has d_ff entries and belongs to the hidden layer, "
+        "x @ w_1 + b_1; b_2 has d_model entries and belongs to the output, h @ w_2 + b_2.",
+        compute=None,
+        error=r"must match the size of tensor|must match the existing size",
+        example=lambda x, w_1, b_1, w_2, b_2: torch.relu(x @ w_1 + b_2) @ w_2 + b_1,
     ),
     Mistake(
         name="residual added",

@@ -14,7 +14,7 @@ from functools import partial
 import torch
 
 from ..generation import generate
-from .harness import Exercise, Mistake, Result, check_function, varies_between_calls
+from .harness import WRONG, Exercise, Mistake, Result, check_function, fresh, varies_between_calls
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -164,6 +164,40 @@ def _cases():
     ]
 
 
+def _learner_counts_to_the_limit(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    while len(ids) <= len(prompt) + max_new_tokens:  # <= : one more than allowed
+        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()
+        ids = torch.cat([ids, token.view(1)])
+        if token == eos_id:
+            break
+    return ids
+
+
+def _learner_collects_floats(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = torch.zeros(len(prompt) + max_new_tokens)  # float by default
+    ids[: len(prompt)] = prompt
+    for step in range(len(prompt), len(ids)):
+        ids[step] = logits_fn(ids[:step].long().unsqueeze(0))[0, -1].argmax()
+        if ids[step] == eos_id:
+            return ids[: step + 1]
+    return ids
+
+
+IDS_AS_FLOATS = Mistake(
+    name="ids as floats",
+    hint="Your ids are floats (1.0, 7.0…): token ids are whole numbers, and nn.Embedding refuses "
+    "floats. Keep the prompt's dtype (torch.cat onto prompt.clone()), or build the buffer with "
+    "dtype=torch.long.",
+    compute=None,
+    # Whole numbers only: floats that are not (a score in place of its index) are another mistake.
+    recognise=lambda fn, case, got: (
+        isinstance(got, torch.Tensor) and got.is_floating_point() and bool(torch.equal(got, got.round()))
+    ),
+    example=_learner_collects_floats,
+)
+
+
 def _strip_eos(ids: torch.Tensor, eos_id: int) -> torch.Tensor:
     return ids[:-1] if ids.numel() and int(ids[-1]) == eos_id else ids
 
@@ -235,11 +269,28 @@ MISTAKES = (
         example=partial(by_hand, count_prompt=True),
     ),
     Mistake(
+        name="one new token too few",
+        hint="Your output stops one token short: range(max_new_tokens - 1) (or a while loop "
+        "that stops one step early) writes max_new_tokens - 1 tokens. Loop exactly "
+        "max_new_tokens times, unless <eos> comes first.",
+        compute=partial(reference, budget=lambda n, p: n - 1),
+        example=lambda f, p, n, e: by_hand(f, p, n - 1, e),
+    ),
+    Mistake(
+        name="one new token too many",
+        hint="Your output runs one token past the limit: max_new_tokens is how many NEW tokens "
+        "may be written, at most. Loop max_new_tokens times (range(max_new_tokens)), unless "
+        "<eos> comes first.",
+        compute=partial(reference, budget=lambda n, p: n + 1),
+        example=lambda f, p, n, e: _learner_counts_to_the_limit(f, p, n, e),
+    ),
+    Mistake(
         name="new tokens only",
         hint="Return the prompt followed by the new tokens, not only the new tokens.",
         compute=lambda f, p, n, e: reference(f, p, n, e)[p.shape[0] :],
         example=partial(by_hand, whole=False),
     ),
+    IDS_AS_FLOATS,  # last: the checker names it also when the values are right
 )
 
 
@@ -250,7 +301,14 @@ def check_greedy_decode(learner_fn: Callable) -> Result:
     far, take the argmax over the vocabulary at the last position, append it, stop after
     ``eos_id`` or ``max_new_tokens`` new tokens; return the prompt followed by the new ids.
     """
-    return check_function(learner_fn, reference, _cases(), name="greedy_decode", mistakes=MISTAKES)
+    cases = _cases()
+    result = check_function(learner_fn, reference, cases, name="greedy_decode", mistakes=MISTAKES)
+    if result.passed:  # the right numbers; are they ids?
+        with torch.random.fork_rng(devices=[]):
+            got = learner_fn(*fresh(cases[0]))
+        if IDS_AS_FLOATS.recognise(learner_fn, cases[0], got):
+            return Result(WRONG, IDS_AS_FLOATS.hint)
+    return result
 
 
 EXERCISES = (

@@ -138,6 +138,24 @@ def _root(n: int) -> Callable:
     return lambda s, x, q, v: s / math.sqrt(n(x, q, v))
 
 
+def _learner_transposes_the_weights(x, w_q, w_k, w_v):
+    q, k, v = x @ w_q.T, x @ w_k.T, x @ w_v.T  # as nn.Linear would
+    weights = torch.softmax(q @ k.T / math.sqrt(q.shape[-1]), dim=-1)
+    return weights @ v, weights
+
+
+def _learner_puts_keys_first(x, w_q, w_k, w_v):
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    weights = torch.softmax(k @ q.T / math.sqrt(q.shape[-1]), dim=-1)  # rows are the keys
+    return weights @ v, weights
+
+
+def _learner_returns_the_scores(x, w_q, w_k, w_v):
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    scores = q @ k.T / math.sqrt(k.shape[-1])
+    return torch.softmax(scores, dim=-1) @ v, scores
+
+
 OUTPUT_ONLY = Mistake(
     name="output only",
     hint="attention should return a pair (output, weights): you returned a single tensor. "
@@ -238,6 +256,32 @@ MISTAKES = (
         "their own projection: k = x @ w_k.",
         compute=partial(variant, k_by=lambda w_q, w_k: w_q),
         example=lambda x, w_q, w_k, w_v: by_hand(x, w_q, w_k, w_v, k_from=w_q),
+    ),
+    Mistake(
+        name="scores returned as the weights",
+        hint="The second item you return is the scores, before the softmax: return the weights, "
+        "softmax(q @ k.T / √d_k), the same ones you multiplied v by.",
+        compute=lambda x, w_q, w_k, w_v: (
+            reference(x, w_q, w_k, w_v)[0],
+            (x @ w_q) @ (x @ w_k).T / math.sqrt(w_q.shape[1]),
+        ),
+        example=_learner_returns_the_scores,
+    ),
+    Mistake(
+        name="queries and keys swapped",
+        hint="Queries and keys are swapped: k @ q.T puts the keys in the rows. Row i of the scores "
+        "must be query i against every key: q @ k.T, then the softmax over dim=-1.",
+        compute=lambda x, w_q, w_k, w_v: variant(x, w_k, w_q, w_v),
+        example=_learner_puts_keys_first,
+    ),
+    Mistake(
+        name="a matrix product that does not fit",
+        hint="A matrix product does not fit. The weights are stored (d_model, d_k): q = x @ w_q "
+        "with no transpose (nn.Linear stores its weight the other way round, hence its x @ W.T). "
+        "The scores are q @ k.T, (L, L), and the output weights @ v, (L, L) @ (L, d_v).",
+        compute=None,
+        error="shapes cannot be multiplied|size mismatch",
+        example=_learner_transposes_the_weights,
     ),
 )
 

@@ -53,9 +53,16 @@ def by_hand(
     mask_by_position=False,
 ):
     """A learner's decoder layer with one switch per catalogued mistake (all off: correct)."""
-    mask = causal_mask(x.shape[1]) if causal else None
+    length = x.shape[1]
+    mask = causal_mask(length) if causal else None
     if causal == "upper":
-        mask = causal_mask(x.shape[1]).T  # triu: each token sees itself and the FUTURE
+        mask = causal_mask(length).T  # triu: each token sees itself and the FUTURE
+    elif causal == "no diagonal":
+        mask = torch.ones(length, length, dtype=torch.bool).tril(-1)  # not even itself
+    elif causal == "ahead":
+        mask = torch.ones(length, length, dtype=torch.bool).tril(1)  # one token of the future too
+    elif causal == "inverted":
+        mask = ~causal_mask(length)  # PyTorch's convention (True = blocked) read as ours
 
     def cross_attention(z):
         q, kv = {"swapped": (memory, z), "self": (z, z)}.get(cross, (z, memory))
@@ -203,6 +210,29 @@ MISTAKES = (
         "causal_mask(L) or torch.ones(L, L, dtype=torch.bool).tril().",
         compute=partial(reference, causal="upper"),
         example=partial(by_hand, causal="upper"),
+    ),
+    Mistake(
+        name="causal mask without the diagonal",
+        hint="Your causal mask hides the diagonal too (tril(diagonal=-1)): each token must see "
+        "itself, and the first one then sees nothing at all. Position i may see positions "
+        "0 … i: causal_mask(L), or torch.ones(L, L, dtype=torch.bool).tril().",
+        compute=partial(reference, causal="no diagonal"),
+        example=partial(by_hand, causal="no diagonal"),
+    ),
+    Mistake(
+        name="causal mask one step ahead",
+        hint="Your causal mask lets each token see the NEXT one too (tril(diagonal=1)): the very "
+        "word it must predict. Position i may see positions 0 … i: causal_mask(L).",
+        compute=partial(reference, causal="ahead"),
+        example=partial(by_hand, causal="ahead"),
+    ),
+    Mistake(
+        name="causal mask inverted",
+        hint="Your causal mask is inverted: True marks the future here, PyTorch's convention for "
+        "nn.MultiheadAttention. In this course True means MAY attend: pass causal_mask(L) "
+        "as it is, not ~causal_mask(L) or triu(diagonal=1).",
+        compute=partial(reference, causal="inverted"),
+        example=partial(by_hand, causal="inverted"),
     ),
     Mistake(
         name="causal mask on cross-attention",

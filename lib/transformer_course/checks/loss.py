@@ -99,6 +99,8 @@ def loss_reference(model, src, trg, pad_id, *, reads=slice(None, -1), labels=sli
         logits = torch.softmax(logits, dim=-1)
     flat, target = logits.reshape(-1, logits.shape[-1]), trg[:, labels].reshape(-1)
     ignore = pad_id if how.get("ignore", True) else -100
+    if how.get("mean_over_all"):  # the padding's zeros counted in the mean
+        return F.cross_entropy(flat, target, ignore_index=ignore, reduction="none").mean()
     if how.get("log", True):
         return F.cross_entropy(flat, target, ignore_index=ignore, reduction=how.get("reduction", "mean"))
     return F.nll_loss(flat, target, ignore_index=ignore)
@@ -142,6 +144,18 @@ NO_GRADIENT = Mistake(
     example=partial(loss_by_hand, graph=False),
 )
 
+
+def _learner_averages_over_every_position(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    losses = F.cross_entropy(logits.transpose(1, 2), trg[:, 1:], ignore_index=pad_id, reduction="none")
+    return losses.mean()  # the padding's losses are 0, but they still count in the mean
+
+
+def _learner_views_the_logits(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    return F.cross_entropy(logits.view(-1, logits.size(-1)), trg[:, 1:].view(-1), ignore_index=pad_id)
+
+
 LOSS_MISTAKES = (
     Mistake(
         name="returned a number",
@@ -164,6 +178,12 @@ LOSS_MISTAKES = (
         example=partial(loss_by_hand, reads="whole", labels="whole"),
     ),
     Mistake(
+        name="decoder reads what it is scored on",
+        hint=NOT_SHIFTED,
+        compute=partial(loss_reference, reads=slice(1, None)),
+        example=partial(loss_by_hand, reads="late"),
+    ),
+    Mistake(
         name="shifted the wrong way",
         hint="You shifted the wrong way: the decoder reads trg[:, 1:] and is scored on "
         "trg[:, :-1], so it predicts the PREVIOUS token. Feed trg[:, :-1] (starting with <bos>) "
@@ -177,6 +197,24 @@ LOSS_MISTAKES = (
         "<pad> after <eos>. Leave them out with F.cross_entropy(..., ignore_index=pad_id).",
         compute=partial(loss_reference, ignore=False),
         example=partial(loss_by_hand, ignore=False),
+    ),
+    Mistake(
+        name="mean over the padding too",
+        hint="Your mean divides by every position, padding included: with reduction='none' the "
+        "ignored positions are 0 but still counted by .mean(). Let F.cross_entropy(..., "
+        "ignore_index=pad_id) take the mean itself, or divide the sum by the number of real "
+        "tokens, (labels != pad_id).sum().",
+        compute=partial(loss_reference, mean_over_all=True),
+        example=_learner_averages_over_every_position,
+    ),
+    Mistake(
+        name="view on a slice",
+        hint=".view() cannot flatten a tensor that is not laid out row by row in memory, such as "
+        "the slice trg[:, 1:] (each row skips its first token). Use .reshape(-1) (or .flatten()), "
+        "which copies when it must.",
+        compute=None,
+        error=r"view size is not compatible",
+        example=_learner_views_the_logits,
     ),
     Mistake(
         name="softmax before cross_entropy",

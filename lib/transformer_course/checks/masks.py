@@ -120,13 +120,18 @@ ALTERNATIVES = {
 # --- The checker's side: reference, test cases, the catalogue of mistakes ---
 
 
-def reference(scores, ids, pad_id, *, allowed=None, after_softmax=False, inverted=False, fill=None):
-    """softmax of scores (B, L, L) with ``allowed(ids, pad_id)`` (B, L, L) bool: True = may attend."""
+def reference(
+    scores, ids, pad_id, *, allowed=None, after_softmax=False, inverted=False, fill=None, dim=-1, softmax=True
+):
+    """softmax of scores (B, L, L) with ``allowed(ids, pad_id)`` (B, L, L) bool: True = may attend.
+
+    dim: the axis of the softmax; softmax=False: the masked scores themselves."""
     keep = (allowed or _correct)(ids, pad_id)
     if after_softmax:
         return torch.softmax(scores, dim=-1).masked_fill(~keep, 0.0)
     blocked = keep if inverted else ~keep
-    return torch.softmax(scores.masked_fill(blocked, float("-inf") if fill is None else fill), dim=-1)
+    masked = scores.masked_fill(blocked, float("-inf") if fill is None else fill)
+    return torch.softmax(masked, dim=dim) if softmax else masked
 
 
 def _correct(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
@@ -177,6 +182,35 @@ def _using(allowed: Callable) -> Callable:
     return partial(reference, allowed=allowed)
 
 
+def _learner_masks_without_a_query_axis(scores, ids, pad_id):
+    length = ids.shape[1]
+    future = torch.triu(torch.ones(length, length, dtype=torch.bool), diagonal=1)
+    scores = scores.masked_fill(future, float("-inf"))
+    return torch.softmax(scores.masked_fill(ids == pad_id, float("-inf")), dim=-1)  # (B, L) mask
+
+
+def _learner_fills_with_a_float_mask(scores, ids, pad_id):
+    allowed = torch.ones(ids.shape[1], ids.shape[1]).tril() * (ids != pad_id)[:, None, :]  # 1.0 / 0.0
+    return torch.softmax(scores.masked_fill(1 - allowed, float("-inf")), dim=-1)
+
+
+def _learner_normalises_the_columns(scores, ids, pad_id):
+    allowed = torch.ones_like(scores).tril().bool() & (ids != pad_id)[:, None, :]
+    return torch.softmax(scores.masked_fill(~allowed, -1e9), dim=1)
+
+
+def _learner_forgets_the_softmax(scores, ids, pad_id):
+    allowed = torch.ones_like(scores).tril().bool() & (ids != pad_id)[:, None, :]
+    return torch.where(allowed, scores, float("-inf"))
+
+
+def _learner_blocks_the_past(scores, ids, pad_id):
+    length = ids.shape[1]
+    blocked = torch.ones(length, length, dtype=torch.bool).tril()  # "tril marks what to hide"
+    blocked = blocked | (ids == pad_id)[:, None, :]
+    return torch.softmax(scores.masked_fill(blocked, float("-inf")), dim=-1)
+
+
 MISTAKES = (
     Mistake(
         name="masked after the softmax",
@@ -189,7 +223,8 @@ MISTAKES = (
     Mistake(
         name="tril(diagonal=-1)",
         hint="The diagonal is masked too: a token must be allowed to see itself. With "
-        "tril(diagonal=-1) the first token sees nothing, and its row becomes NaN. "
+        "tril(diagonal=-1) the first token sees nothing, and its row becomes NaN (or, with "
+        "-1e9, an even spread over keys it may not see). "
         "Use torch.ones(L, L).tril() (diagonal=0) as the allowed positions.",
         compute=_using(lambda i, p: _tril(i.shape[1], -1) & _real(i, p)),
         example=partial(by_hand, diagonal=-1),
@@ -272,11 +307,66 @@ MISTAKES = (
         compute=partial(reference, inverted=True),
         example=partial(by_hand, inverted=True),
     ),
+    Mistake(
+        name="causal mask inverted",
+        hint="Your causal mask is inverted: you hid the past and the token itself, and left the "
+        "future visible. In this course True means MAY attend: torch.ones(L, L).tril() marks "
+        "what each query may see, so fill where it is False, scores.masked_fill(~allowed, -inf).",
+        compute=_using(lambda i, p: ~_tril(i.shape[1]) & _real(i, p)),
+        example=_learner_blocks_the_past,
+    ),
+    Mistake(
+        name="softmax over the queries",
+        hint="Softmax over the wrong axis: dim=1 of the (B, L, L) scores runs down the QUERIES. "
+        "Each query's row of weights over the keys must sum to 1: dim=-1.",
+        compute=partial(reference, dim=1),
+        example=_learner_normalises_the_columns,
+    ),
+    Mistake(
+        name="no softmax",
+        hint="You returned the masked SCORES: the weights are their softmax over the keys, "
+        "torch.softmax(masked_scores, dim=-1), so that each row sums to 1.",
+        compute=partial(reference, softmax=False),
+        example=_learner_forgets_the_softmax,
+    ),
+    Mistake(
+        name="mask that does not line up with the scores",
+        hint="Your mask does not line up with the (B, L, L) scores: it must broadcast to them. "
+        "The causal part is (L, L), a lower triangle over L = ids.shape[1] positions; the padding "
+        "part needs an axis for the queries, (ids != pad_id).unsqueeze(1), shape (B, 1, L): the "
+        "same padding keys hidden for every query.",
+        compute=None,
+        error=r"must match the size of tensor",
+        example=_learner_masks_without_a_query_axis,
+    ),
+    Mistake(
+        name="float mask",
+        hint="masked_fill needs a bool mask (True where to fill). Yours holds 1.0 and 0.0: build "
+        "it with dtype=torch.bool, or turn it into one, allowed.bool() or allowed == 0.",
+        compute=None,
+        error=r"only supports boolean masks",
+        example=_learner_fills_with_a_float_mask,
+    ),
 )
 
 
-# The catalogue as the checker compares it: rows that may see nothing are left out everywhere.
-_COMPARED = tuple(replace(m, compute=_ignoring_empty_rows(m.compute)) for m in MISTAKES)
+def _filled_with_minus_1e9(mistake: Mistake) -> Mistake | None:
+    """The same mistake written with -1e9 instead of -inf, where that changes the answer: a
+    row the wrong mask blocks entirely is then uniform, not NaN."""
+    compute = mistake.compute
+    if not isinstance(compute, partial) or compute.func is not reference:
+        return None
+    if {"fill", "after_softmax", "softmax"} & set(compute.keywords):
+        return None
+    return replace(mistake, compute=partial(compute, fill=-1e9))
+
+
+# The catalogue as the checker compares it: rows that may see nothing are left out everywhere,
+# and each mistake is recognised whether the blocked scores were filled with -inf or -1e9.
+_COMPARED = tuple(
+    replace(m, compute=_ignoring_empty_rows(m.compute))
+    for m in MISTAKES + tuple(filter(None, map(_filled_with_minus_1e9, MISTAKES)))
+)
 
 
 def check_causal_masked_weights(learner_fn: Callable) -> Result:

@@ -199,6 +199,32 @@ def _cases() -> list[tuple]:
     return cases
 
 
+def _learner_transposes_the_weights(x, w_q, w_k, w_v, w_o, num_heads):
+    return solution(x, w_q.T, w_k.T, w_v.T, w_o.T, num_heads)  # x @ W.T, as nn.Linear computes
+
+
+def _learner_divides_with_a_slash(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    d_head = d_model / num_heads  # a float, even when it divides exactly
+    q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
+    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v
+    return out.transpose(1, 2).reshape(b, length, d_model) @ w_o
+
+
+def _learner_views_after_the_transpose(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+    q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
+    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v
+    return out.transpose(1, 2).view(b, length, d_model) @ w_o  # not contiguous after transpose
+
+
+def _learner_uses_one_wide_head(x, w_q, w_k, w_v, w_o, num_heads):
+    q, k, v = x @ w_q, x @ w_k, x @ w_v  # never split
+    d_head = x.shape[-1] // num_heads
+    return torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v @ w_o
+
+
 def _learner_interleaves_the_heads(x, w_q, w_k, w_v, w_o, num_heads):
     b, length, d_model = x.shape
     d_head = d_model // num_heads
@@ -210,6 +236,19 @@ def _learner_interleaves_the_heads(x, w_q, w_k, w_v, w_o, num_heads):
     out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v  # (B, h, L, d_head)
     return out.permute(0, 2, 3, 1).reshape(b, length, d_model) @ w_o
 
+
+def _one_wide_head(x, w_q, w_k, w_v, w_o, num_heads):
+    """All D features in one head, scaled by √d_head as if split."""
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    weights = torch.softmax(q @ k.transpose(-2, -1) / (x.shape[-1] // num_heads) ** 0.5, dim=-1)
+    return weights @ v @ w_o
+
+
+_ONE_WIDE_HEAD = (
+    "You attended once over all D features: one wide head, not h narrow ones. Split q, k and v "
+    "into heads, .view(B, L, h, d_head).transpose(1, 2), attend in each head, then merge the "
+    "heads back before W_O."
+)
 
 MISTAKES = (
     Mistake(
@@ -297,6 +336,49 @@ MISTAKES = (
         "√d_model: the dot products are over d_head numbers.",
         compute=partial(reference, scale_by_model=True),
         example=partial(by_hand, scale_by_model=True),
+    ),
+    Mistake(
+        name="weights transposed",
+        hint="You multiplied by the transposed weights, x @ w.T (as nn.Linear does with its own "
+        "(out, in) weight). Here the matrices are stored (in, out): q = x @ w_q, and at the end "
+        "merged @ w_o, with no .T.",
+        compute=lambda x, w_q, w_k, w_v, w_o, h: reference(x, w_q.T, w_k.T, w_v.T, w_o.T, h),
+        example=_learner_transposes_the_weights,
+    ),
+    Mistake(
+        name="d_head as a float",
+        hint="d_model / num_heads is a float (4.0, not 4), and view() wants whole numbers. Divide "
+        "with //: d_head = d_model // num_heads.",
+        compute=None,
+        error=r"must be tuple of ints|but got float|got float",
+        example=_learner_divides_with_a_slash,
+    ),
+    Mistake(
+        name="view after the transpose",
+        hint="After .transpose(1, 2) the tensor is no longer laid out row by row in memory, so "
+        ".view() refuses. Merge with .reshape(B, L, D), or call .contiguous() before .view().",
+        compute=None,
+        error=r"view size is not compatible",
+        example=_learner_views_after_the_transpose,
+    ),
+    Mistake(
+        name="softmax over the heads",
+        hint="Softmax over the wrong axis: dim=1 of the (B, h, L, L) scores is the HEADS axis "
+        "(it was the keys' axis in 2-D only). Normalise over the keys, the last axis: dim=-1.",
+        compute=partial(reference, dim=1),
+        example=partial(by_hand, dim=1),
+    ),
+    Mistake(
+        name="never split into heads",
+        hint=_ONE_WIDE_HEAD,
+        compute=_one_wide_head,
+        example=_learner_uses_one_wide_head,
+    ),
+    Mistake(
+        name="never split, scaled by √d_model",
+        hint=_ONE_WIDE_HEAD,
+        compute=lambda x, w_q, w_k, w_v, w_o, h: reference(x, w_q, w_k, w_v, w_o, 1),
+        example=lambda x, w_q, w_k, w_v, w_o, num_heads: solution(x, w_q, w_k, w_v, w_o, 1),
     ),
 )
 

@@ -86,6 +86,15 @@ def _learner_counts_the_2_twice(length: int, d_model: int) -> torch.Tensor:
     return pe
 
 
+def _learner_divides_whole_numbers(length: int, d_model: int) -> torch.Tensor:
+    pe = torch.zeros(length, d_model)
+    for pos in range(length):
+        for i in range(0, d_model, 2):
+            angle = pos / 10000 ** (i // d_model)  # // rounds 2i/d_model down to 0
+            pe[pos, i], pe[pos, i + 1] = math.sin(angle), math.cos(angle)
+    return pe
+
+
 def _learner_pairs_the_other_way(length: int, d_model: int) -> torch.Tensor:
     pos = torch.arange(length).float().unsqueeze(0)  # (1, L): positions along the columns
     freq = 1 / 10000 ** (torch.arange(0, d_model, 2).float() / d_model).unsqueeze(1)  # (d/2, 1)
@@ -221,6 +230,13 @@ MISTAKES = (
         "so every pair after the first is a flat line. Use 10000^(2i/d_model).",
         compute=lambda n, d: _sinusoid(n, d, exponent=lambda i, dm: 2 * i),
         example=partial(by_hand, exponent=lambda i, d: 2 * i),
+    ),
+    Mistake(
+        name="integer division",
+        hint="Every pair has the same frequency as the first: 2i // d_model rounds down to 0, so "
+        "10000^0 = 1 everywhere. Use true division, 2 * i / d_model.",
+        compute=lambda n, d: _sinusoid(n, d, exponent=lambda i, dm: 0 * i),
+        example=_learner_divides_whole_numbers,
     ),
     Mistake(
         name="cos at (2i+1)/d_model",

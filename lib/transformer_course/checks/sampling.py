@@ -109,7 +109,16 @@ ALTERNATIVES = {
 
 
 def distribution(
-    logits, temperature, top_k, *, temp="divide", keep=0, fill=-math.inf, pick="sample", index="vocab"
+    logits,
+    temperature,
+    top_k,
+    *,
+    temp="divide",
+    keep=0,
+    fill=-math.inf,
+    pick="sample",
+    index="vocab",
+    uniform=False,
 ):
     """The probabilities each distinct row's token is drawn with, (2, V), right or mistaken.
 
@@ -126,6 +135,8 @@ def distribution(
     if top_k is None:
         return torch.softmax(rows, dim=-1)
     top = rows.topk(top_k + keep, dim=-1)
+    if uniform:  # each of the k largest equally likely
+        return torch.zeros_like(rows).scatter(-1, top.indices, 1.0 / top_k)
     if index == "position":  # ids 0 … k-1 stand for the positions in the sorted top k
         return F.pad(torch.softmax(top.values, dim=-1), (0, rows.shape[-1] - top_k - keep))
     kept = rows.masked_fill(rows < top.values[:, -1:], fill)
@@ -186,6 +197,29 @@ def _are_ids(ids: object, logits: torch.Tensor) -> bool:
 
 def _returned(test: Callable[[NotIds, tuple[int, int]], bool]) -> Callable:
     return lambda fn, case, got: isinstance(got, NotIds) and test(got, tuple(case[0].shape))
+
+
+def _learner_keeps_no_axis(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is not None:
+        kth = logits.topk(top_k, dim=-1).values[:, -1]  # (B,): no axis left to broadcast over V
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
+
+
+def _learner_forgets_none(logits, temperature, top_k):
+    logits = logits / temperature
+    kth = logits.topk(top_k, dim=-1).values[:, -1:]  # top_k may be None
+    logits = logits.masked_fill(logits < kth, float("-inf"))
+    return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
+
+
+def _learner_picks_any_of_the_top_k(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is None:
+        return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
+    top = logits.topk(top_k, dim=-1).indices  # (B, k)
+    return top.gather(-1, torch.randint(0, top_k, (logits.shape[0], 1))).squeeze(-1)
 
 
 MISTAKES = (
@@ -270,6 +304,31 @@ MISTAKES = (
         "them to float('-inf'), whose exp is 0.",
         compute=partial(distribution, fill=0.0),
         example=partial(by_hand, fill=0.0),
+    ),
+    Mistake(
+        name="the k-th largest without its axis",
+        hint="The k-th largest logit of each row has shape (B,), and comparing it with the (B, V) "
+        "logits lines it up with the wrong axis. Keep one axis per row: "
+        "logits.topk(k).values[:, -1:] (or [..., -1, None]), shape (B, 1).",
+        compute=None,
+        error=rf"must match the size of tensor b \({2 * ROWS}\)",
+        example=_learner_keeps_no_axis,
+    ),
+    Mistake(
+        name="top_k None not handled",
+        hint="top_k may be None, which means no top-k at all: every token stays. Filter only when "
+        "it is given: if top_k is not None: ….",
+        compute=None,
+        error=r"must be int, not NoneType",
+        example=_learner_forgets_none,
+    ),
+    Mistake(
+        name="uniform over the top k",
+        hint="You drew uniformly among the k largest: each of them must keep its own softmax "
+        "probability. Set the logits outside the top k to -inf, then softmax and "
+        "torch.multinomial over all V.",
+        compute=partial(distribution, uniform=True),
+        example=_learner_picks_any_of_the_top_k,
     ),
     Mistake(
         name="position in the top k",

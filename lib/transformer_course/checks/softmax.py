@@ -213,6 +213,14 @@ MISTAKES = (
         compute=partial(_whole_matrix, shift=lambda x: x.max()),
         example=partial(by_hand, subtract="all", normalise="all"),
     ),
+    Mistake(
+        name="log-probabilities",
+        hint="You returned the LOG of the softmax (all entries ≤ 0): x - logsumexp(x) is "
+        "log_softmax. Take its .exp(), or divide exp(x - max) by its row sum, so each row of "
+        "weights sums to 1.",
+        compute=lambda x: torch.log_softmax(x, dim=-1),
+        example=lambda x: x - x.logsumexp(dim=-1, keepdim=True),
+    ),
     ON_A_BATCH,
 )
 

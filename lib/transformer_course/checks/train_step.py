@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .harness import Exercise, Mistake, Result, check_function
+from .harness import Exercise, Mistake, Result, check_function, fresh
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -114,6 +114,27 @@ def _returned(kind: type) -> Callable:
     )
 
 
+def _optimiser_unused(fn, case, got) -> bool:
+    """The weights moved, but not through the optimiser handed in: it holds no state after
+    three steps (SGD with momentum and Adam both keep some once step() has run). ``fn`` is the
+    learner's step already run three times, as the checker calls it."""
+    model, optimiser, loss_fn, batches = fresh(case)
+    before = [p.detach().clone() for p in model.parameters()]
+    with torch.random.fork_rng(devices=[]):
+        fn(model, optimiser, loss_fn, batches)
+    moved = any(not torch.equal(b, p) for b, p in zip(before, model.parameters()))
+    return moved and not optimiser.state
+
+
+def _learner_makes_an_optimiser(model, optimiser, loss_fn, batch):
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)  # as in the tutorial it was copied from
+    sgd.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    sgd.step()
+    return loss.item()
+
+
 STEP_MISTAKES = (
     Mistake(
         name="returned the tensor",
@@ -155,6 +176,15 @@ STEP_MISTAKES = (
         compute=None,
         error="modified by an inplace operation",
         example=partial(step_by_hand, order=("loss", "step", "zero", "backward")),
+    ),
+    Mistake(
+        name="optimiser not used",
+        hint="The weights moved, but not through the optimiser you were given: a new one made "
+        "inside the step (or a hand-written update) forgets its momentum and its learning rate "
+        "at every call. Use the argument: optimiser.zero_grad() … optimiser.step().",
+        compute=None,
+        recognise=_optimiser_unused,
+        example=_learner_makes_an_optimiser,
     ),
     Mistake(
         name="loss after the step",

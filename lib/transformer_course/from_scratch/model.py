@@ -243,6 +243,7 @@ class Transformer(nn.Module):
 
 def _check_ids(name: str, ids: torch.Tensor, table: nn.Embedding) -> None:
     _validate.tensor(name, ids, ndim=2, floating=False)
+    _validate.index_dtype(name, ids)
     _validate.same_device(name, ids, table.weight.device, "the embedding table")
     _validate.ids_in_range(name, ids, table.num_embeddings)
     if ids.shape[1] == 0:

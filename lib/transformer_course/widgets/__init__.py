@@ -9,7 +9,9 @@ Where things live:
 - ``kit``: ``Explorer`` (controls, a message line, views; ``render()`` returns each view's
   content), ``InputError`` (bad input → a message, never a traceback), ``SentenceExplorer``
   (reads a typed sentence, names unknown words, embeds the ids on the model's device),
-  ``sentence_box``, ``read_sentence``, ``unknown_note``, ``single_thread``.
+  ``sentence_box``, ``read_sentence``, ``unknown_note``, ``single_thread``; before each
+  ``render`` it checks the controls (``control_problem``: nothing picked, a NaN slider), and
+  typed words reach labels and messages through ``token_labels`` / ``quote`` (cut, visible).
 - ``tables``: the HTML tables (``token_table``, ``batch_table``, ``shapes_table``).
 - Explorers, one module per idea: ``recurrence`` (00, why RNNs struggle: repeated products,
   a real RNN's gradient against attention's), ``embeddings``

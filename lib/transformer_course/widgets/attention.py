@@ -11,7 +11,7 @@ from ..embeddings import TokenEmbedding
 from ..positional import sinusoidal_encoding
 from ..softmax import entropy, stable_softmax
 from ..tokenizer import Vocab
-from .kit import InputError, SentenceExplorer, sentence_box
+from .kit import InputError, SentenceExplorer, counted, quote, sentence_box, token_labels
 
 
 class QKVExplorer(SentenceExplorer):
@@ -64,6 +64,7 @@ class QKVExplorer(SentenceExplorer):
 
     def render(self):
         tokens, ids = self.read(self.value("text"))
+        tokens = token_labels(tokens)  # as the list, the note and the axes show them
         row = self._sync_queries(tokens)
         x = self.embed(ids)  # (T, d_model)
         with torch.no_grad():
@@ -72,11 +73,12 @@ class QKVExplorer(SentenceExplorer):
         self.q, self.k, self.v, self.scores = q, k, v, scores
         best = int(scores[row].argmax())
         self.note(
-            f"'{tokens[row]}' scores highest against '{tokens[best]}' ({float(scores[row, best]):.2f})."
+            f"{quote(tokens[row])} scores highest against {quote(tokens[best])} "
+            f"({float(scores[row, best]):.2f})."
         )
         return {
             "qkv": figures.qkv_figure(
-                q, k, v, tokens, title=f"Q, K, V: {len(tokens)} tokens × d_k = {q.shape[1]}"
+                q, k, v, tokens, title=f"Q, K, V: {counted(len(tokens), 'token')} × d_k = {q.shape[1]}"
             ),
             "scores": figures.scores_row_heatmap(scores, tokens, row, title="Scores Q·Kᵀ (raw)"),
             "row": figures.query_row_figure(scores[row], tokens, tokens[row]),
@@ -143,6 +145,7 @@ class ScalingExplorer(SentenceExplorer):
 
     def render(self):
         tokens, ids = self.read(self.value("text"))
+        tokens = token_labels(tokens)
         d_k, temperature, scaled = self.value("d_k"), self.value("temperature"), self.value("scaled")
         w_q, w_k = self.projections(d_k)
         x = self.embed(ids).cpu()  # (T, d_model); the projections are not the model's: CPU
@@ -231,6 +234,7 @@ class HeadGridExplorer(SentenceExplorer):
 
     def render(self):
         tokens, ids = self.read(self.value("text"))
+        tokens = token_labels(tokens)
         heads = sorted(self.value("heads"))
         if not heads:
             raise InputError(
@@ -249,12 +253,12 @@ class HeadGridExplorer(SentenceExplorer):
                 heads=heads,
                 columns=self.columns,
                 marks=marks,
-                title=f"{len(heads)} of {weights.shape[0]} heads, {len(tokens)} tokens",
+                title=f"{len(heads)} of {weights.shape[0]} heads, {counted(len(tokens), 'token')}",
             ),
             "difference": figures.head_difference_figure(
                 weights[a], weights[b], tokens, title=f"Head {a} − head {b}"
             ),
             "average": figures.attention_heatmap(
-                chosen, tokens, title=f"Mean of the {len(heads)} heads shown"
+                chosen, tokens, title=f"Mean of the {counted(len(heads), 'head')} shown"
             ),
         }

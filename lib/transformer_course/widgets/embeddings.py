@@ -7,7 +7,7 @@ import ipywidgets as widgets
 from .. import figures
 from ..embeddings import TokenEmbedding, similarity_matrix
 from ..tokenizer import Vocab
-from .kit import SentenceExplorer, sentence_box
+from .kit import SentenceExplorer, counted, sentence_box, token_labels
 from .tables import token_table
 
 
@@ -29,12 +29,13 @@ class EmbeddingExplorer(SentenceExplorer):
 
     def render(self):
         tokens, ids = self.read(self.value("text"))
+        tokens = token_labels(tokens)  # as the table and the axes show them
         vectors = self.embed(ids).cpu()  # (T, d_model)
         kind = self.value("similarity")
         return {
             "tokens": token_table(tokens, ids),
             "vectors": figures.embedding_heatmap(
-                vectors, tokens, title=f"{len(tokens)} tokens × {vectors.shape[1]} dimensions"
+                vectors, tokens, title=f"{counted(len(tokens), 'token')} × {vectors.shape[1]} dimensions"
             ),
             "similarity": figures.similarity_heatmap(
                 similarity_matrix(vectors, kind),

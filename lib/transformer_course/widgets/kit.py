@@ -4,7 +4,10 @@
 ``render()``, which returns the new content of each view (a ``go.Figure`` from a pure
 function in ``figures``, or an HTML string). Input a learner can get wrong (an empty box,
 a long text) raises ``InputError`` inside ``render``; the explorer shows it as a message
-and keeps the last good figures, so a learner never sees a traceback.
+and keeps the last good figures, so a learner never sees a traceback. Before ``render`` the
+explorer checks every control (``control_problem``: a list with nothing picked, a slider set
+to NaN from code), and a typed word is shown through ``shown_word`` (``token_labels``,
+``quote``): invisible characters spelled out, a pasted essay cut to a label.
 
 ``SentenceExplorer`` is the base of the explorers that read a typed sentence: it parses
 the box, names the unknown words, and embeds the ids on the device where the model lives.
@@ -13,7 +16,8 @@ the box, names the unknown words, and embeds the ids on the device where the mod
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 import ipywidgets as widgets
@@ -25,6 +29,19 @@ from ..tokenizer import Vocab, tokenize
 from .view import FigureView, figure_json
 
 MAX_TOKENS = 16  # longer sentences make heatmaps unreadable
+# A typed word as a label or in a message: cut to this many characters (the longest word of
+# the course's vocabularies has 12), so a pasted 5,000-character "word" keeps a figure's
+# margins and the message line readable.
+MAX_LABEL = 20
+MAX_MESSAGE = 1200  # characters; a longer message line is cut (a last guard: see ``quote``)
+# The controls whose value is one of their options (None: nothing picked).
+CHOICES = (
+    widgets.Dropdown,
+    widgets.ToggleButtons,
+    widgets.RadioButtons,
+    widgets.Select,
+    widgets.SelectionSlider,
+)
 # An explorer's heatmaps print their values up to 10 × 10 cells; a larger one shows a colour
 # bar and its values on hover, and redraws in about half the time (figures.base.printed_cells).
 LIVE_PRINTED_CELLS = 100
@@ -59,6 +76,56 @@ def live_figures() -> Iterator[None]:
 
 class InputError(ValueError):
     """Input a learner typed that we can explain; shown in the widget as a message."""
+
+
+def shown_word(word: str, limit: int = MAX_LABEL) -> str:
+    """A typed token as a label or a message shows it: characters that draw nothing or move
+    the text around (zero-width space, right-to-left override, control characters) spelled
+    out as ``\\u200b``, and cut to ``limit`` characters with "…"."""
+    word = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in word)
+    return word if len(word) <= limit else word[: limit - 1] + "…"
+
+
+def token_labels(tokens: Iterable[str]) -> list[str]:
+    """Typed tokens → the labels a figure or a table shows (``shown_word`` of each)."""
+    return [shown_word(t) for t in tokens]
+
+
+def counted(n: int, noun: str) -> str:
+    """A count for a title or a message: "1 token", "2 tokens"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def quote(word: str, limit: int = MAX_LABEL) -> str:
+    """'word' for a message (``shown_word``: visible, at most ``limit`` characters)."""
+    return f"'{shown_word(word, limit)}'"
+
+
+def quote_list(words: Iterable[str], *, most: int = 8, limit: int = MAX_LABEL) -> str:
+    """'a', 'b', 'c' for a message: the first ``most`` of ``words`` quoted, then how many more."""
+    words = list(words)
+    listed = ", ".join(quote(w, limit) for w in words[:most])
+    return listed + (f" and {len(words) - most} more" if len(words) > most else "")
+
+
+def control_problem(name: str, control: widgets.ValueWidget) -> str | None:
+    """Why ``render`` cannot read ``control`` (set from code, not the page), or None.
+
+    A list with nothing picked (``value = None``) and a slider holding NaN (ipywidgets clamps
+    ±inf to the slider's range but lets NaN through) become a message naming the control.
+    """
+    label = getattr(control, "description", "") or name
+    value = control.value
+    if isinstance(control, CHOICES) and value is None:
+        options = [o[0] if isinstance(o, tuple) else str(o) for o in control.options]
+        return f"Nothing is picked in '{label}': choose one of {quote_list(options, limit=48)}."
+    if isinstance(value, float) and not math.isfinite(value):
+        low, high = getattr(control, "min", None), getattr(control, "max", None)
+        if isinstance(control, widgets.FloatLogSlider):  # its min and max are exponents
+            low, high = control.base**low, control.base**high
+        where = f" between {low:g} and {high:g}" if low is not None and high is not None else ""
+        return f"'{label}' is {value}, which is not a number it can use: set it{where}."
+    return None
 
 
 class Explorer(widgets.VBox):
@@ -109,9 +176,17 @@ class Explorer(widgets.VBox):
         """The content of every view: name → figure (for a "figure" view) or HTML."""
         raise NotImplementedError
 
+    def check_controls(self) -> None:
+        """InputError naming the first control ``render`` cannot read (``control_problem``)."""
+        for name, control in self.controls.items():
+            problem = control_problem(name, control)
+            if problem:
+                raise InputError(problem)
+
     def refresh(self) -> None:
         self._notes = {}
         try:
+            self.check_controls()
             # unchecked: the figure functions checked their arguments.
             with live_figures(), unchecked():
                 content = self.render()
@@ -143,6 +218,8 @@ class Explorer(widgets.VBox):
         if not text:
             self.message.value = ""
             return
+        if len(text) > MAX_MESSAGE:
+            text = text[: MAX_MESSAGE - 1] + "…"
         # JupyterLab's own text colour (≥ 4.5:1 on its background in the light and dark themes;
         # the fallback is for pages without JupyterLab's CSS). An error is marked by its icon
         # and a red bar, not by red text, which no single colour keeps readable in both themes.
@@ -177,7 +254,7 @@ def sentence_box(text: str, *, description: str = "Sentence", width: str = "360p
 
 
 def unknown_note(unknown: list[str]) -> str:
-    words = ", ".join(f"'{w}'" for w in dict.fromkeys(unknown))
+    words = quote_list(dict.fromkeys(unknown))
     return f"Not in the vocabulary, so they share the <unk> vector: {words}."
 
 

@@ -11,7 +11,7 @@ from ..embeddings import TokenEmbedding
 from ..masks import causal_mask, combine_masks, padding_mask
 from ..positional import sinusoidal_encoding
 from ..tokenizer import Vocab
-from .kit import InputError, SentenceExplorer
+from .kit import InputError, SentenceExplorer, counted
 from .tables import batch_table
 
 MAX_BATCH = 6  # sentences in the mask explorer's batch
@@ -113,7 +113,7 @@ class MaskExplorer(SentenceExplorer):
         name = " + ".join(shown) if shown else "no mask"
         n_pad = tokens.count("<pad>")
         self.note(
-            f"Sentence {b}: {length - n_pad} tokens + {n_pad} <pad>. "
+            f"Sentence {b}: {counted(length - n_pad, 'token')} + {n_pad} <pad>. "
             f"Each query may see {row_mask.sum(dim=1).tolist()} keys."
         )
         return {

@@ -8,7 +8,7 @@ import torch
 from .. import figures
 from ..model import Transformer, shape_trace
 from ..tokenizer import Vocab
-from .kit import MAX_TOKENS, SentenceExplorer, sentence_box
+from .kit import MAX_TOKENS, SentenceExplorer, sentence_box, token_labels
 from .tables import shapes_table
 
 BOS_LABEL = "<bos>"
@@ -94,6 +94,7 @@ class ModelExplorer(SentenceExplorer):
         self.shapes = shape_trace(self.model, src, trg_in)
         maps = self.model.attention_weights()[kind][layer - 1][0]  # (h, Lq, Lk)
         self.weights = (maps.mean(dim=0) if head < 0 else maps[head]).detach().cpu()
+        src_tokens, trg_tokens = token_labels(src_tokens), token_labels(trg_tokens)
         dec_tokens = [BOS_LABEL, *trg_tokens]
         queries, keys = {
             "encoder_self": (src_tokens, src_tokens),

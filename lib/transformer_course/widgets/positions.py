@@ -11,7 +11,7 @@ from .. import figures
 from ..embeddings import TokenEmbedding, similarity_matrix
 from ..positional import LearnedPositionalEmbedding, sinusoidal_encoding
 from ..tokenizer import Vocab
-from .kit import Explorer, InputError, SentenceExplorer, sentence_box
+from .kit import Explorer, InputError, SentenceExplorer, quote_list, sentence_box, token_labels
 
 
 class PositionalExplorer(Explorer):
@@ -75,7 +75,7 @@ def match_words(tokens_a: list[str], tokens_b: list[str]) -> list[int]:
         only_a = (Counter(tokens_a) - Counter(tokens_b)).elements()
         only_b = (Counter(tokens_b) - Counter(tokens_a)).elements()
         detail = "; ".join(
-            f"only in {name}: {', '.join(repr(w) for w in words)}"
+            f"only in {name}: {quote_list(words)}"
             for name, words in (("A", list(only_a)), ("B", list(only_b)))
             if words
         )
@@ -148,7 +148,7 @@ class WordOrderExplorer(SentenceExplorer):
         moved = out_b[partner]  # (T, d_model): each word of A, its output in B
         changes = (out_a - moved).norm(dim=-1) / out_a.norm(dim=-1).clamp_min(1e-12)
         cosines = torch.nn.functional.cosine_similarity(out_a, moved, dim=-1)
-        return changes, cosines, (tokens_a, weights_a), (tokens_b, weights_b)
+        return changes, cosines, (token_labels(tokens_a), weights_a), (token_labels(tokens_b), weights_b)
 
     def render(self):
         changes, cosines, (tokens_a, weights_a), (tokens_b, weights_b) = self._measure_orders(None)

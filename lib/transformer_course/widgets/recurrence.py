@@ -8,7 +8,7 @@ import torch
 
 from .. import figures
 from ..recurrence import attention_gradients, rnn_gradients
-from .kit import Explorer
+from .kit import Explorer, counted
 
 
 class RepeatedProductExplorer(Explorer):
@@ -37,7 +37,7 @@ class RepeatedProductExplorer(Explorer):
     def render(self):
         factor, steps = self.value("factor"), self.value("steps")
         values = self.products()
-        self.note(f"{factor:.2f} multiplied {steps} times = {float(values[-1]):.3g}.")
+        self.note(f"{factor:.2f} multiplied {counted(steps, 'time')} = {float(values[-1]):.3g}.")
         return {"product": figures.repeated_product_figure(values, factor)}
 
 
@@ -73,8 +73,9 @@ class PathLengthExplorer(Explorer):
         attention = self._attention_cache[length]
         self.rnn, self.attention = rnn, attention
         far = length - 1
+        steps = counted(far, "step")
         self.note(
-            f"The first token is {far} steps back. The RNN's gradient must cross {far} steps to reach "
+            f"The first token is {steps} back. The RNN's gradient must cross {steps} to reach "
             f"it and arrives at {float(rnn[-1]):.2g} (the last token gets {float(rnn[0]):.2g}); "
             f"attention reaches it in 1 step, with {float(attention[-1]):.2g}."
         )

@@ -6,13 +6,14 @@ and only draws it: nothing here trains.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import ipywidgets as widgets
 import torch
 
 from .. import figures, generation
-from .kit import Explorer, InputError
+from .kit import Explorer, InputError, quote_list
 
 
 class LiveLossCurve(Explorer):
@@ -55,6 +56,11 @@ class LiveLossCurve(Explorer):
 
     def render(self):
         h = self.history
+        if h is not None and not all(hasattr(h, a) for a in ("steps", "losses", "smoothed", "evals")):
+            raise InputError(
+                f"update() needs the training.History that train() passes to its callback, "
+                f"got {type(h).__name__}: pass callback=curve.update to train()."
+            )
         if h is None or not len(h):
             fig = figures.loss_curve_figure(
                 [],
@@ -70,9 +76,11 @@ class LiveLossCurve(Explorer):
         window = self.value("smoothing")
         smoothed = h.smoothed(window)
         self.note(
-            f"step {h.steps[-1]}: loss {h.last_loss:.4f} "
-            f"(mean of the last {min(window, len(h))} steps: {smoothed[-1]:.4f})."
+            f"step {h.steps[-1]}: loss {_loss(h.last_loss)} "
+            f"(mean of the last {min(window, len(h))} steps: {_loss(smoothed[-1])})."
         )
+        if not math.isfinite(h.last_loss):
+            self.note("Training diverged: train again with a smaller learning rate.")
         return {
             "loss": figures.loss_curve_figure(
                 h.steps,
@@ -86,6 +94,12 @@ class LiveLossCurve(Explorer):
                 validation=h.evals.get(self.validation),
             )
         }
+
+
+def _loss(value: float) -> str:
+    """A loss for the info line: 4 decimals, or 4 digits once it has diverged (1e+12, not 13
+    digits and 4 decimals); nan and inf as they are."""
+    return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
 
 
 class AttentionHistoryExplorer(Explorer):
@@ -226,6 +240,13 @@ class GenerationExplorer(Explorer):
         )
 
     def render(self):
+        symbols = self.task.symbols
+        unknown = [s for s in self.value("text").split() if s not in symbols]
+        if unknown:  # named here, shortened: the task's own error lists every one in full
+            raise InputError(
+                f"The source holds {quote_list(dict.fromkeys(unknown))}: symbols must come from "
+                f"{' '.join(symbols)}. Type symbols separated by spaces, e.g. '3 1 4'."
+            )
         try:
             src = self.task.encode(self.value("text"))
         except ValueError as err:
