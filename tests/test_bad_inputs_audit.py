@@ -6,6 +6,8 @@ of padding, ``add_bos="no"`` read as True, ``seed=1.5`` accepted). Now each gets
 ValueError naming the argument and saying what was expected.
 """
 
+import math
+
 import pytest
 import torch
 from refusals import IDS, SMALL, X, assert_refused, each_case
@@ -18,6 +20,7 @@ from transformer_course import (
     masks,
     neighbours,
     positional,
+    pronoun_heads,
     recurrence,
     sampling,
     softmax,
@@ -378,6 +381,11 @@ CASES = [
     ),
     ("neighbour_rows seed 2**64", lambda: neighbours.neighbour_rows(2, seed=HUGE_SEED), "seed", "an int in"),
     ("rnn_gradients seed 2**64", lambda: recurrence.rnn_gradients(3, seed=HUGE_SEED), "seed", "an int in"),
+    ("add_eval value text", lambda: training.History().add_eval("held-out", 1, "a"), "value", "a number"),
+    ("add_eval value list", lambda: training.History().add_eval("held-out", 1, [1.0]), "value", "a number"),
+    ("add_eval negative step", lambda: training.History().add_eval("held-out", -1, 0.5), "step", ">= 0"),
+    ("add_eval name None", lambda: training.History().add_eval(None, 1, 0.5), "name", "non-empty str"),
+    ("pronoun_attention None", lambda: pronoun_heads.pronoun_attention(decoder(), None), "stories", "Story"),
 ]
 
 
@@ -466,3 +474,12 @@ def test_split_rows_by_int_slice_and_tensor():
     assert len(TASK.train[0:3]) == 3 and len(TASK.train[torch.tensor([0, 7])]) == 2
     assert TASK.train[-1].src.shape == TASK.train.src[-1].shape
     assert len(PRONOUNS.train[torch.tensor([1, 2])].sentences) == 2
+
+
+def test_add_eval_keeps_numbers_tensors_and_a_diverged_nan():
+    history = training.History()
+    history.add_eval("held-out", 0, 2)
+    history.add_eval("held-out", 1, torch.tensor(1.5))
+    history.add_eval("held-out", 2, float("nan"))
+    steps, values = zip(*history.evals["held-out"])
+    assert steps == (0, 1, 2) and values[:2] == (2.0, 1.5) and math.isnan(values[2])

@@ -481,3 +481,12 @@ def test_cached_step_first_token_twice_is_not_called_new_token_only():
     result = checks.check_cached_attention_step(lambda *a: _cached(*a, duplicate_first=True))
     named(result, "input #4", "the keys (item 1) differs")
     assert "Your output is v_new" not in result.message
+
+
+def test_an_activation_capped_at_6_is_not_relu():
+    def ffn(x, w_1, b_1, w_2, b_2, act=F.relu):
+        return act(x @ w_1 + b_1) @ w_2 + b_2
+
+    assert checks.exercise("feed_forward").check(ffn).passed
+    capped = checks.exercise("feed_forward").check(lambda *a: ffn(*a, act=F.relu6))
+    assert capped.status == WRONG, capped.message

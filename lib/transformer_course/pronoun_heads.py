@@ -115,7 +115,11 @@ def pronoun_readings(
     """``pronoun_attention`` for each row in ``at`` (row → PronounAttention), from one run of
     the model: both rows come from the same attention weights, so reading them together
     costs one forward pass instead of one per row."""
-    if isinstance(stories, Story) or not len(stories) or not all(isinstance(s, Story) for s in stories):
+    if (
+        not isinstance(stories, Sequence)
+        or not len(stories)
+        or not all(isinstance(s, Story) for s in stories)
+    ):
         raise ValueError("stories must be a non-empty list of Story")
     _validate.positive_int("batch_size", batch_size)
     rows = _rows(at)

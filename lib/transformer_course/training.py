@@ -65,7 +65,24 @@ class History:
         return out
 
     def add_eval(self, name: str, step: int, value: float) -> None:
+        """Record ``value`` (e.g. a held-out loss) measured at ``step`` under ``name``."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f'name must be a non-empty str such as "held-out", got {name!r}')
+        _validate.integer("step", step, low=0)
+        if isinstance(value, str | bytes) or not _is_number(value):
+            raise ValueError(f"value must be a number (what was measured at step {step}), got {value!r}")
         self.evals.setdefault(name, []).append((step, float(value)))
+
+
+def _is_number(value: object) -> bool:
+    """A Python number or a one-element tensor: what ``float()`` turns into a loss."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() == 1
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def train(

@@ -92,6 +92,12 @@ def _ffn_cases() -> list[tuple]:
         weights = (randn(d, d_ff, gen=g, scale=d**-0.5), randn(d_ff, gen=g))
         weights += (randn(d_ff, d, gen=g, scale=d_ff**-0.5), randn(d, gen=g))
         cases.append((randn(*shape, gen=g), *weights))
+    # Large inputs: hidden values far past 6, so that an activation that caps them (ReLU6,
+    # hardtanh) differs from ReLU somewhere.
+    d, d_ff = 8, 16
+    weights = (randn(d, d_ff, gen=g, scale=d**-0.5), randn(d_ff, gen=g))
+    weights += (randn(d_ff, d, gen=g, scale=d_ff**-0.5), randn(d, gen=g))
+    cases.append((randn(2, 3, d, gen=g, scale=10.0), *weights))
     return cases
 
 
