@@ -72,10 +72,13 @@ def test_the_page_gets_the_dark_template_and_the_light_to_dark_colours():
         themes.LIGHT.muted: themes.DARK.muted,
         themes.LIGHT.blank: themes.DARK.blank,
         themes.LIGHT.faint: themes.DARK.faint,
+        **themes.dark_scale_colours(),
     }
     # Each light colour a figure draws is in its JSON as written, so the page can swap it.
     fig = figures.mask_heatmap(torch.eye(2, dtype=torch.bool), ["a", "b"])
     assert themes.LIGHT.blank in figure_json(fig)
+    weights = figure_json(figures.attention_heatmap(torch.eye(2), ["a", "b"]))
+    assert all(c in weights for c in themes.dark_scale_colours() if c in str(figures.palette.SEQUENTIAL))
 
 
 def test_a_figure_shown_in_a_notebook_carries_the_same_config(monkeypatch):

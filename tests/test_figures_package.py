@@ -218,6 +218,29 @@ def test_a_faint_line_shows_on_the_dark_page_at_least_as_well_as_on_the_light():
     assert dark < bold
 
 
+def test_a_heatmap_on_the_dark_page_grows_brighter_with_its_value():
+    # Blues on #111111 drew every weight near 0 as a bright block and the largest as the
+    # darkest cell. Dark: 0 is close to the page, and the contrast against it grows with
+    # the value (RdBu: with the distance from zero, either way).
+    paper = themes.DARK.template.layout.paper_bgcolor
+    swap = themes.theme_swap()["colours"]
+
+    def dark_contrasts(scale):
+        assert all(c in swap for _, c in scale), "a colour of the scale has no dark counterpart"
+        return [_contrast_over(swap[c], paper) for _, c in scale]
+
+    blues = dark_contrasts(palette.SEQUENTIAL)
+    assert blues == sorted(blues) and blues[0] < 1.6 and blues[-1] > 15
+    rdbu = dark_contrasts(palette.DIVERGING)
+    middle = len(rdbu) // 2
+    falling, rising = rdbu[: middle + 1], rdbu[middle:]
+    assert falling == sorted(falling, reverse=True) and rising == sorted(rising)
+    assert rdbu[middle] < 1.5 and min(rdbu[0], rdbu[-1]) > 10
+    assert [swap[c] for _, c in palette.DIVERGING_REVERSED] == [swap[c] for _, c in palette.DIVERGING][::-1]
+    # The light page keeps plotly's scales: the swap is only for the dark one.
+    assert themes.theme().name == "light" and palette.SEQUENTIAL[0][1] == "rgb(247,251,255)"
+
+
 def colours_in(obj, key=""):
     """Every colour string in a figure's JSON but its colour scales (plotly's named scales, resolved)."""
     if isinstance(obj, dict):

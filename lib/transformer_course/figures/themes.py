@@ -10,7 +10,8 @@ Figures ask ``themes.theme()`` for it each time one is built, and nowhere else: 
 the live view (``widgets/view.py`` + ``static/figure_view.js``) receives both themes
 once (``theme_swap()``) and, when JupyterLab's ``<body data-jp-theme-light="false">``,
 draws each figure with ``DARK``'s template and its ink, muted, blank and faint colours in
-place of ``LIGHT``'s, repainting when the learner switches theme. So the kernel never
+place of ``LIGHT``'s, and its heatmaps with scales that brighten with the value
+(``dark_scale_colours``), repainting when the learner switches theme. So the kernel never
 needs to know the page's theme, and a figure is the same JSON in both.
 
 Nothing here touches plotly's global settings: ``pio.templates.default`` and the template
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from .palette import COLORWAY, RAW_COLOUR, SKY_BLUE, faded
+from .palette import COLORWAY, DIVERGING, RAW_COLOUR, SEQUENTIAL, SKY_BLUE, faded
 
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 
@@ -88,6 +89,35 @@ DARK = Theme(
 )
 
 
+# A heatmap on the dark page. Blues runs from white (0) to navy (1): on #111111 every cell
+# near zero would be a bright block and the largest weight the darkest, the reverse of what
+# the eye reads as "more". In the dark theme each colour of the scale takes its mirror's, so
+# 0 is navy, close to the page, and 1 is the brightest. RdBu is mirrored within each half:
+# zero is a dark grey and the extremes are the lightest red and blue, so small values fade
+# into the page and large ones stand out. (Per colour, so RdBu_r follows.) Written as "#hex",
+# never as the "rgb(…)" strings being replaced: a swap never swaps a colour twice.
+DARK_MIDDLE = "#2b2b2b"
+
+
+def _hex(colour: str) -> str:
+    """ "rgb(8, 48, 107)" → "#08306b"."""
+    r, g, b = (int(v) for v in colour[colour.index("(") + 1 : -1].split(","))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def dark_scale_colours() -> dict[str, str]:
+    """Each colour of the light theme's heatmap scales → the one it takes on the dark page."""
+    blues = [c for _, c in SEQUENTIAL]
+    swap = {c: _hex(m) for c, m in zip(blues, reversed(blues))}
+    rdbu = [c for _, c in DIVERGING]
+    half = len(rdbu) // 2  # 11 colours: 5 reds, the white middle, 5 blues
+    reds, blues_ = rdbu[:half], rdbu[half + 1 :]
+    swap |= {c: _hex(m) for c, m in zip(reds, reversed(reds))}
+    swap |= {c: _hex(m) for c, m in zip(blues_, reversed(blues_))}
+    swap[rdbu[half]] = DARK_MIDDLE
+    return swap
+
+
 def theme() -> Theme:
     """The theme figures are drawn in (``LIGHT``): read by each figure as it is built."""
     return LIGHT
@@ -103,5 +133,6 @@ def theme_swap() -> dict:
             LIGHT.muted: DARK.muted,
             LIGHT.blank: DARK.blank,
             LIGHT.faint: DARK.faint,
+            **dark_scale_colours(),
         },
     }

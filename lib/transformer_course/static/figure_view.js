@@ -8,8 +8,8 @@
 // export uses too: no share/upload button, no link to plotly's site) and the dark theme
 // (figures/themes.py: theme_swap). Figures arrive in the light theme; when JupyterLab's
 // <body data-jp-theme-light="false">, each is drawn with the dark template and its own
-// light ink/muted/blank colours swapped for the dark ones. Every view repaints when the
-// learner switches theme. It also adds the course's page style (static/course.css: text
+// light ink/muted/blank colours (and its heatmap scales' colours) swapped for the dark
+// ones. Every view repaints when the learner switches theme. It also adds the course's page style (static/course.css: text
 // sized for presenting) and, while presenting, fits each figure to the screen.
 
 const views = new Set();  // the repaint functions of the views on the page
