@@ -94,6 +94,8 @@ def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, c
         tril = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()
         mask, causal = (tril if mask is None else mask & tril), False
     if not need_weights:
+        if mask is not None and mask.dim() < 2:  # a mask (Lk,) or (): PyTorch's kernel wants 2-D
+            mask = mask.expand(q.shape[-2], k.shape[-2])
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale, is_causal=causal
         )
@@ -102,14 +104,20 @@ def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, c
     # ``scores`` is a fresh (..., Lq, Lk) tensor nobody else holds, so the mask and (when no
     # gradient is wanted) the softmax can write into it: a second matrix of that size costs
     # more to allocate than the softmax itself (seen: 35 ms vs 10 ms at 8×8×512×512).
+    empty = None
     if mask is not None:
+        empty = _empty_rows(mask)
+        if empty is not None:
+            # softmax over a row of only -inf is NaN, and so is its gradient even once the row
+            # is zeroed: such a row is let see every key, then zeroed, as PyTorch's kernel does.
+            mask = mask | empty
         scores.add_(narrow_heads.mask_bias(mask, scores.dtype))  # exp(-inf) = 0: no weight at all
     if scores.requires_grad:
         weights = torch.softmax(scores, dim=-1)
     else:
         weights = torch.softmax(scores, dim=-1, out=scores)
-    if mask is not None:
-        weights = _zero_empty_rows(weights, mask)
+    if empty is not None:
+        weights = weights.masked_fill(empty, 0.0)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
     return weights @ v, weights
@@ -321,10 +329,11 @@ class MultiHeadAttention(nn.Module):
         return self
 
 
-def _zero_empty_rows(weights: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    # softmax over a row of only -inf gives NaN; PyTorch's fused kernel gives 0 there.
+def _empty_rows(mask: torch.Tensor) -> torch.Tensor | None:
+    """(..., Lq, 1): True where a query may attend to no key (PyTorch's kernel gives it zero
+    weights); None when every query has a key, the usual case."""
     empty = ~mask.any(dim=-1, keepdim=True)
-    return weights.masked_fill(empty, 0.0) if empty.any() else weights
+    return empty if empty.any() else None
 
 
 def _check_qk(q: torch.Tensor, k: torch.Tensor) -> None:

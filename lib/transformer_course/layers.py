@@ -322,6 +322,9 @@ def _check_same_design(mine: EncoderLayer | DecoderLayer, layer: nn.Module) -> N
     theirs = {F.relu: "relu", F.gelu: "gelu"}.get(layer.activation, repr(layer.activation))
     if theirs != mine.feed_forward.activation:
         raise ValueError(f"{name} must use activation {mine.feed_forward.activation!r}, got {theirs}")
+    # load_state_dict copies a LayerNorm's weights, not its eps: another eps would compute other numbers.
+    if layer.norm1.eps != mine.norm1.eps:
+        raise ValueError(f"{name} must have layer_norm_eps={mine.norm1.eps:g}, got {layer.norm1.eps:g}")
 
 
 def _copy_feed_forward(ff: FeedForward, layer: nn.Module) -> None:

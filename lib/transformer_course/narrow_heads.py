@@ -185,9 +185,12 @@ def _plain_gradients(q, k, v, scale, bias, grad):
         inputs = [x.detach().requires_grad_() if not x.requires_grad else x for x in (q, k, v)]
         scores = inputs[0] @ inputs[1].transpose(-2, -1) * scale
         if bias is not None:
-            scores = scores + bias
+            # A row with no key would be softmax(−∞ …) = NaN, its gradient too even once zeroed:
+            # it sees every key instead, then gets zeros, as in the forward.
+            empty = torch.isinf(bias).all(dim=-1, keepdim=True)
+            scores = scores + bias.masked_fill(empty, 0.0)
         weights = torch.softmax(scores, dim=-1)
         if bias is not None:
-            weights = weights.masked_fill(torch.isinf(bias).all(dim=-1, keepdim=True), 0.0)
+            weights = weights.masked_fill(empty, 0.0)
         out = weights @ inputs[2]
         return torch.autograd.grad(out, inputs, grad, create_graph=True, allow_unused=True)

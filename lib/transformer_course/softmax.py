@@ -38,15 +38,18 @@ def stable_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     Subtracting each row's maximum changes nothing mathematically (softmax(x) = softmax(x - c)
     for any constant c), but the largest exponent becomes exp(0) = 1, so nothing overflows.
     A row of only -inf (every key masked) gives zeros, as PyTorch's fused attention does.
+    float16 and bfloat16 scores are computed in float32 and rounded once at the end, as
+    ``torch.softmax`` does (rounding each step gave weights a few units in the last place off).
     """
     _check_rows("scores", scores, dim)
     if scores.shape[dim] == 0:
         return scores.clone()  # rows of no scores: nothing to normalise (as torch.softmax)
-    row_max = scores.amax(dim=dim, keepdim=True)
+    x = scores.float() if scores.dtype in (torch.float16, torch.bfloat16) else scores
+    row_max = x.amax(dim=dim, keepdim=True)
     row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
-    e = (scores - row_max).exp()
+    e = (x - row_max).exp()
     total = e.sum(dim=dim, keepdim=True)
-    return e / torch.where(total > 0, total, torch.ones_like(total))
+    return (e / torch.where(total > 0, total, torch.ones_like(total))).to(scores.dtype)
 
 
 def entropy(weights: torch.Tensor, dim: int = -1) -> torch.Tensor:

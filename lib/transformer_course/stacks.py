@@ -104,6 +104,9 @@ class _Stack(nn.Module):
             has = "has" if stack.norm is not None else "lacks"
             raise ValueError(f"{name} {has} a final norm; set config.final_norm to match")
         if self.norm is not None:
+            if getattr(stack.norm, "eps", None) != self.norm.eps:  # load_state_dict does not copy it
+                got = getattr(stack.norm, "eps", type(stack.norm).__name__)
+                raise ValueError(f"{name}.norm must be a LayerNorm with eps={self.norm.eps:g}, got {got}")
             self.norm.load_state_dict(stack.norm.state_dict())
         return self
 
