@@ -53,7 +53,7 @@ lab: env  ## open JupyterLab on your copies of the chapters (workspace/), chapte
 
 reset: env  ## a fresh copy of a chapter in workspace/: make reset CHAPTER=03 (or all); yours is backed up
 	@[ -n "$(CHAPTER)" ] || { echo "Say which: make reset CHAPTER=03 (or CHAPTER=all)" >&2; exit 2; }
-	$(BIN)/python -m transformer_course.workspace reset $(CHAPTER)
+	$(BIN)/python -m transformer_course.workspace reset "$(CHAPTER)"
 
 status: env  ## which of your copies you changed, and which chapters the course has updated
 	$(BIN)/python -m transformer_course.workspace status
@@ -100,7 +100,7 @@ lock: env  ## rewrite requirements.lock from the current .venv
 
 clean:  ## remove caches and build output (keeps .venv and your workspace/)
 	rm -rf build .pytest_cache .ruff_cache
-	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+	find . -name __pycache__ -not -path './$(VENV)/*' -not -path './workspace/*' -prune -exec rm -rf {} +
 	find . -name .ipynb_checkpoints -not -path './$(VENV)/*' -not -path './workspace/*' -prune -exec rm -rf {} +
 
 distclean: clean  ## also remove .venv (keeps your workspace/)

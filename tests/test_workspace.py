@@ -6,6 +6,7 @@ import os
 import time
 
 import pytest
+from course_folder import make_course, notebook
 from transformer_course.workspace import (
     BACKUPS,
     LAB_SETTINGS,
@@ -16,21 +17,10 @@ from transformer_course.workspace import (
 )
 
 
-def notebook(text: str) -> str:
-    cell = {"cell_type": "code", "metadata": {}, "source": text, "outputs": [], "execution_count": None}
-    return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
-
-
 @pytest.fixture
 def course(tmp_path):
     """A course folder with three chapters, each paired with a .py as in chapters/."""
-    chapters = tmp_path / "chapters"
-    chapters.mkdir()
-    for name in ["00_welcome", "01_embeddings", "02_positional_encoding"]:
-        (chapters / f"{name}.ipynb").write_text(notebook(f"print('{name}')"))
-        (chapters / f"{name}.py").write_text(f"print('{name}')\n")
-    (chapters / "jupytext.toml").write_text('formats = "ipynb,py:percent"\n')
-    return tmp_path
+    return make_course(tmp_path)
 
 
 def learner_edits(path):

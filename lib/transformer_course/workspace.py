@@ -63,26 +63,58 @@ class Workspace:
         return sorted(p.name for p in self.chapters.glob(PATTERN))
 
     def record(self) -> dict[str, str]:
+        """Which course version each copy came from. An unreadable record (cut short, edited)
+        counts as empty, with a warning: every copy that differs from the course then counts
+        as the learner's, so ``reset`` backs it up; the launcher still starts."""
         path = self.folder / RECORD
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        if not path.exists():
+            return {}
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            record = err
+        if isinstance(record, dict) and all(isinstance(v, str) for v in record.values()):
+            return record
+        print(
+            f"workspace: ignoring {path} (not a record of copied chapters: {record!s:.80}); "
+            "chapters that differ from the course count as changed by you",
+            file=sys.stderr,
+        )
+        return {}
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """Write ``path`` whole or not at all (a temporary file, then a rename), as a new file
+        that its owner can write: a read-only course still gives copies the learner can save."""
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _save_record(self, record: dict[str, str]) -> None:
         text = json.dumps(dict(sorted(record.items())), indent=1) + "\n"
-        (self.folder / RECORD).write_text(text, encoding="utf-8")
+        self._write(self.folder / RECORD, text.encode("utf-8"))
 
     def _copy_in(self, name: str, record: dict[str, str]) -> None:
-        shutil.copy2(self.chapters / name, self.folder / name)
-        record[name] = digest(self.chapters / name)
+        data = (self.chapters / name).read_bytes()
+        self._write(self.folder / name, data)
+        record[name] = hashlib.sha256(data).hexdigest()
 
     def sync(self) -> list[str]:
-        """Copy every chapter the workspace lacks; existing copies are never touched."""
+        """Copy every chapter the workspace lacks; existing copies are never touched. A copy
+        missing from the record (it was lost) is recorded when it is the course's version."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        record, added = self.record(), []
+        record, added, adopted = self.record(), [], False
         for name in self.course_names():
-            if not (self.folder / name).exists():
+            copy = self.folder / name
+            if not copy.exists() and not copy.is_symlink():
                 self._copy_in(name, record)
                 added.append(name)
-        if added or not (self.folder / RECORD).exists():
+            elif name not in record and copy.is_file() and digest(copy) == digest(self.chapters / name):
+                record[name], adopted = digest(copy), True
+        if added or adopted or not (self.folder / RECORD).exists():
             self._save_record(record)
         return added
 
@@ -108,35 +140,49 @@ class Workspace:
         names = self.select(which)
         self.folder.mkdir(parents=True, exist_ok=True)
         record, done, backups = self.record(), [], None
-        for name in names:
-            copy, backup = self.folder / name, None
-            ours = {digest(self.chapters / name), record.get(name)}  # today's version, the one copied
-            if copy.exists() and digest(copy) not in ours:
-                backups = backups or self._new_backup_folder()
-                backup = backups / name
-                shutil.move(copy, backup)
-            self._copy_in(name, record)
-            done.append((name, backup))
-        self._save_record(record)
+        try:
+            for name in names:
+                copy, backup = self.folder / name, None
+                ours = {digest(self.chapters / name), record.get(name)}  # today's version, the one copied
+                if copy.is_symlink() or (copy.exists() and (not copy.is_file() or digest(copy) not in ours)):
+                    backups = backups or self._new_backup_folder()
+                    backup = backups / name
+                    shutil.move(copy, backup)  # a link or folder moves as itself
+                self._copy_in(name, record)
+                done.append((name, backup))
+        finally:  # a reset that stops half-way still records the chapters it did
+            self._save_record(record)
         return done
 
     def _new_backup_folder(self) -> Path:
         stamp = time.strftime("%Y%m%d-%H%M%S")
+        (self.folder / BACKUPS).mkdir(parents=True, exist_ok=True)
         folder, n = self.folder / BACKUPS / stamp, 1
-        while folder.exists():  # two resets within one second keep both backups
-            n += 1
-            folder = self.folder / BACKUPS / f"{stamp}-{n}"
-        folder.mkdir(parents=True)
-        return folder
+        while True:  # two resets within one second, or at once, keep both backups
+            try:
+                folder.mkdir()
+                return folder
+            except FileExistsError:
+                n += 1
+                folder = self.folder / BACKUPS / f"{stamp}-{n}"
 
     def status(self) -> dict[str, str]:
-        """For each chapter: 'not copied yet', 'as shipped', 'changed by you',
-        'newer in the course', or both of the last two."""
+        """For each chapter: 'not copied yet', 'deleted from your workspace', 'as shipped',
+        'changed by you', 'newer in the course', or both of the last two; 'differs from the
+        course' when the record of the version copied is lost; 'not a notebook file' for a
+        folder or a broken link in its place."""
         record, states = self.record(), {}
         for name in self.course_names():
             copy, course = self.folder / name, digest(self.chapters / name)
-            if not copy.exists():
-                states[name] = "not copied yet"
+            if not copy.exists() and not copy.is_symlink():
+                gone = "deleted from your workspace (lab copies it again)"
+                states[name] = gone if name in record else "not copied yet"
+                continue
+            if not copy.is_file():
+                states[name] = "not a notebook file (reset moves it to .backups/)"
+                continue
+            if name not in record and digest(copy) != course:
+                states[name] = "differs from the course (changed by you or copied from an older one)"
                 continue
             copied_from = record.get(name, course)
             changed, newer = digest(copy) != copied_from, course != copied_from
@@ -195,6 +241,8 @@ def find_course(explicit: str | None) -> Path:
 
 
 def reset_hint(name: str) -> str:
+    if os.environ.get("MAKELEVEL"):  # run by make: the target the learner knows
+        return f"make reset CHAPTER={name[:2]}"
     return f"python -m transformer_course.workspace reset {name[:2]}"
 
 
@@ -203,7 +251,8 @@ def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
         print(f"workspace: added {name}")
     for name, state in ws.status().items():
         if "newer in the course" in state:
-            print(f"workspace: the course has a newer {name}; `{reset_hint(name)}` gets it (yours is kept)")
+            kept = "yours moves to .backups/" if "changed by you" in state else "you had not changed yours"
+            print(f"workspace: the course has a newer {name}; `{reset_hint(name)}` gets it ({kept})")
     try:
         install_lab_settings()
     except OSError as err:  # a read-only environment still runs; JupyterLab may ask about news

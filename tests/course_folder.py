@@ -1,0 +1,23 @@
+"""A course folder for the workspace tests: chapters/ with three small chapters, each a
+notebook paired with a .py, as in the real chapters/."""
+
+import json
+from pathlib import Path
+
+NAMES = ["00_welcome", "01_embeddings", "02_positional_encoding"]
+
+
+def notebook(text: str) -> str:
+    """A one-cell notebook whose cell holds ``text``."""
+    cell = {"cell_type": "code", "metadata": {}, "source": text, "outputs": [], "execution_count": None}
+    return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def make_course(root: Path) -> Path:
+    chapters = root / "chapters"
+    chapters.mkdir()
+    for name in NAMES:
+        (chapters / f"{name}.ipynb").write_text(notebook(f"print('{name}')"))
+        (chapters / f"{name}.py").write_text(f"print('{name}')\n")
+    (chapters / "jupytext.toml").write_text('formats = "ipynb,py:percent"\n')
+    return root
