@@ -1,9 +1,11 @@
 """The training loop: deterministic, lowers the loss, snapshots, history; the pronoun pointer."""
 
+import math
 import sys
 
 import pytest
 import torch
+from torch import nn
 from transformer_course import training
 from transformer_course.data import pronoun_task, sequence_task
 from transformer_course.generation import seq2seq_accuracy
@@ -233,3 +235,27 @@ def test_pointer_ignores_padding_and_checks_inputs():
         model(pt.test.ids, pt.test.it_pos + 50)
     with pytest.raises(ValueError, match="config"):
         PronounPointer("small")
+
+
+def test_a_diverged_loss_stops_training_before_it_spoils_the_weights():
+    model = nn.Linear(3, 1)
+    data = torch.randn(8, 3)
+    calls, seen = [], {}
+
+    def loss_fn(m, batch):
+        calls.append(1)
+        loss = m(batch).pow(2).mean()
+        if len(calls) == 3:  # the third step's loss is NaN: keep the weights it would have spoiled
+            seen["weights"] = [p.detach().clone() for p in m.parameters()]
+            return loss * float("nan")
+        return loss
+
+    shown = []
+    with pytest.warns(RuntimeWarning, match=r"stopped at step 3: the loss is nan .*smaller learning rate"):
+        history = train(
+            model, loss_fn, lambda idx: data[idx], 8, steps=10, batch_size=4, lr=0.1, progress=False,
+            callback=lambda h: shown.append(h.last_loss), callback_every=100,
+        )  # fmt: skip
+    assert history.steps == [1, 2, 3] and math.isnan(history.losses[-1]) and len(history.learning_rates) == 3
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), seen["weights"]))
+    assert math.isnan(shown[-1])  # the live curve is told, and says the run diverged

@@ -17,6 +17,7 @@ import ctypes
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -116,6 +117,10 @@ def train(
     ``optimiser(model, lr)``, when given, makes the optimiser instead of Adam (e.g. a GPT's
     AdamW, ``lm_training.gpt_optimiser``). When the run is over, the memory its steps freed
     goes back to the system (``release_freed_memory``).
+
+    A loss that is NaN or infinite (training diverged: often a learning rate too large)
+    ends the run at that step, before it updates the weights: the model keeps the last
+    good ones, the history ends with that loss, the callback sees it, and a warning says so.
     """
     _check_model(model)
     _validate.function("loss_fn", loss_fn, "of (model, batch) returning a scalar loss")
@@ -155,13 +160,17 @@ def train(
     model.train()
     for step in range(1, steps + 1):
         loss = _check_loss(loss_fn(model, batch_fn(next(indices))))
+        value = loss.item()
+        if not math.isfinite(value):  # one step more would write NaN into every weight
+            _stop_diverged(history, start + step, value, optimiser, callback)
+            break
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         history.learning_rates.append(optimiser.param_groups[0]["lr"])
         optimiser.step()
         schedule.step()
         history.steps.append(start + step)
-        history.losses.append(loss.item())
+        history.losses.append(value)
         if step in wanted:
             history.snapshots[start + step] = _snapshot(model, snapshot_fn)
         if bar is not None and (step % 10 == 0 or step == steps):
@@ -175,6 +184,21 @@ def train(
         bar.close()
     release_freed_memory()
     return history
+
+
+def _stop_diverged(history: History, step: int, loss: float, optimiser, callback) -> None:
+    """Record the non-finite loss of ``step`` (no update made), show it, and warn."""
+    history.steps.append(step)
+    history.losses.append(loss)
+    history.learning_rates.append(optimiser.param_groups[0]["lr"])
+    if callback is not None:
+        callback(history)
+    warnings.warn(
+        f"training stopped at step {step}: the loss is {loss} (diverged). The model keeps the "
+        "weights of the step before; train again with a smaller learning rate (lr).",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def release_freed_memory() -> bool:
