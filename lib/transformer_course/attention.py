@@ -73,7 +73,8 @@ def scaled_dot_product_attention(
     _validate.like("v", v, q, "q")
     _validate.broadcastable("v's batch dimensions", v.shape[:-2], "q's", q.shape[:-2])
     if mask is not None:
-        _check_mask(mask, (*_batch_shape(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2]), q.device)
+        scores = (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
+        _check_mask(mask, scores, q.device)
     _validate.dropout(dropout_p, "dropout_p")
     _check_scale(scale)
     causal = _validate.boolean("causal", causal)
@@ -352,13 +353,6 @@ def _check_qk(q: torch.Tensor, k: torch.Tensor) -> None:
     _validate.like("k", k, q, "q")
     # The dimensions before (L, d_k) are batch and heads: k's must match q's (or be 1).
     _validate.broadcastable("k's batch dimensions", k.shape[:-2], "q's", q.shape[:-2])
-
-
-def _batch_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    """The broadcast of two batch shapes already known to broadcast (the scores' batch shape)."""
-    n = max(len(a), len(b))
-    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
-    return tuple(y if x == 1 else x for x, y in zip(a, b))
 
 
 def _check_scale(scale: float | None) -> float | None:

@@ -74,7 +74,7 @@ class SequenceTask:
         items = symbols.split() if isinstance(symbols, str) else list(symbols)
         unknown = [s for s in items if s not in self.vocab or self.vocab.stoi[s] < 4]
         if unknown:
-            raise ValueError(f"symbols must come from {' '.join(self.symbols)}; got {unknown}")
+            raise ValueError(f"symbols must come from {' '.join(self.symbols)}; got {_listed(unknown)}")
         if not items:
             raise ValueError("symbols must hold at least one symbol")
         return torch.tensor(self.vocab.ids(items), dtype=torch.long)
@@ -93,6 +93,14 @@ class SequenceTask:
             if tok not in ("<bos>", "<pad>"):
                 out.append(tok)
         return out
+
+
+def _listed(words: list[str], most: int = 8, width: int = 20) -> str:
+    """'a', 'b' … for a message: each word once, cut to ``width`` characters, at most ``most``
+    of them (a pasted essay must not become the message)."""
+    words = list(dict.fromkeys(words))
+    shown = [repr(w if len(w) <= width else w[: width - 1] + "…") for w in words[:most]]
+    return ", ".join(shown) + (f" and {len(words) - most} more" if len(words) > most else "")
 
 
 def _check_index(index: object, n: int) -> None:

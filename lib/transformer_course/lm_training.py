@@ -33,7 +33,7 @@ from torch import nn
 from . import _validate
 from .model import DecoderOnlyTransformer
 from .sampling import check_options, choose
-from .stories import Story, StoryGenerator, _check_count, story_vocab
+from .stories import Story, StoryGenerator, check_count, story_vocab
 from .tokenizer import EOS
 from .training import release_freed_memory
 
@@ -200,7 +200,7 @@ def sample_stories(
     the end, ``training.release_freed_memory``.)"""
     if not isinstance(model, DecoderOnlyTransformer):
         raise ValueError(f"model must be a DecoderOnlyTransformer, got {type(model).__name__}")
-    _check_count("num_stories", num_stories)  # a billion would run for days
+    check_count("num_stories", num_stories)  # a billion would run for days
     _validate.positive_int("batch_size", batch_size)
     _validate.seed("seed", seed)
     check_options(temperature, top_k, model.config.vocab_size, top_p=top_p)

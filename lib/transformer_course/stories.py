@@ -113,7 +113,7 @@ class StoryGenerator:
 
     def sample(self, num_stories: int, *, seed: int = 0) -> list[Story]:
         """``num_stories`` stories drawn with their own ``random.Random(seed)``."""
-        _check_count("num_stories", num_stories)
+        check_count("num_stories", num_stories)
         _validate.integer("seed", seed)
         rng = random.Random(seed)
         return [self._sample_one(rng) for _ in range(num_stories)]
@@ -251,7 +251,7 @@ class StoryGenerator:
 MAX_STORIES = 1_000_000  # about half a GB of Story objects, drawn in a minute on a laptop CPU
 
 
-def _check_count(name: str, value: object) -> int:
+def check_count(name: str, value: object) -> int:
     """A number of stories to draw: a positive int, and not so many that the kernel runs out of memory."""
     _validate.positive_int(name, value)
     if value > MAX_STORIES:
@@ -373,8 +373,8 @@ def split(
     generator: StoryGenerator, num_train: int, num_test: int, *, seed: int = 0
 ) -> tuple[list[Story], list[Story]]:
     """(train, held-out): i.i.d. stories; no held-out story is also a training story."""
-    _check_count("num_train", num_train)
-    _check_count("num_test", num_test)
+    check_count("num_train", num_train)
+    check_count("num_test", num_test)
     _validate.integer("seed", seed)
     if not isinstance(generator, StoryGenerator):
         raise ValueError(f"generator must be a StoryGenerator, got {type(generator).__name__}")
