@@ -5,6 +5,7 @@ Found by an audit of every checker; each wrong answer here was passed, left unna
 reported only by PyTorch's own error before its mistake was catalogued.
 """
 
+import functools
 import math
 
 import pytest
@@ -12,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from transformer_course import checks
 from transformer_course.checks import WRONG
+from transformer_course.checks.describe import describe_difference, same
 from transformer_course.masks import causal_mask, padding_mask
 
 
@@ -490,3 +492,53 @@ def test_an_activation_capped_at_6_is_not_relu():
     assert checks.exercise("feed_forward").check(ffn).passed
     capped = checks.exercise("feed_forward").check(lambda *a: ffn(*a, act=F.relu6))
     assert capped.status == WRONG, capped.message
+
+
+# --- Ids and masks must keep their kind ---
+
+
+def _as_floats(value):
+    """value with every integer or bool tensor in it made float (tuples and lists too)."""
+    if isinstance(value, torch.Tensor) and not value.is_floating_point():
+        return value.float()
+    if isinstance(value, tuple | list):
+        return type(value)(_as_floats(v) for v in value)
+    return value
+
+
+@pytest.mark.parametrize("exercise", checks.EXERCISES, ids=lambda ex: ex.name)
+def test_an_answer_of_integers_or_bools_given_as_floats_never_passes(exercise):
+    """Whatever the checker, the solution with its ids or masks turned into floats (the same
+    numbers) must fail; one that returns only floats must still pass so wrapped."""
+    solution = exercise.solution
+    if not callable(solution) or isinstance(solution, type):
+        pytest.skip("the answer is a class")
+    returned = []
+
+    @functools.wraps(solution)
+    def floats(*args, **kwargs):
+        out = solution(*args, **kwargs)
+        returned.append(out)
+        return _as_floats(out)
+
+    result = exercise.check(floats)
+    kinds = {o.dtype for out in returned for o in (out if isinstance(out, tuple | list) else (out,))
+             if isinstance(o, torch.Tensor)}  # fmt: skip
+    if kinds <= {torch.float32, torch.float64}:
+        assert result.passed, result
+    else:
+        assert result.status == WRONG, result
+
+
+def test_the_harness_names_a_wrong_kind_and_says_whether_the_values_were_right():
+    ids = torch.tensor([3, 1, 2])
+    assert not same(ids.float(), ids)
+    assert "integer tensor" in describe_difference(ids.float(), ids)
+    assert "the right values" in describe_difference(ids.float(), ids)
+    assert "not the right values" in describe_difference(ids.float() + 0.5, ids)
+    mask = torch.tensor([[True, False], [True, True]])
+    assert not same(mask.float(), mask) and not same(mask.long(), mask)
+    assert "True/False (torch.bool)" in describe_difference(mask.float(), mask)
+    assert "1/0 in the right places" in describe_difference(mask.long(), mask)
+    assert same(ids.int(), ids)  # any integer dtype is an integer answer
+    assert same(torch.tensor([0.5, 1.0], dtype=torch.float64), torch.tensor([0.5, 1.0]))

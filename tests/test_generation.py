@@ -275,3 +275,56 @@ def test_bad_top_p_is_refused_by_name(lm, top_p):
         gen.next_token_probs(PROBS.log(), top_p=top_p)
     with pytest.raises(ValueError, match="top_p"):
         gen.generate(lm, torch.tensor([1]), max_new_tokens=2, strategy="sample", top_p=top_p)
+
+
+def _counting(logits_fn):
+    """logits_fn, counting its calls; keeps the max_len it carries."""
+
+    def counted(prefix):
+        counted.calls += 1
+        return logits_fn(prefix)
+
+    counted.calls, counted.max_len = 0, getattr(logits_fn, "max_len", None)
+    return counted
+
+
+def _small_seq2seq():
+    cfg = TransformerConfig(vocab_size=V, d_model=8, num_heads=2, num_encoder_layers=1, num_decoder_layers=1,
+                            d_ff=16, dropout=0.0, max_len=6)  # fmt: skip
+    return Transformer(cfg).eval()
+
+
+@pytest.mark.parametrize("kind", ["plain", "cached", "seq2seq"])
+def test_more_positions_than_max_len_are_refused_up_front_by_name(kind):
+    """A prompt plus max_new_tokens past the model's max_len is refused before the model
+    runs once, naming max_new_tokens and the most it may be (not the model's own "ids")."""
+    if kind == "seq2seq":
+        model = _small_seq2seq()
+        logits_fn, limit = gen.seq2seq_logits_fn(model, torch.tensor([[1, 2, 3]])), 6
+    else:
+        model = DecoderOnlyTransformer(TransformerConfig(vocab_size=V, d_model=8, num_heads=2, d_ff=16,
+                                                         dropout=0.0, max_len=6)).eval()  # fmt: skip
+        make = gen.cached_logits_fn if kind == "cached" else gen.decoder_logits_fn
+        logits_fn, limit = make(model), 6
+    counted = _counting(logits_fn)
+    prompt = torch.tensor([1, 2])
+    most = rf"max_new_tokens must be at most {limit - 2}"
+    with pytest.raises(ValueError, match=rf"{most}, got {limit}.*max_len"):
+        gen.generate(counted, prompt, max_new_tokens=limit)
+    with pytest.raises(ValueError, match=most):
+        gen.greedy_decode(counted, prompt.unsqueeze(0), max_new_tokens=limit - 1)
+    with pytest.raises(ValueError, match=r"prompt has 7 tokens.*max_len = 6"):
+        gen.generate(counted, torch.ones(7, dtype=torch.long), max_new_tokens=1)
+    assert counted.calls == 0
+    # Exactly filling max_len is allowed, and runs the model once per new token.
+    assert gen.generate(counted, prompt, max_new_tokens=limit - 2).ids.shape == (limit,)
+    assert gen.greedy_decode(counted, prompt.unsqueeze(0), max_new_tokens=limit - 2).shape == (1, limit)
+    assert counted.calls == 2 * (limit - 2)
+
+
+def test_a_logits_function_of_ones_own_is_not_limited():
+    """Only a model of the course says how many positions it has: a function without
+    max_len is run as far as asked."""
+    out = gen.generate(lambda p: torch.zeros(*p.shape, 3), torch.tensor([0]), max_new_tokens=40)
+    assert out.ids.shape == (41,)
+    assert gen.max_positions(torch.nn.Linear(2, 2)) is None

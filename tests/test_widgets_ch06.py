@@ -1,5 +1,7 @@
 """Chapter 06's MaskExplorer: toggles and the sentence picker change the views; bad input is a message."""
 
+import html
+
 import pytest
 import torch
 from transformer_course.attention import SingleHeadAttention
@@ -95,3 +97,25 @@ def test_bad_batch_is_a_message(explorer, text, words):
     assert snapshot(explorer) == before
     explorer.controls["sentences"].value = "the cat sat"
     assert "⚠" not in explorer.message.value
+
+
+def test_a_typed_pad_is_masked_and_the_explorer_says_why(explorer):
+    """<pad> typed as a word has the padding's id: the padding mask hides it (as it would in
+    a model), and a note says so instead of leaving the learner to wonder."""
+    explorer.controls["sentences"].value = "the <pad> cat\nI love deep learning"
+    message = html.unescape(explorer.message.value)
+    assert "You typed <pad> in sentence 0" in message and "⚠" not in message
+    assert not bool(explorer.mask[0, :, 1].any())  # nobody may attend to the typed <pad>…
+    assert float(explorer.weights[0, :, 1].abs().max()) == 0.0  # …so it gets no weight
+    explorer.controls["padding"].value = False  # without the padding mask it is a token again
+    assert float(explorer.weights[0, 2, 1]) > 0.0
+    explorer.controls["sentences"].value = "the cat sat"
+    assert "You typed" not in explorer.message.value
+
+
+def test_a_query_that_may_see_nothing_gets_zero_weights_and_a_note(explorer):
+    explorer.controls["sentences"].value = "<pad> <pad>\nthe cat"
+    assert "2 queries ('<pad>', '<pad>') may see no key" in html.unescape(explorer.message.value)
+    assert torch.equal(explorer.weights[0], torch.zeros(2, 2))  # not NaN
+    explorer.controls["padding"].value = False
+    assert "may see no key" not in explorer.message.value

@@ -284,3 +284,19 @@ def test_figures_check_their_arguments():
         figures.next_token_figure(torch.ones(3) / 3, ["a", "b", "c"], chosen=3)
     with pytest.raises(ValueError, match="chosen"):
         figures.generation_figure(torch.ones(2, 3) / 3, ["1", "2"], ["a", "b", "c"], [0])
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True])
+def test_generation_explorer_refuses_a_bad_max_new_tokens_by_name(reverse_model, bad):
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        GenerationExplorer(*reverse_model, max_new_tokens=bad)
+
+
+def test_generation_explorer_writes_no_more_than_the_model_has_positions_for(reverse_model):
+    """Asked for more new tokens than the target's max_len holds after <bos>, the explorer
+    writes as many as fit (its step slider says how many) instead of failing."""
+    model, task = reverse_model
+    ex = GenerationExplorer(model, task, text="5 4 3 2", max_new_tokens=100)
+    assert ex.max_new_tokens == model.config.max_len - 1
+    assert ex.controls["step"].max == model.config.max_len - 1
+    assert "⚠" not in ex.message.value

@@ -35,7 +35,7 @@ from .sampling import STRATEGIES, check_logits, check_options, choose, keep_top_
 
 __all__ = [  # the sampling functions are part of generation's interface too
     "STRATEGIES", "CachedLogits", "Generation", "LogitsFn", "Step", "cached_logits_fn", "check_options",
-    "choose", "decoder_logits_fn", "generate", "greedy_decode", "keep_top_p", "last_logits",
+    "choose", "decoder_logits_fn", "generate", "greedy_decode", "keep_top_p", "last_logits", "max_positions",
     "next_token_probs", "seq2seq_accuracy", "seq2seq_logits_fn", "sequence_accuracy", "strip",
 ]  # fmt: skip
 
@@ -118,6 +118,7 @@ def generate(
     if prompt.numel() == 0:
         raise ValueError("prompt must hold at least one token (e.g. <bos>)")
     _validate.positive_int("max_new_tokens", max_new_tokens)
+    _check_room(logits_fn, prompt.shape[0], max_new_tokens)
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
     check_options(temperature, top_k, top_p=top_p)
@@ -157,6 +158,7 @@ def greedy_decode(
     if prompt.shape[1] == 0:
         raise ValueError("prompt must hold at least one token per row (e.g. <bos>)")
     _validate.positive_int("max_new_tokens", max_new_tokens)
+    _check_room(logits_fn, prompt.shape[1], max_new_tokens)
     _check_ints(eos_id=eos_id, pad_id=pad_id)
     ids = prompt.clone()
     done = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
@@ -219,6 +221,28 @@ def _check_ints(**ids: int | None) -> None:
             _validate.integer(name, value)
 
 
+def _check_room(logits_fn: LogitsFn, prompt_len: int, max_new_tokens: int) -> None:
+    """Refuse, before any work, a request for more positions than the model has: the
+    prompt's t0 and up to ``max_new_tokens`` more must fit in its ``max_len`` (a logits
+    function made here from a course model carries it; others are not checked)."""
+    limit = getattr(logits_fn, "max_len", None)
+    if not isinstance(limit, int):
+        return
+    if prompt_len > limit:
+        raise ValueError(f"prompt has {prompt_len} tokens but the model has only max_len = {limit} positions")
+    if prompt_len + max_new_tokens > limit:
+        raise ValueError(
+            f"max_new_tokens must be at most {limit - prompt_len}, got {max_new_tokens}: the prompt's "
+            f"{prompt_len} tokens and the new ones must fit in the model's max_len ({limit} positions)"
+        )
+
+
+def max_positions(model: torch.nn.Module) -> int | None:
+    """A course model's ``config.max_len``, the most positions it can read; None for others."""
+    limit = getattr(getattr(model, "config", None), "max_len", None)
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) else None
+
+
 def seq2seq_logits_fn(model: torch.nn.Module, src: torch.Tensor) -> LogitsFn:
     """An encoder-decoder ``model(src, tgt) → logits (B, T, V)`` as a logits function of tgt.
 
@@ -237,6 +261,7 @@ def seq2seq_logits_fn(model: torch.nn.Module, src: torch.Tensor) -> LogitsFn:
         out = model(source, prefix)
         return out[0] if isinstance(out, tuple) else out
 
+    logits_fn.max_len = max_positions(model)  # the target's positions: generate checks them up front
     return logits_fn
 
 
@@ -248,6 +273,7 @@ def decoder_logits_fn(model: torch.nn.Module) -> LogitsFn:
         out = model(prefix)
         return out[0] if isinstance(out, tuple) else out
 
+    logits_fn.max_len = max_positions(model)  # generate checks the positions asked for up front
     return logits_fn
 
 
@@ -267,6 +293,7 @@ class CachedLogits:
                 f"model must be a DecoderOnlyTransformer (it has a KV cache), got {type(model).__name__}"
             )
         self.model = model
+        self.max_len = model.config.max_len  # the cache's room: generate checks it up front
         self.need_weights = _validate.boolean("need_weights", need_weights)
         self.cache: KVCache = model.new_cache()
         self.logits: torch.Tensor | None = None  # (B, t, V): one row per cached token

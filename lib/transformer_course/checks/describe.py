@@ -24,6 +24,7 @@ def same(got: object, want: object, atol: float = 1e-5) -> bool:
         return (
             isinstance(got, torch.Tensor)
             and got.shape == want.shape
+            and _same_kind(got, want)
             and torch.allclose(_as_double(got), _as_double(want), atol=atol, rtol=RTOL, equal_nan=True)
         )
     if isinstance(want, tuple | list):
@@ -35,6 +36,17 @@ def same(got: object, want: object, atol: float = 1e-5) -> bool:
     if isinstance(want, float):
         return _is_number(got) and math.isclose(got, want, rel_tol=RTOL, abs_tol=atol)
     return not isinstance(got, torch.Tensor) and got == want
+
+
+def _same_kind(got: torch.Tensor, want: torch.Tensor) -> bool:
+    """Where the answer is ids or counts (an integer tensor) or a mask (bool), the learner's
+    must be too: 7.0 is not an id nn.Embedding takes, and a mask of 1.0/0.0 is not a mask
+    masked_fill or PyTorch's attention reads as one. Any floating dtype may answer a float."""
+    if want.dtype == torch.bool:
+        return got.dtype == torch.bool
+    if not (want.is_floating_point() or want.is_complex()):
+        return not (got.is_floating_point() or got.is_complex() or got.dtype == torch.bool)
+    return True
 
 
 def describe_difference(
@@ -73,6 +85,8 @@ def _describe(got: object, want: object, atol: float, parts: Sequence[str] | Non
             f"your result holds whole numbers ({got.dtype}), so every fraction is lost: keep it "
             "in floating point (torch.zeros(…) is float by default; .long() or .int() rounds)"
         )
+    if not _same_kind(got, want):
+        return _wrong_kind(got, want)
     got, want = _as_double(got), _as_double(want)
     if not torch.isfinite(got).all() and torch.isfinite(want).all():
         return "your result contains inf or NaN where the reference is finite"
@@ -83,6 +97,25 @@ def _describe(got: object, want: object, atol: float, parts: Sequence[str] | Non
     return (
         f"largest difference {float(diff.max()):.3g} at index {where} "
         f"(expected {float(want[where]):.4f}, got {float(got[where]):.4f})"
+    )
+
+
+def _wrong_kind(got: torch.Tensor, want: torch.Tensor) -> str:
+    """An integer or bool answer given as another dtype, e.g. ids as floats."""
+    values = _as_double(got)
+    mask = want.dtype == torch.bool
+    exact = bool(((values == 0) | (values == 1)).all()) if mask else bool((values == values.round()).all())
+    right = exact and bool(torch.equal(values, _as_double(want)))
+    if mask:
+        return (
+            f"expected a mask of True/False (torch.bool), got {got.dtype} "
+            f"({'1/0 in the right places' if right else 'and not the right values either'}): build "
+            "it with dtype=torch.bool, or compare, e.g. ids != pad_id"
+        )
+    return (
+        f"expected whole numbers in an integer tensor ({want.dtype}), got {got.dtype} "
+        f"({'the right values' if right else 'and not the right values either'}): ids and counts are "
+        "integers; keep the input's dtype, or .long()"
     )
 
 

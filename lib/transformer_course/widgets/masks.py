@@ -10,8 +10,8 @@ from ..attention import attention_scores, scaled_dot_product_attention
 from ..embeddings import TokenEmbedding
 from ..masks import causal_mask, combine_masks, padding_mask
 from ..positional import sinusoidal_encoding
-from ..tokenizer import Vocab
-from .kit import InputError, SentenceExplorer, counted
+from ..tokenizer import PAD, Vocab
+from .kit import InputError, SentenceExplorer, counted, quote_list
 from .tables import batch_table
 
 MAX_BATCH = 6  # sentences in the mask explorer's batch
@@ -74,8 +74,18 @@ class MaskExplorer(SentenceExplorer):
                 f"The batch has {len(lines)} sentences; this explorer shows at most "
                 f"{MAX_BATCH}. Remove a few lines."
             )
+        typed = []  # sentences where the learner typed <pad> as a word
         for b, line in enumerate(lines):  # each line checked on its own, its unknown words noted
-            self.read(line, label=f"sentence {b}", max_tokens=MAX_MASK_TOKENS)
+            tokens, _ = self.read(line, label=f"sentence {b}", max_tokens=MAX_MASK_TOKENS)
+            if PAD in tokens:
+                typed.append(b)
+        if typed:  # the mask goes by the id, not by who wrote it: say so rather than surprise
+            which = ", ".join(str(b) for b in typed)
+            self.note(
+                f"You typed {PAD} in sentence {which}: it has the padding's id, so the padding "
+                f"mask hides it like the padding at the end, and it counts as padding below.",
+                key="typed-pad",
+            )
         ids = self.vocab.encode_batch(lines)  # (B, T), padded with pad_id
         return [self.vocab.tokens(row) for row in ids], ids
 
@@ -116,6 +126,14 @@ class MaskExplorer(SentenceExplorer):
             f"Sentence {b}: {counted(length - n_pad, 'token')} + {n_pad} <pad>. "
             f"Each query may see {row_mask.sum(dim=1).tolist()} keys."
         )
+        blind = [tokens[i] for i in range(length) if not bool(row_mask[i].any())]
+        if blind:  # all -inf: softmax would be 0/0; lib gives zeros, as PyTorch's kernel does
+            who = "1 query" if len(blind) == 1 else f"{len(blind)} queries"
+            self.note(
+                f"{who} ({quote_list(blind)}) may see no key at all: a row of scores that is all "
+                "−∞ gets weights of 0 (a softmax of it would divide 0 by 0).",
+                key="blind",
+            )
         return {
             "batch": batch_table(rows, b),
             "mask": figures.mask_heatmap(row_mask, tokens, title=f"Mask: {name}"),

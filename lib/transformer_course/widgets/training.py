@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import ipywidgets as widgets
 import torch
 
-from .. import figures, generation
+from .. import _validate, figures, generation
 from .kit import Explorer, InputError
 
 
@@ -204,7 +204,12 @@ class GenerationExplorer(Explorer):
         self, model: torch.nn.Module, task, text: str = "1 2 3 4 5", *, max_new_tokens: int | None = None
     ):
         self.model, self.task = model, task
-        self.max_new_tokens = max_new_tokens or task.max_len + 1
+        if max_new_tokens is None:
+            max_new_tokens = task.max_len + 1  # the longest answer, and its <eos>
+        self.max_new_tokens = _validate.positive_int("max_new_tokens", max_new_tokens)
+        room = generation.max_positions(model)  # the <bos> takes one of the target's positions
+        if room is not None:
+            self.max_new_tokens = min(self.max_new_tokens, room - 1)
         self.generation = None
         wide = {"description_width": "initial"}
         super().__init__(
