@@ -239,7 +239,10 @@ display(curve)
 def watch(history):
     """Every 100 steps: the held-out loss, a story written at temperature 1, the curve."""
     step = history.steps[-1]
-    history.add_eval("held-out", step, validation_loss(model, val_ids[:200]))   # 200 of them: quicker
+    held_out = validation_loss(model, val_ids[:200])                    # 200 of them: quicker
+    history.add_eval("held-out", step, held_out)
+    if abs(held_out - floor) < 0.05 and not near_floor:                  # the first time only
+        near_floor.update(step=step, seconds=time.perf_counter() - began)
     if step in (100, 300, steps):
         story = sample_stories(model, 1, seed=step)[0]
         verdict = "a story" if generator.is_story(story) else "NOT a story"
@@ -253,6 +256,7 @@ def pronoun_rows(m):
 
 
 checkpoints = [0, 100, 200, 400, 600, 1000, 1500, steps]
+near_floor = {}   # when the held-out loss first came within 0.05 nats/token of the floor
 
 # %% slideshow={"slide_type": "subslide"}
 torch.manual_seed(0)
@@ -266,6 +270,8 @@ train_seconds = time.perf_counter() - began
 final_val = validation_loss(model, val_ids)                          # all 1000 held-out stories
 print(f"\n{steps} steps in {train_seconds:.1f} s; held-out loss {untrained_val:.3f} → {final_val:.4f} "
       f"nats/token; floor {floor:.4f} (gap {final_val - floor:+.4f})")
+print(f"first within 0.05 nats/token of the floor at step {near_floor['step']}, "
+      f"{near_floor['seconds']:.1f} s into training (the held-out loss on 200 stories)")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### How close to the floor?
