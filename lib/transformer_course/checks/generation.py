@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from itertools import count
 
 import torch
 
@@ -48,11 +49,13 @@ def by_hand(
     pick="last",
     whole=True,
     count_prompt=False,
+    bounded=True,
 ):
     """A learner's greedy loop with one switch per catalogued mistake (all off: correct)."""
     ids = prompt.clone()
     fed = prompt.clone()
-    for _ in range(max_new_tokens - (prompt.shape[0] if count_prompt else 0)):
+    steps = range(max_new_tokens - (prompt.shape[0] if count_prompt else 0)) if bounded else count()
+    for _ in steps:
         logits = logits_fn((fed if history else fed[-1:]).unsqueeze(0))  # (1, t, V)
         if pick == "last":
             token = logits[0, -1].argmax(dim=-1)
@@ -106,9 +109,11 @@ class CountingModel:
 
     vocab_size = 9
     eos_id = 1
+    max_calls = 100  # a right answer calls it at most max_new_tokens (≤ 8) times
 
     def __init__(self, stop_at: int):
         self.stop_at = stop_at
+        self.calls = 0  # per answer: the checker gives every call its own copy
 
     def next_id(self, ids: list[int]) -> int:
         if len(ids) >= self.stop_at:
@@ -119,6 +124,12 @@ class CountingModel:
         if not isinstance(prefix, torch.Tensor) or prefix.dim() != 2 or prefix.shape[0] != 1:
             got = tuple(prefix.shape) if isinstance(prefix, torch.Tensor) else type(prefix).__name__
             raise ValueError(f"logits_fn expects the prefix as a (1, t) tensor of ids, got {got}")
+        self.calls += 1
+        if self.calls > self.max_calls:  # a loop that never ends would hang the notebook
+            raise RuntimeError(
+                f"logits_fn was called more than {self.max_calls} times for one answer of at most "
+                "8 new tokens: the loop does not stop"
+            )
         ids = prefix[0].tolist()
         t = len(ids)
         # A fixed, uneven background so no two entries tie, plus a clear winner per row.
@@ -283,6 +294,23 @@ MISTAKES = (
         "<eos> comes first.",
         compute=partial(reference, budget=lambda n, p: n + 1),
         example=lambda f, p, n, e: _learner_counts_to_the_limit(f, p, n, e),
+    ),
+    Mistake(
+        name="no max_new_tokens limit",
+        hint="Your loop runs until <eos> and ignores max_new_tokens: a model need not ever write "
+        "<eos>, so stop after max_new_tokens new tokens as well (for _ in range(max_new_tokens): "
+        "… break at <eos>).",
+        compute=partial(reference, budget=lambda n, p: 10**6),
+        example=partial(by_hand, bounded=False),
+    ),
+    Mistake(
+        name="a loop that never ends",
+        hint="Your loop never ends: it asked the model for a next token over and over without "
+        "reaching <eos> or the limit. Loop at most max_new_tokens times, and feed the whole "
+        "sequence so far back each time (with the new token), so the model sees it grow.",
+        compute=None,
+        error=r"called more than \d+ times for one answer",
+        example=partial(by_hand, bounded=False, history=False),
     ),
     Mistake(
         name="new tokens only",
