@@ -123,3 +123,26 @@ def test_bad_arguments_name_themselves(model, kwargs, says):
     args = dict(model=model, vocab=VOCAB) | kwargs
     with pytest.raises(ValueError, match=says):
         StoryExplorer(args.pop("model"), args.pop("vocab"), **args)
+
+
+def test_a_token_no_story_contains_is_pointed_out():
+    """A model that writes <pad> (here: an untied output layer whose bias favours it) gets a
+    note saying no story contains it; a story without one gets no such note."""
+    torch.manual_seed(0)
+    config = TransformerConfig(
+        vocab_size=len(VOCAB), d_model=16, num_heads=2, num_decoder_layers=1, d_ff=32,
+        max_len=GENERATOR.max_tokens(), dropout=0.0, norm_first=True, positional="learned",
+        tie_embeddings=False,
+    )  # fmt: skip
+    model = DecoderOnlyTransformer(config).eval()
+    with torch.no_grad():
+        model.output.bias.zero_()
+        model.output.bias[VOCAB.pad_id] = 50.0  # <pad> every time
+    explorer = StoryExplorer(model, VOCAB, generator=GENERATOR, max_new_tokens=5)
+    assert VOCAB.tokens(explorer.generation.new_ids) == ["<pad>"] * 5
+    assert "wrote '&lt;pad&gt;', which no story contains" in explorer.message.value.replace("&#x27;", "'")
+    with torch.no_grad():
+        model.output.bias[VOCAB.pad_id] = 0.0
+        model.output.bias[VOCAB.eos_id] = 50.0  # <eos> at once: a proper end, nothing odd
+    explorer.controls["seed"].value = 1
+    assert "no story contains" not in explorer.message.value

@@ -15,8 +15,8 @@ import torch
 from .. import figures, generation
 from ..model import DecoderOnlyTransformer
 from ..stories import StoryGenerator
-from ..tokenizer import Vocab
-from .kit import Explorer, read_sentence, unknown_note
+from ..tokenizer import BOS, PAD, UNK, Vocab
+from .kit import Explorer, quote_list, read_sentence, unknown_note
 
 PROMPT = "lily and tom were in the park . tom bought a pizza . the pizza came out of the oven and"
 
@@ -99,6 +99,7 @@ class StoryExplorer(Explorer):
         k = min(slider.value, len(gen.steps))  # 1-based: the k-th new token
         step = gen.steps[k - 1]
         words = self.vocab.tokens(gen.ids)
+        self._note_tokens_no_story_has(words[len(prompt) :])
         self.accepted = self._verdict(words, finished=gen.steps[-1].chosen == self.vocab.eos_id)
         t = len(step.prefix)
         chosen, before = words[t], " ".join(words[max(0, t - 4) : t])
@@ -144,6 +145,17 @@ class StoryExplorer(Explorer):
             eos_id=self.vocab.eos_id,
             seed=self.value("seed"),
         )
+
+    def _note_tokens_no_story_has(self, new_words: list[str]) -> None:
+        """Say so when the model wrote <pad>, <bos> or <unk>: no story has them inside, and
+        training never asked for them (padding is left out of the loss)."""
+        odd = [w for w in (PAD, BOS, UNK) if w in new_words]
+        if odd:
+            self.note(
+                f"The model wrote {quote_list(odd)}, which no story contains (training never asked "
+                "for it): that happens after text unlike its stories, or at a high temperature.",
+                key="odd",
+            )
 
     # --- what the views show ---
 
