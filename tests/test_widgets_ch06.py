@@ -109,6 +109,9 @@ def test_a_typed_pad_is_masked_and_the_explorer_says_why(explorer):
     assert float(explorer.weights[0, :, 1].abs().max()) == 0.0  # …so it gets no weight
     explorer.controls["padding"].value = False  # without the padding mask it is a token again
     assert float(explorer.weights[0, 2, 1]) > 0.0
+    assert "the padding mask (off now) would hide it" in html.unescape(explorer.message.value)
+    explorer.controls["sentences"].value = "<pad> cat\nthe <pad>\nI love deep learning"
+    assert "You typed <pad> in sentences 0 and 1" in html.unescape(explorer.message.value)
     explorer.controls["sentences"].value = "the cat sat"
     assert "You typed" not in explorer.message.value
 

@@ -80,10 +80,15 @@ class MaskExplorer(SentenceExplorer):
             if PAD in tokens:
                 typed.append(b)
         if typed:  # the mask goes by the id, not by who wrote it: say so rather than surprise
-            which = ", ".join(str(b) for b in typed)
+            where = f"sentence {typed[0]}" if len(typed) == 1 else f"sentences {_listed(typed)}"
+            mask = (
+                "the padding mask hides it"
+                if self.value("padding")
+                else "the padding mask (off now) would hide it"
+            )
             self.note(
-                f"You typed {PAD} in sentence {which}: it has the padding's id, so the padding "
-                f"mask hides it like the padding at the end, and it counts as padding below.",
+                f"You typed {PAD} in {where}: it has the padding's id, so it counts as padding below "
+                f"and {mask}, like the padding at the end.",
                 key="typed-pad",
             )
         ids = self.vocab.encode_batch(lines)  # (B, T), padded with pad_id
@@ -144,3 +149,8 @@ class MaskExplorer(SentenceExplorer):
             ),
             "weights": figures.attention_heatmap(self.weights[b], tokens, title="Weights = softmax(row)"),
         }
+
+
+def _listed(numbers: list[int]) -> str:
+    """[0, 2, 3] → "0, 2 and 3"."""
+    return ", ".join(str(n) for n in numbers[:-1]) + f" and {numbers[-1]}"
