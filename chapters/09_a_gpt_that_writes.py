@@ -32,7 +32,13 @@ import torch
 import torch.nn.functional as F
 from IPython.display import display
 from transformer_course import checks, figures, widgets
-from transformer_course.generation import cached_logits_fn, decoder_logits_fn, generate, greedy_decode
+from transformer_course.generation import (
+    cached_logits_fn,
+    decoder_logits_fn,
+    generate,
+    greedy_decode,
+    keep_top_p,
+)
 from transformer_course.lm_training import (
     acceptance,
     floor_on,
@@ -352,6 +358,52 @@ assert probs[vocab.stoi["cheesy"]] + probs[vocab.stoi["crispy"]] > 0.95
 truth = generator.next_token_tensor(prefix)          # (V,): the generator's own probabilities
 figures.likeliest_tokens_figure(probs, vocab.itos, chosen=step_one.steps[0].chosen, true_probs=truth, top=4,
                                 title="After \"… and it was\": the next token")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: the nucleus of top-p
+#
+# Top-p keeps the **fewest likeliest tokens whose probabilities add up to at least p**
+# (the "nucleus") and gives every other token probability 0. Write it for a batch of
+# distributions `probs` (B, V):
+#
+# 1. sort each row from most to least likely (remember where each token came from);
+# 2. keep a token while the tokens ranked **above** it hold less than `top_p` together,
+#    so the likeliest token always stays, and the one that carries the total past `top_p`
+#    stays too;
+# 3. put every probability back at its token's id, and renormalise each row to sum to 1.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_keep_top_p(probs, top_p):
+    """probs (B, V), each row summing to 1 → the nucleus of each row, renormalised, (B, V)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_keep_top_p(my_keep_top_p)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def keep_top_p_solution(probs, top_p):
+    """probs (B, V), each row summing to 1 → the nucleus of each row, renormalised, (B, V)."""
+    ranked, order = probs.sort(dim=-1, descending=True)      # most likely first; order: their ids
+    above = ranked.cumsum(dim=-1) - ranked                   # what the tokens above each one hold
+    ranked = ranked.masked_fill(above >= top_p, 0.0)         # the nucleus was complete without it
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked)   # back to vocabulary order
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+assert checks.check_keep_top_p(keep_top_p_solution).passed
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# On the model's distribution after "… and it was" (lib's `keep_top_p`, the same
+# function): with p = 0.9 the nucleus holds only the food's adjectives, and the tail that
+# a story must not draw from is gone.
+
+# %% slideshow={"slide_type": "fragment"}
+nucleus = keep_top_p(probs.unsqueeze(0), 0.9)[0]             # (V,)
+kept = {vocab.itos[i]: round(float(nucleus[i]), 3) for i in nucleus.nonzero().flatten().tolist()}
+print(f"kept at p = 0.9: {kept}; left out: {int((nucleus == 0).sum())} tokens that held "
+      f"{float(probs[nucleus == 0].sum()):.4f} together")
+assert set(kept) <= {"cheesy", "crispy"}                     # the food's adjectives only
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Heads that learned what pronouns mean

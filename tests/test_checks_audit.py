@@ -542,3 +542,50 @@ def test_the_harness_names_a_wrong_kind_and_says_whether_the_values_were_right()
     assert "1/0 in the right places" in describe_difference(mask.long(), mask)
     assert same(ids.int(), ids)  # any integer dtype is an integer answer
     assert same(torch.tensor([0.5, 1.0], dtype=torch.float64), torch.tensor([0.5, 1.0]))
+
+
+# --- The nucleus of top-p (09) ---
+
+
+def _nucleus_in_logit_space(probs, top_p):
+    """Drop in log space, then a softmax renormalises: another right way."""
+    ranked, order = probs.sort(dim=-1, descending=True)
+    drop = (ranked.cumsum(-1) - ranked >= top_p).scatter(-1, order, ranked.cumsum(-1) - ranked >= top_p)
+    return torch.softmax(probs.log().masked_fill(drop, float("-inf")), dim=-1)
+
+
+def _nucleus_in_place(probs, top_p):
+    """Zeroes the learner's own input in place: the checker gives every call a fresh copy."""
+    ranked, order = probs.sort(dim=-1, descending=True)
+    for b in range(probs.shape[0]):
+        above = 0.0
+        for p, i in zip(ranked[b].tolist(), order[b].tolist()):
+            if above >= top_p:
+                probs[b, i] = 0.0
+            above += p
+    probs /= probs.sum(dim=-1, keepdim=True)
+    return probs
+
+
+@pytest.mark.parametrize("fn", [_nucleus_in_logit_space, _nucleus_in_place])
+def test_other_right_ways_to_the_nucleus_pass(fn):
+    result = checks.check_keep_top_p(fn)
+    assert result.passed, result
+
+
+def test_the_nucleus_keeps_the_crossing_token_and_stops_at_exactly_p():
+    """The checker's edge cases, worked by hand: the token that carries the sum past p stays
+    (0.7 alone, p = 0.5), and a token whose betters hold exactly p goes (0.5 + 0.25 = 0.75)."""
+    solution = checks.exercise("keep_top_p").solution
+    one = solution(torch.tensor([[0.1, 0.7, 0.2]]), 0.5)
+    assert torch.equal(one, torch.tensor([[0.0, 1.0, 0.0]]))
+    exact = solution(torch.tensor([[0.0625, 0.5, 0.1875, 0.25]]), 0.75)
+    assert torch.allclose(exact, torch.tensor([[0.0, 2 / 3, 0.0, 1 / 3]]))
+
+    def cumulative_below(probs, top_p):  # "keep while the total is under p": drops the 0.7
+        ranked, order = probs.sort(dim=-1, descending=True)
+        ranked = ranked * (ranked.cumsum(-1) < top_p)
+        kept = torch.zeros_like(probs).scatter(-1, order, ranked)
+        return kept / kept.sum(-1, keepdim=True)
+
+    named(checks.check_keep_top_p(cumulative_below), "one token short")

@@ -787,6 +787,59 @@ def _(logits, temperature, top_k):
     return top_k_sample(logits, temperature, top_k).float()
 
 
+# --- 09 the nucleus of top-p ---
+
+
+def nucleus(probs, top_p, drop):
+    """Sorted likeliest first, ``drop(cumulative, ranked)`` says which to zero, put back."""
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(drop(ranked.cumsum(dim=-1), ranked), 0.0)
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+@wrong("keep_top_p", "drop where the running total passes p", named="crossing token left out")
+def _(probs, top_p):
+    return nucleus(probs, top_p, lambda total, p: total > top_p)
+
+
+@wrong("keep_top_p", "each token's own probability against p (a min-p)")
+def _(probs, top_p):
+    kept = probs.masked_fill(probs < 1 - top_p, 0.0)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+@wrong("keep_top_p", "returns the mask")
+def _(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    keep = ranked.cumsum(dim=-1) - ranked < top_p
+    return torch.zeros_like(keep).scatter(-1, order, keep)
+
+
+@wrong("keep_top_p", "put back with gather instead of scatter")
+def _(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0.0)
+    kept = ranked.gather(-1, order)  # the permutation, applied once more: not its inverse
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+@wrong("keep_top_p", "divided by top_p instead of the kept sum", named="not renormalised")
+def _(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0.0)
+    return torch.zeros_like(probs).scatter(-1, order, ranked) / top_p
+
+
+@wrong("keep_top_p", "k from the first row used for every row")
+def _(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    k = int((ranked[0].cumsum(dim=0) - ranked[0] < top_p).sum())
+    ranked[:, k:] = 0.0
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
 # --- 09 one attention step with a KV cache ---
 
 

@@ -15,7 +15,8 @@ holding its exercises: ``embeddings`` (01), ``positions`` (02), ``attention`` (0
 ``add_norm``, ``encoder_layer``, ``layers`` (the decoder layer) and ``assembly`` (the
 encoder-decoder forward) (07), ``loss`` (the shifted-target loss), ``train_step``,
 ``generation`` (greedy decoding) and ``sampling`` (temperature and top-k) (08),
-``cached_step`` (one attention step with a KV cache) (09); and
+``nucleus`` (the tokens top-p keeps) and ``cached_step`` (one attention step with a KV
+cache) (09); and
 ``registry`` (every exercise, in chapter order).
 
 How to add an exercise:
@@ -61,6 +62,7 @@ from .layers import check_decoder_layer
 from .loss import check_teacher_forcing_loss
 from .masks import check_causal_masked_weights
 from .multi_head import check_multi_head_attention
+from .nucleus import check_keep_top_p
 from .positions import check_sinusoidal_encoding
 from .registry import EXERCISES, exercise
 from .sampling import check_sample_next_token
@@ -89,6 +91,7 @@ __all__ = [
     "check_feed_forward",
     "check_function",
     "check_greedy_decode",
+    "check_keep_top_p",
     "check_multi_head_attention",
     "check_sample_next_token",
     "check_sinusoidal_encoding",

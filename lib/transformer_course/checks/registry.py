@@ -20,6 +20,7 @@ from . import (
     loss,
     masks,
     multi_head,
+    nucleus,
     positions,
     sampling,
     softmax,
@@ -29,7 +30,7 @@ from .harness import Exercise
 
 # In the order the chapters teach them: 04 softmax before one head; 07 the feed-forward network
 # and Add & Norm, the encoder layer, the decoder layer, the whole model; 08 the loss and the
-# training step, greedy decoding, sampling; 09 one step with a KV cache.
+# training step, greedy decoding, sampling; 09 the nucleus of top-p, one step with a KV cache.
 MODULES = (
     embeddings,
     positions,
@@ -47,6 +48,7 @@ MODULES = (
     train_step,
     generation,
     sampling,
+    nucleus,
     cached_step,
 )
 
