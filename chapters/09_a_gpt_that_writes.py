@@ -393,7 +393,7 @@ def keep_top_p_solution(probs, top_p):
 
 assert checks.check_keep_top_p(keep_top_p_solution).passed
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # On the model's distribution after "… and it was" (lib's `keep_top_p`, the same
 # function): with p = 0.9 the nucleus holds only the food's adjectives, and the tail that
 # a story must not draw from is gone.
