@@ -58,6 +58,14 @@ def _close(got, want, dtype, what):
     torch.testing.assert_close(got, want, **TOL[dtype], msg=lambda m: f"{what}: {m}")
 
 
+@torch.no_grad()
+def _nudge(module: nn.Module, gen: torch.Generator | None = None) -> None:
+    """Add N(0, 0.1²) to every parameter: PyTorch starts biases at 0, and then they would
+    not count in the comparison."""
+    for p in module.parameters():
+        p.add_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * 0.1)
+
+
 @dataclass(frozen=True)
 class Case:
     """One configuration: ``kind`` and ``index`` make its seed; the rest is drawn from it."""
@@ -398,9 +406,7 @@ def test_multi_head_attention_equals_nn_multihead_attention(case):
     gen = torch.Generator().manual_seed(case.seed)
     dtype, b, h, d, lq, lk = DTYPES[s["dtype"]], s["B"], s["h"], s["d"], s["Lq"], s["Lk"]
     ref = nn.MultiheadAttention(d, h, dropout=s["drop"], bias=s["bias"], batch_first=True, dtype=dtype)
-    with torch.no_grad():  # biases start at 0 in PyTorch: make them count
-        for p in ref.parameters():
-            p.add_(torch.randn(p.shape, generator=gen, dtype=dtype) * 0.1)
+    _nudge(ref, gen)
     mine = MultiHeadAttention(d, h, bias=s["bias"], dropout=s["drop"]).to(dtype).load_from_torch(ref)
     ref.train(s["train"]), mine.train(s["train"])
     query = torch.randn(b, lq, d, generator=gen, dtype=dtype, requires_grad=True)
@@ -492,9 +498,7 @@ def _pair_layers(s, decoder):
     ref = torch_class(
         s["d"], s["h"], s["ff"], batch_first=True, layer_norm_eps=s["eps"], dtype=dtype, **options
     )
-    with torch.no_grad():
-        for p in ref.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
+    _nudge(ref)
     mine = lib_class(s["d"], s["h"], s["ff"], eps=s["eps"], **options).to(dtype).load_from_torch(ref)
     ref.train(s["train"]), mine.train(s["train"])
     return ref, mine
@@ -630,9 +634,7 @@ def test_transformer_equals_nn_transformer(case):
         norm_first=s["norm_first"],
         dtype=dtype,
     ).train(s["train"])
-    with torch.no_grad():
-        for p in core.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
+    _nudge(core)
     model.load_from_torch(core)
     b, ls, lt = s["B"], s["Ls"], s["Lt"]
     # Right padding, at least one real token per sentence (a sentence of padding alone has no
@@ -681,9 +683,7 @@ def test_decoder_only_transformer_equals_nn_transformer_encoder_with_a_causal_ma
     norm = nn.LayerNorm(s["d"], dtype=dtype) if s["final_norm"] else None
     core = nn.TransformerEncoder(layer, s["layers"], norm=norm, enable_nested_tensor=False)
     core.train(s["train"])
-    with torch.no_grad():
-        for p in core.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
+    _nudge(core)
     model.blocks.load_from_torch(core)
     ids = torch.randint(1, 13, (s["B"], s["L"]), generator=gen)
     ids[torch.rand(ids.shape, generator=gen) < s["pads"]] = config.pad_id  # anywhere, position 0 too

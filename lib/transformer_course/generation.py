@@ -293,7 +293,7 @@ class CachedLogits:
                 f"model must be a DecoderOnlyTransformer (it has a KV cache), got {type(model).__name__}"
             )
         self.model = model
-        self.max_len = model.config.max_len  # the cache's room: generate checks it up front
+        self.max_len = max_positions(model)  # the cache's room: generate checks it up front
         self.need_weights = _validate.boolean("need_weights", need_weights)
         self.cache: KVCache = model.new_cache()
         self.logits: torch.Tensor | None = None  # (B, t, V): one row per cached token

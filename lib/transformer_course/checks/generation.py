@@ -109,7 +109,7 @@ class CountingModel:
 
     vocab_size = 9
     eos_id = 1
-    max_calls = 100  # a right answer calls it at most max_new_tokens (≤ 8) times
+    max_calls = 100  # a right answer calls it at most max_new_tokens times (≤ 8 in _cases)
 
     def __init__(self, stop_at: int):
         self.stop_at = stop_at
@@ -127,8 +127,8 @@ class CountingModel:
         self.calls += 1
         if self.calls > self.max_calls:  # a loop that never ends would hang the notebook
             raise RuntimeError(
-                f"logits_fn was called more than {self.max_calls} times for one answer of at most "
-                "8 new tokens: the loop does not stop"
+                f"logits_fn was called more than {self.max_calls} times for one answer: the loop "
+                "does not stop"
             )
         ids = prefix[0].tolist()
         t = len(ids)
