@@ -163,6 +163,53 @@ print(f"{count_parameters(model):,} parameters: 1 block, d_model 64, 16 heads of
       f"positions up to {config.max_len}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: the GPT's forward pass
+#
+# `checks.GptParts.of(model)` hands you the model's parts: `token`, the token table (V, d);
+# `positions`, one learned vector per position; `blocks`, each `block(x, mask)` a whole
+# pre-norm block, residuals included; and the final LayerNorm `norm`. For ids (B, L)
+# without `<pad>`:
+#
+# 1. embed: token vectors × √d_model (as in chapter 07) + the vectors of positions 0 … L-1;
+# 2. run every block in turn, each given the causal mask (bool, True = may attend);
+# 3. apply `norm`, then score every token. GPT-2's output layer is **tied** to the token
+#    table: token t's score is the dot product with t's own embedding, `x @ token.weight.T`.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_gpt_forward(parts, ids):
+    """ids (B, L), no <pad> → next-token logits (B, L, V)."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_gpt_forward(my_gpt_forward)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def gpt_forward_solution(parts, ids):
+    """ids (B, L), no <pad> → next-token logits (B, L, V)."""
+    length = ids.shape[1]
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))
+    sees = torch.ones(length, length, dtype=torch.bool).tril()     # (L, L): position i sees 0 … i
+    for block in parts.blocks:
+        x = block(x, sees)                                         # (B, L, d_model)
+    return parts.norm(x) @ parts.token.weight.T                    # (B, L, V): tied to the table
+
+
+assert checks.check_gpt_forward(gpt_forward_solution).passed
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# That is the whole model: on the first 12 tokens of four training stories, the worked
+# solution above and `model(ids)` give the same logits.
+
+# %% slideshow={"slide_type": "fragment"}
+ids = train_ids[:4, :12].long()                                   # no <pad> this early in a story
+assert (ids != vocab.pad_id).all()
+ours = gpt_forward_solution(checks.GptParts.of(model), ids)      # (4, 12, V)
+print(f"logits {tuple(ours.shape)}; largest difference from model(ids): "
+      f"{(ours - model(ids)).abs().max().item():.1e}")
+assert torch.allclose(ours, model(ids), atol=1e-6)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Why the norm moved
 #
 # In the paper's post-norm block every layer's output passes through a LayerNorm before

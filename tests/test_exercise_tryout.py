@@ -787,6 +787,96 @@ def _(logits, temperature, top_k):
     return top_k_sample(logits, temperature, top_k).float()
 
 
+# --- 09 the GPT's forward pass ---
+
+
+def embed(parts, ids, positions=None):
+    """Scaled token vectors plus the learned vector of each position (0 … L-1 by default)."""
+    where = torch.arange(ids.shape[1]) if positions is None else positions
+    return parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(where)
+
+
+@wrong("gpt_forward", "GPT-2's embedding, unscaled", named="no √d_model")
+def _(parts, ids):
+    x = parts.token(ids) + parts.positions.weight[: ids.shape[1]]
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return parts.norm(x) @ parts.token.weight.T
+
+
+@wrong("gpt_forward", "positions counted from 1")
+def _(parts, ids):
+    x = embed(parts, ids, torch.arange(1, ids.shape[1] + 1))
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return parts.norm(x) @ parts.token.weight.T
+
+
+@wrong("gpt_forward", "nn.Transformer's square subsequent mask", named="a float mask")
+def _(parts, ids):
+    x = embed(parts, ids)
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(ids.shape[1])
+    for block in parts.blocks:
+        x = block(x, mask)
+    return parts.norm(x) @ parts.token.weight.T
+
+
+@wrong("gpt_forward", "a residual around each block", named="residual added twice")
+def _(parts, ids):
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = x + block(x, causal_mask(ids.shape[1]))
+    return parts.norm(x) @ parts.token.weight.T
+
+
+@wrong("gpt_forward", "the norm before the blocks instead of after")
+def _(parts, ids):
+    x = parts.norm(embed(parts, ids))
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return x @ parts.token.weight.T
+
+
+@wrong("gpt_forward", "the output through the embedding itself")
+def _(parts, ids):
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return parts.token(parts.norm(x))
+
+
+@wrong("gpt_forward", "the mask sized by the batch")
+def _(parts, ids):
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[0]))
+    return parts.norm(x) @ parts.token.weight.T
+
+
+@wrong("gpt_forward", "only the next token, for generation", named="the last position only")
+def _(parts, ids):
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return (parts.norm(x) @ parts.token.weight.T)[:, -1, :]
+
+
+@wrong("gpt_forward", "log-probabilities returned", named="log-softmax on the logits")
+def _(parts, ids):
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return torch.log_softmax(parts.norm(x) @ parts.token.weight.T, dim=-1)
+
+
+@wrong("gpt_forward", "the blocks in reverse order")
+def _(parts, ids):
+    x = embed(parts, ids)
+    for block in reversed(parts.blocks):
+        x = block(x, causal_mask(ids.shape[1]))
+    return parts.norm(x) @ parts.token.weight.T
+
+
 # --- 09 the nucleus of top-p ---
 
 

@@ -297,6 +297,29 @@ def test_the_forward_exercise_is_the_lib_models_forward():
         Seq2SeqParts.of(Transformer(config.replace(tie_embeddings=False, trg_vocab_size=13)))
 
 
+@pytest.mark.parametrize("layers", [1, 3])
+@pytest.mark.parametrize("grad", [False, True])
+def test_the_gpt_forward_exercise_is_the_lib_models_forward(layers, grad):
+    """The checker's reference is lib's DecoderOnlyTransformer, with and without a gradient
+    (training takes another attention path) and on more blocks than its own cases have."""
+    from transformer_course.checks.gpt_forward import GptParts, forward, solution
+    from transformer_course.model import DecoderOnlyTransformer
+
+    config = TransformerConfig(vocab_size=11, d_model=24, num_heads=3, num_decoder_layers=layers, d_ff=40,
+                               dropout=0.0, max_len=20, positional="learned", norm_first=True)  # fmt: skip
+    torch.manual_seed(layers)
+    model = DecoderOnlyTransformer(config).eval()
+    ids = torch.randint(1, 11, (3, 9))  # no <pad> (0)
+    with torch.set_grad_enabled(grad):
+        want = model(ids)
+        assert torch.allclose(forward(GptParts.of(model), ids), want, atol=1e-5)
+        assert torch.allclose(solution(GptParts.of(model), ids), want, atol=1e-5)
+    with pytest.raises(ValueError, match="model must be a DecoderOnlyTransformer"):
+        GptParts.of(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="learned positions"):
+        GptParts.of(DecoderOnlyTransformer(config.replace(positional="sinusoidal")))
+
+
 def test_the_encoder_layer_is_checked_against_pytorchs_layer():
     from transformer_course.checks.encoder_layer import _cases, reference
 

@@ -15,8 +15,8 @@ holding its exercises: ``embeddings`` (01), ``positions`` (02), ``attention`` (0
 ``add_norm``, ``encoder_layer``, ``layers`` (the decoder layer) and ``assembly`` (the
 encoder-decoder forward) (07), ``loss`` (the shifted-target loss), ``train_step``,
 ``generation`` (greedy decoding) and ``sampling`` (temperature and top-k) (08),
-``nucleus`` (the tokens top-p keeps) and ``cached_step`` (one attention step with a KV
-cache) (09); and
+``gpt_forward`` (the GPT's forward pass from its parts), ``nucleus`` (the tokens top-p
+keeps) and ``cached_step`` (one attention step with a KV cache) (09); and
 ``registry`` (every exercise, in chapter order).
 
 How to add an exercise:
@@ -43,6 +43,7 @@ from .embeddings import check_cosine_similarity
 from .encoder_layer import check_encoder_layer
 from .feed_forward import check_feed_forward
 from .generation import check_greedy_decode
+from .gpt_forward import GptParts, check_gpt_forward
 from .harness import (
     ERROR,
     NOT_ATTEMPTED,
@@ -76,6 +77,7 @@ __all__ = [
     "PASSED",
     "WRONG",
     "Exercise",
+    "GptParts",
     "Mistake",
     "Result",
     "Seq2SeqParts",
@@ -90,6 +92,7 @@ __all__ = [
     "check_encoder_layer",
     "check_feed_forward",
     "check_function",
+    "check_gpt_forward",
     "check_greedy_decode",
     "check_keep_top_p",
     "check_multi_head_attention",

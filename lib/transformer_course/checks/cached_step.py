@@ -1,4 +1,4 @@
-"""Exercise 09: one step of attention with a KV cache.
+"""Exercise 09c: one step of attention with a KV cache.
 
 ``cached_attention_step(q, k_new, v_new, past_k, past_v)`` → ``(out, keys, values)``:
 

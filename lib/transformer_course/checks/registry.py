@@ -15,6 +15,7 @@ from . import (
     encoder_layer,
     feed_forward,
     generation,
+    gpt_forward,
     head,
     layers,
     loss,
@@ -30,7 +31,8 @@ from .harness import Exercise
 
 # In the order the chapters teach them: 04 softmax before one head; 07 the feed-forward network
 # and Add & Norm, the encoder layer, the decoder layer, the whole model; 08 the loss and the
-# training step, greedy decoding, sampling; 09 the nucleus of top-p, one step with a KV cache.
+# training step, greedy decoding, sampling; 09 the GPT's forward pass, the nucleus of top-p,
+# one step with a KV cache.
 MODULES = (
     embeddings,
     positions,
@@ -48,6 +50,7 @@ MODULES = (
     train_step,
     generation,
     sampling,
+    gpt_forward,
     nucleus,
     cached_step,
 )

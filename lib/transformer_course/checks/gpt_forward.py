@@ -1,0 +1,363 @@
+"""Exercise 09a: the GPT's forward pass, from its parts.
+
+``fn(parts, ids (B, L)) → logits (B, L, V)``: embed (token vector × √d_model + the learned
+vector of each position 0 … L-1), run the blocks in order under the causal mask, apply the
+final LayerNorm, and score every token with the token table itself (the output layer is
+tied to the embedding). ``parts`` is a ``GptParts``; ``of(model)`` takes them from lib's
+``DecoderOnlyTransformer``, whose forward is then the right answer on ids without <pad>.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+from torch import nn
+
+from ..masks import causal_mask
+from ..model import DecoderOnlyTransformer, TransformerConfig
+from .harness import Exercise, Mistake, Result, check_function
+
+
+@dataclass(frozen=True)
+class GptParts:
+    """What a GPT is made of, handed to the learner one by one.
+
+    token: ``nn.Embedding`` (V, d_model), the token table, NOT yet scaled; it is also the
+    output layer's matrix (tied). positions: ``nn.Embedding`` (max_len, d_model), one learned
+    vector per position. blocks: the blocks in order, each
+    ``block(x (B, L, d_model), mask (L, L) bool, True = may attend) → (B, L, d_model)``, residual
+    connections included. norm: the final ``nn.LayerNorm``.
+    """
+
+    token: nn.Embedding
+    positions: nn.Embedding
+    blocks: tuple[nn.Module, ...]
+    norm: nn.LayerNorm
+
+    @classmethod
+    def of(cls, model: DecoderOnlyTransformer) -> GptParts:
+        """The parts of a lib ``DecoderOnlyTransformer`` with learned positions, a final norm
+        and its output tied to the token table (chapter 09's model)."""
+        if not isinstance(model, DecoderOnlyTransformer):
+            raise ValueError(f"model must be a DecoderOnlyTransformer, got {type(model).__name__}")
+        c = model.config
+        if c.positional != "learned" or not c.final_norm or not c.tie_embeddings:
+            raise ValueError(
+                "model must have learned positions, a final norm and tied embeddings "
+                f"(positional='learned', final_norm=True, tie_embeddings=True), got positional="
+                f"{c.positional!r}, final_norm={c.final_norm}, tie_embeddings={c.tie_embeddings}"
+            )
+        blocks = tuple(model.blocks.layers)
+        return cls(model.embed.token.lookup, model.embed.position.table, blocks, model.blocks.norm)
+
+
+# --- The learner's side: the starter, a worked solution, other correct answers ---
+
+
+def starter(parts: GptParts, ids: torch.Tensor) -> torch.Tensor:
+    """ids (B, L), no <pad> → next-token logits (B, L, V)."""
+    raise NotImplementedError
+
+
+def solution(parts: GptParts, ids: torch.Tensor) -> torch.Tensor:
+    """ids (B, L), no <pad> → next-token logits (B, L, V)."""
+    length, d_model = ids.shape[1], parts.token.embedding_dim
+    where = torch.arange(length)  # (L,): the positions 0 … L-1
+    x = parts.token(ids) * math.sqrt(d_model) + parts.positions(where)  # (B, L, d_model)
+    sees = torch.ones(length, length, dtype=torch.bool).tril()  # (L, L): i sees 0 … i
+    for block in parts.blocks:
+        x = block(x, sees)
+    return parts.norm(x) @ parts.token.weight.T  # (B, L, V): tied, the token table scores
+
+
+def by_hand(
+    parts,
+    ids,
+    *,
+    scale="sqrt",
+    positions="index",
+    mask="causal",
+    feed="chain",
+    residual=False,
+    final_norm=True,
+    last_only=False,
+    returns="logits",
+):
+    """A learner's forward pass with one switch per catalogued mistake (all off: correct)."""
+    length, d = ids.shape[1], parts.token.embedding_dim
+    x = parts.token(ids) * {"sqrt": math.sqrt(d), "none": 1.0}.get(scale, 1.0)
+    if positions == "index":
+        x = x + parts.positions(torch.arange(length))
+    elif positions == "ids":  # the token ids used as positions
+        x = x + parts.positions(ids)
+    if scale == "after":
+        x = x * math.sqrt(d)
+    sees = {
+        "causal": causal_mask(length),
+        "inverted": ~causal_mask(length),
+        "none": None,
+    }[mask]
+    h = x
+    for block in parts.blocks:
+        out = block(x if feed == "embeddings" else h, sees)
+        h = h + out if residual else out
+        if feed == "first":
+            break
+    h = parts.norm(h) if final_norm else h
+    logits = h @ parts.token.weight.T
+    logits = logits[:, -1] if last_only else logits
+    if returns == "probabilities":
+        return logits.softmax(dim=-1)
+    return logits.log_softmax(dim=-1) if returns == "log-probabilities" else logits
+
+
+def _with_is_causal(parts, ids):
+    """The blocks told causal=True instead of given a mask; the output with F.linear."""
+    x = parts.token.weight[ids] * parts.token.embedding_dim**0.5 + parts.positions.weight[: ids.shape[1]]
+    for block in parts.blocks:
+        x = block(x, causal=True)
+    return torch.nn.functional.linear(parts.norm(x), parts.token.weight)
+
+
+def _one_mask_per_story(parts, ids):
+    """A (B, 1, L, L) mask, and the layers' own norm arithmetic spelled out at the end."""
+    b, length = ids.shape
+    sees = torch.tril(torch.ones(b, 1, length, length)).bool()
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim)
+    x = x + parts.positions.weight[torch.arange(length)].unsqueeze(0)
+    for block in parts.blocks:
+        x = block(x, sees)
+    norm = parts.norm
+    normed = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + norm.eps)
+    return torch.einsum("bld,vd->blv", normed * norm.weight + norm.bias, parts.token.weight)
+
+
+ALTERNATIVES = {
+    "by hand, every switch off": by_hand,
+    "causal=True, F.linear for the output": _with_is_causal,
+    "a mask per story, the final norm by hand": _one_mask_per_story,
+}
+
+
+# --- The checker's side: reference, test cases, the catalogue of mistakes ---
+
+
+def forward(
+    parts,
+    ids,
+    *,
+    scale="sqrt",
+    positions="index",
+    mask="causal",
+    feed="chain",
+    residual=False,
+    final_norm=True,
+    last_only=False,
+    returns="logits",
+):
+    """The forward pass, or one of its usual mistakes (each switch off: correct). The mask is
+    built by hand here, so that the checker does not share the learner-side code."""
+    length, d = ids.shape[1], parts.token.embedding_dim
+    factor = {"sqrt": math.sqrt(d), "none": 1.0}.get(scale, 1.0)
+    rows = {"index": parts.positions.weight[:length], "ids": parts.positions.weight[ids], "none": 0.0}
+    x = parts.token.weight[ids] * factor + rows[positions]  # (B, L, d)
+    x = x * math.sqrt(d) if scale == "after" else x
+    lower = torch.ones(length, length, dtype=torch.bool).tril()
+    sees = {"causal": lower, "inverted": ~lower, "none": None}[mask]
+    h = x
+    for i, block in enumerate(parts.blocks):
+        if feed == "first" and i > 0:
+            break
+        out = block(x if feed == "embeddings" else h, sees)
+        h = h + out if residual else out
+    h = parts.norm(h) if final_norm else h
+    logits = h @ parts.token.weight.T  # (B, L, V)
+    logits = logits[:, -1] if last_only else logits
+    normalise = {"probabilities": torch.softmax, "log-probabilities": torch.log_softmax}.get(returns)
+    return logits if normalise is None else normalise(logits, dim=-1)
+
+
+def _cases() -> list[tuple]:
+    # Two blocks, so that the mistakes in the loop over blocks show; ids without <pad> (0),
+    # and below max_len (16) so that token ids used as positions still run and are named.
+    config = TransformerConfig(
+        vocab_size=12, d_model=16, num_heads=2, num_decoder_layers=2, d_ff=32, dropout=0.0,
+        max_len=16, norm_first=True, activation="gelu", positional="learned",
+    )  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(93)
+        parts = GptParts.of(DecoderOnlyTransformer(config).eval())
+    ids_a = torch.tensor([[1, 5, 3, 7, 2, 9, 4], [2, 2, 8, 11, 6, 3, 1]])
+    ids_b = torch.tensor([[4, 10, 1], [7, 3, 3], [11, 6, 9]])
+    return [(parts, ids_a), (parts, ids_b)]
+
+
+def _learner_loop_returns_early(parts, ids):
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(ids.shape[1]))
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+        return parts.norm(x) @ parts.token.weight.T  # indented one level too far
+
+
+def _learner_untransposed(parts, ids):
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(ids.shape[1]))
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return parts.norm(x) @ parts.token.weight  # (V, d_model): the table as it is stored
+
+
+def _learner_float_mask(parts, ids):
+    length = ids.shape[1]
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))
+    hide = torch.triu(torch.full((length, length), float("-inf")), diagonal=1)  # as nn.Transformer's
+    for block in parts.blocks:
+        x = block(x, hide)
+    return parts.norm(x) @ parts.token.weight.T
+
+
+MISTAKES = (
+    Mistake(
+        name="output matrix not transposed",
+        hint="The token table is stored (V, d_model), one row per token: to score every token, "
+        "multiply by its transpose, parts.norm(x) @ parts.token.weight.T, (B, L, d) → (B, L, V).",
+        compute=None,
+        error=r"shapes cannot be multiplied",
+        example=_learner_untransposed,
+    ),
+    Mistake(
+        name="a float mask",
+        hint="lib's masks are bool, True = may attend (chapter 06), not the float −∞ masks of "
+        "nn.Transformer: torch.ones(L, L, dtype=torch.bool).tril(), or causal_mask(L).",
+        compute=None,
+        error=r"mask must be a bool tensor",
+        example=_learner_float_mask,
+    ),
+    Mistake(
+        name="no causal mask",
+        hint="The blocks get no causal mask, so every position sees the tokens after it: the "
+        "model could read the very token it must predict. Give each block "
+        "torch.ones(L, L, dtype=torch.bool).tril().",
+        compute=partial(forward, mask="none"),
+        example=partial(by_hand, mask="none"),
+    ),
+    Mistake(
+        name="mask upside down",
+        hint="Your mask hides the past and shows the future: in lib a mask's True means MAY "
+        "attend (the opposite of nn.Transformer's bool masks). Position i sees 0 … i: .tril(), "
+        "not .triu(1).",
+        compute=partial(forward, mask="inverted"),
+        example=lambda parts, ids: _learner_mask_upside_down(parts, ids),
+    ),
+    Mistake(
+        name="positions looked up by token id",
+        hint="You looked up the position table with the token ids: each token got the vector of "
+        "the position numbered like its id. Look it up with the positions 0 … L-1, "
+        "parts.positions(torch.arange(L)).",
+        compute=partial(forward, positions="ids"),
+        example=partial(by_hand, positions="ids"),
+    ),
+    Mistake(
+        name="no positions",
+        hint="The position vectors are missing: add parts.positions(torch.arange(L)), or the "
+        "model cannot tell which token came first.",
+        compute=partial(forward, positions="none"),
+        example=partial(by_hand, positions="none"),
+    ),
+    Mistake(
+        name="no √d_model",
+        hint="The token vectors are not scaled. GPT-2 does not scale them, but lib's embedding, "
+        "like the paper's (chapter 01), multiplies them by √d_model before the positions are "
+        "added: parts.token(ids) * math.sqrt(d_model).",
+        compute=partial(forward, scale="none"),
+        example=partial(by_hand, scale="none"),
+    ),
+    Mistake(
+        name="√d_model after the positions",
+        hint="You scaled after adding the positions, (token + position) × √d_model: only the "
+        "token vectors are scaled, parts.token(ids) * √d_model + the positions.",
+        compute=partial(forward, scale="after"),
+        example=partial(by_hand, scale="after"),
+    ),
+    Mistake(
+        name="only the first block",
+        hint="Only the first block ran: is your `return` indented inside the loop over "
+        "parts.blocks? Run every block, then the final norm and the output.",
+        compute=partial(forward, feed="first"),
+        example=_learner_loop_returns_early,
+    ),
+    Mistake(
+        name="every block reads the embeddings",
+        hint="Every block read the embeddings, so only the last block's work reached the "
+        "output: feed each block the previous block's output, x = block(x, mask).",
+        compute=partial(forward, feed="embeddings"),
+        example=partial(by_hand, feed="embeddings"),
+    ),
+    Mistake(
+        name="residual added twice",
+        hint="You added x to each block's output, x = x + block(x, mask): a block already adds "
+        "its input back (its residual connections, chapter 07), so x = block(x, mask).",
+        compute=partial(forward, residual=True),
+        example=partial(by_hand, residual=True),
+    ),
+    Mistake(
+        name="no final LayerNorm",
+        hint="The final LayerNorm is missing: in a pre-norm GPT the last block's output has not "
+        "been normalised yet, so apply parts.norm before the output layer.",
+        compute=partial(forward, final_norm=False),
+        example=partial(by_hand, final_norm=False),
+    ),
+    Mistake(
+        name="the last position only",
+        hint="You returned the scores after the last position only, (B, V): the model scores "
+        "the next token at EVERY position, (B, L, V), so that one story trains all of them "
+        "at once. Generation picks the last row itself.",
+        compute=partial(forward, last_only=True),
+        example=partial(by_hand, last_only=True),
+    ),
+    Mistake(
+        name="softmax on the logits",
+        hint="You returned probabilities (a softmax): the model returns the raw logits, and the "
+        "loss (cross-entropy) applies its own log-softmax.",
+        compute=partial(forward, returns="probabilities"),
+        example=partial(by_hand, returns="probabilities"),
+    ),
+    Mistake(
+        name="log-softmax on the logits",
+        hint="You returned log-probabilities (a log-softmax): the model returns the raw logits. "
+        "F.cross_entropy applies the log-softmax itself (on log-probabilities, use F.nll_loss).",
+        compute=partial(forward, returns="log-probabilities"),
+        example=partial(by_hand, returns="log-probabilities"),
+    ),
+)
+
+
+def _learner_mask_upside_down(parts, ids):
+    length = ids.shape[1]
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))
+    hide = torch.triu(torch.ones(length, length, dtype=torch.bool), diagonal=1)  # True = hidden
+    for block in parts.blocks:
+        x = block(x, hide)
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def check_gpt_forward(learner_fn: Callable) -> Result:
+    """Exercise 09a: ``fn(parts: GptParts, ids (B, L)) → logits (B, L, V)``."""
+    with torch.no_grad():
+        return check_function(learner_fn, forward, _cases(), name="gpt_forward", mistakes=MISTAKES, atol=1e-4)
+
+
+EXERCISES = (
+    Exercise(
+        name="gpt_forward",
+        chapter="09",
+        check=check_gpt_forward,
+        solution=solution,
+        starter=starter,
+        alternatives=ALTERNATIVES,
+        mistakes=MISTAKES,
+    ),
+)
