@@ -99,6 +99,7 @@ def by_hand(
     sees = {
         "causal": causal_mask(length),
         "inverted": ~causal_mask(length),
+        "strict": causal_mask(length) & ~torch.eye(length, dtype=torch.bool),
         "none": None,
     }[mask]
     h = x
@@ -167,7 +168,8 @@ def forward(
     x = parts.token.weight[ids] * factor + rows[positions]  # (B, L, d)
     x = x * math.sqrt(d) if scale == "after" else x
     lower = torch.ones(length, length, dtype=torch.bool).tril()
-    sees = {"causal": lower, "inverted": ~lower, "none": None}[mask]
+    strict = torch.ones(length, length, dtype=torch.bool).tril(diagonal=-1)  # i sees 0 … i-1
+    sees = {"causal": lower, "inverted": ~lower, "strict": strict, "none": None}[mask]
     h = x
     for i, block in enumerate(parts.blocks):
         if feed == "first" and i > 0:
@@ -251,6 +253,13 @@ MISTAKES = (
         "not .triu(1).",
         compute=partial(forward, mask="inverted"),
         example=lambda parts, ids: _learner_mask_upside_down(parts, ids),
+    ),
+    Mistake(
+        name="the diagonal hidden",
+        hint="Your mask hides each position from itself, so the first position sees nothing: "
+        "position i sees 0 … i, itself included. .tril() keeps the diagonal; .tril(-1) drops it.",
+        compute=partial(forward, mask="strict"),
+        example=lambda parts, ids: _learner_hides_the_diagonal(parts, ids),
     ),
     Mistake(
         name="positions looked up by token id",
@@ -341,6 +350,15 @@ def _learner_mask_upside_down(parts, ids):
     hide = torch.triu(torch.ones(length, length, dtype=torch.bool), diagonal=1)  # True = hidden
     for block in parts.blocks:
         x = block(x, hide)
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def _learner_hides_the_diagonal(parts, ids):
+    length = ids.shape[1]
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))
+    sees = torch.tril(torch.ones(length, length), diagonal=-1).bool()  # "earlier tokens only"
+    for block in parts.blocks:
+        x = block(x, sees)
     return parts.norm(x) @ parts.token.weight.T
 
 
