@@ -715,8 +715,9 @@ widgets.StoryExplorer(model, vocab, generator=generator)
 # ## Recap
 #
 # - A GPT is chapter 07's decoder-only stack: causal self-attention, learned positions,
-#   pre-norm blocks (`x + f(LN(x))`, an identity path from bottom to top), trained to
-#   predict every next token at once with the shifted-target loss.
+#   pre-norm blocks (`x + f(LN(x))`, an identity path from bottom to top), a final
+#   LayerNorm and an output layer tied to the token table (you wrote its forward pass),
+#   trained to predict every next token at once with the shifted-target loss.
 # - A generated corpus gives exact yardsticks: the **floor** (the generator's entropy
 #   per token) and a **recogniser**. In under a minute of training our model came
 #   within a few thousandths of a nat per token of the floor, and about 49 in 50 of the
