@@ -170,7 +170,7 @@ print(f"{count_parameters(model):,} parameters: 1 block, d_model 64, 16 heads of
 # pre-norm block, residuals included; and the final LayerNorm `norm`. For ids (B, L)
 # without `<pad>`:
 #
-# 1. embed: token vectors × √d_model (as in chapter 07) + the vectors of positions 0 … L-1;
+# 1. embed: token vectors × √d_model (chapter 01) + the vectors of positions 0 … L-1;
 # 2. run every block in turn, each given the causal mask (bool, True = may attend);
 # 3. apply `norm`, then score every token. GPT-2's output layer is **tied** to the token
 #    table: token t's score is the dot product with t's own embedding, `x @ token.weight.T`.
