@@ -23,17 +23,27 @@
 # - **Play with the widgets.** Boxes, sliders and checkboxes above a figure redraw it at
 #   once. Type your own sentences: if something is off, the widget tells you in a line of
 #   text instead of crashing.
-# - **Try the "your turn" cells.** Nineteen of them, from cosine similarity in 01 to one
-#   cached attention step in 09 (listed after the map of the course): by the end you have
-#   written every piece of the model. A checker runs your function and, when it is wrong,
-#   names your mistake precisely: the usual slips by name, anything else by where and how
-#   your result differs. A collapsed cell below holds a worked solution: click the `…` to
-#   open it, once you have tried.
+# - **Try the "your turn" cells.** Twenty of them (listed below), from cosine similarity
+#   in 01 to one cached attention step in 09: by the end you have written every piece of
+#   the model. A checker runs your function and, when it is wrong, names your mistake
+#   precisely: the usual slips by name, anything else by where and how your result
+#   differs. A collapsed cell below holds a worked solution: click the `…` to open it,
+#   once you have tried.
 # - **Change anything.** This notebook is your own copy, in `workspace/`: edit it, save it,
 #   break it. `make reset CHAPTER=00` brings back a fresh one, and keeps yours in
 #   `workspace/.backups/`.
 # - **Present it.** Every cell carries slide metadata (new slide, sub-slide, fragment), so
 #   an instructor can show a chapter as slides; the README's notes for instructors say how.
+
+# %% slideshow={"slide_type": "subslide"}
+from transformer_course.checks import EXERCISES
+
+by_chapter = {}
+for ex in EXERCISES:                                  # every "your turn" cell, in course order
+    by_chapter.setdefault(ex.chapter, []).append(ex.name)
+for chapter, names in by_chapter.items():
+    print(f"{chapter}: {', '.join(names)}")
+assert len(EXERCISES) == 20                           # "twenty of them", as the text above says
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## Where the code lives
@@ -240,16 +250,6 @@ widgets.PathLengthExplorer(length=50, scale=1.0)
 # | **07 The full Transformer** | add feed-forward and Add & Norm, stack layers, check against PyTorch |
 # | **08 Training and generation** | train on a toy task, watch attention form, generate text |
 # | **09 A GPT that writes** | train a GPT on stories near the best loss; pronoun heads; a KV cache |
-
-# %% slideshow={"slide_type": "subslide"}
-from transformer_course.checks import EXERCISES
-
-by_chapter = {}
-for ex in EXERCISES:                                  # every "your turn" cell, in course order
-    by_chapter.setdefault(ex.chapter, []).append(ex.name)
-for chapter, names in by_chapter.items():
-    print(f"{chapter}: {', '.join(names)}")
-assert len(EXERCISES) == 19                           # "nineteen of them", as the text above says
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## Recap

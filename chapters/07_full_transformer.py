@@ -133,6 +133,36 @@ token = post[0, 0]
 print(f"after post-norm, token 0 has mean {token.mean():+.3f} and std {token.std(unbiased=False):.3f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your turn: layer normalisation
+#
+# Write the LayerNorm itself, for each token's vector x of d features:
+#
+# 1. its mean μ, and its variance σ², the mean of (x − μ)²: divided by d, not d − 1;
+# 2. x̂ = (x − μ) / √(σ² + ε), where the small ε keeps an almost constant vector from
+#    being blown up;
+# 3. x̂ · weight + bias: a learned scale and shift per feature (they start at 1 and 0).
+
+# %% slideshow={"slide_type": "fragment"}
+def my_layer_norm(x, weight, bias, eps):
+    """x (..., d) → (..., d): each vector along the last dimension normalised, scaled, shifted."""
+    raise NotImplementedError
+
+
+# %% slideshow={"slide_type": "fragment"}
+checks.check_layer_norm(my_layer_norm)
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"} tags=["solution"]
+def layer_norm_solution(x, weight, bias, eps):
+    """x (..., d) → (..., d): each vector along the last dimension normalised, scaled, shifted."""
+    mean = x.mean(dim=-1, keepdim=True)                      # (..., 1): one mean per token
+    var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)       # divided by d, not d - 1
+    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+
+
+assert checks.check_layer_norm(layer_norm_solution).passed
+assert torch.allclose(layer_norm_solution(x + ffn(x), norm.weight, norm.bias, norm.eps), post, atol=1e-6)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Your turn: Add & Norm, both ways
 #
 # Write `my_add_norm(block, x, sublayer)`, the forward pass of the lib's `AddNorm`, from its

@@ -340,6 +340,50 @@ def _(scores, ids, pad_id):
     return masked(scores, tril(ids.shape[1]) & (ids[0] != pad_id)[None, None, :])
 
 
+# --- 07 layer normalisation ---
+
+
+@wrong("layer_norm", "std from torch.std, squared back", named="unbiased variance")
+def _(x, weight, bias, eps):
+    mean, std = x.mean(-1, keepdim=True), x.std(-1, keepdim=True)
+    return (x - mean) / torch.sqrt(std**2 + eps) * weight + bias
+
+
+@wrong("layer_norm", "The Annotated Transformer's a_2 and b_2", named="The Annotated Transformer's version")
+def _(x, weight, bias, eps):
+    mean, std = x.mean(-1, keepdim=True), x.std(-1, keepdim=True)
+    return weight * (x - mean) / (std + eps) + bias
+
+
+@wrong("layer_norm", "statistics over the batch, as batch norm")
+def _(x, weight, bias, eps):
+    mean, var = x.mean(0, keepdim=True), x.var(0, unbiased=False, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+
+
+@wrong("layer_norm", "divided by the variance, not its root")
+def _(x, weight, bias, eps):
+    mean, var = x.mean(-1, keepdim=True), x.var(-1, unbiased=False, keepdim=True)
+    return (x - mean) / (var + eps) * weight + bias
+
+
+@wrong("layer_norm", "a fresh nn.LayerNorm", named="no weight and bias")
+def _(x, weight, bias, eps):
+    return torch.nn.LayerNorm(x.shape[-1], eps=eps)(x)
+
+
+@wrong("layer_norm", "shift before scale")
+def _(x, weight, bias, eps):
+    mean, var = x.mean(-1, keepdim=True), x.var(-1, unbiased=False, keepdim=True)
+    return ((x - mean) / torch.sqrt(var + eps) + bias) * weight
+
+
+@wrong("layer_norm", "nn.LayerNorm's default eps", named="eps fixed at 1e-5")
+def _(x, weight, bias, eps):
+    mean, var = x.mean(-1, keepdim=True), x.var(-1, unbiased=False, keepdim=True)
+    return (x - mean) / torch.sqrt(var + 1e-5) * weight + bias
+
+
 # --- 07 feed-forward ---
 
 

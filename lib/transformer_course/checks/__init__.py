@@ -12,8 +12,8 @@ Layout: ``harness`` (Result, Mistake, Exercise, check_function: run, compare, na
 mistake) and ``describe`` (compare, and say how a result differs); one module per idea
 holding its exercises: ``embeddings`` (01), ``positions`` (02), ``attention`` (03 scores),
 ``softmax`` and ``head`` (04), ``multi_head`` (05), ``masks`` (06), ``feed_forward``,
-``add_norm``, ``encoder_layer``, ``layers`` (the decoder layer) and ``assembly`` (the
-encoder-decoder forward) (07), ``loss`` (the shifted-target loss), ``train_step``,
+``layer_norm``, ``add_norm``, ``encoder_layer``, ``layers`` (the decoder layer) and
+``assembly`` (the encoder-decoder forward) (07), ``loss`` (the shifted-target loss), ``train_step``,
 ``generation`` (greedy decoding) and ``sampling`` (temperature and top-k) (08),
 ``gpt_forward`` (the GPT's forward pass from its parts), ``nucleus`` (the tokens top-p
 keeps) and ``cached_step`` (one attention step with a KV cache) (09); and
@@ -59,6 +59,7 @@ from .harness import (
     varies_between_calls,
 )
 from .head import check_attention
+from .layer_norm import check_layer_norm
 from .layers import check_decoder_layer
 from .loss import check_teacher_forcing_loss
 from .masks import check_causal_masked_weights
@@ -95,6 +96,7 @@ __all__ = [
     "check_gpt_forward",
     "check_greedy_decode",
     "check_keep_top_p",
+    "check_layer_norm",
     "check_multi_head_attention",
     "check_sample_next_token",
     "check_sinusoidal_encoding",

@@ -17,6 +17,7 @@ from . import (
     generation,
     gpt_forward,
     head,
+    layer_norm,
     layers,
     loss,
     masks,
@@ -29,10 +30,10 @@ from . import (
 )
 from .harness import Exercise
 
-# In the order the chapters teach them: 04 softmax before one head; 07 the feed-forward network
-# and Add & Norm, the encoder layer, the decoder layer, the whole model; 08 the loss and the
-# training step, greedy decoding, sampling; 09 the GPT's forward pass, the nucleus of top-p,
-# one step with a KV cache.
+# In the order the chapters teach them: 04 softmax before one head; 07 the feed-forward network,
+# layer normalisation and Add & Norm, the encoder layer, the decoder layer, the whole model;
+# 08 the loss and the training step, greedy decoding, sampling; 09 the GPT's forward pass,
+# the nucleus of top-p, one step with a KV cache.
 MODULES = (
     embeddings,
     positions,
@@ -42,6 +43,7 @@ MODULES = (
     multi_head,
     masks,
     feed_forward,
+    layer_norm,
     add_norm,
     encoder_layer,
     layers,
