@@ -370,7 +370,7 @@ MISTAKES = (
 
 
 def check_cached_attention_step(learner_fn: Callable) -> Result:
-    """Exercise 09: ``fn(q, k_new, v_new (B, h, 1, d_head), past_k, past_v (B, h, t, d_head) or
+    """Exercise 09c: ``fn(q, k_new, v_new (B, h, 1, d_head), past_k, past_v (B, h, t, d_head) or
     None)`` → ``(out (B, h, 1, d_head), keys, values (B, h, t + 1, d_head))``."""
     return check_function(
         learner_fn,

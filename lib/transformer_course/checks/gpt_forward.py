@@ -198,27 +198,43 @@ def _cases() -> list[tuple]:
     return [(parts, ids_a), (parts, ids_b)]
 
 
+def _learner_embed(parts, ids):
+    """The embedding every learner example below gets right: scaled tokens + positions."""
+    scaled = parts.token(ids) * math.sqrt(parts.token.embedding_dim)  # (B, L, d_model)
+    return scaled + parts.positions(torch.arange(ids.shape[1]))
+
+
 def _learner_loop_returns_early(parts, ids):
-    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(ids.shape[1]))
+    x = _learner_embed(parts, ids)
     for block in parts.blocks:
         x = block(x, causal_mask(ids.shape[1]))
         return parts.norm(x) @ parts.token.weight.T  # indented one level too far
 
 
 def _learner_untransposed(parts, ids):
-    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(ids.shape[1]))
+    x = _learner_embed(parts, ids)
     for block in parts.blocks:
         x = block(x, causal_mask(ids.shape[1]))
     return parts.norm(x) @ parts.token.weight  # (V, d_model): the table as it is stored
 
 
-def _learner_float_mask(parts, ids):
-    length = ids.shape[1]
-    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))
-    hide = torch.triu(torch.full((length, length), float("-inf")), diagonal=1)  # as nn.Transformer's
+def _learner_masked(make_mask, parts, ids):
+    """The right forward pass with the learner's own mask, ``make_mask(L)``."""
+    x = _learner_embed(parts, ids)
     for block in parts.blocks:
-        x = block(x, hide)
+        x = block(x, make_mask(ids.shape[1]))
     return parts.norm(x) @ parts.token.weight.T
+
+
+_float_mask = partial(  # as nn.Transformer's generate_square_subsequent_mask: −∞ above the diagonal
+    _learner_masked, lambda n: torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
+)
+_upside_down = partial(  # True read as "hidden", as in nn.Transformer's bool masks
+    _learner_masked, lambda n: torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
+)
+_diagonal_hidden = partial(  # "earlier tokens only"
+    _learner_masked, lambda n: torch.tril(torch.ones(n, n), diagonal=-1).bool()
+)
 
 
 MISTAKES = (
@@ -236,7 +252,7 @@ MISTAKES = (
         "nn.Transformer: torch.ones(L, L, dtype=torch.bool).tril(), or causal_mask(L).",
         compute=None,
         error=r"mask must be a bool tensor",
-        example=_learner_float_mask,
+        example=_float_mask,
     ),
     Mistake(
         name="no causal mask",
@@ -252,14 +268,14 @@ MISTAKES = (
         "attend (the opposite of nn.Transformer's bool masks). Position i sees 0 … i: .tril(), "
         "not .triu(1).",
         compute=partial(forward, mask="inverted"),
-        example=lambda parts, ids: _learner_mask_upside_down(parts, ids),
+        example=_upside_down,
     ),
     Mistake(
         name="the diagonal hidden",
         hint="Your mask hides each position from itself, so the first position sees nothing: "
         "position i sees 0 … i, itself included. .tril() keeps the diagonal; .tril(-1) drops it.",
         compute=partial(forward, mask="strict"),
-        example=lambda parts, ids: _learner_hides_the_diagonal(parts, ids),
+        example=_diagonal_hidden,
     ),
     Mistake(
         name="positions looked up by token id",
@@ -342,24 +358,6 @@ MISTAKES = (
         example=partial(by_hand, returns="log-probabilities"),
     ),
 )
-
-
-def _learner_mask_upside_down(parts, ids):
-    length = ids.shape[1]
-    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))
-    hide = torch.triu(torch.ones(length, length, dtype=torch.bool), diagonal=1)  # True = hidden
-    for block in parts.blocks:
-        x = block(x, hide)
-    return parts.norm(x) @ parts.token.weight.T
-
-
-def _learner_hides_the_diagonal(parts, ids):
-    length = ids.shape[1]
-    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))
-    sees = torch.tril(torch.ones(length, length), diagonal=-1).bool()  # "earlier tokens only"
-    for block in parts.blocks:
-        x = block(x, sees)
-    return parts.norm(x) @ parts.token.weight.T
 
 
 def check_gpt_forward(learner_fn: Callable) -> Result:

@@ -265,7 +265,7 @@ MISTAKES = (
 
 
 def check_keep_top_p(learner_fn: Callable) -> Result:
-    """Exercise 09: ``fn(probs (B, V), top_p) → probs (B, V)``, the nucleus renormalised."""
+    """Exercise 09b: ``fn(probs (B, V), top_p) → probs (B, V)``, the nucleus renormalised."""
     return check_function(learner_fn, reference, _cases(), name="keep_top_p", mistakes=MISTAKES)
 
 
