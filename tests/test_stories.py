@@ -118,6 +118,57 @@ def test_a_word_the_grammar_forbids_at_its_place_is_rejected():
         assert not GEN.is_story(_swap(tok, i, rng.choice(forbidden)))
 
 
+def test_first_mistake_points_at_the_token_a_perturbation_put_in():
+    """At the token swapped in, with what the story had there among what is allowed; None for
+    the story itself, and None exactly where is_story says yes, on random edits."""
+    vocab = story_vocab().itos[4:]
+    rng = random.Random(1)
+    for story in STORIES[:60]:
+        tok = story.tokens
+        assert GEN.first_mistake(tok) is None and GEN.first_mistake(story.text) is None
+        i = rng.randrange(1, len(tok) - 1)
+        forbidden = [w for w in vocab if w not in GEN.next_token_probs(tok[:i])]
+        wrong = rng.choice(forbidden)
+        mistake = GEN.first_mistake(_swap(tok, i, wrong))
+        assert (mistake.position, mistake.token) == (i, wrong)
+        assert mistake.allowed == GEN.next_token_probs(tok[:i]) and tok[i] in mistake.allowed
+        assert list(mistake.allowed.values()) == sorted(mistake.allowed.values(), reverse=True)
+        assert f"{wrong!r} at token {i}" in str(mistake)
+    words = [*vocab, "<eos>", "<pad>"]
+    for story in STORIES[:200]:
+        tok = list(story.tokens)
+        for _ in range(rng.randrange(3)):
+            i = rng.randrange(len(tok))
+            edit = rng.choice(["swap", "drop", "insert"])
+            if edit == "swap":
+                tok[i] = rng.choice(words)
+            elif edit == "drop" and len(tok) > 1:
+                del tok[i]
+            else:
+                tok.insert(i, rng.choice(words))
+        for form in (tok, " ".join(tok[1:])):
+            assert (GEN.first_mistake(form) is None) == GEN.is_story(form), form
+        full = tok if tok[:1] == ["<bos>"] else ["<bos>", *tok]  # positions count from <bos>
+        mistake = GEN.first_mistake(tok)
+        if mistake is not None and mistake.position < len(full):
+            assert full[mistake.position] == mistake.token
+            assert GEN.first_mistake(full[: mistake.position], finished=False) is None  # fine up to it
+
+
+def test_first_mistake_at_the_end_of_a_story():
+    tok = STORIES[0].tokens
+    early = GEN.first_mistake(tok[:-3])  # cut short: the end comes where the story goes on
+    assert (early.position, early.token) == (len(tok) - 3, "<eos>") and tok[-3] in early.allowed
+    assert GEN.first_mistake(tok[:-3], finished=False) is None  # the start of a story
+    assert GEN.first_mistake(tok[:-1]) is None  # the text's end counts as <eos>
+    after = GEN.first_mistake([*tok, "tom"])  # nothing may follow <eos>
+    assert (after.position, after.token, after.allowed) == (len(tok), "tom", {})
+    assert "after the story's <eos>" in str(after)
+    start = GEN.first_mistake("pizza")
+    assert (start.position, start.token) == (1, "pizza") and set(start.allowed) >= {"one", "squatch"}
+    assert GEN.first_mistake("", finished=False) is None and GEN.first_mistake("").token == "<eos>"
+
+
 @pytest.mark.parametrize("text", ["", "hello", "squatch <unk> lily .", "<eos> squatch", "."])
 def test_things_that_are_not_stories(text):
     assert not GEN.is_story(text) and GEN.log_prob(text) == -math.inf
@@ -240,6 +291,8 @@ def test_next_token_tensor_is_the_exact_distribution_over_the_vocabulary():
         (lambda: StoryGenerator(min_events=3, max_events=2), "max_events"),
         (lambda: GEN.sample(0), "num_stories"),
         (lambda: GEN.parse(42), "story"),
+        (lambda: GEN.first_mistake(42), "story"),
+        (lambda: GEN.first_mistake("tom", finished="yes"), "finished"),
         (lambda: GEN.next_token_probs("squatch and squatch"), "prefix"),
         (lambda: GEN.next_token_probs(STORIES[0].tokens), "prefix"),
         (lambda: GEN.next_token_probs(STORIES[0].tokens[:-1] + ("squatch",)), "prefix"),

@@ -1,5 +1,7 @@
 """Chapter 09's explorer: every control changes the figures it drives; bad input is a message."""
 
+import html
+
 import pytest
 import torch
 from transformer_course import stories
@@ -90,6 +92,35 @@ def test_the_verdict_is_the_generators(explorer):
             assert explorer.accepted == GENERATOR.is_story(words)
         else:
             assert explorer.accepted is None and "not finished" in explorer.message.value
+
+
+def test_the_first_mistake_is_named_and_struck_through(explorer):
+    """Where the story stops being one, the info line says so (which new token, what a story
+    has there) and the story view strikes that token through; a story with none has no mark."""
+    seen = set()
+    for seed in range(8):
+        explorer.controls["seed"].value = seed
+        words = VOCAB.tokens(explorer.generation.ids)
+        finished = explorer.generation.steps[-1].chosen == VOCAB.eos_id
+        mistake = GENERATOR.first_mistake(words, finished=finished)
+        assert explorer.mistake == mistake
+        story, message = explorer.views["story"].value, explorer.message.value
+        seen.add(mistake is None)
+        if mistake is None:
+            assert "tc-mistake" not in story and "Struck through" not in story
+            continue
+        new = mistake.position - len(VOCAB.encode(explorer.value("text"), add_bos=True)) + 1
+        assert f"at new token {new}: " in message and html.escape(repr(mistake.token)) in message
+        assert story.count('class="tc-mistake"') == 1 and "Struck through" in story
+        marked = story.split('class="tc-mistake"')[1].split(">", 1)[1].split("<", 1)[0]
+        assert marked == html.escape(mistake.token)
+    assert False in seen  # the untrained model went wrong at least once
+
+
+def test_a_mistake_in_the_prompt_is_the_prompts(model):
+    explorer = StoryExplorer(model, VOCAB, generator=GENERATOR, prompt="tom and tom")
+    assert explorer.mistake.position == 3 and explorer.mistake.token == "tom"
+    assert "in your prompt: word 3, &#x27;tom&#x27; after &#x27;… tom and&#x27;" in explorer.message.value
 
 
 @pytest.mark.parametrize(

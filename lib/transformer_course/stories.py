@@ -5,7 +5,8 @@ because it knows the probability of every choice it makes, also answers exactly:
 
 - ``log_prob(story)``: the log-probability of a story (−inf if it could not write it);
 - ``is_story(story)``: could it have written this? ("does the model write grammatical
-  stories?" becomes a number);
+  stories?" becomes a number); ``first_mistake(story)`` says where a text that is not a
+  story goes wrong, and what a story has there instead;
 - ``next_token_probs(prefix)``: the true distribution of the next token after a prefix;
 - ``entropy_per_token()``: the **floor** of next-token loss. A story is ``<bos>``, its
   words and punctuation, ``<eos>``; the tokens that count are every one after ``<bos>``
@@ -90,6 +91,23 @@ class Story:
 
 
 @dataclass(frozen=True)
+class Mistake:
+    """Where a text stops being a story: ``position`` in its tokens (``<bos>`` at 0, as in
+    ``Story.tokens``), the ``token`` found there, and ``allowed``: every token a story could
+    have there instead, token → probability (most likely first; empty after ``<eos>``)."""
+
+    position: int
+    token: str
+    allowed: dict[str, float]
+
+    def __str__(self) -> str:
+        if not self.allowed:
+            return f"{self.token!r} at token {self.position}, after the story's <eos>"
+        likely = [repr(w) for w in list(self.allowed)[:4]] + (["…"] if len(self.allowed) > 4 else [])
+        return f"{self.token!r} at token {self.position}, where a story has {' or '.join(likely)}"
+
+
+@dataclass(frozen=True)
 class StoryGenerator:
     """Stories of an introduction, a food sentence and ``min_events`` … ``max_events``
     events (the number uniform), then ``<eos>``.
@@ -169,6 +187,28 @@ class StoryGenerator:
     def is_story(self, story: str | Sequence[str]) -> bool:
         """True when the generator could have written ``story`` (probability > 0)."""
         return self.parse(story) is not None
+
+    def first_mistake(self, story: str | Sequence[str], *, finished: bool = True) -> Mistake | None:
+        """The first token of ``story`` (text, or tokens with or without ``<bos>``) that no
+        story could have where it is, given the tokens before it; None if there is none.
+
+        ``finished``: the text is a whole story, so its end counts as ``<eos>`` where none is
+        written (a text that stops early goes wrong there, ``token`` "<eos>"), and then
+        ``first_mistake(s) is None`` exactly when ``is_story(s)``. With ``finished=False``
+        the text may stop anywhere: None when it is the start of some story."""
+        _validate.boolean("finished", finished)
+        tokens = _tokens(story)
+        for i in range(1, len(tokens) + 1):
+            if i == len(tokens) and not finished:
+                return None
+            token = tokens[i] if i < len(tokens) else EOS  # a finished text ends with <eos>
+            allowed = self.next_token_probs(tokens[1:i])  # tokens[1:i] is a story's start
+            if allowed.get(token, 0.0) == 0.0:
+                ranked = dict(sorted(allowed.items(), key=lambda kv: -kv[1]))
+                return Mistake(i, token, {w: p for w, p in ranked.items() if p > 0})
+            if token == EOS:  # the story is over: nothing may follow
+                return Mistake(i + 1, tokens[i + 1], {}) if i + 1 < len(tokens) else None
+        return None  # not reached: the last pass (i == len(tokens)) returns
 
     def log_prob(self, story: str | Sequence[str]) -> float:
         """ln p(story) in nats; -inf for a story the generator cannot write."""
@@ -292,17 +332,21 @@ def _link(pronoun: int, noun: str, query: int, mentions: dict[str, list[int]], w
 
 def _words(story, *, allow_eos: bool = True) -> list[str] | None:
     """Text or tokens → the words between an optional <bos> and an optional <eos>."""
+    words = _tokens(story)[1:]
+    if allow_eos and words[-1:] == [EOS]:
+        words = words[:-1]
+    return None if any(w in (BOS, EOS, PAD) for w in words) else words
+
+
+def _tokens(story) -> list[str]:
+    """Text or tokens → the tokens, ``<bos>`` first (added where it is missing)."""
     if isinstance(story, str):
         words = tokenize(story)
     elif isinstance(story, Sequence) and all(isinstance(w, str) for w in story):
         words = list(story)
     else:
         raise ValueError(f"story must be text or a sequence of token strings, got {type(story).__name__}")
-    if words[:1] == [BOS]:
-        words = words[1:]
-    if allow_eos and words[-1:] == [EOS]:
-        words = words[:-1]
-    return None if any(w in (BOS, EOS, PAD) for w in words) else words
+    return words if words[:1] == [BOS] else [BOS, *words]
 
 
 def _split_at_periods(words: list[str]) -> list[tuple[str, ...]]:

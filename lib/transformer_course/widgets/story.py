@@ -14,10 +14,13 @@ import torch
 
 from .. import figures, generation
 from ..model import DecoderOnlyTransformer
-from ..stories import StoryGenerator
+from ..stories import Mistake, StoryGenerator
 from ..tokenizer import BOS, PAD, UNK, Vocab
-from .kit import Explorer, quote_list, read_sentence, unknown_note
+from .kit import Explorer, quote, quote_list, read_sentence, unknown_note
 
+# The first token no story could have there: struck through in the theme's error colour (the
+# text keeps its own colour, so its contrast is the theme's).
+MISTAKE = "text-decoration:line-through;text-decoration-color:var(--jp-error-color1,#b91c1c)"
 PROMPT = "lily and tom were in the park . tom bought a pizza . the pizza came out of the oven and"
 
 
@@ -29,8 +32,11 @@ class StoryExplorer(Explorer):
     (prompt, then what the model wrote, underlined), the likeliest tokens at that step (with
     the stories' own probabilities when a ``generator`` is given), and each head's attention
     from the last token before it, over everything before it.
+    With a ``generator``, the info line gives its verdict on the story and, where the story
+    goes wrong, which token first did and what a story has there (struck through in the story).
     State for tests: ``generation`` (the last ``generation.Generation``), ``accepted`` (the
-    generator's verdict on a finished story, else None).
+    generator's verdict on a finished story, else None), ``mistake`` (the generator's
+    ``first_mistake`` of the text so far, else None).
     """
 
     def __init__(
@@ -58,6 +64,7 @@ class StoryExplorer(Explorer):
         self.generation: generation.Generation | None = None
         self._knobs: tuple | None = None  # what self.generation was written with
         self.accepted: bool | None = None
+        self.mistake: Mistake | None = None
         wide = {"description_width": "initial"}
 
         def slider(kind, value, low, high, step, text):
@@ -100,7 +107,7 @@ class StoryExplorer(Explorer):
         step = gen.steps[k - 1]
         words = self.vocab.tokens(gen.ids)
         self._note_tokens_no_story_has(words[len(prompt) :])
-        self.accepted = self._verdict(words, finished=gen.steps[-1].chosen == self.vocab.eos_id)
+        self.accepted = self._verdict(words, len(prompt), finished=gen.steps[-1].chosen == self.vocab.eos_id)
         t = len(step.prefix)
         chosen, before = words[t], " ".join(words[max(0, t - 4) : t])
         self.note(
@@ -159,21 +166,42 @@ class StoryExplorer(Explorer):
 
     # --- what the views show ---
 
-    def _verdict(self, words: list[str], *, finished: bool) -> bool | None:
-        """The generator's verdict on a finished story (None without a generator, or unfinished)."""
+    def _verdict(self, words: list[str], prompt_len: int, *, finished: bool) -> bool | None:
+        """The generator's verdict on a finished story (None without a generator, or unfinished);
+        ``words``: <bos>, the prompt's tokens, then the new ones (from ``prompt_len`` on)."""
+        self.mistake = None
         if self.generator is None:
             return None
+        self.mistake = mistake = self.generator.first_mistake(words, finished=finished)
         if finished:
-            ok = self.generator.is_story(words)
-            self.note(
+            verdict = (
                 "The story is one the generator could have written."
-                if ok
-                else "The story is NOT one the generator could have written: the model made a mistake.",
-                key="verdict",
+                if mistake is None
+                else "The story is NOT one the generator could have written: the model made a mistake"
             )
-            return ok
-        self.note(f"The story is not finished after {len(words)} tokens (no <eos> yet).", key="verdict")
-        return None
+        else:
+            verdict = f"The story is not finished after {len(words)} tokens (no <eos> yet)"
+            verdict += "." if mistake is None else ", and it has already gone wrong"
+        if mistake is not None:
+            verdict += f" {self._where(mistake, words, prompt_len)}."
+        self.note(verdict, key="verdict")
+        return None if not finished else mistake is None
+
+    @staticmethod
+    def _where(mistake: Mistake, words: list[str], prompt_len: int) -> str:
+        """Where the story first went wrong, in words: "at new token 5: 'x' after '… a b', where
+        a story has one of 'y', 'z'" (or "in your prompt: word 1, …", or "… after its <eos>")."""
+        at = mistake.position
+        new = at - prompt_len + 1  # the new tokens count from 1, after the prompt's last
+        place = f"at new token {new}: " if new >= 1 else f"in your prompt: word {at}, "
+        before = " ".join(words[max(1, at - 4) : at])
+        context = f"after '… {before}'" if before else "at the start"
+        if not mistake.allowed:
+            return f"{place}{quote(mistake.token)} after the story's <eos>"
+        one_of = "" if len(mistake.allowed) == 1 else "one of "
+        return f"{place}{quote(mistake.token)} {context}, where a story has {one_of}" + quote_list(
+            mistake.allowed, most=4
+        )
 
     def _true_probs(self, prefix: list[str]) -> torch.Tensor | None:
         """The stories' own distribution after ``prefix`` (V,), or None where none is known."""
@@ -186,10 +214,13 @@ class StoryExplorer(Explorer):
             return None
 
     def _story_html(self, words: list[str], prompt_len: int, looked_at: int) -> str:
-        """The prompt, then the new tokens underlined; the token looked at in bold."""
+        """The prompt, then the new tokens underlined; the token looked at in bold; the first
+        mistake struck through."""
         parts = []
         for i, word in enumerate(words[1:], start=1):  # leave <bos> out
             text = html.escape(word)
+            if self.mistake is not None and i == self.mistake.position:
+                text = f'<span class="tc-mistake" style="{MISTAKE}">{text}</span>'
             if i >= prompt_len:
                 text = f'<span style="text-decoration:underline">{text}</span>'
             if i == looked_at:
@@ -199,7 +230,9 @@ class StoryExplorer(Explorer):
             '<div class="tc-story" style="font-size:1.05em;line-height:1.6;max-width:900px">'
             + " ".join(parts)
             + '</div><div class="tc-story-key" style="opacity:0.85;font-size:0.9em">'
-            "Plain: your prompt. Underlined: written by the model. [Bold]: the token looked at.</div>"
+            "Plain: your prompt. Underlined: written by the model. [Bold]: the token looked at."
+            + (" Struck through: where it stops being a story." if self.mistake is not None else "")
+            + "</div>"
         )
 
     def _attention_figure(self, ids: torch.Tensor, words: list[str], query: int, chosen: str):
