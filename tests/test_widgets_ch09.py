@@ -121,6 +121,7 @@ def test_a_mistake_in_the_prompt_is_the_prompts(model):
     explorer = StoryExplorer(model, VOCAB, generator=GENERATOR, prompt="tom and tom")
     assert explorer.mistake.position == 3 and explorer.mistake.token == "tom"
     assert "in your prompt: word 3, &#x27;tom&#x27; after &#x27;… tom and&#x27;" in explorer.message.value
+    assert "the model made a mistake" not in explorer.message.value  # the prompt's, not the model's
 
 
 @pytest.mark.parametrize(

@@ -177,7 +177,8 @@ class StoryExplorer(Explorer):
             verdict = (
                 "The story is one the generator could have written."
                 if mistake is None
-                else "The story is NOT one the generator could have written: the model made a mistake"
+                else "The story is NOT one the generator could have written: "
+                + ("the model made a mistake" if mistake.position >= prompt_len else "it went wrong")
             )
         else:
             verdict = f"The story is not finished after {len(words)} tokens (no <eos> yet)"
