@@ -600,10 +600,12 @@ print("lib's Transformer matches nn.Transformer with copied weights")
 # With the paper's sizes (d_model 512, 6 + 6 layers, 8 heads, d_ff 2048, a shared
 # vocabulary of 37,000 tokens, tied embeddings) the lib's model has **63.1 million**
 # parameters; the paper reports 65M (its exact vocabulary and counting rules may differ a
-# little). Almost a third of them sit in the embedding matrix.
+# little). Almost a third sit in the embedding matrix. We count them on PyTorch's **meta**
+# device: tensors with shapes but no storage (on the CPU they would take 250 MB).
 
 # %% slideshow={"slide_type": "fragment"}
-base = Transformer(TransformerConfig())                 # the paper's sizes, + nn.Transformer's final norms
+with torch.device("meta"):                              # shapes only: nothing is allocated
+    base = Transformer(TransformerConfig())             # the paper's sizes, + nn.Transformer's final norms
 total = count_parameters(base)
 parts = {
     "shared embedding / output (37,000 × 512)": count_parameters(base.src_embed),
@@ -617,7 +619,6 @@ assert 63e6 < total < 66e6 and sum(parts.values()) == total
 final_norms = count_parameters(base.encoder.norm) + count_parameters(base.decoder.norm)
 assert final_norms == 2 * 2 * 512                       # a scale and a shift per dimension, twice
 print(f"of which the two final LayerNorms, not in the paper: {final_norms:,}")
-del base                                                # 250 MB we no longer need
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## One set of blocks, three families of models
