@@ -374,11 +374,11 @@ def model_prob(tokens, position):
 
 
 mistakes = [(s, generator.first_mistake(s)) for s in written if not generator.is_story(s)]
-drawn = sorted(model_prob(s, m.position) for s, m in mistakes)
-for s, m in mistakes[:3]:
+given = [model_prob(s, m.position) for s, m in mistakes]          # what the model gave each wrong token
+for (s, m), p in list(zip(mistakes, given))[:3]:
     before, instead = " ".join(s[max(1, m.position - 5):m.position]), " or ".join(map(repr, m.allowed))
-    print(f"… {before} [{m.token}]   a story has {instead} there; "
-          f"the model gave [{m.token}] {model_prob(s, m.position):.2%}")
+    print(f"… {before} [{m.token}]   a story has {instead} there; the model gave [{m.token}] {p:.2%}")
+drawn = sorted(given)
 if drawn:
     print(f"{len(mistakes)} rejected stories: the model gave the wrong token {drawn[0]:.3%} to "
           f"{drawn[-1]:.2%} (median {drawn[len(drawn) // 2]:.3%})")

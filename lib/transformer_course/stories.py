@@ -198,17 +198,16 @@ class StoryGenerator:
         the text may stop anywhere: None when it is the start of some story."""
         _validate.boolean("finished", finished)
         tokens = _tokens(story)
-        for i in range(1, len(tokens) + 1):
-            if i == len(tokens) and not finished:
-                return None
-            token = tokens[i] if i < len(tokens) else EOS  # a finished text ends with <eos>
-            allowed = self.next_token_probs(tokens[1:i])  # tokens[1:i] is a story's start
+        if finished and tokens[-1] != EOS:
+            tokens.append(EOS)  # a whole story ends with <eos>, written or not
+        for i in range(1, len(tokens)):
+            token, allowed = tokens[i], self.next_token_probs(tokens[1:i])  # tokens[1:i]: a story's start
             if allowed.get(token, 0.0) == 0.0:
-                ranked = dict(sorted(allowed.items(), key=lambda kv: -kv[1]))
-                return Mistake(i, token, {w: p for w, p in ranked.items() if p > 0})
+                ranked = sorted(allowed.items(), key=lambda kv: -kv[1])
+                return Mistake(i, token, {w: p for w, p in ranked if p > 0})
             if token == EOS:  # the story is over: nothing may follow
                 return Mistake(i + 1, tokens[i + 1], {}) if i + 1 < len(tokens) else None
-        return None  # not reached: the last pass (i == len(tokens)) returns
+        return None
 
     def log_prob(self, story: str | Sequence[str]) -> float:
         """ln p(story) in nats; -inf for a story the generator cannot write."""
