@@ -727,9 +727,10 @@ checks.check_cached_attention_step(cached_attention_step_solution)
 #
 # Type the start of a story and let the trained model write on. Move **temperature**
 # (0 = greedy), **top-k** and **top-p** and watch the stories change; **seed** gives
-# another draw. Pick a **step** to see the likeliest tokens there next to the stories'
-# own probabilities, and every head's attention from the token before it: try a prompt
-# that ends with "he" or "she", or with "it was", and look for the heads found above.
+# another draw. Pick a **step** to see the likeliest tokens there, as the knobs reshaped
+# the model's distribution before the draw, next to the stories' own probabilities, and
+# every head's attention from the token before it: try a prompt that ends with "he" or
+# "she", or with "it was", and look for the heads found above.
 
 # %% slideshow={"slide_type": "subslide"}
 widgets.StoryExplorer(model, vocab, generator=generator)

@@ -227,15 +227,21 @@ def test_likeliest_tokens_shows_the_top_tokens_the_chosen_one_and_the_truth():
     probs = torch.tensor([0.05, 0.5, 0.3, 0.1, 0.05])
     truth = torch.tensor([0.0, 0.2, 0.0, 0.0, 0.8])
     fig = figures.likeliest_tokens_figure(probs, list("abcde"), chosen=0, true_probs=truth, top=3)
-    bars, marks = fig.data
+    bars, marks, values = fig.data
     # top 3 by max(model, truth): e (0.8), b (0.5), c (0.3); the chosen a replaces the last
     assert list(bars.customdata) == ["e", "b", "a"]
     assert list(bars.y) == pytest.approx([0.05, 0.5, 0.05]) and list(marks.y) == pytest.approx(
         [0.8, 0.2, 0.0]
     )
+    # the model's values are written above the bar or the mark, whichever is higher
+    assert list(values.text) == ["0.05", "0.50", "0.05"] and not bars.text
+    assert list(values.y) == pytest.approx([0.8, 0.5, 0.05])
+    legend = [t.name for t in fig.data if t.showlegend is not False]
+    assert legend == ["model", "the stories' own probability"]
     assert bars.marker.color[2] != bars.marker.color[1]  # the chosen bar stands out
     alone = figures.likeliest_tokens_figure(probs, list("abcde"), top=2)
     assert len(alone.data) == 1 and list(alone.data[0].customdata) == ["b", "c"]
+    assert list(alone.data[0].text) == ["0.50", "0.30"]
     with pytest.raises(ValueError, match="true_probs must have the shape"):
         figures.likeliest_tokens_figure(probs, list("abcde"), true_probs=truth[:3])
     with pytest.raises(ValueError, match="chosen"):

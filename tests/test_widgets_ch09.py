@@ -49,7 +49,7 @@ def test_it_writes_after_the_prompt_and_shows_every_head(explorer, model):
 
 
 def test_the_bars_carry_the_stories_own_probabilities(explorer):
-    bars, truth = explorer.figures["distribution"].data
+    bars, truth, _values = explorer.figures["distribution"].data
     exact = GENERATOR.next_token_probs(VOCAB.tokens(explorer.generation.steps[0].prefix))
     shown = dict(zip(bars.customdata, truth.y, strict=True))
     for word, p in shown.items():
@@ -178,3 +178,86 @@ def test_a_token_no_story_contains_is_pointed_out():
         model.output.bias[VOCAB.eos_id] = 50.0  # <eos> at once: a proper end, nothing odd
     explorer.controls["seed"].value = 1
     assert "no story contains" not in explorer.message.value
+
+
+def test_a_step_past_the_end_of_a_shorter_story_is_one_update(explorer, monkeypatch):
+    """The step slider's max follows the story; when a shorter story clamps it, the explorer
+    renders once and says "New token" once (the clamp fired a second render inside the first)."""
+    lengths = {}
+    for seed in range(20):
+        explorer.controls["seed"].value = seed
+        lengths[seed] = len(explorer.generation.steps)
+    long, short = max(lengths, key=lengths.get), min(lengths, key=lengths.get)
+    assert lengths[long] > lengths[short]
+    explorer.controls["seed"].value = long
+    explorer.controls["step"].value = lengths[long]
+    renders = []
+    render = explorer.render
+    monkeypatch.setattr(explorer, "render", lambda: renders.append(1) or render())
+    explorer.controls["seed"].value = short
+    assert len(renders) == 1 and explorer.controls["step"].value == lengths[short]
+    assert explorer.message.value.count("New token") == 1
+    assert f"New token {lengths[short]} of {lengths[short]}" in explorer.message.value
+
+
+def test_the_bars_say_what_the_token_is_drawn_from(explorer, model):
+    """At temperature 1 with every token allowed the bars are the model's own distribution;
+    reshaped by the knobs they say so; at temperature 0 (greedy) they are the model's own
+    distribution again, not a certainty, and a note says why the seed moves nothing."""
+
+    def bars():
+        return explorer.figures["distribution"].data[0]
+
+    def own_probs():
+        step = explorer.generation.steps[explorer.controls["step"].value - 1]
+        with torch.no_grad():
+            return torch.softmax(model(step.prefix.unsqueeze(0))[0, -1], dim=-1)
+
+    assert bars().name == "model"
+    explorer.controls["temperature"].value = 2.0
+    explorer.controls["top_k"].value = 5
+    assert bars().name == "model, reshaped"
+    assert "from the model&#x27;s distribution reshaped by T = 2, top-k 5, after" in explorer.message.value
+    explorer.controls["temperature"].value = 0.0
+    assert bars().name == "model"
+    probs = own_probs()
+    for word, p in zip(bars().customdata, bars().y, strict=True):
+        assert p == pytest.approx(float(probs[VOCAB.stoi[word]]), abs=1e-5)
+    assert max(bars().y) < 0.999  # an untrained model is not sure, and the bars say so
+    message = explorer.message.value
+    assert "the likeliest (probability" in message and "seed, top-k and top-p change nothing" in message
+    explorer.controls["temperature"].value = 1.0
+    explorer.controls["top_k"].value = 1
+    assert bars().name == "model, reshaped"
+    assert "from the model&#x27;s distribution reshaped by top-k 1, after" in explorer.message.value
+    assert "the seed changes nothing" in explorer.message.value
+
+
+def test_the_prompt_is_shown_as_typed(model):
+    """An unknown word is read as <unk>, but the story and the info line show the word typed."""
+    explorer = StoryExplorer(model, VOCAB, generator=GENERATOR, prompt="lily and tom were in the zeppelin .")
+    story = explorer.views["story"].value
+    assert "zeppelin" in story and "&lt;unk&gt;" not in story.split("</div>")[0].split("[")[0]
+    message = html.unescape(explorer.message.value)
+    assert "in your prompt: word 7, 'zeppelin' (read as <unk>) after '… tom were in the'" in message
+
+
+def test_an_empty_prompt_suggests_a_story_start(explorer):
+    explorer.controls["text"].value = "  "
+    message = html.unescape(explorer.message.value)
+    example = message.split("e.g. '")[1].split("'.")[0]
+    assert GENERATOR.first_mistake(example, finished=False) is None  # it can start a story
+    explorer.controls["text"].value = example
+    assert "⚠" not in explorer.message.value
+
+
+def test_an_unfinished_story_counts_new_tokens_and_says_when_positions_ran_out(model):
+    explorer = StoryExplorer(model, VOCAB, generator=GENERATOR, prompt="lily and tom", max_new_tokens=3)
+    assert explorer.generation.steps[-1].chosen != VOCAB.eos_id  # the untrained model goes on
+    assert "not finished after 3 new tokens (no &lt;eos&gt; yet)" in explorer.message.value
+    room = model.config.max_len - 1  # the longest prompt: every position but <bos> and one new token
+    explorer = StoryExplorer(model, VOCAB, generator=GENERATOR, prompt="the " * (room - 1), max_new_tokens=5)
+    assert len(explorer.generation.steps) == 1 and explorer.generation.steps[-1].chosen != VOCAB.eos_id
+    message = html.unescape(explorer.message.value)
+    says = f"after 1 new token (no <eos> yet; the model has no positions left after {room + 1} tokens)"
+    assert says in message

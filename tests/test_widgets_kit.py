@@ -186,3 +186,30 @@ def test_one_of_a_thing_is_counted_in_the_singular():
     assert "1 step back" in path.message.value and "1 steps" not in path.message.value
     path.controls["length"].value = 3
     assert "2 steps back" in path.message.value
+
+
+class _Shrinking(Explorer):
+    """A render that moves its own control: the step slider's max follows "n"."""
+
+    def __init__(self):
+        self.renders = 0
+        super().__init__(
+            {"n": w.IntSlider(value=10, min=1, max=10), "step": w.IntSlider(value=10, min=1, max=10)},
+            {},
+        )
+
+    def render(self):
+        self.renders += 1
+        self.controls["step"].max = self.value("n")  # clamps "step" when n falls below it
+        self.note(f"step {self.value('step')} of {self.value('n')}")
+        return {}
+
+
+def test_a_render_that_clamps_its_own_slider_renders_once():
+    explorer = _Shrinking()
+    explorer.renders = 0
+    explorer.controls["n"].value = 3
+    assert explorer.renders == 1 and explorer.controls["step"].value == 3
+    assert explorer.message.value.count("step 3 of 3") == 1
+    explorer.controls["step"].value = 2  # a learner's own move still renders
+    assert explorer.renders == 2 and "step 2 of 3" in explorer.message.value

@@ -7,6 +7,7 @@ words keep a bar each; a bar's colour says what its word is (``palette``'s roles
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 
@@ -259,15 +260,20 @@ def likeliest_tokens_figure(
     true_probs: torch.Tensor | None = None,
     top: int = 12,
     title: str = "The likeliest next tokens",
+    name: str = "model",
 ) -> go.Figure:
     """probs (V,): a model's next-token distribution, its ``top`` likeliest tokens as bars (the
     chosen one stands out); true_probs (V,): the distribution the data really has, drawn as a
     marker on each bar, so a reader sees where the model is over- or under-confident. The
-    tokens shown are the ``top`` likeliest under either distribution, the chosen one always."""
+    tokens shown are the ``top`` likeliest under either distribution, the chosen one always.
+    ``name``: the bars' name in the legend and on hover (say so when they are the model's
+    distribution reshaped by temperature, top-k or top-p)."""
     _validate.tensor("probs", probs, ndim=1)
     _validate.finite_tensor("probs", probs, at_least=0.0)
     vocab = label_list("labels", labels, probs.shape[0])
     _validate.positive_int("top", top)
+    if not isinstance(name, str):
+        raise ValueError(f"name must be a str, got {type(name).__name__}")
     if chosen is not None:
         chosen = _validate.position("chosen", chosen, len(vocab))
     if true_probs is not None:
@@ -286,35 +292,52 @@ def likeliest_tokens_figure(
     colours = [CHOSEN_COLOUR if i == chosen else LOSS_COLOUR for i in shown]
     bars = dict(
         type="bar",
-        name="model",
+        name=name,
         x=np.arange(len(shown)),
         y=probs[shown].numpy(),
         marker=dict(color=colours),
-        text=[f"{float(probs[i]):.2f}" for i in shown],
-        textposition="outside",
         customdata=words,
-        hovertemplate="%{customdata}: model %{y:.3f}<extra></extra>",
+        hovertemplate="%{customdata}: %{y:.3f}<extra>" + html.escape(name) + "</extra>",
     )
-    traces = [bars]
-    if true_probs is not None:
-        traces.append(
-            dict(
-                type="scatter",
-                mode="markers",
-                name="the stories' own probability",
-                x=np.arange(len(shown)),
-                y=true_probs.detach().float().cpu()[shown].numpy(),
-                marker=dict(symbol="line-ew-open", size=28, line=dict(width=3, color=themes.theme().ink)),
-                customdata=words,
-                hovertemplate="%{customdata}: stories %{y:.3f}<extra></extra>",
-            )
-        )
+    labels = [f"{float(probs[i]):.2f}" for i in shown]
+    if true_probs is None:
+        return _likeliest_layout([dict(bars, text=labels, textposition="outside")], words, title, False)
+    truth = true_probs.detach().float().cpu()[shown]  # (top,)
+    marks = dict(
+        type="scatter",
+        mode="markers",
+        name="the stories' own probability",
+        x=np.arange(len(shown)),
+        y=truth.numpy(),
+        marker=dict(symbol="line-ew-open", size=28, line=dict(width=3, color=themes.theme().ink)),
+        customdata=words,
+        hovertemplate="%{customdata}: stories %{y:.3f}<extra></extra>",
+    )
+    # The model's value sits above the bar and the mark alike: written just above the bar,
+    # a mark a little higher (0.45 against 0.5) would strike it through.
+    values = dict(
+        type="scatter",
+        mode="text",
+        x=np.arange(len(shown)),
+        y=torch.maximum(probs[shown], truth).numpy(),
+        text=labels,
+        textposition="top center",
+        showlegend=False,
+        hoverinfo="skip",
+    )
+    return _likeliest_layout([bars, marks, values], words, title, True)
+
+
+def _likeliest_layout(traces: list[dict], words: list[str], title: str, legend: bool) -> go.Figure:
     return figure(
         traces,
         title=title,
         height=320,
-        showlegend=true_probs is not None,
+        showlegend=legend,
         legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
+        # a taller top margin when there is a legend: in half a notebook's width the title
+        # and the legend above the plot meet otherwise
+        margin=dict(l=10, r=10, t=72 if legend else 50, b=10),
         yaxis=dict(range=[0, 1.15], title=dict(text="probability")),
         xaxis=dict(title=dict(text="next token"), tickangle=-30, **ticks(words, len(words))),
     )

@@ -143,6 +143,7 @@ class Explorer(widgets.VBox):
         }
         self.message = widgets.HTML()
         self._notes: dict[object, str] = {}
+        self._rendering = False  # True while render runs (see _on_change)
         grid = widgets.GridBox(
             list(self.views.values()),
             layout=widgets.Layout(
@@ -189,7 +190,11 @@ class Explorer(widgets.VBox):
             self.check_controls()
             # unchecked: the figure functions checked their arguments.
             with live_figures(), unchecked():
-                content = self.render()
+                self._rendering = True
+                try:
+                    content = self.render()
+                finally:
+                    self._rendering = False
         except InputError as err:
             self._say(str(err), error=True)
             return
@@ -212,7 +217,11 @@ class Explorer(widgets.VBox):
         self._say(" ".join(self._notes.values()), error=False)
 
     def _on_change(self, _change) -> None:
-        self.refresh()
+        # A render may move a control itself: a slider's new max clamps its value. The render
+        # reads the value after that, so a second render inside it would only repeat its work
+        # (and its notes).
+        if not self._rendering:
+            self.refresh()
 
     def _say(self, text: str, *, error: bool) -> None:
         if not text:
@@ -233,12 +242,18 @@ class Explorer(widgets.VBox):
 
 
 def read_sentence(
-    text: str, vocab: Vocab, *, label: str = "sentence", max_tokens: int = MAX_TOKENS
+    text: str,
+    vocab: Vocab,
+    *,
+    label: str = "sentence",
+    max_tokens: int = MAX_TOKENS,
+    example: str = "tell me about pizza",
 ) -> tuple[list[str], torch.Tensor, list[str]]:
-    """Text box content → (tokens, ids (T,), unknown words), or InputError with a fix to try."""
+    """Text box content → (tokens, ids (T,), unknown words), or InputError with a fix to try
+    (``example``: what an empty box is told to try)."""
     tokens = tokenize(text)
     if not tokens:
-        raise InputError(f"The {label} box is empty: type a few words, e.g. 'tell me about pizza'.")
+        raise InputError(f"The {label} box is empty: type a few words, e.g. '{example}'.")
     if len(tokens) > max_tokens:
         raise InputError(
             f"The {label} has {len(tokens)} tokens; this explorer shows at most "

@@ -16,11 +16,12 @@ from .. import figures, generation
 from ..model import DecoderOnlyTransformer
 from ..stories import Mistake, StoryGenerator
 from ..tokenizer import BOS, PAD, UNK, Vocab
-from .kit import Explorer, quote, quote_list, read_sentence, unknown_note
+from .kit import Explorer, counted, quote, quote_list, read_sentence, token_labels, unknown_note
 
 # The first token no story could have there: struck through in the theme's error colour (the
 # text keeps its own colour, so its contrast is the theme's).
 MISTAKE = "text-decoration:line-through;text-decoration-color:var(--jp-error-color1,#b91c1c)"
+EXAMPLE = "lily and tom were in the park ."  # what an empty prompt box is told to try
 PROMPT = "lily and tom were in the park . tom bought a pizza . the pizza came out of the oven and"
 
 
@@ -95,7 +96,7 @@ class StoryExplorer(Explorer):
     # --- one update ---
 
     def render(self):
-        prompt = self._prompt()
+        prompt, typed = self._prompt()
         knobs = (tuple(prompt.tolist()), *(self.value(n) for n in ("temperature", "top_k", "top_p", "seed")))
         if knobs != self._knobs:  # moving only the step slider looks into the same story
             self.generation, self._knobs = self._write(prompt), knobs
@@ -105,36 +106,71 @@ class StoryExplorer(Explorer):
             slider.max = len(gen.steps)
         k = min(slider.value, len(gen.steps))  # 1-based: the k-th new token
         step = gen.steps[k - 1]
-        words = self.vocab.tokens(gen.ids)
+        words = self.vocab.tokens(gen.ids)  # what the model read and wrote
+        # the same with the prompt as typed (visible: invisible characters spelled out)
+        shown = [BOS, *token_labels(typed), *words[len(prompt) :]]
         self._note_tokens_no_story_has(words[len(prompt) :])
-        self.accepted = self._verdict(words, len(prompt), finished=gen.steps[-1].chosen == self.vocab.eos_id)
+        finished = gen.steps[-1].chosen == self.vocab.eos_id
+        self.accepted = self._verdict(words, shown, len(prompt), finished=finished)
         t = len(step.prefix)
-        chosen, before = words[t], " ".join(words[max(0, t - 4) : t])
-        self.note(
-            f"New token {k} of {len(gen.steps)}: '{chosen}', drawn with probability "
-            f"{step.chosen_prob:.2f} after '… {before}'."
-        )
+        chosen, before = words[t], " ".join(shown[max(1, t - 4) : t])
+        p, knobs = f"{step.chosen_prob:.2f}", self._knobs_text()
+        how = f"the likeliest (probability {p})," if self._greedy() else f"drawn with probability {p}"
+        if knobs:
+            how += f" from the model's distribution reshaped by {knobs},"
+        self.note(f"New token {k} of {len(gen.steps)}: '{chosen}', {how} after '… {before}'.")
+        self._note_knobs_that_do_nothing()
         return {
-            "story": self._story_html(words, len(prompt), len(step.prefix)),
+            "story": self._story_html(shown, len(prompt), len(step.prefix)),
             "distribution": figures.likeliest_tokens_figure(
                 step.probs,
                 self.vocab.itos,
                 chosen=step.chosen,
                 true_probs=self._true_probs(words[: len(step.prefix)]),
                 title=f"Token {k}: the likeliest next tokens",
+                # what the token was drawn from (the info line says how the knobs shaped it)
+                name="model, reshaped" if self._knobs_text() else "model",
             ),
             "attention": self._attention_figure(gen.ids, words, len(step.prefix) - 1, chosen),
         }
 
-    def _prompt(self) -> torch.Tensor:
-        """The prompt box → ids (t0,) starting with <bos>, or InputError."""
+    def _prompt(self) -> tuple[torch.Tensor, list[str]]:
+        """The prompt box → (ids (t0,) starting with <bos>, the t0 - 1 tokens as typed), or
+        InputError."""
         room = self.model.config.max_len - 1  # one position is the <bos> before the prompt
         tokens, ids, unknown = read_sentence(
-            self.value("text"), self.vocab, label="prompt", max_tokens=room - 1
+            self.value("text"), self.vocab, label="prompt", max_tokens=room - 1, example=EXAMPLE
         )
         if unknown:
             self.note(unknown_note(unknown) + " The model never saw <unk> in a story.", key="unknown")
-        return torch.cat([torch.tensor([self.vocab.bos_id]), ids])
+        return torch.cat([torch.tensor([self.vocab.bos_id]), ids]), tokens
+
+    def _greedy(self) -> bool:
+        return self.value("temperature") == 0
+
+    def _knobs_text(self) -> str:
+        """The knobs that reshape the model's distribution before a draw ("T = 0.5, top-k 5"),
+        "" where the draw is from the model's own (greedy reports that too)."""
+        if self._greedy():
+            return ""
+        t, k, p = self.value("temperature"), self.value("top_k"), self.value("top_p")
+        knobs = [f"T = {t:g}"] if t != 1 else []
+        knobs += [f"top-k {k}"] if k else []
+        knobs += [f"top-p {p:g}"] if p < 1 else []
+        return ", ".join(knobs)
+
+    def _note_knobs_that_do_nothing(self) -> None:
+        """Say why the seed (and top-k, top-p) move nothing when there is nothing to draw."""
+        if self._greedy():
+            self.note(
+                "At temperature 0 the model takes its likeliest token every time, so the seed, "
+                "top-k and top-p change nothing; the bars are its own distribution.",
+                key="knobs",
+            )
+        elif self.value("top_k") == 1:
+            self.note(
+                "With top-k 1 only the likeliest token is left, so the seed changes nothing.", key="knobs"
+            )
 
     def _write(self, prompt: torch.Tensor) -> generation.Generation:
         device = next(self.model.parameters()).device
@@ -145,7 +181,7 @@ class StoryExplorer(Explorer):
             generation.cached_logits_fn(self.model),
             prompt.to(device),
             max_new_tokens=n_new,
-            strategy="sample",
+            strategy="greedy" if self._greedy() else "sample",
             temperature=self.value("temperature"),
             top_k=top_k,
             top_p=None if top_p >= 1.0 else top_p,
@@ -166,9 +202,10 @@ class StoryExplorer(Explorer):
 
     # --- what the views show ---
 
-    def _verdict(self, words: list[str], prompt_len: int, *, finished: bool) -> bool | None:
+    def _verdict(self, words: list[str], shown: list[str], prompt_len: int, *, finished: bool) -> bool | None:
         """The generator's verdict on a finished story (None without a generator, or unfinished);
-        ``words``: <bos>, the prompt's tokens, then the new ones (from ``prompt_len`` on)."""
+        ``words``: <bos>, the prompt's tokens, then the new ones (from ``prompt_len`` on);
+        ``shown``: the same with the prompt as typed (a word, not its <unk>)."""
         self.mistake = None
         if self.generator is None:
             return None
@@ -181,28 +218,33 @@ class StoryExplorer(Explorer):
                 + ("the model made a mistake" if mistake.position >= prompt_len else "it went wrong")
             )
         else:
-            verdict = f"The story is not finished after {len(words)} tokens (no <eos> yet)"
-            verdict += "." if mistake is None else ", and it has already gone wrong"
+            new = counted(len(words) - prompt_len, "new token")
+            verdict = f"The story is not finished after {new} (no <eos> yet"
+            if len(words) >= self.model.config.max_len:
+                verdict += f"; the model has no positions left after {self.model.config.max_len} tokens"
+            verdict += ")" + ("." if mistake is None else ", and it has already gone wrong")
         if mistake is not None:
-            verdict += f" {self._where(mistake, words, prompt_len)}."
+            verdict += f" {self._where(mistake, shown, prompt_len)}."
         self.note(verdict, key="verdict")
         return None if not finished else mistake is None
 
     @staticmethod
-    def _where(mistake: Mistake, words: list[str], prompt_len: int) -> str:
+    def _where(mistake: Mistake, shown: list[str], prompt_len: int) -> str:
         """Where the story first went wrong, in words: "at new token 5: 'x' after '… a b', where
-        a story has one of 'y', 'z'" (or "in your prompt: word 1, …", or "… after its <eos>")."""
+        a story has one of 'y', 'z'" (or "in your prompt: word 1, …", or "… after its <eos>");
+        ``shown``: the story's tokens with the prompt as typed."""
         at = mistake.position
         new = at - prompt_len + 1  # the new tokens count from 1, after the prompt's last
         place = f"at new token {new}: " if new >= 1 else f"in your prompt: word {at}, "
-        before = " ".join(words[max(1, at - 4) : at])
+        token = quote(shown[at]) if at < len(shown) else quote(mistake.token)  # the implied <eos>
+        if at < len(shown) and shown[at] != mistake.token:
+            token += f" (read as {mistake.token})"
+        before = " ".join(shown[max(1, at - 4) : at])
         context = f"after '… {before}'" if before else "at the start"
         if not mistake.allowed:
-            return f"{place}{quote(mistake.token)} after the story's <eos>"
+            return f"{place}{token} after the story's <eos>"
         one_of = "" if len(mistake.allowed) == 1 else "one of "
-        return f"{place}{quote(mistake.token)} {context}, where a story has {one_of}" + quote_list(
-            mistake.allowed, most=4
-        )
+        return f"{place}{token} {context}, where a story has {one_of}" + quote_list(mistake.allowed, most=4)
 
     def _true_probs(self, prefix: list[str]) -> torch.Tensor | None:
         """The stories' own distribution after ``prefix`` (V,), or None where none is known."""

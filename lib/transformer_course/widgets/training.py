@@ -75,10 +75,9 @@ class LiveLossCurve(Explorer):
             return {"loss": fig}
         window = self.value("smoothing")
         smoothed = h.smoothed(window)
-        self.note(
-            f"step {h.steps[-1]}: loss {_loss(h.last_loss)} "
-            f"(mean of the last {min(window, len(h))} steps: {_loss(smoothed[-1])})."
-        )
+        n = min(window, len(h))  # the steps the smoothed value averages
+        mean = f"mean of the last {n} steps: {_loss(smoothed[-1])}" if n > 1 else "not smoothed"
+        self.note(f"step {h.steps[-1]}: loss {_loss(h.last_loss)} ({mean}).")
         if not math.isfinite(h.last_loss):
             self.note("Training diverged: train again with a smaller learning rate.")
         return {
