@@ -371,6 +371,20 @@ def test_loss_with_view_on_a_slice():
     named(checks.check_teacher_forcing_loss(loss), ".reshape(-1)")
 
 
+def test_loss_that_fails_when_called_again_is_an_error_not_a_traceback():
+    calls = []
+
+    def loss(model, src, trg, pad_id):  # right the first three times, then it breaks
+        calls.append(1)
+        if len(calls) > 3:
+            raise RuntimeError("out of budget")
+        return F.cross_entropy(model(src, trg[:, :-1]).transpose(1, 2), trg[:, 1:], ignore_index=pad_id)
+
+    result = checks.check_teacher_forcing_loss(loss)
+    assert result.status == checks.ERROR
+    assert "called again" in result.message and "out of budget" in result.message
+
+
 def test_train_step_with_an_optimiser_of_its_own():
     def step(model, optimiser, loss_fn, batch):
         adam = torch.optim.Adam(model.parameters(), lr=0.05)

@@ -659,7 +659,36 @@ def _(model, src, trg, pad_id):
     return ce(model(src, trg[:, 1:]), trg[:, 1:], ignore_index=pad_id)
 
 
+@wrong(
+    "teacher_forcing_loss",
+    "transposed for cross_entropy, but the whole target read",
+    named="labels of the wrong length",
+)
+def _(model, src, trg, pad_id):
+    return F.cross_entropy(model(src, trg).transpose(1, 2), trg[:, 1:], ignore_index=pad_id)
+
+
+@wrong("teacher_forcing_loss", "only the logits flattened", named="labels not flattened")
+def _(model, src, trg, pad_id):
+    return F.cross_entropy(model(src, trg[:, :-1]).flatten(0, 1), trg[:, 1:], ignore_index=pad_id)
+
+
+@wrong("teacher_forcing_loss", "logits reshaped (V, -1)", named="logits flattened the wrong way")
+def _(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    return F.cross_entropy(logits.reshape(logits.shape[-1], -1), trg[:, 1:].reshape(-1), ignore_index=pad_id)
+
+
 # --- 08 one training step ---
+
+
+@wrong("train_step", "loss_fn(model, *batch)", named="loss_fn called another way")
+def _(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, *batch)
+    loss.backward()
+    optimiser.step()
+    return loss.item()
 
 
 @wrong("train_step", "zero_grad without parentheses", named="no zero_grad")
@@ -919,6 +948,22 @@ def _(parts, ids):
     for block in reversed(parts.blocks):
         x = block(x, causal_mask(ids.shape[1]))
     return parts.norm(x) @ parts.token.weight.T
+
+
+@wrong("gpt_forward", "F.layer_norm without the norm's weight and bias", named="a LayerNorm of your own")
+def _(parts, ids):
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return F.layer_norm(x, (x.shape[-1],)) @ parts.token.weight.T
+
+
+@wrong("gpt_forward", "the final norm applied twice")
+def _(parts, ids):
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return parts.norm(parts.norm(x)) @ parts.token.weight.T
 
 
 # --- 09 the nucleus of top-p ---

@@ -176,7 +176,10 @@ def forward(
             break
         out = block(x if feed == "embeddings" else h, sees)
         h = h + out if residual else out
-    h = parts.norm(h) if final_norm else h
+    if final_norm == "plain":  # normalised, but without the norm's learned weight and bias
+        h = torch.nn.functional.layer_norm(h, h.shape[-1:], eps=parts.norm.eps)
+    elif final_norm:
+        h = parts.norm(h)
     logits = h @ parts.token.weight.T  # (B, L, V)
     logits = logits[:, -1] if last_only else logits
     normalise = {"probabilities": torch.softmax, "log-probabilities": torch.log_softmax}.get(returns)
@@ -192,7 +195,13 @@ def _cases() -> list[tuple]:
     )  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(93)
-        parts = GptParts.of(DecoderOnlyTransformer(config).eval())
+        model = DecoderOnlyTransformer(config).eval()
+        # Every LayerNorm as training leaves it, not at its initial weight 1 and bias 0: a
+        # final norm of the learner's own (F.layer_norm, a new nn.LayerNorm) would pass else.
+        for norm in (m for m in model.modules() if isinstance(m, nn.LayerNorm)):
+            nn.init.normal_(norm.weight, mean=1.0, std=0.3)
+            nn.init.normal_(norm.bias, std=0.3)
+        parts = GptParts.of(model)
     ids_a = torch.tensor([[1, 5, 3, 7, 2, 9, 4], [2, 2, 8, 11, 6, 3, 1]])
     ids_b = torch.tensor([[4, 10, 1], [7, 3, 3], [11, 6, 9]])
     return [(parts, ids_a), (parts, ids_b)]
@@ -216,6 +225,13 @@ def _learner_untransposed(parts, ids):
     for block in parts.blocks:
         x = block(x, causal_mask(ids.shape[1]))
     return parts.norm(x) @ parts.token.weight  # (V, d_model): the table as it is stored
+
+
+def _learner_own_norm(parts, ids):
+    x = _learner_embed(parts, ids)
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return nn.LayerNorm(x.shape[-1])(x) @ parts.token.weight.T  # a new norm: weight 1, bias 0
 
 
 def _learner_masked(make_mask, parts, ids):
@@ -334,6 +350,14 @@ MISTAKES = (
         "been normalised yet, so apply parts.norm before the output layer.",
         compute=partial(forward, final_norm=False),
         example=partial(by_hand, final_norm=False),
+    ),
+    Mistake(
+        name="a LayerNorm of your own",
+        hint="You normalised with a LayerNorm of your own (F.layer_norm, or a new nn.LayerNorm): "
+        "it has weight 1 and bias 0, not the weight and bias the model learned. Use the model's "
+        "own final norm, parts.norm(x).",
+        compute=partial(forward, final_norm="plain"),
+        example=_learner_own_norm,
     ),
     Mistake(
         name="the last position only",

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model import Transformer, TransformerConfig
-from .harness import WRONG, Exercise, Mistake, Result, check_function, fresh
+from .harness import ERROR, WRONG, Exercise, Mistake, Result, check_function, fresh
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -106,11 +106,16 @@ def loss_reference(model, src, trg, pad_id, *, reads=slice(None, -1), labels=sli
     return F.nll_loss(flat, target, ignore_index=ignore)
 
 
+# The first case's sizes, which PyTorch's errors quote: B stories, V tokens (T - 1 = 6).
+# Every size differs from the others, so an error's numbers tell which layout was fed.
+CASE_B, CASE_V = 3, 11
+
+
 def _loss_cases() -> list[tuple]:
     # A small untrained Transformer (dropout 0) and targets with padding; T - 1 ≠ V so that
     # logits and labels of the wrong layout cannot be fed to cross_entropy by accident.
     config = TransformerConfig(
-        vocab_size=11, d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=32,
+        vocab_size=CASE_V, d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=32,
         dropout=0.0, max_len=16,
     )  # fmt: skip
     with torch.random.fork_rng(devices=[]):
@@ -245,12 +250,33 @@ LOSS_MISTAKES = (
         example=lambda model, src, trg, pad_id: loss_by_hand(model, src, trg, 0),
     ),
     Mistake(
+        name="logits flattened the wrong way",
+        hint="You reshaped the logits to (V, B·T): F.cross_entropy wants one row per position "
+        "with its V scores, logits.reshape(-1, V), whose rows keep each position's own scores.",
+        compute=None,
+        error=rf"Expected input batch_size \({CASE_V}\)",
+        example=lambda model, src, trg, pad_id: F.cross_entropy(
+            model(src, trg[:, :-1]).reshape(CASE_V, -1), trg[:, 1:].reshape(-1), ignore_index=pad_id
+        ),
+    ),
+    Mistake(
+        name="labels not flattened",
+        hint="You flattened the logits to (B·T, V) but not the labels: flatten them too, "
+        "labels.reshape(-1), one label per row of logits.",
+        compute=None,
+        error=rf"Expected input batch_size \(\d+\) to match target batch_size \({CASE_B}\)",
+        example=lambda model, src, trg, pad_id: F.cross_entropy(
+            model(src, trg[:, :-1]).flatten(0, 1), trg[:, 1:], ignore_index=pad_id
+        ),
+    ),
+    Mistake(
         name="labels of the wrong length",
         hint="Your logits and labels do not have the same length: the decoder reads T-1 tokens "
         "(trg[:, :-1]), so it makes T-1 predictions, scored against the T-1 next tokens, "
-        "trg[:, 1:].",
+        "trg[:, 1:]. (And the model takes the source first: model(src, trg[:, :-1]).)",
         compute=None,
-        error="Expected input batch_size",
+        # flattened, or in cross_entropy's (B, V, T) layout: the lengths differ
+        error=rf"Expected input batch_size|Expected target size \[\d+, (?!{CASE_V}\])\d+\]",
         example=partial(loss_by_hand, labels="whole"),
     ),
     Mistake(
@@ -259,7 +285,7 @@ LOSS_MISTAKES = (
         "the labels to (B·T,) (logits.reshape(-1, V), labels.reshape(-1)), or pass "
         "logits.transpose(1, 2).",
         compute=None,
-        error="Expected target size",
+        error=rf"Expected target size \[\d+, {CASE_V}\]",
         example=lambda model, src, trg, pad_id: F.cross_entropy(
             model(src, trg[:, :-1]), trg[:, 1:], ignore_index=pad_id
         ),
@@ -277,8 +303,15 @@ def check_teacher_forcing_loss(learner_fn: Callable) -> Result:
         learner_fn, loss_reference, cases, name="teacher_forcing_loss", mistakes=LOSS_MISTAKES, atol=1e-4
     )
     if result.passed:
-        with torch.random.fork_rng(devices=[]):
-            got = learner_fn(*fresh(cases[0]))
+        try:
+            with torch.random.fork_rng(devices=[]):
+                got = learner_fn(*fresh(cases[0]))
+        except Exception as err:  # it passed once on this input: what changed is its own state
+            return Result(
+                ERROR,
+                f"teacher_forcing_loss raised {type(err).__name__} when called again on input #1, "
+                f"which it had passed: {err}. Does it keep something between calls?",
+            )
         if NO_GRADIENT.recognise(learner_fn, cases[0], got):
             return Result(WRONG, NO_GRADIENT.hint)
     return result

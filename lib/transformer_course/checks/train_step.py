@@ -103,7 +103,14 @@ def _step_cases() -> list[tuple]:
     return cases
 
 
-def _mse(model, batch):
+LOSS_FN_CALL = "loss_fn takes the model and the batch"
+
+
+def _mse(model, batch=None, *extra):
+    """The exercise's ``loss_fn(model, batch)``; called PyTorch's way (``loss_fn(output,
+    target)``, ``loss_fn(model, x, y)``) it says how it is called, not what broke inside."""
+    if not isinstance(model, nn.Module) or extra or not (isinstance(batch, tuple) and len(batch) == 2):
+        raise TypeError(f"{LOSS_FN_CALL}, loss_fn(model, batch): it runs the model on the batch itself")
     x, y = batch
     return F.mse_loss(model(x), y)
 
@@ -135,7 +142,25 @@ def _learner_makes_an_optimiser(model, optimiser, loss_fn, batch):
     return loss.item()
 
 
+def _learner_calls_loss_pytorch_style(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    x, y = batch
+    loss = loss_fn(model(x), y)  # as nn.MSELoss is called
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
 STEP_MISTAKES = (
+    Mistake(
+        name="loss_fn called another way",
+        hint="Call the loss function as the exercise hands it over, loss_fn(model, batch): it "
+        "runs the model on the batch and compares with the targets itself (unlike "
+        "nn.MSELoss, which takes the output and the target).",
+        compute=None,
+        error=LOSS_FN_CALL,
+        example=_learner_calls_loss_pytorch_style,
+    ),
     Mistake(
         name="returned the tensor",
         hint="Return the loss as a plain number, loss.item(): a loss tensor keeps its whole "
