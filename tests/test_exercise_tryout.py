@@ -1038,12 +1038,25 @@ def _(q, k_new, v_new, past_k, past_v):
     return F.scaled_dot_product_attention(q, keys, values), keys, values
 
 
-@wrong("cached_attention_step", "scores from the cached keys, cache updated after", named="new key not added")
+@wrong(
+    "cached_attention_step",
+    "scores from the cached keys, cache updated after",
+    named="new token left out of its attention",
+)
 def _(q, k_new, v_new, past_k, past_v):
     if past_k is None:
         return v_new, k_new, v_new
     out = F.scaled_dot_product_attention(q, past_k, past_v)
     return out, torch.cat([past_k, k_new], 2), torch.cat([past_v, v_new], 2)
+
+
+@wrong("cached_attention_step", "its own score set to -inf", named="new token left out of its attention")
+def _(q, k_new, v_new, past_k, past_v):
+    keys, values = grow(past_k, k_new), grow(past_v, v_new)
+    scores = q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if past_k is not None:
+        scores[..., -1] = float("-inf")
+    return scores.softmax(dim=-1) @ values, keys, values
 
 
 @wrong("cached_attention_step", "is_causal=True kept from training", named="causal mask")

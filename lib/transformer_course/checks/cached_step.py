@@ -175,6 +175,24 @@ def _out_ignores_the_new_token(fn, case, got) -> bool:
     return same(got[0], _past_only(q, past_k, past_v)[0], 1e-5)
 
 
+def _own_key_hidden(fn, case, got) -> bool:
+    """The cache handed back is right (the new position last), but the output ignores the new
+    token: its own score was hidden."""
+    q, k_new, v_new, past_k, past_v = case
+    if not _out_ignores_the_new_token(fn, case, got):
+        return False
+    return same(tuple(got[1:]), (_grown(past_k, k_new), _grown(past_v, v_new)), 1e-6)
+
+
+def _learner_hides_its_own_key(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    scores = q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, h, 1, t + 1)
+    if past_k is not None:
+        scores[..., -1] = float("-inf")  # "a token should not look at itself"
+    return torch.softmax(scores, dim=-1) @ values, keys, values
+
+
 def _out_is_v_new(fn, case, got) -> bool:
     """The learner attended to the new token only: its output is v_new itself. (On the first
     step, with an empty cache, that is the right output: whatever is wrong, it is not this.)"""
@@ -246,6 +264,16 @@ MISTAKES = (
         compute=None,
         error=r"got NoneType|NoneType' object|expected Tensor as element",
         example=lambda q, k, v, pk, pv: _always_concatenates(q, k, v, pk, pv),
+    ),
+    Mistake(
+        name="new token left out of its attention",
+        hint="Your cache is right, but the new token did not attend to itself: either the scores "
+        "were computed from the cache before k_new was appended, or its own score (the last) "
+        "was hidden. Append first, then attend over all t + 1 keys: a token sees every position "
+        "up to and including its own, as training's causal mask (diagonal kept) lets it.",
+        compute=None,
+        recognise=_own_key_hidden,
+        example=_learner_hides_its_own_key,
     ),
     Mistake(
         name="new key not added",

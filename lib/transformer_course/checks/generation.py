@@ -161,6 +161,8 @@ def reference(
         ids = torch.cat([ids, torch.tensor([token])])
         if append:
             fed = ids
+        if stop == "anywhere" and eos_id in ids.tolist():
+            break
         if stop and token == eos_id:
             break
     return ids
@@ -172,7 +174,19 @@ def _cases():
         (CountingModel(stop_at=20), torch.tensor([4, 2, 7]), 4, 1),  # stops at max_new_tokens
         (CountingModel(stop_at=20), torch.tensor([2]), 5, 1),
         (CountingModel(stop_at=5), torch.tensor([4, 2, 7]), 6, 1),
+        # a prompt that holds an <eos> (a story ended, the next begins): the loop goes on
+        (CountingModel(stop_at=7), torch.tensor([3, 1, 6]), 6, 1),
     ]
+
+
+def _learner_looks_for_eos_anywhere(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()
+        ids = torch.cat([ids, token.view(1)])
+        if eos_id in ids:  # the prompt's ids too
+            break
+    return ids
 
 
 def _learner_counts_to_the_limit(logits_fn, prompt, max_new_tokens, eos_id):
@@ -235,6 +249,14 @@ MISTAKES = (
         "(keep the eos itself in the output).",
         compute=partial(reference, stop=False),
         example=partial(by_hand, stop=False),
+    ),
+    Mistake(
+        name="stops at an <eos> in the prompt",
+        hint="Your loop stopped because eos_id is somewhere in the ids, the prompt included: a "
+        "prompt may hold an <eos> (one story ended, the next begins). Stop when the token just "
+        "chosen is eos_id: if int(token) == eos_id.",
+        compute=partial(reference, stop="anywhere"),
+        example=lambda f, p, n, e: _learner_looks_for_eos_anywhere(f, p, n, e),
     ),
     Mistake(
         name="<eos> dropped",

@@ -50,6 +50,8 @@ def by_hand(
         stay = total - ranked <= top_p
     else:  # "total": the token that carries the sum past top_p is left out
         stay = total <= top_p
+        if keep == "total, first kept":  # the usual guard against an empty row
+            stay[..., 0] = True
     ranked = ranked * stay
     if renormalise:
         ranked = ranked / ranked.sum(dim=-1, keepdim=True)
@@ -189,7 +191,24 @@ def _learner_keeps_a_share_of_tokens(probs, top_p):
     return kept / kept.sum(dim=-1, keepdim=True)
 
 
+def _learner_keeps_the_first_but_not_the_crossing_token(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    remove = ranked.cumsum(dim=-1) > top_p
+    remove[..., 0] = False  # "always keep at least one token"
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked.masked_fill(remove, 0.0))
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
 MISTAKES = (
+    Mistake(
+        name="crossing token left out, the first always kept",
+        hint="Your nucleus stops one token short: the token whose probability takes the total "
+        "past top_p belongs in it. Always keeping the first token mends only the rows where it "
+        "alone holds more than top_p; shift the running total instead: keep a token when the "
+        "tokens ranked above it hold less than top_p (cumsum - p < top_p).",
+        compute=lambda p, top_p: by_hand(p.double(), top_p, keep="total, first kept"),
+        example=_learner_keeps_the_first_but_not_the_crossing_token,
+    ),
     Mistake(
         name="crossing token left out",
         hint="Your nucleus stops one token short: the token whose probability takes the total "

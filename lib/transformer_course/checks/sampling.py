@@ -14,6 +14,7 @@ catalogued mistake lands near its own, different distribution.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from functools import partial
 
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..generation import next_token_probs
-from .harness import Exercise, Mistake, Result, check_function
+from .harness import WRONG, Exercise, Mistake, Result, check_function
 
 ROWS = 10_000  # draws per distinct row of logits: a frequency is then within ±0.005 (1 σ)
 ATOL = 0.03  # six standard deviations: a correct sampler passes; every two distributions the
@@ -345,13 +346,47 @@ def check_sample_next_token(learner_fn: Callable) -> Result:
     from softmax(logits / T) restricted to the top k. Compared by how often each token is drawn."""
     if not callable(learner_fn):
         raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
-    return check_function(
+    cases = _cases()
+    result = check_function(
         _frequencies(learner_fn),
         distribution,
-        _cases(),
+        cases,
         name="sample_next_token",
         mistakes=MISTAKES,
         atol=ATOL,
+    )
+    differs = re.match(r"sample_next_token differs from the reference on input #(\d+)", result.message)
+    if result.status != WRONG or differs is None:
+        return result
+    # The generic message points into a table of frequencies the learner never sees: say it
+    # in draws instead, with the knobs of that input.
+    number = int(differs.group(1))
+    return Result(WRONG, _draws_differ(learner_fn, cases[number - 1], number) or result.message)
+
+
+def _draws_differ(learner_fn: Callable, case: tuple, number: int) -> str | None:
+    """The token drawn furthest from its rate on ``case``, in words (None if it cannot be
+    measured again: the function raised, or returned no ids this time)."""
+    logits, temperature, top_k = case
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)  # as check_function seeds each call
+            got = _frequencies(learner_fn)(logits.clone(), temperature, top_k)
+    except Exception:
+        return None
+    if isinstance(got, NotIds):
+        return None
+    want = distribution(logits, temperature, top_k)  # (2, V)
+    row, token = divmod(int((got - want).abs().argmax()), want.shape[-1])
+    knobs = f"temperature {temperature:g}, top_k {top_k}"
+    values = [round(x, 1) for x in logits[row * ROWS].tolist()]
+    return (
+        f"sample_next_token differs from the reference on input #{number} ({knobs}): for row "
+        f"{row * ROWS} of the logits, {values}, token {token} came out in "
+        f"{float(got[row, token]):.1%} of {ROWS:,} draws, where it should come out in "
+        f"{float(want[row, token]):.1%}. Check each step: divide the logits by the temperature, "
+        "keep the top_k largest (the others −∞), softmax over the vocabulary (dim=-1), then draw "
+        "one token per row."
     )
 
 
