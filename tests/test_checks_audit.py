@@ -615,3 +615,73 @@ def test_the_nucleus_keeps_the_crossing_token_and_stops_at_exactly_p():
         return kept / kept.sum(-1, keepdim=True)
 
     named(checks.check_keep_top_p(cumulative_below), "one token short")
+
+
+# --- odd returns and exits, any checker ---
+
+
+@pytest.mark.parametrize(
+    "returns, says",
+    [
+        (lambda x: torch.softmax(x, -1).to_sparse(), "dense"),
+        (lambda x: torch.empty_like(x, device="meta"), "'meta' device"),
+        (lambda x: torch.softmax(x, -1).to(torch.complex64), "complex"),
+        (lambda x: list(torch.softmax(x, -1)), "torch.stack(pieces)"),
+    ],
+)
+def test_odd_returns_are_named_not_a_traceback(returns, says):
+    result = checks.check_softmax(returns)
+    assert result.status == WRONG and says in result.message, result
+
+
+def test_exit_in_a_learner_function_is_a_verdict():
+    import sys
+
+    result = checks.check_softmax(lambda x: sys.exit())
+    assert result.status == checks.ERROR and "exit()" in result.message
+
+
+def test_heads_returned_as_a_list_are_told_to_concatenate():
+    def heads(x, w_q, w_k, w_v, w_o, num_heads):
+        b, length, d = x.shape
+        d_head = d // num_heads
+        out = []
+        for i in range(num_heads):
+            cut = slice(i * d_head, (i + 1) * d_head)
+            q, k, v = x @ w_q[:, cut], x @ w_k[:, cut], x @ w_v[:, cut]
+            out.append(torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d_head), -1) @ v)
+        return out
+
+    result = checks.check_multi_head_attention(heads)
+    assert result.status == WRONG and "torch.cat(pieces, dim=-1)" in result.message, result
+
+
+def test_multi_head_with_the_notebooks_d_head_is_named():
+    def mha(x, w_q, w_k, w_v, w_o, num_heads):
+        b, length, d_model = x.shape
+        d_head = 4  # chapter 05's own
+        q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
+        out = torch.softmax(q @ k.transpose(-2, -1) / 2, dim=-1) @ v  # √4, written in
+        return out.transpose(1, 2).reshape(b, length, d_model) @ w_o
+
+    named(checks.check_multi_head_attention(mha), "take every size from the arguments")
+
+
+def test_layer_norm_expanding_the_variance_is_told_about_float32():
+    def norm(x, weight, bias, eps):
+        mean = x.mean(-1, keepdim=True)
+        var = (x**2).mean(-1, keepdim=True) - mean**2
+        return (x - mean) / torch.sqrt(var + eps) * weight + bias
+
+    named(checks.check_layer_norm(norm), "E[x²] − mean²", "float32")
+    assert checks.check_layer_norm(lambda x, w, b, eps: norm(x.double(), w, b, eps).float()).passed
+
+
+def test_encoder_decoder_with_pad_id_zero_written_in_is_named():
+    from dataclasses import replace
+
+    from transformer_course.checks import exercise
+
+    solution = exercise("encoder_decoder_forward").solution
+    wrong = lambda parts, src, trg_in: solution(replace(parts, pad_id=0), src, trg_in)  # noqa: E731
+    named(checks.check_encoder_decoder_forward(wrong), "parts.pad_id")

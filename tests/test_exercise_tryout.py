@@ -135,6 +135,16 @@ def _(q, k):
     return q @ k.transpose(0, 1)
 
 
+@wrong("attention_scores", 'einsum("qd,kd->qk"), 2-D letters', named="k.T on a batch")
+def _(q, k):
+    return torch.einsum("qd,kd->qk", q, k)
+
+
+@wrong("attention_scores", "torch.inner", named="k.T on a batch")
+def _(q, k):
+    return torch.inner(q, k)
+
+
 @wrong("attention_scores", "divided by d_k")
 def _(q, k):
     return q @ k.transpose(-2, -1) / q.shape[-1]
@@ -175,6 +185,18 @@ def _(x):
 @wrong("softmax", "log-softmax returned", named="log-probabilities")
 def _(x):
     return x - x.logsumexp(dim=-1, keepdim=True)
+
+
+@wrong("softmax", "dim=1 for the max and the sum", named="max over dim=1 on a batch")
+def _(x):
+    e = (x - x.max(dim=1, keepdim=True).values).exp()
+    return e / e.sum(dim=1, keepdim=True)
+
+
+@wrong("softmax", "the max as a column with [:, None]", named="max over dim=1 on a batch")
+def _(x):
+    e = (x - x.max(dim=-1).values[:, None]).exp()
+    return e / e.sum(dim=-1, keepdim=True)
 
 
 @wrong("softmax", "divided by the max")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from functools import partial
 
 import torch
@@ -195,7 +195,12 @@ def _cases() -> list[tuple]:
     trg_a = torch.tensor([[2, 7, 6, 5, 0], [2, 11, 10, 9, 4]])
     src_b = torch.tensor([[5, 4, 11, 6, 0, 0, 0], [7, 7, 8, 9, 10, 11, 4]])
     trg_b = torch.tensor([[2, 6, 11, 4], [2, 4, 11, 10]])
-    return [(parts, src_a, trg_a), (parts, src_b, trg_b)]
+    with torch.random.fork_rng(devices=[]):  # a vocabulary whose <pad> is 1, and 0 a real token
+        torch.manual_seed(76)
+        other = Seq2SeqParts.of(Transformer(config.replace(pad_id=1)).eval())
+    src_c = torch.tensor([[4, 0, 6, 1, 1], [9, 10, 0, 5, 3]])
+    trg_c = torch.tensor([[2, 7, 0, 1], [2, 11, 10, 0]])
+    return [(parts, src_a, trg_a), (parts, src_b, trg_b), (other, src_c, trg_c)]
 
 
 def _learner_adds_every_position(parts, src, trg_in):
@@ -210,7 +215,20 @@ def _learner_adds_every_position(parts, src, trg_in):
     return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
 
 
+def _with_pad_id(pad_id: int) -> Callable:
+    """The right forward pass, but with ``pad_id`` as <pad> whatever the parts say."""
+    return lambda parts, src, trg_in: forward(replace(parts, pad_id=pad_id), src, trg_in)
+
+
 MISTAKES = (
+    Mistake(
+        name="pad id hard-coded",
+        hint="Your masks take <pad> to be id 0 (a number written in, or another vocabulary's "
+        "pad id): use the model's own, parts.pad_id, padding_mask(src, parts.pad_id). Here "
+        "<pad> is 1 and 0 is a real token.",
+        compute=_with_pad_id(0),
+        example=lambda parts, src, trg_in: solution(replace(parts, pad_id=0), src, trg_in),
+    ),
     Mistake(
         name="mask of the wrong shape",
         hint="A mask does not fit the scores it should mask, (B, h, Lq, Lk). The padding masks are "

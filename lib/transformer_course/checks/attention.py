@@ -44,9 +44,11 @@ def _scores_reference(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
 SCORES_ON_A_BATCH = Mistake(
     name="k.T on a batch",
-    hint="Right for one sentence, but not for a batch (B, L, d_k): k.T (or k.transpose(0, 1)) "
-    "does not swap the last two dimensions of a 3-D tensor, the key's position and its "
-    "features. Swap only those: k.transpose(-2, -1).",
+    hint="Right for one sentence, but not for a batch (B, L, d_k): something counts the "
+    "dimensions from the front, or takes 2-D tensors only. k.T (or k.transpose(0, 1)) does not "
+    "swap the last two dimensions of a 3-D tensor, the key's position and its features; "
+    'einsum("qd,kd->qk"), torch.inner, torch.mm and F.linear(q, k) are 2-D too. Swap only '
+    'the last two: q @ k.transpose(-2, -1), or einsum("...qd,...kd->...qk").',
     compute=None,  # named by check_then_batch: right on the single cases, wrong on the batch
     example=lambda q, k: q @ k.T,
 )

@@ -23,6 +23,7 @@ def same(got: object, want: object, atol: float = 1e-5) -> bool:
     if isinstance(want, torch.Tensor):
         return (
             isinstance(got, torch.Tensor)
+            and _ordinary(got, want)
             and got.shape == want.shape
             and _same_kind(got, want)
             and torch.allclose(_as_double(got), _as_double(want), atol=atol, rtol=RTOL, equal_nan=True)
@@ -36,6 +37,12 @@ def same(got: object, want: object, atol: float = 1e-5) -> bool:
     if isinstance(want, float):
         return _is_number(got) and math.isclose(got, want, rel_tol=RTOL, abs_tol=atol)
     return not isinstance(got, torch.Tensor) and got == want
+
+
+def _ordinary(got: torch.Tensor, want: torch.Tensor) -> bool:
+    """A dense tensor that holds numbers (not sparse, not on the "meta" device, which has
+    none), and real where the answer is: the comparisons below only read such tensors."""
+    return got.layout == torch.strided and not got.is_meta and (want.is_complex() or not got.is_complex())
 
 
 def _same_kind(got: torch.Tensor, want: torch.Tensor) -> bool:
@@ -76,6 +83,8 @@ def _describe(got: object, want: object, atol: float, parts: Sequence[str] | Non
         return "expected a tensor, got a NumPy array: stay in torch (torch.from_numpy(…) turns it back)"
     if not isinstance(got, torch.Tensor):
         return f"expected a tensor, got {type(got).__name__}"
+    if not _ordinary(got, want):
+        return _unordinary(got)
     if got.shape != want.shape:
         return f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}"
     if want.is_floating_point() and got.dtype == torch.bool:
@@ -98,6 +107,17 @@ def _describe(got: object, want: object, atol: float, parts: Sequence[str] | Non
         f"largest difference {float(diff.max()):.3g} at index {where} "
         f"(expected {float(want[where]):.4f}, got {float(got[where]):.4f})"
     )
+
+
+def _unordinary(got: torch.Tensor) -> str:
+    if got.is_meta:
+        return (
+            "your result is on the 'meta' device, which holds shapes but no numbers: compute it "
+            "on the inputs' device"
+        )
+    if got.layout != torch.strided:
+        return f"expected an ordinary (dense) tensor, got a {got.layout} one: .to_dense() turns it back"
+    return f"your result is complex ({got.dtype}): the answer is real, so keep it real"
 
 
 def _wrong_kind(got: torch.Tensor, want: torch.Tensor) -> str:
@@ -130,10 +150,26 @@ def _sequence_for_tensor(got: tuple | list, want: torch.Tensor, atol: float) -> 
         if same(item, want, atol):
             return f"expected one tensor, got {kind}; its item {i} is the right answer: return only that"
     shapes = ", ".join(_kind(item) for item in got)
+    joined = _joined(got, want)
+    if joined:
+        return f"expected one tensor of shape {tuple(want.shape)}, got {kind} ({shapes}): {joined}"
     return (
         f"expected one tensor of shape {tuple(want.shape)}, got {kind} ({shapes}). A call that "
         "returns a pair, such as attention's (output, weights), must be unpacked: out, _ = …"
     )
+
+
+def _joined(got: tuple | list, want: torch.Tensor) -> str | None:
+    """How pieces of the same shape join into the answer's shape (rows to stack, heads to
+    concatenate), or None."""
+    if len(got) < 2 or not all(isinstance(t, torch.Tensor) and t.shape == got[0].shape for t in got):
+        return None
+    piece, n = tuple(got[0].shape), len(got)
+    if (n, *piece) == tuple(want.shape):
+        return "join the pieces into one, torch.stack(pieces)"
+    if piece and (*piece[:-1], n * piece[-1]) == tuple(want.shape):
+        return "join the pieces side by side, torch.cat(pieces, dim=-1)"
+    return None
 
 
 def _describe_sequence(got: object, want: tuple | list, atol: float, parts: Sequence[str] | None) -> str:

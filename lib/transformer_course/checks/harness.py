@@ -28,6 +28,9 @@ import torch
 from .describe import describe_difference, same
 
 PASSED, NOT_ATTEMPTED, WRONG, ERROR = "passed", "not attempted", "wrong", "error"
+# What a learner's function may raise and the checker reports: any error, and sys.exit() or
+# exit() too, which would otherwise end the check (in a notebook, quietly) without a verdict.
+LEARNER_ERRORS = (Exception, SystemExit)
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,13 @@ class _Run:
                 f"{self.name} is not attempted yet: replace "
                 "`raise NotImplementedError` with your code and run the cell again.",
             )
-        except Exception as err:
+        except SystemExit:
+            return Result(
+                ERROR,
+                f"{self.name} called exit() (or sys.exit()) on input #{number}: a function hands "
+                "back its answer with return.",
+            )
+        except LEARNER_ERRORS as err:
             raised = f"{self.name} raised {type(err).__name__} on input #{number}: {err}"
             hint = _known_error(err, self.mistakes) or _signature_error(err, self.name)
             return Result(WRONG, f"{hint} ({raised})") if hint else Result(ERROR, raised)
@@ -176,7 +185,7 @@ class _Run:
                     return mistake.hint
                 if mistake.recognise is not None and mistake.recognise(self.learner_fn, case, got):
                     return mistake.hint
-            except Exception:
+            except LEARNER_ERRORS:
                 continue
         return None
 
@@ -250,9 +259,17 @@ def check_then_batch(
     if not result.passed:
         return result
     batch = check_function(learner_fn, reference, batched, name=name, mistakes=mistakes)
-    if batch.status in (WRONG, ERROR) and not any(m.hint in batch.message for m in mistakes):
-        return Result(WRONG, f"{batch_mistake.hint} ({batch.message})")
-    return batch if not batch.passed else Result(PASSED, passed)
+    if batch.passed:
+        return Result(PASSED, passed)
+    if batch.status not in (WRONG, ERROR):
+        return batch
+    named = [m for m in mistakes if m.hint in batch.message]
+    if any(m.error is not None for m in named):  # an error that names its cause (torch.mm's)
+        return batch
+    # Right on every single case, wrong on a batch: an idiom that holds in 2-D only, even where
+    # its batch result equals a catalogued mistake's (softmax's dim=1 is dim=-2 on a batch),
+    # whose hint would name what the learner did not write.
+    return Result(WRONG, batch_mistake.hint + ("" if named else f" ({batch.message})"))
 
 
 def fresh(case: tuple) -> tuple:

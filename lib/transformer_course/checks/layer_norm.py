@@ -14,6 +14,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
+from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, randn
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -114,7 +115,33 @@ def _learner_no_keepdim(x, weight, bias, eps):
     return (x - mean) / torch.sqrt(var + eps) * weight + bias
 
 
+def _right_in_float64_only(fn, case, got) -> bool:
+    """The learner's maths is right (float64 inputs give the answer) and float32 comes close,
+    but not close enough: a formula that loses precision, E[x²] − mean² being the usual one."""
+    x, weight, bias, eps = case
+    wide = fn(x.double(), weight.double(), bias.double(), eps)
+    right = reference(x.double(), weight.double(), bias.double(), eps)
+    return same(wide, right, 1e-6) and same(got, reference(*case), 1e-2)
+
+
+def _learner_expands_the_variance(x, weight, bias, eps):
+    mean = x.mean(dim=-1, keepdim=True)
+    var = (x * x).mean(dim=-1, keepdim=True) - mean * mean  # E[x²] − E[x]², as on paper
+    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+
+
 MISTAKES = (
+    Mistake(
+        name="precision lost in float32",
+        hint="Your maths is right (in float64 it gives the answer), but float32 loses the variance: "
+        "E[x²] − mean² subtracts two large, nearly equal numbers when a vector's mean is large "
+        "next to its spread (here a token with mean 3 and spread 0.02), and only the last "
+        "digits are left. Take the variance around the mean, ((x - mean) ** 2).mean(dim=-1, "
+        "keepdim=True), as nn.LayerNorm does.",
+        compute=None,
+        recognise=_right_in_float64_only,
+        example=_learner_expands_the_variance,
+    ),
     Mistake(
         name="no keepdim",
         hint="The mean (or variance) lost its last dimension, so it does not line up with x: "

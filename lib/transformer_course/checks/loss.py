@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model import Transformer, TransformerConfig
-from .harness import ERROR, WRONG, Exercise, Mistake, Result, check_function, fresh
+from .harness import ERROR, LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function, fresh
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -306,7 +306,7 @@ def check_teacher_forcing_loss(learner_fn: Callable) -> Result:
         try:
             with torch.random.fork_rng(devices=[]):
                 got = learner_fn(*fresh(cases[0]))
-        except Exception as err:  # it passed once on this input: what changed is its own state
+        except LEARNER_ERRORS as err:  # it passed once on this input: what changed is its own state
             return Result(
                 ERROR,
                 f"teacher_forcing_loss raised {type(err).__name__} when called again on input #1, "

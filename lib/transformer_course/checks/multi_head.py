@@ -189,10 +189,12 @@ def reference(
 
 
 def _cases() -> list[tuple]:
-    # L differs from h and from d_head, so a reshape without transpose cannot pass by luck.
+    # L differs from h and from d_head, so a reshape without transpose cannot pass by luck;
+    # the last has d_head 6, not the 4 of the others and of chapter 05's own cells, so a
+    # function that reads the notebook's d_head (or divides by a hard-coded 2) fails.
     g = torch.Generator().manual_seed(5)
     cases = []
-    for b, length, d_model, h in ((2, 5, 12, 3), (1, 7, 16, 4), (3, 3, 8, 2)):
+    for b, length, d_model, h in ((2, 5, 12, 3), (1, 7, 16, 4), (3, 3, 8, 2), (2, 5, 12, 2)):
         x = torch.randn(b, length, d_model, generator=g)
         ws = [torch.randn(d_model, d_model, generator=g) / d_model**0.5 for _ in range(4)]
         cases.append((x, *ws, h))
@@ -250,7 +252,26 @@ _ONE_WIDE_HEAD = (
     "heads back before W_O."
 )
 
+
+def _learner_uses_the_notebooks_d_head(x, w_q, w_k, w_v, w_o, num_heads):
+    d_head = 4  # chapter 05's own cells: d_model 8, 2 heads
+    b, length, d_model = x.shape
+    q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
+    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v
+    return out.transpose(1, 2).reshape(b, length, d_model) @ w_o
+
+
 MISTAKES = (
+    Mistake(
+        name="sizes that are not this input's",
+        hint="A reshape asked for sizes this input does not have: take every size from the "
+        "arguments, b, L, d_model = x.shape and d_head = d_model // num_heads, not from the "
+        "notebook's variables (chapter 05's cells have one sentence of 4 tokens, d_head 4) or a "
+        "split_heads written for them.",
+        compute=None,
+        error=r"shape '\[[\d, ]+\]' is invalid for input of size",
+        example=_learner_uses_the_notebooks_d_head,
+    ),
     Mistake(
         name="split without transpose",
         hint="Your split mixes tokens across heads: q.view(B, h, L, d_head) cuts the (L, D) "

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..generation import next_token_probs
-from .harness import WRONG, Exercise, Mistake, Result, check_function
+from .harness import LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function
 
 ROWS = 10_000  # draws per distinct row of logits: a frequency is then within ±0.005 (1 σ)
 ATOL = 0.03  # six standard deviations: a correct sampler passes; every two distributions the
@@ -372,7 +372,7 @@ def _draws_differ(learner_fn: Callable, case: tuple, number: int) -> str | None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)  # as check_function seeds each call
             got = _frequencies(learner_fn)(logits.clone(), temperature, top_k)
-    except Exception:
+    except LEARNER_ERRORS:
         return None
     if isinstance(got, NotIds):
         return None

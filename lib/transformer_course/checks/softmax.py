@@ -115,8 +115,10 @@ _WHOLE = (
 
 ON_A_BATCH = Mistake(
     name="max over dim=1 on a batch",
-    hint="Right for a matrix, but not for a batch of them (B, Lq, Lk): dim=1 is the "
-    "last dimension only in 2-D. Use dim=-1 for the max and for the sum.",
+    hint="Right for a matrix, but not for a batch of them (B, Lq, Lk): something counts the "
+    "dimensions from the front, which finds the last one only in 2-D: dim=1, [:, None] or "
+    ".unsqueeze(1), .view(-1, 1), .T, or a loop over the rows. Count from the end: the max and "
+    "the sum over dim=-1, with keepdim=True.",
     compute=None,  # named by check_then_batch: right on the matrices, wrong on the batch
     example=partial(by_hand, max_dim=1),
 )
