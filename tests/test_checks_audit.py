@@ -240,7 +240,20 @@ def test_mask_errors_are_explained():
         blocked = torch.triu(torch.ones(ids.shape[1], ids.shape[1]), diagonal=1)  # 0.0 / 1.0
         return torch.softmax(scores.masked_fill(blocked, float("-inf")), dim=-1)
 
-    named(checks.check_causal_masked_weights(float_mask), "bool mask")
+    named(checks.check_causal_masked_weights(float_mask), "must be bool")
+
+    def inverted_float(scores, ids, pad_id):
+        allowed = torch.tril(torch.ones(ids.shape[1], ids.shape[1]))  # 1.0 / 0.0, then ~
+        return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
+
+    named(checks.check_causal_masked_weights(inverted_float), "must be bool")
+
+    def four_d(scores, ids, pad_id):  # chapter 06's padding mask for multi-head scores
+        length = ids.shape[1]
+        allowed = torch.ones(length, length, dtype=torch.bool).tril() & (ids != pad_id)[:, None, None, :]
+        return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
+
+    named(checks.check_causal_masked_weights(four_d), "(B, 1, 1, L)", "unsqueeze(1)")
 
 
 @pytest.mark.parametrize("fill", [-1e4, torch.finfo(torch.float32).min])
@@ -685,3 +698,23 @@ def test_encoder_decoder_with_pad_id_zero_written_in_is_named():
     solution = exercise("encoder_decoder_forward").solution
     wrong = lambda parts, src, trg_in: solution(replace(parts, pad_id=0), src, trg_in)  # noqa: E731
     named(checks.check_encoder_decoder_forward(wrong), "parts.pad_id")
+
+
+def test_sinusoid_multiplied_in_float32_is_still_named():
+    def table(length, d_model):  # the exp form with its minus sign lost, in float32
+        pos = torch.arange(length).float()[:, None]
+        angle = pos * torch.exp(torch.arange(0, d_model, 2).float() * math.log(10000) / d_model)
+        pe = torch.zeros(length, d_model)
+        pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
+        return pe
+
+    named(checks.check_sinusoidal_encoding(table), "divide by it")
+
+
+def test_layer_norm_with_eps_after_the_division_is_not_told_eps_is_missing_only():
+    def norm(x, weight, bias, eps):
+        mean = x.mean(-1, keepdim=True)
+        std = ((x - mean) ** 2).mean(-1, keepdim=True).sqrt()
+        return ((x - mean) / std + eps) * weight + bias
+
+    named(checks.check_layer_norm(norm), "added after the division", "inside the root")

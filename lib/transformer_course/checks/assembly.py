@@ -20,7 +20,7 @@ from torch import nn
 from ..masks import causal_mask, combine_masks, padding_mask
 from ..model import Transformer, TransformerConfig
 from ..positional import sinusoidal_encoding
-from .harness import Exercise, Mistake, Result, check_function
+from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 
 
 @dataclass(frozen=True)
@@ -220,6 +220,19 @@ def _with_pad_id(pad_id: int) -> Callable:
     return lambda parts, src, trg_in: forward(replace(parts, pad_id=pad_id), src, trg_in)
 
 
+def _learner_drops_the_embeddings(parts, src, trg_in):
+    """The paper's dropout on the embeddings plus positions, left on."""
+
+    def embed(ids):
+        vectors = parts.embedding(ids) * math.sqrt(parts.embedding.embedding_dim)
+        return nn.functional.dropout(vectors + parts.positions[: ids.shape[1]], 0.1)
+
+    src_mask = padding_mask(src, parts.pad_id)
+    memory = parts.encoder(embed(src), src_mask)
+    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
+    return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
+
+
 MISTAKES = (
     Mistake(
         name="pad id hard-coded",
@@ -337,6 +350,7 @@ MISTAKES = (
         compute=partial(forward, softmax=True),
         example=partial(by_hand, softmax=True),
     ),
+    draws_at_random(_learner_drops_the_embeddings, parts="the encoder's and decoder's layers"),
 )
 
 

@@ -69,6 +69,8 @@ class Mistake:
     example: the same mistake written the way a learner writes it, for the contract test;
     kept apart from ``compute`` so that the test does not pass by construction.
     name: a few words for test ids and tables.
+    atol: how close to ``compute`` counts as this mistake, where it differs from the check's
+    own (a mistake whose numbers float32 cannot reproduce closely; None: the check's).
     """
 
     hint: str
@@ -77,6 +79,7 @@ class Mistake:
     name: str = ""
     recognise: Callable[[Callable, tuple, object], bool] | None = None
     error: str | None = None
+    atol: float | None = None
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,8 @@ class _Run:
     def known_mistake(self, got: object, case: tuple) -> str | None:
         for mistake in self.mistakes:
             try:  # a mistake that cannot even run on this input does not apply
-                if mistake.compute is not None and same(got, self.call(mistake.compute, case), self.atol):
+                atol = self.atol if mistake.atol is None else mistake.atol
+                if mistake.compute is not None and same(got, self.call(mistake.compute, case), atol):
                     return mistake.hint
                 if mistake.recognise is not None and mistake.recognise(self.learner_fn, case, got):
                     return mistake.hint
@@ -229,6 +233,23 @@ def varies_between_calls(learner_fn: Callable, case: tuple, got: object = None) 
     if not all(_numeric(out) for out in outputs):
         return False
     return not same(outputs[0], outputs[1], 0.0)
+
+
+def draws_at_random(example: Callable, *, parts: str = "") -> Mistake:
+    """The mistake of a function that draws random numbers where the exercise computes a model
+    in evaluation: dropout left on (F.dropout, or dropout_p in PyTorch's attention).
+    ``parts``: what already applies dropout where it belongs, named in the hint."""
+    where = f" ({parts} already apply their own, off in evaluation)" if parts else ""
+    return Mistake(
+        name="draws at random",
+        hint="Your result changes from call to call: something draws random numbers, usually "
+        "dropout left on. F.dropout(x, p) drops unless told training=False, and so does "
+        "F.scaled_dot_product_attention's dropout_p. This exercise computes the model as it is "
+        f"used, in evaluation: leave dropout out{where}.",
+        compute=None,
+        recognise=varies_between_calls,
+        example=example,
+    )
 
 
 def _numeric(value: object) -> bool:

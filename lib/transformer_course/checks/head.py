@@ -276,9 +276,11 @@ MISTAKES = (
     ),
     Mistake(
         name="a matrix product that does not fit",
-        hint="A matrix product does not fit. The weights are stored (d_model, d_k): q = x @ w_q "
-        "with no transpose (nn.Linear stores its weight the other way round, hence its x @ W.T). "
-        "The scores are q @ k.T, (L, L), and the output weights @ v, (L, L) @ (L, d_v).",
+        hint="A matrix product does not fit: check the shapes of each one. q, k and v are x @ w_q, "
+        "x @ w_k and x @ w_v, (L, d_k), (L, d_k) and (L, d_v), each with its own weight as "
+        "given, (d_model, d_k), with no transpose (nn.Linear stores its weight the other way round, "
+        "hence its x @ W.T). The scores are q @ k.T, (L, L), and the output weights @ v, "
+        "(L, L) @ (L, d_v).",
         compute=None,
         error="shapes cannot be multiplied|size mismatch",
         example=_learner_transposes_the_weights,

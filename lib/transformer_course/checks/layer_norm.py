@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .describe import same
-from .harness import Exercise, Mistake, Result, check_function, randn
+from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -175,8 +175,10 @@ MISTAKES = (
     ),
     Mistake(
         name="no eps",
-        hint="eps is missing: divide by √(var + eps). Without it an almost constant vector is "
-        "blown up, and a constant one divides 0 by 0.",
+        hint="Your result is what it would be without eps: eps is missing, or where it is it "
+        "changes (almost) nothing, added after the division or squared. Divide by √(var + eps), "
+        "the eps given, inside the root: without it an almost constant vector is blown up, and "
+        "a constant one divides 0 by 0.",
         compute=partial(_normed, eps_at="none"),
         example=partial(by_hand, eps_at="none"),
     ),
@@ -237,6 +239,7 @@ MISTAKES = (
         compute=partial(_normed, affine="swapped"),
         example=partial(by_hand, affine="swapped"),
     ),
+    draws_at_random(lambda x, weight, bias, eps: F.dropout(solution(x, weight, bias, eps), 0.1)),
 )
 
 

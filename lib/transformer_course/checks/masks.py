@@ -13,10 +13,11 @@ from dataclasses import replace
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 
 from ..attention import scaled_dot_product_attention
 from ..masks import causal_mask, combine_masks, padding_mask
-from .harness import Exercise, Mistake, Result, check_function
+from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -211,6 +212,19 @@ def _learner_blocks_the_past(scores, ids, pad_id):
     return torch.softmax(scores.masked_fill(blocked, float("-inf")), dim=-1)
 
 
+def _spread_by_a_four_d_mask(fn, case, got) -> bool:
+    """The result has the shape a (B, 1, 1, L) mask spreads (B, L, L) scores to: (B, B, L, L)."""
+    scores = case[0]
+    b, length = scores.shape[0], scores.shape[-1]
+    return isinstance(got, torch.Tensor) and tuple(got.shape) == (b, b, length, length)
+
+
+def _learner_uses_the_four_d_padding_mask(scores, ids, pad_id):
+    length = ids.shape[1]
+    allowed = torch.ones(length, length, dtype=torch.bool).tril() & padding_mask(ids, pad_id)  # (B, 1, L, L)
+    return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
+
+
 MISTAKES = (
     Mistake(
         name="masked after the softmax",
@@ -330,6 +344,15 @@ MISTAKES = (
         example=_learner_forgets_the_softmax,
     ),
     Mistake(
+        name="the 4-D padding mask on 3-D scores",
+        hint="Your padding mask is (B, 1, 1, L), the shape made for multi-head scores (B, h, L, "
+        "L); these scores are (B, L, L), so it spread them to (B, B, L, L). Give it one axis for "
+        "the queries only: (ids != pad_id).unsqueeze(1), shape (B, 1, L).",
+        compute=None,
+        recognise=_spread_by_a_four_d_mask,
+        example=_learner_uses_the_four_d_padding_mask,
+    ),
+    Mistake(
         name="mask that does not line up with the scores",
         hint="Your mask does not line up with the (B, L, L) scores: it must broadcast to them. "
         "The causal part is (L, L), a lower triangle over L = ids.shape[1] positions; the padding "
@@ -341,12 +364,15 @@ MISTAKES = (
     ),
     Mistake(
         name="float mask",
-        hint="masked_fill needs a bool mask (True where to fill). Yours holds 1.0 and 0.0: build "
-        "it with dtype=torch.bool, or turn it into one, allowed.bool() or allowed == 0.",
+        hint="A mask must be bool (True/False): masked_fill, ~ and torch.where take no other. "
+        "Yours holds 1.0 and 0.0: build it with dtype=torch.bool, or turn it into one, "
+        "allowed.bool() or allowed == 0.",
         compute=None,
-        error=r"only supports boolean masks",
+        error=r"only supports boolean masks|invert\) is only implemented on integer and Boolean"
+        r"|condition to be a boolean tensor",
         example=_learner_fills_with_a_float_mask,
     ),
+    draws_at_random(lambda scores, ids, pad_id: F.dropout(solution(scores, ids, pad_id), 0.1)),
 )
 
 
@@ -364,7 +390,7 @@ def _filled_with_minus_1e9(mistake: Mistake) -> Mistake | None:
 # The catalogue as the checker compares it: rows that may see nothing are left out everywhere,
 # and each mistake is recognised whether the blocked scores were filled with -inf or -1e9.
 _COMPARED = tuple(
-    replace(m, compute=_ignoring_empty_rows(m.compute))
+    replace(m, compute=m.compute and _ignoring_empty_rows(m.compute))
     for m in MISTAKES + tuple(filter(None, map(_filled_with_minus_1e9, MISTAKES)))
 )
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..attention import MultiHeadAttention, scaled_dot_product_attention
-from .harness import Exercise, Mistake, Result, check_function
+from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -261,6 +261,14 @@ def _learner_uses_the_notebooks_d_head(x, w_q, w_k, w_v, w_o, num_heads):
     return out.transpose(1, 2).reshape(b, length, d_model) @ w_o
 
 
+def _learner_drops_the_weights(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+    q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
+    p_attn = F.dropout(torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1), 0.1)  # as in training
+    return (p_attn @ v).transpose(1, 2).reshape(b, length, d_model) @ w_o
+
+
 MISTAKES = (
     Mistake(
         name="sizes that are not this input's",
@@ -401,6 +409,7 @@ MISTAKES = (
         compute=lambda x, w_q, w_k, w_v, w_o, h: reference(x, w_q, w_k, w_v, w_o, 1),
         example=lambda x, w_q, w_k, w_v, w_o, num_heads: solution(x, w_q, w_k, w_v, w_o, 1),
     ),
+    draws_at_random(_learner_drops_the_weights),
 )
 
 
