@@ -36,6 +36,8 @@ def test_saturation_figure_has_both_curves_and_the_uniform_line():
 def test_entropy_figure_marks_uniform():
     fig = figures.entropy_figure(torch.tensor([0.1, 1.0]), ["a", "b"], 4)
     assert fig.layout.shapes[0].y0 == pytest.approx(math.log(4))
+    alone = figures.entropy_figure(torch.tensor([0.0]), ["pizza"], 1)  # one key: no spread at all
+    assert alone.layout.shapes[0].y0 == 0.0 and alone.layout.yaxis.range[1] > 0
 
 
 @pytest.mark.parametrize(

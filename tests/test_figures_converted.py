@@ -24,7 +24,7 @@ def test_repeated_product_is_a_log_line_with_one_marked():
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.exponentformat == "power"
     assert fig.layout.yaxis.title.text == "value (log scale)"
     assert fig.layout.xaxis.title.text == "t (steps back through the sequence)"
-    assert fig.layout.title.text == "0.90 multiplied by itself t times" and fig.layout.title.x == 0.5
+    assert fig.layout.title.text == "0.90 to the power t" and fig.layout.title.x == 0.5
     (one,) = fig.layout.shapes
     assert (one.y0, one.y1, one.xref, one.x0, one.x1) == (1.0, 1.0, "x domain", 0, 1)
     assert one.line.color == LIGHT.muted and one.line.dash == "dot"

@@ -87,7 +87,7 @@ def test_masked_scores_are_blank_where_blocked(explorer):
         ("", "empty"),
         ("\n  \n", "empty"),
         ("\n".join(["the cat"] * 7), "at most 6"),
-        ("the cat\n" + "pizza " * 20, "sentence 1 has 20 tokens"),
+        ("the cat\n" + "pizza " * 20, "sentence on line 2 has 20 tokens"),
     ],
 )
 def test_bad_batch_is_a_message(explorer, text, words):

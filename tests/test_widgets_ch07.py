@@ -1,6 +1,8 @@
 """Chapter 07's ModelExplorer and depth figure: each control changes what it drives, bad
 sentences become messages, the heatmap shows the model's real attention weights."""
 
+import html
+
 import pytest
 import torch
 from transformer_course.figures import depth_figure
@@ -136,3 +138,23 @@ def test_shapes_table_and_depth_figure():
         depth_figure({})
     with pytest.raises(ValueError, match="plain"):
         depth_figure({"plain": torch.ones(2, 2)})
+
+
+def test_a_typed_pad_is_explained(explorer):
+    explorer.controls["source"].value = "the cat <pad> sat"
+    explorer.controls["kind"].value = "encoder_self"
+    assert float(explorer.weights[:, 2].abs().sum()) == 0.0  # no query attends to it
+    message = html.unescape(explorer.message.value)
+    assert "You typed <pad> in the source" in message and "its column is 0" in message
+    explorer.controls["source"].value = "the cat sat"
+    assert "<pad>" not in html.unescape(explorer.message.value)
+
+
+def test_one_layer_stacks_are_counted_in_the_singular(vocab):
+    config = TransformerConfig(
+        vocab_size=len(vocab), d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1,
+        d_ff=32, dropout=0.0, max_len=32,
+    )  # fmt: skip
+    ex = ModelExplorer(Transformer(config), vocab)
+    table = ex.views["shapes"].value
+    assert "(1 layer)" in table and "(1 layers)" not in table

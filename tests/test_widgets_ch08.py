@@ -300,3 +300,48 @@ def test_generation_explorer_writes_no_more_than_the_model_has_positions_for(rev
     assert ex.max_new_tokens == model.config.max_len - 1
     assert ex.controls["step"].max == model.config.max_len - 1
     assert "⚠" not in ex.message.value
+
+
+def test_live_loss_curve_keeps_steps_past_the_plan_on_screen():
+    curve = LiveLossCurve(total_steps=100)
+    curve.update(fake_history(150))  # training went on, train(..., history=h)
+    assert list(curve.figures["loss"].layout.xaxis.range) == [0, 150]
+    curve.controls["smoothing"].value = 1
+    assert "(not smoothed)" in curve.message.value
+
+
+def test_history_explorer_labels_cut_whole_words_and_shares_say_they_are_averages(pronoun_history):
+    from transformer_course.widgets.training import _opening
+
+    words = "the dog chased the cat because it was hungry and then it slept for hours".split()
+    assert _opening(words, 9, limit=20) == "the dog chased the …"  # never "the dog chased the c"
+    assert _opening(words[:3], 9) == "the dog chased"  # the whole sentence: nothing left out
+    ex = history_explorer(pronoun_history)
+    for label, _ in ex.controls["sentence"].options:
+        assert len(label) <= 48
+    assert "averaged over the held-out sentences" in ex.message.value
+
+
+def test_generation_explorer_says_which_knobs_do_nothing(reverse_model):
+    ex = GenerationExplorer(*reverse_model, text="5 4 3 2")
+    assert "temperature, top-k and the seed change nothing" in ex.message.value
+    ex.controls["strategy"].value = "sample"
+    assert "change nothing" not in ex.message.value
+    ex.controls["temperature"].value = 0.0
+    assert "top-k and the seed change nothing" in ex.message.value
+    ex.controls["temperature"].value = 1.0
+    ex.controls["top_k"].value = 1
+    assert "the seed changes nothing" in ex.message.value
+
+
+def test_generation_explorer_counts_steps_and_marks_only_a_cut_prefix(reverse_model):
+    ex = GenerationExplorer(*reverse_model, text="5 4 3 2")
+    ex.controls["step"].value = 1
+    assert ex.figures["distribution"].layout.title.text == "Step 1 after <bos>"
+    n = len(ex.generation.steps)
+    assert f"{n} step{'' if n == 1 else 's'}, each one a run of the decoder" in ex.message.value
+    ex.controls["step"].value = n
+    title = ex.figures["distribution"].layout.title.text
+    # the prefix of step n holds n tokens: more than 4 are cut to the last 4, after "…"
+    assert title.startswith(f"Step {n} after " + ("…" if n > 4 else ""))
+    assert title.count("…") == (n > 4)

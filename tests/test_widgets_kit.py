@@ -213,3 +213,11 @@ def test_a_render_that_clamps_its_own_slider_renders_once():
     assert explorer.message.value.count("step 3 of 3") == 1
     explorer.controls["step"].value = 2  # a learner's own move still renders
     assert explorer.renders == 2 and "step 2 of 3" in explorer.message.value
+
+
+def test_the_unknown_word_note_agrees_with_its_count():
+    from transformer_course.widgets.kit import unknown_note
+
+    assert unknown_note(["quokkas"]) == "Not in the vocabulary, so it gets the <unk> vector: 'quokkas'."
+    two = unknown_note(["quokkas", "wombats", "quokkas"])
+    assert "so they share the <unk> vector: 'quokkas', 'wombats'" in two

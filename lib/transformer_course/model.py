@@ -333,7 +333,7 @@ def shape_trace(model: Transformer, src: torch.Tensor, trg_in: torch.Tensor) -> 
         (
             "encoder self-attention weights",
             tuple(weights["encoder_self"][0].shape),
-            f"per layer: B × h × Ls queries × Ls keys ({n_enc} layers)",
+            f"per layer: B × h × Ls queries × Ls keys ({n_enc} layer{'' if n_enc == 1 else 's'})",
         ),
         ("memory = encoder output", tuple(memory.shape), "the same shape as its input, after every layer"),
         ("trg_in ids = trg[:, :-1]", tuple(trg_in.shape), "B × Lt target tokens, shifted right"),
@@ -341,7 +341,7 @@ def shape_trace(model: Transformer, src: torch.Tensor, trg_in: torch.Tensor) -> 
         (
             "decoder self-attention weights",
             tuple(weights["decoder_self"][0].shape),
-            f"per layer: B × h × Lt × Lt, causal ({n_dec} layers)",
+            f"per layer: B × h × Lt × Lt, causal ({n_dec} layer{'' if n_dec == 1 else 's'})",
         ),
         (
             "cross-attention weights",

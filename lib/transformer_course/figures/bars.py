@@ -146,9 +146,14 @@ def entropy_figure(
 ) -> go.Figure:
     """entropies (T,), one per query row, as bars from 0 (one key) to log(n_keys) (uniform)."""
     _validate.tensor("entropies", entropies, ndim=1)
-    top = math.log(max(n_keys, 2))
+    top = math.log(max(n_keys, 1))  # 0 for a single key: one key takes all the weight
     trace, layout = _bar_parts(
-        entropies, tokens, y_title="entropy (nats)", y_range=(0, 1.3 * top), x_title="query", colors=None
+        entropies,
+        tokens,
+        y_title="entropy (nats)",
+        y_range=(0, 1.3 * max(top, math.log(2))),
+        x_title="query",
+        colors=None,
     )
     uniform = line_label(top, "uniform (all keys equal)", above=True)
     return figure([trace], title=title, shapes=[hline(top)], annotations=[uniform], **layout)

@@ -70,7 +70,7 @@ def repeated_product_figure(values: torch.Tensor, factor: float, *, title: str =
     )
     return figure(
         [line],
-        title=title or f"{factor:.2f} multiplied by itself t times",
+        title=title or f"{factor:.2f} to the power t",
         height=320,
         showlegend=False,
         shapes=[hline(1.0)],
@@ -215,7 +215,10 @@ def loss_curve_figure(
         title=title,
         height=320,
         legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"),
-        xaxis=dict(title=dict(text="training step"), range=[0, total_steps] if total_steps else None),
+        # the planned steps, or further where training went on past them (train(..., history=))
+        xaxis=dict(
+            title=dict(text="training step"), range=[0, max([total_steps, *x])] if total_steps else None
+        ),
         yaxis=y_axis,
         **extra,
     )

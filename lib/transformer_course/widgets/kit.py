@@ -269,8 +269,9 @@ def sentence_box(text: str, *, description: str = "Sentence", width: str = "360p
 
 
 def unknown_note(unknown: list[str]) -> str:
-    words = quote_list(dict.fromkeys(unknown))
-    return f"Not in the vocabulary, so they share the <unk> vector: {words}."
+    distinct = list(dict.fromkeys(unknown))
+    which = "it gets" if len(distinct) == 1 else "they share"
+    return f"Not in the vocabulary, so {which} the <unk> vector: {quote_list(distinct)}."
 
 
 class SentenceExplorer(Explorer):

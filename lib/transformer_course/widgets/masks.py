@@ -76,7 +76,7 @@ class MaskExplorer(SentenceExplorer):
             )
         typed = []  # sentences where the learner typed <pad> as a word
         for b, line in enumerate(lines):  # each line checked on its own, its unknown words noted
-            tokens, _ = self.read(line, label=f"sentence {b}", max_tokens=MAX_MASK_TOKENS)
+            tokens, _ = self.read(line, label=f"sentence on line {b + 1}", max_tokens=MAX_MASK_TOKENS)
             if PAD in tokens:
                 typed.append(b)
         if typed:  # the mask goes by the id, not by who wrote it: say so rather than surprise

@@ -7,7 +7,7 @@ import torch
 
 from .. import figures
 from ..model import Transformer, shape_trace
-from ..tokenizer import Vocab
+from ..tokenizer import PAD, Vocab
 from .kit import MAX_TOKENS, SentenceExplorer, sentence_box, token_labels
 from .tables import shapes_table
 
@@ -81,6 +81,14 @@ class ModelExplorer(SentenceExplorer):
     def render(self):
         src_tokens, src_ids = self.read(self.value("source"), label="source")
         trg_tokens, trg_ids = self.read(self.value("target"), label="target", max_tokens=MAX_TOKENS - 1)
+        typed = [name for name, tokens in (("source", src_tokens), ("target", trg_tokens)) if PAD in tokens]
+        if typed:
+            self.note(
+                f"You typed {PAD} in the {' and the '.join(typed)}: it has the padding's id, so the "
+                "model's padding masks hide it. No query attends to it (its column is 0), and a "
+                "query with nothing else to look at gets a row of 0.",
+                key="typed-pad",
+            )
         kind = self.value("kind")
         c = self.model.config
         layers = c.num_encoder_layers if kind == "encoder_self" else c.num_decoder_layers

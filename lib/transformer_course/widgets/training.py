@@ -13,7 +13,7 @@ import ipywidgets as widgets
 import torch
 
 from .. import _validate, figures, generation
-from .kit import Explorer, InputError
+from .kit import Explorer, InputError, counted
 
 
 class LiveLossCurve(Explorer):
@@ -101,6 +101,17 @@ def _loss(value: float) -> str:
     return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
 
 
+def _opening(words: list[str], n: int, limit: int = 48) -> str:
+    """The first ``n`` words, cut after a whole word to at most ``limit`` characters, with "…"
+    where the sentence goes on (a word cut in half may read as another: "broke" for "broken")."""
+    shown: list[str] = []
+    for word in words[:n]:
+        if len(" ".join([*shown, word])) > limit - 2:
+            break
+        shown.append(word)
+    return " ".join(shown) + (" …" if len(shown) < len(words) else "")
+
+
 class AttentionHistoryExplorer(Explorer):
     """Chapter 08. Scrub through training: how the attention from "it" formed.
 
@@ -137,7 +148,7 @@ class AttentionHistoryExplorer(Explorer):
         self.sentences, self.it_pos = sentences, it_pos
         self.referent_pos, self.distractor_pos = referent_pos, distractor_pos
         steps = list(self.snapshots)
-        options = [(" ".join(s[: it_pos[i] + 3])[:48], i) for i, s in enumerate(sentences)]
+        options = [(_opening(s, it_pos[i] + 3), i) for i, s in enumerate(sentences)]
         super().__init__(
             controls={
                 "step": widgets.SelectionSlider(
@@ -161,8 +172,8 @@ class AttentionHistoryExplorer(Explorer):
         self.note(
             f"Step {step}: \"it\" gives {float(weights[ref]):.2f} to '{tokens[ref]}' (the referent) "
             f"and {float(weights[other]):.2f} to '{tokens[other]}'. Held-out sentences where the "
-            f'referent wins: {snap["wins"]:.0%}. In the encoder, "it" puts on the words after it: '
-            f"{shares} of its weight."
+            f"referent wins: {snap['wins']:.0%}. In the encoder, averaged over the held-out sentences, "
+            f'"it" puts this share of its weight on the words after it: {shares}.'
         )
         encoder = snap["encoder"][i, :, :n, :n]  # (h, n, n)
         steps = list(self.snapshots)
@@ -283,16 +294,34 @@ class GenerationExplorer(Explorer):
         verdict = "correct" if written == self.task.answer(self.value("text")) else "wrong"
         self.note(
             f"Output: {' '.join(written) or '(nothing)'} ({verdict}); "
-            f"{len(gen.steps)} steps, each one a run of the decoder."
+            f"{counted(len(gen.steps), 'step')}, each one a run of the decoder."
         )
+        self._note_knobs_that_do_nothing()
         labels = [f"{i + 1}: {vocab.itos[c]}" for i, c in enumerate(chosen)]
         step = gen.steps[k - 1]
-        so_far = " ".join(vocab.itos[j] for j in step.prefix.tolist()[-4:])
+        prefix = step.prefix.tolist()
+        so_far = ("…" if len(prefix) > 4 else "") + " ".join(vocab.itos[j] for j in prefix[-4:])
         return {
             "steps": figures.generation_figure(
                 gen.probs(), labels, vocab.itos, chosen, title="Every step's distribution"
             ),
             "distribution": figures.next_token_figure(
-                step.probs, vocab.itos, chosen=step.chosen, title=f"Step {k} after …{so_far}"
+                step.probs, vocab.itos, chosen=step.chosen, title=f"Step {k} after {so_far}"
             ),
         }
+
+    def _note_knobs_that_do_nothing(self) -> None:
+        """Say which controls cannot change the answer when nothing is drawn at random."""
+        if self.value("strategy") == "greedy":
+            self.note(
+                "Greedy decoding takes the likeliest token at every step: temperature, top-k and "
+                "the seed change nothing (choose sample to draw).",
+                key="knobs",
+            )
+        elif self.value("temperature") == 0:
+            self.note(
+                "At temperature 0 sampling takes the likeliest token: top-k and the seed change nothing.",
+                key="knobs",
+            )
+        elif self.value("top_k") == 1:
+            self.note("With top-k 1 only the likeliest token is left: the seed changes nothing.", key="knobs")
