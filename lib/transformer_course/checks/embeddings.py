@@ -126,6 +126,13 @@ MISTAKES = (
         example=lambda vectors: vectors @ vectors.T / vectors.norm(dim=-1).unsqueeze(1),
     ),
     Mistake(
+        name="divided once, by the columns' lengths",
+        hint="You divided only once: the dot product of a and b must be divided by |a| AND |b|. "
+        "Normalise every row, then multiply the unit rows.",
+        compute=lambda v: (v @ v.T) / v.norm(dim=1),  # each column j by |v_j|
+        example=lambda vectors: vectors @ (vectors / vectors.norm(dim=1, keepdim=True)).T,
+    ),
+    Mistake(
         name="squared lengths",
         hint="You divided by the squared lengths: cosine divides by |a|·|b|, not |a|²·|b|².",
         compute=lambda v: (v @ v.T) / (v.norm(dim=1, keepdim=True) ** 2 * v.norm(dim=1) ** 2),

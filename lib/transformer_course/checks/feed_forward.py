@@ -141,6 +141,22 @@ FFN_MISTAKES = (
         example=partial(ffn_by_hand, relu_out=True),
     ),
     Mistake(
+        name="ReLU on the output only",
+        hint="Your ReLU is on the output, not between the layers: the hidden vector gets it, "
+        "relu(x @ w_1 + b_1) @ w_2 + b_2. Without it the two layers are one linear map, and the "
+        "output must be able to be negative.",
+        compute=lambda x, w_1, b_1, w_2, b_2: F.relu((x @ w_1 + b_1) @ w_2 + b_2),
+        example=lambda x, w_1, b_1, w_2, b_2: torch.relu((x @ w_1 + b_1) @ w_2 + b_2),
+    ),
+    Mistake(
+        name="ReLU on the input",
+        hint="Your ReLU is on the input x, before the first layer: it belongs on the hidden "
+        "vector, relu(x @ w_1 + b_1) @ w_2 + b_2. On x it throws away every negative feature "
+        "before the network has seen it.",
+        compute=lambda x, w_1, b_1, w_2, b_2: (F.relu(x) @ w_1 + b_1) @ w_2 + b_2,
+        example=lambda x, w_1, b_1, w_2, b_2: (x.clamp(min=0) @ w_1 + b_1) @ w_2 + b_2,
+    ),
+    Mistake(
         name="ReLU before the bias",
         hint="You added b_1 after the ReLU: the bias belongs inside, relu(x @ w_1 + b_1), so it "
         "shifts where each hidden unit switches on.",

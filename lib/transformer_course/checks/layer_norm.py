@@ -94,6 +94,8 @@ def _normed(
     normed = (x - mean) / std[eps_at]()
     if affine == "none":
         return normed
+    if affine in ("weight only", "bias only"):
+        return normed * weight if affine == "weight only" else normed + bias
     return normed * bias + weight if affine == "swapped" else normed * weight + bias
 
 
@@ -231,6 +233,20 @@ MISTAKES = (
         "bias, the LayerNorm's learned parameters (they let a layer undo the normalisation).",
         compute=partial(_normed, affine="none"),
         example=partial(by_hand, affine="none"),
+    ),
+    Mistake(
+        name="no bias",
+        hint="You multiplied by weight but did not add bias: the normalised vector is scaled by "
+        "weight (γ) AND shifted by bias (β), normed * weight + bias.",
+        compute=partial(_normed, affine="weight only"),
+        example=lambda x, weight, bias, eps: F.layer_norm(x, x.shape[-1:], eps=eps) * weight,
+    ),
+    Mistake(
+        name="no weight",
+        hint="You added bias but did not multiply by weight: the normalised vector is scaled by "
+        "weight (γ) AND shifted by bias (β), normed * weight + bias.",
+        compute=partial(_normed, affine="bias only"),
+        example=lambda x, weight, bias, eps: F.layer_norm(x, x.shape[-1:], eps=eps) + bias,
     ),
     Mistake(
         name="weight and bias swapped",
