@@ -157,6 +157,7 @@ def forward(
     encode=True,
     project=True,
     softmax=False,
+    encoder_causal=False,
 ):
     """The forward pass, or one of its usual mistakes (each switch off: correct). Masks built
     by hand here, so that the checker does not share the learner-side code."""
@@ -169,7 +170,11 @@ def forward(
         return x * math.sqrt(d) if scale == "after" else x
 
     src_mask = (src != parts.pad_id)[:, None, None, :] if src_padding else None
-    memory = parts.encoder(embed(src), src_mask) if encode else embed(src)
+    encoder_mask = src_mask
+    if encoder_causal:  # the decoder's causal mask given to the encoder too
+        square = torch.ones(src.shape[1], src.shape[1], dtype=torch.bool).tril()
+        encoder_mask = square if src_mask is None else square & src_mask
+    memory = parts.encoder(embed(src), encoder_mask) if encode else embed(src)
     length = trg_in.shape[1]
     self_mask = torch.ones(length, length, dtype=torch.bool).tril() if causal else None
     if trg_padding:
@@ -211,6 +216,17 @@ def _learner_adds_every_position(parts, src, trg_in):
 
     src_mask = padding_mask(src, parts.pad_id)
     memory = parts.encoder(embed(src), src_mask)
+    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
+    return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
+
+
+def _learner_masks_the_encoder_causally(parts, src, trg_in):
+    def embed(ids):
+        vectors = parts.embedding(ids) * math.sqrt(parts.embedding.embedding_dim)
+        return vectors + parts.positions[: ids.shape[1]]
+
+    src_mask = padding_mask(src, parts.pad_id)
+    memory = parts.encoder(embed(src), causal_mask(src.shape[1]) & src_mask)  # "no peeking", copied
     trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
     return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
 
@@ -293,6 +309,14 @@ MISTAKES = (
         "tokens after it. Its mask is causal_mask(Lt) & padding_mask(trg_in, pad_id).",
         compute=partial(forward, causal=False),
         example=partial(by_hand, causal=False),
+    ),
+    Mistake(
+        name="causal mask on the encoder",
+        hint="Your encoder got a causal mask: it reads the whole source at once, every word "
+        "seeing the words after it too (the answer may depend on them). Only the decoder is "
+        "causal; the encoder's only mask is the source's padding, padding_mask(src, pad_id).",
+        compute=partial(forward, encoder_causal=True),
+        example=_learner_masks_the_encoder_causally,
     ),
     Mistake(
         name="no target padding mask",

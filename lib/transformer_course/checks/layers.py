@@ -190,6 +190,27 @@ MISTAKES = (
         example=partial(by_hand, norms=(1, 1, 1)),
     ),
     Mistake(
+        name="no norm after the self-attention",
+        hint="The first LayerNorm is missing: after the masked self-attention comes "
+        "x = layer.norm1(x + attended), before the cross-attention reads x.",
+        compute=partial(reference, norms=(None, 2, 3)),
+        example=partial(by_hand, norms=(None, 2, 3)),
+    ),
+    Mistake(
+        name="no norm after the cross-attention",
+        hint="The second LayerNorm is missing: after the cross-attention comes "
+        "x = layer.norm2(x + attended), before the feed-forward reads x.",
+        compute=partial(reference, norms=(1, None, 3)),
+        example=partial(by_hand, norms=(1, None, 3)),
+    ),
+    Mistake(
+        name="norm2 and norm3 swapped",
+        hint="Your norms are out of order: each Add & Norm has its own, norm1 after the "
+        "self-attention, norm2 after the cross-attention, norm3 after the feed-forward.",
+        compute=partial(reference, norms=(1, 3, 2)),
+        example=partial(by_hand, norms=(1, 3, 2)),
+    ),
+    Mistake(
         name="no norm after the feed-forward",
         hint="The last LayerNorm is missing: the layer ends with layer.norm3(x + layer.feed_forward(x)).",
         compute=partial(reference, norms=(1, 2, None)),
