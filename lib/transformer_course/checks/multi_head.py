@@ -332,6 +332,15 @@ MISTAKES = (
         example=partial(by_hand, input_slices=True),
     ),
     Mistake(
+        name="the tutorial's slices and √d_model",
+        hint="Two things from a well-known tutorial: you cut the INPUT x into h slices, each "
+        "through the same small (d_head, d_head) projection, and divided the scores by "
+        "√d_model. Project the whole x with the full matrix first (x @ w_q, (B, L, D)), then "
+        "split the result into heads; and each head divides by √d_head, its own width.",
+        compute=partial(reference, input_slices=True, scale_by_model=True),
+        example=partial(by_hand, input_slices=True, scale_by_model=True),
+    ),
+    Mistake(
         name="no scaling",
         hint="No scaling: divide each head's scores by √d_head before the softmax, as in one head.",
         compute=partial(reference, scale=False),
