@@ -54,7 +54,7 @@ def test_a_mask_returned_instead_of_weights_is_named():
 
 
 def test_cosine_of_each_row_with_itself():
-    named(checks.check_cosine_similarity(lambda v: F.cosine_similarity(v, v)), "row i with row i only")
+    named(checks.check_cosine_similarity(lambda v: F.cosine_similarity(v, v)), "each row with itself only")
 
 
 def test_cosine_correct_alternatives():
@@ -718,3 +718,40 @@ def test_layer_norm_with_eps_after_the_division_is_not_told_eps_is_missing_only(
         return ((x - mean) / std + eps) * weight + bias
 
     named(checks.check_layer_norm(norm), "added after the division", "inside the root")
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [lambda q, k: q @ k.permute(0, 2, 1), lambda q, k: torch.einsum("bqd,bkd->bqk", q, k)],
+    ids=["permute(0, 2, 1)", "einsum with a batch letter"],
+)
+def test_batch_only_scores_on_one_sentence_are_named(scores):
+    named(checks.check_attention_scores(scores), "counts dimensions from the front", "einsum")
+
+
+def test_scores_with_k_reshaped_are_told_reshape_is_not_a_transpose():
+    def scores(q, k):
+        return q @ k.reshape(*k.shape[:-2], k.shape[-1], k.shape[-2])
+
+    named(checks.check_attention_scores(scores), "is not a transpose")
+
+
+def test_masked_weights_returned_with_their_mask_are_told_to_return_the_weights():
+    solution = checks.exercise("causal_masked_weights").solution
+
+    def pair(scores, ids, pad_id):
+        return solution(scores, ids, pad_id), ids != pad_id
+
+    result = checks.check_causal_masked_weights(pair)
+    assert result.status == WRONG and "its item 0 is the right answer" in result.message, result
+
+
+def test_multi_head_with_w_o_before_the_merge_is_named():
+    def mha(x, w_q, w_k, w_v, w_o, num_heads):
+        b, length, d_model = x.shape
+        d_head = d_model // num_heads
+        q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
+        heads = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v
+        return (heads @ w_o).transpose(1, 2).reshape(b, length, d_model)
+
+    named(checks.check_multi_head_attention(mha), "Merge first")

@@ -57,7 +57,8 @@ SCORES_MISTAKES = (
     Mistake(
         name="k not transposed",
         hint="k is not transposed: q @ k multiplies each query with the COLUMNS of k. Each key is a "
-        "row of k, so turn the rows into columns first: q @ k.transpose(-2, -1).",
+        "row of k, so turn the rows into columns first: q @ k.transpose(-2, -1) (a reshape or "
+        "view to (d_k, L) is not a transpose: it keeps the numbers in their order).",
         compute=lambda q, k: q @ k,
         example=lambda q, k: q @ k,
     ),
@@ -93,10 +94,13 @@ SCORES_MISTAKES = (
     Mistake(
         name="dimensions counted for a batch only",
         hint="Your code counts dimensions from the front as if there were always a batch "
-        "(transpose(1, 2), torch.bmm): a single sentence (L, d_k) has no dimension 2. Count "
-        "from the end, k.transpose(-2, -1), and use @, which works with and without a batch.",
+        '(transpose(1, 2), permute(0, 2, 1), torch.bmm, einsum("bqd,bkd->bqk")): a single '
+        "sentence (L, d_k) has no dimension 2. Count from the end, k.transpose(-2, -1), and use "
+        '@ (or einsum("...qd,...kd->...qk")), which work with and without a batch.',
         compute=None,
-        error=r"Dimension out of range|batch1 must be a 3D tensor",
+        # batch code on a single sentence: permute's and einsum's errors say 3 asked of 2
+        error=r"Dimension out of range|batch1 must be a 3D tensor|input.dim\(\) = 2 is not equal to "
+        r"len\(dims\) = 3|subscripts in the equation \(3\) does not match the number of dimensions \(2\)",
         example=lambda q, k: q @ k.transpose(1, 2),
     ),
     Mistake(

@@ -170,9 +170,10 @@ MISTAKES = (
     ),
     Mistake(
         name="each row with itself",
-        hint="F.cosine_similarity(v, v) pairs row i with row i only: T ones, shape (T,). Every row "
-        "must meet every other: broadcast them, F.cosine_similarity(v[:, None, :], "
-        "v[None, :, :], dim=-1), or normalise the rows and take unit @ unit.T.",
+        hint="Your result pairs each row with itself only, T ones, shape (T,), as "
+        "F.cosine_similarity(v, v) does. Every row must meet every other: broadcast them, "
+        "F.cosine_similarity(v[:, None, :], v[None, :, :], dim=-1), or normalise the rows and "
+        "take unit @ unit.T.",
         compute=lambda v: torch.ones(v.shape[0]),
         example=_learner_compares_each_row_with_itself,
     ),

@@ -147,6 +147,13 @@ def _ignoring_empty_rows(fn: Callable) -> Callable:
         out = fn(scores, ids, pad_id)
         if isinstance(out, torch.Tensor) and out.shape == scores.shape:
             out = out.masked_fill(empty, 0.0)
+        elif isinstance(out, tuple | list):  # (weights, mask): the weights can still be named
+            out = type(out)(
+                item.masked_fill(empty, 0.0)
+                if isinstance(item, torch.Tensor) and item.shape == scores.shape and item.is_floating_point()
+                else item
+                for item in out
+            )
         return out
 
     return wrapped

@@ -269,7 +269,25 @@ def _learner_drops_the_weights(x, w_q, w_k, w_v, w_o, num_heads):
     return (p_attn @ v).transpose(1, 2).reshape(b, length, d_model) @ w_o
 
 
+def _learner_projects_each_head(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+    q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
+    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v  # (B, h, L, d_head)
+    return (out @ w_o).transpose(1, 2).reshape(b, length, d_model)  # W_O before the merge
+
+
 MISTAKES = (
+    Mistake(
+        name="W_O before the heads are joined",
+        hint="A matrix product does not fit: w_o is (D, D), and multiplies each token's heads "
+        "joined back into one vector of D = h · d_head numbers. Merge first, "
+        "out.transpose(1, 2).reshape(B, L, D) (or torch.cat(heads, dim=-1) for a list), "
+        "then @ w_o.",
+        compute=None,
+        error=r"mat1 and mat2 shapes cannot be multiplied",
+        example=_learner_projects_each_head,
+    ),
     Mistake(
         name="sizes that are not this input's",
         hint="A reshape asked for sizes this input does not have: take every size from the "
