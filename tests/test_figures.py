@@ -80,3 +80,12 @@ def test_scores_heatmap_shows_masked_cells_as_gaps():
 def test_bad_input_names_the_argument(call, argument):
     with pytest.raises(ValueError, match=rf"\b{argument}\b"):
         call()
+
+
+def test_words_plotly_would_read_as_markup_are_shown_as_typed():
+    """A token typed as "<b>" or "<br>" is a word to the course; plotly.js would draw it as
+    bold or a line break (and hide it). Titles and tick labels escape those tags only."""
+    tokens = ["the", "<b>", "<BR>", "</i>", "<pad>", "<bos>"]
+    fig = figures.attention_heatmap(torch.full((6, 6), 1 / 6), tokens, tokens, title="Row of '<b>' and <pad>")
+    assert fig.layout.title.text == "Row of '&lt;b>' and <pad>"
+    assert list(fig.layout.xaxis.ticktext) == ["the", "&lt;b>", "&lt;BR>", "&lt;/i>", "<pad>", "<bos>"]

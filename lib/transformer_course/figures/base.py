@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextvars
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -146,7 +147,7 @@ def figure(traces: Sequence[dict], *, title: str = "", height: int | None = None
     (``xaxis=dict(...)``, ``shapes=[...]``, ``margin=...``) are plotly's layout properties
     and override these defaults.
     """
-    base = dict(title=dict(text=title, x=0.5), font=FONT, margin=dict(l=10, r=10, t=50, b=10))
+    base = dict(title=dict(text=as_text(title), x=0.5), font=FONT, margin=dict(l=10, r=10, t=50, b=10))
     if height is not None:
         base["height"] = height
     base.update(layout)
@@ -167,6 +168,16 @@ def _without_none(obj):
 
 
 # --- Labels and ticks ---
+
+# The tags plotly.js draws as markup in any text (bold, a line break, a link…): a word typed
+# as "<b>" would vanish and bold the rest of its title. Written "&lt;b>", plotly shows it as
+# typed; "<pad>" and the other tokens in angle brackets are not among them and stay as they are.
+_PLOTLY_TAGS = re.compile(r"<(?=/?(?:b|i|em|sup|sub|br|a|span|s|u)\b)", re.IGNORECASE)
+
+
+def as_text(label: str) -> str:
+    """``label`` as plotly shows it literally: the few tags plotly would draw, escaped."""
+    return _PLOTLY_TAGS.sub("&lt;", label) if isinstance(label, str) else label
 
 
 def label_list(name: str, given: Sequence[str] | None, n: int) -> list[str]:
@@ -194,7 +205,7 @@ def ticks(tick_labels: list[str], n: int) -> dict:
     # numeric ticks.
     if n > 40 or (n > 12 and tick_labels == index_labels(n)):
         return dict(tickmode="auto")
-    return dict(tickmode="array", tickvals=list(range(n)), ticktext=tick_labels)
+    return dict(tickmode="array", tickvals=list(range(n)), ticktext=[as_text(t) for t in tick_labels])
 
 
 # --- Lines and titles drawn over a plot (layout shapes and annotations) ---
