@@ -221,3 +221,17 @@ def test_the_unknown_word_note_agrees_with_its_count():
     assert unknown_note(["quokkas"]) == "Not in the vocabulary, so it gets the <unk> vector: 'quokkas'."
     two = unknown_note(["quokkas", "wombats", "quokkas"])
     assert "so they share the <unk> vector: 'quokkas', 'wombats'" in two
+
+
+def test_explorers_leave_the_callers_random_stream_alone():
+    """A render that builds a layer only to overwrite its weights must not draw from torch's
+    global generator: a later cell seeded once would get other numbers after a slider moved."""
+    from transformer_course.recurrence import rnn_gradients
+    from transformer_course.widgets import PositionalExplorer
+
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    rnn_gradients(12, scale=1.5)
+    explorer = PositionalExplorer()
+    explorer.controls["kind"].value = "learned (untrained)"
+    assert torch.equal(torch.random.get_rng_state(), state)

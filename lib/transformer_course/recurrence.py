@@ -47,7 +47,8 @@ def tiny_rnn(d_model: int = 16, *, scale: float = 1.0, seed: int = 0) -> nn.RNN:
     _validate.seed("seed", seed)
     g = torch.Generator().manual_seed(seed)
     rotation, _ = torch.linalg.qr(torch.randn(d_model, d_model, generator=g, dtype=torch.float64))
-    rnn = nn.RNN(d_model, d_model, nonlinearity="tanh", bias=False, dtype=torch.float64)
+    with torch.random.fork_rng(devices=[]):  # its initial weights (overwritten below) drawn aside
+        rnn = nn.RNN(d_model, d_model, nonlinearity="tanh", bias=False, dtype=torch.float64)
     with torch.no_grad():
         rnn.weight_hh_l0.copy_(scale * rotation)  # W (d, d): state → state
         rnn.weight_ih_l0.copy_(torch.randn(d_model, d_model, generator=g, dtype=torch.float64) / d_model**0.5)

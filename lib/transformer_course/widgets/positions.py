@@ -36,7 +36,8 @@ class PositionalExplorer(Explorer):
         length, d_model = self.value("length"), self.value("d_model")
         if self.value("kind") == "sinusoidal":
             return sinusoidal_encoding(length, d_model)
-        table = LearnedPositionalEmbedding(d_model, max_len=length)
+        with torch.random.fork_rng(devices=[]):  # refilled below from its own generator
+            table = LearnedPositionalEmbedding(d_model, max_len=length)
         torch.nn.init.normal_(table.pe, generator=torch.Generator().manual_seed(self.seed))
         return table.pe.detach()
 
