@@ -755,3 +755,17 @@ def test_multi_head_with_w_o_before_the_merge_is_named():
         return (heads @ w_o).transpose(1, 2).reshape(b, length, d_model)
 
     named(checks.check_multi_head_attention(mha), "Merge first")
+
+
+def test_greedy_decode_feeding_float_ids_is_told_to_keep_them_long():
+    def decode(logits_fn, prompt, max_new_tokens, eos_id):
+        ids = prompt.float()
+        for _ in range(max_new_tokens):
+            token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()
+            ids = torch.cat([ids, token.view(1).float()])
+            if int(token) == eos_id:
+                break
+        return ids.long()
+
+    result = checks.check_greedy_decode(decode)
+    assert result.status == checks.ERROR and "ids as integers (torch.long)" in result.message, result

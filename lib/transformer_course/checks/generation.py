@@ -124,6 +124,11 @@ class CountingModel:
         if not isinstance(prefix, torch.Tensor) or prefix.dim() != 2 or prefix.shape[0] != 1:
             got = tuple(prefix.shape) if isinstance(prefix, torch.Tensor) else type(prefix).__name__
             raise ValueError(f"logits_fn expects the prefix as a (1, t) tensor of ids, got {got}")
+        if prefix.is_floating_point() or prefix.dtype == torch.bool:  # a model looks ids up in a table
+            raise ValueError(
+                f"logits_fn expects the ids as integers (torch.long), got {prefix.dtype}: keep them "
+                "long, e.g. torch.cat([ids, token.view(1)]) with token from argmax, not a float"
+            )
         self.calls += 1
         if self.calls > self.max_calls:  # a loop that never ends would hang the notebook
             raise RuntimeError(

@@ -200,6 +200,10 @@ def _returned(test: Callable[[NotIds, tuple[int, int]], bool]) -> Callable:
     return lambda fn, case, got: isinstance(got, NotIds) and test(got, tuple(case[0].shape))
 
 
+def _learner_forgets_to_return(logits, temperature, top_k):
+    ids = solution(logits, temperature, top_k)  # noqa: F841 (the missing line: return ids)
+
+
 def _learner_keeps_no_axis(logits, temperature, top_k):
     logits = logits / temperature
     if top_k is not None:
@@ -239,6 +243,14 @@ MISTAKES = (
         compute=None,
         recognise=_returned(lambda got, bv: got.is_tensor(bv, floating=True)),
         example=partial(by_hand, shape="probs"),
+    ),
+    Mistake(
+        name="returned nothing",
+        hint="Your function returned None: is its `return` line missing? Return the ids drawn, "
+        "one per row of logits, shape (B,).",
+        compute=None,
+        recognise=lambda fn, case, got: isinstance(got, NotIds) and got.value is None,
+        example=lambda logits, temperature, top_k: _learner_forgets_to_return(logits, temperature, top_k),
     ),
     Mistake(
         name="not ids",
