@@ -199,6 +199,34 @@ def _learner_keeps_the_first_but_not_the_crossing_token(probs, top_p):
     return kept / kept.sum(dim=-1, keepdim=True)
 
 
+def _mask_in_ranked_order(probs, top_p):
+    ranked = probs.double().sort(dim=-1, descending=True).values
+    keep = ranked.cumsum(dim=-1) - ranked < top_p  # (B, V) in ranked order
+    kept = probs.double() * keep  # … laid over the probabilities in vocabulary order
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def _learner_masks_the_unsorted_probs(probs, top_p):
+    sorted_probs, _ = torch.sort(probs, descending=True)
+    keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < top_p
+    kept = torch.where(keep, probs, torch.zeros_like(probs))
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def _learner_softmaxes_the_probabilities(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    drop = ranked.cumsum(dim=-1) - ranked >= top_p
+    dropped = torch.zeros_like(drop).scatter(-1, order, drop)
+    return torch.softmax(probs.masked_fill(dropped, float("-inf")), dim=-1)
+
+
+def _learner_sums_without_keepdim(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0.0)
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked)
+    return kept / kept.sum(dim=-1)
+
+
 MISTAKES = (
     Mistake(
         name="crossing token left out, the first always kept",
@@ -279,6 +307,33 @@ MISTAKES = (
         "likeliest alone holds top_p).",
         compute=lambda p, top_p: by_hand(p.double(), top_p, share=True),
         example=_learner_keeps_a_share_of_tokens,
+    ),
+    Mistake(
+        name="mask applied in the wrong order",
+        hint="Your mask was worked out on the sorted probabilities but applied to them in "
+        "vocabulary order, so it keeps the wrong tokens. Apply it to the sorted ones and put "
+        "those back, torch.zeros_like(probs).scatter(-1, order, ranked), or put the mask back "
+        "the same way first.",
+        compute=_mask_in_ranked_order,
+        example=_learner_masks_the_unsorted_probs,
+    ),
+    Mistake(
+        name="a softmax of the probabilities",
+        hint="You renormalised with a softmax (after filling the others with −∞): softmax turns "
+        "logits into probabilities, and these are probabilities already, so it flattens them. "
+        "Divide by their sum instead: kept / kept.sum(dim=-1, keepdim=True).",
+        compute=lambda p, top_p: torch.softmax(
+            p.double().masked_fill(reference(p, top_p) == 0, float("-inf")), dim=-1
+        ),
+        example=_learner_softmaxes_the_probabilities,
+    ),
+    Mistake(
+        name="sum without keepdim",
+        hint="Your sum lost its last axis: kept.sum(dim=-1) has shape (B,), which lines up with "
+        "the tokens, not with the rows. Keep it, kept.sum(dim=-1, keepdim=True), shape (B, 1).",
+        compute=None,
+        error=r"must match the size of tensor b",
+        example=_learner_sums_without_keepdim,
     ),
 )
 
