@@ -33,6 +33,16 @@ def tensor(
     return x
 
 
+def real_values(name: str, x: torch.Tensor) -> torch.Tensor:
+    """A non-empty tensor of real numbers to draw: a bool one (a mask?) or a complex one is
+    refused by name, an integer one comes back as float (a figure's colour scale needs it)."""
+    if x.dtype == torch.bool or x.is_complex():
+        raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} must hold at least one value, got shape {tuple(x.shape)}")
+    return x if x.is_floating_point() else x.float()
+
+
 def size(name: str, x: torch.Tensor, dim: int, expected: int, what: str) -> None:
     """Check one dimension of ``x``; ``what`` says where the expected size comes from."""
     if x.shape[dim] != expected:
@@ -42,9 +52,10 @@ def size(name: str, x: torch.Tensor, dim: int, expected: int, what: str) -> None
 
 
 def positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    """An int > 0 (numpy's ints too, as ``integer`` takes them; never a bool or a float)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+    return int(value)
 
 
 def integer(name: str, value: object, *, low: int | None = None, high: int | None = None) -> int:
@@ -79,15 +90,30 @@ def index_dtype(name: str, ids: torch.Tensor) -> None:
 
 
 def device(name: str, value: object) -> None:
-    """None, a torch.device, or a string torch reads as one ("cpu", "cuda", "cuda:0", "mps")."""
-    if value is None or isinstance(value, torch.device):
+    """None, a torch.device, or a string torch reads as one ("cpu", "cuda", "cuda:0", "mps"),
+    of a device this machine has: "cuda" on a machine without a GPU fails here, by name, not
+    inside torch with "Torch not compiled with CUDA enabled"."""
+    if value is None:
         return
     try:
-        torch.device(value)
+        where = value if isinstance(value, torch.device) else torch.device(value)
     except (RuntimeError, TypeError):
         raise ValueError(
             f'{name} must be None, a torch.device or a string such as "cpu" or "cuda", got {value!r}'
         ) from None
+    if where.type in ("cpu", "meta"):
+        return
+    backend = {"mps": getattr(torch.backends, "mps", None)}.get(where.type, getattr(torch, where.type, None))
+    available = getattr(backend, "is_available", None)
+    count = getattr(backend, "device_count", None)
+    if available is None or not available():
+        raise ValueError(
+            f"{name} must be a device this machine has: {where.type} is not available here, got {value!r}"
+        )
+    if where.index is not None and count is not None and where.index >= count():
+        raise ValueError(
+            f"{name} must be a device this machine has: {count()} {where.type} device(s) here, got {value!r}"
+        )
 
 
 def position(name: str, value: object, n: int) -> int:

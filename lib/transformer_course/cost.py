@@ -36,7 +36,7 @@ import os
 import sys
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -153,6 +153,7 @@ def process_peak_memory(fn: Callable[[], object], device: torch.device | str = "
     """
     if not callable(fn):
         raise ValueError(f"fn must be a function of no arguments, got {type(fn).__name__}")
+    _validate.device("device", device)
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -248,6 +249,11 @@ def measure_attention_cost(
     ``memory``: the meter, "process" (the real peak: CUDA's allocator, or RSS on Linux),
     "tensors" (tensors visible to Python) or "auto" (process where it can be measured).
     """
+    if isinstance(lengths, str | bytes) or not isinstance(lengths, Iterable):
+        raise ValueError(f"lengths must be a list of positive ints, got {lengths!r:.60}")
+    lengths = list(lengths)
+    for n in lengths:
+        _validate.positive_int("lengths", n)
     lengths = sorted(lengths)
     if not lengths:
         raise ValueError("lengths must hold at least one positive int")
@@ -256,6 +262,7 @@ def measure_attention_cost(
     for name, value in (("num_heads", num_heads), ("d_head", d_head), ("batch", batch), ("repeats", repeats)):
         _validate.positive_int(name, value)
     _validate.finite_number("budget_s", budget_s, above=0, note=" (seconds)")
+    _validate.device("device", device)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if threads is not None:
         _validate.positive_int("threads", threads)

@@ -122,7 +122,7 @@ def generate(
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
     check_options(temperature, top_k, top_p=top_p)
-    _check_ints(eos_id=eos_id)
+    _check_ids(logits_fn, prompt, eos_id=eos_id)
     if seed is not None:
         _validate.seed("seed", seed)
     generator = torch.Generator(device=prompt.device).manual_seed(seed) if seed is not None else None
@@ -159,7 +159,7 @@ def greedy_decode(
         raise ValueError("prompt must hold at least one token per row (e.g. <bos>)")
     _validate.positive_int("max_new_tokens", max_new_tokens)
     _check_room(logits_fn, prompt.shape[1], max_new_tokens)
-    _check_ints(eos_id=eos_id, pad_id=pad_id)
+    _check_ids(logits_fn, prompt, eos_id=eos_id, pad_id=pad_id)
     ids = prompt.clone()
     done = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
     for _ in range(max_new_tokens):
@@ -215,10 +215,20 @@ def sequence_accuracy(
     return sum(p == w for p, w in zip(pred, want)) / len(want)
 
 
-def _check_ints(**ids: int | None) -> None:
+def _check_ids(logits_fn: LogitsFn, prompt: torch.Tensor, **ids: int | None) -> None:
+    """The prompt's ids and the special ``ids`` (eos_id, pad_id) as ids of the model's
+    vocabulary, where the logits function knows it (one made here from a course model);
+    else the special ids as ints. An eos_id the model cannot write would never stop it."""
+    vocab = getattr(logits_fn, "vocab_size", None)
+    known = isinstance(vocab, int) and not isinstance(vocab, bool)
     for name, value in ids.items():
         if value is not None:
-            _validate.integer(name, value)
+            _validate.integer(name, value, low=0, high=vocab if known else None)
+    if known and prompt.numel() and (int(prompt.min()) < 0 or int(prompt.max()) >= vocab):
+        raise ValueError(
+            f"prompt must hold ids the model knows, in [0, {vocab}), got values from "
+            f"{int(prompt.min())} to {int(prompt.max())}"
+        )
 
 
 def _check_room(logits_fn: LogitsFn, prompt_len: int, max_new_tokens: int) -> None:
@@ -235,6 +245,12 @@ def _check_room(logits_fn: LogitsFn, prompt_len: int, max_new_tokens: int) -> No
             f"max_new_tokens must be at most {limit - prompt_len}, got {max_new_tokens}: the prompt's "
             f"{prompt_len} tokens and the new ones must fit in the model's max_len ({limit} positions)"
         )
+
+
+def output_vocab(model: torch.nn.Module) -> int | None:
+    """A course model's output vocabulary (the target's, for an encoder-decoder); None for others."""
+    size = getattr(getattr(model, "config", None), "target_vocab_size", None)
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
 
 
 def max_positions(model: torch.nn.Module) -> int | None:
@@ -262,6 +278,7 @@ def seq2seq_logits_fn(model: torch.nn.Module, src: torch.Tensor) -> LogitsFn:
         return out[0] if isinstance(out, tuple) else out
 
     logits_fn.max_len = max_positions(model)  # the target's positions: generate checks them up front
+    logits_fn.vocab_size = output_vocab(model)  # and the ids it is given and told to stop at
     return logits_fn
 
 
@@ -274,6 +291,7 @@ def decoder_logits_fn(model: torch.nn.Module) -> LogitsFn:
         return out[0] if isinstance(out, tuple) else out
 
     logits_fn.max_len = max_positions(model)  # generate checks the positions asked for up front
+    logits_fn.vocab_size = output_vocab(model)  # and the ids it is given and told to stop at
     return logits_fn
 
 
@@ -294,6 +312,7 @@ class CachedLogits:
             )
         self.model = model
         self.max_len = max_positions(model)  # the cache's room: generate checks it up front
+        self.vocab_size = output_vocab(model)  # the ids generate may be given
         self.need_weights = _validate.boolean("need_weights", need_weights)
         self.cache: KVCache = model.new_cache()
         self.logits: torch.Tensor | None = None  # (B, t, V): one row per cached token
@@ -301,6 +320,8 @@ class CachedLogits:
 
     def __call__(self, prefix: torch.Tensor) -> torch.Tensor:
         _validate.tensor("prefix", prefix, ndim=2, floating=False)
+        if prefix.shape[1] == 0:
+            raise ValueError("prefix must hold at least one token per row (e.g. <bos>), got shape (B, 0)")
         if not self._continues(prefix):
             self.cache, self.logits = self.model.new_cache(), None
         t = self.cache.length

@@ -87,6 +87,8 @@ def next_token_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0) -> 
     if not bool((labels != pad_id).any()):
         raise ValueError(f"ids has no token to predict: every label (ids[:, 1:]) is the padding id {pad_id}")
     logits = model(ids[:, :-1])  # (B, T-1, V): row i has read ids[:, : i + 1]
+    # the model checked the ids it read; the last column is only a label: check it too
+    _validate.ids_in_range("ids (its labels ids[:, 1:])", labels, logits.shape[-1])
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
 
 
@@ -165,6 +167,7 @@ def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, bat
         part = ids[start : start + batch_size].to(device)
         logits = model(part[:, :-1])  # (b, T-1, V)
         labels = part[:, 1:]
+        _validate.ids_in_range("ids (its labels ids[:, 1:])", labels, logits.shape[-1])
         total += F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id, reduction="sum"
         ).item()
@@ -204,6 +207,11 @@ def sample_stories(
     _validate.positive_int("batch_size", batch_size)
     _validate.seed("seed", seed)
     check_options(temperature, top_k, model.config.vocab_size, top_p=top_p)
+    if model.config.vocab_size != len(story_vocab()):  # its ids would be read as other words
+        raise ValueError(
+            f"model must be a story model, with vocab_size len(story_vocab()) = {len(story_vocab())}, "
+            f"got vocab_size {model.config.vocab_size}"
+        )
     device = _validate.module_device("model", model)
     was_training = model.training
     model.eval()

@@ -217,7 +217,7 @@ class StoryGenerator:
     def next_token_probs(self, prefix: str | Sequence[str]) -> dict[str, float]:
         """The exact distribution of the token after ``prefix`` (text or tokens, ``<bos>``
         optional): token → probability, the probabilities summing to 1."""
-        words = _words(prefix, allow_eos=False)
+        words = _words(prefix, allow_eos=False, name="prefix")
         if words is None:
             raise ValueError(f"prefix must be text or tokens without <eos> or <pad>, got {prefix!r}")
         *complete, partial = _split_at_periods(words)
@@ -329,22 +329,23 @@ def _link(pronoun: int, noun: str, query: int, mentions: dict[str, list[int]], w
     )
 
 
-def _words(story, *, allow_eos: bool = True) -> list[str] | None:
+def _words(story, *, allow_eos: bool = True, name: str = "story") -> list[str] | None:
     """Text or tokens → the words between an optional <bos> and an optional <eos>."""
-    words = _tokens(story)[1:]
+    words = _tokens(story, name=name)[1:]
     if allow_eos and words[-1:] == [EOS]:
         words = words[:-1]
     return None if any(w in (BOS, EOS, PAD) for w in words) else words
 
 
-def _tokens(story) -> list[str]:
-    """Text or tokens → the tokens, ``<bos>`` first (added where it is missing)."""
+def _tokens(story, *, name: str = "story") -> list[str]:
+    """Text or tokens → the tokens, ``<bos>`` first (added where it is missing); ``name``: the
+    argument's name in the error."""
     if isinstance(story, str):
         words = tokenize(story)
     elif isinstance(story, Sequence) and all(isinstance(w, str) for w in story):
         words = list(story)
     else:
-        raise ValueError(f"story must be text or a sequence of token strings, got {type(story).__name__}")
+        raise ValueError(f"{name} must be text or a sequence of token strings, got {type(story).__name__}")
     return words if words[:1] == [BOS] else [BOS, *words]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import numbers
 import sys
 import time
 import warnings
@@ -133,11 +134,14 @@ def train(
     _validate.seed("seed", seed)
     _validate.boolean("decay", decay)
     _validate.boolean("progress", progress)
+    if not isinstance(description, str):
+        got = type(description).__name__
+        raise ValueError(f"description must be a str, the progress bar's label, got {got}")
     snapshot_steps = _check_snapshots(snapshot_steps, snapshot_fn, steps)
     if callback is not None:
         _validate.function("callback", callback, "of the History")
     if optimiser is not None:
-        _validate.function("optimiser", optimiser, "of (model, lr) returning a torch.optim.Optimizer")
+        _check_optimiser(optimiser)
     if history is not None and not isinstance(history, History):
         raise ValueError(f"history must be None or a History to continue, got {type(history).__name__}")
 
@@ -228,19 +232,40 @@ def _check_model(model: object) -> None:
         raise ValueError(f"model must have parameters to train, got {type(model).__name__}, which has none")
 
 
+def _check_optimiser(optimiser: object) -> None:
+    """A function of (model, lr), not an optimiser class or one already made: those are the
+    two ways PyTorch's own examples pass an optimiser around."""
+    if isinstance(optimiser, type) and issubclass(optimiser, torch.optim.Optimizer):
+        name = optimiser.__name__
+        raise ValueError(
+            f"optimiser must be a function of (model, lr) that makes one, got the class {name}: "
+            f"pass lambda model, lr: torch.optim.{name}(model.parameters(), lr=lr)"
+        )
+    if isinstance(optimiser, torch.optim.Optimizer):
+        raise ValueError(
+            f"optimiser must be a function of (model, lr) that makes one, got an {type(optimiser).__name__} "
+            "already made: train makes it, so that it holds the model's parameters at the learning rate lr"
+        )
+    _validate.function("optimiser", optimiser, "of (model, lr) returning a torch.optim.Optimizer")
+
+
 def _check_snapshots(snapshot_steps: Iterable[int], snapshot_fn, steps: int) -> list[int]:
     """The steps sorted, each an int in [0, steps], with a function to call at them."""
     if isinstance(snapshot_steps, str) or not isinstance(snapshot_steps, Iterable):
         raise ValueError(f"snapshot_steps must be a list of ints, got {type(snapshot_steps).__name__}")
     snapshot_steps = list(snapshot_steps)
-    bad = [s for s in snapshot_steps if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= steps]
+    bad = [
+        s
+        for s in snapshot_steps
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or not 0 <= s <= steps
+    ]
     if bad:
         raise ValueError(f"snapshot_steps must be ints in [0, steps={steps}], got {bad}")
     if snapshot_steps and snapshot_fn is None:
         raise ValueError("snapshot_steps needs a snapshot_fn to call at those steps")
     if snapshot_fn is not None:
         _validate.function("snapshot_fn", snapshot_fn, "of the model")
-    return sorted(set(snapshot_steps))
+    return sorted({int(s) for s in snapshot_steps})
 
 
 def _check_loss(loss: object) -> torch.Tensor:
@@ -324,6 +349,7 @@ def seq2seq_loss(
     if not bool((labels != pad_id).any()):  # the mean over no label would be NaN
         raise ValueError(f"tgt has no token to predict: every label (tgt[:, 1:]) is the padding id {pad_id}")
     logits = model(src, tgt[:, :-1])  # (B, T-1, V)
+    _validate.ids_in_range("tgt (its labels tgt[:, 1:])", labels, logits.shape[-1])
     # One row per predicted position: (B·(T-1), V) scores against (B·(T-1),) labels.
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
 

@@ -129,6 +129,7 @@ def query_row_figure(
 ) -> go.Figure:
     """One query's scores against every key, scores_row (Lk,), as bars: blue > 0, red < 0."""
     _validate.tensor("scores_row", scores_row, ndim=1)
+    scores_row = _validate.real_values("scores_row", scores_row)
     bound = float(scores_row.detach().abs().max()) or 1.0
     return bar_figure(
         scores_row,

@@ -188,6 +188,7 @@ def scores_heatmap(
 ) -> go.Figure:
     """Raw scores (Lq, Lk), centred on zero; -inf (masked) cells show as gaps."""
     _validate.tensor("scores", scores, ndim=2)
+    scores = _validate.real_values("scores", scores)  # -inf allowed: a masked score
     trace, layout = _scores_parts(scores, query_tokens, key_tokens or query_tokens)
     return figure([trace], title=title, **layout)
 
@@ -259,6 +260,7 @@ def embedding_heatmap(
 ) -> go.Figure:
     """vectors (T, d): one row per token, one column per feature, centred on zero."""
     _validate.tensor("vectors", vectors, ndim=2)
+    vectors = _validate.finite_tensor("vectors", _validate.real_values("vectors", vectors))
     bound = float(vectors.detach().abs().max()) or 1.0
     return matrix_heatmap(
         vectors, tokens, None, title=title, x_title="dimension", y_title="token", **_centred(bound)
@@ -293,6 +295,7 @@ def similarity_heatmap(
 def positional_heatmap(pe: torch.Tensor, *, title: str = "Positional encoding") -> go.Figure:
     """pe (L, d): positions down, dimensions across, values in [-1, 1] for the sinusoids."""
     _validate.tensor("pe", pe, ndim=2)
+    pe = _validate.finite_tensor("pe", _validate.real_values("pe", pe))
     bound = max(1.0, float(pe.detach().abs().max()))
     return matrix_heatmap(
         pe,
@@ -318,6 +321,8 @@ def head_difference_figure(
     """Two heads' weights (Lq, Lk) → their difference A − B: red where A looks more, blue where B does."""
     _validate.tensor("weights_a", weights_a, ndim=2)
     _validate.tensor("weights_b", weights_b, ndim=2)
+    weights_a = _validate.finite_tensor("weights_a", _validate.real_values("weights_a", weights_a))
+    weights_b = _validate.finite_tensor("weights_b", _validate.real_values("weights_b", weights_b))
     if weights_a.shape != weights_b.shape:
         raise ValueError(
             f"weights_b must have the shape of weights_a {tuple(weights_a.shape)}, "

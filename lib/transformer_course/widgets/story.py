@@ -54,6 +54,11 @@ class StoryExplorer(Explorer):
             raise ValueError(f"model must be a DecoderOnlyTransformer, got {type(model).__name__}")
         if not isinstance(vocab, Vocab):
             raise ValueError(f"vocab must be a Vocab, got {type(vocab).__name__}")
+        if model.config.vocab_size != len(vocab):  # its ids would be read as other words
+            raise ValueError(
+                f"vocab must be the model's vocabulary: the model has vocab_size "
+                f"{model.config.vocab_size}, got a vocab of {len(vocab)} tokens"
+            )
         if generator is not None and not isinstance(generator, StoryGenerator):
             raise ValueError(f"generator must be a StoryGenerator or None, got {type(generator).__name__}")
         if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 1:
