@@ -33,6 +33,13 @@ def _step(**kwargs):
 
 
 CASES = [
+    ("stories of a billion events", lambda: stories.StoryGenerator(1, 10**9), "max_events", "at most 1000"),
+    (
+        "a schedule of a billion steps",
+        lambda: training.learning_rates(1.0, 10**9),
+        "steps",
+        r"\[1, 10000001\)",
+    ),
     (
         "next_token_loss, a label past the vocabulary",
         lambda: lm_training.next_token_loss(GPT, torch.tensor([[1, 2, 99]])),

@@ -107,6 +107,9 @@ class Mistake:
         return f"{self.token!r} at token {self.position}, where a story has {' or '.join(likely)}"
 
 
+MAX_EVENTS = 1000  # events per story: longer ones would take minutes to write, and no model reads them
+
+
 @dataclass(frozen=True)
 class StoryGenerator:
     """Stories of an introduction, a food sentence and ``min_events`` … ``max_events``
@@ -126,6 +129,8 @@ class StoryGenerator:
         _validate.positive_int("max_events", self.max_events)
         if self.max_events < self.min_events:
             raise ValueError(f"max_events must be >= min_events ({self.min_events}), got {self.max_events}")
+        if self.max_events > MAX_EVENTS:  # each event is a sentence of up to 13 tokens
+            raise ValueError(f"max_events must be at most {MAX_EVENTS}, got {self.max_events}")
 
     # --- sampling ---
 

@@ -283,6 +283,9 @@ def _check_loss(loss: object) -> torch.Tensor:
     return loss
 
 
+MAX_SCHEDULE = 10_000_000  # steps a listed schedule may have (80 MB of Python floats)
+
+
 def learning_rates(lr: float, steps: int, *, warmup: int = 0, decay: bool = False) -> list[float]:
     """The learning rate of each of ``steps`` steps that ``train`` uses, for plotting the schedule.
 
@@ -292,7 +295,7 @@ def learning_rates(lr: float, steps: int, *, warmup: int = 0, decay: bool = Fals
     from lr down to lr/10, so that the last updates are small and the weights settle.
     """
     _validate.finite_number("lr", lr, above=0)
-    _validate.positive_int("steps", steps)
+    _validate.integer("steps", steps, low=1, high=MAX_SCHEDULE + 1)  # one float per step, listed
     _validate.integer("warmup", warmup, low=0)
     _validate.boolean("decay", decay)
     return [lr * _lr_factor(s, steps, warmup, decay) for s in range(steps)]
