@@ -305,7 +305,8 @@ def likeliest_tokens_figure(
         customdata=words,
         hovertemplate="%{customdata}: %{y:.3f}<extra>" + html.escape(name) + "</extra>",
     )
-    labels = [f"{float(probs[i]):.2f}" for i in shown]
+    # A value under 0.005 would read "0.00": left out, so that a row of them does not run together.
+    labels = [f"{float(probs[i]):.2f}" if float(probs[i]) >= 0.005 else "" for i in shown]
     if true_probs is None:
         return _likeliest_layout([dict(bars, text=labels, textposition="outside")], words, title, False)
     truth = true_probs.detach().float().cpu()[shown]  # (top,)
@@ -340,10 +341,9 @@ def _likeliest_layout(traces: list[dict], words: list[str], title: str, legend: 
         title=title,
         height=320,
         showlegend=legend,
-        legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
-        # a taller top margin when there is a legend: in half a notebook's width the title
-        # and the legend above the plot meet otherwise
-        margin=dict(l=10, r=10, t=72 if legend else 50, b=10),
+        # Inside the plot, top right, where the least likely of the tokens shown stand low:
+        # above the plot it ran into the title as soon as the figure was narrow (a slide).
+        legend=dict(x=1, xanchor="right", y=1, yanchor="top", bgcolor=TRANSPARENT),
         yaxis=dict(range=[0, 1.15], title=dict(text="probability")),
         xaxis=dict(title=dict(text="next token"), tickangle=-30, **ticks(words, len(words))),
     )

@@ -16,7 +16,7 @@ import torch
 from .. import _validate
 from . import themes
 from .base import figure, hline, line_label, vline
-from .palette import LOSS_COLOUR, VALIDATION_COLOUR
+from .palette import LOSS_COLOUR, TRANSPARENT, VALIDATION_COLOUR
 
 
 def waves_figure(
@@ -214,7 +214,9 @@ def loss_curve_figure(
         traces,
         title=title,
         height=320,
-        legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"),
+        # Inside the plot, top right, where a falling loss leaves room: above it, the legend
+        # ran into the title as soon as the figure was narrow (a slide).
+        legend=dict(x=1, xanchor="right", y=1, yanchor="top", bgcolor=TRANSPARENT),
         # the planned steps, or further where training went on past them (train(..., history=))
         xaxis=dict(
             title=dict(text="training step"), range=[0, max([total_steps, *x])] if total_steps else None

@@ -82,6 +82,7 @@ class StoryExplorer(Explorer):
                 description=text,
                 style=wide,
                 continuous_update=False,
+                layout=widgets.Layout(width="380px"),  # room for the track after a long description
             )
 
         super().__init__(
@@ -97,6 +98,8 @@ class StoryExplorer(Explorer):
             },
             views={"story": "html", "distribution": "figure", "attention": "figure"},
         )
+        # A column per token so far: a row of its own on a page (a slide keeps it beside the bars).
+        self.views["attention"].add_class("tc-wide-on-page")
 
     # --- one update ---
 
@@ -133,6 +136,7 @@ class StoryExplorer(Explorer):
                 chosen=step.chosen,
                 true_probs=self._true_probs(words[: len(step.prefix)]),
                 title=f"Token {k}: the likeliest next tokens",
+                top=8,  # readable in half a slide's width; the rest hold next to nothing
                 # what the token was drawn from (the info line says how the knobs shaped it)
                 name="model, reshaped" if self._knobs_text() else "model",
             ),
