@@ -212,3 +212,24 @@ def test_moving_the_outlined_row_does_not_recompute_the_heatmap(page):
     assert shape_y == json.loads(moved)["layout"]["shapes"][0]["y0"] == 1.5
     assert canonical(page, "scores") == fresh(page, moved)
     page.evaluate("() => { window.__tcViews.scores.el.remove(); delete window.__tcViews.scores; }")
+
+
+def test_the_dark_theme_swaps_each_colour_once(page):
+    """A line in the light theme's ink (the current step of a progress curve) is drawn in
+    the dark theme's ink, not swapped a second time: the dark ink is also the light theme's
+    blank grey, and a second swap made it the dark blank, nearly black on a black page."""
+    from transformer_course import figures
+    from transformer_course.figures.themes import DARK, LIGHT
+    from transformer_course.widgets.view import figure_json
+
+    assert DARK.ink == LIGHT.blank  # the colour that was swapped twice
+    spec = figure_json(figures.progress_curves_figure([0, 10, 20], {"head 0": [0.1, 0.2, 0.3]}, current=10))
+    set_theme(page, dark=True)
+    try:
+        show(page, "ink", spec, 1)
+        div = FIGURE_JS.format(json.dumps("ink"))
+        stroke = page.evaluate(f"() => {div}._fullLayout.shapes[0].line.color")
+        assert stroke == DARK.ink, stroke
+    finally:
+        set_theme(page, dark=False)
+        page.evaluate("() => { window.__tcViews.ink.el.remove(); delete window.__tcViews.ink; }")
