@@ -264,3 +264,27 @@ def test_a_kernel_that_never_answers_is_shut_down_and_reported(tmp_path, monkeyp
     assert said == [("kernel", "RuntimeError: Kernel didn't respond in 60 seconds")]
     [km] = started
     assert not km.has_kernel  # shut down, not left running after the export
+
+
+def test_an_explorer_snapshot_shows_what_the_learner_saw():
+    """Its settings as labelled (a head counted from 1 shows "1", not the list's value 0), and a
+    view marked wide keeps a row of its own."""
+    import torch
+    from transformer_course import stories
+    from transformer_course.export.snapshot import snapshot_html
+    from transformer_course.model import DecoderOnlyTransformer, Transformer, TransformerConfig
+    from transformer_course.tokenizer import course_vocab
+    from transformer_course.widgets import ModelExplorer, StoryExplorer
+
+    torch.manual_seed(0)
+    vocab = course_vocab()
+    config = TransformerConfig(
+        vocab_size=len(vocab), d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1,
+        d_ff=32, dropout=0.0, max_len=32,
+    )  # fmt: skip
+    model_page = snapshot_html(ModelExplorer(Transformer(config), vocab))
+    assert "<b>head</b> 1" in model_page and "<b>head</b> 0" not in model_page
+    story_vocab = stories.story_vocab()
+    gpt = DecoderOnlyTransformer(config.replace(vocab_size=len(story_vocab), max_len=64))
+    story_page = snapshot_html(StoryExplorer(gpt, story_vocab, max_new_tokens=3))
+    assert story_page.count("grid-column:1/-1") == 1  # the attention, a column per token

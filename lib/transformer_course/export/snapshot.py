@@ -57,14 +57,23 @@ def snapshot_html(widget) -> str:
     return snapshot_missing()
 
 
+def _wide(view) -> str:
+    classes = getattr(view, "_dom_classes", ())
+    return ";grid-column:1/-1" if {"tc-wide", "tc-wide-on-page"} & set(classes) else ""
+
+
 def _explorer_html(explorer) -> str:
     """Its settings written out, its message, and its views in a grid."""
+    # A list's label as the learner saw it ("1" for a head counted from 1), not its value (0).
     settings = " · ".join(
-        f"<b>{html.escape(c.description or name)}</b> {html.escape(str(c.value))}"
+        f"<b>{html.escape(c.description or name)}</b> {html.escape(str(getattr(c, 'label', c.value)))}"
         for name, c in explorer.controls.items()
     )
-    # min-width:0 lets a grid cell be narrower than a chart's first drawing.
-    views = "".join(f'<div style="min-width:0">{snapshot_html(v)}</div>' for v in explorer.views.values())
+    # min-width:0 lets a grid cell be narrower than a chart's first drawing; a view marked
+    # wide (tc-wide, tc-wide-on-page) takes a row of its own, as on the page.
+    views = "".join(
+        f'<div style="min-width:0{_wide(v)}">{snapshot_html(v)}</div>' for v in explorer.views.values()
+    )
     return (
         '<div class="tc-snapshot" style="border:1px solid #e5e7eb;border-radius:6px;'
         'padding:8px 12px">'
