@@ -139,7 +139,14 @@ def max_printed_cells() -> int:
     return _PRINTED_CELLS.get()
 
 
-def figure(traces: Sequence[dict], *, title: str = "", height: int | None = None, **layout) -> go.Figure:
+def figure(
+    traces: Sequence[dict],
+    *,
+    title: str = "",
+    height: int | None = None,
+    title_at_top: bool = False,
+    **layout,
+) -> go.Figure:
     """A figure from plain trace dicts and layout keywords, validated in one pass (none
     inside ``unchecked``).
 
@@ -148,6 +155,8 @@ def figure(traces: Sequence[dict], *, title: str = "", height: int | None = None
     and override these defaults.
     """
     base = dict(title=dict(text=as_text(title), x=0.5), font=FONT, margin=dict(l=10, r=10, t=50, b=10))
+    if title_at_top:  # at the top of the figure, leaving the rest of the top margin to a legend
+        base["title"].update(y=0.98, yref="container", yanchor="top")
     if height is not None:
         base["height"] = height
     base.update(layout)

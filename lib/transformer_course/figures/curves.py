@@ -367,8 +367,12 @@ def progress_curves_figure(
             for name, values in series.items()
         ],
         title=title,
+        title_at_top=True,
         height=320,
-        legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.25),
+        # One row just above the plot, the title above it: below the plot the legend ran into
+        # the axis title once a slide made the text larger.
+        legend=dict(orientation="h", x=0.5, xanchor="center", y=1.02, yanchor="bottom"),
+        margin=dict(l=10, r=10, t=90, b=10),
         shapes=[] if current is None else [vline(current)],
         xaxis=dict(title=dict(text="training step")),
         yaxis=dict(title=dict(text=y_title), range=[0, 105] if percent else None),

@@ -160,6 +160,8 @@ class AttentionHistoryExplorer(Explorer):
             },
             views={"pointer": "figure", "encoder": "figure", "predicate": "figure", "wins": "figure"},
         )
+        # A heatmap per head: a row of its own on a page, two columns on a slide.
+        self.views["encoder"].add_class("tc-wide-on-page")
 
     def render(self):
         step, i = self.value("step"), self.value("sentence")
@@ -189,7 +191,7 @@ class AttentionHistoryExplorer(Explorer):
                 steps,
                 {f"head {h}": [float(self.snapshots[s]["predicate"][h]) for s in steps] for h in heads},
                 current=step,
-                title='Held-out: share of "it"\'s row on the words after it',
+                title='Held-out: "it"\'s weight on the words after it',
                 y_title="% of the row's weight",
             ),
             "wins": figures.progress_curve_figure(
