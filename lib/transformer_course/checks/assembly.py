@@ -91,6 +91,8 @@ def by_hand(
     encode=True,
     project=True,
     softmax=False,
+    encoder_causal=False,
+    dropout=False,
 ):
     """A learner's forward pass with one switch per catalogued mistake (all off: correct)."""
     d_model = parts.embedding.embedding_dim
@@ -100,10 +102,12 @@ def by_hand(
         x = parts.embedding(ids) * factor
         if positions:
             x = x + parts.positions[: ids.shape[1]]
+        x = nn.functional.dropout(x, 0.1) if dropout else x  # the paper's, left on
         return x * math.sqrt(d_model) if scale == "after" else x
 
     src_mask = padding_mask(src, parts.pad_id) if src_padding else None
-    memory = parts.encoder(embed(src), src_mask) if encode else embed(src)
+    encoder_mask = causal_mask(src.shape[1]) & src_mask if encoder_causal else src_mask  # "no peeking"
+    memory = parts.encoder(embed(src), encoder_mask) if encode else embed(src)
     masks = [causal_mask(trg_in.shape[1])] if causal else []
     if trg_padding:
         masks.append(padding_mask(trg_in, parts.pad_id))
@@ -220,33 +224,9 @@ def _learner_adds_every_position(parts, src, trg_in):
     return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
 
 
-def _learner_masks_the_encoder_causally(parts, src, trg_in):
-    def embed(ids):
-        vectors = parts.embedding(ids) * math.sqrt(parts.embedding.embedding_dim)
-        return vectors + parts.positions[: ids.shape[1]]
-
-    src_mask = padding_mask(src, parts.pad_id)
-    memory = parts.encoder(embed(src), causal_mask(src.shape[1]) & src_mask)  # "no peeking", copied
-    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
-    return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
-
-
 def _with_pad_id(pad_id: int) -> Callable:
     """The right forward pass, but with ``pad_id`` as <pad> whatever the parts say."""
     return lambda parts, src, trg_in: forward(replace(parts, pad_id=pad_id), src, trg_in)
-
-
-def _learner_drops_the_embeddings(parts, src, trg_in):
-    """The paper's dropout on the embeddings plus positions, left on."""
-
-    def embed(ids):
-        vectors = parts.embedding(ids) * math.sqrt(parts.embedding.embedding_dim)
-        return nn.functional.dropout(vectors + parts.positions[: ids.shape[1]], 0.1)
-
-    src_mask = padding_mask(src, parts.pad_id)
-    memory = parts.encoder(embed(src), src_mask)
-    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
-    return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
 
 
 MISTAKES = (
@@ -316,7 +296,7 @@ MISTAKES = (
         "seeing the words after it too (the answer may depend on them). Only the decoder is "
         "causal; the encoder's only mask is the source's padding, padding_mask(src, pad_id).",
         compute=partial(forward, encoder_causal=True),
-        example=_learner_masks_the_encoder_causally,
+        example=partial(by_hand, encoder_causal=True),
     ),
     Mistake(
         name="no target padding mask",
@@ -374,7 +354,7 @@ MISTAKES = (
         compute=partial(forward, softmax=True),
         example=partial(by_hand, softmax=True),
     ),
-    draws_at_random(_learner_drops_the_embeddings, parts="the encoder's and decoder's layers"),
+    draws_at_random(partial(by_hand, dropout=True), parts="the encoder's and decoder's layers"),
 )
 
 

@@ -108,7 +108,10 @@ def by_hand(
         h = h + out if residual else out
         if feed == "first":
             break
-    h = parts.norm(h) if final_norm else h
+    if final_norm == "own":  # a new LayerNorm: weight 1, bias 0, not the model's
+        h = nn.LayerNorm(h.shape[-1], eps=parts.norm.eps)(h)
+    elif final_norm:
+        h = parts.norm(h)
     logits = h @ parts.token.weight.T
     logits = logits[:, -1] if last_only else logits
     if returns == "probabilities":
@@ -225,13 +228,6 @@ def _learner_untransposed(parts, ids):
     for block in parts.blocks:
         x = block(x, causal_mask(ids.shape[1]))
     return parts.norm(x) @ parts.token.weight  # (V, d_model): the table as it is stored
-
-
-def _learner_own_norm(parts, ids):
-    x = _learner_embed(parts, ids)
-    for block in parts.blocks:
-        x = block(x, causal_mask(ids.shape[1]))
-    return nn.LayerNorm(x.shape[-1])(x) @ parts.token.weight.T  # a new norm: weight 1, bias 0
 
 
 def _learner_masked(make_mask, parts, ids):
@@ -357,7 +353,7 @@ MISTAKES = (
         "it has weight 1 and bias 0, not the weight and bias the model learned. Use the model's "
         "own final norm, parts.norm(x).",
         compute=partial(forward, final_norm="plain"),
-        example=_learner_own_norm,
+        example=partial(by_hand, final_norm="own"),
     ),
     Mistake(
         name="the last position only",

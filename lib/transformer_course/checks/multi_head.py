@@ -55,10 +55,13 @@ def by_hand(
     input_slices=False,
     scale=True,
     dim=-1,
+    fixed_d_head=None,
+    dropout=False,
+    w_o_per_head=False,
 ):
     """A learner's multi-head attention with one switch per catalogued mistake (all off: correct)."""
     b, length, d_model = x.shape
-    d_head = d_model // num_heads
+    d_head = d_model // num_heads if fixed_d_head is None else fixed_d_head  # a notebook's own
 
     def split(t):
         if split_view:
@@ -77,7 +80,10 @@ def by_hand(
     d = d_model if scale_by_model else d_head
     scores = (q @ k.transpose(-2, -1)) if no_transpose else torch.einsum("bhqd,bhkd->bhqk", q, k)
     weights = torch.softmax(scores / (d**0.5 if scale else 1.0), dim=dim)
+    weights = F.dropout(weights, 0.1) if dropout else weights  # as in training, left on
     out = weights @ v
+    if w_o_per_head:  # W_O on each head's (L, d_head) output, before the merge
+        out = out @ w_o
     if no_transpose:
         merged = out.reshape(b, length, d_model)
     elif merge_view:
@@ -253,30 +259,6 @@ _ONE_WIDE_HEAD = (
 )
 
 
-def _learner_uses_the_notebooks_d_head(x, w_q, w_k, w_v, w_o, num_heads):
-    d_head = 4  # chapter 05's own cells: d_model 8, 2 heads
-    b, length, d_model = x.shape
-    q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
-    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v
-    return out.transpose(1, 2).reshape(b, length, d_model) @ w_o
-
-
-def _learner_drops_the_weights(x, w_q, w_k, w_v, w_o, num_heads):
-    b, length, d_model = x.shape
-    d_head = d_model // num_heads
-    q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
-    p_attn = F.dropout(torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1), 0.1)  # as in training
-    return (p_attn @ v).transpose(1, 2).reshape(b, length, d_model) @ w_o
-
-
-def _learner_projects_each_head(x, w_q, w_k, w_v, w_o, num_heads):
-    b, length, d_model = x.shape
-    d_head = d_model // num_heads
-    q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
-    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v  # (B, h, L, d_head)
-    return (out @ w_o).transpose(1, 2).reshape(b, length, d_model)  # W_O before the merge
-
-
 MISTAKES = (
     Mistake(
         name="W_O before the heads are joined",
@@ -286,7 +268,7 @@ MISTAKES = (
         "then @ w_o.",
         compute=None,
         error=r"mat1 and mat2 shapes cannot be multiplied",
-        example=_learner_projects_each_head,
+        example=partial(by_hand, w_o_per_head=True),
     ),
     Mistake(
         name="sizes that are not this input's",
@@ -296,7 +278,7 @@ MISTAKES = (
         "split_heads written for them.",
         compute=None,
         error=r"shape '\[[\d, ]+\]' is invalid for input of size",
-        example=_learner_uses_the_notebooks_d_head,
+        example=partial(by_hand, fixed_d_head=4),  # chapter 05's cells: d_model 8, 2 heads
     ),
     Mistake(
         name="split without transpose",
@@ -436,7 +418,7 @@ MISTAKES = (
         compute=lambda x, w_q, w_k, w_v, w_o, h: reference(x, w_q, w_k, w_v, w_o, 1),
         example=lambda x, w_q, w_k, w_v, w_o, num_heads: solution(x, w_q, w_k, w_v, w_o, 1),
     ),
-    draws_at_random(_learner_drops_the_weights),
+    draws_at_random(partial(by_hand, dropout=True)),
 )
 
 

@@ -31,7 +31,6 @@ class QKVExplorer(SentenceExplorer):
     ):
         self.attention = attention
         self.q = self.k = self.v = self.scores = None
-        self._syncing = False  # True while render() rewrites the query list
         super().__init__(
             vocab,
             embedding,
@@ -44,22 +43,15 @@ class QKVExplorer(SentenceExplorer):
             views={"qkv": "figure", "scores": "figure", "row": "figure"},
         )
 
-    def _on_change(self, change) -> None:
-        if not self._syncing:
-            super()._on_change(change)
-
     def _sync_queries(self, tokens: list[str]) -> int:
-        """Offer one entry per token in the query list; keep the chosen position if it still exists."""
+        """Offer one entry per token in the query list; keep the chosen position if it still exists.
+        (Called from render: ``Explorer`` does not render again for these changes.)"""
         box = self.controls["query"]
         options = tuple((f"{i} · {t}", i) for i, t in enumerate(tokens))
         keep = min(box.value if box.value is not None else 0, len(tokens) - 1)
         if tuple(box.options) != options:
-            self._syncing = True
-            try:
-                box.options = options
-                box.value = keep
-            finally:
-                self._syncing = False
+            box.options = options
+            box.value = keep
         return box.value
 
     def render(self):
