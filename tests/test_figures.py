@@ -71,7 +71,7 @@ def test_scores_heatmap_shows_masked_cells_as_gaps():
     "call, argument",
     [
         (lambda: figures.attention_heatmap(torch.ones(3), ["a"]), "weights"),
-        (lambda: figures.attention_heatmap(torch.ones(2, 2), ["a"]), "row_labels"),
+        (lambda: figures.attention_heatmap(torch.ones(2, 2), ["a"]), "query_tokens"),
         (lambda: figures.mask_heatmap(torch.ones(2, 2), ["a", "b"]), "mask"),
         (lambda: figures.waves_figure(torch.ones(4, 4), [4]), "dims"),
         (lambda: figures.bar_figure(torch.ones(2), ["a"]), "labels"),

@@ -30,9 +30,12 @@ How to add a figure:
    write what those helpers would.
 2. Colours come from ``palette`` (add a role name there) or, for ink drawn over the
    data, from ``themes.theme()``; never a hex code in a figure function.
-3. Check arguments first, with a ValueError naming the argument (``_validate``);
-   state tensor shapes in the docstring. Results of experiments are read by their
-   fields (see ``measurements``): figures import no maths module.
+3. Check arguments first, with a ValueError naming the argument: ``_args.values`` for
+   every tensor drawn (a tensor of real numbers, with data, not empty), ``_args.labels``
+   and ``_args.positions`` for words and indices, ``_validate`` for the rest (a flag with
+   ``boolean``, a number with ``finite_number``); state tensor shapes in the docstring.
+   Results of experiments are read by their fields (see ``measurements``): figures
+   import no maths module.
 4. Add the name to the imports below, and a test to ``tests/test_figures*.py`` (its
    traces and axes; bad input names the argument).
 """

@@ -16,8 +16,8 @@ import plotly.graph_objects as go
 import torch
 
 from .. import _validate
-from . import themes
-from .base import figure, hline, label_list, line_label, ticks
+from . import _args, themes
+from .base import figure, hline, line_label, ticks
 from .palette import (
     CHOSEN_COLOUR,
     DISTRACTOR_COLOUR,
@@ -43,9 +43,10 @@ def bar_figure(
 ) -> go.Figure:
     """values (N,) as labelled bars (labels may repeat); ``colors``: one CSS colour per bar;
     ``text_format``: how the value printed above each bar is formatted."""
+    values = _args.values("values", values, ndim=1)
     trace, layout = _bar_parts(
         values,
-        labels,
+        _args.labels("labels", labels, values.shape[0]),
         y_title=y_title,
         y_range=y_range,
         x_title=x_title,
@@ -58,15 +59,15 @@ def bar_figure(
 def _bar_parts(
     values, bar_labels, *, y_title, y_range, x_title, colors, text_format=".2f"
 ) -> tuple[dict, dict]:
-    """``bar_figure``'s trace and layout keywords, unbuilt."""
-    _validate.tensor("values", values, ndim=1)
+    """``bar_figure``'s trace and layout keywords, unbuilt, from checked values (N,) and N labels."""
+    y_range = _args.value_range("y_range", y_range)
+    colors = _args.colours("colors", colors, values.shape[0])
     try:
         format(0.0, text_format)
     except (TypeError, ValueError):
         raise ValueError(
             f"text_format must be a format spec for a number, e.g. '.2f', got {text_format!r}"
         ) from None
-    bar_labels = label_list("labels", bar_labels, values.shape[0])
     trace = dict(
         type="bar",
         x=np.arange(len(bar_labels)),
@@ -77,14 +78,14 @@ def _bar_parts(
         hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
     )
     if colors is not None:
-        trace["marker"] = dict(color=list(colors))
+        trace["marker"] = dict(color=colors)
     x_axis = dict(ticks(bar_labels, len(bar_labels)))
     if x_title:
         x_axis["title"] = dict(text=x_title)
     layout = dict(
         height=300,
         xaxis=x_axis,
-        yaxis=dict(title=dict(text=y_title), range=list(y_range) if y_range else None),
+        yaxis=dict(title=dict(text=y_title), range=y_range),
     )
     return trace, layout
 
@@ -98,8 +99,8 @@ def head_jobs_figure(
 ) -> go.Figure:
     """shares (h, J): for each head, the weight it puts on each of J targets (``jobs``), as
     one group of bars per head, one colour per target."""
-    _validate.tensor("shares", shares, ndim=2)
-    jobs = label_list("jobs", jobs, shares.shape[1])
+    shares = _args.values("shares", shares, ndim=2)
+    jobs = _args.labels("jobs", jobs, shares.shape[1])
     values = shares.detach().float().cpu()
     heads = [f"head {i}" for i in range(values.shape[0])]
     traces = [
@@ -128,9 +129,10 @@ def query_row_figure(
     scores_row: torch.Tensor, key_tokens: Sequence[str], query_token: str, *, title: str | None = None
 ) -> go.Figure:
     """One query's scores against every key, scores_row (Lk,), as bars: blue > 0, red < 0."""
-    _validate.tensor("scores_row", scores_row, ndim=1)
-    scores_row = _validate.real_values("scores_row", scores_row)
-    bound = float(scores_row.detach().abs().max()) or 1.0
+    scores_row = _args.values("scores_row", scores_row, ndim=1)
+    key_tokens = _args.labels("key_tokens", key_tokens, scores_row.shape[0])
+    _args.text("query_token", query_token)
+    bound = _args.largest(scores_row) or 1.0
     return bar_figure(
         scores_row,
         key_tokens,
@@ -146,8 +148,9 @@ def entropy_figure(
     entropies: torch.Tensor, tokens: Sequence[str], n_keys: int, *, title: str = "How spread out is each row?"
 ) -> go.Figure:
     """entropies (T,), one per query row, as bars from 0 (one key) to log(n_keys) (uniform)."""
-    _validate.tensor("entropies", entropies, ndim=1)
-    top = math.log(max(n_keys, 1))  # 0 for a single key: one key takes all the weight
+    entropies = _args.values("entropies", entropies, ndim=1)
+    tokens = _args.labels("tokens", tokens, entropies.shape[0])
+    top = math.log(_validate.positive_int("n_keys", n_keys))  # 0 for one key: it takes all the weight
     trace, layout = _bar_parts(
         entropies,
         tokens,
@@ -172,9 +175,9 @@ def pointer_figure(
     """weights (L,): one attention row as bars over the words; the referent in green,
     the distractor in orange, the attending word (``source``) outlined. ``referent`` and
     ``distractor`` are a position or several (every mention of a noun named twice)."""
-    _validate.tensor("weights", weights, ndim=1)
-    _validate.finite_tensor("weights", weights, at_least=0.0)  # NaN: a row that may attend to nothing
-    tokens = label_list("tokens", tokens, weights.shape[0])
+    # Refused: NaN (a row that may attend to nothing) and negative weights.
+    weights = _args.values("weights", weights, ndim=1, at_least=0.0)
+    tokens = _args.labels("tokens", tokens, weights.shape[0])
     referents = _positions("referent", referent, len(tokens))
     distractors = _positions("distractor", distractor, len(tokens))
     source = None if source is None else _validate.position("source", source, len(tokens))
@@ -198,6 +201,8 @@ def _positions(name: str, value: object, n: int) -> set[int]:
     """None, a position, or a list of positions in [0, n) → the set of them."""
     if value is None:
         return set()
+    if isinstance(value, torch.Tensor | np.ndarray) and value.ndim == 1:
+        value = value.tolist()  # several positions (a one-element tensor is one position)
     if isinstance(value, Sequence) and not isinstance(value, str):
         return {_validate.position(f"{name}[{k}]", v, n) for k, v in enumerate(value)}
     return {_validate.position(name, value, n)}
@@ -211,9 +216,8 @@ def next_token_figure(
     title: str = "Next-token probabilities",
 ) -> go.Figure:
     """probs (V,): one step's distribution over the vocabulary; the chosen token stands out."""
-    _validate.tensor("probs", probs, ndim=1)
-    _validate.finite_tensor("probs", probs, at_least=0.0)
-    vocab = label_list("labels", labels, probs.shape[0])
+    probs = _args.values("probs", probs, ndim=1, at_least=0.0)
+    vocab = _args.labels("labels", labels, probs.shape[0])
     if chosen is not None:
         chosen = _validate.position("chosen", chosen, len(vocab))
     return _distribution_figure(
@@ -274,17 +278,15 @@ def likeliest_tokens_figure(
     tokens shown are the ``top`` likeliest under either distribution, the chosen one always.
     ``name``: the bars' name in the legend and on hover (say so when they are the model's
     distribution reshaped by temperature, top-k or top-p)."""
-    _validate.tensor("probs", probs, ndim=1)
-    _validate.finite_tensor("probs", probs, at_least=0.0)
-    vocab = label_list("labels", labels, probs.shape[0])
+    probs = _args.values("probs", probs, ndim=1, at_least=0.0)
+    vocab = _args.labels("labels", labels, probs.shape[0])
     _validate.positive_int("top", top)
     if not isinstance(name, str):
         raise ValueError(f"name must be a str, got {type(name).__name__}")
     if chosen is not None:
         chosen = _validate.position("chosen", chosen, len(vocab))
     if true_probs is not None:
-        _validate.tensor("true_probs", true_probs, ndim=1)
-        _validate.finite_tensor("true_probs", true_probs, at_least=0.0)
+        true_probs = _args.values("true_probs", true_probs, ndim=1, at_least=0.0)
         if true_probs.shape != probs.shape:
             raise ValueError(
                 f"true_probs must have the shape of probs {tuple(probs.shape)}, got {tuple(true_probs.shape)}"

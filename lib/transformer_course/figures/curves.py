@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import torch
 
 from .. import _validate
-from . import themes
+from . import _args, themes
 from .base import figure, hline, line_label, vline
 from .palette import LOSS_COLOUR, TRANSPARENT, VALIDATION_COLOUR
 
@@ -31,10 +31,9 @@ def waves_figure(
     ``sinusoidal``: the legend names each column's wave ("dim 2 (sin)"); a learned table's
     columns are not waves, so with False they are only numbered.
     """
-    _validate.tensor("pe", pe, ndim=2)
-    for d in dims:
-        if not 0 <= d < pe.shape[1]:
-            raise ValueError(f"dims must be in [0, {pe.shape[1]}), got {d}")
+    pe = _args.values("pe", pe, ndim=2)
+    dims = _args.positions("dims", dims, pe.shape[1], one="a column of pe")
+    _validate.boolean("sinusoidal", sinusoidal)
     positions = np.arange(pe.shape[0])
     values = pe.detach().cpu().numpy()
     return figure(
@@ -58,7 +57,8 @@ def waves_figure(
 
 def repeated_product_figure(values: torch.Tensor, factor: float, *, title: str = "") -> go.Figure:
     """values (N,) = factor**t for t = 0 … N-1, as a line on a log axis with 1 marked."""
-    _validate.tensor("values", values, ndim=1)
+    values = _args.values("values", values, ndim=1)
+    factor = _validate.finite_number("factor", factor)
     line = dict(
         type="scatter",
         x=list(range(values.shape[0])),
@@ -88,8 +88,7 @@ def gradient_distance_figure(
     for the token k steps before the last; log y axis (a vanished gradient shows as a cliff)."""
     if not isinstance(values, Mapping) or not values:
         raise ValueError("values must be a non-empty dict: name → (T,) tensor of gradient sizes")
-    for name, v in values.items():
-        _validate.tensor(f"values[{name!r}]", v, ndim=1)
+    values = {name: _args.values(f"values[{name!r}]", v, ndim=1) for name, v in values.items()}
     return figure(
         [
             dict(
@@ -122,8 +121,8 @@ def depth_figure(
     """One line per variant: ``values`` maps a name to a (N,) tensor, one value per layer."""
     if not isinstance(values, dict) or not values:
         raise ValueError("values must be a non-empty dict: name → (N,) tensor")
-    for name, v in values.items():
-        _validate.tensor(f"values[{name!r}]", v, ndim=1)
+    values = {name: _args.values(f"values[{name!r}]", v, ndim=1) for name, v in values.items()}
+    _validate.boolean("log", log)
     return figure(
         [
             dict(
@@ -164,19 +163,14 @@ def loss_curve_figure(
     (step, loss) points measured on held-out data, drawn as markers.
     Redrawn after every few steps while a model trains, so it is kept cheap: one build.
     """
-    if len(steps) != len(losses):
-        raise ValueError(f"losses must have one value per step ({len(steps)}), got {len(losses)}")
-    if smoothed is not None and len(smoothed) != len(losses):
-        raise ValueError(f"smoothed must have one value per step ({len(steps)}), got {len(smoothed)}")
+    x, curves = _loss_curves(steps, losses, smoothed)
+    _validate.boolean("log_y", log_y)
+    if total_steps is not None:
+        _validate.positive_int("total_steps", total_steps)
     if floor is not None:
         _validate.finite_number("floor", floor, above=0 if log_y else None)
-    points = [] if validation is None else list(validation)
-    if any(not (isinstance(p, tuple | list) and len(p) == 2) for p in points):
-        raise ValueError("validation must be a list of (step, loss) pairs")
-    curves = [("each step", losses, dict(color=themes.theme().faint, width=1))]
-    if smoothed is not None:
-        curves.append(("running mean", smoothed, dict(color=LOSS_COLOUR, width=2.5)))
-    x = list(steps)
+        _args.text("floor_label", floor_label)
+    points = _validation_points(validation)
     y_axis = dict(
         title=dict(text="loss" + (" (log scale)" if log_y else "")), type="log" if log_y else "linear"
     )
@@ -186,7 +180,7 @@ def loss_curve_figure(
         dict(
             type="scatter",
             x=x,
-            y=list(values),
+            y=values,
             mode="lines",
             name=name,
             line=line,
@@ -194,12 +188,12 @@ def loss_curve_figure(
         )
         for name, values, line in curves
     ]
-    if points:
+    if len(points):
         traces.append(
             dict(
                 type="scatter",
-                x=[int(p[0]) for p in points],
-                y=[float(p[1]) for p in points],
+                x=points[:, 0].astype(int).tolist(),
+                y=points[:, 1].tolist(),
                 mode="markers",
                 name="held-out",
                 marker=dict(color=VALIDATION_COLOUR, size=8, symbol="diamond"),
@@ -226,6 +220,35 @@ def loss_curve_figure(
     )
 
 
+def _loss_curves(steps: object, losses: object, smoothed: object) -> tuple[list, list]:
+    """The steps (finite numbers) and the curves to draw: (name, one loss per step, line)."""
+    x = _args.numbers("steps", steps, finite=True).tolist()
+    curves = [("each step", losses, dict(color=themes.theme().faint, width=1))]
+    if smoothed is not None:
+        curves.append(("running mean", smoothed, dict(color=LOSS_COLOUR, width=2.5)))
+    checked = []
+    for (name, values, line), arg in zip(curves, ("losses", "smoothed")):
+        values = _args.numbers(arg, values).tolist()  # NaN allowed: a loss that diverged
+        if len(values) != len(x):
+            raise ValueError(f"{arg} must have one value per step ({len(x)}), got {len(values)}")
+        checked.append((name, values, line))
+    return x, checked
+
+
+def _validation_points(validation: object) -> np.ndarray:
+    """(n, 2) array of (step, loss) points, none when ``validation`` is None."""
+    if validation is None:
+        return np.empty((0, 2))
+    points = None if isinstance(validation, Mapping) else _args.as_numbers(validation)
+    if points is not None and points.size == 0:
+        return np.empty((0, 2))
+    if points is None or points.ndim != 2 or points.shape[1] != 2 or not np.isfinite(points[:, 0]).all():
+        raise ValueError(
+            f"validation must be a list of (step, loss) pairs of numbers, got {validation!r:.60}"
+        )
+    return points
+
+
 def loss_comparison_figure(
     losses: Mapping[str, Sequence[float]],
     *,
@@ -240,11 +263,12 @@ def loss_comparison_figure(
     """
     if not isinstance(losses, Mapping) or not losses:
         raise ValueError("losses must be a non-empty dict: variant name → one loss per step")
+    _validate.boolean("log_y", log_y)
     traces = []
     for name, values in losses.items():
         if not isinstance(name, str):
             raise ValueError(f"losses must have str names, got {type(name).__name__} {name!r}")
-        y = _as_numbers(values)
+        y = _args.as_numbers(values)
         if y is None or y.ndim != 1 or not len(y):
             raise ValueError(f"losses[{name!r}] must be a non-empty list of numbers, one per step")
         if log_y and not (y > 0).all():
@@ -275,24 +299,14 @@ def loss_comparison_figure(
     )
 
 
-def _as_numbers(values: object) -> np.ndarray | None:
-    """``values`` as an array of floats, or None when they are not numbers."""
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu()
-    try:
-        return np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        return None
-
-
 def _progress_args(steps: object, series: Mapping[str, object], current: object, percent: object) -> list:
     """Check what the progress figures draw: steps as numbers, one number per step in each
     series, ``current`` a number or None, ``percent`` a bool. Returns the steps as a list."""
-    numbers = None if isinstance(steps, str | bytes) else _as_numbers(steps)
+    numbers = None if isinstance(steps, str | bytes) else _args.as_numbers(steps)
     if numbers is None or numbers.ndim != 1 or not np.isfinite(numbers).all():
         raise ValueError(f"steps must be a list of step numbers, got {steps!r:.60}")
     for name, values in series.items():
-        got = None if isinstance(values, str | bytes) else _as_numbers(values)
+        got = None if isinstance(values, str | bytes) else _args.as_numbers(values)
         if got is None or got.ndim != 1:
             raise ValueError(f"{name} must be a list of numbers, one per step, got {values!r:.60}")
         if len(got) != len(numbers):
@@ -314,7 +328,7 @@ def progress_curve_figure(
 ) -> go.Figure:
     """A metric measured at some steps (e.g. held-out accuracy), with the ``current`` step marked."""
     steps = _progress_args(steps, {"values": values}, current, percent)
-    values = _as_numbers(values).tolist()
+    values = _args.as_numbers(values).tolist()
     scale = 100.0 if percent else 1.0
     return figure(
         [
@@ -351,7 +365,7 @@ def progress_curves_figure(
     if not isinstance(series, Mapping) or not series:
         raise ValueError("series must be a non-empty dict: name → one value per step")
     steps = _progress_args(steps, {f"series[{k!r}]": v for k, v in series.items()}, current, percent)
-    series = {name: _as_numbers(values).tolist() for name, values in series.items()}
+    series = {name: _args.as_numbers(values).tolist() for name, values in series.items()}
     scale = 100.0 if percent else 1.0
     return figure(
         [

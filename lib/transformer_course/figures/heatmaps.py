@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import torch
 
 from .. import _validate
-from . import themes
+from . import _args, themes
 from .base import figure, index_labels, label_list, max_printed_cells, ticks
 from .palette import CHOSEN_COLOUR, DIVERGING, DIVERGING_REVERSED, MASK_ALLOWED, SEQUENTIAL, TRANSPARENT
 
@@ -43,7 +43,7 @@ def matrix_heatmap(
     explorer). ``show_scale``: show the colour bar (default: only when the values are not
     printed, as a printed value says more than a colour bar can).
     """
-    _validate.tensor("values", values, ndim=2)
+    values = _args.values("values", values, ndim=2)  # NaN allowed: a gap
     trace, layout = heatmap_parts(
         values,
         row_labels,
@@ -80,15 +80,14 @@ def heatmap_parts(
 ) -> tuple[dict, dict]:
     """``matrix_heatmap``'s heatmap trace and layout keywords (height, both axes), unbuilt."""
     rows, cols = values.shape
-    if values.is_complex():
-        raise ValueError(f"values must hold real numbers, got dtype {values.dtype}")
     for name, bound in (("zmin", zmin), ("zmax", zmax), ("zmid", zmid)):
         if bound is not None:
             _validate.finite_number(name, bound)
     if zmin is not None and zmax is not None and not zmin < zmax:
         raise ValueError(f"zmax must be greater than zmin ({zmin}), got {zmax}")
-    if not isinstance(value_format, str):
-        raise ValueError(f"value_format must be a format such as '.2f', got {value_format!r}")
+    _args.number_format("value_format", value_format)
+    if height is not None:
+        _validate.finite_number("height", height, at_least=10, note=" (pixels)")
     row_labels = label_list("row_labels", row_labels, rows)
     col_labels = label_list("col_labels", col_labels, cols)
     if show_text is None:
@@ -165,12 +164,14 @@ def attention_heatmap(
     *,
     title: str = "Attention weights",
 ) -> go.Figure:
-    """weights (Lq, Lk), each row a query's distribution over the keys → heatmap in [0, 1]."""
-    _validate.tensor("weights", weights, ndim=2)
+    """weights (Lq, Lk), each row a query's distribution over the keys → heatmap in [0, 1].
+    ``key_tokens``: the words of the keys, when they are not the queries' (cross-attention)."""
+    weights = _args.values("weights", weights, ndim=2)
+    query_tokens, key_tokens = _token_labels(weights, query_tokens, key_tokens)
     return matrix_heatmap(
         weights,
         query_tokens,
-        key_tokens or query_tokens,
+        key_tokens,
         title=title,
         x_title="key (attended to)",
         y_title="query (attending)",
@@ -187,20 +188,27 @@ def scores_heatmap(
     title: str = "Scores",
 ) -> go.Figure:
     """Raw scores (Lq, Lk), centred on zero; -inf (masked) cells show as gaps."""
-    _validate.tensor("scores", scores, ndim=2)
-    scores = _validate.real_values("scores", scores)  # -inf allowed: a masked score
-    trace, layout = _scores_parts(scores, query_tokens, key_tokens or query_tokens)
+    scores = _args.values("scores", scores, ndim=2)  # -inf allowed: a masked score
+    trace, layout = _scores_parts(scores, *_token_labels(scores, query_tokens, key_tokens))
     return figure([trace], title=title, **layout)
+
+
+def _token_labels(matrix: torch.Tensor, query_tokens, key_tokens) -> tuple[list[str], list[str]]:
+    """The words of a (Lq, Lk) matrix's rows and columns; the keys are the queries when None."""
+    query_tokens = _args.labels("query_tokens", query_tokens, matrix.shape[0])
+    if key_tokens is None:
+        return query_tokens, label_list("key_tokens", query_tokens, matrix.shape[1])
+    return query_tokens, label_list("key_tokens", key_tokens, matrix.shape[1])
 
 
 def scores_row_heatmap(
     scores: torch.Tensor, tokens: Sequence[str], row: int, *, title: str = "Scores Q·Kᵀ"
 ) -> go.Figure:
     """scores (T, T) as ``scores_heatmap``, with query ``row`` outlined."""
-    _validate.tensor("scores", scores, ndim=2)
-    if not 0 <= row < scores.shape[0]:
-        raise ValueError(f"row must be in [0, {scores.shape[0]}), got {row}")
-    trace, layout = _scores_parts(scores, tokens, tokens)
+    scores = _args.values("scores", scores, ndim=2)
+    row = _args.index("row", row, scores.shape[0], "the position of the query to outline")
+    tokens = _args.labels("tokens", tokens, scores.shape[0])
+    trace, layout = _scores_parts(scores, tokens, label_list("tokens", tokens, scores.shape[1]))
     rows, cols = scores.shape
     line = dict(color=themes.theme().ink, width=3)
     outline = dict(type="rect", x0=-0.5, x1=cols - 0.5, y0=row - 0.5, y1=row + 0.5, line=line)
@@ -212,8 +220,7 @@ def scores_row_heatmap(
 
 
 def _scores_parts(scores: torch.Tensor, query_tokens, key_tokens) -> tuple[dict, dict]:
-    finite = scores[torch.isfinite(scores)]
-    bound = float(finite.abs().max()) if finite.numel() else 1.0
+    bound = _args.largest(scores) or 1.0
     return heatmap_parts(
         scores.masked_fill(~torch.isfinite(scores), float("nan")),
         query_tokens,
@@ -237,13 +244,12 @@ def mask_heatmap(
     title: str = "Mask",
 ) -> go.Figure:
     """A bool mask (Lq, Lk), True = may attend, as two colours with 1/0 in the cells."""
-    _validate.tensor("mask", mask, ndim=2)
+    _args.stored("mask", mask, ndim=2)
     if mask.dtype != torch.bool:
         raise ValueError(f"mask must be a bool tensor, got {mask.dtype}")
     return matrix_heatmap(
         mask.float(),
-        query_tokens,
-        key_tokens or query_tokens,
+        *_token_labels(mask, query_tokens, key_tokens),
         title=title,
         x_title="key",
         y_title="query",
@@ -259,9 +265,9 @@ def embedding_heatmap(
     vectors: torch.Tensor, tokens: Sequence[str], *, title: str = "Token vectors"
 ) -> go.Figure:
     """vectors (T, d): one row per token, one column per feature, centred on zero."""
-    _validate.tensor("vectors", vectors, ndim=2)
-    vectors = _validate.finite_tensor("vectors", _validate.real_values("vectors", vectors))
-    bound = float(vectors.detach().abs().max()) or 1.0
+    vectors = _args.values("vectors", vectors, ndim=2, finite=True)
+    tokens = _args.labels("tokens", tokens, vectors.shape[0])
+    bound = _args.largest(vectors) or 1.0
     return matrix_heatmap(
         vectors, tokens, None, title=title, x_title="dimension", y_title="token", **_centred(bound)
     )
@@ -277,14 +283,26 @@ def similarity_heatmap(
 ) -> go.Figure:
     """similarity (T, T) between every pair of tokens; cosine values share a fixed [-1, 1] scale.
 
-    ``axis_title`` names both axes (e.g. "position" when the rows are positions).
+    ``axis_title`` names both axes (e.g. "position" when the rows are positions). With
+    ``cosine`` (the default) the values must lie in [-1, 1]; other similarities (dot
+    products) take ``cosine=False`` and a scale of their own. NaN (a zero vector's cosine)
+    shows as a gap.
     """
-    _validate.tensor("similarity", similarity, ndim=2)
-    bound = 1.0 if cosine else (float(similarity.detach().abs().max()) or 1.0)
+    similarity = _args.values("similarity", similarity, ndim=2)
+    _validate.boolean("cosine", cosine)
+    _args.text("axis_title", axis_title)
+    tokens = _args.labels("tokens", tokens, similarity.shape[0])
+    largest = _args.largest(similarity)
+    if cosine and largest > 1.001:
+        raise ValueError(
+            f"similarity must lie in [-1, 1] with cosine=True, got a value of size {largest:.3g}: "
+            "pass cosine=False for other similarities (dot products)"
+        )
+    bound = 1.0 if cosine else (largest or 1.0)
     return matrix_heatmap(
         similarity,
         tokens,
-        tokens,
+        label_list("tokens", tokens, similarity.shape[1]),
         title=title,
         x_title=axis_title,
         y_title=axis_title,
@@ -294,9 +312,8 @@ def similarity_heatmap(
 
 def positional_heatmap(pe: torch.Tensor, *, title: str = "Positional encoding") -> go.Figure:
     """pe (L, d): positions down, dimensions across, values in [-1, 1] for the sinusoids."""
-    _validate.tensor("pe", pe, ndim=2)
-    pe = _validate.finite_tensor("pe", _validate.real_values("pe", pe))
-    bound = max(1.0, float(pe.detach().abs().max()))
+    pe = _args.values("pe", pe, ndim=2, finite=True)
+    bound = max(1.0, _args.largest(pe))
     return matrix_heatmap(
         pe,
         None,
@@ -319,10 +336,8 @@ def head_difference_figure(
     title: str = "Head A − head B",
 ) -> go.Figure:
     """Two heads' weights (Lq, Lk) → their difference A − B: red where A looks more, blue where B does."""
-    _validate.tensor("weights_a", weights_a, ndim=2)
-    _validate.tensor("weights_b", weights_b, ndim=2)
-    weights_a = _validate.finite_tensor("weights_a", _validate.real_values("weights_a", weights_a))
-    weights_b = _validate.finite_tensor("weights_b", _validate.real_values("weights_b", weights_b))
+    weights_a = _args.values("weights_a", weights_a, ndim=2, finite=True)
+    weights_b = _args.values("weights_b", weights_b, ndim=2, finite=True)
     if weights_a.shape != weights_b.shape:
         raise ValueError(
             f"weights_b must have the shape of weights_a {tuple(weights_a.shape)}, "
@@ -332,8 +347,7 @@ def head_difference_figure(
     bound = max(float(diff.abs().max()), 1e-6)
     return matrix_heatmap(
         diff,
-        query_tokens,
-        key_tokens or query_tokens,
+        *_token_labels(diff, query_tokens, key_tokens),
         title=title,
         x_title="key (attended to)",
         y_title="query (attending)",
@@ -351,7 +365,9 @@ def generation_figure(
     title: str = "Each step's distribution",
 ) -> go.Figure:
     """probs (steps, V): one row per generation step; a ring marks the token chosen at each step."""
-    _validate.tensor("probs", probs, ndim=2)
+    probs = _args.values("probs", probs, ndim=2, at_least=0.0)
+    step_labels = _args.labels("step_labels", step_labels, probs.shape[0])
+    vocab_labels = _args.labels("vocab_labels", vocab_labels, probs.shape[1])
     if isinstance(chosen, str) or not hasattr(chosen, "__len__") or len(chosen) != probs.shape[0]:
         raise ValueError(f"chosen must have one id per step ({probs.shape[0]}), got {chosen!r:.60}")
     chosen = [_validate.position(f"chosen[{i}]", c, probs.shape[1]) for i, c in enumerate(chosen)]

@@ -15,7 +15,7 @@ from typing import Protocol
 import plotly.graph_objects as go
 import torch
 
-from . import themes
+from . import _args, themes
 from .base import figure, hline, line_label, panel_title, require_fields, side_by_side
 from .palette import EXPLICIT_COLOUR, FUSED_COLOUR, SCALED_COLOUR, UNSCALED_COLOUR
 
@@ -52,7 +52,7 @@ def saturation_figure(
     """A ``softmax.SaturationResult``: one metric against d_k, without and with 1/√d_k scaling."""
     fields = ("d_k", "length", *SATURATION_METRICS, *(f"scaled_{m}" for m in SATURATION_METRICS))
     require_fields("result", result, fields, "a SaturationResult (from softmax.saturation_experiment)")
-    if metric not in SATURATION_METRICS:
+    if not isinstance(metric, str) or metric not in SATURATION_METRICS:
         raise ValueError(f"metric must be one of {sorted(SATURATION_METRICS)}, got {metric!r}")
     y_title, log_y = SATURATION_METRICS[metric]
     d_k = list(result.d_k)
@@ -94,6 +94,21 @@ def saturation_figure(
     )
 
 
+def _measured(cost: AttentionCostLike, fields: Sequence[str]) -> tuple[list[float], dict[str, list[float]]]:
+    """``cost``'s lengths, and each of its other ``fields`` as one number per length."""
+    lengths = _args.numbers("cost.lengths", cost.lengths, finite=True).tolist()
+    if not lengths:
+        raise ValueError("cost must hold at least one measured length, got cost.lengths = []")
+    measured = {}
+    for field in fields[1:]:
+        measured[field] = _args.numbers(f"cost.{field}", getattr(cost, field)).tolist()
+        if len(measured[field]) != len(lengths):
+            raise ValueError(
+                f"cost.{field} must have one value per length ({len(lengths)}), got {len(measured[field])}"
+            )
+    return lengths, measured
+
+
 def attention_cost_figure(
     cost: AttentionCostLike, *, title: str = "Attention cost grows with length²"
 ) -> go.Figure:
@@ -104,12 +119,10 @@ def attention_cost_figure(
     """
     fields = ("lengths", "explicit_ms", "fused_ms", "explicit_bytes", "fused_bytes")
     require_fields("cost", cost, fields, "an AttentionCost (from cost.measure_attention_cost)")
-    lengths = list(cost.lengths)
-    if not lengths:
-        raise ValueError("cost must hold at least one measured length")
+    lengths, measured = _measured(cost, fields)
     panels = [
-        ("time per call (ms)", cost.explicit_ms, cost.fused_ms, 1.0, "ms"),
-        ("peak memory (MB)", cost.explicit_bytes, cost.fused_bytes, 1e-6, "MB"),
+        ("time per call (ms)", measured["explicit_ms"], measured["fused_ms"], 1.0, "ms"),
+        ("peak memory (MB)", measured["explicit_bytes"], measured["fused_bytes"], 1e-6, "MB"),
     ]
     domains = side_by_side([1, 1], 0.14)
     traces, axes = [], {}

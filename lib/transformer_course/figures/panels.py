@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import torch
 
 from .. import _validate
+from . import _args
 from .base import figure, index_labels, label_list, panel_title, side_by_side, ticks
 from .palette import DIVERGING, SEQUENTIAL
 
@@ -26,12 +27,13 @@ def qkv_figure(
     title: str = "Three views of the same tokens",
 ) -> go.Figure:
     """q (T, d_k), k (T, d_k), v (T, d_v) side by side: one row per token, one shared colour scale."""
-    mats = {"Q (queries)": q, "K (keys)": k, "V (values)": v}
-    for name, m in zip(("q", "k", "v"), mats.values()):
-        _validate.tensor(name, m, ndim=2)
+    q, k, v = (_args.values(name, m, ndim=2) for name, m in (("q", q), ("k", k), ("v", v)))
+    for name, m in (("k", k), ("v", v)):
         _validate.size(name, m, 0, q.shape[0], "one row per token, as q")
-    tokens = label_list("tokens", tokens, q.shape[0])
-    bound = max(float(m.detach().abs().max()) for m in mats.values()) or 1.0
+    _validate.size("k", k, 1, q.shape[1], "d_k, as q: each query meets each key in a dot product")
+    tokens = _args.labels("tokens", tokens, q.shape[0])
+    mats = {"Q (queries)": q, "K (keys)": k, "V (values)": v}
+    bound = max(_args.largest(m) for m in mats.values()) or 1.0
     show_text = q.shape[0] * max(q.shape[1], v.shape[1]) <= 48
     # Panel widths ∝ their columns, 0.04 apart, one shared y axis.
     domains = side_by_side([m.shape[1] for m in mats.values()], 0.04)
@@ -100,18 +102,13 @@ def head_grid_figure(
     moved (chapter 05's explorer). ``layout.meta["tiles"]`` lists, per head drawn, its
     index and the (row, column) of its top-left cell; ``head_of_grid`` reads a head back.
     """
-    _validate.tensor("weights", weights, ndim=3)
+    weights = _args.values("weights", weights, ndim=3)
     h, lq, lk = weights.shape
-    heads = list(range(h)) if heads is None else [int(i) for i in heads]
-    if not heads:
-        raise ValueError("heads must name at least one head")
-    for i in heads:
-        if not 0 <= i < h:
-            raise ValueError(f"heads must be in [0, {h}), got {i}")
+    heads = list(range(h)) if heads is None else _args.positions("heads", heads, h, one="a head")
     _validate.positive_int("columns", columns)
-    query_tokens = label_list("query_tokens", query_tokens, lq)
+    query_tokens = _args.labels("query_tokens", query_tokens, lq)
     key_tokens = label_list("key_tokens", key_tokens if key_tokens is not None else query_tokens, lk)
-    marks = marks or {}
+    marks = _args.word_marks("marks", marks, h)
     cols = min(columns, len(heads))
     rows = -(-len(heads) // cols)
     z_all = weights.detach().float().cpu().numpy()

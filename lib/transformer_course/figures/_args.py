@@ -1,0 +1,175 @@
+"""The argument checks figure functions share, built on ``_validate``: each raises
+``ValueError("<name> must be …, got …")`` and otherwise returns the value, ready to draw.
+
+Every figure checks its tensors first with ``values`` (a tensor of that many dimensions,
+holding data, real numbers, at least one value), its words with ``labels`` and its
+positions with ``positions``, so that a bad argument is named before plotly or torch
+fails on it deep inside (a meta tensor, a complex one silently drawn as its real part,
+an empty one blamed on the labels).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from numbers import Integral
+
+import numpy as np
+import torch
+
+from .. import _validate
+from .base import label_list
+
+
+def stored(name: str, x: object, *, ndim: int) -> torch.Tensor:
+    """A tensor of ``ndim`` dimensions with values to read: not a meta tensor (shape only),
+    not empty (there would be nothing to draw)."""
+    _validate.tensor(name, x, ndim=ndim)
+    if x.is_meta:
+        raise ValueError(f"{name} must hold data, got a meta tensor of shape {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} must hold at least one value, got shape {tuple(x.shape)}")
+    return x
+
+
+def values(
+    name: str, x: object, *, ndim: int, finite: bool = False, at_least: float | None = None
+) -> torch.Tensor:
+    """``stored``, of real numbers (a bool tensor, a mask?, or a complex one is refused; an
+    integer one comes back as float), every one finite (and >= ``at_least``) when asked."""
+    x = _validate.real_values(name, stored(name, x, ndim=ndim))
+    if finite or at_least is not None:
+        _validate.finite_tensor(name, x, at_least=at_least)
+    return x
+
+
+def largest(x: torch.Tensor) -> float:
+    """The largest |value| among the finite ones (NaN and ±inf left out), 0.0 if there are none."""
+    finite = x.detach()[torch.isfinite(x.detach())]
+    return float(finite.abs().max()) if finite.numel() else 0.0
+
+
+def labels(name: str, given: object, n: int) -> list[str]:
+    """``n`` labels, one per row, column or bar; None is refused (for an argument without a
+    default: pass the words)."""
+    if given is None:
+        raise ValueError(f"{name} must be a list of {n} labels, got None")
+    return label_list(name, given, n)
+
+
+def positions(name: str, given: object, n: int, *, one: str) -> list[int]:
+    """A non-empty list (tuple, 1-D tensor or array) of indices in [0, n), each ``one`` (e.g.
+    "a head"): not one int, not a str, not a float or a bool among them."""
+    if isinstance(given, torch.Tensor | np.ndarray) and given.ndim == 1:
+        given = given.tolist()
+    if isinstance(given, str | bytes | Mapping) or not isinstance(given, Iterable):
+        raise ValueError(f"{name} must be a list of ints in [0, {n}), each {one}, got {given!r:.60}")
+    picked = [index(f"{name}[{k}]", v, n, one) for k, v in enumerate(given)]
+    if not picked:
+        raise ValueError(f"{name} must name at least one int in [0, {n}) ({one}), got an empty list")
+    return picked
+
+
+def index(name: str, value: object, n: int, one: str) -> int:
+    """An int in [0, n) (numpy's ints and one-element integer tensors too, never a bool or a
+    float); ``one`` says what it picks, e.g. "a head"."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = value.item()
+    if not (isinstance(value, Integral) and not isinstance(value, bool) and 0 <= value < n):
+        raise ValueError(f"{name} must be in [0, {n}): an int, {one}; got {value!r}")
+    return int(value)
+
+
+def as_numbers(given: object) -> np.ndarray | None:
+    """``given`` as an array of floats, or None when it does not hold real numbers (words,
+    bools, None, a complex or meta tensor)."""
+    if isinstance(given, torch.Tensor):
+        if given.is_meta:
+            return None
+        given = given.detach().cpu().numpy()
+    if isinstance(given, str | bytes):
+        return None
+    try:
+        array = np.asarray(given)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if array.dtype.kind not in "iuf" and not (array.dtype.kind == "O" and _all_real(array)):
+        return None
+    return array.astype(float)
+
+
+def _all_real(array: np.ndarray) -> bool:
+    """An object array (numbers of several types, 0-D tensors) whose entries are all real numbers."""
+    return all(is_number(v) for v in array.ravel().tolist())
+
+
+def numbers(name: str, given: object, *, finite: bool = False) -> np.ndarray:
+    """A list (tuple, 1-D tensor or array) of real numbers, possibly empty; every one finite
+    when asked (steps are; a loss that diverged may be NaN)."""
+    array = as_numbers(given)
+    if array is None or array.ndim != 1:
+        raise ValueError(f"{name} must be a list of numbers, got {given!r:.60}")
+    if finite and not np.isfinite(array).all():
+        raise ValueError(f"{name} must hold finite numbers, got {array[~np.isfinite(array)][0]:g}")
+    return array
+
+
+def value_range(name: str, given: object) -> list[float] | None:
+    """None, or (low, high): two finite numbers, low < high."""
+    if given is None:
+        return None
+    if isinstance(given, str | bytes) or not isinstance(given, Sequence) or len(given) != 2:
+        raise ValueError(f"{name} must be None or a pair (low, high) of numbers, got {given!r:.60}")
+    low = _validate.finite_number(f"{name}[0]", given[0])
+    high = _validate.finite_number(f"{name}[1]", given[1])
+    if not low < high:
+        raise ValueError(f"{name} must be a pair (low, high) with low < high, got {tuple(given)!r}")
+    return [low, high]
+
+
+def colours(name: str, given: object, n: int) -> list[str] | None:
+    """None, or ``n`` CSS colours, one per bar."""
+    if given is None:
+        return None
+    given = _validate.strings(name, given, "CSS colours such as 'red'")
+    if len(given) != n:
+        raise ValueError(f"{name} must have {n} entries (one colour per bar), got {len(given)}")
+    return given
+
+
+# A d3 number format, as plotly reads one in a text or hover template: [[fill]align][sign]
+# [symbol][0][width][,][.precision][~][type], e.g. ".2f", "+.2f", ".0%", ",d".
+_D3_FORMAT = re.compile(r"(?:.?[<>=^])?[-+( ]?[$#]?0?\d*,?(?:\.\d+)?~?[efgrs%pbodxXcn]?")
+
+
+def number_format(name: str, spec: object) -> str:
+    """A d3 format for a number, such as ".2f" (an unknown type, ".2q", plotly would draw as
+    something else)."""
+    if not isinstance(spec, str) or not _D3_FORMAT.fullmatch(spec):
+        raise ValueError(f"{name} must be a number format such as '.2f', '+.2f' or '.0%', got {spec!r}")
+    return spec
+
+
+def text(name: str, value: object) -> str:
+    """A str (a title, a word)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a str, got {type(value).__name__} {value!r:.60}")
+    return value
+
+
+def word_marks(name: str, given: object, n: int) -> dict[int, str]:
+    """None or a dict {head: word} with heads in [0, n) and words as str."""
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise ValueError(f'{name} must be a dict head → word, e.g. {{2: "A"}}, got {given!r:.60}')
+    for head, word in given.items():
+        if not (isinstance(head, Integral) and not isinstance(head, bool) and 0 <= head < n):
+            raise ValueError(f"{name} must map heads in [0, {n}) to words, got head {head!r}")
+        text(f"{name}[{head!r}]", word)
+    return {int(head): word for head, word in given.items()}
+
+
+def is_number(value: object) -> bool:
+    """A real number that is not a bool (NaN included)."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
