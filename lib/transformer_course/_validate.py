@@ -292,3 +292,29 @@ def module_device(name: str, model: object) -> torch.device:
     if weight is None:
         raise ValueError(f"{name} must have parameters (weights), got {type(model).__name__}, which has none")
     return weight.device
+
+
+def int_between(name: str, value: object, low: int, high: int, *, step: int = 1) -> int:
+    """An int (numpy's too, never a bool or a float) in [low, high], both ends included, on the
+    steps of a slider from ``low``: where an explorer's slider starts (ipywidgets would clamp
+    1000 to the end, or round 7 on a step-2 slider, without a word)."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok or not low <= value <= high or (value - low) % step:
+        kind = "an even int" if step == 2 and low % 2 == 0 else "an int"
+        steps = f" in steps of {step} from {low}" if step > 1 and kind == "an int" else ""
+        raise ValueError(f"{name} must be {kind} in [{low}, {high}]{steps}, got {value!r}")
+    return int(value)
+
+
+def text(name: str, value: object) -> str:
+    """A str (an int or None in a text box fails inside ipywidgets with a TraitError on 'value')."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a str, got {type(value).__name__}")
+    return value
+
+
+def instance(name: str, value: object, kind: type, what: str = "") -> object:
+    """An instance of ``kind``; ``what`` names what it is for, e.g. " (one head, with w_q)"."""
+    if not isinstance(value, kind):
+        raise ValueError(f"{name} must be a {kind.__name__}{what}, got {type(value).__name__}")
+    return value

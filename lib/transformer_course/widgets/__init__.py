@@ -21,7 +21,10 @@ Where things live:
 
 To add an explorer: in the module of its idea (or a new one), subclass ``Explorer``, or
 ``SentenceExplorer`` if it reads a sentence; build its controls and views in
-``__init__`` and implement ``render()`` with figures from ``figures`` (CPU tensors in),
+``__init__`` (a control that starts at a constructor argument through kit's ``int_slider``,
+``float_slider``, ``log_slider``, ``checkbox`` or ``text_box``, and modules through
+``check_embedding`` / ``check_attention``, so a bad argument is a ValueError naming it) and
+implement ``render()`` with figures from ``figures`` (CPU tensors in),
 raising ``InputError`` for input a learner can fix. Export it below, add a widget test
 (set each control, assert the figures it drives changed: ``tests/widget_state.py``) and
 a ``CONSTRUCTORS`` entry in ``bench/course.py``.

@@ -5,13 +5,25 @@ from __future__ import annotations
 import ipywidgets as widgets
 import torch
 
-from .. import figures
-from ..attention import attention_scores
+from .. import _validate, figures
+from ..attention import MultiHeadAttention, SingleHeadAttention, attention_scores
 from ..embeddings import TokenEmbedding
 from ..positional import sinusoidal_encoding
 from ..softmax import entropy, stable_softmax
-from ..tokenizer import Vocab
-from .kit import InputError, SentenceExplorer, counted, quote, sentence_box, token_labels
+from ..tokenizer import Vocab, tokenize
+from .kit import (
+    MAX_TOKENS,
+    InputError,
+    SentenceExplorer,
+    check_attention,
+    check_embedding,
+    checkbox,
+    counted,
+    log_slider,
+    quote,
+    sentence_box,
+    token_labels,
+)
 
 
 class QKVExplorer(SentenceExplorer):
@@ -29,13 +41,18 @@ class QKVExplorer(SentenceExplorer):
         text: str = "I'm playing with a cat",
         query: int = 0,
     ):
+        check_attention(attention, SingleHeadAttention, check_embedding(vocab, embedding))
+        box = sentence_box(text)
+        # A position among the sentence's tokens (the menu would clamp 99 to the last one);
+        # past MAX_TOKENS the box shows its own message, and any query up to there waits for it.
+        query = _validate.position("query", query, min(max(len(tokenize(text)), 1), MAX_TOKENS))
         self.attention = attention
         self.q = self.k = self.v = self.scores = None
         super().__init__(
             vocab,
             embedding,
             controls={
-                "text": sentence_box(text),
+                "text": box,
                 "query": widgets.Dropdown(
                     options=[(f"{query}", query)], value=query, description="Query token"
                 ),
@@ -99,9 +116,11 @@ class ScalingExplorer(SentenceExplorer):
         seed: int = 0,
     ):
         """``embedding``: token vectors with entries of variance ≈ 1 (e.g. ``scale=False``)."""
-        if d_k not in self.D_KS:
-            raise ValueError(f"d_k must be one of {self.D_KS}, got {d_k}")
-        self.seed = seed
+        check_embedding(vocab, embedding)
+        if d_k not in self.D_KS or isinstance(d_k, bool | float):
+            raise ValueError(f"d_k must be one of {self.D_KS}, got {d_k!r}")
+        # seed * 1000 + d_k seeds torch's generator: this range keeps it inside what it takes.
+        self.seed = _validate.integer("seed", seed, low=-(2**32), high=2**32)
         self._projections: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.scores = self.weights = self.entropies = None
         super().__init__(
@@ -109,18 +128,18 @@ class ScalingExplorer(SentenceExplorer):
             embedding,
             controls={
                 "text": sentence_box(text, width="420px"),
-                "d_k": widgets.SelectionSlider(options=list(self.D_KS), value=d_k, description="d_k"),
-                "temperature": widgets.FloatLogSlider(
-                    value=temperature,
-                    base=10,
-                    min=-1,
-                    max=1,
+                "d_k": widgets.SelectionSlider(options=list(self.D_KS), value=int(d_k), description="d_k"),
+                "temperature": log_slider(
+                    "temperature",
+                    temperature,
+                    -1,
+                    1,
                     step=0.05,
                     description="temperature",
                     readout_format=".2f",
                     style={"description_width": "initial"},
                 ),
-                "scaled": widgets.Checkbox(value=scaled, description="divide by √d_k"),
+                "scaled": checkbox("scaled", scaled, description="divide by √d_k"),
             },
             views={"weights": "figure", "entropy": "figure"},
         )
@@ -128,7 +147,7 @@ class ScalingExplorer(SentenceExplorer):
     def projections(self, d_k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """W_Q, W_K (d_model, d_k) with N(0, 1/d_model) entries, the same for a given d_k, on the CPU."""
         if d_k not in self._projections:
-            d_model = self.embedding.d_model
+            d_model = self.embedding.weight.shape[1]  # a TokenEmbedding's d_model; nn.Embedding has none
             g = torch.Generator().manual_seed(self.seed * 1000 + d_k)
             self._projections[d_k] = tuple(
                 torch.randn(d_model, d_k, generator=g) / d_model**0.5 for _ in range(2)
@@ -185,8 +204,10 @@ class HeadGridExplorer(SentenceExplorer):
         positions: bool = True,
         columns: int = 4,
     ):
+        check_attention(attention, MultiHeadAttention, check_embedding(vocab, embedding))
         self.attention = attention
-        self.positions, self.columns = positions, columns
+        self.positions = _validate.boolean("positions", positions)
+        self.columns = _validate.positive_int("columns", columns)
         self.weights: torch.Tensor | None = None
         h = attention.num_heads
         names = [(f"head {i}", i) for i in range(h)]

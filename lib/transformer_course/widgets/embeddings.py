@@ -7,7 +7,7 @@ import ipywidgets as widgets
 from .. import figures
 from ..embeddings import TokenEmbedding, similarity_matrix
 from ..tokenizer import Vocab
-from .kit import SentenceExplorer, counted, sentence_box, token_labels
+from .kit import SentenceExplorer, check_embedding, counted, sentence_box, token_labels
 from .tables import token_table
 
 
@@ -15,6 +15,7 @@ class EmbeddingExplorer(SentenceExplorer):
     """Chapter 01. Type a sentence → its tokens and ids, their vectors, their similarities."""
 
     def __init__(self, vocab: Vocab, embedding: TokenEmbedding, text: str = "tell me about pizza"):
+        check_embedding(vocab, embedding)
         super().__init__(
             vocab,
             embedding,

@@ -7,7 +7,9 @@ a long text) raises ``InputError`` inside ``render``; the explorer shows it as a
 and keeps the last good figures, so a learner never sees a traceback. Before ``render`` the
 explorer checks every control (``control_problem``: a list with nothing picked, a slider set
 to NaN from code), and a typed word is shown through ``shown_word`` (``token_labels``,
-``quote``): invisible characters spelled out, a pasted essay cut to a label.
+``quote``): invisible characters spelled out, a pasted essay cut to a label. An argument given
+to an explorer's constructor is checked there, by name (``int_slider``, ``checkbox``,
+``check_embedding`` …): a ValueError from code, where a message would be too late.
 
 ``SentenceExplorer`` is the base of the explorers that read a typed sentence: it parses
 the box, names the unknown words, and embeds the ids on the device where the model lives.
@@ -24,6 +26,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 import torch
 
+from .. import _validate
 from ..figures.base import printed_cells, unchecked
 from ..tokenizer import Vocab, tokenize
 from .view import FigureView, figure_json
@@ -128,6 +131,19 @@ def control_problem(name: str, control: widgets.ValueWidget) -> str | None:
     return None
 
 
+def _check_layout(controls: object, views: object) -> None:
+    """An explorer's ``controls`` (name → a widget with a value, observed for changes) and
+    ``views`` (name → "figure" or "html"), checked by name: another kind would become an HTML
+    view that fails on its first figure, a control without a value on its first change."""
+    if not isinstance(controls, Mapping) or not all(
+        isinstance(c, widgets.ValueWidget) for c in controls.values()
+    ):
+        raise ValueError("controls must be a dict name → ipywidgets control (a slider, a text box …)")
+    if not isinstance(views, Mapping) or not all(kind in ("figure", "html") for kind in views.values()):
+        got = dict(views) if isinstance(views, Mapping) else type(views).__name__
+        raise ValueError(f'views must be a dict name → "figure" or "html", got {got!r}')
+
+
 class Explorer(widgets.VBox):
     """Controls on top, a message line, then the views in a responsive grid.
 
@@ -137,6 +153,7 @@ class Explorer(widgets.VBox):
 
     def __init__(self, controls: Mapping[str, widgets.ValueWidget], views: Mapping[str, str]):
         """``views`` maps each view's name to its kind: "figure" or "html"."""
+        _check_layout(controls, views)
         self.controls = dict(controls)
         self.views = {
             name: FigureView() if kind == "figure" else widgets.HTML() for name, kind in views.items()
@@ -251,6 +268,7 @@ def read_sentence(
 ) -> tuple[list[str], torch.Tensor, list[str]]:
     """Text box content → (tokens, ids (T,), unknown words), or InputError with a fix to try
     (``example``: what an empty box is told to try)."""
+    _validate.instance("vocab", vocab, Vocab)  # None would fail as "not iterable" below
     tokens = tokenize(text)
     if not tokens:
         raise InputError(f"The {label} box is empty: type a few words, e.g. '{example}'.")
@@ -263,9 +281,78 @@ def read_sentence(
     return tokens, torch.tensor(vocab.ids(tokens)), unknown
 
 
-def sentence_box(text: str, *, description: str = "Sentence", width: str = "360px") -> widgets.Text:
-    """The text box a learner types a sentence into."""
-    return widgets.Text(value=text, description=description, layout=widgets.Layout(width=width))
+def sentence_box(
+    text: str, *, description: str = "Sentence", width: str = "360px", arg: str = "text"
+) -> widgets.Text:
+    """The text box a learner types a sentence into, holding ``text``: the constructor's
+    argument ``arg``, refused by that name unless a str."""
+    return text_box(arg, text, description=description, layout=widgets.Layout(width=width))
+
+
+# --- Controls built from a constructor's argument -------------------------------------------
+# Each checks the argument ``arg`` the explorer was given before building the control, so a bad
+# one is a ValueError naming it ("length must be an int in [2, 128], got 1000"), not a
+# TraitError about 'value', nor a value the slider silently clamps to its end.
+
+
+def text_box(arg: str, value: object, **kw) -> widgets.Text:
+    """A Text starting at ``value``, a str."""
+    return widgets.Text(value=_validate.text(arg, value), **kw)
+
+
+def checkbox(arg: str, value: object, **kw) -> widgets.Checkbox:
+    """A Checkbox starting at ``value``: True or False ("no" would be truthy)."""
+    return widgets.Checkbox(value=_validate.boolean(arg, value), **kw)
+
+
+def int_slider(arg: str, value: object, low: int, high: int, *, step: int = 1, **kw) -> widgets.IntSlider:
+    """An IntSlider on [low, high] starting at ``value``, an int on its steps (numpy's too)."""
+    value = _validate.int_between(arg, value, low, high, step=step)
+    return widgets.IntSlider(value=value, min=low, max=high, step=step, **kw)
+
+
+def float_slider(arg: str, value: object, low: float, high: float, **kw) -> widgets.FloatSlider:
+    """A FloatSlider on [low, high] starting at ``value``, a real number (an int too)."""
+    value = _validate.finite_number(arg, value, at_least=low, at_most=high)
+    return widgets.FloatSlider(value=value, min=low, max=high, **kw)
+
+
+def log_slider(
+    arg: str, value: object, low: int, high: int, *, base: int = 10, **kw
+) -> widgets.FloatLogSlider:
+    """A FloatLogSlider from base**low to base**high (``low``, ``high``: exponents, as ipywidgets
+    takes them) starting at ``value``, a real number in that range."""
+    value = _validate.finite_number(arg, value, at_least=base**low, at_most=base**high)
+    return widgets.FloatLogSlider(value=value, base=base, min=low, max=high, **kw)
+
+
+def check_embedding(vocab: object, embedding: object) -> int:
+    """``vocab`` a Vocab and ``embedding`` its table, a module whose ``weight`` is
+    (len(vocab), d_model), checked by name → d_model. A table of another vocabulary fails
+    later on the first id past its end, or reads every id as another word."""
+    _validate.instance("vocab", vocab, Vocab)
+    weight = getattr(embedding, "weight", None) if isinstance(embedding, torch.nn.Module) else None
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 2:
+        raise ValueError(
+            "embedding must be an nn.Module with a weight table (vocab size, d_model), e.g. a "
+            f"TokenEmbedding, got {type(embedding).__name__}"
+        )
+    if weight.shape[0] != len(vocab):
+        raise ValueError(
+            f"embedding must have one row per vocab token ({len(vocab)}), got {weight.shape[0]} rows"
+        )
+    return weight.shape[1]
+
+
+def check_attention(attention: object, kind: type, d_model: int) -> None:
+    """``attention`` a ``kind`` (the explorer reads its parts: w_q … or num_heads) that takes the
+    embedding's vectors, (…, d_model): another width fails inside its first matmul."""
+    _validate.instance("attention", attention, kind)
+    if attention.d_model != d_model:
+        raise ValueError(
+            f"attention must take vectors of width {d_model} (the embedding's d_model), "
+            f"got {attention.d_model}"
+        )
 
 
 def unknown_note(unknown: list[str]) -> str:
@@ -293,6 +380,7 @@ class SentenceExplorer(Explorer):
     ):
         """``embedding``: ids (..., T) → vectors (..., T, d_model) with a ``weight`` table, e.g. a
         ``TokenEmbedding``; the ids go to the device of that table."""
+        check_embedding(vocab, embedding)
         self.vocab, self.embedding = vocab, embedding
         self._unknown: list[str] = []
         super().__init__(controls, views)

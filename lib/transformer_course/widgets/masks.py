@@ -5,13 +5,13 @@ from __future__ import annotations
 import ipywidgets as widgets
 import torch
 
-from .. import figures
-from ..attention import attention_scores, scaled_dot_product_attention
+from .. import _validate, figures
+from ..attention import SingleHeadAttention, attention_scores, scaled_dot_product_attention
 from ..embeddings import TokenEmbedding
 from ..masks import causal_mask, combine_masks, padding_mask
 from ..positional import sinusoidal_encoding
 from ..tokenizer import PAD, Vocab
-from .kit import InputError, SentenceExplorer, counted, quote_list
+from .kit import InputError, SentenceExplorer, check_attention, check_embedding, checkbox, counted, quote_list
 from .tables import batch_table
 
 MAX_BATCH = 6  # sentences in the mask explorer's batch
@@ -42,6 +42,10 @@ class MaskExplorer(SentenceExplorer):
         causal: bool = True,
         padding: bool = True,
     ):
+        check_attention(attention, SingleHeadAttention, check_embedding(vocab, embedding))
+        sentences = _validate.strings("sentences", sentences, "sentences")
+        if not 1 <= len(sentences) <= MAX_BATCH:
+            raise ValueError(f"sentences must hold 1 to {MAX_BATCH} sentences, got {len(sentences)}")
         self.attention = attention
         self.mask: torch.Tensor | None = None
         self.weights: torch.Tensor | None = None
@@ -55,11 +59,9 @@ class MaskExplorer(SentenceExplorer):
                     placeholder="one sentence per line",
                     layout=widgets.Layout(width="360px", height="96px"),
                 ),
-                "causal": widgets.Checkbox(value=causal, description="causal mask"),
-                "padding": widgets.Checkbox(value=padding, description="padding mask"),
-                "sentence": widgets.IntSlider(
-                    value=0, min=0, max=max(len(sentences) - 1, 0), description="sentence"
-                ),
+                "causal": checkbox("causal", causal, description="causal mask"),
+                "padding": checkbox("padding", padding, description="padding mask"),
+                "sentence": widgets.IntSlider(value=0, min=0, max=len(sentences) - 1, description="sentence"),
             },
             views={"batch": "html", "mask": "figure", "scores": "figure", "weights": "figure"},
         )

@@ -44,11 +44,13 @@ class ModelExplorer(SentenceExplorer):
             raise ValueError(
                 f"model must be a transformer_course.model.Transformer, got {type(model).__name__}"
             )
+        if not isinstance(vocab, Vocab):
+            raise ValueError(f"vocab must be a Vocab, got {type(vocab).__name__}")
         if model.config.vocab_size != len(vocab):
             raise ValueError(
                 f"vocab has {len(vocab)} tokens but model.config.vocab_size is {model.config.vocab_size}"
             )
-        if kind not in self.KINDS.values():
+        if not isinstance(kind, str) or kind not in self.KINDS.values():
             raise ValueError(f"kind must be one of {list(self.KINDS.values())}, got {kind!r}")
         self.model = model
         self.weights: torch.Tensor | None = None
@@ -58,8 +60,8 @@ class ModelExplorer(SentenceExplorer):
             vocab,
             model.src_embed.token,  # the model's own token table: the ids go where it lives
             controls={
-                "source": sentence_box(source, description="Source", width="340px"),
-                "target": sentence_box(target, description="Target", width="340px"),
+                "source": sentence_box(source, description="Source", width="340px", arg="source"),
+                "target": sentence_box(target, description="Target", width="340px", arg="target"),
                 "kind": widgets.Dropdown(
                     options=list(self.KINDS.items()),
                     value=kind,

@@ -7,22 +7,36 @@ from collections import Counter
 import ipywidgets as widgets
 import torch
 
-from .. import figures
+from .. import _validate, figures
+from ..attention import MultiHeadAttention
 from ..embeddings import TokenEmbedding, similarity_matrix
 from ..positional import LearnedPositionalEmbedding, sinusoidal_encoding
 from ..tokenizer import Vocab
-from .kit import Explorer, InputError, SentenceExplorer, quote_list, sentence_box, token_labels
+from .kit import (
+    Explorer,
+    InputError,
+    SentenceExplorer,
+    check_attention,
+    check_embedding,
+    int_slider,
+    quote_list,
+    sentence_box,
+    token_labels,
+)
 
 
 class PositionalExplorer(Explorer):
     """Chapter 02. Length and d_model sliders → encoding heatmap, one wave pair, position similarity."""
 
     def __init__(self, length: int = 24, d_model: int = 32, seed: int = 0):
-        self.seed = seed
+        self.seed = _validate.seed("seed", seed)
+        length_slider = int_slider("length", length, 2, 128, description="positions")
+        # Even: the encoding pairs a sine with a cosine (the slider's step 2 would round 7).
+        d_model_slider = int_slider("d_model", d_model, 4, 256, step=2, description="d_model")
         super().__init__(
             controls={
-                "length": widgets.IntSlider(value=length, min=2, max=128, description="positions"),
-                "d_model": widgets.IntSlider(value=d_model, min=4, max=256, step=2, description="d_model"),
+                "length": length_slider,
+                "d_model": d_model_slider,
                 "kind": widgets.Dropdown(
                     options=["sinusoidal", "learned (untrained)"], value="sinusoidal", description="encoding"
                 ),
@@ -72,6 +86,7 @@ def match_words(tokens_a: list[str], tokens_b: list[str]) -> list[int]:
 
     Raises InputError when B is not a reordering of A's words.
     """
+    tokens_a, tokens_b = _validate.strings("tokens_a", tokens_a), _validate.strings("tokens_b", tokens_b)
     if sorted(tokens_a) != sorted(tokens_b):
         only_a = (Counter(tokens_a) - Counter(tokens_b)).elements()
         only_b = (Counter(tokens_b) - Counter(tokens_a)).elements()
@@ -108,7 +123,9 @@ class WordOrderExplorer(SentenceExplorer):
         text_a: str = "Squatch eats pizza",
         text_b: str = "Pizza eats Squatch",
     ):
-        """``attention``: a self-attention module, (1, T, d_model) → (out, weights (1, h, T, T))."""
+        """``attention``: a ``MultiHeadAttention`` over the embedding's d_model,
+        (1, T, d_model) → (out, weights (1, h, T, T))."""
+        check_attention(attention, MultiHeadAttention, check_embedding(vocab, embedding))
         self.attention = attention
         self.changes: torch.Tensor | None = None
         self.cosines: torch.Tensor | None = None
@@ -116,8 +133,8 @@ class WordOrderExplorer(SentenceExplorer):
             vocab,
             embedding,
             controls={
-                "text_a": sentence_box(text_a, description="Sentence A", width="300px"),
-                "text_b": sentence_box(text_b, description="Sentence B", width="300px"),
+                "text_a": sentence_box(text_a, description="Sentence A", width="300px", arg="text_a"),
+                "text_b": sentence_box(text_b, description="Sentence B", width="300px", arg="text_b"),
                 "positions": widgets.Checkbox(value=False, description="add positional encoding"),
             },
             views={"attention_a": "figure", "attention_b": "figure", "similarity": "figure"},

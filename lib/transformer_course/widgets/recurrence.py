@@ -3,12 +3,11 @@ real RNN's gradient against distance beside attention's."""
 
 from __future__ import annotations
 
-import ipywidgets as widgets
 import torch
 
-from .. import figures
+from .. import _validate, figures
 from ..recurrence import attention_gradients, rnn_gradients
-from .kit import Explorer, counted
+from .kit import Explorer, counted, float_slider, int_slider
 
 
 class RepeatedProductExplorer(Explorer):
@@ -21,10 +20,10 @@ class RepeatedProductExplorer(Explorer):
     def __init__(self, factor: float = 0.9, steps: int = 50):
         super().__init__(
             controls={
-                "factor": widgets.FloatSlider(
-                    value=factor, min=0.5, max=1.5, step=0.01, description="factor", readout_format=".2f"
+                "factor": float_slider(
+                    "factor", factor, 0.5, 1.5, step=0.01, description="factor", readout_format=".2f"
                 ),
-                "steps": widgets.IntSlider(value=steps, min=1, max=100, description="steps"),
+                "steps": int_slider("steps", steps, 1, 100, description="steps"),
             },
             views={"product": "figure"},
         )
@@ -51,15 +50,15 @@ class PathLengthExplorer(Explorer):
     """
 
     def __init__(self, length: int = 50, scale: float = 1.0, seed: int = 0):
-        self.seed = seed
+        self.seed = _validate.seed("seed", seed)
         self.rnn: torch.Tensor | None = None
         self.attention: torch.Tensor | None = None
         self._attention_cache: dict[int, torch.Tensor] = {}  # by length: the scale does not change it
         super().__init__(
             controls={
-                "length": widgets.IntSlider(value=length, min=2, max=100, description="tokens"),
-                "scale": widgets.FloatSlider(
-                    value=scale, min=0.5, max=3.0, step=0.05, description="RNN scale", readout_format=".2f"
+                "length": int_slider("length", length, 2, 100, description="tokens"),
+                "scale": float_slider(
+                    "scale", scale, 0.5, 3.0, step=0.05, description="RNN scale", readout_format=".2f"
                 ),
             },
             views={"gradients": "figure"},

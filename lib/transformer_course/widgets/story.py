@@ -12,11 +12,11 @@ import html
 import ipywidgets as widgets
 import torch
 
-from .. import figures, generation
+from .. import _validate, figures, generation
 from ..model import DecoderOnlyTransformer
 from ..stories import Mistake, StoryGenerator
 from ..tokenizer import BOS, PAD, UNK, Vocab
-from .kit import Explorer, counted, quote, quote_list, read_sentence, token_labels, unknown_note
+from .kit import Explorer, counted, quote, quote_list, read_sentence, text_box, token_labels, unknown_note
 
 # The first token no story could have there: struck through in the theme's error colour (the
 # text keeps its own colour, so its contrast is the theme's).
@@ -61,10 +61,10 @@ class StoryExplorer(Explorer):
             )
         if generator is not None and not isinstance(generator, StoryGenerator):
             raise ValueError(f"generator must be a StoryGenerator or None, got {type(generator).__name__}")
-        if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
-        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= 99:
-            raise ValueError(f"seed must be an int in 0 … 99, got {seed!r}")
+        # Numpy's ints too. More new tokens than the model has positions for are cut to what fits
+        # (``_write``), as GenerationExplorer does.
+        max_new_tokens = _validate.positive_int("max_new_tokens", max_new_tokens)
+        seed = _validate.int_between("seed", seed, 0, 99)  # the seed slider's range
         self.model, self.vocab, self.generator = model, vocab, generator
         self.max_new_tokens = max_new_tokens
         self.generation: generation.Generation | None = None
@@ -87,8 +87,8 @@ class StoryExplorer(Explorer):
 
         super().__init__(
             controls={
-                "text": widgets.Text(
-                    value=prompt, description="prompt", layout=widgets.Layout(width="620px")
+                "text": text_box(
+                    "prompt", prompt, description="prompt", layout=widgets.Layout(width="620px")
                 ),
                 "temperature": slider(widgets.FloatSlider, 1.0, 0.0, 2.0, 0.05, "temperature (0 = greedy)"),
                 "top_k": slider(widgets.IntSlider, 0, 0, len(vocab), 1, "top-k (0 = all)"),

@@ -12,6 +12,8 @@ import html
 
 import torch
 
+from .. import _validate
+
 # A highlighted row: JupyterLab's own "row under the pointer" background, its text colour.
 HIGHLIGHT = (
     ' class="tc-highlight" style="font-weight:600;color:var(--jp-ui-font-color1,#111827);'
@@ -23,7 +25,11 @@ SMALL = "var(--jp-widgets-font-size,13px)"  # larger in a slideshow
 
 
 def token_table(tokens: list[str], ids: torch.Tensor) -> str:
-    """HTML table: position, token, id (the text → tokens → ids step)."""
+    """HTML table: position, token, id (the text → tokens → ids step); ``ids``: one per token."""
+    tokens = _validate.strings("tokens", tokens, "tokens")
+    if not hasattr(ids, "__len__") or len(ids) != len(tokens):
+        got = f"{len(ids)} ids" if hasattr(ids, "__len__") else type(ids).__name__
+        raise ValueError(f"ids must hold one id per token ({len(tokens)}), got {got}")
     pad = 'style="padding:2px 12px;text-align:left"'
     cells = "".join(
         f"<tr><td {pad}>{i}</td><td {pad}><code>{html.escape(t)}</code></td><td {pad}>{int(j)}</td></tr>"
@@ -37,6 +43,10 @@ def token_table(tokens: list[str], ids: torch.Tensor) -> str:
 
 def batch_table(rows: list[list[str]], picked: int) -> str:
     """HTML table of a padded batch, one sentence per row; <pad> greyed, the picked row bold."""
+    if not isinstance(rows, list | tuple):
+        raise ValueError(f"rows must be a list of token lists, got {type(rows).__name__}")
+    rows = [_validate.strings(f"rows[{b}]", row, "tokens") for b, row in enumerate(rows)]
+    picked = _validate.position("picked", picked, len(rows))
 
     def cell(tok: str, b: int) -> str:
         style = "color:var(--jp-ui-font-color2,#6b7280)" if tok == "<pad>" and b != picked else ""
@@ -54,6 +64,8 @@ def batch_table(rows: list[list[str]], picked: int) -> str:
 
 def shapes_table(rows: list[tuple[str, tuple, str]], highlight: str = "") -> str:
     """HTML table of (stage, shape, meaning) rows; rows whose stage starts with ``highlight`` are bold."""
+    rows = _shape_rows(rows)
+    highlight = _validate.text("highlight", highlight)
     td = f'<td style="padding:3px 8px;text-align:left;border-bottom:1px solid {BORDER}">'
     th = f'<th style="padding:3px 8px;text-align:left;border-bottom:2px solid {RULE}">'
     cells = []
@@ -69,3 +81,17 @@ def shapes_table(rows: list[tuple[str, tuple, str]], highlight: str = "") -> str
         f'<table class="tc-shapes" style="border-collapse:collapse;font-size:{SMALL};line-height:1.3">'
         f"<tr>{th}stage</th>{th}shape</th>{th}what it holds</th></tr>" + "".join(cells) + "</table>"
     )
+
+
+def _shape_rows(rows: object) -> list[tuple[str, tuple, str]]:
+    """``rows`` checked by name: a list of (stage str, shape, meaning str), as ``model.shape_trace``
+    gives them (a str or None fails below as "not enough values to unpack")."""
+    if isinstance(rows, str) or not isinstance(rows, list | tuple):
+        raise ValueError(f"rows must be a list of (stage, shape, meaning) tuples, got {type(rows).__name__}")
+    for i, row in enumerate(rows):
+        ok = isinstance(row, tuple | list) and len(row) == 3
+        if not ok or not (
+            isinstance(row[0], str) and isinstance(row[1], tuple | list) and isinstance(row[2], str)
+        ):
+            raise ValueError(f"rows[{i}] must be a (stage str, shape, meaning str) tuple, got {row!r}")
+    return list(rows)

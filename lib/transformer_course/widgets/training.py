@@ -13,7 +13,11 @@ import ipywidgets as widgets
 import torch
 
 from .. import _validate, figures, generation
-from .kit import Explorer, InputError, counted
+from ..data import SequenceTask
+from ..model import Transformer
+from .kit import Explorer, InputError, checkbox, counted, int_slider, text_box
+
+SNAPSHOT_KEYS = ("pointer", "encoder", "wins", "predicate")  # what pointer.snapshot keeps
 
 
 class LiveLossCurve(Explorer):
@@ -37,14 +41,20 @@ class LiveLossCurve(Explorer):
         validation: str = "held-out",
     ):
         self.history = None
-        self.total_steps, self.title = total_steps, title
-        self.floor, self.floor_label, self.validation = floor, floor_label, validation
+        if total_steps is not None:  # None: the x axis grows with the steps
+            total_steps = _validate.positive_int("total_steps", total_steps)
+        if floor is not None:  # a loss is never below 0
+            floor = _validate.finite_number("floor", floor, at_least=0)
+        self.total_steps, self.title = total_steps, _validate.text("title", title)
+        self.floor, self.floor_label = floor, _validate.text("floor_label", floor_label)
+        # the key of history.evals whose losses are drawn as markers
+        self.validation = _validate.text("validation", validation)
         super().__init__(
             controls={
-                "smoothing": widgets.IntSlider(
-                    value=smoothing, min=1, max=100, description="mean over", continuous_update=False
+                "smoothing": int_slider(
+                    "smoothing", smoothing, 1, 100, description="mean over", continuous_update=False
                 ),
-                "log": widgets.Checkbox(value=False, description="log scale"),
+                "log": checkbox("log", False, description="log scale"),
             },
             views={"loss": "figure"},
         )
@@ -130,21 +140,29 @@ class AttentionHistoryExplorer(Explorer):
         referent_pos: list[int],
         distractor_pos: list[int],
     ):
-        if not snapshots:
-            raise ValueError("snapshots must hold at least one training step")
-        missing = [step for step, snap in snapshots.items() if "predicate" not in snap]
-        if missing:
-            raise ValueError(
-                f"snapshots must come from pointer.snapshot (with 'predicate'); steps {missing} lack it"
-            )
+        self.snapshots = _snapshots(snapshots)
+        if not isinstance(sentences, list | tuple):
+            raise ValueError(f"sentences must be a list of token lists, got {type(sentences).__name__}")
+        sentences = [_validate.strings(f"sentences[{i}]", s, "tokens") for i, s in enumerate(sentences)]
+        positions = {"it_pos": it_pos, "referent_pos": referent_pos, "distractor_pos": distractor_pos}
+        for name, values in positions.items():
+            if not hasattr(values, "__len__"):
+                raise ValueError(
+                    f"{name} must be a list of positions, one per sentence, got {type(values).__name__}"
+                )
         n = len(sentences)
-        if not (len(it_pos) == len(referent_pos) == len(distractor_pos) == n) or n == 0:
+        if any(len(p) != n for p in positions.values()) or n == 0:
             raise ValueError(
                 "sentences, it_pos, referent_pos and distractor_pos must have the "
                 f"same, non-zero length; got {n}, {len(it_pos)}, {len(referent_pos)}, "
                 f"{len(distractor_pos)}"
             )
-        self.snapshots = dict(sorted(snapshots.items()))
+        _fits_snapshots(sentences, self.snapshots)
+        # Each a token of its sentence (int lists, one-element tensors too: position() takes both).
+        it_pos, referent_pos, distractor_pos = (
+            [_validate.position(f"{name}[{i}]", p, len(sentences[i])) for i, p in enumerate(values)]
+            for name, values in positions.items()
+        )
         self.sentences, self.it_pos = sentences, it_pos
         self.referent_pos, self.distractor_pos = referent_pos, distractor_pos
         steps = list(self.snapshots)
@@ -204,6 +222,45 @@ class AttentionHistoryExplorer(Explorer):
         }
 
 
+def _snapshots(snapshots: object) -> dict[int, Mapping]:
+    """``snapshots`` checked by name (a dict step → ``pointer.snapshot(...)``), sorted by step."""
+    if not isinstance(snapshots, Mapping):
+        raise ValueError(
+            f"snapshots must be a dict step → pointer.snapshot(...), got {type(snapshots).__name__}"
+        )
+    if not snapshots:
+        raise ValueError("snapshots must hold at least one training step")
+    missing = [
+        step
+        for step, snap in snapshots.items()
+        if not isinstance(snap, Mapping) or any(key not in snap for key in SNAPSHOT_KEYS)
+    ]
+    if missing:
+        raise ValueError(
+            f"snapshots must come from pointer.snapshot (with {', '.join(map(repr, SNAPSHOT_KEYS))}); "
+            f"steps {missing} lack one"
+        )
+    return dict(sorted(snapshots.items()))
+
+
+def _fits_snapshots(sentences: list[list[str]], snapshots: Mapping[int, Mapping]) -> None:
+    """Each sentence has a row in every snapshot, as long as it is: pointer (n, L) holds the
+    weights of n sentences padded to L tokens (a longer list would show other sentences' rows)."""
+    for step, snap in snapshots.items():
+        rows, length = tuple(getattr(snap["pointer"], "shape", (0, 0)))[:2]
+        if len(sentences) > rows:
+            raise ValueError(
+                f"sentences must be at most the {rows} sentences the snapshots were taken on "
+                f"(step {step}), got {len(sentences)}"
+            )
+        longest = max(len(s) for s in sentences)
+        if longest > length:
+            raise ValueError(
+                f"sentences must have at most {length} tokens (the snapshots' rows, step {step}), "
+                f"got one of {longest}"
+            )
+
+
 class GenerationExplorer(Explorer):
     """Chapter 08. Watch a trained encoder-decoder write its answer one token at a time.
 
@@ -215,6 +272,14 @@ class GenerationExplorer(Explorer):
     def __init__(
         self, model: torch.nn.Module, task, text: str = "1 2 3 4 5", *, max_new_tokens: int | None = None
     ):
+        """``model``: an encoder-decoder ``Transformer`` trained on ``task``, a ``SequenceTask``."""
+        _validate.instance("model", model, Transformer, " (an encoder-decoder: it reads the source)")
+        _validate.instance("task", task, SequenceTask, " (e.g. data.sequence_task())")
+        if model.config.vocab_size != len(task.vocab):  # its ids would be read as other symbols
+            raise ValueError(
+                f"model must have the task's vocabulary (vocab_size {len(task.vocab)}), "
+                f"got vocab_size {model.config.vocab_size}"
+            )
         self.model, self.task = model, task
         if max_new_tokens is None:
             max_new_tokens = task.max_len + 1  # the longest answer, and its <eos>
@@ -226,7 +291,7 @@ class GenerationExplorer(Explorer):
         wide = {"description_width": "initial"}
         super().__init__(
             controls={
-                "text": widgets.Text(value=text, description="source", layout=widgets.Layout(width="260px")),
+                "text": text_box("text", text, description="source", layout=widgets.Layout(width="260px")),
                 "strategy": widgets.ToggleButtons(
                     options=["greedy", "sample"], value="greedy", style={"button_width": "auto"}
                 ),
