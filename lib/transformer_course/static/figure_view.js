@@ -39,7 +39,7 @@ function deckHeight(div) {
   for (const output of cell ? cell.querySelectorAll(".jp-OutputArea-child") : []) {
     if (output !== own && !output.contains(own)) chrome += output.offsetHeight;
   }
-  let rows = 1;
+  let rows = 1, span = 1;
   const explorer = div.closest(".tc-explorer");
   const grid = explorer && explorer.querySelector(".widget-gridbox");
   if (grid) {
@@ -53,9 +53,11 @@ function deckHeight(div) {
     }
     for (const height of otherRows.values()) chrome += height;
     rows = figureRows.size || 1;
+    // A view marked tall on a slide (static/course.css) spans two rows of the others.
+    if (views.find((v) => v.contains(div))?.classList.contains("tc-tall-on-slide")) span = Math.min(2, rows);
   }
   const room = window.innerHeight - DECK_MARGIN - chrome - 8 * (rows - 1);
-  return Math.max(DECK_MIN_HEIGHT, Math.floor(room / rows));
+  return Math.max(DECK_MIN_HEIGHT, Math.floor(room / rows) * span + 8 * (span - 1));
 }
 
 // Font sizes a figure sets itself (tick labels, panel titles): none below DECK_MIN_FONT.

@@ -235,6 +235,7 @@ class HeadGridExplorer(SentenceExplorer):
         # anywidget view does not apply its Layout's grid_column.
         self.views["grid"].layout.grid_column = "1 / -1"
         self.views["grid"].add_class("tc-wide")
+        self.views["grid"].add_class("tc-tall-on-slide")  # on a slide, the other two stack beside it
 
     def head_weights(self, ids: torch.Tensor) -> torch.Tensor:
         """ids (T,) → every head's attention weights, shape (h, T, T), on the CPU."""
