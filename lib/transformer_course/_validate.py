@@ -8,8 +8,10 @@ value, so a constructor can check and store in one line.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
+import os
 from collections.abc import Iterable
 
 import torch
@@ -318,3 +320,46 @@ def instance(name: str, value: object, kind: type, what: str = "") -> object:
     if not isinstance(value, kind):
         raise ValueError(f"{name} must be a {kind.__name__}{what}, got {type(value).__name__}")
     return value
+
+
+def stored(name: str, x: torch.Tensor) -> torch.Tensor:
+    """A tensor whose values can be read: a meta tensor (a shape without data) would fail
+    inside torch at the first ``.item()`` with "cannot be called on meta tensors"."""
+    if x.is_meta:
+        raise ValueError(f"{name} must hold data, got a meta tensor of shape {tuple(x.shape)}")
+    return x
+
+
+def memory_bytes() -> int:
+    """This machine's memory in bytes (0 where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def fits_in_memory(sizes: str, numel: int, *, bytes_each: int = 4) -> None:
+    """Refuse, before torch tries, a tensor of ``numel`` values that could never fit in this
+    machine's memory: torch's own error names no argument ("DefaultCPUAllocator: can't
+    allocate memory"), or the machine swaps until it stops answering. ``sizes`` names the
+    arguments that set the size, e.g. "vocab_size × d_model"."""
+    need, have = numel * bytes_each, memory_bytes()
+    if have and need > have:
+        raise ValueError(
+            f"{sizes} must be smaller: {numel:,} values ({need / 2**30:,.1f} GiB) do not fit in this "
+            f"machine's memory ({have / 2**30:.1f} GiB)"
+        )
+
+
+def takes(name: str, model: object, args: int, what: str) -> None:
+    """A callable (a model) that can be called with ``args`` positional arguments, as ``what``
+    says, e.g. "(src, trg_in), an encoder-decoder Transformer": a decoder-only model given to
+    a function that feeds a source and a target fails inside torch's ``_call_impl``."""
+    function(name, model, what)
+    forward = model.forward if isinstance(model, torch.nn.Module) else model
+    try:
+        inspect.signature(forward).bind(*range(args))
+    except TypeError:
+        raise ValueError(f"{name} must take {what}, got {type(model).__name__}") from None
+    except ValueError:  # a builtin without a signature: let the call decide
+        return

@@ -10,10 +10,13 @@ spreads its attention evenly scores about 1/n.
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 from . import _validate
 from .data import SequenceSplit
+from .generation import model_fits
 from .model import Transformer
 
 ALIGNED_KINDS = ("copy", "reverse")
@@ -23,6 +26,9 @@ def source_position(kind: str, i: torch.Tensor, length: torch.Tensor) -> torch.T
     """The source position output i copies: i (copy) or length-1-i (reverse); broadcasts."""
     if kind not in ALIGNED_KINDS:
         raise ValueError(f"kind must be one of {ALIGNED_KINDS} (sort has no fixed position), got {kind!r}")
+    for name, value in (("i", i), ("length", length)):  # a str would fail at "-", or come back as is
+        if isinstance(value, bool) or not isinstance(value, torch.Tensor | numbers.Integral):
+            raise ValueError(f"{name} must be a tensor of positions or an int, got {type(value).__name__}")
     return i if kind == "copy" else length - 1 - i
 
 
@@ -38,6 +44,8 @@ def cross_attention(model: Transformer, split: SequenceSplit, *, layer: int = 0)
     _validate.integer("layer", layer, low=0, high=len(model.decoder.layers))
     device = _validate.module_device("model", model)
     n = int(split.lengths.max())
+    model_fits(model, split.src, "split's sources", n)  # else the model names src and tgt
+    model_fits(model, split.tgt, "split's targets", n + 1, target=True)
     was_training = model.training
     model.eval()
     model(split.src[:, :n].to(device), split.tgt[:, : n + 1].to(device), need_weights=True)
@@ -59,6 +67,8 @@ def share_on_source(weights: torch.Tensor, lengths: torch.Tensor, kind: str = "r
     weight on the copied source symbol at the n written positions of each row."""
     _validate.tensor("weights", weights, ndim=4, floating=True)
     _validate.tensor("lengths", lengths, ndim=1, floating=False)
+    if lengths.shape[0] == 0:  # the min and max below, and the mean, need a row
+        raise ValueError(f"lengths must hold at least one row, got shape {tuple(lengths.shape)}")
     if lengths.shape[0] != weights.shape[0]:
         raise ValueError(f"lengths must have one entry per row ({weights.shape[0]}), got {lengths.shape[0]}")
     if int(lengths.min()) < 1 or int(lengths.max()) > min(weights.shape[2], weights.shape[3]):

@@ -86,7 +86,7 @@ def scaled_dot_product_attention(
 
 def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, causal=False):
     """``scaled_dot_product_attention`` on inputs already checked."""
-    if not need_weights and dropout_p == 0.0 and narrow_heads.suits(q, k, v):
+    if not need_weights and dropout_p == 0.0 and narrow_heads._suits(q, k, v):
         # Many narrow heads (a small GPT's): the same numbers, about twice as fast to train.
         scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
         return narrow_heads._attend(q, k, v, scale, mask, causal=causal), None
@@ -112,7 +112,7 @@ def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, c
             # softmax over a row of only -inf is NaN, and so is its gradient even once the row
             # is zeroed: such a row is let see every key, then zeroed, as PyTorch's kernel does.
             mask = mask | empty
-        scores.add_(narrow_heads.mask_bias(mask, scores.dtype))  # exp(-inf) = 0: no weight at all
+        scores.add_(narrow_heads._mask_bias(mask, scores.dtype))  # exp(-inf) = 0: no weight at all
     if scores.requires_grad:
         weights = torch.softmax(scores, dim=-1)
     else:
@@ -138,6 +138,9 @@ class SingleHeadAttention(nn.Module):
         self.d_k = _validate.positive_int("d_k", d_model if d_k is None else d_k)
         self.d_v = _validate.positive_int("d_v", self.d_k if d_v is None else d_v)
         _validate.boolean("bias", bias)
+        # W_Q, W_K (d_model, d_k) and W_V (d_model, d_v), checked before nn.Linear allocates them.
+        d_model = self.d_model
+        _validate.fits_in_memory("d_model × (2·d_k + d_v)", d_model * (2 * self.d_k + self.d_v))
         self.w_q = nn.Linear(d_model, self.d_k, bias=bias)
         self.w_k = nn.Linear(d_model, self.d_k, bias=bias)
         self.w_v = nn.Linear(d_model, self.d_v, bias=bias)
@@ -169,6 +172,9 @@ class MultiHeadAttention(nn.Module):
         self.d_head = d_model // num_heads
         self.dropout = _validate.dropout(dropout)
         _validate.boolean("bias", bias)
+        # Four (d_model, d_model) projections, checked before nn.Linear allocates them.
+        d_model = self.d_model
+        _validate.fits_in_memory("4 × d_model × d_model", 4 * d_model * d_model)
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.k_proj = nn.Linear(d_model, d_model, bias=bias)
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
@@ -176,7 +182,7 @@ class MultiHeadAttention(nn.Module):
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, d_model) → (B, h, L, d_head): each head gets its own slice of the features."""
-        _validate.tensor("x", x, ndim=3)
+        _validate.tensor("x", x, ndim=3, floating=True)  # vectors (queries, keys …), not ids
         _validate.size("x", x, -1, self.d_model, "d_model")
         return self._split(x)
 
@@ -187,7 +193,7 @@ class MultiHeadAttention(nn.Module):
 
     def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, h, L, d_head) → (B, L, d_model): concatenate the heads' outputs."""
-        _validate.tensor("x", x, ndim=4)
+        _validate.tensor("x", x, ndim=4, floating=True)
         _validate.size("x", x, 1, self.num_heads, "num_heads")
         _validate.size("x", x, -1, self.d_head, "d_head = d_model / num_heads")
         return self._merge(x)
@@ -302,23 +308,30 @@ class MultiHeadAttention(nn.Module):
         return self._split(q), self._split(k), self._split(v)
 
     @torch.no_grad()
-    def load_from_torch(self, mha: nn.MultiheadAttention) -> MultiHeadAttention:
-        """Copy the weights of an ``nn.MultiheadAttention`` of the same size into this module."""
+    def load_from_torch(self, mha: nn.MultiheadAttention, name: str = "mha") -> MultiHeadAttention:
+        """Copy the weights of an ``nn.MultiheadAttention`` of the same size into this module.
+
+        ``name``: what the messages call ``mha`` (a layer loading its attention passes its own,
+        e.g. "layer.self_attn")."""
         if not isinstance(mha, nn.MultiheadAttention):
-            raise ValueError(f"mha must be an nn.MultiheadAttention, got {type(mha).__name__}")
+            raise ValueError(f"{name} must be an nn.MultiheadAttention, got {type(mha).__name__}")
         if (mha.embed_dim, mha.num_heads) != (self.d_model, self.num_heads):
             raise ValueError(
-                f"mha must have embed_dim={self.d_model}, num_heads={self.num_heads}; "
+                f"{name} must have embed_dim={self.d_model}, num_heads={self.num_heads}; "
                 f"got {mha.embed_dim}, {mha.num_heads}"
             )
         if mha.in_proj_weight is None or mha.bias_k is not None:
             raise ValueError(
-                "mha must project queries, keys and values of size embed_dim with one in_proj_weight "
+                f"{name} must project queries, keys and values of size embed_dim with one in_proj_weight "
                 "(no kdim, vdim or add_bias_kv): this module has no place for the rest"
+            )
+        if mha.add_zero_attn:  # a key and value of zeros added to every sequence: not computed here
+            raise ValueError(
+                f"{name} must have add_zero_attn=False: this module attends to the keys it is given only"
             )
         if (mha.in_proj_bias is None) != (self.q_proj.bias is None):
             raise ValueError(
-                f"mha must have bias={self.q_proj.bias is not None}, as this module has; "
+                f"{name} must have bias={self.q_proj.bias is not None}, as this module has; "
                 f"got bias={mha.in_proj_bias is not None}"
             )
         for proj, w in zip((self.q_proj, self.k_proj, self.v_proj), mha.in_proj_weight.chunk(3)):

@@ -13,6 +13,9 @@ from . import _validate
 from .layers import ACTIVATIONS
 
 POSITIONALS = ("sinusoidal", "learned")
+# Deepest stack: the course's models have 1 to 6 layers, the paper's 6; a million would take
+# minutes to build before failing for memory.
+MAX_LAYERS = 1000
 
 
 @dataclass(frozen=True)
@@ -54,17 +57,25 @@ class TransformerConfig:
         )
         for name in sizes:
             _validate.positive_int(name, getattr(self, name))
+        for name in ("num_encoder_layers", "num_decoder_layers"):
+            check_depth(name, getattr(self, name))
         if self.trg_vocab_size is not None:
             _validate.positive_int("trg_vocab_size", self.trg_vocab_size)
         if self.d_model % self.num_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})")
         _validate.dropout(self.dropout)
         _validate.integer("pad_id", self.pad_id, low=0, high=self.vocab_size)
+        # The target pads with pad_id too (its masks, the loss's ignore_index): an id of both.
+        if self.pad_id >= self.target_vocab_size:
+            raise ValueError(
+                f"pad_id must be an id of the target vocabulary too (< trg_vocab_size = "
+                f"{self.trg_vocab_size}), got {self.pad_id}"
+            )
         for name in ("norm_first", "final_norm", "tie_embeddings"):
             _validate.boolean(name, getattr(self, name))
-        if self.activation not in ACTIVATIONS:
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:  # a list: unhashable
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
-        if self.positional not in POSITIONALS:
+        if not isinstance(self.positional, str) or self.positional not in POSITIONALS:
             raise ValueError(f"positional must be one of {POSITIONALS}, got {self.positional!r}")
         _validate.finite_number("eps", self.eps, above=0)
 
@@ -79,6 +90,14 @@ class TransformerConfig:
     def replace(self, **changes) -> TransformerConfig:
         """A copy with some fields changed, e.g. ``config.replace(dropout=0.0)``."""
         return dataclasses.replace(self, **changes)
+
+
+def check_depth(name: str, num_layers: object) -> int:
+    """A number of layers: a positive int, at most ``MAX_LAYERS``."""
+    num_layers = _validate.positive_int(name, num_layers)
+    if num_layers > MAX_LAYERS:
+        raise ValueError(f"{name} must be at most {MAX_LAYERS}, got {num_layers}")
+    return num_layers
 
 
 def check_config(config: object) -> TransformerConfig:

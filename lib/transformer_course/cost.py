@@ -36,7 +36,7 @@ import os
 import sys
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -210,6 +210,11 @@ class AttentionCost:
     device: str
     memory: str = "tensors"  # the meter: "process" (real peak) or "tensors" (Python-visible)
 
+    def __post_init__(self):
+        # Checked when made, so that ``memory_note`` cannot fail later with a bare KeyError.
+        if self.memory not in METER_NOTES:
+            raise ValueError(f"memory must be one of {tuple(METER_NOTES)}, got {self.memory!r}")
+
     @property
     def memory_note(self) -> str:
         """What the memory numbers count, in words."""
@@ -217,10 +222,12 @@ class AttentionCost:
 
     def weights_bytes(self, length: int) -> int:
         """Bytes of one float32 weights tensor (batch, heads, L, L): the part that grows as L²."""
+        length = _validate.positive_int("length", length)
         return 4 * self.batch * self.num_heads * length * length
 
     def output_bytes(self, length: int) -> int:
         """Bytes of one float32 output (batch, heads, L, d_head): all the fused path must keep, ∝ L."""
+        length = _validate.positive_int("length", length)
         return 4 * self.batch * self.num_heads * length * self.d_head
 
 
@@ -251,19 +258,20 @@ def measure_attention_cost(
     """
     if isinstance(lengths, str | bytes) or not isinstance(lengths, Iterable):
         raise ValueError(f"lengths must be a list of positive ints, got {lengths!r:.60}")
-    lengths = list(lengths)
-    for n in lengths:
-        _validate.positive_int("lengths", n)
-    lengths = sorted(lengths)
+    lengths = sorted(_validate.positive_int("lengths", n) for n in lengths)
     if not lengths:
         raise ValueError("lengths must hold at least one positive int")
-    for n in lengths:
-        _validate.positive_int("lengths", n)
     for name, value in (("num_heads", num_heads), ("d_head", d_head), ("batch", batch), ("repeats", repeats)):
         _validate.positive_int(name, value)
+    # The explicit path's weights (batch, heads, L, L) at the longest L, in float32: checked
+    # before q, k, v are drawn (torch's own error would name no argument).
+    biggest = int(batch) * int(num_heads) * lengths[-1] ** 2
+    _validate.fits_in_memory("batch × num_heads × max(lengths)²", biggest)
     _validate.finite_number("budget_s", budget_s, above=0, note=" (seconds)")
     _validate.device("device", device)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "meta":  # a meta tensor has a shape but no values: nothing runs, nothing to time
+        raise ValueError(f"device must be one that computes, such as 'cpu' or 'cuda', got {str(device)!r}")
     if threads is not None:
         _validate.positive_int("threads", threads)
     _validate.seed("seed", seed)
@@ -316,6 +324,7 @@ def _measure(lengths, num_heads, d_head, batch, repeats, budget_s, device, g, me
 
 def growth_exponent(lengths: Sequence[int], values: Sequence[float]) -> float:
     """Slope of log(value) against log(length) between the two longest lengths: 2 means ∝ L²."""
+    lengths, values = _as_list("lengths", lengths), _as_list("values", values)
     if len(lengths) < 2 or len(values) != len(lengths):
         raise ValueError("lengths and values must have the same size, at least 2")
     (l1, l2), (v1, v2) = lengths[-2:], values[-2:]
@@ -324,6 +333,16 @@ def growth_exponent(lengths: Sequence[int], values: Sequence[float]) -> float:
     if l1 == l2:
         raise ValueError(f"lengths must end with two distinct lengths, got {l1} twice")
     return math.log(v2 / v1) / math.log(l2 / l1)
+
+
+def _as_list(name: str, xs: object) -> list:
+    """A sequence of numbers as a list: a list, tuple, 1-D tensor or array, or any iterable
+    (a generator too), but not a str or a dict (their items are characters or keys)."""
+    if isinstance(xs, torch.Tensor):
+        xs = _validate.tensor(name, xs, ndim=1).tolist()
+    if isinstance(xs, str | bytes | Mapping) or not isinstance(xs, Iterable):
+        raise ValueError(f"{name} must be a list of positive numbers, got {type(xs).__name__}")
+    return list(xs)
 
 
 def _best_ms(fn: Callable[[], object], repeats: int, device: torch.device) -> float:

@@ -17,6 +17,7 @@ never share a sequence or a sentence.
 from __future__ import annotations
 
 import itertools
+import numbers
 import random
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ from . import _validate
 from .tokenizer import Vocab
 
 TASKS = ("copy", "reverse", "sort")
+MAX_SEQUENCE_LEN = 1000  # symbols in a source row: no toy model reads longer, and counting them took forever
+MAX_ROWS = 1_000_000  # num_train + num_test: drawn one at a time in Python, a million take seconds
 
 
 # --- Sequence tasks: copy, reverse, sort ---
@@ -71,7 +74,7 @@ class SequenceTask:
         if not isinstance(symbols, str | list | tuple):
             got = type(symbols).__name__
             raise ValueError(f'symbols must be a str ("3 1 4") or a list of symbols, got {got}')
-        items = symbols.split() if isinstance(symbols, str) else list(symbols)
+        items = symbols.split() if isinstance(symbols, str) else _validate.strings("symbols", symbols)
         unknown = [s for s in items if s not in self.vocab or self.vocab.stoi[s] < 4]
         if unknown:
             raise ValueError(f"symbols must come from {' '.join(self.symbols)}; got {_listed(unknown)}")
@@ -136,7 +139,8 @@ def sequence_task(
     """A copy, reverse or sort task over ``num_symbols`` symbols ("0", "1", …).
 
     Sources have min_len … max_len symbols (uniform length, then uniform symbols). The
-    splits hold distinct sequences: no source appears in both.
+    splits hold distinct sequences: no source appears in both. At most ``MAX_SEQUENCE_LEN``
+    (1000) symbols a row and ``MAX_ROWS`` (a million) rows in all: more would run for hours.
     """
     if kind not in TASKS:
         raise ValueError(f"kind must be one of {TASKS}, got {kind!r}")
@@ -150,6 +154,10 @@ def sequence_task(
         raise ValueError(f"max_len must be >= min_len ({min_len}), got {max_len}")
     if num_symbols > 26:
         raise ValueError(f"num_symbols must be at most 26, got {num_symbols}")
+    if max_len > MAX_SEQUENCE_LEN:  # num_symbols**max_len below would take forever to compute
+        raise ValueError(f"max_len must be at most {MAX_SEQUENCE_LEN}, got {max_len}")
+    if num_train + num_test > MAX_ROWS:  # each row is drawn in Python: 10**8 would take hours
+        raise ValueError(f"num_train + num_test must be at most {MAX_ROWS:,}, got {num_train + num_test:,}")
     possible = sum(num_symbols**n for n in range(min_len, max_len + 1))
     if num_train + num_test > possible // 2:
         raise ValueError(
@@ -232,6 +240,8 @@ class PronounSplit:
 
     def __getitem__(self, index) -> PronounSplit:
         _check_index(index, len(self))
+        if isinstance(index, numbers.Integral) or (isinstance(index, torch.Tensor) and index.dim() == 0):
+            index = int(index)  # numpy's ints and 0-D tensors pick one sentence, as an int does
         idx = range(len(self))[index] if isinstance(index, slice) else index
         picked = [self.sentences[i] for i in (idx if not isinstance(idx, int) else [idx])]
         return PronounSplit(
@@ -310,6 +320,7 @@ def batches(num_items: int, batch_size: int, *, seed: int = 0):
     _validate.positive_int("num_items", num_items)
     _validate.positive_int("batch_size", batch_size)
     _validate.seed("seed", seed)
+    _validate.fits_in_memory("num_items", num_items, bytes_each=8)  # each shuffle is int64
     g = torch.Generator().manual_seed(seed)
     while True:
         order = torch.randperm(num_items, generator=g)

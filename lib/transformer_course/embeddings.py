@@ -27,7 +27,9 @@ class TokenEmbedding(nn.Module):
         if padding_idx is not None:
             # As in nn.Embedding, a negative index counts from the end of the table.
             _validate.integer("padding_idx", padding_idx, low=-vocab_size, high=vocab_size)
-        self.lookup = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)
+        # Checked before nn.Embedding allocates the table (float32, 4 bytes a number).
+        _validate.fits_in_memory("vocab_size × d_model", self.vocab_size * self.d_model)
+        self.lookup = nn.Embedding(self.vocab_size, self.d_model, padding_idx=padding_idx)
 
     @property
     def weight(self) -> torch.Tensor:
@@ -59,6 +61,11 @@ def one_hot_embed(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         raise ValueError("weight must have at least one row (one per token), got shape (0, ...)")
     _validate.same_device("ids", ids, weight.device, "weight")
     _validate.ids_in_range("ids", ids, weight.shape[0])
+    # The one-hot matrix (ids.numel(), V) is int64, then a copy in weight's dtype.
+    bytes_each = 8 + weight.element_size()
+    _validate.fits_in_memory(
+        "ids.numel() × weight.shape[0]", ids.numel() * weight.shape[0], bytes_each=bytes_each
+    )
     return F.one_hot(ids.long(), num_classes=weight.shape[0]).to(weight.dtype) @ weight
 
 

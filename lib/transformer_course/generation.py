@@ -52,7 +52,7 @@ class Step:
 
     @property
     def chosen_prob(self) -> float:
-        return float(self.probs[self.chosen])
+        return float(self.probs[_validate.position("chosen", self.chosen, self.probs.shape[-1])])
 
 
 @dataclass(frozen=True)
@@ -112,12 +112,17 @@ def generate(
     prompt: (t0,) ids to start from (at least one, e.g. ``<bos>``). Returns the prompt plus
     up to ``max_new_tokens`` new ids, stopping after ``eos_id``. Sampling reshapes each
     distribution with ``temperature``, ``top_k`` and ``top_p`` (``sampling``); ``seed``
-    makes it reproducible without touching the global random state.
+    makes it reproducible without touching the global random state. Each step keeps its
+    prefix, so the trace grows with the square of the length: one that could not fit in
+    memory is refused before the first step.
     """
     _validate.tensor("prompt", prompt, ndim=1, floating=False)
+    _validate.stored("prompt", prompt)
     if prompt.numel() == 0:
         raise ValueError("prompt must hold at least one token (e.g. <bos>)")
     _validate.positive_int("max_new_tokens", max_new_tokens)
+    longest = prompt.shape[0] + max_new_tokens  # the steps' prefixes, int64: about longest² / 2
+    _validate.fits_in_memory("max_new_tokens", longest * (longest + 1) // 2, bytes_each=8)
     _check_room(logits_fn, prompt.shape[0], max_new_tokens)
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
@@ -259,16 +264,41 @@ def max_positions(model: torch.nn.Module) -> int | None:
     return limit if isinstance(limit, int) and not isinstance(limit, bool) else None
 
 
+def model_fits(
+    model: torch.nn.Module, ids: torch.Tensor, what: str, positions: int, *, target: bool = False
+) -> None:
+    """A course model (one with a ``config``) that knows every id of ``ids`` and has room for
+    its positions: else the model's own check names an argument the caller never passed
+    ("src must hold ids in [0, 12)"). ``positions``: how many it must read at once; ``target``:
+    the ids are an encoder-decoder's output."""
+    config = getattr(model, "config", None)
+    if config is None or not ids.numel():
+        return
+    vocab = output_vocab(model) if target else getattr(config, "vocab_size", None)
+    top = int(ids.max())
+    if isinstance(vocab, int) and top >= vocab:
+        raise ValueError(
+            f"model must know every token of the {what}: its vocab_size is {vocab}, "
+            f"the {what} use ids up to {top}"
+        )
+    limit = max_positions(model)
+    if limit is not None and positions > limit:
+        raise ValueError(
+            f"model must have room for the {what}: its max_len is {limit}, they take {positions} positions"
+        )
+
+
 def seq2seq_logits_fn(model: torch.nn.Module, src: torch.Tensor) -> LogitsFn:
     """An encoder-decoder ``model(src, tgt) → logits (B, T, V)`` as a logits function of tgt.
 
     The source is fixed; each call re-runs the model on the target written so far. ``src``
     has one row per prefix row, or one row shared by every prefix row.
     """
-    _validate.function("model", model, "of (src, tgt) returning logits")
+    _validate.takes("model", model, 2, "(src, trg_in), an encoder-decoder Transformer")
     _validate.tensor("src", src, ndim=2, floating=False)
 
     def logits_fn(prefix: torch.Tensor) -> torch.Tensor:
+        _validate.tensor("prefix", prefix, ndim=2, floating=False)
         if src.shape[0] not in (1, prefix.shape[0]):
             raise ValueError(
                 f"src must have 1 row or one per prefix row ({prefix.shape[0]}), got shape {tuple(src.shape)}"
@@ -284,7 +314,7 @@ def seq2seq_logits_fn(model: torch.nn.Module, src: torch.Tensor) -> LogitsFn:
 
 def decoder_logits_fn(model: torch.nn.Module) -> LogitsFn:
     """A decoder-only ``model(ids) → logits (B, T, V)`` as a logits function."""
-    _validate.function("model", model, "of ids (B, T) returning logits (B, T, V)")
+    _validate.takes("model", model, 1, "(ids), a decoder-only model such as DecoderOnlyTransformer")
 
     def logits_fn(prefix: torch.Tensor) -> torch.Tensor:
         out = model(prefix)
@@ -377,6 +407,13 @@ def seq2seq_accuracy(
     if not isinstance(split, SequenceSplit) or len(split) == 0:
         raise ValueError(f"split must be a non-empty SequenceSplit (task.test), got {type(split).__name__}")
     device = _validate.module_device("model", model)
+    _validate.takes("model", model, 2, "(src, trg_in), an encoder-decoder Transformer")
+    vocab = output_vocab(model)
+    if vocab is not None:  # else greedy_decode names its prompt, which the caller never saw
+        _validate.integer("bos_id", bos_id, low=0, high=vocab)
+    longest = int(split.lengths.max())  # symbols; the target adds <bos> and <eos>
+    model_fits(model, split.src, "split's sources", longest)
+    model_fits(model, split.tgt, "split's targets", longest + 2, target=True)
     was_training = model.training
     model.eval()
     correct = 0

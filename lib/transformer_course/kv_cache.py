@@ -100,6 +100,9 @@ class KVCache:
         """``append`` for keys and values an attention layer has just made (their shapes are right)."""
         if self._buffers[layer] is None:
             room = (k.shape[0], k.shape[1], self.max_len, k.shape[3])  # (B, h, max_len, d_head)
+            # Keys and values for max_len positions, taken once per layer: checked before they are.
+            numel = 2 * room[0] * room[1] * room[2] * room[3]
+            _validate.fits_in_memory("2 × B × h × max_len × d_head", numel, bytes_each=k.element_size())
             self._buffers[layer] = (k.new_empty(room), v.new_empty(room))
         key_room, value_room = self._buffers[layer]
         past = self.keys[layer]

@@ -81,6 +81,8 @@ class AddNorm(nn.Module):
         """x (B, L, d_model); ``sublayer`` maps (B, L, d_model) → (B, L, d_model)."""
         _check_hidden("x", x, self.d_model, self.norm.weight)
         _validate.function("sublayer", sublayer, "of one tensor (B, L, d_model)")
+        # One that needs two arguments would fail inside, with a TypeError naming its own parameter.
+        _validate.takes("sublayer", sublayer, 1, "one argument, a tensor (B, L, d_model)")
         return self._forward(x, lambda h: _sublayer_output(sublayer, h))
 
     def _forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
@@ -187,12 +189,14 @@ class EncoderLayer(nn.Module):
         return self.add_norm2._forward(x, self.feed_forward._forward)
 
     @torch.no_grad()
-    def load_from_torch(self, layer: nn.TransformerEncoderLayer) -> EncoderLayer:
-        """Copy the weights of an ``nn.TransformerEncoderLayer`` of the same shape into this layer."""
+    def load_from_torch(self, layer: nn.TransformerEncoderLayer, name: str = "layer") -> EncoderLayer:
+        """Copy the weights of an ``nn.TransformerEncoderLayer`` of the same shape into this layer.
+
+        ``name``: what the messages call ``layer`` (a stack passes e.g. "transformer.encoder.layers[0]")."""
         if not isinstance(layer, nn.TransformerEncoderLayer):
-            raise ValueError(f"layer must be an nn.TransformerEncoderLayer, got {type(layer).__name__}")
-        _check_same_design(self, layer)
-        self.self_attn.load_from_torch(layer.self_attn)
+            raise ValueError(f"{name} must be an nn.TransformerEncoderLayer, got {type(layer).__name__}")
+        _check_same_design(self, layer, name)
+        self.self_attn.load_from_torch(layer.self_attn, f"{name}.self_attn")
         _copy_feed_forward(self.feed_forward, layer)
         self.add_norm1.norm.load_state_dict(layer.norm1.state_dict())
         self.add_norm2.norm.load_state_dict(layer.norm2.state_dict())
@@ -290,13 +294,15 @@ class DecoderLayer(nn.Module):
         return self.add_norm3._forward(x, self.feed_forward._forward)
 
     @torch.no_grad()
-    def load_from_torch(self, layer: nn.TransformerDecoderLayer) -> DecoderLayer:
-        """Copy the weights of an ``nn.TransformerDecoderLayer`` of the same shape into this layer."""
+    def load_from_torch(self, layer: nn.TransformerDecoderLayer, name: str = "layer") -> DecoderLayer:
+        """Copy the weights of an ``nn.TransformerDecoderLayer`` of the same shape into this layer.
+
+        ``name``: what the messages call ``layer`` (a stack passes e.g. "transformer.decoder.layers[0]")."""
         if not isinstance(layer, nn.TransformerDecoderLayer):
-            raise ValueError(f"layer must be an nn.TransformerDecoderLayer, got {type(layer).__name__}")
-        _check_same_design(self, layer)
-        self.self_attn.load_from_torch(layer.self_attn)
-        self.cross_attn.load_from_torch(layer.multihead_attn)
+            raise ValueError(f"{name} must be an nn.TransformerDecoderLayer, got {type(layer).__name__}")
+        _check_same_design(self, layer, name)
+        self.self_attn.load_from_torch(layer.self_attn, f"{name}.self_attn")
+        self.cross_attn.load_from_torch(layer.multihead_attn, f"{name}.multihead_attn")
         _copy_feed_forward(self.feed_forward, layer)
         for mine, theirs in (
             (self.add_norm1, layer.norm1),
@@ -307,8 +313,7 @@ class DecoderLayer(nn.Module):
         return self
 
 
-def _check_same_design(mine: EncoderLayer | DecoderLayer, layer: nn.Module) -> None:
-    name = "layer"
+def _check_same_design(mine: EncoderLayer | DecoderLayer, layer: nn.Module, name: str) -> None:
     if layer.linear1.bias is None:
         raise ValueError(f"{name} must have bias=True (this layer's linears have biases), got bias=False")
     if layer.linear1.in_features != mine.d_model:

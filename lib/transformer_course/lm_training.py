@@ -47,6 +47,7 @@ _FUSED_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 def _check_ids(ids: object) -> torch.Tensor:
     _validate.tensor("ids", ids, ndim=2, floating=False)
+    _validate.stored("ids", ids)  # its values are read to find the labels
     if ids.shape[1] < 2:
         raise ValueError(
             f"ids must hold at least 2 tokens per row (<bos> and one more), got {tuple(ids.shape)}"
@@ -59,6 +60,12 @@ def _check_model(model: object) -> None:
         raise ValueError(
             f"model must be a torch.nn.Module (a decoder-only model), got {type(model).__name__}"
         )
+
+
+def _check_decoder(model: object) -> None:
+    """A model called as model(ids): an encoder-decoder fails inside torch, missing trg_in."""
+    _check_model(model)
+    _validate.takes("model", model, 1, "(ids), a decoder-only model such as DecoderOnlyTransformer")
 
 
 def _check_stories(stories: object) -> None:
@@ -80,7 +87,7 @@ def _describe(value: object) -> str:
 def next_token_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0) -> torch.Tensor:
     """ids (B, T) → the mean cross-entropy (nats) of predicting ids[:, 1:] from ids[:, :-1],
     over the positions whose label is not ``pad_id``: a scalar tensor that can ``backward()``."""
-    _check_model(model)
+    _check_decoder(model)
     _check_ids(ids)
     _validate.integer("pad_id", pad_id, low=0)
     labels = ids[:, 1:]  # (B, T-1): the token that comes next
@@ -135,6 +142,10 @@ def gpt_optimiser(
         _check_model(model)
         _validate.finite_number("lr", lr, above=0)
         params = [p for p in model.parameters() if p.requires_grad]
+        if not params:  # AdamW's own message, "empty parameter list", names no argument
+            raise ValueError(
+                f"model must have trainable parameters, got {type(model).__name__}, which has none"
+            )
         groups = [
             {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
@@ -151,7 +162,7 @@ def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, bat
     −ln p(label) at its non-padding labels, divided by how many there are (a story of 40
     tokens weighs twice one of 20, as in ``StoryGenerator.entropy_per_token``). Small batches
     by default: the memory a large batch's temporaries took stays with the process."""
-    _check_model(model)
+    _check_decoder(model)
     _check_ids(ids)
     _validate.integer("pad_id", pad_id, low=0)
     _validate.positive_int("batch_size", batch_size)
@@ -213,6 +224,7 @@ def sample_stories(
             f"got vocab_size {model.config.vocab_size}"
         )
     device = _validate.module_device("model", model)
+    _check_cache_fits(model, min(num_stories, batch_size))
     was_training = model.training
     model.eval()
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -223,6 +235,17 @@ def sample_stories(
     model.train(was_training)
     release_freed_memory()  # every step's cache grew by a position: tensors of many sizes
     return out
+
+
+def _check_cache_fits(model: DecoderOnlyTransformer, n: int) -> None:
+    """The KV cache of a batch of n stories: keys and values of every layer for max_len
+    positions, refused before the first step rather than failing inside it."""
+    config = model.config
+    numel = 2 * config.num_decoder_layers * n * config.max_len * config.d_model
+    element = next(model.parameters()).element_size()
+    _validate.fits_in_memory(
+        "min(num_stories, batch_size) × config.max_len × d_model", numel, bytes_each=element
+    )
 
 
 def _sample_batch(model, n, temperature, top_k, top_p, generator, device) -> list[list[str]]:
@@ -248,9 +271,17 @@ def _sample_batch(model, n, temperature, top_k, top_p, generator, device) -> lis
 
 
 def acceptance(generator: StoryGenerator, stories: Sequence[Sequence[str]]) -> float:
-    """The share of ``stories`` (lists of tokens) that ``generator`` could have written."""
+    """The share of ``stories`` (lists of tokens, texts or Story objects) that ``generator``
+    could have written."""
     if not isinstance(generator, StoryGenerator):
         raise ValueError(f"generator must be a StoryGenerator, got {type(generator).__name__}")
     if isinstance(stories, str) or not isinstance(stories, Sequence) or not len(stories):
         raise ValueError(f"stories must be a non-empty list of token lists, got {_describe(stories)}")
+    for i, story in enumerate(stories):  # is_story would name one "story", not where it is
+        tokens = isinstance(story, Sequence) and all(isinstance(w, str) for w in story)
+        if not (isinstance(story, str | Story) or tokens):
+            raise ValueError(
+                f"stories[{i}] must be a list of token strings (or a text, or a Story), "
+                f"got {_describe(story)}"
+            )
     return sum(generator.is_story(s) for s in stories) / len(stories)

@@ -14,8 +14,10 @@ from . import _validate
 
 def causal_mask(length: int, *, device: torch.device | str | None = None) -> torch.Tensor:
     """(length, length) bool, lower-triangular: position i may see positions 0 … i."""
-    _validate.positive_int("length", length)
+    length = _validate.positive_int("length", length)  # a numpy int becomes an int: no overflow below
     _validate.device("device", device)
+    # The (length, length) bools and their lower triangle, checked before either is made.
+    _validate.fits_in_memory("length × length", length * length, bytes_each=2)
     return torch.ones(length, length, dtype=torch.bool, device=device).tril()
 
 

@@ -63,6 +63,23 @@ class _LanguageModelBase(nn.Module):
 
     config: TransformerConfig
 
+    def _check_fits(self, vocabularies: tuple[int, ...], embeds: int, encoders: int, decoders: int) -> None:
+        """Refuse, before any weight is made, a model whose weights could never fit in memory: a
+        huge vocab_size or max_len would otherwise fail inside torch, half built, naming neither.
+        Counted in float32 numbers: ``vocabularies`` token tables (and an output layer when not
+        tied), ``embeds`` position tables (a sinusoidal one is computed in float64, with
+        scratch space: 4 numbers' worth each), encoder layers (4 d² for attention, 2 d·d_ff
+        for the feed-forward) and decoder layers (8 d²: cross-attention too)."""
+        c = self.config
+        d = c.d_model
+        tables = sum(vocabularies) * d + (0 if c.tie_embeddings else vocabularies[-1] * d)
+        positions = embeds * c.max_len * d * (4 if c.positional == "sinusoidal" else 1)
+        layers = encoders * (4 * d * d + 2 * d * c.d_ff) + decoders * (8 * d * d + 2 * d * c.d_ff)
+        _validate.fits_in_memory(
+            "the model's sizes (vocab_size × d_model, max_len × d_model, layers × d_model × d_ff)",
+            tables + positions + layers,
+        )
+
     def _make_token_embedding(self, vocab_size: int) -> TokenEmbedding:
         return TokenEmbedding(vocab_size, self.config.d_model, scale=True)
 
@@ -103,7 +120,10 @@ class _LanguageModelBase(nn.Module):
 
     def causal_padding_mask(self, ids: torch.Tensor) -> torch.Tensor:
         """ids (B, L) → (B, 1, L, L): causal AND not padding, for masked self-attention."""
-        return causal_mask(ids.shape[1], device=ids.device) & self.padding_mask(ids)
+        allowed = self.padding_mask(ids)  # checks ids first: (B, L) integers
+        if ids.shape[1] == 0:  # causal_mask would name its own argument, length
+            raise ValueError(f"ids must hold at least one token per sequence, got shape {tuple(ids.shape)}")
+        return causal_mask(ids.shape[1], device=ids.device) & allowed
 
 
 class Transformer(_LanguageModelBase):
@@ -118,8 +138,10 @@ class Transformer(_LanguageModelBase):
         super().__init__()
         self.config = config = TransformerConfig() if config is None else config
         check_config(config)
-        src_token = self._make_token_embedding(config.vocab_size)
         shared = config.tie_embeddings and config.trg_vocab_size is None
+        vocabularies = (config.vocab_size,) if shared else (config.vocab_size, config.target_vocab_size)
+        self._check_fits(vocabularies, 2, config.num_encoder_layers, config.num_decoder_layers)
+        src_token = self._make_token_embedding(config.vocab_size)
         trg_token = src_token if shared else self._make_token_embedding(config.target_vocab_size)
         self.src_embed = Embed(src_token, config)
         self.trg_embed = Embed(trg_token, config)
@@ -203,6 +225,7 @@ class DecoderOnlyTransformer(_LanguageModelBase):
         super().__init__()
         self.config = config = TransformerConfig() if config is None else config
         check_config(config)
+        self._check_fits((config.vocab_size,), 1, config.num_decoder_layers, 0)  # its blocks: encoder layers
         token = self._make_token_embedding(config.vocab_size)
         self.embed = Embed(token, config)
         self.blocks = Encoder(config, config.num_decoder_layers)
@@ -286,6 +309,7 @@ class EncoderOnlyTransformer(_LanguageModelBase):
         super().__init__()
         self.config = config = TransformerConfig() if config is None else config
         check_config(config)
+        self._check_fits((config.vocab_size,), 1, config.num_encoder_layers, 0)
         token = self._make_token_embedding(config.vocab_size)
         self.embed = Embed(token, config)
         self.encoder = Encoder(config)

@@ -33,6 +33,14 @@ MAX_WEIGHTS = 2**25  # weights kept for the backward pass, at most (128 MiB in f
 
 
 def suits(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool:
+    """Whether ``attention`` is the faster way for q, k, v (see ``_suits``): False, not an
+    error, for tensors it does not suit; anything but a tensor is refused by name."""
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        _validate.tensor(name, x)
+    return _suits(q, k, v)
+
+
+def _suits(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool:
     """True when ``attention`` is the faster way: a gradient is wanted (forward only, the
     fused kernel is about as fast and never holds the weights), q (..., Lq, d_k),
     k (..., Lk, d_k), v (..., Lk, d_v) with the same leading dimensions (no broadcasting), float32 or float64
@@ -74,19 +82,26 @@ def _attend(q, k, v, scale, mask=None, *, causal=False):
     """``attention`` on inputs already checked (``attention._attention`` checked them)."""
     bias = None
     if causal:
-        bias = mask_bias(
+        bias = _mask_bias(
             torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril_(), q.dtype
         )
     if mask is not None:
-        bias = mask_bias(mask, q.dtype) if bias is None else bias + mask_bias(mask, q.dtype)  # small
+        bias = _mask_bias(mask, q.dtype) if bias is None else bias + _mask_bias(mask, q.dtype)  # small
     return _Attention.apply(q, k, v, scale, bias)[0]
 
 
 def mask_bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """A bool mask (True = may attend) → 0 where it is True, −∞ where not, in ``dtype``: added
     to the scores, it masks them ~10× faster than ``masked_fill_`` does over every head, as
-    the mask is small and broadcasts. (Out of place: under torch.vmap the mask may be
-    mapped, the zeros are not.)"""
+    the mask is small and broadcasts."""
+    _validate.bool_mask("mask", mask)
+    _validate.float_dtype("dtype", dtype)  # −∞ exists only in floating point
+    return _mask_bias(mask, dtype)
+
+
+def _mask_bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``mask_bias`` for a mask already checked (attention checks it once, where it comes in).
+    (Out of place: under torch.vmap the mask may be mapped, the zeros are not.)"""
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, float("-inf"))
 
 
@@ -99,6 +114,8 @@ def _check(q, k, v, scale, mask) -> None:
             _validate.like(name, x, q, "q")
     if k.shape[-1] != q.shape[-1]:
         raise ValueError(f"k must have q's last dimension (d_k = {q.shape[-1]}), got shape {tuple(k.shape)}")
+    if q.shape[-1] == 0:
+        raise ValueError(f"q must have a last dimension d_k >= 1, got shape {tuple(q.shape)}")
     if v.shape[-2] != k.shape[-2]:
         raise ValueError(f"v must have as many rows as k (Lk = {k.shape[-2]}), got shape {tuple(v.shape)}")
     if not q.shape[:-2] == k.shape[:-2] == v.shape[:-2]:
@@ -106,6 +123,14 @@ def _check(q, k, v, scale, mask) -> None:
             "q, k and v must have the same leading dimensions, got shapes "
             f"{tuple(q.shape)}, {tuple(k.shape)} and {tuple(v.shape)}"
         )
+    # This path works on (n, L, d) matrices that hold something: no empty batch, no sequence
+    # without a query or a key, no value of width 0 (scaled_dot_product_attention takes those).
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if x.numel() == 0:
+            raise ValueError(
+                f"{name} must have every dimension >= 1 here (use attention.scaled_dot_product_attention "
+                f"for empty inputs), got shape {tuple(x.shape)}"
+            )
     _validate.finite_number("scale", scale, above=0)
     if mask is not None:
         _validate.bool_mask("mask", mask)

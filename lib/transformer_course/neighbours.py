@@ -32,6 +32,7 @@ def neighbour_rows(num_rows: int, *, length: int = 8, num_symbols: int = 6, seed
     if length < 3:
         raise ValueError(f"length must be at least 3 (a position with a symbol on each side), got {length}")
     _validate.seed("seed", seed)
+    _validate.fits_in_memory("num_rows × length", num_rows * length, bytes_each=8)  # int64 ids
     return torch.randint(0, num_symbols, (num_rows, length), generator=torch.Generator().manual_seed(seed))
 
 
@@ -57,6 +58,7 @@ class NeighbourReader(nn.Module):
         super().__init__()
         self.num_symbols = _validate.positive_int("num_symbols", num_symbols)
         self.max_len = _validate.positive_int("max_len", max_len)
+        d_model = _validate.positive_int("d_model", d_model)  # nn.Embedding's error names none
         self.embed = nn.Embedding(num_symbols, d_model)
         self.register_buffer("pe", sinusoidal_encoding(max_len, d_model), persistent=False)
         self.attention = MultiHeadAttention(d_model, num_heads)
@@ -65,6 +67,8 @@ class NeighbourReader(nn.Module):
 
     def forward(self, ids: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
         _validate.tensor("ids", ids, ndim=2, floating=False)
+        _validate.index_dtype("ids", ids)
+        _validate.stored("ids", ids)
         if ids.shape[1] > self.max_len:
             raise ValueError(f"ids has {ids.shape[1]} positions (dimension 1) but max_len is {self.max_len}")
         if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.num_symbols):
@@ -78,6 +82,8 @@ class NeighbourReader(nn.Module):
 
 def neighbour_loss(model: NeighbourReader, ids: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of every job at every position that has an answer, averaged."""
+    _validate.takes("model", model, 1, "(ids), a NeighbourReader")
+    _check_rows(ids)
     logits = model(ids)  # (N, 3, L, S)
     targets = neighbour_targets(ids).to(logits.device)  # (N, 3, L)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=NO_ANSWER)
@@ -86,6 +92,8 @@ def neighbour_loss(model: NeighbourReader, ids: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def neighbour_accuracy(model: NeighbourReader, ids: torch.Tensor) -> torch.Tensor:
     """(3,): for each job of ``JOBS``, the share of positions (with an answer) named right."""
+    _validate.instance("model", model, nn.Module, " (a NeighbourReader)")
+    _check_rows(ids)
     was_training = model.training
     model.eval()
     guesses = model(ids).argmax(dim=-1).cpu()  # (N, 3, L)
@@ -93,6 +101,14 @@ def neighbour_accuracy(model: NeighbourReader, ids: torch.Tensor) -> torch.Tenso
     targets = neighbour_targets(ids.cpu())
     answered = targets != NO_ANSWER
     return ((guesses == targets) & answered).sum(dim=(0, 2)) / answered.sum(dim=(0, 2))
+
+
+def _check_rows(ids: object) -> None:
+    """Rows with something to score: without a row, or a second position, every target is
+    NO_ANSWER and the loss or the accuracy is 0/0 (NaN), silently."""
+    _validate.tensor("ids", ids, ndim=2, floating=False)
+    if ids.shape[0] < 1 or ids.shape[1] < 2:
+        raise ValueError(f"ids must hold at least 1 row of at least 2 symbols, got shape {tuple(ids.shape)}")
 
 
 def head_jobs(weights: torch.Tensor) -> torch.Tensor:
@@ -108,6 +124,9 @@ def head_jobs(weights: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"weights must be self-attention (..., L, L) with L ≥ 5, got shape {tuple(weights.shape)}"
         )
+    if weights.shape[0] < 1:  # the mean over no rows is NaN
+        raise ValueError(f"weights must hold at least one row, got shape {tuple(weights.shape)}")
+    _validate.finite_tensor("weights", weights)
     rows = torch.arange(2, length - 1)  # positions with all three answers elsewhere
     looks = torch.stack(
         [

@@ -65,6 +65,7 @@ class PronounPointer(nn.Module):
 
 def pointer_loss(model: PronounPointer, batch: PronounSplit) -> torch.Tensor:
     """Cross-entropy of the pointer: −log(weight on the true referent), averaged."""
+    _check_model(model)
     _check_split("batch", batch)
     weights = model(batch.ids, batch.it_pos)
     picked = weights.gather(1, batch.referent_pos.unsqueeze(1)).squeeze(1)
@@ -74,6 +75,7 @@ def pointer_loss(model: PronounPointer, batch: PronounSplit) -> torch.Tensor:
 @torch.no_grad()
 def referent_wins(model: PronounPointer, split: PronounSplit) -> torch.Tensor:
     """(N,) bool: does the attention from "it" weigh the referent above the distractor?"""
+    _check_model(model)
     _check_split("split", split)
     device = _validate.module_device("model", model)
     was_training = model.training
@@ -86,6 +88,7 @@ def referent_wins(model: PronounPointer, split: PronounSplit) -> torch.Tensor:
 
 def resolve(model: PronounPointer, ids: torch.Tensor, it_pos: int) -> torch.Tensor:
     """One sentence: ids (L,) and the position of "it" → pointer weights (L,)."""
+    _check_model(model)
     _validate.tensor("ids", ids, ndim=1, floating=False)
     _validate.integer("it_pos", it_pos)
     device = _validate.module_device("model", model)
@@ -125,6 +128,9 @@ def snapshot(model: PronounPointer, shown: PronounSplit, held_out: PronounSplit)
     where the referent outweighs the distractor; predicate: (h,) ``predicate_share`` of
     each encoder head on ``held_out``.
     """
+    _check_model(model)
+    _check_split("shown", shown)
+    _check_split("held_out", held_out)
     pointer = model(shown.ids, shown.it_pos, need_weights=True)
     encoder = model.encoder_attention()[0]
     return {
@@ -133,6 +139,11 @@ def snapshot(model: PronounPointer, shown: PronounSplit, held_out: PronounSplit)
         "wins": float(referent_wins(model, held_out).float().mean()),
         "predicate": predicate_share(model, held_out),
     }
+
+
+def _check_model(model: object) -> None:
+    """A model called as model(ids, it_pos): another one fails inside torch's call machinery."""
+    _validate.takes("model", model, 2, "(ids, it_pos), a PronounPointer")
 
 
 def _check_split(name: str, split: object) -> None:

@@ -7,6 +7,8 @@ from torch import nn
 
 from . import _validate
 
+MAX_SHIFT = 2**53  # largest |k| for shift_matrix: float64 holds every int up to it exactly
+
 
 def sinusoidal_encoding(
     length: int,
@@ -23,11 +25,14 @@ def sinusoidal_encoding(
     2π·base (the last pair), so fast waves tell neighbours apart and slow ones tell
     far-apart positions apart.
     """
-    _validate.positive_int("length", length)
-    _validate.positive_int("d_model", d_model)
+    length = _validate.positive_int("length", length)  # a numpy int becomes an int: no overflow below
+    d_model = _validate.positive_int("d_model", d_model)
     _validate.finite_number("base", base, above=1)
     _validate.float_dtype("dtype", dtype)
     _validate.device("device", device)
+    # Before anything is allocated: the (length, d_model) table in float64, and the angles and
+    # a sin or cos beside it while it is filled, about 16 bytes a number at the peak.
+    _validate.fits_in_memory("length × d_model", length * d_model, bytes_each=16)
     pos = torch.arange(length, dtype=torch.float64, device=device)[:, None]  # (L, 1)
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)  # (⌈d/2⌉,)
     angle = pos / base ** (two_i / d_model)  # (L, ⌈d/2⌉)
@@ -52,12 +57,16 @@ def shift_matrix(
     only, never on pos; being a rotation it keeps lengths, which is why the dot product
     PE[pos]·PE[pos+k] depends only on the distance k. ``k`` may be negative (a step back).
     """
-    _validate.integer("k", k)
-    _validate.positive_int("d_model", d_model)
+    k = _validate.integer("k", k)
+    if abs(k) > MAX_SHIFT:  # float64 holds every int up to 2**53; past it k·ω is not k's angle
+        raise ValueError(f"k must be an int in [-2**53, 2**53], got {k}")
+    d_model = _validate.positive_int("d_model", d_model)
     if d_model % 2:
         raise ValueError(f"d_model must be even (one sin/cos pair per frequency), got {d_model}")
     _validate.finite_number("base", base, above=1)
     _validate.float_dtype("dtype", dtype)
+    # The (d_model, d_model) matrix in float64, then in dtype: checked before either is made.
+    _validate.fits_in_memory("d_model × d_model", d_model * d_model, bytes_each=16)
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (d/2,)
     angle = k / base ** (two_i / d_model)  # (d/2,): k·ω for each pair
     c, s = torch.cos(angle), torch.sin(angle)
@@ -76,8 +85,12 @@ class SinusoidalPositionalEncoding(nn.Module):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
         self.max_len = _validate.positive_int("max_len", max_len)
+        # Checked here too, so that the message names max_len (sinusoidal_encoding calls it length).
+        _validate.fits_in_memory("max_len × d_model", self.max_len * self.d_model, bytes_each=16)
         # A buffer moves with .to(device) but is not a parameter and not saved.
-        self.register_buffer("pe", sinusoidal_encoding(max_len, d_model, base=base), persistent=False)
+        self.register_buffer(
+            "pe", sinusoidal_encoding(self.max_len, self.d_model, base=base), persistent=False
+        )
 
     def forward(self, x: torch.Tensor, *, start: int = 0) -> torch.Tensor:
         _check_input(x, self.d_model, self.max_len, self.pe, start)
@@ -99,7 +112,8 @@ class LearnedPositionalEmbedding(nn.Module):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
         self.max_len = _validate.positive_int("max_len", max_len)
-        self.table = nn.Embedding(max_len, d_model)
+        _validate.fits_in_memory("max_len × d_model", self.max_len * self.d_model)  # before the table is made
+        self.table = nn.Embedding(self.max_len, self.d_model)
 
     @property
     def pe(self) -> torch.Tensor:

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from . import _validate
+from .generation import model_fits
 from .stories import Story, encode
 from .training import release_freed_memory
 
@@ -126,6 +127,7 @@ def pronoun_readings(
     for row in rows:
         if row not in ROWS:
             raise ValueError(f'at must be "query" or "pronoun", got {row!r}')
+    _validate.takes("model", model, 1, "(ids), a decoder-only model such as DecoderOnlyTransformer")
     if not hasattr(model, "attention_weights"):
         raise ValueError(
             f"model must be a decoder-only model with attention_weights(), got {type(model).__name__}"
@@ -138,7 +140,9 @@ def pronoun_readings(
     read: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {row: [] for row in rows}
     for start in range(0, len(stories), batch_size):
         part = stories[start : start + batch_size]
-        model(encode(part), need_weights=True)
+        ids = encode(part)
+        model_fits(model, ids, "stories", ids.shape[1])  # else the model names its own "ids"
+        model(ids, need_weights=True)
         weights = torch.stack(model.attention_weights()["decoder_self"], dim=1)  # (b, layers, h, L, L)
         for row in rows:
             read[row].append(_read_batch(weights, part, row))
@@ -230,6 +234,7 @@ def stories_won(readings: Mapping[str, PronounAttention], heads: Mapping[str, Pr
     """The share of stories in which, at every pronoun, the head chosen for its word prefers the
     referent. ``readings``: row → ``pronoun_attention(model, stories, at=row)`` of the same
     stories, for every row the ``heads`` (word → ``PronounHead``) read."""
+    _check_readings(readings, heads)
     first = next(iter(readings.values()), None)
     if first is None:
         raise ValueError("readings must hold at least one PronounAttention")
@@ -239,11 +244,38 @@ def stories_won(readings: Mapping[str, PronounAttention], heads: Mapping[str, Pr
     rows = sorted({heads[w].at for w in set(first.words)} - set(readings))
     if rows:
         raise ValueError(f"readings must hold the rows the heads read, missing {rows}")
+    layers, per_layer = first.wins.shape[:2]
+    for w in set(first.words):  # a head the model does not have would fail as an IndexError
+        _validate.integer(f"heads[{w!r}].layer", heads[w].layer, low=0, high=layers)
+        _validate.integer(f"heads[{w!r}].head", heads[w].head, low=0, high=per_layer)
     won = torch.stack(
         [readings[heads[w].at].wins[heads[w].layer, heads[w].head, i] for i, w in enumerate(first.words)]
     )
     lost = torch.zeros(first.num_stories).index_add_(0, first.story, (~won).float())  # (N,)
     return float((lost == 0).float().mean())
+
+
+def _check_readings(readings: object, heads: object) -> None:
+    """row → PronounAttention and word → PronounHead, as pronoun_readings and
+    find_pronoun_heads make them."""
+    if not isinstance(readings, Mapping) or not all(
+        isinstance(r, PronounAttention) for r in readings.values()
+    ):
+        raise ValueError(
+            "readings must be a dict of row → PronounAttention (from pronoun_readings), "
+            f"got {_kind(readings)}"
+        )
+    if not isinstance(heads, Mapping) or not all(isinstance(h, PronounHead) for h in heads.values()):
+        raise ValueError(
+            f"heads must be a dict of word → PronounHead (from find_pronoun_heads), got {_kind(heads)}"
+        )
+
+
+def _kind(value: object) -> str:
+    """A dict's kind with its first value's ("dict of int"), else the type's name."""
+    if isinstance(value, Mapping) and value:
+        return f"a dict of {type(next(iter(value.values()))).__name__}"
+    return type(value).__name__
 
 
 def _rows(at: object) -> tuple[str, ...]:

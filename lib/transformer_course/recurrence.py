@@ -20,11 +20,15 @@ from . import _validate
 from .attention import MultiHeadAttention
 from .positional import sinusoidal_encoding
 
+MAX_LENGTH = 10_000  # longest sequence measured: chapter 00 shows 100; 10⁵ tokens take minutes
+
 
 def _inputs(length: int, d_model: int, seed: int) -> tuple[torch.Tensor, torch.Generator]:
-    _validate.positive_int("length", length)
-    _validate.positive_int("d_model", d_model)
+    length = _validate.positive_int("length", length)
+    d_model = _validate.positive_int("d_model", d_model)
     _validate.seed("seed", seed)
+    if length > MAX_LENGTH:  # a backward pass through so many steps (or L² scores) would not end soon
+        raise ValueError(f"length must be at most {MAX_LENGTH}, got {length}")
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(length, d_model, generator=g, dtype=torch.float64)  # (T, d): the tokens
     return x.requires_grad_(), g
@@ -42,9 +46,13 @@ def tiny_rnn(d_model: int = 16, *, scale: float = 1.0, seed: int = 0) -> nn.RNN:
     exactly ``scale`` per step (before tanh, whose slope is at most 1, shrinks it); U is
     random with variance 1/d_model.
     """
-    _validate.positive_int("d_model", d_model)
+    # int(): nn.RNN refuses a numpy int ("input_size should be of type int").
+    d_model = _validate.positive_int("d_model", d_model)
     _validate.finite_number("scale", scale, above=0)
     _validate.seed("seed", seed)
+    # A few (d_model, d_model) float64 matrices at once (the random one, Q and R, W, U): checked
+    # before the first is drawn.
+    _validate.fits_in_memory("d_model × d_model", d_model * d_model, bytes_each=48)
     g = torch.Generator().manual_seed(seed)
     rotation, _ = torch.linalg.qr(torch.randn(d_model, d_model, generator=g, dtype=torch.float64))
     with torch.random.fork_rng(devices=[]):  # its initial weights (overwritten below) drawn aside
@@ -56,8 +64,10 @@ def tiny_rnn(d_model: int = 16, *, scale: float = 1.0, seed: int = 0) -> nn.RNN:
 
 
 def rnn_gradients(length: int, *, scale: float = 1.0, d_model: int = 16, seed: int = 0) -> torch.Tensor:
-    """(length,) gradient reaching each token from ``tiny_rnn``'s last state; entry k: k steps back."""
+    """(length,) gradient reaching each token from ``tiny_rnn``'s last state; entry k: k steps back.
+    ``length`` at most ``MAX_LENGTH``."""
     rnn = tiny_rnn(d_model, scale=scale, seed=seed)
+    d_model = rnn.hidden_size  # an int, even when given a numpy one
     x, g = _inputs(length, d_model, seed + 1)
     readout = torch.randn(d_model, generator=g, dtype=torch.float64)
     states, _ = rnn(x)  # (T, d): one state per token, computed one step after another
@@ -67,8 +77,10 @@ def rnn_gradients(length: int, *, scale: float = 1.0, d_model: int = 16, seed: i
 
 def attention_gradients(length: int, *, d_model: int = 16, num_heads: int = 2, seed: int = 0) -> torch.Tensor:
     """(length,) gradient reaching each token from one self-attention layer's last output;
-    entry k: k steps back. The tokens get the sinusoidal positions added, as in chapter 02."""
+    entry k: k steps back. The tokens get the sinusoidal positions added, as in chapter 02.
+    ``length`` at most ``MAX_LENGTH``."""
     x, g = _inputs(length, d_model, seed)
+    length, d_model = x.shape  # ints, even when given numpy ones
     torch_state = torch.random.get_rng_state()
     torch.manual_seed(seed)  # the layer's random weights, without disturbing the caller's stream
     layer = MultiHeadAttention(d_model, num_heads).double()

@@ -36,6 +36,8 @@ def check_options(
     """ValueError naming the argument for a temperature that is negative or not a finite
     number (NaN, inf), a top_k outside 1 … V, or a top_p outside (0, 1]."""
     _validate.finite_number("temperature", temperature, at_least=0, note=" (0 = greedy)")
+    if vocab_size is not None:  # compared with top_k below: a str would fail at ">"
+        _validate.positive_int("vocab_size", vocab_size)
     if top_k is not None:
         _validate.integer("top_k", top_k, low=1)
         if vocab_size is not None and top_k > vocab_size:
@@ -48,6 +50,7 @@ def check_logits(logits: torch.Tensor) -> None:
     """Logits (..., V) a token can be chosen from: no NaN or +inf, and in every row at least
     one token that is not blocked (-inf)."""
     _validate.tensor("logits", logits, floating=True)
+    _validate.stored("logits", logits)  # its values are read just below
     if math.isfinite(float(logits.sum())):
         # The usual case, in one cheap pass: a sum is finite only if every term is (NaN or ±inf
         # in any term makes it NaN or ±inf), so every token is allowed and nothing is refused.
@@ -111,6 +114,7 @@ def keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     if probs.dim() == 0 or probs.shape[-1] == 0:
         got = tuple(probs.shape)
         raise ValueError(f"probs must have a last dimension of V >= 1 probabilities, got shape {got}")
+    _validate.stored("probs", probs)
     _validate.finite_tensor("probs", probs, at_least=0)
     if probs.numel() and bool((probs.sum(dim=-1) <= 0).any()):
         raise ValueError("probs must give each row some probability, got a row of zeros")
@@ -144,6 +148,11 @@ def choose(
     ``next_token_probs`` with ``generator`` (seeded → reproducible).
     """
     _validate.tensor("logits", logits, ndim=2, floating=True)
+    if logits.shape[-1] == 0:  # argmax over no token fails inside torch
+        raise ValueError(
+            f"logits must have a last dimension of V >= 1 scores, got shape {tuple(logits.shape)}"
+        )
+    _validate.stored("logits", logits)
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
     if generator is not None and not isinstance(generator, torch.Generator):

@@ -58,6 +58,10 @@ def entropy(weights: torch.Tensor, dim: int = -1) -> torch.Tensor:
     0 when all weight sits on one key; log(Lk) when it is spread evenly (0 · log 0 = 0).
     """
     _check_rows("weights", weights, dim)
+    # Weights are a distribution: a negative one has no log, NaN would make the entropy NaN.
+    # (A meta tensor has no values to check: it only carries the shape through.)
+    if not weights.is_meta:
+        _validate.finite_tensor("weights", weights, at_least=0)
     logs = torch.where(weights > 0, weights.log(), torch.zeros_like(weights))
     return -(weights * logs).sum(dim=dim)
 
@@ -69,9 +73,30 @@ def softmax_jacobian_norm(weights: torch.Tensor) -> torch.Tensor:
     √(Σ p_i² − 2 Σ p_i³ + (Σ p_i²)²), which goes to 0 as p approaches one-hot.
     """
     _check_rows("weights", weights, -1)
+    _check_probabilities("weights", weights)
     s2 = (weights**2).sum(dim=-1)
     s3 = (weights**3).sum(dim=-1)
     return (s2 - 2 * s3 + s2**2).clamp_min(0).sqrt()
+
+
+def _check_probabilities(name: str, p: torch.Tensor) -> None:
+    """Rows of softmax weights: each value in [0, 1], each row summing to 1 (or 0: a row whose
+    keys were all masked), within what float16 rounding leaves. The Jacobian formula holds
+    for softmax outputs only: scores would give a number that means nothing."""
+    if p.is_meta or p.numel() == 0:  # no values to check
+        return
+    _validate.finite_tensor(name, p, at_least=0)
+    if bool((p > 1).any()):
+        raise ValueError(f"{name} must be probabilities in [0, 1] (softmax weights), got {float(p.max()):g}")
+    sums = p.double().sum(dim=-1)
+    bad = ((sums - 1).abs() > 1e-2) & (sums != 0)
+    if bool(bad.any()):
+        where = tuple(int(i) for i in bad.nonzero()[0])
+        at = f" at {where}" if where else ""  # a 1-D tensor is one row
+        raise ValueError(
+            f"{name} must be rows of softmax weights, each summing to 1, got a row{at} "
+            f"summing to {float(sums[where]):g}"
+        )
 
 
 def _check_rows(name: str, x: torch.Tensor, dim: int) -> None:
@@ -110,16 +135,18 @@ def saturation_experiment(
     For each d_k, ``rows`` queries each attend over ``length`` keys, with and without the
     1/√d_k scaling. Deterministic for a given seed.
     """
-    _validate.positive_int("length", length)
-    _validate.positive_int("rows", rows)
+    length = _validate.positive_int("length", length)
+    rows = _validate.positive_int("rows", rows)
     _validate.seed("seed", seed)
     if isinstance(d_ks, str) or not isinstance(d_ks, Iterable):
         raise ValueError(f"d_ks must be a list of positive ints, got {type(d_ks).__name__}")
     d_ks = tuple(d_ks)
     if not d_ks:
         raise ValueError("d_ks must list at least one dimension, got an empty sequence")
-    for d in d_ks:
-        _validate.positive_int("d_ks entries", d)
+    d_ks = tuple(_validate.positive_int("d_ks entries", d) for d in d_ks)
+    # The keys (rows, length, d) and queries (rows, 1, d) of the widest d_k, in float64,
+    # checked before any is drawn.
+    _validate.fits_in_memory("rows × (length + 1) × max(d_ks)", rows * (length + 1) * max(d_ks), bytes_each=8)
     gen = torch.Generator().manual_seed(seed)
     out: dict[str, list[float]] = {
         k: []

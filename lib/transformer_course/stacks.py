@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from . import _validate
-from .config import TransformerConfig, check_config
+from .config import TransformerConfig, check_config, check_depth
 from .embeddings import TokenEmbedding
 from .kv_cache import KVCache
 from .layers import DecoderLayer, EncoderLayer, _check_hidden, _dropout
@@ -73,7 +73,7 @@ def _layer_options(config: TransformerConfig) -> dict:
 
 def _depth(num_layers: int | None, default: int) -> int:
     # "is None", not "or": num_layers=0 is a mistake to report, not a request for the default.
-    return _validate.positive_int("num_layers", default if num_layers is None else num_layers)
+    return check_depth("num_layers", default if num_layers is None else num_layers)
 
 
 class _Stack(nn.Module):
@@ -98,17 +98,29 @@ class _Stack(nn.Module):
             raise ValueError(f"{name} must be an nn.{self.torch_class.__name__}, got {type(stack).__name__}")
         if len(stack.layers) != len(self.layers):
             raise ValueError(f"{name} must have {len(self.layers)} layers, got {len(stack.layers)}")
-        for layer, theirs in zip(self.layers, stack.layers):
-            layer.load_from_torch(theirs)
+        for i, (layer, theirs) in enumerate(zip(self.layers, stack.layers)):
+            layer.load_from_torch(theirs, f"{name}.layers[{i}]")
         if (self.norm is None) != (stack.norm is None):
             has = "has" if stack.norm is not None else "lacks"
             raise ValueError(f"{name} {has} a final norm; set config.final_norm to match")
         if self.norm is not None:
-            if getattr(stack.norm, "eps", None) != self.norm.eps:  # load_state_dict does not copy it
-                got = getattr(stack.norm, "eps", type(stack.norm).__name__)
-                raise ValueError(f"{name}.norm must be a LayerNorm with eps={self.norm.eps:g}, got {got}")
+            _check_final_norm(f"{name}.norm", stack.norm, self.norm)
             self.norm.load_state_dict(stack.norm.state_dict())
         return self
+
+
+def _check_final_norm(name: str, theirs: nn.Module, mine: nn.LayerNorm) -> None:
+    """A LayerNorm of this stack's width and eps (load_state_dict copies neither the eps nor,
+    without naming the stack, weights of another width)."""
+    want = f"a LayerNorm with eps={mine.eps:g} and width {mine.normalized_shape[0]}"
+    if not isinstance(theirs, nn.LayerNorm):
+        raise ValueError(f"{name} must be {want}, got {type(theirs).__name__}")
+    if tuple(theirs.normalized_shape) != tuple(mine.normalized_shape) or theirs.eps != mine.eps:
+        raise ValueError(
+            f"{name} must be {want}, got eps={theirs.eps:g} and width {tuple(theirs.normalized_shape)}"
+        )
+    if (theirs.weight is None) != (mine.weight is None) or (theirs.bias is None) != (mine.bias is None):
+        raise ValueError(f"{name} must be {want}, with a learned weight and bias as this stack's has")
 
 
 class Encoder(_Stack):

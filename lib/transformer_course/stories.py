@@ -347,10 +347,14 @@ def _tokens(story, *, name: str = "story") -> list[str]:
     argument's name in the error."""
     if isinstance(story, str):
         words = tokenize(story)
+    elif isinstance(story, Story):  # one the generator wrote or parsed: its tokens
+        words = list(story.tokens)
     elif isinstance(story, Sequence) and all(isinstance(w, str) for w in story):
         words = list(story)
     else:
-        raise ValueError(f"{name} must be text or a sequence of token strings, got {type(story).__name__}")
+        raise ValueError(
+            f"{name} must be text or a sequence of token strings (or a Story), got {type(story).__name__}"
+        )
     return words if words[:1] == [BOS] else [BOS, *words]
 
 
@@ -395,6 +399,8 @@ def encode(stories: Sequence[Story], *, length: int | None = None) -> torch.Tens
     length = longest if length is None else _validate.positive_int("length", length)
     if length < longest:
         raise ValueError(f"length must be at least the longest story ({longest} tokens), got {length}")
+    # a flat list of ints, then the tensor: 16 bytes a token, refused before either is made
+    _validate.fits_in_memory("len(stories) × length", len(stories) * length, bytes_each=16)
     vocab = story_vocab()
     stoi, unk, pad = vocab.stoi, vocab.unk_id, vocab.pad_id
     # One flat list, one tensor: a row at a time took 2.5 times as long. Vocab.ids would check

@@ -197,9 +197,20 @@ def intro_table() -> Table:
     )
 
 
-@cache
 def food_table(a: str, b: str) -> Table:
     """Second sentence, after introducing ``a`` and ``b``: a template, one of the two, a food."""
+    return _food_table(_character("a", a), _character("b", b))
+
+
+def _character(name: str, key: object) -> str:
+    """A character's key ("tom", "lily" …): checked before the cache, which cannot hash a list."""
+    if not isinstance(key, str) or key not in BY_KEY:
+        raise ValueError(f"{name} must be one of the characters {', '.join(BY_KEY)}, got {key!r}")
+    return key
+
+
+@cache
+def _food_table(a: str, b: str) -> Table:
     cast = (BY_KEY[a], BY_KEY[b])
     p = 1 / (len(FOOD_INTROS) * 2 * len(FOODS))
     return Table(
@@ -208,9 +219,16 @@ def food_table(a: str, b: str) -> Table:
     )
 
 
+food_table.cache_clear = _food_table.cache_clear  # as when food_table was the cached one
+
+
 def event_table(a: str, b: str, food: str) -> Table:
     """Every event sentence for characters ``a``, ``b`` and ``food``: a template, then each
     of its slots uniformly (x from the two; r from x and y when the template names both)."""
+    _character("a", a)
+    _character("b", b)
+    if not isinstance(food, str) or food not in FOODS:
+        raise ValueError(f"food must be one of {', '.join(FOODS)}, got {food!r}")
     return _event_table(*sorted((a, b)), food)  # who came first changes nothing in an event
 
 

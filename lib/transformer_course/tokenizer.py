@@ -133,7 +133,8 @@ class Vocab:
         return len(self.itos)
 
     def __contains__(self, token: str) -> bool:
-        return token in self.stoi
+        # Only a str can be a token: anything else (a list would fail to hash) is not one.
+        return isinstance(token, str) and token in self.stoi
 
     def __repr__(self) -> str:
         return f"Vocab({len(self)} tokens: {', '.join(self.itos[:8])}, ...)"
@@ -146,7 +147,8 @@ class Vocab:
     def tokens(self, ids: Sequence[int] | torch.Tensor) -> list[str]:
         """Ids (T,) → token strings (special tokens included)."""
         if isinstance(ids, torch.Tensor):
-            ids = _validate.tensor("ids", ids, ndim=1, floating=False).tolist()
+            _validate.tensor("ids", ids, ndim=1, floating=False)
+            ids = _validate.stored("ids", ids).tolist()  # a meta tensor has no ids to read
         elif isinstance(ids, str) or not isinstance(ids, Iterable):
             raise ValueError(f"ids must be a 1-D tensor or a list of int ids, got {type(ids).__name__}")
         ids = [_validate.integer(f"ids[{k}]", i, low=0, high=len(self)) for k, i in enumerate(ids)]

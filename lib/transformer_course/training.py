@@ -46,6 +46,15 @@ class History:
     snapshots: dict[int, object] = field(default_factory=dict)
     seconds: float = 0.0
 
+    def __post_init__(self):
+        # History(losses=None) would fail later, inside smoothed() or a plot, naming nothing
+        for name in ("steps", "losses", "learning_rates"):
+            if not isinstance(getattr(self, name), list):
+                raise ValueError(f"{name} must be a list, got {type(getattr(self, name)).__name__}")
+        for name in ("evals", "snapshots"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"{name} must be a dict, got {type(getattr(self, name)).__name__}")
+
     def __len__(self) -> int:
         return len(self.steps)
 
@@ -71,7 +80,7 @@ class History:
         if not isinstance(name, str) or not name:
             raise ValueError(f'name must be a non-empty str such as "held-out", got {name!r}')
         _validate.integer("step", step, low=0)
-        if isinstance(value, str | bytes) or not _is_number(value):
+        if isinstance(value, str | bytes | bool) or not _is_number(value):  # True is no measurement
             raise ValueError(f"value must be a number (what was measured at step {step}), got {value!r}")
         self.evals.setdefault(name, []).append((step, float(value)))
 
@@ -117,7 +126,7 @@ def train(
     mode without gradients at each step in ``snapshot_steps`` (0 = before the first step).
     ``optimiser(model, lr)``, when given, makes the optimiser instead of Adam (e.g. a GPT's
     AdamW, ``lm_training.gpt_optimiser``). When the run is over, the memory its steps freed
-    goes back to the system (``release_freed_memory``).
+    goes back to the system (``release_freed_memory``). ``lr`` is at most ``MAX_LR`` (1e6).
 
     A loss that is NaN or infinite (training diverged: often a learning rate too large)
     ends the run at that step, before it updates the weights: the model keeps the last
@@ -126,10 +135,13 @@ def train(
     _check_model(model)
     _validate.function("loss_fn", loss_fn, "of (model, batch) returning a scalar loss")
     _validate.function("batch_fn", batch_fn, "of item indices (batch_size,) returning a batch")
+    # called with one or two arguments below: another count fails there, naming neither
+    _validate.takes("loss_fn", loss_fn, 2, "two arguments, (model, batch), and return a scalar loss")
+    _validate.takes("batch_fn", batch_fn, 1, "one argument, the item indices (batch_size,)")
     counts = (("num_items", num_items), ("steps", steps), ("batch_size", batch_size))
     for name, value in (*counts, ("callback_every", callback_every)):
         _validate.positive_int(name, value)
-    _validate.finite_number("lr", lr, above=0)
+    _check_lr(lr)
     _validate.integer("warmup", warmup, low=0)
     _validate.seed("seed", seed)
     _validate.boolean("decay", decay)
@@ -163,7 +175,7 @@ def train(
     began = time.perf_counter()
     model.train()
     for step in range(1, steps + 1):
-        loss = _check_loss(loss_fn(model, batch_fn(next(indices))))
+        loss = _check_loss(loss_fn(model, _check_batch(batch_fn(next(indices)))))
         value = loss.item()
         if not math.isfinite(value):  # one step more would write NaN into every weight
             _stop_diverged(history, start + step, value, optimiser, callback)
@@ -268,6 +280,13 @@ def _check_snapshots(snapshot_steps: Iterable[int], snapshot_fn, steps: int) -> 
     return sorted({int(s) for s in snapshot_steps})
 
 
+def _check_batch(batch: object) -> object:
+    """batch_fn forgot to return: loss_fn would fail on None, naming its own argument."""
+    if batch is None:
+        raise ValueError("batch_fn must return a batch for loss_fn (e.g. a tensor of ids), got None")
+    return batch
+
+
 def _check_loss(loss: object) -> torch.Tensor:
     """What ``loss_fn`` returned must be one number that backward() can start from."""
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
@@ -284,6 +303,7 @@ def _check_loss(loss: object) -> torch.Tensor:
 
 
 MAX_SCHEDULE = 10_000_000  # steps a listed schedule may have (80 MB of Python floats)
+MAX_LR = 1e6  # far above any useful rate; 1e300 fails inside Adam ("cannot be converted to float")
 
 
 def learning_rates(lr: float, steps: int, *, warmup: int = 0, decay: bool = False) -> list[float]:
@@ -294,11 +314,17 @@ def learning_rates(lr: float, steps: int, *, warmup: int = 0, decay: bool = Fals
     weights are random, stay small. Decay: afterwards the rate glides along half a cosine
     from lr down to lr/10, so that the last updates are small and the weights settle.
     """
-    _validate.finite_number("lr", lr, above=0)
+    _check_lr(lr)
     _validate.integer("steps", steps, low=1, high=MAX_SCHEDULE + 1)  # one float per step, listed
     _validate.integer("warmup", warmup, low=0)
     _validate.boolean("decay", decay)
     return [lr * _lr_factor(s, steps, warmup, decay) for s in range(steps)]
+
+
+def _check_lr(lr: object) -> None:
+    _validate.finite_number("lr", lr, above=0)
+    if lr > MAX_LR:  # Adam fails on it deep inside, converting to float
+        raise ValueError(f"lr must be at most {MAX_LR:g} (a learning rate is usually below 1), got {lr!r}")
 
 
 def _lr_factor(step: int, steps: int, warmup: int, decay: bool) -> float:
@@ -341,7 +367,7 @@ def seq2seq_loss(
     if not isinstance(batch, tuple | list) or len(batch) != 2:
         raise ValueError(f"batch must be a pair (src (B, S), tgt (B, T)), got {type(batch).__name__}")
     src, tgt = batch
-    _validate.function("model", model, "of (src, tgt) returning logits")
+    _validate.takes("model", model, 2, "(src, trg_in), an encoder-decoder Transformer")
     _validate.tensor("tgt", tgt, ndim=2, floating=False)
     _validate.integer("pad_id", pad_id, low=0)
     if tgt.shape[1] < 2:

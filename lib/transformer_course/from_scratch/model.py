@@ -33,12 +33,16 @@ class _Embedded(nn.Module):
     def embed(self, x: torch.Tensor, name: str) -> torch.Tensor:
         """ids (N, seq_length) → dropout(word + position) (N, seq_length, embed_size)."""
         _check_ids(name, x, self.word_embedding)
+        self.check_length(name, x)
+        positions = torch.arange(x.shape[1], device=x.device).expand_as(x)  # (N, seq_length): 0, 1, 2 …
+        return self.dropout(self.word_embedding(x) + self.position_embedding(positions))
+
+    def check_length(self, name: str, x: torch.Tensor) -> None:
+        """No more positions than the position table has rows."""
         if x.shape[1] > self.max_length:
             raise ValueError(
                 f"{name} has {x.shape[1]} positions (dimension 1) but max_length is {self.max_length}"
             )
-        positions = torch.arange(x.shape[1], device=x.device).expand_as(x)  # (N, seq_length): 0, 1, 2 …
-        return self.dropout(self.word_embedding(x) + self.position_embedding(positions))
 
     @torch.no_grad()
     def load_embeddings(self, words: torch.Tensor, positions: torch.Tensor) -> None:
@@ -197,6 +201,8 @@ class Transformer(nn.Module):
             raise ValueError(
                 f"trg must have the batch size of src ({src.shape[0]}), got shape {tuple(trg.shape)}"
             )
+        self.encoder.check_length("src", src)  # the encoder would call it x, a name the caller never saw
+        self.decoder.check_length("trg", trg)
         enc_src = self.encoder(src, src_mask)  # (N, src_len, embed_size)
         return self.decoder(trg, enc_src, src_mask, trg_mask)
 
