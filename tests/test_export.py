@@ -288,3 +288,30 @@ def test_an_explorer_snapshot_shows_what_the_learner_saw():
     gpt = DecoderOnlyTransformer(config.replace(vocab_size=len(story_vocab), max_len=64))
     story_page = snapshot_html(StoryExplorer(gpt, story_vocab, max_new_tokens=3))
     assert story_page.count("grid-column:1/-1") == 1  # the attention, a column per token
+
+
+def test_a_page_carries_the_dark_theme_and_the_switch_between_the_two():
+    """Light by default, JupyterLab Dark's stylesheet on when the system is dark (the browser
+    suite switches it and clicks the button), the live view's dark colours for the charts."""
+    import json
+
+    from transformer_course.figures.themes import theme_swap
+
+    nav = {"index": "index.html", "prev": None, "next": {"href": "02.html", "title": "02 · Next"}}
+    page = export.to_html(notebook("01 · Fine", v4.new_code_cell("x = 1")), "01 · Fine", nav)
+    assert 'data-jp-theme-light="true"' in page  # before the script runs: light
+    dark = re.search(r'<style ([^>]*id="tc-theme-dark"[^>]*)>(.*?)</style>', page, re.DOTALL)
+    assert dark and 'media="(prefers-color-scheme: dark)"' in dark.group(1)
+    assert "--jp-layout-color0: #111;" in dark.group(2)
+    assert page.index("tc-theme-dark") > page.index("--jp-layout-color0: white")  # dark overrides light
+    assert page.count('class="tc-theme-toggle"') == 2  # top and bottom bars
+    themes = re.search(r"var TC_THEMES = (.*);\n", page).group(1)
+    assert "</" not in themes and json.loads(themes) == json.loads(json.dumps(theme_swap()))
+    assert "function swapColours" in page and "Plotly.newPlot = function" in page
+
+
+def test_the_index_follows_the_theme_the_chapters_use(tmp_path):
+    index = export.write_index(export.find_chapters(CHAPTERS), tmp_path, solutions=False).read_text()
+    assert ':root[data-tc-theme="dark"]' in index and 'getItem("tc-export-theme")' in index
+    script = (LIB / "transformer_course" / "static" / "export_theme.js").read_text()
+    assert 'KEY = "tc-export-theme"' in script  # the same key

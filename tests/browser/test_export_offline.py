@@ -81,8 +81,10 @@ class Page:
     """A page opened offline; every request it tries (other than its own file) is
     recorded, and refused."""
 
-    def __init__(self, browser, path: Path, width: int):
-        self.context = browser.new_context(offline=True, viewport={"width": width, "height": 900})
+    def __init__(self, browser, path: Path, width: int, color_scheme: str = "light"):
+        self.context = browser.new_context(
+            offline=True, viewport={"width": width, "height": 900}, color_scheme=color_scheme
+        )
         self.requests: list[str] = []
         self.context.route(re.compile(r"^(?!file:|data:|blob:|about:)"), lambda route: route.abort())
         self.page = self.context.new_page()
@@ -116,8 +118,8 @@ class Page:
 def open_page(browser):
     pages = []
 
-    def opener(path: Path, width: int = 1280) -> Page:
-        pages.append(Page(browser, path, width))
+    def opener(path: Path, width: int = 1280, color_scheme: str = "light") -> Page:
+        pages.append(Page(browser, path, width, color_scheme))
         return pages[-1]
 
     yield opener
@@ -228,3 +230,33 @@ def test_explorer_snapshot_is_drawn_and_screenshots_are_taken(site, open_page):
     assert not misfits(page.charts_fitted())
     page.page.locator(".tc-snapshot").first.scroll_into_view_if_needed()
     page.page.screenshot(path=str(shots / "export-04_softmax_and_scaling.png"))
+
+
+# The page's theme as the reader sees it: <body>'s flag, its background, each chart's paper.
+THEME = """() => ({light: document.body.dataset.jpThemeLight,
+  page: getComputedStyle(document.body).backgroundColor,
+  charts: [...document.querySelectorAll('.js-plotly-plot')].map(d => d._fullLayout.paper_bgcolor),
+  button: document.querySelector('nav.tc-nav-top .tc-theme-toggle').textContent})"""
+
+
+def test_a_page_follows_a_dark_system_and_the_readers_pick(site, open_page):
+    """A reader whose system is dark gets JupyterLab Dark and dark charts; the button in the
+    chapter bar switches to light, charts included, and the pick holds on the next page."""
+    shots = BUILD / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page = open_page(site / "04_softmax_and_scaling.html", color_scheme="dark")
+    assert not misfits(page.charts_fitted())
+    dark = page.page.evaluate(THEME)
+    assert dark["light"] == "false" and dark["page"] == "rgb(17, 17, 17)", dark
+    assert dark["charts"] and set(dark["charts"]) == {"rgb(17,17,17)"}, dark
+    assert "Light" in dark["button"]
+    page.page.locator(".tc-snapshot").first.scroll_into_view_if_needed()
+    page.page.screenshot(path=str(shots / "export-04-dark.png"))
+    page.page.locator("nav.tc-nav-top .tc-theme-toggle").click()
+    page.page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
+    light = page.page.evaluate(THEME)
+    assert light["page"] == "rgb(255, 255, 255)" and set(light["charts"]) == {"white"}, light
+    assert not misfits(page.charts_fitted())
+    page.page.locator("nav.tc-nav-top a.tc-next").click()  # the pick holds on the next chapter
+    page.page.wait_for_load_state()
+    assert page.page.evaluate(THEME)["light"] == "true"

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from plotly.offline import get_plotlyjs
 from transformer_course.figures.themes import theme_swap
-from transformer_course.widgets.view import STATIC, FigureView
+from transformer_course.widgets.view import STATIC, FigureView, view_js
 
 pytestmark = pytest.mark.browser
 
@@ -96,7 +96,7 @@ def page(browser):
     page = browser.new_page(viewport={"width": 1300, "height": 900})
     page.set_content("<html><body data-jp-theme-light='true'></body></html>")
     page.add_script_tag(content=PAGE_JS)
-    module = (STATIC / "figure_view.js").read_text(encoding="utf-8")
+    module = view_js()  # theme_swap.js, then figure_view.js
     page.add_script_tag(content=module + "\nwindow.__tcView = { render };", type="module")
     # The reference: the same module with keep() handing back nothing.
     assert module.count("function keep(fresh, before, live) {") == 1

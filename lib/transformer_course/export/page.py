@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,6 +190,27 @@ def to_html(nb: nbformat.NotebookNode, title: str, nav: dict | None = None) -> s
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab", template_file=str(TEMPLATE))
-    resources = {"plotly_js": plotly_inline(), "metadata": {"name": title}, "tc_nav": nav}
+    resources = {
+        "plotly_js": plotly_inline(),
+        "metadata": {"name": title},
+        "tc_nav": nav,
+        **theme_resources(exporter),
+    }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     return body
+
+
+def theme_resources(exporter) -> dict[str, str]:
+    """What the page needs to follow the reader's light or dark theme (static/export_theme.js):
+    JupyterLab Dark's stylesheet, from the lab template nbconvert ships, the dark template
+    and colours the live view uses (``theme_swap``, as a script's JSON: no "</" in it), and
+    the script itself after the colour swap it shares with the live view."""
+    from ..figures.themes import theme_swap
+
+    env = exporter.environment
+    script = "\n".join((STATIC / f).read_text(encoding="utf-8") for f in ("theme_swap.js", "export_theme.js"))
+    return {
+        "tc_dark_css": env.loader.get_source(env, "static/theme-dark.css")[0],
+        "tc_themes": json.dumps(theme_swap(), separators=(",", ":")).replace("</", "<\\/"),
+        "tc_theme_js": script,
+    }

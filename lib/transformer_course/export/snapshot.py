@@ -20,8 +20,8 @@ _VIEWS_GRID = "display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1
 
 def snapshot_missing() -> str:
     return (
-        '<div style="color:#6b7280;font-style:italic">(an interactive widget: open the '
-        "notebook in JupyterLab to use it)</div>"
+        '<div style="color:var(--jp-ui-font-color2,#6b7280);font-style:italic">'
+        "(an interactive widget: open the notebook in JupyterLab to use it)</div>"
     )
 
 
@@ -75,9 +75,10 @@ def _explorer_html(explorer) -> str:
         f'<div style="min-width:0{_wide(v)}">{snapshot_html(v)}</div>' for v in explorer.views.values()
     )
     return (
-        '<div class="tc-snapshot" style="border:1px solid #e5e7eb;border-radius:6px;'
+        '<div class="tc-snapshot" style="border:1px solid var(--jp-border-color2,#e5e7eb);border-radius:6px;'
         'padding:8px 12px">'
-        f'<div style="color:#374151;font-size:13px">Explorer, as last shown: {settings}</div>'
+        '<div style="color:var(--jp-ui-font-color1,#374151);font-size:13px">'
+        f"Explorer, as last shown: {settings}</div>"
         f'{explorer.message.value}<div style="{_VIEWS_GRID}">{views}</div></div>'
     )
 

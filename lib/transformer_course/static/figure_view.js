@@ -75,25 +75,9 @@ function pageMode() {
   return (isDark() ? "dark" : "light") + (isPresenting() ? ` deck ${window.innerWidth}x${window.innerHeight}` : "");
 }
 
-// Every light colour for its dark one in a single pass: one after another, a colour swapped
-// in could be swapped again (the light ink becomes the dark ink, which is also the light
-// theme's faint grey, and ended as the dark theme's faint: a current-step line drawn
-// nearly black on black).
-function swapColours(text, colours) {
-  const lights = Object.keys(colours).sort((a, b) => b.length - a.length); // the longest first
-  if (!lights.length) return text;
-  const pattern = new RegExp(lights.map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "g");
-  return text.replace(pattern, (light) => colours[light]);
-}
-
 function themed(text, themes, div) {
-  const dark = isDark() && themes && themes.template;
-  if (dark) {
-    text = swapColours(text, themes.colours || {});
-  }
-  const spec = JSON.parse(text);
+  const spec = isDark() && themes && themes.template ? darkSpec(text, themes) : JSON.parse(text);
   spec.layout = spec.layout || {};
-  if (dark) spec.layout.template = themes.template;
   if (isPresenting()) {
     const { template, ...own } = spec.layout;
     raiseFonts(own);

@@ -29,6 +29,11 @@ from ..figures.themes import theme_swap
 STATIC = Path(__file__).parent.parent / "static"  # lib/transformer_course/static (package data)
 
 
+def view_js() -> str:
+    """FigureView's JavaScript: the colour swap it shares with the exported pages, then the view."""
+    return "\n".join((STATIC / f).read_text(encoding="utf-8") for f in ("theme_swap.js", "figure_view.js"))
+
+
 class PlotlyLibrary(anywidget.AnyWidget):
     """plotly.js itself (from the plotly package, so it works offline), sent to the page once.
 
@@ -92,7 +97,7 @@ def _plain(obj):
 class FigureView(anywidget.AnyWidget):
     """One plotly figure, redrawn in place (``Plotly.react``); ``figure`` is the one on screen."""
 
-    _esm = (STATIC / "figure_view.js").read_text(encoding="utf-8")
+    _esm = view_js()
     _library = traitlets.Instance(PlotlyLibrary).tag(sync=True, **widgets.widget_serialization)
     _spec = traitlets.Unicode("").tag(sync=True)  # {"data": [...], "layout": {...}} as JSON
     _revision = traitlets.Int(0).tag(sync=True)
