@@ -4,8 +4,11 @@ mistakes recognised by value, by behaviour or by the error raised, and seeded ca
 Each exercise's checker is tested through the contract in test_exercises.py.
 """
 
+from pathlib import Path
+
 import pytest
 import torch
+from transformer_course import checks
 from transformer_course.checks import (
     ERROR,
     NOT_ATTEMPTED,
@@ -254,6 +257,8 @@ def test_a_recogniser_that_raises_does_not_apply():
 
 def test_result_shows_as_a_coloured_box_with_escaped_text():
     box = Result(WRONG, "use <b> & dim=-1")._repr_html_()
-    assert "&lt;b&gt; &amp; dim=-1" in box and "#b91c1c" in box and "✘" in box
-    assert "#15803d" in Result(PASSED, "ok")._repr_html_()
+    assert "&lt;b&gt; &amp; dim=-1" in box and "var(--tc-check-wrong, #b91c1c)" in box and "✘" in box
+    assert "var(--tc-check-passed, #15803d)" in Result(PASSED, "ok")._repr_html_()
+    dark = (Path(checks.__file__).parents[1] / "static" / "course.css").read_text()
+    assert all(f"--tc-check-{kind}:" in dark for kind in ("passed", "waiting", "wrong"))  # on dark
     assert str(Result(ERROR, "boom")) == "[error] boom" and not Result(ERROR, "boom").passed

@@ -232,6 +232,44 @@ def test_explorer_snapshot_is_drawn_and_screenshots_are_taken(site, open_page):
     page.page.screenshot(path=str(shots / "export-04_softmax_and_scaling.png"))
 
 
+# Every text on the page (charts aside: plotly draws them) whose colour reads at less than
+# 4.5:1 against what lies behind it (3:1 for large text), WCAG's measure for body text.
+LOW_CONTRAST = r"""() => {
+  const rgba = (c) => {
+    const m = c.match(/rgba?\(([^)]+)\)/);
+    if (!m) return null;
+    const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+  };
+  const lin = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = (c) => 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]);
+  const behind = (el) => {  // the background colours down to an opaque one, blended
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    let out = layers.length && layers[layers.length - 1][3] >= 1 ? layers.pop().slice(0, 3) : [255, 255, 255];
+    while (layers.length) { const c = layers.pop(); out = out.map((v, i) => v * (1 - c[3]) + c[i] * c[3]); }
+    return out;
+  };
+  const low = [], seen = new Set(), walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || !el || seen.has(el)) continue;
+    if (el.closest("svg, script, style, .js-plotly-plot")) continue;
+    seen.add(el);
+    const css = getComputedStyle(el), box = el.getBoundingClientRect(), fg = rgba(css.color);
+    if (!fg || !box.width || css.visibility === "hidden") continue;
+    const bg = behind(el), ink = fg.slice(0, 3).map((v, i) => v * fg[3] + bg[i] * (1 - fg[3]));
+    const [a, b] = [lum(ink), lum(bg)].sort((x, y) => y - x), ratio = (a + 0.05) / (b + 0.05);
+    const size = parseFloat(css.fontSize), large = size >= 24 || (size >= 18.66 && +css.fontWeight >= 700);
+    const what = `${n.textContent.trim().slice(0, 30)} (${css.color} on rgb(${bg.map(Math.round)})`;
+    if (ratio < (large ? 3 : 4.5)) low.push(`${what}, ${ratio.toFixed(2)}:1)`);
+  }
+  return low;
+}"""
+
 # The page's theme as the reader sees it: <body>'s flag, its background, each chart's paper.
 THEME = """() => ({light: document.body.dataset.jpThemeLight,
   page: getComputedStyle(document.body).backgroundColor,
@@ -250,12 +288,14 @@ def test_a_page_follows_a_dark_system_and_the_readers_pick(site, open_page):
     assert dark["light"] == "false" and dark["page"] == "rgb(17, 17, 17)", dark
     assert dark["charts"] and set(dark["charts"]) == {"rgb(17,17,17)"}, dark
     assert "Light" in dark["button"]
+    assert page.page.evaluate(LOW_CONTRAST) == []  # code, checks, snapshots: all readable
     page.page.locator(".tc-snapshot").first.scroll_into_view_if_needed()
     page.page.screenshot(path=str(shots / "export-04-dark.png"))
     page.page.locator("nav.tc-nav-top .tc-theme-toggle").click()
     page.page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
     light = page.page.evaluate(THEME)
     assert light["page"] == "rgb(255, 255, 255)" and set(light["charts"]) == {"white"}, light
+    assert page.page.evaluate(LOW_CONTRAST) == []
     assert not misfits(page.charts_fitted())
     page.page.locator("nav.tc-nav-top a.tc-next").click()  # the pick holds on the next chapter
     page.page.wait_for_load_state()

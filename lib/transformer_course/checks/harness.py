@@ -33,6 +33,9 @@ PASSED, NOT_ATTEMPTED, WRONG, ERROR = "passed", "not attempted", "wrong", "error
 LEARNER_ERRORS = (Exception, SystemExit)
 
 
+CHECK_COLOURS = {"passed": "#15803d", "waiting": "#6b7280", "wrong": "#b91c1c"}  # ≥ 4.8:1 on white
+
+
 @dataclass(frozen=True)
 class Result:
     status: str  # one of PASSED, NOT_ATTEMPTED, WRONG, ERROR
@@ -46,7 +49,10 @@ class Result:
         return f"[{self.status}] {self.message}"
 
     def _repr_html_(self) -> str:
-        colour = {PASSED: "#15803d", NOT_ATTEMPTED: "#6b7280"}.get(self.status, "#b91c1c")
+        # Colours that read on white; static/course.css gives lighter ones on a dark theme
+        # (on JupyterLab Dark's #111 the red would be 2.9:1).
+        kind = {PASSED: "passed", NOT_ATTEMPTED: "waiting"}.get(self.status, "wrong")
+        colour = f"var(--tc-check-{kind}, {CHECK_COLOURS[kind]})"
         icon = {PASSED: "✔", NOT_ATTEMPTED: "…"}.get(self.status, "✘")
         return (
             f'<div class="tc-check" style="border-left:4px solid {colour};padding:6px 10px;'

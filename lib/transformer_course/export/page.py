@@ -203,8 +203,9 @@ def to_html(nb: nbformat.NotebookNode, title: str, nav: dict | None = None) -> s
 def theme_resources(exporter) -> dict[str, str]:
     """What the page needs to follow the reader's light or dark theme (static/export_theme.js):
     JupyterLab Dark's stylesheet, from the lab template nbconvert ships, the dark template
-    and colours the live view uses (``theme_swap``, as a script's JSON: no "</" in it), and
-    the script itself after the colour swap it shares with the live view."""
+    and colours the live view uses (``theme_swap``, as a script's JSON: no "</" in it), the
+    script itself after the colour swap it shares with the live view, and the course's own
+    stylesheet (code colours that read on a projector, in either theme)."""
     from ..figures.themes import theme_swap
 
     env = exporter.environment
@@ -213,4 +214,5 @@ def theme_resources(exporter) -> dict[str, str]:
         "tc_dark_css": env.loader.get_source(env, "static/theme-dark.css")[0],
         "tc_themes": json.dumps(theme_swap(), separators=(",", ":")).replace("</", "<\\/"),
         "tc_theme_js": script,
+        "tc_course_css": (STATIC / "course.css").read_text(encoding="utf-8"),  # as in JupyterLab
     }
