@@ -298,5 +298,7 @@ def test_a_page_follows_a_dark_system_and_the_readers_pick(site, open_page):
     assert page.page.evaluate(LOW_CONTRAST) == []
     assert not misfits(page.charts_fitted())
     page.page.locator("nav.tc-nav-top a.tc-next").click()  # the pick holds on the next chapter
+    following = NAMES[NAMES.index("04_softmax_and_scaling") + 1]
+    page.page.wait_for_url(re.compile(rf"{following}\.html$"))
     page.page.wait_for_load_state()
-    assert page.page.evaluate(THEME)["light"] == "true"
+    assert page.page.evaluate(THEME)["light"] == "true"  # its system is still dark
