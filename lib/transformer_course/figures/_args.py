@@ -24,9 +24,7 @@ from .base import label_list
 def stored(name: str, x: object, *, ndim: int) -> torch.Tensor:
     """A tensor of ``ndim`` dimensions with values to read: not a meta tensor (shape only),
     not empty (there would be nothing to draw)."""
-    _validate.tensor(name, x, ndim=ndim)
-    if x.is_meta:
-        raise ValueError(f"{name} must hold data, got a meta tensor of shape {tuple(x.shape)}")
+    _validate.stored(name, _validate.tensor(name, x, ndim=ndim))
     if x.numel() == 0:
         raise ValueError(f"{name} must hold at least one value, got shape {tuple(x.shape)}")
     return x
@@ -73,11 +71,10 @@ def positions(name: str, given: object, n: int, *, one: str) -> list[int]:
 def index(name: str, value: object, n: int, one: str) -> int:
     """An int in [0, n) (numpy's ints and one-element integer tensors too, never a bool or a
     float); ``one`` says what it picks, e.g. "a head"."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
-        value = value.item()
-    if not (isinstance(value, Integral) and not isinstance(value, bool) and 0 <= value < n):
-        raise ValueError(f"{name} must be in [0, {n}): an int, {one}; got {value!r}")
-    return int(value)
+    try:
+        return _validate.position(name, value, n)
+    except ValueError:  # the same test, said with what the index picks
+        raise ValueError(f"{name} must be in [0, {n}): an int, {one}; got {value!r}") from None
 
 
 def as_numbers(given: object) -> np.ndarray | None:
@@ -150,13 +147,6 @@ def number_format(name: str, spec: object) -> str:
     return spec
 
 
-def text(name: str, value: object) -> str:
-    """A str (a title, a word)."""
-    if not isinstance(value, str):
-        raise ValueError(f"{name} must be a str, got {type(value).__name__} {value!r:.60}")
-    return value
-
-
 def word_marks(name: str, given: object, n: int) -> dict[int, str]:
     """None or a dict {head: word} with heads in [0, n) and words as str."""
     if given is None:
@@ -166,7 +156,7 @@ def word_marks(name: str, given: object, n: int) -> dict[int, str]:
     for head, word in given.items():
         if not (isinstance(head, Integral) and not isinstance(head, bool) and 0 <= head < n):
             raise ValueError(f"{name} must map heads in [0, {n}) to words, got head {head!r}")
-        text(f"{name}[{head!r}]", word)
+        _validate.text(f"{name}[{head!r}]", word)
     return {int(head): word for head, word in given.items()}
 
 

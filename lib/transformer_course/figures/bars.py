@@ -131,7 +131,7 @@ def query_row_figure(
     """One query's scores against every key, scores_row (Lk,), as bars: blue > 0, red < 0."""
     scores_row = _args.values("scores_row", scores_row, ndim=1)
     key_tokens = _args.labels("key_tokens", key_tokens, scores_row.shape[0])
-    _args.text("query_token", query_token)
+    _validate.text("query_token", query_token)
     bound = _args.largest(scores_row) or 1.0
     return bar_figure(
         scores_row,

@@ -169,7 +169,7 @@ def loss_curve_figure(
         _validate.positive_int("total_steps", total_steps)
     if floor is not None:
         _validate.finite_number("floor", floor, above=0 if log_y else None)
-        _args.text("floor_label", floor_label)
+        _validate.text("floor_label", floor_label)
     points = _validation_points(validation)
     y_axis = dict(
         title=dict(text="loss" + (" (log scale)" if log_y else "")), type="log" if log_y else "linear"

@@ -290,7 +290,7 @@ def similarity_heatmap(
     """
     similarity = _args.values("similarity", similarity, ndim=2)
     _validate.boolean("cosine", cosine)
-    _args.text("axis_title", axis_title)
+    _validate.text("axis_title", axis_title)
     tokens = _args.labels("tokens", tokens, similarity.shape[0])
     largest = _args.largest(similarity)
     if cosine and largest > 1.001:

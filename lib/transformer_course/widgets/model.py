@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import torch
 
-from .. import figures
+from .. import _validate, figures
 from ..model import Transformer, shape_trace
 from ..tokenizer import PAD, Vocab
 from .kit import MAX_TOKENS, SentenceExplorer, sentence_box, token_labels
@@ -44,8 +44,7 @@ class ModelExplorer(SentenceExplorer):
             raise ValueError(
                 f"model must be a transformer_course.model.Transformer, got {type(model).__name__}"
             )
-        if not isinstance(vocab, Vocab):
-            raise ValueError(f"vocab must be a Vocab, got {type(vocab).__name__}")
+        _validate.instance("vocab", vocab, Vocab)
         if model.config.vocab_size != len(vocab):
             raise ValueError(
                 f"vocab has {len(vocab)} tokens but model.config.vocab_size is {model.config.vocab_size}"

@@ -50,10 +50,8 @@ class StoryExplorer(Explorer):
         seed: int = 0,
         max_new_tokens: int = 24,
     ):
-        if not isinstance(model, DecoderOnlyTransformer):
-            raise ValueError(f"model must be a DecoderOnlyTransformer, got {type(model).__name__}")
-        if not isinstance(vocab, Vocab):
-            raise ValueError(f"vocab must be a Vocab, got {type(vocab).__name__}")
+        _validate.instance("model", model, DecoderOnlyTransformer)
+        _validate.instance("vocab", vocab, Vocab)
         if model.config.vocab_size != len(vocab):  # its ids would be read as other words
             raise ValueError(
                 f"vocab must be the model's vocabulary: the model has vocab_size "
