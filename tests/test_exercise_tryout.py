@@ -145,7 +145,7 @@ def _(q, k):
     return torch.inner(q, k)
 
 
-@wrong("attention_scores", "divided by d_k")
+@wrong("attention_scores", "divided by d_k", named="divided by d_k")
 def _(q, k):
     return q @ k.transpose(-2, -1) / q.shape[-1]
 
@@ -204,7 +204,7 @@ def _(x):
     return normalised((x / x.max(dim=-1, keepdim=True).values).exp())
 
 
-@wrong("softmax", "column max subtracted")
+@wrong("softmax", "column max subtracted", named="column max, row sum")
 def _(x):
     return normalised((x - x.max(dim=0, keepdim=True).values).exp())
 
@@ -256,7 +256,7 @@ def _(x, w_q, w_k, w_v):
     return head(x, w_q, w_k, w_v, weights_of=lambda s: s)
 
 
-@wrong("attention", "values not projected")
+@wrong("attention", "values not projected", named="values not projected")
 def _(x, w_q, w_k, w_v):
     return head(x, w_q, w_k, w_v, out_of=lambda w, x, v: w @ x)
 

@@ -118,6 +118,16 @@ def by_hand(
     return logits.softmax(dim=-1) if softmax else logits
 
 
+def _learner_combines_with_or(parts, src, trg_in):
+    d = parts.embedding.embedding_dim
+    memory = parts.encoder(
+        parts.embedding(src) * d**0.5 + parts.positions[: src.shape[1]], padding_mask(src, parts.pad_id)
+    )
+    trg_mask = causal_mask(trg_in.shape[1]) | padding_mask(trg_in, parts.pad_id)  # "add" the masks
+    y = parts.embedding(trg_in) * d**0.5 + parts.positions[: trg_in.shape[1]]
+    return parts.output(parts.decoder(y, memory, trg_mask, padding_mask(src, parts.pad_id)))
+
+
 def _one_stage_at_a_time(parts, src, trg_in):
     """Every layer of each stack in a loop, then the stack's final norm (as nn.Transformer)."""
     d = parts.positions.shape[1]
@@ -162,6 +172,7 @@ def forward(
     project=True,
     softmax=False,
     encoder_causal=False,
+    either=False,
 ):
     """The forward pass, or one of its usual mistakes (each switch off: correct). Masks built
     by hand here, so that the checker does not share the learner-side code."""
@@ -183,7 +194,7 @@ def forward(
     self_mask = torch.ones(length, length, dtype=torch.bool).tril() if causal else None
     if trg_padding:
         real = (trg_in != parts.pad_id)[:, None, None, :]
-        self_mask = real if self_mask is None else self_mask & real
+        self_mask = real if self_mask is None else (self_mask | real if either else self_mask & real)
     cross_mask = {"padding": src_mask, "none": None, "causal": self_mask}[cross]
     hidden = parts.decoder(embed(src if reads == "src" else trg_in), memory, self_mask, cross_mask)
     logits = parts.output(hidden) if project else hidden
@@ -304,6 +315,15 @@ MISTAKES = (
         "mask with the target's padding mask, causal_mask(Lt) & padding_mask(trg_in, pad_id).",
         compute=partial(forward, trg_padding=False),
         example=partial(by_hand, trg_padding=False),
+    ),
+    # With | a position may attend wherever EITHER mask allows: every real key, the future too.
+    Mistake(
+        name="target masks combined with OR",
+        hint="You combined the target's masks with | (or): a key is then visible if EITHER mask "
+        "allows it, so every real token sees the future. Both must allow it: causal_mask(Lt) & "
+        "padding_mask(trg_in, pad_id).",
+        compute=partial(forward, either=True),
+        example=_learner_combines_with_or,
     ),
     Mistake(
         name="no source padding mask",

@@ -84,6 +84,13 @@ SCORES_MISTAKES = (
         example=lambda q, k: q @ k.T / math.sqrt(k.shape[-1]),
     ),
     Mistake(
+        name="divided by d_k",
+        hint="You divided by d_k: here we want the raw scores, q @ k.transpose(-2, -1), with no "
+        "scaling at all. (Chapter 04 scales them, and by the square root, √d_k, not d_k.)",
+        compute=lambda q, k: q @ k.transpose(-2, -1) / q.shape[-1],
+        example=lambda q, k: torch.matmul(q, k.T) / k.shape[1],
+    ),
+    Mistake(
         name="element-wise product",
         hint="q * k multiplies entry by entry: it pairs query i with key i only, feature by "
         "feature. A score is a whole dot product, query i against key j: the matrix product "

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ..kv_cache import KVCache
 from .describe import same
-from .harness import Exercise, Mistake, Result, check_function, randn
+from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -256,6 +256,14 @@ MISTAKES = (
         recognise=lambda fn, case, got: isinstance(got, torch.Tensor),
         example=lambda *a: solution(*a)[0],
     ),
+    # Hugging Face's layers return (out, (keys, values)): the right tensors, one level too deep.
+    Mistake(
+        name="cache as a nested pair",
+        hint="Return three items side by side, (out, keys, values), not (out, (keys, values)): "
+        "the exercise unpacks out, keys, values = cached_attention_step(…).",
+        compute=lambda *a: (lambda out, k, v: (out, (k, v)))(*reference(*a)),
+        example=lambda *a: (lambda out, k, v: (out, (k, v)))(*solution(*a)),
+    ),
     Mistake(
         name="empty cache not handled",
         hint="On the first step the cache is empty: past_k and past_v are None, and torch.cat "
@@ -394,7 +402,14 @@ MISTAKES = (
         compute=partial(variant, values_by=lambda k, v, past: _grown(past, k)),
         example=partial(by_hand, stored="k as value"),
     ),
+    draws_at_random(lambda *a: _with_dropout(*a)),
 )
+
+
+def _with_dropout(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    return F.scaled_dot_product_attention(q, keys, values, dropout_p=0.1), keys, values  # training's p
 
 
 def check_cached_attention_step(learner_fn: Callable) -> Result:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -35,7 +36,12 @@ def same(got: object, want: object, atol: float = 1e-5) -> bool:
             and all(same(g, w, atol) for g, w in zip(got, want))
         )
     if isinstance(want, float):
-        return _is_number(got) and math.isclose(got, want, rel_tol=RTOL, abs_tol=atol)
+        if not _is_number(got):
+            return False
+        # NaN equals NaN here too: a function that returns float("nan") twice has not drawn.
+        value = _float(got)
+        both_nan = math.isnan(value) and math.isnan(want)
+        return both_nan or math.isclose(value, want, rel_tol=RTOL, abs_tol=atol)
     return not isinstance(got, torch.Tensor) and got == want
 
 
@@ -74,7 +80,7 @@ def _describe(got: object, want: object, atol: float, parts: Sequence[str] | Non
     if isinstance(want, float):
         if not _is_number(got):
             return f"expected a number, got {_kind(got)}"
-        return f"expected {want:.6g}, got {got:.6g}"
+        return f"expected {want:.6g}, got {_float(got):.6g}"
     if not isinstance(want, torch.Tensor):
         return f"expected {want!r}, got {got!r}"
     if isinstance(got, tuple | list):
@@ -86,7 +92,9 @@ def _describe(got: object, want: object, atol: float, parts: Sequence[str] | Non
     if not _ordinary(got, want):
         return _unordinary(got)
     if got.shape != want.shape:
-        return f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}"
+        return (
+            f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}{_axis_of_one(got.shape, want.shape)}"
+        )
     if want.is_floating_point() and got.dtype == torch.bool:
         return "your result holds True/False (torch.bool), not numbers: is it a mask rather than the answer?"
     if want.is_floating_point() and not (got.is_floating_point() or got.is_complex()):
@@ -96,6 +104,9 @@ def _describe(got: object, want: object, atol: float, parts: Sequence[str] | Non
         )
     if not _same_kind(got, want):
         return _wrong_kind(got, want)
+    low = _low_precision(got, want, atol)
+    if low:
+        return low
     got, want = _as_double(got), _as_double(want)
     if not torch.isfinite(got).all() and torch.isfinite(want).all():
         return "your result contains inf or NaN where the reference is finite"
@@ -106,6 +117,40 @@ def _describe(got: object, want: object, atol: float, parts: Sequence[str] | Non
     return (
         f"largest difference {float(diff.max()):.3g} at index {where} "
         f"(expected {float(want[where]):.4f}, got {float(got[where]):.4f})"
+    )
+
+
+def _axis_of_one(got: tuple[int, ...], want: tuple[int, ...]) -> str:
+    """Advice when the shapes differ by one axis of size 1 only: a batch axis kept from the
+    model's (1, t) input or an unsqueeze(0) copied from a module, or a squeeze too many."""
+    got, want = tuple(got), tuple(want)
+    for longer, shorter, extra in ((got, want, True), (want, got, False)):
+        if len(longer) != len(shorter) + 1:
+            continue
+        for i, size in enumerate(longer):
+            if size == 1 and longer[:i] + longer[i + 1 :] == shorter:
+                if extra:
+                    index = " (or [0])" if i == 0 else ""
+                    return f": an extra axis of size 1 at dim={i}; drop it, .squeeze({i}){index}"
+                return (
+                    f": the axis of size 1 at dim={i} is missing (squeezed, or indexed away); "
+                    f".unsqueeze({i}) puts it back"
+                )
+    return ""
+
+
+def _low_precision(got: torch.Tensor, want: torch.Tensor, atol: float) -> str | None:
+    """The right numbers, rounded to half precision: float16 or bfloat16 keep only 3 or 2
+    significant digits, so the answer misses the tolerance of a float32 one."""
+    if got.dtype not in (torch.float16, torch.bfloat16) or want.dtype in (torch.float16, torch.bfloat16):
+        return None
+    close = torch.allclose(_as_double(got), _as_double(want), atol=max(atol, 1e-2), rtol=1e-2, equal_nan=True)
+    if not close:
+        return None
+    return (
+        f"your result is in {got.dtype}, which keeps only 2 or 3 significant digits: the values "
+        "are right to that precision, but compute in float32 (the inputs' dtype), without .half() "
+        "or .bfloat16()"
     )
 
 
@@ -188,7 +233,7 @@ def _describe_sequence(got: object, want: tuple | list, atol: float, parts: Sequ
                 )
     if not isinstance(got, tuple | list) or len(got) != len(want):
         size = f" of {len(got)}" if isinstance(got, tuple | list) else ""
-        return f"expected a {kind} of {len(want)}{names}, got a {type(got).__name__}{size}"
+        return f"expected a {kind} of {len(want)}{names}, got {_a(type(got).__name__)}{size}"
     if len(want) == 2 and same(got[0], want[1], atol) and same(got[1], want[0], atol):
         order = f"({', '.join(parts)})" if parts else "the other way round"
         return f"your two items are in the wrong order: return {order}"
@@ -203,12 +248,26 @@ def _describe_sequence(got: object, want: tuple | list, atol: float, parts: Sequ
     return f"{sentence}; {others} differ{'s' if len(wrong) == 2 else ''} too" if others else sentence
 
 
+def _float(x: int | float) -> float:
+    """A number as a float; an int too large for one (10**400) as ±inf, not an OverflowError."""
+    try:
+        return float(x)
+    except OverflowError:
+        return math.inf if x > 0 else -math.inf
+
+
+def _a(noun: str) -> str:
+    """The noun with its article: "a tuple", "an int"."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def _kind(x: object) -> str:
     return f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
 
 
 def _is_number(x: object) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool)
+    """A real number: Python's, or NumPy's (np.float32(loss) is a number too); not a bool."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and type(x).__name__ != "bool_"
 
 
 def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -89,6 +89,11 @@ def _learner_transposes_the_left(vectors: torch.Tensor) -> torch.Tensor:
     return unit.T @ unit
 
 
+def _learner_forgets_the_transpose(vectors: torch.Tensor) -> torch.Tensor:
+    unit = vectors / vectors.norm(dim=1, keepdim=True)
+    return unit @ unit
+
+
 def _learner_forgets_keepdim(vectors: torch.Tensor) -> torch.Tensor:
     unit = vectors / vectors.norm(dim=1)  # (T, d) / (T,): divides COLUMN j by row j's length
     return unit @ unit.T
@@ -152,6 +157,15 @@ MISTAKES = (
         "Put the transpose on the right: unit @ unit.T, (T, d) @ (d, T) → (T, T).",
         compute=lambda v: F.normalize(v, dim=1).T @ F.normalize(v, dim=1),
         example=_learner_transposes_the_left,
+    ),
+    # The first case is square, so unit @ unit runs there (elsewhere it cannot multiply).
+    Mistake(
+        name="no transpose",
+        hint="unit @ unit has no transpose: it runs only when T = d, and then pairs row i with "
+        "COLUMN j, so even the diagonal is not 1. Each row with each row is unit @ unit.T, "
+        "(T, d) @ (d, T) → (T, T).",
+        compute=lambda v: F.normalize(v, dim=1) @ F.normalize(v, dim=1),
+        example=_learner_forgets_the_transpose,
     ),
     Mistake(
         name="norm without keepdim",

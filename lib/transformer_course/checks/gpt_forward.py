@@ -19,7 +19,7 @@ from torch import nn
 
 from ..masks import causal_mask
 from ..model import DecoderOnlyTransformer, TransformerConfig
-from .harness import Exercise, Mistake, Result, check_function
+from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 
 
 @dataclass(frozen=True)
@@ -377,7 +377,18 @@ MISTAKES = (
         compute=partial(forward, returns="log-probabilities"),
         example=partial(by_hand, returns="log-probabilities"),
     ),
+    # GPT-2's embedding dropout, copied with F.dropout: on unless told training=False.
+    draws_at_random(lambda parts, ids: _with_embedding_dropout(parts, ids), parts="the blocks"),
 )
+
+
+def _with_embedding_dropout(parts, ids):
+    length = ids.shape[1]
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))
+    x = nn.functional.dropout(x, p=0.1)
+    for block in parts.blocks:
+        x = block(x, causal_mask(length))
+    return parts.norm(x) @ parts.token.weight.T
 
 
 def check_gpt_forward(learner_fn: Callable) -> Result:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..attention import SingleHeadAttention, scaled_dot_product_attention
-from .harness import Exercise, Mistake, Result, check_function, randn
+from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -150,6 +150,33 @@ def _learner_puts_keys_first(x, w_q, w_k, w_v):
     return weights @ v, weights
 
 
+def _learner_masks_the_future(x, w_q, w_k, w_v):
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    scores = q @ k.T / math.sqrt(q.shape[-1])
+    future = torch.triu(torch.ones_like(scores), diagonal=1).bool()  # as a GPT would
+    weights = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
+    return weights @ v, weights
+
+
+def _learner_mixes_x(x, w_q, w_k, w_v):
+    q, k = x @ w_q, x @ w_k
+    weights = torch.softmax(q @ k.T / math.sqrt(q.shape[-1]), dim=-1)
+    return weights @ x, weights  # the tokens themselves, not their values
+
+
+def _learner_drops_weights(x, w_q, w_k, w_v):
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    weights = F.dropout(torch.softmax(q @ k.T / math.sqrt(q.shape[-1]), dim=-1), p=0.1)
+    return weights @ v, weights
+
+
+def _causal(scores, x, q, v):
+    """The scaled scores with the future hidden: a causal mask the exercise does not ask for."""
+    scores = scores / math.sqrt(q.shape[-1])
+    length = scores.shape[-1]
+    return scores.masked_fill(~torch.ones(length, length, dtype=torch.bool).tril(), float("-inf"))
+
+
 def _learner_returns_the_scores(x, w_q, w_k, w_v):
     q, k, v = x @ w_q, x @ w_k, x @ w_v
     scores = q @ k.T / math.sqrt(k.shape[-1])
@@ -268,6 +295,13 @@ MISTAKES = (
         example=_learner_returns_the_scores,
     ),
     Mistake(
+        name="values not projected",
+        hint="Your output mixes the inputs x themselves: the values are projected too, v = x @ w_v, "
+        "and the output is weights @ v, (L, d_v). (Your weights are right.)",
+        compute=lambda x, w_q, w_k, w_v: (lambda out, w: (w @ x, w))(*reference(x, w_q, w_k, w_v)),
+        example=_learner_mixes_x,
+    ),
+    Mistake(
         name="queries and keys swapped",
         hint="Queries and keys are swapped: k @ q.T puts the keys in the rows. Row i of the scores "
         "must be query i against every key: q @ k.T, then the softmax over dim=-1.",
@@ -285,6 +319,17 @@ MISTAKES = (
         error="shapes cannot be multiplied|size mismatch",
         example=_learner_transposes_the_weights,
     ),
+    # A head that hides the future is a decoder's masked attention (chapter 06): this one lets
+    # every token see every token, as an encoder's does.
+    Mistake(
+        name="a causal mask",
+        hint="Your head hides the future (a causal mask): each token here attends to EVERY token, "
+        "earlier and later, as in the encoder. Masking comes in chapter 06; leave it out: "
+        "softmax(q @ k.T / √d_k) with no -inf filled in.",
+        compute=partial(variant, scores_by=_causal),
+        example=_learner_masks_the_future,
+    ),
+    draws_at_random(_learner_drops_weights),
 )
 
 

@@ -85,11 +85,12 @@ def _normed(
     """The layer norm, or one of its usual mistakes (each switch off: correct); the
     statistics are taken with torch.var_mean, not the learner-side code. spread: "centred"
     (the variance around the mean), "uncentred" (the mean of x², the numerator still
-    centred) or "rms" (RMSNorm: no mean anywhere)."""
+    centred), "numerator" (the variance centred, x not) or "rms" (RMSNorm: no mean anywhere)."""
     var, mean = torch.var_mean(x, dim=dims, correction=correction, keepdim=True)
-    if spread != "centred":
+    if spread in ("uncentred", "rms"):
         var = x.pow(2).mean(dim=dims, keepdim=True)
-        mean = torch.zeros_like(mean) if spread == "rms" else mean
+    if spread in ("rms", "numerator"):  # numerator: the right variance, x itself divided by it
+        mean = torch.zeros_like(mean)
     std = {"inside": lambda: (var + eps).sqrt(), "outside": lambda: var.sqrt() + eps, "none": var.sqrt}
     normed = (x - mean) / std[eps_at]()
     if affine == "none":
@@ -205,6 +206,13 @@ MISTAKES = (
         "Take it around the mean, ((x - mean) ** 2).mean(dim=-1, keepdim=True).",
         compute=partial(_normed, spread="uncentred"),
         example=partial(by_hand, var="uncentred"),
+    ),
+    Mistake(
+        name="numerator not centred",
+        hint="Your variance is right, but you divided x itself by the spread, not x − mean: "
+        "the mean is left in every entry. Normalise (x - mean) / √(var + eps).",
+        compute=partial(_normed, spread="numerator"),
+        example=partial(by_hand, centre=False),
     ),
     Mistake(
         name="over the positions",

@@ -101,9 +101,18 @@ def loss_reference(model, src, trg, pad_id, *, reads=slice(None, -1), labels=sli
     ignore = pad_id if how.get("ignore", True) else -100
     if how.get("mean_over_all"):  # the padding's zeros counted in the mean
         return F.cross_entropy(flat, target, ignore_index=ignore, reduction="none").mean()
+    if how.get("per_story"):  # summed over each story's tokens, then averaged over the stories
+        each = F.cross_entropy(flat, target, ignore_index=ignore, reduction="none")
+        return each.view(trg.shape[0], -1).sum(dim=1).mean()
     if how.get("log", True):
         return F.cross_entropy(flat, target, ignore_index=ignore, reduction=how.get("reduction", "mean"))
     return F.nll_loss(flat, target, ignore_index=ignore)
+
+
+def _learner_sums_each_story(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    each = F.cross_entropy(logits.transpose(1, 2), trg[:, 1:], ignore_index=pad_id, reduction="none")
+    return each.sum(dim=1).mean()  # (B, T-1) → one sum per story → their mean
 
 
 # The first case's sizes, which PyTorch's errors quote: B stories, V tokens (T - 1 = 6).
@@ -241,6 +250,14 @@ LOSS_MISTAKES = (
         "length. Take the mean (F.cross_entropy's default reduction).",
         compute=partial(loss_reference, reduction="sum"),
         example=partial(loss_by_hand, reduction="sum"),
+    ),
+    Mistake(
+        name="sum per story, mean over the batch",
+        hint="Your loss sums each story's token losses, then averages over the stories: it is "
+        "per STORY, so it grows with the length of the stories. Average over the real tokens "
+        "instead, F.cross_entropy(..., ignore_index=pad_id) with its default mean.",
+        compute=partial(loss_reference, per_story=True),
+        example=_learner_sums_each_story,
     ),
     Mistake(
         name="pad id hard-coded as 0",

@@ -207,6 +207,12 @@ def _learner_normalises_the_columns(scores, ids, pad_id):
     return torch.softmax(scores.masked_fill(~allowed, -1e9), dim=1)
 
 
+def _learner_discards_the_fill(scores, ids, pad_id):
+    allowed = torch.ones_like(scores).tril().bool() & (ids != pad_id)[:, None, :]
+    scores.masked_fill(~allowed, float("-inf"))  # a new tensor, never assigned
+    return torch.softmax(scores, dim=-1)
+
+
 def _learner_forgets_the_softmax(scores, ids, pad_id):
     allowed = torch.ones_like(scores).tril().bool() & (ids != pad_id)[:, None, :]
     return torch.where(allowed, scores, float("-inf"))
@@ -313,6 +319,15 @@ MISTAKES = (
         "with the causal (lower-triangular) mask.",
         compute=_using(lambda i, p: _real(i, p).expand(-1, i.shape[1], -1)),
         example=partial(by_hand, causal=False),
+    ),
+    # Neither mask reaches the softmax: usually a masked_fill whose result was thrown away.
+    Mistake(
+        name="no mask applied",
+        hint="Your weights are a plain softmax of the scores: no mask reached them. masked_fill "
+        "returns a NEW tensor and leaves scores unchanged, so keep its result, scores = "
+        "scores.masked_fill(~allowed, float('-inf')) (or change it in place, masked_fill_).",
+        compute=_using(lambda i, p: torch.ones(i.shape[0], i.shape[1], i.shape[1], dtype=torch.bool)),
+        example=_learner_discards_the_fill,
     ),
     Mistake(
         name="pad id hard-coded as 0",

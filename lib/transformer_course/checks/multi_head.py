@@ -154,6 +154,7 @@ def reference(
     scale=True,
     dim=-1,
     interleaved=False,
+    causal=False,
 ):
     """Multi-head attention in the math convention (x @ W), with one switch per known mistake.
 
@@ -181,8 +182,10 @@ def reference(
 
     q, k, v = project_in(w_q), project_in(w_k), project_in(w_v)
     divide = (d_model if scale_by_model else d_head) ** 0.5 if scale else 1.0
-    weights = torch.softmax(q @ k.transpose(-2, -1) / divide, dim=dim)  # (B, h, L, L)
-    heads = weights @ v  # (B, h, L, d)
+    scores = q @ k.transpose(-2, -1) / divide  # (B, h, L, L)
+    if causal:  # the future hidden, as in a decoder: not this exercise's attention
+        scores = scores.masked_fill(~torch.ones(length, length, dtype=torch.bool).tril(), float("-inf"))
+    heads = torch.softmax(scores, dim=dim) @ v  # (B, h, L, d)
     if heads_axis == 2:
         merged = heads.reshape(b, length, d_model)
     elif interleaved:
@@ -243,6 +246,17 @@ def _learner_interleaves_the_heads(x, w_q, w_k, w_v, w_o, num_heads):
     q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
     out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v  # (B, h, L, d_head)
     return out.permute(0, 2, 3, 1).reshape(b, length, d_model) @ w_o
+
+
+def _learner_masks_the_future(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    q, k, v = ((x @ w).view(b, length, num_heads, -1).transpose(1, 2) for w in (w_q, w_k, w_v))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # kept from a GPT's code
+    return out.transpose(1, 2).reshape(b, length, d_model) @ w_o
+
+
+def _learner_transposes_w_o(x, w_q, w_k, w_v, w_o, num_heads):
+    return solution(x, w_q, w_k, w_v, w_o.T, num_heads)  # merged @ w_o.T, as nn.Linear's weight
 
 
 def _one_wide_head(x, w_q, w_k, w_v, w_o, num_heads):
@@ -382,6 +396,21 @@ MISTAKES = (
         "merged @ w_o, with no .T.",
         compute=lambda x, w_q, w_k, w_v, w_o, h: reference(x, w_q.T, w_k.T, w_v.T, w_o.T, h),
         example=_learner_transposes_the_weights,
+    ),
+    Mistake(
+        name="W_O transposed",
+        hint="Everything is right up to the output projection, which is transposed: merged @ w_o.T "
+        "(nn.Linear's (out, in) convention). Here w_o is stored (in, out): merged @ w_o.",
+        compute=lambda x, w_q, w_k, w_v, w_o, h: reference(x, w_q, w_k, w_v, w_o.T, h),
+        example=_learner_transposes_w_o,
+    ),
+    Mistake(
+        name="a causal mask",
+        hint="Your heads hide the future (a causal mask, is_causal=True or a triangular mask): "
+        "this multi-head attention is the encoder's, where every token attends to every token. "
+        "Leave the mask out; the decoder's masked attention comes in chapter 06.",
+        compute=partial(reference, causal=True),
+        example=_learner_masks_the_future,
     ),
     Mistake(
         name="d_head as a float",

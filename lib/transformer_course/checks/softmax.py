@@ -190,6 +190,16 @@ MISTAKES = (
         compute=lambda x: _shifted_by(x, x.amax(dim=-1, keepdim=True), sum_dim=-2),
         example=partial(by_hand, sum_dim=0),
     ),
+    # Each column shifted by its own max: the entries of one row no longer share one shift,
+    # so the row's ratios change (and a row far below its column's max underflows to 0/0).
+    Mistake(
+        name="column max, row sum",
+        hint="You subtracted each COLUMN's max (max over dim=0) and then summed the rows: a shift "
+        "cancels only when the whole row shares it. Subtract each row's own max, "
+        "x.max(dim=-1, keepdim=True).values, over the same axis as the sum.",
+        compute=lambda x: _shifted_by(x, x.amax(dim=-2, keepdim=True)),
+        example=partial(by_hand, max_dim=0),
+    ),
     Mistake(
         name="max without keepdim",
         hint="x.max(dim=-1).values has shape (..., L) and broadcasts across the columns, so each "
