@@ -27,7 +27,12 @@
       el._tcConfig = config;
       charts.add(el);
       const { data: d, layout: l } = spec(el);
-      return draw.call(this, el, d, l, config);
+      const drawn = draw.call(this, el, d, l, config);
+      // The numbers in heatmap cells, black or white by their cell (static/theme_swap.js),
+      // now and after every later plot (a theme switch, a resize).
+      const readable = () => readableCellText(el);
+      Promise.resolve(drawn).then(() => { readable(); el.on("plotly_afterplot", readable); }, () => {});
+      return drawn;
     };
   }
 

@@ -9,7 +9,8 @@
 // (figures/themes.py: theme_swap). Figures arrive in the light theme; when JupyterLab's
 // <body data-jp-theme-light="false">, each is drawn with the dark template and its own
 // light ink/muted/blank colours (and its heatmap scales' colours) swapped for the dark
-// ones. Every view repaints when the learner switches theme. It also adds the course's page style (static/course.css: text
+// ones, and the numbers in heatmap cells black or white, whichever reads on the cell
+// (readableCellText). Every view repaints when the learner switches theme. It also adds the course's page style (static/course.css: text
 // sized for presenting) and, while presenting, fits each figure to the screen.
 
 const views = new Set();  // the repaint functions of the views on the page
@@ -75,6 +76,32 @@ function pageMode() {
   return (isDark() ? "dark" : "light") + (isPresenting() ? ` deck ${window.innerWidth}x${window.innerHeight}` : "");
 }
 
+// A view stacked beside a tall one (chapter 05's two heatmaps beside the grid of heads) has
+// a third of the slide's width and half its height: at DECK_FONT its eleven row labels needed
+// more height than its plot had (100 px) and overlapped. There the labels are COMPACT_FONT
+// px and the x axis keeps its words but not its title (the figure's title says what it shows,
+// the y title stays), which leaves the plot about 15 px a row.
+const COMPACT_FONT = 13;
+function besideTall(div) {
+  const view = div.closest(".widget-gridbox > *");
+  return !!view && !view.classList.contains("tc-tall-on-slide")
+    && !!view.parentElement.querySelector(":scope > .tc-tall-on-slide");
+}
+
+function compact(layout) {
+  for (const key of Object.keys(layout)) {
+    if (!/^[xy]axis\d*$/.test(key)) continue;
+    const axis = { ...layout[key], tickfont: { ...(layout[key].tickfont || {}), size: COMPACT_FONT } };
+    const title = typeof axis.title === "object" && axis.title ? axis.title : { text: axis.title };
+    axis.title = key.startsWith("x") ? { ...title, text: "" }
+      : { ...title, font: { ...(title.font || {}), size: COMPACT_FONT + 1 } };
+    layout[key] = axis;
+  }
+  // The bottom margin was reserved for the x title at DECK_FONT: plotly's automargin (on while
+  // presenting) gives the tick labels what they need.
+  layout.margin = { ...(layout.margin || {}), b: 8 };
+}
+
 function themed(text, themes, div) {
   const spec = isDark() && themes && themes.template ? darkSpec(text, themes) : JSON.parse(text);
   spec.layout = spec.layout || {};
@@ -87,6 +114,7 @@ function themed(text, themes, div) {
     }
     spec.layout.height = Math.min(spec.layout.height || 450, deckHeight(div));
     spec.layout.font = { ...(spec.layout.font || {}), size: DECK_FONT };
+    if (besideTall(div)) compact(spec.layout);
   }
   return spec;
 }
@@ -183,6 +211,11 @@ async function render({ model, el }) {
     sent = copy;
     div.dataset.tcMode = mode;
     await Plotly.react(div, spec.data, spec.layout, CONFIG);
+    if (!div.dataset.tcCellText) {  // each later plot (a resize, a refitted title) too
+      div.dataset.tcCellText = "1";
+      div.on("plotly_afterplot", () => readableCellText(div));
+    }
+    readableCellText(div);  // static/theme_swap.js
     await fitTitle(Plotly, div);
     div.dataset.tcDrawMs = (performance.now() - start).toFixed(1);
     div.dataset.tcRevision = String(model.get("_revision"));
