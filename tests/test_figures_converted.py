@@ -233,9 +233,10 @@ def test_likeliest_tokens_shows_the_top_tokens_the_chosen_one_and_the_truth():
     assert list(bars.y) == pytest.approx([0.05, 0.5, 0.05]) and list(marks.y) == pytest.approx(
         [0.8, 0.2, 0.0]
     )
-    # the model's values are written above the bar or the mark, whichever is higher
+    # the model's values are written above the bar or the mark, whichever is higher, with
+    # room for the mark's stroke
     assert list(values.text) == ["0.05", "0.50", "0.05"] and not bars.text
-    assert list(values.y) == pytest.approx([0.8, 0.5, 0.05])
+    assert list(values.y) == pytest.approx([0.83, 0.53, 0.08])
     legend = [t.name for t in fig.data if t.showlegend is not False]
     assert legend == ["model", "the stories' own probability"]
     assert bars.marker.color[2] != bars.marker.color[1]  # the chosen bar stands out
@@ -248,3 +249,19 @@ def test_likeliest_tokens_shows_the_top_tokens_the_chosen_one_and_the_truth():
         figures.likeliest_tokens_figure(probs, list("abcde"), chosen=9)
     with pytest.raises(ValueError, match="top"):
         figures.likeliest_tokens_figure(probs, list("abcde"), top=0)
+
+
+def test_log_axes_write_their_ticks_as_plain_numbers_at_full_size():
+    """Over a few decades plotly labels 2 and 5 in a smaller font (about 9 px) and the powers as
+    10⁻¹; the course's log axes write 0.02, 0.05, 0.1 … at the axis's own size."""
+    losses = {"a": [3.5, 1.0, 0.1, 0.018], "b": [3.0, 2.0, 1.5, 1.0]}
+    axis = figures.loss_comparison_figure(losses).layout.yaxis
+    assert axis.type == "log" and axis.tickmode == "array"
+    assert list(axis.ticktext) == ["0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1", "2", "5"]
+    assert list(axis.tickvals) == pytest.approx([0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5])
+    curve = figures.loss_curve_figure([1, 2, 3], [2.0, 1.0, 0.6], log_y=True, floor=0.46).layout.yaxis
+    assert "0.5" in curve.ticktext and "2" in curve.ticktext  # the floor's decade too
+    # a range too wide to write out keeps plotly's own ticks
+    wide = figures.gradient_distance_figure({"rnn": torch.tensor([1.0, 1e-12, 1e-30])}).layout.yaxis
+    assert wide.tickmode is None and wide.exponentformat == "power"
+    assert figures.loss_curve_figure([1, 2], [2.0, 1.0]).layout.yaxis.tickvals is None  # linear

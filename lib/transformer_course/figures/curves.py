@@ -15,7 +15,7 @@ import torch
 
 from .. import _validate
 from . import _args, themes
-from .base import figure, hline, line_label, vline
+from .base import figure, hline, line_label, log_ticks, vline
 from .palette import LOSS_COLOUR, TRANSPARENT, VALIDATION_COLOUR
 
 
@@ -75,7 +75,9 @@ def repeated_product_figure(values: torch.Tensor, factor: float, *, title: str =
         showlegend=False,
         shapes=[hline(1.0)],
         xaxis=dict(title=dict(text="t (steps back through the sequence)")),
-        yaxis=dict(title=dict(text="value (log scale)"), type="log", exponentformat="power"),
+        yaxis=dict(
+            title=dict(text="value (log scale)"), type="log", exponentformat="power", **log_ticks(line["y"])
+        ),
     )
 
 
@@ -106,7 +108,12 @@ def gradient_distance_figure(
         height=360,
         legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"),
         xaxis=dict(title=dict(text="distance from the last token (steps back)")),
-        yaxis=dict(title=dict(text="gradient size (log scale)"), type="log", exponentformat="power"),
+        yaxis=dict(
+            title=dict(text="gradient size (log scale)"),
+            type="log",
+            exponentformat="power",
+            **log_ticks(x for v in values.values() for x in v.detach().double().flatten().tolist()),
+        ),
     )
 
 
@@ -140,7 +147,16 @@ def depth_figure(
         height=360,
         legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"),
         xaxis=dict(title=dict(text=x_title)),
-        yaxis=dict(title=dict(text=y_title), type="log" if log else "linear", exponentformat="power"),
+        yaxis=dict(
+            title=dict(text=y_title),
+            type="log" if log else "linear",
+            exponentformat="power",
+            **(
+                log_ticks(x for v in values.values() for x in v.detach().double().flatten().tolist())
+                if log
+                else {}
+            ),
+        ),
     )
 
 
@@ -174,7 +190,10 @@ def loss_curve_figure(
     y_axis = dict(
         title=dict(text="loss" + (" (log scale)" if log_y else "")), type="log" if log_y else "linear"
     )
-    if not log_y:
+    if log_y:
+        drawn = [v for _, values, _ in curves for v in values] + points[:, 1].tolist()
+        y_axis.update(log_ticks(drawn + ([floor] if floor is not None else [])))
+    else:
         y_axis["rangemode"] = "tozero"
     traces = [
         dict(
@@ -288,7 +307,7 @@ def loss_comparison_figure(
         title=dict(text="loss" + (" (log scale)" if log_y else "")), type="log" if log_y else "linear"
     )
     if log_y:
-        y_axis["exponentformat"] = "power"
+        y_axis.update(exponentformat="power", **log_ticks(v for t in traces for v in t["y"]))
     return figure(
         traces,
         title=title,
