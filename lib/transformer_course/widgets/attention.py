@@ -14,6 +14,7 @@ from ..tokenizer import Vocab, tokenize
 from .kit import (
     MAX_TOKENS,
     InputError,
+    SelectionSlider,
     SentenceExplorer,
     check_attention,
     check_embedding,
@@ -128,7 +129,7 @@ class ScalingExplorer(SentenceExplorer):
             embedding,
             controls={
                 "text": sentence_box(text, width="420px"),
-                "d_k": widgets.SelectionSlider(options=list(self.D_KS), value=int(d_k), description="d_k"),
+                "d_k": SelectionSlider(options=list(self.D_KS), value=int(d_k), description="d_k"),
                 "temperature": log_slider(
                     "temperature",
                     temperature,

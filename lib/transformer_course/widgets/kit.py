@@ -9,7 +9,9 @@ explorer checks every control (``control_problem``: a list with nothing picked, 
 to NaN from code), and a typed word is shown through ``shown_word`` (``token_labels``,
 ``quote``): invisible characters spelled out, a pasted essay cut to a label. An argument given
 to an explorer's constructor is checked there, by name (``int_slider``, ``checkbox``,
-``check_embedding`` …): a ValueError from code, where a message would be too late.
+``check_embedding`` …): a ValueError from code, where a message would be too late. A slider
+over a list of options is kit's ``SelectionSlider``, which refuses None (ipywidgets' own takes it
+without telling the explorer).
 
 ``SentenceExplorer`` is the base of the explorers that read a typed sentence: it parses
 the box, names the unknown words, and embeds the ids on the device where the model lives.
@@ -25,6 +27,7 @@ from contextlib import contextmanager
 import ipywidgets as widgets
 import plotly.graph_objects as go
 import torch
+import traitlets
 
 from .. import _validate
 from ..figures.base import printed_cells, unchecked
@@ -324,6 +327,29 @@ def log_slider(
     takes them) starting at ``value``, a real number in that range."""
     value = _validate.finite_number(arg, value, at_least=base**low, at_most=base**high)
     return widgets.FloatLogSlider(value=value, base=base, min=low, max=high, **kw)
+
+
+class _NotNone(traitlets.Any):
+    """Any value but None. traitlets runs a trait's validators on None only where the trait
+    does not allow it, and Any allows it (``allow_none=False`` is ignored: the class says True)."""
+
+    allow_none = False
+
+
+class SelectionSlider(widgets.SelectionSlider):
+    """ipywidgets' SelectionSlider, refusing None as its value (a TraitError, as for a value not
+    among its options). Its own takes None, then fails to move the slider to no option: the
+    TraitError comes after the value changed, before the explorer hears of it, so the value stays
+    None under a slider that still shows an option, and the next update says nothing is picked."""
+
+    value = _NotNone(help="Selected value")
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        if proposal.value is None:
+            label = self.description or "the slider"
+            raise traitlets.TraitError(f"'{label}' always points at one of its options; None is not one.")
+        return super()._validate_value(proposal)
 
 
 def check_embedding(vocab: object, embedding: object) -> int:

@@ -162,7 +162,7 @@ class StoryExplorer(Explorer):
             return ""
         t, k, p = self.value("temperature"), self.value("top_k"), self.value("top_p")
         knobs = [f"T = {t:g}"] if t != 1 else []
-        knobs += [f"top-k {k}"] if k else []
+        knobs += [f"top-k {k}"] if 0 < k < len(self.vocab) else []  # the slider's end keeps every token
         knobs += [f"top-p {p:g}"] if p < 1 else []
         return ", ".join(knobs)
 
@@ -177,6 +177,12 @@ class StoryExplorer(Explorer):
         elif self.value("top_k") == 1:
             self.note(
                 "With top-k 1 only the likeliest token is left, so the seed changes nothing.", key="knobs"
+            )
+        elif self.value("top_k") >= len(self.vocab):
+            self.note(
+                f"top-k {self.value('top_k')} keeps every token of the vocabulary, as 0 does: it "
+                "changes nothing.",
+                key="knobs",
             )
 
     def _write(self, prompt: torch.Tensor) -> generation.Generation:

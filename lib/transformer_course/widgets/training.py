@@ -7,6 +7,7 @@ and only draws it: nothing here trains.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 
 import ipywidgets as widgets
@@ -15,7 +16,17 @@ import torch
 from .. import _validate, figures, generation
 from ..data import SequenceTask
 from ..model import Transformer
-from .kit import Explorer, InputError, checkbox, counted, int_slider, text_box
+from .kit import (
+    Explorer,
+    InputError,
+    SelectionSlider,
+    checkbox,
+    counted,
+    int_slider,
+    quote,
+    shown_word,
+    text_box,
+)
 
 SNAPSHOT_KEYS = ("pointer", "encoder", "wins", "predicate")  # what pointer.snapshot keeps
 
@@ -71,14 +82,19 @@ class LiveLossCurve(Explorer):
                 f"update() needs the training.History that train() passes to its callback, "
                 f"got {type(h).__name__}: pass callback=curve.update to train()."
             )
+        problem = None if h is None else _history_problem(h, self.validation)
+        if problem:
+            raise InputError(problem)
+        log = self.value("log")
+        floor = self._floor(log)
         if h is None or not len(h):
             fig = figures.loss_curve_figure(
                 [],
                 [],
                 title=self.title,
                 total_steps=self.total_steps,
-                log_y=self.value("log"),
-                floor=self.floor,
+                log_y=log,
+                floor=floor,
                 floor_label=self.floor_label,
             )
             self.note("Waiting for the first training steps…")
@@ -90,19 +106,87 @@ class LiveLossCurve(Explorer):
         self.note(f"step {h.steps[-1]}: loss {_loss(h.last_loss)} ({mean}).")
         if not math.isfinite(h.last_loss):
             self.note("Training diverged: train again with a smaller learning rate.")
+        if log:
+            self._note_unplottable(h.losses)
         return {
             "loss": figures.loss_curve_figure(
                 h.steps,
                 h.losses,
                 smoothed=smoothed,
-                log_y=self.value("log"),
+                log_y=log,
                 title=self.title,
                 total_steps=self.total_steps,
-                floor=self.floor,
+                floor=floor,
                 floor_label=self.floor_label,
                 validation=h.evals.get(self.validation),
             )
         }
+
+    def _floor(self, log: bool) -> float | None:
+        """The floor line to draw: none on a log scale when it is 0, which a log axis has no
+        place for (log 0 = −∞; the figure refuses it), said in a note."""
+        if log and self.floor is not None and self.floor <= 0:
+            self.note(
+                f"The {quote(self.floor_label, 48)} line at {self.floor:g} cannot be drawn on a log "
+                "scale (log 0 = −∞): untick 'log scale' to see it.",
+                key="floor",
+            )
+            return None
+        return self.floor
+
+    def _note_unplottable(self, losses: list) -> None:
+        """A log axis leaves out losses of 0 or below (a perfect fit, a hand-made history): say
+        so, rather than a curve with gaps, or no curve at all, and no word why."""
+        low = sum(1 for loss in losses if float(loss) <= 0)
+        if low:
+            self.note(
+                f"{counted(low, 'step')} with a loss of 0 or below cannot be drawn on a log scale "
+                "(log 0 = −∞): untick 'log scale' to see them.",
+                key="log",
+            )
+
+
+def _history_problem(h, validation: str) -> str | None:
+    """What keeps the curve from drawing ``h``, a History filled by hand (train() fills it
+    right): lists out of step, a step or loss that is no plain number, held-out losses that are
+    no (step, loss) pairs. None when it can be drawn. Checked here, so the message names the
+    history, not the figure's arguments, and a loss tensor that needs gradients is never
+    float()-ed (PyTorch warns on stderr)."""
+    if len(h.losses) != len(h.steps):
+        losses = f"{len(h.losses)} loss{'' if len(h.losses) == 1 else 'es'}"
+        return f"The history has {counted(len(h.steps), 'step')} but {losses}: record one loss per step."
+    for name, values in (("steps", h.steps), ("losses", h.losses)):
+        odd = [v for v in values if not _plain_number(v) or (name == "steps" and not math.isfinite(v))]
+        if odd:
+            return f"history.{name} must hold plain numbers, got {_shown(odd[0])}{_fix(odd[0])}."
+    points = h.evals.get(validation)
+    if points is not None and not (
+        isinstance(points, list | tuple)
+        and all(isinstance(p, list | tuple) and len(p) == 2 and all(map(_plain_number, p)) for p in points)
+    ):
+        return (
+            f"history.evals[{quote(validation, 48)}] must be a list of (step, loss) pairs, "
+            f"got {_shown(points)}."
+        )
+    return None
+
+
+def _plain_number(value: object) -> bool:
+    """A number the curve can draw: a Python or NumPy number, or a one-element tensor without
+    gradients (one with them is the loss itself, recorded before ``.item()``)."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() == 1 and not value.requires_grad
+    return isinstance(value, numbers.Real)
+
+
+def _shown(value: object) -> str:
+    """A value for a message: its repr, invisible characters spelled out, cut to 60 characters."""
+    return shown_word(repr(value), 60)
+
+
+def _fix(value: object) -> str:
+    """What to record instead of ``value``, where it is a loss tensor."""
+    return ": record loss.item(), the loss as a plain number" if isinstance(value, torch.Tensor) else ""
 
 
 def _loss(value: float) -> str:
@@ -169,7 +253,7 @@ class AttentionHistoryExplorer(Explorer):
         options = [(_opening(s, it_pos[i] + 3), i) for i, s in enumerate(sentences)]
         super().__init__(
             controls={
-                "step": widgets.SelectionSlider(
+                "step": SelectionSlider(
                     options=steps, value=steps[0], description="step", layout=widgets.Layout(width="360px")
                 ),
                 "sentence": widgets.Dropdown(
@@ -392,3 +476,9 @@ class GenerationExplorer(Explorer):
             )
         elif self.value("top_k") == 1:
             self.note("With top-k 1 only the likeliest token is left: the seed changes nothing.", key="knobs")
+        elif self.value("top_k") >= len(self.task.vocab):  # the slider's end: every token
+            self.note(
+                f"top-k {self.value('top_k')} keeps every token of the vocabulary, as 0 does: it "
+                "changes nothing.",
+                key="knobs",
+            )
