@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _validate, narrow_heads
-from .kv_cache import KVCache, _check_room
+from .kv_cache import KVCache, _check_room, _key_dtype
 
 
 def attention_scores(q: torch.Tensor, k: torch.Tensor, *, scale: float | None = None) -> torch.Tensor:
@@ -278,7 +278,13 @@ class MultiHeadAttention(nn.Module):
             want = (x.shape[0], self.num_heads, t, self.d_head)
             if past.shape != want:
                 raise ValueError(f"cache must hold keys {want} in layer {layer}, got {tuple(past.shape)}")
-            _validate.like("x", x, past, "the cache's keys")
+            _validate.same_device("x", x, past.device, "the cache's keys")
+            # x's keys join the cached ones: the same dtype (under autocast, autocast's for both).
+            if past.dtype != _key_dtype(x):
+                raise ValueError(
+                    f"x makes keys of dtype {_key_dtype(x)}, but the cache holds {past.dtype} in layer "
+                    f"{layer}: continue a cache in the dtype (and autocast) it was filled in"
+                )
         _check_room("x", t, x.shape[1], cache.max_len)
         if mask is not None:
             _check_mask(mask, (x.shape[0], self.num_heads, x.shape[1], t + x.shape[1]), x.device)

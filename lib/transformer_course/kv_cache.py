@@ -105,6 +105,10 @@ class KVCache:
             _validate.fits_in_memory("2 × B × h × max_len × d_head", numel, bytes_each=k.element_size())
             self._buffers[layer] = (k.new_empty(room), v.new_empty(room))
         key_room, value_room = self._buffers[layer]
+        if key_room.is_inference() and not torch.is_inference_mode_enabled():
+            # Filled under torch.inference_mode(): its tensors cannot be written outside it (a raw
+            # RuntimeError). One copy makes them ordinary tensors, and the cache goes on.
+            key_room, value_room = self._buffers[layer] = (key_room.clone(), value_room.clone())
         past = self.keys[layer]
         t = 0 if past is None else past.shape[2]
         end = t + k.shape[2]
@@ -116,6 +120,16 @@ class KVCache:
     def numbers(self) -> int:
         """How many numbers the cache holds: 2 · layers · B · t · d_model."""
         return sum(t.numel() for t in self.keys + self.values if t is not None)
+
+
+def _key_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype of the keys a layer projects from x (or from inputs in the dtype of x): x's own,
+    or autocast's while it is on for x's device, as it casts every float but float64 for a
+    matmul. A cache filled under autocast holds keys in that dtype, not in the weights'."""
+    device = x.device.type
+    if x.dtype != torch.float64 and torch.is_autocast_enabled(device):
+        return torch.get_autocast_dtype(device)
+    return x.dtype
 
 
 def _check_room(name: str, t: int, new: int, max_len: int) -> None:

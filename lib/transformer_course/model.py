@@ -30,7 +30,7 @@ from torch import nn
 from . import _validate
 from .config import TransformerConfig, check_config
 from .embeddings import TokenEmbedding
-from .kv_cache import KVCache
+from .kv_cache import KVCache, _key_dtype
 from .masks import causal_mask, padding_mask
 from .stacks import Decoder, Embed, Encoder
 
@@ -286,11 +286,12 @@ class DecoderOnlyTransformer(_LanguageModelBase):
         got, want = (cache.num_layers, cache.max_len), (len(self.blocks.layers), c.max_len)
         if k is not None:  # already filled: its keys must be shaped like this model's
             got += (k.shape[1], k.shape[3], k.dtype)
-            want += (c.num_heads, c.d_head, self.output.weight.dtype)
+            want += (c.num_heads, c.d_head, _key_dtype(self.output.weight))  # autocast's, under autocast
         if got != want:
             raise ValueError(
                 f"cache must come from this model's new_cache(): it has (layers, max_len, heads, "
-                f"d_head, dtype) = {got}, the model {want}"
+                f"d_head, dtype) = {got}, the model {want} (a cache goes on in the dtype, and under "
+                "the autocast, it was filled in)"
             )
 
     def attention_weights(self) -> dict[str, list[torch.Tensor | None]]:
