@@ -220,7 +220,7 @@ assert sims[0, 1:].abs().max() < 0.3
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Training is what moves words used in similar ways towards each other. Keep this in
-# mind: in chapter 08 you will see trained vectors and trained attention make sense.
+# mind: in chapter 08 you will see training give attention a meaning.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Scaling by √d_model
@@ -235,13 +235,16 @@ assert sims[0, 1:].abs().max() < 0.3
 # %% slideshow={"slide_type": "fragment"}
 d_model = 64
 scaled = TokenEmbedding(len(vocab), d_model)                 # scale=True is the default
-nn.init.normal_(scaled.weight, std=d_model**-0.5)            # a small table, as in the paper
+nn.init.normal_(scaled.weight, std=d_model**-0.5)            # a small table, as the explanation assumes
 with torch.no_grad():
     word = scaled(vocab.encode("pizza"))[0]
     raw = scaled.lookup(vocab.encode("pizza"))[0]
 assert torch.allclose(word, raw * math.sqrt(d_model))
+position_length = math.sqrt(d_model / 2)                     # |PE(pos)|: d_model/2 pairs, sin² + cos² = 1
 print(f"length of the raw row: {raw.norm():.2f}   after × √{d_model}: {word.norm():.2f}   "
-      f"length of a position vector (next chapter): {math.sqrt(d_model / 2):.2f}")
+      f"length of a position vector (next chapter): {position_length:.2f}")
+assert raw.norm() < position_length / 4                      # raw: drowned by the position signal
+assert 0.5 < word.norm() / position_length < 2               # scaled: the same size
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explore: your own sentence

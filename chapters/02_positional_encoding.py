@@ -111,16 +111,18 @@ order
 # $$PE(pos, 2i) = \sin\!\left(\frac{pos}{10000^{2i/d_{model}}}\right) \qquad
 #   PE(pos, 2i+1) = \cos\!\left(\frac{pos}{10000^{2i/d_{model}}}\right)$$
 #
-# Pair 0 turns fastest (wavelength 2π positions); each next pair turns slower, down to a
-# wavelength of about 2π · 10000 for the last.
+# Pair 0 turns fastest (wavelength 2π positions); each next pair turns slower, the
+# wavelengths growing geometrically towards 2π · 10000 (the last pair's is
+# 2π · 10000^((d_model−2)/d_model), just short of it).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Your turn: the sinusoidal encoding
 #
 # Before we build it together, write it from the formula: `my_sinusoidal_encoding(length,
 # d_model)` returns the (length, d_model) table, sine in the even dimensions, cosine in the
-# odd ones, with the frequency of pair i equal to 1 / 10000^(2i/d_model). Assume d_model
-# is even. The next cells then build it step by step.
+# odd ones, with the frequency of pair i equal to 1 / 10000^(2i/d_model). Row pos holds
+# position pos, counting from 0. Assume d_model is even. The next cells then build it
+# step by step.
 
 # %% slideshow={"slide_type": "fragment"}
 def my_sinusoidal_encoding(length: int, d_model: int) -> torch.Tensor:
@@ -385,8 +387,8 @@ figures.similarity_heatmap(learned_sim, [str(p) for p in range(32)],
 # **What models use today.** BERT and GPT-2 learned their positions. Most recent large
 # language models (Llama, Mistral, Qwen, …) use **rotary embeddings (RoPE)**: instead of
 # adding anything to the word vectors, they rotate each query and key by its position's
-# angle, the very rotation M_k above, so that q · k depends only on how far apart the two
-# tokens are.
+# angles, with the rotations M_k above (k = the position), so that q · k depends on the
+# two positions only through how far apart they are.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explore: the encoding

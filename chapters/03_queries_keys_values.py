@@ -154,6 +154,8 @@ assert torch.allclose(scores, attention_scores(Q, K, scale=1.0), atol=1e-6)   # 
 print(scores)
 
 # %% slideshow={"slide_type": "subslide"}
+# Not symmetric: "me" asking about "pizza" (row 1, column 3) differs from the reverse.
+assert not torch.isclose(scores[1, 3], scores[3, 1], atol=0.1)
 figures.scores_heatmap(scores, tokens, title="Scores Q·Kᵀ for 'tell me about pizza'")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}

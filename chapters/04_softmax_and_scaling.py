@@ -97,8 +97,8 @@ for T in (0.25, 1.0, 4.0):
 # ## Why divide by √d_k?
 #
 # The paper's formula is softmax(QKᵀ / √d_k), not softmax(QKᵀ). The reason: a dot
-# product adds up d_k products. If the entries of q and k are random numbers with mean 0
-# and variance 1, each product has variance 1, and the sum of d_k of them has
+# product adds up d_k products. If the entries of q and k are independent random numbers
+# with mean 0 and variance 1, each product has variance 1, and the sum of d_k of them has
 # **variance d_k**. Longer vectors give bigger scores.
 
 # %% slideshow={"slide_type": "fragment"}
@@ -114,19 +114,30 @@ for d_k in (4, 64, 1024):
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Big scores make softmax saturate
 #
-# With d_k = 512, the scores have a standard deviation of √512 ≈ 23, so gaps of 40 or 50
-# between two keys of one row are common. exp turns such a gap into a factor of
-# e^40 ≈ 10^17: one key takes practically all the weight. Dividing by √512 ≈ 22.6 brings the scores back
-# to a range where several keys share the attention.
+# With d_k = 512, the scores have a standard deviation of √512 ≈ 23: the scores of one
+# row lie tens of points apart. exp turns a gap g into a factor e^g, so a gap of 5 is
+# already a factor of about 150, and a gap of 40 one of about 10^17. Below, the best of
+# 8 keys leads the next by about 7, a factor of about 900, and takes practically all
+# the weight. Dividing by √512 ≈ 22.6 shrinks every gap as many times, back to a range
+# where several keys share the attention.
 
 # %% slideshow={"slide_type": "fragment"}
 d_k = 512
-q = torch.randn(1, d_k)
-k = torch.randn(8, d_k)                                # 8 keys
+draw = torch.Generator().manual_seed(7)                # its own numbers: the same on every rerun
+q = torch.randn(1, d_k, generator=draw)
+k = torch.randn(8, d_k, generator=draw)                # 8 keys
 raw = (q @ k.T)[0]                                     # (8,)
-for name, s in (("QKᵀ       ", raw), ("QKᵀ / √d_k", raw / math.sqrt(d_k))):
-    w = torch.softmax(s, dim=-1)
+best, second = raw.topk(2).values                      # the two largest scores
+gap = float(best - second)
+print(f"scores from {float(raw.min()):.1f} to {float(raw.max()):.1f}; "
+      f"the best key leads by {gap:.1f}, a factor e^{gap:.1f} = {math.exp(gap):.0f}")
+weights_raw = torch.softmax(raw, dim=-1)
+weights_scaled = torch.softmax(raw / math.sqrt(d_k), dim=-1)
+for name, w in (("QKᵀ       ", weights_raw), ("QKᵀ / √d_k", weights_scaled)):
     print(f"{name}: largest weight {float(w.max()):.3f}, entropy {float(entropy(w)):.2f}")
+assert 5.5 < gap < 8 and weights_raw.max() > 0.99     # a gap of about 7: one key takes practically all
+assert weights_scaled.max() < 0.5                      # scaled: several keys share
+assert raw.max() - raw.min() > 20                      # the row's scores lie tens of points apart
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### …and gradients vanish
@@ -166,12 +177,15 @@ assert (sat.scaled_entropy - sat.scaled_entropy[0]).abs().max() < 0.15    # stay
 figures.saturation_figure(sat, "entropy", title="Without scaling, rows collapse onto one key")
 
 # %% slideshow={"slide_type": "subslide"}
+assert sat.grad_norm[-1] < 0.25 * sat.grad_norm.max()                         # fades, unscaled
+assert (sat.scaled_grad_norm - sat.scaled_grad_norm[0]).abs().max() < 0.05     # flat, scaled
 figures.saturation_figure(sat, "grad_norm", title="…and the softmax gradient fades")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Red: raw QKᵀ. As d_k grows, the entropy drops towards 0 (one key takes all) and the
-# gradient shrinks. Blue: divided by √d_k, the scores keep variance 1 whatever d_k is,
-# so both curves stay flat. That is the whole reason for the √d_k.
+# gradient, after a small rise up to d_k = 4, shrinks to a fifth of that peak. Blue:
+# divided by √d_k, the scores keep variance 1 whatever d_k is, so both curves stay flat.
+# That is the whole reason for the √d_k.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Numerical stability: subtract the row maximum
@@ -209,8 +223,8 @@ assert torch.allclose(naive_softmax(small), naive_softmax(small - 5.0))   # shif
 # ### Your turn: a softmax that never overflows
 #
 # Write `my_softmax(scores)` for scores of any shape (..., Lk): a softmax over the **last**
-# dimension that works even for scores near 1000. Use `exp`, `sum` and `max`, not
-# `torch.softmax`.
+# dimension that works even for scores of 1000 and more (the checker tries rows up to
+# 2000). Use `exp`, `sum` and `max`, not `torch.softmax`.
 
 # %% slideshow={"slide_type": "fragment"}
 def my_softmax(scores: torch.Tensor) -> torch.Tensor:
@@ -394,12 +408,13 @@ checks.check_attention(attention_solution)
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explore: temperature, scaling and d_k
 #
-# The sentence's tokens are projected to queries and keys of size d_k (random projections
-# whose entries have variance 1, as in the argument above). Left: the attention weights;
-# right: each row's entropy, with the dotted line at "perfectly even".
+# The sentence's tokens are projected to queries and keys of size d_k by random
+# projections, scaled so that the entries of q and k have variance 1, as in the argument
+# above. Left: the attention weights; right: each row's entropy, with the dotted line at
+# "perfectly even".
 #
-# - Untick **divide by √d_k** and raise **d_k** to 512: rows turn into single dark cells
-#   and the entropy bars fall to 0.
+# - Untick **divide by √d_k** and raise **d_k** to 512: most rows turn into single dark
+#   cells and their entropy bars fall to about 0.
 # - Tick it again: whatever d_k, the picture keeps the same overall sharpness.
 # - Move **temperature**: below 1 sharpens, above 1 flattens.
 # - Notice that the two "the" always attend alike: same word, same vectors.
@@ -419,19 +434,26 @@ widgets.ScalingExplorer(vocab, unit_embed, "the pizza came out of the oven and i
 # %% slideshow={"slide_type": "subslide"}
 tokens = tokenize("the pizza came out of the oven and it tasted good")
 x = unit_embed(torch.tensor(vocab.ids(tokens))).detach().unsqueeze(0)    # (1, 11, 32)
-fresh = SingleHeadAttention(d_model=32, d_k=16)
+with torch.random.fork_rng():                                # its own numbers: the same on every rerun
+    torch.manual_seed(0)
+    fresh = SingleHeadAttention(d_model=32, d_k=16)
 with torch.no_grad():
     _, fresh_weights = fresh(x)
 it = tokens.index("it")
 print("weights of 'it':", "  ".join(f"{t} {float(w):.2f}" for t, w in zip(tokens, fresh_weights[0, it])))
+row = fresh_weights[0, it]                                   # (11,): the weights of "it"
+assert row.max() < 0.2                                       # spread out: no key stands out
+assert abs(row[tokens.index("pizza")] - row[tokens.index("the")]) < 0.03   # "pizza" no more than "the"
 figures.attention_heatmap(fresh_weights[0], tokens, title="An untrained head: no meaning yet")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The weights of "it" are spread almost evenly, and whichever key comes out on top is
-# chance, not meaning. Softmax and √d_k make attention *well-behaved*; they do not make it
-# *smart*. The projections become meaningful only when training changes W_Q, W_K and W_V
-# to lower the model's error. Chapter 08 trains a small model and lets you watch "it"
-# learn to look at "pizza".
+# The weights of "it" are spread out: none reaches 0.2 (an even share is 1/11 ≈ 0.09).
+# "pizza" is among the larger ones, but "the" gets as much: whichever key comes out on
+# top is chance, not meaning.
+# Softmax and √d_k make attention *well-behaved*; they do not make it *smart*. The
+# projections become meaningful only when training changes W_Q, W_K and W_V to lower the
+# model's error. Chapter 08 trains a small model and lets you watch "it" learn to look
+# at "pizza".
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap

@@ -256,8 +256,9 @@ assert torch.all(leaky > 1e-4)                                           # the f
 # ## The other "mask": BERT's masked language modelling
 #
 # The word *mask* has a second meaning. BERT does not write text; it learns to
-# **understand** it. In training it hides about 15 % of the tokens, replacing them with a
-# special `[MASK]` token, and learns to guess them back.
+# **understand** it. In training it picks about 15 % of the tokens, hides most of them
+# behind a special `[MASK]` token (the rest it swaps for a random word or leaves as they
+# are), and learns to guess them back. Below, every picked token is hidden.
 #
 # To guess a hidden word, the words on **both** sides help, so BERT uses **no** causal
 # mask: every token attends to every other (only padding is masked).

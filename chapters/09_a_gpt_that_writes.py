@@ -165,13 +165,14 @@ print(f"{count_parameters(model):,} parameters: 1 block, d_model 64, 16 heads of
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Your turn: the GPT's forward pass
 #
-# `checks.GptParts.of(model)` hands you the model's parts: `token`, the token table (V, d);
-# `positions`, one learned vector per position; `blocks`, each `block(x, mask)` a whole
-# pre-norm block, residuals included; and the final LayerNorm `norm`. For ids (B, L)
-# without `<pad>`:
+# `checks.GptParts.of(model)` hands you the model's parts: `token`, the token table, an
+# `nn.Embedding` (V, d); `positions`, an `nn.Embedding` with one learned vector per
+# position (call it with the positions, like `token` with the ids); `blocks`, each
+# `block(x, mask)` a whole pre-norm block, residuals included; and the final LayerNorm
+# `norm`. For ids (B, L) without `<pad>`:
 #
 # 1. embed: token vectors × √d_model (chapter 01) + the vectors of positions 0 … L-1;
-# 2. run every block in turn, each given the causal mask (bool, True = may attend);
+# 2. run every block in turn, each given the causal mask, (L, L) bool, True = may attend;
 # 3. apply `norm`, then score every token. GPT-2's output layer is **tied** to the token
 #    table: token t's score is the dot product with t's own embedding, `x @ token.weight.T`.
 
@@ -438,8 +439,8 @@ figures.likeliest_tokens_figure(probs, vocab.itos, chosen=step_one.steps[0].chos
 #
 # 1. sort each row from most to least likely (remember where each token came from);
 # 2. keep a token while the tokens ranked **above** it hold less than `top_p` together,
-#    so the likeliest token always stays, and the one that carries the total past `top_p`
-#    stays too;
+#    so the likeliest token always stays, and the one that carries the total to `top_p`
+#    or past it stays too;
 # 3. put every probability back at its token's id, and renormalise each row to sum to 1.
 
 # %% slideshow={"slide_type": "fragment"}
@@ -652,10 +653,11 @@ figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stor
 #
 # Writing token t + 1 under the causal mask, the first t positions compute exactly what
 # they computed one step before. A KV cache keeps each layer's keys and values of the
-# tokens so far, and each step runs the newest token only (chapter 07's `step`). Same
-# model, same tokens, much less work. We let the model write 200 tokens greedily after a
-# story's first sentence, ignoring `<eos>` (past a story's length its positions are
-# untrained and the text is nonsense, but every step costs what it costs).
+# tokens so far, and each step runs the newest token only (the `step` method of the lib's
+# `DecoderOnlyTransformer`, chapter 07's decoder-only model). Same model, same tokens,
+# much less work. We let the model write 200 tokens greedily after a story's first
+# sentence, ignoring `<eos>` (past a story's length its positions are untrained and the
+# text is nonsense, but every step costs what it costs).
 
 # %% slideshow={"slide_type": "subslide"}
 start = torch.tensor(vocab.ids(["<bos>", *"squatch met lily in the park .".split()]))
@@ -680,7 +682,7 @@ plain, cached = (min(t) for t in timings.values())          # the fastest of 3: 
 print(f"200 new tokens: {plain:.2f} s without the cache, {cached:.2f} s with it: "
       f"{plain / cached:.1f}× faster, the same tokens")
 print(" ".join(vocab.tokens(ids_cached[0, :40])), "…")
-assert plain / cached > 1.5   # 2-3× for this one-block model on a 2-core VM; make bench: 5-8× for a big one
+assert plain / cached > 1.5   # 2-4× for this one-block model on a 2-core VM; make bench: 5-8× for a big one
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Your turn: one cached attention step
