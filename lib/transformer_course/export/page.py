@@ -21,7 +21,7 @@ from .snapshot import SNAPSHOT_CELL, SNAPSHOT_MIME, snapshot_missing
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-TEMPLATE = STATIC / "offline.html.j2"
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "page.html.j2"  # extends static/offline.html.j2
 SOLUTION_TAG = "solution"
 SOLUTION_LEFT_OUT = (
     "*A worked solution is hidden in this page: open the notebook in JupyterLab to see it, "
@@ -189,7 +189,10 @@ def to_html(nb: nbformat.NotebookNode, title: str, nav: dict | None = None) -> s
     ({"index": href, "prev"/"next": {"href", "title"} or None}) above and below."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", template_file=str(TEMPLATE))
+    # The page's template extends static/offline.html.j2: its folder is on the template path.
+    exporter = HTMLExporter(
+        template_name="lab", template_file=str(TEMPLATE), extra_template_paths=[str(STATIC)]
+    )
     resources = {
         "plotly_js": plotly_inline(),
         "metadata": {"name": title},
