@@ -259,9 +259,12 @@ def test_log_axes_write_their_ticks_as_plain_numbers_at_full_size():
     assert axis.type == "log" and axis.tickmode == "array"
     assert list(axis.ticktext) == ["0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1", "2", "5"]
     assert list(axis.tickvals) == pytest.approx([0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5])
-    curve = figures.loss_curve_figure([1, 2, 3], [2.0, 1.0, 0.6], log_y=True, floor=0.46).layout.yaxis
-    assert "0.5" in curve.ticktext and "2" in curve.ticktext  # the floor's decade too
+    curve = figures.loss_curve_figure([1, 2, 3], [4.0, 1.0, 0.6], log_y=True, floor=0.15).layout.yaxis
+    assert "0.2" in curve.ticktext and "2" in curve.ticktext  # the floor counts too
     # a range too wide to write out keeps plotly's own ticks
     wide = figures.gradient_distance_figure({"rnn": torch.tensor([1.0, 1e-12, 1e-30])}).layout.yaxis
     assert wide.tickmode is None and wide.exponentformat == "power"
     assert figures.loss_curve_figure([1, 2], [2.0, 1.0]).layout.yaxis.tickvals is None  # linear
+    # within a decade plotly's own ticks are plain already; a fixed list could miss the data
+    for narrow in ([0.48, 0.31], [1.1, 0.9], [0.019, 0.011], [2.9, 2.1], [4.5, 1.5]):
+        assert figures.loss_comparison_figure({"a": narrow}).layout.yaxis.tickvals is None, narrow

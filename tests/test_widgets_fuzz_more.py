@@ -5,6 +5,7 @@ updating again once the input is good.
 """
 
 import warnings
+from fractions import Fraction
 
 import pytest
 import torch
@@ -30,6 +31,20 @@ MALFORMED = [
     (
         History(steps=[1, 2], losses=[1.0, 0.5], evals={"held-out": [(1,), 3]}),
         "history.evals['held-out'] must be a list of (step, loss) pairs",
+    ),
+    # Each of these reached the figure or the info line's format string (review of 2026-12-05)
+    (
+        History(steps=[1, 2], losses=[1.0, torch.tensor([0.5])]),
+        "history.losses must hold plain numbers, got tensor",
+    ),
+    (History(steps=[1, 2], losses=[1.0, 10**400]), "history.losses must hold plain numbers, got 1000"),
+    (History(steps=[1, 10**400], losses=[1.0, 0.5]), "history.steps must hold plain numbers, got 1000"),
+    (History(steps=[1, 2], losses=[True, False]), "history.losses must hold plain numbers, got True."),
+    (History(steps=[1, True], losses=[1.0, 0.5]), "history.steps must hold plain numbers, got True."),
+    (History(steps=[1, 2], losses=[1.0, Fraction(1, 2)]), "got Fraction(1, 2)."),
+    (
+        History(steps=[1, torch.tensor([2])], losses=[1.0, 0.5]),
+        "history.steps must hold plain numbers, got tensor([2]).",
     ),
 ]
 

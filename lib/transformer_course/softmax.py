@@ -75,11 +75,12 @@ def softmax_jacobian_norm(weights: torch.Tensor) -> torch.Tensor:
     _check_rows("weights", weights, -1)
     _check_probabilities("weights", weights)
     # In float64: near one-hot the three terms nearly cancel (1 - 2 + 1), and in float32 what
-    # is left of a gradient of 0.002 was 0.2 % off (chapter 04's row of gap 7).
-    p = weights.double()
+    # is left of a gradient of 0.002 was 0.2 % off (chapter 04's row of gap 7). MPS has no
+    # float64: there the sums are taken on the CPU.
+    p = weights.to("cpu" if weights.device.type == "mps" else weights.device, torch.float64)
     s2 = (p**2).sum(dim=-1)
     s3 = (p**3).sum(dim=-1)
-    return (s2 - 2 * s3 + s2**2).clamp_min(0).sqrt().to(weights.dtype)
+    return (s2 - 2 * s3 + s2**2).clamp_min(0).sqrt().to(weights.device, weights.dtype)
 
 
 def _check_probabilities(name: str, p: torch.Tensor) -> None:

@@ -101,3 +101,44 @@ def test_numbers_in_heatmap_cells_read_at_4_5_to_1(chapter, theme, light):
     assert not low, f"{theme}: {len(low)} cell numbers under {AA}:1, lowest " + ", ".join(
         f"{text!r} in figure {fig} at {ratio:.2f}:1" for ratio, text, fig in low[:5]
     )
+
+
+# A bare page: plotly and the course's theme_swap.js, one heatmap whose colours come from a
+# reversed scale or from a shared colour axis, then readableCellText; the fill of each number.
+CELL_FILLS = """async ([layout, trace]) => {
+  const div = document.getElementById('chart');
+  await Plotly.newPlot(div, [trace], layout);
+  readableCellText(div);
+  return [...div.querySelectorAll('g.heatmap-label text')].map(t => getComputedStyle(t).fill);
+}"""
+BLACK, WHITE = "rgb(0, 0, 0)", "rgb(255, 255, 255)"
+
+
+PALE_TO_DARK = [[0, "#ffffff"], [1, "#08306b"]]  # white at 0, dark navy at 1
+
+
+@pytest.mark.parametrize(
+    "layout, trace",
+    [
+        ({}, dict(colorscale=PALE_TO_DARK, reversescale=True)),  # reversed: 0 dark, 1 white
+        ({"coloraxis": {"colorscale": PALE_TO_DARK, "reversescale": True}}, dict(coloraxis="coloraxis")),
+    ],
+    ids=["reversescale", "coloraxis"],
+)
+def test_cell_numbers_follow_a_reversed_scale_and_a_colour_axis(browser, layout, trace):
+    """The cell's colour is read from the scale as plotly draws it: reversed where reversescale
+    is set (it was read unreversed: white on the palest cell at 1.4:1), and from the shared
+    colour axis where the trace has one (it was left to plotly's cutoff)."""
+    from plotly.offline import get_plotlyjs
+    from transformer_course.export.charts import STATIC
+
+    page = browser.new_page()
+    try:
+        page.set_content('<div id="chart" style="width:600px;height:300px"></div>')
+        page.add_script_tag(content=get_plotlyjs())
+        page.add_script_tag(content=(STATIC / "theme_swap.js").read_text())
+        heatmap = dict(type="heatmap", z=[[0.0, 1.0]], texttemplate="%{z:.2f}", **trace)
+        fills = page.evaluate(CELL_FILLS, [layout, heatmap])
+        assert fills == [WHITE, BLACK], fills  # 0: the dark cell, 1: the white one
+    finally:
+        page.close()

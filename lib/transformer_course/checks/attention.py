@@ -85,8 +85,11 @@ SCORES_MISTAKES = (
     ),
     Mistake(
         name="divided by d_k",
-        hint="You divided by d_k: here we want the raw scores, q @ k.transpose(-2, -1), with no "
-        "scaling at all. (Chapter 04 scales them, and by the square root, √d_k, not d_k.)",
+        # The checker's first case is square (4 tokens of d_k = 4): dividing by the number of
+        # tokens gives the same numbers, so the hint names both.
+        hint="You divided the scores by d_k (or by the number of tokens, the same 4 here): we want "
+        "the raw scores, q @ k.transpose(-2, -1), with no scaling at all. (Chapter 04 scales "
+        "them, and by the square root, √d_k, not d_k.)",
         compute=lambda q, k: q @ k.transpose(-2, -1) / q.shape[-1],
         example=lambda q, k: torch.matmul(q, k.T) / k.shape[1],
     ),

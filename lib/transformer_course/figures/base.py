@@ -220,23 +220,27 @@ def ticks(tick_labels: list[str], n: int) -> dict:
 def log_ticks(values: Iterable[float]) -> dict:
     """Tick settings for a log axis over ``values``: 0.02, 0.05, 0.1, 0.2 … written out.
 
-    Over a few decades plotly labels 2 and 5 in a smaller font than the powers of ten (about
-    9 px: unreadable on a projector) and writes the powers as 10⁻¹. Between 10⁻⁴ and 10⁵ a
-    learner reads 0.05 at once: 1, 2, 3, 5 and 7 of a decade within one, 1, 2 and 5 over up
-    to three decades, the powers of ten over up to six, as plain numbers at the axis's font
-    size. Wider ranges, or no positive finite value, keep plotly's ticks (an empty dict)."""
+    Over a decade or more plotly labels 2 and 5 in a smaller font than the powers of ten
+    (about 9 px: unreadable on a projector) and writes the powers as 10⁻¹. Between 10⁻⁴ and
+    10⁵ a learner reads 0.05 at once: 1, 2 and 5 of each decade over up to three decades, the
+    powers of ten over up to six, as plain numbers at the axis's font size. Within a decade
+    plotly's own ticks are plain and full-size already (0.35, 0.4, 0.45), and a fixed list
+    could miss the range altogether: those, wider ranges, and no positive finite value keep
+    plotly's ticks (an empty dict)."""
     seen = [float(v) for v in values if math.isfinite(float(v)) and float(v) > 0]
     if not seen:
         return {}
     low, high = min(seen), max(seen)
     decades = math.log10(high / low)
-    if low < 1e-4 or high > 1e5 or decades > 6:
+    if low < 1e-4 or high > 1e5 or not 1 <= decades <= 6:
         return {}
-    steps = (1, 2, 3, 5, 7) if decades <= 1 else (1, 2, 5) if decades <= 3 else (1,)
+    steps = (1, 2, 5) if decades <= 3 else (1,)
     first, last = math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1
     # One tick beyond each end: plotly pads the range, and draws only the ticks inside it.
     ticks = [m * 10.0**k for k in range(first, last + 1) for m in steps]
     ticks = [t for t in ticks if max(low / 2.5, 1e-4) <= t <= high * 2.5]
+    if sum(low <= t <= high for t in ticks) < 2:  # too few on the data itself: plotly's are better
+        return {}
     return dict(tickmode="array", tickvals=ticks, ticktext=[f"{t:,.6g}" for t in ticks])
 
 

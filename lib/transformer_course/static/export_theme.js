@@ -31,7 +31,13 @@
       // The numbers in heatmap cells, black or white by their cell (static/theme_swap.js),
       // now and after every later plot (a theme switch, a resize).
       const readable = () => readableCellText(el);
-      Promise.resolve(drawn).then(() => { readable(); el.on("plotly_afterplot", readable); }, () => {});
+      Promise.resolve(drawn).then(() => {
+        readable();
+        if (!el.dataset.tcCellText) {  // one listener, however often the chart is drawn anew
+          el.dataset.tcCellText = "1";
+          el.on("plotly_afterplot", readable);
+        }
+      }, () => {});
       return drawn;
     };
   }

@@ -27,8 +27,20 @@ function darkSpec(text, themes) {
 // mirrored, as on a light one). Black or white, whichever contrasts more with the cell's own
 // colour, reads at 4.58:1 at the least, on any colour. Called after every plot: plotly draws
 // the labels again each time. A trace that sets its own text colour keeps it.
-function cellColour(trace, z) {
-  const scale = trace.colorscale, min = trace._zmin ?? trace.zmin, max = trace._zmax ?? trace.zmax;
+function cellScale(div, trace) {
+  // The trace's own scale and range, or its shared colour axis's; flipped where reversed
+  // (plotly keeps the scale as given and flips it when it draws).
+  const axis = trace.coloraxis && div._fullLayout ? div._fullLayout[trace.coloraxis] : null;
+  const from = axis || trace;
+  let scale = from.colorscale;
+  const min = axis ? axis._cmin ?? axis.cmin : trace._zmin ?? trace.zmin;
+  const max = axis ? axis._cmax ?? axis.cmax : trace._zmax ?? trace.zmax;
+  if (from.reversescale && Array.isArray(scale)) scale = scale.map(([p, c]) => [1 - p, c]).reverse();
+  return { scale, min, max };
+}
+
+function cellColour(div, trace, z) {
+  const { scale, min, max } = cellScale(div, trace);
   if (!Array.isArray(scale) || !scale.length || typeof z !== "number" || !Number.isFinite(z)) return null;
   const t = max > min ? Math.min(1, Math.max(0, (z - min) / (max - min))) : 0;
   let i = 1;
@@ -61,7 +73,7 @@ function readableCellText(div) {
     if (!cell || !trace) continue;
     const own = trace.textfont && trace.textfont.color;
     if (own && own !== "auto") continue;
-    const rgb = cellColour(trace, cell.z);
+    const rgb = cellColour(div, trace, cell.z);
     // Black and white read equally well ((L + 0.05)² = 0.0525) on a cell of luminance 0.179.
     if (rgb) text.style.fill = luminance(rgb) > 0.179 ? "#000000" : "#ffffff";
   }

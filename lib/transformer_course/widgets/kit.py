@@ -346,7 +346,7 @@ class SelectionSlider(widgets.SelectionSlider):
 
     @traitlets.validate("value")
     def _validate_value(self, proposal):
-        if proposal.value is None:
+        if proposal.value is None and None not in self._options_values:  # None may be an option
             label = self.description or "the slider"
             raise traitlets.TraitError(f"'{label}' always points at one of its options; None is not one.")
         return super()._validate_value(proposal)

@@ -158,7 +158,8 @@ def _history_problem(h, validation: str) -> str | None:
     for name, values in (("steps", h.steps), ("losses", h.losses)):
         odd = [v for v in values if not _plain_number(v) or (name == "steps" and not math.isfinite(v))]
         if odd:
-            return f"history.{name} must hold plain numbers, got {_shown(odd[0])}{_fix(odd[0])}."
+            fix = _fix(odd[0]) if name == "losses" else ""
+            return f"history.{name} must hold plain numbers, got {_shown(odd[0])}{fix}."
     points = h.evals.get(validation)
     if points is not None and not (
         isinstance(points, list | tuple)
@@ -172,11 +173,22 @@ def _history_problem(h, validation: str) -> str | None:
 
 
 def _plain_number(value: object) -> bool:
-    """A number the curve can draw: a Python or NumPy number, or a one-element tensor without
-    gradients (one with them is the loss itself, recorded before ``.item()``)."""
+    """A number the curve can draw and the info line can write: a Python or NumPy int or float
+    that a float holds (not 10**400), or a 0-d real tensor without gradients (one with them
+    is the loss itself, recorded before ``.item()``). Not a bool, a Fraction (which format
+    strings refuse) or a tensor of shape (1,)."""
     if isinstance(value, torch.Tensor):
-        return value.numel() == 1 and not value.requires_grad
-    return isinstance(value, numbers.Real)
+        real = value.dtype != torch.bool and not value.is_complex()
+        return value.dim() == 0 and not value.requires_grad and real
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or type(value).__name__ == "bool_":
+        return False
+    if not (isinstance(value, int | float) or type(value).__module__ == "numpy"):
+        return False  # a Fraction, a Decimal: numbers, but not ones the curve's text can format
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def _shown(value: object) -> str:
