@@ -298,7 +298,7 @@ figures.depth_figure(stds, title="Size of the activations after each block",
 # blocks' own biases add. The input itself is lost on the way: two different inputs
 # leave block 30 as (almost exactly) the same vector:
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 grow, steady = stds["residual, no norm"], stds["post-norm (paper)"]
 assert grow[-1] > 1.5 * grow[0]
 assert torch.allclose(steady, torch.ones(depth), atol=0.01)
