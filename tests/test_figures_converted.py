@@ -268,3 +268,12 @@ def test_log_axes_write_their_ticks_as_plain_numbers_at_full_size():
     # within a decade plotly's own ticks are plain already; a fixed list could miss the data
     for narrow in ([0.48, 0.31], [1.1, 0.9], [0.019, 0.011], [2.9, 2.1], [4.5, 1.5]):
         assert figures.loss_comparison_figure({"a": narrow}).layout.yaxis.tickvals is None, narrow
+
+
+def test_entropy_values_sit_inside_tall_bars_clear_of_the_uniform_line():
+    """Rows near uniform end just under the dotted line: their values, written above the bar,
+    sat on the line and under its label. Inside a tall bar, above a short one (0 included)."""
+    fig = figures.entropy_figure(torch.tensor([2.3, 2.1, 0.5, 0.0]), ["a", "b", "c", "d"], 11)
+    bars = fig.data[0]
+    assert list(bars.textposition) == ["inside", "inside", "outside", "outside"]
+    assert list(bars.text) == ["2.30", "2.10", "0.50", "0.00"] and bars.insidetextanchor == "end"

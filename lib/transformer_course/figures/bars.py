@@ -159,6 +159,12 @@ def entropy_figure(
         x_title="query",
         colors=None,
     )
+    # Rows near uniform end just under its line: a value written above such a bar sat on the
+    # line and under its label (chapter 04's slide). Inside the top of a bar of at least a
+    # third of the line's height (plotly picks the colour that reads on the bar), above a
+    # shorter one, which ends far below the line (a bar of 0 still shows its 0.00).
+    tall = [float(v) >= max(top, math.log(2)) / 3 for v in entropies.tolist()]
+    trace.update(textposition=["inside" if t else "outside" for t in tall], insidetextanchor="end")
     uniform = line_label(top, "uniform (all keys equal)", above=True)
     return figure([trace], title=title, shapes=[hline(top)], annotations=[uniform], **layout)
 
