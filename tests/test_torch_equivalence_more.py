@@ -21,11 +21,11 @@ next step ran outside it.
 from __future__ import annotations
 
 import random
-import re
 
 import pytest
 import torch
 import torch.nn.functional as F
+from test_torch_equivalence_fuzz import _torch_name
 from torch import nn
 from transformer_course.attention import MultiHeadAttention
 from transformer_course.kv_cache import KVCache
@@ -135,16 +135,6 @@ def _blocked(mask: torch.Tensor, as_float: bool, dtype: torch.dtype) -> torch.Te
     if not as_float:
         return ~mask
     return torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask, float("-inf"))
-
-
-def _torch_name(name: str) -> tuple[str, int | None]:
-    """lib's parameter name → PyTorch's, and which third of in_proj it is (None: all of it)."""
-    name = name.replace("cross_attn.", "multihead_attn.").replace("feed_forward.", "")
-    name = re.sub(r"add_norm(\d)\.norm\.", r"norm\1.", name)
-    match = re.search(r"\b([qkv])_proj\.(weight|bias)$", name)
-    if match:
-        return name[: match.start()] + f"in_proj_{match.group(2)}", "qkv".index(match.group(1))
-    return name, None
 
 
 def _compare_grads(mine, ref, inputs, out, want, gen, dtype, d_model):

@@ -16,8 +16,8 @@ import os
 
 import pytest
 
-from .lab import CHAPTERS, open_notebook, run_all, shutdown_kernels, wait_executed
-from .test_theme import set_theme
+from .lab import CHAPTERS, open_notebook, run_all, wait_executed
+from .test_theme import close_in_light, set_theme
 
 pytestmark = pytest.mark.browser
 
@@ -84,12 +84,7 @@ def chapter(request, lab, browser):
         wait_executed(page)
         yield page
     finally:
-        try:
-            if page.evaluate("document.body.dataset.jpThemeLight") == "false":
-                set_theme(page, "JupyterLab Light", True)  # the lab's settings outlive this test
-        finally:
-            page.close()
-            shutdown_kernels(lab)
+        close_in_light(page, lab)
 
 
 @pytest.mark.parametrize("theme, light", [("JupyterLab Dark", False), ("JupyterLab Light", True)])

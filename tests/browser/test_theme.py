@@ -74,6 +74,17 @@ CONTRAST_JS = """() => {
 }"""
 
 
+def close_in_light(page, lab) -> None:
+    """Close a chapter's page and its kernels, the lab set back to Light first if a test left it
+    Dark: the lab's settings outlive the test."""
+    try:
+        if page.evaluate("document.body.dataset.jpThemeLight") == "false":
+            set_theme(page, "JupyterLab Light", True)
+    finally:
+        page.close()
+        shutdown_kernels(lab)
+
+
 def set_theme(page, name: str, light: bool) -> None:
     """Settings → Theme → ``name``, as a learner would; waits for every figure to repaint."""
     page.locator(".lm-MenuBar-itemLabel", has_text="Settings").first.click()
@@ -115,12 +126,7 @@ def chapter(request, lab, browser):
         explorer.scroll_into_view_if_needed()
         yield page
     finally:
-        try:
-            if page.evaluate("document.body.dataset.jpThemeLight") == "false":
-                set_theme(page, "JupyterLab Light", True)  # the lab's settings outlive this test
-        finally:
-            page.close()
-            shutdown_kernels(lab)
+        close_in_light(page, lab)
 
 
 @pytest.mark.parametrize("theme, light", [("JupyterLab Dark", False), ("JupyterLab Light", True)])
