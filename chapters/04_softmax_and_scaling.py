@@ -117,7 +117,7 @@ for d_k in (4, 64, 1024):
 # With d_k = 512, the scores have a standard deviation of √512 ≈ 23: the scores of one
 # row lie tens of points apart. exp turns a gap g into a factor e^g, so a gap of 5 is
 # already a factor of about 150, and a gap of 40 one of about 10^17. Below, the best of
-# 8 keys leads the next by about 7, a factor of about 900, and takes practically all
+# 8 keys leads the next by about 7, a factor of nearly 900, and takes practically all
 # the weight. Dividing by √512 ≈ 22.6 shrinks every gap as many times, back to a range
 # where several keys share the attention.
 

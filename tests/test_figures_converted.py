@@ -277,3 +277,4 @@ def test_entropy_values_sit_inside_tall_bars_clear_of_the_uniform_line():
     bars = fig.data[0]
     assert list(bars.textposition) == ["inside", "inside", "outside", "outside"]
     assert list(bars.text) == ["2.30", "2.10", "0.50", "0.00"] and bars.insidetextanchor == "end"
+    assert bars.textangle == 0  # level: plotly turned them on end in a slide's narrow bars

@@ -164,7 +164,11 @@ def entropy_figure(
     # third of the line's height (plotly picks the colour that reads on the bar), above a
     # shorter one, which ends far below the line (a bar of 0 still shows its 0.00).
     tall = [float(v) >= max(top, math.log(2)) / 3 for v in entropies.tolist()]
-    trace.update(textposition=["inside" if t else "outside" for t in tall], insidetextanchor="end")
+    trace.update(
+        textposition=["inside" if t else "outside" for t in tall],
+        insidetextanchor="end",
+        textangle=0,  # level, as outside: plotly turned them on end in a slide's narrow bars
+    )
     uniform = line_label(top, "uniform (all keys equal)", above=True)
     return figure([trace], title=title, shapes=[hline(top)], annotations=[uniform], **layout)
 
