@@ -659,7 +659,7 @@ def _(model, src, trg, pad_id):
     return ce(model(src, trg[:, :-1]), trg[:, 1:], ignore_index=0)
 
 
-@wrong("teacher_forcing_loss", "mean of each row's mean")
+@wrong("teacher_forcing_loss", "mean of each row's mean", named="mean per story, then over the batch")
 def _(model, src, trg, pad_id):
     labels = trg[:, 1:]
     each = F.cross_entropy(model(src, trg[:, :-1]).transpose(1, 2), labels, reduction="none")
@@ -667,7 +667,7 @@ def _(model, src, trg, pad_id):
     return ((each * real).sum(1) / real.sum(1)).mean()
 
 
-@wrong("teacher_forcing_loss", "label smoothing")
+@wrong("teacher_forcing_loss", "label smoothing", named="label smoothing")
 def _(model, src, trg, pad_id):
     return ce(model(src, trg[:, :-1]), trg[:, 1:], ignore_index=pad_id, label_smoothing=0.1)
 
@@ -899,7 +899,7 @@ def _(parts, ids):
     return parts.norm(x) @ parts.token.weight.T
 
 
-@wrong("gpt_forward", "positions counted from 1")
+@wrong("gpt_forward", "positions counted from 1", named="positions counted from 1")
 def _(parts, ids):
     x = embed(parts, ids, torch.arange(1, ids.shape[1] + 1))
     for block in parts.blocks:
@@ -924,7 +924,7 @@ def _(parts, ids):
     return parts.norm(x) @ parts.token.weight.T
 
 
-@wrong("gpt_forward", "the norm before the blocks instead of after")
+@wrong("gpt_forward", "the norm before the blocks instead of after", named="final norm on the embeddings")
 def _(parts, ids):
     x = parts.norm(embed(parts, ids))
     for block in parts.blocks:
@@ -1017,7 +1017,7 @@ def _(probs, top_p):
     return torch.zeros_like(keep).scatter(-1, order, keep)
 
 
-@wrong("keep_top_p", "put back with gather instead of scatter")
+@wrong("keep_top_p", "put back with gather instead of scatter", named="gathered back")
 def _(probs, top_p):
     ranked, order = probs.sort(dim=-1, descending=True)
     ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0.0)
@@ -1087,7 +1087,7 @@ def _(q, k_new, v_new, past_k, past_v):
     return F.scaled_dot_product_attention(q, keys, values, is_causal=True), keys, values
 
 
-@wrong("cached_attention_step", "scaled by the number of cached tokens")
+@wrong("cached_attention_step", "scaled by the number of cached tokens", named="÷ √(number of keys)")
 def _(q, k_new, v_new, past_k, past_v):
     keys, values = grow(past_k, k_new), grow(past_v, v_new)
     weights = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(keys.shape[2]), -1)

@@ -17,7 +17,9 @@ holding its exercises: ``embeddings`` (01), ``positions`` (02), ``attention`` (0
 ``generation`` (greedy decoding) and ``sampling`` (temperature and top-k) (08),
 ``gpt_forward`` (the GPT's forward pass from its parts), ``nucleus`` (the tokens top-p
 keeps) and ``cached_step`` (one attention step with a KV cache) (09); and
-``registry`` (every exercise, in chapter order).
+``registry`` (every exercise, in chapter order). A module that grew keeps what learners write
+apart in ``<module>_learners`` (``by_hand``, the other correct answers, each mistake's
+example as code), which it imports as ``learner`` and which never imports it back.
 
 How to add an exercise:
 1. In the module of its idea (or a new module, kept under ~350 lines), write the learner's

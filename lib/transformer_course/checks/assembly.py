@@ -17,9 +17,11 @@ from functools import partial
 import torch
 from torch import nn
 
-from ..masks import causal_mask, combine_masks, padding_mask
+from ..masks import causal_mask, padding_mask
 from ..model import Transformer, TransformerConfig
 from ..positional import sinusoidal_encoding
+from . import assembly_learners as learner
+from .assembly_learners import by_hand
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 
 
@@ -54,7 +56,7 @@ class Seq2SeqParts:
         return cls(token.lookup, positions, model.encoder, model.decoder, model.output, c.pad_id)
 
 
-# --- The learner's side: the starter, a worked solution, other correct answers ---
+# --- The learner's side: the starter, a worked solution (more answers: assembly_learners) ---
 
 
 def starter(parts: Seq2SeqParts, src: torch.Tensor, trg_in: torch.Tensor) -> torch.Tensor:
@@ -76,77 +78,9 @@ def solution(parts: Seq2SeqParts, src: torch.Tensor, trg_in: torch.Tensor) -> to
     return parts.output(hidden)  # (B, Lt, V)
 
 
-def by_hand(
-    parts,
-    src,
-    trg_in,
-    *,
-    scale="sqrt",
-    positions=True,
-    causal=True,
-    trg_padding=True,
-    src_padding=True,
-    cross="padding",
-    reads="trg",
-    encode=True,
-    project=True,
-    softmax=False,
-    encoder_causal=False,
-    dropout=False,
-):
-    """A learner's forward pass with one switch per catalogued mistake (all off: correct)."""
-    d_model = parts.embedding.embedding_dim
-    factor = {"sqrt": math.sqrt(d_model), "d": d_model}.get(scale, 1)
-
-    def embed(ids):
-        x = parts.embedding(ids) * factor
-        if positions:
-            x = x + parts.positions[: ids.shape[1]]
-        x = nn.functional.dropout(x, 0.1) if dropout else x  # the paper's, left on
-        return x * math.sqrt(d_model) if scale == "after" else x
-
-    src_mask = padding_mask(src, parts.pad_id) if src_padding else None
-    encoder_mask = causal_mask(src.shape[1]) & src_mask if encoder_causal else src_mask  # "no peeking"
-    memory = parts.encoder(embed(src), encoder_mask) if encode else embed(src)
-    masks = [causal_mask(trg_in.shape[1])] if causal else []
-    if trg_padding:
-        masks.append(padding_mask(trg_in, parts.pad_id))
-    trg_mask = combine_masks(*masks)
-    cross_mask = {"padding": src_mask, "none": None, "causal": trg_mask}[cross]
-    hidden = parts.decoder(embed(trg_in if reads == "trg" else src), memory, trg_mask, cross_mask)
-    logits = parts.output(hidden) if project else hidden
-    return logits.softmax(dim=-1) if softmax else logits
-
-
-def _learner_combines_with_or(parts, src, trg_in):
-    d = parts.embedding.embedding_dim
-    memory = parts.encoder(
-        parts.embedding(src) * d**0.5 + parts.positions[: src.shape[1]], padding_mask(src, parts.pad_id)
-    )
-    trg_mask = causal_mask(trg_in.shape[1]) | padding_mask(trg_in, parts.pad_id)  # "add" the masks
-    y = parts.embedding(trg_in) * d**0.5 + parts.positions[: trg_in.shape[1]]
-    return parts.output(parts.decoder(y, memory, trg_mask, padding_mask(src, parts.pad_id)))
-
-
-def _one_stage_at_a_time(parts, src, trg_in):
-    """Every layer of each stack in a loop, then the stack's final norm (as nn.Transformer)."""
-    d = parts.positions.shape[1]
-    x = parts.embedding(src) * d**0.5 + parts.positions[: src.shape[1]]
-    src_keys = (src != parts.pad_id).view(src.shape[0], 1, 1, -1)
-    for layer in parts.encoder.layers:
-        x = layer(x, src_keys)
-    memory = parts.encoder.norm(x)
-    y = parts.embedding(trg_in) * d**0.5 + parts.positions[: trg_in.shape[1]]
-    allowed = torch.tril(torch.ones(trg_in.shape[1], trg_in.shape[1])).bool()
-    allowed = allowed & (trg_in != parts.pad_id).view(trg_in.shape[0], 1, 1, -1)
-    for layer in parts.decoder.layers:
-        y = layer(y, memory, allowed, src_keys)
-    return parts.decoder.norm(y) @ parts.output.weight.T
-
-
 ALTERNATIVES = {
     "by hand, every switch off": by_hand,
-    "one layer at a time, output weight by hand": _one_stage_at_a_time,
+    "one layer at a time, output weight by hand": learner.one_stage_at_a_time,
     "in float64": lambda parts, src, trg_in: solution(
         Seq2SeqParts(*(p.double() for p in astuple(parts)[:5]), parts.pad_id), src, trg_in
     ),
@@ -223,18 +157,6 @@ def _cases() -> list[tuple]:
     return [(parts, src_a, trg_a), (parts, src_b, trg_b), (other, src_c, trg_c)]
 
 
-def _learner_adds_every_position(parts, src, trg_in):
-    d = parts.embedding.embedding_dim
-
-    def embed(ids):
-        return parts.embedding(ids) * math.sqrt(d) + parts.positions  # all max_len rows
-
-    src_mask = padding_mask(src, parts.pad_id)
-    memory = parts.encoder(embed(src), src_mask)
-    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
-    return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
-
-
 def _with_pad_id(pad_id: int) -> Callable:
     """The right forward pass, but with ``pad_id`` as <pad> whatever the parts say."""
     return lambda parts, src, trg_in: forward(replace(parts, pad_id=pad_id), src, trg_in)
@@ -257,7 +179,7 @@ MISTAKES = (
         "padding mask.",
         compute=None,
         error=r"mask.*broadcast",
-        example=lambda parts, src, trg_in: _learner_with_flat_masks(parts, src, trg_in),
+        example=lambda parts, src, trg_in: learner.with_flat_masks(parts, src, trg_in),
     ),
     Mistake(
         name="every position added",
@@ -265,7 +187,7 @@ MISTAKES = (
         "takes the first L: parts.positions[: ids.shape[1]].",
         compute=None,
         error=r"must match the size of tensor b \(16\) at non-singleton dimension 1",
-        example=_learner_adds_every_position,
+        example=learner.adds_every_position,
     ),
     Mistake(
         name="no √d_model",
@@ -279,7 +201,7 @@ MISTAKES = (
         hint="You scaled after adding the positions, (embedding + positions) × √d_model: only the "
         "token vectors are scaled, embedding(ids) * √d_model + positions.",
         compute=partial(forward, scale="after"),
-        example=lambda parts, src, trg_in: _learner_scales_late(parts, src, trg_in),
+        example=lambda parts, src, trg_in: learner.scales_late(parts, src, trg_in),
     ),
     Mistake(
         name="× d_model",
@@ -323,7 +245,7 @@ MISTAKES = (
         "allows it, so every real token sees the future. Both must allow it: causal_mask(Lt) & "
         "padding_mask(trg_in, pad_id).",
         compute=partial(forward, either=True),
-        example=_learner_combines_with_or,
+        example=learner.combines_with_or,
     ),
     Mistake(
         name="no source padding mask",
@@ -376,27 +298,6 @@ MISTAKES = (
     ),
     draws_at_random(partial(by_hand, dropout=True), parts="the encoder's and decoder's layers"),
 )
-
-
-def _learner_scales_late(parts, src, trg_in):
-    d = parts.embedding.embedding_dim
-
-    def embed(ids):
-        return (parts.embedding(ids) + parts.positions[: ids.shape[1]]) * math.sqrt(d)
-
-    src_mask = padding_mask(src, parts.pad_id)
-    memory = parts.encoder(embed(src), src_mask)
-    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
-    return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
-
-
-def _learner_with_flat_masks(parts, src, trg_in):
-    d = parts.embedding.embedding_dim
-    src_mask = src != parts.pad_id  # (B, Ls): does not broadcast over heads and queries
-    memory = parts.encoder(parts.embedding(src) * d**0.5 + parts.positions[: src.shape[1]], src_mask)
-    trg_mask = causal_mask(trg_in.shape[1]) & (trg_in != parts.pad_id)[:, None, :]
-    y = parts.embedding(trg_in) * d**0.5 + parts.positions[: trg_in.shape[1]]
-    return parts.output(parts.decoder(y, memory, trg_mask, src_mask))
 
 
 def check_encoder_decoder_forward(learner_fn: Callable) -> Result:

@@ -20,11 +20,12 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from ..kv_cache import KVCache
+from . import cached_step_learners as learner
+from .cached_step_learners import by_hand
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
 
-# --- The learner's side: the starter, a worked solution, other correct answers ---
+# --- The learner's side: the starter, a worked solution (more answers: cached_step_learners) ---
 
 
 def starter(q, k_new, v_new, past_k, past_v):
@@ -46,80 +47,11 @@ def solution(q, k_new, v_new, past_k, past_v):
     return weights @ values, keys, values
 
 
-def by_hand(
-    q,
-    k_new,
-    v_new,
-    past_k,
-    past_v,
-    *,
-    scale="root",
-    dim=-1,
-    mask=False,
-    stored=None,
-    order="after",
-    axis=2,
-    returns="new cache",
-):
-    """A learner's cached step with one switch per catalogued mistake (all off: correct)."""
-    given_k, given_v = past_k, past_v
-    if past_k is None:  # an empty cache: zero positions so far
-        past_k, past_v = k_new[:, :, :0], v_new[:, :, :0]
-    key_in = q if stored == "q as key" else k_new
-    value_in = k_new if stored == "k as value" else v_new
-    pair_k, pair_v = (past_k, key_in), (past_v, value_in)
-    if order == "before":
-        pair_k, pair_v = pair_k[::-1], pair_v[::-1]
-    keys, values = torch.cat(pair_k, dim=axis), torch.cat(pair_v, dim=axis)
-    scores = q @ keys.transpose(-2, -1)
-    if scale == "root":
-        scores = scores / math.sqrt(q.shape[-1])
-    elif scale == "times":
-        scores = scores * math.sqrt(q.shape[-1])
-    elif scale == "d_model":  # the paper's √d_k read as the model's width, h · d_head
-        scores = scores / math.sqrt(q.shape[1] * q.shape[-1])
-    if mask:  # the causal mask from training, built for one row: it hides all but the first key
-        hidden = torch.triu(torch.ones(scores.shape[-2], scores.shape[-1], dtype=torch.bool), diagonal=1)
-        scores = scores.masked_fill(hidden, float("-inf"))
-    weights = torch.softmax(scores, dim=dim)
-    if returns == "old cache" and given_k is not None:  # attended right, but kept the cache as it was
-        return weights @ values, given_k, given_v
-    return weights @ values, keys, values
-
-
-def _with_kv_cache(q, k_new, v_new, past_k, past_v):
-    """lib's KVCache keeps the keys and values; PyTorch's fused kernel attends."""
-    cache = KVCache(num_layers=1, max_len=64)
-    if past_k is not None:
-        cache.append(0, past_k, past_v)
-    keys, values = cache.append(0, k_new, v_new)
-    return F.scaled_dot_product_attention(q, keys, values), keys.clone(), values.clone()
-
-
-def _with_einsum(q, k_new, v_new, past_k, past_v):
-    keys = k_new if past_k is None else torch.cat((past_k, k_new), dim=-2)
-    values = v_new if past_v is None else torch.cat((past_v, v_new), dim=-2)
-    weights = torch.einsum("bhqd,bhkd->bhqk", q / q.shape[-1] ** 0.5, keys).softmax(dim=-1)
-    return torch.einsum("bhqk,bhkd->bhqd", weights, values), keys, values
-
-
-def _head_by_head(q, k_new, v_new, past_k, past_v):
-    B, h = q.shape[:2]
-    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
-    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
-    out = torch.empty_like(q)
-    for b in range(B):
-        for j in range(h):
-            w = torch.softmax(keys[b, j] @ q[b, j, 0] / math.sqrt(q.shape[-1]), dim=0)  # (t + 1,)
-            out[b, j, 0] = w @ values[b, j]
-    return out, keys, values
-
-
 ALTERNATIVES = {
     "by hand, every switch off": by_hand,
-    "lib's KVCache and F.scaled_dot_product_attention": _with_kv_cache,
-    "einsum": _with_einsum,
-    "one head at a time": _head_by_head,
+    "lib's KVCache and F.scaled_dot_product_attention": learner.with_kv_cache,
+    "einsum": learner.with_einsum,
+    "one head at a time": learner.head_by_head,
     "as a list, in float64": lambda *a: list(solution(*(None if t is None else t.double() for t in a))),
 }
 
@@ -184,15 +116,6 @@ def _own_key_hidden(fn, case, got) -> bool:
     return same(tuple(got[1:]), (_grown(past_k, k_new), _grown(past_v, v_new)), 1e-6)
 
 
-def _learner_hides_its_own_key(q, k_new, v_new, past_k, past_v):
-    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
-    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
-    scores = q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, h, 1, t + 1)
-    if past_k is not None:
-        scores[..., -1] = float("-inf")  # "a token should not look at itself"
-    return torch.softmax(scores, dim=-1) @ values, keys, values
-
-
 def _out_is_v_new(fn, case, got) -> bool:
     """The learner attended to the new token only: its output is v_new itself. (On the first
     step, with an empty cache, that is the right output: whatever is wrong, it is not this.)"""
@@ -225,26 +148,10 @@ def _past_only(q, past_k, past_v):
     return w @ past_v, past_k, past_v
 
 
-def _always_concatenates(q, k_new, v_new, past_k, past_v):
-    keys, values = torch.cat([past_k, k_new], dim=2), torch.cat([past_v, v_new], dim=2)
-    w = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
-    return w @ values, keys, values
-
-
-def _untransposed(q, k_new, v_new, past_k, past_v):
-    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
-    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
-    w = torch.softmax(q @ keys / math.sqrt(q.shape[-1]), dim=-1)
-    return w @ values, keys, values
-
-
-def _learner_tests_the_cache_as_a_bool(q, k_new, v_new, past_k, past_v):
-    if not past_k:  # "no cache yet"
-        keys, values = k_new, v_new
-    else:
-        keys, values = torch.cat([past_k, k_new], dim=2), torch.cat([past_v, v_new], dim=2)
-    w = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
-    return w @ values, keys, values
+def _weights_as_out(q, k_new, v_new, past_k, past_v):
+    """The attention weights (B, h, 1, t + 1) returned where out belongs."""
+    keys, values = _grown(past_k, k_new), _grown(past_v, v_new)
+    return torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1), keys, values
 
 
 MISTAKES = (
@@ -253,7 +160,7 @@ MISTAKES = (
         hint="Return the updated cache too: (out, keys, values). The next step needs the keys "
         "and values with this token's added, or it would forget it.",
         compute=None,
-        recognise=lambda fn, case, got: isinstance(got, torch.Tensor),
+        recognise=lambda fn, case, got: isinstance(got, torch.Tensor) and got.shape == case[0].shape,
         example=lambda *a: solution(*a)[0],
     ),
     # Hugging Face's layers return (out, (keys, values)): the right tensors, one level too deep.
@@ -271,7 +178,7 @@ MISTAKES = (
         "torch.cat([past_k, k_new], dim=2).",
         compute=None,
         error=r"got NoneType|NoneType' object|expected Tensor as element",
-        example=lambda q, k, v, pk, pv: _always_concatenates(q, k, v, pk, pv),
+        example=lambda q, k, v, pk, pv: learner.always_concatenates(q, k, v, pk, pv),
     ),
     Mistake(
         name="new token left out of its attention",
@@ -281,7 +188,7 @@ MISTAKES = (
         "up to and including its own, as training's causal mask (diagonal kept) lets it.",
         compute=None,
         recognise=_own_key_hidden,
-        example=_learner_hides_its_own_key,
+        example=learner.hides_its_own_key,
     ),
     Mistake(
         name="new key not added",
@@ -309,12 +216,37 @@ MISTAKES = (
         example=partial(by_hand, returns="old cache"),
     ),
     Mistake(
+        name="only the new key and value returned",
+        hint="The output is right, but the cache you returned holds only this token's key and "
+        "value: return the WHOLE cache, the t cached positions and the new one, (B, h, t + 1, "
+        "d_head), the keys and values you attended over. The caller keeps what you return and "
+        "hands it back as past_k, past_v next step.",
+        compute=lambda q, k, v, pk, pv: (reference(q, k, v, pk, pv)[0], k, v),
+        example=learner.returns_the_update,
+    ),
+    Mistake(
+        name="weights returned as out",
+        hint="Your first item is the attention weights, (B, h, 1, t + 1): out is what the token "
+        "gathers with them, weights @ values, (B, h, 1, d_head).",
+        compute=_weights_as_out,
+        example=learner.returns_the_weights,
+    ),
+    Mistake(
+        name="torch.stack for the cache",
+        hint="torch.stack puts tensors side by side along a NEW axis, and needs them all of the "
+        "same shape; the cache grows along an axis it already has, the positions: "
+        "torch.cat([past_k, k_new], dim=2).",
+        compute=None,
+        error=r"stack expects each tensor to be equal size",
+        example=learner.stacks,
+    ),
+    Mistake(
         name="cache tested as a bool",
         hint="`if past_k:` (or `not past_k`) asks a tensor of many numbers for one True/False, "
         "and PyTorch refuses. Ask whether there is a cache at all: if past_k is None: ….",
         compute=None,
         error=r"Boolean value of Tensor with more than one value is ambiguous",
-        example=_learner_tests_the_cache_as_a_bool,
+        example=learner.tests_the_cache_as_a_bool,
     ),
     Mistake(
         name="keys and values swapped",
@@ -349,7 +281,7 @@ MISTAKES = (
         "one dot product per cached position.",
         compute=None,
         error=r"cannot be multiplied|size mismatch|must match the size|Expected size",
-        example=lambda q, k, v, pk, pv: _untransposed(q, k, v, pk, pv),
+        example=lambda q, k, v, pk, pv: learner.untransposed(q, k, v, pk, pv),
     ),
     Mistake(
         name="no scaling",
@@ -363,6 +295,20 @@ MISTAKES = (
         hint="You multiplied the scores by √d_head; divide them: softmax(q @ keysᵀ / √d_head).",
         compute=partial(variant, weights_by=lambda s, d: torch.softmax(s * math.sqrt(d), dim=-1)),
         example=partial(by_hand, scale="times"),
+    ),
+    Mistake(
+        name="÷ d_head",
+        hint="You divided the scores by d_head itself: the scale is its square root, "
+        "q @ keys.transpose(-2, -1) / math.sqrt(d_head).",
+        compute=partial(variant, weights_by=lambda s, d: torch.softmax(s / d, dim=-1)),
+        example=partial(by_hand, scale="d"),
+    ),
+    Mistake(
+        name="÷ √(number of keys)",
+        hint="You divided the scores by the square root of the number of keys (t + 1): the scale "
+        "is √d_head, the width of the vectors compared, q.shape[-1], whatever the cache's length.",
+        compute=partial(variant, weights_by=lambda s, d: torch.softmax(s / math.sqrt(s.shape[-1]), dim=-1)),
+        example=partial(by_hand, scale="keys"),
     ),
     Mistake(
         name="÷ √d_model",
@@ -402,14 +348,8 @@ MISTAKES = (
         compute=partial(variant, values_by=lambda k, v, past: _grown(past, k)),
         example=partial(by_hand, stored="k as value"),
     ),
-    draws_at_random(lambda *a: _with_dropout(*a)),
+    draws_at_random(lambda *a: learner.with_dropout(*a)),
 )
-
-
-def _with_dropout(q, k_new, v_new, past_k, past_v):
-    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
-    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
-    return F.scaled_dot_product_attention(q, keys, values, dropout_p=0.1), keys, values  # training's p
 
 
 def check_cached_attention_step(learner_fn: Callable) -> Result:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from itertools import count
 
 import torch
 
 from ..generation import generate
+from . import generation_learners as learner
+from .generation_learners import by_hand
 from .harness import Exercise, Mistake, Result, check_function, varies_between_calls
 
-# --- The learner's side: the starter, a worked solution, other correct answers ---
+# --- The learner's side: the starter, a worked solution (more answers: generation_learners) ---
 
 
 def starter(logits_fn, prompt: torch.Tensor, max_new_tokens: int, eos_id: int) -> torch.Tensor:
@@ -36,61 +37,10 @@ def solution(logits_fn, prompt: torch.Tensor, max_new_tokens: int, eos_id: int) 
     return ids
 
 
-def by_hand(
-    logits_fn,
-    prompt,
-    max_new_tokens,
-    eos_id,
-    *,
-    append=True,
-    history=True,
-    stop=True,
-    eos_kept=True,
-    pick="last",
-    whole=True,
-    count_prompt=False,
-    bounded=True,
-):
-    """A learner's greedy loop with one switch per catalogued mistake (all off: correct)."""
-    ids = prompt.clone()
-    fed = prompt.clone()
-    steps = range(max_new_tokens - (prompt.shape[0] if count_prompt else 0)) if bounded else count()
-    for _ in steps:
-        logits = logits_fn((fed if history else fed[-1:]).unsqueeze(0))  # (1, t, V)
-        if pick == "last":
-            token = logits[0, -1].argmax(dim=-1)
-        elif pick == "axis":
-            token = logits[0].argmax(dim=0)[-1]
-        elif pick == "flat":
-            token = logits.argmax()
-        elif pick == "sample":
-            token = torch.multinomial(torch.softmax(logits[0, -1], dim=-1), 1)[0]
-        else:
-            token = logits[0, 0].argmax()
-        if stop and int(token) == eos_id and not eos_kept:
-            break
-        ids = torch.cat([ids, token.reshape(1)])
-        if append:
-            fed = ids
-        if stop and int(token) == eos_id:
-            break
-    return ids if whole else ids[prompt.shape[0] :]
-
-
-def _python_list(logits_fn, prompt, max_new_tokens, eos_id):
-    """Ids kept in a Python list, turned into a tensor at the end."""
-    ids = prompt.tolist()
-    while len(ids) < prompt.shape[0] + max_new_tokens:
-        ids.append(int(logits_fn(torch.tensor([ids]))[:, -1, :].argmax()))
-        if ids[-1] == eos_id:
-            break
-    return torch.tensor(ids)
-
-
 ALTERNATIVES = {
     "lib's generate": lambda f, p, n, e: generate(f, p, max_new_tokens=n, eos_id=e).ids,
     "by hand, every switch off": by_hand,
-    "a Python list and a while loop": _python_list,
+    "a Python list and a while loop": learner.python_list,
 }
 
 
@@ -181,37 +131,9 @@ def _cases():
         (CountingModel(stop_at=5), torch.tensor([4, 2, 7]), 6, 1),
         # a prompt that holds an <eos> (a story ended, the next begins): the loop goes on
         (CountingModel(stop_at=7), torch.tensor([3, 1, 6]), 6, 1),
+        # … even when the prompt ends with it: the first new token comes after the <eos>
+        (CountingModel(stop_at=6), torch.tensor([5, 1]), 6, 1),
     ]
-
-
-def _learner_looks_for_eos_anywhere(logits_fn, prompt, max_new_tokens, eos_id):
-    ids = prompt.clone()
-    for _ in range(max_new_tokens):
-        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()
-        ids = torch.cat([ids, token.view(1)])
-        if eos_id in ids:  # the prompt's ids too
-            break
-    return ids
-
-
-def _learner_counts_to_the_limit(logits_fn, prompt, max_new_tokens, eos_id):
-    ids = prompt.clone()
-    while len(ids) <= len(prompt) + max_new_tokens:  # <= : one more than allowed
-        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()
-        ids = torch.cat([ids, token.view(1)])
-        if token == eos_id:
-            break
-    return ids
-
-
-def _learner_collects_floats(logits_fn, prompt, max_new_tokens, eos_id):
-    ids = torch.zeros(len(prompt) + max_new_tokens)  # float by default
-    ids[: len(prompt)] = prompt
-    for step in range(len(prompt), len(ids)):
-        ids[step] = logits_fn(ids[:step].long().unsqueeze(0))[0, -1].argmax()
-        if ids[step] == eos_id:
-            return ids[: step + 1]
-    return ids
 
 
 IDS_AS_FLOATS = Mistake(
@@ -224,8 +146,15 @@ IDS_AS_FLOATS = Mistake(
     recognise=lambda fn, case, got: (
         isinstance(got, torch.Tensor) and got.is_floating_point() and bool(torch.equal(got, got.round()))
     ),
-    example=_learner_collects_floats,
+    example=learner.collects_floats,
 )
+
+
+def _stops_at_the_prompts_end(logits_fn, prompt, max_new_tokens, eos_id):
+    """Nothing written after a prompt that ends with <eos>; greedy decoding otherwise."""
+    if prompt.numel() and int(prompt[-1]) == eos_id:
+        return prompt.clone()
+    return reference(logits_fn, prompt, max_new_tokens, eos_id)
 
 
 def _strip_eos(ids: torch.Tensor, eos_id: int) -> torch.Tensor:
@@ -261,7 +190,25 @@ MISTAKES = (
         "prompt may hold an <eos> (one story ended, the next begins). Stop when the token just "
         "chosen is eos_id: if int(token) == eos_id.",
         compute=partial(reference, stop="anywhere"),
-        example=lambda f, p, n, e: _learner_looks_for_eos_anywhere(f, p, n, e),
+        example=lambda f, p, n, e: learner.looks_for_eos_anywhere(f, p, n, e),
+    ),
+    Mistake(
+        name="stops after a prompt that ends with <eos>",
+        hint="Your loop wrote nothing after a prompt that ends with <eos>: it tests the LAST id, "
+        "which is the prompt's own before anything is generated. A prompt may end with <eos> "
+        "(one story ended, the next begins). Stop on the token just chosen: generate, append, "
+        "then if int(token) == eos_id: break.",
+        compute=_stops_at_the_prompts_end,
+        example=learner.checks_the_last_id_first,
+    ),
+    Mistake(
+        name="a 0-d token concatenated",
+        hint="argmax gives a 0-d tensor, a single number with no axis, and torch.cat joins tensors "
+        "along an axis: give the token one, torch.cat([ids, token.view(1)]) (or token.unsqueeze(0), "
+        "or argmax(dim=-1, keepdim=True)).",
+        compute=None,
+        error=r"zero-dimensional tensor .*cannot be concatenated",
+        example=learner.cats_a_number,
     ),
     Mistake(
         name="<eos> dropped",
@@ -320,7 +267,7 @@ MISTAKES = (
         "may be written, at most. Loop max_new_tokens times (range(max_new_tokens)), unless "
         "<eos> comes first.",
         compute=partial(reference, budget=lambda n, p: n + 1),
-        example=lambda f, p, n, e: _learner_counts_to_the_limit(f, p, n, e),
+        example=lambda f, p, n, e: learner.counts_to_the_limit(f, p, n, e),
     ),
     Mistake(
         name="no max_new_tokens limit",

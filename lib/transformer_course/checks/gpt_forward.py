@@ -17,8 +17,9 @@ from functools import partial
 import torch
 from torch import nn
 
-from ..masks import causal_mask
 from ..model import DecoderOnlyTransformer, TransformerConfig
+from . import gpt_forward_learners as learner
+from .gpt_forward_learners import by_hand
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 
 
@@ -55,7 +56,7 @@ class GptParts:
         return cls(model.embed.token.lookup, model.embed.position.table, blocks, model.blocks.norm)
 
 
-# --- The learner's side: the starter, a worked solution, other correct answers ---
+# --- The learner's side: the starter, a worked solution (more answers: gpt_forward_learners) ---
 
 
 def starter(parts: GptParts, ids: torch.Tensor) -> torch.Tensor:
@@ -74,76 +75,10 @@ def solution(parts: GptParts, ids: torch.Tensor) -> torch.Tensor:
     return parts.norm(x) @ parts.token.weight.T  # (B, L, V): tied, the token table scores
 
 
-def by_hand(
-    parts,
-    ids,
-    *,
-    scale="sqrt",
-    positions="index",
-    mask="causal",
-    feed="chain",
-    residual=False,
-    final_norm=True,
-    last_only=False,
-    returns="logits",
-):
-    """A learner's forward pass with one switch per catalogued mistake (all off: correct)."""
-    length, d = ids.shape[1], parts.token.embedding_dim
-    x = parts.token(ids) * {"sqrt": math.sqrt(d), "none": 1.0}.get(scale, 1.0)
-    if positions == "index":
-        x = x + parts.positions(torch.arange(length))
-    elif positions == "ids":  # the token ids used as positions
-        x = x + parts.positions(ids)
-    if scale == "after":
-        x = x * math.sqrt(d)
-    sees = {
-        "causal": causal_mask(length),
-        "inverted": ~causal_mask(length),
-        "strict": causal_mask(length) & ~torch.eye(length, dtype=torch.bool),
-        "none": None,
-    }[mask]
-    h = x
-    for block in parts.blocks:
-        out = block(x if feed == "embeddings" else h, sees)
-        h = h + out if residual else out
-        if feed == "first":
-            break
-    if final_norm == "own":  # a new LayerNorm: weight 1, bias 0, not the model's
-        h = nn.LayerNorm(h.shape[-1], eps=parts.norm.eps)(h)
-    elif final_norm:
-        h = parts.norm(h)
-    logits = h @ parts.token.weight.T
-    logits = logits[:, -1] if last_only else logits
-    if returns == "probabilities":
-        return logits.softmax(dim=-1)
-    return logits.log_softmax(dim=-1) if returns == "log-probabilities" else logits
-
-
-def _with_is_causal(parts, ids):
-    """The blocks told causal=True instead of given a mask; the output with F.linear."""
-    x = parts.token.weight[ids] * parts.token.embedding_dim**0.5 + parts.positions.weight[: ids.shape[1]]
-    for block in parts.blocks:
-        x = block(x, causal=True)
-    return torch.nn.functional.linear(parts.norm(x), parts.token.weight)
-
-
-def _one_mask_per_story(parts, ids):
-    """A (B, 1, L, L) mask, and the layers' own norm arithmetic spelled out at the end."""
-    b, length = ids.shape
-    sees = torch.tril(torch.ones(b, 1, length, length)).bool()
-    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim)
-    x = x + parts.positions.weight[torch.arange(length)].unsqueeze(0)
-    for block in parts.blocks:
-        x = block(x, sees)
-    norm = parts.norm
-    normed = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + norm.eps)
-    return torch.einsum("bld,vd->blv", normed * norm.weight + norm.bias, parts.token.weight)
-
-
 ALTERNATIVES = {
     "by hand, every switch off": by_hand,
-    "causal=True, F.linear for the output": _with_is_causal,
-    "a mask per story, the final norm by hand": _one_mask_per_story,
+    "causal=True, F.linear for the output": learner.with_is_causal,
+    "a mask per story, the final norm by hand": learner.one_mask_per_story,
 }
 
 
@@ -164,24 +99,35 @@ def forward(
     returns="logits",
 ):
     """The forward pass, or one of its usual mistakes (each switch off: correct). The mask is
-    built by hand here, so that the checker does not share the learner-side code."""
+    built by hand here, so that the checker does not share the learner-side code.
+
+    scale: "sqrt" (right), "none", "divide", "d", "after"; positions: "index" (right),
+    "from 1", "ids", "none"; mask: "causal" (right), "inverted", "transposed", "strict",
+    "none"; final_norm: True (right), False, "plain", "first" (on the embeddings),
+    "each block"."""
     length, d = ids.shape[1], parts.token.embedding_dim
-    factor = {"sqrt": math.sqrt(d), "none": 1.0}.get(scale, 1.0)
-    rows = {"index": parts.positions.weight[:length], "ids": parts.positions.weight[ids], "none": 0.0}
+    factor = {"sqrt": math.sqrt(d), "none": 1.0, "divide": 1 / math.sqrt(d), "d": float(d)}.get(scale, 1.0)
+    rows = {
+        "index": parts.positions.weight[:length],
+        "from 1": parts.positions.weight[1 : length + 1],
+        "ids": parts.positions.weight[ids],
+        "none": 0.0,
+    }
     x = parts.token.weight[ids] * factor + rows[positions]  # (B, L, d)
     x = x * math.sqrt(d) if scale == "after" else x
     lower = torch.ones(length, length, dtype=torch.bool).tril()
     strict = torch.ones(length, length, dtype=torch.bool).tril(diagonal=-1)  # i sees 0 … i-1
-    sees = {"causal": lower, "inverted": ~lower, "strict": strict, "none": None}[mask]
-    h = x
+    sees = {"causal": lower, "inverted": ~lower, "strict": strict, "transposed": lower.T, "none": None}[mask]
+    h = parts.norm(x) if final_norm == "first" else x
     for i, block in enumerate(parts.blocks):
         if feed == "first" and i > 0:
             break
         out = block(x if feed == "embeddings" else h, sees)
         h = h + out if residual else out
+        h = parts.norm(h) if final_norm == "each block" else h
     if final_norm == "plain":  # normalised, but without the norm's learned weight and bias
         h = torch.nn.functional.layer_norm(h, h.shape[-1:], eps=parts.norm.eps)
-    elif final_norm:
+    elif final_norm is True:
         h = parts.norm(h)
     logits = h @ parts.token.weight.T  # (B, L, V)
     logits = logits[:, -1] if last_only else logits
@@ -210,44 +156,8 @@ def _cases() -> list[tuple]:
     return [(parts, ids_a), (parts, ids_b)]
 
 
-def _learner_embed(parts, ids):
-    """The embedding every learner example below gets right: scaled tokens + positions."""
-    scaled = parts.token(ids) * math.sqrt(parts.token.embedding_dim)  # (B, L, d_model)
-    return scaled + parts.positions(torch.arange(ids.shape[1]))
-
-
-def _learner_loop_returns_early(parts, ids):
-    x = _learner_embed(parts, ids)
-    for block in parts.blocks:
-        x = block(x, causal_mask(ids.shape[1]))
-        return parts.norm(x) @ parts.token.weight.T  # indented one level too far
-
-
-def _learner_untransposed(parts, ids):
-    x = _learner_embed(parts, ids)
-    for block in parts.blocks:
-        x = block(x, causal_mask(ids.shape[1]))
-    return parts.norm(x) @ parts.token.weight  # (V, d_model): the table as it is stored
-
-
-def _learner_masked(make_mask, parts, ids):
-    """The right forward pass with the learner's own mask, ``make_mask(L)``."""
-    x = _learner_embed(parts, ids)
-    for block in parts.blocks:
-        x = block(x, make_mask(ids.shape[1]))
-    return parts.norm(x) @ parts.token.weight.T
-
-
-_float_mask = partial(  # as nn.Transformer's generate_square_subsequent_mask: −∞ above the diagonal
-    _learner_masked, lambda n: torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
-)
-_upside_down = partial(  # True read as "hidden", as in nn.Transformer's bool masks
-    _learner_masked, lambda n: torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
-)
-_diagonal_hidden = partial(  # "earlier tokens only"
-    _learner_masked, lambda n: torch.tril(torch.ones(n, n), diagonal=-1).bool()
-)
-
+# The first case's sizes (B = 2 stories of L = 7 tokens), which a broadcasting error quotes.
+CASE_B, CASE_L = 2, 7
 
 MISTAKES = (
     Mistake(
@@ -256,15 +166,24 @@ MISTAKES = (
         "multiply by its transpose, parts.norm(x) @ parts.token.weight.T, (B, L, d) → (B, L, V).",
         compute=None,
         error=r"shapes cannot be multiplied",
-        example=_learner_untransposed,
+        example=learner.untransposed,
+    ),
+    Mistake(
+        name="the blocks called as one",
+        hint="parts.blocks is a tuple of blocks, not one module: run them one after the other, "
+        "for block in parts.blocks: x = block(x, mask).",
+        compute=None,
+        error=r"'tuple' object is not callable",
+        example=lambda parts, ids: learner.calls_the_tuple(parts, ids),
     ),
     Mistake(
         name="a float mask",
-        hint="lib's masks are bool, True = may attend (chapter 06), not the float −∞ masks of "
-        "nn.Transformer: torch.ones(L, L, dtype=torch.bool).tril(), or causal_mask(L).",
+        hint="lib's masks are bool, True = may attend (chapter 06): not floats, neither the "
+        "1.0/0.0 of torch.ones(L, L).tril() nor the −∞ masks of nn.Transformer. Make it bool: "
+        "torch.ones(L, L, dtype=torch.bool).tril(), or causal_mask(L).",
         compute=None,
         error=r"mask must be a bool tensor",
-        example=_float_mask,
+        example=learner.float_mask,
     ),
     Mistake(
         name="no causal mask",
@@ -280,14 +199,23 @@ MISTAKES = (
         "attend (the opposite of nn.Transformer's bool masks). Position i sees 0 … i: .tril(), "
         "not .triu(1).",
         compute=partial(forward, mask="inverted"),
-        example=_upside_down,
+        example=learner.upside_down,
+    ),
+    Mistake(
+        name="mask transposed",
+        hint="Your mask lets each position see itself and the tokens AFTER it, none before: it is "
+        "the causal mask transposed (.triu() where .tril() is due, or True read as 'hidden'). In "
+        "lib True means MAY attend, and position i sees 0 … i: torch.ones(L, L, "
+        "dtype=torch.bool).tril().",
+        compute=partial(forward, mask="transposed"),
+        example=learner.transposed,
     ),
     Mistake(
         name="the diagonal hidden",
         hint="Your mask hides each position from itself, so the first position sees nothing: "
         "position i sees 0 … i, itself included. .tril() keeps the diagonal; .tril(-1) drops it.",
         compute=partial(forward, mask="strict"),
-        example=_diagonal_hidden,
+        example=learner.diagonal_hidden,
     ),
     Mistake(
         name="positions looked up by token id",
@@ -296,6 +224,23 @@ MISTAKES = (
         "parts.positions(torch.arange(L)).",
         compute=partial(forward, positions="ids"),
         example=partial(by_hand, positions="ids"),
+    ),
+    Mistake(
+        name="positions counted from 1",
+        hint="You counted the positions from 1: the first token is at position 0, so look up "
+        "rows 0 … L-1 of the position table, parts.positions(torch.arange(L)).",
+        compute=partial(forward, positions="from 1"),
+        example=learner.embeds_with(lambda v, d: v * math.sqrt(d), start=1),
+    ),
+    Mistake(
+        name="B taken for the length",
+        hint="Your length is the number of stories, B: len(ids) and ids.shape[0] count the rows of "
+        "the (B, L) batch. The length of each story is ids.shape[1] (or ids.shape[-1]): "
+        "positions torch.arange(L), mask (L, L).",
+        compute=None,
+        error=rf"size of tensor a \({CASE_L}\) must match the size of tensor b \({CASE_B}\) at "
+        "non-singleton dimension 1",
+        example=learner.counts_stories_as_length,
     ),
     Mistake(
         name="no positions",
@@ -313,6 +258,21 @@ MISTAKES = (
         example=partial(by_hand, scale="none"),
     ),
     Mistake(
+        name="÷ √d_model",
+        hint="You divided the token vectors by √d_model: they are MULTIPLIED by it (attention "
+        "divides its scores by √d_head; the embedding scales up), parts.token(ids) * "
+        "math.sqrt(d_model).",
+        compute=partial(forward, scale="divide"),
+        example=learner.embeds_with(lambda v, d: v / math.sqrt(d)),
+    ),
+    Mistake(
+        name="× d_model",
+        hint="You multiplied the token vectors by d_model itself: the scale is its square root, "
+        "parts.token(ids) * math.sqrt(d_model).",
+        compute=partial(forward, scale="d"),
+        example=learner.embeds_with(lambda v, d: v * d),
+    ),
+    Mistake(
         name="√d_model after the positions",
         hint="You scaled after adding the positions, (token + position) × √d_model: only the "
         "token vectors are scaled, parts.token(ids) * √d_model + the positions.",
@@ -324,7 +284,7 @@ MISTAKES = (
         hint="Only the first block ran: is your `return` indented inside the loop over "
         "parts.blocks? Run every block, then the final norm and the output.",
         compute=partial(forward, feed="first"),
-        example=_learner_loop_returns_early,
+        example=learner.loop_returns_early,
     ),
     Mistake(
         name="every block reads the embeddings",
@@ -346,6 +306,22 @@ MISTAKES = (
         "been normalised yet, so apply parts.norm before the output layer.",
         compute=partial(forward, final_norm=False),
         example=partial(by_hand, final_norm=False),
+    ),
+    Mistake(
+        name="final norm after every block",
+        hint="You applied the final LayerNorm after every block: it runs once, after the last "
+        "block (each block normalises its own inputs inside). Run the blocks, then "
+        "parts.norm(x), then the output layer.",
+        compute=partial(forward, final_norm="each block"),
+        example=learner.norms_every_block,
+    ),
+    Mistake(
+        name="final norm on the embeddings",
+        hint="You applied the final LayerNorm to the embeddings, before the blocks: it comes "
+        "AFTER the last block, just before the output layer (each pre-norm block already "
+        "normalises its own inputs).",
+        compute=partial(forward, final_norm="first"),
+        example=learner.norms_the_embeddings,
     ),
     Mistake(
         name="a LayerNorm of your own",
@@ -378,17 +354,8 @@ MISTAKES = (
         example=partial(by_hand, returns="log-probabilities"),
     ),
     # GPT-2's embedding dropout, copied with F.dropout: on unless told training=False.
-    draws_at_random(lambda parts, ids: _with_embedding_dropout(parts, ids), parts="the blocks"),
+    draws_at_random(lambda parts, ids: learner.with_embedding_dropout(parts, ids), parts="the blocks"),
 )
-
-
-def _with_embedding_dropout(parts, ids):
-    length = ids.shape[1]
-    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))
-    x = nn.functional.dropout(x, p=0.1)
-    for block in parts.blocks:
-        x = block(x, causal_mask(length))
-    return parts.norm(x) @ parts.token.weight.T
 
 
 def check_gpt_forward(learner_fn: Callable) -> Result:

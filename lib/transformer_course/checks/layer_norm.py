@@ -133,6 +133,8 @@ def _learner_expands_the_variance(x, weight, bias, eps):
     return (x - mean) / torch.sqrt(var + eps) * weight + bias
 
 
+OWN_EPS = (1e-6, 1e-8, 1e-12)  # eps values hard-coded from tutorials and models
+
 MISTAKES = (
     Mistake(
         name="precision lost in float32",
@@ -191,6 +193,17 @@ MISTAKES = (
         "own (BERT 1e-12, LLaMA 1e-6), and the checker also tries eps = 0.01.",
         compute=lambda x, weight, bias, eps: _normed(x, weight, bias, 1e-5),
         example=lambda x, weight, bias, eps: F.layer_norm(x, x.shape[-1:], weight, bias),
+    ),
+    Mistake(
+        name="eps of your own",
+        hint="Use the eps you are given, not a number of your own (The Annotated Transformer's "
+        "1e-6, BERT's 1e-12, 1e-8): models choose their own, and the checker also tries "
+        "eps = 0.01. Divide by √(var + eps) with the eps argument.",
+        compute=None,
+        recognise=lambda fn, case, got: any(
+            same(got, _normed(*case[:3], own), 1e-4) for own in OWN_EPS if own != case[3]
+        ),
+        example=lambda x, weight, bias, eps: F.layer_norm(x, x.shape[-1:], weight, bias, eps=1e-6),
     ),
     Mistake(
         name="RMSNorm",

@@ -14,9 +14,12 @@ import torch
 import torch.nn.functional as F
 
 from ..model import Transformer, TransformerConfig
+from . import loss_learners as learner
+from .describe import same
 from .harness import ERROR, LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function, fresh
+from .loss_learners import loss_by_hand
 
-# --- The learner's side: the starter, a worked solution, other correct answers ---
+# --- The learner's side: the starter, a worked solution (more answers: loss_learners) ---
 
 
 def loss_starter(model, src: torch.Tensor, trg: torch.Tensor, pad_id: int) -> torch.Tensor:
@@ -31,50 +34,11 @@ def loss_solution(model, src: torch.Tensor, trg: torch.Tensor, pad_id: int) -> t
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
 
 
-def loss_by_hand(
-    model,
-    src,
-    trg,
-    pad_id,
-    *,
-    reads="shifted",
-    labels="shifted",
-    ignore=True,
-    probs=False,
-    reduction="mean",
-    log=True,
-    item=False,
-    graph=True,
-):
-    """A learner's loss with one switch per catalogued mistake (all off: correct)."""
-    inputs = {"shifted": trg[:, :-1], "whole": trg, "late": trg[:, 1:]}[reads]
-    targets = {"shifted": trg[:, 1:], "same": trg[:, :-1], "whole": trg, "early": trg[:, :-1]}[labels]
-    with torch.set_grad_enabled(graph):  # graph=False: as if copied from an evaluation loop
-        logits = model(src, inputs)
-    if probs:
-        logits = logits.softmax(dim=-1)
-    flat, flat_labels = logits.flatten(0, 1), targets.flatten()
-    kwargs = {"ignore_index": pad_id} if ignore else {}
-    if log:
-        loss = F.cross_entropy(flat, flat_labels, reduction=reduction, **kwargs)
-    else:
-        loss = F.nll_loss(flat, flat_labels, **kwargs)
-    return loss.item() if item else loss
-
-
-def _loss_one_row_at_a_time(model, src, trg, pad_id):
-    """Log-probabilities picked by hand, padding left out with a mask, one mean at the end."""
-    logp = model(src, trg[:, :-1]).log_softmax(dim=-1)  # (B, T-1, V)
-    picked = logp.gather(-1, trg[:, 1:].unsqueeze(-1)).squeeze(-1)  # (B, T-1)
-    real = trg[:, 1:] != pad_id
-    return -(picked * real).sum() / real.sum()
-
-
 LOSS_ALTERNATIVES = {
     "cross_entropy on (B, V, T)": lambda model, src, trg, pad_id: F.cross_entropy(
         model(src, trg[:, :-1]).transpose(1, 2), trg[:, 1:], ignore_index=pad_id
     ),
-    "log_softmax, gather, mask": _loss_one_row_at_a_time,
+    "log_softmax, gather, mask": learner.loss_one_row_at_a_time,
     "by hand, every switch off": loss_by_hand,
     "nll_loss of log_softmax, float64": lambda model, src, trg, pad_id: F.nll_loss(
         model(src, trg[:, :-1]).double().log_softmax(-1).flatten(0, 1),
@@ -92,7 +56,8 @@ def loss_reference(model, src, trg, pad_id, *, reads=slice(None, -1), labels=sli
 
     reads / labels: the slices of trg the decoder reads and is scored on; how: ``probs`` (a
     softmax before the loss), ``ignore`` (padding left out), ``reduction``, ``log`` (False:
-    nll_loss on raw logits).
+    nll_loss on raw logits), ``mean_over_all``, ``per_story``, ``story_means`` (other means),
+    ``over_positions`` (log-softmax along dim=1), ``smoothing`` (label smoothing).
     """
     logits = model(src, trg[:, reads])
     if how.get("probs"):
@@ -104,15 +69,18 @@ def loss_reference(model, src, trg, pad_id, *, reads=slice(None, -1), labels=sli
     if how.get("per_story"):  # summed over each story's tokens, then averaged over the stories
         each = F.cross_entropy(flat, target, ignore_index=ignore, reduction="none")
         return each.view(trg.shape[0], -1).sum(dim=1).mean()
+    if how.get("story_means"):  # each story's mean over its real tokens, then their mean
+        each = F.cross_entropy(flat, target, ignore_index=ignore, reduction="none").view(trg.shape[0], -1)
+        real = (trg[:, labels] != pad_id).to(each.dtype)
+        return ((each * real).sum(dim=1) / real.sum(dim=1)).mean()
+    if how.get("over_positions"):  # log-softmax over the positions (dim=1), not the vocabulary
+        logp = model(src, trg[:, reads]).log_softmax(dim=1)
+        return F.nll_loss(logp.reshape(-1, logp.shape[-1]), target, ignore_index=ignore)
+    if how.get("smoothing"):
+        return F.cross_entropy(flat, target, ignore_index=ignore, label_smoothing=how["smoothing"])
     if how.get("log", True):
         return F.cross_entropy(flat, target, ignore_index=ignore, reduction=how.get("reduction", "mean"))
     return F.nll_loss(flat, target, ignore_index=ignore)
-
-
-def _learner_sums_each_story(model, src, trg, pad_id):
-    logits = model(src, trg[:, :-1])
-    each = F.cross_entropy(logits.transpose(1, 2), trg[:, 1:], ignore_index=pad_id, reduction="none")
-    return each.sum(dim=1).mean()  # (B, T-1) → one sum per story → their mean
 
 
 # The first case's sizes, which PyTorch's errors quote: B stories, V tokens (T - 1 = 6).
@@ -148,26 +116,31 @@ NOT_SHIFTED = (
     "learns to write. Feed trg[:, :-1] and score on the NEXT tokens, trg[:, 1:]."
 )
 
+
+def _right_value_no_gradient(got: object, case: tuple) -> bool:
+    """A loss tensor without a gradient whose value is right (a wrong value is named by it)."""
+    if not isinstance(got, torch.Tensor) or got.requires_grad or not got.is_floating_point():
+        return False
+    with torch.no_grad():
+        return same(got, loss_reference(*fresh(case)), 1e-4)
+
+
 NO_GRADIENT = Mistake(
     name="no gradient",
     hint="Your loss has the right value but no gradient (requires_grad is False): it was "
     "computed under torch.no_grad(), or detached (.detach(), torch.tensor(loss.item())). "
     "Training calls loss.backward() on it: compute it straight from the model's logits.",
     compute=None,
-    recognise=lambda fn, case, got: isinstance(got, torch.Tensor) and not got.requires_grad,
+    recognise=lambda fn, case, got: _right_value_no_gradient(got, case),
     example=partial(loss_by_hand, graph=False),
 )
 
 
-def _learner_averages_over_every_position(model, src, trg, pad_id):
-    logits = model(src, trg[:, :-1])
-    losses = F.cross_entropy(logits.transpose(1, 2), trg[:, 1:], ignore_index=pad_id, reduction="none")
-    return losses.mean()  # the padding's losses are 0, but they still count in the mean
-
-
-def _learner_views_the_logits(model, src, trg, pad_id):
-    logits = model(src, trg[:, :-1])
-    return F.cross_entropy(logits.view(-1, logits.size(-1)), trg[:, 1:].view(-1), ignore_index=pad_id)
+def _logits_sliced_late(model, src, trg, pad_id):
+    """The whole target read, its logits from position 1 on scored on trg[:, 1:]: each position
+    is scored on the token it reads."""
+    logits = model(src, trg)[:, 1:]
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), trg[:, 1:].reshape(-1), ignore_index=pad_id)
 
 
 LOSS_MISTAKES = (
@@ -198,6 +171,16 @@ LOSS_MISTAKES = (
         example=partial(loss_by_hand, reads="late"),
     ),
     Mistake(
+        name="logits sliced one late",
+        hint="Each position is scored on the very token it reads: model(src, trg)[:, 1:] is the "
+        "output at positions 1 … T-1, which have read the labels trg[:, 1:] themselves, so the "
+        "loss falls to about 0 while the model never learns to write. Keep the outputs that "
+        "predict the NEXT token, model(src, trg)[:, :-1] (or feed trg[:, :-1]), scored on "
+        "trg[:, 1:].",
+        compute=_logits_sliced_late,
+        example=learner.slices_the_logits_late,
+    ),
+    Mistake(
         name="shifted the wrong way",
         hint="You shifted the wrong way: the decoder reads trg[:, 1:] and is scored on "
         "trg[:, :-1], so it predicts the PREVIOUS token. Feed trg[:, :-1] (starting with <bos>) "
@@ -219,7 +202,54 @@ LOSS_MISTAKES = (
         "ignore_index=pad_id) take the mean itself, or divide the sum by the number of real "
         "tokens, (labels != pad_id).sum().",
         compute=partial(loss_reference, mean_over_all=True),
-        example=_learner_averages_over_every_position,
+        example=learner.averages_over_every_position,
+    ),
+    Mistake(
+        name="mean per story, then over the batch",
+        hint="You averaged each story's tokens, then the stories: a short story's tokens then "
+        "weigh more than a long one's. Average over all the real tokens of the batch at once, "
+        "F.cross_entropy(..., ignore_index=pad_id) with its default mean (or the masked sum "
+        "divided by the number of real tokens).",
+        compute=partial(loss_reference, story_means=True),
+        example=learner.averages_each_story,
+    ),
+    Mistake(
+        name="log-softmax over the positions",
+        hint="Your log-softmax ran over dim=1, the positions of (B, T-1, V): each position's "
+        "scores must become probabilities over the VOCABULARY, the last axis: "
+        "logits.log_softmax(dim=-1) (or let F.cross_entropy do it).",
+        compute=partial(loss_reference, over_positions=True),
+        example=learner.log_softmax_over_positions,
+    ),
+    Mistake(
+        name="label smoothing",
+        hint="Your loss uses label smoothing (label_smoothing=0.1, as The Annotated Transformer "
+        "trains): a regulariser for long training runs, not the next-token cross-entropy this "
+        "exercise asks for. Leave it out: F.cross_entropy(..., ignore_index=pad_id).",
+        compute=partial(loss_reference, smoothing=0.1),
+        example=lambda model, src, trg, pad_id: F.cross_entropy(
+            model(src, trg[:, :-1]).flatten(0, 1),
+            trg[:, 1:].flatten(),
+            ignore_index=pad_id,
+            label_smoothing=0.1,
+        ),
+    ),
+    Mistake(
+        name="minus sign forgotten",
+        hint="Your loss is negative: it is the mean log-probability of the right tokens, and "
+        "training, which makes the loss smaller, would make them LESS likely. The cross-entropy "
+        "is its negative, -(picked log-probabilities).mean(); F.cross_entropy takes care of it.",
+        compute=lambda *case: -loss_reference(*case),
+        example=learner.forgets_the_minus,
+    ),
+    Mistake(
+        name="-100 written into trg",
+        hint="labels = trg[:, 1:] is a VIEW of trg, not a copy: writing -100 into it (to be "
+        "ignored) changed trg too, and the decoder then read -100 as a token id. Copy first, "
+        "labels = trg[:, 1:].clone(), or simply pass ignore_index=pad_id.",
+        compute=None,
+        error=r"got values from -\d+",
+        example=learner.writes_into_a_view,
     ),
     Mistake(
         name="view on a slice",
@@ -228,7 +258,7 @@ LOSS_MISTAKES = (
         "which copies when it must.",
         compute=None,
         error=r"view size is not compatible",
-        example=_learner_views_the_logits,
+        example=learner.views_the_logits,
     ),
     Mistake(
         name="softmax before cross_entropy",
@@ -257,7 +287,7 @@ LOSS_MISTAKES = (
         "per STORY, so it grows with the length of the stories. Average over the real tokens "
         "instead, F.cross_entropy(..., ignore_index=pad_id) with its default mean.",
         compute=partial(loss_reference, per_story=True),
-        example=_learner_sums_each_story,
+        example=learner.sums_each_story,
     ),
     Mistake(
         name="pad id hard-coded as 0",

@@ -15,11 +15,11 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from ..attention import scaled_dot_product_attention
-from ..masks import causal_mask, combine_masks, padding_mask
+from . import masks_learners as learner
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
+from .masks_learners import by_hand
 
-# --- The learner's side: the starter, a worked solution, other correct answers ---
+# --- The learner's side: the starter, a worked solution (more answers: masks_learners) ---
 
 
 def starter(scores, ids, pad_id):
@@ -35,86 +35,14 @@ def solution(scores, ids, pad_id):
     return torch.softmax(scores.masked_fill(~(past & real), float("-inf")), dim=-1)
 
 
-def by_hand(
-    scores,
-    ids,
-    pad_id,
-    *,
-    after=False,
-    diagonal=0,
-    upper=False,
-    query_axis=False,
-    combine="and",
-    causal=True,
-    padding=True,
-    inverted=False,
-    blocked_value=float("-inf"),
-    pad_inverted=False,
-):
-    """A learner's masked softmax with one switch per catalogued mistake (all off: correct)."""
-    length = ids.shape[1]
-    tri = torch.tril(torch.ones(length, length), diagonal=diagonal).bool()
-    if upper:
-        tri = torch.triu(torch.ones(length, length)).bool()
-    is_real = (ids == pad_id) if pad_inverted else (ids != pad_id)
-    real = is_real.unsqueeze(-1) if query_axis else is_real.unsqueeze(1)
-    if query_axis == "both":
-        real = is_real.unsqueeze(-1) & is_real.unsqueeze(1)
-    if causal and padding:
-        allowed = tri | real if combine == "or" else tri & real
-    elif causal:
-        allowed = tri.expand(ids.shape[0], length, length)
-    else:
-        allowed = real.expand(ids.shape[0], length, length)
-    if after:
-        return torch.softmax(scores, dim=-1) * allowed
-    blocked = allowed if inverted else ~allowed
-    return torch.softmax(scores.masked_fill(blocked, blocked_value), dim=-1)
-
-
-def _with_lib(scores, ids, pad_id):
-    """The lib's masks; scores turned back into weights by the lib's attention (q = scores, k = I)."""
-    mask = combine_masks(causal_mask(ids.shape[1]), padding_mask(ids, pad_id)[:, 0])
-    eye = torch.eye(ids.shape[1]).expand(ids.shape[0], -1, -1)
-    return scaled_dot_product_attention(scores, eye, eye, mask, scale=1.0)[1]
-
-
-def _zero_then_renormalise(scores, ids, pad_id):
-    allowed = torch.ones(ids.shape[1], ids.shape[1]).tril() * (ids != pad_id)[:, None, :]
-    weights = torch.softmax(scores, dim=-1) * allowed  # blocked weights → 0 …
-    return weights / weights.sum(dim=-1, keepdim=True)  # … and the rest shares the whole 1 again
-
-
-def _with_where(scores, ids, pad_id):
-    allowed = torch.ones_like(scores).tril().bool() & (ids != pad_id)[:, None, :]  # (B, L, L)
-    return torch.softmax(torch.where(allowed, scores, float("-inf")), dim=-1)
-
-
-def _with_additive_mask(scores, ids, pad_id):
-    """A float mask added to the scores: 0 where allowed, -1e9 where blocked, in float64."""
-    allowed = torch.ones(ids.shape[1], ids.shape[1]).tril().bool() & (ids != pad_id)[:, None, :]
-    bias = torch.zeros(allowed.shape, dtype=torch.float64).masked_fill(~allowed, -1e9)
-    return torch.softmax(scores.double() + bias, dim=-1)
-
-
-def _one_row_at_a_time(scores, ids, pad_id):
-    out = torch.zeros_like(scores)
-    for b in range(scores.shape[0]):
-        for i in range(scores.shape[1]):
-            keys = [j for j in range(i + 1) if ids[b, j] != pad_id]
-            if keys:
-                out[b, i, keys] = torch.softmax(scores[b, i, keys], dim=0)
-    return out
-
-
 ALTERNATIVES = {
-    "lib's masks and attention": _with_lib,
-    "an additive -1e9 mask, float64": _with_additive_mask,
-    "a loop over the rows": _one_row_at_a_time,
+    "lib's masks and attention": learner.with_lib,
+    "an additive -1e9 mask, float64": learner.with_additive_mask,
+    "a loop over the rows": learner.one_row_at_a_time,
     "by hand, every switch off": by_hand,
     "-1e9 instead of -inf": partial(by_hand, blocked_value=-1e9),
-    "zeroing, then renormalising": _zero_then_renormalise,
-    "torch.where": _with_where,
+    "zeroing, then renormalising": learner.zero_then_renormalise,
+    "torch.where": learner.with_where,
 }
 
 
@@ -190,52 +118,11 @@ def _using(allowed: Callable) -> Callable:
     return partial(reference, allowed=allowed)
 
 
-def _learner_masks_without_a_query_axis(scores, ids, pad_id):
-    length = ids.shape[1]
-    future = torch.triu(torch.ones(length, length, dtype=torch.bool), diagonal=1)
-    scores = scores.masked_fill(future, float("-inf"))
-    return torch.softmax(scores.masked_fill(ids == pad_id, float("-inf")), dim=-1)  # (B, L) mask
-
-
-def _learner_fills_with_a_float_mask(scores, ids, pad_id):
-    allowed = torch.ones(ids.shape[1], ids.shape[1]).tril() * (ids != pad_id)[:, None, :]  # 1.0 / 0.0
-    return torch.softmax(scores.masked_fill(1 - allowed, float("-inf")), dim=-1)
-
-
-def _learner_normalises_the_columns(scores, ids, pad_id):
-    allowed = torch.ones_like(scores).tril().bool() & (ids != pad_id)[:, None, :]
-    return torch.softmax(scores.masked_fill(~allowed, -1e9), dim=1)
-
-
-def _learner_discards_the_fill(scores, ids, pad_id):
-    allowed = torch.ones_like(scores).tril().bool() & (ids != pad_id)[:, None, :]
-    scores.masked_fill(~allowed, float("-inf"))  # a new tensor, never assigned
-    return torch.softmax(scores, dim=-1)
-
-
-def _learner_forgets_the_softmax(scores, ids, pad_id):
-    allowed = torch.ones_like(scores).tril().bool() & (ids != pad_id)[:, None, :]
-    return torch.where(allowed, scores, float("-inf"))
-
-
-def _learner_blocks_the_past(scores, ids, pad_id):
-    length = ids.shape[1]
-    blocked = torch.ones(length, length, dtype=torch.bool).tril()  # "tril marks what to hide"
-    blocked = blocked | (ids == pad_id)[:, None, :]
-    return torch.softmax(scores.masked_fill(blocked, float("-inf")), dim=-1)
-
-
 def _spread_by_a_four_d_mask(fn, case, got) -> bool:
     """The result has the shape a (B, 1, 1, L) mask spreads (B, L, L) scores to: (B, B, L, L)."""
     scores = case[0]
     b, length = scores.shape[0], scores.shape[-1]
     return isinstance(got, torch.Tensor) and tuple(got.shape) == (b, b, length, length)
-
-
-def _learner_uses_the_four_d_padding_mask(scores, ids, pad_id):
-    length = ids.shape[1]
-    allowed = torch.ones(length, length, dtype=torch.bool).tril() & padding_mask(ids, pad_id)  # (B, 1, L, L)
-    return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
 
 
 MISTAKES = (
@@ -327,7 +214,7 @@ MISTAKES = (
         "returns a NEW tensor and leaves scores unchanged, so keep its result, scores = "
         "scores.masked_fill(~allowed, float('-inf')) (or change it in place, masked_fill_).",
         compute=_using(lambda i, p: torch.ones(i.shape[0], i.shape[1], i.shape[1], dtype=torch.bool)),
-        example=_learner_discards_the_fill,
+        example=learner.discards_the_fill,
     ),
     Mistake(
         name="pad id hard-coded as 0",
@@ -349,21 +236,21 @@ MISTAKES = (
         "future visible. In this course True means MAY attend: torch.ones(L, L).tril() marks "
         "what each query may see, so fill where it is False, scores.masked_fill(~allowed, -inf).",
         compute=_using(lambda i, p: ~_tril(i.shape[1]) & _real(i, p)),
-        example=_learner_blocks_the_past,
+        example=learner.blocks_the_past,
     ),
     Mistake(
         name="softmax over the queries",
         hint="Softmax over the wrong axis: dim=1 of the (B, L, L) scores runs down the QUERIES. "
         "Each query's row of weights over the keys must sum to 1: dim=-1.",
         compute=partial(reference, dim=1),
-        example=_learner_normalises_the_columns,
+        example=learner.normalises_the_columns,
     ),
     Mistake(
         name="no softmax",
         hint="You returned the masked SCORES: the weights are their softmax over the keys, "
         "torch.softmax(masked_scores, dim=-1), so that each row sums to 1.",
         compute=partial(reference, softmax=False),
-        example=_learner_forgets_the_softmax,
+        example=learner.forgets_the_softmax,
     ),
     Mistake(
         name="the 4-D padding mask on 3-D scores",
@@ -372,7 +259,7 @@ MISTAKES = (
         "the queries only: (ids != pad_id).unsqueeze(1), shape (B, 1, L).",
         compute=None,
         recognise=_spread_by_a_four_d_mask,
-        example=_learner_uses_the_four_d_padding_mask,
+        example=learner.uses_the_four_d_padding_mask,
     ),
     Mistake(
         name="mask that does not line up with the scores",
@@ -382,7 +269,7 @@ MISTAKES = (
         "same padding keys hidden for every query.",
         compute=None,
         error=r"must match the size of tensor",
-        example=_learner_masks_without_a_query_axis,
+        example=learner.masks_without_a_query_axis,
     ),
     Mistake(
         name="float mask",
@@ -392,7 +279,7 @@ MISTAKES = (
         compute=None,
         error=r"only supports boolean masks|invert\) is only implemented on integer and Boolean"
         r"|condition to be a boolean tensor",
-        example=_learner_fills_with_a_float_mask,
+        example=learner.fills_with_a_float_mask,
     ),
     draws_at_random(lambda scores, ids, pad_id: F.dropout(solution(scores, ids, pad_id), 0.1)),
 )

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
-import torch.nn.functional as F
 
-from ..attention import MultiHeadAttention, scaled_dot_product_attention
+from . import multi_head_learners as learner
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
+from .multi_head_learners import by_hand
 
-# --- The learner's side: the starter, a worked solution, other correct answers ---
+# --- The learner's side: the starter, a worked solution (more answers: multi_head_learners) ---
 
 
 def starter(x, w_q, w_k, w_v, w_o, num_heads):
@@ -38,95 +38,11 @@ def solution(x, w_q, w_k, w_v, w_o, num_heads):
     return merged @ w_o
 
 
-def by_hand(
-    x,
-    w_q,
-    w_k,
-    w_v,
-    w_o,
-    num_heads,
-    *,
-    split_view=False,
-    merge_view=False,
-    shared=False,
-    project=True,
-    scale_by_model=False,
-    no_transpose=False,
-    input_slices=False,
-    scale=True,
-    dim=-1,
-    fixed_d_head=None,
-    dropout=False,
-    w_o_per_head=False,
-):
-    """A learner's multi-head attention with one switch per catalogued mistake (all off: correct)."""
-    b, length, d_model = x.shape
-    d_head = d_model // num_heads if fixed_d_head is None else fixed_d_head  # a notebook's own
-
-    def split(t):
-        if split_view:
-            return t.view(b, num_heads, length, d_head)
-        if no_transpose:
-            return t.view(b, length, num_heads, d_head)
-        return t.view(b, length, num_heads, d_head).transpose(1, 2)
-
-    if shared:
-        q, k, v = (torch.stack([x @ w[:, :d_head]] * num_heads, dim=1) for w in (w_q, w_k, w_v))
-    elif input_slices:  # as in a well-known tutorial: slice x into heads, one small shared W
-        xs = x.view(b, length, num_heads, d_head).transpose(1, 2)
-        q, k, v = (xs @ w[:d_head, :d_head] for w in (w_q, w_k, w_v))
-    else:
-        q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
-    d = d_model if scale_by_model else d_head
-    scores = (q @ k.transpose(-2, -1)) if no_transpose else torch.einsum("bhqd,bhkd->bhqk", q, k)
-    weights = torch.softmax(scores / (d**0.5 if scale else 1.0), dim=dim)
-    weights = F.dropout(weights, 0.1) if dropout else weights  # as in training, left on
-    out = weights @ v
-    if w_o_per_head:  # W_O on each head's (L, d_head) output, before the merge
-        out = out @ w_o
-    if no_transpose:
-        merged = out.reshape(b, length, d_model)
-    elif merge_view:
-        merged = out.reshape(b, length, d_model)
-    else:
-        merged = out.transpose(1, 2).contiguous().view(b, length, d_model)
-    return merged @ w_o if project else merged
-
-
-def _with_lib_module(x, w_q, w_k, w_v, w_o, num_heads):
-    """The lib's module with the same weights (nn.Linear stores W transposed)."""
-    mha = MultiHeadAttention(x.shape[-1], num_heads, bias=False)
-    with torch.no_grad():
-        for proj, w in zip((mha.q_proj, mha.k_proj, mha.v_proj, mha.out_proj), (w_q, w_k, w_v, w_o)):
-            proj.weight.copy_(w.T)
-        return mha(x)[0]
-
-
-def _head_by_head(x, w_q, w_k, w_v, w_o, num_heads):
-    """A loop over the heads, each with its own columns of the projections, then torch.cat."""
-    d_head = x.shape[-1] // num_heads
-    heads = []
-    for i in range(num_heads):
-        cols = slice(i * d_head, (i + 1) * d_head)
-        q, k, v = x @ w_q[:, cols], x @ w_k[:, cols], x @ w_v[:, cols]
-        heads.append(scaled_dot_product_attention(q, k, v)[0])  # (B, L, d_head)
-    return torch.cat(heads, dim=-1) @ w_o
-
-
-def _with_fused_kernel(x, w_q, w_k, w_v, w_o, num_heads):
-    b, length, d_model = x.shape
-    q, k, v = (
-        (x @ w).view(b, length, num_heads, d_model // num_heads).transpose(1, 2) for w in (w_q, w_k, w_v)
-    )
-    out = F.scaled_dot_product_attention(q, k, v)  # (B, h, L, d_head)
-    return out.transpose(1, 2).reshape(b, length, d_model) @ w_o
-
-
 ALTERNATIVES = {
-    "lib's MultiHeadAttention": _with_lib_module,
+    "lib's MultiHeadAttention": learner.with_lib_module,
     "by hand, einsum": by_hand,
-    "one head at a time": _head_by_head,
-    "F.scaled_dot_product_attention": _with_fused_kernel,
+    "one head at a time": learner.head_by_head,
+    "F.scaled_dot_product_attention": learner.with_fused_kernel,
     "in float64": lambda x, w_q, w_k, w_v, w_o, h: solution(
         *(t.double() for t in (x, w_q, w_k, w_v, w_o)), h
     ),
@@ -212,47 +128,6 @@ def _cases() -> list[tuple]:
 
 def _learner_transposes_the_weights(x, w_q, w_k, w_v, w_o, num_heads):
     return solution(x, w_q.T, w_k.T, w_v.T, w_o.T, num_heads)  # x @ W.T, as nn.Linear computes
-
-
-def _learner_divides_with_a_slash(x, w_q, w_k, w_v, w_o, num_heads):
-    b, length, d_model = x.shape
-    d_head = d_model / num_heads  # a float, even when it divides exactly
-    q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
-    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v
-    return out.transpose(1, 2).reshape(b, length, d_model) @ w_o
-
-
-def _learner_views_after_the_transpose(x, w_q, w_k, w_v, w_o, num_heads):
-    b, length, d_model = x.shape
-    d_head = d_model // num_heads
-    q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
-    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v
-    return out.transpose(1, 2).view(b, length, d_model) @ w_o  # not contiguous after transpose
-
-
-def _learner_uses_one_wide_head(x, w_q, w_k, w_v, w_o, num_heads):
-    q, k, v = x @ w_q, x @ w_k, x @ w_v  # never split
-    d_head = x.shape[-1] // num_heads
-    return torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v @ w_o
-
-
-def _learner_interleaves_the_heads(x, w_q, w_k, w_v, w_o, num_heads):
-    b, length, d_model = x.shape
-    d_head = d_model // num_heads
-
-    def split(t):  # "d_head numbers, then the head": the wrong order of the two axes
-        return t.view(b, length, d_head, num_heads).permute(0, 3, 1, 2)
-
-    q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
-    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v  # (B, h, L, d_head)
-    return out.permute(0, 2, 3, 1).reshape(b, length, d_model) @ w_o
-
-
-def _learner_masks_the_future(x, w_q, w_k, w_v, w_o, num_heads):
-    b, length, d_model = x.shape
-    q, k, v = ((x @ w).view(b, length, num_heads, -1).transpose(1, 2) for w in (w_q, w_k, w_v))
-    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # kept from a GPT's code
-    return out.transpose(1, 2).reshape(b, length, d_model) @ w_o
 
 
 def _learner_transposes_w_o(x, w_q, w_k, w_v, w_o, num_heads):
@@ -373,7 +248,7 @@ MISTAKES = (
         "CONSECUTIVE columns i·d_head … (i+1)·d_head, so split with view(B, L, h, d_head) and "
         "transpose(1, 2).",
         compute=partial(reference, interleaved=True),
-        example=_learner_interleaves_the_heads,
+        example=learner.interleaves_the_heads,
     ),
     Mistake(
         name="no W_O",
@@ -410,7 +285,7 @@ MISTAKES = (
         "this multi-head attention is the encoder's, where every token attends to every token. "
         "Leave the mask out; the decoder's masked attention comes in chapter 06.",
         compute=partial(reference, causal=True),
-        example=_learner_masks_the_future,
+        example=learner.masks_the_future,
     ),
     Mistake(
         name="d_head as a float",
@@ -418,7 +293,7 @@ MISTAKES = (
         "with //: d_head = d_model // num_heads.",
         compute=None,
         error=r"must be tuple of ints|but got float|got float",
-        example=_learner_divides_with_a_slash,
+        example=learner.divides_with_a_slash,
     ),
     Mistake(
         name="view after the transpose",
@@ -426,7 +301,7 @@ MISTAKES = (
         ".view() refuses. Merge with .reshape(B, L, D), or call .contiguous() before .view().",
         compute=None,
         error=r"view size is not compatible",
-        example=_learner_views_after_the_transpose,
+        example=learner.views_after_the_transpose,
     ),
     Mistake(
         name="softmax over the heads",
@@ -439,7 +314,7 @@ MISTAKES = (
         name="never split into heads",
         hint=_ONE_WIDE_HEAD,
         compute=_one_wide_head,
-        example=_learner_uses_one_wide_head,
+        example=learner.uses_one_wide_head,
     ),
     Mistake(
         name="never split, scaled by √d_model",

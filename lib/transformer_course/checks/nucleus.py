@@ -14,9 +14,11 @@ from collections.abc import Callable
 import torch
 
 from ..sampling import keep_top_p
+from . import nucleus_learners as learner
+from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, randn
 
-# --- The learner's side: the starter, a worked solution, other correct answers ---
+# --- The learner's side: the starter, a worked solution (more answers: nucleus_learners) ---
 
 
 def starter(probs: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -34,7 +36,16 @@ def solution(probs: torch.Tensor, top_p: float) -> torch.Tensor:
 
 
 def by_hand(
-    probs, top_p, *, order="descending", keep="above", axis=-1, renormalise=True, back=True, share=False
+    probs,
+    top_p,
+    *,
+    order="descending",
+    keep="above",
+    axis=-1,
+    renormalise=True,
+    back=True,
+    share=False,
+    gather=False,
 ):
     """A learner's nucleus with one switch per catalogued mistake (all off: correct)."""
     if order == "vocab":
@@ -55,36 +66,15 @@ def by_hand(
     ranked = ranked * stay
     if renormalise:
         ranked = ranked / ranked.sum(dim=-1, keepdim=True)
+    if gather:  # gather reads at the sort's indices: it sorts again, it does not undo the sort
+        return ranked.gather(-1, ids)
     return torch.zeros_like(probs).scatter(-1, ids, ranked) if back else ranked
-
-
-def _a_loop(probs, top_p):
-    """Row by row, token by token, as the definition reads."""
-    out = torch.zeros_like(probs)
-    for b, row in enumerate(probs):
-        total = 0.0
-        for i in row.argsort(descending=True).tolist():
-            if total >= top_p:
-                break
-            out[b, i] = row[i]
-            total += float(row[i])
-    return out / out.sum(dim=-1, keepdim=True)
-
-
-def _unsorted_with_gather(probs, top_p):
-    ranked, order = probs.sort(dim=-1, descending=True)
-    cumulative = ranked.cumsum(dim=-1)
-    before = torch.cat([torch.zeros_like(cumulative[:, :1]), cumulative[:, :-1]], dim=-1)
-    keep = (before < top_p).float()
-    keep_by_id = keep.gather(-1, order.argsort(dim=-1))  # the inverse permutation
-    kept = probs * keep_by_id
-    return kept / kept.sum(dim=-1, keepdim=True)
 
 
 ALTERNATIVES = {
     "lib's keep_top_p": keep_top_p,
-    "a loop over rows and tokens": _a_loop,
-    "unsorted with gather and argsort": _unsorted_with_gather,
+    "a loop over rows and tokens": learner.a_loop,
+    "unsorted with gather and argsort": learner.unsorted_with_gather,
     "by hand, every switch off": by_hand,
     "in float64": lambda p, top_p: solution(p.double(), top_p),
 }
@@ -124,81 +114,6 @@ def _right_tokens_wrong_sum(got: object, probs: torch.Tensor, top_p: float) -> b
     return in_proportion and not bool(torch.allclose(sums, torch.ones_like(sums)))
 
 
-def _learner_stops_before_the_crossing_token(probs, top_p):
-    sorted_probs, idx = torch.sort(probs, descending=True)
-    mask = torch.cumsum(sorted_probs, dim=-1) <= top_p  # "while the total is at most p"
-    sorted_probs = sorted_probs * mask
-    kept = torch.zeros_like(probs).scatter_(-1, idx, sorted_probs)
-    return kept / kept.sum(dim=-1, keepdim=True)
-
-
-def _learner_forgets_to_renormalise(probs, top_p):
-    sorted_probs, idx = torch.sort(probs, descending=True)
-    cum = torch.cumsum(sorted_probs, dim=-1)
-    sorted_probs[cum - sorted_probs >= top_p] = 0.0
-    return torch.zeros_like(probs).scatter_(-1, idx, sorted_probs)
-
-
-def _learner_never_sorts(probs, top_p):
-    cum = probs.cumsum(dim=-1)  # in vocabulary order
-    kept = torch.where(cum - probs < top_p, probs, torch.zeros_like(probs))
-    return kept / kept.sum(dim=-1, keepdim=True)
-
-
-def _learner_sorts_ascending(probs, top_p):
-    sorted_probs, idx = probs.sort(dim=-1)  # ascending by default
-    cum = sorted_probs.cumsum(dim=-1)
-    sorted_probs = sorted_probs.masked_fill(cum - sorted_probs >= top_p, 0)
-    kept = torch.zeros_like(probs).scatter(-1, idx, sorted_probs)
-    return kept / kept.sum(dim=-1, keepdim=True)
-
-
-def _learner_keeps_ranked_order(probs, top_p):
-    sorted_probs, _ = probs.sort(dim=-1, descending=True)
-    cum = sorted_probs.cumsum(dim=-1)
-    kept = sorted_probs.masked_fill(cum - sorted_probs >= top_p, 0)
-    return kept / kept.sum(dim=-1, keepdim=True)  # still most likely first
-
-
-def _learner_drops_only_above(probs, top_p):
-    sorted_probs, idx = probs.sort(dim=-1, descending=True)
-    cum = sorted_probs.cumsum(dim=-1)
-    sorted_probs = sorted_probs.masked_fill(cum - sorted_probs > top_p, 0)  # > where >= is due
-    kept = torch.zeros_like(probs).scatter(-1, idx, sorted_probs)
-    return kept / kept.sum(dim=-1, keepdim=True)
-
-
-def _learner_sums_down_the_batch(probs, top_p):
-    sorted_probs, idx = probs.sort(dim=-1, descending=True)
-    cum = sorted_probs.cumsum(dim=0)
-    sorted_probs = sorted_probs.masked_fill(cum - sorted_probs >= top_p, 0)
-    kept = torch.zeros_like(probs).scatter(-1, idx, sorted_probs)
-    return kept / kept.sum(dim=-1, keepdim=True)
-
-
-def _learner_discards_the_mask(probs, top_p):
-    sorted_probs, idx = probs.sort(dim=-1, descending=True)
-    cum = sorted_probs.cumsum(dim=-1)
-    sorted_probs.masked_fill(cum - sorted_probs >= top_p, 0.0)  # returns a new tensor, unused
-    kept = torch.zeros_like(probs).scatter(-1, idx, sorted_probs)
-    return kept / kept.sum(dim=-1, keepdim=True)
-
-
-def _learner_keeps_a_share_of_tokens(probs, top_p):
-    k = math.ceil(top_p * probs.shape[-1])  # "top 90 %" of the vocabulary
-    kth = probs.topk(k, dim=-1).values[:, -1:]
-    kept = probs.masked_fill(probs < kth, 0)
-    return kept / kept.sum(dim=-1, keepdim=True)
-
-
-def _learner_keeps_the_first_but_not_the_crossing_token(probs, top_p):
-    ranked, order = probs.sort(dim=-1, descending=True)
-    remove = ranked.cumsum(dim=-1) > top_p
-    remove[..., 0] = False  # "always keep at least one token"
-    kept = torch.zeros_like(probs).scatter(-1, order, ranked.masked_fill(remove, 0.0))
-    return kept / kept.sum(dim=-1, keepdim=True)
-
-
 def _mask_in_ranked_order(probs, top_p):
     ranked = probs.double().sort(dim=-1, descending=True).values
     keep = ranked.cumsum(dim=-1) - ranked < top_p  # (B, V) in ranked order
@@ -206,25 +121,13 @@ def _mask_in_ranked_order(probs, top_p):
     return kept / kept.sum(dim=-1, keepdim=True)
 
 
-def _learner_masks_the_unsorted_probs(probs, top_p):
-    sorted_probs, _ = torch.sort(probs, descending=True)
-    keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < top_p
-    kept = torch.where(keep, probs, torch.zeros_like(probs))
-    return kept / kept.sum(dim=-1, keepdim=True)
-
-
-def _learner_softmaxes_the_probabilities(probs, top_p):
-    ranked, order = probs.sort(dim=-1, descending=True)
-    drop = ranked.cumsum(dim=-1) - ranked >= top_p
-    dropped = torch.zeros_like(drop).scatter(-1, order, drop)
-    return torch.softmax(probs.masked_fill(dropped, float("-inf")), dim=-1)
-
-
-def _learner_sums_without_keepdim(probs, top_p):
-    ranked, order = probs.sort(dim=-1, descending=True)
-    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0.0)
-    kept = torch.zeros_like(probs).scatter(-1, order, ranked)
-    return kept / kept.sum(dim=-1)
+def _softmax_of_the_kept(fn, case, got) -> bool:
+    """A softmax where the division by the sum belongs, over the kept probabilities with the
+    others at 0 (not −∞), renormalised first or not."""
+    probs, top_p = case
+    kept = by_hand(probs.double(), top_p, renormalise=False)
+    kept_sums_to_one = kept / kept.sum(dim=-1, keepdim=True)
+    return any(same(got, torch.softmax(k, dim=-1), 1e-5) for k in (kept, kept_sums_to_one))
 
 
 MISTAKES = (
@@ -235,7 +138,7 @@ MISTAKES = (
         "alone holds more than top_p; shift the running total instead: keep a token when the "
         "tokens ranked above it hold less than top_p (cumsum - p < top_p).",
         compute=lambda p, top_p: by_hand(p.double(), top_p, keep="total, first kept"),
-        example=_learner_keeps_the_first_but_not_the_crossing_token,
+        example=learner.keeps_the_first_but_not_the_crossing_token,
     ),
     Mistake(
         name="crossing token left out",
@@ -244,7 +147,7 @@ MISTAKES = (
         "top_p (cumsum - p < top_p), not when the total including it is at most top_p; else a "
         "row whose likeliest token alone holds more than top_p keeps nothing.",
         compute=lambda p, top_p: by_hand(p.double(), top_p, keep="total"),
-        example=_learner_stops_before_the_crossing_token,
+        example=learner.stops_before_the_crossing_token,
     ),
     Mistake(
         name="not renormalised",
@@ -252,7 +155,7 @@ MISTAKES = (
         "divide each row by its new sum (kept / kept.sum(dim=-1, keepdim=True)).",
         compute=lambda p, top_p: by_hand(p.double(), top_p, renormalise=False),
         recognise=lambda fn, case, got: _right_tokens_wrong_sum(got, *case),
-        example=_learner_forgets_to_renormalise,
+        example=learner.forgets_to_renormalise,
     ),
     Mistake(
         name="not sorted",
@@ -260,14 +163,14 @@ MISTAKES = (
         "tokens: sort each row from most to least likely first (probs.sort(dim=-1, "
         "descending=True)), add up in that order, then put each token back at its id.",
         compute=lambda p, top_p: by_hand(p.double(), top_p, order="vocab"),
-        example=_learner_never_sorts,
+        example=learner.never_sorts,
     ),
     Mistake(
         name="sorted ascending",
         hint="You sorted from least to most likely, so your nucleus is made of the unlikeliest "
         "tokens: sort with descending=True.",
         compute=lambda p, top_p: by_hand(p.double(), top_p, order="ascending"),
-        example=_learner_sorts_ascending,
+        example=learner.sorts_ascending,
     ),
     Mistake(
         name="left in ranked order",
@@ -275,7 +178,7 @@ MISTAKES = (
         "ids: put each one back where it came from, with the indices the sort returned "
         "(torch.zeros_like(probs).scatter(-1, indices, kept)).",
         compute=lambda p, top_p: by_hand(p.double(), top_p, back=False),
-        example=_learner_keeps_ranked_order,
+        example=learner.keeps_ranked_order,
     ),
     Mistake(
         name="> where >= is due",
@@ -283,14 +186,14 @@ MISTAKES = (
         "exactly top_p: it is complete then. Drop a token when the mass above it is >= top_p "
         "(keep it when < top_p).",
         compute=lambda p, top_p: by_hand(p.double(), top_p, keep="strict"),
-        example=_learner_drops_only_above,
+        example=learner.drops_only_above,
     ),
     Mistake(
         name="summed down the batch",
         hint="You added up down the batch (dim=0): each row is a distribution of its own, so "
         "take the cumulative sum along the vocabulary, dim=-1.",
         compute=lambda p, top_p: by_hand(p.double(), top_p, axis=0),
-        example=_learner_sums_down_the_batch,
+        example=learner.sums_down_the_batch,
     ),
     Mistake(
         name="nothing left out",
@@ -298,7 +201,7 @@ MISTAKES = (
         "and leaves its input as it was, so assign what it returns (x = x.masked_fill(…)) or "
         "use masked_fill_.",
         compute=lambda p, top_p: p.double() / p.double().sum(dim=-1, keepdim=True),
-        example=_learner_discards_the_mask,
+        example=learner.discards_the_mask,
     ),
     Mistake(
         name="a share of the tokens",
@@ -306,7 +209,7 @@ MISTAKES = (
         "until their probabilities add up to top_p, however many that is (one, when the "
         "likeliest alone holds top_p).",
         compute=lambda p, top_p: by_hand(p.double(), top_p, share=True),
-        example=_learner_keeps_a_share_of_tokens,
+        example=learner.keeps_a_share_of_tokens,
     ),
     Mistake(
         name="mask applied in the wrong order",
@@ -315,7 +218,7 @@ MISTAKES = (
         "those back, torch.zeros_like(probs).scatter(-1, order, ranked), or put the mask back "
         "the same way first.",
         compute=_mask_in_ranked_order,
-        example=_learner_masks_the_unsorted_probs,
+        example=learner.masks_the_unsorted_probs,
     ),
     Mistake(
         name="a softmax of the probabilities",
@@ -325,7 +228,25 @@ MISTAKES = (
         compute=lambda p, top_p: torch.softmax(
             p.double().masked_fill(reference(p, top_p) == 0, float("-inf")), dim=-1
         ),
-        example=_learner_softmaxes_the_probabilities,
+        example=learner.softmaxes_the_probabilities,
+    ),
+    Mistake(
+        name="a softmax over the zeros",
+        hint="You renormalised with a softmax: softmax turns logits into probabilities, and exp(0) "
+        "= 1 gives every token you set to 0 a share again, so nothing is left out. These are "
+        "probabilities already: divide by their sum, kept / kept.sum(dim=-1, keepdim=True).",
+        compute=None,
+        recognise=_softmax_of_the_kept,
+        example=learner.softmaxes_the_zeros,
+    ),
+    Mistake(
+        name="gathered back",
+        hint="You put the sorted probabilities back with gather(-1, indices): gather READS at "
+        "those indices, so it sorts a second time instead of undoing the sort. scatter WRITES "
+        "each one at its token's id: torch.zeros_like(probs).scatter(-1, indices, kept) (or "
+        "gather with the inverse order, indices.argsort(dim=-1)).",
+        compute=lambda p, top_p: by_hand(p.double(), top_p, gather=True),
+        example=learner.gathers_back,
     ),
     Mistake(
         name="sum without keepdim",
@@ -333,7 +254,7 @@ MISTAKES = (
         "the tokens, not with the rows. Keep it, kept.sum(dim=-1, keepdim=True), shape (B, 1).",
         compute=None,
         error=r"must match the size of tensor b",
-        example=_learner_sums_without_keepdim,
+        example=learner.sums_without_keepdim,
     ),
 )
 

@@ -22,13 +22,15 @@ import torch
 import torch.nn.functional as F
 
 from ..generation import next_token_probs
+from . import sampling_learners as learner
 from .harness import LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function
+from .sampling_learners import by_hand
 
 ROWS = 10_000  # draws per distinct row of logits: a frequency is then within ±0.005 (1 σ)
 ATOL = 0.03  # six standard deviations: a correct sampler passes; every two distributions the
 # checker tells apart (the right one, each mistake's) are at least 0.1 apart on its cases
 
-# --- The learner's side: the starter, a worked solution, other correct answers ---
+# --- The learner's side: the starter, a worked solution (more answers: sampling_learners) ---
 
 
 def starter(logits: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
@@ -46,62 +48,12 @@ def solution(logits: torch.Tensor, temperature: float, top_k: int | None) -> tor
     return torch.multinomial(probs, num_samples=1).squeeze(-1)  # (B, 1) → (B,)
 
 
-def by_hand(
-    logits,
-    temperature,
-    top_k,
-    *,
-    temp="divide",
-    keep=0,
-    fill=float("-inf"),
-    pick="sample",
-    index="vocab",
-    shape="flat",
-):
-    """A learner's sampler with one switch per catalogued mistake (all off: correct)."""
-    if temp == "divide":
-        logits = logits / temperature
-    elif temp == "multiply":
-        logits = logits * temperature
-    if top_k is not None and index == "vocab":
-        kth = torch.topk(logits, top_k + keep, dim=-1).values[:, -1].unsqueeze(-1)
-        logits = torch.where(logits >= kth, logits, torch.full_like(logits, fill))
-    probs = F.softmax(logits, dim=-1)
-    if temp == "after":
-        probs = probs / temperature  # multinomial renormalises: no effect at all
-    if top_k is not None and index == "position":
-        probs = torch.softmax(logits.topk(top_k, dim=-1).values, dim=-1)  # ids 0 … k-1: positions!
-    ids = probs.argmax(dim=-1, keepdim=True) if pick == "argmax" else torch.multinomial(probs, 1)
-    if shape == "probs":
-        return probs
-    return ids if shape == "column" else ids.squeeze(-1)
-
-
-def _with_categorical(logits, temperature, top_k):
-    scaled = logits / temperature
-    if top_k is not None:
-        top = scaled.topk(top_k, dim=-1)
-        choice = torch.distributions.Categorical(logits=top.values).sample()  # position in the top k
-        return top.indices.gather(-1, choice.unsqueeze(-1)).squeeze(-1)  # → the token's id
-    return torch.distributions.Categorical(logits=scaled).sample()
-
-
-def _gumbel_max(logits, temperature, top_k):
-    """argmax(logits/T + Gumbel noise) is a draw from softmax(logits/T)."""
-    scaled = (logits / temperature).double()
-    if top_k is not None:
-        cut = scaled.sort(dim=-1, descending=True).values[:, top_k - 1 : top_k]
-        scaled = scaled.masked_fill(scaled < cut, -math.inf)
-    gumbel = -torch.log(-torch.log(torch.rand_like(scaled)))
-    return (scaled + gumbel).argmax(dim=-1)
-
-
 ALTERNATIVES = {
     "lib's next_token_probs, multinomial": lambda logits, t, k: torch.multinomial(
         next_token_probs(logits, temperature=t, top_k=k), 1
     ).view(-1),
-    "torch.distributions.Categorical": _with_categorical,
-    "the Gumbel-max trick, float64": _gumbel_max,
+    "torch.distributions.Categorical": learner.with_categorical,
+    "the Gumbel-max trick, float64": learner.gumbel_max,
     "by hand, every switch off": by_hand,
 }
 
@@ -204,29 +156,6 @@ def _learner_forgets_to_return(logits, temperature, top_k):
     ids = solution(logits, temperature, top_k)  # noqa: F841 (the missing line: return ids)
 
 
-def _learner_keeps_no_axis(logits, temperature, top_k):
-    logits = logits / temperature
-    if top_k is not None:
-        kth = logits.topk(top_k, dim=-1).values[:, -1]  # (B,): no axis left to broadcast over V
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
-
-
-def _learner_forgets_none(logits, temperature, top_k):
-    logits = logits / temperature
-    kth = logits.topk(top_k, dim=-1).values[:, -1:]  # top_k may be None
-    logits = logits.masked_fill(logits < kth, float("-inf"))
-    return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
-
-
-def _learner_picks_any_of_the_top_k(logits, temperature, top_k):
-    logits = logits / temperature
-    if top_k is None:
-        return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
-    top = logits.topk(top_k, dim=-1).indices  # (B, k)
-    return top.gather(-1, torch.randint(0, top_k, (logits.shape[0], 1))).squeeze(-1)
-
-
 MISTAKES = (
     Mistake(
         name="ids of shape (B, 1)",
@@ -267,6 +196,15 @@ MISTAKES = (
         compute=None,
         error="probability tensor contains",
         example=lambda logits, temperature, top_k: torch.multinomial(logits / temperature, 1).squeeze(-1),
+    ),
+    Mistake(
+        name="top-k keeps only the largest",
+        hint="Your top-k keeps only the single largest logit, so it always draws the same token: "
+        "you compared with the LARGEST of the top k (values[:, 0], or [:, :1]) instead of the "
+        "k-th largest. topk sorts from largest to smallest, so the k-th is the last: "
+        "logits.topk(k).values[:, -1:].",
+        compute=lambda logits, temperature, top_k: distribution(logits, temperature, top_k and 1),
+        example=lambda logits, t, k: learner.compares_with_the_largest(logits, t, k),
     ),
     Mistake(
         name="argmax",
@@ -325,7 +263,7 @@ MISTAKES = (
         "logits.topk(k).values[:, -1:] (or [..., -1, None]), shape (B, 1).",
         compute=None,
         error=rf"must match the size of tensor b \({2 * ROWS}\)",
-        example=_learner_keeps_no_axis,
+        example=learner.keeps_no_axis,
     ),
     Mistake(
         name="top_k None not handled",
@@ -333,7 +271,7 @@ MISTAKES = (
         "it is given: if top_k is not None: ….",
         compute=None,
         error=r"must be int, not NoneType",
-        example=_learner_forgets_none,
+        example=learner.forgets_none,
     ),
     Mistake(
         name="uniform over the top k",
@@ -341,7 +279,7 @@ MISTAKES = (
         "probability. Set the logits outside the top k to -inf, then softmax and "
         "torch.multinomial over all V.",
         compute=partial(distribution, uniform=True),
-        example=_learner_picks_any_of_the_top_k,
+        example=learner.picks_any_of_the_top_k,
     ),
     Mistake(
         name="position in the top k",

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, fresh
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -77,9 +78,22 @@ def _three_steps(step: Callable) -> Callable:
     def run(model, optimiser, loss_fn, batches):
         returned = [step(model, optimiser, loss_fn, batch) for batch in batches]
         weights = torch.cat([p.detach().flatten() for p in model.parameters()])
+        if not model.training:  # the model came in training mode: the step switched it off
+            return LeftInEval(returned, weights)
         return returned, weights
 
     return run
+
+
+class LeftInEval:
+    """What three steps returned when they left the model in evaluation mode (model.eval()):
+    not a pair, so never the reference's answer; named by its own mistake."""
+
+    def __init__(self, returned: list, weights: torch.Tensor):
+        self.returned, self.weights = returned, weights
+
+    def __repr__(self) -> str:
+        return "a model left in evaluation mode"
 
 
 def _step_reference(model, optimiser, loss_fn, batches, **mistake):
@@ -151,7 +165,54 @@ def _learner_calls_loss_pytorch_style(model, optimiser, loss_fn, batch):
     return loss.item()
 
 
+CLIP_NORMS = (0.1, 0.25, 0.5, 1.0, 2.0)  # max_norm values copied from training loops (nanoGPT: 1.0)
+
+
+def _clipped_step(model, optimiser, loss_fn, batch, *, max_norm):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    optimiser.step()
+    return loss.item()
+
+
+def _clips_the_gradients(fn, case, got) -> bool:
+    """Three steps that match the reference's with the gradients clipped to a usual max_norm."""
+    return any(
+        same(got, _three_steps(partial(_clipped_step, max_norm=norm))(*fresh(case))) for norm in CLIP_NORMS
+    )
+
+
+def _learner_clips(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # as nanoGPT's training loop
+    optimiser.step()
+    return loss.item()
+
+
+def _learner_evaluates(model, optimiser, loss_fn, batch):
+    model.eval()  # "to get a clean loss", as in the evaluation loop
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
 STEP_MISTAKES = (
+    Mistake(
+        name="model.eval() in the step",
+        hint="Your step switched the model to evaluation mode (model.eval()) and left it there: "
+        "dropout is then off for the rest of training, and the model learns without it. A "
+        "training step keeps the model in training mode: leave model.eval() out (call "
+        "model.train() at the start if anything).",
+        compute=None,
+        recognise=lambda fn, case, got: isinstance(got, LeftInEval),
+        example=_learner_evaluates,
+    ),
     Mistake(
         name="loss_fn called another way",
         hint="Call the loss function as the exercise hands it over, loss_fn(model, batch): it "
@@ -210,6 +271,15 @@ STEP_MISTAKES = (
         compute=None,
         recognise=_optimiser_unused,
         example=_learner_makes_an_optimiser,
+    ),
+    Mistake(
+        name="gradients clipped",
+        hint="You clipped the gradients (clip_grad_norm_) before the step: a good habit in long "
+        "training runs, but not part of this step, and it changes where the weights go. Leave "
+        "it out: zero_grad() → loss → loss.backward() → optimiser.step().",
+        compute=None,
+        recognise=_clips_the_gradients,
+        example=_learner_clips,
     ),
     Mistake(
         name="loss after the step",

@@ -1,0 +1,122 @@
+"""The wrong answers learners write for ``assembly``, as code: each Mistake's example.
+
+The encoder-decoder forward pass with one switch per mistake (``by_hand``), a layer-by-layer loop
+as a correct answer, then embeddings and masks written out wrong. ``assembly`` holds the exercise,
+its reference and catalogue, and imports this module; the reverse import does not exist.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..masks import causal_mask, combine_masks, padding_mask
+
+
+def by_hand(
+    parts,
+    src,
+    trg_in,
+    *,
+    scale="sqrt",
+    positions=True,
+    causal=True,
+    trg_padding=True,
+    src_padding=True,
+    cross="padding",
+    reads="trg",
+    encode=True,
+    project=True,
+    softmax=False,
+    encoder_causal=False,
+    dropout=False,
+):
+    """A learner's forward pass with one switch per catalogued mistake (all off: correct)."""
+    d_model = parts.embedding.embedding_dim
+    factor = {"sqrt": math.sqrt(d_model), "d": d_model}.get(scale, 1)
+
+    def embed(ids):
+        x = parts.embedding(ids) * factor
+        if positions:
+            x = x + parts.positions[: ids.shape[1]]
+        x = nn.functional.dropout(x, 0.1) if dropout else x  # the paper's, left on
+        return x * math.sqrt(d_model) if scale == "after" else x
+
+    src_mask = padding_mask(src, parts.pad_id) if src_padding else None
+    encoder_mask = causal_mask(src.shape[1]) & src_mask if encoder_causal else src_mask  # "no peeking"
+    memory = parts.encoder(embed(src), encoder_mask) if encode else embed(src)
+    masks = [causal_mask(trg_in.shape[1])] if causal else []
+    if trg_padding:
+        masks.append(padding_mask(trg_in, parts.pad_id))
+    trg_mask = combine_masks(*masks)
+    cross_mask = {"padding": src_mask, "none": None, "causal": trg_mask}[cross]
+    hidden = parts.decoder(embed(trg_in if reads == "trg" else src), memory, trg_mask, cross_mask)
+    logits = parts.output(hidden) if project else hidden
+    return logits.softmax(dim=-1) if softmax else logits
+
+
+# --- Other correct answers ---
+
+
+def one_stage_at_a_time(parts, src, trg_in):
+    """Every layer of each stack in a loop, then the stack's final norm (as nn.Transformer)."""
+    d = parts.positions.shape[1]
+    x = parts.embedding(src) * d**0.5 + parts.positions[: src.shape[1]]
+    src_keys = (src != parts.pad_id).view(src.shape[0], 1, 1, -1)
+    for layer in parts.encoder.layers:
+        x = layer(x, src_keys)
+    memory = parts.encoder.norm(x)
+    y = parts.embedding(trg_in) * d**0.5 + parts.positions[: trg_in.shape[1]]
+    allowed = torch.tril(torch.ones(trg_in.shape[1], trg_in.shape[1])).bool()
+    allowed = allowed & (trg_in != parts.pad_id).view(trg_in.shape[0], 1, 1, -1)
+    for layer in parts.decoder.layers:
+        y = layer(y, memory, allowed, src_keys)
+    return parts.decoder.norm(y) @ parts.output.weight.T
+
+
+# --- The wrong answers, each a Mistake's example ---
+
+
+def combines_with_or(parts, src, trg_in):
+    d = parts.embedding.embedding_dim
+    memory = parts.encoder(
+        parts.embedding(src) * d**0.5 + parts.positions[: src.shape[1]], padding_mask(src, parts.pad_id)
+    )
+    trg_mask = causal_mask(trg_in.shape[1]) | padding_mask(trg_in, parts.pad_id)  # "add" the masks
+    y = parts.embedding(trg_in) * d**0.5 + parts.positions[: trg_in.shape[1]]
+    return parts.output(parts.decoder(y, memory, trg_mask, padding_mask(src, parts.pad_id)))
+
+
+def adds_every_position(parts, src, trg_in):
+    d = parts.embedding.embedding_dim
+
+    def embed(ids):
+        return parts.embedding(ids) * math.sqrt(d) + parts.positions  # all max_len rows
+
+    src_mask = padding_mask(src, parts.pad_id)
+    memory = parts.encoder(embed(src), src_mask)
+    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
+    return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
+
+
+def scales_late(parts, src, trg_in):
+    d = parts.embedding.embedding_dim
+
+    def embed(ids):
+        return (parts.embedding(ids) + parts.positions[: ids.shape[1]]) * math.sqrt(d)
+
+    src_mask = padding_mask(src, parts.pad_id)
+    memory = parts.encoder(embed(src), src_mask)
+    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
+    return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
+
+
+def with_flat_masks(parts, src, trg_in):
+    d = parts.embedding.embedding_dim
+    src_mask = src != parts.pad_id  # (B, Ls): does not broadcast over heads and queries
+    memory = parts.encoder(parts.embedding(src) * d**0.5 + parts.positions[: src.shape[1]], src_mask)
+    trg_mask = causal_mask(trg_in.shape[1]) & (trg_in != parts.pad_id)[:, None, :]
+    y = parts.embedding(trg_in) * d**0.5 + parts.positions[: trg_in.shape[1]]
+    return parts.output(parts.decoder(y, memory, trg_mask, src_mask))

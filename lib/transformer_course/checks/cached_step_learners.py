@@ -1,0 +1,152 @@
+"""The wrong answers learners write for ``cached_step``, as code: each Mistake's example.
+
+A cached step with one switch per mistake (``by_hand``), lib's KVCache, einsum and a loop over
+the heads as correct answers, then the cache built, tested or returned the wrong way. Apart from
+``cached_step`` (the exercise and its checker), which imports it; it does not import that module.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..kv_cache import KVCache
+
+
+def by_hand(
+    q,
+    k_new,
+    v_new,
+    past_k,
+    past_v,
+    *,
+    scale="root",
+    dim=-1,
+    mask=False,
+    stored=None,
+    order="after",
+    axis=2,
+    returns="new cache",
+):
+    """A learner's cached step with one switch per catalogued mistake (all off: correct)."""
+    given_k, given_v = past_k, past_v
+    if past_k is None:  # an empty cache: zero positions so far
+        past_k, past_v = k_new[:, :, :0], v_new[:, :, :0]
+    key_in = q if stored == "q as key" else k_new
+    value_in = k_new if stored == "k as value" else v_new
+    pair_k, pair_v = (past_k, key_in), (past_v, value_in)
+    if order == "before":
+        pair_k, pair_v = pair_k[::-1], pair_v[::-1]
+    keys, values = torch.cat(pair_k, dim=axis), torch.cat(pair_v, dim=axis)
+    scores = q @ keys.transpose(-2, -1)
+    if scale == "root":
+        scores = scores / math.sqrt(q.shape[-1])
+    elif scale == "times":
+        scores = scores * math.sqrt(q.shape[-1])
+    elif scale == "d_model":  # the paper's √d_k read as the model's width, h · d_head
+        scores = scores / math.sqrt(q.shape[1] * q.shape[-1])
+    elif scale == "d":  # the root forgotten
+        scores = scores / q.shape[-1]
+    elif scale == "keys":  # √ of the number of keys, keys.shape[2]
+        scores = scores / math.sqrt(keys.shape[2])
+    if mask:  # the causal mask from training, built for one row: it hides all but the first key
+        hidden = torch.triu(torch.ones(scores.shape[-2], scores.shape[-1], dtype=torch.bool), diagonal=1)
+        scores = scores.masked_fill(hidden, float("-inf"))
+    weights = torch.softmax(scores, dim=dim)
+    if returns == "old cache" and given_k is not None:  # attended right, but kept the cache as it was
+        return weights @ values, given_k, given_v
+    return weights @ values, keys, values
+
+
+# --- Other correct answers ---
+
+
+def with_kv_cache(q, k_new, v_new, past_k, past_v):
+    """lib's KVCache keeps the keys and values; PyTorch's fused kernel attends."""
+    cache = KVCache(num_layers=1, max_len=64)
+    if past_k is not None:
+        cache.append(0, past_k, past_v)
+    keys, values = cache.append(0, k_new, v_new)
+    return F.scaled_dot_product_attention(q, keys, values), keys.clone(), values.clone()
+
+
+def with_einsum(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat((past_k, k_new), dim=-2)
+    values = v_new if past_v is None else torch.cat((past_v, v_new), dim=-2)
+    weights = torch.einsum("bhqd,bhkd->bhqk", q / q.shape[-1] ** 0.5, keys).softmax(dim=-1)
+    return torch.einsum("bhqk,bhkd->bhqd", weights, values), keys, values
+
+
+def head_by_head(q, k_new, v_new, past_k, past_v):
+    B, h = q.shape[:2]
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    out = torch.empty_like(q)
+    for b in range(B):
+        for j in range(h):
+            w = torch.softmax(keys[b, j] @ q[b, j, 0] / math.sqrt(q.shape[-1]), dim=0)  # (t + 1,)
+            out[b, j, 0] = w @ values[b, j]
+    return out, keys, values
+
+
+# --- The wrong answers, each a Mistake's example ---
+
+
+def hides_its_own_key(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    scores = q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, h, 1, t + 1)
+    if past_k is not None:
+        scores[..., -1] = float("-inf")  # "a token should not look at itself"
+    return torch.softmax(scores, dim=-1) @ values, keys, values
+
+
+def always_concatenates(q, k_new, v_new, past_k, past_v):
+    keys, values = torch.cat([past_k, k_new], dim=2), torch.cat([past_v, v_new], dim=2)
+    w = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    return w @ values, keys, values
+
+
+def untransposed(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    w = torch.softmax(q @ keys / math.sqrt(q.shape[-1]), dim=-1)
+    return w @ values, keys, values
+
+
+def returns_the_weights(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    weights = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    return weights, keys, values  # the product with the values forgotten
+
+
+def returns_the_update(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    out = F.scaled_dot_product_attention(q, keys, values)
+    return out, k_new, v_new  # "what to add to the cache"
+
+
+def stacks(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.stack([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.stack([past_v, v_new], dim=2)
+    w = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    return w @ values, keys, values
+
+
+def tests_the_cache_as_a_bool(q, k_new, v_new, past_k, past_v):
+    if not past_k:  # "no cache yet"
+        keys, values = k_new, v_new
+    else:
+        keys, values = torch.cat([past_k, k_new], dim=2), torch.cat([past_v, v_new], dim=2)
+    w = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    return w @ values, keys, values
+
+
+def with_dropout(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    return F.scaled_dot_product_attention(q, keys, values, dropout_p=0.1), keys, values  # training's p

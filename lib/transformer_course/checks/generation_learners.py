@@ -1,0 +1,117 @@
+"""The wrong answers learners write for ``generation``, as code: each Mistake's example.
+
+A greedy loop with one switch per mistake (``by_hand``), a Python list as a correct answer, then
+loops that stop, count or collect ids the wrong way. ``generation`` (the exercise, the counting
+fake model and the catalogue) imports this module, and this module nothing from it.
+"""
+
+from __future__ import annotations
+
+from itertools import count
+
+import torch
+
+
+def by_hand(
+    logits_fn,
+    prompt,
+    max_new_tokens,
+    eos_id,
+    *,
+    append=True,
+    history=True,
+    stop=True,
+    eos_kept=True,
+    pick="last",
+    whole=True,
+    count_prompt=False,
+    bounded=True,
+):
+    """A learner's greedy loop with one switch per catalogued mistake (all off: correct)."""
+    ids = prompt.clone()
+    fed = prompt.clone()
+    steps = range(max_new_tokens - (prompt.shape[0] if count_prompt else 0)) if bounded else count()
+    for _ in steps:
+        logits = logits_fn((fed if history else fed[-1:]).unsqueeze(0))  # (1, t, V)
+        if pick == "last":
+            token = logits[0, -1].argmax(dim=-1)
+        elif pick == "axis":
+            token = logits[0].argmax(dim=0)[-1]
+        elif pick == "flat":
+            token = logits.argmax()
+        elif pick == "sample":
+            token = torch.multinomial(torch.softmax(logits[0, -1], dim=-1), 1)[0]
+        else:
+            token = logits[0, 0].argmax()
+        if stop and int(token) == eos_id and not eos_kept:
+            break
+        ids = torch.cat([ids, token.reshape(1)])
+        if append:
+            fed = ids
+        if stop and int(token) == eos_id:
+            break
+    return ids if whole else ids[prompt.shape[0] :]
+
+
+# --- Other correct answers ---
+
+
+def python_list(logits_fn, prompt, max_new_tokens, eos_id):
+    """Ids kept in a Python list, turned into a tensor at the end."""
+    ids = prompt.tolist()
+    while len(ids) < prompt.shape[0] + max_new_tokens:
+        ids.append(int(logits_fn(torch.tensor([ids]))[:, -1, :].argmax()))
+        if ids[-1] == eos_id:
+            break
+    return torch.tensor(ids)
+
+
+# --- The wrong answers, each a Mistake's example ---
+
+
+def looks_for_eos_anywhere(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()
+        ids = torch.cat([ids, token.view(1)])
+        if eos_id in ids:  # the prompt's ids too
+            break
+    return ids
+
+
+def counts_to_the_limit(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    while len(ids) <= len(prompt) + max_new_tokens:  # <= : one more than allowed
+        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()
+        ids = torch.cat([ids, token.view(1)])
+        if token == eos_id:
+            break
+    return ids
+
+
+def collects_floats(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = torch.zeros(len(prompt) + max_new_tokens)  # float by default
+    ids[: len(prompt)] = prompt
+    for step in range(len(prompt), len(ids)):
+        ids[step] = logits_fn(ids[:step].long().unsqueeze(0))[0, -1].argmax()
+        if ids[step] == eos_id:
+            return ids[: step + 1]
+    return ids
+
+
+def checks_the_last_id_first(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    while len(ids) < len(prompt) + max_new_tokens and ids[-1] != eos_id:  # the prompt's last too
+        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()
+        ids = torch.cat([ids, token.view(1)])
+    return ids
+
+
+def cats_a_number(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()  # 0-d: a single number, no axis
+        ids = torch.cat([ids, token])
+        if token == eos_id:
+            break
+    return ids

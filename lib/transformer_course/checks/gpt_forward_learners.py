@@ -1,0 +1,182 @@
+"""The wrong answers learners write for ``gpt_forward``, as code: each Mistake's example.
+
+``by_hand`` flips one catalogued mistake per switch (all off, it is a correct answer); the other
+correct answers come next, then the mistakes a learner writes out in full. Kept apart so that
+``gpt_forward`` reads as the exercise and its checker; it imports this module, never the reverse.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import partial
+
+import torch
+from torch import nn
+
+from ..masks import causal_mask
+
+
+def by_hand(
+    parts,
+    ids,
+    *,
+    scale="sqrt",
+    positions="index",
+    mask="causal",
+    feed="chain",
+    residual=False,
+    final_norm=True,
+    last_only=False,
+    returns="logits",
+):
+    """A learner's forward pass with one switch per catalogued mistake (all off: correct)."""
+    length, d = ids.shape[1], parts.token.embedding_dim
+    x = parts.token(ids) * {"sqrt": math.sqrt(d), "none": 1.0}.get(scale, 1.0)
+    if positions == "index":
+        x = x + parts.positions(torch.arange(length))
+    elif positions == "ids":  # the token ids used as positions
+        x = x + parts.positions(ids)
+    if scale == "after":
+        x = x * math.sqrt(d)
+    sees = {
+        "causal": causal_mask(length),
+        "inverted": ~causal_mask(length),
+        "strict": causal_mask(length) & ~torch.eye(length, dtype=torch.bool),
+        "none": None,
+    }[mask]
+    h = x
+    for block in parts.blocks:
+        out = block(x if feed == "embeddings" else h, sees)
+        h = h + out if residual else out
+        if feed == "first":
+            break
+    if final_norm == "own":  # a new LayerNorm: weight 1, bias 0, not the model's
+        h = nn.LayerNorm(h.shape[-1], eps=parts.norm.eps)(h)
+    elif final_norm:
+        h = parts.norm(h)
+    logits = h @ parts.token.weight.T
+    logits = logits[:, -1] if last_only else logits
+    if returns == "probabilities":
+        return logits.softmax(dim=-1)
+    return logits.log_softmax(dim=-1) if returns == "log-probabilities" else logits
+
+
+# --- Other correct answers ---
+
+
+def with_is_causal(parts, ids):
+    """The blocks told causal=True instead of given a mask; the output with F.linear."""
+    x = parts.token.weight[ids] * parts.token.embedding_dim**0.5 + parts.positions.weight[: ids.shape[1]]
+    for block in parts.blocks:
+        x = block(x, causal=True)
+    return torch.nn.functional.linear(parts.norm(x), parts.token.weight)
+
+
+def one_mask_per_story(parts, ids):
+    """A (B, 1, L, L) mask, and the layers' own norm arithmetic spelled out at the end."""
+    b, length = ids.shape
+    sees = torch.tril(torch.ones(b, 1, length, length)).bool()
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim)
+    x = x + parts.positions.weight[torch.arange(length)].unsqueeze(0)
+    for block in parts.blocks:
+        x = block(x, sees)
+    norm = parts.norm
+    normed = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + norm.eps)
+    return torch.einsum("bld,vd->blv", normed * norm.weight + norm.bias, parts.token.weight)
+
+
+# --- The wrong answers, each a Mistake's example ---
+
+
+def embed(parts, ids):
+    """The embedding every learner example below gets right: scaled tokens + positions."""
+    scaled = parts.token(ids) * math.sqrt(parts.token.embedding_dim)  # (B, L, d_model)
+    return scaled + parts.positions(torch.arange(ids.shape[1]))
+
+
+def loop_returns_early(parts, ids):
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+        return parts.norm(x) @ parts.token.weight.T  # indented one level too far
+
+
+def untransposed(parts, ids):
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return parts.norm(x) @ parts.token.weight  # (V, d_model): the table as it is stored
+
+
+def masked(make_mask, parts, ids):
+    """The right forward pass with the learner's own mask, ``make_mask(L)``."""
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = block(x, make_mask(ids.shape[1]))
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def norms_every_block(parts, ids):
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = parts.norm(block(x, causal_mask(ids.shape[1])))  # "normalise after each block"
+    return x @ parts.token.weight.T
+
+
+def norms_the_embeddings(parts, ids):
+    x = parts.norm(embed(parts, ids))  # the final norm, applied first
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return x @ parts.token.weight.T
+
+
+def embeds_with(scale: Callable[[torch.Tensor, int], torch.Tensor], start: int = 0) -> Callable:
+    """The right forward pass but for the embedding: ``scale(token vectors, d_model)`` and the
+    positions counted from ``start``."""
+
+    def forward_pass(parts, ids):
+        length = ids.shape[1]
+        x = scale(parts.token(ids), parts.token.embedding_dim)
+        x = x + parts.positions(torch.arange(start, start + length))
+        for block in parts.blocks:
+            x = block(x, causal_mask(length))
+        return parts.norm(x) @ parts.token.weight.T
+
+    return forward_pass
+
+
+def counts_stories_as_length(parts, ids):
+    length = len(ids)  # the number of rows: B, not L
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))
+    for block in parts.blocks:
+        x = block(x, causal_mask(length))
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def calls_the_tuple(parts, ids):
+    x = parts.blocks(embed(parts, ids), causal_mask(ids.shape[1]))  # as nn.Sequential
+    return parts.norm(x) @ parts.token.weight.T
+
+
+float_mask = partial(  # as nn.Transformer's generate_square_subsequent_mask: −∞ above the diagonal
+    masked, lambda n: torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
+)
+upside_down = partial(  # True read as "hidden", as in nn.Transformer's bool masks
+    masked, lambda n: torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
+)
+diagonal_hidden = partial(  # "earlier tokens only"
+    masked, lambda n: torch.tril(torch.ones(n, n), diagonal=-1).bool()
+)
+transposed = partial(  # True read as "hidden", the diagonal hidden too
+    masked, lambda n: torch.triu(torch.ones(n, n, dtype=torch.bool))
+)
+
+
+def with_embedding_dropout(parts, ids):
+    length = ids.shape[1]
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))
+    x = nn.functional.dropout(x, p=0.1)
+    for block in parts.blocks:
+        x = block(x, causal_mask(length))
+    return parts.norm(x) @ parts.token.weight.T

@@ -1,0 +1,105 @@
+"""The wrong answers learners write for ``loss``, as code: each Mistake's example.
+
+``loss_by_hand`` has one switch per catalogued mistake; a gather-and-mask loss is the other correct
+answer; then the averages, views and signs a learner gets wrong. ``loss`` (the exercise, its
+reference and catalogue) imports this module; this module does not import ``loss``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def loss_by_hand(
+    model,
+    src,
+    trg,
+    pad_id,
+    *,
+    reads="shifted",
+    labels="shifted",
+    ignore=True,
+    probs=False,
+    reduction="mean",
+    log=True,
+    item=False,
+    graph=True,
+):
+    """A learner's loss with one switch per catalogued mistake (all off: correct)."""
+    inputs = {"shifted": trg[:, :-1], "whole": trg, "late": trg[:, 1:]}[reads]
+    targets = {"shifted": trg[:, 1:], "same": trg[:, :-1], "whole": trg, "early": trg[:, :-1]}[labels]
+    with torch.set_grad_enabled(graph):  # graph=False: as if copied from an evaluation loop
+        logits = model(src, inputs)
+    if probs:
+        logits = logits.softmax(dim=-1)
+    flat, flat_labels = logits.flatten(0, 1), targets.flatten()
+    kwargs = {"ignore_index": pad_id} if ignore else {}
+    if log:
+        loss = F.cross_entropy(flat, flat_labels, reduction=reduction, **kwargs)
+    else:
+        loss = F.nll_loss(flat, flat_labels, **kwargs)
+    return loss.item() if item else loss
+
+
+# --- Other correct answers ---
+
+
+def loss_one_row_at_a_time(model, src, trg, pad_id):
+    """Log-probabilities picked by hand, padding left out with a mask, one mean at the end."""
+    logp = model(src, trg[:, :-1]).log_softmax(dim=-1)  # (B, T-1, V)
+    picked = logp.gather(-1, trg[:, 1:].unsqueeze(-1)).squeeze(-1)  # (B, T-1)
+    real = trg[:, 1:] != pad_id
+    return -(picked * real).sum() / real.sum()
+
+
+# --- The wrong answers, each a Mistake's example ---
+
+
+def sums_each_story(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    each = F.cross_entropy(logits.transpose(1, 2), trg[:, 1:], ignore_index=pad_id, reduction="none")
+    return each.sum(dim=1).mean()  # (B, T-1) → one sum per story → their mean
+
+
+def averages_over_every_position(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    losses = F.cross_entropy(logits.transpose(1, 2), trg[:, 1:], ignore_index=pad_id, reduction="none")
+    return losses.mean()  # the padding's losses are 0, but they still count in the mean
+
+
+def views_the_logits(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    return F.cross_entropy(logits.view(-1, logits.size(-1)), trg[:, 1:].view(-1), ignore_index=pad_id)
+
+
+def slices_the_logits_late(model, src, trg, pad_id):
+    logits = model(src, trg)  # (B, T, V): the whole target read
+    return F.cross_entropy(logits[:, 1:].flatten(0, 1), trg[:, 1:].flatten(), ignore_index=pad_id)
+
+
+def averages_each_story(model, src, trg, pad_id):
+    labels = trg[:, 1:]
+    each = F.cross_entropy(model(src, trg[:, :-1]).transpose(1, 2), labels, reduction="none")
+    real = (labels != pad_id).float()
+    return ((each * real).sum(dim=1) / real.sum(dim=1)).mean()  # one mean per story, then theirs
+
+
+def log_softmax_over_positions(model, src, trg, pad_id):
+    logp = F.log_softmax(model(src, trg[:, :-1]), dim=1)  # (B, T-1, V): dim=1 is the positions
+    return F.nll_loss(logp.flatten(0, 1), trg[:, 1:].flatten(), ignore_index=pad_id)
+
+
+def forgets_the_minus(model, src, trg, pad_id):
+    logp = model(src, trg[:, :-1]).log_softmax(dim=-1)
+    labels = trg[:, 1:]
+    picked = logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    real = labels != pad_id
+    return (picked * real).sum() / real.sum()  # the log-likelihood, not its negative
+
+
+def writes_into_a_view(model, src, trg, pad_id):
+    labels = trg[:, 1:]  # a view of trg, not a copy
+    labels[labels == pad_id] = -100  # Hugging Face's "ignore me" label, written into trg too
+    logits = model(src, trg[:, :-1])
+    return F.cross_entropy(logits.flatten(0, 1), labels.flatten())

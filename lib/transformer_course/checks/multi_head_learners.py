@@ -1,0 +1,144 @@
+"""The wrong answers learners write for ``multi_head``, as code: each Mistake's example.
+
+Heads split and merged with one switch per mistake (``by_hand``), the correct answers of lib's
+module, a loop over the heads and the fused kernel, then splits that are written out wrong. The
+two examples that call the worked solution stay in ``multi_head``, which imports this module.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..attention import MultiHeadAttention, scaled_dot_product_attention
+
+
+def by_hand(
+    x,
+    w_q,
+    w_k,
+    w_v,
+    w_o,
+    num_heads,
+    *,
+    split_view=False,
+    merge_view=False,
+    shared=False,
+    project=True,
+    scale_by_model=False,
+    no_transpose=False,
+    input_slices=False,
+    scale=True,
+    dim=-1,
+    fixed_d_head=None,
+    dropout=False,
+    w_o_per_head=False,
+):
+    """A learner's multi-head attention with one switch per catalogued mistake (all off: correct)."""
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads if fixed_d_head is None else fixed_d_head  # a notebook's own
+
+    def split(t):
+        if split_view:
+            return t.view(b, num_heads, length, d_head)
+        if no_transpose:
+            return t.view(b, length, num_heads, d_head)
+        return t.view(b, length, num_heads, d_head).transpose(1, 2)
+
+    if shared:
+        q, k, v = (torch.stack([x @ w[:, :d_head]] * num_heads, dim=1) for w in (w_q, w_k, w_v))
+    elif input_slices:  # as in a well-known tutorial: slice x into heads, one small shared W
+        xs = x.view(b, length, num_heads, d_head).transpose(1, 2)
+        q, k, v = (xs @ w[:d_head, :d_head] for w in (w_q, w_k, w_v))
+    else:
+        q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
+    d = d_model if scale_by_model else d_head
+    scores = (q @ k.transpose(-2, -1)) if no_transpose else torch.einsum("bhqd,bhkd->bhqk", q, k)
+    weights = torch.softmax(scores / (d**0.5 if scale else 1.0), dim=dim)
+    weights = F.dropout(weights, 0.1) if dropout else weights  # as in training, left on
+    out = weights @ v
+    if w_o_per_head:  # W_O on each head's (L, d_head) output, before the merge
+        out = out @ w_o
+    if no_transpose:
+        merged = out.reshape(b, length, d_model)
+    elif merge_view:
+        merged = out.reshape(b, length, d_model)
+    else:
+        merged = out.transpose(1, 2).contiguous().view(b, length, d_model)
+    return merged @ w_o if project else merged
+
+
+# --- Other correct answers ---
+
+
+def with_lib_module(x, w_q, w_k, w_v, w_o, num_heads):
+    """The lib's module with the same weights (nn.Linear stores W transposed)."""
+    mha = MultiHeadAttention(x.shape[-1], num_heads, bias=False)
+    with torch.no_grad():
+        for proj, w in zip((mha.q_proj, mha.k_proj, mha.v_proj, mha.out_proj), (w_q, w_k, w_v, w_o)):
+            proj.weight.copy_(w.T)
+        return mha(x)[0]
+
+
+def head_by_head(x, w_q, w_k, w_v, w_o, num_heads):
+    """A loop over the heads, each with its own columns of the projections, then torch.cat."""
+    d_head = x.shape[-1] // num_heads
+    heads = []
+    for i in range(num_heads):
+        cols = slice(i * d_head, (i + 1) * d_head)
+        q, k, v = x @ w_q[:, cols], x @ w_k[:, cols], x @ w_v[:, cols]
+        heads.append(scaled_dot_product_attention(q, k, v)[0])  # (B, L, d_head)
+    return torch.cat(heads, dim=-1) @ w_o
+
+
+def with_fused_kernel(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    q, k, v = (
+        (x @ w).view(b, length, num_heads, d_model // num_heads).transpose(1, 2) for w in (w_q, w_k, w_v)
+    )
+    out = F.scaled_dot_product_attention(q, k, v)  # (B, h, L, d_head)
+    return out.transpose(1, 2).reshape(b, length, d_model) @ w_o
+
+
+# --- The wrong answers, each a Mistake's example ---
+
+
+def divides_with_a_slash(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    d_head = d_model / num_heads  # a float, even when it divides exactly
+    q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
+    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v
+    return out.transpose(1, 2).reshape(b, length, d_model) @ w_o
+
+
+def views_after_the_transpose(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+    q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
+    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v
+    return out.transpose(1, 2).view(b, length, d_model) @ w_o  # not contiguous after transpose
+
+
+def uses_one_wide_head(x, w_q, w_k, w_v, w_o, num_heads):
+    q, k, v = x @ w_q, x @ w_k, x @ w_v  # never split
+    d_head = x.shape[-1] // num_heads
+    return torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v @ w_o
+
+
+def interleaves_the_heads(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+
+    def split(t):  # "d_head numbers, then the head": the wrong order of the two axes
+        return t.view(b, length, d_head, num_heads).permute(0, 3, 1, 2)
+
+    q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
+    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v  # (B, h, L, d_head)
+    return out.permute(0, 2, 3, 1).reshape(b, length, d_model) @ w_o
+
+
+def masks_the_future(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    q, k, v = ((x @ w).view(b, length, num_heads, -1).transpose(1, 2) for w in (w_q, w_k, w_v))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # kept from a GPT's code
+    return out.transpose(1, 2).reshape(b, length, d_model) @ w_o

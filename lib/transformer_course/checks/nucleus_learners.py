@@ -1,0 +1,149 @@
+"""The wrong answers learners write for ``nucleus``, as code: each Mistake's example.
+
+Two other correct answers (a loop, an unsorted mask), then nuclei cut, sorted or renormalised the
+wrong way. ``by_hand`` stays in ``nucleus``: its catalogue computes mistakes with it. ``nucleus``
+imports this module; this module does not import ``nucleus``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+# --- Other correct answers ---
+
+
+def a_loop(probs, top_p):
+    """Row by row, token by token, as the definition reads."""
+    out = torch.zeros_like(probs)
+    for b, row in enumerate(probs):
+        total = 0.0
+        for i in row.argsort(descending=True).tolist():
+            if total >= top_p:
+                break
+            out[b, i] = row[i]
+            total += float(row[i])
+    return out / out.sum(dim=-1, keepdim=True)
+
+
+def unsorted_with_gather(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    cumulative = ranked.cumsum(dim=-1)
+    before = torch.cat([torch.zeros_like(cumulative[:, :1]), cumulative[:, :-1]], dim=-1)
+    keep = (before < top_p).float()
+    keep_by_id = keep.gather(-1, order.argsort(dim=-1))  # the inverse permutation
+    kept = probs * keep_by_id
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+# --- The wrong answers, each a Mistake's example ---
+
+
+def stops_before_the_crossing_token(probs, top_p):
+    sorted_probs, idx = torch.sort(probs, descending=True)
+    mask = torch.cumsum(sorted_probs, dim=-1) <= top_p  # "while the total is at most p"
+    sorted_probs = sorted_probs * mask
+    kept = torch.zeros_like(probs).scatter_(-1, idx, sorted_probs)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def forgets_to_renormalise(probs, top_p):
+    sorted_probs, idx = torch.sort(probs, descending=True)
+    cum = torch.cumsum(sorted_probs, dim=-1)
+    sorted_probs[cum - sorted_probs >= top_p] = 0.0
+    return torch.zeros_like(probs).scatter_(-1, idx, sorted_probs)
+
+
+def never_sorts(probs, top_p):
+    cum = probs.cumsum(dim=-1)  # in vocabulary order
+    kept = torch.where(cum - probs < top_p, probs, torch.zeros_like(probs))
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def sorts_ascending(probs, top_p):
+    sorted_probs, idx = probs.sort(dim=-1)  # ascending by default
+    cum = sorted_probs.cumsum(dim=-1)
+    sorted_probs = sorted_probs.masked_fill(cum - sorted_probs >= top_p, 0)
+    kept = torch.zeros_like(probs).scatter(-1, idx, sorted_probs)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def keeps_ranked_order(probs, top_p):
+    sorted_probs, _ = probs.sort(dim=-1, descending=True)
+    cum = sorted_probs.cumsum(dim=-1)
+    kept = sorted_probs.masked_fill(cum - sorted_probs >= top_p, 0)
+    return kept / kept.sum(dim=-1, keepdim=True)  # still most likely first
+
+
+def drops_only_above(probs, top_p):
+    sorted_probs, idx = probs.sort(dim=-1, descending=True)
+    cum = sorted_probs.cumsum(dim=-1)
+    sorted_probs = sorted_probs.masked_fill(cum - sorted_probs > top_p, 0)  # > where >= is due
+    kept = torch.zeros_like(probs).scatter(-1, idx, sorted_probs)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def sums_down_the_batch(probs, top_p):
+    sorted_probs, idx = probs.sort(dim=-1, descending=True)
+    cum = sorted_probs.cumsum(dim=0)
+    sorted_probs = sorted_probs.masked_fill(cum - sorted_probs >= top_p, 0)
+    kept = torch.zeros_like(probs).scatter(-1, idx, sorted_probs)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def discards_the_mask(probs, top_p):
+    sorted_probs, idx = probs.sort(dim=-1, descending=True)
+    cum = sorted_probs.cumsum(dim=-1)
+    sorted_probs.masked_fill(cum - sorted_probs >= top_p, 0.0)  # returns a new tensor, unused
+    kept = torch.zeros_like(probs).scatter(-1, idx, sorted_probs)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def keeps_a_share_of_tokens(probs, top_p):
+    k = math.ceil(top_p * probs.shape[-1])  # "top 90 %" of the vocabulary
+    kth = probs.topk(k, dim=-1).values[:, -1:]
+    kept = probs.masked_fill(probs < kth, 0)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def keeps_the_first_but_not_the_crossing_token(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    remove = ranked.cumsum(dim=-1) > top_p
+    remove[..., 0] = False  # "always keep at least one token"
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked.masked_fill(remove, 0.0))
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def masks_the_unsorted_probs(probs, top_p):
+    sorted_probs, _ = torch.sort(probs, descending=True)
+    keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < top_p
+    kept = torch.where(keep, probs, torch.zeros_like(probs))
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def softmaxes_the_probabilities(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    drop = ranked.cumsum(dim=-1) - ranked >= top_p
+    dropped = torch.zeros_like(drop).scatter(-1, order, drop)
+    return torch.softmax(probs.masked_fill(dropped, float("-inf")), dim=-1)
+
+
+def gathers_back(probs, top_p):
+    sorted_probs, idx = probs.sort(dim=-1, descending=True)
+    sorted_probs = sorted_probs * (sorted_probs.cumsum(dim=-1) - sorted_probs < top_p)
+    kept = sorted_probs.gather(-1, idx)  # "put them back at idx"
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def softmaxes_the_zeros(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0.0)
+    return torch.softmax(torch.zeros_like(probs).scatter(-1, order, ranked), dim=-1)  # "renormalise"
+
+
+def sums_without_keepdim(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0.0)
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked)
+    return kept / kept.sum(dim=-1)

@@ -1,0 +1,100 @@
+"""The wrong answers learners write for ``sampling``, as code: each Mistake's example.
+
+A sampler with one switch per mistake (``by_hand``), Categorical and the Gumbel-max trick as
+correct answers, then top-k thresholds taken the wrong way. The example that calls the worked
+solution stays in ``sampling``, which imports this module (this one imports nothing of it).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def by_hand(
+    logits,
+    temperature,
+    top_k,
+    *,
+    temp="divide",
+    keep=0,
+    fill=float("-inf"),
+    pick="sample",
+    index="vocab",
+    shape="flat",
+):
+    """A learner's sampler with one switch per catalogued mistake (all off: correct)."""
+    if temp == "divide":
+        logits = logits / temperature
+    elif temp == "multiply":
+        logits = logits * temperature
+    if top_k is not None and index == "vocab":
+        kth = torch.topk(logits, top_k + keep, dim=-1).values[:, -1].unsqueeze(-1)
+        logits = torch.where(logits >= kth, logits, torch.full_like(logits, fill))
+    probs = F.softmax(logits, dim=-1)
+    if temp == "after":
+        probs = probs / temperature  # multinomial renormalises: no effect at all
+    if top_k is not None and index == "position":
+        probs = torch.softmax(logits.topk(top_k, dim=-1).values, dim=-1)  # ids 0 … k-1: positions!
+    ids = probs.argmax(dim=-1, keepdim=True) if pick == "argmax" else torch.multinomial(probs, 1)
+    if shape == "probs":
+        return probs
+    return ids if shape == "column" else ids.squeeze(-1)
+
+
+# --- Other correct answers ---
+
+
+def with_categorical(logits, temperature, top_k):
+    scaled = logits / temperature
+    if top_k is not None:
+        top = scaled.topk(top_k, dim=-1)
+        choice = torch.distributions.Categorical(logits=top.values).sample()  # position in the top k
+        return top.indices.gather(-1, choice.unsqueeze(-1)).squeeze(-1)  # → the token's id
+    return torch.distributions.Categorical(logits=scaled).sample()
+
+
+def gumbel_max(logits, temperature, top_k):
+    """argmax(logits/T + Gumbel noise) is a draw from softmax(logits/T)."""
+    scaled = (logits / temperature).double()
+    if top_k is not None:
+        cut = scaled.sort(dim=-1, descending=True).values[:, top_k - 1 : top_k]
+        scaled = scaled.masked_fill(scaled < cut, -math.inf)
+    gumbel = -torch.log(-torch.log(torch.rand_like(scaled)))
+    return (scaled + gumbel).argmax(dim=-1)
+
+
+# --- The wrong answers, each a Mistake's example ---
+
+
+def keeps_no_axis(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is not None:
+        kth = logits.topk(top_k, dim=-1).values[:, -1]  # (B,): no axis left to broadcast over V
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
+
+
+def forgets_none(logits, temperature, top_k):
+    logits = logits / temperature
+    kth = logits.topk(top_k, dim=-1).values[:, -1:]  # top_k may be None
+    logits = logits.masked_fill(logits < kth, float("-inf"))
+    return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
+
+
+def compares_with_the_largest(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is not None:
+        kth = logits.topk(top_k, dim=-1).values[:, :1]  # the first of the top k: the largest
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
+
+
+def picks_any_of_the_top_k(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is None:
+        return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
+    top = logits.topk(top_k, dim=-1).indices  # (B, k)
+    return top.gather(-1, torch.randint(0, top_k, (logits.shape[0], 1))).squeeze(-1)
