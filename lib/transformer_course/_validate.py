@@ -199,6 +199,8 @@ def strings(name: str, values: object, what: str = "strings") -> list[str]:
 
 
 def ids_in_range(name: str, ids: torch.Tensor, vocab_size: int) -> None:
+    """Every id in [0, vocab_size): read from the tensor, so a meta one (no values) is refused."""
+    stored(name, ids)
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
         raise ValueError(
             f"{name} must hold ids in [0, {vocab_size}), got values from {int(ids.min())} to {int(ids.max())}"

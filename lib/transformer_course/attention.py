@@ -101,6 +101,7 @@ def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, c
             q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale, is_causal=causal
         )
         return out, None
+    _check_weights_fit(q, k)
     scores = _scores(q, k, scale)  # (..., Lq, Lk)
     # ``scores`` is a fresh (..., Lq, Lk) tensor nobody else holds, so the mask and (when no
     # gradient is wanted) the softmax can write into it: a second matrix of that size costs
@@ -319,8 +320,11 @@ class MultiHeadAttention(nn.Module):
 
         ``name``: what the messages call ``mha`` (a layer loading its attention passes its own,
         e.g. "layer.self_attn")."""
+        _validate.text("name", name)
         if not isinstance(mha, nn.MultiheadAttention):
             raise ValueError(f"{name} must be an nn.MultiheadAttention, got {type(mha).__name__}")
+        if any(p.is_meta for p in mha.parameters()):
+            raise ValueError(f"{name} must hold weights to copy, got a module on the meta device")
         if (mha.embed_dim, mha.num_heads) != (self.d_model, self.num_heads):
             raise ValueError(
                 f"{name} must have embed_dim={self.d_model}, num_heads={self.num_heads}; "
@@ -347,6 +351,16 @@ class MultiHeadAttention(nn.Module):
                 proj.bias.copy_(b)
         self.out_proj.load_state_dict(mha.out_proj.state_dict())
         return self
+
+
+def _check_weights_fit(q: torch.Tensor, k: torch.Tensor) -> None:
+    """The weights (..., Lq, Lk) of q (..., Lq, d_k) and k (..., Lk, d_k) fit in memory: a long
+    sequence's are refused by name, not half allocated (torch's "can't allocate memory")."""
+    lead = [max(a, b) for a, b in zip(reversed(q.shape[:-2]), reversed(k.shape[:-2]))]
+    longer = q.shape[:-2] if q.dim() > k.dim() else k.shape[:-2]
+    numel = math.prod(lead) * math.prod(longer[: len(longer) - len(lead)]) * q.shape[-2] * k.shape[-2]
+    what = "Lq × Lk (the queries' and keys' lengths: the attention weights are (..., Lq, Lk))"
+    _validate.fits_in_memory(what, numel, bytes_each=q.element_size())
 
 
 def _empty_rows(mask: torch.Tensor) -> torch.Tensor | None:

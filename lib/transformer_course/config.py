@@ -44,6 +44,7 @@ class TransformerConfig:
     tie_embeddings: bool = True  # one matrix for the embeddings and the output projection (section 3.4)
     positional: str = "sinusoidal"  # "sinusoidal" (the paper) or "learned" (BERT, GPT)
     eps: float = 1e-5  # LayerNorm's epsilon, as in PyTorch
+    bias: bool = True  # False: no bias in any Linear, LayerNorm or output layer (nn.Transformer(bias=False))
 
     def __post_init__(self):
         sizes = (
@@ -71,7 +72,7 @@ class TransformerConfig:
                 f"pad_id must be an id of the target vocabulary too (< trg_vocab_size = "
                 f"{self.trg_vocab_size}), got {self.pad_id}"
             )
-        for name in ("norm_first", "final_norm", "tie_embeddings"):
+        for name in ("norm_first", "final_norm", "tie_embeddings", "bias"):
             _validate.boolean(name, getattr(self, name))
         if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:  # a list: unhashable
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")

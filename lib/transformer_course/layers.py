@@ -17,7 +17,8 @@ parts' twins (why: see ``attention``).
 
 ``load_from_torch`` copies the weights of ``nn.TransformerEncoderLayer`` /
 ``nn.TransformerDecoderLayer`` so the tests (and chapter 07) can check that these
-layers compute exactly what PyTorch's do.
+layers compute exactly what PyTorch's do. ``bias=False`` builds PyTorch's layers of the
+same option: no bias in any Linear or LayerNorm.
 """
 
 from __future__ import annotations
@@ -41,15 +42,21 @@ class FeedForward(nn.Module):
     FFN(x) = W₂ · act(W₁ x + b₁) + b₂, applied to every position on its own (the same
     weights at each position, no mixing between positions: that is attention's job).
     The paper widens d_model = 512 to d_ff = 2048 and back, with a ReLU between.
+    ``bias=False``: no b₁, b₂.
     """
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, *, activation: str = "relu"):
+    def __init__(
+        self, d_model: int, d_ff: int, dropout: float = 0.0, *, activation: str = "relu", bias: bool = True
+    ):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
         self.d_ff = _validate.positive_int("d_ff", d_ff)
         self.activation = _check_activation(activation)
-        self.linear1 = nn.Linear(d_model, d_ff)
-        self.linear2 = nn.Linear(d_ff, d_model)
+        _validate.boolean("bias", bias)
+        # W₁ (d_ff, d_model) and W₂ (d_model, d_ff), checked before nn.Linear allocates them.
+        _validate.fits_in_memory("2 × d_model × d_ff", 2 * self.d_model * self.d_ff)
+        self.linear1 = nn.Linear(d_model, d_ff, bias=bias)
+        self.linear2 = nn.Linear(d_ff, d_model, bias=bias)
         self.dropout = nn.Dropout(_validate.dropout(dropout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,13 +75,25 @@ class AddNorm(nn.Module):
     Pre-norm (``norm_first=True``, GPT-2 and most models since): x + Dropout(sublayer(LayerNorm(x))).
     Either way the sublayer only has to learn a *change* to x, and the gradient has a
     direct path back through the ``x +``: that is what lets deep stacks train.
+    ``bias=False``: a LayerNorm with a learned scale and no shift.
     """
 
-    def __init__(self, d_model: int, dropout: float = 0.0, *, norm_first: bool = False, eps: float = 1e-5):
+    def __init__(
+        self,
+        d_model: int,
+        dropout: float = 0.0,
+        *,
+        norm_first: bool = False,
+        eps: float = 1e-5,
+        bias: bool = True,
+    ):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
         self.norm_first = _validate.boolean("norm_first", norm_first)
-        self.norm = nn.LayerNorm(d_model, eps=_validate.finite_number("eps", eps, above=0))
+        eps = _validate.finite_number("eps", eps, above=0)
+        _validate.boolean("bias", bias)
+        _validate.fits_in_memory("2 × d_model", 2 * self.d_model)  # the LayerNorm's scale and shift
+        self.norm = nn.LayerNorm(d_model, eps=eps, bias=bias)
         self.dropout = nn.Dropout(_validate.dropout(dropout))
 
     def forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
@@ -91,12 +110,74 @@ class AddNorm(nn.Module):
         return self.norm(x + _dropout(self.dropout, sublayer(x)))
 
 
-class EncoderLayer(nn.Module):
+class _Layer(nn.Module):
+    """What both layers share: self-attention (and cross-attention in a decoder layer), the
+    feed-forward network, an Add & Norm around each, and copying PyTorch's layer of the same
+    design. ``bias=False``: no bias in any Linear or LayerNorm (PyTorch's ``bias=False``)."""
+
+    torch_class: type[nn.Module]  # PyTorch's layer of the same design, for load_from_torch
+    attentions: tuple[tuple[str, str], ...] = (("self_attn", "self_attn"),)  # (lib's name, PyTorch's)
+
+    def __init__(self, d_model, num_heads, d_ff, dropout, norm_first, activation, eps, bias):
+        super().__init__()
+        self.d_model = _validate.positive_int("d_model", d_model)
+        for mine, _ in self.attentions:
+            setattr(self, mine, MultiHeadAttention(d_model, num_heads, bias=bias, dropout=dropout))
+        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation=activation, bias=bias)
+        for i in range(1, len(self.attentions) + 2):  # one around each attention, one around the FFN
+            setattr(
+                self, f"add_norm{i}", AddNorm(d_model, dropout, norm_first=norm_first, eps=eps, bias=bias)
+            )
+        self.self_attn_weights: torch.Tensor | None = None
+
+    @property
+    def norm_first(self) -> bool:
+        return self.add_norm1.norm_first
+
+    @property
+    def bias(self) -> bool:
+        """Whether the Linears and LayerNorms have biases (PyTorch's ``bias`` option)."""
+        return self.feed_forward.linear1.bias is not None
+
+    @property
+    def norm1(self) -> nn.LayerNorm:
+        """The LayerNorm of the self-attention's Add & Norm (PyTorch's name for it)."""
+        return self.add_norm1.norm
+
+    @property
+    def norm2(self) -> nn.LayerNorm:
+        """The LayerNorm of the next Add & Norm: the feed-forward's (encoder), cross-attention's (decoder)."""
+        return self.add_norm2.norm
+
+    @torch.no_grad()
+    def load_from_torch(self, layer: nn.Module, name: str = "layer") -> _Layer:
+        """Copy the weights of PyTorch's layer of the same design (``nn.TransformerEncoderLayer``
+        into an ``EncoderLayer``, ``nn.TransformerDecoderLayer`` into a ``DecoderLayer``).
+
+        ``name``: what the messages call ``layer`` (a stack passes e.g. "transformer.encoder.layers[0]")."""
+        _validate.text("name", name)
+        if not isinstance(layer, self.torch_class):
+            raise ValueError(f"{name} must be an nn.{self.torch_class.__name__}, got {type(layer).__name__}")
+        _check_same_design(self, layer, name)
+        for mine, theirs in self.attentions:
+            getattr(self, mine).load_from_torch(getattr(layer, theirs), f"{name}.{theirs}")
+        parts = {"linear1": self.feed_forward.linear1, "linear2": self.feed_forward.linear2}
+        for i in range(1, len(self.attentions) + 2):
+            parts[f"norm{i}"] = getattr(self, f"add_norm{i}").norm
+        for part, mine in parts.items():  # PyTorch's names
+            copy_parameters(mine, getattr(layer, part), f"{name}.{part}")
+        return self
+
+
+class EncoderLayer(_Layer):
     """Self-attention then feed-forward, each wrapped in Add & Norm: (B, L, d) → (B, L, d).
 
     ``mask``: True = may attend, broadcastable to (B, h, L, L); usually the padding mask
-    (B, 1, 1, L). With a causal mask the same layer is a GPT block.
+    (B, 1, 1, L). With a causal mask the same layer is a GPT block. ``bias=False``: no bias
+    in any Linear or LayerNorm (PyTorch's ``bias=False``).
     """
+
+    torch_class = nn.TransformerEncoderLayer
 
     def __init__(
         self,
@@ -108,28 +189,9 @@ class EncoderLayer(nn.Module):
         norm_first: bool = False,
         activation: str = "relu",
         eps: float = 1e-5,
+        bias: bool = True,
     ):
-        super().__init__()
-        self.d_model = _validate.positive_int("d_model", d_model)
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
-        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation=activation)
-        self.add_norm1 = AddNorm(d_model, dropout, norm_first=norm_first, eps=eps)
-        self.add_norm2 = AddNorm(d_model, dropout, norm_first=norm_first, eps=eps)
-        self.self_attn_weights: torch.Tensor | None = None
-
-    @property
-    def norm_first(self) -> bool:
-        return self.add_norm1.norm_first
-
-    @property
-    def norm1(self) -> nn.LayerNorm:
-        """The LayerNorm of the self-attention's Add & Norm (PyTorch's name for it)."""
-        return self.add_norm1.norm
-
-    @property
-    def norm2(self) -> nn.LayerNorm:
-        """The LayerNorm of the feed-forward's Add & Norm."""
-        return self.add_norm2.norm
+        super().__init__(d_model, num_heads, d_ff, dropout, norm_first, activation, eps, bias)
 
     def forward(
         self,
@@ -188,22 +250,8 @@ class EncoderLayer(nn.Module):
         x = self.add_norm1._forward(x, attend)
         return self.add_norm2._forward(x, self.feed_forward._forward)
 
-    @torch.no_grad()
-    def load_from_torch(self, layer: nn.TransformerEncoderLayer, name: str = "layer") -> EncoderLayer:
-        """Copy the weights of an ``nn.TransformerEncoderLayer`` of the same shape into this layer.
 
-        ``name``: what the messages call ``layer`` (a stack passes e.g. "transformer.encoder.layers[0]")."""
-        if not isinstance(layer, nn.TransformerEncoderLayer):
-            raise ValueError(f"{name} must be an nn.TransformerEncoderLayer, got {type(layer).__name__}")
-        _check_same_design(self, layer, name)
-        self.self_attn.load_from_torch(layer.self_attn, f"{name}.self_attn")
-        _copy_feed_forward(self.feed_forward, layer)
-        self.add_norm1.norm.load_state_dict(layer.norm1.state_dict())
-        self.add_norm2.norm.load_state_dict(layer.norm2.state_dict())
-        return self
-
-
-class DecoderLayer(nn.Module):
+class DecoderLayer(_Layer):
     """Masked self-attention, cross-attention to the encoder, feed-forward; each with Add & Norm.
 
     x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model).
@@ -212,6 +260,9 @@ class DecoderLayer(nn.Module):
     the source's padding mask. In cross-attention the queries come from the decoder (x)
     and the keys and values from the encoder output (memory).
     """
+
+    torch_class = nn.TransformerDecoderLayer
+    attentions = (("self_attn", "self_attn"), ("cross_attn", "multihead_attn"))
 
     def __init__(
         self,
@@ -223,31 +274,10 @@ class DecoderLayer(nn.Module):
         norm_first: bool = False,
         activation: str = "relu",
         eps: float = 1e-5,
+        bias: bool = True,
     ):
-        super().__init__()
-        self.d_model = _validate.positive_int("d_model", d_model)
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
-        self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
-        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation=activation)
-        self.add_norm1 = AddNorm(d_model, dropout, norm_first=norm_first, eps=eps)
-        self.add_norm2 = AddNorm(d_model, dropout, norm_first=norm_first, eps=eps)
-        self.add_norm3 = AddNorm(d_model, dropout, norm_first=norm_first, eps=eps)
-        self.self_attn_weights: torch.Tensor | None = None
+        super().__init__(d_model, num_heads, d_ff, dropout, norm_first, activation, eps, bias)
         self.cross_attn_weights: torch.Tensor | None = None
-
-    @property
-    def norm_first(self) -> bool:
-        return self.add_norm1.norm_first
-
-    @property
-    def norm1(self) -> nn.LayerNorm:
-        """The LayerNorm after masked self-attention (PyTorch's name for it)."""
-        return self.add_norm1.norm
-
-    @property
-    def norm2(self) -> nn.LayerNorm:
-        """The LayerNorm after cross-attention."""
-        return self.add_norm2.norm
 
     @property
     def norm3(self) -> nn.LayerNorm:
@@ -293,29 +323,13 @@ class DecoderLayer(nn.Module):
         x = self.add_norm2._forward(x, attend_memory)
         return self.add_norm3._forward(x, self.feed_forward._forward)
 
-    @torch.no_grad()
-    def load_from_torch(self, layer: nn.TransformerDecoderLayer, name: str = "layer") -> DecoderLayer:
-        """Copy the weights of an ``nn.TransformerDecoderLayer`` of the same shape into this layer.
-
-        ``name``: what the messages call ``layer`` (a stack passes e.g. "transformer.decoder.layers[0]")."""
-        if not isinstance(layer, nn.TransformerDecoderLayer):
-            raise ValueError(f"{name} must be an nn.TransformerDecoderLayer, got {type(layer).__name__}")
-        _check_same_design(self, layer, name)
-        self.self_attn.load_from_torch(layer.self_attn, f"{name}.self_attn")
-        self.cross_attn.load_from_torch(layer.multihead_attn, f"{name}.multihead_attn")
-        _copy_feed_forward(self.feed_forward, layer)
-        for mine, theirs in (
-            (self.add_norm1, layer.norm1),
-            (self.add_norm2, layer.norm2),
-            (self.add_norm3, layer.norm3),
-        ):
-            mine.norm.load_state_dict(theirs.state_dict())
-        return self
-
 
 def _check_same_design(mine: EncoderLayer | DecoderLayer, layer: nn.Module, name: str) -> None:
-    if layer.linear1.bias is None:
-        raise ValueError(f"{name} must have bias=True (this layer's linears have biases), got bias=False")
+    if (layer.linear1.bias is not None) != mine.bias:
+        raise ValueError(
+            f"{name} must have bias={mine.bias}, as this layer has (biases in its Linears and "
+            f"LayerNorms or none), got bias={layer.linear1.bias is not None}"
+        )
     if layer.linear1.in_features != mine.d_model:
         raise ValueError(f"{name} must have d_model={mine.d_model}, got {layer.linear1.in_features}")
     if layer.linear1.out_features != mine.feed_forward.d_ff:
@@ -332,9 +346,18 @@ def _check_same_design(mine: EncoderLayer | DecoderLayer, layer: nn.Module, name
         raise ValueError(f"{name} must have layer_norm_eps={mine.norm1.eps:g}, got {layer.norm1.eps:g}")
 
 
-def _copy_feed_forward(ff: FeedForward, layer: nn.Module) -> None:
-    ff.linear1.load_state_dict(layer.linear1.state_dict())
-    ff.linear2.load_state_dict(layer.linear2.state_dict())
+def copy_parameters(mine: nn.Module, theirs: object, name: str) -> None:
+    """Copy the weight (and bias) of ``theirs`` into ``mine``, an nn.Linear or nn.LayerNorm,
+    refusing by name one of another kind, shape or bias (load_state_dict would fail inside)."""
+    want = {k: tuple(v.shape) for k, v in mine.state_dict().items()}
+    got = type(theirs).__name__
+    if isinstance(theirs, type(mine)):
+        got = {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+    if got != want:
+        raise ValueError(f"{name} must be an nn.{type(mine).__name__} with parameters {want}, got {got}")
+    if getattr(theirs, "eps", None) != getattr(mine, "eps", None):  # a LayerNorm's eps is not copied
+        raise ValueError(f"{name} must have eps={mine.eps:g}, as this layer's has, got {theirs.eps:g}")
+    mine.load_state_dict(theirs.state_dict())
 
 
 def _check_hidden(name: str, x: torch.Tensor, d_model: int, weight: torch.Tensor) -> None:

@@ -84,7 +84,9 @@ class _LanguageModelBase(nn.Module):
         return TokenEmbedding(vocab_size, self.config.d_model, scale=True)
 
     def _make_output(self, token: TokenEmbedding, vocab_size: int) -> nn.Linear:
-        out = nn.Linear(self.config.d_model, vocab_size, bias=not self.config.tie_embeddings)
+        # A bias of its own when untied (the tied matrix is the embeddings'), unless config.bias=False.
+        bias = self.config.bias and not self.config.tie_embeddings
+        out = nn.Linear(self.config.d_model, vocab_size, bias=bias)
         if self.config.tie_embeddings:
             out.weight = token.lookup.weight  # the same Parameter object: one matrix, counted once
         return out

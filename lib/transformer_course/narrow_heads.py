@@ -132,6 +132,10 @@ def _check(q, k, v, scale, mask) -> None:
                 f"for empty inputs), got shape {tuple(x.shape)}"
             )
     _validate.finite_number("scale", scale, above=0)
+    # The (..., Lq, Lk) weights this path keeps, checked before torch tries to allocate them.
+    weights = math.prod(q.shape[:-1]) * k.shape[-2]
+    what = "Lq × Lk (the lengths of q and k: the weights kept are (..., Lq, Lk))"
+    _validate.fits_in_memory(what, weights, bytes_each=q.element_size())
     if mask is not None:
         _validate.bool_mask("mask", mask)
         _validate.same_device("mask", mask, q.device, "q")

@@ -18,7 +18,7 @@ from . import _validate
 from .config import TransformerConfig, check_config, check_depth
 from .embeddings import TokenEmbedding
 from .kv_cache import KVCache
-from .layers import DecoderLayer, EncoderLayer, _check_hidden, _dropout
+from .layers import DecoderLayer, EncoderLayer, _check_hidden, _dropout, copy_parameters
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 
 
@@ -68,6 +68,7 @@ def _layer_options(config: TransformerConfig) -> dict:
         norm_first=config.norm_first,
         activation=config.activation,
         eps=config.eps,
+        bias=config.bias,
     )
 
 
@@ -83,9 +84,17 @@ class _Stack(nn.Module):
 
     def __init__(self, config: TransformerConfig, layer: type[nn.Module], num_layers: int):
         super().__init__()
-        self.d_model = config.d_model
+        self.d_model = d = config.d_model
+        # Before any layer is made: each one fits, yet a thousand of them may not (4 d² for each
+        # attention, 2 d·d_ff for the feed-forward).
+        attentions = 2 if layer is DecoderLayer else 1
+        _validate.fits_in_memory(
+            "num_layers × the layer's weights (d_model × d_model, d_model × d_ff)",
+            num_layers * (4 * attentions * d * d + 2 * d * config.d_ff),
+        )
         self.layers = nn.ModuleList(layer(**_layer_options(config)) for _ in range(num_layers))
-        self.norm = nn.LayerNorm(config.d_model, eps=config.eps) if config.final_norm else None
+        final = nn.LayerNorm(config.d_model, eps=config.eps, bias=config.bias) if config.final_norm else None
+        self.norm = final
 
     def _final(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.norm is None else self.norm(x)
@@ -94,6 +103,7 @@ class _Stack(nn.Module):
     def load_from_torch(self, stack: nn.Module, name: str = "stack") -> _Stack:
         """Copy every layer, and the final norm, of PyTorch's stack of the same shape
         (``nn.TransformerEncoder`` into an ``Encoder``, ``nn.TransformerDecoder`` into a ``Decoder``)."""
+        _validate.text("name", name)
         if not isinstance(stack, self.torch_class):
             raise ValueError(f"{name} must be an nn.{self.torch_class.__name__}, got {type(stack).__name__}")
         if len(stack.layers) != len(self.layers):
@@ -105,7 +115,7 @@ class _Stack(nn.Module):
             raise ValueError(f"{name} {has} a final norm; set config.final_norm to match")
         if self.norm is not None:
             _check_final_norm(f"{name}.norm", stack.norm, self.norm)
-            self.norm.load_state_dict(stack.norm.state_dict())
+            copy_parameters(self.norm, stack.norm, f"{name}.norm")  # a bias too, or neither
         return self
 
 
@@ -120,7 +130,8 @@ def _check_final_norm(name: str, theirs: nn.Module, mine: nn.LayerNorm) -> None:
             f"{name} must be {want}, got eps={theirs.eps:g} and width {tuple(theirs.normalized_shape)}"
         )
     if (theirs.weight is None) != (mine.weight is None) or (theirs.bias is None) != (mine.bias is None):
-        raise ValueError(f"{name} must be {want}, with a learned weight and bias as this stack's has")
+        bias = "a bias" if mine.bias is not None else "no bias (config.bias=False)"
+        raise ValueError(f"{name} must be {want}, with a learned weight and {bias} as this stack's has")
 
 
 class Encoder(_Stack):
