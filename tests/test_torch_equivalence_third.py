@@ -317,6 +317,30 @@ def test_load_from_torch_refuses_a_part_of_another_design_by_name():
         DecoderLayer(8, 2, 16).load_from_torch(layer)
 
 
+@pytest.mark.parametrize("kind", ["encoder", "decoder"])
+@pytest.mark.parametrize(("module", "name"), [(nn.ReLU(), "relu"), (nn.GELU(), "gelu")])
+def test_an_activation_given_to_pytorch_as_a_module_is_copied(kind, module, name):
+    """nn.TransformerEncoderLayer(activation=nn.GELU()) keeps the module, not F.gelu: the
+    same function, so lib's layer of that activation copies it and computes the same."""
+    torch.manual_seed(0)
+    if kind == "encoder":
+        theirs = nn.TransformerEncoderLayer(8, 2, 16, 0.0, activation=module, batch_first=True)
+        mine = EncoderLayer(8, 2, 16, 0.0, activation=name).load_from_torch(theirs)
+        args = (torch.randn(2, 5, 8),)
+    else:
+        theirs = nn.TransformerDecoderLayer(8, 2, 16, 0.0, activation=module, batch_first=True)
+        mine = DecoderLayer(8, 2, 16, 0.0, activation=name).load_from_torch(theirs)
+        args = (torch.randn(2, 5, 8), torch.randn(2, 3, 8))
+    torch.testing.assert_close(mine(*args), theirs(*args))
+
+
+def test_the_tanh_gelu_is_refused_by_name():
+    """GELU(approximate="tanh") is another curve (GPT-2's): lib has none, so it refuses it."""
+    theirs = nn.TransformerEncoderLayer(8, 2, 16, activation=nn.GELU(approximate="tanh"))
+    with pytest.raises(ValueError, match=r"layer must use activation 'gelu', got GELU\(approximate='tanh'\)"):
+        EncoderLayer(8, 2, 16, activation="gelu").load_from_torch(theirs)
+
+
 # ---------------------------------------------------------------- num_layers = 0
 
 

@@ -338,12 +338,24 @@ def _check_same_design(mine: EncoderLayer | DecoderLayer, layer: nn.Module, name
         )
     if bool(layer.norm_first) != mine.norm_first:
         raise ValueError(f"{name} must have norm_first={mine.norm_first}, got {layer.norm_first}")
-    theirs = {F.relu: "relu", F.gelu: "gelu"}.get(layer.activation, repr(layer.activation))
+    theirs = _activation_name(layer.activation)
     if theirs != mine.feed_forward.activation:
         raise ValueError(f"{name} must use activation {mine.feed_forward.activation!r}, got {theirs}")
     # load_state_dict copies a LayerNorm's weights, not its eps: another eps would compute other numbers.
     if layer.norm1.eps != mine.norm1.eps:
         raise ValueError(f"{name} must have layer_norm_eps={mine.norm1.eps:g}, got {layer.norm1.eps:g}")
+
+
+def _activation_name(activation: object) -> str:
+    """PyTorch's layer activation → lib's name: "relu" or "gelu" (given as a string, PyTorch
+    keeps F.relu or F.gelu; given as a module, the module), else its repr for the message."""
+    if activation in (F.relu, F.gelu):
+        return "relu" if activation is F.relu else "gelu"
+    if type(activation) is nn.ReLU:
+        return "relu"
+    if type(activation) is nn.GELU and activation.approximate == "none":  # tanh's is another curve
+        return "gelu"
+    return repr(activation)
 
 
 def copy_parameters(mine: nn.Module, theirs: object, name: str) -> None:
