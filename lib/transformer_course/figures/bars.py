@@ -260,6 +260,9 @@ def _distribution_figure(
         marker=marker,
         text=[f"{v:.2f}" if v >= hide_below else "" for v in values.tolist()],
         textposition="outside",
+        # A slide squeezes the plot to ~90 px, and a full bar's value would then be cut by the
+        # top of the plot area: it may run into the margin above.
+        cliponaxis=False,
         customdata=words,
         hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
     )

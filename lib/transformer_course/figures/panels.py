@@ -75,6 +75,9 @@ def qkv_figure(
     )
 
 
+SHORT_LABEL = 2  # characters: a head grid's column label this short is not slanted
+
+
 def longest(labels: Sequence[str]) -> int:
     """Characters in the longest of ``labels``."""
     return max((len(label) for label in labels), default=1)
@@ -89,12 +92,14 @@ def head_grid_figure(
     columns: int = 4,
     marks: dict[int, str] | None = None,
     title: str = "Every head's attention",
+    height: int | None = None,
 ) -> go.Figure:
     """weights (h, Lq, Lk), one attention matrix per head → a grid of heatmaps, one per head.
 
     ``heads`` picks which heads to draw (all by default), ``columns`` how many per row.
     ``marks`` adds a word to some heads' titles, e.g. {2: "A", 5: "B"}. The heads share
-    one colour scale in [0, 1], so their colours compare directly.
+    one colour scale in [0, 1], so their colours compare directly. ``height``: the figure's
+    height in pixels (default: from the rows, 14 px a word).
 
     Drawn as ONE heatmap on one pair of axes: the heads' matrices tiled with an empty
     (NaN) row and column between them, the words along the left and the bottom. Eight
@@ -109,6 +114,8 @@ def head_grid_figure(
     query_tokens = _args.labels("query_tokens", query_tokens, lq)
     key_tokens = label_list("key_tokens", key_tokens if key_tokens is not None else query_tokens, lk)
     marks = _args.word_marks("marks", marks, h)
+    if height is not None:
+        _validate.finite_number("height", height, at_least=10, note=" (pixels)")
     cols = min(columns, len(heads))
     rows = -(-len(heads) // cols)
     z_all = weights.detach().float().cpu().numpy()
@@ -153,10 +160,13 @@ def head_grid_figure(
     small = dict(size=11 if max(lq, lk) <= 12 else 9)  # long sentences: smaller words
     every = 1 if len(x_at) <= 120 else 4  # too many words to read: every fourth
     long_q, long_k = longest(query_tokens), longest(key_tokens)
+    # Words slant under their columns; a digit or two (chapter 08's source symbols) fits upright
+    # under any column, and reads better so.
+    slant = long_k > SHORT_LABEL
     return figure(
         [trace],
         title=title,
-        height=90 + rows * (40 + 14 * max(lq, 6)) + 6 * long_k,
+        height=height or 90 + rows * (40 + 14 * max(lq, 6)) + 6 * long_k,
         # Room for the longest word beside the panels and (slanted) under them; no automargin
         # pass (plotly would lay the figure out twice on every redraw).
         margin=dict(l=14 + 8 * long_q, r=10, t=70, b=14 + 7 * long_k),
@@ -166,7 +176,7 @@ def head_grid_figure(
             tickmode="array",
             tickvals=x_at[::every],
             ticktext=(key_tokens * cols)[::every],
-            tickangle=-60,
+            tickangle=-60 if slant else 0,
             tickfont=small,
             showgrid=False,
             zeroline=False,

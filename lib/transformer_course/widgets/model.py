@@ -78,6 +78,9 @@ class ModelExplorer(SentenceExplorer):
             },
             views={"attention": "figure", "shapes": "html"},
         )
+        # On a slide the table takes a row of its own: the map alone above it spans two of the
+        # three columns (static/course.css), wide enough for its words upright and its numbers.
+        self.views["attention"].add_class("tc-wide-on-slide")
 
     def render(self):
         src_tokens, src_ids = self.read(self.value("source"), label="source")

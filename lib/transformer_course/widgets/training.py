@@ -29,6 +29,7 @@ from .kit import (
 )
 
 SNAPSHOT_KEYS = ("pointer", "encoder", "wins", "predicate")  # what pointer.snapshot keeps
+ENCODER_HEIGHT = 460  # px: the history's heads, as tall as both rows of figures on a slide
 
 
 class LiveLossCurve(Explorer):
@@ -274,8 +275,12 @@ class AttentionHistoryExplorer(Explorer):
             },
             views={"pointer": "figure", "encoder": "figure", "predicate": "figure", "wins": "figure"},
         )
-        # A heatmap per head: a row of its own on a page, two columns on a slide.
+        # A heatmap per head: a row of its own on a page. On a slide (static/course.css) its
+        # eleven rows need the height of both rows of figures: it takes the right half of the
+        # slide, the pointer head the left half of the top row, the two curves under it.
         self.views["encoder"].add_class("tc-wide-on-page")
+        self.views["encoder"].add_class("tc-tall-on-slide")
+        self.views["pointer"].add_class("tc-wide-on-slide")
 
     def render(self):
         step, i = self.value("step"), self.value("sentence")
@@ -299,13 +304,17 @@ class AttentionHistoryExplorer(Explorer):
                 weights, tokens, referent=ref, distractor=other, source=it, title=f"Pointer head, step {step}"
             ),
             "encoder": figures.head_grid_figure(
-                encoder, tokens, columns=len(heads), title=f"Encoder layer 1, head by head, step {step}"
+                encoder,
+                tokens,
+                columns=len(heads),
+                title=f"Encoder layer 1, head by head, step {step}",
+                height=ENCODER_HEIGHT,
             ),
             "predicate": figures.progress_curves_figure(
                 steps,
                 {f"head {h}": [float(self.snapshots[s]["predicate"][h]) for s in steps] for h in heads},
                 current=step,
-                title='Held-out: "it"\'s weight on the words after it',
+                title='Share on the words after "it"',  # short: a quarter of a slide wide
                 y_title="% of the row's weight",
             ),
             "wins": figures.progress_curve_figure(
