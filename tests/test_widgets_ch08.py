@@ -311,7 +311,7 @@ def test_live_loss_curve_keeps_steps_past_the_plan_on_screen():
 
 
 def test_history_explorer_labels_cut_whole_words_and_shares_say_they_are_averages(pronoun_history):
-    from transformer_course.widgets.training import _opening
+    from transformer_course.widgets.attention_history import _opening
 
     words = "the dog chased the cat because it was hungry and then it slept for hours".split()
     assert _opening(words, 9, limit=20) == "the dog chased the …"  # never "the dog chased the c"

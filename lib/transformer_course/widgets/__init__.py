@@ -16,8 +16,9 @@ Where things live:
 - Explorers, one module per idea: ``recurrence`` (00, why RNNs struggle: repeated products,
   a real RNN's gradient against attention's), ``embeddings``
   (01, tokens and embeddings), ``positions`` (02), ``attention`` (03–05: Q/K/V, scaling,
-  heads), ``masks`` (06), ``model`` (07, the whole Transformer), ``training`` (08, training
-  and generation), ``story`` (09, a GPT that writes).
+  heads), ``masks`` (06), ``model`` (07, the whole Transformer), ``loss_curve`` (08–09, the loss
+  while it trains), ``attention_history`` (08, attention as it forms in training),
+  ``generation`` (08, decoding one token at a time), ``story`` (09, a GPT that writes).
 
 To add an explorer: in the module of its idea (or a new one), subclass ``Explorer``, or
 ``SentenceExplorer`` if it reads a sentence; build its controls and views in
@@ -31,7 +32,9 @@ a ``CONSTRUCTORS`` entry in ``bench/course.py``.
 """
 
 from .attention import HeadGridExplorer, QKVExplorer, ScalingExplorer
+from .attention_history import AttentionHistoryExplorer
 from .embeddings import EmbeddingExplorer
+from .generation import GenerationExplorer
 from .kit import (
     MAX_TOKENS,
     Explorer,
@@ -42,13 +45,13 @@ from .kit import (
     single_thread,
     unknown_note,
 )
+from .loss_curve import LiveLossCurve
 from .masks import MAX_BATCH, MAX_MASK_TOKENS, MaskExplorer
 from .model import BOS_LABEL, ModelExplorer
 from .positions import PositionalExplorer, WordOrderExplorer, match_words
 from .recurrence import PathLengthExplorer, RepeatedProductExplorer
 from .story import StoryExplorer
 from .tables import batch_table, shapes_table, token_table
-from .training import AttentionHistoryExplorer, GenerationExplorer, LiveLossCurve
 from .view import FigureView, PlotlyLibrary, figure_json, plotly_library
 
 __all__ = [

@@ -1,0 +1,175 @@
+"""Attention as it forms (chapter 08): scrub through training, the pronoun pointer and its encoder.
+
+``AttentionHistoryExplorer`` is handed the ``pointer.snapshot(...)`` dicts taken while the
+pointer trained and only draws them: nothing here trains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import ipywidgets as widgets
+
+from .. import _validate, figures
+from .kit import Explorer, SelectionSlider
+
+SNAPSHOT_KEYS = ("pointer", "encoder", "wins", "predicate")  # what pointer.snapshot keeps
+ENCODER_HEIGHT = 460  # px: the history's heads, as tall as both rows of figures on a slide
+
+
+def _opening(words: list[str], n: int, limit: int = 48) -> str:
+    """The first ``n`` words, cut after a whole word to at most ``limit`` characters, with "…"
+    where the sentence goes on (a word cut in half may read as another: "broke" for "broken")."""
+    shown: list[str] = []
+    for word in words[:n]:
+        if len(" ".join([*shown, word])) > limit - 2:
+            break
+        shown.append(word)
+    return " ".join(shown) + (" …" if len(shown) < len(words) else "")
+
+
+class AttentionHistoryExplorer(Explorer):
+    """Chapter 08. Scrub through training: how the attention from "it" formed.
+
+    ``snapshots``: step → ``pointer.snapshot(...)`` dict (pointer (n, L), encoder
+    (n, h, L, L), wins, predicate (h,)); ``sentences``: the n shown sentences as token
+    lists, with the positions of "it", the referent and the distractor. The encoder is
+    shown head by head (a mean over heads hides what each one does), and beside it how
+    much of each head's "it" row sits on the predicate, the words after "it".
+    """
+
+    def __init__(
+        self,
+        snapshots: Mapping[int, dict],
+        sentences: list[list[str]],
+        it_pos: list[int],
+        referent_pos: list[int],
+        distractor_pos: list[int],
+    ):
+        self.snapshots = _snapshots(snapshots)
+        if not isinstance(sentences, list | tuple):
+            raise ValueError(f"sentences must be a list of token lists, got {type(sentences).__name__}")
+        sentences = [_validate.strings(f"sentences[{i}]", s, "tokens") for i, s in enumerate(sentences)]
+        positions = {"it_pos": it_pos, "referent_pos": referent_pos, "distractor_pos": distractor_pos}
+        for name, values in positions.items():
+            if not hasattr(values, "__len__"):
+                raise ValueError(
+                    f"{name} must be a list of positions, one per sentence, got {type(values).__name__}"
+                )
+        n = len(sentences)
+        if any(len(p) != n for p in positions.values()) or n == 0:
+            raise ValueError(
+                "sentences, it_pos, referent_pos and distractor_pos must have the "
+                f"same, non-zero length; got {n}, {len(it_pos)}, {len(referent_pos)}, "
+                f"{len(distractor_pos)}"
+            )
+        _fits_snapshots(sentences, self.snapshots)
+        # Each a token of its sentence (int lists, one-element tensors too: position() takes both).
+        it_pos, referent_pos, distractor_pos = (
+            [_validate.position(f"{name}[{i}]", p, len(sentences[i])) for i, p in enumerate(values)]
+            for name, values in positions.items()
+        )
+        self.sentences, self.it_pos = sentences, it_pos
+        self.referent_pos, self.distractor_pos = referent_pos, distractor_pos
+        steps = list(self.snapshots)
+        options = [(_opening(s, it_pos[i] + 3), i) for i, s in enumerate(sentences)]
+        super().__init__(
+            controls={
+                "step": SelectionSlider(
+                    options=steps, value=steps[0], description="step", layout=widgets.Layout(width="360px")
+                ),
+                "sentence": widgets.Dropdown(
+                    options=options, value=0, description="sentence", layout=widgets.Layout(width="420px")
+                ),
+            },
+            views={"pointer": "figure", "encoder": "figure", "predicate": "figure", "wins": "figure"},
+        )
+        # A heatmap per head: a row of its own on a page. On a slide (static/course.css) its
+        # eleven rows need the height of both rows of figures: it takes the right half of the
+        # slide, the pointer head the left half of the top row, the two curves under it.
+        self.views["encoder"].add_class("tc-wide-on-page")
+        self.views["encoder"].add_class("tc-tall-on-slide")
+        self.views["pointer"].add_class("tc-wide-on-slide")
+
+    def render(self):
+        step, i = self.value("step"), self.value("sentence")
+        snap = self.snapshots[step]
+        tokens = self.sentences[i]
+        n = len(tokens)
+        weights = snap["pointer"][i, :n]
+        ref, other, it = self.referent_pos[i], self.distractor_pos[i], self.it_pos[i]
+        shares = ", ".join(f"head {h} {float(v):.0%}" for h, v in enumerate(snap["predicate"]))
+        self.note(
+            f"Step {step}: \"it\" gives {float(weights[ref]):.2f} to '{tokens[ref]}' (the referent) "
+            f"and {float(weights[other]):.2f} to '{tokens[other]}'. Held-out sentences where the "
+            f"referent wins: {snap['wins']:.0%}. In the encoder, averaged over the held-out sentences, "
+            f'"it" puts this share of its weight on the words after it: {shares}.'
+        )
+        encoder = snap["encoder"][i, :, :n, :n]  # (h, n, n)
+        steps = list(self.snapshots)
+        heads = range(encoder.shape[0])
+        return {
+            "pointer": figures.pointer_figure(
+                weights, tokens, referent=ref, distractor=other, source=it, title=f"Pointer head, step {step}"
+            ),
+            "encoder": figures.head_grid_figure(
+                encoder,
+                tokens,
+                columns=len(heads),
+                title=f"Encoder layer 1, head by head, step {step}",
+                height=ENCODER_HEIGHT,
+            ),
+            "predicate": figures.progress_curves_figure(
+                steps,
+                {f"head {h}": [float(self.snapshots[s]["predicate"][h]) for s in steps] for h in heads},
+                current=step,
+                title='Share on the words after "it"',  # short: a quarter of a slide wide
+                y_title="% of the row's weight",
+            ),
+            "wins": figures.progress_curve_figure(
+                steps,
+                [self.snapshots[s]["wins"] for s in steps],
+                current=step,
+                title="Held-out: referent wins",
+                y_title="% of sentences",
+            ),
+        }
+
+
+def _snapshots(snapshots: object) -> dict[int, Mapping]:
+    """``snapshots`` checked by name (a dict step → ``pointer.snapshot(...)``), sorted by step."""
+    if not isinstance(snapshots, Mapping):
+        raise ValueError(
+            f"snapshots must be a dict step → pointer.snapshot(...), got {type(snapshots).__name__}"
+        )
+    if not snapshots:
+        raise ValueError("snapshots must hold at least one training step")
+    missing = [
+        step
+        for step, snap in snapshots.items()
+        if not isinstance(snap, Mapping) or any(key not in snap for key in SNAPSHOT_KEYS)
+    ]
+    if missing:
+        raise ValueError(
+            f"snapshots must come from pointer.snapshot (with {', '.join(map(repr, SNAPSHOT_KEYS))}); "
+            f"steps {missing} lack one"
+        )
+    return dict(sorted(snapshots.items()))
+
+
+def _fits_snapshots(sentences: list[list[str]], snapshots: Mapping[int, Mapping]) -> None:
+    """Each sentence has a row in every snapshot, as long as it is: pointer (n, L) holds the
+    weights of n sentences padded to L tokens (a longer list would show other sentences' rows)."""
+    for step, snap in snapshots.items():
+        rows, length = tuple(getattr(snap["pointer"], "shape", (0, 0)))[:2]
+        if len(sentences) > rows:
+            raise ValueError(
+                f"sentences must be at most the {rows} sentences the snapshots were taken on "
+                f"(step {step}), got {len(sentences)}"
+            )
+        longest = max(len(s) for s in sentences)
+        if longest > length:
+            raise ValueError(
+                f"sentences must have at most {length} tokens (the snapshots' rows, step {step}), "
+                f"got one of {longest}"
+            )

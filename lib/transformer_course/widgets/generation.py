@@ -1,0 +1,154 @@
+"""Decoding (chapter 08): a trained encoder-decoder writes its answer one token at a time.
+
+``GenerationExplorer`` is handed a trained ``Transformer`` and its ``SequenceTask`` and only
+runs it, greedy or sampled: nothing here trains.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import torch
+
+from .. import _validate, figures, generation
+from ..data import SequenceTask
+from ..model import Transformer
+from .kit import Explorer, InputError, counted, text_box
+
+
+class GenerationExplorer(Explorer):
+    """Chapter 08. Watch a trained encoder-decoder write its answer one token at a time.
+
+    Type the source symbols; pick greedy or sampled decoding, the temperature, top-k and
+    the random seed; the step slider picks which step's distribution the bars show.
+    State for tests: ``generation`` (the last ``generation.Generation``).
+    """
+
+    def __init__(
+        self, model: torch.nn.Module, task, text: str = "1 2 3 4 5", *, max_new_tokens: int | None = None
+    ):
+        """``model``: an encoder-decoder ``Transformer`` trained on ``task``, a ``SequenceTask``."""
+        _validate.instance("model", model, Transformer, " (an encoder-decoder: it reads the source)")
+        _validate.instance("task", task, SequenceTask, " (e.g. data.sequence_task())")
+        if model.config.vocab_size != len(task.vocab):  # its ids would be read as other symbols
+            raise ValueError(
+                f"model must have the task's vocabulary (vocab_size {len(task.vocab)}), "
+                f"got vocab_size {model.config.vocab_size}"
+            )
+        self.model, self.task = model, task
+        if max_new_tokens is None:
+            max_new_tokens = task.max_len + 1  # the longest answer, and its <eos>
+        self.max_new_tokens = _validate.positive_int("max_new_tokens", max_new_tokens)
+        room = generation.max_positions(model)  # the <bos> takes one of the target's positions
+        if room is not None:
+            self.max_new_tokens = min(self.max_new_tokens, room - 1)
+        self.generation = None
+        wide = {"description_width": "initial"}
+        super().__init__(
+            controls={
+                "text": text_box("text", text, description="source", layout=widgets.Layout(width="260px")),
+                "strategy": widgets.ToggleButtons(
+                    options=["greedy", "sample"], value="greedy", style={"button_width": "auto"}
+                ),
+                "temperature": widgets.FloatSlider(
+                    value=1.0,
+                    min=0.0,
+                    max=3.0,
+                    step=0.05,
+                    description="temperature",
+                    style=wide,
+                    readout_format=".2f",
+                    continuous_update=False,
+                ),
+                "top_k": widgets.IntSlider(
+                    value=0,
+                    min=0,
+                    max=len(task.vocab),
+                    description="top-k (0 = all)",
+                    style=wide,
+                    continuous_update=False,
+                ),
+                "seed": widgets.IntSlider(value=0, min=0, max=20, description="seed", style=wide),
+                "step": widgets.IntSlider(
+                    value=1, min=1, max=self.max_new_tokens, description="step", style=wide
+                ),
+            },
+            views={"steps": "figure", "distribution": "figure"},
+        )
+
+    def render(self):
+        try:
+            src = self.task.encode(self.value("text"))
+        except ValueError as err:
+            raise InputError(f"{err}. Type symbols separated by spaces, e.g. '3 1 4'.") from None
+        low, high = self.task.min_len, self.task.max_len
+        if src.shape[0] > high:
+            raise InputError(
+                f"The source has {src.shape[0]} symbols; the model was trained on rows of {low} to "
+                f"{high}. Try a shorter one."
+            )
+        if src.shape[0] < low:
+            self.note(
+                f"The model was trained on rows of {low} to {high} symbols only: {src.shape[0]} is "
+                "shorter than anything it has seen, so expect it to get the answer (or the moment "
+                "to stop) wrong."
+            )
+        vocab = self.task.vocab
+        top_k = self.value("top_k") or None
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        gen = generation.generate(
+            generation.seq2seq_logits_fn(self.model, src.unsqueeze(0).to(device)),
+            torch.tensor([vocab.bos_id], device=device),
+            max_new_tokens=self.max_new_tokens,
+            strategy=self.value("strategy"),
+            temperature=self.value("temperature"),
+            top_k=top_k,
+            eos_id=vocab.eos_id,
+            seed=self.value("seed"),
+        )
+        self.generation = gen
+        chosen = [s.chosen for s in gen.steps]
+        slider = self.controls["step"]
+        slider.max = len(gen.steps)
+        k = min(slider.value, len(gen.steps))
+        written = self.task.decode(gen.ids)
+        verdict = "correct" if written == self.task.answer(self.value("text")) else "wrong"
+        self.note(
+            f"Output: {' '.join(written) or '(nothing)'} ({verdict}); "
+            f"{counted(len(gen.steps), 'step')}, each one a run of the decoder."
+        )
+        self._note_knobs_that_do_nothing()
+        labels = [f"{i + 1}: {vocab.itos[c]}" for i, c in enumerate(chosen)]
+        step = gen.steps[k - 1]
+        prefix = step.prefix.tolist()
+        so_far = ("…" if len(prefix) > 4 else "") + " ".join(vocab.itos[j] for j in prefix[-4:])
+        return {
+            "steps": figures.generation_figure(
+                gen.probs(), labels, vocab.itos, chosen, title="Every step's distribution"
+            ),
+            "distribution": figures.next_token_figure(
+                step.probs, vocab.itos, chosen=step.chosen, title=f"Step {k} after {so_far}"
+            ),
+        }
+
+    def _note_knobs_that_do_nothing(self) -> None:
+        """Say which controls cannot change the answer when nothing is drawn at random."""
+        if self.value("strategy") == "greedy":
+            self.note(
+                "Greedy decoding takes the likeliest token at every step: temperature, top-k and "
+                "the seed change nothing (choose sample to draw).",
+                key="knobs",
+            )
+        elif self.value("temperature") == 0:
+            self.note(
+                "At temperature 0 sampling takes the likeliest token: top-k and the seed change nothing.",
+                key="knobs",
+            )
+        elif self.value("top_k") == 1:
+            self.note("With top-k 1 only the likeliest token is left: the seed changes nothing.", key="knobs")
+        elif self.value("top_k") >= len(self.task.vocab):  # the slider's end: every token
+            self.note(
+                f"top-k {self.value('top_k')} keeps every token of the vocabulary, as 0 does: it "
+                "changes nothing.",
+                key="knobs",
+            )

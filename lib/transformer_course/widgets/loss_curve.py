@@ -1,0 +1,192 @@
+"""The loss while it trains (chapters 08–09): a curve redrawn from the ``History`` after each step.
+
+``LiveLossCurve`` is handed what training records (``train(..., callback=curve.update)``)
+and only draws it: nothing here trains. A history filled by hand is checked before it is
+drawn, so a bad one reads as a message that names it.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+
+from .. import _validate, figures
+from .kit import Explorer, InputError, checkbox, counted, int_slider, quote, shown_word
+
+
+class LiveLossCurve(Explorer):
+    """Chapter 08. The loss curve of a training run, redrawn while it trains.
+
+    Pass ``update`` as the ``callback`` of ``training.train``: every call redraws the
+    curve from the ``History``. Controls: the running-mean window and a log scale.
+    Chapter 09 adds ``floor`` (the best loss possible, a dotted line) and the held-out
+    losses the callback records in ``history.evals[validation]`` (markers).
+    State for tests: ``history``.
+    """
+
+    def __init__(
+        self,
+        total_steps: int | None = None,
+        *,
+        title: str = "Training loss",
+        smoothing: int = 20,
+        floor: float | None = None,
+        floor_label: str = "floor",
+        validation: str = "held-out",
+    ):
+        self.history = None
+        if total_steps is not None:  # None: the x axis grows with the steps
+            total_steps = _validate.positive_int("total_steps", total_steps)
+        if floor is not None:  # a loss is never below 0
+            floor = _validate.finite_number("floor", floor, at_least=0)
+        self.total_steps, self.title = total_steps, _validate.text("title", title)
+        self.floor, self.floor_label = floor, _validate.text("floor_label", floor_label)
+        # the key of history.evals whose losses are drawn as markers
+        self.validation = _validate.text("validation", validation)
+        super().__init__(
+            controls={
+                "smoothing": int_slider(
+                    "smoothing", smoothing, 1, 100, description="mean over", continuous_update=False
+                ),
+                "log": checkbox("log", False, description="log scale"),
+            },
+            views={"loss": "figure"},
+        )
+
+    def update(self, history) -> None:
+        """Redraw from ``history`` (a ``training.History``); the training callback."""
+        self.history = history
+        self.refresh()
+
+    def render(self):
+        h = self.history
+        if h is not None and not all(hasattr(h, a) for a in ("steps", "losses", "smoothed", "evals")):
+            raise InputError(
+                f"update() needs the training.History that train() passes to its callback, "
+                f"got {type(h).__name__}: pass callback=curve.update to train()."
+            )
+        problem = None if h is None else _history_problem(h, self.validation)
+        if problem:
+            raise InputError(problem)
+        log = self.value("log")
+        floor = self._floor(log)
+        if h is None or not len(h):
+            fig = figures.loss_curve_figure(
+                [],
+                [],
+                title=self.title,
+                total_steps=self.total_steps,
+                log_y=log,
+                floor=floor,
+                floor_label=self.floor_label,
+            )
+            self.note("Waiting for the first training steps…")
+            return {"loss": fig}
+        window = self.value("smoothing")
+        smoothed = h.smoothed(window)
+        n = min(window, len(h))  # the steps the smoothed value averages
+        mean = f"mean of the last {n} steps: {_loss(smoothed[-1])}" if n > 1 else "not smoothed"
+        self.note(f"step {h.steps[-1]}: loss {_loss(h.last_loss)} ({mean}).")
+        if not math.isfinite(h.last_loss):
+            self.note("Training diverged: train again with a smaller learning rate.")
+        if log:
+            self._note_unplottable(h.losses)
+        return {
+            "loss": figures.loss_curve_figure(
+                h.steps,
+                h.losses,
+                smoothed=smoothed,
+                log_y=log,
+                title=self.title,
+                total_steps=self.total_steps,
+                floor=floor,
+                floor_label=self.floor_label,
+                validation=h.evals.get(self.validation),
+            )
+        }
+
+    def _floor(self, log: bool) -> float | None:
+        """The floor line to draw: none on a log scale when it is 0, which a log axis has no
+        place for (log 0 = −∞; the figure refuses it), said in a note."""
+        if log and self.floor is not None and self.floor <= 0:
+            self.note(
+                f"The {quote(self.floor_label, 48)} line at {self.floor:g} cannot be drawn on a log "
+                "scale (log 0 = −∞): untick 'log scale' to see it.",
+                key="floor",
+            )
+            return None
+        return self.floor
+
+    def _note_unplottable(self, losses: list) -> None:
+        """A log axis leaves out losses of 0 or below (a perfect fit, a hand-made history): say
+        so, rather than a curve with gaps, or no curve at all, and no word why."""
+        low = sum(1 for loss in losses if float(loss) <= 0)
+        if low:
+            self.note(
+                f"{counted(low, 'step')} with a loss of 0 or below cannot be drawn on a log scale "
+                "(log 0 = −∞): untick 'log scale' to see them.",
+                key="log",
+            )
+
+
+def _history_problem(h, validation: str) -> str | None:
+    """What keeps the curve from drawing ``h``, a History filled by hand (train() fills it
+    right): lists out of step, a step or loss that is no plain number, held-out losses that are
+    no (step, loss) pairs. None when it can be drawn. Checked here, so the message names the
+    history, not the figure's arguments, and a loss tensor that needs gradients is never
+    float()-ed (PyTorch warns on stderr)."""
+    if len(h.losses) != len(h.steps):
+        losses = f"{len(h.losses)} loss{'' if len(h.losses) == 1 else 'es'}"
+        return f"The history has {counted(len(h.steps), 'step')} but {losses}: record one loss per step."
+    for name, values in (("steps", h.steps), ("losses", h.losses)):
+        odd = [v for v in values if not _plain_number(v) or (name == "steps" and not math.isfinite(v))]
+        if odd:
+            fix = _fix(odd[0]) if name == "losses" else ""
+            return f"history.{name} must hold plain numbers, got {_shown(odd[0])}{fix}."
+    points = h.evals.get(validation)
+    if points is not None and not (
+        isinstance(points, list | tuple)
+        and all(isinstance(p, list | tuple) and len(p) == 2 and all(map(_plain_number, p)) for p in points)
+    ):
+        return (
+            f"history.evals[{quote(validation, 48)}] must be a list of (step, loss) pairs, "
+            f"got {_shown(points)}."
+        )
+    return None
+
+
+def _plain_number(value: object) -> bool:
+    """A number the curve can draw and the info line can write: a Python or NumPy int or float
+    that a float holds (not 10**400), or a 0-d real tensor without gradients (one with them
+    is the loss itself, recorded before ``.item()``). Not a bool, a Fraction (which format
+    strings refuse) or a tensor of shape (1,)."""
+    if isinstance(value, torch.Tensor):
+        real = value.dtype != torch.bool and not value.is_complex()
+        return value.dim() == 0 and not value.requires_grad and real
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or type(value).__name__ == "bool_":
+        return False
+    if not (isinstance(value, int | float) or type(value).__module__ == "numpy"):
+        return False  # a Fraction, a Decimal: numbers, but not ones the curve's text can format
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
+
+
+def _shown(value: object) -> str:
+    """A value for a message: its repr, invisible characters spelled out, cut to 60 characters."""
+    return shown_word(repr(value), 60)
+
+
+def _fix(value: object) -> str:
+    """What to record instead of ``value``, where it is a loss tensor."""
+    return ": record loss.item(), the loss as a plain number" if isinstance(value, torch.Tensor) else ""
+
+
+def _loss(value: float) -> str:
+    """A loss for the info line: 4 decimals, or 4 digits once it has diverged (1e+12, not 13
+    digits and 4 decimals); nan and inf as they are."""
+    return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
