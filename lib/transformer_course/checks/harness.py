@@ -19,7 +19,11 @@ from __future__ import annotations
 import copy
 import html
 import re
-from collections.abc import Callable, Mapping, Sequence
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,10 +160,25 @@ class _Run:
 
     def call(self, fn: Callable, case: tuple) -> object:
         torch.default_generator.manual_seed(self.seed)  # the CPU generator: forked and restored
-        return fn(*fresh(case))
+        if fn is not self.learner_fn:
+            return fn(*fresh(case))
+        with time_limit(LIMIT_S):
+            return fn(*fresh(case))
 
     def check(self, case: tuple, number: int) -> Result | None:
         """None when the learner matches the reference on this case, else what went wrong."""
+        try:
+            return self._check(case, number)
+        except TookTooLong:
+            return Result(
+                ERROR,
+                f"{self.name} was still running after {LIMIT_S:g} s on input #{number}, a small "
+                "input the reference answers in milliseconds: a loop that never ends? Look for a "
+                "while loop whose condition never changes (a sequence never appended to, a counter "
+                "never increased).",
+            )
+
+    def _check(self, case: tuple, number: int) -> Result | None:
         try:
             got = self.call(self.learner_fn, case)
         except NotImplementedError:
@@ -198,6 +217,44 @@ class _Run:
             except LEARNER_ERRORS:
                 continue
         return None
+
+
+LIMIT_S = 30.0  # per call of a learner's function: every case is small, the references take ms
+
+
+class TookTooLong(BaseException):
+    """A learner's function ran past ``LIMIT_S``. A BaseException, so that a learner's own
+    ``except Exception`` inside the endless loop does not swallow it and loop on."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise ``TookTooLong`` in the code run inside if it runs longer than ``seconds``.
+
+    Only where a timer can interrupt it: the main thread on a system with ``signal.setitimer``
+    (Linux, macOS; a notebook's cells run there), else no limit. An alarm already set (pytest's
+    timeout) is kept: it keeps its handler, and is set again with the time it had left."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    theirs, _ = signal.getitimer(signal.ITIMER_REAL)
+    if 0 < theirs <= seconds:  # theirs rings first anyway: leave it alone
+        yield
+        return
+
+    def ring(signum, frame):
+        raise TookTooLong
+
+    start = time.monotonic()
+    handler = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, handler)
+        if theirs > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(theirs - (time.monotonic() - start), 1e-3))
 
 
 def _signature_error(err: Exception, name: str) -> str | None:
