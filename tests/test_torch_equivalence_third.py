@@ -35,6 +35,7 @@ import zlib
 
 import pytest
 import torch
+import torch.nn.functional as F
 from test_torch_equivalence_fuzz import _compare_parameter_grads, _names
 from torch import nn
 from transformer_course.attention import MultiHeadAttention
@@ -530,3 +531,27 @@ def test_the_sweep_covers_what_it_claims():
     assert any(c["h"] == 1 for c in cases) and any(c["d"] == c["h"] for c in cases)  # d_head = 1
     assert {c["eps"] for c in cases} == {1e-5, 1e-6, 1e-2, 1.0}
     assert any(not c["train"] and c["drop"] > 0 for c in cases)
+
+
+@pytest.mark.parametrize(
+    ("given", "name"),
+    [(F.relu, "relu"), (torch.relu, "relu"), (nn.ReLU(), "relu"), (F.gelu, "gelu"), (nn.GELU(), "gelu")],
+)
+def test_lib_takes_an_activation_the_ways_pytorch_does(given, name):
+    """nn.TransformerEncoderLayer(activation=F.gelu) or (activation=nn.GELU()): lib's layers and
+    config take the same and keep its name; the layer then equals PyTorch's."""
+    torch.manual_seed(0)
+    theirs = nn.TransformerEncoderLayer(8, 2, 16, 0.0, activation=given, batch_first=True)
+    mine = EncoderLayer(8, 2, 16, 0.0, activation=given)
+    assert mine.feed_forward.activation == name
+    assert TransformerConfig(d_model=8, num_heads=2, d_ff=16, activation=given).activation == name
+    x = torch.randn(2, 5, 8)
+    torch.testing.assert_close(mine.load_from_torch(theirs)(x), theirs(x))
+
+
+@pytest.mark.parametrize("given", [nn.GELU(approximate="tanh"), nn.SiLU(), torch.tanh, "swish"])
+def test_an_activation_lib_lacks_is_refused_by_name(given):
+    with pytest.raises(ValueError, match=r"activation must be one of \['gelu', 'relu'\] \(or F\.relu"):
+        EncoderLayer(8, 2, 16, activation=given)
+    with pytest.raises(ValueError, match=r"activation must be one of"):
+        TransformerConfig(d_model=8, num_heads=2, d_ff=16, activation=given)

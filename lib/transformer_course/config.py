@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from . import _validate
-from .layers import ACTIVATIONS
+from .layers import check_activation
 
 POSITIONALS = ("sinusoidal", "learned")
 # Deepest stack: the course's models have 1 to 6 layers, the paper's 6; a million would take
@@ -40,7 +40,8 @@ class TransformerConfig:
     final_norm: bool = (
         True  # LayerNorm after each stack: nn.Transformer's, not the paper's (vital for pre-norm)
     )
-    activation: str = "relu"  # "relu" (the paper) or "gelu" (BERT, GPT)
+    # "relu" (the paper) or "gelu" (BERT, GPT); F.gelu or nn.GELU(), as PyTorch takes, become "gelu"
+    activation: str = "relu"
     tie_embeddings: bool = True  # one matrix for the embeddings and the output projection (section 3.4)
     positional: str = "sinusoidal"  # "sinusoidal" (the paper) or "learned" (BERT, GPT)
     eps: float = 1e-5  # LayerNorm's epsilon, as in PyTorch
@@ -74,8 +75,8 @@ class TransformerConfig:
             )
         for name in ("norm_first", "final_norm", "tie_embeddings", "bias"):
             _validate.boolean(name, getattr(self, name))
-        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:  # a list: unhashable
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        # Kept as its name: F.gelu or nn.GELU() (which PyTorch's layers also take) become "gelu".
+        object.__setattr__(self, "activation", check_activation(self.activation))
         if not isinstance(self.positional, str) or self.positional not in POSITIONALS:
             raise ValueError(f"positional must be one of {POSITIONALS}, got {self.positional!r}")
         _validate.finite_number("eps", self.eps, above=0)

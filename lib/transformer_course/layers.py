@@ -46,12 +46,18 @@ class FeedForward(nn.Module):
     """
 
     def __init__(
-        self, d_model: int, d_ff: int, dropout: float = 0.0, *, activation: str = "relu", bias: bool = True
+        self,
+        d_model: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        *,
+        activation: str | Callable = "relu",
+        bias: bool = True,
     ):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
         self.d_ff = _validate.positive_int("d_ff", d_ff)
-        self.activation = _check_activation(activation)
+        self.activation = check_activation(activation)
         _validate.boolean("bias", bias)
         # W₁ (d_ff, d_model) and W₂ (d_model, d_ff), checked before nn.Linear allocates them.
         _validate.fits_in_memory("2 × d_model × d_ff", 2 * self.d_model * self.d_ff)
@@ -187,7 +193,7 @@ class EncoderLayer(_Layer):
         dropout: float = 0.1,
         *,
         norm_first: bool = False,
-        activation: str = "relu",
+        activation: str | Callable = "relu",
         eps: float = 1e-5,
         bias: bool = True,
     ):
@@ -272,7 +278,7 @@ class DecoderLayer(_Layer):
         dropout: float = 0.1,
         *,
         norm_first: bool = False,
-        activation: str = "relu",
+        activation: str | Callable = "relu",
         eps: float = 1e-5,
         bias: bool = True,
     ):
@@ -349,12 +355,10 @@ def _check_same_design(mine: EncoderLayer | DecoderLayer, layer: nn.Module, name
 def _activation_name(activation: object) -> str:
     """PyTorch's layer activation → lib's name: "relu" or "gelu" (given as a string, PyTorch
     keeps F.relu or F.gelu; given as a module, the module), else its repr for the message."""
-    if activation in (F.relu, F.gelu):
-        return "relu" if activation is F.relu else "gelu"
-    if type(activation) is nn.ReLU:
+    if activation is F.relu or activation is torch.relu or type(activation) is nn.ReLU:
         return "relu"
-    if type(activation) is nn.GELU and activation.approximate == "none":  # tanh's is another curve
-        return "gelu"
+    if activation is F.gelu or (type(activation) is nn.GELU and activation.approximate == "none"):
+        return "gelu"  # GELU(approximate="tanh") is another curve (GPT-2's): not this one
     return repr(activation)
 
 
@@ -402,7 +406,13 @@ def _sublayer_output(sublayer: Callable[[torch.Tensor], torch.Tensor], x: torch.
     raise ValueError(f"sublayer must return a tensor of its input's shape {tuple(x.shape)}, got {got}{hint}")
 
 
-def _check_activation(activation: str) -> str:
-    if not isinstance(activation, str) or activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    return activation
+def check_activation(activation: object) -> str:
+    """The activation's name, "relu" or "gelu", from the name or from what PyTorch's layers
+    also take for it (F.relu, F.gelu, nn.ReLU(), nn.GELU()): one function, two spellings."""
+    name = activation if isinstance(activation, str) else _activation_name(activation)
+    if name not in ACTIVATIONS:
+        raise ValueError(
+            f"activation must be one of {sorted(ACTIVATIONS)} (or F.relu, F.gelu, nn.ReLU(), nn.GELU()), "
+            f"got {activation!r}"
+        )
+    return name
