@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _validate, narrow_heads
+from . import attention_inputs as inputs
 from .kv_cache import KVCache, _check_room, _key_dtype
 
 
@@ -38,8 +39,8 @@ def attention_scores(q: torch.Tensor, k: torch.Tensor, *, scale: float | None = 
     ``scale`` defaults to 1/√d_k. Scaling q before the product costs Lq·d_k
     multiplications instead of Lq·Lk, and gives the same scores.
     """
-    _check_qk(q, k)
-    return _scores(q, k, _check_scale(scale))
+    inputs.check_qk(q, k)
+    return _scores(q, k, inputs.check_scale(scale))
 
 
 def _scores(q: torch.Tensor, k: torch.Tensor, scale: float | None) -> torch.Tensor:
@@ -66,7 +67,7 @@ def scaled_dot_product_attention(
     or None when ``need_weights=False`` (the fused path). ``causal=True`` lets query i
     see keys 0 … i only, as ``masks.causal_mask(L)`` would (with ``mask``: both apply).
     """
-    _check_qk(q, k)
+    inputs.check_qk(q, k)
     _validate.tensor("v", v, floating=True)
     if v.dim() < 2 or v.shape[-2] != k.shape[-2]:
         raise ValueError(f"v must have as many rows as k (Lk = {k.shape[-2]}), got shape {tuple(v.shape)}")
@@ -74,9 +75,9 @@ def scaled_dot_product_attention(
     _validate.broadcastable("v's batch dimensions", v.shape[:-2], "q's", q.shape[:-2])
     if mask is not None:
         scores = (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
-        _check_mask(mask, scores, q.device)
+        inputs.check_mask(mask, scores, q.device)
     _validate.dropout(dropout_p, "dropout_p")
-    _check_scale(scale)
+    inputs.check_scale(scale)
     causal = _validate.boolean("causal", causal)
     _validate.boolean("need_weights", need_weights)
     return _attention(
@@ -101,7 +102,7 @@ def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, c
             q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale, is_causal=causal
         )
         return out, None
-    _check_weights_fit(q, k)
+    inputs.check_weights_fit(q, k)
     scores = _scores(q, k, scale)  # (..., Lq, Lk)
     # ``scores`` is a fresh (..., Lq, Lk) tensor nobody else holds, so the mask and (when no
     # gradient is wanted) the softmax can write into it: a second matrix of that size costs
@@ -150,7 +151,7 @@ class SingleHeadAttention(nn.Module):
         self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         context = x if context is None else context
-        _check_sequences(self.d_model, self.w_q.weight, x=x, context=context)
+        inputs.check_sequences(self.d_model, self.w_q.weight, x=x, context=context)
         q, k, v = self.w_q(x), self.w_k(context), self.w_v(context)
         return scaled_dot_product_attention(q, k, v, mask)
 
@@ -162,23 +163,40 @@ class MultiHeadAttention(nn.Module):
     rows i·d_head … (i+1)·d_head of ``q_proj.weight`` are head i's W_Q, so one matmul
     computes every head's queries. The heads' outputs are concatenated and mixed by W_O
     (``out_proj``). Same parameter count as one head of full width d_model.
+
+    ``kdim`` and ``vdim`` (None: d_model), as in ``nn.MultiheadAttention``: the keys come in
+    with kdim features, the values with vdim (a decoder attending to an encoder of another
+    width); W_K is (kdim, d_model), W_V (vdim, d_model), and self-attention needs both = d_model.
     """
 
-    def __init__(self, d_model: int, num_heads: int, *, bias: bool = True, dropout: float = 0.0):
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        *,
+        bias: bool = True,
+        dropout: float = 0.0,
+        kdim: int | None = None,
+        vdim: int | None = None,
+    ):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
         self.num_heads = _validate.positive_int("num_heads", num_heads)
         if d_model % num_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
         self.d_head = d_model // num_heads
+        # "is None", not "or": kdim=0 is a mistake to report, not a request for the default.
+        self.kdim = _validate.positive_int("kdim", self.d_model if kdim is None else kdim)
+        self.vdim = _validate.positive_int("vdim", self.d_model if vdim is None else vdim)
         self.dropout = _validate.dropout(dropout)
         _validate.boolean("bias", bias)
-        # Four (d_model, d_model) projections, checked before nn.Linear allocates them.
+        # The four projections, checked before nn.Linear allocates them.
         d_model = self.d_model
-        _validate.fits_in_memory("4 × d_model × d_model", 4 * d_model * d_model)
+        numel = d_model * (2 * d_model + self.kdim + self.vdim)
+        _validate.fits_in_memory("d_model × (2·d_model + kdim + vdim)", numel)
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(self.kdim, d_model, bias=bias)  # (B, Lk, kdim) → (B, Lk, d_model)
+        self.v_proj = nn.Linear(self.vdim, d_model, bias=bias)  # (B, Lk, vdim) → (B, Lk, d_model)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
@@ -216,26 +234,53 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Self-attention when only ``query`` is given; cross-attention with ``key`` (= value).
 
-        mask: bool, True = may attend, shaped (Lq, Lk), (B, Lq, Lk) or (B, 1|h, 1|Lq, Lk).
+        query (B, Lq, d_model), key (B, Lk, kdim), value (B, Lk, vdim) → (B, Lq, d_model) and
+        weights (B, h, Lq, Lk), or None without ``need_weights``.
+        mask: bool, True = may attend, shaped (Lq, Lk), (B, Lq, Lk) (the same for every head),
+        (B·h, Lq, Lk) as ``nn.MultiheadAttention``'s attn_mask (row b·h + i: batch b's head i;
+        read so when h > 1, as a (B, Lq, Lk) mask has B rows) or (B, 1|h, 1|Lq, Lk).
         causal: query i sees keys 0 … i only (with ``mask``, both apply).
         """
         key = query if key is None else key
         value = key if value is None else value
-        _check_sequences(self.d_model, self.q_proj.weight, query=query, key=key, value=value)
+        self._check_inputs(query, key, value)
         mask = self._mask_for_scores(mask, query, key)
         _validate.boolean("causal", causal)
         _validate.boolean("need_weights", need_weights)
         return self._attend(query, key, value, mask, need_weights=need_weights, causal=causal)
+
+    def _check_inputs(self, query, key, value):
+        """query (B, Lq, d_model), key (B, Lk, kdim), value (B, Lk, vdim). A key or value that
+        is the query (self-attention) needs kdim or vdim = d_model, a value that is the key
+        vdim = kdim: said by name, before a size error that would not say why."""
+        for name, x, dim, size in (("key", key, "kdim", self.kdim), ("value", value, "vdim", self.vdim)):
+            if x is query and size != self.d_model:
+                raise ValueError(
+                    f"{name} must be given (B, Lk, {size}): self-attention ({name} = query) needs "
+                    f"{dim} = d_model ({self.d_model}), and this module has {dim}={size}"
+                )
+        if value is key and self.vdim != self.kdim:
+            raise ValueError(
+                f"value must be given (B, Lk, {self.vdim}): this module has vdim={self.vdim}, "
+                f"so the keys (kdim={self.kdim}) cannot be its values"
+            )
+        widths = {"key": (self.kdim, "kdim"), "value": (self.vdim, "vdim")}
+        inputs.check_sequences(self.d_model, self.q_proj.weight, widths, query=query, key=key, value=value)
 
     def _mask_for_scores(self, mask, query, key, name="mask"):
         """Checks ``mask`` (called ``name`` in the message) against the scores (B, h, Lq, Lk)
         of query and key."""
         if mask is None:
             return None
+        b, h = query.shape[0], self.num_heads
         if _validate.bool_mask(name, mask).dim() == 3:
-            mask = mask.unsqueeze(1)  # (B, Lq, Lk) → (B, 1, Lq, Lk): same mask for every head
-        shape = (query.shape[0], self.num_heads, query.shape[1], key.shape[1])
-        _check_mask(mask, shape, query.device, name)
+            if mask.shape[0] == b * h != b:
+                # nn.MultiheadAttention's (B·h, Lq, Lk): its row b·h + i is batch b's head i.
+                mask = mask.unflatten(0, (b, h))  # → (B, h, Lq, Lk)
+            else:
+                mask = mask.unsqueeze(1)  # (B, Lq, Lk) → (B, 1, Lq, Lk): same mask for every head
+        shape = (b, h, query.shape[1], key.shape[1])
+        inputs.check_mask(mask, shape, query.device, name)
         return mask
 
     def _attend(self, query, key, value, mask=None, *, need_weights=True, causal=False):
@@ -260,9 +305,14 @@ class MultiHeadAttention(nn.Module):
         ``layer`` of ``cache`` holds, and their queries attend over all t + T. Returns
         (B, T, d_model) and weights (B, h, T, t + T), or None without ``need_weights``.
         ``mask`` (True = may attend) broadcastable to (B, h, T, t + T); one new token (T = 1)
-        needs none, as every cached position is in its past.
+        needs none, as every cached position is in its past. Self-attention: kdim = vdim = d_model.
         """
-        _check_sequences(self.d_model, self.q_proj.weight, x=x)
+        if self.kdim != self.d_model or self.vdim != self.d_model:
+            raise ValueError(
+                f"forward_cached is self-attention, which needs kdim = vdim = d_model ({self.d_model}); "
+                f"this module has kdim={self.kdim}, vdim={self.vdim}"
+            )
+        inputs.check_sequences(self.d_model, self.q_proj.weight, x=x)
         self._check_cached(x, cache, layer, mask)
         _validate.boolean("need_weights", need_weights)
         return self._attend_cached(x, cache, layer, mask, need_weights=need_weights)
@@ -288,7 +338,7 @@ class MultiHeadAttention(nn.Module):
                 )
         _check_room("x", t, x.shape[1], cache.max_len)
         if mask is not None:
-            _check_mask(mask, (x.shape[0], self.num_heads, x.shape[1], t + x.shape[1]), x.device)
+            inputs.check_mask(mask, (x.shape[0], self.num_heads, x.shape[1], t + x.shape[1]), x.device)
 
     def _attend_cached(self, x, cache, layer, mask=None, *, need_weights=False):
         """``forward_cached`` on inputs already checked (``_check_cached``)."""
@@ -299,7 +349,7 @@ class MultiHeadAttention(nn.Module):
         return self.out_proj(self._merge(out)), weights  # (B, T, d_model)
 
     def _project(self, query, key, value):
-        """query (B, Lq, d_model), key and value (B, Lk, d_model) → q (B, h, Lq, d_head),
+        """query (B, Lq, d_model), key (B, Lk, kdim), value (B, Lk, vdim) → q (B, h, Lq, d_head),
         k and v (B, h, Lk, d_head)."""
         if query is key and key is value:
             # Self-attention: one matmul for Q, K and V together is faster than three.
@@ -316,51 +366,23 @@ class MultiHeadAttention(nn.Module):
 
     @torch.no_grad()
     def load_from_torch(self, mha: nn.MultiheadAttention, name: str = "mha") -> MultiHeadAttention:
-        """Copy the weights of an ``nn.MultiheadAttention`` of the same size into this module.
+        """Copy the weights of an ``nn.MultiheadAttention`` of the same size (embed_dim,
+        num_heads, kdim, vdim, bias) into this module.
 
         ``name``: what the messages call ``mha`` (a layer loading its attention passes its own,
         e.g. "layer.self_attn")."""
-        _validate.text("name", name)
-        if not isinstance(mha, nn.MultiheadAttention):
-            raise ValueError(f"{name} must be an nn.MultiheadAttention, got {type(mha).__name__}")
-        if any(p.is_meta for p in mha.parameters()):
-            raise ValueError(f"{name} must hold weights to copy, got a module on the meta device")
-        if (mha.embed_dim, mha.num_heads) != (self.d_model, self.num_heads):
-            raise ValueError(
-                f"{name} must have embed_dim={self.d_model}, num_heads={self.num_heads}; "
-                f"got {mha.embed_dim}, {mha.num_heads}"
-            )
-        if mha.in_proj_weight is None or mha.bias_k is not None:
-            raise ValueError(
-                f"{name} must project queries, keys and values of size embed_dim with one in_proj_weight "
-                "(no kdim, vdim or add_bias_kv): this module has no place for the rest"
-            )
-        if mha.add_zero_attn:  # a key and value of zeros added to every sequence: not computed here
-            raise ValueError(
-                f"{name} must have add_zero_attn=False: this module attends to the keys it is given only"
-            )
-        if (mha.in_proj_bias is None) != (self.q_proj.bias is None):
-            raise ValueError(
-                f"{name} must have bias={self.q_proj.bias is not None}, as this module has; "
-                f"got bias={mha.in_proj_bias is not None}"
-            )
-        for proj, w in zip((self.q_proj, self.k_proj, self.v_proj), mha.in_proj_weight.chunk(3)):
+        inputs.check_torch_mha(self, mha, _validate.text("name", name))
+        if mha.in_proj_weight is not None:  # kdim = vdim = embed_dim: W_Q, W_K, W_V stacked
+            weights = mha.in_proj_weight.chunk(3)
+        else:  # PyTorch keeps them apart when kdim or vdim differ (``_qkv_same_embed_dim`` False)
+            weights = (mha.q_proj_weight, mha.k_proj_weight, mha.v_proj_weight)
+        for proj, w in zip((self.q_proj, self.k_proj, self.v_proj), weights):
             proj.weight.copy_(w)
-        if self.q_proj.bias is not None and mha.in_proj_bias is not None:
+        if self.q_proj.bias is not None and mha.in_proj_bias is not None:  # (3·embed_dim,) either way
             for proj, b in zip((self.q_proj, self.k_proj, self.v_proj), mha.in_proj_bias.chunk(3)):
                 proj.bias.copy_(b)
         self.out_proj.load_state_dict(mha.out_proj.state_dict())
         return self
-
-
-def _check_weights_fit(q: torch.Tensor, k: torch.Tensor) -> None:
-    """The weights (..., Lq, Lk) of q (..., Lq, d_k) and k (..., Lk, d_k) fit in memory: a long
-    sequence's are refused by name, not half allocated (torch's "can't allocate memory")."""
-    lead = [max(a, b) for a, b in zip(reversed(q.shape[:-2]), reversed(k.shape[:-2]))]
-    longer = q.shape[:-2] if q.dim() > k.dim() else k.shape[:-2]
-    numel = math.prod(lead) * math.prod(longer[: len(longer) - len(lead)]) * q.shape[-2] * k.shape[-2]
-    what = "Lq × Lk (the queries' and keys' lengths: the attention weights are (..., Lq, Lk))"
-    _validate.fits_in_memory(what, numel, bytes_each=q.element_size())
 
 
 def _empty_rows(mask: torch.Tensor) -> torch.Tensor | None:
@@ -368,60 +390,3 @@ def _empty_rows(mask: torch.Tensor) -> torch.Tensor | None:
     weights); None when every query has a key, the usual case."""
     empty = ~mask.any(dim=-1, keepdim=True)
     return empty if empty.any() else None
-
-
-def _check_qk(q: torch.Tensor, k: torch.Tensor) -> None:
-    _validate.tensor("q", q, floating=True)
-    _validate.tensor("k", k, floating=True)
-    if q.dim() < 2 or k.dim() < 2:
-        raise ValueError(
-            f"q and k must be at least 2-D (..., L, d_k), got {tuple(q.shape)} and {tuple(k.shape)}"
-        )
-    if q.shape[-1] == 0:
-        raise ValueError(f"q must have a last dimension d_k >= 1, got shape {tuple(q.shape)}")
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"k must have the same last dimension as q (d_k = {q.shape[-1]}), got shape {tuple(k.shape)}"
-        )
-    _validate.like("k", k, q, "q")
-    # The dimensions before (L, d_k) are batch and heads: k's must match q's (or be 1).
-    _validate.broadcastable("k's batch dimensions", k.shape[:-2], "q's", q.shape[:-2])
-
-
-def _check_scale(scale: float | None) -> float | None:
-    if scale is not None:
-        _validate.finite_number("scale", scale, above=0, note=" (None: 1/√d_k)")
-    return scale
-
-
-def _check_mask(
-    mask: torch.Tensor, scores_shape: tuple[int, ...], device: torch.device, name: str = "mask"
-) -> None:
-    _validate.bool_mask(name, mask)
-    _validate.same_device(name, mask, device, "q")
-    # The mask must broadcast *to* the scores (each of its dimensions 1 or the scores'): one
-    # that would widen them fails inside the masking ("output with shape … doesn't match the
-    # broadcast shape").
-    fits = all(m == s or m == 1 for m, s in zip(reversed(mask.shape), reversed(scores_shape)))
-    if mask.dim() > len(scores_shape) or not fits:
-        raise ValueError(
-            f"{name} of shape {tuple(mask.shape)} does not broadcast to the "
-            f"scores' shape {tuple(scores_shape)} (..., Lq, Lk)"
-        )
-
-
-def _check_sequences(d_model: int, weight: torch.Tensor, **inputs: torch.Tensor) -> None:
-    """(B, L, d_model) inputs with the first one's batch size, on the device and in the dtype of
-    ``weight``; a ``value`` has as many positions as its ``key``."""
-    first, batch = next(iter(inputs.items()))
-    seen: list[torch.Tensor] = []
-    for name, x in inputs.items():
-        if any(x is s for s in seen):
-            continue  # self-attention passes one tensor as query, key and value: check it once
-        seen.append(x)
-        _validate.tensor(name, x, ndim=3, floating=True)
-        _validate.size(name, x, -1, d_model, "d_model")
-        _validate.size(name, x, 0, batch.shape[0], f"the batch size of {first}")
-        _validate.like_weights(name, x, weight)
-    if "value" in inputs:
-        _validate.size("value", inputs["value"], 1, inputs["key"].shape[1], "as many positions as key")
