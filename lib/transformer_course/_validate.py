@@ -189,9 +189,14 @@ def strings(name: str, values: object, what: str = "strings") -> list[str]:
         raise ValueError(
             f"{name} must be a list of {what}, got one str (wrap it in a list: [{values[:20]!r}])"
         )
+    if isinstance(values, torch.Tensor):  # numbers, and a 0-d one fails to iterate, naming nothing
+        raise ValueError(f"{name} must be a list of {what}, got a tensor of shape {tuple(values.shape)}")
     if not isinstance(values, Iterable):
         raise ValueError(f"{name} must be a list of {what}, got {type(values).__name__}")
-    values = list(values)
+    try:
+        values = list(values)
+    except TypeError:  # a 0-d numpy array says it is Iterable, then refuses to iterate
+        raise ValueError(f"{name} must be a list of {what}, got {type(values).__name__}") from None
     for i, v in enumerate(values):
         if not isinstance(v, str):
             raise ValueError(f"{name}[{i}] must be a str, got {type(v).__name__} {v!r}")

@@ -24,7 +24,7 @@ ALIGNED_KINDS = ("copy", "reverse")
 
 def source_position(kind: str, i: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
     """The source position output i copies: i (copy) or length-1-i (reverse); broadcasts."""
-    if kind not in ALIGNED_KINDS:
+    if not isinstance(kind, str) or kind not in ALIGNED_KINDS:  # a numpy array fails at `in`
         raise ValueError(f"kind must be one of {ALIGNED_KINDS} (sort has no fixed position), got {kind!r}")
     for name, value in (("i", i), ("length", length)):  # a str would fail at "-", or come back as is
         if isinstance(value, bool) or not isinstance(value, torch.Tensor | numbers.Integral):

@@ -86,8 +86,8 @@ class _PeakTensorMemory(TorchFunctionMode):
 
 def peak_memory(fn: Callable[[], object]) -> tuple[object, int]:
     """Run ``fn()`` and return (its result, the peak bytes of tensors it created)."""
-    if not callable(fn):
-        raise ValueError(f"fn must be a function of no arguments, got {type(fn).__name__}")
+    _validate.function("fn", fn, "of no arguments")
+    _validate.takes("fn", fn, 0, "no arguments")  # a model wants its inputs: refused here, by name
     tracker = _PeakTensorMemory()
     with tracker:
         result = fn()
@@ -151,8 +151,8 @@ def process_peak_memory(fn: Callable[[], object], device: torch.device | str = "
     the growth of peak RSS (see the module's docstring). Elsewhere a ValueError says the
     meter is unavailable: use ``peak_memory``, which counts tensors.
     """
-    if not callable(fn):
-        raise ValueError(f"fn must be a function of no arguments, got {type(fn).__name__}")
+    _validate.function("fn", fn, "of no arguments")
+    _validate.takes("fn", fn, 0, "no arguments")  # a model wants its inputs: refused here, by name
     _validate.device("device", device)
     device = torch.device(device)
     if device.type == "cuda":

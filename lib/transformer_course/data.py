@@ -142,7 +142,7 @@ def sequence_task(
     splits hold distinct sequences: no source appears in both. At most ``MAX_SEQUENCE_LEN``
     (1000) symbols a row and ``MAX_ROWS`` (a million) rows in all: more would run for hours.
     """
-    if kind not in TASKS:
+    if not isinstance(kind, str) or kind not in TASKS:  # a numpy array fails at `in`
         raise ValueError(f"kind must be one of {TASKS}, got {kind!r}")
     _validate.positive_int("num_symbols", num_symbols)
     _validate.positive_int("min_len", min_len)

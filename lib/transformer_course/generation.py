@@ -31,7 +31,15 @@ from . import _validate
 from .data import SequenceSplit
 from .kv_cache import KVCache
 from .model import DecoderOnlyTransformer
-from .sampling import STRATEGIES, check_logits, check_options, choose, keep_top_p, next_token_probs
+from .sampling import (
+    STRATEGIES,
+    check_logits,
+    check_options,
+    check_strategy,
+    choose,
+    keep_top_p,
+    next_token_probs,
+)
 
 __all__ = [  # the sampling functions are part of generation's interface too
     "STRATEGIES", "CachedLogits", "Generation", "LogitsFn", "Step", "cached_logits_fn", "check_options",
@@ -73,8 +81,12 @@ class Generation:
 
 def last_logits(logits_fn: LogitsFn, prefix: torch.Tensor) -> torch.Tensor:
     """Run the model on prefix (B, t) and return the scores for the next token, (B, V)."""
-    _validate.function("logits_fn", logits_fn, "of prefix (B, t) returning logits (B, t, V)")
+    _check_logits_fn(logits_fn)
     _validate.tensor("prefix", prefix, ndim=2, floating=False)
+    if prefix.shape[1] == 0:  # else the model names its own argument, "ids"
+        raise ValueError(
+            f"prefix must hold at least one token per row (e.g. <bos>), got shape {tuple(prefix.shape)}"
+        )
     logits = logits_fn(prefix)
     if isinstance(logits, tuple):
         logits = logits[0]
@@ -116,6 +128,7 @@ def generate(
     prefix, so the trace grows with the square of the length: one that could not fit in
     memory is refused before the first step.
     """
+    _check_logits_fn(logits_fn)
     _validate.tensor("prompt", prompt, ndim=1, floating=False)
     _validate.stored("prompt", prompt)
     if prompt.numel() == 0:
@@ -124,9 +137,8 @@ def generate(
     longest = prompt.shape[0] + max_new_tokens  # the steps' prefixes, int64: about longest² / 2
     _validate.fits_in_memory("max_new_tokens", longest * (longest + 1) // 2, bytes_each=8)
     _check_room(logits_fn, prompt.shape[0], max_new_tokens)
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-    check_options(temperature, top_k, top_p=top_p)
+    check_strategy(strategy)
+    check_options(temperature, top_k, _vocab(logits_fn), top_p=top_p)  # top_k > V: before any step
     _check_ids(logits_fn, prompt, eos_id=eos_id)
     if seed is not None:
         _validate.seed("seed", seed)
@@ -159,11 +171,13 @@ def greedy_decode(
     Every row takes the argmax at each step; a row that has written ``eos_id`` gets
     ``pad_id`` afterwards, and decoding stops as soon as every row is finished.
     """
+    _check_logits_fn(logits_fn)
     _validate.tensor("prompt", prompt, ndim=2, floating=False)
     if prompt.shape[1] == 0:
         raise ValueError("prompt must hold at least one token per row (e.g. <bos>)")
     _validate.positive_int("max_new_tokens", max_new_tokens)
     _check_room(logits_fn, prompt.shape[1], max_new_tokens)
+    _validate.integer("pad_id", pad_id, low=0, high=_vocab(logits_fn))  # None fails in masked_fill
     _check_ids(logits_fn, prompt, eos_id=eos_id, pad_id=pad_id)
     ids = prompt.clone()
     done = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
@@ -220,12 +234,25 @@ def sequence_accuracy(
     return sum(p == w for p, w in zip(pred, want)) / len(want)
 
 
+def _check_logits_fn(logits_fn: object) -> None:
+    """A function of one prefix (an encoder-decoder, which wants two, fails inside torch)."""
+    _validate.function("logits_fn", logits_fn, "of prefix (B, t) returning logits (B, t, V)")
+    what = "one argument, prefix (B, t) (a model of (src, trg_in): wrap it with seq2seq_logits_fn)"
+    _validate.takes("logits_fn", logits_fn, 1, what)
+
+
+def _vocab(logits_fn: LogitsFn) -> int | None:
+    """The vocabulary size a logits function made here carries (None for others)."""
+    vocab = getattr(logits_fn, "vocab_size", None)
+    return vocab if isinstance(vocab, int) and not isinstance(vocab, bool) else None
+
+
 def _check_ids(logits_fn: LogitsFn, prompt: torch.Tensor, **ids: int | None) -> None:
     """The prompt's ids and the special ``ids`` (eos_id, pad_id) as ids of the model's
     vocabulary, where the logits function knows it (one made here from a course model);
     else the special ids as ints. An eos_id the model cannot write would never stop it."""
-    vocab = getattr(logits_fn, "vocab_size", None)
-    known = isinstance(vocab, int) and not isinstance(vocab, bool)
+    vocab = _vocab(logits_fn)
+    known = vocab is not None
     for name, value in ids.items():
         if value is not None:
             _validate.integer(name, value, low=0, high=vocab if known else None)
@@ -346,14 +373,16 @@ class CachedLogits:
         self.need_weights = _validate.boolean("need_weights", need_weights)
         self.cache: KVCache = model.new_cache()
         self.logits: torch.Tensor | None = None  # (B, t, V): one row per cached token
+        self._made_by = self._model_state()  # the weights and mode the cache was filled with
         self.weights: list[torch.Tensor] = []  # with need_weights: per layer (B, h, T, t), the last call's
 
     def __call__(self, prefix: torch.Tensor) -> torch.Tensor:
         _validate.tensor("prefix", prefix, ndim=2, floating=False)
         if prefix.shape[1] == 0:
             raise ValueError("prefix must hold at least one token per row (e.g. <bos>), got shape (B, 0)")
-        if not self._continues(prefix):
-            self.cache, self.logits = self.model.new_cache(), None
+        state = self._model_state()
+        if state != self._made_by or not self._continues(prefix):
+            self.cache, self.logits, self._made_by = self.model.new_cache(), None, state
         t = self.cache.length
         if prefix.shape[1] > t:  # run the new tokens only: (B, T) → (B, T, V)
             new = self.model.step(prefix[:, t:], self.cache, need_weights=self.need_weights)
@@ -361,6 +390,12 @@ class CachedLogits:
             if self.need_weights:
                 self.weights = self.model.attention_weights()["decoder_self"]
         return self.logits  # (B, t + T, V)
+
+    def _model_state(self) -> tuple:
+        """What the cached keys depend on besides the tokens: the model's mode and its weights'
+        version counters, which every in-place write bumps (an optimiser's step, load_state_dict).
+        Changed, the cache is stale: a function kept across training would write with old keys."""
+        return self.model.training, tuple(p._version for p in self.model.parameters())
 
     def _continues(self, prefix: torch.Tensor) -> bool:
         """Whether prefix (B, t') starts with the cached tokens (B, t), t ≤ t'."""

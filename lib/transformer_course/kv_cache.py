@@ -28,6 +28,8 @@ not differentiate a step again once a later step has written into the same buffe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from . import _validate
@@ -44,12 +46,15 @@ class KVCache:
     def __init__(self, num_layers: int, max_len: int):
         self.num_layers = _validate.positive_int("num_layers", num_layers)
         self.max_len = _validate.positive_int("max_len", max_len)
+        # three lists of num_layers entries: 10**12 layers would fill the memory before any key
+        _validate.fits_in_memory("num_layers", 3 * num_layers, bytes_each=8)
         self.ids: torch.Tensor | None = None
         self.keys: list[torch.Tensor | None] = [None] * num_layers
         self.values: list[torch.Tensor | None] = [None] * num_layers
         # Layer i's room for max_len keys and values, (B, h, max_len, d_head) each; keys[i] and
         # values[i] are views of its first t positions. Made by layer i's first append.
         self._buffers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * num_layers
+        self._owner: Callable[[], object] | None = None  # weakref to the model whose keys these are
 
     @property
     def length(self) -> int:

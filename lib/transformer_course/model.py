@@ -24,6 +24,8 @@ Attention weights for figures: call with ``need_weights=True``, then
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 from torch import nn
 
@@ -264,6 +266,7 @@ class DecoderOnlyTransformer(_LanguageModelBase):
         self._check_cache(cache)
         _validate.boolean("need_weights", need_weights)
         start = cache.add_ids(ids)  # t, the position of the first new token
+        cache._owner = weakref.ref(self)
         x = self.embed._forward(ids, start)  # (B, T, d_model), positions t … t + T - 1
         mask = self._new_tokens_mask(cache.ids, ids.shape[1])
         h = self.blocks._forward_cached(x, cache, mask, need_weights=need_weights)  # (B, T, d_model)
@@ -284,6 +287,15 @@ class DecoderOnlyTransformer(_LanguageModelBase):
     def _check_cache(self, cache: KVCache) -> None:
         if not isinstance(cache, KVCache):
             raise ValueError(f"cache must be a KVCache (model.new_cache()), got {type(cache).__name__}")
+        # The keys a cache holds are one model's: another model of the same sizes would attend
+        # over them without an error, and write nonsense. A cache is the model's whose step
+        # filled it first (one filled layer by layer, by hand, belongs to no model).
+        owner = cache._owner() if cache._owner is not None else self
+        if owner is not self:
+            raise ValueError(
+                "cache must come from this model's new_cache(): it holds the keys and values "
+                f"another model computed ({type(owner).__name__ if owner else 'a model since deleted'})"
+            )
         c, k = self.config, cache.keys[0]
         got, want = (cache.num_layers, cache.max_len), (len(self.blocks.layers), c.max_len)
         if k is not None:  # already filled: its keys must be shaped like this model's

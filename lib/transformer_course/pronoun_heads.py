@@ -116,12 +116,7 @@ def pronoun_readings(
     """``pronoun_attention`` for each row in ``at`` (row → PronounAttention), from one run of
     the model: both rows come from the same attention weights, so reading them together
     costs one forward pass instead of one per row."""
-    if (
-        not isinstance(stories, Sequence)
-        or not len(stories)
-        or not all(isinstance(s, Story) for s in stories)
-    ):
-        raise ValueError("stories must be a non-empty list of Story")
+    _check_stories("stories", stories)
     _validate.positive_int("batch_size", batch_size)
     rows = _rows(at)
     for row in rows:
@@ -199,6 +194,7 @@ def find_pronoun_head(
     """The layer and head that prefer the referent in the most ``selection`` stories (ties:
     the larger mean margin, referent − distractor, over the pronouns). ``at``: the row to
     read, or several, the best head of any of them winning (ties: the first row)."""
+    _check_stories("selection", selection)
     best = None
     for row, seen in pronoun_readings(model, selection, at=at).items():
         head = _best(seen.story_rate(), (seen.referent - seen.distractor).mean(dim=-1), row)
@@ -218,6 +214,7 @@ def find_pronoun_heads(
     stories decide, for each word, where its head looks from (for "it" the model may find
     the food from "it" itself or from "was" after it; for he/she/they the rows are one).
     """
+    _check_stories("selection", selection)
     readings = pronoun_readings(model, selection, at=at)
     out = {}
     for row, seen in readings.items():
@@ -271,6 +268,17 @@ def _check_readings(readings: object, heads: object) -> None:
         )
 
 
+def _check_stories(name: str, stories: object) -> None:
+    """A non-empty list of Story (``name``: the caller's argument, "stories" or "selection")."""
+    if (
+        isinstance(stories, str)
+        or not isinstance(stories, Sequence)
+        or not len(stories)
+        or not all(isinstance(s, Story) for s in stories)
+    ):
+        raise ValueError(f"{name} must be a non-empty list of Story (StoryGenerator.sample makes one)")
+
+
 def _kind(value: object) -> str:
     """A dict's kind with its first value's ("dict of int"), else the type's name."""
     if isinstance(value, Mapping) and value:
@@ -281,7 +289,7 @@ def _kind(value: object) -> str:
 def _rows(at: object) -> tuple[str, ...]:
     """``at`` as a non-empty tuple of rows ("query", "pronoun"); each one is checked where it is read."""
     rows = (at,) if isinstance(at, str) else tuple(at) if isinstance(at, (list, tuple)) else None
-    if not rows:
+    if not rows or not all(isinstance(row, str) for row in rows):  # a numpy array fails at `in`
         raise ValueError(f'at must be "query", "pronoun" or a non-empty list of them, got {at!r}')
     return rows
 

@@ -4,9 +4,11 @@ logits (..., V) → a distribution (..., V) → a token. Each knob reshapes the 
 before the draw:
 
 - temperature T: softmax(logits / T). Below 1 sharpens (T → 0 is greedy), above 1 flattens.
-- top-k: only the k highest-scoring tokens keep any probability.
+- top-k: only the k highest-scoring tokens keep any probability (a token that ties with
+  the k-th highest stays too, as in Hugging Face's ``TopKLogitsWarper``: no tie is broken).
 - top-p (nucleus): only the smallest set of most likely tokens whose probabilities add up
-  to at least p; a confident model keeps few tokens, an unsure one many.
+  to at least p; a confident model keeps few tokens, an unsure one many. Equally likely
+  tokens are taken lower id first, so a tie at the boundary keeps the lower ids.
 
 Applied in that order (as in Hugging Face's samplers), then renormalised to sum to 1.
 
@@ -46,12 +48,19 @@ def check_options(
         _validate.finite_number("top_p", top_p, above=0, at_most=1, note=" (1 or None = every token)")
 
 
+def check_strategy(strategy: object) -> str:
+    """One of ``STRATEGIES`` (a numpy array or a list would fail inside ``in``, unnamed)."""
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    return strategy
+
+
 def check_logits(logits: torch.Tensor) -> None:
     """Logits (..., V) a token can be chosen from: no NaN or +inf, and in every row at least
     one token that is not blocked (-inf)."""
     _validate.tensor("logits", logits, floating=True)
     _validate.stored("logits", logits)  # its values are read just below
-    if math.isfinite(float(logits.sum())):
+    if math.isfinite(float(logits.detach().sum())):
         # The usual case, in one cheap pass: a sum is finite only if every term is (NaN or ±inf
         # in any term makes it NaN or ±inf), so every token is allowed and nothing is refused.
         # (A sum that overflows goes on to the exact checks below, which then find nothing.)
@@ -76,7 +85,8 @@ def next_token_probs(
     """logits (..., V) → the distribution a sampler draws from, (..., V).
 
     Divide by ``temperature`` (below 1 sharpens, above 1 flattens), keep only the
-    ``top_k`` largest logits (the rest get probability 0), softmax, then keep only the
+    ``top_k`` largest logits and any that tie with the k-th (the rest get probability 0),
+    softmax, then keep only the
     nucleus of probability ``top_p`` and renormalise. Temperature 0 puts all the
     probability on the argmax: greedy. A row whose every logit is -inf raises a
     ValueError: no token can be chosen from it.
@@ -108,7 +118,9 @@ def keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
 
     The nucleus: the most likely tokens, taken in order until their probabilities add up
     to at least ``top_p``. A token stays when the tokens ranked above it hold less than
-    ``top_p`` together, so the most likely token always stays.
+    ``top_p`` together, so the most likely token always stays. Equally likely tokens are
+    ranked lower id first (a tie at the boundary keeps the lower ids); the totals are
+    added in float64, so thousands of small probabilities still reach ``top_p`` exactly.
     """
     _validate.tensor("probs", probs, floating=True)
     if probs.dim() == 0 or probs.shape[-1] == 0:
@@ -124,7 +136,8 @@ def keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
 
 def _keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     """``keep_top_p`` for probabilities that softmax has just made."""
-    ranked, order = probs.sort(dim=-1, descending=True)  # (..., V) each, most likely first
+    ranked, order = probs.sort(dim=-1, descending=True, stable=True)  # (..., V), most likely first
+    ranked = ranked.double()  # float32 totals of thousands of tokens drift by 1e-7 or more
     mass_above = ranked.cumsum(dim=-1) - ranked  # (..., V): total of the tokens ranked above
     drop_ranked = mass_above >= top_p  # the nucleus was complete without this token
     drop = drop_ranked.scatter(-1, order, drop_ranked)  # back to vocabulary order
@@ -153,8 +166,7 @@ def choose(
             f"logits must have a last dimension of V >= 1 scores, got shape {tuple(logits.shape)}"
         )
     _validate.stored("logits", logits)
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    check_strategy(strategy)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be None or a torch.Generator, got {type(generator).__name__}")
     # Checked for greedy too, which ignores them: a bad value is a mistake all the same.

@@ -293,6 +293,7 @@ class StoryGenerator:
 
 
 MAX_STORIES = 1_000_000  # about half a GB of Story objects, drawn in a minute on a laptop CPU
+MAX_HELD_OUT_DRAWS = 5 * MAX_STORIES  # draws split may make to find held-out stories
 
 
 def check_count(name: str, value: object) -> int:
@@ -434,7 +435,14 @@ def split(
     if not isinstance(generator, StoryGenerator):
         raise ValueError(f"generator must be a StoryGenerator, got {type(generator).__name__}")
     train = generator.sample(num_train, seed=seed)
-    seen = {s.tokens for s in train}
+    seen = {s.tokens: s.log_prob for s in train}
+    unseen = 1 - sum(math.exp(lp) for lp in seen.values())  # the chance a draw is not a training story
+    if num_test > unseen * MAX_HELD_OUT_DRAWS:  # else the loop below would draw for hours, or forever
+        raise ValueError(
+            f"num_test must be smaller, or num_train: the {len(seen):,} training stories hold "
+            f"{1 - unseen:.4%} of what this generator writes, so {num_test:,} other stories would "
+            f"take about {num_test / max(unseen, 1e-300):,.0f} draws"
+        )
     rng, test = random.Random(f"held-out {seed}"), []
     while len(test) < num_test:
         story = generator._sample_one(rng)

@@ -133,6 +133,9 @@ def train(
     good ones, the history ends with that loss, the callback sees it, and a warning says so.
     """
     _check_model(model)
+    for name, fn in (("loss_fn", loss_fn), ("optimiser", optimiser)):  # a model here: called with (model, …)
+        if isinstance(fn, nn.Module):
+            raise ValueError(f"{name} must be a function of (model, …), got the module {type(fn).__name__}")
     _validate.function("loss_fn", loss_fn, "of (model, batch) returning a scalar loss")
     _validate.function("batch_fn", batch_fn, "of item indices (batch_size,) returning a batch")
     # called with one or two arguments below: another count fails there, naming neither
@@ -141,6 +144,8 @@ def train(
     counts = (("num_items", num_items), ("steps", steps), ("batch_size", batch_size))
     for name, value in (*counts, ("callback_every", callback_every)):
         _validate.positive_int(name, value)
+    if steps > MAX_SCHEDULE:  # the history keeps numbers per step: 10**12 steps would never end
+        raise ValueError(f"steps must be at most {MAX_SCHEDULE:,}, got {steps:,}")
     _check_lr(lr)
     _validate.integer("warmup", warmup, low=0)
     _validate.seed("seed", seed)
@@ -263,7 +268,8 @@ def _check_optimiser(optimiser: object) -> None:
 
 def _check_snapshots(snapshot_steps: Iterable[int], snapshot_fn, steps: int) -> list[int]:
     """The steps sorted, each an int in [0, steps], with a function to call at them."""
-    if isinstance(snapshot_steps, str) or not isinstance(snapshot_steps, Iterable):
+    zero_d = isinstance(snapshot_steps, torch.Tensor) and snapshot_steps.dim() == 0  # not iterable
+    if isinstance(snapshot_steps, str) or not isinstance(snapshot_steps, Iterable) or zero_d:
         raise ValueError(f"snapshot_steps must be a list of ints, got {type(snapshot_steps).__name__}")
     snapshot_steps = list(snapshot_steps)
     bad = [
