@@ -266,7 +266,8 @@ class DecoderOnlyTransformer(_LanguageModelBase):
         self._check_cache(cache)
         _validate.boolean("need_weights", need_weights)
         start = cache.add_ids(ids)  # t, the position of the first new token
-        cache._owner = weakref.ref(self)
+        if cache._owner is None:  # its first step: from now on the cache is this model's
+            cache._owner = weakref.ref(self)
         x = self.embed._forward(ids, start)  # (B, T, d_model), positions t … t + T - 1
         mask = self._new_tokens_mask(cache.ids, ids.shape[1])
         h = self.blocks._forward_cached(x, cache, mask, need_weights=need_weights)  # (B, T, d_model)
