@@ -16,9 +16,9 @@ LEARNERS = sorted(CHECKS.glob("*_learners.py"))
 
 
 def test_no_checks_module_is_long():
-    """ARCHITECTURE.md: about 350 lines at most; split by idea when a module grows."""
+    """ARCHITECTURE.md: about 350 lines at most (380 allowed here); split by idea when a module grows."""
     lengths = {path.name: len(path.read_text().splitlines()) for path in CHECKS.glob("*.py")}
-    assert not {name: n for name, n in lengths.items() if n > 400}
+    assert not {name: n for name, n in lengths.items() if n > 380}
 
 
 @pytest.mark.parametrize("path", LEARNERS, ids=lambda path: path.stem)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 
@@ -10,6 +11,8 @@ import pytest
 import torch
 from transformer_course.checks import harness
 from transformer_course.checks.registry import exercise
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no interval timer (Windows)")
 
 
 @pytest.fixture
@@ -36,13 +39,33 @@ def _softmax_swallowing_everything(scores):
             pass
 
 
+def _softmax_with_a_bare_except(scores):
+    while True:
+        try:
+            time.sleep(0.01)
+        except:  # noqa: E722 (a learner's bare except catches the first ring: the next one ends it)
+            pass
+
+
+def _softmax_endless_on_batches(scores):
+    while scores.dim() > 2:
+        pass
+    return scores.softmax(dim=-1)
+
+
 @pytest.mark.parametrize(
     ("name", "fn"),
-    [("keep_top_p", _nucleus_never_counting), ("softmax", _softmax_swallowing_everything)],
+    [
+        ("keep_top_p", _nucleus_never_counting),
+        ("softmax", _softmax_swallowing_everything),
+        ("softmax", _softmax_with_a_bare_except),
+    ],
 )
 def test_an_endless_loop_is_stopped_and_named(short_limit, name, fn):
-    start = time.monotonic()
+    start, tracer = time.monotonic(), sys.gettrace()
     result = exercise(name).check(fn)
+    assert sys.gettrace() is tracer  # a debugger's or coverage's tracing is back
+    assert exercise(name).check(exercise(name).solution).passed  # and the checker is whole
     assert time.monotonic() - start < 5
     assert result.status == harness.ERROR
     assert "still running after 0.3 s on input #1" in result.message
@@ -87,3 +110,26 @@ def test_outside_the_main_thread_there_is_no_limit_and_no_error(short_limit):
     worker.start()
     worker.join(60)
     assert seen and seen[0].passed
+
+
+def test_a_loop_endless_on_batches_only_is_named_as_such(short_limit):
+    """Right on every matrix, endless on a batch: the timeout, on the batched input, and not the
+    hint for a 2-D idiom (which this learner did not write)."""
+    result = exercise("softmax").check(_softmax_endless_on_batches)
+    assert result.status == harness.ERROR and result.timed_out
+    assert result.message.startswith("softmax was still running after 0.3 s on batched input #1")
+
+
+def test_a_recogniser_that_calls_the_function_again_is_limited_too(short_limit):
+    """The "draws at random" mistake calls the learner's function again from other seeds: a
+    function that loops forever only then must not hang the check there."""
+
+    def endless_unless_seed_zero(x, weight, bias, eps):
+        while torch.initial_seed() != 0:  # the check's own call is seeded with 0, the recogniser's not
+            pass
+        return x * 2.0  # wrong, so the catalogue's recognisers run
+
+    start = time.monotonic()
+    result = exercise("layer_norm").check(endless_unless_seed_zero)
+    assert time.monotonic() - start < 10
+    assert result.status == harness.WRONG

@@ -218,7 +218,7 @@ def test_a_pair_where_one_tensor_is_expected_says_which_item_is_right():
 def test_a_batch_only_failure_keeps_the_details():
     result = checks.check_attention_scores(lambda q, k: q @ k.permute(*reversed(range(k.dim()))))
     assert result.status == WRONG and "does not swap the last two dimensions" in result.message
-    assert "raised RuntimeError on input #1" in result.message
+    assert "raised RuntimeError on batched input #1" in result.message
 
 
 def test_greedy_reports_a_prefix_without_its_batch_dimension():

@@ -175,6 +175,36 @@ def test_a_cache_filled_by_one_model_is_refused_by_another():
     assert cache.length == 3
 
 
+def test_a_model_and_its_cache_copied_together_stay_together():
+    """deepcopy((model, cache)), as a checker copies its cases: the copied cache is the copied
+    model's, not the original's (a weakref copied as it is would name the original)."""
+    import copy
+
+    model = random_gpt(7)
+    cache = model.new_cache()
+    model.step(torch.tensor([[1, 2]]), cache)
+    model2, cache2 = copy.deepcopy((model, cache))
+    torch.testing.assert_close(
+        model2.step(torch.tensor([[3]]), cache2), model.step(torch.tensor([[3]]), cache)
+    )
+    with pytest.raises(ValueError, match="cache must come from this model"):
+        model.step(torch.tensor([[4]]), cache2)
+
+
+def test_a_cached_logits_fn_sees_a_submodule_switched_alone_and_replaced_weights():
+    model = random_gpt(8)
+    fn = gen.cached_logits_fn(model)
+    prefix, longer = torch.tensor([[1, 2, 3]]), torch.tensor([[1, 2, 3, 4]])
+    fn(prefix)
+    model.load_state_dict({k: v + 0.05 for k, v in model.state_dict().items()}, assign=True)
+    torch.testing.assert_close(fn(longer), model(longer))
+    fn(prefix)
+    before = fn.cache
+    model.blocks.train()  # one submodule switched alone: its dropout, were there any, would draw
+    fn(longer)
+    assert fn.cache is not before  # a fresh cache, filled in the new mode
+
+
 # --- sampling against reference maths ---
 
 

@@ -13,10 +13,9 @@ import transformer_course
 PACKAGE = Path(transformer_course.__file__).parent
 ORDER = [
     "_validate", "tokenizer", "embeddings", "positional", "kv_cache", "narrow_heads", "attention_inputs",
-    "attention", "examples", "recurrence", "softmax", "cost", "masks", "layers", "config", "stacks",
-    "model", "data",
-    "story_world", "stories", "pointer", "neighbours", "training", "sampling", "generation",
-    "lm_training", "pronoun_heads", "alignment", "from_scratch",
+    "attention", "examples", "recurrence", "softmax", "cost", "masks", "torch_layers", "layers", "config",
+    "stacks", "model", "data", "story_world", "stories", "pointer", "neighbours", "training", "sampling",
+    "logits_fns", "generation", "lm_training", "pronoun_heads", "alignment", "from_scratch",
     "assets", "figures", "widgets", "checks", "export", "lab_server", "workspace", "kernel_memory",
 ]  # fmt: skip
 MODULES = sorted(

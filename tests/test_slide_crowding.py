@@ -173,3 +173,15 @@ def test_a_full_bars_value_is_not_cut_by_the_top_of_a_squeezed_plot(make):
     bar = fig.data[0]
     assert bar.text[0] == "1.00" and bar.textposition == "outside"
     assert bar.cliponaxis is False
+
+
+def test_a_long_sentence_gets_a_taller_grid_than_the_least_height_asked():
+    """``height`` is a least height: thirty words keep their 14 px a row, where a fixed 460 px
+    would give them about 10."""
+    words = [f"w{i}" for i in range(30)]
+    weights = torch.softmax(torch.randn(2, 30, 30), dim=-1)
+    fig = figures.head_grid_figure(weights, words, columns=2, height=460)
+    margin = fig.layout.margin
+    assert (fig.layout.height - margin.t - margin.b) / 30 >= 14
+    short = figures.head_grid_figure(weights[:, :5, :5], words[:5], columns=2, height=460)
+    assert short.layout.height == 460

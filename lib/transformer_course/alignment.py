@@ -16,7 +16,7 @@ import torch
 
 from . import _validate
 from .data import SequenceSplit
-from .generation import model_fits
+from .logits_fns import model_fits
 from .model import Transformer
 
 ALIGNED_KINDS = ("copy", "reverse")

@@ -22,15 +22,22 @@ faster.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
 from . import _validate
 from .data import SequenceSplit
-from .kv_cache import KVCache
-from .model import DecoderOnlyTransformer
+from .logits_fns import (
+    CachedLogits,
+    LogitsFn,
+    cached_logits_fn,
+    decoder_logits_fn,
+    max_positions,
+    model_fits,
+    output_vocab,
+    seq2seq_logits_fn,
+)
 from .sampling import (
     STRATEGIES,
     check_logits,
@@ -46,8 +53,6 @@ __all__ = [  # the sampling functions are part of generation's interface too
     "choose", "decoder_logits_fn", "generate", "greedy_decode", "keep_top_p", "last_logits", "max_positions",
     "next_token_probs", "seq2seq_accuracy", "seq2seq_logits_fn", "sequence_accuracy", "strip",
 ]  # fmt: skip
-
-LogitsFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -185,7 +190,7 @@ def greedy_decode(
     _validate.positive_int("max_new_tokens", max_new_tokens)
     _check_room(logits_fn, prompt.shape[1], max_new_tokens)
     _validate.integer("pad_id", pad_id, low=0, high=_vocab(logits_fn))  # None fails in masked_fill
-    _check_ids(logits_fn, prompt, eos_id=eos_id, pad_id=pad_id)
+    _check_ids(logits_fn, prompt, eos_id=eos_id)  # pad_id: just above
     ids = prompt.clone()
     done = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
     for _ in range(max_new_tokens):
@@ -284,153 +289,6 @@ def _check_room(logits_fn: LogitsFn, prompt_len: int, max_new_tokens: int) -> No
             f"max_new_tokens must be at most {limit - prompt_len}, got {max_new_tokens}: the prompt's "
             f"{prompt_len} tokens and the new ones must fit in the model's max_len ({limit} positions)"
         )
-
-
-def output_vocab(model: torch.nn.Module) -> int | None:
-    """A course model's output vocabulary (the target's, for an encoder-decoder); None for others."""
-    size = getattr(getattr(model, "config", None), "target_vocab_size", None)
-    return size if isinstance(size, int) and not isinstance(size, bool) else None
-
-
-def max_positions(model: torch.nn.Module) -> int | None:
-    """A course model's ``config.max_len``, the most positions it can read; None for others."""
-    limit = getattr(getattr(model, "config", None), "max_len", None)
-    return limit if isinstance(limit, int) and not isinstance(limit, bool) else None
-
-
-def model_fits(
-    model: torch.nn.Module, ids: torch.Tensor, what: str, positions: int, *, target: bool = False
-) -> None:
-    """A course model (one with a ``config``) that knows every id of ``ids`` and has room for
-    its positions: else the model's own check names an argument the caller never passed
-    ("src must hold ids in [0, 12)"). ``positions``: how many it must read at once; ``target``:
-    the ids are an encoder-decoder's output."""
-    config = getattr(model, "config", None)
-    if config is None or not ids.numel():
-        return
-    vocab = output_vocab(model) if target else getattr(config, "vocab_size", None)
-    top = int(ids.max())
-    if isinstance(vocab, int) and top >= vocab:
-        raise ValueError(
-            f"model must know every token of the {what}: its vocab_size is {vocab}, "
-            f"the {what} use ids up to {top}"
-        )
-    limit = max_positions(model)
-    if limit is not None and positions > limit:
-        raise ValueError(
-            f"model must have room for the {what}: its max_len is {limit}, they take {positions} positions"
-        )
-
-
-def seq2seq_logits_fn(model: torch.nn.Module, src: torch.Tensor) -> LogitsFn:
-    """An encoder-decoder ``model(src, tgt) → logits (B, T, V)`` as a logits function of tgt.
-
-    The source is fixed; each call re-runs the model on the target written so far. ``src``
-    has one row per prefix row, or one row shared by every prefix row.
-    """
-    _validate.takes("model", model, 2, "(src, trg_in), an encoder-decoder Transformer")
-    _validate.tensor("src", src, ndim=2, floating=False)
-
-    def logits_fn(prefix: torch.Tensor) -> torch.Tensor:
-        _validate.tensor("prefix", prefix, ndim=2, floating=False)
-        if src.shape[0] not in (1, prefix.shape[0]):
-            raise ValueError(
-                f"src must have 1 row or one per prefix row ({prefix.shape[0]}), got shape {tuple(src.shape)}"
-            )
-        source = src if src.shape[0] == prefix.shape[0] else src.expand(prefix.shape[0], -1)
-        out = model(source, prefix)
-        return out[0] if isinstance(out, tuple) else out
-
-    logits_fn.max_len = max_positions(model)  # the target's positions: generate checks them up front
-    logits_fn.vocab_size = output_vocab(model)  # and the ids it is given and told to stop at
-    return logits_fn
-
-
-def decoder_logits_fn(model: torch.nn.Module) -> LogitsFn:
-    """A decoder-only ``model(ids) → logits (B, T, V)`` as a logits function."""
-    _validate.takes("model", model, 1, "(ids), a decoder-only model such as DecoderOnlyTransformer")
-
-    def logits_fn(prefix: torch.Tensor) -> torch.Tensor:
-        out = model(prefix)
-        return out[0] if isinstance(out, tuple) else out
-
-    logits_fn.max_len = max_positions(model)  # generate checks the positions asked for up front
-    logits_fn.vocab_size = output_vocab(model)  # and the ids it is given and told to stop at
-    return logits_fn
-
-
-class CachedLogits:
-    """A ``DecoderOnlyTransformer`` with a KV cache, as a logits function (use ``cached_logits_fn``).
-
-    Called with prefix (B, t), it runs the model only on the tokens its ``cache`` does not
-    hold yet (the whole prompt the first time, then the one new token) and returns the
-    logits of the whole prefix (B, t, V), as a logits function must: the rows computed
-    by earlier calls, kept in ``logits``, and the new ones. A prefix that does not continue
-    the cached tokens (a new prompt, another batch) starts a fresh cache.
-    """
-
-    def __init__(self, model: DecoderOnlyTransformer, *, need_weights: bool = False):
-        if not isinstance(model, DecoderOnlyTransformer):
-            raise ValueError(
-                f"model must be a DecoderOnlyTransformer (it has a KV cache), got {type(model).__name__}"
-            )
-        self.model = model
-        self.max_len = max_positions(model)  # the cache's room: generate checks it up front
-        self.vocab_size = output_vocab(model)  # the ids generate may be given
-        self.need_weights = _validate.boolean("need_weights", need_weights)
-        self.cache: KVCache = model.new_cache()
-        self.logits: torch.Tensor | None = None  # (B, t, V): one row per cached token
-        self._parameters = list(model.parameters())  # listed once: walking the modules takes 20 µs
-        self._made_by = self._model_state()  # the weights and mode the cache was filled with
-        self.weights: list[torch.Tensor] = []  # with need_weights: per layer (B, h, T, t), the last call's
-
-    def __call__(self, prefix: torch.Tensor) -> torch.Tensor:
-        _validate.tensor("prefix", prefix, ndim=2, floating=False)
-        if prefix.shape[1] == 0:
-            raise ValueError("prefix must hold at least one token per row (e.g. <bos>), got shape (B, 0)")
-        state = self._model_state()
-        if state != self._made_by or not self._continues(prefix):
-            self.cache, self.logits, self._made_by = self.model.new_cache(), None, state
-        t = self.cache.length
-        if prefix.shape[1] > t:  # run the new tokens only: (B, T) → (B, T, V)
-            new = self.model.step(prefix[:, t:], self.cache, need_weights=self.need_weights)
-            self.logits = new if self.logits is None else torch.cat([self.logits, new], dim=1)
-            if self.need_weights:
-                self.weights = self.model.attention_weights()["decoder_self"]
-        return self.logits  # (B, t + T, V)
-
-    def _model_state(self) -> tuple:
-        """What the cached keys depend on besides the tokens: the model's mode and its weights'
-        version counters, which every in-place write bumps (an optimiser's step, load_state_dict).
-        Changed, the cache is stale: a function kept across training would write with old keys."""
-        return self.model.training, tuple(p._version for p in self._parameters)
-
-    def _continues(self, prefix: torch.Tensor) -> bool:
-        """Whether prefix (B, t') starts with the cached tokens (B, t), t ≤ t'."""
-        ids = self.cache.ids
-        if ids is None or prefix.device != ids.device or prefix.shape[0] != ids.shape[0]:
-            return False
-        return prefix.shape[1] >= ids.shape[1] and torch.equal(prefix[:, : ids.shape[1]], ids)
-
-    def last_attention(self) -> list[torch.Tensor]:
-        """The last token's attention over the whole prefix, one (B, h, t) per layer, from the
-        last call (which needs ``need_weights=True``)."""
-        if not self.need_weights:
-            raise ValueError("need_weights must be True (cached_logits_fn(model, need_weights=True))")
-        if not self.weights:
-            raise ValueError("prefix: call the function on a prefix first, then ask for its attention")
-        return [w[:, :, -1, :] for w in self.weights]  # (B, h, T, t) → the last row, (B, h, t)
-
-
-def cached_logits_fn(model: DecoderOnlyTransformer, *, need_weights: bool = False) -> CachedLogits:
-    """A decoder-only ``model`` as a logits function that keeps a KV cache between calls.
-
-    ``generate(cached_logits_fn(model), prompt, ...)`` writes the same tokens as
-    ``generate(decoder_logits_fn(model), prompt, ...)``, running the model on one new
-    token per step instead of the whole prefix. With ``need_weights``, ``last_attention()``
-    gives the newest token's attention over the prefix after each call.
-    """
-    return CachedLogits(model, need_weights=need_weights)
 
 
 @torch.no_grad()

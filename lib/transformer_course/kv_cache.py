@@ -28,7 +28,9 @@ not differentiate a step again once a later step has written into the same buffe
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
+from copy import deepcopy
 
 import torch
 
@@ -55,6 +57,20 @@ class KVCache:
         # values[i] are views of its first t positions. Made by layer i's first append.
         self._buffers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * num_layers
         self._owner: Callable[[], object] | None = None  # weakref to the model whose keys these are
+
+    def __deepcopy__(self, memo: dict) -> KVCache:
+        """A copy whose owner is the copy of its model when that is copied along (deepcopy of
+        (model, cache)), else none: a weakref copied as it is would still name the original,
+        and the copied model would refuse its own cache."""
+        copy = KVCache.__new__(KVCache)
+        memo[id(self)] = copy
+        for name, value in vars(self).items():
+            if name != "_owner":
+                setattr(copy, name, deepcopy(value, memo))
+        owner = self._owner() if self._owner is not None else None
+        copied = memo.get(id(owner)) if owner is not None else None
+        copy._owner = weakref.ref(copied) if copied is not None else None
+        return copy
 
     @property
     def length(self) -> int:

@@ -32,6 +32,7 @@ from torch import nn
 from . import _validate
 from .attention import MultiHeadAttention
 from .kv_cache import KVCache
+from .torch_layers import activation_name, check_same_design, copy_parameters
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu, "gelu": F.gelu}
 
@@ -164,7 +165,7 @@ class _Layer(nn.Module):
         _validate.text("name", name)
         if not isinstance(layer, self.torch_class):
             raise ValueError(f"{name} must be an nn.{self.torch_class.__name__}, got {type(layer).__name__}")
-        _check_same_design(self, layer, name)
+        check_same_design(self, layer, name)
         for mine, theirs in self.attentions:
             getattr(self, mine).load_from_torch(getattr(layer, theirs), f"{name}.{theirs}")
         parts = {"linear1": self.feed_forward.linear1, "linear2": self.feed_forward.linear2}
@@ -330,52 +331,6 @@ class DecoderLayer(_Layer):
         return self.add_norm3._forward(x, self.feed_forward._forward)
 
 
-def _check_same_design(mine: EncoderLayer | DecoderLayer, layer: nn.Module, name: str) -> None:
-    if (layer.linear1.bias is not None) != mine.bias:
-        raise ValueError(
-            f"{name} must have bias={mine.bias}, as this layer has (biases in its Linears and "
-            f"LayerNorms or none), got bias={layer.linear1.bias is not None}"
-        )
-    if layer.linear1.in_features != mine.d_model:
-        raise ValueError(f"{name} must have d_model={mine.d_model}, got {layer.linear1.in_features}")
-    if layer.linear1.out_features != mine.feed_forward.d_ff:
-        raise ValueError(
-            f"{name} must have dim_feedforward={mine.feed_forward.d_ff}, got {layer.linear1.out_features}"
-        )
-    if bool(layer.norm_first) != mine.norm_first:
-        raise ValueError(f"{name} must have norm_first={mine.norm_first}, got {layer.norm_first}")
-    theirs = _activation_name(layer.activation)
-    if theirs != mine.feed_forward.activation:
-        raise ValueError(f"{name} must use activation {mine.feed_forward.activation!r}, got {theirs}")
-    # load_state_dict copies a LayerNorm's weights, not its eps: another eps would compute other numbers.
-    if layer.norm1.eps != mine.norm1.eps:
-        raise ValueError(f"{name} must have layer_norm_eps={mine.norm1.eps:g}, got {layer.norm1.eps:g}")
-
-
-def _activation_name(activation: object) -> str:
-    """PyTorch's layer activation → lib's name: "relu" or "gelu" (given as a string, PyTorch
-    keeps F.relu or F.gelu; given as a module, the module), else its repr for the message."""
-    if activation is F.relu or activation is torch.relu or type(activation) is nn.ReLU:
-        return "relu"
-    if activation is F.gelu or (type(activation) is nn.GELU and activation.approximate == "none"):
-        return "gelu"  # GELU(approximate="tanh") is another curve (GPT-2's): not this one
-    return repr(activation)
-
-
-def copy_parameters(mine: nn.Module, theirs: object, name: str) -> None:
-    """Copy the weight (and bias) of ``theirs`` into ``mine``, an nn.Linear or nn.LayerNorm,
-    refusing by name one of another kind, shape or bias (load_state_dict would fail inside)."""
-    want = {k: tuple(v.shape) for k, v in mine.state_dict().items()}
-    got = type(theirs).__name__
-    if isinstance(theirs, type(mine)):
-        got = {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
-    if got != want:
-        raise ValueError(f"{name} must be an nn.{type(mine).__name__} with parameters {want}, got {got}")
-    if getattr(theirs, "eps", None) != getattr(mine, "eps", None):  # a LayerNorm's eps is not copied
-        raise ValueError(f"{name} must have eps={mine.eps:g}, as this layer's has, got {theirs.eps:g}")
-    mine.load_state_dict(theirs.state_dict())
-
-
 def _check_hidden(name: str, x: torch.Tensor, d_model: int, weight: torch.Tensor) -> None:
     """(B, L, d_model), on the device and in the dtype of the layer's ``weight``."""
     _validate.tensor(name, x, ndim=3, floating=True)
@@ -409,7 +364,7 @@ def _sublayer_output(sublayer: Callable[[torch.Tensor], torch.Tensor], x: torch.
 def check_activation(activation: object) -> str:
     """The activation's name, "relu" or "gelu", from the name or from what PyTorch's layers
     also take for it (F.relu, F.gelu, nn.ReLU(), nn.GELU()): one function, two spellings."""
-    name = activation if isinstance(activation, str) else _activation_name(activation)
+    name = activation if isinstance(activation, str) else activation_name(activation)
     if name not in ACTIVATIONS:
         raise ValueError(
             f"activation must be one of {sorted(ACTIVATIONS)} (or F.relu, F.gelu, nn.ReLU(), nn.GELU()), "

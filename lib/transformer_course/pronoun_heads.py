@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from . import _validate
-from .generation import model_fits
+from .logits_fns import model_fits
 from .stories import Story, encode
 from .training import release_freed_memory
 

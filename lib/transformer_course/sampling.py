@@ -137,7 +137,8 @@ def keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
 def _keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     """``keep_top_p`` for probabilities that softmax has just made."""
     ranked, order = probs.sort(dim=-1, descending=True, stable=True)  # (..., V), most likely first
-    ranked = ranked.double()  # float32 totals of thousands of tokens drift by 1e-7 or more
+    if ranked.device.type != "mps":  # MPS has no float64; its float32 totals drift, as before
+        ranked = ranked.double()  # float32 totals of thousands of tokens drift by 1e-7 or more
     mass_above = ranked.cumsum(dim=-1) - ranked  # (..., V): total of the tokens ranked above
     drop_ranked = mass_above >= top_p  # the nucleus was complete without this token
     drop = drop_ranked.scatter(-1, order, drop_ranked)  # back to vocabulary order

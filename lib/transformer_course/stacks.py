@@ -18,8 +18,9 @@ from . import _validate
 from .config import TransformerConfig, check_config, check_depth
 from .embeddings import TokenEmbedding
 from .kv_cache import KVCache
-from .layers import DecoderLayer, EncoderLayer, _check_hidden, _dropout, copy_parameters
+from .layers import DecoderLayer, EncoderLayer, _check_hidden, _dropout
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
+from .torch_layers import copy_parameters
 
 
 class Embed(nn.Module):

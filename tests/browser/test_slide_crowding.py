@@ -155,7 +155,6 @@ def test_tick_labels_of_crowded_heatmaps_read_on_a_slide(notebook, lab, browser,
             shot = f"slide-crowding-{label}-{'light' if light else 'dark'}.png"
             page.screenshot(path=str(BUILD / "screenshots" / shot))
             problems += check_ticks(measured[label], label)
-        print(f"\n{theme}: {measured}")
         assert not problems, "\n".join(problems)
         heads = next(f for f in measured["history"] if f["title"].startswith("Encoder"))
         assert heads["yLabels"] == 11 and heads["xLabels"] == 22, heads  # every word, none left out

@@ -9,6 +9,9 @@ name the mistake.
 - A wrong answer is compared with each known ``Mistake``; the first that matches gives its
   hint, otherwise the message says where the answer differs and by how much (``describe``).
   An exception is matched against the mistakes' ``error`` patterns the same way.
+- A call of the learner's function that runs past ``LIMIT_S`` (30 s: every input is small)
+  is stopped and named as a loop that may never end, rather than leaving the kernel busy
+  until the learner interrupts it.
 - ``Exercise`` is the uniform record of one exercise (its checker, a worked solution, a
   starter, correct alternatives, and the catalogue of mistakes with a learner-style
   example of each) that the contract test in ``tests/test_exercises.py`` runs.
@@ -19,17 +22,14 @@ from __future__ import annotations
 import copy
 import html
 import re
-import signal
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from .describe import describe_difference, same
+from .time_limit import LIMIT_S, TookTooLong, time_limit
 
 PASSED, NOT_ATTEMPTED, WRONG, ERROR = "passed", "not attempted", "wrong", "error"
 # What a learner's function may raise and the checker reports: any error, and sys.exit() or
@@ -44,6 +44,7 @@ CHECK_COLOURS = {"passed": "#15803d", "waiting": "#6b7280", "wrong": "#b91c1c"} 
 class Result:
     status: str  # one of PASSED, NOT_ATTEMPTED, WRONG, ERROR
     message: str
+    timed_out: bool = False  # the learner's function ran past LIMIT_S (an ERROR)
 
     @property
     def passed(self) -> bool:
@@ -125,6 +126,7 @@ def check_function(
     atol: float = 1e-5,
     seed: int = 0,
     parts: Sequence[str] | None = None,
+    inputs: str = "input",
 ) -> Result:
     """Call ``learner_fn(*case)`` for every case and compare with ``reference_fn(*case)``.
 
@@ -133,11 +135,13 @@ def check_function(
     the global (CPU) random state seeded with ``seed``, so code that draws (dropout,
     sampling) draws the same numbers in the learner's function, the reference and each
     mistake; the caller's random state is restored afterwards. ``parts`` names the items of
-    a result that is a tuple, e.g. ("output", "weights"), for the messages.
+    a result that is a tuple, e.g. ("output", "weights"), for the messages; ``inputs``: what
+    the messages call a case ("input #2", "batched input #2"). A call of the learner's
+    function that runs past ``LIMIT_S`` is stopped (``time_limit``) and reported as such.
     """
     if not callable(learner_fn):
         raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
-    run = _Run(learner_fn, reference_fn, name, tuple(mistakes), atol, seed, parts)
+    run = _Run(learner_fn, reference_fn, name, tuple(mistakes), atol, seed, parts, inputs)
     with torch.random.fork_rng(devices=[]):
         for number, case in enumerate(cases, start=1):
             failure = run.check(case, number)
@@ -157,6 +161,7 @@ class _Run:
     atol: float
     seed: int
     parts: Sequence[str] | None
+    inputs: str = "input"
 
     def call(self, fn: Callable, case: tuple) -> object:
         torch.default_generator.manual_seed(self.seed)  # the CPU generator: forked and restored
@@ -172,10 +177,11 @@ class _Run:
         except TookTooLong:
             return Result(
                 ERROR,
-                f"{self.name} was still running after {LIMIT_S:g} s on input #{number}, a small "
-                "input the reference answers in milliseconds: a loop that never ends? Look for a "
-                "while loop whose condition never changes (a sequence never appended to, a counter "
+                f"{self.name} was still running after {LIMIT_S:g} s on {self.inputs} #{number}, a "
+                "small input the reference answers in milliseconds: a loop that never ends? Look for "
+                "a while loop whose condition never changes (a sequence never appended to, a counter "
                 "never increased).",
+                timed_out=True,
             )
 
     def _check(self, case: tuple, number: int) -> Result | None:
@@ -190,11 +196,11 @@ class _Run:
         except SystemExit:
             return Result(
                 ERROR,
-                f"{self.name} called exit() (or sys.exit()) on input #{number}: a function hands "
+                f"{self.name} called exit() (or sys.exit()) on {self.inputs} #{number}: a function hands "
                 "back its answer with return.",
             )
         except LEARNER_ERRORS as err:
-            raised = f"{self.name} raised {type(err).__name__} on input #{number}: {err}"
+            raised = f"{self.name} raised {type(err).__name__} on {self.inputs} #{number}: {err}"
             hint = _known_error(err, self.mistakes) or _signature_error(err, self.name)
             return Result(WRONG, f"{hint} ({raised})") if hint else Result(ERROR, raised)
         want = self.call(self.reference_fn, case)
@@ -204,7 +210,8 @@ class _Run:
         if hint is not None:
             return Result(WRONG, hint)
         difference = describe_difference(got, want, self.atol, self.parts)
-        return Result(WRONG, f"{self.name} differs from the reference on input #{number}: {difference}")
+        where = f"{self.inputs} #{number}"
+        return Result(WRONG, f"{self.name} differs from the reference on {where}: {difference}")
 
     def known_mistake(self, got: object, case: tuple) -> str | None:
         for mistake in self.mistakes:
@@ -212,49 +219,13 @@ class _Run:
                 atol = self.atol if mistake.atol is None else mistake.atol
                 if mistake.compute is not None and same(got, self.call(mistake.compute, case), atol):
                     return mistake.hint
-                if mistake.recognise is not None and mistake.recognise(self.learner_fn, case, got):
-                    return mistake.hint
-            except LEARNER_ERRORS:
+                if mistake.recognise is not None:
+                    with time_limit(LIMIT_S):  # some call the learner's function again
+                        if mistake.recognise(self.learner_fn, case, got):
+                            return mistake.hint
+            except (*LEARNER_ERRORS, TookTooLong):
                 continue
         return None
-
-
-LIMIT_S = 30.0  # per call of a learner's function: every case is small, the references take ms
-
-
-class TookTooLong(BaseException):
-    """A learner's function ran past ``LIMIT_S``. A BaseException, so that a learner's own
-    ``except Exception`` inside the endless loop does not swallow it and loop on."""
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise ``TookTooLong`` in the code run inside if it runs longer than ``seconds``.
-
-    Only where a timer can interrupt it: the main thread on a system with ``signal.setitimer``
-    (Linux, macOS; a notebook's cells run there), else no limit. An alarm already set (pytest's
-    timeout) is kept: it keeps its handler, and is set again with the time it had left."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    theirs, _ = signal.getitimer(signal.ITIMER_REAL)
-    if 0 < theirs <= seconds:  # theirs rings first anyway: leave it alone
-        yield
-        return
-
-    def ring(signum, frame):
-        raise TookTooLong
-
-    start = time.monotonic()
-    handler = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, handler)
-        if theirs > 0:
-            signal.setitimer(signal.ITIMER_REAL, max(theirs - (time.monotonic() - start), 1e-3))
 
 
 def _signature_error(err: Exception, name: str) -> str | None:
@@ -342,10 +313,12 @@ def check_then_batch(
     result = check_function(learner_fn, reference, single, name=name, mistakes=mistakes)
     if not result.passed:
         return result
-    batch = check_function(learner_fn, reference, batched, name=name, mistakes=mistakes)
+    batch = check_function(
+        learner_fn, reference, batched, name=name, mistakes=mistakes, inputs="batched input"
+    )
     if batch.passed:
         return Result(PASSED, passed)
-    if batch.status not in (WRONG, ERROR):
+    if batch.status not in (WRONG, ERROR) or batch.timed_out:  # a timeout names no 2-D idiom
         return batch
     named = [m for m in mistakes if m.hint in batch.message]
     if any(m.error is not None for m in named):  # an error that names its cause (torch.mm's)

@@ -99,7 +99,7 @@ def head_grid_figure(
     ``heads`` picks which heads to draw (all by default), ``columns`` how many per row.
     ``marks`` adds a word to some heads' titles, e.g. {2: "A", 5: "B"}. The heads share
     one colour scale in [0, 1], so their colours compare directly. ``height``: the figure's
-    height in pixels (default: from the rows, 14 px a word).
+    least height in pixels (it is always tall enough for its rows, 14 px a word).
 
     Drawn as ONE heatmap on one pair of axes: the heads' matrices tiled with an empty
     (NaN) row and column between them, the words along the left and the bottom. Eight
@@ -166,7 +166,7 @@ def head_grid_figure(
     return figure(
         [trace],
         title=title,
-        height=height or 90 + rows * (40 + 14 * max(lq, 6)) + 6 * long_k,
+        height=max(height or 0, 90 + rows * (40 + 14 * max(lq, 6)) + 6 * long_k),
         # Room for the longest word beside the panels and (slanted) under them; no automargin
         # pass (plotly would lay the figure out twice on every redraw).
         margin=dict(l=14 + 8 * long_q, r=10, t=70, b=14 + 7 * long_k),

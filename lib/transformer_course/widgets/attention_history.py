@@ -14,7 +14,7 @@ from .. import _validate, figures
 from .kit import Explorer, SelectionSlider
 
 SNAPSHOT_KEYS = ("pointer", "encoder", "wins", "predicate")  # what pointer.snapshot keeps
-ENCODER_HEIGHT = 460  # px: the history's heads, as tall as both rows of figures on a slide
+ENCODER_HEIGHT = 460  # px at least: the history's heads, as tall as both rows of figures on a slide
 
 
 def _opening(words: list[str], n: int, limit: int = 48) -> str:
