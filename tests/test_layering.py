@@ -14,8 +14,9 @@ PACKAGE = Path(transformer_course.__file__).parent
 ORDER = [
     "_validate", "tokenizer", "embeddings", "positional", "kv_cache", "narrow_heads", "attention_inputs",
     "attention", "examples", "recurrence", "softmax", "cost", "masks", "torch_layers", "layers", "config",
-    "stacks", "model", "data", "story_world", "stories", "pointer", "neighbours", "training", "sampling",
-    "logits_fns", "generation", "lm_training", "pronoun_heads", "alignment", "from_scratch",
+    "stacks", "model_base", "model", "data", "story_world", "story_record", "story_ids", "stories", "pointer",
+    "neighbours", "history", "lr_schedule", "training", "sampling", "logits_fns", "generation", "lm_training",
+    "pronoun_heads", "alignment", "from_scratch",
     "assets", "figures", "widgets", "checks", "export", "lab_server", "workspace", "kernel_memory",
 ]  # fmt: skip
 MODULES = sorted(

@@ -16,10 +16,10 @@ because it knows the probability of every choice it makes, also answers exactly:
   distribution. The grammar is unambiguous (each story has one derivation), so
   p(story) is the product of its choices and of its next-token conditionals alike.
 
-Each sampled ``Story`` lists its pronouns (``PronounLink``): where each is, where its
-referent was last named, where the other candidates were, and the query position whose
-next-token prediction needs the referent. Positions index ``story.tokens``, which start
-with ``<bos>`` at 0, so they are positions in the model's input too.
+Each sampled ``Story`` lists its pronouns (``PronounLink``): what a story is once written
+is ``story_record``'s, and the ids a model reads (``story_vocab``, ``encode``, ``decode``)
+are ``story_ids``'s; all of them can be imported from here too. ``split`` draws a training
+set and held-out stories that are not in it.
 """
 
 from __future__ import annotations
@@ -27,67 +27,20 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from dataclasses import dataclass
 
 import torch
 
 from . import _validate, story_world
-from .story_world import BY_KEY, FOODS, Entry
+from .story_ids import decode, encode, story_vocab
+from .story_record import PronounLink, Story
+from .story_world import FOODS, Entry
 from .tokenizer import BOS, EOS, PAD, Vocab, tokenize
 
-
-@dataclass(frozen=True)
-class PronounLink:
-    """One pronoun of a story; every field is a position in ``story.tokens``.
-
-    pronoun: where "he"/"she"/"they"/"it" is; referent: the last mention of what it
-    means before it; distractors: the last mention of each other noun it could mean in
-    English (the other character for he/she/they; the oven, the table, the place for
-    "it"); query: the position whose next-token prediction needs the referent (the
-    pronoun itself before an action, "was" before an adjective). referent_mentions and
-    distractor_mentions (one tuple per distractor) hold every mention before the pronoun:
-    a head may look at any of them, so attention is best summed over them.
-    """
-
-    pronoun: int
-    referent: int
-    distractors: tuple[int, ...]
-    query: int
-    word: str
-    referent_mentions: tuple[int, ...]
-    distractor_mentions: tuple[tuple[int, ...], ...]
-
-
-@dataclass(frozen=True)
-class Story:
-    """tokens: ("<bos>", words and punctuation..., "<eos>"); log_prob: ln p(story);
-    sentences: the table entries it was made of."""
-
-    tokens: tuple[str, ...]
-    log_prob: float
-    sentences: tuple[Entry, ...] = field(repr=False)
-
-    @cached_property
-    def links(self) -> tuple[PronounLink, ...]:
-        """Every pronoun of the story, in order (worked out on first use)."""
-        start, mentions, links = 1, {}, []
-        for entry in self.sentences:
-            for offset, noun in entry.mentions:
-                mentions.setdefault(noun, []).append(start + offset)
-            for pro, noun, query in entry.links:
-                links.append(_link(start + pro, noun, start + query, mentions, entry.tokens[pro]))
-            start += len(entry.tokens)
-        return tuple(links)
-
-    @property
-    def text(self) -> str:
-        return " ".join(self.tokens[1:-1])
-
-    @property
-    def num_predicted(self) -> int:
-        """Tokens a model predicts: every one after <bos>, <eos> included."""
-        return len(self.tokens) - 1
+__all__ = [  # Story, PronounLink and the ids are part of stories' interface too
+    "MAX_EVENTS", "MAX_HELD_OUT_DRAWS", "MAX_STORIES", "Mistake", "PronounLink", "Story", "StoryGenerator",
+    "check_count", "decode", "encode", "split", "story_vocab",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -317,24 +270,6 @@ def _table_for(chosen: list[Entry]) -> story_world.Table:
     return story_world.event_table(a, b, chosen[1].state[0])
 
 
-def _link(pronoun: int, noun: str, query: int, mentions: dict[str, list[int]], word: str) -> PronounLink:
-    before = {k: tuple(p for p in ps if p < pronoun) for k, ps in mentions.items()}
-    if noun in BY_KEY:  # a character: the other character is the distractor
-        others = [k for k, ps in before.items() if ps and k in BY_KEY and k != noun]
-    else:  # "it" → the food: the things and places are the distractors
-        others = [k for k, ps in before.items() if ps and k not in BY_KEY and k not in FOODS]
-    others.sort(key=lambda k: before[k][-1])
-    return PronounLink(
-        pronoun,
-        before[noun][-1],
-        tuple(before[k][-1] for k in others),
-        query,
-        word,
-        before[noun],
-        tuple(before[k] for k in others),
-    )
-
-
 def _words(story, *, allow_eos: bool = True, name: str = "story") -> list[str] | None:
     """Text or tokens → the words between an optional <bos> and an optional <eos>."""
     words = _tokens(story, name=name)[1:]
@@ -375,54 +310,7 @@ def _sentences(words: list[str]) -> list[tuple[str, ...]] | None:
     return None if rest or not complete else complete
 
 
-# --- tensors for a model ---
-
-
-@lru_cache(maxsize=1)
-def story_vocab() -> Vocab:
-    """<pad> <unk> <bos> <eos>, then every token the world writes."""
-    return Vocab(story_world.words())
-
-
-def encode(stories: Sequence[Story], *, length: int | None = None) -> torch.Tensor:
-    """Stories → ids (N, length), <bos> … <eos> then <pad>; length defaults to the longest."""
-    if (
-        isinstance(stories, (Story, str))
-        or not isinstance(stories, Sequence)
-        or not len(stories)
-        or not all(isinstance(s, Story) for s in stories)
-    ):
-        raise ValueError(
-            "stories must be a non-empty list of Story (StoryGenerator.sample or parse makes them), "
-            f"got {type(stories).__name__}"
-        )
-    longest = max(len(s.tokens) for s in stories)
-    length = longest if length is None else _validate.positive_int("length", length)
-    if length < longest:
-        raise ValueError(f"length must be at least the longest story ({longest} tokens), got {length}")
-    # a flat list of ints, then the tensor: 16 bytes a token, refused before either is made
-    _validate.fits_in_memory("len(stories) × length", len(stories) * length, bytes_each=16)
-    vocab = story_vocab()
-    stoi, unk, pad = vocab.stoi, vocab.unk_id, vocab.pad_id
-    # One flat list, one tensor: a row at a time took 2.5 times as long. Vocab.ids would check
-    # every story's tokens again (0.25 against 0.11 s for 64,000 stories): a Story's are words.
-    flat: list[int] = []
-    for s in stories:
-        flat += [stoi.get(t, unk) for t in s.tokens]
-        flat += [pad] * (length - len(s.tokens))
-    return torch.tensor(flat, dtype=torch.long).view(len(stories), length)  # (N, length)
-
-
-def decode(ids: torch.Tensor) -> list[str]:
-    """ids (T,) → tokens from the first <bos> (if any) to the first <eos> included, no <pad>."""
-    _validate.tensor("ids", ids, ndim=1, floating=False)
-    out = []
-    for tok in story_vocab().tokens(ids):
-        if tok != PAD:
-            out.append(tok)
-        if tok == EOS:
-            break
-    return out
+# --- train and held-out stories ---
 
 
 def split(

@@ -5,7 +5,8 @@ back-propagates, and lets the optimiser (Adam) move every weight a little downhi
 records the loss of every step in a ``History``, calls ``callback`` every
 ``callback_every`` steps (a live loss curve), and at the ``snapshot_steps`` it asks
 ``snapshot_fn`` for whatever should be watched as the model learns (usually attention
-weights), stored in ``history.snapshots``.
+weights), stored in ``history.snapshots``. ``History`` is ``history``'s, the learning-rate
+schedule (``learning_rates``) ``lr_schedule``'s; both can be imported from here too.
 
 Deterministic: the batches come from a generator seeded with ``seed`` and the global
 RNG (dropout) is seeded with it too, so the same call gives the same numbers.
@@ -20,7 +21,6 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -28,72 +28,13 @@ from torch import nn
 
 from . import _validate
 from .data import SequenceSplit, batches
+from .history import History
+from .lr_schedule import MAX_LR, MAX_SCHEDULE, _check_lr, _lr_factor, learning_rates
 
-
-@dataclass
-class History:
-    """What happened during training.
-
-    steps/losses/learning_rates: one entry per step (step numbers start at 1; the rate
-    each step's update used); evals: name → list of (step, value); snapshots: step → what
-    ``snapshot_fn`` returned (step 0 = before training); seconds: wall-clock time of the loop.
-    """
-
-    steps: list[int] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    learning_rates: list[float] = field(default_factory=list)
-    evals: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
-    snapshots: dict[int, object] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def __post_init__(self):
-        # History(losses=None) would fail later, inside smoothed() or a plot, naming nothing
-        for name in ("steps", "losses", "learning_rates"):
-            if not isinstance(getattr(self, name), list):
-                raise ValueError(f"{name} must be a list, got {type(getattr(self, name)).__name__}")
-        for name in ("evals", "snapshots"):
-            if not isinstance(getattr(self, name), dict):
-                raise ValueError(f"{name} must be a dict, got {type(getattr(self, name)).__name__}")
-
-    def __len__(self) -> int:
-        return len(self.steps)
-
-    @property
-    def last_loss(self) -> float:
-        if not self.losses:
-            raise ValueError("history holds no steps yet")
-        return self.losses[-1]
-
-    def smoothed(self, window: int = 20) -> list[float]:
-        """Running mean of the loss over the last ``window`` steps (fewer at the start)."""
-        _validate.positive_int("window", window)
-        out, total = [], 0.0
-        for i, loss in enumerate(self.losses):
-            total += loss
-            if i >= window:
-                total -= self.losses[i - window]
-            out.append(total / min(i + 1, window))
-        return out
-
-    def add_eval(self, name: str, step: int, value: float) -> None:
-        """Record ``value`` (e.g. a held-out loss) measured at ``step`` under ``name``."""
-        if not isinstance(name, str) or not name:
-            raise ValueError(f'name must be a non-empty str such as "held-out", got {name!r}')
-        _validate.integer("step", step, low=0)
-        if isinstance(value, str | bytes | bool) or not _is_number(value):  # True is no measurement
-            raise ValueError(f"value must be a number (what was measured at step {step}), got {value!r}")
-        self.evals.setdefault(name, []).append((step, float(value)))
-
-
-def _is_number(value: object) -> bool:
-    """A Python number or a one-element tensor: what ``float()`` turns into a loss."""
-    if isinstance(value, torch.Tensor):
-        return value.numel() == 1
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+__all__ = [  # History and the schedule are part of training's interface too
+    "MAX_LR", "MAX_SCHEDULE", "History", "learning_rates", "release_freed_memory", "seq2seq_loss",
+    "split_batch_fn", "train",
+]  # fmt: skip
 
 
 def train(
@@ -306,40 +247,6 @@ def _check_loss(loss: object) -> torch.Tensor:
             "was it computed under torch.no_grad(), detached, or rebuilt with torch.tensor?)"
         )
     return loss
-
-
-MAX_SCHEDULE = 10_000_000  # steps a listed schedule may have (80 MB of Python floats)
-MAX_LR = 1e6  # far above any useful rate; 1e300 fails inside Adam ("cannot be converted to float")
-
-
-def learning_rates(lr: float, steps: int, *, warmup: int = 0, decay: bool = False) -> list[float]:
-    """The learning rate of each of ``steps`` steps that ``train`` uses, for plotting the schedule.
-
-    Warm-up: the first ``warmup`` steps climb linearly from lr/warmup to lr, so the first
-    updates, made while Adam's running averages rest on a handful of gradients and the
-    weights are random, stay small. Decay: afterwards the rate glides along half a cosine
-    from lr down to lr/10, so that the last updates are small and the weights settle.
-    """
-    _check_lr(lr)
-    _validate.integer("steps", steps, low=1, high=MAX_SCHEDULE + 1)  # one float per step, listed
-    _validate.integer("warmup", warmup, low=0)
-    _validate.boolean("decay", decay)
-    return [lr * _lr_factor(s, steps, warmup, decay) for s in range(steps)]
-
-
-def _check_lr(lr: object) -> None:
-    _validate.finite_number("lr", lr, above=0)
-    if lr > MAX_LR:  # Adam fails on it deep inside, converting to float
-        raise ValueError(f"lr must be at most {MAX_LR:g} (a learning rate is usually below 1), got {lr!r}")
-
-
-def _lr_factor(step: int, steps: int, warmup: int, decay: bool) -> float:
-    if step < warmup:
-        return (step + 1) / warmup
-    if not decay:
-        return 1.0
-    progress = (step - warmup) / max(1, steps - warmup)
-    return 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def _snapshot(model: nn.Module, snapshot_fn: Callable[[nn.Module], object]) -> object:

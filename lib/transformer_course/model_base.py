@@ -1,0 +1,88 @@
+"""What every whole model of ``model`` shares: ``_LanguageModelBase``.
+
+The encoder-decoder, the decoder-only and the encoder-only models each make token
+embeddings and an output projection (tied to the embedding when ``config.tie_embeddings``),
+initialise their weights the same way, check their ids and build their masks from them. A
+module of its own so that ``model`` reads as the three models and what sets them apart; the
+check that a model's weights fit in memory is here too, made before any weight is.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import _validate
+from .config import TransformerConfig
+from .embeddings import TokenEmbedding
+from .masks import causal_mask, padding_mask
+
+
+class _LanguageModelBase(nn.Module):
+    """Shared pieces: embeddings, output projection, initialisation, masks, id checks."""
+
+    config: TransformerConfig
+
+    def _check_fits(self, vocabularies: tuple[int, ...], embeds: int, encoders: int, decoders: int) -> None:
+        """Refuse, before any weight is made, a model whose weights could never fit in memory: a
+        huge vocab_size or max_len would otherwise fail inside torch, half built, naming neither.
+        Counted in float32 numbers: ``vocabularies`` token tables (and an output layer when not
+        tied), ``embeds`` position tables (a sinusoidal one is computed in float64, with
+        scratch space: 4 numbers' worth each), encoder layers (4 d² for attention, 2 d·d_ff
+        for the feed-forward) and decoder layers (8 d²: cross-attention too)."""
+        c = self.config
+        d = c.d_model
+        tables = sum(vocabularies) * d + (0 if c.tie_embeddings else vocabularies[-1] * d)
+        positions = embeds * c.max_len * d * (4 if c.positional == "sinusoidal" else 1)
+        layers = encoders * (4 * d * d + 2 * d * c.d_ff) + decoders * (8 * d * d + 2 * d * c.d_ff)
+        _validate.fits_in_memory(
+            "the model's sizes (vocab_size × d_model, max_len × d_model, layers × d_model × d_ff)",
+            tables + positions + layers,
+        )
+
+    def _make_token_embedding(self, vocab_size: int) -> TokenEmbedding:
+        return TokenEmbedding(vocab_size, self.config.d_model, scale=True)
+
+    def _make_output(self, token: TokenEmbedding, vocab_size: int) -> nn.Linear:
+        # A bias of its own when untied (the tied matrix is the embeddings'), unless config.bias=False.
+        bias = self.config.bias and not self.config.tie_embeddings
+        out = nn.Linear(self.config.d_model, vocab_size, bias=bias)
+        if self.config.tie_embeddings:
+            out.weight = token.lookup.weight  # the same Parameter object: one matrix, counted once
+        return out
+
+    def _init_weights(self) -> None:
+        # Xavier for every matrix (as nn.Transformer does); embeddings ~ N(0, 1/d_model), so
+        # that after the √d_model scaling a token vector has entries of size about 1.
+        for name, p in self.named_parameters():
+            if p.dim() > 1 and "lookup" not in name:
+                nn.init.xavier_uniform_(p)
+        for module in self.modules():
+            if isinstance(module, TokenEmbedding):
+                nn.init.normal_(module.lookup.weight, std=self.config.d_model**-0.5)
+
+    def _check_ids(self, name: str, ids: torch.Tensor, vocab_size: int) -> None:
+        _validate.tensor(name, ids, ndim=2, floating=False)
+        _validate.index_dtype(name, ids)
+        _validate.same_device(name, ids, self.output.weight.device, "the model's weights")
+        _validate.ids_in_range(name, ids, vocab_size)
+        if ids.shape[1] == 0:
+            raise ValueError(
+                f"{name} must hold at least one token per sequence, got shape {tuple(ids.shape)}"
+            )
+        if ids.shape[1] > self.config.max_len:
+            raise ValueError(
+                f"{name} has {ids.shape[1]} positions (dimension 1) but config.max_len "
+                f"is {self.config.max_len}"
+            )
+
+    def padding_mask(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids (B, L) → (B, 1, 1, L), True where the key is a real token (not padding)."""
+        return padding_mask(ids, self.config.pad_id)
+
+    def causal_padding_mask(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids (B, L) → (B, 1, L, L): causal AND not padding, for masked self-attention."""
+        allowed = self.padding_mask(ids)  # checks ids first: (B, L) integers
+        if ids.shape[1] == 0:  # causal_mask would name its own argument, length
+            raise ValueError(f"ids must hold at least one token per sequence, got shape {tuple(ids.shape)}")
+        return causal_mask(ids.shape[1], device=ids.device) & allowed

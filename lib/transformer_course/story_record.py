@@ -1,0 +1,88 @@
+"""A story as ``StoryGenerator`` hands it over: ``Story`` and its pronouns (``PronounLink``).
+
+Each sampled ``Story`` lists its pronouns (``PronounLink``): where each is, where its
+referent was last named, where the other candidates were, and the query position whose
+next-token prediction needs the referent. Positions index ``story.tokens``, which start
+with ``<bos>`` at 0, so they are positions in the model's input too.
+
+A module of its own: the generator (``stories``) writes and reads stories, while this is
+what a story is once written, what the pronoun probes (``pronoun_heads``) read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .story_world import BY_KEY, FOODS, Entry
+
+
+@dataclass(frozen=True)
+class PronounLink:
+    """One pronoun of a story; every field is a position in ``story.tokens``.
+
+    pronoun: where "he"/"she"/"they"/"it" is; referent: the last mention of what it
+    means before it; distractors: the last mention of each other noun it could mean in
+    English (the other character for he/she/they; the oven, the table, the place for
+    "it"); query: the position whose next-token prediction needs the referent (the
+    pronoun itself before an action, "was" before an adjective). referent_mentions and
+    distractor_mentions (one tuple per distractor) hold every mention before the pronoun:
+    a head may look at any of them, so attention is best summed over them.
+    """
+
+    pronoun: int
+    referent: int
+    distractors: tuple[int, ...]
+    query: int
+    word: str
+    referent_mentions: tuple[int, ...]
+    distractor_mentions: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class Story:
+    """tokens: ("<bos>", words and punctuation..., "<eos>"); log_prob: ln p(story);
+    sentences: the table entries it was made of."""
+
+    tokens: tuple[str, ...]
+    log_prob: float
+    sentences: tuple[Entry, ...] = field(repr=False)
+
+    @cached_property
+    def links(self) -> tuple[PronounLink, ...]:
+        """Every pronoun of the story, in order (worked out on first use)."""
+        start, mentions, links = 1, {}, []
+        for entry in self.sentences:
+            for offset, noun in entry.mentions:
+                mentions.setdefault(noun, []).append(start + offset)
+            for pro, noun, query in entry.links:
+                links.append(_link(start + pro, noun, start + query, mentions, entry.tokens[pro]))
+            start += len(entry.tokens)
+        return tuple(links)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.tokens[1:-1])
+
+    @property
+    def num_predicted(self) -> int:
+        """Tokens a model predicts: every one after <bos>, <eos> included."""
+        return len(self.tokens) - 1
+
+
+def _link(pronoun: int, noun: str, query: int, mentions: dict[str, list[int]], word: str) -> PronounLink:
+    before = {k: tuple(p for p in ps if p < pronoun) for k, ps in mentions.items()}
+    if noun in BY_KEY:  # a character: the other character is the distractor
+        others = [k for k, ps in before.items() if ps and k in BY_KEY and k != noun]
+    else:  # "it" → the food: the things and places are the distractors
+        others = [k for k, ps in before.items() if ps and k not in BY_KEY and k not in FOODS]
+    others.sort(key=lambda k: before[k][-1])
+    return PronounLink(
+        pronoun,
+        before[noun][-1],
+        tuple(before[k][-1] for k in others),
+        query,
+        word,
+        before[noun],
+        tuple(before[k] for k in others),
+    )
