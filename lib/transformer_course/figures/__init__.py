@@ -8,14 +8,20 @@ modules below is re-exported here.
   (``Theme``, ``LIGHT``, ``themes.theme()``): the one place a dark theme plugs in.
 - ``base``: ``figure``, the one builder, and the pieces figures share (tick labels,
   reference lines, panel titles, side-by-side domains).
+- ``matrix``: any matrix as a heatmap (``matrix_heatmap``, and ``heatmap_parts`` for figures
+  that draw over one).
 - ``heatmaps``: one matrix (weights, scores, masks, vectors, similarities, a head
   difference, generation's per-step distributions).
 - ``panels``: several heatmaps in one figure (Q/K/V, the grid of heads).
 - ``curves``: lines (sinusoids, a repeated product, gradients against distance, per-layer
-  sizes, training curves).
+  sizes).
+- ``training_curves``: lines against the training step (a loss, variants' losses, metrics
+  measured at some steps).
 - ``measurements``: experiments against a size (softmax saturation, attention's cost).
-- ``bars``: one value per word (a row of scores, entropies, the pointer, the next token),
-  and where each head looks (one group of bars per head).
+- ``bars``: one value per word (a row of scores, entropies), and where each head looks (one
+  group of bars per head).
+- ``distributions``: one distribution over the words as bars (the pointer, the next token,
+  the likeliest next tokens).
 
 Importing this package changes nothing in plotly: ``plotly.io.templates.default`` and
 the template registry stay as they were; each figure carries the course's template.
@@ -40,38 +46,22 @@ How to add a figure:
    traces and axes; bad input names the argument).
 """
 
-from .bars import (
-    bar_figure,
-    entropy_figure,
-    head_jobs_figure,
-    likeliest_tokens_figure,
-    next_token_figure,
-    pointer_figure,
-    query_row_figure,
-)
+from .bars import bar_figure, entropy_figure, head_jobs_figure, query_row_figure
 from .base import MAX_CELLS_WITH_TEXT, CourseFigure, figure
-from .curves import (
-    depth_figure,
-    gradient_distance_figure,
-    loss_comparison_figure,
-    loss_curve_figure,
-    progress_curve_figure,
-    progress_curves_figure,
-    repeated_product_figure,
-    waves_figure,
-)
+from .curves import depth_figure, gradient_distance_figure, repeated_product_figure, waves_figure
+from .distributions import likeliest_tokens_figure, next_token_figure, pointer_figure
 from .heatmaps import (
     attention_heatmap,
     embedding_heatmap,
     generation_figure,
     head_difference_figure,
     mask_heatmap,
-    matrix_heatmap,
     positional_heatmap,
     scores_heatmap,
     scores_row_heatmap,
     similarity_heatmap,
 )
+from .matrix import matrix_heatmap
 from .measurements import SATURATION_METRICS, attention_cost_figure, saturation_figure
 from .palette import (
     CHOSEN_COLOUR,
@@ -83,6 +73,12 @@ from .palette import (
 )
 from .panels import head_grid_figure, qkv_figure
 from .themes import FONT, LIGHT, Theme
+from .training_curves import (
+    loss_comparison_figure,
+    loss_curve_figure,
+    progress_curve_figure,
+    progress_curves_figure,
+)
 
 __all__ = [
     "CHOSEN_COLOUR",

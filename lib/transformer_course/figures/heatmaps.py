@@ -2,159 +2,22 @@
 
 Every figure here is ``matrix_heatmap`` with the colour scale, range and axis titles
 that suit what the matrix holds; ``heatmap_parts`` gives its trace and layout to
-figures that draw something over the matrix (an outlined row, a ring per row).
+figures that draw something over the matrix (an outlined row, a ring per row); both live
+in ``matrix``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import plotly.graph_objects as go
 import torch
 
 from .. import _validate
 from . import _args, themes
-from .base import figure, index_labels, label_list, max_printed_cells, ticks
-from .palette import CHOSEN_COLOUR, DIVERGING, DIVERGING_REVERSED, MASK_ALLOWED, SEQUENTIAL, TRANSPARENT
-
-
-def matrix_heatmap(
-    values: torch.Tensor,
-    row_labels: Sequence[str] | None = None,
-    col_labels: Sequence[str] | None = None,
-    *,
-    title: str = "",
-    x_title: str = "",
-    y_title: str = "",
-    colorscale: str | list = SEQUENTIAL,
-    zmin: float | None = None,
-    zmax: float | None = None,
-    zmid: float | None = None,
-    value_format: str = ".2f",
-    height: int | None = None,
-    show_text: bool | None = None,
-    show_scale: bool | None = None,
-) -> go.Figure:
-    """Any matrix (R, C) as a heatmap, row 0 at the top, with optional labels on both axes.
-
-    ``show_text``: print the values in the cells (default: while there are at most
-    ``MAX_CELLS_WITH_TEXT`` cells, or fewer inside ``base.printed_cells``, as in an
-    explorer). ``show_scale``: show the colour bar (default: only when the values are not
-    printed, as a printed value says more than a colour bar can).
-    """
-    values = _args.values("values", values, ndim=2)  # NaN allowed: a gap
-    trace, layout = heatmap_parts(
-        values,
-        row_labels,
-        col_labels,
-        x_title=x_title,
-        y_title=y_title,
-        colorscale=colorscale,
-        zmin=zmin,
-        zmax=zmax,
-        zmid=zmid,
-        value_format=value_format,
-        height=height,
-        show_text=show_text,
-        show_scale=show_scale,
-    )
-    return figure([trace], title=title, **layout)
-
-
-def heatmap_parts(
-    values: torch.Tensor,
-    row_labels: Sequence[str] | None,
-    col_labels: Sequence[str] | None,
-    *,
-    x_title: str = "",
-    y_title: str = "",
-    colorscale: str | list = SEQUENTIAL,
-    zmin: float | None = None,
-    zmax: float | None = None,
-    zmid: float | None = None,
-    value_format: str = ".2f",
-    height: int | None = None,
-    show_text: bool | None = None,
-    show_scale: bool | None = None,
-) -> tuple[dict, dict]:
-    """``matrix_heatmap``'s heatmap trace and layout keywords (height, both axes), unbuilt."""
-    rows, cols = values.shape
-    for name, bound in (("zmin", zmin), ("zmax", zmax), ("zmid", zmid)):
-        if bound is not None:
-            _validate.finite_number(name, bound)
-    if zmin is not None and zmax is not None and not zmin < zmax:
-        raise ValueError(f"zmax must be greater than zmin ({zmin}), got {zmax}")
-    _args.number_format("value_format", value_format)
-    if height is not None:
-        _validate.finite_number("height", height, at_least=10, note=" (pixels)")
-    row_labels = label_list("row_labels", row_labels, rows)
-    col_labels = label_list("col_labels", col_labels, cols)
-    if show_text is None:
-        show_text = rows * cols <= max_printed_cells()
-    _validate.boolean("show_text", show_text)  # None has been resolved; "no" would mean True
-    if show_scale is None:
-        # With the values printed in the cells a colour bar repeats them less precisely, and
-        # it costs a quarter of a heatmap's redraw in the browser when a control moves.
-        show_scale = not show_text
-    _validate.boolean("show_scale", show_scale)
-    trace = dict(
-        type="heatmap",
-        z=values.detach().float().cpu().numpy(),
-        x=np.arange(cols),
-        y=np.arange(rows),
-        colorscale=colorscale,
-        zmin=zmin,
-        zmax=zmax,
-        zmid=zmid,
-        showscale=show_scale,
-    )
-    if show_text:
-        trace["texttemplate"] = f"%{{z:{value_format}}}"
-    if row_labels == index_labels(rows) and col_labels == index_labels(cols):
-        # The labels are the positions themselves: the hover can show x and y directly,
-        # which spares a (R, C, 2) array of label pairs (the costliest part to serialise).
-        row_ref, col_ref = "%{y}", "%{x}"
-    else:
-        pairs = np.empty((rows, cols, 2), dtype=object)
-        pairs[:, :, 0] = np.array(row_labels, dtype=object)[:, None]
-        pairs[:, :, 1] = np.array(col_labels, dtype=object)[None, :]
-        trace["customdata"] = pairs
-        row_ref, col_ref = "%{customdata[0]}", "%{customdata[1]}"
-    trace["hovertemplate"] = (
-        f"{y_title or 'row'}: {row_ref}<br>{x_title or 'column'}: {col_ref}"
-        f"<br>value: %{{z:{value_format}}}<extra></extra>"
-    )
-    # Margins from the labels, without plotly's automargin: it lays the figure out twice,
-    # a third of a heatmap's redraw when a control moves.
-    layout = dict(
-        height=height or max(260, min(640, 80 + 34 * rows)),
-        margin=label_margins(row_labels, col_labels, x_title=x_title, y_title=y_title),
-        xaxis=dict(title=dict(text=x_title), side="bottom", automargin=False, **ticks(col_labels, cols)),
-        yaxis=dict(
-            title=dict(text=y_title), autorange="reversed", automargin=False, **ticks(row_labels, rows)
-        ),
-    )
-    return trace, layout
-
-
-CHAR_PX = 7.5  # the width of a character of the course's 13 px font, about
-TICK_ROOM_PX = 26  # a column narrower than this slants its labels (plotly turns them)
-
-
-def label_margins(row_labels: list[str], col_labels: list[str], *, x_title: str, y_title: str) -> dict:
-    """Margins that hold the row labels on the left and the column labels below (slanted when
-    a typical 400 px wide plot gives each column too little room), and the axis titles."""
-    shown = lambda labels: labels if len(labels) <= 40 else [str(len(labels))]  # noqa: E731
-    wide = max((len(t) for t in shown(row_labels)), default=1) * CHAR_PX
-    tall = max((len(t) for t in shown(col_labels)), default=1) * CHAR_PX
-    slanted = tall > 360 / max(len(col_labels), 1) - 4 and len(col_labels) > 1
-    return dict(
-        l=int(14 + wide + (26 if y_title else 0)),
-        r=10,
-        t=50,
-        b=int(12 + (tall if slanted else 18) + (26 if x_title else 0)),
-    )
+from .base import figure, label_list
+from .matrix import heatmap_parts, matrix_heatmap
+from .palette import CHOSEN_COLOUR, DIVERGING, DIVERGING_REVERSED, MASK_ALLOWED, TRANSPARENT
 
 
 def attention_heatmap(

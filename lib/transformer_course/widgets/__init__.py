@@ -9,9 +9,12 @@ Where things live:
 - ``kit``: ``Explorer`` (controls, a message line, views; ``render()`` returns each view's
   content), ``InputError`` (bad input → a message, never a traceback), ``SentenceExplorer``
   (reads a typed sentence, names unknown words, embeds the ids on the model's device),
-  ``sentence_box``, ``read_sentence``, ``unknown_note``, ``single_thread``; before each
-  ``render`` it checks the controls (``control_problem``: nothing picked, a NaN slider), and
-  typed words reach labels and messages through ``token_labels`` / ``quote`` (cut, visible).
+  ``read_sentence``, ``unknown_note``, ``single_thread``; before each ``render`` it checks the
+  controls (``control_problem``: nothing picked, a NaN slider), and typed words reach labels
+  and messages through ``token_labels`` / ``quote`` (cut, visible).
+- ``controls``: the controls built from a constructor's arguments, checked by name
+  (``int_slider``, ``sentence_box`` …, ``SelectionSlider``), and the checks of the modules an
+  explorer is given (``check_embedding``, ``check_attention``); ``kit`` re-exports them.
 - ``tables``: the HTML tables (``token_table``, ``batch_table``, ``shapes_table``).
 - Explorers, one module per idea: ``recurrence`` (00, why RNNs struggle: repeated products,
   a real RNN's gradient against attention's), ``embeddings``
@@ -22,7 +25,7 @@ Where things live:
 
 To add an explorer: in the module of its idea (or a new one), subclass ``Explorer``, or
 ``SentenceExplorer`` if it reads a sentence; build its controls and views in
-``__init__`` (a control that starts at a constructor argument through kit's ``int_slider``,
+``__init__`` (a control that starts at a constructor argument through ``int_slider``,
 ``float_slider``, ``log_slider``, ``checkbox`` or ``text_box``, and modules through
 ``check_embedding`` / ``check_attention``, so a bad argument is a ValueError naming it) and
 implement ``render()`` with figures from ``figures`` (CPU tensors in),

@@ -1,0 +1,221 @@
+"""One distribution as bars on a 0–1 axis: where "it" looks (``pointer_figure``), the next token
+(``next_token_figure``), and the likeliest next tokens against the data's own probabilities
+(``likeliest_tokens_figure``).
+
+As in ``bars``, bars sit at positions 0 … N-1 labelled with the words (tickvals/ticktext), so
+repeated words keep a bar each; a bar's colour says what its word is (``palette``'s roles: the
+referent, the distractor, the chosen token).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from .. import _validate
+from . import _args, themes
+from .base import figure, ticks
+from .palette import (
+    CHOSEN_COLOUR,
+    DISTRACTOR_COLOUR,
+    LOSS_COLOUR,
+    OTHER_COLOUR,
+    REFERENT_COLOUR,
+    TRANSPARENT,
+)
+
+
+def pointer_figure(
+    weights: torch.Tensor,
+    tokens: Sequence[str],
+    *,
+    referent: int | Sequence[int] | None = None,
+    distractor: int | Sequence[int] | None = None,
+    source: int | None = None,
+    title: str = 'Attention from "it"',
+) -> go.Figure:
+    """weights (L,): one attention row as bars over the words; the referent in green,
+    the distractor in orange, the attending word (``source``) outlined. ``referent`` and
+    ``distractor`` are a position or several (every mention of a noun named twice)."""
+    # Refused: NaN (a row that may attend to nothing) and negative weights.
+    weights = _args.values("weights", weights, ndim=1, at_least=0.0)
+    tokens = _args.labels("tokens", tokens, weights.shape[0])
+    referents = _positions("referent", referent, len(tokens))
+    distractors = _positions("distractor", distractor, len(tokens))
+    source = None if source is None else _validate.position("source", source, len(tokens))
+    colours = [
+        REFERENT_COLOUR if i in referents else DISTRACTOR_COLOUR if i in distractors else OTHER_COLOUR
+        for i in range(len(tokens))
+    ]
+    outlines = [themes.theme().ink if i == source else TRANSPARENT for i in range(len(tokens))]
+    return _distribution_figure(
+        weights,
+        tokens,
+        dict(color=colours, line=dict(color=outlines, width=2)),
+        hide_below=0.005,
+        title=title,
+        y_title="attention weight",
+        xaxis=dict(tickangle=-40),
+    )
+
+
+def _positions(name: str, value: object, n: int) -> set[int]:
+    """None, a position, or a list of positions in [0, n) → the set of them."""
+    if value is None:
+        return set()
+    if isinstance(value, torch.Tensor | np.ndarray) and value.ndim == 1:
+        value = value.tolist()  # several positions (a one-element tensor is one position)
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return {_validate.position(f"{name}[{k}]", v, n) for k, v in enumerate(value)}
+    return {_validate.position(name, value, n)}
+
+
+def next_token_figure(
+    probs: torch.Tensor,
+    labels: Sequence[str],
+    *,
+    chosen: int | None = None,
+    title: str = "Next-token probabilities",
+) -> go.Figure:
+    """probs (V,): one step's distribution over the vocabulary; the chosen token stands out."""
+    probs = _args.values("probs", probs, ndim=1, at_least=0.0)
+    vocab = _args.labels("labels", labels, probs.shape[0])
+    if chosen is not None:
+        chosen = _validate.position("chosen", chosen, len(vocab))
+    return _distribution_figure(
+        probs,
+        vocab,
+        dict(color=[CHOSEN_COLOUR if i == chosen else LOSS_COLOUR for i in range(len(vocab))]),
+        hide_below=0.01,
+        title=title,
+        y_title="probability",
+        xaxis=dict(title=dict(text="next token")),
+    )
+
+
+def _distribution_figure(
+    values: torch.Tensor,
+    words: list[str],
+    marker: dict,
+    *,
+    hide_below: float,
+    title: str,
+    y_title: str,
+    xaxis: dict,
+) -> go.Figure:
+    """values (N,) in [0, 1] as bars over ``words``, each value printed above its bar from ``hide_below``."""
+    values = values.detach().float().cpu()
+    bars = dict(
+        type="bar",
+        x=np.arange(len(words)),
+        y=values.numpy(),
+        marker=marker,
+        text=[f"{v:.2f}" if v >= hide_below else "" for v in values.tolist()],
+        textposition="outside",
+        # A slide squeezes the plot to ~90 px, and a full bar's value would then be cut by the
+        # top of the plot area: it may run into the margin above.
+        cliponaxis=False,
+        customdata=words,
+        hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
+    )
+    return figure(
+        [bars],
+        title=title,
+        height=320,
+        yaxis=dict(range=[0, 1.12], title=dict(text=y_title)),
+        xaxis=dict(xaxis, **ticks(words, len(words))),
+    )
+
+
+def likeliest_tokens_figure(
+    probs: torch.Tensor,
+    labels: Sequence[str],
+    *,
+    chosen: int | None = None,
+    true_probs: torch.Tensor | None = None,
+    top: int = 12,
+    title: str = "The likeliest next tokens",
+    name: str = "model",
+) -> go.Figure:
+    """probs (V,): a model's next-token distribution, its ``top`` likeliest tokens as bars (the
+    chosen one stands out); true_probs (V,): the distribution the data really has, drawn as a
+    marker on each bar, so a reader sees where the model is over- or under-confident. The
+    tokens shown are the ``top`` likeliest under either distribution, the chosen one always.
+    ``name``: the bars' name in the legend and on hover (say so when they are the model's
+    distribution reshaped by temperature, top-k or top-p)."""
+    probs = _args.values("probs", probs, ndim=1, at_least=0.0)
+    vocab = _args.labels("labels", labels, probs.shape[0])
+    _validate.positive_int("top", top)
+    if not isinstance(name, str):
+        raise ValueError(f"name must be a str, got {type(name).__name__}")
+    if chosen is not None:
+        chosen = _validate.position("chosen", chosen, len(vocab))
+    if true_probs is not None:
+        true_probs = _args.values("true_probs", true_probs, ndim=1, at_least=0.0)
+        if true_probs.shape != probs.shape:
+            raise ValueError(
+                f"true_probs must have the shape of probs {tuple(probs.shape)}, got {tuple(true_probs.shape)}"
+            )
+    probs = probs.detach().float().cpu()
+    score = probs if true_probs is None else torch.maximum(probs, true_probs.detach().float().cpu())
+    shown = score.topk(min(top, len(vocab))).indices.tolist()  # (top,) ids, likeliest first
+    if chosen is not None and chosen not in shown:
+        shown[-1] = chosen
+    words = [vocab[i] for i in shown]
+    colours = [CHOSEN_COLOUR if i == chosen else LOSS_COLOUR for i in shown]
+    bars = dict(
+        type="bar",
+        name=name,
+        x=np.arange(len(shown)),
+        y=probs[shown].numpy(),
+        marker=dict(color=colours),
+        customdata=words,
+        hovertemplate="%{customdata}: %{y:.3f}<extra>" + html.escape(name) + "</extra>",
+    )
+    # A value under 0.005 would read "0.00": left out, so that a row of them does not run together.
+    labels = [f"{float(probs[i]):.2f}" if float(probs[i]) >= 0.005 else "" for i in shown]
+    if true_probs is None:
+        return _likeliest_layout([dict(bars, text=labels, textposition="outside")], words, title, False)
+    truth = true_probs.detach().float().cpu()[shown]  # (top,)
+    marks = dict(
+        type="scatter",
+        mode="markers",
+        name="the stories' own probability",
+        x=np.arange(len(shown)),
+        y=truth.numpy(),
+        marker=dict(symbol="line-ew-open", size=28, line=dict(width=3, color=themes.theme().ink)),
+        customdata=words,
+        hovertemplate="%{customdata}: stories %{y:.3f}<extra></extra>",
+    )
+    # The model's value sits above the bar and the mark alike: written just above the bar,
+    # a mark a little higher (0.45 against 0.5) would strike it through; and a little above
+    # the higher of the two (0.03 of the 0–1.15 axis, about 5 px), clear of the mark's stroke.
+    values = dict(
+        type="scatter",
+        mode="text",
+        x=np.arange(len(shown)),
+        y=(torch.maximum(probs[shown], truth) + 0.03).numpy(),
+        text=labels,
+        textposition="top center",
+        showlegend=False,
+        hoverinfo="skip",
+    )
+    return _likeliest_layout([bars, marks, values], words, title, True)
+
+
+def _likeliest_layout(traces: list[dict], words: list[str], title: str, legend: bool) -> go.Figure:
+    return figure(
+        traces,
+        title=title,
+        height=320,
+        showlegend=legend,
+        # Inside the plot, top right, where the least likely of the tokens shown stand low:
+        # above the plot it ran into the title as soon as the figure was narrow (a slide).
+        legend=dict(x=1, xanchor="right", y=1, yanchor="top", bgcolor=TRANSPARENT),
+        yaxis=dict(range=[0, 1.15], title=dict(text="probability")),
+        xaxis=dict(title=dict(text="next token"), tickangle=-30, **ticks(words, len(words))),
+    )

@@ -1,0 +1,270 @@
+"""Training curves: one model's loss per step, several variants' losses side by side, and
+metrics measured at some steps (held-out accuracy, one line per attention head).
+
+Lines take their colours from the theme's cycle (Okabe–Ito) unless they stand for
+something with a colour of its own (``LOSS_COLOUR``, ``VALIDATION_COLOUR``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .. import _validate
+from . import _args, themes
+from .base import figure, hline, line_label, log_ticks, vline
+from .palette import LOSS_COLOUR, TRANSPARENT, VALIDATION_COLOUR
+
+
+def loss_curve_figure(
+    steps: Sequence[int],
+    losses: Sequence[float],
+    *,
+    smoothed: Sequence[float] | None = None,
+    log_y: bool = False,
+    title: str = "Training loss",
+    total_steps: int | None = None,
+    floor: float | None = None,
+    floor_label: str = "floor",
+    validation: Sequence[tuple[int, float]] | None = None,
+) -> go.Figure:
+    """Loss per step (faint) and its running mean (bold); ``total_steps`` fixes the x range.
+
+    ``floor``: the lowest loss any model can reach (e.g. a story generator's entropy per
+    token), drawn as a dotted horizontal line labelled ``floor_label``; ``validation``:
+    (step, loss) points measured on held-out data, drawn as markers.
+    Redrawn after every few steps while a model trains, so it is kept cheap: one build.
+    """
+    x, curves = _loss_curves(steps, losses, smoothed)
+    _validate.boolean("log_y", log_y)
+    if total_steps is not None:
+        _validate.positive_int("total_steps", total_steps)
+    if floor is not None:
+        _validate.finite_number("floor", floor, above=0 if log_y else None)
+        _validate.text("floor_label", floor_label)
+    points = _validation_points(validation)
+    y_axis = dict(
+        title=dict(text="loss" + (" (log scale)" if log_y else "")), type="log" if log_y else "linear"
+    )
+    if log_y:
+        drawn = [v for _, values, _ in curves for v in values] + points[:, 1].tolist()
+        y_axis.update(log_ticks(drawn + ([floor] if floor is not None else [])))
+    else:
+        y_axis["rangemode"] = "tozero"
+    traces = [
+        dict(
+            type="scatter",
+            x=x,
+            y=values,
+            mode="lines",
+            name=name,
+            line=line,
+            hovertemplate="step %{x}: %{y:.3f}<extra></extra>",
+        )
+        for name, values, line in curves
+    ]
+    if len(points):
+        traces.append(
+            dict(
+                type="scatter",
+                x=points[:, 0].astype(int).tolist(),
+                y=points[:, 1].tolist(),
+                mode="markers",
+                name="held-out",
+                marker=dict(color=VALIDATION_COLOUR, size=8, symbol="diamond"),
+                hovertemplate="step %{x}: held-out %{y:.4f}<extra></extra>",
+            )
+        )
+    extra = {}
+    if floor is not None:
+        extra["shapes"] = [hline(floor)]
+        extra["annotations"] = [line_label(floor, f"{floor_label} {floor:.3f}", above=False, log=log_y)]
+    return figure(
+        traces,
+        title=title,
+        height=320,
+        # Inside the plot, top right, where a falling loss leaves room: above it, the legend
+        # ran into the title as soon as the figure was narrow (a slide).
+        legend=dict(x=1, xanchor="right", y=1, yanchor="top", bgcolor=TRANSPARENT),
+        # the planned steps, or further where training went on past them (train(..., history=))
+        xaxis=dict(
+            title=dict(text="training step"), range=[0, max([total_steps, *x])] if total_steps else None
+        ),
+        yaxis=y_axis,
+        **extra,
+    )
+
+
+def _loss_curves(steps: object, losses: object, smoothed: object) -> tuple[list, list]:
+    """The steps (finite numbers) and the curves to draw: (name, one loss per step, line)."""
+    x = _args.numbers("steps", steps, finite=True).tolist()
+    curves = [("each step", losses, dict(color=themes.theme().faint, width=1))]
+    if smoothed is not None:
+        curves.append(("running mean", smoothed, dict(color=LOSS_COLOUR, width=2.5)))
+    checked = []
+    for (name, values, line), arg in zip(curves, ("losses", "smoothed")):
+        values = _args.numbers(arg, values).tolist()  # NaN allowed: a loss that diverged
+        if len(values) != len(x):
+            raise ValueError(f"{arg} must have one value per step ({len(x)}), got {len(values)}")
+        checked.append((name, values, line))
+    return x, checked
+
+
+def _validation_points(validation: object) -> np.ndarray:
+    """(n, 2) array of (step, loss) points, none when ``validation`` is None."""
+    if validation is None:
+        return np.empty((0, 2))
+    points = None if isinstance(validation, Mapping) else _args.as_numbers(validation)
+    if points is not None and points.size == 0:
+        return np.empty((0, 2))
+    if points is None or points.ndim != 2 or points.shape[1] != 2 or not np.isfinite(points[:, 0]).all():
+        raise ValueError(
+            f"validation must be a list of (step, loss) pairs of numbers, got {validation!r:.60}"
+        )
+    return points
+
+
+def loss_comparison_figure(
+    losses: Mapping[str, Sequence[float]],
+    *,
+    log_y: bool = True,
+    title: str = "Training loss, variant by variant",
+) -> go.Figure:
+    """One loss curve per variant, trained side by side: ``losses`` maps a name to one loss
+    per step (steps 1 … n; usually a running mean, which a comparison reads better).
+
+    The variants take the theme's colours in order; a log axis (the default) shows the
+    late, small losses where variants differ most.
+    """
+    if not isinstance(losses, Mapping) or not losses:
+        raise ValueError("losses must be a non-empty dict: variant name → one loss per step")
+    _validate.boolean("log_y", log_y)
+    traces = []
+    for name, values in losses.items():
+        if not isinstance(name, str):
+            raise ValueError(f"losses must have str names, got {type(name).__name__} {name!r}")
+        y = _args.as_numbers(values)
+        if y is None or y.ndim != 1 or not len(y):
+            raise ValueError(f"losses[{name!r}] must be a non-empty list of numbers, one per step")
+        if log_y and not (y > 0).all():
+            raise ValueError(f"losses[{name!r}] must be > 0 on a log axis (log_y=True), got min {y.min():g}")
+        traces.append(
+            dict(
+                type="scatter",
+                x=np.arange(1, len(y) + 1),
+                y=y,
+                mode="lines",
+                name=name,
+                line=dict(width=2),
+                hovertemplate=f"{name}<br>step %{{x}}: %{{y:.3g}}<extra></extra>",
+            )
+        )
+    y_axis = dict(
+        title=dict(text="loss" + (" (log scale)" if log_y else "")), type="log" if log_y else "linear"
+    )
+    if log_y:
+        y_axis.update(exponentformat="power", **log_ticks(v for t in traces for v in t["y"]))
+    return figure(
+        traces,
+        title=title,
+        height=360,
+        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"),
+        xaxis=dict(title=dict(text="training step")),
+        yaxis=y_axis,
+    )
+
+
+def _progress_args(steps: object, series: Mapping[str, object], current: object, percent: object) -> list:
+    """Check what the progress figures draw: steps as numbers, one number per step in each
+    series, ``current`` a number or None, ``percent`` a bool. Returns the steps as a list."""
+    numbers = None if isinstance(steps, str | bytes) else _args.as_numbers(steps)
+    if numbers is None or numbers.ndim != 1 or not np.isfinite(numbers).all():
+        raise ValueError(f"steps must be a list of step numbers, got {steps!r:.60}")
+    for name, values in series.items():
+        got = None if isinstance(values, str | bytes) else _args.as_numbers(values)
+        if got is None or got.ndim != 1:
+            raise ValueError(f"{name} must be a list of numbers, one per step, got {values!r:.60}")
+        if len(got) != len(numbers):
+            raise ValueError(f"{name} must have one value per step ({len(numbers)}), got {len(got)}")
+    if current is not None:
+        _validate.finite_number("current", current)
+    _validate.boolean("percent", percent)
+    return numbers.tolist()
+
+
+def progress_curve_figure(
+    steps: Sequence[int],
+    values: Sequence[float],
+    *,
+    current: int | None = None,
+    title: str = "",
+    y_title: str = "",
+    percent: bool = True,
+) -> go.Figure:
+    """A metric measured at some steps (e.g. held-out accuracy), with the ``current`` step marked."""
+    steps = _progress_args(steps, {"values": values}, current, percent)
+    values = _args.as_numbers(values).tolist()
+    scale = 100.0 if percent else 1.0
+    return figure(
+        [
+            dict(
+                type="scatter",
+                x=list(steps),
+                y=[v * scale for v in values],
+                mode="lines+markers",
+                line=dict(color=LOSS_COLOUR),
+                marker=dict(size=6),
+                hovertemplate="step %{x}: %{y:.1f}<extra></extra>",
+            )
+        ],
+        title=title,
+        height=320,
+        showlegend=False,
+        shapes=[] if current is None else [vline(current)],
+        xaxis=dict(title=dict(text="training step")),
+        yaxis=dict(title=dict(text=y_title), range=[0, 105] if percent else None),
+    )
+
+
+def progress_curves_figure(
+    steps: Sequence[int],
+    series: Mapping[str, Sequence[float]],
+    *,
+    current: int | None = None,
+    title: str = "",
+    y_title: str = "",
+    percent: bool = True,
+) -> go.Figure:
+    """Several metrics measured at the same ``steps`` (e.g. one per attention head), one line
+    each, with the ``current`` step marked; ``percent`` shows fractions as 0-100."""
+    if not isinstance(series, Mapping) or not series:
+        raise ValueError("series must be a non-empty dict: name → one value per step")
+    steps = _progress_args(steps, {f"series[{k!r}]": v for k, v in series.items()}, current, percent)
+    series = {name: _args.as_numbers(values).tolist() for name, values in series.items()}
+    scale = 100.0 if percent else 1.0
+    return figure(
+        [
+            dict(
+                type="scatter",
+                x=list(steps),
+                y=[float(v) * scale for v in values],
+                mode="lines+markers",
+                marker=dict(size=6),
+                name=name,
+                hovertemplate=f"{name}<br>step %{{x}}: %{{y:.1f}}<extra></extra>",
+            )
+            for name, values in series.items()
+        ],
+        title=title,
+        title_at_top=True,
+        height=320,
+        # One row just above the plot, the title above it: below the plot the legend ran into
+        # the axis title once a slide made the text larger.
+        legend=dict(orientation="h", x=0.5, xanchor="center", y=1.02, yanchor="bottom"),
+        margin=dict(l=10, r=10, t=90, b=10),
+        shapes=[] if current is None else [vline(current)],
+        xaxis=dict(title=dict(text="training step")),
+        yaxis=dict(title=dict(text=y_title), range=[0, 105] if percent else None),
+    )
