@@ -47,6 +47,32 @@ def _softmax_with_a_bare_except(scores):
             pass
 
 
+def _swallow_everything():
+    try:
+        time.sleep(0.01)
+    except:  # noqa: E722
+        pass
+
+
+def _softmax_with_bare_excepts_two_deep(scores):
+    while True:
+        try:
+            _swallow_everything()  # a helper that swallows the ring too
+        except:  # noqa: E722
+            pass
+
+
+def _softmax_with_nested_bare_excepts(scores):
+    while True:
+        try:
+            try:
+                time.sleep(0.01)
+            except:  # noqa: E722
+                pass
+        except:  # noqa: E722
+            pass
+
+
 def _softmax_endless_on_batches(scores):
     while scores.dim() > 2:
         pass
@@ -59,6 +85,8 @@ def _softmax_endless_on_batches(scores):
         ("keep_top_p", _nucleus_never_counting),
         ("softmax", _softmax_swallowing_everything),
         ("softmax", _softmax_with_a_bare_except),
+        ("softmax", _softmax_with_bare_excepts_two_deep),
+        ("softmax", _softmax_with_nested_bare_excepts),
     ],
 )
 def test_an_endless_loop_is_stopped_and_named(short_limit, name, fn):
@@ -133,3 +161,22 @@ def test_a_recogniser_that_calls_the_function_again_is_limited_too(short_limit):
     result = exercise("layer_norm").check(endless_unless_seed_zero)
     assert time.monotonic() - start < 10
     assert result.status == harness.WRONG
+
+
+def test_a_ring_while_the_limit_is_taken_down_is_ignored(monkeypatch):
+    """The timer may ring just as the learner's function returns, while time_limit restores
+    what it changed: that ring must neither raise nor leave the handler or tracing changed."""
+    real = signal.setitimer
+    rang = []
+
+    def ring_now_when_cancelled(which, seconds, interval=0.0):
+        if seconds == 0 and not rang:
+            rang.append(True)
+            signal.raise_signal(signal.SIGALRM)  # rings inside time_limit's own cleanup
+        return real(which, seconds, interval)
+
+    monkeypatch.setattr(signal, "setitimer", ring_now_when_cancelled)
+    before, tracer = signal.getsignal(signal.SIGALRM), sys.gettrace()
+    result = exercise("softmax").check(lambda scores: scores.softmax(dim=-1))
+    assert rang and result.passed
+    assert signal.getsignal(signal.SIGALRM) is before and sys.gettrace() is tracer
