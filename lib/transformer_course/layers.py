@@ -125,7 +125,18 @@ class _Layer(nn.Module):
     torch_class: type[nn.Module]  # PyTorch's layer of the same design, for load_from_torch
     attentions: tuple[tuple[str, str], ...] = (("self_attn", "self_attn"),)  # (lib's name, PyTorch's)
 
-    def __init__(self, d_model, num_heads, d_ff, dropout, norm_first, activation, eps, bias):
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        *,
+        norm_first: bool = False,
+        activation: str | Callable = "relu",
+        eps: float = 1e-5,
+        bias: bool = True,
+    ):
         super().__init__()
         self.d_model = _validate.positive_int("d_model", d_model)
         for mine, _ in self.attentions:
@@ -185,20 +196,6 @@ class EncoderLayer(_Layer):
     """
 
     torch_class = nn.TransformerEncoderLayer
-
-    def __init__(
-        self,
-        d_model: int,
-        num_heads: int,
-        d_ff: int,
-        dropout: float = 0.1,
-        *,
-        norm_first: bool = False,
-        activation: str | Callable = "relu",
-        eps: float = 1e-5,
-        bias: bool = True,
-    ):
-        super().__init__(d_model, num_heads, d_ff, dropout, norm_first, activation, eps, bias)
 
     def forward(
         self,
@@ -270,21 +267,7 @@ class DecoderLayer(_Layer):
 
     torch_class = nn.TransformerDecoderLayer
     attentions = (("self_attn", "self_attn"), ("cross_attn", "multihead_attn"))
-
-    def __init__(
-        self,
-        d_model: int,
-        num_heads: int,
-        d_ff: int,
-        dropout: float = 0.1,
-        *,
-        norm_first: bool = False,
-        activation: str | Callable = "relu",
-        eps: float = 1e-5,
-        bias: bool = True,
-    ):
-        super().__init__(d_model, num_heads, d_ff, dropout, norm_first, activation, eps, bias)
-        self.cross_attn_weights: torch.Tensor | None = None
+    cross_attn_weights: torch.Tensor | None = None  # (B, h, Lt, Ls) after need_weights=True
 
     @property
     def norm3(self) -> nn.LayerNorm:
