@@ -4,7 +4,8 @@ A small notebook (made-up training snapshots, an untrained model: it runs in sec
 chapter 08's AttentionHistoryExplorer and chapter 07's ModelExplorer below code as long as
 the chapters' own; the deck is presented in JupyterLab Light and Dark, and the tick labels of
 each figure are measured in the page. The history's heads once had 8.5 px a row for 12 px
-words (ten pairs overlapped); the model's seven source words were slanted and overlapping.
+words (ten pairs overlapped); the model's seven source words were slanted and overlapping; the
+heads' colour bar had its title "weight" on top of its "1".
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.browser
 SCREEN = {"width": 1280, "height": 720}
 MIN_FONT_PX = 12  # figure_view.js: DECK_MIN_FONT, tests/browser/test_present.py: FIGURE_PX
 NOTEBOOK = "zz_slide_crowding.ipynb"
+MARGIN_PX = 12  # the least room under the last thing on a slide
 
 SETUP = """\
 import torch
@@ -74,14 +76,14 @@ TICKS_JS = """(cell) => [...cell.querySelectorAll('.tc-figure')].map(div => {
       if (x > 0.5 && y > 0.5) pairs.push(`${a.text}/${b.text} by ${Math.min(x, y).toFixed(1)} px`);
     }
     return pairs; };
-  const y = labels('.ytick text'), x = labels('.xtick text');
+  const y = labels('.ytick text'), x = labels('.xtick text'), bar = labels('.colorbar text');
   const angle = x.length ? x[0].angle : 0;
   // A slanted label's end (angle < 0) or start (angle > 0) sits under its column.
   const at = x.map(t => (angle < 0 ? t.x1 : t.x0)).sort((a, b) => a - b);
   const pitch = Math.min(...at.slice(1).map((v, i) => v - at[i]).filter(d => d > 0.1));
   return {title, yLabels: y.length, xLabels: x.length, angle,
           smallest: Math.min(...[...y, ...x].map(t => t.size)),
-          yOverlaps: overlapping(y), xOverlaps: angle ? [] : overlapping(x),
+          yOverlaps: overlapping(y), xOverlaps: angle ? [] : overlapping(x), barOverlaps: overlapping(bar),
           across: angle ? +(pitch * Math.sin(Math.abs(angle) * Math.PI / 180)).toFixed(1) : null,
           xSize: Math.max(...x.map(t => t.size))};
 })"""
@@ -129,7 +131,7 @@ def check_ticks(figures: list[dict], where: str) -> list[str]:
         name = f"{where}, {f['title'][:40]!r}"
         if f["smallest"] < MIN_FONT_PX:
             problems.append(f"{name}: a tick label of {f['smallest']} px")
-        for kind in ("yOverlaps", "xOverlaps"):
+        for kind in ("yOverlaps", "xOverlaps", "barOverlaps"):
             if f[kind]:
                 problems.append(f"{name}: overlapping tick labels {f[kind][:4]}")
         if f["across"] is not None and f["across"] < f["xSize"]:
@@ -155,6 +157,10 @@ def test_tick_labels_of_crowded_heatmaps_read_on_a_slide(notebook, lab, browser,
             shot = f"slide-crowding-{label}-{'light' if light else 'dark'}.png"
             page.screenshot(path=str(BUILD / "screenshots" / shot))
             problems += check_ticks(measured[label], label)
+            if label == "model":  # its table of shapes, last on the slide, clear of the bottom edge
+                bottom = cell.evaluate("c => c.querySelector('.tc-shapes').getBoundingClientRect().bottom")
+                if bottom > SCREEN["height"] - MARGIN_PX:
+                    problems.append(f"model: the table of shapes ends at y = {bottom:.0f} px")
         assert not problems, "\n".join(problems)
         heads = next(f for f in measured["history"] if f["title"].startswith("Encoder"))
         assert heads["yLabels"] == 11 and heads["xLabels"] == 22, heads  # every word, none left out

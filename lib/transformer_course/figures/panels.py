@@ -196,7 +196,8 @@ def head_grid_figure(
             colorscale=SEQUENTIAL,
             cmin=0.0,
             cmax=1.0,
-            colorbar=dict(title=dict(text="weight"), thickness=12, len=0.8),
+            # The title beside the bar, not above it, where it sat on the top tick's "1" (a slide).
+            colorbar=dict(title=dict(text="weight", side="right"), thickness=12, len=0.8),
         ),
     )
 
