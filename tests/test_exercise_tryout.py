@@ -155,7 +155,7 @@ def _(q, k):
     return torch.bmm(q, k.transpose(1, 2))
 
 
-@wrong("attention_scores", "softmax already applied")
+@wrong("attention_scores", "softmax already applied", named="softmax applied")
 def _(q, k):
     return torch.softmax(q @ k.transpose(-2, -1), dim=-1)
 
@@ -383,7 +383,7 @@ def _(x, weight, bias, eps):
     return (x - mean) / torch.sqrt(var + eps) * weight + bias
 
 
-@wrong("layer_norm", "divided by the variance, not its root")
+@wrong("layer_norm", "divided by the variance, not its root", named="no square root")
 def _(x, weight, bias, eps):
     mean, var = x.mean(-1, keepdim=True), x.var(-1, unbiased=False, keepdim=True)
     return (x - mean) / (var + eps) * weight + bias
@@ -394,7 +394,7 @@ def _(x, weight, bias, eps):
     return torch.nn.LayerNorm(x.shape[-1], eps=eps)(x)
 
 
-@wrong("layer_norm", "shift before scale")
+@wrong("layer_norm", "shift before scale", named="shift before the scale")
 def _(x, weight, bias, eps):
     mean, var = x.mean(-1, keepdim=True), x.var(-1, unbiased=False, keepdim=True)
     return ((x - mean) / torch.sqrt(var + eps) + bias) * weight
@@ -522,7 +522,7 @@ def _(layer, x, mask):
     return encoder(layer, x, mask, ff_input=lambda a, w: a)
 
 
-@wrong("encoder_layer", "the weights taken as the output")
+@wrong("encoder_layer", "the weights taken as the output", named="weights taken for the output")
 def _(layer, x, mask):
     return encoder(layer, x, mask, attend=lambda layer, x, mask: layer.self_attn(x, mask=mask)[::-1])
 
@@ -610,7 +610,7 @@ def _(parts, src, trg_in):
     )
 
 
-@wrong("encoder_decoder_forward", "log-softmax on the output")
+@wrong("encoder_decoder_forward", "log-softmax on the output", named="log-softmax on the logits")
 def _(parts, src, trg_in):
     return forward(parts, src, trg_in, out=lambda h: parts.output(h).log_softmax(-1))
 

@@ -23,6 +23,7 @@ from ..positional import sinusoidal_encoding
 from . import assembly_learners as learner
 from .assembly_learners import by_hand
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
+from .layer_errors import float_mask
 
 
 @dataclass(frozen=True)
@@ -111,11 +112,12 @@ def forward(
     """The forward pass, or one of its usual mistakes (each switch off: correct). Masks built
     by hand here, so that the checker does not share the learner-side code."""
     d = parts.embedding.embedding_dim
-    factor = {"sqrt": math.sqrt(d), "none": 1.0, "d": float(d)}.get(scale, 1.0)
+    factor = {"sqrt": math.sqrt(d), "none": 1.0, "d": float(d), "divided": 1 / math.sqrt(d)}.get(scale, 1.0)
+    first = 1 if positions == "from 1" else 0
 
     def embed(ids):
         x = parts.embedding(ids) * factor
-        x = x + parts.positions[: ids.shape[1]] if positions else x
+        x = x + parts.positions[first : first + ids.shape[1]] if positions else x
         return x * math.sqrt(d) if scale == "after" else x
 
     src_mask = (src != parts.pad_id)[:, None, None, :] if src_padding else None
@@ -132,6 +134,8 @@ def forward(
     cross_mask = {"padding": src_mask, "none": None, "causal": self_mask}[cross]
     hidden = parts.decoder(embed(src if reads == "src" else trg_in), memory, self_mask, cross_mask)
     logits = parts.output(hidden) if project else hidden
+    if softmax == "log":
+        return torch.log_softmax(logits, dim=-1)
     return torch.softmax(logits, dim=-1) if softmax else logits
 
 
@@ -181,6 +185,11 @@ MISTAKES = (
         error=r"mask.*broadcast",
         example=lambda parts, src, trg_in: learner.with_flat_masks(parts, src, trg_in),
     ),
+    float_mask(
+        learner.with_pytorchs_causal_mask,
+        right="bool masks: padding_mask(src, parts.pad_id), and causal_mask(Lt) & "
+        "padding_mask(trg_in, parts.pad_id) for the decoder",
+    ),
     Mistake(
         name="every position added",
         hint="parts.positions has a row for each of max_len positions; a sentence of L tokens "
@@ -208,6 +217,20 @@ MISTAKES = (
         hint="You multiplied the embedding by d_model; the factor is its square root, math.sqrt(d_model).",
         compute=partial(forward, scale="d"),
         example=partial(by_hand, scale="d"),
+    ),
+    Mistake(
+        name="÷ √d_model",
+        hint="You divided the token vectors by √d_model; multiply them: embedding(ids) * "
+        "math.sqrt(d_model), so that they are not drowned by the positions added next.",
+        compute=partial(forward, scale="divided"),
+        example=partial(by_hand, scale="divided"),
+    ),
+    Mistake(
+        name="positions counted from 1",
+        hint="You counted the positions from 1: the first token takes row 0 of the table, so a "
+        "sentence of L tokens adds parts.positions[:L] (rows 0 … L−1), not [1 : L + 1].",
+        compute=partial(forward, positions="from 1"),
+        example=partial(by_hand, positions="from 1"),
     ),
     Mistake(
         name="no positions",
@@ -295,6 +318,13 @@ MISTAKES = (
         "loss (cross-entropy) applies its own log-softmax.",
         compute=partial(forward, softmax=True),
         example=partial(by_hand, softmax=True),
+    ),
+    Mistake(
+        name="log-softmax on the logits",
+        hint="You returned log-probabilities (a log_softmax): the model returns the raw logits, "
+        "parts.output(hidden); the loss (cross-entropy) applies its own log-softmax.",
+        compute=partial(forward, softmax="log"),
+        example=partial(by_hand, softmax="log"),
     ),
     draws_at_random(partial(by_hand, dropout=True), parts="the encoder's and decoder's layers"),
 )

@@ -35,11 +35,13 @@ def by_hand(
 ):
     """A learner's forward pass with one switch per catalogued mistake (all off: correct)."""
     d_model = parts.embedding.embedding_dim
-    factor = {"sqrt": math.sqrt(d_model), "d": d_model}.get(scale, 1)
+    factor = {"sqrt": math.sqrt(d_model), "d": d_model, "divided": 1 / math.sqrt(d_model)}.get(scale, 1)
 
     def embed(ids):
         x = parts.embedding(ids) * factor
-        if positions:
+        if positions == "from 1":  # "position 1 is the first word"
+            x = x + parts.positions[1 : ids.shape[1] + 1]
+        elif positions:
             x = x + parts.positions[: ids.shape[1]]
         x = nn.functional.dropout(x, 0.1) if dropout else x  # the paper's, left on
         return x * math.sqrt(d_model) if scale == "after" else x
@@ -54,6 +56,8 @@ def by_hand(
     cross_mask = {"padding": src_mask, "none": None, "causal": trg_mask}[cross]
     hidden = parts.decoder(embed(trg_in if reads == "trg" else src), memory, trg_mask, cross_mask)
     logits = parts.output(hidden) if project else hidden
+    if softmax == "log":
+        return logits.log_softmax(dim=-1)
     return logits.softmax(dim=-1) if softmax else logits
 
 
@@ -119,4 +123,14 @@ def with_flat_masks(parts, src, trg_in):
     memory = parts.encoder(parts.embedding(src) * d**0.5 + parts.positions[: src.shape[1]], src_mask)
     trg_mask = causal_mask(trg_in.shape[1]) & (trg_in != parts.pad_id)[:, None, :]
     y = parts.embedding(trg_in) * d**0.5 + parts.positions[: trg_in.shape[1]]
+    return parts.output(parts.decoder(y, memory, trg_mask, src_mask))
+
+
+def with_pytorchs_causal_mask(parts, src, trg_in):
+    """nn.Transformer's float mask, 0 where seen and -inf where not, as the decoder's mask."""
+    scale = math.sqrt(parts.embedding.embedding_dim)
+    src_mask = padding_mask(src, parts.pad_id)
+    memory = parts.encoder(parts.embedding(src) * scale + parts.positions[: src.shape[1]], src_mask)
+    trg_mask = nn.Transformer.generate_square_subsequent_mask(trg_in.shape[1])
+    y = parts.embedding(trg_in) * scale + parts.positions[: trg_in.shape[1]]
     return parts.output(parts.decoder(y, memory, trg_mask, src_mask))

@@ -93,6 +93,23 @@ SCORES_MISTAKES = (
         compute=lambda q, k: q @ k.transpose(-2, -1) / q.shape[-1],
         example=lambda q, k: torch.matmul(q, k.T) / k.shape[1],
     ),
+    # A learner who read ahead: the scores are what goes INTO the softmax, not its output.
+    Mistake(
+        name="softmax applied",
+        hint="You returned the attention WEIGHTS (a softmax of the scores, each row summing to 1): "
+        "this exercise asks for the raw scores that go into the softmax, q @ k.transpose(-2, -1), "
+        "with no softmax and no scaling. Chapter 04 adds both.",
+        compute=lambda q, k: torch.softmax(q @ k.transpose(-2, -1), dim=-1),
+        example=lambda q, k: (q @ k.transpose(-2, -1)).softmax(dim=-1),
+    ),
+    Mistake(
+        name="scaled and softmaxed",
+        hint="You returned the attention WEIGHTS, softmax(q @ kᵀ / √d_k): that is chapter 04's "
+        "whole step. This exercise asks only for the raw scores, q @ k.transpose(-2, -1): no "
+        "scaling, no softmax.",
+        compute=lambda q, k: torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1),
+        example=lambda q, k: torch.softmax(torch.matmul(q, k.mT) / k.shape[-1] ** 0.5, -1),
+    ),
     Mistake(
         name="element-wise product",
         hint="q * k multiplies entry by entry: it pairs query i with key i only, feature by "

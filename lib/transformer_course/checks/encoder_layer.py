@@ -19,6 +19,7 @@ from ..layers import EncoderLayer
 from ..masks import causal_mask
 from .add_norm import add_norm_chain, layer_mistakes
 from .harness import Exercise, Mistake, Result, check_function
+from .layer_errors import float_mask, weights_taken
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -101,7 +102,22 @@ def _cases() -> list[tuple]:
     return [(layer, torch.randn(*r.shape, 16, generator=g), r.bool()[:, None, None, :], theirs) for r in real]
 
 
+def _learner_takes_the_weights(layer, x, mask):
+    _, attended = layer.self_attn(x, mask=mask)  # the pair is (output, weights)
+    x = layer.norm1(x + attended)
+    return layer.norm2(x + layer.feed_forward(x))
+
+
+def _learner_adds_a_float_mask(layer, x, mask):
+    additive = (1.0 - mask.float()) * -1e9  # the Hugging Face way: 0 where seen, -1e9 where not
+    attended, _ = layer.self_attn(x, mask=additive)
+    x = layer.norm1(x + attended)
+    return layer.norm2(x + layer.feed_forward(x))
+
+
 MISTAKES = (
+    weights_taken("layer.self_attn returns", _learner_takes_the_weights),
+    float_mask(_learner_adds_a_float_mask, right="the padding mask as it is: layer.self_attn(x, mask=mask)"),
     *layer_mistakes(
         by_hand,
         "layer.self_attn",

@@ -118,7 +118,9 @@ def reference(
             fed = ids
         if stop == "anywhere" and eos_id in ids.tolist():
             break
-        if stop and token == eos_id:
+        if stop == "late" and ids.numel() - prompt.numel() > 1 and int(ids[-2]) == eos_id:
+            break  # one token written after the <eos>
+        if stop in (True, "anywhere") and token == eos_id:
             break
     return ids
 
@@ -183,6 +185,14 @@ MISTAKES = (
         "(keep the eos itself in the output).",
         compute=partial(reference, stop=False),
         example=partial(by_hand, stop=False),
+    ),
+    Mistake(
+        name="one token past <eos>",
+        hint="Your output goes one token past <eos>: the loop writes the next token before it "
+        "stops. Stop right after appending the <eos>: ids = torch.cat([ids, token.view(1)]), "
+        "then if int(token) == eos_id: break, in the same step.",
+        compute=partial(reference, stop="late"),
+        example=learner.stops_one_step_late,
     ),
     Mistake(
         name="stops at an <eos> in the prompt",

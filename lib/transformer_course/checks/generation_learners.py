@@ -115,3 +115,15 @@ def cats_a_number(logits_fn, prompt, max_new_tokens, eos_id):
         if token == eos_id:
             break
     return ids
+
+
+def stops_one_step_late(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    finished = False
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()
+        ids = torch.cat([ids, token.view(1)])
+        if finished:  # set on the step before: one more token has been written since
+            break
+        finished = int(token) == eos_id
+    return ids

@@ -46,10 +46,14 @@ def by_hand(x, weight, bias, eps, *, dims=(-1,), var="biased", eps_at="inside", 
         normed = centred / torch.sqrt(variance + eps)
     elif eps_at == "outside":
         normed = centred / (torch.sqrt(variance) + eps)
+    elif eps_at == "no root":
+        normed = centred / (variance + eps)
     else:  # "none"
         normed = centred / torch.sqrt(variance)
     if affine == "right":
         return normed * weight + bias
+    if affine == "shift first":
+        return (normed + bias) * weight
     return normed if affine == "none" else normed * bias + weight
 
 
@@ -91,12 +95,19 @@ def _normed(
         var = x.pow(2).mean(dim=dims, keepdim=True)
     if spread in ("rms", "numerator"):  # numerator: the right variance, x itself divided by it
         mean = torch.zeros_like(mean)
-    std = {"inside": lambda: (var + eps).sqrt(), "outside": lambda: var.sqrt() + eps, "none": var.sqrt}
+    std = {
+        "inside": lambda: (var + eps).sqrt(),
+        "outside": lambda: var.sqrt() + eps,
+        "none": var.sqrt,
+        "no root": lambda: var + eps,  # the variance, not the standard deviation
+    }
     normed = (x - mean) / std[eps_at]()
     if affine == "none":
         return normed
     if affine in ("weight only", "bias only"):
         return normed * weight if affine == "weight only" else normed + bias
+    if affine == "shift first":
+        return (normed + bias) * weight
     return normed * bias + weight if affine == "swapped" else normed * weight + bias
 
 
@@ -188,6 +199,13 @@ MISTAKES = (
         example=partial(by_hand, eps_at="none"),
     ),
     Mistake(
+        name="no square root",
+        hint="You divided by the variance, var + eps: divide by its square root, the standard "
+        "deviation, (x − mean) / torch.sqrt(var + eps), so that each vector ends with variance 1.",
+        compute=partial(_normed, eps_at="no root"),
+        example=partial(by_hand, eps_at="no root"),
+    ),
+    Mistake(
         name="eps fixed at 1e-5",
         hint="Use the eps you are given, not nn.LayerNorm's default 1e-5: models choose their "
         "own (BERT 1e-12, LLaMA 1e-6), and the checker also tries eps = 0.01.",
@@ -275,6 +293,13 @@ MISTAKES = (
         "(the scale, γ) and bias (the shift, β) is added.",
         compute=partial(_normed, affine="swapped"),
         example=partial(by_hand, affine="swapped"),
+    ),
+    Mistake(
+        name="shift before the scale",
+        hint="You added bias before multiplying by weight, (x̂ + bias) · weight, so the shift gets "
+        "scaled too. Scale first, then shift: x̂ * weight + bias.",
+        compute=partial(_normed, affine="shift first"),
+        example=partial(by_hand, affine="shift first"),
     ),
     draws_at_random(lambda x, weight, bias, eps: F.dropout(solution(x, weight, bias, eps), 0.1)),
 )

@@ -13,11 +13,13 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..layers import DecoderLayer
 from ..masks import causal_mask
 from .add_norm import add_norm_chain, layer_mistakes
 from .harness import Exercise, Mistake, Result, check_function
+from .layer_errors import float_mask, weights_taken
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -137,7 +139,27 @@ NO_RESIDUAL_AROUND = tuple(
     for i, (key, words) in enumerate(_SUBLAYERS.items())
 )
 
+
+def _learner_takes_the_weights(layer, x, memory):
+    _, attended = layer.self_attn(x, mask=causal_mask(x.shape[1]))  # the pair is (output, weights)
+    x = layer.norm1(x + attended)
+    _, attended = layer.cross_attn(x, memory, memory)
+    x = layer.norm2(x + attended)
+    return layer.norm3(x + layer.feed_forward(x))
+
+
+def _learner_uses_pytorchs_mask(layer, x, memory):
+    mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1])  # 0 and -inf, floats
+    x = layer.norm1(x + layer.self_attn(x, mask=mask)[0])
+    x = layer.norm2(x + layer.cross_attn(x, memory, memory)[0])
+    return layer.norm3(x + layer.feed_forward(x))
+
+
 MISTAKES = (
+    weights_taken("layer.self_attn and layer.cross_attn return", _learner_takes_the_weights),
+    float_mask(
+        _learner_uses_pytorchs_mask, right="causal_mask(L), or torch.ones(L, L, dtype=torch.bool).tril()"
+    ),
     *layer_mistakes(
         by_hand,
         "layer.self_attn (and layer.cross_attn)",

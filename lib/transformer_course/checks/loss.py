@@ -40,11 +40,7 @@ LOSS_ALTERNATIVES = {
     ),
     "log_softmax, gather, mask": learner.loss_one_row_at_a_time,
     "by hand, every switch off": loss_by_hand,
-    "nll_loss of log_softmax, float64": lambda model, src, trg, pad_id: F.nll_loss(
-        model(src, trg[:, :-1]).double().log_softmax(-1).flatten(0, 1),
-        trg[:, 1:].flatten(),
-        ignore_index=pad_id,
-    ),
+    "nll_loss of log_softmax, float64": learner.nll_of_log_softmax_in_float64,
 }
 
 
@@ -273,6 +269,13 @@ LOSS_MISTAKES = (
         "Use F.cross_entropy on the logits (or nll_loss on logits.log_softmax(-1)).",
         compute=partial(loss_reference, log=False),
         example=partial(loss_by_hand, log=False),
+    ),
+    Mistake(
+        name="nll_loss on probabilities",
+        hint="F.nll_loss expects LOG-probabilities: you gave it probabilities, a softmax without "
+        "its log. Use F.cross_entropy on the raw logits (or nll_loss on logits.log_softmax(-1)).",
+        compute=partial(loss_reference, probs=True, log=False),
+        example=partial(loss_by_hand, probs=True, log=False),
     ),
     Mistake(
         name="sum, not mean",

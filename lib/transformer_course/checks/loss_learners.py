@@ -53,6 +53,11 @@ def loss_one_row_at_a_time(model, src, trg, pad_id):
     return -(picked * real).sum() / real.sum()
 
 
+def nll_of_log_softmax_in_float64(model, src, trg, pad_id):
+    logp = model(src, trg[:, :-1]).double().log_softmax(-1)
+    return F.nll_loss(logp.flatten(0, 1), trg[:, 1:].flatten(), ignore_index=pad_id)
+
+
 # --- The wrong answers, each a Mistake's example ---
 
 

@@ -97,14 +97,15 @@ def reference(
         return split(x @ w)
 
     q, k, v = project_in(w_q), project_in(w_k), project_in(w_v)
-    divide = (d_model if scale_by_model else d_head) ** 0.5 if scale else 1.0
+    root = 1.0 if scale == "no root" else 0.5  # "no root": ÷ d_head itself
+    divide = (d_model if scale_by_model else d_head) ** root if scale else 1.0
     scores = q @ k.transpose(-2, -1) / divide  # (B, h, L, L)
     if causal:  # the future hidden, as in a decoder: not this exercise's attention
         scores = scores.masked_fill(~torch.ones(length, length, dtype=torch.bool).tril(), float("-inf"))
     heads = torch.softmax(scores, dim=dim) @ v  # (B, h, L, d)
     if heads_axis == 2:
         merged = heads.reshape(b, length, d_model)
-    elif interleaved:
+    elif interleaved is True:  # "split": interleaved on the way in, merged back in blocks
         merged = heads.permute(0, 2, 3, 1).reshape(b, length, d_model)
     elif merge_view:
         merged = heads.reshape(b, length, d_model)
@@ -249,6 +250,21 @@ MISTAKES = (
         "transpose(1, 2).",
         compute=partial(reference, interleaved=True),
         example=learner.interleaves_the_heads,
+    ),
+    Mistake(
+        name="heads interleaved on the split only",
+        hint="Your split gives head i every h-th column (view(B, L, d_head, h)), and your merge "
+        "puts the heads back in blocks: the split must match it. Head i owns the CONSECUTIVE "
+        "columns i·d_head … (i+1)·d_head: split with view(B, L, h, d_head).transpose(1, 2).",
+        compute=partial(reference, interleaved="split"),
+        example=learner.interleaves_on_the_split,
+    ),
+    Mistake(
+        name="÷ d_head",
+        hint="You divided each head's scores by d_head; the scale is its square root, √d_head "
+        "(d_head ** 0.5 or math.sqrt(d_head)), as in one head.",
+        compute=partial(reference, scale="no root"),
+        example=partial(by_hand, scale="no root"),
     ),
     Mistake(
         name="no W_O",

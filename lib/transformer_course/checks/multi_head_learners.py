@@ -54,7 +54,7 @@ def by_hand(
         q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
     d = d_model if scale_by_model else d_head
     scores = (q @ k.transpose(-2, -1)) if no_transpose else torch.einsum("bhqd,bhkd->bhqk", q, k)
-    weights = torch.softmax(scores / (d**0.5 if scale else 1.0), dim=dim)
+    weights = torch.softmax(scores / ((d if scale == "no root" else d**0.5) if scale else 1.0), dim=dim)
     weights = F.dropout(weights, 0.1) if dropout else weights  # as in training, left on
     out = weights @ v
     if w_o_per_head:  # W_O on each head's (L, d_head) output, before the merge
@@ -135,6 +135,14 @@ def interleaves_the_heads(x, w_q, w_k, w_v, w_o, num_heads):
     q, k, v = split(x @ w_q), split(x @ w_k), split(x @ w_v)
     out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v  # (B, h, L, d_head)
     return out.permute(0, 2, 3, 1).reshape(b, length, d_model) @ w_o
+
+
+def interleaves_on_the_split(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+    q, k, v = ((x @ w).view(b, length, d_head, num_heads).permute(0, 3, 1, 2) for w in (w_q, w_k, w_v))
+    out = torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1) @ v  # (B, h, L, d_head)
+    return out.transpose(1, 2).reshape(b, length, d_model) @ w_o  # the usual merge
 
 
 def masks_the_future(x, w_q, w_k, w_v, w_o, num_heads):
