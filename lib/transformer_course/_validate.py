@@ -30,7 +30,7 @@ def tensor(
             raise ValueError(f"{name} must be {want}, got shape {tuple(x.shape)}")
     if floating is True and not x.is_floating_point():
         raise ValueError(f"{name} must hold floating-point numbers, got dtype {x.dtype}")
-    if floating is False and (x.is_floating_point() or x.dtype == torch.bool):
+    if floating is False and (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool):
         raise ValueError(f"{name} must hold integer ids, got dtype {x.dtype}")
     return x
 
@@ -99,7 +99,7 @@ def device(name: str, value: object) -> None:
         return
     try:
         where = value if isinstance(value, torch.device) else torch.device(value)
-    except (RuntimeError, TypeError):
+    except (RuntimeError, TypeError, ValueError):  # ValueError: an index beyond int64 ("Overflow")
         raise ValueError(
             f'{name} must be None, a torch.device or a string such as "cpu" or "cuda", got {value!r}'
         ) from None

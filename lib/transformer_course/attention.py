@@ -72,17 +72,21 @@ def scaled_dot_product_attention(
     if v.dim() < 2 or v.shape[-2] != k.shape[-2]:
         raise ValueError(f"v must have as many rows as k (Lk = {k.shape[-2]}), got shape {tuple(v.shape)}")
     _validate.like("v", v, q, "q")
-    _validate.broadcastable("v's batch dimensions", v.shape[:-2], "q's", q.shape[:-2])
+    for name, x in (("q's", q), ("k's", k)):  # v's weighed by the weights of both
+        _validate.broadcastable("v's batch dimensions", v.shape[:-2], name, x.shape[:-2])
     if mask is not None:
         scores = (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
         inputs.check_mask(mask, scores, q.device)
     _validate.dropout(dropout_p, "dropout_p")
-    inputs.check_scale(scale)
+    scale = inputs.check_scale(scale)
     causal = _validate.boolean("causal", causal)
-    _validate.boolean("need_weights", need_weights)
-    return _attention(
-        q, k, v, mask, scale=scale, need_weights=need_weights, dropout_p=dropout_p, causal=causal
+    # Given an empty q, k or v, PyTorch's kernel returns q's batch shape, not the broadcast one
+    # the weights' path gives (and documents): such inputs take that path, with or without weights.
+    explicit = _validate.boolean("need_weights", need_weights) or 0 in (q.numel(), k.numel(), v.numel())
+    out, weights = _attention(
+        q, k, v, mask, scale=scale, need_weights=explicit, dropout_p=dropout_p, causal=causal
     )
+    return out, weights if need_weights else None
 
 
 def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, causal=False):
@@ -109,7 +113,7 @@ def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, c
     # more to allocate than the softmax itself (seen: 35 ms vs 10 ms at 8×8×512×512).
     empty = None
     if mask is not None:
-        empty = _empty_rows(mask)
+        empty = narrow_heads._empty_rows(mask)
         if empty is not None:
             # softmax over a row of only -inf is NaN, and so is its gradient even once the row
             # is zeroed: such a row is let see every key, then zeroed, as PyTorch's kernel does.
@@ -383,10 +387,3 @@ class MultiHeadAttention(nn.Module):
                 proj.bias.copy_(b)
         self.out_proj.load_state_dict(mha.out_proj.state_dict())
         return self
-
-
-def _empty_rows(mask: torch.Tensor) -> torch.Tensor | None:
-    """(..., Lq, 1): True where a query may attend to no key (PyTorch's kernel gives it zero
-    weights); None when every query has a key, the usual case."""
-    empty = ~mask.any(dim=-1, keepdim=True)
-    return empty if empty.any() else None

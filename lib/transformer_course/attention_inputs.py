@@ -46,8 +46,10 @@ def check_qk(q: torch.Tensor, k: torch.Tensor) -> None:
 
 
 def check_scale(scale: float | None) -> float | None:
+    """None, or a finite number > 0 returned as a float (an int beyond float's range, 10**400,
+    or a huge one torch cannot take as a scalar, 10**30, failed inside the multiplication)."""
     if scale is not None:
-        _validate.finite_number("scale", scale, above=0, note=" (None: 1/√d_k)")
+        return _validate.finite_number("scale", scale, above=0, note=" (None: 1/√d_k)")
     return scale
 
 

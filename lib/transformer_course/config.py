@@ -57,16 +57,22 @@ class TransformerConfig:
             "d_ff",
             "max_len",
         )
+        # Each kept as a Python int: a numpy one (np.int64(16)) passed every check, yet
+        # generation, which reads max_len and vocab_size as ints, skipped its checks up front.
         for name in sizes:
-            _validate.positive_int(name, getattr(self, name))
+            object.__setattr__(self, name, _validate.positive_int(name, getattr(self, name)))
         for name in ("num_encoder_layers", "num_decoder_layers"):
             check_depth(name, getattr(self, name))
         if self.trg_vocab_size is not None:
-            _validate.positive_int("trg_vocab_size", self.trg_vocab_size)
+            object.__setattr__(
+                self, "trg_vocab_size", _validate.positive_int("trg_vocab_size", self.trg_vocab_size)
+            )
         if self.d_model % self.num_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})")
         _validate.dropout(self.dropout)
-        _validate.integer("pad_id", self.pad_id, low=0, high=self.vocab_size)
+        object.__setattr__(
+            self, "pad_id", _validate.integer("pad_id", self.pad_id, low=0, high=self.vocab_size)
+        )
         # The target pads with pad_id too (its masks, the loss's ignore_index): an id of both.
         if self.pad_id >= self.target_vocab_size:
             raise ValueError(

@@ -92,6 +92,7 @@ def last_logits(logits_fn: LogitsFn, prefix: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"prefix must hold at least one token per row (e.g. <bos>), got shape {tuple(prefix.shape)}"
         )
+    _check_ids(logits_fn, prefix, name="prefix")  # else the model names its own argument, "ids"
     return _last_logits(logits_fn, prefix)
 
 
@@ -99,7 +100,15 @@ def _last_logits(logits_fn: LogitsFn, prefix: torch.Tensor) -> torch.Tensor:
     """``last_logits`` for a logits function and a prefix the decoding loop has checked (the
     signature check alone, at every generated token, took a tenth of a small model's step);
     what the function returns is still checked at every step."""
-    logits = logits_fn(prefix)
+    try:
+        logits = logits_fn(prefix)
+    except RuntimeError as error:  # torch's, from inside: a module of other inputs (nn.Linear), say
+        if isinstance(error, torch.OutOfMemoryError):
+            raise
+        raise ValueError(
+            f"logits_fn must map prefix (B, t) of {prefix.dtype} ids to logits (B, t, V); "
+            f"on a prefix of shape {tuple(prefix.shape)} it failed: {error}"
+        ) from error
     if isinstance(logits, tuple):
         logits = logits[0]
     if (
@@ -153,7 +162,7 @@ def generate(
     check_options(temperature, top_k, _vocab(logits_fn), top_p=top_p)  # top_k > V: before any step
     _check_ids(logits_fn, prompt, eos_id=eos_id)
     if seed is not None:
-        _validate.seed("seed", seed)
+        seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's ints
     generator = torch.Generator(device=prompt.device).manual_seed(seed) if seed is not None else None
     ids = prompt.clone()
     steps: list[Step] = []
@@ -185,6 +194,7 @@ def greedy_decode(
     """
     _check_logits_fn(logits_fn)
     _validate.tensor("prompt", prompt, ndim=2, floating=False)
+    _validate.stored("prompt", prompt)  # its ids are read below
     if prompt.shape[1] == 0:
         raise ValueError("prompt must hold at least one token per row (e.g. <bos>)")
     _validate.positive_int("max_new_tokens", max_new_tokens)
@@ -208,6 +218,7 @@ def greedy_decode(
 def strip(ids: torch.Tensor, *, eos_id: int, skip: tuple[int, ...] = ()) -> list[list[int]]:
     """(B, T) ids → per row, the ids before the first ``eos_id``, leaving out ``skip`` ids."""
     _validate.tensor("ids", ids, ndim=2, floating=False)
+    _validate.stored("ids", ids)  # read below, with tolist()
     _validate.integer("eos_id", eos_id)
     if isinstance(skip, str | torch.Tensor) or not isinstance(skip, tuple | list | set | frozenset):
         raise ValueError(f"skip must be a tuple of ids to leave out, got {type(skip).__name__}")
@@ -235,6 +246,8 @@ def sequence_accuracy(
     """
     _validate.tensor("predicted", predicted, ndim=2, floating=False)
     _validate.tensor("target", target, ndim=2, floating=False)
+    _validate.stored("predicted", predicted)  # else strip names its own argument, "ids"
+    _validate.stored("target", target)
     if predicted.shape[0] != target.shape[0]:
         raise ValueError(
             f"predicted must have as many rows as target ({target.shape[0]}), "
@@ -259,18 +272,21 @@ def _vocab(logits_fn: LogitsFn) -> int | None:
     return vocab if isinstance(vocab, int) and not isinstance(vocab, bool) else None
 
 
-def _check_ids(logits_fn: LogitsFn, prompt: torch.Tensor, **ids: int | None) -> None:
-    """The prompt's ids and the special ``ids`` (eos_id, pad_id) as ids of the model's
-    vocabulary, where the logits function knows it (one made here from a course model);
+def _check_ids(logits_fn: LogitsFn, prompt: torch.Tensor, name: str = "prompt", **ids: int | None) -> None:
+    """The prompt's ids (called ``name``) and the special ``ids`` (eos_id, pad_id) as ids of the
+    model's vocabulary, where the logits function knows it (one made here from a course model);
     else the special ids as ints. An eos_id the model cannot write would never stop it."""
     vocab = _vocab(logits_fn)
     known = vocab is not None
-    for name, value in ids.items():
+    for special, value in ids.items():
         if value is not None:
-            _validate.integer(name, value, low=0, high=vocab if known else None)
+            _validate.integer(special, value, low=0, high=vocab if known else None)
+    if known:  # a course model: else it refuses them as "ids", an argument the caller never saw
+        _validate.index_dtype(name, prompt)
+        _validate.stored(name, prompt)
     if known and prompt.numel() and (int(prompt.min()) < 0 or int(prompt.max()) >= vocab):
         raise ValueError(
-            f"prompt must hold ids the model knows, in [0, {vocab}), got values from "
+            f"{name} must hold ids the model knows, in [0, {vocab}), got values from "
             f"{int(prompt.min())} to {int(prompt.max())}"
         )
 

@@ -329,7 +329,15 @@ def _dropout(dropout: nn.Dropout, x: torch.Tensor) -> torch.Tensor:
 
 def _sublayer_output(sublayer: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """Run ``sublayer`` on x and check it kept x's shape: the residual adds the two."""
-    out = sublayer(x)
+    try:
+        out = sublayer(x)
+    except RuntimeError as error:  # torch's, from inside: e.g. an nn.Linear of another width
+        if isinstance(error, torch.OutOfMemoryError):
+            raise
+        raise ValueError(
+            f"sublayer must map a tensor (B, L, d_model) to one of the same shape; on x of shape "
+            f"{tuple(x.shape)} it failed: {error}"
+        ) from error
     if isinstance(out, torch.Tensor) and out.shape == x.shape:
         if out.dtype != x.dtype or out.device != x.device:
             raise ValueError(

@@ -17,7 +17,7 @@ import torch
 
 from . import _validate
 from .kv_cache import KVCache
-from .model import DecoderOnlyTransformer
+from .model import DecoderOnlyTransformer, Transformer
 
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -41,6 +41,9 @@ def model_fits(
     its positions: else the model's own check names an argument the caller never passed
     ("src must hold ids in [0, 12)"). ``positions``: how many it must read at once; ``target``:
     the ids are an encoder-decoder's output."""
+    _validate.tensor("ids", ids, floating=False)
+    _validate.stored("ids", ids)  # its largest id is read below
+    _validate.integer("positions", positions, low=0)
     config = getattr(model, "config", None)
     if config is None or not ids.numel():
         return
@@ -69,6 +72,8 @@ def seq2seq_logits_fn(model: torch.nn.Module, src: torch.Tensor) -> LogitsFn:
 
     def logits_fn(prefix: torch.Tensor) -> torch.Tensor:
         _validate.tensor("prefix", prefix, ndim=2, floating=False)
+        if isinstance(model, Transformer):  # else the model refuses them as "trg_in"
+            model._check_ids("prefix", prefix, model.config.target_vocab_size)
         if src.shape[0] not in (1, prefix.shape[0]):
             raise ValueError(
                 f"src must have 1 row or one per prefix row ({prefix.shape[0]}), got shape {tuple(src.shape)}"
@@ -129,11 +134,23 @@ class CachedLogits:
             self.cache, self.logits, self._made_by = self.model.new_cache(), None, state
         t = self.cache.length
         if prefix.shape[1] > t:  # run the new tokens only: (B, T) → (B, T, V)
-            new = self.model.step(prefix[:, t:], self.cache, need_weights=self.need_weights)
+            new = self._step(prefix, t)
             self.logits = new if self.logits is None else torch.cat([self.logits, new], dim=1)
             if self.need_weights:
                 self.weights = self.model.attention_weights()["decoder_self"]
         return self.logits  # (B, t + T, V)
+
+    def _step(self, prefix: torch.Tensor, t: int) -> torch.Tensor:
+        """The model's ``step`` on the tokens of prefix after the t cached, its checks made here
+        under the name the caller gave them (``step`` would call them "ids")."""
+        self.model._check_ids("prefix", prefix[:, t:], self.vocab_size)
+        if prefix.shape[1] > self.max_len:
+            raise ValueError(
+                f"prefix has {prefix.shape[1]} positions but the model's max_len is {self.max_len}"
+            )
+        self.model._check_cache(self.cache)
+        with torch.no_grad():  # as step: a cache that kept every step's graph would only grow
+            return self.model._step(prefix[:, t:], self.cache, self.need_weights)
 
     def _model_state(self) -> tuple:
         """What the cached keys depend on besides the tokens: each module's mode (train or

@@ -195,6 +195,11 @@ class DecoderOnlyTransformer(_LanguageModelBase):
         self._check_ids("ids", ids, self.config.vocab_size)  # checked once, here: not again inside
         self._check_cache(cache)
         _validate.boolean("need_weights", need_weights)
+        return self._step(ids, cache, need_weights)
+
+    def _step(self, ids: torch.Tensor, cache: KVCache, need_weights: bool = False) -> torch.Tensor:
+        """``step`` on ids and a cache already checked (``cached_logits_fn`` checks its prefix
+        under that name), under ``torch.no_grad()``."""
         start = cache.add_ids(ids)  # t, the position of the first new token
         if cache._owner is None:  # its first step: from now on the cache is this model's
             cache._owner = weakref.ref(self)

@@ -75,7 +75,8 @@ def attention(
     ``mask``: bool broadcastable to (..., Lq, Lk), True = may attend; ``causal``: query i
     sees keys 0 … i only (with ``mask``, both apply)."""
     _check(q, k, v, scale, mask)
-    return _attend(q, k, v, scale, mask, causal=_validate.boolean("causal", causal))
+    # As a float: a huge int (10**30) fails inside torch's multiplication ("int too big to convert").
+    return _attend(q, k, v, float(scale), mask, causal=_validate.boolean("causal", causal))
 
 
 def _attend(q, k, v, scale, mask=None, *, causal=False):
@@ -103,6 +104,13 @@ def _mask_bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """``mask_bias`` for a mask already checked (attention checks it once, where it comes in).
     (Out of place: under torch.vmap the mask may be mapped, the zeros are not.)"""
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, float("-inf"))
+
+
+def _empty_rows(mask: torch.Tensor) -> torch.Tensor | None:
+    """(..., Lq, 1): True where a query may attend to no key (PyTorch's kernel gives it zero
+    weights); None when every query has a key, the usual case. (``attention``'s weights path.)"""
+    empty = ~mask.any(dim=-1, keepdim=True)
+    return empty if empty.any() else None
 
 
 def _check(q, k, v, scale, mask) -> None:

@@ -27,7 +27,7 @@ def sinusoidal_encoding(
     """
     length = _validate.positive_int("length", length)  # a numpy int becomes an int: no overflow below
     d_model = _validate.positive_int("d_model", d_model)
-    _validate.finite_number("base", base, above=1)
+    base = _validate.finite_number("base", base, above=1)  # a float: a huge int fails inside torch's pow
     _validate.float_dtype("dtype", dtype)
     _validate.device("device", device)
     # Before anything is allocated: the (length, d_model) table in float64, and the angles and
@@ -63,7 +63,7 @@ def shift_matrix(
     d_model = _validate.positive_int("d_model", d_model)
     if d_model % 2:
         raise ValueError(f"d_model must be even (one sin/cos pair per frequency), got {d_model}")
-    _validate.finite_number("base", base, above=1)
+    base = _validate.finite_number("base", base, above=1)  # a float: a huge int fails inside torch's pow
     _validate.float_dtype("dtype", dtype)
     # The (d_model, d_model) matrix in float64, then in dtype: checked before either is made.
     _validate.fits_in_memory("d_model × d_model", d_model * d_model, bytes_each=16)
@@ -135,7 +135,7 @@ def _check_input(x: torch.Tensor, d_model: int, max_len: int, table: torch.Tenso
     _validate.tensor("x", x, ndim=3, floating=True)
     _validate.size("x", x, -1, d_model, "d_model")
     _validate.same_device("x", x, table.device, "the position table")
-    _validate.integer("start", start, low=0)
+    _validate.integer("start", start, low=0, high=max_len + 1)  # past max_len: named, not "x has …"
     if start + x.shape[1] > max_len:
         where = f" from position {start}" if start else ""
         raise ValueError(f"x has {x.shape[1]} positions (dimension 1){where} but max_len is {max_len}")

@@ -99,6 +99,7 @@ def next_token_probs(
     check_options(temperature, top_k, logits.shape[-1], top_p=top_p)
     check_logits(logits)
     logits = logits.detach()
+    temperature = float(temperature)  # a huge int (10**30) fails inside torch's division
     if temperature == 0:
         return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).float()
     # Each row's largest logit becomes 0 and the rest negative before dividing, so neither a

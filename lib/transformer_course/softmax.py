@@ -141,10 +141,13 @@ def saturation_experiment(
     """
     length = _validate.positive_int("length", length)
     rows = _validate.positive_int("rows", rows)
-    _validate.seed("seed", seed)
+    seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's ints
     if isinstance(d_ks, str) or not isinstance(d_ks, Iterable):
         raise ValueError(f"d_ks must be a list of positive ints, got {type(d_ks).__name__}")
-    d_ks = tuple(d_ks)
+    try:
+        d_ks = tuple(d_ks)
+    except TypeError:  # a 0-d tensor or numpy array says it is Iterable, then refuses to iterate
+        raise ValueError(f"d_ks must be a list of positive ints, got a 0-d {type(d_ks).__name__}") from None
     if not d_ks:
         raise ValueError("d_ks must list at least one dimension, got an empty sequence")
     d_ks = tuple(_validate.positive_int("d_ks entries", d) for d in d_ks)
