@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import ipywidgets as widgets
+import torch
 
 from .. import _validate, figures
-from .kit import Explorer, SelectionSlider
+from .kit import Explorer, SelectionSlider, quote, shown_word, token_labels
 
 SNAPSHOT_KEYS = ("pointer", "encoder", "wins", "predicate")  # what pointer.snapshot keeps
 ENCODER_HEIGHT = 460  # px at least: the history's heads, as tall as both rows of figures on a slide
@@ -21,7 +22,7 @@ def _opening(words: list[str], n: int, limit: int = 48) -> str:
     """The first ``n`` words, cut after a whole word to at most ``limit`` characters, with "…"
     where the sentence goes on (a word cut in half may read as another: "broke" for "broken")."""
     shown: list[str] = []
-    for word in words[:n]:
+    for word in (shown_word(w) for w in words[:n]):  # a pasted essay of a word: cut, visible
         if len(" ".join([*shown, word])) > limit - 2:
             break
         shown.append(word)
@@ -94,14 +95,14 @@ class AttentionHistoryExplorer(Explorer):
     def render(self):
         step, i = self.value("step"), self.value("sentence")
         snap = self.snapshots[step]
-        tokens = self.sentences[i]
+        tokens = token_labels(self.sentences[i])  # as labels and the note show them
         n = len(tokens)
         weights = snap["pointer"][i, :n]
         ref, other, it = self.referent_pos[i], self.distractor_pos[i], self.it_pos[i]
         shares = ", ".join(f"head {h} {float(v):.0%}" for h, v in enumerate(snap["predicate"]))
         self.note(
-            f"Step {step}: \"it\" gives {float(weights[ref]):.2f} to '{tokens[ref]}' (the referent) "
-            f"and {float(weights[other]):.2f} to '{tokens[other]}'. Held-out sentences where the "
+            f'Step {step}: "it" gives {float(weights[ref]):.2f} to {quote(tokens[ref])} (the referent) '
+            f"and {float(weights[other]):.2f} to {quote(tokens[other])}. Held-out sentences where the "
             f"referent wins: {snap['wins']:.0%}. In the encoder, averaged over the held-out sentences, "
             f'"it" puts this share of its weight on the words after it: {shares}.'
         )
@@ -154,7 +155,47 @@ def _snapshots(snapshots: object) -> dict[int, Mapping]:
             f"snapshots must come from pointer.snapshot (with {', '.join(map(repr, SNAPSHOT_KEYS))}); "
             f"steps {missing} lack one"
         )
-    return dict(sorted(snapshots.items()))
+    for step in snapshots:  # the slider's options, sorted: a str or a NaN among ints cannot be
+        _validate.integer("every step of snapshots", step)
+    checked = {int(step): _snapshot(step, snap) for step, snap in sorted(snapshots.items())}
+    heads = {step: snap["encoder"].shape[1] for step, snap in checked.items()}
+    if len(set(heads.values())) > 1:  # the predicate curves follow each head through every step
+        raise ValueError(f"snapshots must all have the same number of encoder heads, got {heads} by step")
+    return checked
+
+
+def _snapshot(step: int, snap: Mapping) -> dict:
+    """One ``pointer.snapshot(...)`` dict checked by name (``snapshots[step]['encoder']`` …), its
+    tensors detached on the CPU (a snapshot taken on CUDA or with gradients draws as well):
+    pointer (n, L) and encoder (n, h, L, L) weights, wins a fraction, predicate (h,) shares."""
+    name = f"snapshots[{step!r}]"
+    pointer = _weights(f"{name}['pointer']", snap["pointer"], 2)
+    encoder = _weights(f"{name}['encoder']", snap["encoder"], 4)
+    n, length = pointer.shape
+    if encoder.shape[0] != n or encoder.shape[2:] != (length, length):
+        raise ValueError(
+            f"{name}['encoder'] must be (n, h, L, L) = ({n}, h, {length}, {length}) for its pointer of "
+            f"shape (n, L) = {tuple(pointer.shape)}, got shape {tuple(encoder.shape)}"
+        )
+    predicate = snap["predicate"]
+    if not isinstance(predicate, torch.Tensor) or predicate.shape != (encoder.shape[1],):
+        got = tuple(predicate.shape) if isinstance(predicate, torch.Tensor) else type(predicate).__name__
+        raise ValueError(
+            f"{name}['predicate'] must be a tensor of one share per head, ({encoder.shape[1]},), got {got}"
+        )
+    predicate = _validate.finite_tensor(f"{name}['predicate']", predicate.detach().cpu().float())
+    wins = snap["wins"]
+    if isinstance(wins, torch.Tensor) and wins.numel() == 1:
+        wins = wins.item()
+    wins = _validate.finite_number(f"{name}['wins']", wins, at_least=0, at_most=1)
+    return {**snap, "pointer": pointer, "encoder": encoder, "predicate": predicate, "wins": wins}
+
+
+def _weights(name: str, weights: object, ndim: int) -> torch.Tensor:
+    """Attention weights of ``ndim`` dimensions: finite and >= 0, detached on the CPU."""
+    weights = _validate.tensor(name, weights, ndim=ndim)
+    weights = _validate.real_values(name, weights.detach().cpu())
+    return _validate.finite_tensor(name, weights, at_least=0)
 
 
 def _fits_snapshots(sentences: list[list[str]], snapshots: Mapping[int, Mapping]) -> None:

@@ -15,6 +15,12 @@ from ..model import Transformer
 from .kit import Explorer, InputError, counted, text_box
 
 
+def one_token_left(gen: generation.Generation) -> bool:
+    """Whether every step of ``gen`` drew from a distribution with a single token left (a tiny
+    temperature or top-p): a draw that no seed can change."""
+    return all(int((step.probs > 0).sum()) == 1 for step in gen.steps)
+
+
 class GenerationExplorer(Explorer):
     """Chapter 08. Watch a trained encoder-decoder write its answer one token at a time.
 
@@ -33,6 +39,12 @@ class GenerationExplorer(Explorer):
             raise ValueError(
                 f"model must have the task's vocabulary (vocab_size {len(task.vocab)}), "
                 f"got vocab_size {model.config.vocab_size}"
+            )
+        need = max(2, task.max_len)  # its longest source; <bos> and one new token in the decoder
+        if model.config.max_len < need:  # a model trained on the task reads its rows
+            raise ValueError(
+                f"model must read the task's longest rows ({task.max_len} symbols): config.max_len "
+                f"must be at least {need}, got {model.config.max_len}"
             )
         self.model, self.task = model, task
         if max_new_tokens is None:
@@ -76,6 +88,11 @@ class GenerationExplorer(Explorer):
         )
 
     def render(self):
+        if not self.value("text").split():
+            raise InputError(
+                "The source box is empty: type at least one symbol, several separated by spaces, "
+                "e.g. '3 1 4'."
+            )
         try:
             src = self.task.encode(self.value("text"))
         except ValueError as err:
@@ -117,7 +134,7 @@ class GenerationExplorer(Explorer):
             f"Output: {' '.join(written) or '(nothing)'} ({verdict}); "
             f"{counted(len(gen.steps), 'step')}, each one a run of the decoder."
         )
-        self._note_knobs_that_do_nothing()
+        self._note_knobs_that_do_nothing(gen)
         labels = [f"{i + 1}: {vocab.itos[c]}" for i, c in enumerate(chosen)]
         step = gen.steps[k - 1]
         prefix = step.prefix.tolist()
@@ -131,7 +148,7 @@ class GenerationExplorer(Explorer):
             ),
         }
 
-    def _note_knobs_that_do_nothing(self) -> None:
+    def _note_knobs_that_do_nothing(self, gen: generation.Generation) -> None:
         """Say which controls cannot change the answer when nothing is drawn at random."""
         if self.value("strategy") == "greedy":
             self.note(
@@ -151,4 +168,13 @@ class GenerationExplorer(Explorer):
                 f"top-k {self.value('top_k')} keeps every token of the vocabulary, as 0 does: it "
                 "changes nothing.",
                 key="knobs",
+            )
+        greedy = self.value("strategy") == "greedy" or self.value("temperature") == 0
+        if not greedy and self.value("top_k") != 1 and one_token_left(gen):
+            t = self.value("temperature")
+            who = f"Temperature {t:g}" if t < 1 else "The model's own distribution"  # one that sure
+            self.note(
+                f"{who} left only the likeliest token at every step, so the seed changes nothing"
+                + (": raise the temperature to draw." if t < 1 else "."),
+                key="one-left",
             )

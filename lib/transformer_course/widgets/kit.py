@@ -224,19 +224,21 @@ class Explorer(widgets.VBox):
                     content = self.render()
                 finally:
                     self._rendering = False
+            # Every figure's JSON first (content for a view the explorer lacks, or a figure that
+            # cannot be drawn: a message like any error), then all of them sent back to back: the
+            # page draws the figures that arrive within one frame together (static/figure_view.js).
+            self._check_content(content)
+            specs = {
+                name: figure_json(item)
+                for name, item in content.items()
+                if isinstance(self.views[name], FigureView)
+            }
         except InputError as err:
             self._say(str(err), error=True)
             return
         except Exception as err:  # a widget never shows a traceback; the message says what broke
             self._say(f"Could not update the figures ({type(err).__name__}: {err}).", error=True)
             return
-        # Every figure's JSON first, then all of them sent back to back: the page draws the
-        # figures that arrive within one frame together (static/figure_view.js).
-        specs = {
-            name: figure_json(item)
-            for name, item in content.items()
-            if isinstance(self.views[name], FigureView)
-        }
         for name, item in content.items():
             view = self.views[name]
             if isinstance(view, FigureView):
@@ -244,6 +246,18 @@ class Explorer(widgets.VBox):
             else:
                 view.value = item
         self._say(" ".join(self._notes.values()), error=False)
+
+    def _check_content(self, content: object) -> None:
+        """``render``'s result: a dict of views it has, a figure for a figure view, HTML for the
+        others (anything else would fail while the page is updated, half of it drawn)."""
+        for name, item in content.items() if isinstance(content, Mapping) else [(None, content)]:
+            view = self.views.get(name)
+            want = go.Figure if isinstance(view, FigureView) else str
+            if view is None or not isinstance(item, want):
+                raise TypeError(
+                    f"render() must return a dict view name ({', '.join(self.views)}) → a go.Figure "
+                    f"for a figure view, an HTML str for the others; got {name!r}: {type(item).__name__}"
+                )
 
     def _on_change(self, _change) -> None:
         # A render may move a control itself: a slider's new max clamps its value. The render
@@ -277,18 +291,18 @@ def read_sentence(
     label: str = "sentence",
     max_tokens: int = MAX_TOKENS,
     example: str = "tell me about pizza",
+    why: str | None = None,
 ) -> tuple[list[str], torch.Tensor, list[str]]:
     """Text box content → (tokens, ids (T,), unknown words), or InputError with a fix to try
-    (``example``: what an empty box is told to try)."""
+    (``example``: what an empty box is told to try; ``why``: why at most ``max_tokens`` fit,
+    where the model sets the limit, e.g. "the model reads at most 8 positions")."""
     _validate.instance("vocab", vocab, Vocab)  # None would fail as "not iterable" below
     tokens = tokenize(text)
     if not tokens:
         raise InputError(f"The {label} box is empty: type a few words, e.g. '{example}'.")
     if len(tokens) > max_tokens:
-        raise InputError(
-            f"The {label} has {len(tokens)} tokens; this explorer shows at most "
-            f"{max_tokens}. Try a shorter one."
-        )
+        limit = why or f"this explorer shows at most {max_tokens}"
+        raise InputError(f"The {label} has {len(tokens)} tokens; {limit}. Try a shorter one.")
     unknown = [t for t in tokens if t not in vocab]
     return tokens, torch.tensor(vocab.ids(tokens)), unknown
 
@@ -329,10 +343,11 @@ class SentenceExplorer(Explorer):
         return self.embedding.weight.device
 
     def read(
-        self, text: str, *, label: str = "sentence", max_tokens: int = MAX_TOKENS
+        self, text: str, *, label: str = "sentence", max_tokens: int = MAX_TOKENS, why: str | None = None
     ) -> tuple[list[str], torch.Tensor]:
-        """Text → (tokens, ids (T,) on the CPU), or InputError; notes the words not in ``vocab``."""
-        tokens, ids, unknown = read_sentence(text, self.vocab, label=label, max_tokens=max_tokens)
+        """Text → (tokens, ids (T,) on the CPU), or InputError (``why``: as ``read_sentence``);
+        notes the words not in ``vocab``."""
+        tokens, ids, unknown = read_sentence(text, self.vocab, label=label, max_tokens=max_tokens, why=why)
         if unknown:
             self._unknown += unknown  # every box read in this update, in one note
             self.note(unknown_note(self._unknown), key="unknown")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 
 import torch
 
@@ -88,6 +89,8 @@ class LiveLossCurve(Explorer):
         smoothed = h.smoothed(window)
         n = min(window, len(h))  # the steps the smoothed value averages
         mean = f"mean of the last {n} steps: {_loss(smoothed[-1])}" if n > 1 else "not smoothed"
+        if 1 < n < window:  # a wider window averages the same steps: say why the curve stays
+            mean = f"mean of all {n} steps so far, fewer than the {window} asked for: {_loss(smoothed[-1])}"
         self.note(f"step {h.steps[-1]}: loss {_loss(h.last_loss)} ({mean}).")
         if not math.isfinite(h.last_loss):
             self.note("Training diverged: train again with a smaller learning rate.")
@@ -137,6 +140,14 @@ def _history_problem(h, validation: str) -> str | None:
     no (step, loss) pairs. None when it can be drawn. Checked here, so the message names the
     history, not the figure's arguments, and a loss tensor that needs gradients is never
     float()-ed (PyTorch warns on stderr)."""
+    for name in ("steps", "losses"):
+        if not isinstance(getattr(h, name), list | tuple):  # a NumPy array, None: set by hand
+            got = type(getattr(h, name)).__name__
+            return f"history.{name} must be a list with one number per step, got {got}."
+    if not isinstance(h.evals, Mapping):
+        return (
+            f"history.evals must be a dict name → list of (step, loss) pairs, got {type(h.evals).__name__}."
+        )
     if len(h.losses) != len(h.steps):
         losses = f"{len(h.losses)} loss{'' if len(h.losses) == 1 else 'es'}"
         return f"The history has {counted(len(h.steps), 'step')} but {losses}: record one loss per step."
@@ -148,7 +159,10 @@ def _history_problem(h, validation: str) -> str | None:
     points = h.evals.get(validation)
     if points is not None and not (
         isinstance(points, list | tuple)
-        and all(isinstance(p, list | tuple) and len(p) == 2 and all(map(_plain_number, p)) for p in points)
+        and all(
+            isinstance(p, list | tuple) and len(p) == 2 and all(map(_plain_number, p)) and math.isfinite(p[0])
+            for p in points
+        )
     ):
         return (
             f"history.evals[{quote(validation, 48)}] must be a list of (step, loss) pairs, "

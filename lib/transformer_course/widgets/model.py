@@ -49,6 +49,11 @@ class ModelExplorer(SentenceExplorer):
             raise ValueError(
                 f"vocab has {len(vocab)} tokens but model.config.vocab_size is {model.config.vocab_size}"
             )
+        if model.config.max_len < 2:  # the decoder reads <bos> and at least one target token
+            raise ValueError(
+                "model must read at least 2 positions (<bos> and a target token), got "
+                f"config.max_len {model.config.max_len}"
+            )
         if not isinstance(kind, str) or kind not in self.KINDS.values():
             raise ValueError(f"kind must be one of {list(self.KINDS.values())}, got {kind!r}")
         self.model = model
@@ -82,9 +87,19 @@ class ModelExplorer(SentenceExplorer):
         # three columns (static/course.css), wide enough for its words upright and its numbers.
         self.views["attention"].add_class("tc-wide-on-slide")
 
+    def _limit(self, bos: int) -> dict:
+        """``read``'s limit for a box whose sentence follows ``bos`` <bos> tokens: the explorer's
+        (MAX_TOKENS in all), or the model's positions where it reads fewer (then said why)."""
+        most = self.model.config.max_len
+        if most >= MAX_TOKENS:
+            return {"max_tokens": MAX_TOKENS - bos}
+        why = f"the model reads at most {most} positions"
+        why += f", one of them the <bos> before the target: at most {most - bos}" if bos else ""
+        return {"max_tokens": most - bos, "why": why}
+
     def render(self):
-        src_tokens, src_ids = self.read(self.value("source"), label="source")
-        trg_tokens, trg_ids = self.read(self.value("target"), label="target", max_tokens=MAX_TOKENS - 1)
+        src_tokens, src_ids = self.read(self.value("source"), label="source", **self._limit(0))
+        trg_tokens, trg_ids = self.read(self.value("target"), label="target", **self._limit(1))
         typed = [name for name, tokens in (("source", src_tokens), ("target", trg_tokens)) if PAD in tokens]
         if typed:
             self.note(

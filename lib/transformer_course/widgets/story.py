@@ -16,6 +16,7 @@ from .. import _validate, figures, generation
 from ..model import DecoderOnlyTransformer
 from ..stories import Mistake, StoryGenerator
 from ..tokenizer import BOS, PAD, UNK, Vocab
+from .generation import one_token_left
 from .kit import Explorer, counted, quote, quote_list, read_sentence, text_box, token_labels, unknown_note
 
 # The first token no story could have there: struck through in the theme's error colour (the
@@ -56,6 +57,11 @@ class StoryExplorer(Explorer):
             raise ValueError(
                 f"vocab must be the model's vocabulary: the model has vocab_size "
                 f"{model.config.vocab_size}, got a vocab of {len(vocab)} tokens"
+            )
+        if model.config.max_len < 3:  # <bos>, a word of prompt, a new token
+            raise ValueError(
+                "model must read at least 3 positions (<bos>, a prompt word and a new token), got "
+                f"config.max_len {model.config.max_len}"
             )
         if generator is not None and not isinstance(generator, StoryGenerator):
             raise ValueError(f"generator must be a StoryGenerator or None, got {type(generator).__name__}")
@@ -125,7 +131,7 @@ class StoryExplorer(Explorer):
         if knobs:
             how += f" from the model's distribution reshaped by {knobs},"
         self.note(f"New token {k} of {len(gen.steps)}: '{chosen}', {how} after '… {before}'.")
-        self._note_knobs_that_do_nothing()
+        self._note_knobs_that_do_nothing(gen)
         return {
             "story": self._story_html(shown, len(prompt), len(step.prefix)),
             "distribution": figures.likeliest_tokens_figure(
@@ -144,9 +150,13 @@ class StoryExplorer(Explorer):
     def _prompt(self) -> tuple[torch.Tensor, list[str]]:
         """The prompt box → (ids (t0,) starting with <bos>, the t0 - 1 tokens as typed), or
         InputError."""
-        room = self.model.config.max_len - 1  # one position is the <bos> before the prompt
+        most = self.model.config.max_len  # <bos>, the prompt, and room for a new token at least
+        why = (
+            f"the model reads at most {most} positions: <bos>, at most {most - 2} of the prompt, "
+            "and one for a token it writes"
+        )
         tokens, ids, unknown = read_sentence(
-            self.value("text"), self.vocab, label="prompt", max_tokens=room - 1, example=EXAMPLE
+            self.value("text"), self.vocab, label="prompt", max_tokens=most - 2, example=EXAMPLE, why=why
         )
         if unknown:
             self.note(unknown_note(unknown) + " The model never saw <unk> in a story.", key="unknown")
@@ -166,7 +176,7 @@ class StoryExplorer(Explorer):
         knobs += [f"top-p {p:g}"] if p < 1 else []
         return ", ".join(knobs)
 
-    def _note_knobs_that_do_nothing(self) -> None:
+    def _note_knobs_that_do_nothing(self, gen: generation.Generation) -> None:
         """Say why the seed (and top-k, top-p) move nothing when there is nothing to draw."""
         if self._greedy():
             self.note(
@@ -183,6 +193,13 @@ class StoryExplorer(Explorer):
                 f"top-k {self.value('top_k')} keeps every token of the vocabulary, as 0 does: it "
                 "changes nothing.",
                 key="knobs",
+            )
+        if not self._greedy() and self.value("top_k") != 1 and one_token_left(gen):
+            knobs = self._knobs_text() or "the model's own distribution"  # a model that sure
+            self.note(
+                f"{knobs[:1].upper()}{knobs[1:]} left only the likeliest token at every step, so the seed "
+                "changes nothing: raise the temperature or top-p to draw.",
+                key="one-left",
             )
 
     def _write(self, prompt: torch.Tensor) -> generation.Generation:
