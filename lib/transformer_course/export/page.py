@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from .ansi import basic_ansi
 from .charts import STATIC, chart_html, plotly_inline
 from .snapshot import SNAPSHOT_CELL, SNAPSHOT_MIME, snapshot_missing
 
@@ -163,6 +164,10 @@ def math_to_mathml(markdown: str) -> str:
 
 
 def _make_static(output, snapshots: dict[str, str]) -> None:
+    if output.get("output_type") == "error":
+        output["traceback"] = [basic_ansi(line) for line in output.get("traceback", [])]
+    elif output.get("output_type") == "stream":
+        output["text"] = basic_ansi(output.get("text", ""))
     data = output.get("data")
     if not data:
         return

@@ -14,8 +14,10 @@ from .charts import chart_html
 SNAPSHOT_MIME = "application/vnd.transformer-course.snapshots+json"
 SNAPSHOT_CELL = "from transformer_course import export as _tc_export\n_tc_export.display_snapshots()"
 
-# An explorer's views side by side when there is room, one under the other otherwise.
-_VIEWS_GRID = "display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:8px"
+# An explorer's views side by side when there is room, one under the other otherwise; a
+# column is never wider than the explorer (min(420px, 100%)): in a phone's 400 px window a
+# 420 px column ran past the explorer's frame and cut off the right of every chart in it.
+_VIEWS_GRID = "display:grid;grid-template-columns:repeat(auto-fit,minmax(min(420px,100%),1fr));gap:8px"
 
 
 def snapshot_missing() -> str:
