@@ -30,7 +30,8 @@
       const drawn = draw.call(this, el, d, l, config);
       // The numbers in heatmap cells, black or white by their cell (static/theme_swap.js),
       // now and after every later plot (a theme switch, a resize).
-      const readable = () => readableCellText(el);
+      // The title once the plot has settled: at "afterplot" a resize has not yet redrawn it.
+      const readable = () => { readableCellText(el); requestAnimationFrame(() => fitTitle(el)); };
       Promise.resolve(drawn).then(() => {
         readable();
         if (!el.dataset.tcCellText) {  // one listener, however often the chart is drawn anew
@@ -40,6 +41,25 @@
       }, () => {});
       return drawn;
     };
+  }
+
+  // Plotly does not wrap a title: one wider than its chart (a long title in a phone's window)
+  // was clipped at both ends. It is drawn again at the size that fits, and back at the
+  // figure's own size (or as near as fits) when the window widens; a 5 % margin on the way
+  // up keeps a size that fits from being shrunk and grown again at every plot.
+  function fitTitle(el) {
+    const title = el.querySelector(".gtitle"), svg = el.querySelector(".main-svg");
+    if (!title || !svg) return;
+    const room = svg.getBoundingClientRect().width - 16, wide = title.getBoundingClientRect().width;
+    const size = parseFloat(getComputedStyle(title).fontSize);
+    if (!(room > 0 && wide > 0 && size > 0)) return;
+    if (el._tcTitleSize === undefined) el._tcTitleSize = size;  // the figure's own, first drawn
+    let want = size;
+    if (wide > room) want = Math.max(9, Math.floor((size * room) / wide));
+    else if (size < el._tcTitleSize) {
+      want = Math.max(size, Math.min(el._tcTitleSize, Math.floor((0.95 * size * room) / wide)));
+    }
+    if (want !== size) window.Plotly.relayout(el, { "title.font.size": want });
   }
 
   function apply() {
