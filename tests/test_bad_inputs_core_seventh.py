@@ -20,7 +20,7 @@ import pytest
 import torch
 from refusals import IDS, SMALL, X, assert_refused, each_case
 from torch import nn
-from transformer_course import embeddings, generation, logits_fns, masks, positional, softmax
+from transformer_course import embeddings, generation, logits_fns, masks, positional, sampling, softmax
 from transformer_course.attention import scaled_dot_product_attention
 from transformer_course.kv_cache import KVCache
 from transformer_course.layers import AddNorm
@@ -312,3 +312,22 @@ def test_a_logits_functions_other_errors_go_through_unchanged(error):
 
     with pytest.raises(type(error)):
         generation.last_logits(fails, IDS)
+
+
+HUGE = 10**400  # an int beyond a float's range: math.isfinite raised OverflowError on it
+
+
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        (lambda: scaled_dot_product_attention(*[torch.zeros(1, 2, 4)] * 3, scale=HUGE), "scale"),
+        (lambda: sampling.next_token_probs(torch.zeros(1, 5), temperature=HUGE), "temperature"),
+        (lambda: positional.sinusoidal_encoding(4, 8, base=HUGE), "base"),
+        (lambda: TransformerConfig(dropout=HUGE), "dropout"),
+    ],
+    ids=["sdpa scale", "sampling temperature", "sinusoidal base", "config dropout"],
+)
+def test_an_int_too_large_for_a_float_is_refused_by_name(call, argument):
+    with pytest.raises(ValueError, match=rf"^{argument} must be a finite number") as caught:
+        call()
+    assert len(str(caught.value)) < 200  # the 401 digits are not all printed

@@ -144,6 +144,18 @@ def finite_tensor(name: str, x: torch.Tensor, *, at_least: float | None = None) 
     return x
 
 
+def items(name: str, value: object, want: str) -> list:
+    """``value`` as a list of its items (a list, a tuple, a 1-D tensor or array …). A str, something
+    not iterable, or a 0-d tensor or array (they say they are iterable, then refuse to iterate) is
+    refused as "``name`` must be ``want``"."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValueError(f"{name} must be {want}, got {type(value).__name__}")
+    try:
+        return list(value)
+    except TypeError:
+        raise ValueError(f"{name} must be {want}, got a 0-d {type(value).__name__}") from None
+
+
 def finite_number(
     name: str,
     value: object,
@@ -160,14 +172,20 @@ def finite_number(
     to the message, e.g. " (0 = greedy)".
     """
     real = isinstance(value, int | float) or isinstance(value, numbers.Real)  # the first test is fast
-    ok = real and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (at_least is None or value >= at_least) and (above is None or value > above)
-        ok = ok and (at_most is None or value <= at_most) and (below is None or value < below)
+    try:
+        ok = real and not isinstance(value, bool) and math.isfinite(value)
+        if ok:
+            ok = (at_least is None or value >= at_least) and (above is None or value > above)
+            ok = ok and (at_most is None or value <= at_most) and (below is None or value < below)
+            number = float(value)
+    except OverflowError:  # an int beyond a float's range (10**400): math.isfinite cannot take it
+        ok = False
     if not ok:
         where = _interval(at_least, above, below, at_most)
-        raise ValueError(f"{name} must be a finite number{where}{note}, got {value!r}")
-    return float(value)
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else f"{shown[:40]}… ({len(shown)} characters)"
+        raise ValueError(f"{name} must be a finite number{where}{note}, got {shown}")
+    return number
 
 
 def _interval(at_least, above, below, at_most) -> str:

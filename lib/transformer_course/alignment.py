@@ -27,8 +27,14 @@ def source_position(kind: str, i: torch.Tensor, length: torch.Tensor) -> torch.T
     if not isinstance(kind, str) or kind not in ALIGNED_KINDS:  # a numpy array fails at `in`
         raise ValueError(f"kind must be one of {ALIGNED_KINDS} (sort has no fixed position), got {kind!r}")
     for name, value in (("i", i), ("length", length)):  # a str would fail at "-", or come back as is
-        if isinstance(value, bool) or not isinstance(value, torch.Tensor | numbers.Integral):
+        if isinstance(value, torch.Tensor):
+            _validate.tensor(name, value, floating=False)  # a position is a whole number
+        elif isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ValueError(f"{name} must be a tensor of positions or an int, got {type(value).__name__}")
+        elif not -(2**62) <= value < 2**62:  # length - 1 - i overflows int64 inside torch
+            raise ValueError(f"{name} must be a position, an int in [-2**62, 2**62), got {value!r:.30}")
+    shapes = [tuple(v.shape) if isinstance(v, torch.Tensor) else () for v in (i, length)]
+    _validate.broadcastable("i", shapes[0], "length", shapes[1])
     return i if kind == "copy" else length - 1 - i
 
 
@@ -58,7 +64,7 @@ def aligned_share(
 ) -> torch.Tensor:
     """(h,): for each head, the mean cross-attention weight on the source symbol that the
     output being written copies, over the n answer positions of every row of ``split``."""
-    source_position(kind, torch.zeros(1), torch.ones(1))  # checks kind before running the model
+    source_position(kind, 0, 1)  # checks kind before running the model
     return share_on_source(cross_attention(model, split, layer=layer), split.lengths, kind)
 
 
@@ -67,6 +73,8 @@ def share_on_source(weights: torch.Tensor, lengths: torch.Tensor, kind: str = "r
     weight on the copied source symbol at the n written positions of each row."""
     _validate.tensor("weights", weights, ndim=4, floating=True)
     _validate.tensor("lengths", lengths, ndim=1, floating=False)
+    _validate.stored("weights", weights)  # its values are picked and summed
+    _validate.stored("lengths", lengths)
     if lengths.shape[0] == 0:  # the min and max below, and the mean, need a row
         raise ValueError(f"lengths must hold at least one row, got shape {tuple(lengths.shape)}")
     if lengths.shape[0] != weights.shape[0]:

@@ -176,7 +176,7 @@ def process_peak_memory(fn: Callable[[], object], device: torch.device | str = "
 
 def _meter(memory: str, device: torch.device) -> str:
     """Which meter ``memory`` ("auto", "process", "tensors") means on ``device``."""
-    if memory not in MEMORY_METERS:
+    if not isinstance(memory, str) or memory not in MEMORY_METERS:  # an array fails at `in`
         raise ValueError(f"memory must be one of {MEMORY_METERS}, got {memory!r}")
     can_measure = device.type == "cuda" or (device.type == "cpu" and _process_meter_available())
     if memory == "process" and not can_measure:
@@ -189,6 +189,8 @@ def _meter(memory: str, device: torch.device) -> str:
     return memory
 
 
+MAX_REPEATS = 1000  # timed calls per length: more would run for hours at the longest lengths
+MAX_THREADS = 1024  # torch.set_num_threads fails past int32, and no machine has more cores
 METER_NOTES = {
     "process": "real peak of the process (kernels' scratch space included)",
     "tensors": "tensors the call hands back to Python (not a kernel's scratch space)",
@@ -212,8 +214,10 @@ class AttentionCost:
 
     def __post_init__(self):
         # Checked when made, so that ``memory_note`` cannot fail later with a bare KeyError.
-        if self.memory not in METER_NOTES:
-            raise ValueError(f"memory must be one of {tuple(METER_NOTES)}, got {self.memory!r}")
+        if not isinstance(self.memory, str) or self.memory not in METER_NOTES:
+            raise ValueError(f"memory must be one of {tuple(METER_NOTES)}, got {self.memory!r:.60}")
+        for name in ("num_heads", "d_head", "batch"):  # the sizes weights_bytes multiplies
+            _validate.positive_int(name, getattr(self, name))
 
     @property
     def memory_note(self) -> str:
@@ -256,25 +260,25 @@ def measure_attention_cost(
     ``memory``: the meter, "process" (the real peak: CUDA's allocator, or RSS on Linux),
     "tensors" (tensors visible to Python) or "auto" (process where it can be measured).
     """
-    if isinstance(lengths, str | bytes) or not isinstance(lengths, Iterable):
-        raise ValueError(f"lengths must be a list of positive ints, got {lengths!r:.60}")
-    lengths = sorted(_validate.positive_int("lengths", n) for n in lengths)
+    lengths = sorted(_validate.positive_int("lengths", n) for n in _as_list("lengths", lengths, "ints"))
     if not lengths:
         raise ValueError("lengths must hold at least one positive int")
     for name, value in (("num_heads", num_heads), ("d_head", d_head), ("batch", batch), ("repeats", repeats)):
         _validate.positive_int(name, value)
-    # The explicit path's weights (batch, heads, L, L) at the longest L, in float32: checked
-    # before q, k, v are drawn (torch's own error would name no argument).
-    biggest = int(batch) * int(num_heads) * lengths[-1] ** 2
-    _validate.fits_in_memory("batch × num_heads × max(lengths)²", biggest)
+    if repeats > MAX_REPEATS:  # each length is timed this many times, whatever budget_s says
+        raise ValueError(f"repeats must be at most {MAX_REPEATS}, got {repeats:,}")
+    # The explicit path's weights (batch, heads, L, L) at the longest L, and q, k, v, in float32:
+    # checked before q, k, v are drawn (torch's own error would name no argument).
+    biggest = int(batch) * int(num_heads) * lengths[-1] * (lengths[-1] + 4 * int(d_head))
+    _validate.fits_in_memory("batch × num_heads × max(lengths) × (max(lengths) + 4 d_head)", biggest)
     _validate.finite_number("budget_s", budget_s, above=0, note=" (seconds)")
     _validate.device("device", device)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "meta":  # a meta tensor has a shape but no values: nothing runs, nothing to time
         raise ValueError(f"device must be one that computes, such as 'cpu' or 'cuda', got {str(device)!r}")
     if threads is not None:
-        _validate.positive_int("threads", threads)
-    _validate.seed("seed", seed)
+        _validate.integer("threads", threads, low=1, high=MAX_THREADS + 1)  # torch overflows past it
+    seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's
     meter = _meter(memory, device)
     g = torch.Generator(device=device).manual_seed(seed)
     saved_threads = torch.get_num_threads()
@@ -335,14 +339,17 @@ def growth_exponent(lengths: Sequence[int], values: Sequence[float]) -> float:
     return math.log(v2 / v1) / math.log(l2 / l1)
 
 
-def _as_list(name: str, xs: object) -> list:
+def _as_list(name: str, xs: object, what: str = "numbers") -> list:
     """A sequence of numbers as a list: a list, tuple, 1-D tensor or array, or any iterable
     (a generator too), but not a str or a dict (their items are characters or keys)."""
     if isinstance(xs, torch.Tensor):
         xs = _validate.tensor(name, xs, ndim=1).tolist()
     if isinstance(xs, str | bytes | Mapping) or not isinstance(xs, Iterable):
-        raise ValueError(f"{name} must be a list of positive numbers, got {type(xs).__name__}")
-    return list(xs)
+        raise ValueError(f"{name} must be a list of positive {what}, got {type(xs).__name__}")
+    try:
+        return list(xs)
+    except TypeError:  # a 0-D array says it is Iterable, then refuses to iterate
+        raise ValueError(f"{name} must be a list of positive {what}, got {type(xs).__name__}") from None
 
 
 def _best_ms(fn: Callable[[], object], repeats: int, device: torch.device) -> float:

@@ -46,6 +46,18 @@ class SequenceSplit:
     tgt: torch.Tensor
     lengths: torch.Tensor
 
+    def __post_init__(self):  # made by hand, a wrong field would fail later, inside torch
+        _validate.tensor("src", self.src, ndim=(1, 2), floating=False)  # 1-D: one row, split[i]
+        rows = tuple(self.src.shape[:-1])
+        _validate.tensor("tgt", self.tgt, ndim=self.src.dim(), floating=False)
+        _validate.tensor("lengths", self.lengths, ndim=len(rows), floating=False)
+        for name in ("tgt", "lengths"):
+            got = tuple(getattr(self, name).shape)
+            if got[: len(rows)] != rows:
+                raise ValueError(
+                    f"{name} must have one row per row of src {tuple(self.src.shape)}, got shape {got}"
+                )
+
     def __len__(self) -> int:
         return self.src.shape[0]
 
@@ -110,12 +122,16 @@ def _check_index(index: object, n: int) -> None:
     """A row index of a split of n rows: an int in [-n, n), a slice, or integer ids in range."""
     if isinstance(index, slice):
         return
-    if isinstance(index, torch.Tensor) and not index.is_floating_point() and index.dtype != torch.bool:
+    if isinstance(index, torch.Tensor) and index.dim() <= 1 and index.dtype in _INDEX_DTYPES:
+        _validate.stored("index", index)  # its values are read below
         if index.numel() and (int(index.min()) < -n or int(index.max()) >= n):
             low, high = int(index.min()), int(index.max())
             raise ValueError(f"index must hold rows in [{-n}, {n}), got values from {low} to {high}")
         return
     _validate.integer("index", index, low=-n, high=n)
+
+
+_INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8)  # uint8 would index as a mask
 
 
 def _apply(kind: str, ids: list[int]) -> list[int]:
@@ -235,6 +251,22 @@ class PronounSplit:
     distractor_pos: torch.Tensor
     sentences: tuple[str, ...]
 
+    def __post_init__(self):  # made by hand, a wrong field would fail later, inside torch
+        _validate.tensor("ids", self.ids, ndim=(1, 2), floating=False)  # 1-D: one sentence, split[i]
+        rows, length = tuple(self.ids.shape[:-1]), self.ids.shape[-1]
+        for name in ("it_pos", "referent_pos", "distractor_pos"):
+            pos = _validate.tensor(name, getattr(self, name), floating=False)
+            if tuple(pos.shape) != rows:
+                raise ValueError(
+                    f"{name} must have shape {rows}, one position per sentence, got {tuple(pos.shape)}"
+                )
+            _validate.ids_in_range(name, pos, length)  # positions in the sentences, read once here
+        sentences = _validate.strings("sentences", self.sentences, "texts")
+        if len(sentences) != (rows[0] if rows else 1):
+            raise ValueError(
+                f"sentences must hold one text per row of ids {tuple(self.ids.shape)}, got {len(sentences)}"
+            )
+
     def __len__(self) -> int:
         return self.ids.shape[0]
 
@@ -319,7 +351,7 @@ def batches(num_items: int, batch_size: int, *, seed: int = 0):
     """Endless index batches (batch_size,): a fresh seeded shuffle of 0 … num_items-1 each epoch."""
     _validate.positive_int("num_items", num_items)
     _validate.positive_int("batch_size", batch_size)
-    _validate.seed("seed", seed)
+    seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's
     _validate.fits_in_memory("num_items", num_items, bytes_each=8)  # each shuffle is int64
     g = torch.Generator().manual_seed(seed)
     while True:

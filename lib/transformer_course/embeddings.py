@@ -76,6 +76,8 @@ def similarity_matrix(vectors: torch.Tensor, kind: str = "cosine") -> torch.Tens
     ``kind="cosine"`` divides by both lengths, so it lies in [-1, 1].
     """
     _validate.tensor("vectors", vectors, ndim=2, floating=True)
+    if not isinstance(kind, str):  # a numpy array fails at ==, naming nothing
+        raise ValueError(f"kind must be 'cosine' or 'dot', got {type(kind).__name__}")
     if kind == "dot":
         return vectors @ vectors.T
     if kind == "cosine":

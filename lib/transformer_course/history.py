@@ -8,6 +8,7 @@ its own because the record outlives the loop: chapters plot it, add held-out los
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import torch
@@ -52,6 +53,10 @@ class History:
     def smoothed(self, window: int = 20) -> list[float]:
         """Running mean of the loss over the last ``window`` steps (fewer at the start)."""
         _validate.positive_int("window", window)
+        for i, loss in enumerate(self.losses):  # "a" or None would fail at +=, naming neither
+            tensor = isinstance(loss, torch.Tensor) and _is_number(loss)  # a 0-D loss, as loss_fn returns it
+            if isinstance(loss, bool) or not (isinstance(loss, numbers.Real) or tensor):
+                raise ValueError(f"losses must hold numbers, got {loss!r:.40} at losses[{i}]")
         out, total = [], 0.0
         for i, loss in enumerate(self.losses):
             total += loss
@@ -72,8 +77,8 @@ class History:
 
 def _is_number(value: object) -> bool:
     """A Python number or a one-element tensor: what ``float()`` turns into a loss."""
-    if isinstance(value, torch.Tensor):
-        return value.numel() == 1
+    if isinstance(value, torch.Tensor):  # a meta one has no value, a complex one no float()
+        return value.numel() == 1 and not value.is_meta and not value.is_complex()
     try:
         float(value)
     except (TypeError, ValueError):

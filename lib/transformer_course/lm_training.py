@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _validate
+from .lr_schedule import _check_lr
 from .model import DecoderOnlyTransformer
 from .sampling import check_options, choose
 from .stories import Story, StoryGenerator, check_count, story_vocab
@@ -53,6 +54,13 @@ def _check_ids(ids: object) -> torch.Tensor:
             f"ids must hold at least 2 tokens per row (<bos> and one more), got {tuple(ids.shape)}"
         )
     return ids
+
+
+def _check_pad_id(pad_id: object) -> None:
+    """An id: an int in int64's range (a larger one overflows when compared with the ids)."""
+    _validate.integer("pad_id", pad_id, low=0)
+    if pad_id >= 2**63:
+        raise ValueError(f"pad_id must be an id, below 2**63, got an int of {pad_id.bit_length()} bits")
 
 
 def _check_model(model: object) -> None:
@@ -89,19 +97,22 @@ def next_token_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0) -> 
     over the positions whose label is not ``pad_id``: a scalar tensor that can ``backward()``."""
     _check_decoder(model)
     _check_ids(ids)
-    _validate.integer("pad_id", pad_id, low=0)
+    _check_pad_id(pad_id)
     labels = ids[:, 1:]  # (B, T-1): the token that comes next
     if not bool((labels != pad_id).any()):
         raise ValueError(f"ids has no token to predict: every label (ids[:, 1:]) is the padding id {pad_id}")
     logits = model(ids[:, :-1])  # (B, T-1, V): row i has read ids[:, : i + 1]
     # the model checked the ids it read; the last column is only a label: check it too
     _validate.ids_in_range("ids (its labels ids[:, 1:])", labels, logits.shape[-1])
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
+    # .long(): int32 ids (which the model reads) as cross_entropy's labels; int64 ones as they are
+    return F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).long(), ignore_index=pad_id
+    )
 
 
 def story_loss_fn(pad_id: int = 0) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
     """``next_token_loss`` as a ``loss_fn(model, batch)`` for ``training.train``."""
-    _validate.integer("pad_id", pad_id, low=0)
+    _check_pad_id(pad_id)
     return lambda model, ids: next_token_loss(model, ids, pad_id=pad_id)
 
 
@@ -111,7 +122,9 @@ def story_batch_fn(ids: torch.Tensor, *, pad_id: int = 0) -> Callable[[torch.Ten
     to run). ``ids`` may be stored in any integer type: a vocabulary of up to 256 tokens fits
     uint8, an eighth of the memory of int64 for a large training set."""
     _check_ids(ids)
-    _validate.integer("pad_id", pad_id, low=0)
+    _check_pad_id(pad_id)
+    if ids.shape[0] == 0:  # else every batch would fail, asking for indices in [0, 0)
+        raise ValueError(f"ids must hold at least one story, got shape {tuple(ids.shape)}")
     lengths = (ids != pad_id).sum(dim=1)  # (N,): <bos> … <eos>, the padding comes last
 
     def batch_fn(indices: torch.Tensor) -> torch.Tensor:
@@ -140,7 +153,7 @@ def gpt_optimiser(
 
     def make(model: nn.Module, lr: float) -> torch.optim.AdamW:
         _check_model(model)
-        _validate.finite_number("lr", lr, above=0)
+        _check_lr(lr)  # as train checks it: at most MAX_LR
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:  # AdamW's own message, "empty parameter list", names no argument
             raise ValueError(
@@ -164,7 +177,7 @@ def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, bat
     by default: the memory a large batch's temporaries took stays with the process."""
     _check_decoder(model)
     _check_ids(ids)
-    _validate.integer("pad_id", pad_id, low=0)
+    _check_pad_id(pad_id)
     _validate.positive_int("batch_size", batch_size)
     if not bool((ids[:, 1:] != pad_id).any()):
         raise ValueError(
@@ -180,7 +193,10 @@ def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, bat
         labels = part[:, 1:]
         _validate.ids_in_range("ids (its labels ids[:, 1:])", labels, logits.shape[-1])
         total += F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id, reduction="sum"
+            logits.reshape(-1, logits.shape[-1]),
+            labels.reshape(-1).long(),
+            ignore_index=pad_id,
+            reduction="sum",
         ).item()
         count += int((labels != pad_id).sum())
     model.train(was_training)
@@ -216,7 +232,7 @@ def sample_stories(
         raise ValueError(f"model must be a DecoderOnlyTransformer, got {type(model).__name__}")
     check_count("num_stories", num_stories)  # a billion would run for days
     _validate.positive_int("batch_size", batch_size)
-    _validate.seed("seed", seed)
+    seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's
     check_options(temperature, top_k, model.config.vocab_size, top_p=top_p)
     if model.config.vocab_size != len(story_vocab()):  # its ids would be read as other words
         raise ValueError(

@@ -32,6 +32,10 @@ def learning_rates(lr: float, steps: int, *, warmup: int = 0, decay: bool = Fals
 
 
 def _check_lr(lr: object) -> None:
+    if isinstance(lr, int) and lr > MAX_LR:  # 10**400 overflows as a float, inside the check below
+        raise ValueError(
+            f"lr must be at most {MAX_LR:g} (usually below 1), got an int of {lr.bit_length()} bits"
+        )
     _validate.finite_number("lr", lr, above=0)
     if lr > MAX_LR:  # Adam fails on it deep inside, converting to float
         raise ValueError(f"lr must be at most {MAX_LR:g} (a learning rate is usually below 1), got {lr!r}")

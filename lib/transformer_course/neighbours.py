@@ -23,15 +23,18 @@ from .positional import sinusoidal_encoding
 
 JOBS = ("previous", "next", "first")  # what each position must name, in the order of the readouts
 NO_ANSWER = -100  # target where a job has no answer (nothing before position 0, nothing after the last)
+MAX_SYMBOLS = 2**62  # symbol ids torch.randint can draw
 
 
 def neighbour_rows(num_rows: int, *, length: int = 8, num_symbols: int = 6, seed: int = 0) -> torch.Tensor:
     """(num_rows, length) random symbol ids in [0, num_symbols), reproducible from ``seed``."""
     for name, value in (("num_rows", num_rows), ("length", length), ("num_symbols", num_symbols)):
         _validate.positive_int(name, value)
+    if num_symbols > MAX_SYMBOLS:  # torch.randint overflows past int64
+        raise ValueError(f"num_symbols must be at most {MAX_SYMBOLS:,}, got {num_symbols:,}")
     if length < 3:
         raise ValueError(f"length must be at least 3 (a position with a symbol on each side), got {length}")
-    _validate.seed("seed", seed)
+    seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's
     _validate.fits_in_memory("num_rows × length", num_rows * length, bytes_each=8)  # int64 ids
     return torch.randint(0, num_symbols, (num_rows, length), generator=torch.Generator().manual_seed(seed))
 
@@ -39,6 +42,7 @@ def neighbour_rows(num_rows: int, *, length: int = 8, num_symbols: int = 6, seed
 def neighbour_targets(ids: torch.Tensor) -> torch.Tensor:
     """ids (N, L) → targets (N, 3, L): for each job of ``JOBS``, the symbol each position must name."""
     _validate.tensor("ids", ids, ndim=2, floating=False)
+    _validate.stored("ids", ids)  # its symbols are copied into the targets
     targets = torch.full((ids.shape[0], len(JOBS), ids.shape[1]), NO_ANSWER, dtype=torch.long)
     targets[:, 0, 1:] = ids[:, :-1]  # previous: the symbol on the left
     targets[:, 1, :-1] = ids[:, 1:]  # next: the symbol on the right
@@ -59,6 +63,9 @@ class NeighbourReader(nn.Module):
         self.num_symbols = _validate.positive_int("num_symbols", num_symbols)
         self.max_len = _validate.positive_int("max_len", max_len)
         d_model = _validate.positive_int("d_model", d_model)  # nn.Embedding's error names none
+        # the embedding and the three readouts (num_symbols × d_model each), the layer's 4 × d_model²
+        _validate.fits_in_memory("num_symbols × d_model", 4 * num_symbols * d_model + 4 * d_model * d_model)
+        _validate.fits_in_memory("max_len × d_model", max_len * d_model)  # the positions' table
         self.embed = nn.Embedding(num_symbols, d_model)
         self.register_buffer("pe", sinusoidal_encoding(max_len, d_model), persistent=False)
         self.attention = MultiHeadAttention(d_model, num_heads)
@@ -85,6 +92,13 @@ def neighbour_loss(model: NeighbourReader, ids: torch.Tensor) -> torch.Tensor:
     _validate.takes("model", model, 1, "(ids), a NeighbourReader")
     _check_rows(ids)
     logits = model(ids)  # (N, 3, L, S)
+    if (
+        not isinstance(logits, torch.Tensor)
+        or logits.dim() != 4
+        or logits.shape[:3] != (ids.shape[0], 3, ids.shape[1])
+    ):
+        got = f"shape {tuple(logits.shape)}" if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ValueError(f"model must return logits (N, 3, L, S), as a NeighbourReader does, got {got}")
     targets = neighbour_targets(ids).to(logits.device)  # (N, 3, L)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=NO_ANSWER)
 
@@ -126,6 +140,7 @@ def head_jobs(weights: torch.Tensor) -> torch.Tensor:
         )
     if weights.shape[0] < 1:  # the mean over no rows is NaN
         raise ValueError(f"weights must hold at least one row, got shape {tuple(weights.shape)}")
+    _validate.stored("weights", weights)  # its values are read
     _validate.finite_tensor("weights", weights)
     rows = torch.arange(2, length - 1)  # positions with all three answers elsewhere
     looks = torch.stack(

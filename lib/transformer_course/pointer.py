@@ -68,6 +68,9 @@ def pointer_loss(model: PronounPointer, batch: PronounSplit) -> torch.Tensor:
     _check_model(model)
     _check_split("batch", batch)
     weights = model(batch.ids, batch.it_pos)
+    if not isinstance(weights, torch.Tensor) or tuple(weights.shape) != tuple(batch.ids.shape):
+        got = f"shape {tuple(weights.shape)}" if isinstance(weights, torch.Tensor) else type(weights).__name__
+        raise ValueError(f"model must return pointer weights (B, L) = {tuple(batch.ids.shape)}, got {got}")
     picked = weights.gather(1, batch.referent_pos.unsqueeze(1)).squeeze(1)
     return -torch.log(picked.clamp_min(1e-9)).mean()
 
@@ -90,7 +93,7 @@ def resolve(model: PronounPointer, ids: torch.Tensor, it_pos: int) -> torch.Tens
     """One sentence: ids (L,) and the position of "it" → pointer weights (L,)."""
     _check_model(model)
     _validate.tensor("ids", ids, ndim=1, floating=False)
-    _validate.integer("it_pos", it_pos)
+    it_pos = _validate.integer("it_pos", it_pos, low=0, high=max(len(ids), 1))  # a position in ids
     device = _validate.module_device("model", model)
     with torch.no_grad():
         return model(ids.unsqueeze(0).to(device), torch.tensor([it_pos], device=device))[0].cpu()
@@ -128,7 +131,8 @@ def snapshot(model: PronounPointer, shown: PronounSplit, held_out: PronounSplit)
     where the referent outweighs the distractor; predicate: (h,) ``predicate_share`` of
     each encoder head on ``held_out``.
     """
-    _check_model(model)
+    if not isinstance(model, PronounPointer):  # called with need_weights, then encoder_attention()
+        raise ValueError(f"model must be a PronounPointer, got {type(model).__name__}")
     _check_split("shown", shown)
     _check_split("held_out", held_out)
     pointer = model(shown.ids, shown.it_pos, need_weights=True)
@@ -149,3 +153,8 @@ def _check_model(model: object) -> None:
 def _check_split(name: str, split: object) -> None:
     if not isinstance(split, PronounSplit):
         raise ValueError(f"{name} must be a PronounSplit (e.g. task.train[:64]), got {type(split).__name__}")
+    if split.ids.dim() != 2 or len(split) == 0:  # one sentence, split[i], or none: a mean over none is NaN
+        raise ValueError(
+            f"{name} must hold sentences (N, L), at least one (task.train[:64]), got ids of shape "
+            f"{tuple(split.ids.shape)}"
+        )

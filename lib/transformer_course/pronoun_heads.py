@@ -52,6 +52,27 @@ class PronounAttention:
     num_stories: int
     at: str = "query"
 
+    def __post_init__(self):  # made by hand, a wrong field fails later inside torch, naming nothing
+        _validate.tensor("referent", self.referent, ndim=3, floating=True)
+        _validate.tensor("distractor", self.distractor, ndim=3, floating=True)
+        if self.distractor.shape != self.referent.shape:
+            raise ValueError(
+                f"distractor must have the shape of referent {tuple(self.referent.shape)} "
+                f"(layers, heads, P), got {tuple(self.distractor.shape)}"
+            )
+        num = _validate.positive_int("num_stories", self.num_stories)
+        layers, heads, _ = self.referent.shape  # story_rate counts (layers, heads, num_stories)
+        _validate.fits_in_memory("layers × heads × num_stories", layers * heads * num)
+        _validate.tensor("story", self.story, ndim=1, floating=False)
+        _validate.size("story", self.story, 0, self.referent.shape[-1], "one story index per pronoun")
+        _validate.ids_in_range("story", self.story, num)
+        if not isinstance(self.words, tuple) or len(self.words) != len(self.story):
+            raise ValueError(
+                f"words must be a tuple of {len(self.story)} pronoun words, got {self.words!r:.60}"
+            )
+        _validate.strings("words", self.words, "pronouns")
+        _check_row(self.at)
+
     @property
     def wins(self) -> torch.Tensor:
         """(layers, heads, P): True where the head gives the referent more weight."""
@@ -96,6 +117,17 @@ class PronounHead:
     selection_rate: float
     at: str = "query"
 
+    def __post_init__(self):
+        _validate.integer("layer", self.layer, low=0)
+        _validate.integer("head", self.head, low=0)
+        _validate.finite_number("selection_rate", self.selection_rate, at_least=0, at_most=1)
+        _check_row(self.at)
+
+
+def _check_row(at: object) -> None:
+    if not isinstance(at, str) or at not in ROWS:
+        raise ValueError(f'at must be "query" or "pronoun", got {at!r:.80}')
+
 
 @torch.no_grad()
 def pronoun_attention(
@@ -120,8 +152,7 @@ def pronoun_readings(
     _validate.positive_int("batch_size", batch_size)
     rows = _rows(at)
     for row in rows:
-        if row not in ROWS:
-            raise ValueError(f'at must be "query" or "pronoun", got {row!r}')
+        _check_row(row)
     _validate.takes("model", model, 1, "(ids), a decoder-only model such as DecoderOnlyTransformer")
     if not hasattr(model, "attention_weights"):
         raise ValueError(
@@ -289,6 +320,9 @@ def _kind(value: object) -> str:
 def _rows(at: object) -> tuple[str, ...]:
     """``at`` as a non-empty tuple of rows ("query", "pronoun"); each one is checked where it is read."""
     rows = (at,) if isinstance(at, str) else tuple(at) if isinstance(at, (list, tuple)) else None
+    rows = (
+        rows and tuple(dict.fromkeys(rows)) if rows and all(isinstance(r, str) for r in rows) else rows
+    )  # once each
     if not rows or not all(isinstance(row, str) for row in rows):  # a numpy array fails at `in`
         raise ValueError(f'at must be "query", "pronoun" or a non-empty list of them, got {at!r}')
     return rows

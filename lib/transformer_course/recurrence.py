@@ -26,9 +26,10 @@ MAX_LENGTH = 10_000  # longest sequence measured: chapter 00 shows 100; 10⁵ to
 def _inputs(length: int, d_model: int, seed: int) -> tuple[torch.Tensor, torch.Generator]:
     length = _validate.positive_int("length", length)
     d_model = _validate.positive_int("d_model", d_model)
-    _validate.seed("seed", seed)
+    seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's
     if length > MAX_LENGTH:  # a backward pass through so many steps (or L² scores) would not end soon
         raise ValueError(f"length must be at most {MAX_LENGTH}, got {length}")
+    _validate.fits_in_memory("length × d_model", length * d_model, bytes_each=32)  # x, positions, grads
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(length, d_model, generator=g, dtype=torch.float64)  # (T, d): the tokens
     return x.requires_grad_(), g
@@ -48,8 +49,8 @@ def tiny_rnn(d_model: int = 16, *, scale: float = 1.0, seed: int = 0) -> nn.RNN:
     """
     # int(): nn.RNN refuses a numpy int ("input_size should be of type int").
     d_model = _validate.positive_int("d_model", d_model)
-    _validate.finite_number("scale", scale, above=0)
-    _validate.seed("seed", seed)
+    scale = _validate.finite_number("scale", scale, above=0)  # a float: 10**30 × a tensor overflows
+    seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's
     # A few (d_model, d_model) float64 matrices at once (the random one, Q and R, W, U): checked
     # before the first is drawn.
     _validate.fits_in_memory("d_model × d_model", d_model * d_model, bytes_each=48)
@@ -79,8 +80,12 @@ def attention_gradients(length: int, *, d_model: int = 16, num_heads: int = 2, s
     """(length,) gradient reaching each token from one self-attention layer's last output;
     entry k: k steps back. The tokens get the sinusoidal positions added, as in chapter 02.
     ``length`` at most ``MAX_LENGTH``."""
+    d_model = _validate.positive_int("d_model", d_model)
+    # the layer's four (d_model, d_model) projections, in float32 then float64: before x is drawn
+    _validate.fits_in_memory("d_model × d_model", 4 * d_model * d_model, bytes_each=12)
     x, g = _inputs(length, d_model, seed)
     length, d_model = x.shape  # ints, even when given numpy ones
+    seed = int(seed)  # _inputs checked it
     torch_state = torch.random.get_rng_state()
     torch.manual_seed(seed)  # the layer's random weights, without disturbing the caller's stream
     layer = MultiHeadAttention(d_model, num_heads).double()

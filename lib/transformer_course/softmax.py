@@ -13,7 +13,7 @@ measures that in numbers the chapter plots.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -142,12 +142,7 @@ def saturation_experiment(
     length = _validate.positive_int("length", length)
     rows = _validate.positive_int("rows", rows)
     seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's ints
-    if isinstance(d_ks, str) or not isinstance(d_ks, Iterable):
-        raise ValueError(f"d_ks must be a list of positive ints, got {type(d_ks).__name__}")
-    try:
-        d_ks = tuple(d_ks)
-    except TypeError:  # a 0-d tensor or numpy array says it is Iterable, then refuses to iterate
-        raise ValueError(f"d_ks must be a list of positive ints, got a 0-d {type(d_ks).__name__}") from None
+    d_ks = tuple(_validate.items("d_ks", d_ks, "a list of positive ints"))
     if not d_ks:
         raise ValueError("d_ks must list at least one dimension, got an empty sequence")
     d_ks = tuple(_validate.positive_int("d_ks entries", d) for d in d_ks)

@@ -90,7 +90,7 @@ class StoryGenerator:
     def sample(self, num_stories: int, *, seed: int = 0) -> list[Story]:
         """``num_stories`` stories drawn with their own ``random.Random(seed)``."""
         check_count("num_stories", num_stories)
-        _validate.integer("seed", seed)
+        seed = _validate.integer("seed", seed)  # an int: random.Random refuses numpy's
         rng = random.Random(seed)
         return [self._sample_one(rng) for _ in range(num_stories)]
 
@@ -251,7 +251,7 @@ MAX_HELD_OUT_DRAWS = 5 * MAX_STORIES  # draws split may make to find held-out st
 
 def check_count(name: str, value: object) -> int:
     """A number of stories to draw: a positive int, and not so many that the kernel runs out of memory."""
-    _validate.positive_int(name, value)
+    value = _validate.positive_int(name, value)
     if value > MAX_STORIES:
         raise ValueError(
             f"{name} must be at most {MAX_STORIES:,} (a million stories take about half a GB and a "
@@ -319,7 +319,7 @@ def split(
     """(train, held-out): i.i.d. stories; no held-out story is also a training story."""
     check_count("num_train", num_train)
     check_count("num_test", num_test)
-    _validate.integer("seed", seed)
+    seed = _validate.integer("seed", seed)  # an int: random.Random refuses numpy's
     if not isinstance(generator, StoryGenerator):
         raise ValueError(f"generator must be a StoryGenerator, got {type(generator).__name__}")
     train = generator.sample(num_train, seed=seed)

@@ -11,6 +11,8 @@ what a story is once written, what the pronoun probes (``pronoun_heads``) read.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -48,6 +50,19 @@ class Story:
     log_prob: float
     sentences: tuple[Entry, ...] = field(repr=False)
 
+    def __post_init__(self):
+        # Made by hand, a wrong field would fail later, inside encode or links, naming nothing.
+        # Type checks only: the generator makes one Story per story it writes.
+        if not isinstance(self.tokens, tuple) or not all(isinstance(t, str) for t in self.tokens):
+            raise ValueError(f"tokens must be a tuple of token strings, got {_kind(self.tokens)}")
+        lp = self.log_prob
+        if isinstance(lp, bool) or not isinstance(lp, numbers.Real) or math.isnan(lp) or lp > 0:
+            raise ValueError(f"log_prob must be a log-probability, a number <= 0, got {lp!r}")
+        if not isinstance(self.sentences, tuple) or not all(isinstance(e, Entry) for e in self.sentences):
+            raise ValueError(
+                f"sentences must be a tuple of story_world.Entry (table entries), got {_kind(self.sentences)}"
+            )
+
     @cached_property
     def links(self) -> tuple[PronounLink, ...]:
         """Every pronoun of the story, in order (worked out on first use)."""
@@ -68,6 +83,14 @@ class Story:
     def num_predicted(self) -> int:
         """Tokens a model predicts: every one after <bos>, <eos> included."""
         return len(self.tokens) - 1
+
+
+def _kind(value: object) -> str:
+    """A tuple's kind with its first wrong item's ("tuple holding int"), else the type's name."""
+    if isinstance(value, tuple):
+        wrong = [type(v).__name__ for v in value if not isinstance(v, str | Entry)]
+        return f"a tuple holding {wrong[0]}" if wrong else "a tuple of the wrong kind of item"
+    return type(value).__name__
 
 
 def _link(pronoun: int, noun: str, query: int, mentions: dict[str, list[int]], word: str) -> PronounLink:

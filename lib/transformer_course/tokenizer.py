@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
 import torch
@@ -149,8 +150,9 @@ class Vocab:
         if isinstance(ids, torch.Tensor):
             _validate.tensor("ids", ids, ndim=1, floating=False)
             ids = _validate.stored("ids", ids).tolist()  # a meta tensor has no ids to read
-        elif isinstance(ids, str) or not isinstance(ids, Iterable):
+        elif isinstance(ids, Mapping | AbstractSet):  # no order: which id comes first?
             raise ValueError(f"ids must be a 1-D tensor or a list of int ids, got {type(ids).__name__}")
+        ids = _validate.items("ids", ids, "a 1-D tensor or a list of int ids")
         ids = [_validate.integer(f"ids[{k}]", i, low=0, high=len(self)) for k, i in enumerate(ids)]
         return [self.itos[i] for i in ids]
 

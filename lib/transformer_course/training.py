@@ -74,7 +74,13 @@ def train(
     good ones, the history ends with that loss, the callback sees it, and a warning says so.
     """
     _check_model(model)
-    for name, fn in (("loss_fn", loss_fn), ("optimiser", optimiser)):  # a model here: called with (model, …)
+    hooks = (
+        ("loss_fn", loss_fn),
+        ("optimiser", optimiser),
+        ("snapshot_fn", snapshot_fn),
+        ("callback", callback),
+    )
+    for name, fn in hooks:  # a model here: called with (model, …), or the history
         if isinstance(fn, nn.Module):
             raise ValueError(f"{name} must be a function of (model, …), got the module {type(fn).__name__}")
     _validate.function("loss_fn", loss_fn, "of (model, batch) returning a scalar loss")
@@ -89,7 +95,7 @@ def train(
         raise ValueError(f"steps must be at most {MAX_SCHEDULE:,}, got {steps:,}")
     _check_lr(lr)
     _validate.integer("warmup", warmup, low=0)
-    _validate.seed("seed", seed)
+    seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's
     _validate.boolean("decay", decay)
     _validate.boolean("progress", progress)
     if not isinstance(description, str):
@@ -97,7 +103,7 @@ def train(
         raise ValueError(f"description must be a str, the progress bar's label, got {got}")
     snapshot_steps = _check_snapshots(snapshot_steps, snapshot_fn, steps)
     if callback is not None:
-        _validate.function("callback", callback, "of the History")
+        _validate.takes("callback", callback, 1, "one argument, the History")
     if optimiser is not None:
         _check_optimiser(optimiser)
     if history is not None and not isinstance(history, History):
@@ -209,10 +215,7 @@ def _check_optimiser(optimiser: object) -> None:
 
 def _check_snapshots(snapshot_steps: Iterable[int], snapshot_fn, steps: int) -> list[int]:
     """The steps sorted, each an int in [0, steps], with a function to call at them."""
-    zero_d = isinstance(snapshot_steps, torch.Tensor) and snapshot_steps.dim() == 0  # not iterable
-    if isinstance(snapshot_steps, str) or not isinstance(snapshot_steps, Iterable) or zero_d:
-        raise ValueError(f"snapshot_steps must be a list of ints, got {type(snapshot_steps).__name__}")
-    snapshot_steps = list(snapshot_steps)
+    snapshot_steps = _validate.items("snapshot_steps", snapshot_steps, "a list of ints")
     bad = [
         s
         for s in snapshot_steps
@@ -223,7 +226,7 @@ def _check_snapshots(snapshot_steps: Iterable[int], snapshot_fn, steps: int) -> 
     if snapshot_steps and snapshot_fn is None:
         raise ValueError("snapshot_steps needs a snapshot_fn to call at those steps")
     if snapshot_fn is not None:
-        _validate.function("snapshot_fn", snapshot_fn, "of the model")
+        _validate.takes("snapshot_fn", snapshot_fn, 1, "one argument, the model")
     return sorted({int(s) for s in snapshot_steps})
 
 
@@ -281,8 +284,10 @@ def seq2seq_loss(
         raise ValueError(f"batch must be a pair (src (B, S), tgt (B, T)), got {type(batch).__name__}")
     src, tgt = batch
     _validate.takes("model", model, 2, "(src, trg_in), an encoder-decoder Transformer")
-    _validate.tensor("tgt", tgt, ndim=2, floating=False)
+    _validate.tensor("tgt (batch[1])", tgt, ndim=2, floating=False)
     _validate.integer("pad_id", pad_id, low=0)
+    if pad_id >= 2**63:  # int64's range: compared with the ids, a larger one overflows
+        raise ValueError(f"pad_id must be an id, below 2**63, got an int of {pad_id.bit_length()} bits")
     if tgt.shape[1] < 2:
         raise ValueError(
             f"tgt must hold at least 2 tokens per row (<bos> and one more), got shape {tuple(tgt.shape)}"
@@ -291,15 +296,28 @@ def seq2seq_loss(
     if not bool((labels != pad_id).any()):  # the mean over no label would be NaN
         raise ValueError(f"tgt has no token to predict: every label (tgt[:, 1:]) is the padding id {pad_id}")
     logits = model(src, tgt[:, :-1])  # (B, T-1, V)
+    _check_logits(logits, labels.shape)
     _validate.ids_in_range("tgt (its labels tgt[:, 1:])", labels, logits.shape[-1])
     # One row per predicted position: (B·(T-1), V) scores against (B·(T-1),) labels.
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
+    # .long(): int32 ids (which the model reads) as cross_entropy's labels; int64 ones as they are
+    return F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).long(), ignore_index=pad_id
+    )
+
+
+def _check_logits(logits: object, labels: torch.Size) -> None:
+    """What the model returned: one row of scores (B, T-1, V) per label (B, T-1)."""
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 3 or logits.shape[:2] != labels:
+        got = f"shape {tuple(logits.shape)}" if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ValueError(f"model must return logits (B, T-1, V) = {(*labels, 'V')}, got {got}")
 
 
 def split_batch_fn(split: SequenceSplit) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """Indices → (src, tgt) of a ``SequenceSplit``, trimmed to the longest row in the batch."""
     if not isinstance(split, SequenceSplit):
         raise ValueError(f"split must be a SequenceSplit (e.g. task.train), got {type(split).__name__}")
+    if len(split) == 0:  # else every batch would fail, asking for indices in [0, 0)
+        raise ValueError(f"split must hold at least one row, got shape {tuple(split.src.shape)}")
 
     def batch_fn(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _validate.tensor("idx", idx, ndim=1, floating=False)

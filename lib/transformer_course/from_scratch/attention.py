@@ -25,7 +25,7 @@ class AttentionDesign:
 
     def __post_init__(self):
         _validate.boolean("shared_projections", self.shared_projections)
-        if self.scale not in SCALES:
+        if not isinstance(self.scale, str) or self.scale not in SCALES:  # an array fails at `in`
             raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
 
 
@@ -56,6 +56,11 @@ class SelfAttention(nn.Module):
             raise ValueError(f"embed_size ({embed_size}) must be divisible by heads ({heads})")
         self.head_dim = embed_size // heads
         self.design = _check_design(design)
+        # W_Q, W_K, W_V and W_O, float32: checked before nn.Linear allocates them
+        _validate.fits_in_memory("embed_size × embed_size", 4 * embed_size * embed_size)
+        # The names the error messages give the inputs: a block that calls this layer with its
+        # own arguments ("value", "key", or the decoder's "x") names them as its caller wrote them.
+        self.input_names = ("values", "keys", "query", "mask")
         width = self.head_dim if design.shared_projections else embed_size
         self.values = nn.Linear(width, width, bias=False)
         self.keys = nn.Linear(width, width, bias=False)
@@ -102,19 +107,20 @@ class SelfAttention(nn.Module):
 
     def _check_inputs(self, values, keys, query, mask) -> None:
         weight = self.fc_out.weight
-        for name, x in (("query", query), ("keys", keys), ("values", values)):
+        v_name, k_name, q_name, m_name = self.input_names
+        for name, x in ((q_name, query), (k_name, keys), (v_name, values)):
             _validate.tensor(name, x, ndim=3, floating=True)
             _validate.size(name, x, -1, self.embed_size, "embed_size")
-            _validate.size(name, x, 0, query.shape[0], "the batch size of query")
+            _validate.size(name, x, 0, query.shape[0], f"the batch size of {q_name}")
             _validate.like_weights(name, x, weight)
-        _validate.size("values", values, 1, keys.shape[1], "as many positions as keys")
+        _validate.size(v_name, values, 1, keys.shape[1], f"as many positions as {k_name}")
         if mask is not None:
-            _validate.bool_mask("mask", mask)
-            _validate.same_device("mask", mask, query.device, "query")
+            _validate.bool_mask(m_name, mask)
+            _validate.same_device(m_name, mask, query.device, q_name)
             energy_shape = (query.shape[0], self.heads, query.shape[1], keys.shape[1])
             if mask.dim() > 4 or not _validate.broadcasts(mask.shape, energy_shape):
                 raise ValueError(
-                    f"mask of shape {tuple(mask.shape)} does not broadcast to the energies' shape "
+                    f"{m_name} of shape {tuple(mask.shape)} does not broadcast to the energies' shape "
                     f"{energy_shape} (N, heads, query_len, key_len)"
                 )
 

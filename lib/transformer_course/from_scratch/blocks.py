@@ -31,9 +31,13 @@ class TransformerBlock(nn.Module):
     ):
         super().__init__()
         self.attention = SelfAttention(embed_size, heads, design=design)
+        self.attention.input_names = ("value", "key", "query", "mask")  # as this block's caller names them
         self.norm1 = nn.LayerNorm(embed_size)
         self.norm2 = nn.LayerNorm(embed_size)
         hidden = _validate.positive_int("forward_expansion", forward_expansion) * embed_size
+        _validate.fits_in_memory(
+            "forward_expansion × embed_size²", 2 * hidden * embed_size
+        )  # the two linears
         self.feed_forward = nn.Sequential(
             nn.Linear(embed_size, hidden), nn.ReLU(), nn.Linear(hidden, embed_size)
         )
@@ -76,11 +80,15 @@ class DecoderBlock(nn.Module):
         design: AttentionDesign = SOURCE,
     ):
         super().__init__()
+        _validate.positive_int("embed_size", embed_size)  # else nn.LayerNorm fails first, naming nothing
+        _validate.fits_in_memory("embed_size × embed_size", 4 * embed_size * embed_size)
         self.norm = nn.LayerNorm(embed_size)
         self.attention = SelfAttention(embed_size, heads, design=design)
+        self.attention.input_names = ("x", "x", "x", "trg_mask")  # self-attention over the decoder's x
         self.transformer_block = TransformerBlock(
             embed_size, heads, dropout, forward_expansion, design=design
         )
+        self.transformer_block.attention.input_names = ("value", "key", "query", "src_mask")
         self.dropout = nn.Dropout(_validate.dropout(dropout))
         self.attention_weights: torch.Tensor | None = None  # the masked self-attention's, last call
 

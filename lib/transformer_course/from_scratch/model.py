@@ -17,16 +17,33 @@ from ..model import Transformer as CourseTransformer
 from .attention import SOURCE, AttentionDesign, copy_bias
 from .blocks import DecoderBlock, TransformerBlock
 
+MAX_LAYERS = 1000  # layers per stack: a billion small ones would take hours to build
+
 
 class _Embedded(nn.Module):
     """Word embedding + learned position embedding, the front of the source's Encoder and Decoder."""
 
-    def __init__(self, vocab_size: int, embed_size: int, max_length: int, num_layers: int, dropout: float):
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_size: int,
+        max_length: int,
+        num_layers: int,
+        dropout: float,
+        vocab_name: str,
+    ):
         super().__init__()
         self.embed_size = _validate.positive_int("embed_size", embed_size)
         self.max_length = _validate.positive_int("max_length", max_length)
-        _validate.positive_int("num_layers", num_layers)
-        self.word_embedding = nn.Embedding(_validate.positive_int("vocab_size", vocab_size), embed_size)
+        _validate.integer(
+            "num_layers", num_layers, low=1, high=MAX_LAYERS + 1
+        )  # a billion would never be built
+        _validate.positive_int(vocab_name, vocab_size)  # named as the caller named it (src_/trg_vocab_size)
+        # the two tables (and the decoder's output layer), float32: before nn.Embedding allocates them
+        _validate.fits_in_memory(
+            f"({vocab_name} + max_length) × embed_size", 2 * (vocab_size + max_length) * embed_size
+        )
+        self.word_embedding = nn.Embedding(vocab_size, embed_size)
         self.position_embedding = nn.Embedding(max_length, embed_size)
         self.dropout = nn.Dropout(_validate.dropout(dropout))
 
@@ -52,6 +69,7 @@ class _Embedded(nn.Module):
             ("positions", positions, self.position_embedding),
         ):
             _validate.tensor(name, table, ndim=2, floating=True)
+            _validate.stored(name, table)  # its rows are copied
             if table.shape[0] < mine.num_embeddings or table.shape[1] != self.embed_size:
                 raise ValueError(
                     f"{name} must have at least {mine.num_embeddings} rows of {self.embed_size}, "
@@ -88,7 +106,7 @@ class Encoder(_Embedded):
         *,
         design: AttentionDesign = SOURCE,
     ):
-        super().__init__(src_vocab_size, embed_size, max_length, num_layers, dropout)
+        super().__init__(src_vocab_size, embed_size, max_length, num_layers, dropout, "src_vocab_size")
         self.layers = nn.ModuleList(
             TransformerBlock(embed_size, heads, dropout, forward_expansion, design=design)
             for _ in range(num_layers)
@@ -121,12 +139,14 @@ class Decoder(_Embedded):
         *,
         design: AttentionDesign = SOURCE,
     ):
-        super().__init__(trg_vocab_size, embed_size, max_length, num_layers, dropout)
+        super().__init__(trg_vocab_size, embed_size, max_length, num_layers, dropout, "trg_vocab_size")
         self.layers = nn.ModuleList(
             DecoderBlock(embed_size, heads, forward_expansion, dropout, design=design)
             for _ in range(num_layers)
         )
         self.fc_out = nn.Linear(embed_size, trg_vocab_size)
+        for block in self.layers:  # the cross-attention reads this decoder's enc_out
+            block.transformer_block.attention.input_names = ("enc_out", "enc_out", "query", "src_mask")
 
     def forward(
         self,
