@@ -20,7 +20,16 @@ import pytest
 import torch
 from refusals import IDS, SMALL, X, assert_refused, each_case
 from torch import nn
-from transformer_course import embeddings, generation, logits_fns, masks, positional, sampling, softmax
+from transformer_course import (
+    _validate,
+    embeddings,
+    generation,
+    logits_fns,
+    masks,
+    positional,
+    sampling,
+    softmax,
+)
 from transformer_course.attention import scaled_dot_product_attention
 from transformer_course.kv_cache import KVCache
 from transformer_course.layers import AddNorm
@@ -188,14 +197,19 @@ CASES = [
         "at least one token",
     ),
     # --- model_fits ---
-    ("model_fits, ids None", lambda: logits_fns.model_fits(GPT, None, "stories", 4), "ids", "torch.Tensor"),
+    (
+        "model_fits, ids None",
+        lambda: logits_fns.model_fits(GPT, None, "stories", 4),
+        "the stories",
+        "torch.Tensor",
+    ),
     (
         "model_fits, float ids",
         lambda: logits_fns.model_fits(GPT, IDS.float(), "stories", 4),
-        "ids",
+        "the stories",
         "integer ids",
     ),
-    ("model_fits, meta ids", lambda: logits_fns.model_fits(GPT, META, "stories", 4), "ids", "meta"),
+    ("model_fits, meta ids", lambda: logits_fns.model_fits(GPT, META, "stories", 4), "the stories", "meta"),
     (
         "model_fits, positions a str",
         lambda: logits_fns.model_fits(GPT, IDS, "stories", "4"),
@@ -331,3 +345,28 @@ def test_an_int_too_large_for_a_float_is_refused_by_name(call, argument):
     with pytest.raises(ValueError, match=rf"^{argument} must be a finite number") as caught:
         call()
     assert len(str(caught.value)) < 200  # the 401 digits are not all printed
+
+
+def test_a_huge_int_is_named_by_its_size_not_printed():
+    """repr of an int of over 4,300 digits raises ("Exceeds the limit … for integer string
+    conversion"), a message that names no argument."""
+    with pytest.raises(ValueError, match=r"^scale must be .*, got an int of 16610 bits$"):
+        scaled_dot_product_attention(*[torch.zeros(1, 2, 4)] * 3, scale=10**5000)
+    with pytest.raises(ValueError, match=r"^index must be an int in \[0, 5\), got an int of 16610 bits$"):
+        _validate.integer("index", 10**5000, low=0, high=5)
+    with pytest.raises(ValueError, match=r"^length × length must be smaller: over 2\*\*33219 values"):
+        masks.causal_mask(10**5000)  # its table's size, said as a power of two
+
+
+@pytest.mark.parametrize("error", [NotImplementedError("write me"), torch.OutOfMemoryError("full")])
+def test_a_starters_not_implemented_or_out_of_memory_goes_through_unchanged(error):
+    """Only torch's RuntimeErrors from inside a logits_fn or sublayer are renamed: a starter's
+    NotImplementedError (a RuntimeError too) is the learner's own, and says so."""
+
+    def fails(_):
+        raise error
+
+    with pytest.raises(type(error), match=str(error)):
+        generation.greedy_decode(fails, torch.tensor([[1]]), max_new_tokens=2)
+    with pytest.raises(type(error), match=str(error)):
+        AddNorm(4)(torch.zeros(1, 2, 4), fails)

@@ -244,7 +244,7 @@ CASES = [
         "index",
         "data",
     ),
-    ("split[complex index]", lambda: PTASK.train[torch.ones(1, dtype=torch.complex64)], "index", "an int"),
+    ("split[complex index]", lambda: PTASK.train[torch.ones(1, dtype=torch.complex64)], "index", "as int64"),
     ("split[uint8 index]", lambda: TASK.train[torch.ones(2, 3, dtype=torch.uint8)], "index", "an int"),
     ("Vocab.tokens of a 0-D array", lambda: course_vocab().tokens(np.array(3)), "ids", "list of int ids"),
     ("Vocab.tokens of a dict", lambda: course_vocab().tokens({1: 2}), "ids", "list of int ids"),
@@ -534,3 +534,24 @@ def test_errors_inside_a_block_name_the_blocks_arguments():
         block(torch.randn(1, 2, 8), *[torch.randn(1, 2, 8)] * 2, None, torch.ones(2, 2))
     with pytest.raises(ValueError, match=r"^src_mask must be a bool tensor"):
         block(torch.randn(1, 2, 8), *[torch.randn(1, 2, 8)] * 2, torch.ones(2, 2), None)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.bool, torch.float32])
+def test_a_split_index_of_another_dtype_says_the_dtype_is_the_problem(dtype):
+    """A uint8 or bool tensor would pick rows as a mask: refused as a dtype, not as "an int"."""
+    with pytest.raises(ValueError, match=rf"^index must hold row numbers as int64 .*got dtype {dtype}"):
+        PTASK.train[torch.ones(2, dtype=dtype)]
+
+
+def test_numpy_sizes_in_from_scratch_are_kept_as_python_ints():
+    """A numpy size was checked, then used as it came: 2 · (2**62 + 100) · 256 wrapped round in
+    int64 (a warning only), passed the memory check, and failed inside torch naming nothing."""
+    from transformer_course.from_scratch.model import Transformer as Scratch
+    from transformer_course.neighbours import NeighbourReader
+
+    sizes = dict(embed_size=np.int64(16), heads=np.int64(2), max_length=10)
+    small = Scratch(np.int64(20), np.int64(20), 0, 0, **sizes)
+    assert type(small.encoder.word_embedding.num_embeddings) is int
+    assert type(NeighbourReader(np.int64(6), np.int64(24), 3, np.int64(16)).embed.num_embeddings) is int
+    with pytest.raises(ValueError, match=r"^\(src_vocab_size \+ max_length\) × embed_size must be smaller"):
+        Scratch(np.int64(2**62), 20, 0, 0)

@@ -137,6 +137,20 @@ def test_decoder_layer_with_a_float_causal_mask(mask):
     says(checks.check_decoder_layer(float_mask), "a tensor of floats", "causal_mask(L)")
 
 
+def test_an_int_mask_is_not_called_a_float_one():
+    """A 0/1 int mask, (src != pad).int() say, is not the float mask the hint names: the check
+    fails on it with lib's own words, "must be a bool tensor … got torch.int64"."""
+
+    def int_mask(layer, x, mask):
+        attended, _ = layer.self_attn(x, mask=mask.long())
+        x = layer.norm1(x + attended)
+        return layer.norm2(x + layer.feed_forward(x))
+
+    result = checks.check_encoder_layer(int_mask)
+    assert result.status != PASSED and "floats" not in result.message, result
+    assert "bool" in result.message and "int64" in result.message, result.message
+
+
 # --- 07 the encoder-decoder forward ---
 
 

@@ -17,6 +17,7 @@ from transformer_course.stories import story_vocab
 from transformer_course.tokenizer import course_vocab
 from transformer_course.training import History
 from transformer_course.widgets import StoryExplorer
+from transformer_course.widgets.generation import one_left_note
 from transformer_course.widgets.kit import Explorer
 
 V = course_vocab()
@@ -254,7 +255,7 @@ def test_story_top_p_that_leaves_one_token_says_the_seed_changes_nothing():
     assert "Top-p 0.05 left only the likeliest token at every step, so the seed changes nothing" in message
     explorer.controls["top_p"].value = 1.0
     explorer.controls["temperature"].value = 1e-6
-    assert "T = 1e-06 left only the likeliest token" in text_of(explorer)
+    assert "Temperature 1e-06 left only the likeliest token" in text_of(explorer)
     explorer.controls["temperature"].value = 1.0
     assert "left only" not in text_of(explorer)
 
@@ -266,6 +267,15 @@ def test_generation_tiny_temperature_says_the_seed_changes_nothing():
     assert "Temperature 1e-06 left only the likeliest token at every step" in text_of(explorer)
     explorer.controls["temperature"].value = 1.0
     assert "left only" not in text_of(explorer) and not is_error(explorer)
+
+
+def test_the_one_token_note_blames_only_the_knobs_that_cut_the_distribution():
+    """Top-k above 1 keeps several tokens: a model that sure at temperature 1 is itself the cause
+    (it used to say "Top-k 5 left only the likeliest token")."""
+    assert one_left_note(1.0, 1.0).startswith("The model's own distribution (it is that sure) left only")
+    assert one_left_note(0.5, 0.2).startswith("Temperature 0.5 and top-p 0.2 left only")
+    assert one_left_note(0.5, 0.2).endswith("raise the temperature or top-p to draw.")
+    assert one_left_note(2.0, 0.05).startswith("Top-p 0.05 left only")
 
 
 # --- what render returns, checked before the page is touched ---

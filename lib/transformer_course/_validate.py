@@ -56,8 +56,17 @@ def size(name: str, x: torch.Tensor, dim: int, expected: int, what: str) -> None
 def positive_int(name: str, value: object) -> int:
     """An int > 0 (numpy's ints too, as ``integer`` takes them; never a bool or a float)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+        raise ValueError(f"{name} must be a positive int, got {shown(value)}")
     return int(value)
+
+
+def shown(value: object) -> str:
+    """``value`` as a message quotes it: an int of thousands of digits by its size (repr refuses
+    one of over 4,300 digits), a long repr cut short."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an int of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 200 else f"{text[:60]}… ({len(text)} characters)"
 
 
 def integer(name: str, value: object, *, low: int | None = None, high: int | None = None) -> int:
@@ -72,7 +81,7 @@ def integer(name: str, value: object, *, low: int | None = None, high: int | Non
             (False, True): f" < {high}",
             (True, True): f" in [{low}, {high})",
         }[low is not None, high is not None]
-        raise ValueError(f"{name} must be an int{where}, got {value!r}")
+        raise ValueError(f"{name} must be an int{where}, got {shown(value)}")
     return int(value)
 
 
@@ -124,7 +133,7 @@ def position(name: str, value: object, n: int) -> int:
         value = value.item()
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value < n
     if not ok:
-        raise ValueError(f"{name} must be a position in [0, {n}), got {value!r}")
+        raise ValueError(f"{name} must be a position in [0, {n}), got {shown(value)}")
     return int(value)
 
 
@@ -182,9 +191,7 @@ def finite_number(
         ok = False
     if not ok:
         where = _interval(at_least, above, below, at_most)
-        shown = repr(value)
-        shown = shown if len(shown) <= 60 else f"{shown[:40]}… ({len(shown)} characters)"
-        raise ValueError(f"{name} must be a finite number{where}{note}, got {shown}")
+        raise ValueError(f"{name} must be a finite number{where}{note}, got {shown(value)}")
     return number
 
 
@@ -307,7 +314,7 @@ def dropout(p: object, name: str = "dropout") -> float:
 def boolean(name: str, value: object) -> bool:
     """True or False (a string such as "no" is truthy and would silently mean True)."""
     if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
+        raise ValueError(f"{name} must be True or False, got {shown(value)}")
     return value
 
 
@@ -329,7 +336,7 @@ def int_between(name: str, value: object, low: int, high: int, *, step: int = 1)
     if not ok or not low <= value <= high or (value - low) % step:
         kind = "an even int" if step == 2 and low % 2 == 0 else "an int"
         steps = f" in steps of {step} from {low}" if step > 1 and kind == "an int" else ""
-        raise ValueError(f"{name} must be {kind} in [{low}, {high}]{steps}, got {value!r}")
+        raise ValueError(f"{name} must be {kind} in [{low}, {high}]{steps}, got {shown(value)}")
     return int(value)
 
 
@@ -370,9 +377,14 @@ def fits_in_memory(sizes: str, numel: int, *, bytes_each: int = 4) -> None:
     arguments that set the size, e.g. "vocab_size × d_model"."""
     need, have = numel * bytes_each, memory_bytes()
     if have and need > have:
+        # Beyond a float's range, "{:,}" of thousands of digits fails: said as a power of two.
+        count = (
+            f"{numel:,} values ({need / 2**30:,.1f} GiB)"
+            if need < 2**1000
+            else f"over 2**{numel.bit_length() - 1} values"
+        )
         raise ValueError(
-            f"{sizes} must be smaller: {numel:,} values ({need / 2**30:,.1f} GiB) do not fit in this "
-            f"machine's memory ({have / 2**30:.1f} GiB)"
+            f"{sizes} must be smaller: {count} do not fit in this machine's memory ({have / 2**30:.1f} GiB)"
         )
 
 

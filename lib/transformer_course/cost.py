@@ -36,7 +36,7 @@ import os
 import sys
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -344,12 +344,9 @@ def _as_list(name: str, xs: object, what: str = "numbers") -> list:
     (a generator too), but not a str or a dict (their items are characters or keys)."""
     if isinstance(xs, torch.Tensor):
         xs = _validate.tensor(name, xs, ndim=1).tolist()
-    if isinstance(xs, str | bytes | Mapping) or not isinstance(xs, Iterable):
+    if isinstance(xs, Mapping):
         raise ValueError(f"{name} must be a list of positive {what}, got {type(xs).__name__}")
-    try:
-        return list(xs)
-    except TypeError:  # a 0-D array says it is Iterable, then refuses to iterate
-        raise ValueError(f"{name} must be a list of positive {what}, got {type(xs).__name__}") from None
+    return _validate.items(name, xs, f"a list of positive {what}")
 
 
 def _best_ms(fn: Callable[[], object], repeats: int, device: torch.device) -> float:

@@ -103,7 +103,7 @@ def _last_logits(logits_fn: LogitsFn, prefix: torch.Tensor) -> torch.Tensor:
     try:
         logits = logits_fn(prefix)
     except RuntimeError as error:  # torch's, from inside: a module of other inputs (nn.Linear), say
-        if isinstance(error, torch.OutOfMemoryError):
+        if isinstance(error, torch.OutOfMemoryError | NotImplementedError):  # the starter's own, say
             raise
         raise ValueError(
             f"logits_fn must map prefix (B, t) of {prefix.dtype} ids to logits (B, t, V); "

@@ -332,7 +332,7 @@ def _sublayer_output(sublayer: Callable[[torch.Tensor], torch.Tensor], x: torch.
     try:
         out = sublayer(x)
     except RuntimeError as error:  # torch's, from inside: e.g. an nn.Linear of another width
-        if isinstance(error, torch.OutOfMemoryError):
+        if isinstance(error, torch.OutOfMemoryError | NotImplementedError):  # the starter's own, say
             raise
         raise ValueError(
             f"sublayer must map a tensor (B, L, d_model) to one of the same shape; on x of shape "

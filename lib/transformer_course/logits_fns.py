@@ -41,9 +41,9 @@ def model_fits(
     its positions: else the model's own check names an argument the caller never passed
     ("src must hold ids in [0, 12)"). ``positions``: how many it must read at once; ``target``:
     the ids are an encoder-decoder's output."""
-    _validate.tensor("ids", ids, floating=False)
-    _validate.stored("ids", ids)  # its largest id is read below
-    _validate.integer("positions", positions, low=0)
+    _validate.tensor(f"the {what}", ids, floating=False)  # named as the caller's argument
+    _validate.stored(f"the {what}", ids)  # its largest id is read below
+    _validate.integer("positions", positions, low=0)  # the caller's own count: not a user's input
     config = getattr(model, "config", None)
     if config is None or not ids.numel():
         return
@@ -72,14 +72,17 @@ def seq2seq_logits_fn(model: torch.nn.Module, src: torch.Tensor) -> LogitsFn:
 
     def logits_fn(prefix: torch.Tensor) -> torch.Tensor:
         _validate.tensor("prefix", prefix, ndim=2, floating=False)
-        if isinstance(model, Transformer):  # else the model refuses them as "trg_in"
-            model._check_ids("prefix", prefix, model.config.target_vocab_size)
         if src.shape[0] not in (1, prefix.shape[0]):
             raise ValueError(
                 f"src must have 1 row or one per prefix row ({prefix.shape[0]}), got shape {tuple(src.shape)}"
             )
         source = src if src.shape[0] == prefix.shape[0] else src.expand(prefix.shape[0], -1)
-        out = model(source, prefix)
+        try:
+            out = model(source, prefix)
+        except ValueError as error:  # a course model names the prefix "trg_in", its own argument
+            if isinstance(model, Transformer) and str(error).startswith("trg_in "):
+                raise ValueError("prefix" + str(error)[len("trg_in") :]) from None
+            raise
         return out[0] if isinstance(out, tuple) else out
 
     logits_fn.max_len = max_positions(model)  # the target's positions: generate checks them up front

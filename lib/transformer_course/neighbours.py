@@ -60,11 +60,11 @@ class NeighbourReader(nn.Module):
 
     def __init__(self, num_symbols: int = 6, d_model: int = 24, num_heads: int = 3, max_len: int = 16):
         super().__init__()
-        self.num_symbols = _validate.positive_int("num_symbols", num_symbols)
-        self.max_len = _validate.positive_int("max_len", max_len)
+        self.num_symbols = num_symbols = _validate.positive_int("num_symbols", num_symbols)
+        self.max_len = max_len = _validate.positive_int("max_len", max_len)
         d_model = _validate.positive_int("d_model", d_model)  # nn.Embedding's error names none
         # the embedding and the three readouts (num_symbols × d_model each), the layer's 4 × d_model²
-        _validate.fits_in_memory("num_symbols × d_model", 4 * num_symbols * d_model + 4 * d_model * d_model)
+        _validate.fits_in_memory("(num_symbols + d_model) × d_model", 4 * (num_symbols + d_model) * d_model)
         _validate.fits_in_memory("max_len × d_model", max_len * d_model)  # the positions' table
         self.embed = nn.Embedding(num_symbols, d_model)
         self.register_buffer("pe", sinusoidal_encoding(max_len, d_model), persistent=False)

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..model import DecoderOnlyTransformer, TransformerConfig
 from . import gpt_forward_learners as learner
+from . import layer_errors
 from .gpt_forward_learners import by_hand
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 
@@ -182,7 +183,7 @@ MISTAKES = (
         "1.0/0.0 of torch.ones(L, L).tril() nor the −∞ masks of nn.Transformer. Make it bool: "
         "torch.ones(L, L, dtype=torch.bool).tril(), or causal_mask(L).",
         compute=None,
-        error=r"mask must be a bool tensor",
+        error=layer_errors.FLOAT_MASK,
         example=learner.float_mask,
     ),
     Mistake(

@@ -11,6 +11,9 @@ from collections.abc import Callable
 
 from .harness import Mistake
 
+# lib's refusal of a float mask (an int one, say (src != pad).int(), is another mistake: not named)
+FLOAT_MASK = r"mask must be a bool tensor \(True = may attend\), got torch\.(float|double|half|bfloat)"
+
 
 def weights_taken(attention: str, example: Callable) -> Mistake:
     """``attention``: the exercise's attention modules, e.g. "layer.self_attn returns"."""
@@ -33,6 +36,6 @@ def float_mask(example: Callable, *, right: str) -> Mistake:
         "nn.Transformer.generate_square_subsequent_mask): the course's attention takes a bool mask, "
         f"True = may attend, and fills the -inf itself. Pass {right}.",
         compute=None,
-        error=r"mask must be a bool tensor",
+        error=FLOAT_MASK,
         example=example,
     )

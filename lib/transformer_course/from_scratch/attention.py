@@ -50,8 +50,8 @@ class SelfAttention(nn.Module):
 
     def __init__(self, embed_size: int, heads: int, *, design: AttentionDesign = SOURCE):
         super().__init__()
-        self.embed_size = _validate.positive_int("embed_size", embed_size)
-        self.heads = _validate.positive_int("heads", heads)
+        self.embed_size = embed_size = _validate.positive_int("embed_size", embed_size)
+        self.heads = heads = _validate.positive_int("heads", heads)
         if embed_size % heads:
             raise ValueError(f"embed_size ({embed_size}) must be divisible by heads ({heads})")
         self.head_dim = embed_size // heads

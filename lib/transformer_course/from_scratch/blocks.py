@@ -31,6 +31,7 @@ class TransformerBlock(nn.Module):
     ):
         super().__init__()
         self.attention = SelfAttention(embed_size, heads, design=design)
+        embed_size = self.attention.embed_size  # checked there: a Python int
         self.attention.input_names = ("value", "key", "query", "mask")  # as this block's caller names them
         self.norm1 = nn.LayerNorm(embed_size)
         self.norm2 = nn.LayerNorm(embed_size)
@@ -80,7 +81,7 @@ class DecoderBlock(nn.Module):
         design: AttentionDesign = SOURCE,
     ):
         super().__init__()
-        _validate.positive_int("embed_size", embed_size)  # else nn.LayerNorm fails first, naming nothing
+        embed_size = _validate.positive_int("embed_size", embed_size)  # else nn.LayerNorm fails first
         _validate.fits_in_memory("embed_size × embed_size", 4 * embed_size * embed_size)
         self.norm = nn.LayerNorm(embed_size)
         self.attention = SelfAttention(embed_size, heads, design=design)

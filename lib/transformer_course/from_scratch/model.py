@@ -38,7 +38,8 @@ class _Embedded(nn.Module):
         _validate.integer(
             "num_layers", num_layers, low=1, high=MAX_LAYERS + 1
         )  # a billion would never be built
-        _validate.positive_int(vocab_name, vocab_size)  # named as the caller named it (src_/trg_vocab_size)
+        vocab_size = _validate.positive_int(vocab_name, vocab_size)  # as the caller named it (src_/trg_)
+        embed_size, max_length = self.embed_size, self.max_length  # Python ints: numpy's would overflow
         # the two tables (and the decoder's output layer), float32: before nn.Embedding allocates them
         _validate.fits_in_memory(
             f"({vocab_name} + max_length) × embed_size", 2 * (vocab_size + max_length) * embed_size

@@ -21,6 +21,16 @@ def one_token_left(gen: generation.Generation) -> bool:
     return all(int((step.probs > 0).sum()) == 1 for step in gen.steps)
 
 
+def one_left_note(temperature: float, top_p: float = 1.0) -> str:
+    """Why only the likeliest token was left at every step: the knobs that sharpen or cut the
+    distribution (top-k above 1 keeps more than one), else the model itself, that sure."""
+    causes = [f"temperature {temperature:g}"] * (temperature < 1) + [f"top-p {top_p:g}"] * (top_p < 1)
+    who = " and ".join(causes) or "the model's own distribution (it is that sure)"
+    advice = f": raise the {' or '.join(c.split()[0] for c in causes)} to draw." if causes else "."
+    why = "left only the likeliest token at every step, so the seed changes nothing"
+    return f"{who[:1].upper()}{who[1:]} {why}{advice}"
+
+
 class GenerationExplorer(Explorer):
     """Chapter 08. Watch a trained encoder-decoder write its answer one token at a time.
 
@@ -171,10 +181,4 @@ class GenerationExplorer(Explorer):
             )
         greedy = self.value("strategy") == "greedy" or self.value("temperature") == 0
         if not greedy and self.value("top_k") != 1 and one_token_left(gen):
-            t = self.value("temperature")
-            who = f"Temperature {t:g}" if t < 1 else "The model's own distribution"  # one that sure
-            self.note(
-                f"{who} left only the likeliest token at every step, so the seed changes nothing"
-                + (": raise the temperature to draw." if t < 1 else "."),
-                key="one-left",
-            )
+            self.note(one_left_note(self.value("temperature")), key="one-left")

@@ -16,7 +16,7 @@ from .. import _validate, figures, generation
 from ..model import DecoderOnlyTransformer
 from ..stories import Mistake, StoryGenerator
 from ..tokenizer import BOS, PAD, UNK, Vocab
-from .generation import one_token_left
+from .generation import one_left_note, one_token_left
 from .kit import Explorer, counted, quote, quote_list, read_sentence, text_box, token_labels, unknown_note
 
 # The first token no story could have there: struck through in the theme's error colour (the
@@ -195,12 +195,7 @@ class StoryExplorer(Explorer):
                 key="knobs",
             )
         if not self._greedy() and self.value("top_k") != 1 and one_token_left(gen):
-            knobs = self._knobs_text() or "the model's own distribution"  # a model that sure
-            self.note(
-                f"{knobs[:1].upper()}{knobs[1:]} left only the likeliest token at every step, so the seed "
-                "changes nothing: raise the temperature or top-p to draw.",
-                key="one-left",
-            )
+            self.note(one_left_note(self.value("temperature"), self.value("top_p")), key="one-left")
 
     def _write(self, prompt: torch.Tensor) -> generation.Generation:
         device = next(self.model.parameters()).device
