@@ -11,7 +11,7 @@ an empty one blamed on the labels).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from numbers import Integral
 
 import numpy as np
@@ -20,22 +20,39 @@ import torch
 from .. import _validate
 from .base import label_list
 
+# The most values a figure draws from one tensor: a 1024 × 1024 heatmap, a line of 2**20 points
+# (a 10**5 × 10**5 matrix, an ``expand``ed view that holds one number, would take 40 GB to copy
+# out and a browser could not draw it), and the most bars: one per word of a large vocabulary.
+MAX_VALUES = 2**20
+MAX_BARS = 2**16
 
-def stored(name: str, x: object, *, ndim: int) -> torch.Tensor:
+
+def stored(name: str, x: object, *, ndim: int, most: int = MAX_VALUES) -> torch.Tensor:
     """A tensor of ``ndim`` dimensions with values to read: not a meta tensor (shape only),
-    not empty (there would be nothing to draw)."""
+    not empty (there would be nothing to draw), of at most ``most`` values."""
     _validate.stored(name, _validate.tensor(name, x, ndim=ndim))
     if x.numel() == 0:
         raise ValueError(f"{name} must hold at least one value, got shape {tuple(x.shape)}")
+    if x.numel() > most:
+        raise ValueError(
+            f"{name} must hold at most {most:,} values to draw, got shape {tuple(x.shape)} "
+            f"({x.numel():,} values): draw a slice of it"
+        )
     return x
 
 
 def values(
-    name: str, x: object, *, ndim: int, finite: bool = False, at_least: float | None = None
+    name: str,
+    x: object,
+    *,
+    ndim: int,
+    finite: bool = False,
+    at_least: float | None = None,
+    most: int = MAX_VALUES,
 ) -> torch.Tensor:
     """``stored``, of real numbers (a bool tensor, a mask?, or a complex one is refused; an
     integer one comes back as float), every one finite (and >= ``at_least``) when asked."""
-    x = _validate.real_values(name, stored(name, x, ndim=ndim))
+    x = _validate.real_values(name, stored(name, x, ndim=ndim, most=most))
     if finite or at_least is not None:
         _validate.finite_tensor(name, x, at_least=at_least)
     return x
@@ -58,9 +75,14 @@ def labels(name: str, given: object, n: int) -> list[str]:
 def positions(name: str, given: object, n: int, *, one: str) -> list[int]:
     """A non-empty list (tuple, 1-D tensor or array) of indices in [0, n), each ``one`` (e.g.
     "a head"): not one int, not a str, not a float or a bool among them."""
+    if isinstance(given, torch.Tensor) and given.is_meta:
+        raise ValueError(f"{name} must hold data, got a meta tensor of shape {tuple(given.shape)}")
     if isinstance(given, torch.Tensor | np.ndarray) and given.ndim == 1:
         given = given.tolist()
-    if isinstance(given, str | bytes | Mapping) or not isinstance(given, Iterable):
+    if (
+        isinstance(given, str | bytes | Mapping | Set | torch.Tensor | np.ndarray)  # a set has no order
+        or not isinstance(given, Iterable)
+    ):
         raise ValueError(f"{name} must be a list of ints in [0, {n}), each {one}, got {given!r:.60}")
     picked = [index(f"{name}[{k}]", v, n, one) for k, v in enumerate(given)]
     if not picked:
@@ -72,9 +94,41 @@ def index(name: str, value: object, n: int, one: str) -> int:
     """An int in [0, n) (numpy's ints and one-element integer tensors too, never a bool or a
     float); ``one`` says what it picks, e.g. "a head"."""
     try:
-        return _validate.position(name, value, n)
+        return position(name, value, n)
     except ValueError:  # the same test, said with what the index picks
         raise ValueError(f"{name} must be in [0, {n}): an int, {one}; got {value!r}") from None
+
+
+def position(name: str, value: object, n: int) -> int:
+    """``_validate.position``, with a meta tensor refused by name (its ``.item()`` fails in torch)."""
+    if isinstance(value, torch.Tensor) and value.is_meta:
+        raise ValueError(f"{name} must be a position in [0, {n}), got a meta tensor (no value)")
+    return _validate.position(name, value, n)
+
+
+def text(name: str, value: object) -> str:
+    """A str to write on the figure (an axis title, a name): a number, a list or a tensor plotly
+    would refuse deep inside, or write as something else."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a str, got {type(value).__name__} {_validate.shown(value):.60}")
+    return value
+
+
+MAX_HEIGHT = 4000  # pixels: a few screens, already more than any figure of the course needs
+
+
+def height(value: object) -> float:
+    """A figure's height in pixels, in [10, ``MAX_HEIGHT``] (10**30 would draw a giant figure)."""
+    value = _validate.finite_number("height", value, at_least=10, note=" (pixels)")
+    if value > MAX_HEIGHT:
+        raise ValueError(f"height must be at most {MAX_HEIGHT} (pixels), got {value:g}")
+    return value
+
+
+def title(value: object) -> str | None:
+    """A figure's title: a str, or None where the figure writes its own (``title or ...``, which
+    a tensor or an array cannot answer)."""
+    return value if value is None else text("title", value)
 
 
 def as_numbers(given: object) -> np.ndarray | None:
@@ -103,6 +157,9 @@ def _all_real(array: np.ndarray) -> bool:
 def numbers(name: str, given: object, *, finite: bool = False) -> np.ndarray:
     """A list (tuple, 1-D tensor or array) of real numbers, possibly empty; every one finite
     when asked (steps are; a loss that diverged may be NaN)."""
+    count = given.numel() if isinstance(given, torch.Tensor) else getattr(given, "size", 0)
+    if isinstance(count, int) and count > MAX_VALUES:  # an expanded view: 10**10 values to copy out
+        raise ValueError(f"{name} must hold at most {MAX_VALUES:,} values to draw, got {count:,}")
     array = as_numbers(given)
     if array is None or array.ndim != 1:
         raise ValueError(f"{name} must be a list of numbers, got {given!r:.60}")

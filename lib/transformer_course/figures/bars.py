@@ -34,7 +34,7 @@ def bar_figure(
 ) -> go.Figure:
     """values (N,) as labelled bars (labels may repeat); ``colors``: one CSS colour per bar;
     ``text_format``: how the value printed above each bar is formatted."""
-    values = _args.values("values", values, ndim=1)
+    values = _args.values("values", values, ndim=1, most=_args.MAX_BARS)
     trace, layout = _bar_parts(
         values,
         _args.labels("labels", labels, values.shape[0]),
@@ -51,6 +51,8 @@ def _bar_parts(
     values, bar_labels, *, y_title, y_range, x_title, colors, text_format=".2f"
 ) -> tuple[dict, dict]:
     """``bar_figure``'s trace and layout keywords, unbuilt, from checked values (N,) and N labels."""
+    _args.text("x_title", x_title)
+    _args.text("y_title", y_title)
     y_range = _args.value_range("y_range", y_range)
     colors = _args.colours("colors", colors, values.shape[0])
     try:
@@ -90,8 +92,9 @@ def head_jobs_figure(
 ) -> go.Figure:
     """shares (h, J): for each head, the weight it puts on each of J targets (``jobs``), as
     one group of bars per head, one colour per target."""
-    shares = _args.values("shares", shares, ndim=2)
+    shares = _args.values("shares", shares, ndim=2, most=_args.MAX_BARS)
     jobs = _args.labels("jobs", jobs, shares.shape[1])
+    _args.text("y_title", y_title)
     values = shares.detach().float().cpu()
     heads = [f"head {i}" for i in range(values.shape[0])]
     traces = [
@@ -120,9 +123,10 @@ def query_row_figure(
     scores_row: torch.Tensor, key_tokens: Sequence[str], query_token: str, *, title: str | None = None
 ) -> go.Figure:
     """One query's scores against every key, scores_row (Lk,), as bars: blue > 0, red < 0."""
-    scores_row = _args.values("scores_row", scores_row, ndim=1)
+    scores_row = _args.values("scores_row", scores_row, ndim=1, most=_args.MAX_BARS)
     key_tokens = _args.labels("key_tokens", key_tokens, scores_row.shape[0])
     _validate.text("query_token", query_token)
+    _args.title(title)
     bound = _args.largest(scores_row) or 1.0
     return bar_figure(
         scores_row,
@@ -139,7 +143,7 @@ def entropy_figure(
     entropies: torch.Tensor, tokens: Sequence[str], n_keys: int, *, title: str = "How spread out is each row?"
 ) -> go.Figure:
     """entropies (T,), one per query row, as bars from 0 (one key) to log(n_keys) (uniform)."""
-    entropies = _args.values("entropies", entropies, ndim=1)
+    entropies = _args.values("entropies", entropies, ndim=1, most=_args.MAX_BARS)
     tokens = _args.labels("tokens", tokens, entropies.shape[0])
     top = math.log(_validate.positive_int("n_keys", n_keys))  # 0 for one key: it takes all the weight
     trace, layout = _bar_parts(

@@ -20,13 +20,15 @@ from __future__ import annotations
 import contextvars
 import json
 import math
+import numbers
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set, Sized
 from contextlib import contextmanager
 from pathlib import Path
 
 import plotly.graph_objects as go
 import plotly.io as pio
+import torch
 
 from .. import _validate
 from . import themes
@@ -154,6 +156,8 @@ def figure(
     (``xaxis=dict(...)``, ``shapes=[...]``, ``margin=...``) are plotly's layout properties
     and override these defaults.
     """
+    if title is not None and not isinstance(title, str):
+        raise ValueError(f"title must be a str, got {type(title).__name__} {_validate.shown(title)}")
     base = dict(title=dict(text=as_text(title), x=0.5), font=FONT, margin=dict(l=10, r=10, t=50, b=10))
     if title_at_top:  # at the top of the figure, leaving the rest of the top margin to a legend
         base["title"].update(y=0.98, yref="container", yanchor="top")
@@ -189,17 +193,40 @@ def as_text(label: str) -> str:
     return _PLOTLY_TAGS.sub("&lt;", label) if isinstance(label, str) else label
 
 
+# A label is a word, or a short name: a longer one would widen its margin past the screen.
+MAX_LABEL_CHARS = 200
+
+
 def label_list(name: str, given: Sequence[str] | None, n: int) -> list[str]:
-    """``given`` as n strings (the positions 0 … n-1 when None); ValueError naming ``name`` otherwise."""
+    """``given`` as n strings (the positions 0 … n-1 when None); ValueError naming ``name``
+    otherwise: a str (it would be split into letters), a dict, a set (no order), a tensor or a
+    0-d array (its items are not words), an item that is neither a str nor a number (drawn as
+    its digits), or one over ``MAX_LABEL_CHARS`` characters."""
     if given is None:
         return index_labels(n)
-    if isinstance(given, str | bytes) or not hasattr(given, "__iter__"):
+    if (
+        isinstance(given, str | bytes | Mapping | Set | torch.Tensor)
+        or not isinstance(given, Iterable)
+        or getattr(given, "ndim", 1) != 1
+    ):
         # A string would be split into letters: "cat" as three labels c, a, t.
-        raise ValueError(f"{name} must be a list of {n} labels, got {given!r:.60}")
-    given = [str(t) for t in given]
+        raise ValueError(f"{name} must be a list of {n} labels, got {_validate.shown(given)}")
+    # Counted before each is read: a list of 10**7 words for 4 rows is refused at once.
+    given = list(given) if not isinstance(given, Sized) else given
     if len(given) != n:
         raise ValueError(f"{name} must have {n} entries (one per row/column), got {len(given)}")
-    return given
+    for i, label in enumerate(given):
+        if isinstance(label, numbers.Real) and not isinstance(label, bool):
+            continue  # a position or a symbol, 3 or np.int64(3): drawn as "3"
+        if not isinstance(label, str):
+            raise ValueError(
+                f"{name}[{i}] must be a str (a word) or a number, got {type(label).__name__} {label!r:.40}"
+            )
+        if len(label) > MAX_LABEL_CHARS:
+            raise ValueError(
+                f"{name}[{i}] must be a label of at most {MAX_LABEL_CHARS} characters, got {len(label)}"
+            )
+    return [str(t) for t in given]
 
 
 def index_labels(n: int) -> list[str]:

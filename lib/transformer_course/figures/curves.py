@@ -58,6 +58,7 @@ def repeated_product_figure(values: torch.Tensor, factor: float, *, title: str =
     """values (N,) = factor**t for t = 0 … N-1, as a line on a log axis with 1 marked."""
     values = _args.values("values", values, ndim=1)
     factor = _validate.finite_number("factor", factor)
+    _args.title(title)
     line = dict(
         type="scatter",
         x=list(range(values.shape[0])),
@@ -129,6 +130,8 @@ def depth_figure(
         raise ValueError("values must be a non-empty dict: name → (N,) tensor")
     values = {name: _args.values(f"values[{name!r}]", v, ndim=1) for name, v in values.items()}
     _validate.boolean("log", log)
+    _args.text("x_title", x_title)
+    _args.text("y_title", y_title)
     return figure(
         [
             dict(

@@ -42,11 +42,11 @@ def pointer_figure(
     the distractor in orange, the attending word (``source``) outlined. ``referent`` and
     ``distractor`` are a position or several (every mention of a noun named twice)."""
     # Refused: NaN (a row that may attend to nothing) and negative weights.
-    weights = _args.values("weights", weights, ndim=1, at_least=0.0)
+    weights = _args.values("weights", weights, ndim=1, at_least=0.0, most=_args.MAX_BARS)
     tokens = _args.labels("tokens", tokens, weights.shape[0])
     referents = _positions("referent", referent, len(tokens))
     distractors = _positions("distractor", distractor, len(tokens))
-    source = None if source is None else _validate.position("source", source, len(tokens))
+    source = None if source is None else _args.position("source", source, len(tokens))
     colours = [
         REFERENT_COLOUR if i in referents else DISTRACTOR_COLOUR if i in distractors else OTHER_COLOUR
         for i in range(len(tokens))
@@ -67,11 +67,13 @@ def _positions(name: str, value: object, n: int) -> set[int]:
     """None, a position, or a list of positions in [0, n) → the set of them."""
     if value is None:
         return set()
+    if isinstance(value, torch.Tensor) and value.is_meta:
+        raise ValueError(f"{name} must hold data, got a meta tensor of shape {tuple(value.shape)}")
     if isinstance(value, torch.Tensor | np.ndarray) and value.ndim == 1:
         value = value.tolist()  # several positions (a one-element tensor is one position)
     if isinstance(value, Sequence) and not isinstance(value, str):
         return {_validate.position(f"{name}[{k}]", v, n) for k, v in enumerate(value)}
-    return {_validate.position(name, value, n)}
+    return {_args.position(name, value, n)}
 
 
 def next_token_figure(
@@ -82,10 +84,10 @@ def next_token_figure(
     title: str = "Next-token probabilities",
 ) -> go.Figure:
     """probs (V,): one step's distribution over the vocabulary; the chosen token stands out."""
-    probs = _args.values("probs", probs, ndim=1, at_least=0.0)
+    probs = _args.values("probs", probs, ndim=1, at_least=0.0, most=_args.MAX_BARS)
     vocab = _args.labels("labels", labels, probs.shape[0])
     if chosen is not None:
-        chosen = _validate.position("chosen", chosen, len(vocab))
+        chosen = _args.position("chosen", chosen, len(vocab))
     return _distribution_figure(
         probs,
         vocab,
@@ -153,7 +155,7 @@ def likeliest_tokens_figure(
     if not isinstance(name, str):
         raise ValueError(f"name must be a str, got {type(name).__name__}")
     if chosen is not None:
-        chosen = _validate.position("chosen", chosen, len(vocab))
+        chosen = _args.position("chosen", chosen, len(vocab))
     if true_probs is not None:
         true_probs = _args.values("true_probs", true_probs, ndim=1, at_least=0.0)
         if true_probs.shape != probs.shape:

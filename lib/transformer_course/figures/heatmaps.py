@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import plotly.graph_objects as go
 import torch
 
@@ -231,9 +232,19 @@ def generation_figure(
     probs = _args.values("probs", probs, ndim=2, at_least=0.0)
     step_labels = _args.labels("step_labels", step_labels, probs.shape[0])
     vocab_labels = _args.labels("vocab_labels", vocab_labels, probs.shape[1])
-    if isinstance(chosen, str) or not hasattr(chosen, "__len__") or len(chosen) != probs.shape[0]:
-        raise ValueError(f"chosen must have one id per step ({probs.shape[0]}), got {chosen!r:.60}")
-    chosen = [_validate.position(f"chosen[{i}]", c, probs.shape[1]) for i, c in enumerate(chosen)]
+    steps = probs.shape[0]
+    if (
+        isinstance(chosen, torch.Tensor | np.ndarray)
+        and chosen.ndim == 1
+        and not getattr(chosen, "is_meta", 0)
+    ):
+        chosen = chosen.tolist()
+    if not isinstance(chosen, Sequence) or isinstance(chosen, str) or len(chosen) != steps:
+        # A 0-d or meta tensor, a dict, a set: not a list of ids (len() of a 0-d tensor fails in torch).
+        raise ValueError(
+            f"chosen must be a list of one id per step ({steps}), got {_validate.shown(chosen):.60}"
+        )
+    chosen = [_args.position(f"chosen[{i}]", c, probs.shape[1]) for i, c in enumerate(chosen)]
     trace, layout = heatmap_parts(
         probs,
         step_labels,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 import torch
+from _plotly_utils.basevalidators import ColorscaleValidator
 
 from .. import _validate
 from . import _args
@@ -88,8 +89,11 @@ def heatmap_parts(
     if zmin is not None and zmax is not None and not zmin < zmax:
         raise ValueError(f"zmax must be greater than zmin ({zmin}), got {zmax}")
     _args.number_format("value_format", value_format)
+    colour_scale("colorscale", colorscale)
+    _args.text("x_title", x_title)
+    _args.text("y_title", y_title)
     if height is not None:
-        _validate.finite_number("height", height, at_least=10, note=" (pixels)")
+        _args.height(height)
     row_labels = label_list("row_labels", row_labels, rows)
     col_labels = label_list("col_labels", col_labels, cols)
     if show_text is None:
@@ -138,6 +142,25 @@ def heatmap_parts(
         ),
     )
     return trace, layout
+
+
+_COLORSCALE = ColorscaleValidator("colorscale", "heatmap")
+
+
+def colour_scale(name: str, given: object) -> None:
+    """A colour scale plotly draws: a name it knows ("Blues", "RdBu_r") or [position, colour] pairs
+    (a misspelt name failed only when plotly checked the figure, naming its 'colorscale' property
+    among hundreds of lines, and not at all inside ``base.unchecked``)."""
+    try:
+        # A name or a list of pairs; a tensor or an array never is (numpy warns as plotly reads one).
+        ok = isinstance(given, str | list | tuple) and _COLORSCALE.validate_coerce(given) is not None
+    except (ValueError, TypeError, RuntimeError, NotImplementedError):
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{name} must be a plotly colour scale: a name such as 'Blues' or a list of "
+            f"[position, colour] pairs from 0 to 1, got {_validate.shown(given):.60}"
+        )
 
 
 CHAR_PX = 7.5  # the width of a character of the course's 13 px font, about

@@ -54,6 +54,7 @@ def saturation_figure(
     require_fields("result", result, fields, "a SaturationResult (from softmax.saturation_experiment)")
     if not isinstance(metric, str) or metric not in SATURATION_METRICS:
         raise ValueError(f"metric must be one of {sorted(SATURATION_METRICS)}, got {metric!r}")
+    _args.title(title)
     y_title, log_y = SATURATION_METRICS[metric]
     d_k = list(result.d_k)
     variants = (

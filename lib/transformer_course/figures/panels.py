@@ -14,7 +14,7 @@ import torch
 
 from .. import _validate
 from . import _args
-from .base import figure, index_labels, label_list, panel_title, side_by_side, ticks
+from .base import as_text, figure, index_labels, label_list, panel_title, side_by_side, ticks
 from .palette import DIVERGING, SEQUENTIAL
 
 
@@ -115,7 +115,7 @@ def head_grid_figure(
     key_tokens = label_list("key_tokens", key_tokens if key_tokens is not None else query_tokens, lk)
     marks = _args.word_marks("marks", marks, h)
     if height is not None:
-        _validate.finite_number("height", height, at_least=10, note=" (pixels)")
+        _args.height(height)
     cols = min(columns, len(heads))
     rows = -(-len(heads) // cols)
     z_all = weights.detach().float().cpu().numpy()
@@ -128,7 +128,7 @@ def head_grid_figure(
         z[top : top + lq, left : left + lk] = z_all[i]
         head_of[top : top + lq, left : left + lk] = i
         tiles.append([i, top, left])
-        text = f"head {i}" + (f" ({marks[i]})" if i in marks else "")
+        text = f"head {i}" + (f" ({as_text(marks[i])})" if i in marks else "")
         titles.append(
             dict(
                 text=text,

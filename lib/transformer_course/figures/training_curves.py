@@ -176,7 +176,9 @@ def loss_comparison_figure(
     )
 
 
-def _progress_args(steps: object, series: Mapping[str, object], current: object, percent: object) -> list:
+def _progress_args(
+    steps: object, series: Mapping[str, object], current: object, percent: object, y_title: object
+) -> list:
     """Check what the progress figures draw: steps as numbers, one number per step in each
     series, ``current`` a number or None, ``percent`` a bool. Returns the steps as a list."""
     numbers = None if isinstance(steps, str | bytes) else _args.as_numbers(steps)
@@ -191,6 +193,7 @@ def _progress_args(steps: object, series: Mapping[str, object], current: object,
     if current is not None:
         _validate.finite_number("current", current)
     _validate.boolean("percent", percent)
+    _args.text("y_title", y_title)
     return numbers.tolist()
 
 
@@ -204,7 +207,7 @@ def progress_curve_figure(
     percent: bool = True,
 ) -> go.Figure:
     """A metric measured at some steps (e.g. held-out accuracy), with the ``current`` step marked."""
-    steps = _progress_args(steps, {"values": values}, current, percent)
+    steps = _progress_args(steps, {"values": values}, current, percent, y_title)
     values = _args.as_numbers(values).tolist()
     scale = 100.0 if percent else 1.0
     return figure(
@@ -241,7 +244,7 @@ def progress_curves_figure(
     each, with the ``current`` step marked; ``percent`` shows fractions as 0-100."""
     if not isinstance(series, Mapping) or not series:
         raise ValueError("series must be a non-empty dict: name → one value per step")
-    steps = _progress_args(steps, {f"series[{k!r}]": v for k, v in series.items()}, current, percent)
+    steps = _progress_args(steps, {f"series[{k!r}]": v for k, v in series.items()}, current, percent, y_title)
     series = {name: _args.as_numbers(values).tolist() for name, values in series.items()}
     scale = 100.0 if percent else 1.0
     return figure(
