@@ -8,6 +8,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# Every path below is the course folder's. Run from another folder (make -f ../Makefile from
+# workspace/, say), a recipe would act on that folder: clean would delete its build/ and
+# checkpoints, distclean its .venv. make -C <course folder> is the way to run it from elsewhere.
+ROOT := $(realpath $(dir $(lastword $(MAKEFILE_LIST))))
+ifneq ($(realpath $(CURDIR)),$(ROOT))
+$(error Run make in the course folder: cd $(ROOT) (or make -C $(ROOT) ...), not from $(CURDIR))
+endif
+
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin

@@ -21,8 +21,22 @@ def in_sync(py: Path, nb: Path) -> bool:
     return jupytext.writes(jupytext.read(nb), fmt="py:percent") == py.read_text()
 
 
+def new_folder(parent: Path, stamp: str) -> Path:
+    """parent/stamp, or stamp-2, -3 … when a run in the same second made it: never an earlier
+    run's backups, which copying again would overwrite."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        path = parent / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"no free backup folder for {stamp} in {parent}")
+
+
 def main(folder: Path) -> int:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stamp, backup = time.strftime("%Y%m%d-%H%M%S"), None
     stems = sorted({p.with_suffix("") for p in folder.glob("[0-9][0-9]_*.py")}
                    | {p.with_suffix("") for p in folder.glob("[0-9][0-9]_*.ipynb")})
     for stem in stems:
@@ -30,8 +44,7 @@ def main(folder: Path) -> int:
         if py.exists() and nb.exists() and in_sync(py, nb):
             continue
         if py.exists() and nb.exists():
-            backup = folder / ".sync-backup" / stamp
-            backup.mkdir(parents=True, exist_ok=True)
+            backup = backup or new_folder(folder / ".sync-backup", stamp)
             shutil.copy2(py, backup / py.name)
             shutil.copy2(nb, backup / nb.name)
             print(f"{stem.name}: out of sync; copies kept in {backup}")

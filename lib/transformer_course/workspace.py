@@ -31,6 +31,7 @@ from pathlib import Path
 PATTERN = "[0-9][0-9]_*.ipynb"
 RECORD = ".course.json"  # for each copy: the hash of the course's notebook it was copied from
 BACKUPS = ".backups"  # hidden, so JupyterLab's file browser does not list it
+CHECKPOINTS = ".ipynb_checkpoints"  # where Jupyter keeps a notebook's last "Save and Checkpoint"
 # The course runs offline: JupyterLab should neither ask to fetch news nor check for updates.
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}
@@ -39,6 +40,15 @@ LAB_SETTINGS = {
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def digest_or_none(path: Path) -> str | None:
+    return digest(path) if path.is_file() and not path.is_symlink() else None
+
+
+def checkpoint_of(copy: Path) -> Path:
+    """Where Jupyter server keeps the last explicit save ("Save and Checkpoint") of ``copy``."""
+    return copy.parent / CHECKPOINTS / f"{copy.stem}-checkpoint{copy.suffix}"
 
 
 @dataclass(frozen=True)
@@ -136,7 +146,9 @@ class Workspace:
 
     def reset(self, which: str) -> list[tuple[str, Path | None]]:
         """A fresh copy of each chosen chapter. A copy the learner changed is first moved to
-        ``.backups/<time>/``. Returns (name, backup or None) for each chapter."""
+        ``.backups/<time>/``, with a copy of its last checkpoint (``NN_topic-checkpoint.ipynb``)
+        when that holds something else of theirs. Returns (name, backup or None) for each
+        chapter; the backup is the checkpoint's copy when only the checkpoint was theirs."""
         names = self.select(which)
         self.folder.mkdir(parents=True, exist_ok=True)
         record, done, backups = self.record(), [], None
@@ -148,6 +160,15 @@ class Workspace:
                     backups = backups or self._new_backup_folder()
                     backup = backups / name
                     shutil.move(copy, backup)  # a link or folder moves as itself
+                # The checkpoint is the learner's last explicit save; the copy may hold later
+                # autosaved edits. Jupyter overwrites it at the next save of the fresh copy.
+                checkpoint = checkpoint_of(copy)
+                if checkpoint.is_file() and not checkpoint.is_symlink() and digest(checkpoint) not in ours:
+                    if backup is None or digest(checkpoint) != digest_or_none(backup):
+                        backups = backups or self._new_backup_folder()
+                        kept = backups / checkpoint.name
+                        shutil.copy2(checkpoint, kept)
+                        backup = backup or kept
                 self._copy_in(name, record)
                 done.append((name, backup))
         finally:  # a reset that stops half-way still records the chapters it did
@@ -188,6 +209,9 @@ class Workspace:
             changed, newer = digest(copy) != copied_from, course != copied_from
             words = [w for w, on in (("changed by you", changed), ("newer in the course", newer)) if on]
             states[name] = "; ".join(words) or "as shipped"
+        for name in sorted(set(record) - set(states)):  # a chapter the course renamed or removed
+            if (self.folder / name).exists() or (self.folder / name).is_symlink():
+                states[name] = "no longer in the course (renamed or removed); your copy stays as it is"
         return states
 
 
@@ -198,14 +222,24 @@ def install_lab_settings(prefix: Path | str | None = None) -> Path:
     path = Path(prefix or sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
     try:
         current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        if not isinstance(current, dict):
+            raise ValueError(f"found {type(current).__name__}")
+        for plugin in LAB_SETTINGS:
+            if not isinstance(current.get(plugin, {}), dict):
+                raise ValueError(f"{plugin} is not an object")
     except ValueError as err:
         raise ValueError(f"{path} must hold a JSON object of JupyterLab settings: {err}") from None
     merged = dict(current)
     for plugin, values in LAB_SETTINGS.items():
         merged[plugin] = {**current.get(plugin, {}), **values}
-    if merged != current:
+    if merged != current:  # whole or not at all: a cut-short file would lose the other settings
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     return path
 
 
@@ -253,9 +287,12 @@ def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
         if "newer in the course" in state:
             kept = "yours moves to .backups/" if "changed by you" in state else "you had not changed yours"
             print(f"workspace: the course has a newer {name}; `{reset_hint(name)}` gets it ({kept})")
+        elif state.startswith("no longer in the course"):
+            print(f"workspace: {name} is no longer in the course (renamed or removed); yours stays as it is")
     try:
         install_lab_settings()
-    except OSError as err:  # a read-only environment still runs; JupyterLab may ask about news
+    except (OSError, ValueError) as err:  # a read-only environment, or a settings file JupyterLab
+        # itself tolerates, still runs the course; JupyterLab may ask about news
         print(f"workspace: could not write JupyterLab settings ({err})", file=sys.stderr)
     cmd = lab_command(ws, args.port, extra)
     sys.stdout.flush()
@@ -277,9 +314,24 @@ def _report(ws: Workspace, args: argparse.Namespace) -> int:
         for name, state in ws.status().items():
             print(f"{name:40s} {state}")
     elif args.command == "reset":
-        for name, backup in ws.reset(args.chapter):
-            kept = f"; your copy is in {backup}" if backup else ""
+        done = ws.reset(args.chapter)
+        for name, backup in done:
+            kept = ""
+            if backup and backup.name == checkpoint_of(backup.parent / name).name:
+                kept = f"; your last saved checkpoint is in {backup}"
+            elif backup:
+                kept = f"; your copy is in {backup}"
+                if (backup.parent / checkpoint_of(backup).name).exists():
+                    kept += f" (its last saved checkpoint beside it, {checkpoint_of(backup).name})"
             print(f"{name}: fresh copy from the course{kept}")
+        last = next((b for _, b in reversed(done) if b and b.suffix == ".ipynb"), None)
+        if last:  # Jupyter server does not serve hidden folders such as .backups/
+            mine = f"{last.stem.removesuffix('-checkpoint')}-mine.ipynb"
+            print(
+                f"Backups stay in {ws.folder / BACKUPS} until you delete them. JupyterLab does not "
+                f"open hidden folders: copy one back under a new name to open it, e.g.\n"
+                f"  cp '{last}' '{ws.folder / mine}'"
+            )
     return 0
 
 
@@ -302,13 +354,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "settings":
-            print(f"JupyterLab settings: {install_lab_settings()}")
+            try:
+                print(f"JupyterLab settings: {install_lab_settings()}")
+            except (OSError, ValueError) as err:  # not fatal: `make env` fails on it and then
+                # removes the whole .venv at the next make; JupyterLab runs without them
+                print(f"workspace: could not write JupyterLab settings ({err})", file=sys.stderr)
             return 0
         ws = Workspace.of(find_course(args.course), args.workspace)
         return _lab(ws, args, extra) if args.command == "lab" else _report(ws, args)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a read-only or full workspace: say what, without a traceback
+        print(
+            f"error: {err}. Nothing of yours was deleted: a copy is moved to "
+            f"{BACKUPS}/ before a fresh one replaces it.",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":
