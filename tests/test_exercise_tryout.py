@@ -177,7 +177,7 @@ def _(x):
     return normalised((x - x.max(dim=-1, keepdim=True)).exp())
 
 
-@wrong("softmax", "denominator not shifted")
+@wrong("softmax", "denominator not shifted", named="max subtracted in the numerator only")
 def _(x):
     return (x - x.max(dim=-1, keepdim=True).values).exp() / x.exp().sum(dim=-1, keepdim=True)
 

@@ -48,7 +48,12 @@ def same(got: object, want: object, atol: float = 1e-5) -> bool:
 def _ordinary(got: torch.Tensor, want: torch.Tensor) -> bool:
     """A dense tensor that holds numbers (not sparse, not on the "meta" device, which has
     none), and real where the answer is: the comparisons below only read such tensors."""
-    return got.layout == torch.strided and not got.is_meta and (want.is_complex() or not got.is_complex())
+    return (
+        got.layout == torch.strided
+        and not got.is_nested  # rows of different lengths: it has no shape to compare
+        and not got.is_meta
+        and (want.is_complex() or not got.is_complex())
+    )
 
 
 def _same_kind(got: torch.Tensor, want: torch.Tensor) -> bool:
@@ -93,7 +98,8 @@ def _describe(got: object, want: object, atol: float, parts: Sequence[str] | Non
         return _unordinary(got)
     if got.shape != want.shape:
         return (
-            f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}{_axis_of_one(got.shape, want.shape)}"
+            f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}"
+            f"{_axis_of_one(got.shape, want.shape)}{_last_two_swapped(got.shape, want.shape)}"
         )
     if want.is_floating_point() and got.dtype == torch.bool:
         return "your result holds True/False (torch.bool), not numbers: is it a mask rather than the answer?"
@@ -139,6 +145,18 @@ def _axis_of_one(got: tuple[int, ...], want: tuple[int, ...]) -> str:
     return ""
 
 
+def _last_two_swapped(got: tuple[int, ...], want: tuple[int, ...]) -> str:
+    """Advice when the shapes differ only by their last two axes swapped: a transposed result,
+    or parameters taken in the other order (sinusoidal_encoding(d_model, length))."""
+    got, want = tuple(got), tuple(want)
+    if len(got) < 2 or got == want or got[:-2] + got[-2:][::-1] != want:
+        return ""
+    return (
+        ": the last two axes are the other way round. Is it transposed (.T, or a product taken "
+        "in the other order), or are the parameters in another order than the starter's?"
+    )
+
+
 def _low_precision(got: torch.Tensor, want: torch.Tensor, atol: float) -> str | None:
     """The right numbers, rounded to half precision: float16 or bfloat16 keep only 3 or 2
     significant digits, so the answer misses the tolerance of a float32 one."""
@@ -159,6 +177,10 @@ def _unordinary(got: torch.Tensor) -> str:
         return (
             "your result is on the 'meta' device, which holds shapes but no numbers: compute it "
             "on the inputs' device"
+        )
+    if got.is_nested:
+        return (
+            "expected an ordinary tensor, got a nested one (torch.nested): join the rows, torch.stack(rows)"
         )
     if got.layout != torch.strided:
         return f"expected an ordinary (dense) tensor, got a {got.layout} one: .to_dense() turns it back"
@@ -233,7 +255,10 @@ def _describe_sequence(got: object, want: tuple | list, atol: float, parts: Sequ
                 )
     if not isinstance(got, tuple | list) or len(got) != len(want):
         size = f" of {len(got)}" if isinstance(got, tuple | list) else ""
-        return f"expected a {kind} of {len(want)}{names}, got {_a(type(got).__name__)}{size}"
+        extra = ""
+        if isinstance(got, tuple | list) and len(got) > len(want) and same(got[: len(want)], want, atol):
+            extra = f": its first {len(want)} items are the right answer; return only those"
+        return f"expected a {kind} of {len(want)}{names}, got {_a(type(got).__name__)}{size}{extra}"
     if len(want) == 2 and same(got[0], want[1], atol) and same(got[1], want[0], atol):
         order = f"({', '.join(parts)})" if parts else "the other way round"
         return f"your two items are in the wrong order: return {order}"

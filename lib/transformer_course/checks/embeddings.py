@@ -104,9 +104,22 @@ def _rows_divided_by(v: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return unit @ unit.T
 
 
+def _learner_squares_the_lengths_by_broadcasting(vectors: torch.Tensor) -> torch.Tensor:
+    lengths = vectors.norm(dim=1, keepdim=True)  # (T, 1)
+    return vectors @ vectors.T / (lengths * lengths)  # meant |a|·|b|: (T, 1) * (T, 1) is |a|²
+
+
 def _learner_compares_each_row_with_itself(vectors: torch.Tensor) -> torch.Tensor:
     return torch.cosine_similarity(vectors, vectors, dim=1)  # row i against row i only
 
+
+# lengths * lengths with both (T, 1), or both (T,): each entry divided by one length squared.
+_SQUARED_BY_BROADCASTING = (
+    "You divided entry (i, j) by one vector's length squared, |a|² or |b|², not by |a|·|b|: "
+    "lengths * lengths multiplies each length by itself when both have the same shape. Pair row "
+    "i's length with row j's: lengths * lengths.T, (T, 1) * (1, T) → (T, T), or normalise each "
+    "row first and take unit @ unit.T."
+)
 
 MISTAKES = (
     Mistake(
@@ -142,6 +155,18 @@ MISTAKES = (
         hint="You divided by the squared lengths: cosine divides by |a|·|b|, not |a|²·|b|².",
         compute=lambda v: (v @ v.T) / (v.norm(dim=1, keepdim=True) ** 2 * v.norm(dim=1) ** 2),
         example=_learner_divides_by_squares,
+    ),
+    Mistake(
+        name="a length times itself, by rows",
+        hint=_SQUARED_BY_BROADCASTING,
+        compute=lambda v: (v @ v.T) / v.norm(dim=1, keepdim=True) ** 2,
+        example=_learner_squares_the_lengths_by_broadcasting,
+    ),
+    Mistake(
+        name="a length times itself, by columns",
+        hint=_SQUARED_BY_BROADCASTING,
+        compute=lambda v: (v @ v.T) / v.norm(dim=1) ** 2,
+        example=lambda vectors: vectors @ vectors.T / (vectors.norm(dim=-1) * vectors.norm(dim=-1)),
     ),
     Mistake(
         name="columns taken as tokens",

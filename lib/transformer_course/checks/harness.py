@@ -287,10 +287,14 @@ def draws_at_random(example: Callable, *, parts: str = "") -> Mistake:
 
 
 def _numeric(value: object) -> bool:
-    """A tensor, a number, or a tuple/list of them (what a drawing function can return)."""
+    """A tensor, a number, or a tuple/list of them (what a drawing function can return). Only
+    a dense tensor that holds numbers counts: a sparse, nested or "meta" one never compares
+    equal to another, so it would look drawn at random without being so."""
     if isinstance(value, tuple | list):
         return bool(value) and all(_numeric(v) for v in value)
-    return isinstance(value, torch.Tensor | int | float) and not isinstance(value, bool)
+    if isinstance(value, torch.Tensor):
+        return value.layout == torch.strided and not value.is_nested and not value.is_meta
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def check_then_batch(

@@ -125,6 +125,17 @@ def _spread_by_a_four_d_mask(fn, case, got) -> bool:
     return isinstance(got, torch.Tensor) and tuple(got.shape) == (b, b, length, length)
 
 
+_ONE_AFTER = (
+    "One of your two masks comes after the softmax (the weights multiplied by it, or .tril() "
+    "taken of them): its blocked weights are 0, but each row no longer sums to 1. Apply both "
+    "masks to the scores, filling with -inf, BEFORE the softmax."
+)
+_ADDED = (
+    "You added a True/False mask to the scores: that moves some scores up by 1 and hides "
+    "nothing. Fill the blocked scores instead, scores.masked_fill(~allowed, float('-inf')) (an "
+    "additive mask holds 0 where allowed and -inf where blocked)."
+)
+
 MISTAKES = (
     Mistake(
         name="masked after the softmax",
@@ -133,6 +144,37 @@ MISTAKES = (
         "with -inf BEFORE the softmax, so the remaining weights share the whole 1.",
         compute=partial(reference, after_softmax=True),
         example=partial(by_hand, after=True),
+    ),
+    Mistake(
+        name="padding after the softmax",
+        hint=_ONE_AFTER,
+        compute=lambda s, i, p: (
+            torch.softmax(s.masked_fill(~_tril(i.shape[1]), float("-inf")), -1) * _real(i, p)
+        ),
+        example=learner.pads_after_the_softmax,
+    ),
+    Mistake(
+        name="causal mask after the softmax",
+        hint=_ONE_AFTER,
+        compute=lambda s, i, p: (
+            torch.softmax(s.masked_fill(~_real(i, p), float("-inf")), -1) * _tril(i.shape[1])
+        ),
+        example=learner.tril_after_the_softmax,
+    ),
+    Mistake(
+        name="mask added to the scores",
+        hint=_ADDED,
+        compute=lambda s, i, p: torch.softmax(s + _correct(i, p).to(s.dtype), dim=-1),
+        example=learner.adds_the_mask,
+    ),
+    Mistake(
+        name="blocked positions added to the scores",
+        hint=_ADDED,
+        compute=lambda s, i, p: torch.softmax(s + (~_correct(i, p)).to(s.dtype), dim=-1),
+        example=lambda scores, ids, pad_id: torch.softmax(
+            scores + (torch.ones(ids.shape[1], ids.shape[1]).triu(1).bool() | (ids == pad_id)[:, None, :]),
+            dim=-1,
+        ),
     ),
     Mistake(
         name="tril(diagonal=-1)",

@@ -130,3 +130,23 @@ def uses_the_four_d_padding_mask(scores, ids, pad_id):
     length = ids.shape[1]
     allowed = torch.ones(length, length, dtype=torch.bool).tril() & padding_mask(ids, pad_id)  # (B, 1, L, L)
     return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
+
+
+def adds_the_mask(scores, ids, pad_id):
+    """The True/False mask added to the scores, as an additive mask is, instead of filled."""
+    allowed = torch.ones(ids.shape[1], ids.shape[1]).tril() * (ids != pad_id)[:, None, :]  # 1.0 / 0.0
+    return torch.softmax(scores + allowed, dim=-1)
+
+
+def pads_after_the_softmax(scores, ids, pad_id):
+    """The causal mask filled before the softmax, the padding multiplied in after it."""
+    length = ids.shape[1]
+    future = torch.triu(torch.ones(length, length, dtype=torch.bool), diagonal=1)
+    weights = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
+    return weights * (ids != pad_id).unsqueeze(1)
+
+
+def tril_after_the_softmax(scores, ids, pad_id):
+    """The padding filled before the softmax, the causal mask taken of the weights after it."""
+    padded = (ids == pad_id).unsqueeze(1)
+    return torch.softmax(scores.masked_fill(padded, float("-inf")), dim=-1).tril()

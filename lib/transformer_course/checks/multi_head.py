@@ -320,6 +320,19 @@ MISTAKES = (
         example=learner.views_after_the_transpose,
     ),
     Mistake(
+        name="heads' axis against the tokens'",
+        hint="Two of your 4-D tensors have their axes in different orders: the heads' axis (h) "
+        "met the tokens' axis (L) at dim=1. Every tensor of the attention is (B, h, L, d_head): "
+        "split q, k AND v with .view(B, L, h, d_head).transpose(1, 2), and turn the keys around "
+        "on their last two axes only, k.transpose(-2, -1) (k.T and k.transpose(1, 2) are right "
+        "for 2-D and 3-D keys only).",
+        compute=None,
+        # The first case has h = 3 and L = 5: a (B, h, …) tensor meets a (B, L, …) one.
+        error=r"size of tensor a \((3|5)\) must match the size of tensor b \((5|3)\) at non-singleton "
+        r"dimension 1",
+        example=learner.transposes_k_as_in_3d,
+    ),
+    Mistake(
         name="softmax over the heads",
         hint="Softmax over the wrong axis: dim=1 of the (B, h, L, L) scores is the HEADS axis "
         "(it was the keys' axis in 2-D only). Normalise over the keys, the last axis: dim=-1.",

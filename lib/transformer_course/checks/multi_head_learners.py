@@ -150,3 +150,14 @@ def masks_the_future(x, w_q, w_k, w_v, w_o, num_heads):
     q, k, v = ((x @ w).view(b, length, num_heads, -1).transpose(1, 2) for w in (w_q, w_k, w_v))
     out = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # kept from a GPT's code
     return out.transpose(1, 2).reshape(b, length, d_model) @ w_o
+
+
+def transposes_k_as_in_3d(x, w_q, w_k, w_v, w_o, num_heads):
+    """k.transpose(1, 2), right for (B, L, d) keys, swaps heads and tokens on (B, h, L, d)."""
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+    q = (x @ w_q).view(b, length, num_heads, d_head).transpose(1, 2)
+    k = (x @ w_k).view(b, length, num_heads, d_head).transpose(1, 2)
+    v = (x @ w_v).view(b, length, num_heads, d_head).transpose(1, 2)
+    weights = torch.softmax(q @ k.transpose(1, 2) / d_head**0.5, dim=-1)
+    return (weights @ v).transpose(1, 2).reshape(b, length, d_model) @ w_o

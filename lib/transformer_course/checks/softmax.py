@@ -113,6 +113,13 @@ _WHOLE = (
     "Sum over dim=-1 with keepdim=True."
 )
 
+_ONE_SIDE = (
+    "You subtracted the max on one side of the fraction only (exp(x - max) above and exp(x) "
+    "below, or the other way round): the rows then do not sum to 1, and the plain exp(x) still "
+    "overflows. Shift once and divide those same exps by their own row sum: "
+    "e = (x - x.max(dim=-1, keepdim=True).values).exp(); e / e.sum(dim=-1, keepdim=True)."
+)
+
 ON_A_BATCH = Mistake(
     name="max over dim=1 on a batch",
     hint="Right for a matrix, but not for a batch of them (B, Lq, Lk): something counts the "
@@ -152,6 +159,20 @@ MISTAKES = (
         "Subtract each row's maximum before exp (it does not change the result).",
         compute=naive_softmax,
         example=partial(by_hand, subtract=None),
+    ),
+    Mistake(
+        name="max subtracted in the numerator only",
+        hint=_ONE_SIDE,
+        compute=lambda x: (x - x.amax(dim=-1, keepdim=True)).exp() / x.exp().sum(dim=-1, keepdim=True),
+        example=lambda x: (
+            torch.exp(x - x.max(dim=-1, keepdim=True).values) / torch.exp(x).sum(-1, keepdim=True)
+        ),
+    ),
+    Mistake(
+        name="max subtracted in the denominator only",
+        hint=_ONE_SIDE,
+        compute=lambda x: x.exp() / (x - x.amax(dim=-1, keepdim=True)).exp().sum(dim=-1, keepdim=True),
+        example=lambda x: x.exp() / (x - x.max(dim=-1, keepdim=True).values).exp().sum(dim=-1, keepdim=True),
     ),
     Mistake(
         name="max of the whole matrix",
