@@ -201,6 +201,17 @@ def test_solutions_option_includes_them_folded():
     assert "SECRET-SOLUTION" not in page.replace(folded.group(0), "")
 
 
+def test_a_solutions_output_is_folded_with_its_code():
+    """Only the code was folded: what a worked solution printed (an answer, say) showed below
+    the fold."""
+    cell = solution_cell("print(answer)  # SECRET-SOLUTION")
+    cell.outputs = [v4.new_output("stream", name="stdout", text="SECRET-OUTPUT 42\n")]
+    page = export.to_html(notebook("01 · Fine", v4.new_code_cell("x = 1"), cell), "01 · Fine")
+    folded = re.search(r"<details class=\"tc-solution\">(.*?)</details>", page, re.DOTALL)
+    assert folded and "SECRET-SOLUTION" in folded.group(1) and "SECRET-OUTPUT 42" in folded.group(1)
+    assert "SECRET-OUTPUT" not in page.replace(folded.group(0), "")
+
+
 def test_index_lists_every_chapter_and_links_those_exported(tmp_path):
     chapters = export.find_chapters(CHAPTERS)
     (tmp_path / chapters[1].page).write_text("<html></html>")
