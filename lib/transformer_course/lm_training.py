@@ -36,7 +36,7 @@ from .model import DecoderOnlyTransformer
 from .sampling import check_options, choose
 from .stories import Story, StoryGenerator, check_count, story_vocab
 from .tokenizer import EOS
-from .training import release_freed_memory
+from .training import check_pad_id, release_freed_memory
 
 GPT_BETAS = (0.9, 0.95)  # GPT-3 (Brown et al., 2020, appendix B); nanoGPT uses the same
 # AdamW's fused kernel, one per tensor, where PyTorch has it. Otherwise, on the CPU, each step
@@ -54,13 +54,6 @@ def _check_ids(ids: object) -> torch.Tensor:
             f"ids must hold at least 2 tokens per row (<bos> and one more), got {tuple(ids.shape)}"
         )
     return ids
-
-
-def _check_pad_id(pad_id: object) -> None:
-    """An id: an int in int64's range (a larger one overflows when compared with the ids)."""
-    _validate.integer("pad_id", pad_id, low=0)
-    if pad_id >= 2**63:
-        raise ValueError(f"pad_id must be an id, below 2**63, got an int of {pad_id.bit_length()} bits")
 
 
 def _check_model(model: object) -> None:
@@ -97,7 +90,7 @@ def next_token_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0) -> 
     over the positions whose label is not ``pad_id``: a scalar tensor that can ``backward()``."""
     _check_decoder(model)
     _check_ids(ids)
-    _check_pad_id(pad_id)
+    check_pad_id(pad_id)
     labels = ids[:, 1:]  # (B, T-1): the token that comes next
     if not bool((labels != pad_id).any()):
         raise ValueError(f"ids has no token to predict: every label (ids[:, 1:]) is the padding id {pad_id}")
@@ -112,7 +105,7 @@ def next_token_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0) -> 
 
 def story_loss_fn(pad_id: int = 0) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
     """``next_token_loss`` as a ``loss_fn(model, batch)`` for ``training.train``."""
-    _check_pad_id(pad_id)
+    check_pad_id(pad_id)
     return lambda model, ids: next_token_loss(model, ids, pad_id=pad_id)
 
 
@@ -122,7 +115,7 @@ def story_batch_fn(ids: torch.Tensor, *, pad_id: int = 0) -> Callable[[torch.Ten
     to run). ``ids`` may be stored in any integer type: a vocabulary of up to 256 tokens fits
     uint8, an eighth of the memory of int64 for a large training set."""
     _check_ids(ids)
-    _check_pad_id(pad_id)
+    check_pad_id(pad_id)
     if ids.shape[0] == 0:  # else every batch would fail, asking for indices in [0, 0)
         raise ValueError(f"ids must hold at least one story, got shape {tuple(ids.shape)}")
     lengths = (ids != pad_id).sum(dim=1)  # (N,): <bos> … <eos>, the padding comes last
@@ -177,7 +170,7 @@ def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, bat
     by default: the memory a large batch's temporaries took stays with the process."""
     _check_decoder(model)
     _check_ids(ids)
-    _check_pad_id(pad_id)
+    check_pad_id(pad_id)
     _validate.positive_int("batch_size", batch_size)
     if not bool((ids[:, 1:] != pad_id).any()):
         raise ValueError(

@@ -320,12 +320,9 @@ def _kind(value: object) -> str:
 def _rows(at: object) -> tuple[str, ...]:
     """``at`` as a non-empty tuple of rows ("query", "pronoun"); each one is checked where it is read."""
     rows = (at,) if isinstance(at, str) else tuple(at) if isinstance(at, (list, tuple)) else None
-    rows = (
-        rows and tuple(dict.fromkeys(rows)) if rows and all(isinstance(r, str) for r in rows) else rows
-    )  # once each
     if not rows or not all(isinstance(row, str) for row in rows):  # a numpy array fails at `in`
         raise ValueError(f'at must be "query", "pronoun" or a non-empty list of them, got {at!r}')
-    return rows
+    return tuple(dict.fromkeys(rows))  # each once: ("query", "query") would read every pronoun twice
 
 
 def _best(rate: torch.Tensor, margin: torch.Tensor, at: str) -> PronounHead:

@@ -272,6 +272,13 @@ def _progress_bar(total: int, description: str, enabled: bool):
 # --- Sequence-to-sequence tasks (copy, reverse, sort) ---
 
 
+def check_pad_id(pad_id: object) -> None:
+    """An id: an int in int64's range (a larger one overflows when compared with the ids)."""
+    _validate.integer("pad_id", pad_id, low=0)
+    if pad_id >= 2**63:
+        raise ValueError(f"pad_id must be an id, below 2**63, got an int of {pad_id.bit_length()} bits")
+
+
 def seq2seq_loss(
     model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], *, pad_id: int = 0
 ) -> torch.Tensor:
@@ -285,9 +292,7 @@ def seq2seq_loss(
     src, tgt = batch
     _validate.takes("model", model, 2, "(src, trg_in), an encoder-decoder Transformer")
     _validate.tensor("tgt (batch[1])", tgt, ndim=2, floating=False)
-    _validate.integer("pad_id", pad_id, low=0)
-    if pad_id >= 2**63:  # int64's range: compared with the ids, a larger one overflows
-        raise ValueError(f"pad_id must be an id, below 2**63, got an int of {pad_id.bit_length()} bits")
+    check_pad_id(pad_id)
     if tgt.shape[1] < 2:
         raise ValueError(
             f"tgt must hold at least 2 tokens per row (<bos> and one more), got shape {tuple(tgt.shape)}"
