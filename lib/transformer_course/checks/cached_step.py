@@ -18,12 +18,24 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
-import torch.nn.functional as F
 
 from . import cached_step_learners as learner
 from .cached_step_learners import by_hand
-from .describe import same
-from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
+from .cached_step_reference import (
+    _cases,
+    _first_key_only,
+    _grown,
+    _old_cache_returned,
+    _out_ignores_the_new_token,
+    _out_is_v_new,
+    _own_key_hidden,
+    _past_only,
+    _swap_cache,
+    _weights_as_out,
+    reference,
+    variant,
+)
+from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 
 # --- The learner's side: the starter, a worked solution (more answers: cached_step_learners) ---
 
@@ -56,102 +68,7 @@ ALTERNATIVES = {
 }
 
 
-# --- The checker's side: reference, test cases, the catalogue of mistakes ---
-
-
-def _grown(past: torch.Tensor | None, new: torch.Tensor) -> torch.Tensor:
-    return new if past is None else torch.cat([past, new], dim=2)
-
-
-def reference(q, k_new, v_new, past_k, past_v):
-    keys, values = _grown(past_k, k_new), _grown(past_v, v_new)
-    return F.scaled_dot_product_attention(q, keys, values), keys, values
-
-
-def variant(q, k_new, v_new, past_k, past_v, *, keys_by=None, values_by=None, weights_by=None):
-    """The step, or one of its usual mistakes: keys_by / values_by build the new cache,
-    weights_by(scores, q) replaces softmax(scores / √d_head)."""
-    keys = _grown(past_k, k_new) if keys_by is None else keys_by(q, k_new, past_k)
-    values = _grown(past_v, v_new) if values_by is None else values_by(k_new, v_new, past_v)
-    scores = q @ keys.transpose(-2, -1)
-    d = q.shape[-1]
-    weights = torch.softmax(scores / math.sqrt(d), dim=-1) if weights_by is None else weights_by(scores, d)
-    return weights @ values, keys, values
-
-
-def _cases() -> list[tuple]:
-    # (B, h, t, d_head). q and the keys are N(0, 1/√d), so the scores are of size 1 and the
-    # softmax is not saturated: no scaling and × √d_head are told apart. t ≥ 2 and d_head ≠ t + 1
-    # in the first cases, so concatenating on the wrong axis or forgetting the transpose fails
-    # there with an error that names it; the last case is the first step (an empty cache).
-    g = torch.Generator().manual_seed(9)
-    cases = []
-    for B, h, t, d in ((2, 3, 4, 6), (1, 2, 6, 4), (3, 1, 2, 5)):
-        s = d**-0.25
-        q, k, v = (
-            randn(B, h, 1, d, gen=g, scale=s),
-            randn(B, h, 1, d, gen=g, scale=s),
-            randn(B, h, 1, d, gen=g),
-        )
-        cases.append((q, k, v, randn(B, h, t, d, gen=g, scale=s), randn(B, h, t, d, gen=g)))
-    q, k, v = (randn(2, 2, 1, 4, gen=g) for _ in range(3))
-    cases.append((q, k, v, None, None))
-    return cases
-
-
-def _out_ignores_the_new_token(fn, case, got) -> bool:
-    """The output is attention over the t cached tokens only (whatever cache is returned)."""
-    q, _, _, past_k, past_v = case
-    if past_k is None or not isinstance(got, tuple | list) or len(got) != 3:
-        return False
-    return same(got[0], _past_only(q, past_k, past_v)[0], 1e-5)
-
-
-def _own_key_hidden(fn, case, got) -> bool:
-    """The cache handed back is right (the new position last), but the output ignores the new
-    token: its own score was hidden."""
-    q, k_new, v_new, past_k, past_v = case
-    if not _out_ignores_the_new_token(fn, case, got):
-        return False
-    return same(tuple(got[1:]), (_grown(past_k, k_new), _grown(past_v, v_new)), 1e-6)
-
-
-def _out_is_v_new(fn, case, got) -> bool:
-    """The learner attended to the new token only: its output is v_new itself. (On the first
-    step, with an empty cache, that is the right output: whatever is wrong, it is not this.)"""
-    if case[3] is None:
-        return False
-    return isinstance(got, tuple | list) and len(got) == 3 and same(got[0], case[2], 1e-5)
-
-
-def _old_cache_returned(fn, case, got) -> bool:
-    """The output is right but the cache handed back is the one that came in (t positions)."""
-    q, k_new, v_new, past_k, past_v = case
-    if past_k is None or not isinstance(got, tuple | list) or len(got) != 3:
-        return False
-    return same(tuple(got[1:]), (past_k, past_v), 1e-6) and same(got[0], reference(*case)[0], 1e-5)
-
-
-def _swap_cache(result: tuple) -> tuple:
-    out, keys, values = result
-    return out, values, keys
-
-
-def _first_key_only(scores: torch.Tensor, d: int) -> torch.Tensor:
-    weights = torch.zeros_like(scores)
-    weights[..., 0] = 1.0
-    return weights
-
-
-def _past_only(q, past_k, past_v):
-    w = torch.softmax(q @ past_k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
-    return w @ past_v, past_k, past_v
-
-
-def _weights_as_out(q, k_new, v_new, past_k, past_v):
-    """The attention weights (B, h, 1, t + 1) returned where out belongs."""
-    keys, values = _grown(past_k, k_new), _grown(past_v, v_new)
-    return torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1), keys, values
+# --- The checker's side: the catalogue of mistakes (reference, test cases: cached_step_reference) ---
 
 
 MISTAKES = (
@@ -278,7 +195,8 @@ MISTAKES = (
     Mistake(
         name="k not transposed",
         hint="The scores need the keys transposed: q @ keys.transpose(-2, -1) is (B, h, 1, t + 1), "
-        "one dot product per cached position.",
+        "one dot product per cached position. (On a 4-D tensor .T reverses ALL the axes, "
+        "(d_head, t + 1, h, B): swap only the last two, .transpose(-2, -1) or .mT.)",
         compute=None,
         error=r"cannot be multiplied|size mismatch|must match the size|Expected size",
         example=lambda q, k, v, pk, pv: learner.untransposed(q, k, v, pk, pv),
@@ -334,6 +252,41 @@ MISTAKES = (
         "keys must sum to 1: dim=-1.",
         compute=partial(variant, weights_by=lambda s, d: torch.softmax(s / math.sqrt(d), dim=-2)),
         example=partial(by_hand, dim=-2),
+    ),
+    Mistake(
+        name="softmax over the heads",
+        hint="Your softmax ran over dim=1, the heads (F.softmax without dim= picks dim=1 for a 4-D "
+        "tensor): each head's weights over the cached positions must sum to 1 on their own, "
+        "torch.softmax(scores, dim=-1).",
+        compute=partial(variant, weights_by=lambda s, d: torch.softmax(s / math.sqrt(d), dim=1)),
+        example=learner.softmax_without_dim,
+    ),
+    Mistake(
+        name="÷ √(number of heads)",
+        hint="You divided the scores by the square root of q.shape[1], the number of heads: "
+        "(B, h, 1, d_head) holds d_head last, so the scale is math.sqrt(q.shape[-1]).",
+        compute=partial(variant, weights_by=lambda s, d: torch.softmax(s / math.sqrt(s.shape[1]), dim=-1)),
+        example=learner.scales_by_the_heads,
+    ),
+    Mistake(
+        name="weights gather the keys",
+        hint="Your weights gathered the KEYS: the keys only decide the weights (with the query); "
+        "what a token gathers is the values, out = weights @ values.",
+        compute=partial(variant, mixes="keys"),
+        example=learner.mixes_the_keys,
+    ),
+    Mistake(
+        name="a zero position in the empty cache",
+        hint="On the first step you started the cache with a position of zeros, so the new token "
+        "also attends to a key of zeros (score 0) and takes a share of its zero value. An empty "
+        "cache holds no position: keys = k_new, values = v_new (or zeros with 0 positions, "
+        "k_new[:, :, :0]).",
+        compute=partial(
+            variant,
+            keys_by=lambda q, k, past: torch.cat([torch.zeros_like(k) if past is None else past, k], dim=2),
+            values_by=lambda k, v, past: torch.cat([torch.zeros_like(v) if past is None else past, v], dim=2),
+        ),
+        example=learner.starts_with_zeros,
     ),
     Mistake(
         name="query cached as key",

@@ -150,3 +150,31 @@ def with_dropout(q, k_new, v_new, past_k, past_v):
     keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
     values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
     return F.scaled_dot_product_attention(q, keys, values, dropout_p=0.1), keys, values  # training's p
+
+
+def softmax_without_dim(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    weights = F.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=1)  # as F.softmax(x)
+    return weights @ values, keys, values
+
+
+def scales_by_the_heads(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    d_k = q.size(1)  # (B, h, 1, d_head): the heads, not d_head
+    return torch.softmax(q @ keys.mT / math.sqrt(d_k), dim=-1) @ values, keys, values
+
+
+def mixes_the_keys(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    weights = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    return weights @ keys, keys, values  # keys where the values belong
+
+
+def starts_with_zeros(q, k_new, v_new, past_k, past_v):
+    if past_k is None:  # "an empty cache"
+        past_k, past_v = torch.zeros_like(k_new), torch.zeros_like(v_new)
+    keys, values = torch.cat([past_k, k_new], dim=2), torch.cat([past_v, v_new], dim=2)
+    return F.scaled_dot_product_attention(q, keys, values), keys, values

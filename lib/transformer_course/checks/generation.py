@@ -114,7 +114,9 @@ def reference(
         logits = logits_fn((fed if history else fed[-1:]).unsqueeze(0))
         token = int(pick(logits))
         ids = torch.cat([ids, torch.tensor([token])])
-        if append:
+        if append == "new only":  # the prompt once, then only the token just chosen
+            fed = torch.tensor([token])
+        elif append:
             fed = ids
         if stop == "anywhere" and eos_id in ids.tolist():
             break
@@ -178,6 +180,31 @@ MISTAKES = (
         "whole sequence so far (prompt + everything generated), not just ids[-1:].",
         compute=partial(reference, history=False),
         example=partial(by_hand, history=False),
+    ),
+    Mistake(
+        name="only the new token fed back",
+        hint="After the first step you fed the model only the token just chosen, as if it kept "
+        "a cache of the earlier ones: this model keeps nothing between calls, so each step must "
+        "see the whole sequence so far, logits_fn(ids.unsqueeze(0)) with the new token appended "
+        "to ids.",
+        compute=partial(reference, append="new only"),
+        example=learner.feeds_the_new_token_only,
+    ),
+    Mistake(
+        name="argmin",
+        hint="You took the argmin, the LEAST likely token: greedy decoding takes the most likely, "
+        "logits[0, -1].argmax().",
+        compute=partial(reference, pick=lambda lg: lg[0, -1].argmin()),
+        example=lambda f, p, n, e: learner.takes_the_least_likely(f, p, n, e),
+    ),
+    Mistake(
+        name="append on a tensor",
+        hint="A tensor has no .append (lists do): either keep the ids in a Python list, ids = "
+        "prompt.tolist(), append int(token), and return torch.tensor(ids); or grow the tensor, "
+        "ids = torch.cat([ids, token.view(1)]).",
+        compute=None,
+        error=r"'Tensor' object has no attribute 'append'",
+        example=learner.appends_to_a_tensor,
     ),
     Mistake(
         name="no stop at <eos>",

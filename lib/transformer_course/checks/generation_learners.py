@@ -127,3 +127,34 @@ def stops_one_step_late(logits_fn, prompt, max_new_tokens, eos_id):
             break
         finished = int(token) == eos_id
     return ids
+
+
+def feeds_the_new_token_only(logits_fn, prompt, max_new_tokens, eos_id):
+    ids, fed = prompt.clone(), prompt.clone()
+    for _ in range(max_new_tokens):
+        token = logits_fn(fed.unsqueeze(0))[0, -1].argmax()
+        ids = torch.cat([ids, token.view(1)])
+        fed = token.view(1)  # "the model remembers the rest"
+        if int(token) == eos_id:
+            break
+    return ids
+
+
+def takes_the_least_likely(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        token = torch.argmin(logits_fn(ids[None])[0, -1])
+        ids = torch.cat([ids, token[None]])
+        if token.item() == eos_id:
+            break
+    return ids
+
+
+def appends_to_a_tensor(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()
+        ids.append(token)  # as with a list
+        if token == eos_id:
+            break
+    return ids

@@ -11,51 +11,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 
 import torch
-from torch import nn
 
-from ..model import DecoderOnlyTransformer, TransformerConfig
 from . import gpt_forward_learners as learner
 from . import layer_errors
 from .gpt_forward_learners import by_hand
+from .gpt_parts import CASE_B, CASE_D, CASE_L, CASE_V, GptParts, _cases, forward
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
-
-
-@dataclass(frozen=True)
-class GptParts:
-    """What a GPT is made of, handed to the learner one by one.
-
-    token: ``nn.Embedding`` (V, d_model), the token table, NOT yet scaled; it is also the
-    output layer's matrix (tied). positions: ``nn.Embedding`` (max_len, d_model), one learned
-    vector per position. blocks: the blocks in order, each
-    ``block(x (B, L, d_model), mask (L, L) bool, True = may attend) → (B, L, d_model)``, residual
-    connections included. norm: the final ``nn.LayerNorm``.
-    """
-
-    token: nn.Embedding
-    positions: nn.Embedding
-    blocks: tuple[nn.Module, ...]
-    norm: nn.LayerNorm
-
-    @classmethod
-    def of(cls, model: DecoderOnlyTransformer) -> GptParts:
-        """The parts of a lib ``DecoderOnlyTransformer`` with learned positions, a final norm
-        and its output tied to the token table (chapter 09's model)."""
-        if not isinstance(model, DecoderOnlyTransformer):
-            raise ValueError(f"model must be a DecoderOnlyTransformer, got {type(model).__name__}")
-        c = model.config
-        if c.positional != "learned" or not c.final_norm or not c.tie_embeddings:
-            raise ValueError(
-                "model must have learned positions, a final norm and tied embeddings "
-                f"(positional='learned', final_norm=True, tie_embeddings=True), got positional="
-                f"{c.positional!r}, final_norm={c.final_norm}, tie_embeddings={c.tie_embeddings}"
-            )
-        blocks = tuple(model.blocks.layers)
-        return cls(model.embed.token.lookup, model.embed.position.table, blocks, model.blocks.norm)
-
 
 # --- The learner's side: the starter, a worked solution (more answers: gpt_forward_learners) ---
 
@@ -83,82 +47,8 @@ ALTERNATIVES = {
 }
 
 
-# --- The checker's side: reference, test cases, the catalogue of mistakes ---
+# --- The checker's side: the catalogue of mistakes (reference, test cases: gpt_parts) ---
 
-
-def forward(
-    parts,
-    ids,
-    *,
-    scale="sqrt",
-    positions="index",
-    mask="causal",
-    feed="chain",
-    residual=False,
-    final_norm=True,
-    last_only=False,
-    returns="logits",
-):
-    """The forward pass, or one of its usual mistakes (each switch off: correct). The mask is
-    built by hand here, so that the checker does not share the learner-side code.
-
-    scale: "sqrt" (right), "none", "divide", "d", "after"; positions: "index" (right),
-    "from 1", "ids", "none"; mask: "causal" (right), "inverted", "transposed", "strict",
-    "none"; final_norm: True (right), False, "plain", "first" (on the embeddings),
-    "each block"."""
-    length, d = ids.shape[1], parts.token.embedding_dim
-    factor = {"sqrt": math.sqrt(d), "none": 1.0, "divide": 1 / math.sqrt(d), "d": float(d)}.get(scale, 1.0)
-    rows = {
-        "index": parts.positions.weight[:length],
-        "from 1": parts.positions.weight[1 : length + 1],
-        "ids": parts.positions.weight[ids],
-        "none": 0.0,
-    }
-    x = parts.token.weight[ids] * factor + rows[positions]  # (B, L, d)
-    x = x * math.sqrt(d) if scale == "after" else x
-    lower = torch.ones(length, length, dtype=torch.bool).tril()
-    strict = torch.ones(length, length, dtype=torch.bool).tril(diagonal=-1)  # i sees 0 … i-1
-    sees = {"causal": lower, "inverted": ~lower, "strict": strict, "transposed": lower.T, "none": None}[mask]
-    h = parts.norm(x) if final_norm == "first" else x
-    for i, block in enumerate(parts.blocks):
-        if feed == "first" and i > 0:
-            break
-        out = block(x if feed == "embeddings" else h, sees)
-        h = h + out if residual else out
-        h = parts.norm(h) if final_norm == "each block" else h
-    if final_norm == "plain":  # normalised, but without the norm's learned weight and bias
-        h = torch.nn.functional.layer_norm(h, h.shape[-1:], eps=parts.norm.eps)
-    elif final_norm is True:
-        h = parts.norm(h)
-    logits = h @ parts.token.weight.T  # (B, L, V)
-    logits = logits[:, -1] if last_only else logits
-    normalise = {"probabilities": torch.softmax, "log-probabilities": torch.log_softmax}.get(returns)
-    return logits if normalise is None else normalise(logits, dim=-1)
-
-
-def _cases() -> list[tuple]:
-    # Two blocks, so that the mistakes in the loop over blocks show; ids without <pad> (0),
-    # and below max_len (16) so that token ids used as positions still run and are named.
-    config = TransformerConfig(
-        vocab_size=12, d_model=16, num_heads=2, num_decoder_layers=2, d_ff=32, dropout=0.0,
-        max_len=16, norm_first=True, activation="gelu", positional="learned",
-    )  # fmt: skip
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(93)
-        model = DecoderOnlyTransformer(config).eval()
-        # Every LayerNorm as training leaves it, not at its initial weight 1 and bias 0: a
-        # final norm of the learner's own (F.layer_norm, a new nn.LayerNorm) would pass else.
-        for norm in (m for m in model.modules() if isinstance(m, nn.LayerNorm)):
-            nn.init.normal_(norm.weight, mean=1.0, std=0.3)
-            nn.init.normal_(norm.bias, std=0.3)
-        parts = GptParts.of(model)
-    ids_a = torch.tensor([[1, 5, 3, 7, 2, 9, 4], [2, 2, 8, 11, 6, 3, 1]])
-    ids_b = torch.tensor([[4, 10, 1], [7, 3, 3], [11, 6, 9]])
-    return [(parts, ids_a), (parts, ids_b)]
-
-
-# The first case's sizes (B = 2 stories of L = 7 tokens), which a broadcasting error quotes.
-CASE_B, CASE_L = 2, 7
 
 MISTAKES = (
     Mistake(
@@ -244,6 +134,32 @@ MISTAKES = (
         example=learner.counts_stories_as_length,
     ),
     Mistake(
+        name="positions given the length",
+        hint="parts.positions is an nn.Embedding, a table looked up with a TENSOR of indices: give "
+        "it the positions 0 … L-1, parts.positions(torch.arange(L)), not the length L itself.",
+        compute=None,
+        error=r"embedding\(\): argument 'indices' .*must be Tensor, not int",
+        example=learner.looks_up_the_length,
+    ),
+    Mistake(
+        name="the whole position table",
+        hint="You added the whole position table, parts.positions.weight, one row per position "
+        f"up to max_len ({CASE_D} here): a story of L tokens takes its first L rows, "
+        "parts.positions.weight[:L] (or parts.positions(torch.arange(L))).",
+        compute=None,
+        error=rf"size of tensor a \({CASE_L}\) must match the size of tensor b \({CASE_D}\) at "
+        "non-singleton dimension 1",
+        example=learner.adds_the_whole_table,
+    ),
+    Mistake(
+        name="positions after the blocks",
+        hint="You added the positions after the blocks: attention inside them then never knew which "
+        "token came first. Add them to the token vectors BEFORE the first block: x = "
+        "parts.token(ids) * √d_model + parts.positions(torch.arange(L)).",
+        compute=partial(forward, positions="after"),
+        example=learner.positions_last,
+    ),
+    Mistake(
         name="no positions",
         hint="The position vectors are missing: add parts.positions(torch.arange(L)), or the "
         "model cannot tell which token came first.",
@@ -257,6 +173,14 @@ MISTAKES = (
         "added: parts.token(ids) * math.sqrt(d_model).",
         compute=partial(forward, scale="none"),
         example=partial(by_hand, scale="none"),
+    ),
+    Mistake(
+        name="× √V",
+        hint="You scaled by √V, the number of tokens: an nn.Embedding(V, d_model) has "
+        "num_embeddings = V rows and embedding_dim = d_model columns, and the scale is "
+        "√d_model, math.sqrt(parts.token.embedding_dim).",
+        compute=partial(forward, scale="vocab"),
+        example=learner.embeds_with(lambda v, d: v * math.sqrt(CASE_V)),
     ),
     Mistake(
         name="÷ √d_model",
@@ -289,8 +213,9 @@ MISTAKES = (
     ),
     Mistake(
         name="every block reads the embeddings",
-        hint="Every block read the embeddings, so only the last block's work reached the "
-        "output: feed each block the previous block's output, x = block(x, mask).",
+        hint="Only the last block's work reached the output: every block read the embeddings "
+        "(or only parts.blocks[-1] ran). Run every block in turn, each on the previous block's "
+        "output: for block in parts.blocks: x = block(x, mask).",
         compute=partial(forward, feed="embeddings"),
         example=partial(by_hand, feed="embeddings"),
     ),
@@ -341,6 +266,21 @@ MISTAKES = (
         example=partial(by_hand, last_only=True),
     ),
     Mistake(
+        name="no output layer",
+        hint="You returned the normalised hidden states, (B, L, d_model): score every token with "
+        "the token table, parts.norm(x) @ parts.token.weight.T, (B, L, V).",
+        compute=partial(forward, returns="hidden"),
+        example=learner.forgets_the_output,
+    ),
+    Mistake(
+        name="final norm on the logits",
+        hint="You applied the final LayerNorm to the logits, (B, L, V): it normalises the hidden "
+        "states, d_model wide. Normalise first, then score: parts.norm(x) @ parts.token.weight.T.",
+        compute=None,
+        error=rf"normalized_shape=\[{CASE_D}\].*got input of size ?\[{CASE_B}, {CASE_L}, {CASE_V}\]",
+        example=learner.norms_the_logits,
+    ),
+    Mistake(
         name="softmax on the logits",
         hint="You returned probabilities (a softmax): the model returns the raw logits, and the "
         "loss (cross-entropy) applies its own log-softmax.",
@@ -355,7 +295,13 @@ MISTAKES = (
         example=partial(by_hand, returns="log-probabilities"),
     ),
     # GPT-2's embedding dropout, copied with F.dropout: on unless told training=False.
-    draws_at_random(lambda parts, ids: learner.with_embedding_dropout(parts, ids), parts="the blocks"),
+    draws_at_random(
+        lambda parts, ids: learner.with_embedding_dropout(parts, ids),
+        parts="the blocks",
+        also="Or a layer made inside your function (nn.Linear(…)) starts from new random weights "
+        "at every call: use only the parts given; the output layer is the token table, "
+        "x @ parts.token.weight.T.",
+    ),
 )
 
 

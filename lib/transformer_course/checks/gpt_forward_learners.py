@@ -180,3 +180,41 @@ def with_embedding_dropout(parts, ids):
     for block in parts.blocks:
         x = block(x, causal_mask(length))
     return parts.norm(x) @ parts.token.weight.T
+
+
+def looks_up_the_length(parts, ids):
+    length = ids.shape[1]
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(length)  # an int
+    for block in parts.blocks:
+        x = block(x, causal_mask(length))
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def adds_the_whole_table(parts, ids):
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions.weight  # (max_len, d)
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def positions_last(parts, ids):
+    length = ids.shape[1]
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim)
+    for block in parts.blocks:
+        x = block(x, causal_mask(length))
+    x = x + parts.positions(torch.arange(length))  # "then where each token is"
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def forgets_the_output(parts, ids):
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return parts.norm(x)  # (B, L, d_model): never scored against the tokens
+
+
+def norms_the_logits(parts, ids):
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return parts.norm(x @ parts.token.weight.T)  # the norm after the output layer

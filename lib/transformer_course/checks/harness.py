@@ -269,17 +269,19 @@ def varies_between_calls(learner_fn: Callable, case: tuple, got: object = None) 
     return not same(outputs[0], outputs[1], 0.0)
 
 
-def draws_at_random(example: Callable, *, parts: str = "") -> Mistake:
+def draws_at_random(example: Callable, *, parts: str = "", also: str = "") -> Mistake:
     """The mistake of a function that draws random numbers where the exercise computes a model
     in evaluation: dropout left on (F.dropout, or dropout_p in PyTorch's attention).
-    ``parts``: what already applies dropout where it belongs, named in the hint."""
+    ``parts``: what already applies dropout where it belongs, named in the hint; ``also``: a
+    sentence on the other way this exercise's answers draw, added at the end."""
     where = f" ({parts} already apply their own, off in evaluation)" if parts else ""
+    also = f" {also}" if also else ""
     return Mistake(
         name="draws at random",
         hint="Your result changes from call to call: something draws random numbers, usually "
         "dropout left on. F.dropout(x, p) drops unless told training=False, and so does "
         "F.scaled_dot_product_attention's dropout_p. This exercise computes the model as it is "
-        f"used, in evaluation: leave dropout out{where}.",
+        f"used, in evaluation: leave dropout out{where}.{also}",
         compute=None,
         recognise=varies_between_calls,
         example=example,

@@ -18,6 +18,7 @@ from . import loss_learners as learner
 from .describe import same
 from .harness import ERROR, LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function, fresh
 from .loss_learners import loss_by_hand
+from .loss_reductions import REDUCTION_MISTAKES
 
 # --- The learner's side: the starter, a worked solution (more answers: loss_learners) ---
 
@@ -223,12 +224,7 @@ LOSS_MISTAKES = (
         "trains): a regulariser for long training runs, not the next-token cross-entropy this "
         "exercise asks for. Leave it out: F.cross_entropy(..., ignore_index=pad_id).",
         compute=partial(loss_reference, smoothing=0.1),
-        example=lambda model, src, trg, pad_id: F.cross_entropy(
-            model(src, trg[:, :-1]).flatten(0, 1),
-            trg[:, 1:].flatten(),
-            ignore_index=pad_id,
-            label_smoothing=0.1,
-        ),
+        example=learner.smooths_the_labels,
     ),
     Mistake(
         name="minus sign forgotten",
@@ -340,6 +336,7 @@ LOSS_MISTAKES = (
             model(src, trg[:, :-1]), trg[:, 1:], ignore_index=pad_id
         ),
     ),
+    *REDUCTION_MISTAKES,  # masks, reductions and returns: loss_reductions
     NO_GRADIENT,  # last: a loss with a wrong value is named by its value first
 )
 

@@ -108,3 +108,52 @@ def writes_into_a_view(model, src, trg, pad_id):
     labels[labels == pad_id] = -100  # Hugging Face's "ignore me" label, written into trg too
     logits = model(src, trg[:, :-1])
     return F.cross_entropy(logits.flatten(0, 1), labels.flatten())
+
+
+def masks_the_inputs(model, src, trg, pad_id):
+    inputs, labels = trg[:, :-1], trg[:, 1:]
+    each = F.cross_entropy(model(src, inputs).transpose(1, 2), labels, reduction="none")
+    real = (inputs != pad_id).float()  # the tokens read, not the tokens scored
+    return (each * real).sum() / real.sum()
+
+
+def keeps_the_padding(model, src, trg, pad_id):
+    labels = trg[:, 1:]
+    each = F.cross_entropy(model(src, trg[:, :-1]).transpose(1, 2), labels, reduction="none")
+    mask = labels == pad_id  # "the mask of the padding"
+    return (each * mask).sum() / mask.sum()
+
+
+def sums_the_padding_too(model, src, trg, pad_id):
+    logits, labels = model(src, trg[:, :-1]), trg[:, 1:]
+    total = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="sum")
+    return total / (labels != pad_id).sum()
+
+
+def log_softmax_over_the_batch(model, src, trg, pad_id):
+    logp = torch.log_softmax(model(src, trg[:, :-1]), dim=0)  # dim=0: the stories
+    return F.nll_loss(logp.transpose(1, 2), trg[:, 1:], ignore_index=pad_id)
+
+
+def returns_the_perplexity(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    loss = F.cross_entropy(logits.flatten(0, 1), trg[:, 1:].flatten(), ignore_index=pad_id)
+    return torch.exp(loss)  # "easier to read"
+
+
+def binary_cross_entropy(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    target = F.one_hot(trg[:, 1:], num_classes=logits.shape[-1]).float()
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def loss_per_position(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    return F.cross_entropy(logits.transpose(1, 2), trg[:, 1:], ignore_index=pad_id, reduction="none")
+
+
+def smooths_the_labels(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    return F.cross_entropy(
+        logits.flatten(0, 1), trg[:, 1:].flatten(), ignore_index=pad_id, label_smoothing=0.1
+    )

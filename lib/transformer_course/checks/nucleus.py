@@ -46,12 +46,15 @@ def by_hand(
     back=True,
     share=False,
     gather=False,
+    fill=0.0,
 ):
     """A learner's nucleus with one switch per catalogued mistake (all off: correct)."""
     if order == "vocab":
         ranked, ids = probs, torch.arange(probs.shape[-1]).expand_as(probs)
     else:
-        ranked, ids = probs.sort(dim=-1, descending=order == "descending")
+        ranked, ids = probs.sort(dim=-1, descending=order != "ascending")
+    if order == "argsort":  # the ids of an ascending sort, for probabilities sorted descending
+        ids = probs.argsort(dim=-1)
     total = ranked.cumsum(dim=axis)
     if share:  # top_p read as a share of the tokens
         stay = torch.arange(probs.shape[-1]) < math.ceil(top_p * probs.shape[-1])
@@ -63,7 +66,7 @@ def by_hand(
         stay = total <= top_p
         if keep == "total, first kept":  # the usual guard against an empty row
             stay[..., 0] = True
-    ranked = ranked * stay
+    ranked = ranked.masked_fill(~stay, fill)
     if renormalise:
         ranked = ranked / ranked.sum(dim=-1, keepdim=True)
     if gather:  # gather reads at the sort's indices: it sorts again, it does not undo the sort
@@ -247,6 +250,32 @@ MISTAKES = (
         "gather with the inverse order, indices.argsort(dim=-1)).",
         compute=lambda p, top_p: by_hand(p.double(), top_p, gather=True),
         example=learner.gathers_back,
+    ),
+    Mistake(
+        name="filled with −∞",
+        hint="You gave the left-out tokens −∞, as top-k does to LOGITS: these are probabilities, "
+        "and a left-out token's probability is 0 (−∞ in a sum makes every row −∞, and the "
+        "division NaN). Set them to 0.0, then divide by the sum.",
+        compute=lambda p, top_p: by_hand(p.double(), top_p, fill=-math.inf),
+        example=learner.fills_with_minus_infinity,
+    ),
+    Mistake(
+        name="ids of another sort",
+        hint="The ids you put the probabilities back with come from an ASCENDING sort "
+        "(probs.argsort() sorts from least to most likely), and the probabilities from a "
+        "descending one: each lands on another token. Take both from the same sort, ranked, "
+        "order = probs.sort(dim=-1, descending=True).",
+        compute=lambda p, top_p: by_hand(p.double(), top_p, order="argsort"),
+        example=learner.argsorts_ascending,
+    ),
+    Mistake(
+        name="put back along the batch",
+        hint="You put the probabilities back along dim=0, the rows of the batch: the sort's "
+        "indices are token ids, along the vocabulary. Scatter along dim=-1, "
+        "torch.zeros_like(probs).scatter(-1, indices, kept).",
+        compute=None,
+        error=r"index \d+ is out of bounds for dimension 0",
+        example=learner.scatters_along_the_batch,
     ),
     Mistake(
         name="sum without keepdim",

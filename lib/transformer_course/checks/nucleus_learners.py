@@ -147,3 +147,25 @@ def sums_without_keepdim(probs, top_p):
     ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0.0)
     kept = torch.zeros_like(probs).scatter(-1, order, ranked)
     return kept / kept.sum(dim=-1)
+
+
+def fills_with_minus_infinity(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, float("-inf"))  # as top-k
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def argsorts_ascending(probs, top_p):
+    ranked = probs.sort(dim=-1, descending=True).values
+    ids = probs.argsort(dim=-1)  # ascending by default
+    ranked = ranked * (ranked.cumsum(dim=-1) - ranked < top_p)
+    kept = torch.zeros_like(probs).scatter(-1, ids, ranked)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def scatters_along_the_batch(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0.0)
+    kept = torch.zeros_like(probs).scatter(0, order, ranked)  # dim=0: the rows
+    return kept / kept.sum(dim=-1, keepdim=True)

@@ -24,9 +24,9 @@ import torch.nn.functional as F
 from ..generation import next_token_probs
 from . import sampling_learners as learner
 from .harness import LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function
+from .sampling_draws import ROWS, NotIds, _frequencies, _returned
 from .sampling_learners import by_hand
 
-ROWS = 10_000  # draws per distinct row of logits: a frequency is then within ±0.005 (1 σ)
 ATOL = 0.03  # six standard deviations: a correct sampler passes; every two distributions the
 # checker tells apart (the right one, each mistake's) are at least 0.1 apart on its cases
 
@@ -108,48 +108,16 @@ def _cases() -> list[tuple]:
     return [(logits, 2.0, None), (logits, 0.5, None), (logits, 1.0, 3), (logits, 2.5, 2)]
 
 
-class NotIds:
-    """What the learner's sampler returned when it is not a (B,) tensor of ids in range."""
-
-    def __init__(self, value: object):
-        self.value = value
-
-    def is_tensor(self, shape: tuple[int, ...], floating: bool) -> bool:
-        v = self.value
-        return isinstance(v, torch.Tensor) and tuple(v.shape) == shape and v.is_floating_point() == floating
-
-    def __repr__(self) -> str:
-        v = self.value
-        return f"a tensor of shape {tuple(v.shape)}" if isinstance(v, torch.Tensor) else type(v).__name__
-
-
-def _frequencies(fn: Callable) -> Callable:
-    """``fn`` as a distribution: how often each id came out for each distinct row, (2, V).
-
-    What is not a (B,) tensor of ids in range comes back as ``NotIds`` (named by a mistake).
-    """
-
-    def drawn(logits, temperature, top_k):
-        ids = fn(logits, temperature, top_k)
-        if not _are_ids(ids, logits):
-            return NotIds(ids)
-        counts = [torch.bincount(part, minlength=logits.shape[-1]) for part in ids.long().split(ROWS)]
-        return torch.stack(counts).double() / ROWS
-
-    return drawn
-
-
-def _are_ids(ids: object, logits: torch.Tensor) -> bool:
-    return (
-        isinstance(ids, torch.Tensor)
-        and ids.shape == logits.shape[:1]
-        and not ids.is_floating_point()
-        and bool(((ids >= 0) & (ids < logits.shape[-1])).all())
-    )
-
-
-def _returned(test: Callable[[NotIds, tuple[int, int]], bool]) -> Callable:
-    return lambda fn, case, got: isinstance(got, NotIds) and test(got, tuple(case[0].shape))
+MULTINOMIAL_HINT = "torch.multinomial needs probabilities (≥ 0)"
+EMPTIED_ROW = Mistake(
+    name="top-k empties a row",
+    hint="Your sampler draws without top_k, but with it torch.multinomial refuses: your top-k left "
+    "a row with no token at all, and every logit −∞ gives a softmax of NaN. The threshold must "
+    "be each row's OWN k-th largest logit, logits.topk(k, dim=-1).values[:, -1:], not one taken "
+    "over the whole batch.",
+    compute=None,  # named by check_sample_next_token: multinomial failing only where top_k is set
+    example=learner.thresholds_the_whole_batch,
+)
 
 
 def _learner_forgets_to_return(logits, temperature, top_k):
@@ -191,11 +159,27 @@ MISTAKES = (
     ),
     Mistake(
         name="multinomial on logits",
-        hint="torch.multinomial needs probabilities (≥ 0): apply the softmax to the logits first, "
-        "then draw from the result.",
+        hint=f"{MULTINOMIAL_HINT}: apply the softmax to the logits first, then draw from the result.",
         compute=None,
         error="probability tensor contains",
         example=lambda logits, temperature, top_k: torch.multinomial(logits / temperature, 1).squeeze(-1),
+    ),
+    EMPTIED_ROW,
+    Mistake(
+        name="Categorical given the logits as probs",
+        hint="Categorical(x) reads x as PROBABILITIES (its first parameter is probs), and logits "
+        "are not: some are negative. Name them, torch.distributions.Categorical(logits=logits).",
+        compute=None,
+        error=r"Expected parameter probs .*Categorical",
+        example=learner.categorical_of_logits,
+    ),
+    Mistake(
+        name=".item() on a batch",
+        hint=".item() turns a tensor of ONE number into a Python number, and there is one id per "
+        "row of logits: return the (B,) tensor itself, torch.multinomial(probs, 1).squeeze(-1).",
+        compute=None,
+        error=r"Tensor with \d+ elements cannot be converted to Scalar",
+        example=learner.takes_the_item,
     ),
     Mistake(
         name="top-k keeps only the largest",
@@ -217,7 +201,7 @@ MISTAKES = (
         name="temperature has no effect",
         hint="Your temperature changes nothing: it must divide the LOGITS before the softmax. "
         "(Dividing the probabilities after the softmax changes nothing once they are "
-        "renormalised.)",
+        "renormalised, and neither does adding it to every logit.)",
         compute=partial(distribution, temp="none"),
         example=partial(by_hand, temp="after"),
     ),
@@ -305,6 +289,10 @@ def check_sample_next_token(learner_fn: Callable) -> Result:
         mistakes=MISTAKES,
         atol=ATOL,
     )
+    emptied = re.search(r"\(sample_next_token raised \w+ on input #(\d+)", result.message)
+    if result.message.startswith(MULTINOMIAL_HINT) and emptied and cases[int(emptied[1]) - 1][2]:
+        # The cases without top_k came first and drew fine: the filtering left a row empty.
+        return Result(WRONG, f"{EMPTIED_ROW.hint} {result.message[emptied.start() :]}")
     differs = re.match(r"sample_next_token differs from the reference on input #(\d+)", result.message)
     if result.status != WRONG or differs is None:
         return result

@@ -98,3 +98,23 @@ def picks_any_of_the_top_k(logits, temperature, top_k):
         return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
     top = logits.topk(top_k, dim=-1).indices  # (B, k)
     return top.gather(-1, torch.randint(0, top_k, (logits.shape[0], 1))).squeeze(-1)
+
+
+def categorical_of_logits(logits, temperature, top_k):
+    scaled = logits / temperature
+    if top_k is not None:
+        scaled = scaled.masked_fill(scaled < scaled.topk(top_k, dim=-1).values[:, -1:], float("-inf"))
+    return torch.distributions.Categorical(scaled).sample()  # the first parameter is probs
+
+
+def takes_the_item(logits, temperature, top_k):
+    probs = torch.softmax(logits / temperature, dim=-1)
+    return torch.multinomial(probs, 1).item()  # "the id of the token drawn"
+
+
+def thresholds_the_whole_batch(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is not None:
+        kth = logits.flatten().topk(top_k).values[-1]  # one k-th largest for the whole batch
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)

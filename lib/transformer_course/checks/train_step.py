@@ -15,10 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import train_step_learners as learner
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, fresh
+from .train_step_learners import step_by_hand
 
-# --- The learner's side: the starter, a worked solution, other correct answers ---
+# --- The learner's side: the starter, a worked solution (more answers: train_step_learners) ---
 
 
 def step_starter(model: nn.Module, optimiser, loss_fn: Callable, batch) -> float:
@@ -35,35 +37,8 @@ def step_solution(model: nn.Module, optimiser, loss_fn: Callable, batch) -> floa
     return loss.item()
 
 
-def step_by_hand(
-    model, optimiser, loss_fn, batch, *, order=("zero", "loss", "backward", "step"), returns="item"
-):
-    """A learner's step with the four actions in any order (the usual one: correct)."""
-    loss = None
-    for action in order:
-        if action == "zero":
-            optimiser.zero_grad()
-        elif action == "loss":
-            loss = loss_fn(model, batch)
-        elif action == "backward":
-            loss.backward()
-        elif action == "step":
-            optimiser.step()
-        elif action == "loss again":
-            loss = loss_fn(model, batch)
-    return {"item": lambda: loss.item(), "tensor": lambda: loss, "none": lambda: None}[returns]()
-
-
-def _zero_grad_on_the_model(model, optimiser, loss_fn, batch):
-    model.zero_grad(set_to_none=False)  # zeros instead of None: the same for plain SGD and Adam
-    loss = loss_fn(model, batch)
-    loss.backward()
-    optimiser.step()
-    return float(loss.detach())
-
-
 STEP_ALTERNATIVES = {
-    "zero_grad on the model, float(loss)": _zero_grad_on_the_model,
+    "zero_grad on the model, float(loss)": learner.zero_grad_on_the_model,
     "zero_grad last": lambda m, o, f, b: step_by_hand(m, o, f, b, order=("loss", "backward", "step", "zero")),
     "loss first": lambda m, o, f, b: step_by_hand(m, o, f, b, order=("loss", "zero", "backward", "step")),
 }
@@ -147,24 +122,6 @@ def _optimiser_unused(fn, case, got) -> bool:
     return moved and not optimiser.state
 
 
-def _learner_makes_an_optimiser(model, optimiser, loss_fn, batch):
-    sgd = torch.optim.SGD(model.parameters(), lr=0.1)  # as in the tutorial it was copied from
-    sgd.zero_grad()
-    loss = loss_fn(model, batch)
-    loss.backward()
-    sgd.step()
-    return loss.item()
-
-
-def _learner_calls_loss_pytorch_style(model, optimiser, loss_fn, batch):
-    optimiser.zero_grad()
-    x, y = batch
-    loss = loss_fn(model(x), y)  # as nn.MSELoss is called
-    loss.backward()
-    optimiser.step()
-    return loss.item()
-
-
 CLIP_NORMS = (0.1, 0.25, 0.5, 1.0, 2.0)  # max_norm values copied from training loops (nanoGPT: 1.0)
 
 
@@ -184,24 +141,6 @@ def _clips_the_gradients(fn, case, got) -> bool:
     )
 
 
-def _learner_clips(model, optimiser, loss_fn, batch):
-    optimiser.zero_grad()
-    loss = loss_fn(model, batch)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # as nanoGPT's training loop
-    optimiser.step()
-    return loss.item()
-
-
-def _learner_evaluates(model, optimiser, loss_fn, batch):
-    model.eval()  # "to get a clean loss", as in the evaluation loop
-    optimiser.zero_grad()
-    loss = loss_fn(model, batch)
-    loss.backward()
-    optimiser.step()
-    return loss.item()
-
-
 STEP_MISTAKES = (
     Mistake(
         name="model.eval() in the step",
@@ -211,7 +150,7 @@ STEP_MISTAKES = (
         "model.train() at the start if anything).",
         compute=None,
         recognise=lambda fn, case, got: isinstance(got, LeftInEval),
-        example=_learner_evaluates,
+        example=learner.evaluates,
     ),
     Mistake(
         name="loss_fn called another way",
@@ -220,7 +159,7 @@ STEP_MISTAKES = (
         "nn.MSELoss, which takes the output and the target).",
         compute=None,
         error=LOSS_FN_CALL,
-        example=_learner_calls_loss_pytorch_style,
+        example=learner.calls_loss_pytorch_style,
     ),
     Mistake(
         name="returned the tensor",
@@ -247,6 +186,30 @@ STEP_MISTAKES = (
         example=partial(step_by_hand, order=("loss", "backward", "step")),
     ),
     Mistake(
+        name="step twice",
+        hint="optimiser.step() ran twice in one step: the weights moved twice along the same "
+        "gradients (and Adam's or momentum's memory counted two steps). Call it once per batch: "
+        "zero_grad() → loss → loss.backward() → optimiser.step().",
+        compute=partial(_step_reference, order=("zero", "loss", "backward", "step", "step")),
+        example=learner.steps_twice,
+    ),
+    Mistake(
+        name="loss divided by the batch size",
+        hint="You divided the loss by the batch size: loss_fn already returns the MEAN over the "
+        "batch, so yours is B times too small, and so are its gradients. Use it as it comes, "
+        "loss = loss_fn(model, batch).",
+        compute=partial(_step_reference, order=("zero", "loss / B", "backward", "step")),
+        example=learner.divides_by_the_batch_size,
+    ),
+    Mistake(
+        name="backward through -loss",
+        hint="You back-propagated -loss, so the step climbs the loss instead of descending it: "
+        "optimiser.step() already moves AGAINST the gradient. Call loss.backward() on the loss "
+        "itself.",
+        compute=partial(_step_reference, order=("zero", "loss", "ascend", "step")),
+        example=learner.climbs_the_loss,
+    ),
+    Mistake(
         name="weights never move",
         hint="The weights never changed: optimiser.step() ran without gradients (before "
         "loss.backward(), or after a zero_grad() that cleared them), or not at all. The order "
@@ -270,7 +233,7 @@ STEP_MISTAKES = (
         "at every call. Use the argument: optimiser.zero_grad() … optimiser.step().",
         compute=None,
         recognise=_optimiser_unused,
-        example=_learner_makes_an_optimiser,
+        example=learner.makes_an_optimiser,
     ),
     Mistake(
         name="gradients clipped",
@@ -279,14 +242,14 @@ STEP_MISTAKES = (
         "it out: zero_grad() → loss → loss.backward() → optimiser.step().",
         compute=None,
         recognise=_clips_the_gradients,
-        example=_learner_clips,
+        example=learner.clips,
     ),
     Mistake(
         name="loss after the step",
         hint="You returned the loss computed AFTER the step, on the new weights: return the loss "
         "that was back-propagated, the one computed before optimiser.step().",
         compute=partial(_step_reference, order=("zero", "loss", "backward", "step", "loss again")),
-        example=lambda model, optimiser, loss_fn, batch: _learner_reports_the_new_loss(
+        example=lambda model, optimiser, loss_fn, batch: learner.reports_the_new_loss(
             model, optimiser, loss_fn, batch
         ),
     ),
@@ -297,7 +260,7 @@ STEP_MISTAKES = (
         "loss.backward() on the tensor.",
         compute=None,
         error="does not require grad|has no attribute 'backward'",
-        example=lambda model, optimiser, loss_fn, batch: _learner_without_grad(
+        example=lambda model, optimiser, loss_fn, batch: learner.without_grad(
             model, optimiser, loss_fn, batch
         ),
     ),
@@ -307,36 +270,11 @@ STEP_MISTAKES = (
         "backward. Call it once per step.",
         compute=None,
         error="backward through the graph a second time",
-        example=lambda model, optimiser, loss_fn, batch: _learner_backward_twice(
+        example=lambda model, optimiser, loss_fn, batch: learner.backward_twice(
             model, optimiser, loss_fn, batch
         ),
     ),
 )
-
-
-def _learner_without_grad(model, optimiser, loss_fn, batch):
-    optimiser.zero_grad()
-    with torch.no_grad():
-        loss = loss_fn(model, batch)
-    loss.backward()
-    optimiser.step()
-    return loss.item()
-
-
-def _learner_backward_twice(model, optimiser, loss_fn, batch):
-    optimiser.zero_grad()
-    loss = loss_fn(model, batch)
-    loss.backward()
-    optimiser.step()
-    loss.backward()  # "to be sure"
-    return loss.item()
-
-
-def _learner_reports_the_new_loss(model, optimiser, loss_fn, batch):
-    optimiser.zero_grad()
-    loss_fn(model, batch).backward()
-    optimiser.step()
-    return loss_fn(model, batch).item()  # "the loss now"
 
 
 def check_train_step(learner_fn: Callable) -> Result:

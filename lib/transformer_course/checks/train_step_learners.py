@@ -1,0 +1,130 @@
+"""What learners write for ``train_step``, as code: the other correct answers and each Mistake's example.
+
+``step_by_hand`` runs the four actions in any order (the usual order is a correct answer, and the
+checker's reference); then steps that clear, compute, return or clip the wrong way.
+``train_step`` (the exercise and its checker) imports this module; this module does not import it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def step_by_hand(
+    model, optimiser, loss_fn, batch, *, order=("zero", "loss", "backward", "step"), returns="item"
+):
+    """A learner's step with the four actions in any order (the usual one: correct), and two
+    actions that do not belong: "loss / B" (the loss divided by the batch size) and "ascend"
+    (backward through -loss)."""
+    loss = None
+    for action in order:
+        if action == "zero":
+            optimiser.zero_grad()
+        elif action == "loss":
+            loss = loss_fn(model, batch)
+        elif action == "loss / B":
+            loss = loss_fn(model, batch) / len(batch[0])
+        elif action == "backward":
+            loss.backward()
+        elif action == "ascend":
+            (-loss).backward()
+        elif action == "step":
+            optimiser.step()
+        elif action == "loss again":
+            loss = loss_fn(model, batch)
+    return {"item": lambda: loss.item(), "tensor": lambda: loss, "none": lambda: None}[returns]()
+
+
+def zero_grad_on_the_model(model, optimiser, loss_fn, batch):
+    model.zero_grad(set_to_none=False)  # zeros instead of None: the same for plain SGD and Adam
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    return float(loss.detach())
+
+
+def makes_an_optimiser(model, optimiser, loss_fn, batch):
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)  # as in the tutorial it was copied from
+    sgd.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    sgd.step()
+    return loss.item()
+
+
+def calls_loss_pytorch_style(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    x, y = batch
+    loss = loss_fn(model(x), y)  # as nn.MSELoss is called
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
+def clips(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # as nanoGPT's training loop
+    optimiser.step()
+    return loss.item()
+
+
+def evaluates(model, optimiser, loss_fn, batch):
+    model.eval()  # "to get a clean loss", as in the evaluation loop
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
+def without_grad(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    with torch.no_grad():
+        loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
+def backward_twice(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    loss.backward()  # "to be sure"
+    return loss.item()
+
+
+def reports_the_new_loss(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss_fn(model, batch).backward()
+    optimiser.step()
+    return loss_fn(model, batch).item()  # "the loss now"
+
+
+def steps_twice(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    optimiser.step()  # "to learn faster"
+    return loss.item()
+
+
+def divides_by_the_batch_size(model, optimiser, loss_fn, batch):
+    x, _ = batch
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch) / x.shape[0]  # "the mean over the batch"
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
+def climbs_the_loss(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    (-loss).backward()  # "the step goes against the gradient"
+    optimiser.step()
+    return loss.item()
