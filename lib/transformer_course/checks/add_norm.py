@@ -20,6 +20,7 @@ from torch import nn
 from ..layers import AddNorm, FeedForward
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, fresh, randn, varies_between_calls
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -358,6 +359,7 @@ def _learner_with_bare_norm(block, x, sublayer):
     return normalise(x + block.dropout(sublayer(x)))
 
 
+@learner_check
 def check_add_norm(learner_fn: Callable) -> Result:
     """Exercise 07b: ``fn(block: AddNorm, x (B, L, d), sublayer) → (B, L, d)``: post-norm
     norm(x + dropout(sublayer(x))) or, when ``block.norm_first``, pre-norm

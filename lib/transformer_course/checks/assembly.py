@@ -24,6 +24,7 @@ from . import assembly_learners as learner
 from .assembly_learners import by_hand
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .layer_errors import float_mask
+from .stale import learner_check
 
 
 @dataclass(frozen=True)
@@ -330,6 +331,7 @@ MISTAKES = (
 )
 
 
+@learner_check
 def check_encoder_decoder_forward(learner_fn: Callable) -> Result:
     """Exercise 07e: ``fn(parts: Seq2SeqParts, src (B, Ls), trg_in (B, Lt)) → logits (B, Lt, V)``."""
     with torch.no_grad():

@@ -12,6 +12,7 @@ import torch
 
 from ..attention import attention_scores
 from .harness import Exercise, Mistake, Result, check_then_batch, randn
+from .stale import learner_check
 
 # --- Exercise 03, attention scores: the learner's side ---
 
@@ -143,6 +144,7 @@ SCORES_MISTAKES = (
 )
 
 
+@learner_check
 def check_attention_scores(learner_fn: Callable) -> Result:
     """Exercise 03: ``fn(q (..., Lq, d_k), k (..., Lk, d_k)) → (..., Lq, Lk)``, raw scores q·kᵀ."""
     g = torch.Generator().manual_seed(3)

@@ -36,6 +36,7 @@ from .cached_step_reference import (
     variant,
 )
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: cached_step_learners) ---
 
@@ -305,6 +306,7 @@ MISTAKES = (
 )
 
 
+@learner_check
 def check_cached_attention_step(learner_fn: Callable) -> Result:
     """Exercise 09c: ``fn(q, k_new, v_new (B, h, 1, d_head), past_k, past_v (B, h, t, d_head) or
     None)`` → ``(out (B, h, 1, d_head), keys, values (B, h, t + 1, d_head))``."""

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from ..embeddings import similarity_matrix
 from .harness import Exercise, Mistake, Result, check_function
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -219,6 +220,7 @@ MISTAKES = (
 )
 
 
+@learner_check
 def check_cosine_similarity(learner_fn: Callable) -> Result:
     """Exercise 01: ``fn(vectors (T, d)) → (T, T)``, the cosine similarity of every pair of rows."""
     return check_function(learner_fn, reference, _cases(), name="cosine_similarity", mistakes=MISTAKES)

@@ -20,6 +20,7 @@ from ..masks import causal_mask
 from .add_norm import add_norm_chain, layer_mistakes
 from .harness import Exercise, Mistake, Result, check_function
 from .layer_errors import float_mask, weights_taken
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -231,6 +232,7 @@ MISTAKES = (
 )
 
 
+@learner_check
 def check_encoder_layer(learner_fn: Callable) -> Result:
     """Exercise 07c: ``fn(layer, x (B, L, d), mask (B, 1, 1, L)) → (B, L, d)``, a post-norm encoder
     layer's forward from ``layer.self_attn``, ``layer.feed_forward``, ``layer.norm1``/``norm2``,

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from ..layers import FeedForward
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, randn, varies_between_calls
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -223,6 +224,7 @@ FFN_MISTAKES = (
 )
 
 
+@learner_check
 def check_feed_forward(learner_fn: Callable) -> Result:
     """Exercise 07a: ``fn(x (..., d_model), w_1 (d_model, d_ff), b_1, w_2 (d_ff, d_model), b_2)`` →
     ``(..., d_model)``, ReLU(x W₁ + b₁) W₂ + b₂ at every position."""

@@ -17,6 +17,7 @@ from ..generation import generate
 from . import generation_learners as learner
 from .generation_learners import by_hand
 from .harness import Exercise, Mistake, Result, check_function, varies_between_calls
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: generation_learners) ---
 
@@ -333,6 +334,7 @@ MISTAKES = (
 )
 
 
+@learner_check
 def check_greedy_decode(learner_fn: Callable) -> Result:
     """Exercise 08: ``fn(logits_fn, prompt (t0,), max_new_tokens, eos_id) → ids (t0 + n,)``.
 

@@ -20,6 +20,7 @@ from . import layer_errors
 from .gpt_forward_learners import by_hand
 from .gpt_parts import CASE_B, CASE_D, CASE_L, CASE_V, GptParts, _cases, forward
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: gpt_forward_learners) ---
 
@@ -305,6 +306,7 @@ MISTAKES = (
 )
 
 
+@learner_check
 def check_gpt_forward(learner_fn: Callable) -> Result:
     """Exercise 09a: ``fn(parts: GptParts, ids (B, L)) → logits (B, L, V)``."""
     with torch.no_grad():

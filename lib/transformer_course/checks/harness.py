@@ -38,6 +38,14 @@ LEARNER_ERRORS = (Exception, SystemExit)
 
 
 CHECK_COLOURS = {"passed": "#15803d", "waiting": "#6b7280", "wrong": "#b91c1c"}  # ≥ 4.8:1 on white
+# JupyterLab's own colours for the same kinds, which follow its theme: the fallback where the
+# course's stylesheet has not reached the page yet (it comes with the first explorer), so a
+# verdict on JupyterLab Dark still reads at 4.5:1 or more.
+THEME_COLOURS = {
+    "passed": "--jp-success-color0",
+    "waiting": "--jp-content-font-color2",
+    "wrong": "--jp-error-color1",
+}
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,7 @@ class Result:
         # Colours that read on white; static/course.css gives lighter ones on a dark theme
         # (on JupyterLab Dark's #111 the red would be 2.9:1).
         kind = {PASSED: "passed", NOT_ATTEMPTED: "waiting"}.get(self.status, "wrong")
-        colour = f"var(--tc-check-{kind}, {CHECK_COLOURS[kind]})"
+        colour = f"var(--tc-check-{kind}, var({THEME_COLOURS[kind]}, {CHECK_COLOURS[kind]}))"
         icon = {PASSED: "✔", NOT_ATTEMPTED: "…"}.get(self.status, "✘")
         return (
             f'<div class="tc-check" style="border-left:4px solid {colour};padding:6px 10px;'
@@ -147,7 +155,7 @@ def check_function(
             failure = run.check(case, number)
             if failure is not None:
                 return failure
-    return Result(PASSED, f"{name} matches the reference on all {len(cases)} inputs.")
+    return Result(PASSED, f"{name} matches the reference on {every_input(len(cases))}.")
 
 
 @dataclass(frozen=True)
@@ -190,8 +198,8 @@ class _Run:
         except NotImplementedError:
             return Result(
                 NOT_ATTEMPTED,
-                f"{self.name} is not attempted yet: replace "
-                "`raise NotImplementedError` with your code and run the cell again.",
+                f"{self.name} is not attempted yet: replace `raise NotImplementedError` with your "
+                "code in the exercise's cell, run that cell, then run this one again.",
             )
         except SystemExit:
             return Result(
@@ -333,6 +341,13 @@ def check_then_batch(
     # its batch result equals a catalogued mistake's (softmax's dim=1 is dim=-2 on a batch),
     # whose hint would name what the learner did not write.
     return Result(WRONG, batch_mistake.hint + ("" if named else f" ({batch.message})"))
+
+
+def every_input(count: int, inputs: str = "inputs") -> str:
+    """ "all 3 inputs", "both inputs", "its one input": how a pass says how much it was run on."""
+    if count == 1:
+        return f"its one {inputs.removesuffix('s')}"
+    return f"both {inputs}" if count == 2 else f"all {count} {inputs}"
 
 
 def fresh(case: tuple) -> tuple:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from ..attention import SingleHeadAttention, scaled_dot_product_attention
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -342,6 +343,7 @@ def _learner_scales_late(x, w_q, w_k, w_v, where):
     return (weights @ v) / math.sqrt(k.shape[1]), weights
 
 
+@learner_check
 def check_attention(learner_fn: Callable) -> Result:
     """Exercise 04b: ``fn(x (L, d_model), w_q (d_model, d_k), w_k, w_v (d_model, d_v))`` →
     ``(output (L, d_v), weights (L, L))``: one head of scaled dot-product attention."""

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -311,6 +312,7 @@ def _annotated(x, weight, bias, eps):
     return weight * (x - mean) / (std + eps) + bias
 
 
+@learner_check
 def check_layer_norm(learner_fn: Callable) -> Result:
     """Exercise 07: ``fn(x (..., d), weight (d,), bias (d,), eps) → (..., d)``, nn.LayerNorm's
     forward pass."""

@@ -20,6 +20,7 @@ from ..masks import causal_mask
 from .add_norm import add_norm_chain, layer_mistakes
 from .harness import Exercise, Mistake, Result, check_function
 from .layer_errors import float_mask, weights_taken
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -317,6 +318,7 @@ MISTAKES = (
 )
 
 
+@learner_check
 def check_decoder_layer(learner_fn: Callable) -> Result:
     """Exercise 07: ``fn(layer, x (B, Lt, d), memory (B, Ls, d)) → (B, Lt, d)``, a post-norm decoder
     layer's forward using ``layer.self_attn``, ``layer.cross_attn``, ``layer.feed_forward`` and

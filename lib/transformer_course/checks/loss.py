@@ -19,6 +19,7 @@ from .describe import same
 from .harness import ERROR, LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function, fresh
 from .loss_learners import loss_by_hand
 from .loss_reductions import REDUCTION_MISTAKES
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: loss_learners) ---
 
@@ -341,6 +342,7 @@ LOSS_MISTAKES = (
 )
 
 
+@learner_check
 def check_teacher_forcing_loss(learner_fn: Callable) -> Result:
     """Exercise 08a: ``fn(model, src (B, S), trg (B, T), pad_id) → loss ()``: next-token
     cross-entropy of ``model(src, trg[:, :-1])`` against ``trg[:, 1:]``, padding left out.

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from . import masks_learners as learner
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .masks_learners import by_hand
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: masks_learners) ---
 
@@ -346,6 +347,7 @@ _COMPARED = tuple(
 )
 
 
+@learner_check
 def check_causal_masked_weights(learner_fn: Callable) -> Result:
     """Exercise 06: ``fn(scores (B, L, L), ids (B, L), pad_id) → weights (B, L, L)``.
 

@@ -15,6 +15,7 @@ import torch
 from . import multi_head_learners as learner
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .multi_head_learners import by_hand
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: multi_head_learners) ---
 
@@ -355,6 +356,7 @@ MISTAKES = (
 )
 
 
+@learner_check
 def check_multi_head_attention(learner_fn: Callable) -> Result:
     """Exercise 05: ``fn(x (B, L, D), w_q, w_k, w_v, w_o (D, D), num_heads) → (B, L, D)``.
 

@@ -17,6 +17,7 @@ from ..sampling import keep_top_p
 from . import nucleus_learners as learner
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, randn
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: nucleus_learners) ---
 
@@ -288,6 +289,7 @@ MISTAKES = (
 )
 
 
+@learner_check
 def check_keep_top_p(learner_fn: Callable) -> Result:
     """Exercise 09b: ``fn(probs (B, V), top_p) → probs (B, V)``, the nucleus renormalised."""
     return check_function(learner_fn, reference, _cases(), name="keep_top_p", mistakes=MISTAKES)

@@ -14,6 +14,7 @@ import torch
 
 from ..positional import sinusoidal_encoding
 from .harness import Exercise, Mistake, Result, check_function
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -271,6 +272,7 @@ MISTAKES = (
 )
 
 
+@learner_check
 def check_sinusoidal_encoding(learner_fn: Callable) -> Result:
     """Exercise 02: ``fn(length, d_model) → (length, d_model)``, the paper's encoding (d_model even)."""
     # The first case has length = d_model / 2, so that the mistakes that only fit that shape

@@ -26,6 +26,7 @@ from . import sampling_learners as learner
 from .harness import LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function
 from .sampling_draws import ROWS, NotIds, _frequencies, _returned
 from .sampling_learners import by_hand
+from .stale import learner_check
 
 ATOL = 0.03  # six standard deviations: a correct sampler passes; every two distributions the
 # checker tells apart (the right one, each mistake's) are at least 0.1 apart on its cases
@@ -275,6 +276,7 @@ MISTAKES = (
 )
 
 
+@learner_check
 def check_sample_next_token(learner_fn: Callable) -> Result:
     """Exercise 08d: ``fn(logits (B, V), temperature, top_k) → ids (B,)``, one token drawn per row
     from softmax(logits / T) restricted to the top k. Compared by how often each token is drawn."""

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from ..softmax import naive_softmax, stable_softmax
 from .harness import Exercise, Mistake, Result, check_then_batch, randn
+from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -258,6 +259,7 @@ MISTAKES = (
 )
 
 
+@learner_check
 def check_softmax(learner_fn: Callable) -> Result:
     """Exercise 04a: ``fn(scores (..., Lk)) → weights``, a softmax over the last dimension that
     does not overflow for large scores."""

@@ -17,7 +17,8 @@ from torch import nn
 
 from . import train_step_learners as learner
 from .describe import same
-from .harness import Exercise, Mistake, Result, check_function, fresh
+from .harness import PASSED, Exercise, Mistake, Result, check_function, fresh
+from .stale import learner_check
 from .train_step_learners import step_by_hand
 
 # --- The learner's side: the starter, a worked solution (more answers: train_step_learners) ---
@@ -277,19 +278,28 @@ STEP_MISTAKES = (
 )
 
 
+@learner_check
 def check_train_step(learner_fn: Callable) -> Result:
     """Exercise 08b: ``fn(model, optimiser, loss_fn, batch) → float``, one step of training.
 
     Run on three batches in a row; the losses it returns and the weights it leaves are compared."""
     if not callable(learner_fn):
         raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
-    return check_function(
+    result = check_function(
         _three_steps(learner_fn),
         _step_reference,
         _step_cases(),
         name="train_step",
         mistakes=STEP_MISTAKES,
         parts=("losses it returned", "weights after three steps"),
+    )
+    if not result.passed:
+        return result
+    # Its "inputs" are two runs of three steps: say what they were.
+    return Result(
+        PASSED,
+        "train_step matches the reference: the same losses and the same weights after three "
+        "batches in a row, with SGD (momentum) and with Adam.",
     )
 
 
