@@ -10,8 +10,8 @@ Where things live:
   content), ``InputError`` (bad input → a message, never a traceback), ``SentenceExplorer``
   (reads a typed sentence, names unknown words, embeds the ids on the model's device),
   ``read_sentence``, ``unknown_note``, ``single_thread``; before each ``render`` it checks the
-  controls (``control_problem``: nothing picked, a NaN slider), and typed words reach labels
-  and messages through ``token_labels`` / ``quote`` (cut, visible).
+  controls (``control_problem``: nothing picked, a NaN slider or one between its steps), and
+  typed words reach labels and messages through ``token_labels`` / ``quote`` (cut, visible).
 - ``controls``: the controls built from a constructor's arguments, checked by name
   (``int_slider``, ``sentence_box`` …, ``SelectionSlider``), and the checks of the modules an
   explorer is given (``check_embedding``, ``check_attention``); ``kit`` re-exports them.

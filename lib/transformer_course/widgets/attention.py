@@ -250,7 +250,7 @@ class HeadGridExplorer(SentenceExplorer):
     def render(self):
         tokens, ids = self.read(self.value("text"))
         tokens = token_labels(tokens)
-        heads = sorted(self.value("heads"))
+        heads = sorted(set(self.value("heads")))  # code may repeat a head; the page cannot
         if not heads:
             raise InputError(
                 "No head is selected: pick at least one in 'show heads' (Ctrl- or Shift-click picks several)."

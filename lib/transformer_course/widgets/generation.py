@@ -106,7 +106,10 @@ class GenerationExplorer(Explorer):
         try:
             src = self.task.encode(self.value("text"))
         except ValueError as err:
-            raise InputError(f"{err}. Type symbols separated by spaces, e.g. '3 1 4'.") from None
+            # The task's words name its argument, not the box: say which box it is.
+            raise InputError(
+                f"In the source box, {err}. Type symbols separated by spaces, e.g. '3 1 4'."
+            ) from None
         low, high = self.task.min_len, self.task.max_len
         if src.shape[0] > high:
             raise InputError(

@@ -6,11 +6,11 @@ function in ``figures``, or an HTML string). Input a learner can get wrong (an e
 a long text) raises ``InputError`` inside ``render``; the explorer shows it as a message
 and keeps the last good figures, so a learner never sees a traceback. Before ``render`` the
 explorer checks every control (``control_problem``: a list with nothing picked, a slider set
-to NaN from code), and a typed word is shown through ``shown_word`` (``token_labels``,
-``quote``): invisible characters spelled out, a pasted essay cut to a label. The controls an
-explorer builds from its constructor's arguments, checked by name (``int_slider``, ``checkbox``,
-``check_embedding`` …: a ValueError from code, where a message would be too late), come from
-``controls``, re-exported here.
+to NaN or between its steps from code), and a typed word is shown through ``shown_word``
+(``token_labels``, ``quote``): invisible characters spelled out, a pasted essay cut to a label.
+The controls an explorer builds from its constructor's arguments, checked by name
+(``int_slider``, ``checkbox``, ``check_embedding`` …: a ValueError from code, where a message
+would be too late), come from ``controls``, re-exported here.
 
 ``SentenceExplorer`` is the base of the explorers that read a typed sentence: it parses
 the box, names the unknown words, and embeds the ids on the device where the model lives.
@@ -126,8 +126,10 @@ def quote_list(words: Iterable[str], *, most: int = 8, limit: int = MAX_LABEL) -
 def control_problem(name: str, control: widgets.ValueWidget) -> str | None:
     """Why ``render`` cannot read ``control`` (set from code, not the page), or None.
 
-    A list with nothing picked (``value = None``) and a slider holding NaN (ipywidgets clamps
-    ±inf to the slider's range but lets NaN through) become a message naming the control.
+    A list with nothing picked (``value = None``), a slider holding NaN (ipywidgets clamps
+    ±inf to the slider's range but lets NaN through) and an int slider between its steps
+    (ipywidgets clamps a value to the range, never to the steps: PositionalExplorer's d_model,
+    in steps of 2, takes 7 from code) become a message naming the control.
     """
     label = getattr(control, "description", "") or name
     value = control.value
@@ -140,6 +142,13 @@ def control_problem(name: str, control: widgets.ValueWidget) -> str | None:
             low, high = control.base**low, control.base**high
         where = f" between {low:g} and {high:g}" if low is not None and high is not None else ""
         return f"'{label}' is {value}, which is not a number it can use: set it{where}."
+    if isinstance(control, widgets.IntSlider) and control.step > 1 and (value - control.min) % control.step:
+        below = value - (value - control.min) % control.step
+        steps = [str(v) for v in (below, below + control.step) if control.min <= v <= control.max]
+        return (
+            f"'{label}' is {value}, between the steps of its slider ({control.step} apart from "
+            f"{control.min}): set it to {' or '.join(steps)}."
+        )
     return None
 
 
