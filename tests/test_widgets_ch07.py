@@ -44,12 +44,21 @@ def test_starts_on_cross_attention_with_the_real_weights(explorer):
     src = v.encode("the pizza came out of the oven").unsqueeze(0)
     trg_in = v.encode("it tasted good", add_bos=True).unsqueeze(0)
     explorer.model(src, trg_in, need_weights=True)
-    cross = explorer.model.attention_weights()["cross"][0][0, 0]  # layer 1, sentence 0, head 1
+    cross = explorer.model.attention_weights()["cross"][0][0, 0]  # layer 1, sentence 0, head 0
     assert torch.allclose(explorer.weights, cross, atol=1e-6)
     fig = explorer.figures["attention"]
     assert torch.allclose(torch.tensor(fig.data[0].z, dtype=torch.float32), explorer.weights, atol=1e-6)
     assert "Cross" in fig.layout.title.text
     assert "font-weight:600" in explorer.views["shapes"].value  # the cross-attention row is highlighted
+
+
+def test_heads_are_numbered_from_0_as_their_index_and_the_other_chapters_count(explorer):
+    # Chapters 05 and 08 say "head 0" for weights[:, 0]; this explorer said "head 1" for it.
+    labels = [label for label, _ in explorer.controls["head"].options]
+    assert labels == ["mean of heads", "0", "1", "2", "3"]
+    assert explorer.figures["attention"].layout.title.text.endswith("layer 1, head 0")
+    explorer.controls["head"].value = 3
+    assert explorer.figures["attention"].layout.title.text.endswith("head 3")
 
 
 @pytest.mark.parametrize(

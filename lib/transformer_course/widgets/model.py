@@ -75,8 +75,9 @@ class ModelExplorer(SentenceExplorer):
                 "layer": widgets.IntSlider(
                     value=1, min=1, description="layer", max=max(c.num_encoder_layers, c.num_decoder_layers)
                 ),
+                # Heads numbered from 0, as their index and chapters 05 and 08's grids count them.
                 "head": widgets.Dropdown(
-                    options=[("mean of heads", -1)] + [(str(h + 1), h) for h in range(c.num_heads)],
+                    options=[("mean of heads", -1)] + [(str(h), h) for h in range(c.num_heads)],
                     value=0,
                     description="head",
                 ),
@@ -128,7 +129,7 @@ class ModelExplorer(SentenceExplorer):
             "decoder_self": (dec_tokens, dec_tokens),
             "cross": (dec_tokens, src_tokens),
         }[kind]
-        which = "mean of heads" if head < 0 else f"head {head + 1}"
+        which = "mean of heads" if head < 0 else f"head {head}"
         return {
             "attention": figures.attention_heatmap(
                 self.weights, queries, keys, title=f"{self._TITLE[kind]}-attention, layer {layer}, {which}"
