@@ -53,12 +53,21 @@ assert len(EXERCISES) == 20                           # "twenty of them", as the
 #
 # | module | what it holds | chapter |
 # | --- | --- | --- |
-# | `tokenizer` | text → tokens → ids, the course vocabulary | 01 |
-# | `embeddings` | the lookup table from ids to vectors | 01 |
+# | `recurrence` | a tiny RNN, to measure how its gradient fades | 00 |
+# | `tokenizer`, `embeddings` | text → tokens → ids (the course vocabulary) → vectors | 01 |
 # | `positional` | sinusoidal and learned position encodings | 02 |
-# | `attention` | scaled dot-product attention, one head, many heads | 03–05 |
+# | `attention`, `softmax` | scaled dot-product attention, one head, many heads; safe softmax | 03–05 |
 # | `masks` | causal and padding masks | 06 |
+# | `layers`, `model` | feed-forward, Add & Norm, the layers, whole models | 07 |
+# | `data`, `training`, `generation` | toy tasks, the training loop, writing one token at a time | 08 |
+# | `stories`, `lm_training` | the story corpus, training a GPT on it | 09 |
+# | `kv_cache`, `pronoun_heads` | the KV cache, finding the heads that resolve pronouns | 09 |
 # | `figures`, `widgets`, `checks` | the plots, the live explorers, the exercise checkers | all |
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# A few smaller modules hold one helper for one chapter (the worked examples of 03, the
+# cost timer of 05, the pronoun pointer of 08, and so on); each file's first lines say
+# what it is for.
 #
 # A chapter often rebuilds a piece in plain torch first, then **asserts** that the
 # package computes exactly the same thing. When those asserts pass, you know the code
@@ -121,8 +130,8 @@ widgets.RepeatedProductExplorer(factor=0.9, steps=50)
 #
 # Stack that block N times (6 in the original paper) and you have the **encoder**. The
 # **decoder**'s blocks differ in two ways: their self-attention is **masked**, so that each
-# word sees only the words before it (the decoder writes one word at a time and must not
-# peek at the next, chapter 06), and an extra attention step, **cross-attention**, reads
+# word sees only itself and the words before it (the decoder writes one word at a time and
+# must not peek at the next, chapter 06), and an extra attention step, **cross-attention**, reads
 # the encoder's output. *(chapter 07)*
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -131,7 +140,10 @@ widgets.RepeatedProductExplorer(factor=0.9, steps=50)
 # The encoder (left) reads the source sentence; the decoder (right) writes the target
 # one token at a time. The pink boxes and the waves beside them are chapters 01 and 02,
 # the orange boxes chapters 03–06 (note the decoder's **masked** self-attention), the blue
-# and yellow boxes chapter 07. The red arrow carries the encoder's output to every decoder
+# and yellow boxes chapter 07. At the top, the purple box (the output projection,
+# chapter 07) turns each of the decoder's vectors into one score per word of the
+# vocabulary, and the green softmax (chapter 04) turns those scores into the probability
+# of each possible next token. The red arrow carries the encoder's output to every decoder
 # layer's cross-attention, where the decoder's queries (Q) meet it as keys and values
 # (K, V). By chapter 07 you will have built every box, and checked it against PyTorch's own.
 
@@ -230,7 +242,7 @@ widgets.PathLengthExplorer(length=50, scale=1.0)
 # | family | who sees whom | typical job | examples |
 # | --- | --- | --- | --- |
 # | **encoder-only** | every token sees every token | understanding: classify, tag, search | BERT |
-# | **decoder-only** | each token sees only earlier ones | writing text, one token at a time | GPT |
+# | **decoder-only** | each token sees itself and earlier ones | writing text, one token at a time | GPT |
 # | **encoder-decoder** | the decoder also attends to the encoder | translation, summaries | original, T5 |
 #
 # You will build the encoder-decoder of the original paper, and see that switching

@@ -297,7 +297,6 @@ def attention_scores_solution(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
 assert checks.check_attention_scores(attention_scores_solution).passed
 assert torch.allclose(attention_scores_solution(q_heads, k_heads), energy, atol=1e-5)   # the einsum above
-checks.check_attention_scores(attention_scores_solution)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## Shapes along the way

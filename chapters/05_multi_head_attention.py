@@ -173,7 +173,6 @@ def multi_head_attention_solution(x, w_q, w_k, w_v, w_o, num_heads):
 
 assert checks.check_multi_head_attention(multi_head_attention_solution).passed
 assert torch.allclose(multi_head_attention_solution(x, w_q, w_k, w_v, w_o, h), out, atol=1e-5)   # as above
-checks.check_multi_head_attention(multi_head_attention_solution)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Same number of parameters as one full-width head
@@ -393,9 +392,14 @@ widgets.HeadGridExplorer(vocab, grid_embed, grid_mha, text=sentence)
 # The model is one `MultiHeadAttention` layer with 3 heads and nothing around it (no
 # residual, no feed-forward), followed by three linear readouts, one per question
 # (`transformer_course.neighbours`). Whatever the readouts know came through the heads.
-# Training takes a few seconds.
+# Training takes a few seconds. (`train` is the training loop of chapter 08: `steps`
+# times, it draws a batch of rows, measures the **loss**, how wrong the answers are, and
+# moves every weight a little to lower it, a step whose size `lr` sets; the **held-out**
+# rows never take part, so the accuracy on them shows what the model learned, not what
+# it memorised.)
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
+threads = torch.get_num_threads()
 torch.set_num_threads(1)         # a model this small trains faster on one thread
 train_rows = neighbour_rows(4000, seed=0)                 # (4000, 8) random symbols 0-5
 held_out = neighbour_rows(500, seed=1)                    # (500, 8) rows to test on
@@ -406,6 +410,7 @@ reader_history = train(reader, neighbour_loss, lambda idx: train_rows[idx], len(
 accuracy = neighbour_accuracy(reader, held_out)           # (3,): one per question
 print(f"loss {reader_history.losses[0]:.2f} → {reader_history.last_loss:.4f}; held-out accuracy: "
       + ", ".join(f"{job} {a:.1%}" for job, a in zip(JOBS, accuracy.tolist())))
+torch.set_num_threads(threads)   # back to the machine's setting for the rest of the chapter
 assert accuracy.min() > 0.99
 
 # %% slideshow={"slide_type": "subslide"}
@@ -436,8 +441,9 @@ figures.head_jobs_figure(jobs, [f"the {job} symbol" for job in JOBS],
 # Nobody told a head which job to take: all three started as random projections, and
 # which head ends up with which job depends on the seed. What training does fix is that
 # they **divide the work**, because the loss falls only when every question is answered.
-# Chapter 08 shows the same in a full model, for "it" and the words that decide what it
-# means.
+# Chapter 08 sees it again in a small encoder: one of its two heads, unasked, moves the
+# row of "it" onto the words that decide what "it" means, while the other looks
+# elsewhere. In chapter 09 the heads of a GPT share the pronouns out among them.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The price: cost grows with the square of the length
@@ -452,7 +458,8 @@ figures.head_jobs_figure(jobs, [f"the {job} symbol" for job in JOBS],
 #   block and never keeps the whole matrix.
 #
 # Let's measure both on **your** machine. It takes a second or two; longer lengths are
-# skipped if your machine is slow. Memory is the real peak where it can be measured
+# skipped if your machine is slow. The timings use one thread, so that other work on
+# the machine blurs them less. Memory is the real peak where it can be measured
 # (on Linux, the growth of the process's peak memory during one call; on a GPU, the
 # peak of PyTorch's allocator). Elsewhere the lib can only count the tensors each path
 # hands back, which cannot see the working space inside a kernel: the printout says

@@ -57,7 +57,8 @@ figures.mask_heatmap(causal, tokens, title="Causal mask: lower triangle")
 # %% slideshow={"slide_type": "fragment"}
 for i, t in enumerate(tokens):
     seen = [tokens[j] for j in range(len(tokens)) if causal[i, j]]
-    target = tokens[i + 1] if i + 1 < len(tokens) else "(end of sentence)"
+    # after the last word comes <eos>, the "end of sequence" token of chapter 01
+    target = tokens[i + 1] if i + 1 < len(tokens) else "<eos>"
     print(f"step {i}: at {t!r:12} sees {seen!s:38} → learns to predict {target!r}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -164,7 +165,9 @@ figures.mask_heatmap(both[1, 0], row_tokens, title="Causal AND padding, sentence
 #
 # Write `my_masked_weights(scores, ids, pad_id)`:
 #
-# - `scores` is (B, L, L), `ids` is (B, L), padded with `pad_id`;
+# - `scores` is (B, L, L), `ids` is (B, L), padded with `pad_id`: compare the ids with
+#   `pad_id`, not with 0, because one of the checker's batches pads with 1 (and there 0
+#   is a real token);
 # - each query may see itself and earlier tokens, and never a padding key;
 # - return the (B, L, L) attention weights (softmax over the keys).
 #
@@ -194,7 +197,6 @@ def masked_weights_solution(scores, ids, pad_id):
 assert checks.check_causal_masked_weights(masked_weights_solution).passed
 masked = masked_weights_solution(torch.randn(3, 6, 6), src, pad_idx)     # the batch above
 assert (masked[~both[:, 0]] == 0).all()                                  # nothing where the mask says no
-checks.check_causal_masked_weights(masked_weights_solution)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Three libraries, two conventions

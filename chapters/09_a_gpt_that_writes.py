@@ -722,7 +722,6 @@ def cached_attention_step_solution(q, k_new, v_new, past_k, past_v):
 
 
 assert checks.check_cached_attention_step(cached_attention_step_solution).passed
-checks.check_cached_attention_step(cached_attention_step_solution)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explore: the model writing
