@@ -30,12 +30,12 @@ What this sweep met in PyTorch, and how lib stands to it:
 
 - The copies ``nn.TransformerDecoder`` (so ``nn.Transformer``) makes of a decoder layer given an
   activation *module* compute ReLU (its ``__setstate__`` hides the module). lib copies what
-  PyTorch computes: a GELU copy is refused by name. The refusal could say why
-  (``/work/notes/equiv_fixes.patch``, the xfail tests at the end).
+  PyTorch computes: a GELU copy is refused by name, and the refusal says why (the tests at
+  the end).
 - The nested-tensor fast path fails inside ("to_padded_tensor") when every sentence is padding
   through, and puts the final norm of zeros at padded positions: compared at real ones only.
 - lib refuses float (additive) masks by design, and grouped k/v heads (``enable_gqa``) for want
-  of the option; the latter's message could name the remedy (same patch).
+  of the option; the latter's message names the remedy, repeat_interleave.
 """
 
 from __future__ import annotations
@@ -1099,12 +1099,9 @@ def test_pytorchs_decoder_copies_compute_relu_and_lib_says_so():
     torch.testing.assert_close(mine(x, memory), stack(x, memory))
 
 
-# ---------------------------------------------------------------- refusals that could say more
-
-PATCH = "/work/notes/equiv_fixes.patch"
+# ---------------------------------------------------------------- refusals that say why
 
 
-@pytest.mark.xfail(strict=True, reason=f"lib's refusal names no cause; fix proposed in {PATCH}")
 def test_the_decoder_copy_refusal_says_why_pytorch_computes_relu():
     """The refusal above is right, yet reads as nonsense to whoever gave nn.GELU() ("got relu"):
     it should say that PyTorch's copy computes ReLU, and how to keep GELU."""
@@ -1123,7 +1120,6 @@ def test_a_decoder_given_the_activation_as_a_string_keeps_it():
     Decoder(config.replace(final_norm=False), 1).load_from_torch(stack)
 
 
-@pytest.mark.xfail(strict=True, reason=f"lib's refusal of grouped k, v heads names no remedy; fix in {PATCH}")
 def test_grouped_query_heads_are_refused_with_the_repeat_that_fixes_them():
     """PyTorch users reach for enable_gqa=True; lib has none, and its refusal should say what to do."""
     q, kv = torch.randn(2, 6, 3, 4), torch.randn(2, 2, 3, 4)

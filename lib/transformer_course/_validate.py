@@ -12,7 +12,7 @@ import inspect
 import math
 import numbers
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -328,6 +328,17 @@ def module_device(name: str, model: object) -> torch.device:
     return weight.device
 
 
+def weights_device(name: str, model: object) -> torch.device:
+    """The device of a module's weights, which must hold values: a model made on the meta device
+    (shapes only) fails later inside torch, on the inputs moved there ("must hold data") or at
+    its first ``.item()`` ("Cannot copy out of meta tensor")."""
+    device = module_device(name, model)
+    if device.type == "meta":
+        got = type(model).__name__
+        raise ValueError(f"{name} must hold weights to compute with, got a {got} on the meta device")
+    return device
+
+
 def int_between(name: str, value: object, low: int, high: int, *, step: int = 1) -> int:
     """An int (numpy's too, never a bool or a float) in [low, high], both ends included, on the
     steps of a slider from ``low``: where an explorer's slider starts (ipywidgets would clamp
@@ -400,3 +411,16 @@ def takes(name: str, model: object, args: int, what: str) -> None:
         raise ValueError(f"{name} must take {what}, got {type(model).__name__}") from None
     except ValueError:  # a builtin without a signature: let the call decide
         return
+
+
+def model_call(name: str, model: Callable, *args: object, what: str) -> object:
+    """``model(*args)``, where an error from inside torch (a module built for other inputs, an
+    nn.Linear given ids: "mat1 and mat2 must have the same dtype") is refused naming ``name``
+    and saying it must be ``what``. Out-of-memory and NotImplementedError pass as they are."""
+    try:
+        return model(*args)
+    except RuntimeError as error:
+        if isinstance(error, torch.OutOfMemoryError | NotImplementedError):
+            raise
+        shapes = ", ".join(str(tuple(a.shape)) for a in args if isinstance(a, torch.Tensor))
+        raise ValueError(f"{name} must be {what}; called on ({shapes}) it failed: {error}") from error

@@ -33,6 +33,8 @@ def source_position(kind: str, i: torch.Tensor, length: torch.Tensor) -> torch.T
             raise ValueError(f"{name} must be a tensor of positions or an int, got {type(value).__name__}")
         elif not -(2**62) <= value < 2**62:  # length - 1 - i overflows int64 inside torch
             raise ValueError(f"{name} must be a position, an int in [-2**62, 2**62), got {value!r:.30}")
+    if isinstance(i, torch.Tensor) and isinstance(length, torch.Tensor):  # else "not on the expected device"
+        _validate.same_device("length", length, i.device, "i")
     shapes = [tuple(v.shape) if isinstance(v, torch.Tensor) else () for v in (i, length)]
     _validate.broadcastable("i", shapes[0], "length", shapes[1])
     return i if kind == "copy" else length - 1 - i
@@ -47,8 +49,8 @@ def cross_attention(model: Transformer, split: SequenceSplit, *, layer: int = 0)
         raise ValueError(f"model must be a Transformer (encoder-decoder), got {type(model).__name__}")
     if not isinstance(split, SequenceSplit) or len(split) == 0:
         raise ValueError(f"split must be a non-empty SequenceSplit (task.test), got {type(split).__name__}")
-    _validate.integer("layer", layer, low=0, high=len(model.decoder.layers))
-    device = _validate.module_device("model", model)
+    layer = _validate.integer("layer", layer, low=0, high=len(model.decoder.layers))
+    device = _validate.weights_device("model", model)
     n = int(split.lengths.max())
     model_fits(model, split.src, "split's sources", n)  # else the model names src and tgt
     model_fits(model, split.tgt, "split's targets", n + 1, target=True)
@@ -78,7 +80,9 @@ def share_on_source(weights: torch.Tensor, lengths: torch.Tensor, kind: str = "r
     if lengths.shape[0] == 0:  # the min and max below, and the mean, need a row
         raise ValueError(f"lengths must hold at least one row, got shape {tuple(lengths.shape)}")
     if lengths.shape[0] != weights.shape[0]:
-        raise ValueError(f"lengths must have one entry per row ({weights.shape[0]}), got {lengths.shape[0]}")
+        raise ValueError(
+            f"lengths must have one entry per row of weights ({weights.shape[0]}), got {lengths.shape[0]}"
+        )
     if int(lengths.min()) < 1 or int(lengths.max()) > min(weights.shape[2], weights.shape[3]):
         raise ValueError(
             f"lengths must be in [1, {min(weights.shape[2], weights.shape[3])}] for weights of shape "

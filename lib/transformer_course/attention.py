@@ -77,7 +77,7 @@ def scaled_dot_product_attention(
     if mask is not None:
         scores = (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
         inputs.check_mask(mask, scores, q.device)
-    _validate.dropout(dropout_p, "dropout_p")
+    dropout_p = _validate.dropout(dropout_p, "dropout_p")  # a float: F.dropout refuses a Fraction
     scale = inputs.check_scale(scale)
     causal = _validate.boolean("causal", causal)
     # Given an empty q, k or v, PyTorch's kernel returns q's batch shape, not the broadcast one
@@ -326,7 +326,7 @@ class MultiHeadAttention(nn.Module):
         mask broadcastable to (B, h, T, t + T), checked before anything joins the cache."""
         if not isinstance(cache, KVCache):
             raise ValueError(f"cache must be a KVCache (model.new_cache()), got {type(cache).__name__}")
-        _validate.integer("layer", layer, low=0, high=cache.num_layers)
+        layer = _validate.integer("layer", layer, low=0, high=cache.num_layers)
         past = cache.keys[layer]  # (B, h, t, d_head), or None while empty
         t = 0 if past is None else past.shape[2]
         if past is not None:

@@ -20,6 +20,10 @@ from . import _validate
 def check_weights_fit(q: torch.Tensor, k: torch.Tensor) -> None:
     """The weights (..., Lq, Lk) of q (..., Lq, d_k) and k (..., Lk, d_k) fit in memory: a long
     sequence's are refused by name, not half allocated (torch's "can't allocate memory")."""
+    for name, x in (("q", q), ("k", k)):  # checked by check_qk where attention calls this
+        if not isinstance(x, torch.Tensor) or x.dim() < 2:
+            got = f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"{name} must be a tensor of at least 2 dimensions (..., L, d_k), got {got}")
     lead = [max(a, b) for a, b in zip(reversed(q.shape[:-2]), reversed(k.shape[:-2]))]
     longer = q.shape[:-2] if q.dim() > k.dim() else k.shape[:-2]
     numel = math.prod(lead) * math.prod(longer[: len(longer) - len(lead)]) * q.shape[-2] * k.shape[-2]
@@ -42,7 +46,24 @@ def check_qk(q: torch.Tensor, k: torch.Tensor) -> None:
         )
     _validate.like("k", k, q, "q")
     # The dimensions before (L, d_k) are batch and heads: k's must match q's (or be 1).
+    _check_grouped_heads(q, k)
     _validate.broadcastable("k's batch dimensions", k.shape[:-2], "q's", q.shape[:-2])
+
+
+def _check_grouped_heads(q: torch.Tensor, k: torch.Tensor) -> None:
+    """k with fewer heads (dimension -3) than q, each shared by a group of query heads, is
+    PyTorch's grouped-query attention (``enable_gqa=True``), which this function does not do:
+    refused with the repeat that makes it ordinary attention."""
+    if q.dim() < 3 or k.dim() < 3 or _validate.broadcasts(k.shape[:-2], q.shape[:-2]):
+        return
+    heads, kv_heads = q.shape[-3], k.shape[-3]
+    if kv_heads > 1 and heads > kv_heads and heads % kv_heads == 0:
+        raise ValueError(
+            f"k's batch dimensions of shape {tuple(k.shape[:-2])} and q's of shape {tuple(q.shape[:-2])} "
+            f"do not broadcast together: k has {kv_heads} heads (dimension -3), q {heads}. There is no "
+            f"enable_gqa here: for grouped-query attention repeat k and v for each group of query "
+            f"heads first, k.repeat_interleave({heads // kv_heads}, dim=-3) (and v the same)"
+        )
 
 
 def check_scale(scale: float | None) -> float | None:
@@ -96,6 +117,9 @@ def check_sequences(
 def check_torch_mha(mine: nn.Module, mha: object, name: str) -> None:
     """``mha`` (called ``name``) is an ``nn.MultiheadAttention`` that ``mine`` can copy: the same
     sizes and bias, with weights, and nothing this module does not compute."""
+    if not all(hasattr(mine, a) for a in ("d_model", "num_heads", "kdim", "vdim", "q_proj")):
+        got = type(mine).__name__
+        raise ValueError(f"mine must be lib's MultiHeadAttention (the module to copy into), got {got}")
     if not isinstance(mha, nn.MultiheadAttention):
         raise ValueError(f"{name} must be an nn.MultiheadAttention, got {type(mha).__name__}")
     if any(p.is_meta for p in mha.parameters()):

@@ -277,7 +277,8 @@ def measure_attention_cost(
     if device.type == "meta":  # a meta tensor has a shape but no values: nothing runs, nothing to time
         raise ValueError(f"device must be one that computes, such as 'cpu' or 'cuda', got {str(device)!r}")
     if threads is not None:
-        _validate.integer("threads", threads, low=1, high=MAX_THREADS + 1)  # torch overflows past it
+        # torch overflows past MAX_THREADS
+        threads = _validate.integer("threads", threads, low=1, high=MAX_THREADS + 1)
     seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's
     meter = _meter(memory, device)
     g = torch.Generator(device=device).manual_seed(seed)

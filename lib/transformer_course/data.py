@@ -49,8 +49,14 @@ class SequenceSplit:
     def __post_init__(self):  # made by hand, a wrong field would fail later, inside torch
         _validate.tensor("src", self.src, ndim=(1, 2), floating=False)  # 1-D: one row, split[i]
         rows = tuple(self.src.shape[:-1])
-        _validate.tensor("tgt", self.tgt, ndim=self.src.dim(), floating=False)
-        _validate.tensor("lengths", self.lengths, ndim=len(rows), floating=False)
+        _validate.tensor("tgt", self.tgt, floating=False)
+        _validate.tensor("lengths", self.lengths, floating=False)
+        for name, ndim in (("tgt", self.src.dim()), ("lengths", len(rows))):
+            if getattr(self, name).dim() != ndim:  # src decides: 2-D a split, 1-D one row (split[i])
+                raise ValueError(
+                    f"{name} must be {ndim}-D, as src of shape {tuple(self.src.shape)} is "
+                    f"{'a split' if rows else 'one row'}; got shape {tuple(getattr(self, name).shape)}"
+                )
         for name in ("tgt", "lengths"):
             got = tuple(getattr(self, name).shape)
             if got[: len(rows)] != rows:
@@ -76,6 +82,15 @@ class SequenceTask:
     test: SequenceSplit
     max_len: int  # the longest source row of both splits
     min_len: int = 1  # the shortest: a model trained on it has never seen other lengths
+
+    def __post_init__(self):  # made by hand, a wrong field would fail later (task.vocab.stoi …)
+        if not isinstance(self.kind, str) or self.kind not in TASKS:
+            raise ValueError(f"kind must be one of {TASKS}, got {_validate.shown(self.kind)}")
+        _check_parts(self, SequenceSplit)
+        _validate.positive_int("min_len", self.min_len)
+        _validate.positive_int("max_len", self.max_len)
+        if self.max_len < self.min_len:
+            raise ValueError(f"max_len must be >= min_len ({self.min_len}), got {self.max_len}")
 
     @property
     def symbols(self) -> list[str]:
@@ -110,6 +125,13 @@ class SequenceTask:
         return out
 
 
+def _check_parts(task: object, split: type) -> None:
+    """A task's ``vocab`` is a Vocab, its ``train`` and ``test`` are splits of type ``split``."""
+    _validate.instance("vocab", task.vocab, Vocab, " (the task's tokens)")
+    for name in ("train", "test"):
+        _validate.instance(name, getattr(task, name), split)
+
+
 def _listed(words: list[str], most: int = 8, width: int = 20) -> str:
     """'a', 'b' … for a message: each word once, cut to ``width`` characters, at most ``most``
     of them (a pasted essay must not become the message)."""
@@ -132,7 +154,7 @@ def _check_index(index: object, n: int) -> None:
         raise ValueError(  # a uint8 or bool tensor would pick rows as a mask, a float one fails
             f"index must hold row numbers as int64 (or int32, int16, int8), got dtype {index.dtype}"
         )
-    _validate.integer("index", index, low=-n, high=n)
+    index = _validate.integer("index", index, low=-n, high=n)
 
 
 _INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8)  # uint8 would index as a mask
@@ -173,12 +195,12 @@ def sequence_task(
     """
     if not isinstance(kind, str) or kind not in TASKS:  # a numpy array fails at `in`
         raise ValueError(f"kind must be one of {TASKS}, got {kind!r}")
-    _validate.positive_int("num_symbols", num_symbols)
-    _validate.positive_int("min_len", min_len)
-    _validate.positive_int("max_len", max_len)
-    _validate.positive_int("num_train", num_train)
-    _validate.positive_int("num_test", num_test)
-    _validate.integer("seed", seed)
+    num_symbols = _validate.positive_int("num_symbols", num_symbols)
+    min_len = _validate.positive_int("min_len", min_len)
+    max_len = _validate.positive_int("max_len", max_len)
+    num_train = _validate.positive_int("num_train", num_train)
+    num_test = _validate.positive_int("num_test", num_test)
+    seed = _validate.integer("seed", seed)
     if max_len < min_len:
         raise ValueError(f"max_len must be >= min_len ({min_len}), got {max_len}")
     if num_symbols > 26:
@@ -271,7 +293,8 @@ class PronounSplit:
             pos = _validate.tensor(name, getattr(self, name), floating=False)
             if tuple(pos.shape) != rows:
                 raise ValueError(
-                    f"{name} must have shape {rows}, one position per sentence, got {tuple(pos.shape)}"
+                    f"{name} must have shape {rows}, one position per sentence of ids "
+                    f"{tuple(self.ids.shape)}, got {tuple(pos.shape)}"
                 )
             _validate.ids_in_range(name, pos, length)  # positions in the sentences, read once here
         sentences = _validate.strings("sentences", self.sentences, "texts")
@@ -305,6 +328,9 @@ class PronounTask:
     train: PronounSplit
     test: PronounSplit
 
+    def __post_init__(self):  # made by hand, a wrong field would fail later (task.vocab.tokens …)
+        _check_parts(self, PronounSplit)
+
     def tokens(self, split: PronounSplit, i: int) -> list[str]:
         """The words of sentence ``i`` of ``split`` (padding dropped)."""
         if not isinstance(split, PronounSplit):
@@ -332,9 +358,9 @@ def pronoun_sentences() -> list[tuple[str, int, int, int]]:
 
 def pronoun_task(*, num_train: int = 2000, num_test: int = 300, seed: int = 0) -> PronounTask:
     """Pronoun-resolution sentences, shuffled with ``seed`` and split without overlap."""
-    _validate.positive_int("num_train", num_train)
-    _validate.positive_int("num_test", num_test)
-    _validate.integer("seed", seed)
+    num_train = _validate.positive_int("num_train", num_train)
+    num_test = _validate.positive_int("num_test", num_test)
+    seed = _validate.integer("seed", seed)
     rows = pronoun_sentences()
     if num_train + num_test > len(rows):
         raise ValueError(
@@ -363,8 +389,8 @@ def _pronoun_split(rows, vocab: Vocab) -> PronounSplit:
 
 def batches(num_items: int, batch_size: int, *, seed: int = 0):
     """Endless index batches (batch_size,): a fresh seeded shuffle of 0 … num_items-1 each epoch."""
-    _validate.positive_int("num_items", num_items)
-    _validate.positive_int("batch_size", batch_size)
+    num_items = _validate.positive_int("num_items", num_items)
+    batch_size = _validate.positive_int("batch_size", batch_size)
     seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's
     _validate.fits_in_memory("num_items", num_items, bytes_each=8)  # each shuffle is int64
     g = torch.Generator().manual_seed(seed)

@@ -26,7 +26,7 @@ class TokenEmbedding(nn.Module):
         self.scale = _validate.boolean("scale", scale)
         if padding_idx is not None:
             # As in nn.Embedding, a negative index counts from the end of the table.
-            _validate.integer("padding_idx", padding_idx, low=-vocab_size, high=vocab_size)
+            padding_idx = _validate.integer("padding_idx", padding_idx, low=-vocab_size, high=vocab_size)
         # Checked before nn.Embedding allocates the table (float32, 4 bytes a number).
         _validate.fits_in_memory("vocab_size × d_model", self.vocab_size * self.d_model)
         self.lookup = nn.Embedding(self.vocab_size, self.d_model, padding_idx=padding_idx)

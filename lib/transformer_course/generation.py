@@ -154,7 +154,7 @@ def generate(
     _validate.stored("prompt", prompt)
     if prompt.numel() == 0:
         raise ValueError("prompt must hold at least one token (e.g. <bos>)")
-    _validate.positive_int("max_new_tokens", max_new_tokens)
+    max_new_tokens = _validate.positive_int("max_new_tokens", max_new_tokens)
     longest = prompt.shape[0] + max_new_tokens  # the steps' prefixes, int64: about longest² / 2
     _validate.fits_in_memory("max_new_tokens", longest * (longest + 1) // 2, bytes_each=8)
     _check_room(logits_fn, prompt.shape[0], max_new_tokens)
@@ -197,9 +197,9 @@ def greedy_decode(
     _validate.stored("prompt", prompt)  # its ids are read below
     if prompt.shape[1] == 0:
         raise ValueError("prompt must hold at least one token per row (e.g. <bos>)")
-    _validate.positive_int("max_new_tokens", max_new_tokens)
+    max_new_tokens = _validate.positive_int("max_new_tokens", max_new_tokens)
     _check_room(logits_fn, prompt.shape[1], max_new_tokens)
-    _validate.integer("pad_id", pad_id, low=0, high=_vocab(logits_fn))  # None fails in masked_fill
+    pad_id = _validate.integer("pad_id", pad_id, low=0, high=_vocab(logits_fn))  # None fails in masked_fill
     _check_ids(logits_fn, prompt, eos_id=eos_id)  # pad_id: just above
     ids = prompt.clone()
     done = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
@@ -219,7 +219,7 @@ def strip(ids: torch.Tensor, *, eos_id: int, skip: tuple[int, ...] = ()) -> list
     """(B, T) ids → per row, the ids before the first ``eos_id``, leaving out ``skip`` ids."""
     _validate.tensor("ids", ids, ndim=2, floating=False)
     _validate.stored("ids", ids)  # read below, with tolist()
-    _validate.integer("eos_id", eos_id)
+    eos_id = _validate.integer("eos_id", eos_id)
     if isinstance(skip, str | torch.Tensor) or not isinstance(skip, tuple | list | set | frozenset):
         raise ValueError(f"skip must be a tuple of ids to leave out, got {type(skip).__name__}")
     for i, s in enumerate(skip):
@@ -318,16 +318,16 @@ def seq2seq_accuracy(
     batch_size: int = 1000,
 ) -> float:
     """Exact-match accuracy of batched greedy decoding on every row of ``split``."""
-    _validate.positive_int("batch_size", batch_size)
+    batch_size = _validate.positive_int("batch_size", batch_size)
     for name, value in (("bos_id", bos_id), ("eos_id", eos_id), ("pad_id", pad_id)):
         _validate.integer(name, value, low=0)
     if not isinstance(split, SequenceSplit) or len(split) == 0:
         raise ValueError(f"split must be a non-empty SequenceSplit (task.test), got {type(split).__name__}")
-    device = _validate.module_device("model", model)
+    device = _validate.weights_device("model", model)
     _validate.takes("model", model, 2, "(src, trg_in), an encoder-decoder Transformer")
     vocab = output_vocab(model)
     if vocab is not None:  # else greedy_decode names its prompt, which the caller never saw
-        _validate.integer("bos_id", bos_id, low=0, high=vocab)
+        bos_id = _validate.integer("bos_id", bos_id, low=0, high=vocab)
     longest = int(split.lengths.max())  # symbols; the target adds <bos> and <eos>
     model_fits(model, split.src, "split's sources", longest)
     model_fits(model, split.tgt, "split's targets", longest + 2, target=True)

@@ -52,7 +52,7 @@ class History:
 
     def smoothed(self, window: int = 20) -> list[float]:
         """Running mean of the loss over the last ``window`` steps (fewer at the start)."""
-        _validate.positive_int("window", window)
+        window = _validate.positive_int("window", window)
         for i, loss in enumerate(self.losses):  # "a" or None would fail at +=, naming neither
             tensor = isinstance(loss, torch.Tensor) and _is_number(loss)  # a 0-D loss, as loss_fn returns it
             if isinstance(loss, bool) or not (isinstance(loss, numbers.Real) or tensor):
@@ -69,9 +69,10 @@ class History:
         """Record ``value`` (e.g. a held-out loss) measured at ``step`` under ``name``."""
         if not isinstance(name, str) or not name:
             raise ValueError(f'name must be a non-empty str such as "held-out", got {name!r}')
-        _validate.integer("step", step, low=0)
+        step = _validate.integer("step", step, low=0)
         if isinstance(value, str | bytes | bool) or not _is_number(value):  # True is no measurement
-            raise ValueError(f"value must be a number (what was measured at step {step}), got {value!r}")
+            got = _validate.shown(value)
+            raise ValueError(f"value must be a number (what was measured at step {step}), got {got}")
         self.evals.setdefault(name, []).append((step, float(value)))
 
 
@@ -81,6 +82,6 @@ def _is_number(value: object) -> bool:
         return value.numel() == 1 and not value.is_meta and not value.is_complex()
     try:
         float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond a float's range
         return False
     return True

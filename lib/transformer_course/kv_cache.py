@@ -46,7 +46,8 @@ class KVCache:
     """
 
     def __init__(self, num_layers: int, max_len: int):
-        self.num_layers = _validate.positive_int("num_layers", num_layers)
+        # Python ints from here on: numpy's would wrap around in the products below (np.int64 max × 3)
+        self.num_layers = num_layers = _validate.positive_int("num_layers", num_layers)
         self.max_len = _validate.positive_int("max_len", max_len)
         # three lists of num_layers entries: 10**12 layers would fill the memory before any key
         _validate.fits_in_memory("num_layers", 3 * num_layers, bytes_each=8)
@@ -99,7 +100,7 @@ class KVCache:
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer ``layer``'s keys and values of the new positions, k and v (B, h, T, d_head),
         → every position's so far, each (B, h, t + T, d_head), which the cache keeps."""
-        _validate.integer("layer", layer, low=0, high=self.num_layers)
+        layer = _validate.integer("layer", layer, low=0, high=self.num_layers)
         _validate.tensor("k", k, ndim=4, floating=True)
         _validate.tensor("v", v, ndim=4, floating=True)
         _validate.like("v", v, k, "k")

@@ -69,6 +69,10 @@ def _check_decoder(model: object) -> None:
     _validate.takes("model", model, 1, "(ids), a decoder-only model such as DecoderOnlyTransformer")
 
 
+# What ``model`` must be, said where one fails inside torch (an nn.Linear given ids, say).
+_DECODER = "a decoder-only model of ids (B, T) → logits (B, T, V), such as DecoderOnlyTransformer"
+
+
 def _check_stories(stories: object) -> None:
     if (
         isinstance(stories, (Story, str))
@@ -94,7 +98,8 @@ def next_token_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0) -> 
     labels = ids[:, 1:]  # (B, T-1): the token that comes next
     if not bool((labels != pad_id).any()):
         raise ValueError(f"ids has no token to predict: every label (ids[:, 1:]) is the padding id {pad_id}")
-    logits = model(ids[:, :-1])  # (B, T-1, V): row i has read ids[:, : i + 1]
+    # (B, T-1, V): row i has read ids[:, : i + 1]
+    logits = _validate.model_call("model", model, ids[:, :-1], what=_DECODER)
     # the model checked the ids it read; the last column is only a label: check it too
     _validate.ids_in_range("ids (its labels ids[:, 1:])", labels, logits.shape[-1])
     # .long(): int32 ids (which the model reads) as cross_entropy's labels; int64 ones as they are
@@ -122,6 +127,7 @@ def story_batch_fn(ids: torch.Tensor, *, pad_id: int = 0) -> Callable[[torch.Ten
 
     def batch_fn(indices: torch.Tensor) -> torch.Tensor:
         _validate.tensor("indices", indices, ndim=1, floating=False)
+        _validate.index_dtype("indices", indices)  # uint8 would pick stories as a mask, not by index
         if len(indices) == 0:
             raise ValueError("indices must hold at least one story's index, got none")
         _validate.ids_in_range("indices", indices, len(ids))
@@ -171,7 +177,7 @@ def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, bat
     _check_decoder(model)
     _check_ids(ids)
     check_pad_id(pad_id)
-    _validate.positive_int("batch_size", batch_size)
+    batch_size = _validate.positive_int("batch_size", batch_size)
     if not bool((ids[:, 1:] != pad_id).any()):
         raise ValueError(
             f"ids has no token to predict (got shape {tuple(ids.shape)}; every label is padding)"
@@ -179,10 +185,10 @@ def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, bat
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
-    device = _validate.module_device("model", model)
+    device = _validate.weights_device("model", model)
     for start in range(0, ids.shape[0], batch_size):
         part = ids[start : start + batch_size].to(device)
-        logits = model(part[:, :-1])  # (b, T-1, V)
+        logits = _validate.model_call("model", model, part[:, :-1], what=_DECODER)  # (b, T-1, V)
         labels = part[:, 1:]
         _validate.ids_in_range("ids (its labels ids[:, 1:])", labels, logits.shape[-1])
         total += F.cross_entropy(
@@ -224,7 +230,7 @@ def sample_stories(
     if not isinstance(model, DecoderOnlyTransformer):
         raise ValueError(f"model must be a DecoderOnlyTransformer, got {type(model).__name__}")
     check_count("num_stories", num_stories)  # a billion would run for days
-    _validate.positive_int("batch_size", batch_size)
+    batch_size = _validate.positive_int("batch_size", batch_size)
     seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's
     check_options(temperature, top_k, model.config.vocab_size, top_p=top_p)
     if model.config.vocab_size != len(story_vocab()):  # its ids would be read as other words
@@ -232,7 +238,7 @@ def sample_stories(
             f"model must be a story model, with vocab_size len(story_vocab()) = {len(story_vocab())}, "
             f"got vocab_size {model.config.vocab_size}"
         )
-    device = _validate.module_device("model", model)
+    device = _validate.weights_device("model", model)
     _check_cache_fits(model, min(num_stories, batch_size))
     was_training = model.training
     model.eval()

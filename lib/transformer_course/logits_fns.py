@@ -43,7 +43,8 @@ def model_fits(
     the ids are an encoder-decoder's output."""
     _validate.tensor(f"the {what}", ids, floating=False)  # named as the caller's argument
     _validate.stored(f"the {what}", ids)  # its largest id is read below
-    _validate.integer("positions", positions, low=0)  # the caller's own count: not a user's input
+    positions = _validate.integer("positions", positions, low=0)  # the caller's own count: not a user's input
+    _validate.boolean("target", target)  # a str such as "no" would read the output vocabulary
     config = getattr(model, "config", None)
     if config is None or not ids.numel():
         return
@@ -95,7 +96,12 @@ def decoder_logits_fn(model: torch.nn.Module) -> LogitsFn:
     _validate.takes("model", model, 1, "(ids), a decoder-only model such as DecoderOnlyTransformer")
 
     def logits_fn(prefix: torch.Tensor) -> torch.Tensor:
-        out = model(prefix)
+        try:
+            out = model(prefix)
+        except ValueError as error:  # a course model names the prefix "ids", its own argument
+            if isinstance(model, DecoderOnlyTransformer) and str(error).startswith("ids "):
+                raise ValueError("prefix" + str(error)[len("ids") :].replace("ids.", "prefix.")) from None
+            raise
         return out[0] if isinstance(out, tuple) else out
 
     logits_fn.max_len = max_positions(model)  # generate checks the positions asked for up front

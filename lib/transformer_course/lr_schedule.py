@@ -25,8 +25,8 @@ def learning_rates(lr: float, steps: int, *, warmup: int = 0, decay: bool = Fals
     from lr down to lr/10, so that the last updates are small and the weights settle.
     """
     _check_lr(lr)
-    _validate.integer("steps", steps, low=1, high=MAX_SCHEDULE + 1)  # one float per step, listed
-    _validate.integer("warmup", warmup, low=0)
+    steps = _validate.integer("steps", steps, low=1, high=MAX_SCHEDULE + 1)  # one float per step, listed
+    warmup = _validate.integer("warmup", warmup, low=0)
     _validate.boolean("decay", decay)
     return [lr * _lr_factor(s, steps, warmup, decay) for s in range(steps)]
 

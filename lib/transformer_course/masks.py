@@ -29,7 +29,7 @@ def padding_mask(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     """
     _validate.tensor("ids", ids, ndim=2, floating=False)
     # An int64 (any id a tensor can hold): a larger one fails inside the comparison, an OverflowError.
-    _validate.integer("pad_id", pad_id, low=-(2**63), high=2**63)
+    pad_id = _validate.integer("pad_id", pad_id, low=-(2**63), high=2**63)
     return (ids != pad_id).unsqueeze(1).unsqueeze(2)
 
 

@@ -28,8 +28,11 @@ MAX_SYMBOLS = 2**62  # symbol ids torch.randint can draw
 
 def neighbour_rows(num_rows: int, *, length: int = 8, num_symbols: int = 6, seed: int = 0) -> torch.Tensor:
     """(num_rows, length) random symbol ids in [0, num_symbols), reproducible from ``seed``."""
-    for name, value in (("num_rows", num_rows), ("length", length), ("num_symbols", num_symbols)):
+    # Python ints: numpy's would wrap around in the product checked below (np.int64 max × 8)
+    num_rows, length, num_symbols = (
         _validate.positive_int(name, value)
+        for name, value in (("num_rows", num_rows), ("length", length), ("num_symbols", num_symbols))
+    )
     if num_symbols > MAX_SYMBOLS:  # torch.randint overflows past int64
         raise ValueError(f"num_symbols must be at most {MAX_SYMBOLS:,}, got {num_symbols:,}")
     if length < 3:
@@ -87,11 +90,15 @@ class NeighbourReader(nn.Module):
         return torch.stack([readout(mixed) for readout in self.readouts], dim=1)  # (N, 3, L, S)
 
 
+# What ``model`` must be, said where one fails inside torch (an nn.Linear given ids, say).
+_READER = "a NeighbourReader, ids (N, L) → logits (N, 3, L, S)"
+
+
 def neighbour_loss(model: NeighbourReader, ids: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of every job at every position that has an answer, averaged."""
     _validate.takes("model", model, 1, "(ids), a NeighbourReader")
     _check_rows(ids)
-    logits = model(ids)  # (N, 3, L, S)
+    logits = _validate.model_call("model", model, ids, what=_READER)  # (N, 3, L, S)
     if (
         not isinstance(logits, torch.Tensor)
         or logits.dim() != 4
@@ -107,10 +114,11 @@ def neighbour_loss(model: NeighbourReader, ids: torch.Tensor) -> torch.Tensor:
 def neighbour_accuracy(model: NeighbourReader, ids: torch.Tensor) -> torch.Tensor:
     """(3,): for each job of ``JOBS``, the share of positions (with an answer) named right."""
     _validate.instance("model", model, nn.Module, " (a NeighbourReader)")
+    _validate.weights_device("model", model)  # its guesses are compared with the targets below
     _check_rows(ids)
     was_training = model.training
     model.eval()
-    guesses = model(ids).argmax(dim=-1).cpu()  # (N, 3, L)
+    guesses = _validate.model_call("model", model, ids, what=_READER).argmax(dim=-1).cpu()  # (N, 3, L)
     model.train(was_training)
     targets = neighbour_targets(ids.cpu())
     answered = targets != NO_ANSWER

@@ -43,9 +43,12 @@ class PronounPointer(nn.Module):
     def forward(self, ids: torch.Tensor, it_pos: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
         _validate.tensor("ids", ids, ndim=2, floating=False)
         _validate.tensor("it_pos", it_pos, ndim=1, floating=False)
+        _validate.stored("it_pos", it_pos)  # its values are read below
+        _validate.index_dtype("it_pos", it_pos)  # uint8 would index as a mask of rows
         if it_pos.shape[0] != ids.shape[0]:
             raise ValueError(
-                f"it_pos must have one entry per sentence ({ids.shape[0]}), got shape {tuple(it_pos.shape)}"
+                f"it_pos must have one entry per sentence of ids ({ids.shape[0]}), "
+                f"got shape {tuple(it_pos.shape)}"
             )
         if it_pos.numel() and (int(it_pos.min()) < 0 or int(it_pos.max()) >= ids.shape[1]):
             raise ValueError(f"it_pos must hold positions in [0, {ids.shape[1]}), got {it_pos.tolist()}")
@@ -80,7 +83,7 @@ def referent_wins(model: PronounPointer, split: PronounSplit) -> torch.Tensor:
     """(N,) bool: does the attention from "it" weigh the referent above the distractor?"""
     _check_model(model)
     _check_split("split", split)
-    device = _validate.module_device("model", model)
+    device = _validate.weights_device("model", model)
     was_training = model.training
     model.eval()
     weights = model(split.ids.to(device), split.it_pos.to(device)).cpu()
@@ -93,8 +96,11 @@ def resolve(model: PronounPointer, ids: torch.Tensor, it_pos: int) -> torch.Tens
     """One sentence: ids (L,) and the position of "it" → pointer weights (L,)."""
     _check_model(model)
     _validate.tensor("ids", ids, ndim=1, floating=False)
-    it_pos = _validate.integer("it_pos", it_pos, low=0, high=max(len(ids), 1))  # a position in ids
-    device = _validate.module_device("model", model)
+    _validate.stored("ids", ids)  # moved to the model's device below: a meta one has nothing to copy
+    if len(ids) == 0:
+        raise ValueError('ids must hold at least one token (a sentence with "it"), got shape (0,)')
+    it_pos = _validate.integer("it_pos", it_pos, low=0, high=len(ids))  # a position in ids
+    device = _validate.weights_device("model", model)
     with torch.no_grad():
         return model(ids.unsqueeze(0).to(device), torch.tensor([it_pos], device=device))[0].cpu()
 
@@ -107,13 +113,15 @@ def predicate_share(model: PronounPointer, split: PronounSplit, *, layer: int = 
     Nothing in the loss asks for this: the loss only scores the pointer head. It is what
     the encoder learns on its own, because the pointer needs "it" to carry its predicate.
     """
+    if not isinstance(model, PronounPointer):  # called with need_weights, then encoder_attention()
+        raise ValueError(f"model must be a PronounPointer, got {type(model).__name__}")
     _check_split("split", split)
-    device = _validate.module_device("model", model)
+    device = _validate.weights_device("model", model)
     was_training = model.training
     model.eval()
     model(split.ids.to(device), split.it_pos.to(device), need_weights=True)
     layers = model.encoder_attention()
-    _validate.integer("layer", layer, low=0, high=len(layers))
+    layer = _validate.integer("layer", layer, low=0, high=len(layers))
     weights = layers[layer].cpu()  # (N, h, L, L)
     model.train(was_training)
     rows = torch.arange(len(split))

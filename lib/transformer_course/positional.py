@@ -135,7 +135,7 @@ def _check_input(x: torch.Tensor, d_model: int, max_len: int, table: torch.Tenso
     _validate.tensor("x", x, ndim=3, floating=True)
     _validate.size("x", x, -1, d_model, "d_model")
     _validate.same_device("x", x, table.device, "the position table")
-    _validate.integer("start", start, low=0, high=max_len + 1)  # past max_len: named, not "x has …"
+    start = _validate.integer("start", start, low=0, high=max_len + 1)  # past max_len: named, not "x has …"
     if start + x.shape[1] > max_len:
         where = f" from position {start}" if start else ""
         raise ValueError(f"x has {x.shape[1]} positions (dimension 1){where} but max_len is {max_len}")

@@ -98,8 +98,8 @@ class PronounAttention:
     def rate_by_word(self, layer: int, head: int) -> dict[str, float]:
         """One head's share of pronouns won, for each pronoun word."""
         layers, heads = self.wins.shape[:2]
-        _validate.integer("layer", layer, low=0, high=layers)
-        _validate.integer("head", head, low=0, high=heads)
+        layer = _validate.integer("layer", layer, low=0, high=layers)
+        head = _validate.integer("head", head, low=0, high=heads)
         wins = self.wins[layer, head]
         return {
             w: float(wins[[i for i, x in enumerate(self.words) if x == w]].float().mean())
@@ -149,7 +149,7 @@ def pronoun_readings(
     the model: both rows come from the same attention weights, so reading them together
     costs one forward pass instead of one per row."""
     _check_stories("stories", stories)
-    _validate.positive_int("batch_size", batch_size)
+    batch_size = _validate.positive_int("batch_size", batch_size)
     rows = _rows(at)
     for row in rows:
         _check_row(row)

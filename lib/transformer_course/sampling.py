@@ -39,9 +39,9 @@ def check_options(
     number (NaN, inf), a top_k outside 1 … V, or a top_p outside (0, 1]."""
     _validate.finite_number("temperature", temperature, at_least=0, note=" (0 = greedy)")
     if vocab_size is not None:  # compared with top_k below: a str would fail at ">"
-        _validate.positive_int("vocab_size", vocab_size)
+        vocab_size = _validate.positive_int("vocab_size", vocab_size)
     if top_k is not None:
-        _validate.integer("top_k", top_k, low=1)
+        top_k = _validate.integer("top_k", top_k, low=1)
         if vocab_size is not None and top_k > vocab_size:
             raise ValueError(f"top_k must be at most the vocabulary size ({vocab_size}), got {top_k}")
     if top_p is not None:
@@ -100,6 +100,7 @@ def next_token_probs(
     check_logits(logits)
     logits = logits.detach()
     temperature = float(temperature)  # a huge int (10**30) fails inside torch's division
+    top_p = top_p if top_p is None else float(top_p)  # a Fraction fails in torch's comparison
     if temperature == 0:
         return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).float()
     # Each row's largest logit becomes 0 and the rest negative before dividing, so neither a
@@ -131,7 +132,7 @@ def keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     _validate.finite_tensor("probs", probs, at_least=0)
     if probs.numel() and bool((probs.sum(dim=-1) <= 0).any()):
         raise ValueError("probs must give each row some probability, got a row of zeros")
-    _validate.finite_number("top_p", top_p, above=0, at_most=1)
+    top_p = _validate.finite_number("top_p", top_p, above=0, at_most=1)  # a float, not a Fraction
     return _keep_top_p(probs, top_p)
 
 

@@ -45,7 +45,7 @@ class Embed(nn.Module):
 
     def forward(self, ids: torch.Tensor, *, start: int = 0) -> torch.Tensor:
         _validate.tensor("ids", ids, ndim=2, floating=False)
-        _validate.integer("start", start, low=0, high=self.position.max_len + 1)
+        start = _validate.integer("start", start, low=0, high=self.position.max_len + 1)
         if start + ids.shape[1] > self.position.max_len:
             raise ValueError(
                 f"ids has {ids.shape[1]} positions (dimension 1) from position {start}, "

@@ -16,6 +16,7 @@ import numbers
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from . import _validate
 from .story_world import BY_KEY, FOODS, Entry
 
 
@@ -55,9 +56,9 @@ class Story:
         # Type checks only: the generator makes one Story per story it writes.
         if not isinstance(self.tokens, tuple) or not all(isinstance(t, str) for t in self.tokens):
             raise ValueError(f"tokens must be a tuple of token strings, got {_kind(self.tokens)}")
-        lp = self.log_prob
-        if isinstance(lp, bool) or not isinstance(lp, numbers.Real) or math.isnan(lp) or lp > 0:
-            raise ValueError(f"log_prob must be a log-probability, a number <= 0, got {lp!r}")
+        if not _log_probability(self.log_prob):
+            got = _validate.shown(self.log_prob)
+            raise ValueError(f"log_prob must be a log-probability, a number <= 0, got {got}")
         if not isinstance(self.sentences, tuple) or not all(isinstance(e, Entry) for e in self.sentences):
             raise ValueError(
                 f"sentences must be a tuple of story_world.Entry (table entries), got {_kind(self.sentences)}"
@@ -109,3 +110,14 @@ def _link(pronoun: int, noun: str, query: int, mentions: dict[str, list[int]], w
         before[noun],
         tuple(before[k] for k in others),
     )
+
+
+def _log_probability(value: object) -> bool:
+    """A real number <= 0, not NaN (an int beyond a float's range, -10**400, is none either:
+    math.isnan cannot take it)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return not math.isnan(value) and value <= 0
+    except OverflowError:
+        return False

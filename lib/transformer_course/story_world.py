@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
 
@@ -150,7 +151,7 @@ class Table:
     def __init__(self, entries: list[Entry], what: str):
         # Two ways to write the same sentence would make p(sentence) a sum rather than a
         # product of choices, and the entropy below wrong: the grammar must be unambiguous.
-        self.entries = tuple(entries)
+        self.entries = _entries(entries)
         self.index = {e.tokens: e for e in self.entries}
         if len(self.index) != len(self.entries):
             raise RuntimeError(f"the {what} table writes some sentence in two ways")
@@ -159,6 +160,8 @@ class Table:
             raise RuntimeError(f"the {what} table's probabilities sum to {self.cumulative[-1]}, not 1")
 
     def draw(self, rng: random.Random) -> Entry:
+        if not isinstance(rng, random.Random):  # else "'NoneType' object has no attribute 'choices'"
+            raise ValueError(f"rng must be a random.Random, e.g. random.Random(0), got {type(rng).__name__}")
         return rng.choices(self.entries, cum_weights=self.cumulative)[0]
 
     @property
@@ -174,6 +177,17 @@ class Table:
     @property
     def longest(self) -> int:
         return max(len(e.tokens) for e in self.entries)
+
+
+def _entries(entries: object) -> tuple[Entry, ...]:
+    """A table's sentences: at least one ``Entry`` (else it fails inside, reading ``.tokens``)."""
+    if isinstance(entries, str | bytes) or not isinstance(entries, Iterable):
+        raise ValueError(f"entries must be a list of Entry, got {type(entries).__name__}")
+    entries = tuple(entries)
+    if not entries or not all(isinstance(e, Entry) for e in entries):
+        kinds = sorted({type(e).__name__ for e in entries})
+        raise ValueError(f"entries must be a non-empty list of Entry, got {len(entries)} item(s) of {kinds}")
+    return entries
 
 
 def cast_pairs() -> list[tuple[Character, Character]]:

@@ -125,7 +125,7 @@ class Vocab:
     def from_texts(cls, texts: Iterable[str], min_freq: int = 1) -> Vocab:
         """Vocabulary of every token seen at least ``min_freq`` times, most frequent first."""
         texts = _validate.strings("texts", texts, "texts")
-        _validate.positive_int("min_freq", min_freq)
+        min_freq = _validate.positive_int("min_freq", min_freq)
         counts = Counter(tok for text in texts for tok in tokenize(text))
         kept = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
         return cls(kept)

@@ -37,6 +37,10 @@ __all__ = [  # History and the schedule are part of training's interface too
 ]  # fmt: skip
 
 
+# What ``batch_fn`` must be, said where one fails inside torch (an nn.Linear given indices).
+_BATCH_FN = "a function of item indices (batch_size,) returning a batch"
+
+
 def train(
     model: nn.Module,
     loss_fn: Callable[[nn.Module, object], torch.Tensor],
@@ -94,7 +98,7 @@ def train(
     if steps > MAX_SCHEDULE:  # the history keeps numbers per step: 10**12 steps would never end
         raise ValueError(f"steps must be at most {MAX_SCHEDULE:,}, got {steps:,}")
     _check_lr(lr)
-    _validate.integer("warmup", warmup, low=0)
+    warmup = _validate.integer("warmup", warmup, low=0)
     seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's
     _validate.boolean("decay", decay)
     _validate.boolean("progress", progress)
@@ -127,7 +131,8 @@ def train(
     began = time.perf_counter()
     model.train()
     for step in range(1, steps + 1):
-        loss = _check_loss(loss_fn(model, _check_batch(batch_fn(next(indices)))))
+        batch = _validate.model_call("batch_fn", batch_fn, next(indices), what=_BATCH_FN)
+        loss = _check_loss(loss_fn(model, _check_batch(batch)))
         value = loss.item()
         if not math.isfinite(value):  # one step more would write NaN into every weight
             _stop_diverged(history, start + step, value, optimiser, callback)
@@ -274,7 +279,7 @@ def _progress_bar(total: int, description: str, enabled: bool):
 
 def check_pad_id(pad_id: object) -> None:
     """An id: an int in int64's range (a larger one overflows when compared with the ids)."""
-    _validate.integer("pad_id", pad_id, low=0)
+    pad_id = _validate.integer("pad_id", pad_id, low=0)
     if pad_id >= 2**63:
         raise ValueError(f"pad_id must be an id, below 2**63, got an int of {pad_id.bit_length()} bits")
 
@@ -326,6 +331,7 @@ def split_batch_fn(split: SequenceSplit) -> Callable[[torch.Tensor], tuple[torch
 
     def batch_fn(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _validate.tensor("idx", idx, ndim=1, floating=False)
+        _validate.index_dtype("idx", idx)  # uint8 would pick rows as a mask, not by index
         if len(idx) == 0:
             raise ValueError("idx must hold at least one row's index, got none")
         _validate.ids_in_range("idx", idx, len(split))
