@@ -278,8 +278,8 @@ def test_a_kernel_that_never_answers_is_shut_down_and_reported(tmp_path, monkeyp
 
 
 def test_an_explorer_snapshot_shows_what_the_learner_saw():
-    """Its settings as labelled (a head counted from 1 shows "1", not the list's value 0), and a
-    view marked wide keeps a row of its own."""
+    """Its settings as labelled (the head "mean of heads" shows so, not as the list's value -1),
+    and a view marked wide keeps a row of its own."""
     import torch
     from transformer_course import stories
     from transformer_course.export.snapshot import snapshot_html
@@ -293,8 +293,10 @@ def test_an_explorer_snapshot_shows_what_the_learner_saw():
         vocab_size=len(vocab), d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1,
         d_ff=32, dropout=0.0, max_len=32,
     )  # fmt: skip
-    model_page = snapshot_html(ModelExplorer(Transformer(config), vocab))
-    assert "<b>head</b> 1" in model_page and "<b>head</b> 0" not in model_page
+    explorer = ModelExplorer(Transformer(config), vocab)
+    explorer.controls["head"].value = -1
+    model_page = snapshot_html(explorer)
+    assert "<b>head</b> mean of heads" in model_page and "<b>head</b> -1" not in model_page
     story_vocab = stories.story_vocab()
     gpt = DecoderOnlyTransformer(config.replace(vocab_size=len(story_vocab), max_len=64))
     story_page = snapshot_html(StoryExplorer(gpt, story_vocab, max_new_tokens=3))

@@ -33,9 +33,10 @@ How to add an exercise:
    (cases that tell the mistakes apart), and ``MISTAKES``: each ``Mistake`` with its
    ``hint``, the ``compute`` that recognises it, and an ``example`` written as a learner
    would write the mistake;
-3. ``check_<name>(learner_fn)`` calls ``check_function``; list an ``Exercise`` in the
-   module's ``EXERCISES``, add a new module to ``registry.MODULES``, and re-export
-   ``check_<name>`` below.
+3. ``check_<name>(learner_fn)`` calls ``check_function`` and is decorated with
+   ``@learner_check`` (``stale``: a function whose cell last failed is not judged); list an
+   ``Exercise`` in the module's ``EXERCISES``, add a new module to ``registry.MODULES``, and
+   re-export ``check_<name>`` below.
 ``tests/test_exercises.py`` then covers it: the solution and every alternative pass, each
 mistake's example gets its own hint and no other, the starter reports "not attempted",
 the global random state is untouched, errors and in-place changes are handled.

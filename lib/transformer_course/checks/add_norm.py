@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import AddNorm, FeedForward
+from . import add_norm_learners as learner
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, fresh, randn, varies_between_calls
 from .stale import learner_check
@@ -228,25 +229,6 @@ def _layer_norm_variants(*variants: Callable) -> Callable:
     return recognise
 
 
-def _learner_normalises_everything(block, x, sublayer):
-    def norm(h):  # over every axis at once: the whole batch shares one mean and one spread
-        return (h - h.mean()) / torch.sqrt(h.var(unbiased=False) + 1e-5) * block.norm.weight + block.norm.bias
-
-    if block.norm_first:
-        return x + block.dropout(sublayer(norm(x)))
-    return norm(x + block.dropout(sublayer(x)))
-
-
-def _learner_uses_std(block, x, sublayer):
-    def norm(h):
-        mean, std = h.mean(dim=-1, keepdim=True), h.std(dim=-1, keepdim=True)  # std divides by d - 1
-        return block.norm.weight * (h - mean) / (std + block.norm.eps) + block.norm.bias
-
-    if block.norm_first:
-        return x + block.dropout(sublayer(norm(x)))
-    return norm(x + block.dropout(sublayer(x)))
-
-
 ADD_NORM_MISTAKES = (
     Mistake(
         name="dropout left on",
@@ -303,7 +285,7 @@ ADD_NORM_MISTAKES = (
         hint="Your LayerNorm has no learned scale and shift: use the block's own, block.norm(…), "
         "whose weight and bias are trained with the rest (F.layer_norm(h, shape) alone has none).",
         compute=partial(_add_norm, bare_norm=True),
-        example=lambda block, x, sublayer: _learner_with_bare_norm(block, x, sublayer),
+        example=lambda block, x, sublayer: learner.with_bare_norm(block, x, sublayer),
     ),
     Mistake(
         name="LayerNorm over the wrong axes",
@@ -312,7 +294,7 @@ ADD_NORM_MISTAKES = (
         "own, over its d_model features: dim=-1, as block.norm does.",
         compute=None,
         recognise=_layer_norm_variants(_over((0, 1, 2)), _over((1, 2)), _over((1,))),
-        example=_learner_normalises_everything,
+        example=learner.normalises_everything,
     ),
     Mistake(
         name="LayerNorm by hand with .std()",
@@ -325,7 +307,7 @@ ADD_NORM_MISTAKES = (
             _over((-1,), unbiased=True, eps_outside=True),
             _over((-1,), eps_outside=True),
         ),
-        example=_learner_uses_std,
+        example=learner.uses_std,
     ),
     Mistake(
         name="pre-norm adds the normalised x",
@@ -350,13 +332,6 @@ ADD_NORM_MISTAKES = (
         example=partial(add_norm_by_hand, post="dropout on the sum"),
     ),
 )
-
-
-def _learner_with_bare_norm(block, x, sublayer):
-    normalise = torch.nn.LayerNorm(x.shape[-1])  # a fresh one: scale 1, shift 0
-    if block.norm_first:
-        return x + block.dropout(sublayer(normalise(x)))
-    return normalise(x + block.dropout(sublayer(x)))
 
 
 @learner_check

@@ -39,7 +39,7 @@ LEARNER_ERRORS = (Exception, SystemExit)
 
 CHECK_COLOURS = {"passed": "#15803d", "waiting": "#6b7280", "wrong": "#b91c1c"}  # ≥ 4.8:1 on white
 # JupyterLab's own colours for the same kinds, which follow its theme: the fallback where the
-# course's stylesheet has not reached the page yet (it comes with the first explorer), so a
+# course's stylesheet has not reached the page yet (it comes with the first figure shown), so a
 # verdict on JupyterLab Dark still reads at 4.5:1 or more.
 THEME_COLOURS = {
     "passed": "--jp-success-color0",
@@ -155,7 +155,7 @@ def check_function(
             failure = run.check(case, number)
             if failure is not None:
                 return failure
-    return Result(PASSED, f"{name} matches the reference on {every_input(len(cases))}.")
+    return Result(PASSED, f"{name} matches the reference on {every_input(len(cases), f'{inputs}s')}.")
 
 
 @dataclass(frozen=True)

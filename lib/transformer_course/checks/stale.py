@@ -2,15 +2,20 @@
 
 In a notebook, a cell that fails to compile (a bracket left open) defines nothing, so the
 name still holds the function from the run before, perhaps a right answer. A checker run
-next would judge that old function: "✔ passed" under code that does not even parse. Each
-``check_<name>`` is wrapped in ``learner_check``, which asks IPython whether the cell run
-just before stopped with an error while it defined the learner's function, and if so says
-so instead of checking. Outside IPython (scripts, tests) nothing changes.
+next would judge that old function: "✔ passed" under code that does not parse. Each
+``check_<name>`` is wrapped in ``learner_check``, which compares two cell numbers: the cell
+the learner's function was compiled in, and the newest cell that defines its name. When the
+newer cell stopped with an error, the function is older than the code on the screen, and the
+check says so instead of judging it. This holds however many cells ran in between (the check
+run again, a scratch cell, a front end's silent requests). A function that was not compiled
+from a cell (imported, %run, exec, a cell magic's own compile) is never refused. Outside
+IPython (scripts, tests) nothing changes.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections.abc import Callable
 
@@ -30,25 +35,21 @@ def learner_check(check: Callable[[Callable], Result]) -> Callable[[Callable], R
 
 
 def stale_definition(learner_fn: Callable) -> Result | None:
-    """An ERROR result when the cell run just before this one defines ``learner_fn``'s name but
-    stopped with an error before (or while) defining it; None otherwise."""
+    """An ERROR result when a cell run after the one that compiled ``learner_fn`` defines its
+    name and stopped with an error; None otherwise (and outside IPython)."""
     shell = _shell()
     name = getattr(learner_fn, "__name__", None)
     if shell is None or not isinstance(name, str) or not name.isidentifier():
         return None
-    last = getattr(shell, "last_execution_result", None)
-    if last is None or last.success:
+    born = _cell_of(shell, learner_fn)
+    if born is None:
+        return None  # not compiled from a cell: a module, a %run file, exec, %%time
+    error = _failed_since(shell, name, born)
+    if error is None:
         return None
-    failed = getattr(last.info, "raw_cell", None) or ""
-    if not _defines(failed, name) or _defines(_current_cell(shell), name):
-        return None  # the failed cell is about something else, or this cell defines it anew
-    if _defined_by(learner_fn, shell, last):
-        return None  # the def ran; a line after it raised
-    error = last.error_before_exec or last.error_in_exec
-    what = type(error).__name__ if error is not None else "an error"
     return Result(
         ERROR,
-        f"The cell that defines {name} stopped with {what} when you last ran it, so {name} is "
+        f"The cell that defines {name} stopped with {error} when you last ran it, so {name} is "
         "still the version from before: this check would judge that one, not the code on your "
         "screen. Mend that cell and run it, then run this one again.",
     )
@@ -63,24 +64,44 @@ def _shell():
 
 
 def _defines(source: str, name: str) -> bool:
-    return re.search(rf"^[ \t]*(?:async[ \t]+)?def[ \t]+{re.escape(name)}[ \t]*\(", source, re.M) is not None
+    pattern = rf"^[ \t]*(?:async[ \t]+)?def[ \t]+{re.escape(name)}[ \t]*[\[(]"  # ( or [T](
+    return re.search(pattern, source, re.M) is not None
 
 
-def _current_cell(shell) -> str:
-    """The source of the cell running now (IPython stores it before running it)."""
-    try:
-        return shell.history_manager.input_hist_raw[-1]
-    except (AttributeError, IndexError, TypeError):
-        return ""
+def _cell_of(shell, learner_fn: Callable) -> int | None:
+    """The execution count of the cell ``learner_fn`` was compiled in; None if not a cell.
+
+    Decorators made with functools.wraps (``@torch.no_grad()``) are looked through. IPython's
+    compiler (ipykernel's too) maps each cell's code name to its count as it compiles it."""
+    code = getattr(inspect.unwrap(learner_fn), "__code__", None)
+    cells = getattr(getattr(shell, "compile", None), "_filename_map", None)
+    if code is None or not isinstance(cells, dict):
+        return None
+    number = cells.get(code.co_filename)
+    return number if isinstance(number, int) else None
 
 
-def _defined_by(learner_fn: Callable, shell, last) -> bool:
-    """Whether ``learner_fn``'s code was compiled from the failed cell itself."""
-    code = getattr(learner_fn, "__code__", None)
-    try:
-        cell = shell.compile.get_code_name(
-            last.info.raw_cell, last.info.transformed_cell, last.execution_count
-        )
-    except Exception:  # another front end's compiler: do not guess
-        return True
-    return code is not None and code.co_filename == cell
+def _failed_since(shell, name: str, born: int) -> str | None:
+    """The error's type name, if the newest cell after cell ``born`` that defines ``name``
+    stopped with one; None if that cell ran cleanly or no later cell defines ``name``."""
+    history = getattr(shell, "history_manager", None)
+    sources = getattr(history, "input_hist_raw", None)
+    if not isinstance(sources, list):
+        return None
+    errors = getattr(history, "exceptions", None)  # IPython ≥ 9: every failed cell, by number
+    for number in range(len(sources) - 1, born, -1):
+        if not _defines(sources[number], name):
+            continue
+        if isinstance(errors, dict):
+            stored = errors.get(number)
+            return stored.get("ename", "an error") if isinstance(stored, dict) else None
+        return _last_cell_error(shell, number)  # older IPython: only the last cell is known
+    return None
+
+
+def _last_cell_error(shell, number: int) -> str | None:
+    last = getattr(shell, "last_execution_result", None)
+    if last is None or last.success or last.execution_count != number:
+        return None
+    error = last.error_before_exec or last.error_in_exec
+    return type(error).__name__ if error is not None else "an error"
