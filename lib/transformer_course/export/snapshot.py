@@ -72,9 +72,12 @@ def _explorer_html(explorer) -> str:
         for name, c in explorer.controls.items()
     )
     # min-width:0 lets a grid cell be narrower than a chart's first drawing; a view marked
-    # wide (tc-wide, tc-wide-on-page) takes a row of its own, as on the page.
+    # wide (tc-wide, tc-wide-on-page) takes a row of its own, as on the page. A view wider than
+    # its column (chapter 06's table of the batch, 462 px in a phone's 328) scrolls sideways:
+    # it ran past the explorer's frame, which cut off its last columns.
     views = "".join(
-        f'<div style="min-width:0{_wide(v)}">{snapshot_html(v)}</div>' for v in explorer.views.values()
+        f'<div style="min-width:0;overflow-x:auto{_wide(v)}">{snapshot_html(v)}</div>'
+        for v in explorer.views.values()
     )
     return (
         '<div class="tc-snapshot" style="border:1px solid var(--jp-border-color2,#e5e7eb);border-radius:6px;'

@@ -16,7 +16,23 @@
     try { return window.localStorage.getItem(KEY) || picked; } catch (e) { return picked; }
   }
   function isDark() { const c = chosen(); return c === "dark" || (c !== "light" && system.matches); }
-  function spec(div) { return isDark() ? darkSpec(div._tcLight, TC_THEMES) : JSON.parse(div._tcLight); }
+  function spec(div) {
+    return roomForLabels(isDark() ? darkSpec(div._tcLight, TC_THEMES) : JSON.parse(div._tcLight));
+  }
+
+  // A figure sizes its margins for its labels without plotly's automargin (it lays a figure out
+  // twice, too slow for a live slider). A page is drawn once per width, and in a phone's window
+  // a slanted last tick label ran past the chart's right edge (chapter 06's "<pad>", cut by 7 px):
+  // here every axis the figure names makes room for its labels.
+  function roomForLabels(figure) {
+    const layout = figure.layout || {};
+    for (const key of Object.keys(layout)) {
+      if (/^[xy]axis\d*$/.test(key) && layout[key] && typeof layout[key] === "object") {
+        layout[key] = { ...layout[key], automargin: true };
+      }
+    }
+    return figure;
+  }
 
   const draw = window.Plotly && window.Plotly.newPlot;
   if (draw) {
@@ -31,7 +47,10 @@
       // The numbers in heatmap cells, black or white by their cell (static/theme_swap.js),
       // now and after every later plot (a theme switch, a resize).
       // The title once the plot has settled: at "afterplot" a resize has not yet redrawn it.
-      const readable = () => { readableCellText(el); requestAnimationFrame(() => fitTitle(el)); };
+      const readable = () => {
+        readableCellText(el);
+        requestAnimationFrame(() => fitTitles(el));
+      };
       Promise.resolve(drawn).then(() => {
         readable();
         if (!el.dataset.tcCellText) {  // one listener, however often the chart is drawn anew
@@ -49,17 +68,89 @@
   // up keeps a size that fits from being shrunk and grown again at every plot.
   function fitTitle(el) {
     const title = el.querySelector(".gtitle"), svg = el.querySelector(".main-svg");
-    if (!title || !svg) return;
+    if (!title || !svg) return {};
     const room = svg.getBoundingClientRect().width - 16, wide = title.getBoundingClientRect().width;
     const size = parseFloat(getComputedStyle(title).fontSize);
-    if (!(room > 0 && wide > 0 && size > 0)) return;
+    if (!(room > 0 && wide > 0 && size > 0)) return {};
     if (el._tcTitleSize === undefined) el._tcTitleSize = size;  // the figure's own, first drawn
     let want = size;
     if (wide > room) want = Math.max(9, Math.floor((size * room) / wide));
     else if (size < el._tcTitleSize) {
       want = Math.max(size, Math.min(el._tcTitleSize, Math.floor((0.95 * size * room) / wide)));
     }
-    if (want !== size) window.Plotly.relayout(el, { "title.font.size": want });
+    return want !== size ? { "title.font.size": want } : {};
+  }
+
+  // Nor does it wrap an axis title: in a phone's window chapter 00's "distance from the last
+  // token (steps back)" ran 12 px past the chart and lost its end. A title centred on its axis
+  // that reaches past the chart is drawn at the size that fits (9 px at the least), and back at
+  // its own size (or as near as fits) when the window widens.
+  function fitAxisTitles(el) {
+    const svg = el.querySelector(".main-svg"), update = {};
+    if (!svg || !el._fullLayout) return update;
+    const box = svg.getBoundingClientRect();
+    el._tcAxisTitleSize = el._tcAxisTitleSize || {};  // each axis title's own size, first drawn
+    for (const text of el.querySelectorAll("text[class$='title']")) {
+      const axis = /^([xy])(\d*)title$/.exec(text.getAttribute("class") || "");
+      const size = parseFloat(getComputedStyle(text).fontSize), r = text.getBoundingClientRect();
+      if (!axis || !(size > 0 && r.width > 0 && r.height > 0)) continue;
+      const name = `${axis[1]}axis${axis[2]}`;
+      if (el._tcAxisTitleSize[name] === undefined) el._tcAxisTitleSize[name] = size;
+      const own = el._tcAxisTitleSize[name], across = axis[1] === "x";  // a y title is drawn upright
+      const long = across ? r.width : r.height;
+      const centre = across ? (r.left + r.right) / 2 : (r.top + r.bottom) / 2;
+      const room = 2 * (across ? Math.min(centre - box.left, box.right - centre)
+        : Math.min(centre - box.top, box.bottom - centre)) - 8;
+      let want = size;
+      if (long > room) want = Math.max(9, Math.floor((size * room) / long));
+      else if (size < own) want = Math.max(size, Math.min(own, Math.floor((0.95 * size * room) / long)));
+      if (want !== size) update[`${name}.title.font.size`] = want;
+    }
+    return update;
+  }
+
+  // Words along an axis (a heatmap's tokens) are labelled one by one, and plotly draws them all
+  // however narrow the chart: in a phone's window chapter 09's 26 earlier tokens shared 96 px and
+  // chapter 08's heads 11 tokens 65 px, drawn on top of each other. Labels that would overlap are
+  // thinned to every k-th, k as small as reads (slanted ones need their font size across the
+  // slant, as on a slide), and all come back when the window widens. ``el._tcTicks``: each
+  // thinned axis's own labels and its k.
+  function thinTicks(el) {
+    const layout = el._fullLayout, update = {};
+    if (!layout) return update;
+    el._tcTicks = el._tcTicks || {};
+    for (const name of Object.keys(layout).filter((key) => /^[xy]axis\d*$/.test(key))) {
+      const axis = layout[name];
+      const own = el._tcTicks[name] || { vals: axis.tickvals, text: axis.ticktext, k: 1 };
+      const labels = [...el.querySelectorAll(`.${axis._id}tick text`)].filter((t) => t.textContent.trim());
+      const span = Array.isArray(axis.range) ? Math.abs(axis.range[1] - axis.range[0]) : 0;
+      if (axis.tickmode !== "array" || !Array.isArray(own.vals) || own.vals.length < 2 || !labels.length
+          || !(axis._length > 0 && span > 0)) continue;
+      const step = Math.min(...own.vals.slice(1).map((v, i) => Math.abs(v - own.vals[i])));
+      const pitch = (axis._length * step) / span;  // px between two of the axis's own labels
+      const size = parseFloat(getComputedStyle(labels[0]).fontSize);
+      const turn = /rotate\((-?[\d.]+)/.exec(labels[0].getAttribute("transform") || "");
+      const angle = Math.abs(turn ? +turn[1] : 0) % 180;
+      const box = (t) => t.getBoundingClientRect();
+      let need = size / Math.sin((angle * Math.PI) / 180);  // slanted: the font size across the slant
+      if (name[0] === "y") need = Math.max(...labels.map((t) => box(t).height));
+      else if (angle === 0) need = Math.max(...labels.map((t) => box(t).width)) + 4;
+      if (!(pitch > 0 && need > 0 && Number.isFinite(need))) continue;  // labels that are not numbers
+      const k = Math.max(1, Math.ceil(need / pitch - 1e-6));
+      const shown = Array.isArray(axis.tickvals) ? axis.tickvals.length : 0;
+      if (k === own.k && shown === Math.ceil(own.vals.length / k)) continue;  // as it should be
+      el._tcTicks[name] = { ...own, k };
+      update[`${name}.tickvals`] = own.vals.filter((_, i) => i % k === 0);
+      if (Array.isArray(own.text)) update[`${name}.ticktext`] = own.text.filter((_, i) => i % k === 0);
+    }
+    return update;
+  }
+
+  // The chart's title and its axis titles, each at the size that fits, and its axes' labels
+  // thinned where they would overlap, in one relayout.
+  function fitTitles(el) {
+    const update = { ...fitTitle(el), ...fitAxisTitles(el), ...thinTicks(el) };
+    if (Object.keys(update).length) window.Plotly.relayout(el, update);
   }
 
   function apply() {

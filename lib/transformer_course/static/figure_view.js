@@ -102,6 +102,31 @@ function compact(layout) {
   layout.margin = { ...(layout.margin || {}), b: 8 };
 }
 
+// Numbers printed in heatmap cells are sized by plotly to fit their cell: on a slide an explorer's
+// small panels got them at 5 to 9 px (chapter 03's Q, K and V, chapter 01's 5 × 8 embedding),
+// specks no one reads on a projector. There the numbers are left out, only for the traces whose
+// numbers came out below DECK_MIN_FONT, and a colour bar says what the colours mean (on the last
+// such trace, when the figure showed none). ``drop``: {traces, bar} (tinyCellText's answer).
+function tinyCellText(div) {
+  const tiny = new Set();
+  for (const text of div.querySelectorAll("g.heatmap-label text")) {
+    const trace = text.closest("g.hm")?.__data__?.[0]?.trace;
+    if (trace && text.textContent.trim() && parseFloat(getComputedStyle(text).fontSize) < DECK_MIN_FONT) {
+      tiny.add(trace.index);
+    }
+  }
+  return [...tiny].sort((a, b) => a - b);
+}
+
+function withoutCellText(spec, drop) {
+  spec.data = spec.data.map((trace, i) => (drop.traces.includes(i) ? { ...trace, texttemplate: "" } : trace));
+  const last = drop.traces[drop.traces.length - 1];
+  if (!drop.bar || !spec.data[last]) return;
+  const axis = spec.data[last].coloraxis;  // a shared colour axis draws the bar itself
+  if (axis) spec.layout[axis] = { ...(spec.layout[axis] || {}), showscale: true };
+  else spec.data[last] = { ...spec.data[last], showscale: true };
+}
+
 function themed(text, themes, div) {
   const spec = isDark() && themes && themes.template ? darkSpec(text, themes) : JSON.parse(text);
   spec.layout = spec.layout || {};
@@ -193,12 +218,17 @@ async function render({ model, el }) {
   const CONFIG = { ...config };
 
   let running = false, dirty = false, alive = true, sent = null;
+  let textless = null;  // on a slide: the heatmap traces drawn without their numbers (tinyCellText)
   async function draw() {
     const text = model.get("_spec");
     if (!text) return;
     const start = performance.now();
     const spec = themed(text, themes, div);
     const mode = pageMode();
+    // Found for this very screen and width: a resize or leaving the deck measures again.
+    const found = textless?.mode === mode && textless.width === el.clientWidth;
+    const drop = isPresenting() && found ? textless : null;
+    if (drop) withoutCellText(spec, drop);
     const copy = structuredClone(spec);  // what this draw asks for, before plotly writes into it
     if (sent && mode === div.dataset.tcMode && div.data) {
       // A trace that did not change is handed back whole: react skips it. Only when no trace
@@ -216,6 +246,15 @@ async function render({ model, el }) {
       div.on("plotly_afterplot", () => readableCellText(div));
     }
     readableCellText(div);  // static/theme_swap.js
+    if (isPresenting()) {  // an update (a longer sentence) may shrink the numbers of another trace
+      const tiny = tinyCellText(div);
+      if (tiny.length) {  // drawn again at once (update's loop), without them
+        const traces = [...new Set([...(drop ? drop.traces : []), ...tiny])].sort((a, b) => a - b);
+        const bar = drop ? drop.bar : !div.querySelector(".colorbar");
+        textless = { mode, width: el.clientWidth, traces, bar };
+        dirty = true;
+      }
+    }
     await fitTitle(Plotly, div);
     div.dataset.tcDrawMs = (performance.now() - start).toFixed(1);
     div.dataset.tcRevision = String(model.get("_revision"));
