@@ -277,12 +277,15 @@ bert_mask = torch.ones(len(words), len(words), dtype=torch.bool)   # every token
 figures.mask_heatmap(bert_mask, shown, title="BERT's attention mask: nothing blocked")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Two meanings of "mask"
+#
 # | | GPT-style decoder | BERT-style encoder |
 # | --- | --- | --- |
 # | task | predict the next token | fill in hidden tokens |
 # | attention mask | causal (+ padding) | padding only: both directions |
 # | what "mask" means | which keys are blocked | which input tokens are hidden |
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Self-attention vs cross-attention
 #
 # Everything so far was **self**-attention: queries, keys and values come from the same

@@ -84,12 +84,14 @@ config = TransformerConfig(vocab_size=len(vocab), d_model=32, num_heads=2, num_e
 torch.manual_seed(0)
 model = Transformer(config)
 print(f"{count_parameters(model):,} parameters")
+assert round(count_parameters(model), -3) == 22_000   # "about 22 thousand", above
 
 src = task.encode("1 2 3 4 5").unsqueeze(0)                       # (1, 5)
 untrained = greedy_decode(seq2seq_logits_fn(model.eval(), src), torch.tensor([[vocab.bos_id]]),
                           max_new_tokens=7, eos_id=vocab.eos_id)
 print("untrained model, reversing 1 2 3 4 5:", vocab.tokens(untrained[0]))
 assert untrained.shape[1] == 1 + 7 and vocab.eos_id not in untrained[0]   # never stops by itself
+assert (untrained[0, 1:] == vocab.bos_id).all()   # the same token after every prefix: <bos>
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Untrained, it writes nonsense: with these random weights, the same token after every
