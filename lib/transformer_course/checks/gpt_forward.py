@@ -18,7 +18,7 @@ import torch
 from . import gpt_forward_learners as learner
 from . import layer_errors
 from .gpt_forward_learners import by_hand
-from .gpt_parts import CASE_B, CASE_D, CASE_L, CASE_V, GptParts, _cases, forward
+from .gpt_parts import CASE_B, CASE_D, CASE_L, CASE_MAX_LEN, CASE_V, GptParts, _cases, forward
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .stale import learner_check
 
@@ -145,10 +145,10 @@ MISTAKES = (
     Mistake(
         name="the whole position table",
         hint="You added the whole position table, parts.positions.weight, one row per position "
-        f"up to max_len ({CASE_D} here): a story of L tokens takes its first L rows, "
+        f"up to max_len ({CASE_MAX_LEN} here): a story of L tokens takes its first L rows, "
         "parts.positions.weight[:L] (or parts.positions(torch.arange(L))).",
         compute=None,
-        error=rf"size of tensor a \({CASE_L}\) must match the size of tensor b \({CASE_D}\) at "
+        error=rf"size of tensor a \({CASE_L}\) must match the size of tensor b \({CASE_MAX_LEN}\) at "
         "non-singleton dimension 1",
         example=learner.adds_the_whole_table,
     ),

@@ -112,12 +112,17 @@ def forward(
     return logits if normalise is None else normalise(logits, dim=-1)
 
 
+# The first case's sizes (B = 2 stories of L = 7 tokens, V = 12, d_model = 16, positions up to
+# max_len = 16), which a broadcasting error quotes: the hints and their patterns use these names.
+CASE_B, CASE_L, CASE_V, CASE_D, CASE_MAX_LEN = 2, 7, 12, 16, 16
+
+
 def _cases() -> list[tuple]:
     # Two blocks, so that the mistakes in the loop over blocks show; ids without <pad> (0),
-    # and below max_len (16) so that token ids used as positions still run and are named.
+    # and below max_len so that token ids used as positions still run and are named.
     config = TransformerConfig(
-        vocab_size=12, d_model=16, num_heads=2, num_decoder_layers=2, d_ff=32, dropout=0.0,
-        max_len=16, norm_first=True, activation="gelu", positional="learned",
+        vocab_size=CASE_V, d_model=CASE_D, num_heads=2, num_decoder_layers=2, d_ff=32, dropout=0.0,
+        max_len=CASE_MAX_LEN, norm_first=True, activation="gelu", positional="learned",
     )  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(93)
@@ -128,11 +133,6 @@ def _cases() -> list[tuple]:
             nn.init.normal_(norm.weight, mean=1.0, std=0.3)
             nn.init.normal_(norm.bias, std=0.3)
         parts = GptParts.of(model)
-    ids_a = torch.tensor([[1, 5, 3, 7, 2, 9, 4], [2, 2, 8, 11, 6, 3, 1]])
+    ids_a = torch.tensor([[1, 5, 3, 7, 2, 9, 4], [2, 2, 8, 11, 6, 3, 1]])  # (CASE_B, CASE_L)
     ids_b = torch.tensor([[4, 10, 1], [7, 3, 3], [11, 6, 9]])
     return [(parts, ids_a), (parts, ids_b)]
-
-
-# The first case's sizes (B = 2 stories of L = 7 tokens, V = 12, d_model = 16 = max_len), which
-# a broadcasting error quotes.
-CASE_B, CASE_L, CASE_V, CASE_D = 2, 7, 12, 16
