@@ -6,6 +6,8 @@ with add_zero_attn copied as if it had none. Now each gets a ValueError naming t
 and saying what was expected. Huge sizes are refused before anything is allocated.
 """
 
+import warnings
+
 import numpy as np
 import torch
 from refusals import SMALL, assert_refused, each_case
@@ -264,6 +266,10 @@ def test_what_is_right_is_still_taken():
     assert masks.causal_mask(n(3)).shape == (3, 3)
     assert recurrence.tiny_rnn(n(4)).hidden_size == 4
     assert recurrence.rnn_gradients(n(5), d_model=n(4)).shape == (5,)
+    with warnings.catch_warnings():  # numpy's largest uint64 seed: no wrap-around warning, no refusal
+        warnings.simplefilter("error")
+        largest = recurrence.rnn_gradients(3, seed=np.uint64(2**64 - 1))
+    assert torch.equal(largest, recurrence.rnn_gradients(3, seed=2**64 - 1))
     assert recurrence.attention_gradients(n(5), d_model=n(4)).shape == (5,)
     result = softmax.saturation_experiment(np.array([2, 4]), rows=n(4), length=n(3))
     assert result.d_k == (2, 4)

@@ -67,9 +67,11 @@ def tiny_rnn(d_model: int = 16, *, scale: float = 1.0, seed: int = 0) -> nn.RNN:
 def rnn_gradients(length: int, *, scale: float = 1.0, d_model: int = 16, seed: int = 0) -> torch.Tensor:
     """(length,) gradient reaching each token from ``tiny_rnn``'s last state; entry k: k steps back.
     ``length`` at most ``MAX_LENGTH``."""
+    seed = _validate.seed("seed", seed)  # an int: numpy's uint64 would wrap (with a warning) below
     rnn = tiny_rnn(d_model, scale=scale, seed=seed)
     d_model = rnn.hidden_size  # an int, even when given a numpy one
-    x, g = _inputs(length, d_model, seed + 1)
+    inputs_seed = seed + 1 if seed + 1 < 2**64 else seed + 1 - 2**64  # the largest seed works too
+    x, g = _inputs(length, d_model, inputs_seed)
     readout = torch.randn(d_model, generator=g, dtype=torch.float64)
     states, _ = rnn(x)  # (T, d): one state per token, computed one step after another
     (readout @ states[-1]).backward()
