@@ -1,6 +1,6 @@
 # Everyday targets. The first one you run creates .venv with the pinned environment.
 #   make lab    open JupyterLab on your own copies of the chapters (workspace/; 127.0.0.1, token auth)
-#   make reset CHAPTER=03   a fresh copy of chapter 03 (or CHAPTER=all); yours is kept in workspace/.backups/
+#   make reset 03   a fresh copy of chapter 03 (or all; also CHAPTER=03); yours is kept in workspace/.backups/
 #   make test   run every test: ruff, lib, widgets, notebook hygiene, every chapter under nbval,
 #               and JupyterLab in headless Chromium when /usr/bin/chromium is present
 #   make html   every chapter, executed, as self-contained offline HTML in build/html/
@@ -11,9 +11,11 @@ SHELL := /bin/bash
 # Every path below is the course folder's. Run from another folder (make -f ../Makefile from
 # workspace/, say), a recipe would act on that folder: clean would delete its build/ and
 # checkpoints, distclean its .venv. make -C <course folder> is the way to run it from elsewhere.
-ROOT := $(realpath $(dir $(lastword $(MAKEFILE_LIST))))
-ifneq ($(realpath $(CURDIR)),$(ROOT))
-$(error Run make in the course folder: cd $(ROOT) (or make -C $(ROOT) ...), not from $(CURDIR))
+# Asked of the shell, not of $(realpath): make splits words at spaces, so a course folder such as
+# "/Users/Ann Lee/course" never equalled itself and every target refused to run.
+ROOT := $(shell cd -P -- '$(dir $(lastword $(MAKEFILE_LIST)))' 2>/dev/null && pwd -P)
+ifneq ($(shell pwd -P),$(ROOT))
+$(error Run make in the course folder: cd '$(ROOT)' (or make -C '$(ROOT)' ...), not from '$(CURDIR)')
 endif
 
 PYTHON ?= python3
@@ -28,7 +30,18 @@ CHAPTER ?=
 FLOOR  := $(shell sed -nE 's/^requires-python = ">=([0-9.]+)".*/\1/p' pyproject.toml)
 CHECK_FLOOR := import sys; sys.exit(sys.version_info < tuple(map(int, "$(FLOOR)".split("."))))
 
-.PHONY: help env lab reset status test test-fast test-browser test-install html bench memory lint format sync clean distclean lock
+TARGETS := help env lab reset status test test-fast test-browser test-install html bench memory lint format sync clean distclean lock
+.PHONY: $(TARGETS)
+
+# `make reset 03` (or 3, all, 03_queries_keys_values) reads as `make reset CHAPTER=03`: the words
+# after reset name the chapter, and are no targets of their own. A word that is a target (make
+# reset lab) stays one, but reaches reset first, which refuses it by name and stops make.
+ifeq (reset,$(firstword $(MAKECMDGOALS)))
+ifeq ($(CHAPTER),)
+CHAPTER := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+$(foreach word,$(filter-out $(TARGETS),$(CHAPTER)),$(eval $(word):;@:))
+endif
+endif
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,8 +72,8 @@ env: $(STAMP)  ## create .venv with the pinned environment (done by every target
 lab: env  ## open JupyterLab on your copies of the chapters (workspace/), chapter 00 open
 	$(BIN)/python -m transformer_course.workspace lab --port $(PORT)
 
-reset: env  ## a fresh copy of a chapter in workspace/: make reset CHAPTER=03 (or all); yours is backed up
-	@[ -n "$(CHAPTER)" ] || { echo "Say which: make reset CHAPTER=03 (or CHAPTER=all)" >&2; exit 2; }
+reset: env  ## a fresh copy of a chapter in workspace/: make reset 03 (or all); yours is backed up
+	@[ -n "$(CHAPTER)" ] || { echo "Say which: make reset 03 (or make reset all; also make reset CHAPTER=03)" >&2; exit 2; }
 	$(BIN)/python -m transformer_course.workspace reset "$(CHAPTER)"
 
 status: env  ## which of your copies you changed, and which chapters the course has updated
@@ -109,7 +122,18 @@ lock: env  ## rewrite requirements.lock from the current .venv
 clean:  ## remove caches and build output (keeps .venv and your workspace/)
 	rm -rf build .pytest_cache .ruff_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -not -path './workspace/*' -prune -exec rm -rf {} +
-	find . -name .ipynb_checkpoints -not -path './$(VENV)/*' -not -path './workspace/*' -prune -exec rm -rf {} +
+	@# A checkpoint is someone's last "Save and Checkpoint" (of a chapter edited in chapters/, say):
+	@# removed only when its notebook beside it holds the same; any other is kept, and named.
+	@find . \( -path './$(VENV)' -o -path './workspace' \) -prune -o -type d -name .ipynb_checkpoints -print0 | \
+	while IFS= read -r -d '' dir; do \
+		for saved in "$$dir"/*; do \
+			[ -f "$$saved" ] && [ ! -L "$$saved" ] || continue; \
+			name=$${saved##*/}; notebook="$${dir%/*}/$${name%-checkpoint.*}.$${name##*-checkpoint.}"; \
+			if cmp -s "$$saved" "$$notebook"; then rm -f "$$saved"; \
+			else echo "kept $$saved: your last saved checkpoint, not the same as $$notebook (delete it yourself when you no longer need it)"; fi; \
+		done; \
+		rmdir "$$dir" 2>/dev/null || true; \
+	done
 
 distclean: clean  ## also remove .venv (keeps your workspace/)
 	rm -rf $(VENV)

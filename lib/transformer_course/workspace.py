@@ -18,6 +18,7 @@ Run it in the course folder (the one holding ``chapters/``) or pass ``--course D
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -28,14 +29,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .workspace_advice import edited_advice, free_name, reset_hint
+from .workspace_lab import LAB_SETTINGS, install_lab_settings, lab_command, running_labs  # noqa: F401 (LAB_SETTINGS: the course's settings, here as before)
+
 PATTERN = "[0-9][0-9]_*.ipynb"
 RECORD = ".course.json"  # for each copy: the hash of the course's notebook it was copied from
 BACKUPS = ".backups"  # hidden, so JupyterLab's file browser does not list it
+EDITED_HERE = "edited in chapters/ itself, not in your workspace (see below)"
 CHECKPOINTS = ".ipynb_checkpoints"  # where Jupyter keeps a notebook's last "Save and Checkpoint"
-# The course runs offline: JupyterLab should neither ask to fetch news nor check for updates.
-LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}
-}
 
 
 def digest(path: Path) -> str:
@@ -144,36 +145,59 @@ class Workspace:
             )
         return found
 
-    def reset(self, which: str) -> list[tuple[str, Path | None]]:
+    def reset(self, which: str, on_done=None) -> list[tuple[str, Path | None]]:
         """A fresh copy of each chosen chapter. A copy the learner changed is first moved to
         ``.backups/<time>/``, with a copy of its last checkpoint (``NN_topic-checkpoint.ipynb``)
         when that holds something else of theirs. Returns (name, backup or None) for each
-        chapter; the backup is the checkpoint's copy when only the checkpoint was theirs."""
+        chapter; the backup is the checkpoint's copy when only the checkpoint was theirs.
+        ``on_done(name, backup)`` is called as each chapter is done, so that a reset stopped by
+        an error has already said where the copies it moved went."""
         names = self.select(which)
         self.folder.mkdir(parents=True, exist_ok=True)
-        record, done, backups = self.record(), [], None
+        record, done, backups = self.record(), [], []
         try:
             for name in names:
-                copy, backup = self.folder / name, None
-                ours = {digest(self.chapters / name), record.get(name)}  # today's version, the one copied
-                if copy.is_symlink() or (copy.exists() and (not copy.is_file() or digest(copy) not in ours)):
-                    backups = backups or self._new_backup_folder()
-                    backup = backups / name
-                    shutil.move(copy, backup)  # a link or folder moves as itself
-                # The checkpoint is the learner's last explicit save; the copy may hold later
-                # autosaved edits. Jupyter overwrites it at the next save of the fresh copy.
-                checkpoint = checkpoint_of(copy)
-                if checkpoint.is_file() and not checkpoint.is_symlink() and digest(checkpoint) not in ours:
-                    if backup is None or digest(checkpoint) != digest_or_none(backup):
-                        backups = backups or self._new_backup_folder()
-                        kept = backups / checkpoint.name
-                        shutil.copy2(checkpoint, kept)
-                        backup = backup or kept
-                self._copy_in(name, record)
-                done.append((name, backup))
-        finally:  # a reset that stops half-way still records the chapters it did
-            self._save_record(record)
+                done.append((name, self._reset_one(name, record, backups)))
+                if on_done:
+                    on_done(*done[-1])
+        finally:  # a reset that stops half-way still records the chapters it did (and one that
+            if done:  # did none leaves the record alone: its error, not the record's, is said)
+                self._save_record(record)
         return done
+
+    def _reset_one(self, name: str, record: dict[str, str], backups: list[Path]) -> Path | None:
+        """Reset one chapter; ``backups`` holds this reset's backup folder once one is made. When
+        the fresh copy cannot be written (a full disk), the learner's copy goes back in place:
+        else it would sit in .backups/ while status called the chapter "deleted"."""
+        copy, moved, kept = self.folder / name, None, None
+        ours = {digest(self.chapters / name), record.get(name)}  # today's version, the one copied
+        try:
+            if copy.is_symlink() or (copy.exists() and (not copy.is_file() or digest(copy) not in ours)):
+                moved = self._backup_folder(backups) / name
+                shutil.move(copy, moved)  # a link or folder moves as itself
+            # The checkpoint is the learner's last explicit save; the copy may hold later
+            # autosaved edits. Jupyter overwrites it at the next save of the fresh copy.
+            checkpoint = checkpoint_of(copy)
+            if checkpoint.is_file() and not checkpoint.is_symlink() and digest(checkpoint) not in ours:
+                if moved is None or digest(checkpoint) != digest_or_none(moved):
+                    kept = self._backup_folder(backups) / checkpoint.name
+                    shutil.copy2(checkpoint, kept)
+            self._copy_in(name, record)
+        except BaseException:
+            if kept is not None:  # a copy cut short by a full disk is no backup
+                kept.unlink(missing_ok=True)
+            if moved is not None and not copy.exists() and not copy.is_symlink():
+                shutil.move(moved, copy)
+            if backups:
+                with contextlib.suppress(OSError):  # only when this reset left it empty
+                    backups[0].rmdir()
+            raise
+        return moved or kept
+
+    def _backup_folder(self, backups: list[Path]) -> Path:
+        if not backups:
+            backups.append(self._new_backup_folder())
+        return backups[0]
 
     def _new_backup_folder(self) -> Path:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -187,12 +211,32 @@ class Workspace:
                 n += 1
                 folder = self.folder / BACKUPS / f"{stamp}-{n}"
 
+    def edited_files(self) -> set[str]:
+        """Names of the tracked files in chapters/ that git shows changed in this checkout: edits
+        made in chapters/ itself, which `git pull` refuses to update and `make lab` never opens.
+        Empty where the course folder is no git checkout, or git is missing."""
+        course = self.chapters.parent
+        if not (course / ".git").exists():
+            return set()
+        command = ["git", "-C", str(course), "diff", "--name-only", "-z", "HEAD", "--", "chapters"]
+        try:
+            run = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return set()
+        return {Path(p).name for p in run.stdout.split("\0") if p} if run.returncode == 0 else set()
+
+    def edited_chapters(self) -> set[str]:
+        """Chapters whose notebook or .py is among ``edited_files``."""
+        changed = self.edited_files()
+        return {n for n in self.course_names() if {n, n.removesuffix(".ipynb") + ".py"} & changed}
+
     def status(self) -> dict[str, str]:
         """For each chapter: 'not copied yet', 'deleted from your workspace', 'as shipped',
         'changed by you', 'newer in the course', or both of the last two; 'differs from the
         course' when the record of the version copied is lost; 'not a notebook file' for a
-        folder or a broken link in its place."""
-        record, states = self.record(), {}
+        folder or a broken link in its place; EDITED_HERE, instead of 'newer in the course',
+        when git shows the tracked chapter itself edited in this checkout."""
+        record, states, edited_here = self.record(), {}, self.edited_chapters()
         for name in self.course_names():
             copy, course = self.folder / name, digest(self.chapters / name)
             if not copy.exists() and not copy.is_symlink():
@@ -205,62 +249,14 @@ class Workspace:
             if name not in record and digest(copy) != course:
                 states[name] = "differs from the course (changed by you or copied from an older one)"
                 continue
-            copied_from = record.get(name, course)
-            changed, newer = digest(copy) != copied_from, course != copied_from
+            copied_from, edited = record.get(name, course), name in edited_here
+            changed, newer = digest(copy) != copied_from, course != copied_from and not edited
             words = [w for w, on in (("changed by you", changed), ("newer in the course", newer)) if on]
-            states[name] = "; ".join(words) or "as shipped"
+            states[name] = "; ".join(words + [EDITED_HERE] * edited) or "as shipped"
         for name in sorted(set(record) - set(states)):  # a chapter the course renamed or removed
             if (self.folder / name).exists() or (self.folder / name).is_symlink():
                 states[name] = "no longer in the course (renamed or removed); your copy stays as it is"
         return states
-
-
-def install_lab_settings(prefix: Path | str | None = None) -> Path:
-    """Merge the course's JupyterLab settings into ``<prefix>/share/jupyter/lab/settings/overrides.json``
-    (the environment's defaults, which a learner can still change); ``prefix`` defaults to this
-    Python's environment. Other keys in the file are kept; the file is rewritten only when it changes."""
-    path = Path(prefix or sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
-    try:
-        current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        if not isinstance(current, dict):
-            raise ValueError(f"found {type(current).__name__}")
-        for plugin in LAB_SETTINGS:
-            if not isinstance(current.get(plugin, {}), dict):
-                raise ValueError(f"{plugin} is not an object")
-    except ValueError as err:
-        raise ValueError(f"{path} must hold a JSON object of JupyterLab settings: {err}") from None
-    merged = dict(current)
-    for plugin, values in LAB_SETTINGS.items():
-        merged[plugin] = {**current.get(plugin, {}), **values}
-    if merged != current:  # whole or not at all: a cut-short file would lose the other settings
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return path
-
-
-def lab_command(workspace: Workspace, port: int = 8888, extra: list[str] | tuple = ()) -> list[str]:
-    """JupyterLab on the workspace: bound to 127.0.0.1, token auth (JupyterLab's default), the
-    first chapter open, kernel messages sent to the page at once (``lab_server``)."""
-    from .lab_server import SERVER_ARGS  # imports jupyter_server: only when a lab is started
-
-    cmd = [
-        sys.executable, "-m", "jupyterlab",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={int(port)}",
-        f"--ServerApp.root_dir={workspace.folder}",
-        *SERVER_ARGS,
-    ]  # fmt: skip
-    names = workspace.course_names()
-    if names:
-        cmd.append(f"--LabApp.default_url=/lab/tree/{names[0]}")
-    if getattr(os, "geteuid", lambda: 1)() == 0:  # JupyterLab refuses to run as root without it
-        cmd.append("--allow-root")
-    return cmd + list(extra)
 
 
 def find_course(explicit: str | None) -> Path:
@@ -274,12 +270,6 @@ def find_course(explicit: str | None) -> Path:
     return Path.cwd()  # Workspace.of says what is missing
 
 
-def reset_hint(name: str) -> str:
-    if os.environ.get("MAKELEVEL"):  # run by make: the target the learner knows
-        return f"make reset CHAPTER={name[:2]}"
-    return f"python -m transformer_course.workspace reset {name[:2]}"
-
-
 def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
     for name in ws.sync():
         print(f"workspace: added {name}")
@@ -289,6 +279,15 @@ def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
             print(f"workspace: the course has a newer {name}; `{reset_hint(name)}` gets it ({kept})")
         elif state.startswith("no longer in the course"):
             print(f"workspace: {name} is no longer in the course (renamed or removed); yours stays as it is")
+    edited = sorted(ws.edited_chapters())
+    if edited:
+        print(f"workspace: {edited_advice(ws, edited)}")
+    for url in running_labs(ws):
+        print(
+            f"workspace: JupyterLab already serves your workspace at {url} (another `make lab`): "
+            "open that one, or stop it first. Two servers give a chapter open in both two kernels, "
+            "and saving in one tab makes the other ask whether to overwrite the file."
+        )
     try:
         install_lab_settings()
     except (OSError, ValueError) as err:  # a read-only environment, or a settings file JupyterLab
@@ -311,27 +310,60 @@ def _report(ws: Workspace, args: argparse.Namespace) -> int:
         added = ws.sync()
         print("\n".join(f"added {n}" for n in added) or f"{ws.folder} has every chapter")
     elif args.command == "status":
-        for name, state in ws.status().items():
+        states = ws.status()
+        for name, state in states.items():
             print(f"{name:40s} {state}")
-    elif args.command == "reset":
-        done = ws.reset(args.chapter)
-        for name, backup in done:
-            kept = ""
-            if backup and backup.name == checkpoint_of(backup.parent / name).name:
-                kept = f"; your last saved checkpoint is in {backup}"
-            elif backup:
-                kept = f"; your copy is in {backup}"
-                if (backup.parent / checkpoint_of(backup).name).exists():
-                    kept += f" (its last saved checkpoint beside it, {checkpoint_of(backup).name})"
-            print(f"{name}: fresh copy from the course{kept}")
-        last = next((b for _, b in reversed(done) if b and b.suffix == ".ipynb"), None)
-        if last:  # Jupyter server does not serve hidden folders such as .backups/
-            mine = f"{last.stem.removesuffix('-checkpoint')}-mine.ipynb"
+        newer = [n for n, state in states.items() if "newer in the course" in state]
+        if newer:
             print(
-                f"Backups stay in {ws.folder / BACKUPS} until you delete them. JupyterLab does not "
-                f"open hidden folders: copy one back under a new name to open it, e.g.\n"
-                f"  cp '{last}' '{ws.folder / mine}'"
+                f"`{reset_hint(newer[0])}` gets the course's newer version of a chapter; a copy you "
+                "changed moves to workspace/.backups/ first, and reset says how to open it again."
             )
+        edited = [n for n, state in states.items() if EDITED_HERE in state]
+        if edited:
+            print(edited_advice(ws, edited))
+    elif args.command == "reset":
+        return _report_reset(ws, args.chapter)
+    return 0
+
+
+def _say_reset(ws: Workspace, name: str, backup: Path | None) -> None:
+    kept = ""
+    if backup and backup.name == checkpoint_of(backup.parent / name).name:
+        kept = f"; your last saved checkpoint is in {backup}"
+    elif backup:
+        kept = f"; your copy is in {backup}"
+        if (backup.parent / checkpoint_of(backup).name).exists():
+            kept += f" (its last saved checkpoint beside it, {checkpoint_of(backup).name})"
+    print(f"{name}: fresh copy from the course{kept}", flush=True)
+
+
+def _report_reset(ws: Workspace, which: str) -> int:
+    done = []
+
+    def say(name: str, backup: Path | None) -> None:  # as each is done: an error later still
+        done.append(backup)  # leaves the backups made before it named
+        _say_reset(ws, name, backup)
+
+    try:
+        ws.reset(which, on_done=say)
+    except OSError as err:
+        print(
+            f"error: {err}. Nothing of yours was deleted: a chapter whose reset failed keeps your "
+            f"copy where it was, in {ws.folder}" + ("; the ones above are done." if done else "."),
+            file=sys.stderr,
+        )
+        return 1
+    last = next((b for b in reversed(done) if b and b.suffix == ".ipynb"), None)
+    if last:  # Jupyter server does not serve hidden folders such as .backups/
+        mine = free_name(ws.folder, last.stem.removesuffix("-checkpoint")).name
+        print(
+            f"Backups stay in {ws.folder / BACKUPS} until you delete them. JupyterLab does not "
+            f"open hidden folders: copy one back under a new name to open it, e.g.\n"
+            f"  cp '{last}' '{ws.folder / mine}'"
+        )
+    if done:  # an open tab still shows the old version, and saving it would ask to overwrite
+        print("A chapter open in JupyterLab shows the fresh copy after File → Reload Notebook from Disk.")
     return 0
 
 

@@ -1,0 +1,80 @@
+"""JupyterLab for the learner's workspace: the course's settings, the command that starts it,
+and the servers already serving it (``workspace``'s ``lab`` puts them together). ``workspace``
+and ``ws`` are a ``workspace.Workspace`` (not imported: workspace imports this module)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+# The course runs offline: JupyterLab should neither ask to fetch news nor check for updates.
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}
+}
+
+
+def install_lab_settings(prefix: Path | str | None = None) -> Path:
+    """Merge the course's JupyterLab settings into ``<prefix>/share/jupyter/lab/settings/overrides.json``
+    (the environment's defaults, which a learner can still change); ``prefix`` defaults to this
+    Python's environment. Other keys in the file are kept; the file is rewritten only when it changes."""
+    path = Path(prefix or sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    try:
+        current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        if not isinstance(current, dict):
+            raise ValueError(f"found {type(current).__name__}")
+        for plugin in LAB_SETTINGS:
+            if not isinstance(current.get(plugin, {}), dict):
+                raise ValueError(f"{plugin} is not an object")
+    except ValueError as err:
+        raise ValueError(f"{path} must hold a JSON object of JupyterLab settings: {err}") from None
+    merged = dict(current)
+    for plugin, values in LAB_SETTINGS.items():
+        merged[plugin] = {**current.get(plugin, {}), **values}
+    if merged != current:  # whole or not at all: a cut-short file would lose the other settings
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path
+
+
+def lab_command(workspace, port: int = 8888, extra: list[str] | tuple = ()) -> list[str]:
+    """JupyterLab on the workspace: bound to 127.0.0.1, token auth (JupyterLab's default), the
+    first chapter open, kernel messages sent to the page at once (``lab_server``)."""
+    from .lab_server import SERVER_ARGS  # imports jupyter_server: only when a lab is started
+
+    cmd = [
+        sys.executable, "-m", "jupyterlab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={int(port)}",
+        f"--ServerApp.root_dir={workspace.folder}",
+        *SERVER_ARGS,
+    ]  # fmt: skip
+    names = workspace.course_names()
+    if names:
+        cmd.append(f"--LabApp.default_url=/lab/tree/{names[0]}")
+    if getattr(os, "geteuid", lambda: 1)() == 0:  # JupyterLab refuses to run as root without it
+        cmd.append("--allow-root")
+    return cmd + list(extra)
+
+
+def running_labs(ws) -> list[str]:
+    """Addresses of the Jupyter servers already serving this workspace (from Jupyter's runtime
+    files), so that a second `make lab` points at the first instead of serving it twice."""
+    try:
+        from jupyter_server.serverapp import list_running_servers
+
+        servers = list(list_running_servers())
+    except Exception:  # noqa: BLE001 (no jupyter_server, an unreadable runtime folder: nothing to say)
+        return []
+    folder = ws.folder.resolve()
+    return [
+        f"{info.get('url', '')}lab?token={info.get('token', '')}"
+        for info in servers
+        if isinstance(info, dict) and Path(str(info.get("root_dir", ""))).resolve() == folder
+    ]
