@@ -13,9 +13,10 @@ SHELL := /bin/bash
 # checkpoints, distclean its .venv. make -C <course folder> is the way to run it from elsewhere.
 # Asked of the shell, not of $(realpath): make splits words at spaces, so a course folder such as
 # "/Users/Ann Lee/course" never equalled itself and every target refused to run.
-ROOT := $(shell cd -P -- '$(dir $(lastword $(MAKEFILE_LIST)))' 2>/dev/null && pwd -P)
+# Nothing is read before this line, so $(MAKEFILE_LIST) is this file's path, spaces and all.
+ROOT := $(shell cd -P -- "$$(dirname -- '$(subst ','\'',$(MAKEFILE_LIST))')" 2>/dev/null && pwd -P)
 ifneq ($(shell pwd -P),$(ROOT))
-$(error Run make in the course folder: cd '$(ROOT)' (or make -C '$(ROOT)' ...), not from '$(CURDIR)')
+$(error Run make in the course folder$(if $(ROOT), $(ROOT)) (or make -C <course folder> ...), not in $(CURDIR))
 endif
 
 PYTHON ?= python3
@@ -34,12 +35,24 @@ TARGETS := help env lab reset status test test-fast test-browser test-install ht
 .PHONY: $(TARGETS)
 
 # `make reset 03` (or 3, all, 03_queries_keys_values) reads as `make reset CHAPTER=03`: the words
-# after reset name the chapter, and are no targets of their own. A word that is a target (make
-# reset lab) stays one, but reaches reset first, which refuses it by name and stops make.
+# after reset name the chapter, and are no targets of their own. They win over a CHAPTER in the
+# environment; with CHAPTER= on the command line too, or a word that is a target, make stops here.
 ifeq (reset,$(firstword $(MAKECMDGOALS)))
-ifeq ($(CHAPTER),)
-CHAPTER := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
-$(foreach word,$(filter-out $(TARGETS),$(CHAPTER)),$(eval $(word):;@:))
+RESET_WORDS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+ifneq ($(RESET_WORDS),)
+# Refused here, before make runs anything: with -j (or -k) a target named after reset
+# (make reset clean, make reset lab) would run beside, or after, a reset that refused it.
+ifneq ($(words $(RESET_WORDS)),1)
+$(error chapter must be 'all', a number such as 03 or a name such as 03_queries_keys_values, got '$(RESET_WORDS)': make reset takes one)
+endif
+ifneq ($(filter $(TARGETS),$(RESET_WORDS)),)
+$(error chapter must be 'all', a number such as 03 or a name such as 03_queries_keys_values, got '$(RESET_WORDS)': run make $(RESET_WORDS) on its own)
+endif
+ifeq ($(origin CHAPTER),command line)
+$(error Name the chapter once: make reset $(RESET_WORDS) or make reset CHAPTER=$(CHAPTER), not both)
+endif
+CHAPTER := $(RESET_WORDS)
+$(eval $(CHAPTER):;@:)
 endif
 endif
 

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .workspace_advice import edited_advice, free_name, reset_hint
+from .workspace_advice import edited_advice, free_name, quoted, reset_hint
 from .workspace_lab import LAB_SETTINGS, install_lab_settings, lab_command, running_labs  # noqa: F401 (LAB_SETTINGS: the course's settings, here as before)
 
 PATTERN = "[0-9][0-9]_*.ipynb"
@@ -360,7 +360,7 @@ def _report_reset(ws: Workspace, which: str) -> int:
         print(
             f"Backups stay in {ws.folder / BACKUPS} until you delete them. JupyterLab does not "
             f"open hidden folders: copy one back under a new name to open it, e.g.\n"
-            f"  cp '{last}' '{ws.folder / mine}'"
+            f"  cp {quoted(last)} {quoted(ws.folder / mine)}"
         )
     if done:  # an open tab still shows the old version, and saving it would ask to overwrite
         print("A chapter open in JupyterLab shows the fresh copy after File → Reload Notebook from Disk.")

@@ -14,6 +14,11 @@ def reset_hint(name: str) -> str:
     return f"python -m transformer_course.workspace reset {name[:2]}"
 
 
+def quoted(path: Path | str) -> str:
+    """``path`` in single quotes for a shell, an apostrophe in it ("Ann's course") included."""
+    return "'" + str(path).replace("'", "'\\''") + "'"
+
+
 def _shown(path: Path) -> str:
     """``path`` as a learner types it here: relative to the current folder when inside it."""
     path, here = path.resolve(), Path.cwd().resolve()
@@ -33,7 +38,7 @@ def edited_advice(ws, names: list[str]) -> str:
     """How to keep edits made in chapters/ itself and let `git pull` update the course again:
     each edited file of the pair is copied (a .py edited by hand is not in the notebook)."""
     course, changed = ws.chapters.parent.resolve(), ws.edited_files()
-    git = "git" if course == Path.cwd().resolve() else f"git -C '{course}'"
+    git = "git" if course == Path.cwd().resolve() else f"git -C {quoted(course)}"
     lines = [
         f"{', '.join(names)}: edited in chapters/ itself (git shows the change), not in your copy in "
         "workspace/, the one JupyterLab opens. `git pull` refuses to update a chapter edited there. "
@@ -42,9 +47,8 @@ def edited_advice(ws, names: list[str]) -> str:
     for name in names:
         stem = name.removesuffix(".ipynb")
         pair = [f for f in (name, f"{stem}.py") if f in changed] or [name]
-        copies = [
-            f"cp '{_shown(ws.chapters / f)}' '{_shown(free_name(ws.folder, stem, Path(f).suffix))}'"
-            for f in pair
-        ]
-        lines.append(f"  {' && '.join(copies)} && {git} restore 'chapters/{name}' 'chapters/{stem}.py'")
+        mine = {f: _shown(free_name(ws.folder, stem, Path(f).suffix)) for f in pair}
+        copies = [f"cp {quoted(_shown(ws.chapters / f))} {quoted(mine[f])}" for f in pair]
+        restore = f"{quoted(f'chapters/{name}')} {quoted(f'chapters/{stem}.py')}"
+        lines.append(f"  {' && '.join(copies)} && {git} restore {restore}")
     return "\n".join(lines)
