@@ -174,3 +174,62 @@ def test_words_along_an_axis_are_thinned_where_they_would_overlap(page_path, rea
     settle(r)
     wide = next(c for c in r.page.evaluate(X_TICKS_JS) if c["title"].startswith("An untrained head"))
     assert wide["count"] == len(WORDS.split()) and not wide["crowded"], f"every word at 1280 px: {wide}"
+
+
+# As chapter 03's explorer: Q, K and V side by side, each titled by an annotation.
+QKV = """from transformer_course import widgets
+from transformer_course.attention import SingleHeadAttention
+from transformer_course.embeddings import TokenEmbedding
+from transformer_course.tokenizer import course_vocab
+
+vocab = course_vocab()
+widgets.QKVExplorer(vocab, TokenEmbedding(len(vocab), 8, scale=False), SingleHeadAttention(8, d_k=4),
+                    text="I'm playing with a cat", query=0)"""
+
+# Per chart with panel titles: how many, how many pairs overlap, and each title's lines.
+PANEL_TITLES_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(div => {
+  const titles = [...div.querySelectorAll('g.annotation[data-index]')].filter(g => g.textContent.trim());
+  const boxes = titles.map(g => g.getBoundingClientRect());
+  let overlaps = 0;
+  boxes.forEach((a, i) => boxes.slice(i + 1).forEach(b => {
+    const apart = a.right <= b.left + 1 || b.right <= a.left + 1
+      || a.bottom <= b.top + 1 || b.bottom <= a.top + 1;
+    if (!apart) overlaps++;
+  }));
+  const lines = titles.map(g => g.querySelectorAll('tspan.line').length || 1);
+  return {count: titles.length, overlaps, lines};
+})"""
+
+
+@pytest.fixture(scope="module")
+def qkv_path(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export-fifth-qkv")
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("# 03 · Q, K and V"), v4.new_code_cell(QKV)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    source = folder / "03_qkv.ipynb"
+    nbformat.write(nb, source)
+    target, failures = export.export_notebook(source, folder / "html")
+    assert failures == [], failures
+    return target
+
+
+def panel_titles(r: Reader, ok, seconds: float = 5.0) -> list[dict]:
+    """The charts with three panel titles or more, once ``ok(charts)`` holds (the titles are
+    refitted a frame after the chart settles), or as they are after ``seconds``."""
+    for _ in range(int(seconds * 10)):
+        charts = [c for c in r.page.evaluate(PANEL_TITLES_JS) if c["count"] >= 3]
+        if charts and ok(charts):
+            break
+        r.page.wait_for_timeout(100)
+    return charts
+
+
+def test_panel_titles_do_not_run_into_each_other_in_a_phones_window(qkv_path, reader):
+    """Chapter 03's "Q (queries)", "K (keys)" and "V (values)" ran together at 400 px; at
+    1280 px each stays on one line, as the figure has it."""
+    narrow = reader(qkv_path, 400)
+    charts = panel_titles(narrow, lambda cs: all(c["overlaps"] == 0 for c in cs))
+    assert charts and all(c["overlaps"] == 0 for c in charts), f"400 px: {charts}"
+    wide = reader(qkv_path, 1280)
+    charts = panel_titles(wide, lambda cs: all(set(c["lines"]) == {1} for c in cs))
+    assert charts and all(set(c["lines"]) == {1} for c in charts), f"1280 px: {charts}"

@@ -24,6 +24,7 @@ import numbers
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set, Sized
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -244,7 +245,7 @@ def ticks(tick_labels: list[str], n: int) -> dict:
     return dict(tickmode="array", tickvals=list(range(n)), ticktext=[as_text(t) for t in tick_labels])
 
 
-def log_ticks(values: Iterable[float]) -> dict:
+def log_ticks(values: Iterable[float], *, length: int | None = None) -> dict:
     """Tick settings for a log axis over ``values``: 0.02, 0.05, 0.1, 0.2 … written out.
 
     Over a decade or more plotly labels 2 and 5 in a smaller font than the powers of ten
@@ -253,13 +254,27 @@ def log_ticks(values: Iterable[float]) -> dict:
     powers of ten over up to six, as plain numbers at the axis's font size. Within a decade
     plotly's own ticks are plain and full-size already (0.35, 0.4, 0.45), and a fixed list
     could miss the range altogether: those, wider ranges, and no positive finite value keep
-    plotly's ticks (an empty dict)."""
+    plotly's ticks (an empty dict).
+
+    ``length``: the axis's length in pixels, when the figure knows it. Then the ticks are the
+    densest of ``LOG_LADDERS`` whose labels stay ``LOG_TICK_GAP`` px apart, over any range
+    but a sliver of a decade, with a label near each end of the data: where the ladder's
+    nearest tick is further than that, a round number near the end (``_end_tick``). Within
+    a decade plotly spaced its ticks evenly in value, which on a log axis crowds them at the
+    top (0.35, 0.3 and 0.25 17 px apart on a slide) and left the bottom of the data (0.06)
+    with no label under 0.1."""
+    if length is not None:
+        _validate.integer("length", length, low=1)
     seen = [float(v) for v in values if math.isfinite(float(v)) and float(v) > 0]
     if not seen:
         return {}
     low, high = min(seen), max(seen)
     decades = math.log10(high / low)
-    if low < 1e-4 or high > 1e5 or not 1 <= decades <= 6:
+    if low < 1e-4 or high > 1e5 or decades > 6:
+        return {}
+    if length is not None:
+        return _spaced_log_ticks(low, high, length)
+    if decades < 1:
         return {}
     steps = (1, 2, 5) if decades <= 3 else (1,)
     first, last = math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1
@@ -268,7 +283,82 @@ def log_ticks(values: Iterable[float]) -> dict:
     ticks = [t for t in ticks if max(low / 2.5, 1e-4) <= t <= high * 2.5]
     if sum(low <= t <= high for t in ticks) < 2:  # too few on the data itself: plotly's are better
         return {}
-    return dict(tickmode="array", tickvals=ticks, ticktext=[f"{t:,.6g}" for t in ticks])
+    return _written_out(ticks)
+
+
+# The ticks a log axis may have in each decade, densest first: each a set a reader knows
+# (1-2-5, 1-3…), none of which leaves a stretch of the axis unlabelled beside crowded ones.
+LOG_LADDERS = (
+    (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8),
+    (1, 1.5, 2, 3, 4, 5, 7),
+    (1, 2, 3, 5),
+    (1, 2, 5),
+    (1, 3),
+    (1,),
+)
+# Pixels from one tick label to the next, at the least: 16 px text (a slide's) with 12 px
+# between labels. The last ladders space them further than that over any range up to six decades.
+LOG_TICK_GAP = 28
+# About how far plotly's autorange runs beyond the data, as a fraction of its span (the
+# padding it leaves for markers): the axis's pixels are spread over that much more.
+LOG_RANGE_PAD = 0.08
+
+
+def _spaced_log_ticks(low: float, high: float, length: int) -> dict:
+    """Ticks for a log axis of ``length`` px over [low, high] (0 < low ≤ high), all on the data
+    (plotly's autorange keeps to it); {} when no ladder has two there (plotly's)."""
+    per_decade = length / max(math.log10(high / low) * (1 + 2 * LOG_RANGE_PAD), 1e-12)
+    # The densest ladder with two ticks on the data, spaced apart; else the sparsest with two.
+    fits = [t for t in (_ladder_ticks(ladder, low, high) for ladder in LOG_LADDERS) if len(t) >= 2]
+    if not fits:
+        return {}  # a sliver of a decade: plotly's ticks, evenly spaced there, read well
+    spaced = (
+        t for t in fits if min(math.log10(b / a) for a, b in zip(t, t[1:])) * per_decade >= LOG_TICK_GAP
+    )
+    ticks = next(spaced, fits[-1])
+    gap = LOG_TICK_GAP / per_decade  # in decades
+    # An end of the data far from the ladder's nearest tick gets a label of its own (0.07 under
+    # a lowest label of 0.1, where the curve falls to 0.064), at least a gap from that tick.
+    if math.log10(ticks[0] / low) > gap:
+        ticks.insert(0, _end_tick(math.log10(low), math.log10(ticks[0]) - gap, gap))
+    if math.log10(high / ticks[-1]) > gap:
+        ticks.append(_end_tick(math.log10(high), math.log10(ticks[-1]) + gap, gap))
+    return _written_out([t for t in ticks if t is not None])
+
+
+def _ladder_ticks(ladder: Sequence[float], low: float, high: float) -> list[float]:
+    """The ticks of ``ladder`` (multiples of each power of ten) in [low, high]."""
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    # Rounded to 12 significant digits: 3 * 10**-2 is 0.030000000000000002.
+    every = (float(f"{m * 10.0**k:.12g}") for k in range(first, last + 1) for m in ladder)
+    # A value read from float32 (0.1 is 0.10000000149) still counts as on its tick.
+    return [t for t in every if low * (1 - 1e-6) <= t <= high * (1 + 1e-6)]
+
+
+def _end_tick(end: float, bound: float, gap: float) -> float | None:
+    """A tick between ``end`` and ``bound`` (log10, either order), as near ``end`` as may be:
+    the roundest number (one significant digit, else two) within ``gap`` of it, or the
+    nearest; None when there is none between them."""
+    lo, hi = min(end, bound), max(end, bound)
+    candidates = [
+        float(f"{m / 10 * 10.0**k:.12g}")
+        for k in range(math.floor(lo) - 1, math.ceil(hi) + 1)
+        for m in range(10, 100)
+    ]
+    candidates = [t for t in candidates if lo <= math.log10(t) <= hi]
+    if not candidates:
+        return None
+
+    def digits(t: float) -> int:  # significant digits: 0.07 has one, 0.21 two
+        return len(Decimal(f"{t:.12g}").normalize().as_tuple().digits)
+
+    return min(
+        candidates, key=lambda t: (abs(math.log10(t) - end) > gap, digits(t), abs(math.log10(t) - end))
+    )
+
+
+def _written_out(ticks: Sequence[float]) -> dict:
+    return dict(tickmode="array", tickvals=list(ticks), ticktext=[f"{t:,.6g}" for t in ticks])
 
 
 # --- Lines and titles drawn over a plot (layout shapes and annotations) ---

@@ -48,10 +48,34 @@ def waves_figure(
             for d in dims
         ],
         title=title,
-        height=320,
+        title_at_top=True,
+        height=WAVES_HEIGHT + WAVES_LEGEND_ROW * (_legend_rows(len(dims)) - 1),
+        # Rows of names between the title and the plot: beside it, the legend squeezed the
+        # plot to 150 px on a slide (an explorer's third of it); under it, it ran into the
+        # position axis's title once a slide made the text larger.
+        legend=dict(orientation="h", x=0.5, xanchor="center", y=1.02, yanchor="bottom"),
+        margin=dict(l=10, r=10, t=_waves_top(len(dims)), b=10),
         xaxis=dict(title=dict(text="position")),
         yaxis=dict(title=dict(text="value"), range=[-1.1, 1.1] if sinusoidal else None),
     )
+
+
+# The figure's height with one row of legend (as tall as before the legend moved above, so
+# that chapter 02's slide of three waves still fits the screen); each further row adds one.
+WAVES_HEIGHT = 320
+# The top margin: the title (22 px on a slide) and a row of legend for every
+# ``WAVES_PER_ROW`` waves: three fit a row across a page; the explorer's four, in a third
+# of a slide at 16 px ("dim 10 (sin)" and its line take about 140 px of 400), two rows.
+WAVES_TOP, WAVES_LEGEND_ROW, WAVES_PER_ROW = 50, 26, 3
+
+
+def _legend_rows(n: int) -> int:
+    return -(-n // WAVES_PER_ROW)
+
+
+def _waves_top(n: int) -> int:
+    """The top margin of a waves figure with ``n`` lines: its title and rows of legend."""
+    return WAVES_TOP + WAVES_LEGEND_ROW * _legend_rows(n)
 
 
 def repeated_product_figure(values: torch.Tensor, factor: float, *, title: str = "") -> go.Figure:

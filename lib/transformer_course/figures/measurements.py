@@ -12,11 +12,12 @@ import math
 from collections.abc import Sequence
 from typing import Protocol
 
+import numpy as np
 import plotly.graph_objects as go
 import torch
 
 from . import _args, themes
-from .base import figure, hline, line_label, panel_title, require_fields, side_by_side
+from .base import figure, hline, line_label, log_ticks, panel_title, require_fields, side_by_side
 from .palette import EXPLICIT_COLOUR, FUSED_COLOUR, SCALED_COLOUR, UNSCALED_COLOUR
 
 SATURATION_METRICS = {  # name → (axis title, log y axis)
@@ -25,6 +26,12 @@ SATURATION_METRICS = {  # name → (axis title, log y axis)
     "entropy": ("row entropy (nats)", False),
     "grad_norm": ("softmax gradient size", True),
 }
+
+
+SATURATION_HEIGHT = 340
+# Its plot's height in px: the figure's less the title above and the d_k axis and legend
+# below, as drawn on a slide (16 px text, where they take the most room).
+SATURATION_PLOT_HEIGHT = 180
 
 
 class SaturationLike(Protocol):
@@ -75,6 +82,8 @@ def saturation_figure(
     extras, y_axis = {}, dict(title=dict(text=y_title), type="log" if log_y else "linear")
     if log_y:
         y_axis["exponentformat"] = "power"
+        drawn = [float(v) for t in traces for v in np.ravel(np.asarray(t["y"], dtype=np.float64))]
+        y_axis.update(log_ticks(drawn, length=SATURATION_PLOT_HEIGHT))
     if metric == "entropy":  # the most spread out a row can be: uniform over the keys
         uniform = math.log(result.length)
         y_axis["range"] = [0, 1.12 * uniform]
@@ -85,7 +94,7 @@ def saturation_figure(
     return figure(
         traces,
         title=title or f"{y_title} vs d_k",
-        height=340,
+        height=SATURATION_HEIGHT,
         legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.25),
         xaxis=dict(
             title=dict(text="d_k (log scale)"), type="log", tickvals=d_k, ticktext=[str(d) for d in d_k]

@@ -148,8 +148,42 @@
 
   // The chart's title and its axis titles, each at the size that fits, and its axes' labels
   // thinned where they would overlap, in one relayout.
+  // Panel titles (annotations: chapter 03's "Q (queries)", "K (keys)", "V (values)") that run
+  // into each other in a narrow chart are broken onto two lines at the space nearest their
+  // middle; one that would fit on one line again (the window widened) is put back as the
+  // figure has it. Same rule as figure_view.js's fitPanelTitles.
+  function fitPanelTitles(el) {
+    const own = (JSON.parse(el._tcLight).layout || {}).annotations || [];
+    const live = (el.layout && el.layout.annotations) || [];
+    const boxes = [...el.querySelectorAll("g.annotation[data-index]")].map((g) => {
+      const i = Number(g.dataset.index), r = g.getBoundingClientRect();
+      // As one line: the lines' widths side by side, centred where the title is.
+      const lines = [...g.querySelectorAll("tspan.line")].map((t) => t.getBoundingClientRect().width);
+      const width = lines.length > 1 ? lines.reduce((a, b) => a + b, 0) + 4 : r.width;
+      const mid = (r.left + r.right) / 2, line = r.height / Math.max(1, lines.length);
+      return { i, left: mid - width / 2, right: mid + width / 2, top: r.bottom - line, bottom: r.bottom };
+    }).filter((b) => own[b.i] && b.right > b.left);
+    const crowded = new Set();
+    boxes.forEach((a, n) => boxes.slice(n + 1).forEach((b) => {
+      if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) {
+        crowded.add(a.i); crowded.add(b.i);
+      }
+    }));
+    const update = {};
+    boxes.forEach(({ i }) => {
+      const text = String(own[i].text ?? ""), spaces = [...text.matchAll(/ /g)].map((m) => m.index);
+      let want = text;
+      if (crowded.has(i) && spaces.length && !/<br>/i.test(text)) {
+        const at = spaces.reduce((b, s) => (Math.abs(s - text.length / 2) < Math.abs(b - text.length / 2) ? s : b));
+        want = `${text.slice(0, at)}<br>${text.slice(at + 1)}`;
+      }
+      if (live[i] && live[i].text !== want) update[`annotations[${i}].text`] = want;
+    });
+    return update;
+  }
+
   function fitTitles(el) {
-    const update = { ...fitTitle(el), ...fitAxisTitles(el), ...thinTicks(el) };
+    const update = { ...fitTitle(el), ...fitAxisTitles(el), ...thinTicks(el), ...fitPanelTitles(el) };
     if (Object.keys(update).length) window.Plotly.relayout(el, update);
   }
 

@@ -209,6 +209,96 @@ async function fitTitle(Plotly, div) {
   await Plotly.relayout(div, { "title.font.size": Math.max(9, Math.floor((size * room) / wide)) });
 }
 
+// Panel titles (annotations: chapter 03's "Q (queries)", "K (keys)", "V (values)", a head
+// grid's "head 2 (A)") are as wide as their words, and panels narrow with the figure: two
+// that run into each other ("Q (queries)K (keys)") are drawn on two lines, broken at the
+// space nearest their middle, and if they still meet (a phone), smaller. At a width where
+// they do not meet, nothing changes; a resize first puts back the titles as sent
+// (``titlesAsSent``) and looks again.
+function overlapping(a, b) {
+  return a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+}
+
+function wrapped(text) {
+  const spaces = [...text.matchAll(/ /g)].map((m) => m.index);
+  if (!spaces.length || /<br>/i.test(text)) return null;
+  const middle = text.length / 2;
+  const at = spaces.reduce((best, i) => (Math.abs(i - middle) < Math.abs(best - middle) ? i : best));
+  return `${text.slice(0, at)}<br>${text.slice(at + 1)}`;
+}
+
+// The annotations that overlap another, and the least scale that would part each such pair
+// side by side (the distance between their centres over their half widths).
+function crowdedNotes(div) {
+  const notes = div.layout?.annotations || [];
+  const drawn = [...div.querySelectorAll("g.annotation[data-index]")]
+    .map((g) => ({ i: Number(g.dataset.index), box: g.getBoundingClientRect() }))
+    .filter(({ i, box }) => notes[i] && box.width > 0);
+  const crowded = new Set();
+  let scale = 1;
+  for (const [n, a] of drawn.entries()) {
+    for (const b of drawn.slice(n + 1)) {
+      if (!overlapping(a.box, b.box)) continue;
+      crowded.add(a.i); crowded.add(b.i);
+      const apart = Math.abs((a.box.left + a.box.right) - (b.box.left + b.box.right)) / 2;
+      scale = Math.min(scale, (apart - 4) / ((a.box.width + b.box.width) / 2));
+    }
+  }
+  return { notes, crowded, scale };
+}
+
+async function fitPanelTitles(Plotly, div) {
+  let { notes, crowded } = crowdedNotes(div);
+  const update = {};
+  for (const i of crowded) {
+    const text = wrapped(String(notes[i].text ?? ""));
+    if (text) update[`annotations[${i}].text`] = text;
+  }
+  if (!Object.keys(update).length) return;
+  div.dataset.tcTitlesFitted = "1";  // a resize puts them back first (titlesAsSent)
+  await Plotly.relayout(div, update);
+  let scale;
+  ({ notes, crowded, scale } = crowdedNotes(div));
+  if (crowded.size) {
+    const sizes = {};
+    for (const i of crowded) {
+      const text = div.querySelector(`g.annotation[data-index="${i}"] text`);
+      const size = notes[i].font?.size || parseFloat(text ? getComputedStyle(text).fontSize : "") || DECK_FONT;
+      sizes[`annotations[${i}].font.size`] = Math.max(9, Math.floor(size * Math.max(scale, 0)));
+    }
+    await Plotly.relayout(div, sizes);
+  }
+  await clearOfTitle(Plotly, div);
+}
+
+// Titles on two lines reach a line higher: where they meet the figure's title, the top
+// margin grows by as much, and again while they meet (plotly moves the title down too,
+// by part of it).
+async function clearOfTitle(Plotly, div) {
+  for (let tries = 0; tries < 4; tries++) {
+    const title = div.querySelector(".gtitle")?.getBoundingClientRect();
+    if (!title || !title.width) return;
+    const tops = [...div.querySelectorAll("g.annotation[data-index]")]
+      .map((g) => g.getBoundingClientRect()).filter((box) => box.width && overlapping(box, title))
+      .map((box) => box.top);
+    if (!tops.length) return;
+    const top = div._fullLayout?.margin?.t ?? 0;
+    await Plotly.relayout(div, { "margin.t": Math.ceil(top + title.bottom - Math.min(...tops) + 4) });
+  }
+}
+
+// The annotations' texts and sizes as this figure was sent, to undo fitPanelTitles before
+// measuring again.
+function titlesAsSent(layout) {
+  const update = {};
+  (layout?.annotations || []).forEach((note, i) => {
+    update[`annotations[${i}].text`] = note.text;
+    update[`annotations[${i}].font.size`] = note.font?.size ?? null;
+  });
+  if (layout?.annotations?.length) update["margin.t"] = layout.margin?.t ?? null;
+  return update;
+}
+
 async function render({ model, el }) {
   const div = document.createElement("div");
   div.className = "tc-figure";
@@ -256,6 +346,7 @@ async function render({ model, el }) {
       }
     }
     await fitTitle(Plotly, div);
+    await fitPanelTitles(Plotly, div);
     div.dataset.tcDrawMs = (performance.now() - start).toFixed(1);
     div.dataset.tcRevision = String(model.get("_revision"));
     div.dataset.tcDrawnAt = String(performance.now());
@@ -293,8 +384,12 @@ async function render({ model, el }) {
     // (a figure of a cell shown in the deck then collapsed to nothing).
     // The title's own size again (null: the figure's), refitted to the new width if need be.
     if (now > 0 && div.dataset.tcRevision) {
-      Plotly.relayout(div, { width: now, "title.font.size": sent?.layout?.title?.font?.size ?? null })
-        .then(() => fitTitle(Plotly, div));
+      // Panel titles fitted to the old width, as sent (only then: a relayout of the margin
+      // would redraw the whole figure).
+      const undo = div.dataset.tcTitlesFitted ? titlesAsSent(sent?.layout) : {};
+      delete div.dataset.tcTitlesFitted;
+      Plotly.relayout(div, { width: now, "title.font.size": sent?.layout?.title?.font?.size ?? null, ...undo })
+        .then(() => fitTitle(Plotly, div)).then(() => fitPanelTitles(Plotly, div));
     }
   });
   observer.observe(el);

@@ -48,6 +48,54 @@ class PlotlyLibrary(anywidget.AnyWidget):
     css = traitlets.Unicode().tag(sync=True)  # static/course.css: slides readable from afar
 
 
+class CourseStyle(anywidget.AnyWidget):
+    """static/course.css, put on the page as soon as the kernel makes this widget: no view.
+
+    A FigureView adds the stylesheet too (``PlotlyLibrary.css``), but only once it draws,
+    and chapters 05, 07, 08 and 09 have an exercise before their first figure: a learner's
+    SyntaxError there was printed in JupyterLab Light's own ANSI colours (1.6-2.7:1 on
+    white) instead of the course's darker ones. The browser makes a widget's model when the
+    kernel opens it, displayed or not, and anywidget calls the module's ``initialize`` then;
+    ``course_style()`` runs when ``widgets`` is imported in a kernel, i.e. in each chapter's
+    first code cell. Nothing is displayed: the cell, nbval and the export see no output.
+    """
+
+    _esm = """
+    export default {
+      initialize({ model }) {
+        const css = model.get("css");
+        if (!css || document.getElementById("tc-course-style")) return;
+        const style = document.createElement("style");
+        style.id = "tc-course-style";  // the one figure_view.js and the export use: added once
+        style.textContent = css;
+        document.head.appendChild(style);
+      },
+      render() {},
+    };
+    """
+    css = traitlets.Unicode().tag(sync=True)
+
+
+_STYLE: CourseStyle | None = None
+
+
+def course_style() -> CourseStyle:
+    """The kernel's one CourseStyle, made again if the last one was closed."""
+    global _STYLE
+    if _STYLE is None or _STYLE.comm is None:
+        _STYLE = CourseStyle(css=(STATIC / "course.css").read_text(encoding="utf-8"))
+    return _STYLE
+
+
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel (a page may be listening), False in plain Python or IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
 _LIBRARY: PlotlyLibrary | None = None
 
 
@@ -129,3 +177,5 @@ def show_figure(fig: go.Figure) -> None:
 
 
 display_with(show_figure)
+if in_kernel():
+    course_style()
