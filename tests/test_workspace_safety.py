@@ -108,7 +108,7 @@ def test_a_course_update_keeps_the_edited_copy_and_tells_the_learner(learner, mo
     assert "newer 02_positional_encoding.ipynb" in out and "you had not changed yours" in out
     assert "00_welcome" not in out
     monkeypatch.setenv("MAKELEVEL", "1")  # started by `make lab`: the hint is the make target
-    assert "`make reset CHAPTER=01` gets it" in lab(learner, monkeypatch, capsys)
+    assert "`make reset 01` gets it" in lab(learner, monkeypatch, capsys)
     [(_, backup)] = learner.reset("01")
     assert backup.read_text() == notebook("my own attempt")
     assert (learner.folder / "01_embeddings.ipynb").read_text() == notebook("01_embeddings, version 2")

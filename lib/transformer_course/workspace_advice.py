@@ -10,7 +10,7 @@ from pathlib import Path
 
 def reset_hint(name: str) -> str:
     if os.environ.get("MAKELEVEL"):  # run by make: the target the learner knows
-        return f"make reset CHAPTER={name[:2]}"
+        return f"make reset {name[:2]}"
     return f"python -m transformer_course.workspace reset {name[:2]}"
 
 
