@@ -21,3 +21,22 @@ def make_course(root: Path) -> Path:
         (chapters / f"{name}.py").write_text(f"print('{name}')\n")
     (chapters / "jupytext.toml").write_text('formats = "ipynb,py:percent"\n')
     return root
+
+
+def lab(ws, monkeypatch, capsys) -> str:
+    """`make lab` on ``ws`` (a Workspace) up to the point where JupyterLab would take over the
+    process: what it printed, stdout and stderr."""
+    import os
+
+    import pytest
+    from transformer_course import workspace
+
+    def exec_instead(path, cmd):
+        raise SystemExit(0)
+
+    monkeypatch.setattr(os, "execv", exec_instead)
+    monkeypatch.setattr(workspace, "install_lab_settings", lambda: None)  # not this venv's settings
+    with pytest.raises(SystemExit):
+        workspace.main(["--course", str(ws.chapters.parent), "lab"])
+    out = capsys.readouterr()
+    return out.out + out.err

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 import torch.nn.functional as F
+from test_torch_equivalence_fuzz import Case as FuzzCase
 from torch import nn
 from transformer_course.attention import MultiHeadAttention, scaled_dot_product_attention
 from transformer_course.embeddings import TokenEmbedding
@@ -194,22 +195,12 @@ def _check(mine, ref, inputs, outs, run, gen, dtype, d_model, *, empty, separate
 
 
 @dataclass(frozen=True)
-class Case:
-    """One configuration: ``kind`` and ``index`` make its seed; the rest is drawn from it."""
-
-    kind: str
-    index: int
-    sizes: dict
+class Case(FuzzCase):
+    """test_torch_equivalence_fuzz's configuration, with seeds of this sweep's own."""
 
     @property
     def seed(self) -> int:
         return zlib.crc32(f"fifth-{self.kind}-{self.index}".encode())
-
-    def __str__(self) -> str:
-        parts = [
-            f"{k}={v}" if not isinstance(v, bool) else (k if v else f"no_{k}") for k, v in self.sizes.items()
-        ]
-        return f"{self.kind}-{self.index:03d}-" + "-".join(parts)
 
 
 def _heads(rng: random.Random) -> tuple[int, int]:

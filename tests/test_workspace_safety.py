@@ -5,14 +5,13 @@ name, and `make clean`, `distclean`, `sync`, `format`."""
 
 import hashlib
 import json
-import os
 import shutil
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
-from course_folder import NAMES, make_course, notebook
+from course_folder import NAMES, lab, make_course, notebook
 from transformer_course import workspace
 from transformer_course.workspace import BACKUPS, RECORD, Workspace, main
 
@@ -53,20 +52,6 @@ def mine(before: dict[str, str]) -> dict[str, str]:
     """The learner's own files and edited copy: everything but the chapters they did not touch."""
     shipped = {f"{n}.ipynb" for n in NAMES} - {"01_embeddings.ipynb"}
     return {k: v for k, v in before.items() if k not in shipped and k != RECORD}
-
-
-def lab(ws: Workspace, monkeypatch, capsys) -> str:
-    """`make lab` up to the point where JupyterLab would take over the process."""
-
-    def exec_instead(path, cmd):
-        raise SystemExit(0)
-
-    monkeypatch.setattr(os, "execv", exec_instead)
-    monkeypatch.setattr(workspace, "install_lab_settings", lambda: None)  # not this venv's settings
-    with pytest.raises(SystemExit):
-        main(["--course", str(ws.chapters.parent), "lab"])
-    out = capsys.readouterr()
-    return out.out + out.err
 
 
 def test_preparing_the_workspace_twice_touches_nothing(learner, monkeypatch, capsys):

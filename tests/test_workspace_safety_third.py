@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from course_folder import make_course, notebook
+from course_folder import lab, make_course, notebook
 from transformer_course import workspace
 from transformer_course.workspace import BACKUPS, EDITED_HERE, Workspace, main
 
@@ -33,20 +33,6 @@ def learner(course):
     (ws.folder / "01_embeddings.ipynb").write_text(notebook("my own attempt"))
     (ws.folder / "02_positional_encoding.ipynb").write_text(notebook("my second attempt"))
     return ws
-
-
-def lab(ws: Workspace, monkeypatch, capsys) -> str:
-    """`make lab` up to the point where JupyterLab would take over the process."""
-
-    def exec_instead(path, cmd):
-        raise SystemExit(0)
-
-    monkeypatch.setattr(os, "execv", exec_instead)
-    monkeypatch.setattr(workspace, "install_lab_settings", lambda: None)  # not this venv's settings
-    with pytest.raises(SystemExit):
-        main(["--course", str(ws.chapters.parent), "lab"])
-    out = capsys.readouterr()
-    return out.out + out.err
 
 
 def backups_of(ws: Workspace) -> list[Path]:
