@@ -684,8 +684,9 @@ figures.attention_heatmap(gpt_attention, tokens, title="Decoder-only (GPT): caus
 # ## Explore: inside the model
 #
 # Type a source and a target sentence, pick which attention to look at (encoder self,
-# decoder self, cross), a layer and a head. The table shows the shape at every stage;
-# the row of the attention you picked is highlighted.
+# decoder self, cross), a layer and a head. Both count from 0, as Python indexes them:
+# layer 0 is `model.encoder.layers[0]`. The table shows the shape at every stage; the
+# row of the attention you picked is highlighted.
 #
 # - **Cross-attention** is the only non-square one: target words down, source words across.
 # - **Decoder self-attention** has nothing above the diagonal: the causal mask.

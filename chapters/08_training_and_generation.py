@@ -413,7 +413,7 @@ pointer_seconds = time.perf_counter() - began
 wins = referent_wins(pointer, pt.test).float().mean().item()
 print(f"100 steps in {pointer_seconds:.1f} s; loss {pointer_history.losses[0]:.2f} → "
       f"{pointer_history.last_loss:.3f}")
-print(f"pointer head (the one head on top of encoder layer 1, query at \"it\"): the referent "
+print(f"pointer head (the one head on top of the encoder, query at \"it\"): the referent "
       f"outweighs the distractor in {wins:.1%} of {len(pt.test)} held-out sentences")
 assert wins >= 0.9 and wins_before < 0.75
 
@@ -490,8 +490,9 @@ figures.pointer_figure(after, sentence, referent=1, distractor=6, source=8,
 # - **Pointer head**: the attention from "it" (green = the referent, orange = the
 #   other noun). At step 0 it is flat noise; within a few dozen steps it locks onto
 #   the referent.
-# - **Encoder layer 1**: the encoder's self-attention, head by head. Look at the row of
-#   "it": in one head it moves onto the predicate, the words that decide.
+# - **Encoder layer 0**: the encoder's self-attention (its only layer, counted from 0
+#   like the heads), head by head. Look at the row of "it": in one head it moves onto
+#   the predicate, the words that decide.
 # - **Share on the words after "it"**: that movement, per head, over the training steps
 #   (the line marks the step shown).
 # - **Held-out: referent wins**: the share of unseen sentences resolved correctly.

@@ -43,6 +43,7 @@ def test_starts_on_cross_attention_with_the_real_weights(explorer):
     v = explorer.vocab
     src = v.encode("the pizza came out of the oven").unsqueeze(0)
     trg_in = v.encode("it tasted good", add_bos=True).unsqueeze(0)
+    explorer.model.eval()  # the explorer hands the model back in training mode: no dropout here
     explorer.model(src, trg_in, need_weights=True)
     cross = explorer.model.attention_weights()["cross"][0][0, 0]  # layer 1, sentence 0, head 0
     assert torch.allclose(explorer.weights, cross, atol=1e-6)
@@ -56,7 +57,7 @@ def test_heads_are_numbered_from_0_as_their_index_and_the_other_chapters_count(e
     # Chapters 05 and 08 say "head 0" for weights[:, 0]; this explorer said "head 1" for it.
     labels = [label for label, _ in explorer.controls["head"].options]
     assert labels == ["mean of heads", "0", "1", "2", "3"]
-    assert explorer.figures["attention"].layout.title.text.endswith("layer 1, head 0")
+    assert explorer.figures["attention"].layout.title.text.endswith("layer 0, head 0")
     explorer.controls["head"].value = 3
     assert explorer.figures["attention"].layout.title.text.endswith("head 3")
 
@@ -82,13 +83,13 @@ def test_each_control_changes_the_heatmap(explorer, control, value):
 
 def test_kinds_have_their_own_shapes_and_layer_range(explorer):
     explorer.controls["kind"].value = "encoder_self"
-    assert explorer.weights.shape == (7, 7) and explorer.controls["layer"].max == 2
+    assert explorer.weights.shape == (7, 7) and explorer.controls["layer"].max == 1
     explorer.controls["kind"].value = "decoder_self"
-    assert explorer.weights.shape == (4, 4) and explorer.controls["layer"].max == 3
+    assert explorer.weights.shape == (4, 4) and explorer.controls["layer"].max == 2
     assert explorer.weights.triu(1).abs().sum() == 0  # causal: no look at later tokens
-    explorer.controls["layer"].value = 3
-    explorer.controls["kind"].value = "encoder_self"  # layer 3 does not exist there
-    assert explorer.controls["layer"].value == 2 and explorer.message.value == ""
+    explorer.controls["layer"].value = 2
+    explorer.controls["kind"].value = "encoder_self"  # layer 2 does not exist there
+    assert explorer.controls["layer"].value == 1 and explorer.message.value == ""
 
 
 def test_mean_of_heads_is_the_mean(explorer):

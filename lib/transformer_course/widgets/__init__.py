@@ -9,9 +9,11 @@ Where things live:
 - ``kit``: ``Explorer`` (controls, a message line, views; ``render()`` returns each view's
   content), ``InputError`` (bad input → a message, never a traceback), ``SentenceExplorer``
   (reads a typed sentence, names unknown words, embeds the ids on the model's device),
-  ``read_sentence``, ``unknown_note``, ``single_thread``; before each ``render`` it checks the
-  controls (``control_problem``: nothing picked, a NaN slider or one between its steps), and
-  typed words reach labels and messages through ``token_labels`` / ``quote`` (cut, visible).
+  ``read_sentence``, ``unknown_note``, ``single_thread``, ``evaluating`` (runs the learner's
+  modules in eval mode without gradients, then hands them back in the mode they came in);
+  before each ``render`` it checks the controls (``control_problem``: nothing picked, a NaN
+  slider or one between its steps), and typed words reach labels and messages through
+  ``token_labels`` / ``quote`` (cut, visible).
 - ``controls``: the controls built from a constructor's arguments, checked by name
   (``int_slider``, ``sentence_box`` …, ``SelectionSlider``), and the checks of the modules an
   explorer is given (``check_embedding``, ``check_attention``); ``kit`` re-exports them.
@@ -28,8 +30,10 @@ To add an explorer: in the module of its idea (or a new one), subclass ``Explore
 ``__init__`` (a control that starts at a constructor argument through ``int_slider``,
 ``float_slider``, ``log_slider``, ``checkbox`` or ``text_box``, and modules through
 ``check_embedding`` / ``check_attention``, so a bad argument is a ValueError naming it) and
-implement ``render()`` with figures from ``figures`` (CPU tensors in),
-raising ``InputError`` for input a learner can fix. Export it below, add a widget test
+implement ``render()`` with figures from ``figures`` (CPU tensors in), running the learner's
+modules inside ``with evaluating(module):`` (never ``module.eval()``, which a learner who
+trains on after opening the explorer would inherit), raising ``InputError`` for input a
+learner can fix. Export it below, add a widget test
 (set each control, assert the figures it drives changed: ``tests/widget_state.py``) and
 a ``CONSTRUCTORS`` entry in ``bench/course.py``.
 """
@@ -43,6 +47,7 @@ from .kit import (
     Explorer,
     InputError,
     SentenceExplorer,
+    evaluating,
     read_sentence,
     sentence_box,
     single_thread,
@@ -82,6 +87,7 @@ __all__ = [
     "StoryExplorer",
     "WordOrderExplorer",
     "batch_table",
+    "evaluating",
     "figure_json",
     "match_words",
     "plotly_library",

@@ -20,6 +20,7 @@ from .kit import (
     check_embedding,
     checkbox,
     counted,
+    evaluating,
     log_slider,
     quote,
     sentence_box,
@@ -77,7 +78,7 @@ class QKVExplorer(SentenceExplorer):
         tokens = token_labels(tokens)  # as the list, the note and the axes show them
         row = self._sync_queries(tokens)
         x = self.embed(ids)  # (T, d_model)
-        with torch.no_grad():
+        with evaluating(self.attention):
             q, k, v = (w(x).cpu() for w in (self.attention.w_q, self.attention.w_k, self.attention.w_v))
         scores = attention_scores(q, k, scale=1.0)  # (T, T) raw q·k
         self.q, self.k, self.v, self.scores = q, k, v, scores
@@ -243,7 +244,7 @@ class HeadGridExplorer(SentenceExplorer):
         x = self.embed(ids)  # (T, d_model)
         if self.positions:
             x = x + sinusoidal_encoding(x.shape[0], x.shape[1], device=x.device)
-        with torch.no_grad():
+        with evaluating(self.attention):  # dropout off: the heads' own weights, rows summing to 1
             _, weights = self.attention(x.unsqueeze(0))  # (1, h, T, T)
         return weights[0].cpu()
 

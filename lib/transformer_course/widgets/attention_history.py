@@ -117,7 +117,8 @@ class AttentionHistoryExplorer(Explorer):
                 encoder,
                 tokens,
                 columns=len(heads),
-                title=f"Encoder layer 1, head by head, step {step}",
+                # Layer 0, as its index (pointer.encoder_attention()[0]) and ModelExplorer count it.
+                title=f"Encoder layer 0, head by head, step {step}",
                 height=ENCODER_HEIGHT,
             ),
             "predicate": figures.progress_curves_figure(

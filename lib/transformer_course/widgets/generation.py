@@ -12,7 +12,7 @@ import torch
 from .. import _validate, figures, generation
 from ..data import SequenceTask
 from ..model import Transformer
-from .kit import Explorer, InputError, counted, text_box
+from .kit import Explorer, InputError, counted, evaluating, text_box
 
 
 def one_token_left(gen: generation.Generation) -> bool:
@@ -42,7 +42,8 @@ class GenerationExplorer(Explorer):
     def __init__(
         self, model: torch.nn.Module, task, text: str = "1 2 3 4 5", *, max_new_tokens: int | None = None
     ):
-        """``model``: an encoder-decoder ``Transformer`` trained on ``task``, a ``SequenceTask``."""
+        """``model``: an encoder-decoder ``Transformer`` trained on ``task``, a ``SequenceTask``; run
+        in eval mode, and handed back in the mode it came in (``evaluating``)."""
         _validate.instance("model", model, Transformer, " (an encoder-decoder: it reads the source)")
         _validate.instance("task", task, SequenceTask, " (e.g. data.sequence_task())")
         if model.config.vocab_size != len(task.vocab):  # its ids would be read as other symbols
@@ -124,18 +125,18 @@ class GenerationExplorer(Explorer):
             )
         vocab = self.task.vocab
         top_k = self.value("top_k") or None
-        self.model.eval()
         device = next(self.model.parameters()).device
-        gen = generation.generate(
-            generation.seq2seq_logits_fn(self.model, src.unsqueeze(0).to(device)),
-            torch.tensor([vocab.bos_id], device=device),
-            max_new_tokens=self.max_new_tokens,
-            strategy=self.value("strategy"),
-            temperature=self.value("temperature"),
-            top_k=top_k,
-            eos_id=vocab.eos_id,
-            seed=self.value("seed"),
-        )
+        with evaluating(self.model):
+            gen = generation.generate(
+                generation.seq2seq_logits_fn(self.model, src.unsqueeze(0).to(device)),
+                torch.tensor([vocab.bos_id], device=device),
+                max_new_tokens=self.max_new_tokens,
+                strategy=self.value("strategy"),
+                temperature=self.value("temperature"),
+                top_k=top_k,
+                eos_id=vocab.eos_id,
+                seed=self.value("seed"),
+            )
         self.generation = gen
         chosen = [s.chosen for s in gen.steps]
         slider = self.controls["step"]

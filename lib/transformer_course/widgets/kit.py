@@ -14,6 +14,10 @@ would be too late), come from ``controls``, re-exported here.
 
 ``SentenceExplorer`` is the base of the explorers that read a typed sentence: it parses
 the box, names the unknown words, and embeds the ids on the device where the model lives.
+
+An explorer runs the learner's modules inside ``evaluating``: eval mode and no gradients while
+it computes, then each module back in the mode it came in, so opening an explorer never turns
+the dropout of a model the learner goes on training off.
 """
 
 from __future__ import annotations
@@ -87,6 +91,27 @@ def live_figures() -> Iterator[None]:
     them): torch on one thread, heatmaps printing values up to ``LIVE_PRINTED_CELLS``."""
     with single_thread(), printed_cells(LIVE_PRINTED_CELLS):
         yield
+
+
+@contextmanager
+def evaluating(*modules: torch.nn.Module) -> Iterator[None]:
+    """Run the learner's ``modules`` for a figure: in evaluation mode (dropout off, so the
+    figure shows the module's own numbers and draws nothing from torch's random generator)
+    and without gradients; then give them back as they came.
+
+    A learner opens an explorer and goes on training the same model: ``model.eval()`` left
+    behind would silently switch its dropout off. Each submodule gets back its own flag
+    (``model.train(was)`` would also reset a part the learner had put in eval mode).
+    """
+    flags = {id(m): (m, m.training) for module in modules for m in module.modules()}
+    try:
+        for module in modules:
+            module.eval()
+        with torch.no_grad():
+            yield
+    finally:
+        for m, training in flags.values():
+            m.training = training
 
 
 class InputError(ValueError):
@@ -367,8 +392,8 @@ class SentenceExplorer(Explorer):
         return tensor.to(self.device)
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        """ids (..., T) → vectors (..., T, d_model), computed on the model's device, no gradients."""
-        with torch.no_grad():
+        """ids (..., T) → vectors (..., T, d_model), computed on the model's device (``evaluating``)."""
+        with evaluating(self.embedding):
             return self.embedding(self.to_device(ids))
 
     def refresh(self) -> None:

@@ -11,7 +11,16 @@ from ..embeddings import TokenEmbedding
 from ..masks import causal_mask, combine_masks, padding_mask
 from ..positional import sinusoidal_encoding
 from ..tokenizer import PAD, Vocab
-from .kit import InputError, SentenceExplorer, check_attention, check_embedding, checkbox, counted, quote_list
+from .kit import (
+    InputError,
+    SentenceExplorer,
+    check_attention,
+    check_embedding,
+    checkbox,
+    counted,
+    evaluating,
+    quote_list,
+)
 from .tables import batch_table
 
 MAX_BATCH = 6  # sentences in the mask explorer's batch
@@ -106,7 +115,7 @@ class MaskExplorer(SentenceExplorer):
         """ids (B, T), mask → raw scores and weights (B, T, T), computed on the model's device."""
         x = self.embed(ids)  # (B, T, d_model)
         x = x + sinusoidal_encoding(x.shape[1], x.shape[2], device=x.device)
-        with torch.no_grad():
+        with evaluating(self.attention):
             q, k, v = self.attention.w_q(x), self.attention.w_k(x), self.attention.w_v(x)
             scores = attention_scores(q, k)  # (B, T, T)
             _, weights = scaled_dot_product_attention(q, k, v, None if mask is None else mask.to(x.device))

@@ -8,7 +8,7 @@ import torch
 from .. import _validate, figures
 from ..model import Transformer, shape_trace
 from ..tokenizer import PAD, Vocab
-from .kit import MAX_TOKENS, SentenceExplorer, sentence_box, token_labels
+from .kit import MAX_TOKENS, SentenceExplorer, evaluating, sentence_box, token_labels
 from .tables import shapes_table
 
 BOS_LABEL = "<bos>"
@@ -19,7 +19,8 @@ class ModelExplorer(SentenceExplorer):
     the shape of every stage.
 
     Pick the attention kind (encoder self, decoder self, cross), the layer and the head (or the
-    mean of the heads). The decoder reads ``<bos>`` + the target: the target shifted right.
+    mean of the heads), both counted from 0 as their index: layer 0 is ``model.encoder.layers[0]``
+    (or the decoder's). The decoder reads ``<bos>`` + the target: the target shifted right.
     State for tests: ``weights`` (Lq, Lk) on screen, ``shapes`` the rows of the table.
     """
 
@@ -39,7 +40,8 @@ class ModelExplorer(SentenceExplorer):
         target: str = "it tasted good",
         kind: str = "cross",
     ):
-        """``model``: a ``model.Transformer`` whose vocabulary is ``vocab``; run in eval mode."""
+        """``model``: a ``model.Transformer`` whose vocabulary is ``vocab``; run in eval mode, and
+        handed back in the mode it came in (``evaluating``)."""
         if not isinstance(model, Transformer):
             raise ValueError(
                 f"model must be a transformer_course.model.Transformer, got {type(model).__name__}"
@@ -72,10 +74,14 @@ class ModelExplorer(SentenceExplorer):
                     description="attention",
                     layout=widgets.Layout(width="340px"),
                 ),
+                # Layers and heads numbered from 0, as their index (model.encoder.layers[0]) and the
+                # other chapters count them (chapter 08's history, chapter 09's heads).
                 "layer": widgets.IntSlider(
-                    value=1, min=1, description="layer", max=max(c.num_encoder_layers, c.num_decoder_layers)
+                    value=0,
+                    min=0,
+                    max=max(c.num_encoder_layers, c.num_decoder_layers) - 1,
+                    description="layer",
                 ),
-                # Heads numbered from 0, as their index and chapters 05 and 08's grids count them.
                 "head": widgets.Dropdown(
                     options=[("mean of heads", -1)] + [(str(h), h) for h in range(c.num_heads)],
                     value=0,
@@ -112,15 +118,15 @@ class ModelExplorer(SentenceExplorer):
         kind = self.value("kind")
         c = self.model.config
         layers = c.num_encoder_layers if kind == "encoder_self" else c.num_decoder_layers
-        self.controls["layer"].max = layers  # keep the slider inside this stack
+        self.controls["layer"].max = layers - 1  # keep the slider inside this stack
         layer, head = self.value("layer"), self.value("head")
         src = self.to_device(src_ids.unsqueeze(0))  # (1, Ls)
         trg_in = self.to_device(
             torch.cat([torch.tensor([self.vocab.bos_id]), trg_ids]).unsqueeze(0)
         )  # (1, Lt)
-        self.model.eval()
-        self.shapes = shape_trace(self.model, src, trg_in)
-        maps = self.model.attention_weights()[kind][layer - 1][0]  # (h, Lq, Lk)
+        with evaluating(self.model):
+            self.shapes = shape_trace(self.model, src, trg_in)
+            maps = self.model.attention_weights()[kind][layer][0]  # (h, Lq, Lk)
         self.weights = (maps.mean(dim=0) if head < 0 else maps[head]).detach().cpu()
         src_tokens, trg_tokens = token_labels(src_tokens), token_labels(trg_tokens)
         dec_tokens = [BOS_LABEL, *trg_tokens]

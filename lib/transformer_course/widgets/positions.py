@@ -18,6 +18,7 @@ from .kit import (
     SentenceExplorer,
     check_attention,
     check_embedding,
+    evaluating,
     int_slider,
     quote_list,
     sentence_box,
@@ -148,7 +149,7 @@ class WordOrderExplorer(SentenceExplorer):
         x = self.embed(ids)  # (T, d_model)
         if self.value("positions") if positions is None else positions:
             x = x + sinusoidal_encoding(x.shape[0], x.shape[1], device=x.device)
-        with torch.no_grad():
+        with evaluating(self.attention):  # dropout off: the same outputs for A and B, every time
             out, weights = self.attention(x.unsqueeze(0))  # (1, T, d_model), (1, h, T, T)
         return out[0].cpu(), weights[0].mean(dim=0).cpu()
 

@@ -17,7 +17,17 @@ from ..model import DecoderOnlyTransformer
 from ..stories import Mistake, StoryGenerator
 from ..tokenizer import BOS, PAD, UNK, Vocab
 from .generation import one_left_note, one_token_left
-from .kit import Explorer, counted, quote, quote_list, read_sentence, text_box, token_labels, unknown_note
+from .kit import (
+    Explorer,
+    counted,
+    evaluating,
+    quote,
+    quote_list,
+    read_sentence,
+    text_box,
+    token_labels,
+    unknown_note,
+)
 
 # The first token no story could have there: struck through in the theme's error colour (the
 # text keeps its own colour, so its contrast is the theme's).
@@ -34,6 +44,8 @@ class StoryExplorer(Explorer):
     (prompt, then what the model wrote, underlined), the likeliest tokens at that step (with
     the stories' own probabilities when a ``generator`` is given), and each head's attention
     from the last token before it, over everything before it.
+    The model runs in eval mode and is handed back in the mode it came in (``evaluating``); heads
+    are named "layer 0 head 3", counted from 0 as their index.
     With a ``generator``, the info line gives its verdict on the story and, where the story
     goes wrong, which token first did and what a story has there (struck through in the story).
     State for tests: ``generation`` (the last ``generation.Generation``), ``accepted`` (the
@@ -201,18 +213,18 @@ class StoryExplorer(Explorer):
         device = next(self.model.parameters()).device
         n_new = min(self.max_new_tokens, self.model.config.max_len - prompt.shape[0])
         top_k, top_p = self.value("top_k") or None, self.value("top_p")
-        self.model.eval()
-        return generation.generate(
-            generation.cached_logits_fn(self.model),
-            prompt.to(device),
-            max_new_tokens=n_new,
-            strategy="greedy" if self._greedy() else "sample",
-            temperature=self.value("temperature"),
-            top_k=top_k,
-            top_p=None if top_p >= 1.0 else top_p,
-            eos_id=self.vocab.eos_id,
-            seed=self.value("seed"),
-        )
+        with evaluating(self.model):
+            return generation.generate(
+                generation.cached_logits_fn(self.model),
+                prompt.to(device),
+                max_new_tokens=n_new,
+                strategy="greedy" if self._greedy() else "sample",
+                temperature=self.value("temperature"),
+                top_k=top_k,
+                top_p=None if top_p >= 1.0 else top_p,
+                eos_id=self.vocab.eos_id,
+                seed=self.value("seed"),
+            )
 
     def _note_tokens_no_story_has(self, new_words: list[str]) -> None:
         """Say so when the model wrote <pad>, <bos> or <unk>: no story has them inside, and
@@ -305,12 +317,13 @@ class StoryExplorer(Explorer):
 
     def _attention_figure(self, ids: torch.Tensor, words: list[str], query: int, chosen: str):
         """Every head's attention from position ``query`` over positions 0 … query: (layers·h, query + 1)."""
-        with torch.no_grad():
+        with evaluating(self.model):
             self.model(ids[: query + 1].unsqueeze(0), need_weights=True)
         layers = self.model.attention_weights()["decoder_self"]  # per layer (1, h, T, T)
         rows = torch.cat([w[0, :, query, : query + 1].cpu() for w in layers])  # (layers·h, query + 1)
         heads = layers[0].shape[1]
-        # Counted from 0, as chapter 09 names the heads it finds (PronounHead's layer and head).
+        # Counted from 0, as chapter 09 names the heads it finds (PronounHead's layer and head)
+        # and ModelExplorer numbers its layers: model.blocks.layers[0] is layer 0.
         labels = [f"layer {i // heads} head {i % heads}" for i in range(rows.shape[0])]
         return figures.matrix_heatmap(
             rows,
