@@ -18,6 +18,7 @@ from . import _validate
 from .data import SequenceSplit
 from .logits_fns import model_fits
 from .model import Transformer
+from .modes import evaluating
 
 ALIGNED_KINDS = ("copy", "reverse")
 
@@ -54,10 +55,8 @@ def cross_attention(model: Transformer, split: SequenceSplit, *, layer: int = 0)
     n = int(split.lengths.max())
     model_fits(model, split.src, "split's sources", n)  # else the model names src and tgt
     model_fits(model, split.tgt, "split's targets", n + 1, target=True)
-    was_training = model.training
-    model.eval()
-    model(split.src[:, :n].to(device), split.tgt[:, : n + 1].to(device), need_weights=True)
-    model.train(was_training)
+    with evaluating(model):
+        model(split.src[:, :n].to(device), split.tgt[:, : n + 1].to(device), need_weights=True)
     return model.attention_weights()["cross"][layer].cpu()
 
 

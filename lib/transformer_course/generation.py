@@ -38,6 +38,7 @@ from .logits_fns import (
     output_vocab,
     seq2seq_logits_fn,
 )
+from .modes import evaluating
 from .sampling import (
     STRATEGIES,
     check_logits,
@@ -331,17 +332,15 @@ def seq2seq_accuracy(
     longest = int(split.lengths.max())  # symbols; the target adds <bos> and <eos>
     model_fits(model, split.src, "split's sources", longest)
     model_fits(model, split.tgt, "split's targets", longest + 2, target=True)
-    was_training = model.training
-    model.eval()
-    correct = 0
-    for start in range(0, len(split), batch_size):
-        part = split[start : start + batch_size]
-        n = int(part.lengths.max())
-        src = part.src[:, :n].to(device)
-        prompt = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=device)
-        out = greedy_decode(
-            seq2seq_logits_fn(model, src), prompt, max_new_tokens=n + 1, eos_id=eos_id, pad_id=pad_id
-        )
-        correct += sequence_accuracy(out.cpu(), part.tgt, eos_id=eos_id, skip=(bos_id,)) * len(part)
-    model.train(was_training)
+    with evaluating(model):
+        correct = 0
+        for start in range(0, len(split), batch_size):
+            part = split[start : start + batch_size]
+            n = int(part.lengths.max())
+            src = part.src[:, :n].to(device)
+            prompt = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=device)
+            out = greedy_decode(
+                seq2seq_logits_fn(model, src), prompt, max_new_tokens=n + 1, eos_id=eos_id, pad_id=pad_id
+            )
+            correct += sequence_accuracy(out.cpu(), part.tgt, eos_id=eos_id, skip=(bos_id,)) * len(part)
     return correct / len(split)

@@ -33,6 +33,7 @@ from torch import nn
 from . import _validate
 from .lr_schedule import _check_lr
 from .model import DecoderOnlyTransformer
+from .modes import evaluating
 from .sampling import check_options, choose
 from .stories import Story, StoryGenerator, check_count, story_vocab
 from .tokenizer import EOS
@@ -182,23 +183,21 @@ def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, bat
         raise ValueError(
             f"ids has no token to predict (got shape {tuple(ids.shape)}; every label is padding)"
         )
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    device = _validate.weights_device("model", model)
-    for start in range(0, ids.shape[0], batch_size):
-        part = ids[start : start + batch_size].to(device)
-        logits = _validate.model_call("model", model, part[:, :-1], what=_DECODER)  # (b, T-1, V)
-        labels = part[:, 1:]
-        _validate.ids_in_range("ids (its labels ids[:, 1:])", labels, logits.shape[-1])
-        total += F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]),
-            labels.reshape(-1).long(),
-            ignore_index=pad_id,
-            reduction="sum",
-        ).item()
-        count += int((labels != pad_id).sum())
-    model.train(was_training)
+    with evaluating(model):
+        total, count = 0.0, 0
+        device = _validate.weights_device("model", model)
+        for start in range(0, ids.shape[0], batch_size):
+            part = ids[start : start + batch_size].to(device)
+            logits = _validate.model_call("model", model, part[:, :-1], what=_DECODER)  # (b, T-1, V)
+            labels = part[:, 1:]
+            _validate.ids_in_range("ids (its labels ids[:, 1:])", labels, logits.shape[-1])
+            total += F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]),
+                labels.reshape(-1).long(),
+                ignore_index=pad_id,
+                reduction="sum",
+            ).item()
+            count += int((labels != pad_id).sum())
     return total / count
 
 
@@ -240,14 +239,12 @@ def sample_stories(
         )
     device = _validate.weights_device("model", model)
     _check_cache_fits(model, min(num_stories, batch_size))
-    was_training = model.training
-    model.eval()
-    generator = torch.Generator(device=device).manual_seed(seed)
-    out = []
-    for start in range(0, num_stories, batch_size):
-        n = min(batch_size, num_stories - start)
-        out += _sample_batch(model, n, temperature, top_k, top_p, generator, device)
-    model.train(was_training)
+    with evaluating(model):
+        generator = torch.Generator(device=device).manual_seed(seed)
+        out = []
+        for start in range(0, num_stories, batch_size):
+            n = min(batch_size, num_stories - start)
+            out += _sample_batch(model, n, temperature, top_k, top_p, generator, device)
     release_freed_memory()  # every step's cache grew by a position: tensors of many sizes
     return out
 

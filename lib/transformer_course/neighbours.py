@@ -19,6 +19,7 @@ from torch import nn
 
 from . import _validate
 from .attention import MultiHeadAttention
+from .modes import evaluating
 from .positional import sinusoidal_encoding
 
 JOBS = ("previous", "next", "first")  # what each position must name, in the order of the readouts
@@ -116,10 +117,8 @@ def neighbour_accuracy(model: NeighbourReader, ids: torch.Tensor) -> torch.Tenso
     _validate.instance("model", model, nn.Module, " (a NeighbourReader)")
     _validate.weights_device("model", model)  # its guesses are compared with the targets below
     _check_rows(ids)
-    was_training = model.training
-    model.eval()
-    guesses = _validate.model_call("model", model, ids, what=_READER).argmax(dim=-1).cpu()  # (N, 3, L)
-    model.train(was_training)
+    with evaluating(model):
+        guesses = _validate.model_call("model", model, ids, what=_READER).argmax(dim=-1).cpu()  # (N, 3, L)
     targets = neighbour_targets(ids.cpu())
     answered = targets != NO_ANSWER
     return ((guesses == targets) & answered).sum(dim=(0, 2)) / answered.sum(dim=(0, 2))

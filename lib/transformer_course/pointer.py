@@ -23,6 +23,7 @@ from . import _validate
 from .attention import SingleHeadAttention
 from .data import PronounSplit
 from .model import EncoderOnlyTransformer, TransformerConfig
+from .modes import evaluating
 
 
 class PronounPointer(nn.Module):
@@ -84,10 +85,8 @@ def referent_wins(model: PronounPointer, split: PronounSplit) -> torch.Tensor:
     _check_model(model)
     _check_split("split", split)
     device = _validate.weights_device("model", model)
-    was_training = model.training
-    model.eval()
-    weights = model(split.ids.to(device), split.it_pos.to(device)).cpu()
-    model.train(was_training)
+    with evaluating(model):
+        weights = model(split.ids.to(device), split.it_pos.to(device)).cpu()
     rows = torch.arange(len(split))
     return weights[rows, split.referent_pos] > weights[rows, split.distractor_pos]
 
@@ -117,13 +116,11 @@ def predicate_share(model: PronounPointer, split: PronounSplit, *, layer: int = 
         raise ValueError(f"model must be a PronounPointer, got {type(model).__name__}")
     _check_split("split", split)
     device = _validate.weights_device("model", model)
-    was_training = model.training
-    model.eval()
-    model(split.ids.to(device), split.it_pos.to(device), need_weights=True)
-    layers = model.encoder_attention()
-    layer = _validate.integer("layer", layer, low=0, high=len(layers))
-    weights = layers[layer].cpu()  # (N, h, L, L)
-    model.train(was_training)
+    with evaluating(model):
+        model(split.ids.to(device), split.it_pos.to(device), need_weights=True)
+        layers = model.encoder_attention()
+        layer = _validate.integer("layer", layer, low=0, high=len(layers))
+        weights = layers[layer].cpu()  # (N, h, L, L)
     rows = torch.arange(len(split))
     it_rows = weights[rows, :, split.it_pos]  # (N, h, L): where "it" looks, per head
     positions = torch.arange(split.ids.shape[1])

@@ -32,6 +32,7 @@ from torch import nn
 
 from . import _validate
 from .logits_fns import model_fits
+from .modes import evaluating
 from .stories import Story, encode
 from .training import release_freed_memory
 
@@ -161,18 +162,16 @@ def pronoun_readings(
     links = [(i, link) for i, s in enumerate(stories) for link in s.links]
     if not links:
         raise ValueError("stories must hold at least one pronoun")
-    was_training = model.training
-    model.eval()
-    read: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {row: [] for row in rows}
-    for start in range(0, len(stories), batch_size):
-        part = stories[start : start + batch_size]
-        ids = encode(part)
-        model_fits(model, ids, "stories", ids.shape[1])  # else the model names its own "ids"
-        model(ids, need_weights=True)
-        weights = torch.stack(model.attention_weights()["decoder_self"], dim=1)  # (b, layers, h, L, L)
-        for row in rows:
-            read[row].append(_read_batch(weights, part, row))
-    model.train(was_training)
+    with evaluating(model):
+        read: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {row: [] for row in rows}
+        for start in range(0, len(stories), batch_size):
+            part = stories[start : start + batch_size]
+            ids = encode(part)
+            model_fits(model, ids, "stories", ids.shape[1])  # else the model names its own "ids"
+            model(ids, need_weights=True)
+            weights = torch.stack(model.attention_weights()["decoder_self"], dim=1)  # (b, layers, h, L, L)
+            for row in rows:
+                read[row].append(_read_batch(weights, part, row))
     release_freed_memory()  # the batches' attention weights, each batch cut to its own length
     story = torch.tensor([i for i, _ in links])
     words = tuple(link.word for _, link in links)

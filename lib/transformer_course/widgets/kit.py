@@ -33,6 +33,7 @@ import torch
 
 from .. import _validate
 from ..figures.base import printed_cells, unchecked
+from ..modes import evaluating  # noqa: F401 (re-exported: every explorer runs its model in it)
 from ..tokenizer import Vocab, tokenize
 from .controls import (  # noqa: F401 (re-exported: explorers import their kit from here)
     SelectionSlider,
@@ -91,27 +92,6 @@ def live_figures() -> Iterator[None]:
     them): torch on one thread, heatmaps printing values up to ``LIVE_PRINTED_CELLS``."""
     with single_thread(), printed_cells(LIVE_PRINTED_CELLS):
         yield
-
-
-@contextmanager
-def evaluating(*modules: torch.nn.Module) -> Iterator[None]:
-    """Run the learner's ``modules`` for a figure: in evaluation mode (dropout off, so the
-    figure shows the module's own numbers and draws nothing from torch's random generator)
-    and without gradients; then give them back as they came.
-
-    A learner opens an explorer and goes on training the same model: ``model.eval()`` left
-    behind would silently switch its dropout off. Each submodule gets back its own flag
-    (``model.train(was)`` would also reset a part the learner had put in eval mode).
-    """
-    flags = {id(m): (m, m.training) for module in modules for m in module.modules()}
-    try:
-        for module in modules:
-            module.eval()
-        with torch.no_grad():
-            yield
-    finally:
-        for m, training in flags.values():
-            m.training = training
 
 
 class InputError(ValueError):
