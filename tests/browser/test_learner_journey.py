@@ -6,7 +6,10 @@ a green "passed" right under it). Then, in the exercise cell: a wrong answer (th
 divided by √d_k, chapter 04's step), a right one, and a syntax error, each run with
 Shift+Enter as a learner does (the exercise cell, then its check cell). The checker's
 verdict must show in the check cell's output, name the mistake, read at 4.5:1 on the light
-and the dark theme, and come with no traceback. Screenshots of each step go to
+and the dark theme, and come with no traceback. Last, a right answer that passed, then the
+same cell broken (a bracket left open, so the name keeps the right answer): the check must
+refuse to judge the old function, say the cell stopped with SyntaxError and what to do, and
+pass again once the cell is mended. Screenshots of each step go to
 build/screenshots/journey-03-*.png.
 """
 
@@ -17,6 +20,8 @@ import time
 
 import pytest
 import torch
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 from transformer_course import checks
 
 from .lab import BUILD, EXECUTED_JS, KERNEL_IDLE, open_notebook, run_all, shutdown_kernels, wait_executed
@@ -81,15 +86,18 @@ def outputs(page, code: str) -> list[dict]:
 
 
 def prompt_of(page, code: str) -> str:
-    cell = page.locator(".jp-CodeCell", has=page.locator(".cm-content", has_text=code)).first
-    return cell.locator(".jp-InputPrompt").first.inner_text()
+    return cell_of(page, code).locator(".jp-InputPrompt").first.inner_text()
+
+
+def cell_of(page, code: str):
+    return page.locator(".jp-CodeCell", has=page.locator(".cm-content", has_text=code)).first
 
 
 def type_and_run(page, answer: str) -> None:
     """Replace the exercise cell's code with ``answer``, then Shift+Enter twice: the exercise
     cell and its check cell. Returns once the check cell has run again and the kernel is idle."""
     before = prompt_of(page, CHECK)
-    cell = page.locator(".jp-CodeCell", has=page.locator(".cm-content", has_text=EXERCISE)).first
+    cell = cell_of(page, EXERCISE)
     cell.scroll_into_view_if_needed()
     cell.locator(".cm-content").click()
     page.keyboard.press("Control+a")
@@ -97,12 +105,26 @@ def type_and_run(page, answer: str) -> None:
     page.keyboard.insert_text(answer)  # as pasted: the editor adds no indent or bracket of its own
     page.keyboard.press("Shift+Enter")
     page.keyboard.press("Shift+Enter")
+    wait_check_ran(page, before)
+
+
+def run_check_again(page) -> None:
+    """Run the check cell alone, in place (Ctrl+Enter), as a learner does to try it once more."""
+    before = prompt_of(page, CHECK)
+    cell_of(page, CHECK).locator(".cm-content").click()
+    page.keyboard.press("Control+Enter")
+    wait_check_ran(page, before)
+
+
+def wait_check_ran(page, before: str) -> None:
+    """Waits until the check cell's prompt is no longer ``before`` and the kernel is idle, then
+    puts the exercise cell at the top of the window (its check cell below it)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         state = page.evaluate(EXECUTED_JS)
         ran = prompt_of(page, CHECK) not in (before, "[*]:")
         if ran and state["pending"] == 0 and page.get_by_text(KERNEL_IDLE).count():
-            cell.evaluate("c => c.scrollIntoView({block: 'start'})")
+            cell_of(page, EXERCISE).evaluate("c => c.scrollIntoView({block: 'start'})")
             return
         time.sleep(0.2)
     raise AssertionError(f"the check cell did not run again within 30 s (prompt {prompt_of(page, CHECK)})")
@@ -186,3 +208,43 @@ def test_a_syntax_error_shows_where_without_a_traceback(page):
     assert "Traceback" not in text and "line 2" in text, text  # the line with the open bracket
     # JupyterLab's own colours for "Cell In[5], line 2" read at 1.6:1 on its pink error box.
     assert_readable(page, ERROR_TEXT, "syntax-error")
+
+
+def expected_in_a_shell(*cells: str) -> checks.Result:
+    """The verdict of the check cell run after ``cells`` in a real IPython shell, as the
+    kernel runs them: what the page must show when a cell stopped with an error."""
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"  # nothing written to ~/.ipython
+    shell = InteractiveShell.instance(config=config)
+    try:
+        shell.user_ns.update(checks=checks, math=math, torch=torch)
+        for cell in (*cells, f"verdict = {CHECK}"):
+            shell.run_cell(cell, store_history=True)
+        return shell.user_ns["verdict"]
+    finally:
+        InteractiveShell.clear_instance()  # get_ipython() is None again for expected()
+
+
+def test_a_check_after_the_cell_broke_again_refuses_the_old_answer(page):
+    # A right answer passes; the same cell with a bracket left open defines nothing, so the
+    # name still holds the right answer: the check must say the cell failed, not "passed".
+    type_and_run(page, RIGHT)
+    assert outputs(page, CHECK)[0]["text"].strip().startswith("✔ passed")
+    type_and_run(page, BROKEN)
+    assert "SyntaxError" in outputs(page, EXERCISE)[0]["text"]
+    # The kernel may abort the check queued behind the failed cell (stop on error): then the
+    # check cell shows nothing. Either way, never the "passed" of the run before.
+    assert not any("passed" in o["text"] for o in outputs(page, CHECK)), outputs(page, CHECK)
+    want = expected_in_a_shell(RIGHT, BROKEN)
+    assert want.status == checks.ERROR and "my_attention_scores stopped with SyntaxError" in want.message
+    refusal = [f"✘ error: {want.message}"]
+    for _ in range(2):  # the check alone, and once more: cells run in between change nothing
+        run_check_again(page)
+        shown = outputs(page, CHECK)
+        assert [o["text"].strip() for o in shown] == refusal, shown
+    assert "passed" not in shown[0]["text"] and "Mend that cell and run it" in shown[0]["text"]
+    assert_no_traceback([shown])
+    assert_readable(page, VERDICT, "stale")
+    type_and_run(page, RIGHT)  # mended
+    shown = outputs(page, CHECK)
+    assert [o["text"].strip() for o in shown] == [f"✔ passed: {expected(RIGHT).message}"], shown

@@ -20,8 +20,9 @@ keeps) and ``cached_step`` (one attention step with a KV cache) (09); and
 ``registry`` (every exercise, in chapter order). A module that grew keeps what learners write
 apart in ``<module>_learners`` (``by_hand``, the other correct answers, each mistake's
 example as code), which it imports as ``learner`` and which never imports it back; and may
-keep part of its checker's side in a module of its own, which it imports: ``loss_reductions``
-(the loss's masks and reductions gone wrong), ``sampling_draws`` (draws read as frequencies),
+keep part of its checker's side in a module of its own, which it imports: ``loss_reference``
+(the loss's reference and its switches), ``loss_reductions`` (the loss's masks and reductions
+gone wrong), ``sampling_draws`` (draws read as frequencies),
 ``gpt_parts`` (GptParts, the reference forward pass and its cases), ``cached_step_reference``
 (the reference step, its variants and cases).
 

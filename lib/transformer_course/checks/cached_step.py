@@ -21,19 +21,19 @@ import torch
 
 from . import cached_step_learners as learner
 from .cached_step_learners import by_hand
+from .cached_step_reference import cases as _cases  # every exercise module's name for its cases
 from .cached_step_reference import (
-    _cases,
-    _first_key_only,
-    _grown,
-    _old_cache_returned,
-    _out_ignores_the_new_token,
-    _out_is_v_new,
-    _own_key_hidden,
-    _past_only,
-    _swap_cache,
-    _weights_as_out,
+    first_key_only,
+    grown,
+    old_cache_returned,
+    out_ignores_the_new_token,
+    out_is_v_new,
+    own_key_hidden,
+    past_only,
     reference,
+    swap_cache,
     variant,
+    weights_as_out,
 )
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .stale import learner_check
@@ -105,7 +105,7 @@ MISTAKES = (
         "was hidden. Append first, then attend over all t + 1 keys: a token sees every position "
         "up to and including its own, as training's causal mask (diagonal kept) lets it.",
         compute=None,
-        recognise=_own_key_hidden,
+        recognise=own_key_hidden,
         example=learner.hides_its_own_key,
     ),
     Mistake(
@@ -114,15 +114,15 @@ MISTAKES = (
         "earlier tokens only. Append them first: keys = torch.cat([past_k, k_new], dim=2), the same "
         "for the values; a token also attends to itself.",
         compute=None,
-        recognise=_out_ignores_the_new_token,
-        example=lambda q, k, v, pk, pv: by_hand(q, k, v, pk, pv) if pk is None else _past_only(q, pk, pv),
+        recognise=out_ignores_the_new_token,
+        example=lambda q, k, v, pk, pv: by_hand(q, k, v, pk, pv) if pk is None else past_only(q, pk, pv),
     ),
     Mistake(
         name="new token only",
         hint="Your output is v_new: the new token attended to itself alone, ignoring the cache. "
         "Its query must be compared with every cached key too: keys = torch.cat([past_k, k_new], dim=2).",
         compute=None,
-        recognise=_out_is_v_new,
+        recognise=out_is_v_new,
         example=lambda q, k, v, pk, pv: (v.clone(), k, v),
     ),
     Mistake(
@@ -130,7 +130,7 @@ MISTAKES = (
         hint="The output is right, but you returned the cache as it came in: return the keys and "
         "values WITH this token's added, (B, h, t + 1, d_head), or the next step will not see it.",
         compute=None,
-        recognise=_old_cache_returned,
+        recognise=old_cache_returned,
         example=partial(by_hand, returns="old cache"),
     ),
     Mistake(
@@ -146,7 +146,7 @@ MISTAKES = (
         name="weights returned as out",
         hint="Your first item is the attention weights, (B, h, 1, t + 1): out is what the token "
         "gathers with them, weights @ values, (B, h, 1, d_head).",
-        compute=_weights_as_out,
+        compute=weights_as_out,
         example=learner.returns_the_weights,
     ),
     Mistake(
@@ -170,8 +170,8 @@ MISTAKES = (
         name="keys and values swapped",
         hint="The output is right, but the cache comes back as (out, values, keys): return "
         "(out, keys, values), in that order, or the next step will use the values as keys.",
-        compute=lambda *case: _swap_cache(reference(*case)),
-        example=lambda *case: _swap_cache(solution(*case)),
+        compute=lambda *case: swap_cache(reference(*case)),
+        example=lambda *case: swap_cache(solution(*case)),
     ),
     Mistake(
         name="new position first",
@@ -243,7 +243,7 @@ MISTAKES = (
         hint="You applied a causal mask. With one query, the newest token, every cached position "
         "is in its past: nothing is hidden. (A causal mask built for this single row, or "
         "is_causal=True, hides every key but the first.)",
-        compute=partial(variant, weights_by=_first_key_only),
+        compute=partial(variant, weights_by=first_key_only),
         example=partial(by_hand, mask=True),
     ),
     Mistake(
@@ -293,13 +293,13 @@ MISTAKES = (
         name="query cached as key",
         hint="You cached the QUERY as the new key: keys must grow with k_new, the new token's key "
         "(q is used once, for this step's scores, and never cached).",
-        compute=partial(variant, keys_by=lambda q, k, past: _grown(past, q)),
+        compute=partial(variant, keys_by=lambda q, k, past: grown(past, q)),
         example=partial(by_hand, stored="q as key"),
     ),
     Mistake(
         name="key cached as value",
         hint="Your values grew with k_new: the value cache must grow with v_new, the new token's value.",
-        compute=partial(variant, values_by=lambda k, v, past: _grown(past, k)),
+        compute=partial(variant, values_by=lambda k, v, past: grown(past, k)),
         example=partial(by_hand, stored="k as value"),
     ),
     draws_at_random(lambda *a: learner.with_dropout(*a)),

@@ -18,7 +18,8 @@ import torch
 from . import gpt_forward_learners as learner
 from . import layer_errors
 from .gpt_forward_learners import by_hand
-from .gpt_parts import CASE_B, CASE_D, CASE_L, CASE_MAX_LEN, CASE_V, GptParts, _cases, forward
+from .gpt_parts import CASE_B, CASE_D, CASE_L, CASE_MAX_LEN, CASE_V, GptParts, forward
+from .gpt_parts import cases as _cases  # every exercise module's name for its cases
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .stale import learner_check
 
@@ -177,11 +178,11 @@ MISTAKES = (
     ),
     Mistake(
         name="× √V",
-        hint="You scaled by √V, the number of tokens: an nn.Embedding(V, d_model) has "
-        "num_embeddings = V rows and embedding_dim = d_model columns, and the scale is "
-        "√d_model, math.sqrt(parts.token.embedding_dim).",
+        hint="You scaled by √V, the number of tokens, math.sqrt(parts.token.num_embeddings): an "
+        "nn.Embedding(V, d_model) has num_embeddings = V rows and embedding_dim = d_model "
+        "columns, and the scale is √d_model, math.sqrt(parts.token.embedding_dim).",
         compute=partial(forward, scale="vocab"),
-        example=learner.embeds_with(lambda v, d: v * math.sqrt(CASE_V)),
+        example=learner.scales_by_the_vocabulary,
     ),
     Mistake(
         name="÷ √d_model",

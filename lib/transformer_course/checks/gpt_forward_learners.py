@@ -146,6 +146,11 @@ def embeds_with(scale: Callable[[torch.Tensor, int], torch.Tensor], start: int =
     return forward_pass
 
 
+def scales_by_the_vocabulary(parts, ids):
+    v = parts.token.num_embeddings  # the table's rows, V, taken for its width, d_model
+    return embeds_with(lambda x, d: x * math.sqrt(v))(parts, ids)
+
+
 def counts_stories_as_length(parts, ids):
     length = len(ids)  # the number of rows: B, not L
     x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))

@@ -117,7 +117,7 @@ def forward(
 CASE_B, CASE_L, CASE_V, CASE_D, CASE_MAX_LEN = 2, 7, 12, 16, 16
 
 
-def _cases() -> list[tuple]:
+def cases() -> list[tuple]:
     # Two blocks, so that the mistakes in the loop over blocks show; ids without <pad> (0),
     # and below max_len so that token ids used as positions still run and are named.
     config = TransformerConfig(

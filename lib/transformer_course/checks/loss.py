@@ -19,6 +19,7 @@ from .describe import same
 from .harness import ERROR, LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function, fresh
 from .loss_learners import loss_by_hand
 from .loss_reductions import REDUCTION_MISTAKES
+from .loss_reference import loss_reference
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: loss_learners) ---
@@ -46,39 +47,7 @@ LOSS_ALTERNATIVES = {
 }
 
 
-# --- The checker's side: reference, test cases, the catalogue of mistakes ---
-
-
-def loss_reference(model, src, trg, pad_id, *, reads=slice(None, -1), labels=slice(1, None), **how):
-    """Next-token cross-entropy, or one of its usual mistakes.
-
-    reads / labels: the slices of trg the decoder reads and is scored on; how: ``probs`` (a
-    softmax before the loss), ``ignore`` (padding left out), ``reduction``, ``log`` (False:
-    nll_loss on raw logits), ``mean_over_all``, ``per_story``, ``story_means`` (other means),
-    ``over_positions`` (log-softmax along dim=1), ``smoothing`` (label smoothing).
-    """
-    logits = model(src, trg[:, reads])
-    if how.get("probs"):
-        logits = torch.softmax(logits, dim=-1)
-    flat, target = logits.reshape(-1, logits.shape[-1]), trg[:, labels].reshape(-1)
-    ignore = pad_id if how.get("ignore", True) else -100
-    if how.get("mean_over_all"):  # the padding's zeros counted in the mean
-        return F.cross_entropy(flat, target, ignore_index=ignore, reduction="none").mean()
-    if how.get("per_story"):  # summed over each story's tokens, then averaged over the stories
-        each = F.cross_entropy(flat, target, ignore_index=ignore, reduction="none")
-        return each.view(trg.shape[0], -1).sum(dim=1).mean()
-    if how.get("story_means"):  # each story's mean over its real tokens, then their mean
-        each = F.cross_entropy(flat, target, ignore_index=ignore, reduction="none").view(trg.shape[0], -1)
-        real = (trg[:, labels] != pad_id).to(each.dtype)
-        return ((each * real).sum(dim=1) / real.sum(dim=1)).mean()
-    if how.get("over_positions"):  # log-softmax over the positions (dim=1), not the vocabulary
-        logp = model(src, trg[:, reads]).log_softmax(dim=1)
-        return F.nll_loss(logp.reshape(-1, logp.shape[-1]), target, ignore_index=ignore)
-    if how.get("smoothing"):
-        return F.cross_entropy(flat, target, ignore_index=ignore, label_smoothing=how["smoothing"])
-    if how.get("log", True):
-        return F.cross_entropy(flat, target, ignore_index=ignore, reduction=how.get("reduction", "mean"))
-    return F.nll_loss(flat, target, ignore_index=ignore)
+# --- The checker's side: test cases, the catalogue of mistakes (the reference: loss_reference) ---
 
 
 # The first case's sizes, which PyTorch's errors quote: B stories, V tokens (T - 1 = 6).
@@ -216,7 +185,7 @@ LOSS_MISTAKES = (
         hint="Your log-softmax ran over dim=1, the positions of (B, T-1, V): each position's "
         "scores must become probabilities over the VOCABULARY, the last axis: "
         "logits.log_softmax(dim=-1) (or let F.cross_entropy do it).",
-        compute=partial(loss_reference, over_positions=True),
+        compute=partial(loss_reference, over=1),
         example=learner.log_softmax_over_positions,
     ),
     Mistake(

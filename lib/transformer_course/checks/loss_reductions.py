@@ -1,11 +1,13 @@
 """More mistakes of the shifted-target loss: how the per-position losses are masked, reduced
 and returned (``loss`` holds the exercise, its reference and the rest of its catalogue).
 
-Each is computed from the same per-position cross-entropies, (B, T-1), as the reference; the
-learner-style examples live in ``loss_learners``.
+Each is computed with the reference's own switches (``loss_reference``), or from the same
+per-position cross-entropies, (B, T-1); the learner-style examples live in ``loss_learners``.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -13,19 +15,19 @@ import torch.nn.functional as F
 from . import loss_learners as learner
 from .describe import same
 from .harness import Mistake, fresh
+from .loss_reference import loss_reference
 
 
-def per_position(model, src, trg, pad_id, *, dim=-1) -> torch.Tensor:
-    """Every position's cross-entropy, (B, T-1), padding included; ``dim``: the axis the
-    log-softmax runs over (the vocabulary, -1, when right)."""
-    logp = model(src, trg[:, :-1]).log_softmax(dim=dim)  # (B, T-1, V)
-    return -logp.gather(-1, trg[:, 1:].unsqueeze(-1)).squeeze(-1)
+def per_position(model, src, trg, pad_id) -> torch.Tensor:
+    """Every position's cross-entropy, (B, T-1), padding included."""
+    each = loss_reference(model, src, trg, pad_id, ignore=False, reduction="none")  # (B·(T-1),)
+    return each.view(trg.shape[0], -1)
 
 
-def masked_mean(model, src, trg, pad_id, *, real=None, dim=-1) -> torch.Tensor:
+def masked_mean(model, src, trg, pad_id, *, real) -> torch.Tensor:
     """The losses where ``real(trg, pad_id)`` is True, summed, over how many there are."""
-    keep = (trg[:, 1:] != pad_id) if real is None else real(trg, pad_id)
-    return (per_position(model, src, trg, pad_id, dim=dim) * keep).sum() / keep.sum()
+    keep = real(trg, pad_id)
+    return (per_position(model, src, trg, pad_id) * keep).sum() / keep.sum()
 
 
 def _one_loss_per_position(fn, case, got) -> bool:
@@ -34,8 +36,8 @@ def _one_loss_per_position(fn, case, got) -> bool:
         return False
     model, src, trg, pad_id = fresh(case)
     with torch.no_grad():
-        each = per_position(model, src, trg, pad_id).masked_fill(trg[:, 1:] == pad_id, 0.0)
-    return same(got, each, 1e-4) or same(got, each.flatten(), 1e-4)
+        each = loss_reference(model, src, trg, pad_id, reduction="none")  # 0 on the padding
+    return same(got, each.view(trg.shape[0], -1), 1e-4) or same(got, each, 1e-4)
 
 
 def _binary(model, src, trg, pad_id):
@@ -78,14 +80,14 @@ REDUCTION_MISTAKES = (
         hint="Your log-softmax ran over dim=0, the stories of the batch: each position's scores "
         "must become probabilities over the VOCABULARY, the last axis: logits.log_softmax(dim=-1) "
         "(or let F.cross_entropy do it).",
-        compute=lambda model, src, trg, pad_id: masked_mean(model, src, trg, pad_id, dim=0),
+        compute=partial(loss_reference, over=0),
         example=learner.log_softmax_over_the_batch,
     ),
     Mistake(
         name="perplexity",
         hint="You returned exp(loss), the perplexity: a good number to report, but training "
         "minimises the cross-entropy itself. Return the mean cross-entropy, without the exp.",
-        compute=lambda *case: masked_mean(*case).exp(),
+        compute=lambda *case: loss_reference(*case).exp(),
         example=learner.returns_the_perplexity,
     ),
     Mistake(

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from ..generation import next_token_probs
 from . import sampling_learners as learner
 from .harness import LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function
-from .sampling_draws import ROWS, NotIds, _frequencies, _returned
+from .sampling_draws import ROWS, NotIds, returned
+from .sampling_draws import frequencies as _frequencies  # the name tests import from here
 from .sampling_learners import by_hand
 from .stale import learner_check
 
@@ -131,7 +132,7 @@ MISTAKES = (
         hint="Your ids have shape (B, 1): torch.multinomial(probs, 1) keeps an axis for the "
         "samples. Drop it with .squeeze(-1), so there is one id per row, (B,).",
         compute=None,
-        recognise=_returned(lambda got, bv: got.is_tensor((bv[0], 1), floating=False)),
+        recognise=returned(lambda got, bv: got.is_tensor((bv[0], 1), floating=False)),
         example=partial(by_hand, shape="column"),
     ),
     Mistake(
@@ -139,7 +140,7 @@ MISTAKES = (
         hint="You returned the probabilities, (B, V): the last step is to DRAW one token per row "
         "from them, torch.multinomial(probs, 1).squeeze(-1).",
         compute=None,
-        recognise=_returned(lambda got, bv: got.is_tensor(bv, floating=True)),
+        recognise=returned(lambda got, bv: got.is_tensor(bv, floating=True)),
         example=partial(by_hand, shape="probs"),
     ),
     Mistake(
@@ -155,7 +156,7 @@ MISTAKES = (
         hint="Return one token id per row of logits: a tensor of shape (B,) holding integers from "
         "0 to V-1, such as torch.multinomial(probs, 1).squeeze(-1).",
         compute=None,
-        recognise=_returned(lambda got, bv: True),
+        recognise=returned(lambda got, bv: True),
         example=lambda logits, temperature, top_k: solution(logits, temperature, top_k).tolist(),
     ),
     Mistake(

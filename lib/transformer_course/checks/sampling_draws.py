@@ -1,6 +1,6 @@
 """How the sampling checker reads a sampler: the ids it drew, as frequencies per distinct row.
 
-The checker gives the learner's sampler ROWS copies of each of two rows of logits; ``_frequencies``
+The checker gives the learner's sampler ROWS copies of each of two rows of logits; ``frequencies``
 turns the ids drawn into how often each token came out for each row, and anything that is not a
 (B,) tensor of ids in range into ``NotIds``, which the catalogue in ``sampling`` names.
 """
@@ -29,7 +29,7 @@ class NotIds:
         return f"a tensor of shape {tuple(v.shape)}" if isinstance(v, torch.Tensor) else type(v).__name__
 
 
-def _frequencies(fn: Callable) -> Callable:
+def frequencies(fn: Callable) -> Callable:
     """``fn`` as a distribution: how often each id came out for each distinct row, (2, V).
 
     What is not a (B,) tensor of ids in range comes back as ``NotIds`` (named by a mistake).
@@ -54,5 +54,7 @@ def _are_ids(ids: object, logits: torch.Tensor) -> bool:
     )
 
 
-def _returned(test: Callable[[NotIds, tuple[int, int]], bool]) -> Callable:
+def returned(test: Callable[[NotIds, tuple[int, int]], bool]) -> Callable:
+    """A Mistake's ``recognise``: the sampler returned no ids, and ``test(what it returned, the
+    logits' (B, V))`` says what it returned instead."""
     return lambda fn, case, got: isinstance(got, NotIds) and test(got, tuple(case[0].shape))
