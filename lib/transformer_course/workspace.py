@@ -12,44 +12,48 @@ through this module, so each gets the same workspace and the same JupyterLab set
     python -m transformer_course.workspace reset 03 # a fresh copy of chapter 03 (or: all); yours is kept
     python -m transformer_course.workspace settings # JupyterLab settings into this environment
 
-Run it in the course folder (the one holding ``chapters/``) or pass ``--course DIR``.
+Run it in the course folder (the one holding ``chapters/``) or pass ``--course DIR``. Where
+reset keeps the learner's copies is ``workspace_backups``; JupyterLab's settings and command,
+``workspace_lab``; the commands printed for the learner, ``workspace_advice``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import time
+import time  # noqa: F401 (workspace.time, workspace.shutil: as before the split, for callers who patch them)
 from dataclasses import dataclass
 from pathlib import Path
 
-from .workspace_advice import edited_advice, free_name, quoted, reset_hint
-from .workspace_lab import LAB_SETTINGS, install_lab_settings, lab_command, running_labs  # noqa: F401 (LAB_SETTINGS: the course's settings, here as before)
+from .workspace_advice import edited_advice, reset_hint
+from .workspace_backups import (  # noqa: F401 (BACKUPS … checkpoint_of: importable from here, as before)
+    BACKUPS,
+    CHECKPOINTS,
+    Backups,
+    checkpoint_of,
+    digest,
+    digest_or_none,
+    new_backup_folder,
+    report_reset,
+)
+from .workspace_lab import (  # noqa: F401 (LAB_SETTINGS: the course's settings, here as before)
+    LAB_SETTINGS,
+    answers,
+    install_lab_settings,
+    lab_command,
+    lab_records,
+    lab_url,
+    running_labs,
+)
 
 PATTERN = "[0-9][0-9]_*.ipynb"
 RECORD = ".course.json"  # for each copy: the hash of the course's notebook it was copied from
-BACKUPS = ".backups"  # hidden, so JupyterLab's file browser does not list it
 EDITED_HERE = "edited in chapters/ itself, not in your workspace (see below)"
-CHECKPOINTS = ".ipynb_checkpoints"  # where Jupyter keeps a notebook's last "Save and Checkpoint"
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def digest_or_none(path: Path) -> str | None:
-    return digest(path) if path.is_file() and not path.is_symlink() else None
-
-
-def checkpoint_of(copy: Path) -> Path:
-    """Where Jupyter server keeps the last explicit save ("Save and Checkpoint") of ``copy``."""
-    return copy.parent / CHECKPOINTS / f"{copy.stem}-checkpoint{copy.suffix}"
 
 
 @dataclass(frozen=True)
@@ -123,11 +127,18 @@ class Workspace:
             if not copy.exists() and not copy.is_symlink():
                 self._copy_in(name, record)
                 added.append(name)
-            elif name not in record and copy.is_file() and digest(copy) == digest(self.chapters / name):
+            elif name not in record and copy.is_file() and self._as_shipped(copy):
                 record[name], adopted = digest(copy), True
         if added or adopted or not (self.folder / RECORD).exists():
             self._save_record(record)
         return added
+
+    def _as_shipped(self, copy: Path) -> bool:
+        """Whether ``copy`` holds the course's bytes; False when it cannot be read (chmod 000)."""
+        try:
+            return digest(copy) == digest(self.chapters / copy.name)
+        except OSError:
+            return False
 
     def select(self, which: str) -> list[str]:
         """Chapter names for ``which``: ``all``, a number (``3``, ``03``) or a name (``03_queries…``)."""
@@ -149,12 +160,13 @@ class Workspace:
         """A fresh copy of each chosen chapter. A copy the learner changed is first moved to
         ``.backups/<time>/``, with a copy of its last checkpoint (``NN_topic-checkpoint.ipynb``)
         when that holds something else of theirs. Returns (name, backup or None) for each
-        chapter; the backup is the checkpoint's copy when only the checkpoint was theirs.
-        ``on_done(name, backup)`` is called as each chapter is done, so that a reset stopped by
-        an error has already said where the copies it moved went."""
+        chapter; the backup is the checkpoint's copy when only the checkpoint was theirs. A file
+        byte for byte the same as the newest backup of its name is not stored again: the backup
+        returned is then that earlier one. ``on_done(name, backup)`` is called as each chapter
+        is done, so that a reset stopped by an error has already said where the copies it moved went."""
         names = self.select(which)
         self.folder.mkdir(parents=True, exist_ok=True)
-        record, done, backups = self.record(), [], []
+        record, done, backups = self.record(), [], Backups(self.folder, self._new_backup_folder)
         try:
             for name in names:
                 done.append((name, self._reset_one(name, record, backups)))
@@ -165,51 +177,35 @@ class Workspace:
                 self._save_record(record)
         return done
 
-    def _reset_one(self, name: str, record: dict[str, str], backups: list[Path]) -> Path | None:
-        """Reset one chapter; ``backups`` holds this reset's backup folder once one is made. When
-        the fresh copy cannot be written (a full disk), the learner's copy goes back in place:
-        else it would sit in .backups/ while status called the chapter "deleted"."""
-        copy, moved, kept = self.folder / name, None, None
+    def _reset_one(self, name: str, record: dict[str, str], backups: Backups) -> Path | None:
+        """Reset one chapter. When the fresh copy cannot be written (a full disk), the learner's
+        copy goes back in place: else it would sit in .backups/ while status called the chapter
+        "deleted"."""
+        copy, moved, kept, backup = self.folder / name, None, None, None
         ours = {digest(self.chapters / name), record.get(name)}  # today's version, the one copied
         try:
             if copy.is_symlink() or (copy.exists() and (not copy.is_file() or digest(copy) not in ours)):
-                moved = self._backup_folder(backups) / name
-                shutil.move(copy, moved)  # a link or folder moves as itself
+                # Already backed up as it is: left in place, the fresh copy replaces it whole
+                backup = backups.earlier(copy) or backups.move(copy)
+                moved = backup if backup.parent == backups.folder else None
             # The checkpoint is the learner's last explicit save; the copy may hold later
             # autosaved edits. Jupyter overwrites it at the next save of the fresh copy.
             checkpoint = checkpoint_of(copy)
             if checkpoint.is_file() and not checkpoint.is_symlink() and digest(checkpoint) not in ours:
-                if moved is None or digest(checkpoint) != digest_or_none(moved):
-                    kept = self._backup_folder(backups) / checkpoint.name
-                    shutil.copy2(checkpoint, kept)
+                if backup is None or digest(checkpoint) != digest_or_none(backup):
+                    kept = backups.earlier(checkpoint, checkpoint.name, name) or backups.copy(checkpoint)
             self._copy_in(name, record)
         except BaseException:
-            if kept is not None:  # a copy cut short by a full disk is no backup
-                kept.unlink(missing_ok=True)
+            if kept is not None and kept.parent == backups.folder:  # the chapter is not reset: its
+                kept.unlink(missing_ok=True)  # learner's checkpoint is still in place
             if moved is not None and not copy.exists() and not copy.is_symlink():
                 shutil.move(moved, copy)
-            if backups:
-                with contextlib.suppress(OSError):  # only when this reset left it empty
-                    backups[0].rmdir()
+            backups.discard_if_empty()
             raise
-        return moved or kept
-
-    def _backup_folder(self, backups: list[Path]) -> Path:
-        if not backups:
-            backups.append(self._new_backup_folder())
-        return backups[0]
+        return backup or kept
 
     def _new_backup_folder(self) -> Path:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        (self.folder / BACKUPS).mkdir(parents=True, exist_ok=True)
-        folder, n = self.folder / BACKUPS / stamp, 1
-        while True:  # two resets within one second, or at once, keep both backups
-            try:
-                folder.mkdir()
-                return folder
-            except FileExistsError:
-                n += 1
-                folder = self.folder / BACKUPS / f"{stamp}-{n}"
+        return new_backup_folder(self.folder)
 
     def edited_files(self) -> set[str]:
         """Names of the tracked files in chapters/ that git shows changed in this checkout: edits
@@ -230,6 +226,20 @@ class Workspace:
         changed = self.edited_files()
         return {n for n in self.course_names() if {n, n.removesuffix(".ipynb") + ".py"} & changed}
 
+    def _state(self, name: str, record: dict[str, str], edited: bool) -> str:
+        """One chapter's entry of ``status``."""
+        copy, course = self.folder / name, digest(self.chapters / name)
+        if not copy.exists() and not copy.is_symlink():
+            return "deleted from your workspace (lab copies it again)" if name in record else "not copied yet"
+        if not copy.is_file():
+            return "not a notebook file (reset moves it to .backups/)"
+        if name not in record and digest(copy) != course:
+            return "differs from the course (changed by you or copied from an older one)"
+        copied_from = record.get(name, course)
+        changed, newer = digest(copy) != copied_from, course != copied_from and not edited
+        words = [w for w, on in (("changed by you", changed), ("newer in the course", newer)) if on]
+        return "; ".join(words + [EDITED_HERE] * edited) or "as shipped"
+
     def status(self) -> dict[str, str]:
         """For each chapter: 'not copied yet', 'deleted from your workspace', 'as shipped',
         'changed by you', 'newer in the course', or both of the last two; 'differs from the
@@ -238,21 +248,11 @@ class Workspace:
         when git shows the tracked chapter itself edited in this checkout."""
         record, states, edited_here = self.record(), {}, self.edited_chapters()
         for name in self.course_names():
-            copy, course = self.folder / name, digest(self.chapters / name)
-            if not copy.exists() and not copy.is_symlink():
-                gone = "deleted from your workspace (lab copies it again)"
-                states[name] = gone if name in record else "not copied yet"
-                continue
-            if not copy.is_file():
-                states[name] = "not a notebook file (reset moves it to .backups/)"
-                continue
-            if name not in record and digest(copy) != course:
-                states[name] = "differs from the course (changed by you or copied from an older one)"
-                continue
-            copied_from, edited = record.get(name, course), name in edited_here
-            changed, newer = digest(copy) != copied_from, course != copied_from and not edited
-            words = [w for w, on in (("changed by you", changed), ("newer in the course", newer)) if on]
-            states[name] = "; ".join(words + [EDITED_HERE] * edited) or "as shipped"
+            try:
+                states[name] = self._state(name, record, name in edited_here)
+            except OSError as err:  # one unreadable copy (chmod 000) must not stop status, or lab
+                why = err.strerror or err
+                states[name] = f"cannot be read ({why}): give yourself read access to {err.filename}"
         for name in sorted(set(record) - set(states)):  # a chapter the course renamed or removed
             if (self.folder / name).exists() or (self.folder / name).is_symlink():
                 states[name] = "no longer in the course (renamed or removed); your copy stays as it is"
@@ -270,6 +270,27 @@ def find_course(explicit: str | None) -> Path:
     return Path.cwd()  # Workspace.of says what is missing
 
 
+def _point_at_running_lab(ws: Workspace) -> bool:
+    """True when a JupyterLab already serves the workspace (said, with its address): a second
+    server would give a chapter open in both two kernels, and a save in one tab would make the
+    other ask whether to overwrite the file. A record whose server does not answer is said too,
+    and the launch goes on. A server of another folder (another project on the port) does not
+    count: JupyterLab then takes the next free port."""
+    for info in lab_records(ws):
+        if answers(info):
+            print(
+                f"workspace: JupyterLab already serves your workspace at {lab_url(info)} (another "
+                "`make lab`): open that address. To start a new one here, stop that one first "
+                "(Ctrl-C twice in its terminal)."
+            )
+            return True
+        print(
+            f"workspace: Jupyter's records say JupyterLab already serves your workspace at "
+            f"{lab_url(info)}, but it does not answer: starting a new one"
+        )
+    return False
+
+
 def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
     for name in ws.sync():
         print(f"workspace: added {name}")
@@ -282,12 +303,8 @@ def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
     edited = sorted(ws.edited_chapters())
     if edited:
         print(f"workspace: {edited_advice(ws, edited)}")
-    for url in running_labs(ws):
-        print(
-            f"workspace: JupyterLab already serves your workspace at {url} (another `make lab`): "
-            "open that one, or stop it first. Two servers give a chapter open in both two kernels, "
-            "and saving in one tab makes the other ask whether to overwrite the file."
-        )
+    if _point_at_running_lab(ws):
+        return 0
     try:
         install_lab_settings()
     except (OSError, ValueError) as err:  # a read-only environment, or a settings file JupyterLab
@@ -323,47 +340,7 @@ def _report(ws: Workspace, args: argparse.Namespace) -> int:
         if edited:
             print(edited_advice(ws, edited))
     elif args.command == "reset":
-        return _report_reset(ws, args.chapter)
-    return 0
-
-
-def _say_reset(ws: Workspace, name: str, backup: Path | None) -> None:
-    kept = ""
-    if backup and backup.name == checkpoint_of(backup.parent / name).name:
-        kept = f"; your last saved checkpoint is in {backup}"
-    elif backup:
-        kept = f"; your copy is in {backup}"
-        if (backup.parent / checkpoint_of(backup).name).exists():
-            kept += f" (its last saved checkpoint beside it, {checkpoint_of(backup).name})"
-    print(f"{name}: fresh copy from the course{kept}", flush=True)
-
-
-def _report_reset(ws: Workspace, which: str) -> int:
-    done = []
-
-    def say(name: str, backup: Path | None) -> None:  # as each is done: an error later still
-        done.append(backup)  # leaves the backups made before it named
-        _say_reset(ws, name, backup)
-
-    try:
-        ws.reset(which, on_done=say)
-    except OSError as err:
-        print(
-            f"error: {err}. Nothing of yours was deleted: a chapter whose reset failed keeps your "
-            f"copy where it was, in {ws.folder}" + ("; the ones above are done." if done else "."),
-            file=sys.stderr,
-        )
-        return 1
-    last = next((b for b in reversed(done) if b and b.suffix == ".ipynb"), None)
-    if last:  # Jupyter server does not serve hidden folders such as .backups/
-        mine = free_name(ws.folder, last.stem.removesuffix("-checkpoint")).name
-        print(
-            f"Backups stay in {ws.folder / BACKUPS} until you delete them. JupyterLab does not "
-            f"open hidden folders: copy one back under a new name to open it, e.g.\n"
-            f"  cp {quoted(last)} {quoted(ws.folder / mine)}"
-        )
-    if done:  # an open tab still shows the old version, and saving it would ask to overwrite
-        print("A chapter open in JupyterLab shows the fresh copy after File → Reload Notebook from Disk.")
+        return report_reset(ws, args.chapter)
     return 0
 
 

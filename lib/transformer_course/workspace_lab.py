@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import urllib.request
 from pathlib import Path
 
 # The course runs offline: JupyterLab should neither ask to fetch news nor check for updates.
@@ -63,9 +64,9 @@ def lab_command(workspace, port: int = 8888, extra: list[str] | tuple = ()) -> l
     return cmd + list(extra)
 
 
-def running_labs(ws) -> list[str]:
-    """Addresses of the Jupyter servers already serving this workspace (from Jupyter's runtime
-    files), so that a second `make lab` points at the first instead of serving it twice."""
+def lab_records(ws) -> list[dict]:
+    """Jupyter's records (its runtime files) of the servers whose process lives and whose root
+    is this workspace: another `make lab` on it, or a dead one's record on a reused PID."""
     try:
         from jupyter_server.serverapp import list_running_servers
 
@@ -74,7 +75,34 @@ def running_labs(ws) -> list[str]:
         return []
     folder = ws.folder.resolve()
     return [
-        f"{info.get('url', '')}lab?token={info.get('token', '')}"
+        info
         for info in servers
         if isinstance(info, dict) and Path(str(info.get("root_dir", ""))).resolve() == folder
     ]
+
+
+def lab_url(info: dict) -> str:
+    """The address that opens JupyterLab of a server's record, its token included."""
+    return f"{info.get('url', '')}lab?token={info.get('token', '')}"
+
+
+def answers(info: dict, timeout: float = 3.0) -> bool:
+    """Whether the server of a record answers its API with the record's token: a record whose
+    PID was reused (after a crash or a reboot), or a server that hangs, serves no one."""
+    url = str(info.get("url", ""))
+    if not url.startswith(("http://", "https://")):
+        return False
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/api/status", headers={"Authorization": f"token {info.get('token', '')}"}
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1: no proxy
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return response.status == 200 and isinstance(json.loads(response.read()), dict)
+    except (OSError, ValueError):  # refused, timed out, 403 for another token, not JSON
+        return False
+
+
+def running_labs(ws) -> list[str]:
+    """Addresses of the Jupyter servers recorded as serving this workspace (``lab_records``)."""
+    return [lab_url(info) for info in lab_records(ws)]

@@ -1,0 +1,169 @@
+"""Where ``workspace``'s reset keeps the learner's copies: ``workspace/.backups/<time>/``, one
+folder per reset, made at its first backup. A file byte for byte the same as the newest backup
+of that name is not stored again (a checkpoint that outlives reset after reset, say): reset
+names the earlier backup instead. Also what reset tells the learner. ``ws`` is a
+``workspace.Workspace`` (not imported: workspace imports this module)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from .workspace_advice import free_name, quoted
+
+BACKUPS = ".backups"  # hidden, so JupyterLab's file browser does not list it
+CHECKPOINTS = ".ipynb_checkpoints"  # where Jupyter keeps a notebook's last "Save and Checkpoint"
+STAMP = re.compile(r"(\d{8}-\d{6})(?:-(\d+))?")  # a reset's folder: its time, -2, -3 … within one second
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def digest_or_none(path: Path) -> str | None:
+    return digest(path) if path.is_file() and not path.is_symlink() else None
+
+
+def checkpoint_of(copy: Path) -> Path:
+    """Where Jupyter server keeps the last explicit save ("Save and Checkpoint") of ``copy``."""
+    return copy.parent / CHECKPOINTS / f"{copy.stem}-checkpoint{copy.suffix}"
+
+
+def newest_backup(workspace: Path, name: str, besides: Path | None = None) -> Path | None:
+    """The backup of ``name`` in the newest of ``workspace/.backups/``'s reset folders holding
+    one (a plain file), or None. Folders not named by a reset, and ``besides``, are not looked at."""
+    found = []
+    with contextlib.suppress(OSError):  # no .backups/ yet, or an unreadable one: nothing to compare
+        for folder in (workspace / BACKUPS).iterdir():
+            match = STAMP.fullmatch(folder.name)
+            path = folder / name
+            if match and folder != besides and path.is_file() and not path.is_symlink():
+                found.append(((match[1], int(match[2] or 1)), path))
+    return max(found)[1] if found else None
+
+
+def new_backup_folder(workspace: Path) -> Path:
+    """A new folder in ``workspace/.backups/`` named by the time: a reset's own."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (workspace / BACKUPS).mkdir(parents=True, exist_ok=True)
+    folder, n = workspace / BACKUPS / stamp, 1
+    while True:  # two resets within one second, or at once, keep both backups
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            n += 1
+            folder = workspace / BACKUPS / f"{stamp}-{n}"
+
+
+class Backups:
+    """The backups of one reset, in a folder of its own made at the first one it stores."""
+
+    def __init__(self, workspace: Path, new_folder=None):
+        self.workspace = workspace
+        self.new_folder = new_folder or (lambda: new_backup_folder(workspace))
+        self.folder: Path | None = None
+
+    def earlier(self, path: Path, *names: str) -> Path | None:
+        """The newest backup of ``path``'s name (or of each of ``names``, in turn) when it holds
+        the same bytes as ``path``: a checkpoint may be the same as the copy an earlier reset kept."""
+        if not path.is_file() or path.is_symlink():
+            return None
+        for name in names or (path.name,):
+            before = newest_backup(self.workspace, name, besides=self.folder)  # an earlier reset's
+            with contextlib.suppress(OSError):  # a backup that cannot be read is no backup to trust
+                if before is not None and digest(before) == digest(path):
+                    return before
+        return None
+
+    def place(self, name: str) -> Path:
+        """Where this reset stores a file called ``name``."""
+        if self.folder is None:
+            self.folder = self.new_folder()
+        return self.folder / name
+
+    def discard_if_empty(self) -> None:
+        """Remove this reset's folder when nothing is in it (a reset stopped by an error)."""
+        if self.folder is not None:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
+
+    def move(self, path: Path) -> Path:
+        """Move the learner's ``path`` into this reset's folder (a link or folder as itself)."""
+        target = self.place(path.name)
+        shutil.move(path, target)
+        return target
+
+    def copy(self, path: Path) -> Path:
+        """A copy of ``path`` in this reset's folder; none at all when the copy fails."""
+        target = self.place(path.name)
+        try:
+            shutil.copy2(path, target)
+        except BaseException:  # a copy cut short by a full disk is no backup
+            target.unlink(missing_ok=True)
+            raise
+        return target
+
+
+def say_reset(name: str, backup: Path | None, already: bool = False) -> None:
+    """One line on a chapter reset: where the learner's copy (or checkpoint) is kept. ``already``:
+    ``backup`` is an earlier reset's, holding the same bytes, so nothing was stored again (it may
+    be the copy an earlier reset kept, standing for today's checkpoint: "your version")."""
+    kept = ""
+    if backup and backup.name == checkpoint_of(backup.parent / name).name:
+        kept = f"; your last saved checkpoint {'is already backed up at' if already else 'is in'} {backup}"
+    elif backup and already:
+        kept = f"; your version is already backed up at {backup}"
+    elif backup:
+        kept = f"; your copy is in {backup}"
+        if (backup.parent / checkpoint_of(backup).name).exists():
+            kept += f" (its last saved checkpoint beside it, {checkpoint_of(backup).name})"
+    print(f"{name}: fresh copy from the course{kept}", flush=True)
+
+
+def report_reset(ws, which: str) -> int:
+    """``reset`` as the command line runs it: a line per chapter as it is done, then how to open
+    a backup and an open tab's fresh copy. 1 (and why, on stderr) when a reset fails."""
+    done = []
+    before = reset_folders(ws.folder)
+
+    def say(name: str, backup: Path | None) -> None:  # as each is done: an error later still
+        done.append(backup)  # leaves the backups made before it named
+        say_reset(name, backup, already=backup is not None and backup.parent in before)
+
+    try:
+        ws.reset(which, on_done=say)
+    except OSError as err:
+        print(
+            f"error: {err}. Nothing of yours was deleted: a chapter whose reset failed keeps your "
+            f"copy where it was, in {ws.folder}" + ("; the ones above are done." if done else "."),
+            file=sys.stderr,
+        )
+        return 1
+    last = next((b for b in reversed(done) if b and b.suffix == ".ipynb"), None)
+    if last:  # Jupyter server does not serve hidden folders such as .backups/
+        mine = free_name(ws.folder, last.stem.removesuffix("-checkpoint")).name
+        print(
+            f"Backups stay in {ws.folder / BACKUPS} until you delete them. JupyterLab does not "
+            f"open hidden folders: copy one back under a new name to open it, e.g.\n"
+            f"  cp {quoted(last)} {quoted(ws.folder / mine)}"
+        )
+    if done:  # an open tab still shows the old version, and saving it would ask to overwrite
+        print(
+            "A chapter open in JupyterLab shows the fresh copy after File → Reload Notebook from Disk. "
+            "Changes not saved in that tab are in no backup: to keep them, save the tab first "
+            "(choose Overwrite), then reset again."
+        )
+    return 0
+
+
+def reset_folders(workspace: Path) -> set[Path]:
+    """The folders in ``workspace/.backups/`` now (an earlier reset's backup lies in one)."""
+    with contextlib.suppress(OSError):
+        return set((workspace / BACKUPS).iterdir())
+    return set()
