@@ -235,15 +235,15 @@ assert sims[0, 1:].abs().max() < 0.3
 # mind: in chapter 08 you will see training give attention a meaning.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Scaling by √d_model
+# ## Scaling by √d<sub>model</sub>
 #
-# The paper multiplies the embedding vectors by √d_model (section 3.4) without saying
+# The paper multiplies the embedding vectors by √d<sub>model</sub> (section 3.4) without saying
 # why. The usual explanation: in the next chapter a position signal with values between
 # -1 and 1 is **added** to each vector. The paper shares the embedding table with the
 # output layer (the model's last layer, chapter 07, which turns each vector back into one
 # score per word of the vocabulary), whose weights are typically initialised small
-# (about 1/√d_model); such
-# small word vectors would be drowned by the position signal. Multiplying by √d_model
+# (about 1/√d<sub>model</sub>); such
+# small word vectors would be drowned by the position signal. Multiplying by √d<sub>model</sub>
 # brings them to the same scale.
 
 # %% slideshow={"slide_type": "fragment"}
@@ -285,7 +285,7 @@ widgets.EmbeddingExplorer(vocab, explorer_embedding, text="the cat saw the dog")
 #   (`nn.Embedding`), and only the rows of tokens seen get a gradient.
 # - **Dot product** measures direction and length, **cosine** only direction. Random
 #   vectors have meaningless similarities: training gives them meaning.
-# - The paper scales embeddings by **√d_model** so the position signal added next does
+# - The paper scales embeddings by **√d<sub>model</sub>** so the position signal added next does
 #   not drown them.
 #
 # Next: **02 Positional encoding**, because so far nothing tells the model where each

@@ -81,7 +81,8 @@ assert torch.allclose(weights_shuffled, weights[:, :, perm][:, :, :, perm], atol
 #
 # Two sentences with the same words. The heatmaps show the attention of each (averaged
 # over the two heads); the bars show, word by word, **how far its output moves** between
-# sentence A and sentence B: |out_A − out_B| as a percentage of the length of out_A.
+# sentence A and sentence B: |out<sub>A</sub> − out<sub>B</sub>| as a percentage of the
+# length of out<sub>A</sub>.
 #
 # - As it starts, every bar reads **0.0 %**: each word gets exactly the same output in
 #   both sentences, so the layer cannot tell them apart.
@@ -105,7 +106,7 @@ order
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The sinusoidal encoding
 #
-# The original paper gives each position `pos` a vector of d_model numbers, built from
+# The original paper gives each position `pos` a vector of d<sub>model</sub> numbers, built from
 # sine and cosine waves. Dimensions come in pairs (2i, 2i+1), one pair per frequency:
 #
 # $$PE(pos, 2i) = \sin\!\left(\frac{pos}{10000^{2i/d_{model}}}\right) \qquad
@@ -113,15 +114,15 @@ order
 #
 # Pair 0 turns fastest (wavelength 2π positions); each next pair turns slower, the
 # wavelengths growing geometrically towards 2π · 10000 (the last pair's is
-# 2π · 10000^((d_model−2)/d_model), just short of it).
+# 2π · 10000<sup>(d<sub>model</sub>−2)/d<sub>model</sub></sup>, just short of it).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Your turn: the sinusoidal encoding
 #
 # Before we build it together, write it from the formula: `my_sinusoidal_encoding(length,
-# d_model)` returns the (length, d_model) table, sine in the even dimensions, cosine in the
-# odd ones, with the frequency of pair i equal to 1 / 10000^(2i/d_model). Row pos holds
-# position pos, counting from 0. Assume d_model is even. The next cells then build it
+# d_model)` returns the (length, d<sub>model</sub>) table, sine in the even dimensions, cosine in the
+# odd ones, with the frequency of pair i equal to 1 / 10000<sup>2i/d<sub>model</sub></sup>. Row pos holds
+# position pos, counting from 0. Assume d<sub>model</sub> is even. The next cells then build it
 # step by step.
 
 # %% slideshow={"slide_type": "fragment"}
@@ -223,11 +224,11 @@ print(f"'pizza' at position 0 vs position 2: cosine {cos:.2f} (it was 1.00 befor
 # ### Why add, and not concatenate?
 #
 # Gluing the position vector on after the word vector, [word, position], would keep the
-# two apart for sure. But every layer that reads x starts with a linear map (W_Q, W_K, W_V
-# in the next chapters), and a linear map of a concatenation is a **sum** of two maps:
-# [word, position] · W = word · W_top + position · W_bottom. So concatenating buys little
+# two apart for sure. But every layer that reads x starts with a linear map (W<sub>Q</sub>, W<sub>K</sub>,
+# W<sub>V</sub> in the next chapters), and a linear map of a concatenation is a **sum** of two maps:
+# [word, position] · W = word · W<sub>top</sub> + position · W<sub>bottom</sub>. So concatenating buys little
 # that adding cannot do, and it doubles the width every later layer must read. Adding
-# keeps d_model as it is; the price is that words and positions share the same numbers,
+# keeps d<sub>model</sub> as it is; the price is that words and positions share the same numbers,
 # and training has to keep them from getting in each other's way.
 
 # %% slideshow={"slide_type": "fragment"}
@@ -273,8 +274,8 @@ figures.similarity_heatmap(sim[:32, :32], [str(p) for p in range(32)],
 #   \begin{pmatrix}\sin(pos\,\omega)\\ \cos(pos\,\omega)\end{pmatrix}$$
 #
 # The 2 × 2 matrix is a **rotation** by the angle kω, and it does not depend on pos. Put
-# one such block per pair on the diagonal and you get one d_model × d_model matrix M_k
-# (the lib's `shift_matrix`) that moves **every** position k steps on. A layer that has
+# one such block per pair on the diagonal and you get one d<sub>model</sub> × d<sub>model</sub> matrix
+# M<sub>k</sub> (the lib's `shift_matrix`) that moves **every** position k steps on. A layer that has
 # learned "look 3 words back" can therefore use the same weights at every position.
 
 # %% slideshow={"slide_type": "subslide"}
@@ -379,7 +380,7 @@ figures.similarity_heatmap(learned_sim, [str(p) for p in range(32)],
 #
 # | | sinusoidal (paper) | learned (BERT, GPT) |
 # | --- | --- | --- |
-# | parameters | none | max_len × d_model |
+# | parameters | none | max_len × d<sub>model</sub> |
 # | before training | already structured: similarity falls with distance | random noise |
 # | positions ≥ max_len | computed by the same formula | impossible: no row |
 # | flexibility | fixed pattern | can learn whatever pattern helps the task |
@@ -390,16 +391,16 @@ figures.similarity_heatmap(learned_sim, [str(p) for p in range(32)],
 # **What models use today.** BERT and GPT-2 learned their positions. Most recent large
 # language models (Llama, Mistral, Qwen, …) use **rotary embeddings (RoPE)**: instead of
 # adding anything to the word vectors, they rotate each query and key by its position's
-# angles, with the rotations M_k above (k = the position), so that q · k depends on the
+# angles, with the rotations M<sub>k</sub> above (k = the position), so that q · k depends on the
 # two positions only through how far apart they are.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explore: the encoding
 #
-# Change the number of positions and d_model, switch between the sinusoidal and an
+# Change the number of positions and d<sub>model</sub>, switch between the sinusoidal and an
 # untrained learned table, and pick which wave pair to plot.
 #
-# - Raise d_model: more slow waves appear on the right of the heatmap.
+# - Raise d<sub>model</sub>: more slow waves appear on the right of the heatmap.
 # - Slide **wave pair i** up: the wave gets slower.
 # - Switch to **learned (untrained)**: the stripes and the diagonal band disappear.
 
@@ -413,12 +414,12 @@ widgets.PositionalExplorer(length=24, d_model=32)
 #   shuffle the same way. Without help, "Squatch eats pizza" = "Pizza eats Squatch".
 # - The fix: **add** a position vector to each word vector (a linear map of a
 #   concatenation would be a sum anyway; adding keeps the width).
-# - **Sinusoidal**: PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(…): waves
-#   from fast to slow, a unique pattern per position, no parameters, any length.
+# - **Sinusoidal**: PE(pos, 2i) = sin(pos / 10000<sup>2i/d<sub>model</sub></sup>), PE(pos, 2i+1) = cos(…):
+#   waves from fast to slow, a unique pattern per position, no parameters, any length.
 # - **Learned**: an `nn.Embedding` over positions; flexible, but noise until trained and
 #   limited to max_len.
 # - Position vectors of nearby positions are similar, and the similarity depends only on
-#   the distance, because moving k positions is one fixed rotation M_k for every position.
+#   the distance, because moving k positions is one fixed rotation M<sub>k</sub> for every position.
 #   Today's large models mostly rotate queries and keys instead (RoPE).
 #
 # Next: **03 Queries, keys and values**, the inside of the attention layer we used here

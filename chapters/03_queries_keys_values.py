@@ -100,8 +100,8 @@ assert torch.equal(search.values, videos) and list(search.titles) == list(titles
 #
 # $$Q = X W_Q \qquad K = X W_K \qquad V = X W_V$$
 #
-# W_Q, W_K and W_V are **learned**: training adjusts them so that useful queries meet
-# useful keys.
+# W<sub>Q</sub>, W<sub>K</sub> and W<sub>V</sub> are **learned**: training adjusts them so that useful queries
+# meet useful keys.
 
 # %% slideshow={"slide_type": "fragment"}
 vocab = course_vocab()
@@ -119,7 +119,7 @@ print("X", tuple(X.shape), "→ Q", tuple(Q.shape), "K", tuple(K.shape), "V", tu
 #
 # The lib's `SingleHeadAttention` holds the three projections as `nn.Linear` layers
 # (`w_q`, `w_k`, `w_v`). PyTorch stores a linear layer's matrix transposed, shape
-# (d_k, d_model), so `w_q(X)` is `X @ w_q.weight.T`.
+# (d<sub>k</sub>, d<sub>model</sub>), so `w_q(X)` is `X @ w_q.weight.T`.
 
 # %% slideshow={"slide_type": "fragment"}
 head = SingleHeadAttention(d_model=3, d_k=2)
@@ -189,8 +189,8 @@ print(f"cosine similarity of 'i'm' and 'cat': {cosine:.1f}  (nothing in common)"
 # Now choose the projections by hand. Query dimension 0 means *"I want a companion"*,
 # dimension 1 *"I want someone who acts"*. The keys answer in the same two dimensions.
 #
-# - W_Q: a person asks for a companion; an action asks for its doer.
-# - W_K: an animal offers itself as a companion; a person offers itself as a doer.
+# - W<sub>Q</sub>: a person asks for a companion; an action asks for its doer.
+# - W<sub>K</sub>: an animal offers itself as a companion; a person offers itself as a doer.
 
 # %% slideshow={"slide_type": "subslide"}
 W_Q_cat = torch.zeros(4, 2)
@@ -214,8 +214,8 @@ figures.scores_heatmap(scores_cat, cat_tokens, title="Hand-made scores: 'i'm' fi
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### And the values?
 #
-# W_V decides what a word hands over when another word picks it. Take the simplest
-# choice: every word hands over its own four features, so W_V is the identity matrix and
+# W<sub>V</sub> decides what a word hands over when another word picks it. Take the simplest
+# choice: every word hands over its own four features, so W<sub>V</sub> is the identity matrix and
 # an output can be read feature by feature. Chapter 04 finishes the computation (softmax,
 # then the weighted sum of these values) and shows what "i'm" leaves the layer with. The
 # lib keeps this example as `examples.cat_example()`, so chapter 04 starts from the same numbers.
@@ -248,7 +248,7 @@ print("chapter 04 continues from these numbers: X, W_Q, W_K, W_V of 'I'm playing
 # | **q** | position of the query token |
 # | **k** | position of the key token |
 # | **h** | which head |
-# | **d** | feature inside a head (d_k numbers) |
+# | **d** | feature inside a head (d<sub>k</sub> numbers) |
 #
 # `d` appears in both inputs but not in the output, so einsum multiplies along `d` and
 # **sums it away**: that is the dot product q · k, computed for every n, h, q and k.
@@ -272,9 +272,10 @@ print("einsum:", tuple(energy.shape), "= matmul:", tuple(matmul.shape))
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Your turn: attention scores
 #
-# Write `my_attention_scores(q, k)`: for queries q of shape (..., Lq, d_k) and keys k of
-# shape (..., Lk, d_k), return the raw scores of shape (..., Lq, Lk), entry (i, j) being
-# q_i · k_j. The `...` means it should also work for a batch of sentences (B, L, d_k).
+# Write `my_attention_scores(q, k)`: for queries q of shape (..., Lq, d<sub>k</sub>) and keys
+# k of shape (..., Lk, d<sub>k</sub>), return the raw scores of shape (..., Lq, Lk), entry
+# (i, j) being q<sub>i</sub> · k<sub>j</sub>. The `...` means it should also work for a batch
+# of sentences (B, L, d<sub>k</sub>).
 #
 # No scaling yet: that is chapter 04.
 
@@ -350,8 +351,8 @@ widgets.QKVExplorer(vocab, explorer_embed, explorer_head, text="I'm playing with
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 #
-# - Each token is projected three ways: **Q = XW_Q** (what am I looking for?),
-#   **K = XW_K** (what do I offer?), **V = XW_V** (what do I hand over?).
+# - Each token is projected three ways: **Q = XW<sub>Q</sub>** (what am I looking for?),
+#   **K = XW<sub>K</sub>** (what do I offer?), **V = XW<sub>V</sub>** (what do I hand over?).
 # - Like a video search: the query is matched against the titles (keys), and you get the
 #   videos (values).
 # - **Q Kᵀ** holds one dot product per pair of tokens: row i is query i against every key.
@@ -360,4 +361,4 @@ widgets.QKVExplorer(vocab, explorer_embed, explorer_head, text="I'm playing with
 #   summed away.
 #
 # Next: **04 Softmax and scaling**: how raw scores become weights that sum to 1, and why
-# they are divided by √d_k first.
+# they are divided by √d<sub>k</sub> first.

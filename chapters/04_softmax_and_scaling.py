@@ -14,7 +14,7 @@
 # add up to 1 in each row, like "40 % from this word, 25 % from that one".
 #
 # This chapter turns scores into weights with **softmax**, explains why the scores are
-# divided by **√d_k** first, and assembles the whole attention formula.
+# divided by **√d<sub>k</sub>** first, and assembles the whole attention formula.
 
 # %% slideshow={"slide_type": "skip"}
 import math
@@ -96,12 +96,12 @@ for T in (0.25, 1.0, 4.0):
 # bits). The course measures entropy, and later the loss, in nats.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Why divide by √d_k?
+# ## Why divide by √d<sub>k</sub>?
 #
-# The paper's formula is softmax(QKᵀ / √d_k), not softmax(QKᵀ). The reason: a dot
-# product adds up d_k products. If the entries of q and k are independent random numbers
-# with mean 0 and variance 1, each product has variance 1, and the sum of d_k of them has
-# **variance d_k**. Longer vectors give bigger scores.
+# The paper's formula is softmax(QKᵀ / √d<sub>k</sub>), not softmax(QKᵀ). The reason: a dot
+# product adds up d<sub>k</sub> products. If the entries of q and k are independent random numbers
+# with mean 0 and variance 1, each product has variance 1, and the sum of d<sub>k</sub> of them has
+# **variance d<sub>k</sub>**. Longer vectors give bigger scores.
 
 # %% slideshow={"slide_type": "fragment"}
 for d_k in (4, 64, 1024):
@@ -116,9 +116,9 @@ for d_k in (4, 64, 1024):
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Big scores make softmax saturate
 #
-# With d_k = 512, the scores have a standard deviation of √512 ≈ 22.6: the scores of one
-# row lie tens of points apart. exp turns a gap g into a factor e^g, so a gap of 5 is
-# already a factor of about 150, and a gap of 40 one of about 10^17. Below, the best of
+# With d<sub>k</sub> = 512, the scores have a standard deviation of √512 ≈ 22.6: the scores of one
+# row lie tens of points apart. exp turns a gap g into a factor e<sup>g</sup>, so a gap of 5 is
+# already a factor of about 150, and a gap of 40 one of about 10<sup>17</sup>. Below, the best of
 # 8 keys leads the next by about 7, a factor of nearly 900, and takes practically all
 # the weight. Dividing by √512 ≈ 22.6 shrinks every gap as many times, back to a range
 # where several keys share the attention.
@@ -144,7 +144,7 @@ assert raw.max() - raw.min() > 20                      # the row's scores lie te
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### …and gradients vanish
 #
-# Training adjusts W_Q and W_K through the gradient of softmax. When one weight is ~1 and
+# Training adjusts W<sub>Q</sub> and W<sub>K</sub> through the gradient of softmax. When one weight is ~1 and
 # the others ~0, nudging any score barely changes the weights: the gradient is close to
 # zero, and learning stalls. Here it is measured with autograd.
 
@@ -164,10 +164,10 @@ assert math.isclose(float(softmax_jacobian_norm(torch.softmax(raw, -1))), unscal
                     abs_tol=1e-6)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### The whole picture, for d_k from 1 to 1024
+# ### The whole picture, for d<sub>k</sub> from 1 to 1024
 #
 # The lib's `saturation_experiment` repeats this for 256 random queries, each over 16
-# keys, at every d_k, with and without scaling.
+# keys, at every d<sub>k</sub>, with and without scaling.
 
 # %% slideshow={"slide_type": "subslide"}
 sat = saturation_experiment((1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), length=16, rows=256)
@@ -184,10 +184,10 @@ assert (sat.scaled_grad_norm - sat.scaled_grad_norm[0]).abs().max() < 0.05     #
 figures.saturation_figure(sat, "grad_norm", title="…and the softmax gradient fades")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Red: raw QKᵀ. As d_k grows, the entropy drops towards 0 (one key takes all) and the
-# gradient, after a small rise up to d_k = 4, shrinks to a fifth of that peak. Blue:
-# divided by √d_k, the scores keep variance 1 whatever d_k is, so both curves stay flat.
-# That is the whole reason for the √d_k.
+# Red: raw QKᵀ. As d<sub>k</sub> grows, the entropy drops towards 0 (one key takes all) and the
+# gradient, after a small rise up to d<sub>k</sub> = 4, shrinks to a fifth of that peak. Blue:
+# divided by √d<sub>k</sub>, the scores keep variance 1 whatever d<sub>k</sub> is, so both curves stay flat.
+# That is the whole reason for the √d<sub>k</sub>.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Numerical stability: subtract the row maximum
@@ -203,9 +203,9 @@ assert torch.isnan(naive_softmax(big)).all()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The fix uses a property of softmax: subtracting the same number c from every score of a
-# row changes nothing, because e^(x−c) = e^x · e^(−c), and the factor e^(−c) cancels
-# between top and bottom. Choose c = the row's maximum: the biggest exponent becomes
-# e^0 = 1, and nothing can overflow.
+# row changes nothing, because e<sup>x−c</sup> = e<sup>x</sup> · e<sup>−c</sup>, and the factor e<sup>−c</sup>
+# cancels between top and bottom. Choose c = the row's maximum: the biggest exponent becomes
+# e<sup>0</sup> = 1, and nothing can overflow.
 
 # %% slideshow={"slide_type": "fragment"}
 shifted = big - big.max()                            # [0, -1, -10]
@@ -256,8 +256,8 @@ assert torch.allclose(softmax_solution(big), stable)
 #
 # $$\text{output}_i = \sum_j a_{ij}\, v_j \qquad \text{i.e.} \qquad \text{output} = A V$$
 #
-# A is the matrix of attention weights (one row per query); W_Q, W_K and W_V stay the
-# names of the three projections. Every token leaves the layer as a context-aware blend
+# A is the matrix of attention weights (one row per query); W<sub>Q</sub>, W<sub>K</sub> and W<sub>V</sub>
+# stay the names of the three projections. Every token leaves the layer as a context-aware blend
 # of the tokens it looked at.
 
 # %% slideshow={"slide_type": "fragment"}
@@ -300,9 +300,10 @@ assert watched[0] > watched[2] and watched[1] > watched[2]                  # fi
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Back to "I'm playing with a cat"
 #
-# Chapter 03 chose W_Q, W_K and W_V by hand so that the query of "i'm" meets the key of
-# "cat", and each word hands over its own four features (person, animal, action, small
-# word). Now follow the numbers to the end: scores, ÷ √d_k (d_k = 2), softmax, weighted sum.
+# Chapter 03 chose W<sub>Q</sub>, W<sub>K</sub> and W<sub>V</sub> by hand so that the query of "i'm" meets the
+# key of "cat", and each word hands over its own four features (person, animal, action, small
+# word). Now follow the numbers to the end: scores, ÷ √d<sub>k</sub> (d<sub>k</sub> = 2),
+# softmax, weighted sum.
 
 # %% slideshow={"slide_type": "fragment"}
 cat = cat_example()                                             # chapter 03's numbers
@@ -328,7 +329,7 @@ assert int(A_cat[0].argmax()) == 4 and 0.3 < float(A_cat[0, 4]) < 0.4        # c
 # "cat" gets the largest weight, but only 0.34: a score of 1 against 0, divided by √2,
 # is a small gap, and softmax is gentle with small gaps (chapter 03's matrices held only
 # 0s and 1s). So "i'm" leaves with as much "small word" as "animal". A trained model
-# makes its projections as large as the job needs. Make W_Q four times stronger: the
+# makes its projections as large as the job needs. Make W<sub>Q</sub> four times stronger: the
 # scores grow to 4, and the same softmax now picks "cat".
 
 # %% slideshow={"slide_type": "fragment"}
@@ -371,9 +372,9 @@ print("lib == F.scaled_dot_product_attention; SingleHeadAttention:", tuple(batch
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Your turn: one head of attention
 #
-# Write `my_attention(x, w_q, w_k, w_v)`: x is (L, d_model), the projections are
-# (d_model, d_k), (d_model, d_k) and (d_model, d_v). Return `(output, weights)` with
-# output (L, d_v) and weights (L, L), following
+# Write `my_attention(x, w_q, w_k, w_v)`: x is (L, d<sub>model</sub>), the projections are
+# (d<sub>model</sub>, d<sub>k</sub>), (d<sub>model</sub>, d<sub>k</sub>) and (d<sub>model</sub>,
+# d<sub>v</sub>). Return `(output, weights)` with output (L, d<sub>v</sub>) and weights (L, L), following
 #
 # $$\text{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right) V, \qquad Q = xW_Q,\; K = xW_K,\; V = xW_V$$
 #
@@ -406,16 +407,16 @@ assert torch.allclose(mine, head_out[0], atol=1e-5)                   # the lib'
 assert torch.allclose(mine_weights, head_weights[0], atol=1e-6)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Explore: temperature, scaling and d_k
+# ## Explore: temperature, scaling and d<sub>k</sub>
 #
-# The sentence's tokens are projected to queries and keys of size d_k by random
+# The sentence's tokens are projected to queries and keys of size d<sub>k</sub> by random
 # projections, scaled so that the entries of q and k have variance 1, as in the argument
 # above. Left: the attention weights; right: each row's entropy, with the dotted line at
 # "perfectly even".
 #
-# - Untick **divide by √d_k** and raise **d_k** to 512: most rows turn into single dark
+# - Untick **divide by √d<sub>k</sub>** and raise **d<sub>k</sub>** to 512: most rows turn into single dark
 #   cells and their entropy bars fall to about 0.
-# - Tick it again: whatever d_k, the picture keeps the same overall sharpness.
+# - Tick it again: whatever d<sub>k</sub>, the picture keeps the same overall sharpness.
 # - Move **temperature**: below 1 sharpens, above 1 flattens.
 # - Notice that the two "the" always attend alike: same word, same vectors.
 
@@ -429,7 +430,7 @@ widgets.ScalingExplorer(vocab, unit_embed, "the pizza came out of the oven and i
 # ## Q and K are not born as attention
 #
 # In "the pizza came out of the oven and it tasted good", "it" means the pizza. Does a
-# fresh attention head know? Its W_Q and W_K are random numbers.
+# fresh attention head know? Its W<sub>Q</sub> and W<sub>K</sub> are random numbers.
 
 # %% slideshow={"slide_type": "subslide"}
 tokens = tokenize("the pizza came out of the oven and it tasted good")
@@ -450,9 +451,9 @@ figures.attention_heatmap(fresh_weights[0], tokens, title="An untrained head: no
 # The weights of "it" are spread out: none reaches 0.2 (an even share is 1/11 ≈ 0.09).
 # "pizza" is among the larger ones, but "the" gets as much: whichever key comes out on
 # top is chance, not meaning.
-# Softmax and √d_k make attention *well-behaved*; they do not make it *smart*. The
-# projections become meaningful only when training changes W_Q, W_K and W_V to lower the
-# model's error. Chapter 08 trains a small model to point from "it" to the right noun:
+# Softmax and √d<sub>k</sub> make attention *well-behaved*; they do not make it *smart*. The
+# projections become meaningful only when training changes W<sub>Q</sub>, W<sub>K</sub> and W<sub>V</sub> to
+# lower the model's error. Chapter 08 trains a small model to point from "it" to the right noun:
 # that link is trained directly, but on the way one of its heads learns, unasked, to look
 # from "it" at the words that decide ("tasted good" or "was broken"). In chapter 09, a GPT
 # trained only to predict the next word of stories grows heads that look from "it" back to
@@ -462,15 +463,16 @@ figures.attention_heatmap(fresh_weights[0], tokens, title="An untrained head: no
 # ## Recap
 #
 # - **Softmax** turns each row of scores into positive weights summing to 1 (`dim=-1`).
-# - Dot products of random vectors have **variance d_k**; without dividing by **√d_k**,
+# - Dot products of random vectors have **variance d<sub>k</sub>**; without dividing by **√d<sub>k</sub>**,
 #   softmax saturates on one key and its gradient vanishes. Temperature is the same knob
 #   turned by hand.
 # - Subtract each row's **maximum** before exp: same result, no overflow.
 # - Each output is the **weighted sum of the values**:
-#   Attention(Q, K, V) = softmax(QKᵀ/√d_k) V, which matches `F.scaled_dot_product_attention`.
+#   Attention(Q, K, V) = softmax(QKᵀ/√d<sub>k</sub>) V, which matches `F.scaled_dot_product_attention`.
 #   Chapter 03's "i'm" gives "cat" 0.34 of its weight with 0/1 projections, 0.81 with
 #   projections four times stronger, and leaves carrying "animal".
-# - Random W_Q and W_K give meaningless weights: training makes them meaningful (chapter 08).
+# - Random W<sub>Q</sub> and W<sub>K</sub> give meaningless weights: training makes them
+#   meaningful (chapter 08).
 #
 # Next: **05 Multi-head attention**: several heads side by side, each free to look for
 # something different.

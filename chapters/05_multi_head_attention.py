@@ -45,11 +45,12 @@ _ = torch.manual_seed(0)   # the same "random" numbers on every run
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## From one head to h heads
 #
-# Recall one head: Attention(Q, K, V) = softmax(QKᵀ / √d_k) V, with Q = XW_Q, K = XW_K,
-# V = XW_V.
+# Recall one head: Attention(Q, K, V) = softmax(QKᵀ / √d<sub>k</sub>) V, with Q = XW<sub>Q</sub>, K =
+# XW<sub>K</sub>, V = XW<sub>V</sub>.
 #
-# With h heads, head i gets its **own** three matrices W_Q⁽ⁱ⁾, W_K⁽ⁱ⁾, W_V⁽ⁱ⁾, each
-# projecting d_model numbers down to d_head = d_model / h. Then:
+# With h heads, head i gets its **own** three matrices W<sub>Q</sub><sup>(i)</sup>,
+# W<sub>K</sub><sup>(i)</sup>, W<sub>V</sub><sup>(i)</sup>, each projecting d<sub>model</sub> numbers down to
+# d<sub>head</sub> = d<sub>model</sub> / h. Then:
 #
 # $$\text{head}_i = \text{Attention}(XW_Q^{(i)}, XW_K^{(i)}, XW_V^{(i)}) \qquad
 #   \text{MultiHead}(X) = \text{Concat}(\text{head}_1, …, \text{head}_h)\,W_O$$
@@ -61,11 +62,11 @@ _ = torch.manual_seed(0)   # the same "random" numbers on every run
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Every head's projection in one matrix
 #
-# In practice the h small matrices are stored **side by side** in one d_model × d_model
-# matrix: columns 0 … d_head-1 belong to head 0, the next d_head columns to head 1, and
+# In practice the h small matrices are stored **side by side** in one d<sub>model</sub> × d<sub>model</sub>
+# matrix: columns 0 … d<sub>head</sub>−1 belong to head 0, the next d<sub>head</sub> columns to head 1, and
 # so on. One matrix product computes every head's queries at once.
 #
-# Our example: "I love deep learning", d_model = 8, h = 2 heads, so d_head = 4.
+# Our example: "I love deep learning", d<sub>model</sub> = 8, h = 2 heads, so d<sub>head</sub> = 4.
 
 # %% slideshow={"slide_type": "fragment"}
 vocab = course_vocab()
@@ -86,7 +87,7 @@ print("x:", tuple(x.shape), " q:", tuple(q.shape), " head 1's queries:", tuple(h
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Split, attend, concatenate, project
 #
-# Follow the shapes: (batch B, length L, heads h, head size d_head).
+# Follow the shapes: (batch B, length L, heads h, head size d<sub>head</sub>).
 
 # %% slideshow={"slide_type": "subslide"}
 def split_heads(t):
@@ -114,14 +115,14 @@ for name, t in steps.items():
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Each head computes its own (L × L) weights: here 2 heads × 4 queries × 4 keys. The
-# scores are divided by √d_head, the size of the vectors each head compares. The output
+# scores are divided by √d<sub>head</sub>, the size of the vectors each head compares. The output
 # has the shape of the input, so attention layers can be stacked.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Why the transpose matters
 #
 # `view(B, L, h, d_head)` keeps each token's row intact and only cuts it into slices.
-# Skipping the transpose and writing `view(B, h, L, d_head)` instead cuts the (L × d_model)
+# Skipping the transpose and writing `view(B, h, L, d_head)` instead cuts the (L × d<sub>model</sub>)
 # block in reading order: head 0 then gets all of tokens 0 and 1 and nothing of tokens 2
 # and 3, and each of its "rows" is half a token. Label each number with its token to see it:
 
@@ -139,13 +140,13 @@ assert not (wrong == torch.arange(L)[:, None]).all()   # rows mix tokens
 #
 # Write `my_multi_head_attention(x, w_q, w_k, w_v, w_o, num_heads)`:
 #
-# - `x` is (B, L, d_model); the four matrices are (d_model × d_model), used as `x @ w`;
-#   columns i·d_head … (i+1)·d_head of `w_q`, `w_k`, `w_v` belong to head i;
-# - split into heads, attend in each head (scale by √d_head), merge, project with `w_o`;
-# - return the (B, L, d_model) output.
+# - `x` is (B, L, d<sub>model</sub>); the four matrices are (d<sub>model</sub> × d<sub>model</sub>), used as
+#   `x @ w`; columns i·d<sub>head</sub> … (i+1)·d<sub>head</sub> of `w_q`, `w_k`, `w_v` belong to head i;
+# - split into heads, attend in each head (scale by √d<sub>head</sub>), merge, project with `w_o`;
+# - return the (B, L, d<sub>model</sub>) output.
 #
 # The checker recognises the usual slips: a reshape that mixes tokens across heads, heads
-# that share one projection, a forgotten W_O.
+# that share one projection, a forgotten W<sub>O</sub>.
 
 # %% slideshow={"slide_type": "fragment"}
 def my_multi_head_attention(x, w_q, w_k, w_v, w_o, num_heads):
@@ -177,10 +178,11 @@ assert torch.allclose(multi_head_attention_solution(x, w_q, w_k, w_v, w_o, h), o
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Same number of parameters as one full-width head
 #
-# h heads of size d_model/h use h × (d_model × d_model/h) = d_model² numbers for W_Q,
-# exactly what one head of full width d_model uses. The same holds for W_K and W_V, and
-# W_O is d_model × d_model either way. More heads cost **no** extra parameters: they
-# split the same budget differently.
+# h heads of size d<sub>model</sub>/h use h × (d<sub>model</sub> × d<sub>model</sub>/h) =
+# d<sub>model</sub><sup>2</sup> numbers for W<sub>Q</sub>, exactly what one head of full width
+# d<sub>model</sub> uses. The same holds for W<sub>K</sub> and W<sub>V</sub>, and W<sub>O</sub> is
+# d<sub>model</sub> × d<sub>model</sub> either way. More heads cost **no** extra parameters: they split the
+# same budget differently.
 
 # %% slideshow={"slide_type": "fragment"}
 def n_params(module):
@@ -234,8 +236,9 @@ print("lib = nn.MultiheadAttention = hand-written with F.scaled_dot_product_atte
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Two details worth knowing: `nn.MultiheadAttention` **averages** the weights over heads
-# unless you pass `average_attn_weights=False`, and it stores W_Q, W_K, W_V stacked in
-# one `in_proj_weight` (3·d_model × d_model), in `nn.Linear`'s (out × in) layout.
+# unless you pass `average_attn_weights=False`, and it stores W<sub>Q</sub>, W<sub>K</sub>, W<sub>V</sub>
+# stacked in one `in_proj_weight` (3·d<sub>model</sub> × d<sub>model</sub>), in `nn.Linear`'s (out × in)
+# layout.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A from-scratch implementation you may meet
@@ -250,7 +253,7 @@ print("lib = nn.MultiheadAttention = hand-written with F.scaled_dot_product_atte
 #   `nn.Linear(head_dim, head_dim)` (one for values, one for keys, one for queries). Ours
 #   gives every head its own projection of the *whole* vector.
 # - **(b) the scale.** It divides the energies (the scores) by √embed_size, where the
-#   paper divides by √d_k = √head_dim.
+#   paper divides by √d<sub>k</sub> = √head_dim.
 #
 # The course rebuilds that design in `transformer_course.from_scratch`, with the
 # tutorial's names, so you can hold the two side by side. `AttentionDesign` flips each
@@ -275,9 +278,9 @@ for size, n_heads in ((32, 8), (512, 8)):                   # this chapter's lay
           f"paper 3·{size}² = {full:,} ({full // shared}× as many)")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# heads² = 64 times fewer numbers in W_Q, W_K, W_V together (W_O, `fc_out`, is the same in
-# both). Fewer numbers is not the only change: with the shared projection, head i only ever
-# reads **its own slice** of each token. Change every number of a token except head 0's
+# heads² = 64 times fewer numbers in W<sub>Q</sub>, W<sub>K</sub>, W<sub>V</sub> together (W<sub>O</sub>,
+# `fc_out`, is the same in both). Fewer numbers is not the only change: with the shared projection, head i
+# only ever reads **its own slice** of each token. Change every number of a token except head 0's
 # four, and head 0 does not notice:
 
 # %% slideshow={"slide_type": "subslide"}
@@ -320,7 +323,7 @@ assert uniform - entropy(w_flat).mean() < 0.1                      # nearly unif
 # Both layers are fresh, so both are still fairly flat. With √embed_size the rows are
 # nearly uniform (entropy next to log 11) and the largest weight per row is smaller:
 # every query starts out averaging nearly all keys. It is a temperature, though, not a
-# loss of ability: W_Q multiplied by √heads gives exactly the paper's scores, and
+# loss of ability: W<sub>Q</sub> multiplied by √heads gives exactly the paper's scores, and
 # training can learn that factor. Whether it slows training down, chapter 08 measures
 # (with its 2 heads: hardly).
 #
@@ -485,7 +488,7 @@ figures.attention_cost_figure(cost, title=f"Attention cost on this machine ({cos
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # On log-log axes a power of L is a straight line; the dotted line grows exactly as L².
 # Stored memory follows it: its peak is the (B, h, L, L) weights matrix, checked above.
-# The fused kernel's peak is its output (B, h, L, d_head), which grows only like L, plus
+# The fused kernel's peak is its output (B, h, L, d<sub>head</sub>), which grows only like L, plus
 # a small working space for one block of scores at a time (a few hundred kB with the
 # process meter; the tensor meter cannot see it). Yet its **time** still climbs steeply
 # for long inputs: it skips storing the matrix, not computing it. (For short inputs,
@@ -495,11 +498,11 @@ figures.attention_cost_figure(cost, title=f"Attention cost on this machine ({cos
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 #
-# - **h heads** run in parallel, each with its own W_Q, W_K, W_V projecting to
-#   d_head = d_model / h, so each can specialise.
-# - **Split** (B, L, d_model) → (B, h, L, d_head) with view + transpose, **attend** per
-#   head, **concatenate** back to (B, L, d_model), **project** with W_O.
-# - Same parameter count as one full-width head: 4 · d_model².
+# - **h heads** run in parallel, each with its own W<sub>Q</sub>, W<sub>K</sub>, W<sub>V</sub> projecting to
+#   d<sub>head</sub> = d<sub>model</sub> / h, so each can specialise.
+# - **Split** (B, L, d<sub>model</sub>) → (B, h, L, d<sub>head</sub>) with view + transpose, **attend** per
+#   head, **concatenate** back to (B, L, d<sub>model</sub>), **project** with W<sub>O</sub>.
+# - Same parameter count as one full-width head: 4 · d<sub>model</sub><sup>2</sup>.
 # - The lib's `MultiHeadAttention` equals `nn.MultiheadAttention` and a hand-written
 #   `F.scaled_dot_product_attention` version with copied weights.
 # - Untrained heads look at random places; **trained** heads divide the work: on the

@@ -74,7 +74,7 @@ for i, t in enumerate(tokens):
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Applying a mask: −∞ before the softmax
 #
-# A blocked score is replaced by −∞ **before** the softmax. Since e^(−∞) = 0, blocked keys
+# A blocked score is replaced by −∞ **before** the softmax. Since e<sup>−∞</sup> = 0, blocked keys
 # get exactly zero weight, and the allowed ones share the whole 1 between them.
 
 # %% slideshow={"slide_type": "fragment"}
@@ -291,7 +291,7 @@ figures.mask_heatmap(bert_mask, shown, title="BERT's attention mask: nothing blo
 # Everything so far was **self**-attention: queries, keys and values come from the same
 # sequence, so the weights are square (L × L). In an encoder–decoder model the decoder
 # also has **cross**-attention: its queries come from the text being written, the keys
-# and values from the encoder's output. The weights are (L_target × L_source); only the
+# and values from the encoder's output. The weights are (L<sub>target</sub> × L<sub>source</sub>); only the
 # source's padding needs masking there, since the whole source is known in advance.
 
 # %% slideshow={"slide_type": "fragment"}
