@@ -1032,7 +1032,7 @@ def _(probs, top_p):
     return torch.zeros_like(probs).scatter(-1, order, ranked) / top_p
 
 
-@wrong("keep_top_p", "k from the first row used for every row")
+@wrong("keep_top_p", "k from the first row used for every row", named="one cut for the batch")
 def _(probs, top_p):
     ranked, order = probs.sort(dim=-1, descending=True)
     k = int((ranked[0].cumsum(dim=0) - ranked[0] < top_p).sum())

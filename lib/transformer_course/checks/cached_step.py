@@ -248,9 +248,11 @@ MISTAKES = (
     ),
     Mistake(
         name="softmax over the query axis",
-        hint="Softmax over the wrong axis: with a single query, softmax over dim=-2 makes every "
-        "weight 1, so the output is the SUM of the values. The weights of the one query over the "
-        "keys must sum to 1: dim=-1.",
+        # Reached two ways: softmax(dim=-2) of q @ keysᵀ, (B, h, 1, t + 1), or softmax(dim=-1) of
+        # keys @ qᵀ, (B, h, t + 1, 1): the hint names the axis by its size, not by its number.
+        hint="Every weight came out 1, so out is the SUM of the values: your softmax ran over an "
+        "axis of size 1, the single query's. It must run over the keys: dim=-1 of q @ "
+        "keys.transpose(-2, -1), (B, h, 1, t + 1), so that the one query's weights sum to 1.",
         compute=partial(variant, weights_by=lambda s, d: torch.softmax(s / math.sqrt(d), dim=-2)),
         example=partial(by_hand, dim=-2),
     ),

@@ -18,7 +18,7 @@ import torch
 from . import gpt_forward_learners as learner
 from . import layer_errors
 from .gpt_forward_learners import by_hand
-from .gpt_parts import CASE_B, CASE_D, CASE_L, CASE_MAX_LEN, CASE_V, GptParts, forward
+from .gpt_parts import CASE_B, CASE_D, CASE_L, CASE_MAX_LEN, CASE_V, GptParts, forward, one_position_fewer
 from .gpt_parts import cases as _cases  # every exercise module's name for its cases
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .stale import learner_check
@@ -266,6 +266,21 @@ MISTAKES = (
         "at once. Generation picks the last row itself.",
         compute=partial(forward, last_only=True),
         example=partial(by_hand, last_only=True),
+    ),
+    Mistake(
+        name="the last position dropped",
+        hint="Your logits have one position fewer than ids: the model scores every position; the "
+        "shift (ids[:, :-1] against ids[:, 1:]) belongs to the loss.",
+        compute=None,
+        recognise=lambda fn, case, got: one_position_fewer(got, *case),
+        example=learner.drops_the_last_position,
+    ),
+    Mistake(
+        name="output layer × √d_model",
+        hint="Your logits are √d_model times too large: only the input embeddings are scaled; the "
+        "output layer uses the table as it is, @ parts.token.weight.T.",
+        compute=partial(forward, returns="scaled logits"),
+        example=learner.scales_the_output_layer,
     ),
     Mistake(
         name="no output layer",

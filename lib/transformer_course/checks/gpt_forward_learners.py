@@ -223,3 +223,19 @@ def norms_the_logits(parts, ids):
     for block in parts.blocks:
         x = block(x, causal_mask(ids.shape[1]))
     return parts.norm(x @ parts.token.weight.T)  # the norm after the output layer
+
+
+def drops_the_last_position(parts, ids):
+    ids = ids[:, :-1]  # "the inputs are ids[:, :-1]", the loss's shift done inside the model
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def scales_the_output_layer(parts, ids):
+    d = parts.token.embedding_dim
+    x = embed(parts, ids)
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return parts.norm(x) @ (parts.token.weight * math.sqrt(d)).T  # "tied, so scaled like the input"

@@ -69,7 +69,8 @@ def forward(
     scale: "sqrt" (right), "none", "divide", "d", "after"; positions: "index" (right),
     "from 1", "ids", "none"; mask: "causal" (right), "inverted", "transposed", "strict",
     "none"; final_norm: True (right), False, "plain", "first" (on the embeddings),
-    "each block"."""
+    "each block"; returns: "logits" (right), "hidden", "scaled logits", "probabilities",
+    "log-probabilities"."""
     length, d = ids.shape[1], parts.token.embedding_dim
     v = parts.token.num_embeddings
     factor = {
@@ -107,9 +108,18 @@ def forward(
     if returns == "hidden":  # the output layer forgotten
         return h
     logits = h @ parts.token.weight.T  # (B, L, V)
+    if returns == "scaled logits":  # the output matrix scaled by √d_model, as the embedding is
+        logits = logits * math.sqrt(d)
     logits = logits[:, -1] if last_only else logits
     normalise = {"probabilities": torch.softmax, "log-probabilities": torch.log_softmax}.get(returns)
     return logits if normalise is None else normalise(logits, dim=-1)
+
+
+def one_position_fewer(got: object, parts, ids) -> bool:
+    """Logits (B, L - 1, V): the last position dropped, as the loss's shift does to its inputs."""
+    batch, length = ids.shape
+    want = (batch, length - 1, parts.token.num_embeddings)
+    return isinstance(got, torch.Tensor) and tuple(got.shape) == want
 
 
 # The first case's sizes (B = 2 stories of L = 7 tokens, V = 12, d_model = 16, positions up to

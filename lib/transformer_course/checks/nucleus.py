@@ -48,8 +48,13 @@ def by_hand(
     share=False,
     gather=False,
     fill=0.0,
+    one_cut=False,
+    spread=False,
 ):
-    """A learner's nucleus with one switch per catalogued mistake (all off: correct)."""
+    """A learner's nucleus with one switch per catalogued mistake (all off: correct).
+
+    one_cut: the first row's nucleus size cut every row; spread: the keep-mask renormalised in
+    place of the kept probabilities (each kept token gets 1 / its row's nucleus size)."""
     if order == "vocab":
         ranked, ids = probs, torch.arange(probs.shape[-1]).expand_as(probs)
     else:
@@ -67,7 +72,9 @@ def by_hand(
         stay = total <= top_p
         if keep == "total, first kept":  # the usual guard against an empty row
             stay[..., 0] = True
-    ranked = ranked.masked_fill(~stay, fill)
+    if one_cut:  # the first row's count of kept tokens, for every row
+        stay = (torch.arange(probs.shape[-1]) < stay[0].sum()).expand_as(stay)
+    ranked = stay.to(probs.dtype) if spread else ranked.masked_fill(~stay, fill)
     if renormalise:
         ranked = ranked / ranked.sum(dim=-1, keepdim=True)
     if gather:  # gather reads at the sort's indices: it sorts again, it does not undo the sort
@@ -285,6 +292,20 @@ MISTAKES = (
         compute=None,
         error=r"must match the size of tensor b",
         example=learner.sums_without_keepdim,
+    ),
+    Mistake(
+        name="one cut for the batch",
+        hint="Row 0 is right, the other rows are not: each row has its own nucleus. Build the "
+        "keep-mask per row (cumsum along dim=-1), not one k for all rows.",
+        compute=lambda p, top_p: by_hand(p.double(), top_p, one_cut=True),
+        example=learner.one_cut_for_the_batch,
+    ),
+    Mistake(
+        name="the mask renormalised",
+        hint="Every kept token got the same probability: you renormalised the mask. Keep each "
+        "token's own probability (ranked × mask), then divide by the row's sum.",
+        compute=lambda p, top_p: by_hand(p.double(), top_p, spread=True),
+        example=learner.renormalises_the_mask,
     ),
 )
 

@@ -1,8 +1,9 @@
 """The wrong answers learners write for ``nucleus``, as code: each Mistake's example.
 
 Two other correct answers (a loop, an unsorted mask), then nuclei cut, sorted or renormalised the
-wrong way. ``by_hand`` stays in ``nucleus``: its catalogue computes mistakes with it. ``nucleus``
-imports this module; this module does not import ``nucleus``.
+wrong way, and one worked out in the caller's own tensor. ``by_hand`` stays in ``nucleus``: its
+catalogue computes mistakes with it. ``nucleus`` imports this module; this module does not import
+``nucleus``.
 """
 
 from __future__ import annotations
@@ -169,3 +170,19 @@ def scatters_along_the_batch(probs, top_p):
     ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0.0)
     kept = torch.zeros_like(probs).scatter(0, order, ranked)  # dim=0: the rows
     return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def one_cut_for_the_batch(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    cum = ranked.cumsum(dim=-1)
+    k = int((cum[0] - ranked[0] < top_p).sum())  # how many tokens the nucleus holds, on row 0
+    ranked[:, k:] = 0  # … cut at the same place in every row
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def renormalises_the_mask(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    keep = (ranked.cumsum(dim=-1) - ranked < top_p).float()
+    keep = keep / keep.sum(dim=-1, keepdim=True)  # "renormalise", on the mask
+    return torch.zeros_like(probs).scatter(-1, order, keep)
