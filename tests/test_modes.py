@@ -6,10 +6,13 @@ import pytest
 import torch
 from torch import nn
 from transformer_course import lm_training, pronoun_heads
-from transformer_course.data import pronoun_task
-from transformer_course.model import DecoderOnlyTransformer, TransformerConfig
+from transformer_course.alignment import cross_attention
+from transformer_course.data import pronoun_task, sequence_task
+from transformer_course.generation import seq2seq_accuracy
+from transformer_course.model import DecoderOnlyTransformer, Transformer, TransformerConfig
 from transformer_course.modes import evaluating
-from transformer_course.pointer import PronounPointer, predicate_share, referent_wins
+from transformer_course.neighbours import NeighbourReader, neighbour_accuracy
+from transformer_course.pointer import PronounPointer, predicate_share, referent_wins, resolve
 from transformer_course.stories import StoryGenerator, encode, story_vocab
 
 
@@ -73,3 +76,67 @@ def test_a_frozen_encoder_stays_frozen_after_a_pointer_measurement(measure):
     before = modes(model)
     measure(model, pt.test)
     assert modes(model) == before
+
+
+def seq2seq():
+    task = sequence_task("copy", num_train=8, num_test=4, max_len=4)
+    config = TransformerConfig(
+        vocab_size=len(task.vocab), d_model=8, num_heads=2, num_encoder_layers=1,
+        num_decoder_layers=1, d_ff=16, dropout=0.1, max_len=16,
+    )  # fmt: skip
+    model = Transformer(config).train()
+    model.encoder.eval()  # frozen
+    v = task.vocab
+    return model, lambda: [
+        seq2seq_accuracy(model, task.test, bos_id=v.bos_id, eos_id=v.eos_id, pad_id=v.pad_id),
+        cross_attention(model, task.test),
+    ]
+
+
+def story():
+    config = TransformerConfig(
+        vocab_size=len(story_vocab()), d_model=8, num_heads=2, num_decoder_layers=2, d_ff=16,
+        dropout=0.1, max_len=64, norm_first=True, positional="learned",
+    )  # fmt: skip
+    model = DecoderOnlyTransformer(config).train()
+    next(iter(model.children())).eval()  # a part frozen
+    stories = StoryGenerator().sample(4, seed=0)
+    return model, lambda: [
+        lm_training.validation_loss(model, encode(stories)),
+        lm_training.sample_stories(model, 2, seed=0),
+        pronoun_heads.pronoun_readings(model, stories),
+    ]
+
+
+def reader():
+    model = NeighbourReader().train()
+    next(iter(model.children())).eval()
+    ids = torch.randint(1, 6, (4, 8), generator=torch.Generator().manual_seed(0))
+    return model, lambda: [neighbour_accuracy(model, ids)]
+
+
+@pytest.mark.parametrize("build", [seq2seq, story, reader])
+def test_each_measure_hands_every_submodule_back_in_its_own_mode(build):
+    torch.manual_seed(0)
+    model, measure = build()
+    before = modes(model)
+    assert any(before.values()) and not all(before.values())  # a mix, so that model.train(was) would show
+    measure()
+    assert modes(model) == before
+
+
+def test_evaluating_names_what_is_not_a_module():
+    with pytest.raises(ValueError, match="modules must be torch.nn.Module"), evaluating("model"):
+        pass
+
+
+def test_resolve_gives_one_sentence_the_same_weights_twice_on_a_training_model():
+    pt = pronoun_task(num_train=10, num_test=5, seed=0)
+    torch.manual_seed(0)
+    config = TransformerConfig(
+        vocab_size=len(pt.vocab), d_model=8, num_heads=2, num_encoder_layers=1, num_decoder_layers=1,
+        d_ff=16, dropout=0.5, max_len=16,
+    )  # fmt: skip
+    model = PronounPointer(config).train()
+    ids, it = pt.test.ids[0], int(pt.test.it_pos[0])
+    assert torch.equal(resolve(model, ids, it), resolve(model, ids, it)) and model.training

@@ -20,6 +20,9 @@ import torch
 def evaluating(*modules: torch.nn.Module) -> Iterator[None]:
     """Run ``modules`` in eval mode and without gradients; then give each submodule back its
     own ``training`` flag, error or not."""
+    for module in modules:  # else an AttributeError on .modules(), naming nothing
+        if not isinstance(module, torch.nn.Module):
+            raise ValueError(f"modules must be torch.nn.Module instances, got {type(module).__name__}")
     flags = [(m, m.training) for module in modules for m in module.modules()]
     try:
         for module in modules:

@@ -100,7 +100,7 @@ def resolve(model: PronounPointer, ids: torch.Tensor, it_pos: int) -> torch.Tens
         raise ValueError('ids must hold at least one token (a sentence with "it"), got shape (0,)')
     it_pos = _validate.integer("it_pos", it_pos, low=0, high=len(ids))  # a position in ids
     device = _validate.weights_device("model", model)
-    with torch.no_grad():
+    with evaluating(model):  # dropout off: the same sentence always gets the same weights
         return model(ids.unsqueeze(0).to(device), torch.tensor([it_pos], device=device))[0].cpu()
 
 
@@ -140,8 +140,9 @@ def snapshot(model: PronounPointer, shown: PronounSplit, held_out: PronounSplit)
         raise ValueError(f"model must be a PronounPointer, got {type(model).__name__}")
     _check_split("shown", shown)
     _check_split("held_out", held_out)
-    pointer = model(shown.ids, shown.it_pos, need_weights=True)
-    encoder = model.encoder_attention()[0]
+    with evaluating(model):
+        pointer = model(shown.ids, shown.it_pos, need_weights=True)
+        encoder = model.encoder_attention()[0]
     return {
         "pointer": pointer.clone(),
         "encoder": encoder.clone(),

@@ -155,6 +155,7 @@ def pronoun_readings(
     for row in rows:
         _check_row(row)
     _validate.takes("model", model, 1, "(ids), a decoder-only model such as DecoderOnlyTransformer")
+    _validate.instance("model", model, nn.Module, " (a decoder-only model such as DecoderOnlyTransformer)")
     if not hasattr(model, "attention_weights"):
         raise ValueError(
             f"model must be a decoder-only model with attention_weights(), got {type(model).__name__}"

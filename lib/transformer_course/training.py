@@ -30,6 +30,7 @@ from . import _validate
 from .data import SequenceSplit, batches
 from .history import History
 from .lr_schedule import MAX_LR, MAX_SCHEDULE, _check_lr, _lr_factor, learning_rates
+from .modes import evaluating
 
 __all__ = [  # History and the schedule are part of training's interface too
     "MAX_LR", "MAX_SCHEDULE", "History", "learning_rates", "release_freed_memory", "seq2seq_loss",
@@ -258,12 +259,8 @@ def _check_loss(loss: object) -> torch.Tensor:
 
 
 def _snapshot(model: nn.Module, snapshot_fn: Callable[[nn.Module], object]) -> object:
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        out = snapshot_fn(model)
-    model.train(was_training)
-    return out
+    with evaluating(model):
+        return snapshot_fn(model)
 
 
 def _progress_bar(total: int, description: str, enabled: bool):
