@@ -685,8 +685,9 @@ figures.attention_heatmap(gpt_attention, tokens, title="Decoder-only (GPT): caus
 #
 # Type a source and a target sentence, pick which attention to look at (encoder self,
 # decoder self, cross), a layer and a head. Both count from 0, as Python indexes them:
-# layer 0 is `model.encoder.layers[0]`. The table shows the shape at every stage; the
-# row of the attention you picked is highlighted.
+# layer 0 is `model.encoder.layers[0]` (`model.decoder.layers[0]` for the decoder's self-
+# and cross-attention). The table shows the shape at every stage; the row of the
+# attention you picked is highlighted.
 #
 # - **Cross-attention** is the only non-square one: target words down, source words across.
 # - **Decoder self-attention** has nothing above the diagonal: the causal mask.

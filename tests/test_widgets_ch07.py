@@ -45,7 +45,7 @@ def test_starts_on_cross_attention_with_the_real_weights(explorer):
     trg_in = v.encode("it tasted good", add_bos=True).unsqueeze(0)
     explorer.model.eval()  # the explorer hands the model back in training mode: no dropout here
     explorer.model(src, trg_in, need_weights=True)
-    cross = explorer.model.attention_weights()["cross"][0][0, 0]  # layer 1, sentence 0, head 0
+    cross = explorer.model.attention_weights()["cross"][0][0, 0]  # layer 0, sentence 0, head 0
     assert torch.allclose(explorer.weights, cross, atol=1e-6)
     fig = explorer.figures["attention"]
     assert torch.allclose(torch.tensor(fig.data[0].z, dtype=torch.float32), explorer.weights, atol=1e-6)
