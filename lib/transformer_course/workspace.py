@@ -156,7 +156,7 @@ class Workspace:
             )
         return found
 
-    def reset(self, which: str, on_done=None) -> list[tuple[str, Path | None]]:
+    def reset(self, which: str, on_done=None, on_checkpoint=None) -> list[tuple[str, Path | None]]:
         """A fresh copy of each chosen chapter. A copy the learner changed is first moved to
         ``.backups/<time>/``, with a copy of its last checkpoint (``NN_topic-checkpoint.ipynb``)
         when that holds something else of theirs. Returns (name, backup or None) for each
@@ -170,6 +170,8 @@ class Workspace:
         try:
             for name in names:
                 done.append((name, self._reset_one(name, record, backups)))
+                if on_checkpoint and name in backups.checkpoints:  # kept apart from the copy's backup
+                    on_checkpoint(name, backups.checkpoints[name])
                 if on_done:
                     on_done(*done[-1])
         finally:  # a reset that stops half-way still records the chapters it did (and one that
@@ -188,12 +190,17 @@ class Workspace:
                 # Already backed up as it is: left in place, the fresh copy replaces it whole
                 backup = backups.earlier(copy) or backups.move(copy)
                 moved = backup if backup.parent == backups.folder else None
+                if moved is not None and moved.is_file() and not moved.is_symlink() and digest(moved) in ours:
+                    moved.unlink()  # another reset's fresh copy, moved since it was looked at: not theirs
+                    backup = moved = None
             # The checkpoint is the learner's last explicit save; the copy may hold later
             # autosaved edits. Jupyter overwrites it at the next save of the fresh copy.
             checkpoint = checkpoint_of(copy)
             if checkpoint.is_file() and not checkpoint.is_symlink() and digest(checkpoint) not in ours:
                 if backup is None or digest(checkpoint) != digest_or_none(backup):
                     kept = backups.earlier(checkpoint, checkpoint.name, name) or backups.copy(checkpoint)
+                    if backup is not None:  # the copy's backup is the one returned: the message
+                        backups.checkpoints[name] = kept  # names this other version too
             self._copy_in(name, record)
         except BaseException:
             if kept is not None and kept.parent == backups.folder:  # the chapter is not reset: its
@@ -276,14 +283,16 @@ def _point_at_running_lab(ws: Workspace) -> bool:
     other ask whether to overwrite the file. A record whose server does not answer is said too,
     and the launch goes on. A server of another folder (another project on the port) does not
     count: JupyterLab then takes the next free port."""
-    for info in lab_records(ws):
-        if answers(info):
-            print(
-                f"workspace: JupyterLab already serves your workspace at {lab_url(info)} (another "
-                "`make lab`): open that address. To start a new one here, stop that one first "
-                "(Ctrl-C twice in its terminal)."
-            )
-            return True
+    records = lab_records(ws)
+    serving = next((info for info in records if answers(info)), None)
+    if serving is not None:  # said alone: a dead record beside it would say "starting a new one"
+        print(
+            f"workspace: JupyterLab already serves your workspace at {lab_url(serving)} (another "
+            "`make lab`): open that address. To start a new one here, stop that one first "
+            "(Ctrl-C twice in its terminal)."
+        )
+        return True
+    for info in records:
         print(
             f"workspace: Jupyter's records say JupyterLab already serves your workspace at "
             f"{lab_url(info)}, but it does not answer: starting a new one"

@@ -68,6 +68,7 @@ class Backups:
         self.workspace = workspace
         self.new_folder = new_folder or (lambda: new_backup_folder(workspace))
         self.folder: Path | None = None
+        self.checkpoints: dict[str, Path] = {}  # chapter → its checkpoint's backup, beside the copy's
 
     def earlier(self, path: Path, *names: str) -> Path | None:
         """The newest backup of ``path``'s name (or of each of ``names``, in turn) when it holds
@@ -96,7 +97,12 @@ class Backups:
     def move(self, path: Path) -> Path:
         """Move the learner's ``path`` into this reset's folder (a link or folder as itself)."""
         target = self.place(path.name)
-        shutil.move(path, target)
+        try:
+            shutil.move(path, target)
+        except BaseException:  # across disks, shutil.move copies then deletes: a copy cut short
+            if (path.exists() or path.is_symlink()) and target.is_file() and not target.is_symlink():
+                target.unlink(missing_ok=True)  # is no backup while the learner's file is in place
+            raise
         return target
 
     def copy(self, path: Path) -> Path:
@@ -110,7 +116,7 @@ class Backups:
         return target
 
 
-def say_reset(name: str, backup: Path | None, already: bool = False) -> None:
+def say_reset(name: str, backup: Path | None, already: bool = False, checkpoint: Path | None = None) -> None:
     """One line on a chapter reset: where the learner's copy (or checkpoint) is kept. ``already``:
     ``backup`` is an earlier reset's, holding the same bytes, so nothing was stored again (it may
     be the copy an earlier reset kept, standing for today's checkpoint: "your version")."""
@@ -123,6 +129,8 @@ def say_reset(name: str, backup: Path | None, already: bool = False) -> None:
         kept = f"; your copy is in {backup}"
         if (backup.parent / checkpoint_of(backup).name).exists():
             kept += f" (its last saved checkpoint beside it, {checkpoint_of(backup).name})"
+    if checkpoint is not None and checkpoint.parent != backup.parent:  # another version of theirs
+        kept += f"; your last saved checkpoint, another version, is in {checkpoint}"
     print(f"{name}: fresh copy from the course{kept}", flush=True)
 
 
@@ -132,12 +140,15 @@ def report_reset(ws, which: str) -> int:
     done = []
     before = reset_folders(ws.folder)
 
+    checkpoints: dict[str, Path] = {}
+
     def say(name: str, backup: Path | None) -> None:  # as each is done: an error later still
         done.append(backup)  # leaves the backups made before it named
-        say_reset(name, backup, already=backup is not None and backup.parent in before)
+        already = backup is not None and backup.parent in before
+        say_reset(name, backup, already=already, checkpoint=checkpoints.get(name))
 
     try:
-        ws.reset(which, on_done=say)
+        ws.reset(which, on_done=say, on_checkpoint=checkpoints.__setitem__)
     except OSError as err:
         print(
             f"error: {err}. Nothing of yours was deleted: a chapter whose reset failed keeps your "

@@ -4,9 +4,11 @@ and ``ws`` are a ``workspace.Workspace`` (not imported: workspace imports this m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -71,14 +73,37 @@ def lab_records(ws) -> list[dict]:
         from jupyter_server.serverapp import list_running_servers
 
         servers = list(list_running_servers())
+    except Exception:  # noqa: BLE001 (one record it cannot read stops it: read each on its own)
+        servers = _each_record()
+    found = []
+    for info in servers:
+        with contextlib.suppress(OSError, ValueError, RuntimeError):  # RuntimeError: a symlink loop
+            if isinstance(info, dict) and _serves(info, ws):
+                found.append(info)
+    return found
+
+
+def _each_record() -> list[dict]:
+    """The records of live servers, each read on its own: one that cannot be read (another
+    user's, cut short, not an object) hides no other. Empty without jupyter_server."""
+    try:
+        from jupyter_core.paths import jupyter_runtime_dir
+        from jupyter_server.utils import check_pid
+
+        files = sorted(Path(jupyter_runtime_dir()).glob("jpserver-*.json"))
     except Exception:  # noqa: BLE001 (no jupyter_server, an unreadable runtime folder: nothing to say)
         return []
-    folder = ws.folder.resolve()
-    return [
-        info
-        for info in servers
-        if isinstance(info, dict) and Path(str(info.get("root_dir", ""))).resolve() == folder
-    ]
+    found = []
+    for path in files:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            info = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(info, dict) and check_pid(int(info["pid"])):
+                found.append(info)
+    return found
+
+
+def _serves(info: dict, ws) -> bool:
+    return Path(str(info.get("root_dir", ""))).resolve() == ws.folder.resolve()
 
 
 def lab_url(info: dict) -> str:
@@ -87,14 +112,30 @@ def lab_url(info: dict) -> str:
 
 
 def answers(info: dict, timeout: float = 3.0) -> bool:
-    """Whether the server of a record answers its API with the record's token: a record whose
-    PID was reused (after a crash or a reboot), or a server that hangs, serves no one."""
+    """Whether the server of a record answers its API with the record's token, and refuses any
+    other: a record whose PID was reused (after a crash or a reboot), a server that hangs, or a
+    server without a token (another user's, on the port the record names) serves no one here.
+    At most ``timeout`` seconds in all, however slowly a server sends its answer."""
     url = str(info.get("url", ""))
     if not url.startswith(("http://", "https://")):
         return False
-    request = urllib.request.Request(
-        f"{url.rstrip('/')}/api/status", headers={"Authorization": f"token {info.get('token', '')}"}
-    )
+    result: list[bool] = []
+
+    def ask() -> None:
+        token = str(info.get("token", ""))
+        ours = bool(token) and _status(url, token, timeout)
+        result.append(ours and not _status(url, f"{token}-not-the-token", timeout))
+
+    asking = threading.Thread(target=ask, daemon=True)  # a daemon: a server that trickles is left behind
+    asking.start()
+    asking.join(timeout)
+    return bool(result and result[0])
+
+
+def _status(url: str, token: str, timeout: float) -> bool:
+    """Whether ``url``'s /api/status answers 200 with a JSON object for ``token``."""
+    headers = {"Authorization": f"token {token}"}
+    request = urllib.request.Request(f"{url.rstrip('/')}/api/status", headers=headers)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1: no proxy
     try:
         with opener.open(request, timeout=timeout) as response:
