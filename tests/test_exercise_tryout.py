@@ -36,12 +36,12 @@ def rows(v):
 # --- 01 cosine similarity ---
 
 
-@wrong("cosine_similarity", "cosine distance 1 - cos")
+@wrong("cosine_similarity", "cosine distance 1 - cos", named="cosine distance")
 def _(v):
     return 1 - rows(v) @ rows(v).T
 
 
-@wrong("cosine_similarity", "abs of the cosines")
+@wrong("cosine_similarity", "abs of the cosines", named="absolute value")
 def _(v):
     return (rows(v) @ rows(v).T).abs()
 
@@ -63,7 +63,7 @@ def _(v):
     return F.cosine_similarity(v, v, dim=1)
 
 
-@wrong("cosine_similarity", "softmax over the similarities")
+@wrong("cosine_similarity", "softmax over the similarities", named="softmax of the similarities")
 def _(v):
     return torch.softmax(rows(v) @ rows(v).T, dim=-1)
 
@@ -199,7 +199,7 @@ def _(x):
     return e / e.sum(dim=-1, keepdim=True)
 
 
-@wrong("softmax", "divided by the max")
+@wrong("softmax", "divided by the max", named="divided by the max")
 def _(x):
     return normalised((x / x.max(dim=-1, keepdim=True).values).exp())
 
@@ -235,23 +235,23 @@ def _(x, w_q, w_k, w_v):
     return head(x, w_q.T, w_k.T, w_v.T)
 
 
-@wrong("attention", "V projected with W_K")
+@wrong("attention", "V projected with W_K", named="V projected with W_K")
 def _(x, w_q, w_k, w_v):
     return head(x, w_q, w_k, w_k)
 
 
-@wrong("attention", "Q projected with W_K")
+@wrong("attention", "Q projected with W_K", named="Q projected with W_K")
 def _(x, w_q, w_k, w_v):
     return head(x, w_k, w_k, w_v)
 
 
-@wrong("attention", "weights transposed in the return")
+@wrong("attention", "weights transposed in the return", named="weights transposed")
 def _(x, w_q, w_k, w_v):
     out, w = head(x, w_q, w_k, w_v)
     return out, w.T
 
 
-@wrong("attention", "no softmax")
+@wrong("attention", "no softmax", named="no softmax")
 def _(x, w_q, w_k, w_v):
     return head(x, w_q, w_k, w_v, weights_of=lambda s: s)
 
@@ -277,7 +277,7 @@ def mha(x, w_q, w_k, w_v, w_o, h, *, scale=None, merge=None):
     return merged @ w_o
 
 
-@wrong("multi_head_attention", "scaled by √num_heads")
+@wrong("multi_head_attention", "scaled by √num_heads", named="scaled by √num_heads")
 def _(x, w_q, w_k, w_v, w_o, h):
     return mha(x, w_q, w_k, w_v, w_o, h, scale=math.sqrt(h))
 
@@ -287,7 +287,7 @@ def _(x, w_q, w_k, w_v, w_o, h):
     return mha(x, w_q, w_k, w_v, w_o, h, merge=lambda out: out.transpose(1, 2).view(x.shape))
 
 
-@wrong("multi_head_attention", "residual added")
+@wrong("multi_head_attention", "residual added", named="residual added")
 def _(x, w_q, w_k, w_v, w_o, h):
     return mha(x, w_q, w_k, w_v, w_o, h) + x
 
@@ -352,7 +352,7 @@ def _(scores, ids, pad_id):
     return masked(scores, tril(ids.shape[1]) & (ids != pad_id)[:, None, :], -1e9, dim=1)
 
 
-@wrong("causal_masked_weights", "-1 instead of -inf")
+@wrong("causal_masked_weights", "-1 instead of -inf", named="filled with -1")
 def _(scores, ids, pad_id):
     return masked(scores, tril(ids.shape[1]) & (ids != pad_id)[:, None, :], -1.0)
 
@@ -377,7 +377,7 @@ def _(x, weight, bias, eps):
     return weight * (x - mean) / (std + eps) + bias
 
 
-@wrong("layer_norm", "statistics over the batch, as batch norm")
+@wrong("layer_norm", "statistics over the batch, as batch norm", named="over the batch")
 def _(x, weight, bias, eps):
     mean, var = x.mean(0, keepdim=True), x.var(0, unbiased=False, keepdim=True)
     return (x - mean) / torch.sqrt(var + eps) * weight + bias
@@ -409,7 +409,7 @@ def _(x, weight, bias, eps):
 # --- 07 feed-forward ---
 
 
-@wrong("feed_forward", "softmax instead of ReLU")
+@wrong("feed_forward", "softmax instead of ReLU", named="softmax as the activation")
 def _(x, w_1, b_1, w_2, b_2):
     return torch.softmax(x @ w_1 + b_1, -1) @ w_2 + b_2
 
@@ -424,7 +424,7 @@ def _(x, w_1, b_1, w_2, b_2):
     return F.dropout(torch.relu(x @ w_1 + b_1), 0.1) @ w_2 + b_2
 
 
-@wrong("feed_forward", "clamp(max=0)")
+@wrong("feed_forward", "clamp(max=0)", named="min instead of max")
 def _(x, w_1, b_1, w_2, b_2):
     return (x @ w_1 + b_1).clamp(max=0) @ w_2 + b_2
 
@@ -555,12 +555,16 @@ def _(layer, x, memory):
     return decoder(layer, x, memory, ff=lambda h: layer.feed_forward(memory).mean(1, keepdim=True))
 
 
-@wrong("decoder_layer", "keys from memory, values from x")
+@wrong("decoder_layer", "keys from memory, values from x", named="cross-attention values from x")
 def _(layer, x, memory):
     return decoder(layer, x, memory, cross=lambda h: layer.cross_attn(h, memory, h))
 
 
-@wrong("decoder_layer", "cross-attention on the layer's input")
+@wrong(
+    "decoder_layer",
+    "cross-attention on the layer's input",
+    named="cross-attention queries from the layer's input",
+)
 def _(layer, x, memory):
     return decoder(layer, x, memory, cross_from_input=True)
 
@@ -599,7 +603,7 @@ def _(parts, src, trg_in):
     )
 
 
-@wrong("encoder_decoder_forward", "scaled by √V")
+@wrong("encoder_decoder_forward", "scaled by √V", named="× √vocab_size")
 def _(parts, src, trg_in):
     v = parts.embedding.num_embeddings
     return forward(

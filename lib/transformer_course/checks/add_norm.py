@@ -19,6 +19,7 @@ from torch import nn
 
 from ..layers import AddNorm, FeedForward
 from . import add_norm_learners as learner
+from .add_norm_more import MORE_MISTAKES
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, fresh, randn, varies_between_calls
 from .stale import learner_check
@@ -332,6 +333,9 @@ ADD_NORM_MISTAKES = (
         example=partial(add_norm_by_hand, post="dropout on the sum"),
     ),
 )
+
+
+ADD_NORM_MISTAKES += MORE_MISTAKES  # met in the seventh audit: in add_norm_more
 
 
 @learner_check

@@ -30,3 +30,35 @@ def with_bare_norm(block, x, sublayer):
     if block.norm_first:
         return x + block.dropout(sublayer(normalise(x)))
     return normalise(x + block.dropout(sublayer(x)))
+
+
+# --- Met in the seventh audit ---
+
+
+def normalises_twice_in_pre_norm(block, x, sublayer):
+    if block.norm_first:  # "and normalise at the end, as always"
+        return block.norm(x + block.dropout(sublayer(block.norm(x))))
+    return block.norm(x + block.dropout(sublayer(x)))
+
+
+def normalises_x_first_always(block, x, sublayer):
+    h = block.norm(x)  # whichever the order, "normalise first"
+    return h + block.dropout(sublayer(h))
+
+
+def calls_norm_first(block, x, sublayer):
+    if block.norm_first():  # an attribute, not a method
+        return x + block.dropout(sublayer(block.norm(x)))
+    return block.norm(x + block.dropout(sublayer(x)))
+
+
+def drops_the_residual(block, x, sublayer):
+    if block.norm_first:
+        return block.dropout(x) + sublayer(block.norm(x))
+    return block.norm(block.dropout(x) + sublayer(x))  # dropout on the wrong branch
+
+
+def drops_after_the_norm(block, x, sublayer):
+    if block.norm_first:
+        return x + block.dropout(sublayer(block.norm(x)))
+    return block.dropout(block.norm(x + sublayer(x)))

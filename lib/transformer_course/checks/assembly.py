@@ -22,6 +22,7 @@ from ..model import Transformer, TransformerConfig
 from ..positional import sinusoidal_encoding
 from . import assembly_learners as learner
 from .assembly_learners import by_hand
+from .assembly_more import MORE_MISTAKES
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .layer_errors import float_mask
 from .stale import learner_check
@@ -329,6 +330,9 @@ MISTAKES = (
     ),
     draws_at_random(partial(by_hand, dropout=True), parts="the encoder's and decoder's layers"),
 )
+
+
+MISTAKES += MORE_MISTAKES  # met in the seventh audit: in assembly_more
 
 
 @learner_check

@@ -134,3 +134,50 @@ def with_pytorchs_causal_mask(parts, src, trg_in):
     trg_mask = nn.Transformer.generate_square_subsequent_mask(trg_in.shape[1])
     y = parts.embedding(trg_in) * scale + parts.positions[: trg_in.shape[1]]
     return parts.output(parts.decoder(y, memory, trg_mask, src_mask))
+
+
+# --- Met in the seventh audit ---
+
+
+def _embed(parts, ids, factor):
+    return parts.embedding(ids) * factor + parts.positions[: ids.shape[1]]
+
+
+def _masks(parts, src, trg_in):
+    return padding_mask(src, parts.pad_id), causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
+
+
+def scales_by_the_vocabulary(parts, src, trg_in):
+    factor = math.sqrt(parts.embedding.num_embeddings)  # meant embedding_dim, d_model
+    src_mask, trg_mask = _masks(parts, src, trg_in)
+    memory = parts.encoder(_embed(parts, src, factor), src_mask)
+    return parts.output(parts.decoder(_embed(parts, trg_in, factor), memory, trg_mask, src_mask))
+
+
+def projects_the_memory(parts, src, trg_in):
+    src_mask, _ = _masks(parts, src, trg_in)
+    memory = parts.encoder(_embed(parts, src, math.sqrt(parts.embedding.embedding_dim)), src_mask)
+    return parts.output(memory)  # the decoder never run
+
+
+def masks_the_memory_by_the_target(parts, src, trg_in):
+    factor = math.sqrt(parts.embedding.embedding_dim)
+    src_mask, trg_mask = _masks(parts, src, trg_in)
+    memory = parts.encoder(_embed(parts, src, factor), src_mask)
+    cross = padding_mask(trg_in, parts.pad_id)  # the target's padding, on the source's keys
+    return parts.output(parts.decoder(_embed(parts, trg_in, factor), memory, trg_mask, cross))
+
+
+def swaps_the_decoder_masks(parts, src, trg_in):
+    factor = math.sqrt(parts.embedding.embedding_dim)
+    src_mask, trg_mask = _masks(parts, src, trg_in)
+    memory = parts.encoder(_embed(parts, src, factor), src_mask)
+    return parts.output(parts.decoder(_embed(parts, trg_in, factor), memory, src_mask, trg_mask))
+
+
+def returns_the_token_ids(parts, src, trg_in):
+    factor = math.sqrt(parts.embedding.embedding_dim)
+    src_mask, trg_mask = _masks(parts, src, trg_in)
+    memory = parts.encoder(_embed(parts, src, factor), src_mask)
+    logits = parts.output(parts.decoder(_embed(parts, trg_in, factor), memory, trg_mask, src_mask))
+    return logits.argmax(dim=-1)  # the predicted tokens, not the logits

@@ -144,6 +144,54 @@ SCORES_MISTAKES = (
 )
 
 
+def _learner_masks_the_future(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    return torch.tril(q @ k.transpose(-2, -1))  # "a token must not see the future"
+
+
+def _learner_sums_the_wrong_axis(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    every_pair = q.unsqueeze(-2) * k.unsqueeze(-3)  # (..., Lq, Lk, d_k)
+    return every_pair.sum(dim=-2)  # meant the features, dim=-1
+
+
+def _learner_compares_directions(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    q = q / q.norm(dim=-1, keepdim=True)
+    k = k / k.norm(dim=-1, keepdim=True)
+    return q @ k.transpose(-2, -1)  # chapter 01's cosine
+
+
+def _unit(t: torch.Tensor) -> torch.Tensor:
+    return t / t.norm(dim=-1, keepdim=True)
+
+
+# Answers met in the seventh audit: each names what it computes.
+SCORES_MISTAKES += (
+    Mistake(
+        name="future zeroed",
+        hint="You zeroed the scores above the diagonal (tril): hiding the future is chapter 06's "
+        "causal mask, and it fills with -inf, not 0. Here every query scores every key: return "
+        "q @ k.transpose(-2, -1) whole.",
+        compute=lambda q, k: torch.tril(q @ k.transpose(-2, -1)),
+        example=_learner_masks_the_future,
+    ),
+    Mistake(
+        name="broadcast product summed over the keys",
+        hint="You broadcast q against k to (…, Lq, Lk, d_k), then summed over the KEYS (dim=-2): "
+        "a dot product sums over the features, the last axis: .sum(dim=-1). Or simply "
+        "q @ k.transpose(-2, -1).",
+        compute=lambda q, k: (q.unsqueeze(-2) * k.unsqueeze(-3)).sum(dim=-2),
+        example=_learner_sums_the_wrong_axis,
+    ),
+    Mistake(
+        name="cosine of queries and keys",
+        hint="You normalised the queries and keys first: that is chapter 01's cosine similarity. "
+        "Attention's raw score is the plain dot product, lengths included: "
+        "q @ k.transpose(-2, -1).",
+        compute=lambda q, k: _unit(q) @ _unit(k).transpose(-2, -1),
+        example=_learner_compares_directions,
+    ),
+)
+
+
 @learner_check
 def check_attention_scores(learner_fn: Callable) -> Result:
     """Exercise 03: ``fn(q (..., Lq, d_k), k (..., Lk, d_k)) → (..., Lq, Lk)``, raw scores q·kᵀ."""

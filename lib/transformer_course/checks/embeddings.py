@@ -220,6 +220,100 @@ MISTAKES = (
 )
 
 
+def _learner_takes_the_absolute_value(vectors: torch.Tensor) -> torch.Tensor:
+    unit = vectors / vectors.norm(dim=1, keepdim=True)
+    return (unit @ unit.T).abs()  # "similarity should not be negative"
+
+
+def _learner_returns_the_distance(vectors: torch.Tensor) -> torch.Tensor:
+    unit = F.normalize(vectors, dim=1)
+    return 1 - unit @ unit.T  # the cosine distance of scipy and sklearn
+
+
+def _learner_returns_the_angle(vectors: torch.Tensor) -> torch.Tensor:
+    unit = F.normalize(vectors, dim=1)
+    return torch.arccos((unit @ unit.T).clamp(-1, 1))
+
+
+def _learner_softmaxes_the_rows(vectors: torch.Tensor) -> torch.Tensor:
+    unit = vectors / vectors.norm(dim=-1, keepdim=True)
+    return F.softmax(unit @ unit.T, dim=1)  # chapter 04's step, too early
+
+
+def _learner_centres_the_rows(vectors: torch.Tensor) -> torch.Tensor:
+    centred = vectors - vectors.mean(dim=1, keepdim=True)  # Pearson's correlation
+    unit = centred / centred.norm(dim=1, keepdim=True)
+    return unit @ unit.T
+
+
+def _learner_scales_like_attention(vectors: torch.Tensor) -> torch.Tensor:
+    return vectors @ vectors.T / vectors.shape[-1] ** 0.5
+
+
+def _learner_reduces_over_the_tokens(vectors: torch.Tensor) -> torch.Tensor:
+    return F.cosine_similarity(vectors.unsqueeze(1), vectors.unsqueeze(0), dim=1)
+
+
+def _centred(v: torch.Tensor) -> torch.Tensor:
+    return v - v.mean(dim=1, keepdim=True)
+
+
+# Answers near the cosine but not it, met in the seventh audit: each names what it computes.
+MISTAKES += (
+    Mistake(
+        name="absolute value",
+        hint="You took the absolute value: a cosine runs from -1 (opposite directions) to 1 (the "
+        "same direction), and its sign is half the story. Drop the .abs().",
+        compute=lambda v: reference(v).abs(),
+        example=_learner_takes_the_absolute_value,
+    ),
+    Mistake(
+        name="cosine distance",
+        hint="You returned the cosine DISTANCE, 1 - cos: 0 for the same direction. The exercise "
+        "asks for the similarity itself, unit @ unit.T, 1 on the diagonal.",
+        compute=lambda v: 1 - reference(v),
+        example=_learner_returns_the_distance,
+    ),
+    Mistake(
+        name="the angle",
+        hint="You returned the angle, arccos of the cosine, in radians: return the cosine itself, "
+        "unit @ unit.T, without the arccos.",
+        compute=lambda v: torch.arccos(reference(v).clamp(-1, 1)),
+        example=_learner_returns_the_angle,
+    ),
+    Mistake(
+        name="softmax of the similarities",
+        hint="You applied a softmax to the similarities: that turns scores into attention weights "
+        "(chapter 04). The cosine similarity is unit @ unit.T, with no softmax.",
+        compute=lambda v: torch.softmax(reference(v), dim=-1),
+        example=_learner_softmaxes_the_rows,
+    ),
+    Mistake(
+        name="rows centred first",
+        hint="You subtracted each row's mean before normalising: that is Pearson's correlation, "
+        "not the cosine. Divide the raw rows by their lengths, without centring them.",
+        compute=lambda v: reference(_centred(v)),
+        example=_learner_centres_the_rows,
+    ),
+    Mistake(
+        name="scaled by √d",
+        hint="You divided the dot products by √d, as attention does (chapter 04): that still "
+        "grows with the vectors' lengths. Divide by the two lengths instead, |a|·|b|: normalise "
+        "the rows, then unit @ unit.T.",
+        compute=lambda v: v @ v.T / v.shape[-1] ** 0.5,
+        example=_learner_scales_like_attention,
+    ),
+    Mistake(
+        name="F.cosine_similarity over the tokens",
+        hint="F.cosine_similarity(v[:, None], v[None], dim=1) compares along the TOKENS axis of "
+        "the (T, T, d) broadcast: it gives (T, d). Compare along the features, the last axis: "
+        "dim=-1.",
+        compute=lambda v: F.cosine_similarity(v[:, None, :], v[None, :, :], dim=1),
+        example=_learner_reduces_over_the_tokens,
+    ),
+)
+
+
 @learner_check
 def check_cosine_similarity(learner_fn: Callable) -> Result:
     """Exercise 01: ``fn(vectors (T, d)) → (T, T)``, the cosine similarity of every pair of rows."""

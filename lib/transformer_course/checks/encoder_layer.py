@@ -232,6 +232,91 @@ MISTAKES = (
 )
 
 
+def _sublayers(layer, x, mask, theirs=None, *, ff_on="h", ff_residual="h", ff=True, norm2_first=False):
+    """The layer's forward with the feed-forward network fed (``ff_on``) and its residual
+    taken (``ff_residual``) from "x" (the layer's input), "h" (Add & Norm 1's output, right)
+    or "attended" (the self-attention's output); ff=False: no feed-forward at all;
+    norm2_first: norm2 in place of norm1."""
+    attended, _ = layer.self_attn(x, mask=mask)
+    h = (layer.norm2 if norm2_first else layer.norm1)(x + attended)
+    if not ff:
+        return layer.norm2(h)
+    pick = {"x": x, "h": h, "attended": attended}
+    return layer.norm2(pick[ff_residual] + layer.feed_forward(pick[ff_on]))
+
+
+def _learner_feeds_the_input_forward(layer, x, mask):
+    attended, _ = layer.self_attn(x, mask=mask)
+    h = layer.norm1(x + attended)
+    return layer.norm2(h + layer.feed_forward(x))  # x: the layer's input, not h
+
+
+def _learner_adds_the_attention_back(layer, x, mask):
+    attended, _ = layer.self_attn(x, mask=mask)
+    h = layer.norm1(x + attended)
+    return layer.norm2(attended + layer.feed_forward(h))  # residual from the wrong tensor
+
+
+def _learner_forgets_the_feed_forward(layer, x, mask):
+    attended, _ = layer.self_attn(x, mask=mask)
+    x = layer.norm1(x + attended)
+    return layer.norm2(x)  # the feed-forward sublayer never called
+
+
+def _learner_uses_norm2_twice(layer, x, mask):
+    attended, _ = layer.self_attn(x, mask=mask)
+    x = layer.norm2(x + attended)
+    return layer.norm2(x + layer.feed_forward(x))
+
+
+def _learner_masks_the_queries(layer, x, mask):
+    attended, _ = layer.self_attn(x, mask=mask.transpose(-2, -1))  # (B, 1, L, 1): rows, not keys
+    x = layer.norm1(x + attended)
+    return layer.norm2(x + layer.feed_forward(x))
+
+
+# Answers met in the seventh audit: each names what it computes.
+MISTAKES += (
+    Mistake(
+        name="feed-forward on the layer's input",
+        hint="Your feed-forward network reads the layer's INPUT x, not the output of Add & Norm 1: "
+        "the sublayers run one after the other. x = norm1(x + attended), then "
+        "norm2(x + feed_forward(x)) with that new x.",
+        compute=partial(_sublayers, ff_on="x"),
+        example=_learner_feeds_the_input_forward,
+    ),
+    Mistake(
+        name="feed-forward residual from the attention",
+        hint="Your feed-forward residual adds the self-attention's raw output: the residual is "
+        "the feed-forward's own input, the output of Add & Norm 1: "
+        "h = norm1(x + attended); norm2(h + feed_forward(h)).",
+        compute=partial(_sublayers, ff_residual="attended"),
+        example=_learner_adds_the_attention_back,
+    ),
+    Mistake(
+        name="no feed-forward",
+        hint="The feed-forward sublayer is missing: after Add & Norm 1 comes "
+        "norm2(x + layer.feed_forward(x)).",
+        compute=partial(_sublayers, ff=False),
+        example=_learner_forgets_the_feed_forward,
+    ),
+    Mistake(
+        name="norm2 used twice",
+        hint="You used norm2 after both sublayers: each Add & Norm has its own LayerNorm, with its "
+        "own learned scale and shift. The first one is layer.norm1.",
+        compute=partial(_sublayers, norm2_first=True),
+        example=_learner_uses_norm2_twice,
+    ),
+    Mistake(
+        name="padding mask on the queries",
+        hint="Your mask hides the padded QUERIES (rows), not the padded KEYS: pass it as given, "
+        "(B, 1, 1, L), so that every query ignores the <pad> keys: layer.self_attn(x, mask=mask).",
+        compute=lambda layer, x, mask, theirs: _sublayers(layer, x, mask.transpose(-2, -1)),
+        example=_learner_masks_the_queries,
+    ),
+)
+
+
 @learner_check
 def check_encoder_layer(learner_fn: Callable) -> Result:
     """Exercise 07c: ``fn(layer, x (B, L, d), mask (B, 1, 1, L)) → (B, L, d)``, a post-norm encoder

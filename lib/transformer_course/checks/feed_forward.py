@@ -109,6 +109,11 @@ _OTHER_ACTIVATIONS = (
     torch.sigmoid,
     F.leaky_relu,
     F.elu,
+    F.relu6,  # the seventh audit: capped or smooth ReLUs, each another activation
+    F.hardtanh,
+    F.softplus,
+    F.mish,
+    F.selu,
 )
 
 
@@ -220,6 +225,64 @@ FFN_MISTAKES = (
         compute=None,
         error="shapes cannot be multiplied|size mismatch",
         example=lambda x, w_1, b_1, w_2, b_2: torch.relu(x @ w_1.T + b_1) @ w_2.T + b_2,
+    ),
+)
+
+
+def _learner_softmaxes_the_hidden_layer(x, w_1, b_1, w_2, b_2):
+    hidden = torch.softmax(x @ w_1 + b_1, dim=-1)  # attention's nonlinearity, not the FFN's
+    return hidden @ w_2 + b_2
+
+
+def _learner_keeps_the_negative_part(x, w_1, b_1, w_2, b_2):
+    hidden = torch.min(x @ w_1 + b_1, torch.zeros(1))  # meant max(0, h)
+    return hidden @ w_2 + b_2
+
+
+def _learner_normalises_the_output(x, w_1, b_1, w_2, b_2):
+    out = torch.relu(x @ w_1 + b_1) @ w_2 + b_2
+    return F.layer_norm(out, out.shape[-1:])  # Add & Norm's job, not the FFN's
+
+
+def _learner_stops_at_the_hidden_layer(x, w_1, b_1, w_2, b_2):
+    return F.relu(x @ w_1 + b_1)  # (…, d_ff): the second layer forgotten
+
+
+def _normalised(out: torch.Tensor) -> torch.Tensor:
+    return F.layer_norm(out, out.shape[-1:])
+
+
+# Answers met in the seventh audit: each names what it computes.
+FFN_MISTAKES += (
+    Mistake(
+        name="softmax as the activation",
+        hint="Your hidden layer goes through a softmax: that is attention's nonlinearity. The "
+        "feed-forward network uses ReLU, each hidden unit on its own: "
+        "torch.relu(x @ w_1 + b_1) @ w_2 + b_2.",
+        compute=partial(_ffn, act=lambda h: torch.softmax(h, dim=-1)),
+        example=_learner_softmaxes_the_hidden_layer,
+    ),
+    Mistake(
+        name="min instead of max",
+        hint="Your hidden layer keeps the NEGATIVE part, min(h, 0): ReLU is max(0, h), "
+        "torch.relu(h) or h.clamp(min=0).",
+        compute=partial(_ffn, act=lambda h: h.clamp(max=0)),
+        example=_learner_keeps_the_negative_part,
+    ),
+    Mistake(
+        name="output normalised",
+        hint="You normalised the output (a layer norm): that is Add & Norm's step, around the "
+        "feed-forward network. The network itself ends with the second layer: "
+        "hidden @ w_2 + b_2.",
+        compute=lambda *case: _normalised(_ffn(*case)),
+        example=_learner_normalises_the_output,
+    ),
+    Mistake(
+        name="hidden layer returned",
+        hint="You returned the hidden layer, (…, d_ff): the network goes back to the model's "
+        "width with its second layer, relu(x @ w_1 + b_1) @ w_2 + b_2, (…, d_model).",
+        compute=lambda x, w_1, b_1, w_2, b_2: F.relu(x @ w_1 + b_1),
+        example=_learner_stops_at_the_hidden_layer,
     ),
 )
 

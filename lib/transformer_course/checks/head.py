@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from ..attention import SingleHeadAttention, scaled_dot_product_attention
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
+from .head_more import MORE_MISTAKES
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -332,6 +333,9 @@ MISTAKES = (
     ),
     draws_at_random(_learner_drops_weights),
 )
+
+
+MISTAKES += MORE_MISTAKES  # met in the seventh audit: in head_more
 
 
 def _learner_scales_late(x, w_q, w_k, w_v, where):

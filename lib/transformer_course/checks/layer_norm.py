@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
+from .layer_norm_more import MORE_MISTAKES
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -304,6 +305,9 @@ MISTAKES = (
     ),
     draws_at_random(lambda x, weight, bias, eps: F.dropout(solution(x, weight, bias, eps), 0.1)),
 )
+
+
+MISTAKES += MORE_MISTAKES  # met in the seventh audit: in layer_norm_more
 
 
 def _annotated(x, weight, bias, eps):

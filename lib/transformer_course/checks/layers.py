@@ -20,6 +20,7 @@ from ..masks import causal_mask
 from .add_norm import add_norm_chain, layer_mistakes
 from .harness import Exercise, Mistake, Result, check_function
 from .layer_errors import float_mask, weights_taken
+from .layers_more import MORE_MISTAKES
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -316,6 +317,9 @@ MISTAKES = (
         example=partial(by_hand, order="cross first"),
     ),
 )
+
+
+MISTAKES += MORE_MISTAKES  # met in the seventh audit: in layers_more
 
 
 @learner_check

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from . import masks_learners as learner
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .masks_learners import by_hand
+from .masks_more import MORE_MISTAKES
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: masks_learners) ---
@@ -325,7 +326,7 @@ MISTAKES = (
         example=learner.fills_with_a_float_mask,
     ),
     draws_at_random(lambda scores, ids, pad_id: F.dropout(solution(scores, ids, pad_id), 0.1)),
-)
+) + MORE_MISTAKES  # and those met in the seventh audit, in masks_more
 
 
 def _filled_with_minus_1e9(mistake: Mistake) -> Mistake | None:

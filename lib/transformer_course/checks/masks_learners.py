@@ -150,3 +150,37 @@ def tril_after_the_softmax(scores, ids, pad_id):
     """The padding filled before the softmax, the causal mask taken of the weights after it."""
     padded = (ids == pad_id).unsqueeze(1)
     return torch.softmax(scores.masked_fill(padded, float("-inf")), dim=-1).tril()
+
+
+# --- Met in the seventh audit ---
+
+
+def _allowed(ids, pad_id):
+    length = ids.shape[1]
+    return torch.ones(length, length, dtype=torch.bool).tril() & (ids != pad_id).unsqueeze(1)
+
+
+def zeroes_the_future_with_tril(scores, ids, pad_id):
+    scores = scores.tril()  # "hide the future": zeros above the diagonal, not -inf
+    return torch.softmax(scores.masked_fill((ids == pad_id).unsqueeze(1), float("-inf")), dim=-1)
+
+
+def fills_with_minus_one(scores, ids, pad_id):
+    return torch.softmax(scores.masked_fill(~_allowed(ids, pad_id), -1), dim=-1)
+
+
+def fills_with_minus_ten(scores, ids, pad_id):
+    return torch.softmax(torch.where(_allowed(ids, pad_id), scores, torch.tensor(-10.0)), dim=-1)
+
+
+def fills_with_plus_inf(scores, ids, pad_id):
+    return torch.softmax(scores.masked_fill(~_allowed(ids, pad_id), float("inf")), dim=-1)
+
+
+def transposes_the_weights(scores, ids, pad_id):
+    weights = torch.softmax(scores.masked_fill(~_allowed(ids, pad_id), float("-inf")), dim=-1)
+    return weights.transpose(1, 2)  # "keys as rows", as in the plot
+
+
+def fills_minus_inf_after_the_softmax(scores, ids, pad_id):
+    return torch.softmax(scores, dim=-1).masked_fill(~_allowed(ids, pad_id), float("-inf"))

@@ -15,6 +15,7 @@ import torch
 from . import multi_head_learners as learner
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .multi_head_learners import by_hand
+from .multi_head_more import MORE_MISTAKES
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: multi_head_learners) ---
@@ -353,15 +354,13 @@ MISTAKES = (
         example=lambda x, w_q, w_k, w_v, w_o, num_heads: solution(x, w_q, w_k, w_v, w_o, 1),
     ),
     draws_at_random(partial(by_hand, dropout=True)),
-)
+) + MORE_MISTAKES  # and those met in the seventh audit, in multi_head_more
 
 
 @learner_check
 def check_multi_head_attention(learner_fn: Callable) -> Result:
-    """Exercise 05: ``fn(x (B, L, D), w_q, w_k, w_v, w_o (D, D), num_heads) → (B, L, D)``.
-
-    Split the projections into heads, attend in each head, concatenate, project with W_O.
-    """
+    """Exercise 05: ``fn(x (B, L, D), w_q, w_k, w_v, w_o (D, D), num_heads) → (B, L, D)``: split
+    the projections into heads, attend in each head, concatenate, project with W_O."""
     return check_function(
         learner_fn, reference, _cases(), name="multi_head_attention", mistakes=MISTAKES, atol=1e-4
     )

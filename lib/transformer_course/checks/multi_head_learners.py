@@ -161,3 +161,56 @@ def transposes_k_as_in_3d(x, w_q, w_k, w_v, w_o, num_heads):
     v = (x @ w_v).view(b, length, num_heads, d_head).transpose(1, 2)
     weights = torch.softmax(q @ k.transpose(1, 2) / d_head**0.5, dim=-1)
     return (weights @ v).transpose(1, 2).reshape(b, length, d_model) @ w_o
+
+
+# --- Met in the seventh audit ---
+
+
+def _split(t, num_heads):  # (B, L, D) → (B, h, L, d_head)
+    b, length, d_model = t.shape
+    return t.view(b, length, num_heads, d_model // num_heads).transpose(1, 2)
+
+
+def _attend(q, k, v):
+    return torch.softmax(q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5, dim=-1) @ v
+
+
+def joins_the_heads_backwards(x, w_q, w_k, w_v, w_o, num_heads):
+    heads = _attend(_split(x @ w_q, num_heads), _split(x @ w_k, num_heads), _split(x @ w_v, num_heads))
+    outs = [heads[:, i] for i in range(num_heads)]
+    return torch.cat(outs[::-1], dim=-1) @ w_o  # reversed: last head first
+
+
+def scales_by_the_number_of_heads(x, w_q, w_k, w_v, w_o, num_heads):
+    q, k, v = (_split(x @ w, num_heads) for w in (w_q, w_k, w_v))
+    heads = torch.softmax(q @ k.transpose(-2, -1) / num_heads**0.5, dim=-1) @ v
+    return heads.transpose(1, 2).flatten(2) @ w_o
+
+
+def merges_with_the_heads_last(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    heads = _attend(*(_split(x @ w, num_heads) for w in (w_q, w_k, w_v)))  # (B, h, L, d)
+    return heads.permute(0, 2, 3, 1).reshape(b, length, d_model) @ w_o  # (B, L, d, h)
+
+
+def chunks_the_tokens(x, w_q, w_k, w_v, w_o, num_heads):
+    outs = []
+    for q, k, v in zip(*((x @ w).chunk(num_heads, dim=1) for w in (w_q, w_k, w_v))):
+        outs.append(torch.softmax(q @ k.transpose(-2, -1) / (x.shape[-1] // num_heads) ** 0.5, -1) @ v)
+    return torch.cat(outs, dim=1) @ w_o  # chunk(dim=1) cuts the sentence, not the features
+
+
+def scales_the_output(x, w_q, w_k, w_v, w_o, num_heads):
+    q, k, v = (_split(x @ w, num_heads) for w in (w_q, w_k, w_v))
+    heads = torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v / q.shape[-1] ** 0.5
+    return heads.transpose(1, 2).flatten(2) @ w_o
+
+
+def adds_the_input(x, w_q, w_k, w_v, w_o, num_heads):
+    heads = _attend(*(_split(x @ w, num_heads) for w in (w_q, w_k, w_v)))
+    return x + heads.transpose(1, 2).flatten(2) @ w_o  # the residual belongs to the layer
+
+
+def projects_v_with_w_k(x, w_q, w_k, w_v, w_o, num_heads):
+    heads = _attend(*(_split(x @ w, num_heads) for w in (w_q, w_k, w_k)))  # copy-paste: w_k twice
+    return heads.transpose(1, 2).flatten(2) @ w_o

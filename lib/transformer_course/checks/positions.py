@@ -14,6 +14,7 @@ import torch
 
 from ..positional import sinusoidal_encoding
 from .harness import Exercise, Mistake, Result, check_function
+from .positions_more import MORE_MISTAKES
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -270,6 +271,9 @@ MISTAKES = (
         example=partial(by_hand, halves=True),
     ),
 )
+
+
+MISTAKES += MORE_MISTAKES  # met in the seventh audit: in positions_more
 
 
 @learner_check

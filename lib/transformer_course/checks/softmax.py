@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from ..softmax import naive_softmax, stable_softmax
 from .harness import Exercise, Mistake, Result, check_then_batch, randn
+from .softmax_more import MORE_MISTAKES
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -257,6 +258,9 @@ MISTAKES = (
     ),
     ON_A_BATCH,
 )
+
+
+MISTAKES += MORE_MISTAKES  # met in the seventh audit: in softmax_more
 
 
 @learner_check

@@ -1,0 +1,138 @@
+"""More of ``positions``'s catalogue: the wrong answers met in the seventh audit, each
+with what it computes, its hint and a learner-style example.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .harness import Mistake
+
+
+def _interleaved(angle: torch.Tensor) -> torch.Tensor:
+    """sin in the even columns, cos in the odd ones, of the (L, d/2) angles given."""
+    pe = torch.empty(angle.shape[0], 2 * angle.shape[1], dtype=torch.float64)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
+    return pe
+
+
+def _pos_and_i(length: int, d_model: int) -> tuple[torch.Tensor, torch.Tensor]:
+    pos = torch.arange(length, dtype=torch.float64)[:, None]
+    return pos, torch.arange(d_model // 2, dtype=torch.float64)
+
+
+def _powered_before_dividing(length: int, d_model: int) -> torch.Tensor:
+    pos, i = _pos_and_i(length, d_model)
+    return _interleaved(pos / 10000.0 ** (2 * i) / d_model)  # ** binds before /
+
+
+def _squared_base(length: int, d_model: int) -> torch.Tensor:
+    pos, i = _pos_and_i(length, d_model)
+    return _interleaved(pos / 10000.0**2 * i / d_model)  # 10000 ** 2, then × i / d_model
+
+
+def _angles(length: int, d_model: int) -> torch.Tensor:
+    pos, i = _pos_and_i(length, d_model)
+    return pos / 10000.0 ** (2 * i / d_model)
+
+
+def _cosines_first(length: int, d_model: int) -> torch.Tensor:
+    angle = _angles(length, d_model)
+    return torch.cat([torch.cos(angle), torch.sin(angle)], dim=1)
+
+
+def _positions_scaled(length: int, d_model: int) -> torch.Tensor:
+    return _interleaved(_angles(length, d_model) / length)
+
+
+def _stacked_on_the_wrong_axis(length: int, d_model: int) -> torch.Tensor:
+    pos, i = _pos_and_i(length, d_model)
+    angle = pos / 10000.0 ** (2 * i / d_model)
+    return torch.stack([torch.sin(angle), torch.cos(angle)], dim=0).reshape(length, d_model)
+
+
+def _learner_forgets_the_brackets(length: int, d_model: int) -> torch.Tensor:
+    pos = torch.arange(length).float().unsqueeze(1)
+    two_i = torch.arange(0, d_model, 2).float()
+    angle = pos / 10000**two_i / d_model  # meant 10000 ** (two_i / d_model)
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
+    return pe
+
+
+def _learner_writes_the_power_flat(length: int, d_model: int) -> torch.Tensor:
+    pe = torch.zeros(length, d_model)
+    for pos in range(length):
+        for i in range(d_model // 2):
+            angle = pos / 10000**2 * i / d_model  # meant pos / 10000 ** (2 * i / d_model)
+            pe[pos, 2 * i], pe[pos, 2 * i + 1] = math.sin(angle), math.cos(angle)
+    return pe
+
+
+def _learner_puts_cosines_first(length: int, d_model: int) -> torch.Tensor:
+    pos = torch.arange(length).float().unsqueeze(1)
+    angle = pos / 10000 ** (torch.arange(0, d_model, 2).float() / d_model)
+    return torch.cat([torch.cos(angle), torch.sin(angle)], dim=-1)
+
+
+def _learner_normalises_the_positions(length: int, d_model: int) -> torch.Tensor:
+    pos = torch.arange(length).float().unsqueeze(1) / length  # "positions between 0 and 1"
+    angle = pos / 10000 ** (torch.arange(0, d_model, 2).float() / d_model)
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
+    return pe
+
+
+def _learner_stacks_on_dim_0(length: int, d_model: int) -> torch.Tensor:
+    pos = torch.arange(length).float().unsqueeze(1)
+    angle = pos / 10000 ** (torch.arange(0, d_model, 2).float() / d_model)
+    return torch.stack([angle.sin(), angle.cos()]).view(length, d_model)  # (2, L, d/2)
+
+
+_BRACKETS = (
+    "The exponent lost its brackets: ** binds tighter than / and *, so 10000 ** 2 * i / d_model "
+    "and 10000 ** two_i / d_model are not 10000 ** (2i / d_model). Write "
+    "pos / 10000 ** (two_i / d_model), with the brackets."
+)
+
+# Answers met in the seventh audit: each names what it computes.
+MORE_MISTAKES = (
+    Mistake(
+        name="exponent without brackets, ÷ d_model outside",
+        hint=_BRACKETS,
+        compute=_powered_before_dividing,
+        example=_learner_forgets_the_brackets,
+    ),
+    Mistake(
+        name="exponent without brackets, 10000 ** 2",
+        hint=_BRACKETS,
+        compute=_squared_base,
+        example=_learner_writes_the_power_flat,
+    ),
+    Mistake(
+        name="cosines then sines",
+        hint="You put all the cosines in the first half and all the sines in the second: the "
+        "paper interleaves them, sin in the even columns (0, 2, 4, …) and cos in the odd ones: "
+        "pe[:, 0::2] = sin, pe[:, 1::2] = cos.",
+        compute=_cosines_first,
+        example=_learner_puts_cosines_first,
+    ),
+    Mistake(
+        name="positions divided by the length",
+        hint="You divided the positions by the length, so they run from 0 to 1: the paper uses "
+        "the raw position index 0, 1, 2, … (torch.arange(length)); the frequencies already keep "
+        "the angles in range.",
+        compute=_positions_scaled,
+        example=_learner_normalises_the_positions,
+    ),
+    Mistake(
+        name="sines and cosines stacked on the first axis",
+        hint="torch.stack([sin, cos]) stacks on dim=0, (2, L, d/2), and reshaping that to (L, d) "
+        "mixes positions: stack on the LAST axis, torch.stack([sin, cos], dim=-1) (L, d/2, 2), "
+        "then .reshape(L, d) interleaves each position's sin and cos.",
+        compute=_stacked_on_the_wrong_axis,
+        example=_learner_stacks_on_dim_0,
+    ),
+)
