@@ -613,7 +613,7 @@ figures.pointer_figure(he_row, list(example.tokens), referent=he_link.referent_m
 # At the checkpoints of the training run the loop read every head's attention on the
 # held-out stories. With the heads chosen above:
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "fragment"}
 seen = sorted(history.snapshots)
 forming = [stories_won(history.snapshots[s], heads) for s in seen]
 one_head = [float(history.snapshots[s][single.at].story_rate()[single.layer, single.head]) for s in seen]

@@ -141,6 +141,12 @@ def gradient_distance_figure(
     )
 
 
+# depth_figure's plot in px: its 360 px less the title above and the x axis and legend below,
+# as drawn on a slide (16 px text). Its log axis spaces its labels for that length, with one
+# near each end of the data: chapter 08's loss fell to 0.002 under a lowest label of 0.01.
+DEPTH_PLOT_HEIGHT = 200
+
+
 def depth_figure(
     values: dict[str, torch.Tensor],
     *,
@@ -178,7 +184,10 @@ def depth_figure(
             type="log" if log else "linear",
             exponentformat="power",
             **(
-                log_ticks(x for v in values.values() for x in v.detach().double().flatten().tolist())
+                log_ticks(
+                    (x for v in values.values() for x in v.detach().double().flatten().tolist()),
+                    length=DEPTH_PLOT_HEIGHT,
+                )
                 if log
                 else {}
             ),

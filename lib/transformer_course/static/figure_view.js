@@ -209,6 +209,41 @@ async function fitTitle(Plotly, div) {
   await Plotly.relayout(div, { "title.font.size": Math.max(9, Math.floor((size * room) / wide)) });
 }
 
+// On a slide a figure's text is DECK_FONT px, its rows of words too, and a heatmap with many rows
+// gives each less than that: chapter 09's StoryExplorer drew its sixteen heads 13.5 px apart in
+// 16 px type ("layer 0 head 3" on top of "layer 0 head 4"). Row labels closer than ROW_SPACING
+// times their size are drawn smaller, down to DECK_MIN_FONT, and past that every k-th is kept (as
+// an export thins them: export_theme.js's thinTicks). Only rows named one by one (tickmode
+// "array") on a linear axis: a log axis's labels (log_ticks) are spaced for its length already.
+const ROW_SPACING = 1.1;
+function rowLabelsFit(div) {
+  const layout = div._fullLayout, update = {};
+  for (const name of Object.keys(layout || {}).filter((key) => /^yaxis\d*$/.test(key))) {
+    const axis = layout[name], vals = axis.tickvals;
+    const span = Array.isArray(axis.range) ? Math.abs(axis.range[1] - axis.range[0]) : 0;
+    const label = div.querySelector(`.${axis._id}tick text`);
+    if (axis.tickmode !== "array" || axis.type !== "linear" || !Array.isArray(vals) || vals.length < 2
+        || !label || !(axis._length > 0 && span > 0)) continue;
+    const step = Math.min(...vals.slice(1).map((v, i) => Math.abs(v - vals[i])));
+    const pitch = (axis._length * step) / span;  // px from one row's label to the next
+    const size = parseFloat(getComputedStyle(label).fontSize);
+    if (!(pitch > 0 && size > 0) || pitch >= ROW_SPACING * size) continue;
+    const fits = Math.floor(pitch / ROW_SPACING);
+    update[`${name}.tickfont.size`] = Math.max(fits, DECK_MIN_FONT);
+    if (fits >= DECK_MIN_FONT) continue;
+    const k = Math.ceil((ROW_SPACING * DECK_MIN_FONT) / pitch);
+    update[`${name}.tickvals`] = vals.filter((_, i) => i % k === 0);
+    if (Array.isArray(axis.ticktext)) update[`${name}.ticktext`] = axis.ticktext.filter((_, i) => i % k === 0);
+  }
+  return update;
+}
+
+async function fitRowLabels(Plotly, div) {
+  if (!isPresenting()) return;
+  const update = rowLabelsFit(div);
+  if (Object.keys(update).length) await Plotly.relayout(div, update);
+}
+
 // Panel titles (annotations: chapter 03's "Q (queries)", "K (keys)", "V (values)", a head
 // grid's "head 2 (A)") are as wide as their words, and panels narrow with the figure: two
 // that run into each other ("Q (queries)K (keys)") are drawn on two lines, broken at the
@@ -347,6 +382,7 @@ async function render({ model, el }) {
     }
     await fitTitle(Plotly, div);
     await fitPanelTitles(Plotly, div);
+    await fitRowLabels(Plotly, div);
     div.dataset.tcDrawMs = (performance.now() - start).toFixed(1);
     div.dataset.tcRevision = String(model.get("_revision"));
     div.dataset.tcDrawnAt = String(performance.now());
