@@ -540,3 +540,27 @@ RIGHT = [
 def test_a_right_answer_written_another_way_passes(name, fn):
     result = getattr(checks, f"check_{name}")(fn)
     assert result.status == PASSED, result.message
+
+
+# --- review: a hint must fit every answer that reaches it ---
+
+
+def _calls_training(block, x, sublayer):
+    h = sublayer(block.norm(x) if block.norm_first else x)
+    if block.training():  # meant block.training, a bool attribute
+        h = block.dropout(h)
+    return x + h if block.norm_first else block.norm(x + h)
+
+
+def test_a_flag_called_like_a_method_is_named_whichever_flag_it_is():
+    result = exercise("add_norm").check(_calls_training)
+    assert not result.passed
+    assert "block.training" in result.message and "not methods" in result.message
+
+
+def test_cosine_over_either_tokens_axis_gets_a_hint_that_names_both():
+    def over_dim_0(v):
+        return F.cosine_similarity(v.unsqueeze(1), v.unsqueeze(0), dim=0)
+
+    result = exercise("cosine_similarity").check(over_dim_0)
+    assert "dim=0 or dim=1" in result.message, result.message

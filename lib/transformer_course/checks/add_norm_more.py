@@ -53,8 +53,9 @@ MORE_MISTAKES = (
     ),
     Mistake(
         name="norm_first called",
-        hint="block.norm_first is a True/False attribute, not a method: test it without "
-        "brackets, `if block.norm_first:`.",
+        hint="You called a True/False attribute like a method ('bool' object is not callable): "
+        "block.norm_first and block.training are flags, not methods. Test them without "
+        "brackets: `if block.norm_first:`.",
         compute=None,
         error=r"'bool' object is not callable",
         example=learner.calls_norm_first,

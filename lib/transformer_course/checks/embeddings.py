@@ -305,9 +305,9 @@ MISTAKES += (
     ),
     Mistake(
         name="F.cosine_similarity over the tokens",
-        hint="F.cosine_similarity(v[:, None], v[None], dim=1) compares along the TOKENS axis of "
-        "the (T, T, d) broadcast: it gives (T, d). Compare along the features, the last axis: "
-        "dim=-1.",
+        hint="F.cosine_similarity(v[:, None], v[None], dim=0 or dim=1) compares along a TOKENS "
+        "axis of the (T, T, d) broadcast: it gives (T, d). Compare along the features, the last "
+        "axis: dim=-1.",
         compute=lambda v: F.cosine_similarity(v[:, None, :], v[None, :, :], dim=1),
         example=_learner_reduces_over_the_tokens,
     ),

@@ -129,7 +129,8 @@ MORE_MISTAKES = (
     ),
     Mistake(
         name="sines and cosines stacked on the first axis",
-        hint="torch.stack([sin, cos]) stacks on dim=0, (2, L, d/2), and reshaping that to (L, d) "
+        hint="torch.stack([sin, cos]) (or torch.cat on dim=0) puts the sines before the cosines "
+        "along dim=0, (2, L, d/2), and reshaping that to (L, d) "
         "mixes positions: stack on the LAST axis, torch.stack([sin, cos], dim=-1) (L, d/2, 2), "
         "then .reshape(L, d) interleaves each position's sin and cos.",
         compute=_stacked_on_the_wrong_axis,
