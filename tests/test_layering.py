@@ -12,8 +12,9 @@ import transformer_course
 
 PACKAGE = Path(transformer_course.__file__).parent
 ORDER = [
-    "_validate", "modes", "tokenizer", "embeddings", "positional", "kv_cache", "narrow_heads", "attention_inputs",
-    "attention", "examples", "recurrence", "softmax", "cost", "masks", "torch_layers", "layers", "config",
+    "_validate", "modes", "tokenizer", "embeddings", "positional", "kv_cache", "narrow_heads",
+    "attention_inputs", "attention", "examples", "recurrence", "softmax", "cost", "masks", "torch_layers",
+    "layers", "config",
     "stacks", "model_base", "model", "data", "story_world", "story_record", "story_ids", "stories", "pointer",
     "neighbours", "history", "lr_schedule", "training", "sampling", "logits_fns", "generation", "lm_training",
     "pronoun_heads", "alignment", "from_scratch",
