@@ -150,7 +150,7 @@ widgets.RepeatedProductExplorer(factor=0.9, steps=50)
 # %% slideshow={"slide_type": "subslide"}
 from transformer_course.assets import asset_image
 
-asset_image("transformer.svg", width=520,
+asset_image("transformer.svg", width=960,
             alt="The encoder-decoder Transformer: encoder stack left, decoder stack right")
 
 # %% [markdown] slideshow={"slide_type": "slide"}

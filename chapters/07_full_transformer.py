@@ -42,7 +42,7 @@ _ = torch.manual_seed(0)   # the same "random" numbers on every run
 vocab = course_vocab()
 
 # %% slideshow={"slide_type": "subslide"}
-asset_image("transformer.svg", width=640,
+asset_image("transformer.svg", width=960,
                     alt="The encoder-decoder Transformer: encoder stack left, decoder stack right")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
