@@ -143,6 +143,8 @@ print(vocab.tokens(train_ids[0]))
 # - **learned positions** (`positional="learned"`), as GPT-1 and GPT-2 have;
 # - **pre-norm** (`norm_first=True`): each sublayer reads `LayerNorm(x)` and adds its
 #   output to `x`, that is `x + f(LN(x))`, instead of the paper's `LN(x + f(x))`.
+#
+# The feed-forward network uses GELU (`activation="gelu"`), a smooth ReLU, as GPT-2 has.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Ours is tiny: one block of width 64, split into 16 small heads of 4 dimensions each, so
@@ -200,7 +202,8 @@ assert checks.check_gpt_forward(gpt_forward_solution).passed
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # That is the whole model: on the first 12 tokens of four training stories, the worked
-# solution above and `model(ids)` give the same logits.
+# solution `gpt_forward_solution` (the collapsed cell after the checker) and `model(ids)`
+# give the same logits.
 
 # %% slideshow={"slide_type": "fragment"}
 ids = train_ids[:4, :12].long()                                   # no <pad> this early in a story
@@ -218,14 +221,15 @@ assert torch.allclose(ours, theirs, atol=1e-6)
 # LayerNorm does not rescale. In a pre-norm block the sum `x + f(LN(x))` leaves `x`
 # untouched: the embeddings flow to the output along an **identity path**, and so do the
 # gradients on their way back. Xiong et al. (2020, "On Layer Normalization in the
-# Transformer Architecture") showed that post-norm instead starts training with large
-# gradients near the output, which is why it needs a careful learning-rate warm-up, and
-# that pre-norm trains without one. GPT-2 (2019) had already moved the norm to the input
-# of each sublayer, and the GPTs after it kept it there.
+# Transformer Architecture") showed that post-norm instead starts training with larger
+# gradients than pre-norm near the output, which is why it needs a careful learning-rate
+# warm-up, and that pre-norm trains without one. GPT-2 (2019) had already moved the norm
+# to the input of each sublayer, and the GPTs after it kept it there.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Here is the size of the gradient each block receives from one batch, in two freshly
-# initialised 8-block versions of our model:
+# initialised 8-block versions of our model (blocks counted from 0, the one next to the
+# embeddings, to 7, the one next to the output):
 
 # %% slideshow={"slide_type": "fragment"}
 def block_gradients(norm_first: bool) -> list[float]:
@@ -238,17 +242,21 @@ def block_gradients(norm_first: bool) -> list[float]:
 
 
 pre, post = block_gradients(True), block_gradients(False)
+print("block          " + "".join(f"{b:6d}" for b in range(len(pre))))
 for name, g in (("pre-norm ", pre), ("post-norm", post)):
-    print(f"{name}: block 1 {g[0]:.2f}  …  block 8 {g[-1]:.2f}   (first / last = {g[0] / g[-1]:.1f})")
-assert pre[0] >= pre[-1]            # pre-norm: the first block gets at least the last one's gradient
-assert post[-1] > 2 * pre[-1]       # post-norm: much larger gradients at the top at the start
+    print(f"{name}      " + "".join(f"{v:6.2f}" for v in g))
+print("post / pre     " + "".join(f"{b / a:6.1f}" for a, b in zip(pre, post)))
+assert pre[0] > 1.5 * pre[-1]                       # pre-norm: it grows on its way down to block 0
+assert all(b > a for a, b in zip(pre, post))        # post-norm: larger at every depth …
+assert post[-1] / pre[-1] > 2.5 and post[-1] / pre[-1] > post[0] / pre[0]   # … more so at the top
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# With pre-norm the first block receives a gradient at least as large as the last one:
-# nothing on the way down shrinks it. With post-norm the last block's gradient is more
-# than twice pre-norm's from the very first step, the large early updates that a warm-up
-# has to tame. (We still warm up for a few steps below: it is cheap, and Adam's first
-# steps rest on very few gradients.)
+# With pre-norm the gradient grows on its way down the identity path: each block passes
+# back what reached it plus what flows through its own sublayers, so block 0 receives
+# more than block 7. Post-norm's gradients are larger at every depth, more so towards the
+# top: block 7's is nearly three times pre-norm's from the first step, the large early
+# updates a warm-up has to tame. (We still warm up for a few steps below: it is cheap,
+# and Adam's first steps rest on few gradients.)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The next-token loss
@@ -270,24 +278,33 @@ counted = int((labels != vocab.pad_id).sum())
 assert counted == sum(s.num_predicted for s in first_four)
 print(f"{counted} tokens counted = the 4 stories' tokens after <bos>; untrained loss {loss.item():.2f} "
       f"(uniform guessing: {math.log(len(vocab)):.2f})")
+repeats = (logits.argmax(-1) == batch[:, :-1])[labels != vocab.pad_id].float().mean().item()
+print(f"the untrained model's likeliest next token is the current token itself at {repeats:.0%} of them")
+assert loss.item() > math.log(len(vocab)) and repeats > 0.9     # worse than uniform: it bets on repeats
 untrained_val = validation_loss(model, val_ids)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Untrained, the model does worse than guessing uniformly, because its output layer is
+# tied: token t's score is the dot product with t's own embedding, and at initialisation
+# a position's vector is mostly its own token's embedding (scaled by √d_model). So every
+# position scores its own token highest: the model bets that every word repeats itself,
+# which in a story it almost never does, and those confident wrong bets cost more than
+# guessing uniformly does.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Training, live
 #
-# AdamW with GPT-3's betas (0.9, 0.95), a learning rate that warms up for 50 steps and
-# then follows half a cosine down to a tenth (chapter 08), batches of 32 stories, and
-# every training story is used once. Every 100 steps the loop measures the loss on 200
-# of the held-out stories (the diamonds), and at steps 100, 300 and the last it writes a
-# story at temperature 1. The dotted line is the floor.
+# AdamW (chapter 08's Adam, with the weight decay applied to the weights directly) with
+# GPT-3's betas (0.9, 0.95), how fast Adam's running averages of the gradient and of its
+# square forget (0.95, not the usual 0.999: a sudden large gradient is not divided by a
+# stale, small average), a learning rate that warms up for 50 steps and then follows half
+# a cosine down to a tenth (chapter 08), batches of 32 stories, and every training story
+# is used once. Every 100 steps the loop measures the loss on 200 of the held-out stories
+# (the diamonds), and at steps 100, 300 and the last it writes a story at temperature 1.
+# The dotted line is the floor.
 #
 # (Weight decay is 0 here: the model sees every story once, so there is nothing to
 # memorise for the decay to prevent.)
-
-# %% slideshow={"slide_type": "subslide"}
-curve = widgets.LiveLossCurve(total_steps=steps, title="A GPT learning stories: loss per token",
-                              floor=floor, floor_label="floor")
-display(curve)
 
 # %% slideshow={"slide_type": "subslide"}
 def watch(history):
@@ -311,21 +328,19 @@ def pronoun_rows(m):
 
 checkpoints = [0, 100, 200, 400, 600, 1000, 1500, steps]
 near_floor = {}   # when the held-out loss first came within 0.05 nats/token of the floor
+torch.manual_seed(0)
+model = DecoderOnlyTransformer(config)                                # a fresh model to train
+curve = widgets.LiveLossCurve(total_steps=steps, title="A GPT learning stories: loss per token",
+                              floor=floor, floor_label="floor")
 
 # %% slideshow={"slide_type": "subslide"}
-torch.manual_seed(0)
-model = DecoderOnlyTransformer(config)
+display(curve)                                                       # watch() redraws it as it trains
 began = time.perf_counter()
 history = train(model, story_loss_fn(vocab.pad_id), story_batch_fn(train_ids), len(train_ids),
                 steps=steps, batch_size=batch_size, lr=1e-2, warmup=50, decay=True, seed=0,
                 optimiser=gpt_optimiser(weight_decay=0.0), callback=watch, callback_every=100,
                 snapshot_fn=pronoun_rows, snapshot_steps=checkpoints, description="GPT")
 train_seconds = time.perf_counter() - began
-final_val = validation_loss(model, val_ids)                          # all 1000 held-out stories
-print(f"\n{steps} steps in {train_seconds:.1f} s; held-out loss {untrained_val:.3f} → {final_val:.4f} "
-      f"nats/token; floor {floor:.4f} (gap {final_val - floor:+.4f})")
-print(f"first within 0.05 nats/token of the floor at step {near_floor['step']}, "
-      f"{near_floor['seconds']:.1f} s into training (the held-out loss on 200 stories)")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### How close to the floor?
@@ -334,8 +349,11 @@ print(f"first within 0.05 nats/token of the floor at step {near_floor['step']}, 
 # sample, so the generator's own loss on exactly these stories is the fairest yardstick.
 
 # %% slideshow={"slide_type": "fragment"}
+final_val = validation_loss(model, val_ids)                          # all 1000 held-out stories
 generator_on_val = floor_on(val_stories)
-print(f"model's held-out loss        {final_val:.4f} nats/token")
+print(f"{steps} steps in {train_seconds:.1f} s; first within 0.05 nats/token of the floor at step "
+      f"{near_floor['step']}, {near_floor['seconds']:.1f} s into training (on 200 held-out stories)\n")
+print(f"model's held-out loss        {final_val:.4f} nats/token   (untrained: {untrained_val:.3f})")
 print(f"generator's loss, same set   {generator_on_val:.4f}   (the floor measured on these stories)")
 print(f"floor (exact, all stories)   {floor:.4f}")
 print(f"excess over the generator: {final_val - generator_on_val:.4f} nats/token, "
@@ -347,7 +365,8 @@ assert final_val - generator_on_val < 0.01      # … and in fact within 0.01 of
 # ## Does it write stories?
 #
 # Ask it for 1000 stories at temperature 1 (each token drawn from the model's own
-# distribution), written all at once with the KV cache, and let the generator judge each.
+# distribution), written all at once with the KV cache (explained near the end of this
+# chapter), and let the generator judge each.
 
 # %% slideshow={"slide_type": "fragment"}
 began = time.perf_counter()
@@ -382,36 +401,36 @@ for (s, m), p in list(zip(mistakes, given))[:3]:
 drawn = sorted(given)
 if drawn:
     print(f"{len(mistakes)} rejected stories: the model gave the wrong token {drawn[0]:.3%} to "
-          f"{drawn[-1]:.2%} (median {drawn[len(drawn) // 2]:.3%})")
+          f"{drawn[-1]:.3%} (median {drawn[len(drawn) // 2]:.3%})")
     assert drawn[len(drawn) // 2] < 0.01        # most are tokens the model gave less than 1 %
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Temperature, top-k, top-p
 #
-# Chapter 08's knobs, on a real language model. **Temperature** below 1 sharpens the
-# distribution, above 1 flattens it; **top-k** keeps the k likeliest tokens; **top-p**
-# keeps the fewest likeliest tokens whose probabilities add up to p. Cutting the
-# unlikely tail removes rare mistakes; flattening adds them.
+# Chapter 08's temperature and top-k, and a new knob, top-p. **Temperature** below 1
+# sharpens the distribution, above 1 flattens it; **top-k** keeps the k likeliest tokens;
+# **top-p** keeps the fewest likeliest tokens whose probabilities add up to p. Cutting the
+# tail removes rare mistakes; flattening adds them.
 
 # %% slideshow={"slide_type": "fragment"}
 settings = {"T = 0.5": dict(temperature=0.5), "T = 1": dict(temperature=1.0),
             "T = 1.5": dict(temperature=1.5), "T = 1, top-k 3": dict(top_k=3),
             "T = 1, top-p 0.9": dict(top_p=0.9)}
-rates = {}
+rates, distinct = {}, {}
 for name, knobs in settings.items():
     stories = sample_stories(model, 400, seed=1, **knobs)
-    distinct = len({tuple(s) for s in stories})
+    distinct[name] = len({tuple(s) for s in stories})
     rates[name] = acceptance(generator, stories)
-    print(f"{name:18s} {rates[name]:6.1%} accepted, {distinct} different stories of 400")
-assert rates["T = 1.5"] < rates["T = 1"] <= rates["T = 1, top-p 0.9"]
-assert 0.5 < rates["T = 1.5"] < 0.8           # about one story in three breaks at T = 1.5
-assert rates["T = 0.5"] >= rates["T = 1"]
+    print(f"{name:18s} {rates[name]:6.1%} accepted, {distinct[name]} different stories of 400")
+cut = min(rates["T = 1, top-k 3"], rates["T = 1, top-p 0.9"])       # cutting the tail: ≥ 98 % right
+assert rates["T = 1.5"] < rates["T = 1"] <= min(cut, rates["T = 0.5"]) and cut >= 0.98
+assert 0.5 < rates["T = 1.5"] < 0.8 and min(distinct.values()) >= 392   # 1 in 3 breaks; all ≈ differ
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # At temperature 1 the model's mistakes come from its **tail**, as the rejected stories
 # showed: tokens that cannot come next, each given a small probability (most well under
 # 1 %) but drawn now and then over the 30-odd tokens of a story. Top-k and top-p cut that
-# tail off and nearly every story comes out right, still nearly all different; a higher
+# tail off and nearly every story comes out right, still (nearly) all different; a higher
 # temperature fattens the tail and about one story in three breaks.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -489,8 +508,11 @@ assert set(kept) <= {"cheesy", "crispy"}                     # the food's adject
 # layer and head we read the attention in the pronoun's row and compare the weight on
 # the referent with the weight on the other noun, **per mention**: a food is usually
 # named twice before "it", a place once, and a total would favour the food even for a
-# head that looks everywhere alike. (For "it" we also read the row of "was", the
-# position that must predict the adjective.)
+# head that looks everywhere alike. We also read the **query row**, the row that must
+# predict the next word: the pronoun itself for "he", "she" and "they", and "was" for
+# "it" (it must predict the adjective). The name has nothing to do with a head's query
+# vectors. The selection stories below decide which of the two rows a chosen head is read
+# from.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Choosing the best of 16 heads on the very stories we report on would flatter it, so
@@ -514,16 +536,15 @@ print("   words where it prefers the referent at fewer than 90% of pronouns:", "
 assert rate_single > rate_single_before + 0.2                        # much better than before training
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The best single head wins far more stories than before training. Whether it wins every
-# pronoun varies from run to run: in nearly all the README's runs it fell short on a word
-# or two (the last line above names them for yours). The heads **share the job out by
+# The best single head wins far more stories than before training. In nearly all the
+# README's runs it fell short on a word or two (the last line printed, on the previous
+# slide when presenting, names them for yours). The heads **share the job out by
 # pronoun**. Within a story each pronoun word always means the same noun (the characters
 # never share a pronoun, and there is one food; the cell below checks it), so resolving
 # "she" is a lookup of its own, "find the one female character", and any head may take it
-# up. So we choose one head per word (for "it", also whether it looks from "it" or from
-# "was"). Before training a head wins a word only by the luck of its random weights: it
-# favours some nouns whatever the query (a chosen head may even start high). Training
-# makes each of them read its query.
+# up. So we choose one head per word. Before training a head wins a word only by the luck
+# of its random weights: it favours some nouns whatever the query (a chosen head may even
+# start high). Training makes each of them read its query.
 
 # %% slideshow={"slide_type": "fragment"}
 # within a story, each pronoun word always means the same noun
@@ -534,7 +555,7 @@ before, after = {}, {}
 for word, h in heads.items():
     after[word] = now = readings[h.at].rate_by_word(h.layer, h.head)[word]
     before[word] = then = history.snapshots[0][h.at].rate_by_word(h.layer, h.head)[word]
-    print(f"{word:5s} → layer {h.layer} head {h.head} (from the {h.at} row): held-out {then:.0%} → {now:.1%}")
+    print(f"{word:5s} → layer {h.layer} head {h.head} (from the {h.at} row): held-out {then:.1%} → {now:.1%}")
 assert min(after.values()) > 0.9 and all(after[w] > before[w] for w in after)
 won = stories_won(readings, heads)
 won_before = stories_won(history.snapshots[0], heads)               # the same heads, before training
@@ -558,12 +579,12 @@ figures.matrix_heatmap(by_word.flatten(1), list(heads), head_names,
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Watch them look back
 #
-# The chapter's sentence, inside a story: the attention of the head chosen for "it", every
-# mention of the referent in green and of the other noun in orange; then the head chosen
-# for "he".
+# Chapter 00's sentence, "the pizza came out of the oven and it …", inside a story: the
+# attention of the head chosen for "it", every mention of the referent in green and of the
+# other noun in orange; then the head chosen for "he".
 
 # %% slideshow={"slide_type": "subslide"}
-example = generator.parse(prefix + " cheesy . squatch looked at lily and he roared .")   # the story above
+example = generator.parse(prefix + " cheesy . squatch looked at lily and he roared .")   # `good`, early on
 with torch.no_grad():
     model(encode([example]), need_weights=True)
 weights = model.attention_weights()["decoder_self"]                  # per layer (1, heads, L, L)
@@ -602,16 +623,16 @@ figures.pointer_figure(he_row, list(example.tokens), referent=he_link.referent_m
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Both heads point plainly: from "was", the head for "it" puts nearly all its weight on
 # the pizza's two mentions and next to none on the kitchen or the oven; from "he", the
-# head for "he" puts nearly all of it on Squatch. "Prefers", the test the tables above
-# count, asks less than that: only more weight per mention on the referent than on any
-# other noun. Winning a story says which noun a head favours, not how firmly; on this
-# story these two win by a wide margin.
+# head for "he" puts nearly all of it on Squatch. "Prefers", the test the rates and the
+# heatmap earlier count, asks less than that: only more weight per mention on the
+# referent than on any other noun. Winning a story says which noun a head favours, not
+# how firmly; on this story these two win by a wide margin.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### When did they form?
 #
 # At the checkpoints of the training run the loop read every head's attention on the
-# held-out stories. With the heads chosen above:
+# held-out stories. With the heads chosen earlier (`heads`, one per pronoun word):
 
 # %% slideshow={"slide_type": "fragment"}
 seen = sorted(history.snapshots)
@@ -639,14 +660,15 @@ figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stor
                                title="Held-out: the chosen heads prefer the referent", y_title="%")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# Read the table: every word's head does its job within the first hundred or two
-# steps, while the loss is still falling fast (a head that starts high was lucky in its
-# random weights). Compare the two ranges printed after the table, from step 400 on: a head per
-# word stays put, while the best single head, in the runs we measured, kept moving long
-# after that, up and down between checkpoints. Once each word has a head of its own,
-# nothing in the loss asks one head to do them all: where another head resolves a word,
-# this one is free to look elsewhere, and it drifts. Attention patterns are not designed,
-# they are found by the loss, head by head, and they keep moving while it trains.
+# Read the table of checkpoints (step 0 to step 2000): every word's head does its job
+# within the first hundred or two steps, while the loss is still falling fast (a head that
+# starts high was lucky in its random weights). Compare the two ranges on the line that
+# begins "from step 400 on": a head per word stays put, while the best single head, in the
+# runs we measured, kept moving long after that, up and down between checkpoints. Once
+# each word has a head of its own, nothing in the loss asks one head to do them all: where
+# another head resolves a word, this one is free to look elsewhere, and it drifts.
+# Attention patterns are not designed, they are found by the loss, head by head, and they
+# keep moving while it trains.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The KV cache: write without rereading
@@ -656,8 +678,10 @@ figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stor
 # tokens so far, and each step runs the newest token only (the `step` method of the lib's
 # `DecoderOnlyTransformer`, chapter 07's decoder-only model). Same model, same tokens,
 # much less work. We let the model write 200 tokens greedily after a story's first
-# sentence, ignoring `<eos>` (past a story's length its positions are untrained and the
-# text is nonsense, but every step costs what it costs).
+# sentence, ignoring `<eos>`: it writes a story, then goes on into positions past a
+# story's end, which it never trained on. What it writes there means nothing (in our run,
+# `<eos>` again and again: see the first 40 tokens printed), but every step costs what it
+# costs.
 
 # %% slideshow={"slide_type": "subslide"}
 start = torch.tensor(vocab.ids(["<bos>", *"squatch met lily in the park .".split()]))
@@ -682,6 +706,8 @@ plain, cached = (min(t) for t in timings.values())          # the fastest of 3: 
 print(f"200 new tokens: {plain:.2f} s without the cache, {cached:.2f} s with it: "
       f"{plain / cached:.1f}× faster, the same tokens")
 print(" ".join(vocab.tokens(ids_cached[0, :40])), "…")
+written_out = vocab.tokens(ids_cached[0])
+assert generator.is_story(written_out[:written_out.index("<eos>") + 1])   # a story, then past its end
 assert plain / cached > 1.5   # 2-4× for this one-block model on a 2-core VM; make bench: 5-8× for a big one
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -728,10 +754,11 @@ assert checks.check_cached_attention_step(cached_attention_step_solution).passed
 #
 # Type the start of a story and let the trained model write on. Move **temperature**
 # (0 = greedy), **top-k** and **top-p** and watch the stories change; **seed** gives
-# another draw. Pick a **step** to see the likeliest tokens there, as the knobs reshaped
-# the model's distribution before the draw, next to the stories' own probabilities, and
-# every head's attention from the token before it: try a prompt that ends with "he" or
-# "she", or with "it was", and look for the heads found above.
+# another draw. Pick a token with **look at new token** to see the likeliest tokens there,
+# as the knobs reshaped the model's distribution before the draw, next to the stories' own
+# probabilities, and every head's attention from the token before it: try a prompt that
+# ends with "he" or "she", or with "it was", and look for the heads found earlier in this
+# chapter.
 
 # %% slideshow={"slide_type": "subslide"}
 widgets.StoryExplorer(model, vocab, generator=generator)
@@ -744,15 +771,19 @@ widgets.StoryExplorer(model, vocab, generator=generator)
 #   LayerNorm and an output layer tied to the token table (you wrote its forward pass),
 #   trained to predict every next token at once with the shifted-target loss.
 # - A generated corpus gives exact yardsticks: the **floor** (the generator's entropy
-#   per token) and a **recogniser**. In under a minute of training our model came
-#   within a few thousandths of a nat per token of the floor, and about 49 in 50 of the
-#   stories it writes at temperature 1 are stories the generator could have written
-#   (nearly all with top-k or top-p).
+#   per token) and the generator's own verdict on any text, `is_story`. In under a
+#   minute of training our model came within a few thousandths of a nat per token of the
+#   floor, and about 49 in 50 of the stories it writes at temperature 1 are stories the
+#   generator could have written (nearly all with top-k or top-p).
 # - **Emergent attention**: nothing in the loss mentions pronouns, yet heads learned to
 #   look from a pronoun (or from "was" after "it") back to what it refers to, one head
 #   per pronoun, on stories they never saw; before training the same heads did so far
 #   less often.
-# - **Temperature, top-k, top-p** trade variety for correctness; a **KV cache** writes
-#   the same tokens without rereading the text, faster (the speed-up printed above):
-#   each step appends one key and one value per head and attends from the new token
-#   alone, with no mask.
+# - **Temperature, top-k, top-p**: every setting wrote (nearly) 400 different stories of
+#   400, so here they cost no variety. Top-k 3 and top-p 0.9 (you wrote top-p's nucleus)
+#   cut the model's tail and raised the share of correct stories above temperature 1's,
+#   to 98 % or more; temperature 1.5 fattened the tail and broke about one story in
+#   three.
+# - A **KV cache** writes the same tokens without rereading the text, faster (the
+#   speed-up printed in its section): each step appends one key and one value per head
+#   and attends from the new token alone, with no mask (you wrote that cached step).
