@@ -441,12 +441,11 @@ assert 0.5 < rates["T = 1.5"] < 0.8 and min(distinct.values()) >= 392   # 1 in 3
 prompt = torch.tensor(vocab.ids(["<bos>", *prefix.split()]))
 step_one = generate(cached_logits_fn(model), prompt, max_new_tokens=1, strategy="sample", seed=0)
 probs = step_one.steps[0].probs
-top = probs.topk(4)
-print("model:    ", {vocab.itos[i]: round(p, 3) for p, i in zip(top.values.tolist(), top.indices.tolist())})
+print("model:    ", {vocab.itos[i]: round(float(probs[i]), 3) for i in probs.topk(4).indices.tolist()})
 print("generator:", generator.next_token_probs(prefix))
 assert probs[vocab.stoi["cheesy"]] + probs[vocab.stoi["crispy"]] > 0.95
-truth = generator.next_token_tensor(prefix)          # (V,): the generator's own probabilities
-figures.likeliest_tokens_figure(probs, vocab.itos, chosen=step_one.steps[0].chosen, true_probs=truth, top=4,
+figures.likeliest_tokens_figure(probs, vocab.itos, chosen=step_one.steps[0].chosen, top=4,
+                                true_probs=generator.next_token_tensor(prefix),   # the generator's own
                                 title="After \"… and it was\": the next token")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}

@@ -17,7 +17,7 @@ import torch
 
 from .. import _validate
 from . import _args
-from .base import figure, hline, line_label, ticks
+from .base import VALUE_TEXT, figure, hline, line_label, ticks
 from .palette import NEGATIVE_COLOUR, POSITIVE_COLOUR
 
 
@@ -77,6 +77,7 @@ def _bar_parts(
         x_axis["title"] = dict(text=x_title)
     layout = dict(
         height=300,
+        uniformtext=VALUE_TEXT,  # a value too wide for its bar at 12 px is hidden, not shrunk
         xaxis=x_axis,
         yaxis=dict(title=dict(text=y_title), range=y_range),
     )
@@ -114,6 +115,10 @@ def head_jobs_figure(
         title=title,
         height=320,
         barmode="group",
+        # Bars of a group touched, and so did their values ("0.660.68"): a value is fitted
+        # to its bar, so a gap between the bars keeps one between the values.
+        bargroupgap=0.15,
+        uniformtext=VALUE_TEXT,  # a group of narrow bars: values hidden rather than shrunk
         legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.15),
         yaxis=dict(range=[0, 1.12], title=dict(text=y_title)),
     )

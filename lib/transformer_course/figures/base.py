@@ -361,6 +361,34 @@ def _written_out(ticks: Sequence[float]) -> dict:
     return dict(tickmode="array", tickvals=list(ticks), ticktext=[f"{t:,.6g}" for t in ticks])
 
 
+# --- Telling lines and values apart ---
+
+# From ``DASHED_FROM`` lines on, colour alone asks too much of the reader: no five colours
+# stay apart on both pages and to every colour-blind eye (palette.COLORWAY), so each line
+# also takes a dash of its own, in this order (the first line stays solid).
+LINE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+DASHED_FROM = 4
+
+
+def dashed_lines(traces: list[dict]) -> list[dict]:
+    """``traces`` (line traces drawn in the colorway's colours), each with a dash of its own
+    when there are ``DASHED_FROM`` or more of them; fewer are returned as they are."""
+    if len(traces) < DASHED_FROM:
+        return traces
+    return [
+        dict(t, line=dict(t.get("line") or {}, dash=LINE_DASHES[k % len(LINE_DASHES)]))
+        for k, t in enumerate(traces)
+    ]
+
+
+# A value printed on a bar: plotly shrinks it to the bar's width, to 11 px on a slide of 31
+# bars while the figure's font said 16, and a row of small values then ran together. Shrunk
+# below this many px it is hidden instead (plotly's ``uniformtext``: the values left shown
+# all take one size); the value stays on hover.
+MIN_VALUE_TEXT = 12
+VALUE_TEXT = dict(minsize=MIN_VALUE_TEXT, mode="hide")
+
+
 # --- Lines and titles drawn over a plot (layout shapes and annotations) ---
 
 

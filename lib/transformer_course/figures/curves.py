@@ -15,7 +15,7 @@ import torch
 
 from .. import _validate
 from . import _args
-from .base import figure, hline, log_ticks
+from .base import dashed_lines, figure, hline, log_ticks
 
 
 def waves_figure(
@@ -36,17 +36,19 @@ def waves_figure(
     positions = np.arange(pe.shape[0])
     values = pe.detach().cpu().numpy()
     return figure(
-        [
-            dict(
-                type="scatter",
-                x=positions,
-                y=values[:, d],
-                mode="lines+markers",
-                marker=dict(size=4),
-                name=f"dim {d} ({'sin' if d % 2 == 0 else 'cos'})" if sinusoidal else f"dim {d}",
-            )
-            for d in dims
-        ],
+        dashed_lines(
+            [
+                dict(
+                    type="scatter",
+                    x=positions,
+                    y=values[:, d],
+                    mode="lines+markers",
+                    marker=dict(size=4),
+                    name=f"dim {d} ({'sin' if d % 2 == 0 else 'cos'})" if sinusoidal else f"dim {d}",
+                )
+                for d in dims
+            ]
+        ),
         title=title,
         title_at_top=True,
         height=WAVES_HEIGHT + WAVES_LEGEND_ROW * (_legend_rows(len(dims)) - 1),
@@ -116,18 +118,20 @@ def gradient_distance_figure(
         raise ValueError("values must be a non-empty dict: name → (T,) tensor of gradient sizes")
     values = {name: _args.values(f"values[{name!r}]", v, ndim=1) for name, v in values.items()}
     return figure(
-        [
-            dict(
-                type="scatter",
-                x=list(range(v.shape[0])),
-                y=v.detach().double().cpu().numpy(),
-                mode="lines+markers",
-                marker=dict(size=4),
-                name=name,
-                hovertemplate=f"{name}<br>%{{x}} tokens back: %{{y:.3g}}<extra></extra>",
-            )
-            for name, v in values.items()
-        ],
+        dashed_lines(
+            [
+                dict(
+                    type="scatter",
+                    x=list(range(v.shape[0])),
+                    y=v.detach().double().cpu().numpy(),
+                    mode="lines+markers",
+                    marker=dict(size=4),
+                    name=name,
+                    hovertemplate=f"{name}<br>%{{x}} tokens back: %{{y:.3g}}<extra></extra>",
+                )
+                for name, v in values.items()
+            ]
+        ),
         title=title,
         height=360,
         legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"),
@@ -163,18 +167,20 @@ def depth_figure(
     _args.text("x_title", x_title)
     _args.text("y_title", y_title)
     return figure(
-        [
-            dict(
-                type="scatter",
-                x=list(range(1, v.shape[0] + 1)),
-                y=v.detach().double().cpu().numpy(),
-                mode="lines+markers",
-                marker=dict(size=5),
-                name=name,
-                hovertemplate=f"{name}<br>layer %{{x}}: %{{y:.3g}}<extra></extra>",
-            )
-            for name, v in values.items()
-        ],
+        dashed_lines(
+            [
+                dict(
+                    type="scatter",
+                    x=list(range(1, v.shape[0] + 1)),
+                    y=v.detach().double().cpu().numpy(),
+                    mode="lines+markers",
+                    marker=dict(size=5),
+                    name=name,
+                    hovertemplate=f"{name}<br>layer %{{x}}: %{{y:.3g}}<extra></extra>",
+                )
+                for name, v in values.items()
+            ]
+        ),
         title=title,
         height=360,
         legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"),

@@ -18,7 +18,7 @@ import torch
 
 from .. import _validate
 from . import _args, themes
-from .base import figure, ticks
+from .base import VALUE_TEXT, figure, ticks
 from .palette import (
     CHOSEN_COLOUR,
     DISTRACTOR_COLOUR,
@@ -128,6 +128,7 @@ def _distribution_figure(
         [bars],
         title=title,
         height=320,
+        uniformtext=VALUE_TEXT,  # 31 bars on a slide: values that do not fit are hidden, not shrunk
         yaxis=dict(range=[0, 1.12], title=dict(text=y_title)),
         xaxis=dict(xaxis, **ticks(words, len(words))),
     )
@@ -181,43 +182,61 @@ def likeliest_tokens_figure(
     # A value under 0.005 would read "0.00": left out, so that a row of them does not run together.
     labels = [f"{float(probs[i]):.2f}" if float(probs[i]) >= 0.005 else "" for i in shown]
     if true_probs is None:
-        return _likeliest_layout([dict(bars, text=labels, textposition="outside")], words, title, False)
+        bars.update(text=labels, textposition="outside", cliponaxis=False)
+        return _likeliest_layout([bars], words, title, False)
     truth = true_probs.detach().float().cpu()[shown]  # (top,)
+    ink = themes.theme().ink
     marks = dict(
         type="scatter",
         mode="markers",
         name="the stories' own probability",
         x=np.arange(len(shown)),
         y=truth.numpy(),
-        marker=dict(symbol="line-ew-open", size=28, line=dict(width=3, color=themes.theme().ink)),
+        # The page's ink, as the line's stroke: left to the colorway, an open symbol took its
+        # second colour, the chosen bar's vermillion, and vanished on that bar.
+        marker=dict(symbol="line-ew-open", size=28, color=ink, line=dict(width=3, color=ink)),
         customdata=words,
         hovertemplate="%{customdata}: stories %{y:.3f}<extra></extra>",
     )
     # The model's value sits above the bar and the mark alike: written just above the bar,
     # a mark a little higher (0.45 against 0.5) would strike it through; and a little above
     # the higher of the two (0.03 of the 0–1.15 axis, about 5 px), clear of the mark's stroke.
+    # Written by an unseen bar that reaches there, over the model's own (barmode "overlay"),
+    # not as text of its own: plotly fits a bar's value to the bar's width, or hides it
+    # (``VALUE_TEXT``), where free text ran into its neighbours ("0.010.010.01", a slide).
     values = dict(
-        type="scatter",
-        mode="text",
+        type="bar",
         x=np.arange(len(shown)),
         y=(torch.maximum(probs[shown], truth) + 0.03).numpy(),
+        width=0.8,  # a value is fitted to this width: a fifth of each slot stays between two
+        marker=dict(color=TRANSPARENT),
         text=labels,
-        textposition="top center",
+        textposition="outside",
+        cliponaxis=False,
         showlegend=False,
         hoverinfo="skip",
     )
     return _likeliest_layout([bars, marks, values], words, title, True)
 
 
+# The top margin's room for the legend's two rows (16 px text on a slide, and their spacing).
+LIKELIEST_LEGEND = 50
+
+
 def _likeliest_layout(traces: list[dict], words: list[str], title: str, legend: bool) -> go.Figure:
     return figure(
         traces,
         title=title,
-        height=320,
+        title_at_top=True,
+        height=320 + (LIKELIEST_LEGEND if legend else 0),
         showlegend=legend,
-        # Inside the plot, top right, where the least likely of the tokens shown stand low:
-        # above the plot it ran into the title as soon as the figure was narrow (a slide).
-        legend=dict(x=1, xanchor="right", y=1, yanchor="top", bgcolor=TRANSPARENT),
+        # Between the title and the plot, one entry a row, over no bar: inside the plot, top
+        # right, it covered the value of a tall bar there; in a row, it ran into the title as
+        # soon as the figure was narrow (a slide).
+        legend=dict(x=0, xanchor="left", y=1.02, yanchor="bottom", orientation="v", bgcolor=TRANSPARENT),
+        margin=dict(l=10, r=10, t=50 + (LIKELIEST_LEGEND if legend else 0), b=10),
+        barmode="overlay",  # the bar that writes a value lies over the model's bar, not beside it
+        uniformtext=VALUE_TEXT,
         yaxis=dict(range=[0, 1.15], title=dict(text="probability")),
         xaxis=dict(title=dict(text="next token"), tickangle=-30, **ticks(words, len(words))),
     )

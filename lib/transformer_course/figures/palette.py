@@ -26,10 +26,17 @@ YELLOW = "#F0E442"  # too light for thin lines on white: last in the cycle
 # A neutral for "everything else", light enough that bluish green stands out from it
 # to a deuteranope (the palette's own grey, #999999, has nearly bluish green's lightness).
 LIGHT_GREY = "#BBBBBB"
+# A line's grey: 3.5:1 against white and 5.4:1 against the dark page (#111111).
+MID_GREY = "#888888"
 
-# Lines without a colour of their own take these in turn (the template's colorway),
-# ordered so that the first three stay far apart under every simulated colour blindness.
-COLORWAY = (BLUE, ORANGE, SKY_BLUE, VERMILLION, BLUISH_GREEN, REDDISH_PURPLE, YELLOW)
+# Lines without a colour of their own take these in turn (the template's colorway).
+# The first five are the colours that keep a line's 3:1 contrast on the white page and on the
+# dark one alike, one per hue (orange and sky blue stand at 2.3:1 on white, yellow at 1.3:1):
+# orange beside vermillion and sky blue beside blue were two pairs of lines a reader of a
+# five-line chart could not tell apart, on the dark page most of all. The first three stay
+# far apart under every simulated colour blindness; from four lines on, each line also takes
+# a dash of its own (base.LINE_DASHES), since no five colours can.
+COLORWAY = (BLUE, VERMILLION, REDDISH_PURPLE, BLUISH_GREEN, MID_GREY, ORANGE, SKY_BLUE, YELLOW)
 
 
 def faded(colour: str, alpha: float) -> str:

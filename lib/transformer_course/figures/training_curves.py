@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from .. import _validate
 from . import _args, themes
-from .base import figure, hline, line_label, log_ticks, vline
+from .base import dashed_lines, figure, hline, line_label, log_ticks, vline
 from .palette import LOSS_COLOUR, TRANSPARENT, VALIDATION_COLOUR
 
 
@@ -167,7 +167,7 @@ def loss_comparison_figure(
     if log_y:
         y_axis.update(exponentformat="power", **log_ticks(v for t in traces for v in t["y"]))
     return figure(
-        traces,
+        dashed_lines(traces),
         title=title,
         height=360,
         legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"),
@@ -248,18 +248,20 @@ def progress_curves_figure(
     series = {name: _args.as_numbers(values).tolist() for name, values in series.items()}
     scale = 100.0 if percent else 1.0
     return figure(
-        [
-            dict(
-                type="scatter",
-                x=list(steps),
-                y=[float(v) * scale for v in values],
-                mode="lines+markers",
-                marker=dict(size=6),
-                name=name,
-                hovertemplate=f"{name}<br>step %{{x}}: %{{y:.1f}}<extra></extra>",
-            )
-            for name, values in series.items()
-        ],
+        dashed_lines(
+            [
+                dict(
+                    type="scatter",
+                    x=list(steps),
+                    y=[float(v) * scale for v in values],
+                    mode="lines+markers",
+                    marker=dict(size=6),
+                    name=name,
+                    hovertemplate=f"{name}<br>step %{{x}}: %{{y:.1f}}<extra></extra>",
+                )
+                for name, values in series.items()
+            ]
+        ),
         title=title,
         title_at_top=True,
         height=320,
