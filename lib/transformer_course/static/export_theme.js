@@ -126,7 +126,11 @@
       const span = Array.isArray(axis.range) ? Math.abs(axis.range[1] - axis.range[0]) : 0;
       if (axis.tickmode !== "array" || !Array.isArray(own.vals) || own.vals.length < 2 || !labels.length
           || !(axis._length > 0 && span > 0)) continue;
-      const step = Math.min(...own.vals.slice(1).map((v, i) => Math.abs(v - own.vals[i])));
+      // A log axis's range is in powers of ten: so must the gap between two labels be (else
+      // chapter 00's nine labels from 1 down to 0.005 were thinned to one).
+      const at = axis.type === "log" ? (v) => Math.log10(v) : (v) => v;
+      if (axis.type === "log" && !own.vals.every((v) => v > 0)) continue;
+      const step = Math.min(...own.vals.slice(1).map((v, i) => Math.abs(at(v) - at(own.vals[i]))));
       const pitch = (axis._length * step) / span;  // px between two of the axis's own labels
       const size = parseFloat(getComputedStyle(labels[0]).fontSize);
       const turn = /rotate\((-?[\d.]+)/.exec(labels[0].getAttribute("transform") || "");
