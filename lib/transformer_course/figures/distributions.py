@@ -59,8 +59,15 @@ def pointer_figure(
         hide_below=0.005,
         title=title,
         y_title="attention weight",
-        xaxis=dict(tickangle=-40),
+        xaxis=dict(FITTED_TICKS),
     )
+
+
+# Words under bars stand upright where they fit and slant only where they would run together:
+# plotly measures them as drawn (a slide's 16 px text, a 400 px page) and takes the first of
+# these angles at which they do not overlap, and automargin makes room below for a slant. A
+# fixed slant tilted eleven short words that had room on a slide (chapter 08's pointer).
+FITTED_TICKS = dict(autotickangles=[0, -40, -90], automargin=True)
 
 
 def _positions(name: str, value: object, n: int) -> set[int]:
@@ -134,6 +141,14 @@ def _distribution_figure(
     )
 
 
+# The model's legend entry in its bars' own colour. Plotly paints the swatch of bars coloured
+# one by one with the first bar's colour (vermillion when the chosen token is the likeliest),
+# unless the marker has a colour scale: then with the scale's colour halfway between cmin and
+# cmax. A scale of that one colour gives the swatch; the bars keep their named colours (plotly
+# draws a colour name as it is, and only maps numbers through the scale).
+NEUTRAL_SWATCH = dict(colorscale=[[0, LOSS_COLOUR], [1, LOSS_COLOUR]], cmin=0, cmax=1, showscale=False)
+
+
 def likeliest_tokens_figure(
     probs: torch.Tensor,
     labels: Sequence[str],
@@ -175,7 +190,7 @@ def likeliest_tokens_figure(
         name=name,
         x=np.arange(len(shown)),
         y=probs[shown].numpy(),
-        marker=dict(color=colours),
+        marker=dict(color=colours, **NEUTRAL_SWATCH),
         customdata=words,
         hovertemplate="%{customdata}: %{y:.3f}<extra>" + html.escape(name) + "</extra>",
     )
@@ -238,5 +253,5 @@ def _likeliest_layout(traces: list[dict], words: list[str], title: str, legend: 
         barmode="overlay",  # the bar that writes a value lies over the model's bar, not beside it
         uniformtext=VALUE_TEXT,
         yaxis=dict(range=[0, 1.15], title=dict(text="probability")),
-        xaxis=dict(title=dict(text="next token"), tickangle=-30, **ticks(words, len(words))),
+        xaxis=dict(title=dict(text="next token"), **FITTED_TICKS, **ticks(words, len(words))),
     )

@@ -6,6 +6,7 @@ The panels are laid out as one layout dict (axis domains, one title per panel), 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -118,6 +119,9 @@ def head_grid_figure(
         _args.height(height)
     cols = min(columns, len(heads))
     rows = -(-len(heads) // cols)
+    long_q, long_k = longest(query_tokens), longest(key_tokens)
+    margin = dict(l=14 + 8 * long_q, r=10, t=70, b=14 + 7 * long_k)
+    fig_height, gap = _grid_height(rows, lq, height, margin, 90 + rows * (40 + 14 * max(lq, 6)) + 6 * long_k)
     z_all = weights.detach().float().cpu().numpy()
     z = np.full((rows * (lq + 1) - 1, cols * (lk + 1) - 1), np.nan, dtype=np.float64)
     head_of = np.full(z.shape, -1, dtype=np.int64)
@@ -133,7 +137,7 @@ def head_grid_figure(
             dict(
                 text=text,
                 x=left + (lk - 1) / 2,
-                y=top - 0.5,
+                y=r * (lq + gap) - 0.5,  # the panel's top edge (``_row_edges``)
                 xref="x",
                 yref="y",
                 xanchor="center",
@@ -143,12 +147,15 @@ def head_grid_figure(
             )
         )
     # Words beside every row of panels and under every column (the axes are shared).
-    y_at = [r * (lq + 1) + q for r in range(rows) for q in range(lq)]
+    y_at = [r * (lq + gap) + q for r in range(rows) for q in range(lq)]
     x_at = [c * (lk + 1) + k for c in range(cols) for k in range(lk)]
     rows_of, cols_of = np.indices(z.shape)
     custom = np.stack([head_of, rows_of % (lq + 1), cols_of % (lk + 1)], axis=-1)  # (R, C, 3)
     trace = dict(
         type="heatmap",
+        # z's rows drawn between these edges: the empty row between two rows of panels as
+        # tall as a title needs (left to plotly, where one row is room enough).
+        y=_row_edges(rows, lq, gap) if gap > 1 else None,
         z=z,
         coloraxis="coloraxis",
         customdata=custom,
@@ -159,17 +166,16 @@ def head_grid_figure(
     )
     small = dict(size=11 if max(lq, lk) <= 12 else 9)  # long sentences: smaller words
     every = 1 if len(x_at) <= 120 else 4  # too many words to read: every fourth
-    long_q, long_k = longest(query_tokens), longest(key_tokens)
     # Words slant under their columns; a digit or two (chapter 08's source symbols) fits upright
     # under any column, and reads better so.
     slant = long_k > SHORT_LABEL
     return figure(
         [trace],
         title=title,
-        height=max(height or 0, 90 + rows * (40 + 14 * max(lq, 6)) + 6 * long_k),
+        height=fig_height,
         # Room for the longest word beside the panels and (slanted) under them; no automargin
         # pass (plotly would lay the figure out twice on every redraw).
-        margin=dict(l=14 + 8 * long_q, r=10, t=70, b=14 + 7 * long_k),
+        margin=margin,
         annotations=titles,
         meta=dict(tiles=tiles, rows=lq, columns=lk),
         xaxis=dict(
@@ -200,6 +206,29 @@ def head_grid_figure(
             colorbar=dict(title=dict(text="weight", side="right"), thickness=12, len=0.8),
         ),
     )
+
+
+# Pixels between two rows of panels, for the lower row's titles: a 16 px line (a slide's text)
+# and a few px either side. One empty row of cells (about 16 px) put "head 4" on the last row
+# of "head 0" (chapter 05's grid of eight heads, on a slide).
+TITLE_ROOM = 30
+
+
+def _grid_height(rows: int, lq: int, height: int | None, margin: dict, natural: int) -> tuple[int, float]:
+    """The grid's height in px, and the gap between two rows of panels in rows of cells: one
+    row where that is ``TITLE_ROOM`` px, or more, the figure taller by what they add (its
+    rows of cells keep their height)."""
+    tall = max(height or 0, natural)
+    per_cell = (tall - margin["t"] - margin["b"]) / (rows * (lq + 1) - 1)  # px a row of cells
+    if rows == 1 or per_cell >= TITLE_ROOM:
+        return tall, 1.0
+    return tall + math.ceil((rows - 1) * (TITLE_ROOM - per_cell)), TITLE_ROOM / per_cell
+
+
+def _row_edges(rows: int, lq: int, gap: float) -> list[float]:
+    """The y edges of the grid's rows of cells: ``lq`` rows of height 1 a panel, ``gap`` between
+    two panels (the empty row of z); row q of panel row r is centred at r * (lq + gap) + q."""
+    return [r * (lq + gap) + q - 0.5 for r in range(rows) for q in range(lq + 1)]
 
 
 def head_of_grid(fig: go.Figure, head: int) -> np.ndarray:

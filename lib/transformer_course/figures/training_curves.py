@@ -80,7 +80,7 @@ def loss_curve_figure(
     extra = {}
     if floor is not None:
         extra["shapes"] = [hline(floor)]
-        extra["annotations"] = [line_label(floor, f"{floor_label} {floor:.3f}", above=False, log=log_y)]
+        extra["annotations"] = [floor_annotation(floor, floor_label, log_y)]
     return figure(
         traces,
         title=title,
@@ -95,6 +95,23 @@ def loss_curve_figure(
         yaxis=y_axis,
         **extra,
     )
+
+
+# Pixels between the floor's label and the plot's right end: the last held-out marker (8 px)
+# sits on that end, and a label flush with it ran into the marker and the axis.
+FLOOR_INSET = 14
+# Pixels between the floor's line and its label's text: clear of the held-out markers (4 px
+# either side of their loss) and of the running mean, both close to the floor by the end.
+FLOOR_LIFT = 5
+
+
+def floor_annotation(floor: float, label: str, log_y: bool) -> dict:
+    """``label`` and the floor's value inside the plot, just above its dotted line and a little
+    left of the right end. Below the line, at the right end, it sat on the x axis's last tick
+    label; above, it is clear of the axis, and of the curves that come down onto the floor."""
+    annotation = line_label(floor, f"{label} {floor:.3f}", above=True, log=log_y)
+    annotation.update(xshift=-FLOOR_INSET, yshift=FLOOR_LIFT)
+    return annotation
 
 
 def _loss_curves(steps: object, losses: object, smoothed: object) -> tuple[list, list]:
