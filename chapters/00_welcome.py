@@ -195,9 +195,10 @@ assert shrink < 0.01 and grow > 100
 #
 # The factor above is a cartoon. Here is the real thing, measured by PyTorch's autograd
 # (the lib's `recurrence` module): a tiny RNN with a state of 16 numbers reads 50 random
-# token vectors, one per step, h_t = tanh(W h_{t-1} + U x_t). Back-propagate from its last
-# state and see how much gradient reaches each token. Beside it, one self-attention layer
-# reads the same 50 tokens, and the gradient starts from its last output.
+# token vectors, one per step, h<sub>t</sub> = tanh(W h<sub>t−1</sub> + U x<sub>t</sub>).
+# Back-propagate from its last state and see how much gradient reaches each token. Beside
+# it, one self-attention layer reads the same 50 tokens, and the gradient starts from its
+# last output.
 
 # %% slideshow={"slide_type": "fragment"}
 from transformer_course.recurrence import attention_gradients, rnn_gradients
