@@ -18,11 +18,39 @@ let watching = false;
 function watchPage() {
   if (watching) return;
   watching = true;
-  const repaintAll = () => { for (const repaint of views) repaint(); };
+  const repaintAll = () => { followSlides(); for (const repaint of views) repaint(); };
   new MutationObserver(repaintAll).observe(document.body, {
     attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-deck-mode"] });
   let timer = null;
   window.addEventListener("resize", () => { clearTimeout(timer); timer = setTimeout(repaintAll, 100); });
+}
+
+// Presenting, the deck goes from slide to slide by the classes of the notebook's cells
+// (ONSCREEN): when they change, the figures on screen are laid out again for the cells beside
+// them (deckHeight), at most once every SLIDE_MS, and only those whose height changes (``refits``:
+// each view's check). Not watched outside the deck: a click, a keystroke, plotly's own drawing
+// change classes inside the notebook too, and the browser tests time those repaints.
+const SLIDE_MS = 80, ONSCREEN = "jp-deck-mod-onscreen";
+const refits = new Set();
+let slides = null;  // {observer, notebooks (those observed), timer} while presenting
+function followSlides() {
+  if (!isPresenting()) {
+    if (slides) { slides.observer.disconnect(); clearTimeout(slides.timer); slides = null; }
+    return;
+  }
+  if (!slides) {
+    const refitAll = () => { slides && (slides.timer = null); for (const refit of refits) refit(); };
+    const observer = new MutationObserver((records) => {
+      if (slides.timer || !records.some((r) => r.target.classList?.contains("jp-Notebook-cell"))) return;
+      slides.timer = setTimeout(refitAll, SLIDE_MS);
+    });
+    slides = { observer, notebooks: new WeakSet(), timer: null };
+  }
+  for (const notebook of document.querySelectorAll(".jp-Notebook")) {  // and one opened since
+    if (slides.notebooks.has(notebook)) continue;
+    slides.notebooks.add(notebook);
+    slides.observer.observe(notebook, { attributes: true, attributeFilter: ["class"], subtree: true });
+  }
 }
 
 function isDark() { return document.body.dataset.jpThemeLight === "false"; }
@@ -33,10 +61,27 @@ function isPresenting() { return document.body.dataset.jpDeckMode === "presentin
 // views share it by rows. Figure text at least DECK_FONT px (static/course.css sizes the
 // rest of the slide).
 const DECK_FONT = 16, DECK_MIN_FONT = 12, DECK_MIN_HEIGHT = 220, DECK_MARGIN = 56;
+// The other cells on the figure's slide (a heading above it, a fragment of words below):
+// their height and margins. None while the figure's own cell is off screen: the deck shows
+// another slide then, and the figure is laid out again when its own comes (followSlides).
+function slideMates(cell) {
+  if (!cell || !cell.classList.contains(ONSCREEN)) return 0;
+  let height = 0;
+  const shown = cell.closest(".jp-Notebook")?.querySelectorAll(`.jp-Notebook-cell.${ONSCREEN}`) || [];
+  for (const other of shown) {  // a fragment not shown yet too: the deck keeps its room (opacity 0)
+    if (other === cell || !other.offsetHeight) continue;
+    const style = getComputedStyle(other);
+    height += other.offsetHeight + parseFloat(style.marginTop) + parseFloat(style.marginBottom);
+  }
+  return height;
+}
+
 function deckHeight(div) {
-  // The cell's code and its other outputs (printed lines, other figures) stay on the slide.
+  // The cell's code and its other outputs (printed lines, other figures) stay on the slide,
+  // and so do the other cells shown with it.
   const cell = div.closest(".jp-Cell"), own = div.closest(".jp-OutputArea-child");
   let chrome = cell ? (cell.querySelector(".jp-Cell-inputWrapper")?.offsetHeight || 0) : 0;
+  chrome += slideMates(div.closest(".jp-Notebook-cell"));
   for (const output of cell ? cell.querySelectorAll(".jp-OutputArea-child") : []) {
     if (output !== own && !output.contains(own)) chrome += output.offsetHeight;
   }
@@ -59,6 +104,11 @@ function deckHeight(div) {
   }
   const room = window.innerHeight - DECK_MARGIN - chrome - 8 * (rows - 1);
   return Math.max(DECK_MIN_HEIGHT, Math.floor(room / rows) * span + 8 * (span - 1));
+}
+
+// The height a figure that asks for ``asked`` px is drawn at on a slide (none asked: plotly's 450).
+function deckTarget(div, asked) {
+  return Math.min(asked || 450, deckHeight(div));
 }
 
 // Font sizes a figure sets itself (tick labels, panel titles): none below DECK_MIN_FONT.
@@ -137,10 +187,12 @@ function themed(text, themes, div) {
     for (const key of Object.keys(spec.layout)) {
       if (/^[xy]axis\d*$/.test(key)) spec.layout[key] = { ...spec.layout[key], automargin: true };
     }
-    spec.layout.height = Math.min(spec.layout.height || 450, deckHeight(div));
+    div.dataset.tcAskedHeight = String(spec.layout.height || 0);  // for refit, after a slide change
+    spec.layout.height = deckTarget(div, spec.layout.height);
+    div.dataset.tcDeckHeight = String(spec.layout.height);
     spec.layout.font = { ...(spec.layout.font || {}), size: DECK_FONT };
     if (besideTall(div)) compact(spec.layout);
-  }
+  } else delete div.dataset.tcDeckHeight;  // refit: only for a figure drawn for the deck
   return spec;
 }
 
@@ -433,9 +485,21 @@ async function render({ model, el }) {
   // redraws the figure (only if it was drawn for another).
   const repaint = () => { if (div.dataset.tcMode && div.dataset.tcMode !== pageMode()) update(); };
   views.add(repaint);
+  // The cells on screen changed (another slide, a fragment shown): drawn again where this figure
+  // is on screen and its height on the slide is no longer the one it was drawn at.
+  const refit = () => {
+    if (!isPresenting() || !div.dataset.tcDeckHeight || div.dataset.tcMode !== pageMode()) return;
+    if (!div.closest(".jp-Notebook-cell")?.classList.contains(ONSCREEN)) return;
+    const height = deckTarget(div, Number(div.dataset.tcAskedHeight));
+    if (String(height) !== div.dataset.tcDeckHeight) update();
+  };
+  refits.add(refit);
   watchPage();
+  followSlides();
   await update(true);
-  return () => { alive = false; views.delete(repaint); observer.disconnect(); Plotly.purge(div); };
+  return () => {
+    alive = false; views.delete(repaint); refits.delete(refit); observer.disconnect(); Plotly.purge(div);
+  };
 }
 
 export default { render };
