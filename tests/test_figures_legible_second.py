@@ -8,8 +8,6 @@ whose lines took two oranges and two blues, hard to tell apart on the dark page.
 
 import itertools
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -212,24 +210,18 @@ def test_the_dashes_keep_a_lines_own_style():
 
 # --- 3. as a reader sees it: drawn by plotly.js in Chromium at a slide's size ---
 
-CHROMIUM = Path(os.environ.get("TC_CHROMIUM", "/usr/bin/chromium"))
-
 
 @pytest.fixture(scope="module")
-def page():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
+def page(browser):
+    """A tab of the run's one Chromium (tests/conftest.py) with plotly.js loaded."""
     from plotly.offline import get_plotlyjs
 
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM))
-        tab = browser.new_page(viewport=dict(width=1280, height=720))
-        tab.set_content(
-            f"<html><body style='margin:0'><div id=f></div><script>{get_plotlyjs()}</script></body></html>"
-        )
-        yield tab
-        browser.close()
+    tab = browser.new_page(viewport=dict(width=1280, height=720))
+    tab.set_content(
+        f"<html><body style='margin:0'><div id=f></div><script>{get_plotlyjs()}</script></body></html>"
+    )
+    yield tab
+    tab.close()
 
 
 def drawn_values(page, fig, width: int) -> list[dict]:

@@ -11,8 +11,6 @@ Each is checked on the figure's JSON, and as plotly.js draws it in Chromium (ski
 """
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -167,24 +165,18 @@ def test_the_models_legend_entry_shows_the_models_bar_colour_not_the_chosen_one(
 
 # --- as plotly.js draws them, in Chromium ---
 
-CHROMIUM = Path(os.environ.get("TC_CHROMIUM", "/usr/bin/chromium"))
-
 
 @pytest.fixture(scope="module")
-def page():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
+def page(browser):
+    """A tab of the run's one Chromium (tests/conftest.py) with plotly.js loaded."""
     from plotly.offline import get_plotlyjs
 
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM))
-        tab = browser.new_page(viewport=dict(width=1280, height=720))
-        tab.set_content(
-            f"<html><body style='margin:0'><div id=f></div><script>{get_plotlyjs()}</script></body></html>"
-        )
-        yield tab
-        browser.close()
+    tab = browser.new_page(viewport=dict(width=1280, height=720))
+    tab.set_content(
+        f"<html><body style='margin:0'><div id=f></div><script>{get_plotlyjs()}</script></body></html>"
+    )
+    yield tab
+    tab.close()
 
 
 def draw(page, fig, width: int, dark: bool, script: str, height: int | None = None):

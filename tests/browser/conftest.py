@@ -1,4 +1,4 @@
-"""Fixtures for the browser suite: Chromium (or a clear skip), one JupyterLab, a report.
+"""Fixtures for the browser suite: one JupyterLab, a report (Chromium: ``browser``, in tests/conftest.py).
 
 Skipped when /usr/bin/chromium (or $TC_CHROMIUM) is missing; TC_REQUIRE_BROWSER=1 turns
 that skip into a failure (CI sets it).
@@ -12,36 +12,7 @@ import statistics
 
 import pytest
 
-from .lab import BUILD, CHROMIUM, start_lab
-
-
-def _unavailable() -> str | None:
-    if not CHROMIUM.exists():
-        return (
-            f"Chromium not found at {CHROMIUM} (install it: apt-get install -y chromium, or set TC_CHROMIUM)"
-        )
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (make env installs it)"
-    return None
-
-
-@pytest.fixture(scope="session")
-def browser():
-    reason = _unavailable()
-    if reason:
-        if os.environ.get("TC_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"TC_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
+from .lab import BUILD, start_lab
 
 
 @pytest.fixture(scope="session")
