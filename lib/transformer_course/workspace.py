@@ -48,7 +48,6 @@ from .workspace_lab import (  # noqa: F401 (LAB_SETTINGS: the course's settings,
     lab_command,
     lab_records,
     lab_url,
-    running_labs,
 )
 
 PATTERN = "[0-9][0-9]_*.ipynb"

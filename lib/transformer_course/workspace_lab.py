@@ -142,8 +142,3 @@ def _status(url: str, token: str, timeout: float) -> bool:
             return response.status == 200 and isinstance(json.loads(response.read()), dict)
     except (OSError, ValueError):  # refused, timed out, 403 for another token, not JSON
         return False
-
-
-def running_labs(ws) -> list[str]:
-    """Addresses of the Jupyter servers recorded as serving this workspace (``lab_records``)."""
-    return [lab_url(info) for info in lab_records(ws)]
