@@ -10,7 +10,7 @@
 # # 08 · Training and generation: the model learns
 #
 # Chapter 04 made a promise: **queries and keys are not born as attention**. In a fresh
-# model W_Q and W_K are random, so the attention weights are noise. Training is what
+# model W<sub>Q</sub> and W<sub>K</sub> are random, so the attention weights are noise. Training is what
 # turns them into something useful.
 #
 # In this chapter you train Transformers live, on your own CPU, and watch it happen:
@@ -19,7 +19,8 @@
 # 2. a model learns which noun **"it"** refers to, and you scrub through training to
 #    see its attention form;
 # 3. the trained model **writes its answer one token at a time**, greedily or by
-#    sampling with a temperature.
+#    sampling with a temperature;
+# 4. a popular from-scratch tutorial's model races the paper's design.
 
 # %% slideshow={"slide_type": "skip"}
 import math
@@ -75,7 +76,7 @@ for i in range(3):
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The model: chapter 07's Transformer, made small
 #
-# One encoder layer, one decoder layer, d_model = 32 and two heads: about 22 thousand
+# One encoder layer, one decoder layer, d<sub>model</sub> = 32 and two heads: about 22 thousand
 # parameters, against about 65 million in the paper's base model.
 
 # %% slideshow={"slide_type": "fragment"}
@@ -96,13 +97,15 @@ assert (untrained[0, 1:] == vocab.bos_id).all()   # the same token after every p
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Untrained, it writes nonsense: with these random weights, the same token after every
 # prefix (`<bos>` here). It never writes `<eos>`, so only the limit of 7 new tokens stops it.
+# (`greedy_decode` writes one token at a time, always the likeliest; "Generation: one
+# token at a time" builds it.)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### How wrong is it? The loss
 #
 # Training needs one number that says how wrong the model is: the **cross-entropy
-# loss**. The decoder reads the target shifted right by one, `tgt[:, :-1]`, and at each
-# position must predict the next token, `tgt[:, 1:]` (chapter 07). The loss is the
+# loss**. The decoder reads the target shifted right by one, `trg[:, :-1]`, and at each
+# position must predict the next token, `trg[:, 1:]` (chapter 07). The loss is the
 # average of −log(probability the model gave to the right token).
 #
 # A model that knew nothing and spread its probability evenly over the V tokens would
@@ -154,14 +157,14 @@ with torch.no_grad():                                   # the lib's loss is the 
 # Training repeats four steps, a few hundred times:
 #
 # ```python
+# optimiser.zero_grad()               # (clear the last batch's gradients first)
 # loss = seq2seq_loss(model, batch)   # 1. forward: how wrong on this batch?
-# optimiser.zero_grad()
 # loss.backward()                     # 2. backward: which way should each weight move?
 # optimiser.step()                    # 3. move every weight a little downhill
 #                                     # 4. next batch
 # ```
 #
-# Back-propagation computes, for every weight (W_Q and W_K included), how the loss would
+# Back-propagation computes, for every weight (W<sub>Q</sub> and W<sub>K</sub> included), how the loss would
 # change if that weight changed. The optimiser (Adam) then nudges each weight the way
 # that lowers the loss. `train` in the lib runs this loop, with a progress bar, and
 # calls the live curve below every 20 steps.
@@ -169,10 +172,11 @@ with torch.no_grad():                                   # the lib's loss is the 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Your turn: one training step
 #
-# Write `my_train_step(model, optimiser, loss_fn, batch)`: the four steps above for one batch,
-# with `loss = loss_fn(model, batch)`. Return the loss as a plain number (`loss.item()`), so
-# that the loop can plot it without keeping the whole computation in memory. The checker
-# runs your step on three batches in a row and compares the losses and the weights.
+# Write `my_train_step(model, optimiser, loss_fn, batch)`: the block above for one batch
+# (`zero_grad`, then steps 1–3), with `loss = loss_fn(model, batch)`. Return the loss as a
+# plain number (`loss.item()`), so that the loop can plot it without keeping the whole
+# computation in memory. The checker runs your step on three batches in a row and compares
+# the losses and the weights.
 
 # %% slideshow={"slide_type": "fragment"}
 def my_train_step(model, optimiser, loss_fn, batch) -> float:
@@ -275,9 +279,9 @@ for text in ["1 2 3 4 5", "7 7 0", "6 5 4 3 2 1"]:
 # %% slideshow={"slide_type": "subslide"}
 def unshifted_loss(model, batch):
     """The bug: the labels are the very tokens the decoder reads."""
-    src, tgt = batch
-    logits = model(src, tgt[:, :-1])
-    return F.cross_entropy(logits.flatten(0, 1), tgt[:, :-1].flatten(), ignore_index=vocab.pad_id)
+    src, trg = batch
+    logits = model(src, trg[:, :-1])
+    return F.cross_entropy(logits.flatten(0, 1), trg[:, :-1].flatten(), ignore_index=vocab.pad_id)
 
 
 def short_run(loss_fn, steps=40):
@@ -306,9 +310,8 @@ assert bug[1][-1] < 0.01 and bug[1][-1] < right[1][-1] / 10    # the bug's loss 
 assert bug[2] == 0.0 and right[2] > bug[2]                      # … and it never writes a right answer
 
 # %% slideshow={"slide_type": "subslide"}
-figures.depth_figure({name: losses for name, (_, losses, _) in runs.items()},
-                     title="Training loss: the copying bug looks better", y_title="loss (log scale)",
-                     x_title="training step")
+figures.loss_comparison_figure({name: losses.tolist() for name, (_, losses, _) in runs.items()},
+                               title="Training loss: the copying bug looks better")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The buggy loss races to almost 0, far below the right one, and yet the model never writes
@@ -356,8 +359,10 @@ assert (mirrored > 2 * even).all() and mirrored.mean() > 0.5
 # the oven? You know at once: ovens do not taste good. Change the end, "… and **it** was
 # broken", and "it" becomes the oven. **The words after "it" decide.**
 #
-# Our corpus is made of such sentences: two nouns from different groups (food,
-# appliances, animals, vehicles) and a predicate that fits only one of them.
+# Our corpus is made of such sentences: two nouns from different groups (food; household
+# things such as ovens, tables and boxes; animals; vehicles) and a predicate that fits only
+# one of them. The noun "it" means is the **referent**; the other noun is the
+# **distractor**.
 
 # %% slideshow={"slide_type": "fragment"}
 pt = pronoun_task(num_train=2000, num_test=300, seed=0)
@@ -376,6 +381,8 @@ print(f"the referent is the first noun in {first:.0%} of held-out sentences: pos
 # then **one more attention head** whose query comes from the position of "it". Its
 # attention weights over the sentence are the answer: a probability for each word.
 #
+# In the bars below, green marks the referent and orange the distractor.
+#
 # Training pushes up the weight on the true referent (cross-entropy again). Nothing
 # tells the model which words are food or what "tasted" means: it must discover that
 # from the examples.
@@ -383,7 +390,7 @@ print(f"the referent is the first noun in {first:.0%} of held-out sentences: pos
 # %% slideshow={"slide_type": "subslide"}
 pronoun_config = TransformerConfig(vocab_size=len(pt.vocab), d_model=32, num_heads=2,
                                    num_encoder_layers=1, num_decoder_layers=1, d_ff=64,
-                                   dropout=0.0, max_len=16)
+                                   dropout=0.0, max_len=16)   # the pointer uses no decoder layer
 torch.manual_seed(0)
 pointer = PronounPointer(pronoun_config)
 sentence = "the pizza came out of the oven and it tasted good".split()
@@ -412,7 +419,7 @@ pointer_history = train(pointer, pointer_loss, lambda idx: pt.train[idx], len(pt
 pointer_seconds = time.perf_counter() - began
 wins = referent_wins(pointer, pt.test).float().mean().item()
 print(f"100 steps in {pointer_seconds:.1f} s; loss {pointer_history.losses[0]:.2f} → "
-      f"{pointer_history.last_loss:.3f}")
+      f"{pointer_history.last_loss:.1e}")
 print(f"pointer head (the one head on top of the encoder, query at \"it\"): the referent "
       f"outweighs the distractor in {wins:.1%} of {len(pt.test)} held-out sentences")
 assert wins >= 0.9 and wins_before < 0.75
@@ -610,8 +617,8 @@ with torch.no_grad():
     first_logits = logits_fn(torch.tensor([[vocab.bos_id]]))[0, -1]    # what comes after <bos>?
 for temperature in (0.5, 1.0, 2.0, 5.0):
     p = next_token_probs(first_logits, temperature=temperature)
-    print(f"T = {temperature:3}: p('5') = {p[vocab.stoi['5']]:.2f}, largest other = "
-          f"{p.topk(2).values[1]:.2f}")
+    print(f"T = {temperature:3}: p('5') = {p[vocab.stoi['5']]:.4f}, largest other = "
+          f"{p.topk(2).values[1]:.1e}")
 cold = next_token_probs(first_logits, temperature=0.5)
 hot = next_token_probs(first_logits, temperature=5.0)
 assert cold.max() > hot.max()
@@ -808,7 +815,8 @@ for name, m in contestants.items():
 
 # %% slideshow={"slide_type": "subslide"}
 print(f"5 models × 80 steps in {time.perf_counter() - began:.1f} s\n")
-print(f"{'':34} {'weights':>7} {'loss < 0.5':>10} {'final loss':>10} {'held-out':>8}  largest cross weight")
+print(f"{'':34} {'params':>7} {'loss < 0.5':>10} {'final loss':>10} {'held-out':>8}  "
+      "largest cross weight (before → after)")
 for name, r in results.items():
     when = f"step {r['under_half']}" if r["under_half"] else "not yet"
     print(f"{name:34} {r['weights']:>7,} {when:>10} {r['final']:>10.3f} "
@@ -828,22 +836,22 @@ assert paper["accuracy"] >= tutorial["accuracy"] > lib_run["accuracy"]
 
 # %% slideshow={"slide_type": "subslide"}
 figures.loss_comparison_figure({name: r["curve"] for name, r in results.items()},
-                               title="Reversing, 80 steps: running mean of the loss")
+                               title="Reversing, 80 steps: running mean of the loss over 10 steps")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # What the race shows:
 #
 # - **(a) The shared projection costs.** A full projection for every head (3·32² = 3,072
-#   numbers in W_Q, W_K, W_V per attention layer instead of 3·16² = 768) brings the loss
-#   under 0.5 sooner, ends the race with a loss about three times lower, and attends
-#   more sharply: the largest cross-attention weight per row starts near a quarter (a
+#   numbers in W<sub>Q</sub>, W<sub>K</sub>, W<sub>V</sub> per attention layer instead of
+#   3·16² = 768) brings the loss under 0.5 sooner, ends the race with a loss about three
+#   times lower, and attends more sharply: the largest cross-attention weight per row starts near a quarter (a
 #   fresh model spreads over the 3 to 6 source symbols) and climbs higher. To reverse,
 #   output position t must find one source position; a head that reads half of each
 #   vector, through a matrix it shares with the other head, finds it more slowly.
 # - **(b) √embed_size makes little difference here.** With 2 heads it divides the scores
 #   by only √2 ≈ 1.4 more than the paper does: the weights start a little flatter, and
-#   training soon learns the missing factor (chapter 05: W_Q × √heads undoes it). Its
-#   small edge here is within the noise: with other seeds, tried when this section was
+#   training soon learns the missing factor (chapter 05: W<sub>Q</sub> × √heads undoes it).
+#   The fix's small edge here is within the noise: with other seeds, tried when this section was
 #   written, it sometimes goes the other way, while (a)'s never did. It
 #   would matter more with more heads (√8 ≈ 2.8 at the tutorial's default of 8, where
 #   chapter 05 found fresh rows almost uniform) and in deeper stacks, where every layer

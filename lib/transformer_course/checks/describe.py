@@ -119,6 +119,8 @@ def _describe(got: object, want: object, atol: float, parts: Sequence[str] | Non
     # Entries that ``same`` accepts (NaN against NaN included) count as no difference.
     close = torch.isclose(got, want, atol=atol, rtol=RTOL, equal_nan=True)
     diff = (got - want).abs().nan_to_num(nan=float("inf")).masked_fill(close, 0.0)
+    if not got.dim():  # one number: an index () would say nothing
+        return f"expected {float(want):.4f}, got {float(got):.4f} (a difference of {float(diff):.3g})"
     where = _unravel(int(diff.argmax()), diff.shape)
     return (
         f"largest difference {float(diff.max()):.3g} at index {where} "
@@ -266,11 +268,18 @@ def _describe_sequence(got: object, want: tuple | list, atol: float, parts: Sequ
     right = [i for i in range(len(want)) if i not in wrong]
     first = wrong[0]
     sentence = f"{label(first)} differs: {_describe(got[first], want[first], atol)}"
+
+    def labels(items: list[int]) -> str:  # "items 1 and 2 of the list", not each item's label in turn
+        if parts or len(items) == 1:
+            return " and ".join(label(i) for i in items)
+        numbers = ", ".join(str(i) for i in items[:-1])
+        return f"items {numbers} and {items[-1]} of the {kind}"
+
     if right:
         verb = "is" if len(right) == 1 else "are"
-        return f"{sentence}; {' and '.join(label(i) for i in right)} {verb} right"
-    others = " and ".join(label(i) for i in wrong[1:])
-    return f"{sentence}; {others} differ{'s' if len(wrong) == 2 else ''} too" if others else sentence
+        return f"{sentence}; {labels(right)} {verb} right"
+    others = wrong[1:]
+    return f"{sentence}; {labels(others)} differ{'s' if len(others) == 1 else ''} too" if others else sentence
 
 
 def _float(x: int | float) -> float:

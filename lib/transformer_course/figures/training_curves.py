@@ -214,6 +214,12 @@ def _progress_args(
     return numbers.tolist()
 
 
+def _hover_value(percent: bool) -> str:
+    """Percentages read well to one decimal ("97.5%"); other values (a learning rate of
+    0.00067) would show as 0.0 that way, so they keep three significant digits."""
+    return "%{y:.1f}%" if percent else "%{y:.3g}"
+
+
 def progress_curve_figure(
     steps: Sequence[int],
     values: Sequence[float],
@@ -236,7 +242,7 @@ def progress_curve_figure(
                 mode="lines+markers",
                 line=dict(color=LOSS_COLOUR),
                 marker=dict(size=6),
-                hovertemplate="step %{x}: %{y:.1f}<extra></extra>",
+                hovertemplate=f"step %{{x}}: {_hover_value(percent)}<extra></extra>",
             )
         ],
         title=title,
@@ -274,7 +280,7 @@ def progress_curves_figure(
                     mode="lines+markers",
                     marker=dict(size=6),
                     name=name,
-                    hovertemplate=f"{name}<br>step %{{x}}: %{{y:.1f}}<extra></extra>",
+                    hovertemplate=f"{name}<br>step %{{x}}: {_hover_value(percent)}<extra></extra>",
                 )
                 for name, values in series.items()
             ]

@@ -1,0 +1,40 @@
+"""What a learner reads when an answer is one number off, or a list inside a tuple is,
+and what a chart's hover says about a learning rate (from reading chapter 08 as a learner)."""
+
+import torch
+from transformer_course import figures
+from transformer_course.checks.describe import describe_difference
+
+
+def test_one_number_is_described_without_an_empty_index():
+    message = describe_difference(torch.tensor(3.7162), torch.tensor(3.3989))
+    assert "index ()" not in message
+    assert "expected 3.3989, got 3.7162" in message and "0.317" in message
+
+
+def test_several_wrong_items_of_a_list_are_named_once():
+    got = ([1.0, 2.0, 3.0], torch.ones(2))
+    want = ([0.0, 0.0, 0.0], torch.zeros(2))
+    message = describe_difference(got, want, parts=("losses", "weights"))
+    assert "items 1 and 2 of the list differ too" in message
+    assert "item 1 of the list and item 2 of the list" not in message
+    assert message.startswith("the losses (item 0) differs: item 0 of the list differs")
+    assert message.endswith("; the weights (item 1) differs too")
+
+
+def test_many_right_items_are_named_together():
+    message = describe_difference([9.0, 1.0, 2.0, 3.0], [0.0, 1.0, 2.0, 3.0])
+    assert message.endswith("; items 1, 2 and 3 of the list are right")
+
+
+def test_a_learning_rate_hovers_with_its_digits():
+    rates = [0.00067, 0.02, 0.002]
+    one = figures.progress_curve_figure([1, 30, 200], rates, percent=False)
+    many = figures.progress_curves_figure([1, 30, 200], {"lr": rates}, percent=False)
+    for fig in (one, many):
+        assert "%{y:.3g}" in fig.data[0].hovertemplate and ".1f" not in fig.data[0].hovertemplate
+
+
+def test_a_percentage_hovers_as_one():
+    fig = figures.progress_curve_figure([1, 2], [0.5, 0.975])
+    assert "%{y:.1f}%" in fig.data[0].hovertemplate
