@@ -2,8 +2,9 @@
 and what a chart's hover says about a learning rate (from reading chapter 08 as a learner)."""
 
 import torch
-from transformer_course import figures
+from transformer_course import checks, figures
 from transformer_course.checks.describe import describe_difference
+from transformer_course.checks.harness import Result
 
 
 def test_one_number_is_described_without_an_empty_index():
@@ -38,3 +39,32 @@ def test_a_learning_rate_hovers_with_its_digits():
 def test_a_percentage_hovers_as_one():
     fig = figures.progress_curve_figure([1, 2], [0.5, 0.975])
     assert "%{y:.1f}%" in fig.data[0].hovertemplate
+
+
+def my_softmax(scores, dim=-1):
+    raise NotImplementedError
+
+
+def test_not_attempted_names_the_learners_own_function():
+    result = checks.check_softmax(my_softmax)
+    assert result.status == checks.NOT_ATTEMPTED
+    assert result.message.startswith("my_softmax is not attempted yet")
+
+
+def test_a_function_without_a_name_gets_the_exercises():
+    def unnamed(scores, dim=-1):
+        raise NotImplementedError
+
+    unnamed.__name__ = "<lambda>"
+    assert checks.check_softmax(unnamed).message.startswith("softmax is not attempted yet")
+
+
+def test_code_in_a_verdict_is_drawn_as_code_not_backticks():
+    page = checks.check_softmax(my_softmax)._repr_html_()
+    assert "<code>raise NotImplementedError</code>" in page and "`" not in page
+
+
+def test_code_spans_are_escaped_before_they_are_drawn():
+    result = Result(checks.WRONG, "use `x < y` then `<b>`")
+    page = result._repr_html_()
+    assert "<code>x &lt; y</code>" in page and "<code>&lt;b&gt;</code>" in page and "<b>`" not in page

@@ -69,8 +69,21 @@ class Result:
         icon = {PASSED: "✔", NOT_ATTEMPTED: "…"}.get(self.status, "✘")
         return (
             f'<div class="tc-check" style="border-left:4px solid {colour};padding:6px 10px;'
-            f'color:{colour}"><b>{icon} {self.status}</b>: {html.escape(self.message)}</div>'
+            f'color:{colour}"><b>{icon} {self.status}</b>: {_code_spans(html.escape(self.message))}</div>'
         )
+
+
+def _own_name(fn: Callable, exercise: str) -> str:
+    """The name the learner gave the function (``my_softmax``), which is what they look for
+    in their notebook; the exercise's own name when it has none (a lambda, a partial)."""
+    name = getattr(fn, "__name__", "")
+    return name if isinstance(name, str) and name.isidentifier() else exercise
+
+
+def _code_spans(text: str) -> str:
+    """`code` in a message → <code>code</code>: in a notebook (and on a slide) the backticks
+    would show as they are typed."""
+    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", text)
 
 
 @dataclass(frozen=True)
@@ -198,7 +211,8 @@ class _Run:
         except NotImplementedError:
             return Result(
                 NOT_ATTEMPTED,
-                f"{self.name} is not attempted yet: replace `raise NotImplementedError` with your "
+                f"{_own_name(self.learner_fn, self.name)} is not attempted yet: replace "
+                "`raise NotImplementedError` with your "
                 "code in the exercise's cell, run that cell, then run this one again.",
             )
         except SystemExit:
