@@ -578,11 +578,10 @@ figures.matrix_heatmap(by_word.flatten(1), list(heads), head_names,
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Watch them look back
 #
-# Chapter 00's sentence, "the pizza came out of the oven and it …", inside a story: the
-# attention of the head chosen for "it", every mention of the referent in green and of the
-# other noun in orange; then the head chosen for "he".
+# Chapter 00's sentence, "the pizza came out of the oven and it …", in a story: the head
+# for "it" (the referent's mentions green, the other noun's orange), then the one for "he".
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "fragment"}
 example = generator.parse(prefix + " cheesy . squatch looked at lily and he roared .")   # `good`, early on
 with torch.no_grad():
     model(encode([example]), need_weights=True)
