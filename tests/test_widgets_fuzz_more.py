@@ -127,7 +127,7 @@ def test_a_selection_slider_refuses_none_and_keeps_its_value(name, control):
     explorer = EXPLORERS[name]()
     slider = explorer.controls[control]
     value, before = slider.value, shown(explorer)
-    with pytest.raises(TraitError, match=f"'{control}' always points at one of its options"):
+    with pytest.raises(TraitError, match=f"'{slider.description}' always points at one of its options"):
         slider.value = None
     assert slider.value == value and slider.options[slider.index] == value
     explorer.refresh()  # what the next change of another control does

@@ -27,6 +27,20 @@ from .kit import (
     token_labels,
 )
 
+# d_k as the prose writes it (d<sub>k</sub>): plotly draws the markup in a title. A control's label
+# is "dₖ" (a Unicode subscript k), as the markup would not show there: JupyterLab's widget labels
+# keep only a few tags (no <sub>: "dk"), a checkbox shows its raw label as its tooltip, and the
+# export writes a label as text.
+D_K = "d<sub>k</sub>"
+D_K_LABEL = "dₖ"
+
+
+def maths_title(figure, title: str):
+    """``figure`` with ``title`` drawn with its markup (d<sub>k</sub>). The figure functions show
+    a title's tags as typed (a title may hold the learner's words); this one holds only ours."""
+    figure.layout.title.text = title
+    return figure
+
 
 class QKVExplorer(SentenceExplorer):
     """Chapter 03. Type a sentence → its Q, K, V, the score matrix QKᵀ, and one query's row.
@@ -88,8 +102,9 @@ class QKVExplorer(SentenceExplorer):
             f"({float(scores[row, best]):.2f})."
         )
         return {
-            "qkv": figures.qkv_figure(
-                q, k, v, tokens, title=f"Q, K, V: {counted(len(tokens), 'token')} × d_k = {q.shape[1]}"
+            "qkv": maths_title(
+                figures.qkv_figure(q, k, v, tokens),
+                f"Q, K, V: {counted(len(tokens), 'token')} × {D_K} = {q.shape[1]}",
             ),
             "scores": figures.scores_row_heatmap(scores, tokens, row, title="Scores Q·Kᵀ (raw)"),
             "row": figures.query_row_figure(scores[row], tokens, tokens[row]),
@@ -130,7 +145,7 @@ class ScalingExplorer(SentenceExplorer):
             embedding,
             controls={
                 "text": sentence_box(text, width="420px"),
-                "d_k": SelectionSlider(options=list(self.D_KS), value=int(d_k), description="d_k"),
+                "d_k": SelectionSlider(options=list(self.D_KS), value=int(d_k), description=D_K_LABEL),
                 "temperature": log_slider(
                     "temperature",
                     temperature,
@@ -141,15 +156,19 @@ class ScalingExplorer(SentenceExplorer):
                     readout_format=".2f",
                     style={"description_width": "initial"},
                 ),
-                "scaled": checkbox("scaled", scaled, description="divide by √d_k"),
+                "scaled": checkbox("scaled", scaled, description=f"divide by √{D_K_LABEL}"),
             },
             views={"weights": "figure", "entropy": "figure"},
         )
 
     def projections(self, d_k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """W_Q, W_K (d_model, d_k) with N(0, 1/d_model) entries, the same for a given d_k, on the CPU."""
+        # Checked by name: -1, 2.5 or a tensor failed inside torch ("negative dimension",
+        # "manual_seed expected a long"), 10**9 after trying to allocate 128 GB.
+        d_k = _validate.positive_int("d_k", d_k)
         if d_k not in self._projections:
             d_model = self.embedding.weight.shape[1]  # a TokenEmbedding's d_model; nn.Embedding has none
+            _validate.fits_in_memory(f"d_k (two {d_model} × {d_k} projections)", 2 * d_model * d_k)
             g = torch.Generator().manual_seed(self.seed * 1000 + d_k)
             self._projections[d_k] = tuple(
                 torch.randn(d_model, d_k, generator=g) / d_model**0.5 for _ in range(2)
@@ -172,13 +191,14 @@ class ScalingExplorer(SentenceExplorer):
         # The spread of all T² scores around their mean (correction=0: one token is one score,
         # whose spread is 0, not NaN with a warning).
         self.note(
-            f"Raw scores have std {float(raw.std(correction=0)):.1f} (d_k = {d_k}); {how}, ÷ temperature "
-            f"{temperature:.2f} → std {float(scores.std(correction=0)):.2f}. Mean largest weight per row: "
-            f"{float(weights.amax(-1).mean()):.2f}."
+            f"Raw scores have std {float(raw.std(correction=0)):.1f} ({D_K_LABEL} = {d_k}); {how}, "
+            f"÷ temperature {temperature:.2f} → std {float(scores.std(correction=0)):.2f}. "
+            f"Mean largest weight per row: {float(weights.amax(-1).mean()):.2f}."
         )
         return {
-            "weights": figures.attention_heatmap(
-                weights, tokens, title=f"softmax(QKᵀ{' / √d_k' if scaled else ''} / T), d_k = {d_k}"
+            "weights": maths_title(
+                figures.attention_heatmap(weights, tokens),
+                f"softmax(QKᵀ{f' / √{D_K}' if scaled else ''} / T), {D_K} = {d_k}",
             ),
             "entropy": figures.entropy_figure(
                 ents, tokens, len(tokens), title=f"Row entropy (mean {float(ents.mean()):.2f})"
@@ -241,7 +261,7 @@ class HeadGridExplorer(SentenceExplorer):
 
     def head_weights(self, ids: torch.Tensor) -> torch.Tensor:
         """ids (T,) → every head's attention weights, shape (h, T, T), on the CPU."""
-        x = self.embed(ids)  # (T, d_model)
+        x = self.embed(self.check_ids(ids, ndim=1))  # (T, d_model)
         if self.positions:
             x = x + sinusoidal_encoding(x.shape[0], x.shape[1], device=x.device)
         with evaluating(self.attention):  # dropout off: the heads' own weights, rows summing to 1

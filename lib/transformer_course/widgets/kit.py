@@ -207,6 +207,9 @@ class Explorer(widgets.VBox):
         return {n: v.figure for n, v in self.views.items() if isinstance(v, FigureView)}
 
     def value(self, name: str):
+        """The value of the control ``name`` (a key of ``controls``)."""
+        if name not in self.controls:  # a KeyError as from a dict, saying which names there are
+            raise KeyError(f"no control named {name!r}; this explorer's controls: {', '.join(self.controls)}")
         return self.controls[name].value
 
     def note(self, text: str, *, key: str | None = None) -> None:
@@ -334,7 +337,8 @@ class SentenceExplorer(Explorer):
     when it is empty or too long; unknown words are named in one note per update), then
     ``self.embed(ids)`` looks the ids up on the device of ``embedding``: the model may live
     on CPU or CUDA. Figures and the state kept for tests are CPU tensors: bring results
-    back with ``.cpu()`` before drawing them.
+    back with ``.cpu()`` before drawing them. A public method that takes ids from code checks
+    them with ``self.check_ids(ids, ndim=...)``: a ValueError naming them, not a torch error.
     """
 
     def __init__(
@@ -371,8 +375,18 @@ class SentenceExplorer(Explorer):
         """``tensor`` (ids, a mask) moved to the model's device."""
         return tensor.to(self.device)
 
+    def check_ids(self, ids: object, ndim: int | None = None) -> torch.Tensor:
+        """``ids``: a tensor of int64 (or int32) ids of ``vocab``, ``ndim``-D (any, if None), checked
+        by name. A list or an id past the table failed as "'list' object has no attribute 'to'" or
+        an IndexError deep in the embedding, a (1, T) batch for (T,) in a matmul of the heads."""
+        _validate.tensor("ids", ids, ndim=ndim, floating=False)
+        _validate.index_dtype("ids", ids)
+        _validate.ids_in_range("ids", ids, len(self.vocab))
+        return ids
+
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """ids (..., T) → vectors (..., T, d_model), computed on the model's device (``evaluating``)."""
+        self.check_ids(ids)
         with evaluating(self.embedding):
             return self.embedding(self.to_device(ids))
 

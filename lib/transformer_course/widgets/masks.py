@@ -106,14 +106,16 @@ class MaskExplorer(SentenceExplorer):
         return [self.vocab.tokens(row) for row in ids], ids
 
     def current_mask(self, ids: torch.Tensor) -> torch.Tensor | None:
-        """The mask the toggles ask for: (T, T), (B, 1, 1, T) → squeezed to (B, 1|T, T), or None."""
+        """ids (B, T) → the mask the toggles ask for: (T, T), (B, 1, 1, T) → squeezed to
+        (B, 1|T, T), or None."""
+        self.check_ids(ids, ndim=2)
         causal = causal_mask(ids.shape[1]) if self.value("causal") else None
         padding = padding_mask(ids, self.vocab.pad_id)[:, 0] if self.value("padding") else None
         return combine_masks(causal, padding)
 
     def attend(self, ids: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """ids (B, T), mask → raw scores and weights (B, T, T), computed on the model's device."""
-        x = self.embed(ids)  # (B, T, d_model)
+        x = self.embed(self.check_ids(ids, ndim=2))  # (B, T, d_model)
         x = x + sinusoidal_encoding(x.shape[1], x.shape[2], device=x.device)
         with evaluating(self.attention):
             q, k, v = self.attention.w_q(x), self.attention.w_k(x), self.attention.w_v(x)

@@ -105,6 +105,12 @@ def match_words(tokens_a: list[str], tokens_b: list[str]) -> list[int]:
     return [free[tok].pop(0) for tok in tokens_a]
 
 
+def _positions_flag(positions: object) -> bool | None:
+    """``positions`` of ``WordOrderExplorer.outputs``: True, False or None (the checkbox). A
+    string such as "no", or a tensor, was read as its truth: "no" added the encoding."""
+    return None if positions is None else _validate.boolean("positions", positions)
+
+
 class WordOrderExplorer(SentenceExplorer):
     """Chapter 02. Two orderings of the same words → their attention, and how far each
     word's output moves between them, with or without positional encoding.
@@ -146,7 +152,8 @@ class WordOrderExplorer(SentenceExplorer):
 
         ``positions``: add the sinusoidal encoding first (None: as the checkbox says).
         """
-        x = self.embed(ids)  # (T, d_model)
+        positions = _positions_flag(positions)
+        x = self.embed(self.check_ids(ids, ndim=1))  # (T, d_model)
         if self.value("positions") if positions is None else positions:
             x = x + sinusoidal_encoding(x.shape[0], x.shape[1], device=x.device)
         with evaluating(self.attention):  # dropout off: the same outputs for A and B, every time
@@ -156,7 +163,7 @@ class WordOrderExplorer(SentenceExplorer):
     def word_changes(self, positions: bool | None = None) -> torch.Tensor:
         """For the sentences in the boxes: (T,) how far each word of A's output moves in B,
         |out_A − out_B| / |out_A|. ``positions`` as in ``outputs``; InputError for bad boxes."""
-        return self._measure_orders(positions)[0]
+        return self._measure_orders(_positions_flag(positions))[0]
 
     def _measure_orders(self, positions: bool | None):
         tokens_a, ids_a = self.read(self.value("text_a"), label="sentence A")
