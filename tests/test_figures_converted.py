@@ -72,9 +72,9 @@ def test_depth_figure_draws_one_line_per_variant_on_a_log_axis():
     values = {"post-norm": torch.tensor([1.0, 10.0, 100.0]), "pre-norm": torch.tensor([1.0, 1.5, 2.0])}
     fig = figures.depth_figure(values, title="t", y_title="size")
     assert [t.name for t in fig.data] == ["post-norm", "pre-norm"]
-    assert list(fig.data[0].x) == [1, 2, 3] and list(fig.data[0].y) == [1.0, 10.0, 100.0]
+    assert list(fig.data[0].x) == [0, 1, 2] and list(fig.data[0].y) == [1.0, 10.0, 100.0]
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.title.text == "size"
-    assert fig.layout.xaxis.title.text == "layer (1 = closest to the input)"
+    assert fig.layout.xaxis.title.text == "block (0 = closest to the input)"
     assert fig.layout.legend.orientation == "h" and fig.layout.height == 360
     assert all(t.line.color is None for t in fig.data)  # the template's Okabe–Ito cycle colours them
     assert figures.depth_figure(values, log=False).layout.yaxis.type == "linear"

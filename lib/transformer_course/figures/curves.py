@@ -7,7 +7,7 @@ Lines take their colours from the theme's cycle (Okabe–Ito).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -15,7 +15,7 @@ import torch
 
 from .. import _validate
 from . import _args
-from .base import dashed_lines, figure, hline, log_ticks
+from .base import as_text, dashed_lines, figure, hline, log_ticks
 
 
 def waves_figure(
@@ -150,48 +150,68 @@ def gradient_distance_figure(
 # near each end of the data: chapter 08's loss fell to 0.002 under a lowest label of 0.01.
 DEPTH_PLOT_HEIGHT = 200
 
+# depth_figure's legend, in a row (or rows, in a narrow window) at the foot of the figure.
+# Anchored to the figure (yref "container") rather than to the plot, it has its rows' height
+# set aside below everything else, whatever the width: placed at y=-0.2 of the plot, it sat
+# on the x axis's title in a phone's window (400 px), where its five names took five rows.
+# Above the plot, as waves_figure's, it ran into the figure's title there instead.
+DEPTH_LEGEND = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0.5, xanchor="center")
+
 
 def depth_figure(
     values: dict[str, torch.Tensor],
     *,
     title: str = "",
     y_title: str = "",
-    x_title: str = "layer (1 = closest to the input)",
+    x_title: str = "block (0 = closest to the input)",
     log: bool = True,
+    hidden: Collection[str] = (),
 ) -> go.Figure:
-    """One line per variant: ``values`` maps a name to a (N,) tensor, one value per layer."""
+    """One line per variant: ``values`` maps a name to a (N,) tensor, one value per layer,
+    drawn at x = 0 … N-1 as Python counts them (``model.encoder.layers[0]`` is the first).
+
+    ``hidden``: names of ``values`` whose lines start hidden, greyed in the legend (a click
+    draws them); the y axis fits the others. Each line keeps the colour and dash it has with
+    all of them shown, so a close-up of some of them matches the chart of all.
+    """
     if not isinstance(values, dict) or not values:
         raise ValueError("values must be a non-empty dict: name → (N,) tensor")
     values = {name: _args.values(f"values[{name!r}]", v, ndim=1) for name, v in values.items()}
     _validate.boolean("log", log)
     _args.text("x_title", x_title)
     _args.text("y_title", y_title)
+    hidden = _hidden_names(hidden, values)
+    shown = [v for name, v in values.items() if name not in hidden]
+    at = _hover_label(x_title)
     return figure(
         dashed_lines(
             [
                 dict(
                     type="scatter",
-                    x=list(range(1, v.shape[0] + 1)),
+                    x=list(range(v.shape[0])),
                     y=v.detach().double().cpu().numpy(),
                     mode="lines+markers",
                     marker=dict(size=5),
                     name=name,
-                    hovertemplate=f"{name}<br>layer %{{x}}: %{{y:.3g}}<extra></extra>",
+                    hovertemplate=f"{name}<br>{at}%{{x}}: %{{y:.3g}}<extra></extra>",
+                    visible="legendonly" if name in hidden else None,
                 )
                 for name, v in values.items()
             ]
         ),
         title=title,
         height=360,
-        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"),
-        xaxis=dict(title=dict(text=x_title)),
+        legend=DEPTH_LEGEND,
+        # Half a step beyond the first and the last: plotly's own range, padded for the
+        # markers, labelled a block 30 past the last of 30 (block 29).
+        xaxis=dict(title=dict(text=x_title), range=[-0.5, max(len(v) for v in values.values()) - 0.5]),
         yaxis=dict(
             title=dict(text=y_title),
             type="log" if log else "linear",
             exponentformat="power",
             **(
                 log_ticks(
-                    (x for v in values.values() for x in v.detach().double().flatten().tolist()),
+                    (x for v in shown for x in v.detach().double().flatten().tolist()),
                     length=DEPTH_PLOT_HEIGHT,
                 )
                 if log
@@ -199,3 +219,32 @@ def depth_figure(
             ),
         ),
     )
+
+
+def _hidden_names(hidden: object, values: dict) -> set:
+    """``hidden`` as a set of names of ``values``, at least one of which it leaves shown."""
+    if isinstance(hidden, str | bytes) or not isinstance(hidden, Collection):
+        raise ValueError(f"hidden must be a list of names of values, got {_validate.shown(hidden):.60}")
+    names = list(values)
+    for name in hidden:
+        if not _is_key(name, values):
+            raise ValueError(
+                f"hidden must name lines of values {names!r:.80}, got {_validate.shown(name):.60}"
+            )
+    if len(set(hidden)) == len(values):
+        raise ValueError(f"hidden must leave at least one line of values shown, got all of {names!r:.80}")
+    return set(hidden)
+
+
+def _is_key(name: object, values: dict) -> bool:
+    try:
+        return name in values
+    except TypeError:  # unhashable: a list, a tuple holding one
+        return False
+
+
+def _hover_label(x_title: str) -> str:
+    """What a point's hover text calls its x: the axis title without its gloss in brackets
+    ("block 3", "training step 3"), or nothing before the number when there is no title."""
+    word = x_title.split(" (")[0].strip()
+    return as_text(word) + " " if word else ""
