@@ -168,6 +168,28 @@ def test_the_legend_never_sits_on_the_x_axis_title(page, font, auto):
     assert not problems, f"{font} px text: " + "; ".join(problems)
 
 
+def other_line_charts() -> dict:
+    """The other charts whose legend sat at y=-0.2 of the plot, below the x axis's title."""
+    losses = {name: [2.0 / (step + 1) for step in range(40)] for name in DESIGNS}
+    tokens = {name: torch.logspace(0, -6, 12) for name in DESIGNS}
+    return {
+        "loss_comparison_figure": figures.loss_comparison_figure(losses, title="Training loss"),
+        "gradient_distance_figure": figures.gradient_distance_figure(tokens),
+    }
+
+
+@pytest.mark.parametrize("name", ["loss_comparison_figure", "gradient_distance_figure"])
+def test_the_other_legends_below_a_plot_never_sit_on_its_x_axis_title(page, name):
+    fig = other_line_charts()[name]
+    problems = []
+    for width, font in itertools.product(WIDTHS, (PAGE_TEXT_PX, SLIDE_TEXT_PX)):
+        got = draw(page, fig, width, font, auto=True)
+        for part in ("xtitle", "xticks", "plot"):
+            if overlap(got["legend"], got[part]) > 0:
+                problems.append(f"{width} px, {font} px text: the legend reaches into {part}")
+    assert not problems, f"{name}: " + "; ".join(problems)
+
+
 # --- 3. the four designs that keep their gradient, told apart ---
 
 

@@ -366,6 +366,14 @@ def _written_out(ticks: Sequence[float]) -> dict:
 # From ``DASHED_FROM`` lines on, colour alone asks too much of the reader: no five colours
 # stay apart on both pages and to every colour-blind eye (palette.COLORWAY), so each line
 # also takes a dash of its own, in this order (the first line stays solid).
+# A legend in a row (or rows, in a narrow window) at the foot of the figure. Anchored to the
+# figure (yref "container") rather than to the plot, it has its rows' height set aside below
+# everything else, whatever the width: placed at y=-0.2 of the plot, it sat on the x axis's
+# title in a phone's window (400 px), where five names took five rows. Above the plot it ran
+# into the figure's title there instead.
+FOOT_LEGEND = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0.5, xanchor="center")
+
+
 LINE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 DASHED_FROM = 4
 

@@ -15,7 +15,7 @@ import torch
 
 from .. import _validate
 from . import _args
-from .base import as_text, dashed_lines, figure, hline, log_ticks
+from .base import FOOT_LEGEND, as_text, dashed_lines, figure, hline, log_ticks
 
 
 def waves_figure(
@@ -134,7 +134,7 @@ def gradient_distance_figure(
         ),
         title=title,
         height=360,
-        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"),
+        legend=FOOT_LEGEND,
         xaxis=dict(title=dict(text="distance from the last token (steps back)")),
         yaxis=dict(
             title=dict(text="gradient size (log scale)"),
@@ -149,13 +149,6 @@ def gradient_distance_figure(
 # as drawn on a slide (16 px text). Its log axis spaces its labels for that length, with one
 # near each end of the data: chapter 08's loss fell to 0.002 under a lowest label of 0.01.
 DEPTH_PLOT_HEIGHT = 200
-
-# depth_figure's legend, in a row (or rows, in a narrow window) at the foot of the figure.
-# Anchored to the figure (yref "container") rather than to the plot, it has its rows' height
-# set aside below everything else, whatever the width: placed at y=-0.2 of the plot, it sat
-# on the x axis's title in a phone's window (400 px), where its five names took five rows.
-# Above the plot, as waves_figure's, it ran into the figure's title there instead.
-DEPTH_LEGEND = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0.5, xanchor="center")
 
 
 def depth_figure(
@@ -201,7 +194,7 @@ def depth_figure(
         ),
         title=title,
         height=360,
-        legend=DEPTH_LEGEND,
+        legend=FOOT_LEGEND,
         # Half a step beyond the first and the last: plotly's own range, padded for the
         # markers, labelled a block 30 past the last of 30 (block 29).
         xaxis=dict(title=dict(text=x_title), range=[-0.5, max(len(v) for v in values.values()) - 0.5]),

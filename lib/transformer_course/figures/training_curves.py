@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from .. import _validate
 from . import _args, themes
-from .base import dashed_lines, figure, hline, line_label, log_ticks, vline
+from .base import FOOT_LEGEND, dashed_lines, figure, hline, line_label, log_ticks, vline
 from .palette import LOSS_COLOUR, TRANSPARENT, VALIDATION_COLOUR
 
 
@@ -187,7 +187,7 @@ def loss_comparison_figure(
         dashed_lines(traces),
         title=title,
         height=360,
-        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.5, xanchor="center"),
+        legend=FOOT_LEGEND,
         xaxis=dict(title=dict(text="training step")),
         yaxis=y_axis,
     )
