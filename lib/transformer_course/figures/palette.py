@@ -6,7 +6,11 @@ Heatmaps use ColorBrewer's Blues and RdBu, which are colour-blind safe as well (
 in lightness, not only in hue). A figure names a colour by what it shows (``LOSS_COLOUR``,
 ``REFERENT_COLOUR``), so two figures that show the same thing agree.
 
-These colours read on a light and on a dark background alike. The few colours that do
+A line or a marker reaches a contrast of 3:1 with the page it is drawn on (WCAG's non-text
+contrast), on the white page and on the dark one (#111111). Five of Okabe–Ito's colours do on
+both; orange, sky blue and yellow are too light for white (2.3, 2.3 and 1.3:1), so figures,
+always built for the light page, draw a deeper shade of each (``DEEP_ORANGE``…), which the
+dark theme swaps back for Okabe–Ito's own (``themes.ON_DARK``). The few colours that
 depend on the background (outlines, reference lines, empty cells) belong to the theme
 (``themes.Theme``), not here.
 """
@@ -22,21 +26,28 @@ BLUISH_GREEN = "#009E73"
 VERMILLION = "#D55E00"
 SKY_BLUE = "#56B4E9"
 REDDISH_PURPLE = "#CC79A7"
-YELLOW = "#F0E442"  # too light for thin lines on white: last in the cycle
+YELLOW = "#F0E442"
+# The light page's shades of the three (the same hue, darkened to 3:1 or more against white;
+# 5.5:1 or more against the dark page too, should one ever be drawn there unswapped).
+DEEP_ORANGE = "#C47F00"  # 3.3:1 on white
+DEEP_YELLOW = "#9E9200"  # 3.2:1 on white: olive, as every yellow dark enough for 3:1 is
+DEEP_SKY_BLUE = "#068CFE"  # 3.4:1 on white; bluer than sky blue, to stay apart from BLUE
 # A neutral for "everything else", light enough that bluish green stands out from it
 # to a deuteranope (the palette's own grey, #999999, has nearly bluish green's lightness).
 LIGHT_GREY = "#BBBBBB"
 # A line's grey: 3.5:1 against white and 5.4:1 against the dark page (#111111).
 MID_GREY = "#888888"
 
-# Lines without a colour of their own take these in turn (the template's colorway).
-# The first five are the colours that keep a line's 3:1 contrast on the white page and on the
-# dark one alike, one per hue (orange and sky blue stand at 2.3:1 on white, yellow at 1.3:1):
-# orange beside vermillion and sky blue beside blue were two pairs of lines a reader of a
+# Lines without a colour of their own take these in turn (the light template's colorway; the
+# dark one has Okabe–Ito's own orange, yellow and sky blue in their places: themes.ON_DARK).
+# The first five are Okabe–Ito colours that keep a line's 3:1 contrast on both pages, one per
+# hue: orange beside vermillion and sky blue beside blue were two pairs of lines a reader of a
 # five-line chart could not tell apart, on the dark page most of all. The first three stay
 # far apart under every simulated colour blindness; from four lines on, each line also takes
-# a dash of its own (base.LINE_DASHES), since no five colours can.
-COLORWAY = (BLUE, VERMILLION, REDDISH_PURPLE, BLUISH_GREEN, MID_GREY, ORANGE, SKY_BLUE, YELLOW)
+# a dash of its own (base.LINE_DASHES), since no five colours can. The six dashes start over
+# at the seventh line: yellow then shares the first line's solid stroke and sky blue the second
+# line's dash, the two colours furthest from blue and from vermillion, to every eye.
+COLORWAY = (BLUE, VERMILLION, REDDISH_PURPLE, BLUISH_GREEN, MID_GREY, DEEP_ORANGE, DEEP_YELLOW, DEEP_SKY_BLUE)
 
 
 def faded(colour: str, alpha: float) -> str:
@@ -56,8 +67,11 @@ LOSS_COLOUR = BLUE  # a training curve (and the bars of a distribution)
 RAW_COLOUR = faded(LOSS_COLOUR, 0.25)
 VALIDATION_COLOUR = VERMILLION  # a loss measured on held-out data, beside the training curve
 REFERENT_COLOUR = BLUISH_GREEN  # the right answer: the word "it" refers to
-DISTRACTOR_COLOUR = ORANGE  # the plausible wrong answer
-OTHER_COLOUR = LIGHT_GREY  # every other word
+DISTRACTOR_COLOUR = DEEP_ORANGE  # the plausible wrong answer (Okabe–Ito orange on the dark page)
+# Every other word: left light on purpose, behind the two that matter (1.9:1 on white; a
+# bar's value is written above it where it fits). The only greys that reach 3:1 on white and
+# stay apart from the referent's green to a deuteranope are near black, and would outweigh it.
+OTHER_COLOUR = LIGHT_GREY
 CHOSEN_COLOUR = VERMILLION  # the token generation picked, among the blue others (and its ring)
 POSITIVE_COLOUR, NEGATIVE_COLOUR = BLUE, VERMILLION  # signed bars, as RdBu: blue > 0, red < 0
 # Two variants of one measurement: the costly or unstable one warm, the remedy cool.

@@ -10,7 +10,8 @@ Figures ask ``themes.theme()`` for it each time one is built, and nowhere else: 
 the live view (``widgets/view.py`` + ``static/figure_view.js``) receives both themes
 once (``theme_swap()``) and, when JupyterLab's ``<body data-jp-theme-light="false">``,
 draws each figure with ``DARK``'s template and its ink, muted, blank and faint colours in
-place of ``LIGHT``'s, and its heatmaps with scales that brighten with the value
+place of ``LIGHT``'s, Okabe–Ito's bright orange, yellow and sky blue in place of the light
+page's deeper shades (``ON_DARK``), and its heatmaps with scales that brighten with the value
 (``dark_scale_colours``), repainting when the learner switches theme. So the kernel never
 needs to know the page's theme, and a figure is the same JSON in both.
 
@@ -26,7 +27,19 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from .palette import COLORWAY, DIVERGING, RAW_COLOUR, SEQUENTIAL, SKY_BLUE, faded
+from .palette import (
+    COLORWAY,
+    DEEP_ORANGE,
+    DEEP_SKY_BLUE,
+    DEEP_YELLOW,
+    DIVERGING,
+    ORANGE,
+    RAW_COLOUR,
+    SEQUENTIAL,
+    SKY_BLUE,
+    YELLOW,
+    faded,
+)
 
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 
@@ -66,6 +79,14 @@ def course_template(base: str, *, colorway: tuple[str, ...] = COLORWAY) -> go.la
     return go.layout.Template(spec)
 
 
+# The light page's shades of orange, yellow and sky blue (3:1 against white) → Okabe–Ito's own,
+# on the dark page: brighter there (8.4, 14.3 and 8.2:1 against #111111) and, to a colour-blind
+# eye, further apart from vermillion and blue than the deep shades. A line takes the same place
+# in both colorways, and a colour a figure names (palette.DISTRACTOR_COLOUR) is swapped
+# (theme_swap's "line_colours").
+ON_DARK = {DEEP_ORANGE: ORANGE, DEEP_YELLOW: YELLOW, DEEP_SKY_BLUE: SKY_BLUE}
+DARK_COLORWAY = tuple(ON_DARK.get(c, c) for c in COLORWAY)
+
 LIGHT = Theme(
     "light",
     course_template("plotly_white"),
@@ -81,7 +102,7 @@ LIGHT = Theme(
 # the light one from white (2.3:1 against 1.4:1), still well behind the running mean.
 DARK = Theme(
     "dark",
-    course_template("plotly_dark"),
+    course_template("plotly_dark", colorway=DARK_COLORWAY),
     ink="#f3f4f6",
     muted="#9ca3af",
     blank="#1f2937",
@@ -124,8 +145,11 @@ def theme() -> Theme:
 
 
 def theme_swap() -> dict:
-    """What the live view needs to redraw a ``LIGHT`` figure in ``DARK``: the dark template and
-    the colours figures draw themselves, light → dark (sent to the page once per kernel)."""
+    """What the live view and an exported page need to redraw a ``LIGHT`` figure in ``DARK``
+    (sent to the page once per kernel): the dark template; the colours the theme gives figures
+    (``colours``: ink, muted, blank, faint, heatmap scales) and the deep shades of the light
+    page's lines (``line_colours``: ``ON_DARK``), light → dark. static/theme_swap.js swaps
+    both in one pass."""
     return {
         "template": DARK.template.to_plotly_json(),
         "colours": {
@@ -135,4 +159,5 @@ def theme_swap() -> dict:
             LIGHT.faint: DARK.faint,
             **dark_scale_colours(),
         },
+        "line_colours": dict(ON_DARK),
     }

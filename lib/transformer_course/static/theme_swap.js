@@ -1,7 +1,9 @@
 // A figure built in the light theme, drawn in the dark one. Shared by the live view
 // (widgets/view.py puts this file before static/figure_view.js) and the exported pages
-// (static/offline.html.j2). ``themes`` is figures.themes.theme_swap(): the dark template, and
-// the colours figures draw themselves, light → dark.
+// (static/offline.html.j2). ``themes`` is figures.themes.theme_swap(): the dark template, the
+// colours the theme gives figures (``colours``) and the light page's deep orange, yellow and sky
+// blue (``line_colours``, for Okabe–Ito's own: too light for white, brighter on the dark page),
+// light → dark.
 
 // Every light colour for its dark one in a single pass: one after another, a colour swapped
 // in could be swapped again (the light ink becomes the dark ink, which is also the light
@@ -16,7 +18,8 @@ function swapColours(text, colours) {
 
 // A light figure's JSON text ({"data": …, "layout": …}) → its spec in the dark theme.
 function darkSpec(text, themes) {
-  const spec = JSON.parse(swapColours(text, themes.colours || {}));
+  const colours = { ...(themes.colours || {}), ...(themes.line_colours || {}) };
+  const spec = JSON.parse(swapColours(text, colours));
   spec.layout = { ...(spec.layout || {}), template: themes.template };
   return spec;
 }
