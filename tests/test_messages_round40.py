@@ -68,3 +68,26 @@ def test_code_spans_are_escaped_before_they_are_drawn():
     result = Result(checks.WRONG, "use `x < y` then `<b>`")
     page = result._repr_html_()
     assert "<code>x &lt; y</code>" in page and "<code>&lt;b&gt;</code>" in page and "<b>`" not in page
+
+
+def test_a_function_named_otherwise_gets_the_exercises_name():
+    def starter(scores, dim=-1):
+        raise NotImplementedError
+
+    assert checks.check_softmax(starter).message.startswith("softmax is not attempted yet")
+
+
+def test_pytorchs_own_not_implemented_is_an_error_not_not_attempted():
+    def my_softmax(scores, dim=-1):
+        return torch.softmax(scores.long(), dim=dim)  # no softmax kernel for integers
+
+    result = checks.check_softmax(my_softmax)
+    assert result.status in (checks.WRONG, checks.ERROR), result.message
+    assert "not implemented for" in result.message and "not attempted" not in result.message
+
+
+def test_a_learners_own_not_implemented_with_a_message_is_still_not_attempted():
+    def my_softmax(scores, dim=-1):
+        raise NotImplementedError("I will write this after lunch")
+
+    assert checks.check_softmax(my_softmax).status == checks.NOT_ATTEMPTED

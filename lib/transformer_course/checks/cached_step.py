@@ -21,6 +21,7 @@ import torch
 
 from . import cached_step_learners as learner
 from .cached_step_learners import by_hand
+from .cached_step_more import MORE_MISTAKES
 from .cached_step_reference import cases as _cases  # every exercise module's name for its cases
 from .cached_step_reference import (
     first_key_only,
@@ -306,6 +307,7 @@ MISTAKES = (
     ),
     draws_at_random(lambda *a: learner.with_dropout(*a)),
 )
+MISTAKES += MORE_MISTAKES  # met in the ninth audit: cached_step_more
 
 
 @learner_check

@@ -178,3 +178,46 @@ def starts_with_zeros(q, k_new, v_new, past_k, past_v):
         past_k, past_v = torch.zeros_like(k_new), torch.zeros_like(v_new)
     keys, values = torch.cat([past_k, k_new], dim=2), torch.cat([past_v, v_new], dim=2)
     return F.scaled_dot_product_attention(q, keys, values), keys, values
+
+
+# --- The wrong answers met in the ninth audit (cached_step_more) ---
+
+
+def softmax_down_the_batch(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    scores = q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    return torch.softmax(scores, dim=0) @ values, keys, values  # dim=0: the batch
+
+
+def forgets_the_softmax(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], dim=2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], dim=2)
+    scores = q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    return scores @ values, keys, values  # the scores used as weights
+
+
+def adds_to_the_cache(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else past_k + k_new  # "add the new key to the cache"
+    values = v_new if past_v is None else past_v + v_new
+    weights = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    return weights @ values, keys, values
+
+
+def cats_without_a_list(q, k_new, v_new, past_k, past_v):
+    if past_k is None:
+        keys, values = k_new, v_new
+    else:
+        keys, values = torch.cat(past_k, k_new, dim=2), torch.cat(past_v, v_new, dim=2)
+    weights = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    return weights @ values, keys, values
+
+
+def appends_to_a_tensor(q, k_new, v_new, past_k, past_v):
+    if past_k is None:
+        past_k, past_v = [], []
+    past_k.append(k_new)  # as with a list of tokens
+    past_v.append(v_new)
+    keys, values = torch.cat(past_k, dim=2), torch.cat(past_v, dim=2)
+    weights = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    return weights @ values, keys, values

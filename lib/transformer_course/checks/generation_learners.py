@@ -158,3 +158,26 @@ def appends_to_a_tensor(logits_fn, prompt, max_new_tokens, eos_id):
         if token == eos_id:
             break
     return ids
+
+
+# --- The wrong answers met in the ninth audit (generation_more) ---
+
+
+def grows_the_prompt_each_time(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()
+        ids = torch.cat([prompt, token.view(1)])  # prompt, where ids was meant
+        if int(token) == eos_id:
+            break
+    return ids
+
+
+def adds_the_token(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()
+        ids = ids + token  # as a list grows with ids + [token]
+        if int(token) == eos_id:
+            break
+    return ids

@@ -18,6 +18,7 @@ import torch
 from . import gpt_forward_learners as learner
 from . import layer_errors
 from .gpt_forward_learners import by_hand
+from .gpt_forward_more import MORE_MISTAKES, NEW_OUTPUT_LAYER
 from .gpt_parts import CASE_B, CASE_D, CASE_L, CASE_MAX_LEN, CASE_V, GptParts, forward, one_position_fewer
 from .gpt_parts import cases as _cases  # every exercise module's name for its cases
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
@@ -320,6 +321,9 @@ MISTAKES = (
         "x @ parts.token.weight.T.",
     ),
 )
+# Met in the ninth audit (gpt_forward_more); a new output layer draws too, so it comes before
+# the dropout that draws_at_random names.
+MISTAKES = (NEW_OUTPUT_LAYER, *MISTAKES, *MORE_MISTAKES)
 
 
 @learner_check

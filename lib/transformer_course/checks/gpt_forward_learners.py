@@ -239,3 +239,35 @@ def scales_the_output_layer(parts, ids):
     for block in parts.blocks:
         x = block(x, causal_mask(ids.shape[1]))
     return parts.norm(x) @ (parts.token.weight * math.sqrt(d)).T  # "tied, so scaled like the input"
+
+
+# --- The wrong answers met in the ninth audit (gpt_forward_more) ---
+
+
+def _embedded(parts, ids, where):
+    return parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(where)
+
+
+def runs_the_first_block_each_time(parts, ids):
+    length = ids.shape[1]
+    x = _embedded(parts, ids, torch.arange(length))
+    for _ in range(len(parts.blocks)):
+        x = parts.blocks[0](x, causal_mask(length))  # the index never moves on
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def numbers_one_position_too_few(parts, ids):
+    length = ids.shape[1]
+    x = _embedded(parts, ids, torch.arange(length - 1))  # "positions up to L-1"
+    for block in parts.blocks:
+        x = block(x, causal_mask(length))
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def makes_its_own_output_layer(parts, ids):
+    length, d_model = ids.shape[1], parts.token.embedding_dim
+    x = _embedded(parts, ids, torch.arange(length))
+    for block in parts.blocks:
+        x = block(x, causal_mask(length))
+    lm_head = nn.Linear(d_model, parts.token.num_embeddings, bias=False)  # a new, untrained layer
+    return lm_head(parts.norm(x))

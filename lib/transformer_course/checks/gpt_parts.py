@@ -68,7 +68,8 @@ def forward(
 
     scale: "sqrt" (right), "none", "divide", "d", "after"; positions: "index" (right),
     "from 1", "ids", "none"; mask: "causal" (right), "inverted", "transposed", "strict",
-    "none"; final_norm: True (right), False, "plain", "first" (on the embeddings),
+    "none"; feed: "chain" (right), "first", "embeddings", "first each time";
+    final_norm: True (right), False, "plain", "first" (on the embeddings),
     "each block"; returns: "logits" (right), "hidden", "scaled logits", "probabilities",
     "log-probabilities"."""
     length, d = ids.shape[1], parts.token.embedding_dim
@@ -97,6 +98,7 @@ def forward(
     for i, block in enumerate(parts.blocks):
         if feed == "first" and i > 0:
             break
+        block = parts.blocks[0] if feed == "first each time" else block
         out = block(x if feed == "embeddings" else h, sees)
         h = h + out if residual else out
         h = parts.norm(h) if final_norm == "each block" else h

@@ -30,6 +30,7 @@ import torch
 
 from .describe import describe_difference, same
 from .time_limit import LIMIT_S, TookTooLong, time_limit
+from .wording import code_spans, own_name, torch_refused
 
 PASSED, NOT_ATTEMPTED, WRONG, ERROR = "passed", "not attempted", "wrong", "error"
 # What a learner's function may raise and the checker reports: any error, and sys.exit() or
@@ -69,21 +70,8 @@ class Result:
         icon = {PASSED: "✔", NOT_ATTEMPTED: "…"}.get(self.status, "✘")
         return (
             f'<div class="tc-check" style="border-left:4px solid {colour};padding:6px 10px;'
-            f'color:{colour}"><b>{icon} {self.status}</b>: {_code_spans(html.escape(self.message))}</div>'
+            f'color:{colour}"><b>{icon} {self.status}</b>: {code_spans(html.escape(self.message))}</div>'
         )
-
-
-def _own_name(fn: Callable, exercise: str) -> str:
-    """The name the learner gave the function (``my_softmax``), which is what they look for
-    in their notebook; the exercise's own name when it has none (a lambda, a partial)."""
-    name = getattr(fn, "__name__", "")
-    return name if isinstance(name, str) and name.isidentifier() else exercise
-
-
-def _code_spans(text: str) -> str:
-    """`code` in a message → <code>code</code>: in a notebook (and on a slide) the backticks
-    would show as they are typed."""
-    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", text)
 
 
 @dataclass(frozen=True)
@@ -205,13 +193,20 @@ class _Run:
                 timed_out=True,
             )
 
+    def _raised(self, err: BaseException, number: int) -> Result:
+        raised = f"{self.name} raised {type(err).__name__} on {self.inputs} #{number}: {err}"
+        hint = _known_error(err, self.mistakes) or _signature_error(err, self.name)
+        return Result(WRONG, f"{hint} ({raised})") if hint else Result(ERROR, raised)
+
     def _check(self, case: tuple, number: int) -> Result | None:
         try:
             got = self.call(self.learner_fn, case)
-        except NotImplementedError:
+        except NotImplementedError as err:
+            if torch_refused(err):  # the learner's code ran, and PyTorch could not do what it asked
+                return self._raised(err, number)
             return Result(
                 NOT_ATTEMPTED,
-                f"{_own_name(self.learner_fn, self.name)} is not attempted yet: replace "
+                f"{own_name(self.learner_fn, self.name)} is not attempted yet: replace "
                 "`raise NotImplementedError` with your "
                 "code in the exercise's cell, run that cell, then run this one again.",
             )
@@ -222,9 +217,7 @@ class _Run:
                 "back its answer with return.",
             )
         except LEARNER_ERRORS as err:
-            raised = f"{self.name} raised {type(err).__name__} on {self.inputs} #{number}: {err}"
-            hint = _known_error(err, self.mistakes) or _signature_error(err, self.name)
-            return Result(WRONG, f"{hint} ({raised})") if hint else Result(ERROR, raised)
+            return self._raised(err, number)
         want = self.call(self.reference_fn, case)
         if same(got, want, self.atol):
             return None

@@ -18,6 +18,7 @@ from . import loss_learners as learner
 from .describe import same
 from .harness import ERROR, LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function, fresh
 from .loss_learners import loss_by_hand
+from .loss_more import MORE_MISTAKES
 from .loss_reductions import REDUCTION_MISTAKES
 from .loss_reference import loss_reference
 from .stale import learner_check
@@ -307,6 +308,7 @@ LOSS_MISTAKES = (
         ),
     ),
     *REDUCTION_MISTAKES,  # masks, reductions and returns: loss_reductions
+    *MORE_MISTAKES,  # met in the ninth audit: loss_more
     NO_GRADIENT,  # last: a loss with a wrong value is named by its value first
 )
 

@@ -157,3 +157,53 @@ def smooths_the_labels(model, src, trg, pad_id):
     return F.cross_entropy(
         logits.flatten(0, 1), trg[:, 1:].flatten(), ignore_index=pad_id, label_smoothing=0.1
     )
+
+
+# --- The wrong answers met in the ninth audit (loss_more) ---
+
+
+def slices_twice(model, src, trg, pad_id):
+    inputs, labels = trg[:, :-1], trg[:, 1:]
+    logits = model(src, inputs)[:, :-1]  # "drop the last prediction, it has no label"
+    return F.cross_entropy(logits.flatten(0, 1), labels[:, :-1].flatten(), ignore_index=pad_id)
+
+
+def predicts_two_ahead(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-2])
+    return F.cross_entropy(logits.flatten(0, 1), trg[:, 2:].flatten(), ignore_index=pad_id)
+
+
+def divides_by_the_length(model, src, trg, pad_id):
+    logits, labels = model(src, trg[:, :-1]), trg[:, 1:]
+    total = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=pad_id, reduction="sum")
+    return total / labels.shape[1]  # per position… of one story
+
+
+def leaves_out_the_eos(model, src, trg, pad_id):
+    labels = trg[:, 1:]
+    eos = trg[0][trg[0] != pad_id][-1]  # the token that ends every story
+    keep = (labels != pad_id) & (labels != eos)
+    each = F.cross_entropy(model(src, trg[:, :-1]).transpose(1, 2), labels, reduction="none")
+    return (each * keep).sum() / keep.sum()
+
+
+def squared_error(model, src, trg, pad_id):
+    probs = model(src, trg[:, :-1]).softmax(dim=-1)
+    return F.mse_loss(probs, F.one_hot(trg[:, 1:], probs.shape[-1]).float())
+
+
+def averages_the_stories_only(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    each = F.cross_entropy(logits.transpose(1, 2), trg[:, 1:], ignore_index=pad_id, reduction="none")
+    return each.mean(dim=0)  # (T-1,): one loss per position left
+
+
+def divides_the_mean_again(model, src, trg, pad_id):
+    labels = trg[:, 1:]
+    loss = F.cross_entropy(model(src, trg[:, :-1]).flatten(0, 1), labels.flatten(), ignore_index=pad_id)
+    return loss / (labels != pad_id).sum()  # as The Annotated Transformer divides by ntokens
+
+
+def rolls_the_labels(model, src, trg, pad_id):
+    labels = torch.roll(trg, shifts=-1, dims=1)  # "each token's next one", wrapping round
+    return F.cross_entropy(model(src, trg).flatten(0, 1), labels.flatten(), ignore_index=pad_id)

@@ -17,6 +17,7 @@ from ..sampling import keep_top_p
 from . import nucleus_learners as learner
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, randn
+from .nucleus_more import MORE_MISTAKES
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: nucleus_learners) ---
@@ -308,6 +309,7 @@ MISTAKES = (
         example=learner.renormalises_the_mask,
     ),
 )
+MISTAKES += MORE_MISTAKES  # met in the ninth audit: nucleus_more
 
 
 @learner_check

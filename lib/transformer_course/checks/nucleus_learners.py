@@ -186,3 +186,26 @@ def renormalises_the_mask(probs, top_p):
     keep = (ranked.cumsum(dim=-1) - ranked < top_p).float()
     keep = keep / keep.sum(dim=-1, keepdim=True)  # "renormalise", on the mask
     return torch.zeros_like(probs).scatter(-1, order, keep)
+
+
+# --- The wrong answers met in the ninth audit (nucleus_more) ---
+
+
+def renormalises_down_the_batch(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0.0)
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked)
+    return kept / kept.sum(dim=0, keepdim=True)  # dim=0: down the rows
+
+
+def returns_logits(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    drop = (ranked.cumsum(dim=-1) - ranked >= top_p).scatter(-1, order, ranked.cumsum(-1) - ranked >= top_p)
+    return probs.log().masked_fill(drop, float("-inf"))  # "ready for the softmax"
+
+
+def draws_a_token(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0.0)
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked)
+    return torch.multinomial(kept / kept.sum(dim=-1, keepdim=True), 1)  # one step too far

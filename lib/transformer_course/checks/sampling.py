@@ -27,6 +27,7 @@ from .harness import LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_fun
 from .sampling_draws import ROWS, NotIds, returned
 from .sampling_draws import frequencies as _frequencies  # the name tests import from here
 from .sampling_learners import by_hand
+from .sampling_more import MORE_MISTAKES
 from .stale import learner_check
 
 ATOL = 0.03  # six standard deviations: a correct sampler passes; every two distributions the
@@ -275,6 +276,7 @@ MISTAKES = (
         example=partial(by_hand, index="position"),
     ),
 )
+MISTAKES += MORE_MISTAKES  # met in the ninth audit: sampling_more
 
 
 @learner_check

@@ -118,3 +118,22 @@ def thresholds_the_whole_batch(logits, temperature, top_k):
         kth = logits.flatten().topk(top_k).values[-1]  # one k-th largest for the whole batch
         logits = logits.masked_fill(logits < kth, float("-inf"))
     return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
+
+
+# --- The wrong answers met in the ninth audit (sampling_more) ---
+
+
+def reads_the_last_rows_values(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is not None:
+        values, _ = torch.topk(logits, top_k)
+        logits[logits < values[-1]] = -float("inf")  # values[-1]: nanoGPT writes v[:, [-1]]
+    return torch.multinomial(F.softmax(logits, dim=-1), num_samples=1).view(-1)
+
+
+def indexes_the_kth_at_k(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is not None:
+        kth = logits.topk(top_k, dim=-1).values[:, top_k].unsqueeze(-1)  # "the k-th one"
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return torch.multinomial(logits.softmax(dim=-1), 1).squeeze(-1)

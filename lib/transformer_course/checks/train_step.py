@@ -20,6 +20,7 @@ from .describe import same
 from .harness import PASSED, Exercise, Mistake, Result, check_function, fresh
 from .stale import learner_check
 from .train_step_learners import step_by_hand
+from .train_step_more import more_mistakes
 
 # --- The learner's side: the starter, a worked solution (more answers: train_step_learners) ---
 
@@ -276,6 +277,7 @@ STEP_MISTAKES = (
         ),
     ),
 )
+STEP_MISTAKES += more_mistakes(_step_reference)  # met in the ninth audit: train_step_more
 
 
 @learner_check

@@ -24,6 +24,8 @@ def step_by_hand(
             loss = loss_fn(model, batch)
         elif action == "loss / B":
             loss = loss_fn(model, batch) / len(batch[0])
+        elif action == "loss * B":
+            loss = loss_fn(model, batch) * len(batch[0])
         elif action == "backward":
             loss.backward()
         elif action == "ascend":
@@ -128,3 +130,38 @@ def climbs_the_loss(model, optimiser, loss_fn, batch):
     (-loss).backward()  # "the step goes against the gradient"
     optimiser.step()
     return loss.item()
+
+
+# --- The wrong answers met in the ninth audit (train_step_more) ---
+
+
+def sums_over_the_batch(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch) * batch[0].shape[0]  # "the total over the batch"
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
+def returns_an_int(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    return int(loss)
+
+
+def gives_the_loss_to_step(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step(loss)  # "step along this loss"
+    return loss.item()
+
+
+def returns_the_method(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    return loss.item  # the brackets forgotten

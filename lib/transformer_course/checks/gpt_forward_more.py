@@ -1,0 +1,74 @@
+"""More of ``gpt_forward``'s catalogue: the wrong answers met in the ninth audit (a new output
+layer, the first block run every time, one position too few or too many), each with its
+hint and a learner-style example (in ``gpt_forward_learners``).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+
+from . import gpt_forward_learners as learner
+from .gpt_parts import CASE_L, CASE_MAX_LEN, CASE_V, forward
+from .harness import Mistake, fresh, varies_between_calls
+
+
+def _affine_in(hidden: torch.Tensor, got: torch.Tensor) -> bool:
+    """``got`` (B, L, V) is an affine function of ``hidden`` (B, L, d), row by row: the
+    least-squares fit of got ≈ [hidden, 1] @ A leaves (almost) nothing over."""
+    h = hidden.detach().double().flatten(0, 1)
+    x = torch.cat([h, torch.ones(h.shape[0], 1, dtype=h.dtype)], dim=1)
+    y = got.detach().double().flatten(0, 1)
+    fit = torch.linalg.lstsq(x, y).solution
+    return bool((x @ fit - y).abs().max() < 1e-3 * (1 + y.abs().max()))
+
+
+def _new_output_layer(fn, case, got) -> bool:
+    """Logits that change from call to call, yet each an affine function of the last hidden
+    state (normalised or not): a new, randomly initialised output layer, not dropout. Tested on
+    a batch of more rows (B·L) than d_model + 1, so that not every output fits."""
+    if not varies_between_calls(fn, case, got):
+        return False
+    parts = fresh(case)[0]
+    ids = torch.randint(CASE_V, (4, CASE_MAX_LEN - 2), generator=torch.Generator().manual_seed(0))
+    out = fn(*fresh((parts, ids)))
+    if not isinstance(out, torch.Tensor) or out.shape != (*ids.shape, CASE_V):
+        return False
+    with torch.no_grad():
+        hidden = [forward(parts, ids, returns="hidden", final_norm=norm) for norm in (True, False)]
+    return any(_affine_in(h, out) for h in hidden)
+
+
+NEW_OUTPUT_LAYER = Mistake(
+    name="a new output layer",
+    hint="Your result changes from call to call, and each time it is a linear function of the "
+    "last hidden state: the output layer is a layer made inside your function (nn.Linear(…)), "
+    "untrained and with new random weights at every call, not dropout. This GPT's output layer "
+    "is TIED to the token table and has no weights of its own: x @ parts.token.weight.T, with "
+    "x = parts.norm(…) of the last block's output.",
+    compute=None,
+    recognise=_new_output_layer,
+    example=learner.makes_its_own_output_layer,
+)
+
+MORE_MISTAKES = (
+    Mistake(
+        name="the first block every time",
+        hint="You ran the FIRST block as many times as there are blocks (parts.blocks[0] in the "
+        "loop, an index that never moves on): each block has its own weights and runs once. "
+        "for block in parts.blocks: x = block(x, mask) (or parts.blocks[i] with i the loop's).",
+        compute=partial(forward, feed="first each time"),
+        example=learner.runs_the_first_block_each_time,
+    ),
+    Mistake(
+        name="positions of the wrong count",
+        hint="Your positions are not L in number: a story of L tokens has the positions 0 … L-1, "
+        "torch.arange(L), which is L of them; torch.arange(L - 1) (or range(1, L)) makes one "
+        "too few, and torch.arange(L + 1) one too many.",
+        compute=None,
+        error=rf"size of tensor a \({CASE_L}\) must match the size of tensor b \(({CASE_L - 1}|"
+        rf"{CASE_L + 1})\) at non-singleton dimension 1",
+        example=learner.numbers_one_position_too_few,
+    ),
+)

@@ -1,0 +1,148 @@
+"""More of ``loss``'s catalogue: the wrong answers met in the ninth audit (a shift by two, a
+sum divided by the wrong count, <eos> left out, a squared error, a loss that is not one number),
+each with what it computes, its hint and a learner-style example (in ``loss_learners``).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+from . import loss_learners as learner
+from .describe import same
+from .harness import Mistake, fresh
+from .loss_reductions import per_position
+from .loss_reference import loss_reference
+
+
+def _last_real_left_out(model, src, trg, pad_id):
+    """The mean over the real labels but each story's last one (its <eos>)."""
+    labels = trg[:, 1:]
+    real = labels != pad_id
+    last = real.sum(dim=1) - 1  # each story's last real label
+    keep = real & (torch.arange(labels.shape[1]) != last[:, None])
+    return (per_position(model, src, trg, pad_id) * keep).sum() / keep.sum()
+
+
+def _sum_over_a_wrong_count(fn, case, got) -> bool:
+    """The sum over the real tokens divided by the length (T-1 or T) or by every id of trg."""
+    if not isinstance(got, torch.Tensor) or got.numel() != 1 or not got.is_floating_point():
+        return False
+    model, src, trg, pad_id = fresh(case)
+    with torch.no_grad():
+        total = loss_reference(model, src, trg, pad_id, reduction="sum")
+    counts = (trg.shape[1] - 1, trg.shape[1], trg.numel())
+    return any(same(got.reshape(()), total / count, 1e-4) for count in counts)
+
+
+def _mean_divided_again(fn, case, got) -> bool:
+    """The mean over the real tokens divided once more, by their number or by the stories'."""
+    if not isinstance(got, torch.Tensor) or got.numel() != 1 or not got.is_floating_point():
+        return False
+    model, src, trg, pad_id = fresh(case)
+    with torch.no_grad():
+        mean = loss_reference(model, src, trg, pad_id)
+    counts = ((trg[:, 1:] != pad_id).sum(), trg.shape[0])
+    return any(same(got.reshape(()), mean / count, 1e-5) for count in counts)
+
+
+def _labels_rolled(model, src, trg, pad_id):
+    """The whole target read, scored on torch.roll(trg, -1, 1): the last label wraps to <bos>."""
+    logits = model(src, trg)
+    labels = torch.roll(trg, shifts=-1, dims=1)
+    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=pad_id)
+
+
+def _squared_error(model, src, trg, pad_id, *, softmax):
+    logits = model(src, trg[:, :-1])
+    scores = logits.softmax(dim=-1) if softmax else logits
+    return F.mse_loss(scores, F.one_hot(trg[:, 1:], logits.shape[-1]).to(logits.dtype))
+
+
+def _squared_error_of(fn, case, got) -> bool:
+    with torch.no_grad():
+        return any(same(got, _squared_error(*fresh(case), softmax=s), 1e-4) for s in (True, False))
+
+
+def _not_one_number(fn, case, got) -> bool:
+    """A tensor of several losses: some axes reduced, others not (one per position is named
+    before this, by its own mistake)."""
+    return isinstance(got, torch.Tensor) and got.is_floating_point() and got.numel() > 1
+
+
+MORE_MISTAKES = (
+    Mistake(
+        name="the last prediction dropped",
+        hint="You scored one position too few: the decoder reads trg[:, :-1] and makes T-1 "
+        "predictions, and each has its label in trg[:, 1:], the last one included (the one that "
+        "must write <eos>). Slicing once more, logits[:, :-1] or labels[:, :-1], drops it: "
+        "score all T-1 logits against all of trg[:, 1:].",
+        compute=partial(loss_reference, reads=slice(None, -2), labels=slice(1, -1)),
+        example=learner.slices_twice,
+    ),
+    Mistake(
+        name="two tokens ahead",
+        hint="Your labels are two tokens ahead of what the decoder reads: trg[:, :-2] scored on "
+        "trg[:, 2:] asks each position for the token AFTER the next. Shift by one: feed "
+        "trg[:, :-1] and score on trg[:, 1:].",
+        compute=partial(loss_reference, reads=slice(None, -2), labels=slice(2, None)),
+        example=learner.predicts_two_ahead,
+    ),
+    Mistake(
+        name="sum over a wrong count",
+        hint="You divided the summed token losses by a length (labels.shape[1], or every id of "
+        "trg), not by the number of REAL tokens scored: the mean is the sum over "
+        "(labels != pad_id).sum(), which F.cross_entropy(..., ignore_index=pad_id) divides by itself.",
+        compute=None,
+        recognise=_sum_over_a_wrong_count,
+        example=learner.divides_by_the_length,
+    ),
+    Mistake(
+        name="mean divided again",
+        hint="Your loss is divided twice: F.cross_entropy already returns the MEAN over the real "
+        "tokens (its default reduction), and you divided that by the number of tokens (or of "
+        "stories) again. (The Annotated Transformer divides a SUM, reduction='sum', by the token "
+        "count.) Use the mean as it comes.",
+        compute=None,
+        recognise=_mean_divided_again,
+        example=learner.divides_the_mean_again,
+    ),
+    Mistake(
+        name="labels rolled",
+        hint="torch.roll wraps round: rolling trg by -1 puts its FIRST token, <bos>, as the label "
+        "of the last position, so the model is taught to write <bos> after the end of every "
+        "story that fills the row. Slice instead: feed trg[:, :-1], score on trg[:, 1:].",
+        compute=_labels_rolled,
+        example=learner.rolls_the_labels,
+    ),
+    Mistake(
+        name="<eos> left out",
+        hint="Your loss leaves out each story's last label, its <eos>: then the model is never "
+        "taught to stop, and generation runs on until max_new_tokens. <eos> is a label like any "
+        "other; leave out only the padding, ignore_index=pad_id.",
+        compute=_last_real_left_out,
+        example=learner.leaves_out_the_eos,
+    ),
+    Mistake(
+        name="squared error",
+        hint="You computed a squared error (F.mse_loss) against one-hot labels: that is a "
+        "regression loss, and its gradient all but vanishes when the model is confidently wrong. "
+        "The next token is one choice among V: F.cross_entropy(logits (N, V), labels (N,), "
+        "ignore_index=pad_id), which also leaves the padding out.",
+        compute=None,
+        recognise=_squared_error_of,
+        example=learner.squared_error,
+    ),
+    Mistake(
+        name="loss not one number",
+        hint="Your loss is not one number but a tensor of several (its shape is not ()): you "
+        "reduced some axes only, e.g. .mean(dim=0) over the stories. Training calls "
+        ".backward() on ONE number: the mean over every real token of the batch, "
+        "F.cross_entropy(..., ignore_index=pad_id) with its default reduction.",
+        compute=None,
+        recognise=_not_one_number,
+        example=learner.averages_the_stories_only,
+    ),
+)

@@ -1,0 +1,73 @@
+"""More of ``nucleus``'s catalogue: the wrong answers met in the ninth audit (renormalised down
+the batch, the nucleus returned as log-probabilities, a token drawn from it), each with its
+hint and a learner-style example (in ``nucleus_learners``). The right nucleus is lib's own
+``keep_top_p`` in float64, as in ``nucleus.reference``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..sampling import keep_top_p
+from . import nucleus_learners as learner
+from .harness import Mistake
+
+
+def _down_the_batch(probs, top_p):
+    """The nucleus kept, each column divided by its sum over the rows (dim=0)."""
+    probs = probs.double()
+    kept = probs * (keep_top_p(probs, top_p) > 0)
+    return kept / kept.sum(dim=0, keepdim=True)
+
+
+def _log_probabilities(fn, case, got) -> bool:
+    """−∞ where the nucleus leaves a token out, and what a softmax turns into the nucleus."""
+    probs, top_p = case
+    want = keep_top_p(probs.double(), top_p)
+    if not isinstance(got, torch.Tensor) or got.shape != want.shape or not got.is_floating_point():
+        return False
+    got = got.double()
+    return bool(torch.equal(got == float("-inf"), want == 0)) and bool(
+        torch.allclose(torch.softmax(got, dim=-1), want, atol=1e-5)
+    )
+
+
+def _drew_a_token(fn, case, got) -> bool:
+    """Integer ids, one per row, (B,) or (B, 1): a token drawn where the probabilities belong."""
+    batch = case[0].shape[0]
+    return (
+        isinstance(got, torch.Tensor)
+        and not got.is_floating_point()
+        and got.dtype != torch.bool
+        and tuple(got.shape) in ((batch,), (batch, 1))
+    )
+
+
+MORE_MISTAKES = (
+    Mistake(
+        name="renormalised down the batch",
+        hint="You divided by the sums down the batch, dim=0 (a column's sum over the rows): a token "
+        "no row kept makes 0 / 0 = NaN, and no row sums to 1. Each row is its own distribution: "
+        "kept / kept.sum(dim=-1, keepdim=True).",
+        compute=_down_the_batch,
+        example=learner.renormalises_down_the_batch,
+    ),
+    Mistake(
+        name="log-probabilities returned",
+        hint="You returned log-probabilities (or logits) with −∞ for the tokens left out: the form "
+        "a softmax takes next. This exercise returns the nucleus as PROBABILITIES: the kept ones "
+        "renormalised to sum to 1, and 0 (not −∞) for the others.",
+        compute=None,
+        recognise=_log_probabilities,
+        example=learner.returns_logits,
+    ),
+    Mistake(
+        name="a token drawn",
+        hint="You drew a token from the nucleus (torch.multinomial): that is the next step, done "
+        "by the sampler that calls this function. Return the nucleus itself, probabilities of "
+        "shape (B, V): the kept ones renormalised, 0 for the others.",
+        compute=None,
+        recognise=_drew_a_token,
+        example=learner.draws_a_token,
+    ),
+)

@@ -1,0 +1,81 @@
+"""More of ``train_step``'s catalogue: the wrong answers met in the ninth audit (the loss made
+a sum over the batch, the loss given to optimiser.step, the loss returned as an int), each with its hint
+and a learner-style example (in ``train_step_learners``).
+
+``train_step`` imports ``MORE_MISTAKES`` and its reference from its own module; here, what the
+mistakes compute takes the reference as an argument, so that this module does not import it.
+"""
+
+from __future__ import annotations
+
+import numbers
+from functools import partial
+
+from . import train_step_learners as learner
+from .harness import Mistake, fresh
+
+
+def _returned_ints(step_reference):
+    """A ``recognise``: the losses returned as whole numbers, each the right loss cut down or
+    rounded to one (int(loss), round(loss.item()))."""
+
+    def recognise(fn, case, got) -> bool:
+        returned = got[0] if isinstance(got, tuple) and len(got) == 2 else None
+        if not returned or not all(
+            isinstance(r, numbers.Integral) and not isinstance(r, bool) for r in returned
+        ):
+            return False
+        want = step_reference(*fresh(case))[0]
+        return len(want) == len(returned) and all(r in (int(w), round(w)) for r, w in zip(returned, want))
+
+    return recognise
+
+
+def _returned_a_method(fn, case, got) -> bool:
+    """loss.item without its brackets: the method itself, where its number belongs."""
+    returned = got[0] if isinstance(got, tuple) and len(got) == 2 else None
+    return bool(returned) and all(callable(r) and getattr(r, "__name__", None) == "item" for r in returned)
+
+
+def more_mistakes(step_reference) -> tuple[Mistake, ...]:
+    """The ninth audit's mistakes; ``step_reference(..., order=…)`` runs three steps with the
+    actions in that order (``train_step._step_reference``)."""
+
+    return (
+        Mistake(
+            name="loss multiplied by the batch size",
+            hint="You multiplied the loss by the batch size: loss_fn already returns the MEAN over "
+            "the batch, and the sum it makes is B times larger, and so are its gradients and the "
+            "step SGD takes (the learning rate was chosen for the mean). Use it as it comes, "
+            "loss = loss_fn(model, batch).",
+            compute=partial(step_reference, order=("zero", "loss * B", "backward", "step")),
+            example=learner.sums_over_the_batch,
+        ),
+        Mistake(
+            name="the loss given to step",
+            hint="optimiser.step() takes no loss: it moves the weights along the gradients that "
+            "loss.backward() stored in them. Its optional argument is a closure, a FUNCTION that "
+            "recomputes the loss, so a tensor given there is called and fails. Call "
+            "optimiser.step() with nothing.",
+            compute=None,
+            error=r"'Tensor' object is not callable",
+            example=learner.gives_the_loss_to_step,
+        ),
+        Mistake(
+            name="returned an int",
+            hint="You returned the loss as a whole number, int(loss): that cuts off its decimals "
+            "(a loss of 0.93 becomes 0), and the curve of the losses goes flat. Return "
+            "loss.item(), a float.",
+            compute=None,
+            recognise=_returned_ints(step_reference),
+            example=learner.returns_an_int,
+        ),
+        Mistake(
+            name="loss.item not called",
+            hint="You returned loss.item, the METHOD itself, without its brackets: call it, "
+            "return loss.item(), the plain number it gives.",
+            compute=None,
+            recognise=_returned_a_method,
+            example=learner.returns_the_method,
+        ),
+    )

@@ -1,0 +1,30 @@
+"""How a check's verdict is worded: whose function it names, which NotImplementedError means
+"not attempted", and how `code` in a message is drawn in a notebook."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+# What PyTorch says when it raises NotImplementedError itself: an operation it has no kernel
+# for ("log_softmax_lastdim_kernel_impl" not implemented for 'Long', Could not run 'aten::…').
+# The starter's bare ``raise NotImplementedError`` says none of these.
+TORCH_REFUSALS = ("not implemented for", "Could not run", "aten::", "not currently implemented")
+
+
+def torch_refused(err: NotImplementedError) -> bool:
+    return any(words in str(err) for words in TORCH_REFUSALS)
+
+
+def own_name(fn: Callable, exercise: str) -> str:
+    """The name the chapter gave the learner's function (``my_softmax``), which is what they
+    look for in their notebook; else the exercise's own name (a lambda, a partial, a function
+    named otherwise), so that the verdict always names the exercise."""
+    name = getattr(fn, "__name__", "")
+    return name if isinstance(name, str) and name.isidentifier() and exercise in name else exercise
+
+
+def code_spans(text: str) -> str:
+    """`code` in a message → <code>code</code>: in a notebook (and on a slide) the backticks
+    would show as they are typed."""
+    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", text)
