@@ -27,6 +27,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd import forward_ad
 
 from . import _validate, narrow_heads
 from . import attention_inputs as inputs
@@ -113,13 +114,14 @@ def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, c
     # more to allocate than the softmax itself (seen: 35 ms vs 10 ms at 8×8×512×512).
     empty = None
     if mask is not None:
-        empty = narrow_heads._empty_rows(mask)
+        # A meta mask has no values to look at (shapes only, as PyTorch's kernel gives on meta).
+        empty = None if mask.is_meta else narrow_heads._empty_rows(mask)
         if empty is not None:
             # softmax over a row of only -inf is NaN, and so is its gradient even once the row
             # is zeroed: such a row is let see every key, then zeroed, as PyTorch's kernel does.
             mask = mask | empty
         scores.add_(narrow_heads._mask_bias(mask, scores.dtype))  # exp(-inf) = 0: no weight at all
-    if scores.requires_grad:
+    if scores.requires_grad or not _plain(scores):
         weights = torch.softmax(scores, dim=-1)
     else:
         weights = torch.softmax(scores, dim=-1, out=scores)
@@ -128,6 +130,16 @@ def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, c
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
     return weights @ v, weights
+
+
+def _plain(x: torch.Tensor) -> bool:
+    """Whether ``x`` is an ordinary tensor that softmax can write into (``out=``): not one that
+    torch.func maps or differentiates (vmap, jacfwd …), nor a dual tensor of forward-mode AD,
+    where ``out=`` fails inside torch ("Batching rule not implemented for aten::softmax.int_out")."""
+    # Private hooks of torch.func and forward-mode AD: read defensively, a PyTorch without them
+    # has none of these wrappers to refuse ``out=``.
+    wrapped = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)
+    return not (wrapped is not None and wrapped(x)) and getattr(forward_ad, "_current_level", -1) < 0
 
 
 class SingleHeadAttention(nn.Module):
@@ -376,6 +388,11 @@ class MultiHeadAttention(nn.Module):
         ``name``: what the messages call ``mha`` (a layer loading its attention passes its own,
         e.g. "layer.self_attn")."""
         inputs.check_torch_mha(self, mha, _validate.text("name", name))
+        if any(p.is_meta for p in self.parameters()):  # copy_ and load_state_dict would copy nothing
+            raise ValueError(
+                "this module (the one to copy into) is on the meta device, where nothing can be "
+                'copied: give it memory first with .to_empty(device="cpu")'
+            )
         if mha.in_proj_weight is not None:  # kdim = vdim = embed_dim: W_Q, W_K, W_V stacked
             weights = mha.in_proj_weight.chunk(3)
         else:  # PyTorch keeps them apart when kdim or vdim differ (``_qkv_same_embed_dim`` False)

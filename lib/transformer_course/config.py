@@ -69,7 +69,9 @@ class TransformerConfig:
             )
         if self.d_model % self.num_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})")
-        _validate.dropout(self.dropout)
+        # Kept as a float, as the layers keep theirs: a Fraction passed the check, then failed
+        # inside torch's dropout and layer_norm ("argument 'p' must be float, not Fraction").
+        object.__setattr__(self, "dropout", _validate.dropout(self.dropout))
         object.__setattr__(
             self, "pad_id", _validate.integer("pad_id", self.pad_id, low=0, high=self.vocab_size)
         )
@@ -85,7 +87,7 @@ class TransformerConfig:
         object.__setattr__(self, "activation", check_activation(self.activation))
         if not isinstance(self.positional, str) or self.positional not in POSITIONALS:
             raise ValueError(f"positional must be one of {POSITIONALS}, got {self.positional!r}")
-        _validate.finite_number("eps", self.eps, above=0)
+        object.__setattr__(self, "eps", _validate.finite_number("eps", self.eps, above=0))
 
     @property
     def target_vocab_size(self) -> int:

@@ -22,8 +22,9 @@ work that grows with t. Instead each layer's first ``append`` makes a buffer wit
 for ``max_len`` positions (so that memory is taken from the start); a step writes its
 new positions after the t filled ones, and ``keys[i]`` is the filled part, a view
 (B, h, t, d_head) of the buffer. The cache is made for generation, without gradients
-(``step`` runs under ``torch.no_grad()``): autograd follows one in-place write, but will
-not differentiate a step again once a later step has written into the same buffer.
+(``step`` runs under ``torch.no_grad()``); where a gradient does flow through it (a layer's
+``forward_cached`` on inputs that require one), the keys are joined with ``torch.cat``, as
+autograd cannot differentiate a step once a later step has written into the same buffer.
 """
 
 from __future__ import annotations
@@ -120,12 +121,25 @@ class KVCache:
 
     def _append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``append`` for keys and values an attention layer has just made (their shapes are right)."""
+        past_k, past_v = self.keys[layer], self.values[layer]
+        if torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in (k, v, past_k, past_v)):
+            # A gradient flows through the cache: a write into the buffer would change the keys
+            # an earlier step's backward reads ("modified by an inplace operation"). Joined out of
+            # place instead, and the buffer dropped (a later step without gradients makes a new one).
+            self._buffers[layer] = None
+            if past_k is not None:
+                k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
+            self.keys[layer], self.values[layer] = k, v
+            return k, v
         if self._buffers[layer] is None:
             room = (k.shape[0], k.shape[1], self.max_len, k.shape[3])  # (B, h, max_len, d_head)
             # Keys and values for max_len positions, taken once per layer: checked before they are.
             numel = 2 * room[0] * room[1] * room[2] * room[3]
             _validate.fits_in_memory("2 × B × h × max_len × d_head", numel, bytes_each=k.element_size())
             self._buffers[layer] = (k.new_empty(room), v.new_empty(room))
+            if past_k is not None:  # joined out of place until now: the buffer starts with them
+                self._buffers[layer][0][:, :, : past_k.shape[2]] = past_k
+                self._buffers[layer][1][:, :, : past_v.shape[2]] = past_v
         key_room, value_room = self._buffers[layer]
         if key_room.is_inference() and not torch.is_inference_mode_enabled():
             # Filled under torch.inference_mode(): its tensors cannot be written outside it (a raw

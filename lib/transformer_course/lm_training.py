@@ -146,7 +146,8 @@ def gpt_optimiser(
     β2 = 0.95 rather than Adam's 0.999: the running average of squared gradients forgets
     faster, so a sudden large gradient is not divided by a stale, small average (a spike).
     """
-    _validate.finite_number("weight_decay", weight_decay, at_least=0)
+    # A float: a Fraction passed the check, then failed inside AdamW's step (_fused_adamw_).
+    weight_decay = _validate.finite_number("weight_decay", weight_decay, at_least=0)
     real = lambda b: isinstance(b, int | float) and not isinstance(b, bool)  # noqa: E731
     if not (isinstance(betas, tuple) and len(betas) == 2 and all(real(b) and 0 <= b < 1 for b in betas)):
         raise ValueError(f"betas must be a pair (β1, β2), each in [0, 1), got {betas!r}")

@@ -148,13 +148,17 @@ def _check(q, k, v, scale, mask) -> None:
         _validate.bool_mask("mask", mask)
         _validate.same_device("mask", mask, q.device, "q")
         scores = (*q.shape[:-1], k.shape[-2])
-        if not _validate.broadcasts(mask.shape, scores):
+        # *To* the scores: each of its dimensions 1 or the scores' (one that would widen them, or
+        # add a dimension, failed inside the in-place masking: "doesn't match the broadcast shape").
+        fits = all(m in (s, 1) for m, s in zip(reversed(mask.shape), reversed(scores)))
+        if mask.dim() > len(scores) or not fits:
             raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' {scores}")
 
 
 class _Attention(torch.autograd.Function):
     # In PyTorch's newer style (forward without ctx, then setup_context), so that torch.func
-    # can run it (grad; vmap of grad: per-example gradients, with the rule below).
+    # can run it (grad; vmap of grad: per-example gradients, with the rule below; jacrev,
+    # jacfwd and hessian, with the forward-mode rule jvp).
 
     @staticmethod
     def forward(q, k, v, scale, bias):
@@ -177,6 +181,7 @@ class _Attention(torch.autograd.Function):
     def setup_context(ctx, inputs, output):
         q, k, v, scale, bias = inputs
         ctx.save_for_backward(q, k, v, output[1])
+        ctx.save_for_forward(q, k, v, output[1])  # for jvp, forward mode
         ctx.scale, ctx.bias = scale, bias
         ctx.mark_non_differentiable(output[1])
 
@@ -193,6 +198,21 @@ class _Attention(torch.autograd.Function):
             bias = bias.movedim(in_dims[4], 0)
             bias = bias.reshape(size, *[1] * (q.dim() - bias.dim()), *bias.shape[1:])
         return _Attention.apply(q, k, v, scale, bias), (0, 0)
+
+    @staticmethod
+    def jvp(ctx, dq, dk, dv, _scale, _bias):
+        """Forward mode (``torch.func.jacfwd``, ``hessian``): the change of the output for a
+        change dq, dk, dv of the inputs, dO = dP V + P dV with dP = P ⊙ (dS − rowsum(dS ⊙ P))
+        and dS = (dQ Kᵀ + Q dKᵀ) · scale. The weights are not differentiable: no change."""
+        q, k, v, weights = ctx.saved_tensors
+        ds = torch.zeros_like(weights)
+        if dq is not None:
+            ds = ds + dq @ k.transpose(-2, -1) * ctx.scale
+        if dk is not None:
+            ds = ds + q @ dk.transpose(-2, -1) * ctx.scale
+        dp = weights * (ds - (ds * weights).sum(dim=-1, keepdim=True))
+        out = dp @ v if dv is None else dp @ v + weights @ dv
+        return out, None
 
     @staticmethod
     def backward(ctx, grad, _):
@@ -217,17 +237,23 @@ class _Attention(torch.autograd.Function):
 
 def _plain_gradients(q, k, v, scale, bias, grad):
     """The gradients of softmax(q kᵀ · scale + bias) v with respect to q, k, v, written with
-    ordinary differentiable operations, so autograd can differentiate them once more."""
-    with torch.enable_grad():
-        inputs = [x.detach().requires_grad_() if not x.requires_grad else x for x in (q, k, v)]
-        scores = inputs[0] @ inputs[1].transpose(-2, -1) * scale
-        if bias is not None:
-            # A row with no key would be softmax(−∞ …) = NaN, its gradient too even once zeroed:
-            # it sees every key instead, then gets zeros, as in the forward.
-            empty = torch.isinf(bias).all(dim=-1, keepdim=True)
-            scores = scores + bias.masked_fill(empty, 0.0)
-        weights = torch.softmax(scores, dim=-1)
-        if bias is not None:
-            weights = weights.masked_fill(empty, 0.0)
-        out = weights @ inputs[2]
-        return torch.autograd.grad(out, inputs, grad, create_graph=True, allow_unused=True)
+    ordinary differentiable operations (the formulas of the backward pass), so autograd can
+    differentiate them once more. Not ``torch.autograd.grad`` of a forward rebuilt here: given
+    one tensor as q, k and v (self-attention on x itself), it returned the whole gradient of x
+    three times, and under ``torch.func.jacrev`` it found no graph at all."""
+    weights = _plain_weights(q, k, scale, bias)  # (..., Lq, Lk), differentiable in q and k
+    dv = weights.transpose(-2, -1) @ grad  # Pᵀ G
+    dp = grad @ v.transpose(-2, -1)  # G Vᵀ
+    ds = weights * (dp - (dp * weights).sum(dim=-1, keepdim=True))  # P ⊙ (dP − rowsum(dP ⊙ P))
+    return (ds @ k) * scale, (ds.transpose(-2, -1) @ q) * scale, dv
+
+
+def _plain_weights(q, k, scale, bias):
+    """softmax(q kᵀ · scale + bias) with ordinary operations; a row with no key (all −∞) sees
+    every key, then gets zeros, as in the forward (softmax of only −∞ is NaN, its gradient too)."""
+    scores = q @ k.transpose(-2, -1) * scale
+    if bias is None:
+        return torch.softmax(scores, dim=-1)
+    empty = torch.isinf(bias).all(dim=-1, keepdim=True)
+    weights = torch.softmax(scores + bias.masked_fill(empty, 0.0), dim=-1)
+    return weights.masked_fill(empty, 0.0)

@@ -88,9 +88,21 @@ class SinusoidalPositionalEncoding(nn.Module):
         # Checked here too, so that the message names max_len (sinusoidal_encoding calls it length).
         _validate.fits_in_memory("max_len × d_model", self.max_len * self.d_model, bytes_each=16)
         # A buffer moves with .to(device) but is not a parameter and not saved.
+        self.base = _validate.finite_number("base", base, above=1)
         self.register_buffer(
-            "pe", sinusoidal_encoding(self.max_len, self.d_model, base=base), persistent=False
+            "pe", sinusoidal_encoding(self.max_len, self.d_model, base=self.base), persistent=False
         )
+
+    def _apply(self, fn, recurse=True):
+        """``.to``, ``.double()``, ``.to_empty`` …: the table is computed again for where it now
+        lives, from the float64 formula (a float32 table cast up to float64 kept float32's rounding,
+        1e-7 off; ``to_empty`` left uninitialised memory, which ``load_state_dict`` does not fill,
+        as the table is not saved)."""
+        super()._apply(fn, recurse)
+        if not self.pe.is_meta and self.pe.is_floating_point():
+            exact = sinusoidal_encoding(self.max_len, self.d_model, base=self.base, dtype=torch.float64)
+            self.pe = exact.to(self.pe.device, self.pe.dtype)
+        return self
 
     def forward(self, x: torch.Tensor, *, start: int = 0) -> torch.Tensor:
         _check_input(x, self.d_model, self.max_len, self.pe, start)
