@@ -49,6 +49,7 @@
       // The title once the plot has settled: at "afterplot" a resize has not yet redrawn it.
       const readable = () => {
         readableCellText(el);
+        hideTinyCellText(el);
         requestAnimationFrame(() => fitTitles(el));
       };
       Promise.resolve(drawn).then(() => {
@@ -60,6 +61,17 @@
       }, () => {});
       return drawn;
     };
+  }
+
+  // Plotly shrinks the numbers in heatmap cells to fit their cells: in a phone's window chapter
+  // 03's Q, K and V came out 5 px high, specks no one reads. A number smaller than MIN_CELL_TEXT
+  // px is not drawn at all (the hover still gives it), as a bar's value is hidden rather than
+  // shrunk below 12 px (figures/base.py: MIN_VALUE_TEXT); a wider window brings it back.
+  const MIN_CELL_TEXT = 12;
+  function hideTinyCellText(el) {
+    for (const text of el.querySelectorAll("g.heatmap-label text")) {
+      text.style.display = parseFloat(getComputedStyle(text).fontSize) < MIN_CELL_TEXT ? "none" : "";
+    }
   }
 
   // Plotly does not wrap a title: one wider than its chart (a long title in a phone's window)
@@ -112,9 +124,8 @@
   // Words along an axis (a heatmap's tokens) are labelled one by one, and plotly draws them all
   // however narrow the chart: in a phone's window chapter 09's 26 earlier tokens shared 96 px and
   // chapter 08's heads 11 tokens 65 px, drawn on top of each other. Labels that would overlap are
-  // thinned to every k-th, k as small as reads (slanted ones need their font size across the
-  // slant, as on a slide), and all come back when the window widens. ``el._tcTicks``: each
-  // thinned axis's own labels and its k.
+  // thinned to every k-th, k as small as reads, and all come back when the window widens.
+  // ``el._tcTicks``: each thinned axis's own labels and its k.
   function thinTicks(el) {
     const layout = el._fullLayout, update = {};
     if (!layout) return update;
@@ -132,15 +143,8 @@
       if (axis.type === "log" && !own.vals.every((v) => v > 0)) continue;
       const step = Math.min(...own.vals.slice(1).map((v, i) => Math.abs(at(v) - at(own.vals[i]))));
       const pitch = (axis._length * step) / span;  // px between two of the axis's own labels
-      const size = parseFloat(getComputedStyle(labels[0]).fontSize);
-      const turn = /rotate\((-?[\d.]+)/.exec(labels[0].getAttribute("transform") || "");
-      const angle = Math.abs(turn ? +turn[1] : 0) % 180;
-      const box = (t) => t.getBoundingClientRect();
-      let need = size / Math.sin((angle * Math.PI) / 180);  // slanted: the font size across the slant
-      if (name[0] === "y") need = Math.max(...labels.map((t) => box(t).height));
-      else if (angle === 0) need = Math.max(...labels.map((t) => box(t).width)) + 4;
-      if (!(pitch > 0 && need > 0 && Number.isFinite(need))) continue;  // labels that are not numbers
-      const k = Math.max(1, Math.ceil(need / pitch - 1e-6));
+      const k = name[0] === "y" ? rowStep(labels, pitch) : columnStep(axis, own, labels[0], pitch);
+      if (!k) continue;  // labels that are not numbers
       const shown = Array.isArray(axis.tickvals) ? axis.tickvals.length : 0;
       if (k === own.k && shown === Math.ceil(own.vals.length / k)) continue;  // as it should be
       el._tcTicks[name] = { ...own, k };
@@ -148,6 +152,59 @@
       if (Array.isArray(own.text)) update[`${name}.ticktext`] = own.text.filter((_, i) => i % k === 0);
     }
     return update;
+  }
+
+  // Rows: one label's height apart.
+  function rowStep(labels, pitch) {
+    const need = Math.max(...labels.map((t) => t.getBoundingClientRect().height));
+    return pitch > 0 && need > 0 && Number.isFinite(need) ? Math.max(1, Math.ceil(need / pitch - 1e-6)) : 0;
+  }
+
+  // Columns: the least k whose labels plotly draws apart. It stands them upright where no two
+  // neighbours touch (plotly's own test: their widths, 2 px apart), and slants them otherwise
+  // (its "auto" angle: 30°, or 90° when closer), which reads when they are their font size
+  // apart across the slant. Measured on the axis's own labels whatever the chart shows now,
+  // so that k does not depend on the angle plotly chose for the labels drawn last: judged by
+  // its widest word, a chart drawn upright at every other word kept 6 of its 11 words at
+  // 1280 px where all 11 read slanted (chapter 05's "Mean of the 8 heads shown").
+  function columnStep(axis, own, label, pitch) {
+    const style = getComputedStyle(label), size = parseFloat(style.fontSize);
+    if (!(pitch > 0 && size > 0)) return 0;
+    const widths = labelWidths(own, style);
+    const fixed = typeof axis.tickangle === "number" ? Math.abs(axis.tickangle) % 180 : null;
+    const upright = (k) => widths.every((w, i) => i % k || i + k >= widths.length
+      || (w + widths[i + k]) / 2 + 2 <= k * pitch);
+    // Across the slant, two labels' baselines lie k·pitch·sin(angle) apart.
+    const slanted = (k, angle) => k * pitch * Math.sin((angle * Math.PI) / 180) >= size - 1e-6;
+    for (let k = 1; k <= own.vals.length; k++) {
+      if (fixed === 0 ? upright(k) : fixed !== null ? slanted(k, fixed)
+        : upright(k) || slanted(k, autoAngle(axis, k * pitch, size * widths.lines))) return k;
+    }
+    return own.vals.length;
+  }
+
+  // The angle plotly slants labels ``gap`` px apart at (its "auto": the first of autotickangles
+  // whose labels clear each other by 1.25 lines of text, else the steepest), in degrees.
+  function autoAngle(axis, gap, height) {
+    const angles = (Array.isArray(axis.autotickangles) ? axis.autotickangles : [0, 30, 90])
+      .map((a) => (a * Math.PI) / 180);
+    const room = gap / Math.hypot(gap, 1.25 * height);
+    const steep = angles.reduce((a, b) => (Math.abs(Math.cos(a)) < Math.abs(Math.cos(b)) ? a : b));
+    const angle = angles.find((a) => Math.abs(Math.cos(a)) <= room) ?? steep;
+    return Math.abs((angle * 180) / Math.PI) % 180;
+  }
+
+  // Each of the axis's own labels' width in px, in the font it is drawn in (a label not drawn
+  // now, thinned out, is measured all the same); a label of several lines: its longest.
+  let ruler = null;
+  function labelWidths(own, style) {
+    ruler = ruler || document.createElement("canvas").getContext("2d");
+    ruler.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const words = (Array.isArray(own.text) ? own.text : own.vals)
+      .map((t) => String(t ?? "").split(/<br\s*\/?>/i).map((line) => line.replace(/<[^>]*>/g, "")));
+    const widths = words.map((lines) => Math.max(...lines.map((line) => ruler.measureText(line).width)));
+    widths.lines = Math.max(1, ...words.map((lines) => lines.length));
+    return widths;
   }
 
   // The chart's title and its axis titles, each at the size that fits, and its axes' labels

@@ -168,6 +168,17 @@ function tinyCellText(div) {
   return [...tiny].sort((a, b) => a - b);
 }
 
+// Off a slide too plotly shrinks the numbers to their cells: an explorer's third of the page or a
+// narrow window drew them at 5 to 9 px. A number below MIN_CELL_TEXT px is not drawn (its hover
+// still gives it), as a bar's value is hidden rather than shrunk below 12 px (figures/base.py:
+// MIN_VALUE_TEXT); plotly draws the numbers again at every plot, and a wider view brings them back.
+const MIN_CELL_TEXT = 12;
+function hideTinyCellText(div) {
+  for (const text of div.querySelectorAll("g.heatmap-label text")) {
+    text.style.display = parseFloat(getComputedStyle(text).fontSize) < MIN_CELL_TEXT ? "none" : "";
+  }
+}
+
 function withoutCellText(spec, drop) {
   spec.data = spec.data.map((trace, i) => (drop.traces.includes(i) ? { ...trace, texttemplate: "" } : trace));
   const last = drop.traces[drop.traces.length - 1];
@@ -288,6 +299,78 @@ function rowLabelsFit(div) {
     if (Array.isArray(axis.ticktext)) update[`${name}.ticktext`] = axis.ticktext.filter((_, i) => i % k === 0);
   }
   return update;
+}
+
+// Columns named word by word (a heatmap's tokens) are all drawn by plotly however narrow the view:
+// 22 words in a 400 px window stood on top of each other, upright or slanted. Where they would
+// overlap every k-th is kept, k as small as reads, counted from the labels the figure was sent
+// with (``asked``: its layout), so that a wider view brings them all back. Same rule as
+// export_theme.js's thinTicks for an exported page.
+function columnLabelsFit(div, asked) {
+  const layout = div._fullLayout, update = {};
+  for (const name of Object.keys(layout || {}).filter((key) => /^xaxis\d*$/.test(key))) {
+    const axis = layout[name], vals = asked?.[name]?.tickvals, text = asked?.[name]?.ticktext;
+    const span = Array.isArray(axis.range) ? Math.abs(axis.range[1] - axis.range[0]) : 0;
+    const label = div.querySelector(`.${axis._id}tick text`);
+    if (axis.tickmode !== "array" || axis.type !== "linear" || !Array.isArray(vals) || vals.length < 2
+        || !label || !(axis._length > 0 && span > 0)) continue;
+    const step = Math.min(...vals.slice(1).map((v, i) => Math.abs(v - vals[i])));
+    const k = columnStep(axis, { vals, text }, label, (axis._length * step) / span);
+    const kept = vals.filter((_, i) => i % (k || 1) === 0), shown = axis.tickvals || [];
+    if (!k || (kept.length === shown.length && kept.every((v, i) => v === shown[i]))) continue;
+    update[`${name}.tickvals`] = kept;
+    if (Array.isArray(text)) update[`${name}.ticktext`] = text.filter((_, i) => i % k === 0);
+  }
+  return update;
+}
+
+// The least k whose labels plotly draws apart. It stands them upright where no two neighbours
+// touch (plotly's own test: their widths, 2 px apart), and slants them otherwise (its "auto"
+// angle), which reads when they are their font size apart across the slant. Measured on all the
+// labels asked for, whatever is drawn now, so that k does not depend on the angle plotly chose
+// for the labels drawn last.
+function columnStep(axis, own, label, pitch) {
+  const style = getComputedStyle(label), size = parseFloat(style.fontSize);
+  if (!(pitch > 0 && size > 0)) return 0;
+  const widths = labelWidths(own, style);
+  const fixed = typeof axis.tickangle === "number" ? Math.abs(axis.tickangle) % 180 : null;
+  const upright = (k) => widths.every((w, i) => i % k || i + k >= widths.length
+    || (w + widths[i + k]) / 2 + 2 <= k * pitch);
+  // Across the slant, two labels' baselines lie k·pitch·sin(angle) apart.
+  const slanted = (k, angle) => k * pitch * Math.sin((angle * Math.PI) / 180) >= size - 1e-6;
+  for (let k = 1; k <= own.vals.length; k++) {
+    if (fixed === 0 ? upright(k) : fixed !== null ? slanted(k, fixed)
+      : upright(k) || slanted(k, autoAngle(axis, k * pitch, size * widths.lines))) return k;
+  }
+  return own.vals.length;
+}
+
+// The angle plotly slants labels ``gap`` px apart at (its "auto": the first of autotickangles
+// whose labels clear each other by 1.25 lines of text, else the steepest), in degrees.
+function autoAngle(axis, gap, height) {
+  const angles = (Array.isArray(axis.autotickangles) ? axis.autotickangles : [0, 30, 90])
+    .map((a) => (a * Math.PI) / 180);
+  const room = gap / Math.hypot(gap, 1.25 * height);
+  const steep = angles.reduce((a, b) => (Math.abs(Math.cos(a)) < Math.abs(Math.cos(b)) ? a : b));
+  const angle = angles.find((a) => Math.abs(Math.cos(a)) <= room) ?? steep;
+  return Math.abs((angle * 180) / Math.PI) % 180;
+}
+
+// Each label's width in px in the font it is drawn in (one thinned out too); several lines: the longest.
+let ruler = null;
+function labelWidths(own, style) {
+  ruler = ruler || document.createElement("canvas").getContext("2d");
+  ruler.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const words = (Array.isArray(own.text) ? own.text : own.vals)
+    .map((t) => String(t ?? "").split(/<br\s*\/?>/i).map((line) => line.replace(/<[^>]*>/g, "")));
+  const widths = words.map((lines) => Math.max(...lines.map((line) => ruler.measureText(line).width)));
+  widths.lines = Math.max(1, ...words.map((lines) => lines.length));
+  return widths;
+}
+
+async function fitColumnLabels(Plotly, div, asked) {
+  const update = columnLabelsFit(div, asked);
+  if (Object.keys(update).length) await Plotly.relayout(div, update);
 }
 
 async function fitRowLabels(Plotly, div) {
@@ -420,9 +503,10 @@ async function render({ model, el }) {
     await Plotly.react(div, spec.data, spec.layout, CONFIG);
     if (!div.dataset.tcCellText) {  // each later plot (a resize, a refitted title) too
       div.dataset.tcCellText = "1";
-      div.on("plotly_afterplot", () => readableCellText(div));
+      div.on("plotly_afterplot", () => { readableCellText(div); hideTinyCellText(div); });
     }
     readableCellText(div);  // static/theme_swap.js
+    hideTinyCellText(div);
     if (isPresenting()) {  // an update (a longer sentence) may shrink the numbers of another trace
       const tiny = tinyCellText(div);
       if (tiny.length) {  // drawn again at once (update's loop), without them
@@ -435,6 +519,7 @@ async function render({ model, el }) {
     await fitTitle(Plotly, div);
     await fitPanelTitles(Plotly, div);
     await fitRowLabels(Plotly, div);
+    await fitColumnLabels(Plotly, div, copy.layout);
     div.dataset.tcDrawMs = (performance.now() - start).toFixed(1);
     div.dataset.tcRevision = String(model.get("_revision"));
     div.dataset.tcDrawnAt = String(performance.now());
@@ -477,7 +562,8 @@ async function render({ model, el }) {
       const undo = div.dataset.tcTitlesFitted ? titlesAsSent(sent?.layout) : {};
       delete div.dataset.tcTitlesFitted;
       Plotly.relayout(div, { width: now, "title.font.size": sent?.layout?.title?.font?.size ?? null, ...undo })
-        .then(() => fitTitle(Plotly, div)).then(() => fitPanelTitles(Plotly, div));
+        .then(() => fitTitle(Plotly, div)).then(() => fitPanelTitles(Plotly, div))
+        .then(() => fitColumnLabels(Plotly, div, sent?.layout));
     }
   });
   observer.observe(el);
