@@ -398,16 +398,14 @@ def test_loss_that_fails_when_called_again_is_an_error_not_a_traceback():
     assert "called again" in result.message and "out of budget" in result.message
 
 
-def test_a_sampler_no_mistake_matches_is_told_its_rates_in_draws():
+def test_a_sampler_with_the_softmax_down_the_batch_is_named():
     def sample(logits, temperature, top_k):  # softmax down the batch, not over the vocabulary
         return torch.multinomial(torch.softmax(logits / temperature, dim=0), 1).view(-1)
 
     result = checks.check_sample_next_token(sample)
     assert result.status == WRONG, result
-    message = result.message
-    assert "input #1 (temperature 2, top_k None)" in message
-    assert "of 10,000 draws, where it should come out in" in message
-    assert "index" not in message  # not an index into a table the learner never sees
+    assert "softmax ran down the BATCH (dim=0)" in result.message
+    assert "torch.softmax(logits, dim=-1)" in result.message
 
 
 def test_train_step_with_an_optimiser_of_its_own():

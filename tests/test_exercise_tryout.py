@@ -826,7 +826,7 @@ def _(logits_fn, prompt, max_new_tokens, eos_id):
     return torch.cat([ids[prompt.shape[0] :], prompt])
 
 
-@wrong("greedy_decode", "second-last position read")
+@wrong("greedy_decode", "second-last position read", named="the second-to-last position read")
 def _(logits_fn, prompt, max_new_tokens, eos_id):
     return greedy(
         logits_fn, prompt, max_new_tokens, eos_id, pick=lambda lg: lg[max(-2, -lg.shape[0])].argmax()
@@ -867,7 +867,7 @@ def _(logits, temperature, top_k):
     )
 
 
-@wrong("sample_next_token", "the smallest k kept")
+@wrong("sample_next_token", "the smallest k kept", named="the k smallest kept")
 def _(logits, temperature, top_k):
     logits = logits / temperature
     if top_k is not None:
@@ -936,7 +936,7 @@ def _(parts, ids):
     return x @ parts.token.weight.T
 
 
-@wrong("gpt_forward", "the output through the embedding itself")
+@wrong("gpt_forward", "the output through the embedding itself", named="an embedding given floats")
 def _(parts, ids):
     x = embed(parts, ids)
     for block in parts.blocks:
@@ -968,7 +968,7 @@ def _(parts, ids):
     return torch.log_softmax(parts.norm(x) @ parts.token.weight.T, dim=-1)
 
 
-@wrong("gpt_forward", "the blocks in reverse order")
+@wrong("gpt_forward", "the blocks in reverse order", named="the blocks in reverse order")
 def _(parts, ids):
     x = embed(parts, ids)
     for block in reversed(parts.blocks):

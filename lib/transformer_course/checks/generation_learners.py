@@ -181,3 +181,17 @@ def adds_the_token(logits_fn, prompt, max_new_tokens, eos_id):
         if int(token) == eos_id:
             break
     return ids
+
+
+# --- The wrong answers met in the tenth audit (generation_more) ---
+
+
+def reads_the_second_to_last(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        logits = logits_fn(ids.unsqueeze(0))  # (1, t, V)
+        token = logits[0, -2].argmax()  # "-1 is the token just added"
+        ids = torch.cat([ids, token.view(1)])
+        if int(token) == eos_id:
+            break
+    return ids

@@ -271,3 +271,22 @@ def makes_its_own_output_layer(parts, ids):
         x = block(x, causal_mask(length))
     lm_head = nn.Linear(d_model, parts.token.num_embeddings, bias=False)  # a new, untrained layer
     return lm_head(parts.norm(x))
+
+
+# --- The wrong answers met in the tenth audit (gpt_forward_more) ---
+
+
+def runs_the_blocks_backwards(parts, ids):
+    length = ids.shape[1]
+    x = _embedded(parts, ids, torch.arange(length))
+    for block in parts.blocks[::-1]:  # "from the top of the stack down"
+        x = block(x, causal_mask(length))
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def looks_up_the_output(parts, ids):
+    length = ids.shape[1]
+    x = _embedded(parts, ids, torch.arange(length))
+    for block in parts.blocks:
+        x = block(x, causal_mask(length))
+    return parts.token(parts.norm(x))  # "the tied embedding as the output layer"

@@ -1,6 +1,7 @@
 """More of ``gpt_forward``'s catalogue: the wrong answers met in the ninth audit (a new output
-layer, the first block run every time, one position too few or too many), each with its
-hint and a learner-style example (in ``gpt_forward_learners``).
+layer, the first block run every time, one position too few or too many) and the tenth (the
+blocks run backwards, the token table called on the hidden states), each with its hint and a
+learner-style example (in ``gpt_forward_learners``).
 """
 
 from __future__ import annotations
@@ -70,5 +71,25 @@ MORE_MISTAKES = (
         error=rf"size of tensor a \({CASE_L}\) must match the size of tensor b \(({CASE_L - 1}|"
         rf"{CASE_L + 1})\) at non-singleton dimension 1",
         example=learner.numbers_one_position_too_few,
+    ),
+    Mistake(
+        name="the blocks in reverse order",
+        hint="You ran the blocks in reverse order (reversed(parts.blocks), or parts.blocks[::-1]): "
+        "the first block is trained to read the embeddings and each next one the output of the "
+        "block before it. Run them in the order given: for block in parts.blocks: "
+        "x = block(x, mask).",
+        compute=partial(forward, feed="reversed"),
+        example=learner.runs_the_blocks_backwards,
+    ),
+    Mistake(
+        name="an embedding given floats",
+        hint="You gave an nn.Embedding floats: it looks its rows up by INTEGER ids. "
+        "parts.token(x) on the hidden states does not score them against the vocabulary: the "
+        "output layer is tied, logits = x @ parts.token.weight.T, with x = parts.norm(…) of the "
+        "last block's output. (Positions, too, are integer ids: parts.positions(torch.arange(L)).)",
+        compute=None,
+        error=r"'indices' to have one of the following scalar types: Long, Int; but got "
+        r"torch\.[\w.]*(Float|Double|Half|BFloat16)Tensor",  # torch.cuda.FloatTensor too
+        example=learner.looks_up_the_output,
     ),
 )

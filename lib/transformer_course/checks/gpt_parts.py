@@ -68,7 +68,7 @@ def forward(
 
     scale: "sqrt" (right), "none", "divide", "d", "after"; positions: "index" (right),
     "from 1", "ids", "none"; mask: "causal" (right), "inverted", "transposed", "strict",
-    "none"; feed: "chain" (right), "first", "embeddings", "first each time";
+    "none"; feed: "chain" (right), "first", "embeddings", "first each time", "reversed";
     final_norm: True (right), False, "plain", "first" (on the embeddings),
     "each block"; returns: "logits" (right), "hidden", "scaled logits", "probabilities",
     "log-probabilities"."""
@@ -95,7 +95,8 @@ def forward(
     strict = torch.ones(length, length, dtype=torch.bool).tril(diagonal=-1)  # i sees 0 … i-1
     sees = {"causal": lower, "inverted": ~lower, "strict": strict, "transposed": lower.T, "none": None}[mask]
     h = parts.norm(x) if final_norm == "first" else x
-    for i, block in enumerate(parts.blocks):
+    blocks = parts.blocks[::-1] if feed == "reversed" else parts.blocks
+    for i, block in enumerate(blocks):
         if feed == "first" and i > 0:
             break
         block = parts.blocks[0] if feed == "first each time" else block

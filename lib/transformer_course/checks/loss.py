@@ -18,7 +18,7 @@ from . import loss_learners as learner
 from .describe import same
 from .harness import ERROR, LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function, fresh
 from .loss_learners import loss_by_hand
-from .loss_more import MORE_MISTAKES
+from .loss_more import MORE_MISTAKES, arguments_swapped
 from .loss_reductions import REDUCTION_MISTAKES
 from .loss_reference import loss_reference
 from .stale import learner_check
@@ -51,9 +51,9 @@ LOSS_ALTERNATIVES = {
 # --- The checker's side: test cases, the catalogue of mistakes (the reference: loss_reference) ---
 
 
-# The first case's sizes, which PyTorch's errors quote: B stories, V tokens (T - 1 = 6).
-# Every size differs from the others, so an error's numbers tell which layout was fed.
-CASE_B, CASE_V = 3, 11
+# The first case's sizes, which PyTorch's errors quote: B stories, sources of S tokens, V tokens
+# (T - 1 = 6). Every size differs from the others, so an error's numbers tell which layout was fed.
+CASE_B, CASE_S, CASE_V = 3, 4, 11
 
 
 def _loss_cases() -> list[tuple]:
@@ -286,11 +286,12 @@ LOSS_MISTAKES = (
             model(src, trg[:, :-1]).flatten(0, 1), trg[:, 1:], ignore_index=pad_id
         ),
     ),
+    arguments_swapped(CASE_B, CASE_S),  # before the wrong length: its errors are those too
     Mistake(
         name="labels of the wrong length",
         hint="Your logits and labels do not have the same length: the decoder reads T-1 tokens "
         "(trg[:, :-1]), so it makes T-1 predictions, scored against the T-1 next tokens, "
-        "trg[:, 1:]. (And the model takes the source first: model(src, trg[:, :-1]).)",
+        "trg[:, 1:].",
         compute=None,
         # flattened, or in cross_entropy's (B, V, T) layout: the lengths differ
         error=rf"Expected input batch_size|Expected target size \[\d+, (?!{CASE_V}\])\d+\]",

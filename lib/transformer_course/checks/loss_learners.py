@@ -207,3 +207,11 @@ def divides_the_mean_again(model, src, trg, pad_id):
 def rolls_the_labels(model, src, trg, pad_id):
     labels = torch.roll(trg, shifts=-1, dims=1)  # "each token's next one", wrapping round
     return F.cross_entropy(model(src, trg).flatten(0, 1), labels.flatten(), ignore_index=pad_id)
+
+
+# --- The wrong answers met in the tenth audit (loss_more) ---
+
+
+def swaps_the_arguments(model, src, trg, pad_id):
+    logits = model(trg[:, :-1], src)  # "the decoder's tokens, then what it attends to"
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), trg[:, 1:].reshape(-1), ignore_index=pad_id)

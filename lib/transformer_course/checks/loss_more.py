@@ -1,6 +1,7 @@
 """More of ``loss``'s catalogue: the wrong answers met in the ninth audit (a shift by two, a
-sum divided by the wrong count, <eos> left out, a squared error, a loss that is not one number),
-each with what it computes, its hint and a learner-style example (in ``loss_learners``).
+sum divided by the wrong count, <eos> left out, a squared error, a loss that is not one number)
+and the tenth (the model's arguments swapped), each with what it computes, its hint and a
+learner-style example (in ``loss_learners``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,23 @@ def _not_one_number(fn, case, got) -> bool:
     """A tensor of several losses: some axes reduced, others not (one per position is named
     before this, by its own mistake)."""
     return isinstance(got, torch.Tensor) and got.is_floating_point() and got.numel() > 1
+
+
+def arguments_swapped(batch: int, source_length: int) -> Mistake:
+    """model(trg[:, :-1], src): the model runs, and its logits come out as long as the source,
+    ``source_length`` on the first case of ``batch`` stories, which no label count matches. Put
+    before the mistake of labels of the wrong length, whose errors these are too."""
+    return Mistake(
+        name="model arguments swapped",
+        hint="The model takes the source first: model(src, trg[:, :-1]). You gave it the target "
+        "first, so it encoded the target and decoded the source: its logits are as long as the "
+        "source, one per source token, and do not line up with the labels trg[:, 1:].",
+        compute=None,
+        # the flattened layout's count of logits, or cross_entropy's (B, V, T) layout's length
+        error=rf"Expected input batch_size \({batch * source_length}\)"
+        rf"|Expected target size \[{batch}, {source_length}\]",
+        example=learner.swaps_the_arguments,
+    )
 
 
 MORE_MISTAKES = (

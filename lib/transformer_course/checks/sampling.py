@@ -323,10 +323,11 @@ def _draws_differ(learner_fn: Callable, case: tuple, number: int) -> str | None:
     row, token = divmod(int((got - want).abs().argmax()), want.shape[-1])
     knobs = f"temperature {temperature:g}, top_k {top_k}"
     values = [round(x, 1) for x in logits[row * ROWS].tolist()]
+    # The row of the two the learner can tell apart, not its index in the tiled batch.
     return (
-        f"sample_next_token differs from the reference on input #{number} ({knobs}): for row "
-        f"{row * ROWS} of the logits, {values}, token {token} came out in "
-        f"{float(got[row, token]):.1%} of {ROWS:,} draws, where it should come out in "
+        f"sample_next_token differs from the reference on input #{number} ({knobs}): for logits "
+        f"row {row} (of 2 distinct rows, each repeated {ROWS:,} times), {values}, token {token} "
+        f"came out in {float(got[row, token]):.1%} of {ROWS:,} draws, where it should come out in "
         f"{float(want[row, token]):.1%}. Check each step: divide the logits by the temperature, "
         "keep the top_k largest (the others −∞), softmax over the vocabulary (dim=-1), then draw "
         "one token per row."

@@ -137,3 +137,29 @@ def indexes_the_kth_at_k(logits, temperature, top_k):
         kth = logits.topk(top_k, dim=-1).values[:, top_k].unsqueeze(-1)  # "the k-th one"
         logits = logits.masked_fill(logits < kth, float("-inf"))
     return torch.multinomial(logits.softmax(dim=-1), 1).squeeze(-1)
+
+
+# --- The wrong answers met in the tenth audit (sampling_more) ---
+
+
+def softmax_down_the_batch(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is not None:
+        logits = logits.masked_fill(logits < logits.topk(top_k, dim=-1).values[:, -1:], float("-inf"))
+    return torch.multinomial(F.softmax(logits, dim=0), 1).squeeze(-1)  # dim=0: "the first axis"
+
+
+def top_k_down_the_batch(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is not None:
+        kth = torch.topk(logits, top_k, dim=0).values[-1]  # dim=0: down the batch, shape (V,)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return torch.multinomial(logits.softmax(dim=-1), 1).view(-1)
+
+
+def keeps_the_smallest(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is not None:
+        ranked = logits.sort(dim=-1).values  # ascending: the smallest first
+        logits = logits.masked_fill(logits > ranked[:, top_k - 1 : top_k], float("-inf"))
+    return torch.multinomial(logits.softmax(dim=-1), 1).squeeze(1)

@@ -1,12 +1,48 @@
 """More of ``sampling``'s catalogue: the top-k thresholds met in the ninth audit that fail with
-an error (the last row's values, the k-th value read at index k), each with its hint and a
-learner-style example (in ``sampling_learners``).
+an error (the last row's values, the k-th value read at index k), and the tenth audit's axes
+(the softmax or the top-k taken down the batch) and the k smallest kept, each with its hint
+and a learner-style example (in ``sampling_learners``).
+
+What a mistake computes is, as in ``sampling.distribution``, the probabilities each of the two
+distinct rows of logits (rows 0 and ROWS of the batch) is drawn with, (2, V).
 """
 
 from __future__ import annotations
 
+import math
+
+import torch
+
 from . import sampling_learners as learner
 from .harness import Mistake
+from .sampling_draws import ROWS
+
+
+def _top_k_down_the_batch(logits, temperature, top_k):
+    """Each token's k-th largest logit down the batch as every row's threshold."""
+    x = logits.double() / temperature
+    if top_k is not None:
+        x = x.masked_fill(x < x.topk(top_k, dim=0).values[-1:], -math.inf)
+    return torch.softmax(x[[0, ROWS]], dim=-1)
+
+
+def _softmax_down_the_batch(logits, temperature, top_k):
+    """A softmax over dim=0, which the draw then renormalises row by row (a column that top-k
+    emptied in every row is NaN there: the sampler raises, so it is never compared)."""
+    x = logits.double() / temperature
+    if top_k is not None:
+        x = x.masked_fill(x < x.topk(top_k, dim=-1).values[:, -1:], -math.inf)
+    probs = torch.softmax(x, dim=0)[[0, ROWS]].nan_to_num(0.0)
+    return probs / probs.sum(dim=-1, keepdim=True)
+
+
+def _smallest_kept(logits, temperature, top_k):
+    """The k smallest logits of each row kept, the others −∞."""
+    x = logits[[0, ROWS]].double() / temperature
+    if top_k is not None:
+        x = x.masked_fill(x > x.topk(top_k, dim=-1, largest=False).values[:, -1:], -math.inf)
+    return torch.softmax(x, dim=-1)
+
 
 MORE_MISTAKES = (
     Mistake(
@@ -28,5 +64,31 @@ MORE_MISTAKES = (
         compute=None,
         error=r"index (\d+) is out of bounds for dimension 1 with size \1\b",
         example=learner.indexes_the_kth_at_k,
+    ),
+    Mistake(
+        name="softmax down the batch",
+        hint="Your softmax ran down the BATCH (dim=0): each token's probability was shared out "
+        "among the rows, so what a row draws depends on the other rows. Take the softmax over "
+        "the vocabulary (dim=-1), each row on its own: torch.softmax(logits, dim=-1).",
+        compute=_softmax_down_the_batch,
+        example=learner.softmax_down_the_batch,
+    ),
+    Mistake(
+        name="top-k down the batch",
+        hint="Your top-k ran down the BATCH (topk(k, dim=0)): it took each token's k largest "
+        "logits among the rows, so a row keeps the tokens where it beats the other rows, not "
+        "its own k best. Take each row's k largest over the vocabulary: "
+        "logits.topk(k, dim=-1).values[:, -1:], shape (B, 1).",
+        compute=_top_k_down_the_batch,
+        example=learner.top_k_down_the_batch,
+    ),
+    Mistake(
+        name="the k smallest kept",
+        hint="Your top-k keeps the k SMALLEST logits, the least likely tokens: its threshold "
+        "is the k-th smallest (topk(k, largest=False), or an ascending sort) and its mask "
+        "blocks what is ABOVE it. Keep the k largest: kth = logits.topk(k, dim=-1).values[:, "
+        "-1:], then logits.masked_fill(logits < kth, float('-inf')).",
+        compute=_smallest_kept,
+        example=learner.keeps_the_smallest,
     ),
 )

@@ -165,3 +165,14 @@ def returns_the_method(model, optimiser, loss_fn, batch):
     loss.backward()
     optimiser.step()
     return loss.item  # the brackets forgotten
+
+
+# --- The wrong answers met in the tenth audit (train_step_more) ---
+
+
+def returns_it_in_a_list(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    return [loss.item()]  # "the losses"

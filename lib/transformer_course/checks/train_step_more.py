@@ -1,6 +1,7 @@
 """More of ``train_step``'s catalogue: the wrong answers met in the ninth audit (the loss made
-a sum over the batch, the loss given to optimiser.step, the loss returned as an int), each with its hint
-and a learner-style example (in ``train_step_learners``).
+a sum over the batch, the loss given to optimiser.step, the loss returned as an int) and the
+tenth (the loss returned in a list), each with its hint and a learner-style example (in
+``train_step_learners``).
 
 ``train_step`` imports ``MORE_MISTAKES`` and its reference from its own module; here, what the
 mistakes compute takes the reference as an argument, so that this module does not import it.
@@ -11,7 +12,10 @@ from __future__ import annotations
 import numbers
 from functools import partial
 
+import torch
+
 from . import train_step_learners as learner
+from .describe import same
 from .harness import Mistake, fresh
 
 
@@ -35,6 +39,28 @@ def _returned_a_method(fn, case, got) -> bool:
     """loss.item without its brackets: the method itself, where its number belongs."""
     returned = got[0] if isinstance(got, tuple) and len(got) == 2 else None
     return bool(returned) and all(callable(r) and getattr(r, "__name__", None) == "item" for r in returned)
+
+
+def _returned_in_lists(step_reference):
+    """A ``recognise``: each loss returned alone in a list or a tuple, [loss.item()] (or a
+    trailing comma), and the steps right otherwise."""
+
+    def recognise(fn, case, got) -> bool:
+        returned = got[0] if isinstance(got, tuple) and len(got) == 2 else None
+        if not returned or not all(isinstance(r, list | tuple) and len(r) == 1 for r in returned):
+            return False
+        losses = [r[0] for r in returned]
+        if not all(_one_number(x) for x in losses):
+            return False
+        return same(([float(x) for x in losses], got[1]), step_reference(*fresh(case)))
+
+    return recognise
+
+
+def _one_number(x: object) -> bool:
+    if isinstance(x, torch.Tensor):
+        return x.numel() == 1 and x.is_floating_point()
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 def more_mistakes(step_reference) -> tuple[Mistake, ...]:
@@ -77,5 +103,14 @@ def more_mistakes(step_reference) -> tuple[Mistake, ...]:
             compute=None,
             recognise=_returned_a_method,
             example=learner.returns_the_method,
+        ),
+        Mistake(
+            name="the loss in a list",
+            hint="You returned the loss inside a list ([loss.item()], or a tuple: a trailing "
+            "comma after return makes one): the step returns ONE number, the loss itself. "
+            "Return loss.item().",
+            compute=None,
+            recognise=_returned_in_lists(step_reference),
+            example=learner.returns_it_in_a_list,
         ),
     )
