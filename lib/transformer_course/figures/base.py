@@ -194,6 +194,13 @@ def as_text(label: str) -> str:
     return _PLOTLY_TAGS.sub("&lt;", label) if isinstance(label, str) else label
 
 
+def hover_labels(labels: Sequence[str]) -> list[str]:
+    """``labels`` as plotly shows them literally on hover or along an axis (``as_text``, each):
+    put raw into customdata, a learner's "<b>" bolded the rest of the hover label and "a<br>b"
+    broke it in two."""
+    return [as_text(label) for label in labels]
+
+
 # A label is a word, or a short name: a longer one would widen its margin past the screen.
 MAX_LABEL_CHARS = 200
 

@@ -18,7 +18,7 @@ import torch
 
 from .. import _validate
 from . import _args, themes
-from .base import VALUE_TEXT, figure, ticks
+from .base import VALUE_TEXT, figure, hover_labels, ticks
 from .palette import (
     CHOSEN_COLOUR,
     DISTRACTOR_COLOUR,
@@ -128,7 +128,7 @@ def _distribution_figure(
         # A slide squeezes the plot to ~90 px, and a full bar's value would then be cut by the
         # top of the plot area: it may run into the margin above.
         cliponaxis=False,
-        customdata=words,
+        customdata=hover_labels(words),
         hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
     )
     return figure(
@@ -191,7 +191,7 @@ def likeliest_tokens_figure(
         x=np.arange(len(shown)),
         y=probs[shown].numpy(),
         marker=dict(color=colours, **NEUTRAL_SWATCH),
-        customdata=words,
+        customdata=hover_labels(words),
         hovertemplate="%{customdata}: %{y:.3f}<extra>" + html.escape(name) + "</extra>",
     )
     # A value under 0.005 would read "0.00": left out, so that a row of them does not run together.
@@ -210,7 +210,7 @@ def likeliest_tokens_figure(
         # The page's ink, as the line's stroke: left to the colorway, an open symbol took its
         # second colour, the chosen bar's vermillion, and vanished on that bar.
         marker=dict(symbol="line-ew-open", size=28, color=ink, line=dict(width=3, color=ink)),
-        customdata=words,
+        customdata=hover_labels(words),
         hovertemplate="%{customdata}: stories %{y:.3f}<extra></extra>",
     )
     # The model's value sits above the bar and the mark alike: written just above the bar,

@@ -18,7 +18,7 @@ from _plotly_utils.basevalidators import ColorscaleValidator
 
 from .. import _validate
 from . import _args
-from .base import figure, index_labels, label_list, max_printed_cells, ticks
+from .base import figure, hover_labels, index_labels, label_list, max_printed_cells, ticks
 from .palette import SEQUENTIAL
 
 
@@ -123,8 +123,8 @@ def heatmap_parts(
         row_ref, col_ref = "%{y}", "%{x}"
     else:
         pairs = np.empty((rows, cols, 2), dtype=object)
-        pairs[:, :, 0] = np.array(row_labels, dtype=object)[:, None]
-        pairs[:, :, 1] = np.array(col_labels, dtype=object)[None, :]
+        pairs[:, :, 0] = np.array(hover_labels(row_labels), dtype=object)[:, None]
+        pairs[:, :, 1] = np.array(hover_labels(col_labels), dtype=object)[None, :]
         trace["customdata"] = pairs
         row_ref, col_ref = "%{customdata[0]}", "%{customdata[1]}"
     trace["hovertemplate"] = (

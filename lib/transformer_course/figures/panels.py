@@ -15,7 +15,7 @@ import torch
 
 from .. import _validate
 from . import _args
-from .base import as_text, figure, index_labels, label_list, panel_title, side_by_side, ticks
+from .base import as_text, figure, hover_labels, index_labels, label_list, panel_title, side_by_side, ticks
 from .palette import DIVERGING, SEQUENTIAL
 
 
@@ -53,7 +53,7 @@ def qkv_figure(
             zmax=bound,
             zmid=0.0,
             showscale=i == 2,
-            customdata=np.repeat(np.array(tokens, dtype=object)[:, None], m.shape[1], axis=1),
+            customdata=np.repeat(np.array(hover_labels(tokens), dtype=object)[:, None], m.shape[1], axis=1),
             hovertemplate=f"{name[0]} of %{{customdata}}, dim %{{x}}: %{{z:.2f}}<extra></extra>",
         )
         if show_text:
@@ -181,7 +181,7 @@ def head_grid_figure(
         xaxis=dict(
             tickmode="array",
             tickvals=x_at[::every],
-            ticktext=(key_tokens * cols)[::every],
+            ticktext=hover_labels(key_tokens * cols)[::every],  # as ticks() shows words
             tickangle=-60 if slant else 0,
             tickfont=small,
             showgrid=False,
@@ -191,7 +191,7 @@ def head_grid_figure(
         yaxis=dict(
             tickmode="array",
             tickvals=y_at,
-            ticktext=query_tokens * rows,
+            ticktext=hover_labels(query_tokens * rows),
             tickfont=small,
             autorange="reversed",
             showgrid=False,

@@ -222,7 +222,7 @@
       const lines = [...g.querySelectorAll("tspan.line")].map((t) => t.getBoundingClientRect().width);
       const width = lines.length > 1 ? lines.reduce((a, b) => a + b, 0) + 4 : r.width;
       const mid = (r.left + r.right) / 2, line = r.height / Math.max(1, lines.length);
-      return { i, left: mid - width / 2, right: mid + width / 2, top: r.bottom - line, bottom: r.bottom };
+      return { i, left: mid - width / 2, right: mid + width / 2, top: r.bottom - line, bottom: r.bottom, line };
     }).filter((b) => own[b.i] && b.right > b.left);
     const crowded = new Set();
     boxes.forEach((a, n) => boxes.slice(n + 1).forEach((b) => {
@@ -230,7 +230,7 @@
         crowded.add(a.i); crowded.add(b.i);
       }
     }));
-    const update = {};
+    const update = {}, wanted = new Map();
     boxes.forEach(({ i }) => {
       const text = String(own[i].text ?? ""), spaces = [...text.matchAll(/ /g)].map((m) => m.index);
       let want = text;
@@ -238,9 +238,41 @@
         const at = spaces.reduce((b, s) => (Math.abs(s - text.length / 2) < Math.abs(b - text.length / 2) ? s : b));
         want = `${text.slice(0, at)}<br>${text.slice(at + 1)}`;
       }
+      wanted.set(i, want);
       if (live[i] && live[i].text !== want) update[`annotations[${i}].text`] = want;
     });
-    return update;
+    return { ...update, ...clearOfTitle(el, boxes, wanted) };
+  }
+
+  // Titles broken onto two lines reach a line higher, and in a phone's window chapter 03's
+  // "Q (queries)" and "K (keys)" then covered the figure's title. The top margin grows by as
+  // much as they would cover it, in the relayout that breaks them, and is the figure's own again
+  // when they fit. Worked out from where all would be at the figure's own margin, not from the
+  // margin now: drawn again, the answer is the same, so the page settles (growing the margin from
+  // the one drawn, a previous try kept breaking and joining the titles at every plot).
+  function clearOfTitle(el, boxes, wanted) {
+    const layout = el._fullLayout, title = el.querySelector(".gtitle");
+    if (!layout || !title || !title.getBoundingClientRect().width) return {};
+    const ownLayout = JSON.parse(el._tcLight).layout || {}, notes = ownLayout.annotations || [];
+    const ownTop = ownLayout.margin && typeof ownLayout.margin.t === "number" ? ownLayout.margin.t : null;
+    const top = layout.margin.t, base = ownTop ?? 100;  // plotly's own top margin: 100 px
+    // How far the title moves down per px of margin: centred in the margin when placed "auto",
+    // with the plot when placed on it (yref "paper"), not at all when placed on the page.
+    const t = layout.title || {}, placed = typeof t.y === "number";
+    const titleMoves = !placed ? 0.5 : t.yref === "paper" ? t.y : 0;
+    const r = title.getBoundingClientRect(), titleBottom = r.bottom - titleMoves * (top - base);
+    let need = 0;
+    for (const b of boxes) {
+      const note = notes[b.i] || {}, y = typeof note.y === "number" ? note.y : 0.5;
+      const moves = note.yref === "paper" || note.yref === undefined ? y : 0;  // px per px of margin
+      if (!(b.right > r.left && b.left < r.right) || moves - titleMoves < 0.1) continue;
+      const lines = (String(wanted.get(b.i)).match(/<br\s*\/?>/gi) || []).length + 1;
+      const high = b.bottom - moves * (top - base) - lines * b.line;  // its top at the own margin
+      need = Math.max(need, (titleBottom + 4 - high) / (moves - titleMoves));
+    }
+    const want = base + Math.ceil(need);
+    if (Math.abs(want - top) <= 1) return {};  // as it should be (1 px: measuring's rounding)
+    return { "margin.t": want === base ? ownTop : want };
   }
 
   function fitTitles(el) {
