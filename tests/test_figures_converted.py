@@ -174,7 +174,7 @@ def test_generation_figure_rings_the_chosen_tokens_without_cell_text():
     fig = figures.generation_figure(probs, ["1: a", "2: b", "3: c"], list("abcde"), [0, 4, 2])
     heat, rings = fig.data
     assert heat.type == "heatmap" and heat.texttemplate is None and (heat.zmin, heat.zmax) == (0.0, 1.0)
-    assert "value: %{z:.1f}" in heat.hovertemplate
+    assert "probability: %{z:.2f}" in heat.hovertemplate and heat.colorbar.title.text == "probability"
     assert rings.type == "scatter" and list(rings.x) == [0, 4, 2] and list(rings.y) == [0, 1, 2]
     assert rings.marker.symbol == "circle-open" and rings.marker.color == palette.CHOSEN_COLOUR
     assert rings.showlegend is False and rings.hoverinfo == "skip"

@@ -91,3 +91,22 @@ def test_a_learners_own_not_implemented_with_a_message_is_still_not_attempted():
         raise NotImplementedError("I will write this after lunch")
 
     assert checks.check_softmax(my_softmax).status == checks.NOT_ATTEMPTED
+
+
+def test_an_attention_cell_hovers_as_a_weight_not_a_value():
+    """In an attention chapter "value" reads as the V vector."""
+    weights = torch.softmax(torch.randn(3, 3), -1)
+    fig = figures.attention_heatmap(weights, ["a", "b", "c"])
+    assert "weight: %{z" in fig.data[0].hovertemplate and "value:" not in fig.data[0].hovertemplate
+    scores = figures.scores_heatmap(torch.randn(3, 3), ["a", "b", "c"])
+    assert "score: %{z" in scores.data[0].hovertemplate
+
+
+def test_a_plain_matrix_still_hovers_its_values():
+    fig = figures.matrix_heatmap(torch.randn(2, 2))
+    assert "value: %{z" in fig.data[0].hovertemplate
+
+
+def test_a_depth_chart_hovers_what_its_y_axis_measures():
+    fig = figures.depth_figure({"pre-norm": torch.tensor([1.0, 2.0])}, y_title="gradient norm (log scale)")
+    assert "block %{x}: gradient norm %{y:.3g}" in fig.data[0].hovertemplate

@@ -175,7 +175,7 @@ def depth_figure(
     _args.text("y_title", y_title)
     hidden = _hidden_names(hidden, values)
     shown = [v for name, v in values.items() if name not in hidden]
-    at = _hover_label(x_title)
+    at, quantity = _hover_label(x_title), _hover_label(y_title)  # "block 3: gradient norm 0.5"
     return figure(
         dashed_lines(
             [
@@ -186,7 +186,7 @@ def depth_figure(
                     mode="lines+markers",
                     marker=dict(size=5),
                     name=name,
-                    hovertemplate=f"{name}<br>{at}%{{x}}: %{{y:.3g}}<extra></extra>",
+                    hovertemplate=f"{name}<br>{at}%{{x}}: {quantity}%{{y:.3g}}<extra></extra>",
                     visible="legendonly" if name in hidden else None,
                 )
                 for name, v in values.items()

@@ -41,6 +41,7 @@ def attention_heatmap(
         y_title="query (attending)",
         zmin=0.0,
         zmax=1.0,
+        value_name="weight",
     )
 
 
@@ -91,6 +92,7 @@ def _scores_parts(scores: torch.Tensor, query_tokens, key_tokens) -> tuple[dict,
         key_tokens,
         x_title="key",
         y_title="query",
+        value_name="score",
         **_centred(bound),
     )
 
@@ -253,9 +255,11 @@ def generation_figure(
         y_title="step: chosen",
         zmin=0.0,
         zmax=1.0,
-        value_format=".1f",
+        value_format=".2f",
         show_text=False,  # the rings say which token won; numbers would hide them
+        value_name="probability",
     )
+    trace["colorbar"] = dict(title=dict(text="probability"))
     rings = dict(
         type="scatter",
         x=list(chosen),

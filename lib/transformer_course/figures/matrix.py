@@ -18,7 +18,7 @@ from _plotly_utils.basevalidators import ColorscaleValidator
 
 from .. import _validate
 from . import _args
-from .base import figure, hover_labels, index_labels, label_list, max_printed_cells, ticks
+from .base import as_text, figure, hover_labels, index_labels, label_list, max_printed_cells, ticks
 from .palette import SEQUENTIAL
 
 
@@ -38,13 +38,15 @@ def matrix_heatmap(
     height: int | None = None,
     show_text: bool | None = None,
     show_scale: bool | None = None,
+    value_name: str = "value",
 ) -> go.Figure:
     """Any matrix (R, C) as a heatmap, row 0 at the top, with optional labels on both axes.
 
     ``show_text``: print the values in the cells (default: while there are at most
     ``MAX_CELLS_WITH_TEXT`` cells, or fewer inside ``base.printed_cells``, as in an
     explorer). ``show_scale``: show the colour bar (default: only when the values are not
-    printed, as a printed value says more than a colour bar can).
+    printed, as a printed value says more than a colour bar can). ``value_name``: what the
+    hover calls a cell's number ("weight" for attention: "value" would read as V).
     """
     values = _args.values("values", values, ndim=2)  # NaN allowed: a gap
     trace, layout = heatmap_parts(
@@ -61,6 +63,7 @@ def matrix_heatmap(
         height=height,
         show_text=show_text,
         show_scale=show_scale,
+        value_name=value_name,
     )
     return figure([trace], title=title, **layout)
 
@@ -80,6 +83,7 @@ def heatmap_parts(
     height: int | None = None,
     show_text: bool | None = None,
     show_scale: bool | None = None,
+    value_name: str = "value",
 ) -> tuple[dict, dict]:
     """``matrix_heatmap``'s heatmap trace and layout keywords (height, both axes), unbuilt."""
     rows, cols = values.shape
@@ -92,6 +96,7 @@ def heatmap_parts(
     colour_scale("colorscale", colorscale)
     _args.text("x_title", x_title)
     _args.text("y_title", y_title)
+    _args.text("value_name", value_name)
     if height is not None:
         _args.height(height)
     row_labels = label_list("row_labels", row_labels, rows)
@@ -129,7 +134,7 @@ def heatmap_parts(
         row_ref, col_ref = "%{customdata[0]}", "%{customdata[1]}"
     trace["hovertemplate"] = (
         f"{y_title or 'row'}: {row_ref}<br>{x_title or 'column'}: {col_ref}"
-        f"<br>value: %{{z:{value_format}}}<extra></extra>"
+        f"<br>{as_text(value_name)}: %{{z:{value_format}}}<extra></extra>"
     )
     # Margins from the labels, without plotly's automargin: it lays the figure out twice,
     # a third of a heatmap's redraw when a control moves.
