@@ -156,13 +156,16 @@ print(scores)
 # %% slideshow={"slide_type": "subslide"}
 # Not symmetric: "me" asking about "pizza" (row 1, column 3) differs from the reverse.
 assert not torch.isclose(scores[1, 3], scores[3, 1], atol=0.1)
+assert (scores > 0).sum() == 1 and scores[3, 3] > 0 and scores.min() < -30   # as the text says
 figures.scores_heatmap(scores, tokens, title="Scores Q·Kᵀ for 'tell me about pizza'")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Red cells are negative, blue ones positive. The weights are random, so the pattern
-# means nothing yet: it only shows *where* the numbers come from. The matrix is not
-# even symmetric: "me" asking about "pizza" is not the same as "pizza" asking about "me",
-# because queries and keys come from different matrices.
+# A cell's colour shows its score: red for negative, blue for positive, and the more a cell
+# stands out from the background, the further its score is from 0. Only one score here is
+# positive, "pizza" against itself (0.93): beside −36.93 it is too small to show any blue.
+# The weights are random, so the pattern means nothing yet: it only shows *where* the
+# numbers come from. The matrix is not even symmetric: "me" asking about "pizza" is not the
+# same as "pizza" asking about "me", because queries and keys come from different matrices.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Relevance in context, not dictionary similarity
@@ -187,12 +190,9 @@ print(f"cosine similarity of 'i'm' and 'cat': {cosine:.1f}  (nothing in common)"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Now choose the projections by hand. Query dimension 0 means *"I want a companion"*,
-# dimension 1 *"I want someone who acts"*. The keys answer in the same two dimensions.
-#
-# - W<sub>Q</sub>: a person asks for a companion; an action asks for its doer.
-# - W<sub>K</sub>: an animal offers itself as a companion; a person offers itself as a doer.
+# dimension 1 *"I want someone who acts"*; the keys answer in the same two dimensions:
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "fragment"}
 W_Q_cat = torch.zeros(4, 2)
 W_Q_cat[0, 0] = 1.0          # person → "I want a companion"
 W_Q_cat[2, 1] = 1.0          # action → "I want a doer"

@@ -166,10 +166,9 @@ assert math.isclose(float(softmax_jacobian_norm(torch.softmax(raw, -1))), unscal
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The whole picture, for d<sub>k</sub> from 1 to 1024
 #
-# The lib's `saturation_experiment` repeats this for 256 random queries, each over 16
-# keys, at every d<sub>k</sub>, with and without scaling.
+# The lib's `saturation_experiment` repeats this for 256 random queries of 16 keys each:
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "fragment"}
 sat = saturation_experiment((1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), length=16, rows=256)
 print("d_k      :", list(sat.d_k))
 print("entropy  :", [round(x, 2) for x in sat.entropy.tolist()], "(no scaling)")
@@ -184,10 +183,10 @@ assert (sat.scaled_grad_norm - sat.scaled_grad_norm[0]).abs().max() < 0.05     #
 figures.saturation_figure(sat, "grad_norm", title="…and the softmax gradient fades")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Red: raw QKᵀ. As d<sub>k</sub> grows, the entropy drops towards 0 (one key takes all) and the
-# gradient, after a small rise up to d<sub>k</sub> = 4, shrinks to a fifth of that peak. Blue:
-# divided by √d<sub>k</sub>, the scores keep variance 1 whatever d<sub>k</sub> is, so both curves stay flat.
-# That is the whole reason for the √d<sub>k</sub>.
+# The orange line, raw QKᵀ: as d<sub>k</sub> grows, the entropy drops towards 0 (one key takes
+# all) and the gradient, after a small rise up to d<sub>k</sub> = 4, shrinks to a fifth of that
+# peak. The blue line, divided by √d<sub>k</sub>: the scores keep variance 1 whatever
+# d<sub>k</sub> is, so both curves stay flat. That is the whole reason for the √d<sub>k</sub>.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Numerical stability: subtract the row maximum
@@ -414,8 +413,8 @@ assert torch.allclose(mine_weights, head_weights[0], atol=1e-6)
 # above. Left: the attention weights; right: each row's entropy, with the dotted line at
 # "perfectly even".
 #
-# - Untick **divide by √d<sub>k</sub>** and raise **d<sub>k</sub>** to 512: most rows turn into single dark
-#   cells and their entropy bars fall to about 0.
+# - Untick **divide by √d<sub>k</sub>** and raise **d<sub>k</sub>** to 512: most rows turn into a single
+#   strong cell and their entropy bars fall to about 0.
 # - Tick it again: whatever d<sub>k</sub>, the picture keeps the same overall sharpness.
 # - Move **temperature**: below 1 sharpens, above 1 flattens.
 # - Notice that the two "the" always attend alike: same word, same vectors.
@@ -432,7 +431,7 @@ widgets.ScalingExplorer(vocab, unit_embed, "the pizza came out of the oven and i
 # In "the pizza came out of the oven and it tasted good", "it" means the pizza. Does a
 # fresh attention head know? Its W<sub>Q</sub> and W<sub>K</sub> are random numbers.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "fragment"}
 tokens = tokenize("the pizza came out of the oven and it tasted good")
 x = unit_embed(torch.tensor(vocab.ids(tokens))).detach().unsqueeze(0)    # (1, 11, 32)
 with torch.random.fork_rng():                                # its own numbers: the same on every rerun
@@ -445,9 +444,11 @@ print("weights of 'it':", "  ".join(f"{t} {float(w):.2f}" for t, w in zip(tokens
 row = fresh_weights[0, it]                                   # (11,): the weights of "it"
 assert row.max() < 0.2                                       # spread out: no key stands out
 assert abs(row[tokens.index("pizza")] - row[tokens.index("the")]) < 0.03   # "pizza" no more than "the"
+
+# %% slideshow={"slide_type": "subslide"}
 figures.attention_heatmap(fresh_weights[0], tokens, title="An untrained head: no meaning yet")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # The weights of "it" are spread out: none reaches 0.2 (an even share is 1/11 ≈ 0.09).
 # "pizza" is among the larger ones, but "the" gets as much: whichever key comes out on
 # top is chance, not meaning.

@@ -208,10 +208,11 @@ assert (masked[~both[:, 0]] == 0).all()                                  # nothi
 # | this course (`masks.py`) | True = **may** attend | `additive_mask`: 0 / −∞ |
 # | `F.scaled_dot_product_attention(attn_mask=…)` | True = **may** attend | added to the scores |
 # | `nn.MultiheadAttention(attn_mask=…, key_padding_mask=…)` | True = **blocked** | added to the scores |
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # `to_blocked` flips our masks for `nn.MultiheadAttention`. All three give the same output:
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "fragment"}
 d_model, h = 16, 4
 torch_mha = nn.MultiheadAttention(d_model, h, batch_first=True).eval()
 mha = MultiHeadAttention(d_model, h).load_from_torch(torch_mha).eval()

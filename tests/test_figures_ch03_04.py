@@ -28,7 +28,7 @@ def test_scores_row_heatmap_outlines_the_row_and_bars_follow_the_sign():
 def test_saturation_figure_has_both_curves_and_the_uniform_line():
     result = saturation_experiment((2, 8), rows=16)
     fig = figures.saturation_figure(result, "entropy")
-    assert [t.name for t in fig.data] == ["QKᵀ (no scaling)", "QKᵀ / √d_k"]
+    assert [t.name for t in fig.data] == ["QKᵀ (no scaling)", "QKᵀ / √d<sub>k</sub>"]
     assert fig.layout.shapes[0].y0 == pytest.approx(math.log(16))
     assert figures.saturation_figure(result, "grad_norm").layout.yaxis.type == "log"
 

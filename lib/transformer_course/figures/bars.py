@@ -133,15 +133,25 @@ def query_row_figure(
     _validate.text("query_token", query_token)
     _args.title(title)
     bound = _args.largest(scores_row) or 1.0
-    return bar_figure(
+    trace, layout = _bar_parts(
         scores_row,
         key_tokens,
         y_title="score q·k",
         x_title="key",
-        title=title or f"Row of '{query_token}': its score for each key",
         colors=[POSITIVE_COLOUR if s >= 0 else NEGATIVE_COLOUR for s in scores_row.tolist()],
         y_range=(-1.25 * bound, 1.25 * bound),
     )
+    # A value written past the end of a long negative bar sat on the word under the axis
+    # (chapter 03's slide: "-0.40" on "cat"). Such a bar, at least a third of the longest,
+    # carries its value inside its end (plotly picks the colour that reads on the bar); a
+    # shorter one ends far above the axis and keeps it below.
+    inside = [float(s) <= -bound / 3 for s in scores_row.tolist()]
+    trace.update(
+        textposition=["inside" if i else "outside" for i in inside],
+        insidetextanchor="end",
+        textangle=0,  # level, as outside: plotly turns inside text on end in a narrow bar
+    )
+    return figure([trace], title=title or f"Row of '{query_token}': its score for each key", **layout)
 
 
 def entropy_figure(

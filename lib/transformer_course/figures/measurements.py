@@ -66,7 +66,7 @@ def saturation_figure(
     d_k = list(result.d_k)
     variants = (
         ("QKᵀ (no scaling)", metric, UNSCALED_COLOUR),
-        ("QKᵀ / √d_k", f"scaled_{metric}", SCALED_COLOUR),
+        ("QKᵀ / √d<sub>k</sub>", f"scaled_{metric}", SCALED_COLOUR),
     )
     traces = [
         dict(
@@ -93,11 +93,14 @@ def saturation_figure(
         )
     return figure(
         traces,
-        title=title or f"{y_title} vs d_k",
+        title=title or f"{y_title} vs dₖ",  # a title is escaped: no <sub> there
         height=SATURATION_HEIGHT,
         legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.25),
         xaxis=dict(
-            title=dict(text="d_k (log scale)"), type="log", tickvals=d_k, ticktext=[str(d) for d in d_k]
+            title=dict(text="d<sub>k</sub> (log scale)"),
+            type="log",
+            tickvals=d_k,
+            ticktext=[str(d) for d in d_k],
         ),
         yaxis=y_axis,
         **extras,

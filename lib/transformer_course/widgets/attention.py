@@ -33,6 +33,10 @@ from .kit import (
 # export writes a label as text.
 D_K = "d<sub>k</sub>"
 D_K_LABEL = "dₖ"
+# The ScalingExplorer's sentence box: its label plus room for chapter 04's sentence ("the pizza
+# came out of the oven and it tasted good", about 370 px at a slide's 16 px). At 420 px the box
+# showed "...of the oven and it" and hid the rest.
+SCALING_BOX_WIDTH = "560px"
 
 
 def maths_title(figure, title: str):
@@ -144,7 +148,7 @@ class ScalingExplorer(SentenceExplorer):
             vocab,
             embedding,
             controls={
-                "text": sentence_box(text, width="420px"),
+                "text": sentence_box(text, width=SCALING_BOX_WIDTH),
                 "d_k": SelectionSlider(options=list(self.D_KS), value=int(d_k), description=D_K_LABEL),
                 "temperature": log_slider(
                     "temperature",

@@ -27,6 +27,25 @@ MAX_BATCH = 6  # sentences in the mask explorer's batch
 MAX_MASK_TOKENS = 12  # tokens per sentence there: four heatmaps side by side must stay readable
 
 
+# The batch box: the sentence box's label plus room for chapter 06's longest line ("tell me
+# about pizza and cheese", 30 characters of 16 px monospace on a slide). At 360 px that line
+# wrapped, and its "and cheese" looked like a fourth sentence of three.
+BATCH_BOX_WIDTH = "480px"
+
+
+def _batch_box(sentences: list[str]) -> widgets.Textarea:
+    """The text box of the batch, one sentence a line. A line longer than the box scrolls
+    sideways (static/course.css, .tc-lines) rather than wrap into what reads as one more line."""
+    box = widgets.Textarea(
+        value="\n".join(sentences),
+        description="Batch",
+        placeholder="one sentence per line",
+        layout=widgets.Layout(width=BATCH_BOX_WIDTH, height="96px"),
+    )
+    box.add_class("tc-lines")
+    return box
+
+
 class MaskExplorer(SentenceExplorer):
     """Chapter 06. A batch of sentences → mask, masked scores and weights of one sentence.
 
@@ -62,12 +81,7 @@ class MaskExplorer(SentenceExplorer):
             vocab,
             embedding,
             controls={
-                "sentences": widgets.Textarea(
-                    value="\n".join(sentences),
-                    description="Batch",
-                    placeholder="one sentence per line",
-                    layout=widgets.Layout(width="360px", height="96px"),
-                ),
+                "sentences": _batch_box(sentences),
                 "causal": checkbox("causal", causal, description="causal mask"),
                 "padding": checkbox("padding", padding, description="padding mask"),
                 "sentence": widgets.IntSlider(value=0, min=0, max=len(sentences) - 1, description="sentence"),
