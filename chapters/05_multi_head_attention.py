@@ -50,10 +50,12 @@ _ = torch.manual_seed(0)   # the same "random" numbers on every run
 #
 # With h heads, head i gets its **own** three matrices W<sub>Q</sub><sup>(i)</sup>,
 # W<sub>K</sub><sup>(i)</sup>, W<sub>V</sub><sup>(i)</sup>, each projecting d<sub>model</sub> numbers down to
-# d<sub>head</sub> = d<sub>model</sub> / h. Then:
+# d<sub>head</sub> = d<sub>model</sub> / h (each head's d<sub>k</sub> is d<sub>head</sub>). Then:
 #
 # $$\text{head}_i = \text{Attention}(XW_Q^{(i)}, XW_K^{(i)}, XW_V^{(i)}) \qquad
-#   \text{MultiHead}(X) = \text{Concat}(\text{head}_1, …, \text{head}_h)\,W_O$$
+#   \text{MultiHead}(X) = \text{Concat}(\text{head}_0, …, \text{head}_{h-1})\,W_O$$
+#
+# (Heads are numbered 0 … h−1, as in the code.)
 #
 # A simplified picture: with 4 heads, one head could follow grammar, one the tone, one
 # the choice of words, one the punctuation. Nobody tells a head what to follow: training
@@ -66,12 +68,13 @@ _ = torch.manual_seed(0)   # the same "random" numbers on every run
 # matrix: columns 0 … d<sub>head</sub>−1 belong to head 0, the next d<sub>head</sub> columns to head 1, and
 # so on. One matrix product computes every head's queries at once.
 #
-# Our example: "I love deep learning", d<sub>model</sub> = 8, h = 2 heads, so d<sub>head</sub> = 4.
+# Our example: "I love deep learning" (4 tokens), d<sub>model</sub> = 12, h = 2 heads, so
+# d<sub>head</sub> = 6.
 
 # %% slideshow={"slide_type": "fragment"}
 vocab = course_vocab()
 tokens = tokenize("I love deep learning")
-B, L, d_model, h = 1, len(tokens), 8, 2
+B, L, d_model, h = 1, len(tokens), 12, 2   # d_head 6, not L: the shapes tell them apart
 d_head = d_model // h
 
 embed = TokenEmbedding(len(vocab), d_model, scale=False)
@@ -79,8 +82,8 @@ with torch.no_grad():
     x = embed(torch.tensor([vocab.ids(tokens)])) + sinusoidal_encoding(L, d_model)   # (B, L, d_model)
 w_q, w_k, w_v, w_o = (torch.randn(d_model, d_model) / math.sqrt(d_model) for _ in range(4))
 
-q = x @ w_q                                   # (1, 4, 8): every head's queries, side by side
-head_1_alone = x @ w_q[:, d_head:2 * d_head]  # head 1 with its own small (8 × 4) matrix
+q = x @ w_q                                   # (1, 4, 12): every head's queries, side by side
+head_1_alone = x @ w_q[:, d_head:2 * d_head]  # head 1 with its own small (12 × 6) matrix
 assert torch.allclose(q[..., d_head:2 * d_head], head_1_alone, atol=1e-6)
 print("x:", tuple(x.shape), " q:", tuple(q.shape), " head 1's queries:", tuple(head_1_alone.shape))
 
@@ -141,7 +144,8 @@ assert not (wrong == torch.arange(L)[:, None]).all()   # rows mix tokens
 # Write `my_multi_head_attention(x, w_q, w_k, w_v, w_o, num_heads)`:
 #
 # - `x` is (B, L, d<sub>model</sub>); the four matrices are (d<sub>model</sub> × d<sub>model</sub>), used as
-#   `x @ w`; columns i·d<sub>head</sub> … (i+1)·d<sub>head</sub> of `w_q`, `w_k`, `w_v` belong to head i;
+#   `x @ w`; columns i·d<sub>head</sub> … (i+1)·d<sub>head</sub>−1 of `w_q`, `w_k`, `w_v`
+#   (`w_q[:, i*d_head:(i+1)*d_head]`) belong to head i;
 # - split into heads, attend in each head (scale by √d<sub>head</sub>), merge, project with `w_o`;
 # - return the (B, L, d<sub>model</sub>) output.
 #
@@ -182,7 +186,8 @@ assert torch.allclose(multi_head_attention_solution(x, w_q, w_k, w_v, w_o, h), o
 # d<sub>model</sub><sup>2</sup> numbers for W<sub>Q</sub>, exactly what one head of full width
 # d<sub>model</sub> uses. The same holds for W<sub>K</sub> and W<sub>V</sub>, and W<sub>O</sub> is
 # d<sub>model</sub> × d<sub>model</sub> either way. More heads cost **no** extra parameters: they split the
-# same budget differently.
+# same budget differently. (With biases, the default, each of the four projections adds
+# d<sub>model</sub> more numbers, whatever h is.)
 
 # %% slideshow={"slide_type": "fragment"}
 def n_params(module):
@@ -193,6 +198,9 @@ d = 64
 counts = {heads: n_params(MultiHeadAttention(d, heads, bias=False)) for heads in (1, 2, 4, 8)}
 print(f"parameters by number of heads: {counts} = 4 × {d}² = {4 * d * d}")
 assert set(counts.values()) == {4 * d * d}
+biased = {heads: n_params(MultiHeadAttention(d, heads)) for heads in (1, 2, 4, 8)}   # the default
+print(f"with biases (the default): {biased} = 4 × {d}² + 4 × {d} = {4 * d * d + 4 * d}")
+assert set(biased.values()) == {4 * d * d + 4 * d}
 
 # One full-width head (W_Q, W_K, W_V of 64 × 64) plus W_O:
 one_head = nn.ModuleList([nn.Linear(d, d, bias=False) for _ in range(4)])
@@ -209,26 +217,27 @@ assert n_params(one_head) == counts[8]
 # 3. the lib's fused path (`need_weights=False`).
 
 # %% slideshow={"slide_type": "subslide"}
-d_model, h = 32, 8
-torch_mha = nn.MultiheadAttention(d_model, h, batch_first=True).eval()
-mha = MultiHeadAttention(d_model, h).load_from_torch(torch_mha).eval()
+# New names (…_lib), so the cells above still run again with their own x, h and d_model.
+d_lib, h_lib = 32, 8                                          # d_model and heads of this check
+torch_mha = nn.MultiheadAttention(d_lib, h_lib, batch_first=True).eval()
+mha = MultiHeadAttention(d_lib, h_lib).load_from_torch(torch_mha).eval()
 
-x = torch.randn(2, 6, d_model)                                # (B, L, d_model)
+x_lib = torch.randn(2, 6, d_lib)                              # (B, L, d_model)
 with torch.no_grad():
-    out, weights = mha(x)                                     # (2, 6, 32), (2, 8, 6, 6)
-    ref, ref_weights = torch_mha(x, x, x, average_attn_weights=False)
+    out_lib, weights_lib = mha(x_lib)                         # (2, 6, 32), (2, 8, 6, 6)
+    ref, ref_weights = torch_mha(x_lib, x_lib, x_lib, average_attn_weights=False)
 
     # 2. By hand: nn.MultiheadAttention keeps W_Q, W_K, W_V stacked in in_proj_weight.
     w_qkv, b_qkv = torch_mha.in_proj_weight.chunk(3), torch_mha.in_proj_bias.chunk(3)
-    q, k, v = (F.linear(x, w, b).view(2, 6, h, d_model // h).transpose(1, 2)
-               for w, b in zip(w_qkv, b_qkv))                 # each (B, h, L, d_head)
-    fused = F.scaled_dot_product_attention(q, k, v)           # (B, h, L, d_head)
-    by_hand = torch_mha.out_proj(fused.transpose(1, 2).reshape(2, 6, d_model))
+    q_lib, k_lib, v_lib = (F.linear(x_lib, w, b).view(2, 6, h_lib, d_lib // h_lib).transpose(1, 2)
+                           for w, b in zip(w_qkv, b_qkv))     # each (B, h, L, d_head)
+    fused = F.scaled_dot_product_attention(q_lib, k_lib, v_lib)   # (B, h, L, d_head)
+    by_hand = torch_mha.out_proj(fused.transpose(1, 2).reshape(2, 6, d_lib))
 
-    fast, no_weights = mha(x, need_weights=False)
+    fast, no_weights = mha(x_lib, need_weights=False)
 
-torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
-torch.testing.assert_close(weights, ref_weights, atol=1e-5, rtol=0)
+torch.testing.assert_close(out_lib, ref, atol=1e-5, rtol=0)
+torch.testing.assert_close(weights_lib, ref_weights, atol=1e-5, rtol=0)
 torch.testing.assert_close(by_hand, ref, atol=1e-5, rtol=0)
 torch.testing.assert_close(fast, ref, atol=1e-5, rtol=0)
 assert no_weights is None
@@ -298,8 +307,8 @@ with torch.no_grad():
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### √embed_size makes every row flatter
 #
-# √embed_size = √heads · √head_dim, so with 8 heads every score is divided by
-# √8 ≈ 2.8 more than the paper intends: chapter 04's temperature, turned up. Same
+# √embed_size = √heads · √head_dim, so with 8 heads every score is divided by an
+# extra factor √heads = √8 ≈ 2.8: chapter 04's temperature, turned up. Same
 # weights, same input, only the divisor changes:
 
 # %% slideshow={"slide_type": "fragment"}
@@ -350,19 +359,21 @@ assert (flat_out - expected).abs().max() > 1e-3
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Heads side by side
 #
-# Eight heads of an (untrained) layer on the pizza sentence. Each heatmap is one head's
+# Eight heads of an untrained layer (its W<sub>Q</sub> multiplied by 3, so the random patterns
+# are sharp enough to see) on the pizza sentence. Each heatmap is one head's
 # weights: row = query (the word looking), column = key (the word looked at), each row
 # sums to 1.
 
 # %% slideshow={"slide_type": "subslide"}
 sentence = "the pizza came out of the oven and it tasted good"
 grid_tokens = tokenize(sentence)
-grid_embed = TokenEmbedding(len(vocab), d_model, scale=False)
-grid_mha = MultiHeadAttention(d_model, 8)
+grid_embed = TokenEmbedding(len(vocab), d_lib, scale=False)
+grid_mha = MultiHeadAttention(d_lib, h_lib)                   # 32 numbers a token, 8 heads
 with torch.no_grad():
     grid_mha.q_proj.weight.mul_(3)    # sharper random attention: its patterns are easier to see
-    x = grid_embed(torch.tensor([vocab.ids(grid_tokens)])) + sinusoidal_encoding(len(grid_tokens), d_model)
-    _, grid_weights = grid_mha(x)                              # (1, 8, 11, 11)
+    grid_ids = torch.tensor([vocab.ids(grid_tokens)])
+    grid_x = grid_embed(grid_ids) + sinusoidal_encoding(len(grid_tokens), d_lib)   # (1, 11, 32)
+    _, grid_weights = grid_mha(grid_x)                         # (1, 8, 11, 11)
 figures.head_grid_figure(grid_weights[0], grid_tokens, title="8 untrained heads on the pizza sentence")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -387,13 +398,16 @@ widgets.HeadGridExplorer(vocab, grid_embed, grid_mha, text=sentence)
 #
 # A task that needs several heads: for each symbol of a row such as `3 0 5 5 1 2 4 0`,
 # name **the symbol before it**, **the symbol after it** and **the first symbol of the row**.
+# (The first symbol has no "before" and the last has no "after": those answers are not
+# scored.)
 #
 # One head cannot do it. It hands each position one weighted mix of values, and a mix of
 # the symbol on the left and the symbol on the right cannot say which one was on which
 # side. Three heads can: each may fetch one of the three.
 #
-# The model is one `MultiHeadAttention` layer with 3 heads and nothing around it (no
-# residual, no feed-forward), followed by three linear readouts, one per question
+# The model embeds each symbol and adds chapter 02's sinusoidal positions, then runs one
+# `MultiHeadAttention` layer with 3 heads and nothing after it (no residual, no
+# feed-forward), followed by three linear readouts, one per question
 # (`transformer_course.neighbours`). Whatever the readouts know came through the heads.
 # Training takes a few seconds. (`train` is the training loop of chapter 08: `steps`
 # times, it draws a batch of rows, measures the **loss**, how wrong the answers are, and
@@ -426,19 +440,30 @@ figures.head_grid_figure(reader.weights[0], row, columns=3,
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Three different pictures: one head's weight sits just **below** the diagonal (each
 # position looks at the one before it), one's just **above** it (the one after), and one
-# fills the **first column** (everyone looks at the first symbol). Measured over all 500
-# held-out rows, at positions where the three answers are three different places:
+# fills the **first column** (everyone looks at the first symbol). The first two also
+# keep a share **on** the diagonal, on the position itself. Measured over all 500
+# held-out rows, at the positions where the three answers are three different places
+# (positions 2 to 6: at position 1 the symbol before is the first one, and position 7
+# has none after it):
 
 # %% slideshow={"slide_type": "subslide"}
 jobs = head_jobs(reader.weights)                         # (3 heads, 3 questions): mean weight
+measured = torch.arange(2, held_out.shape[1] - 1)        # the positions head_jobs measures
+assert measured.tolist() == [2, 3, 4, 5, 6]               # rows of 8: positions 0 to 7
+itself = reader.weights[:, :, measured, measured].mean(dim=(0, 2))   # (3,): weight on the diagonal
 for h_i, shares in enumerate(jobs):
     job = JOBS[int(shares.argmax())]
     print(f"head {h_i}: {shares.max():.2f} of its weight on the {job} symbol "
-          f"(on the other two: {', '.join(f'{v:.2f}' for v in shares.sort().values[:2].tolist())})")
+          f"(other two: {', '.join(f'{v:.2f}' for v in shares.sort().values[:2].tolist())}; "
+          f"itself: {itself[h_i]:.2f}; elsewhere: {1 - shares.sum() - itself[h_i]:.2f})")
 assert sorted(jobs.argmax(dim=1).tolist()) == [0, 1, 2]   # each head took a different job
 assert (jobs.max(dim=1).values > 0.5).all()                # and spends most of its weight on it
-figures.head_jobs_figure(jobs, [f"the {job} symbol" for job in JOBS],
-                         title="Where each trained head looks (held-out rows)")
+neighbour_heads = jobs[:, :2].max(dim=0).indices           # the heads of the previous and the next symbol
+assert (itself[neighbour_heads] > 0.05).all()              # both keep a share on the diagonal
+figures.head_jobs_figure(torch.cat([jobs, itself[:, None]], dim=1),
+                         [f"the {job} symbol" for job in JOBS] + ["the position itself"],
+                         title=f"Mean weight on each target, held-out rows (positions {int(measured[0])} "
+                               f"to {int(measured[-1])})")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Nobody told a head which job to take: all three started as random projections, and
@@ -476,6 +501,10 @@ for row in zip(cost.lengths, cost.explicit_ms, cost.fused_ms, cost.explicit_byte
     n, e_ms, f_ms, e_b, f_b = row
     print(f"{n:>6} {e_ms:>10.3f} {f_ms:>9.3f} {e_b / 1e6:>10.3f} {f_b / 1e6:>9.3f} "
           f"{cost.output_bytes(n) / 1e6:>10.3f}")
+if len(cost.lengths) > 1:                                 # the last step of the table, against L²
+    (short, long), (e_0, e_1), (f_0, f_1) = (t[-2:] for t in (cost.lengths, cost.explicit_ms, cost.fused_ms))
+    print(f"from L = {short} to {long}: time × {e_1 / e_0:.1f} stored, × {f_1 / f_0:.1f} fused "
+          f"(as L² grows: × {(long / short) ** 2:.0f})")
 
 longest = cost.lengths[-1]
 assert abs(growth_exponent(cost.lengths, cost.explicit_bytes) - 2) < 0.15     # stored: ∝ L²
@@ -491,7 +520,9 @@ figures.attention_cost_figure(cost, title=f"Attention cost on this machine ({cos
 # The fused kernel's peak is its output (B, h, L, d<sub>head</sub>), which grows only like L, plus
 # a small working space for one block of scores at a time (a few hundred kB with the
 # process meter; the tensor meter cannot see it). Yet its **time** still climbs steeply
-# for long inputs: it skips storing the matrix, not computing it. (For short inputs,
+# for long inputs: it skips storing the matrix, not computing it. On a CPU, time can grow
+# even faster than L² once the (L × L) scores no longer fit in the processor's caches:
+# the line printed under the table puts your machine's last doubling next to L². (For short inputs,
 # time is dominated by fixed overheads, hence the shallower start.) This quadratic cost is why
 # long contexts are expensive, and why so much research looks for cheaper attention.
 
@@ -502,7 +533,8 @@ figures.attention_cost_figure(cost, title=f"Attention cost on this machine ({cos
 #   d<sub>head</sub> = d<sub>model</sub> / h, so each can specialise.
 # - **Split** (B, L, d<sub>model</sub>) → (B, h, L, d<sub>head</sub>) with view + transpose, **attend** per
 #   head, **concatenate** back to (B, L, d<sub>model</sub>), **project** with W<sub>O</sub>.
-# - Same parameter count as one full-width head: 4 · d<sub>model</sub><sup>2</sup>.
+# - Same parameter count as one full-width head: 4 · d<sub>model</sub><sup>2</sup> (plus
+#   4 · d<sub>model</sub> biases), whatever h is.
 # - The lib's `MultiHeadAttention` equals `nn.MultiheadAttention` and a hand-written
 #   `F.scaled_dot_product_attention` version with copied weights.
 # - Untrained heads look at random places; **trained** heads divide the work: on the

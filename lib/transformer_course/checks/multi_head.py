@@ -1,7 +1,7 @@
 """Exercise 05: multi-head attention by hand.
 
 ``fn(x (B, L, D), w_q, w_k, w_v, w_o (D, D), num_heads) → (B, L, D)``: project with x @ W
-(columns i·d_head … (i+1)·d_head belong to head i), split into heads, attend in each head
+(columns i·d_head … (i+1)·d_head − 1 belong to head i), split into heads, attend in each head
 (scaled by √d_head), merge, project with W_O.
 """
 
@@ -76,7 +76,7 @@ def reference(
 ):
     """Multi-head attention in the math convention (x @ W), with one switch per known mistake.
 
-    x (B, L, D); w_* (D, D), columns i·d … (i+1)·d belong to head i; returns (B, L, D).
+    x (B, L, D); w_* (D, D), columns i·d … (i+1)·d − 1 belong to head i; returns (B, L, D).
     heads_axis=2: the heads are never moved in front of the tokens, so attention runs
     between the heads of each token instead of between tokens.
     """
@@ -118,8 +118,8 @@ def reference(
 
 def _cases() -> list[tuple]:
     # L differs from h and from d_head, so a reshape without transpose cannot pass by luck;
-    # the last has d_head 6, not the 4 of the others and of chapter 05's own cells, so a
-    # function that reads the notebook's d_head (or divides by a hard-coded 2) fails.
+    # the last has d_head 6, the others 4 (chapter 05's own cells: 6), so a function that
+    # reads the notebook's d_head, or divides by a hard-coded 2 or √6, fails.
     g = torch.Generator().manual_seed(5)
     cases = []
     for b, length, d_model, h in ((2, 5, 12, 3), (1, 7, 16, 4), (3, 3, 8, 2), (2, 5, 12, 2)):
@@ -166,11 +166,11 @@ MISTAKES = (
         name="sizes that are not this input's",
         hint="A reshape asked for sizes this input does not have: take every size from the "
         "arguments, b, L, d_model = x.shape and d_head = d_model // num_heads, not from the "
-        "notebook's variables (chapter 05's cells have one sentence of 4 tokens, d_head 4) or a "
+        f"notebook's variables (chapter 05's cells: 4 tokens, d_head {learner.NOTEBOOK_D_HEAD}) or a "
         "split_heads written for them.",
         compute=None,
         error=r"shape '\[[\d, ]+\]' is invalid for input of size",
-        example=partial(by_hand, fixed_d_head=4),  # chapter 05's cells: d_model 8, 2 heads
+        example=partial(by_hand, fixed_d_head=learner.NOTEBOOK_D_HEAD),  # chapter 05's cells' d_head
     ),
     Mistake(
         name="split without transpose",
@@ -201,7 +201,7 @@ MISTAKES = (
         name="one projection for all heads",
         hint="All your heads use the same projection (head 0's columns of W_Q, W_K, W_V), so "
         "they all compute the same attention. Head i must use its own columns "
-        "i·d_head … (i+1)·d_head: project with the full matrix, then split.",
+        "i·d_head … (i+1)·d_head − 1: project with the full matrix, then split.",
         compute=partial(reference, shared=True),
         example=partial(by_hand, shared=True),
     ),
@@ -248,7 +248,7 @@ MISTAKES = (
     Mistake(
         name="heads interleaved",
         hint="Your heads take every h-th column (view(B, L, d_head, h)): head i must own the "
-        "CONSECUTIVE columns i·d_head … (i+1)·d_head, so split with view(B, L, h, d_head) and "
+        "CONSECUTIVE columns i·d_head … (i+1)·d_head − 1, so split with view(B, L, h, d_head) and "
         "transpose(1, 2).",
         compute=partial(reference, interleaved=True),
         example=learner.interleaves_the_heads,
@@ -257,14 +257,15 @@ MISTAKES = (
         name="heads interleaved on the split only",
         hint="Your split gives head i every h-th column (view(B, L, d_head, h)), and your merge "
         "puts the heads back in blocks: the split must match it. Head i owns the CONSECUTIVE "
-        "columns i·d_head … (i+1)·d_head: split with view(B, L, h, d_head).transpose(1, 2).",
+        "columns i·d_head … (i+1)·d_head − 1: split with view(B, L, h, d_head).transpose(1, 2).",
         compute=partial(reference, interleaved="split"),
         example=learner.interleaves_on_the_split,
     ),
     Mistake(
         name="÷ d_head",
         hint="You divided each head's scores by d_head; the scale is its square root, √d_head "
-        "(d_head ** 0.5 or math.sqrt(d_head)), as in one head.",
+        "(d_head ** 0.5 or math.sqrt(d_head)), as in one head. Or you scaled twice: "
+        "F.scaled_dot_product_attention already divides by √d_head, so hand it q unscaled.",
         compute=partial(reference, scale="no root"),
         example=partial(by_hand, scale="no root"),
     ),

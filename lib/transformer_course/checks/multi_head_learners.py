@@ -1,8 +1,9 @@
 """The wrong answers learners write for ``multi_head``, as code: each Mistake's example.
 
 Heads split and merged with one switch per mistake (``by_hand``), the correct answers of lib's
-module, a loop over the heads and the fused kernel, then splits that are written out wrong. The
-two examples that call the worked solution stay in ``multi_head``, which imports this module.
+module, a loop over the heads and the fused kernel, then splits that are written out wrong, and
+last answers that read chapter 05's own ``h`` and ``d_head``. The two examples that call the
+worked solution stay in ``multi_head``, which imports this module.
 """
 
 from __future__ import annotations
@@ -213,4 +214,26 @@ def adds_the_input(x, w_q, w_k, w_v, w_o, num_heads):
 
 def projects_v_with_w_k(x, w_q, w_k, w_v, w_o, num_heads):
     heads = _attend(*(_split(x @ w, num_heads) for w in (w_q, w_k, w_k)))  # copy-paste: w_k twice
+    return heads.transpose(1, 2).flatten(2) @ w_o
+
+
+# --- Met in the twelfth audit: names kept from chapter 05's own cells ---
+
+NOTEBOOK_H, NOTEBOOK_D_HEAD = 2, 6  # chapter 05's cells: d_model 12, 2 heads of 6 numbers
+
+
+def uses_the_notebooks_h(x, w_q, w_k, w_v, w_o, num_heads):
+    heads = _attend(*(_split(x @ w, NOTEBOOK_H) for w in (w_q, w_k, w_v)))  # h, not num_heads
+    return heads.transpose(1, 2).flatten(2) @ w_o
+
+
+def scales_by_the_notebooks_d_head(x, w_q, w_k, w_v, w_o, num_heads):
+    q, k, v = (_split(x @ w, num_heads) for w in (w_q, w_k, w_v))
+    heads = torch.softmax(q @ k.transpose(-2, -1) / NOTEBOOK_D_HEAD**0.5, dim=-1) @ v  # the notebook's
+    return heads.transpose(1, 2).flatten(2) @ w_o
+
+
+def puts_the_keys_first(x, w_q, w_k, w_v, w_o, num_heads):
+    q, k, v = (_split(x @ w, num_heads) for w in (w_q, w_k, w_v))
+    heads = torch.softmax(k @ q.transpose(-2, -1) / q.shape[-1] ** 0.5, dim=-1) @ v  # K Qᵀ
     return heads.transpose(1, 2).flatten(2) @ w_o

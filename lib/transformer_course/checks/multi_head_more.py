@@ -1,5 +1,5 @@
-"""More of ``multi_head``'s catalogue: the wrong answers met in the seventh audit, each
-with what it computes, its hint and a learner-style example.
+"""More of ``multi_head``'s catalogue: the wrong answers met in the seventh and twelfth audits,
+each with what it computes, its hint and a learner-style example.
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from . import multi_head_learners as learner
 from .harness import Mistake
 
 
-def _heads(x, w_q, w_k, w_v, num_heads, *, divide=None, late=False):
-    """Every head's output (B, h, L, d_head); ``divide`` replaces √d_head; ``late``: after the softmax."""
+def _heads(x, w_q, w_k, w_v, num_heads, *, divide=None, late=False, keys_first=False):
+    """Every head's output (B, h, L, d_head); ``divide`` replaces √d_head; ``late``: after the softmax;
+    ``keys_first``: scores K Qᵀ, one row per key."""
     b, length, d_model = x.shape
     d_head = d_model // num_heads
     q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
     root = d_head**0.5 if divide is None else divide
-    scores = q @ k.transpose(-2, -1)
+    scores = k @ q.transpose(-2, -1) if keys_first else q @ k.transpose(-2, -1)
     if late:
         return torch.softmax(scores, dim=-1) @ v / root
     return torch.softmax(scores / root, dim=-1) @ v
@@ -88,5 +89,31 @@ MORE_MISTAKES = (
         "each have their own matrix.",
         compute=lambda x, w_q, w_k, w_v, w_o, h: _joined(_heads(x, w_q, w_k, w_k, h), w_o),
         example=learner.projects_v_with_w_k,
+    ),
+    # Met in the twelfth audit: the notebook's own h and d_head (2 and 4), read inside the function.
+    Mistake(
+        name="the notebook's h",
+        hint=f"Your function splits into the notebook's h = {learner.NOTEBOOK_H} heads whatever "
+        "num_heads says: take the number of heads from the num_heads argument, and "
+        "d_head = d_model // num_heads, not from the notebook's h.",
+        compute=lambda x, w_q, w_k, w_v, w_o, h: _joined(_heads(x, w_q, w_k, w_v, learner.NOTEBOOK_H), w_o),
+        example=learner.uses_the_notebooks_h,
+    ),
+    Mistake(
+        name="the notebook's d_head in the scale",
+        hint=f"Your scale is √{learner.NOTEBOOK_D_HEAD} on every input: the notebook's d_head, not "
+        "this input's. Compute it inside the function, d_head = d_model // num_heads (or "
+        "q.shape[-1]), and divide each head's scores by √d_head.",
+        compute=lambda x, w_q, w_k, w_v, w_o, h: _joined(
+            _heads(x, w_q, w_k, w_v, h, divide=learner.NOTEBOOK_D_HEAD**0.5), w_o
+        ),
+        example=learner.scales_by_the_notebooks_d_head,
+    ),
+    Mistake(
+        name="keys times queries",
+        hint="Your scores are k @ qᵀ: row j then belongs to KEY j, and the softmax spreads each key "
+        "over the queries. Each QUERY gets a row: scores = q @ k.transpose(-2, -1).",
+        compute=lambda x, w_q, w_k, w_v, w_o, h: _joined(_heads(x, w_q, w_k, w_v, h, keys_first=True), w_o),
+        example=learner.puts_the_keys_first,
     ),
 )
