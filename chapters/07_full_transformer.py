@@ -51,10 +51,12 @@ asset_image("transformer.svg", width=960,
 # Attention mixes information **between** tokens. After it, each token goes through a
 # small two-layer network of its own:
 #
-# $$\mathrm{FFN}(x) = W_2\,\mathrm{ReLU}(W_1 x + b_1) + b_2$$
+# $$\mathrm{FFN}(x) = \mathrm{ReLU}(x W_1 + b_1)\,W_2 + b_2$$
 #
-# The paper widens each vector from d_model = 512 to d_ff = 2048 numbers and back. Think
-# of it as the place where each token, having gathered context, "thinks it over" alone.
+# (x is a row vector, as in the paper; the exercise below uses the same order, `x @ w_1`.)
+# The paper widens each vector from d<sub>model</sub> = 512 to d<sub>ff</sub> = 2048 numbers
+# and back. Think of it as the place where each token, having gathered context, "thinks it
+# over" alone.
 
 # %% slideshow={"slide_type": "fragment"}
 d_model, d_ff = 16, 64
@@ -79,8 +81,9 @@ print(f"parameters: {count_parameters(ffn)} = 16·64 + 64 + 64·16 + 16")
 # ### Your turn: the feed-forward network
 #
 # Write `my_feed_forward(x, w_1, b_1, w_2, b_2)` in the maths convention, `x @ W + b`: `w_1`
-# is (d_model, d_ff), `b_1` is (d_ff,), `w_2` is (d_ff, d_model), `b_2` is (d_model,). It must
-# work for `x` of any shape (..., d_model), one sentence or a whole batch. (`nn.Linear`
+# is (d<sub>model</sub>, d<sub>ff</sub>), `b_1` is (d<sub>ff</sub>,), `w_2` is
+# (d<sub>ff</sub>, d<sub>model</sub>), `b_2` is (d<sub>model</sub>,). It must work for `x` of
+# any shape (..., d<sub>model</sub>), one sentence or a whole batch. (`nn.Linear`
 # stores its matrix the other way round, (out, in): the lib's layer gives the same result
 # with `linear1.weight.T`.)
 
@@ -114,6 +117,11 @@ assert torch.allclose(feed_forward_solution(x, *ffn_weights), ffn(x), atol=1e-6)
 # 2. **Norm**: *layer normalisation* rescales each token's vector to mean 0 and
 #    variance 1 (then applies a learned scale and shift).
 #
+# **Dropout** (`nn.Dropout(p)`), used only in training, sets a random fraction p of the
+# numbers to 0 and scales the rest by 1/(1 − p), so no single number can be relied on.
+# `model.eval()` switches it off and `model.train()` back on. The models we compare number
+# for number below are in eval mode or use `dropout=0.0`.
+#
 # The paper normalises after the addition (**post-norm**): `LayerNorm(x + sublayer(x))`.
 # Most models since GPT-2 normalise the sublayer's input instead (**pre-norm**):
 # `x + sublayer(LayerNorm(x))`. The lib's `AddNorm` does either.
@@ -132,6 +140,15 @@ token = post[0, 0].detach()
 mean = round(float(token.mean()), 3) + 0.0              # + 0.0 turns a rounded -0.0 into 0.0
 print(f"after post-norm, token 0 has mean {mean:.3f} and std {token.std(unbiased=False):.3f}")
 assert abs(mean) < 1e-3
+
+# %% slideshow={"slide_type": "fragment"}
+drop, ones = nn.Dropout(p=0.5), torch.ones(1000)        # a new module is in training mode
+with torch.random.fork_rng():                           # leaves the chapter's random numbers as they were
+    dropped = drop(ones)
+assert set(dropped.unique().tolist()) == {0.0, 2.0}     # set to 0, or scaled by 1/(1 − 0.5) = 2
+assert torch.equal(drop.eval()(ones), ones)             # eval mode: switched off
+print(f"dropout p = 0.5 in training: {int((dropped == 0).sum())} of 1000 ones set to 0, the rest "
+      f"became {dropped.max():.0f}; in eval mode all stay 1")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Your turn: layer normalisation
@@ -271,11 +288,11 @@ figures.depth_figure(grads, title="The four that keep their gradient, up close",
                      y_title="gradient norm (log scale)", hidden=["plain (no residual)"])
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **But that factor comes mostly from the initialisation, not from depth itself.**
+# **But the plain stack's loss of 10¹⁷ comes mostly from the initialisation, not from depth itself.**
 # `nn.Linear` draws its weights with variance 1/(3·fan_in), where **fan_in** is the
-# number of inputs each output adds up (d_model for the first Linear of a block, d_ff for
-# the second). So a block (Linear, ReLU, Linear) shrinks the variance of what passes
-# through it about 18-fold (1/3 · 1/2 · 1/3), forwards and backwards. **He
+# number of inputs each output adds up (d<sub>model</sub> for the first Linear of a block,
+# d<sub>ff</sub> for the second). So a block (Linear, ReLU, Linear) shrinks the variance of
+# what passes through it about 18-fold (1/3 · 1/2 · 1/3), forwards and backwards. **He
 # initialisation** picks the variance that keeps the size instead: 2/fan_in for the
 # layer in front of the ReLU (which zeroes half the signal), 1/fan_in for the other.
 # The same plain stack, with only that change ("plain, He init" above), loses less than
@@ -345,7 +362,7 @@ assert end_gap < 1e-5 * start_gap                       # the input is forgotten
 # ## The encoder layer
 #
 # One encoder layer = multi-head self-attention, then the feed-forward network, each
-# wrapped in Add & Norm. Its output has the same shape as its input, (B, L, d_model),
+# wrapped in Add & Norm. Its output has the same shape as its input, (B, L, d<sub>model</sub>),
 # and that is what lets us stack as many as we like.
 #
 # The lib's `EncoderLayer` is built from the chapters' own parts. We copy the weights of
@@ -428,17 +445,22 @@ assert torch.allclose(out, expected, atol=1e-5)
 print("DecoderLayer matches nn.TransformerDecoderLayer:", tuple(out.shape))
 print("masked self-attention weights:", tuple(decoder_layer.self_attn_weights.shape), "(B, h, Lt, Lt)")
 print("cross-attention weights:      ", tuple(decoder_layer.cross_attn_weights.shape), "(B, h, Lt, Ls)")
+assert (heads, lt) == (4, 4)                            # the sentence below: h and Lt both 4
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# Cross-attention is not square: each of the 4 target positions spreads its attention
-# over the 7 source positions. Below, head 0 for the first sentence pair (the layer is
-# untrained, so the pattern means nothing yet: chapter 08 trains it).
+# Here h and Lt are both 4: in the self-attention's (2, 4, 4, 4), the second number counts
+# heads and the last two count target positions. Cross-attention is not square: each of
+# the 4 target positions spreads its attention over the 7 source positions. Below, head 0
+# for the first sentence pair (the layer is untrained, so the pattern means nothing yet:
+# chapter 08 trains it).
 
 # %% slideshow={"slide_type": "fragment"}
 src_tokens = vocab.tokens(src[0])
 trg_tokens = vocab.tokens(trg_in[0])
+assert (len(trg_tokens), len(src_tokens)) == (4, 7)     # 4 target positions, 7 source positions
 figures.attention_heatmap(decoder_layer.cross_attn_weights[0, 0].detach(), trg_tokens, src_tokens,
-                          title="Cross-attention: target queries × source keys")
+                          title="Cross-attention (untrained), head 0, sentence 1: "
+                                "target queries × source keys")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Your turn: a decoder layer's forward pass
@@ -451,7 +473,7 @@ figures.attention_heatmap(decoder_layer.cross_attn_weights[0, 0].detach(), trg_t
 # - `layer.feed_forward(x)`;
 # - `layer.norm1`, `layer.norm2`, `layer.norm3`: the three LayerNorms.
 #
-# `x` is (B, Lt, d_model), `memory` is (B, Ls, d_model); no padding here, but the
+# `x` is (B, Lt, d<sub>model</sub>), `memory` is (B, Ls, d<sub>model</sub>); no padding here, but the
 # self-attention needs its causal mask (`causal_mask(length)`).
 
 # %% slideshow={"slide_type": "fragment"}
@@ -483,14 +505,14 @@ assert torch.allclose(by_parts, decoder_layer(y, memory, causal_mask(lt)), atol=
 #
 # The model is now a few lines:
 #
-# 1. **Embed** the source ids (× √d_model, chapter 01) and **add positions** (chapter 02).
-# 2. Run them through **N encoder layers**: the result is the memory, (B, Ls, d_model).
+# 1. **Embed** the source ids (× √d<sub>model</sub>, chapter 01) and **add positions** (chapter 02).
+# 2. Run them through **N encoder layers**: the result is the memory, (B, Ls, d<sub>model</sub>).
 # 3. Embed the target the same way and run it through **N decoder layers**, each of which
 #    reads the memory through cross-attention.
-# 4. The **output projection**, a linear layer d_model → V, turns each decoder vector
+# 4. The **output projection**, a linear layer d<sub>model</sub> → V, turns each decoder vector
 #    into one score (logit) per vocabulary word. A softmax makes them probabilities.
 #
-# The paper uses N = 6 and **ties** the weights: one V × d_model matrix is the source
+# The paper uses N = 6 and **ties** the weights: one V × d<sub>model</sub> matrix is the source
 # embedding, the target embedding and the output projection. The lib's `Transformer`
 # does all of this; `TransformerConfig` holds the sizes.
 
@@ -512,11 +534,11 @@ print(f"{count_parameters(model):,} parameters; the {len(vocab)} × 32 embedding
 # model's parts (`checks.Seq2SeqParts.of(model)` hands them to you):
 #
 # - `parts.embedding(ids)`: the token vectors, not yet scaled; `parts.positions`: the
-#   (max_len, d_model) sinusoidal table of chapter 02; `parts.pad_id`;
+#   (max_len, d<sub>model</sub>) sinusoidal table of chapter 02; `parts.pad_id`;
 # - `parts.encoder(x, src_mask)` → memory; `parts.decoder(y, memory, trg_mask, src_mask)`;
 # - `parts.output(h)`: one score per vocabulary word.
 #
-# Embed both sentences as in chapters 01–02: × √d_model (d_model is
+# Embed both sentences as in chapters 01–02: × √d<sub>model</sub> (d<sub>model</sub> is
 # `parts.embedding.embedding_dim`), + positions. The masks are chapter 06's:
 # `padding_mask(src, pad_id)` (B, 1, 1, Ls) for the encoder and for cross-attention;
 # `causal_mask(Lt) & padding_mask(trg_in, pad_id)` for the decoder.
@@ -578,11 +600,16 @@ print(f"loss before training: {loss:.2f}")
 print(f"a uniform guess over the V = {len(vocab)} words: ln V = {math.log(len(vocab)):.2f}")
 assert logits.shape == (1, trg_in.shape[1], len(vocab))
 assert 0.5 < loss.item() - math.log(len(vocab)) < 1.5   # worse than uniform, by about a nat
+assert (f"{loss:.2f}", f"{math.log(len(vocab)):.2f}") == ("6.90", "5.81")   # as the text below says
+right = torch.log_softmax(logits, dim=-1)[0, torch.arange(labels.shape[1]), labels[0]]   # ln p(right token)
+assert torch.allclose(-right.mean(), loss)              # cross-entropy: the mean of −ln p(right token)
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Untrained, the model is no better than a uniform guess: here it is about a nat worse,
-# because its random scores are confidently wrong about some words. Chapter 08 trains
-# this loss down.
+# The loss is **cross-entropy**: the average over positions of −ln(the probability the
+# model gave the right next token), in nats (chapter 04). A uniform guess gives every word
+# 1/V, so its loss is ln V = 5.81. Untrained, the model does worse, 6.90, about a nat
+# above, because its random scores are confidently wrong about some words. Chapter 08
+# trains this loss down.
 #
 # Thanks to the causal mask, one forward pass trains all positions at once, and no
 # position can cheat by looking at the word it has to predict: changing a later target
@@ -597,21 +624,21 @@ assert not torch.allclose(model(src, changed)[:, 3], logits[:, 3])
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The shapes at every stage
 #
-# B = batch, Ls / Lt = source / target length, d = d_model, h = heads, V = vocabulary.
+# B = batch, Ls / Lt = source / target length, d = d<sub>model</sub>, h = heads, V = vocabulary.
 # The table below is read from the tensors of a real run (2 source sentences of up to
-# 7 tokens, target input of 4 tokens).
+# 7 tokens, target input of 5 tokens).
 
 # %% slideshow={"slide_type": "fragment"}
 src = vocab.encode_batch(["the pizza came out of the oven", "the cat sat"])
-trg_in = vocab.encode_batch(["it tasted good", "it sat"], add_bos=True)
+trg_in = vocab.encode_batch(["it tasted very good", "it sat"], add_bos=True)
 rows = shape_trace(model, src, trg_in)
 HTML(widgets.shapes_table(rows))
 
 # %% slideshow={"slide_type": "fragment"}
 shapes = {stage: shape for stage, shape, _ in rows}
 assert shapes["memory = encoder output"] == (2, 7, 32)
-assert shapes["cross-attention weights"] == (2, 4, 4, 7)
-assert shapes["logits = output projection"] == (2, 4, len(vocab))
+assert shapes["cross-attention weights"] == (2, 4, 5, 7)   # (B, h, Lt, Ls)
+assert shapes["logits = output projection"] == (2, 5, len(vocab))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Checked against `nn.Transformer`
@@ -638,9 +665,9 @@ assert torch.allclose(model(src, trg_in), model.output(hidden), atol=1e-5)
 print("lib's Transformer matches nn.Transformer with copied weights")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ## The paper's base model: about 65 million parameters
+# ## The paper's base model: 65 million parameters (63 million here)
 #
-# With the paper's sizes (d_model 512, 6 + 6 layers, 8 heads, d_ff 2048, a shared
+# With the paper's sizes (d<sub>model</sub> 512, 6 + 6 layers, 8 heads, d<sub>ff</sub> 2048, a shared
 # vocabulary of 37,000 tokens, tied embeddings) the lib's model has **63.1 million**
 # parameters; the paper reports 65M (its exact vocabulary and counting rules may differ a
 # little). Almost a third sit in the embedding matrix. We count them on PyTorch's **meta**
@@ -674,7 +701,8 @@ print(f"of which the two final LayerNorms, not in the paper: {final_norms:,}")
 #
 # A GPT block is masked self-attention + feed-forward: exactly an encoder layer given
 # the causal mask. The lib builds `EncoderOnlyTransformer` and `DecoderOnlyTransformer`
-# from the same `EncoderLayer`.
+# from the same `EncoderLayer`. (The lib files a GPT's attention under "decoder_self": its
+# blocks play the decoder's role, though each is an `EncoderLayer`.)
 
 # %% slideshow={"slide_type": "subslide"}
 ids = vocab.encode_batch(["the pizza came out of the oven"])
@@ -691,16 +719,19 @@ assert bert_attention.triu(1).abs().sum() > 0           # BERT: sees later words
 
 # %% slideshow={"slide_type": "subslide"}
 tokens = vocab.tokens(ids[0])
-figures.attention_heatmap(bert_attention, tokens, title="Encoder-only (BERT): every token sees all")
+figures.attention_heatmap(bert_attention, tokens,
+                          title="Encoder-only (BERT), layer 0, head 0, untrained: every token sees all")
 
 # %% slideshow={"slide_type": "subslide"}
-figures.attention_heatmap(gpt_attention, tokens, title="Decoder-only (GPT): causal self-attention")
+figures.attention_heatmap(gpt_attention, tokens,
+                          title="Decoder-only (GPT), layer 0, head 0, untrained: causal self-attention")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explore: inside the model
 #
 # Type a source and a target sentence, pick which attention to look at (encoder self,
-# decoder self, cross), a layer and a head. Both count from 0, as Python indexes them:
+# decoder self, cross), a layer and a head (or "mean of heads", their average). Both count
+# from 0, as Python indexes them:
 # layer 0 is `model.encoder.layers[0]` (`model.decoder.layers[0]` for the decoder's self-
 # and cross-attention). The table shows the shape at every stage; the row of the
 # attention you picked is highlighted.
@@ -712,15 +743,14 @@ figures.attention_heatmap(gpt_attention, tokens, title="Decoder-only (GPT): caus
 # The model is untrained, so the patterns are random; in chapter 08 they take shape.
 
 # %% slideshow={"slide_type": "subslide"}
-explorer_config = config.replace(num_encoder_layers=2, num_decoder_layers=2, dropout=0.1)
-widgets.ModelExplorer(Transformer(explorer_config), vocab,
-                      source="the pizza came out of the oven", target="it tasted good")
+widgets.ModelExplorer(Transformer(config), vocab,   # the config above: 2 + 2 layers, 4 heads
+                      source="the pizza came out of the oven", target="it tasted very good")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Recap
 #
 # - **Feed-forward**: a two-layer network applied to each token on its own
-#   (d_model → d_ff → d_model).
+#   (d<sub>model</sub> → d<sub>ff</sub> → d<sub>model</sub>).
 # - **Add & Norm**: `LayerNorm(x + sublayer(x))` around every sublayer (pre-norm:
 #   `x + sublayer(LayerNorm(x))`). The residual gives the gradient a direct path through
 #   a deep stack; the norm keeps activations at a steady scale. (Without residuals, the
@@ -728,7 +758,7 @@ widgets.ModelExplorer(Transformer(explorer_config), vocab,
 #   a plain stack within a factor of ten, but only as long as every block stays scaled so.)
 # - **Encoder layer**: self-attention + feed-forward. **Decoder layer**: masked
 #   self-attention + cross-attention to the memory + feed-forward.
-# - Stack N of each, embed with √d_model and positions, project to the vocabulary with
+# - Stack N of each, embed with √d<sub>model</sub> and positions, project to the vocabulary with
 #   the tied embedding matrix: `model(src, trg[:, :-1])` is trained against `trg[:, 1:]`.
 # - The same blocks give BERT (encoder-only), GPT (decoder-only) and the original
 #   encoder-decoder. The lib's model matches `nn.Transformer`, and the base

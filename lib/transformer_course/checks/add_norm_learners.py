@@ -62,3 +62,9 @@ def drops_after_the_norm(block, x, sublayer):
     if block.norm_first:
         return x + block.dropout(sublayer(block.norm(x)))
     return block.dropout(block.norm(x + sublayer(x)))
+
+
+def normalises_the_output_in_pre_norm(block, x, sublayer):
+    if block.norm_first:
+        return x + block.norm(block.dropout(sublayer(x)))  # the norm on what comes out
+    return block.norm(x + block.dropout(sublayer(x)))

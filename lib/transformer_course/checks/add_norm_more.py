@@ -1,5 +1,5 @@
-"""More of ``add_norm``'s catalogue: the wrong answers met in the seventh audit, each
-with what it computes, its hint and a learner-style example.
+"""More of ``add_norm``'s catalogue: the wrong answers met in the seventh audit (and one in
+the eleventh), each with what it computes, its hint and a learner-style example.
 """
 
 from __future__ import annotations
@@ -25,6 +25,12 @@ def _residual_dropped(block, x, sublayer):
     if block.norm_first:
         return block.dropout(x) + sublayer(block.norm(x))
     return block.norm(block.dropout(x) + sublayer(x))
+
+
+def _pre_norm_on_the_output(block, x, sublayer):
+    if not block.norm_first:
+        return block(x, sublayer)  # the lib's AddNorm: right
+    return x + block.norm(block.dropout(sublayer(x)))
 
 
 def _dropped_after_the_norm(block, x, sublayer):
@@ -73,5 +79,13 @@ MORE_MISTAKES = (
         "sublayer's output, before the add: norm(x + dropout(sublayer(x))).",
         compute=_dropped_after_the_norm,
         example=learner.drops_after_the_norm,
+    ),
+    # Met in the eleventh audit.
+    Mistake(
+        name="pre-norm normalises the output",
+        hint="You normalised the sublayer's OUTPUT; pre-norm normalises its INPUT: "
+        "x + dropout(sublayer(norm(x))).",
+        compute=_pre_norm_on_the_output,
+        example=learner.normalises_the_output_in_pre_norm,
     ),
 )

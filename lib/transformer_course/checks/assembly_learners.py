@@ -181,3 +181,25 @@ def returns_the_token_ids(parts, src, trg_in):
     memory = parts.encoder(_embed(parts, src, factor), src_mask)
     logits = parts.output(parts.decoder(_embed(parts, trg_in, factor), memory, trg_mask, src_mask))
     return logits.argmax(dim=-1)  # the predicted tokens, not the logits
+
+
+def leaves_the_encoder_unmasked(parts, src, trg_in):
+    factor = math.sqrt(parts.embedding.embedding_dim)
+    src_mask, trg_mask = _masks(parts, src, trg_in)
+    memory = parts.encoder(_embed(parts, src, factor), None)  # the source's <pad> read by the encoder
+    return parts.output(parts.decoder(_embed(parts, trg_in, factor), memory, trg_mask, src_mask))
+
+
+def masks_no_padding(parts, src, trg_in):
+    factor = math.sqrt(parts.embedding.embedding_dim)
+    memory = parts.encoder(_embed(parts, src, factor), None)
+    trg_mask = causal_mask(trg_in.shape[1])  # the causal mask only, <pad> nowhere hidden
+    return parts.output(parts.decoder(_embed(parts, trg_in, factor), memory, trg_mask, None))
+
+
+def causal_mask_of_the_source_length(parts, src, trg_in):
+    factor = math.sqrt(parts.embedding.embedding_dim)
+    src_mask = padding_mask(src, parts.pad_id)
+    memory = parts.encoder(_embed(parts, src, factor), src_mask)
+    trg_mask = causal_mask(src.shape[1]) & padding_mask(trg_in, parts.pad_id)  # meant trg_in.shape[1]
+    return parts.output(parts.decoder(_embed(parts, trg_in, factor), memory, trg_mask, src_mask))

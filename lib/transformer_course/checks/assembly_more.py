@@ -13,9 +13,12 @@ from . import assembly_learners as learner
 from .harness import Mistake
 
 
-def _masked(parts, src, trg_in, *, factor=None, swap=False, cross_by_target=False, decode=True):
+def _masked(
+    parts, src, trg_in, *, factor=None, swap=False, cross_by_target=False, decode=True, padding="all"
+):
     """The forward pass with the embeddings scaled by ``factor`` (√d_model when None), the
-    decoder's two masks swapped, the cross mask from the target's padding, or no decoder."""
+    decoder's two masks swapped, the cross mask from the target's padding, or no decoder;
+    padding: "all" (right), "not the encoder's" (encoder unmasked) or "none" (no padding mask)."""
     d = parts.embedding.embedding_dim
     factor = math.sqrt(d) if factor is None else factor
 
@@ -23,13 +26,15 @@ def _masked(parts, src, trg_in, *, factor=None, swap=False, cross_by_target=Fals
         return parts.embedding(ids) * factor + parts.positions[: ids.shape[1]]
 
     src_mask = (src != parts.pad_id)[:, None, None, :]
-    memory = parts.encoder(embed(src), src_mask)
+    memory = parts.encoder(embed(src), src_mask if padding == "all" else None)
     if not decode:
         return parts.output(memory)
     length = trg_in.shape[1]
     trg_real = (trg_in != parts.pad_id)[:, None, None, :]
-    self_mask = torch.ones(length, length, dtype=torch.bool).tril() & trg_real
+    self_mask = torch.ones(length, length, dtype=torch.bool).tril()
+    self_mask = self_mask if padding == "none" else self_mask & trg_real
     cross_mask = trg_real if cross_by_target else src_mask
+    cross_mask = None if padding == "none" else cross_mask
     if swap:
         self_mask, cross_mask = cross_mask, self_mask
     return parts.output(parts.decoder(embed(trg_in), memory, self_mask, cross_mask))
@@ -77,5 +82,33 @@ MORE_MISTAKES = (
         ".argmax(dim=-1).",
         compute=lambda parts, src, trg_in: _masked(parts, src, trg_in).argmax(dim=-1),
         example=learner.returns_the_token_ids,
+    ),
+    # Met in the eleventh audit.
+    Mistake(
+        name="encoder without its padding mask",
+        hint="The encoder's self-attention must not read <pad> either: parts.encoder(x, "
+        "padding_mask(src, pad_id)), the same mask the decoder's cross-attention gets.",
+        compute=partial(_masked, padding="not the encoder's"),
+        example=learner.leaves_the_encoder_unmasked,
+    ),
+    Mistake(
+        name="no padding masks at all",
+        hint="No mask hides <pad>: the encoder's self-attention must not read <pad> either, "
+        "parts.encoder(x, padding_mask(src, pad_id)); the decoder takes causal_mask(Lt) & "
+        "padding_mask(trg_in, pad_id) for itself and padding_mask(src, pad_id) for the "
+        "cross-attention.",
+        compute=partial(_masked, padding="none"),
+        example=learner.masks_no_padding,
+    ),
+    # causal_mask(Ls) & padding_mask(trg_in) (or the lengths mixed up the other way) cannot be
+    # combined where Ls ≠ Lt: the two masks' key axes, dimension 3, disagree.
+    Mistake(
+        name="a mask of the other sentence's length",
+        hint="Your masks mix the two lengths: the decoder's causal mask is causal_mask(Lt), with "
+        "Lt = trg_in.shape[1], the target's length, combined with padding_mask(trg_in, pad_id). "
+        "The source's length and its padding mask belong to the encoder and the cross-attention.",
+        compute=None,
+        error=r"must match the size of tensor b \(\d+\) at non-singleton dimension 3",
+        example=learner.causal_mask_of_the_source_length,
     ),
 )

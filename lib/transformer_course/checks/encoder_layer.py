@@ -18,6 +18,7 @@ from torch import nn
 from ..layers import EncoderLayer
 from ..masks import causal_mask
 from .add_norm import add_norm_chain, layer_mistakes
+from .encoder_layer_more import MORE_MISTAKES
 from .harness import Exercise, Mistake, Result, check_function
 from .layer_errors import float_mask, weights_taken
 from .stale import learner_check
@@ -316,6 +317,8 @@ MISTAKES += (
     ),
 )
 
+MISTAKES += MORE_MISTAKES  # met in the eleventh audit: in encoder_layer_more
+
 
 @learner_check
 def check_encoder_layer(learner_fn: Callable) -> Result:
@@ -328,6 +331,9 @@ def check_encoder_layer(learner_fn: Callable) -> Result:
     def learners(layer, x, mask, theirs):  # PyTorch's layer is for the reference only
         return learner_fn(layer, x, mask)
 
+    # The verdicts name the learner's own function (my_encoder_layer), not this wrapper.
+    name = getattr(learner_fn, "__name__", None)
+    learners.__name__ = name if isinstance(name, str) else "encoder_layer"
     return check_function(learners, reference, _cases(), name="encoder_layer", mistakes=MISTAKES)
 
 

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ..layers import FeedForward
 from .describe import same
+from .feed_forward_more import MORE_MISTAKES
 from .harness import Exercise, Mistake, Result, check_function, randn, varies_between_calls
 from .stale import learner_check
 
@@ -285,6 +286,9 @@ FFN_MISTAKES += (
         example=_learner_stops_at_the_hidden_layer,
     ),
 )
+
+
+FFN_MISTAKES += MORE_MISTAKES  # met in the eleventh audit: in feed_forward_more
 
 
 @learner_check
