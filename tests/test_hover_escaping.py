@@ -73,6 +73,8 @@ BARS = {
     "likeliest_tokens_figure, with the stories' own": lambda: figures.likeliest_tokens_figure(
         weights(N), WORDS, top=N, true_probs=weights(N)
     ),
+    "query_row_figure": lambda: figures.query_row_figure(torch.randn(N), WORDS, WORDS[0]),
+    "entropy_figure": lambda: figures.entropy_figure(torch.rand(N), WORDS, N),
 }
 
 

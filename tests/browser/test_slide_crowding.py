@@ -54,11 +54,10 @@ history_explorer = widgets.AttentionHistoryExplorer(
 history_explorer.controls["step"].value = 100
 history_explorer"""
 
-# As chapter 07's cell (three lines).
+# As chapter 07's cell (two lines).
 MODEL = """\
-explorer_config = config.replace(num_encoder_layers=2, num_decoder_layers=2, dropout=0.1)
-widgets.ModelExplorer(Transformer(explorer_config), vocab,
-                      source="the pizza came out of the oven", target="it tasted good")"""
+widgets.ModelExplorer(Transformer(config), vocab,   # the config above: 2 + 2 layers, 4 heads
+                      source="the pizza came out of the oven", target="it tasted very good")"""
 
 # Per figure of a cell: its tick labels' boxes and sizes, pairs of labels that overlap, and for
 # slanted labels the distance between neighbours across the slant (their boxes overlap anyway).

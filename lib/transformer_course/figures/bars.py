@@ -17,7 +17,7 @@ import torch
 
 from .. import _validate
 from . import _args
-from .base import VALUE_TEXT, figure, hline, line_label, ticks
+from .base import VALUE_TEXT, as_text, figure, hline, hover_labels, line_label, ticks
 from .palette import NEGATIVE_COLOUR, POSITIVE_COLOUR
 
 
@@ -67,7 +67,7 @@ def _bar_parts(
         y=values.detach().cpu().numpy(),
         text=[format(v, text_format) for v in values.tolist()],
         textposition="outside",
-        customdata=bar_labels,
+        customdata=hover_labels(bar_labels),  # a learner's "<b>" shown as typed
         hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
     )
     if colors is not None:
@@ -106,7 +106,7 @@ def head_jobs_figure(
             name=job,
             text=[f"{v:.2f}" for v in values[:, j].tolist()],
             textposition="outside",
-            hovertemplate=f"%{{x}} → {job}: %{{y:.3f}}<extra></extra>",
+            hovertemplate=f"%{{x}} → {as_text(job)}: %{{y:.3f}}<extra></extra>",
         )
         for j, job in enumerate(jobs)
     ]
