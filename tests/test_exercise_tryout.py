@@ -538,7 +538,7 @@ def decoder(layer, x, memory, *, self_mask=None, cross=None, ff=None, cross_from
     return layer.norm3(h + (ff or layer.feed_forward)(h))
 
 
-@wrong("decoder_layer", "causal mask sized by the memory")
+@wrong("decoder_layer", "causal mask sized by the memory", named="causal mask of the source's length")
 def _(layer, x, memory):
     return decoder(layer, x, memory, self_mask=causal_mask(memory.shape[1]))
 

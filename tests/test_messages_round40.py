@@ -110,3 +110,15 @@ def test_a_plain_matrix_still_hovers_its_values():
 def test_a_depth_chart_hovers_what_its_y_axis_measures():
     fig = figures.depth_figure({"pre-norm": torch.tensor([1.0, 2.0])}, y_title="gradient norm (log scale)")
     assert "block %{x}: gradient norm %{y:.3g}" in fig.data[0].hovertemplate
+
+
+def test_a_decoder_layer_masked_with_the_sources_length_is_named():
+    from transformer_course.masks import causal_mask
+
+    def my_decoder_layer(layer, x, memory):
+        x = layer.norm1(x + layer.self_attn(x, mask=causal_mask(memory.shape[1]))[0])
+        x = layer.norm2(x + layer.cross_attn(x, memory, memory)[0])
+        return layer.norm3(x + layer.feed_forward(x))
+
+    result = checks.check_decoder_layer(my_decoder_layer)
+    assert result.status == checks.WRONG and "causal_mask(x.shape[1])" in result.message

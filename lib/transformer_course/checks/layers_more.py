@@ -59,6 +59,12 @@ def _learner_adds_the_input_after_cross(layer, x, memory):
     return layer.norm3(h + layer.feed_forward(h))
 
 
+def _learner_masks_with_the_source_length(layer, x, memory):
+    x = layer.norm1(x + layer.self_attn(x, mask=causal_mask(memory.shape[1]))[0])  # Ls, not Lt
+    x = layer.norm2(x + layer.cross_attn(x, memory, memory)[0])
+    return layer.norm3(x + layer.feed_forward(x))
+
+
 # Answers met in the seventh audit: each names what it computes.
 MORE_MISTAKES = (
     Mistake(
@@ -104,5 +110,15 @@ MORE_MISTAKES = (
         "output of Add & Norm 1): x = norm1(x + attended), then norm2(x + cross) with that new x.",
         compute=partial(_decode, residual="x"),
         example=_learner_adds_the_input_after_cross,
+    ),
+    # From a learner's read of chapter 07: the source is longer than the target there.
+    Mistake(
+        name="causal mask of the source's length",
+        hint="Your causal mask does not fit the self-attention's scores (Lt, Lt): build it from "
+        "the target's own length, causal_mask(x.shape[1]), not the source's (memory needs no "
+        "causal mask at all).",
+        compute=None,
+        error=r"mask of shape \((\d+), \1\) does not broadcast to the scores' shape",
+        example=_learner_masks_with_the_source_length,
     ),
 )
