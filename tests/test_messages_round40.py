@@ -122,3 +122,13 @@ def test_a_decoder_layer_masked_with_the_sources_length_is_named():
 
     result = checks.check_decoder_layer(my_decoder_layer)
     assert result.status == checks.WRONG and "causal_mask(x.shape[1])" in result.message
+
+
+def test_the_wave_explorers_title_names_pairs_and_their_dims():
+    from transformer_course import widgets
+
+    explorer = widgets.PositionalExplorer()
+    explorer.controls["pair"].value = 0
+    assert explorer.figures["waves"].layout.title.text == "Pair 0 (dims 0, 1)"  # not "and pair i = 0"
+    explorer.controls["pair"].value = 3
+    assert explorer.figures["waves"].layout.title.text == "Pair 0 (dims 0, 1) and pair 3 (dims 6, 7)"

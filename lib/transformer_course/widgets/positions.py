@@ -64,7 +64,7 @@ class PositionalExplorer(Explorer):
         sinusoidal = self.value("kind") == "sinusoidal"
         dims = [0, 1, 2 * i, 2 * i + 1] if i else [0, 1]
         waves_title = (
-            f"Dimensions 0, 1 and pair i = {i}"
+            (f"Pair 0 (dims 0, 1) and pair {i} (dims {2 * i}, {2 * i + 1})" if i else "Pair 0 (dims 0, 1)")
             if sinusoidal
             else f"Columns {', '.join(map(str, dims))}: random numbers, not waves"
         )
