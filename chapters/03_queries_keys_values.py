@@ -63,7 +63,8 @@ for title, key in titles.items():
 #
 # The values are what you actually get: the videos. Describe each by its minutes of
 # three kinds of content. (Chapter 04 turns the scores into weights and computes the
-# mix; the lib keeps these numbers as `examples.video_search()` so it can start from them.)
+# mix; the lib keeps these numbers as `video_search()`, from `transformer_course.examples`,
+# so it can start from them.)
 
 # %% slideshow={"slide_type": "fragment"}
 contents = ["film scenes", "someone talking", "cooking"]
@@ -104,6 +105,7 @@ assert torch.equal(search.values, videos) and list(search.titles) == list(titles
 # meet useful keys.
 
 # %% slideshow={"slide_type": "fragment"}
+_ = torch.manual_seed(0)   # re-run this cell: the same W_Q, W_K, W_V, so the scores below still hold
 vocab = course_vocab()
 tokens = tokenize("tell me about pizza")
 embed3 = TokenEmbedding(len(vocab), 3, scale=False)
@@ -154,7 +156,7 @@ assert torch.allclose(scores, attention_scores(Q, K, scale=1.0), atol=1e-6)   # 
 print(scores)
 
 # %% slideshow={"slide_type": "subslide"}
-# Not symmetric: "me" asking about "pizza" (row 1, column 3) differs from the reverse.
+# Not symmetric: "me" asking about "pizza" (scores[1, 3]) differs from the reverse (scores[3, 1]).
 assert not torch.isclose(scores[1, 3], scores[3, 1], atol=0.1)
 assert (scores > 0).sum() == 1 and scores[3, 3] > 0 and scores.min() < -30   # as the text says
 figures.scores_heatmap(scores, tokens, title="Scores Q·Kᵀ for 'tell me about pizza'")
@@ -190,7 +192,7 @@ print(f"cosine similarity of 'i'm' and 'cat': {cosine:.1f}  (nothing in common)"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Now choose the projections by hand. Query dimension 0 means *"I want a companion"*,
-# dimension 1 *"I want someone who acts"*; the keys answer in the same two dimensions:
+# dimension 1 *"I want a doer"* (someone who acts); the keys answer in the same two dimensions:
 
 # %% slideshow={"slide_type": "fragment"}
 W_Q_cat = torch.zeros(4, 2)
@@ -218,7 +220,8 @@ figures.scores_heatmap(scores_cat, cat_tokens, title="Hand-made scores: 'i'm' fi
 # choice: every word hands over its own four features, so W<sub>V</sub> is the identity matrix and
 # an output can be read feature by feature. Chapter 04 finishes the computation (softmax,
 # then the weighted sum of these values) and shows what "i'm" leaves the layer with. The
-# lib keeps this example as `examples.cat_example()`, so chapter 04 starts from the same numbers.
+# lib keeps this example as `cat_example()`, from `transformer_course.examples`, so chapter 04
+# starts from the same numbers.
 
 # %% slideshow={"slide_type": "fragment"}
 W_V_cat = torch.eye(4)                                      # (4, 4): hand over your own features
@@ -248,15 +251,16 @@ print("chapter 04 continues from these numbers: X, W_Q, W_K, W_V of 'I'm playing
 # | **q** | position of the query token |
 # | **k** | position of the key token |
 # | **h** | which head |
-# | **d** | feature inside a head (d<sub>k</sub> numbers) |
+# | **d** | feature inside a head: d<sub>k</sub> numbers (`d_head` in the code, `head_dim` in the table) |
 #
 # `d` appears in both inputs but not in the output, so einsum multiplies along `d` and
 # **sums it away**: that is the dot product q · k, computed for every n, h, q and k.
 
 # %% slideshow={"slide_type": "subslide"}
-n_batch, length, heads, d_head = 2, 5, 3, 4
-queries = torch.randn(n_batch, length, heads, d_head)    # (n, q, h, d)
-keys = torch.randn(n_batch, length, heads, d_head)       # (n, k, h, d)
+n_batch, heads, d_head = 2, 3, 4
+q_len, k_len = 5, 6                                      # 5 queries, 6 keys: the shapes tell q from k
+queries = torch.randn(n_batch, q_len, heads, d_head)     # (n, q, h, d)
+keys = torch.randn(n_batch, k_len, heads, d_head)        # (n, k, h, d)
 
 energy = torch.einsum("nqhd,nkhd->nhqk", queries, keys)  # (n, h, q, k)
 
@@ -267,6 +271,7 @@ matmul = q_heads @ k_heads.transpose(-2, -1)             # (n, h, q, k)
 
 assert torch.allclose(energy, matmul, atol=1e-5)
 assert torch.allclose(energy, attention_scores(q_heads, k_heads, scale=1.0), atol=1e-5)
+assert energy.shape == (n_batch, heads, q_len, k_len)
 print("einsum:", tuple(energy.shape), "= matmul:", tuple(matmul.shape))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -306,29 +311,29 @@ assert torch.allclose(attention_scores_solution(q_heads, k_heads), energy, atol=
 #
 # The cell below borrows two steps that chapter 04 teaches: `torch.softmax` turns each row
 # of scores into weights that are positive and sum to 1, and the scores are first divided
-# by √head_dim. Take both on trust for now: here we only track the shapes.
+# by √d<sub>k</sub> (`d_head` in the code). Take both on trust for now: here we only track the shapes.
 #
 # | tensor | shape | einsum letters |
 # | --- | --- | --- |
 # | queries | (N, query_len, heads, head_dim) | nqhd |
 # | keys | (N, key_len, heads, head_dim) | nkhd |
-# | values | (N, value_len, heads, head_dim), value_len = key_len | nlhd |
+# | values | (N, value_len, heads, head_dim), value_len = key_len | nkhd |
 # | scores (energy) | (N, heads, query_len, key_len) | nhqk |
-# | weights | (N, heads, query_len, key_len), each row sums to 1 | nhql |
+# | weights | (N, heads, query_len, key_len), each row sums to 1 | nhqk |
 # | output | (N, query_len, heads, head_dim) | nqhd |
 
 # %% slideshow={"slide_type": "subslide"}
-values = torch.randn(n_batch, length, heads, d_head)                        # (n, l, h, d)
-weights = torch.softmax(energy / math.sqrt(d_head), dim=-1)                 # (n, h, q, l)
-output = torch.einsum("nhql,nlhd->nqhd", weights, values)                   # (n, q, h, d)
+values = torch.randn(n_batch, k_len, heads, d_head)                         # (n, k, h, d)
+weights = torch.softmax(energy / math.sqrt(d_head), dim=-1)                 # (n, h, q, k)
+output = torch.einsum("nhqk,nkhd->nqhd", weights, values)                   # (n, q, h, d)
 
 shapes = {"queries": queries, "keys": keys, "values": values, "scores": energy,
           "weights": weights, "output": output}
 for name, t in shapes.items():
     print(f"{name:8s} {tuple(t.shape)}")
-assert energy.shape == weights.shape == (n_batch, heads, length, length)
+assert energy.shape == weights.shape == (n_batch, heads, q_len, k_len)
 assert output.shape == queries.shape
-assert torch.allclose(weights.sum(-1), torch.ones(n_batch, heads, length))
+assert torch.allclose(weights.sum(-1), torch.ones(n_batch, heads, q_len))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explore: queries, keys and values of your sentence

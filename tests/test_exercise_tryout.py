@@ -114,7 +114,7 @@ def _(n, d):
     return table(n + 1, d, torch.arange(0, d, 2).float())
 
 
-@wrong("sinusoidal_encoding", "angles taken as degrees")
+@wrong("sinusoidal_encoding", "angles taken as degrees", named="angles turned into radians")
 def _(n, d):
     def angle(pos, two_i):
         return torch.deg2rad(pos / 10000 ** (two_i / d))
@@ -125,7 +125,7 @@ def _(n, d):
 # --- 03 attention scores ---
 
 
-@wrong("attention_scores", "elementwise product summed")
+@wrong("attention_scores", "elementwise product summed", named="each query against its own position's key")
 def _(q, k):
     return (q * k).sum(-1)
 

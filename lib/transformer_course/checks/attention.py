@@ -159,6 +159,10 @@ def _learner_compares_directions(q: torch.Tensor, k: torch.Tensor) -> torch.Tens
     return q @ k.transpose(-2, -1)  # chapter 01's cosine
 
 
+def _learner_scores_only_matching_positions(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("...id,...id->...i", q, k)  # query i with key i: one number per token
+
+
 def _unit(t: torch.Tensor) -> torch.Tensor:
     return t / t.norm(dim=-1, keepdim=True)
 
@@ -188,6 +192,16 @@ SCORES_MISTAKES += (
         "q @ k.transpose(-2, -1).",
         compute=lambda q, k: _unit(q) @ _unit(k).transpose(-2, -1),
         example=_learner_compares_directions,
+    ),
+    # met in the thirteenth audit: (q * k).sum(-1), a dot product per position, not per pair
+    Mistake(
+        name="each query against its own position's key",
+        hint="Your scores pair each query only with the key at its OWN position, as (q * k).sum(-1) "
+        "does: one number per token, shape (Lq,). Attention scores every query against every key, shape "
+        "(Lq, Lk): the matrix product q @ k.transpose(-2, -1) (q @ k.T for one sentence) takes "
+        "all the pairs at once.",
+        compute=lambda q, k: (q * k).sum(dim=-1),
+        example=_learner_scores_only_matching_positions,
     ),
 )
 

@@ -1,4 +1,4 @@
-"""More of ``positions``'s catalogue: the wrong answers met in the seventh audit, each
+"""More of ``positions``'s catalogue: the wrong answers met in the seventh audit (and later), each
 with what it computes, its hint and a learner-style example.
 """
 
@@ -91,6 +91,41 @@ def _learner_stacks_on_dim_0(length: int, d_model: int) -> torch.Tensor:
     return torch.stack([angle.sin(), angle.cos()]).view(length, d_model)  # (2, L, d/2)
 
 
+def _converted(to_degrees: bool):
+    """The paper's table with every angle converted to degrees (or, the other way, to radians)."""
+    turn = math.degrees if to_degrees else math.radians
+
+    def table(length: int, d_model: int) -> torch.Tensor:
+        return _interleaved(turn(1.0) * _angles(length, d_model))
+
+    return table
+
+
+def _learner_turns_the_angles_into_degrees(length: int, d_model: int) -> torch.Tensor:
+    pos = torch.arange(length).float().unsqueeze(1)
+    angle = torch.rad2deg(pos / 10000 ** (torch.arange(0, d_model, 2).float() / d_model))
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
+    return pe
+
+
+def _learner_turns_the_angles_into_radians(length: int, d_model: int) -> torch.Tensor:
+    pe = torch.zeros(length, d_model)
+    for pos in range(length):
+        for i in range(0, d_model, 2):
+            angle = math.radians(pos / 10000 ** (i / d_model))  # "sin wants radians"
+            pe[pos, i], pe[pos, i + 1] = math.sin(angle), math.cos(angle)
+    return pe
+
+
+_UNITS = (
+    "Your angles were converted between degrees and radians (math.degrees / math.radians, "
+    "torch.rad2deg / torch.deg2rad, or × 180/π): the angle pos / 10000^(2i/d_model) is "
+    "already in radians, the unit torch.sin and math.sin take. Pass it to sin and cos as it is."
+)
+# Converted angles are up to 180/π times larger: float32 keeps their sines to about 1e-4.
+_UNITS_ATOL = 1e-3
+
 _BRACKETS = (
     "The exponent lost its brackets: ** binds tighter than / and *, so 10000 ** 2 * i / d_model "
     "and 10000 ** two_i / d_model are not 10000 ** (2i / d_model). Write "
@@ -135,5 +170,20 @@ MORE_MISTAKES = (
         "then .reshape(L, d) interleaves each position's sin and cos.",
         compute=_stacked_on_the_wrong_axis,
         example=_learner_stacks_on_dim_0,
+    ),
+    # met in the thirteenth audit
+    Mistake(
+        name="angles in degrees",
+        hint=_UNITS,
+        compute=_converted(to_degrees=True),
+        example=_learner_turns_the_angles_into_degrees,
+        atol=_UNITS_ATOL,
+    ),
+    Mistake(
+        name="angles turned into radians",
+        hint=_UNITS,
+        compute=_converted(to_degrees=False),
+        example=_learner_turns_the_angles_into_radians,
+        atol=_UNITS_ATOL,
     ),
 )
