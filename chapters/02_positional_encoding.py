@@ -342,12 +342,10 @@ except ValueError as err:
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Untrained, a learned table is noise
 #
-# Before training, its rows are random: neighbouring positions are no more alike than
-# distant ones. The structure you saw in the sinusoidal table must be *learned* here.
-# To compare like with like, the sinusoidal table below has the learned one's size:
-# 32 positions of 16 dimensions.
+# Before training, its rows are random: neighbours are no more alike than distant
+# positions, so the structure must be *learned*. Compared with a sinusoidal table of its size:
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "fragment"}
 with torch.no_grad():
     learned_sim = similarity_matrix(learned.pe, "cosine")                          # (32, 32)
 same_size_sim = similarity_matrix(sinusoidal_encoding(32, d_model), "cosine")      # (32, 32)

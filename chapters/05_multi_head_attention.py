@@ -92,7 +92,7 @@ print("x:", tuple(x.shape), " q:", tuple(q.shape), " head 1's queries:", tuple(h
 #
 # Follow the shapes: (batch B, length L, heads h, head size d<sub>head</sub>).
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "fragment"}
 def split_heads(t):
     """(B, L, d_model) → (B, h, L, d_head): cut the features into h slices, heads in front."""
     return t.view(B, L, h, d_head).transpose(1, 2)
@@ -103,6 +103,7 @@ def merge_heads(t):
     return t.transpose(1, 2).reshape(B, L, d_model)
 
 
+# %% slideshow={"slide_type": "subslide"}
 steps = {}
 steps["x"] = x
 steps["q = x W_Q"] = q = x @ w_q
@@ -116,7 +117,7 @@ steps["out = concat W_O"] = out = concat @ w_o
 for name, t in steps.items():
     print(f"{name:24} {str(tuple(t.shape)):15}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # Each head computes its own (L × L) weights: here 2 heads × 4 queries × 4 keys. The
 # scores are divided by √d<sub>head</sub>, the size of the vectors each head compares. The output
 # has the shape of the input, so attention layers can be stacked.
@@ -288,11 +289,14 @@ for size, n_heads in ((32, 8), (512, 8)):                   # this chapter's lay
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # heads² = 64 times fewer numbers in W<sub>Q</sub>, W<sub>K</sub>, W<sub>V</sub> together (W<sub>O</sub>,
-# `fc_out`, is the same in both). Fewer numbers is not the only change: with the shared projection, head i
-# only ever reads **its own slice** of each token. Change every number of a token except head 0's
-# four, and head 0 does not notice:
+# `fc_out`, is the same in both).
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Fewer numbers is not the only change: with the shared projection, head i only ever reads
+# **its own slice** of each token. Change every number of a token except head 0's four, and
+# head 0 does not notice:
+
+# %% slideshow={"slide_type": "fragment"}
 sample = torch.randn(1, 6, 32)                              # (N, L, embed_size)
 changed = sample.clone()
 changed[..., 4:] += torch.randn(1, 6, 28)                   # everything but features 0-3 changes

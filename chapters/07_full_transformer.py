@@ -333,10 +333,12 @@ figures.depth_figure(stds, title="Size of the activations after each block",
 # And the plain stack? With He initialisation its size wanders but stays within a factor
 # of ten of where it started. With the default initialisation it drops to about a tenth
 # within three blocks, then holds there. That floor is not the input: it is what the
-# blocks' own biases add. The input itself is lost on the way: two different inputs
-# leave block 29, the last, as (almost exactly) the same vector:
+# blocks' own biases add.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The input itself is lost: two different inputs leave block 29 as (almost exactly) the same vector:
+
+# %% slideshow={"slide_type": "fragment"}
 grow, steady = stds["residual, no norm"], stds["post-norm (paper)"]
 assert grow[-1] > 1.5 * grow[0]
 assert torch.allclose(steady, torch.ones(depth), atol=0.01)
@@ -368,7 +370,7 @@ assert end_gap < 1e-5 * start_gap                       # the input is forgotten
 # The lib's `EncoderLayer` is built from the chapters' own parts. We copy the weights of
 # PyTorch's `nn.TransformerEncoderLayer` into it and compare.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "fragment"}
 d_model, heads, d_ff = 32, 4, 64
 src = vocab.encode_batch(["the pizza came out of the oven", "the cat sat"])   # (2, 7), padded
 x = torch.randn(2, src.shape[1], d_model)
@@ -583,7 +585,7 @@ assert torch.allclose(logits, model(src, trg_in), atol=1e-5)   # exactly the lib
 # labels = trg[:, 1:]                  # and must predict the first token … up to <eos>
 # ```
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "fragment"}
 src = vocab.encode_batch(["the pizza came out of the oven"])
 trg = vocab.encode_batch(["it tasted good"], add_bos=True, add_eos=True)   # (1, 5)
 trg_in, labels = trg[:, :-1], trg[:, 1:]

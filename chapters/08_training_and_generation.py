@@ -276,7 +276,7 @@ for text in ["1 2 3 4 5", "7 7 0", "6 5 4 3 2 1"]:
 # it. Below, two fresh models trained for 40 steps with `train_step_solution` (the worked
 # solution of your `my_train_step`), one with each loss.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "fragment"}
 def unshifted_loss(model, batch):
     """The bug: the labels are the very tokens the decoder reads."""
     src, trg = batch
@@ -433,11 +433,13 @@ assert wins >= 0.9 and wins_before < 0.75
 #
 # What nobody asked for is how the encoder makes that possible. To tell "tasted good"
 # from "was broken", the vector of "it" must first collect the words **after** it, the
-# predicate. At every snapshot the loop measured, for each of the encoder's two heads,
-# the share of the weight in the row of "it" that lands on those words (held-out
-# sentences):
+# predicate.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# At every snapshot the loop measured, for each of the encoder's two heads, the share of the
+# weight in the row of "it" that lands on those words (held-out sentences):
+
+# %% slideshow={"slide_type": "fragment"}
 seen_steps = sorted(pointer_history.snapshots)
 predicate = torch.stack([pointer_history.snapshots[s]["predicate"] for s in seen_steps])   # (steps, heads)
 for step_i, row in zip(seen_steps, predicate):
