@@ -43,6 +43,7 @@ _ = torch.manual_seed(0)   # the same "random" numbers on every run
 # `MultiHeadAttention`) and feed it the embedded words of a sentence.
 
 # %% slideshow={"slide_type": "fragment"}
+_ = torch.manual_seed(0)   # run again, this cell draws the same layer, and the numbers below hold
 vocab = course_vocab()
 d_model = 16
 embed = TokenEmbedding(len(vocab), d_model, scale=False)
@@ -89,7 +90,7 @@ assert torch.allclose(weights_shuffled, weights[:, :, perm][:, :, :, perm], atol
 # - Tick **add positional encoding**: every bar rises (here by a quarter to more than half
 #   of the output's length, measured below) and the heatmaps change.
 # - Try your own pair, e.g. "the dog saw the cat" / "the cat saw the dog". The changes
-#   can be much smaller, a few percent: nothing in a random layer makes it pay much
+#   can be much smaller: nothing in a random layer makes it pay much
 #   attention to positions. Training is what teaches a model to use them.
 
 # %% slideshow={"slide_type": "subslide"}
@@ -166,8 +167,8 @@ print("frequencies:", [f"{f:g}" for f in frequency.tolist()])
 print(pe[:3].numpy().round(3))
 
 # %% slideshow={"slide_type": "fragment"}
-assert torch.allclose(pe, sinusoidal_encoding(length, d_model), atol=1e-6)
-assert torch.equal(pe[0, 0::2], torch.zeros(4)) and torch.equal(pe[0, 1::2], torch.ones(4))
+assert torch.allclose(pe, sinusoidal_encoding(*pe.shape), atol=1e-6)
+assert (pe[0, 0::2] == 0).all() and (pe[0, 1::2] == 1).all()
 print("the lib's sinusoidal_encoding matches; position 0 is (0, 1, 0, 1, …)")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -193,7 +194,7 @@ pe64 = sinusoidal_encoding(64, 64)
 for i in (0, 5, 10):
     wavelength = 2 * math.pi * 10000 ** (2 * i / 64)
     print(f"pair i = {i} (dims {2 * i}, {2 * i + 1}): wavelength {wavelength:6.1f} positions")
-figures.waves_figure(pe64, [0, 10, 20], title="Sines of pairs 0, 5 and 10: fast to slow")
+figures.waves_figure(pe64, [0, 10, 20], title="Sines of pairs 0, 5 and 10 (dims 0, 10, 20): fast to slow")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Like the hands of a clock: the second hand alone cannot tell 12:00:10 from 12:01:10,
@@ -224,11 +225,12 @@ print(f"'pizza' at position 0 vs position 2: cosine {cos:.2f} (it was 1.00 befor
 # ### Why add, and not concatenate?
 #
 # Gluing the position vector on after the word vector, [word, position], would keep the
-# two apart for sure. But every layer that reads x starts with a linear map (W<sub>Q</sub>, W<sub>K</sub>,
-# W<sub>V</sub> in the next chapters), and a linear map of a concatenation is a **sum** of two maps:
-# [word, position] · W = word · W<sub>top</sub> + position · W<sub>bottom</sub>. So concatenating buys little
-# that adding cannot do, and it doubles the width every later layer must read. Adding
-# keeps d<sub>model</sub> as it is; the price is that words and positions share the same numbers,
+# two apart for sure. But every layer that reads its input starts with a linear map
+# (W<sub>Q</sub>, W<sub>K</sub>, W<sub>V</sub> in the next chapters), and a linear map of a
+# concatenation is a **sum** of two maps: [word, position] · W = word · W<sub>top</sub> +
+# position · W<sub>bottom</sub>. So concatenating buys little that adding cannot do, and it
+# doubles the width every later layer must read. Adding keeps d<sub>model</sub> as it is; the
+# price is that words and positions share the same numbers,
 # and training has to keep them from getting in each other's way.
 
 # %% slideshow={"slide_type": "fragment"}
@@ -247,8 +249,7 @@ print("[word, position] · W = word · W_top + position · W_bottom")
 # you start: position 5 relates to 8 as position 40 relates to 43.
 
 # %% slideshow={"slide_type": "fragment"}
-pe = sinusoidal_encoding(64, 64)
-sim = similarity_matrix(pe, "cosine")                   # (64, 64)
+sim = similarity_matrix(pe64, "cosine")                 # (64, 64): pe64, the table of 64 above
 print("similarity of position 0 with positions 0..10:", sim[0, :11].numpy().round(2))
 
 assert torch.allclose(sim[5, 8], sim[40, 43], atol=1e-5)           # only the distance matters
@@ -259,8 +260,7 @@ print(f"mean similarity at distance 1-3: {near.mean():.2f}, at distance 30-39: {
 
 # %% slideshow={"slide_type": "subslide"}
 figures.similarity_heatmap(sim[:32, :32], [str(p) for p in range(32)],
-                           title="Cosine similarity between positions 0-31").update_xaxes(
-    title="position").update_yaxes(title="position")
+                           title="Cosine similarity between positions 0-31", axis_title="position")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Why sines and cosines: a step is a rotation
@@ -370,8 +370,7 @@ for name, table in tables.items():
 
 # %% slideshow={"slide_type": "subslide"}
 figures.similarity_heatmap(learned_sim, [str(p) for p in range(32)],
-                           title="Untrained learned positions: no pattern").update_xaxes(
-    title="position").update_yaxes(title="position")
+                           title="Untrained learned positions: no pattern", axis_title="position")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The two side by side
@@ -379,7 +378,7 @@ figures.similarity_heatmap(learned_sim, [str(p) for p in range(32)],
 # | | sinusoidal (paper) | learned (BERT, GPT) |
 # | --- | --- | --- |
 # | parameters | none | max_len × d<sub>model</sub> |
-# | before training | already structured: similarity falls with distance | random noise |
+# | before training | already structured: similarity falls, on the whole, with distance | random noise |
 # | positions ≥ max_len | computed by the same formula | impossible: no row |
 # | flexibility | fixed pattern | can learn whatever pattern helps the task |
 #
