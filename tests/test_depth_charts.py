@@ -4,7 +4,9 @@
    chapter 07's explorer, the rest of the course and Python (``model.encoder.layers[0]``)
    count from 0.
 2. Their legend, a row under the plot at y=-0.2 of it, sat on the x axis's title in a phone's
-   window (400 px), where the five names took five rows.
+   window (400 px), where the five names took five rows. So did chapter 04's saturation chart
+   and chapter 05's attention cost (y=-0.25: up to 24 px into "d_k (log scale)" on a slide,
+   17 px into "sequence length L" at 354 px).
 3. On the 30-block gradient chart, whose log axis spans 20 powers of ten, the four designs
    that keep their gradient fell into a band of about 20 px: they could not be told apart.
 
@@ -20,11 +22,13 @@ import json
 import os
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 from transformer_course import figures
 from transformer_course.figures.base import unchecked
+from transformer_course.softmax import saturation_experiment
 
 CHAPTERS = Path(os.environ.get("TC_CHAPTERS_DIR", Path(__file__).resolve().parents[1] / "chapters"))
 CHAPTER_07 = CHAPTERS / "07_full_transformer.py"
@@ -88,7 +92,8 @@ def page(browser):
 
 
 # The boxes on screen of the legend, the x axis's title and tick labels, the figure's title
-# and the plot; and each line's points in px from the top.
+# and the plot; whether plotly cut the legend short (it scrolls); and each line's points in
+# px from the top.
 DRAW_JS = """async ([spec, width, font, auto]) => {
   const div = document.getElementById('f');
   spec.layout.width = width;
@@ -101,8 +106,9 @@ DRAW_JS = """async ([spec, width, font, auto]) => {
     const r = e.getBoundingClientRect();
     return {left: r.left, top: r.top, right: r.right, bottom: r.bottom};
   };
-  const s = div._fullLayout._size, y = div._fullLayout.yaxis;
-  return {legend: box('.legend'), xtitle: box('text.xtitle'), xticks: box('.xaxislayer-above'),
+  const s = div._fullLayout._size, y = div._fullLayout.yaxis, shown = div._fullLayout.legend;
+  return {legend: box('.legend'), legendScrolls: !!shown && shown._effHeight < shown._height,
+          xtitle: box('text.xtitle'), xticks: box('.xaxislayer-above'),
           title: box('.gtitle'), figure: box('.main-svg'),
           plot: {left: s.l, top: s.t, right: s.l + s.w, bottom: s.t + s.h},
           lines: div._fullData.map(t => t.y.map(v => y.c2p(v) + s.t)),
@@ -168,25 +174,67 @@ def test_the_legend_never_sits_on_the_x_axis_title(page, font, auto):
     assert not problems, f"{font} px text: " + "; ".join(problems)
 
 
+# Chapter 05's measured lengths, with times and peak memory growing as a machine's would.
+_LENGTHS = [32, 64, 128, 256, 512, 1024]
+MEASURED_COST = SimpleNamespace(
+    lengths=_LENGTHS,
+    explicit_ms=[0.02 * (n / 32) ** 1.8 for n in _LENGTHS],
+    fused_ms=[0.015 * (n / 32) ** 1.5 for n in _LENGTHS],
+    explicit_bytes=[4096 * n * n for n in _LENGTHS],
+    fused_bytes=[65536 * n for n in _LENGTHS],
+)
+OTHER_LEGENDS_BELOW = (
+    "loss_comparison_figure",
+    "gradient_distance_figure",
+    "head_jobs_figure",
+    "saturation_figure",
+    "attention_cost_figure",
+)
+# A plot shorter than this, its legend and titles taken out, reads as a strip.
+MIN_PLOT_PX = 120
+
+
 def other_line_charts() -> dict:
-    """The other charts whose legend sat at y=-0.2 of the plot, below the x axis's title."""
+    """The other charts whose legend sat at a fixed fraction of the plot below it (y=-0.15 to
+    -0.25), under the x axis's title; now at the figure's foot (``FOOT_LEGEND``) where that met it."""
     losses = {name: [2.0 / (step + 1) for step in range(40)] for name in DESIGNS}
     tokens = {name: torch.logspace(0, -6, 12) for name in DESIGNS}
     return {
         "loss_comparison_figure": figures.loss_comparison_figure(losses, title="Training loss"),
         "gradient_distance_figure": figures.gradient_distance_figure(tokens),
+        # Chapter 05's head jobs (y=-0.15 of the plot) and the attention cost, chapter 04's
+        # saturation (both y=-0.25), as those chapters draw them.
+        "head_jobs_figure": figures.head_jobs_figure(
+            torch.tensor([[0.8, 0.05, 0.02, 0.1], [0.04, 0.7, 0.1, 0.12], [0.1, 0.1, 0.66, 0.05]]),
+            [f"the {job} symbol" for job in ("previous", "next", "first")] + ["the position itself"],
+            title="Mean weight on each target, held-out rows (positions 1 to 14)",
+        ),
+        "saturation_figure": figures.saturation_figure(
+            saturation_experiment(length=16, rows=8),
+            "entropy",
+            title="Without scaling, rows collapse onto one key",
+        ),
+        "attention_cost_figure": figures.attention_cost_figure(
+            MEASURED_COST, title="Attention cost on this machine (cpu)"
+        ),
     }
 
 
-@pytest.mark.parametrize("name", ["loss_comparison_figure", "gradient_distance_figure"])
+@pytest.mark.parametrize("name", list(OTHER_LEGENDS_BELOW))
 def test_the_other_legends_below_a_plot_never_sit_on_its_x_axis_title(page, name):
     fig = other_line_charts()[name]
     problems = []
-    for width, font in itertools.product(WIDTHS, (PAGE_TEXT_PX, SLIDE_TEXT_PX)):
-        got = draw(page, fig, width, font, auto=True)
+    # The live view on a page (its own margins), the export (automargin) and the deck (both larger).
+    drawn_as = [(PAGE_TEXT_PX, False), (PAGE_TEXT_PX, True), (SLIDE_TEXT_PX, True)]
+    for width, (font, auto) in itertools.product(WIDTHS, drawn_as):
+        got, where = draw(page, fig, width, font, auto=auto), f"{width} px, {font} px text, automargin {auto}"
         for part in ("xtitle", "xticks", "plot"):
             if overlap(got["legend"], got[part]) > 0:
-                problems.append(f"{width} px, {font} px text: the legend reaches into {part}")
+                reach = overlap(got["legend"], got[part])
+                problems.append(f"{where}: the legend reaches {reach:.0f} px into {part}")
+        tall = got["plot"]["bottom"] - got["plot"]["top"]
+        if tall < MIN_PLOT_PX:
+            problems.append(f"{where}: the plot is only {tall:.0f} px tall")
     assert not problems, f"{name}: " + "; ".join(problems)
 
 

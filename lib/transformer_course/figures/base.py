@@ -380,6 +380,25 @@ def _written_out(ticks: Sequence[float]) -> dict:
 # into the figure's title there instead.
 FOOT_LEGEND = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0.5, xanchor="center")
 
+# The room from the figure's top that a title placed there (``figure``'s ``title_at_top``)
+# takes on a slide (22 px text), in px of the figure's asked height; the deck may draw a
+# figure shorter (down to 220 px of 320), title and legend together, and they still clear.
+TITLE_ROOM = 48
+
+
+def head_legend(height: int, **placement) -> dict:
+    """A legend in rows just under a title at the figure's top (``title_at_top``), above the
+    plot, in a figure ``height`` px tall; ``placement``: other legend properties (x, orientation…).
+
+    Anchored to the figure (yref "container") under the title, it has its rows' height set
+    aside above the plot by plotly, however many rows the names wrap onto. Anchored to the
+    plot's top in a top margin of fixed height, it grew upwards into the title once a narrow
+    figure (a 600 px live view, a 354 px chart in an exported page) wrapped it onto more rows.
+    """
+    _validate.positive_int("height", height)
+    under_title = dict(yref="container", y=1 - TITLE_ROOM / height, yanchor="top")
+    return dict(orientation="h", x=0.5, xanchor="center") | placement | under_title
+
 
 LINE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 DASHED_FROM = 4

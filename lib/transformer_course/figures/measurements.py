@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import torch
 
 from . import _args, themes
-from .base import figure, hline, line_label, log_ticks, panel_title, require_fields, side_by_side
+from .base import FOOT_LEGEND, figure, hline, line_label, log_ticks, panel_title, require_fields, side_by_side
 from .palette import EXPLICIT_COLOUR, FUSED_COLOUR, SCALED_COLOUR, UNSCALED_COLOUR
 
 SATURATION_METRICS = {  # name → (axis title, log y axis)
@@ -95,7 +95,7 @@ def saturation_figure(
         traces,
         title=title or f"{y_title} vs dₖ",  # a title is escaped: no <sub> there
         height=SATURATION_HEIGHT,
-        legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.25),
+        legend=FOOT_LEGEND,
         xaxis=dict(
             title=dict(text="d<sub>k</sub> (log scale)"),
             type="log",
@@ -189,7 +189,7 @@ def attention_cost_figure(
         title=title,
         height=380,
         margin=dict(l=10, r=10, t=70, b=10),
-        legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.25),
+        legend=FOOT_LEGEND,
         annotations=[panel_title(p[0], sum(d) / 2) for p, d in zip(panels, domains)],
         **axes,
     )

@@ -14,7 +14,17 @@ import plotly.graph_objects as go
 
 from .. import _validate
 from . import _args, themes
-from .base import FOOT_LEGEND, dashed_lines, figure, hline, line_label, log_ticks, vline
+from .base import (
+    FOOT_LEGEND,
+    TITLE_ROOM,
+    dashed_lines,
+    figure,
+    head_legend,
+    hline,
+    line_label,
+    log_ticks,
+    vline,
+)
 from .palette import LOSS_COLOUR, TRANSPARENT, VALIDATION_COLOUR
 
 
@@ -254,6 +264,9 @@ def progress_curve_figure(
     )
 
 
+PROGRESS_HEIGHT = 320
+
+
 def progress_curves_figure(
     steps: Sequence[int],
     series: Mapping[str, Sequence[float]],
@@ -287,11 +300,11 @@ def progress_curves_figure(
         ),
         title=title,
         title_at_top=True,
-        height=320,
-        # One row just above the plot, the title above it: below the plot the legend ran into
-        # the axis title once a slide made the text larger.
-        legend=dict(orientation="h", x=0.5, xanchor="center", y=1.02, yanchor="bottom"),
-        margin=dict(l=10, r=10, t=90, b=10),
+        height=PROGRESS_HEIGHT,
+        # Rows under the title, above the plot: below the plot the legend ran into the axis
+        # title once a slide made the text larger. Plotly adds the rows' height to the top margin.
+        legend=head_legend(PROGRESS_HEIGHT),
+        margin=dict(l=10, r=10, t=TITLE_ROOM, b=10),
         shapes=[] if current is None else [vline(current)],
         xaxis=dict(title=dict(text="training step")),
         yaxis=dict(title=dict(text=y_title), range=[0, 105] if percent else None),

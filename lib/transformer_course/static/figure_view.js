@@ -442,19 +442,25 @@ async function fitPanelTitles(Plotly, div) {
 }
 
 // Titles on two lines reach a line higher: where they meet the figure's title, the top
-// margin grows by as much, and again while they meet (plotly moves the title down too,
-// by part of it).
+// margin grows, in one relayout, by as much as clears them. A px of margin moves a panel title
+// (on the plot's top) down a px and the title by part of one: half when plotly centres it in
+// the margin, its y when placed on the plot, none when placed on the figure. Grown by the
+// overlap alone, a centred title followed half way and it took a relayout after relayout (up
+// to 4, each a redraw); export_theme.js's clearOfTitle works it out the same way.
 async function clearOfTitle(Plotly, div) {
-  for (let tries = 0; tries < 4; tries++) {
-    const title = div.querySelector(".gtitle")?.getBoundingClientRect();
-    if (!title || !title.width) return;
-    const tops = [...div.querySelectorAll("g.annotation[data-index]")]
-      .map((g) => g.getBoundingClientRect()).filter((box) => box.width && overlapping(box, title))
-      .map((box) => box.top);
-    if (!tops.length) return;
-    const top = div._fullLayout?.margin?.t ?? 0;
-    await Plotly.relayout(div, { "margin.t": Math.ceil(top + title.bottom - Math.min(...tops) + 4) });
+  const title = div.querySelector(".gtitle")?.getBoundingClientRect();
+  if (!title || !title.width) return;
+  const placed = div._fullLayout?.title || {}, notes = div.layout?.annotations || [];
+  const titleMoves = typeof placed.y !== "number" ? 0.5 : placed.yref === "paper" ? placed.y : 0;
+  let need = 0;
+  for (const g of div.querySelectorAll("g.annotation[data-index]")) {
+    const box = g.getBoundingClientRect(), note = notes[Number(g.dataset.index)] || {};
+    if (!box.width || !overlapping(box, title)) continue;
+    const moves = (note.yref ?? "paper") === "paper" ? (typeof note.y === "number" ? note.y : 0.5) : 0;
+    if (moves - titleMoves < 0.1) continue;  // moves with the title: no margin parts them
+    need = Math.max(need, (title.bottom + 4 - box.top) / (moves - titleMoves));
   }
+  if (need > 0) await Plotly.relayout(div, { "margin.t": Math.ceil((div._fullLayout.margin?.t ?? 0) + need) });
 }
 
 // The annotations' texts and sizes as this figure was sent, to undo fitPanelTitles before
