@@ -406,7 +406,7 @@ def _sample_kth_at_index_k(logits, temperature, top_k):
 @pytest.mark.parametrize(
     ("fn", "words"),
     [
-        (_sample_last_rows_kth, ("values[-1] is the LAST ROW", "values[:, -1:]")),
+        (_sample_last_rows_kth, ("values[-1], the LAST ROW", "values[:, -1:]")),
         (_sample_kth_at_index_k, ("index k is past the end", "values[:, k - 1]")),
     ],
     ids=["v[-1]", "values[:, k]"],

@@ -257,3 +257,24 @@ def test_a_model_made_on_the_meta_device_then_loaded_computes_what_the_original_
     model.to_empty(device="cpu").load_state_dict(original.state_dict())
     ids = torch.randint(1, 9, (2, 6), generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(model.eval()(ids), original(ids))
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (2, 4, 3), (2, 2, 4, 3)])
+def test_forward_mode_ad_through_the_narrow_path(shape):
+    """A tangent laid out unlike forward's output stopped forward-mode AD on an internal assert."""
+    torch.manual_seed(0)
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda a: narrow_heads.attention(a, a, a, 0.5), (x,), check_forward_ad=True
+    )
+
+
+def test_a_call_that_changes_nothing_keeps_the_sinusoidal_table():
+    layer = SinusoidalPositionalEncoding(16, max_len=32)
+    table = layer.pe
+    layer.to(torch.float32)
+    layer.float()
+    assert layer.pe is table  # not computed again: no cost, shared memory kept
+    layer.double()
+    assert layer.pe.dtype == torch.float64
+    assert torch.equal(layer.pe, sinusoidal_encoding(32, 16, dtype=torch.float64))

@@ -132,3 +132,39 @@ def test_the_wave_explorers_title_names_pairs_and_their_dims():
     assert explorer.figures["waves"].layout.title.text == "Pair 0 (dims 0, 1)"  # not "and pair i = 0"
     explorer.controls["pair"].value = 3
     assert explorer.figures["waves"].layout.title.text == "Pair 0 (dims 0, 1) and pair 3 (dims 6, 7)"
+
+
+def test_a_learners_own_words_not_implemented_for_now_are_not_attempted():
+    def my_softmax(scores, dim=-1):
+        raise NotImplementedError("not implemented for now")
+
+    assert checks.check_softmax(my_softmax).status == checks.NOT_ATTEMPTED
+
+
+def test_a_curves_hover_keeps_the_authors_markup():
+    fig = figures.depth_figure({"a": torch.tensor([1.0, 2.0])}, y_title="norm of W<sub>Q</sub> (log)")
+    assert "norm of W<sub>Q</sub> %{y" in fig.data[0].hovertemplate
+
+
+def test_a_head_legend_needs_room_for_its_title():
+    import pytest
+    from transformer_course.figures.base import TITLE_ROOM, head_legend
+
+    with pytest.raises(ValueError, match="height"):
+        head_legend(TITLE_ROOM)
+    assert 0 < head_legend(320)["y"] < 1
+
+
+def test_top_k_compared_whole_with_the_logits_is_told_so():
+    """The hint covered only values[-1]; comparing with all of topk's values fails the same way."""
+    import math
+
+    def my_sample_next_token(logits, temperature, top_k):
+        logits = logits / temperature
+        if top_k is not None:
+            values = logits.topk(top_k, dim=-1).values  # (B, k), meant values[:, -1:]
+            logits = logits.masked_fill(logits < values, -math.inf)
+        return torch.multinomial(torch.softmax(logits, -1), 1).squeeze(-1)
+
+    result = checks.check_sample_next_token(my_sample_next_token)
+    assert result.status == checks.WRONG and "topk's values, (B, k)" in result.message

@@ -212,7 +212,9 @@ class _Attention(torch.autograd.Function):
             ds = ds + q @ dk.transpose(-2, -1) * ctx.scale
         dp = weights * (ds - (ds * weights).sum(dim=-1, keepdim=True))
         out = dp @ v if dv is None else dp @ v + weights @ dv
-        return out, None
+        # Laid out as forward's output is (d_v-major, then viewed back): forward-mode AD checks
+        # that a tangent's strides match its primal's and stopped on an internal assert otherwise.
+        return out.mT.contiguous().mT, None
 
     @staticmethod
     def backward(ctx, grad, _):

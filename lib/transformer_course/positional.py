@@ -98,9 +98,13 @@ class SinusoidalPositionalEncoding(nn.Module):
         lives, from the float64 formula (a float32 table cast up to float64 kept float32's rounding,
         1e-7 off; ``to_empty`` left uninitialised memory, which ``load_state_dict`` does not fill,
         as the table is not saved)."""
+        before = self.pe
         super()._apply(fn, recurse)
-        if not self.pe.is_meta and self.pe.is_floating_point():
-            exact = sinusoidal_encoding(self.max_len, self.d_model, base=self.base, dtype=torch.float64)
+        # Only where the call made a new table: a call that changed nothing (.to() the device and
+        # dtype it has, every step of a loop) keeps the table, shared memory and all.
+        if self.pe is not before and not self.pe.is_meta and self.pe.is_floating_point():
+            base = getattr(self, "base", 10000.0)  # a module pickled before ``base`` was kept
+            exact = sinusoidal_encoding(self.max_len, self.d_model, base=base, dtype=torch.float64)
             self.pe = exact.to(self.pe.device, self.pe.dtype)
         return self
 

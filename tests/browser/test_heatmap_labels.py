@@ -294,3 +294,33 @@ def test_in_jupyterlab_every_word_is_labelled_where_the_words_fit(lab_page, atte
         f"widened to 1280 px: {again['axes']}"
     )
     assert_labels_apart([again], f"JupyterLab, widened to 1280 px, dark={dark}")
+
+
+DRAWN = {  # a label as given → the text plotly draws, which is what takes room
+    "<pad>": "<pad>",
+    "<b>x</b>": "x",
+    "&lt;b>x": "<b>x",
+    "W<sub>Q</sub>": "WQ",
+    "R&amp;D": "R&D",
+    "<eos>": "<eos>",
+}
+
+
+@pytest.mark.parametrize("script", ["figure_view.js", "export_theme.js"])
+def test_labels_are_measured_as_plotly_draws_them(browser, script):
+    """<pad> was measured as a tag, 0 px wide (every "<…>" was stripped), so columns of it were
+    thinned too little; "&lt;" as four characters where one is drawn."""
+    import re
+    from pathlib import Path
+
+    import transformer_course
+
+    source = (Path(transformer_course.__file__).parent / "static" / script).read_text(encoding="utf-8")
+    found = re.search(r"function drawnText\(line\) \{.*?\n\s*\}\n", source, re.S)
+    assert found, f"{script} has no drawnText: labels are measured as given, not as drawn"
+    page = browser.new_page()
+    try:
+        got = page.evaluate(f"(labels) => {{ {found.group(0)}; return labels.map(drawnText); }}", list(DRAWN))
+    finally:
+        page.close()
+    assert got == list(DRAWN.values())

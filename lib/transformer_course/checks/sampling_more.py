@@ -46,11 +46,10 @@ def _smallest_kept(logits, temperature, top_k):
 
 MORE_MISTAKES = (
     Mistake(
-        name="the last row's top k",
-        hint="values[-1] is the LAST ROW of topk's values, the k largest logits of the last row, "
-        "shape (k,): compared with the (B, V) logits it lines up with the vocabulary and fails. "
-        "Each row needs its own k-th largest, the last COLUMN: values[:, -1:] (or nanoGPT's "
-        "v[:, [-1]]), shape (B, 1).",
+        name="the top k compared with the logits",
+        hint="topk's values, (B, k), or values[-1], the LAST ROW of them (k,), compared with the "
+        "(B, V) logits line up with the vocabulary and fail. Each row needs its own k-th "
+        "largest, the last COLUMN: values[:, -1:] (or nanoGPT's v[:, [-1]]), shape (B, 1).",
         compute=None,
         # The k values against the V logits: k is one digit in every case, the batch is not.
         error=r"size of tensor a \(\d+\) must match the size of tensor b \(\d\) at non-singleton dimension 1",

@@ -395,7 +395,8 @@ def head_legend(height: int, **placement) -> dict:
     plot's top in a top margin of fixed height, it grew upwards into the title once a narrow
     figure (a 600 px live view, a 354 px chart in an exported page) wrapped it onto more rows.
     """
-    _validate.positive_int("height", height)
+    # Room for the title and at least a row of names: a shorter figure put the legend below it.
+    _validate.integer("height", height, low=TITLE_ROOM + 1)
     under_title = dict(yref="container", y=1 - TITLE_ROOM / height, yanchor="top")
     return dict(orientation="h", x=0.5, xanchor="center") | placement | under_title
 

@@ -15,7 +15,7 @@ import torch
 
 from .. import _validate
 from . import _args
-from .base import FOOT_LEGEND, as_text, dashed_lines, figure, hline, log_ticks
+from .base import FOOT_LEGEND, dashed_lines, figure, hline, log_ticks
 
 
 def waves_figure(
@@ -240,4 +240,4 @@ def _hover_label(x_title: str) -> str:
     """What a point's hover text calls its x: the axis title without its gloss in brackets
     ("block 3", "training step 3"), or nothing before the number when there is no title."""
     word = x_title.split(" (")[0].strip()
-    return as_text(word) + " " if word else ""
+    return word + " " if word else ""  # the author's title, its markup (W<sub>Q</sub>) drawn as on the axis

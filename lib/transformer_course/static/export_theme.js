@@ -197,11 +197,22 @@
   // Each of the axis's own labels' width in px, in the font it is drawn in (a label not drawn
   // now, thinned out, is measured all the same); a label of several lines: its longest.
   let ruler = null;
+  // A label's text as plotly draws it: its own tags (b, i, sub …) are markup and take no room,
+  // any other "<…>" is text (a token such as <pad> or <eos>), and entities become their characters
+  // (as_text's "&lt;"): measured as drawn, <pad> is five characters wide, not none.
+  function drawnText(line) {
+    return line.split(/(<[^<>]*>)/)
+      .filter((part) => !/^<\/?(b|i|em|sup|sub|s|u|a|span)\b[^>]*>$/i.test(part))
+      .join("")
+      .replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&#(\d+);/g, (_, n) => String.fromCodePoint(+n))
+      .replace(/&amp;/g, "&");
+  }
+
   function labelWidths(own, style) {
     ruler = ruler || document.createElement("canvas").getContext("2d");
     ruler.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
     const words = (Array.isArray(own.text) ? own.text : own.vals)
-      .map((t) => String(t ?? "").split(/<br\s*\/?>/i).map((line) => line.replace(/<[^>]*>/g, "")));
+      .map((t) => String(t ?? "").split(/<br\s*\/?>/i).map(drawnText));
     const widths = words.map((lines) => Math.max(...lines.map((line) => ruler.measureText(line).width)));
     widths.lines = Math.max(1, ...words.map((lines) => lines.length));
     return widths;
@@ -255,7 +266,10 @@
     if (!layout || !title || !title.getBoundingClientRect().width) return {};
     const ownLayout = JSON.parse(el._tcLight).layout || {}, notes = ownLayout.annotations || [];
     const ownTop = ownLayout.margin && typeof ownLayout.margin.t === "number" ? ownLayout.margin.t : null;
-    const top = layout.margin.t, base = ownTop ?? 100;  // plotly's own top margin: 100 px
+    // Without a margin of its own, the figure's is the one it was first drawn with (plotly's 100
+    // px, or its template's): taking 100 for a template's 60, every pass asked for it again.
+    if (el._tcFirstTop === undefined) el._tcFirstTop = layout.margin.t;
+    const top = layout.margin.t, base = ownTop ?? el._tcFirstTop;
     // How far the title moves down per px of margin: centred in the margin when placed "auto",
     // with the plot when placed on it (yref "paper"), not at all when placed on the page.
     const t = layout.title || {}, placed = typeof t.y === "number";

@@ -358,11 +358,22 @@ function autoAngle(axis, gap, height) {
 
 // Each label's width in px in the font it is drawn in (one thinned out too); several lines: the longest.
 let ruler = null;
+// A label's text as plotly draws it: its own tags (b, i, sub …) are markup and take no room,
+// any other "<…>" is text (a token such as <pad> or <eos>), and entities become their characters
+// (as_text's "&lt;"): measured as drawn, <pad> is five characters wide, not none.
+function drawnText(line) {
+  return line.split(/(<[^<>]*>)/)
+    .filter((part) => !/^<\/?(b|i|em|sup|sub|s|u|a|span)\b[^>]*>$/i.test(part))
+    .join("")
+    .replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&#(\d+);/g, (_, n) => String.fromCodePoint(+n))
+    .replace(/&amp;/g, "&");
+}
+
 function labelWidths(own, style) {
   ruler = ruler || document.createElement("canvas").getContext("2d");
   ruler.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
   const words = (Array.isArray(own.text) ? own.text : own.vals)
-    .map((t) => String(t ?? "").split(/<br\s*\/?>/i).map((line) => line.replace(/<[^>]*>/g, "")));
+    .map((t) => String(t ?? "").split(/<br\s*\/?>/i).map(drawnText));
   const widths = words.map((lines) => Math.max(...lines.map((line) => ruler.measureText(line).width)));
   widths.lines = Math.max(1, ...words.map((lines) => lines.length));
   return widths;
