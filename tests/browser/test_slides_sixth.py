@@ -114,7 +114,7 @@ def figures_of(page, index: int) -> list[dict]:
 
 
 def waves_problems(figures: list[dict], where: str) -> list[str]:
-    waves = next(f for f in figures if f["title"].startswith("Dimensions"))
+    waves = next(f for f in figures if f["title"].startswith("Pair 0"))
     problems = []
     if waves["plot"]["x1"] - waves["plot"]["x0"] < 250:
         problems.append(f"{where}: the waves plot is {waves['plot']['x1'] - waves['plot']['x0']:.0f} px wide")
