@@ -97,7 +97,8 @@ figures.scores_heatmap(masked_scores, tokens, title="Masked scores: blank = −�
 # It is tempting to run the softmax first and then set the future weights to 0. Two
 # things go wrong:
 #
-# 1. the rows no longer sum to 1, since the share that went to the future is thrown away;
+# 1. the rows no longer sum to 1, since the share that went to the future is thrown away
+#    (only the last row, which has no future to hide, still does);
 # 2. worse, the future still **leaks in**: it sits in the softmax's denominator, so the
 #    weights on the past change when a future word changes.
 
@@ -108,7 +109,8 @@ def zero_after_softmax(s):
 
 wrong = zero_after_softmax(scores)
 print("row sums, zeroed after softmax:", wrong.sum(dim=-1).numpy().round(2))
-assert not torch.allclose(wrong.sum(dim=-1), torch.ones(4))
+assert not torch.allclose(wrong.sum(dim=-1)[:3], torch.ones(3))   # every row with a future …
+assert torch.isclose(wrong.sum(dim=-1)[3], torch.tensor(1.0))     # … but the last, which hides nothing
 
 changed_future = scores.clone()
 changed_future[0, 3] += 5.0                 # only the score of "I" for the future word "learning"
@@ -134,6 +136,7 @@ sentences = ["I love deep learning", "the cat sat", "tell me about pizza and che
 vocab = course_vocab()
 src = vocab.encode_batch(sentences)                          # (3, 6), padded with pad_id = 0
 pad_idx = vocab.pad_id
+assert pad_idx == 0
 print(src)
 
 src_mask = (src != pad_idx).unsqueeze(1).unsqueeze(2)        # (batch, 1, 1, src_len)
@@ -157,7 +160,7 @@ assert torch.equal(src_mask, padding_mask(src, pad_idx))     # the lib's padding
 both = combine_masks(causal_mask(src.shape[1]), padding_mask(src, pad_idx))
 print("combined:", tuple(both.shape))
 assert torch.equal(both, causal_mask(6) & src_mask)
-row_tokens = vocab.tokens(src[1])                   # "the cat sat" + 3 × <pad>
+row_tokens = vocab.tokens(src[1])                   # "the cat sat" + 3 × <pad>: sentence 1, counting from 0
 figures.mask_heatmap(both[1, 0], row_tokens, title="Causal AND padding, sentence 1")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -165,11 +168,14 @@ figures.mask_heatmap(both[1, 0], row_tokens, title="Causal AND padding, sentence
 #
 # Write `my_masked_weights(scores, ids, pad_id)`:
 #
-# - `scores` is (B, L, L), `ids` is (B, L), padded with `pad_id`: compare the ids with
+# - `scores` is a float32 tensor (B, L, L), one row per query and one column per key,
+#   already scaled by √d: mask it and take the softmax, nothing more;
+# - `ids` is an integer tensor (B, L), padded with `pad_id` (an int): compare the ids with
 #   `pad_id`, not with 0, because one of the checker's batches pads with 1 (and there 0
 #   is a real token);
 # - each query may see itself and earlier tokens, and never a padding key;
-# - return the (B, L, L) attention weights (softmax over the keys).
+# - return the (B, L, L) attention weights as a float tensor: the softmax over the keys
+#   (the last axis), so that each query's row sums to 1.
 #
 # Build the mask yourself (no `masks.py` or `attention.py`!). The checker's batches are
 # padded at the end, at the start and in the middle. A query that may see nothing at all
@@ -290,10 +296,12 @@ figures.mask_heatmap(bert_mask, shown, title="BERT's attention mask: nothing blo
 # ### Self-attention vs cross-attention
 #
 # Everything so far was **self**-attention: queries, keys and values come from the same
-# sequence, so the weights are square (L × L). In an encoder–decoder model the decoder
-# also has **cross**-attention: its queries come from the text being written, the keys
-# and values from the encoder's output. The weights are (L<sub>target</sub> × L<sub>source</sub>); only the
-# source's padding needs masking there, since the whole source is known in advance.
+# sequence, so the weights are square (L × L). A translation model has two halves: an
+# **encoder** reads the source sentence, a **decoder** writes the translation (chapter 07
+# builds both). Its decoder also has **cross**-attention: its queries come from the text
+# being written, the keys and values from the encoder's output. The weights are
+# (L<sub>target</sub> × L<sub>source</sub>); only the source's padding needs masking there,
+# since the whole source is known in advance.
 
 # %% slideshow={"slide_type": "fragment"}
 decoder_x = torch.randn(1, 3, d_model)                          # 3 target tokens written so far
@@ -309,7 +317,8 @@ assert torch.all(cross_w[..., 4:] == 0)                        # padded source k
 # ## Explore: masks on a batch
 #
 # A batch of sentences, one per line, padded to the longest. Turn the **causal** and
-# **padding** masks on and off, and pick which sentence of the batch to show. Left to
+# **padding** masks on and off, and pick which sentence of the batch to show with the
+# `sentence` slider, which counts from 0 as Python does (0 is the first line). Left to
 # right: the mask, the scores after masking (blank = −∞), the weights.
 #
 # - Both off: every query sees every key, `<pad>` included.
@@ -317,7 +326,8 @@ assert torch.all(cross_w[..., 4:] == 0)                        # padded source k
 #   other in both directions, as in BERT.
 # - Causal only: the upper triangle is blocked. Real words never reach the padding
 #   anyway (it comes after them); only the `<pad>` rows still see padding.
-# - Pick sentence 2, the longest: it has no padding, so the padding mask changes nothing.
+# - Pick sentence 2, the third line and the longest: it has no padding, so the padding
+#   mask changes nothing.
 
 # %% slideshow={"slide_type": "subslide"}
 explorer_embed = TokenEmbedding(len(vocab), d_model, scale=False)

@@ -184,3 +184,31 @@ def transposes_the_weights(scores, ids, pad_id):
 
 def fills_minus_inf_after_the_softmax(scores, ids, pad_id):
     return torch.softmax(scores, dim=-1).masked_fill(~_allowed(ids, pad_id), float("-inf"))
+
+
+# --- Met in the forty-first read ---
+
+
+def scales_the_scores_again(scores, ids, pad_id):
+    """Divides by √d as attention does: but these scores come scaled already."""
+    scores = scores / scores.shape[-1] ** 0.5
+    return torch.softmax(scores.masked_fill(~_allowed(ids, pad_id), float("-inf")), dim=-1)
+
+
+def returns_log_softmax(scores, ids, pad_id):
+    return torch.log_softmax(scores.masked_fill(~_allowed(ids, pad_id), float("-inf")), dim=-1)
+
+
+def exp_without_the_sum(scores, ids, pad_id):
+    """A softmax written out by hand, the division by the row's sum forgotten."""
+    masked = scores.masked_fill(~_allowed(ids, pad_id), float("-inf"))
+    return torch.exp(masked - masked.amax(dim=-1, keepdim=True))  # a row all -inf: NaN, not compared
+
+
+def normalises_over_the_batch(scores, ids, pad_id):
+    return torch.softmax(scores.masked_fill(~_allowed(ids, pad_id), -1e9), 0)
+
+
+def renormalises_without_keepdim(scores, ids, pad_id):
+    weights = torch.softmax(scores, dim=-1) * _allowed(ids, pad_id)
+    return weights / weights.sum(dim=-1)  # (B, L, L) / (B, L): lines up the wrong axes

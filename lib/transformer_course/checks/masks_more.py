@@ -109,3 +109,108 @@ MORE_MISTAKES = (
         example=learner.fills_minus_inf_after_the_softmax,
     ),
 )
+
+
+# --- Met in the forty-first read: the softmax itself half written, or the scores changed ---
+
+
+def _empty_rows(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """(B, L, 1) bool: the queries that may see nothing (not compared)."""
+    return ~_allowed(ids, pad_id).any(dim=-1, keepdim=True)
+
+
+def _compared(got: object, case: tuple) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """(got as float64, the right weights, the allowed mask) with the rows that see nothing zeroed
+    in both; None when ``got`` is not a float tensor of the scores' shape."""
+    scores, ids, pad_id = case
+    if not isinstance(got, torch.Tensor) or got.shape != scores.shape or not got.is_floating_point():
+        return None
+    allowed, empty = _allowed(ids, pad_id), _empty_rows(ids, pad_id)
+    want = _weights(scores.double(), allowed).masked_fill(empty, 0.0)
+    return got.double().masked_fill(empty, 0.0), want, allowed & ~empty
+
+
+def _rescaled(case: tuple, got: object) -> bool:
+    """The right masked softmax of scores / c, for some c other than 1 (√d, √L, a temperature).
+    c is read off one row: log w_j - log w_k = (s_j - s_k) / c for two visible keys j, k."""
+    compared = _compared(got, case)
+    if compared is None:
+        return False
+    got, _, visible = compared
+    scores = case[0].double()
+    rows = (visible.sum(dim=-1) >= 2).nonzero()  # (row count, 2): batch, query
+    if len(rows) == 0:
+        return False
+    b, q = rows[0].tolist()
+    keys = visible[b, q].nonzero().flatten()
+    j, k = int(keys[0]), int(keys[-1])
+    ratio = (got[b, q, j] / got[b, q, k]).log()
+    if not torch.isfinite(ratio) or abs(float(ratio)) < 1e-9:
+        return False
+    c = float((scores[b, q, j] - scores[b, q, k]) / ratio)
+    if not c > 0 or abs(c - 1.0) < 1e-3:
+        return False
+    want = _weights(scores / c, _allowed(*case[1:])).masked_fill(_empty_rows(*case[1:]), 0.0)
+    return same(got, want)
+
+
+def _log_of_the_weights(case: tuple, got: object) -> bool:
+    """log_softmax instead of softmax: exp of the answer is right (blocked: -inf or -1e9 → 0)."""
+    compared = _compared(got, case)
+    if compared is None:
+        return False
+    got, want, visible = compared
+    return bool((got[visible] <= 0).all()) and same(got.exp().masked_fill(~visible, 0.0), want)
+
+
+def _rows_not_normalised(case: tuple, got: object) -> bool:
+    """Non-negative weights in the right proportions, zero where blocked, whose rows do not sum to
+    1: exp of the masked scores (shifted or not), never divided by each row's sum."""
+    compared = _compared(got, case)
+    if compared is None:
+        return False
+    got, want, visible = compared
+    if bool((got < 0).any()) or bool(got[~visible].ne(0).any()):
+        return False
+    sums = got.sum(dim=-1, keepdim=True)
+    seen = visible.any(dim=-1, keepdim=True) & (sums > 0)
+    if not bool(seen.any()) or same(sums[seen], torch.ones_like(sums[seen])):
+        return False
+    normalised = (got / sums.where(seen, 1.0)).masked_fill(~seen, 0.0)
+    return same(normalised, want.masked_fill(~seen, 0.0))
+
+
+# The learner's line that failed, as the checker's wrapper appends it to a broadcasting error.
+_FAILED_LINE = r"must match the size of tensor.*in the line `"
+SUM_WITHOUT_KEEPDIM = _FAILED_LINE + r"[^`]*\.sum\((?![^`]*keepdim)"
+
+NORMALISING_MISTAKES = (
+    Mistake(
+        name="scores scaled again",
+        hint="Your weights are the softmax of the scores rescaled (divided or multiplied by √d, "
+        "√L or another number): these scores are already scaled, as attention hands them over. "
+        "This exercise only masks them and takes the softmax: use the scores as they are.",
+        compute=None,
+        recognise=lambda fn, case, got: _rescaled(case, got),
+        example=learner.scales_the_scores_again,
+    ),
+    Mistake(
+        name="log_softmax instead of softmax",
+        hint="You returned log-weights: torch.log_softmax (or the log of the softmax) gives the "
+        "logarithm of each weight, negative numbers and -inf where blocked. The weights "
+        "themselves come from torch.softmax(masked_scores, dim=-1).",
+        compute=None,
+        recognise=lambda fn, case, got: _log_of_the_weights(case, got),
+        example=learner.returns_log_softmax,
+    ),
+    Mistake(
+        name="rows not normalised",
+        hint="Each row of your weights has the right proportions but does not sum to 1: was the "
+        "division by the row's sum left out (softmax = exp(scores) / exp(scores).sum over the "
+        "keys), or were the weights divided by something else (√d) after the softmax? Divide "
+        "exp by .sum(dim=-1, keepdim=True), or use torch.softmax(…, dim=-1) and leave it so.",
+        compute=None,
+        recognise=lambda fn, case, got: _rows_not_normalised(case, got),
+        example=learner.exp_without_the_sum,
+    ),
+)
