@@ -210,6 +210,12 @@ print(f"                   the token 1 step back:  RNN {rnn[1]:.1e}, attention {
 assert 1e-11 * rnn[1] < rnn[49] < 1e-9 * rnn[1]                   # vanished: some 10⁻¹⁰ times token 1's
 assert attention[1:].max() < 10 * attention[1:].min()             # attention's: no decay with distance
 
+# What the widget below shows when you move its sliders, checked here once:
+small, large = rnn_gradients(50, scale=0.5), rnn_gradients(50, scale=3.0)
+assert small[49] < rnn[49] and large[49] > large[1]               # scale 0.5 vanishes faster; 3 explodes
+longest = attention_gradients(100)                                # the widget's most tokens
+assert longest[1:].max() < 10 * longest[1:].min()                 # attention stays flat there too
+
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # In the RNN, the gradient from 49 steps back is some 10⁻¹⁰ times the one from the
 # previous token, although W here stretches nothing (it is a rotation: scale 1) and

@@ -89,10 +89,13 @@ assert batch[1, -1] == vocab.pad_id and vocab.encode("quokkas")[0] == vocab.unk_
 # Now the key step. Keep a table with **one row per token of the vocabulary**: row `i`
 # is the vector of token `i`. Turning ids into vectors is just reading rows.
 #
-# With tiny 3-dimensional vectors, the 4 tokens of "tell me about pizza" become a
-# **4 × 3 matrix**: one row per token, one column per dimension.
+# The length of these vectors is called **d<sub>model</sub>**, the model's width: every
+# layer reads and writes vectors of that size (512 in the original paper). With a tiny
+# d<sub>model</sub> = 3, the 4 tokens of "tell me about pizza" become a **4 × 3 matrix**: one
+# row per token, one column per dimension.
 
 # %% slideshow={"slide_type": "fragment"}
+_ = torch.manual_seed(0)                   # the same table, even when this cell runs again
 d_model = 3
 table = torch.randn(len(vocab), d_model)   # (vocab_size, d_model)
 vectors = table[ids]                       # (4, 3): row t is the vector of token t
@@ -163,7 +166,7 @@ assert math.isclose(float(F.cosine_similarity(a, b, dim=0)), 1.0, rel_tol=1e-6)
 # ### Your turn: a cosine-similarity matrix
 #
 # Write `cosine_similarity(vectors)`: for `vectors` of shape (T, d), one token per row,
-# return the (T, T) matrix whose entry (i, j) is the cosine similarity of rows i and j.
+# return a (T, T) float tensor whose entry (i, j) is the cosine similarity of rows i and j.
 #
 # Hint: make each row have length 1, then a single matrix product gives every pair.
 # Do not use `similarity_matrix` or `F.cosine_similarity`: that would be cheating!
@@ -244,18 +247,19 @@ assert sims[0, 1:].abs().max() < 0.3
 # score per word of the vocabulary), whose weights are typically initialised small
 # (about 1/√d<sub>model</sub>); such
 # small word vectors would be drowned by the position signal. Multiplying by √d<sub>model</sub>
-# brings them to the same scale.
+# brings them to the same scale. The next cell measures it with a wider table,
+# d<sub>model</sub> = 64:
 
 # %% slideshow={"slide_type": "fragment"}
-d_model = 64
-scaled = TokenEmbedding(len(vocab), d_model)                 # scale=True is the default
-nn.init.normal_(scaled.weight, std=d_model**-0.5)            # a small table, as the explanation assumes
+d_scaled = 64                                                # a wider d_model for this cell; d_model stays 3
+scaled = TokenEmbedding(len(vocab), d_scaled)                # scale=True is the default
+nn.init.normal_(scaled.weight, std=d_scaled**-0.5)           # a small table, as the explanation assumes
 with torch.no_grad():
     word = scaled(vocab.encode("pizza"))[0]
     raw = scaled.lookup(vocab.encode("pizza"))[0]
-assert torch.allclose(word, raw * math.sqrt(d_model))
-position_length = math.sqrt(d_model / 2)                     # |PE(pos)|: d_model/2 pairs, sin² + cos² = 1
-print(f"length of the raw row: {raw.norm():.2f}   after × √{d_model}: {word.norm():.2f}   "
+assert torch.allclose(word, raw * math.sqrt(d_scaled))
+position_length = math.sqrt(d_scaled / 2)                    # |PE(pos)|: d_scaled/2 pairs, sin² + cos² = 1
+print(f"length of the raw row: {raw.norm():.2f}   after × √{d_scaled}: {word.norm():.2f}   "
       f"length of a position vector (next chapter): {position_length:.2f}")
 assert raw.norm() < position_length / 4                      # raw: drowned by the position signal
 assert 0.5 < word.norm() / position_length < 2               # scaled: the same size

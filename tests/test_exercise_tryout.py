@@ -46,7 +46,7 @@ def _(v):
     return (rows(v) @ rows(v).T).abs()
 
 
-@wrong("cosine_similarity", "L1 norm")
+@wrong("cosine_similarity", "L1 norm", named="L1 lengths")
 def _(v):
     unit = v / v.abs().sum(dim=1, keepdim=True)
     return unit @ unit.T
