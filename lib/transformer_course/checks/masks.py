@@ -8,19 +8,18 @@ see nothing at all (a padding token at the start of a left-padded row) has no ri
 
 from __future__ import annotations
 
-import linecache
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from . import masks_learners as learner
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
-from .masks_learners import by_hand
-from .masks_more import MORE_MISTAKES, NORMALISING_MISTAKES, SUM_WITHOUT_KEEPDIM
+from .learner_lines import naming_the_line
+from .masks_learners import ALTERNATIVES, by_hand
+from .masks_more import KEEPDIM_MISTAKES, MORE_MISTAKES, NORMALISING_MISTAKES
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: masks_learners) ---
@@ -37,17 +36,6 @@ def solution(scores, ids, pad_id):
     past = torch.ones(length, length, dtype=torch.bool).tril()  # (L, L): keys 0 … i
     real = (ids != pad_id).unsqueeze(1)  # (B, 1, L): real keys
     return torch.softmax(scores.masked_fill(~(past & real), float("-inf")), dim=-1)
-
-
-ALTERNATIVES = {
-    "lib's masks and attention": learner.with_lib,
-    "an additive -1e9 mask, float64": learner.with_additive_mask,
-    "a loop over the rows": learner.one_row_at_a_time,
-    "by hand, every switch off": by_hand,
-    "-1e9 instead of -inf": partial(by_hand, blocked_value=-1e9),
-    "zeroing, then renormalising": learner.zero_then_renormalise,
-    "torch.where": learner.with_where,
-}
 
 
 # --- The checker's side: reference, test cases, the catalogue of mistakes ---
@@ -89,41 +77,6 @@ def _ignoring_empty_rows(fn: Callable) -> Callable:
         return out
 
     return wrapped
-
-
-def _naming_the_line(fn: Callable) -> Callable:
-    """``fn``, whose broadcasting errors end with the line of the learner's code that raised
-    them: the same message comes from a mask and from a row sum that do not line up, and the
-    line tells which (and shows the learner where to look)."""
-
-    def wrapped(*args):
-        try:
-            return fn(*args)
-        except RuntimeError as err:
-            broadcast = type(err) is RuntimeError and "must match the size of tensor" in str(err)
-            line = _learner_line(err) if broadcast else None
-            if line is None:
-                raise
-            raise RuntimeError(f"{err}, in the line `{line}`") from err
-
-    return wrapped
-
-
-def _learner_line(err: BaseException) -> str | None:
-    """The line of the learner's code that raised ``err``, caught in ``_naming_the_line``: in
-    the learner's function, or deeper in a helper of theirs, never inside torch or this
-    course's lib. None where its source cannot be read."""
-    lib = (Path(torch.__file__).parent, Path(__file__).parents[1])
-    tb = err.__traceback__ and err.__traceback__.tb_next  # the frame after ours: the learner's function
-    while tb is not None and tb.tb_next is not None:
-        deeper = Path(tb.tb_next.tb_frame.f_code.co_filename)
-        if any(deeper.is_relative_to(root) for root in lib):
-            break
-        tb = tb.tb_next
-    if tb is None:
-        return None
-    text = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno).strip()
-    return text.replace("`", "'") or None
 
 
 def _cases() -> list[tuple]:
@@ -350,15 +303,7 @@ MISTAKES = (
         recognise=_spread_by_a_four_d_mask,
         example=learner.uses_the_four_d_padding_mask,
     ),
-    Mistake(
-        name="row sum without keepdim",
-        hint="You divided by each row's sum without keepdim: weights.sum(dim=-1) is (B, L), which "
-        "lines up with the KEYS axis of the (B, L, L) weights, not with the rows. Keep the summed "
-        "axis, weights.sum(dim=-1, keepdim=True), shape (B, L, 1).",
-        compute=None,
-        error=SUM_WITHOUT_KEEPDIM,
-        example=learner.renormalises_without_keepdim,
-    ),
+    *KEEPDIM_MISTAKES,  # met in the 41st read (masks_more)
     Mistake(
         name="mask that does not line up with the scores",
         hint="Your mask does not line up with the (B, L, L) scores: it must broadcast to them. "
@@ -413,7 +358,7 @@ def check_causal_masked_weights(learner_fn: Callable) -> Result:
     if not callable(learner_fn):
         raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
     return check_function(
-        _ignoring_empty_rows(_naming_the_line(learner_fn)),
+        _ignoring_empty_rows(naming_the_line(learner_fn)),
         _ignoring_empty_rows(reference),
         _cases(),
         name="causal_masked_weights",

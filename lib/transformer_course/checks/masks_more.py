@@ -214,3 +214,16 @@ NORMALISING_MISTAKES = (
         example=learner.exp_without_the_sum,
     ),
 )
+
+# Where it falls in ``masks.MISTAKES`` matters.
+KEEPDIM_MISTAKES = (  # before masks' mask that does not line up: both raise the same error
+    Mistake(
+        name="row sum without keepdim",
+        hint="You divided by each row's sum without keepdim: weights.sum(dim=-1) is (B, L), which "
+        "lines up with the KEYS axis of the (B, L, L) weights, not with the rows. Keep the summed "
+        "axis, weights.sum(dim=-1, keepdim=True), shape (B, L, 1).",
+        compute=None,
+        error=SUM_WITHOUT_KEEPDIM,
+        example=learner.renormalises_without_keepdim,
+    ),
+)
