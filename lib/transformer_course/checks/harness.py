@@ -172,6 +172,11 @@ class _Run:
     parts: Sequence[str] | None
     inputs: str = "input"
 
+    @property
+    def learner_name(self) -> str:
+        """What a verdict calls the learner's function: its name in their notebook (my_softmax)."""
+        return own_name(self.learner_fn, self.name)
+
     def call(self, fn: Callable, case: tuple) -> object:
         torch.default_generator.manual_seed(self.seed)  # the CPU generator: forked and restored
         if fn is not self.learner_fn:
@@ -186,7 +191,7 @@ class _Run:
         except TookTooLong:
             return Result(
                 ERROR,
-                f"{self.name} was still running after {LIMIT_S:g} s on {self.inputs} #{number}, a "
+                f"{self.learner_name} was still running after {LIMIT_S:g} s on {self.inputs} #{number}, a "
                 "small input the reference answers in milliseconds: a loop that never ends? Look for "
                 "a while loop whose condition never changes (a sequence never appended to, a counter "
                 "never increased).",
@@ -194,8 +199,8 @@ class _Run:
             )
 
     def _raised(self, err: BaseException, number: int) -> Result:
-        raised = f"{self.name} raised {type(err).__name__} on {self.inputs} #{number}: {err}"
-        hint = _known_error(err, self.mistakes) or _signature_error(err, self.name)
+        raised = f"{self.learner_name} raised {type(err).__name__} on {self.inputs} #{number}: {err}"
+        hint = _known_error(err, self.mistakes) or _signature_error(err, self.learner_name)
         return Result(WRONG, f"{hint} ({raised})") if hint else Result(ERROR, raised)
 
     def _check(self, case: tuple, number: int) -> Result | None:
@@ -206,15 +211,15 @@ class _Run:
                 return self._raised(err, number)
             return Result(
                 NOT_ATTEMPTED,
-                f"{own_name(self.learner_fn, self.name)} is not attempted yet: replace "
+                f"{self.learner_name} is not attempted yet: replace "
                 "`raise NotImplementedError` with your "
                 "code in the exercise's cell, run that cell, then run this one again.",
             )
         except SystemExit:
             return Result(
                 ERROR,
-                f"{self.name} called exit() (or sys.exit()) on {self.inputs} #{number}: a function hands "
-                "back its answer with return.",
+                f"{self.learner_name} called exit() (or sys.exit()) on {self.inputs} #{number}: a "
+                "function hands back its answer with return.",
             )
         except LEARNER_ERRORS as err:
             return self._raised(err, number)
@@ -226,7 +231,7 @@ class _Run:
             return Result(WRONG, hint)
         difference = describe_difference(got, want, self.atol, self.parts)
         where = f"{self.inputs} #{number}"
-        return Result(WRONG, f"{self.name} differs from the reference on {where}: {difference}")
+        return Result(WRONG, f"{self.learner_name} differs from the reference on {where}: {difference}")
 
     def known_mistake(self, got: object, case: tuple) -> str | None:
         for mistake in self.mistakes:
