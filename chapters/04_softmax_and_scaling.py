@@ -87,7 +87,7 @@ assert not torch.allclose(weights.sum(dim=0), torch.ones(5))
 # %% slideshow={"slide_type": "fragment"}
 for T in (0.25, 1.0, 4.0):
     w = torch.softmax(row / T, dim=-1)
-    print(f"T = {T:4}: weights {w}  entropy {float(entropy(w)):.2f}")
+    print(f"T = {T:4}: weights {w}  entropy {float(entropy(w)):.2f}")   # entropy: explained just below
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Entropy** measures the spread of a row in one number: −Σ wᵢ log wᵢ, 0 when one key
@@ -120,8 +120,9 @@ for d_k in (4, 64, 1024):
 # row lie tens of points apart. exp turns a gap g into a factor e<sup>g</sup>, so a gap of 5 is
 # already a factor of about 150, and a gap of 40 one of about 10<sup>17</sup>. Below, the best of
 # 8 keys leads the next by about 7, a factor of nearly 900, and takes practically all
-# the weight. Dividing by √512 ≈ 22.6 shrinks every gap as many times, back to a range
-# where several keys share the attention.
+# the weight: softmax is **saturated**, one weight near 1 and the rest near 0. Dividing by
+# √512 ≈ 22.6 shrinks every gap as many times, back to a range where several keys share the
+# attention.
 
 # %% slideshow={"slide_type": "fragment"}
 d_k = 512
@@ -133,8 +134,9 @@ best, second = raw.topk(2).values                      # the two largest scores
 gap = float(best - second)
 print(f"scores from {float(raw.min()):.1f} to {float(raw.max()):.1f}; "
       f"the best key leads by {gap:.1f}, a factor e^{gap:.1f} = {math.exp(gap):.0f}")
+raw_scaled = raw / math.sqrt(d_k)                      # the same scores ÷ √512
 weights_raw = torch.softmax(raw, dim=-1)
-weights_scaled = torch.softmax(raw / math.sqrt(d_k), dim=-1)
+weights_scaled = torch.softmax(raw_scaled, dim=-1)
 for name, w in (("QKᵀ       ", weights_raw), ("QKᵀ / √d_k", weights_scaled)):
     print(f"{name}: largest weight {float(w.max()):.3f}, entropy {float(entropy(w)):.2f}")
 assert 5.5 < gap < 8 and weights_raw.max() > 0.99     # a gap of about 7: one key takes practically all
@@ -146,7 +148,9 @@ assert raw.max() - raw.min() > 20                      # the row's scores lie te
 #
 # Training adjusts W<sub>Q</sub> and W<sub>K</sub> through the gradient of softmax. When one weight is ~1 and
 # the others ~0, nudging any score barely changes the weights: the gradient is close to
-# zero, and learning stalls. Here it is measured with autograd.
+# zero, and learning stalls. Here it is measured with autograd. Softmax has 8 outputs for 8
+# scores, so its gradient is an 8 × 8 matrix, the **Jacobian**: entry (i, j) says how much
+# weight i moves when score j is nudged. Its size is the norm: √(sum of its squared entries).
 
 # %% slideshow={"slide_type": "fragment"}
 def softmax_gradient_size(s: torch.Tensor) -> float:
@@ -156,7 +160,7 @@ def softmax_gradient_size(s: torch.Tensor) -> float:
 
 
 unscaled_grad = softmax_gradient_size(raw)
-scaled_grad = softmax_gradient_size(raw / math.sqrt(d_k))
+scaled_grad = softmax_gradient_size(raw_scaled)
 print(f"gradient size, QKᵀ: {unscaled_grad:.4f}   QKᵀ/√d_k: {scaled_grad:.4f}")
 assert unscaled_grad < scaled_grad / 5
 # the lib's closed form for the same quantity
@@ -178,8 +182,9 @@ assert (sat.scaled_entropy - sat.scaled_entropy[0]).abs().max() < 0.15    # stay
 figures.saturation_figure(sat, "entropy", title="Without scaling, rows collapse onto one key")
 
 # %% slideshow={"slide_type": "subslide"}
-assert sat.grad_norm[-1] < 0.25 * sat.grad_norm.max()                         # fades, unscaled
-assert (sat.scaled_grad_norm - sat.scaled_grad_norm[0]).abs().max() < 0.05     # flat, scaled
+assert sat.d_k[int(sat.grad_norm.argmax())] == 4                              # unscaled: rises up to 4,
+assert 0.15 < float(sat.grad_norm[-1] / sat.grad_norm.max()) < 0.25           # then fades to a fifth
+assert (sat.scaled_grad_norm - sat.scaled_grad_norm[0]).abs().max() < 0.05    # flat, scaled
 figures.saturation_figure(sat, "grad_norm", title="…and the softmax gradient fades")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -196,6 +201,7 @@ figures.saturation_figure(sat, "grad_norm", title="…and the softmax gradient f
 # scores that high.
 
 # %% slideshow={"slide_type": "fragment"}
+assert torch.tensor(88.0).exp().isfinite() and torch.tensor(89.0).exp().isinf()   # float32's limit
 big = torch.tensor([1000.0, 999.0, 990.0])
 print("naive  :", naive_softmax(big))
 assert torch.isnan(naive_softmax(big)).all()
@@ -355,7 +361,7 @@ assert torch.allclose(A_sharp[4], torch.full((5,), 0.2))                  # cat 
 # weights, so the figures can show them. PyTorch ships its own fused version: they agree.
 
 # %% slideshow={"slide_type": "fragment"}
-lib_out, lib_weights = scaled_dot_product_attention(Q, K, V)
+lib_out, lib_weights = scaled_dot_product_attention(Q, K, V)   # Q, K, V, out, A: "The weighted sum" above
 assert torch.allclose(lib_out, out, atol=1e-6) and torch.allclose(lib_weights, A, atol=1e-6)
 assert torch.allclose(lib_out, F.scaled_dot_product_attention(Q, K, V), atol=1e-6)
 
@@ -377,7 +383,9 @@ print("lib == F.scaled_dot_product_attention; SingleHeadAttention:", tuple(batch
 #
 # $$\text{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right) V, \qquad Q = xW_Q,\; K = xW_K,\; V = xW_V$$
 #
-# You may use `torch.softmax` (or your `my_softmax`).
+# You may use `torch.softmax` (or your `my_softmax`). Read d<sub>k</sub> from the tensors,
+# `q.shape[-1]`: the checker tries heads of several sizes, and the notebook's own `d_k` (from the
+# cells above) is none of them.
 
 # %% slideshow={"slide_type": "fragment"}
 def my_attention(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
@@ -415,7 +423,8 @@ assert torch.allclose(mine_weights, head_weights[0], atol=1e-6)
 #
 # - Untick **divide by √d<sub>k</sub>** and raise **d<sub>k</sub>** to 512: most rows turn into a single
 #   strong cell and their entropy bars fall to about 0.
-# - Tick it again: whatever d<sub>k</sub>, the picture keeps the same overall sharpness.
+# - Tick it again: whatever d<sub>k</sub>, the scores keep a standard deviation near 1 (the line
+#   under the controls prints it), and the rows stay spread out.
 # - Move **temperature**: below 1 sharpens, above 1 flattens.
 # - Notice that the two "the" always attend alike: same word, same vectors.
 
@@ -441,9 +450,9 @@ with torch.no_grad():
     _, fresh_weights = fresh(x)
 it = tokens.index("it")
 print("weights of 'it':", "  ".join(f"{t} {float(w):.2f}" for t, w in zip(tokens, fresh_weights[0, it])))
-row = fresh_weights[0, it]                                   # (11,): the weights of "it"
-assert row.max() < 0.2                                       # spread out: no key stands out
-assert abs(row[tokens.index("pizza")] - row[tokens.index("the")]) < 0.03   # "pizza" no more than "the"
+it_row = fresh_weights[0, it]                                # (11,): the weights of "it"
+assert it_row.max() < 0.2                                    # spread out: no key stands out
+assert abs(it_row[tokens.index("pizza")] - it_row[tokens.index("the")]) < 0.03   # "pizza" no more than "the"
 
 # %% slideshow={"slide_type": "subslide"}
 figures.attention_heatmap(fresh_weights[0], tokens, title="An untrained head: no meaning yet")

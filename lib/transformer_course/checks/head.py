@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from ..attention import SingleHeadAttention, scaled_dot_product_attention
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
 from .head_more import MORE_MISTAKES
+from .head_scaling import FIXED_D_K, HALVED_D_K, PRODUCT_MISTAKES
+from .head_variants import variant
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -105,23 +107,6 @@ def reference(x, w_q, w_k, w_v):
     return scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v)
 
 
-def variant(x, w_q, w_k, w_v, *, scores_by=None, dim=-1, transpose=True, after=None, combine=None, k_by=None):
-    """One head, or one of its usual mistakes, in the math convention (x @ W).
-
-    scores_by(scores, x, q, v) replaces the division by √d_k; after(weights, d_k) is applied to
-    the weights after the softmax; combine(weights, v) replaces weights @ v; k_by: the
-    projection used for the keys.
-    """
-    q, k, v = x @ w_q, x @ (w_k if k_by is None else k_by(w_q, w_k)), x @ w_v
-    scores = q @ (k.transpose(-2, -1) if transpose else k)
-    d_k = q.shape[-1]
-    scores = scores / math.sqrt(d_k) if scores_by is None else scores_by(scores, x, q, v)
-    weights = torch.softmax(scores, dim=dim)
-    if after is not None:
-        weights = after(weights, d_k)
-    return (weights @ v if combine is None else combine(weights, v, d_k)), weights
-
-
 def _cases() -> list[tuple[torch.Tensor, ...]]:
     # x (L, d_model), w_q, w_k (d_model, d_k), w_v (d_model, d_v). The weights are scaled by
     # 1/√d_model, so the scores are of size √d_k and the softmax is NOT saturated: dividing,
@@ -202,6 +187,7 @@ MISTAKES = (
         compute=lambda *a: variant(*a)[::-1],
         example=partial(by_hand, order="swapped"),
     ),
+    HALVED_D_K,
     Mistake(
         name="no scaling",
         hint="No scaling: divide the scores by √d_k before the softmax. Without it, large d_k makes "
@@ -216,6 +202,7 @@ MISTAKES = (
         compute=partial(variant, scores_by=lambda s, x, q, v: s * math.sqrt(q.shape[-1])),
         example=partial(by_hand, scale="times"),
     ),
+    FIXED_D_K,
     Mistake(
         name="√d_model",
         hint="You divided by √d_model (the width of x); the paper divides by √d_k, the width of the "
@@ -336,6 +323,7 @@ MISTAKES = (
 
 
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in head_more
+MISTAKES += PRODUCT_MISTAKES  # met in the forty-first read
 
 
 def _learner_scales_late(x, w_q, w_k, w_v, where):
