@@ -26,8 +26,9 @@ Where things live:
   ``generation`` (08, decoding one token at a time), ``story`` (09, a GPT that writes).
 
 To add an explorer: in the module of its idea (or a new one), subclass ``Explorer``, or
-``SentenceExplorer`` if it reads a sentence; build its controls and views in
-``__init__`` (a control that starts at a constructor argument through ``int_slider``,
+``SentenceExplorer`` if it reads a sentence; name the attributes holding the learner's modules
+in ``MODULES`` (their weights are checked for NaN before each render); build its controls and
+views in ``__init__`` (a control that starts at a constructor argument through ``int_slider``,
 ``float_slider``, ``log_slider``, ``checkbox`` or ``text_box``, and modules through
 ``check_embedding`` / ``check_attention``, so a bad argument is a ValueError naming it) and
 implement ``render()`` with figures from ``figures`` (CPU tensors in), running the learner's

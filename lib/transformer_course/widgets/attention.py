@@ -20,6 +20,7 @@ from .kit import (
     check_embedding,
     checkbox,
     counted,
+    drawable,
     evaluating,
     log_slider,
     quote,
@@ -52,6 +53,8 @@ class QKVExplorer(SentenceExplorer):
     ``attention``: a ``SingleHeadAttention`` whose w_q, w_k, w_v make the three views.
     State for tests: ``q``, ``k``, ``v`` (T, d_k/d_v) and ``scores`` (T, T), raw q·k.
     """
+
+    MODULES = ("embedding", "attention")
 
     def __init__(
         self,
@@ -97,7 +100,7 @@ class QKVExplorer(SentenceExplorer):
         row = self._sync_queries(tokens)
         x = self.embed(ids)  # (T, d_model)
         with evaluating(self.attention):
-            q, k, v = (w(x).cpu() for w in (self.attention.w_q, self.attention.w_k, self.attention.w_v))
+            q, k, v = (drawable(w(x)) for w in (self.attention.w_q, self.attention.w_k, self.attention.w_v))
         scores = attention_scores(q, k, scale=1.0)  # (T, T) raw q·k
         self.q, self.k, self.v, self.scores = q, k, v, scores
         best = int(scores[row].argmax())
@@ -184,7 +187,9 @@ class ScalingExplorer(SentenceExplorer):
         tokens = token_labels(tokens)
         d_k, temperature, scaled = self.value("d_k"), self.value("temperature"), self.value("scaled")
         w_q, w_k = self.projections(d_k)
-        x = self.embed(ids).cpu()  # (T, d_model); the projections are not the model's: CPU
+        # (T, d_model). The projections are not the model's: CPU, float32 whatever the embedding's
+        # dtype (a .double() one failed in the matmul as "expected m1 and m2 to have the same dtype").
+        x = self.embed(ids).cpu().float()
         raw = attention_scores(x @ w_q, x @ w_k, scale=1.0)  # (T, T)
         divide = (d_k**0.5 if scaled else 1.0) * temperature
         scores = raw / divide
@@ -219,6 +224,8 @@ class HeadGridExplorer(SentenceExplorer):
     the chosen heads, what ``nn.MultiheadAttention`` returns by default).
     State for tests: ``weights`` (h, T, T) of the sentence on screen.
     """
+
+    MODULES = ("embedding", "attention")
 
     def __init__(
         self,
@@ -267,7 +274,7 @@ class HeadGridExplorer(SentenceExplorer):
         """ids (T,) → every head's attention weights, shape (h, T, T), on the CPU."""
         x = self.embed(self.check_ids(ids, ndim=1))  # (T, d_model)
         if self.positions:
-            x = x + sinusoidal_encoding(x.shape[0], x.shape[1], device=x.device)
+            x = x + sinusoidal_encoding(x.shape[0], x.shape[1], dtype=x.dtype, device=x.device)
         with evaluating(self.attention):  # dropout off: the heads' own weights, rows summing to 1
             _, weights = self.attention(x.unsqueeze(0))  # (1, h, T, T)
         return weights[0].cpu()

@@ -7,7 +7,7 @@ import ipywidgets as widgets
 from .. import figures
 from ..embeddings import TokenEmbedding, similarity_matrix
 from ..tokenizer import Vocab
-from .kit import SentenceExplorer, check_embedding, counted, sentence_box, token_labels
+from .kit import SentenceExplorer, check_embedding, counted, drawable, sentence_box, token_labels
 from .tables import token_table
 
 
@@ -31,7 +31,7 @@ class EmbeddingExplorer(SentenceExplorer):
     def render(self):
         tokens, ids = self.read(self.value("text"))
         tokens = token_labels(tokens)  # as the table and the axes show them
-        vectors = self.embed(ids).cpu()  # (T, d_model)
+        vectors = drawable(self.embed(ids))  # (T, d_model)
         kind = self.value("similarity")
         return {
             "tokens": token_table(tokens, ids),

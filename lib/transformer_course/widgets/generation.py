@@ -39,6 +39,8 @@ class GenerationExplorer(Explorer):
     State for tests: ``generation`` (the last ``generation.Generation``).
     """
 
+    MODULES = ("model",)
+
     def __init__(
         self, model: torch.nn.Module, task, text: str = "1 2 3 4 5", *, max_new_tokens: int | None = None
     ):

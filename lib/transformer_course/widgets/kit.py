@@ -6,8 +6,10 @@ function in ``figures``, or an HTML string). Input a learner can get wrong (an e
 a long text) raises ``InputError`` inside ``render``; the explorer shows it as a message
 and keeps the last good figures, so a learner never sees a traceback. Before ``render`` the
 explorer checks every control (``control_problem``: a list with nothing picked, a slider set
-to NaN or between its steps from code), and a typed word is shown through ``shown_word``
-(``token_labels``, ``quote``): invisible characters spelled out, a pasted essay cut to a label.
+to NaN or between its steps from code) and the weights of the learner's modules it names in
+``MODULES`` (``nonfinite_problem``: NaN from a training run that diverged), and a typed word
+is shown through ``shown_word`` (``token_labels``, ``quote``): invisible characters spelled
+out, a pasted essay cut to a label.
 The controls an explorer builds from its constructor's arguments, checked by name
 (``int_slider``, ``checkbox``, ``check_embedding`` …: a ValueError from code, where a message
 would be too late), come from ``controls``, re-exported here.
@@ -94,6 +96,14 @@ def live_figures() -> Iterator[None]:
         yield
 
 
+def drawable(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` on the CPU as a figure takes it: float16 and bfloat16 (a model converted with
+    ``.half()``) in float32, which NumPy reads (bfloat16 failed as "unsupported ScalarType") and
+    in which a cosine stays within [-1, 1]; other dtypes as they are."""
+    tensor = tensor.detach().cpu()
+    return tensor.float() if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
+
+
 class InputError(ValueError):
     """Input a learner typed that we can explain; shown in the widget as a message."""
 
@@ -157,6 +167,30 @@ def control_problem(name: str, control: widgets.ValueWidget) -> str | None:
     return None
 
 
+def nonfinite_problem(name: str, module: object) -> str | None:
+    """Why ``module`` (the explorer's attribute ``name``) cannot be drawn: a weight holding NaN or
+    infinity, named, as training that diverged leaves them. None for anything else."""
+    if not isinstance(module, torch.nn.Module):
+        return None
+    params = [  # a meta tensor (a test's spy) holds no values to check
+        (n, p) for n, p in module.named_parameters() if p.is_floating_point() and not p.is_meta
+    ]
+    if not params:
+        return None
+    # A tensor's sum is NaN or infinite where one of its numbers is: one sum per tensor took 0.5 ms
+    # for an 800k-weight model, an isfinite per tensor 7 ms (every update). A sum that overflowed
+    # from finite weights is looked at again, number by number.
+    sums = torch.stack([p.detach().sum(dtype=torch.float32) for _, p in params])
+    suspects = (~torch.isfinite(sums)).nonzero().flatten().tolist()
+    bad = [params[i][0] for i in suspects if not bool(torch.isfinite(params[i][1].detach()).all())]
+    if not bad:
+        return None
+    return (
+        f"The {name}'s weights hold NaN or infinity (the first: {name}.{bad[0]}), so everything it "
+        "computes would be NaN. Did its training diverge? Train a fresh one with a smaller learning rate."
+    )
+
+
 def _check_layout(controls: object, views: object) -> None:
     """An explorer's ``controls`` (name → a widget with a value, observed for changes) and
     ``views`` (name → "figure" or "html"), checked by name: another kind would become an HTML
@@ -176,6 +210,10 @@ class Explorer(widgets.VBox):
     State for tests: ``controls`` (name → widget), ``figures`` (name → the ``go.Figure``
     on screen), ``message.value``.
     """
+
+    # The attributes holding the learner's modules (a model, an embedding …), whose weights are
+    # checked before each render (``check_modules``).
+    MODULES: tuple[str, ...] = ()
 
     def __init__(self, controls: Mapping[str, widgets.ValueWidget], views: Mapping[str, str]):
         """``views`` maps each view's name to its kind: "figure" or "html"."""
@@ -217,11 +255,22 @@ class Explorer(widgets.VBox):
 
         A note with the ``key`` of an earlier one replaces it where it stands.
         """
-        self._notes[object() if key is None else key] = text
+        # Checked here, inside render: a number failed later in the join of the message line,
+        # outside refresh's guard, as a TypeError escaping the control's observer.
+        self._notes[object() if key is None else key] = _validate.text("text", text)
 
     def render(self) -> dict[str, go.Figure | str]:
         """The content of every view: name → figure (for a "figure" view) or HTML."""
         raise NotImplementedError
+
+    def check_modules(self) -> None:
+        """InputError naming the first of the learner's modules (``MODULES``) whose weights hold
+        NaN or infinity: a model whose training diverged. Every number it computes is NaN, drawn
+        as blank heatmaps with no word why, or failing deep in a figure or a sampler."""
+        for attr in self.MODULES:
+            problem = nonfinite_problem(attr, getattr(self, attr, None))
+            if problem:
+                raise InputError(problem)
 
     def check_controls(self) -> None:
         """InputError naming the first control ``render`` cannot read (``control_problem``)."""
@@ -234,6 +283,7 @@ class Explorer(widgets.VBox):
         self._notes = {}
         try:
             self.check_controls()
+            self.check_modules()
             # unchecked: the figure functions checked their arguments.
             with live_figures(), unchecked():
                 self._rendering = True
@@ -314,6 +364,10 @@ def read_sentence(
     (``example``: what an empty box is told to try; ``why``: why at most ``max_tokens`` fit,
     where the model sets the limit, e.g. "the model reads at most 8 positions")."""
     _validate.instance("vocab", vocab, Vocab)  # None would fail as "not iterable" below
+    # By name: "5" or None failed as "'>' not supported", NaN let any length through.
+    max_tokens = _validate.positive_int("max_tokens", max_tokens)
+    label, example = _validate.text("label", label), _validate.text("example", example)
+    why = None if why is None else _validate.text("why", why)
     tokens = tokenize(text)
     if not tokens:
         raise InputError(f"The {label} box is empty: type a few words, e.g. '{example}'.")
@@ -325,7 +379,8 @@ def read_sentence(
 
 
 def unknown_note(unknown: list[str]) -> str:
-    distinct = list(dict.fromkeys(unknown))
+    """The note naming the words not in the vocabulary (a list: a str was read letter by letter)."""
+    distinct = list(dict.fromkeys(_validate.strings("unknown", unknown, "words")))
     which = "it gets" if len(distinct) == 1 else "they share"
     return f"Not in the vocabulary, so {which} the <unk> vector: {quote_list(distinct)}."
 
@@ -340,6 +395,8 @@ class SentenceExplorer(Explorer):
     back with ``.cpu()`` before drawing them. A public method that takes ids from code checks
     them with ``self.check_ids(ids, ndim=...)``: a ValueError naming them, not a torch error.
     """
+
+    MODULES = ("embedding",)
 
     def __init__(
         self,
@@ -373,6 +430,7 @@ class SentenceExplorer(Explorer):
 
     def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         """``tensor`` (ids, a mask) moved to the model's device."""
+        _validate.tensor("tensor", tensor)  # a list failed as "'list' object has no attribute 'to'"
         return tensor.to(self.device)
 
     def check_ids(self, ids: object, ndim: int | None = None) -> torch.Tensor:

@@ -56,6 +56,8 @@ class MaskExplorer(SentenceExplorer):
     State for tests: ``mask`` (B, 1|T, T) bool or None, ``weights`` (B, T, T).
     """
 
+    MODULES = ("embedding", "attention")
+
     def __init__(
         self,
         vocab: Vocab,
@@ -91,7 +93,8 @@ class MaskExplorer(SentenceExplorer):
 
     def read_batch(self) -> tuple[list[list[str]], torch.Tensor]:
         """The text box → (padded tokens per sentence, ids (B, T) on the CPU), or InputError."""
-        lines = [line for line in self.value("sentences").splitlines() if line.strip()]
+        # (line number, sentence): a problem names the line the learner sees, blank ones counted.
+        lines = [(n, line) for n, line in enumerate(self.value("sentences").splitlines(), 1) if line.strip()]
         if not lines:
             raise InputError("The batch is empty: type one sentence per line, e.g. 'I love deep learning'.")
         if len(lines) > MAX_BATCH:
@@ -100,8 +103,8 @@ class MaskExplorer(SentenceExplorer):
                 f"{MAX_BATCH}. Remove a few lines."
             )
         typed = []  # sentences where the learner typed <pad> as a word
-        for b, line in enumerate(lines):  # each line checked on its own, its unknown words noted
-            tokens, _ = self.read(line, label=f"sentence on line {b + 1}", max_tokens=MAX_MASK_TOKENS)
+        for b, (n, line) in enumerate(lines):  # each line checked on its own, its unknown words noted
+            tokens, _ = self.read(line, label=f"sentence on line {n}", max_tokens=MAX_MASK_TOKENS)
             if PAD in tokens:
                 typed.append(b)
         if typed:  # the mask goes by the id, not by who wrote it: say so rather than surprise
@@ -116,7 +119,7 @@ class MaskExplorer(SentenceExplorer):
                 f"and {mask}, like the padding at the end.",
                 key="typed-pad",
             )
-        ids = self.vocab.encode_batch(lines)  # (B, T), padded with pad_id
+        ids = self.vocab.encode_batch([line for _, line in lines])  # (B, T), padded with pad_id
         return [self.vocab.tokens(row) for row in ids], ids
 
     def current_mask(self, ids: torch.Tensor) -> torch.Tensor | None:
@@ -129,8 +132,10 @@ class MaskExplorer(SentenceExplorer):
 
     def attend(self, ids: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """ids (B, T), mask → raw scores and weights (B, T, T), computed on the model's device."""
+        if mask is not None:  # a list or a number failed as "'list' object has no attribute 'to'"
+            _validate.bool_mask("mask", mask)
         x = self.embed(self.check_ids(ids, ndim=2))  # (B, T, d_model)
-        x = x + sinusoidal_encoding(x.shape[1], x.shape[2], device=x.device)
+        x = x + sinusoidal_encoding(x.shape[1], x.shape[2], dtype=x.dtype, device=x.device)
         with evaluating(self.attention):
             q, k, v = self.attention.w_q(x), self.attention.w_k(x), self.attention.w_v(x)
             scores = attention_scores(q, k)  # (B, T, T)

@@ -24,6 +24,8 @@ class ModelExplorer(SentenceExplorer):
     State for tests: ``weights`` (Lq, Lk) on screen, ``shapes`` the rows of the table.
     """
 
+    MODULES = ("model",)
+
     KINDS = {
         "encoder self-attention": "encoder_self",
         "decoder self-attention (masked)": "decoder_self",

@@ -18,6 +18,7 @@ from .kit import (
     SentenceExplorer,
     check_attention,
     check_embedding,
+    drawable,
     evaluating,
     int_slider,
     quote_list,
@@ -122,6 +123,8 @@ class WordOrderExplorer(SentenceExplorer):
     State for tests: ``changes`` (T,) as fractions and ``cosines`` (T,), one per word of A.
     """
 
+    MODULES = ("embedding", "attention")
+
     def __init__(
         self,
         vocab: Vocab,
@@ -155,10 +158,10 @@ class WordOrderExplorer(SentenceExplorer):
         positions = _positions_flag(positions)
         x = self.embed(self.check_ids(ids, ndim=1))  # (T, d_model)
         if self.value("positions") if positions is None else positions:
-            x = x + sinusoidal_encoding(x.shape[0], x.shape[1], device=x.device)
+            x = x + sinusoidal_encoding(x.shape[0], x.shape[1], dtype=x.dtype, device=x.device)
         with evaluating(self.attention):  # dropout off: the same outputs for A and B, every time
             out, weights = self.attention(x.unsqueeze(0))  # (1, T, d_model), (1, h, T, T)
-        return out[0].cpu(), weights[0].mean(dim=0).cpu()
+        return drawable(out[0]), drawable(weights[0].mean(dim=0))
 
     def word_changes(self, positions: bool | None = None) -> torch.Tensor:
         """For the sentences in the boxes: (T,) how far each word of A's output moves in B,

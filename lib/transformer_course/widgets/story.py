@@ -53,6 +53,8 @@ class StoryExplorer(Explorer):
     ``first_mistake`` of the text so far, else None).
     """
 
+    MODULES = ("model",)
+
     def __init__(
         self,
         model: DecoderOnlyTransformer,
@@ -121,7 +123,11 @@ class StoryExplorer(Explorer):
 
     def render(self):
         prompt, typed = self._prompt()
-        knobs = (tuple(prompt.tolist()), *(self.value(n) for n in ("temperature", "top_k", "top_p", "seed")))
+        knobs = (
+            tuple(prompt.tolist()),
+            *(self.value(n) for n in ("temperature", "top_k", "top_p", "seed")),
+            self._weights_state(),
+        )
         if knobs != self._knobs:  # moving only the step slider looks into the same story
             self.generation, self._knobs = self._write(prompt), knobs
         gen = self.generation
@@ -158,6 +164,13 @@ class StoryExplorer(Explorer):
             ),
             "attention": self._attention_figure(gen.ids, words, len(step.prefix) - 1, chosen),
         }
+
+    def _weights_state(self) -> tuple:
+        """What tells the model's weights apart from those the story was written with: each
+        parameter's storage and in-place version (an optimizer step or ``load_state_dict`` bumps
+        it, ``.to()`` moves it). Trained on after the explorer was shown, a model wrote a new story
+        only once a knob moved: the step slider showed the old story beside the new attention."""
+        return tuple((p.data_ptr(), p._version) for p in self.model.parameters())
 
     def _prompt(self) -> tuple[torch.Tensor, list[str]]:
         """The prompt box → (ids (t0,) starting with <bos>, the t0 - 1 tokens as typed), or

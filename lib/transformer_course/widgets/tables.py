@@ -9,6 +9,7 @@ fallbacks after the commas are for pages without JupyterLab's CSS.
 from __future__ import annotations
 
 import html
+import numbers
 
 import torch
 
@@ -27,18 +28,32 @@ SMALL = "var(--jp-widgets-font-size,13px)"  # larger in a slideshow
 def token_table(tokens: list[str], ids: torch.Tensor) -> str:
     """HTML table: position, token, id (the text → tokens → ids step); ``ids``: one per token."""
     tokens = _validate.strings("tokens", tokens, "tokens")
-    if not hasattr(ids, "__len__") or len(ids) != len(tokens):
-        got = f"{len(ids)} ids" if hasattr(ids, "__len__") else type(ids).__name__
-        raise ValueError(f"ids must hold one id per token ({len(tokens)}), got {got}")
+    ids = _token_ids(ids, len(tokens))
     pad = 'style="padding:2px 12px;text-align:left"'
     cells = "".join(
         f"<tr><td {pad}>{i}</td><td {pad}><code>{html.escape(t)}</code></td><td {pad}>{int(j)}</td></tr>"
-        for i, (t, j) in enumerate(zip(tokens, ids))
+        for i, (t, j) in enumerate(zip(tokens, ids, strict=True))
     )
     return (
         '<table class="tc-tokens" style="border-collapse:collapse">'
         f"<tr><th {pad}>position</th><th {pad}>token</th><th {pad}>id</th></tr>" + cells + "</table>"
     )
+
+
+def _token_ids(ids: object, n: int) -> list[int]:
+    """``ids`` of ``token_table`` checked by name: one integer id per token, a 1-D tensor of ints
+    or a list of them. A float id was cut to an int without a word (1.7 showed as 1), a (T, 1)
+    tensor failed as "only one element tensors can be converted", a str as "invalid literal"."""
+    if isinstance(ids, torch.Tensor):
+        ids = _validate.tensor("ids", ids, ndim=1, floating=False).tolist()
+    if isinstance(ids, str) or not hasattr(ids, "__len__") or len(ids) != n:
+        listed = hasattr(ids, "__len__") and not isinstance(ids, str)
+        got = f"{len(ids)} ids" if listed else type(ids).__name__
+        raise ValueError(f"ids must hold one id per token ({n}), got {got}")
+    odd = [j for j in ids if isinstance(j, bool) or not isinstance(j, numbers.Integral)]
+    if odd:
+        raise ValueError(f"ids must hold integer ids, got {_validate.shown(odd[0])}")
+    return [int(j) for j in ids]
 
 
 def batch_table(rows: list[list[str]], picked: int) -> str:
