@@ -160,8 +160,8 @@ config = TransformerConfig(vocab_size=len(vocab), d_model=64, num_heads=16, num_
                            dropout=0.0, max_len=256, norm_first=True, activation="gelu",
                            positional="learned")
 torch.manual_seed(0)
-model = DecoderOnlyTransformer(config)
-print(f"{count_parameters(model):,} parameters: 1 block, d_model 64, 16 heads of 4 dimensions, d_ff 128, "
+untrained = DecoderOnlyTransformer(config)      # its own name: training below makes a new `model`
+print(f"{count_parameters(untrained):,} parameters: 1 block, d_model 64, 16 heads of 4 dimensions, d_ff 128, "
       f"positions up to {config.max_len}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -173,7 +173,9 @@ print(f"{count_parameters(model):,} parameters: 1 block, d_model 64, 16 heads of
 # `block(x, mask)` a whole pre-norm block, residuals included; and the final LayerNorm
 # `norm`. For ids (B, L) without `<pad>`:
 #
-# 1. embed: token vectors × √d_model (chapter 01) + the vectors of positions 0 … L-1;
+# 1. embed: token vectors × √d_model (chapter 01) + the vectors of positions 0 … L-1 (read
+#    d_model from the parts, `parts.token.embedding_dim`, not our 64: the checker hands you
+#    a smaller model);
 # 2. run every block in turn, each given the causal mask, (L, L) bool, True = may attend;
 # 3. apply `norm`, then score every token. GPT-2's output layer is **tied** to the token
 #    table: token t's score is the dot product with t's own embedding, `x @ token.weight.T`.
@@ -202,14 +204,14 @@ assert checks.check_gpt_forward(gpt_forward_solution).passed
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # That is the whole model: on the first 12 tokens of four training stories, the worked
-# solution `gpt_forward_solution` (the collapsed cell after the checker) and `model(ids)`
-# give the same logits.
+# solution `gpt_forward_solution` (the collapsed cell after the checker) and the model's own
+# forward pass, `untrained(ids)`, give the same logits.
 
 # %% slideshow={"slide_type": "fragment"}
 ids = train_ids[:4, :12].long()                                   # no <pad> this early in a story
 assert (ids != vocab.pad_id).all()
-ours, theirs = gpt_forward_solution(checks.GptParts.of(model), ids), model(ids)   # (4, 12, V) each
-print(f"logits {tuple(ours.shape)}; largest difference from model(ids): "
+ours, theirs = gpt_forward_solution(checks.GptParts.of(untrained), ids), untrained(ids)   # (4, 12, V)
+print(f"logits {tuple(ours.shape)}; largest difference from untrained(ids): "
       f"{(ours - theirs).abs().max().item():.1e}")
 assert torch.allclose(ours, theirs, atol=1e-6)
 
@@ -251,12 +253,12 @@ assert all(b > a for a, b in zip(pre, post))        # post-norm: larger at every
 assert post[-1] / pre[-1] > 2.5 and post[-1] / pre[-1] > post[0] / pre[0]   # … more so at the top
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# With pre-norm the gradient grows on its way down the identity path: each block passes
-# back what reached it plus what flows through its own sublayers, so block 0 receives
-# more than block 7. Post-norm's gradients are larger at every depth, more so towards the
-# top: block 7's is nearly three times pre-norm's from the first step, the large early
-# updates a warm-up has to tame. (We still warm up for a few steps below: it is cheap,
-# and Adam's first steps rest on few gradients.)
+# With pre-norm the gradient grows on its way down the identity path, if not at every
+# block: each block passes back what reached it plus what flows through its own sublayers,
+# so block 0 receives more than block 7. Post-norm's gradients are larger at every depth,
+# more so towards the top: block 7's is nearly three times pre-norm's from the first step,
+# the large early updates a warm-up has to tame. (We still warm up for a few steps below:
+# it is cheap, and Adam's first steps rest on few gradients.)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The next-token loss
@@ -268,12 +270,12 @@ assert post[-1] / pre[-1] > 2.5 and post[-1] / pre[-1] > post[0] / pre[0]   # �
 
 # %% slideshow={"slide_type": "fragment"}
 batch = train_ids[:4, :40].long()
-logits = model(batch[:, :-1])                                   # (4, 39, V)
+logits = untrained(batch[:, :-1])                               # (4, 39, V)
 labels = batch[:, 1:]                                           # (4, 39)
 print("input  :", " ".join(vocab.tokens(batch[0, :8])), "…")
 print("labels :", " ".join(vocab.tokens(labels[0, :8])), "…")
 loss = F.cross_entropy(logits.reshape(-1, len(vocab)), labels.reshape(-1), ignore_index=vocab.pad_id)
-assert torch.isclose(loss, next_token_loss(model, batch))       # the lib computes the same
+assert torch.isclose(loss, next_token_loss(untrained, batch))   # the lib computes the same
 counted = int((labels != vocab.pad_id).sum())
 assert counted == sum(s.num_predicted for s in first_four)
 print(f"{counted} tokens counted = the 4 stories' tokens after <bos>; untrained loss {loss.item():.2f} "
@@ -281,7 +283,7 @@ print(f"{counted} tokens counted = the 4 stories' tokens after <bos>; untrained 
 repeats = (logits.argmax(-1) == batch[:, :-1])[labels != vocab.pad_id].float().mean().item()
 print(f"the untrained model's likeliest next token is the current token itself at {repeats:.0%} of them")
 assert loss.item() > math.log(len(vocab)) and repeats > 0.9     # worse than uniform: it bets on repeats
-untrained_val = validation_loss(model, val_ids)
+untrained_val = validation_loss(untrained, val_ids)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Untrained, the model does worse than guessing uniformly, because its output layer is
@@ -329,7 +331,8 @@ def pronoun_rows(m):
 checkpoints = [0, 100, 200, 400, 600, 1000, 1500, steps]
 near_floor = {}   # when the held-out loss first came within 0.05 nats/token of the floor
 torch.manual_seed(0)
-model = DecoderOnlyTransformer(config)                                # a fresh model to train
+model = DecoderOnlyTransformer(config)                                # a fresh model to train …
+assert all(torch.equal(a, b) for a, b in zip(model.parameters(), untrained.parameters()))   # … as `untrained`
 curve = widgets.LiveLossCurve(total_steps=steps, title="A GPT learning stories: loss per token",
                               floor=floor, floor_label="floor")
 
@@ -431,11 +434,14 @@ assert 0.5 < rates["T = 1.5"] < 0.8 and min(distinct.values()) >= 392   # 1 in 3
 # showed: tokens that cannot come next, each given a small probability (most well under
 # 1 %) but drawn now and then over the 30-odd tokens of a story. Top-k and top-p cut that
 # tail off and nearly every story comes out right, still (nearly) all different; a higher
-# temperature fattens the tail and about one story in three breaks.
+# temperature fattens the tail and about one story in three breaks. (The T = 1 line draws
+# 400 other stories than the 1000 earlier, so its rate differs from theirs by the luck of the
+# draw alone.)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # One step, up close: after "… and it was" the model should split its probability
-# between the two adjectives of the story's food, as the generator does.
+# between the two adjectives of the story's food, as the generator does. In the chart the
+# orange bar is the token it drew, and the short lines are the generator's probabilities.
 
 # %% slideshow={"slide_type": "fragment"}
 prompt = torch.tensor(vocab.ids(["<bos>", *prefix.split()]))
@@ -578,8 +584,8 @@ figures.matrix_heatmap(by_word.flatten(1), list(heads), head_names,
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Watch them look back
 #
-# Chapter 00's sentence, "the pizza came out of the oven and it …", in a story: the head
-# for "it" (the referent's mentions green, the other noun's orange), then the one for "he".
+# Chapter 00's sentence, "the pizza came out of the oven and it …", in a story: the head for
+# "it", then for "he" (the referent's bars green; the oven's, then Lily's, would be orange).
 
 # %% slideshow={"slide_type": "fragment"}
 example = generator.parse(prefix + " cheesy . squatch looked at lily and he roared .")   # `good`, early on
@@ -604,8 +610,10 @@ it_other = max(float(it_row[list(m)].max()) for m in it_link.distractor_mentions
 assert float(it_row[list(it_link.referent_mentions)].sum()) > 0.8 > 0.01 > it_other
 
 # %% slideshow={"slide_type": "subslide"}
+orange = it_link.distractor_mentions[-1], he_link.distractor_mentions[0]   # one other noun each
+assert [example.tokens[m[-1]] for m in orange] == ["oven", "lily"]
 figures.pointer_figure(it_row, list(example.tokens), referent=it_link.referent_mentions,
-                       distractor=it_link.distractor_mentions[-1], source=it_from,
+                       distractor=orange[0], source=it_from,
                        title=f"Layer {heads['it'].layer} head {heads['it'].head}: attention from "
                              f"\"{example.tokens[it_from]}\"")
 
@@ -615,7 +623,7 @@ he_other = max(float(he_row[list(m)].max()) for m in he_link.distractor_mentions
 # nearly all its weight on the referent's mentions, next to none on any other noun
 assert float(he_row[list(he_link.referent_mentions)].sum()) > 0.8 > 0.01 > he_other
 figures.pointer_figure(he_row, list(example.tokens), referent=he_link.referent_mentions,
-                       distractor=he_link.distractor_mentions[0], source=he_from,
+                       distractor=orange[1], source=he_from,
                        title=f"Layer {heads['he'].layer} head {heads['he'].head}: attention from \"he\"")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -630,7 +638,8 @@ figures.pointer_figure(he_row, list(example.tokens), referent=he_link.referent_m
 # ### When did they form?
 #
 # At the checkpoints of the training run the loop read every head's attention on the
-# held-out stories. With the heads chosen earlier (`heads`, one per pronoun word):
+# held-out stories. With the heads chosen earlier (`single`, the one head for all pronouns,
+# and `heads`, one per pronoun word):
 
 # %% slideshow={"slide_type": "fragment"}
 seen = sorted(history.snapshots)

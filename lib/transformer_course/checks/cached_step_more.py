@@ -1,6 +1,8 @@
 """More of ``cached_step``'s catalogue: the wrong answers met in the ninth audit (a softmax down
-the batch, no softmax at all, a cache added to or grown with list idioms), each with its hint
-and a learner-style example (in ``cached_step_learners``).
+the batch, no softmax at all, a cache added to or grown with list idioms) and in the forty-first
+round (√d_head applied after the softmax, a log-softmax for the weights, the three results in
+another order, the heads merged), each with its hint and a learner-style example (in
+``cached_step_learners``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from functools import partial
 import torch
 
 from . import cached_step_learners as learner
-from .cached_step_reference import variant
+from .cached_step_reference import reference, variant
 from .describe import same
 from .harness import Mistake
 
@@ -22,6 +24,25 @@ def _scores_as_weights(fn, case, got) -> bool:
         same(got, variant(*case, weights_by=lambda s, d, by=by: s / by(d)), 1e-5)
         for by in (math.sqrt, lambda d: 1.0)
     )
+
+
+def _in_another_order(fn, case, got) -> bool:
+    """The right out, keys and values, returned in an order other than (out, keys, values)."""
+    if not isinstance(got, tuple | list) or len(got) != 3:
+        return False
+    out, keys, values = reference(*case)
+    orders = ((keys, values, out), (values, keys, out), (keys, out, values), (values, out, keys))
+    return any(same(tuple(got), order, 1e-5) for order in orders)
+
+
+def _heads_merged(fn, case, got) -> bool:
+    """The right out with its heads merged into one vector per query, (B, 1, h · d_head) or
+    (B, h · d_head), as a whole attention layer returns before its output projection."""
+    if not isinstance(got, tuple | list) or len(got) != 3 or not isinstance(got[0], torch.Tensor):
+        return False
+    out = reference(*case)[0]
+    merged = out.transpose(1, 2).reshape(out.shape[0], 1, -1)
+    return any(same(got[0], want, 1e-5) for want in (merged, merged[:, 0]))
 
 
 MORE_MISTAKES = (
@@ -72,5 +93,38 @@ MORE_MISTAKES = (
         compute=None,
         error=r"'Tensor' object has no attribute 'append'",
         example=learner.appends_to_a_tensor,
+    ),
+    Mistake(
+        name="√d_head after the softmax",
+        hint="You divided by √d_head AFTER the softmax, so the weights no longer sum to 1: the "
+        "scale belongs to the scores, before the softmax, torch.softmax(q @ keys.transpose(-2, "
+        "-1) / math.sqrt(d_head), dim=-1).",
+        compute=partial(variant, weights_by=lambda s, d: torch.softmax(s, dim=-1) / math.sqrt(d)),
+        example=learner.scales_after_the_softmax,
+    ),
+    Mistake(
+        name="log-softmax for the weights",
+        hint="Your weights are LOG-probabilities (log_softmax): negative numbers that do not sum "
+        "to 1, so out is no average of the values. Attention mixes the values with the "
+        "probabilities themselves, torch.softmax(scores, dim=-1).",
+        compute=partial(variant, weights_by=lambda s, d: torch.log_softmax(s / math.sqrt(d), dim=-1)),
+        example=learner.log_softmax_weights,
+    ),
+    Mistake(
+        name="results in another order",
+        hint="Your three tensors are right but in another order: return (out, keys, values), out "
+        "first, then the grown cache, keys before values, as the exercise unpacks them.",
+        compute=None,
+        recognise=_in_another_order,
+        example=learner.returns_the_cache_first,
+    ),
+    Mistake(
+        name="heads merged",
+        hint="Your out has the heads merged into one vector, (B, 1, h · d_head): this step works "
+        "head by head and returns out as (B, h, 1, d_head), the shape of q. Merging the heads "
+        "(and the output projection) is the attention layer's job, after this step.",
+        compute=None,
+        recognise=_heads_merged,
+        example=learner.merges_the_heads,
     ),
 )

@@ -290,3 +290,54 @@ def looks_up_the_output(parts, ids):
     for block in parts.blocks:
         x = block(x, causal_mask(length))
     return parts.token(parts.norm(x))  # "the tied embedding as the output layer"
+
+
+# --- The wrong answers met in the forty-first round (gpt_forward_more) ---
+
+
+def scales_by_the_chapters_width(parts, ids):
+    length = ids.shape[1]
+    x = parts.token(ids) * math.sqrt(64) + parts.positions(torch.arange(length))  # the chapter's d_model
+    for block in parts.blocks:
+        x = block(x, causal_mask(length))
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def norms_before_every_block(parts, ids):
+    length = ids.shape[1]
+    x = _embedded(parts, ids, torch.arange(length))
+    for block in parts.blocks:
+        x = block(parts.norm(x), causal_mask(length))  # "pre-norm: normalise, then the block"
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def adds_the_positions_twice(parts, ids):
+    where = torch.arange(ids.shape[1])
+    x = _embedded(parts, ids, where) + parts.positions(where)  # already in _embedded
+    for block in parts.blocks:
+        x = block(x, causal_mask(ids.shape[1]))
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def integer_mask(parts, ids):
+    length = ids.shape[1]
+    x = _embedded(parts, ids, torch.arange(length))
+    for block in parts.blocks:
+        x = block(x, torch.ones(length, length, dtype=torch.long).tril())  # 1 = may attend
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def calls_a_model_of_its_own(parts, ids):
+    """The chapter's model, a global, called instead of the parts (73 tokens, not the case's)."""
+    from ..model import DecoderOnlyTransformer, TransformerConfig
+
+    chapter_config = TransformerConfig(
+        vocab_size=73, d_model=64, num_heads=16, num_decoder_layers=1, d_ff=128, dropout=0.0, max_len=256,
+        norm_first=True, activation="gelu", positional="learned",
+    )  # fmt: skip
+    torch.manual_seed(0)
+    return DecoderOnlyTransformer(chapter_config)(ids)  # `untrained(ids)` in the chapter
+
+
+def calls_the_trained_model(parts, ids):
+    return model(ids)  # noqa: F821 - the chapter's trained model, not made yet at the exercise

@@ -1,17 +1,21 @@
 """More of ``gpt_forward``'s catalogue: the wrong answers met in the ninth audit (a new output
 layer, the first block run every time, one position too few or too many) and the tenth (the
-blocks run backwards, the token table called on the hidden states), each with its hint and a
-learner-style example (in ``gpt_forward_learners``).
+blocks run backwards, the token table called on the hidden states) and the forty-first round (the
+chapter's own width, 64, taken for d_model; the final norm also run before every block; the
+positions added twice; a mask of integers), each with its hint and a learner-style example (in
+``gpt_forward_learners``).
 """
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import torch
 
+from ..masks import causal_mask
 from . import gpt_forward_learners as learner
-from .gpt_parts import CASE_L, CASE_MAX_LEN, CASE_V, forward
+from .gpt_parts import CASE_D, CASE_L, CASE_MAX_LEN, CASE_V, forward
 from .harness import Mistake, fresh, varies_between_calls
 
 
@@ -53,6 +57,30 @@ NEW_OUTPUT_LAYER = Mistake(
     example=learner.makes_its_own_output_layer,
 )
 
+CHAPTER_D_MODEL = 64  # chapter 09's model, whose width a learner may write in by hand
+
+
+def _variant(parts, ids, *, scale=None, position_copies=1, norm_before_blocks=False):
+    """The forward pass with one of the forty-first round's mistakes: the token vectors × ``scale``
+    (default √d_model), the positions added ``position_copies`` times, the final norm also
+    applied to every block's input."""
+    length = ids.shape[1]
+    scale = math.sqrt(parts.token.embedding_dim) if scale is None else scale
+    x = parts.token(ids) * scale + position_copies * parts.positions(torch.arange(length))
+    for block in parts.blocks:
+        x = block(parts.norm(x) if norm_before_blocks else x, causal_mask(length))
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def _scores_another_vocabulary(fn, case, got) -> bool:
+    """Logits (B, L, X) for a vocabulary of X tokens other than the parts' (and other than
+    d_model, which "no output layer" names): a model from outside the parts was called."""
+    parts, ids = case
+    if not isinstance(got, torch.Tensor) or got.dim() != 3 or tuple(got.shape[:2]) != tuple(ids.shape):
+        return False
+    return got.shape[-1] not in (parts.token.num_embeddings, parts.token.embedding_dim)
+
+
 MORE_MISTAKES = (
     Mistake(
         name="the first block every time",
@@ -91,5 +119,56 @@ MORE_MISTAKES = (
         error=r"'indices' to have one of the following scalar types: Long, Int; but got "
         r"torch\.[\w.]*(Float|Double|Half|BFloat16)Tensor",  # torch.cuda.FloatTensor too
         example=learner.looks_up_the_output,
+    ),
+    Mistake(
+        name="the chapter's d_model",
+        hint=f"You scaled the token vectors by √{CHAPTER_D_MODEL}, the width of the chapter's model "
+        f"(config.d_model): the parts you are given are {CASE_D} wide here. Read the width from "
+        "them: math.sqrt(parts.token.embedding_dim).",
+        compute=partial(_variant, scale=math.sqrt(CHAPTER_D_MODEL)),
+        example=learner.scales_by_the_chapters_width,
+    ),
+    Mistake(
+        name="final norm before every block",
+        hint="You applied parts.norm to each block's input: a pre-norm block already normalises "
+        "its input itself, inside, with its own LayerNorms (x + f(LN(x))). Give each block x as "
+        "it is, x = block(x, mask), and apply parts.norm once, after the last block.",
+        compute=partial(_variant, norm_before_blocks=True),
+        example=learner.norms_before_every_block,
+    ),
+    Mistake(
+        name="positions added twice",
+        hint="You added the position vectors twice: add parts.positions(torch.arange(L)) once, "
+        "to the scaled token vectors, before the first block.",
+        compute=partial(_variant, position_copies=2),
+        example=learner.adds_the_positions_twice,
+    ),
+    Mistake(
+        name="an integer mask",
+        hint="Your mask holds integers (dtype=torch.long, .int(), .long()): lib's masks are bool, "
+        "True = may attend (chapter 06). Make it bool: torch.ones(L, L, dtype=torch.bool).tril(), "
+        "or causal_mask(L).",
+        compute=None,
+        error=r"mask must be a bool tensor \(True = may attend\), got torch\.u?int",
+        example=learner.integer_mask,
+    ),
+    Mistake(
+        name="a model other than the parts",
+        hint=f"Your logits score another vocabulary than the parts' ({CASE_V} tokens here): did you call "
+        "a model of the chapter (untrained(ids), model(ids)), or use its config or vocab? The "
+        "function must use only its arguments, parts and ids: the checker hands it a smaller model "
+        "than the chapter's.",
+        compute=None,
+        recognise=_scores_another_vocabulary,
+        example=learner.calls_a_model_of_its_own,
+    ),
+    Mistake(
+        name="the chapter's model, not made yet",
+        hint="`model` is not defined when the exercise runs: the chapter makes the model it trains "
+        "later. And this function must use only its arguments: the parts (parts.token, "
+        "parts.positions, parts.blocks, parts.norm) and ids.",
+        compute=None,
+        error=r"NameError: name 'model' is not defined",
+        example=learner.calls_the_trained_model,
     ),
 )

@@ -209,3 +209,22 @@ def draws_a_token(probs, top_p):
     ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0.0)
     kept = torch.zeros_like(probs).scatter(-1, order, ranked)
     return torch.multinomial(kept / kept.sum(dim=-1, keepdim=True), 1)  # one step too far
+
+
+# --- The wrong answers met in the forty-first round (nucleus_more) ---
+
+
+def cuts_one_minus_top_p(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    above = ranked.cumsum(dim=-1) - ranked
+    ranked = ranked.masked_fill(above >= 1 - top_p, 0.0)  # "cut the tail of 1 - p"
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def keeps_the_tail(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    above = ranked.cumsum(dim=-1) - ranked
+    ranked = ranked.masked_fill(above < top_p, 0.0)  # the mask of the tokens to KEEP, filled
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked)
+    return kept / kept.sum(dim=-1, keepdim=True)

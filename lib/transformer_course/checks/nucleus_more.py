@@ -1,7 +1,8 @@
 """More of ``nucleus``'s catalogue: the wrong answers met in the ninth audit (renormalised down
-the batch, the nucleus returned as log-probabilities, a token drawn from it), each with its
-hint and a learner-style example (in ``nucleus_learners``). The right nucleus is lib's own
-``keep_top_p`` in float64, as in ``nucleus.reference``.
+the batch, the nucleus returned as log-probabilities, a token drawn from it) and in the
+forty-first round (the nucleus cut at 1 − top_p; masked_fill given the tokens to keep, so that
+only the tail stays), each with its hint and a learner-style example (in ``nucleus_learners``).
+The right nucleus is lib's own ``keep_top_p`` in float64, as in ``nucleus.reference``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import torch
 
 from ..sampling import keep_top_p
 from . import nucleus_learners as learner
+from .describe import same
 from .harness import Mistake
 
 
@@ -43,6 +45,39 @@ def _drew_a_token(fn, case, got) -> bool:
     )
 
 
+# A row where the nucleus at 1 − top_p differs from every near miss of the nucleus at top_p (the
+# crossing token left out, the first kept or not): at 0.9 all three tokens stay, at 0.1 one.
+_TELLS_ONE_MINUS_APART = (torch.tensor([[0.5, 0.3, 0.2]]), 0.9)
+
+
+def _one_minus_top_p(fn, case, got) -> bool:
+    """The nucleus of 1 − top_p, here and on a row where nothing else gives it."""
+    probs, top_p = case
+    if not 0.0 < 1 - top_p or not isinstance(got, torch.Tensor):
+        return False
+    if not same(got, keep_top_p(probs.double(), 1 - top_p), 1e-5):
+        return False
+    probe, p = _TELLS_ONE_MINUS_APART
+    return same(fn(probe.clone(), p), keep_top_p(probe.double(), 1 - p), 1e-5)
+
+
+def _the_tail(probs, top_p):
+    """What the nucleus leaves out, renormalised: the mask of the tokens to keep was filled."""
+    probs = probs.double()
+    tail = probs * (keep_top_p(probs, top_p) == 0)
+    return tail / tail.sum(dim=-1, keepdim=True)
+
+
+ONE_MINUS_TOP_P = Mistake(
+    name="cut at 1 − top_p",
+    hint="Your nucleus holds 1 − top_p of the probability, not top_p: top_p is the share the "
+    "likeliest tokens KEEP (0.9: they hold 90 %), not the share of the tail to cut. Keep a token "
+    "while the tokens ranked above it hold less than top_p itself.",
+    compute=None,
+    recognise=_one_minus_top_p,
+    example=learner.cuts_one_minus_top_p,
+)
+
 MORE_MISTAKES = (
     Mistake(
         name="renormalised down the batch",
@@ -69,5 +104,13 @@ MORE_MISTAKES = (
         compute=None,
         recognise=_drew_a_token,
         example=learner.draws_a_token,
+    ),
+    Mistake(
+        name="the tail kept",
+        hint="You kept the tail and dropped the nucleus: masked_fill(mask, 0.0) fills where the "
+        "mask is True, so its mask must mark the tokens to DROP, those whose tokens ranked above "
+        "already hold top_p or more (above >= top_p), not the ones to keep.",
+        compute=_the_tail,
+        example=learner.keeps_the_tail,
     ),
 )
