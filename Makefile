@@ -31,7 +31,7 @@ CHAPTER ?=
 FLOOR  := $(shell sed -nE 's/^requires-python = ">=([0-9.]+)".*/\1/p' pyproject.toml)
 CHECK_FLOOR := import sys; sys.exit(sys.version_info < tuple(map(int, "$(FLOOR)".split("."))))
 
-TARGETS := help env lab reset status test test-fast test-browser test-install html bench memory lint format sync clean distclean lock
+TARGETS := help env keep-env lab reset status test test-fast test-browser test-install html bench memory lint format sync clean distclean lock
 .PHONY: $(TARGETS)
 
 # `make reset 03` (or 3, all, 03_queries_keys_values) reads as `make reset CHAPTER=03`: the words
@@ -82,14 +82,26 @@ $(STAMP): requirements.lock pyproject.toml
 
 env: $(STAMP)  ## create .venv with the pinned environment (done by every target that needs it)
 
-lab: env  ## open JupyterLab on your copies of the chapters (workspace/), chapter 00 open
+# lab, reset and status open the learner's work: once .venv has been installed, an update that
+# fails (offline after a `git pull` that changed requirements.lock or pyproject.toml) leaves
+# them on the environment they had, where it stopped them. env, test and the rest still stop.
+ifeq ($(wildcard $(STAMP)),)
+WORK_ENV := env
+else
+WORK_ENV := keep-env
+endif
+keep-env:
+	@$(MAKE) --no-print-directory -q $(STAMP) 2>/dev/null || $(MAKE) --no-print-directory $(STAMP) || \
+		echo "Could not update $(VENV) to the course's new versions (above): going on with the one you had. Run make env again when you are online." >&2
+
+lab: $(WORK_ENV)  ## open JupyterLab on your copies of the chapters (workspace/), chapter 00 open
 	$(BIN)/python -m transformer_course.workspace lab --port $(PORT)
 
-reset: env  ## a fresh copy of a chapter in workspace/: make reset 03 (or all); yours is backed up
+reset: $(WORK_ENV)  ## a fresh copy of a chapter in workspace/: make reset 03 (or all); yours is backed up
 	@[ -n "$(CHAPTER)" ] || { echo "Say which: make reset 03 (or make reset all; also make reset CHAPTER=03)" >&2; exit 2; }
 	$(BIN)/python -m transformer_course.workspace reset "$(CHAPTER)"
 
-status: env  ## which of your copies you changed, and which chapters the course has updated
+status: $(WORK_ENV)  ## which of your copies you changed, and which chapters the course has updated
 	$(BIN)/python -m transformer_course.workspace status
 
 test: env lint  ## run every test (lint, unit, widgets, hygiene, notebooks via nbval, browser when Chromium is present)

@@ -30,7 +30,7 @@ import time  # noqa: F401 (workspace.time, workspace.shutil: as before the split
 from dataclasses import dataclass
 from pathlib import Path
 
-from .workspace_advice import edited_advice, reset_hint
+from .workspace_advice import edited_advice, quoted, reset_hint
 from .workspace_backups import (  # noqa: F401 (BACKUPS … checkpoint_of: importable from here, as before)
     BACKUPS,
     CHECKPOINTS,
@@ -39,6 +39,7 @@ from .workspace_backups import (  # noqa: F401 (BACKUPS … checkpoint_of: impor
     digest,
     digest_or_none,
     new_backup_folder,
+    newest_backup,
     report_reset,
 )
 from .workspace_lab import (  # noqa: F401 (LAB_SETTINGS: the course's settings, here as before)
@@ -48,11 +49,18 @@ from .workspace_lab import (  # noqa: F401 (LAB_SETTINGS: the course's settings,
     lab_command,
     lab_records,
     lab_url,
+    writable_jupyter_dirs,
 )
 
 PATTERN = "[0-9][0-9]_*.ipynb"
 RECORD = ".course.json"  # for each copy: the hash of the course's notebook it was copied from
 EDITED_HERE = "edited in chapters/ itself, not in your workspace (see below)"
+KEPT = "your newest backup of it is"
+NO_LONGER = "no longer in the course (renamed or removed); your copy stays as it is"
+DELETED_HERE = (
+    "deleted from chapters/ in this checkout, not by the course: in the course folder, `git restore "
+    "--source=HEAD --staged --worktree chapters/{name}` brings it back; your copy stays as it is"
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,23 @@ class Workspace:
                 "run this in the course folder or pass --course"
             )
         return cls(chapters, Path(folder) if folder else Path(course) / "workspace")
+
+    def check_folder(self) -> None:
+        """ValueError when ``folder`` cannot hold the copies: a file of that name (the learner's
+        notes, say) or a link to nothing (a drive not mounted) made every command fail on
+        "[Errno 17] File exists", or status call every chapter "not copied yet"."""
+        folder = self.folder
+        if folder.is_symlink() and not folder.exists():
+            raise ValueError(
+                f"workspace must be a folder for your copies of the chapters, but {folder} is a link to "
+                f"{os.readlink(folder)}, which does not exist (a drive not mounted?): mount it, or "
+                "remove the link to start a new workspace"
+            )
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(
+                f"workspace must be a folder for your copies of the chapters, but {folder} is a file: "
+                f"rename it (e.g. mv {quoted(folder)} {quoted(str(folder) + '-notes')}), then run this again"
+            )
 
     def course_names(self) -> list[str]:
         return sorted(p.name for p in self.chapters.glob(PATTERN))
@@ -128,6 +153,8 @@ class Workspace:
                 added.append(name)
             elif name not in record and copy.is_file() and self._as_shipped(copy):
                 record[name], adopted = digest(copy), True
+        if added:
+            self._record_committed(added, record, self.edited_chapters())
         if added or adopted or not (self.folder / RECORD).exists():
             self._save_record(record)
         return added
@@ -147,6 +174,11 @@ class Workspace:
         key = str(which).removesuffix(".ipynb")
         key = key.zfill(2) if key.isdigit() else key
         found = [n for n in names if n.removesuffix(".ipynb") == key or n.startswith(f"{key}_")]
+        if len(found) > 1:  # a copy made in chapters/ (JupyterLab's "-Copy1"), or two chapters NN
+            raise ValueError(
+                f"chapter {which!r} could be any of {', '.join(found)}: type the name of one, "
+                f"such as {min(found, key=len).removesuffix('.ipynb')}"
+            )
         if len(found) != 1:
             numbers = ", ".join(n[:2] for n in names)
             raise ValueError(
@@ -166,6 +198,7 @@ class Workspace:
         names = self.select(which)
         self.folder.mkdir(parents=True, exist_ok=True)
         record, done, backups = self.record(), [], Backups(self.folder, self._new_backup_folder)
+        edited = self.edited_chapters()
         try:
             for name in names:
                 done.append((name, self._reset_one(name, record, backups)))
@@ -173,6 +206,7 @@ class Workspace:
                     on_checkpoint(name, backups.checkpoints[name])
                 if on_done:
                     on_done(*done[-1])
+                self._record_committed([name], record, edited)  # after on_done: the backup is named
         finally:  # a reset that stops half-way still records the chapters it did (and one that
             if done:  # did none leaves the record alone: its error, not the record's, is said)
                 self._save_record(record)
@@ -213,30 +247,64 @@ class Workspace:
     def _new_backup_folder(self) -> Path:
         return new_backup_folder(self.folder)
 
+    def git(self, *args: str) -> str | None:
+        """``git ARGS``'s output in the course folder; None where the course folder is no git
+        checkout, git is missing, or the command fails."""
+        out = self._git_bytes(*args)
+        return None if out is None else os.fsdecode(out)
+
+    def _git_bytes(self, *args: str) -> bytes | None:
+        course = self.chapters.parent
+        if not (course / ".git").exists():
+            return None
+        try:
+            run = subprocess.run(["git", "-C", str(course), *args], capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return run.stdout if run.returncode == 0 else None
+
+    def _record_committed(self, names: list[str], record: dict[str, str], edited: set[str]) -> None:
+        """A chapter edited in chapters/ itself is copied as it is there (the learner's edit, or
+        git's conflict markers) but recorded as the version git has committed. Recorded as
+        copied, the copy read "as shipped"; once chapters/ was restored, "newer in the course,
+        you had not changed yours", and a reset replaced it without a backup, edits and all."""
+        for name in set(names) & edited:
+            committed = self._git_bytes("cat-file", "--filters", f"HEAD:chapters/{name}")
+            if committed is not None:  # (none for a chapter git has never committed)
+                record[name] = hashlib.sha256(committed).hexdigest()
+
     def edited_files(self) -> set[str]:
         """Names of the tracked files in chapters/ that git shows changed in this checkout: edits
         made in chapters/ itself, which `git pull` refuses to update and `make lab` never opens.
-        Empty where the course folder is no git checkout, or git is missing."""
-        course = self.chapters.parent
-        if not (course / ".git").exists():
-            return set()
-        command = ["git", "-C", str(course), "diff", "--name-only", "-z", "HEAD", "--", "chapters"]
-        try:
-            run = subprocess.run(command, capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.SubprocessError):
-            return set()
-        return {Path(p).name for p in run.stdout.split("\0") if p} if run.returncode == 0 else set()
+        Empty where the course folder is no git checkout, or git is missing. In a pull's merge,
+        only files that differ from the course merged in too: the rest is the course's update."""
+        changed = self._changed_since("HEAD")
+        return changed & self._changed_since("MERGE_HEAD") if self.merging() else changed
 
-    def edited_chapters(self) -> set[str]:
-        """Chapters whose notebook or .py is among ``edited_files``."""
-        changed = self.edited_files()
+    def _changed_since(self, commit: str) -> set[str]:
+        out = self.git("diff", "--name-only", "-z", commit, "--", "chapters") or ""
+        return {Path(p).name for p in out.split("\0") if p}
+
+    def merging(self) -> bool:
+        """Whether git is in the middle of a merge (a `git pull` that stopped on a conflict)."""
+        return self.git("rev-parse", "-q", "--verify", "MERGE_HEAD") is not None
+
+    def unmerged_files(self) -> set[str]:
+        """Names of the files in chapters/ that a `git stash pop` or a pull left in conflict
+        (conflict markers in the file, and git refuses a plain `git restore` of it)."""
+        out = self.git("ls-files", "--unmerged", "-z", "--", "chapters") or ""
+        return {Path(entry.split("\t", 1)[1]).name for entry in out.split("\0") if "\t" in entry}
+
+    def edited_chapters(self, changed: set[str] | None = None) -> set[str]:
+        """Chapters whose notebook or .py is among ``changed`` (default: ``edited_files``)."""
+        changed = self.edited_files() if changed is None else changed
         return {n for n in self.course_names() if {n, n.removesuffix(".ipynb") + ".py"} & changed}
 
     def _state(self, name: str, record: dict[str, str], edited: bool) -> str:
         """One chapter's entry of ``status``."""
         copy, course = self.folder / name, digest(self.chapters / name)
         if not copy.exists() and not copy.is_symlink():
-            return "deleted from your workspace (lab copies it again)" if name in record else "not copied yet"
+            return self._deleted(name) if name in record else "not copied yet"
         if not copy.is_file():
             return "not a notebook file (reset moves it to .backups/)"
         if name not in record and digest(copy) != course:
@@ -246,13 +314,20 @@ class Workspace:
         words = [w for w, on in (("changed by you", changed), ("newer in the course", newer)) if on]
         return "; ".join(words + [EDITED_HERE] * edited) or "as shipped"
 
+    def _deleted(self, name: str) -> str:
+        """A copy gone from the workspace: a reset killed between moving it to .backups/ and
+        writing the fresh one (SIGKILL) leaves it in a backup that nothing named, so say it."""
+        kept = newest_backup(self.folder, name)
+        return "deleted from your workspace (lab copies it again)" + (f"; {KEPT} {kept}" if kept else "")
+
     def status(self) -> dict[str, str]:
         """For each chapter: 'not copied yet', 'deleted from your workspace', 'as shipped',
         'changed by you', 'newer in the course', or both of the last two; 'differs from the
         course' when the record of the version copied is lost; 'not a notebook file' for a
         folder or a broken link in its place; EDITED_HERE, instead of 'newer in the course',
         when git shows the tracked chapter itself edited in this checkout."""
-        record, states, edited_here = self.record(), {}, self.edited_chapters()
+        record, states, changed = self.record(), {}, self.edited_files()
+        edited_here = self.edited_chapters(changed)
         for name in self.course_names():
             try:
                 states[name] = self._state(name, record, name in edited_here)
@@ -260,8 +335,9 @@ class Workspace:
                 why = err.strerror or err
                 states[name] = f"cannot be read ({why}): give yourself read access to {err.filename}"
         for name in sorted(set(record) - set(states)):  # a chapter the course renamed or removed
-            if (self.folder / name).exists() or (self.folder / name).is_symlink():
-                states[name] = "no longer in the course (renamed or removed); your copy stays as it is"
+            if (self.folder / name).exists() or (self.folder / name).is_symlink():  # (or the learner:
+                gone = name in changed  # git shows it deleted here, and `git pull` may bring it back)
+                states[name] = DELETED_HERE.format(name=name) if gone else NO_LONGER
         return states
 
 
@@ -299,15 +375,40 @@ def _point_at_running_lab(ws: Workspace) -> bool:
     return False
 
 
-def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
-    for name in ws.sync():
-        print(f"workspace: added {name}")
-    for name, state in ws.status().items():
+def _say_states(states: dict[str, str]) -> None:
+    """What `make lab` says of the copies: a newer chapter in the course, a chapter it no longer
+    has, and copies whose record is lost. Those last ones never said a word: a course fix to
+    them went unseen, since no record says which version the learner copied."""
+    for name, state in states.items():
         if "newer in the course" in state:
             kept = "yours moves to .backups/" if "changed by you" in state else "you had not changed yours"
             print(f"workspace: the course has a newer {name}; `{reset_hint(name)}` gets it ({kept})")
         elif state.startswith("no longer in the course"):
             print(f"workspace: {name} is no longer in the course (renamed or removed); yours stays as it is")
+        elif state.startswith("deleted from chapters/"):
+            print(f"workspace: {name}: {state}")
+    unknown = [name for name, state in states.items() if state.startswith("differs from the course")]
+    if unknown:
+        print(
+            f"workspace: {', '.join(unknown)} {'differs' if len(unknown) == 1 else 'differ'} from the "
+            "course's, and no record says which version "
+            f"you copied: if the course updated one, `{reset_hint(unknown[0])}` gets it (yours moves to "
+            ".backups/)"
+        )
+
+
+def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
+    private = writable_jupyter_dirs()
+    if private is not None:
+        blocked = ", ".join(str(p) for p in private[1])
+        print(
+            f"workspace: Jupyter cannot write to {blocked} (a read-only home, or made by `sudo`): "
+            f"it keeps its settings and records for this session in {private[0]}"
+        )
+    for name in ws.sync():
+        kept = newest_backup(ws.folder, name)
+        print(f"workspace: added {name}" + (f" ({KEPT} {kept})" if kept else ""))
+    _say_states(ws.status())
     edited = sorted(ws.edited_chapters())
     if edited:
         print(f"workspace: {edited_advice(ws, edited)}")
@@ -378,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"workspace: could not write JupyterLab settings ({err})", file=sys.stderr)
             return 0
         ws = Workspace.of(find_course(args.course), args.workspace)
+        ws.check_folder()
         return _lab(ws, args, extra) if args.command == "lab" else _report(ws, args)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -36,9 +36,14 @@ def free_name(folder: Path, stem: str, suffix: str = ".ipynb") -> Path:
 
 def edited_advice(ws, names: list[str]) -> str:
     """How to keep edits made in chapters/ itself and let `git pull` update the course again:
-    each edited file of the pair is copied (a .py edited by hand is not in the notebook)."""
-    course, changed = ws.chapters.parent.resolve(), ws.edited_files()
+    each edited file of the pair is copied (a .py edited by hand is not in the notebook). The
+    restore takes the index too: a plain `git restore` left an edit staged by `git add`, and
+    refused a file in conflict. A file in conflict is copied from git's record of the learner's
+    side, not with its conflict markers (no notebook); in a pull's merge, the course's version
+    is the branch merged in, and a commit ends the merge."""
+    course, changed, conflicts = ws.chapters.parent.resolve(), ws.edited_files(), ws.unmerged_files()
     git = "git" if course == Path.cwd().resolve() else f"git -C {quoted(course)}"
+    merging = ws.merging()
     lines = [
         f"{', '.join(names)}: edited in chapters/ itself (git shows the change), not in your copy in "
         "workspace/, the one JupyterLab opens. `git pull` refuses to update a chapter edited there. "
@@ -48,7 +53,20 @@ def edited_advice(ws, names: list[str]) -> str:
         stem = name.removesuffix(".ipynb")
         pair = [f for f in (name, f"{stem}.py") if f in changed] or [name]
         mine = {f: _shown(free_name(ws.folder, stem, Path(f).suffix)) for f in pair}
-        copies = [f"cp {quoted(_shown(ws.chapters / f))} {quoted(mine[f])}" for f in pair]
-        restore = f"{quoted(f'chapters/{name}')} {quoted(f'chapters/{stem}.py')}"
-        lines.append(f"  {' && '.join(copies)} && {git} restore {restore}")
+        copies = [_keep(git, ws, f, mine[f], f in conflicts, merging) for f in pair]
+        paths = f"{quoted(f'chapters/{name}')} {quoted(f'chapters/{stem}.py')}"
+        restore = (
+            f"{git} restore --source={'MERGE_HEAD' if merging else 'HEAD'} --staged --worktree -- {paths}"
+        )
+        end = f" && {git} commit -q --no-edit" if merging else ""
+        lines.append(f"  {' && '.join(copies)} && {restore}{end}")
     return "\n".join(lines)
+
+
+def _keep(git: str, ws, name: str, mine: str, conflicted: bool, merging: bool) -> str:
+    """The command that copies the learner's ``chapters/<name>`` to ``mine``. In conflict, git
+    keeps the learner's side as stage 2 in a merge (their commit), else as stage 3 (the stash
+    popped, or the commit a rebase replays)."""
+    if not conflicted:
+        return f"cp {quoted(_shown(ws.chapters / name))} {quoted(mine)}"
+    return f"{git} show {quoted(f':{2 if merging else 3}:chapters/{name}')} > {quoted(mine)}"

@@ -10,11 +10,13 @@ import contextlib
 import hashlib
 import re
 import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
-from .workspace_advice import free_name, quoted
+from .workspace_advice import edited_advice, free_name, quoted
 
 BACKUPS = ".backups"  # hidden, so JupyterLab's file browser does not list it
 CHECKPOINTS = ".ipynb_checkpoints"  # where Jupyter keeps a notebook's last "Save and Checkpoint"
@@ -137,18 +139,20 @@ def say_reset(name: str, backup: Path | None, already: bool = False, checkpoint:
 def report_reset(ws, which: str) -> int:
     """``reset`` as the command line runs it: a line per chapter as it is done, then how to open
     a backup and an open tab's fresh copy. 1 (and why, on stderr) when a reset fails."""
-    done = []
+    done, names = [], []
     before = reset_folders(ws.folder)
 
     checkpoints: dict[str, Path] = {}
 
     def say(name: str, backup: Path | None) -> None:  # as each is done: an error later still
         done.append(backup)  # leaves the backups made before it named
+        names.append(name)
         already = backup is not None and backup.parent in before
         say_reset(name, backup, already=already, checkpoint=checkpoints.get(name))
 
     try:
-        ws.reset(which, on_done=say, on_checkpoint=checkpoints.__setitem__)
+        with signals_stop_reset():
+            ws.reset(which, on_done=say, on_checkpoint=checkpoints.__setitem__)
     except OSError as err:
         print(
             f"error: {err}. Nothing of yours was deleted: a chapter whose reset failed keeps your "
@@ -156,6 +160,15 @@ def report_reset(ws, which: str) -> int:
             file=sys.stderr,
         )
         return 1
+    except (Stopped, KeyboardInterrupt) as err:
+        signum = err.args[0] if isinstance(err, Stopped) else signal.SIGINT
+        print(
+            f"reset stopped ({signal.Signals(signum).name}). Nothing of yours was deleted: the chapter "
+            f"it was on keeps your copy where it was, in {ws.folder}"
+            + ("; the ones above are done." if done else "."),
+            file=sys.stderr,
+        )
+        return 128 + signum
     last = next((b for b in reversed(done) if b and b.suffix == ".ipynb"), None)
     if last:  # Jupyter server does not serve hidden folders such as .backups/
         mine = free_name(ws.folder, last.stem.removesuffix("-checkpoint")).name
@@ -170,7 +183,48 @@ def report_reset(ws, which: str) -> int:
             "Changes not saved in that tab are in no backup: to keep them, save the tab first "
             "(choose Overwrite), then reset again."
         )
+    _say_edited_here(ws, names)
     return 0
+
+
+def _say_edited_here(ws, names: list[str]) -> None:
+    """A chapter edited in chapters/ itself is copied as it is there: "fresh copy from the
+    course" was then the learner's own edit (or a file with git's conflict markers), unsaid."""
+    edited = sorted(set(names) & ws.edited_chapters())
+    if edited:
+        print(
+            f"Your fresh copy of {', '.join(edited)} holds the edits made in chapters/ itself, not the "
+            f"course's version: reset again after giving chapters/ the course's version.\n"
+            + edited_advice(ws, edited)
+        )
+
+
+class Stopped(BaseException):
+    """A signal that ends the process by default (a kill, the terminal closed) came during a reset."""
+
+
+@contextlib.contextmanager
+def signals_stop_reset():
+    """SIGTERM and SIGHUP raise Stopped while a reset runs. Left to their default, they ended
+    Python at once, between moving the learner's copy to .backups/ and writing the fresh one:
+    the chapter then read "deleted", its copy in a backup that nothing named. Raised, they let
+    the reset put the copy back, as Ctrl-C does. A signal ignored (nohup) stays ignored."""
+    names = ("SIGTERM", "SIGHUP")
+    taken = [getattr(signal, n) for n in names if hasattr(signal, n)]
+    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
+        taken = []
+    taken = [s for s in taken if signal.getsignal(s) == signal.SIG_DFL]
+
+    def stop(signum, frame):
+        raise Stopped(signum)
+
+    for signum in taken:
+        signal.signal(signum, stop)
+    try:
+        yield
+    finally:
+        for signum in taken:
+            signal.signal(signum, signal.SIG_DFL)
 
 
 def reset_folders(workspace: Path) -> set[Path]:

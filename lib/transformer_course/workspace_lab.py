@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import sys
+import tempfile
 import threading
 import urllib.request
 from pathlib import Path
@@ -44,6 +45,44 @@ def install_lab_settings(prefix: Path | str | None = None) -> Path:
         finally:
             tmp.unlink(missing_ok=True)
     return path
+
+
+# The folders Jupyter writes to as it starts, in the order each may depend on the one before
+# (the runtime folder is inside the data folder unless set). A config folder that exists but
+# cannot be written stops it too (it writes ~/.jupyter/migrated), as does the runtime folder.
+JUPYTER_DIRS = (
+    ("JUPYTER_CONFIG_DIR", "jupyter_config_dir"),
+    ("JUPYTER_DATA_DIR", "jupyter_data_dir"),
+    ("JUPYTER_RUNTIME_DIR", "jupyter_runtime_dir"),
+)
+
+
+def writable_jupyter_dirs() -> tuple[Path, list[Path]] | None:
+    """Point Jupyter at a private folder in the temp folder when the ones it writes to as it
+    starts (``~/.jupyter``, ``~/.local/share/jupyter``) cannot be made or written: with a
+    read-only home, or a ~/.jupyter that `sudo make lab` left root's, JupyterLab stopped on a
+    PermissionError traceback, after the course had said nothing. Sets the environment
+    variables for this process (and so for JupyterLab); returns the folder used and the
+    folders that could not be written, or None when Jupyter's own folders will do."""
+    try:
+        from jupyter_core import paths
+    except ImportError:  # no JupyterLab at all: its own error says so
+        return None
+    base, blocked = None, []
+    for variable, where in JUPYTER_DIRS:
+        folder = Path(getattr(paths, where)())
+        if not _writable(folder):
+            base = base or Path(tempfile.mkdtemp(prefix="transformer-course-jupyter-"))
+            blocked.append(folder)
+            os.environ[variable] = str(base / variable.lower())
+    return (base, blocked) if base else None
+
+
+def _writable(folder: Path) -> bool:
+    """Whether ``folder`` is there or can be made, and can be written."""
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder.is_dir() and os.access(folder, os.W_OK)
 
 
 def lab_command(workspace, port: int = 8888, extra: list[str] | tuple = ()) -> list[str]:
