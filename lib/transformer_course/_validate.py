@@ -229,12 +229,26 @@ def strings(name: str, values: object, what: str = "strings") -> list[str]:
 
 
 def ids_in_range(name: str, ids: torch.Tensor, vocab_size: int) -> None:
-    """Every id in [0, vocab_size): read from the tensor, so a meta one (no values) is refused."""
+    """Every id in [0, vocab_size): read from the tensor, so a meta one (no values) is refused.
+    Ids that torch.func maps (``vmap``) cannot be read: they pass unchecked, as PyTorch's layers
+    take them (``int(ids.min())`` failed inside torch, so per-example gradients could not be had)."""
     stored(name, ids)
+    if mapped(ids):
+        return
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
         raise ValueError(
             f"{name} must hold ids in [0, {vocab_size}), got values from {int(ids.min())} to {int(ids.max())}"
         )
+
+
+# A private hook of torch.func, read defensively: a PyTorch without it has no such wrappers.
+_WRAPPED = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)
+
+
+def mapped(x: torch.Tensor) -> bool:
+    """Whether torch.func maps or differentiates ``x`` (vmap, grad, jacrev …): its values cannot
+    be read ("vmap: It looks like you're … calling .item()"). About 0.1 µs."""
+    return _WRAPPED is not None and _WRAPPED(x)
 
 
 def bool_mask(name: str, mask: object) -> torch.Tensor:
@@ -272,9 +286,21 @@ def broadcasts(shape: tuple[int, ...], other_shape: tuple[int, ...]) -> bool:
 def same_device(name: str, x: torch.Tensor, device: torch.device, what: str) -> None:
     """``x`` lives where ``what`` lives (torch cannot mix CPU and GPU tensors in one operation)."""
     if x.device != device:
-        raise ValueError(
-            f"{name} is on {x.device}, {what} on {device}: move it there with {name}.to({str(device)!r})"
+        raise ValueError(f"{name} is on {x.device}, {what} on {device}: {_device_fix(name, x, device, what)}")
+
+
+def _device_fix(name: str, x: torch.Tensor, device: torch.device, what: str) -> str:
+    """The remedy for ``same_device``: a move, unless one side is on the meta device (shapes, no
+    values), where a move is a dead end: a meta tensor cannot be copied out ("Cannot copy out
+    of meta tensor"), and a tensor moved to meta has no values left to compute with."""
+    if x.is_meta:
+        return f"a meta tensor holds no values to move; make {name} on {device} instead"
+    if device.type == "meta":
+        return (
+            f"the meta device holds shapes only, no values to compute with; give {what} values on a "
+            "real device first (a module: .to_empty(device='cpu'), then load_state_dict)"
         )
+    return f"move it there with {name}.to({str(device)!r})"
 
 
 def like(name: str, x: torch.Tensor, reference: torch.Tensor, what: str, *, fix: str = "") -> None:

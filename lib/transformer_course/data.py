@@ -68,7 +68,7 @@ class SequenceSplit:
         return self.src.shape[0]
 
     def __getitem__(self, index) -> SequenceSplit:
-        _check_index(index, len(self))
+        index = _check_index(index, len(self))
         return _part(SequenceSplit, self.src[index], self.tgt[index], self.lengths[index])
 
 
@@ -140,21 +140,23 @@ def _listed(words: list[str], most: int = 8, width: int = 20) -> str:
     return ", ".join(shown) + (f" and {len(words) - most} more" if len(words) > most else "")
 
 
-def _check_index(index: object, n: int) -> None:
-    """A row index of a split of n rows: an int in [-n, n), a slice, or integer ids in range."""
+def _check_index(index: object, n: int) -> object:
+    """A row index of a split of n rows: an int in [-n, n), a slice, or integer ids in range.
+    Returned as torch can index with it: int8 and int16 ids as int64 (torch refuses them,
+    "tensors used as indices must be long, int, byte or bool tensors"); an int64 one unchanged."""
     if isinstance(index, slice):
-        return
+        return index
     if isinstance(index, torch.Tensor) and index.dim() <= 1 and index.dtype in _INDEX_DTYPES:
         _validate.stored("index", index)  # its values are read below
         if index.numel() and (int(index.min()) < -n or int(index.max()) >= n):
             low, high = int(index.min()), int(index.max())
             raise ValueError(f"index must hold rows in [{-n}, {n}), got values from {low} to {high}")
-        return
+        return index if index.dtype in (torch.int64, torch.int32) else index.long()
     if isinstance(index, torch.Tensor) and index.dim() <= 1 and index.dtype not in _INDEX_DTYPES:
         raise ValueError(  # a uint8 or bool tensor would pick rows as a mask, a float one fails
             f"index must hold row numbers as int64 (or int32, int16, int8), got dtype {index.dtype}"
         )
-    index = _validate.integer("index", index, low=-n, high=n)
+    return _validate.integer("index", index, low=-n, high=n)
 
 
 _INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8)  # uint8 would index as a mask
@@ -307,7 +309,7 @@ class PronounSplit:
         return self.ids.shape[0]
 
     def __getitem__(self, index) -> PronounSplit:
-        _check_index(index, len(self))
+        index = _check_index(index, len(self))
         if isinstance(index, numbers.Integral) or (isinstance(index, torch.Tensor) and index.dim() == 0):
             index = int(index)  # numpy's ints and 0-D tensors pick one sentence, as an int does
         idx = range(len(self))[index] if isinstance(index, slice) else index

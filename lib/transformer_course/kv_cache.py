@@ -68,11 +68,17 @@ class KVCache:
         memo[id(self)] = copy
         for name, value in vars(self).items():
             if name != "_owner":
-                setattr(copy, name, deepcopy(value, memo))
+                setattr(copy, name, deepcopy(_detached(value), memo))
         owner = self._owner() if self._owner is not None else None
         copied = memo.get(id(owner)) if owner is not None else None
         copy._owner = weakref.ref(copied) if copied is not None else None
         return copy
+
+    def __getstate__(self) -> dict:
+        """What pickle (and torch.save) keeps: everything but the owner, a weakref, which pickle
+        cannot take ("cannot pickle 'weakref.ReferenceType' object"). The loaded cache belongs to
+        no model, as a deepcopy made without its model does."""
+        return {**vars(self), "_owner": None}
 
     @property
     def length(self) -> int:
@@ -156,6 +162,18 @@ class KVCache:
     def numbers(self) -> int:
         """How many numbers the cache holds: 2 · layers · B · t · d_model."""
         return sum(t.numel() for t in self.keys + self.values if t is not None)
+
+
+def _detached(value: object) -> object:
+    """``value`` (a list of keys or values) with its tensors that are part of a graph (filled by a
+    layer's ``forward_cached`` while gradients were on) detached: deepcopy refuses them ("Only
+    Tensors created explicitly by the user (graph leaves) support the deepcopy protocol"). A
+    copy keeps the keys' values; the graph stays with the original."""
+    if isinstance(value, list):
+        return [_detached(v) for v in value]
+    if isinstance(value, torch.Tensor) and value.grad_fn is not None:
+        return value.detach()
+    return value
 
 
 def _key_dtype(x: torch.Tensor) -> torch.dtype:

@@ -148,6 +148,19 @@ class _Layer(nn.Module):
             )
         self.self_attn_weights: torch.Tensor | None = None
 
+    def __getstate__(self) -> dict:
+        """What a copy (``copy.deepcopy``, pickle) takes: the attention weights kept by a call with
+        ``need_weights=True`` while gradients were on are part of a graph, and deepcopy refuses
+        such a tensor ("Only Tensors created explicitly by the user (graph leaves) support the
+        deepcopy protocol"): ``copy.deepcopy(model)``, to keep the best model so far, failed. The
+        copy keeps their values, detached; the layer itself keeps its own as they are."""
+        state = super().__getstate__()
+        for name in ("self_attn_weights", "cross_attn_weights"):
+            weights = state.get(name)
+            if isinstance(weights, torch.Tensor) and weights.grad_fn is not None:
+                state[name] = weights.detach()
+        return state
+
     @property
     def norm_first(self) -> bool:
         return self.add_norm1.norm_first

@@ -98,6 +98,10 @@ def resolve(model: PronounPointer, ids: torch.Tensor, it_pos: int) -> torch.Tens
     _validate.stored("ids", ids)  # moved to the model's device below: a meta one has nothing to copy
     if len(ids) == 0:
         raise ValueError('ids must hold at least one token (a sentence with "it"), got shape (0,)')
+    if isinstance(it_pos, torch.Tensor) and it_pos.dim() == 0 and not it_pos.is_meta:
+        # split.it_pos[i], a 0-D tensor, read as the int it holds (the split's own positions)
+        if not (it_pos.is_floating_point() or it_pos.is_complex() or it_pos.dtype == torch.bool):
+            it_pos = int(it_pos)
     it_pos = _validate.integer("it_pos", it_pos, low=0, high=len(ids))  # a position in ids
     device = _validate.weights_device("model", model)
     with evaluating(model):  # dropout off: the same sentence always gets the same weights

@@ -86,7 +86,8 @@ class PronounAttention:
     def story_rate(self) -> torch.Tensor:
         """(layers, heads): the share of stories in which each head prefers the referent at
         every one of the story's pronouns."""
-        lost = torch.zeros(*self.wins.shape[:2], self.num_stories)  # (layers, heads, N)
+        # float32 as the losses added, whatever torch's default dtype (float64: index_add_ refused)
+        lost = torch.zeros(*self.wins.shape[:2], self.num_stories, dtype=torch.float32)  # (layers, heads, N)
         lost.index_add_(2, self.story, (~self.wins).float())
         return (lost == 0).float().mean(dim=-1)
 
@@ -199,9 +200,12 @@ def _read_batch(weights: torch.Tensor, part: Sequence[Story], at: str) -> tuple[
     length = weights.shape[-1]
     links = [(i, link) for i, story in enumerate(part) for link in story.links]
     most = max((len(link.distractor_mentions) for _, link in links), default=1)
-    on_referent = torch.zeros(len(links), length)  # (n, L): 1 on each of the referent's mentions
-    on_distractor = torch.zeros(len(links), most, length)  # (n, d, L): the same per distractor
-    counts = torch.ones(len(links), 1 + most)  # (n, 1 + d): mentions of the referent, then each distractor
+    # In the weights' dtype and on their device: einsum refuses to mix float32 and float64 (a
+    # float64 model, or torch's default dtype set to float64, failed inside it).
+    like = {"dtype": weights.dtype, "device": weights.device}
+    on_referent = torch.zeros(len(links), length, **like)  # (n, L): 1 on each of the referent's mentions
+    on_distractor = torch.zeros(len(links), most, length, **like)  # (n, d, L): the same per distractor
+    counts = torch.ones(len(links), 1 + most, **like)  # (n, 1 + d): mentions of referent, distractors
     present = torch.zeros(len(links), most, dtype=torch.bool)  # (n, d): stories differ in d
     for n, (_, link) in enumerate(links):
         on_referent[n, list(link.referent_mentions)] = 1.0
@@ -279,7 +283,8 @@ def stories_won(readings: Mapping[str, PronounAttention], heads: Mapping[str, Pr
     won = torch.stack(
         [readings[heads[w].at].wins[heads[w].layer, heads[w].head, i] for i, w in enumerate(first.words)]
     )
-    lost = torch.zeros(first.num_stories).index_add_(0, first.story, (~won).float())  # (N,)
+    lost = torch.zeros(first.num_stories, dtype=torch.float32)  # (N,), as the losses added below
+    lost.index_add_(0, first.story, (~won).float())
     return float((lost == 0).float().mean())
 
 

@@ -49,7 +49,9 @@ def stable_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
     e = (x - row_max).exp()
     total = e.sum(dim=dim, keepdim=True)
-    return (e / torch.where(total > 0, total, torch.ones_like(total))).to(scores.dtype)
+    # Only a row of nothing but -inf has total 0 (zeros out); a NaN total (a NaN score) must
+    # divide, so that the row is NaN as in torch.softmax, not its raw exponentials (weights > 1).
+    return (e / torch.where(total == 0, torch.ones_like(total), total)).to(scores.dtype)
 
 
 def entropy(weights: torch.Tensor, dim: int = -1) -> torch.Tensor:

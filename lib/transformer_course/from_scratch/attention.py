@@ -147,6 +147,9 @@ class SelfAttention(nn.Module):
             raise ValueError(
                 "mha must take keys and values of embed_dim, without add_bias_kv or add_zero_attn"
             )
+        # Read below (its bias's values) and copied: a meta module has none ("Tensor.item() cannot
+        # be called on meta tensors"); copied into meta, nothing would arrive, without a word.
+        check_holds_weights("mha", mha, self)
         if mha.in_proj_bias is not None and bool(mha.in_proj_bias.any()):
             raise ValueError(
                 "mha.in_proj_bias must be zero (as nn.MultiheadAttention initialises it): "
@@ -157,6 +160,18 @@ class SelfAttention(nn.Module):
         self.fc_out.weight.copy_(mha.out_proj.weight)
         copy_bias(self.fc_out, mha.out_proj.bias)
         return self
+
+
+def check_holds_weights(name: str, theirs: nn.Module, mine: nn.Module) -> None:
+    """Neither PyTorch's module ``theirs`` (called ``name``) nor this design's ``mine`` is on the
+    meta device, which holds shapes only: nothing to read from it, nor to copy into it."""
+    if any(p.is_meta for p in theirs.parameters()):
+        raise ValueError(f"{name} must hold weights to copy, got a module on the meta device")
+    if any(p.is_meta for p in mine.parameters()):
+        raise ValueError(
+            f"this {type(mine).__name__} (the one to copy into) is on the meta device, where nothing can "
+            'be copied: give it memory first with .to_empty(device="cpu")'
+        )
 
 
 def copy_bias(linear: nn.Linear, bias: torch.Tensor | None) -> None:

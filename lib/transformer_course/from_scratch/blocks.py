@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from .. import _validate
-from .attention import SOURCE, AttentionDesign, SelfAttention
+from ..torch_layers import activation_name
+from .attention import SOURCE, AttentionDesign, SelfAttention, check_holds_weights, copy_bias
 
 
 class TransformerBlock(nn.Module):
@@ -59,6 +60,7 @@ class TransformerBlock(nn.Module):
         if not isinstance(layer, nn.TransformerEncoderLayer):
             raise ValueError(f"layer must be an nn.TransformerEncoderLayer, got {type(layer).__name__}")
         _check_torch_layer(layer, self)
+        check_holds_weights("layer", layer, self)
         _copy_block(self, layer.self_attn, layer.norm1, layer.norm2, layer)
         return self
 
@@ -101,7 +103,13 @@ class DecoderBlock(nn.Module):
         src_mask: torch.Tensor | None,
         trg_mask: torch.Tensor | None,
     ) -> torch.Tensor:
-        attended, weights = self.attention(x, x, x, trg_mask)
+        attended, weights = self.attention(x, x, x, trg_mask)  # checks x (and trg_mask) by name
+        for name, memory in (("value", value), ("key", key)):
+            # Else the cross-attention's check names "query", which the caller never passed.
+            if isinstance(memory, torch.Tensor) and memory.dim() and memory.shape[0] != x.shape[0]:
+                raise ValueError(
+                    f"{name} must have the batch size of x ({x.shape[0]}), got shape {tuple(memory.shape)}"
+                )
         self.attention_weights = weights.detach()
         query = self.dropout(self.norm(attended + x))
         return self.transformer_block(value, key, query, src_mask)
@@ -113,8 +121,9 @@ class DecoderBlock(nn.Module):
             raise ValueError(f"layer must be an nn.TransformerDecoderLayer, got {type(layer).__name__}")
         block = self.transformer_block
         _check_torch_layer(layer, block)
+        check_holds_weights("layer", layer, self)
         self.attention.load_from_torch(layer.self_attn)
-        self.norm.load_state_dict(layer.norm1.state_dict())
+        _copy(self.norm, layer.norm1)
         # PyTorch's cross-attention, norm2, feed-forward and norm3 are this design's inner block.
         _copy_block(block, layer.multihead_attn, layer.norm2, layer.norm3, layer)
         return self
@@ -122,10 +131,18 @@ class DecoderBlock(nn.Module):
 
 def _copy_block(block: TransformerBlock, attn: nn.MultiheadAttention, norm_a, norm_b, layer) -> None:
     block.attention.load_from_torch(attn)
-    block.norm1.load_state_dict(norm_a.state_dict())
-    block.norm2.load_state_dict(norm_b.state_dict())
-    block.feed_forward[0].load_state_dict(layer.linear1.state_dict())
-    block.feed_forward[2].load_state_dict(layer.linear2.state_dict())
+    for mine, theirs in ((block.norm1, norm_a), (block.norm2, norm_b)):
+        _copy(mine, theirs)
+    _copy(block.feed_forward[0], layer.linear1)
+    _copy(block.feed_forward[2], layer.linear2)
+
+
+def _copy(mine: nn.Module, theirs: nn.Module) -> None:
+    """Copy the weight and bias of an nn.Linear or nn.LayerNorm. PyTorch's layer built with
+    bias=False has none: a bias of zero here computes the same (load_state_dict failed inside,
+    "Missing key(s) in state_dict: "bias"", half the block copied)."""
+    mine.weight.copy_(theirs.weight)
+    copy_bias(mine, theirs.bias)
 
 
 def _check_torch_layer(layer: nn.Module, block: TransformerBlock) -> None:
@@ -135,7 +152,8 @@ def _check_torch_layer(layer: nn.Module, block: TransformerBlock) -> None:
             f"layer must have d_model={size}, dim_feedforward={hidden}; "
             f"got {layer.linear1.in_features}, {layer.linear1.out_features}"
         )
-    if layer.norm_first or layer.activation not in (torch.relu, nn.functional.relu):
+    # activation_name reads it as lib does: F.relu, torch.relu, or an nn.ReLU() module, all one ReLU.
+    if layer.norm_first or activation_name(layer.activation) != "relu":
         raise ValueError(
             "layer must be post-norm (norm_first=False) with activation='relu', as this design is"
         )

@@ -14,7 +14,7 @@ from torch import nn
 
 from .. import _validate
 from ..model import Transformer as CourseTransformer
-from .attention import SOURCE, AttentionDesign, copy_bias
+from .attention import SOURCE, AttentionDesign, check_holds_weights, copy_bias
 from .blocks import DecoderBlock, TransformerBlock
 
 MAX_LAYERS = 1000  # layers per stack: a billion small ones would take hours to build
@@ -65,6 +65,12 @@ class _Embedded(nn.Module):
     @torch.no_grad()
     def load_embeddings(self, words: torch.Tensor, positions: torch.Tensor) -> None:
         """words (vocab_size, embed_size) and positions (≥ max_length, embed_size) as the tables."""
+        self.check_tables(words, positions)
+        for table, mine in ((words, self.word_embedding), (positions, self.position_embedding)):
+            mine.weight.copy_(table[: mine.num_embeddings])
+
+    def check_tables(self, words: torch.Tensor, positions: torch.Tensor) -> None:
+        """What ``load_embeddings`` copies: both tables checked before either is."""
         for name, table, mine in (
             ("words", words, self.word_embedding),
             ("positions", positions, self.position_embedding),
@@ -76,13 +82,13 @@ class _Embedded(nn.Module):
                     f"{name} must have at least {mine.num_embeddings} rows of {self.embed_size}, "
                     f"got shape {tuple(table.shape)}"
                 )
-            mine.weight.copy_(table[: mine.num_embeddings])
 
     def _load_stack(self, stack: nn.Module, torch_class: type, name: str) -> None:
         if not isinstance(stack, torch_class):
             raise ValueError(f"{name} must be an nn.{torch_class.__name__}, got {type(stack).__name__}")
         if len(stack.layers) != len(self.layers):
             raise ValueError(f"{name} must have {len(self.layers)} layers, got {len(stack.layers)}")
+        check_holds_weights(name, stack, self)  # else the first layer's message names "layer"
         if stack.norm is not None:
             raise ValueError(
                 f"{name} ends in a LayerNorm, which this design lacks: set {name}.norm = None "
@@ -256,13 +262,26 @@ class Transformer(nn.Module):
         """
         if not isinstance(model, CourseTransformer):
             raise ValueError(f"model must be the course's model.Transformer, got {type(model).__name__}")
-        for mine, embed in ((self.encoder, model.src_embed), (self.decoder, model.trg_embed)):
-            token = embed.token
-            factor = math.sqrt(token.d_model) if token.scale else 1.0
-            mine.load_embeddings(token.weight * factor, embed.position.pe)
+        _validate.weights_device("model", model)  # a meta model: named here, not as "words"
+        # Every table checked before any is copied: a refusal leaves this model as it was.
         out, want = model.output, tuple(self.decoder.fc_out.weight.shape)
         if tuple(out.weight.shape) != want:
             raise ValueError(f"model's output layer must be {want}, got {tuple(out.weight.shape)}")
+        tables = []
+        sides = ((self.encoder, model.src_embed, "src"), (self.decoder, model.trg_embed, "trg"))
+        for mine, embed, side in sides:
+            token = embed.token
+            if token.vocab_size != mine.word_embedding.num_embeddings:  # a bigger one was cut silently
+                raise ValueError(
+                    f"model must have a {side} vocabulary of {mine.word_embedding.num_embeddings} tokens, "
+                    f"as this model's {side}_vocab_size; got {token.vocab_size}"
+                )
+            factor = math.sqrt(token.d_model) if token.scale else 1.0
+            tables.append((mine, token.weight * factor, embed.position.pe))
+        for mine, words, positions in tables:
+            mine.check_tables(words, positions)
+        for mine, words, positions in tables:
+            mine.load_embeddings(words, positions)
         self.decoder.fc_out.weight.copy_(out.weight)
         copy_bias(self.decoder.fc_out, out.bias)
         return self
