@@ -457,3 +457,16 @@ def test_per_example_gradients_under_vmap_equal_one_example_at_a_time(build):
     for i, row in enumerate(ids):
         for name, value in grad(_one_loss, argnums=1)(model, params, row).items():
             torch.testing.assert_close(per_example[name][i], value, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_a_cosine_in_half_precision_stays_within_one(dtype):
+    """bfloat16 rounded a row's length and its products: a cosine of 1.01 (a widget drew it)."""
+    from transformer_course.embeddings import similarity_matrix
+
+    vectors = torch.randn(40, 24, generator=torch.Generator().manual_seed(3)).to(dtype)
+    sims = similarity_matrix(vectors, "cosine")
+    assert sims.dtype == dtype
+    assert float(sims.abs().max()) <= 1.0
+    want = torch.nn.functional.cosine_similarity(vectors.float()[:, None], vectors.float()[None], dim=-1)
+    assert torch.allclose(sims.float(), want, atol=1e-2)

@@ -81,6 +81,10 @@ def similarity_matrix(vectors: torch.Tensor, kind: str = "cosine") -> torch.Tens
     if kind == "dot":
         return vectors @ vectors.T
     if kind == "cosine":
-        unit = F.normalize(vectors, dim=-1)
-        return unit @ unit.T
+        # float16 and bfloat16 round a row's length and its products: a cosine came out as 1.01.
+        # Computed in float32 and kept within [-1, 1], then handed back in the vectors' dtype.
+        low = vectors.dtype in (torch.float16, torch.bfloat16)
+        unit = F.normalize(vectors.float() if low else vectors, dim=-1)
+        sims = unit @ unit.T
+        return sims.clamp(-1.0, 1.0).to(vectors.dtype) if low else sims
     raise ValueError(f"kind must be 'cosine' or 'dot', got {kind!r}")
