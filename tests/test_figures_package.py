@@ -16,6 +16,7 @@ import plotly.io as pio
 import plotly.subplots
 import pytest
 import torch
+from _colour_vision import SIMULATIONS, distance
 from transformer_course import figures
 from transformer_course.cost import AttentionCost
 from transformer_course.figures import palette, themes
@@ -227,7 +228,7 @@ def test_a_faint_line_shows_on_the_dark_page_at_least_as_well_as_on_the_light():
 def test_a_heatmap_on_the_dark_page_grows_brighter_with_its_value():
     # Blues on #111111 drew every weight near 0 as a bright block and the largest as the
     # darkest cell. Dark: 0 is close to the page, and the contrast against it grows with
-    # the value (RdBu: with the distance from zero, either way).
+    # the value (RdBu: with the distance from zero, either way, in red or blue).
     paper = themes.DARK.template.layout.paper_bgcolor
     swap = themes.theme_swap()["colours"]
 
@@ -241,7 +242,9 @@ def test_a_heatmap_on_the_dark_page_grows_brighter_with_its_value():
     middle = len(rdbu) // 2
     falling, rising = rdbu[: middle + 1], rdbu[middle:]
     assert falling == sorted(falling, reverse=True) and rising == sorted(rising)
-    assert rdbu[middle] < 1.5 and min(rdbu[0], rdbu[-1]) > 10
+    # The ends saturated colours that stand out, not pale tints (the most negative score read
+    # as a blank cell): 4.5:1 at the least (tests/test_figures_round41.py: their saturation).
+    assert rdbu[middle] < 1.5 and min(rdbu[0], rdbu[-1]) > 4.5
     assert [swap[c] for _, c in palette.DIVERGING_REVERSED] == [swap[c] for _, c in palette.DIVERGING][::-1]
     # The light page keeps plotly's scales: the swap is only for the dark one.
     assert themes.theme().name == "light" and palette.SEQUENTIAL[0][1] == "rgb(247,251,255)"
@@ -292,42 +295,9 @@ def test_no_colour_is_written_out_in_a_figure_function():
         )
 
 
-# Machado, Oliveira & Fernandes (2009), severity 1: how linear RGB looks with each kind
-# of dichromacy. Two colours that must be told apart stay ≥ 20 apart in CIELAB (ΔE76).
-SIMULATIONS = {
-    "typical": np.eye(3),
-    "protanopia": [
-        [0.152286, 1.052583, -0.204868],
-        [0.114503, 0.786281, 0.099216],
-        [-0.003882, -0.048116, 1.051998],
-    ],
-    "deuteranopia": [
-        [0.367322, 0.860646, -0.227968],
-        [0.280085, 0.672501, 0.047413],
-        [-0.011820, 0.042940, 0.968881],
-    ],
-    "tritanopia": [
-        [1.255528, -0.076749, -0.178779],
-        [-0.078411, 0.930809, 0.147602],
-        [0.004733, 0.691367, 0.303900],
-    ],
-}
-
-
-def lab(colour: str, vision: str) -> np.ndarray:
-    srgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)]) / 255
-    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
-    linear = np.clip(np.asarray(SIMULATIONS[vision]) @ linear, 0, 1)
-    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ linear
-    xyz = xyz / np.array([0.95047, 1.0, 1.08883])
-    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
-    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
-
-
-def distance(a: str, b: str, vision: str) -> float:
-    return float(np.linalg.norm(lab(a, vision) - lab(b, vision)))
-
-
+# Two colours that must be told apart stay ≥ 20 apart in CIELAB (ΔE76) to every eye of
+# tests/_colour_vision.py's SIMULATIONS (Machado, Oliveira & Fernandes 2009, shared with
+# tests/test_palette_contrast.py).
 MUST_DIFFER = {
     "referent / distractor": (palette.REFERENT_COLOUR, palette.DISTRACTOR_COLOUR),
     "referent / other": (palette.REFERENT_COLOUR, palette.OTHER_COLOUR),

@@ -306,21 +306,27 @@ DRAWN = {  # a label as given → the text plotly draws, which is what takes roo
 }
 
 
-@pytest.mark.parametrize("script", ["figure_view.js", "export_theme.js"])
-def test_labels_are_measured_as_plotly_draws_them(browser, script):
+def bundle(where: str) -> str:
+    """The JavaScript the live view's module or an exported page's theme script is made of."""
+    from transformer_course.export.page import EXPORT_SCRIPTS
+
+    if where == "live view":
+        return view_js()
+    return "\n".join((STATIC / f).read_text(encoding="utf-8") for f in EXPORT_SCRIPTS)
+
+
+@pytest.mark.parametrize("where", ["live view", "export"])
+def test_labels_are_measured_as_plotly_draws_them(browser, where):
     """<pad> was measured as a tag, 0 px wide (every "<…>" was stripped), so columns of it were
-    thinned too little; "&lt;" as four characters where one is drawn."""
+    thinned too little; "&lt;" as four characters where one is drawn. The live view and the
+    export measure with the one drawnText (static/column_labels.js), each exactly once."""
     import re
-    from pathlib import Path
 
-    import transformer_course
-
-    source = (Path(transformer_course.__file__).parent / "static" / script).read_text(encoding="utf-8")
-    found = re.search(r"function drawnText\(line\) \{.*?\n\s*\}\n", source, re.S)
-    assert found, f"{script} has no drawnText: labels are measured as given, not as drawn"
+    found = re.findall(r"function drawnText\(line\) \{.*?\n\s*\}\n", bundle(where), re.S)
+    assert len(found) == 1, f"the {where} defines drawnText {len(found)} times, not once"
     page = browser.new_page()
     try:
-        got = page.evaluate(f"(labels) => {{ {found.group(0)}; return labels.map(drawnText); }}", list(DRAWN))
+        got = page.evaluate(f"(labels) => {{ {found[0]}; return labels.map(drawnText); }}", list(DRAWN))
     finally:
         page.close()
     assert got == list(DRAWN.values())

@@ -23,6 +23,9 @@ from .snapshot import SNAPSHOT_CELL, SNAPSHOT_MIME, snapshot_missing
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "page.html.j2"  # extends static/offline.html.j2
+# The page's theme script, in this order: what it shares with the live view (the colour swap,
+# the column-label rule: widgets/view.py's VIEW_SCRIPTS), then the export's own.
+EXPORT_SCRIPTS = ("theme_swap.js", "column_labels.js", "export_theme.js")
 SOLUTION_TAG = "solution"
 SOLUTION_LEFT_OUT = (
     "*A worked solution is hidden in this page: open the notebook in JupyterLab to see it, "
@@ -212,12 +215,13 @@ def theme_resources(exporter) -> dict[str, str]:
     """What the page needs to follow the reader's light or dark theme (static/export_theme.js):
     JupyterLab Dark's stylesheet, from the lab template nbconvert ships, the dark template
     and colours the live view uses (``theme_swap``, as a script's JSON: no "</" in it), the
-    script itself after the colour swap it shares with the live view, and the course's own
-    stylesheet (code colours that read on a projector, in either theme)."""
+    script itself after the colour swap and column-label rule it shares with the live view
+    (``EXPORT_SCRIPTS``), and the course's own stylesheet (code colours that read on a
+    projector, in either theme)."""
     from ..figures.themes import theme_swap
 
     env = exporter.environment
-    script = "\n".join((STATIC / f).read_text(encoding="utf-8") for f in ("theme_swap.js", "export_theme.js"))
+    script = "\n".join((STATIC / f).read_text(encoding="utf-8") for f in EXPORT_SCRIPTS)
     return {
         "tc_dark_css": env.loader.get_source(env, "static/theme-dark.css")[0],
         "tc_themes": json.dumps(theme_swap(), separators=(",", ":")).replace("</", "<\\/"),

@@ -401,6 +401,30 @@ def head_legend(height: int, **placement) -> dict:
     return dict(orientation="h", x=0.5, xanchor="center") | placement | under_title
 
 
+# Where a legend of names in rows is narrowest: a phone's exported page (354 px) at a slide's
+# 16 px text, the y axis's labels and title taking about 80 px of it. A character is taken as
+# 0.55 em wide, more than most (Arial's average is about 0.45 em, Inter's 0.5), and each name
+# has plotly's swatch and gaps around it (40 px, and 5 between two entries).
+NARROWEST_PLOT_PX, LEGEND_TEXT_PX, EM_PER_CHARACTER, LEGEND_ENTRY_PX = 274, 16, 0.55, 45
+# A row of names at 16 px text, with plotly's spacing (measured: 8 rows took 195 px, padding in).
+LEGEND_ROW_PX = 25
+
+
+def legend_rows(names: Iterable[str], width: float = NARROWEST_PLOT_PX) -> int:
+    """How many rows a horizontal legend of ``names`` takes across a plot ``width`` px wide,
+    at most (``LEGEND_TEXT_PX`` text). As plotly.js lays it out (legend/draw.js): one row if
+    all fit side by side; else every entry takes the widest one's width, as many a row as fit.
+    """
+    width = _validate.finite_number("width", width, at_least=1)
+    entries = [LEGEND_ENTRY_PX + EM_PER_CHARACTER * LEGEND_TEXT_PX * len(str(name)) for name in names]
+    if not entries:
+        return 0
+    if sum(entries) + 5 * (len(entries) - 1) <= width:
+        return 1
+    per_row = max(1, int((width + 5) // (max(entries) + 5)))
+    return -(-len(entries) // per_row)
+
+
 LINE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 DASHED_FROM = 4
 

@@ -15,7 +15,7 @@ import torch
 
 from .. import _validate
 from . import _args
-from .base import FOOT_LEGEND, dashed_lines, figure, hline, log_ticks
+from .base import FOOT_LEGEND, TITLE_ROOM, dashed_lines, figure, head_legend, hline, log_ticks
 
 
 def waves_figure(
@@ -35,6 +35,7 @@ def waves_figure(
     _validate.boolean("sinusoidal", sinusoidal)
     positions = np.arange(pe.shape[0])
     values = pe.detach().cpu().numpy()
+    height = WAVES_HEIGHT + WAVES_LEGEND_ROW * (_legend_rows(len(dims)) - 1)
     return figure(
         dashed_lines(
             [
@@ -51,33 +52,32 @@ def waves_figure(
         ),
         title=title,
         title_at_top=True,
-        height=WAVES_HEIGHT + WAVES_LEGEND_ROW * (_legend_rows(len(dims)) - 1),
+        height=height,
         # Rows of names between the title and the plot: beside it, the legend squeezed the
         # plot to 150 px on a slide (an explorer's third of it); under it, it ran into the
-        # position axis's title once a slide made the text larger.
-        legend=dict(orientation="h", x=0.5, xanchor="center", y=1.02, yanchor="bottom"),
-        margin=dict(l=10, r=10, t=_waves_top(len(dims)), b=10),
+        # position axis's title once a slide made the text larger. Hung from under the title
+        # (head_legend), with plotly setting its rows aside above the plot: anchored to the
+        # plot's top in a margin of fixed rows, chapter 02's three names wrapped onto a second
+        # row below 400 px and reached 13 px into the title.
+        legend=head_legend(height),
+        margin=dict(l=10, r=10, t=TITLE_ROOM, b=10),
         xaxis=dict(title=dict(text="position")),
         yaxis=dict(title=dict(text="value"), range=[-1.1, 1.1] if sinusoidal else None),
     )
 
 
 # The figure's height with one row of legend (as tall as before the legend moved above, so
-# that chapter 02's slide of three waves still fits the screen); each further row adds one.
+# that chapter 02's slide of three waves still fits the screen); each further row the names are
+# expected to take adds one, so that the plot keeps its height (plotly sets the rows aside
+# above it, head_legend, as many as they wrap onto): three fit a row across a page; the
+# explorer's four, in a third of a slide at 16 px ("dim 10 (sin)" and its line take about
+# 140 px of 400), two rows.
 WAVES_HEIGHT = 320
-# The top margin: the title (22 px on a slide) and a row of legend for every
-# ``WAVES_PER_ROW`` waves: three fit a row across a page; the explorer's four, in a third
-# of a slide at 16 px ("dim 10 (sin)" and its line take about 140 px of 400), two rows.
-WAVES_TOP, WAVES_LEGEND_ROW, WAVES_PER_ROW = 50, 26, 3
+WAVES_LEGEND_ROW, WAVES_PER_ROW = 26, 3
 
 
 def _legend_rows(n: int) -> int:
     return -(-n // WAVES_PER_ROW)
-
-
-def _waves_top(n: int) -> int:
-    """The top margin of a waves figure with ``n`` lines: its title and rows of legend."""
-    return WAVES_TOP + WAVES_LEGEND_ROW * _legend_rows(n)
 
 
 def repeated_product_figure(values: torch.Tensor, factor: float, *, title: str = "") -> go.Figure:

@@ -113,11 +113,16 @@ DARK = Theme(
 # A heatmap on the dark page. Blues runs from white (0) to navy (1): on #111111 every cell
 # near zero would be a bright block and the largest weight the darkest, the reverse of what
 # the eye reads as "more". In the dark theme each colour of the scale takes its mirror's, so
-# 0 is navy, close to the page, and 1 is the brightest. RdBu is mirrored within each half:
-# zero is a dark grey and the extremes are the lightest red and blue, so small values fade
-# into the page and large ones stand out. (Per colour, so RdBu_r follows.) Written as "#hex",
-# never as the "rgb(…)" strings being replaced: a swap never swaps a colour twice.
+# 0 is navy, close to the page, and 1 is the brightest.
+# RdBu: zero is DARK_MIDDLE, a grey a little lighter than the page (1.33:1), and each step away
+# from it mixes in more of a saturated red (below zero) or blue (above), up to DARK_NEGATIVE and
+# DARK_POSITIVE at the ends: the further from zero, the brighter and the more coloured, so small
+# values fade into the page and large ones stand out in their colour. Mirrored within each half
+# (as before), the ends were RdBu's palest tints (#fddbc7, #d1e5f0, saturation 0.2): chapter
+# 03's most negative score read as a blank cell. (Per colour, so RdBu_r follows.) Written as
+# "#hex", never as the "rgb(…)" strings being replaced: a swap never swaps a colour twice.
 DARK_MIDDLE = "#2b2b2b"
+DARK_NEGATIVE, DARK_POSITIVE = "#f0603f", "#4aa3ec"  # 5.8:1 and 7.0:1 on the page, saturation 0.7
 
 
 def _hex(colour: str) -> str:
@@ -126,15 +131,21 @@ def _hex(colour: str) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+def _towards(end: str, share: float) -> str:
+    """DARK_MIDDLE mixed with ``end`` ("#rrggbb"), ``share`` of the way (0: the middle, 1: end)."""
+    a, b = (bytes.fromhex(c[1:]) for c in (DARK_MIDDLE, end))
+    return "#" + "".join(f"{round(x + (y - x) * share):02x}" for x, y in zip(a, b))
+
+
 def dark_scale_colours() -> dict[str, str]:
     """Each colour of the light theme's heatmap scales → the one it takes on the dark page."""
     blues = [c for _, c in SEQUENTIAL]
     swap = {c: _hex(m) for c, m in zip(blues, reversed(blues))}
     rdbu = [c for _, c in DIVERGING]
     half = len(rdbu) // 2  # 11 colours: 5 reds, the white middle, 5 blues
-    reds, blues_ = rdbu[:half], rdbu[half + 1 :]
-    swap |= {c: _hex(m) for c, m in zip(reds, reversed(reds))}
-    swap |= {c: _hex(m) for c, m in zip(blues_, reversed(blues_))}
+    for k in range(1, half + 1):  # k steps from the middle, each way
+        swap[rdbu[half - k]] = _towards(DARK_NEGATIVE, k / half)
+        swap[rdbu[half + k]] = _towards(DARK_POSITIVE, k / half)
     swap[rdbu[half]] = DARK_MIDDLE
     return swap
 

@@ -16,11 +16,13 @@ from .. import _validate
 from . import _args, themes
 from .base import (
     FOOT_LEGEND,
+    LEGEND_ROW_PX,
     TITLE_ROOM,
     dashed_lines,
     figure,
     head_legend,
     hline,
+    legend_rows,
     line_label,
     log_ticks,
     vline,
@@ -264,7 +266,23 @@ def progress_curve_figure(
     )
 
 
-PROGRESS_HEIGHT = 320
+# The figure's height, which holds PROGRESS_ROWS rows of names above a plot of about 150 px
+# at a slide's text (each further row the names take at 354 px adds its height: legend_rows).
+PROGRESS_HEIGHT, PROGRESS_ROWS = 320, 2
+
+
+def _progress_height(rows: int) -> int:
+    """The height of a progress chart whose names take ``rows`` rows on the narrowest page.
+
+    At 320 px, chapter 09's eight names took a row each at 354-400 px, more than the half of
+    the figure plotly lets a legend have, and the legend scrolled over the plot's lines. Each
+    row past PROGRESS_ROWS adds its height, and half the figure holds them all. (Not a larger
+    share through legend.maxheight: a deck draws a figure as short as 220 px, and a legend
+    allowed more than half of that left plotly no room for the plot: "Something went wrong
+    with axis scaling".)
+    """
+    grown = PROGRESS_HEIGHT + LEGEND_ROW_PX * max(0, rows - PROGRESS_ROWS)
+    return max(grown, 2 * (LEGEND_ROW_PX * rows + 10))  # 10: the legend's padding
 
 
 def progress_curves_figure(
@@ -283,6 +301,7 @@ def progress_curves_figure(
     steps = _progress_args(steps, {f"series[{k!r}]": v for k, v in series.items()}, current, percent, y_title)
     series = {name: _args.as_numbers(values).tolist() for name, values in series.items()}
     scale = 100.0 if percent else 1.0
+    height = _progress_height(legend_rows(series))
     return figure(
         dashed_lines(
             [
@@ -300,10 +319,10 @@ def progress_curves_figure(
         ),
         title=title,
         title_at_top=True,
-        height=PROGRESS_HEIGHT,
+        height=height,
         # Rows under the title, above the plot: below the plot the legend ran into the axis
         # title once a slide made the text larger. Plotly adds the rows' height to the top margin.
-        legend=head_legend(PROGRESS_HEIGHT),
+        legend=head_legend(height),
         margin=dict(l=10, r=10, t=TITLE_ROOM, b=10),
         shapes=[] if current is None else [vline(current)],
         xaxis=dict(title=dict(text="training step")),

@@ -188,6 +188,23 @@ function withoutCellText(spec, drop) {
   else spec.data[last] = { ...spec.data[last], showscale: true };
 }
 
+// A legend hung from under the title (figures/base.py: head_legend) is placed on the figure
+// (yref "container") at a fraction of its height, worked out for the height it asks for. Drawn
+// shorter on a slide it kept the fraction, not the px, and rose into the title (chapter 09's
+// progress chart, 470 px asked, 220 drawn: 22 px from the top under a 22 px title); it keeps its
+// distance from the top in px, the title's room. Plotly lets it take half the figure, and a
+// legend hung that low left no room for the plot ("Something went wrong with axis scaling": no
+// figure at all): it takes at most what leaves DECK_PLOT_ROOM px for the plot and its x axis,
+// and scrolls past that.
+const DECK_PLOT_ROOM = 110;
+function keepUnderTitle(legend, asked, drawn) {
+  if (!legend || legend.yref !== "container" || legend.yanchor !== "top" || typeof legend.y !== "number") return;
+  if (!(asked > drawn && drawn > 0)) return;
+  const top = (1 - legend.y) * asked;  // px from the figure's top
+  legend.y = Math.max(0, 1 - top / drawn);
+  legend.maxheight = Math.max(30, Math.min(drawn / 2, drawn - top - DECK_PLOT_ROOM));
+}
+
 function themed(text, themes, div) {
   const spec = isDark() && themes && themes.template ? darkSpec(text, themes) : JSON.parse(text);
   spec.layout = spec.layout || {};
@@ -199,7 +216,9 @@ function themed(text, themes, div) {
       if (/^[xy]axis\d*$/.test(key)) spec.layout[key] = { ...spec.layout[key], automargin: true };
     }
     div.dataset.tcAskedHeight = String(spec.layout.height || 0);  // for refit, after a slide change
+    const asked = spec.layout.height || 450;
     spec.layout.height = deckTarget(div, spec.layout.height);
+    keepUnderTitle(spec.layout.legend, asked, spec.layout.height);
     div.dataset.tcDeckHeight = String(spec.layout.height);
     spec.layout.font = { ...(spec.layout.font || {}), size: DECK_FONT };
     if (besideTall(div)) compact(spec.layout);
@@ -324,60 +343,8 @@ function columnLabelsFit(div, asked) {
   return update;
 }
 
-// The least k whose labels plotly draws apart. It stands them upright where no two neighbours
-// touch (plotly's own test: their widths, 2 px apart), and slants them otherwise (its "auto"
-// angle), which reads when they are their font size apart across the slant. Measured on all the
-// labels asked for, whatever is drawn now, so that k does not depend on the angle plotly chose
-// for the labels drawn last.
-function columnStep(axis, own, label, pitch) {
-  const style = getComputedStyle(label), size = parseFloat(style.fontSize);
-  if (!(pitch > 0 && size > 0)) return 0;
-  const widths = labelWidths(own, style);
-  const fixed = typeof axis.tickangle === "number" ? Math.abs(axis.tickangle) % 180 : null;
-  const upright = (k) => widths.every((w, i) => i % k || i + k >= widths.length
-    || (w + widths[i + k]) / 2 + 2 <= k * pitch);
-  // Across the slant, two labels' baselines lie k·pitch·sin(angle) apart.
-  const slanted = (k, angle) => k * pitch * Math.sin((angle * Math.PI) / 180) >= size - 1e-6;
-  for (let k = 1; k <= own.vals.length; k++) {
-    if (fixed === 0 ? upright(k) : fixed !== null ? slanted(k, fixed)
-      : upright(k) || slanted(k, autoAngle(axis, k * pitch, size * widths.lines))) return k;
-  }
-  return own.vals.length;
-}
-
-// The angle plotly slants labels ``gap`` px apart at (its "auto": the first of autotickangles
-// whose labels clear each other by 1.25 lines of text, else the steepest), in degrees.
-function autoAngle(axis, gap, height) {
-  const angles = (Array.isArray(axis.autotickangles) ? axis.autotickangles : [0, 30, 90])
-    .map((a) => (a * Math.PI) / 180);
-  const room = gap / Math.hypot(gap, 1.25 * height);
-  const steep = angles.reduce((a, b) => (Math.abs(Math.cos(a)) < Math.abs(Math.cos(b)) ? a : b));
-  const angle = angles.find((a) => Math.abs(Math.cos(a)) <= room) ?? steep;
-  return Math.abs((angle * 180) / Math.PI) % 180;
-}
-
-// Each label's width in px in the font it is drawn in (one thinned out too); several lines: the longest.
-let ruler = null;
-// A label's text as plotly draws it: its own tags (b, i, sub …) are markup and take no room,
-// any other "<…>" is text (a token such as <pad> or <eos>), and entities become their characters
-// (as_text's "&lt;"): measured as drawn, <pad> is five characters wide, not none.
-function drawnText(line) {
-  return line.split(/(<[^<>]*>)/)
-    .filter((part) => !/^<\/?(b|i|em|sup|sub|s|u|a|span)\b[^>]*>$/i.test(part))
-    .join("")
-    .replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&#(\d+);/g, (_, n) => String.fromCodePoint(+n))
-    .replace(/&amp;/g, "&");
-}
-
-function labelWidths(own, style) {
-  ruler = ruler || document.createElement("canvas").getContext("2d");
-  ruler.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
-  const words = (Array.isArray(own.text) ? own.text : own.vals)
-    .map((t) => String(t ?? "").split(/<br\s*\/?>/i).map(drawnText));
-  const widths = words.map((lines) => Math.max(...lines.map((line) => ruler.measureText(line).width)));
-  widths.lines = Math.max(1, ...words.map((lines) => lines.length));
-  return widths;
-}
+// columnStep, the least k whose labels plotly draws apart: static/column_labels.js (shared
+// with the export, which widgets/view.py puts before this file).
 
 async function fitColumnLabels(Plotly, div, asked) {
   const update = columnLabelsFit(div, asked);

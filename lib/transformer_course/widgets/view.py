@@ -29,9 +29,15 @@ from ..figures.themes import theme_swap
 STATIC = Path(__file__).parent.parent / "static"  # lib/transformer_course/static (package data)
 
 
+# FigureView's module, in this order: what it shares with the exported pages (the colour swap,
+# the column-label rule: export/page.py's EXPORT_SCRIPTS), then the view itself.
+VIEW_SCRIPTS = ("theme_swap.js", "column_labels.js", "figure_view.js")
+
+
 def view_js() -> str:
-    """FigureView's JavaScript: the colour swap it shares with the exported pages, then the view."""
-    return "\n".join((STATIC / f).read_text(encoding="utf-8") for f in ("theme_swap.js", "figure_view.js"))
+    """FigureView's JavaScript: the colour swap and column-label rule it shares with the
+    exported pages, then the view (``VIEW_SCRIPTS``)."""
+    return "\n".join((STATIC / f).read_text(encoding="utf-8") for f in VIEW_SCRIPTS)
 
 
 class PlotlyLibrary(anywidget.AnyWidget):

@@ -1,0 +1,68 @@
+// How many of an axis's words fit side by side: the column-label rule shared by the live view
+// (widgets/view.py puts this file after static/theme_swap.js and before static/figure_view.js:
+// columnLabelsFit) and the exported pages (export/page.py: after theme_swap.js, before
+// static/export_theme.js: thinTicks). One copy, so the two cannot drift apart: a page and the
+// notebook it came from thin the same words at the same width.
+//
+// Only function declarations here, no top-level variable: the export inlines this file into a
+// classic script, where a `let` would be a page-wide binding.
+
+// Columns: the least k whose labels plotly draws apart. It stands them upright where no two
+// neighbours touch (plotly's own test: their widths, 2 px apart), and slants them otherwise
+// (its "auto" angle: 30°, or 90° when closer), which reads when they are their font size
+// apart across the slant. Measured on the axis's own labels (``own``: {vals, text}) whatever
+// the chart shows now, so that k does not depend on the angle plotly chose for the labels drawn
+// last: judged by its widest word, a chart drawn upright at every other word kept 6 of its 11
+// words at 1280 px where all 11 read slanted (chapter 05's "Mean of the 8 heads shown").
+// ``label``: one tick label as drawn (its font); ``pitch``: px between two of the own labels.
+// 0 where there is nothing to measure.
+function columnStep(axis, own, label, pitch) {
+  const style = getComputedStyle(label), size = parseFloat(style.fontSize);
+  if (!(pitch > 0 && size > 0)) return 0;
+  const widths = labelWidths(own, style);
+  const fixed = typeof axis.tickangle === "number" ? Math.abs(axis.tickangle) % 180 : null;
+  const upright = (k) => widths.every((w, i) => i % k || i + k >= widths.length
+    || (w + widths[i + k]) / 2 + 2 <= k * pitch);
+  // Across the slant, two labels' baselines lie k·pitch·sin(angle) apart.
+  const slanted = (k, angle) => k * pitch * Math.sin((angle * Math.PI) / 180) >= size - 1e-6;
+  for (let k = 1; k <= own.vals.length; k++) {
+    if (fixed === 0 ? upright(k) : fixed !== null ? slanted(k, fixed)
+      : upright(k) || slanted(k, autoAngle(axis, k * pitch, size * widths.lines))) return k;
+  }
+  return own.vals.length;
+}
+
+// The angle plotly slants labels ``gap`` px apart at (its "auto": the first of autotickangles
+// whose labels clear each other by 1.25 lines of text, else the steepest), in degrees.
+function autoAngle(axis, gap, height) {
+  const angles = (Array.isArray(axis.autotickangles) ? axis.autotickangles : [0, 30, 90])
+    .map((a) => (a * Math.PI) / 180);
+  const room = gap / Math.hypot(gap, 1.25 * height);
+  const steep = angles.reduce((a, b) => (Math.abs(Math.cos(a)) < Math.abs(Math.cos(b)) ? a : b));
+  const angle = angles.find((a) => Math.abs(Math.cos(a)) <= room) ?? steep;
+  return Math.abs((angle * 180) / Math.PI) % 180;
+}
+
+// A label's text as plotly draws it: its own tags (b, i, sub …) are markup and take no room,
+// any other "<…>" is text (a token such as <pad> or <eos>), and entities become their characters
+// (as_text's "&lt;"): measured as drawn, <pad> is five characters wide, not none.
+function drawnText(line) {
+  return line.split(/(<[^<>]*>)/)
+    .filter((part) => !/^<\/?(b|i|em|sup|sub|s|u|a|span)\b[^>]*>$/i.test(part))
+    .join("")
+    .replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&#(\d+);/g, (_, n) => String.fromCodePoint(+n))
+    .replace(/&amp;/g, "&");
+}
+
+// Each of the axis's own labels' width in px, in the font it is drawn in (a label not drawn
+// now, thinned out, is measured all the same); a label of several lines: its longest.
+// ``widths.lines``: the most lines a label has. One canvas measures them all, made once.
+function labelWidths(own, style) {
+  const ruler = (labelWidths.ruler ||= document.createElement("canvas").getContext("2d"));
+  ruler.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const words = (Array.isArray(own.text) ? own.text : own.vals)
+    .map((t) => String(t ?? "").split(/<br\s*\/?>/i).map(drawnText));
+  const widths = words.map((lines) => Math.max(...lines.map((line) => ruler.measureText(line).width)));
+  widths.lines = Math.max(1, ...words.map((lines) => lines.length));
+  return widths;
+}
