@@ -229,3 +229,19 @@ def test_the_shared_simulation_can_fail_and_names_a_bad_vision():
         _colour_vision.lab("#000000", "achromatopsia")
     with pytest.raises(ValueError, match="colour"):
         _colour_vision.rgb("rgba(0, 0, 0, 0.5)")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_figures_draw_tensors_of_a_half_precision_model(dtype):
+    """A model converted with .half() or .bfloat16() hands its figures such tensors: NumPy has no
+    bfloat16, and the figures failed with "unsupported ScalarType BFloat16"."""
+    g = torch.Generator().manual_seed(0)
+    pe = torch.randn(12, 8, generator=g).to(dtype)
+    wave = figures.waves_figure(pe, [0, 1])
+    assert list(wave.data[0].y) == pytest.approx(pe[:, 0].float().tolist())
+    bars = figures.bar_figure(torch.rand(4, generator=g).to(dtype), ["a", "b", "c", "d"])
+    assert len(bars.data[0].y) == 4
+    product = figures.repeated_product_figure(torch.rand(5, generator=g).to(dtype), 0.5)
+    assert len(product.data[0].y) == 5
+    scores = figures.scores_heatmap(torch.randn(3, 3, generator=g).to(dtype), ["x", "y", "z"])
+    assert scores.data

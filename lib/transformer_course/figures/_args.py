@@ -41,6 +41,10 @@ def stored(name: str, x: object, *, ndim: int, most: int = MAX_VALUES) -> torch.
     return x
 
 
+# A model converted with .half() or .bfloat16() hands its figures these: drawn from float32.
+HALF = (torch.float16, torch.bfloat16)
+
+
 def values(
     name: str,
     x: object,
@@ -53,6 +57,8 @@ def values(
     """``stored``, of real numbers (a bool tensor, a mask?, or a complex one is refused; an
     integer one comes back as float), every one finite (and >= ``at_least``) when asked."""
     x = _validate.real_values(name, stored(name, x, ndim=ndim, most=most))
+    if x.dtype in HALF:  # NumPy has no bfloat16 ("Got unsupported ScalarType BFloat16")
+        x = x.float()
     if finite or at_least is not None:
         _validate.finite_tensor(name, x, at_least=at_least)
     return x
@@ -137,7 +143,8 @@ def as_numbers(given: object) -> np.ndarray | None:
     if isinstance(given, torch.Tensor):
         if given.is_meta:
             return None
-        given = given.detach().cpu().numpy()
+        given = given.detach().cpu()
+        given = (given.float() if given.dtype in HALF else given).numpy()
     if isinstance(given, str | bytes):
         return None
     try:
