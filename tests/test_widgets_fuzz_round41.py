@@ -332,3 +332,22 @@ def test_unknown_note_takes_a_list_of_words(unknown):
     """A str was listed letter by letter: 'q', 'u', 'o', 'k', 'a'."""
     with pytest.raises(ValueError, match=r"^unknown(\[0\])? must be"):
         unknown_note(unknown)
+
+
+def test_a_long_run_draws_at_most_a_few_thousand_steps_and_the_last_exactly():
+    """Every redraw drew every step so far: 0.05 s at 1,000 steps, 3 s at 100,000, so a long run
+    slowed with the square of its length. Past MAX_DRAWN, every k-th step is drawn, and the last."""
+    from transformer_course.training import History
+    from transformer_course.widgets import LiveLossCurve
+    from transformer_course.widgets.loss_curve import MAX_DRAWN
+
+    rng = random.Random(0)
+    for n, drawn_all in ((MAX_DRAWN, True), (10 * MAX_DRAWN + 7, False)):
+        history = History(steps=list(range(n)), losses=[1 + rng.random() for _ in range(n)])
+        curve = LiveLossCurve(total_steps=2 * n, smoothing=10)
+        curve.update(history)
+        raw, smooth = curve.figures["loss"].data[:2]
+        assert len(raw.x) == (n if drawn_all else len(raw.x)) and len(raw.x) <= MAX_DRAWN + 1
+        assert raw.x[-1] == n - 1 and raw.y[-1] == history.losses[-1]
+        assert smooth.y[-1] == pytest.approx(history.smoothed(10)[-1])
+        assert list(raw.x) == sorted(raw.x)

@@ -96,10 +96,11 @@ class LiveLossCurve(Explorer):
             self.note("Training diverged: train again with a smaller learning rate.")
         if log:
             self._note_unplottable(h.losses)
+        steps, losses, smoothed = _thinned(h.steps, h.losses, smoothed)
         return {
             "loss": figures.loss_curve_figure(
-                h.steps,
-                h.losses,
+                steps,
+                losses,
                 smoothed=smoothed,
                 log_y=log,
                 title=self.title,
@@ -132,6 +133,24 @@ class LiveLossCurve(Explorer):
                 "(log 0 = −∞): untick 'log scale' to see them.",
                 key="log",
             )
+
+
+# The most steps drawn: a curve is redrawn every few steps, and each redraw of every step cost
+# time in proportion to the steps so far (0.05 s at 1,000 steps, 3 s at 100,000), so a long run
+# slowed with the square of its length. Past this, every k-th step is drawn, and the last.
+MAX_DRAWN = 3000
+
+
+def _thinned(steps: list, losses: list, smoothed: list) -> tuple[list, list, list]:
+    """Every k-th entry of the three lists, and the last, so that at most about ``MAX_DRAWN``
+    steps are drawn (all of them up to that). A plot a few hundred pixels wide shows no more."""
+    n = len(steps)
+    if n <= MAX_DRAWN:
+        return steps, losses, smoothed
+    keep = list(range(0, n, math.ceil(n / MAX_DRAWN)))
+    if keep[-1] != n - 1:
+        keep.append(n - 1)  # the step just taken, whose loss the info line prints
+    return ([values[i] for i in keep] for values in (steps, losses, smoothed))
 
 
 def _history_problem(h, validation: str) -> str | None:
