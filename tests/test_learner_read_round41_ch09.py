@@ -389,3 +389,14 @@ def test_the_charts_colours_are_said_where_they_are_drawn():
     assert '["oven", "lily"]' in pointer_calls[0]
     (watch,) = [c for c in cells if "### Watch them look back" in c]
     assert "the oven's, then Lily's, would be orange" in " ".join(watch.replace("#", " ").split())
+
+
+def test_the_gpt_checkers_sizes_can_be_told_apart():
+    """A broadcasting error quotes two sizes, and a hint reads which is which: with d_model and
+    max_len both 16, "(16)" could be either (the position table's rows or its width)."""
+    from transformer_course.checks import gpt_parts
+
+    sizes = [gpt_parts.CASE_B, gpt_parts.CASE_L, gpt_parts.CASE_V, gpt_parts.CASE_D, gpt_parts.CASE_MAX_LEN]
+    assert len(set(sizes)) == len(sizes)
+    parts, ids = gpt_parts.cases()[0]
+    assert parts.positions.num_embeddings == gpt_parts.CASE_MAX_LEN != parts.token.embedding_dim

@@ -126,8 +126,8 @@ def one_position_fewer(got: object, parts, ids) -> bool:
 
 
 # The first case's sizes (B = 2 stories of L = 7 tokens, V = 12, d_model = 16, positions up to
-# max_len = 16), which a broadcasting error quotes: the hints and their patterns use these names.
-CASE_B, CASE_L, CASE_V, CASE_D, CASE_MAX_LEN = 2, 7, 12, 16, 16
+# max_len = 20), which a broadcasting error quotes: the hints and their patterns use these names.
+CASE_B, CASE_L, CASE_V, CASE_D, CASE_MAX_LEN = 2, 7, 12, 16, 20
 
 
 def cases() -> list[tuple]:
