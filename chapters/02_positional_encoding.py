@@ -176,7 +176,9 @@ print("the lib's sinusoidal_encoding matches; position 0 is (0, 1, 0, 1, …)")
 #
 # Positions go down, dimensions go across. The left columns flicker from row to row
 # (fast waves); the right columns barely change (slow waves). Every row is a different
-# pattern: a unique fingerprint for each position.
+# pattern: a unique fingerprint for each position. Like the hands of a clock: the second
+# hand alone cannot tell 12:00:10 from 12:01:10, but together with the slower hands
+# every moment has its own reading.
 
 # %% slideshow={"slide_type": "fragment"}
 figures.positional_heatmap(sinusoidal_encoding(50, 64),
@@ -195,10 +197,6 @@ for i in (0, 5, 10):
     wavelength = 2 * math.pi * 10000 ** (2 * i / 64)
     print(f"pair i = {i} (dims {2 * i}, {2 * i + 1}): wavelength {wavelength:6.1f} positions")
 figures.waves_figure(pe64, [0, 10, 20], title="Sines of pairs 0, 5 and 10 (dims 0, 10, 20): fast to slow")
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# Like the hands of a clock: the second hand alone cannot tell 12:00:10 from 12:01:10,
-# but together with the slower hands every moment has its own reading.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Encodings are added to the word vectors

@@ -381,12 +381,11 @@ with torch.no_grad():
 figures.head_grid_figure(grid_weights[0], grid_tokens, title="8 untrained heads on the pizza sentence")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ## Explore: every head, and two heads compared
+#
 # Every head looks somewhere else, only because its random projections differ. The
 # patterns mean nothing yet: training is what gives heads jobs. A few cells below, you
 # train a layer and see it happen.
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ## Explore: every head, and two heads compared
 #
 # - Type your own sentence: all heads update.
 # - Pick which heads to show (Ctrl- or Shift-click for several).
@@ -445,12 +444,14 @@ figures.head_grid_figure(reader.weights[0], row, columns=3,
 # Three different pictures: one head's weight sits just **below** the diagonal (each
 # position looks at the one before it), one's just **above** it (the one after), and one
 # fills the **first column** (everyone looks at the first symbol). The first two also
-# keep a share **on** the diagonal, on the position itself. Measured over all 500
-# held-out rows, at the positions where the three answers are three different places
-# (positions 2 to 6: at position 1 the symbol before is the first one, and position 7
-# has none after it):
+# keep a share **on** the diagonal, on the position itself.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Measured over all 500 held-out rows, at the positions where the three answers are
+# three different places (positions 2 to 6: at position 1 the symbol before is the
+# first one, and position 7 has none after it):
+
+# %% slideshow={"slide_type": "fragment"}
 jobs = head_jobs(reader.weights)                         # (3 heads, 3 questions): mean weight
 measured = torch.arange(2, held_out.shape[1] - 1)        # the positions head_jobs measures
 assert measured.tolist() == [2, 3, 4, 5, 6]               # rows of 8: positions 0 to 7
@@ -464,12 +465,14 @@ assert sorted(jobs.argmax(dim=1).tolist()) == [0, 1, 2]   # each head took a dif
 assert (jobs.max(dim=1).values > 0.5).all()                # and spends most of its weight on it
 neighbour_heads = jobs[:, :2].max(dim=0).indices           # the heads of the previous and the next symbol
 assert (itself[neighbour_heads] > 0.05).all()              # both keep a share on the diagonal
+
+# %% slideshow={"slide_type": "subslide"}
 figures.head_jobs_figure(torch.cat([jobs, itself[:, None]], dim=1),
                          [f"the {job} symbol" for job in JOBS] + ["the position itself"],
                          title=f"Mean weight on each target, held-out rows (positions {int(measured[0])} "
                                f"to {int(measured[-1])})")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # Nobody told a head which job to take: all three started as random projections, and
 # which head ends up with which job depends on the seed. What training does fix is that
 # they **divide the work**, because the loss falls only when every question is answered.

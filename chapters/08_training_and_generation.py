@@ -313,7 +313,7 @@ assert bug[2] == 0.0 and right[2] > bug[2]                      # … and it nev
 figures.loss_comparison_figure({name: losses.tolist() for name, (_, losses, _) in runs.items()},
                                title="Training loss: the copying bug looks better")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # The buggy loss races to almost 0, far below the right one, and yet the model never writes
 # a correct answer: asked to continue `<bos>`, it copies `<bos>` again and again. The right
 # run's loss is higher because predicting the NEXT symbol is the real task, and after the
@@ -458,13 +458,15 @@ figures.progress_curves_figure(
     title="Share of \"it\"'s encoder attention on the words after it (held-out)",
     y_title="% of the row's weight")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # At the start both heads give the predicate about as much as any other words. Then
 # **one head** takes the job and moves most of the row of "it" onto the predicate, while
 # the other keeps looking elsewhere. The mean over the two heads, what
 # `nn.MultiheadAttention` would report by default, rises far less and hides that one head
-# did the work. Here is the trained encoder, head by head, on the pizza sentence: look at
-# the row of "it".
+# did the work.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Here is the trained encoder, head by head, on the pizza sentence: look at the row of "it".
 
 # %% slideshow={"slide_type": "fragment"}
 with torch.no_grad():

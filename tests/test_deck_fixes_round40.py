@@ -39,9 +39,6 @@ KEPT_APART = {
             "figure_view.js fits the eight-head grid to the screen under its code: any lead-in above "
             "would squeeze rows of labels that already sit 14 px apart"
         ),
-        "Three different pictures: one head's weight sits just **below** the diagonal (each": (
-            "the measuring code it announces and its printout are 678 px tall on a 720 px screen"
-        ),
     },
 }
 MIN_CONTROL_CONTRAST = 3.0  # WCAG 1.4.11: a control's parts against what is beside them

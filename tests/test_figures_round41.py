@@ -245,3 +245,12 @@ def test_figures_draw_tensors_of_a_half_precision_model(dtype):
     assert len(product.data[0].y) == 5
     scores = figures.scores_heatmap(torch.randn(3, 3, generator=g).to(dtype), ["x", "y", "z"])
     assert scores.data
+
+
+def test_a_value_over_a_bar_is_never_clipped_by_the_plot_area():
+    """Chapter 05's head-jobs value "0.99" was cut in half when a slide shrank the plot: the text
+    sits outside the bar, above the plot area plotly clips to."""
+    bars = figures.bar_figure(torch.tensor([0.2, 0.99]), ["a", "b"], y_range=(0, 1))
+    assert bars.data[0].cliponaxis is False
+    jobs = figures.head_jobs_figure(torch.tensor([[0.99, 0.01], [0.5, 0.5]]), ["one", "two"])
+    assert all(trace.cliponaxis is False for trace in jobs.data)

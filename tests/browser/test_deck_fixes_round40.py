@@ -17,6 +17,7 @@ from plotly.offline import get_plotlyjs
 from transformer_course import figures, widgets
 from transformer_course.attention import SingleHeadAttention
 from transformer_course.embeddings import TokenEmbedding
+from transformer_course.model import Transformer, TransformerConfig
 from transformer_course.tokenizer import course_vocab
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -68,13 +69,24 @@ def _explorer_boxes():
     masks = widgets.MaskExplorer(vocab, embed, SingleHeadAttention(16), sentences=MASKING_BATCH)
     scaling = widgets.ScalingExplorer(vocab, embed, SCALING_TEXT)
     batch, sentence = masks.controls["sentences"], scaling.controls["text"]
+    # Chapter 07's model explorer, with the chapter's own sentences (round 41: "oven" was hidden).
+    _chapter_holds("07_", MODEL_SOURCE, MODEL_TARGET)
+    config = TransformerConfig(vocab_size=len(vocab), d_model=16, num_heads=2, num_encoder_layers=1,
+                               num_decoder_layers=1, d_ff=32)  # fmt: skip
+    model = widgets.ModelExplorer(Transformer(config), vocab, source=MODEL_SOURCE, target=MODEL_TARGET)
+    source, target = model.controls["source"], model.controls["target"]
     return [
         ("chapter 06's batch", "textarea", _px(batch.layout.width), batch.value.splitlines()),
         ("chapter 04's sentence", "input", _px(sentence.layout.width), [sentence.value]),
+        ("chapter 07's source", "input", _px(source.layout.width), [source.value]),
+        ("chapter 07's target", "input", _px(target.layout.width), [target.value]),
     ]
 
 
-@pytest.mark.parametrize("which", [0, 1], ids=["06-batch", "04-sentence"])
+MODEL_SOURCE, MODEL_TARGET = "the pizza came out of the oven", "it tasted very good"
+
+
+@pytest.mark.parametrize("which", [0, 1, 2, 3], ids=["06-batch", "04-sentence", "07-source", "07-target"])
 def test_a_chapters_text_fits_its_box_on_a_slide(browser, which):
     name, tag, width, lines = _explorer_boxes()[which]
     page = browser.new_page()

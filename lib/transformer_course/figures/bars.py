@@ -67,6 +67,7 @@ def _bar_parts(
         y=values.detach().cpu().numpy(),
         text=[format(v, text_format) for v in values.tolist()],
         textposition="outside",
+        cliponaxis=False,  # a value over a bar near the top stays whole when a slide shrinks the plot
         customdata=hover_labels(bar_labels),  # a learner's "<b>" shown as typed
         hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
     )
@@ -106,6 +107,7 @@ def head_jobs_figure(
             name=job,
             text=[f"{v:.2f}" for v in values[:, j].tolist()],
             textposition="outside",
+            cliponaxis=False,  # chapter 05's "0.99" was cut in half on a slide
             hovertemplate=f"%{{x}} → {as_text(job)}: %{{y:.3f}}<extra></extra>",
         )
         for j, job in enumerate(jobs)

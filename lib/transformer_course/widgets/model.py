@@ -68,8 +68,8 @@ class ModelExplorer(SentenceExplorer):
             vocab,
             model.src_embed.token,  # the model's own token table: the ids go where it lives
             controls={
-                "source": sentence_box(source, description="Source", width="340px", arg="source"),
-                "target": sentence_box(target, description="Target", width="340px", arg="target"),
+                "source": sentence_box(source, description="Source", width="420px", arg="source"),
+                "target": sentence_box(target, description="Target", width="420px", arg="target"),
                 "kind": widgets.Dropdown(
                     options=list(self.KINDS.items()),
                     value=kind,
