@@ -181,3 +181,31 @@ def test_a_paragraph_about_a_chart_is_on_the_charts_slide(stem, start, draws):
         f"{stem}: {start!r} (cell {texts[0]}) is on the slide of cells {slide}, not after the "
         f"figures.{draws} chart it describes; mark it 'fragment' right after that chart"
     )
+
+
+def _toggle_rule(prop: str) -> str:
+    """The value course.css gives ``prop`` of an explorer's chosen toggle button."""
+    from test_deck_fixes_round40 import COURSE_CSS
+
+    css = re.sub(r"/\*.*?\*/", "", COURSE_CSS.read_text(), flags=re.S)
+    for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", css):
+        if ".tc-explorer" in selectors and ".widget-toggle-button.mod-active" in selectors:
+            m = re.search(rf"(?:^|;|\s){prop}\s*:\s*([^;]+)", body)
+            if m:
+                return m.group(1).replace("!important", "").strip()
+    raise AssertionError(f"static/course.css sets no {prop} for an explorer's chosen toggle button")
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_chosen_toggle_button_stands_out_on_either_theme(theme):
+    """Chapter 08's greedy / sample pair: the chosen one was a grey 1.5:1 from the other in dark."""
+    from test_deck_fixes_round40 import THEMES, _contrast, _resolve, _theme_variables
+
+    if not THEMES.is_dir():
+        pytest.skip("JupyterLab's themes are not installed here")
+    variables = _theme_variables(theme)
+    chosen = _resolve(_toggle_rule("background-color"), variables)
+    text = _resolve(_toggle_rule("color"), variables)
+    other = _resolve(variables["--jp-layout-color2"], variables)  # an unchosen button's ground
+    assert _contrast(chosen, other) >= 3.0
+    assert _contrast(text, chosen) >= 4.5
