@@ -11,6 +11,8 @@ from collections.abc import Callable
 import torch
 
 from ..attention import attention_scores
+from . import attention_learners as learner  # noqa: F401 (the examples of attention_more)
+from .attention_more import MORE_SCORES_MISTAKES
 from .harness import Exercise, Mistake, Result, check_then_batch, randn
 from .stale import learner_check
 
@@ -203,7 +205,7 @@ SCORES_MISTAKES += (
         compute=lambda q, k: (q * k).sum(dim=-1),
         example=_learner_scores_only_matching_positions,
     ),
-)
+) + MORE_SCORES_MISTAKES  # met in round 41's battery: in attention_more
 
 
 @learner_check

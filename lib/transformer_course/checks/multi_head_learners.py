@@ -237,3 +237,85 @@ def puts_the_keys_first(x, w_q, w_k, w_v, w_o, num_heads):
     q, k, v = (_split(x @ w, num_heads) for w in (w_q, w_k, w_v))
     heads = torch.softmax(k @ q.transpose(-2, -1) / q.shape[-1] ** 0.5, dim=-1) @ v  # K Qᵀ
     return heads.transpose(1, 2).flatten(2) @ w_o
+
+
+# --- Met in round 41's battery of wrong answers ---
+
+
+def projects_with_f_linear(x, w_q, w_k, w_v, w_o, num_heads):
+    q, k, v = (_split(F.linear(x, w), num_heads) for w in (w_q, w_k, w_v))  # F.linear: x @ w.T
+    return _attend(q, k, v).transpose(1, 2).flatten(2) @ w_o
+
+
+def reads_x_as_length_first(x, w_q, w_k, w_v, w_o, num_heads):
+    """PyTorch's nn.MultiheadAttention without batch_first reads (L, B, D): the same mix-up by hand."""
+    length, b, d_model = x.shape  # x is (B, L, D)
+    q, k, v = ((x @ w).view(length, b, num_heads, -1).permute(1, 2, 0, 3) for w in (w_q, w_k, w_v))
+    return _attend(q, k, v).permute(2, 0, 1, 3).reshape(length, b, d_model) @ w_o
+
+
+def multiplies_by_the_root(x, w_q, w_k, w_v, w_o, num_heads):
+    q, k, v = (_split(x @ w, num_heads) for w in (w_q, w_k, w_v))
+    heads = torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** 0.5, dim=-1) @ v  # meant ÷
+    return heads.transpose(1, 2).flatten(2) @ w_o
+
+
+def softmax_over_dim_0(x, w_q, w_k, w_v, w_o, num_heads):
+    q, k, v = (_split(x @ w, num_heads) for w in (w_q, w_k, w_v))
+    heads = F.softmax(q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5, dim=0) @ v  # dim 0: the batch
+    return heads.transpose(1, 2).flatten(2) @ w_o
+
+
+def leaves_out_the_softmax(x, w_q, w_k, w_v, w_o, num_heads):
+    q, k, v = (_split(x @ w, num_heads) for w in (w_q, w_k, w_v))
+    heads = (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5) @ v
+    return heads.transpose(1, 2).flatten(2) @ w_o
+
+
+def returns_the_heads(x, w_q, w_k, w_v, w_o, num_heads):
+    return _attend(*(_split(x @ w, num_heads) for w in (w_q, w_k, w_v)))  # (B, h, L, d_head)
+
+
+def returns_the_weights(x, w_q, w_k, w_v, w_o, num_heads):
+    q, k, _ = (_split(x @ w, num_heads) for w in (w_q, w_k, w_v))
+    return torch.softmax(q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5, dim=-1)
+
+
+def stops_one_head_short(x, w_q, w_k, w_v, w_o, num_heads):
+    d_head = x.shape[-1] // num_heads
+    heads = []
+    for i in range(num_heads - 1):  # the last head is never computed
+        cols = slice(i * d_head, (i + 1) * d_head)
+        heads.append(_attend(x @ w_q[:, cols], x @ w_k[:, cols], x @ w_v[:, cols]))
+    heads.append(torch.zeros_like(heads[0]))  # its place left at 0, so the sizes fit
+    return torch.cat(heads, dim=-1) @ w_o
+
+
+def adds_and_normalises(x, w_q, w_k, w_v, w_o, num_heads):
+    out = _attend(*(_split(x @ w, num_heads) for w in (w_q, w_k, w_v))).transpose(1, 2).flatten(2) @ w_o
+    return F.layer_norm(x + out, x.shape[-1:])  # chapter 07's Add & Norm, too early
+
+
+def uses_pytorchs_layer(x, w_q, w_k, w_v, w_o, num_heads):
+    mha = torch.nn.MultiheadAttention(x.shape[-1], num_heads, bias=False, batch_first=True)
+    return mha(x, x, x)[0].detach()  # its own random weights, not w_q, w_k, w_v, w_o
+
+
+def attends_over_x_itself(x, w_q, w_k, w_v, w_o, num_heads):
+    heads = _attend(_split(x, num_heads), _split(x, num_heads), _split(x, num_heads))  # no W_Q, W_K, W_V
+    return heads.transpose(1, 2).flatten(2) @ w_o
+
+
+def projects_q_with_w_k(x, w_q, w_k, w_v, w_o, num_heads):
+    heads = _attend(*(_split(x @ w, num_heads) for w in (w_k, w_k, w_v)))  # copy-paste: w_k for Q
+    return heads.transpose(1, 2).flatten(2) @ w_o
+
+
+def projects_k_with_w_q(x, w_q, w_k, w_v, w_o, num_heads):
+    heads = _attend(*(_split(x @ w, num_heads) for w in (w_q, w_q, w_v)))  # copy-paste: w_q for K
+    return heads.transpose(1, 2).flatten(2) @ w_o
+
+
+def leaves_v_unprojected(x, w_q, w_k, w_v, w_o, num_heads):
+    heads = _attend(_split(x @ w_q, num_heads), _split(x @ w_k, num_heads), _split(x, num_heads))
+    return heads.transpose(1, 2).flatten(2) @ w_o

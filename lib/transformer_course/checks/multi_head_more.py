@@ -4,15 +4,19 @@ each with what it computes, its hint and a learner-style example.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
+import torch.nn.functional as F
 
 from . import multi_head_learners as learner
-from .harness import Mistake
+from .attention_more import ignores_arguments
+from .harness import Mistake, draws_at_random
 
 
-def _heads(x, w_q, w_k, w_v, num_heads, *, divide=None, late=False, keys_first=False):
+def _heads(x, w_q, w_k, w_v, num_heads, *, divide=None, late=False, keys_first=False, normalise=None):
     """Every head's output (B, h, L, d_head); ``divide`` replaces √d_head; ``late``: after the softmax;
-    ``keys_first``: scores K Qᵀ, one row per key."""
+    ``keys_first``: scores K Qᵀ, one row per key; ``normalise(scores)`` replaces the softmax."""
     b, length, d_model = x.shape
     d_head = d_model // num_heads
     q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
@@ -20,6 +24,8 @@ def _heads(x, w_q, w_k, w_v, num_heads, *, divide=None, late=False, keys_first=F
     scores = k @ q.transpose(-2, -1) if keys_first else q @ k.transpose(-2, -1)
     if late:
         return torch.softmax(scores, dim=-1) @ v / root
+    if normalise is not None:
+        return normalise(scores / root) @ v
     return torch.softmax(scores / root, dim=-1) @ v
 
 
@@ -116,4 +122,158 @@ MORE_MISTAKES = (
         compute=lambda x, w_q, w_k, w_v, w_o, h: _joined(_heads(x, w_q, w_k, w_v, h, keys_first=True), w_o),
         example=learner.puts_the_keys_first,
     ),
+)
+
+
+# --- Met in round 41's battery of wrong answers ---
+
+
+def _standard(x, w_q, w_k, w_v, w_o, h, **how):
+    return _joined(_heads(x, w_q, w_k, w_v, h, **how), w_o)
+
+
+def _length_first(x, w_q, w_k, w_v, w_o, h):
+    """x read as (L, B, D): attention runs along the batch axis, for each position."""
+    return _standard(x.transpose(0, 1), w_q, w_k, w_v, w_o, h).transpose(0, 1)
+
+
+def _weights(x, w_q, w_k, w_v, w_o, h):
+    d_head = x.shape[-1] // h
+    q, k = ((x @ w).unflatten(-1, (h, d_head)).transpose(1, 2) for w in (w_q, w_k))
+    return torch.softmax(q @ k.transpose(-2, -1) / d_head**0.5, dim=-1)
+
+
+def _last_head_zero(x, w_q, w_k, w_v, w_o, h):
+    heads = _heads(x, w_q, w_k, w_v, h).clone()
+    heads[:, -1] = 0.0
+    return _joined(heads, w_o)
+
+
+def _never_reads(*names: str):
+    """The recognise for a function whose result does not change with the named weights."""
+    return ignores_arguments(*(1 + ("w_q", "w_k", "w_v", "w_o").index(n) for n in names))
+
+
+def _unread(name: str, use: str) -> str:
+    return (
+        f"Your result does not change when {name} changes: your function never uses its argument "
+        f"{name} (a copy-paste slip, or the notebook's {name} read instead?). {use}"
+    )
+
+
+MORE_MISTAKES += (
+    Mistake(
+        name="Q, K, V with the transposed weights",
+        hint="Your queries, keys and values use the transposed matrices, x @ w.T: F.linear(x, w) "
+        "computes that (it takes nn.Linear's (out, in) weights), and so do the ROWS "
+        "w[i*d_head:(i+1)*d_head]. Here q = x @ w_q, and head i owns the COLUMNS "
+        "w_q[:, i*d_head:(i+1)*d_head]. Your W_O step is right.",
+        compute=lambda x, w_q, w_k, w_v, w_o, h: _standard(x, w_q.T, w_k.T, w_v.T, w_o, h),
+        example=learner.projects_with_f_linear,
+    ),
+    Mistake(
+        name="x read as (L, B, D)",
+        hint="Your attention runs along the BATCH axis: x is (B, L, D), batch first, so the tokens "
+        "are dim=1 (nn.MultiheadAttention reads (L, B, D) unless given batch_first=True). Take "
+        "b, length, d_model = x.shape, and attend over the L tokens of each sentence.",
+        compute=_length_first,
+        example=learner.reads_x_as_length_first,
+    ),
+    Mistake(
+        name="multiplied by √d_head",
+        hint="You multiplied each head's scores by √d_head: the scale DIVIDES them, "
+        "softmax(q @ kᵀ / √d_head), so that they do not grow with the heads' width.",
+        compute=lambda x, w_q, w_k, w_v, w_o, h: _standard(
+            x, w_q, w_k, w_v, w_o, h, divide=(x.shape[-1] // h) ** -0.5
+        ),
+        example=learner.multiplies_by_the_root,
+    ),
+    Mistake(
+        name="softmax over the batch",
+        hint="Softmax over the wrong axis: dim=0 of the (B, h, L, L) scores is the BATCH, so the "
+        "sentences of a batch share their weights. Normalise over the keys, the last axis: "
+        "dim=-1.",
+        compute=lambda x, w_q, w_k, w_v, w_o, h: _standard(
+            x, w_q, w_k, w_v, w_o, h, normalise=partial(torch.softmax, dim=0)
+        ),
+        example=learner.softmax_over_dim_0,
+    ),
+    Mistake(
+        name="no softmax",
+        hint="Your heads use the scaled scores themselves as weights: the softmax is missing. "
+        "weights = torch.softmax(q @ k.transpose(-2, -1) / √d_head, dim=-1), then weights @ v.",
+        compute=lambda x, w_q, w_k, w_v, w_o, h: _standard(x, w_q, w_k, w_v, w_o, h, normalise=lambda s: s),
+        example=learner.leaves_out_the_softmax,
+    ),
+    Mistake(
+        name="the heads returned unmerged",
+        hint="You returned the heads' outputs, (B, h, L, d_head): two steps are missing. Merge the "
+        "heads back, out.transpose(1, 2).reshape(B, L, D), then project with W_O: merged @ w_o.",
+        compute=lambda x, w_q, w_k, w_v, w_o, h: _heads(x, w_q, w_k, w_v, h),
+        example=learner.returns_the_heads,
+    ),
+    Mistake(
+        name="the weights returned",
+        hint="You returned the attention WEIGHTS, (B, h, L, L): the function returns what the "
+        "heads make of them, weights @ v, merged back to (B, L, D) and projected with W_O.",
+        compute=_weights,
+        example=learner.returns_the_weights,
+    ),
+    Mistake(
+        name="last head never computed",
+        hint="The last head's columns of your result are zeros before W_O: the loop over the heads "
+        "stops one short. Loop over range(num_heads), all of them.",
+        compute=_last_head_zero,
+        example=learner.stops_one_head_short,
+    ),
+    Mistake(
+        name="Add & Norm applied",
+        hint="You added x and applied a layer norm: that is the Add & Norm around attention "
+        "(chapter 07). Multi-head attention returns merged @ w_o alone.",
+        compute=lambda x, w_q, w_k, w_v, w_o, h: F.layer_norm(
+            x + _standard(x, w_q, w_k, w_v, w_o, h), x.shape[-1:]
+        ),
+        example=learner.adds_and_normalises,
+    ),
+    Mistake(
+        name="none of the weights read",
+        hint="Your result does not change when w_q, w_k, w_v and w_o change: your function uses "
+        "none of its weights. A PyTorch layer made inside it (nn.MultiheadAttention, nn.Linear) "
+        "has its own random weights, and the notebook's w_q … are not this call's. Use the "
+        "arguments: q = x @ w_q, …, and merged @ w_o at the end.",
+        compute=None,
+        recognise=_never_reads("w_q", "w_k", "w_v", "w_o"),
+        example=learner.uses_pytorchs_layer,
+    ),
+    Mistake(
+        name="no Q, K, V projections",
+        hint="Your result does not change when w_q, w_k and w_v change: your heads attend over x "
+        "itself. Project first, q = x @ w_q, k = x @ w_k, v = x @ w_v, then split each into heads.",
+        compute=None,
+        recognise=_never_reads("w_q", "w_k", "w_v"),
+        example=learner.attends_over_x_itself,
+    ),
+    Mistake(
+        name="w_q never read",
+        hint=_unread("w_q", "The queries are q = x @ w_q."),
+        compute=None,
+        recognise=_never_reads("w_q"),
+        example=learner.projects_q_with_w_k,
+    ),
+    Mistake(
+        name="w_k never read",
+        hint=_unread("w_k", "The keys are k = x @ w_k."),
+        compute=None,
+        recognise=_never_reads("w_k"),
+        example=learner.projects_k_with_w_q,
+    ),
+    Mistake(
+        name="w_v never read",
+        hint=_unread("w_v", "The values are v = x @ w_v."),
+        compute=None,
+        recognise=_never_reads("w_v"),
+        example=learner.leaves_v_unprojected,
+    ),
+    # after the weights that are never read: a layer made inside draws too, but its weights are the cause
+    draws_at_random(partial(learner.by_hand, dropout=True)),
 )

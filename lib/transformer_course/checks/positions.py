@@ -13,8 +13,10 @@ from functools import partial
 import torch
 
 from ..positional import sinusoidal_encoding
+from . import positions_learners as learner  # noqa: F401 (the examples of positions_slips)
 from .harness import Exercise, Mistake, Result, check_function
 from .positions_more import MORE_MISTAKES
+from .positions_slips import SLIP_MISTAKES
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -274,6 +276,7 @@ MISTAKES = (
 
 
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in positions_more
+MISTAKES += SLIP_MISTAKES  # met in round 41's battery: in positions_slips
 
 
 @learner_check

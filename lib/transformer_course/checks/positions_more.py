@@ -11,7 +11,7 @@ import torch
 from .harness import Mistake
 
 
-def _interleaved(angle: torch.Tensor) -> torch.Tensor:
+def interleaved(angle: torch.Tensor) -> torch.Tensor:
     """sin in the even columns, cos in the odd ones, of the (L, d/2) angles given."""
     pe = torch.empty(angle.shape[0], 2 * angle.shape[1], dtype=torch.float64)
     pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
@@ -25,12 +25,12 @@ def _pos_and_i(length: int, d_model: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _powered_before_dividing(length: int, d_model: int) -> torch.Tensor:
     pos, i = _pos_and_i(length, d_model)
-    return _interleaved(pos / 10000.0 ** (2 * i) / d_model)  # ** binds before /
+    return interleaved(pos / 10000.0 ** (2 * i) / d_model)  # ** binds before /
 
 
 def _squared_base(length: int, d_model: int) -> torch.Tensor:
     pos, i = _pos_and_i(length, d_model)
-    return _interleaved(pos / 10000.0**2 * i / d_model)  # 10000 ** 2, then × i / d_model
+    return interleaved(pos / 10000.0**2 * i / d_model)  # 10000 ** 2, then × i / d_model
 
 
 def _angles(length: int, d_model: int) -> torch.Tensor:
@@ -44,7 +44,7 @@ def _cosines_first(length: int, d_model: int) -> torch.Tensor:
 
 
 def _positions_scaled(length: int, d_model: int) -> torch.Tensor:
-    return _interleaved(_angles(length, d_model) / length)
+    return interleaved(_angles(length, d_model) / length)
 
 
 def _stacked_on_the_wrong_axis(length: int, d_model: int) -> torch.Tensor:
@@ -96,7 +96,7 @@ def _converted(to_degrees: bool):
     turn = math.degrees if to_degrees else math.radians
 
     def table(length: int, d_model: int) -> torch.Tensor:
-        return _interleaved(turn(1.0) * _angles(length, d_model))
+        return interleaved(turn(1.0) * _angles(length, d_model))
 
     return table
 
