@@ -466,14 +466,16 @@ def _(block, x, sublayer):
     return x + block.dropout(sublayer(x))
 
 
-@wrong("add_norm", "post-norm feeds the sublayer the normalised x")
+@wrong(
+    "add_norm", "post-norm feeds the sublayer the normalised x", named="post-norm normalises the input too"
+)
 def _(block, x, sublayer):
     if block.norm_first:
         return x + block.dropout(sublayer(block.norm(x)))
     return block.norm(x + block.dropout(sublayer(block.norm(x))))
 
 
-@wrong("add_norm", "dropout applied twice")
+@wrong("add_norm", "dropout applied twice", named="dropout twice")
 def _(block, x, sublayer):
     if block.norm_first:
         return x + block.dropout(block.dropout(sublayer(block.norm(x))))
@@ -506,7 +508,7 @@ def _(layer, x, mask):
     return encoder(layer, x, mask, norms=("norm2", "norm1"))
 
 
-@wrong("encoder_layer", "mask squeezed to (B, L)")
+@wrong("encoder_layer", "mask squeezed to (B, L)", named="mask squeezed")
 def _(layer, x, mask):
     return encoder(layer, x, mask, attend=lambda layer, x, mask: layer.self_attn(x, mask=mask[:, 0, 0]))
 
@@ -517,7 +519,9 @@ def _(layer, x, mask):
     return layer.norm1(x + layer.dropout(a))
 
 
-@wrong("encoder_layer", "feed-forward on the attention output")
+@wrong(
+    "encoder_layer", "feed-forward on the attention output", named="feed-forward on the attention's output"
+)
 def _(layer, x, mask):
     return encoder(layer, x, mask, ff_input=lambda a, w: a)
 
@@ -619,17 +623,19 @@ def _(parts, src, trg_in):
     return forward(parts, src, trg_in, out=lambda h: parts.output(h).log_softmax(-1))
 
 
-@wrong("encoder_decoder_forward", "padding mask the wrong way round")
+@wrong("encoder_decoder_forward", "padding mask the wrong way round", named="padding mask inverted")
 def _(parts, src, trg_in):
     return forward(parts, src, trg_in, src_mask=(src == parts.pad_id)[:, None, None, :])
 
 
-@wrong("encoder_decoder_forward", "embedding table as output without .T")
+@wrong(
+    "encoder_decoder_forward", "embedding table as output without .T", named="output weight not transposed"
+)
 def _(parts, src, trg_in):
     return forward(parts, src, trg_in, out=lambda h: h @ parts.embedding.weight)
 
 
-@wrong("encoder_decoder_forward", "positions added twice")
+@wrong("encoder_decoder_forward", "positions added twice", named="positions added twice")
 def _(parts, src, trg_in):
     d = parts.embedding.embedding_dim
     return forward(

@@ -129,6 +129,9 @@ def test_the_advice_after_a_pull_that_merged_a_commit_in_conflict(clone, monkeyp
 
 KILLED_HALF_WAY = """
 import os, signal, sys
+# As in a terminal: a test run under nohup hands its children SIGHUP ignored, which the reset
+# rightly leaves ignored (and then nothing stops it).
+signal.signal(getattr(signal, sys.argv[2]), signal.SIG_DFL)
 from transformer_course import workspace
 write = workspace.Workspace._copy_in
 def stopped_here(self, name, record):  # the copy is in .backups/, the fresh one not yet written

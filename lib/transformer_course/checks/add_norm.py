@@ -20,6 +20,7 @@ from torch import nn
 from ..layers import AddNorm, FeedForward
 from . import add_norm_learners as learner
 from .add_norm_more import MORE_MISTAKES
+from .add_norm_slips import MORE
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, fresh, randn, varies_between_calls
 from .stale import learner_check
@@ -87,6 +88,7 @@ ADD_NORM_ALTERNATIVES = {
     "lib's AddNorm": lambda block, x, sublayer: block(x, sublayer),
     "by hand, every switch off": add_norm_by_hand,
     "F.layer_norm and F.dropout(training=...)": _add_norm_functional,
+    "one path for both forms": learner.one_path_for_both,
 }
 
 
@@ -158,7 +160,8 @@ def dropout_left_on(owner: str) -> str:
     )
     return (
         "Your result changes from call to call in eval mode: dropout is left on. F.dropout(h, p) "
-        f"drops with training=True unless told otherwise; {instead} or pass training={owner}.training."
+        "drops with training=True unless told otherwise, and a new nn.Dropout(p) is in training "
+        f"mode; {instead} or pass training={owner}.training."
     )
 
 
@@ -255,7 +258,9 @@ ADD_NORM_MISTAKES = (
     Mistake(
         name="always pre-norm",
         hint="Your post-norm block normalises the sublayer's input. When block.norm_first is False "
-        "(the paper), normalise the sum instead: norm(x + dropout(sublayer(x))).",
+        "(the paper), normalise the sum instead: norm(x + dropout(sublayer(x))). (If your "
+        "pre-norm branch does post-norm, the two are swapped: norm_first=True means the norm "
+        "comes first, on the sublayer's input.)",
         compute=partial(_add_norm, post="pre"),
         example=partial(add_norm_by_hand, post="pre"),
     ),
@@ -336,6 +341,7 @@ ADD_NORM_MISTAKES = (
 
 
 ADD_NORM_MISTAKES += MORE_MISTAKES  # met in the seventh audit: in add_norm_more
+ADD_NORM_MISTAKES += MORE  # the round-41 battery: in add_norm_slips
 
 
 @learner_check

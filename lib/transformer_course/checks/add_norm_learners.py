@@ -4,6 +4,7 @@ catalogue names each; its ``example``s)."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def normalises_everything(block, x, sublayer):
@@ -68,3 +69,89 @@ def normalises_the_output_in_pre_norm(block, x, sublayer):
     if block.norm_first:
         return x + block.norm(block.dropout(sublayer(x)))  # the norm on what comes out
     return block.norm(x + block.dropout(sublayer(x)))
+
+
+# --- Met in the round-41 battery ---
+
+
+def dropout_of_its_own_p(block, x, sublayer):
+    drop = lambda h: F.dropout(h, 0.1, training=block.training)  # noqa: E731  (the paper's p)
+    if block.norm_first:
+        return x + drop(sublayer(block.norm(x)))
+    return block.norm(x + drop(sublayer(x)))
+
+
+def forgets_to_call_the_sublayer(block, x, sublayer):
+    if block.norm_first:
+        return x + block.dropout(sublayer)  # the module, not its output
+    return block.norm(x + block.dropout(sublayer))
+
+
+def writes_self(block, x, sublayer):
+    if self.norm_first:  # noqa: F821  (copied from a class's forward)
+        return x + self.dropout(sublayer(self.norm(x)))  # noqa: F821
+    return self.norm(x + self.dropout(sublayer(x)))  # noqa: F821
+
+
+def gives_the_norm_two_tensors(block, x, sublayer):
+    if block.norm_first:
+        return x + block.dropout(sublayer(block.norm(x)))
+    return block.norm(x, block.dropout(sublayer(x)))  # "norm of x and the sublayer"
+
+
+def drops_twice(block, x, sublayer):
+    out = block.dropout(block.dropout(sublayer(block.norm(x) if block.norm_first else x)))
+    return x + out if block.norm_first else block.norm(x + out)
+
+
+def drops_the_normalised_input(block, x, sublayer):
+    if block.norm_first:
+        return x + sublayer(block.dropout(block.norm(x)))  # dropout before the sublayer
+    return block.norm(x + block.dropout(sublayer(x)))
+
+
+def normalises_twice_in_post_norm(block, x, sublayer):
+    if block.norm_first:
+        return x + block.dropout(sublayer(block.norm(x)))
+    return block.norm(x + block.dropout(sublayer(block.norm(x))))  # and its input too
+
+
+def subtracts_the_sublayer(block, x, sublayer):
+    if block.norm_first:
+        return x - block.dropout(sublayer(block.norm(x)))
+    return block.norm(x - block.dropout(sublayer(x)))
+
+
+def adds_to_the_normalised_x_in_pre_norm(block, x, sublayer):
+    if block.norm_first:
+        return block.norm(x) + block.dropout(sublayer(x))
+    return block.norm(x + block.dropout(sublayer(x)))
+
+
+def forgets_the_norm_in_pre_norm(block, x, sublayer):
+    if block.norm_first:
+        return x + block.dropout(sublayer(x))  # the norm was only written for post-norm
+    return block.norm(x + block.dropout(sublayer(x)))
+
+
+def drops_the_sum_in_pre_norm(block, x, sublayer):
+    if block.norm_first:
+        return block.dropout(x + sublayer(block.norm(x)))
+    return block.norm(x + block.dropout(sublayer(x)))
+
+
+# --- Right answers in other styles ---
+
+
+def one_path_for_both(block, x, sublayer):
+    out = x + block.dropout(sublayer(block.norm(x) if block.norm_first else x))
+    return out if block.norm_first else block.norm(out)
+
+
+def norms_without_the_shift(block, x, sublayer):
+    def norm(h):
+        return F.layer_norm(h, h.shape[-1:], block.norm.weight)  # the scale, but no bias
+
+    if block.norm_first:
+        return x + block.dropout(sublayer(norm(x)))
+    return norm(x + block.dropout(sublayer(x)))

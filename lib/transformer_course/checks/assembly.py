@@ -23,6 +23,7 @@ from ..positional import sinusoidal_encoding
 from . import assembly_learners as learner
 from .assembly_learners import by_hand
 from .assembly_more import MORE_MISTAKES
+from .assembly_slips import MORE
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .layer_errors import float_mask
 from .stale import learner_check
@@ -84,6 +85,8 @@ def solution(parts: Seq2SeqParts, src: torch.Tensor, trg_in: torch.Tensor) -> to
 ALTERNATIVES = {
     "by hand, every switch off": by_hand,
     "one layer at a time, output weight by hand": learner.one_stage_at_a_time,
+    "F.embedding, d_model from the positions' last axis": learner.functional_embedding,
+    "masks by hand": learner.masks_by_hand,
     "in float64": lambda parts, src, trg_in: solution(
         Seq2SeqParts(*(p.double() for p in astuple(parts)[:5]), parts.pad_id), src, trg_in
     ),
@@ -144,9 +147,10 @@ def forward(
 def _cases() -> list[tuple]:
     # Source and target padded (at the end, as the data sets pad), the source in the first
     # case as long as the target so that mistakes that mix them up still run and are named.
+    # max_len ≠ d_model, so that √ of the positions' first axis (max_len) is named, not passed.
     config = TransformerConfig(
         vocab_size=12, d_model=16, num_heads=2, num_encoder_layers=2, num_decoder_layers=2, d_ff=32,
-        dropout=0.0, max_len=16,
+        dropout=0.0, max_len=20,
     )  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(75)
@@ -197,7 +201,7 @@ MISTAKES = (
         hint="parts.positions has a row for each of max_len positions; a sentence of L tokens "
         "takes the first L: parts.positions[: ids.shape[1]].",
         compute=None,
-        error=r"must match the size of tensor b \(16\) at non-singleton dimension 1",
+        error=r"must match the size of tensor b \(20\) at non-singleton dimension 1",
         example=learner.adds_every_position,
     ),
     Mistake(
@@ -333,6 +337,7 @@ MISTAKES = (
 
 
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in assembly_more
+MISTAKES += MORE  # met in the round-41 battery: in assembly_slips
 
 
 @learner_check

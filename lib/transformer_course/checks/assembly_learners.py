@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..masks import causal_mask, combine_masks, padding_mask
+from ..positional import sinusoidal_encoding
 
 
 def by_hand(
@@ -203,3 +204,128 @@ def causal_mask_of_the_source_length(parts, src, trg_in):
     memory = parts.encoder(_embed(parts, src, factor), src_mask)
     trg_mask = causal_mask(src.shape[1]) & padding_mask(trg_in, parts.pad_id)  # meant trg_in.shape[1]
     return parts.output(parts.decoder(_embed(parts, trg_in, factor), memory, trg_mask, src_mask))
+
+
+# --- Met in the round-41 battery ---
+
+
+def _forward(parts, src, trg_in, embed, src_mask=None, trg_mask=None):
+    """The forward pass with the learner's ``embed`` and, where given, masks of their own."""
+    src_mask = padding_mask(src, parts.pad_id) if src_mask is None else src_mask
+    memory = parts.encoder(embed(src), src_mask)
+    if trg_mask is None:
+        trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
+    return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
+
+
+def _scaled(parts, ids):
+    return parts.embedding(ids) * math.sqrt(parts.embedding.embedding_dim)
+
+
+def positions_of_the_batch_size(parts, src, trg_in):
+    return _forward(parts, src, trg_in, lambda ids: _scaled(parts, ids) + parts.positions[: ids.shape[0]])
+
+
+def positions_looked_up_by_id(parts, src, trg_in):
+    return _forward(parts, src, trg_in, lambda ids: _scaled(parts, ids) + parts.positions[ids])
+
+
+def positions_added_twice(parts, src, trg_in):
+    def embed(ids):
+        x = _scaled(parts, ids) + parts.positions[: ids.shape[1]]
+        return x + parts.positions[: ids.shape[1]]  # once more, "to be sure"
+
+    return _forward(parts, src, trg_in, embed)
+
+
+def scales_by_max_len(parts, src, trg_in):
+    d_model = parts.positions.shape[0]  # (max_len, d_model): the first axis is max_len
+
+    def embed(ids):
+        return parts.embedding(ids) * math.sqrt(d_model) + parts.positions[: ids.shape[1]]
+
+    return _forward(parts, src, trg_in, embed)
+
+
+def scales_the_target_only(parts, src, trg_in):
+    src_mask = padding_mask(src, parts.pad_id)
+    memory = parts.encoder(parts.embedding(src) + parts.positions[: src.shape[1]], src_mask)  # no √d
+    y = _scaled(parts, trg_in) + parts.positions[: trg_in.shape[1]]
+    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
+    return parts.output(parts.decoder(y, memory, trg_mask, src_mask))
+
+
+def masks_with_pytorchs_convention(parts, src, trg_in):
+    def embed(ids):
+        return _scaled(parts, ids) + parts.positions[: ids.shape[1]]
+
+    src_mask = (src == parts.pad_id)[:, None, None, :]  # True = <pad>, as nn.Transformer reads it
+    trg_mask = causal_mask(trg_in.shape[1]) & (trg_in == parts.pad_id)[:, None, None, :]
+    return _forward(parts, src, trg_in, embed, src_mask, trg_mask)
+
+
+def masks_the_target_by_the_source(parts, src, trg_in):
+    def embed(ids):
+        return _scaled(parts, ids) + parts.positions[: ids.shape[1]]
+
+    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(src, parts.pad_id)  # src: the wrong sentence
+    return _forward(parts, src, trg_in, embed, trg_mask=trg_mask)
+
+
+def shifts_the_target_again(parts, src, trg_in):
+    trg_in = trg_in[:, :-1]  # "the decoder reads the target shifted right"
+    return _forward(parts, src, trg_in, lambda ids: _scaled(parts, ids) + parts.positions[: ids.shape[1]])
+
+
+def returns_the_last_position(parts, src, trg_in):
+    logits = _forward(parts, src, trg_in, lambda ids: _scaled(parts, ids) + parts.positions[: ids.shape[1]])
+    return logits[:, -1]  # what generation reads
+
+
+def multiplies_by_the_output_weight(parts, src, trg_in):
+    def embed(ids):
+        return _scaled(parts, ids) + parts.positions[: ids.shape[1]]
+
+    src_mask = padding_mask(src, parts.pad_id)
+    memory = parts.encoder(embed(src), src_mask)
+    trg_mask = causal_mask(trg_in.shape[1]) & padding_mask(trg_in, parts.pad_id)
+    return parts.decoder(embed(trg_in), memory, trg_mask, src_mask) @ parts.output.weight  # (V, d)
+
+
+def softmax_over_positions(parts, src, trg_in):
+    logits = _forward(parts, src, trg_in, lambda ids: _scaled(parts, ids) + parts.positions[: ids.shape[1]])
+    return torch.softmax(logits, dim=1)
+
+
+# --- Right answers in other styles (round 41) ---
+
+
+def functional_embedding(parts, src, trg_in):
+    def embed(ids):  # the table itself, and d_model read from the positions' last axis
+        d_model = parts.positions.shape[-1]
+        return (
+            nn.functional.embedding(ids, parts.embedding.weight) * d_model**0.5
+            + parts.positions[: ids.shape[1]]
+        )
+
+    return _forward(parts, src, trg_in, embed)
+
+
+def masks_by_hand(parts, src, trg_in):
+    def embed(ids):
+        return _scaled(parts, ids) + parts.positions[torch.arange(ids.shape[1])]
+
+    src_mask = (src != parts.pad_id).unsqueeze(1).unsqueeze(2)
+    length = trg_in.shape[1]
+    allowed = torch.tril(torch.ones(length, length, dtype=torch.bool))
+    trg_mask = torch.logical_and(allowed, (trg_in != parts.pad_id)[:, None, None, :])
+    return _forward(parts, src, trg_in, embed, src_mask, trg_mask)
+
+
+def builds_the_table_the_other_way(parts, src, trg_in):
+    d_model = parts.embedding.embedding_dim
+
+    def embed(ids):  # sinusoidal_encoding(length, d_model), arguments swapped
+        return _scaled(parts, ids) + sinusoidal_encoding(d_model, ids.shape[1])[: ids.shape[1]]
+
+    return _forward(parts, src, trg_in, embed)

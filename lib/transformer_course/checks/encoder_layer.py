@@ -17,8 +17,10 @@ from torch import nn
 
 from ..layers import EncoderLayer
 from ..masks import causal_mask
+from . import encoder_layer_learners as learner
 from .add_norm import add_norm_chain, layer_mistakes
 from .encoder_layer_more import MORE_MISTAKES
+from .encoder_layer_slips import MORE
 from .harness import Exercise, Mistake, Result, check_function
 from .layer_errors import float_mask, weights_taken
 from .stale import learner_check
@@ -73,6 +75,9 @@ ALTERNATIVES = {
     "its Add & Norm modules, fused attention": _with_lib_add_norms,
     "mask as (B, L, L)": lambda layer, x, mask: solution(layer, x, mask[:, 0].expand(-1, x.shape[1], -1)),
     "in float64": lambda layer, x, mask: solution(layer.double(), x.double(), mask),
+    "query, key, value, mask by position": learner.positional_arguments,
+    "its Add & Norm modules": learner.with_its_add_norms,
+    "F.layer_norm with the layer's parameters": learner.functional_norms,
 }
 
 
@@ -318,6 +323,7 @@ MISTAKES += (
 )
 
 MISTAKES += MORE_MISTAKES  # met in the eleventh audit: in encoder_layer_more
+MISTAKES += MORE  # met in the round-41 battery: in encoder_layer_slips
 
 
 @learner_check

@@ -13,8 +13,10 @@ import torch
 import torch.nn.functional as F
 
 from ..layers import FeedForward
+from . import feed_forward_learners as learner
 from .describe import same
 from .feed_forward_more import MORE_MISTAKES
+from .feed_forward_slips import FIRST, MORE
 from .harness import Exercise, Mistake, Result, check_function, randn, varies_between_calls
 from .stale import learner_check
 
@@ -70,6 +72,9 @@ FFN_ALTERNATIVES = {
         (torch.einsum("...d,df->...f", x, w_1) + b_1).clamp(min=0) @ w_2 + b_2
     ),
     "in float64": lambda *a: ffn_solution(*(t.double() for t in a)),
+    "torch.where": learner.with_where,
+    "tensordot, clamp": learner.with_tensordot,
+    "nn.Sequential, weights copied": learner.with_sequential,
 }
 
 
@@ -115,6 +120,9 @@ _OTHER_ACTIVATIONS = (
     F.softplus,
     F.mish,
     F.selu,
+    torch.abs,  # the round-41 battery: |h|, the squared ReLU, a 0/1 step
+    lambda h: F.relu(h) ** 2,
+    lambda h: (h > 0).to(h.dtype),
 )
 
 
@@ -289,6 +297,9 @@ FFN_MISTAKES += (
 
 
 FFN_MISTAKES += MORE_MISTAKES  # met in the eleventh audit: in feed_forward_more
+# Met in the round-41 battery: FIRST must be tried before the mistakes that would claim the
+# same answers (dropout for new nn.Linear layers, a swapped bias for x * w_1).
+FFN_MISTAKES = FIRST + FFN_MISTAKES + MORE
 
 
 @learner_check

@@ -39,3 +39,48 @@ def float_mask(example: Callable, *, right: str) -> Mistake:
         error=FLOAT_MASK,
         example=example,
     )
+
+
+# The round-41 battery: three more errors every layer exercise meets.
+INT_MASK = r"mask must be a bool tensor \(True = may attend\), got torch\.(u?int\d*|long|short)"
+PYTORCH_KEYWORDS = (
+    r"unexpected keyword argument '(attn_mask|key_padding_mask|is_causal|average_attn_weights)'"
+)
+
+
+def int_mask(example: Callable, *, right: str) -> Mistake:
+    """A mask of 0s and 1s as integers ((src != pad).int(), torch.ones(L, L, dtype=torch.long))."""
+    return Mistake(
+        name="an integer mask",
+        hint="Your mask holds integers (0 and 1): the course's attention takes a bool mask, "
+        f"True = may attend. Pass {right} (or .bool() on yours).",
+        compute=None,
+        error=INT_MASK,
+        example=example,
+    )
+
+
+def pytorch_keywords(example: Callable, *, right: str) -> Mistake:
+    """nn.MultiheadAttention's keywords given to the course's attention."""
+    return Mistake(
+        name="PyTorch's attention keywords",
+        hint="The course's attention is not nn.MultiheadAttention: it has no attn_mask, "
+        "key_padding_mask or is_causal. It takes one bool mask, True = may attend, as "
+        f"mask=…: {right}.",
+        compute=None,
+        error=PYTORCH_KEYWORDS,
+        example=example,
+    )
+
+
+def no_self(example: Callable, *, owner: str, parts: str) -> Mistake:
+    """``self.…`` in a function that is no method: ``owner`` is the argument that holds the
+    parts, ``parts`` a few of them, e.g. "block.norm, block.dropout"."""
+    return Mistake(
+        name="self used",
+        hint=f"There is no `self` in your function: it is not a method of a class. The module it "
+        f"works with is the argument {owner}: {parts}.",
+        compute=None,
+        error=r"name 'self' is not defined",
+        example=example,
+    )

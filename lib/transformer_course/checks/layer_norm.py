@@ -14,9 +14,11 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
+from . import layer_norm_learners as learner
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
 from .layer_norm_more import MORE_MISTAKES
+from .layer_norm_slips import FIRST, MORE
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -74,6 +76,9 @@ ALTERNATIVES = {
     "by hand, every switch off": by_hand,
     "var_mean, rsqrt and addcmul": _with_rsqrt,
     "in float64": _in_float64,
+    "token by token": learner.token_by_token,
+    "nn.LayerNorm, parameters copied": learner.with_a_module,
+    "a fresh nn.LayerNorm, then scaled and shifted": learner.fresh_module_then_scaled,
 }
 
 
@@ -308,6 +313,7 @@ MISTAKES = (
 
 
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in layer_norm_more
+MISTAKES = FIRST + MISTAKES + MORE  # the round-41 battery: FIRST before "no keepdim"
 
 
 def _annotated(x, weight, bias, eps):

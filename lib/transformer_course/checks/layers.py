@@ -17,10 +17,12 @@ from torch import nn
 
 from ..layers import DecoderLayer
 from ..masks import causal_mask
+from . import layers_learners as learner
 from .add_norm import add_norm_chain, layer_mistakes
 from .harness import Exercise, Mistake, Result, check_function
 from .layer_errors import float_mask, weights_taken
 from .layers_more import MORE_MISTAKES
+from .layers_slips import FIRST, MORE
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -98,6 +100,9 @@ ALTERNATIVES = {
     "by hand, every switch off": by_hand,
     "fused attention, explicit arguments": _fused_and_explicit,
     "in float64": lambda layer, x, memory: solution(layer.double(), x.double(), memory.double()),
+    "causal=True, the value left to default": learner.causal_keyword,
+    "its Add & Norm modules": learner.with_its_add_norms,
+    "mask by comparing positions": learner.mask_by_comparison,
 }
 
 
@@ -320,6 +325,7 @@ MISTAKES = (
 
 
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in layers_more
+MISTAKES = FIRST + MISTAKES + MORE  # the round-41 battery: in layers_slips
 
 
 @learner_check
