@@ -158,7 +158,8 @@ print(f"dropout p = 0.5 in training: {int((dropped == 0).sum())} of 1000 ones se
 # 1. its mean μ, and its variance σ², the mean of (x − μ)²: divided by d, not d − 1;
 # 2. x̂ = (x − μ) / √(σ² + ε), where the small ε keeps an almost constant vector from
 #    being blown up;
-# 3. x̂ · weight + bias: a learned scale and shift per feature (they start at 1 and 0).
+# 3. x̂ * weight + bias, entry by entry (not a dot product): a learned scale and shift per
+#    feature (they start at 1 and 0).
 
 # %% slideshow={"slide_type": "fragment"}
 def my_layer_norm(x, weight, bias, eps):
