@@ -760,7 +760,7 @@ def _(model, optimiser, loss_fn, batch):
     return loss.item()
 
 
-@wrong("train_step", "the loss back-propagated twice, recomputed")
+@wrong("train_step", "the loss back-propagated twice, recomputed", named="backward twice, the graph kept")
 def _(model, optimiser, loss_fn, batch):
     optimiser.zero_grad()
     loss = loss_fn(model, batch)
@@ -804,7 +804,7 @@ def _(logits_fn, prompt, max_new_tokens, eos_id):
     return greedy(logits_fn, prompt, max_new_tokens, eos_id).tolist()
 
 
-@wrong("greedy_decode", ".max() (the score) instead of .argmax()")
+@wrong("greedy_decode", ".max() (the score) instead of .argmax()", named="the largest score appended")
 def _(logits_fn, prompt, max_new_tokens, eos_id):
     ids = prompt.clone().float()
     for _ in range(max_new_tokens):
@@ -882,7 +882,7 @@ def _(logits, temperature, top_k):
     return torch.multinomial(torch.softmax(logits, -1), 1).squeeze(-1)
 
 
-@wrong("sample_next_token", "temperature squared")
+@wrong("sample_next_token", "temperature squared", named="temperature divided twice")
 def _(logits, temperature, top_k):
     return top_k_sample(logits, temperature, top_k, scale=lambda t: t**2)
 

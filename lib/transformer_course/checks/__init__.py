@@ -22,9 +22,11 @@ apart in ``<module>_learners`` (``by_hand``, the other correct answers, each mis
 example as code), which it imports as ``learner`` and which never imports it back; and may
 keep part of its checker's side in a module of its own, which it imports: ``loss_reference``
 (the loss's reference and its switches), ``loss_reductions`` (the loss's masks and reductions
-gone wrong), ``sampling_draws`` (draws read as frequencies),
-``gpt_parts`` (GptParts, the reference forward pass and its cases), ``cached_step_reference``
-(the reference step, its variants and cases).
+gone wrong), ``loss_errors`` (the errors a learner's loss raises), ``sampling_draws`` (draws
+read as frequencies), ``gpt_parts`` (GptParts, the reference forward pass and its cases),
+``cached_step_reference`` (the reference step, its variants and cases), ``learner_lines`` (the
+line of the learner's code that raised), ``head_variants`` (one head or its mistakes). More of a
+catalogue goes in ``<module>_more`` or ``<module>_slips``.
 
 How to add an exercise:
 1. In the module of its idea (or a new module, kept under ~350 lines), write the learner's

@@ -195,3 +195,80 @@ def reads_the_second_to_last(logits_fn, prompt, max_new_tokens, eos_id):
         if int(token) == eos_id:
             break
     return ids
+
+
+# --- The wrong answers met in the round-41 battery (generation_more) ---
+
+
+def feeds_a_column(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(1))[0, -1].argmax()  # (t, 1): the axis at the end
+        ids = torch.cat([ids, token.view(1)])
+        if int(token) == eos_id:
+            break
+    return ids
+
+
+def softmax_over_the_positions(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        probs = torch.softmax(logits_fn(ids.unsqueeze(0)), dim=1)  # (1, t, V): dim=1 is the positions
+        token = probs[0, -1].argmax()
+        ids = torch.cat([ids, token.view(1)])
+        if int(token) == eos_id:
+            break
+    return ids
+
+
+def appends_the_largest_score(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(0))[0, -1].max()  # the largest score, not where it is
+        ids = torch.cat([ids, token.view(1)])
+        if int(token) == eos_id:
+            break
+    return ids
+
+
+def puts_the_token_in_front(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()
+        ids = torch.cat([token.view(1), ids])  # the order of the two swapped
+        if int(token) == eos_id:
+            break
+    return ids
+
+
+def drops_the_first_token(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()
+        ids = torch.cat([ids, token.view(1)])
+        if int(token) == eos_id:
+            break
+    return ids[1:]  # "without the <bos>"
+
+
+def keeps_two_axes(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(0))[:, -1].argmax(dim=-1, keepdim=True)  # (1, 1)
+        ids = torch.cat([ids, token])
+        if int(token) == eos_id:
+            break
+    return ids
+
+
+def feeds_the_whole_buffer(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = torch.zeros(len(prompt) + max_new_tokens, dtype=torch.long)  # room for every token
+    ids[: len(prompt)] = prompt
+    length = len(prompt)
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(0))[0, -1].argmax()  # the zeros not yet written too
+        ids[length] = token
+        length += 1
+        if token == eos_id:
+            break
+    return ids[:length]

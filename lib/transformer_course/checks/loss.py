@@ -17,8 +17,9 @@ from ..model import Transformer, TransformerConfig
 from . import loss_learners as learner
 from .describe import same
 from .harness import ERROR, LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function, fresh
+from .loss_errors import errors
 from .loss_learners import loss_by_hand
-from .loss_more import MORE_MISTAKES, arguments_swapped
+from .loss_more import BACKWARD_INSIDE, MORE_MISTAKES, another_model, arguments_swapped
 from .loss_reductions import REDUCTION_MISTAKES
 from .loss_reference import loss_reference
 from .stale import learner_check
@@ -56,13 +57,17 @@ LOSS_ALTERNATIVES = {
 CASE_B, CASE_S, CASE_V = 3, 4, 11
 
 
-def _loss_cases() -> list[tuple]:
-    # A small untrained Transformer (dropout 0) and targets with padding; T - 1 ≠ V so that
-    # logits and labels of the wrong layout cannot be fed to cross_entropy by accident.
-    config = TransformerConfig(
+def _config() -> TransformerConfig:
+    return TransformerConfig(
         vocab_size=CASE_V, d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=32,
         dropout=0.0, max_len=16,
     )  # fmt: skip
+
+
+def _loss_cases() -> list[tuple]:
+    # A small untrained Transformer (dropout 0) and targets with padding; T - 1 ≠ V so that
+    # logits and labels of the wrong layout cannot be fed to cross_entropy by accident.
+    config = _config()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(81)
         model = Transformer(config).eval()
@@ -86,8 +91,9 @@ NOT_SHIFTED = (
 
 
 def _right_value_no_gradient(got: object, case: tuple) -> bool:
-    """A loss tensor without a gradient whose value is right (a wrong value is named by it)."""
-    if not isinstance(got, torch.Tensor) or got.requires_grad or not got.is_floating_point():
+    """A loss tensor without a gradient whose value is right (a wrong value is named by it): no
+    grad_fn, so backward cannot reach the model, even if requires_grad was set on a new leaf."""
+    if not isinstance(got, torch.Tensor) or got.grad_fn is not None or not got.is_floating_point():
         return False
     with torch.no_grad():
         return same(got, loss_reference(*fresh(case)), 1e-4)
@@ -95,9 +101,11 @@ def _right_value_no_gradient(got: object, case: tuple) -> bool:
 
 NO_GRADIENT = Mistake(
     name="no gradient",
-    hint="Your loss has the right value but no gradient (requires_grad is False): it was "
+    hint="Your loss has the right value but no gradient (its grad_fn is None): it was "
     "computed under torch.no_grad(), or detached (.detach(), torch.tensor(loss.item())). "
-    "Training calls loss.backward() on it: compute it straight from the model's logits.",
+    "A new tensor made from its value has no link back to the model, even with "
+    "requires_grad=True. Training calls loss.backward() on it: compute it straight from the "
+    "model's logits.",
     compute=None,
     recognise=lambda fn, case, got: _right_value_no_gradient(got, case),
     example=partial(loss_by_hand, graph=False),
@@ -309,7 +317,9 @@ LOSS_MISTAKES = (
         ),
     ),
     *REDUCTION_MISTAKES,  # masks, reductions and returns: loss_reductions
-    *MORE_MISTAKES,  # met in the ninth audit: loss_more
+    *MORE_MISTAKES,  # met in the ninth audit and after: loss_more
+    *errors(CASE_B, CASE_S),  # errors met in the round-41 battery: loss_errors
+    another_model(_config),  # last of the values: it runs the learner's function again
     NO_GRADIENT,  # last: a loss with a wrong value is named by its value first
 )
 
@@ -324,9 +334,10 @@ def check_teacher_forcing_loss(learner_fn: Callable) -> Result:
         learner_fn, loss_reference, cases, name="teacher_forcing_loss", mistakes=LOSS_MISTAKES, atol=1e-4
     )
     if result.passed:
+        case = fresh(cases[0])
         try:
             with torch.random.fork_rng(devices=[]):
-                got = learner_fn(*fresh(cases[0]))
+                got = learner_fn(*case)
         except LEARNER_ERRORS as err:  # it passed once on this input: what changed is its own state
             return Result(
                 ERROR,
@@ -335,6 +346,8 @@ def check_teacher_forcing_loss(learner_fn: Callable) -> Result:
             )
         if NO_GRADIENT.recognise(learner_fn, cases[0], got):
             return Result(WRONG, NO_GRADIENT.hint)
+        if any(p.grad is not None for p in case[0].parameters()):
+            return Result(WRONG, BACKWARD_INSIDE)
     return result
 
 

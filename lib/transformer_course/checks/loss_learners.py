@@ -215,3 +215,90 @@ def rolls_the_labels(model, src, trg, pad_id):
 def swaps_the_arguments(model, src, trg, pad_id):
     logits = model(trg[:, :-1], src)  # "the decoder's tokens, then what it attends to"
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), trg[:, 1:].reshape(-1), ignore_index=pad_id)
+
+
+# --- The wrong answers met in the round-41 battery (loss_more, loss_errors) ---
+
+
+def flattens_the_labels_by_column(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    labels = trg[:, 1:].T.reshape(-1)  # "(T-1, B), like the logits' time axis"
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels, ignore_index=pad_id)
+
+
+def flattens_the_logits_time_first(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1]).transpose(0, 1)  # (T-1, B, V), "time first"
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), trg[:, 1:].reshape(-1), ignore_index=pad_id)
+
+
+def pads_the_labels_in_front(model, src, trg, pad_id):
+    logits = model(src, trg)  # the whole target read
+    labels = torch.cat([torch.full_like(trg[:, :1], pad_id), trg[:, :-1]], dim=1)  # "shifted by one"
+    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=pad_id)
+
+
+def shifts_the_source_too(model, src, trg, pad_id):
+    logits = model(src[:, :-1], trg[:, :-1])  # "both shifted"
+    return F.cross_entropy(logits.flatten(0, 1), trg[:, 1:].flatten(), ignore_index=pad_id)
+
+
+def in_base_ten(model, src, trg, pad_id):
+    logp = torch.log10(model(src, trg[:, :-1]).softmax(dim=-1))  # "log" as on a calculator
+    labels = trg[:, 1:]
+    real = labels != pad_id
+    return -(logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1) * real).sum() / real.sum()
+
+
+def averages_over_the_vocabulary_too(model, src, trg, pad_id):
+    logp = model(src, trg[:, :-1]).log_softmax(dim=-1)
+    labels = trg[:, 1:]
+    one_hot = F.one_hot(labels, logp.shape[-1]) * (labels != pad_id).unsqueeze(-1)
+    return -(one_hot * logp).mean()  # a mean over (B, T-1, V): the vocabulary counted too
+
+
+def uses_the_notebooks_model(model, src, trg, pad_id, *, notebook_model):
+    logits = notebook_model(src, trg[:, :-1])  # `model` of the notebook, not the argument
+    return F.cross_entropy(logits.flatten(0, 1), trg[:, 1:].flatten(), ignore_index=pad_id)
+
+
+def gathers_without_an_axis(model, src, trg, pad_id):
+    logp = model(src, trg[:, :-1]).log_softmax(dim=-1)
+    labels = trg[:, 1:]
+    picked = logp.gather(-1, labels).squeeze(-1)  # labels (B, T-1) for logp (B, T-1, V)
+    real = labels != pad_id
+    return -(picked * real).sum() / real.sum()
+
+
+def indexes_with_two_aranges(model, src, trg, pad_id):
+    logp = model(src, trg[:, :-1]).log_softmax(dim=-1)
+    labels = trg[:, 1:]
+    batch, length = labels.shape
+    picked = logp[torch.arange(batch), torch.arange(length), labels]  # (B,) and (T-1,) do not pair up
+    real = labels != pad_id
+    return -(picked * real).sum() / real.sum()
+
+
+def slices_the_stories(model, src, trg, pad_id):
+    logits = model(src, trg[:-1])  # the first axis: stories, not positions
+    return F.cross_entropy(logits.flatten(0, 1), trg[1:].flatten(), ignore_index=pad_id)
+
+
+def calls_the_decoder_alone(model, src, trg, pad_id):
+    logits = model(trg[:, :-1])  # "a language model reads the target"
+    return F.cross_entropy(logits.flatten(0, 1), trg[:, 1:].flatten(), ignore_index=pad_id)
+
+
+def cross_entropy_labels_first(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    return F.cross_entropy(trg[:, 1:].flatten(), logits.flatten(0, 1), ignore_index=pad_id)
+
+
+def labels_as_floats(model, src, trg, pad_id):
+    logits = model(src, trg[:, :-1])
+    return F.cross_entropy(logits.flatten(0, 1), trg[:, 1:].flatten().float(), ignore_index=pad_id)
+
+
+def reshapes_to_the_length_of_trg(model, src, trg, pad_id):
+    batch, length = trg.shape  # T, where the decoder made T-1 predictions
+    logits = model(src, trg[:, :-1])
+    return F.cross_entropy(logits.reshape(batch * length, -1), trg[:, 1:].reshape(-1), ignore_index=pad_id)

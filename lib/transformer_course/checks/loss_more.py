@@ -1,16 +1,21 @@
 """More of ``loss``'s catalogue: the wrong answers met in the ninth audit (a shift by two, a
 sum divided by the wrong count, <eos> left out, a squared error, a loss that is not one number)
-and the tenth (the model's arguments swapped), each with what it computes, its hint and a
-learner-style example (in ``loss_learners``).
+the tenth (the model's arguments swapped) and the round-41 battery (flattened in different
+orders, labels shifted the wrong way by padding, the source shifted, a log in base 10, a mean
+over the vocabulary, another model than the argument), each with what it computes, its hint and a
+learner-style example (in ``loss_learners``). The errors met in that battery: ``loss_errors``.
 """
 
 from __future__ import annotations
 
-from functools import partial
+import math
+from collections.abc import Callable
+from functools import cache, partial
 
 import torch
 import torch.nn.functional as F
 
+from ..model import Transformer, TransformerConfig
 from . import loss_learners as learner
 from .describe import same
 from .harness import Mistake, fresh
@@ -71,6 +76,49 @@ def _not_one_number(fn, case, got) -> bool:
     """A tensor of several losses: some axes reduced, others not (one per position is named
     before this, by its own mistake)."""
     return isinstance(got, torch.Tensor) and got.is_floating_point() and got.numel() > 1
+
+
+def _flattened_apart(model, src, trg, pad_id, *, logits_time_first):
+    """Logits and labels flattened in different orders: one of them position by position."""
+    logits, labels = model(src, trg[:, :-1]), trg[:, 1:]
+    if logits_time_first:
+        logits = logits.transpose(0, 1)
+    else:
+        labels = labels.T
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_id)
+
+
+def _labels_behind(model, src, trg, pad_id):
+    """The whole target read, scored on the previous tokens: <pad> in front of trg[:, :-1]."""
+    labels = torch.cat([torch.full_like(trg[:, :1], pad_id), trg[:, :-1]], dim=1)
+    return F.cross_entropy(model(src, trg).flatten(0, 1), labels.flatten(), ignore_index=pad_id)
+
+
+def _scaled_by(fn, case, got, *, factors) -> bool:
+    """One number that is one of the right loss's usual means divided by a factor of the case."""
+    if not isinstance(got, torch.Tensor) or got.numel() != 1 or not got.is_floating_point():
+        return False
+    model, src, trg, pad_id = fresh(case)
+    with torch.no_grad():
+        means = (
+            loss_reference(model, src, trg, pad_id),
+            loss_reference(model, src, trg, pad_id, mean_over_all=True),
+            loss_reference(model, src, trg, pad_id, ignore=False),
+        )
+        vocab = model(src[:1], trg[:1, :1]).shape[-1]
+    return any(same(got.reshape(()) * f(vocab), m, 1e-5) for f in factors for m in means)
+
+
+def _another_model(fn, case, got) -> bool:
+    """A loss computed from a model (it has a gradient) that stays the same when the model
+    handed in changes: the function reads another one, such as the notebook's global ``model``."""
+    if not isinstance(got, torch.Tensor) or got.grad_fn is None or not bool(got.isfinite().all()):
+        return False  # NaN stays NaN whatever the model: it tells nothing
+    model, src, trg, pad_id = fresh(case)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(0.5).add_(0.1)
+    return same(fn(model, src, trg, pad_id), got, 0.0)
 
 
 def arguments_swapped(batch: int, source_length: int) -> Mistake:
@@ -163,4 +211,91 @@ MORE_MISTAKES = (
         recognise=_not_one_number,
         example=learner.averages_the_stories_only,
     ),
+    # --- met in the round-41 battery ---
+    Mistake(
+        name="flattened in different orders",
+        hint="Your logits and labels were flattened in different orders: one of them was "
+        "transposed (.T, transpose(0, 1)) before its reshape, so each row of logits is scored "
+        "against the label of another position. Flatten both batch first as they come, "
+        "logits.reshape(-1, V) and labels.reshape(-1): row i is then the same position in both.",
+        compute=partial(_flattened_apart, logits_time_first=False),
+        example=learner.flattens_the_labels_by_column,
+    ),
+    Mistake(
+        name="logits flattened time first",
+        hint="Your logits and labels were flattened in different orders: one of them was "
+        "transposed (.T, transpose(0, 1)) before its reshape, so each row of logits is scored "
+        "against the label of another position. Flatten both batch first as they come, "
+        "logits.reshape(-1, V) and labels.reshape(-1): row i is then the same position in both.",
+        compute=partial(_flattened_apart, logits_time_first=True),
+        example=learner.flattens_the_logits_time_first,
+    ),
+    Mistake(
+        name="labels padded in front",
+        hint="Your labels are the PREVIOUS tokens: a <pad> put in front, torch.cat([pad, "
+        "trg[:, :-1]]), shifts the labels the wrong way, so each position is scored on the token "
+        "before the one it reads. Feed trg[:, :-1] and score on trg[:, 1:] (or, reading the "
+        "whole trg, put the <pad> at the END: torch.cat([trg[:, 1:], pad])).",
+        compute=_labels_behind,
+        example=learner.pads_the_labels_in_front,
+    ),
+    Mistake(
+        name="source shifted too",
+        hint="You shifted the source too: only the TARGET is shifted (the decoder reads "
+        "trg[:, :-1] and is scored on trg[:, 1:]); the encoder reads the whole source, so that "
+        "the decoder can attend to all of it. model(src, trg[:, :-1]).",
+        compute=lambda model, src, trg, pad_id: loss_reference(model, src[:, :-1], trg, pad_id),
+        example=learner.shifts_the_source_too,
+    ),
+    Mistake(
+        name="log in base 10",
+        hint="Your log is in base 10 (torch.log10): the cross-entropy training minimises, and "
+        "F.cross_entropy returns, uses the natural log, torch.log (or log_softmax), so yours is "
+        "ln 10 ≈ 2.3 times too small. Use torch.log, or let F.cross_entropy take the log itself.",
+        compute=None,
+        # (bits, log 2, stay generic: tests/test_checks_mistakes_sixth.py pins them so)
+        recognise=partial(_scaled_by, factors=(lambda v: math.log(10),)),
+        example=learner.in_base_ten,
+    ),
+    Mistake(
+        name="mean over the vocabulary too",
+        hint="Your mean also counts the vocabulary axis: -(one_hot * logp).mean() divides by "
+        "B·(T-1)·V, where only one of each position's V entries is a loss, so yours is V times "
+        "too small. Sum over the vocabulary first, then average over the real tokens: "
+        "-(one_hot * logp).sum(-1), masked, summed, over (labels != pad_id).sum().",
+        compute=None,
+        recognise=partial(_scaled_by, factors=(lambda v: v,)),
+        example=learner.averages_over_the_vocabulary_too,
+    ),
+)
+
+
+def another_model(config: Callable[[], TransformerConfig]) -> Mistake:
+    """The mistake of a loss that runs another model than its argument; ``config()`` makes the
+    model that stands for the notebook's in its example. Last of the values: it runs the
+    learner's function again, on a changed model."""
+
+    @cache
+    def notebook_model() -> Transformer:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(83)
+            return Transformer(config()).eval()
+
+    return Mistake(
+        name="another model than the argument",
+        hint="Your loss stays the same when the model handed in changes: it runs another model, "
+        "such as the notebook's global `model`. Use the argument: model(src, trg[:, :-1]), so "
+        "that the loss (and training) follows the model it is given.",
+        compute=None,
+        recognise=_another_model,
+        example=lambda *case: learner.uses_the_notebooks_model(*case, notebook_model=notebook_model()),
+    )
+
+
+# Said by check_teacher_forcing_loss when a loss that passed left gradients in the model.
+BACKWARD_INSIDE = (
+    "Your loss function calls loss.backward() itself: the model's weights hold gradients after "
+    "it ran. Training calls backward on the loss you return, after optimiser.zero_grad(); a "
+    "second backward fails (the graph is freed after the first), and gradients left over add "
+    "up. Return the loss and leave backward to the training step."
 )

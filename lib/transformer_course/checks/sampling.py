@@ -24,14 +24,11 @@ import torch.nn.functional as F
 from ..generation import next_token_probs
 from . import sampling_learners as learner
 from .harness import LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function
-from .sampling_draws import ROWS, NotIds, returned
+from .sampling_draws import ATOL, ROWS, NotIds, returned
 from .sampling_draws import frequencies as _frequencies  # the name tests import from here
 from .sampling_learners import by_hand
-from .sampling_more import MORE_MISTAKES
+from .sampling_more import MASKED_PROBABILITIES, MORE_MISTAKES
 from .stale import learner_check
-
-ATOL = 0.03  # six standard deviations: a correct sampler passes; every two distributions the
-# checker tells apart (the right one, each mistake's) are at least 0.1 apart on its cases
 
 # --- The learner's side: the starter, a worked solution (more answers: sampling_learners) ---
 
@@ -168,6 +165,7 @@ MISTAKES = (
         example=lambda logits, temperature, top_k: torch.multinomial(logits / temperature, 1).squeeze(-1),
     ),
     EMPTIED_ROW,
+    MASKED_PROBABILITIES,  # named by check_sample_next_token too
     Mistake(
         name="Categorical given the logits as probs",
         hint="Categorical(x) reads x as PROBABILITIES (its first parameter is probs), and logits "
@@ -296,8 +294,11 @@ def check_sample_next_token(learner_fn: Callable) -> Result:
     )
     emptied = re.search(r"\(sample_next_token raised \w+ on input #(\d+)", result.message)
     if result.message.startswith(MULTINOMIAL_HINT) and emptied and cases[int(emptied[1]) - 1][2]:
-        # The cases without top_k came first and drew fine: the filtering left a row empty.
-        return Result(WRONG, f"{EMPTIED_ROW.hint} {result.message[emptied.start() :]}")
+        # The cases without top_k came first and drew fine: the filtering broke the probabilities,
+        # for the batch only (a row left empty) or for each row (−∞ or NaN among them).
+        case = cases[int(emptied[1]) - 1]
+        named = MASKED_PROBABILITIES if _raises(learner_fn, case[0][:1].clone(), *case[1:]) else EMPTIED_ROW
+        return Result(WRONG, f"{named.hint} {result.message[emptied.start() :]}")
     differs = re.match(r"sample_next_token differs from the reference on input #(\d+)", result.message)
     if result.status != WRONG or differs is None:
         return result
@@ -305,6 +306,16 @@ def check_sample_next_token(learner_fn: Callable) -> Result:
     # in draws instead, with the knobs of that input.
     number = int(differs.group(1))
     return Result(WRONG, _draws_differ(learner_fn, cases[number - 1], number) or result.message)
+
+
+def _raises(learner_fn: Callable, *args) -> bool:
+    """Whether the learner's sampler raises on ``args`` (drawing from a forked random state)."""
+    try:
+        with torch.random.fork_rng(devices=[]):
+            learner_fn(*args)
+    except LEARNER_ERRORS:
+        return True
+    return False
 
 
 def _draws_differ(learner_fn: Callable, case: tuple, number: int) -> str | None:

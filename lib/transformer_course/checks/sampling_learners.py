@@ -163,3 +163,29 @@ def keeps_the_smallest(logits, temperature, top_k):
         ranked = logits.sort(dim=-1).values  # ascending: the smallest first
         logits = logits.masked_fill(logits > ranked[:, top_k - 1 : top_k], float("-inf"))
     return torch.multinomial(logits.softmax(dim=-1), 1).squeeze(1)
+
+
+# --- The wrong answers met in the round-41 battery (sampling_more) ---
+
+
+def divides_twice(logits, temperature, top_k):
+    from transformer_course.generation import next_token_probs  # the lib's, which divides too
+
+    probs = next_token_probs(logits / temperature, temperature=temperature, top_k=top_k)
+    return torch.multinomial(probs, 1).squeeze(-1)
+
+
+def sigmoid_instead_of_softmax(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is not None:
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return torch.multinomial(torch.sigmoid(logits), 1).squeeze(-1)  # "a probability per token"
+
+
+def masks_the_probabilities(logits, temperature, top_k):
+    probs = torch.softmax(logits / temperature, dim=-1)
+    if top_k is not None:
+        kth = probs.topk(top_k, dim=-1).values[:, -1:]
+        probs = probs.masked_fill(probs < kth, float("-inf"))  # −∞ after the softmax
+    return torch.multinomial(probs, 1).squeeze(-1)

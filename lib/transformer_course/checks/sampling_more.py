@@ -1,7 +1,8 @@
 """More of ``sampling``'s catalogue: the top-k thresholds met in the ninth audit that fail with
 an error (the last row's values, the k-th value read at index k), and the tenth audit's axes
-(the softmax or the top-k taken down the batch) and the k smallest kept, each with its hint
-and a learner-style example (in ``sampling_learners``).
+(the softmax or the top-k taken down the batch) and the k smallest kept, and the round-41
+battery's (the temperature divided twice, a sigmoid, −∞ among the probabilities), each with its
+hint and a learner-style example (in ``sampling_learners``).
 
 What a mistake computes is, as in ``sampling.distribution``, the probabilities each of the two
 distinct rows of logits (rows 0 and ROWS of the batch) is drawn with, (2, V).
@@ -10,12 +11,14 @@ distinct rows of logits (rows 0 and ROWS of the batch) is drawn with, (2, V).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
 from . import sampling_learners as learner
+from .describe import same
 from .harness import Mistake
-from .sampling_draws import ROWS
+from .sampling_draws import ATOL, ROWS
 
 
 def _top_k_down_the_batch(logits, temperature, top_k):
@@ -34,6 +37,37 @@ def _softmax_down_the_batch(logits, temperature, top_k):
         x = x.masked_fill(x < x.topk(top_k, dim=-1).values[:, -1:], -math.inf)
     probs = torch.softmax(x, dim=0)[[0, ROWS]].nan_to_num(0.0)
     return probs / probs.sum(dim=-1, keepdim=True)
+
+
+def _sigmoid(logits, temperature, top_k):
+    """A sigmoid per token in place of the softmax, which the draw renormalises row by row."""
+    x = logits[[0, ROWS]].double() / temperature
+    if top_k is not None:
+        x = x.masked_fill(x < x.topk(top_k, dim=-1).values[:, -1:], -math.inf)
+    probs = torch.sigmoid(x)
+    return probs / probs.sum(dim=-1, keepdim=True)
+
+
+def _divided_twice(logits, temperature, top_k):
+    x = logits[[0, ROWS]].double() / temperature**2
+    if top_k is not None:
+        x = x.masked_fill(x < x.topk(top_k, dim=-1).values[:, -1:], -math.inf)
+    return torch.softmax(x, dim=-1)
+
+
+def _draws_like(mistaken) -> Callable:
+    """A ``recognise``: the draws match ``mistaken``'s distribution on this input AND on the same
+    logits at temperature 0.5 without top-k, where the two temperatures' mistakes (and the right
+    distribution) lie far apart; on some inputs they differ by little more than the noise."""
+
+    def recognise(fn, case, got) -> bool:
+        logits = case[0]
+        if not same(got, mistaken(*case), ATOL):
+            return False
+        torch.manual_seed(0)  # as check_function seeds each call (its random state is forked)
+        return same(fn(logits.clone(), 0.5, None), mistaken(logits, 0.5, None), ATOL)
+
+    return recognise
 
 
 def _smallest_kept(logits, temperature, top_k):
@@ -90,4 +124,35 @@ MORE_MISTAKES = (
         compute=_smallest_kept,
         example=learner.keeps_the_smallest,
     ),
+    # --- met in the round-41 battery ---
+    Mistake(
+        name="temperature divided twice",
+        hint="Your logits are divided by the temperature twice (T² in all): once by you, and once "
+        "more by what you passed them to (the lib's next_token_probs(..., temperature=T) divides "
+        "too), or twice in your own code. Divide once: logits / temperature.",
+        compute=None,
+        recognise=_draws_like(_divided_twice),
+        example=learner.divides_twice,
+    ),
+    Mistake(
+        name="sigmoid in place of the softmax",
+        hint="You turned the logits into probabilities with a sigmoid, one yes/no per token: "
+        "the next token is ONE choice among V, so the probabilities come from a softmax over "
+        "the vocabulary, torch.softmax(logits, dim=-1), whose exp keeps the gaps between logits.",
+        compute=None,
+        recognise=_draws_like(_sigmoid),
+        example=learner.sigmoid_instead_of_softmax,
+    ),
+)
+
+# Named by check_sample_next_token: multinomial refusing, with top_k, even one row alone.
+MASKED_PROBABILITIES = Mistake(
+    name="−∞ among the probabilities",
+    hint="With top_k, torch.multinomial refuses your probabilities even for a single row: they "
+    "hold −∞ or NaN. −∞ belongs on the LOGITS, before the softmax, whose exp turns it into 0: "
+    "logits.masked_fill(logits < kth, float('-inf')), then the softmax. Set after the softmax, "
+    "−∞ is a negative probability; and a mask multiplied in, logits * keep + (1 - keep) * "
+    "(−∞), gives 0 · (−∞) = NaN.",
+    compute=None,
+    example=learner.masks_the_probabilities,
 )

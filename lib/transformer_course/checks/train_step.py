@@ -183,7 +183,7 @@ STEP_MISTAKES = (
         name="no zero_grad",
         hint="The gradients are never cleared: loss.backward() ADDS to the gradients already "
         "stored, so every step also follows all the previous batches. Call optimiser.zero_grad() "
-        "at the start of each step.",
+        "at the start of each step (with its brackets: optimiser.zero_grad alone does nothing).",
         compute=partial(_step_reference, order=("loss", "backward", "step")),
         example=partial(step_by_hand, order=("loss", "backward", "step")),
     ),
@@ -214,8 +214,9 @@ STEP_MISTAKES = (
     Mistake(
         name="weights never move",
         hint="The weights never changed: optimiser.step() ran without gradients (before "
-        "loss.backward(), or after a zero_grad() that cleared them), or not at all. The order "
-        "is zero_grad() → loss → loss.backward() → optimiser.step().",
+        "loss.backward(), or after a zero_grad() that cleared them), or not at all (optimiser.step "
+        "without its brackets does nothing). The order is zero_grad() → loss → loss.backward() → "
+        "optimiser.step().",
         compute=partial(_step_reference, order=("zero", "loss", "step", "backward")),
         example=partial(step_by_hand, order=("loss", "backward", "zero", "step")),
     ),
@@ -277,7 +278,7 @@ STEP_MISTAKES = (
         ),
     ),
 )
-STEP_MISTAKES += more_mistakes(_step_reference)  # met in the ninth audit: train_step_more
+STEP_MISTAKES += more_mistakes(_step_reference, _three_steps)  # met in the ninth audit and after
 
 
 @learner_check

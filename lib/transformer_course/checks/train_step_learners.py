@@ -14,8 +14,9 @@ def step_by_hand(
     model, optimiser, loss_fn, batch, *, order=("zero", "loss", "backward", "step"), returns="item"
 ):
     """A learner's step with the four actions in any order (the usual one: correct), and two
-    actions that do not belong: "loss / B" (the loss divided by the batch size) and "ascend"
-    (backward through -loss)."""
+    actions that do not belong: "loss / B" (the loss divided by the batch size), "ascend"
+    (backward through -loss) and "backward, graph kept" (retain_graph=True, so that another
+    backward can follow)."""
     loss = None
     for action in order:
         if action == "zero":
@@ -28,6 +29,8 @@ def step_by_hand(
             loss = loss_fn(model, batch) * len(batch[0])
         elif action == "backward":
             loss.backward()
+        elif action == "backward, graph kept":
+            loss.backward(retain_graph=True)
         elif action == "ascend":
             (-loss).backward()
         elif action == "step":
@@ -176,3 +179,36 @@ def returns_it_in_a_list(model, optimiser, loss_fn, batch):
     loss.backward()
     optimiser.step()
     return [loss.item()]  # "the losses"
+
+
+# --- The wrong answers met in the round-41 battery (train_step_more) ---
+
+
+def keeps_the_graph_for_a_second_backward(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward(retain_graph=True)  # as the error "backward through the graph a second time" advises
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
+def scales_by_the_learning_rate(model, optimiser, loss_fn, batch):
+    lr = 0.1  # "the step size"
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch) * lr
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
+def steps_on_each_example(model, optimiser, loss_fn, batch):
+    x, y = batch
+    losses = []
+    for i in range(len(x)):  # "one example at a time"
+        optimiser.zero_grad()
+        loss = loss_fn(model, (x[i : i + 1], y[i : i + 1]))
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    return sum(losses) / len(losses)

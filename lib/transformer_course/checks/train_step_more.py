@@ -1,7 +1,8 @@
 """More of ``train_step``'s catalogue: the wrong answers met in the ninth audit (the loss made
 a sum over the batch, the loss given to optimiser.step, the loss returned as an int) and the
-tenth (the loss returned in a list), each with its hint and a learner-style example (in
-``train_step_learners``).
+tenth (the loss returned in a list) and the round-41 battery (backward twice with the graph
+kept, the loss scaled by a constant, one step per example), each with its hint and a
+learner-style example (in ``train_step_learners``).
 
 ``train_step`` imports ``MORE_MISTAKES`` and its reference from its own module; here, what the
 mistakes compute takes the reference as an argument, so that this module does not import it.
@@ -9,6 +10,7 @@ mistakes compute takes the reference as an argument, so that this module does no
 
 from __future__ import annotations
 
+import math
 import numbers
 from functools import partial
 
@@ -63,9 +65,54 @@ def _one_number(x: object) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
-def more_mistakes(step_reference) -> tuple[Mistake, ...]:
-    """The ninth audit's mistakes; ``step_reference(..., order=…)`` runs three steps with the
-    actions in that order (``train_step._step_reference``)."""
+def _scaled_step(model, optimiser, loss_fn, batch, *, factor):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch) * factor
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
+def _step_per_example(model, optimiser, loss_fn, batch):
+    x, y = batch
+    losses = []
+    for i in range(len(x)):
+        losses.append(_scaled_step(model, optimiser, loss_fn, (x[i : i + 1], y[i : i + 1]), factor=1.0))
+    return sum(losses) / len(losses)
+
+
+def _scaled_by_a_constant(step_reference, three_steps):
+    """A ``recognise``: the three steps of a loss multiplied by one constant c ≠ 1 (the learning
+    rate, a guess), read from the first loss returned."""
+
+    def recognise(fn, case, got) -> bool:
+        returned = got[0] if isinstance(got, tuple) and len(got) == 2 else None
+        if not returned or not isinstance(returned[0], numbers.Real) or isinstance(returned[0], bool):
+            return False
+        factor = returned[0] / step_reference(*fresh(case))[0][0]
+        if not math.isfinite(factor) or abs(factor - 1) < 1e-3:
+            return False
+        return same(got, three_steps(partial(_scaled_step, factor=factor))(*fresh(case)))
+
+    return recognise
+
+
+def _per_example(three_steps):
+    """A ``recognise``: the weights of one optimiser step per example of each batch, whatever
+    was returned (the mean of their losses, the last, the sum)."""
+
+    def recognise(fn, case, got) -> bool:
+        if not isinstance(got, tuple) or len(got) != 2:
+            return False
+        return same(got[1], three_steps(_step_per_example)(*fresh(case))[1])
+
+    return recognise
+
+
+def more_mistakes(step_reference, three_steps) -> tuple[Mistake, ...]:
+    """The ninth audit's mistakes and after; ``step_reference(..., order=…)`` runs three steps
+    with the actions in that order (``train_step._step_reference``), ``three_steps(step)`` runs
+    ``step`` on three batches in a row (``train_step._three_steps``)."""
 
     return (
         Mistake(
@@ -112,5 +159,37 @@ def more_mistakes(step_reference) -> tuple[Mistake, ...]:
             compute=None,
             recognise=_returned_in_lists(step_reference),
             example=learner.returns_it_in_a_list,
+        ),
+        # --- met in the round-41 battery ---
+        Mistake(
+            name="backward twice, the graph kept",
+            hint="Your step back-propagates twice: loss.backward() again with retain_graph=True, "
+            "or on the loss computed a second time. backward ADDS to the stored gradients, so the "
+            'step follows them doubled. Call loss.backward() once per step (the error "backward '
+            'through the graph a second time" meant one backward too many).',
+            compute=partial(
+                step_reference, order=("zero", "loss", "backward, graph kept", "backward", "step")
+            ),
+            example=learner.keeps_the_graph_for_a_second_backward,
+        ),
+        Mistake(
+            name="loss scaled by a constant",
+            hint="You multiplied the loss by a constant before backward (the learning rate, or "
+            "another number): that scales its gradients, and so the step SGD takes, and the loss "
+            "you return. The optimiser already holds the learning rate: use the loss as it "
+            "comes, loss = loss_fn(model, batch), and return loss.item().",
+            compute=None,
+            recognise=_scaled_by_a_constant(step_reference, three_steps),
+            example=learner.scales_by_the_learning_rate,
+        ),
+        Mistake(
+            name="one step per example",
+            hint="Your step loops over the examples of the batch and moves the weights once per "
+            "example: a training step makes ONE move per batch, along the gradient of the "
+            "batch's mean loss. Give loss_fn the whole batch: loss = loss_fn(model, batch), "
+            "then loss.backward() and optimiser.step() once.",
+            compute=None,
+            recognise=_per_example(three_steps),
+            example=learner.steps_on_each_example,
         ),
     )
