@@ -430,13 +430,11 @@ assert rates["T = 1.5"] < rates["T = 1"] <= min(cut, rates["T = 0.5"]) and cut >
 assert 0.5 < rates["T = 1.5"] < 0.8 and min(distinct.values()) >= 392   # 1 in 3 breaks; all ≈ differ
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# At temperature 1 the model's mistakes come from its **tail**, as the rejected stories
-# showed: tokens that cannot come next, each given a small probability (most well under
-# 1 %) but drawn now and then over the 30-odd tokens of a story. Top-k and top-p cut that
-# tail off and nearly every story comes out right, still (nearly) all different; a higher
-# temperature fattens the tail and about one story in three breaks. (The T = 1 line draws
-# 400 other stories than the 1000 earlier, so its rate differs from theirs by the luck of the
-# draw alone.)
+# At T = 1 the mistakes come from the **tail**, as the rejected stories showed: tokens that
+# cannot come next, each with a small probability (most under 1 %), drawn now and then over
+# a story's 30-odd tokens. Top-k and top-p cut it off: nearly every story comes out right,
+# (nearly) all different. A higher temperature fattens it: one story in three breaks. (400
+# new draws: T = 1 need not match the rate above.)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # One step, up close: after "… and it was" the model should split its probability
