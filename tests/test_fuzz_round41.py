@@ -470,3 +470,74 @@ def test_a_cosine_in_half_precision_stays_within_one(dtype):
     assert float(sims.abs().max()) <= 1.0
     want = torch.nn.functional.cosine_similarity(vectors.float()[:, None], vectors.float()[None], dim=-1)
     assert torch.allclose(sims.float(), want, atol=1e-2)
+
+
+def test_stable_softmax_matches_torch_on_rows_with_inf_or_nan():
+    """A +inf score made its row [nan, 0, 0] where torch.softmax's is all NaN; a row of only
+    -inf still gives zeros (as PyTorch's fused attention), the one place the two differ."""
+    from transformer_course.softmax import stable_softmax
+
+    inf, nan = float("inf"), float("nan")
+    rows = torch.tensor([[inf, 1.0, 2.0], [inf, inf, 0.0], [nan, 1.0, 2.0], [-inf, 1.0, 2.0], [1.0, 2, 3]])
+    assert torch.allclose(stable_softmax(rows), torch.softmax(rows, dim=-1), equal_nan=True)
+    assert torch.equal(stable_softmax(torch.full((1, 3), -inf)), torch.zeros(1, 3))
+
+
+def _tiny_gpt():
+    from transformer_course.config import TransformerConfig
+    from transformer_course.model import DecoderOnlyTransformer
+
+    config = TransformerConfig(
+        vocab_size=20, d_model=16, num_heads=2, num_decoder_layers=1, d_ff=32, max_len=16
+    )
+    return DecoderOnlyTransformer(config).eval()
+
+
+def test_a_shallow_copy_of_a_kv_cache_stays_its_models():
+    """copy.copy went through __getstate__ (which drops the owner for pickle): the copy was then
+    taken by any model of the same sizes, which step refuses by design."""
+    import copy
+
+    torch.manual_seed(0)
+    a, b = _tiny_gpt(), _tiny_gpt()
+    ids = torch.randint(1, 10, (1, 4))
+    cache = a.new_cache()
+    a.step(ids, cache)
+    shallow = copy.copy(cache)
+    with pytest.raises(ValueError, match="this model's new_cache"):
+        b.step(ids[:, :1], shallow)
+    assert a.step(ids[:, :1], shallow).shape == (1, 1, 20)
+
+
+def test_embeddings_are_not_loaded_into_a_from_scratch_model_on_the_meta_device():
+    """Accepted, and nothing copied: its tables stayed on the meta device."""
+    from transformer_course.config import TransformerConfig
+    from transformer_course.from_scratch.attention import PAPER
+    from transformer_course.from_scratch.model import Transformer as FromScratch
+    from transformer_course.model import Transformer
+
+    config = TransformerConfig(
+        vocab_size=20, d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=64
+    )
+    with torch.device("meta"):
+        empty = FromScratch(20, 20, 0, 0, embed_size=16, num_layers=1, heads=2, max_length=16, design=PAPER)
+    with pytest.raises(ValueError, match="meta device"):
+        empty.load_embeddings_from(Transformer(config))
+
+
+def test_the_story_explorer_draws_a_model_made_under_inference_mode():
+    """Tensors made under torch.inference_mode() keep no version counter: reading it, to see
+    whether the weights changed, failed ("Inference tensors do not track version counter")."""
+    from test_widgets_ch09 import GENERATOR, VOCAB
+    from transformer_course.config import TransformerConfig
+    from transformer_course.model import DecoderOnlyTransformer
+    from transformer_course.widgets import StoryExplorer
+
+    torch.manual_seed(0)
+    sizes = dict(d_model=32, num_heads=2, num_decoder_layers=2, d_ff=64, max_len=GENERATOR.max_tokens())
+    config = TransformerConfig(vocab_size=len(VOCAB), norm_first=True, positional="learned", **sizes)
+    with torch.inference_mode():
+        model = DecoderOnlyTransformer(config).eval()
+    explorer = StoryExplorer(model, VOCAB, generator=GENERATOR, max_new_tokens=12)
+    assert "Could not update" not in explorer.message.value
+    assert explorer.figures["distribution"] is not None

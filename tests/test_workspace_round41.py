@@ -63,11 +63,15 @@ def follow_advice(course: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(course)
     assert main(["status"]) == 0
     out = capsys.readouterr().out
-    [advice] = [line for line in out.splitlines() if line.startswith("  ") and "restore" in line]
-    run = subprocess.run(
-        ["bash", "-c", advice], cwd=course, env=dict(os.environ, **GIT_ENV), capture_output=True, text=True
-    )
-    assert run.returncode == 0, f"{advice}\n{run.stderr}"
+    advice = [
+        line for line in out.splitlines() if line.startswith("  ") and ("restore" in line or "commit" in line)
+    ]
+    assert advice
+    for line in advice:  # one line per chapter, then (while merging) the commit that ends the merge
+        run = subprocess.run(
+            ["bash", "-c", line], cwd=course, env=dict(os.environ, **GIT_ENV), capture_output=True, text=True
+        )
+        assert run.returncode == 0, f"{line}\n{run.stderr}"
 
 
 @needs_git
@@ -323,3 +327,43 @@ def test_a_copy_taken_from_an_edited_chapter_is_backed_up_after_chapters_is_rest
     assert ws.status()[CHAPTER].startswith("changed by you")
     [(_, backup)] = ws.reset("01")
     assert backup is not None and backup.read_text() == mine
+
+
+@needs_git
+def test_the_advice_for_two_chapters_in_a_merge_ends_the_merge_once(clone, monkeypatch, capsys):
+    """Two chapters the learner committed and the course changed, one in conflict, one merged
+    cleanly (other lines): each chapter's line ended with `git commit`, so the first line ended
+    the merge and the next one's `git restore --source=MERGE_HEAD` failed ("could not resolve
+    MERGE_HEAD"), its edits left committed in chapters/."""
+    author, course = clone
+    welcome = "00_welcome.py"
+    lines = [f"line {i}\n" for i in range(8)]
+    (author / "chapters" / welcome).write_text("".join(lines))
+    git(author, "commit", "-qam", "a longer chapter 00")
+    git(course, "pull", "-q", "--no-rebase")
+    (course / "chapters" / CHAPTER).write_text(notebook("my commit of 01"))
+    (course / "chapters" / welcome).write_text("".join(["my first line\n", *lines[1:]]))
+    git(course, "commit", "-qam", "mine")
+    (author / "chapters" / welcome).write_text("".join([*lines[:-1], "the course's last line\n"]))
+    git(author, "commit", "-qam", "00's last line")
+    course_update(author)  # 01 conflicts; 00 merges cleanly, its lines apart
+    assert git(course, "pull", "-q", "--no-rebase", ok=False).returncode != 0
+    assert Workspace.of(course).edited_chapters() == {"00_welcome.ipynb", CHAPTER}
+    follow_advice(course, monkeypatch, capsys)
+    assert git(course, "rev-parse", "-q", "--verify", "MERGE_HEAD", ok=False).returncode != 0
+    assert git(course, "status", "--porcelain").stdout == ""
+    assert (course / "chapters" / welcome).read_text() == git(
+        author, "show", f"HEAD:chapters/{welcome}"
+    ).stdout
+
+
+def test_the_name_a_duplicate_message_suggests_selects_that_chapter(tmp_path):
+    """With 01_embeddings.ipynb and a learner's 01_embeddings_old.ipynb in chapters/, `reset 01`
+    suggested "01_embeddings", which then failed the same way: a prefix of the other name."""
+    course = make_course(tmp_path)
+    shutil.copy(course / "chapters" / CHAPTER, course / "chapters" / "01_embeddings_old.ipynb")
+    ws = Workspace.of(course)
+    with pytest.raises(ValueError, match="such as 01_embeddings"):
+        ws.select("01")
+    assert ws.select("01_embeddings") == [CHAPTER]
+    assert ws.select("01_embeddings_old") == ["01_embeddings_old.ipynb"]

@@ -74,6 +74,13 @@ class KVCache:
         copy._owner = weakref.ref(copied) if copied is not None else None
         return copy
 
+    def __copy__(self) -> KVCache:
+        """A shallow copy keeps its owner (``__getstate__`` drops it, for pickle only): an unowned
+        copy would be taken by any model of the same sizes, which ``step`` refuses by design."""
+        copy = KVCache.__new__(KVCache)
+        copy.__dict__.update(vars(self))
+        return copy
+
     def __getstate__(self) -> dict:
         """What pickle (and torch.save) keeps: everything but the owner, a weakref, which pickle
         cannot take ("cannot pickle 'weakref.ReferenceType' object"). The loaded cache belongs to

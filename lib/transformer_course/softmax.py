@@ -46,7 +46,9 @@ def stable_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
         return scores.clone()  # rows of no scores: nothing to normalise (as torch.softmax)
     x = scores.float() if scores.dtype in (torch.float16, torch.bfloat16) else scores
     row_max = x.amax(dim=dim, keepdim=True)
-    row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
+    # Only a row of nothing but -inf shifts by 0 instead (its exponents are then all 0): a +inf
+    # or a NaN score makes its row NaN, as in torch.softmax (shifted by 0, +inf gave [nan, 0, 0]).
+    row_max = torch.where(row_max == float("-inf"), torch.zeros_like(row_max), row_max)
     e = (x - row_max).exp()
     total = e.sum(dim=dim, keepdim=True)
     # Only a row of nothing but -inf has total 0 (zeros out); a NaN total (a NaN score) must

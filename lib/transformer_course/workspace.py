@@ -174,6 +174,8 @@ class Workspace:
         key = str(which).removesuffix(".ipynb")
         key = key.zfill(2) if key.isdigit() else key
         found = [n for n in names if n.removesuffix(".ipynb") == key or n.startswith(f"{key}_")]
+        exact = [n for n in found if n.removesuffix(".ipynb") == key]
+        found = exact or found  # 03_attention is that one, not also 03_attention_old, a prefix match
         if len(found) > 1:  # a copy made in chapters/ (JupyterLab's "-Copy1"), or two chapters NN
             raise ValueError(
                 f"chapter {which!r} could be any of {', '.join(found)}: type the name of one, "

@@ -58,8 +58,10 @@ def edited_advice(ws, names: list[str]) -> str:
         restore = (
             f"{git} restore --source={'MERGE_HEAD' if merging else 'HEAD'} --staged --worktree -- {paths}"
         )
-        end = f" && {git} commit -q --no-edit" if merging else ""
-        lines.append(f"  {' && '.join(copies)} && {restore}{end}")
+        lines.append(f"  {' && '.join(copies)} && {restore}")
+    if merging:  # once, after every chapter: a commit on an earlier line ended the merge, and the
+        # next line's restore from MERGE_HEAD then failed ("could not resolve MERGE_HEAD")
+        lines.append(f"  {git} commit -q --no-edit")
     return "\n".join(lines)
 
 

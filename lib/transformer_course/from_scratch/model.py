@@ -263,6 +263,7 @@ class Transformer(nn.Module):
         if not isinstance(model, CourseTransformer):
             raise ValueError(f"model must be the course's model.Transformer, got {type(model).__name__}")
         _validate.weights_device("model", model)  # a meta model: named here, not as "words"
+        check_holds_weights("model", model, self)  # this one on meta: nothing would be copied
         # Every table checked before any is copied: a refusal leaves this model as it was.
         out, want = model.output, tuple(self.decoder.fc_out.weight.shape)
         if tuple(out.weight.shape) != want:
