@@ -290,7 +290,7 @@ def test_the_forward_exercise_is_the_lib_models_forward():
     model = Transformer(config).eval()
     with torch.no_grad():
         assert torch.allclose(forward(Seq2SeqParts.of(model), src, trg_in), model(src, trg_in), atol=1e-5)
-    assert parts.positions.shape == (16, 16)
+    assert parts.positions.shape == (20, 16)  # max_len 20, not 16 = d_model: an error's sizes tell them apart
     with pytest.raises(ValueError, match="model must be a Transformer"):
         Seq2SeqParts.of(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="share one token table"):

@@ -372,8 +372,8 @@ def test_pre_norm_gradient_prose_does_not_claim_it_grows_at_every_block():
 
 
 def test_the_temperature_table_says_why_its_t1_rate_differs_from_the_1000_stories():
-    (prose,) = [c for c in _cells() if "At temperature 1 the model's mistakes come from its" in c]
-    assert "400 other stories than the 1000" in " ".join(prose.replace("#", " ").split())
+    (prose,) = [c for c in _cells() if "At T = 1 the mistakes come from the" in c]
+    assert "400 new draws: T = 1 need not match the rate above" in " ".join(prose.replace("#", " ").split())
     assert "sample_stories(model, 400, seed=1" in _code_using("settings = {")
 
 

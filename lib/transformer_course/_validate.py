@@ -450,3 +450,10 @@ def model_call(name: str, model: Callable, *args: object, what: str) -> object:
             raise
         shapes = ", ".join(str(tuple(a.shape)) for a in args if isinstance(a, torch.Tensor))
         raise ValueError(f"{name} must be {what}; called on ({shapes}) it failed: {error}") from error
+
+
+def version_counter(p: torch.Tensor) -> int:
+    """``p``'s version counter, which every in-place write bumps (an optimiser's step); 0 for a
+    tensor made under ``torch.inference_mode()``, which keeps none (reading it raised "Inference
+    tensors do not track version counter") and which nothing can write in place."""
+    return 0 if p.is_inference() else p._version

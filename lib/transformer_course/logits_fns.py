@@ -19,14 +19,6 @@ from . import _validate
 from .kv_cache import KVCache
 from .model import DecoderOnlyTransformer, Transformer
 
-
-def weights_version(p: torch.Tensor) -> int:
-    """``p``'s version counter, which every in-place write bumps; 0 for a tensor made under
-    ``torch.inference_mode()``, which keeps none (reading it raised "Inference tensors do not
-    track version counter") and which no optimiser can write."""
-    return 0 if p.is_inference() else p._version
-
-
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -176,7 +168,8 @@ class CachedLogits:
         the cache is stale: a function kept across training would write with old keys. (A write
         through ``p.data``, or a module added later, is not seen.)"""
         weights = ((m, (p for p in m._parameters.values() if p is not None)) for m in self._submodules)
-        return tuple((m.training, *((p.data_ptr(), weights_version(p)) for p in ps)) for m, ps in weights)
+        version = _validate.version_counter
+        return tuple((m.training, *((p.data_ptr(), version(p)) for p in ps)) for m, ps in weights)
 
     def _continues(self, prefix: torch.Tensor) -> bool:
         """Whether prefix (B, t') starts with the cached tokens (B, t), t ≤ t'."""

@@ -13,7 +13,6 @@ import ipywidgets as widgets
 import torch
 
 from .. import _validate, figures, generation
-from ..logits_fns import weights_version
 from ..model import DecoderOnlyTransformer
 from ..stories import Mistake, StoryGenerator
 from ..tokenizer import BOS, PAD, UNK, Vocab
@@ -171,7 +170,7 @@ class StoryExplorer(Explorer):
         parameter's storage and in-place version (an optimizer step or ``load_state_dict`` bumps
         it, ``.to()`` moves it). Trained on after the explorer was shown, a model wrote a new story
         only once a knob moved: the step slider showed the old story beside the new attention."""
-        return tuple((p.data_ptr(), weights_version(p)) for p in self.model.parameters())
+        return tuple((p.data_ptr(), _validate.version_counter(p)) for p in self.model.parameters())
 
     def _prompt(self) -> tuple[torch.Tensor, list[str]]:
         """The prompt box → (ids (t0,) starting with <bos>, the t0 - 1 tokens as typed), or
