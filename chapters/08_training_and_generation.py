@@ -860,6 +860,10 @@ figures.loss_comparison_figure({name: r["curve"] for name, r in results.items()}
 #   would matter more with more heads (√8 ≈ 2.8 at the tutorial's default of 8, where
 #   chapter 05 found fresh rows almost uniform) and in deeper stacks, where every layer
 #   starts flat and must sharpen before the layers above it can use it.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The race also shows:
+#
 # - **The lib's model is the slowest starter**, though with both fixes the tutorial's
 #   blocks compute exactly what lib's do (checked below). The difference lies around the
 #   blocks: the lib ties the input and output embeddings into one matrix, adds fixed
