@@ -109,7 +109,7 @@ def _(n, d):
     return torch.sin(torch.arange(n).float()[:, None] / 10000 ** (torch.arange(0, d, 2).float() / d))
 
 
-@wrong("sinusoidal_encoding", "one position too many")
+@wrong("sinusoidal_encoding", "one position too many", named="one position too many")
 def _(n, d):
     return table(n + 1, d, torch.arange(0, d, 2).float())
 
@@ -209,7 +209,7 @@ def _(x):
     return normalised((x - x.max(dim=0, keepdim=True).values).exp())
 
 
-@wrong("softmax", "2 ** x instead of exp")
+@wrong("softmax", "2 ** x instead of exp", named="powers of 2 or 10")
 def _(x):
     return normalised(2 ** (x - x.max(dim=-1, keepdim=True).values))
 
@@ -1014,13 +1014,17 @@ def _(probs, top_p):
     return nucleus(probs, top_p, lambda total, p: total > top_p)
 
 
-@wrong("keep_top_p", "each token's own probability against p (a min-p)")
+@wrong(
+    "keep_top_p",
+    "each token's own probability against p (a min-p)",
+    named="each probability against 1 − top_p",
+)
 def _(probs, top_p):
     kept = probs.masked_fill(probs < 1 - top_p, 0.0)
     return kept / kept.sum(dim=-1, keepdim=True)
 
 
-@wrong("keep_top_p", "returns the mask")
+@wrong("keep_top_p", "returns the mask", named="the mask returned")
 def _(probs, top_p):
     ranked, order = probs.sort(dim=-1, descending=True)
     keep = ranked.cumsum(dim=-1) - ranked < top_p

@@ -42,7 +42,9 @@ How to add an exercise:
    re-export ``check_<name>`` below.
 ``tests/test_exercises.py`` then covers it: the solution and every alternative pass, each
 mistake's example gets its own hint and no other, the starter reports "not attempted",
-the global random state is untouched, errors and in-place changes are handled.
+the global random state is untouched, errors and in-place changes are handled. A right
+answer that changed its inputs in place passes with a warning that names the operation
+(``in_place``, for every exercise; ``updates_in_place=True`` where changing them is the job).
 """
 
 from .add_norm import check_add_norm

@@ -19,7 +19,7 @@ from torch import nn
 
 from ..layers import AddNorm, FeedForward
 from . import add_norm_learners as learner
-from .add_norm_more import MORE_MISTAKES
+from .add_norm_more import MORE_MISTAKES, SLIPS_42
 from .add_norm_slips import MORE
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, fresh, randn, varies_between_calls
@@ -342,6 +342,7 @@ ADD_NORM_MISTAKES = (
 
 ADD_NORM_MISTAKES += MORE_MISTAKES  # met in the seventh audit: in add_norm_more
 ADD_NORM_MISTAKES += MORE  # the round-41 battery: in add_norm_slips
+ADD_NORM_MISTAKES += SLIPS_42  # round 42's battery: in add_norm_more
 
 
 @learner_check

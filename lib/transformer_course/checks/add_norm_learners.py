@@ -155,3 +155,46 @@ def norms_without_the_shift(block, x, sublayer):
     if block.norm_first:
         return x + block.dropout(sublayer(norm(x)))
     return norm(x + block.dropout(sublayer(x)))
+
+
+# --- Round 42's battery: the examples of add_norm_more's SLIPS_42 ---
+
+
+def both_forms(block, x, sublayer, norm, drop=None):
+    """Add & Norm with ``norm(h)`` for block.norm (and ``drop(block, h)`` for block.dropout)."""
+    dropped = block.dropout if drop is None else (lambda h: drop(block, h))
+    if block.norm_first:
+        return x + dropped(sublayer(norm(x)))
+    return norm(x + dropped(sublayer(x)))
+
+
+def asks_the_block_for_its_sublayer(block, x, sublayer):
+    return block.norm(x + block.dropout(block.sublayer(x)))  # the sublayer is the argument
+
+
+def swaps_the_scale_and_the_shift(block, x, sublayer):
+    n = block.norm
+    return both_forms(block, x, sublayer, lambda h: F.layer_norm(h, n.normalized_shape, n.bias, n.weight))
+
+
+def scales_and_shifts_only(block, x, sublayer):
+    return both_forms(block, x, sublayer, lambda h: h * block.norm.weight + block.norm.bias)
+
+
+def normalises_by_the_rms(block, x, sublayer):
+    def rms_norm(h):  # LLaMA's RMSNorm, no mean subtracted
+        return h / (h.pow(2).mean(dim=-1, keepdim=True) + 1e-5).sqrt() * block.norm.weight + block.norm.bias
+
+    return both_forms(block, x, sublayer, rms_norm)
+
+
+def uses_a_new_layer_norm(block, x, sublayer):
+    norm = torch.nn.LayerNorm(x.shape[-1])  # fresh: scale 1, shift 0, not the block's
+    with torch.no_grad():
+        norm.weight.fill_(1.5)  # "initialised" by hand
+    return both_forms(block, x, sublayer, norm)
+
+
+def rescales_the_dropout(block, x, sublayer):
+    p = block.dropout.p
+    return both_forms(block, x, sublayer, block.norm, lambda b, h: F.dropout(h, p, b.training) * (1 - p))

@@ -1,11 +1,17 @@
 """More of ``add_norm``'s catalogue: the wrong answers met in the seventh audit (and one in
-the eleventh), each with what it computes, its hint and a learner-style example.
+the eleventh), each with what it computes, its hint and a learner-style example; and round 42's
+battery (``SLIPS_42``: the block asked for a sublayer, LayerNorm's scale and shift swapped or used
+alone, an RMSNorm, a LayerNorm other than the block's).
 """
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
+
 from . import add_norm_learners as learner
-from .harness import Mistake
+from .describe import same
+from .harness import Mistake, fresh
 
 
 def _pre_norm_renormalised(block, x, sublayer):
@@ -87,5 +93,109 @@ MORE_MISTAKES = (
         "x + dropout(sublayer(norm(x))).",
         compute=_pre_norm_on_the_output,
         example=learner.normalises_the_output_in_pre_norm,
+    ),
+)
+
+
+def _with_norm(norm, drop=None):
+    """Both forms of Add & Norm with ``norm(block, h)`` in place of block.norm(h) (and
+    ``drop(block, h)`` in place of block.dropout(h))."""
+
+    def add_norm(block, x, sublayer):
+        return learner.both_forms(block, x, sublayer, lambda h: norm(block, h), drop)
+
+    return add_norm
+
+
+def _rms(block, h):
+    rms = (h.pow(2).mean(dim=-1, keepdim=True) + block.norm.eps).sqrt()
+    return h / rms * block.norm.weight + block.norm.bias
+
+
+def _swapped(block, h):
+    n = block.norm
+    return F.layer_norm(h, n.normalized_shape, n.bias, n.weight, n.eps)
+
+
+_RESCALED = _with_norm(
+    lambda block, h: block.norm(h), lambda block, h: block.dropout(h) * (1 - block.dropout.p)
+)
+
+
+def _dropout_rescaled(fn, case, got) -> bool:
+    """The sublayer's output times 1 − p, here and with the block's p set to 0.2: the cases' p
+    is 0.5, where times 1 − p is also the sublayer's output halved, another slip."""
+    torch.default_generator.manual_seed(0)  # as check_function seeds each call
+    if not same(got, _RESCALED(*fresh(case)), 1e-4):
+        return False
+    block, x, sublayer = fresh(case)
+    block.dropout.p = 0.2
+    torch.default_generator.manual_seed(0)  # as check_function seeds each call
+    want = _RESCALED(block, x.clone(), sublayer)
+    torch.default_generator.manual_seed(0)
+    return same(fn(block, x, sublayer), want, 1e-4)
+
+
+def _ignores_the_blocks_norm(fn, case, got) -> bool:
+    """The result stays the same when block.norm's scale and shift change: another LayerNorm
+    (a new one, or the notebook's block) does the normalising."""
+    block, x, sublayer = fresh(case)
+    with torch.no_grad():
+        block.norm.weight.mul_(2.0), block.norm.bias.add_(1.0)
+    torch.default_generator.manual_seed(0)  # as check_function seeds each call
+    return same(fn(block, x, sublayer), got, 1e-6)
+
+
+SLIPS_42 = (
+    Mistake(
+        name="the block asked for its sublayer",
+        hint="The block holds only norm, dropout and norm_first: the sublayer comes as the "
+        "argument `sublayer`. Call it, sublayer(x) (or sublayer(block.norm(x)) in pre-norm), "
+        "rather than block.sublayer or block.ff.",
+        compute=None,
+        error=r"'AddNorm' object has no attribute '(?!norm\b|dropout\b|norm_first\b)\w+'",
+        example=learner.asks_the_block_for_its_sublayer,
+    ),
+    Mistake(
+        name="LayerNorm's scale and shift swapped",
+        hint="You gave F.layer_norm the bias as its weight and the weight as its bias: its "
+        "arguments are (input, normalized_shape, weight, bias, eps), the scale first. Or call "
+        "block.norm(h) itself.",
+        compute=_with_norm(_swapped),
+        example=learner.swaps_the_scale_and_the_shift,
+    ),
+    Mistake(
+        name="scale and shift without normalising",
+        hint="You applied LayerNorm's scale and shift (h * weight + bias) but never normalised: "
+        "first subtract each token's mean and divide by its std (over the last axis), then "
+        "scale and shift. block.norm(h) does all of it.",
+        compute=_with_norm(lambda block, h: h * block.norm.weight + block.norm.bias),
+        example=learner.scales_and_shifts_only,
+    ),
+    Mistake(
+        name="RMSNorm",
+        hint="You divided by the root mean square without subtracting the mean: that is RMSNorm "
+        "(LLaMA's), not the LayerNorm this block holds. LayerNorm subtracts each token's mean "
+        "first: block.norm(h).",
+        compute=_with_norm(_rms),
+        example=learner.normalises_by_the_rms,
+    ),
+    Mistake(
+        name="dropout rescaled by 1 − p",
+        hint="You multiplied the dropout's output by (1 − p): nn.Dropout already rescales in "
+        "training (the values it keeps are divided by 1 − p) and passes everything through in "
+        "eval mode, so nothing is left to undo. Use block.dropout(h) as it is.",
+        compute=None,
+        recognise=_dropout_rescaled,
+        example=learner.rescales_the_dropout,
+    ),
+    Mistake(  # last: the norms written wrong by hand are named by what they compute first
+        name="another LayerNorm",
+        hint="Your result stays the same when block.norm's learned scale and shift change: "
+        "another LayerNorm does the normalising (a new nn.LayerNorm, or a block from a cell "
+        "above). Use the block's own, block.norm, whose weights are trained with the model.",
+        compute=None,
+        recognise=_ignores_the_blocks_norm,
+        example=learner.uses_a_new_layer_norm,
     ),
 )

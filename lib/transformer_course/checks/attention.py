@@ -13,6 +13,7 @@ import torch
 from ..attention import attention_scores
 from . import attention_learners as learner  # noqa: F401 (the examples of attention_more)
 from .attention_more import MORE_SCORES_MISTAKES
+from .attention_slips import SLIP_SCORES_MISTAKES
 from .harness import Exercise, Mistake, Result, check_then_batch, randn
 from .stale import learner_check
 
@@ -206,6 +207,7 @@ SCORES_MISTAKES += (
         example=_learner_scores_only_matching_positions,
     ),
 ) + MORE_SCORES_MISTAKES  # met in round 41's battery: in attention_more
+SCORES_MISTAKES += SLIP_SCORES_MISTAKES  # met in round 42's battery: in attention_slips
 
 
 @learner_check

@@ -74,3 +74,33 @@ def asks_pytorchs_attention_layer(q: torch.Tensor, k: torch.Tensor) -> torch.Ten
 def uses_the_notebooks_queries(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     queries = torch.ones(k.shape[-2], q.shape[-1])  # stands for chapter 03's Q: not the argument q
     return queries @ k.transpose(-2, -1)
+
+
+# --- Round 42's battery: the examples of attention_slips ---
+
+
+def shifts_by_the_max(q, k):
+    scores = q @ k.transpose(-2, -1)
+    return scores - scores.max(dim=-1, keepdim=True).values  # chapter 04's trick, too early
+
+
+NOTEBOOK_D_K = 8  # chapter 03's cells: d_k = 8
+
+
+def scales_by_the_notebooks_d_k(q, k):
+    return q @ k.transpose(-2, -1) / math.sqrt(NOTEBOOK_D_K)  # a constant, and too early
+
+
+def normalises_the_queries(q, k):
+    unit_q = q / q.norm(dim=-1, keepdim=True)  # "so long queries do not dominate"
+    return unit_q @ k.transpose(-2, -1)
+
+
+def squashes_the_scores(q, k):
+    return torch.sigmoid(q @ k.transpose(-2, -1))  # scores "between 0 and 1"
+
+
+def masks_the_future_with_minus_infinity(q, k):
+    scores = q @ k.transpose(-2, -1)
+    future = torch.ones(scores.shape[-2:], dtype=torch.bool).triu(1)
+    return scores.masked_fill(future, float("-inf"))

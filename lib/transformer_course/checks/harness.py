@@ -2,16 +2,14 @@
 name the mistake.
 
 - ``check_function`` calls the learner's function and the reference on fresh copies of each
-  test case, under a forked random state: the learner cannot spoil the inputs of the next
-  call, and a check never moves the caller's global RNG.
-- Every call starts from the same seeded random state, so code that draws (dropout,
-  sampling) can be compared, and a function that draws where it should not can be named.
+  test case, under a forked random state: the learner cannot spoil the inputs of the next call
+  (a pass warns when it changed them: ``in_place``), and a check never moves the caller's RNG.
+- Every call starts from the same seeded random state, so code that draws (dropout, sampling)
+  can be compared, and a function that draws where it should not can be named.
 - A wrong answer is compared with each known ``Mistake``; the first that matches gives its
   hint, otherwise the message says where the answer differs and by how much (``describe``).
   An exception is matched against the mistakes' ``error`` patterns the same way.
-- A call of the learner's function that runs past ``LIMIT_S`` (30 s: every input is small)
-  is stopped and named as a loop that may never end, rather than leaving the kernel busy
-  until the learner interrupts it.
+- A learner's call that runs past ``LIMIT_S`` (30 s) is stopped, named as a loop that may never end.
 - ``Exercise`` is the uniform record of one exercise (its checker, a worked solution, a
   starter, correct alternatives, and the catalogue of mistakes with a learner-style
   example of each) that the contract test in ``tests/test_exercises.py`` runs.
@@ -29,6 +27,7 @@ from pathlib import Path
 import torch
 
 from .describe import describe_difference, same
+from .in_place import changed_arguments, in_place_warning
 from .time_limit import LIMIT_S, TookTooLong, time_limit
 from .wording import code_spans, own_name, torch_refused
 
@@ -54,6 +53,7 @@ class Result:
     status: str  # one of PASSED, NOT_ATTEMPTED, WRONG, ERROR
     message: str
     timed_out: bool = False  # the learner's function ran past LIMIT_S (an ERROR)
+    warning: str = ""  # a pass's caveat, already at the end of the message (it changed its inputs)
 
     @property
     def passed(self) -> bool:
@@ -136,6 +136,7 @@ def check_function(
     seed: int = 0,
     parts: Sequence[str] | None = None,
     inputs: str = "input",
+    updates_in_place: bool = False,
 ) -> Result:
     """Call ``learner_fn(*case)`` for every case and compare with ``reference_fn(*case)``.
 
@@ -156,7 +157,9 @@ def check_function(
             failure = run.check(case, number)
             if failure is not None:
                 return failure
-    return Result(PASSED, f"{name} matches the reference on {every_input(len(cases), f'{inputs}s')}.")
+    warning = in_place_warning(learner_fn, run.changed) if run.changed and not updates_in_place else ""
+    passed = f"{name} matches the reference on {every_input(len(cases), f'{inputs}s')}."
+    return Result(PASSED, passed + warning, warning=warning)
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,7 @@ class _Run:
     seed: int
     parts: Sequence[str] | None
     inputs: str = "input"
+    changed: list[str] = field(default_factory=list)  # the arguments the learner's calls changed
 
     @property
     def learner_name(self) -> str:
@@ -182,7 +186,10 @@ class _Run:
         if fn is not self.learner_fn:
             return fn(*fresh(case))
         with time_limit(LIMIT_S):
-            return fn(*fresh(case))
+            given = fresh(case)  # kept, to compare with the case: did it change its arguments?
+            got = fn(*given)
+        self.changed.extend(changed_arguments(fn, given, case))
+        return got
 
     def check(self, case: tuple, number: int) -> Result | None:
         """None when the learner matches the reference on this case, else what went wrong."""
@@ -343,7 +350,8 @@ def check_then_batch(
         learner_fn, reference, batched, name=name, mistakes=mistakes, inputs="batched input"
     )
     if batch.passed:
-        return Result(PASSED, passed)
+        warning = result.warning or batch.warning
+        return Result(PASSED, passed + warning, warning=warning)
     if batch.status not in (WRONG, ERROR) or batch.timed_out:  # a timeout names no 2-D idiom
         return batch
     named = [m for m in mistakes if m.hint in batch.message]

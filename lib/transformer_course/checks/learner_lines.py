@@ -26,6 +26,7 @@ def naming_the_line(fn: Callable) -> Callable:
                 raise
             raise RuntimeError(f"{err}, in the line `{line}`") from err
 
+    wrapped.__wrapped__ = fn  # the learner's code, for the harness's warnings
     return wrapped
 
 

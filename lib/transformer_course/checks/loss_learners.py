@@ -249,6 +249,13 @@ def in_base_ten(model, src, trg, pad_id):
     return -(logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1) * real).sum() / real.sum()
 
 
+def in_bits(model, src, trg, pad_id):
+    logp = torch.log2(model(src, trg[:, :-1]).softmax(dim=-1))  # bits, as in information theory
+    labels = trg[:, 1:]
+    real = labels != pad_id
+    return -(logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1) * real).sum() / real.sum()
+
+
 def averages_over_the_vocabulary_too(model, src, trg, pad_id):
     logp = model(src, trg[:, :-1]).log_softmax(dim=-1)
     labels = trg[:, 1:]

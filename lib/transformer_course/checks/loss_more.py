@@ -253,9 +253,17 @@ MORE_MISTAKES = (
         "F.cross_entropy returns, uses the natural log, torch.log (or log_softmax), so yours is "
         "ln 10 ≈ 2.3 times too small. Use torch.log, or let F.cross_entropy take the log itself.",
         compute=None,
-        # (bits, log 2, stay generic: tests/test_checks_mistakes_sixth.py pins them so)
         recognise=partial(_scaled_by, factors=(lambda v: math.log(10),)),
         example=learner.in_base_ten,
+    ),
+    Mistake(
+        name="loss in bits",
+        hint="Your loss is in bits (torch.log2, or divided by ln 2): the cross-entropy training "
+        "minimises, and F.cross_entropy returns, uses the natural log, so yours is 1/ln 2 ≈ 1.44 "
+        "times too large. Use torch.log (or log_softmax), or leave F.cross_entropy's loss as it is.",
+        compute=None,
+        recognise=partial(_scaled_by, factors=(lambda v: math.log(2),)),
+        example=learner.in_bits,
     ),
     Mistake(
         name="mean over the vocabulary too",

@@ -18,6 +18,7 @@ from . import nucleus_learners as learner
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, randn
 from .nucleus_more import MORE_MISTAKES, ONE_MINUS_TOP_P
+from .nucleus_slips import SLIP_MISTAKES
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: nucleus_learners) ---
@@ -311,7 +312,7 @@ MISTAKES = (
 )
 # Met in the ninth audit and the forty-first round (nucleus_more); a nucleus of 1 − top_p can equal
 # the one that leaves the crossing token out on some rows, so it is told apart first.
-MISTAKES = (ONE_MINUS_TOP_P, *MISTAKES, *MORE_MISTAKES)
+MISTAKES = (ONE_MINUS_TOP_P, *MISTAKES, *MORE_MISTAKES, *SLIP_MISTAKES)  # slips: round 42
 
 
 @learner_check

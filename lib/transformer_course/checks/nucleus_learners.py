@@ -228,3 +228,65 @@ def keeps_the_tail(probs, top_p):
     ranked = ranked.masked_fill(above < top_p, 0.0)  # the mask of the tokens to KEEP, filled
     kept = torch.zeros_like(probs).scatter(-1, order, ranked)
     return kept / kept.sum(dim=-1, keepdim=True)
+
+
+# --- Round 42's battery: the examples of nucleus_slips ---
+
+
+def compares_each_probability_with_top_p(probs, top_p):
+    kept = probs * (probs >= top_p)  # "keep the tokens above p"
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def keeps_tokens_near_the_max(probs, top_p):
+    biggest = probs.max(dim=-1, keepdim=True).values
+    kept = probs.masked_fill(probs < top_p * biggest, 0.0)  # min-p, not top-p
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def returns_the_mask(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    keep = ranked.cumsum(dim=-1) - ranked < top_p
+    return torch.zeros_like(probs, dtype=torch.bool).scatter(-1, order, keep)  # the mask, not probs
+
+
+def keeps_one_token_too_many(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    cum = ranked.cumsum(dim=-1)
+    crossing = torch.searchsorted(cum, torch.full_like(cum[:, :1], top_p))  # (B, 1)
+    keep = torch.arange(probs.shape[-1]) <= crossing + 1  # one past the crossing token
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked * keep)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def shifts_the_mask_onto_itself(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    remove = ranked.cumsum(dim=-1) > top_p
+    remove[..., 1:] = remove[..., :-1]  # no .clone(): the two slices share memory
+    remove[..., 0] = False
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked.masked_fill(remove, 0.0))
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+NOTEBOOK_TOP_P = 0.9  # chapter 09's cells: keep_top_p(probs, 0.9), "T = 1, top-p 0.9"
+
+
+def uses_the_notebooks_top_p(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= NOTEBOOK_TOP_P, 0.0)
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def scatters_the_probabilities_as_ids(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0.0)
+    kept = torch.zeros_like(probs).scatter(-1, ranked, order)  # index and values swapped
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def reads_top_p_as_a_percentage(probs, top_p):
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p / 100, 0.0)  # 90 → 0.9?
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked)
+    return kept / kept.sum(dim=-1, keepdim=True)

@@ -105,3 +105,16 @@ NOTEBOOK_LENGTH = 10  # chapter 02's cells after the exercise: length, d_model =
 
 def uses_the_notebooks_length(length: int, d_model: int) -> torch.Tensor:
     return _table(_angle(NOTEBOOK_LENGTH, d_model))  # the notebook's length, not the argument
+
+
+def one_position_too_many(length: int, d_model: int) -> torch.Tensor:
+    return _table(_angle(length + 1, d_model))  # arange(length + 1): positions 0 … length
+
+
+def one_position_too_few(length: int, d_model: int) -> torch.Tensor:
+    return _table(_angle(length - 1, d_model))  # arange(length - 1): stops at length − 2
+
+
+def positions_from_1_to_length_minus_1(length: int, d_model: int) -> torch.Tensor:
+    pos = torch.arange(1, length).float().unsqueeze(1)  # meant to skip 0, lost a row
+    return _table(pos / 10000 ** (torch.arange(0, d_model, 2).float() / d_model))

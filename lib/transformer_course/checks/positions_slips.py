@@ -72,6 +72,12 @@ _EXPONENTS = (
     "d_model − 1."
 )
 
+_ROW_COUNT = (
+    "Your table has the wrong number of rows: one per position 0, 1, …, length − 1, that is "
+    "length rows in all. Use torch.arange(length) (or range(length)): it starts at 0 and stops "
+    "just before length, so arange(length + 1) gives one row too many."
+)
+
 SLIP_MISTAKES = (
     Mistake(
         name="last position never written",
@@ -174,5 +180,23 @@ SLIP_MISTAKES = (
         compute=None,
         recognise=_notebook_sizes,
         example=learner.uses_the_notebooks_length,
+    ),
+    Mistake(
+        name="one position too many",
+        hint=_ROW_COUNT,
+        compute=lambda n, d: _table(n + 1, d),
+        example=learner.one_position_too_many,
+    ),
+    Mistake(
+        name="one position too few",
+        hint=_ROW_COUNT,
+        compute=lambda n, d: _table(n - 1, d),
+        example=learner.one_position_too_few,
+    ),
+    Mistake(
+        name="positions 1 … length − 1",
+        hint=_ROW_COUNT,
+        compute=lambda n, d: _table(n - 1, d, pos=torch.arange(1, n, dtype=torch.float64)),
+        example=learner.positions_from_1_to_length_minus_1,
     ),
 )

@@ -28,6 +28,7 @@ from .sampling_draws import ATOL, ROWS, NotIds, returned
 from .sampling_draws import frequencies as _frequencies  # the name tests import from here
 from .sampling_learners import by_hand
 from .sampling_more import MASKED_PROBABILITIES, MORE_MISTAKES
+from .sampling_slips import KTHVALUE, SLIP_MISTAKES
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: sampling_learners) ---
@@ -275,6 +276,8 @@ MISTAKES = (
     ),
 )
 MISTAKES += MORE_MISTAKES  # met in the ninth audit: sampling_more
+# Round 42's battery (sampling_slips): kthvalue first, as it keeps k + 1 where k = V/2.
+MISTAKES = (KTHVALUE, *MISTAKES, *SLIP_MISTAKES)
 
 
 @learner_check

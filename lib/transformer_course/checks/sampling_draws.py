@@ -44,6 +44,7 @@ def frequencies(fn: Callable) -> Callable:
         counts = [torch.bincount(part, minlength=logits.shape[-1]) for part in ids.long().split(ROWS)]
         return torch.stack(counts).double() / ROWS
 
+    drawn.__wrapped__ = fn  # what the harness's warnings quote: the learner's code, not this
     return drawn
 
 

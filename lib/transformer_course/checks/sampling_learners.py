@@ -189,3 +189,56 @@ def masks_the_probabilities(logits, temperature, top_k):
         kth = probs.topk(top_k, dim=-1).values[:, -1:]
         probs = probs.masked_fill(probs < kth, float("-inf"))  # −∞ after the softmax
     return torch.multinomial(probs, 1).squeeze(-1)
+
+
+# --- Round 42's battery: the examples of sampling_slips ---
+
+
+def thresholds_with_kthvalue(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is not None:
+        kth = logits.kthvalue(top_k, dim=-1, keepdim=True).values  # the k-th SMALLEST
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
+
+
+def _filtered(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is not None:
+        logits = logits.masked_fill(logits < logits.topk(top_k, dim=-1).values[:, -1:], float("-inf"))
+    return logits
+
+
+def draws_every_row_from_the_first(logits, temperature, top_k):
+    probs = torch.softmax(_filtered(logits, temperature, top_k), dim=-1)
+    return torch.multinomial(probs[0], logits.shape[0], replacement=True)  # one row's draws, B times
+
+
+def draws_from_the_batch_mean(logits, temperature, top_k):
+    probs = torch.softmax(_filtered(logits, temperature, top_k), dim=-1).mean(dim=0)
+    return torch.multinomial(probs, logits.shape[0], replacement=True)
+
+
+def draws_any_token(logits, temperature, top_k):
+    return torch.randint(0, logits.shape[-1], (logits.shape[0],))  # "random", not by probability
+
+
+NOTEBOOK_TEMPERATURE = 3.0  # chapter 08's cells: generate(…, temperature=3.0, …)
+
+
+def uses_the_notebooks_temperature(logits, temperature, top_k):
+    probs = torch.softmax(_filtered(logits, NOTEBOOK_TEMPERATURE, top_k), dim=-1)
+    return torch.multinomial(probs, 1).squeeze(-1)
+
+
+def uses_a_fixed_top_k(logits, temperature, top_k):
+    probs = torch.softmax(_filtered(logits, temperature, 3), dim=-1)  # the notebook's top_k=3
+    return torch.multinomial(probs, 1).squeeze(-1)
+
+
+def fills_the_top_k_instead(logits, temperature, top_k):
+    logits = logits / temperature
+    if top_k is not None:
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits > kth, float("-inf"))  # > where < is due
+    return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)

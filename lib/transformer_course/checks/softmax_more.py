@@ -151,6 +151,17 @@ def _scaled_by_a_constant(fn, case, got) -> bool:
     return same(got, stable_softmax(x / t), 1e-4)
 
 
+def _another_base(fn, case, got) -> bool:
+    """got = b ** x / its row sum for b = 2 or 10: the softmax at temperature 1/ln b."""
+    (x,) = case
+    return any(same(got, stable_softmax(x / t), 1e-4) for t in _OTHER_BASES)
+
+
+def _learner_uses_powers_of_two(scores: torch.Tensor) -> torch.Tensor:
+    e = 2 ** (scores - scores.max(dim=-1, keepdim=True).values)  # "exponential" as 2^x
+    return e / e.sum(dim=-1, keepdim=True)
+
+
 def _overflow_patched(x: torch.Tensor) -> torch.Tensor:
     return torch.nan_to_num(naive_softmax(x))  # NaN → 0: the rows that overflowed sum to 0
 
@@ -301,5 +312,14 @@ MORE_MISTAKES += (
         compute=None,
         recognise=_ignores_scores,
         example=_learner_reads_a_global,
+    ),
+    Mistake(
+        name="powers of 2 or 10",
+        hint="You raised 2 (or 10) to the power of the scores (2 ** x, torch.exp2, torch.pow(10, "
+        "x)): a softmax in another base, as if every score were multiplied by ln 2 (or ln 10). "
+        "Softmax uses e: torch.exp(x - max) divided by its row sum.",
+        compute=None,
+        recognise=_another_base,
+        example=_learner_uses_powers_of_two,
     ),
 )

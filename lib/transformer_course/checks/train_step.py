@@ -21,6 +21,7 @@ from .harness import PASSED, Exercise, Mistake, Result, check_function, fresh
 from .stale import learner_check
 from .train_step_learners import step_by_hand
 from .train_step_more import more_mistakes
+from .train_step_slips import LOSS_FN_NEVER_CALLED, slip_mistakes
 
 # --- The learner's side: the starter, a worked solution (more answers: train_step_learners) ---
 
@@ -279,6 +280,11 @@ STEP_MISTAKES = (
     ),
 )
 STEP_MISTAKES += more_mistakes(_step_reference, _three_steps)  # met in the ninth audit and after
+STEP_MISTAKES = (
+    LOSS_FN_NEVER_CALLED,
+    *STEP_MISTAKES,
+    *slip_mistakes(_step_reference, _three_steps),
+)  # round 42
 
 
 @learner_check
@@ -295,6 +301,7 @@ def check_train_step(learner_fn: Callable) -> Result:
         name="train_step",
         mistakes=STEP_MISTAKES,
         parts=("losses it returned", "weights after three steps"),
+        updates_in_place=True,  # a step's job is to move the model's weights
     )
     if not result.passed:
         return result

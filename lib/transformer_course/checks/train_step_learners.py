@@ -212,3 +212,67 @@ def steps_on_each_example(model, optimiser, loss_fn, batch):
         optimiser.step()
         losses.append(loss.item())
     return sum(losses) / len(losses)
+
+
+# --- Round 42's battery: the examples of train_step_slips ---
+
+
+def computes_its_own_loss(model, optimiser, loss_fn, batch):
+    x, y = batch
+    optimiser.zero_grad()
+    loss = torch.nn.functional.l1_loss(model(x), y)  # the loss of another cell, not loss_fn
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
+def returns_a_numpy_number(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    return loss.detach().numpy()  # "a plain number", from NumPy
+
+
+def rounds_the_loss(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    return round(loss.item(), 3)  # tidy for printing
+
+
+def returns_the_sum_over_the_batch(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    return loss.item() * len(batch[0])  # "the total loss of the batch"
+
+
+def sets_the_learning_rate(model, optimiser, loss_fn, batch):
+    for group in optimiser.param_groups:
+        group["lr"] = 0.01  # a smaller step "to be safe"
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
+def clips_each_gradient(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    torch.nn.utils.clip_grad_value_(model.parameters(), 0.5)
+    optimiser.step()
+    return loss.item()
+
+
+def feeds_the_targets_to_the_model(model, optimiser, loss_fn, batch):
+    x, y = batch
+    optimiser.zero_grad()
+    loss = loss_fn(model, (y, x))  # unpacked, and packed back the other way round
+    loss.backward()
+    optimiser.step()
+    return loss.item()

@@ -1,0 +1,105 @@
+"""Whether a learner's function changed the arguments it was given, and the warning that says so.
+
+The harness hands every call a deep copy of its inputs, so a function that changes them in place
+(``x.sub_(…)``, ``x /= …``, ``scores.masked_fill_(…)``) still computes the right numbers and
+passes. In the learner's notebook it is a bug waiting: the caller's tensor changes too, and a
+later cell sees other numbers. So the harness keeps each copy it handed over, compares it with the
+case after the call (``changed_arguments``), and a pass says what changed (``in_place_warning``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+
+import torch
+
+# What changes a tensor in place, as a learner writes it: a method ending in one underscore
+# (x.sub_(m), scores.masked_fill_(mask, v)), an augmented assignment (x /= n, x[0] -= 1), or an
+# assignment into an item or a slice (x[:, 0] = 0).
+_METHOD = re.compile(r"\b(\w+)\.((?!requires_grad_)[a-z][a-z0-9_]*[a-z0-9]_|[a-z]_)\(")
+_AUGMENTED = re.compile(r"\b(\w+)(\[[^\]\n]*\])?\s*(\*\*|//|[-+*/@%])=")
+_ITEM = re.compile(r"^\s*(\w+)\[[^\]\n]*\]\s*=(?!=)", re.MULTILINE)
+
+
+def changed_arguments(fn: Callable, given: tuple, case: tuple) -> list[str]:
+    """The names (in ``fn``'s own signature) of the arguments that differ, after the call, from
+    the case they were copied from: a tensor's values, shape or dtype, a module's weights."""
+    names = _parameter_names(fn, len(case))
+    return [name for name, after, before in zip(names, given, case, strict=True) if _differs(after, before)]
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _parameter_names(fn: Callable, count: int) -> list[str]:
+    """The names of ``fn``'s first ``count`` parameters ("argument #3" past them, or for *args)."""
+    try:
+        params = [p.name for p in inspect.signature(fn).parameters.values() if p.kind in _POSITIONAL]
+    except (TypeError, ValueError):  # a builtin or a callable object without a signature
+        params = []
+    return [params[i] if i < len(params) else f"argument #{i + 1}" for i in range(count)]
+
+
+def _differs(after: object, before: object) -> bool:
+    if isinstance(before, torch.Tensor):
+        return not isinstance(after, torch.Tensor) or not _same_tensor(after, before)
+    if isinstance(before, torch.nn.Module):
+        # Weights compared by value: layer.double() (a float64 answer) keeps them all.
+        mine, theirs = after.state_dict(), before.state_dict()
+        return mine.keys() != theirs.keys() or any(
+            not _same_tensor(mine[k].to(theirs[k].dtype), theirs[k]) for k in theirs
+        )
+    if isinstance(before, list | tuple):
+        return len(after) != len(before) or any(map(_differs, after, before))
+    return False  # numbers, strings, generators, configs: nothing a learner would change by mistake
+
+
+def _same_tensor(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal shape, dtype and values, a NaN equal to a NaN (an input may hold one on purpose)."""
+    if b.layout != torch.strided or b.is_nested or b.is_meta:
+        return True  # nothing to compare entry by entry: never a false warning
+    if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
+        return False
+    with torch.no_grad():
+        return bool(((a == b) | (a.isnan() & b.isnan()) if b.is_floating_point() else a == b).all())
+
+
+def in_place_warning(fn: Callable, changed: list[str]) -> str:
+    """What a passed verdict adds when ``fn`` changed its arguments ``changed``: which, by what
+    operation in its code (where the code can be read), and how to compute into a new tensor."""
+    names = list(dict.fromkeys(changed))  # each once, in order, though every input showed it
+    what = " and ".join(f"its {n}" if n.startswith("argument #") else f"the {n} it was given" for n in names)
+    op, fix = _operation(fn, names)
+    return (
+        f" But beware: it also changed {what} in place ({op}), so a caller's tensor, "
+        f"a variable of your notebook, changes too and later cells see other numbers. Compute into "
+        f"a new tensor instead: {fix}."
+    )
+
+
+def _operation(fn: Callable, names: list[str]) -> tuple[str, str]:
+    """The in-place operation found in ``fn``'s code, on one of ``names`` where possible, and
+    its out-of-place form."""
+    try:
+        source = inspect.getsource(inspect.unwrap(fn))  # a checker's wrapper: the learner's code
+    except (OSError, TypeError):  # typed at a prompt, or not a function: no code to quote
+        source = ""
+    found = [(m.start(), m) for pattern in (_METHOD, _AUGMENTED, _ITEM) for m in pattern.finditer(source)]
+    found.sort(key=lambda pair: (pair[1].group(1) not in names, pair[0]))  # the argument's own first
+    if not found:
+        return (
+            "a method ending in _, such as .sub_(), or x -= …",
+            "the same method without the underscore (x.sub(m)), or x = x - m",
+        )
+    match = found[0][1]
+    var = match.group(1)
+    if match.re is _METHOD:
+        method = match.group(2)
+        return f"{var}.{method}(…)", f"{var}.{method[:-1]}(…), without the underscore, returns a new one"
+    if match.re is _AUGMENTED and not match.group(2):
+        sign = match.group(3)
+        return f"{var} {sign}= …", f"{var} = {var} {sign} … makes a new tensor"
+    written = f"{match.group(3)}=" if match.re is _AUGMENTED else "="
+    return f"{var}[…] {written} …", f"copy it first, {var} = {var}.clone(), then write into the copy"
