@@ -75,7 +75,7 @@ $(STAMP): requirements.lock pyproject.toml
 		exit 1; }; fi
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_FLAGS) -r requirements.lock -e . || { \
 		if [ ! -f $(STAMP) ]; then rm -rf $(VENV); echo "Install failed: removed the unfinished $(VENV)." >&2; \
-		else echo "Install failed: $(VENV) is as before; make distclean removes it." >&2; fi; exit 1; }
+		else echo "Install failed: $(VENV) is as before; once the cause above is fixed (the network, say), run make env again." >&2; fi; exit 1; }
 	@# The course runs offline: JupyterLab should not ask to fetch news or check for updates.
 	$(BIN)/python -m transformer_course.workspace settings
 	touch $(STAMP)
@@ -93,6 +93,12 @@ endif
 keep-env:
 	@$(MAKE) --no-print-directory -q $(STAMP) 2>/dev/null || $(MAKE) --no-print-directory $(STAMP) || \
 		echo "Could not update $(VENV) to the course's new versions (above): going on with the one you had. Run make env again when you are online." >&2
+
+# The folder the learner typed make in, when make -C took it elsewhere (JupyterLab's terminal
+# opens in workspace/: make -C .. status), from their shell's PWD: the commands the workspace
+# prints for them to type must work there. -C turns on make's w flag; without it nothing is
+# passed (a program that ran make in another folder may have left PWD as its own).
+lab reset status: export TC_CALLER_DIR := $(if $(findstring w,$(firstword -$(MAKEFLAGS))),$(PWD))
 
 lab: $(WORK_ENV)  ## open JupyterLab on your copies of the chapters (workspace/), chapter 00 open
 	$(BIN)/python -m transformer_course.workspace lab --port $(PORT)

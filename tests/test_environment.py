@@ -155,4 +155,5 @@ def test_a_failed_update_keeps_the_working_venv(tmp_path):
     os.utime(tmp_path / ".venv" / ".installed", (0, 0))  # older than the lock: make must update
     run = make_env(tmp_path)
     assert run.returncode != 0 and "Install failed: .venv is as before" in run.stderr
+    assert "run make env again" in run.stderr and "distclean" not in run.stderr  # not: delete it
     assert (bin_ / "python").exists()

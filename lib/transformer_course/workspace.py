@@ -20,6 +20,7 @@ reset keeps the learner's copies is ``workspace_backups``; JupyterLab's settings
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -30,7 +31,17 @@ import time  # noqa: F401 (workspace.time, workspace.shutil: as before the split
 from dataclasses import dataclass
 from pathlib import Path
 
-from .workspace_advice import edited_advice, quoted, reset_hint
+from .workspace_advice import (
+    NOTICE,
+    chown_hint,
+    edited_advice,
+    error_hint,
+    owned_by_another,
+    quoted,
+    reset_hint,
+    status_hint,
+    update_notice,
+)
 from .workspace_backups import (  # noqa: F401 (BACKUPS … checkpoint_of: importable from here, as before)
     BACKUPS,
     CHECKPOINTS,
@@ -49,6 +60,7 @@ from .workspace_lab import (  # noqa: F401 (LAB_SETTINGS: the course's settings,
     lab_command,
     lab_records,
     lab_url,
+    terminal_environment,
     writable_jupyter_dirs,
 )
 
@@ -146,18 +158,48 @@ class Workspace:
         missing from the record (it was lost) is recorded when it is the course's version."""
         self.folder.mkdir(parents=True, exist_ok=True)
         record, added, adopted = self.record(), [], False
-        for name in self.course_names():
-            copy = self.folder / name
-            if not copy.exists() and not copy.is_symlink():
-                self._copy_in(name, record)
-                added.append(name)
-            elif name not in record and copy.is_file() and self._as_shipped(copy):
-                record[name], adopted = digest(copy), True
+        missing = [n for n in self.course_names() if not (self.folder / n).exists()]
+        in_conflict = self.unmerged_files() if missing else set()  # (git only when needed)
+        try:
+            for name in self.course_names():
+                copy = self.folder / name
+                if name in in_conflict:  # git's conflict markers in it: no notebook JupyterLab can open
+                    self._say_not_copied(name, copy)
+                elif not copy.exists() and not copy.is_symlink():
+                    self._copy_new(name, record)
+                    added.append(name)
+                elif name not in record and copy.is_file() and self._as_shipped(copy):
+                    record[name], adopted = digest(copy), True
+        except (OSError, KeyboardInterrupt):  # a full disk, Ctrl-C: the copies made so far are
+            # recorded, if the record still fits
+            if added or adopted:
+                with contextlib.suppress(OSError):
+                    self._save_record(record)
+            raise
         if added:
             self._record_committed(added, record, self.edited_chapters())
         if added or adopted or not (self.folder / RECORD).exists():
             self._save_record(record)
         return added
+
+    def _copy_new(self, name: str, record: dict[str, str]) -> None:
+        """``_copy_in`` for sync, whose error names the chapter (a full disk said only "No space
+        left on device", and added that a copy is moved to .backups/, which sync never does)."""
+        try:
+            self._copy_in(name, record)
+        except OSError as err:
+            where = f"chapters/{name} into {self.folder}"
+            raise OSError(err.errno, f"could not copy {where}: {err.strerror or err}") from err
+
+    def _say_not_copied(self, name: str, copy: Path) -> None:
+        """One line on a chapter that a `git stash pop` or a pull left in conflict and the
+        workspace lacks: copied, it was a file of conflict markers, unreadable in JupyterLab."""
+        if not copy.exists() and not copy.is_symlink():
+            print(
+                f"workspace: not copying {name} yet: chapters/{name} is in conflict (git's markers in "
+                f"it); `{status_hint()}` says how to keep your side, then lab copies it",
+                file=sys.stderr,
+            )
 
     def _as_shipped(self, copy: Path) -> bool:
         """Whether ``copy`` holds the course's bytes; False when it cannot be read (chmod 000)."""
@@ -183,6 +225,11 @@ class Workspace:
             )
         if len(found) != 1:
             numbers = ", ".join(n[:2] for n in names)
+            if (self.folder / f"{key}.ipynb").is_file():  # a chapter the course renamed or removed
+                raise ValueError(
+                    f"{key}.ipynb is no longer in the course (renamed or removed): there is no fresh "
+                    f"copy of it to get, and your copy stays as it is (chapters: {numbers})"
+                )
             raise ValueError(
                 f"chapter must be 'all', a number such as 03 or a name such as "
                 f"{names[-1].removesuffix('.ipynb')}, got {which!r} (chapters: {numbers})"
@@ -198,6 +245,7 @@ class Workspace:
         returned is then that earlier one. ``on_done(name, backup)`` is called as each chapter
         is done, so that a reset stopped by an error has already said where the copies it moved went."""
         names = self.select(which)
+        self._refuse_conflicts(names)
         self.folder.mkdir(parents=True, exist_ok=True)
         record, done, backups = self.record(), [], Backups(self.folder, self._new_backup_folder)
         edited = self.edited_chapters()
@@ -213,6 +261,18 @@ class Workspace:
             if done:  # did none leaves the record alone: its error, not the record's, is said)
                 self._save_record(record)
         return done
+
+    def _refuse_conflicts(self, names: list[str]) -> None:
+        """ValueError, before anything moves, for a chapter that a `git stash pop` or a pull left
+        in conflict: its "fresh copy" was git's conflict markers, which JupyterLab cannot open,
+        and the learner's working copy went to .backups/ for it."""
+        conflicts = sorted(set(names) & self.unmerged_files())
+        if conflicts:
+            raise ValueError(
+                f"chapter {', '.join(conflicts)} is in conflict in chapters/ (git's markers in it, no "
+                f"notebook to copy): `{status_hint()}` says how to keep your side and give chapters/ "
+                "the course's version; reset after that. Nothing was reset."
+            )
 
     def _reset_one(self, name: str, record: dict[str, str], backups: Backups) -> Path | None:
         """Reset one chapter. When the fresh copy cannot be written (a full disk), the learner's
@@ -290,6 +350,16 @@ class Workspace:
     def merging(self) -> bool:
         """Whether git is in the middle of a merge (a `git pull` that stopped on a conflict)."""
         return self.git("rev-parse", "-q", "--verify", "MERGE_HEAD") is not None
+
+    def rebasing(self) -> bool:
+        """Whether git is in the middle of a rebase (a `git pull --rebase` that stopped on a
+        conflict): the learner's commit is then being replayed on the course's new version."""
+        course = self.chapters.parent
+        for state, marker in (("rebase-merge", "."), ("rebase-apply", "rebasing")):  # (not `git am`'s)
+            path = self.git("rev-parse", "--git-path", state)
+            if path and (course / path.strip() / marker).exists():
+                return True
+        return False
 
     def unmerged_files(self) -> set[str]:
         """Names of the files in chapters/ that a `git stash pop` or a pull left in conflict
@@ -399,6 +469,40 @@ def _say_states(states: dict[str, str]) -> None:
         )
 
 
+def _say_not_yours(ws: Workspace) -> None:
+    """One line when the workspace or a copy in it is another user's: after one `sudo make lab`
+    they were root's, and JupyterLab failed on every save of the learner's work, unexplained."""
+    paths = [ws.folder, *(ws.folder / name for name in ws.course_names())]
+    theirs = [
+        p
+        for p in paths  # (writable by a group of theirs, a class's shared folder is no trouble)
+        if p.exists() and not p.is_symlink() and owned_by_another(p) == p and not os.access(p, os.W_OK)
+    ]
+    if theirs:
+        names = ", ".join(p.name for p in theirs[:3]) + (" …" if len(theirs) > 3 else "")
+        print(
+            f"workspace: {names} in {ws.folder.parent} belong to another user (made by `sudo make lab`?), "
+            f"so JupyterLab cannot save your work there: {chown_hint(ws.folder)}"
+        )
+
+
+LOW_SPACE = 10 * 2**20  # bytes: a chapter saved with its figures can take a few MB
+
+
+def _say_disk_full(ws: Workspace) -> None:
+    """One line when the disk holding the workspace is (nearly) full: with every copy already
+    there, lab started, and JupyterLab then failed to save the learner's work."""
+    try:
+        free = shutil.disk_usage(ws.folder).free
+    except OSError:
+        return
+    if free < LOW_SPACE:
+        print(
+            f"workspace: the disk holding {ws.folder} has {free // 1024} KB free: JupyterLab may fail "
+            "to save your work. Free some space (df -h shows how full each disk is)."
+        )
+
+
 def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
     private = writable_jupyter_dirs()
     if private is not None:
@@ -411,6 +515,8 @@ def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
         kept = newest_backup(ws.folder, name)
         print(f"workspace: added {name}" + (f" ({KEPT} {kept})" if kept else ""))
     _say_states(ws.status())
+    _say_not_yours(ws)
+    _say_disk_full(ws)
     edited = sorted(ws.edited_chapters())
     if edited:
         print(f"workspace: {edited_advice(ws, edited)}")
@@ -423,9 +529,10 @@ def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
         print(f"workspace: could not write JupyterLab settings ({err})", file=sys.stderr)
     cmd = lab_command(ws, args.port, extra)
     sys.stdout.flush()
-    if os.name == "posix":  # JupyterLab takes this process over: Ctrl-C and signals reach it directly
-        os.execv(cmd[0], cmd)
-    process = subprocess.Popen(cmd)  # Windows has no real exec
+    with terminal_environment():
+        if os.name == "posix":  # JupyterLab takes this process over: Ctrl-C and signals reach it directly
+            os.execv(cmd[0], cmd)
+        process = subprocess.Popen(cmd)  # Windows has no real exec
     while True:
         try:
             return process.wait()
@@ -437,6 +544,8 @@ def _report(ws: Workspace, args: argparse.Namespace) -> int:
     if args.command == "sync":
         added = ws.sync()
         print("\n".join(f"added {n}" for n in added) or f"{ws.folder} has every chapter")
+        if args.notice:
+            _say_notice(ws)
     elif args.command == "status":
         states = ws.status()
         for name, state in states.items():
@@ -451,8 +560,35 @@ def _report(ws: Workspace, args: argparse.Namespace) -> int:
         if edited:
             print(edited_advice(ws, edited))
     elif args.command == "reset":
-        return report_reset(ws, args.chapter)
+        code = report_reset(ws, args.chapter)
+        if (ws.folder / NOTICE).is_file():  # sync --notice wrote it: no longer name what reset got
+            _say_notice(ws)
+        return code
     return 0
+
+
+def _say_notice(ws: Workspace) -> None:
+    """``sync --notice`` (a JupyterHub's start hook): the notice of newer chapters, in the
+    workspace, since the hook's output goes to the hub's log, which no learner reads."""
+    newer = [name for name, state in ws.status().items() if "newer in the course" in state]
+    try:
+        said = update_notice(ws, newer)
+    except OSError as err:  # never fails the sync: a failing start hook can stop the learner's server
+        said = f"could not write the notice of newer chapters ({err})"
+    if said:
+        print(f"workspace: {said}")
+
+
+def _paths_printable() -> None:
+    """Print a path whose name is not UTF-8 (a folder named in Latin-1) as its bytes: with a
+    UTF-8 locale, printing it raised UnicodeEncodeError half-way through a reset, after the
+    learner's copy was moved and before the line saying where. Where the terminal's encoding is
+    not the file system's, such a character is printed escaped (\\xe9) rather than failing."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = str(getattr(stream, "encoding", "") or "").lower().replace("_", "-")
+        same = encoding == sys.getfilesystemencoding().lower().replace("_", "-")
+        with contextlib.suppress(AttributeError, ValueError, OSError):  # not a real stream (a notebook)
+            stream.reconfigure(errors="surrogateescape" if same else "backslashreplace")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -464,7 +600,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     lab = sub.add_parser("lab", help="copy new chapters, then open JupyterLab on the workspace")
     lab.add_argument("--port", type=int, default=8888)
-    sub.add_parser("sync", help="copy the chapters the workspace lacks (existing copies are never touched)")
+    sync = sub.add_parser("sync", help="copy the chapters the workspace lacks (never touches a copy)")
+    sync.add_argument(
+        "--notice",
+        action="store_true",
+        help=f"also name the chapters newer in the course in WORKSPACE/{NOTICE} (a JupyterHub start hook)",
+    )
     sub.add_parser("status", help="which copies you changed, which chapters the course has updated")
     reset = sub.add_parser("reset", help="a fresh copy of one chapter or all; yours is kept in .backups/")
     reset.add_argument("chapter", help="all, a number such as 03, or a name such as 03_queries_keys_values")
@@ -483,17 +624,32 @@ def main(argv: list[str] | None = None) -> int:
         ws = Workspace.of(find_course(args.course), args.workspace)
         ws.check_folder()
         return _lab(ws, args, extra) if args.command == "lab" else _report(ws, args)
+    except KeyboardInterrupt:  # Ctrl-C while copying or asking git (reset says its own)
+        print(f"{args.command} stopped (Ctrl-C). Nothing of yours was changed.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `make status | head`: the reader has all it wanted
+        with contextlib.suppress(OSError, ValueError):  # (Python's own flush at exit says nothing)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell says of a process ended by SIGPIPE
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _exit_code(args, 2)
     except OSError as err:  # a read-only or full workspace: say what, without a traceback
         print(
-            f"error: {err}. Nothing of yours was deleted: a copy is moved to "
+            f"error: {err}.{error_hint(err)} Nothing of yours was deleted: a copy is moved to "
             f"{BACKUPS}/ before a fresh one replaces it.",
             file=sys.stderr,
         )
-        return 1
+        return _exit_code(args, 1)
 
 
-if __name__ == "__main__":
+def _exit_code(args: argparse.Namespace, code: int) -> int:
+    """``code``, but 0 for `sync --notice`, a JupyterHub's start hook: a hook that fails stops
+    the learner's server from starting, so a learner whose disk quota was full could not even
+    log in to delete something. The error is said (in the hub's log) all the same."""
+    return 0 if getattr(args, "notice", False) else code
+
+
+if __name__ == "__main__":  # (only here: a caller's own streams, pytest's say, are left alone)
+    _paths_printable()
     sys.exit(main())

@@ -4,14 +4,70 @@ name to copy their own version to, and how to keep edits made in chapters/ itsel
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
+import shutil
+import sys
 from pathlib import Path
 
 
 def reset_hint(name: str) -> str:
     if os.environ.get("MAKELEVEL"):  # run by make: the target the learner knows
-        return f"make reset {name[:2]}"
+        return f"{_make()} reset {name[:2]}"
     return f"python -m transformer_course.workspace reset {name[:2]}"
+
+
+def status_hint() -> str:
+    return (
+        f"{_make()} status"
+        if os.environ.get("MAKELEVEL")
+        else "python -m transformer_course.workspace status"
+    )
+
+
+def _caller_dir() -> Path:
+    """The folder the learner typed the command in. `make -C .. status`, typed in JupyterLab's
+    terminal (it opens in workspace/), runs this in the course folder: the Makefile passes the
+    learner's folder as TC_CALLER_DIR, and the commands printed must work there."""
+    given = os.environ.get("TC_CALLER_DIR")
+    if given and Path(given).is_dir():
+        return Path(given).resolve()
+    return Path.cwd().resolve()
+
+
+def _make() -> str:
+    """`make` (run by make, in the course folder), or `make -C <course folder>` for a learner
+    in another folder, where a plain `make reset 03` answers "No rule to make target"."""
+    here = Path.cwd().resolve()
+    return "make" if _caller_dir() == here else f"make -C {quoted(here)}"
+
+
+def error_hint(err: OSError) -> str:
+    """What to do about a full disk (or quota), or a file of another user's in the way (a
+    `sudo make lab` made the workspace root's): " Free some space …", " … `sudo chown` …", or ""."""
+    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return " Free some space on that disk (df -h shows how full each is), then run this again."
+    owned = owned_by_another(Path(err.filename)) if err.filename else None
+    if err.errno in (errno.EACCES, errno.EPERM) and owned is not None:
+        return f" {owned} belongs to another user (made by `sudo make lab`?): {chown_hint(owned)}."
+    return ""
+
+
+def chown_hint(path: Path) -> str:
+    return f'`sudo chown -R "$USER" {quoted(path)}` gives it back to you'
+
+
+def owned_by_another(path: Path) -> Path | None:
+    """``path``, or the folder above it that exists, when another user owns it (POSIX only)."""
+    getuid = getattr(os, "getuid", None)
+    for where in (path, *path.parents):
+        try:
+            owner = where.stat().st_uid
+        except (OSError, ValueError):
+            continue
+        return where if getuid is not None and owner != getuid() else None
+    return None
 
 
 def quoted(path: Path | str) -> str:
@@ -20,8 +76,8 @@ def quoted(path: Path | str) -> str:
 
 
 def _shown(path: Path) -> str:
-    """``path`` as a learner types it here: relative to the current folder when inside it."""
-    path, here = path.resolve(), Path.cwd().resolve()
+    """``path`` as the learner types it: relative to their folder when inside it."""
+    path, here = path.resolve(), _caller_dir()
     return str(path.relative_to(here) if path.is_relative_to(here) and path != here else path)
 
 
@@ -42,7 +98,7 @@ def edited_advice(ws, names: list[str]) -> str:
     side, not with its conflict markers (no notebook); in a pull's merge, the course's version
     is the branch merged in, and a commit ends the merge."""
     course, changed, conflicts = ws.chapters.parent.resolve(), ws.edited_files(), ws.unmerged_files()
-    git = "git" if course == Path.cwd().resolve() else f"git -C {quoted(course)}"
+    git = "git" if course == _caller_dir() else f"git -C {quoted(course)}"
     merging = ws.merging()
     lines = [
         f"{', '.join(names)}: edited in chapters/ itself (git shows the change), not in your copy in "
@@ -62,7 +118,22 @@ def edited_advice(ws, names: list[str]) -> str:
     if merging:  # once, after every chapter: a commit on an earlier line ended the merge, and the
         # next line's restore from MERGE_HEAD then failed ("could not resolve MERGE_HEAD")
         lines.append(f"  {git} commit -q --no-edit")
+    elif ws.rebasing():
+        lines.append(_finish_rebase(git))
     return "\n".join(lines)
+
+
+def _finish_rebase(git: str) -> str:
+    """The line that lets a `git pull --rebase` stopped in conflict go on. Once the chapters are
+    restored, the learner's commit may hold nothing else: `--continue` then refuses ("No
+    changes"), and `--skip` drops it. With other changes of theirs staged (or files still in
+    conflict, which `--continue` names), `--continue` keeps them. No editor opens for the message."""
+    return (
+        f"  if {git} diff --cached --quiet; then {git} rebase --skip; "
+        f"else GIT_EDITOR=true {git} rebase --continue; fi\n"
+        f"  (the pull replays your commits one at a time: if it stops again, `{status_hint()}` "
+        "says what to do)"
+    )
 
 
 def _keep(git: str, ws, name: str, mine: str, conflicted: bool, merging: bool) -> str:
@@ -72,3 +143,58 @@ def _keep(git: str, ws, name: str, mine: str, conflicted: bool, merging: bool) -
     if not conflicted:
         return f"cp {quoted(_shown(ws.chapters / name))} {quoted(mine)}"
     return f"{git} show {quoted(f':{2 if merging else 3}:chapters/{name}')} > {quoted(mine)}"
+
+
+NOTICE = "COURSE-UPDATES.md"  # beside the copies, where a JupyterHub learner's file browser shows it
+NOTICE_MARK = ".course-updates.sha256"  # the hash of the notice last written: a file of that name
+# that is not it is the learner's own, and is never overwritten or removed
+
+
+def update_notice(ws, newer: list[str]) -> str | None:
+    """Write ``ws.folder/COURSE-UPDATES.md`` naming the chapters in ``newer`` and the command that
+    gets each, or remove the one written before when ``newer`` is empty. On JupyterHub, `sync`
+    runs at login and its output goes to the hub's log: without this, no learner ever heard of a
+    newer chapter. Returns one line saying what was done, or None when there was nothing to do."""
+    path, mark = ws.folder / NOTICE, ws.folder / NOTICE_MARK
+    written = mark.read_text(encoding="utf-8").strip() if mark.is_file() else None
+    ours = (not path.exists() and not path.is_symlink()) or (path.is_file() and _sha256(path) == written)
+    if not ours:
+        return f"{path} is not the one sync wrote: left as it is, with no notice of newer chapters"
+    if not newer:
+        if not path.exists():
+            return None
+        path.unlink()
+        mark.unlink(missing_ok=True)
+        return f"removed {path}: no chapter is newer in the course"
+    text = _notice_text(ws, newer).encode("utf-8", "surrogateescape")  # a path not in UTF-8: its bytes
+    if path.is_file() and path.read_bytes() == text:  # as it was: nothing to say again
+        return None
+    ws._write(path, text)
+    ws._write(mark, (hashlib.sha256(text).hexdigest() + "\n").encode("utf-8"))
+    return f"wrote {path}: {', '.join(newer)} newer in the course"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _notice_text(ws, newer: list[str]) -> str:
+    python = "python" if _on_path(sys.executable) else quoted(sys.executable)
+    where = f"--course {quoted(ws.chapters.parent.resolve())} --workspace {quoted(ws.folder.resolve())}"
+    commands = "\n".join(f"    {python} -m transformer_course.workspace {where} reset {n[:2]}" for n in newer)
+    return (
+        "# Newer chapters in the course\n\n"
+        f"The course has a newer version of {', '.join(newer)} than your copy in this folder.\n"
+        "To get one, open a terminal (File → New → Terminal) and type its line:\n\n"
+        f"{commands}\n\n"
+        "If you changed your copy, it moves to `.backups/<date-time>/` first, and reset says how to\n"
+        "open it again. A chapter open in JupyterLab shows the new version after File → Reload\n"
+        "Notebook from Disk. This file is written again at each start, and removed once no chapter\n"
+        "is newer.\n"
+    )
+
+
+def _on_path(executable: str) -> bool:
+    """Whether a plain ``python`` in a terminal is this environment's (it is on a repo2docker hub)."""
+    found = shutil.which("python")
+    return found is not None and Path(found).resolve() == Path(executable).resolve()

@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from .workspace_advice import edited_advice, free_name, quoted
+from .workspace_advice import edited_advice, error_hint, free_name, quoted
 
 BACKUPS = ".backups"  # hidden, so JupyterLab's file browser does not list it
 CHECKPOINTS = ".ipynb_checkpoints"  # where Jupyter keeps a notebook's last "Save and Checkpoint"
@@ -155,8 +155,9 @@ def report_reset(ws, which: str) -> int:
             ws.reset(which, on_done=say, on_checkpoint=checkpoints.__setitem__)
     except OSError as err:
         print(
-            f"error: {err}. Nothing of yours was deleted: a chapter whose reset failed keeps your "
-            f"copy where it was, in {ws.folder}" + ("; the ones above are done." if done else "."),
+            f"error: {err}.{error_hint(err)} Nothing of yours was deleted: a chapter whose reset "
+            f"failed keeps your copy where it was, in {ws.folder}"
+            + ("; the ones above are done." if done else "."),
             file=sys.stderr,
         )
         return 1

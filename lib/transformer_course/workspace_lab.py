@@ -105,6 +105,37 @@ def lab_command(workspace, port: int = 8888, extra: list[str] | tuple = ()) -> l
     return cmd + list(extra)
 
 
+# make's own variables, and the learner's folder the Makefile passes (workspace_advice): set for
+# `make lab`, they reached every terminal opened in JupyterLab. There `python -m
+# transformer_course.workspace status` then printed `make reset 03` (MAKELEVEL), which answers
+# "No rule to make target" in workspace/, and a make typed there ran as make's child.
+MAKE_VARIABLES = ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "TC_CALLER_DIR")
+
+
+@contextlib.contextmanager
+def terminal_environment():
+    """The environment JupyterLab passes to its terminals (and kernels) while it starts, as a
+    shell in the course's environment has it: none of make's variables, and this environment's
+    ``bin`` first on PATH when it is a virtual environment (.venv), so that `python` typed in a
+    terminal is the course's, as after ``source .venv/bin/activate`` (a conda or system Python
+    is left alone). Put back as it was after: only an exec that failed, or a started
+    subprocess, comes back here."""
+    before = dict(os.environ)
+    for variable in MAKE_VARIABLES:
+        os.environ.pop(variable, None)
+    if sys.prefix != sys.base_prefix:
+        bin_ = str(Path(sys.executable).parent)
+        path = os.environ.get("PATH", "")
+        if path.split(os.pathsep)[:1] != [bin_]:
+            os.environ["PATH"] = os.pathsep.join([bin_, path]) if path else bin_
+    try:
+        yield
+    finally:
+        for variable in set(os.environ) - set(before):
+            del os.environ[variable]
+        os.environ.update(before)
+
+
 def lab_records(ws) -> list[dict]:
     """Jupyter's records (its runtime files) of the servers whose process lives and whose root
     is this workspace: another `make lab` on it, or a dead one's record on a reused PID."""
