@@ -1064,6 +1064,17 @@ ENTRIES: list[tuple[str, Callable, dict]] = [
         torch_layers.copy_parameters,
         {"mine": nn.Linear(D, D), "theirs": nn.Linear(D, D), "name": "linear"},
     ),
+    # --- assets (round 42: a bad width or alt failed inside int() or html.escape) ---
+    (
+        "assets.asset_image",
+        lambda **kw: importlib.import_module("transformer_course.assets").asset_image(**kw),
+        {"name": "transformer.svg", "width": 640, "alt": "the Transformer"},
+    ),
+    (
+        "assets.asset_path",
+        lambda **kw: importlib.import_module("transformer_course.assets").asset_path(**kw),
+        {"name": "transformer.svg"},
+    ),
 ]
 
 HUGE = 10**30

@@ -255,7 +255,11 @@ def bool_mask(name: str, mask: object) -> torch.Tensor:
     """A bool tensor, True = may attend (the course's one mask convention)."""
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
-        raise ValueError(f"{name} must be a bool tensor (True = may attend), got {got}")
+        # PyTorch's layers also take an additive float mask: say how to bring one over.
+        hint = ""
+        if isinstance(mask, torch.Tensor) and mask.is_floating_point():
+            hint = f" (a float mask of 0 and -inf, as PyTorch's attn_mask, converts with {name} == 0)"
+        raise ValueError(f"{name} must be a bool tensor (True = may attend), got {got}{hint}")
     return mask
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from IPython.display import HTML
 
+from . import _validate
+
 KINDS = {".svg": "image/svg+xml", ".png": "image/png"}
 
 
@@ -44,7 +46,11 @@ def asset_image(name: str, *, width: int = 640, alt: str = "") -> HTML:
     An ``<img>`` (rather than inline SVG) keeps the SVG's own styles from leaking into the page.
     """
     path = asset_path(name)
+    # Checked here: int() and html.escape would fail inside ("cannot convert float NaN to integer",
+    # "'NoneType' object has no attribute 'replace'"), naming neither argument.
+    width = _validate.positive_int("width", width)
+    _validate.text("alt", alt)
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return HTML(
-        f'<img src="data:{KINDS[path.suffix]};base64,{data}" width="{int(width)}" alt="{html.escape(alt)}">'
+        f'<img src="data:{KINDS[path.suffix]};base64,{data}" width="{width}" alt="{html.escape(alt)}">'
     )

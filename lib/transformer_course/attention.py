@@ -103,9 +103,16 @@ def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, c
     if not need_weights:
         if mask is not None and mask.dim() < 2:  # a mask (Lk,) or (): PyTorch's kernel wants 2-D
             mask = mask.expand(q.shape[-2], k.shape[-2])
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale, is_causal=causal
-        )
+        try:
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale, is_causal=causal
+            )
+        except NotImplementedError as error:
+            # PyTorch's CPU kernel has no forward-mode derivative (torch.func.jvp, jacfwd): the
+            # weights' path computes the same output with one.
+            if "forward AD" not in str(error):
+                raise
+            return _attention(q, k, v, mask, scale=scale, dropout_p=dropout_p, causal=causal)[0], None
         return out, None
     inputs.check_weights_fit(q, k)
     scores = _scores(q, k, scale)  # (..., Lq, Lk)

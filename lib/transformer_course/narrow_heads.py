@@ -110,7 +110,9 @@ def _empty_rows(mask: torch.Tensor) -> torch.Tensor | None:
     """(..., Lq, 1): True where a query may attend to no key (PyTorch's kernel gives it zero
     weights); None when every query has a key, the usual case. (``attention``'s weights path.)"""
     empty = ~mask.any(dim=-1, keepdim=True)
-    return empty if empty.any() else None
+    # A mask that torch.vmap maps cannot be read ("data-dependent control flow"): its rows are
+    # zeroed where empty all the same (a no-op on rows that have keys).
+    return empty if _validate.mapped(empty) or empty.any() else None
 
 
 def _check(q, k, v, scale, mask) -> None:

@@ -30,6 +30,7 @@ from . import _validate
 
 STRATEGIES = ("greedy", "sample")
 _TINY = torch.finfo(torch.float32).tiny
+_HUGE = torch.finfo(torch.float32).max
 
 
 def check_options(
@@ -105,14 +106,25 @@ def next_token_probs(
         return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).float()
     # Each row's largest logit becomes 0 and the rest negative before dividing, so neither a
     # tiny temperature (1e-45) nor float64 logits beyond float32's range overflow to inf
-    # (inf - inf = NaN probabilities); softmax is unchanged by the shift.
+    # (inf - inf = NaN probabilities); softmax is unchanged by the shift. It is made in float32 at
+    # least: in float16/bfloat16 it rounds distinct logits far below the largest to one value
+    # (100 - 0.5039 = 100 - 0.5 in bfloat16), which top_k then keeps as a tie.
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
     logits = (logits - logits.amax(dim=-1, keepdim=True)).float()
     if top_k is not None and top_k < logits.shape[-1]:
         kth = logits.topk(top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     # Below float32's smallest normal number the temperature would round to 0 (0 / 0 = NaN).
-    probs = torch.softmax(logits / max(temperature, _TINY), dim=-1)
+    probs = torch.softmax(_divide(logits, max(temperature, _TINY)), dim=-1)
     return probs if top_p is None or top_p == 1 else _keep_top_p(probs, top_p)
+
+
+def _divide(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """float32 logits / temperature. Above float32's largest number (3.4e38) the temperature
+    would round to inf there, and a blocked token's -inf / inf is NaN: divided in float64."""
+    if temperature > _HUGE:
+        return (logits.double() / temperature).float()
+    return logits / temperature
 
 
 def keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:

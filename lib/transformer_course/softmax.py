@@ -66,7 +66,10 @@ def entropy(weights: torch.Tensor, dim: int = -1) -> torch.Tensor:
     # (A meta tensor has no values to check: it only carries the shape through.)
     if not weights.is_meta:
         _validate.finite_tensor("weights", weights, at_least=0)
-    logs = torch.where(weights > 0, weights.log(), torch.zeros_like(weights))
+    # log(1) = 0 where a weight is 0, not log(0) = -inf masked afterwards: the gradient of that
+    # masked -inf is 0 · inf = NaN, which backward spreads to every score of the row (a causal
+    # mask's zeros made an entropy penalty's gradients NaN); here it is 0, as 0 · log 0 = 0 is.
+    logs = torch.where(weights > 0, weights, torch.ones_like(weights)).log()
     return -(weights * logs).sum(dim=dim)
 
 
