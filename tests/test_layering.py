@@ -19,7 +19,8 @@ ORDER = [
     "neighbours", "history", "lr_schedule", "training", "sampling", "logits_fns", "generation", "lm_training",
     "pronoun_heads", "alignment", "from_scratch",
     "assets", "figures", "widgets", "checks", "export", "lab_server", "workspace_lab", "workspace_advice",
-    "workspace_backups", "workspace", "kernel_memory",
+    "workspace_backups", "workspace_folder", "workspace_git", "workspace_record", "workspace_sync",
+    "workspace_status", "workspace_reset", "workspace", "kernel_memory",
 ]  # fmt: skip
 MODULES = sorted(
     {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}

@@ -12,26 +12,30 @@ through this module, so each gets the same workspace and the same JupyterLab set
     python -m transformer_course.workspace reset 03 # a fresh copy of chapter 03 (or: all); yours is kept
     python -m transformer_course.workspace settings # JupyterLab settings into this environment
 
-Run it in the course folder (the one holding ``chapters/``) or pass ``--course DIR``. Where
-reset keeps the learner's copies is ``workspace_backups``; JupyterLab's settings and command,
-``workspace_lab``; the commands printed for the learner, ``workspace_advice``.
+Run it in the course folder (the one holding ``chapters/``) or pass ``--course DIR``. A
+``Workspace`` is put together from one module per command or idea: ``workspace_sync``,
+``workspace_status`` and ``workspace_reset``; the record of the versions copied,
+``workspace_record``; what git says of the course checkout, ``workspace_git``; whether the
+folder can hold the learner's work, ``workspace_folder``. Where reset keeps the learner's
+copies is ``workspace_backups``; JupyterLab's settings and command, ``workspace_lab``; the
+commands printed for the learner, ``workspace_advice``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
-import json
+import hashlib  # noqa: F401 (each F401 name in this file: importable from here as before the split)
+import json  # noqa: F401 (for callers who import or patch them: workspace.shutil.disk_usage, say)
 import os
-import shutil
+import shutil  # noqa: F401
 import subprocess
 import sys
-import time  # noqa: F401 (workspace.time, workspace.shutil: as before the split, for callers who patch them)
+import time  # noqa: F401
 from dataclasses import dataclass
 from pathlib import Path
 
-from .workspace_advice import (
+from .workspace_advice import (  # noqa: F401
     NOTICE,
     chown_hint,
     edited_advice,
@@ -42,7 +46,7 @@ from .workspace_advice import (
     status_hint,
     update_notice,
 )
-from .workspace_backups import (  # noqa: F401 (BACKUPS … checkpoint_of: importable from here, as before)
+from .workspace_backups import (  # noqa: F401
     BACKUPS,
     CHECKPOINTS,
     Backups,
@@ -53,7 +57,11 @@ from .workspace_backups import (  # noqa: F401 (BACKUPS … checkpoint_of: impor
     newest_backup,
     report_reset,
 )
-from .workspace_lab import (  # noqa: F401 (LAB_SETTINGS: the course's settings, here as before)
+from .workspace_folder import LOW_SPACE, FolderChecks  # noqa: F401
+from .workspace_folder import say_disk_full as _say_disk_full
+from .workspace_folder import say_not_yours as _say_not_yours
+from .workspace_git import CourseGit
+from .workspace_lab import (  # noqa: F401
     LAB_SETTINGS,
     answers,
     install_lab_settings,
@@ -63,21 +71,24 @@ from .workspace_lab import (  # noqa: F401 (LAB_SETTINGS: the course's settings,
     terminal_environment,
     writable_jupyter_dirs,
 )
+from .workspace_record import RECORD, CopyRecord  # noqa: F401
+from .workspace_reset import ResetCopies
+from .workspace_status import (  # noqa: F401
+    DELETED_HERE,
+    EDITED_HERE,
+    KEPT,
+    NO_LONGER,
+    CopyStatus,
+)
+from .workspace_sync import SyncCopies
 
 PATTERN = "[0-9][0-9]_*.ipynb"
-RECORD = ".course.json"  # for each copy: the hash of the course's notebook it was copied from
-EDITED_HERE = "edited in chapters/ itself, not in your workspace (see below)"
-KEPT = "your newest backup of it is"
-NO_LONGER = "no longer in the course (renamed or removed); your copy stays as it is"
-DELETED_HERE = (
-    "deleted from chapters/ in this checkout, not by the course: in the course folder, `git restore "
-    "--source=HEAD --staged --worktree chapters/{name}` brings it back; your copy stays as it is"
-)
 
 
 @dataclass(frozen=True)
-class Workspace:
-    """The course's tracked chapters (``chapters``) and the learner's copies (``folder``)."""
+class Workspace(SyncCopies, ResetCopies, CopyStatus, CopyRecord, CourseGit, FolderChecks):
+    """The course's tracked chapters (``chapters``) and the learner's copies (``folder``): the
+    commands ``sync``, ``status`` and ``reset`` are its methods, each from a module of its own."""
 
     chapters: Path
     folder: Path
@@ -93,324 +104,8 @@ class Workspace:
             )
         return cls(chapters, Path(folder) if folder else Path(course) / "workspace")
 
-    def check_folder(self) -> None:
-        """ValueError when ``folder`` cannot hold the copies: a file of that name (the learner's
-        notes, say) or a link to nothing (a drive not mounted) made every command fail on
-        "[Errno 17] File exists", or status call every chapter "not copied yet"."""
-        folder = self.folder
-        if folder.is_symlink() and not folder.exists():
-            raise ValueError(
-                f"workspace must be a folder for your copies of the chapters, but {folder} is a link to "
-                f"{os.readlink(folder)}, which does not exist (a drive not mounted?): mount it, or "
-                "remove the link to start a new workspace"
-            )
-        if folder.exists() and not folder.is_dir():
-            raise ValueError(
-                f"workspace must be a folder for your copies of the chapters, but {folder} is a file: "
-                f"rename it (e.g. mv {quoted(folder)} {quoted(str(folder) + '-notes')}), then run this again"
-            )
-
     def course_names(self) -> list[str]:
         return sorted(p.name for p in self.chapters.glob(PATTERN))
-
-    def record(self) -> dict[str, str]:
-        """Which course version each copy came from. An unreadable record (cut short, edited)
-        counts as empty, with a warning: every copy that differs from the course then counts
-        as the learner's, so ``reset`` backs it up; the launcher still starts."""
-        path = self.folder / RECORD
-        if not path.exists():
-            return {}
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            record = err
-        if isinstance(record, dict) and all(isinstance(v, str) for v in record.values()):
-            return record
-        print(
-            f"workspace: ignoring {path} (not a record of copied chapters: {record!s:.80}); "
-            "chapters that differ from the course count as changed by you",
-            file=sys.stderr,
-        )
-        return {}
-
-    def _write(self, path: Path, data: bytes) -> None:
-        """Write ``path`` whole or not at all (a temporary file, then a rename), as a new file
-        that its owner can write: a read-only course still gives copies the learner can save."""
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def _save_record(self, record: dict[str, str]) -> None:
-        text = json.dumps(dict(sorted(record.items())), indent=1) + "\n"
-        self._write(self.folder / RECORD, text.encode("utf-8"))
-
-    def _copy_in(self, name: str, record: dict[str, str]) -> None:
-        data = (self.chapters / name).read_bytes()
-        self._write(self.folder / name, data)
-        record[name] = hashlib.sha256(data).hexdigest()
-
-    def sync(self) -> list[str]:
-        """Copy every chapter the workspace lacks; existing copies are never touched. A copy
-        missing from the record (it was lost) is recorded when it is the course's version."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        record, added, adopted = self.record(), [], False
-        missing = [n for n in self.course_names() if not (self.folder / n).exists()]
-        in_conflict = self.unmerged_files() if missing else set()  # (git only when needed)
-        try:
-            for name in self.course_names():
-                copy = self.folder / name
-                if name in in_conflict:  # git's conflict markers in it: no notebook JupyterLab can open
-                    self._say_not_copied(name, copy)
-                elif not copy.exists() and not copy.is_symlink():
-                    self._copy_new(name, record)
-                    added.append(name)
-                elif name not in record and copy.is_file() and self._as_shipped(copy):
-                    record[name], adopted = digest(copy), True
-        except (OSError, KeyboardInterrupt):  # a full disk, Ctrl-C: the copies made so far are
-            # recorded, if the record still fits
-            if added or adopted:
-                with contextlib.suppress(OSError):
-                    self._save_record(record)
-            raise
-        if added:
-            self._record_committed(added, record, self.edited_chapters())
-        if added or adopted or not (self.folder / RECORD).exists():
-            self._save_record(record)
-        return added
-
-    def _copy_new(self, name: str, record: dict[str, str]) -> None:
-        """``_copy_in`` for sync, whose error names the chapter (a full disk said only "No space
-        left on device", and added that a copy is moved to .backups/, which sync never does)."""
-        try:
-            self._copy_in(name, record)
-        except OSError as err:
-            where = f"chapters/{name} into {self.folder}"
-            raise OSError(err.errno, f"could not copy {where}: {err.strerror or err}") from err
-
-    def _say_not_copied(self, name: str, copy: Path) -> None:
-        """One line on a chapter that a `git stash pop` or a pull left in conflict and the
-        workspace lacks: copied, it was a file of conflict markers, unreadable in JupyterLab."""
-        if not copy.exists() and not copy.is_symlink():
-            print(
-                f"workspace: not copying {name} yet: chapters/{name} is in conflict (git's markers in "
-                f"it); `{status_hint()}` says how to keep your side, then lab copies it",
-                file=sys.stderr,
-            )
-
-    def _as_shipped(self, copy: Path) -> bool:
-        """Whether ``copy`` holds the course's bytes; False when it cannot be read (chmod 000)."""
-        try:
-            return digest(copy) == digest(self.chapters / copy.name)
-        except OSError:
-            return False
-
-    def select(self, which: str) -> list[str]:
-        """Chapter names for ``which``: ``all``, a number (``3``, ``03``) or a name (``03_queries…``)."""
-        names = self.course_names()
-        if str(which).lower() == "all":
-            return names
-        key = str(which).removesuffix(".ipynb")
-        key = key.zfill(2) if key.isdigit() else key
-        found = [n for n in names if n.removesuffix(".ipynb") == key or n.startswith(f"{key}_")]
-        exact = [n for n in found if n.removesuffix(".ipynb") == key]
-        found = exact or found  # 03_attention is that one, not also 03_attention_old, a prefix match
-        if len(found) > 1:  # a copy made in chapters/ (JupyterLab's "-Copy1"), or two chapters NN
-            raise ValueError(
-                f"chapter {which!r} could be any of {', '.join(found)}: type the name of one, "
-                f"such as {min(found, key=len).removesuffix('.ipynb')}"
-            )
-        if len(found) != 1:
-            numbers = ", ".join(n[:2] for n in names)
-            if (self.folder / f"{key}.ipynb").is_file():  # a chapter the course renamed or removed
-                raise ValueError(
-                    f"{key}.ipynb is no longer in the course (renamed or removed): there is no fresh "
-                    f"copy of it to get, and your copy stays as it is (chapters: {numbers})"
-                )
-            raise ValueError(
-                f"chapter must be 'all', a number such as 03 or a name such as "
-                f"{names[-1].removesuffix('.ipynb')}, got {which!r} (chapters: {numbers})"
-            )
-        return found
-
-    def reset(self, which: str, on_done=None, on_checkpoint=None) -> list[tuple[str, Path | None]]:
-        """A fresh copy of each chosen chapter. A copy the learner changed is first moved to
-        ``.backups/<time>/``, with a copy of its last checkpoint (``NN_topic-checkpoint.ipynb``)
-        when that holds something else of theirs. Returns (name, backup or None) for each
-        chapter; the backup is the checkpoint's copy when only the checkpoint was theirs. A file
-        byte for byte the same as the newest backup of its name is not stored again: the backup
-        returned is then that earlier one. ``on_done(name, backup)`` is called as each chapter
-        is done, so that a reset stopped by an error has already said where the copies it moved went."""
-        names = self.select(which)
-        self._refuse_conflicts(names)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        record, done, backups = self.record(), [], Backups(self.folder, self._new_backup_folder)
-        edited = self.edited_chapters()
-        try:
-            for name in names:
-                done.append((name, self._reset_one(name, record, backups)))
-                if on_checkpoint and name in backups.checkpoints:  # kept apart from the copy's backup
-                    on_checkpoint(name, backups.checkpoints[name])
-                if on_done:
-                    on_done(*done[-1])
-                self._record_committed([name], record, edited)  # after on_done: the backup is named
-        finally:  # a reset that stops half-way still records the chapters it did (and one that
-            if done:  # did none leaves the record alone: its error, not the record's, is said)
-                self._save_record(record)
-        return done
-
-    def _refuse_conflicts(self, names: list[str]) -> None:
-        """ValueError, before anything moves, for a chapter that a `git stash pop` or a pull left
-        in conflict: its "fresh copy" was git's conflict markers, which JupyterLab cannot open,
-        and the learner's working copy went to .backups/ for it."""
-        conflicts = sorted(set(names) & self.unmerged_files())
-        if conflicts:
-            raise ValueError(
-                f"chapter {', '.join(conflicts)} is in conflict in chapters/ (git's markers in it, no "
-                f"notebook to copy): `{status_hint()}` says how to keep your side and give chapters/ "
-                "the course's version; reset after that. Nothing was reset."
-            )
-
-    def _reset_one(self, name: str, record: dict[str, str], backups: Backups) -> Path | None:
-        """Reset one chapter. When the fresh copy cannot be written (a full disk), the learner's
-        copy goes back in place: else it would sit in .backups/ while status called the chapter
-        "deleted"."""
-        copy, moved, kept, backup = self.folder / name, None, None, None
-        ours = {digest(self.chapters / name), record.get(name)}  # today's version, the one copied
-        try:
-            if copy.is_symlink() or (copy.exists() and (not copy.is_file() or digest(copy) not in ours)):
-                # Already backed up as it is: left in place, the fresh copy replaces it whole
-                backup = backups.earlier(copy) or backups.move(copy)
-                moved = backup if backup.parent == backups.folder else None
-                if moved is not None and moved.is_file() and not moved.is_symlink() and digest(moved) in ours:
-                    moved.unlink()  # another reset's fresh copy, moved since it was looked at: not theirs
-                    backup = moved = None
-            # The checkpoint is the learner's last explicit save; the copy may hold later
-            # autosaved edits. Jupyter overwrites it at the next save of the fresh copy.
-            checkpoint = checkpoint_of(copy)
-            if checkpoint.is_file() and not checkpoint.is_symlink() and digest(checkpoint) not in ours:
-                if backup is None or digest(checkpoint) != digest_or_none(backup):
-                    kept = backups.earlier(checkpoint, checkpoint.name, name) or backups.copy(checkpoint)
-                    if backup is not None:  # the copy's backup is the one returned: the message
-                        backups.checkpoints[name] = kept  # names this other version too
-            self._copy_in(name, record)
-        except BaseException:
-            if kept is not None and kept.parent == backups.folder:  # the chapter is not reset: its
-                kept.unlink(missing_ok=True)  # learner's checkpoint is still in place
-            if moved is not None and not copy.exists() and not copy.is_symlink():
-                shutil.move(moved, copy)
-            backups.discard_if_empty()
-            raise
-        return backup or kept
-
-    def _new_backup_folder(self) -> Path:
-        return new_backup_folder(self.folder)
-
-    def git(self, *args: str) -> str | None:
-        """``git ARGS``'s output in the course folder; None where the course folder is no git
-        checkout, git is missing, or the command fails."""
-        out = self._git_bytes(*args)
-        return None if out is None else os.fsdecode(out)
-
-    def _git_bytes(self, *args: str) -> bytes | None:
-        course = self.chapters.parent
-        if not (course / ".git").exists():
-            return None
-        try:
-            run = subprocess.run(["git", "-C", str(course), *args], capture_output=True, timeout=30)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return run.stdout if run.returncode == 0 else None
-
-    def _record_committed(self, names: list[str], record: dict[str, str], edited: set[str]) -> None:
-        """A chapter edited in chapters/ itself is copied as it is there (the learner's edit, or
-        git's conflict markers) but recorded as the version git has committed. Recorded as
-        copied, the copy read "as shipped"; once chapters/ was restored, "newer in the course,
-        you had not changed yours", and a reset replaced it without a backup, edits and all."""
-        for name in set(names) & edited:
-            committed = self._git_bytes("cat-file", "--filters", f"HEAD:chapters/{name}")
-            if committed is not None:  # (none for a chapter git has never committed)
-                record[name] = hashlib.sha256(committed).hexdigest()
-
-    def edited_files(self) -> set[str]:
-        """Names of the tracked files in chapters/ that git shows changed in this checkout: edits
-        made in chapters/ itself, which `git pull` refuses to update and `make lab` never opens.
-        Empty where the course folder is no git checkout, or git is missing. In a pull's merge,
-        only files that differ from the course merged in too: the rest is the course's update."""
-        changed = self._changed_since("HEAD")
-        return changed & self._changed_since("MERGE_HEAD") if self.merging() else changed
-
-    def _changed_since(self, commit: str) -> set[str]:
-        out = self.git("diff", "--name-only", "-z", commit, "--", "chapters") or ""
-        return {Path(p).name for p in out.split("\0") if p}
-
-    def merging(self) -> bool:
-        """Whether git is in the middle of a merge (a `git pull` that stopped on a conflict)."""
-        return self.git("rev-parse", "-q", "--verify", "MERGE_HEAD") is not None
-
-    def rebasing(self) -> bool:
-        """Whether git is in the middle of a rebase (a `git pull --rebase` that stopped on a
-        conflict): the learner's commit is then being replayed on the course's new version."""
-        course = self.chapters.parent
-        for state, marker in (("rebase-merge", "."), ("rebase-apply", "rebasing")):  # (not `git am`'s)
-            path = self.git("rev-parse", "--git-path", state)
-            if path and (course / path.strip() / marker).exists():
-                return True
-        return False
-
-    def unmerged_files(self) -> set[str]:
-        """Names of the files in chapters/ that a `git stash pop` or a pull left in conflict
-        (conflict markers in the file, and git refuses a plain `git restore` of it)."""
-        out = self.git("ls-files", "--unmerged", "-z", "--", "chapters") or ""
-        return {Path(entry.split("\t", 1)[1]).name for entry in out.split("\0") if "\t" in entry}
-
-    def edited_chapters(self, changed: set[str] | None = None) -> set[str]:
-        """Chapters whose notebook or .py is among ``changed`` (default: ``edited_files``)."""
-        changed = self.edited_files() if changed is None else changed
-        return {n for n in self.course_names() if {n, n.removesuffix(".ipynb") + ".py"} & changed}
-
-    def _state(self, name: str, record: dict[str, str], edited: bool) -> str:
-        """One chapter's entry of ``status``."""
-        copy, course = self.folder / name, digest(self.chapters / name)
-        if not copy.exists() and not copy.is_symlink():
-            return self._deleted(name) if name in record else "not copied yet"
-        if not copy.is_file():
-            return "not a notebook file (reset moves it to .backups/)"
-        if name not in record and digest(copy) != course:
-            return "differs from the course (changed by you or copied from an older one)"
-        copied_from = record.get(name, course)
-        changed, newer = digest(copy) != copied_from, course != copied_from and not edited
-        words = [w for w, on in (("changed by you", changed), ("newer in the course", newer)) if on]
-        return "; ".join(words + [EDITED_HERE] * edited) or "as shipped"
-
-    def _deleted(self, name: str) -> str:
-        """A copy gone from the workspace: a reset killed between moving it to .backups/ and
-        writing the fresh one (SIGKILL) leaves it in a backup that nothing named, so say it."""
-        kept = newest_backup(self.folder, name)
-        return "deleted from your workspace (lab copies it again)" + (f"; {KEPT} {kept}" if kept else "")
-
-    def status(self) -> dict[str, str]:
-        """For each chapter: 'not copied yet', 'deleted from your workspace', 'as shipped',
-        'changed by you', 'newer in the course', or both of the last two; 'differs from the
-        course' when the record of the version copied is lost; 'not a notebook file' for a
-        folder or a broken link in its place; EDITED_HERE, instead of 'newer in the course',
-        when git shows the tracked chapter itself edited in this checkout."""
-        record, states, changed = self.record(), {}, self.edited_files()
-        edited_here = self.edited_chapters(changed)
-        for name in self.course_names():
-            try:
-                states[name] = self._state(name, record, name in edited_here)
-            except OSError as err:  # one unreadable copy (chmod 000) must not stop status, or lab
-                why = err.strerror or err
-                states[name] = f"cannot be read ({why}): give yourself read access to {err.filename}"
-        for name in sorted(set(record) - set(states)):  # a chapter the course renamed or removed
-            if (self.folder / name).exists() or (self.folder / name).is_symlink():  # (or the learner:
-                gone = name in changed  # git shows it deleted here, and `git pull` may bring it back)
-                states[name] = DELETED_HERE.format(name=name) if gone else NO_LONGER
-        return states
 
 
 def find_course(explicit: str | None) -> Path:
@@ -466,40 +161,6 @@ def _say_states(states: dict[str, str]) -> None:
             "course's, and no record says which version "
             f"you copied: if the course updated one, `{reset_hint(unknown[0])}` gets it (yours moves to "
             ".backups/)"
-        )
-
-
-def _say_not_yours(ws: Workspace) -> None:
-    """One line when the workspace or a copy in it is another user's: after one `sudo make lab`
-    they were root's, and JupyterLab failed on every save of the learner's work, unexplained."""
-    paths = [ws.folder, *(ws.folder / name for name in ws.course_names())]
-    theirs = [
-        p
-        for p in paths  # (writable by a group of theirs, a class's shared folder is no trouble)
-        if p.exists() and not p.is_symlink() and owned_by_another(p) == p and not os.access(p, os.W_OK)
-    ]
-    if theirs:
-        names = ", ".join(p.name for p in theirs[:3]) + (" …" if len(theirs) > 3 else "")
-        print(
-            f"workspace: {names} in {ws.folder.parent} belong to another user (made by `sudo make lab`?), "
-            f"so JupyterLab cannot save your work there: {chown_hint(ws.folder)}"
-        )
-
-
-LOW_SPACE = 10 * 2**20  # bytes: a chapter saved with its figures can take a few MB
-
-
-def _say_disk_full(ws: Workspace) -> None:
-    """One line when the disk holding the workspace is (nearly) full: with every copy already
-    there, lab started, and JupyterLab then failed to save the learner's work."""
-    try:
-        free = shutil.disk_usage(ws.folder).free
-    except OSError:
-        return
-    if free < LOW_SPACE:
-        print(
-            f"workspace: the disk holding {ws.folder} has {free // 1024} KB free: JupyterLab may fail "
-            "to save your work. Free some space (df -h shows how full each disk is)."
         )
 
 

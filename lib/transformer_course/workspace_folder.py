@@ -1,0 +1,66 @@
+"""Whether the workspace folder can hold the learner's work: a folder, not a file or a link
+to nothing (refused, with what to do), and, before lab starts, one line when it belongs to
+another user or its disk is (nearly) full, since JupyterLab would then fail on every save.
+``FolderChecks`` is a part of ``workspace.Workspace``, which gives it ``folder``; ``ws`` is a
+``workspace.Workspace`` (not imported: workspace imports this module)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from .workspace_advice import chown_hint, owned_by_another, quoted
+
+LOW_SPACE = 10 * 2**20  # bytes: a chapter saved with its figures can take a few MB
+
+
+class FolderChecks:
+    """Refuses a ``folder`` that cannot hold the copies."""
+
+    def check_folder(self) -> None:
+        """ValueError when ``folder`` cannot hold the copies: a file of that name (the learner's
+        notes, say) or a link to nothing (a drive not mounted) made every command fail on
+        "[Errno 17] File exists", or status call every chapter "not copied yet"."""
+        folder = self.folder
+        if folder.is_symlink() and not folder.exists():
+            raise ValueError(
+                f"workspace must be a folder for your copies of the chapters, but {folder} is a link to "
+                f"{os.readlink(folder)}, which does not exist (a drive not mounted?): mount it, or "
+                "remove the link to start a new workspace"
+            )
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(
+                f"workspace must be a folder for your copies of the chapters, but {folder} is a file: "
+                f"rename it (e.g. mv {quoted(folder)} {quoted(str(folder) + '-notes')}), then run this again"
+            )
+
+
+def say_not_yours(ws) -> None:
+    """One line when the workspace or a copy in it is another user's: after one `sudo make lab`
+    they were root's, and JupyterLab failed on every save of the learner's work, unexplained."""
+    paths = [ws.folder, *(ws.folder / name for name in ws.course_names())]
+    theirs = [
+        p
+        for p in paths  # (writable by a group of theirs, a class's shared folder is no trouble)
+        if p.exists() and not p.is_symlink() and owned_by_another(p) == p and not os.access(p, os.W_OK)
+    ]
+    if theirs:
+        names = ", ".join(p.name for p in theirs[:3]) + (" …" if len(theirs) > 3 else "")
+        print(
+            f"workspace: {names} in {ws.folder.parent} belong to another user (made by `sudo make lab`?), "
+            f"so JupyterLab cannot save your work there: {chown_hint(ws.folder)}"
+        )
+
+
+def say_disk_full(ws) -> None:
+    """One line when the disk holding the workspace is (nearly) full: with every copy already
+    there, lab started, and JupyterLab then failed to save the learner's work."""
+    try:
+        free = shutil.disk_usage(ws.folder).free
+    except OSError:
+        return
+    if free < LOW_SPACE:
+        print(
+            f"workspace: the disk holding {ws.folder} has {free // 1024} KB free: JupyterLab may fail "
+            "to save your work. Free some space (df -h shows how full each disk is)."
+        )

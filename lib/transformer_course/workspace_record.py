@@ -1,0 +1,69 @@
+"""The record ``workspace/.course.json``: for each of the learner's copies, the hash of the
+course's notebook it was copied from, so that status can tell the learner's changes from the
+course's updates. Also how a copy and the record are written: whole or not at all.
+``CopyRecord`` is a part of ``workspace.Workspace``, which gives it ``chapters``, ``folder``
+and ``_git_bytes`` (not imported: workspace imports this module)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+RECORD = ".course.json"  # for each copy: the hash of the course's notebook it was copied from
+
+
+class CopyRecord:
+    """Copies into ``folder`` and the record of which course version each one came from."""
+
+    def record(self) -> dict[str, str]:
+        """Which course version each copy came from. An unreadable record (cut short, edited)
+        counts as empty, with a warning: every copy that differs from the course then counts
+        as the learner's, so ``reset`` backs it up; the launcher still starts."""
+        path = self.folder / RECORD
+        if not path.exists():
+            return {}
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            record = err
+        if isinstance(record, dict) and all(isinstance(v, str) for v in record.values()):
+            return record
+        print(
+            f"workspace: ignoring {path} (not a record of copied chapters: {record!s:.80}); "
+            "chapters that differ from the course count as changed by you",
+            file=sys.stderr,
+        )
+        return {}
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """Write ``path`` whole or not at all (a temporary file, then a rename), as a new file
+        that its owner can write: a read-only course still gives copies the learner can save."""
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _save_record(self, record: dict[str, str]) -> None:
+        text = json.dumps(dict(sorted(record.items())), indent=1) + "\n"
+        self._write(self.folder / RECORD, text.encode("utf-8"))
+
+    def _copy_in(self, name: str, record: dict[str, str]) -> None:
+        data = (self.chapters / name).read_bytes()
+        self._write(self.folder / name, data)
+        record[name] = hashlib.sha256(data).hexdigest()
+
+    def _record_committed(self, names: list[str], record: dict[str, str], edited: set[str]) -> None:
+        """A chapter edited in chapters/ itself is copied as it is there (the learner's edit, or
+        git's conflict markers) but recorded as the version git has committed. Recorded as
+        copied, the copy read "as shipped"; once chapters/ was restored, "newer in the course,
+        you had not changed yours", and a reset replaced it without a backup, edits and all."""
+        for name in set(names) & edited:
+            committed = self._git_bytes("cat-file", "--filters", f"HEAD:chapters/{name}")
+            if committed is not None:  # (none for a chapter git has never committed)
+                record[name] = hashlib.sha256(committed).hexdigest()

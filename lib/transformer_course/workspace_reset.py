@@ -1,0 +1,118 @@
+"""``reset``: a fresh copy of the chapters the learner names (``all``, ``03``, a name), each
+copy they changed first moved to ``.backups/`` (where, ``workspace_backups``), and put back in
+place when the fresh copy cannot be written. A chapter git left in conflict is refused before
+anything moves. ``ResetCopies`` is a part of ``workspace.Workspace``, which gives it the
+folders, the record and git's answers (not imported: workspace imports this module)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .workspace_advice import status_hint
+from .workspace_backups import Backups, checkpoint_of, digest, digest_or_none, new_backup_folder
+
+
+class ResetCopies:
+    """Which chapters ``reset`` means, and their fresh copies with the learner's kept."""
+
+    def select(self, which: str) -> list[str]:
+        """Chapter names for ``which``: ``all``, a number (``3``, ``03``) or a name (``03_queries…``)."""
+        names = self.course_names()
+        if str(which).lower() == "all":
+            return names
+        key = str(which).removesuffix(".ipynb")
+        key = key.zfill(2) if key.isdigit() else key
+        found = [n for n in names if n.removesuffix(".ipynb") == key or n.startswith(f"{key}_")]
+        exact = [n for n in found if n.removesuffix(".ipynb") == key]
+        found = exact or found  # 03_attention is that one, not also 03_attention_old, a prefix match
+        if len(found) > 1:  # a copy made in chapters/ (JupyterLab's "-Copy1"), or two chapters NN
+            raise ValueError(
+                f"chapter {which!r} could be any of {', '.join(found)}: type the name of one, "
+                f"such as {min(found, key=len).removesuffix('.ipynb')}"
+            )
+        if len(found) != 1:
+            numbers = ", ".join(n[:2] for n in names)
+            if (self.folder / f"{key}.ipynb").is_file():  # a chapter the course renamed or removed
+                raise ValueError(
+                    f"{key}.ipynb is no longer in the course (renamed or removed): there is no fresh "
+                    f"copy of it to get, and your copy stays as it is (chapters: {numbers})"
+                )
+            raise ValueError(
+                f"chapter must be 'all', a number such as 03 or a name such as "
+                f"{names[-1].removesuffix('.ipynb')}, got {which!r} (chapters: {numbers})"
+            )
+        return found
+
+    def reset(self, which: str, on_done=None, on_checkpoint=None) -> list[tuple[str, Path | None]]:
+        """A fresh copy of each chosen chapter. A copy the learner changed is first moved to
+        ``.backups/<time>/``, with a copy of its last checkpoint (``NN_topic-checkpoint.ipynb``)
+        when that holds something else of theirs. Returns (name, backup or None) for each
+        chapter; the backup is the checkpoint's copy when only the checkpoint was theirs. A file
+        byte for byte the same as the newest backup of its name is not stored again: the backup
+        returned is then that earlier one. ``on_done(name, backup)`` is called as each chapter
+        is done, so that a reset stopped by an error has already said where the copies it moved went."""
+        names = self.select(which)
+        self._refuse_conflicts(names)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        record, done, backups = self.record(), [], Backups(self.folder, self._new_backup_folder)
+        edited = self.edited_chapters()
+        try:
+            for name in names:
+                done.append((name, self._reset_one(name, record, backups)))
+                if on_checkpoint and name in backups.checkpoints:  # kept apart from the copy's backup
+                    on_checkpoint(name, backups.checkpoints[name])
+                if on_done:
+                    on_done(*done[-1])
+                self._record_committed([name], record, edited)  # after on_done: the backup is named
+        finally:  # a reset that stops half-way still records the chapters it did (and one that
+            if done:  # did none leaves the record alone: its error, not the record's, is said)
+                self._save_record(record)
+        return done
+
+    def _refuse_conflicts(self, names: list[str]) -> None:
+        """ValueError, before anything moves, for a chapter that a `git stash pop` or a pull left
+        in conflict: its "fresh copy" was git's conflict markers, which JupyterLab cannot open,
+        and the learner's working copy went to .backups/ for it."""
+        conflicts = sorted(set(names) & self.unmerged_files())
+        if conflicts:
+            raise ValueError(
+                f"chapter {', '.join(conflicts)} is in conflict in chapters/ (git's markers in it, no "
+                f"notebook to copy): `{status_hint()}` says how to keep your side and give chapters/ "
+                "the course's version; reset after that. Nothing was reset."
+            )
+
+    def _reset_one(self, name: str, record: dict[str, str], backups: Backups) -> Path | None:
+        """Reset one chapter. When the fresh copy cannot be written (a full disk), the learner's
+        copy goes back in place: else it would sit in .backups/ while status called the chapter
+        "deleted"."""
+        copy, moved, kept, backup = self.folder / name, None, None, None
+        ours = {digest(self.chapters / name), record.get(name)}  # today's version, the one copied
+        try:
+            if copy.is_symlink() or (copy.exists() and (not copy.is_file() or digest(copy) not in ours)):
+                # Already backed up as it is: left in place, the fresh copy replaces it whole
+                backup = backups.earlier(copy) or backups.move(copy)
+                moved = backup if backup.parent == backups.folder else None
+                if moved is not None and moved.is_file() and not moved.is_symlink() and digest(moved) in ours:
+                    moved.unlink()  # another reset's fresh copy, moved since it was looked at: not theirs
+                    backup = moved = None
+            # The checkpoint is the learner's last explicit save; the copy may hold later
+            # autosaved edits. Jupyter overwrites it at the next save of the fresh copy.
+            checkpoint = checkpoint_of(copy)
+            if checkpoint.is_file() and not checkpoint.is_symlink() and digest(checkpoint) not in ours:
+                if backup is None or digest(checkpoint) != digest_or_none(backup):
+                    kept = backups.earlier(checkpoint, checkpoint.name, name) or backups.copy(checkpoint)
+                    if backup is not None:  # the copy's backup is the one returned: the message
+                        backups.checkpoints[name] = kept  # names this other version too
+            self._copy_in(name, record)
+        except BaseException:
+            if kept is not None and kept.parent == backups.folder:  # the chapter is not reset: its
+                kept.unlink(missing_ok=True)  # learner's checkpoint is still in place
+            if moved is not None and not copy.exists() and not copy.is_symlink():
+                shutil.move(moved, copy)
+            backups.discard_if_empty()
+            raise
+        return backup or kept
+
+    def _new_backup_folder(self) -> Path:
+        return new_backup_folder(self.folder)

@@ -1,0 +1,73 @@
+"""``sync``: copy into the workspace every chapter it lacks, never touching a copy that is
+there. A chapter left in conflict by git is not copied (a file of conflict markers is no
+notebook JupyterLab can open). ``SyncCopies`` is a part of ``workspace.Workspace``, which gives
+it the folders, the record and git's answers (not imported: workspace imports this module)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+from .workspace_advice import status_hint
+from .workspace_backups import digest
+from .workspace_record import RECORD
+
+
+class SyncCopies:
+    """The chapters the workspace lacks, copied in and recorded."""
+
+    def sync(self) -> list[str]:
+        """Copy every chapter the workspace lacks; existing copies are never touched. A copy
+        missing from the record (it was lost) is recorded when it is the course's version."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        record, added, adopted = self.record(), [], False
+        missing = [n for n in self.course_names() if not (self.folder / n).exists()]
+        in_conflict = self.unmerged_files() if missing else set()  # (git only when needed)
+        try:
+            for name in self.course_names():
+                copy = self.folder / name
+                if name in in_conflict:  # git's conflict markers in it: no notebook JupyterLab can open
+                    self._say_not_copied(name, copy)
+                elif not copy.exists() and not copy.is_symlink():
+                    self._copy_new(name, record)
+                    added.append(name)
+                elif name not in record and copy.is_file() and self._as_shipped(copy):
+                    record[name], adopted = digest(copy), True
+        except (OSError, KeyboardInterrupt):  # a full disk, Ctrl-C: the copies made so far are
+            # recorded, if the record still fits
+            if added or adopted:
+                with contextlib.suppress(OSError):
+                    self._save_record(record)
+            raise
+        if added:
+            self._record_committed(added, record, self.edited_chapters())
+        if added or adopted or not (self.folder / RECORD).exists():
+            self._save_record(record)
+        return added
+
+    def _copy_new(self, name: str, record: dict[str, str]) -> None:
+        """``_copy_in`` for sync, whose error names the chapter (a full disk said only "No space
+        left on device", and added that a copy is moved to .backups/, which sync never does)."""
+        try:
+            self._copy_in(name, record)
+        except OSError as err:
+            where = f"chapters/{name} into {self.folder}"
+            raise OSError(err.errno, f"could not copy {where}: {err.strerror or err}") from err
+
+    def _say_not_copied(self, name: str, copy: Path) -> None:
+        """One line on a chapter that a `git stash pop` or a pull left in conflict and the
+        workspace lacks: copied, it was a file of conflict markers, unreadable in JupyterLab."""
+        if not copy.exists() and not copy.is_symlink():
+            print(
+                f"workspace: not copying {name} yet: chapters/{name} is in conflict (git's markers in "
+                f"it); `{status_hint()}` says how to keep your side, then lab copies it",
+                file=sys.stderr,
+            )
+
+    def _as_shipped(self, copy: Path) -> bool:
+        """Whether ``copy`` holds the course's bytes; False when it cannot be read (chmod 000)."""
+        try:
+            return digest(copy) == digest(self.chapters / copy.name)
+        except OSError:
+            return False
