@@ -66,3 +66,54 @@ function labelWidths(own, style) {
   widths.lines = Math.max(1, ...words.map((lines) => lines.length));
   return widths;
 }
+
+// The positions of an axis's own labels (``vals``) kept when every k-th is: where the axis runs
+// along a grid of panels, ``period`` labels each (figures.head_grid_figure's heads: layout.meta
+// names its columns and rows), every panel keeps the same words, counted from its first. Counted
+// over the whole axis, chapter 08's second head showed the odd words ("pizza out the and tasted")
+// where the first showed the even ones, as if its columns were other words. A panel's last kept
+// label closer than k steps to the next panel's first gives way, so no two labels touch.
+// ``first``: the label every k-th is counted from (``tallestBar``), 0 by default.
+function keptLabels(vals, k, period, first = 0) {
+  const all = vals.map((_, i) => i);
+  if (!(k > 1 && period > 1 && vals.length > period && vals.length % period === 0)) {
+    return all.filter((i) => (i - (k > 1 ? first % k : 0)) % (k || 1) === 0);
+  }
+  const step = Math.min(...vals.slice(1).map((v, i) => Math.abs(v - vals[i])));
+  return all.filter((i) => {
+    const next = i - (i % period) + period;  // the next panel's first label
+    return (i % period) % k === 0 && !(next < vals.length && Math.abs(vals[next] - vals[i]) < k * step - 1e-9);
+  });
+}
+
+// How many labels a panel has along the axis ``name`` (the words under one head, or beside it)
+// where the figure is a grid of panels on one pair of axes (layout.meta.tiles, columns and rows:
+// figures.head_grid_figure); 0 for any other figure.
+function tilePeriod(layout, name) {
+  const meta = (layout && layout.meta) || {};
+  const n = /^xaxis$/.test(name) ? meta.columns : /^yaxis$/.test(name) ? meta.rows : 0;
+  return Array.isArray(meta.tiles) && Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+// Where among an axis's own labels (``vals``) the tallest bar of the chart ``div`` stands, on the
+// axis ``axis`` (plotly's full axis): thinned, its word is kept. Counted from the first, chapter
+// 09's "attention from he" lost the word under its one tall bar ("squatch", 0.94) in a phone's
+// window, and kept the words of bars too low to see. 0 where the chart has no bar on that axis.
+function tallestBar(div, axis, vals) {
+  const bars = (div._fullData || []).filter((t) => t.type === "bar" && t.visible !== false
+    && (t.xaxis || "x") === axis._id && (t.orientation || "v") === "v" && listed(t.y));
+  let best = null;
+  for (const trace of bars) {
+    Array.from(trace.y).forEach((y, i) => {
+      const x = listed(trace.x) ? trace.x[i] : i;
+      if (Number.isFinite(+y) && (best === null || Math.abs(+y) > best.y)) best = { y: Math.abs(+y), x };
+    });
+  }
+  const at = best === null ? -1 : vals.findIndex((v) => v === best.x || +v === +best.x);
+  return Math.max(0, at);
+}
+
+// An array as plotly holds one: a list, or a typed array (numbers sent packed, as figure JSON has them).
+function listed(values) {
+  return Array.isArray(values) || ArrayBuffer.isView(values);
+}

@@ -145,11 +145,15 @@
       const pitch = (axis._length * step) / span;  // px between two of the axis's own labels
       const k = name[0] === "y" ? rowStep(labels, pitch) : columnStep(axis, own, labels[0], pitch);
       if (!k) continue;  // labels that are not numbers
+      // A grid of heads keeps the same words under each (keptLabels, static/column_labels.js).
+      const first = name[0] === "x" ? tallestBar(el, axis, own.vals) : 0;  // its word stays
+      const kept = keptLabels(own.vals.map(at), k, tilePeriod(el.layout, name), first);
       const shown = Array.isArray(axis.tickvals) ? axis.tickvals.length : 0;
-      if (k === own.k && shown === Math.ceil(own.vals.length / k)) continue;  // as it should be
+      const same = shown === kept.length && kept.every((i, n) => axis.tickvals[n] === own.vals[i]);
+      if (k === own.k && same) continue;  // as it should be
       el._tcTicks[name] = { ...own, k };
-      update[`${name}.tickvals`] = own.vals.filter((_, i) => i % k === 0);
-      if (Array.isArray(own.text)) update[`${name}.ticktext`] = own.text.filter((_, i) => i % k === 0);
+      update[`${name}.tickvals`] = kept.map((i) => own.vals[i]);
+      if (Array.isArray(own.text)) update[`${name}.ticktext`] = kept.map((i) => own.text[i]);
     }
     return update;
   }

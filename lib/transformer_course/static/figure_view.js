@@ -335,10 +335,13 @@ function columnLabelsFit(div, asked) {
         || !label || !(axis._length > 0 && span > 0)) continue;
     const step = Math.min(...vals.slice(1).map((v, i) => Math.abs(v - vals[i])));
     const k = columnStep(axis, { vals, text }, label, (axis._length * step) / span);
-    const kept = vals.filter((_, i) => i % (k || 1) === 0), shown = axis.tickvals || [];
+    // A grid of heads keeps the same words under each (keptLabels, static/column_labels.js).
+    const first = tallestBar(div, axis, vals);  // the tallest bar keeps its word
+    const at = keptLabels(vals, k, tilePeriod(div.layout, name), first), shown = axis.tickvals || [];
+    const kept = at.map((i) => vals[i]);
     if (!k || (kept.length === shown.length && kept.every((v, i) => v === shown[i]))) continue;
     update[`${name}.tickvals`] = kept;
-    if (Array.isArray(text)) update[`${name}.ticktext`] = text.filter((_, i) => i % k === 0);
+    if (Array.isArray(text)) update[`${name}.ticktext`] = at.map((i) => text[i]);
   }
   return update;
 }

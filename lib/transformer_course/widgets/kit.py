@@ -191,6 +191,21 @@ def nonfinite_problem(name: str, module: object) -> str | None:
     )
 
 
+def meta_problem(name: str, module: object) -> str | None:
+    """Why ``module`` (the explorer's attribute ``name``) cannot be drawn: weights on the meta
+    device, which keeps their shapes and no values. None for anything else."""
+    if not isinstance(module, torch.nn.Module):
+        return None
+    first = next((n for n, p in module.named_parameters() if p.is_meta), None)
+    if first is None:
+        return None
+    return (
+        f"The {name}'s weights are on the meta device (the first: {name}.{first}), which keeps their "
+        "shapes but no values, so nothing it computes would mean anything. Give it real weights first: "
+        f"build it without device='meta', or call {name}.to_empty(device='cpu') and load_state_dict(...)."
+    )
+
+
 def _check_layout(controls: object, views: object) -> None:
     """An explorer's ``controls`` (name → a widget with a value, observed for changes) and
     ``views`` (name → "figure" or "html"), checked by name: another kind would become an HTML
@@ -267,10 +282,22 @@ class Explorer(widgets.VBox):
         """InputError naming the first of the learner's modules (``MODULES``) whose weights hold
         NaN or infinity: a model whose training diverged. Every number it computes is NaN, drawn
         as blank heatmaps with no word why, or failing deep in a figure or a sampler."""
+        # Meta weights are refused here where the explorer computes on another device: a CPU
+        # tensor times a meta weight gives CPU numbers read from uninitialised memory (QKVExplorer
+        # drew "scores highest … (32768.60)"). Where the explorer itself works on the meta device
+        # (a test's spy embedding answers with CPU vectors), only a failure names them (``refresh``).
+        device = getattr(self, "device", None)
+        on_meta = isinstance(device, torch.device) and device.type == "meta"
         for attr in self.MODULES:
-            problem = nonfinite_problem(attr, getattr(self, attr, None))
+            module = getattr(self, attr, None)
+            problem = nonfinite_problem(attr, module) or (None if on_meta else meta_problem(attr, module))
             if problem:
                 raise InputError(problem)
+
+    def module_on_meta(self) -> str | None:
+        """``meta_problem`` of the first of the learner's modules (``MODULES``) on the meta device."""
+        problems = (meta_problem(attr, getattr(self, attr, None)) for attr in self.MODULES)
+        return next((p for p in problems if p), None)
 
     def check_controls(self) -> None:
         """InputError naming the first control ``render`` cannot read (``control_problem``)."""
@@ -304,7 +331,10 @@ class Explorer(widgets.VBox):
             self._say(str(err), error=True)
             return
         except Exception as err:  # a widget never shows a traceback; the message says what broke
-            self._say(f"Could not update the figures ({type(err).__name__}: {err}).", error=True)
+            # A model on the meta device fails deep inside ("ids must hold data, got a meta
+            # tensor"), blaming the ids: the message names the model's weights instead.
+            problem = self.module_on_meta()
+            self._say(problem or f"Could not update the figures ({type(err).__name__}: {err}).", error=True)
             return
         for name, item in content.items():
             view = self.views[name]

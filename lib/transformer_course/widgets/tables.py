@@ -88,8 +88,10 @@ def shapes_table(rows: list[tuple[str, tuple, str]], highlight: str = "") -> str
         bold = highlight and stage.startswith(highlight)
         style = HIGHLIGHT if bold else ""
         shape_td = td.replace('">', ';white-space:nowrap">')
+        # On the code too: JupyterLab's rendered HTML sets code to pre-wrap, which beat the cell's
+        # nowrap, so in a phone's window a shape broke after its commas ("(1," over "7)").
         cells.append(
-            f"<tr{style}>{td}{html.escape(stage)}</td>{shape_td}<code>"
+            f'<tr{style}>{td}{html.escape(stage)}</td>{shape_td}<code style="white-space:nowrap">'
             f"{html.escape(str(tuple(shape)))}</code></td>{td}{html.escape(meaning)}</td></tr>"
         )
     return (
