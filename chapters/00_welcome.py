@@ -216,7 +216,7 @@ assert small[49] < rnn[49] and large[49] > large[1]               # scale 0.5 va
 longest = attention_gradients(100)                                # the widget's most tokens
 assert longest[1:].max() < 10 * longest[1:].min()                 # attention stays flat there too
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # In the RNN, the gradient from 49 steps back is some 10⁻¹⁰ times the one from the
 # previous token, although W here stretches nothing (it is a rotation: scale 1) and
 # only tanh's slope, at most 1, shrinks it at each step. Attention gives every token,
@@ -225,7 +225,7 @@ assert longest[1:].max() < 10 * longest[1:].min()                 # attention st
 # **scale**: below 1 the gradient vanishes faster; well above 1 it explodes instead
 # (try 3). Change **tokens**: the attention line stays flat.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "fragment"}
 widgets.PathLengthExplorer(length=50, scale=1.0)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
