@@ -259,7 +259,7 @@ def _weights(x, w_q, w_k, w_v, w_o, h):
 
 def _torch_layer(x, w_q, w_k, w_v, w_o, h):
     layer = torch.nn.MultiheadAttention(x.shape[-1], h, batch_first=True)
-    return layer(x, x, x, need_weights=False)[0].detach()
+    return layer(x, x, x, need_weights=False)[0]  # no .detach(): training goes back through it (42b)
 
 
 MULTI_HEAD_SLIPS = [
@@ -306,7 +306,7 @@ def _torch_layer_loaded(x, w_q, w_k, w_v, w_o, h):
     with torch.no_grad():
         layer.in_proj_weight.copy_(torch.cat([w_q.T, w_k.T, w_v.T]))
         layer.out_proj.weight.copy_(w_o.T)
-    return layer(x, x, x, need_weights=False)[0].detach()
+    return layer(x, x, x, need_weights=False)[0]  # no .detach(): training goes back through it (42b)
 
 
 MULTI_HEAD_RIGHT = [

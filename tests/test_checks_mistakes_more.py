@@ -130,10 +130,10 @@ def test_scores_divided_by_d_k():
         "You divided the scores by d_k",
         "raw scores",
     )
-    # by the number of tokens: the same numbers on the square first case, and the hint says so
+    # by the number of tokens: the same numbers on the square first case, told apart on a probe
     says(
         checks.check_attention_scores(lambda q, k: q @ k.transpose(-2, -1) / k.size(-2)),
-        "or by the number of tokens",
+        "by the number of keys",
     )
 
 

@@ -8,8 +8,9 @@ Chapters call ``checks.check_<name>(their_function)``. Contract for every "your 
 - the checker returns a ``Result`` (shown as a coloured box); the worked solution's cell
   asserts ``result.passed``.
 
-Layout: ``harness`` (Result, Mistake, Exercise, check_function: run, compare, name the
-mistake) and ``describe`` (compare, and say how a result differs); one module per idea
+Layout: ``harness`` (check_function: run, compare, name the mistake; it re-exports what it
+is split into: ``result``, the verdict; ``records``, Mistake and Exercise; ``random_draws``;
+``cases``) and ``describe`` (compare, and say how a result differs); one module per idea
 holding its exercises: ``embeddings`` (01), ``positions`` (02), ``attention`` (03 scores),
 ``softmax`` and ``head`` (04), ``multi_head`` (05), ``masks`` (06), ``feed_forward``,
 ``layer_norm``, ``add_norm``, ``encoder_layer``, ``layers`` (the decoder layer) and
@@ -25,8 +26,11 @@ keep part of its checker's side in a module of its own, which it imports: ``loss
 gone wrong), ``loss_errors`` (the errors a learner's loss raises), ``sampling_draws`` (draws
 read as frequencies), ``gpt_parts`` (GptParts, the reference forward pass and its cases),
 ``cached_step_reference`` (the reference step, its variants and cases), ``learner_lines`` (the
-line of the learner's code that raised), ``head_variants`` (one head or its mistakes). More of a
-catalogue goes in ``<module>_more`` or ``<module>_slips``.
+line of the learner's code that raised), ``head_variants`` (one head or its mistakes),
+``masks_reference`` (the masked weights and their cases), ``attention_scalings`` (the scores'
+scalings, told apart on a probe). More of a catalogue goes in ``<module>_more`` or
+``<module>_slips``. ``gradients``: a right answer whose result carries no gradient is wrong
+where later chapters train through it (``check_function(..., needs_grad=True)``).
 
 How to add an exercise:
 1. In the module of its idea (or a new module, kept under ~350 lines), write the learner's

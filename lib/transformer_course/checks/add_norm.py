@@ -137,13 +137,14 @@ def _add_norm_cases() -> list[tuple]:
     # Post-norm and pre-norm blocks in eval mode (dropout off), then both in training mode with
     # dropout 0.5 (the harness seeds every call, so the learner's dropout draws the reference's
     # mask). The norms have non-trivial scales and shifts, and x is far from mean 0, std 1,
-    # so that a misplaced or missing norm shows.
+    # so that a misplaced or missing norm shows. Last, dropout 0.2: at 0.5, p and 1 - p agree.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(72)
         sublayer = FeedForward(8, 16).eval()
         blocks = []
-        for norm_first, training in ((False, False), (True, False), (False, True), (True, True)):
-            block = AddNorm(8, 0.5, norm_first=norm_first).train(training)
+        forms = [(first, training, 0.5) for training in (False, True) for first in (False, True)]
+        for norm_first, training, p in [*forms, (False, True, 0.2)]:
+            block = AddNorm(8, p, norm_first=norm_first).train(training)
             with torch.no_grad():
                 block.norm.weight.uniform_(0.5, 1.5), block.norm.bias.uniform_(-0.5, 0.5)
             blocks.append(block)
@@ -351,7 +352,13 @@ def check_add_norm(learner_fn: Callable) -> Result:
     norm(x + dropout(sublayer(x))) or, when ``block.norm_first``, pre-norm
     x + dropout(sublayer(norm(x))); checked in eval and in training mode."""
     return check_function(
-        learner_fn, _add_norm, _add_norm_cases(), name="add_norm", mistakes=ADD_NORM_MISTAKES, atol=1e-4
+        learner_fn,
+        _add_norm,
+        _add_norm_cases(),
+        name="add_norm",
+        mistakes=ADD_NORM_MISTAKES,
+        atol=1e-4,
+        needs_grad=True,
     )
 
 

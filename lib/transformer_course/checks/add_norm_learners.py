@@ -198,3 +198,10 @@ def uses_a_new_layer_norm(block, x, sublayer):
 def rescales_the_dropout(block, x, sublayer):
     p = block.dropout.p
     return both_forms(block, x, sublayer, block.norm, lambda b, h: F.dropout(h, p, b.training) * (1 - p))
+
+
+def drops_with_the_keep_probability(block, x, sublayer):
+    keep = 1 - block.dropout.p  # read as "the share of values kept"
+    if block.norm_first:
+        return x + F.dropout(sublayer(block.norm(x)), keep, block.training)
+    return block.norm(x + F.dropout(sublayer(x), keep, block.training))

@@ -189,6 +189,16 @@ SLIPS_42 = (
         recognise=_dropout_rescaled,
         example=learner.rescales_the_dropout,
     ),
+    Mistake(  # told apart by the last case, whose p is 0.2 (at 0.5, p and 1 - p agree)
+        name="dropout given the keep probability",
+        hint="You gave dropout 1 − p: F.dropout's p (like nn.Dropout's) is the probability of "
+        "DROPPING a value, not of keeping it. Pass block.dropout.p as it is, or call "
+        "block.dropout(h), which holds it.",
+        compute=_with_norm(
+            lambda block, h: block.norm(h), lambda block, h: F.dropout(h, 1 - block.dropout.p, block.training)
+        ),
+        example=learner.drops_with_the_keep_probability,
+    ),
     Mistake(  # last: the norms written wrong by hand are named by what they compute first
         name="another LayerNorm",
         hint="Your result stays the same when block.norm's learned scale and shift change: "

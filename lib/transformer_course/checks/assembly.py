@@ -345,7 +345,13 @@ def check_encoder_decoder_forward(learner_fn: Callable) -> Result:
     """Exercise 07e: ``fn(parts: Seq2SeqParts, src (B, Ls), trg_in (B, Lt)) → logits (B, Lt, V)``."""
     with torch.no_grad():
         return check_function(
-            learner_fn, forward, _cases(), name="encoder_decoder_forward", mistakes=MISTAKES, atol=1e-4
+            learner_fn,
+            forward,
+            _cases(),
+            name="encoder_decoder_forward",
+            mistakes=MISTAKES,
+            atol=1e-4,
+            needs_grad=True,
         )
 
 

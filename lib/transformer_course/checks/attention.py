@@ -13,6 +13,7 @@ import torch
 from ..attention import attention_scores
 from . import attention_learners as learner  # noqa: F401 (the examples of attention_more)
 from .attention_more import MORE_SCORES_MISTAKES
+from .attention_scalings import KEY_COUNT_MISTAKES, on_a_probe_too
 from .attention_slips import SLIP_SCORES_MISTAKES
 from .harness import Exercise, Mistake, Result, check_then_batch, randn
 from .stale import learner_check
@@ -84,17 +85,16 @@ SCORES_MISTAKES = (
         name="scaled already",
         hint="You divided by √d_k: good instinct, but that is chapter 04's step. Here we want the raw "
         "scores q @ k.transpose(-2, -1).",
-        compute=lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]),
+        compute=None,  # on the square first case √Lk is √d_k: confirmed where they differ
+        recognise=on_a_probe_too(lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])),
         example=lambda q, k: q @ k.T / math.sqrt(k.shape[-1]),
     ),
     Mistake(
         name="divided by d_k",
-        # The checker's first case is square (4 tokens of d_k = 4): dividing by the number of
-        # tokens gives the same numbers, so the hint names both.
-        hint="You divided the scores by d_k (or by the number of tokens, the same 4 here): we want "
-        "the raw scores, q @ k.transpose(-2, -1), with no scaling at all. (Chapter 04 scales "
-        "them, and by the square root, √d_k, not d_k.)",
-        compute=lambda q, k: q @ k.transpose(-2, -1) / q.shape[-1],
+        hint="You divided the scores by d_k: we want the raw scores, q @ k.transpose(-2, -1), "
+        "with no scaling at all. (Chapter 04 scales them, and by the square root, √d_k, not d_k.)",
+        compute=None,  # on the square first case Lk is d_k: confirmed where they differ
+        recognise=on_a_probe_too(lambda q, k: q @ k.transpose(-2, -1) / q.shape[-1]),
         example=lambda q, k: torch.matmul(q, k.T) / k.shape[1],
     ),
     # A learner who read ahead: the scores are what goes INTO the softmax, not its output.
@@ -207,7 +207,7 @@ SCORES_MISTAKES += (
         example=_learner_scores_only_matching_positions,
     ),
 ) + MORE_SCORES_MISTAKES  # met in round 41's battery: in attention_more
-SCORES_MISTAKES += SLIP_SCORES_MISTAKES  # met in round 42's battery: in attention_slips
+SCORES_MISTAKES += KEY_COUNT_MISTAKES + SLIP_SCORES_MISTAKES  # round 42: attention_scalings, _slips
 
 
 @learner_check
@@ -225,6 +225,7 @@ def check_attention_scores(learner_fn: Callable) -> Result:
         name="attention_scores",
         mistakes=SCORES_MISTAKES,
         batch_mistake=SCORES_ON_A_BATCH,
+        needs_grad=True,
         passed=f"attention_scores matches the reference on all {len(single) + len(batched)} inputs, "
         "batched ones included.",
     )

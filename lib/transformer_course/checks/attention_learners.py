@@ -104,3 +104,7 @@ def masks_the_future_with_minus_infinity(q, k):
     scores = q @ k.transpose(-2, -1)
     future = torch.ones(scores.shape[-2:], dtype=torch.bool).triu(1)
     return scores.masked_fill(future, float("-inf"))
+
+
+def divides_by_the_number_of_keys(q, k):
+    return q @ k.transpose(-2, -1) / math.sqrt(len(k))  # len(k): the tokens, not the features

@@ -10,6 +10,7 @@ import math
 import torch
 
 from . import attention_learners as learner
+from .attention_scalings import on_a_probe_too
 from .harness import Mistake, fresh, varies_between_calls
 
 
@@ -66,7 +67,8 @@ MORE_SCORES_MISTAKES = (
         name="multiplied by √d_k",
         hint="You multiplied the scores by √d_k: this exercise wants the raw scores, "
         "q @ k.transpose(-2, -1), with no scaling (chapter 04 DIVIDES them by √d_k).",
-        compute=lambda q, k: _scores(q, k) * math.sqrt(q.shape[-1]),
+        compute=None,  # on the square first case × √d_k is × 2: confirmed where they differ
+        recognise=on_a_probe_too(lambda q, k: _scores(q, k) * math.sqrt(q.shape[-1])),
         example=learner.multiplies_by_the_root,
     ),
     Mistake(

@@ -341,7 +341,9 @@ def check_encoder_layer(learner_fn: Callable) -> Result:
     name = getattr(learner_fn, "__name__", None)
     learners.__name__ = name if isinstance(name, str) else "encoder_layer"
     learners.__wrapped__ = learner_fn  # and their warnings quote its code
-    return check_function(learners, reference, _cases(), name="encoder_layer", mistakes=MISTAKES)
+    return check_function(
+        learners, reference, _cases(), name="encoder_layer", mistakes=MISTAKES, needs_grad=True
+    )
 
 
 EXERCISES = (

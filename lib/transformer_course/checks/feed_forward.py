@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from ..layers import FeedForward
 from . import feed_forward_learners as learner
 from .describe import same
-from .feed_forward_more import MORE_MISTAKES
+from .feed_forward_more import MORE_MISTAKES, SLIPS_42B
 from .feed_forward_slips import FIRST, MORE
 from .harness import Exercise, Mistake, Result, check_function, randn, varies_between_calls
 from .stale import learner_check
@@ -55,7 +55,7 @@ def _ffn_with_lib_module(x, w_1, b_1, w_2, b_2):
     with torch.no_grad():
         ffn.linear1.weight.copy_(w_1.T), ffn.linear1.bias.copy_(b_1)
         ffn.linear2.weight.copy_(w_2.T), ffn.linear2.bias.copy_(b_2)
-        return ffn(x) if x.dim() == 3 else ffn(x.unsqueeze(0))[0]
+    return ffn(x) if x.dim() == 3 else ffn(x.unsqueeze(0))[0]  # with gradients, as in training
 
 
 def _ffn_one_position_at_a_time(x, w_1, b_1, w_2, b_2):
@@ -299,7 +299,7 @@ FFN_MISTAKES += (
 FFN_MISTAKES += MORE_MISTAKES  # met in the eleventh audit: in feed_forward_more
 # Met in the round-41 battery: FIRST must be tried before the mistakes that would claim the
 # same answers (dropout for new nn.Linear layers, a swapped bias for x * w_1).
-FFN_MISTAKES = FIRST + FFN_MISTAKES + MORE
+FFN_MISTAKES = FIRST + FFN_MISTAKES + MORE + SLIPS_42B  # and round 42b's, in feed_forward_more
 
 
 @learner_check
@@ -307,7 +307,7 @@ def check_feed_forward(learner_fn: Callable) -> Result:
     """Exercise 07a: ``fn(x (..., d_model), w_1 (d_model, d_ff), b_1, w_2 (d_ff, d_model), b_2)`` →
     ``(..., d_model)``, ReLU(x W₁ + b₁) W₂ + b₂ at every position."""
     return check_function(
-        learner_fn, _ffn, _ffn_cases(), name="feed_forward", mistakes=FFN_MISTAKES, atol=1e-4
+        learner_fn, _ffn, _ffn_cases(), name="feed_forward", mistakes=FFN_MISTAKES, atol=1e-4, needs_grad=True
     )
 
 

@@ -100,3 +100,18 @@ def takes_the_absolute_value(x, w_1, b_1, w_2, b_2):
 def writes_the_chapters_d_model(x, w_1, b_1, w_2, b_2):
     rows = x.reshape(-1, 16)  # the chapter's d_model, written in
     return (torch.relu(rows @ w_1 + b_1) @ w_2 + b_2).reshape(x.shape)
+
+
+def caps_the_relu(x, w_1, b_1, w_2, b_2):
+    return torch.clamp(x @ w_1 + b_1, 0, 1) @ w_2 + b_2  # "ReLU: negatives to 0"
+
+
+def gates_the_hidden_layer(x, w_1, b_1, w_2, b_2):
+    hidden = x @ w_1 + b_1
+    return (hidden * torch.nn.functional.silu(hidden)) @ w_2 + b_2  # a gate, as in SwiGLU
+
+
+def normalises_the_hidden_layer(x, w_1, b_1, w_2, b_2):
+    hidden = torch.relu(x @ w_1 + b_1)
+    mean, std = hidden.mean(-1, keepdim=True), hidden.std(-1, keepdim=True, unbiased=False)
+    return (hidden - mean) / (std + 1e-5) @ w_2 + b_2

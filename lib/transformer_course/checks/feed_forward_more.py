@@ -1,11 +1,15 @@
 """More of ``feed_forward``'s catalogue: the wrong answers met in the eleventh audit, each
-with what gives it away, its hint and a learner-style example.
+with what gives it away, its hint and a learner-style example; and ``SLIPS_42B``, met in round
+42b's battery (a ReLU capped at 1, a gated activation, the hidden layer normalised), whose
+examples are in ``feed_forward_learners``.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
+from . import feed_forward_learners as learner
 from .harness import Mistake
 
 
@@ -26,5 +30,46 @@ MORE_MISTAKES = (
         compute=None,
         error=r"batch2 tensor",
         example=_weights_on_the_left,
+    ),
+)
+
+
+def _with_hidden(act):
+    """The network with ``act(h)`` for the ReLU of the hidden layer h = x @ w_1 + b_1."""
+    return lambda x, w_1, b_1, w_2, b_2: act(x @ w_1 + b_1) @ w_2 + b_2
+
+
+_GATES = (F.silu, F.gelu)  # h · sigmoid(h) is SiLU itself: "another activation"
+
+
+def _gated(fn, case, got) -> bool:
+    """h · g(h) for a gate g (SiLU, GELU): a GLU's gate on the hidden layer itself."""
+    return any(torch.allclose(got, _with_hidden(lambda h, g=g: h * g(h))(*case), atol=1e-4) for g in _GATES)
+
+
+SLIPS_42B = (
+    Mistake(
+        name="ReLU capped at 1",
+        hint="Your activation stops at 1 (clamp(0, 1), hardtanh(0, 1)): ReLU lets every positive "
+        "value through unchanged, max(0, h), with no ceiling. Use torch.relu(h) or h.clamp(min=0).",
+        compute=_with_hidden(lambda h: h.clamp(0, 1)),
+        example=learner.caps_the_relu,
+    ),
+    Mistake(
+        name="a gated activation",
+        hint="Your hidden layer is h times a gate of itself (h * silu(h), h * gelu(h)): that is "
+        "a GLU-style gate, as in LLaMA's SwiGLU, which has a third weight matrix of its own. The "
+        "chapter's feed-forward network is ReLU(x W₁ + b₁) W₂ + b₂: torch.relu(h), nothing more.",
+        compute=None,
+        recognise=lambda fn, case, got: isinstance(got, torch.Tensor) and _gated(fn, case, got),
+        example=learner.gates_the_hidden_layer,
+    ),
+    Mistake(
+        name="hidden layer normalised",
+        hint="You normalised the hidden layer (a LayerNorm inside the network): normalising is Add "
+        "& Norm's job, around the sublayer, later in this chapter. The feed-forward network itself "
+        "is only torch.relu(x @ w_1 + b_1) @ w_2 + b_2.",
+        compute=_with_hidden(lambda h: F.layer_norm(F.relu(h), h.shape[-1:])),
+        example=learner.normalises_the_hidden_layer,
     ),
 )

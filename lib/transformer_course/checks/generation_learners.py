@@ -272,3 +272,24 @@ def feeds_the_whole_buffer(logits_fn, prompt, max_new_tokens, eos_id):
         if token == eos_id:
             break
     return ids[:length]
+
+
+def takes_the_runner_up(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        best = logits_fn(ids[None])[0, -1].sort(descending=True).indices[:2]
+        token = best[-1]  # meant the best of the top two
+        ids = torch.cat([ids, token.view(1)])
+        if token.item() == eos_id:
+            break
+    return ids
+
+
+def sums_the_positions(logits_fn, prompt, max_new_tokens, eos_id):
+    ids = prompt.clone()
+    for _ in range(max_new_tokens):
+        token = logits_fn(ids.unsqueeze(0))[0].sum(dim=0).argmax()  # "all the evidence"
+        ids = torch.cat([ids, token.view(1)])
+        if int(token) == eos_id:
+            break
+    return ids

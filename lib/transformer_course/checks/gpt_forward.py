@@ -330,7 +330,9 @@ MISTAKES = (NEW_OUTPUT_LAYER, *MISTAKES, *MORE_MISTAKES)
 def check_gpt_forward(learner_fn: Callable) -> Result:
     """Exercise 09a: ``fn(parts: GptParts, ids (B, L)) → logits (B, L, V)``."""
     with torch.no_grad():
-        return check_function(learner_fn, forward, _cases(), name="gpt_forward", mistakes=MISTAKES, atol=1e-4)
+        return check_function(
+            learner_fn, forward, _cases(), name="gpt_forward", mistakes=MISTAKES, atol=1e-4, needs_grad=True
+        )
 
 
 EXERCISES = (

@@ -10,119 +10,56 @@ name the mistake.
   hint, otherwise the message says where the answer differs and by how much (``describe``).
   An exception is matched against the mistakes' ``error`` patterns the same way.
 - A learner's call that runs past ``LIMIT_S`` (30 s) is stopped, named as a loop that may never end.
-- ``Exercise`` is the uniform record of one exercise (its checker, a worked solution, a
-  starter, correct alternatives, and the catalogue of mistakes with a learner-style
-  example of each) that the contract test in ``tests/test_exercises.py`` runs.
+- Split by idea, each still importable from here: ``result`` (the verdict), ``records``
+  (``Mistake``, ``Exercise``), ``random_draws`` (answers that draw where they should not) and
+  ``cases`` (fresh copies, seeded data).
 """
 
 from __future__ import annotations
 
-import copy
-import html
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from .cases import fresh, randn
 from .describe import describe_difference, same
+from .gradients import without_gradients
 from .in_place import changed_arguments, in_place_warning
+from .random_draws import draws_at_random, varies_between_calls
+from .records import Exercise, Mistake
+from .result import CHECK_COLOURS, ERROR, NOT_ATTEMPTED, PASSED, THEME_COLOURS, WRONG, Result
 from .time_limit import LIMIT_S, TookTooLong, time_limit
-from .wording import code_spans, own_name, torch_refused
+from .wording import own_name, torch_refused
 
-PASSED, NOT_ATTEMPTED, WRONG, ERROR = "passed", "not attempted", "wrong", "error"
+# Kept importable from here, where chapters, tests and the exercise modules import them.
+__all__ = [
+    "CHECK_COLOURS",
+    "ERROR",
+    "LEARNER_ERRORS",
+    "NOT_ATTEMPTED",
+    "PASSED",
+    "THEME_COLOURS",
+    "WRONG",
+    "Exercise",
+    "Mistake",
+    "Result",
+    "check_function",
+    "check_then_batch",
+    "describe_difference",
+    "draws_at_random",
+    "every_input",
+    "fresh",
+    "randn",
+    "same",
+    "varies_between_calls",
+]
+
 # What a learner's function may raise and the checker reports: any error, and sys.exit() or
 # exit() too, which would otherwise end the check (in a notebook, quietly) without a verdict.
 LEARNER_ERRORS = (Exception, SystemExit)
-
-
-CHECK_COLOURS = {"passed": "#15803d", "waiting": "#6b7280", "wrong": "#b91c1c"}  # ≥ 4.8:1 on white
-# JupyterLab's own colours for the same kinds, which follow its theme: the fallback where the
-# course's stylesheet has not reached the page yet (it comes with the first figure shown), so a
-# verdict on JupyterLab Dark still reads at 4.5:1 or more.
-THEME_COLOURS = {
-    "passed": "--jp-success-color0",
-    "waiting": "--jp-content-font-color2",
-    "wrong": "--jp-error-color1",
-}
-
-
-@dataclass(frozen=True)
-class Result:
-    status: str  # one of PASSED, NOT_ATTEMPTED, WRONG, ERROR
-    message: str
-    timed_out: bool = False  # the learner's function ran past LIMIT_S (an ERROR)
-    warning: str = ""  # a pass's caveat, already at the end of the message (it changed its inputs)
-
-    @property
-    def passed(self) -> bool:
-        return self.status == PASSED
-
-    def __str__(self) -> str:
-        return f"[{self.status}] {self.message}"
-
-    def _repr_html_(self) -> str:
-        # Colours that read on white; static/course.css gives lighter ones on a dark theme
-        # (on JupyterLab Dark's #111 the red would be 2.9:1).
-        kind = {PASSED: "passed", NOT_ATTEMPTED: "waiting"}.get(self.status, "wrong")
-        colour = f"var(--tc-check-{kind}, var({THEME_COLOURS[kind]}, {CHECK_COLOURS[kind]}))"
-        icon = {PASSED: "✔", NOT_ATTEMPTED: "…"}.get(self.status, "✘")
-        return (
-            f'<div class="tc-check" style="border-left:4px solid {colour};padding:6px 10px;'
-            f'color:{colour}"><b>{icon} {self.status}</b>: {code_spans(html.escape(self.message))}</div>'
-        )
-
-
-@dataclass(frozen=True)
-class Mistake:
-    """A known wrong answer and the hint that names it.
-
-    The checker recognises the mistake in one of three ways:
-    compute: what the mistaken code computes, on the checker's inputs; it matches when the
-    learner's output equals it;
-    recognise: ``(learner_fn, case, got) → bool`` for a mistake no single output shows (the
-    function draws random numbers, returns the wrong kind of thing);
-    error: a regular expression searched in ``"ErrorType: message"`` when the learner's
-    function raises (a pair used as a tensor, a loss that cannot go backward).
-    All three None: the checker names the mistake by its own logic (a failure on batches only).
-    example: the same mistake written the way a learner writes it, for the contract test;
-    kept apart from ``compute`` so that the test does not pass by construction.
-    name: a few words for test ids and tables.
-    atol: how close to ``compute`` counts as this mistake, where it differs from the check's
-    own (a mistake whose numbers float32 cannot reproduce closely; None: the check's).
-    """
-
-    hint: str
-    compute: Callable[..., object] | None
-    example: Callable[..., object] | None = None
-    name: str = ""
-    recognise: Callable[[Callable, tuple, object], bool] | None = None
-    error: str | None = None
-    atol: float | None = None
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """One "your turn" exercise, described uniformly for the contract test and the docs.
-
-    name: the function the learner writes; its checker is ``checks.check_<name>``.
-    solution: a correct worked solution, written as a learner would.
-    starter: the untouched exercise cell's function (raises NotImplementedError).
-    alternatives: other correct answers that must pass (a loop, einsum, float64, lib's own…).
-    mistakes: the checker's catalogue, each with a learner-style ``example``.
-    updates_in_place: the function's job is to change its arguments (a training step moves
-    the model's weights), so the contract test does not count that against it.
-    """
-
-    name: str
-    chapter: str
-    check: Callable[[Callable], Result]
-    solution: Callable
-    starter: Callable
-    alternatives: Mapping[str, Callable] = field(default_factory=dict)
-    mistakes: Sequence[Mistake] = ()
-    updates_in_place: bool = False
 
 
 def check_function(
@@ -137,6 +74,7 @@ def check_function(
     parts: Sequence[str] | None = None,
     inputs: str = "input",
     updates_in_place: bool = False,
+    needs_grad: bool = False,
 ) -> Result:
     """Call ``learner_fn(*case)`` for every case and compare with ``reference_fn(*case)``.
 
@@ -148,6 +86,8 @@ def check_function(
     a result that is a tuple, e.g. ("output", "weights"), for the messages; ``inputs``: what
     the messages call a case ("input #2", "batched input #2"). A call of the learner's
     function that runs past ``LIMIT_S`` is stopped (``time_limit``) and reported as such.
+    ``needs_grad``: later chapters train through this function, so right values computed
+    without gradients (no_grad, detach, .item()) are wrong (``gradients``).
     """
     if not callable(learner_fn):
         raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
@@ -157,6 +97,10 @@ def check_function(
             failure = run.check(case, number)
             if failure is not None:
                 return failure
+    # Right values; later chapters train through this function, so they must carry gradients.
+    lost = needs_grad and without_gradients(learner_fn, reference_fn, cases[0], name=run.learner_name)
+    if lost:
+        return Result(WRONG, lost)
     warning = in_place_warning(learner_fn, run.changed) if run.changed and not updates_in_place else ""
     passed = f"{name} matches the reference on {every_input(len(cases), f'{inputs}s')}."
     return Result(PASSED, passed + warning, warning=warning)
@@ -281,51 +225,6 @@ def _known_error(err: Exception, mistakes: Sequence[Mistake]) -> str | None:
     return None
 
 
-def varies_between_calls(learner_fn: Callable, case: tuple, got: object = None) -> bool:
-    """True when two calls on the same input, from different random states, give different
-    results: the function draws random numbers (dropout left on, sampling where greedy was
-    asked). A ``Mistake.recognise`` for such mistakes."""
-    outputs = []
-    for seed in (1, 2):
-        torch.default_generator.manual_seed(seed)
-        outputs.append(learner_fn(*fresh(case)))
-    # Only numbers can vary: a module or another object returned by mistake is a new copy
-    # at every call, unequal to the last without anything having been drawn.
-    if not all(_numeric(out) for out in outputs):
-        return False
-    return not same(outputs[0], outputs[1], 0.0)
-
-
-def draws_at_random(example: Callable, *, parts: str = "", also: str = "") -> Mistake:
-    """The mistake of a function that draws random numbers where the exercise computes a model
-    in evaluation: dropout left on (F.dropout, or dropout_p in PyTorch's attention).
-    ``parts``: what already applies dropout where it belongs, named in the hint; ``also``: a
-    sentence on the other way this exercise's answers draw, added at the end."""
-    where = f" ({parts} already apply their own, off in evaluation)" if parts else ""
-    also = f" {also}" if also else ""
-    return Mistake(
-        name="draws at random",
-        hint="Your result changes from call to call: something draws random numbers, usually "
-        "dropout left on. F.dropout(x, p) drops unless told training=False, and so does "
-        "F.scaled_dot_product_attention's dropout_p. This exercise computes the model as it is "
-        f"used, in evaluation: leave dropout out{where}.{also}",
-        compute=None,
-        recognise=varies_between_calls,
-        example=example,
-    )
-
-
-def _numeric(value: object) -> bool:
-    """A tensor, a number, or a tuple/list of them (what a drawing function can return). Only
-    a dense tensor that holds numbers counts: a sparse, nested or "meta" one never compares
-    equal to another, so it would look drawn at random without being so."""
-    if isinstance(value, tuple | list):
-        return bool(value) and all(_numeric(v) for v in value)
-    if isinstance(value, torch.Tensor):
-        return value.layout == torch.strided and not value.is_nested and not value.is_meta
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def check_then_batch(
     learner_fn: Callable,
     reference: Callable,
@@ -336,6 +235,7 @@ def check_then_batch(
     mistakes: Sequence[Mistake],
     batch_mistake: Mistake,
     passed: str,
+    needs_grad: bool = False,
 ) -> Result:
     """``check_function`` on the unbatched cases, then on the batched ones.
 
@@ -343,7 +243,9 @@ def check_then_batch(
     (the usual cause: an idiom that is right in 2-D only), followed by the details; a pass
     on everything says ``passed``.
     """
-    result = check_function(learner_fn, reference, single, name=name, mistakes=mistakes)
+    result = check_function(
+        learner_fn, reference, single, name=name, mistakes=mistakes, needs_grad=needs_grad
+    )
     if not result.passed:
         return result
     batch = check_function(
@@ -368,13 +270,3 @@ def every_input(count: int, inputs: str = "inputs") -> str:
     if count == 1:
         return f"its one {inputs.removesuffix('s')}"
     return f"both {inputs}" if count == 2 else f"all {count} {inputs}"
-
-
-def fresh(case: tuple) -> tuple:
-    """A deep copy of one test case: new tensors and new modules for every call."""
-    return copy.deepcopy(case)
-
-
-def randn(*shape: int, gen: torch.Generator, scale: float = 1.0) -> torch.Tensor:
-    """Standard-normal test data from an explicit generator (never the global one)."""
-    return torch.randn(*shape, generator=gen) * scale

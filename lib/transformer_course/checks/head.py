@@ -14,9 +14,11 @@ import torch
 import torch.nn.functional as F
 
 from ..attention import SingleHeadAttention, scaled_dot_product_attention
+from . import head_learners as learner  # noqa: F401 (the examples of head_slips)
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
 from .head_more import MORE_MISTAKES
 from .head_scaling import FIXED_D_K, HALVED_D_K, PRODUCT_MISTAKES
+from .head_slips import SLIPS
 from .head_variants import variant
 from .stale import learner_check
 
@@ -63,7 +65,7 @@ def _with_lib_module(x, w_q, w_k, w_v):
     with torch.no_grad():  # nn.Linear stores W transposed
         for linear, w in ((head.w_q, w_q), (head.w_k, w_k), (head.w_v, w_v)):
             linear.weight.copy_(w.T)
-        out, weights = head(x.unsqueeze(0))
+    out, weights = head(x.unsqueeze(0))  # outside no_grad: training goes back through it
     return out[0], weights[0]
 
 
@@ -324,6 +326,7 @@ MISTAKES = (
 
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in head_more
 MISTAKES += PRODUCT_MISTAKES  # met in the forty-first read
+MISTAKES += SLIPS  # round 42b's battery: in head_slips
 
 
 def _learner_scales_late(x, w_q, w_k, w_v, where):
@@ -347,6 +350,7 @@ def check_attention(learner_fn: Callable) -> Result:
         mistakes=MISTAKES,
         atol=1e-4,
         parts=("output", "weights"),
+        needs_grad=True,
     )
 
 

@@ -326,7 +326,9 @@ def _annotated(x, weight, bias, eps):
 def check_layer_norm(learner_fn: Callable) -> Result:
     """Exercise 07: ``fn(x (..., d), weight (d,), bias (d,), eps) → (..., d)``, nn.LayerNorm's
     forward pass."""
-    return check_function(learner_fn, reference, _cases(), name="layer_norm", mistakes=MISTAKES, atol=1e-4)
+    return check_function(
+        learner_fn, reference, _cases(), name="layer_norm", mistakes=MISTAKES, atol=1e-4, needs_grad=True
+    )
 
 
 EXERCISES = (

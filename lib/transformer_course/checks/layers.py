@@ -334,7 +334,9 @@ def check_decoder_layer(learner_fn: Callable) -> Result:
     layer's forward using ``layer.self_attn``, ``layer.cross_attn``, ``layer.feed_forward`` and
     ``layer.norm1``/``norm2``/``norm3`` (eval mode, no padding)."""
     with torch.no_grad():
-        return check_function(learner_fn, reference, _cases(), name="decoder_layer", mistakes=MISTAKES)
+        return check_function(
+            learner_fn, reference, _cases(), name="decoder_layer", mistakes=MISTAKES, needs_grad=True
+        )
 
 
 EXERCISES = (

@@ -20,6 +20,16 @@ from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .learner_lines import naming_the_line
 from .masks_learners import ALTERNATIVES, by_hand
 from .masks_more import KEEPDIM_MISTAKES, MORE_MISTAKES, NORMALISING_MISTAKES
+from .masks_reference import cases as _cases  # kept as masks._cases: tests import it
+from .masks_reference import (
+    correct_mask,
+    filled_with_minus_1e9,
+    ignoring_empty_rows,
+    lower_triangle,
+    real_keys,
+    reference,
+    using_mask,
+)
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: masks_learners) ---
@@ -39,76 +49,6 @@ def solution(scores, ids, pad_id):
 
 
 # --- The checker's side: reference, test cases, the catalogue of mistakes ---
-
-
-def reference(
-    scores, ids, pad_id, *, allowed=None, after_softmax=False, inverted=False, fill=None, dim=-1, softmax=True
-):
-    """softmax of scores (B, L, L) with ``allowed(ids, pad_id)`` (B, L, L) bool: True = may attend.
-
-    dim: the axis of the softmax; softmax=False: the masked scores themselves."""
-    keep = (allowed or _correct)(ids, pad_id)
-    if after_softmax:
-        return torch.softmax(scores, dim=-1).masked_fill(~keep, 0.0)
-    blocked = keep if inverted else ~keep
-    masked = scores.masked_fill(blocked, float("-inf") if fill is None else fill)
-    return torch.softmax(masked, dim=dim) if softmax else masked
-
-
-def _correct(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
-    return _tril(ids.shape[1]) & _real(ids, pad_id)
-
-
-def _ignoring_empty_rows(fn: Callable) -> Callable:
-    """``fn`` with the rows of queries that may see nothing set to 0 (they have no right answer)."""
-
-    def wrapped(scores, ids, pad_id):
-        empty = ~_correct(ids, pad_id).any(dim=-1, keepdim=True)  # (B, L, 1), before fn may change ids
-        out = fn(scores, ids, pad_id)
-        if isinstance(out, torch.Tensor) and out.shape == scores.shape:
-            out = out.masked_fill(empty, 0.0)
-        elif isinstance(out, tuple | list):  # (weights, mask): the weights can still be named
-            out = type(out)(
-                item.masked_fill(empty, 0.0)
-                if isinstance(item, torch.Tensor) and item.shape == scores.shape and item.is_floating_point()
-                else item
-                for item in out
-            )
-        return out
-
-    wrapped.__wrapped__ = fn  # the learner's code, for the harness's warnings
-    return wrapped
-
-
-def _cases() -> list[tuple]:
-    # Padding in the middle first, then left padding (its first queries see nothing: not
-    # compared), then right padding. With right padding only, a padding mask on the queries
-    # and one on both axes give the same wrong answer, and each looks right for real tokens.
-    # Last, a batch whose padding id is not 0.
-    g = torch.Generator().manual_seed(6)
-    middle = torch.tensor([[5, 0, 6, 7, 0, 8, 9], [0, 5, 0, 6, 7, 8, 0]])
-    left = torch.tensor([[0, 0, 4, 4, 4, 4], [7, 8, 9, 10, 11, 12]])
-    right = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 0, 0], [5, 6, 0, 0, 0]])
-    other_pad = torch.tensor([[4, 0, 6, 1, 1], [1, 7, 0, 9, 1]])  # pad_id 1; 0 is a real token here
-    return [
-        (torch.randn(2, 7, 7, generator=g) * 2, middle, 0),
-        (torch.randn(2, 6, 6, generator=g) * 2, left, 0),
-        (torch.randn(3, 5, 5, generator=g) * 2, right, 0),
-        (torch.randn(2, 5, 5, generator=g) * 2, other_pad, 1),
-    ]
-
-
-def _tril(n: int, k: int = 0) -> torch.Tensor:
-    return torch.ones(n, n, dtype=torch.bool).tril(k)
-
-
-def _real(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
-    return (ids != pad_id)[:, None, :]  # (B, 1, L): keys that are real tokens
-
-
-def _using(allowed: Callable) -> Callable:
-    """The right softmax, with a wrong mask ``allowed(ids, pad_id)``."""
-    return partial(reference, allowed=allowed)
 
 
 def _spread_by_a_four_d_mask(fn, case, got) -> bool:
@@ -142,7 +82,7 @@ MISTAKES = (
         name="padding after the softmax",
         hint=_ONE_AFTER,
         compute=lambda s, i, p: (
-            torch.softmax(s.masked_fill(~_tril(i.shape[1]), float("-inf")), -1) * _real(i, p)
+            torch.softmax(s.masked_fill(~lower_triangle(i.shape[1]), float("-inf")), -1) * real_keys(i, p)
         ),
         example=learner.pads_after_the_softmax,
     ),
@@ -150,20 +90,20 @@ MISTAKES = (
         name="causal mask after the softmax",
         hint=_ONE_AFTER,
         compute=lambda s, i, p: (
-            torch.softmax(s.masked_fill(~_real(i, p), float("-inf")), -1) * _tril(i.shape[1])
+            torch.softmax(s.masked_fill(~real_keys(i, p), float("-inf")), -1) * lower_triangle(i.shape[1])
         ),
         example=learner.tril_after_the_softmax,
     ),
     Mistake(
         name="mask added to the scores",
         hint=_ADDED,
-        compute=lambda s, i, p: torch.softmax(s + _correct(i, p).to(s.dtype), dim=-1),
+        compute=lambda s, i, p: torch.softmax(s + correct_mask(i, p).to(s.dtype), dim=-1),
         example=learner.adds_the_mask,
     ),
     Mistake(
         name="blocked positions added to the scores",
         hint=_ADDED,
-        compute=lambda s, i, p: torch.softmax(s + (~_correct(i, p)).to(s.dtype), dim=-1),
+        compute=lambda s, i, p: torch.softmax(s + (~correct_mask(i, p)).to(s.dtype), dim=-1),
         example=lambda scores, ids, pad_id: torch.softmax(
             scores + (torch.ones(ids.shape[1], ids.shape[1]).triu(1).bool() | (ids == pad_id)[:, None, :]),
             dim=-1,
@@ -175,7 +115,7 @@ MISTAKES = (
         "tril(diagonal=-1) the first token sees nothing, and its row becomes NaN (or, with "
         "-1e9, an even spread over keys it may not see). "
         "Use torch.ones(L, L).tril() (diagonal=0) as the allowed positions.",
-        compute=_using(lambda i, p: _tril(i.shape[1], -1) & _real(i, p)),
+        compute=using_mask(lambda i, p: lower_triangle(i.shape[1], -1) & real_keys(i, p)),
         example=partial(by_hand, diagonal=-1),
     ),
     Mistake(
@@ -189,21 +129,21 @@ MISTAKES = (
         name="tril(diagonal=1)",
         hint="Your causal mask lets each token peek one step ahead: tril(diagonal=1) also allows "
         "key i+1. Use tril() (diagonal=0): query i may see keys 0 … i.",
-        compute=_using(lambda i, p: _tril(i.shape[1], 1) & _real(i, p)),
+        compute=using_mask(lambda i, p: lower_triangle(i.shape[1], 1) & real_keys(i, p)),
         example=partial(by_hand, diagonal=1),
     ),
     Mistake(
         name="triu instead of tril",
         hint="Your causal mask points the wrong way: each token sees the FUTURE and not the "
         "past (triu instead of tril). Query i may see keys 0 … i: the lower triangle.",
-        compute=_using(lambda i, p: _tril(i.shape[1]).T & _real(i, p)),
+        compute=using_mask(lambda i, p: lower_triangle(i.shape[1]).T & real_keys(i, p)),
         example=partial(by_hand, upper=True),
     ),
     Mistake(
         name="padding on the queries",
         hint="Your padding mask blocks the padded QUERIES (rows) instead of the padded KEYS "
         "(columns). It must have shape (B, 1, L): the same keys hidden for every query.",
-        compute=_using(lambda i, p: _tril(i.shape[1]) & (i != p)[:, :, None]),
+        compute=using_mask(lambda i, p: lower_triangle(i.shape[1]) & (i != p)[:, :, None]),
         example=partial(by_hand, query_axis=True),
     ),
     Mistake(
@@ -211,35 +151,35 @@ MISTAKES = (
         hint="Your padding mask blocks the padded QUERIES (rows) as well as the padded keys: a "
         "padding query that follows real tokens then sees nothing, and its row becomes NaN, "
         "which spreads through the next layer. Block only the keys: shape (B, 1, L).",
-        compute=_using(lambda i, p: _tril(i.shape[1]) & _real(i, p) & (i != p)[:, :, None]),
+        compute=using_mask(lambda i, p: lower_triangle(i.shape[1]) & real_keys(i, p) & (i != p)[:, :, None]),
         example=partial(by_hand, query_axis="both"),
     ),
     Mistake(
         name="padding inverted",
         hint="Your padding mask is inverted: (ids == pad_id) is True at the PADDING, so only the "
         "padding keys stay visible. The keys that may be seen are the real tokens: ids != pad_id.",
-        compute=_using(lambda i, p: _tril(i.shape[1]) & (i == p)[:, None, :]),
+        compute=using_mask(lambda i, p: lower_triangle(i.shape[1]) & (i == p)[:, None, :]),
         example=partial(by_hand, pad_inverted=True),
     ),
     Mistake(
         name="masks combined with OR",
         hint="You combined the masks with OR: a key is then visible if EITHER mask allows it, "
         "so the future of real tokens leaks through. Combine with AND (&).",
-        compute=_using(lambda i, p: _tril(i.shape[1]) | _real(i, p)),
+        compute=using_mask(lambda i, p: lower_triangle(i.shape[1]) | real_keys(i, p)),
         example=partial(by_hand, combine="or"),
     ),
     Mistake(
         name="no padding mask",
         hint="Only the causal mask is applied: padding positions can still be attended. "
         "Also block the keys where ids == pad_id.",
-        compute=_using(lambda i, p: _tril(i.shape[1]).expand(i.shape[0], -1, -1)),
+        compute=using_mask(lambda i, p: lower_triangle(i.shape[1]).expand(i.shape[0], -1, -1)),
         example=partial(by_hand, padding=False),
     ),
     Mistake(
         name="no causal mask",
         hint="Only the padding mask is applied: every token still sees the future. Combine it "
         "with the causal (lower-triangular) mask.",
-        compute=_using(lambda i, p: _real(i, p).expand(-1, i.shape[1], -1)),
+        compute=using_mask(lambda i, p: real_keys(i, p).expand(-1, i.shape[1], -1)),
         example=partial(by_hand, causal=False),
     ),
     # Neither mask reaches the softmax: usually a masked_fill whose result was thrown away.
@@ -248,7 +188,7 @@ MISTAKES = (
         hint="Your weights are a plain softmax of the scores: no mask reached them. masked_fill "
         "returns a NEW tensor and leaves scores unchanged, so keep its result, scores = "
         "scores.masked_fill(~allowed, float('-inf')) (or change it in place, masked_fill_).",
-        compute=_using(lambda i, p: torch.ones(i.shape[0], i.shape[1], i.shape[1], dtype=torch.bool)),
+        compute=using_mask(lambda i, p: torch.ones(i.shape[0], i.shape[1], i.shape[1], dtype=torch.bool)),
         example=learner.discards_the_fill,
     ),
     Mistake(
@@ -270,7 +210,7 @@ MISTAKES = (
         hint="Your causal mask is inverted: you hid the past and the token itself, and left the "
         "future visible. In this course True means MAY attend: torch.ones(L, L).tril() marks "
         "what each query may see, so fill where it is False, scores.masked_fill(~allowed, -inf).",
-        compute=_using(lambda i, p: ~_tril(i.shape[1]) & _real(i, p)),
+        compute=using_mask(lambda i, p: ~lower_triangle(i.shape[1]) & real_keys(i, p)),
         example=learner.blocks_the_past,
     ),
     Mistake(
@@ -331,22 +271,11 @@ MISTAKES = (
 )
 
 
-def _filled_with_minus_1e9(mistake: Mistake) -> Mistake | None:
-    """The same mistake written with -1e9 instead of -inf, where that changes the answer: a
-    row the wrong mask blocks entirely is then uniform, not NaN."""
-    compute = mistake.compute
-    if not isinstance(compute, partial) or compute.func is not reference:
-        return None
-    if {"fill", "after_softmax", "softmax"} & set(compute.keywords):
-        return None
-    return replace(mistake, compute=partial(compute, fill=-1e9))
-
-
 # The catalogue as the checker compares it: rows that may see nothing are left out everywhere,
 # and each mistake is recognised whether the blocked scores were filled with -inf or -1e9.
 _COMPARED = tuple(
-    replace(m, compute=m.compute and _ignoring_empty_rows(m.compute))
-    for m in MISTAKES + tuple(filter(None, map(_filled_with_minus_1e9, MISTAKES)))
+    replace(m, compute=m.compute and ignoring_empty_rows(m.compute))
+    for m in MISTAKES + tuple(filter(None, map(filled_with_minus_1e9, MISTAKES)))
 )
 
 
@@ -359,11 +288,12 @@ def check_causal_masked_weights(learner_fn: Callable) -> Result:
     if not callable(learner_fn):
         raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
     return check_function(
-        _ignoring_empty_rows(naming_the_line(learner_fn)),
-        _ignoring_empty_rows(reference),
+        ignoring_empty_rows(naming_the_line(learner_fn)),
+        ignoring_empty_rows(reference),
         _cases(),
         name="causal_masked_weights",
         mistakes=_COMPARED,
+        needs_grad=True,
     )
 
 

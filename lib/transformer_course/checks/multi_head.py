@@ -361,8 +361,9 @@ MISTAKES = (
 def check_multi_head_attention(learner_fn: Callable) -> Result:
     """Exercise 05: ``fn(x (B, L, D), w_q, w_k, w_v, w_o (D, D), num_heads) → (B, L, D)``: split
     the projections into heads, attend in each head, concatenate, project with W_O."""
+    name = "multi_head_attention"
     return check_function(
-        learner_fn, reference, _cases(), name="multi_head_attention", mistakes=MISTAKES, atol=1e-4
+        learner_fn, reference, _cases(), name=name, mistakes=MISTAKES, atol=1e-4, needs_grad=True
     )
 
 

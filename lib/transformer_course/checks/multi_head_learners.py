@@ -78,7 +78,7 @@ def with_lib_module(x, w_q, w_k, w_v, w_o, num_heads):
     with torch.no_grad():
         for proj, w in zip((mha.q_proj, mha.k_proj, mha.v_proj, mha.out_proj), (w_q, w_k, w_v, w_o)):
             proj.weight.copy_(w.T)
-        return mha(x)[0]
+    return mha(x)[0]  # outside no_grad: training goes back through it
 
 
 def head_by_head(x, w_q, w_k, w_v, w_o, num_heads):
