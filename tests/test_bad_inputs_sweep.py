@@ -1075,7 +1075,130 @@ ENTRIES: list[tuple[str, Callable, dict]] = [
         lambda **kw: importlib.import_module("transformer_course.assets").asset_path(**kw),
         {"name": "transformer.svg"},
     ),
+    # --- from_scratch (round 42b: copy_bias and check_holds_weights failed inside torch or Python) ---
+    (
+        "from_scratch.attention.AttentionDesign",
+        lambda **kw: importlib.import_module("transformer_course.from_scratch").AttentionDesign(**kw),
+        {"shared_projections": False, "scale": "head_dim"},
+    ),
+    (
+        "from_scratch.attention.SelfAttention",
+        lambda **kw: importlib.import_module("transformer_course.from_scratch").SelfAttention(**kw),
+        {"embed_size": D, "heads": 2},
+    ),
+    (
+        "from_scratch.attention.SelfAttention.forward",
+        lambda **kw: importlib.import_module("transformer_course.from_scratch").SelfAttention(D, 2)(**kw),
+        {"values": X, "keys": X, "query": X, "mask": MASK},
+    ),
+    (
+        "from_scratch.attention.SelfAttention.load_from_torch",
+        lambda mha: (
+            importlib.import_module("transformer_course.from_scratch")
+            .SelfAttention(D, 2, design=importlib.import_module("transformer_course.from_scratch").PAPER)
+            .load_from_torch(mha)
+        ),
+        {"mha": TORCH_MHA},
+    ),
+    (
+        "from_scratch.attention.check_holds_weights",
+        lambda **kw: importlib.import_module("transformer_course.from_scratch.attention").check_holds_weights(
+            **kw
+        ),
+        {"name": "theirs", "theirs": TORCH_MHA, "mine": nn.Linear(D, D)},
+    ),
+    (
+        "from_scratch.attention.copy_bias",
+        lambda **kw: importlib.import_module("transformer_course.from_scratch.attention").copy_bias(**kw),
+        {"linear": nn.Linear(D, 3), "bias": torch.randn(3)},
+    ),
+    (
+        "from_scratch.blocks.TransformerBlock",
+        lambda **kw: importlib.import_module("transformer_course.from_scratch").TransformerBlock(**kw),
+        {"embed_size": D, "heads": 2, "dropout": 0.0, "forward_expansion": 2},
+    ),
+    (
+        "from_scratch.blocks.TransformerBlock.forward",
+        lambda **kw: importlib.import_module("transformer_course.from_scratch").TransformerBlock(
+            D, 2, 0.0, 2
+        )(**kw),
+        {"value": X, "key": X, "query": X, "mask": MASK},
+    ),
+    (
+        "from_scratch.blocks.DecoderBlock",
+        lambda **kw: importlib.import_module("transformer_course.from_scratch").DecoderBlock(**kw),
+        {"embed_size": D, "heads": 2, "forward_expansion": 2, "dropout": 0.0},
+    ),
+    (
+        "from_scratch.blocks.DecoderBlock.forward",
+        lambda **kw: importlib.import_module("transformer_course.from_scratch").DecoderBlock(D, 2, 2, 0.0)(
+            **kw
+        ),
+        {"x": X, "value": X, "key": X, "src_mask": MASK, "trg_mask": MASK},
+    ),
+    (
+        "from_scratch.model.Encoder",
+        lambda **kw: importlib.import_module("transformer_course.from_scratch").Encoder(**kw),
+        {
+            "src_vocab_size": 10,
+            "embed_size": D,
+            "num_layers": 1,
+            "heads": 2,
+            "forward_expansion": 2,
+            "dropout": 0.0,
+            "max_length": 8,
+        },
+    ),
+    (
+        "from_scratch.model.Encoder.forward",
+        lambda **kw: importlib.import_module("transformer_course.from_scratch").Encoder(
+            10, D, 1, 2, 2, 0.0, 8
+        )(**kw),
+        {"x": IDS, "mask": MASK},
+    ),
+    (
+        "from_scratch.model.Decoder.forward",
+        lambda **kw: importlib.import_module("transformer_course.from_scratch").Decoder(
+            10, D, 1, 2, 2, 0.0, 8
+        )(**kw),
+        {"x": IDS, "enc_out": X, "src_mask": MASK, "trg_mask": MASK},
+    ),
+    (
+        "from_scratch.model.Transformer",
+        lambda **kw: importlib.import_module("transformer_course.from_scratch").Transformer(**kw),
+        {
+            "src_vocab_size": 10,
+            "trg_vocab_size": 10,
+            "src_pad_idx": 0,
+            "trg_pad_idx": 0,
+            "embed_size": D,
+            "num_layers": 1,
+            "forward_expansion": 2,
+            "heads": 2,
+            "dropout": 0.0,
+            "max_length": 8,
+        },
+    ),
+    (
+        "from_scratch.model.Transformer.forward",
+        lambda **kw: importlib.import_module("transformer_course.from_scratch").Transformer(
+            10, 10, 0, 0, D, 1, 2, 2
+        )(**kw),
+        {"src": IDS, "trg": IDS},
+    ),
+    (
+        "modes.evaluating",
+        lambda modules: _evaluate_in(importlib.import_module("transformer_course.modes").evaluating, modules),
+        {"modules": nn.Linear(D, D)},
+    ),
 ]
+
+
+def _evaluate_in(evaluating: Callable, module: object) -> bool:
+    """Enter and leave ``evaluating(module)`` (a context manager): was the module in eval mode?"""
+    with evaluating(module):
+        return not module.training
+
 
 HUGE = 10**30
 
@@ -1310,6 +1433,8 @@ NAMES = {
     ("torch_layers.copy_parameters", "mine"): "mine|linear",
     ("masks.combine_masks (each)", "a"): r"masks\[\d\]",
     ("masks.combine_masks (each)", "b"): r"masks\[\d\]",
+    # load_from_torch's callers never passed "mine": the message names the module to copy into.
+    ("from_scratch.attention.check_holds_weights", "mine"): r"mine|Linear",
 }
 
 
@@ -1358,6 +1483,18 @@ OPTIONAL = {
     ("story_ids.encode", "length"),
     ("cost.measure_attention_cost", "threads"),
     ("pointer.PronounPointer", "d_k"),
+    *(
+        ("from_scratch." + entry, name)
+        for entry, names in (
+            ("attention.SelfAttention.forward", ("mask",)),
+            ("blocks.TransformerBlock.forward", ("mask",)),
+            ("blocks.DecoderBlock.forward", ("src_mask", "trg_mask")),
+            ("model.Encoder.forward", ("mask",)),
+            ("model.Decoder.forward", ("src_mask", "trg_mask")),
+        )
+        for name in names
+    ),
+    ("from_scratch.attention.copy_bias", "bias"),  # PyTorch's layer built without biases
 }
 # Other values rightly taken: ids as a list or array (``Sequence[int] | Tensor``), a complex q
 # where only its size is read, a non-finite measurement recorded as it was measured, -inf as

@@ -142,7 +142,11 @@ def _attention(q, k, v, mask, *, scale=None, need_weights=True, dropout_p=0.0, c
 def _plain(x: torch.Tensor) -> bool:
     """Whether ``x`` is an ordinary tensor that softmax can write into (``out=``): not one that
     torch.func maps or differentiates (vmap, jacfwd …), nor a dual tensor of forward-mode AD,
-    where ``out=`` fails inside torch ("Batching rule not implemented for aten::softmax.int_out")."""
+    where ``out=`` fails inside torch ("Batching rule not implemented for aten::softmax.int_out"),
+    nor one torch.jit.trace records: its sanity check re-runs under no_grad, and a graph with
+    ``out=`` there differs from the traced one ("Graphs differed across invocations")."""
+    if torch.jit.is_tracing():
+        return False
     # Private hooks of torch.func and forward-mode AD: read defensively, a PyTorch without them
     # has none of these wrappers to refuse ``out=``.
     wrapped = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)

@@ -39,6 +39,13 @@ def measure(path: Path, timeout: int = 300) -> dict:
 
     A failing cell ends the run; the kernel is measured where it stopped and ``error`` says why.
     """
+    if isinstance(path, str):  # a str names a file as well as a Path does (path.parent below)
+        path = Path(path)
+    if not isinstance(path, Path):  # else a TypeError or AttributeError from inside nbformat
+        raise ValueError(f"path must be a pathlib.Path (or str) of a notebook, got {type(path).__name__}")
+    # nbclient's timeout: seconds per cell, or None for none; a bool or 0 would end at once.
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0):
+        raise ValueError(f"timeout must be a positive int of seconds per cell (or None), got {timeout!r}")
     import nbformat
     import psutil
     from nbclient import NotebookClient

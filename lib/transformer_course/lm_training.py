@@ -207,7 +207,10 @@ def floor_on(stories: Sequence[Story]) -> float:
     Σ tokens predicted. Its mean over many stories is ``entropy_per_token``; on a given set
     it is the loss of a model that knows the generator's exact distribution."""
     _check_stories(stories)
-    return -sum(s.log_prob for s in stories) / sum(s.num_predicted for s in stories)
+    predicted = sum(s.num_predicted for s in stories)
+    if not predicted:  # else a ZeroDivisionError: stories of <bos> alone, made by hand
+        raise ValueError("stories must hold at least one token after <bos> to predict, got none")
+    return -sum(s.log_prob for s in stories) / predicted
 
 
 @torch.no_grad()

@@ -171,8 +171,9 @@ class DecoderOnlyTransformer(_LanguageModelBase):
         self._check_ids("ids", ids, self.config.vocab_size)
         _validate.boolean("need_weights", need_weights)
         x = self.embed._forward(ids)  # (B, L, d_model); ids checked once, here
-        # Under vmap the ids cannot be looked at: the mask path is right with or without padding.
-        if _validate.mapped(ids) or bool((ids == self.config.pad_id).any()):
+        # Under vmap the ids cannot be looked at, and torch.jit.trace would keep this run's branch
+        # for every later input: the mask path is right with or without padding.
+        if _validate.mapped(ids) or torch.jit.is_tracing() or bool((ids == self.config.pad_id).any()):
             h = self.blocks._forward(x, self.causal_padding_mask(ids), need_weights=need_weights)
         else:  # no padding: the mask is only causal, which PyTorch's fused kernel needs no tensor for
             h = self.blocks._forward(x, need_weights=need_weights, causal=True)

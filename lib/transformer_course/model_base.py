@@ -51,6 +51,21 @@ class _LanguageModelBase(nn.Module):
             out.weight = token.lookup.weight  # the same Parameter object: one matrix, counted once
         return out
 
+    def _apply(self, fn, recurse=True):
+        """PyTorch's ``Module._apply`` (``.to``, ``.to_empty``, ``.half`` …) gives each module a new
+        Parameter when the old one's storage cannot take the result (a move to or from the meta
+        device: ``to("meta")``, ``to_empty``), which unties the output layer from the token
+        embeddings: a meta base for torch.func's model ensembling then keeps a meta
+        ``output.weight`` that functional_call never swaps. Tie them again afterwards."""
+        output = getattr(self, "output", None)
+        tables = [m for m in self.modules() if isinstance(m, TokenEmbedding)]
+        shared = [m for m in tables if output is not None and m.lookup.weight is output.weight]
+        super()._apply(fn, recurse)
+        for table in shared:
+            if output.weight is not table.lookup.weight:
+                output.weight = table.lookup.weight
+        return self
+
     def _init_weights(self) -> None:
         # Xavier for every matrix (as nn.Transformer does); embeddings ~ N(0, 1/d_model), so
         # that after the √d_model scaling a token vector has entries of size about 1.
@@ -85,4 +100,9 @@ class _LanguageModelBase(nn.Module):
         allowed = self.padding_mask(ids)  # checks ids first: (B, L) integers
         if ids.shape[1] == 0:  # causal_mask would name its own argument, length
             raise ValueError(f"ids must hold at least one token per sequence, got shape {tuple(ids.shape)}")
-        return causal_mask(ids.shape[1], device=ids.device) & allowed
+        length = ids.shape[1]
+        if torch.jit.is_tracing():
+            # torch.jit.trace gives shapes as 0-d tensors, which causal_mask refuses; int() would
+            # freeze this length into the trace, so the same triangle is made from the tensor.
+            return torch.ones(length, length, dtype=torch.bool, device=ids.device).tril() & allowed
+        return causal_mask(length, device=ids.device) & allowed

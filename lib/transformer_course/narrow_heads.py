@@ -46,9 +46,11 @@ def _suits(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool:
     k (..., Lk, d_k), v (..., Lk, d_v) with the same leading dimensions (no broadcasting), float32 or float64
     on the CPU, heads of at most ``NARROW`` dimensions, and the (..., Lq, Lk) weights it
     keeps for the backward pass not too large (the fused kernel keeps none: at long lengths
-    it is the one that fits)."""
+    it is the one that fits). Not while torch.jit.trace records: its check re-runs under
+    no_grad, which takes the fused kernel, and the two graphs would differ."""
     return (
         torch.is_grad_enabled()
+        and not torch.jit.is_tracing()
         and (q.requires_grad or k.requires_grad or v.requires_grad)  # training: forward and backward
         and q.device.type == "cpu"
         and q.dtype in (torch.float32, torch.float64)
@@ -111,8 +113,9 @@ def _empty_rows(mask: torch.Tensor) -> torch.Tensor | None:
     weights); None when every query has a key, the usual case. (``attention``'s weights path.)"""
     empty = ~mask.any(dim=-1, keepdim=True)
     # A mask that torch.vmap maps cannot be read ("data-dependent control flow"): its rows are
-    # zeroed where empty all the same (a no-op on rows that have keys).
-    return empty if _validate.mapped(empty) or empty.any() else None
+    # zeroed where empty all the same (a no-op on rows that have keys); so under torch.jit.trace,
+    # whose graph would otherwise keep this run's answer for every later mask.
+    return empty if _validate.mapped(empty) or torch.jit.is_tracing() or empty.any() else None
 
 
 def _check(q, k, v, scale, mask) -> None:

@@ -15,7 +15,7 @@ import torch
 
 from . import _validate, story_world
 from .story_record import Story
-from .tokenizer import EOS, PAD, Vocab
+from .tokenizer import BOS, EOS, PAD, Vocab
 
 # --- tensors for a model ---
 
@@ -58,8 +58,10 @@ def encode(stories: Sequence[Story], *, length: int | None = None) -> torch.Tens
 def decode(ids: torch.Tensor) -> list[str]:
     """ids (T,) → tokens from the first <bos> (if any) to the first <eos> included, no <pad>."""
     _validate.tensor("ids", ids, ndim=1, floating=False)
-    out = []
-    for tok in story_vocab().tokens(ids):
+    tokens, out = story_vocab().tokens(ids), []
+    if BOS in tokens:  # what comes before the first <bos> is no part of the story
+        tokens = tokens[tokens.index(BOS) :]
+    for tok in tokens:
         if tok != PAD:
             out.append(tok)
         if tok == EOS:

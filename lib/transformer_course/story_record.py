@@ -82,8 +82,9 @@ class Story:
 
     @property
     def num_predicted(self) -> int:
-        """Tokens a model predicts: every one after <bos>, <eos> included."""
-        return len(self.tokens) - 1
+        """Tokens a model predicts: every one after <bos>, <eos> included (none in a Story of no
+        tokens, made by hand: not -1)."""
+        return max(len(self.tokens) - 1, 0)
 
 
 def _kind(value: object) -> str:

@@ -213,7 +213,7 @@ def intro_table() -> Table:
 
 def food_table(a: str, b: str) -> Table:
     """Second sentence, after introducing ``a`` and ``b``: a template, one of the two, a food."""
-    return _food_table(_character("a", a), _character("b", b))
+    return _food_table(*_cast(a, b))
 
 
 def _character(name: str, key: object) -> str:
@@ -221,6 +221,15 @@ def _character(name: str, key: object) -> str:
     if not isinstance(key, str) or key not in BY_KEY:
         raise ValueError(f"{name} must be one of the characters {', '.join(BY_KEY)}, got {key!r}")
     return key
+
+
+def _cast(a: object, b: object) -> tuple[str, str]:
+    """Two characters' keys, checked: one character twice would write each sentence twice (a
+    RuntimeError inside Table, "writes some sentence in two ways", naming neither)."""
+    a, b = _character("a", a), _character("b", b)
+    if a == b:
+        raise ValueError(f"b must be another character than a (a story's cast is two), got {b!r} twice")
+    return a, b
 
 
 @cache
@@ -239,8 +248,7 @@ food_table.cache_clear = _food_table.cache_clear  # as when food_table was the c
 def event_table(a: str, b: str, food: str) -> Table:
     """Every event sentence for characters ``a``, ``b`` and ``food``: a template, then each
     of its slots uniformly (x from the two; r from x and y when the template names both)."""
-    _character("a", a)
-    _character("b", b)
+    _cast(a, b)
     if not isinstance(food, str) or food not in FOODS:
         raise ValueError(f"food must be one of {', '.join(FOODS)}, got {food!r}")
     return _event_table(*sorted((a, b)), food)  # who came first changes nothing in an event

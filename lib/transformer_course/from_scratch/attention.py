@@ -118,11 +118,8 @@ class SelfAttention(nn.Module):
             _validate.bool_mask(m_name, mask)
             _validate.same_device(m_name, mask, query.device, q_name)
             energy_shape = (query.shape[0], self.heads, query.shape[1], keys.shape[1])
-            if mask.dim() > 4 or not _validate.broadcasts(mask.shape, energy_shape):
-                raise ValueError(
-                    f"{m_name} of shape {tuple(mask.shape)} does not broadcast to the energies' shape "
-                    f"{energy_shape} (N, heads, query_len, key_len)"
-                )
+            pair = ((q_name, query),) if q_name == k_name else ((q_name, query), (k_name, keys))
+            _check_mask_fits(m_name, mask, energy_shape, pair)
 
     @torch.no_grad()
     def load_from_torch(self, mha: nn.MultiheadAttention) -> SelfAttention:
@@ -165,6 +162,8 @@ class SelfAttention(nn.Module):
 def check_holds_weights(name: str, theirs: nn.Module, mine: nn.Module) -> None:
     """Neither PyTorch's module ``theirs`` (called ``name``) nor this design's ``mine`` is on the
     meta device, which holds shapes only: nothing to read from it, nor to copy into it."""
+    _validate.instance(name, theirs, nn.Module, " (PyTorch's module to copy from)")
+    _validate.instance("mine", mine, nn.Module, " (the module to copy into)")
     if any(p.is_meta for p in theirs.parameters()):
         raise ValueError(f"{name} must hold weights to copy, got a module on the meta device")
     if any(p.is_meta for p in mine.parameters()):
@@ -174,8 +173,33 @@ def check_holds_weights(name: str, theirs: nn.Module, mine: nn.Module) -> None:
         )
 
 
-def copy_bias(linear: nn.Linear, bias: torch.Tensor | None) -> None:
-    if bias is None:
-        linear.bias.zero_()  # PyTorch built without biases: the same as a bias of zero
-    else:
-        linear.bias.copy_(bias)
+def copy_bias(linear: nn.Linear | nn.LayerNorm, bias: torch.Tensor | None) -> None:
+    """Copy ``bias`` (features,) into the bias of ``linear`` (an nn.Linear or nn.LayerNorm); None
+    (PyTorch's layer built without biases) is a bias of zero."""
+    _validate.instance("linear", linear, nn.Module, " (an nn.Linear or nn.LayerNorm)")
+    if not isinstance(getattr(linear, "bias", None), torch.Tensor):
+        raise ValueError(f"linear must have a bias to copy into, got a {type(linear).__name__} without one")
+    if bias is not None:
+        _validate.tensor("bias", bias, ndim=1, floating=True)
+        _validate.stored("bias", bias)  # a meta tensor has no values to copy
+        # copy_ broadcasts: a (1,) bias would fill every entry with one number, without a word.
+        _validate.size("bias", bias, 0, linear.bias.shape[0], "the size of linear's bias")
+    with torch.no_grad():  # a copy into a Parameter, not a step for autograd to record
+        if bias is None:
+            linear.bias.zero_()  # PyTorch built without biases: the same as a bias of zero
+        else:
+            linear.bias.copy_(bias)
+
+
+def _check_mask_fits(name: str, mask: torch.Tensor, energy_shape: tuple, inputs: tuple) -> None:
+    """``mask`` expands to ``energy_shape`` (N, heads, query_len, key_len), the shape ``inputs``
+    ((name, tensor) pairs) give; else refused naming the mask and those inputs. Expands, not
+    merely broadcasts: a mask larger where the energies have 1 (a query_len of 1, one head)
+    would make the energies larger and fail later inside torch ("shape … is invalid")."""
+    fits = mask.dim() <= 4 and all(m in (1, e) for m, e in zip(reversed(mask.shape), reversed(energy_shape)))
+    if not fits:
+        described = " and ".join(f"{n} of shape {tuple(x.shape)}" for n, x in inputs)
+        raise ValueError(
+            f"{name} of shape {tuple(mask.shape)} does not fit {described}: it must broadcast to "
+            f"the energies' shape {tuple(energy_shape)} (N, heads, query_len, key_len)"
+        )

@@ -9,7 +9,14 @@ from torch import nn
 
 from .. import _validate
 from ..torch_layers import activation_name
-from .attention import SOURCE, AttentionDesign, SelfAttention, check_holds_weights, copy_bias
+from .attention import (
+    SOURCE,
+    AttentionDesign,
+    SelfAttention,
+    _check_mask_fits,
+    check_holds_weights,
+    copy_bias,
+)
 
 
 class TransformerBlock(nn.Module):
@@ -110,6 +117,11 @@ class DecoderBlock(nn.Module):
                 raise ValueError(
                     f"{name} must have the batch size of x ({x.shape[0]}), got shape {tuple(memory.shape)}"
                 )
+        if isinstance(src_mask, torch.Tensor) and isinstance(key, torch.Tensor) and key.dim() == 3:
+            # Else the cross-attention's check names "query", which the caller never passed.
+            _validate.bool_mask("src_mask", src_mask)
+            shape = (x.shape[0], self.attention.heads, x.shape[1], key.shape[1])
+            _check_mask_fits("src_mask", src_mask, shape, (("x", x), ("key", key)))
         self.attention_weights = weights.detach()
         query = self.dropout(self.norm(attended + x))
         return self.transformer_block(value, key, query, src_mask)

@@ -14,7 +14,7 @@ from torch import nn
 
 from .. import _validate
 from ..model import Transformer as CourseTransformer
-from .attention import SOURCE, AttentionDesign, check_holds_weights, copy_bias
+from .attention import SOURCE, AttentionDesign, _check_mask_fits, check_holds_weights, copy_bias
 from .blocks import DecoderBlock, TransformerBlock
 
 MAX_LAYERS = 1000  # layers per stack: a billion small ones would take hours to build
@@ -54,6 +54,14 @@ class _Embedded(nn.Module):
         self.check_length(name, x)
         positions = torch.arange(x.shape[1], device=x.device).expand_as(x)  # (N, seq_length): 0, 1, 2 …
         return self.dropout(self.word_embedding(x) + self.position_embedding(positions))
+
+    def _check_mask(self, name: str, mask: object, ids: torch.Tensor, key_len: int, inputs: tuple) -> None:
+        """A mask that does not fit ``ids`` (N, query_len) and ``key_len`` keys, refused naming the
+        caller's inputs: the attention inside sees only vectors the caller never passed."""
+        if isinstance(mask, torch.Tensor) and len(self.layers):  # other masks: refused inside by name
+            _validate.bool_mask(name, mask)
+            shape = (ids.shape[0], self.layers[0].attention.heads, ids.shape[1], key_len)
+            _check_mask_fits(name, mask, shape, inputs)
 
     def check_length(self, name: str, x: torch.Tensor) -> None:
         """No more positions than the position table has rows."""
@@ -121,6 +129,7 @@ class Encoder(_Embedded):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         out = self.embed(x, "x")
+        self._check_mask("mask", mask, x, x.shape[1], (("x", x),))
         for layer in self.layers:
             out = layer(out, out, out, mask)  # self-attention: value, key and query are one tensor
         return out
@@ -162,9 +171,11 @@ class Decoder(_Embedded):
         src_mask: torch.Tensor | None,
         trg_mask: torch.Tensor | None,
     ) -> torch.Tensor:
-        x = self.embed(x, "x")
+        ids, x = x, self.embed(x, "x")
         _validate.tensor("enc_out", enc_out, ndim=3, floating=True)
         _validate.size("enc_out", enc_out, 0, x.shape[0], "the batch size of x")
+        self._check_mask("trg_mask", trg_mask, ids, ids.shape[1], (("x", ids),))
+        self._check_mask("src_mask", src_mask, ids, enc_out.shape[1], (("x", ids), ("enc_out", enc_out)))
         for layer in self.layers:
             x = layer(x, enc_out, enc_out, src_mask, trg_mask)  # keys and values: the encoder's output
         return self.fc_out(x)
