@@ -659,12 +659,7 @@ late, late_words = one_head[seen.index(400):], forming[seen.index(400):]     # f
 print(f"from step 400 on, the one head's rate moves between {min(late):.1%} and {max(late):.1%}; "
       f"a head per word between {min(late_words):.1%} and {max(late_words):.1%}")
 
-# %% slideshow={"slide_type": "subslide"}
-figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stories, one head": one_head,
-                                     **per_word},
-                               title="Held-out: the chosen heads prefer the referent", y_title="%")
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # Read the table of checkpoints (step 0 to step 2000): every word's head does its job
 # within the first hundred or two steps, while the loss is still falling fast (a head that
 # starts high was lucky in its random weights). Compare the two ranges on the line that
@@ -674,6 +669,11 @@ figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stor
 # another head resolves a word, this one is free to look elsewhere, and it drifts.
 # Attention patterns are not designed, they are found by the loss, head by head, and they
 # keep moving while it trains.
+
+# %% slideshow={"slide_type": "subslide"}
+figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stories, one head": one_head,
+                                     **per_word},
+                               title="Held-out: the chosen heads prefer the referent", y_title="%")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The KV cache: write without rereading

@@ -105,9 +105,7 @@ class StoryExplorer(Explorer):
 
         super().__init__(
             controls={
-                "text": text_box(
-                    "prompt", prompt, description="prompt", layout=widgets.Layout(width="620px")
-                ),
+                "text": self._prompt_box(prompt),
                 "temperature": slider(widgets.FloatSlider, 1.0, 0.0, 2.0, 0.05, "temperature (0 = greedy)"),
                 "top_k": slider(widgets.IntSlider, 0, 0, len(vocab), 1, "top-k (0 = all)"),
                 "top_p": slider(widgets.FloatSlider, 1.0, 0.05, 1.0, 0.05, "top-p (1 = all)"),
@@ -118,6 +116,20 @@ class StoryExplorer(Explorer):
         )
         # A column per token so far: a row of its own on a page (a slide keeps it beside the bars).
         self.views["attention"].add_class("tc-wide-on-page")
+
+    @staticmethod
+    def _prompt_box(prompt: str) -> widgets.Text:
+        """The prompt's box, wide enough on a slide (text at 16 px) for the chapter's whole prompt
+        beside the temperature slider: at 620 px, behind the slide's 130 px label column, it
+        showed "… the pizza came" and hid "out of the oven and", where the model writes on. The
+        label is as wide as its word (the sliders' labels are too)."""
+        return text_box(
+            "prompt",
+            prompt,
+            description="prompt",
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="700px"),
+        )
 
     # --- one update ---
 
