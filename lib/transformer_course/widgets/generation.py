@@ -6,6 +6,8 @@ runs it, greedy or sampled: nothing here trains.
 
 from __future__ import annotations
 
+import itertools
+
 import ipywidgets as widgets
 import torch
 
@@ -29,6 +31,23 @@ def one_left_note(temperature: float, top_p: float = 1.0) -> str:
     advice = f": raise the {' or '.join(c.split()[0] for c in causes)} to draw." if causes else "."
     why = "left only the likeliest token at every step, so the seed changes nothing"
     return f"{who[:1].upper()}{who[1:]} {why}{advice}"
+
+
+def no_symbol_note(chosen: list[str]) -> str:
+    """Why an answer came out empty, given the tokens the model chose (``chosen``, in order): it
+    wrote <eos> first, or only tokens an answer leaves out (<bos>, <pad>). Untrained models do
+    both, and a learner who saw only "(nothing)" could not tell the model from the explorer."""
+    if chosen[:1] == ["<eos>"]:
+        return (
+            "The model wrote <eos> (the end of an answer) at its first step: untrained models "
+            "often stop at once."
+        )
+    runs = [(token, len(list(group))) for token, group in itertools.groupby(chosen)]
+    wrote = ", ".join(f"{token} ×{n}" if n > 1 else token for token, n in runs)
+    return (
+        f"The model wrote only {wrote}: tokens that mark where a row starts, ends or is padded, "
+        "which an answer leaves out. Untrained models often do; training teaches them the symbols."
+    )
 
 
 class GenerationExplorer(Explorer):
@@ -146,10 +165,11 @@ class GenerationExplorer(Explorer):
         k = min(slider.value, len(gen.steps))
         written = self.task.decode(gen.ids)
         verdict = "correct" if written == self.task.answer(self.value("text")) else "wrong"
-        self.note(
-            f"Output: {' '.join(written) or '(nothing)'} ({verdict}); "
-            f"{counted(len(gen.steps), 'step')}, each one a run of the decoder."
-        )
+        steps = f"{counted(len(gen.steps), 'step')}, each one a run of the decoder."
+        if written:
+            self.note(f"Output: {' '.join(written)} ({verdict}); {steps}")
+        else:  # "(nothing)" alone read like a fault of the explorer
+            self.note(f"Output: nothing ({verdict}). {no_symbol_note(vocab.tokens(chosen))} {steps}")
         self._note_knobs_that_do_nothing(gen)
         labels = [f"{i + 1}: {vocab.itos[c]}" for i, c in enumerate(chosen)]
         step = gen.steps[k - 1]
