@@ -251,6 +251,22 @@ def mapped(x: torch.Tensor) -> bool:
     return _WRAPPED is not None and _WRAPPED(x)
 
 
+def _float_mask_hint(name: str, mask: torch.Tensor) -> str:
+    """How a float mask converts, read from its values: an additive one (0 and -inf, PyTorch's
+    attn_mask) with ``== 0``; one of 1 and 0 (torch.tril(torch.ones(L, L))) with ``.bool()``,
+    where ``== 0`` would turn it inside out. Both where its values cannot be read or tell."""
+    additive = f"a float mask of 0 and -inf, as PyTorch's attn_mask, converts with {name} == 0"
+    ones = (
+        f"a float mask of 1 (may attend) and 0, as torch.tril(torch.ones(L, L)), converts with {name}.bool()"
+    )
+    if mask.is_meta or mapped(mask) or mask.numel() == 0:
+        return f"{additive}; {ones}"
+    with torch.no_grad():
+        zero_one = bool(((mask == 0) | (mask == 1)).all()) and bool((mask == 1).any())
+        below_zero = bool((mask < 0).any())
+    return ones if zero_one else additive if below_zero else f"{additive}; {ones}"
+
+
 def bool_mask(name: str, mask: object) -> torch.Tensor:
     """A bool tensor, True = may attend (the course's one mask convention)."""
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
@@ -258,7 +274,7 @@ def bool_mask(name: str, mask: object) -> torch.Tensor:
         # PyTorch's layers also take an additive float mask: say how to bring one over.
         hint = ""
         if isinstance(mask, torch.Tensor) and mask.is_floating_point():
-            hint = f" (a float mask of 0 and -inf, as PyTorch's attn_mask, converts with {name} == 0)"
+            hint = f" ({_float_mask_hint(name, mask)})"
         raise ValueError(f"{name} must be a bool tensor (True = may attend), got {got}{hint}")
     return mask
 

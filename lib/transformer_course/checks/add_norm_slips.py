@@ -142,3 +142,28 @@ MORE = (
         example=learner.drops_the_sum_in_pre_norm,
     ),
 )
+
+
+def _mode_switched(fn, case, got) -> bool:
+    """block.eval() (or .train()) inside the function: the block leaves in another mode than it
+    came in, so its dropout, and the caller's model, no longer follow the caller's mode."""
+    block, x, sublayer = fresh(case)
+    before = block.training
+    try:
+        fn(block, x, sublayer)
+    except Exception:  # its own error is reported by the check itself
+        return False
+    return block.training != before
+
+
+# First in the catalogue: switched to eval mode, its output is the "no dropout" slip's.
+MODE_SWITCHED = Mistake(
+    name="the block's mode switched",
+    hint="Your add_norm switches the block's mode (block.eval(), block.train() or "
+    "block.training = …): that changes the caller's block for good, and in training mode its "
+    "dropout must stay on. Leave the mode to the caller and use block.dropout as it is: it drops "
+    "in training mode and lets everything through in eval mode.",
+    compute=None,
+    recognise=_mode_switched,
+    example=learner.switches_to_eval_mode,
+)

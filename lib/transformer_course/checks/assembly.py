@@ -153,14 +153,14 @@ def _cases() -> list[tuple]:
         dropout=0.0, max_len=20,
     )  # fmt: skip
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(75)
+        torch.default_generator.manual_seed(75)
         parts = Seq2SeqParts.of(Transformer(config).eval())
     src_a = torch.tensor([[4, 5, 6, 7, 8], [9, 10, 11, 0, 0]])
     trg_a = torch.tensor([[2, 7, 6, 5, 0], [2, 11, 10, 9, 4]])
     src_b = torch.tensor([[5, 4, 11, 6, 0, 0, 0], [7, 7, 8, 9, 10, 11, 4]])
     trg_b = torch.tensor([[2, 6, 11, 4], [2, 4, 11, 10]])
     with torch.random.fork_rng(devices=[]):  # a vocabulary whose <pad> is 1, and 0 a real token
-        torch.manual_seed(76)
+        torch.default_generator.manual_seed(76)
         other = Seq2SeqParts.of(Transformer(config.replace(pad_id=1)).eval())
     src_c = torch.tensor([[4, 0, 6, 1, 1], [9, 10, 0, 5, 3]])
     trg_c = torch.tensor([[2, 7, 0, 1], [2, 11, 10, 0]])

@@ -98,7 +98,7 @@ def _cases() -> list[tuple]:
     # Sentences with padding at the end and in the middle; norms with non-trivial scales and
     # shifts, so that a misplaced, missing or reused norm shows.
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(73)
+        torch.default_generator.manual_seed(73)
         theirs = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.1, batch_first=True).eval()
         with torch.no_grad():
             for ln in (theirs.norm1, theirs.norm2):

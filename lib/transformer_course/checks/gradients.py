@@ -37,8 +37,9 @@ def without_gradients(learner_fn: Callable, reference_fn: Callable, case: tuple,
         f"{name} has the right values, but they were computed without gradients (torch.no_grad / "
         "detach): its result has no grad_fn, so in training loss.backward() could not reach the "
         "inputs and weights it came from, and nothing before it would learn. Compute it with torch "
-        "operations straight from the tensors and layers you were given: no torch.no_grad(), "
-        ".detach(), .data, .item(), .tolist(), .numpy() or torch.tensor(...) rebuilt from the values."
+        "operations straight from the tensors and layers you were given: no torch.no_grad() or "
+        "torch.inference_mode(), .detach(), .data, .item(), .tolist(), .numpy() or "
+        "torch.tensor(...) rebuilt from the values."
     )
 
 

@@ -9,6 +9,7 @@ case after the call (``changed_arguments``), and a pass says what changed (``in_
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from collections.abc import Callable
@@ -23,11 +24,16 @@ _AUGMENTED = re.compile(r"\b(\w+)(\[[^\]\n]*\])?\s*(\*\*|//|[-+*/@%])=")
 _ITEM = re.compile(r"^\s*(\w+)\[[^\]\n]*\]\s*=(?!=)", re.MULTILINE)
 
 
-def changed_arguments(fn: Callable, given: tuple, case: tuple) -> list[str]:
+def changed_arguments(fn: Callable, given: tuple, case: tuple, reference: tuple | None = None) -> list[str]:
     """The names (in ``fn``'s own signature) of the arguments that differ, after the call, from
     the case they were copied from: a tensor's values, shape or dtype, a module's weights."""
     names = _parameter_names(fn, len(case))
-    return [name for name, after, before in zip(names, given, case, strict=True) if _differs(after, before)]
+    theirs = case if reference is None else reference  # how the reference's call left them
+    return [
+        name
+        for name, after, before, ref in zip(names, given, case, theirs, strict=True)
+        if _differs(after, before) and _differs(after, ref)
+    ]
 
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -36,7 +42,8 @@ _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_O
 def _parameter_names(fn: Callable, count: int) -> list[str]:
     """The names of ``fn``'s first ``count`` parameters ("argument #3" past them, or for *args)."""
     try:
-        params = [p.name for p in inspect.signature(fn).parameters.values() if p.kind in _POSITIONAL]
+        called = fn.forward if isinstance(fn, torch.nn.Module) else fn  # its __call__ takes *args
+        params = [p.name for p in inspect.signature(called).parameters.values() if p.kind in _POSITIONAL]
     except (TypeError, ValueError):  # a builtin or a callable object without a signature
         params = []
     return [params[i] if i < len(params) else f"argument #{i + 1}" for i in range(count)]
@@ -79,25 +86,60 @@ def in_place_warning(fn: Callable, changed: list[str]) -> str:
     )
 
 
+def _learner_code(fn: Callable) -> Callable:
+    """What holds the learner's code: the function under a checker's wrapper (``__wrapped__``),
+    a partial's function, a module's ``forward``, or a callable object's ``__call__``."""
+    fn = inspect.unwrap(fn)
+    if isinstance(fn, functools.partial):
+        return _learner_code(fn.func)
+    if isinstance(fn, torch.nn.Module):  # its __call__ is torch's: the learner wrote forward
+        return type(fn).forward
+    if not inspect.isroutine(fn) and callable(fn):
+        return type(fn).__call__
+    return fn
+
+
+# A view keeps the argument's storage: what a name made from it this way writes into it.
+_VIEW = (
+    r"(?=[ \t]*(?:#|$)|\[|\."
+    r"(?:view|reshape|transpose|permute|unsqueeze|squeeze|flatten|float|to|contiguous|T|mT|t)\b)"
+)
+
+
+def _aliases(source: str, names: list[str]) -> set[str]:
+    """The names the code gives an argument, or a view of it, without copying it (v = vectors,
+    labels = trg[:, 1:]): writing into them writes into the argument."""
+    args = "|".join(re.escape(n) for n in names if n.isidentifier())
+    if not args:
+        return set()
+    made = re.compile(rf"^\s*(\w+)\s*=\s*(?:{args})\b{_VIEW}", re.MULTILINE)
+    return {m.group(1) for m in made.finditer(source)}
+
+
 def _operation(fn: Callable, names: list[str]) -> tuple[str, str]:
     """The in-place operation found in ``fn``'s code, on one of ``names`` where possible, and
     its out-of-place form."""
     try:
-        source = inspect.getsource(inspect.unwrap(fn))  # a checker's wrapper: the learner's code
-    except (OSError, TypeError):  # typed at a prompt, or not a function: no code to quote
+        source = inspect.getsource(_learner_code(fn))
+    except (OSError, TypeError):  # typed at a prompt, or a builtin: no code to quote
         source = ""
     found = [(m.start(), m) for pattern in (_METHOD, _AUGMENTED, _ITEM) for m in pattern.finditer(source)]
-    found.sort(key=lambda pair: (pair[1].group(1) not in names, pair[0]))  # the argument's own first
+    aliases = _aliases(source, names)
+    # The argument's own operations first, then those on another name for it, then the rest.
+    found.sort(key=lambda pair: (pair[1].group(1) not in names, pair[1].group(1) not in aliases, pair[0]))
     if not found:
         return (
             "a method ending in _, such as .sub_(), or x -= …",
-            "the same method without the underscore (x.sub(m)), or x = x - m",
+            "the same method without the underscore, its result kept (x = x.sub(m)), or x = x - m",
         )
     match = found[0][1]
     var = match.group(1)
     if match.re is _METHOD:
         method = match.group(2)
-        return f"{var}.{method}(…)", f"{var}.{method[:-1]}(…), without the underscore, returns a new one"
+        # An assignment, not the bare call: without the underscore the result is a new tensor,
+        # and a line that drops it (scores.masked_fill(…) alone) leaves the scores unmasked.
+        kept = f"{var} = {var}.{method[:-1]}(…): without the underscore it returns a new one"
+        return f"{var}.{method}(…)", kept
     if match.re is _AUGMENTED and not match.group(2):
         sign = match.group(3)
         return f"{var} {sign}= …", f"{var} = {var} {sign} … makes a new tensor"

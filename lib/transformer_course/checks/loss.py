@@ -69,14 +69,14 @@ def _loss_cases() -> list[tuple]:
     # logits and labels of the wrong layout cannot be fed to cross_entropy by accident.
     config = _config()
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(81)
+        torch.default_generator.manual_seed(81)
         model = Transformer(config).eval()
     src = torch.tensor([[4, 5, 6, 7], [8, 9, 0, 0], [10, 4, 5, 0]])
     trg = torch.tensor([[1, 7, 6, 5, 4, 2, 0], [1, 9, 8, 2, 0, 0, 0], [1, 5, 4, 10, 2, 0, 0]])
     src_b = torch.tensor([[6, 6, 7], [9, 4, 0]])
     trg_b = torch.tensor([[1, 7, 6, 6, 2], [1, 4, 9, 2, 0]])
     with torch.random.fork_rng(devices=[]):  # a vocabulary whose <pad> is 3, and 0 a real token
-        torch.manual_seed(82)
+        torch.default_generator.manual_seed(82)
         other = Transformer(config.replace(pad_id=3)).eval()
     src_c = torch.tensor([[5, 0, 6, 3], [7, 8, 9, 10]])
     trg_c = torch.tensor([[1, 6, 0, 5, 2, 3], [1, 10, 9, 8, 7, 2]])

@@ -286,7 +286,7 @@ def another_model(config: Callable[[], TransformerConfig]) -> Mistake:
     @cache
     def notebook_model() -> Transformer:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(83)
+            torch.default_generator.manual_seed(83)
             return Transformer(config()).eval()
 
     return Mistake(

@@ -187,7 +187,7 @@ MISTAKES = (
         name="no mask applied",
         hint="Your weights are a plain softmax of the scores: no mask reached them. masked_fill "
         "returns a NEW tensor and leaves scores unchanged, so keep its result, scores = "
-        "scores.masked_fill(~allowed, float('-inf')) (or change it in place, masked_fill_).",
+        "scores.masked_fill(~allowed, float('-inf')).",
         compute=using_mask(lambda i, p: torch.ones(i.shape[0], i.shape[1], i.shape[1], dtype=torch.bool)),
         example=learner.discards_the_fill,
     ),

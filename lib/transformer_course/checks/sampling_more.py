@@ -64,7 +64,7 @@ def _draws_like(mistaken) -> Callable:
         logits = case[0]
         if not same(got, mistaken(*case), ATOL):
             return False
-        torch.manual_seed(0)  # as check_function seeds each call (its random state is forked)
+        torch.default_generator.manual_seed(0)  # as check_function seeds each call (CPU, forked)
         return same(fn(logits.clone(), 0.5, None), mistaken(logits, 0.5, None), ATOL)
 
     return recognise

@@ -83,7 +83,7 @@ def _step_cases() -> list[tuple]:
     # A small network, three batches, SGD with momentum and Adam: gradients that accumulate,
     # or a step that comes too early, leave different weights after the third step.
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(82)
+        torch.default_generator.manual_seed(82)
         cases = []
         for make in (
             lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5),

@@ -44,17 +44,19 @@ def _returned_a_method(fn, case, got) -> bool:
 
 
 def _returned_in_lists(step_reference):
-    """A ``recognise``: each loss returned alone in a list or a tuple, [loss.item()] (or a
-    trailing comma), and the steps right otherwise."""
+    """A ``recognise``: each loss returned in a list or a tuple, alone ([loss.item()], a
+    trailing comma) or first of its numbers ((loss.item(), loss), (loss, logits)), and the
+    steps right otherwise."""
 
     def recognise(fn, case, got) -> bool:
         returned = got[0] if isinstance(got, tuple) and len(got) == 2 else None
-        if not returned or not all(isinstance(r, list | tuple) and len(r) == 1 for r in returned):
+        if not returned or not all(isinstance(r, list | tuple) and r for r in returned):
             return False
-        losses = [r[0] for r in returned]
-        if not all(_one_number(x) for x in losses):
+        losses = [next((x for x in r if _one_number(x)), None) for r in returned]
+        if any(x is None for x in losses):
             return False
-        return same(([float(x) for x in losses], got[1]), step_reference(*fresh(case)))
+        losses = [float(x.detach()) if isinstance(x, torch.Tensor) else float(x) for x in losses]
+        return same((losses, got[1]), step_reference(*fresh(case)))
 
     return recognise
 
@@ -154,8 +156,8 @@ def more_mistakes(step_reference, three_steps) -> tuple[Mistake, ...]:
         Mistake(
             name="the loss in a list",
             hint="You returned the loss inside a list ([loss.item()], or a tuple: a trailing "
-            "comma after return makes one): the step returns ONE number, the loss itself. "
-            "Return loss.item().",
+            "comma after return makes one, and so does return loss.item(), loss): the step "
+            "returns ONE number, the loss itself. Return loss.item().",
             compute=None,
             recognise=_returned_in_lists(step_reference),
             example=learner.returns_it_in_a_list,
