@@ -282,7 +282,9 @@ print("einsum:", tuple(energy.shape), "= matmul:", tuple(matmul.shape))
 # (i, j) being q<sub>i</sub> · k<sub>j</sub>. The `...` means it should also work for a batch
 # of sentences (B, L, d<sub>k</sub>).
 #
-# No scaling yet: that is chapter 04.
+# No scaling yet: that is chapter 04. Use torch operations on q and k, not
+# `torch.no_grad()`, `.detach()` or `.tolist()`: a model trains through functions like
+# this one, so its gradients must flow back through it (the checker says when they cannot).
 
 # %% slideshow={"slide_type": "fragment"}
 def my_attention_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

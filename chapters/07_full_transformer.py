@@ -85,7 +85,8 @@ print(f"parameters: {count_parameters(ffn)} = 16·64 + 64 + 64·16 + 16")
 # (d<sub>ff</sub>, d<sub>model</sub>), `b_2` is (d<sub>model</sub>,). It must work for `x` of
 # any shape (..., d<sub>model</sub>), one sentence or a whole batch. (`nn.Linear`
 # stores its matrix the other way round, (out, in): the lib's layer gives the same result
-# with `linear1.weight.T`.)
+# with `linear1.weight.T`.) As in every layer of this chapter, keep the gradients flowing:
+# no `torch.no_grad()` or `.detach()` inside.
 
 # %% slideshow={"slide_type": "fragment"}
 def my_feed_forward(x, w_1, b_1, w_2, b_2):
