@@ -89,7 +89,9 @@ class GenerationExplorer(Explorer):
         wide = {"description_width": "initial"}
         super().__init__(
             controls={
-                "text": text_box("text", text, description="source", layout=widgets.Layout(width="260px")),
+                "text": text_box(
+                    "text", text, description="source", style=wide, layout=widgets.Layout(width="260px")
+                ),
                 "strategy": widgets.ToggleButtons(
                     options=["greedy", "sample"], value="greedy", style={"button_width": "auto"}
                 ),

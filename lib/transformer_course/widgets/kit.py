@@ -240,10 +240,12 @@ class Explorer(widgets.VBox):
         self.message = widgets.HTML()
         self._notes: dict[object, str] = {}
         self._rendering = False  # True while render runs (see _on_change)
+        # Columns of 420 px, or the explorer's whole width where it is narrower: in a phone's
+        # window 420 px columns ran past the explorer's right edge (as export/snapshot.py).
         grid = widgets.GridBox(
             list(self.views.values()),
             layout=widgets.Layout(
-                grid_template_columns="repeat(auto-fit, minmax(420px, 1fr))", grid_gap="8px"
+                grid_template_columns="repeat(auto-fit, minmax(min(420px, 100%), 1fr))", grid_gap="8px"
             ),
         )
         bar = widgets.HBox(
