@@ -444,25 +444,6 @@ async function clearOfTitle(Plotly, div) {
   if (need > 0) await Plotly.relayout(div, { "margin.t": Math.ceil((div._fullLayout.margin?.t ?? 0) + need) });
 }
 
-// Plotly's toolbar (its modebar: zoom, pan, download) sits in the figure's top right corner,
-// over the top margin, and a long centred title ran under it (chapter 09's "Token 1: the
-// likeliest next t[toolbar]kens" at 1280 px). Where they meet, the top margin grows by as much as
-// takes the title below the toolbar (the figure keeps its height: the plot gives the room). A
-// title fixed to the figure's top (figures/base.py: title_at_top, a legend hung under it) does not
-// move with the margin: that figure's toolbar is hidden instead (static/course.css).
-const TOOLBAR_GAP = 2;
-async function clearOfToolbar(Plotly, div) {
-  const bar = div.querySelector(".modebar")?.getBoundingClientRect();
-  const title = div.querySelector(".gtitle")?.getBoundingClientRect();
-  if (!bar || !bar.width || !title || !title.width || !overlapping(bar, title)) return;
-  const placed = div._fullLayout?.title || {};
-  const titleMoves = typeof placed.y !== "number" ? 0.5 : placed.yref === "paper" ? placed.y : 0;
-  div.dataset.tcToolbarCleared = "1";  // a resize puts the margin back first (marginAsSent)
-  if (titleMoves < 0.1) { div.classList.add("tc-no-toolbar"); return; }
-  const need = (bar.bottom + TOOLBAR_GAP - title.top) / titleMoves;
-  await Plotly.relayout(div, { "margin.t": Math.ceil((div._fullLayout.margin?.t ?? 0) + need) });
-}
-
 // The annotations' texts and sizes as this figure was sent, to undo fitPanelTitles before
 // measuring again.
 function titlesAsSent(layout) {
@@ -524,7 +505,6 @@ async function render({ model, el }) {
     }
     await fitTitle(Plotly, div);
     await fitPanelTitles(Plotly, div);
-    await clearOfToolbar(Plotly, div);
     await fitRowLabels(Plotly, div);
     await fitColumnLabels(Plotly, div, copy.layout);
     div.dataset.tcDrawMs = (performance.now() - start).toFixed(1);
@@ -567,13 +547,9 @@ async function render({ model, el }) {
       // Panel titles fitted to the old width, as sent (only then: a relayout of the margin
       // would redraw the whole figure).
       const undo = div.dataset.tcTitlesFitted ? titlesAsSent(sent?.layout) : {};
-      if (div.dataset.tcToolbarCleared) undo["margin.t"] = sent?.layout?.margin?.t ?? null;
-      div.classList.remove("tc-no-toolbar");
       delete div.dataset.tcTitlesFitted;
-      delete div.dataset.tcToolbarCleared;
       Plotly.relayout(div, { width: now, "title.font.size": sent?.layout?.title?.font?.size ?? null, ...undo })
         .then(() => fitTitle(Plotly, div)).then(() => fitPanelTitles(Plotly, div))
-        .then(() => clearOfToolbar(Plotly, div))
         .then(() => fitColumnLabels(Plotly, div, sent?.layout));
     }
   });
