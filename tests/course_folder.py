@@ -2,7 +2,12 @@
 notebook paired with a .py, as in the real chapters/."""
 
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 NAMES = ["00_welcome", "01_embeddings", "02_positional_encoding"]
 
@@ -40,3 +45,21 @@ def lab(ws, monkeypatch, capsys) -> str:
         workspace.main(["--course", str(ws.chapters.parent), "lab"])
     out = capsys.readouterr()
     return out.out + out.err
+
+
+# git as a learner's clone runs it: a fixed author, no system config (tests of the workspace).
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "a",
+    "GIT_AUTHOR_EMAIL": "a@b",
+    "GIT_COMMITTER_NAME": "a",
+    "GIT_COMMITTER_EMAIL": "a@b",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(folder: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, **GIT_ENV)
+    run = subprocess.run(["git", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 or not ok, run.stderr
+    return run

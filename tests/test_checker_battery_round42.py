@@ -15,30 +15,17 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from _battery import Battery
 from torch import nn
 from transformer_course import checks
 from transformer_course.checks.harness import PASSED, WRONG, check_function
 from transformer_course.checks.in_place import changed_arguments, in_place_warning
 from transformer_course.checks.registry import EXERCISES, exercise
 
-WRONG_ANSWERS = []  # (exercise, the mistake it must be named, the learner's function)
-RIGHT_ANSWERS = []  # (exercise, the learner's function)
-
-
-def wrong(name, mistake):
-    def register(fn):
-        WRONG_ANSWERS.append(pytest.param(name, mistake, fn, id=f"{name}: {fn.__name__}"))
-        return fn
-
-    return register
-
-
-def right(name):
-    def register(fn):
-        RIGHT_ANSWERS.append(pytest.param(name, fn, id=f"{name}: {fn.__name__}"))
-        return fn
-
-    return register
+_battery = Battery()
+wrong, right = _battery.wrong, _battery.right
+WRONG_ANSWERS = _battery.wrong_answers  # (exercise, the mistake it must be named, the learner's function)
+RIGHT_ANSWERS = _battery.right_answers  # (exercise, the learner's function)
 
 
 def hint_of(exercise_name, mistake_name):

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from _battery import Battery
 from transformer_course import checks
 from transformer_course.checks import harness
 from transformer_course.checks.harness import PASSED, WRONG
@@ -322,24 +323,10 @@ def test_the_d_k_hint_no_longer_names_the_number_of_tokens():
 
 # --- 4. The battery: the next three smallest catalogues (attention, greedy_decode, feed_forward) ---
 
-WRONG_ANSWERS = []  # (exercise, the mistake it must be named, the learner's function)
-RIGHT_ANSWERS = []  # (exercise, the learner's function)
-
-
-def wrong(name, mistake):
-    def register(fn):
-        WRONG_ANSWERS.append(pytest.param(name, mistake, fn, id=f"{name}: {fn.__name__}"))
-        return fn
-
-    return register
-
-
-def right(name):
-    def register(fn):
-        RIGHT_ANSWERS.append(pytest.param(name, fn, id=f"{name}: {fn.__name__}"))
-        return fn
-
-    return register
+_battery = Battery()
+wrong, right = _battery.wrong, _battery.right
+WRONG_ANSWERS = _battery.wrong_answers  # (exercise, the mistake it must be named, the learner's function)
+RIGHT_ANSWERS = _battery.right_answers  # (exercise, the learner's function)
 
 
 def _head(x, w_q, w_k, w_v, weigh):

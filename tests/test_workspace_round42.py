@@ -13,25 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from course_folder import make_course, notebook
+from course_folder import GIT_ENV, git, make_course, needs_git, notebook
 from transformer_course.workspace import Workspace, main
 
 CHAPTER = "01_embeddings.ipynb"
-needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "a",
-    "GIT_AUTHOR_EMAIL": "a@b",
-    "GIT_COMMITTER_NAME": "a",
-    "GIT_COMMITTER_EMAIL": "a@b",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def git(folder: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ, **GIT_ENV)
-    run = subprocess.run(["git", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0 or not ok, run.stderr
-    return run
 
 
 @pytest.fixture
