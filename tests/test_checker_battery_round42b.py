@@ -213,8 +213,8 @@ def test_the_lib_module_alternatives_compute_with_gradients():
 
 def test_a_learner_call_that_fails_only_with_gradients_judges_nothing():
     def scores(q, k):
-        if q.requires_grad:  # fails on the gradient run only: its values were right
-            raise RuntimeError("cannot call numpy() on a tensor that requires grad")
+        if q.requires_grad:  # fails on the gradient run only, for a reason that is no lost gradient
+            raise RuntimeError("CUDA out of memory while tracing the graph")
         return q @ k.transpose(-2, -1)
 
     assert exercise("attention_scores").check(scores).passed

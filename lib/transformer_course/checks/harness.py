@@ -3,7 +3,8 @@ name the mistake.
 
 - ``check_function`` calls the learner's function and the reference on fresh copies of each
   test case, under a forked random state: the learner cannot spoil the inputs of the next call
-  (a pass warns when it changed them: ``in_place``), and a check never moves the caller's RNG.
+  (a pass warns when it changed them: ``in_place``, or left a module it was given in another
+  mode, ``side_effects``), and a check never moves the caller's RNG.
 - Every call starts from the same seeded random state, so code that draws (dropout, sampling)
   can be compared, and a function that draws where it should not can be named.
 - A wrong answer is compared with each known ``Mistake``; the first that matches gives its
@@ -31,6 +32,7 @@ from .in_place import changed_arguments, in_place_warning
 from .random_draws import draws_at_random, varies_between_calls
 from .records import Exercise, Mistake
 from .result import CHECK_COLOURS, ERROR, NOT_ATTEMPTED, PASSED, THEME_COLOURS, WRONG, Result
+from .side_effects import changed_in_training_mode, changed_states, side_effect_warning
 from .time_limit import LIMIT_S, TookTooLong, time_limit
 from .wording import own_name, torch_refused
 
@@ -102,6 +104,10 @@ def check_function(
     if lost:
         return Result(WRONG, lost)
     warning = in_place_warning(learner_fn, run.changed) if run.changed and not updates_in_place else ""
+    # A module left in another mode (.eval()) or frozen: checked in training mode too, where
+    # .eval() shows (most cases hand over modules in eval mode).
+    states = run.states + changed_in_training_mode(learner_fn, reference_fn, cases[0], seed)
+    warning += side_effect_warning(states, also=bool(warning)) if states else ""
     passed = f"{name} matches the reference on {every_input(len(cases), f'{inputs}s')}."
     return Result(PASSED, passed + warning, warning=warning)
 
@@ -119,6 +125,7 @@ class _Run:
     parts: Sequence[str] | None
     inputs: str = "input"
     changed: list[str] = field(default_factory=list)  # the arguments the learner's calls changed
+    states: list[tuple] = field(default_factory=list)  # the modules' modes and flags they changed
 
     @property
     def learner_name(self) -> str:
@@ -184,6 +191,7 @@ class _Run:
             # Changed where the reference leaves it as it was: what a module does to its own
             # buffers (BatchNorm's running statistics) the reference does too, and is no slip.
             self.changed.extend(changed_arguments(self.learner_fn, mine[0], case, theirs[0]))
+            self.states.extend(changed_states(self.learner_fn, mine[0], case, theirs[0]))
             return None
         hint = self.known_mistake(got, case)
         if hint is not None:

@@ -27,7 +27,7 @@ _ITEM = re.compile(r"^\s*(\w+)\[[^\]\n]*\]\s*=(?!=)", re.MULTILINE)
 def changed_arguments(fn: Callable, given: tuple, case: tuple, reference: tuple | None = None) -> list[str]:
     """The names (in ``fn``'s own signature) of the arguments that differ, after the call, from
     the case they were copied from: a tensor's values, shape or dtype, a module's weights."""
-    names = _parameter_names(fn, len(case))
+    names = parameter_names(fn, len(case))
     theirs = case if reference is None else reference  # how the reference's call left them
     return [
         name
@@ -39,7 +39,7 @@ def changed_arguments(fn: Callable, given: tuple, case: tuple, reference: tuple 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
-def _parameter_names(fn: Callable, count: int) -> list[str]:
+def parameter_names(fn: Callable, count: int) -> list[str]:
     """The names of ``fn``'s first ``count`` parameters ("argument #3" past them, or for *args)."""
     try:
         called = fn.forward if isinstance(fn, torch.nn.Module) else fn  # its __call__ takes *args
