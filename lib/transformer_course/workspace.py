@@ -38,6 +38,7 @@ from pathlib import Path
 from .workspace_advice import (  # noqa: F401
     NOTICE,
     chown_hint,
+    committed_advice,
     edited_advice,
     error_hint,
     owned_by_another,
@@ -74,6 +75,8 @@ from .workspace_lab import (  # noqa: F401
 from .workspace_record import RECORD, CopyRecord  # noqa: F401
 from .workspace_reset import ResetCopies
 from .workspace_status import (  # noqa: F401
+    COMMITTED_HERE,
+    DELETED_BY_COMMIT,
     DELETED_HERE,
     EDITED_HERE,
     KEPT,
@@ -142,16 +145,16 @@ def _point_at_running_lab(ws: Workspace) -> bool:
     return False
 
 
-def _say_states(states: dict[str, str]) -> None:
+def _say_states(states: dict[str, str], names: list[str]) -> None:
     """What `make lab` says of the copies: a newer chapter in the course, a chapter it no longer
     has, and copies whose record is lost. Those last ones never said a word: a course fix to
     them went unseen, since no record says which version the learner copied."""
     for name, state in states.items():
         if "newer in the course" in state:
             kept = "yours moves to .backups/" if "changed by you" in state else "you had not changed yours"
-            print(f"workspace: the course has a newer {name}; `{reset_hint(name)}` gets it ({kept})")
-        elif state.startswith("no longer in the course"):
-            print(f"workspace: {name} is no longer in the course (renamed or removed); yours stays as it is")
+            print(f"workspace: the course has a newer {name}; `{reset_hint(name, names)}` gets it ({kept})")
+        elif state.startswith("no longer in the course"):  # (it names the new name when told)
+            print(f"workspace: {name} is {state}")
         elif state.startswith("deleted from chapters/"):
             print(f"workspace: {name}: {state}")
     unknown = [name for name, state in states.items() if state.startswith("differs from the course")]
@@ -159,8 +162,8 @@ def _say_states(states: dict[str, str]) -> None:
         print(
             f"workspace: {', '.join(unknown)} {'differs' if len(unknown) == 1 else 'differ'} from the "
             "course's, and no record says which version "
-            f"you copied: if the course updated one, `{reset_hint(unknown[0])}` gets it (yours moves to "
-            ".backups/)"
+            f"you copied: if the course updated one, `{reset_hint(unknown[0], names)}` gets it "
+            "(yours moves to .backups/)"
         )
 
 
@@ -175,12 +178,15 @@ def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
     for name in ws.sync():
         kept = newest_backup(ws.folder, name)
         print(f"workspace: added {name}" + (f" ({KEPT} {kept})" if kept else ""))
-    _say_states(ws.status())
+    _say_states(ws.status(), ws.course_names())
     _say_not_yours(ws)
     _say_disk_full(ws)
-    edited = sorted(ws.edited_chapters())
+    committed = ws.committed_chapters()
+    edited = sorted(ws.edited_chapters() - committed)
     if edited:
         print(f"workspace: {edited_advice(ws, edited)}")
+    if committed:
+        print(f"workspace: {committed_advice(ws, sorted(committed))}")
     if _point_at_running_lab(ws):
         return 0
     try:
@@ -214,12 +220,16 @@ def _report(ws: Workspace, args: argparse.Namespace) -> int:
         newer = [n for n, state in states.items() if "newer in the course" in state]
         if newer:
             print(
-                f"`{reset_hint(newer[0])}` gets the course's newer version of a chapter; a copy you "
-                "changed moves to workspace/.backups/ first, and reset says how to open it again."
+                f"`{reset_hint(newer[0], ws.course_names())}` gets the course's newer version of a "
+                "chapter; a copy you changed moves to workspace/.backups/ first, and reset says how to "
+                "open it again."
             )
         edited = [n for n, state in states.items() if EDITED_HERE in state]
         if edited:
             print(edited_advice(ws, edited))
+        committed = [n for n, state in states.items() if COMMITTED_HERE in state]
+        if committed:
+            print(committed_advice(ws, committed))
     elif args.command == "reset":
         code = report_reset(ws, args.chapter)
         if (ws.folder / NOTICE).is_file():  # sync --notice wrote it: no longer name what reset got
@@ -229,11 +239,15 @@ def _report(ws: Workspace, args: argparse.Namespace) -> int:
 
 
 def _say_notice(ws: Workspace) -> None:
-    """``sync --notice`` (a JupyterHub's start hook): the notice of newer chapters, in the
-    workspace, since the hook's output goes to the hub's log, which no learner reads."""
-    newer = [name for name, state in ws.status().items() if "newer in the course" in state]
+    """``sync --notice`` (a JupyterHub's start hook): the notice of newer chapters and of those
+    the course renamed, in the workspace, since the hook's output goes to the hub's log, which
+    no learner reads."""
+    states = ws.status()
+    newer = [name for name, state in states.items() if "newer in the course" in state]
+    gone = [name for name, state in states.items() if state.startswith("no longer in the course")]
+    renames = ws.renames() if gone else {}
     try:
-        said = update_notice(ws, newer)
+        said = update_notice(ws, newer, {name: ws.renamed(name, renames) for name in gone})
     except OSError as err:  # never fails the sync: a failing start hook can stop the learner's server
         said = f"could not write the notice of newer chapters ({err})"
     if said:

@@ -12,10 +12,17 @@ import sys
 from pathlib import Path
 
 
-def reset_hint(name: str) -> str:
+def reset_hint(name: str, names: list[str] | tuple = ()) -> str:
     if os.environ.get("MAKELEVEL"):  # run by make: the target the learner knows
-        return f"{_make()} reset {name[:2]}"
-    return f"python -m transformer_course.workspace reset {name[:2]}"
+        return f"{_make()} reset {chapter_key(name, names)}"
+    return f"python -m transformer_course.workspace reset {chapter_key(name, names)}"
+
+
+def chapter_key(name: str, names: list[str] | tuple = ()) -> str:
+    """What to type to reset ``name``: its number, or its name where another of ``names`` (the
+    course's chapters) has that number too, since reset refuses a number that names two."""
+    same = [n for n in names if n[:3] == name[:3]]
+    return name[:2] if len(same) <= 1 else name.removesuffix(".ipynb")
 
 
 def status_hint() -> str:
@@ -123,6 +130,40 @@ def edited_advice(ws, names: list[str]) -> str:
     return "\n".join(lines)
 
 
+def committed_advice(ws, names: list[str]) -> str:
+    """How to keep chapters changed by a commit of the learner's and give chapters/ the course's
+    version again: each of the pair is copied as it is now (an uncommitted edit on top
+    included) and restored from the commit the checkout took from the course. When the
+    learner's commits since then hold nothing but those chapters, the branch goes back to that
+    commit (a `git pull --rebase` replayed the edit's commit onto the course's update, and
+    stopped in conflict); else the restore is committed, of those files only (anything else
+    staged stays staged), and a `git pull` that merges takes the course's next version."""
+    course, base = ws.chapters.parent.resolve(), ws.course_version()
+    changed = ws.committed_files() | ws.edited_files()
+    git = "git" if course == _caller_dir() else f"git -C {quoted(course)}"
+    lines = [
+        f"{', '.join(names)}: changed by a commit of yours in chapters/ itself (`git log` shows it), "
+        "not in your copy in workspace/, the one JupyterLab opens. chapters/ holds your version, not "
+        "the course's, and a `git pull` of a course update to it stops in conflict. To keep your "
+        "version as files of your own and give chapters/ back the course's version:"
+    ]
+    paths, pairs = [], set()
+    for name in names:
+        stem = name.removesuffix(".ipynb")
+        pair = [f for f in (name, f"{stem}.py") if f in changed] or [name]
+        mine = {f: _shown(free_name(ws.folder, stem, Path(f).suffix)) for f in pair}
+        copies = [_keep(git, ws, f, mine[f], conflicted=False, merging=False) for f in pair]
+        paths.append(f"{quoted(f'chapters/{name}')} {quoted(f'chapters/{stem}.py')}")
+        pairs |= {f"chapters/{name}", f"chapters/{stem}.py"}
+        restore = f"{git} restore --source={base} --staged --worktree -- {paths[-1]}"
+        lines.append(f"  {' && '.join(copies)} && {restore}")
+    if ws.files_since(base) <= pairs:  # the commits hold these chapters alone: gone from the
+        lines.append(f"  {git} reset -q --soft {base}")  # branch, no pull replays them onto an update
+    else:
+        lines.append(f"  {git} commit -q -m 'chapters: the course version again' -- {' '.join(paths)}")
+    return "\n".join(lines)
+
+
 def _finish_rebase(git: str) -> str:
     """The line that lets a `git pull --rebase` stopped in conflict go on. Once the chapters are
     restored, the learner's commit may hold nothing else: `--continue` then refuses ("No
@@ -150,28 +191,56 @@ NOTICE_MARK = ".course-updates.sha256"  # the hash of the notice last written: a
 # that is not it is the learner's own, and is never overwritten or removed
 
 
-def update_notice(ws, newer: list[str]) -> str | None:
+def update_notice(
+    ws, newer: list[str], renamed: dict[str, tuple[str, bool] | None] | None = None
+) -> str | None:
     """Write ``ws.folder/COURSE-UPDATES.md`` naming the chapters in ``newer`` and the command that
-    gets each, or remove the one written before when ``newer`` is empty. On JupyterHub, `sync`
-    runs at login and its output goes to the hub's log: without this, no learner ever heard of a
-    newer chapter. Returns one line saying what was done, or None when there was nothing to do."""
+    gets each, and the learner's copies of chapters the course renamed or removed (``renamed``:
+    old name → (new name, whether git says so) or None), or remove the one written before when
+    there is nothing to name. On JupyterHub, `sync` runs at login and its output goes to the
+    hub's log: without this, no learner ever heard of a newer chapter. Returns one line saying
+    what was done, or None when there was nothing to do."""
+    renamed = renamed or {}
     path, mark = ws.folder / NOTICE, ws.folder / NOTICE_MARK
-    written = mark.read_text(encoding="utf-8").strip() if mark.is_file() else None
+    # (a mark that is not text, cut short or edited, names no notice: the learner's file stays)
+    written = mark.read_bytes().decode("utf-8", "replace").strip() if mark.is_file() else None
     ours = (not path.exists() and not path.is_symlink()) or (path.is_file() and _sha256(path) == written)
     if not ours:
         return f"{path} is not the one sync wrote: left as it is, with no notice of newer chapters"
-    if not newer:
+    if not newer and not renamed:
         if not path.exists():
             return None
         path.unlink()
         mark.unlink(missing_ok=True)
         return f"removed {path}: no chapter is newer in the course"
-    text = _notice_text(ws, newer).encode("utf-8", "surrogateescape")  # a path not in UTF-8: its bytes
-    if path.is_file() and path.read_bytes() == text:  # as it was: nothing to say again
+    text = (_notice_text(ws, newer) if newer else "# Course updates\n") + _renamed_text(renamed)
+    data = text.encode("utf-8", "surrogateescape")  # a path not in UTF-8: its bytes
+    if path.is_file() and path.read_bytes() == data:  # as it was: nothing to say again
         return None
-    ws._write(path, text)
-    ws._write(mark, (hashlib.sha256(text).hexdigest() + "\n").encode("utf-8"))
-    return f"wrote {path}: {', '.join(newer)} newer in the course"
+    ws._write(path, data)
+    ws._write(mark, (hashlib.sha256(data).hexdigest() + "\n").encode("utf-8"))
+    said = [f"{', '.join(newer)} newer in the course"] * bool(newer)
+    said += [f"{', '.join(renamed)} no longer in the course"] * bool(renamed)
+    return f"wrote {path}: {'; '.join(said)}"
+
+
+def _renamed_text(renamed: dict[str, tuple[str, bool] | None]) -> str:
+    """The notice's lines on the learner's copies of chapters the course renamed or removed."""
+    if not renamed:
+        return ""
+    lines = []
+    for old, new in renamed.items():
+        if new is None:
+            lines.append(f"- `{old}`: the course no longer has it (removed, or renamed).")
+        else:
+            how = "renamed it" if new[1] else "has a chapter of its number now,"
+            lines.append(f"- `{old}`: the course {how} `{new[0]}`, copied beside it as the course has it.")
+    return (
+        "\n## Chapters no longer in the course\n\n"
+        + "\n".join(lines)
+        + "\n\nYour copy stays under its old name, as it is, with everything you wrote in it: nothing\n"
+        "updates or removes it. Once you no longer need it, rename or delete it and this part goes.\n"
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -179,18 +248,20 @@ def _sha256(path: Path) -> str:
 
 
 def _notice_text(ws, newer: list[str]) -> str:
-    python = "python" if _on_path(sys.executable) else quoted(sys.executable)
+    python, names = "python" if _on_path(sys.executable) else quoted(sys.executable), ws.course_names()
     where = f"--course {quoted(ws.chapters.parent.resolve())} --workspace {quoted(ws.folder.resolve())}"
-    commands = "\n".join(f"    {python} -m transformer_course.workspace {where} reset {n[:2]}" for n in newer)
+    commands = "\n".join(
+        f"    {python} -m transformer_course.workspace {where} reset {chapter_key(n, names)}" for n in newer
+    )
     return (
-        "# Newer chapters in the course\n\n"
+        "# Course updates\n\n"
         f"The course has a newer version of {', '.join(newer)} than your copy in this folder.\n"
         "To get one, open a terminal (File → New → Terminal) and type its line:\n\n"
         f"{commands}\n\n"
         "If you changed your copy, it moves to `.backups/<date-time>/` first, and reset says how to\n"
         "open it again. A chapter open in JupyterLab shows the new version after File → Reload\n"
-        "Notebook from Disk. This file is written again at each start, and removed once no chapter\n"
-        "is newer.\n"
+        "Notebook from Disk. This file is written again at each start, and removed once it has\n"
+        "nothing to tell.\n"
     )
 
 

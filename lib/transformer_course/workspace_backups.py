@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from .workspace_advice import edited_advice, error_hint, free_name, quoted
+from .workspace_advice import committed_advice, edited_advice, error_hint, free_name, quoted
 
 BACKUPS = ".backups"  # hidden, so JupyterLab's file browser does not list it
 CHECKPOINTS = ".ipynb_checkpoints"  # where Jupyter keeps a notebook's last "Save and Checkpoint"
@@ -189,15 +189,17 @@ def report_reset(ws, which: str) -> int:
 
 
 def _say_edited_here(ws, names: list[str]) -> None:
-    """A chapter edited in chapters/ itself is copied as it is there: "fresh copy from the
-    course" was then the learner's own edit (or a file with git's conflict markers), unsaid."""
-    edited = sorted(set(names) & ws.edited_chapters())
-    if edited:
-        print(
-            f"Your fresh copy of {', '.join(edited)} holds the edits made in chapters/ itself, not the "
-            f"course's version: reset again after giving chapters/ the course's version.\n"
-            + edited_advice(ws, edited)
-        )
+    """A chapter edited (or committed) in chapters/ itself is copied as it is there: "fresh copy
+    from the course" was then the learner's own edit (or a file with git's conflict markers), unsaid."""
+    committed = set(names) & ws.committed_chapters()  # (its advice keeps an uncommitted edit too)
+    edited = (set(names) & ws.edited_chapters()) - committed
+    for chapters, advice in ((edited, edited_advice), (committed, committed_advice)):
+        if chapters:
+            print(
+                f"Your fresh copy of {', '.join(sorted(chapters))} holds the edits made in chapters/ "
+                f"itself, not the course's version: reset again after giving chapters/ the course's "
+                f"version.\n" + advice(ws, sorted(chapters))
+            )
 
 
 class Stopped(BaseException):

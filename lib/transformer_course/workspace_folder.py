@@ -1,11 +1,13 @@
-"""Whether the workspace folder can hold the learner's work: a folder, not a file or a link
-to nothing (refused, with what to do), and, before lab starts, one line when it belongs to
-another user or its disk is (nearly) full, since JupyterLab would then fail on every save.
-``FolderChecks`` is a part of ``workspace.Workspace``, which gives it ``folder``; ``ws`` is a
-``workspace.Workspace`` (not imported: workspace imports this module)."""
+"""Whether the workspace folder can hold the learner's work: a folder, not a file, a link to
+nothing or chapters/ itself (refused, with what to do), and, before lab starts, one line when
+it belongs to another user, is read-only, or its disk is (nearly) full, since JupyterLab
+would then fail on every save. ``FolderChecks`` is a part of ``workspace.Workspace``, which
+gives it ``folder`` and ``chapters``; ``ws`` is a ``workspace.Workspace`` (not imported:
+workspace imports this module)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -33,6 +35,20 @@ class FolderChecks:
                 f"workspace must be a folder for your copies of the chapters, but {folder} is a file: "
                 f"rename it (e.g. mv {quoted(folder)} {quoted(str(folder) + '-notes')}), then run this again"
             )
+        self._check_not_chapters()
+
+    def _check_not_chapters(self) -> None:
+        """ValueError when ``folder`` is chapters/ itself (`--workspace chapters`, or a workspace
+        linked to it): its "copies" were the course's files, so a reset moved a chapter the
+        learner had edited out of chapters/ and then had no course version to copy."""
+        with contextlib.suppress(OSError, RuntimeError):  # (a link loop: the checks above say it)
+            if self.folder.exists() and self.folder.resolve() == self.chapters.resolve():
+                link = f" (a link to {os.readlink(self.folder)})" if self.folder.is_symlink() else ""
+                raise ValueError(
+                    f"workspace must be a folder of its own for your copies of the chapters, but "
+                    f"{self.folder}{link} is the course's chapters/ folder: pass another --workspace, or "
+                    "remove the link, then run this again"
+                )
 
 
 def say_not_yours(ws) -> None:
@@ -49,6 +65,20 @@ def say_not_yours(ws) -> None:
         print(
             f"workspace: {names} in {ws.folder.parent} belong to another user (made by `sudo make lab`?), "
             f"so JupyterLab cannot save your work there: {chown_hint(ws.folder)}"
+        )
+    _say_read_only([p for p in paths if p not in theirs])
+
+
+def _say_read_only(paths: list) -> None:
+    """One line when the workspace or a copy in it is the learner's own but read-only (a `chmod`,
+    a copy unpacked read-only): JupyterLab opened it and failed on every save of their work,
+    with nothing said before (JupyterLab saves through a file beside the copy: the folder too)."""
+    locked = [p for p in paths if p.exists() and not p.is_symlink() and not os.access(p, os.W_OK)]
+    if locked:
+        names = ", ".join(p.name for p in locked[:3]) + (" …" if len(locked) > 3 else "")
+        print(
+            f"workspace: {names} {'is' if len(locked) == 1 else 'are'} read-only, so JupyterLab cannot "
+            f"save your work there: `chmod u+w {' '.join(quoted(p) for p in locked)}` lets it"
         )
 
 

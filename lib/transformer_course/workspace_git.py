@@ -39,8 +39,7 @@ class CourseGit:
         return changed & self._changed_since("MERGE_HEAD") if self.merging() else changed
 
     def _changed_since(self, commit: str) -> set[str]:
-        out = self.git("diff", "--name-only", "-z", commit, "--", "chapters") or ""
-        return {Path(p).name for p in out.split("\0") if p}
+        return self._names("diff", "--name-only", "-z", commit)
 
     def merging(self) -> bool:
         """Whether git is in the middle of a merge (a `git pull` that stopped on a conflict)."""
@@ -66,3 +65,72 @@ class CourseGit:
         """Chapters whose notebook or .py is among ``changed`` (default: ``edited_files``)."""
         changed = self.edited_files() if changed is None else changed
         return {n for n in self.course_names() if {n, n.removesuffix(".ipynb") + ".py"} & changed}
+
+    def renames(self) -> dict[str, str]:
+        """Old name → name now, of the files in chapters/ that the course's history shows renamed
+        (up to ``course_version``: a rename the learner committed is not the course's), each
+        followed through later renames; empty without git."""
+        since = self.course_version()
+        out = self.git(
+            "log", "--reverse", "-M", "--diff-filter=R", "--name-status", "--format=", "-z", since, "--"
+        )
+        fields, found = (out or "").split("\0"), {}
+        for i, field in enumerate(fields[:-2]):
+            if field.strip().startswith("R") and field.strip()[1:].isdigit():
+                old, new = fields[i + 1], fields[i + 2]
+                if old.startswith("chapters/") and new.startswith("chapters/"):
+                    found[Path(old).name] = Path(new).name
+        for old in found:  # 01_a → 01_b, then 01_b → 01_c: 01_a is 01_c now
+            seen = {old}
+            while found[old] in found and found[old] not in seen:
+                seen.add(found[old])
+                found[old] = found[found[old]]
+        return found
+
+    def upstream_base(self) -> str | None:
+        """The commit this checkout last took from the course (the merge-base of HEAD and its
+        upstream): None without one (a tarball, a branch of the learner's own, a detached HEAD),
+        and while a merge or a rebase is stopped on a conflict, which ``edited_files`` says."""
+        upstream = self.git("rev-parse", "-q", "--verify", "@{upstream}")
+        if upstream is None or self.merging() or self.rebasing():
+            return None
+        return (self.git("merge-base", "HEAD", "@{upstream}") or "").strip() or None
+
+    def committed_files(self) -> set[str]:
+        """Names of the course's files in chapters/ that a commit of the learner's changed and the
+        course has not (HEAD differs from both the base and the upstream): once committed, git
+        shows no edit, and the learner's version read as the course's "newer" one."""
+        return self._committed("M")
+
+    def deleted_by_commit(self) -> set[str]:
+        """Names of the course's files in chapters/ that a commit of the learner's deleted (or
+        renamed: the old name) and the course still has."""
+        return self._committed("D")
+
+    def files_since(self, commit: str) -> set[str]:
+        """Paths (from the course folder) of every file that differs between ``commit`` and HEAD."""
+        out = self.git("diff", "--name-only", "-z", "--no-renames", commit, "HEAD") or ""
+        return {p for p in out.split("\0") if p}
+
+    def _committed(self, changes: str) -> set[str]:
+        """Files whose change since the upstream base is one of ``changes`` (git's letters) and
+        that HEAD has otherwise than the upstream: the change is the learner's alone."""
+        base = self.upstream_base()
+        if base is None:
+            return set()
+        theirs = self._names(
+            "diff", "--name-only", "-z", "--no-renames", f"--diff-filter={changes}", base, "HEAD"
+        )
+        return theirs & self._names("diff", "--name-only", "-z", "HEAD", "@{upstream}") if theirs else set()
+
+    def _names(self, *args: str) -> set[str]:
+        out = self.git(*args, "--", "chapters") or ""
+        return {Path(p).name for p in out.split("\0") if p}
+
+    def committed_chapters(self) -> set[str]:
+        """Chapters whose notebook or .py a commit of the learner's changed (``committed_files``)."""
+        return self.edited_chapters(self.committed_files())
+
+    def course_version(self) -> str:
+        """The commit holding the course's version of the chapters: the upstream base, or HEAD."""
+        return self.upstream_base() or "HEAD"

@@ -1,8 +1,8 @@
 """The record ``workspace/.course.json``: for each of the learner's copies, the hash of the
 course's notebook it was copied from, so that status can tell the learner's changes from the
 course's updates. Also how a copy and the record are written: whole or not at all.
-``CopyRecord`` is a part of ``workspace.Workspace``, which gives it ``chapters``, ``folder``
-and ``_git_bytes`` (not imported: workspace imports this module)."""
+``CopyRecord`` is a part of ``workspace.Workspace``, which gives it ``chapters``, ``folder``,
+``_git_bytes`` and ``course_version`` (not imported: workspace imports this module)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 RECORD = ".course.json"  # for each copy: the hash of the course's notebook it was copied from
+_SAID: set[str] = set()  # the warnings of unreadable records said by this process
 
 
 class CopyRecord:
@@ -31,11 +32,10 @@ class CopyRecord:
             record = err
         if isinstance(record, dict) and all(isinstance(v, str) for v in record.values()):
             return record
-        print(
-            f"workspace: ignoring {path} (not a record of copied chapters: {record!s:.80}); "
-            "chapters that differ from the course count as changed by you",
-            file=sys.stderr,
-        )
+        said = f"workspace: ignoring {path} (not a record of copied chapters: {record!s:.80}); "
+        if said not in _SAID:  # once: lab reads the record for sync, then for status, and said it twice
+            _SAID.add(said)
+            print(said + "chapters that differ from the course count as changed by you", file=sys.stderr)
         return {}
 
     def _write(self, path: Path, data: bytes) -> None:
@@ -60,10 +60,13 @@ class CopyRecord:
 
     def _record_committed(self, names: list[str], record: dict[str, str], edited: set[str]) -> None:
         """A chapter edited in chapters/ itself is copied as it is there (the learner's edit, or
-        git's conflict markers) but recorded as the version git has committed. Recorded as
-        copied, the copy read "as shipped"; once chapters/ was restored, "newer in the course,
-        you had not changed yours", and a reset replaced it without a backup, edits and all."""
+        git's conflict markers) but recorded as the course's version: the one git has committed,
+        or, for an edit the learner committed, the one their checkout took from the course
+        (``course_version``). Recorded as copied, the copy read "as shipped"; once chapters/ was
+        restored, "newer in the course, you had not changed yours", and a reset replaced it
+        without a backup, edits and all."""
+        version = self.course_version() if set(names) & edited else "HEAD"
         for name in set(names) & edited:
-            committed = self._git_bytes("cat-file", "--filters", f"HEAD:chapters/{name}")
+            committed = self._git_bytes("cat-file", "--filters", f"{version}:chapters/{name}")
             if committed is not None:  # (none for a chapter git has never committed)
                 record[name] = hashlib.sha256(committed).hexdigest()

@@ -21,8 +21,10 @@ class ResetCopies:
         names = self.course_names()
         if str(which).lower() == "all":
             return names
-        key = str(which).removesuffix(".ipynb")
-        key = key.zfill(2) if key.isdigit() else key
+        typed = Path(str(which))  # workspace/03_….ipynb or chapters/03_….py, as a Tab completes it
+        key = str(typed.name if typed.parent.name in ("chapters", self.folder.name) else typed)
+        key = key.removesuffix(".ipynb").removesuffix(".py")
+        key = str(int(key)).zfill(2) if key.isdigit() else key
         found = [n for n in names if n.removesuffix(".ipynb") == key or n.startswith(f"{key}_")]
         exact = [n for n in found if n.removesuffix(".ipynb") == key]
         found = exact or found  # 03_attention is that one, not also 03_attention_old, a prefix match
@@ -34,9 +36,12 @@ class ResetCopies:
         if len(found) != 1:
             numbers = ", ".join(n[:2] for n in names)
             if (self.folder / f"{key}.ipynb").is_file():  # a chapter the course renamed or removed
+                new = self.renamed(f"{key}.ipynb")
+                how = "renamed it" if new and new[1] else "has a chapter of its number now,"
+                now = f"; the course {how} {new[0]}" if new else ""
                 raise ValueError(
                     f"{key}.ipynb is no longer in the course (renamed or removed): there is no fresh "
-                    f"copy of it to get, and your copy stays as it is (chapters: {numbers})"
+                    f"copy of it to get, and your copy stays as it is{now} (chapters: {numbers})"
                 )
             raise ValueError(
                 f"chapter must be 'all', a number such as 03 or a name such as "
@@ -56,7 +61,7 @@ class ResetCopies:
         self._refuse_conflicts(names)
         self.folder.mkdir(parents=True, exist_ok=True)
         record, done, backups = self.record(), [], Backups(self.folder, self._new_backup_folder)
-        edited = self.edited_chapters()
+        edited = self.edited_chapters() | self.committed_chapters()
         try:
             for name in names:
                 done.append((name, self._reset_one(name, record, backups)))

@@ -32,8 +32,8 @@ class SyncCopies:
                 elif not copy.exists() and not copy.is_symlink():
                     self._copy_new(name, record)
                     added.append(name)
-                elif name not in record and copy.is_file() and self._as_shipped(copy):
-                    record[name], adopted = digest(copy), True
+                elif name not in record and copy.is_file() and (shipped := self._as_shipped(copy)):
+                    record[name], adopted = shipped, True
         except (OSError, KeyboardInterrupt):  # a full disk, Ctrl-C: the copies made so far are
             # recorded, if the record still fits
             if added or adopted:
@@ -41,7 +41,7 @@ class SyncCopies:
                     self._save_record(record)
             raise
         if added:
-            self._record_committed(added, record, self.edited_chapters())
+            self._record_committed(added, record, self.edited_chapters() | self.committed_chapters())
         if added or adopted or not (self.folder / RECORD).exists():
             self._save_record(record)
         return added
@@ -65,9 +65,13 @@ class SyncCopies:
                 file=sys.stderr,
             )
 
-    def _as_shipped(self, copy: Path) -> bool:
-        """Whether ``copy`` holds the course's bytes; False when it cannot be read (chmod 000)."""
+    def _as_shipped(self, copy: Path) -> str | None:
+        """The course's hash when ``copy`` holds the course's bytes, else None (also when it cannot
+        be read, chmod 000). The hash read once: a copy JupyterLab saved between a first and a
+        second read was recorded as the course's version with the learner's hash, so it read "as
+        shipped", and a reset replaced it without a backup."""
         try:
-            return digest(copy) == digest(self.chapters / copy.name)
+            ours = digest(copy)
+            return ours if ours == digest(self.chapters / copy.name) else None
         except OSError:
-            return False
+            return None
