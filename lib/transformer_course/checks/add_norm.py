@@ -89,6 +89,7 @@ ADD_NORM_ALTERNATIVES = {
     "by hand, every switch off": add_norm_by_hand,
     "F.layer_norm and F.dropout(training=...)": _add_norm_functional,
     "one path for both forms": learner.one_path_for_both,
+    "the residual kept by name": learner.residual_kept_by_name,
 }
 
 

@@ -212,3 +212,12 @@ def switches_to_eval_mode(block, x, sublayer):
     if block.norm_first:
         return x + block.dropout(sublayer(block.norm(x)))
     return block.norm(x + block.dropout(sublayer(x)))
+
+
+# --- Round 43: another right answer, in a style not registered before ---
+def residual_kept_by_name(block, x, sublayer):
+    """The residual named, the sublayer's input chosen by the form, then one return per form."""
+    residual = x
+    h = block.norm(x) if block.norm_first else x
+    h = block.dropout(sublayer(h))
+    return residual + h if block.norm_first else block.norm(residual + h)

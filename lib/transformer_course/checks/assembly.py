@@ -90,6 +90,7 @@ ALTERNATIVES = {
     "in float64": lambda parts, src, trg_in: solution(
         Seq2SeqParts(*(p.double() for p in astuple(parts)[:5]), parts.pad_id), src, trg_in
     ),
+    "the table indexed, einsum for the output": learner.table_indexed_masks_unsqueezed,
 }
 
 

@@ -37,6 +37,7 @@ SCORES_ALTERNATIVES = {
     "matmul with .mT": lambda q, k: torch.matmul(q, k.mT),
     "broadcast and sum": lambda q, k: (q.unsqueeze(-2) * k.unsqueeze(-3)).sum(dim=-1),
     "in float64": lambda q, k: q.double() @ k.double().transpose(-2, -1),
+    "bmm on the flattened batch": learner.bmm_on_the_flattened_batch,
 }
 
 

@@ -67,6 +67,7 @@ ALTERNATIVES = {
     "einsum": learner.with_einsum,
     "one head at a time": learner.head_by_head,
     "as a list, in float64": lambda *a: list(solution(*(None if t is None else t.double() for t in a))),
+    "one query as a sum": learner.one_query_as_a_sum,
 }
 
 

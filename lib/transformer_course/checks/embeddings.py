@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..embeddings import similarity_matrix
-from .embeddings_more import MORE_MISTAKES
+from .embeddings_more import MORE_MISTAKES, einsum_over_rsqrt_norms
 from .harness import Exercise, Mistake, Result, check_function
 from .stale import learner_check
 
@@ -46,6 +46,7 @@ ALTERNATIVES = {
     "F.cosine_similarity, broadcast": lambda v: F.cosine_similarity(v[:, None, :], v[None, :, :], dim=-1),
     "in float64": lambda v: solution(v.double()),
     "a loop over the pairs": _every_pair,
+    "einsum, rsqrt of the squared norms": einsum_over_rsqrt_norms,
 }
 
 

@@ -238,3 +238,10 @@ MORE_MISTAKES = (
         example=_learner_reads_a_notebook_variable,
     ),
 )
+
+
+# --- Round 43: another right answer, in a style not registered before ---
+def einsum_over_rsqrt_norms(vectors):
+    """Cosine similarities as dot products scaled by 1/|a| and 1/|b| (rsqrt of the squared norms)."""
+    inv = (vectors * vectors).sum(-1).rsqrt()  # (T,)
+    return torch.einsum("id,jd->ij", vectors, vectors) * inv[:, None] * inv[None, :]

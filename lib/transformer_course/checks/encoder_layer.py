@@ -78,6 +78,7 @@ ALTERNATIVES = {
     "query, key, value, mask by position": learner.positional_arguments,
     "its Add & Norm modules": learner.with_its_add_norms,
     "F.layer_norm with the layer's parameters": learner.functional_norms,
+    "one story at a time": learner.one_story_at_a_time,
 }
 
 

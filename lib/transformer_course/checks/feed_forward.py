@@ -75,6 +75,7 @@ FFN_ALTERNATIVES = {
     "torch.where": learner.with_where,
     "tensordot, clamp": learner.with_tensordot,
     "nn.Sequential, weights copied": learner.with_sequential,
+    "addmm on the rows": learner.addmm_on_flattened_rows,
 }
 
 

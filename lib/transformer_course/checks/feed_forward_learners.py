@@ -115,3 +115,11 @@ def normalises_the_hidden_layer(x, w_1, b_1, w_2, b_2):
     hidden = torch.relu(x @ w_1 + b_1)
     mean, std = hidden.mean(-1, keepdim=True), hidden.std(-1, keepdim=True, unbiased=False)
     return (hidden - mean) / (std + 1e-5) @ w_2 + b_2
+
+
+# --- Round 43: another right answer, in a style not registered before ---
+def addmm_on_flattened_rows(x, w_1, b_1, w_2, b_2):
+    """Every position a row of one matrix: torch.addmm(bias, rows, W) twice."""
+    rows = x.reshape(-1, x.shape[-1])
+    hidden = torch.addmm(b_1, rows, w_1).relu()
+    return torch.addmm(b_2, hidden, w_2).reshape(*x.shape[:-1], -1)

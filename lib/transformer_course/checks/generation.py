@@ -44,6 +44,7 @@ ALTERNATIVES = {
     "lib's generate": lambda f, p, n, e: generate(f, p, max_new_tokens=n, eos_id=e).ids,
     "by hand, every switch off": by_hand,
     "a Python list and a while loop": learner.python_list,
+    "a generator of tokens, islice": learner.from_a_generator_of_tokens,
 }
 
 

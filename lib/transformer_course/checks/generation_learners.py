@@ -293,3 +293,20 @@ def sums_the_positions(logits_fn, prompt, max_new_tokens, eos_id):
         if int(token) == eos_id:
             break
     return ids
+
+
+# --- Round 43: another right answer, in a style not registered before ---
+def from_a_generator_of_tokens(logits_fn, prompt, max_new_tokens, eos_id):
+    """A generator yields each argmax (stopping after <eos>); islice takes at most n of them."""
+    from itertools import islice
+
+    def tokens():
+        ids = prompt
+        while True:
+            token = logits_fn(ids[None])[0, -1].topk(1).indices  # (1,)
+            yield token
+            if token.item() == eos_id:
+                return
+            ids = torch.cat([ids, token])
+
+    return torch.cat([prompt, *islice(tokens(), max_new_tokens)])

@@ -47,6 +47,7 @@ ALTERNATIVES = {
     "by hand, every switch off": by_hand,
     "causal=True, F.linear for the output": learner.with_is_causal,
     "a mask per story, the final norm by hand": learner.one_mask_per_story,
+    "functools.reduce over the blocks": learner.reduce_over_the_blocks,
 }
 
 

@@ -99,6 +99,7 @@ ALTERNATIVES = {
     "as a list, in float64": lambda x, w_q, w_k, w_v: list(
         solution(x.double(), w_q.double(), w_k.double(), w_v.double())
     ),
+    "one stacked projection, split": learner.one_stacked_projection,
 }
 
 

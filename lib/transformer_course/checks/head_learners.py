@@ -57,3 +57,13 @@ def uses_bmm_on_one_sentence(x, w_q, w_k, w_v):
     q, k, v = _projected(x, w_q, w_k, w_v)
     weights = torch.softmax(torch.bmm(q, k.transpose(1, 2)) / math.sqrt(q.shape[-1]), dim=-1)
     return torch.bmm(weights, v), weights
+
+
+# --- Round 43: another right answer, in a style not registered before ---
+def one_stacked_projection(x, w_q, w_k, w_v):
+    """One product with W_Q, W_K, W_V side by side, then split; q scaled before q kᵀ."""
+    d_k = w_q.shape[1]
+    qkv = x @ torch.cat([w_q, w_k, w_v], dim=1)  # (L, 2 d_k + d_v)
+    q, k, v = qkv[:, :d_k], qkv[:, d_k : 2 * d_k], qkv[:, 2 * d_k :]
+    weights = F.softmax((q / math.sqrt(d_k)) @ k.mT, dim=-1)
+    return weights @ v, weights

@@ -79,6 +79,7 @@ ALTERNATIVES = {
     "token by token": learner.token_by_token,
     "nn.LayerNorm, parameters copied": learner.with_a_module,
     "a fresh nn.LayerNorm, then scaled and shifted": learner.fresh_module_then_scaled,
+    "F.group_norm of one group": learner.group_norm_of_one_group,
 }
 
 

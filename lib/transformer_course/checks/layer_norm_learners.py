@@ -73,3 +73,10 @@ def divides_by_the_batch_size(x, weight, bias, eps):
 
 def normalises_the_whole_shape(x, weight, bias, eps):
     return nn.LayerNorm(x.shape, eps=eps)(x)  # every axis, and a fresh scale and shift
+
+
+# --- Round 43: another right answer, in a style not registered before ---
+def group_norm_of_one_group(x, weight, bias, eps):
+    """GroupNorm with a single group normalises each row over all its d channels: LayerNorm."""
+    rows = x.reshape(-1, x.shape[-1])  # (N, d)
+    return torch.nn.functional.group_norm(rows, 1, weight, bias, eps).reshape(x.shape)

@@ -103,6 +103,7 @@ ALTERNATIVES = {
     "causal=True, the value left to default": learner.causal_keyword,
     "its Add & Norm modules": learner.with_its_add_norms,
     "mask by comparing positions": learner.mask_by_comparison,
+    "a loop over the three sublayers": learner.loop_over_the_sublayers,
 }
 
 

@@ -23,6 +23,7 @@ from .loss_more import BACKWARD_INSIDE, MORE_MISTAKES, another_model, arguments_
 from .loss_reductions import REDUCTION_MISTAKES
 from .loss_reference import loss_reference
 from .stale import learner_check
+from .train_step_more import with_gradients_on
 
 # --- The learner's side: the starter, a worked solution (more answers: loss_learners) ---
 
@@ -46,6 +47,7 @@ LOSS_ALTERNATIVES = {
     "log_softmax, gather, mask": learner.loss_one_row_at_a_time,
     "by hand, every switch off": loss_by_hand,
     "nll_loss of log_softmax, float64": learner.nll_of_log_softmax_in_float64,
+    "reduction='none', the mean over real tokens": learner.masked_mean_of_every_token,
 }
 
 
@@ -325,6 +327,7 @@ LOSS_MISTAKES = (
 
 
 @learner_check
+@with_gradients_on
 def check_teacher_forcing_loss(learner_fn: Callable) -> Result:
     """Exercise 08a: ``fn(model, src (B, S), trg (B, T), pad_id) → loss ()``: next-token
     cross-entropy of ``model(src, trg[:, :-1])`` against ``trg[:, 1:]``, padding left out.

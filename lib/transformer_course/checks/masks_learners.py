@@ -216,6 +216,14 @@ def renormalises_without_keepdim(scores, ids, pad_id):
     return weights / weights.sum(dim=-1)  # (B, L, L) / (B, L): lines up the wrong axes
 
 
+# --- Round 43: another right answer, in a style not registered before ---
+def log_of_a_float_mask(scores, ids, pad_id):
+    """The mask as 1.0 / 0.0, its log (0 or −∞) added to the scores, in float64."""
+    length = ids.shape[1]
+    keep = torch.ones(length, length, dtype=torch.float64).tril() * (ids != pad_id).double()[:, None, :]
+    return torch.softmax(scores.double() + keep.log(), dim=-1).to(scores.dtype)
+
+
 # The right answers in other styles that the checker must pass (``masks.ALTERNATIVES``).
 ALTERNATIVES = {
     "lib's masks and attention": with_lib,
@@ -225,4 +233,5 @@ ALTERNATIVES = {
     "-1e9 instead of -inf": partial(by_hand, blocked_value=-1e9),
     "zeroing, then renormalising": zero_then_renormalise,
     "torch.where": with_where,
+    "the log of a 1/0 mask added, float64": log_of_a_float_mask,
 }

@@ -90,6 +90,7 @@ ALTERNATIVES = {
     "unsorted with gather and argsort": learner.unsorted_with_gather,
     "by hand, every switch off": by_hand,
     "in float64": lambda p, top_p: solution(p.double(), top_p),
+    "a shifted removal mask, scattered back": learner.shifted_removal_mask,
 }
 
 

@@ -290,3 +290,15 @@ def reads_top_p_as_a_percentage(probs, top_p):
     ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p / 100, 0.0)  # 90 → 0.9?
     kept = torch.zeros_like(probs).scatter(-1, order, ranked)
     return kept / kept.sum(dim=-1, keepdim=True)
+
+
+# --- Round 43: another right answer, in a style not registered before ---
+def shifted_removal_mask(probs, top_p):
+    """Hugging Face's way: a removal mask in ranked order shifted right by one (the token that
+    crosses top_p stays), scattered back to vocabulary order."""
+    ranked, order = torch.sort(probs, dim=-1, descending=True)
+    cum = ranked.cumsum(-1)
+    drop = torch.zeros_like(cum, dtype=torch.bool)
+    drop[:, 1:] = cum[:, :-1] >= top_p  # the tokens ranked above already hold top_p
+    kept = probs.masked_fill(drop.scatter(-1, order, drop), 0.0)
+    return kept / kept.sum(-1, keepdim=True)

@@ -56,6 +56,7 @@ ALTERNATIVES = {
     "torch.distributions.Categorical": learner.with_categorical,
     "the Gumbel-max trick, float64": learner.gumbel_max,
     "by hand, every switch off": by_hand,
+    "an exponential race": learner.exponential_race,
 }
 
 

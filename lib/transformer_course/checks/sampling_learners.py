@@ -242,3 +242,14 @@ def fills_the_top_k_instead(logits, temperature, top_k):
         kth = logits.topk(top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits > kth, float("-inf"))  # > where < is due
     return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
+
+
+# --- Round 43: another right answer, in a style not registered before ---
+def exponential_race(logits, temperature, top_k):
+    """argmax of p / E with E ~ Exp(1) is a draw from p (the exponential race)."""
+    logits = logits / temperature
+    if top_k is not None:
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]
+        logits = torch.where(logits < kth, torch.tensor(-math.inf), logits)
+    probs = torch.softmax(logits, dim=-1)
+    return (probs / torch.empty_like(probs).exponential_()).argmax(dim=-1)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ..softmax import naive_softmax, stable_softmax
 from .harness import Exercise, Mistake, Result, check_then_batch, randn
-from .softmax_more import MORE_MISTAKES
+from .softmax_more import MORE_MISTAKES, softmax_in_float64_by_dtype
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -57,6 +57,7 @@ ALTERNATIVES = {
     "through logsumexp": lambda x: (x - x.logsumexp(dim=-1, keepdim=True)).exp(),
     "by hand, every switch off": by_hand,
     "in float64": lambda x: solution(x.double()),
+    "F.softmax(dtype=torch.float64), cast back": softmax_in_float64_by_dtype,
 }
 
 

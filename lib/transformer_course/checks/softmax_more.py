@@ -323,3 +323,9 @@ MORE_MISTAKES += (
         example=_learner_uses_powers_of_two,
     ),
 )
+
+
+# --- Round 43: another right answer, in a style not registered before ---
+def softmax_in_float64_by_dtype(scores):
+    """F.softmax computing in float64 (its dtype argument), the result cast back."""
+    return F.softmax(scores, dim=-1, dtype=torch.float64).to(scores.dtype)

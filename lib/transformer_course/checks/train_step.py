@@ -20,7 +20,7 @@ from .describe import same
 from .harness import PASSED, Exercise, Mistake, Result, check_function, fresh
 from .stale import learner_check
 from .train_step_learners import step_by_hand
-from .train_step_more import more_mistakes
+from .train_step_more import more_mistakes, with_gradients_on
 from .train_step_slips import LOSS_FN_NEVER_CALLED, slip_mistakes
 
 # --- The learner's side: the starter, a worked solution (more answers: train_step_learners) ---
@@ -44,6 +44,7 @@ STEP_ALTERNATIVES = {
     "zero_grad on the model, float(loss)": learner.zero_grad_on_the_model,
     "zero_grad last": lambda m, o, f, b: step_by_hand(m, o, f, b, order=("loss", "backward", "step", "zero")),
     "loss first": lambda m, o, f, b: step_by_hand(m, o, f, b, order=("loss", "zero", "backward", "step")),
+    "optimiser.step(closure)": learner.through_a_closure,
 }
 
 
@@ -288,6 +289,7 @@ STEP_MISTAKES = (
 
 
 @learner_check
+@with_gradients_on
 def check_train_step(learner_fn: Callable) -> Result:
     """Exercise 08b: ``fn(model, optimiser, loss_fn, batch) → float``, one step of training.
 

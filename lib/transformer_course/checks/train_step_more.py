@@ -6,19 +6,23 @@ learner-style example (in ``train_step_learners``).
 
 ``train_step`` imports ``MORE_MISTAKES`` and its reference from its own module; here, what the
 mistakes compute takes the reference as an argument, so that this module does not import it.
+
+``with_gradients_on``: the checkers of the loss and of the step run with gradients on, whatever
+context the notebook calls them in (round 43).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from functools import partial
+from collections.abc import Callable
+from functools import partial, wraps
 
 import torch
 
 from . import train_step_learners as learner
 from .describe import same
-from .harness import Mistake, fresh
+from .harness import Mistake, Result, fresh
 
 
 def _returned_ints(step_reference):
@@ -195,3 +199,17 @@ def more_mistakes(step_reference, three_steps) -> tuple[Mistake, ...]:
             example=learner.steps_on_each_example,
         ),
     )
+
+
+def with_gradients_on(check: Callable[[Callable], Result]) -> Callable[[Callable], Result]:
+    """``check`` run with gradients on, for an exercise whose job needs them (a loss that goes
+    backward, a step that moves weights): a notebook cell under ``torch.no_grad()`` or
+    ``torch.inference_mode()`` (left open around a check, or copied from an evaluation cell)
+    made every right answer's loss lose its gradient, and the checker named the answer for it."""
+
+    @wraps(check)
+    def run(learner_fn: Callable) -> Result:
+        with torch.inference_mode(False), torch.enable_grad():
+            return check(learner_fn)
+
+    return run
