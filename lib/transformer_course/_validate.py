@@ -233,6 +233,12 @@ def ids_in_range(name: str, ids: torch.Tensor, vocab_size: int) -> None:
     Ids that torch.func maps (``vmap``) cannot be read: they pass unchecked, as PyTorch's layers
     take them (``int(ids.min())`` failed inside torch, so per-example gradients could not be had)."""
     stored(name, ids)
+    if torch.compiler.is_compiling():
+        # The values cannot be read while tracing: the graph checks them when it runs (an
+        # id out of range would otherwise fail inside the embedding, naming nothing).
+        in_range = ((ids >= 0) & (ids < vocab_size)).all()
+        torch._assert_async(in_range, f"{name} must hold ids in [0, {vocab_size})")
+        return
     if mapped(ids):
         return
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
@@ -246,8 +252,12 @@ _WRAPPED = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_
 
 
 def mapped(x: torch.Tensor) -> bool:
-    """Whether torch.func maps or differentiates ``x`` (vmap, grad, jacrev …): its values cannot
-    be read ("vmap: It looks like you're … calling .item()"). About 0.1 µs."""
+    """Whether torch.func maps or differentiates ``x`` (vmap, grad, jacrev …), or torch.compile
+    traces it: its values cannot be read ("vmap: It looks like you're … calling .item()"; under
+    ``torch.compile(fullgraph=True)`` reading one breaks the graph, and dynamo cannot call the
+    functorch hook at all). About 0.1 µs."""
+    if torch.compiler.is_compiling():
+        return True
     return _WRAPPED is not None and _WRAPPED(x)
 
 
@@ -335,8 +345,25 @@ def like(name: str, x: torch.Tensor, reference: torch.Tensor, what: str, *, fix:
 
 def like_weights(name: str, x: torch.Tensor, weight: torch.Tensor) -> None:
     """An input on the device and in the dtype of the layer's ``weight`` (float64 into a float32
-    layer fails inside the matmul with an error that names neither)."""
+    layer fails inside the matmul with an error that names neither). Under autocast on x's
+    device any dtype but float64 is cast for the matmuls, as PyTorch's layers take it: a
+    bfloat16 x into a float32 layer is autocast's usual case (a layer's output fed on)."""
+    if x.dtype != weight.dtype and _autocast_casts(x, weight):
+        same_device(name, x, weight.device, "this layer's weights")
+        return
     like(name, x, weight, "this layer's weights", fix=f", or the layer with .to({x.dtype})")
+
+
+def _autocast_casts(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether autocast, on for x's device, casts both x and weight to one dtype for a matmul
+    (it leaves float64 as it is, and casts no integer)."""
+    device = x.device.type
+    try:
+        on = torch.is_autocast_enabled(device)
+    except RuntimeError:  # a device type autocast does not know (meta)
+        return False
+    floats = x.is_floating_point() and weight.is_floating_point()
+    return on and floats and torch.float64 not in (x.dtype, weight.dtype)
 
 
 def function(name: str, fn: object, what: str) -> None:
@@ -419,12 +446,21 @@ def stored(name: str, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def memory_bytes() -> int:
-    """This machine's memory in bytes (0 where the system does not say)."""
+def _read_memory_bytes() -> int:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return 0
+
+
+# Read once: a machine's memory does not change, and torch.compile(fullgraph=True) cannot trace
+# os.sysconf (a mask's check of its size broke the graph of every model).
+_MEMORY_BYTES = _read_memory_bytes()
+
+
+def memory_bytes() -> int:
+    """This machine's memory in bytes (0 where the system does not say)."""
+    return _MEMORY_BYTES
 
 
 def fits_in_memory(sizes: str, numel: int, *, bytes_each: int = 4) -> None:

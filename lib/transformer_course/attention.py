@@ -144,8 +144,9 @@ def _plain(x: torch.Tensor) -> bool:
     torch.func maps or differentiates (vmap, jacfwd …), nor a dual tensor of forward-mode AD,
     where ``out=`` fails inside torch ("Batching rule not implemented for aten::softmax.int_out"),
     nor one torch.jit.trace records: its sanity check re-runs under no_grad, and a graph with
-    ``out=`` there differs from the traced one ("Graphs differed across invocations")."""
-    if torch.jit.is_tracing():
+    ``out=`` there differs from the traced one ("Graphs differed across invocations"), nor
+    under torch.compile, which cannot call the torch.func hook below (and plans memory itself)."""
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
         return False
     # Private hooks of torch.func and forward-mode AD: read defensively, a PyTorch without them
     # has none of these wrappers to refuse ``out=``.

@@ -120,6 +120,10 @@ class CachedLogits:
     """
 
     def __init__(self, model: DecoderOnlyTransformer, *, need_weights: bool = False):
+        # torch.compile(model) wraps the model (an OptimizedModule) and keeps it as ``_orig_mod``:
+        # its cached steps run that model, a token at a time, as they would uncompiled.
+        original = getattr(model, "_orig_mod", None) if isinstance(model, torch.nn.Module) else None
+        model = original if isinstance(original, DecoderOnlyTransformer) else model
         if not isinstance(model, DecoderOnlyTransformer):
             raise ValueError(
                 f"model must be a DecoderOnlyTransformer (it has a KV cache), got {type(model).__name__}"

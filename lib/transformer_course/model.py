@@ -32,6 +32,7 @@ from torch import nn
 
 from . import _validate
 from .config import TransformerConfig, check_config
+from .embeddings import TokenEmbedding
 from .kv_cache import KVCache, _key_dtype
 from .model_base import _LanguageModelBase
 from .stacks import Decoder, Embed, Encoder
@@ -83,6 +84,9 @@ class Transformer(_LanguageModelBase):
         self.decoder = Decoder(config)
         self.output = self._make_output(trg_token, config.target_vocab_size)
         self._init_weights()
+
+    def _output_table(self) -> TokenEmbedding:
+        return self.trg_embed.token  # the source's too, when the vocabulary is shared
 
     def encode(self, src: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
         """src (B, Ls) → memory (B, Ls, d_model), the encoder's output."""

@@ -16,6 +16,7 @@ from . import _validate
 from .config import TransformerConfig
 from .embeddings import TokenEmbedding
 from .masks import causal_mask, padding_mask
+from .positional import SinusoidalPositionalEncoding, sinusoidal_encoding
 
 
 class _LanguageModelBase(nn.Module):
@@ -49,7 +50,12 @@ class _LanguageModelBase(nn.Module):
         out = nn.Linear(self.config.d_model, vocab_size, bias=bias)
         if self.config.tie_embeddings:
             out.weight = token.lookup.weight  # the same Parameter object: one matrix, counted once
+        self.register_load_state_dict_post_hook(_after_assign)
         return out
+
+    def _output_table(self) -> TokenEmbedding:
+        """The token embedding the output layer is tied to (the target side's, in a seq2seq)."""
+        return self.embed.token
 
     def _apply(self, fn, recurse=True):
         """PyTorch's ``Module._apply`` (``.to``, ``.to_empty``, ``.half`` …) gives each module a new
@@ -106,3 +112,23 @@ class _LanguageModelBase(nn.Module):
             # freeze this length into the trace, so the same triangle is made from the tensor.
             return torch.ones(length, length, dtype=torch.bool, device=ids.device).tril() & allowed
         return causal_mask(length, device=ids.device) & allowed
+
+
+def _after_assign(model: _LanguageModelBase, _incompatible_keys: object) -> None:
+    """After ``load_state_dict(..., assign=True)``, PyTorch's recipe for a model made on the meta
+    device: each key's tensor became a Parameter of its own, so a tied output layer and its token
+    embeddings trained as two matrices; and a sinusoidal table (a buffer that is not saved) stayed
+    on meta, failing inside torch at the first call. Tie again, and compute the tables where the
+    weights now are."""
+    if model.config.tie_embeddings:
+        table = model._output_table()
+        if model.output.weight is not table.lookup.weight:
+            model.output.weight = table.lookup.weight
+    weight = model.output.weight
+    if weight.is_meta:
+        return
+    for module in model.modules():
+        if isinstance(module, SinusoidalPositionalEncoding) and module.pe.is_meta:
+            base = getattr(module, "base", 10000.0)  # a module pickled before it kept its base
+            exact = sinusoidal_encoding(module.max_len, module.d_model, base=base, dtype=torch.float64)
+            module.pe = exact.to(weight.device, module.pe.dtype)

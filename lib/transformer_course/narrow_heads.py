@@ -47,10 +47,13 @@ def _suits(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool:
     on the CPU, heads of at most ``NARROW`` dimensions, and the (..., Lq, Lk) weights it
     keeps for the backward pass not too large (the fused kernel keeps none: at long lengths
     it is the one that fits). Not while torch.jit.trace records: its check re-runs under
-    no_grad, which takes the fused kernel, and the two graphs would differ."""
+    no_grad, which takes the fused kernel, and the two graphs would differ; nor under
+    torch.compile, which cannot trace this path's autograd.Function whole (its forward reads
+    the scores to find rows with no key) and fuses the kernel's path itself."""
     return (
         torch.is_grad_enabled()
         and not torch.jit.is_tracing()
+        and not torch.compiler.is_compiling()
         and (q.requires_grad or k.requires_grad or v.requires_grad)  # training: forward and backward
         and q.device.type == "cpu"
         and q.dtype in (torch.float32, torch.float64)
