@@ -192,7 +192,9 @@ assert torch.allclose(layer_norm_solution(x + ffn(x), norm.weight, norm.bias, no
 # - pre-norm (`norm_first=True`): `x + dropout(sublayer(norm(x)))`.
 #
 # The dropout module switches itself off when the block is in eval mode. The checker tries
-# both forms, in eval and in training mode (with the lib's own random numbers).
+# both forms, in eval and in training mode (with the lib's own random numbers). Leave the
+# mode to the caller: a `block.eval()` inside your function would keep the caller's block in
+# eval mode after the call, dropout off for the rest of training (the checker warns).
 
 # %% slideshow={"slide_type": "fragment"}
 def my_add_norm(block: AddNorm, x: torch.Tensor, sublayer) -> torch.Tensor:
