@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import ipywidgets as widgets
 import torch
 
@@ -88,10 +90,11 @@ class QKVExplorer(SentenceExplorer):
         (Called from render: ``Explorer`` does not render again for these changes.)"""
         box = self.controls["query"]
         options = tuple((f"{i} · {t}", i) for i, t in enumerate(tokens))
-        keep = min(box.value if box.value is not None else 0, len(tokens) - 1)
+        want = self.pick("query")  # a shorter sentence moves it; the original one gives it back
+        keep = min(want if want is not None else 0, len(tokens) - 1)
         if tuple(box.options) != options:
             box.options = options
-            box.value = keep
+        self.place("query", keep)
         return box.value
 
     def render(self):
@@ -118,6 +121,11 @@ class QKVExplorer(SentenceExplorer):
         }
 
 
+def _is_int(value: object) -> bool:
+    """A Python or NumPy int, not a bool (a NumPy bool is no ``numbers.Integral``)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 class ScalingExplorer(SentenceExplorer):
     """Chapter 04. Temperature, 1/√d_k on or off, and d_k → attention weights and row entropies.
 
@@ -141,8 +149,10 @@ class ScalingExplorer(SentenceExplorer):
     ):
         """``embedding``: token vectors with entries of variance ≈ 1 (e.g. ``scale=False``)."""
         check_embedding(vocab, embedding)
-        if d_k not in self.D_KS or isinstance(d_k, bool | float):
-            raise ValueError(f"d_k must be one of {self.D_KS}, got {d_k!r}")
+        # An int first (NumPy's too): a tensor of two values failed inside ``in`` ("Boolean value
+        # of Tensor … is ambiguous"), and NumPy's True or float32 64.0 passed it as 1 and 64.
+        if not _is_int(d_k) or d_k not in self.D_KS:
+            raise ValueError(f"d_k must be one of {self.D_KS}, got {_validate.shown(d_k)}")
         # seed * 1000 + d_k seeds torch's generator: this range keeps it inside what it takes.
         self.seed = _validate.integer("seed", seed, low=-(2**32), high=2**32)
         self._projections: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}

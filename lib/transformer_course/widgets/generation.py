@@ -162,9 +162,7 @@ class GenerationExplorer(Explorer):
             )
         self.generation = gen
         chosen = [s.chosen for s in gen.steps]
-        slider = self.controls["step"]
-        slider.max = len(gen.steps)
-        k = min(slider.value, len(gen.steps))
+        k = self.fit_slider("step", len(gen.steps))
         written = self.task.decode(gen.ids)
         verdict = "correct" if written == self.task.answer(self.value("text")) else "wrong"
         steps = f"{counted(len(gen.steps), 'step')}, each one a run of the decoder."

@@ -9,7 +9,9 @@ explorer checks every control (``control_problem``: a list with nothing picked, 
 to NaN or between its steps from code) and the weights of the learner's modules it names in
 ``MODULES`` (``nonfinite_problem``: NaN from a training run that diverged), and a typed word
 is shown through ``shown_word`` (``token_labels``, ``quote``): invisible characters spelled
-out, a pasted essay cut to a label.
+out, a pasted essay cut to a label. A render that narrows a control's range (a slider's max
+follows d_model, a batch, a story) sets it through ``fit_slider`` / ``pick`` and ``place``: the
+learner's own pick comes back once the range holds it again.
 The controls an explorer builds from its constructor's arguments, checked by name
 (``int_slider``, ``checkbox``, ``check_embedding`` …: a ValueError from code, where a message
 would be too late), come from ``controls``, re-exported here.
@@ -240,6 +242,10 @@ class Explorer(widgets.VBox):
         self.message = widgets.HTML()
         self._notes: dict[object, str] = {}
         self._rendering = False  # True while render runs (see _on_change)
+        # The learner's own pick of a control that a render narrows (a slider's max, a menu's
+        # entries), and the value a render placed there instead: see ``pick``.
+        self._picked: dict[str, object] = {}
+        self._placed: dict[str, object] = {}
         # Columns of 420 px, or the explorer's whole width where it is narrower: in a phone's
         # window 420 px columns ran past the explorer's right edge (as export/snapshot.py).
         grid = widgets.GridBox(
@@ -266,6 +272,34 @@ class Explorer(widgets.VBox):
         if name not in self.controls:  # a KeyError as from a dict, saying which names there are
             raise KeyError(f"no control named {name!r}; this explorer's controls: {', '.join(self.controls)}")
         return self.controls[name].value
+
+    def pick(self, name: str):
+        """From ``render``: the value the learner last chose for control ``name``. That is its
+        value, unless a render placed it there (``place``) to fit a narrower range: then the pick
+        before it, which a wider range gives back. Moving one control away and back draws what
+        it drew (d_model 32 → 4 → 32 had left 'wave pair' at 1, not the 2 the learner chose)."""
+        value = self.value(name)
+        if name not in self._placed or value != self._placed[name]:  # moved since a render placed it
+            self._picked[name] = value
+        return self._picked[name]
+
+    def place(self, name: str, value: object) -> None:
+        """From ``render``: set control ``name`` to ``value``, the learner's pick fitted to a
+        narrower range, which ``pick`` does not take for a pick of its own."""
+        self.value(name)  # an unknown name: the KeyError that lists the controls
+        self.controls[name].value = value
+        self._placed[name] = self.controls[name].value
+
+    def fit_slider(self, name: str, high: int) -> int:
+        """From ``render``: the IntSlider ``name`` now reaches ``high`` (a narrower encoding, a
+        shorter batch or story) → its value, the learner's pick (``pick``) or ``high`` below it."""
+        want = self.pick(name)
+        slider = self.controls[name]
+        _validate.instance(f"controls[{name!r}]", slider, widgets.IntSlider)
+        high = _validate.integer("high", high, low=slider.min)  # a max below min: a TraitError
+        slider.max = high  # ipywidgets clamps a value past it
+        self.place(name, max(slider.min, min(want, high)))
+        return slider.value
 
     def note(self, text: str, *, key: str | None = None) -> None:
         """Called from ``render`` to add an informative line under the controls.

@@ -193,11 +193,13 @@ def _history_problem(h, validation: str) -> str | None:
 def _plain_number(value: object) -> bool:
     """A number the curve can draw and the info line can write: a Python or NumPy int or float
     that a float holds (not 10**400), or a 0-d real tensor without gradients (one with them
-    is the loss itself, recorded before ``.item()``). Not a bool, a Fraction (which format
-    strings refuse) or a tensor of shape (1,)."""
+    is the loss itself, recorded before ``.item()``) and with a value (not on the meta device).
+    Not a bool, a Fraction (which format strings refuse) or a tensor of shape (1,)."""
     if isinstance(value, torch.Tensor):
         real = value.dtype != torch.bool and not value.is_complex()
-        return value.dim() == 0 and not value.requires_grad and real
+        # A meta tensor has a shape and no value: the figure's float() of it failed as "Could
+        # not update the figures (ValueError: losses must hold numbers …)", naming no history.
+        return value.dim() == 0 and not value.requires_grad and real and value.device.type != "meta"
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or type(value).__name__ == "bool_":
         return False
     if not (isinstance(value, int | float) or type(value).__module__ == "numpy"):
@@ -216,6 +218,8 @@ def _shown(value: object) -> str:
 
 def _fix(value: object) -> str:
     """What to record instead of ``value``, where it is a loss tensor."""
+    if isinstance(value, torch.Tensor) and value.device.type == "meta":  # .item() fails there
+        return ": a tensor on the meta device holds no value; record the loss of a model with weights"
     return ": record loss.item(), the loss as a plain number" if isinstance(value, torch.Tensor) else ""
 
 

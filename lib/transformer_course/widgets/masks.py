@@ -144,9 +144,7 @@ class MaskExplorer(SentenceExplorer):
 
     def render(self):
         rows, ids = self.read_batch()
-        slider = self.controls["sentence"]
-        slider.max = len(rows) - 1  # keep the picker inside the new batch
-        b = slider.value
+        b = self.fit_slider("sentence", len(rows) - 1)  # inside the new batch
         mask = self.mask = self.current_mask(ids)
         scores, self.weights = self.attend(ids, mask)
         length = ids.shape[1]

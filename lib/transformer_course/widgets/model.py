@@ -120,7 +120,7 @@ class ModelExplorer(SentenceExplorer):
         kind = self.value("kind")
         c = self.model.config
         layers = c.num_encoder_layers if kind == "encoder_self" else c.num_decoder_layers
-        self.controls["layer"].max = layers - 1  # keep the slider inside this stack
+        self.fit_slider("layer", layers - 1)  # inside this stack
         layer, head = self.value("layer"), self.value("head")
         src = self.to_device(src_ids.unsqueeze(0))  # (1, Ls)
         trg_in = self.to_device(

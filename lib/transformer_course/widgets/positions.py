@@ -58,10 +58,8 @@ class PositionalExplorer(Explorer):
         return table.pe.detach()
 
     def render(self):
-        pair = self.controls["pair"]
-        pair.max = self.value("d_model") // 2 - 1  # keep the slider inside the new width
+        i = self.fit_slider("pair", self.value("d_model") // 2 - 1)  # inside the new width
         pe = self.encoding()
-        i = pair.value
         sinusoidal = self.value("kind") == "sinusoidal"
         dims = [0, 1, 2 * i, 2 * i + 1] if i else [0, 1]
         waves_title = (

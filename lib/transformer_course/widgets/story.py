@@ -143,10 +143,7 @@ class StoryExplorer(Explorer):
         if knobs != self._knobs:  # moving only the step slider looks into the same story
             self.generation, self._knobs = self._write(prompt), knobs
         gen = self.generation
-        slider = self.controls["step"]
-        if slider.max != len(gen.steps):
-            slider.max = len(gen.steps)
-        k = min(slider.value, len(gen.steps))  # 1-based: the k-th new token
+        k = self.fit_slider("step", len(gen.steps))  # 1-based: the k-th new token
         step = gen.steps[k - 1]
         words = self.vocab.tokens(gen.ids)  # what the model read and wrote
         # the same with the prompt as typed (visible: invisible characters spelled out)
