@@ -278,3 +278,27 @@ def test_a_module_changed_in_place_and_left_in_eval_mode_gets_both_warnings_once
     assert verdict.status == PASSED, verdict.message
     assert verdict.warning.count("beware") == 1 and "in place" in verdict.warning
     assert "Also, it switched the block it was given to eval mode" in verdict.warning
+
+
+# --- The review's finding: only the output that trains is projected ---
+
+
+def test_attention_weights_returned_detached_for_a_plot_still_pass():
+    solution = exercise("attention").solution
+
+    def weights_detached(x, w_q, w_k, w_v):
+        out, weights = solution(x, w_q, w_k, w_v)
+        return out, weights.detach()  # returned for plotting only
+
+    assert exercise("attention").check(weights_detached).passed
+
+
+def test_attention_output_detached_beside_live_weights_is_named():
+    solution = exercise("attention").solution
+
+    def output_detached(x, w_q, w_k, w_v):
+        out, weights = solution(x, w_q, w_k, w_v)
+        return out.detach(), weights
+
+    verdict = exercise("attention").check(output_detached)
+    assert not verdict.passed and "cuts the gradient to x" in verdict.message, verdict.message

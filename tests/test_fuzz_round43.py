@@ -213,6 +213,30 @@ def test_assign_true_from_the_meta_device_keeps_the_output_tied_and_the_position
     torch.testing.assert_close(model.eval()(*args), original.eval()(*args), rtol=0, atol=0)
 
 
+def test_an_ordinary_load_leaves_a_model_untied_by_hand_as_it_is():
+    """The review's finding: the load hook tied by the config alone, so restoring a checkpoint of
+    a model whose output layer was untied by hand threw the loaded output matrix away."""
+    torch.manual_seed(0)
+    model = DecoderOnlyTransformer(TINY)
+    model.output.weight = nn.Parameter(model.output.weight.detach() * 2)  # untied by hand
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    assert model.output.weight is not model.embed.token.lookup.weight
+    assert torch.equal(model.output.weight, state["output.weight"])
+
+
+@pytest.mark.parametrize("assign", [False, True])
+def test_a_state_dict_holding_only_the_output_matrix_keeps_it_tied(assign):
+    """strict=False with only ``output.weight`` (a saver that keeps one name per shared tensor):
+    with assign=True the hook tied the output back to the old table, losing the loaded matrix."""
+    torch.manual_seed(0)
+    model = DecoderOnlyTransformer(TINY)
+    loaded = torch.randn_like(model.output.weight)
+    model.load_state_dict({"output.weight": loaded}, strict=False, assign=assign)
+    assert model.output.weight is model.embed.token.lookup.weight
+    assert torch.equal(model.output.weight, loaded)
+
+
 def test_state_dicts_round_trip_strictly_through_torch_save_with_weights_only():
     torch.manual_seed(0)
     for build in (Transformer, DecoderOnlyTransformer, EncoderOnlyTransformer):

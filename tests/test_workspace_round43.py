@@ -107,6 +107,27 @@ def test_a_committed_edit_beside_other_work_keeps_that_work_and_pulls(clone, mon
 
 
 @needs_git
+def test_with_pull_rebase_the_advice_says_the_pull_that_merges(clone, monkeypatch, capsys):
+    """The review's finding: with pull.rebase=true, a plain `git pull` after the restore commit
+    replayed the learner's commit onto the course's update and stopped in conflict; the advice
+    names `git pull --no-rebase`, which merges."""
+    author, course = clone
+    git(course, "config", "pull.rebase", "true")
+    (course / "chapters" / CHAPTER).write_text(notebook("mine, with my notes"))
+    (course / "my_notes.md").write_text("notes of mine\n")
+    git(course, "add", "-A")
+    git(course, "commit", "-qm", "mine")
+    monkeypatch.chdir(course)
+    out = status_of(course, capsys)
+    assert "git pull --no-rebase" in out, out
+    follow_advice(course, out)
+    (author / "chapters" / CHAPTER).write_text(notebook("the course, improved"))
+    git(author, "commit", "-qam", "a better chapter")
+    git(course, "pull", "-q", "--no-rebase", "--no-edit")
+    assert Workspace.of(course).status()[CHAPTER] == "newer in the course"
+
+
+@needs_git
 def test_a_hub_notice_does_not_offer_the_learners_own_commit_as_a_course_update(clone, capsys):
     author, course = clone
     commit_mine(course)

@@ -355,15 +355,17 @@ def like_weights(name: str, x: torch.Tensor, weight: torch.Tensor) -> None:
 
 
 def _autocast_casts(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether autocast, on for x's device, casts both x and weight to one dtype for a matmul
-    (it leaves float64 as it is, and casts no integer)."""
+    """Whether autocast, on for x's device, runs a float32 layer on a half-precision x, as it
+    does a layer's output fed on: it casts both for a matmul, and a LayerNorm takes a bfloat16 or
+    float16 x with float32 weights. Not a half-precision layer given float32 (the CPU's autocast
+    leaves layer_norm alone: "mixed dtype (CPU): expect parameter to have scalar type of Float"),
+    nor float64, which autocast leaves as it is."""
     device = x.device.type
     try:
         on = torch.is_autocast_enabled(device)
     except RuntimeError:  # a device type autocast does not know (meta)
         return False
-    floats = x.is_floating_point() and weight.is_floating_point()
-    return on and floats and torch.float64 not in (x.dtype, weight.dtype)
+    return on and weight.dtype == torch.float32 and x.dtype in (torch.bfloat16, torch.float16)
 
 
 def function(name: str, fn: object, what: str) -> None:

@@ -50,7 +50,8 @@ class _LanguageModelBase(nn.Module):
         out = nn.Linear(self.config.d_model, vocab_size, bias=bias)
         if self.config.tie_embeddings:
             out.weight = token.lookup.weight  # the same Parameter object: one matrix, counted once
-        self.register_load_state_dict_post_hook(_after_assign)
+        self.register_load_state_dict_pre_hook(_before_load)
+        self.register_load_state_dict_post_hook(_after_load)
         return out
 
     def _output_table(self) -> TokenEmbedding:
@@ -114,17 +115,40 @@ class _LanguageModelBase(nn.Module):
         return causal_mask(length, device=ids.device) & allowed
 
 
-def _after_assign(model: _LanguageModelBase, _incompatible_keys: object) -> None:
+def _before_load(model: _LanguageModelBase, state_dict: dict, prefix: str, *_: object) -> None:
+    """Before a load: which token tables share their matrix with the output layer now, and whether
+    the state dict holds each one's matrix (``_after_load`` ties those again)."""
+    output = getattr(model, "output", None)
+    if output is None:
+        return
+    names: dict[int, list[str]] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        names.setdefault(id(module), []).append(name)
+    model._tied_at_load = [
+        (table, any(f"{prefix}{n}.lookup.weight" in state_dict for n in names.get(id(table), ())))
+        for table in dict.fromkeys(m for m in model.modules() if isinstance(m, TokenEmbedding))
+        if table.lookup.weight is output.weight
+    ]
+
+
+def _after_load(model: _LanguageModelBase, _incompatible_keys: object) -> None:
     """After ``load_state_dict(..., assign=True)``, PyTorch's recipe for a model made on the meta
-    device: each key's tensor became a Parameter of its own, so a tied output layer and its token
-    embeddings trained as two matrices; and a sinusoidal table (a buffer that is not saved) stayed
-    on meta, failing inside torch at the first call. Tie again, and compute the tables where the
-    weights now are."""
-    if model.config.tie_embeddings:
-        table = model._output_table()
-        if model.output.weight is not table.lookup.weight:
-            model.output.weight = table.lookup.weight
-    weight = model.output.weight
+    device, each key's tensor became a Parameter of its own: a tied output layer and its token
+    embeddings trained as two matrices. Tie again what was tied before the load (a model untied
+    by hand stays so), to the matrix the state dict held (a table's, else the output's); and
+    compute a sinusoidal table (a buffer that is not saved) where the weights now are: left on
+    meta, it failed inside torch at the first call. A load that copies (no ``assign``) changes
+    neither."""
+    tied = model.__dict__.pop("_tied_at_load", [])
+    output = model.output
+    untied = [table for table, _ in tied if table.lookup.weight is not output.weight]
+    if untied:
+        loaded = [table.lookup.weight for table, held in tied if held and not table.lookup.weight.is_meta]
+        shared = (loaded or [output.weight])[0]
+        for table, _ in tied:
+            table.lookup.weight = shared
+        output.weight = shared
+    weight = output.weight
     if weight.is_meta:
         return
     for module in model.modules():

@@ -161,6 +161,9 @@ def committed_advice(ws, names: list[str]) -> str:
         lines.append(f"  {git} reset -q --soft {base}")  # branch, no pull replays them onto an update
     else:
         lines.append(f"  {git} commit -q -m 'chapters: the course version again' -- {' '.join(paths)}")
+        # With pull.rebase=true a plain pull would replay the old commit onto the update, and
+        # stop in conflict again: this pull merges, whatever the learner's git settings.
+        lines.append(f"  # then take the course's updates with: {git} pull --no-rebase")
     return "\n".join(lines)
 
 

@@ -132,18 +132,18 @@ def _gradient_run(fn: Callable, case: tuple, inputs: tuple[int, ...]) -> _Gradie
 
 
 def _input_gradients(outputs: list[torch.Tensor], leaves: dict[int, torch.Tensor]) -> dict:
-    """The gradient of a fixed random projection of the outputs, sum(out * g), to each leaf (None
-    where none reaches it). The same g for the learner and the reference: same shapes, same seed."""
-    gen = torch.Generator().manual_seed(1234)
-    projections = [torch.randn(out.shape, generator=gen) for out in outputs]  # drawn for each
-    total = sum(
-        (torch.where(out.isfinite(), out, 0) * g.to(out.dtype)).sum()
-        for out, g in zip(outputs, projections, strict=True)
-        if out.grad_fn is not None and out.is_floating_point()
-    )
+    """The gradient of a fixed random projection of the first output, sum(out * g), to each leaf
+    (None where none reaches it). The same g for the learner and the reference: same shape, same
+    seed. Only the first: what trains (attention's output); the weights returned beside it are for
+    looking at, and a learner may detach them (attention_weights.detach() for a plot)."""
     positions = list(leaves)
     if not positions:  # token ids only (a model's forward): no input to compare
         return {}
+    out = outputs[0]
+    if out.grad_fn is None or not out.is_floating_point():
+        return dict.fromkeys(positions)  # nothing reaches any input through the output
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(1234)).to(out.dtype)
+    total = (torch.where(out.isfinite(), out, 0) * g).sum()
     grads = torch.autograd.grad(total, [leaves[i] for i in positions], allow_unused=True)
     return {i: None if g is None else g.detach() for i, g in zip(positions, grads, strict=True)}
 
