@@ -84,7 +84,7 @@ def table(length, d_model, two_i, *, sin=torch.sin, cos=torch.cos, angle=None):
     return pe
 
 
-@wrong("sinusoidal_encoding", "odd indices for 2i")
+@wrong("sinusoidal_encoding", "odd indices for 2i", named="odd exponents for both")
 def _(n, d):
     return table(n, d, torch.arange(1, d, 2).float())
 
@@ -357,7 +357,9 @@ def _(scores, ids, pad_id):
     return masked(scores, tril(ids.shape[1]) & (ids != pad_id)[:, None, :], -1.0)
 
 
-@wrong("causal_masked_weights", "padding of the first sentence for all")
+@wrong(
+    "causal_masked_weights", "padding of the first sentence for all", named="first sentence's padding for all"
+)
 def _(scores, ids, pad_id):
     return masked(scores, tril(ids.shape[1]) & (ids[0] != pad_id)[None, None, :])
 

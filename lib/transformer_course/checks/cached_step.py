@@ -36,6 +36,7 @@ from .cached_step_reference import (
     variant,
     weights_as_out,
 )
+from .cached_step_slips import SLIPS
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .stale import learner_check
 
@@ -309,6 +310,7 @@ MISTAKES = (
     draws_at_random(lambda *a: learner.with_dropout(*a)),
 )
 MISTAKES += MORE_MISTAKES  # met in the ninth audit: cached_step_more
+MISTAKES += SLIPS  # met in the round-43a battery: cached_step_slips
 
 
 @learner_check

@@ -124,3 +124,149 @@ MORE = (
         example=learner.normalises_the_whole_shape,
     ),
 )
+
+
+# --- Met in the round-43a battery: signs flipped, the std alone, one variance for everything ---
+
+
+def _whole_tensor_variance(x, weight, bias, eps):
+    """Each vector centred on its own mean, all divided by the variance of the whole tensor."""
+    mean = x.mean(dim=-1, keepdim=True)
+    return (x - mean) / torch.sqrt(x.var(correction=0) + eps) * weight + bias
+
+
+def _learner_subtracts_the_bias(x, weight, bias, eps):
+    mu = x.mean(-1, keepdim=True)
+    sigma2 = x.var(-1, keepdim=True, unbiased=False)
+    return weight * (x - mu) / (sigma2 + eps).sqrt() - bias
+
+
+def _learner_centres_the_other_way(x, weight, bias, eps):
+    mu = x.mean(-1, keepdim=True)
+    sigma2 = ((x - mu) ** 2).mean(-1, keepdim=True)
+    return weight * (mu - x) / (sigma2 + eps).sqrt() + bias
+
+
+def _learner_returns_the_std(x, weight, bias, eps):
+    mu = x.mean(-1, keepdim=True)
+    std = (((x - mu) ** 2).mean(-1, keepdim=True) + eps) ** 0.5
+    return weight * std + bias  # the division by std forgotten
+
+
+def _learner_takes_one_variance(x, weight, bias, eps):
+    mu = x.mean(-1, keepdim=True)
+    return weight * (x - mu) / torch.sqrt(torch.var(x, unbiased=False) + eps) + bias
+
+
+MORE += (
+    Mistake(
+        name="bias subtracted",
+        hint=f"You SUBTRACTED the bias: LayerNorm scales then shifts, normalised * weight + bias. {RIGHT}.",
+        compute=lambda x, weight, bias, eps: F.layer_norm(x, x.shape[-1:], weight, -bias, eps),
+        example=_learner_subtracts_the_bias,
+    ),
+    Mistake(
+        name="mean minus x",
+        hint="You centred with mean - x: every normalised value has its sign flipped. Subtract "
+        f"the mean FROM x: {RIGHT}.",
+        compute=lambda x, weight, bias, eps: F.layer_norm(-x, x.shape[-1:], weight, bias, eps),
+        example=_learner_centres_the_other_way,
+    ),
+    Mistake(
+        name="the std returned",
+        hint="You returned the standard deviation, √(var + eps), scaled and shifted: the "
+        "numerator is missing. Divide the centred vector by it: "
+        f"{RIGHT}.",
+        compute=lambda x, weight, bias, eps: torch.sqrt(_stats(x)[1] + eps) * weight + bias,
+        example=_learner_returns_the_std,
+    ),
+    Mistake(
+        name="variance of the whole tensor",
+        hint="Your mean is per vector but your variance is of the WHOLE tensor (x.var() without "
+        "dim): both statistics belong to each vector along the last axis, "
+        f"var = x.var(dim=-1, keepdim=True, unbiased=False), then {RIGHT}.",
+        compute=_whole_tensor_variance,
+        example=_learner_takes_one_variance,
+    ),
+)
+
+
+def _var_mean_swapped(x, weight, bias, eps):
+    var, mean = torch.var_mean(x, dim=-1, correction=0, keepdim=True)
+    return (x - var) / torch.sqrt(mean + eps) * weight + bias  # the two names the other way
+
+
+def _learner_unpacks_var_mean(x, weight, bias, eps):
+    mu, sigma2 = torch.var_mean(x, -1, unbiased=False, keepdim=True)
+    return weight * (x - mu) / torch.sqrt(sigma2 + eps) + bias
+
+
+MORE += (
+    Mistake(
+        name="var_mean read as (mean, var)",
+        hint="torch.var_mean returns (var, mean), in that order: you unpacked it as mean, var, "
+        "so x - var / √(mean + eps) was computed (NaN where a mean is below -eps). Write "
+        f"var, mean = torch.var_mean(x, dim=-1, correction=0, keepdim=True), then {RIGHT}.",
+        compute=_var_mean_swapped,
+        example=_learner_unpacks_var_mean,
+    ),
+)
+
+
+def _learner_sums_the_squares(x, weight, bias, eps):
+    mu = x.mean(-1, keepdim=True)
+    var = torch.sum((x - mu) ** 2, dim=-1, keepdim=True)  # the / d forgotten
+    return weight * (x - mu) / torch.sqrt(var + eps) + bias
+
+
+def _learner_scales_first(x, weight, bias, eps):
+    x = weight * x  # "apply γ, then normalise"
+    mu = x.mean(-1, keepdim=True)
+    var = x.var(-1, keepdim=True, unbiased=False)
+    return (x - mu) / torch.sqrt(var + eps) + bias
+
+
+def _summed_squares(x, weight, bias, eps):
+    centred = x - x.mean(dim=-1, keepdim=True)
+    var = (centred**2).sum(dim=-1, keepdim=True)
+    return centred / torch.sqrt(var + eps) * weight + bias
+
+
+MORE += (
+    Mistake(
+        name="squared deviations summed",
+        hint="Your variance is the SUM of the squared deviations: divide it by the width d (a "
+        ".mean(dim=-1, keepdim=True)), or the values come out √d times too small. "
+        f"{RIGHT}.",
+        compute=_summed_squares,
+        example=_learner_sums_the_squares,
+    ),
+    Mistake(
+        name="scaled before normalising",
+        hint="You multiplied x by the weight BEFORE normalising: the normalisation then undoes "
+        "most of the scale. Normalise first, then scale and shift: "
+        f"{RIGHT}.",
+        compute=lambda x, weight, bias, eps: F.layer_norm(x * weight, x.shape[-1:], None, bias, eps),
+        example=_learner_scales_first,
+    ),
+)
+
+
+def _learner_squares_the_variance(x, weight, bias, eps):
+    mu = x.mean(-1, keepdim=True)
+    var = x.var(-1, keepdim=True, unbiased=False) ** 2  # "the variance is the square"
+    return weight * (x - mu) / torch.sqrt(var + eps) + bias
+
+
+MORE += (
+    Mistake(
+        name="variance squared",
+        hint="You squared the variance: the variance is already a mean of squares, "
+        "((x - mean) ** 2).mean(dim=-1, keepdim=True) (or x.var(dim=-1, unbiased=False)), and "
+        f"√(var + eps) its root. {RIGHT}.",
+        compute=lambda x, weight, bias, eps: (
+            (x - _stats(x)[0]) / torch.sqrt(_stats(x)[1] ** 2 + eps) * weight + bias
+        ),
+        example=_learner_squares_the_variance,
+    ),
+)

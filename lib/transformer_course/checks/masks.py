@@ -30,6 +30,7 @@ from .masks_reference import (
     reference,
     using_mask,
 )
+from .masks_slips import SLIPS
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: masks_learners) ---
@@ -268,6 +269,7 @@ MISTAKES = (
     draws_at_random(lambda scores, ids, pad_id: F.dropout(solution(scores, ids, pad_id), 0.1)),
     *MORE_MISTAKES,  # met in the seventh audit (masks_more)
     *NORMALISING_MISTAKES,  # met in the 41st read (masks_more)
+    *SLIPS,  # met in the round-43a battery (masks_slips)
 )
 
 

@@ -200,3 +200,153 @@ SLIP_MISTAKES = (
         example=learner.positions_from_1_to_length_minus_1,
     ),
 )
+
+
+# --- Met in the round-43a battery: the exponent read off the column, positions spread, −sin ---
+
+
+def _column_exponents(length: int, d_model: int) -> torch.Tensor:
+    """Column j's angle pos / 10000^(2j/d): the column index taken for i (sin even, cos odd)."""
+    pos = torch.arange(length, dtype=torch.float64)[:, None]
+    angle = pos / 10000 ** (2 * torch.arange(d_model, dtype=torch.float64) / d_model)  # (L, d)
+    pe = angle.sin()
+    pe[:, 1::2] = angle[:, 1::2].cos()
+    return pe
+
+
+def _minus_sin(length: int, d_model: int) -> torch.Tensor:
+    pe = _table(length, d_model)
+    pe[:, 1::2] = -pe[:, 0::2]  # cos(a + π/2) = −sin(a)
+    return pe
+
+
+def _learner_loops_over_columns(length, d_model):
+    pe = torch.zeros(length, d_model)
+    for p in range(length):
+        for j in range(0, d_model, 2):
+            pe[p, j] = math.sin(p / 10000 ** (2 * j / d_model))
+            pe[p, j + 1] = math.cos(p / 10000 ** (2 * (j + 1) / d_model))
+    return pe
+
+
+def _learner_odd_exponents(length, d_model):
+    pos = torch.arange(length).unsqueeze(1)
+    div = 10000 ** (torch.arange(1, d_model, 2) / d_model)  # (2i+1)/d for both
+    pe = torch.zeros(length, d_model)
+    pe[:, ::2], pe[:, 1::2] = torch.sin(pos / div), torch.cos(pos / div)
+    return pe
+
+
+def _learner_linspace(length, d_model):
+    pos = torch.linspace(0, length, steps=length).unsqueeze(1)
+    div = 10000 ** (torch.arange(0, d_model, 2) / d_model)
+    return torch.stack([torch.sin(pos / div), torch.cos(pos / div)], dim=-1).reshape(length, d_model)
+
+
+def _learner_shifts_the_cosine(length, d_model):
+    pos = torch.arange(length)[:, None].float()
+    angle = pos * torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2] = torch.sin(angle)
+    pe[:, 1::2] = torch.cos(angle + math.pi / 2)  # "cos is sin shifted by π/2"
+    return pe
+
+
+SLIP_MISTAKES += (
+    Mistake(
+        name="exponent 2·column",
+        hint="Your exponent is 2j/d_model with j the COLUMN (0, 1, 2, 3, …): the 2i in the "
+        "formula counts the PAIR's first column, so a sin/cos pair shares one frequency, "
+        "exponent 2i/d_model for columns 2i and 2i+1. Loop over the pairs, "
+        "for i in range(0, d_model, 2), and use i / d_model for both.",
+        compute=_column_exponents,
+        example=_learner_loops_over_columns,
+    ),
+    Mistake(
+        name="odd exponents for both",
+        hint="Your exponents are (2i+1)/d_model, from torch.arange(1, d_model, 2): the pairs' "
+        "exponents start at 0, torch.arange(0, d_model, 2) / d_model, so that column 0 is "
+        "sin(pos) itself.",
+        compute=lambda n, d: _table(n, d, power=lambda i, d: (2 * i + 1) / d),
+        example=_learner_odd_exponents,
+    ),
+    Mistake(
+        name="positions spread over 0 to length",
+        hint="Your positions run from 0 to length in `length` steps (torch.linspace(0, length, "
+        "length)), so they are not whole numbers: position p is the integer p, "
+        "torch.arange(length).",
+        compute=lambda n, d: _table(n, d, pos=torch.linspace(0, n, n, dtype=torch.float64)),
+        example=_learner_linspace,
+    ),
+    Mistake(
+        name="−sin in the odd columns",
+        hint="Your odd columns hold -sin(angle): cos(angle + π/2) is -sin, not cos. "
+        "Write torch.cos(angle) itself (or sin(angle + π/2), which is cos).",
+        compute=_minus_sin,
+        example=_learner_shifts_the_cosine,
+    ),
+)
+
+
+def _learner_forgets_the_base(length, d_model):
+    pos = torch.arange(length, dtype=torch.float32).unsqueeze(1)
+    freq = torch.arange(0, d_model, 2) / d_model  # the 10000 ** left out
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)
+    return pe
+
+
+def _learner_multiplies_the_base(length, d_model):
+    pos = torch.arange(length, dtype=torch.float32).unsqueeze(1)
+    div = 10000 * torch.arange(0, d_model, 2) / d_model  # 10000 ** (…) meant
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(pos / div), torch.cos(pos / div)
+    return pe
+
+
+def _pos_over_product(length: int, d_model: int) -> torch.Tensor:
+    pos = torch.arange(length, dtype=torch.float64)[:, None]
+    return interleaved(pos / (10000 * torch.arange(0, d_model, 2, dtype=torch.float64) / d_model))
+
+
+SLIP_MISTAKES += (
+    Mistake(
+        name="no 10000 power",
+        hint="Your angles are pos · 2i/d_model: the 10000 ** is missing, so the frequencies grow "
+        "with i instead of shrinking geometrically from 1 to 1/10000. The angle is "
+        "pos / 10000 ** (2i / d_model).",
+        compute=lambda n, d: interleaved(
+            torch.arange(n, dtype=torch.float64)[:, None] * torch.arange(0, d, 2, dtype=torch.float64) / d
+        ),
+        example=_learner_forgets_the_base,
+    ),
+    Mistake(
+        name="10000 times the exponent",
+        hint="You MULTIPLIED 10000 by 2i/d_model where it is RAISED to that power: "
+        "10000 * (2i/d) is 0 for the first pair (pos / 0: inf, then NaN). Write "
+        "10000 ** (2i / d_model) (or torch.pow(10000, 2i / d_model)).",
+        compute=_pos_over_product,
+        example=_learner_multiplies_the_base,
+    ),
+)
+
+
+def _learner_counts_cycles(length, d_model):
+    pos = torch.arange(length).float().unsqueeze(1)
+    freq = 1 / 10000 ** (torch.arange(0, d_model, 2) / d_model)  # "in cycles per position"
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2] = torch.sin(2 * math.pi * freq * pos)
+    pe[:, 1::2] = torch.cos(2 * math.pi * freq * pos)
+    return pe
+
+
+SLIP_MISTAKES += (
+    Mistake(
+        name="angles times 2π",
+        hint="Your angles are multiplied by 2π: the paper's angle is in radians already, "
+        "pos / 10000^(2i/d_model), so the first pair is sin(pos), cos(pos) (a full turn every "
+        "2π ≈ 6.3 positions), not one turn per position. Drop the 2π.",
+        compute=lambda n, d: _table(n, d, pos=2 * math.pi * torch.arange(n, dtype=torch.float64)),
+        example=_learner_counts_cycles,
+    ),
+)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from ..softmax import naive_softmax, stable_softmax
 from .harness import Exercise, Mistake, Result, check_then_batch, randn
 from .softmax_more import MORE_MISTAKES, softmax_in_float64_by_dtype
+from .softmax_slips import SLIPS
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -127,7 +128,8 @@ ON_A_BATCH = Mistake(
     name="max over dim=1 on a batch",
     hint="Right for a matrix, but not for a batch of them (B, Lq, Lk): something counts the "
     "dimensions from the front, which finds the last one only in 2-D: dim=1, [:, None] or "
-    ".unsqueeze(1), .view(-1, 1), .T, or a loop over the rows. Count from the end: the max and "
+    ".unsqueeze(1), .view(-1, 1), .T, a loop over the rows, or a softmax given no dim "
+    "(F.softmax(x), nn.Softmax()), which picks dim=0 in 3-D. Count from the end: the max and "
     "the sum over dim=-1, with keepdim=True.",
     compute=None,  # named by check_then_batch: right on the matrices, wrong on the batch
     example=partial(by_hand, max_dim=1),
@@ -262,6 +264,7 @@ MISTAKES = (
 
 
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in softmax_more
+MISTAKES += SLIPS  # met in the round-43a battery: in softmax_slips
 
 
 @learner_check
