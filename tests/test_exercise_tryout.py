@@ -992,7 +992,7 @@ def _(parts, ids):
     return F.layer_norm(x, (x.shape[-1],)) @ parts.token.weight.T
 
 
-@wrong("gpt_forward", "the final norm applied twice")
+@wrong("gpt_forward", "the final norm applied twice", named="final norm applied twice")
 def _(parts, ids):
     x = embed(parts, ids)
     for block in parts.blocks:

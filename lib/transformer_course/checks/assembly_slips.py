@@ -1,6 +1,8 @@
 """More of ``assembly``'s catalogue (the encoder-decoder forward): the slips met in the round-41
 battery of wrong answers, each with what gives it away and its hint (the examples are in
-``assembly_learners``).
+``assembly_learners``). ``ROUND_43B``, round 43b's (its examples here): the causal mask upside down
+or without its diagonal, a padding mask on the queries' axis, a position table of one's own
+written wrong.
 """
 
 from __future__ import annotations
@@ -10,16 +12,20 @@ import math
 import torch
 
 from . import assembly_learners as learner
+from .assembly_positions import POSITION_MISTAKES, learners_forward
 from .describe import same
 from .harness import Mistake
 
 EMBED = "parts.embedding(ids) * math.sqrt(d_model) + parts.positions[: ids.shape[1]]"
 
 
-def _forward(parts, src, trg_in, *, factors=(None, None), positions=None, src_keys=None, trg_keys=None):
+def _forward(
+    parts, src, trg_in, *, factors=(None, None), positions=None, src_keys=None, trg_keys=None, causal=None
+):
     """The forward pass with masks built here, the source and target embeddings scaled by
     ``factors`` (√d_model where None), ``positions(parts, ids)`` in place of the first L rows,
-    and the padding masks given as the keys each may see ("real" tokens, right, or "pad")."""
+    the padding masks given as the keys each may see ("real" tokens, right, or "pad"; or a mask
+    to use as it is), and ``causal(Lt)`` in place of the (Lt, Lt) lower triangle."""
     d = parts.embedding.embedding_dim
     rows = positions or (lambda parts, ids: parts.positions[: ids.shape[1]])
 
@@ -29,12 +35,16 @@ def _forward(parts, src, trg_in, *, factors=(None, None), positions=None, src_ke
     def keys(ids, which):
         return ((ids == parts.pad_id) if which == "pad" else (ids != parts.pad_id))[:, None, None, :]
 
-    src_mask = keys(src, src_keys)
+    src_mask = src_keys if isinstance(src_keys, torch.Tensor) else keys(src, src_keys)
     memory = parts.encoder(embed(src, factors[0]), src_mask)
     length = trg_in.shape[1]
     own = trg_keys if trg_keys is not None and not isinstance(trg_keys, str) else keys(trg_in, trg_keys)
-    trg_mask = torch.ones(length, length, dtype=torch.bool).tril() & own
+    trg_mask = (causal or _lower)(length) & own
     return parts.output(parts.decoder(embed(trg_in, factors[1]), memory, trg_mask, src_mask))
+
+
+def _lower(length):
+    return torch.ones(length, length, dtype=torch.bool).tril()
 
 
 def _padding_inverted(fn, case, got) -> bool:
@@ -165,4 +175,85 @@ MORE = (
         recognise=_softmax_elsewhere,
         example=learner.softmax_over_positions,
     ),
+)
+
+
+# --- Round 43b's battery (examples here): the causal mask drawn wrong, a padding mask on the
+# queries' axis; the positions' slips are in assembly_positions ---
+
+
+def _on_the_queries(parts, src, trg_in):
+    """The target's padding on the queries' axis, (B, 1, Lt, 1): rows of <pad> hidden, not columns."""
+    return _forward(parts, src, trg_in, trg_keys=(trg_in != parts.pad_id)[:, None, :, None])
+
+
+def _source_on_the_queries(parts, src, trg_in):
+    """The source's padding as (B, 1, Ls, 1), for the encoder and the cross-attention alike."""
+    return _forward(parts, src, trg_in, src_keys=(src != parts.pad_id)[:, None, :, None])
+
+
+def masks_with_triu(parts, src, trg_in):
+    return learners_forward(parts, src, trg_in, trg_mask=lambda n: torch.triu(torch.ones(n, n)).bool())
+
+
+def masks_strictly_below(parts, src, trg_in):
+    return learners_forward(parts, src, trg_in, trg_mask=lambda n: torch.ones(n, n).tril(-1) > 0)
+
+
+def pads_the_queries(parts, src, trg_in):
+    d_model = parts.embedding.embedding_dim
+    embed = lambda ids: parts.embedding(ids) * d_model**0.5 + parts.positions[: ids.shape[1]]  # noqa: E731
+    src_mask = (src != parts.pad_id)[:, None, None, :]
+    memory = parts.encoder(embed(src), src_mask)
+    keep = (trg_in != parts.pad_id)[:, None, :, None]  # (B, 1, Lt, 1)
+    causal = torch.ones(trg_in.shape[1], trg_in.shape[1], dtype=torch.bool).tril()
+    return parts.output(parts.decoder(embed(trg_in), memory, causal & keep, src_mask))
+
+
+def pads_the_source_queries(parts, src, trg_in):
+    d_model = parts.embedding.embedding_dim
+    embed = lambda ids: parts.embedding(ids) * math.sqrt(d_model) + parts.positions[: ids.shape[1]]  # noqa: E731
+    src_mask = (src != parts.pad_id).unsqueeze(1).unsqueeze(-1)  # (B, 1, Ls, 1)
+    memory = parts.encoder(embed(src), src_mask)
+    n = trg_in.shape[1]
+    trg_mask = torch.tril(torch.ones(n, n, dtype=torch.bool)) & (trg_in != parts.pad_id)[:, None, None]
+    return parts.output(parts.decoder(embed(trg_in), memory, trg_mask, src_mask))
+
+
+ROUND_43B = (
+    Mistake(
+        name="causal mask upside down",
+        hint="Your target's causal mask is upper-triangular (triu): each token sees itself and the "
+        "tokens AFTER it, the very ones it must predict. Position i may see 0 … i, the lower "
+        "triangle: causal_mask(Lt), or torch.ones(Lt, Lt, dtype=torch.bool).tril().",
+        compute=lambda parts, src, trg_in: _forward(parts, src, trg_in, causal=lambda n: _lower(n).T),
+        example=masks_with_triu,
+    ),
+    Mistake(
+        name="causal mask without the diagonal",
+        hint="Your target's causal mask hides the diagonal too (tril(-1)): each token must see "
+        "itself, and the first (<bos>) then sees nothing at all. Position i may see 0 … i: "
+        "causal_mask(Lt), or torch.ones(Lt, Lt, dtype=torch.bool).tril().",
+        compute=lambda parts, src, trg_in: _forward(parts, src, trg_in, causal=lambda n: _lower(n).tril(-1)),
+        example=masks_strictly_below,
+    ),
+    Mistake(
+        name="target padding on the queries' axis",
+        hint="Your target's padding mask is (B, 1, Lt, 1): it hides the ROWS of <pad> (what a "
+        "<pad> query may see), and every real token still reads the <pad> keys. A mask's last "
+        "axis is the keys: padding_mask(trg_in, parts.pad_id), (B, 1, 1, Lt), or "
+        "(trg_in != pad_id)[:, None, None, :].",
+        compute=_on_the_queries,
+        example=pads_the_queries,
+    ),
+    Mistake(
+        name="source padding on the queries' axis",
+        hint="Your source's padding mask is (B, 1, Ls, 1): it hides the ROWS of <pad> (what a <pad> "
+        "query may see), and every token still reads the <pad> keys (in the decoder's "
+        "cross-attention it only fits when Ls = Lt). A mask's last axis is the keys: "
+        "padding_mask(src, parts.pad_id), (B, 1, 1, Ls), or (src != pad_id)[:, None, None, :].",
+        compute=_source_on_the_queries,
+        example=pads_the_source_queries,
+    ),
+    *POSITION_MISTAKES,  # a position table of their own, or the table misread: assembly_positions
 )

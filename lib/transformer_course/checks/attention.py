@@ -14,7 +14,7 @@ from ..attention import attention_scores
 from . import attention_learners as learner  # noqa: F401 (the examples of attention_more)
 from .attention_more import MORE_SCORES_MISTAKES
 from .attention_scalings import KEY_COUNT_MISTAKES, on_a_probe_too
-from .attention_slips import SLIP_SCORES_MISTAKES
+from .attention_slips import ROUND_43B, SLIP_SCORES_MISTAKES
 from .harness import Exercise, Mistake, Result, check_then_batch, randn
 from .stale import learner_check
 
@@ -209,6 +209,7 @@ SCORES_MISTAKES += (
     ),
 ) + MORE_SCORES_MISTAKES  # met in round 41's battery: in attention_more
 SCORES_MISTAKES += KEY_COUNT_MISTAKES + SLIP_SCORES_MISTAKES  # round 42: attention_scalings, _slips
+SCORES_MISTAKES += ROUND_43B  # round 43b's battery: in attention_slips
 
 
 @learner_check

@@ -2,9 +2,12 @@
 battery (the scores shifted by their max, divided by a constant, with the queries or keys
 normalised, squashed by an activation, the future masked with −∞), each with what it computes
 (or how it is recognised) and its hint; the learner-style examples are in ``attention_learners``.
+Round 43b's (``ROUND_43B``): chapter 04's whole weights, scaled, softmaxed over the queries.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -96,5 +99,29 @@ SLIP_SCORES_MISTAKES = (
         compute=None,
         recognise=_a_constant_times,
         example=learner.scales_by_the_notebooks_d_k,
+    ),
+)
+
+
+def _softmaxed_over_the_queries(q, k):
+    """softmax(q·kᵀ / √d_k) over dim=-2: (…, Lq, Lk), each COLUMN summing to 1."""
+    return torch.softmax(_scores(q, k) / math.sqrt(q.shape[-1]), dim=-2)
+
+
+def softmaxes_the_columns(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """A learner's: chapter 04's weights, with the softmax's dim counted from the front."""
+    d_k = k.size(-1)
+    return (q @ k.mT / d_k**0.5).softmax(dim=q.dim() - 2)
+
+
+ROUND_43B = (
+    Mistake(
+        name="scaled and softmaxed over the queries",
+        hint="You returned chapter 04's weights, scaled by √d_k and softmaxed, and over the QUERIES "
+        "(dim=-2, each column summing to 1) at that. This exercise wants only the raw scores, "
+        "q @ k.transpose(-2, -1): no scale, no softmax (chapter 04 adds both, the softmax over "
+        "the keys, dim=-1).",
+        compute=_softmaxed_over_the_queries,
+        example=softmaxes_the_columns,
     ),
 )

@@ -17,7 +17,7 @@ from ..generation import generate
 from . import generation_learners as learner
 from .generation_learners import by_hand
 from .generation_more import MORE_MISTAKES
-from .generation_slips import SLIPS
+from .generation_slips import ROUND_43B, ROUND_43B_FIRST, SLIPS
 from .harness import Exercise, Mistake, Result, check_function, varies_between_calls
 from .stale import learner_check
 
@@ -335,8 +335,8 @@ MISTAKES = (
     ),
     IDS_AS_FLOATS,  # last: floats are never the ids, right values or not
 )
-MISTAKES += MORE_MISTAKES  # met in the ninth audit: generation_more
-MISTAKES += SLIPS  # round 42b's battery: generation_slips
+MISTAKES += ROUND_43B_FIRST + MORE_MISTAKES  # the ninth audit: generation_more (43b's: _slips)
+MISTAKES += SLIPS + ROUND_43B  # round 42b's and 43b's batteries: generation_slips
 
 
 @learner_check

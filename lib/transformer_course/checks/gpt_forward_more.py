@@ -15,6 +15,7 @@ import torch
 
 from ..masks import causal_mask
 from . import gpt_forward_learners as learner
+from .gpt_forward_slips import ROUND_43B
 from .gpt_parts import CASE_D, CASE_L, CASE_MAX_LEN, CASE_V, forward
 from .harness import Mistake, fresh, varies_between_calls
 
@@ -171,4 +172,5 @@ MORE_MISTAKES = (
         error=r"NameError: name 'model' is not defined",
         example=learner.calls_the_trained_model,
     ),
+    *ROUND_43B,  # round 43b's battery: in gpt_forward_slips
 )

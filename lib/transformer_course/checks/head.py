@@ -18,7 +18,7 @@ from . import head_learners as learner  # noqa: F401 (the examples of head_slips
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
 from .head_more import MORE_MISTAKES
 from .head_scaling import FIXED_D_K, HALVED_D_K, PRODUCT_MISTAKES
-from .head_slips import SLIPS
+from .head_slips import ROUND_43B, SLIPS
 from .head_variants import variant
 from .stale import learner_check
 
@@ -229,7 +229,8 @@ MISTAKES = (
     ),
     Mistake(
         name="d_k without the root",
-        hint="You divided by d_k; the scale is its square root, √d_k (math.sqrt(d_k)).",
+        hint="You divided by d_k; the scale is its square root, √d_k (math.sqrt(d_k)). (Scaling both "
+        "q and k by 1/√d_k does the same: scale one of them, or the scores, once.)",
         compute=partial(variant, scores_by=lambda s, x, q, v: s / q.shape[-1]),
         example=partial(by_hand, scale="d_k unsquared"),
     ),
@@ -327,7 +328,7 @@ MISTAKES = (
 
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in head_more
 MISTAKES += PRODUCT_MISTAKES  # met in the forty-first read
-MISTAKES += SLIPS  # round 42b's battery: in head_slips
+MISTAKES += SLIPS + ROUND_43B  # round 42b's and 43b's batteries: in head_slips
 
 
 def _learner_scales_late(x, w_q, w_k, w_v, where):

@@ -1,7 +1,8 @@
 """More of exercise 04b's catalogue (``head``): the wrong answers met in round 42b's battery (the
 softmax written by hand and normalised wrong, queries and keys never projected, cosine scores,
 batch code on one sentence), each with what it computes and its hint; the learner-style examples
-are in ``head_learners``.
+are in ``head_learners``. Round 43b's (``ROUND_43B``, examples here): a by-hand softmax shifted by
+each key's max instead of each query's, the values projected with W_Q.
 """
 
 from __future__ import annotations
@@ -97,5 +98,62 @@ SLIPS = (
         error=r"batch1 must be a 3D tensor|Dimension out of range \(expected to be in range of \[-2, 1\], "
         r"but got 2\)",
         example=learner.uses_bmm_on_one_sentence,
+    ),
+)
+
+
+def _shifted_by_the_columns(scores):
+    """exp(s − each COLUMN's max) / row sum: (L, L); the shift differs within a row, so it shows."""
+    e = (scores - scores.amax(dim=-2, keepdim=True)).exp()
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+def shifts_by_the_wrong_max(x, w_q, w_k, w_v):
+    """A learner's stable softmax, its max taken over dim=0: (L, d_v), (L, L)."""
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    scores = q @ k.T / math.sqrt(k.shape[1])
+    e = torch.exp(scores - scores.max(dim=0, keepdim=True).values)
+    weights = e / e.sum(dim=1, keepdim=True)
+    return weights @ v, weights
+
+
+def projects_the_values_with_w_q(x, w_q, w_k, w_v):
+    """A learner's copy-paste: v = x @ w_q."""
+    q, k, v = x @ w_q, x @ w_k, x @ w_q
+    weights = torch.softmax(q @ k.T / math.sqrt(q.shape[-1]), dim=-1)
+    return weights @ v, weights
+
+
+def roots_with_torch(x, w_q, w_k, w_v):
+    """A learner's: torch.sqrt given the int d_k."""
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    weights = torch.softmax(q @ k.T / torch.sqrt(k.shape[-1]), dim=-1)
+    return weights @ v, weights
+
+
+ROUND_43B = (
+    Mistake(
+        name="torch.sqrt of a number",
+        hint="torch.sqrt takes a tensor, and d_k is a plain int (q.shape[-1]): use math.sqrt(d_k) "
+        "or d_k ** 0.5.",
+        compute=None,
+        error=r"sqrt\(\): argument 'input' \(position 1\) must be Tensor, not (int|float)",
+        example=roots_with_torch,
+    ),
+    Mistake(
+        name="softmax shifted by each key's max",
+        hint="Your softmax by hand subtracts each COLUMN's max (scores.max(dim=0), or dim=-2): the "
+        "shift must be one number per ROW, the row the softmax normalises, or the weights change. "
+        "Subtract scores.max(dim=-1, keepdim=True).values, or use torch.softmax(scores, dim=-1), "
+        "which does it for you.",
+        compute=_using(_shifted_by_the_columns),
+        example=shifts_by_the_wrong_max,
+    ),
+    Mistake(
+        name="V projected with W_Q",
+        hint="Your weights are right, but the values are projected with w_q: V = x @ w_v (a "
+        "copy-paste slip?). The output is weights @ (x @ w_v), shaped (L, d_v).",
+        compute=lambda x, w_q, w_k, w_v: _weighed(x, w_q, w_k, w_q, lambda s: s.softmax(dim=-1)),
+        example=projects_the_values_with_w_q,
     ),
 )

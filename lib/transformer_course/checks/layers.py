@@ -22,7 +22,7 @@ from .add_norm import add_norm_chain, layer_mistakes
 from .harness import Exercise, Mistake, Result, check_function
 from .layer_errors import float_mask, weights_taken
 from .layers_more import MORE_MISTAKES
-from .layers_slips import FIRST, MORE
+from .layers_slips import FIRST, MORE, ROUND_43B
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -326,7 +326,7 @@ MISTAKES = (
 
 
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in layers_more
-MISTAKES = FIRST + MISTAKES + MORE  # the round-41 battery: in layers_slips
+MISTAKES = FIRST + MISTAKES + MORE + ROUND_43B  # the round-41 and 43b batteries: in layers_slips
 
 
 @learner_check

@@ -22,6 +22,7 @@ from .loss_learners import loss_by_hand
 from .loss_more import BACKWARD_INSIDE, MORE_MISTAKES, another_model, arguments_swapped
 from .loss_reductions import REDUCTION_MISTAKES
 from .loss_reference import loss_reference
+from .loss_slips import DETACHED_LOGITS, reaches_no_weight
 from .stale import learner_check
 from .train_step_more import with_gradients_on
 
@@ -349,6 +350,8 @@ def check_teacher_forcing_loss(learner_fn: Callable) -> Result:
             )
         if NO_GRADIENT.recognise(learner_fn, cases[0], got):
             return Result(WRONG, NO_GRADIENT.hint)
+        if reaches_no_weight(got, case[0]):  # a graph of its own, cut from the model (loss_slips)
+            return Result(WRONG, DETACHED_LOGITS)
         if any(p.grad is not None for p in case[0].parameters()):
             return Result(WRONG, BACKWARD_INSIDE)
     return result

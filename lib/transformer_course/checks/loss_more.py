@@ -21,6 +21,7 @@ from .describe import same
 from .harness import Mistake, fresh
 from .loss_reductions import per_position
 from .loss_reference import loss_reference
+from .loss_slips import ROUND_43B
 
 
 def _last_real_left_out(model, src, trg, pad_id):
@@ -275,6 +276,7 @@ MORE_MISTAKES = (
         recognise=partial(_scaled_by, factors=(lambda v: v,)),
         example=learner.averages_over_the_vocabulary_too,
     ),
+    *ROUND_43B,  # round 43b's battery: in loss_slips
 )
 
 

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from . import multi_head_learners as learner
 from .attention_more import ignores_arguments
 from .harness import Mistake, draws_at_random
+from .multi_head_slips import ROUND_43B
 
 
 def _heads(x, w_q, w_k, w_v, num_heads, *, divide=None, late=False, keys_first=False, normalise=None):
@@ -274,6 +275,7 @@ MORE_MISTAKES += (
         recognise=_never_reads("w_v"),
         example=learner.leaves_v_unprojected,
     ),
+    *ROUND_43B,  # round 43b's battery: in multi_head_slips
     # after the weights that are never read: a layer made inside draws too, but its weights are the cause
     draws_at_random(partial(learner.by_hand, dropout=True)),
 )
