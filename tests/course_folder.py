@@ -63,3 +63,21 @@ def git(folder: Path, *args: str, ok: bool = True) -> subprocess.CompletedProces
     run = subprocess.run(["git", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 or not ok, run.stderr
     return run
+
+
+def author_and_clone(tmp_path: Path, pull_rebase: str | None = None) -> tuple[Path, Path]:
+    """(author's course under git, learner's clone with ``pull.rebase`` set when given): the
+    learner has run `make lab` once (their workspace synced)."""
+    from transformer_course.workspace import Workspace
+
+    (tmp_path / "author").mkdir()
+    author = make_course(tmp_path / "author")
+    (author / ".gitignore").write_text("/workspace/\n")
+    git(author, "init", "-q", "-b", "main")
+    git(author, "add", "-A")
+    git(author, "commit", "-qm", "course")
+    git(tmp_path, "clone", "-q", str(author), "learner")
+    if pull_rebase is not None:
+        git(tmp_path / "learner", "config", "pull.rebase", pull_rebase)
+    Workspace.of(tmp_path / "learner").sync()
+    return author, tmp_path / "learner"

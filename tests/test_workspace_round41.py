@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from course_folder import GIT_ENV, git, lab, make_course, needs_git, notebook
+from course_folder import GIT_ENV, author_and_clone, git, lab, make_course, needs_git, notebook
 from transformer_course import workspace
 from transformer_course.workspace import BACKUPS, Workspace, main
 
@@ -24,15 +24,7 @@ CHAPTER = "01_embeddings.ipynb"
 @pytest.fixture
 def clone(tmp_path):
     """(author's course, learner's clone): the learner has run `make lab` once."""
-    (tmp_path / "author").mkdir()
-    author = make_course(tmp_path / "author")
-    (author / ".gitignore").write_text("/workspace/\n")
-    git(author, "init", "-q", "-b", "main")
-    git(author, "add", "-A")
-    git(author, "commit", "-qm", "course")
-    git(tmp_path, "clone", "-q", str(author), "learner")
-    Workspace.of(tmp_path / "learner").sync()
-    return author, tmp_path / "learner"
+    return author_and_clone(tmp_path)
 
 
 def course_update(author: Path) -> str:

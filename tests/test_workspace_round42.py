@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from course_folder import GIT_ENV, git, make_course, needs_git, notebook
+from course_folder import GIT_ENV, author_and_clone, git, make_course, needs_git, notebook
 from transformer_course.workspace import Workspace, main
 
 CHAPTER = "01_embeddings.ipynb"
@@ -22,16 +22,7 @@ CHAPTER = "01_embeddings.ipynb"
 @pytest.fixture
 def clone(tmp_path):
     """(author's course, learner's clone): the learner has run `make lab` once."""
-    (tmp_path / "author").mkdir()
-    author = make_course(tmp_path / "author")
-    (author / ".gitignore").write_text("/workspace/\n")
-    git(author, "init", "-q", "-b", "main")
-    git(author, "add", "-A")
-    git(author, "commit", "-qm", "course")
-    git(tmp_path, "clone", "-q", str(author), "learner")
-    git(tmp_path / "learner", "config", "pull.rebase", "true")
-    Workspace.of(tmp_path / "learner").sync()
-    return author, tmp_path / "learner"
+    return author_and_clone(tmp_path, pull_rebase="true")
 
 
 def course_update(author: Path, name: str = CHAPTER) -> str:

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from course_folder import GIT_ENV, git, lab, make_course, needs_git, notebook
+from course_folder import GIT_ENV, author_and_clone, git, lab, make_course, needs_git, notebook
 from transformer_course.workspace import Workspace, main
 
 COMMITTED_HERE = "changed by a commit of yours in chapters/"
@@ -21,16 +21,7 @@ CHAPTER = "01_embeddings.ipynb"
 @pytest.fixture
 def clone(tmp_path):
     """(author's course, learner's clone): the learner has run `make lab` once; `git pull` merges."""
-    (tmp_path / "author").mkdir()
-    author = make_course(tmp_path / "author")
-    (author / ".gitignore").write_text("/workspace/\n")
-    git(author, "init", "-q", "-b", "main")
-    git(author, "add", "-A")
-    git(author, "commit", "-qm", "course")
-    git(tmp_path, "clone", "-q", str(author), "learner")
-    git(tmp_path / "learner", "config", "pull.rebase", "false")
-    Workspace.of(tmp_path / "learner").sync()
-    return author, tmp_path / "learner"
+    return author_and_clone(tmp_path, pull_rebase="false")
 
 
 def commit_mine(course: Path, text: str = "my commit of chapters/") -> str:
