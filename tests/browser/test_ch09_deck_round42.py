@@ -163,14 +163,13 @@ def test_in_a_phones_window_the_controls_stay_inside_it(notebook, lab, browser):
         shutdown_kernels(lab)
 
 
-def test_the_checkpoints_slide_fits_with_its_paragraph(lab, browser):
-    page = browser.new_page(viewport=SCREEN)
+def checkpoints_slide_fits(page) -> None:
+    """On ``page``, chapter 09 executed (test_chapter09_once.py): the slide of `reached = …` and
+    its fragments fit and show the paragraph. Leaves the deck, pass or fail."""
+    page.set_viewport_size(SCREEN)
     shots = BUILD / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     try:
-        open_notebook(page, lab, "09_a_gpt_that_writes.ipynb")
-        run_all(page)
-        wait_executed(page, timeout_s=300)
         at = present_from(page, "reached = {w:")
         problems, paragraph_shown = {}, False
         for step in range(8):  # the slide's fragments, then the first step past it
@@ -191,8 +190,6 @@ def test_the_checkpoints_slide_fits_with_its_paragraph(lab, browser):
         assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
     finally:
         stop_deck(page)
-        page.close()
-        shutdown_kernels(lab)
 
 
 # Whether a cell starting with ``start`` is on screen and shown (not a fragment still to come).
