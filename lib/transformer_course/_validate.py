@@ -343,29 +343,39 @@ def like(name: str, x: torch.Tensor, reference: torch.Tensor, what: str, *, fix:
         )
 
 
-def like_weights(name: str, x: torch.Tensor, weight: torch.Tensor) -> None:
+def like_weights(name: str, x: torch.Tensor, weight: torch.Tensor, *, norm: bool = False) -> None:
     """An input on the device and in the dtype of the layer's ``weight`` (float64 into a float32
     layer fails inside the matmul with an error that names neither). Under autocast on x's
-    device any dtype but float64 is cast for the matmuls, as PyTorch's layers take it: a
-    bfloat16 x into a float32 layer is autocast's usual case (a layer's output fed on)."""
-    if x.dtype != weight.dtype and _autocast_casts(x, weight):
+    device, what autocast casts is taken as PyTorch's layers take it: a bfloat16 x into a float32
+    layer is autocast's usual case (a layer's output fed on). ``norm``: the layer has a LayerNorm,
+    which the CPU's autocast does not cast (see ``_autocast_casts``)."""
+    if x.dtype != weight.dtype and _autocast_casts(x, weight, norm=norm):
         same_device(name, x, weight.device, "this layer's weights")
         return
     like(name, x, weight, "this layer's weights", fix=f", or the layer with .to({x.dtype})")
 
 
-def _autocast_casts(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether autocast, on for x's device, runs a float32 layer on a half-precision x, as it
-    does a layer's output fed on: it casts both for a matmul, and a LayerNorm takes a bfloat16 or
-    float16 x with float32 weights. Not a half-precision layer given float32 (the CPU's autocast
-    leaves layer_norm alone: "mixed dtype (CPU): expect parameter to have scalar type of Float"),
-    nor float64, which autocast leaves as it is."""
-    device = x.device.type
-    try:
-        on = torch.is_autocast_enabled(device)
-    except RuntimeError:  # a device type autocast does not know (meta)
+def _autocast_casts(x: torch.Tensor, weight: torch.Tensor, *, norm: bool = False) -> bool:
+    """Whether autocast, on for x's device, runs the layer on x although their dtypes differ.
+    Matmuls only (attention, nn.MultiheadAttention): autocast casts x and the weights to its
+    dtype, whichever of float32, bfloat16 and float16 each is; never float64, which it leaves as
+    it is (the matmul then fails inside torch: "expected m1 and m2 to have the same dtype").
+    With a LayerNorm (``norm``): only a float32 layer on a half-precision x, as a LayerNorm takes
+    a bfloat16 or float16 x with float32 weights; not a half-precision layer given another dtype
+    (the CPU's autocast leaves layer_norm alone: "mixed dtype (CPU): expect parameter to have
+    scalar type of Float")."""
+    if not autocast_on(x) or torch.float64 in (x.dtype, weight.dtype):
         return False
-    return on and weight.dtype == torch.float32 and x.dtype in (torch.bfloat16, torch.float16)
+    halves = (torch.bfloat16, torch.float16)
+    return not norm or (weight.dtype == torch.float32 and x.dtype in halves)
+
+
+def autocast_on(x: torch.Tensor) -> bool:
+    """Whether autocast is on for x's device (False on one it does not know, such as meta)."""
+    try:
+        return torch.is_autocast_enabled(x.device.type)
+    except RuntimeError:  # "unknown device type for autocast"
+        return False
 
 
 def function(name: str, fn: object, what: str) -> None:

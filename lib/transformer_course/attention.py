@@ -381,11 +381,11 @@ class MultiHeadAttention(nn.Module):
         k and v (B, h, Lk, d_head)."""
         if query is key and key is value:
             # Self-attention: one matmul for Q, K and V together is faster than three.
-            w = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])  # (3·d, d)
+            w = _stacked(self.q_proj.weight, self.k_proj.weight, self.v_proj.weight)  # (3·d, d)
             b = (
                 None
                 if self.q_proj.bias is None
-                else torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
+                else _stacked(self.q_proj.bias, self.k_proj.bias, self.v_proj.bias)
             )
             q, k, v = F.linear(query, w, b).chunk(3, dim=-1)  # (B, L, 3·d_model) → 3 × (B, L, d_model)
         else:
@@ -416,3 +416,14 @@ class MultiHeadAttention(nn.Module):
                 proj.bias.copy_(b)
         self.out_proj.load_state_dict(mha.out_proj.state_dict())
         return self
+
+
+def _stacked(*tensors: torch.Tensor) -> torch.Tensor:
+    """The projections' weights (or biases), one on top of the other. Under autocast, out of it:
+    its cat fails inside torch for weights in the other half precision ("Unexpected floating
+    ScalarType in at::autocast::prioritize": float16 weights under bfloat16's autocast), which
+    nn.MultiheadAttention, holding them stacked, never meets; F.linear casts them after."""
+    if _validate.autocast_on(tensors[0]):
+        with torch.autocast(tensors[0].device.type, enabled=False):
+            return torch.cat(tensors)
+    return torch.cat(tensors)

@@ -51,17 +51,16 @@ class History:
         return self.losses[-1]
 
     def smoothed(self, window: int = 20) -> list[float]:
-        """Running mean of the loss over the last ``window`` steps (fewer at the start)."""
+        """Running mean of the loss over the last ``window`` steps (fewer at the start), as
+        Python floats. Summed in float64 whatever each loss's dtype: a float16 total would
+        overflow past 65504 (inf), a bfloat16 one would drop what its 8 bits cannot hold."""
         window = _validate.positive_int("window", window)
-        for i, loss in enumerate(self.losses):  # "a" or None would fail at +=, naming neither
-            tensor = isinstance(loss, torch.Tensor) and _is_number(loss)  # a 0-D loss, as loss_fn returns it
-            if isinstance(loss, bool) or not (isinstance(loss, numbers.Real) or tensor):
-                raise ValueError(f"losses must hold numbers, got {loss!r:.40} at losses[{i}]")
+        values = [_loss_value(i, loss) for i, loss in enumerate(self.losses)]
         out, total = [], 0.0
-        for i, loss in enumerate(self.losses):
-            total += loss
+        for i, value in enumerate(values):
+            total += value
             if i >= window:
-                total -= self.losses[i - window]
+                total -= values[i - window]
             out.append(total / min(i + 1, window))
         return out
 
@@ -74,6 +73,15 @@ class History:
             got = _validate.shown(value)
             raise ValueError(f"value must be a number (what was measured at step {step}), got {got}")
         self.evals.setdefault(name, []).append((step, float(value)))
+
+
+def _loss_value(i: int, loss: object) -> float:
+    """losses[i] as a Python float (float64): a number or a one-element tensor, as loss_fn
+    returns it. "a" or None would fail in the sum, naming neither."""
+    kind = isinstance(loss, numbers.Real | torch.Tensor) and not isinstance(loss, bool)
+    if not kind or not _is_number(loss):  # an int beyond a float's range too
+        raise ValueError(f"losses must hold numbers, got {loss!r:.40} at losses[{i}]")
+    return float(loss)
 
 
 def _is_number(value: object) -> bool:

@@ -44,6 +44,14 @@ class KVCache:
     ``keys[i]`` and ``values[i]``: layer i's, each (B, h, t, d_head), or None while empty.
     ``ids``: (B, t), the tokens cached so far; the model reads padding from them and
     places the next token at position t = ``length``.
+
+    ``torch.compile(model.step, fullgraph=True)`` compiles the cached step whole, the cache an
+    argument (three graphs: the prompt's, then two steps', after which t is dynamic and no step
+    compiles again). One thing it cannot do:
+    a cache filled under ``torch.inference_mode()`` is copied out of it by its next eager step,
+    but a compiled step cannot ask (dynamo cannot call ``is_inference()``) and PyTorch refuses
+    its write ("Inplace update to inference tensor outside InferenceMode"): continue such a
+    cache under ``torch.inference_mode()``, or with one eager step first.
     """
 
     def __init__(self, num_layers: int, max_len: int):
@@ -154,7 +162,7 @@ class KVCache:
                 self._buffers[layer][0][:, :, : past_k.shape[2]] = past_k
                 self._buffers[layer][1][:, :, : past_v.shape[2]] = past_v
         key_room, value_room = self._buffers[layer]
-        if key_room.is_inference() and not torch.is_inference_mode_enabled():
+        if _inference_outside(key_room):
             # Filled under torch.inference_mode(): its tensors cannot be written outside it (a raw
             # RuntimeError). One copy makes them ordinary tensors, and the cache goes on.
             key_room, value_room = self._buffers[layer] = (key_room.clone(), value_room.clone())
@@ -181,6 +189,15 @@ def _detached(value: object) -> object:
     if isinstance(value, torch.Tensor) and value.grad_fn is not None:
         return value.detach()
     return value
+
+
+def _inference_outside(buffer: torch.Tensor) -> bool:
+    """Whether ``buffer`` was made under torch.inference_mode() and is written outside it.
+    Not asked while torch.compile traces: dynamo cannot call is_inference() (a graph break
+    it calls fundamental), so a compiled step does not copy such a buffer (see ``KVCache``)."""
+    if torch.compiler.is_compiling():
+        return False
+    return buffer.is_inference() and not torch.is_inference_mode_enabled()
 
 
 def _key_dtype(x: torch.Tensor) -> torch.dtype:

@@ -67,7 +67,7 @@ class FeedForward(nn.Module):
         self.dropout = nn.Dropout(_validate.dropout(dropout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_hidden("x", x, self.d_model, self.linear1.weight)
+        _check_hidden("x", x, self.d_model, self.linear1.weight, norm=False)  # Linears only
         return self._forward(x)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -298,7 +298,8 @@ class DecoderLayer(_Layer):
     ) -> torch.Tensor:
         """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
         _check_hidden("x", x, self.d_model, self.norm1.weight)
-        _check_hidden("memory", memory, self.d_model, self.norm1.weight)
+        # memory meets only the cross-attention's matmuls, no LayerNorm
+        _check_hidden("memory", memory, self.d_model, self.norm1.weight, norm=False)
         if memory.shape[0] != x.shape[0]:
             raise ValueError(
                 f"memory must have the batch size of x ({x.shape[0]}), got shape {tuple(memory.shape)}"
@@ -327,11 +328,14 @@ class DecoderLayer(_Layer):
         return self.add_norm3._forward(x, self.feed_forward._forward)
 
 
-def _check_hidden(name: str, x: torch.Tensor, d_model: int, weight: torch.Tensor) -> None:
-    """(B, L, d_model), on the device and in the dtype of the layer's ``weight``."""
+def _check_hidden(
+    name: str, x: torch.Tensor, d_model: int, weight: torch.Tensor, *, norm: bool = True
+) -> None:
+    """(B, L, d_model), on the device and in the dtype of the layer's ``weight``, or in one that
+    autocast casts (``_validate.like_weights``; ``norm``: x goes through a LayerNorm)."""
     _validate.tensor(name, x, ndim=3, floating=True)
     _validate.size(name, x, -1, d_model, "d_model")
-    _validate.like_weights(name, x, weight)
+    _validate.like_weights(name, x, weight, norm=norm)
 
 
 def _dropout(dropout: nn.Dropout, x: torch.Tensor) -> torch.Tensor:

@@ -218,7 +218,9 @@ class DecoderOnlyTransformer(_LanguageModelBase):
         """ids (B, t + T), every token so far, the last T new → (B, 1, T, t + T): new token i
         may attend to positions ≤ t + i that are not padding. None when one new token may
         attend to every position (no padding): the common case, which needs no mask."""
-        if new == 1 and not bool((ids == self.config.pad_id).any()):
+        # Compiled (torch.compile(model.step, fullgraph=True)), the ids cannot be read: the
+        # padding mask is made whether or not there is padding, the same attention either way.
+        if new == 1 and not _validate.mapped(ids) and not bool((ids == self.config.pad_id).any()):
             return None
         allowed = self.padding_mask(ids)  # (B, 1, 1, t + T)
         if new > 1:  # e.g. the prompt: each new token must not see the new ones after it
