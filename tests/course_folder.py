@@ -81,3 +81,33 @@ def author_and_clone(tmp_path: Path, pull_rebase: str | None = None) -> tuple[Pa
         git(tmp_path / "learner", "config", "pull.rebase", pull_rebase)
     Workspace.of(tmp_path / "learner").sync()
     return author, tmp_path / "learner"
+
+
+def fork_and_clone(tmp_path: Path, upstream: bool = True) -> tuple[Path, Path]:
+    """(author's course under git, learner's clone of their own fork of it): ``origin`` is the
+    fork (a bare repository), and, when ``upstream``, the course is the remote named upstream,
+    fetched, as GitHub's guide to forks sets it up. The learner has run `make lab` once."""
+    from transformer_course.workspace import Workspace
+
+    author, _ = author_and_clone(tmp_path)
+    git(tmp_path, "clone", "-q", "--bare", str(author), "fork.git")
+    git(tmp_path, "clone", "-q", str(tmp_path / "fork.git"), "forked")
+    course = tmp_path / "forked"
+    git(course, "config", "pull.rebase", "false")
+    if upstream:
+        git(course, "remote", "add", "upstream", str(author))
+        git(course, "fetch", "-q", "upstream")
+    Workspace.of(course).sync()
+    return author, course
+
+
+def published_and_author(tmp_path: Path) -> tuple[Path, Path]:
+    """(the course as published, a bare repository; the author's checkout of it, whose origin
+    it is): the author has run `make lab` once."""
+    from transformer_course.workspace import Workspace
+
+    first, _ = author_and_clone(tmp_path)
+    git(tmp_path, "clone", "-q", "--bare", str(first), "published.git")
+    git(tmp_path, "clone", "-q", str(tmp_path / "published.git"), "authoring")
+    Workspace.of(tmp_path / "authoring").sync()
+    return tmp_path / "published.git", tmp_path / "authoring"

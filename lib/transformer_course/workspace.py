@@ -41,6 +41,7 @@ from .workspace_advice import (  # noqa: F401
     committed_advice,
     edited_advice,
     error_hint,
+    fork_note,
     owned_by_another,
     quoted,
     reset_hint,
@@ -224,6 +225,9 @@ def _report(ws: Workspace, args: argparse.Namespace) -> int:
                 "chapter; a copy you changed moves to workspace/.backups/ first, and reset says how to "
                 "open it again."
             )
+            note = fork_note(ws)
+            if note:
+                print(note)
         edited = [n for n, state in states.items() if EDITED_HERE in state]
         if edited:
             print(edited_advice(ws, edited))

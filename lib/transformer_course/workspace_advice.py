@@ -134,19 +134,18 @@ def committed_advice(ws, names: list[str]) -> str:
     """How to keep chapters changed by a commit of the learner's and give chapters/ the course's
     version again: each of the pair is copied as it is now (an uncommitted edit on top
     included) and restored from the commit the checkout took from the course. When the
-    learner's commits since then hold nothing but those chapters, the branch goes back to that
-    commit (a `git pull --rebase` replayed the edit's commit onto the course's update, and
-    stopped in conflict); else the restore is committed, of those files only (anything else
-    staged stays staged), and a `git pull` that merges takes the course's next version."""
+    learner's commits since then hold nothing but those chapters, and none is pushed to a fork
+    of theirs, the branch goes back to that commit (a `git pull --rebase` replayed the edit's
+    commit onto the course's update, and stopped in conflict); else the restore is committed,
+    of those files only (anything else staged stays staged), and a `git pull` that merges (from
+    the remote named upstream, for a fork) takes the course's next version."""
     course, base = ws.chapters.parent.resolve(), ws.course_version()
     changed = ws.committed_files() | ws.edited_files()
     git = "git" if course == _caller_dir() else f"git -C {quoted(course)}"
-    lines = [
-        f"{', '.join(names)}: changed by a commit of yours in chapters/ itself (`git log` shows it), "
-        "not in your copy in workspace/, the one JupyterLab opens. chapters/ holds your version, not "
-        "the course's, and a `git pull` of a course update to it stops in conflict. To keep your "
-        "version as files of your own and give chapters/ back the course's version:"
-    ]
+    ref = ws.course_ref_name()
+    fork = ws.course_ref() not in (None, "@{upstream}")
+    remote = f" {' '.join(ref.split('/', 1))}" if fork else ""  # git pull upstream main
+    lines = [_committed_header(names, f"git pull{remote}", None if fork else ref)]
     paths, pairs = [], set()
     for name in names:
         stem = name.removesuffix(".ipynb")
@@ -157,14 +156,48 @@ def committed_advice(ws, names: list[str]) -> str:
         pairs |= {f"chapters/{name}", f"chapters/{stem}.py"}
         restore = f"{git} restore --source={base} --staged --worktree -- {paths[-1]}"
         lines.append(f"  {' && '.join(copies)} && {restore}")
-    if ws.files_since(base) <= pairs:  # the commits hold these chapters alone: gone from the
-        lines.append(f"  {git} reset -q --soft {base}")  # branch, no pull replays them onto an update
+    if ws.files_since(base) <= pairs and not ws.pushed_since_base():  # these chapters alone: gone
+        lines.append(f"  {git} reset -q --soft {base}")  # from the branch, no pull replays them
     else:
         lines.append(f"  {git} commit -q -m 'chapters: the course version again' -- {' '.join(paths)}")
         # With pull.rebase=true a plain pull would replay the old commit onto the update, and
         # stop in conflict again: this pull merges, whatever the learner's git settings.
-        lines.append(f"  # then take the course's updates with: {git} pull --no-rebase")
+        lines.append(f"  # then take the course's updates with: {git} pull --no-rebase{remote}")
     return "\n".join(lines)
+
+
+def _committed_header(names: list[str], pull: str, pushed_to: str | None) -> str:
+    """The first line of ``committed_advice``. ``pushed_to``: the branch the course is pulled
+    from, where no remote names the course apart (None for a fork with one): the commit may
+    then be the author's next version of the course, which pushing publishes."""
+    where, author = "", ""
+    if pushed_to:
+        where = f", and not in {pushed_to}"
+        author = (
+            f"If you write the course and this commit is its next version, `git push` it: once "
+            f"{pushed_to} has it, it is the course's version, and reset copies it into your workspace. Else "
+        )
+    return (
+        f"{', '.join(names)}: changed by a commit of yours in chapters/ itself (`git log` shows it), "
+        f"not in your copy in workspace/, the one JupyterLab opens{where}. {author}chapters/ holds your "
+        f"version, not the course's, and a `{pull}` of a course update to it stops in conflict. To keep "
+        "your version as files of your own and give chapters/ back the course's version:"
+    )
+
+
+def fork_note(ws) -> str | None:
+    """What "newer in the course" rests on, where git has no record of the course's own history
+    apart from the branch this checkout pulls from (no remote named upstream): when that is the
+    learner's fork, an edit they committed and pushed there reads as the course's, and nothing
+    can tell it apart. None where there is such a remote, or no branch pulled from at all."""
+    if ws.course_ref() != "@{upstream}":
+        return None
+    return (
+        f'("Newer in the course" means newer in {ws.course_ref_name()}, the branch this checkout pulls '
+        "from. If that is your own fork of the course, an edit you committed and pushed there reads as "
+        "the course's too: git has no other record of the course's history. `git remote add upstream "
+        "<the course's address> && git fetch upstream` gives it one, and status then tells them apart.)"
+    )
 
 
 def _finish_rebase(git: str) -> str:

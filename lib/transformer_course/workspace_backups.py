@@ -85,10 +85,16 @@ class Backups:
         return None
 
     def place(self, name: str) -> Path:
-        """Where this reset stores a file called ``name``."""
+        """Where this reset stores a file called ``name``: ``name-2``, ``-3`` … when one of that
+        name is stored already (a save that came to the copy's place just after reset moved the
+        copy: both are the learner's)."""
         if self.folder is None:
             self.folder = self.new_folder()
-        return self.folder / name
+        path, n = self.folder / name, 1
+        while path.exists() or path.is_symlink():
+            n += 1
+            path = self.folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+        return path
 
     def discard_if_empty(self) -> None:
         """Remove this reset's folder when nothing is in it (a reset stopped by an error)."""
@@ -96,9 +102,10 @@ class Backups:
             with contextlib.suppress(OSError):
                 self.folder.rmdir()
 
-    def move(self, path: Path) -> Path:
-        """Move the learner's ``path`` into this reset's folder (a link or folder as itself)."""
-        target = self.place(path.name)
+    def move(self, path: Path, name: str | None = None) -> Path:
+        """Move the learner's ``path`` into this reset's folder (a link or folder as itself),
+        named ``name`` (default: its own name)."""
+        target = self.place(name or path.name)
         try:
             shutil.move(path, target)
         except BaseException:  # across disks, shutil.move copies then deletes: a copy cut short
@@ -170,7 +177,8 @@ def report_reset(ws, which: str) -> int:
             file=sys.stderr,
         )
         return 128 + signum
-    last = next((b for b in reversed(done) if b and b.suffix == ".ipynb"), None)
+    # (one kept beside the copies, when .backups/ could not take it, opens as it is)
+    last = next((b for b in reversed(done) if b and b.suffix == ".ipynb" and b.parent != ws.folder), None)
     if last:  # Jupyter server does not serve hidden folders such as .backups/
         mine = free_name(ws.folder, last.stem.removesuffix("-checkpoint")).name
         print(

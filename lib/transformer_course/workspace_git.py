@@ -10,6 +10,8 @@ import os
 import subprocess
 from pathlib import Path
 
+COURSE_REMOTE = "upstream"  # a fork's name for the course it was forked from (GitHub's guide)
+
 
 class CourseGit:
     """Git's view of ``chapters``' checkout, for a ``workspace.Workspace``."""
@@ -88,13 +90,43 @@ class CourseGit:
         return found
 
     def upstream_base(self) -> str | None:
-        """The commit this checkout last took from the course (the merge-base of HEAD and its
-        upstream): None without one (a tarball, a branch of the learner's own, a detached HEAD),
-        and while a merge or a rebase is stopped on a conflict, which ``edited_files`` says."""
-        upstream = self.git("rev-parse", "-q", "--verify", "@{upstream}")
-        if upstream is None or self.merging() or self.rebasing():
+        """The commit this checkout last took from the course (the merge-base of HEAD and
+        ``course_ref``): None without one (a tarball, a branch of the learner's own, a detached
+        HEAD), and while a merge or a rebase is stopped on a conflict, which ``edited_files`` says."""
+        ref = self.course_ref()
+        if ref is None or self.merging() or self.rebasing():
             return None
-        return (self.git("merge-base", "HEAD", "@{upstream}") or "").strip() or None
+        return (self.git("merge-base", "HEAD", ref) or "").strip() or None
+
+    def course_ref(self) -> str | None:
+        """Where git has the course's own history: the branch of the remote named upstream that
+        this branch follows, where there is one (``origin`` is then the learner's fork, and a
+        commit pushed to it is theirs, not the course's), else this branch's upstream
+        (``@{upstream}``); None without either. With no remote named upstream, git keeps no
+        record of the course's history apart from the branch pulled from: a commit pushed to a
+        fork of the learner's reads as the course's (``fork_note`` says so)."""
+        if COURSE_REMOTE in (self.git("remote") or "").split():
+            followed = (self.git("rev-parse", "-q", "--abbrev-ref", "@{upstream}") or "").strip()
+            here = (self.git("branch", "--show-current") or "").strip()
+            for branch in dict.fromkeys(b for b in (followed.partition("/")[2], here, "main", "master") if b):
+                if self.git("rev-parse", "-q", "--verify", f"{COURSE_REMOTE}/{branch}^{{commit}}"):
+                    return f"{COURSE_REMOTE}/{branch}"
+        return "@{upstream}" if self.git("rev-parse", "-q", "--verify", "@{upstream}") else None
+
+    def course_ref_name(self) -> str:
+        """``course_ref`` as git names it to the learner (``origin/main``, ``upstream/main``)."""
+        ref = self.course_ref() or "@{upstream}"
+        return (self.git("rev-parse", "-q", "--abbrev-ref", ref) or "").strip() or ref
+
+    def pushed_since_base(self) -> bool:
+        """Whether commits made since the course's version are on this branch's upstream (pushed
+        to the learner's fork): advice then never takes them off the branch, which would make
+        the next `git pull` from the fork bring them back."""
+        base = self.upstream_base()
+        if base is None or self.course_ref() == "@{upstream}":
+            return False
+        pushed = (self.git("merge-base", "HEAD", "@{upstream}") or "").strip()
+        return pushed not in ("", base)
 
     def committed_files(self) -> set[str]:
         """Names of the course's files in chapters/ that a commit of the learner's changed and the
@@ -114,14 +146,15 @@ class CourseGit:
 
     def _committed(self, changes: str) -> set[str]:
         """Files whose change since the upstream base is one of ``changes`` (git's letters) and
-        that HEAD has otherwise than the upstream: the change is the learner's alone."""
+        that HEAD has otherwise than ``course_ref``: the change is the learner's alone."""
         base = self.upstream_base()
         if base is None:
             return set()
         theirs = self._names(
             "diff", "--name-only", "-z", "--no-renames", f"--diff-filter={changes}", base, "HEAD"
         )
-        return theirs & self._names("diff", "--name-only", "-z", "HEAD", "@{upstream}") if theirs else set()
+        ref = self.course_ref() or "@{upstream}"
+        return theirs & self._names("diff", "--name-only", "-z", "HEAD", ref) if theirs else set()
 
     def _names(self, *args: str) -> set[str]:
         out = self.git(*args, "--", "chapters") or ""

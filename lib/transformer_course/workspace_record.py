@@ -6,6 +6,8 @@ course's updates. Also how a copy and the record are written: whole or not at al
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -14,6 +16,14 @@ from pathlib import Path
 
 RECORD = ".course.json"  # for each copy: the hash of the course's notebook it was copied from
 _SAID: set[str] = set()  # the warnings of unreadable records said by this process
+
+
+class SavedMeanwhile(FileExistsError):
+    """A file came to a copy's place after the caller found it empty, before the fresh copy went
+    in (JupyterLab saving the learner's notebook during a reset): it is left as it is."""
+
+    def __init__(self, path: Path):
+        super().__init__(errno.EEXIST, "a file came to its place meanwhile", str(path))
 
 
 class CopyRecord:
@@ -54,8 +64,20 @@ class CopyRecord:
         self._write(self.folder / RECORD, text.encode("utf-8"))
 
     def _copy_in(self, name: str, record: dict[str, str]) -> None:
+        """Copy the course's ``name`` into the workspace, where the caller found no file, and
+        record it. Never over a file: JupyterLab saves in place (it creates the file when none
+        is there), and a save that landed after a reset moved the copy away was replaced, lost.
+        Such a file stays as it is (SavedMeanwhile), and nothing is recorded."""
         data = (self.chapters / name).read_bytes()
-        self._write(self.folder / name, data)
+        stage = self.folder / f".fresh-{os.getpid()}"  # the fresh copy is written whole first,
+        stage.mkdir(exist_ok=True)  # under its own name (which an error then names)
+        try:
+            self._write(stage / name, data)
+            _put_new(stage / name, self.folder / name)
+        finally:
+            (stage / name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                stage.rmdir()
         record[name] = hashlib.sha256(data).hexdigest()
 
     def _record_committed(self, names: list[str], record: dict[str, str], edited: set[str]) -> None:
@@ -70,3 +92,18 @@ class CopyRecord:
             committed = self._git_bytes("cat-file", "--filters", f"{version}:chapters/{name}")
             if committed is not None:  # (none for a chapter git has never committed)
                 record[name] = hashlib.sha256(committed).hexdigest()
+
+
+def _put_new(fresh: Path, path: Path) -> None:
+    """Give the whole file ``fresh`` the name ``path`` too, unless a file is there already
+    (SavedMeanwhile): a hard link is made, or fails, in one step. Where the file system has no
+    hard links (FAT, some network shares), a rename after a last look: a save landing within
+    those microseconds would still be replaced."""
+    try:
+        os.link(fresh, path)
+    except FileExistsError:
+        raise SavedMeanwhile(path) from None
+    except OSError:
+        if path.exists() or path.is_symlink():
+            raise SavedMeanwhile(path) from None
+        os.replace(fresh, path)

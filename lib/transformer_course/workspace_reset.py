@@ -6,11 +6,14 @@ folders, the record and git's answers (not imported: workspace imports this modu
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
-from .workspace_advice import status_hint
+from .workspace_advice import free_name, status_hint
 from .workspace_backups import Backups, checkpoint_of, digest, digest_or_none, new_backup_folder
+from .workspace_record import SavedMeanwhile
 
 
 class ResetCopies:
@@ -90,12 +93,15 @@ class ResetCopies:
     def _reset_one(self, name: str, record: dict[str, str], backups: Backups) -> Path | None:
         """Reset one chapter. When the fresh copy cannot be written (a full disk), the learner's
         copy goes back in place: else it would sit in .backups/ while status called the chapter
-        "deleted"."""
-        copy, moved, kept, backup = self.folder / name, None, None, None
+        "deleted". A copy judged the course's (or backed up already) is not replaced where it
+        is: JupyterLab may save into it after it was judged. It is set aside, the fresh copy
+        goes in (never over a file: a save that took the place stays), and what was set aside
+        is judged again."""
+        copy, moved, kept, backup, aside = self.folder / name, None, None, None, None
         ours = {digest(self.chapters / name), record.get(name)}  # today's version, the one copied
         try:
             if copy.is_symlink() or (copy.exists() and (not copy.is_file() or digest(copy) not in ours)):
-                # Already backed up as it is: left in place, the fresh copy replaces it whole
+                # Already backed up as it is: left in place, set aside below
                 backup = backups.earlier(copy) or backups.move(copy)
                 moved = backup if backup.parent == backups.folder else None
                 if moved is not None and moved.is_file() and not moved.is_symlink() and digest(moved) in ours:
@@ -107,17 +113,70 @@ class ResetCopies:
             if checkpoint.is_file() and not checkpoint.is_symlink() and digest(checkpoint) not in ours:
                 if backup is None or digest(checkpoint) != digest_or_none(backup):
                     kept = backups.earlier(checkpoint, checkpoint.name, name) or backups.copy(checkpoint)
-                    if backup is not None:  # the copy's backup is the one returned: the message
-                        backups.checkpoints[name] = kept  # names this other version too
-            self._copy_in(name, record)
+            if copy.exists() or copy.is_symlink():
+                aside = _set_aside(copy)
+            try:
+                self._copy_in(name, record)
+            except SavedMeanwhile:
+                raise self._saved_meanwhile(name, aside, ours, backup, backups) from None
         except BaseException:
             if kept is not None and kept.parent == backups.folder:  # the chapter is not reset: its
                 kept.unlink(missing_ok=True)  # learner's checkpoint is still in place
-            if moved is not None and not copy.exists() and not copy.is_symlink():
-                shutil.move(moved, copy)
+            back = aside if aside is not None else moved
+            if back is not None and os.path.lexists(back) and not os.path.lexists(copy):
+                shutil.move(back, copy)
             backups.discard_if_empty()
             raise
+        if aside is not None:
+            backup = self._keep_aside(aside, name, ours, backup, backups)
+        if backup is not None and kept is not None:  # the copy's backup is the one returned: the
+            backups.checkpoints[name] = kept  # message names this other version too
         return backup or kept
+
+    def _keep_aside(
+        self, aside: Path, name: str, ours: set[str | None], backup: Path | None, backups: Backups
+    ) -> Path | None:
+        """What the copy's place held as it was set aside: removed when it is the course's
+        version or bytes already in a backup; else (a save landed after the copy was judged)
+        kept in .backups/, or, where that cannot take it, beside the fresh copy under a name of
+        its own. Returns the backup of the learner's copy now."""
+        held = digest_or_none(aside)
+        if held is not None and (held in ours or (backup is not None and held == digest_or_none(backup))):
+            aside.unlink()
+            return backup
+        earlier = backups.earlier(aside, name)
+        if earlier is not None:
+            aside.unlink()
+            return earlier
+        try:
+            return backups.move(aside, name)
+        except OSError:  # never left under its hidden name, which nothing says
+            mine = free_name(self.folder, name.removesuffix(".ipynb"))
+            os.rename(aside, mine)
+            return mine
+
+    def _saved_meanwhile(
+        self, name: str, aside: Path | None, ours: set[str | None], backup: Path | None, backups: Backups
+    ) -> OSError:
+        """The error of a chapter whose place a save took while the fresh copy went in: the
+        save is left there, the version before it kept (``aside``, judged) and named."""
+        if aside is not None:
+            backup = self._keep_aside(aside, name, ours, backup, backups)
+        before = f"; the version before it is in {backup}" if backup is not None else ""
+        return OSError(
+            f"{name} was saved (by JupyterLab?) while reset put the fresh copy in its place: your save "
+            f"is left there as you saved it, and the chapter is not reset{before}. Reset it again for "
+            "the fresh copy"
+        )
 
     def _new_backup_folder(self) -> Path:
         return new_backup_folder(self.folder)
+
+
+def _set_aside(copy: Path) -> Path:
+    """Rename ``copy`` to a hidden name beside it, in one step: whatever it holds at that
+    instant goes with it, and so does a save still being written into it (jupyter_server
+    writes a notebook in place)."""
+    aside = copy.with_name(f".{copy.name}.{os.getpid()}-{time.time_ns()}.replaced")
+    os.rename(copy, aside)
+    return aside

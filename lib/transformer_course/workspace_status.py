@@ -10,7 +10,7 @@ from .workspace_advice import quoted
 from .workspace_backups import digest, newest_backup
 
 EDITED_HERE = "edited in chapters/ itself, not in your workspace (see below)"
-COMMITTED_HERE = "changed by a commit of yours in chapters/, not in the course's version (see below)"
+COMMITTED_HERE = "changed by a commit of yours in chapters/"  # then: not in which branch (see below)
 DELETED_BY_COMMIT = (
     "deleted from chapters/ by a commit of yours, not by the course: in the course folder, `git restore "
     "--source={base} --staged --worktree -- {paths} && git commit -qm 'chapters: the course version "
@@ -27,10 +27,10 @@ DELETED_HERE = (
 class CopyStatus:
     """Each copy's state, from its bytes, the record and git."""
 
-    def _state(self, name: str, record: dict[str, str], edited: bool, committed: bool = False) -> str:
+    def _state(self, name: str, record: dict[str, str], edited: bool, committed: str = "") -> str:
         """One chapter's entry of ``status``. A chapter edited (``edited``) or committed
-        (``committed``) in chapters/ is never "newer in the course": chapters/ holds the
-        learner's version, and a reset would copy it as the course's."""
+        (``committed``: its words, ``_committed_here``) in chapters/ is never "newer in the
+        course": chapters/ holds the learner's version, and a reset would copy it as the course's."""
         copy, course = self.folder / name, digest(self.chapters / name)
         if not copy.exists() and not copy.is_symlink():
             return self._deleted(name) if name in record else "not copied yet"
@@ -42,8 +42,15 @@ class CopyStatus:
         changed = digest(copy) != copied_from
         newer = course != copied_from and not edited and not committed
         words = [w for w, on in (("changed by you", changed), ("newer in the course", newer)) if on]
-        here = [COMMITTED_HERE] if committed else [EDITED_HERE] * edited  # (the commit's advice
+        here = [committed] if committed else [EDITED_HERE] * edited  # (the commit's advice
         return "; ".join(words + here) or "as shipped"  # keeps an uncommitted edit on top too)
+
+    def _committed_here(self) -> str:
+        """COMMITTED_HERE and the branch the commit is not on. "Not in the course's version" was
+        wrong for the course's author, whose commit not pushed yet is the course's next version;
+        with a remote named upstream (a fork), that branch is the course's."""
+        course = ", the course's" if self.course_ref() not in (None, "@{upstream}") else ""
+        return f"{COMMITTED_HERE}, not in {self.course_ref_name()}{course} (see below)"
 
     def _deleted(self, name: str) -> str:
         """A copy gone from the workspace: a reset killed between moving it to .backups/ and
@@ -60,9 +67,11 @@ class CopyStatus:
         a commit of the learner's changed it and the course has not."""
         record, states, changed = self.record(), {}, self.edited_files()
         edited_here, committed = self.edited_chapters(changed), self.committed_chapters()
+        words = self._committed_here() if committed else ""
         for name in self.course_names():
             try:
-                states[name] = self._state(name, record, name in edited_here, name in committed)
+                mine = words if name in committed else ""
+                states[name] = self._state(name, record, name in edited_here, mine)
             except OSError as err:  # one unreadable copy (chmod 000) must not stop status, or lab
                 why = err.strerror or err
                 states[name] = f"cannot be read ({why}): give yourself read access to {err.filename}"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .workspace_advice import status_hint
 from .workspace_backups import digest
-from .workspace_record import RECORD
+from .workspace_record import RECORD, SavedMeanwhile
 
 
 class SyncCopies:
@@ -30,8 +30,8 @@ class SyncCopies:
                 if name in in_conflict:  # git's conflict markers in it: no notebook JupyterLab can open
                     self._say_not_copied(name, copy)
                 elif not copy.exists() and not copy.is_symlink():
-                    self._copy_new(name, record)
-                    added.append(name)
+                    if self._copy_new(name, record):
+                        added.append(name)
                 elif name not in record and copy.is_file() and (shipped := self._as_shipped(copy)):
                     record[name], adopted = shipped, True
         except (OSError, KeyboardInterrupt):  # a full disk, Ctrl-C: the copies made so far are
@@ -46,11 +46,15 @@ class SyncCopies:
             self._save_record(record)
         return added
 
-    def _copy_new(self, name: str, record: dict[str, str]) -> None:
+    def _copy_new(self, name: str, record: dict[str, str]) -> bool:
         """``_copy_in`` for sync, whose error names the chapter (a full disk said only "No space
-        left on device", and added that a copy is moved to .backups/, which sync never does)."""
+        left on device", and added that a copy is moved to .backups/, which sync never does).
+        False when a file came to the copy's place meanwhile: the learner's, left as it is."""
         try:
             self._copy_in(name, record)
+            return True
+        except SavedMeanwhile:
+            return False
         except OSError as err:
             where = f"chapters/{name} into {self.folder}"
             raise OSError(err.errno, f"could not copy {where}: {err.strerror or err}") from err
