@@ -138,10 +138,10 @@ def weights_through_log_softmax(x, w_q, w_k, w_v):
     return weights @ v, weights
 
 
-@right("attention")
+@wrong("attention", "softmax by hand overflows")  # round 44: wrong on scores in the hundreds
 def softmax_by_hand_without_the_shift(x, w_q, w_k, w_v):
     q, k, v = _project(x, w_q, w_k, w_v)
-    e = torch.exp(q @ k.T / math.sqrt(k.shape[-1]))  # no overflow at these sizes
+    e = torch.exp(q @ k.T / math.sqrt(k.shape[-1]))  # overflows where the scores reach ~90
     weights = e / e.sum(-1, keepdim=True)
     return weights @ v, weights
 

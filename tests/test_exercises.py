@@ -263,8 +263,10 @@ def test_softmax_cases_span_thousands_so_min_and_mean_shifts_overflow():
 
 def test_the_attention_inputs_are_not_saturated():
     from transformer_course.checks.head import _cases
+    from transformer_course.checks.head_inputs import edge_cases
 
-    for x, w_q, w_k, _ in _cases():
+    # Round 44's one token and large scores saturate on purpose: the usual cases must not.
+    for x, w_q, w_k, _ in _cases()[: -len(edge_cases())]:
         q, k = x @ w_q, x @ w_k
         weights = torch.softmax(q @ k.T / q.shape[-1] ** 0.5, dim=-1)
         assert weights.max() < 0.95  # no row puts (almost) everything on one key

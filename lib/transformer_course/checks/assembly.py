@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import astuple, dataclass, replace
+from dataclasses import dataclass, replace
 from functools import partial
 
 import torch
@@ -87,9 +87,8 @@ ALTERNATIVES = {
     "one layer at a time, output weight by hand": learner.one_stage_at_a_time,
     "F.embedding, d_model from the positions' last axis": learner.functional_embedding,
     "masks by hand": learner.masks_by_hand,
-    "in float64": lambda parts, src, trg_in: solution(
-        Seq2SeqParts(*(p.double() for p in astuple(parts)[:5]), parts.pad_id), src, trg_in
-    ),
+    # Not astuple(parts): it deep-copies the modules, whose weights then learn in the model's place.
+    "in float64": learner.in_float64,
     "the table indexed, einsum for the output": learner.table_indexed_masks_unsqueezed,
 }
 

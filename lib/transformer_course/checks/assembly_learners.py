@@ -345,3 +345,20 @@ def table_indexed_masks_unsqueezed(parts, src, trg_in):
     hidden = parts.decoder(embed(trg_in), parts.encoder(embed(src), src_mask), trg_mask, src_mask)
     logits = torch.einsum("btd,vd->btv", hidden, parts.output.weight)
     return logits if parts.output.bias is None else logits + parts.output.bias
+
+
+def in_float64(parts, src, trg_in):
+    """Everything in float64, the parts' own weights cast on the way (torch.func.functional_call),
+    so that their gradients still flow back to them; cast back to float32 at the end."""
+
+    def run(module, *args):
+        return torch.func.functional_call(module, {n: p.double() for n, p in module.named_parameters()}, args)
+
+    def embed(ids):  # (B, L) → (B, L, d_model), float64
+        d_model = parts.embedding.embedding_dim
+        return run(parts.embedding, ids) * math.sqrt(d_model) + parts.positions[: ids.shape[1]].double()
+
+    src_mask = padding_mask(src, parts.pad_id)
+    memory = run(parts.encoder, embed(src), src_mask)
+    trg_mask = combine_masks(causal_mask(trg_in.shape[1]), padding_mask(trg_in, parts.pad_id))
+    return run(parts.output, run(parts.decoder, embed(trg_in), memory, trg_mask, src_mask)).float()

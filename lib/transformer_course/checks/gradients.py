@@ -12,8 +12,19 @@ activations, not leaves, so an in-place edit stays allowed) and its modules' wei
   each INPUT tensor (x, q, k, scores, memory: not the weights) is compared with the reference's.
   The weights are left alone: an answer that copies them into a new layer first (lib's own layer,
   float64 copies) still trains that layer, and passes.
-Anything else that goes wrong in this extra run (an error, a loop that never ends, a reference
-that draws differently on two runs) judges nothing.
+- A model that takes token ids only (gpt_forward, encoder_decoder_forward) has no such input:
+  there the gradients that reach the WEIGHTS of the parts it is handed are compared, and the
+  parts whose weights get none (memory.detach(): the encoder's) or another are named. The
+  learner must use those very parts, so their weights' gradients are what trains; entries the
+  reference leaves at 0 (nn.Embedding's <pad> row) are not compared, and weights the learner
+  froze are left to ``side_effects``, which warns.
+- An error raised where training would raise it is named: in backward (an in-place edit of a
+  tensor kept for the gradient, a backward that fails), or an in-place edit autograd refuses at
+  once. Where the function had changed a tensor it was given in place, which ``in_place`` warns
+  of already, it is said in that warning instead (``GradientWarning``): the answer passes.
+  The weights' part of all this: ``gradients_more``.
+Anything else that goes wrong in this extra run (another error in the call, a loop that never
+ends, a reference that draws differently on two runs) judges nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from dataclasses import dataclass
 import torch
 
 from .cases import fresh
+from .gradients_more import cut_weights, versions, weights_hint, weights_of
 from .in_place import parameter_names
 from .time_limit import LIMIT_S, TookTooLong, time_limit
 
@@ -34,6 +46,9 @@ LEARNER_ERRORS = (Exception, SystemExit)
 _WEIGHT = re.compile(r"^(?:[wb](?:_\w+)?|weights?|bias(?:es)?|gamma|beta)$")
 _NUMPY = "numpy() on Tensor that requires grad"
 _NUMPY_ERROR = object()  # what a gradient run returns when the learner's code called .numpy()
+# What autograd says of an in-place edit it cannot differentiate through: in backward ("…
+# modified by an inplace operation"), or at once (a leaf, a view of several outputs).
+_IN_PLACE = re.compile(r"inplace|in-place")
 
 
 @dataclass(frozen=True)
@@ -42,32 +57,71 @@ class _GradientRun:
     and the gradient of a fixed projection of the result with respect to each input tensor."""
 
     has_grad: bool
-    grads: dict[int, torch.Tensor | None]  # by the argument's position
+    # By the input's position; a weight's by (its part, its name): ("parts.encoder", "layers.0.…").
+    grads: dict[int | tuple[str, str], torch.Tensor | None]
 
 
-def without_gradients(learner_fn: Callable, reference_fn: Callable, case: tuple, *, name: str) -> str | None:
-    """The hint when the learner's result carries less gradient than the reference's (None: it
-    carries the same, or it could not be judged)."""
-    inputs = _input_positions(reference_fn, learner_fn, case)
-    reference = _gradient_run(reference_fn, case, inputs)
+@dataclass(frozen=True)
+class _Broken:
+    """A gradient run that raised where training would: in backward, or an in-place edit
+    that autograd refuses. ``changed_arguments``: the call had changed a tensor it was given in
+    place (x += …, or a weight), which ``in_place`` warns of already."""
+
+    error: BaseException
+    changed_arguments: bool = False
+
+
+@dataclass(frozen=True)
+class GradientWarning:
+    """Not a verdict: what a passed verdict adds when backward raised because the function
+    changed a tensor it was given in place (the harness warns of that change itself; this
+    says that training would break too)."""
+
+    raised: str  # "RuntimeError: one of the variables needed …"
+
+    def text(self, *, also: bool) -> str:
+        """``also``: another warning comes before this one."""
+        lead = " And" if also else " But beware:"
+        return (
+            f"{lead} in training, loss.backward() through it would raise ({self.raised}): it "
+            "changed a tensor it was given in place (x += …, x[...] = …) after autograd had kept "
+            "it for the gradient. Compute into a new tensor instead (x = x + …)."
+        )
+
+
+def without_gradients(
+    learner_fn: Callable, reference_fn: Callable, case: tuple, *, name: str
+) -> str | GradientWarning | None:
+    """The hint when the learner's result carries less gradient than the reference's, or when
+    backward through it raises (None: it carries the same, or it could not be judged; a
+    ``GradientWarning`` where it raised because the learner changed its own arguments)."""
+    names = _argument_names(reference_fn, learner_fn, case)
+    inputs = _input_positions(case, names)
+    reference = _gradient_run(reference_fn, case, inputs, names)
     if not isinstance(reference, _GradientRun) or not reference.has_grad:
         return None
-    if not _same_run(_gradient_run(reference_fn, case, inputs), reference):  # draws differently
-        inputs = ()
+    if not _same_run(_gradient_run(reference_fn, case, inputs, names), reference):  # draws differently
+        inputs, names = (), None  # no input, no weight compared: only whether it has a gradient
         reference = _GradientRun(True, {})
     with time_limit(LIMIT_S):
         try:
-            learner = _gradient_run(learner_fn, case, inputs)
+            learner = _gradient_run(learner_fn, case, inputs, names)
         except TookTooLong:
             return None
     if learner is _NUMPY_ERROR:
         return _numpy_hint(name)
+    if isinstance(learner, _Broken) and learner.changed_arguments:
+        return GradientWarning(_raised(learner.error))
+    if isinstance(learner, _Broken):
+        return _broken_hint(name, learner.error)
     if not isinstance(learner, _GradientRun):
         return None
     if not learner.has_grad:
         return _no_gradient_hint(name)
     cut = [i for i in inputs if _cut(learner.grads.get(i), reference.grads.get(i))]
-    return _cut_hint(name, [parameter_names(learner_fn, len(case))[i] for i in cut]) if cut else None
+    if cut:
+        return _cut_hint(name, [parameter_names(learner_fn, len(case))[i] for i in cut])
+    return weights_hint(name, *cut_weights(learner.grads, reference.grads))
 
 
 def _no_gradient_hint(name: str) -> str:
@@ -103,12 +157,40 @@ def _cut_hint(name: str, cut: list[str]) -> str:
     )
 
 
-def _input_positions(reference_fn: Callable, learner_fn: Callable, case: tuple) -> tuple[int, ...]:
-    """The positions of the case's floating tensors that are inputs, not weights, by the
-    reference's parameter names (the learner's where the reference takes *args)."""
+def _raised(err: BaseException) -> str:
+    """The error as the learner would read it: its type and its first line."""
+    return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+
+
+def _broken_hint(name: str, err: BaseException) -> str:
+    """An error that training through the function would raise too."""
+    raised = _raised(err)
+    if _IN_PLACE.search(str(err)):
+        return (
+            f"{name} has the right values, but an in-place change (x += …, x[...] = …) broke the "
+            "gradient: autograd keeps some tensors for backward, and yours changed one of them (or "
+            "a view it cannot follow), so loss.backward() in training would raise. Make a new "
+            "tensor instead, x = x / s rather than x /= s, torch.where(...) rather than x[...] = "
+            f"…. ({raised})"
+        )
+    return (
+        f"{name} has the right values, but loss.backward() through it raises, so training "
+        f"would stop at its first step: {raised}. Build it from torch operations autograd can "
+        "differentiate (an autograd.Function of your own needs its backward)."
+    )
+
+
+def _argument_names(reference_fn: Callable, learner_fn: Callable, case: tuple) -> list[str]:
+    """The names of the case's arguments: the reference's (the learner's where the reference
+    takes *args)."""
     names = parameter_names(reference_fn, len(case))
     if any(n.startswith("argument #") for n in names):
         names = parameter_names(learner_fn, len(case))
+    return names
+
+
+def _input_positions(case: tuple, names: list[str]) -> tuple[int, ...]:
+    """The positions of the case's floating tensors that are inputs, not weights, by name."""
     return tuple(
         i
         for i, (item, n) in enumerate(zip(case, names, strict=True))
@@ -116,28 +198,41 @@ def _input_positions(reference_fn: Callable, learner_fn: Callable, case: tuple) 
     )
 
 
-def _gradient_run(fn: Callable, case: tuple, inputs: tuple[int, ...]) -> _GradientRun | object | None:
+def _gradient_run(fn: Callable, case: tuple, inputs: tuple[int, ...], names) -> _GradientRun | object | None:
     """``fn`` on a copy of the case that needs gradients (None: the call failed; _NUMPY_ERROR:
-    it failed because it called .numpy())."""
+    it failed because it called .numpy(); _Broken: it raised where training would). With no
+    input (token ids only), the gradients reaching the weights of the modules it is handed."""
     try:  # under torch.inference_mode() even the copy fails: nothing is judged then
         with torch.enable_grad(), torch.random.fork_rng(devices=[]):
             leaves, args = _with_gradients(case)
+            weights = {} if inputs or names is None else weights_of(args, names)
+            before = versions(args)
             torch.default_generator.manual_seed(0)
-            outputs = _tensors(fn(*args))
+            try:
+                outputs = _tensors(fn(*args))
+            except LEARNER_ERRORS as err:
+                if _NUMPY in str(err):
+                    return _NUMPY_ERROR
+                return _Broken(err, versions(args) != before) if _IN_PLACE.search(str(err)) else None
             if all(t.grad_fn is None for t in outputs):
                 return _GradientRun(False, {})
-            return _GradientRun(True, _input_gradients(outputs, {i: leaves[i] for i in inputs}))
-    except LEARNER_ERRORS as err:
-        return _NUMPY_ERROR if _NUMPY in str(err) else None
+            # Weights the call froze (requires_grad_(False)) are side_effects' to name, not ours.
+            targets = {i: leaves[i] for i in inputs} | {k: w for k, w in weights.items() if w.requires_grad}
+            try:
+                return _GradientRun(True, _input_gradients(outputs, targets))
+            except LEARNER_ERRORS as err:  # backward raised: so would loss.backward() in training
+                return _Broken(err, versions(args) != before)
+    except LEARNER_ERRORS:
+        return None
 
 
-def _input_gradients(outputs: list[torch.Tensor], leaves: dict[int, torch.Tensor]) -> dict:
+def _input_gradients(outputs: list[torch.Tensor], leaves: dict) -> dict:
     """The gradient of a fixed random projection of the first output, sum(out * g), to each leaf
     (None where none reaches it). The same g for the learner and the reference: same shape, same
     seed. Only the first: what trains (attention's output); the weights returned beside it are for
     looking at, and a learner may detach them (attention_weights.detach() for a plot)."""
     positions = list(leaves)
-    if not positions:  # token ids only (a model's forward): no input to compare
+    if not positions:  # nothing to compare (no input, and no weight that needs a gradient)
         return {}
     out = outputs[0]
     if out.grad_fn is None or not out.is_floating_point():

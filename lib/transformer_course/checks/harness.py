@@ -18,6 +18,7 @@ name the mistake.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import torch
 
 from .cases import fresh, randn
 from .describe import describe_difference, same
-from .gradients import without_gradients
+from .gradients import GradientWarning, without_gradients
 from .in_place import changed_arguments, in_place_warning
 from .random_draws import draws_at_random, varies_between_calls
 from .records import Exercise, Mistake
@@ -64,6 +65,21 @@ __all__ = [
 LEARNER_ERRORS = (Exception, SystemExit)
 
 
+@contextlib.contextmanager
+def distributions_validated():
+    """torch.distributions check their arguments, as they do by default, while a check runs.
+    Once torch.compile has compiled anything, the whole process has that check off (dynamo turns
+    it off when it starts): a Categorical given logits as probs then draws nonsense instead of
+    raising the error that names the mistake."""
+    dist = torch.distributions.Distribution
+    was = dist._validate_args
+    dist.set_default_validate_args(True)
+    try:
+        yield
+    finally:
+        dist.set_default_validate_args(was)
+
+
 def check_function(
     learner_fn: Callable,
     reference_fn: Callable,
@@ -94,16 +110,18 @@ def check_function(
     if not callable(learner_fn):
         raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
     run = _Run(learner_fn, reference_fn, name, tuple(mistakes), atol, seed, parts, inputs)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), distributions_validated():
         for number, case in enumerate(cases, start=1):
             failure = run.check(case, number)
             if failure is not None:
                 return failure
     # Right values; later chapters train through this function, so they must carry gradients.
     lost = needs_grad and without_gradients(learner_fn, reference_fn, cases[0], name=run.learner_name)
-    if lost:
+    if isinstance(lost, str):
         return Result(WRONG, lost)
     warning = in_place_warning(learner_fn, run.changed) if run.changed and not updates_in_place else ""
+    # Backward broke because it changed its own arguments in place: said beside that change.
+    warning += lost.text(also=bool(warning)) if isinstance(lost, GradientWarning) else ""
     # A module left in another mode (.eval()) or frozen: checked in training mode too, where
     # .eval() shows (most cases hand over modules in eval mode).
     states = run.states + changed_in_training_mode(learner_fn, reference_fn, cases[0], seed)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from ..attention import SingleHeadAttention, scaled_dot_product_attention
 from . import head_learners as learner  # noqa: F401 (the examples of head_slips)
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
+from .head_inputs import FIRST, INPUTS, edge_cases
 from .head_more import MORE_MISTAKES
 from .head_scaling import FIXED_D_K, HALVED_D_K, PRODUCT_MISTAKES
 from .head_slips import ROUND_43B, SLIPS
@@ -121,7 +122,7 @@ def _cases() -> list[tuple[torch.Tensor, ...]]:
     for length, d_model, d_k, d_v in ((4, 8, 4, 3), (5, 6, 2, 4), (3, 16, 9, 7)):
         w = [randn(d_model, d, gen=g, scale=d_model**-0.5) for d in (d_k, d_k, d_v)]
         cases.append((randn(length, d_model, gen=g), *w))
-    return cases
+    return cases + edge_cases()  # one token, then large scores: head_inputs
 
 
 def _root(n: int) -> Callable:
@@ -329,6 +330,7 @@ MISTAKES = (
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in head_more
 MISTAKES += PRODUCT_MISTAKES  # met in the forty-first read
 MISTAKES += SLIPS + ROUND_43B  # round 42b's and 43b's batteries: in head_slips
+MISTAKES = FIRST + MISTAKES + INPUTS  # round 44: in head_inputs
 
 
 def _learner_scales_late(x, w_q, w_k, w_v, where):

@@ -14,6 +14,7 @@ import torch
 
 from . import multi_head_learners as learner
 from .harness import Exercise, Mistake, Result, check_function
+from .multi_head_inputs import edge_cases
 from .multi_head_learners import by_hand
 from .multi_head_more import MORE_MISTAKES
 from .stale import learner_check
@@ -117,16 +118,15 @@ def reference(
 
 
 def _cases() -> list[tuple]:
-    # L differs from h and from d_head, so a reshape without transpose cannot pass by luck;
-    # the last has d_head 6, the others 4 (chapter 05's own cells: 6), so a function that
-    # reads the notebook's d_head, or divides by a hard-coded 2 or √6, fails.
+    # L ≠ h, d_head, so a reshape without transpose cannot pass by luck; the fourth has d_head 6, the
+    # others 4 (chapter 05's: 6), so the notebook's d_head, or a hard-coded 2 or √6, fails.
     g = torch.Generator().manual_seed(5)
     cases = []
     for b, length, d_model, h in ((2, 5, 12, 3), (1, 7, 16, 4), (3, 3, 8, 2), (2, 5, 12, 2)):
         x = torch.randn(b, length, d_model, generator=g)
         ws = [torch.randn(d_model, d_model, generator=g) / d_model**0.5 for _ in range(4)]
         cases.append((x, *ws, h))
-    return cases
+    return cases + edge_cases()  # one token each, then large scores: multi_head_inputs
 
 
 def _learner_transposes_the_weights(x, w_q, w_k, w_v, w_o, num_heads):

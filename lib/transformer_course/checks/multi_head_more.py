@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from . import multi_head_learners as learner
 from .attention_more import ignores_arguments
 from .harness import Mistake, draws_at_random
+from .multi_head_inputs import INPUTS
 from .multi_head_slips import ROUND_43B
 
 
@@ -151,8 +152,11 @@ def _last_head_zero(x, w_q, w_k, w_v, w_o, h):
 
 
 def _never_reads(*names: str):
-    """The recognise for a function whose result does not change with the named weights."""
-    return ignores_arguments(*(1 + ("w_q", "w_k", "w_v", "w_o").index(n) for n in names))
+    """The recognise for a function whose result does not change with the named weights. Not on
+    one token (L = 1): its only weight is 1 whatever w_q and w_k are, so no answer reads them."""
+    unread = ignores_arguments(*(1 + ("w_q", "w_k", "w_v", "w_o").index(n) for n in names))
+    scores_only = {"w_q", "w_k"} & set(names)
+    return lambda fn, case, got: not (scores_only and case[0].shape[1] == 1) and unread(fn, case, got)
 
 
 def _unread(name: str, use: str) -> str:
@@ -162,6 +166,8 @@ def _unread(name: str, use: str) -> str:
     )
 
 
+# Round 44's (multi_head_inputs): before "w_q never read", which a .squeeze() on one token can look like.
+MORE_MISTAKES += INPUTS
 MORE_MISTAKES += (
     Mistake(
         name="Q, K, V with the transposed weights",

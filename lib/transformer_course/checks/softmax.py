@@ -13,9 +13,11 @@ import torch.nn.functional as F
 
 from ..softmax import naive_softmax, stable_softmax
 from .harness import Exercise, Mistake, Result, check_then_batch, randn
+from .softmax_inputs import warn_without_gradient
 from .softmax_more import MORE_MISTAKES, softmax_in_float64_by_dtype
 from .softmax_slips import SLIPS
 from .stale import learner_check
+from .wording import own_name
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -272,7 +274,7 @@ def check_softmax(learner_fn: Callable) -> Result:
     """Exercise 04a: ``fn(scores (..., Lk)) → weights``, a softmax over the last dimension that
     does not overflow for large scores."""
     cases = _cases()
-    return check_then_batch(
+    result = check_then_batch(
         learner_fn,
         stable_softmax,
         cases[:-1],
@@ -283,6 +285,8 @@ def check_softmax(learner_fn: Callable) -> Result:
         passed=f"softmax matches the reference on all {len(cases)} inputs, large scores and a batch "
         "included.",
     )
+    # Not asked for gradients (the exercise is the formula): a pass without them is warned.
+    return warn_without_gradient(result, learner_fn, cases[0], own_name(learner_fn, "softmax"))
 
 
 EXERCISES = (

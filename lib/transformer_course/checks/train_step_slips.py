@@ -1,5 +1,5 @@
 """More of ``train_step``'s catalogue: the wrong answers met in round 42's battery (a loss of its
-own in place of loss_fn, a NumPy number or a rounded or rescaled loss returned, the optimiser's
+own in place of loss_fn, a 0-d NumPy array or a rounded or rescaled loss returned, the optimiser's
 learning rate changed, each gradient clipped, the model given the targets), each with its hint and
 a learner-style example (in ``train_step_learners``).
 
@@ -53,9 +53,13 @@ def _losses_with_right_weights(step_reference, case, got) -> tuple[list, list] |
 
 
 def _numpy_numbers(step_reference):
+    """The right losses, each as a NumPy array of one entry (loss.detach().numpy() is 0-d). A
+    NumPy scalar (np.float32(loss.item())) is a real number, and passes: the harness's ``same``
+    takes it, as do the chapter's torch.tensor(losses), round() and f"{loss:.3f}"."""
+
     def recognise(fn, case, got) -> bool:
         pair = _losses_with_right_weights(step_reference, case, got)
-        if pair is None or not all(isinstance(r, np.ndarray | np.generic) and r.size == 1 for r in pair[0]):
+        if pair is None or not all(isinstance(r, np.ndarray) and r.size == 1 for r in pair[0]):
             return False
         return same([float(r) for r in pair[0]], pair[1])
 
@@ -127,8 +131,10 @@ def slip_mistakes(step_reference, three_steps) -> tuple[Mistake, ...]:
     return (
         Mistake(
             name="a NumPy number returned",
-            hint="You returned a NumPy number (loss.detach().numpy()): the step returns a plain "
-            "Python float, loss.item(), which the loop and its plots take as it is.",
+            hint="You returned a 0-d NumPy array (loss.detach().numpy()), not a number: the "
+            "loop keeps the losses in a list, and torch.tensor(losses) refuses a list of arrays "
+            "(TypeError: len() of unsized object), as round() refuses an array. Return a plain "
+            "number, loss.item(); a NumPy scalar such as np.float32(loss.item()) works too.",
             compute=None,
             recognise=_numpy_numbers(step_reference),
             example=learner.returns_a_numpy_number,
