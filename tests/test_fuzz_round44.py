@@ -22,6 +22,7 @@ What it found, each fixed in lib:
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import pytest
 import torch
@@ -268,3 +269,22 @@ def test_a_feed_forward_and_a_decoders_memory_take_what_torch_takes_under_autoca
     for got, want in pairs:
         assert got.dtype == want.dtype == torch.bfloat16
         torch.testing.assert_close(got.float(), want.float(), atol=0.05, rtol=0.05)
+
+
+def test_smoothed_after_a_diverged_step_recovers_once_it_leaves_the_window():
+    """train() writes a diverged step's inf into the losses; a running total then gave NaN for
+    every later step (inf - inf). Each window's mean is its own."""
+    h = History(losses=[1.0, float("inf"), 3.0, 3.0, 3.0, float("nan"), 5.0, 5.0])
+    got = h.smoothed(2)
+    assert got[:3] == [1.0, float("inf"), float("inf")] and got[3:5] == [3.0, 3.0]
+    assert got[5] != got[5] and got[6] != got[6] and got[7] == 5.0  # NaN while it is in the window
+    assert History(losses=[float("inf"), -float("inf"), 1.0]).smoothed(2)[1] != 0  # NaN, not 0
+
+
+def test_smoothed_keeps_small_losses_after_a_huge_one_and_does_not_warn_for_a_grad():
+    assert History(losses=[1e17, 1.0, 1.0, 1.0]).smoothed(1) == [1e17, 1.0, 1.0, 1.0]
+    assert History(losses=[1e17, 1.0, 2.0]).smoothed(2) == [1e17, 5e16, 1.5]
+    loss = torch.tensor(2.0, requires_grad=True) * 1.0  # a 0-d loss that still needs a gradient
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert History(losses=[loss, loss]).smoothed(2) == [2.0, 2.0]

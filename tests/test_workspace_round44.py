@@ -202,6 +202,18 @@ def test_a_fork_with_no_upstream_remote_is_told_what_git_cannot_tell(tmp_path, c
 
 
 @needs_git
+def test_a_fork_whose_upstream_remote_is_added_but_not_fetched_is_told_only_to_fetch(tmp_path, capsys):
+    """`git remote add upstream …` would fail there ("remote upstream already exists"), and by &&
+    skip the fetch: the note names the one command that helps."""
+    author, course = fork_and_clone(tmp_path, upstream=False)
+    git(course, "remote", "add", "upstream", str(author))  # added, not fetched
+    commit_mine(course)
+    git(course, "push", "-q")
+    out = status_of(course, capsys)
+    assert "`git fetch upstream`" in out and "git remote add" not in out
+
+
+@needs_git
 def test_an_authors_commit_not_yet_pushed_is_named_as_such(tmp_path, monkeypatch, capsys):
     """The author commits chapters/01, the course's next version, before pushing: status said
     "not in the course's version", and its advice only undid the commit. It says where the

@@ -8,6 +8,7 @@ its own because the record outlives the loop: chapters plot it, add held-out los
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass, field
 
@@ -55,14 +56,7 @@ class History:
         Python floats. Summed in float64 whatever each loss's dtype: a float16 total would
         overflow past 65504 (inf), a bfloat16 one would drop what its 8 bits cannot hold."""
         window = _validate.positive_int("window", window)
-        values = [_loss_value(i, loss) for i, loss in enumerate(self.losses)]
-        out, total = [], 0.0
-        for i, value in enumerate(values):
-            total += value
-            if i >= window:
-                total -= values[i - window]
-            out.append(total / min(i + 1, window))
-        return out
+        return _window_means([_loss_value(i, loss) for i, loss in enumerate(self.losses)], window)
 
     def add_eval(self, name: str, step: int, value: float) -> None:
         """Record ``value`` (e.g. a held-out loss) measured at ``step`` under ``name``."""
@@ -75,13 +69,46 @@ class History:
         self.evals.setdefault(name, []).append((step, float(value)))
 
 
+# Every finite float is a whole number of these: sums of them are exact Python ints.
+_UNIT = 2**1074
+
+
+def _window_means(values: list[float], window: int) -> list[float]:
+    """The mean of each value and the ``window`` - 1 before it (fewer at the start), in one pass.
+    A running total, but exact: finite values are added as ints in units of the smallest float
+    (a huge loss would otherwise swallow the small ones after it, and leave 0 once it left the
+    window), and infinities and NaN are counted, not added (a diverged step's inf - inf would make
+    every later mean NaN, long after it left the window)."""
+    out, total, odd = [], 0, {"nan": 0, "inf": 0, "-inf": 0}
+    for i, value in enumerate(values):
+        total += _exact(value, odd, +1)
+        if i >= window:
+            total -= _exact(values[i - window], odd, -1)
+        if odd["nan"] or (odd["inf"] and odd["-inf"]):
+            out.append(math.nan)
+        elif odd["inf"] or odd["-inf"]:
+            out.append(math.inf if odd["inf"] else -math.inf)
+        else:
+            out.append(total / (_UNIT * min(i + 1, window)))  # int / int: correctly rounded
+    return out
+
+
+def _exact(value: float, odd: dict[str, int], sign: int) -> int:
+    """``value`` in units of the smallest float; 0 for inf or NaN, counted in ``odd`` instead."""
+    if math.isfinite(value):
+        num, den = value.as_integer_ratio()  # den: a power of two, at most 2**1074
+        return num * (_UNIT // den)
+    odd[str(value)] += sign
+    return 0
+
+
 def _loss_value(i: int, loss: object) -> float:
     """losses[i] as a Python float (float64): a number or a one-element tensor, as loss_fn
     returns it. "a" or None would fail in the sum, naming neither."""
     kind = isinstance(loss, numbers.Real | torch.Tensor) and not isinstance(loss, bool)
     if not kind or not _is_number(loss):  # an int beyond a float's range too
         raise ValueError(f"losses must hold numbers, got {loss!r:.40} at losses[{i}]")
-    return float(loss)
+    return float(loss.detach() if isinstance(loss, torch.Tensor) else loss)  # no warning for a grad
 
 
 def _is_number(value: object) -> bool:

@@ -192,11 +192,17 @@ def fork_note(ws) -> str | None:
     can tell it apart. None where there is such a remote, or no branch pulled from at all."""
     if ws.course_ref() != "@{upstream}":
         return None
+    # A remote named upstream added but not fetched (or without the branch): `remote add` would
+    # fail ("remote upstream already exists") and, by &&, skip the fetch.
+    added = "upstream" in (ws.git("remote") or "").split()
+    command = "git fetch upstream"
+    if not added:
+        command = f"git remote add upstream <the course's address> && {command}"
     return (
         f'("Newer in the course" means newer in {ws.course_ref_name()}, the branch this checkout pulls '
         "from. If that is your own fork of the course, an edit you committed and pushed there reads as "
-        "the course's too: git has no other record of the course's history. `git remote add upstream "
-        "<the course's address> && git fetch upstream` gives it one, and status then tells them apart.)"
+        f"the course's too: git has no other record of the course's history. `{command}` gives it one, "
+        "and status then tells them apart.)"
     )
 
 
