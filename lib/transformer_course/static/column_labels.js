@@ -117,3 +117,77 @@ function tallestBar(div, axis, vals) {
 function listed(values) {
   return Array.isArray(values) || ArrayBuffer.isView(values);
 }
+
+// Plotly's toolbar (zoom, pan, PNG: its "modebar", 7 buttons, 192 px by 23 across) shows over the
+// chart's top right corner while the mouse is over the chart, and hid the end of a long centred
+// title there (a 700 px half-slide figure lost "…figure to its end" under it). Where the title's
+// line meets the toolbar, the title keeps to the room left of it: centred while that clears the
+// toolbar, else ending 8 px before it. Where that room is less than the title needs (a narrow
+// chart: a third of a slide, 350 px, left 134 px of it, a 22 px title drawn at 9 px), the toolbar
+// stands upright along the right edge instead (plotly's modebar.orientation "v": a column per
+// group of buttons, 72 px wide), over the plot's corner rather than the words. Only a title wider
+// than the room left then is drawn smaller (the callers: figure_view.js's and export_theme.js's
+// fitTitle). ``div``: the chart. Returns {whole, at}: the px a title may take with no toolbar,
+// and at(width) → {room, x, xanchor, orientation}, for a title ``width`` px wide: the px it may
+// take, where it goes (x in the chart's width, as plotly's title.x), which way the toolbar stands.
+function titleRoom(div) {
+  const svg = div.querySelector(".main-svg").getBoundingClientRect();
+  const title = div.querySelector(".gtitle").getBoundingClientRect();
+  const whole = svg.width - 16, centred = { x: 0.5, xanchor: "center" };
+  const bar = toolbarBox(div);
+  if (!bar || title.top >= bar.top + bar.height || title.bottom <= bar.top) {
+    return { whole, at: () => ({ room: whole, ...centred, orientation: "h" }) };  // clear of it
+  }
+  // Centred where that clears the toolbar, or where nothing would (a title too long even at 9 px:
+  // its ends stay inside the chart); else ending 8 px before the toolbar.
+  const spot = (end, orientation, width) => ({ room: Math.min(whole, end - 8), orientation,
+    ...(svg.width / 2 + width / 2 <= end || width > end - 8 ? centred
+      : { x: end / svg.width, xanchor: "right" }) });
+  const across = bar.right - svg.left - bar.width - 8, down = bar.right - svg.left - bar.upright - 8;
+  const at = (width) => (width <= across - 8 || svg.width / 2 + width / 2 <= across
+    ? spot(across, "h", width) : spot(down, "v", width));
+  return { whole, at };
+}
+
+// The toolbar of the chart ``div`` as plotly draws it across (its own way, unless told "v"):
+// {right, top} (its top right corner, px on the page), {width, height} across, and ``upright``, its
+// width standing ("v": a column per group, each about a button wide, as tall as the bar across);
+// measured across once (``div._tcToolbar``), as its buttons never change. null: no toolbar.
+function toolbarBox(div) {
+  const buttons = [...div.querySelectorAll(".modebar-btn")].map((b) => b.getBoundingClientRect())
+    .filter((r) => r.width > 0);
+  if (!buttons.length) return null;
+  const left = Math.min(...buttons.map((r) => r.left)), right = Math.max(...buttons.map((r) => r.right));
+  const top = Math.min(...buttons.map((r) => r.top)), bottom = Math.max(...buttons.map((r) => r.bottom));
+  if ((div._fullLayout?.modebar?.orientation ?? "h") === "h") {
+    const groups = div.querySelectorAll(".modebar-group").length || 1, height = bottom - top;
+    div._tcToolbar = { width: right - left, height, upright: groups * (height + 4) };
+  }
+  return div._tcToolbar ? { ...div._tcToolbar, right, top } : null;
+}
+
+// The px a title ``width`` px wide at ``size`` px keeps to (``fit``: titleRoom's answer): the
+// room left of the toolbar, unless the title would be drawn smaller than 12 px there (or than it
+// fits the whole chart at, if less): a phone's chart (354 px) took a 13 px title down to 10 px, a
+// speck for a toolbar that shows only while a finger is on the chart. Then the whole chart's
+// width: at() leaves a title wider than its room centred, under the end of the upright toolbar.
+function titleRoomFor(fit, width, size) {
+  const base = width > fit.whole ? Math.max(9, Math.floor((size * fit.whole) / width)) : size;
+  const spot = fit.at((width * base) / size);
+  if ((width * base) / size <= spot.room) return spot.room;
+  return Math.max(9, Math.floor((size * spot.room) / width)) >= Math.min(base, 12) ? spot.room : fit.whole;
+}
+
+// The title's placement ``at`` (titleRoom's) as a relayout, or {} where the chart's title and
+// toolbar (``now``: plotly's full layout) are there already: centred is x 0.5, anchored "auto" or
+// "center". ``width``: the chart's, px.
+function titlePlacement(at, now, width) {
+  const update = {}, was = now.title || {};
+  const centred = (t) => Math.abs((t.x ?? 0.5) - 0.5) < 1e-3
+    && ["auto", "center", undefined].includes(t.xanchor);
+  if (!(centred(at) ? centred(was) : was.xanchor === at.xanchor && Math.abs(at.x - was.x) * width < 1)) {
+    Object.assign(update, { "title.x": at.x, "title.xanchor": at.xanchor });
+  }
+  if ((now.modebar?.orientation ?? "h") !== at.orientation) update["modebar.orientation"] = at.orientation;
+  return update;
+}

@@ -77,20 +77,24 @@
   // Plotly does not wrap a title: one wider than its chart (a long title in a phone's window)
   // was clipped at both ends. It is drawn again at the size that fits, and back at the
   // figure's own size (or as near as fits) when the window widens; a 5 % margin on the way
-  // up keeps a size that fits from being shrunk and grown again at every plot.
+  // up keeps a size that fits from being shrunk and grown again at every plot. One that would
+  // run under the toolbar is moved left of it first (titleRoom, static/column_labels.js).
   function fitTitle(el) {
     const title = el.querySelector(".gtitle"), svg = el.querySelector(".main-svg");
     if (!title || !svg) return {};
-    const room = svg.getBoundingClientRect().width - 16, wide = title.getBoundingClientRect().width;
+    const fit = titleRoom(el), wide = title.getBoundingClientRect().width;
     const size = parseFloat(getComputedStyle(title).fontSize);
-    if (!(room > 0 && wide > 0 && size > 0)) return {};
+    if (!(fit.whole > 0 && wide > 0 && size > 0)) return {};
     if (el._tcTitleSize === undefined) el._tcTitleSize = size;  // the figure's own, first drawn
+    const room = titleRoomFor(fit, (wide * el._tcTitleSize) / size, el._tcTitleSize);  // at its own size
     let want = size;
     if (wide > room) want = Math.max(9, Math.floor((size * room) / wide));
     else if (size < el._tcTitleSize) {
       want = Math.max(size, Math.min(el._tcTitleSize, Math.floor((0.95 * size * room) / wide)));
     }
-    return want !== size ? { "title.font.size": want } : {};
+    const chart = svg.getBoundingClientRect().width;
+    const update = titlePlacement(fit.at((wide * want) / size), el._fullLayout || {}, chart);
+    return want !== size ? { ...update, "title.font.size": want } : update;
   }
 
   // Nor does it wrap an axis title: in a phone's window chapter 00's "distance from the last

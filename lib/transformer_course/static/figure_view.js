@@ -222,6 +222,7 @@ function themed(text, themes, div) {
     div.dataset.tcDeckHeight = String(spec.layout.height);
     spec.layout.font = { ...(spec.layout.font || {}), size: DECK_FONT };
     if (besideTall(div)) compact(spec.layout);
+    sharedRowWords(spec.layout);
   } else delete div.dataset.tcDeckHeight;  // refit: only for a figure drawn for the deck
   return spec;
 }
@@ -281,23 +282,51 @@ function keep(fresh, before, live) {
 
 // Plotly does not wrap a title: one wider than its figure is clipped at both ends (a long
 // title over an explorer's third of the page, or any title at the deck's larger font). Such
-// a title is drawn again at the font size that fits, and only then.
+// a title is drawn again at the font size that fits, and only then; one that would run under
+// the toolbar is moved left of it first (titleRoom, static/column_labels.js).
 async function fitTitle(Plotly, div) {
   const title = div.querySelector(".gtitle"), svg = div.querySelector(".main-svg");
   if (!title || !svg) return;
-  const room = svg.getBoundingClientRect().width - 16, wide = title.getBoundingClientRect().width;
-  if (!(room > 0 && wide > room)) return;
+  const fit = titleRoom(div), wide = title.getBoundingClientRect().width;
   const size = parseFloat(getComputedStyle(title).fontSize) || 17;
-  await Plotly.relayout(div, { "title.font.size": Math.max(9, Math.floor((size * room) / wide)) });
+  if (!(fit.whole > 0 && wide > 0)) return;
+  const room = titleRoomFor(fit, wide, size);
+  const want = wide > room ? Math.max(9, Math.floor((size * room) / wide)) : size;
+  const chart = svg.getBoundingClientRect().width;
+  const update = titlePlacement(fit.at((wide * want) / size), div._fullLayout || {}, chart);
+  if (want !== size) update["title.font.size"] = want;
+  if (Object.keys(update).length) await Plotly.relayout(div, update);
+  const drawn = div._fullLayout || {};
+  div._tcTitleFit = { key: `${div.clientWidth}|${pageMode()}`, text: drawn.title?.text, x: drawn.title?.x,
+                      xanchor: drawn.title?.xanchor, size: drawn.title?.font?.size,
+                      orientation: drawn.modebar?.orientation };
+}
+
+// The title's place and the toolbar's way (fitTitle's) are put back before plotly draws an update at
+// the same width, in the same mode, and the title's size too where its words are the same: found after
+// each drawing, they cost every update of a figure whose title needed them a relayout (chapter 09's
+// StoryExplorer bar chart, "Token 1: …" left of the toolbar, at each move of a slider). A title that
+// now needs another place is moved by fitTitle, as before; a size is not carried to other words, as
+// fitTitle only ever shrinks a title.
+function withFittedTitle(layout, div, mode) {
+  const fit = div._tcTitleFit, title = layout.title;
+  if (!fit || !title || typeof title !== "object" || fit.key !== `${div.clientWidth}|${mode}`) return;
+  const font = fit.text === title.text ? { font: { ...(title.font || {}), size: fit.size } } : {};
+  layout.title = { ...title, x: fit.x, xanchor: fit.xanchor, ...font };
+  layout.modebar = { ...(layout.modebar || {}), orientation: fit.orientation };
 }
 
 // On a slide a figure's text is DECK_FONT px, its rows of words too, and a heatmap with many rows
-// gives each less than that: chapter 09's StoryExplorer drew its sixteen heads 13.5 px apart in
-// 16 px type ("layer 0 head 3" on top of "layer 0 head 4"). Row labels closer than ROW_SPACING
-// times their size are drawn smaller, down to DECK_MIN_FONT, and past that every k-th is kept (as
-// an export thins them: export_theme.js's thinTicks). Only rows named one by one (tickmode
-// "array") on a linear axis: a log axis's labels (log_ticks) are spaced for its length already.
-const ROW_SPACING = 1.1;
+// gives each less than that: chapter 09's StoryExplorer drew its sixteen heads 10 px apart in
+// 16 px type ("layer 0 head 3" on top of "layer 0 head 4"). Row labels are drawn as large as their
+// rows allow (ROW_SPACING times their size apart), up to DECK_FONT, down to DECK_ROW_FONT, and past
+// that only every k-th is kept, k as small as keeps them that size. Shrunk to 12 px all sixteen
+// heads were specks on a projector beside 20 px prose; every other one reads at 16. A grid of heads
+// (its words asked at 9 or 11 px, raised to 12 on a slide) grows its words too, every panel keeping
+// the same rows (keptLabels); a view beside a tall one keeps its compact size at most. Only rows
+// named one by one (tickmode "array") on a linear axis: a log axis's labels (log_ticks) are spaced
+// for its length already.
+const ROW_SPACING = 1.1, DECK_ROW_FONT = 14;
 function rowLabelsFit(div) {
   const layout = div._fullLayout, update = {};
   for (const name of Object.keys(layout || {}).filter((key) => /^yaxis\d*$/.test(key))) {
@@ -309,15 +338,38 @@ function rowLabelsFit(div) {
     const step = Math.min(...vals.slice(1).map((v, i) => Math.abs(v - vals[i])));
     const pitch = (axis._length * step) / span;  // px from one row's label to the next
     const size = parseFloat(getComputedStyle(label).fontSize);
-    if (!(pitch > 0 && size > 0) || pitch >= ROW_SPACING * size) continue;
-    const fits = Math.floor(pitch / ROW_SPACING);
-    update[`${name}.tickfont.size`] = Math.max(fits, DECK_MIN_FONT);
-    if (fits >= DECK_MIN_FONT) continue;
-    const k = Math.ceil((ROW_SPACING * DECK_MIN_FONT) / pitch);
-    update[`${name}.tickvals`] = vals.filter((_, i) => i % k === 0);
-    if (Array.isArray(axis.ticktext)) update[`${name}.ticktext`] = axis.ticktext.filter((_, i) => i % k === 0);
+    const most = besideTall(div) ? size : Math.max(size, DECK_FONT);
+    if (!(pitch > 0 && size > 0) || (size === most && pitch >= ROW_SPACING * size)) continue;
+    // The least k whose labels, k rows apart, are at least DECK_ROW_FONT (or ``most``, if less).
+    const k = Math.ceil((ROW_SPACING * Math.min(DECK_ROW_FONT, most)) / pitch - 1e-9);
+    const fits = Math.min(most, Math.floor((k * pitch) / ROW_SPACING));
+    if (fits !== size) update[`${name}.tickfont.size`] = fits;
+    if (k === 1) continue;
+    const kept = keptLabels(vals, k, tilePeriod(div.layout, name));
+    update[`${name}.tickvals`] = kept.map((i) => vals[i]);
+    if (Array.isArray(axis.ticktext)) update[`${name}.ticktext`] = kept.map((i) => axis.ticktext[i]);
   }
   return update;
+}
+
+// Row labels that all begin with the same words ("layer 0 head 3", … "layer 0 head 15": a model of
+// one layer) say those words once, on a slide, after the axis's title ("head (layer 0)"), and keep
+// their last shared word before what tells them apart ("head 3"): a margin half as wide leaves the
+// plot the width, and the shorter words read at a slide's size. ``layout``: the figure's, as sent.
+function sharedRowWords(layout) {
+  for (const key of Object.keys(layout).filter((k) => /^yaxis\d*$/.test(k))) {
+    const axis = layout[key], text = axis?.ticktext;
+    if (!Array.isArray(text) || text.length < 2 || !text.every((t) => typeof t === "string")) continue;
+    const words = text.map((t) => t.split(" "));
+    let n = 0;  // words shared by every label, each label keeping one word more than that
+    while (words.every((w) => w.length > n + 1 && w[n] === words[0][n])) n += 1;
+    if (n < 2) continue;  // the last shared word stays on every label
+    const prefix = words[0].slice(0, n - 1).join(" ");
+    const title = typeof axis.title === "object" && axis.title ? axis.title : { text: axis.title ?? "" };
+    const named = String(title.text ?? "").trim();
+    layout[key] = { ...axis, ticktext: words.map((w) => w.slice(n - 1).join(" ")),
+                    title: { ...title, text: named ? `${named} (${prefix})` : prefix } };
+  }
 }
 
 // Columns named word by word (a heatmap's tokens) are all drawn by plotly however narrow the view:
@@ -477,6 +529,7 @@ async function render({ model, el }) {
     const drop = isPresenting() && found ? textless : null;
     if (drop) withoutCellText(spec, drop);
     const copy = structuredClone(spec);  // what this draw asks for, before plotly writes into it
+    withFittedTitle(spec.layout, div, mode);  // as fitTitle left the same title at this width
     if (sent && mode === div.dataset.tcMode && div.data) {
       // A trace that did not change is handed back whole: react skips it. Only when no trace
       // changed is the layout handed back part by part: with new data plotly recomputes the
@@ -542,13 +595,16 @@ async function render({ model, el }) {
     width = now;
     // Not Plotly.Plots.resize: its relayout({autosize: true}) drops the figure's own height
     // (a figure of a cell shown in the deck then collapsed to nothing).
-    // The title's own size again (null: the figure's), refitted to the new width if need be.
+    // The title's own size and place again (null: the figure's), refitted to the new width if need be.
     if (now > 0 && div.dataset.tcRevision) {
       // Panel titles fitted to the old width, as sent (only then: a relayout of the margin
       // would redraw the whole figure).
       const undo = div.dataset.tcTitlesFitted ? titlesAsSent(sent?.layout) : {};
       delete div.dataset.tcTitlesFitted;
-      Plotly.relayout(div, { width: now, "title.font.size": sent?.layout?.title?.font?.size ?? null, ...undo })
+      const title = sent?.layout?.title || {};
+      Plotly.relayout(div, { width: now, "title.font.size": title.font?.size ?? null,
+                             "title.x": title.x ?? null, "title.xanchor": title.xanchor ?? null,
+                             "modebar.orientation": sent?.layout?.modebar?.orientation ?? null, ...undo })
         .then(() => fitTitle(Plotly, div)).then(() => fitPanelTitles(Plotly, div))
         .then(() => fitColumnLabels(Plotly, div, sent?.layout));
     }
