@@ -363,11 +363,34 @@ def _autocast_casts(x: torch.Tensor, weight: torch.Tensor, *, norm: bool = False
     With a LayerNorm (``norm``): only a float32 layer on a half-precision x, as a LayerNorm takes
     a bfloat16 or float16 x with float32 weights; not a half-precision layer given another dtype
     (the CPU's autocast leaves layer_norm alone: "mixed dtype (CPU): expect parameter to have
-    scalar type of Float")."""
+    scalar type of Float"). A half-precision layer given its own dtype under the other half's
+    autocast passes here: a LayerNorm alone takes it; ``norm_after_autocast`` refuses the layers
+    whose attention adds autocast's dtype to it."""
     if not autocast_on(x) or torch.float64 in (x.dtype, weight.dtype):
         return False
-    halves = (torch.bfloat16, torch.float16)
-    return not norm or (weight.dtype == torch.float32 and x.dtype in halves)
+    return not norm or (weight.dtype == torch.float32 and x.dtype in _HALVES)
+
+
+_HALVES = (torch.bfloat16, torch.float16)
+
+
+def norm_after_autocast(x: torch.Tensor, weight: torch.Tensor, what: str = "this layer's weights") -> None:
+    """A layer whose sublayers' matmuls feed its LayerNorms (``weight``: one of them), under the
+    CPU's autocast in the other half precision: refused by name, as PyTorch's layer fails there
+    inside torch. x + the attention's output (float16 + bfloat16) is float32, and the CPU's
+    autocast leaves layer_norm alone: "mixed dtype (CPU): expect parameter to have scalar type of
+    Float". The same dtype for both, or float32 weights, run. CUDA's autocast runs layer_norm in
+    float32, so only the CPU is refused. One dtype test on float32 weights, the usual path."""
+    if weight.dtype not in _HALVES or x.device.type != "cpu" or not autocast_on(x):
+        return
+    runs = torch.get_autocast_dtype("cpu")
+    if runs in _HALVES and runs != weight.dtype:
+        raise ValueError(
+            f"{what} are {weight.dtype} but autocast runs in {runs}: on the CPU a LayerNorm cannot "
+            f"take the float32 that adding the two makes (x + the attention's output); use "
+            f'torch.autocast("cpu", dtype={weight.dtype}), or convert the layer (or the model) '
+            f"with .to({runs}) or .float()"
+        )
 
 
 def autocast_on(x: torch.Tensor) -> bool:

@@ -222,7 +222,7 @@ class EncoderLayer(_Layer):
 
         ``causal=True``: position i attends to positions 0 … i only (with ``mask``, both apply).
         """
-        _check_hidden("x", x, self.d_model, self.norm1.weight)
+        _check_block_input(x, self.d_model, self.norm1.weight)
         mask = self.self_attn._mask_for_scores(mask, x, x)  # (B, 1|h, 1|L, L) or None
         _validate.boolean("causal", causal)
         _validate.boolean("need_weights", need_weights)
@@ -246,7 +246,7 @@ class EncoderLayer(_Layer):
         """The new positions x (B, T, d_model) → (B, T, d_model), attending over the t
         positions in ``cache`` (this is layer ``layer``) and themselves; keeps (B, h, T, t + T)
         with ``need_weights``. Every other part of the block works on each position alone."""
-        _check_hidden("x", x, self.d_model, self.norm1.weight)
+        _check_block_input(x, self.d_model, self.norm1.weight)
         self.self_attn._check_cached(x, cache, layer, mask)
         _validate.boolean("need_weights", need_weights)
         return self._forward_cached(x, cache, layer, mask, need_weights=need_weights)
@@ -297,7 +297,7 @@ class DecoderLayer(_Layer):
         need_weights: bool = False,
     ) -> torch.Tensor:
         """x (B, Lt, d_model), memory (B, Ls, d_model) → (B, Lt, d_model)."""
-        _check_hidden("x", x, self.d_model, self.norm1.weight)
+        _check_block_input(x, self.d_model, self.norm1.weight)
         # memory meets only the cross-attention's matmuls, no LayerNorm
         _check_hidden("memory", memory, self.d_model, self.norm1.weight, norm=False)
         if memory.shape[0] != x.shape[0]:
@@ -336,6 +336,15 @@ def _check_hidden(
     _validate.tensor(name, x, ndim=3, floating=True)
     _validate.size(name, x, -1, d_model, "d_model")
     _validate.like_weights(name, x, weight, norm=norm)
+
+
+def _check_block_input(x: torch.Tensor, d_model: int, weight: torch.Tensor) -> None:
+    """``_check_hidden`` for the x of an encoder or decoder layer, whose attention and
+    feed-forward outputs, in autocast's dtype, are added to x before a LayerNorm of ``weight``'s
+    dtype: a half-precision layer under the CPU's autocast in the other half is refused by name
+    (``_validate.norm_after_autocast``). AddNorm does not ask: its sublayer keeps x's dtype."""
+    _check_hidden("x", x, d_model, weight)
+    _validate.norm_after_autocast(x, weight)
 
 
 def _dropout(dropout: nn.Dropout, x: torch.Tensor) -> torch.Tensor:

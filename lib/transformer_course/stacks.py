@@ -162,7 +162,9 @@ class Encoder(_Stack):
         return self._forward(x, mask, need_weights=need_weights, causal=causal)
 
     def _forward(self, x, mask=None, *, need_weights=False, causal=False):
-        """``forward`` on inputs already checked (a mask already made 4-D)."""
+        """``forward`` on inputs already checked (a mask already made 4-D). A model's x comes
+        from its own embedding, in the weights' dtype, so only autocast can make a mix here."""
+        self._check_autocast(x)
         for layer in self.layers:
             x = layer._forward(x, mask, need_weights=need_weights, causal=causal)
         return self._final(x)
@@ -182,10 +184,18 @@ class Encoder(_Stack):
         return self._forward_cached(x, cache, mask, need_weights=need_weights)
 
     def _forward_cached(self, x, cache, mask=None, *, need_weights=False):
-        """``forward_cached`` on inputs already checked."""
+        """``forward_cached`` on inputs already checked (autocast: as ``_forward``)."""
+        self._check_autocast(x)
         for i, layer in enumerate(self.layers):
             x = layer._forward_cached(x, cache, i, mask, need_weights=need_weights)
         return self._final(x)
+
+    def _check_autocast(self, x: torch.Tensor) -> None:
+        """``_validate.norm_after_autocast`` on the path a model takes (its x checked as ids): the
+        first layer's LayerNorm is reached only under the CPU's autocast, as reaching it through
+        four modules costs about 3 µs, and chapter 09's cached step of one token about 250."""
+        if torch.is_autocast_enabled("cpu"):
+            _validate.norm_after_autocast(x, self.layers[0].norm1.weight, "the layers' weights")
 
     def attention_weights(self) -> list[torch.Tensor | None]:
         """Self-attention weights of each layer from the last call, each (B, h, L, L)."""
