@@ -20,9 +20,10 @@ from functools import partial
 import torch
 
 from . import cached_step_learners as learner
+from .cached_step_inputs import FIRST, INPUTS, edge_cases
 from .cached_step_learners import by_hand
 from .cached_step_more import MORE_MISTAKES
-from .cached_step_reference import cases as _cases  # every exercise module's name for its cases
+from .cached_step_reference import cases as _usual_cases
 from .cached_step_reference import (
     first_key_only,
     grown,
@@ -73,6 +74,11 @@ ALTERNATIVES = {
 
 
 # --- The checker's side: the catalogue of mistakes (reference, test cases: cached_step_reference) ---
+
+
+def _cases() -> list[tuple]:  # every exercise module's name for its cases
+    """The usual four (cached_step_reference), then scores in the hundreds (cached_step_inputs)."""
+    return _usual_cases() + edge_cases()
 
 
 MISTAKES = (
@@ -311,6 +317,7 @@ MISTAKES = (
 )
 MISTAKES += MORE_MISTAKES  # met in the ninth audit: cached_step_more
 MISTAKES += SLIPS  # met in the round-43a battery: cached_step_slips
+MISTAKES = FIRST + MISTAKES + INPUTS  # round 44: overflow, a rounded root, a squeeze (cached_step_inputs)
 
 
 @learner_check

@@ -18,9 +18,10 @@ import torch.nn.functional as F
 from . import masks_learners as learner
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .learner_lines import naming_the_line
+from .masks_inputs import INPUTS, edge_cases
 from .masks_learners import ALTERNATIVES, by_hand
 from .masks_more import KEEPDIM_MISTAKES, MORE_MISTAKES, NORMALISING_MISTAKES
-from .masks_reference import cases as _cases  # kept as masks._cases: tests import it
+from .masks_reference import cases as _usual_cases
 from .masks_reference import (
     correct_mask,
     filled_with_minus_1e9,
@@ -50,6 +51,11 @@ def solution(scores, ids, pad_id):
 
 
 # --- The checker's side: reference, test cases, the catalogue of mistakes ---
+
+
+def _cases() -> list[tuple]:
+    """The usual four (masks_reference), then scores in the hundreds (masks_inputs)."""
+    return _usual_cases() + edge_cases()
 
 
 def _spread_by_a_four_d_mask(fn, case, got) -> bool:
@@ -271,6 +277,7 @@ MISTAKES = (
     *NORMALISING_MISTAKES,  # met in the 41st read (masks_more)
     *SLIPS,  # met in the round-43a battery (masks_slips)
 )
+MISTAKES = INPUTS + MISTAKES  # round 44: a softmax by hand that overflows (masks_inputs)
 
 
 # The catalogue as the checker compares it: rows that may see nothing are left out everywhere,

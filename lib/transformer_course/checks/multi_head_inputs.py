@@ -82,9 +82,33 @@ def _learner_squeezes_the_heads(x, w_q, w_k, w_v, w_o, num_heads):
     return (weights @ v).transpose(1, 2).reshape(b, length, d_model) @ w_o  # (B, h, …) lost for B = 1
 
 
+def _learner_squeezes_the_weights(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+    q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
+    weights = torch.softmax(
+        q @ k.transpose(-2, -1) / math.sqrt(d_head), dim=-1
+    ).squeeze()  # (B, h, L, L), they think
+    return (weights @ v).transpose(1, 2).reshape(b, length, d_model) @ w_o
+
+
 def _learner_squeezes_the_output(x, w_q, w_k, w_v, w_o, num_heads):
     return _attend(x, w_q, w_k, w_v, w_o, num_heads).squeeze()  # meant nothing: (B, L, D) already
 
+
+# What weights @ v says on the one-token case (B = h = 2, L = 1) where .squeeze() left the
+# weights (B, h): a (2, 2) matrix against values with L = 1 row, batched B · h = 4 times. On the
+# usual cases (L 3 to 7) an L × L matrix meets L rows: a last axis of 2 against 1 row takes two
+# slips there, here one. Only an error's text reaches a Mistake, so the shapes stand in for a
+# re-run with the token doubled (which the test does: the learner is then right).
+WEIGHTS_SQUEEZED = r"batch2 tensor to be: \[4, 2\] but got: \[4, 1\]"
+WEIGHTS_SQUEEZE_HINT = (
+    ".squeeze() removed an axis of size 1: your attention is right for several tokens but not "
+    "for one, because .squeeze() with no argument drops EVERY axis of size 1. With one token the "
+    "weights (B, h, 1, 1) lost both their axes of size 1, queries' and keys', and no longer line "
+    "up with the values (B, h, 1, d_head). Leave the weights (B, h, L, L) as they are: "
+    "weights @ v needs no squeeze."
+)
 
 INPUTS = (
     Mistake(
@@ -115,5 +139,12 @@ INPUTS = (
         compute=None,
         recognise=drops_size_one_axes(_attend, _size_one_twice),
         example=_learner_squeezes_the_output,
+    ),
+    Mistake(
+        name=".squeeze() on the attention weights",
+        hint=WEIGHTS_SQUEEZE_HINT,
+        compute=None,
+        error=WEIGHTS_SQUEEZED,
+        example=_learner_squeezes_the_weights,
     ),
 )
