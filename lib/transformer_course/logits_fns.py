@@ -171,9 +171,15 @@ class CachedLogits:
         bumps (an optimiser's step, load_state_dict; with assign=True, a new storage). Changed,
         the cache is stale: a function kept across training would write with old keys. (A write
         through ``p.data``, or a module added later, is not seen.)"""
-        weights = ((m, (p for p in m._parameters.values() if p is not None)) for m in self._submodules)
-        version = _validate.version_counter
-        return tuple((m.training, *((p.data_ptr(), version(p)) for p in ps)) for m, ps in weights)
+        # One flat list in plain loops: the nested generators this was took 0.2 ms a token, a
+        # seventh of a cached step of bench's GPT (4 layers), for the same tuple of facts.
+        state = []
+        for m in self._submodules:
+            state.append(m.training)
+            for p in m._parameters.values():
+                if p is not None:  # _validate.version_counter, inlined: called 70 times a token
+                    state += (p.data_ptr(), 0 if p.is_inference() else p._version)
+        return tuple(state)
 
     def _continues(self, prefix: torch.Tensor) -> bool:
         """Whether prefix (B, t') starts with the cached tokens (B, t), t ≤ t'."""
