@@ -381,12 +381,7 @@ class MultiHeadAttention(nn.Module):
         k and v (B, h, Lk, d_head)."""
         if query is key and key is value:
             # Self-attention: one matmul for Q, K and V together is faster than three.
-            w = _stacked(self.q_proj.weight, self.k_proj.weight, self.v_proj.weight)  # (3·d, d)
-            b = (
-                None
-                if self.q_proj.bias is None
-                else _stacked(self.q_proj.bias, self.k_proj.bias, self.v_proj.bias)
-            )
+            w, b = _stacked(self.q_proj, self.k_proj, self.v_proj)  # (3·d, d), (3·d,) or None
             q, k, v = F.linear(query, w, b).chunk(3, dim=-1)  # (B, L, 3·d_model) → 3 × (B, L, d_model)
         else:
             q, k, v = self.q_proj(query), self.k_proj(key), self.v_proj(value)
@@ -418,12 +413,15 @@ class MultiHeadAttention(nn.Module):
         return self
 
 
-def _stacked(*tensors: torch.Tensor) -> torch.Tensor:
-    """The projections' weights (or biases), one on top of the other. Under autocast, out of it:
-    its cat fails inside torch for weights in the other half precision ("Unexpected floating
-    ScalarType in at::autocast::prioritize": float16 weights under bfloat16's autocast), which
-    nn.MultiheadAttention, holding them stacked, never meets; F.linear casts them after."""
-    if _validate.autocast_on(tensors[0]):
-        with torch.autocast(tensors[0].device.type, enabled=False):
-            return torch.cat(tensors)
-    return torch.cat(tensors)
+def _stacked(*projections: nn.Linear) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The projections' weights, one on top of the other, and their biases (None without).
+    Under autocast, out of it: its cat fails inside torch for weights in the other half precision
+    ("Unexpected floating ScalarType in at::autocast::prioritize": float16 weights under
+    bfloat16's autocast), which nn.MultiheadAttention, holding them stacked, never meets;
+    F.linear casts them after. Asked once for both: a cached step calls this for every layer."""
+    weights = [p.weight for p in projections]
+    biases = None if projections[0].bias is None else [p.bias for p in projections]
+    if _validate.autocast_on(weights[0]):
+        with torch.autocast(weights[0].device.type, enabled=False):
+            return torch.cat(weights), None if biases is None else torch.cat(biases)
+    return torch.cat(weights), None if biases is None else torch.cat(biases)
