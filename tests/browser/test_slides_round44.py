@@ -218,3 +218,24 @@ def test_an_exported_title_clears_the_toolbar_and_settles(page_path, reader):  #
     r.page.wait_for_timeout(1000)
     assert r.page.evaluate("() => window.tcRelayouts") == 0, f"{width} px: still relayouting"
     assert r.clean(), (r.requests, r.errors)
+
+
+# Each chart's output area: whether it scrolls sideways, the toolbar's way, its container's width.
+TOOLBAR_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(d => {
+  const area = d.closest('.jp-OutputArea-output'), box = d.querySelector('.modebar-container');
+  return {scrolls: area.scrollWidth > area.clientWidth + 1, way: d._fullLayout.modebar.orientation,
+          width: box && box.style.width}; })"""
+
+
+def test_the_toolbar_stood_upright_lies_across_again_in_a_wider_window(page_path, reader):  # noqa: F811
+    """Plotly does not give the toolbar's container its width back when it turns across again:
+    its buttons stacked in a 0 px box and ran past the chart (an exported chapter 05, 800 px wide
+    and then 1280, scrolled sideways by 42 px)."""
+    r = reader(page_path, 400)
+    settle(r)
+    ways = [c["way"] for c in r.page.evaluate(TOOLBAR_JS)]
+    assert ways == ["v"], f"the title no longer stands the toolbar up: {ways}"
+    r.page.set_viewport_size({"width": 1280, "height": 900})
+    settle(r)
+    charts = r.page.evaluate(TOOLBAR_JS)
+    assert charts == [{"scrolls": False, "way": "h", "width": "100%"}], charts

@@ -191,3 +191,15 @@ function titlePlacement(at, now, width) {
   if ((now.modebar?.orientation ?? "h") !== at.orientation) update["modebar.orientation"] = at.orientation;
   return update;
 }
+
+// Plotly gives the toolbar's container `width: 100%` when it draws the toolbar across, and a
+// height (the plot's) with no width when it stands it upright ("v"), but does not give the width
+// back when the toolbar turns across again: in a container 0 px wide its groups stacked, and their
+// buttons ran 42 px past the chart (an exported chapter 05, 800 px wide and then 1280, scrolled
+// sideways). Called after every plot of the chart ``div``.
+function mendToolbar(div) {
+  const box = div.querySelector(".modebar-container");
+  if (!box || (div._fullLayout?.modebar?.orientation ?? "h") !== "h") return;
+  if (box.style.width !== "100%") box.style.width = "100%";
+  if (box.style.height) box.style.height = "";
+}

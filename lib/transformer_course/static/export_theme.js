@@ -48,6 +48,7 @@
       // now and after every later plot (a theme switch, a resize).
       // The title once the plot has settled: at "afterplot" a resize has not yet redrawn it.
       const readable = () => {
+        mendToolbar(el);
         readableCellText(el);
         hideTinyCellText(el);
         requestAnimationFrame(() => fitTitles(el));
@@ -244,7 +245,7 @@
 
   function fitTitles(el) {
     const update = { ...fitTitle(el), ...fitAxisTitles(el), ...thinTicks(el), ...fitPanelTitles(el) };
-    if (Object.keys(update).length) window.Plotly.relayout(el, update);
+    if (Object.keys(update).length) window.Plotly.relayout(el, update).then(() => mendToolbar(el), () => {});
   }
 
   function apply() {

@@ -296,6 +296,7 @@ async function fitTitle(Plotly, div) {
   const update = titlePlacement(fit.at((wide * want) / size), div._fullLayout || {}, chart);
   if (want !== size) update["title.font.size"] = want;
   if (Object.keys(update).length) await Plotly.relayout(div, update);
+  mendToolbar(div);  // a relayout of the toolbar's way alone draws no plot ("afterplot")
   const drawn = div._fullLayout || {};
   div._tcTitleFit = { key: `${div.clientWidth}|${pageMode()}`, text: drawn.title?.text, x: drawn.title?.x,
                       xanchor: drawn.title?.xanchor, size: drawn.title?.font?.size,
@@ -543,7 +544,7 @@ async function render({ model, el }) {
     await Plotly.react(div, spec.data, spec.layout, CONFIG);
     if (!div.dataset.tcCellText) {  // each later plot (a resize, a refitted title) too
       div.dataset.tcCellText = "1";
-      div.on("plotly_afterplot", () => { readableCellText(div); hideTinyCellText(div); });
+      div.on("plotly_afterplot", () => { mendToolbar(div); readableCellText(div); hideTinyCellText(div); });
     }
     readableCellText(div);  // static/theme_swap.js
     hideTinyCellText(div);
