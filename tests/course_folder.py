@@ -111,3 +111,19 @@ def published_and_author(tmp_path: Path) -> tuple[Path, Path]:
     git(tmp_path, "clone", "-q", str(tmp_path / "published.git"), "authoring")
     Workspace.of(tmp_path / "authoring").sync()
     return tmp_path / "published.git", tmp_path / "authoring"
+
+
+def commit_mine(course: Path, text: str = "my commit of chapters/") -> str:
+    """The learner edits chapters/01 in the course folder itself and commits it; returns the notebook."""
+    mine = notebook(text)
+    (course / "chapters" / "01_embeddings.ipynb").write_text(mine)
+    git(course, "commit", "-qam", "mine")
+    return mine
+
+
+def status_of(course: Path, capsys) -> str:
+    """What `python -m transformer_course.workspace status` prints for ``course``."""
+    from transformer_course.workspace import main
+
+    assert main(["--course", str(course), "status"]) == 0
+    return capsys.readouterr().out

@@ -26,6 +26,7 @@ import random
 
 import pytest
 import torch
+from tiny_models import TINY
 from torch import nn
 from transformer_course import _validate, generation, sampling
 from transformer_course.attention import MultiHeadAttention
@@ -35,22 +36,10 @@ from transformer_course.model import (
     DecoderOnlyTransformer,
     EncoderOnlyTransformer,
     Transformer,
-    TransformerConfig,
     count_parameters,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
-
-TINY = TransformerConfig(
-    vocab_size=11,
-    d_model=8,
-    num_heads=2,
-    num_encoder_layers=1,
-    num_decoder_layers=2,
-    d_ff=16,
-    max_len=12,
-    dropout=0.0,
-)
 
 
 def _ids(*shape, seed=0, vocab=11):

@@ -26,25 +26,15 @@ import warnings
 
 import pytest
 import torch
+from tiny_models import TINY
 from torch import nn
 from transformer_course import generation
 from transformer_course.attention import MultiHeadAttention
 from transformer_course.history import History
 from transformer_course.layers import DecoderLayer, EncoderLayer, FeedForward
-from transformer_course.model import DecoderOnlyTransformer, TransformerConfig
+from transformer_course.model import DecoderOnlyTransformer
 
 pytestmark = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
-
-TINY = TransformerConfig(
-    vocab_size=11,
-    d_model=8,
-    num_heads=2,
-    num_encoder_layers=1,
-    num_decoder_layers=2,
-    d_ff=16,
-    max_len=12,
-    dropout=0.0,
-)
 
 
 # ---------------------------------------------------------------- the cached step, compiled whole

@@ -19,8 +19,8 @@ import contextlib
 
 import pytest
 import torch
+from tiny_models import TINY
 from torch import nn
-from transformer_course.config import TransformerConfig
 from transformer_course.layers import AddNorm, DecoderLayer, EncoderLayer
 from transformer_course.model import DecoderOnlyTransformer, EncoderOnlyTransformer
 from transformer_course.stacks import Encoder
@@ -33,16 +33,6 @@ pytestmark = [
 
 DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 AUTOCASTS = (None, *DTYPES)  # None: autocast off
-TINY = TransformerConfig(
-    vocab_size=11,
-    d_model=8,
-    num_heads=2,
-    num_encoder_layers=1,
-    num_decoder_layers=2,
-    d_ff=16,
-    max_len=12,
-    dropout=0.0,
-)
 
 
 def _name(dtype: torch.dtype | None) -> str:

@@ -10,7 +10,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from course_folder import GIT_ENV, author_and_clone, git, lab, make_course, needs_git, notebook
+from course_folder import (
+    GIT_ENV,
+    author_and_clone,
+    commit_mine,
+    git,
+    lab,
+    make_course,
+    needs_git,
+    notebook,
+    status_of,
+)
 from transformer_course.workspace import Workspace, main
 
 COMMITTED_HERE = "changed by a commit of yours in chapters/"
@@ -22,19 +32,6 @@ CHAPTER = "01_embeddings.ipynb"
 def clone(tmp_path):
     """(author's course, learner's clone): the learner has run `make lab` once; `git pull` merges."""
     return author_and_clone(tmp_path, pull_rebase="false")
-
-
-def commit_mine(course: Path, text: str = "my commit of chapters/") -> str:
-    """The learner edits chapters/01 in the course folder itself and commits it; returns it."""
-    mine = notebook(text)
-    (course / "chapters" / CHAPTER).write_text(mine)
-    git(course, "commit", "-qam", "mine")
-    return mine
-
-
-def status_of(course: Path, capsys) -> str:
-    assert main(["--course", str(course), "status"]) == 0
-    return capsys.readouterr().out
 
 
 def follow_advice(course: Path, out: str) -> None:

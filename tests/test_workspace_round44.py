@@ -7,7 +7,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from course_folder import GIT_ENV, fork_and_clone, git, make_course, needs_git, notebook, published_and_author
+from course_folder import (
+    GIT_ENV,
+    commit_mine,
+    fork_and_clone,
+    git,
+    make_course,
+    needs_git,
+    notebook,
+    published_and_author,
+    status_of,
+)
 from transformer_course import workspace_backups
 from transformer_course.workspace import Workspace, main
 
@@ -133,19 +143,6 @@ def test_a_save_set_aside_that_backups_cannot_take_stays_in_sight(tmp_path, monk
 
 
 COMMITTED_HERE = "changed by a commit of yours in chapters/"
-
-
-def commit_mine(course: Path, text: str = "my commit of chapters/") -> str:
-    """An edit of chapters/01 in the course folder itself, committed; returns the notebook."""
-    mine = notebook(text)
-    (course / "chapters" / CHAPTER).write_text(mine)
-    git(course, "commit", "-qam", "mine")
-    return mine
-
-
-def status_of(course: Path, capsys) -> str:
-    assert main(["--course", str(course), "status"]) == 0
-    return capsys.readouterr().out
 
 
 def line_of(out: str) -> str:
