@@ -370,7 +370,8 @@ class MultiHeadAttention(nn.Module):
 
     def _attend_cached(self, x, cache, layer, mask=None, *, need_weights=False):
         """``forward_cached`` on inputs already checked (``_check_cached``)."""
-        q, k, v = self._project(x, x, x)  # each (B, h, T, d_head)
+        w, b = cache._stacked(layer, (self.q_proj, self.k_proj, self.v_proj), _stacked)  # (3·d, d), (3·d,)
+        q, k, v = (self._split(y) for y in F.linear(x, w, b).chunk(3, dim=-1))  # each (B, h, T, d_head)
         k, v = cache._append(layer, k, v)  # (B, h, t + T, d_head): the cached positions, then the new
         p = self.dropout if self.training else 0.0
         out, weights = _attention(q, k, v, mask, need_weights=need_weights, dropout_p=p)

@@ -48,7 +48,8 @@ class KVCache:
     ``torch.compile(model.step, fullgraph=True)`` compiles the cached step whole, the cache an
     argument (three graphs: the prompt's, then two steps', after which t is dynamic and no step
     compiles again). One thing it cannot do:
-    a cache filled under ``torch.inference_mode()`` is copied out of it by its next eager step,
+    a cache filled under ``torch.inference_mode()`` (``cached_logits_fn`` fills its own so) is
+    copied out of it by its next eager step,
     but a compiled step cannot ask (dynamo cannot call ``is_inference()``) and PyTorch refuses
     its write ("Inplace update to inference tensor outside InferenceMode"): continue such a
     cache under ``torch.inference_mode()``, or with one eager step first.
@@ -67,6 +68,8 @@ class KVCache:
         # values[i] are views of its first t positions. Made by layer i's first append.
         self._buffers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * num_layers
         self._owner: Callable[[], object] | None = None  # weakref to the model whose keys these are
+        # Layer i's W_Q, W_K, W_V stacked for its steps, and what they were made from (``_stacked``).
+        self._weights: list[tuple[tuple, tuple] | None] = [None] * num_layers
 
     def __deepcopy__(self, memo: dict) -> KVCache:
         """A copy whose owner is the copy of its model when that is copied along (deepcopy of
@@ -75,8 +78,9 @@ class KVCache:
         copy = KVCache.__new__(KVCache)
         memo[id(self)] = copy
         for name, value in vars(self).items():
-            if name != "_owner":
+            if name not in ("_owner", "_weights"):
                 setattr(copy, name, deepcopy(_detached(value), memo))
+        copy._weights = [None] * self.num_layers  # made again from the copy's model, if it steps
         owner = self._owner() if self._owner is not None else None
         copied = memo.get(id(owner)) if owner is not None else None
         copy._owner = weakref.ref(copied) if copied is not None else None
@@ -93,7 +97,12 @@ class KVCache:
         """What pickle (and torch.save) keeps: everything but the owner, a weakref, which pickle
         cannot take ("cannot pickle 'weakref.ReferenceType' object"). The loaded cache belongs to
         no model, as a deepcopy made without its model does."""
-        return {**vars(self), "_owner": None}
+        return {**vars(self), "_owner": None, "_weights": [None] * self.num_layers}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "_weights" not in state:  # pickled before it had them
+            self._weights = [None] * self.num_layers
 
     @property
     def length(self) -> int:
@@ -173,6 +182,23 @@ class KVCache:
         value_room[:, :, t:end] = v
         self.keys[layer], self.values[layer] = key_room[:, :, :end], value_room[:, :, :end]
         return self.keys[layer], self.values[layer]  # (B, h, t + T, d_head) each
+
+    def _stacked(self, layer: int, projections: tuple, stack: Callable) -> tuple:
+        """Layer ``layer``'s projections' weights stacked, ``stack(*projections)`` (the attention's
+        W_Q, W_K, W_V: (3·d, d) and (3·d,) or None), made at its first step and kept while every
+        weight has the storage and version counter it had (an optimiser's step or a load bumps
+        it): stacking three (d, d) matrices again at every token took a tenth of a cached step of
+        bench's GPT. Made afresh where a gradient must reach the weights through it, and while
+        torch.compile traces (dynamo cannot read data_ptr). A write through ``p.data`` is not
+        seen, as by ``cached_logits_fn``: the keys cached before it are stale too."""
+        if torch.compiler.is_compiling() or torch.is_grad_enabled():
+            return stack(*projections)
+        params = [p for proj in projections for p in (proj.weight, proj.bias) if p is not None]
+        made_from = tuple((p.data_ptr(), 0 if p.is_inference() else p._version) for p in params)
+        kept = self._weights[layer]
+        if kept is None or kept[0] != made_from:
+            kept = self._weights[layer] = (made_from, stack(*projections))
+        return kept[1]
 
     def numbers(self) -> int:
         """How many numbers the cache holds: 2 · layers · B · t · d_model."""
