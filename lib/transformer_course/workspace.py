@@ -74,7 +74,7 @@ from .workspace_lab import (  # noqa: F401
     writable_jupyter_dirs,
 )
 from .workspace_record import RECORD, CopyRecord  # noqa: F401
-from .workspace_reset import ResetCopies
+from .workspace_reset import Leftovers, ResetCopies
 from .workspace_status import (  # noqa: F401
     COMMITTED_HERE,
     DELETED_BY_COMMIT,
@@ -90,7 +90,7 @@ PATTERN = "[0-9][0-9]_*.ipynb"
 
 
 @dataclass(frozen=True)
-class Workspace(SyncCopies, ResetCopies, CopyStatus, CopyRecord, CourseGit, FolderChecks):
+class Workspace(SyncCopies, ResetCopies, CopyStatus, Leftovers, CopyRecord, CourseGit, FolderChecks):
     """The course's tracked chapters (``chapters``) and the learner's copies (``folder``): the
     commands ``sync``, ``status`` and ``reset`` are its methods, each from a module of its own."""
 
@@ -179,7 +179,11 @@ def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
     for name in ws.sync():
         kept = newest_backup(ws.folder, name)
         print(f"workspace: added {name}" + (f" ({KEPT} {kept})" if kept else ""))
-    _say_states(ws.status(), ws.course_names())
+    states = ws.status()
+    _say_states(states, ws.course_names())
+    note = fork_note(ws) if any("newer in the course" in s for s in states.values()) else None
+    if note:  # once, as status says it: what "newer" rests on in a fork with no upstream remote
+        print(f"workspace: {note}")
     _say_not_yours(ws)
     _say_disk_full(ws)
     committed = ws.committed_chapters()

@@ -7,10 +7,13 @@ course's updates. Also how a copy and the record are written: whole or not at al
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
+import functools
 import hashlib
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -73,7 +76,7 @@ class CopyRecord:
         stage.mkdir(exist_ok=True)  # under its own name (which an error then names)
         try:
             self._write(stage / name, data)
-            _put_new(stage / name, self.folder / name)
+            _put_new(stage / name, self.folder / name, data)
         finally:
             (stage / name).unlink(missing_ok=True)
             with contextlib.suppress(OSError):
@@ -94,16 +97,95 @@ class CopyRecord:
                 record[name] = hashlib.sha256(committed).hexdigest()
 
 
-def _put_new(fresh: Path, path: Path) -> None:
-    """Give the whole file ``fresh`` the name ``path`` too, unless a file is there already
-    (SavedMeanwhile): a hard link is made, or fails, in one step. Where the file system has no
-    hard links (FAT, some network shares), a rename after a last look: a save landing within
-    those microseconds would still be replaced."""
+def _put_new(fresh: Path, path: Path, data: bytes) -> None:
+    """Give the whole file ``fresh`` (which holds ``data``) the name ``path`` too, unless a file
+    is there already (SavedMeanwhile), in one step: a hard link. Where the file system has none
+    (FAT, some network shares), a rename that never replaces (``rename_new``); where that is
+    missing too (NFS), a new file made only where none is (O_EXCL), then written. A save that
+    lands first is never replaced; one that lands after is the learner's, and wins."""
     try:
         os.link(fresh, path)
+        return
     except FileExistsError:
         raise SavedMeanwhile(path) from None
+    except OSError:  # EPERM, ENOTSUP, EXDEV …: no hard links here
+        pass
+    try:
+        if not rename_new(fresh, path):
+            _create_new(path, data)
+    except FileExistsError:
+        raise SavedMeanwhile(path) from None
+
+
+def rename_new(src: Path, dst: Path) -> bool:
+    """Rename ``src`` to ``dst`` in one step that fails (FileExistsError) where ``dst`` is: a
+    check, then a rename, replaced a save landing in between. False where the system cannot
+    (no renameat2, a file system without RENAME_NOREPLACE such as NFS or CIFS)."""
+    if os.name == "nt":
+        os.rename(src, dst)  # Windows' rename never replaces a file
+        return True
+    call = _renameat2()
+    if call is None:
+        return False
+    if call(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(dst))  # EEXIST: a FileExistsError
+
+
+_AT_FDCWD, _RENAME_NOREPLACE = -100, 1  # <fcntl.h>, <linux/fs.h>
+
+
+@functools.cache
+def _renameat2():
+    """libc's renameat2 (Linux, glibc 2.28 and later), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        call = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    call.restype = ctypes.c_int
+    return call
+
+
+def _create_new(path: Path, data: bytes) -> None:
+    """Write ``data`` as a new file ``path``, made only where no file is (O_EXCL: FileExistsError
+    otherwise, also over NFSv3 and on FAT). Cut short (a full disk), the file made is removed
+    while it is still the one made here. Left open: jupyter_server saves in place, so a save
+    opening the file between the open and the write below shares it, and this write lands over
+    the save's first bytes (one system call, where a check then a rename left a whole window)."""
+    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags, 0o666)
+    try:
+        view = memoryview(data)
+        while view:  # one call for a notebook, in practice
+            view = view[os.write(fd, view) :]
+    except BaseException:
+        with contextlib.suppress(OSError):
+            mine, there = os.fstat(fd), os.lstat(path)
+            if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino):
+                os.unlink(path)
+        raise
+    finally:
+        os.close(fd)
+
+
+def move_new(src: Path, dst: Path) -> None:
+    """Move the file ``src`` to ``dst`` where no file is (FileExistsError otherwise), as
+    ``_put_new`` puts a fresh copy in: never over a save that lands meanwhile."""
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        raise
     except OSError:
-        if path.exists() or path.is_symlink():
-            raise SavedMeanwhile(path) from None
-        os.replace(fresh, path)
+        if not rename_new(src, dst):
+            _create_new(dst, src.read_bytes())
+            with contextlib.suppress(OSError):  # (times and mode: FAT keeps few of them)
+                shutil.copystat(src, dst)
+            os.unlink(src)
+        return
+    os.unlink(src)

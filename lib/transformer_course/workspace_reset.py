@@ -1,19 +1,23 @@
 """``reset``: a fresh copy of the chapters the learner names (``all``, ``03``, a name), each
 copy they changed first moved to ``.backups/`` (where, ``workspace_backups``), and put back in
 place when the fresh copy cannot be written. A chapter git left in conflict is refused before
-anything moves. ``ResetCopies`` is a part of ``workspace.Workspace``, which gives it the
-folders, the record and git's answers (not imported: workspace imports this module)."""
+anything moves. A copy that a killed reset left set aside is recovered by the next status,
+reset or sync (``Leftovers``). ``ResetCopies`` and ``Leftovers`` are parts of
+``workspace.Workspace``, which gives them the folders, the record and git's answers (not
+imported: workspace imports this module)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import time
 from pathlib import Path
 
 from .workspace_advice import free_name, status_hint
 from .workspace_backups import Backups, checkpoint_of, digest, digest_or_none, new_backup_folder
-from .workspace_record import SavedMeanwhile
+from .workspace_record import SavedMeanwhile, move_new
 
 
 class ResetCopies:
@@ -63,6 +67,7 @@ class ResetCopies:
         names = self.select(which)
         self._refuse_conflicts(names)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.recover_set_aside()  # a killed reset's copy of theirs: judged as their copy below
         record, done, backups = self.record(), [], Backups(self.folder, self._new_backup_folder)
         edited = self.edited_chapters() | self.committed_chapters()
         try:
@@ -180,3 +185,79 @@ def _set_aside(copy: Path) -> Path:
     aside = copy.with_name(f".{copy.name}.{os.getpid()}-{time.time_ns()}.replaced")
     os.rename(copy, aside)
     return aside
+
+
+SET_ASIDE = re.compile(r"\.(?P<name>.+\.ipynb)\.(?P<pid>\d+)-(?P<ns>\d+)\.replaced")
+DAY_NS = 24 * 3600 * 10**9  # no reset runs this long: an older leftover's PID is another process's
+
+
+class Leftovers:
+    """The learner's copies left set aside by a reset that was killed (SIGKILL, a power cut)
+    before the fresh copy went in: their file sat under the hidden name ``_set_aside`` gives it,
+    which nothing said. ``status``, ``reset`` and ``sync`` (so ``lab``) look for them first."""
+
+    def recover_set_aside(self) -> list[str]:
+        """Put back or back up each leftover of a reset no longer running; returns (and prints)
+        one line for each one of the learner's."""
+        try:
+            found = sorted(p for p in self.folder.iterdir() if SET_ASIDE.fullmatch(p.name))
+        except OSError:  # no workspace yet, or one that cannot be read (its own checks say so)
+            return []
+        said, backups = [], Backups(self.folder)
+        for path in found:
+            match = SET_ASIDE.fullmatch(path.name)
+            if _running(int(match["pid"]), int(match["ns"])):  # another reset's, still at work
+                continue
+            try:
+                line = self._recover(path, match["name"], backups)
+            except OSError as err:  # a read-only workspace: said, and left where it is
+                line = (
+                    f"{match['name']}: a reset stopped part-way (killed?) left a version of it as "
+                    f"{path}, which could not be moved ({err.strerror or err}): copy it to keep it"
+                )
+            if line:
+                print(f"workspace: {line}", flush=True)
+                said.append(line)
+        return said
+
+    def _recover(self, path: Path, name: str, backups: Backups) -> str | None:
+        """One leftover: back in place, removed (the course's bytes), or moved to .backups/."""
+        copy, stopped = self.folder / name, "a reset stopped part-way (killed?) had left"
+        if not os.path.lexists(copy) and path.is_file() and not path.is_symlink():
+            try:
+                move_new(path, copy)
+                return f"{name} is back in place: {stopped} it as {path.name}"
+            except FileExistsError:  # a save took the place meanwhile: it stays; this one is backed up
+                pass
+        course = {digest_or_none(self.chapters / name), self.record().get(name)} - {None}
+        if digest_or_none(path) in course:  # the course's own bytes: nothing of the learner's
+            path.unlink()
+            return None
+        kept = backups.move(path, name)
+        return f"{name}: {stopped} a version of yours as {path.name}; it is in {kept}"
+
+
+def _running(pid: int, ns: int) -> bool:
+    """Whether the reset that set a copy aside (process ``pid``, at ``ns``) may still run."""
+    if pid == os.getpid():
+        return True
+    if time.time_ns() - ns > DAY_NS or ns < _booted_ns():  # (before a reboot: a power cut)
+        return False
+    if os.name != "posix":  # Windows' os.kill would end the process: a reset takes seconds
+        return time.time_ns() - ns < 600 * 10**9
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: another user's process lives
+        return True
+    return True
+
+
+def _booted_ns() -> int:
+    """When this machine last started (Linux's /proc/stat), in ns since the epoch; 0 elsewhere."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return int(line.split()[1]) * 10**9
+    return 0

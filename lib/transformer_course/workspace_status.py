@@ -65,6 +65,7 @@ class CopyStatus:
         folder or a broken link in its place; EDITED_HERE, instead of 'newer in the course',
         when git shows the tracked chapter itself edited in this checkout; COMMITTED_HERE when
         a commit of the learner's changed it and the course has not."""
+        self.recover_set_aside()  # a killed reset's copy of theirs: said, and its state told below
         record, states, changed = self.record(), {}, self.edited_files()
         edited_here, committed = self.edited_chapters(changed), self.committed_chapters()
         words = self._committed_here() if committed else ""

@@ -21,6 +21,7 @@ class SyncCopies:
         """Copy every chapter the workspace lacks; existing copies are never touched. A copy
         missing from the record (it was lost) is recorded when it is the course's version."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.recover_set_aside()  # a killed reset's copy of theirs, back in place before anything is copied
         record, added, adopted = self.record(), [], False
         missing = [n for n in self.course_names() if not (self.folder / n).exists()]
         in_conflict = self.unmerged_files() if missing else set()  # (git only when needed)
