@@ -2,13 +2,18 @@
 the hundreds (where a softmax by hand without the max overflows), √d_head rounded to an int
 (wrong where d_head is no perfect square: the checker's first case has d_head 6), and a
 .squeeze() of the scores (B, h, 1, t + 1), which drops the heads' or the batch's axis where it
-has size 1 (the second case has B = 1, the third h = 1), not only the query's."""
+has size 1 (the second case has B = 1, the third h = 1), not only the query's.
+
+Round 45: a .squeeze() that drops the keys' axis on the first step only (t = 0), one before an
+einsum, weights that lost the query's axis before weights @ values, and the new token's value
+gathered alone, each named by what it raises or (the first) by a re-run with squeezes counted."""
 
 from __future__ import annotations
 
 import math
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from .attention_inputs import (
     OVERFLOW_HINT,
@@ -19,7 +24,8 @@ from .attention_inputs import (
     rounded_root,
 )
 from .cached_step_reference import grown, reference, variant
-from .cases import randn
+from .cases import fresh, randn
+from .describe import same
 from .harness import Mistake
 
 LARGE = 30.0  # q and the keys times 30: scores 900 times larger, in the hundreds and beyond
@@ -86,6 +92,19 @@ def _learner_squeezes_then_unsqueezes(q, k_new, v_new, past_k, past_v):
     return weights.unsqueeze(2) @ values, keys, values  # the query's axis back, where B > 1
 
 
+def _learner_squeezes_then_multiplies(q, k_new, v_new, past_k, past_v):
+    keys, values = grown(past_k, k_new), grown(past_v, v_new)
+    weights = torch.softmax((q @ keys.transpose(-2, -1)).squeeze(2) / math.sqrt(q.shape[-1]), dim=-1)
+    return weights @ values, keys, values  # (B, h, t + 1) @ (B, h, t + 1, d_head): no query axis
+
+
+def _learner_squeezes_the_last_axis(q, k_new, v_new, past_k, past_v):
+    keys, values = grown(past_k, k_new), grown(past_v, v_new)
+    # (B, h, 1, t + 1) as it was where t > 0; (B, h, 1, 1) → (B, h, 1) on the first step
+    scores = (q @ keys.transpose(-2, -1)).squeeze(-1) / math.sqrt(q.shape[-1])
+    return torch.softmax(scores, dim=-1) @ values, keys, values
+
+
 SQUEEZE_HINT = (
     ".squeeze() removed more than the query's axis: the scores q @ keys.transpose(-2, -1) are "
     "(B, h, 1, t + 1), and .squeeze() with no argument drops EVERY axis of size 1, the heads' "
@@ -100,6 +119,83 @@ SQUEEZE_HINT = (
 # the values means the weights' positions moved to the rows. Only an error's text reaches a
 # Mistake, so the shapes stand in for a re-run with the batch doubled (the test does it).
 SCORES_SQUEEZED = r"batch2 tensor to be: \[2, 1\] but got: \[2, 7\]"
+
+# Round 45: weights that lost the query's axis, (B, h, t + 1), meet the values (B, h, t + 1,
+# d_head) in weights @ values: matmul takes (h, t + 1) as the matrix and (B,) as the batch,
+# against the values' batch (B, h). On the first case (B = 2, h = 3) that reads 2 against 3 at
+# dimension 1. A missing or wrong transpose of the keys fails on the scores instead, with other
+# sizes: [6, 6] against [6, 5] (q @ keys), 3 against 5 (keys.T), 3 against 6 (transpose(1, 3)).
+QUERY_AXIS_DROPPED = (
+    r"The size of tensor a \(2\) must match the size of tensor b \(3\) at non-singleton dimension 1"
+)
+QUERY_AXIS_HINT = (
+    "Your weights lost the query's axis: after .squeeze() (or [:, :, 0]) they are (B, h, t + 1), "
+    "and weights @ values then reads their last two axes, (h, t + 1), as one matrix per batch "
+    "item, which no longer lines up with the values (B, h, t + 1, d_head). Put the axis back, "
+    "weights.unsqueeze(-2) @ values, or keep the scores (B, h, 1, t + 1) as they are: the "
+    "softmax over dim=-1 and weights @ values need no squeeze."
+)
+FIRST_STEP_HINT = (
+    "Your step is right once the cache holds positions, but not on the first step (an empty "
+    "cache, t = 0): there a .squeeze() in it removed one axis more. The scores q @ "
+    "keys.transpose(-2, -1) are then (B, h, 1, 1), and .squeeze(-1) (or .squeeze() with no "
+    "argument) drops the KEYS' axis too, of size 1 only on that step. Squeeze only the query's "
+    "axis, .squeeze(-2), or keep (B, h, 1, t + 1) as it is."
+)
+
+
+# Round 45: weights over the t + 1 positions of the grown cache, (B, h, 1, t + 1), meeting one
+# position's values, v_new (B, h, 1, d_head): on the first case, batched B · h = 6 times, a row
+# of 5 weights against 1 row of values. (q @ keys without the transpose reads [6, 6] against
+# [6, 5]: its inner size is d_head.)
+NEW_VALUE_ONLY = r"batch2 tensor to be: \[6, 5\] but got: \[6, 1\]"
+NEW_VALUE_ONLY_HINT = (
+    "Your weights cover the t + 1 positions of the grown cache, (B, h, 1, t + 1), but what they "
+    "gathered holds one position: v_new alone. The token gathers the values of every position "
+    "it attends to: out = weights @ values, with values = torch.cat([past_v, v_new], dim=2), "
+    "(B, h, t + 1, d_head), the cache you return."
+)
+
+
+def _learner_gathers_the_new_value(q, k_new, v_new, past_k, past_v):
+    keys, values = grown(past_k, k_new), grown(past_v, v_new)
+    weights = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    return weights @ v_new, keys, values  # the cache's keys, the new token's value only
+
+
+class _Squeezes(TorchFunctionMode):
+    """While on, counts the axes that every .squeeze() (torch.squeeze, Tensor.squeeze, squeeze_) removes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        before = args[0].dim() if args and isinstance(args[0], torch.Tensor) else None
+        out = func(*args, **(kwargs or {}))
+        if getattr(func, "__name__", "") in ("squeeze", "squeeze_") and before is not None:
+            self.dropped += before - out.dim() if isinstance(out, torch.Tensor) else 0
+        return out
+
+
+def _squeezed(fn, case: tuple) -> tuple[object, int]:
+    """fn's answer on a fresh copy of ``case``, and how many axes its squeezes removed."""
+    with _Squeezes() as seen:
+        got = fn(*fresh(case))
+    return got, seen.dropped
+
+
+def _squeezed_on_the_first_step(fn, case, got) -> bool:
+    """On the first step (past None), the learner's squeezes remove more axes than on the same
+    token with one position cached, its key and value twice (``probe``: out is v_new on both),
+    and the learner is right there: the keys' axis of size 1 is what tells them apart."""
+    q, k_new, v_new, past_k, _ = case
+    if past_k is None:
+        probe = (q, k_new, v_new, k_new, v_new)  # (B, h, 1, d_head) each: t = 1
+        (_, first), (mine, twice) = _squeezed(fn, case), _squeezed(fn, probe)
+        return first > twice and same(mine, reference(*fresh(probe)), 1e-5)
+    return False
+
 
 # Before the catalogue: on the large scores NaN equals NaN; √6 rounded to 2 matches no other;
 # "k not transposed" takes any matmul error whose shapes do not fit.
@@ -126,9 +222,60 @@ FIRST = (
         error=SCORES_SQUEEZED,
         example=_learner_squeezes_then_unsqueezes,
     ),
+    Mistake(
+        name="the new token's value only",
+        hint=NEW_VALUE_ONLY_HINT,
+        compute=None,
+        error=NEW_VALUE_ONLY,
+        example=_learner_gathers_the_new_value,
+    ),
+    Mistake(
+        name="the query's axis dropped before weights @ values",
+        hint=QUERY_AXIS_HINT,
+        compute=None,
+        error=QUERY_AXIS_DROPPED,
+        example=_learner_squeezes_then_multiplies,
+    ),
+    Mistake(
+        name=".squeeze() that drops the keys' axis on the first step",
+        hint=FIRST_STEP_HINT,
+        compute=None,
+        recognise=_squeezed_on_the_first_step,
+        example=_learner_squeezes_the_last_axis,
+    ),
 )
 
+# einsum's words for an operand with fewer axes than its subscripts: every tensor of the step
+# is 4-D, so one with fewer lost an axis on the way, a .squeeze() the usual cause.
+EINSUM_AXES_LOST = (
+    r"einsum\(\): the number of subscripts in the equation \((4\) does not match the number of "
+    r"dimensions \([0-3]|3\) does not match the number of dimensions \([0-2])\)"
+)
+EINSUM_SQUEEZE_HINT = (
+    "An operand of your einsum has fewer axes than its subscripts: a .squeeze() took more than "
+    "you meant. With no argument it drops EVERY axis of size 1: the query's, but also the "
+    "batch's where B = 1, the heads' where h = 1, and the keys' on the first step (t = 0). "
+    "Squeeze only the query's axis, .squeeze(-2), or write the einsum on the 4-D tensors as "
+    "they are: 'bhqd,bhkd->bhqk', then 'bhqk,bhkd->bhqd'."
+)
+
+
+def _learner_squeezes_for_einsum(q, k_new, v_new, past_k, past_v):
+    keys, values = grown(past_k, k_new), grown(past_v, v_new)
+    scores = torch.einsum("bhd,bhkd->bhk", q.squeeze(), keys) / math.sqrt(
+        q.shape[-1]
+    )  # q (B, h, d_head), they think
+    return torch.einsum("bhk,bhkd->bhd", torch.softmax(scores, dim=-1), values).unsqueeze(2), keys, values
+
+
 INPUTS = (
+    Mistake(
+        name=".squeeze() before an einsum",
+        hint=EINSUM_SQUEEZE_HINT,
+        compute=None,
+        error=EINSUM_AXES_LOST,
+        example=_learner_squeezes_for_einsum,
+    ),
     Mistake(
         name=".squeeze() on the scores",
         hint=SQUEEZE_HINT,

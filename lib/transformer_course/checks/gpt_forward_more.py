@@ -61,15 +61,20 @@ NEW_OUTPUT_LAYER = Mistake(
 CHAPTER_D_MODEL = 64  # chapter 09's model, whose width a learner may write in by hand
 
 
-def _variant(parts, ids, *, scale=None, position_copies=1, norm_before_blocks=False):
+def _variant(
+    parts, ids, *, scale=None, position_copies=1, norm_before_blocks=False, ahead=0, backwards=False
+):
     """The forward pass with one of the forty-first round's mistakes: the token vectors × ``scale``
     (default √d_model), the positions added ``position_copies`` times, the final norm also
-    applied to every block's input."""
+    applied to every block's input; round 45's: each position also sees ``ahead`` tokens after
+    it, the positions numbered ``backwards`` (L-1 … 0)."""
     length = ids.shape[1]
     scale = math.sqrt(parts.token.embedding_dim) if scale is None else scale
-    x = parts.token(ids) * scale + position_copies * parts.positions(torch.arange(length))
+    where = torch.arange(length).flip(0) if backwards else torch.arange(length)  # (L,)
+    x = parts.token(ids) * scale + position_copies * parts.positions(where)
+    sees = causal_mask(length) if ahead == 0 else torch.ones(length, length, dtype=torch.bool).tril(ahead)
     for block in parts.blocks:
-        x = block(parts.norm(x) if norm_before_blocks else x, causal_mask(length))
+        x = block(parts.norm(x) if norm_before_blocks else x, sees)
     return parts.norm(x) @ parts.token.weight.T
 
 
@@ -80,6 +85,24 @@ def _scores_another_vocabulary(fn, case, got) -> bool:
     if not isinstance(got, torch.Tensor) or got.dim() != 3 or tuple(got.shape[:2]) != tuple(ids.shape):
         return False
     return got.shape[-1] not in (parts.token.num_embeddings, parts.token.embedding_dim)
+
+
+def _learner_sees_the_next_token(parts, ids):
+    length = ids.shape[1]
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))
+    sees = torch.ones(length, length, dtype=torch.bool).tril(diagonal=1)  # meant: "up to i"
+    for block in parts.blocks:
+        x = block(x, sees)
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def _learner_counts_the_positions_down(parts, ids):
+    length = ids.shape[1]
+    where = torch.arange(length - 1, -1, -1)  # the distance from the newest token
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(where)
+    for block in parts.blocks:
+        x = block(x, causal_mask(length))
+    return parts.norm(x) @ parts.token.weight.T
 
 
 MORE_MISTAKES = (
@@ -173,4 +196,21 @@ MORE_MISTAKES = (
         example=learner.calls_the_trained_model,
     ),
     *ROUND_43B,  # round 43b's battery: in gpt_forward_slips
+    # --- round 45's adversarial pass ---
+    Mistake(
+        name="the next token seen",
+        hint="Your mask lets each position see the token right AFTER it too (.tril(1), or "
+        ".tril(diagonal=1)): the model then reads the very token it is asked to predict. "
+        "Position i sees 0 … i, itself included and nothing after: .tril(), whose diagonal is 0.",
+        compute=partial(_variant, ahead=1),
+        example=_learner_sees_the_next_token,
+    ),
+    Mistake(
+        name="positions numbered backwards",
+        hint="You numbered the positions from the end, L-1 … 0 (torch.arange(L - 1, -1, -1), or "
+        ".flip(0)): the first token is at position 0 and the last at L-1, so that a token keeps "
+        "its position as the story grows. parts.positions(torch.arange(L)).",
+        compute=partial(_variant, backwards=True),
+        example=_learner_counts_the_positions_down,
+    ),
 )

@@ -110,7 +110,34 @@ WEIGHTS_SQUEEZE_HINT = (
     "weights @ v needs no squeeze."
 )
 
+
+def _learner_forgets_the_transpose(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    d_head = d_model // num_heads
+    q, k, v = ((x @ w).view(b, length, num_heads, d_head).transpose(1, 2) for w in (w_q, w_k, w_v))
+    weights = torch.softmax(q @ k / math.sqrt(d_head), dim=-1)  # (B, h, L, d_head) @ (B, h, L, d_head)
+    return (weights @ v).transpose(1, 2).reshape(b, length, d_model) @ w_o
+
+
+# Round 45: what q @ k says on the first case (B = 2, h = 3, L = 5, d_head = 4) without the
+# transpose: batched B · h = 6 times, a (5, 4) matrix against (5, 4), whose rows should be 4.
+# (A .squeeze() of the weights says [4, 2] against [4, 1], on the one-token case.)
+K_NOT_TRANSPOSED = r"batch2 tensor to be: \[6, 4\] but got: \[6, 5\]"
+K_NOT_TRANSPOSED_HINT = (
+    "k is not transposed: each head's scores are q @ k.transpose(-2, -1), (B, h, L, d_head) @ "
+    "(B, h, d_head, L) = (B, h, L, L), one dot product per (query, key) pair. q @ k pairs "
+    "d_head columns with L rows. (On a 4-D tensor .T reverses ALL the axes: swap only the last "
+    "two, .transpose(-2, -1) or .mT.)"
+)
+
 INPUTS = (
+    Mistake(
+        name="k not transposed",
+        hint=K_NOT_TRANSPOSED_HINT,
+        compute=None,
+        error=K_NOT_TRANSPOSED,
+        example=_learner_forgets_the_transpose,
+    ),
     Mistake(
         name="√d_head rounded to an int",
         hint=ROUNDED_ROOT_HINT.replace("d_k", "d_head"),

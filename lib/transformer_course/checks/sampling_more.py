@@ -70,6 +70,23 @@ def _draws_like(mistaken) -> Callable:
     return recognise
 
 
+def _softmax_twice(logits, temperature, top_k):
+    """softmax(softmax(logits) / T): the temperature on the probabilities, then a second softmax,
+    which gives the tokens top-k removed (probability 0, exp 1) a share again."""
+    x = logits[[0, ROWS]].double()
+    if top_k is not None:
+        x = x.masked_fill(x < x.topk(top_k, dim=-1).values[:, -1:], -math.inf)
+    return torch.softmax(torch.softmax(x, dim=-1) / temperature, dim=-1)
+
+
+def _learner_softmaxes_twice(logits, temperature, top_k):
+    if top_k is not None:
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(torch.softmax(logits, dim=-1) / temperature, dim=-1)  # T on the probabilities
+    return torch.multinomial(probs, 1).squeeze(-1)
+
+
 def _smallest_kept(logits, temperature, top_k):
     """The k smallest logits of each row kept, the others −∞."""
     x = logits[[0, ROWS]].double() / temperature
@@ -142,6 +159,17 @@ MORE_MISTAKES = (
         compute=None,
         recognise=_draws_like(_sigmoid),
         example=learner.sigmoid_instead_of_softmax,
+    ),
+    # --- met in round 45's adversarial pass ---
+    Mistake(
+        name="temperature on the probabilities, then a second softmax",
+        hint="You divided the PROBABILITIES by the temperature and took a softmax again: "
+        "probabilities lie between 0 and 1, so the second softmax is almost flat, and it gives "
+        "the tokens top-k removed (probability 0, exp(0) = 1) a share again. The temperature "
+        "divides the LOGITS, then one softmax: torch.softmax(logits / temperature, dim=-1).",
+        compute=None,
+        recognise=_draws_like(_softmax_twice),
+        example=_learner_softmaxes_twice,
     ),
 )
 
