@@ -328,3 +328,23 @@ def test_the_index_follows_the_theme_the_chapters_use(tmp_path):
     assert ':root[data-tc-theme="dark"]' in index and 'getItem("tc-export-theme")' in index
     script = (LIB / "transformer_course" / "static" / "export_theme.js").read_text()
     assert 'KEY = "tc-export-theme"' in script  # the same key
+
+
+def test_a_snapshot_says_on_and_off_for_a_checkbox():
+    """A checkbox's value reads as the switch the learner saw, not as Python's True/False: alone,
+    and in an explorer's settings line (chapter 08's loss curve printed "log scale False")."""
+    from types import SimpleNamespace
+
+    import ipywidgets as w
+    from transformer_course.export.snapshot import _explorer_html, snapshot_html
+
+    box = snapshot_html(w.Checkbox(value=False, description="log scale"))
+    assert "<b>log scale</b> off" in box and "False" not in box
+    explorer = SimpleNamespace(
+        controls={"log": w.Checkbox(value=True, description="log scale"), "mean": w.IntSlider(value=20)},
+        views={},
+        message=w.HTML(""),
+    )
+    settings = _explorer_html(explorer).split("Explorer, as last shown:")[1].split("</div>")[0]
+    assert "<b>log scale</b> on" in settings and "True" not in settings
+    assert "20" in settings  # numbers as they are

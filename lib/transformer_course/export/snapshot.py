@@ -55,8 +55,16 @@ def snapshot_html(widget) -> str:
         return ""  # its outputs were shown by the cells that produced them
     if hasattr(widget, "value"):
         label = getattr(widget, "description", "") or type(widget).__name__
-        return f"<div><b>{html.escape(label)}</b> {html.escape(str(widget.value))}</div>"
+        return f"<div><b>{html.escape(label)}</b> {html.escape(_shown(widget.value))}</div>"
     return snapshot_missing()
+
+
+def _shown(value: object) -> str:
+    """A control's value as words: a checkbox's True and False read "on" and "off" (a page
+    that printed "log scale False" showed Python, not the switch the learner saw)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
 
 
 def _wide(view) -> str:
@@ -68,7 +76,7 @@ def _explorer_html(explorer) -> str:
     """Its settings written out, its message, and its views in a grid."""
     # A list's label as the learner saw it ("1" for a head counted from 1), not its value (0).
     settings = " · ".join(
-        f"<b>{html.escape(c.description or name)}</b> {html.escape(str(getattr(c, 'label', c.value)))}"
+        f"<b>{html.escape(c.description or name)}</b> {html.escape(_shown(getattr(c, 'label', c.value)))}"
         for name, c in explorer.controls.items()
     )
     # min-width:0 lets a grid cell be narrower than a chart's first drawing; a view marked
