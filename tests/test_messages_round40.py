@@ -168,3 +168,21 @@ def test_top_k_compared_whole_with_the_logits_is_told_so():
 
     result = checks.check_sample_next_token(my_sample_next_token)
     assert result.status == checks.WRONG and "topk's values, (B, k)" in result.message
+
+
+def test_a_my_function_named_unlike_the_exercise_keeps_its_name():
+    """Chapter 06 checks my_masked_weights as causal_masked_weights; chapter 08's sample_next_token
+    checker wraps the learner's function: both verdicts name the function in the notebook."""
+
+    def my_masked_weights(scores, ids, pad_id):
+        raise NotImplementedError
+
+    def my_sample_next_token(logits, temperature=1.0, top_k=None):
+        raise NotImplementedError
+
+    assert checks.check_causal_masked_weights(my_masked_weights).message.startswith(
+        "my_masked_weights is not attempted yet"
+    )
+    assert checks.check_sample_next_token(my_sample_next_token).message.startswith(
+        "my_sample_next_token is not attempted yet"
+    )
