@@ -35,6 +35,7 @@ import re
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,8 +82,24 @@ MODULES = (
     "attention attention_inputs embeddings positional masks softmax layers stacks model model_base "
     "narrow_heads kv_cache generation sampling logits_fns training lm_training lr_schedule data "
     "tokenizer stories story_ids story_world story_record pronoun_heads neighbours recurrence cost "
-    "alignment pointer history examples config torch_layers"
+    "alignment pointer history examples config torch_layers assets modes"
 ).split()
+# The package's other modules, and why no row sweeps them: none is a function a notebook calls
+# with a learner's values. The workspace modules move the learner's files by paths lib computes
+# (workspace_record's rename_new and move_new, workspace_reset's Leftovers), so a hostile value
+# there is a bug in lib, not a learner's mistake; their own tests (test_workspace*.py) cover them.
+NOT_SWEPT = {
+    "_validate": "private: the checks every row above reaches",
+    "kernel_memory": "a command line (make memory), run by an instructor",
+    "lab_server": "a Jupyter server class, made by the server",
+    **{
+        name: "the workspace command line and its parts (python -m transformer_course.workspace)"
+        for name in (
+            "workspace workspace_advice workspace_backups workspace_folder workspace_git "
+            "workspace_lab workspace_record workspace_reset workspace_status workspace_sync"
+        ).split()
+    },
+}
 
 torch.manual_seed(0)
 B, L, D = 2, 4, 8
@@ -1586,6 +1603,7 @@ NO_ARGUMENTS = {
     "story_world.words",
     "examples.video_search",
     "examples.cat_example",
+    "assets.assets_folder",
 }
 
 
@@ -1609,6 +1627,17 @@ def test_every_public_callable_is_swept():
     swept |= {".".join(name.split(".")[:2]) for name in swept}  # a method's row covers its class
     missing = sorted(_public_callables() - swept)
     assert not missing, f"no row in ENTRIES for {missing}"
+
+
+def test_every_module_is_swept_or_left_out_with_a_reason():
+    """A module added to the package is swept (MODULES) or named in NOT_SWEPT: none is left out
+    by forgetting it, as the workspace modules were, unsaid, until round 45."""
+    package = importlib.import_module("transformer_course")
+    found = {p.stem for p in Path(package.__file__).parent.glob("*.py")} - {"__init__"}
+    assert not found & set(NOT_SWEPT) & set(MODULES), "a module both swept and left out"
+    unaccounted = sorted(found - set(MODULES) - set(NOT_SWEPT))
+    assert not unaccounted, f"neither in MODULES nor in NOT_SWEPT: {unaccounted}"
+    assert not set(NOT_SWEPT) - found, f"NOT_SWEPT names no module: {sorted(set(NOT_SWEPT) - found)}"
 
 
 def _task(**change) -> data.SequenceTask:

@@ -187,7 +187,8 @@ class DecoderOnlyTransformer(_LanguageModelBase):
         """An empty KV cache for ``step``, with room for ``config.max_len`` positions."""
         return KVCache(len(self.blocks.layers), self.config.max_len)
 
-    @torch.no_grad()  # for generation: a cache that kept every step's graph would only grow
+    # Dynamo skips this frame, not the ones it calls: compiled, _checked_step is the graph.
+    @torch.compiler.disable(recursive=False)
     def step(self, ids: torch.Tensor, cache: KVCache, *, need_weights: bool = False) -> torch.Tensor:
         """The new tokens ids (B, T), after the t in ``cache`` → their logits (B, T, V).
 
@@ -196,8 +197,21 @@ class DecoderOnlyTransformer(_LanguageModelBase):
         prompt (T = its length), then one token at a time (T = 1): the logits are those
         ``forward`` computes at the same positions of the whole sequence. With
         ``need_weights``, ``attention_weights()`` holds the new tokens' attention over all
-        t + T positions, one (B, h, T, t + T) per layer.
+        t + T positions, one (B, h, T, t + T) per layer. Runs under ``torch.no_grad()``:
+        a cache that kept every step's graph would only grow.
+
+        ``torch.compile(model.step, fullgraph=True)`` compiles ``_checked_step`` whole; this
+        frame stays Python, so its ``no_grad`` is left when the graph raises (ids out of the
+        vocabulary, a cache it cannot write). Traced into the graph, as a decorator was, the
+        "eager" backend left gradients off after such an error, and a later training cell
+        learnt nothing. The cost: a compiled function that calls ``step`` inside it breaks
+        its graph here (fullgraph=True refuses it).
         """
+        with torch.no_grad():
+            return self._checked_step(ids, cache, need_weights)
+
+    def _checked_step(self, ids: torch.Tensor, cache: KVCache, need_weights: bool) -> torch.Tensor:
+        """``step``'s checks, then ``_step``: the frame torch.compile traces."""
         self._check_ids("ids", ids, self.config.vocab_size)  # checked once, here: not again inside
         self._check_cache(cache)
         _validate.boolean("need_weights", need_weights)
