@@ -269,3 +269,13 @@ def test_the_readmes_git_clean_keeps_the_workspace(tmp_path):
     assert (ws.folder / CHAPTER).read_text() == MINE and not (course / "build").exists()
     git(course, "clean", "-fdx")  # the warning holds: without -e, the work is gone
     assert not ws.folder.exists()
+
+
+def test_moving_a_missing_file_names_it_not_the_destination(tmp_path):
+    """A missing src is not a file system without hard links: the error names src."""
+    from transformer_course.workspace_record import move_new
+
+    with pytest.raises(FileNotFoundError) as raised:
+        move_new(tmp_path / "gone.ipynb", tmp_path / "there.ipynb")
+    assert "gone.ipynb" in str(raised.value)
+    assert not (tmp_path / "there.ipynb").exists()

@@ -97,6 +97,19 @@ class CopyRecord:
                 record[name] = hashlib.sha256(committed).hexdigest()
 
 
+# What os.link raises where the file system has no hard links (FAT, exFAT, some network shares)
+# or the link would cross devices: then a rename that never replaces, or a new file, instead.
+NO_LINKS = {
+    errno.EPERM,
+    errno.EXDEV,
+    errno.EMLINK,
+    errno.ENOSYS,
+    errno.ENOTSUP,
+    errno.EOPNOTSUPP,
+    errno.EACCES,
+}
+
+
 def _put_new(fresh: Path, path: Path, data: bytes) -> None:
     """Give the whole file ``fresh`` (which holds ``data``) the name ``path`` too, unless a file
     is there already (SavedMeanwhile), in one step: a hard link. Where the file system has none
@@ -108,8 +121,9 @@ def _put_new(fresh: Path, path: Path, data: bytes) -> None:
         return
     except FileExistsError:
         raise SavedMeanwhile(path) from None
-    except OSError:  # EPERM, ENOTSUP, EXDEV …: no hard links here
-        pass
+    except OSError as err:
+        if err.errno not in NO_LINKS:  # a missing folder, a full disk …: said as it is
+            raise
     try:
         if not rename_new(fresh, path):
             _create_new(path, data)
@@ -132,7 +146,7 @@ def rename_new(src: Path, dst: Path) -> bool:
     err = ctypes.get_errno()
     if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
         return False
-    raise OSError(err, os.strerror(err), str(dst))  # EEXIST: a FileExistsError
+    raise OSError(err, os.strerror(err), str(src), None, str(dst))  # EEXIST: a FileExistsError
 
 
 _AT_FDCWD, _RENAME_NOREPLACE = -100, 1  # <fcntl.h>, <linux/fs.h>
@@ -179,9 +193,9 @@ def move_new(src: Path, dst: Path) -> None:
     ``_put_new`` puts a fresh copy in: never over a save that lands meanwhile."""
     try:
         os.link(src, dst)
-    except FileExistsError:
-        raise
-    except OSError:
+    except OSError as err:
+        if err.errno not in NO_LINKS:  # FileExistsError, a missing src …: said as it is
+            raise
         if not rename_new(src, dst):
             _create_new(dst, src.read_bytes())
             with contextlib.suppress(OSError):  # (times and mode: FAT keeps few of them)
