@@ -279,3 +279,34 @@ def test_moving_a_missing_file_names_it_not_the_destination(tmp_path):
         move_new(tmp_path / "gone.ipynb", tmp_path / "there.ipynb")
     assert "gone.ipynb" in str(raised.value)
     assert not (tmp_path / "there.ipynb").exists()
+
+
+def test_windows_fat_einval_from_link_still_puts_the_fresh_copy_in(tmp_path, monkeypatch):
+    """On Windows, os.link on FAT or exFAT fails with EINVAL (ERROR_INVALID_FUNCTION): that is a
+    file system without hard links too, not an error to stop at."""
+    ws = newer_course(tmp_path)
+    (ws.folder / CHAPTER).write_text(MINE)
+    no_hard_links(monkeypatch, errno.EINVAL, renameat2=False)
+    [(_, backup)] = ws.reset("01")
+    monkeypatch.undo()
+    assert backup.read_text() == MINE
+    assert (ws.folder / CHAPTER).read_bytes() == (ws.chapters / CHAPTER).read_bytes()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_a_leftover_whose_pid_a_later_process_took_is_recovered(tmp_path, capsys):
+    """A container's PIDs are soon reused: a live process that started after the copy was set
+    aside is not the reset that set it aside."""
+    ws = newer_course(tmp_path)
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as later:
+        try:
+            (ws.folder / CHAPTER).write_text(MINE)
+            a_minute_ago = time.time_ns() - 60 * 10**9
+            aside = ws.folder / f".{CHAPTER}.{later.pid}-{a_minute_ago}.replaced"
+            os.rename(ws.folder / CHAPTER, aside)
+            ws.status()
+            assert (ws.folder / CHAPTER).read_text() == MINE and not aside.exists()
+            assert "is back in place" in capsys.readouterr().out
+        finally:
+            later.kill()
+    later.wait()

@@ -107,6 +107,7 @@ NO_LINKS = {
     errno.ENOTSUP,
     errno.EOPNOTSUPP,
     errno.EACCES,
+    errno.EINVAL,  # Windows, on FAT and exFAT (ERROR_INVALID_FUNCTION)
 }
 
 

@@ -250,8 +250,22 @@ def _running(pid: int, ns: int) -> bool:
     except ProcessLookupError:
         return False
     except OSError:  # EPERM: another user's process lives
-        return True
-    return True
+        pass
+    started = _started_ns(pid)  # a process that started after the copy was set aside reuses the PID
+    return started is None or started <= ns
+
+
+def _started_ns(pid: int) -> int | None:
+    """When process ``pid`` started (Linux's /proc/PID/stat, field 22, in clock ticks after boot),
+    in ns since the epoch; None where it cannot be read. A container's PIDs start again at 1 and
+    are soon reused: a live PID alone does not say the reset that set a copy aside still runs."""
+    booted = _booted_ns()
+    with contextlib.suppress(OSError, ValueError, IndexError, AttributeError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[19])  # field 22 of the line; fields[0] is field 3, the state
+        if booted:
+            return booted + ticks * 10**9 // os.sysconf("SC_CLK_TCK")
+    return None
 
 
 def _booted_ns() -> int:
