@@ -1,9 +1,11 @@
 """Round 45: the cached step keeps each layer's W_Q, W_K, W_V stacked for the cache's life.
 
 Stacking the three (d, d) matrices again at every generated token took a tenth of a cached
-step of bench's GPT. The cache now keeps the stacked weights of each layer and makes them
-again only when a weight changed (its storage or version counter: an optimiser's step, a
-load), where a gradient must reach the weights, and never in a copy of the cache.
+step of bench's GPT. Under inference_mode (where cached_logits_fn runs its steps) the cache
+now keeps the stacked weights of each layer and makes them again only when a weight changed
+(its storage or version counter: a load, an in-place write) or an optimiser stepped (a fused
+one bumps no version counter); never in a copy of the cache. model.step, outside it, stacks
+them at every step as before.
 """
 
 import copy
@@ -30,8 +32,14 @@ def _counting_stack(monkeypatch) -> list:
 def _prefilled(model, length=5):
     cache = model.new_cache()
     torch.manual_seed(2)
-    model.step(torch.randint(1, V, (2, length)), cache)
+    with torch.inference_mode():
+        model.step(torch.randint(1, V, (2, length)), cache)
     return cache
+
+
+def _step(model, ids, cache):
+    with torch.inference_mode():
+        return model.step(ids, cache)
 
 
 def test_each_layer_stacks_its_weights_once_per_cache(monkeypatch):
@@ -39,10 +47,12 @@ def test_each_layer_stacks_its_weights_once_per_cache(monkeypatch):
     calls = _counting_stack(monkeypatch)
     cache = _prefilled(model)
     for token in (4, 9, 1):
-        model.step(torch.full((2, 1), token), cache)
+        _step(model, torch.full((2, 1), token), cache)
     assert len(calls) == 2  # one per layer, at the prompt: none for the three tokens after it
-    model.step(torch.full((2, 3), 5), model.new_cache())  # a new cache stacks them again
+    _step(model, torch.full((2, 3), 5), model.new_cache())  # a new cache stacks them again
     assert len(calls) == 4
+    model.step(torch.full((2, 1), 2), cache)  # outside inference_mode: stacked afresh
+    assert len(calls) == 6
 
 
 def test_a_weight_changed_in_place_is_stacked_again():
@@ -53,7 +63,7 @@ def test_a_weight_changed_in_place_is_stacked_again():
         model.blocks.layers[1].self_attn.k_proj.weight.mul_(-2)
         model.blocks.layers[0].self_attn.v_proj.bias.add_(1)
     token = torch.tensor([[3], [8]])
-    got, want = model.step(token, cache), model.step(token, fresh)
+    got, want = _step(model, token, cache), _step(model, token, fresh)
     assert torch.equal(got, want)
     assert torch.equal(cache.keys[1], fresh.keys[1])
     assert torch.equal(cache.values[0], fresh.values[0])
@@ -66,7 +76,7 @@ def test_a_weight_replaced_is_stacked_again():
     proj = model.blocks.layers[0].self_attn.q_proj
     proj.weight = torch.nn.Parameter(proj.weight.detach() * 3)  # new storage
     token = torch.tensor([[6], [2]])
-    assert torch.equal(model.step(token, cache), model.step(token, fresh))
+    assert torch.equal(_step(model, token, cache), _step(model, token, fresh))
 
 
 def test_gradients_through_the_cache_reach_every_projection():
@@ -142,3 +152,52 @@ def test_a_model_whose_weights_a_cached_step_kept_can_be_saved_and_copied(tmp_pa
     assert torch.equal(
         torch.load(tmp_path / "model.pt", weights_only=False).output.weight, model.output.weight
     )
+
+
+def test_a_fused_optimisers_step_is_seen():
+    """AdamW(fused=True) (the course's gpt_optimiser) writes the weights without bumping their
+    version counters: a cached_logits_fn kept across its step still used the old cache (0.5
+    apart in its logits), and a cache's stacked weights were the old ones."""
+    model = gpt(layers=2)
+    fn = gen.cached_logits_fn(model)
+    prefix = torch.tensor([[5, 9, 2, 7]])
+    fn(prefix)
+    cache = _prefilled(model)
+    fresh = copy.deepcopy(cache)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=0.1, fused=True)
+    model(prefix).sum().backward()
+    versions = [p._version for p in model.parameters()]
+    optimiser.step()
+    assert [p._version for p in model.parameters()] == versions  # what the check cannot see
+    with torch.no_grad():
+        want = model(prefix)
+    torch.testing.assert_close(fn(prefix), want)
+    token = torch.tensor([[3], [8]])
+    assert torch.equal(_step(model, token, cache), _step(model, token, fresh))
+
+
+def test_model_step_outside_inference_mode_sees_a_write_through_data():
+    """model.step stacks the weights afresh: a write through .data, which no version counter
+    records, still changes the next query (the cached keys were made before it)."""
+    model = gpt(layers=1)
+    cache, fresh = model.new_cache(), model.new_cache()
+    ids = torch.tensor([[5, 9, 2, 7]])
+    model.step(ids, cache)
+    model.step(ids, fresh)
+    model.blocks.layers[0].self_attn.q_proj.weight.data.mul_(3)
+    token = torch.tensor([[4]])
+    got = model.step(token, cache)
+    want = model(torch.cat([ids, token], dim=1))[:, -1:]
+    torch.testing.assert_close(got, want)
+
+
+def test_attention_kept_by_a_cached_step_on_the_model_is_ordinary():
+    """With need_weights, the model's layers keep the new token's attention: copied out of
+    inference_mode, as last_attention() is."""
+    model = gpt(layers=2)
+    fn = gen.cached_logits_fn(model, need_weights=True)
+    fn(torch.tensor([[5, 9, 2]]))
+    fn(torch.tensor([[5, 9, 2, 4]]))
+    for weights in model.attention_weights()["decoder_self"]:
+        assert weights is not None and not weights.is_inference()
+        weights.mul_(1.0)

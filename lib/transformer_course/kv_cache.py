@@ -34,6 +34,7 @@ from collections.abc import Callable
 from copy import deepcopy
 
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from . import _validate
 
@@ -185,16 +186,21 @@ class KVCache:
 
     def _stacked(self, layer: int, projections: tuple, stack: Callable) -> tuple:
         """Layer ``layer``'s projections' weights stacked, ``stack(*projections)`` (the attention's
-        W_Q, W_K, W_V: (3·d, d) and (3·d,) or None), made at its first step and kept while every
-        weight has the storage and version counter it had (an optimiser's step or a load bumps
-        it): stacking three (d, d) matrices again at every token took a tenth of a cached step of
-        bench's GPT. Made afresh where a gradient must reach the weights through it, and while
-        torch.compile traces (dynamo cannot read data_ptr). A write through ``p.data`` is not
-        seen, as by ``cached_logits_fn``: the keys cached before it are stale too."""
-        if torch.compiler.is_compiling() or torch.is_grad_enabled():
+        W_Q, W_K, W_V: (3·d, d) and (3·d,) or None). Under ``torch.inference_mode()``, where
+        ``cached_logits_fn`` runs its steps, made at the layer's first step and kept while every
+        weight has the storage and version counter it had (a load or an in-place write bumps it)
+        and no optimiser has stepped (``optimiser_steps``): stacking three (d, d) matrices again at
+        every token took a tenth of a cached step of bench's GPT. Kept on the same terms as
+        ``cached_logits_fn`` keeps its cache, so with the same blind spot: a write through
+        ``p.data``. Elsewhere (``model.step``, a step with gradients, torch.compile tracing, which
+        cannot read data_ptr) made afresh at every step, exact whatever changed."""
+        if torch.compiler.is_compiling() or not torch.is_inference_mode_enabled():
             return stack(*projections)
         params = [p for proj in projections for p in (proj.weight, proj.bias) if p is not None]
-        made_from = tuple((p.data_ptr(), 0 if p.is_inference() else p._version) for p in params)
+        made_from = (
+            optimiser_steps(),
+            *((p.data_ptr(), 0 if p.is_inference() else p._version) for p in params),
+        )
         kept = self._weights[layer]
         if kept is None or kept[0] != made_from:
             kept = self._weights[layer] = (made_from, stack(*projections))
@@ -203,6 +209,24 @@ class KVCache:
     def numbers(self) -> int:
         """How many numbers the cache holds: 2 · layers · B · t · d_model."""
         return sum(t.numel() for t in self.keys + self.values if t is not None)
+
+
+def optimiser_steps() -> int:
+    """How many optimiser steps (any ``torch.optim`` optimiser's) this process has taken. A fused
+    optimiser (``AdamW(fused=True)``, the course's ``lm_training.gpt_optimiser``) writes the
+    weights without bumping their version counters, so what a cache was made with is judged by
+    this count too: a cache kept across a training step is stale."""
+    return _OPTIMISER_STEPS[0]
+
+
+_OPTIMISER_STEPS = [0]
+
+
+def _count_step(optimizer, args, kwargs) -> None:
+    _OPTIMISER_STEPS[0] += 1
+
+
+register_optimizer_step_post_hook(_count_step)  # once, at import
 
 
 def _detached(value: object) -> object:

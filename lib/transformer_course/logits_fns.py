@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 
 from . import _validate
-from .kv_cache import KVCache
+from .kv_cache import KVCache, optimiser_steps
 from .model import DecoderOnlyTransformer, Transformer
 
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
@@ -116,7 +116,10 @@ class CachedLogits:
     hold yet (the whole prompt the first time, then the one new token) and returns the
     logits of the whole prefix (B, t, V), as a logits function must: the rows computed
     by earlier calls, kept in ``logits``, and the new ones. A prefix that does not continue
-    the cached tokens (a new prompt, another batch) starts a fresh cache.
+    the cached tokens (a new prompt, another batch) starts a fresh cache. Its steps run under
+    ``torch.inference_mode()``: what it returns is copied out of it, but its ``cache`` holds
+    inference tensors (continue it under inference_mode, or with ``model.step``, which copies
+    it once).
     """
 
     def __init__(self, model: DecoderOnlyTransformer, *, need_weights: bool = False):
@@ -149,8 +152,10 @@ class CachedLogits:
         if prefix.shape[1] > t:  # run the new tokens only: (B, T) → (B, T, V)
             new = self._step(prefix, t)  # made under inference_mode: copied out of it below
             self.logits = torch.cat([new] if self.logits is None else [self.logits, new], dim=1)
-            if self.need_weights:
+            if self.need_weights:  # copied out of inference_mode, for the caller and the model's layers
                 self.weights = [w.clone() for w in self.model.attention_weights()["decoder_self"]]
+                for layer, weights in zip(self.model.blocks.layers, self.weights, strict=True):
+                    layer.self_attn_weights = weights
         return self.logits  # (B, t + T, V)
 
     def _step(self, prefix: torch.Tensor, t: int) -> torch.Tensor:
@@ -172,13 +177,14 @@ class CachedLogits:
 
     def _model_state(self) -> tuple:
         """What the cached keys depend on besides the tokens: each module's mode (train or
-        eval), and each of its weights' storage and version counter, which every in-place write
-        bumps (an optimiser's step, load_state_dict; with assign=True, a new storage). Changed,
-        the cache is stale: a function kept across training would write with old keys. (A write
-        through ``p.data``, or a module added later, is not seen.)"""
+        eval), each of its weights' storage and version counter, which every in-place write
+        bumps (an optimiser's step, load_state_dict; with assign=True, a new storage), and the
+        process's count of optimiser steps (a fused optimiser bumps no version counter).
+        Changed, the cache is stale: a function kept across training would write with old keys.
+        (A write through ``p.data``, or a module added later, is not seen.)"""
         # One flat list in plain loops: the nested generators this was took 0.2 ms a token, a
         # seventh of a cached step of bench's GPT (4 layers), for the same tuple of facts.
-        state = []
+        state = [optimiser_steps()]  # a fused optimiser's step bumps no version counter
         for m in self._submodules:
             state.append(m.training)
             for p in m._parameters.values():
