@@ -112,3 +112,71 @@ MORE_MISTAKES = (
         example=learner.causal_mask_of_the_source_length,
     ),
 )
+
+
+# --- Round 45b: the positions on one sentence only, or the target's counted on from the source ---
+
+
+def _positioned(parts, src, trg_in, *, on=("src", "trg"), trg_from=0):
+    """The forward pass with the positions added to the sentences in ``on`` only, the target's
+    taken from row ``trg_from`` on ("src": where the source ends) of the table."""
+    scale = math.sqrt(parts.embedding.embedding_dim)
+
+    def embed(ids, which, start=0):
+        vectors = parts.embedding(ids) * scale
+        return vectors + parts.positions[start : start + ids.shape[1]] if which in on else vectors
+
+    src_mask = (src != parts.pad_id)[:, None, None, :]
+    memory = parts.encoder(embed(src, "src"), src_mask)
+    length = trg_in.shape[1]
+    trg_real = (trg_in != parts.pad_id)[:, None, None, :]  # (B, 1, 1, Lt)
+    self_mask = torch.ones(length, length, dtype=torch.bool).tril() & trg_real
+    start = src.shape[1] if trg_from == "src" else trg_from
+    return parts.output(parts.decoder(embed(trg_in, "trg", start), memory, self_mask, src_mask))
+
+
+def _learner_positions(parts, src, trg_in, *, src_start=None, trg_start=0):
+    """A learner's forward pass; a start of None leaves that sentence without positions."""
+    d = parts.embedding.embedding_dim
+
+    def embed(ids, start):
+        x = parts.embedding(ids) * math.sqrt(d)
+        return x if start is None else x + parts.positions[start : start + ids.shape[1]]
+
+    src_mask = (src != parts.pad_id).unsqueeze(1).unsqueeze(2)
+    memory = parts.encoder(embed(src, src_start), src_mask)
+    causal = torch.tril(torch.ones(trg_in.shape[1], trg_in.shape[1], dtype=torch.bool))
+    trg_mask = causal & (trg_in != parts.pad_id).unsqueeze(1).unsqueeze(2)
+    start = src.shape[1] if trg_start == "after the source" else trg_start
+    return parts.output(parts.decoder(embed(trg_in, start), memory, trg_mask, src_mask))
+
+
+_ONE_SENTENCE = (
+    "The positions are added to one sentence and not the other: the {missing} is embedded "
+    "without them, so its attention cannot tell word order. Embed both the same way, "
+    "parts.embedding(ids) * √d_model + parts.positions[:L], each with its own length L."
+)
+
+ROUND_45B = (
+    Mistake(
+        name="positions on the target only",
+        hint=_ONE_SENTENCE.format(missing="source"),
+        compute=partial(_positioned, on=("trg",)),
+        example=partial(_learner_positions, src_start=None),
+    ),
+    Mistake(
+        name="positions on the source only",
+        hint=_ONE_SENTENCE.format(missing="target"),
+        compute=partial(_positioned, on=("src",)),
+        example=partial(_learner_positions, src_start=0, trg_start=None),
+    ),
+    Mistake(
+        name="target positions counted on from the source",
+        hint="Your target's positions start where the source ends, positions[Ls : Ls + Lt], as "
+        "if the two were one sequence (a decoder-only model's prompt and answer). Here the "
+        "encoder and decoder are apart: each sentence counts its positions from 0, "
+        "parts.positions[: trg_in.shape[1]].",
+        compute=partial(_positioned, trg_from="src"),
+        example=partial(_learner_positions, src_start=0, trg_start="after the source"),
+    ),
+)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..embeddings import similarity_matrix
-from .embeddings_more import MORE_MISTAKES, einsum_over_rsqrt_norms
+from .embeddings_more import MORE_MISTAKES, ROUND_45B, einsum_over_rsqrt_norms
 from .embeddings_slips import SLIPS
 from .harness import Exercise, Mistake, Result, check_function
 from .stale import learner_check
@@ -321,6 +321,7 @@ MISTAKES += (
 
 MISTAKES += MORE_MISTAKES  # met in round 41's read: embeddings_more
 MISTAKES += SLIPS  # met in the round-43a battery: embeddings_slips
+MISTAKES += ROUND_45B  # a scale shared by every row, or cosines rescaled: embeddings_more
 
 
 @learner_check

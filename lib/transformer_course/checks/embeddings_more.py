@@ -4,6 +4,7 @@ other formulas near the cosine, and a function that ignores its argument."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -93,6 +94,37 @@ def _distances(v: torch.Tensor) -> torch.Tensor:
 def _lengths(v: torch.Tensor, p: float = 2) -> torch.Tensor:
     return v.norm(p=p, dim=1, keepdim=True)  # (T, 1)
 
+
+def _one_factor(got: object, base: torch.Tensor, atol: float = 1e-4) -> float | None:
+    """The number c ≠ 1 with got = c · base (least squares), or None where no single number fits."""
+    if not isinstance(got, torch.Tensor) or got.shape != base.shape or not got.is_floating_point():
+        return None
+    got, base = got.detach().double(), base.detach().double()
+    c = float((got * base).sum() / (base * base).sum().clamp_min(1e-300))
+    if not math.isfinite(c) or abs(c - 1) < 1e-3 or abs(c) < 1e-6:
+        return None
+    return c if torch.allclose(got, c * base, atol=atol * max(1.0, abs(c)), rtol=1e-4) else None
+
+
+def _learner_divides_by_the_longest(vectors: torch.Tensor) -> torch.Tensor:
+    scaled = vectors / vectors.norm(dim=1).max()  # one length, the longest, for every row
+    return scaled @ scaled.T
+
+
+def _learner_gives_percentages(vectors: torch.Tensor) -> torch.Tensor:
+    unit = vectors / vectors.norm(dim=1, keepdim=True)
+    return 100 * unit @ unit.T  # "similarity in %"
+
+
+_ONE_LENGTH = (
+    "Your matrix is the raw dot products times one number: every row was divided by the SAME "
+    "length (the longest row's, their mean, a constant such as d). The cosine divides each pair "
+    "by its own two lengths: unit = vectors / vectors.norm(dim=1, keepdim=True), then unit @ unit.T."
+)
+_COSINES_SCALED = (
+    "Your matrix is the cosines times one number (×100 for a percentage, or another scale): the "
+    "cosine itself runs from -1 to 1, with 1 on the diagonal. Return unit @ unit.T as it is."
+)
 
 _STOPS_SHORT = (
     "Your last row and column are 0: your loops stop one token short. range(T) already runs over "
@@ -245,3 +277,22 @@ def einsum_over_rsqrt_norms(vectors):
     """Cosine similarities as dot products scaled by 1/|a| and 1/|b| (rsqrt of the squared norms)."""
     inv = (vectors * vectors).sum(-1).rsqrt()  # (T,)
     return torch.einsum("id,jd->ij", vectors, vectors) * inv[:, None] * inv[None, :]
+
+
+# --- Round 45b: one scale for every row, and the right cosines rescaled (after the slips) ---
+ROUND_45B = (
+    Mistake(
+        name="one length for every row",
+        hint=_ONE_LENGTH,
+        compute=None,
+        recognise=lambda fn, case, got: _one_factor(got, case[0] @ case[0].T) is not None,
+        example=_learner_divides_by_the_longest,
+    ),
+    Mistake(
+        name="cosines times a number",
+        hint=_COSINES_SCALED,
+        compute=None,
+        recognise=lambda fn, case, got: _one_factor(got, reference(case[0])) is not None,
+        example=_learner_gives_percentages,
+    ),
+)

@@ -19,7 +19,7 @@ from ..layers import EncoderLayer
 from ..masks import causal_mask
 from . import encoder_layer_learners as learner
 from .add_norm import add_norm_chain, layer_mistakes
-from .encoder_layer_more import MORE_MISTAKES
+from .encoder_layer_more import MORE_MISTAKES, ROUND_45B
 from .encoder_layer_slips import MORE
 from .harness import Exercise, Mistake, Result, check_function
 from .layer_errors import float_mask, weights_taken
@@ -325,6 +325,7 @@ MISTAKES += (
 
 MISTAKES += MORE_MISTAKES  # met in the eleventh audit: in encoder_layer_more
 MISTAKES += MORE  # met in the round-41 battery: in encoder_layer_slips
+MISTAKES += ROUND_45B  # the residual from the normalised x: encoder_layer_more
 
 
 @learner_check

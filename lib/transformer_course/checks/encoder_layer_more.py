@@ -35,3 +35,33 @@ MORE_MISTAKES = (
         example=_learner_masks_like_a_decoder,
     ),
 )
+
+
+# --- Round 45b: the attention's Add & Norm half pre-norm: the residual from the normalised x ---
+
+
+def _residual_from_the_norm(layer, x, mask, theirs):
+    """norm1 first, the self-attention and its residual on the normalised x, then post-norm."""
+    normed = layer.norm1(x)
+    h = normed + layer.self_attn(normed, mask=mask)[0]
+    return layer.norm2(h + layer.feed_forward(h))
+
+
+def _learner_normalises_first(layer, x, mask):
+    x = layer.norm1(x)  # normalise what goes in...
+    attended, _ = layer.self_attn(x, mask=mask)
+    x = x + attended  # ...but the residual then adds the NORMALISED x
+    return layer.norm2(x + layer.feed_forward(x))
+
+
+ROUND_45B = (
+    Mistake(
+        name="attention's residual from the normalised x",
+        hint="You normalised x before the self-attention and then added the attention to that "
+        "normalised x: the layer's input never reaches the sum. Post-norm (as here) adds the "
+        "attention to the raw x and normalises the sum, layer.norm1(x + attended); pre-norm "
+        "would add it to the raw x, x + attended, with norm1 only on what goes in.",
+        compute=_residual_from_the_norm,
+        example=_learner_normalises_first,
+    ),
+)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from ..layers import FeedForward
 from . import feed_forward_learners as learner
 from .describe import same
-from .feed_forward_more import MORE_MISTAKES, SLIPS_42B
+from .feed_forward_more import MORE_MISTAKES, ROUND_45B, SLIPS_42B
 from .feed_forward_slips import FIRST, MORE
 from .harness import Exercise, Mistake, Result, check_function, randn, varies_between_calls
 from .stale import learner_check
@@ -301,6 +301,7 @@ FFN_MISTAKES += MORE_MISTAKES  # met in the eleventh audit: in feed_forward_more
 # Met in the round-41 battery: FIRST must be tried before the mistakes that would claim the
 # same answers (dropout for new nn.Linear layers, a swapped bias for x * w_1).
 FFN_MISTAKES = FIRST + FFN_MISTAKES + MORE + SLIPS_42B  # and round 42b's, in feed_forward_more
+FFN_MISTAKES += ROUND_45B  # the Add & Norm written inside: feed_forward_more
 
 
 @learner_check

@@ -73,3 +73,30 @@ SLIPS_42B = (
         example=learner.normalises_the_hidden_layer,
     ),
 )
+
+
+# --- Round 45b: the whole Add & Norm written into the feed-forward network ---
+
+
+def _with_add_and_norm(x, w_1, b_1, w_2, b_2):
+    out = torch.relu(x @ w_1 + b_1) @ w_2 + b_2
+    return F.layer_norm(x + out, x.shape[-1:])
+
+
+def _learner_adds_and_normalises(x, w_1, b_1, w_2, b_2):
+    hidden = torch.relu(x @ w_1 + b_1)
+    out = x + (hidden @ w_2 + b_2)  # the residual, as in the encoder layer
+    mean, std = out.mean(-1, keepdim=True), out.std(-1, unbiased=False, keepdim=True)
+    return (out - mean) / (std + 1e-5)  # and its LayerNorm
+
+
+ROUND_45B = (
+    Mistake(
+        name="Add & Norm inside",
+        hint="You added x back and normalised the sum, LayerNorm(x + FFN(x)): that is the Add & "
+        "Norm wrapped AROUND the feed-forward network in the encoder layer, not part of it. "
+        "Return the network's output alone: torch.relu(x @ w_1 + b_1) @ w_2 + b_2.",
+        compute=_with_add_and_norm,
+        example=_learner_adds_and_normalises,
+    ),
+)

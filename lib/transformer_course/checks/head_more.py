@@ -160,3 +160,31 @@ MORE_MISTAKES = (
         example=_learner_takes_the_log_softmax,
     ),
 )
+
+
+# --- Round 45b: the encoder layer's residual written into one head ---
+
+
+def _learner_adds_the_residual(x, w_q, w_k, w_v):
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    weights = torch.softmax(q @ k.T / math.sqrt(q.shape[-1]), dim=-1)
+    return x + weights @ v, weights  # the residual, as around the attention block
+
+
+# The checker's first input has d_v = 3 and d_model = 8: (L, 3) meets (L, 8) only where the
+# learner combines the output with x itself, whichever comes first.
+RESIDUAL_ERROR = (
+    r"size of tensor a \((3|8)\) must match the size of tensor b \((8|3)\) at non-singleton dimension 1"
+)
+
+ROUND_45B = (
+    Mistake(
+        name="residual added",
+        hint="You added x to the attention's output (a residual connection): that belongs to the "
+        "encoder layer, around the whole attention block (chapter 07), not to one head, whose "
+        "output is (L, d_v), not x's width d_model. Return weights @ v, weights.",
+        compute=None,
+        error=RESIDUAL_ERROR,
+        example=_learner_adds_the_residual,
+    ),
+)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from . import layer_norm_learners as learner
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
-from .layer_norm_more import MORE_MISTAKES
+from .layer_norm_more import MORE_MISTAKES, ROUND_45B
 from .layer_norm_slips import FIRST, MORE
 from .stale import learner_check
 
@@ -315,6 +315,7 @@ MISTAKES = (
 
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in layer_norm_more
 MISTAKES = FIRST + MISTAKES + MORE  # the round-41 battery: FIRST before "no keepdim"
+MISTAKES += ROUND_45B  # batch norm, 1 + weight, the affine part first: layer_norm_more
 
 
 def _annotated(x, weight, bias, eps):

@@ -134,3 +134,61 @@ MORE_MISTAKES = (
         example=_learner_adds_the_root_of_eps,
     ),
 )
+
+
+# --- Round 45b: batch norm's statistics, Gemma's 1 + weight, the affine part put first ---
+
+
+def _normalised(x, eps, dims=(-1,)):
+    var, mean = torch.var_mean(x, dim=dims, correction=0, keepdim=True)
+    return (x - mean) / (var + eps).sqrt()
+
+
+def _over_every_token(x, weight, bias, eps):
+    """One mean and variance per FEATURE, over every token of every sentence: batch norm."""
+    return _normalised(x, eps, dims=tuple(range(x.dim() - 1))) * weight + bias
+
+
+def _learner_uses_batch_norm(x, weight, bias, eps):
+    flat = x.reshape(-1, x.shape[-1])  # (B·L, d): every token a row, as nn.BatchNorm1d wants
+    out = F.batch_norm(flat, None, None, weight, bias, training=True, eps=eps)
+    return out.reshape(x.shape)
+
+
+def _learner_scales_by_one_plus_weight(x, weight, bias, eps):
+    mean = x.mean(-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(-1, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps) * (1 + weight) + bias  # as Gemma's RMSNorm stores it
+
+
+def _learner_scales_then_normalises(x, weight, bias, eps):
+    y = x * weight + bias  # the learned scale and shift first
+    mean = y.mean(-1, keepdim=True)
+    return (y - mean) / torch.sqrt(y.var(-1, unbiased=False, keepdim=True) + eps)
+
+
+ROUND_45B = (
+    Mistake(
+        name="batch norm over every token",
+        hint="Your statistics are one per FEATURE, taken over every token of every sentence "
+        "(F.batch_norm, or a mean over dim=(0, 1)): that is batch norm. Layer norm takes one mean "
+        "and one variance per token, over its own features: x.mean(dim=-1, keepdim=True).",
+        compute=_over_every_token,
+        example=_learner_uses_batch_norm,
+    ),
+    Mistake(
+        name="scaled by 1 + weight",
+        hint="You multiplied by 1 + weight (as Gemma's RMSNorm stores its scale): here weight IS "
+        "the scale, γ, as in nn.LayerNorm, so multiply by weight itself: x̂ * weight + bias.",
+        compute=lambda x, weight, bias, eps: _normalised(x, eps) * (1 + weight) + bias,
+        example=_learner_scales_by_one_plus_weight,
+    ),
+    Mistake(
+        name="scaled and shifted before normalising",
+        hint="You applied weight and bias to x BEFORE normalising, so the normalisation undoes "
+        "them: normalise first, x̂ = (x - mean) / √(var + eps), then scale and shift, "
+        "x̂ * weight + bias.",
+        compute=lambda x, weight, bias, eps: _normalised(x * weight + bias, eps),
+        example=_learner_scales_then_normalises,
+    ),
+)

@@ -20,7 +20,7 @@ from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .learner_lines import naming_the_line
 from .masks_inputs import INPUTS, edge_cases
 from .masks_learners import ALTERNATIVES, by_hand
-from .masks_more import KEEPDIM_MISTAKES, MORE_MISTAKES, NORMALISING_MISTAKES
+from .masks_more import KEEPDIM_MISTAKES, MORE_MISTAKES, NORMALISING_MISTAKES, ROUND_45B
 from .masks_reference import cases as _usual_cases
 from .masks_reference import (
     correct_mask,
@@ -276,6 +276,7 @@ MISTAKES = (
     *MORE_MISTAKES,  # met in the seventh audit (masks_more)
     *NORMALISING_MISTAKES,  # met in the 41st read (masks_more)
     *SLIPS,  # met in the round-43a battery (masks_slips)
+    *ROUND_45B,  # padding on both axes with its NaN rows zeroed (masks_more)
 )
 MISTAKES = INPUTS + MISTAKES  # round 44: a softmax by hand that overflows (masks_inputs)
 

@@ -227,3 +227,33 @@ KEEPDIM_MISTAKES = (  # before masks' mask that does not line up: both raise the
         example=learner.renormalises_without_keepdim,
     ),
 )
+
+
+# --- Round 45b: padding blocked on both axes, its NaN rows patched to 0 ---
+
+
+def _both_axes_nan_zeroed(scores, ids, pad_id):
+    real = ids != pad_id  # (B, L)
+    allowed = _allowed(ids, pad_id) & real[:, :, None]  # padded queries blocked too
+    return _weights(scores, allowed).nan_to_num(0.0)
+
+
+def _learner_patches_the_nan_rows(scores, ids, pad_id):
+    length = ids.shape[1]
+    real = ids != pad_id
+    mask = torch.tril(torch.ones(length, length)).bool() & real.unsqueeze(1) & real.unsqueeze(2)
+    weights = torch.softmax(scores.masked_fill(mask == 0, float("-inf")), dim=-1)
+    return torch.nan_to_num(weights)  # the padded queries' rows were NaN
+
+
+ROUND_45B = (
+    Mistake(
+        name="padding on both axes, NaN rows zeroed",
+        hint="Your padding mask blocks the padded QUERIES (rows) as well as the padded keys, and "
+        "the NaN rows that gives were set to 0 (nan_to_num): the NaN was the sign of the wrong "
+        "mask. A padded query still sees the real tokens before it; block only the padded KEYS, "
+        "(ids != pad_id).unsqueeze(1), shape (B, 1, L), and no row is NaN.",
+        compute=_both_axes_nan_zeroed,
+        example=_learner_patches_the_nan_rows,
+    ),
+)

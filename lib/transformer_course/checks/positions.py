@@ -15,7 +15,7 @@ import torch
 from ..positional import sinusoidal_encoding
 from . import positions_learners as learner  # noqa: F401 (the examples of positions_slips)
 from .harness import Exercise, Mistake, Result, check_function
-from .positions_more import MORE_MISTAKES
+from .positions_more import MORE_MISTAKES, ROUND_45B
 from .positions_slips import SLIP_MISTAKES
 from .stale import learner_check
 
@@ -278,6 +278,7 @@ MISTAKES = (
 
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in positions_more
 MISTAKES += SLIP_MISTAKES  # met in round 41's battery: in positions_slips
+MISTAKES += ROUND_45B  # the table scaled by a number: in positions_more
 
 
 @learner_check

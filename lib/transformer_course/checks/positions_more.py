@@ -187,3 +187,40 @@ MORE_MISTAKES = (
         atol=_UNITS_ATOL,
     ),
 )
+
+
+# --- Round 45b: the table scaled as the token embeddings are ---
+
+
+def _learner_scales_the_table(length: int, d_model: int) -> torch.Tensor:
+    pos = torch.arange(length).float().unsqueeze(1)
+    two_i = torch.arange(0, d_model, 2).float()
+    angle = pos / 10000 ** (two_i / d_model)
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
+    return pe * math.sqrt(d_model)  # the embeddings' √d_model, put on the positions
+
+
+def _table_times_a_number(fn, case: tuple, got: object) -> bool:
+    """got = c · the right table for one number c ≠ 1 (√d_model, d_model, …), by least squares."""
+    want = interleaved(_angles(*case))
+    if not isinstance(got, torch.Tensor) or got.shape != want.shape or not got.is_floating_point():
+        return False
+    got = got.detach().double()
+    c = float((got * want).sum() / (want * want).sum())
+    if not math.isfinite(c) or abs(c - 1) < 1e-3 or abs(c) < 1e-6:  # 0: a table never filled
+        return False
+    return torch.allclose(got, c * want, atol=1e-4 * max(1.0, abs(c)))
+
+
+ROUND_45B = (
+    Mistake(
+        name="table times a number",
+        hint="Your table is the sinusoidal one times one number (√d_model?): that scale belongs to "
+        "the token embeddings, embedding(ids) * √d_model, before the positions are added. The "
+        "position table itself holds plain sines and cosines, between -1 and 1.",
+        compute=None,
+        recognise=_table_times_a_number,
+        example=_learner_scales_the_table,
+    ),
+)

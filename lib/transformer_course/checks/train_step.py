@@ -20,7 +20,7 @@ from .describe import same
 from .harness import PASSED, Exercise, Mistake, Result, check_function, fresh
 from .stale import learner_check
 from .train_step_learners import step_by_hand
-from .train_step_more import more_mistakes, with_gradients_on
+from .train_step_more import more_mistakes, round_45b, with_gradients_on
 from .train_step_slips import LOSS_FN_NEVER_CALLED, slip_mistakes
 
 # --- The learner's side: the starter, a worked solution (more answers: train_step_learners) ---
@@ -285,6 +285,7 @@ STEP_MISTAKES = (
     LOSS_FN_NEVER_CALLED,
     *STEP_MISTAKES,
     *slip_mistakes(_step_reference, _three_steps),
+    *round_45b(_step_reference),  # the loss returned as text: train_step_more
 )  # round 42
 
 

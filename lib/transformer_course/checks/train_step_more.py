@@ -213,3 +213,47 @@ def with_gradients_on(check: Callable[[Callable], Result]) -> Callable[[Callable
             return check(learner_fn)
 
     return run
+
+
+# --- Round 45b: the loss returned as text ---
+
+
+def _returned_text(step_reference):
+    """A ``recognise``: the losses returned as strings that read as the right numbers, rounded
+    or not (f"{loss.item():.4f}", str(loss.item()))."""
+
+    def recognise(fn, case, got) -> bool:
+        returned = got[0] if isinstance(got, tuple) and len(got) == 2 else None
+        if not returned or not all(isinstance(r, str) for r in returned):
+            return False
+        want = step_reference(*fresh(case))[0]
+        try:
+            read = [float(r) for r in returned]
+        except ValueError:
+            return False
+        return len(read) == len(want) and all(abs(r - w) <= 1e-3 + 1e-3 * abs(w) for r, w in zip(read, want))
+
+    return recognise
+
+
+def _learner_returns_text(model, optimiser, loss_fn, batch):
+    optimiser.zero_grad()
+    loss = loss_fn(model, batch)
+    loss.backward()
+    optimiser.step()
+    return f"{loss.item():.4f}"  # formatted for printing, returned as it is
+
+
+def round_45b(step_reference) -> tuple[Mistake, ...]:
+    """Round 45b's: ``step_reference`` as in ``more_mistakes``."""
+    return (
+        Mistake(
+            name="returned text",
+            hint='You returned the loss as text (f"{loss:.4f}", str(loss.item())): the loop '
+            "averages and plots the losses, and a string is no number. Return loss.item(), a "
+            "float, and format it only where you print it.",
+            compute=None,
+            recognise=_returned_text(step_reference),
+            example=_learner_returns_text,
+        ),
+    )
