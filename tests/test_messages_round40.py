@@ -186,3 +186,10 @@ def test_a_my_function_named_unlike_the_exercise_keeps_its_name():
     assert checks.check_sample_next_token(my_sample_next_token).message.startswith(
         "my_sample_next_token is not attempted yet"
     )
+
+
+def test_chapter_08s_my_train_step_is_named_so():
+    def my_train_step(model, optimiser, loss_fn, batch):
+        raise NotImplementedError
+
+    assert checks.check_train_step(my_train_step).message.startswith("my_train_step is not attempted yet")
