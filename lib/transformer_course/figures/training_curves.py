@@ -86,6 +86,9 @@ def loss_curve_figure(
                 mode="markers",
                 name="held-out",
                 marker=dict(color=VALIDATION_COLOUR, size=8, symbol="diamond"),
+                # The last one sits on the plot's right end (its x range ends at the last step):
+                # clipped there, half of it was cut off (chapter 09's step 2000).
+                cliponaxis=False,
                 hovertemplate="step %{x}: held-out %{y:.4f}<extra></extra>",
             )
         )
