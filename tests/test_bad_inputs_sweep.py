@@ -1604,6 +1604,7 @@ NO_ARGUMENTS = {
     "examples.video_search",
     "examples.cat_example",
     "assets.assets_folder",
+    "kv_cache.optimiser_steps",
 }
 
 
