@@ -77,7 +77,7 @@ def test_a_typed_tag_in_a_title_still_shows_as_typed():
 
 def test_the_export_shows_the_labels_as_the_page_does():
     page = snapshot_html(scaling())
-    assert "<b>dₖ</b> 64" in page and "<b>divide by √dₖ</b> True" in page
+    assert "<b>dₖ</b> 64" in page and "<b>divide by √dₖ</b> on" in page
     assert "&lt;sub" not in page
 
 
