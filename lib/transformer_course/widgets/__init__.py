@@ -12,8 +12,8 @@ Where things live:
   ``read_sentence``, ``unknown_note``, ``single_thread``, ``evaluating`` (runs the learner's
   modules in eval mode without gradients, then hands them back in the mode they came in);
   before each ``render`` it checks the controls (``control_problem``: nothing picked, a NaN
-  slider or one between its steps), and typed words reach labels and messages through
-  ``token_labels`` / ``quote`` (cut, visible).
+  slider or one between its steps, a value past the range or options it was built with), and
+  typed words reach labels and messages through ``token_labels`` / ``quote`` (cut, visible).
 - ``controls``: the controls built from a constructor's arguments, checked by name
   (``int_slider``, ``sentence_box`` …, ``SelectionSlider``), and the checks of the modules an
   explorer is given (``check_embedding``, ``check_attention``); ``kit`` re-exports them.

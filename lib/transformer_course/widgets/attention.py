@@ -91,7 +91,10 @@ class QKVExplorer(SentenceExplorer):
         box = self.controls["query"]
         options = tuple((f"{i} · {t}", i) for i, t in enumerate(tokens))
         want = self.pick("query")  # a shorter sentence moves it; the original one gives it back
-        keep = min(want if want is not None else 0, len(tokens) - 1)
+        # Anything but a position (-1 or 'zz' picked from options that code added, None) is the
+        # first token: -1 failed as "Invalid selection", 'zz' as "'<' not supported", and stayed
+        # the pick, so the good query 0 picked after it failed again.
+        keep = min(want if _is_int(want) and want >= 0 else 0, len(tokens) - 1)
         if tuple(box.options) != options:
             box.options = options
         self.place("query", keep)

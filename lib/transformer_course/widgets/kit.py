@@ -6,12 +6,14 @@ function in ``figures``, or an HTML string). Input a learner can get wrong (an e
 a long text) raises ``InputError`` inside ``render``; the explorer shows it as a message
 and keeps the last good figures, so a learner never sees a traceback. Before ``render`` the
 explorer checks every control (``control_problem``: a list with nothing picked, a slider set
-to NaN or between its steps from code) and the weights of the learner's modules it names in
-``MODULES`` (``nonfinite_problem``: NaN from a training run that diverged), and a typed word
-is shown through ``shown_word`` (``token_labels``, ``quote``): invisible characters spelled
-out, a pasted essay cut to a label. A render that narrows a control's range (a slider's max
-follows d_model, a batch, a story) sets it through ``fit_slider`` / ``pick`` and ``place``: the
-learner's own pick comes back once the range holds it again.
+to NaN or between its steps from code, a value past the range or among options the explorer
+did not build it with, where code moved a slider's min or added an option) and the weights of
+the learner's modules it names in ``MODULES`` (``nonfinite_problem``: NaN from a training run
+that diverged), and a typed word is shown through ``shown_word`` (``token_labels``, ``quote``):
+invisible characters spelled out, a pasted essay cut to a label. A render that narrows a
+control's range (a slider's max follows d_model, a batch, a story) sets it through
+``fit_slider`` / ``pick`` and ``place``: the learner's own pick comes back once the range holds
+it again.
 The controls an explorer builds from its constructor's arguments, checked by name
 (``int_slider``, ``checkbox``, ``check_embedding`` …: a ValueError from code, where a message
 would be too late), come from ``controls``, re-exported here.
@@ -140,28 +142,88 @@ def quote_list(words: Iterable[str], *, most: int = 8, limit: int = MAX_LABEL) -
     return listed + (f" and {len(words) - most} more" if len(words) > most else "")
 
 
-def control_problem(name: str, control: widgets.ValueWidget) -> str | None:
+def choice_options(control: widgets.ValueWidget) -> tuple[tuple[str, object], ...] | None:
+    """A list's options as (label, value) pairs (a plain option is its own label); None for a
+    control without options (a slider, a box)."""
+    if not isinstance(control, (*CHOICES, widgets.SelectMultiple)):
+        return None
+    return tuple(o if isinstance(o, tuple) else (str(o), o) for o in control.options)
+
+
+def strange_picks(control: widgets.ValueWidget, options: tuple[tuple[str, object], ...] | None) -> list:
+    """The values a list holds that are not among ``options`` ((label, value) pairs); [] for a
+    control without options. A single list's None is nothing picked, not a value."""
+    if options is None or choice_options(control) is None:
+        return []
+    many = isinstance(control, widgets.SelectMultiple)
+    picked = control.value if many else () if control.value is None else (control.value,)
+    values = [v for _, v in options]
+    return [v for v in picked if not any(v is b or v == b for b in values)]
+
+
+def slider_range(control: widgets.ValueWidget) -> tuple[float, float] | None:
+    """The values a slider spans, (low, high): a FloatLogSlider's min and max are exponents,
+    its range base**min to base**max. None for a control without a min and a max (a list)."""
+    if isinstance(control, CHOICES) or not hasattr(control, "min") or not hasattr(control, "max"):
+        return None
+    if isinstance(control, widgets.FloatLogSlider):
+        return control.base**control.min, control.base**control.max
+    return control.min, control.max
+
+
+def outside_range(label: str, value: float, low: float, high: float) -> str:
+    """The message for a slider at ``value``, past the range ``low`` to ``high`` the explorer
+    built it with: only code moves a slider's min or max (``control_problem``)."""
+    return (
+        f"'{label}' is {value:g}, outside the range this explorer draws: set it between "
+        f"{low:g} and {high:g} (its slider's min or max was changed from code)."
+    )
+
+
+def control_problem(
+    name: str,
+    control: widgets.ValueWidget,
+    bounds: tuple[float, float] | None = None,
+    options: tuple[tuple[str, object], ...] | None = None,
+) -> str | None:
     """Why ``render`` cannot read ``control`` (set from code, not the page), or None.
 
     A list with nothing picked (``value = None``), a slider holding NaN (ipywidgets clamps
     ±inf to the slider's range but lets NaN through) and an int slider between its steps
     (ipywidgets clamps a value to the range, never to the steps: PositionalExplorer's d_model,
-    in steps of 2, takes 7 from code) become a message naming the control.
+    in steps of 2, takes 7 from code) become a message naming the control. ``bounds``: the
+    range the explorer built the slider with, named in place of a min or max changed from code
+    (``slider.max = math.inf`` made the message say "set it between 0.5 and inf"); ``options``:
+    the (label, value) options it built a list with (``choice_options``), and a value code put
+    among them with new options is named too (``menu.options = [..., 'zz']; menu.value = 'zz'``).
+    A value past ``bounds`` (``slider.min = -5; slider.value = -5``) is named with them: the
+    explorer's constructor refuses it as an argument, and a render failed on it deep inside
+    ("Could not update the figures (IndexError: index -5 is out of bounds …)" for chapter 06's
+    sentence) or drew it unasked (chapter 02's d_model 25,700: a 12 MB figure).
     """
     label = getattr(control, "description", "") or name
     value = control.value
+    built = choice_options(control) if options is None else options
     if isinstance(control, CHOICES) and value is None:
-        options = [o[0] if isinstance(o, tuple) else str(o) for o in control.options]
-        return f"Nothing is picked in '{label}': choose one of {quote_list(options, limit=48)}."
+        listed = quote_list([text for text, _ in built], limit=48)
+        return f"Nothing is picked in '{label}': choose one of {listed}."
+    strange = strange_picks(control, built)
+    if strange:
+        return (
+            f"'{label}' holds {quote(str(strange[0]))}, not one of the options this explorer draws: "
+            f"choose one of {quote_list([text for text, _ in built], limit=48)} (its options were "
+            "changed from code)."
+        )
     if isinstance(value, float) and not math.isfinite(value):
-        low, high = getattr(control, "min", None), getattr(control, "max", None)
-        if isinstance(control, widgets.FloatLogSlider):  # its min and max are exponents
-            low, high = control.base**low, control.base**high
+        low, high = bounds or slider_range(control) or (None, None)
         where = f" between {low:g} and {high:g}" if low is not None and high is not None else ""
         return f"'{label}' is {value}, which is not a number it can use: set it{where}."
+    if bounds is not None and isinstance(value, int | float) and not bounds[0] <= value <= bounds[1]:
+        return outside_range(label, value, *bounds)
     if isinstance(control, widgets.IntSlider) and control.step > 1 and (value - control.min) % control.step:
+        low, high = bounds or (control.min, control.max)
         below = value - (value - control.min) % control.step
-        steps = [str(v) for v in (below, below + control.step) if control.min <= v <= control.max]
+        steps = [str(v) for v in (below, below + control.step) if low <= v <= high]
         return (
             f"'{label}' is {value}, between the steps of its slider ({control.step} apart from "
             f"{control.min}): set it to {' or '.join(steps)}."
@@ -246,6 +308,12 @@ class Explorer(widgets.VBox):
         # entries), and the value a render placed there instead: see ``pick``.
         self._picked: dict[str, object] = {}
         self._placed: dict[str, object] = {}
+        # Each slider's range as built, (low, high): what ``control_problem`` names when code
+        # moved a slider's min or max; ``fit_slider`` narrows or widens it.
+        self._ranges = {n: r for n, c in self.controls.items() if (r := slider_range(c)) is not None}
+        # Each list's options as built, or as a render last set them (QKVExplorer's query list
+        # follows the sentence): what ``control_problem`` names when code changed them.
+        self._choices = {n: o for n, c in self.controls.items() if (o := choice_options(c)) is not None}
         # Columns of 420 px, or the explorer's whole width where it is narrower: in a phone's
         # window 420 px columns ran past the explorer's right edge (as export/snapshot.py).
         grid = widgets.GridBox(
@@ -298,6 +366,7 @@ class Explorer(widgets.VBox):
         _validate.instance(f"controls[{name!r}]", slider, widgets.IntSlider)
         high = _validate.integer("high", high, low=slider.min)  # a max below min: a TraitError
         slider.max = high  # ipywidgets clamps a value past it
+        self._ranges[name] = (self._ranges.get(name, (slider.min, high))[0], high)  # min as built
         self.place(name, max(slider.min, min(want, high)))
         return slider.value
 
@@ -338,9 +407,17 @@ class Explorer(widgets.VBox):
     def check_controls(self) -> None:
         """InputError naming the first control ``render`` cannot read (``control_problem``)."""
         for name, control in self.controls.items():
-            problem = control_problem(name, control)
+            problem = control_problem(name, control, self._ranges.get(name), self._choices.get(name))
             if problem:
                 raise InputError(problem)
+
+    def _keep_rendered_options(self, before: dict[str, tuple]) -> None:
+        """After ``render``: the options of the lists it rebuilt (``before``: theirs as it began)
+        become the ones ``control_problem`` names; options code changed between renders never do."""
+        for name, options in before.items():
+            now = choice_options(self.controls[name])
+            if now != options:
+                self._choices[name] = now
 
     def refresh(self) -> None:
         self._notes = {}
@@ -348,12 +425,14 @@ class Explorer(widgets.VBox):
             self.check_controls()
             self.check_modules()
             # unchecked: the figure functions checked their arguments.
+            options = {n: choice_options(self.controls[n]) for n in self._choices}  # before render
             with live_figures(), unchecked():
                 self._rendering = True
                 try:
                     content = self.render()
                 finally:
                     self._rendering = False
+                    self._keep_rendered_options(options)
             # Every figure's JSON first (content for a view the explorer lacks, or a figure that
             # cannot be drawn: a message like any error), then all of them sent back to back: the
             # page draws the figures that arrive within one frame together (static/figure_view.js).
