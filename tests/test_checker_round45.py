@@ -10,6 +10,10 @@
   transposed"), a causal mask that also shows the next token in gpt_forward (was "differs"),
   and the temperature put on the probabilities before a second softmax in sample_next_token
   (was "differs") are named; the other wrong answers tried were named already, and are pinned.
+- the review: q squeezed before q @ keysᵀ raises the weights' squeeze's error word for word, so
+  the hint names the query's axis dropped wherever it was (it said "your weights", a line that
+  never ran); weights @ past_v, the cached values without the new token's, is named (it was "k
+  not transposed", or a bare RuntimeError in an einsum).
 
 The wrong answers are written apart from the catalogue's own examples, as a learner types them.
 """
@@ -125,7 +129,7 @@ DROPS = {
 @pytest.mark.parametrize("drop", list(DROPS.values()), ids=list(DROPS))
 def test_weights_without_their_query_axis_are_named_so(drop):
     verdict = exercise(STEP).check(_squeezed_then_multiplied(drop))
-    assert named(verdict, STEP, "the query's axis dropped before weights @ values"), verdict.message
+    assert named(verdict, STEP, "the query's axis dropped before a matmul"), verdict.message
     assert "k not transposed" not in verdict.message and "unsqueeze(-2)" in verdict.message
 
 
@@ -341,3 +345,94 @@ def test_positions_numbered_backwards_are_named():
 
     verdict = exercise("gpt_forward").check(forward)
     assert named(verdict, "gpt_forward", "positions numbered backwards"), verdict.message
+
+
+# --- 4. Review: the query's axis dropped from q itself, and the cached values alone ---
+# The same error text as the weights' squeeze, (2) against (3) at dimension 1, is raised where q
+# lost its axis before q @ keysᵀ: the hint must name that place too, and a fix that works there.
+
+QUERY_DROPS = {
+    "q.squeeze(2)": lambda q: q.squeeze(2),
+    "q.squeeze()": lambda q: q.squeeze(),
+    "q[:, :, 0]": lambda q: q[:, :, 0],
+}
+
+
+def _query_squeezed(drop, put_back=False):
+    def step(q, k_new, v_new, past_k, past_v):
+        keys, values = _cache(k_new, v_new, past_k, past_v)
+        q = drop(q)  # (B, h, d_head): "one query"
+        if put_back:
+            q = q.unsqueeze(-2)  # (B, h, 1, d_head) again, as the hint says
+        scores = q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        return torch.softmax(scores, dim=-1) @ values, keys, values
+
+    return step
+
+
+@pytest.mark.parametrize("drop", list(QUERY_DROPS.values()), ids=list(QUERY_DROPS))
+def test_a_query_squeezed_before_the_scores_is_told_what_it_did(drop):
+    """Was "Your weights lost the query's axis … weights.unsqueeze(-2) @ values": a line that never ran."""
+    verdict = exercise(STEP).check(_query_squeezed(drop))
+    assert named(verdict, STEP, "the query's axis dropped before a matmul"), verdict.message
+    hint = hint_of(STEP, "the query's axis dropped before a matmul")
+    assert "Your weights lost" not in hint and "q @ keys.transpose(-2, -1)" in hint
+    assert "q (B, h, d_head)" in hint and ".unsqueeze(-2)" in hint
+
+
+@pytest.mark.parametrize("drop", [QUERY_DROPS["q.squeeze(2)"], QUERY_DROPS["q[:, :, 0]"]])
+def test_the_query_put_back_as_the_hint_says_passes(drop):
+    """What the hint tells them to do with q: .unsqueeze(-2) before the matmul. It is right."""
+    assert exercise(STEP).check(_query_squeezed(drop, put_back=True)).passed
+
+
+def test_the_weights_squeeze_still_gets_a_hint_that_fits_it():
+    verdict = exercise(STEP).check(_squeezed_then_multiplied(DROPS[".squeeze(2)"]))
+    assert named(verdict, STEP, "the query's axis dropped before a matmul"), verdict.message
+    assert "weights (B, h, t + 1)" in verdict.message and "weights @ values" in verdict.message
+
+
+def _gathers_the_cache_only(how):
+    def step(q, k_new, v_new, past_k, past_v):
+        keys, values = _cache(k_new, v_new, past_k, past_v)
+        weights = torch.softmax(q @ keys.mT / math.sqrt(q.shape[-1]), dim=-1)  # (B, h, 1, t + 1)
+        return how(weights, past_v), keys, values  # past_v (B, h, t, d_head): no v_new
+
+    return step
+
+
+CACHE_ONLY = {
+    "weights @ past_v": lambda w, v: w @ v,
+    "torch.matmul": torch.matmul,
+    "einsum": lambda w, v: torch.einsum("bhqk,bhkd->bhqd", w, v),
+}
+
+
+@pytest.mark.parametrize("how", list(CACHE_ONLY.values()), ids=list(CACHE_ONLY))
+def test_the_cached_values_without_the_new_tokens_are_named(how):
+    """Was "k not transposed" (matmul) or a bare RuntimeError (einsum)."""
+    verdict = exercise(STEP).check(_gathers_the_cache_only(how))
+    assert named(verdict, STEP, "the cached values without the new token's"), verdict.message
+    assert "k not transposed" not in verdict.message and "past_v" in verdict.message
+
+
+@pytest.mark.parametrize("how", list(CACHE_ONLY.values()), ids=list(CACHE_ONLY))
+def test_the_same_gather_on_the_grown_values_passes(how):
+    """What the name rests on: the same code given values, torch.cat([past_v, v_new], dim=2), is right."""
+
+    def step(q, k_new, v_new, past_k, past_v):
+        keys, values = _cache(k_new, v_new, past_k, past_v)
+        weights = torch.softmax(q @ keys.mT / math.sqrt(q.shape[-1]), dim=-1)
+        return how(weights, values), keys, values
+
+    assert exercise(STEP).check(step).passed
+
+
+def test_a_missing_transpose_against_the_cached_keys_only_keeps_its_name():
+    """q @ past_k, no transpose and no new key: [6, 6] against [6, 4], not the cached values' [6, 5]."""
+
+    def step(q, k_new, v_new, past_k, past_v):
+        keys, values = _cache(k_new, v_new, past_k, past_v)
+        return torch.softmax(q @ past_k / math.sqrt(q.shape[-1]), dim=-1) @ values, keys, values
+
+    assert named(exercise(STEP).check(step), STEP, "k not transposed")

@@ -5,8 +5,9 @@ the hundreds (where a softmax by hand without the max overflows), √d_head roun
 has size 1 (the second case has B = 1, the third h = 1), not only the query's.
 
 Round 45: a .squeeze() that drops the keys' axis on the first step only (t = 0), one before an
-einsum, weights that lost the query's axis before weights @ values, and the new token's value
-gathered alone, each named by what it raises or (the first) by a re-run with squeezes counted."""
+einsum, the query's axis dropped before a matmul (from q, the scores or the weights: the same
+error), and the new token's value or the cached values gathered alone, each named by what it
+raises or (the first) by a re-run with squeezes counted."""
 
 from __future__ import annotations
 
@@ -120,20 +121,26 @@ SQUEEZE_HINT = (
 # Mistake, so the shapes stand in for a re-run with the batch doubled (the test does it).
 SCORES_SQUEEZED = r"batch2 tensor to be: \[2, 1\] but got: \[2, 7\]"
 
-# Round 45: weights that lost the query's axis, (B, h, t + 1), meet the values (B, h, t + 1,
-# d_head) in weights @ values: matmul takes (h, t + 1) as the matrix and (B,) as the batch,
-# against the values' batch (B, h). On the first case (B = 2, h = 3) that reads 2 against 3 at
-# dimension 1. A missing or wrong transpose of the keys fails on the scores instead, with other
-# sizes: [6, 6] against [6, 5] (q @ keys), 3 against 5 (keys.T), 3 against 6 (transpose(1, 3)).
+# Round 45: the query's axis of size 1 dropped, from q (B, h, d_head) before q @ keysᵀ, or from
+# the scores or weights (B, h, t + 1) before weights @ values: matmul takes the last two axes,
+# (h, ·), as the matrix and (B,) as the batch, against the keys' or values' batch (B, h). On the
+# first case (B = 2, h = 3) both read 2 against 3 at dimension 1, word for word: only the text
+# reaches a Mistake, so the hint names both places. A missing or wrong transpose of the keys
+# fails with other sizes: [6, 6] against [6, 5] (q @ keys), 3 against 5 (keys.T), 3 against 6
+# (transpose(1, 3)).
 QUERY_AXIS_DROPPED = (
     r"The size of tensor a \(2\) must match the size of tensor b \(3\) at non-singleton dimension 1"
 )
 QUERY_AXIS_HINT = (
-    "Your weights lost the query's axis: after .squeeze() (or [:, :, 0]) they are (B, h, t + 1), "
-    "and weights @ values then reads their last two axes, (h, t + 1), as one matrix per batch "
-    "item, which no longer lines up with the values (B, h, t + 1, d_head). Put the axis back, "
-    "weights.unsqueeze(-2) @ values, or keep the scores (B, h, 1, t + 1) as they are: the "
-    "softmax over dim=-1 and weights @ values need no squeeze."
+    "The query's axis of size 1 was dropped before a matmul: .squeeze(2), .squeeze() or [:, :, 0] "
+    "on q leaves q (B, h, d_head), on the scores or weights leaves weights (B, h, t + 1). The "
+    "next matmul, q @ keys.transpose(-2, -1) or weights @ values, then reads their last two "
+    "axes, (h, ·), as one matrix per batch item, which no longer lines up with the 4-D keys and "
+    "values (B, h, t + 1, d_head). Keep that axis from start to end: q (B, h, 1, d_head), the "
+    "scores and weights (B, h, 1, t + 1); the matmuls and the softmax over dim=-1 need no "
+    "squeeze. (After .squeeze(2) or [:, :, 0], .unsqueeze(-2) puts it back before that matmul; "
+    ".squeeze() with no argument also drops the batch's axis where B = 1 and the heads' where "
+    "h = 1: keep the axis instead.)"
 )
 FIRST_STEP_HINT = (
     "Your step is right once the cache holds positions, but not on the first step (an empty "
@@ -161,6 +168,28 @@ def _learner_gathers_the_new_value(q, k_new, v_new, past_k, past_v):
     keys, values = grown(past_k, k_new), grown(past_v, v_new)
     weights = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
     return weights @ v_new, keys, values  # the cache's keys, the new token's value only
+
+
+# Review of round 45: the same weights (B, h, 1, t + 1) meeting the t cached values only,
+# past_v (B, h, t, d_head): on the first case (t = 4) 5 weights against 4 rows, in matmul's words
+# and in einsum's (its subscript for the positions has 4 in the values, 5 seen first in the
+# weights). Neither transpose slip reads so: q @ past_k is [6, 6] against [6, 4].
+CACHE_ONLY = (
+    r"batch2 tensor to be: \[6, 5\] but got: \[6, 4\]"
+    r"|subscript \w+ has size 4 for operand 1 which does not broadcast with previously seen size 5"
+)
+CACHE_ONLY_HINT = (
+    "Your weights cover the t + 1 positions of the grown cache, (B, h, 1, t + 1), but what they "
+    "gathered holds the t cached positions only, without the new token's: past_v (or past_k) "
+    "where the grown values belong. Gather from the grown cache: out = weights @ values, with "
+    "values = torch.cat([past_v, v_new], dim=2), (B, h, t + 1, d_head), the cache you return."
+)
+
+
+def _learner_gathers_the_cache_only(q, k_new, v_new, past_k, past_v):
+    keys, values = grown(past_k, k_new), grown(past_v, v_new)
+    weights = torch.softmax(q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    return weights @ past_v, keys, values  # the cached values, v_new not among them
 
 
 class _Squeezes(TorchFunctionMode):
@@ -230,7 +259,14 @@ FIRST = (
         example=_learner_gathers_the_new_value,
     ),
     Mistake(
-        name="the query's axis dropped before weights @ values",
+        name="the cached values without the new token's",
+        hint=CACHE_ONLY_HINT,
+        compute=None,
+        error=CACHE_ONLY,
+        example=_learner_gathers_the_cache_only,
+    ),
+    Mistake(
+        name="the query's axis dropped before a matmul",
         hint=QUERY_AXIS_HINT,
         compute=None,
         error=QUERY_AXIS_DROPPED,
