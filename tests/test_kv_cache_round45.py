@@ -201,3 +201,15 @@ def test_attention_kept_by_a_cached_step_on_the_model_is_ordinary():
     for weights in model.attention_weights()["decoder_self"]:
         assert weights is not None and not weights.is_inference()
         weights.mul_(1.0)
+
+
+def test_a_model_made_under_inference_mode_gets_no_stale_cache():
+    """Its weights keep no version counter: a load into them under inference_mode changed
+    nothing cached_logits_fn reads, and it wrote with the old keys (2.9 apart)."""
+    with torch.inference_mode():
+        model, other = gpt(layers=2, seed=0), gpt(layers=2, seed=1)
+        fn = gen.cached_logits_fn(model)
+        ids = torch.tensor([[5, 9, 2, 7]])
+        fn(ids)
+        model.load_state_dict(other.state_dict())
+        torch.testing.assert_close(fn(ids), model(ids))

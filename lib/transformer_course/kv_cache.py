@@ -193,14 +193,16 @@ class KVCache:
         every token took a tenth of a cached step of bench's GPT. Kept on the same terms as
         ``cached_logits_fn`` keeps its cache, so with the same blind spot: a write through
         ``p.data``. Elsewhere (``model.step``, a step with gradients, torch.compile tracing, which
-        cannot read data_ptr) made afresh at every step, exact whatever changed."""
+        cannot read data_ptr) made afresh at every step, exact whatever changed; so for weights
+        that are inference tensors (a model made under inference_mode), which keep no version
+        counter: a load into them there changed nothing the check reads, and kept W_Q, W_K, W_V
+        were the old ones."""
         if torch.compiler.is_compiling() or not torch.is_inference_mode_enabled():
             return stack(*projections)
         params = [p for proj in projections for p in (proj.weight, proj.bias) if p is not None]
-        made_from = (
-            optimiser_steps(),
-            *((p.data_ptr(), 0 if p.is_inference() else p._version) for p in params),
-        )
+        if any(p.is_inference() for p in params):
+            return stack(*projections)
+        made_from = (optimiser_steps(), *((p.data_ptr(), p._version) for p in params))
         kept = self._weights[layer]
         if kept is None or kept[0] != made_from:
             kept = self._weights[layer] = (made_from, stack(*projections))

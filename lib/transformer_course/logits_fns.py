@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 
 from . import _validate
-from .kv_cache import KVCache, optimiser_steps
+from .kv_cache import KVCache, _key_dtype, optimiser_steps
 from .model import DecoderOnlyTransformer, Transformer
 
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
@@ -178,18 +178,28 @@ class CachedLogits:
     def _model_state(self) -> tuple:
         """What the cached keys depend on besides the tokens: each module's mode (train or
         eval), each of its weights' storage and version counter, which every in-place write
-        bumps (an optimiser's step, load_state_dict; with assign=True, a new storage), and the
-        process's count of optimiser steps (a fused optimiser bumps no version counter).
+        bumps (an optimiser's step, load_state_dict; with assign=True, a new storage), the
+        process's count of optimiser steps (a fused optimiser bumps no version counter), and
+        the dtype the keys are made in (autocast's, while it is on).
         Changed, the cache is stale: a function kept across training would write with old keys.
-        (A write through ``p.data``, or a module added later, is not seen.)"""
+        (A write through ``p.data``, or a module added later, is not seen.) Weights that are
+        inference tensors (a model made under inference_mode) keep no version counter: such a
+        model gets a fresh cache at every call, right and as slow as without one."""
         # One flat list in plain loops: the nested generators this was took 0.2 ms a token, a
         # seventh of a cached step of bench's GPT (4 layers), for the same tuple of facts.
         state = [optimiser_steps()]  # a fused optimiser's step bumps no version counter
+        # The dtype the keys are made in (autocast's, under autocast): a call in the other one
+        # starts afresh, where the cache of the first refused its keys ("cache must come from
+        # this model's new_cache()", a cache the caller never passed).
+        state.append(_key_dtype(self.model.output.weight))
         for m in self._submodules:
             state.append(m.training)
             for p in m._parameters.values():
-                if p is not None:  # _validate.version_counter, inlined: called 70 times a token
-                    state += (p.data_ptr(), 0 if p.is_inference() else p._version)
+                if p is None:
+                    continue
+                if p.is_inference():  # no version counter: a load under inference_mode is unseen
+                    return (object(),)  # equal to no other state: a fresh cache at every call
+                state += (p.data_ptr(), p._version)
         return tuple(state)
 
     def _continues(self, prefix: torch.Tensor) -> bool:
