@@ -401,3 +401,30 @@ def test_batch_norm_through_an_nn_batchnorm1d_is_named():
 
     verdict = exercise("layer_norm").check(with_batch_norm_module)
     assert named(verdict, "layer_norm", "batch norm over every token"), verdict.message
+
+
+# --- 5. Review of round 45b: hints true of every answer they catch ---
+
+
+def test_zeroing_the_padded_queries_rows_gets_a_hint_that_says_so():
+    """Right weights with the padded queries' rows zeroed afterwards compute what the both-axes
+    mask with nan_to_num computes: the hint now names both, not only the mask and nan_to_num."""
+
+    def rows_zeroed(scores, ids, pad_id):
+        length = ids.shape[1]
+        allowed = torch.ones(length, length, dtype=torch.bool).tril() & (ids != pad_id)[:, None, :]
+        weights = F.softmax(scores.masked_fill(~allowed, -math.inf), dim=-1)
+        return weights * (ids != pad_id)[:, :, None]  # the <pad> queries' rows to 0
+
+    verdict = exercise("causal_masked_weights").check(rows_zeroed)
+    assert named(verdict, "causal_masked_weights", "padding on both axes, NaN rows zeroed"), verdict.message
+    assert "zeroed those rows afterwards" in verdict.message
+
+
+def test_a_negated_cosine_or_table_is_not_called_a_scaled_one():
+    """c = -1 fits got = c · right as well as 100 does, but a sign is no scale (nor a percentage)."""
+    cosine = exercise("cosine_similarity").check(lambda v: -F.cosine_similarity(v[:, None], v[None], dim=-1))
+    table = exercise("sinusoidal_encoding").check(lambda length, d_model: -_sinusoids(length, d_model))
+    assert cosine.status == WRONG and table.status == WRONG
+    assert not named(cosine, "cosine_similarity", "cosines times a number"), cosine.message
+    assert not named(table, "sinusoidal_encoding", "table times a number"), table.message

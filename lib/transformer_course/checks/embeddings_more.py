@@ -101,7 +101,7 @@ def _one_factor(got: object, base: torch.Tensor, atol: float = 1e-4) -> float | 
         return None
     got, base = got.detach().double(), base.detach().double()
     c = float((got * base).sum() / (base * base).sum().clamp_min(1e-300))
-    if not math.isfinite(c) or abs(c - 1) < 1e-3 or abs(c) < 1e-6:
+    if not math.isfinite(c) or abs(c - 1) < 1e-3 or c < 1e-6:  # a negative c is no scale: unnamed
         return None
     return c if torch.allclose(got, c * base, atol=atol * max(1.0, abs(c)), rtol=1e-4) else None
 

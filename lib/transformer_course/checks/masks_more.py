@@ -249,10 +249,13 @@ def _learner_patches_the_nan_rows(scores, ids, pad_id):
 ROUND_45B = (
     Mistake(
         name="padding on both axes, NaN rows zeroed",
-        hint="Your padding mask blocks the padded QUERIES (rows) as well as the padded keys, and "
-        "the NaN rows that gives were set to 0 (nan_to_num): the NaN was the sign of the wrong "
-        "mask. A padded query still sees the real tokens before it; block only the padded KEYS, "
-        "(ids != pad_id).unsqueeze(1), shape (B, 1, L), and no row is NaN.",
+        # Also what zeroing the padded queries' rows of right weights gives (weights * (ids !=
+        # pad_id)[:, :, None]): the same numbers, so a hint true of both.
+        hint="The padded QUERIES' rows (the rows of <pad> tokens) are all 0: your padding mask "
+        "blocks the padded queries as well as the padded keys (and the NaN rows that gives were "
+        "set to 0, with nan_to_num or a multiplication), or you zeroed those rows afterwards. A "
+        "padded query still sees the real tokens before it, like any other: block only the "
+        "padded KEYS, (ids != pad_id).unsqueeze(1), shape (B, 1, L), and no row is NaN.",
         compute=_both_axes_nan_zeroed,
         example=_learner_patches_the_nan_rows,
     ),
