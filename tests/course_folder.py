@@ -127,3 +127,13 @@ def status_of(course: Path, capsys) -> str:
 
     assert main(["--course", str(course), "status"]) == 0
     return capsys.readouterr().out
+
+
+def newer_course(tmp_path: Path, chapter: str = "01_embeddings.ipynb"):
+    """A learner's workspace, synced; the course then has a newer ``chapter``."""
+    from transformer_course.workspace import Workspace
+
+    ws = Workspace.of(make_course(tmp_path))
+    ws.sync()
+    (ws.chapters / chapter).write_text(notebook("the course, improved"))
+    return ws

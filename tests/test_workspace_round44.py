@@ -14,6 +14,7 @@ from course_folder import (
     git,
     make_course,
     needs_git,
+    newer_course,
     notebook,
     published_and_author,
     status_of,
@@ -49,14 +50,6 @@ def save_when_touched(monkeypatch, copy: Path, putting_in: bool = False, after: 
     for name in ("replace", "rename", "link"):
         monkeypatch.setattr(os, name, hooked(getattr(os, name)))
     return saved
-
-
-def newer_course(tmp_path: Path) -> Workspace:
-    """A learner's workspace, synced; the course then has a newer chapter 01."""
-    ws = Workspace.of(make_course(tmp_path))
-    ws.sync()
-    (ws.chapters / CHAPTER).write_text(notebook("the course, improved"))
-    return ws
 
 
 def test_a_save_landing_as_reset_replaces_an_unchanged_copy_is_kept(tmp_path, monkeypatch, capsys):

@@ -19,6 +19,7 @@ from course_folder import (
     lab,
     make_course,
     needs_git,
+    newer_course,
     notebook,
     status_of,
 )
@@ -69,14 +70,6 @@ def save_as_put_in(monkeypatch, copy: Path, after: bool = False, renameat2: bool
     if renameat2 and hasattr(workspace_record, "rename_new"):
         monkeypatch.setattr(workspace_record, "rename_new", hooked(workspace_record.rename_new, 1))
     return saved
-
-
-def newer_course(tmp_path: Path) -> Workspace:
-    """A learner's workspace, synced; the course then has a newer chapter 01."""
-    ws = Workspace.of(make_course(tmp_path))
-    ws.sync()
-    (ws.chapters / CHAPTER).write_text(notebook("the course, improved"))
-    return ws
 
 
 @pytest.mark.parametrize("renameat2", [True, False], ids=["renameat2", "O_EXCL"])
