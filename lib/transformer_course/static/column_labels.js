@@ -196,71 +196,10 @@ function titlePlacement(at, now, width) {
 // height (the plot's) with no width when it stands it upright ("v"), but does not give the width
 // back when the toolbar turns across again: in a container 0 px wide its groups stacked, and their
 // buttons ran 42 px past the chart (an exported chapter 05, 800 px wide and then 1280, scrolled
-// sideways). Nor is the upright toolbar's container, drawn whole, any wider: its buttons ran 16 px
-// past the chart (a 400 px exported page cut them off); and at the relayout that stands it up it
-// keeps no height, and each group was a column of its own (72 px across the plot's corner). Either
-// way the container keeps the chart's width; upright, the figure's height too, so that the buttons
-// make as few columns as that height allows (one, 24 px wide, in a figure 200 px tall), and lets
-// the mouse through to the plot (only the buttons take it). Called after every plot of the chart
-// ``div``, and after a relayout of the toolbar's way (which draws no plot).
+// sideways). Called after every plot of the chart ``div``.
 function mendToolbar(div) {
-  const box = div.querySelector(".modebar-container"), bar = box?.querySelector(".modebar");
-  if (!box) return;
-  const upright = (div._fullLayout?.modebar?.orientation ?? "h") === "v";
-  const height = upright && div._fullLayout?.height ? `${div._fullLayout.height}px` : "";
+  const box = div.querySelector(".modebar-container");
+  if (!box || (div._fullLayout?.modebar?.orientation ?? "h") !== "h") return;
   if (box.style.width !== "100%") box.style.width = "100%";
-  if (box.style.height !== height) box.style.height = height;
-  box.style.pointerEvents = upright ? "none" : "";
-  if (bar) bar.style.pointerEvents = upright ? "auto" : "";
-}
-
-// Stood upright (titleRoom's "v"), the toolbar runs down the chart's right edge from its top, in
-// columns as tall as the figure (mendToolbar: one, 24 px wide, where the figure is 200 px tall),
-// shown while the mouse is over the chart: it covered the plot's top right corner there (a
-// heatmap's cell in a 400 px window, by 64 px; the end of chapter 09's bars on a slide, by 16).
-// Then the right margin grows until the plot area, and a colour bar or legend beside it, end
-// TOOLBAR_GAP px left of the toolbar, by the toolbar's width at most (a legend placed on the page
-// does not move with the plot: no margin would part them); as the toolbar's columns change with
-// the figure's height, it follows them, never below the margin it grew from; across again, the
-// margin is the figure's own (``own``: its margin.r as sent, undefined for plotly's). Measured
-// on the page, as plotly laid the toolbar out. ``div._tcToolbarMargin``: {before, grown}, the
-// margin plotly drew before it grew (px) and the one asked for. Returns the relayout, or {}.
-function clearOfToolbar(div, own) {
-  const TOOLBAR_GAP = 4;
-  const size = div._fullLayout?._size, asked = div.layout?.margin?.r ?? null;
-  let state = div._tcToolbarMargin;
-  if ((div._fullLayout?.modebar?.orientation ?? "h") === "h") {
-    delete div._tcToolbarMargin;
-    return state && asked === state.grown && asked !== (own ?? null) ? { "margin.r": own ?? null } : {};
-  }
-  const bar = uprightBar(div);
-  if (!size || !bar) return {};
-  if (!state || asked !== state.grown) state = div._tcToolbarMargin = { before: size.r, grown: null };
-  const excess = besidePlot(div, bar) - (bar.left - TOOLBAR_GAP);  // < 0: more margin than needed
-  const most = state.before + bar.right - bar.left + TOOLBAR_GAP + 2;
-  const want = Math.ceil(Math.max(state.before, Math.min(size.r + excess, most)));
-  if (Math.abs(want - size.r) < 1) return {};
-  state.grown = want;
-  return { "margin.r": want };
-}
-
-// The toolbar's buttons as laid out now (plotly lays them out, hidden, before the mouse comes):
-// their union's {left, right, top, bottom}, px on the page; null where there are none.
-function uprightBar(div) {
-  const buttons = [...div.querySelectorAll(".modebar-btn")].map((b) => b.getBoundingClientRect())
-    .filter((r) => r.width > 0);
-  if (!buttons.length) return null;
-  return { left: Math.min(...buttons.map((r) => r.left)), right: Math.max(...buttons.map((r) => r.right)),
-           top: Math.min(...buttons.map((r) => r.top)), bottom: Math.max(...buttons.map((r) => r.bottom)) };
-}
-
-// How far right (px on the page) the chart's plot areas (each subplot's drag box), colour bars and
-// a legend beside them reach, of those in the rows the toolbar ``bar`` takes.
-function besidePlot(div, bar) {
-  const rows = (r) => r.width > 0 && r.top < bar.bottom && r.bottom > bar.top;
-  const plots = [...div.querySelectorAll(".nsewdrag")].map((e) => e.getBoundingClientRect()).filter(rows);
-  const end = Math.max(-Infinity, ...plots.map((r) => r.right));
-  const beside = [...div.querySelectorAll(".colorbar, .legend")].map((e) => e.getBoundingClientRect())
-    .filter((r) => rows(r) && r.left >= end - 1);
-  return Math.max(end, ...beside.map((r) => r.right));
+  if (box.style.height) box.style.height = "";
 }

@@ -243,17 +243,9 @@
     return { "margin.t": want === base ? ownTop : want };
   }
 
-  // Then, the toolbar's way settled, the plot is kept clear of it where it stands upright
-  // (clearOfToolbar, static/column_labels.js: measured as plotly laid it out).
   function fitTitles(el) {
     const update = { ...fitTitle(el), ...fitAxisTitles(el), ...thinTicks(el), ...fitPanelTitles(el) };
-    const own = (JSON.parse(el._tcLight).layout.margin || {}).r;  // the figure's right margin
-    const clear = () => {
-      const margin = clearOfToolbar(el, own);
-      return Object.keys(margin).length ? window.Plotly.relayout(el, margin) : null;
-    };
-    if (!Object.keys(update).length) Promise.resolve(clear()).catch(() => {});
-    else window.Plotly.relayout(el, update).then(() => { mendToolbar(el); return clear(); }).catch(() => {});
+    if (Object.keys(update).length) window.Plotly.relayout(el, update).then(() => mendToolbar(el), () => {});
   }
 
   function apply() {

@@ -297,20 +297,10 @@ async function fitTitle(Plotly, div) {
   if (want !== size) update["title.font.size"] = want;
   if (Object.keys(update).length) await Plotly.relayout(div, update);
   mendToolbar(div);  // a relayout of the toolbar's way alone draws no plot ("afterplot")
-  await keepClearOfToolbar(Plotly, div);
   const drawn = div._fullLayout || {};
   div._tcTitleFit = { key: `${div.clientWidth}|${pageMode()}`, text: drawn.title?.text, x: drawn.title?.x,
                       xanchor: drawn.title?.xanchor, size: drawn.title?.font?.size,
                       orientation: drawn.modebar?.orientation };
-}
-
-// Upright, the toolbar is measured where plotly laid it out, and the plot keeps left of it
-// (clearOfToolbar, static/column_labels.js): at the relayout that stands it up (fitTitle), and
-// after every plot ("afterplot", once the plot's own handlers are done), where the figure's height
-// (the toolbar's columns) or the plot's width may have changed (a slide's refit, an update).
-async function keepClearOfToolbar(Plotly, div) {
-  const clear = clearOfToolbar(div, div._tcOwnRight);
-  if (Object.keys(clear).length) await Plotly.relayout(div, clear);
 }
 
 // The title's place and the toolbar's way (fitTitle's) are put back before plotly draws an update at
@@ -325,11 +315,6 @@ function withFittedTitle(layout, div, mode) {
   const font = fit.text === title.text ? { font: { ...(title.font || {}), size: fit.size } } : {};
   layout.title = { ...title, x: fit.x, xanchor: fit.xanchor, ...font };
   layout.modebar = { ...(layout.modebar || {}), orientation: fit.orientation };
-  // The margin that keeps the plot clear of the upright toolbar (clearOfToolbar), as grown.
-  const right = div._tcToolbarMargin?.grown;
-  if (fit.orientation === "v" && typeof right === "number") {
-    layout.margin = { ...(layout.margin || {}), r: right };
-  }
 }
 
 // On a slide a figure's text is DECK_FONT px, its rows of words too, and a heatmap with many rows
@@ -555,15 +540,11 @@ async function render({ model, el }) {
       if (unchanged.every(Boolean)) spec.layout = keep(spec.layout, sent.layout, div.layout);
     }
     sent = copy;
-    div._tcOwnRight = copy.layout.margin?.r;  // the right margin as sent (clearOfToolbar)
     div.dataset.tcMode = mode;
     await Plotly.react(div, spec.data, spec.layout, CONFIG);
     if (!div.dataset.tcCellText) {  // each later plot (a resize, a refitted title) too
       div.dataset.tcCellText = "1";
-      div.on("plotly_afterplot", () => {
-        mendToolbar(div); readableCellText(div); hideTinyCellText(div);
-        setTimeout(() => keepClearOfToolbar(Plotly, div).catch(() => {}), 0);
-      });
+      div.on("plotly_afterplot", () => { mendToolbar(div); readableCellText(div); hideTinyCellText(div); });
     }
     readableCellText(div);  // static/theme_swap.js
     hideTinyCellText(div);
@@ -624,8 +605,7 @@ async function render({ model, el }) {
       const title = sent?.layout?.title || {};
       Plotly.relayout(div, { width: now, "title.font.size": title.font?.size ?? null,
                              "title.x": title.x ?? null, "title.xanchor": title.xanchor ?? null,
-                             "modebar.orientation": sent?.layout?.modebar?.orientation ?? null,
-                             "margin.r": sent?.layout?.margin?.r ?? null, ...undo })
+                             "modebar.orientation": sent?.layout?.modebar?.orientation ?? null, ...undo })
         .then(() => fitTitle(Plotly, div)).then(() => fitPanelTitles(Plotly, div))
         .then(() => fitColumnLabels(Plotly, div, sent?.layout));
     }
