@@ -191,7 +191,10 @@ class CachedLogits:
         # The dtype the keys are made in (autocast's, under autocast): a call in the other one
         # starts afresh, where the cache of the first refused its keys ("cache must come from
         # this model's new_cache()", a cache the caller never passed).
-        state.append(_key_dtype(self.model.output.weight))
+        weight = self.model.output.weight  # (on the meta device autocast cannot be asked: its dtype)
+        state.append(
+            _key_dtype(weight) if torch.amp.is_autocast_available(weight.device.type) else weight.dtype
+        )
         for m in self._submodules:
             state.append(m.training)
             for p in m._parameters.values():
