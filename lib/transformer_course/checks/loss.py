@@ -19,10 +19,11 @@ from .describe import same
 from .harness import ERROR, LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function, fresh
 from .loss_errors import errors
 from .loss_learners import loss_by_hand
-from .loss_more import BACKWARD_INSIDE, MORE_MISTAKES, ROUND_45B, another_model, arguments_swapped
+from .loss_more import BACKWARD_INSIDE, MORE_MISTAKES, another_model, arguments_swapped
 from .loss_reductions import REDUCTION_MISTAKES
 from .loss_reference import loss_reference
 from .loss_slips import DETACHED_LOGITS, reaches_no_weight
+from .loss_smoothing import ROUND_45B, with_the_amount
 from .stale import learner_check
 from .train_step_more import with_gradients_on
 
@@ -322,7 +323,7 @@ LOSS_MISTAKES = (
     *REDUCTION_MISTAKES,  # masks, reductions and returns: loss_reductions
     *MORE_MISTAKES,  # met in the ninth audit and after: loss_more
     *errors(CASE_B, CASE_S),  # errors met in the round-41 battery: loss_errors
-    *ROUND_45B,  # label smoothing of another amount, or by hand: loss_more
+    *ROUND_45B,  # label smoothing of any other amount, or by hand: loss_smoothing
     another_model(_config),  # last of the values: it runs the learner's function again
     NO_GRADIENT,  # last: a loss with a wrong value is named by its value first
 )
@@ -338,6 +339,7 @@ def check_teacher_forcing_loss(learner_fn: Callable) -> Result:
     result = check_function(
         learner_fn, loss_reference, cases, name="teacher_forcing_loss", mistakes=LOSS_MISTAKES, atol=1e-4
     )
+    result = with_the_amount(result, learner_fn, cases)  # a smoothed loss: which ε (loss_smoothing)
     if result.passed:
         case = fresh(cases[0])
         try:

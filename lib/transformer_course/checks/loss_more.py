@@ -3,7 +3,8 @@ sum divided by the wrong count, <eos> left out, a squared error, a loss that is 
 the tenth (the model's arguments swapped) and the round-41 battery (flattened in different
 orders, labels shifted the wrong way by padding, the source shifted, a log in base 10, a mean
 over the vocabulary, another model than the argument), each with what it computes, its hint and a
-learner-style example (in ``loss_learners``). The errors met in that battery: ``loss_errors``.
+learner-style example (in ``loss_learners``). The errors met in that battery: ``loss_errors``;
+round 46's loss returned as text: ``loss_text``; label smoothing of any amount: ``loss_smoothing``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .harness import Mistake, fresh
 from .loss_reductions import per_position
 from .loss_reference import loss_reference
 from .loss_slips import ROUND_43B
+from .loss_text import RETURNED_TEXT
 
 
 def _last_real_left_out(model, src, trg, pad_id):
@@ -277,6 +279,7 @@ MORE_MISTAKES = (
         example=learner.averages_over_the_vocabulary_too,
     ),
     *ROUND_43B,  # round 43b's battery: in loss_slips
+    RETURNED_TEXT,  # round 46: the loss as text, f"{loss.item():.2f}" (loss_text)
 )
 
 
@@ -308,57 +311,4 @@ BACKWARD_INSIDE = (
     "it ran. Training calls backward on the loss you return, after optimiser.zero_grad(); a "
     "second backward fails (the graph is freed after the first), and gradients left over add "
     "up. Return the loss and leave backward to the training step."
-)
-
-
-# --- Round 45b: label smoothing of another amount, or written by hand ---
-
-SMOOTHINGS = (0.01, 0.05, 0.1, 0.15, 0.2, 0.3)  # label_smoothing values copied from training recipes
-
-
-def _smoothed_by_hand(model, src, trg, pad_id, *, eps, spread):
-    """Targets 1 − eps on the right token and eps / ``spread(V)`` on every other one: the
-    by-hand smoothings that differ from PyTorch's (eps / V on every token, the right one too)."""
-    logits = model(src, trg[:, :-1])
-    log_p = F.log_softmax(logits.reshape(-1, logits.shape[-1]), dim=-1)  # (N, V)
-    labels = trg[:, 1:].reshape(-1)
-    target = torch.full_like(log_p, eps / spread(log_p.shape[-1]))
-    target.scatter_(1, labels[:, None], 1 - eps)
-    keep = labels != pad_id
-    return -(target * log_p).sum(dim=-1)[keep].mean()
-
-
-_BY_HAND = (lambda v: v, lambda v: v - 1)  # eps / V off the target, or Szegedy's eps / (V − 1)
-
-
-def _smoothed_somehow(fn, case: tuple, got: object) -> bool:
-    if not isinstance(got, torch.Tensor) or got.numel() != 1:
-        return False
-    with torch.no_grad():
-        wants = [loss_reference(*fresh(case), smoothing=eps) for eps in SMOOTHINGS]
-        wants += [_smoothed_by_hand(*fresh(case), eps=eps, spread=s) for eps in SMOOTHINGS for s in _BY_HAND]
-    return any(same(got.detach().reshape(()), want.reshape(()), 1e-4) for want in wants)
-
-
-def _learner_smooths_by_hand(model, src, trg, pad_id):
-    logits = model(src, trg[:, :-1])
-    labels = trg[:, 1:].reshape(-1)
-    log_probs = torch.log_softmax(logits.reshape(-1, logits.shape[-1]), dim=-1)
-    smooth = torch.full_like(log_probs, 0.1 / log_probs.shape[-1])  # 0.1 spread over the others
-    smooth.scatter_(1, labels.unsqueeze(1), 0.9)
-    real = labels != pad_id
-    return (-(smooth * log_probs).sum(-1) * real).sum() / real.sum()
-
-
-ROUND_45B = (
-    Mistake(
-        name="label smoothing, another amount or by hand",
-        hint="Your loss smooths the labels (a label_smoothing other than 0, or targets of "
-        "1 − ε and ε/V written by hand): a regulariser for long training runs, not the "
-        "next-token cross-entropy this exercise asks for. Score the right token alone: "
-        "F.cross_entropy(..., ignore_index=pad_id).",
-        compute=None,
-        recognise=_smoothed_somehow,
-        example=_learner_smooths_by_hand,
-    ),
 )

@@ -23,6 +23,7 @@ import torch
 from . import train_step_learners as learner
 from .describe import same
 from .harness import Mistake, Result, fresh
+from .loss_text import reads_as
 
 
 def _returned_ints(step_reference):
@@ -219,19 +220,16 @@ def with_gradients_on(check: Callable[[Callable], Result]) -> Callable[[Callable
 
 
 def _returned_text(step_reference):
-    """A ``recognise``: the losses returned as strings that read as the right numbers, rounded
-    or not (f"{loss.item():.4f}", str(loss.item()))."""
+    """A ``recognise``: the losses returned as strings that read as the right numbers to the
+    digits they show, rounded or not (f"{loss.item():.2f}", str(round(loss.item(), 2)),
+    str(loss.item())): round 46 reads them as ``loss_text.reads_as`` does."""
 
     def recognise(fn, case, got) -> bool:
         returned = got[0] if isinstance(got, tuple) and len(got) == 2 else None
         if not returned or not all(isinstance(r, str) for r in returned):
             return False
         want = step_reference(*fresh(case))[0]
-        try:
-            read = [float(r) for r in returned]
-        except ValueError:
-            return False
-        return len(read) == len(want) and all(abs(r - w) <= 1e-3 + 1e-3 * abs(w) for r, w in zip(read, want))
+        return len(returned) == len(want) and all(reads_as(r, w) for r, w in zip(returned, want))
 
     return recognise
 

@@ -1,0 +1,94 @@
+"""Round 46: ``weights @ k_new`` (or ``weights @ past_k``) in ``cached_step``: the weights
+multiplied the keys, not the values.
+
+k_new has v_new's shape and past_k has past_v's, so such a product raises, word for word, the
+error of ``weights @ v_new`` (or ``past_v``): ``cached_step_inputs`` names those by the error's
+text alone, which cannot tell keys from values. ``keys_named`` turns such a verdict into this
+one where the learner's step, run again on the same input, failed at a product whose second
+operand is the new key or the cached keys (``_FailedProduct`` records it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from .cached_step_inputs import CACHE_ONLY_HINT, NEW_VALUE_ONLY_HINT
+from .cached_step_reference import grown
+from .cases import fresh
+from .describe import same
+from .harness import LEARNER_ERRORS, WRONG, Mistake, Result
+from .time_limit import LIMIT_S, TookTooLong, time_limit
+
+KEYS_GATHERED_HINT = (
+    "Your weights multiplied the KEYS, not the values: weights @ k_new (or past_k). The keys "
+    "only decide the weights, with the query; what the token gathers is the VALUES of every "
+    "position it attends to: out = weights @ values, with values = torch.cat([past_v, v_new], "
+    "dim=2), (B, h, t + 1, d_head), the cache you return."
+)
+PRODUCTS = ("matmul", "__matmul__", "bmm")  # torch.matmul(a, b), a @ b, torch.bmm(a, b)
+
+
+class _FailedProduct(TorchFunctionMode):
+    """While on, keeps the operands of the first matrix product that raises."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.operands: tuple = ()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        try:
+            return func(*args, **(kwargs or {}))
+        except RuntimeError:
+            if not self.operands and getattr(func, "__name__", "") in PRODUCTS:
+                self.operands = tuple(args[:2])
+            raise
+
+
+def multiplies_the_keys(fn: Callable, case: tuple) -> bool:
+    """``fn``'s step on a fresh copy of ``case`` raises at a product whose second operand is
+    k_new or past_k, (B, h, 1 or t, d_head)."""
+    _, k_new, _, past_k, _ = case
+    try:
+        with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S), _FailedProduct() as seen:
+            fn(*fresh(case))
+    except (*LEARNER_ERRORS, TookTooLong):
+        pass
+    else:
+        return False
+    if len(seen.operands) != 2:
+        return False
+    return any(_holds(seen.operands[1], keys) for keys in (k_new, past_k) if keys is not None)
+
+
+def _holds(operand: object, keys: torch.Tensor) -> bool:
+    """``operand`` is ``keys``, reshaped or not: torch.bmm takes them as (B·h, t, d_head)."""
+    if not isinstance(operand, torch.Tensor) or operand.numel() != keys.numel():
+        return False
+    return same(operand.reshape(-1), keys.reshape(-1), 0.0)
+
+
+def keys_named(result: Result, fn: Callable, case: tuple) -> Result:
+    """``result``, or where it names v_new or the cached values gathered alone (by the error's
+    text, on ``case``, the first) and the product that failed took the keys, this mistake."""
+    for hint in (NEW_VALUE_ONLY_HINT, CACHE_ONLY_HINT):
+        if result.message.startswith(hint) and multiplies_the_keys(fn, case):
+            return Result(WRONG, KEYS_GATHERED_HINT + result.message.removeprefix(hint))
+    return result
+
+
+def _learner_gathers_the_new_key(q, k_new, v_new, past_k, past_v):
+    keys, values = grown(past_k, k_new), grown(past_v, v_new)
+    weights = torch.softmax(q @ keys.transpose(-2, -1) / q.shape[-1] ** 0.5, dim=-1)
+    return weights @ k_new, keys, values  # "the new token's own vector"
+
+
+# Named by ``keys_named`` in the checker, not by the harness: no compute, recognise nor error.
+KEYS_GATHERED = Mistake(
+    name="weights @ k_new",
+    hint=KEYS_GATHERED_HINT,
+    compute=None,
+    example=_learner_gathers_the_new_key,
+)
