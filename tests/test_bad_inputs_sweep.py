@@ -1092,6 +1092,11 @@ ENTRIES: list[tuple[str, Callable, dict]] = [
         lambda **kw: importlib.import_module("transformer_course.assets").asset_path(**kw),
         {"name": "transformer.svg"},
     ),
+    (
+        "assets.dark_svg",
+        lambda **kw: importlib.import_module("transformer_course.assets").dark_svg(**kw),
+        {"svg": '<svg><rect fill="#ffffff"/></svg>'},
+    ),
     # --- from_scratch (round 42b: copy_bias and check_holds_weights failed inside torch or Python) ---
     (
         "from_scratch.attention.AttentionDesign",

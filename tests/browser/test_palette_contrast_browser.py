@@ -147,7 +147,8 @@ def test_the_live_view_repaints_a_line_when_the_theme_changes(page):  # noqa: F8
         paper = "(div) => getComputedStyle(div.querySelector('svg.main-svg')).backgroundColor"
         page.wait_for_function(f"(div) => ({paper})(div) === 'rgb(17, 17, 17)'", arg=div)
         dark = div.evaluate(DRAWN_JS)
-        assert hex_of(dark["lines"][5]) == themes.DARK.template.layout.colorway[5] == palette.ORANGE
+        # a light page's deep shade, swapped for Okabe–Ito's own (the yellow since round 46)
+        assert hex_of(dark["lines"][5]) == themes.DARK.template.layout.colorway[5] == palette.YELLOW
         check(dark, True, "live view, sixth line, dark")
     finally:
         set_theme(page, dark=False)

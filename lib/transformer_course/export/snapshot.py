@@ -72,6 +72,12 @@ def _wide(view) -> str:
     return ";grid-column:1/-1" if {"tc-wide", "tc-wide-on-page"} & set(classes) else ""
 
 
+def _view_class(view) -> str:
+    """tc-wide-in-two kept: course.css gives such a view a row of its own where the grid has two
+    columns (a 1280 px page), as it does in JupyterLab."""
+    return ' class="tc-wide-in-two"' if "tc-wide-in-two" in getattr(view, "_dom_classes", ()) else ""
+
+
 def _explorer_html(explorer) -> str:
     """Its settings written out, its message, and its views in a grid."""
     # A list's label as the learner saw it ("1" for a head counted from 1), not its value (0).
@@ -84,7 +90,7 @@ def _explorer_html(explorer) -> str:
     # its column (chapter 06's table of the batch, 462 px in a phone's 328) scrolls sideways:
     # it ran past the explorer's frame, which cut off its last columns.
     views = "".join(
-        f'<div style="min-width:0;overflow-x:auto{_wide(v)}">{snapshot_html(v)}</div>'
+        f'<div{_view_class(v)} style="min-width:0;overflow-x:auto{_wide(v)}">{snapshot_html(v)}</div>'
         for v in explorer.views.values()
     )
     return (
@@ -92,7 +98,7 @@ def _explorer_html(explorer) -> str:
         'padding:8px 12px">'
         '<div style="color:var(--jp-ui-font-color1,#374151);font-size:13px">'
         f"Explorer, as last shown: {settings}</div>"
-        f'{explorer.message.value}<div style="{_VIEWS_GRID}">{views}</div></div>'
+        f'{explorer.message.value}<div class="tc-snapshot-views" style="{_VIEWS_GRID}">{views}</div></div>'
     )
 
 

@@ -91,6 +91,9 @@ class AttentionHistoryExplorer(Explorer):
         self.views["encoder"].add_class("tc-wide-on-page")
         self.views["encoder"].add_class("tc-tall-on-slide")
         self.views["pointer"].add_class("tc-wide-on-slide")
+        # On a page the pointer head a row of its own too: beside the encoder's row it stood
+        # alone in the first, next to an empty cell (on a slide it spans two columns either way).
+        self.views["pointer"].add_class("tc-wide-on-page")
 
     def render(self):
         step, i = self.value("step"), self.value("sentence")

@@ -46,6 +46,9 @@ class PositionalExplorer(Explorer):
             },
             views={"encoding": "figure", "waves": "figure", "distance": "figure"},
         )
+        # Where the grid has two columns (a 1280 px page), the table a row of its own and the two
+        # curves under it: three views in two columns left a cell empty (static/course.css).
+        self.views["encoding"].add_class("tc-wide-in-two")
 
     def encoding(self) -> torch.Tensor:
         """The encoding currently shown, shape (length, d_model)."""
@@ -147,6 +150,9 @@ class WordOrderExplorer(SentenceExplorer):
             },
             views={"attention_a": "figure", "attention_b": "figure", "similarity": "figure"},
         )
+        # Where the grid has two columns (a 1280 px page), A's and B's attention side by side and
+        # the changes under them across both: three views in two columns left a cell empty.
+        self.views["similarity"].add_class("tc-wide-in-two")
 
     def outputs(self, ids: torch.Tensor, positions: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """ids (T,) → attention output (T, d_model) and weights averaged over heads (T, T), on the CPU.
