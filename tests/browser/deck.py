@@ -7,8 +7,6 @@ content) and the smallest font sizes of its prose, its code and the rest of its 
 
 from __future__ import annotations
 
-import time
-
 # The deck's state in the page: which cells are on screen, which of them are shown yet.
 POSITION_JS = """() => [...document.querySelectorAll('.jp-Notebook-cell')].flatMap((c, i) =>
     c.classList.contains('jp-deck-mod-onscreen')
@@ -70,6 +68,28 @@ SLIDE_JS = """() => {
           prose: fin(prose), code: fin(code), other: fin(other), figure: fin(figure), where};
 }"""
 
+# The bar values of every chart on screen: how many, and those drawn past their plot area
+# ({checked, past: [{title, text, over}]}). A chart squeezed by what shares its slide (chapter
+# 05's three heads' jobs beside a 14-line code cell got about 200 px) had plotly cut its tallest
+# bar's value in half above the plot. plotly's drag rectangles cover exactly the plot areas; a
+# value is checked against the one it stands over.
+BARS_JS = """() => { let checked = 0; const past = [];
+  for (const div of document.querySelectorAll('.jp-deck-mod-onscreen .js-plotly-plot')) {
+    const plots = [...div.querySelectorAll('.draglayer .nsewdrag')].map(e => e.getBoundingClientRect());
+    const title = ((div.querySelector('.gtitle') || {}).textContent || '').slice(0, 40);
+    for (const t of div.querySelectorAll('.bartext')) {
+      const r = t.getBoundingClientRect(), x = (r.left + r.right) / 2;
+      const plot = plots.find(p => x >= p.left - 1 && x <= p.right + 1);
+      if (!r.width || !t.textContent.trim() || !plot) continue;
+      checked += 1;
+      if (r.top < plot.top - 1 || r.bottom > plot.bottom + 1)
+        past.push({title, text: t.textContent.trim(),
+                   over: Math.round(Math.max(plot.top - r.top, r.bottom - plot.bottom))});
+    }
+  }
+  return {checked, past};
+}"""
+
 # The deck's shortcuts answer to a focused element inside the notebook in command mode:
 # what a click on the slide's text focuses (the active cell).
 FOCUS_JS = """() => { const cell = document.querySelector('.jp-Notebook .jp-Cell.jp-mod-active')
@@ -84,14 +104,49 @@ def position(page) -> tuple[str, ...]:
     return tuple(page.evaluate(POSITION_JS))
 
 
-def press(page, key: str, settle_s: float = 0.6) -> tuple[str, ...]:
+# Resolves once the slide has stood still: at least ``leastMs`` after the key (the deck scrolls
+# 100 ms after a step), then no running animation (fragments fade in over 0.1 s) and the same
+# cells on screen at the same places and sizes, figures (their drawing, their titles) included,
+# for ``stillMs`` in a row; at most ``mostMs``. Measured in the page, so a step costs what the
+# deck takes rather than a fixed sleep (0.6 s a step before: a third of a deck's time).
+STILL_JS = """([leastMs, stillMs, mostMs]) => new Promise(resolve => {
+  const start = performance.now();
+  const snap = () => JSON.stringify([...document.querySelectorAll(
+      '.jp-deck-mod-onscreen, .jp-deck-mod-onscreen .js-plotly-plot, .jp-deck-mod-onscreen .tc-figure')]
+    .map(el => { const r = el.getBoundingClientRect(), svg = el.querySelector('.main-svg');
+                 const title = el.querySelector('.gtitle');  // refitted after a relayout
+                 return [el.className, Math.round(r.top), Math.round(r.left), Math.round(r.width),
+                         Math.round(r.height), el.dataset.tcBusy || '', svg?.getAttribute('width'),
+                         svg?.getAttribute('height'), title?.style.fontSize, title?.textContent] }));
+  let last = null, since = start;
+  const check = () => {
+    const now = performance.now(), s = snap();
+    // Transitions only (the deck's fades): an editor's cursor blinks by a CSS animation, restarted
+    // at every step, that never lets the page stand still.
+    const moving = document.getAnimations().some(
+        a => a.playState === 'running' && a instanceof CSSTransition);
+    if (s !== last || moving) { last = s; since = now; }
+    if ((now - start >= leastMs && now - since >= stillMs) || now - start > mostMs) return resolve(true);
+    setTimeout(check, 25);
+  };
+  check();
+})"""
+
+
+def press(page, key: str, settle_s: float = 0.15) -> tuple[str, ...]:
     """Press ``key`` with the notebook focused, not a widget (the deck's own shortcuts, as after
-    a click on the slide); returns the new position."""
+    a click on the slide); returns the new position once the slide stands still (STILL_JS:
+    ``settle_s`` at least, 0.25 s without a change, 3 s at most)."""
     page.evaluate(FOCUS_JS)
     page.keyboard.press(key)
-    time.sleep(settle_s)  # the deck scrolls and fades fragments in
-    page.wait_for_function(SETTLED_JS, timeout=10_000)
+    settle(page, settle_s)  # the deck scrolls and fades fragments in
     return position(page)
+
+
+def settle(page, least_s: float = 0.15) -> None:
+    """Wait until the slide stands still (STILL_JS) and no figure is drawing."""
+    page.evaluate(STILL_JS, [least_s * 1000, 250, 3000])
+    page.wait_for_function(SETTLED_JS, timeout=10_000)
 
 
 def start_deck(page) -> None:
@@ -99,7 +154,7 @@ def start_deck(page) -> None:
     page.locator(".jp-Notebook-cell").first.click()
     page.locator('[data-command="deck:toggle"]').click()
     page.wait_for_selector("body[data-jp-deck-mode='presenting']", state="attached", timeout=10_000)
-    time.sleep(1.0)
+    settle(page, 0.3)
 
 
 def slide_state(page) -> dict:

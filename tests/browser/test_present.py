@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from .deck import position, presenting, press, slide_state, start_deck, stop_deck
+from .deck import BARS_JS, position, presenting, press, slide_state, start_deck, stop_deck
 from .lab import (
     BUILD,
     CHAPTERS,
@@ -119,11 +119,13 @@ def test_every_slide_fits_a_projector_and_reads_from_the_back(notebook, lab, bro
 def every_slide_fits(page, stem: str) -> None:
     """Presents the executed chapter on ``page`` at 1280×720 from its first cell and steps with
     Space through every fragment, subslide and slide: each must fit the screen, prose ≈ 20 px,
-    code ≥ 16 px. Leaves the deck, pass or fail."""
+    code ≥ 16 px, no bar value of a chart cut by its plot area (deck.BARS_JS). Leaves the deck,
+    pass or fail."""
     page.set_viewport_size(SCREEN)
     try:
         start_deck(page)
         seen, problems, smallest, slides = [], {}, {}, {}
+        bar_values = 0  # the most on one slide
         at = position(page)
         for _ in range(MAX_STEPS):
             state = slide_state(page)
@@ -138,6 +140,13 @@ def every_slide_fits(page, stem: str) -> None:
                 problems.setdefault(f"slide of cells {list(key)}: {p.split(' spans')[0]}", p)
             for c in page.evaluate(CLIPPED_JS):  # the deck's larger text must still fit its figure
                 problems.setdefault(f"slide of cells {list(key)}: {c['text']}", f"clipped by {c['over']} px")
+            bars = page.evaluate(BARS_JS)  # a squeezed chart must not cut its bars' values
+            bar_values = max(bar_values, bars["checked"])
+            for b in bars["past"]:
+                problems.setdefault(
+                    f"slide of cells {list(key)}: bar value {b['text']} of {b['title']!r}",
+                    f"drawn {b['over']} px past its plot area",
+                )
             for kind in ("prose", "code", "other", "figure"):
                 if state[kind] is not None and state[kind] < smallest.get(kind, (99, ""))[0]:
                     smallest[kind] = (state[kind], state["where"].get(kind, ""))
@@ -148,8 +157,13 @@ def every_slide_fits(page, stem: str) -> None:
         print(f"\n{stem}: {len(seen)} steps, {len(slides)} slides, smallest text {smallest}")
         BUILD.mkdir(exist_ok=True)
         (BUILD / f"deck-{stem}.json").write_text(
-            json.dumps({"steps": len(seen), "slides": slides, "smallest": smallest}, indent=1)
+            json.dumps(
+                {"steps": len(seen), "slides": slides, "smallest": smallest, "bar_values": bar_values},
+                indent=1,
+            )
         )
+        if stem.startswith("05_"):  # its chart of the three heads' jobs: 3 heads × 3 jobs and more
+            assert bar_values >= 9, f"at most {bar_values} bar values were on one slide"
         shown = {int(c.rstrip("~")) for step in seen for c in step}
         assert len(seen) > 3 and len(shown) > 5, f"the deck hardly moved: {seen[:5]}"
         assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
