@@ -321,3 +321,28 @@ def test_the_cached_step_written_here_passes_quietly():
         return weights @ values, keys, values
 
     assert passes_quietly(exercise("cached_attention_step").check(step))
+
+
+# --- 4. The same mistakes written with einsum: it broadcasts the new token's one position ---
+
+
+def step_einsums(gathered: str):
+    def step(q, k_new, v_new, past_k, past_v):
+        keys, values = _grown(q, k_new, v_new, past_k, past_v)
+        weights = torch.einsum("bhqd,bhkd->bhqk", q / math.sqrt(q.shape[-1]), keys).softmax(dim=-1)
+        alone = {"k_new": k_new, "v_new": v_new}[gathered]
+        return torch.einsum("bhqk,bhkd->bhqd", weights, alone), keys, values
+
+    return step
+
+
+def test_an_einsum_over_k_new_is_named_as_the_key_given_back():
+    verdict = exercise("cached_attention_step").check(step_einsums("k_new"))
+    assert named(verdict, "cached_attention_step", "output is k_new"), verdict.message
+    assert "differs" not in verdict.message
+
+
+def test_an_einsum_over_v_new_is_told_the_weights_may_have_multiplied_v_new():
+    verdict = exercise("cached_attention_step").check(step_einsums("v_new"))
+    assert named(verdict, "cached_attention_step", "new token only"), verdict.message
+    assert "einsum over v_new" in verdict.message

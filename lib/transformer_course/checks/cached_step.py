@@ -21,7 +21,7 @@ import torch
 
 from . import cached_step_learners as learner
 from .cached_step_inputs import FIRST, INPUTS, edge_cases
-from .cached_step_keys import KEYS_GATHERED, keys_named
+from .cached_step_keys import KEYS_GATHERED, OUT_IS_K_NEW, keys_named
 from .cached_step_learners import by_hand
 from .cached_step_more import MORE_MISTAKES
 from .cached_step_reference import cases as _usual_cases
@@ -129,8 +129,11 @@ MISTAKES = (
     ),
     Mistake(
         name="new token only",
-        hint="Your output is v_new: the new token attended to itself alone, ignoring the cache. "
-        "Its query must be compared with every cached key too: keys = torch.cat([past_k, k_new], dim=2).",
+        hint="Your output is v_new: the new token gathered its own value alone. Either it attended "
+        "to itself only, ignoring the cache (its query must be compared with every cached key too: "
+        "keys = torch.cat([past_k, k_new], dim=2)), or the weights multiplied v_new instead of every "
+        "value (values = torch.cat([past_v, v_new], dim=2); an einsum over v_new broadcasts its one "
+        "position, and weights that add up to 1 give v_new back).",
         compute=None,
         recognise=out_is_v_new,
         example=lambda q, k, v, pk, pv: (v.clone(), k, v),
@@ -319,7 +322,7 @@ MISTAKES = (
 MISTAKES += MORE_MISTAKES  # met in the ninth audit: cached_step_more
 MISTAKES += SLIPS  # met in the round-43a battery: cached_step_slips
 MISTAKES = FIRST + MISTAKES + INPUTS  # round 44: overflow, a rounded root, a squeeze (cached_step_inputs)
-MISTAKES += (KEYS_GATHERED,)  # round 46: weights @ k_new, named by keys_named (cached_step_keys)
+MISTAKES += (KEYS_GATHERED, OUT_IS_K_NEW)  # round 46: weights @ k_new; an einsum's k_new (cached_step_keys)
 
 
 @learner_check

@@ -6,6 +6,9 @@ error of ``weights @ v_new`` (or ``past_v``): ``cached_step_inputs`` names those
 text alone, which cannot tell keys from values. ``keys_named`` turns such a verdict into this
 one where the learner's step, run again on the same input, failed at a product whose second
 operand is the new key or the cached keys (``_FailedProduct`` records it).
+
+An einsum does not fail there: it broadcasts k_new's one position over all of them, and the
+weights, which add up to 1, hand back k_new itself (``OUT_IS_K_NEW``: the output is the key).
 """
 
 from __future__ import annotations
@@ -91,4 +94,29 @@ KEYS_GATHERED = Mistake(
     hint=KEYS_GATHERED_HINT,
     compute=None,
     example=_learner_gathers_the_new_key,
+)
+
+
+def out_is_k_new(fn, case, got) -> bool:
+    """The output is k_new itself: the weights (adding up to 1) gathered the new key alone, as an
+    einsum over k_new, which broadcasts its one position, gives."""
+    _, k_new, _, _, _ = case
+    return isinstance(got, tuple | list) and len(got) == 3 and same(got[0], k_new, 1e-5)
+
+
+def _learner_einsums_the_new_key(q, k_new, v_new, past_k, past_v):
+    keys, values = grown(past_k, k_new), grown(past_v, v_new)
+    weights = torch.einsum("bhqd,bhkd->bhqk", q / q.shape[-1] ** 0.5, keys).softmax(dim=-1)
+    return torch.einsum("bhqk,bhkd->bhqd", weights, k_new), keys, values  # einsum broadcasts k_new
+
+
+OUT_IS_K_NEW = Mistake(
+    name="output is k_new",
+    hint="Your output is k_new, the new token's KEY: the weights (which add up to 1) gathered k_new "
+    "alone (an einsum over k_new broadcasts its one position to every weight). The keys only "
+    "decide the weights, with the query; what the token gathers is the VALUES of every position: "
+    "out = weights @ values, with values = torch.cat([past_v, v_new], dim=2).",
+    compute=None,
+    recognise=out_is_k_new,
+    example=_learner_einsums_the_new_key,
 )
