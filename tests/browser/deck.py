@@ -72,14 +72,18 @@ SLIDE_JS = """() => {
 # ({checked, past: [{title, text, over}]}). A chart squeezed by what shares its slide (chapter
 # 05's three heads' jobs beside a 14-line code cell got about 200 px) had plotly cut its tallest
 # bar's value in half above the plot. plotly's drag rectangles cover exactly the plot areas; a
-# value is checked against the one it stands over.
+# value is checked against the one it stands over, the nearest of a column of subplots.
 BARS_JS = """() => { let checked = 0; const past = [];
   for (const div of document.querySelectorAll('.jp-deck-mod-onscreen .js-plotly-plot')) {
     const plots = [...div.querySelectorAll('.draglayer .nsewdrag')].map(e => e.getBoundingClientRect());
     const title = ((div.querySelector('.gtitle') || {}).textContent || '').slice(0, 40);
     for (const t of div.querySelectorAll('.bartext')) {
-      const r = t.getBoundingClientRect(), x = (r.left + r.right) / 2;
-      const plot = plots.find(p => x >= p.left - 1 && x <= p.right + 1);
+      const r = t.getBoundingClientRect(), x = (r.left + r.right) / 2, y = (r.top + r.bottom) / 2;
+      // The plot area it stands over: of those under it, the nearest one up or down (subplots
+      // stacked in rows share their x span).
+      const away = p => Math.max(p.top - y, y - p.bottom, 0);
+      const plot = plots.filter(p => x >= p.left - 1 && x <= p.right + 1)
+                        .sort((a, b) => away(a) - away(b))[0];
       if (!r.width || !t.textContent.trim() || !plot) continue;
       checked += 1;
       if (r.top < plot.top - 1 || r.bottom > plot.bottom + 1)

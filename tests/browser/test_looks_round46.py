@@ -121,11 +121,11 @@ def slides(page) -> list[dict]:
     """The deck, from the diagram's slide on: the diagram's box, then every explorer's grids."""
     page.locator(".jp-Notebook-cell").first.click()
     start_deck(page)
-    press(page, "ArrowRight", settle_s=1.0)
+    press(page, "ArrowRight")
     shot(page, "slide-diagram")
     found = [page.locator("img.tc-on-dark").bounding_box()]
     for k in range(len(CELLS)):
-        press(page, "ArrowRight", settle_s=1.0)
+        press(page, "ArrowRight")
         shot(page, f"slide-{k}")
         found += [g for g in page.evaluate(GRIDS_JS, LIVE) if g["width"] > 0]  # the slide's own
     stop_deck(page)
