@@ -231,6 +231,17 @@ def wait_executed(page, timeout_s: float = 120) -> None:
     raise AssertionError(f"cells still running after {timeout_s} s: {page.evaluate(EXECUTED_JS)}")
 
 
+def run_alone(page, lab: Lab, name: str, settle_ms: int = 800) -> None:
+    """Open and run the notebook ``name``, then hide the file browser (Ctrl+B, in command mode)
+    so the notebook has the window to itself: the width a figure or a control is measured at."""
+    open_notebook(page, lab, name)
+    run_all(page)
+    wait_executed(page)
+    page.locator(".jp-Notebook").first.click()  # command mode: Ctrl+B reaches the lab
+    page.keyboard.press("Control+b")  # the file browser off: the notebook takes the window
+    page.wait_for_timeout(settle_ms)
+
+
 def shutdown_kernels(lab: Lab) -> None:
     """Stop every kernel of the server (one chapter's kernel should not slow the next)."""
 

@@ -20,7 +20,7 @@ import pytest
 from transformer_course.widgets import story
 
 from .deck import press, slide_state, start_deck, stop_deck
-from .lab import BUILD, open_notebook, run_all, shutdown_kernels, wait_executed
+from .lab import BUILD, open_notebook, run_all, run_alone, shutdown_kernels, wait_executed
 from .test_decks_round42 import ARROWS_GAP_PX, UNDER_ARROWS_JS, present_from
 from .test_slide_crowding import present_until
 from .test_slides_sixth import write_notebook
@@ -142,12 +142,7 @@ def test_on_a_slide_the_whole_prompt_shows_and_the_controls_fit(notebook, lab, b
 def test_in_a_phones_window_the_controls_stay_inside_it(notebook, lab, browser):
     page = browser.new_page(viewport=PHONE)
     try:
-        open_notebook(page, lab, notebook)
-        run_all(page)
-        wait_executed(page)
-        page.locator(".jp-Notebook").first.click()  # command mode: Ctrl+B reaches the lab
-        page.keyboard.press("Control+b")  # the file browser off: the notebook takes the window
-        page.wait_for_timeout(500)
+        run_alone(page, lab, notebook, settle_ms=500)
         page.locator(".tc-explorer .widget-text input").last.scroll_into_view_if_needed()
         page.wait_for_timeout(500)
         (BUILD / "screenshots").mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,9 @@ import pytest
 from transformer_course import export
 
 from .deck import press, start_deck, stop_deck
-from .lab import BUILD, open_notebook, run_all, shutdown_kernels, wait_executed
+from .lab import BUILD, run_alone, shutdown_kernels
 from .test_export_fourth import reader  # noqa: F401 (a fixture)
+from .test_slide_crowding import HISTORY_SETUP
 from .test_slides_sixth import write_notebook
 from .test_theme import set_theme
 
@@ -28,7 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 NOTEBOOK = "zz_looks_round46.ipynb"
 NOTES = BUILD / "screenshots"
 
-SETUP = """\
+SETUP = f"""\
 import torch
 from transformer_course import widgets
 from transformer_course.assets import asset_image
@@ -40,14 +41,8 @@ from transformer_course.tokenizer import course_vocab
 
 torch.manual_seed(0)
 vocab = course_vocab()
-sentences = [s.split() for s in ("the pizza came out of the oven and it tasted good",
-                                 "the table came out of the train and it was broken")]
-def snap(step, n=11, heads=2):
-    g = torch.Generator().manual_seed(step)
-    return {"pointer": torch.softmax(torch.randn(2, n, generator=g), -1),
-            "encoder": torch.softmax(3 * torch.randn(2, heads, n, n, generator=g), -1),
-            "wins": step / 100, "predicate": torch.rand(heads, generator=g)}
-task = sequence_task("reverse", num_symbols=8, min_len=3, max_len=6, num_train=40, num_test=5, seed=0)
+{HISTORY_SETUP}task = sequence_task("reverse", num_symbols=8, min_len=3, max_len=6, num_train=40,
+                     num_test=5, seed=0)
 config = TransformerConfig(vocab_size=len(task.vocab), d_model=32, num_heads=2, num_encoder_layers=1,
                            num_decoder_layers=1, d_ff=64, dropout=0.0, max_len=16)"""
 DIAGRAM = 'asset_image("transformer.svg", width=960, alt="the Transformer")'
@@ -100,15 +95,6 @@ def page(browser, lab):
     shutdown_kernels(lab)
 
 
-def run(page, lab, notebook: str) -> None:
-    open_notebook(page, lab, notebook)
-    run_all(page)
-    wait_executed(page)
-    page.locator(".jp-Notebook").first.click()  # command mode: Ctrl+B reaches the lab
-    page.keyboard.press("Control+b")  # the file browser off: the notebook takes the window
-    page.wait_for_timeout(800)
-
-
 def shot(page, name: str, index: int | None = None) -> None:
     NOTES.mkdir(parents=True, exist_ok=True)
     if index is not None:
@@ -133,7 +119,7 @@ def slides(page) -> list[dict]:
 
 
 def test_at_1280_px_the_grids_are_full_and_the_diagram_follows_the_theme(page, lab, notebook):
-    run(page, lab, notebook)
+    run_alone(page, lab, notebook)
     grids = page.evaluate(GRIDS_JS, LIVE)
     for k in range(len(CELLS)):
         shot(page, f"page-{k}", 3 + k)

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from transformer_course import export
 
-from .lab import BUILD, open_notebook, run_all, shutdown_kernels, wait_executed
+from .lab import BUILD, run_alone, shutdown_kernels
 from .test_export_fourth import reader  # noqa: F401 (a fixture)
 from .test_slides_sixth import write_notebook
 
@@ -88,12 +88,7 @@ def notebook(lab):
 def measured(page, lab, notebook: str, viewport: dict, shot: str) -> dict:
     """Runs the notebook in a window of ``viewport``, the notebook alone in it; the sliders."""
     page.set_viewport_size(viewport)
-    open_notebook(page, lab, notebook)
-    run_all(page)
-    wait_executed(page)
-    page.locator(".jp-Notebook").first.click()  # command mode: Ctrl+B reaches the lab
-    page.keyboard.press("Control+b")  # the file browser off: the notebook takes the window
-    page.wait_for_timeout(800)
+    run_alone(page, lab, notebook)
     NOTES.mkdir(parents=True, exist_ok=True)
     for i, explorer in enumerate(page.locator(".tc-explorer").all()):
         explorer.evaluate("e => e.scrollIntoView({block: 'start'})")

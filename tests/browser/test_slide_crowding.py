@@ -26,12 +26,8 @@ MIN_FONT_PX = 12  # figure_view.js: DECK_MIN_FONT, tests/browser/test_present.py
 NOTEBOOK = "zz_slide_crowding.ipynb"
 MARGIN_PX = 12  # the least room under the last thing on a slide
 
-SETUP = """\
-import torch
-from transformer_course import widgets
-from transformer_course.model import Transformer, TransformerConfig
-from transformer_course.tokenizer import course_vocab
-
+# Chapter 08's attention history, made up: two sentences and a snapshot of a step (snap(step)).
+HISTORY_SETUP = """\
 sentences = [s.split() for s in ("the pizza came out of the oven and it tasted good",
                                  "the table came out of the train and it was broken")]
 def snap(step, n=11, heads=2):
@@ -39,7 +35,15 @@ def snap(step, n=11, heads=2):
     return {"pointer": torch.softmax(torch.randn(2, n, generator=g), -1),
             "encoder": torch.softmax(3 * torch.randn(2, heads, n, n, generator=g), -1),
             "wins": step / 100, "predicate": torch.rand(heads, generator=g)}
-snapshots = {step: snap(step) for step in (0, 10, 20, 40, 60, 100)}
+"""
+
+SETUP = f"""\
+import torch
+from transformer_course import widgets
+from transformer_course.model import Transformer, TransformerConfig
+from transformer_course.tokenizer import course_vocab
+
+{HISTORY_SETUP}snapshots = {{step: snap(step) for step in (0, 10, 20, 40, 60, 100)}}
 vocab = course_vocab()
 torch.manual_seed(0)
 config = TransformerConfig(vocab_size=len(vocab), d_model=32, num_heads=4,
