@@ -7,8 +7,9 @@ text alone, which cannot tell keys from values. ``keys_named`` turns such a verd
 one where the learner's step, run again on the same input, failed at a product whose second
 operand is the new key or the cached keys (``_FailedProduct`` records it).
 
-An einsum does not fail there: it broadcasts k_new's one position over all of them, and the
-weights, which add up to 1, hand back k_new itself (``OUT_IS_K_NEW``: the output is the key).
+An einsum over k_new does not fail: it broadcasts k_new's one position over all of them, and
+the weights, which add up to 1, hand back k_new itself (``OUT_IS_K_NEW``: the output is the
+key). An einsum over past_k does fail, as one over past_v does: its operands are kept too.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ PRODUCTS = ("matmul", "__matmul__", "bmm")  # torch.matmul(a, b), a @ b, torch.b
 
 
 class _FailedProduct(TorchFunctionMode):
-    """While on, keeps the operands of the first matrix product that raises."""
+    """While on, keeps the operands of the first matrix product (or einsum) that raises."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -45,14 +46,27 @@ class _FailedProduct(TorchFunctionMode):
         try:
             return func(*args, **(kwargs or {}))
         except RuntimeError:
-            if not self.operands and getattr(func, "__name__", "") in PRODUCTS:
-                self.operands = tuple(args[:2])
+            if not self.operands:
+                self.operands = _operands(getattr(func, "__name__", ""), args)
             raise
 
 
+def _operands(name: str, args: tuple) -> tuple:
+    """The two tensors a failed product multiplied: a @ b's, or an einsum's last two
+    (torch.einsum("…", weights, past_k), or with the tensors in one list)."""
+    if name in PRODUCTS:
+        return tuple(args[:2])
+    if name == "einsum":
+        tensors = args[1:]
+        if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
+            tensors = tuple(tensors[0])
+        return tuple(tensors[-2:])
+    return ()
+
+
 def multiplies_the_keys(fn: Callable, case: tuple) -> bool:
-    """``fn``'s step on a fresh copy of ``case`` raises at a product whose second operand is
-    k_new or past_k, (B, h, 1 or t, d_head)."""
+    """``fn``'s step on a fresh copy of ``case`` raises at a product (or einsum) whose second
+    operand is k_new or past_k, (B, h, 1 or t, d_head)."""
     _, k_new, _, past_k, _ = case
     try:
         with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S), _FailedProduct() as seen:
