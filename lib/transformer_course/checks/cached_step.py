@@ -39,6 +39,7 @@ from .cached_step_reference import (
     weights_as_out,
 )
 from .cached_step_slips import SLIPS
+from .cached_step_transposed import K_NOT_TRANSPOSED, transpose_named
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .stale import learner_check
 
@@ -206,15 +207,7 @@ MISTAKES = (
         error=r"Sizes of tensors must match except in dimension (3|1|0|-1)",
         example=partial(by_hand, axis=-1),
     ),
-    Mistake(
-        name="k not transposed",
-        hint="The scores need the keys transposed: q @ keys.transpose(-2, -1) is (B, h, 1, t + 1), "
-        "one dot product per cached position. (On a 4-D tensor .T reverses ALL the axes, "
-        "(d_head, t + 1, h, B): swap only the last two, .transpose(-2, -1) or .mT.)",
-        compute=None,
-        error=r"cannot be multiplied|size mismatch|must match the size|Expected size",
-        example=lambda q, k, v, pk, pv: learner.untransposed(q, k, v, pk, pv),
-    ),
+    K_NOT_TRANSPOSED,  # named by a re-run, not by the error's text: cached_step_transposed
     Mistake(
         name="no scaling",
         hint="No scaling: divide the scores by √d_head, as in training, or the cached model "
@@ -339,6 +332,7 @@ def check_cached_attention_step(learner_fn: Callable) -> Result:
         atol=1e-5,
         parts=("out", "keys", "values"),
     )
+    result = transpose_named(result, learner_fn, cases)  # a product of the keys as they are
     return keys_named(result, learner_fn, cases[0])  # the keys, where the error says v_new (cached_step_keys)
 
 

@@ -227,7 +227,7 @@ def _squeezed_on_the_first_step(fn, case, got) -> bool:
 
 
 # Before the catalogue: on the large scores NaN equals NaN; √6 rounded to 2 matches no other;
-# "k not transposed" takes any matmul error whose shapes do not fit.
+# the errors below were named before "k not transposed" (now named by a re-run: cached_step_transposed).
 FIRST = (
     Mistake(
         name="softmax by hand overflows",

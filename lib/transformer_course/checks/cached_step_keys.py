@@ -5,7 +5,7 @@ k_new has v_new's shape and past_k has past_v's, so such a product raises, word 
 error of ``weights @ v_new`` (or ``past_v``): ``cached_step_inputs`` names those by the error's
 text alone, which cannot tell keys from values. ``keys_named`` turns such a verdict into this
 one where the learner's step, run again on the same input, failed at a product whose second
-operand is the new key or the cached keys (``_FailedProduct`` records it).
+operand is the new key or the cached keys (``FailedProduct`` records it).
 
 An einsum over k_new does not fail: it broadcasts k_new's one position over all of them, and
 the weights, which add up to 1, hand back k_new itself (``OUT_IS_K_NEW``: the output is the
@@ -32,22 +32,25 @@ KEYS_GATHERED_HINT = (
     "position it attends to: out = weights @ values, with values = torch.cat([past_v, v_new], "
     "dim=2), (B, h, t + 1, d_head), the cache you return."
 )
-PRODUCTS = ("matmul", "__matmul__", "bmm")  # torch.matmul(a, b), a @ b, torch.bmm(a, b)
+PRODUCTS = ("matmul", "__matmul__", "__rmatmul__", "bmm", "mm")  # torch.matmul(a, b), a @ b, …
 
 
-class _FailedProduct(TorchFunctionMode):
-    """While on, keeps the operands of the first matrix product (or einsum) that raises."""
+class FailedProduct(TorchFunctionMode):
+    """While on, keeps the name of the first function that raises (``failed``) and, where it is a
+    matrix product or an einsum, its operands."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.failed: str | None = None
         self.operands: tuple = ()
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         try:
             return func(*args, **(kwargs or {}))
         except RuntimeError:
-            if not self.operands:
-                self.operands = _operands(getattr(func, "__name__", ""), args)
+            if self.failed is None:
+                self.failed = getattr(func, "__name__", "")
+                self.operands = _operands(self.failed, args)
             raise
 
 
@@ -69,7 +72,7 @@ def multiplies_the_keys(fn: Callable, case: tuple) -> bool:
     operand is k_new or past_k, (B, h, 1 or t, d_head)."""
     _, k_new, _, past_k, _ = case
     try:
-        with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S), _FailedProduct() as seen:
+        with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S), FailedProduct() as seen:
             fn(*fresh(case))
     except (*LEARNER_ERRORS, TookTooLong):
         pass

@@ -18,7 +18,7 @@ import torch
 from . import gpt_forward_learners as learner
 from . import layer_errors
 from .gpt_forward_learners import by_hand
-from .gpt_forward_more import MORE_MISTAKES, NEW_OUTPUT_LAYER
+from .gpt_forward_more import MORE_MISTAKES, NEW_OUTPUT_LAYER, OR_CAUSAL_MASK
 from .gpt_parts import CASE_B, CASE_D, CASE_L, CASE_MAX_LEN, CASE_V, GptParts, forward, one_position_fewer
 from .gpt_parts import cases as _cases  # every exercise module's name for its cases
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
@@ -75,7 +75,7 @@ MISTAKES = (
         name="a float mask",
         hint="lib's masks are bool, True = may attend (chapter 06): not floats, neither the "
         "1.0/0.0 of torch.ones(L, L).tril() nor the −∞ masks of nn.Transformer. Make it bool: "
-        "torch.ones(L, L, dtype=torch.bool).tril(), or causal_mask(L).",
+        f"torch.ones(L, L, dtype=torch.bool).tril(), {OR_CAUSAL_MASK}.",
         compute=None,
         error=layer_errors.FLOAT_MASK,
         example=learner.float_mask,
@@ -210,8 +210,10 @@ MISTAKES = (
     ),
     Mistake(
         name="only the first block",
-        hint="Only the first block ran: is your `return` indented inside the loop over "
-        "parts.blocks? Run every block, then the final norm and the output.",
+        hint="Not every block ran (here, only the first did): either a `return` indented inside "
+        "the loop over parts.blocks ends it after one block, or the loop runs over part of them "
+        "(parts.blocks[:-1], range(len(parts.blocks) - 1)). Run every block, "
+        "for block in parts.blocks: x = block(x, mask), then the final norm and the output.",
         compute=partial(forward, feed="first"),
         example=learner.loop_returns_early,
     ),

@@ -9,6 +9,7 @@ positions added twice; a mask of integers), each with its hint and a learner-sty
 from __future__ import annotations
 
 import math
+import types
 from functools import partial
 
 import torch
@@ -60,6 +61,10 @@ NEW_OUTPUT_LAYER = Mistake(
 
 CHAPTER_D_MODEL = 64  # chapter 09's model, whose width a learner may write in by hand
 
+# Chapter 09 does not import lib's causal_mask: a hint that offers it says how to get it.
+CAUSAL_MASK_IMPORT = "from transformer_course.masks import causal_mask"
+OR_CAUSAL_MASK = f"or causal_mask(L) after `{CAUSAL_MASK_IMPORT}` (chapter 09 does not import it)"
+
 
 def _variant(
     parts, ids, *, scale=None, position_copies=1, norm_before_blocks=False, ahead=0, backwards=False
@@ -78,13 +83,49 @@ def _variant(
     return parts.norm(x) @ parts.token.weight.T
 
 
+def _last_axis(case, got) -> int | None:
+    """The size of the last axis of logits shaped (B, L, X), None for any other shape."""
+    ids = case[1]
+    if not isinstance(got, torch.Tensor) or got.dim() != 3 or tuple(got.shape[:2]) != tuple(ids.shape):
+        return None
+    return got.shape[-1]
+
+
 def _scores_another_vocabulary(fn, case, got) -> bool:
     """Logits (B, L, X) for a vocabulary of X tokens other than the parts' (and other than
-    d_model, which "no output layer" names): a model from outside the parts was called."""
-    parts, ids = case
-    if not isinstance(got, torch.Tensor) or got.dim() != 3 or tuple(got.shape[:2]) != tuple(ids.shape):
-        return False
-    return got.shape[-1] not in (parts.token.num_embeddings, parts.token.embedding_dim)
+    d_model, which "no output layer" names, and max_len, "scored with the position table"):
+    a model from outside the parts was called."""
+    parts = case[0]
+    known = (parts.token.num_embeddings, parts.token.embedding_dim, parts.positions.num_embeddings)
+    return _last_axis(case, got) not in (None, *known)
+
+
+def _scores_the_positions(fn, case, got) -> bool:
+    """Logits (B, L, max_len): one score per row of the position table, x @ parts.positions.weight.T."""
+    parts = case[0]
+    return _last_axis(case, got) == parts.positions.num_embeddings != parts.token.num_embeddings
+
+
+def _learner_scores_the_positions(parts, ids):
+    length = ids.shape[1]
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))
+    for block in parts.blocks:
+        x = block(x, causal_mask(length))
+    return parts.norm(x) @ parts.positions.weight.T  # the other table: (B, L, max_len)
+
+
+def _learner_without_the_import(parts, ids):
+    length = ids.shape[1]
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions(torch.arange(length))
+    for block in parts.blocks:
+        x = block(x, causal_mask(length))  # a name chapter 09 does not import
+    return parts.norm(x) @ parts.token.weight.T
+
+
+# Run with chapter 09's globals, math and torch imported, causal_mask not: as in its cell.
+_learner_without_the_import = types.FunctionType(
+    _learner_without_the_import.__code__, {"math": math, "torch": torch}, "gpt_forward"
+)
 
 
 def _learner_sees_the_next_token(parts, ids):
@@ -171,7 +212,7 @@ MORE_MISTAKES = (
         name="an integer mask",
         hint="Your mask holds integers (dtype=torch.long, .int(), .long()): lib's masks are bool, "
         "True = may attend (chapter 06). Make it bool: torch.ones(L, L, dtype=torch.bool).tril(), "
-        "or causal_mask(L).",
+        f"{OR_CAUSAL_MASK}.",
         compute=None,
         error=r"mask must be a bool tensor \(True = may attend\), got torch\.u?int",
         example=learner.integer_mask,
@@ -185,6 +226,25 @@ MORE_MISTAKES = (
         compute=None,
         recognise=_scores_another_vocabulary,
         example=learner.calls_a_model_of_its_own,
+    ),
+    Mistake(
+        name="scored with the position table",
+        hint="Your logits have one score per POSITION (max_len of them), not per token: you "
+        "scored with the position table. The output projection is the TOKEN table, tied: "
+        "parts.norm(x) @ parts.token.weight.T, (B, L, d) → (B, L, V); parts.positions only adds "
+        "a vector per position at the start.",
+        compute=None,
+        recognise=_scores_the_positions,
+        example=_learner_scores_the_positions,
+    ),
+    Mistake(
+        name="causal_mask not imported",
+        hint=f"causal_mask is lib's, and chapter 09 does not import it: `{CAUSAL_MASK_IMPORT}` "
+        "first (it makes the (L, L) bool mask, True = may attend), or build the mask yourself: "
+        "torch.ones(L, L, dtype=torch.bool).tril().",
+        compute=None,
+        error=r"NameError: name 'causal_mask' is not defined",
+        example=_learner_without_the_import,
     ),
     Mistake(
         name="the chapter's model, not made yet",

@@ -136,12 +136,31 @@ def _operation(fn: Callable, names: list[str]) -> tuple[str, str]:
     var = match.group(1)
     if match.re is _METHOD:
         method = match.group(2)
-        # An assignment, not the bare call: without the underscore the result is a new tensor,
-        # and a line that drops it (scores.masked_fill(…) alone) leaves the scores unmasked.
-        kept = f"{var} = {var}.{method[:-1]}(…): without the underscore it returns a new one"
-        return f"{var}.{method}(…)", kept
+        return f"{var}.{method}(…)", _out_of_place(var, method, source[match.end() :])
     if match.re is _AUGMENTED and not match.group(2):
         sign = match.group(3)
         return f"{var} {sign}= …", f"{var} = {var} {sign} … makes a new tensor"
     written = f"{match.group(3)}=" if match.re is _AUGMENTED else "="
     return f"{var}[…] {written} …", f"copy it first, {var} = {var}.clone(), then write into the copy"
+
+
+# In-place methods without an out-of-place twin of the same name (torch.Tensor has no .zero,
+# .fill, .copy): what makes the new tensor instead.
+_NEW_TENSOR = {
+    "zero_": "{var} = torch.zeros_like({var}), a new tensor of zeros",
+    "fill_": "{var} = torch.full_like({var}, {arg}), a new tensor of that value",
+    "copy_": "{var} = {arg}.clone(), a new tensor with the same numbers",
+}
+
+
+def _out_of_place(var: str, method: str, rest: str) -> str:
+    """How to write ``var.method(…)`` without changing ``var``: the method without its underscore
+    where torch.Tensor has one, else a function that makes a new tensor, else a copy first."""
+    if hasattr(torch.Tensor, method[:-1]):
+        # An assignment, not the bare call: without the underscore the result is a new tensor,
+        # and a line that drops it (scores.masked_fill(…) alone) leaves the scores unmasked.
+        return f"{var} = {var}.{method[:-1]}(…): without the underscore it returns a new one"
+    argument = re.match(r"\s*([^(),\n]+?)\s*\)", rest)  # one simple argument, as written: 0.0, other
+    if method in _NEW_TENSOR and (method == "zero_" or argument):
+        return _NEW_TENSOR[method].format(var=var, arg=argument.group(1) if argument else "")
+    return f"copy it first, {var} = {var}.clone(), then call .{method}(…) on the copy"

@@ -17,6 +17,7 @@ from ..sampling import keep_top_p
 from . import nucleus_learners as learner
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, randn
+from .nucleus_keepdim import SUM_WITHOUT_KEEPDIM, keepdim_named
 from .nucleus_more import MORE_MISTAKES, ONE_MINUS_TOP_P
 from .nucleus_slips import SLIP_MISTAKES
 from .stale import learner_check
@@ -288,14 +289,7 @@ MISTAKES = (
         error=r"index \d+ is out of bounds for dimension 0",
         example=learner.scatters_along_the_batch,
     ),
-    Mistake(
-        name="sum without keepdim",
-        hint="Your sum lost its last axis: kept.sum(dim=-1) has shape (B,), which lines up with "
-        "the tokens, not with the rows. Keep it, kept.sum(dim=-1, keepdim=True), shape (B, 1).",
-        compute=None,
-        error=r"must match the size of tensor b",
-        example=learner.sums_without_keepdim,
-    ),
+    SUM_WITHOUT_KEEPDIM,  # named by a re-run, not by the error's text: nucleus_keepdim
     Mistake(
         name="one cut for the batch",
         hint="Row 0 is right, the other rows are not: each row has its own nucleus. Build the "
@@ -319,7 +313,9 @@ MISTAKES = (ONE_MINUS_TOP_P, *MISTAKES, *MORE_MISTAKES, *SLIP_MISTAKES)  # slips
 @learner_check
 def check_keep_top_p(learner_fn: Callable) -> Result:
     """Exercise 09b: ``fn(probs (B, V), top_p) → probs (B, V)``, the nucleus renormalised."""
-    return check_function(learner_fn, reference, _cases(), name="keep_top_p", mistakes=MISTAKES)
+    cases = _cases()
+    result = check_function(learner_fn, reference, cases, name="keep_top_p", mistakes=MISTAKES)
+    return keepdim_named(result, learner_fn, cases)  # a broadcast error on a keepdim-less sum
 
 
 EXERCISES = (

@@ -1,0 +1,81 @@
+"""Round 47b: "k not transposed" in ``cached_step``, named only where it is that mistake.
+
+The mistake was named by the error's text, which any shape error of the step matches (a
+broadcast ``weights * values`` without the weights transposed, weights over k_new alone times
+every value). ``transpose_named`` names it where the learner's step, run again on the same input,
+failed at a matrix product one of whose operands holds the cache's keys, every number of them,
+in a layout that is not (…, d_head, t + 1): keys as they are, keys.T, a reshape. Any other
+error keeps the verdict the harness gives (another mistake's, or what was raised).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import torch
+
+from . import cached_step_learners as learner
+from .cached_step_keys import PRODUCTS, FailedProduct
+from .cached_step_reference import grown
+from .cases import fresh
+from .harness import ERROR, LEARNER_ERRORS, WRONG, Mistake, Result
+from .time_limit import LIMIT_S, TookTooLong, time_limit
+
+TRANSPOSE_HINT = (
+    "The scores need the keys transposed: q @ keys.transpose(-2, -1) is (B, h, 1, t + 1), "
+    "one dot product per cached position. (On a 4-D tensor .T reverses ALL the axes, "
+    "(d_head, t + 1, h, B): swap only the last two, .transpose(-2, -1) or .mT.)"
+)
+
+
+def _holds_the_keys(operand: object, keys: torch.Tensor) -> bool:
+    """``operand`` has the keys' numbers, (B, h, t + 1, d_head), in a layout other than the
+    transposed one, (…, d_head, t + 1): as they are, .T, a reshape, a permute (compared sorted,
+    so the order of the axes does not matter)."""
+    if not isinstance(operand, torch.Tensor) or operand.numel() != keys.numel() or operand.dim() < 2:
+        return False
+    if tuple(operand.shape[-2:]) == (keys.shape[-1], keys.shape[-2]):
+        return False  # transposed right: the product failed for another reason (torch.bmm on 4-D)
+    mine, theirs = operand.detach().double().flatten().sort().values, keys.double().flatten().sort().values
+    return bool(torch.allclose(mine, theirs, rtol=1e-6, atol=1e-7))
+
+
+def multiplies_untransposed_keys(fn: Callable, case: tuple) -> bool:
+    """``fn``'s step on a fresh copy of ``case`` raises at a matrix product that took the keys
+    (the cache grown with k_new, k_new alone or the cached ones) without their last two axes
+    swapped."""
+    _, k_new, _, past_k, _ = case
+    seen = FailedProduct()
+    try:
+        with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S), seen:
+            fn(*fresh(case))
+    except (*LEARNER_ERRORS, TookTooLong):
+        pass
+    else:
+        return False
+    if seen.failed not in PRODUCTS:  # an einsum takes the keys as they are: its subscripts failed
+        return False
+    every = grown(past_k, k_new)  # (B, h, t + 1, d_head)
+    keys = [k for k in (every, k_new, past_k) if k is not None]  # all, the new one's, the cached
+    return any(_holds_the_keys(op, k) for op in seen.operands for k in keys)
+
+
+def transpose_named(result: Result, fn: Callable, cases: list[tuple]) -> Result:
+    """``result``, or where the step raised (and no mistake was named) at a product of the
+    untransposed keys, on the input the message gives, this mistake named before it."""
+    raised = re.search(r"^\w+ raised \w+ on input #(\d+):", result.message)
+    if result.status != ERROR or raised is None or int(raised.group(1)) > len(cases):
+        return result
+    if not multiplies_untransposed_keys(fn, cases[int(raised.group(1)) - 1]):
+        return result
+    return Result(WRONG, f"{TRANSPOSE_HINT} ({result.message})")
+
+
+# Named by ``transpose_named`` in the checker, not by the harness: no compute, recognise nor error.
+K_NOT_TRANSPOSED = Mistake(
+    name="k not transposed",
+    hint=TRANSPOSE_HINT,
+    compute=None,
+    example=learner.untransposed,
+)
