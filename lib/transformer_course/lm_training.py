@@ -122,6 +122,9 @@ def story_batch_fn(ids: torch.Tensor, *, pad_id: int = 0) -> Callable[[torch.Ten
     uint8, an eighth of the memory of int64 for a large training set."""
     _check_ids(ids)
     check_pad_id(pad_id)
+    most = torch.iinfo(ids.dtype).max
+    if pad_id > most:  # ids != pad_id would wrap it into the dtype (uint8: 300 → 44), cutting rows
+        raise ValueError(f"pad_id must fit the ids' dtype {ids.dtype} (at most {most}), got {pad_id}")
     if ids.shape[0] == 0:  # else every batch would fail, asking for indices in [0, 0)
         raise ValueError(f"ids must hold at least one story, got shape {tuple(ids.shape)}")
     lengths = (ids != pad_id).sum(dim=1)  # (N,): <bos> … <eos>, the padding comes last

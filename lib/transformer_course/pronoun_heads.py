@@ -32,6 +32,7 @@ from torch import nn
 
 from . import _validate
 from .logits_fns import model_fits
+from .model import EncoderOnlyTransformer
 from .modes import evaluating
 from .stories import Story, encode
 from .training import release_freed_memory
@@ -157,10 +158,8 @@ def pronoun_readings(
         _check_row(row)
     _validate.takes("model", model, 1, "(ids), a decoder-only model such as DecoderOnlyTransformer")
     _validate.instance("model", model, nn.Module, " (a decoder-only model such as DecoderOnlyTransformer)")
-    if not hasattr(model, "attention_weights"):
-        raise ValueError(
-            f"model must be a decoder-only model with attention_weights(), got {type(model).__name__}"
-        )
+    if not hasattr(model, "attention_weights") or isinstance(model, EncoderOnlyTransformer):
+        _not_decoder_only(model)
     links = [(i, link) for i, s in enumerate(stories) for link in s.links]
     if not links:
         raise ValueError("stories must hold at least one pronoun")
@@ -171,7 +170,7 @@ def pronoun_readings(
             ids = encode(part)
             model_fits(model, ids, "stories", ids.shape[1])  # else the model names its own "ids"
             model(ids, need_weights=True)
-            weights = torch.stack(model.attention_weights()["decoder_self"], dim=1)  # (b, layers, h, L, L)
+            weights = torch.stack(_decoder_self(model), dim=1)  # (b, layers, h, L, L)
             for row in rows:
                 read[row].append(_read_batch(weights, part, row))
     release_freed_memory()  # the batches' attention weights, each batch cut to its own length
@@ -188,6 +187,23 @@ def pronoun_readings(
         )
         for row in rows
     }
+
+
+def _not_decoder_only(model: nn.Module) -> None:
+    raise ValueError(
+        "model must be a decoder-only model (DecoderOnlyTransformer), whose attention_weights() "
+        f'hold "decoder_self", got {type(model).__name__}'
+    )
+
+
+def _decoder_self(model: nn.Module) -> list[torch.Tensor]:
+    """model.attention_weights()["decoder_self"] after a forward pass: (b, h, L, L) per layer. A
+    model of another kind (an encoder's "encoder_self" only) is known here at the latest: the
+    keys of a model that is not one of ours may exist only once it has run."""
+    weights = model.attention_weights()
+    if not isinstance(weights, Mapping) or "decoder_self" not in weights:
+        _not_decoder_only(model)
+    return weights["decoder_self"]
 
 
 def _read_batch(weights: torch.Tensor, part: Sequence[Story], at: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -270,6 +286,7 @@ def stories_won(readings: Mapping[str, PronounAttention], heads: Mapping[str, Pr
     first = next(iter(readings.values()), None)
     if first is None:
         raise ValueError("readings must hold at least one PronounAttention")
+    _check_same_stories(readings)
     missing = sorted(set(first.words) - set(heads))
     if missing:
         raise ValueError(f"heads must name a head for every pronoun word, missing {missing}")
@@ -302,6 +319,28 @@ def _check_readings(readings: object, heads: object) -> None:
         raise ValueError(
             f"heads must be a dict of word → PronounHead (from find_pronoun_heads), got {_kind(heads)}"
         )
+
+
+def _check_same_stories(readings: Mapping[str, PronounAttention]) -> None:
+    """Every reading of the stories of the first, by the same model: its rows are indexed by the
+    first's pronouns, so another's failed as an IndexError, or gave a share that meant nothing."""
+    (key, first), *others = readings.items()
+    for row, seen in others:
+        differ = [
+            what
+            for what, same in (
+                ("num_stories", seen.num_stories == first.num_stories),
+                ("story", torch.equal(seen.story, first.story)),  # (P,) the same shape too
+                ("words", seen.words == first.words),
+                ("(layers, heads)", seen.wins.shape[:2] == first.wins.shape[:2]),
+            )
+            if not same
+        ]
+        if differ:
+            raise ValueError(
+                f"readings must all be of the same stories (pronoun_readings of one list), but "
+                f"readings[{row!r}] and readings[{key!r}] differ in {', '.join(differ)}"
+            )
 
 
 def _check_stories(name: str, stories: object) -> None:
