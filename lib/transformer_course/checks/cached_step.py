@@ -39,7 +39,7 @@ from .cached_step_reference import (
     weights_as_out,
 )
 from .cached_step_slips import SLIPS
-from .cached_step_transposed import K_NOT_TRANSPOSED, transpose_named
+from .cached_step_transposed import K_NOT_TRANSPOSED
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .stale import learner_check
 
@@ -207,7 +207,6 @@ MISTAKES = (
         error=r"Sizes of tensors must match except in dimension (3|1|0|-1)",
         example=partial(by_hand, axis=-1),
     ),
-    K_NOT_TRANSPOSED,  # named by a re-run, not by the error's text: cached_step_transposed
     Mistake(
         name="no scaling",
         hint="No scaling: divide the scores by √d_head, as in training, or the cached model "
@@ -316,6 +315,7 @@ MISTAKES += MORE_MISTAKES  # met in the ninth audit: cached_step_more
 MISTAKES += SLIPS  # met in the round-43a battery: cached_step_slips
 MISTAKES = FIRST + MISTAKES + INPUTS  # round 44: overflow, a rounded root, a squeeze (cached_step_inputs)
 MISTAKES += (KEYS_GATHERED, OUT_IS_K_NEW)  # round 46: weights @ k_new; an einsum's k_new (cached_step_keys)
+MISTAKES += (K_NOT_TRANSPOSED,)  # any error, where a product took the keys as they are: last
 
 
 @learner_check
@@ -332,7 +332,6 @@ def check_cached_attention_step(learner_fn: Callable) -> Result:
         atol=1e-5,
         parts=("out", "keys", "values"),
     )
-    result = transpose_named(result, learner_fn, cases)  # a product of the keys as they are
     return keys_named(result, learner_fn, cases[0])  # the keys, where the error says v_new (cached_step_keys)
 
 

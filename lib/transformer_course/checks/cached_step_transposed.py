@@ -2,25 +2,22 @@
 
 The mistake was named by the error's text, which any shape error of the step matches (a
 broadcast ``weights * values`` without the weights transposed, weights over k_new alone times
-every value). ``transpose_named`` names it where the learner's step, run again on the same input,
-failed at a matrix product one of whose operands holds the cache's keys, every number of them,
-in a layout that is not (…, d_head, t + 1): keys as they are, keys.T, a reshape. Any other
-error keeps the verdict the harness gives (another mistake's, or what was raised).
+every value). Since round 47c the harness names it (``failed_at``) where the learner's step, run
+again on the same input, failed at a matrix product one of whose operands holds the cache's keys,
+every number of them, in a layout that is not (…, d_head, t + 1): keys as they are, keys.T, a
+reshape. Any other error keeps the verdict the harness gives (another mistake's, or what was
+raised).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-
 import torch
 
 from . import cached_step_learners as learner
-from .cached_step_keys import PRODUCTS, FailedProduct
+from .cached_step_keys import PRODUCTS
 from .cached_step_reference import grown
-from .cases import fresh
-from .harness import ERROR, LEARNER_ERRORS, WRONG, Mistake, Result
-from .time_limit import LIMIT_S, TookTooLong, time_limit
+from .failure import Failure
+from .harness import Mistake
 
 TRANSPOSE_HINT = (
     "The scores need the keys transposed: q @ keys.transpose(-2, -1) is (B, h, 1, t + 1), "
@@ -41,41 +38,24 @@ def _holds_the_keys(operand: object, keys: torch.Tensor) -> bool:
     return bool(torch.allclose(mine, theirs, rtol=1e-6, atol=1e-7))
 
 
-def multiplies_untransposed_keys(fn: Callable, case: tuple) -> bool:
-    """``fn``'s step on a fresh copy of ``case`` raises at a matrix product that took the keys
-    (the cache grown with k_new, k_new alone or the cached ones) without their last two axes
-    swapped."""
+def multiplies_untransposed_keys(failure: Failure, case: tuple) -> bool:
+    """The step on ``case`` failed at a matrix product that took the keys (the cache grown with
+    k_new, k_new alone or the cached ones) without their last two axes swapped."""
     _, k_new, _, past_k, _ = case
-    seen = FailedProduct()
-    try:
-        with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S), seen:
-            fn(*fresh(case))
-    except (*LEARNER_ERRORS, TookTooLong):
-        pass
-    else:
-        return False
-    if seen.failed not in PRODUCTS:  # an einsum takes the keys as they are: its subscripts failed
+    if failure.name not in PRODUCTS:  # an einsum takes the keys as they are: its subscripts failed
         return False
     every = grown(past_k, k_new)  # (B, h, t + 1, d_head)
     keys = [k for k in (every, k_new, past_k) if k is not None]  # all, the new one's, the cached
-    return any(_holds_the_keys(op, k) for op in seen.operands for k in keys)
+    return any(_holds_the_keys(op, k) for op in failure.operands for k in keys)
 
 
-def transpose_named(result: Result, fn: Callable, cases: list[tuple]) -> Result:
-    """``result``, or where the step raised (and no mistake was named) at a product of the
-    untransposed keys, on the input the message gives, this mistake named before it."""
-    raised = re.search(r"^\w+ raised \w+ on input #(\d+):", result.message)
-    if result.status != ERROR or raised is None or int(raised.group(1)) > len(cases):
-        return result
-    if not multiplies_untransposed_keys(fn, cases[int(raised.group(1)) - 1]):
-        return result
-    return Result(WRONG, f"{TRANSPOSE_HINT} ({result.message})")
-
-
-# Named by ``transpose_named`` in the checker, not by the harness: no compute, recognise nor error.
+# Named by the harness where the step raised, whatever the error's text, and the product that
+# failed took the keys untransposed: last in the catalogue, after every mistake its error names.
 K_NOT_TRANSPOSED = Mistake(
     name="k not transposed",
     hint=TRANSPOSE_HINT,
     compute=None,
+    error=r"",
+    failed_at=multiplies_untransposed_keys,
     example=learner.untransposed,
 )

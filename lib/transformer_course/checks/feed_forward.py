@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from ..layers import FeedForward
 from . import feed_forward_learners as learner
 from .describe import same
-from .feed_forward_more import MORE_MISTAKES, ROUND_45B, SLIPS_42B
+from .feed_forward_more import MORE_MISTAKES, ROUND_45B, SLIPS_42B, adds_a_bias
 from .feed_forward_slips import FIRST, MORE
 from .harness import Exercise, Mistake, Result, check_function, randn, varies_between_calls
 from .stale import learner_check
@@ -218,6 +218,7 @@ FFN_MISTAKES = (
         "x @ w_1 + b_1; b_2 has d_model entries and belongs to the output, h @ w_2 + b_2.",
         compute=None,
         error=r"must match the size of tensor|must match the existing size",
+        failed_at=adds_a_bias,
         example=lambda x, w_1, b_1, w_2, b_2: torch.relu(x @ w_1 + b_2) @ w_2 + b_1,
     ),
     Mistake(

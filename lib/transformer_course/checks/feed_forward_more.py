@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from . import feed_forward_learners as learner
+from .failure import Failure, failed_in, holds, took
 from .harness import Mistake
 
 
@@ -29,6 +30,7 @@ MORE_MISTAKES = (
         "ReLU(x W₁ + b₁) W₂ + b₂: torch.relu(x @ w_1 + b_1) @ w_2 + b_2.",
         compute=None,
         error=r"batch2 tensor",
+        failed_at=lambda failure, case: weight_on_the_left(failure, case),
         example=_weights_on_the_left,
     ),
 )
@@ -100,3 +102,22 @@ ROUND_45B = (
         example=_learner_adds_and_normalises,
     ),
 )
+
+
+# --- Round 47c: each named where the function that failed took what its hint names ---
+
+PRODUCTS = ("matmul", "mm", "bmm", "einsum", "linear")
+ADDS = ("add", "add_", "addmm", "linear", "__radd__", "__iadd__")
+
+
+def weight_on_the_left(failure: Failure, case: tuple) -> bool:
+    """A product failed with w_1 or w_2 as its LEFT operand: w_1 @ x, not x.transpose(-2, -1) @ w_1."""
+    _, w_1, _, w_2, _ = case
+    left = failure.operands[:1]
+    return failed_in(failure, *PRODUCTS) and any(holds(op, w) for op in left for w in (w_1, w_2))
+
+
+def adds_a_bias(failure: Failure, case: tuple) -> bool:
+    """An addition (or a linear's bias) failed that took b_1 or b_2: x @ w_1 + b_2, not h * w_2."""
+    _, _, b_1, _, b_2 = case
+    return failed_in(failure, *ADDS) and (took(failure, b_1) or took(failure, b_2))

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from . import feed_forward_learners as learner
 from .describe import same
+from .failure import Failure, failed_in, took
 from .harness import Mistake, fresh
 
 RIGHT = "torch.relu(x @ w_1 + b_1) @ w_2 + b_2"
@@ -86,6 +87,7 @@ FIRST = (
         f"which each hidden unit sums over all d_model inputs: {RIGHT}.",
         compute=None,
         error=r"size of tensor a \(8\) must match the size of tensor b \(32\) at non-singleton dimension 2",
+        failed_at=lambda failure, case: _multiplies_a_weight(failure, case),
         example=learner.multiplies_entry_by_entry,
     ),
 )
@@ -182,3 +184,10 @@ MORE = (
         example=learner.loop_stops_one_short,
     ),
 )
+
+
+def _multiplies_a_weight(failure: Failure, case: tuple) -> bool:
+    """An entry-by-entry product failed that took w_1 or w_2: x * w_1, not x + relu(x @ w_1)."""
+    _, w_1, _, w_2, _ = case
+    muls = ("mul", "mul_", "multiply", "__rmul__", "__imul__")
+    return failed_in(failure, *muls) and (took(failure, w_1) or took(failure, w_2))

@@ -9,7 +9,8 @@ name the mistake.
   can be compared, and a function that draws where it should not can be named.
 - A wrong answer is compared with each known ``Mistake``; the first that matches gives its
   hint, otherwise the message says where the answer differs and by how much (``describe``).
-  An exception is matched against the mistakes' ``error`` patterns the same way.
+  An exception is matched against the mistakes' ``error`` patterns the same way; one with
+  ``failed_at`` only where the learner's call, re-run once, failed as it says (``failure``).
 - A learner's call that runs past ``LIMIT_S`` (30 s) is stopped, named as a loop that may never end.
 - Split by idea, each still importable from here: ``result`` (the verdict), ``records``
   (``Mistake``, ``Exercise``), ``random_draws`` (answers that draw where they should not) and
@@ -22,12 +23,14 @@ import contextlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from .cases import fresh, randn
 from .describe import describe_difference, same
+from .failure import Failure, rerun
 from .gradients import GradientWarning, without_gradients
 from .in_place import changed_arguments, in_place_warning
 from .random_draws import draws_at_random, varies_between_calls
@@ -177,9 +180,10 @@ class _Run:
                 timed_out=True,
             )
 
-    def _raised(self, err: BaseException, number: int) -> Result:
+    def _raised(self, err: BaseException, case: tuple, number: int) -> Result:
         raised = f"{self.learner_name} raised {type(err).__name__} on {self.inputs} #{number}: {err}"
-        hint = _known_error(err, self.mistakes) or _signature_error(err, self.learner_name)
+        failing = partial(rerun, self.learner_fn, case, self.seed)
+        hint = _known_error(err, self.mistakes, failing, case) or _signature_error(err, self.learner_name)
         return Result(WRONG, f"{hint} ({raised})") if hint else Result(ERROR, raised)
 
     def _check(self, case: tuple, number: int) -> Result | None:
@@ -188,7 +192,7 @@ class _Run:
             got = self.call(self.learner_fn, case, mine)
         except NotImplementedError as err:
             if torch_refused(err):  # the learner's code ran, and PyTorch could not do what it asked
-                return self._raised(err, number)
+                return self._raised(err, case, number)
             return Result(
                 NOT_ATTEMPTED,
                 f"{self.learner_name} is not attempted yet: replace "
@@ -202,7 +206,7 @@ class _Run:
                 "function hands back its answer with return.",
             )
         except LEARNER_ERRORS as err:
-            return self._raised(err, number)
+            return self._raised(err, case, number)
         theirs: list = []
         want = self.call(self.reference_fn, case, theirs)
         if same(got, want, self.atol):
@@ -251,11 +255,26 @@ def _signature_error(err: Exception, name: str) -> str | None:
     )
 
 
-def _known_error(err: Exception, mistakes: Sequence[Mistake]) -> str | None:
+def _known_error(
+    err: Exception, mistakes: Sequence[Mistake], failing: Callable[[], Failure | None], case: tuple
+) -> str | None:
+    """The hint of the first mistake whose ``error`` the text matches and, where it has a
+    ``failed_at``, whose predicate holds where the call failed: ``failing()`` re-runs the
+    learner's call, only once an error with a predicate matched, and at most once."""
     text = f"{type(err).__name__}: {err}"
+    seen: list[Failure | None] = []
     for mistake in mistakes:
-        if mistake.error is not None and re.search(mistake.error, text):
+        if mistake.error is None or not re.search(mistake.error, text):
+            continue
+        if mistake.failed_at is None:
             return mistake.hint
+        if not seen:
+            seen.append(failing())
+        try:
+            if seen[0] is not None and mistake.failed_at(seen[0], case):
+                return mistake.hint
+        except LEARNER_ERRORS:  # a predicate that cannot read this failure does not name it
+            continue
     return None
 
 

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from . import layer_norm_learners as learner
 from .describe import same
+from .failure import Failure, failed_in, took
 from .harness import Mistake
 
 RIGHT = "(x - mean) / torch.sqrt(var + eps) * weight + bias"
@@ -61,6 +62,7 @@ FIRST = (
         "the scale multiplies each feature by its own weight, entry by entry: x̂ * weight + bias.",
         compute=None,
         error=r"size of tensor a \(3\) must match the size of tensor b \(8\) at non-singleton dimension 1",
+        failed_at=lambda failure, case: _a_product_with_weight(failure, case),
         example=learner.multiplies_by_weight_as_a_matrix,
     ),
     Mistake(
@@ -270,3 +272,14 @@ MORE += (
         example=_learner_squares_the_variance,
     ),
 )
+
+
+def _a_product_with_weight(failure: Failure, case: tuple) -> bool:
+    """The failure came of x̂ @ weight: the product that failed took weight, or the addition
+    of bias failed to what x̂ @ weight returns, x's shape without its features (…, L). Not
+    x̂ * weight.unsqueeze(-1), an entry-by-entry product that fails with the same words."""
+    x, weight, bias, _ = case
+    if failed_in(failure, "matmul", "mm", "bmm", "einsum", "inner", "tensordot"):
+        return took(failure, weight)
+    summed_away = any(op.shape == x.shape[:-1] for op in failure.operands)
+    return failed_in(failure, "add", "add_") and took(failure, bias) and summed_away

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import masks_learners as learner
+from .failure import lost_an_axis
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .learner_lines import naming_the_line
 from .masks_inputs import INPUTS, edge_cases
@@ -260,6 +261,7 @@ MISTAKES = (
         "same padding keys hidden for every query.",
         compute=None,
         error=r"must match the size of tensor",
+        failed_at=lambda failure, case: not lost_an_axis(failure),  # a sum's: row sum without keepdim
         example=learner.masks_without_a_query_axis,
     ),
     Mistake(

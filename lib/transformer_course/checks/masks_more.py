@@ -8,6 +8,7 @@ import torch
 
 from . import masks_learners as learner
 from .describe import same
+from .failure import lost_an_axis
 from .harness import Mistake
 
 
@@ -180,10 +181,6 @@ def _rows_not_normalised(case: tuple, got: object) -> bool:
     return same(normalised, want.masked_fill(~seen, 0.0))
 
 
-# The learner's line that failed, as the checker's wrapper appends it to a broadcasting error.
-_FAILED_LINE = r"must match the size of tensor.*in the line `"
-SUM_WITHOUT_KEEPDIM = _FAILED_LINE + r"[^`]*\.sum\((?![^`]*keepdim)"
-
 NORMALISING_MISTAKES = (
     Mistake(
         name="scores scaled again",
@@ -219,11 +216,14 @@ NORMALISING_MISTAKES = (
 KEEPDIM_MISTAKES = (  # before masks' mask that does not line up: both raise the same error
     Mistake(
         name="row sum without keepdim",
-        hint="You divided by each row's sum without keepdim: weights.sum(dim=-1) is (B, L), which "
-        "lines up with the KEYS axis of the (B, L, L) weights, not with the rows. Keep the summed "
-        "axis, weights.sum(dim=-1, keepdim=True), shape (B, L, 1).",
+        hint="A reduction over each row lost its axis: weights.sum(dim=-1) (or "
+        "scores.max(dim=-1).values, a shift for a softmax by hand) is (B, L), which lines up "
+        "with the KEYS axis of the (B, L, L) scores, not with the rows. Keep the reduced axis, "
+        "keepdim=True: weights.sum(dim=-1, keepdim=True), shape (B, L, 1).",
         compute=None,
-        error=SUM_WITHOUT_KEEPDIM,
+        error=r"must match the size of tensor",
+        # The broadcast that failed took what a sum (a max) without keepdim returned.
+        failed_at=lambda failure, case: lost_an_axis(failure),
         example=learner.renormalises_without_keepdim,
     ),
 )

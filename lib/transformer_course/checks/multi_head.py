@@ -16,7 +16,7 @@ from . import multi_head_learners as learner
 from .harness import Exercise, Mistake, Result, check_function
 from .multi_head_inputs import edge_cases
 from .multi_head_learners import by_hand
-from .multi_head_more import MORE_MISTAKES
+from .multi_head_more import MORE_MISTAKES, W_O_BEFORE_THE_MERGE
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: multi_head_learners) ---
@@ -152,16 +152,7 @@ _ONE_WIDE_HEAD = (
 
 
 MISTAKES = (
-    Mistake(
-        name="W_O before the heads are joined",
-        hint="A matrix product does not fit: w_o is (D, D), and multiplies each token's heads "
-        "joined back into one vector of D = h · d_head numbers. Merge first, "
-        "out.transpose(1, 2).reshape(B, L, D) (or torch.cat(heads, dim=-1) for a list), "
-        "then @ w_o.",
-        compute=None,
-        error=r"mat1 and mat2 shapes cannot be multiplied",
-        example=partial(by_hand, w_o_per_head=True),
-    ),
+    W_O_BEFORE_THE_MERGE,  # named where the product that failed took w_o: multi_head_more
     Mistake(
         name="sizes that are not this input's",
         hint="A reshape asked for sizes this input does not have: take every size from the "

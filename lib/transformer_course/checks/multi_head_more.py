@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from . import multi_head_learners as learner
 from .attention_more import ignores_arguments
+from .failure import Failure, failed_in, took
 from .harness import Mistake, draws_at_random
 from .multi_head_inputs import INPUTS
 from .multi_head_slips import ROUND_43B
@@ -284,4 +285,28 @@ MORE_MISTAKES += (
     *ROUND_43B,  # round 43b's battery: in multi_head_slips
     # after the weights that are never read: a layer made inside draws too, but its weights are the cause
     draws_at_random(partial(learner.by_hand, dropout=True)),
+)
+
+
+# --- Round 47c: named where the product that failed took w_o, not by the error's text alone ---
+
+PRODUCTS = ("matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "einsum", "linear")
+
+
+def _multiplied_w_o(failure: Failure, case: tuple) -> bool:
+    """The product that failed took w_o (its fresh copy's numbers), case's fifth item: not a
+    product of x with a slice of w_q's rows, which fails with the same words."""
+    return failed_in(failure, *PRODUCTS) and took(failure, case[4])
+
+
+W_O_BEFORE_THE_MERGE = Mistake(
+    name="W_O before the heads are joined",
+    hint="A matrix product does not fit: w_o is (D, D), and multiplies each token's heads "
+    "joined back into one vector of D = h · d_head numbers. Merge first, "
+    "out.transpose(1, 2).reshape(B, L, D) (or torch.cat(heads, dim=-1) for a list), "
+    "then @ w_o.",
+    compute=None,
+    error=r"mat1 and mat2 shapes cannot be multiplied",
+    failed_at=_multiplied_w_o,
+    example=partial(learner.by_hand, w_o_per_head=True),
 )

@@ -17,8 +17,8 @@ from ..sampling import keep_top_p
 from . import nucleus_learners as learner
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, randn
-from .nucleus_keepdim import SUM_WITHOUT_KEEPDIM, keepdim_named
-from .nucleus_more import MORE_MISTAKES, ONE_MINUS_TOP_P
+from .nucleus_keepdim import SUM_WITHOUT_KEEPDIM
+from .nucleus_more import MORE_MISTAKES, ONE_MINUS_TOP_P, put_back_along_the_batch
 from .nucleus_slips import SLIP_MISTAKES
 from .stale import learner_check
 
@@ -287,9 +287,10 @@ MISTAKES = (
         "torch.zeros_like(probs).scatter(-1, indices, kept).",
         compute=None,
         error=r"index \d+ is out of bounds for dimension 0",
+        failed_at=put_back_along_the_batch,
         example=learner.scatters_along_the_batch,
     ),
-    SUM_WITHOUT_KEEPDIM,  # named by a re-run, not by the error's text: nucleus_keepdim
+    SUM_WITHOUT_KEEPDIM,  # named where the failing op took a sum without keepdim: nucleus_keepdim
     Mistake(
         name="one cut for the batch",
         hint="Row 0 is right, the other rows are not: each row has its own nucleus. Build the "
@@ -313,9 +314,7 @@ MISTAKES = (ONE_MINUS_TOP_P, *MISTAKES, *MORE_MISTAKES, *SLIP_MISTAKES)  # slips
 @learner_check
 def check_keep_top_p(learner_fn: Callable) -> Result:
     """Exercise 09b: ``fn(probs (B, V), top_p) → probs (B, V)``, the nucleus renormalised."""
-    cases = _cases()
-    result = check_function(learner_fn, reference, cases, name="keep_top_p", mistakes=MISTAKES)
-    return keepdim_named(result, learner_fn, cases)  # a broadcast error on a keepdim-less sum
+    return check_function(learner_fn, reference, _cases(), name="keep_top_p", mistakes=MISTAKES)
 
 
 EXERCISES = (

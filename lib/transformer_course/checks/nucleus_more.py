@@ -12,6 +12,7 @@ import torch
 from ..sampling import keep_top_p
 from . import nucleus_learners as learner
 from .describe import same
+from .failure import Failure, along, failed_in
 from .harness import Mistake
 
 
@@ -114,3 +115,15 @@ MORE_MISTAKES = (
         example=learner.keeps_the_tail,
     ),
 )
+
+
+# --- Round 47c: named where it failed, not by the error's text alone ---
+
+PUTS_BACK = ("scatter", "scatter_", "scatter_add", "scatter_add_", "gather", "take_along_dim")
+
+
+def put_back_along_the_batch(failure: Failure, case: tuple) -> bool:
+    """The function that failed scattered (or gathered) along dim 0, the rows: not an index of
+    token ids into the rows (probs[order]) or a loop's swapped kept[order[b], b], which fail
+    with the same words."""
+    return failed_in(failure, *PUTS_BACK) and along(failure, 0, -2)

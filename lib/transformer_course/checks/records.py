@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .result import Result
+
+if TYPE_CHECKING:
+    from .failure import Failure
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,10 @@ class Mistake:
     function draws random numbers, returns the wrong kind of thing);
     error: a regular expression searched in ``"ErrorType: message"`` when the learner's
     function raises (a pair used as a tensor, a loss that cannot go backward).
+    failed_at: with ``error``, a predicate ``(failure, case) → bool``: the text must match AND the
+    learner's call, re-run once on the same case (``failure.rerun``), must have failed as it says
+    (at a product that took w_o, at a sum that lost its axis): for an error whose text other
+    slips raise word for word. None: the text alone names the mistake.
     All three None: the checker names the mistake by its own logic (a failure on batches only).
     example: the same mistake written the way a learner writes it, for the contract test;
     kept apart from ``compute`` so that the test does not pass by construction.
@@ -35,6 +43,7 @@ class Mistake:
     name: str = ""
     recognise: Callable[[Callable, tuple, object], bool] | None = None
     error: str | None = None
+    failed_at: Callable[[Failure, tuple], bool] | None = None
     atol: float | None = None
 
 

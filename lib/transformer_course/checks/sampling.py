@@ -27,7 +27,7 @@ from .harness import LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_fun
 from .sampling_draws import ATOL, ROWS, NotIds, returned
 from .sampling_draws import frequencies as _frequencies  # the name tests import from here
 from .sampling_learners import by_hand
-from .sampling_more import MASKED_PROBABILITIES, MORE_MISTAKES
+from .sampling_more import KEEPDIM, MASKED_PROBABILITIES, MORE_MISTAKES, took_the_kth_value
 from .sampling_slips import KTHVALUE, SLIP_MISTAKES
 from .stale import learner_check
 
@@ -250,6 +250,7 @@ MISTAKES = (
         "logits.topk(k).values[:, -1:] (or [..., -1, None]), shape (B, 1).",
         compute=None,
         error=rf"must match the size of tensor b \({2 * ROWS}\)",
+        failed_at=took_the_kth_value,
         example=learner.keeps_no_axis,
     ),
     Mistake(
@@ -278,7 +279,7 @@ MISTAKES = (
 )
 MISTAKES += MORE_MISTAKES  # met in the ninth audit: sampling_more
 # Round 42's battery (sampling_slips): kthvalue first, as it keeps k + 1 where k = V/2.
-MISTAKES = (KTHVALUE, *MISTAKES, *SLIP_MISTAKES)
+MISTAKES = (KTHVALUE, KEEPDIM, *MISTAKES, *SLIP_MISTAKES)  # KEEPDIM: round 47c
 
 
 @learner_check

@@ -253,3 +253,13 @@ def exponential_race(logits, temperature, top_k):
         logits = torch.where(logits < kth, torch.tensor(-math.inf), logits)
     probs = torch.softmax(logits, dim=-1)
     return (probs / torch.empty_like(probs).exponential_()).argmax(dim=-1)
+
+
+def shifts_without_keepdim(logits, temperature, top_k):
+    """A softmax by hand, its stability shift made without keepdim: (B, V) − (B,)."""
+    logits = logits / temperature
+    if top_k is not None:
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    e = torch.exp(logits - logits.max(dim=-1).values)  # lines the maxima up with the tokens
+    return torch.multinomial(e / e.sum(dim=-1, keepdim=True), 1).squeeze(-1)

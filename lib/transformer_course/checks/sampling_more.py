@@ -17,6 +17,7 @@ import torch
 
 from . import sampling_learners as learner
 from .describe import same
+from .failure import Failure, lost_an_axis, took
 from .harness import Mistake
 from .sampling_draws import ATOL, ROWS
 
@@ -184,3 +185,28 @@ MASKED_PROBABILITIES = Mistake(
     compute=None,
     example=learner.masks_the_probabilities,
 )
+
+
+# --- Round 47c: a broadcast error is named by where it failed, not by its text alone ---
+
+KEEPDIM = Mistake(  # before "the k-th largest without its axis": both raise the same error
+    name="a reduction without keepdim",
+    hint="A reduction over the vocabulary lost its axis: logits.max(dim=-1).values (or "
+    "e.sum(dim=-1), in a softmax by hand) is (B,), which lines up with the V tokens, not with "
+    "the rows. Keep the reduced axis, keepdim=True: logits.max(dim=-1, keepdim=True).values, "
+    "e.sum(dim=-1, keepdim=True), shape (B, 1).",
+    compute=None,
+    error=r"must match the size of tensor",
+    failed_at=lambda failure, case: lost_an_axis(failure),
+    example=learner.shifts_without_keepdim,
+)
+
+
+def took_the_kth_value(failure: Failure, case: tuple) -> bool:
+    """top_k is set and the operation that failed took each row's k-th largest logit, (B,), of
+    the logits as given or divided by the temperature."""
+    logits, temperature, top_k = case
+    if top_k is None:
+        return False
+    kths = (x.topk(top_k, dim=-1).values[:, -1] for x in (logits, logits / temperature))
+    return any(took(failure, kth) for kth in kths)

@@ -1,0 +1,187 @@
+"""Where a learner's function failed: the torch function that raised and what it took.
+
+An error's text often fits several mistakes: any broadcast of mismatched shapes says "must match
+the size of tensor", whether a mask lost an axis or a sum did. A ``Mistake`` with ``failed_at``
+is named only where the learner's call, run once more on the same case, failed as its predicate
+says (``harness._known_error``). ``rerun`` records that call with a ``TorchFunctionMode``:
+
+- the name of the first torch function that raised ("matmul", "__truediv__", "scatter", "T" for
+  the property ``k.T``), its positional arguments, tensor operands (those inside a list too, as
+  torch.cat's) and keyword arguments;
+- the tensors that reductions over one axis without keepdim returned before it (a sum, mean,
+  max, min, amax, amin, var, std, logsumexp or norm of a >=2-D tensor that came back one axis
+  short: ``x.sum(-1)``, ``x.max(dim=-1).values``), the usual cause of a broadcast error, and
+  what was computed from them in their shape (``torch.sqrt(var + eps)``) or reshaped without
+  the axis put back where keepdim puts it (``x.mean(-1)[..., None, :]``).
+
+The predicates (``took``, ``lost_an_axis``, ``failed_in``, ``along``) read a ``Failure``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from .cases import fresh
+from .time_limit import LIMIT_S, TookTooLong, time_limit
+
+REDUCTIONS = frozenset(
+    ("sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp", "norm", "nansum", "nanmean")
+)
+
+
+@dataclass
+class Failure:
+    """The first torch function that raised in a learner's call (None: none did, the error came
+    from Python itself), what it was given, and the axis-losing reductions made before it."""
+
+    name: str | None = None
+    args: tuple = ()  # its positional arguments, tensors or not (a dim, an index)
+    operands: tuple[torch.Tensor, ...] = ()  # its tensor arguments, in order
+    kwargs: dict = field(default_factory=dict)
+    reduced: list[torch.Tensor] = field(default_factory=list)  # one axis short, keepdim off
+    reduced_by: list[str] = field(default_factory=list)  # the reduction that made each ("sum")
+
+
+def _name(func) -> str:
+    """What the learner wrote: "sum" for x.sum and torch.sum, "T" for the property x.T."""
+    name = getattr(func, "__name__", "")
+    if name == "__get__":  # a property (x.T, x.mT): its descriptor carries the name
+        return getattr(getattr(func, "__self__", None), "__name__", name)
+    return name
+
+
+def _tensors(args: tuple, kwargs: dict) -> tuple[torch.Tensor, ...]:
+    """Every tensor among the arguments, those in a list or tuple (torch.cat([a, b])) too."""
+    found = []
+    for arg in (*args, *kwargs.values()):
+        items = arg if isinstance(arg, list | tuple) else (arg,)
+        found.extend(a for a in items if isinstance(a, torch.Tensor))
+    return tuple(found)
+
+
+def _one_axis_short(name: str, args: tuple, out: object) -> torch.Tensor | None:
+    """The tensor a reduction returned, where it lost one axis of a >=2-D input (keepdim off):
+    x.sum(-1) on (B, L, L) is (B, L); x.max(dim=-1) gives (values, indices), values kept."""
+    if name not in REDUCTIONS or not args or not isinstance(args[0], torch.Tensor):
+        return None
+    first = out[0] if isinstance(out, tuple) and out else out  # max's and min's values
+    if not isinstance(first, torch.Tensor) or args[0].dim() < 2:
+        return None
+    return first if first.dim() == args[0].dim() - 1 else None
+
+
+def _axis_restored(given: torch.Size, short: torch.Size) -> set[torch.Size]:
+    """The shapes keepdim would have given: ``given`` with a 1 where an axis was lost to make
+    ``short``, (B, L, 1) for a sum of (B, L, V) over dim=-1."""
+    return {
+        torch.Size((*given[:i], 1, *given[i + 1 :]))
+        for i in range(len(given))
+        if tuple(given[:i]) + tuple(given[i + 1 :]) == tuple(short)
+    }
+
+
+class _Recorder(TorchFunctionMode):
+    """While on, builds the ``Failure`` of the calls it sees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failure = Failure()
+        self.raised = False
+        self.restored: list[set[torch.Size]] = []  # per reduced tensor: the shapes keepdim gives
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = _name(func)
+        try:
+            out = func(*args, **kwargs)
+        except Exception:
+            if not self.raised:  # the first: what a later one raises is its consequence
+                self.raised = True
+                was, operands = self.failure, _tensors(args, kwargs)
+                self.failure = Failure(name, tuple(args), operands, dict(kwargs), was.reduced, was.reduced_by)
+            raise
+        if not self.raised:
+            self._record(name, tuple(args), _tensors(args, kwargs), out)
+        return out
+
+    def _record(self, name: str, args: tuple, operands: tuple, out: object) -> None:
+        """Keeps ``out`` where a reduction lost an axis to make it, or where it carries on such a
+        result without the axis put back where keepdim puts it: sqrt(var + eps), same shape;
+        x.mean(-1)[..., None, :], (B, 1, L) where keepdim gives (B, L, 1)."""
+        short = _one_axis_short(name, args, out)
+        if short is not None:
+            self._keep(short, name, _axis_restored(args[0].shape, short.shape))
+            return
+        if not isinstance(out, torch.Tensor) or not self.failure.reduced:
+            return
+        for op in operands:
+            for i, reduced in enumerate(self.failure.reduced):
+                if op is not reduced:
+                    continue
+                same_shape = out.shape == op.shape
+                moved = out.numel() == op.numel() and out.shape not in self.restored[i]
+                if same_shape or moved:
+                    self._keep(out, self.failure.reduced_by[i], self.restored[i])
+                    return
+
+    def _keep(self, tensor: torch.Tensor, by: str, restored: set[torch.Size]) -> None:
+        self.failure.reduced.append(tensor)
+        self.failure.reduced_by.append(by)
+        self.restored.append(restored)
+
+
+def rerun(fn: Callable, case: tuple, seed: int | None = None) -> Failure | None:
+    """``fn`` on a fresh copy of ``case``, recorded, under a forked random state (seeded with
+    ``seed``, as the check's call was) and the time limit: where it raised, its ``Failure``;
+    None where it returned (it failed at random)."""
+    recorder = _Recorder()
+    try:
+        with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S):
+            if seed is not None:
+                torch.default_generator.manual_seed(seed)
+            with recorder:
+                fn(*fresh(case))
+    except (Exception, SystemExit, TookTooLong):
+        return recorder.failure
+    return None
+
+
+def failed_in(failure: Failure, *names: str) -> bool:
+    """The function that raised is one of ``names`` ("matmul", "bmm", "scatter", …)."""
+    return failure.name in names
+
+
+def lost_an_axis(failure: Failure, *by: str) -> bool:
+    """An operand of the function that raised IS (the same object) what a reduction without
+    keepdim returned, or carried on from it: e / e.sum(-1), s - s.max(-1).values; made by one
+    of ``by`` ("sum", "nansum"), where given."""
+    made = [r for r, name in zip(failure.reduced, failure.reduced_by, strict=True) if not by or name in by]
+    return any(op is short for op in failure.operands for short in made)
+
+
+def holds(operand: object, tensor: torch.Tensor) -> bool:
+    """``operand`` has ``tensor``'s numbers, in any layout (as it is, transposed, reshaped,
+    permuted: compared sorted), as the fresh copy of a case's tensor has them."""
+    if not isinstance(operand, torch.Tensor) or not isinstance(tensor, torch.Tensor):
+        return False
+    if operand.numel() != tensor.numel() or operand.is_complex() or tensor.is_complex():
+        return False
+    mine = operand.detach().double().flatten().sort().values
+    theirs = tensor.detach().double().flatten().sort().values
+    return bool(torch.allclose(mine, theirs, rtol=1e-6, atol=1e-7))
+
+
+def took(failure: Failure, tensor: torch.Tensor) -> bool:
+    """An operand of the function that raised holds ``tensor``'s numbers (``holds``)."""
+    return any(holds(op, tensor) for op in failure.operands)
+
+
+def along(failure: Failure, *dims: int) -> bool:
+    """The function that raised was given one of ``dims`` as its dim, by keyword or as its first
+    argument after the tensor (x.scatter(0, …), x.gather(0, …), torch.softmax(x, 2))."""
+    dim = failure.kwargs.get("dim", failure.args[1] if len(failure.args) > 1 else None)
+    return isinstance(dim, int) and not isinstance(dim, bool) and dim in dims
