@@ -32,8 +32,13 @@ def _holds_the_keys(operand: object, keys: torch.Tensor) -> bool:
     so the order of the axes does not matter)."""
     if not isinstance(operand, torch.Tensor) or operand.numel() != keys.numel() or operand.dim() < 2:
         return False
-    if tuple(operand.shape[-2:]) == (keys.shape[-1], keys.shape[-2]):
-        return False  # transposed right: the product failed for another reason (torch.bmm on 4-D)
+    if operand.shape[-1] == keys.shape[-2] and (
+        operand.dim() != keys.dim() or operand.shape[-2] == keys.shape[-1]
+    ):
+        # Positions last and d_head before them (torch.bmm on 4-D), or the heads merged into one
+        # axis of h · d_head first: transposed, the product failed for another reason. (Positions
+        # last after a permute that put h before them is a transpose gone wrong: named.)
+        return False
     mine, theirs = operand.detach().double().flatten().sort().values, keys.double().flatten().sort().values
     return bool(torch.allclose(mine, theirs, rtol=1e-6, atol=1e-7))
 

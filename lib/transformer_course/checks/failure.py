@@ -5,9 +5,10 @@ the size of tensor", whether a mask lost an axis or a sum did. A ``Mistake`` wit
 is named only where the learner's call, run once more on the same case, failed as its predicate
 says (``harness._known_error``). ``rerun`` records that call with a ``TorchFunctionMode``:
 
-- the name of the first torch function that raised ("matmul", "__truediv__", "scatter", "T" for
-  the property ``k.T``), its positional arguments, tensor operands (those inside a list too, as
-  torch.cat's) and keyword arguments;
+- the name of the torch function that raised the error that escaped ("matmul", "__truediv__",
+  "scatter", "T" for the property ``k.T``; not one whose error the learner's code caught), its
+  positional arguments, tensor operands (those inside a list too, as torch.cat's) and keyword
+  arguments;
 - the tensors that reductions over one axis without keepdim returned before it (a sum, mean,
   max, min, amax, amin, var, std, logsumexp or norm of a >=2-D tensor that came back one axis
   short: ``x.sum(-1)``, ``x.max(dim=-1).values``), the usual cause of a broadcast error, and
@@ -35,8 +36,9 @@ REDUCTIONS = frozenset(
 
 @dataclass
 class Failure:
-    """The first torch function that raised in a learner's call (None: none did, the error came
-    from Python itself), what it was given, and the axis-losing reductions made before it."""
+    """The torch function that raised the error that escaped a learner's call (None: none did,
+    the error came from Python itself), what it was given, and the axis-losing reductions made
+    before it."""
 
     name: str | None = None
     args: tuple = ()  # its positional arguments, tensors or not (a dim, an index)
@@ -85,12 +87,13 @@ def _axis_restored(given: torch.Size, short: torch.Size) -> set[torch.Size]:
 
 
 class _Recorder(TorchFunctionMode):
-    """While on, builds the ``Failure`` of the calls it sees."""
+    """While on, records every torch function that raises (the error with its ``Failure``) and
+    the axis-losing reductions made so far; ``failure_of`` picks the one that escaped."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.failure = Failure()
-        self.raised = False
+        self.failure = Failure()  # the reductions recorded so far (``reduced``, ``reduced_by``)
+        self.raises: list[tuple[BaseException, Failure]] = []
         self.restored: list[set[torch.Size]] = []  # per reduced tensor: the shapes keepdim gives
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -98,15 +101,31 @@ class _Recorder(TorchFunctionMode):
         name = _name(func)
         try:
             out = func(*args, **kwargs)
-        except Exception:
-            if not self.raised:  # the first: what a later one raises is its consequence
-                self.raised = True
+        except Exception as err:
+            # The innermost function that raised it (the same error passes through its callers);
+            # the learner may catch it and go on, so every error is kept with its own record.
+            if not any(seen is err for seen, _ in self.raises):
                 was, operands = self.failure, _tensors(args, kwargs)
-                self.failure = Failure(name, tuple(args), operands, dict(kwargs), was.reduced, was.reduced_by)
+                made = (list(was.reduced), list(was.reduced_by))  # those made before it, not after
+                self.raises.append((err, Failure(name, tuple(args), operands, dict(kwargs), *made)))
             raise
-        if not self.raised:
-            self._record(name, tuple(args), _tensors(args, kwargs), out)
+        self._record(name, tuple(args), _tensors(args, kwargs), out)
         return out
+
+    def failure_of(self, escaped: BaseException) -> Failure:
+        """The record of the error that escaped the learner's call, or of the torch error it was
+        raised from or while handling (``raise ValueError(…) from err``); a Python error that no
+        torch function raised: no function, the reductions made before it."""
+        chain: list[BaseException] = []
+        error: BaseException | None = escaped
+        while error is not None and not any(error is e for e in chain):
+            chain.append(error)
+            error = error.__cause__ or error.__context__
+        for error in chain:
+            for seen, failure in self.raises:
+                if seen is error:
+                    return failure
+        return Failure(reduced=list(self.failure.reduced), reduced_by=list(self.failure.reduced_by))
 
     def _record(self, name: str, args: tuple, operands: tuple, out: object) -> None:
         """Keeps ``out`` where a reduction lost an axis to make it, or where it carries on such a
@@ -136,8 +155,8 @@ class _Recorder(TorchFunctionMode):
 
 def rerun(fn: Callable, case: tuple, seed: int | None = None) -> Failure | None:
     """``fn`` on a fresh copy of ``case``, recorded, under a forked random state (seeded with
-    ``seed``, as the check's call was) and the time limit: where it raised, its ``Failure``;
-    None where it returned (it failed at random)."""
+    ``seed``, as the check's call was) and the time limit: where it raised, the ``Failure`` of
+    what escaped; None where it returned (it failed at random) or ran out of time."""
     recorder = _Recorder()
     try:
         with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S):
@@ -145,8 +164,10 @@ def rerun(fn: Callable, case: tuple, seed: int | None = None) -> Failure | None:
                 torch.default_generator.manual_seed(seed)
             with recorder:
                 fn(*fresh(case))
-    except (Exception, SystemExit, TookTooLong):
-        return recorder.failure
+    except TookTooLong:  # stopped part way: where it would have failed is unknown
+        return None
+    except (Exception, SystemExit) as escaped:
+        return recorder.failure_of(escaped)
     return None
 
 

@@ -261,7 +261,8 @@ MISTAKES = (
         "same padding keys hidden for every query.",
         compute=None,
         error=r"must match the size of tensor",
-        failed_at=lambda failure, case: not lost_an_axis(failure),  # a sum's: row sum without keepdim
+        # A torch broadcast that took no sum's result without its axis (that is the row sum's)
+        failed_at=lambda failure, case: failure.name is not None and not lost_an_axis(failure),
         example=learner.masks_without_a_query_axis,
     ),
     Mistake(
