@@ -21,7 +21,7 @@ import torch
 
 from . import cached_step_learners as learner
 from .cached_step_inputs import FIRST, INPUTS, edge_cases
-from .cached_step_keys import KEYS_GATHERED, OUT_IS_K_NEW, keys_named
+from .cached_step_keys import KEYS_GATHERED, OUT_IS_K_NEW
 from .cached_step_learners import by_hand
 from .cached_step_more import MORE_MISTAKES
 from .cached_step_reference import cases as _usual_cases
@@ -314,7 +314,8 @@ MISTAKES = (
 MISTAKES += MORE_MISTAKES  # met in the ninth audit: cached_step_more
 MISTAKES += SLIPS  # met in the round-43a battery: cached_step_slips
 MISTAKES = FIRST + MISTAKES + INPUTS  # round 44: overflow, a rounded root, a squeeze (cached_step_inputs)
-MISTAKES += (KEYS_GATHERED, OUT_IS_K_NEW)  # round 46: weights @ k_new; an einsum's k_new (cached_step_keys)
+# weights @ k_new before v_new's error, which it raises too; an einsum's k_new (cached_step_keys)
+MISTAKES = (KEYS_GATHERED, *MISTAKES, OUT_IS_K_NEW)
 MISTAKES += (K_NOT_TRANSPOSED,)  # any error, where a product took the keys as they are: last
 
 
@@ -323,7 +324,7 @@ def check_cached_attention_step(learner_fn: Callable) -> Result:
     """Exercise 09c: ``fn(q, k_new, v_new (B, h, 1, d_head), past_k, past_v (B, h, t, d_head) or
     None)`` → ``(out (B, h, 1, d_head), keys, values (B, h, t + 1, d_head))``."""
     cases = _cases()
-    result = check_function(
+    return check_function(
         learner_fn,
         reference,
         cases,
@@ -332,7 +333,6 @@ def check_cached_attention_step(learner_fn: Callable) -> Result:
         atol=1e-5,
         parts=("out", "keys", "values"),
     )
-    return keys_named(result, learner_fn, cases[0])  # the keys, where the error says v_new (cached_step_keys)
 
 
 EXERCISES = (

@@ -2,29 +2,25 @@
 multiplied the keys, not the values.
 
 k_new has v_new's shape and past_k has past_v's, so such a product raises, word for word, the
-error of ``weights @ v_new`` (or ``past_v``): ``cached_step_inputs`` names those by the error's
-text alone, which cannot tell keys from values. ``keys_named`` turns such a verdict into this
-one where the learner's step, run again on the same input, failed at a product whose second
-operand is the new key or the cached keys (``FailedProduct`` records it).
+error of ``weights @ v_new`` (or ``past_v``), which ``cached_step_inputs`` names by its text.
+``KEYS_GATHERED`` comes first in the catalogue with the same patterns and a ``failed_at``: it is
+named where the learner's step, run again on the same input (``failure.rerun``), failed at a
+product (or einsum) whose second operand is the new key or the cached keys.
 
 An einsum over k_new does not fail: it broadcasts k_new's one position over all of them, and
 the weights, which add up to 1, hand back k_new itself (``OUT_IS_K_NEW``: the output is the
-key). An einsum over past_k does fail, as one over past_v does: its operands are kept too.
+key). An einsum over past_k does fail, as one over past_v does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
-from torch.overrides import TorchFunctionMode
 
-from .cached_step_inputs import CACHE_ONLY_HINT, NEW_VALUE_ONLY_HINT
+from .cached_step_inputs import CACHE_ONLY, NEW_VALUE_ONLY
 from .cached_step_reference import grown
-from .cases import fresh
 from .describe import same
-from .harness import LEARNER_ERRORS, WRONG, Mistake, Result
-from .time_limit import LIMIT_S, TookTooLong, time_limit
+from .failure import Failure
+from .harness import Mistake
 
 KEYS_GATHERED_HINT = (
     "Your weights multiplied the KEYS, not the values: weights @ k_new (or past_k). The keys "
@@ -35,68 +31,21 @@ KEYS_GATHERED_HINT = (
 PRODUCTS = ("matmul", "__matmul__", "__rmatmul__", "bmm", "mm")  # torch.matmul(a, b), a @ b, …
 
 
-class FailedProduct(TorchFunctionMode):
-    """While on, keeps the name of the first function that raises (``failed``) and, where it is a
-    matrix product or an einsum, its operands."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.failed: str | None = None
-        self.operands: tuple = ()
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        try:
-            return func(*args, **(kwargs or {}))
-        except RuntimeError:
-            if self.failed is None:
-                self.failed = getattr(func, "__name__", "")
-                self.operands = _operands(self.failed, args)
-            raise
-
-
-def _operands(name: str, args: tuple) -> tuple:
-    """The two tensors a failed product multiplied: a @ b's, or an einsum's last two
-    (torch.einsum("…", weights, past_k), or with the tensors in one list)."""
-    if name in PRODUCTS:
-        return tuple(args[:2])
-    if name == "einsum":
-        tensors = args[1:]
-        if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
-            tensors = tuple(tensors[0])
-        return tuple(tensors[-2:])
-    return ()
-
-
-def multiplies_the_keys(fn: Callable, case: tuple) -> bool:
-    """``fn``'s step on a fresh copy of ``case`` raises at a product (or einsum) whose second
-    operand is k_new or past_k, (B, h, 1 or t, d_head)."""
+def multiplied_the_keys(failure: Failure, case: tuple) -> bool:
+    """The step failed at a product (or einsum) whose second operand is k_new or past_k,
+    (B, h, 1 or t, d_head), reshaped or not (torch.bmm takes them as (B·h, t, d_head))."""
     _, k_new, _, past_k, _ = case
-    try:
-        with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S), FailedProduct() as seen:
-            fn(*fresh(case))
-    except (*LEARNER_ERRORS, TookTooLong):
-        pass
-    else:
+    if failure.name not in (*PRODUCTS, "einsum") or len(failure.operands) < 2:
         return False
-    if len(seen.operands) != 2:
-        return False
-    return any(_holds(seen.operands[1], keys) for keys in (k_new, past_k) if keys is not None)
+    second = failure.operands[1]  # an einsum's too: its tensors, the equation left out
+    return any(_holds(second, keys) for keys in (k_new, past_k) if keys is not None)
 
 
 def _holds(operand: object, keys: torch.Tensor) -> bool:
-    """``operand`` is ``keys``, reshaped or not: torch.bmm takes them as (B·h, t, d_head)."""
+    """``operand`` is ``keys``, reshaped or not."""
     if not isinstance(operand, torch.Tensor) or operand.numel() != keys.numel():
         return False
     return same(operand.reshape(-1), keys.reshape(-1), 0.0)
-
-
-def keys_named(result: Result, fn: Callable, case: tuple) -> Result:
-    """``result``, or where it names v_new or the cached values gathered alone (by the error's
-    text, on ``case``, the first) and the product that failed took the keys, this mistake."""
-    for hint in (NEW_VALUE_ONLY_HINT, CACHE_ONLY_HINT):
-        if result.message.startswith(hint) and multiplies_the_keys(fn, case):
-            return Result(WRONG, KEYS_GATHERED_HINT + result.message.removeprefix(hint))
-    return result
 
 
 def _learner_gathers_the_new_key(q, k_new, v_new, past_k, past_v):
@@ -105,11 +54,13 @@ def _learner_gathers_the_new_key(q, k_new, v_new, past_k, past_v):
     return weights @ k_new, keys, values  # "the new token's own vector"
 
 
-# Named by ``keys_named`` in the checker, not by the harness: no compute, recognise nor error.
+# First in the catalogue: the error of v_new or past_v gathered alone, where the keys were.
 KEYS_GATHERED = Mistake(
     name="weights @ k_new",
     hint=KEYS_GATHERED_HINT,
     compute=None,
+    error=f"{NEW_VALUE_ONLY}|{CACHE_ONLY}",
+    failed_at=multiplied_the_keys,
     example=_learner_gathers_the_new_key,
 )
 

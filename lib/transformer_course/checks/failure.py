@@ -184,6 +184,11 @@ def lost_an_axis(failure: Failure, *by: str) -> bool:
     return any(op is short for op in failure.operands for short in made)
 
 
+def reduced_away(failure: Failure, case: tuple) -> bool:
+    """``lost_an_axis`` by any reduction, as a ``failed_at``: the keepdim slips of every exercise."""
+    return lost_an_axis(failure)
+
+
 def holds(operand: object, tensor: torch.Tensor) -> bool:
     """``operand`` has ``tensor``'s numbers, in any layout (as it is, transposed, reshaped,
     permuted: compared sorted), as the fresh copy of a case's tensor has them."""

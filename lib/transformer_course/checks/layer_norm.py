@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from . import layer_norm_learners as learner
 from .describe import same
-from .failure import lost_an_axis
+from .failure import reduced_away
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
 from .layer_norm_more import MORE_MISTAKES, ROUND_45B
 from .layer_norm_slips import FIRST, MORE
@@ -173,7 +173,7 @@ MISTAKES = (
         "reduce with keepdim=True, x.mean(dim=-1, keepdim=True), shape (..., 1).",
         compute=None,
         error=r"must match the size of tensor",
-        failed_at=lambda failure, case: lost_an_axis(failure),  # not x̂ * weight.unsqueeze(-1)
+        failed_at=reduced_away,  # not x̂ * weight.unsqueeze(-1)
         example=_learner_no_keepdim,
     ),
     Mistake(

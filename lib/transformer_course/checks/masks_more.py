@@ -8,7 +8,7 @@ import torch
 
 from . import masks_learners as learner
 from .describe import same
-from .failure import lost_an_axis
+from .failure import reduced_away
 from .harness import Mistake
 
 
@@ -223,7 +223,7 @@ KEEPDIM_MISTAKES = (  # before masks' mask that does not line up: both raise the
         compute=None,
         error=r"must match the size of tensor",
         # The broadcast that failed took what a sum (a max) without keepdim returned.
-        failed_at=lambda failure, case: lost_an_axis(failure),
+        failed_at=reduced_away,
         example=learner.renormalises_without_keepdim,
     ),
 )

@@ -17,7 +17,7 @@ import torch
 
 from . import sampling_learners as learner
 from .describe import same
-from .failure import Failure, lost_an_axis, took
+from .failure import Failure, reduced_away, took
 from .harness import Mistake
 from .sampling_draws import ATOL, ROWS
 
@@ -197,7 +197,7 @@ KEEPDIM = Mistake(  # before "the k-th largest without its axis": both raise the
     "e.sum(dim=-1, keepdim=True), shape (B, 1).",
     compute=None,
     error=r"must match the size of tensor",
-    failed_at=lambda failure, case: lost_an_axis(failure),
+    failed_at=reduced_away,
     example=learner.shifts_without_keepdim,
 )
 
