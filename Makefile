@@ -3,7 +3,7 @@
 #   make reset 03   a fresh copy of chapter 03 (or all; also CHAPTER=03); yours is kept in workspace/.backups/
 #   make test   run every test: ruff, lib, widgets, notebook hygiene, every chapter under nbval,
 #               and JupyterLab in headless Chromium when /usr/bin/chromium is present (that
-#               suite first, alone; then the rest as two processes, .ci/test_in_two.py)
+#               suite in front; the rest beside it as two lower-priority processes, .ci/test_in_two.py)
 #   make html   every chapter, executed, as self-contained offline HTML in build/html/
 #   make bench  time lib against PyTorch and the course itself; writes bench/RESULTS.md
 SHELL := /bin/bash
@@ -112,8 +112,7 @@ status: $(WORK_ENV)  ## which of your copies you changed, and which chapters the
 	$(BIN)/python -m transformer_course.workspace status
 
 test: env lint  ## run every test (lint, unit, widgets, hygiene, notebooks via nbval, browser when Chromium is present)
-	$(BIN)/python -m pytest tests/browser -m "not install" --durations=20
-	$(BIN)/python .ci/test_in_two.py --durations=20
+	$(BIN)/python .ci/test_in_two.py --with-browser --durations=20
 
 test-install: env  ## install the course with uv and from a wheel, resolve the lock on PyPI for each Python (network)
 	TC_INSTALL_TESTS=1 $(BIN)/python -m pytest tests -m install
