@@ -5,8 +5,9 @@ waits on Chromium, the server and a kernel, and uses well under one of two cores
 tests and notebooks run beside it as two processes at a lower CPU priority (``nice``), so they
 take the cores the browser suite leaves idle and give way whenever it needs them: its repaint
 latencies are measured and its waits have time limits. What they run is single-threaded (one
-torch thread per test, tests/conftest.py). The last CI run that ran them after the browser suite
-took 30:20, of which the browser suite 22:17 and the two unit jobs 6:05 after it.
+torch thread per test, tests/conftest.py). A clean-clone CI run took 26:04 so (the browser suite
+24:46, the unit jobs done 10:23 and 12:51 into it), against 30:20 with them after it (22:17, then
+6:05): the browser suite alone keeps about one core of two busy.
 
 Job A: every notebook under nbval and two test files in five; job B: the other three in five
 (the notebooks take about 80 s, chapter 09's training half a minute of it). Each job's output
