@@ -46,6 +46,7 @@ class Failure:
     kwargs: dict = field(default_factory=dict)
     reduced: list[torch.Tensor] = field(default_factory=list)  # one axis short, keepdim off
     reduced_by: list[str] = field(default_factory=list)  # the reduction that made each ("sum")
+    keepdim_shapes: list[set[torch.Size]] = field(default_factory=list)  # each: keepdim's shape(s)
 
 
 def _name(func) -> str:
@@ -94,7 +95,6 @@ class _Recorder(TorchFunctionMode):
         super().__init__()
         self.failure = Failure()  # the reductions recorded so far (``reduced``, ``reduced_by``)
         self.raises: list[tuple[BaseException, Failure]] = []
-        self.restored: list[set[torch.Size]] = []  # per reduced tensor: the shapes keepdim gives
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -106,7 +106,7 @@ class _Recorder(TorchFunctionMode):
             # the learner may catch it and go on, so every error is kept with its own record.
             if not any(seen is err for seen, _ in self.raises):
                 was, operands = self.failure, _tensors(args, kwargs)
-                made = (list(was.reduced), list(was.reduced_by))  # those made before it, not after
+                made = (list(was.reduced), list(was.reduced_by), list(was.keepdim_shapes))  # before it
                 self.raises.append((err, Failure(name, tuple(args), operands, dict(kwargs), *made)))
             raise
         self._record(name, tuple(args), _tensors(args, kwargs), out)
@@ -125,7 +125,12 @@ class _Recorder(TorchFunctionMode):
             for seen, failure in self.raises:
                 if seen is error:
                     return failure
-        return Failure(reduced=list(self.failure.reduced), reduced_by=list(self.failure.reduced_by))
+        was = self.failure
+        return Failure(
+            reduced=list(was.reduced),
+            reduced_by=list(was.reduced_by),
+            keepdim_shapes=list(was.keepdim_shapes),
+        )
 
     def _record(self, name: str, args: tuple, operands: tuple, out: object) -> None:
         """Keeps ``out`` where a reduction lost an axis to make it, or where it carries on such a
@@ -142,15 +147,16 @@ class _Recorder(TorchFunctionMode):
                 if op is not reduced:
                     continue
                 same_shape = out.shape == op.shape
-                moved = out.numel() == op.numel() and out.shape not in self.restored[i]
+                restored = self.failure.keepdim_shapes[i]
+                moved = out.numel() == op.numel() and out.shape not in restored
                 if same_shape or moved:
-                    self._keep(out, self.failure.reduced_by[i], self.restored[i])
+                    self._keep(out, self.failure.reduced_by[i], restored)
                     return
 
     def _keep(self, tensor: torch.Tensor, by: str, restored: set[torch.Size]) -> None:
         self.failure.reduced.append(tensor)
         self.failure.reduced_by.append(by)
-        self.restored.append(restored)
+        self.failure.keepdim_shapes.append(restored)
 
 
 def rerun(fn: Callable, case: tuple, seed: int | None = None) -> Failure | None:

@@ -10,7 +10,8 @@ name the mistake.
 - A wrong answer is compared with each known ``Mistake``; the first that matches gives its
   hint, otherwise the message says where the answer differs and by how much (``describe``).
   An exception is matched against the mistakes' ``error`` patterns the same way; one with
-  ``failed_at`` only where the learner's call, re-run once, failed as it says (``failure``).
+  ``failed_at`` only where the learner's call, re-run once, failed as it says (``failure``). A
+  shape error none names, raised where an operand had lost a reduction's axis: ``lost_axis``.
 - A learner's call that runs past ``LIMIT_S`` (30 s) is stopped, named as a loop that may never end.
 - Split by idea, each still importable from here: ``result`` (the verdict), ``records``
   (``Mistake``, ``Exercise``), ``random_draws`` (answers that draw where they should not) and
@@ -23,7 +24,7 @@ import contextlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import torch
@@ -33,6 +34,7 @@ from .describe import describe_difference, same
 from .failure import Failure, rerun
 from .gradients import GradientWarning, without_gradients
 from .in_place import changed_arguments, in_place_warning
+from .lost_axis import lost_axis_hint
 from .random_draws import draws_at_random, varies_between_calls
 from .records import Exercise, Mistake
 from .result import CHECK_COLOURS, ERROR, NOT_ATTEMPTED, PASSED, THEME_COLOURS, WRONG, Result
@@ -96,6 +98,7 @@ def check_function(
     inputs: str = "input",
     updates_in_place: bool = False,
     needs_grad: bool = False,
+    lost_axes: bool = True,
 ) -> Result:
     """Call ``learner_fn(*case)`` for every case and compare with ``reference_fn(*case)``.
 
@@ -108,11 +111,12 @@ def check_function(
     the messages call a case ("input #2", "batched input #2"). A call of the learner's
     function that runs past ``LIMIT_S`` is stopped (``time_limit``) and reported as such.
     ``needs_grad``: later chapters train through this function, so right values computed
-    without gradients (no_grad, detach, .item()) are wrong (``gradients``).
+    without gradients (no_grad, detach, .item()) are wrong (``gradients``). ``lost_axes``: a
+    shape error no mistake names is named as a reduction's lost axis where it was (``lost_axis``).
     """
     if not callable(learner_fn):
         raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
-    run = _Run(learner_fn, reference_fn, name, tuple(mistakes), atol, seed, parts, inputs)
+    run = _Run(learner_fn, reference_fn, name, tuple(mistakes), atol, seed, parts, inputs, lost_axes)
     with torch.random.fork_rng(devices=[]), distributions_validated():
         for number, case in enumerate(cases, start=1):
             failure = run.check(case, number)
@@ -145,6 +149,7 @@ class _Run:
     seed: int
     parts: Sequence[str] | None
     inputs: str = "input"
+    lost_axes: bool = True  # a shape error nothing named: a reduction that lost its axis?
     changed: list[str] = field(default_factory=list)  # the arguments the learner's calls changed
     states: list[tuple] = field(default_factory=list)  # the modules' modes and flags they changed
 
@@ -182,8 +187,13 @@ class _Run:
 
     def _raised(self, err: BaseException, case: tuple, number: int) -> Result:
         raised = f"{self.learner_name} raised {type(err).__name__} on {self.inputs} #{number}: {err}"
-        failing = partial(rerun, self.learner_fn, case, self.seed)
-        hint = _known_error(err, self.mistakes, failing, case) or _signature_error(err, self.learner_name)
+        # The learner's call re-run and recorded, at most once per verdict, only where asked.
+        failing = cache(partial(rerun, self.learner_fn, case, self.seed))
+        hint = (
+            _known_error(err, self.mistakes, failing, case)
+            or _signature_error(err, self.learner_name)
+            or (self.lost_axes and lost_axis_hint(err, failing))
+        )
         return Result(WRONG, f"{hint} ({raised})") if hint else Result(ERROR, raised)
 
     def _check(self, case: tuple, number: int) -> Result | None:
@@ -260,18 +270,17 @@ def _known_error(
 ) -> str | None:
     """The hint of the first mistake whose ``error`` the text matches and, where it has a
     ``failed_at``, whose predicate holds where the call failed: ``failing()`` re-runs the
-    learner's call, only once an error with a predicate matched, and at most once."""
+    learner's call, only once an error with a predicate matched (``_raised`` makes it re-run at
+    most once, whoever asks)."""
     text = f"{type(err).__name__}: {err}"
-    seen: list[Failure | None] = []
     for mistake in mistakes:
         if mistake.error is None or not re.search(mistake.error, text):
             continue
         if mistake.failed_at is None:
             return mistake.hint
-        if not seen:
-            seen.append(failing())
+        failure = failing()
         try:
-            if seen[0] is not None and mistake.failed_at(seen[0], case):
+            if failure is not None and mistake.failed_at(failure, case):
                 return mistake.hint
         except LEARNER_ERRORS:  # a predicate that cannot read this failure does not name it
             continue
@@ -301,8 +310,9 @@ def check_then_batch(
     )
     if not result.passed:
         return result
+    # An axis lost on a batch only is the 2-D idiom batch_mistake names (e.sum(-1)[:, None]).
     batch = check_function(
-        learner_fn, reference, batched, name=name, mistakes=mistakes, inputs="batched input"
+        learner_fn, reference, batched, name=name, mistakes=mistakes, inputs="batched input", lost_axes=False
     )
     if batch.passed:
         warning = result.warning or batch.warning
