@@ -264,7 +264,7 @@ def test_loss_summed_per_story_then_averaged():
         real = labels != pad_id
         return -(logp * real).sum(dim=-1).mean()
 
-    says(checks.check_teacher_forcing_loss(per_story), "sums each story's token losses", "per STORY")
+    says(checks.check_teacher_forcing_loss(per_story), "sums each sequence's token losses", "per SEQUENCE")
 
 
 def test_loss_averaged_over_the_real_tokens_by_hand_passes():

@@ -84,7 +84,7 @@ def _loss_per_position(model, src, trg, pad_id):
         (_loss_masking_the_inputs, ("decoder READS", "trg[:, 1:] != pad_id")),
         (_loss_keeping_the_padding, ("only the PADDING", "labels != pad_id")),
         (_loss_summing_the_padding, ("sum includes the padding", "ignore_index=pad_id")),
-        (_loss_over_the_batch, ("dim=0, the stories", "dim=-1")),
+        (_loss_over_the_batch, ("dim=0, the sequences", "dim=-1")),
         (_loss_as_perplexity, ("exp(loss), the perplexity",)),
         (_loss_binary, ("yes/no", "F.cross_entropy")),
         (_loss_per_position, ("one loss per position", "ONE number")),

@@ -69,7 +69,7 @@ def test_loss_averaged_per_story_then_over_the_batch():
         per_story = -(logp * real).sum(1) / real.sum(1)
         return per_story.mean()
 
-    says(checks.check_teacher_forcing_loss(story_means), "each story's tokens, then the stories")
+    says(checks.check_teacher_forcing_loss(story_means), "each sequence's tokens, then the sequences")
 
 
 def test_loss_with_the_log_softmax_over_the_positions():

@@ -23,6 +23,7 @@ from ..positional import sinusoidal_encoding
 from . import assembly_learners as learner
 from .assembly_learners import by_hand
 from .assembly_more import MORE_MISTAKES, ROUND_45B
+from .assembly_round48 import ROUND_48
 from .assembly_slips import MORE, ROUND_43B
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .layer_errors import float_mask
@@ -339,6 +340,7 @@ MISTAKES = (
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in assembly_more
 MISTAKES += MORE + ROUND_43B  # met in the round-41 and 43b batteries: in assembly_slips
 MISTAKES += ROUND_45B  # positions on one sentence, or counted on: assembly_more
+MISTAKES += ROUND_48  # the source's mask made causal: assembly_round48
 
 
 @learner_check

@@ -135,8 +135,9 @@ MISTAKES = (
     ),
     Mistake(
         name="norm over dim=0",
-        hint="You normalised along the wrong dimension: v.norm(dim=0) is the length of each "
-        "column (one feature across tokens). Each token is a row: use dim=1 (or -1).",
+        hint="You normalised along the wrong dimension: v.norm(dim=0) (or F.normalize(v, dim=0)) "
+        "uses the length of each column (one feature across tokens). Each token is a row: use "
+        "dim=1 (or -1).",
         compute=_columns_normalised,
         example=lambda vectors: F.normalize(vectors, dim=0) @ F.normalize(vectors, dim=0).T,
     ),

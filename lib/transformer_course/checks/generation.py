@@ -228,7 +228,7 @@ MISTAKES = (
     Mistake(
         name="stops at an <eos> in the prompt",
         hint="Your loop stopped because eos_id is somewhere in the ids, the prompt included: a "
-        "prompt may hold an <eos> (one story ended, the next begins). Stop when the token just "
+        "prompt may hold an <eos> (one sequence ended, the next begins). Stop when the token just "
         "chosen is eos_id: if int(token) == eos_id.",
         compute=partial(reference, stop="anywhere"),
         example=lambda f, p, n, e: learner.looks_for_eos_anywhere(f, p, n, e),
@@ -237,7 +237,7 @@ MISTAKES = (
         name="stops after a prompt that ends with <eos>",
         hint="Your loop wrote nothing after a prompt that ends with <eos>: it tests the LAST id, "
         "which is the prompt's own before anything is generated. A prompt may end with <eos> "
-        "(one story ended, the next begins). Stop on the token just chosen: generate, append, "
+        "(one sequence ended, the next begins). Stop on the token just chosen: generate, append, "
         "then if int(token) == eos_id: break.",
         compute=_stops_at_the_prompts_end,
         example=learner.checks_the_last_id_first,

@@ -18,6 +18,7 @@ from . import head_learners as learner  # noqa: F401 (the examples of head_slips
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
 from .head_inputs import FIRST, INPUTS, edge_cases
 from .head_more import MORE_MISTAKES, ROUND_45B
+from .head_round48 import ROUND_48
 from .head_scaling import FIXED_D_K, HALVED_D_K, PRODUCT_MISTAKES
 from .head_slips import ROUND_43B, SLIPS
 from .head_variants import variant
@@ -331,6 +332,7 @@ MISTAKES += MORE_MISTAKES  # met in the seventh audit: in head_more
 MISTAKES += PRODUCT_MISTAKES  # met in the forty-first read
 MISTAKES += SLIPS + ROUND_43B  # round 42b's and 43b's batteries: in head_slips
 MISTAKES += ROUND_45B  # the residual added: head_more
+MISTAKES += ROUND_48  # weights * v: head_round48
 MISTAKES = FIRST + MISTAKES + INPUTS  # round 44: in head_inputs
 
 

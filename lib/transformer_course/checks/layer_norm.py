@@ -178,9 +178,9 @@ MISTAKES = (
     ),
     Mistake(
         name="unbiased variance",
-        hint="torch's var and std divide by d − 1 unless told otherwise (Bessel's correction); "
-        "layer norm divides by d: x.var(dim=-1, unbiased=False, keepdim=True), or "
-        "((x - mean) ** 2).mean(dim=-1, keepdim=True).",
+        hint="Your variance is divided by d − 1 (Bessel's correction: torch's var and std do that "
+        "unless told otherwise, and so does a sum of squares over d − 1); layer norm divides by d: "
+        "x.var(dim=-1, unbiased=False, keepdim=True), or ((x - mean) ** 2).mean(dim=-1, keepdim=True).",
         compute=partial(_normed, correction=1),
         example=partial(by_hand, var="unbiased"),
     ),

@@ -186,7 +186,7 @@ LOSS_MISTAKES = (
     ),
     Mistake(
         name="mean per story, then over the batch",
-        hint="You averaged each story's tokens, then the stories: a short story's tokens then "
+        hint="You averaged each sequence's tokens, then the sequences: a short sequence's tokens then "
         "weigh more than a long one's. Average over all the real tokens of the batch at once, "
         "F.cross_entropy(..., ignore_index=pad_id) with its default mean (or the masked sum "
         "divided by the number of real tokens).",
@@ -265,8 +265,8 @@ LOSS_MISTAKES = (
     ),
     Mistake(
         name="sum per story, mean over the batch",
-        hint="Your loss sums each story's token losses, then averages over the stories: it is "
-        "per STORY, so it grows with the length of the stories. Average over the real tokens "
+        hint="Your loss sums each sequence's token losses, then averages over the sequences: it is "
+        "per SEQUENCE, so it grows with the length of the sequences. Average over the real tokens "
         "instead, F.cross_entropy(..., ignore_index=pad_id) with its default mean.",
         compute=partial(loss_reference, per_story=True),
         example=learner.sums_each_story,

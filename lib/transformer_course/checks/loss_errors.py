@@ -27,7 +27,7 @@ def errors(batch: int, source_length: int) -> tuple[Mistake, ...]:
         ),
         Mistake(
             name="tokens transposed",
-            hint="The model takes its tokens batch first, (B, S) and (B, T): one row per story. You "
+            hint="The model takes its tokens batch first, (B, S) and (B, T): one row per sequence. You "
             "gave it a transposed tensor (.T, or position first), whose first axis is the positions. "
             "Keep src and trg as they come: model(src, trg[:, :-1]).",
             compute=None,
@@ -72,7 +72,7 @@ def errors(batch: int, source_length: int) -> tuple[Mistake, ...]:
         Mistake(
             name="two aranges that do not pair up",
             hint="logp[torch.arange(B), torch.arange(T-1), labels] pairs up its index tensors element "
-            "by element, and (B,) and (T-1,) do not pair up. Give the stories their own axis, "
+            "by element, and (B,) and (T-1,) do not pair up. Give the sequences their own axis, "
             "logp[torch.arange(B)[:, None], torch.arange(T-1), labels], or use "
             "logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1).",
             compute=None,

@@ -172,7 +172,7 @@ MORE_MISTAKES = (
         name="mean divided again",
         hint="Your loss is divided twice: F.cross_entropy already returns the MEAN over the real "
         "tokens (its default reduction), and you divided that by the number of tokens (or of "
-        "stories) again. (The Annotated Transformer divides a SUM, reduction='sum', by the token "
+        "sequences) again. (The Annotated Transformer divides a SUM, reduction='sum', by the token "
         "count.) Use the mean as it comes.",
         compute=None,
         recognise=_mean_divided_again,
@@ -182,13 +182,13 @@ MORE_MISTAKES = (
         name="labels rolled",
         hint="torch.roll wraps round: rolling trg by -1 puts its FIRST token, <bos>, as the label "
         "of the last position, so the model is taught to write <bos> after the end of every "
-        "story that fills the row. Slice instead: feed trg[:, :-1], score on trg[:, 1:].",
+        "sequence that fills the row. Slice instead: feed trg[:, :-1], score on trg[:, 1:].",
         compute=_labels_rolled,
         example=learner.rolls_the_labels,
     ),
     Mistake(
         name="<eos> left out",
-        hint="Your loss leaves out each story's last label, its <eos>: then the model is never "
+        hint="Your loss leaves out each sequence's last label, its <eos>: then the model is never "
         "taught to stop, and generation runs on until max_new_tokens. <eos> is a label like any "
         "other; leave out only the padding, ignore_index=pad_id.",
         compute=_last_real_left_out,
@@ -207,7 +207,7 @@ MORE_MISTAKES = (
     Mistake(
         name="loss not one number",
         hint="Your loss is not one number but a tensor of several (its shape is not ()): you "
-        "reduced some axes only, e.g. .mean(dim=0) over the stories. Training calls "
+        "reduced some axes only, e.g. .mean(dim=0) over the sequences. Training calls "
         ".backward() on ONE number: the mean over every real token of the batch, "
         "F.cross_entropy(..., ignore_index=pad_id) with its default reduction.",
         compute=None,

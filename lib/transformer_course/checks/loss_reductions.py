@@ -77,7 +77,7 @@ REDUCTION_MISTAKES = (
     ),
     Mistake(
         name="log-softmax over the batch",
-        hint="Your log-softmax ran over dim=0, the stories of the batch: each position's scores "
+        hint="Your log-softmax ran over dim=0, the sequences of the batch: each position's scores "
         "must become probabilities over the VOCABULARY, the last axis: logits.log_softmax(dim=-1) "
         "(or let F.cross_entropy do it).",
         compute=partial(loss_reference, over=0),

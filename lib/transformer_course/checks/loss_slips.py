@@ -147,7 +147,7 @@ ROUND_43B = (
     Mistake(
         name="log-softmax down the flattened rows",
         hint="Your log-softmax ran over dim=0 of the flattened (B·(T-1), V) logits, across every "
-        "position of every story: each ROW is one position's scores over the vocabulary, so "
+        "position of every sequence: each ROW is one position's scores over the vocabulary, so "
         "normalise over the last axis, log_softmax(dim=-1) (F.cross_entropy does it for you).",
         compute=_log_softmax_down_the_rows,
         example=normalises_the_flat_rows,

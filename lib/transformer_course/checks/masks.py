@@ -157,8 +157,9 @@ MISTAKES = (
     Mistake(
         name="padding on both axes",
         hint="Your padding mask blocks the padded QUERIES (rows) as well as the padded keys: a "
-        "padding query that follows real tokens then sees nothing, and its row becomes NaN, "
-        "which spreads through the next layer. Block only the keys: shape (B, 1, L).",
+        "padding query that follows real tokens then sees nothing, and its row becomes NaN with "
+        "-inf (which spreads through the next layer) or, with -1e9, an even spread over every "
+        "key, the future and the padding included. Block only the keys: shape (B, 1, L).",
         compute=using_mask(lambda i, p: lower_triangle(i.shape[1]) & real_keys(i, p) & (i != p)[:, :, None]),
         example=partial(by_hand, query_axis="both"),
     ),

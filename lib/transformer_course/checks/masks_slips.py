@@ -3,11 +3,13 @@ each with what gives it away, its hint and a learner-style example."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from .describe import same
 from .harness import Mistake
-from .masks_reference import correct_mask, lower_triangle, real_keys
+from .masks_reference import correct_mask, lower_triangle, real_keys, reference
 
 
 def _softmax_blocked(scores: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
@@ -144,5 +146,25 @@ SLIPS += (
         compute=None,
         recognise=_one_sentences_padding,
         example=_learner_takes_the_first_sentence,
+    ),
+)
+
+
+def _learner_adds_1e9_to_the_blocked(scores, ids, pad_id):
+    n = ids.shape[-1]
+    allowed = torch.tril(torch.ones(n, n, dtype=torch.bool)) & (ids != pad_id).unsqueeze(1)
+    return torch.softmax(scores + (~allowed).float() * 1e9, dim=-1)  # meant * -1e9
+
+
+# Met in round 48's review. float32 rounds a score + 1e9 to 1e9 itself: an even spread.
+SLIPS += (
+    Mistake(
+        name="+1e9 on the blocked keys",
+        hint="Your blocked keys got +1e9 (scores + (~allowed) * 1e9, or masked_fill(~allowed, 1e9)): "
+        "the sign is flipped, so each query's weight goes to the keys it must NOT see (the "
+        "future, the padding), spread evenly over them. Blocked keys need a large NEGATIVE number: "
+        "scores.masked_fill(~allowed, float('-inf')) (or -1e9).",
+        compute=partial(reference, fill=1e9),
+        example=_learner_adds_1e9_to_the_blocked,
     ),
 )

@@ -16,6 +16,7 @@ from ..positional import sinusoidal_encoding
 from . import positions_learners as learner  # noqa: F401 (the examples of positions_slips)
 from .harness import Exercise, Mistake, Result, check_function
 from .positions_more import MORE_MISTAKES, ROUND_45B
+from .positions_round48 import OVER_LENGTH, ROUND_48
 from .positions_slips import SLIP_MISTAKES
 from .stale import learner_check
 
@@ -186,6 +187,7 @@ MISTAKES = (
         compute=lambda n, d: _sinusoid(n, d, exponent=lambda i, dm: i / dm),
         example=partial(by_hand, exponent=lambda i, d: i / d),
     ),
+    OVER_LENGTH,  # equals the 2 counted twice where length = d_model / 2: confirmed elsewhere
     Mistake(
         name="the 2 counted twice",
         hint="The 2 is counted twice: arange(0, d_model, 2) already gives 2i, so 2 * that / d_model "
@@ -279,6 +281,7 @@ MISTAKES = (
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in positions_more
 MISTAKES += SLIP_MISTAKES  # met in round 41's battery: in positions_slips
 MISTAKES += ROUND_45B  # the table scaled by a number: in positions_more
+MISTAKES += ROUND_48  # the pair index divided by the length: positions_round48
 
 
 @learner_check

@@ -132,6 +132,15 @@ _BRACKETS = (
     "pos / 10000 ** (two_i / d_model), with the brackets."
 )
 
+# What a table of angles all about 0 shows; several slips give it (round 48's review).
+FLAT_TABLE = (
+    "Every angle in your table is (almost) 0: each row is sin 0 = 0, cos 0 = 1. The usual causes: "
+    "the exponent lost its brackets (** binds tighter than / and *, so 10000 ** 2 * i / d_model "
+    "is 10000² · i / d_model), the fraction is upside down (10000 ** (d_model / two_i) is at "
+    "least 10000 for every pair), or the positions are all 0. Write "
+    "pos / 10000 ** (two_i / d_model), with pos = torch.arange(length)."
+)
+
 # Answers met in the seventh audit: each names what it computes.
 MORE_MISTAKES = (
     Mistake(
@@ -142,7 +151,8 @@ MORE_MISTAKES = (
     ),
     Mistake(
         name="exponent without brackets, 10000 ** 2",
-        hint=_BRACKETS,
+        # Every angle about 0: an upside-down fraction or zero positions give the same table.
+        hint=FLAT_TABLE,
         compute=_squared_base,
         example=_learner_writes_the_power_flat,
     ),

@@ -68,14 +68,13 @@ NOTEBOOK_D_MODELS = (8, 16)  # chapter 02's cells: d_model = 16 for the layers, 
 _EXPONENTS = (
     "Your exponents run from 0 all the way to 1: the paper's are 2i/d_model for the pairs "
     "i = 0 … d_model/2 − 1, that is 0, 2/d_model, …, (d_model − 2)/d_model, stopping short of 1. "
-    "Use torch.arange(0, d_model, 2) / d_model, not torch.linspace(0, 1, …) or a division by "
-    "d_model − 1."
+    "Use torch.arange(0, d_model, 2) / d_model, not torch.linspace(0, 1, …)."
 )
 
 _ROW_COUNT = (
     "Your table has the wrong number of rows: one per position 0, 1, …, length − 1, that is "
     "length rows in all. Use torch.arange(length) (or range(length)): it starts at 0 and stops "
-    "just before length, so arange(length + 1) gives one row too many."
+    "just before length. {}"
 )
 
 SLIP_MISTAKES = (
@@ -144,7 +143,9 @@ SLIP_MISTAKES = (
     ),
     Mistake(
         name="exponents divided by d_model − 1",
-        hint=_EXPONENTS,
+        hint="You divided 2i by d_model − 1: your exponents run up to (d_model − 2)/(d_model − 1), "
+        "a little above the paper's 2i/d_model, which are 0, 2/d_model, …, (d_model − 2)/d_model. "
+        "Divide by d_model itself: torch.arange(0, d_model, 2) / d_model.",
         compute=lambda n, d: _table(n, d, power=lambda i, dm: 2 * i / (dm - 1)),
         example=learner.divides_by_d_model_minus_1,
     ),
@@ -183,19 +184,22 @@ SLIP_MISTAKES = (
     ),
     Mistake(
         name="one position too many",
-        hint=_ROW_COUNT,
+        hint=_ROW_COUNT.format("Yours has one row too many: arange(length + 1), or range(length + 1)."),
         compute=lambda n, d: _table(n + 1, d),
         example=learner.one_position_too_many,
     ),
     Mistake(
         name="one position too few",
-        hint=_ROW_COUNT,
+        hint=_ROW_COUNT.format("Yours has one row too few: arange(length − 1), or range(length − 1)."),
         compute=lambda n, d: _table(n - 1, d),
         example=learner.one_position_too_few,
     ),
     Mistake(
         name="positions 1 … length − 1",
-        hint=_ROW_COUNT,
+        hint=_ROW_COUNT.format(
+            "Yours starts at position 1 (range(1, length)), so it has one row too few and "
+            "every row is one position late."
+        ),
         compute=lambda n, d: _table(n - 1, d, pos=torch.arange(1, n, dtype=torch.float64)),
         example=learner.positions_from_1_to_length_minus_1,
     ),

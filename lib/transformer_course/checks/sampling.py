@@ -210,7 +210,8 @@ MISTAKES = (
     ),
     Mistake(
         name="temperature multiplied",
-        hint="You multiplied the logits by the temperature; divide them: logits / T, so that "
+        hint="You multiplied the logits by the temperature (or, the same after renormalising, "
+        "raised the probabilities to the power T); divide the logits: logits / T, so that "
         "T > 1 flattens the distribution and T < 1 sharpens it.",
         compute=partial(distribution, temp="multiply"),
         example=partial(by_hand, temp="multiply"),

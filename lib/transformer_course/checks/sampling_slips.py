@@ -73,9 +73,10 @@ _ONE_FOR_ALL = (
 
 KTHVALUE = Mistake(
     name="kthvalue counts from the smallest",
-    hint="torch.kthvalue(x, k) is the k-th SMALLEST value, so your threshold keeps V − k + 1 "
-    "tokens, not k. The k-th largest is logits.topk(k, dim=-1).values[:, -1:] (or "
-    "kthvalue(x, V - k + 1)).",
+    hint="Your threshold is the k-th SMALLEST value (torch.kthvalue(x, k), or sort() in its "
+    "default ascending order, which puts the smallest first), so it keeps V − k + 1 tokens, not "
+    "k. The k-th largest is logits.topk(k, dim=-1).values[:, -1:] (or kthvalue(x, V - k + 1), "
+    "or sort(descending=True)).",
     compute=None,
     recognise=_kthvalue,
     example=learner.thresholds_with_kthvalue,

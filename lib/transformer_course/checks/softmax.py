@@ -162,8 +162,11 @@ MISTAKES = (
     ),
     Mistake(
         name="no max subtraction",
-        hint="No max subtraction: exp of a score near 1000 overflows to inf, and inf/inf = NaN. "
-        "Subtract each row's maximum before exp (it does not change the result).",
+        # Subtracting the max's position (a small whole number) gives the same output as no shift.
+        hint="The row's maximum was not subtracted: either no shift at all, or the max's POSITION "
+        "(.indices, max(...)[1], argmax) rather than its value. exp of a score near 1000 "
+        "overflows to inf, and inf/inf = NaN. Subtract x.max(dim=-1, keepdim=True).values (or "
+        "x.amax(dim=-1, keepdim=True)) before exp: it does not change the result.",
         compute=naive_softmax,
         example=partial(by_hand, subtract=None),
     ),

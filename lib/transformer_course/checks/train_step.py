@@ -216,10 +216,10 @@ STEP_MISTAKES = (
     ),
     Mistake(
         name="weights never move",
-        hint="The weights never changed: optimiser.step() ran without gradients (before "
-        "loss.backward(), or after a zero_grad() that cleared them), or not at all (optimiser.step "
-        "without its brackets does nothing). The order is zero_grad() → loss → loss.backward() → "
-        "optimiser.step().",
+        hint="The weights never changed: optimiser.step() ran without gradients (loss.backward "
+        "without its brackets computes none; or step ran before loss.backward(), or after a "
+        "zero_grad() that cleared them), or not at all (optimiser.step without its brackets does "
+        "nothing). The order is zero_grad() → loss → loss.backward() → optimiser.step().",
         compute=partial(_step_reference, order=("zero", "loss", "step", "backward")),
         example=partial(step_by_hand, order=("loss", "backward", "zero", "step")),
     ),
