@@ -3,12 +3,16 @@
 A review found hand-written softmaxes and normalisations without keepdim=True answered with the
 plain "raised" in every exercise that catalogues no keepdim slip, though the re-run shows the
 cause. The harness now names it (``checks.lost_axis``): the reduction, the shape it gave, the
-shape it met and, for a broadcast, the shape that lines up. The same answers with the axis put
+shape it met and keepdim's, but only where the learner's call, run again with keepdim=True on
+that reduction, gives the reference's answer (a review, R8, found the reduction often right and
+another operand wrong, or the reduction over the wrong axis). The same answers with the axis put
 back pass; a shape error with no lost axis, or one a catalogued mistake names, keeps its verdict;
-the learner's call is re-run at most once per verdict.
+the learner's call is re-run at most once per verdict before the runs with keepdim.
 """
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
@@ -90,8 +94,8 @@ IDS = [name for name, _, _ in ANSWERS]
 def test_a_reduction_that_lost_its_axis_is_named(name, answer, how):
     result = exercise(name).check(answer("lost"))
     assert result.status == WRONG, result.message
-    assert result.message.startswith(f"Your .{how}(…) has no keepdim=True"), result.message
-    assert f".{how}(dim=…, keepdim=True)" in result.message
+    assert result.message.startswith(f"Your .{how}(dim=-1) has no keepdim=True"), result.message
+    assert f"reduce with .{how}(dim=-1, keepdim=True)." in result.message
     assert " raised RuntimeError on input #1: " in result.message  # the raised text follows
 
 
@@ -105,63 +109,75 @@ def test_the_same_answers_with_the_axis_kept_pass(name, answer, how, style):
 # --- What it says: the shapes, read from the re-run ---
 
 
-def _hint_for(fn, *case):
+def _hint_for(fn, reference, *case):
+    """lost_axis's hint for ``fn`` on ``case``, "right" meaning ``reference``'s answer."""
+
+    def fixed(keep):
+        outcome = failure.run(fn, case, None, keep)
+        if outcome is None or outcome.failure is not None:
+            return None if outcome is None else outcome.failure
+        return torch.allclose(outcome.value, reference(*case), atol=1e-6)
+
     try:
         fn(*case)
     except (RuntimeError, IndexError) as err:
-        return lost_axis_hint(err, lambda: failure.rerun(fn, case))
+        return lost_axis_hint(err, lambda: failure.rerun(fn, case), fixed)
     raise AssertionError("fn must raise")
 
 
-def test_a_broadcast_names_the_shape_given_met_and_needed():
-    hint = _hint_for(lambda e: e / e.sum(-1), torch.rand(2, 5, 7))
+def _normalised(e):
+    return e / e.sum(-1, keepdim=True)
+
+
+def test_a_broadcast_names_the_shape_given_met_and_keepdims():
+    hint = _hint_for(lambda e: e / e.sum(-1), _normalised, torch.rand(2, 5, 7))
+    assert hint.startswith("Your .sum(dim=-1) has no keepdim=True"), hint
     assert "the division (/) got shape (2, 5) from it, next to (2, 5, 7)" in hint
-    assert "a 1 where the axis was, (2, 5, 1): reduce with .sum(dim=…, keepdim=True)." in hint
+    assert "as a 1: (2, 5, 1). Your function then gives the right answer" in hint
+    assert hint.endswith("reduce with .sum(dim=-1, keepdim=True).")
 
 
-def test_a_square_matrix_gives_both_shapes_that_line_up_and_a_max_its_values():
-    hint = _hint_for(lambda s: s - s.max(-1).values, torch.rand(2, 3, 3))
-    assert (
-        hint.startswith("Your .max(…) has no keepdim=True")
-        and "was: (2, 1, 3) or (2, 3, 1), by the axis you reduced." in hint
+def test_a_square_matrix_gives_the_one_shape_of_the_axis_reduced_and_a_max_its_values():
+    hint = _hint_for(
+        lambda s: s - s.max(-1).values, lambda s: s - s.amax(-1, keepdim=True), torch.rand(2, 3, 3)
     )
-    assert ".max(dim=…, keepdim=True).values" in hint
+    assert hint.startswith("Your .max(dim=-1) has no keepdim=True") and "as a 1: (2, 3, 1)." in hint
+    assert hint.endswith(".max(dim=-1, keepdim=True).values.")
 
 
-def test_a_matrix_product_given_a_reduction_names_nothing():
-    # A product may be given a reduction meant to drop its axis (a pooled vector), and keepdim's
-    # 1 would not make it fit: nothing is named.
-    assert _hint_for(lambda x: x.mean(-1) @ x.mT, torch.rand(2, 3, 4)) is None
+def test_two_reductions_that_lost_their_axes_are_both_named():
+    def my_layer_norm(x):
+        mean = x.mean(-1)
+        var = ((x - mean[..., None]) ** 2).mean(-1)
+        return (x - mean[..., None]) / torch.sqrt(var + 1e-5)  # the var's axis never put back
+
+    def by_hand(x):
+        return (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + 1e-5)
+
+    hint = _hint_for(lambda x: (x - x.mean(-1)) / x.std(-1), lambda x: _standardised(x), torch.rand(2, 3, 4))
+    assert hint.startswith("Your .mean(dim=-1) has no keepdim=True") and "(.std(dim=-1) needs it too)" in hint
+    assert hint.endswith("reduce with .mean(dim=-1, keepdim=True) and .std(dim=-1, keepdim=True).")
+    assert _hint_for(my_layer_norm, by_hand, torch.rand(2, 3, 4)).startswith("Your .mean(dim=-1) has no")
 
 
-def test_a_reduction_beside_another_operand_that_keepdim_would_not_fit_names_nothing():
-    # logsumexp over the vocabulary is right without keepdim here; the pick is of the wrong
-    # shape, (B,) beside (B, L): keepdim's (B, L, 1) would not line up with it either.
-    def loss(logits, targets):
-        picked = logits[torch.arange(len(targets)), 0, targets[:, 0]]
-        return (logits.logsumexp(-1) - picked).mean()
-
-    assert _hint_for(loss, torch.rand(3, 6, 11), torch.randint(11, (3, 6))) is None
-
-
-def test_an_axis_put_back_at_another_place_is_named_without_a_shape_to_line_up():
-    hint = _hint_for(lambda e: e / e.sum(-1)[..., None, :], torch.rand(2, 3, 5))
-    assert "got shape (2, 1, 3) from it" in hint and "must go at that same place" in hint
-    assert "where it was, (2, 3, 1)" in hint
+def _standardised(x):
+    return (x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True)
 
 
 @pytest.mark.parametrize(
-    "fn",
+    ("fn", "reference"),
     [
-        lambda x: x / x.sum(-1, keepdim=True) @ x,  # the axis kept; the product does not fit
-        lambda x: x / x.sum(-1)[..., None] @ x,
-        lambda x: x / x.sum(-1).unsqueeze(-1) @ x,
-        lambda x: x @ x,  # no reduction at all
+        (lambda x: x.mean(-1) @ x.mT, lambda x: x.mean(-1, keepdim=True) @ x.mT),  # not a broadcast
+        (lambda e: e / e.sum(1), _normalised),  # the wrong axis: keepdim would not make it right
+        (lambda e: e / e.sum(-1)[..., None, :], _normalised),  # put back at another place
+        (lambda x: x / x.sum(-1, keepdim=True) @ x, _normalised),  # the axis kept; the product fails
+        (lambda x: x / x.sum(-1)[..., None] @ x, _normalised),
+        (lambda x: x @ x, _normalised),  # no reduction at all
     ],
-    ids=["keepdim", "[..., None]", "unsqueeze", "none"],
+    ids=["product", "wrong axis", "put back elsewhere", "keepdim", "[..., None]", "none"],
 )
-def test_a_shape_error_where_no_operand_lost_an_axis_names_nothing(fn):
-    assert _hint_for(fn, torch.rand(2, 3, 5)) is None
+def test_a_shape_error_keepdim_would_not_mend_names_nothing(fn, reference):
+    assert _hint_for(fn, reference, torch.rand(2, 3, 3, 5)) is None
 
 
 def test_an_error_that_is_not_about_shapes_names_nothing_and_is_not_re_run():
@@ -171,7 +187,7 @@ def test_an_error_that_is_not_about_shapes_names_nothing_and_is_not_re_run():
         calls.append(1)
         return x / x.sum(-1) if len(calls) > 1 else x[99]  # only the re-run would lose an axis
 
-    hint = _hint_for(fn, torch.rand(2, 3))
+    hint = _hint_for(fn, _normalised, torch.rand(2, 3))
     assert hint is None and len(calls) == 1
 
 
@@ -238,10 +254,17 @@ def test_the_call_is_re_run_at_most_once_per_verdict():
         return False
 
     refused = Mistake(hint="REFUSED", compute=None, error=r"must match", failed_at=refuses)
-    result = check_function(counted, _reference, [(torch.rand(2, 3),)], name="f", mistakes=[refused, refused])
+    cases = [(torch.rand(2, 3),)]
+    result = check_function(counted, _normalised, cases, name="f", mistakes=[refused, refused])
     assert result.status == WRONG and "has no keepdim=True" in result.message, result.message
-    assert len(calls) == 2  # the check's call and one re-run, shared by both mistakes and lost_axis
+    # The check's call, one re-run shared by both mistakes and lost_axis, one run with keepdim.
+    assert len(calls) == 3
     assert len(asked) == 2 and asked[0] is asked[1]
+
+
+def test_where_keepdim_does_not_give_the_reference_answer_the_plain_raised_stays():
+    result = check_function(lambda x: x / x.sum(-1), _reference, [(torch.rand(2, 3),)], name="f")
+    assert result.status == ERROR and "keepdim" not in result.message, result.message
 
 
 def test_a_re_run_out_of_time_names_nothing(monkeypatch):
@@ -257,3 +280,72 @@ def test_a_re_run_out_of_time_names_nothing(monkeypatch):
     result = check_function(fails_then_never_ends, _reference, [(torch.rand(2, 3),)], name="f")
     assert result.status == ERROR and " raised RuntimeError on input #1" in result.message, result.message
     assert "keepdim" not in result.message and len(calls) == 2
+
+
+# --- Review R8: a reduction right to drop its axis (or over the wrong axis), another operand wrong ---
+
+
+def _cached_values_without_the_weights_axis(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], 2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], 2)
+    scores = (q * keys).sum(-1) / math.sqrt(q.shape[-1])  # (B, h, t+1): the dot products, right
+    weights = scores.softmax(-1)
+    return (weights * values).sum(-2, keepdim=True), keys, values  # needs weights[..., None]
+
+
+def _cached_weights_unsqueezed_at_the_wrong_place(q, k_new, v_new, past_k, past_v):
+    keys = k_new if past_k is None else torch.cat([past_k, k_new], 2)
+    values = v_new if past_v is None else torch.cat([past_v, v_new], 2)
+    weights = ((q * keys).sum(-1) / math.sqrt(q.shape[-1])).softmax(-1)
+    return (weights.unsqueeze(-2) * values).sum(-2, keepdim=True), keys, values
+
+
+def _loss_one_hot_not_summed(model, src, trg, pad_id):
+    logits, labels = model(src, trg[:, :-1]), trg[:, 1:]
+    picked = logits * torch.nn.functional.one_hot(labels, logits.shape[-1])  # .sum(-1) forgotten
+    return (logits.logsumexp(-1) - picked)[labels != pad_id].mean()
+
+
+def _loss_divided_by_the_mask_not_its_sum(model, src, trg, pad_id):
+    logits, labels = model(src, trg[:, :-1]), trg[:, 1:]
+    nll = -logits.log_softmax(-1).gather(-1, labels[..., None]).squeeze(-1)
+    mask = (labels != pad_id).float()
+    return ((nll * mask).sum(-1) / mask).mean()  # mask.sum(-1) forgotten
+
+
+def _loss_mask_with_an_extra_axis(model, src, trg, pad_id):
+    logits, labels = model(src, trg[:, :-1]), trg[:, 1:]
+    nll = logits.logsumexp(-1) - logits.gather(-1, labels[..., None]).squeeze(-1)
+    mask = (labels != pad_id)[..., None].float()  # (B, T, 1): the mistake
+    return (nll * mask).sum() / mask.sum()
+
+
+def _loss_log_softmax_over_the_positions(model, src, trg, pad_id):
+    logits, labels = model(src, trg[:, :-1]), trg[:, 1:]
+    log_probs = logits - logits.logsumexp(1)  # over the positions, not the vocabulary
+    return -log_probs.gather(-1, labels[..., None]).squeeze(-1)[labels != pad_id].mean()
+
+
+def _multi_head_sum_over_the_heads(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    q, k, v = (t.view(b, length, num_heads, -1).transpose(1, 2) for t in (x @ w_q, x @ w_k, x @ w_v))
+    e = (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).exp()
+    return (e / e.sum(1) @ v).transpose(1, 2).reshape(b, length, d_model) @ w_o
+
+
+@pytest.mark.parametrize(
+    ("name", "answer"),
+    [
+        ("cached_attention_step", _cached_values_without_the_weights_axis),
+        ("cached_attention_step", _cached_weights_unsqueezed_at_the_wrong_place),
+        ("teacher_forcing_loss", _loss_one_hot_not_summed),
+        ("teacher_forcing_loss", _loss_divided_by_the_mask_not_its_sum),
+        ("teacher_forcing_loss", _loss_mask_with_an_extra_axis),
+        ("teacher_forcing_loss", _loss_log_softmax_over_the_positions),
+        ("multi_head_attention", _multi_head_sum_over_the_heads),
+    ],
+    ids=lambda v: getattr(v, "__name__", v),
+)
+def test_keepdim_is_not_named_where_it_would_not_mend_the_answer(name, answer):
+    result = exercise(name).check(answer)
+    assert not result.passed and "has no keepdim=True, so the axis" not in result.message, result.message

@@ -47,6 +47,16 @@ class Failure:
     reduced: list[torch.Tensor] = field(default_factory=list)  # one axis short, keepdim off
     reduced_by: list[str] = field(default_factory=list)  # the reduction that made each ("sum")
     keepdim_shapes: list[set[torch.Size]] = field(default_factory=list)  # each: keepdim's shape(s)
+    reduced_at: list[int] = field(default_factory=list)  # each: which reduction call made it (0, 1, …)
+    reduced_dims: list[object] = field(default_factory=list)  # each: the dim it was given (-1), or None
+
+
+@dataclass
+class Outcome:
+    """A recorded call: what it returned, or the ``Failure`` of the error that escaped it."""
+
+    value: object = None
+    failure: Failure | None = None
 
 
 def _name(func) -> str:
@@ -77,9 +87,19 @@ def _one_axis_short(name: str, args: tuple, out: object) -> torch.Tensor | None:
     return first if first.dim() == args[0].dim() - 1 else None
 
 
-def _axis_restored(given: torch.Size, short: torch.Size) -> set[torch.Size]:
+def _dim(name: str, args: tuple, kwargs: dict) -> object:
+    """The dim a reduction was given, by keyword or as its first argument after the tensor
+    (norm's second: x.norm(2, -1))."""
+    after = 2 if name == "norm" else 1
+    return kwargs.get("dim", args[after] if len(args) > after else None)
+
+
+def _axis_restored(given: torch.Size, short: torch.Size, dim: object = None) -> set[torch.Size]:
     """The shapes keepdim would have given: ``given`` with a 1 where an axis was lost to make
-    ``short``, (B, L, 1) for a sum of (B, L, V) over dim=-1."""
+    ``short``, (B, L, 1) for a sum of (B, L, V) over dim=-1 (where the dim is not an int, every
+    place that fits: (1, L) and (L, 1) for a square matrix)."""
+    if isinstance(dim, int) and not isinstance(dim, bool) and -len(given) <= dim < len(given):
+        return {torch.Size((*given[: dim % len(given)], 1, *given[dim % len(given) + 1 :]))}
     return {
         torch.Size((*given[:i], 1, *given[i + 1 :]))
         for i in range(len(given))
@@ -89,16 +109,23 @@ def _axis_restored(given: torch.Size, short: torch.Size) -> set[torch.Size]:
 
 class _Recorder(TorchFunctionMode):
     """While on, records every torch function that raises (the error with its ``Failure``) and
-    the axis-losing reductions made so far; ``failure_of`` picks the one that escaped."""
+    the axis-losing reductions made so far; ``failure_of`` picks the one that escaped. The
+    reduction calls numbered in ``keep`` (0 for the first reduction called) keep their axis."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: frozenset[int] = frozenset()) -> None:
         super().__init__()
         self.failure = Failure()  # the reductions recorded so far (``reduced``, ``reduced_by``)
         self.raises: list[tuple[BaseException, Failure]] = []
+        self.keep, self.calls = keep, 0  # the reductions to give keepdim=True; those called so far
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = _name(func)
+        at = None
+        if name in REDUCTIONS:
+            at, self.calls = self.calls, self.calls + 1
+            if at in self.keep:
+                kwargs = {**kwargs, "keepdim": True}
         try:
             out = func(*args, **kwargs)
         except Exception as err:
@@ -106,10 +133,9 @@ class _Recorder(TorchFunctionMode):
             # the learner may catch it and go on, so every error is kept with its own record.
             if not any(seen is err for seen, _ in self.raises):
                 was, operands = self.failure, _tensors(args, kwargs)
-                made = (list(was.reduced), list(was.reduced_by), list(was.keepdim_shapes))  # before it
-                self.raises.append((err, Failure(name, tuple(args), operands, dict(kwargs), *made)))
+                self.raises.append((err, _so_far(was, Failure(name, tuple(args), operands, dict(kwargs)))))
             raise
-        self._record(name, tuple(args), _tensors(args, kwargs), out)
+        self._record(name, tuple(args), kwargs, out, at)
         return out
 
     def failure_of(self, escaped: BaseException) -> Failure:
@@ -125,24 +151,20 @@ class _Recorder(TorchFunctionMode):
             for seen, failure in self.raises:
                 if seen is error:
                     return failure
-        was = self.failure
-        return Failure(
-            reduced=list(was.reduced),
-            reduced_by=list(was.reduced_by),
-            keepdim_shapes=list(was.keepdim_shapes),
-        )
+        return _so_far(self.failure, Failure())
 
-    def _record(self, name: str, args: tuple, operands: tuple, out: object) -> None:
+    def _record(self, name: str, args: tuple, kwargs: dict, out: object, at: int | None) -> None:
         """Keeps ``out`` where a reduction lost an axis to make it, or where it carries on such a
         result without the axis put back where keepdim puts it: sqrt(var + eps), same shape;
         x.mean(-1)[..., None, :], (B, 1, L) where keepdim gives (B, L, 1)."""
         short = _one_axis_short(name, args, out)
         if short is not None:
-            self._keep(short, name, _axis_restored(args[0].shape, short.shape))
+            dim = _dim(name, args, kwargs)
+            self._keep(short, i=None, made=(name, _axis_restored(args[0].shape, short.shape, dim), at, dim))
             return
         if not isinstance(out, torch.Tensor) or not self.failure.reduced:
             return
-        for op in operands:
+        for op in _tensors(args, kwargs):
             for i, reduced in enumerate(self.failure.reduced):
                 if op is not reduced:
                     continue
@@ -150,31 +172,59 @@ class _Recorder(TorchFunctionMode):
                 restored = self.failure.keepdim_shapes[i]
                 moved = out.numel() == op.numel() and out.shape not in restored
                 if same_shape or moved:
-                    self._keep(out, self.failure.reduced_by[i], restored)
+                    self._keep(out, i=i)
                     return
 
-    def _keep(self, tensor: torch.Tensor, by: str, restored: set[torch.Size]) -> None:
-        self.failure.reduced.append(tensor)
-        self.failure.reduced_by.append(by)
-        self.failure.keepdim_shapes.append(restored)
+    def _keep(self, tensor: torch.Tensor, i: int | None, made: tuple = ()) -> None:
+        """Records ``tensor`` as one axis short: carried on from reduced tensor ``i``, or ``made``
+        by a reduction (its name, keepdim's shapes, its call number, its dim)."""
+        was = self.failure
+        if i is not None:
+            made = (was.reduced_by[i], was.keepdim_shapes[i], was.reduced_at[i], was.reduced_dims[i])
+        by, restored, at, dim = made
+        was.reduced.append(tensor)
+        was.reduced_by.append(by)
+        was.keepdim_shapes.append(restored)
+        was.reduced_at.append(at)
+        was.reduced_dims.append(dim)
 
 
-def rerun(fn: Callable, case: tuple, seed: int | None = None) -> Failure | None:
+def _so_far(was: Failure, into: Failure) -> Failure:
+    """``into`` with copies of the reductions ``was`` recorded (those made before it raised)."""
+    into.reduced, into.reduced_by = list(was.reduced), list(was.reduced_by)
+    into.keepdim_shapes, into.reduced_at, into.reduced_dims = (
+        list(was.keepdim_shapes),
+        list(was.reduced_at),
+        list(was.reduced_dims),
+    )
+    return into
+
+
+def run(
+    fn: Callable, case: tuple, seed: int | None = None, keep: frozenset[int] = frozenset()
+) -> Outcome | None:
     """``fn`` on a fresh copy of ``case``, recorded, under a forked random state (seeded with
-    ``seed``, as the check's call was) and the time limit: where it raised, the ``Failure`` of
-    what escaped; None where it returned (it failed at random) or ran out of time."""
-    recorder = _Recorder()
+    ``seed``, as the check's call was) and the time limit, the reduction calls numbered in
+    ``keep`` made with keepdim=True: what it returned, or the ``Failure`` of what escaped it;
+    None where it ran out of time (stopped part way: where it would have failed is unknown)."""
+    recorder = _Recorder(keep)
     try:
         with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S):
             if seed is not None:
                 torch.default_generator.manual_seed(seed)
             with recorder:
-                fn(*fresh(case))
-    except TookTooLong:  # stopped part way: where it would have failed is unknown
+                value = fn(*fresh(case))
+    except TookTooLong:
         return None
     except (Exception, SystemExit) as escaped:
-        return recorder.failure_of(escaped)
-    return None
+        return Outcome(failure=recorder.failure_of(escaped))
+    return Outcome(value=value)
+
+
+def rerun(fn: Callable, case: tuple, seed: int | None = None) -> Failure | None:
+    """``run``'s ``Failure``: None where the call returned (it failed at random) or ran out of time."""
+    outcome = run(fn, case, seed)
+    return None if outcome is None else outcome.failure
 
 
 def failed_in(failure: Failure, *names: str) -> bool:

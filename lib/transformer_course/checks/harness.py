@@ -31,7 +31,7 @@ import torch
 
 from .cases import fresh, randn
 from .describe import describe_difference, same
-from .failure import Failure, rerun
+from .failure import Failure, rerun, run
 from .gradients import GradientWarning, without_gradients
 from .in_place import changed_arguments, in_place_warning
 from .lost_axis import lost_axis_hint
@@ -192,9 +192,17 @@ class _Run:
         hint = (
             _known_error(err, self.mistakes, failing, case)
             or _signature_error(err, self.learner_name)
-            or (self.lost_axes and lost_axis_hint(err, failing))
+            or (self.lost_axes and lost_axis_hint(err, failing, partial(self._kept, case)))
         )
         return Result(WRONG, f"{hint} ({raised})") if hint else Result(ERROR, raised)
+
+    def _kept(self, case: tuple, keep: frozenset[int]) -> bool | Failure | None:
+        """The learner's call with keepdim=True on the reductions numbered in ``keep``: True if it
+        then gives the reference's answer, the Failure where it raised (None: out of time)."""
+        outcome = run(self.learner_fn, case, self.seed, keep)
+        if outcome is None or outcome.failure is not None:
+            return None if outcome is None else outcome.failure
+        return same(outcome.value, self.call(self.reference_fn, case), self.atol)
 
     def _check(self, case: tuple, number: int) -> Result | None:
         try:
