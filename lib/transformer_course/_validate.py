@@ -16,6 +16,11 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+try:
+    import resource  # Unix only: the address-space limit (ulimit -v)
+except ImportError:  # Windows
+    resource = None
+
 
 def tensor(
     name: str, x: object, *, ndim: int | tuple[int, ...] | None = None, floating: bool | None = None
@@ -23,6 +28,7 @@ def tensor(
     """Check that ``x`` is a tensor with ``ndim`` dimensions (one of, if a tuple)."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    dense(name, x)
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim
         if x.dim() not in allowed:
@@ -32,6 +38,16 @@ def tensor(
         raise ValueError(f"{name} must hold floating-point numbers, got dtype {x.dtype}")
     if floating is False and (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool):
         raise ValueError(f"{name} must hold integer ids, got dtype {x.dtype}")
+    return x
+
+
+def dense(name: str, x: torch.Tensor) -> torch.Tensor:
+    """A tensor of the ordinary layout: a sparse one (COO, CSR …) fails deep inside torch at the
+    first reshape, mask or min ("reshape is not implemented for sparse tensors")."""
+    if x.layout != torch.strided:
+        raise ValueError(
+            f"{name} must be a dense tensor (layout torch.strided), got {x.layout}: call {name}.to_dense()"
+        )
     return x
 
 
@@ -286,7 +302,7 @@ def bool_mask(name: str, mask: object) -> torch.Tensor:
         if isinstance(mask, torch.Tensor) and mask.is_floating_point():
             hint = f" ({_float_mask_hint(name, mask)})"
         raise ValueError(f"{name} must be a bool tensor (True = may attend), got {got}{hint}")
-    return mask
+    return dense(name, mask)
 
 
 def dim_index(name: str, dim: object, ndim: int) -> int:
@@ -476,6 +492,7 @@ def instance(name: str, value: object, kind: type, what: str = "") -> object:
 def stored(name: str, x: torch.Tensor) -> torch.Tensor:
     """A tensor whose values can be read: a meta tensor (a shape without data) would fail
     inside torch at the first ``.item()`` with "cannot be called on meta tensors"."""
+    dense(name, x)
     if x.is_meta:
         raise ValueError(f"{name} must hold data, got a meta tensor of shape {tuple(x.shape)}")
     return x
@@ -492,6 +509,18 @@ def _read_memory_bytes() -> int:
 # os.sysconf (a mask's check of its size broke the graph of every model).
 _MEMORY_BYTES = _read_memory_bytes()
 
+# Where Linux says what is left (names, so that tests can point them at files of their own).
+_MEMINFO = "/proc/meminfo"
+_SELF_CGROUP = "/proc/self/cgroup"
+_SELF_STATUS = "/proc/self/status"
+_CGROUP_ROOT = "/sys/fs/cgroup"
+# A size under this is taken without reading anything: a layer checks its sizes at every call,
+# and a quarter GiB is far below what any machine has left: reading costs ~0.1 ms, filling it ~50.
+_READ_FROM = 2**28
+# cgroup v2 and v1's memory controller: the limit, the usage, the page cache the kernel can drop.
+_V2_FILES = ("memory.max", "memory.current", "inactive_file")
+_V1_FILES = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+
 
 def memory_bytes() -> int:
     """This machine's memory in bytes (0 where the system does not say)."""
@@ -499,21 +528,108 @@ def memory_bytes() -> int:
 
 
 def fits_in_memory(sizes: str, numel: int, *, bytes_each: int = 4) -> None:
-    """Refuse, before torch tries, a tensor of ``numel`` values that could never fit in this
-    machine's memory: torch's own error names no argument ("DefaultCPUAllocator: can't
-    allocate memory"), or the machine swaps until it stops answering. ``sizes`` names the
-    arguments that set the size, e.g. "vocab_size × d_model"."""
-    need, have = numel * bytes_each, memory_bytes()
-    if have and need > have:
+    """Refuse, before torch tries, a tensor of ``numel`` values that this process cannot get:
+    torch's own error names no argument ("DefaultCPUAllocator: can't allocate memory"), or a
+    size under the machine's total but over what is left fills the machine, which swaps until it
+    stops answering (AddNorm(2**31): 16 GiB of a shared 23.5 GiB). ``sizes`` names the arguments
+    that set the size, e.g. "vocab_size × d_model"."""
+    need = numel * bytes_each
+    if need < _READ_FROM:
+        return
+    total = memory_bytes() or None
+    # A file read cannot be traced: while compiling, the total alone decides (as it always did).
+    free = total if torch.compiler.is_compiling() else _available_bytes(total)
+    if free is not None and need > free:
         # Beyond a float's range, "{:,}" of thousands of digits fails: said as a power of two.
         count = (
             f"{numel:,} values ({need / 2**30:,.1f} GiB)"
             if need < 2**1000
             else f"over 2**{numel.bit_length() - 1} values"
         )
-        raise ValueError(
-            f"{sizes} must be smaller: {count} do not fit in this machine's memory ({have / 2**30:.1f} GiB)"
-        )
+        have = f"{free / 2**30:.1f} GiB"
+        if free != total:
+            have += " available now" + (f", of {total / 2**30:.1f} GiB" if total else "")
+        raise ValueError(f"{sizes} must be smaller: {count} do not fit in this machine's memory ({have})")
+
+
+def _available_bytes(total: int | None) -> int | None:
+    """What this process can allocate now: the least of the machine's ``total``, MemAvailable,
+    the room each of its cgroups leaves and its address-space limit (RLIMIT_AS). A reading
+    that fails is left out (macOS has none of them: the total decides); None if none is known."""
+    readings = [total, _meminfo_available(), *_cgroup_rooms(total), _address_space_left()]
+    known = [r for r in readings if r is not None]
+    return min(known) if known else None
+
+
+def _meminfo_available() -> int | None:
+    """MemAvailable in /proc/meminfo: what can be allocated without swapping, page cache included."""
+    return _field_bytes(_MEMINFO, "MemAvailable:", 1024)
+
+
+def _field_bytes(path: str, key: str, unit: int) -> int | None:
+    """The number after ``key`` on its line of the file at ``path``, times ``unit``; None if unread."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1]) * unit
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_rooms(total: int | None) -> list[int]:
+    """The room each cgroup of this process leaves, its own and each parent's (a parent's limit
+    holds for all its children): the limit less the usage, the inactive page cache given back
+    (the kernel drops it before it refuses memory; the kubelet counts a working set so). A
+    limit of at least the machine's ``total`` limits nothing: its usage is not read."""
+    rooms = []
+    for directory, (limit_file, usage_file, cache_key) in _cgroup_dirs():
+        try:
+            with open(os.path.join(directory, limit_file)) as f:
+                limit = f.read().strip()
+            if limit == "max" or (total and int(limit) >= total):  # v1 says "none" with 2**63 - 4096
+                continue
+            with open(os.path.join(directory, usage_file)) as f:
+                usage = int(f.read())
+        except (OSError, ValueError):
+            continue  # not there (a host path inside a container) or unreadable
+        cache = _field_bytes(os.path.join(directory, "memory.stat"), cache_key + " ", 1) or 0
+        rooms.append(max(0, int(limit) - max(0, usage - cache)))
+    return rooms
+
+
+def _cgroup_dirs() -> list[tuple[str, tuple[str, str, str]]]:
+    """(directory, its files) of this process's memory cgroups from /proc/self/cgroup: v2's line
+    "0::/path", v1's "N:memory:/path" (under memory/), each followed by its parents up to the root."""
+    try:
+        with open(_SELF_CGROUP) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if controllers == "" and line.startswith("0:"):
+            base, files = _CGROUP_ROOT, _V2_FILES
+        elif "memory" in controllers.split(","):
+            base, files = os.path.join(_CGROUP_ROOT, "memory"), _V1_FILES
+        else:
+            continue
+        parts = [p for p in path.split("/") if p]
+        found += [(os.path.join(base, *parts[:depth]), files) for depth in range(len(parts), -1, -1)]
+    return found
+
+
+def _address_space_left() -> int | None:
+    """RLIMIT_AS (ulimit -v) less the address space this process already maps; None unlimited."""
+    if resource is None:
+        return None
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit == resource.RLIM_INFINITY:
+        return None
+    mapped = _field_bytes(_SELF_STATUS, "VmSize:", 1024)
+    return None if mapped is None else max(0, limit - mapped)
 
 
 def takes(name: str, model: object, args: int, what: str) -> None:

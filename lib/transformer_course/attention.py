@@ -67,6 +67,8 @@ def scaled_dot_product_attention(
     each row summing to 1 (a row whose keys are all masked gets zeros, as in PyTorch),
     or None when ``need_weights=False`` (the fused path). ``causal=True`` lets query i
     see keys 0 … i only, as ``masks.causal_mask(L)`` would (with ``mask``: both apply).
+    The mask's last two dimensions are (Lq, Lk): a (B, Lk) padding mask is given as
+    ``keep[:, None, :]`` for q (B, Lq, d_k), ``keep[:, None, None, :]`` for q (B, h, Lq, d_k).
     """
     inputs.check_qk(q, k)
     _validate.tensor("v", v, floating=True)
@@ -180,6 +182,9 @@ class SingleHeadAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         context = x if context is None else context
         inputs.check_sequences(self.d_model, self.w_q.weight, x=x, context=context)
+        if mask is not None:  # here, where the message can name x and context (not q and k)
+            scores = (x.shape[0], x.shape[1], context.shape[1])  # (B, Lq, Lk)
+            inputs.check_mask(mask, scores, x.device, inputs=("x", "context"))
         q, k, v = self.w_q(x), self.w_k(context), self.w_v(context)
         return scaled_dot_product_attention(q, k, v, mask)
 
@@ -267,12 +272,17 @@ class MultiHeadAttention(nn.Module):
         mask: bool, True = may attend, shaped (Lq, Lk), (B, Lq, Lk) (the same for every head),
         (B·h, Lq, Lk) as ``nn.MultiheadAttention``'s attn_mask (row b·h + i: batch b's head i;
         read so when h > 1, as a (B, Lq, Lk) mask has B rows) or (B, 1|h, 1|Lq, Lk).
+        A 2-D mask is always (Lq, Lk): a (B, Lk) padding mask, as ``nn.MultiheadAttention``'s
+        key_padding_mask holds one (there True = blocked), must be given as
+        ``keep[:, None, None, :]`` (B, 1, 1, Lk), with keep = ~key_padding_mask (or
+        ``masks.padding_mask(ids, pad_id)``); given as it is, it is read per query row when
+        B == Lq, without an error.
         causal: query i sees keys 0 … i only (with ``mask``, both apply).
         """
         key = query if key is None else key
         value = key if value is None else value
         self._check_inputs(query, key, value)
-        mask = self._mask_for_scores(mask, query, key)
+        mask = self._mask_for_scores(mask, query, key, names=("query", "key"))
         _validate.boolean("causal", causal)
         _validate.boolean("need_weights", need_weights)
         return self._attend(query, key, value, mask, need_weights=need_weights, causal=causal)
@@ -295,9 +305,10 @@ class MultiHeadAttention(nn.Module):
         widths = {"key": (self.kdim, "kdim"), "value": (self.vdim, "vdim")}
         inputs.check_sequences(self.d_model, self.q_proj.weight, widths, query=query, key=key, value=value)
 
-    def _mask_for_scores(self, mask, query, key, name="mask"):
+    def _mask_for_scores(self, mask, query, key, name="mask", names=None):
         """Checks ``mask`` (called ``name`` in the message) against the scores (B, h, Lq, Lk)
-        of query and key."""
+        of query and key. ``names`` names query and key where one is empty; by default as the
+        layers and stacks call them: x, and x (self-attention) or memory."""
         if mask is None:
             return None
         b, h = query.shape[0], self.num_heads
@@ -308,7 +319,8 @@ class MultiHeadAttention(nn.Module):
             else:
                 mask = mask.unsqueeze(1)  # (B, Lq, Lk) → (B, 1, Lq, Lk): same mask for every head
         shape = (b, h, query.shape[1], key.shape[1])
-        inputs.check_mask(mask, shape, query.device, name)
+        names = names or ("x", "x" if key is query else "memory")
+        inputs.check_mask(mask, shape, query.device, name, names)
         return mask
 
     def _attend(self, query, key, value, mask=None, *, need_weights=True, causal=False):
@@ -366,7 +378,8 @@ class MultiHeadAttention(nn.Module):
                 )
         _check_room("x", t, x.shape[1], cache.max_len)
         if mask is not None:
-            inputs.check_mask(mask, (x.shape[0], self.num_heads, x.shape[1], t + x.shape[1]), x.device)
+            shape = (x.shape[0], self.num_heads, x.shape[1], t + x.shape[1])
+            inputs.check_mask(mask, shape, x.device, inputs=("x", "x"))
 
     def _attend_cached(self, x, cache, layer, mask=None, *, need_weights=False):
         """``forward_cached`` on inputs already checked (``_check_cached``)."""

@@ -75,8 +75,14 @@ def check_scale(scale: float | None) -> float | None:
 
 
 def check_mask(
-    mask: torch.Tensor, scores_shape: tuple[int, ...], device: torch.device, name: str = "mask"
+    mask: torch.Tensor,
+    scores_shape: tuple[int, ...],
+    device: torch.device,
+    name: str = "mask",
+    inputs: tuple[str, str] = ("q", "k"),
 ) -> None:
+    """``mask`` (called ``name``) broadcasts to the scores (..., Lq, Lk); ``inputs`` names the
+    arguments that give Lq and Lk, blamed when one of them is empty and the mask is not."""
     _validate.bool_mask(name, mask)
     _validate.same_device(name, mask, device, "q")
     # The mask must broadcast *to* the scores (each of its dimensions 1 or the scores'): one
@@ -84,10 +90,28 @@ def check_mask(
     # broadcast shape").
     fits = all(m == s or m == 1 for m, s in zip(reversed(mask.shape), reversed(scores_shape)))
     if mask.dim() > len(scores_shape) or not fits:
-        raise ValueError(
+        problem = (
             f"{name} of shape {tuple(mask.shape)} does not broadcast to the "
             f"scores' shape {tuple(scores_shape)} (..., Lq, Lk)"
         )
+        raise ValueError(_empty_input(mask, scores_shape, name, inputs) + problem)
+
+
+def _empty_input(
+    mask: torch.Tensor, scores_shape: tuple[int, ...], name: str, inputs: tuple[str, str]
+) -> str:
+    """Where an empty query (Lq = 0) or key (Lk = 0) meets a mask made for a real length, the
+    input is what is wrong, not the mask: "x is empty … while mask was made for Lq = 4". The
+    no-mask path takes an empty input (an empty output), and so does a mask that broadcasts
+    to it (0 or 1 in that place)."""
+    for dim, what, given in ((-2, "Lq", inputs[0]), (-1, "Lk", inputs[1])):
+        if scores_shape[dim] == 0 and mask.dim() >= -dim and mask.shape[dim] > 1:
+            return (
+                f"{given} is empty (no positions: {what} = 0) while {name} was made for "
+                f"{what} = {mask.shape[dim]}; give a non-empty {given}, or a {name} of size 0 or 1 "
+                f"there: "
+            )
+    return ""
 
 
 def check_sequences(

@@ -3,6 +3,11 @@
 One convention in the whole course: a boolean mask is True where a query MAY attend
 to a key, as in ``F.scaled_dot_product_attention``. ``nn.MultiheadAttention`` and
 ``nn.Transformer`` use the opposite (True = blocked): ``to_blocked`` converts.
+
+A 2-D mask means (Lq, Lk). A (B, Lk) padding mask, as ``nn.MultiheadAttention``'s
+key_padding_mask, is given to attention as (B, 1, 1, Lk): ``padding_mask`` makes it so,
+or ``keep[:, None, None, :]`` with keep = ~key_padding_mask. Given as (B, Lk) it would be
+read as one row per query, silently when B == Lq.
 """
 
 from __future__ import annotations

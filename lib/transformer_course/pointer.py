@@ -43,6 +43,11 @@ class PronounPointer(nn.Module):
 
     def forward(self, ids: torch.Tensor, it_pos: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
         _validate.tensor("ids", ids, ndim=2, floating=False)
+        if ids.shape[1] == 0 and ids.shape[0]:  # else it_pos is blamed: "positions in [0, 0)"
+            raise ValueError(
+                'ids must hold at least one token per sentence (a sentence with "it"), '
+                f"got shape {tuple(ids.shape)}"
+            )
         _validate.tensor("it_pos", it_pos, ndim=1, floating=False)
         _validate.stored("it_pos", it_pos)  # its values are read below
         _validate.index_dtype("it_pos", it_pos)  # uint8 would index as a mask of rows
