@@ -25,7 +25,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, partial
-from pathlib import Path
 
 import torch
 
@@ -40,7 +39,7 @@ from .records import Exercise, Mistake
 from .result import CHECK_COLOURS, ERROR, NOT_ATTEMPTED, PASSED, THEME_COLOURS, WRONG, Result
 from .side_effects import changed_in_training_mode, changed_states, side_effect_warning
 from .time_limit import LIMIT_S, TookTooLong, time_limit
-from .wording import own_name, torch_refused
+from .wording import own_name, signature_error, torch_refused
 
 # Kept importable from here, where chapters, tests and the exercise modules import them.
 __all__ = [
@@ -191,7 +190,7 @@ class _Run:
         failing = cache(partial(rerun, self.learner_fn, case, self.seed))
         hint = (
             _known_error(err, self.mistakes, failing, case)
-            or _signature_error(err, self.learner_name)
+            or signature_error(err, self.learner_name)
             or (self.lost_axes and lost_axis_hint(err, failing, partial(self._kept, case)))
         )
         return Result(WRONG, f"{hint} ({raised})") if hint else Result(ERROR, raised)
@@ -253,24 +252,6 @@ class _Run:
             except (*LEARNER_ERRORS, TookTooLong):
                 continue
         return None
-
-
-def _signature_error(err: Exception, name: str) -> str | None:
-    """The hint for a function that cannot even be called with the checker's arguments (its
-    parameters were renamed away, removed or added): the TypeError raised by the call itself,
-    not by code inside the function."""
-    tb = err.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    # Raised where the checker calls the function, not inside it: the innermost frame is ours.
-    in_checker = tb is not None and Path(tb.tb_frame.f_code.co_filename).parent == Path(__file__).parent
-    calling = re.search(r"positional argument|required positional|unexpected keyword", str(err))
-    if not isinstance(err, TypeError) or not calling or not in_checker:
-        return None
-    return (
-        f"{name} cannot be called the way the exercise defines it: keep the parameters of the "
-        "starter cell, in the same order (give any extra one a default value)."
-    )
 
 
 def _known_error(

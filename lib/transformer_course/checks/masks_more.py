@@ -8,7 +8,7 @@ import torch
 
 from . import masks_learners as learner
 from .describe import same
-from .failure import reduced_away
+from .failure import Failure
 from .harness import Mistake
 
 
@@ -212,6 +212,18 @@ NORMALISING_MISTAKES = (
     ),
 )
 
+
+def _a_row_reduced_away(failure: Failure, case: tuple) -> bool:
+    """An operand of the broadcast that failed is a reduction over the last axis of a (B, L, ·)
+    tensor (weights.sum(-1), s.max(-1).values), or carried on from one: keepdim gives it
+    (B, L, 1), the fix the hint names. A right count of the real tokens, (ids != pad_id).sum(-1),
+    is (B,) and keepdim's (B, 1) fits no better: not this mistake (review R8)."""
+    row_axis_kept = torch.Size((*case[0].shape[:-1], 1))  # (B, L, 1)
+    found = zip(failure.reduced, failure.keepdim_shapes, strict=True)
+    rows = [short for short, restored in found if row_axis_kept in restored]
+    return any(op is short for op in failure.operands for short in rows)
+
+
 # Where it falls in ``masks.MISTAKES`` matters.
 KEEPDIM_MISTAKES = (  # before masks' mask that does not line up: both raise the same error
     Mistake(
@@ -222,8 +234,8 @@ KEEPDIM_MISTAKES = (  # before masks' mask that does not line up: both raise the
         "keepdim=True: weights.sum(dim=-1, keepdim=True), shape (B, L, 1).",
         compute=None,
         error=r"must match the size of tensor",
-        # The broadcast that failed took what a sum (a max) without keepdim returned.
-        failed_at=reduced_away,
+        # The broadcast that failed took what a row's sum (a max) without keepdim returned.
+        failed_at=_a_row_reduced_away,
         example=learner.renormalises_without_keepdim,
     ),
 )

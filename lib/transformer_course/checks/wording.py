@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 # What PyTorch says when it raises NotImplementedError itself: an operation it has no kernel
 # for ("log_softmax_lastdim_kernel_impl" not implemented for 'Long', Could not run 'aten::…').
@@ -34,3 +35,21 @@ def code_spans(text: str) -> str:
     """`code` in a message → <code>code</code>: in a notebook (and on a slide) the backticks
     would show as they are typed."""
     return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", text)
+
+
+def signature_error(err: Exception, name: str) -> str | None:
+    """The hint for a function that cannot even be called with the checker's arguments (its
+    parameters were renamed away, removed or added): the TypeError raised by the call itself,
+    not by code inside the function."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    # Raised where the checker calls the function, not inside it: the innermost frame is ours.
+    in_checker = tb is not None and Path(tb.tb_frame.f_code.co_filename).parent == Path(__file__).parent
+    calling = re.search(r"positional argument|required positional|unexpected keyword", str(err))
+    if not isinstance(err, TypeError) or not calling or not in_checker:
+        return None
+    return (
+        f"{name} cannot be called the way the exercise defines it: keep the parameters of the "
+        "starter cell, in the same order (give any extra one a default value)."
+    )
