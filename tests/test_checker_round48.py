@@ -142,7 +142,7 @@ def test_a_square_matrix_gives_the_one_shape_of_the_axis_reduced_and_a_max_its_v
         lambda s: s - s.max(-1).values, lambda s: s - s.amax(-1, keepdim=True), torch.rand(2, 3, 3)
     )
     assert hint.startswith("Your .max(dim=-1) has no keepdim=True") and "as a 1: (2, 3, 1)." in hint
-    assert hint.endswith(".max(dim=-1, keepdim=True).values.")
+    assert hint.endswith("reduce with .max(dim=-1, keepdim=True).")  # .values or m, _ = as they wrote
 
 
 def test_two_reductions_that_lost_their_axes_are_both_named():
@@ -349,3 +349,103 @@ def _multi_head_sum_over_the_heads(x, w_q, w_k, w_v, w_o, num_heads):
 def test_keepdim_is_not_named_where_it_would_not_mend_the_answer(name, answer):
     result = exercise(name).check(answer)
     assert not result.passed and "has no keepdim=True, so the axis" not in result.message, result.message
+
+
+# --- Review R9: a reduction is its call site (a helper called twice, a loop), found where it is ---
+
+
+def _total(t):
+    return t.sum(-1)
+
+
+def _loss_with_one_helper_for_both_sums(model, src, trg, pad_id):
+    logits, labels = model(src, trg[:, :-1]), trg[:, 1:]
+    log_probs = logits - _total(logits.exp()).log()  # needs keepdim
+    nll = -_total(log_probs * torch.nn.functional.one_hot(labels, logits.shape[-1]))  # must drop V
+    mask = (labels != pad_id).float()
+    return (nll * mask).sum() / mask.sum()
+
+
+def _multi_head_with_one_helper_for_both_sums(x, w_q, w_k, w_v, w_o, num_heads):
+    b, length, d_model = x.shape
+    q, k, v = (t.view(b, length, num_heads, -1).transpose(1, 2) for t in (x @ w_q, x @ w_k, x @ w_v))
+    e = (_total(q[..., :, None, :] * k[..., None, :, :]) / q.shape[-1] ** 0.5).exp()  # right
+    w = _total(e).reciprocal() * e  # needs keepdim, which would break the line above
+    return (w @ v).transpose(1, 2).reshape(b, length, d_model) @ w_o
+
+
+@pytest.mark.parametrize(
+    ("name", "answer"),
+    [
+        ("teacher_forcing_loss", _loss_with_one_helper_for_both_sums),
+        ("multi_head_attention", _multi_head_with_one_helper_for_both_sums),
+    ],
+    ids=["loss", "multi_head"],
+)
+def test_a_helper_right_at_one_call_and_wrong_at_the_other_is_not_named(name, answer):
+    # keepdim in the helper mends the first call and breaks the second: no advice makes it right.
+    result = exercise(name).check(answer)
+    assert not result.passed and "has no keepdim=True, so the axis" not in result.message, result.message
+
+
+def _softmax_of_a_dot_product_written_as_a_sum(q, k):
+    e = (q[..., :, None, :] * k[..., None, :, :]).sum(-1).exp()  # the scores: a right sum
+    return e / e.sum(-1)  # the axis lost
+
+
+def test_the_sum_under_the_fraction_is_tried_before_the_dot_product_its_numerator_came_from():
+    def reference(q, k):
+        return torch.softmax(q @ k.mT, dim=-1)
+
+    hint = _hint_for(
+        _softmax_of_a_dot_product_written_as_a_sum, reference, torch.rand(2, 3, 4), torch.rand(2, 3, 4)
+    )
+    assert hint.startswith("Your .sum(dim=-1) has no keepdim=True") and "next to (2, 3, 3)" in hint, hint
+
+
+def _rows_normalised_in_a_loop(x):
+    for _ in range(5):  # one site, five calls
+        x = x / x.sum(-1)
+    return x
+
+
+def _rows_normalised_five_times(x):
+    for _ in range(5):
+        x = x / x.sum(-1, keepdim=True)
+    return x
+
+
+@pytest.mark.parametrize(
+    ("fn", "reference", "written"),
+    [
+        (_rows_normalised_in_a_loop, _rows_normalised_five_times, ".sum(dim=-1)"),
+        (lambda e: e / e.sum(-1, False), _normalised, ".sum(dim=-1)"),  # keepdim given, as False
+        (lambda e: e / e.sum(axis=-1), _normalised, ".sum(dim=-1)"),
+        (lambda e: e / torch.sum(e, dim=(-1,)), _normalised, ".sum(dim=(-1,))"),
+    ],
+    ids=["loop", "keepdim False", "axis", "dim tuple"],
+)
+def test_a_loop_a_positional_keepdim_and_other_dims_are_named(fn, reference, written):
+    hint = _hint_for(fn, reference, torch.rand(2, 3, 5) + 0.5)
+    assert hint is not None and hint.startswith(f"Your {written} has no keepdim=True"), hint
+    assert hint.count(written) == 1 or "needs it too" not in hint  # one site, said once
+
+
+def test_an_in_place_division_is_called_a_division():
+    def divides_in_place(e):
+        e = e.clone()
+        e /= e.sum(-1)
+        return e
+
+    hint = _hint_for(divides_in_place, _normalised, torch.rand(2, 3, 5))
+    assert hint is not None and "the division (/) got shape (2, 3)" in hint, hint
+
+
+def test_the_learners_prints_show_once_not_at_every_run(capsys):
+    def prints(e):
+        print("shape", e.shape)
+        return e / e.sum(-1)
+
+    result = check_function(prints, _normalised, [(torch.rand(2, 3),)], name="f")
+    assert result.status == WRONG and "has no keepdim=True" in result.message, result.message
+    assert capsys.readouterr().out.count("shape") == 1

@@ -20,12 +20,15 @@ The predicates (``took``, ``lost_an_axis``, ``failed_in``, ``along``) read a ``F
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from torch.overrides import TorchFunctionMode
 
+from .call_sites import call_site, with_keepdim
 from .cases import fresh
 from .time_limit import LIMIT_S, TookTooLong, time_limit
 
@@ -47,7 +50,7 @@ class Failure:
     reduced: list[torch.Tensor] = field(default_factory=list)  # one axis short, keepdim off
     reduced_by: list[str] = field(default_factory=list)  # the reduction that made each ("sum")
     keepdim_shapes: list[set[torch.Size]] = field(default_factory=list)  # each: keepdim's shape(s)
-    reduced_at: list[int] = field(default_factory=list)  # each: which reduction call made it (0, 1, …)
+    reduced_at: list[object] = field(default_factory=list)  # each: its reduction's call site (call_sites)
     reduced_dims: list[object] = field(default_factory=list)  # each: the dim it was given (-1), or None
 
 
@@ -91,7 +94,7 @@ def _dim(name: str, args: tuple, kwargs: dict) -> object:
     """The dim a reduction was given, by keyword or as its first argument after the tensor
     (norm's second: x.norm(2, -1))."""
     after = 2 if name == "norm" else 1
-    return kwargs.get("dim", args[after] if len(args) > after else None)
+    return kwargs.get("dim", kwargs.get("axis", args[after] if len(args) > after else None))
 
 
 def _axis_restored(given: torch.Size, short: torch.Size, dim: object = None) -> set[torch.Size]:
@@ -110,22 +113,21 @@ def _axis_restored(given: torch.Size, short: torch.Size, dim: object = None) -> 
 class _Recorder(TorchFunctionMode):
     """While on, records every torch function that raises (the error with its ``Failure``) and
     the axis-losing reductions made so far; ``failure_of`` picks the one that escaped. The
-    reduction calls numbered in ``keep`` (0 for the first reduction called) keep their axis."""
+    reductions called at the sites in ``keep`` (``call_sites.call_site``) keep their axis."""
 
-    def __init__(self, keep: frozenset[int] = frozenset()) -> None:
+    def __init__(self, keep: frozenset = frozenset()) -> None:
         super().__init__()
         self.failure = Failure()  # the reductions recorded so far (``reduced``, ``reduced_by``)
         self.raises: list[tuple[BaseException, Failure]] = []
-        self.keep, self.calls = keep, 0  # the reductions to give keepdim=True; those called so far
+        self.keep = keep
+        self.index: dict[int, int] = {}  # id of a recorded tensor → its place in failure.reduced
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = _name(func)
-        at = None
-        if name in REDUCTIONS:
-            at, self.calls = self.calls, self.calls + 1
-            if at in self.keep:
-                kwargs = {**kwargs, "keepdim": True}
+        at = call_site() if name in REDUCTIONS else None
+        if at is not None and at in self.keep:
+            args, kwargs = with_keepdim(name, tuple(args), kwargs)
         try:
             out = func(*args, **kwargs)
         except Exception as err:
@@ -153,7 +155,7 @@ class _Recorder(TorchFunctionMode):
                     return failure
         return _so_far(self.failure, Failure())
 
-    def _record(self, name: str, args: tuple, kwargs: dict, out: object, at: int | None) -> None:
+    def _record(self, name: str, args: tuple, kwargs: dict, out: object, at: object) -> None:
         """Keeps ``out`` where a reduction lost an axis to make it, or where it carries on such a
         result without the axis put back where keepdim puts it: sqrt(var + eps), same shape;
         x.mean(-1)[..., None, :], (B, 1, L) where keepdim gives (B, L, 1)."""
@@ -165,15 +167,13 @@ class _Recorder(TorchFunctionMode):
         if not isinstance(out, torch.Tensor) or not self.failure.reduced:
             return
         for op in _tensors(args, kwargs):
-            for i, reduced in enumerate(self.failure.reduced):
-                if op is not reduced:
-                    continue
-                same_shape = out.shape == op.shape
-                restored = self.failure.keepdim_shapes[i]
-                moved = out.numel() == op.numel() and out.shape not in restored
-                if same_shape or moved:
-                    self._keep(out, i=i)
-                    return
+            i = self.index.get(id(op))
+            if i is None or op is not self.failure.reduced[i]:
+                continue
+            restored = self.failure.keepdim_shapes[i]
+            if out.shape == op.shape or (out.numel() == op.numel() and out.shape not in restored):
+                self._keep(out, i=i)
+                return
 
     def _keep(self, tensor: torch.Tensor, i: int | None, made: tuple = ()) -> None:
         """Records ``tensor`` as one axis short: carried on from reduced tensor ``i``, or ``made``
@@ -182,6 +182,7 @@ class _Recorder(TorchFunctionMode):
         if i is not None:
             made = (was.reduced_by[i], was.keepdim_shapes[i], was.reduced_at[i], was.reduced_dims[i])
         by, restored, at, dim = made
+        self.index[id(tensor)] = len(was.reduced)  # kept alive by was.reduced: the id stays its own
         was.reduced.append(tensor)
         was.reduced_by.append(by)
         was.keepdim_shapes.append(restored)
@@ -200,19 +201,17 @@ def _so_far(was: Failure, into: Failure) -> Failure:
     return into
 
 
-def run(
-    fn: Callable, case: tuple, seed: int | None = None, keep: frozenset[int] = frozenset()
-) -> Outcome | None:
+def run(fn: Callable, case: tuple, seed: int | None = None, keep: frozenset = frozenset()) -> Outcome | None:
     """``fn`` on a fresh copy of ``case``, recorded, under a forked random state (seeded with
-    ``seed``, as the check's call was) and the time limit, the reduction calls numbered in
-    ``keep`` made with keepdim=True: what it returned, or the ``Failure`` of what escaped it;
-    None where it ran out of time (stopped part way: where it would have failed is unknown)."""
+    ``seed``, as the check's call was) and the time limit, the reductions called at the sites in
+    ``keep`` made with keepdim=True, its prints not shown: what it returned, or the ``Failure``
+    of what escaped it; None where it ran out of time (where it would have failed is unknown)."""
     recorder = _Recorder(keep)
     try:
         with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S):
             if seed is not None:
                 torch.default_generator.manual_seed(seed)
-            with recorder:
+            with recorder, contextlib.redirect_stdout(io.StringIO()):  # its prints were shown once
                 value = fn(*fresh(case))
     except TookTooLong:
         return None

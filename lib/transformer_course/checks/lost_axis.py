@@ -15,6 +15,7 @@ var), that one keeps its axis too, up to ``MOST`` reductions.
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Callable
 
@@ -24,6 +25,7 @@ from .failure import Failure, lost_an_axis
 # not broadcast: the errors keepdim's 1 mends.
 BROADCAST = r"must match the size of tensor|must match the existing size|doesn't match the broadcast shape"
 MOST = 3  # reductions kept at most: a hand-written layer norm has two (mean, var), softmax one or two
+RUNS = 4  # runs of the learner's call with keepdim, at most, per verdict
 
 _OPS = {
     "div": "the division (/)",
@@ -34,82 +36,97 @@ _OPS = {
     "add": "the addition (+)",
     "mul": "the multiplication (*)",
 }
-_PICKS = ("max", "min")  # these return (values, indices): keepdim goes with .values
 
 
 def lost_axis_hint(
     err: BaseException,
     failing: Callable[[], Failure | None],
-    fixed: Callable[[frozenset[int]], bool | Failure | None],
+    fixed: Callable[[frozenset], bool | Failure | None],
 ) -> str | None:
     """The hint for a broadcast error raised where an operand had lost a reduction's axis, where
     keeping it makes the learner's call right, else None. ``failing()``: the check's one re-run
-    (None: it returned or ran out of time); ``fixed(keep)``: the call run with keepdim=True on the
-    reductions numbered in ``keep`` — True if it then gives the reference's answer, the Failure
-    where it raised, else False or None."""
+    (None: it returned or ran out of time); ``fixed(keep)``: the call run with keepdim=True on
+    the reductions called at the sites in ``keep`` — True if it then gives the reference's
+    answer, the Failure where it raised, else False or None."""
     if not re.search(BROADCAST, f"{type(err).__name__}: {err}"):
         return None
     first = failing()
     if first is None or not lost_an_axis(first):
         return None
-    kept: dict[int, str] = {}  # call number → how the learner wrote it, ".sum(dim=-1)"
-    failure: Failure = first
-    for _ in range(MOST):
-        i = _reduced_operand(failure)
-        if failure.reduced_at[i] in kept:  # kept already, and it failed there again
-            return None
-        kept[failure.reduced_at[i]] = _written(failure.reduced_by[i], failure.reduced_dims[i])
-        outcome = fixed(frozenset(kept))
+    runs = [RUNS]  # what is left of the budget, shared by every branch
+    kept = _search(first, {}, fixed, runs)
+    return None if kept is None else _said(first, kept)
+
+
+def _search(failure: Failure, kept: dict, fixed: Callable, runs: list[int]) -> dict | None:
+    """The sites (→ how each reduction was written) whose keepdim makes the answer right: each
+    operand of the failing op that lost an axis in turn, the one made last first (the sum under
+    a fraction, before the dot product its numerator came from); where keeping it fails at
+    another lost axis, that one is kept too, up to ``MOST`` sites and ``RUNS`` runs."""
+    for i in _lost_operands(failure):
+        at = failure.reduced_at[i]
+        if at is None or at in kept or runs[0] <= 0:
+            continue
+        runs[0] -= 1
+        trial = {**kept, at: _written(failure.reduced_by[i], failure.reduced_dims[i])}
+        outcome = fixed(frozenset(trial))
         if outcome is True:
-            return _said(first, list(kept.values()))
-        if not isinstance(outcome, Failure) or not lost_an_axis(outcome):
-            return None
-        failure = outcome
+            return trial
+        if isinstance(outcome, Failure) and len(trial) < MOST and lost_an_axis(outcome):
+            found = _search(outcome, trial, fixed, runs)
+            if found is not None:
+                return found
     return None
 
 
-def _reduced_operand(failure: Failure) -> int:
-    """The index in ``failure.reduced`` of the first operand of the failing op that a reduction
-    without keepdim made (or carried on from one)."""
-    for op in failure.operands:
-        for i, reduced in enumerate(failure.reduced):
-            if op is reduced:
-                return i
-    raise ValueError("failure must have an operand that lost an axis (lost_an_axis)")
+def _lost_operands(failure: Failure) -> list[int]:
+    """The places in ``failure.reduced`` of the failing op's operands that lost an axis, the
+    last made first."""
+    found = {i for op in failure.operands for i, r in enumerate(failure.reduced) if op is r}
+    return sorted(found, reverse=True)
 
 
 def _written(by: str, dim: object) -> str:
-    """The reduction as the hint writes it: ".sum(dim=-1)", ".max(dim=1)", ".mean(…)"."""
-    return f".{by}(dim={dim})" if isinstance(dim, int) and not isinstance(dim, bool) else f".{by}(…)"
+    """The reduction as the hint writes it: ".sum(dim=-1)", ".max(dim=1)", ".sum(dim=(-1,))",
+    ".mean(…)" where the dim is not a plain number (a tensor, np.int64 read as its int)."""
+    if isinstance(dim, tuple | list) and all(isinstance(d, numbers.Integral) for d in dim):
+        return f".{by}(dim={tuple(int(d) for d in dim)})"
+    if isinstance(dim, numbers.Integral) and not isinstance(dim, bool):
+        return f".{by}(dim={int(dim)})"
+    return f".{by}(…)"
 
 
 def _keep(written: str) -> str:
-    """The same reduction with keepdim: ".sum(dim=-1, keepdim=True)", ".max(…).values" kept."""
-    by = written[1 : written.index("(")]
-    inside = written[written.index("(") + 1 : -1]
-    args = "keepdim=True" if inside == "…" else f"{inside}, keepdim=True"
-    return f".{by}({args})" + (".values" if by in _PICKS else "")
+    """The same reduction with keepdim: ".sum(dim=-1, keepdim=True)", ".mean(…, keepdim=True)"."""
+    return f"{written[:-1]}, keepdim=True)"
 
 
 def _op(name: str | None) -> str:
-    """What the learner wrote, in words: "div" is the division (/), "masked_fill" masked_fill(…)."""
+    """What the learner wrote, in words: "__truediv__", "div_" and "__itruediv__" are the division
+    (/), "masked_fill" is masked_fill(…)."""
     if name is None:
         return "the next operation"
-    return _OPS.get(name.strip("_").removeprefix("r") if name.startswith("__") else name, f"{name}(…)")
+    bare = name.strip("_")
+    for plain in (bare, bare[1:]):  # __rsub__'s r, __isub__'s i
+        if plain in _OPS:
+            return _OPS[plain]
+    return f"{name}(…)"
 
 
-def _said(first: Failure, kept: list[str]) -> str:
-    """What happened at the first failure, and the reductions that, kept, make the answer right."""
-    i = _reduced_operand(first)
-    short = tuple(first.reduced[i].shape)
-    others = [op for op in first.operands if not any(op is r for r in first.reduced)]
-    met = max(others, key=lambda t: t.dim(), default=None)
+def _said(first: Failure, kept: dict) -> str:
+    """What happened at the first failure, and the reductions that, kept, make the answer right
+    (``kept``: site → how it was written, the one the first failure met first)."""
+    site = next(iter(kept))
+    i = next(i for i in _lost_operands(first) if first.reduced_at[i] == site)
+    short = first.reduced[i]
+    met = max((op for op in first.operands if op is not short), key=lambda t: t.dim(), default=None)
     beside = f", next to {tuple(met.shape)}," if met is not None else ""
     shapes = " or ".join(str(tuple(s)) for s in sorted(first.keepdim_shapes[i], key=tuple))
-    also = "" if len(kept) == 1 else f" ({', then '.join(kept[1:])} needs it too)"
+    written = list(dict.fromkeys(kept.values()))  # a helper's one .sum(-1), called at two sites
+    also = "" if len(written) == 1 else f" ({', then '.join(written[1:])} needs it too)"
     return (
-        f"Your {kept[0]} has no keepdim=True, so the axis it reduced is gone: {_op(first.name)} got "
-        f"shape {short} from it{beside} and the shapes do not line up{also}. With keepdim=True the "
-        f"axis stays, as a 1: {shapes}. Your function then gives the right answer on this input, so "
-        f"reduce with {' and '.join(_keep(k) for k in kept)}."
+        f"Your {written[0]} has no keepdim=True, so the axis it reduced is gone: {_op(first.name)} got "
+        f"shape {tuple(short.shape)} from it{beside} and the shapes do not line up{also}. With "
+        f"keepdim=True the axis stays, as a 1: {shapes}. Your function then gives the right answer on "
+        f"this input, so reduce with {' and '.join(_keep(w) for w in written)}."
     )
