@@ -1,5 +1,7 @@
 """More of exercise 04b's catalogue (``head``), met in round 48's review: the weights multiplied
-by v entry by entry, weights * v, where the output is the matrix product weights @ v.
+by v entry by entry, weights * v, where the output is the matrix product weights @ v. Named only
+where the product that failed took v AND the weights (round 48e: review R9 found (q * v) @ weights
+told it, a product of v with the queries).
 """
 
 from __future__ import annotations
@@ -8,16 +10,30 @@ import math
 
 import torch
 
-from .failure import Failure, failed_in, took
+from .failure import Failure, failed_in, holds, took
 from .harness import Mistake
 
 _MULS = ("mul", "mul_", "multiply", "__mul__", "__rmul__", "__imul__")
 
 
+def _weighs(operand: object) -> bool:
+    """``operand`` looks like attention weights: no negative entry, and each row sums to 1 (a
+    softmax over the keys), or each column (the weights transposed, or softmaxed over dim=0)."""
+    if not isinstance(operand, torch.Tensor) or not operand.is_floating_point() or operand.dim() < 2:
+        return False
+    w = operand.detach().double()
+    return bool(w.min() >= 0) and any(
+        torch.allclose(w.sum(dim), torch.ones((), dtype=w.dtype), atol=1e-4) for dim in (-1, -2)
+    )
+
+
 def _weights_times_v(failure: Failure, case: tuple) -> bool:
-    """An entry-by-entry product failed that took the values x @ w_v: weights (L, L) * v (L, d_v)."""
+    """An entry-by-entry product failed that took the values x @ w_v and, as its other operand,
+    the weights: weights (L, L) * v (L, d_v); not q * v, whose error reads the same."""
     x, _, _, w_v = case
-    return failed_in(failure, *_MULS) and took(failure, x @ w_v)
+    v = x @ w_v
+    others = [op for op in failure.operands if not holds(op, v)]
+    return failed_in(failure, *_MULS) and took(failure, v) and any(_weighs(op) for op in others)
 
 
 def _learner_multiplies_entry_by_entry(x, w_q, w_k, w_v):

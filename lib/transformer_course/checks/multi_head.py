@@ -16,7 +16,7 @@ from . import multi_head_learners as learner
 from .harness import Exercise, Mistake, Result, check_function
 from .multi_head_inputs import edge_cases
 from .multi_head_learners import by_hand
-from .multi_head_more import MORE_MISTAKES, W_O_BEFORE_THE_MERGE
+from .multi_head_more import MORE_MISTAKES, W_O_BEFORE_THE_MERGE, heads_against_tokens
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: multi_head_learners) ---
@@ -324,6 +324,7 @@ MISTAKES = (
         # The first case has h = 3 and L = 5: a (B, h, …) tensor meets a (B, L, …) one.
         error=r"size of tensor a \((3|5)\) must match the size of tensor b \((5|3)\) at non-singleton "
         r"dimension 1",
+        failed_at=heads_against_tokens,  # two 4-D tensors: not a keepdim lost in a loop, (h, L, L) / (h, L)
         example=learner.transposes_k_as_in_3d,
     ),
     Mistake(

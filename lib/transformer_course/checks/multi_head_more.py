@@ -310,3 +310,15 @@ W_O_BEFORE_THE_MERGE = Mistake(
     failed_at=_multiplied_w_o,
     example=partial(learner.by_hand, w_o_per_head=True),
 )
+
+
+# --- Round 48e: the heads' axis against the tokens' only where two 4-D tensors met ---
+
+
+def heads_against_tokens(failure: Failure, case: tuple) -> bool:
+    """The op that failed took two 4-D tensors, one (B, h, …) and one (B, L, …): q @ k.transpose(1, 2),
+    weights @ v with v never transposed. Not a keepdim lost inside a per-batch loop, (h, L, L) /
+    (h, L), whose error reads the same (review R9); the harness's lost-axis hint names that."""
+    length, num_heads = case[0].shape[1], case[5]
+    second_axes = {op.shape[1] for op in failure.operands if op.dim() == 4}
+    return {length, num_heads} <= second_axes

@@ -8,6 +8,7 @@ import torch
 
 from ..softmax import stable_softmax
 from .describe import same
+from .failure import lost_an_axis, run
 from .harness import Mistake
 
 
@@ -78,19 +79,49 @@ SLIPS = (
 )
 
 
+def _lost_its_axis_to(fn, x: torch.Tensor, *by: str) -> bool:
+    """Whether ``fn``, run on ``x`` one row short, (..., L - 1, L), where a row total without
+    keepdim, (..., L - 1), no longer fits the columns, fails at an op that took what one of ``by``
+    returned without keepdim. On a square x a logsumexp's slip and a sum's give the same numbers,
+    exp(x_ij) / Σ_k exp(x_jk): only which reduction the learner called tells them apart."""
+    if x.dim() < 2 or x.shape[-2] < 2:
+        return False
+    outcome = run(fn, (x[..., :-1, :].clone(),))
+    return outcome is not None and outcome.failure is not None and lost_an_axis(outcome.failure, *by)
+
+
+def _row_totals_on_the_columns(x: torch.Tensor) -> torch.Tensor | None:
+    """exp(x) divided by its row sums laid along the columns, as exp(x - x.logsumexp(-1)) and
+    exp(x) / exp(x).sum(-1) both compute; None where the shapes do not broadcast."""
+    try:
+        return (x - x.logsumexp(dim=-1)).exp()
+    except RuntimeError:  # the shapes do not broadcast: the learner's code raised, not this
+        return None
+
+
 def _lse_without_keepdim(fn, case, got) -> bool:
     """exp(x - logsumexp(x)) with the logsumexp's axis dropped: (..., L) minus (...,) lines
-    the row totals up with the COLUMNS (where the shapes allow it at all)."""
+    the row totals up with the COLUMNS (where the shapes allow it at all), a logsumexp's doing."""
     (x,) = case
-    try:
-        want = (x - x.logsumexp(dim=-1)).exp()
-    except RuntimeError:  # the shapes do not broadcast: the learner's code raised, not this
-        return False
-    return same(got, want)
+    want = _row_totals_on_the_columns(x)
+    return want is not None and same(got, want) and _lost_its_axis_to(fn, x, "logsumexp")
+
+
+def _sum_without_keepdim_unshifted(fn, case, got) -> bool:
+    """The same numbers, exp(x) / exp(x).sum(-1), where a sum lost its axis (review R9: e / e.sum(-1)
+    was told its logsumexp lost its axis)."""
+    (x,) = case
+    want = _row_totals_on_the_columns(x)
+    return want is not None and same(got, want) and _lost_its_axis_to(fn, x, "sum", "nansum")
 
 
 def _learner_lse_without_keepdim(scores):
     return torch.exp(scores - scores.logsumexp(-1))
+
+
+def _learner_sums_without_keepdim(scores):
+    e = scores.exp()
+    return e / e.sum(dim=-1)
 
 
 SLIPS += (
@@ -102,6 +133,17 @@ SLIPS += (
         compute=None,
         recognise=_lse_without_keepdim,
         example=_learner_lse_without_keepdim,
+    ),
+    Mistake(
+        name="sum without keepdim, exps not shifted",
+        hint="Your e.sum(dim=-1) lost its last axis (no keepdim=True): its (..., L) row sums then "
+        "divided along the COLUMNS, so entry (i, j) was divided by row j's sum. Keep the axis: "
+        "e / e.sum(dim=-1, keepdim=True). Your exps are not shifted by each row's own max either, "
+        "and the later inputs have rows near 1000 and rows thousands apart, where that matters: "
+        "e = (x - x.max(dim=-1, keepdim=True).values).exp().",
+        compute=None,
+        recognise=_sum_without_keepdim_unshifted,
+        example=_learner_sums_without_keepdim,
     ),
 )
 
