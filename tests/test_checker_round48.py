@@ -13,6 +13,7 @@ the learner's call is re-run at most once per verdict before the runs with keepd
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -94,8 +95,11 @@ IDS = [name for name, _, _ in ANSWERS]
 def test_a_reduction_that_lost_its_axis_is_named(name, answer, how):
     result = exercise(name).check(answer("lost"))
     assert result.status == WRONG, result.message
-    assert result.message.startswith(f"Your .{how}(dim=-1) has no keepdim=True"), result.message
-    assert f"reduce with .{how}(dim=-1, keepdim=True)." in result.message
+    # The learner's own call quoted, with its line, and the fix.
+    assert re.match(r"Your `getattr\(t, how\)\(dim\)` on line \d+ has no keepdim=True", result.message), (
+        result
+    )
+    assert f"add keepdim=True there: .{how}(dim=-1, keepdim=True). (" in result.message
     assert " raised RuntimeError on input #1: " in result.message  # the raised text follows
 
 
@@ -131,18 +135,20 @@ def _normalised(e):
 
 def test_a_broadcast_names_the_shape_given_met_and_keepdims():
     hint = _hint_for(lambda e: e / e.sum(-1), _normalised, torch.rand(2, 5, 7))
-    assert hint.startswith("Your .sum(dim=-1) has no keepdim=True"), hint
+    assert re.match(r"Your `e.sum\(-1\)` on line \d+ has no keepdim=True", hint), hint
     assert "the division (/) got shape (2, 5) from it, next to (2, 5, 7)" in hint
     assert "as a 1: (2, 5, 1). Your function then gives the right answer" in hint
-    assert hint.endswith("reduce with .sum(dim=-1, keepdim=True).")
+    assert hint.endswith("add keepdim=True there: .sum(dim=-1, keepdim=True).")
 
 
 def test_a_square_matrix_gives_the_one_shape_of_the_axis_reduced_and_a_max_its_values():
     hint = _hint_for(
         lambda s: s - s.max(-1).values, lambda s: s - s.amax(-1, keepdim=True), torch.rand(2, 3, 3)
     )
-    assert hint.startswith("Your .max(dim=-1) has no keepdim=True") and "as a 1: (2, 3, 1)." in hint
-    assert hint.endswith("reduce with .max(dim=-1, keepdim=True).")  # .values or m, _ = as they wrote
+    assert (
+        re.match(r"Your `s.max\(-1\)` on line \d+ has no keepdim=True", hint) and "as a 1: (2, 3, 1)." in hint
+    )
+    assert hint.endswith("there: .max(dim=-1, keepdim=True).")  # .values or m, _ = as they wrote
 
 
 def test_two_reductions_that_lost_their_axes_are_both_named():
@@ -155,9 +161,11 @@ def test_two_reductions_that_lost_their_axes_are_both_named():
         return (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + 1e-5)
 
     hint = _hint_for(lambda x: (x - x.mean(-1)) / x.std(-1), lambda x: _standardised(x), torch.rand(2, 3, 4))
-    assert hint.startswith("Your .mean(dim=-1) has no keepdim=True") and "(.std(dim=-1) needs it too)" in hint
-    assert hint.endswith("reduce with .mean(dim=-1, keepdim=True) and .std(dim=-1, keepdim=True).")
-    assert _hint_for(my_layer_norm, by_hand, torch.rand(2, 3, 4)).startswith("Your .mean(dim=-1) has no")
+    assert re.match(r"Your `x.mean\(-1\)` on line (\d+) has no keepdim=True", hint), hint
+    assert re.search(r"\(`x.std\(-1\)` on line \d+ needs it too\)", hint), hint
+    assert hint.endswith("there: .mean(dim=-1, keepdim=True) and .std(dim=-1, keepdim=True).")
+    hint = _hint_for(my_layer_norm, by_hand, torch.rand(2, 3, 4))
+    assert hint.startswith("Your `((x - mean[..., None]) ** 2).mean(-1)` on line"), hint
 
 
 def _standardised(x):
@@ -400,7 +408,7 @@ def test_the_sum_under_the_fraction_is_tried_before_the_dot_product_its_numerato
     hint = _hint_for(
         _softmax_of_a_dot_product_written_as_a_sum, reference, torch.rand(2, 3, 4), torch.rand(2, 3, 4)
     )
-    assert hint.startswith("Your .sum(dim=-1) has no keepdim=True") and "next to (2, 3, 3)" in hint, hint
+    assert hint.startswith("Your `e.sum(-1)` on line") and "next to (2, 3, 3)" in hint, hint
 
 
 def _rows_normalised_in_a_loop(x):
@@ -418,17 +426,18 @@ def _rows_normalised_five_times(x):
 @pytest.mark.parametrize(
     ("fn", "reference", "written"),
     [
-        (_rows_normalised_in_a_loop, _rows_normalised_five_times, ".sum(dim=-1)"),
-        (lambda e: e / e.sum(-1, False), _normalised, ".sum(dim=-1)"),  # keepdim given, as False
-        (lambda e: e / e.sum(axis=-1), _normalised, ".sum(dim=-1)"),
-        (lambda e: e / torch.sum(e, dim=(-1,)), _normalised, ".sum(dim=(-1,))"),
+        (_rows_normalised_in_a_loop, _rows_normalised_five_times, "`x.sum(-1)`|.sum(dim=-1,"),
+        (lambda e: e / e.sum(-1, False), _normalised, "`e.sum(-1, False)`|.sum(dim=-1,"),  # keepdim as False
+        (lambda e: e / e.sum(axis=-1), _normalised, "`e.sum(axis=-1)`|.sum(dim=-1,"),
+        (lambda e: e / torch.sum(e, dim=(-1,)), _normalised, "`torch.sum(e, dim=(-1,))`|.sum(dim=(-1,),"),
     ],
     ids=["loop", "keepdim False", "axis", "dim tuple"],
 )
 def test_a_loop_a_positional_keepdim_and_other_dims_are_named(fn, reference, written):
     hint = _hint_for(fn, reference, torch.rand(2, 3, 5) + 0.5)
-    assert hint is not None and hint.startswith(f"Your {written} has no keepdim=True"), hint
-    assert hint.count(written) == 1 or "needs it too" not in hint  # one site, said once
+    quoted, fix = written.split("|")
+    assert hint is not None and hint.startswith(f"Your {quoted} on line"), hint
+    assert hint.endswith(f"there: {fix} keepdim=True).") and "needs it too" not in hint  # one site
 
 
 def test_an_in_place_division_is_called_a_division():
@@ -449,3 +458,46 @@ def test_the_learners_prints_show_once_not_at_every_run(capsys):
     result = check_function(prints, _normalised, [(torch.rand(2, 3),)], name="f")
     assert result.status == WRONG and "has no keepdim=True" in result.message, result.message
     assert capsys.readouterr().out.count("shape") == 1
+
+
+# --- Review R10: the learner's own call quoted, so the advice points at one place ---
+
+
+def test_a_partial_shared_by_a_right_and_a_wrong_sum_is_quoted_where_it_needs_keepdim():
+    import functools
+
+    def attention_with_a_partial(q, k):
+        rs = functools.partial(torch.sum, dim=-1)
+        e = rs(q[..., :, None, :] * k[..., None, :, :]).exp()  # the dot products: right to drop
+        return e / rs(e)  # needs keepdim: rs(e, keepdim=True)
+
+    hint = _hint_for(
+        attention_with_a_partial, lambda q, k: torch.softmax(q @ k.mT, -1), *torch.rand(2, 2, 3, 4)
+    )
+    assert hint is not None and hint.startswith("Your `rs(e)` on line"), hint
+
+
+def test_two_calls_written_alike_on_two_lines_are_each_named():
+    def centred_and_scaled(s):
+        c = s - s.mean(-1)
+        return c / c.abs().mean(-1)
+
+    def reference(s):
+        c = s - s.mean(-1, keepdim=True)
+        return c / c.abs().mean(-1, keepdim=True)
+
+    hint = _hint_for(centred_and_scaled, reference, torch.rand(2, 3, 4))
+    assert hint is not None and hint.startswith("Your `s.mean(-1)` on line"), hint
+    assert re.search(r"\(`c.abs\(\).mean\(-1\)` on line \d+ needs it too\)", hint), hint
+
+
+def test_the_same_line_in_two_notebook_cells_is_two_sites():
+    cells = [compile("f = lambda e: e.sum(-1)", f"<ipython-input-{n}>", "exec") for n in (1, 2)]
+    sites = []
+    for code in cells:
+        scope = {}
+        exec(code, scope)
+        with failure._Recorder() as recorder:
+            scope["f"](torch.rand(2, 3))
+        sites.extend(recorder.failure.reduced_at)
+    assert len(sites) == 2 and sites[0] != sites[1]

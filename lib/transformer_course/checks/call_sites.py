@@ -9,9 +9,9 @@ keepdim=True to that .sum") changes every call made there.
 
 from __future__ import annotations
 
+import linecache
 import os
 import sys
-from functools import lru_cache
 from types import CodeType
 
 import torch
@@ -23,23 +23,46 @@ _SKIP = (os.path.dirname(torch.__file__) + os.sep, os.path.join(os.path.dirname(
 _KEEPDIM_AT = {"norm": 3, "var": 3, "std": 3}  # x.norm(2, -1, False), torch.var(x, -1, True, False)
 
 
-@lru_cache(maxsize=512)
+_POSITIONS: dict[int, tuple] = {}  # id of a code object → (it, its positions): hashing a code
+# object hashes its constants, 80 µs a call for a function of 3000 of them
+
+
 def _positions(code: CodeType) -> tuple:
-    return tuple(code.co_positions())
+    entry = _POSITIONS.get(id(code))
+    if entry is None or entry[0] is not code:
+        if len(_POSITIONS) > 512:
+            _POSITIONS.clear()
+        entry = _POSITIONS[id(code)] = (code, tuple(code.co_positions()))
+    return entry[1]
 
 
 def call_site() -> tuple | None:
-    """The code object and source position of the innermost call outside torch and the recorder:
-    the expression the learner wrote (None where there is none, a call from C)."""
+    """Where the innermost call outside torch and the recorder was written: (file, function,
+    line, end line, column, end column) of the expression the learner wrote (None where there is
+    none, a call from C). The file is part of it: two notebook cells' first lines are two sites."""
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_SKIP):
         frame = frame.f_back
     if frame is None:
         return None
+    code = frame.f_code
     try:
-        return frame.f_code, _positions(frame.f_code)[frame.f_lasti // 2]
-    except (IndexError, AttributeError):  # no position table: the line
-        return frame.f_code, frame.f_lineno
+        position = _positions(code)[frame.f_lasti // 2]
+    except IndexError:  # no position table: the line
+        position = (frame.f_lineno, frame.f_lineno, None, None)
+    return (code.co_filename, code.co_qualname, *position)
+
+
+def source_of(site: tuple | None) -> str | None:
+    """The call as the learner wrote it, ``e.sum(-1)``, from the site's file (IPython keeps its
+    cells' sources there too); None where the source or the columns are not known."""
+    if site is None:
+        return None
+    filename, _, line, end_line, col, end_col = site
+    if line is None or line != end_line or col is None or end_col is None:
+        return None
+    text = linecache.getline(filename, line)[col:end_col].strip()
+    return text or None
 
 
 def with_keepdim(name: str, args: tuple, kwargs: dict) -> tuple[tuple, dict]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -101,7 +102,10 @@ def _axis_restored(given: torch.Size, short: torch.Size, dim: object = None) -> 
     """The shapes keepdim would have given: ``given`` with a 1 where an axis was lost to make
     ``short``, (B, L, 1) for a sum of (B, L, V) over dim=-1 (where the dim is not an int, every
     place that fits: (1, L) and (L, 1) for a square matrix)."""
-    if isinstance(dim, int) and not isinstance(dim, bool) and -len(given) <= dim < len(given):
+    if isinstance(dim, tuple | list) and len(dim) == 1:  # dim=(-1,), dim=[-1]
+        dim = dim[0]
+    if isinstance(dim, numbers.Integral) and not isinstance(dim, bool) and -len(given) <= dim < len(given):
+        dim = int(dim)  # np.int64(-1) too
         return {torch.Size((*given[: dim % len(given)], 1, *given[dim % len(given) + 1 :]))}
     return {
         torch.Size((*given[:i], 1, *given[i + 1 :]))

@@ -19,6 +19,7 @@ import numbers
 import re
 from collections.abc import Callable
 
+from .call_sites import source_of
 from .failure import Failure, lost_an_axis
 
 # What torch says when the shapes of an elementwise op (/, -, masked_fill, where) or an expand do
@@ -68,7 +69,7 @@ def _search(failure: Failure, kept: dict, fixed: Callable, runs: list[int]) -> d
         if at is None or at in kept or runs[0] <= 0:
             continue
         runs[0] -= 1
-        trial = {**kept, at: _written(failure.reduced_by[i], failure.reduced_dims[i])}
+        trial = {**kept, at: _named(at, _written(failure.reduced_by[i], failure.reduced_dims[i]))}
         outcome = fixed(frozenset(trial))
         if outcome is True:
             return trial
@@ -113,20 +114,30 @@ def _op(name: str | None) -> str:
     return f"{name}(…)"
 
 
+def _named(site: tuple | None, written: str) -> tuple[str, str]:
+    """(how the hint names the reduction, how it writes the fix): the learner's own call and its
+    line where the source is known ("`e.sum(-1)` on line 4"; a partial's "`rs(e)`"), else
+    ".sum(dim=-1)"; the fix, ".sum(dim=-1, keepdim=True)"."""
+    quoted = source_of(site)
+    name = f"`{quoted}` on line {site[2]}" if quoted else written
+    return name, _keep(written)
+
+
 def _said(first: Failure, kept: dict) -> str:
     """What happened at the first failure, and the reductions that, kept, make the answer right
-    (``kept``: site → how it was written, the one the first failure met first)."""
+    (``kept``: site → (its name, its fix), the one the first failure met first)."""
     site = next(iter(kept))
     i = next(i for i in _lost_operands(first) if first.reduced_at[i] == site)
     short = first.reduced[i]
     met = max((op for op in first.operands if op is not short), key=lambda t: t.dim(), default=None)
     beside = f", next to {tuple(met.shape)}," if met is not None else ""
     shapes = " or ".join(str(tuple(s)) for s in sorted(first.keepdim_shapes[i], key=tuple))
-    written = list(dict.fromkeys(kept.values()))  # a helper's one .sum(-1), called at two sites
-    also = "" if len(written) == 1 else f" ({', then '.join(written[1:])} needs it too)"
+    named = list(dict.fromkeys(kept.values()))  # one text for two sites: a line without source
+    also = "" if len(named) == 1 else f" ({', then '.join(n for n, _ in named[1:])} needs it too)"
+    fixes = " and ".join(dict.fromkeys(fix for _, fix in named))
     return (
-        f"Your {written[0]} has no keepdim=True, so the axis it reduced is gone: {_op(first.name)} got "
-        f"shape {tuple(short.shape)} from it{beside} and the shapes do not line up{also}. With "
+        f"Your {named[0][0]} has no keepdim=True, so the axis it reduced is gone: {_op(first.name)} "
+        f"got shape {tuple(short.shape)} from it{beside} and the shapes do not line up{also}. With "
         f"keepdim=True the axis stays, as a 1: {shapes}. Your function then gives the right answer on "
-        f"this input, so reduce with {' and '.join(_keep(w) for w in written)}."
+        f"this input, so add keepdim=True there: {fixes}."
     )
