@@ -99,7 +99,7 @@ def test_a_reduction_that_lost_its_axis_is_named(name, answer, how):
     assert re.match(r"Your `getattr\(t, how\)\(dim\)` on line \d+ has no keepdim=True", result.message), (
         result
     )
-    assert f"add keepdim=True there: .{how}(dim=-1, keepdim=True). (" in result.message
+    assert f"keep the axis there: .{how}(dim=-1, keepdim=True). (" in result.message
     assert " raised RuntimeError on input #1: " in result.message  # the raised text follows
 
 
@@ -138,7 +138,7 @@ def test_a_broadcast_names_the_shape_given_met_and_keepdims():
     assert re.match(r"Your `e.sum\(-1\)` on line \d+ has no keepdim=True", hint), hint
     assert "the division (/) got shape (2, 5) from it, next to (2, 5, 7)" in hint
     assert "as a 1: (2, 5, 1). Your function then gives the right answer" in hint
-    assert hint.endswith("add keepdim=True there: .sum(dim=-1, keepdim=True).")
+    assert hint.endswith("keep the axis there: .sum(dim=-1, keepdim=True).")
 
 
 def test_a_square_matrix_gives_the_one_shape_of_the_axis_reduced_and_a_max_its_values():
@@ -501,3 +501,38 @@ def test_the_same_line_in_two_notebook_cells_is_two_sites():
             scope["f"](torch.rand(2, 3))
         sites.extend(recorder.failure.reduced_at)
     assert len(sites) == 2 and sites[0] != sites[1]
+
+
+# --- Review R11: the quote as the learner wrote it ---
+
+
+def _run_cell(source: str, name: str):
+    """``name`` from ``source`` run as a notebook cell is (IPython keeps its source in linecache)."""
+    import linecache
+
+    filename = "<ipython-input-48-cell>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    scope = {"torch": torch}
+    exec(compile(source, filename, "exec"), scope)
+    return scope[name]
+
+
+def test_a_quote_after_letters_of_more_than_one_byte_is_the_call():
+    fn = _run_cell("def f(e):\n    σ = e / e.sum(-1); return σ\n", "f")
+    hint = _hint_for(fn, _normalised, torch.rand(2, 3, 5))
+    assert hint.startswith("Your `e.sum(-1)` on line 2 has no keepdim=True"), hint
+
+
+def test_one_call_written_twice_on_a_line_is_said_twice():
+    fn = _run_cell(
+        "def f(s):\n    return torch.exp(s - s.max(-1).values) / torch.exp(s - s.max(-1).values).sum(-1)\n",
+        "f",
+    )
+    hint = _hint_for(fn, lambda s: torch.softmax(s, -1), torch.rand(2, 3, 5))
+    assert hint is not None and "`s.max(-1)` on line 2 (both of them)" in hint, hint
+
+
+def test_a_backtick_in_the_call_does_not_end_the_code_span():
+    fn = _run_cell("def f(e):\n    return e / e.sum(-1, **{'dim': -1} if '`' == '' else {})\n", "f")
+    hint = _hint_for(fn, _normalised, torch.rand(2, 3, 5))
+    assert hint is not None and "'`'" not in hint and hint.count("`") % 2 == 0, hint

@@ -61,8 +61,10 @@ def source_of(site: tuple | None) -> str | None:
     filename, _, line, end_line, col, end_col = site
     if line is None or line != end_line or col is None or end_col is None:
         return None
-    text = linecache.getline(filename, line)[col:end_col].strip()
-    return text or None
+    # The columns count UTF-8 bytes (a σ before the call is two); a backtick would end the
+    # verdict's `code` span early.
+    text = linecache.getline(filename, line).encode()[col:end_col].decode("utf-8", "replace")
+    return text.strip().replace("`", "'") or None
 
 
 def with_keepdim(name: str, args: tuple, kwargs: dict) -> tuple[tuple, dict]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numbers
 import re
+from collections import Counter
 from collections.abc import Callable
 
 from .call_sites import source_of
@@ -123,6 +124,10 @@ def _named(site: tuple | None, written: str) -> tuple[str, str]:
     return name, _keep(written)
 
 
+def _times(name: str, count: int) -> str:
+    return name if count == 1 else f"{name} (both of them)" if count == 2 else f"{name} (all {count})"
+
+
 def _said(first: Failure, kept: dict) -> str:
     """What happened at the first failure, and the reductions that, kept, make the answer right
     (``kept``: site → (its name, its fix), the one the first failure met first)."""
@@ -132,12 +137,14 @@ def _said(first: Failure, kept: dict) -> str:
     met = max((op for op in first.operands if op is not short), key=lambda t: t.dim(), default=None)
     beside = f", next to {tuple(met.shape)}," if met is not None else ""
     shapes = " or ".join(str(tuple(s)) for s in sorted(first.keepdim_shapes[i], key=tuple))
-    named = list(dict.fromkeys(kept.values()))  # one text for two sites: a line without source
+    # Two sites of one text: one call written twice on a line, "(both of them)".
+    counts = Counter(kept.values())
+    named = [(_times(n, counts[(n, f)]), f) for n, f in dict.fromkeys(kept.values())]
     also = "" if len(named) == 1 else f" ({', then '.join(n for n, _ in named[1:])} needs it too)"
     fixes = " and ".join(dict.fromkeys(fix for _, fix in named))
     return (
         f"Your {named[0][0]} has no keepdim=True, so the axis it reduced is gone: {_op(first.name)} "
         f"got shape {tuple(short.shape)} from it{beside} and the shapes do not line up{also}. With "
         f"keepdim=True the axis stays, as a 1: {shapes}. Your function then gives the right answer on "
-        f"this input, so add keepdim=True there: {fixes}."
+        f"this input, so keep the axis there: {fixes}."
     )
