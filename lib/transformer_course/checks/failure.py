@@ -235,11 +235,13 @@ def failed_in(failure: Failure, *names: str) -> bool:
     return failure.name in names
 
 
-def lost_an_axis(failure: Failure, *by: str) -> bool:
+def lost_an_axis(failure: Failure, *by: str, kept_as: torch.Size | None = None) -> bool:
     """An operand of the function that raised IS (the same object) what a reduction without
     keepdim returned, or carried on from it: e / e.sum(-1), s - s.max(-1).values; made by one
-    of ``by`` ("sum", "nansum"), where given."""
-    made = [r for r, name in zip(failure.reduced, failure.reduced_by, strict=True) if not by or name in by]
+    of ``by`` ("sum", "nansum"), where given, and one keepdim would have made ``kept_as``, where
+    given ((B, L, 1): a row's reduction, not a count of the tokens, (B,))."""
+    found = zip(failure.reduced, failure.reduced_by, failure.keepdim_shapes, strict=True)
+    made = [r for r, name, kept in found if (not by or name in by) and (kept_as is None or kept_as in kept)]
     return any(op is short for op in failure.operands for short in made)
 
 

@@ -8,7 +8,7 @@ import torch
 
 from . import masks_learners as learner
 from .describe import same
-from .failure import Failure
+from .failure import Failure, lost_an_axis
 from .harness import Mistake
 
 
@@ -218,10 +218,7 @@ def _a_row_reduced_away(failure: Failure, case: tuple) -> bool:
     tensor (weights.sum(-1), s.max(-1).values), or carried on from one: keepdim gives it
     (B, L, 1), the fix the hint names. A right count of the real tokens, (ids != pad_id).sum(-1),
     is (B,) and keepdim's (B, 1) fits no better: not this mistake (review R8)."""
-    row_axis_kept = torch.Size((*case[0].shape[:-1], 1))  # (B, L, 1)
-    found = zip(failure.reduced, failure.keepdim_shapes, strict=True)
-    rows = [short for short, restored in found if row_axis_kept in restored]
-    return any(op is short for op in failure.operands for short in rows)
+    return lost_an_axis(failure, kept_as=torch.Size((*case[0].shape[:-1], 1)))  # (B, L, 1)
 
 
 # Where it falls in ``masks.MISTAKES`` matters.

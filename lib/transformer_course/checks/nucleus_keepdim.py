@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from . import nucleus_learners as learner
-from .failure import Failure, failed_in
+from .failure import Failure, failed_in, lost_an_axis
 from .harness import Mistake
 
 KEEPDIM_HINT = (
@@ -33,12 +33,8 @@ def _divided_by_a_row_sum(failure: Failure, case: tuple) -> bool:
     """The division that failed took a sum (nansum) over the last axis of the (B, V)
     probabilities, or what was carried on from one: keepdim gives it (B, 1), the fix the hint
     names. A sum over the batch, (V,), is not it: keepdim's (1, V) fits no better."""
-    if not failed_in(failure, *_DIVISIONS):
-        return False
     row_axis_kept = torch.Size((*case[0].shape[:-1], 1))  # (B, 1)
-    found = zip(failure.reduced, failure.reduced_by, failure.keepdim_shapes, strict=True)
-    sums = [short for short, by, restored in found if by in ("sum", "nansum") and row_axis_kept in restored]
-    return any(op is short for op in failure.operands for short in sums)
+    return failed_in(failure, *_DIVISIONS) and lost_an_axis(failure, "sum", "nansum", kept_as=row_axis_kept)
 
 
 SUM_WITHOUT_KEEPDIM = Mistake(
