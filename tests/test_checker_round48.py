@@ -17,9 +17,9 @@ import re
 
 import pytest
 import torch
+from _lost_axis import hint_for
 from transformer_course.checks import ERROR, PASSED, WRONG, exercise, failure
 from transformer_course.checks.harness import Mistake, check_function
-from transformer_course.checks.lost_axis import lost_axis_hint
 
 
 def _reduce(t: torch.Tensor, how: str, style: str, dim: int = -1) -> torch.Tensor:
@@ -113,28 +113,12 @@ def test_the_same_answers_with_the_axis_kept_pass(name, answer, how, style):
 # --- What it says: the shapes, read from the re-run ---
 
 
-def _hint_for(fn, reference, *case):
-    """lost_axis's hint for ``fn`` on ``case``, "right" meaning ``reference``'s answer."""
-
-    def fixed(keep):
-        outcome = failure.run(fn, case, None, keep)
-        if outcome is None or outcome.failure is not None:
-            return None if outcome is None else outcome.failure
-        return torch.allclose(outcome.value, reference(*case), atol=1e-6)
-
-    try:
-        fn(*case)
-    except (RuntimeError, IndexError) as err:
-        return lost_axis_hint(err, lambda: failure.rerun(fn, case), fixed)
-    raise AssertionError("fn must raise")
-
-
 def _normalised(e):
     return e / e.sum(-1, keepdim=True)
 
 
 def test_a_broadcast_names_the_shape_given_met_and_keepdims():
-    hint = _hint_for(lambda e: e / e.sum(-1), _normalised, torch.rand(2, 5, 7))
+    hint = hint_for(lambda e: e / e.sum(-1), _normalised, torch.rand(2, 5, 7))
     assert re.match(r"Your `e.sum\(-1\)` on line \d+ has no keepdim=True", hint), hint
     assert "the division (/) got shape (2, 5) from it, next to (2, 5, 7)" in hint
     assert "as a 1: (2, 5, 1). Your function then gives the right answer" in hint
@@ -142,7 +126,7 @@ def test_a_broadcast_names_the_shape_given_met_and_keepdims():
 
 
 def test_a_square_matrix_gives_the_one_shape_of_the_axis_reduced_and_a_max_its_values():
-    hint = _hint_for(
+    hint = hint_for(
         lambda s: s - s.max(-1).values, lambda s: s - s.amax(-1, keepdim=True), torch.rand(2, 3, 3)
     )
     assert (
@@ -160,11 +144,11 @@ def test_two_reductions_that_lost_their_axes_are_both_named():
     def by_hand(x):
         return (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + 1e-5)
 
-    hint = _hint_for(lambda x: (x - x.mean(-1)) / x.std(-1), lambda x: _standardised(x), torch.rand(2, 3, 4))
+    hint = hint_for(lambda x: (x - x.mean(-1)) / x.std(-1), lambda x: _standardised(x), torch.rand(2, 3, 4))
     assert re.match(r"Your `x.mean\(-1\)` on line (\d+) has no keepdim=True", hint), hint
     assert re.search(r"\(`x.std\(-1\)` on line \d+ needs it too\)", hint), hint
     assert hint.endswith("there: .mean(dim=-1, keepdim=True) and .std(dim=-1, keepdim=True).")
-    hint = _hint_for(my_layer_norm, by_hand, torch.rand(2, 3, 4))
+    hint = hint_for(my_layer_norm, by_hand, torch.rand(2, 3, 4))
     assert hint.startswith("Your `((x - mean[..., None]) ** 2).mean(-1)` on line"), hint
 
 
@@ -185,7 +169,7 @@ def _standardised(x):
     ids=["product", "wrong axis", "put back elsewhere", "keepdim", "[..., None]", "none"],
 )
 def test_a_shape_error_keepdim_would_not_mend_names_nothing(fn, reference):
-    assert _hint_for(fn, reference, torch.rand(2, 3, 3, 5)) is None
+    assert hint_for(fn, reference, torch.rand(2, 3, 3, 5)) is None
 
 
 def test_an_error_that_is_not_about_shapes_names_nothing_and_is_not_re_run():
@@ -195,7 +179,7 @@ def test_an_error_that_is_not_about_shapes_names_nothing_and_is_not_re_run():
         calls.append(1)
         return x / x.sum(-1) if len(calls) > 1 else x[99]  # only the re-run would lose an axis
 
-    hint = _hint_for(fn, _normalised, torch.rand(2, 3))
+    hint = hint_for(fn, _normalised, torch.rand(2, 3))
     assert hint is None and len(calls) == 1
 
 
@@ -405,7 +389,7 @@ def test_the_sum_under_the_fraction_is_tried_before_the_dot_product_its_numerato
     def reference(q, k):
         return torch.softmax(q @ k.mT, dim=-1)
 
-    hint = _hint_for(
+    hint = hint_for(
         _softmax_of_a_dot_product_written_as_a_sum, reference, torch.rand(2, 3, 4), torch.rand(2, 3, 4)
     )
     assert hint.startswith("Your `e.sum(-1)` on line") and "next to (2, 3, 3)" in hint, hint
@@ -434,7 +418,7 @@ def _rows_normalised_five_times(x):
     ids=["loop", "keepdim False", "axis", "dim tuple"],
 )
 def test_a_loop_a_positional_keepdim_and_other_dims_are_named(fn, reference, written):
-    hint = _hint_for(fn, reference, torch.rand(2, 3, 5) + 0.5)
+    hint = hint_for(fn, reference, torch.rand(2, 3, 5) + 0.5)
     quoted, fix = written.split("|")
     assert hint is not None and hint.startswith(f"Your {quoted} on line"), hint
     assert hint.endswith(f"there: {fix} keepdim=True).") and "needs it too" not in hint  # one site
@@ -446,7 +430,7 @@ def test_an_in_place_division_is_called_a_division():
         e /= e.sum(-1)
         return e
 
-    hint = _hint_for(divides_in_place, _normalised, torch.rand(2, 3, 5))
+    hint = hint_for(divides_in_place, _normalised, torch.rand(2, 3, 5))
     assert hint is not None and "the division (/) got shape (2, 3)" in hint, hint
 
 
@@ -471,7 +455,7 @@ def test_a_partial_shared_by_a_right_and_a_wrong_sum_is_quoted_where_it_needs_ke
         e = rs(q[..., :, None, :] * k[..., None, :, :]).exp()  # the dot products: right to drop
         return e / rs(e)  # needs keepdim: rs(e, keepdim=True)
 
-    hint = _hint_for(
+    hint = hint_for(
         attention_with_a_partial, lambda q, k: torch.softmax(q @ k.mT, -1), *torch.rand(2, 2, 3, 4)
     )
     assert hint is not None and hint.startswith("Your `rs(e)` on line"), hint
@@ -486,7 +470,7 @@ def test_two_calls_written_alike_on_two_lines_are_each_named():
         c = s - s.mean(-1, keepdim=True)
         return c / c.abs().mean(-1, keepdim=True)
 
-    hint = _hint_for(centred_and_scaled, reference, torch.rand(2, 3, 4))
+    hint = hint_for(centred_and_scaled, reference, torch.rand(2, 3, 4))
     assert hint is not None and hint.startswith("Your `s.mean(-1)` on line"), hint
     assert re.search(r"\(`c.abs\(\).mean\(-1\)` on line \d+ needs it too\)", hint), hint
 
@@ -519,7 +503,7 @@ def _run_cell(source: str, name: str):
 
 def test_a_quote_after_letters_of_more_than_one_byte_is_the_call():
     fn = _run_cell("def f(e):\n    σ = e / e.sum(-1); return σ\n", "f")
-    hint = _hint_for(fn, _normalised, torch.rand(2, 3, 5))
+    hint = hint_for(fn, _normalised, torch.rand(2, 3, 5))
     assert hint.startswith("Your `e.sum(-1)` on line 2 has no keepdim=True"), hint
 
 
@@ -528,11 +512,11 @@ def test_one_call_written_twice_on_a_line_is_said_twice():
         "def f(s):\n    return torch.exp(s - s.max(-1).values) / torch.exp(s - s.max(-1).values).sum(-1)\n",
         "f",
     )
-    hint = _hint_for(fn, lambda s: torch.softmax(s, -1), torch.rand(2, 3, 5))
+    hint = hint_for(fn, lambda s: torch.softmax(s, -1), torch.rand(2, 3, 5))
     assert hint is not None and "`s.max(-1)` on line 2 (both of them)" in hint, hint
 
 
 def test_a_backtick_in_the_call_does_not_end_the_code_span():
     fn = _run_cell("def f(e):\n    return e / e.sum(-1, **{'dim': -1} if '`' == '' else {})\n", "f")
-    hint = _hint_for(fn, _normalised, torch.rand(2, 3, 5))
+    hint = hint_for(fn, _normalised, torch.rand(2, 3, 5))
     assert hint is not None and "'`'" not in hint and hint.count("`") % 2 == 0, hint

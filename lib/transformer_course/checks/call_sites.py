@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import linecache
 import os
+import re
 import sys
 from types import CodeType
 
@@ -22,6 +23,10 @@ _SKIP = (os.path.dirname(torch.__file__) + os.sep, os.path.join(os.path.dirname(
 # Where keepdim sits among a reduction's positional arguments, the tensor first: x.sum(-1, False).
 _KEEPDIM_AT = {"norm": 3, "var": 3, "std": 3}  # x.norm(2, -1, False), torch.var(x, -1, True, False)
 
+
+_MAX_LINES, _MAX_QUOTE = 4, 80  # a call over more lines, or longer once joined: its line only
+# What the line breaks leave once joined: "sum( dim=-1, )" → "sum(dim=-1)".
+_TIGHT = re.compile(r"(?<=[(\[]) +| +(?=[)\],])|,(?= *[)\]])")
 
 _POSITIONS: dict[int, tuple] = {}  # id of a code object → (it, its positions): hashing a code
 # object hashes its constants, 80 µs a call for a function of 3000 of them
@@ -59,12 +64,20 @@ def source_of(site: tuple | None) -> str | None:
     if site is None:
         return None
     filename, _, line, end_line, col, end_col = site
-    if line is None or line != end_line or col is None or end_col is None:
+    if line is None or end_line is None or end_line - line > _MAX_LINES or col is None or end_col is None:
         return None
-    # The columns count UTF-8 bytes (a σ before the call is two); a backtick would end the
-    # verdict's `code` span early.
-    text = linecache.getline(filename, line).encode()[col:end_col].decode("utf-8", "replace")
-    return text.strip().replace("`", "'") or None
+    # The columns count UTF-8 bytes (a σ before the call is two).
+    lines = [linecache.getline(filename, n).encode() for n in range(line, end_line + 1)]
+    lines[-1] = lines[-1][:end_col]
+    lines[0] = lines[0][col:]
+    parts = [part.decode("utf-8", "replace") for part in lines]
+    if len(parts) == 1:
+        text = parts[0].strip()
+    else:  # quoted on one line, without the indents and comments between
+        text = _TIGHT.sub("", " ".join(p for p in (part.split("#")[0].strip() for part in parts) if p))
+        text = text if len(text) <= _MAX_QUOTE else ""
+    # A backtick would end the verdict's `code` span early.
+    return text.replace("`", "'") or None
 
 
 def with_keepdim(name: str, args: tuple, kwargs: dict) -> tuple[tuple, dict]:

@@ -80,6 +80,13 @@ def _tensors(args: tuple, kwargs: dict) -> tuple[torch.Tensor, ...]:
     return tuple(found)
 
 
+def _leading(args: tuple, kwargs: dict) -> tuple:
+    """The positional arguments, the tensor first: torch.sum(input=e, dim=-1) as (e,)."""
+    if not args and isinstance(kwargs.get("input"), torch.Tensor):
+        return (kwargs["input"],)
+    return args
+
+
 def _one_axis_short(name: str, args: tuple, out: object) -> torch.Tensor | None:
     """The tensor a reduction returned, where it lost one axis of a >=2-D input (keepdim off):
     x.sum(-1) on (B, L, L) is (B, L); x.max(dim=-1) gives (values, indices), values kept."""
@@ -163,10 +170,11 @@ class _Recorder(TorchFunctionMode):
         """Keeps ``out`` where a reduction lost an axis to make it, or where it carries on such a
         result without the axis put back where keepdim puts it: sqrt(var + eps), same shape;
         x.mean(-1)[..., None, :], (B, 1, L) where keepdim gives (B, L, 1)."""
-        short = _one_axis_short(name, args, out)
+        lead = _leading(args, kwargs)
+        short = _one_axis_short(name, lead, out)
         if short is not None:
-            dim = _dim(name, args, kwargs)
-            self._keep(short, i=None, made=(name, _axis_restored(args[0].shape, short.shape, dim), at, dim))
+            dim = _dim(name, lead, kwargs)
+            self._keep(short, i=None, made=(name, _axis_restored(lead[0].shape, short.shape, dim), at, dim))
             return
         if not isinstance(out, torch.Tensor) or not self.failure.reduced:
             return
