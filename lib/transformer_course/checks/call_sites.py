@@ -13,13 +13,16 @@ import linecache
 import os
 import re
 import sys
-from types import CodeType
+from types import CodeType, FrameType
 
 import torch
 
 # Frames between the learner's call and the recorder: torch's Python wrappers (F.softmax's
-# handle_torch_function) and the recorder's own.
-_SKIP = (os.path.dirname(torch.__file__) + os.sep, os.path.join(os.path.dirname(__file__), "failure.py"))
+# handle_torch_function) and the recorders' own.
+_SKIP = (
+    os.path.dirname(torch.__file__) + os.sep,
+    *(os.path.join(os.path.dirname(__file__), f) for f in ("failure.py", "built_ins.py")),
+)
 # Where keepdim sits among a reduction's positional arguments, the tensor first: x.sum(-1, False).
 _KEEPDIM_AT = {"norm": 3, "var": 3, "std": 3}  # x.norm(2, -1, False), torch.var(x, -1, True, False)
 
@@ -48,8 +51,11 @@ def call_site() -> tuple | None:
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_SKIP):
         frame = frame.f_back
-    if frame is None:
-        return None
+    return None if frame is None else site_of(frame)
+
+
+def site_of(frame: FrameType) -> tuple:
+    """The call ``frame`` is making now, as ``call_site`` gives it."""
     code = frame.f_code
     try:
         position = _positions(code)[frame.f_lasti // 2]

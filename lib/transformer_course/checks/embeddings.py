@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from ..embeddings import similarity_matrix
+from . import asked_for
+from .built_ins import note_built_ins
 from .embeddings_more import MORE_MISTAKES, ROUND_45B, einsum_over_rsqrt_norms
 from .embeddings_slips import SLIPS
 from .harness import Exercise, Mistake, Result, check_function
@@ -331,7 +333,9 @@ def check_cosine_similarity(learner_fn: Callable) -> Result:
 
     A right answer that changes its argument in place still passes (its numbers are right), with
     a warning added to the message (by the harness, as for every exercise)."""
-    return check_function(learner_fn, reference, _cases(), name="cosine_similarity", mistakes=MISTAKES)
+    cases = _cases()
+    result = check_function(learner_fn, reference, cases, name="cosine_similarity", mistakes=MISTAKES)
+    return note_built_ins(result, learner_fn, cases[0], asked_for.COSINE_SIMILARITY)
 
 
 EXERCISES = (

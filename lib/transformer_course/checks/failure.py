@@ -63,7 +63,7 @@ class Outcome:
     failure: Failure | None = None
 
 
-def _name(func) -> str:
+def torch_name(func) -> str:
     """What the learner wrote: "sum" for x.sum and torch.sum, "T" for the property x.T."""
     name = getattr(func, "__name__", "")
     if name == "__get__":  # a property (x.T, x.mT): its descriptor carries the name
@@ -135,7 +135,7 @@ class _Recorder(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        name = _name(func)
+        name = torch_name(func)
         at = call_site() if name in REDUCTIONS else None
         if at is not None and at in self.keep:
             args, kwargs = with_keepdim(name, tuple(args), kwargs)

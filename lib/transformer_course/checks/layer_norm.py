@@ -14,7 +14,9 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
+from . import asked_for
 from . import layer_norm_learners as learner
+from .built_ins import note_built_ins
 from .describe import same
 from .failure import reduced_away
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
@@ -330,9 +332,11 @@ def _annotated(x, weight, bias, eps):
 def check_layer_norm(learner_fn: Callable) -> Result:
     """Exercise 07: ``fn(x (..., d), weight (d,), bias (d,), eps) → (..., d)``, nn.LayerNorm's
     forward pass."""
-    return check_function(
-        learner_fn, reference, _cases(), name="layer_norm", mistakes=MISTAKES, atol=1e-4, needs_grad=True
+    cases = _cases()
+    result = check_function(
+        learner_fn, reference, cases, name="layer_norm", mistakes=MISTAKES, atol=1e-4, needs_grad=True
     )
+    return note_built_ins(result, learner_fn, cases[0], asked_for.LAYER_NORM)
 
 
 EXERCISES = (

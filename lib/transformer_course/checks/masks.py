@@ -15,7 +15,9 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
+from . import asked_for
 from . import masks_learners as learner
+from .built_ins import note_built_ins
 from .failure import lost_an_axis
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .learner_lines import naming_the_line
@@ -301,14 +303,16 @@ def check_causal_masked_weights(learner_fn: Callable) -> Result:
     """
     if not callable(learner_fn):
         raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
-    return check_function(
+    cases = _cases()
+    result = check_function(
         ignoring_empty_rows(naming_the_line(learner_fn)),
         ignoring_empty_rows(reference),
-        _cases(),
+        cases,
         name="causal_masked_weights",
         mistakes=_COMPARED,
         needs_grad=True,
     )
+    return note_built_ins(result, learner_fn, cases[0], asked_for.MASKED_WEIGHTS)
 
 
 EXERCISES = (

@@ -12,7 +12,9 @@ from functools import partial
 
 import torch
 
+from . import asked_for
 from . import multi_head_learners as learner
+from .built_ins import note_built_ins
 from .harness import Exercise, Mistake, Result, check_function
 from .multi_head_inputs import edge_cases
 from .multi_head_learners import by_hand
@@ -353,10 +355,11 @@ MISTAKES = (
 def check_multi_head_attention(learner_fn: Callable) -> Result:
     """Exercise 05: ``fn(x (B, L, D), w_q, w_k, w_v, w_o (D, D), num_heads) → (B, L, D)``: split
     the projections into heads, attend in each head, concatenate, project with W_O."""
-    name = "multi_head_attention"
-    return check_function(
-        learner_fn, reference, _cases(), name=name, mistakes=MISTAKES, atol=1e-4, needs_grad=True
+    cases, name = _cases(), "multi_head_attention"
+    result = check_function(
+        learner_fn, reference, cases, name=name, mistakes=MISTAKES, atol=1e-4, needs_grad=True
     )
+    return note_built_ins(result, learner_fn, cases[0], asked_for.MULTI_HEAD)
 
 
 EXERCISES = (

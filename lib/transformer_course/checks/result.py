@@ -27,6 +27,9 @@ class Result:
     message: str
     timed_out: bool = False  # the learner's function ran past LIMIT_S (an ERROR)
     warning: str = ""  # a pass's caveat, already at the end of the message (it changed its inputs)
+    # A pass's note on the exercise, not on the code, also at the end of the message: right code
+    # that calls the function the exercise asks the learner to write (``built_ins``).
+    note: str = ""
 
     @property
     def passed(self) -> bool:
