@@ -194,7 +194,8 @@ assert torch.allclose(layer_norm_solution(x + ffn(x), norm.weight, norm.bias, no
 # The dropout module switches itself off when the block is in eval mode. The checker tries
 # both forms, in eval and in training mode (with the lib's own random numbers). Leave the
 # mode to the caller: a `block.eval()` inside your function would keep the caller's block in
-# eval mode after the call, dropout off for the rest of training (the checker warns).
+# eval mode after the call, dropout off for the rest of training (the checker fails it and
+# says why).
 
 # %% slideshow={"slide_type": "fragment"}
 def my_add_norm(block: AddNorm, x: torch.Tensor, sublayer) -> torch.Tensor:
@@ -457,7 +458,7 @@ assert (heads, lt) == (4, 4)                            # the sentence below: h 
 # Here h and Lt are both 4: in the self-attention's (2, 4, 4, 4), the second number counts
 # heads and the last two count target positions. Cross-attention is not square: each of
 # the 4 target positions spreads its attention over the 7 source positions. Below, head 0
-# for the first sentence pair (the layer is untrained, so the pattern means nothing yet:
+# for sentence pair 0, the first (the layer is untrained, so the pattern means nothing yet:
 # chapter 08 trains it).
 
 # %% slideshow={"slide_type": "fragment"}
@@ -465,7 +466,7 @@ src_tokens = vocab.tokens(src[0])
 trg_tokens = vocab.tokens(trg_in[0])
 assert (len(trg_tokens), len(src_tokens)) == (4, 7)     # 4 target positions, 7 source positions
 figures.attention_heatmap(decoder_layer.cross_attn_weights[0, 0].detach(), trg_tokens, src_tokens,
-                          title="Cross-attention (untrained), head 0, sentence 1: "
+                          title="Cross-attention (untrained), head 0, sentence 0: "
                                 "target queries × source keys")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -760,8 +761,9 @@ widgets.ModelExplorer(Transformer(config), vocab,   # the config above: 2 + 2 la
 # - **Add & Norm**: `LayerNorm(x + sublayer(x))` around every sublayer (pre-norm:
 #   `x + sublayer(LayerNorm(x))`). The residual gives the gradient a direct path through
 #   a deep stack; the norm keeps activations at a steady scale. (Without residuals, the
-#   gradient's collapse is mostly PyTorch's default initialisation: He initialisation keeps
-#   a plain stack within a factor of ten, but only as long as every block stays scaled so.)
+#   gradient's collapse is mostly PyTorch's default initialisation: with He initialisation
+#   block 0 gets more than a tenth of block 29's gradient, though it wanders in between, and
+#   only as long as every block stays scaled so.)
 # - **Encoder layer**: self-attention + feed-forward. **Decoder layer**: masked
 #   self-attention + cross-attention to the memory + feed-forward.
 # - Stack N of each, embed with √d<sub>model</sub> and positions, project to the vocabulary with

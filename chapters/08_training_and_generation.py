@@ -360,8 +360,11 @@ assert (mirrored > 2 * even).all() and mirrored.mean() > 0.5
 # broken", and "it" becomes the oven. **The words after "it" decide.**
 #
 # Our corpus is made of such sentences: two nouns from different groups (food; household
-# things such as ovens, tables and boxes; animals; vehicles) and a predicate that fits only
-# one of them. The noun "it" means is the **referent**; the other noun is the
+# things such as ovens, tables and boxes; animals; vehicles) and a predicate that, in this
+# corpus, goes with only one of the two groups: food tastes good or is eaten, household
+# things are broken or painted, animals are hungry, vehicles are late. The corpus decides,
+# not the world: a train can be broken too, but here "was broken" always means a
+# household thing. The noun "it" means is the **referent**; the other noun is the
 # **distractor**.
 
 # %% slideshow={"slide_type": "fragment"}

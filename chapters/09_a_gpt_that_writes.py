@@ -149,7 +149,7 @@ print(vocab.tokens(train_ids[0]))
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Ours is tiny: one block of width 64, split into 16 small heads of 4 dimensions each, so
 # that there are many heads free to take a job of their own (we will find some that did).
-# Why one block, not two? We have half a minute of one CPU thread to train it. For a fixed
+# Why one block, not two? We have under a minute of one CPU thread to train it. For a fixed
 # budget of compute there is a best model size (Hoffmann et al., 2022, measured it for
 # large models): here one block that reads 64,000 stories ends up writing more correct
 # stories than two blocks that read the 25,600 stories they have time for (the README
@@ -782,8 +782,9 @@ widgets.StoryExplorer(model, vocab, generator=generator)
 #   generator could have written (nearly all with top-k or top-p).
 # - **Emergent attention**: nothing in the loss mentions pronouns, yet heads learned to
 #   look from a pronoun (or from "was" after "it") back to what it refers to, one head
-#   per pronoun, on stories they never saw; before training the same heads did so far
-#   less often.
+#   per pronoun, on stories they never saw. Before training the same heads, together,
+#   resolved far fewer whole stories, though one of them could already start high on its
+#   own word.
 # - **Temperature, top-k, top-p**: every setting wrote (nearly) 400 different stories of
 #   400, so here they cost no variety. Top-k 3 and top-p 0.9 (you wrote top-p's nucleus)
 #   cut the model's tail and raised the share of correct stories above temperature 1's,

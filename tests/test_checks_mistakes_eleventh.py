@@ -174,7 +174,7 @@ def test_headings_and_titles_say_what_is_shown():
     text = CHAPTER_07.read_text()
     assert "## The paper's base model: 65 million parameters (63 million here)" in text
     assert "Here h and Lt are both 4" in text
-    assert 'title="Cross-attention (untrained), head 0, sentence 1' in text
+    assert 'title="Cross-attention (untrained), head 0, sentence 0' in text
     assert 'title="Encoder-only (BERT), layer 0, head 0, untrained' in text
     assert 'title="Decoder-only (GPT), layer 0, head 0, untrained' in text
     assert 'The lib files a GPT\'s attention under "decoder_self"' in text
