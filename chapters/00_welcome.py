@@ -197,7 +197,8 @@ assert shrink < 0.01 and grow > 100
 # (the lib's `recurrence` module): a tiny RNN with a state of 16 numbers reads 50 random
 # token vectors, one per step, h<sub>t</sub> = tanh(W h<sub>t−1</sub> + U x<sub>t</sub>).
 # Back-propagate from its last state and see how much gradient reaches each token. Beside
-# it, one self-attention layer reads the same 50 tokens, and the gradient starts from its
+# it, one self-attention layer reads 50 other random token vectors, drawn the same way
+# (with their positions added, as chapter 02 explains), and the gradient starts from its
 # last output.
 
 # %% slideshow={"slide_type": "fragment"}
@@ -218,12 +219,12 @@ assert longest[1:].max() < 10 * longest[1:].min()                 # attention st
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # In the RNN, the gradient from 49 steps back is some 10⁻¹⁰ times the one from the
-# previous token, although W here stretches nothing (it is a rotation: scale 1) and
-# only tanh's slope, at most 1, shrinks it at each step. Attention gives every token,
-# near or far, a gradient of the same order (compare its two numbers above): the
-# **path** from the last token to any other is one step long. Change the RNN's
-# **scale**: below 1 the gradient vanishes faster; well above 1 it explodes instead
-# (try 3). Change **tokens**: the attention line stays flat.
+# previous token, although W here stretches nothing (it is orthogonal, a rotation or a
+# reflection: scale 1) and only tanh's slope, at most 1, shrinks it at each step.
+# Attention gives every token, near or far, a gradient of the same order (compare its
+# two numbers above): the **path** from the last token to any other is one step long.
+# Change the RNN's **scale**: below 1 the gradient vanishes faster; well above 1 it
+# explodes instead (try 3). Change **tokens**: the attention line stays flat.
 
 # %% slideshow={"slide_type": "fragment"}
 widgets.PathLengthExplorer(length=50, scale=1.0)

@@ -251,7 +251,7 @@ print("chapter 04 continues from these numbers: X, W_Q, W_K, W_V of 'I'm playing
 # | **q** | position of the query token |
 # | **k** | position of the key token |
 # | **h** | which head |
-# | **d** | feature inside a head: d<sub>k</sub> numbers (`d_head` in the code, `head_dim` in the table) |
+# | **d** | feature inside a head: d<sub>k</sub> numbers (code: `d_head`; shapes table below: `head_dim`) |
 #
 # `d` appears in both inputs but not in the output, so einsum multiplies along `d` and
 # **sums it away**: that is the dot product q · k, computed for every n, h, q and k.

@@ -443,8 +443,8 @@ figures.head_grid_figure(reader.weights[0], row, columns=3,
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Three different pictures: one head's weight sits just **below** the diagonal (each
 # position looks at the one before it), one's just **above** it (the one after), and one
-# fills the **first column** (everyone looks at the first symbol). The first two also
-# keep a share **on** the diagonal, on the position itself.
+# fills the **first column** (everyone looks at the first symbol). The previous- and
+# next-symbol heads also keep a share **on** the diagonal, on the position itself.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Measured over all 500 held-out rows, at the positions where the three answers are

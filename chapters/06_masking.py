@@ -318,8 +318,9 @@ assert torch.all(cross_w[..., 4:] == 0)                        # padded source k
 #
 # A batch of sentences, one per line, padded to the longest. Turn the **causal** and
 # **padding** masks on and off, and pick which sentence of the batch to show with the
-# `sentence` slider, which counts from 0 as Python does (0 is the first line). Left to
-# right: the mask, the scores after masking (blank = −∞), the weights.
+# `sentence` slider, which counts from 0 as Python does (0 is the first line). The four
+# panels, in reading order: the padded batch (the shown sentence in bold, the others'
+# `<pad>` greyed), its mask, the scores after masking (blank = −∞), the weights.
 #
 # - Both off: every query sees every key, `<pad>` included.
 # - Padding only: the `<pad>` columns are blocked for every query; real words see each
@@ -340,8 +341,9 @@ widgets.MaskExplorer(vocab, explorer_embed, SingleHeadAttention(d_model), senten
 #   training honest: no position can copy the word it must predict.
 # - Masks act **before** the softmax, as −∞ scores. Zeroing weights afterwards breaks
 #   the row sums and lets the future leak through the denominator.
-# - The **padding mask** `(src != pad_idx)` has shape (batch, 1, 1, src_len) and hides
-#   padded keys; masks combine with AND.
+# - The **padding mask** `(src != pad_idx)` is (batch, src_len); after
+#   `.unsqueeze(1).unsqueeze(2)` it has shape (batch, 1, 1, src_len) and hides padded
+#   keys; masks combine with AND.
 # - Conventions differ: here and in `F.scaled_dot_product_attention` True = may attend;
 #   `nn.MultiheadAttention` uses True = blocked.
 # - With a causal mask, changing a later token leaves earlier outputs unchanged.

@@ -43,9 +43,10 @@ def _by_distance(x: torch.Tensor) -> torch.Tensor:
 def tiny_rnn(d_model: int = 16, *, scale: float = 1.0, seed: int = 0) -> nn.RNN:
     """PyTorch's own ``nn.RNN`` (tanh, no bias, float64): h_t = tanh(U x_t + W h_{t-1}).
 
-    W = ``scale`` × a random rotation, so every direction of the state is stretched by
-    exactly ``scale`` per step (before tanh, whose slope is at most 1, shrinks it); U is
-    random with variance 1/d_model.
+    W = ``scale`` × a random orthogonal matrix (a rotation or a reflection: the Q of a random
+    matrix's QR is either), so every direction of the state is stretched by exactly ``scale``
+    per step (before tanh, whose slope is at most 1, shrinks it); U is random with variance
+    1/d_model.
     """
     # int(): nn.RNN refuses a numpy int ("input_size should be of type int").
     d_model = _validate.positive_int("d_model", d_model)
@@ -66,7 +67,8 @@ def tiny_rnn(d_model: int = 16, *, scale: float = 1.0, seed: int = 0) -> nn.RNN:
 
 def rnn_gradients(length: int, *, scale: float = 1.0, d_model: int = 16, seed: int = 0) -> torch.Tensor:
     """(length,) gradient reaching each token from ``tiny_rnn``'s last state; entry k: k steps back.
-    ``length`` at most ``MAX_LENGTH``."""
+    The tokens come from seed + 1 (``tiny_rnn`` draws W from ``seed``), so they are not
+    ``attention_gradients``' tokens for the same seed. ``length`` at most ``MAX_LENGTH``."""
     seed = _validate.seed("seed", seed)  # an int: numpy's uint64 would wrap (with a warning) below
     rnn = tiny_rnn(d_model, scale=scale, seed=seed)
     d_model = rnn.hidden_size  # an int, even when given a numpy one

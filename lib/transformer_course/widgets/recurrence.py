@@ -46,7 +46,7 @@ class PathLengthExplorer(Explorer):
     Both measured with autograd (``recurrence``): the gradient from the last position
     reaching each token. In the RNN it passes through one step per token in between; in
     attention every token is one step from the last. Controls: the sentence length and the
-    RNN's recurrent scale (W = scale × a rotation). State for tests: ``rnn``, ``attention``.
+    RNN's recurrent scale (W = scale × an orthogonal matrix). State for tests: ``rnn``, ``attention``.
     """
 
     def __init__(self, length: int = 50, scale: float = 1.0, seed: int = 0):
