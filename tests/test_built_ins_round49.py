@@ -11,6 +11,7 @@ allow (torch.softmax in chapter 06, lib's attention in chapter 05), get no such 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import sys
@@ -101,7 +102,7 @@ def test_a_right_answer_that_calls_the_built_in_passes_and_is_told(name, fn, quo
 
 def test_the_module_that_did_the_work_is_named_where_the_call_does_not_say_it():
     message = exercise("multi_head_attention").check(_multi_head_module).message
-    assert "(nn.MultiheadAttention)" in message, message
+    assert "(PyTorch's nn.MultiheadAttention)" in message, message
     assert "split the columns into heads" in message, message
 
 
@@ -165,35 +166,166 @@ def test_a_wrong_answer_that_calls_the_built_in_keeps_its_verdict():
     assert result.status == WRONG and REMARK not in result.message, result.message
 
 
-def test_the_remark_joins_another_warning():
+def test_the_note_goes_before_a_warning_which_stays_the_messages_end():
     def changes_its_scores(scores):
         scores -= scores.amax(dim=-1, keepdim=True)  # in place: the caller's scores change
         return torch.softmax(scores, dim=-1)
 
     result = exercise("softmax").check(changes_its_scores)
-    assert result.status == PASSED, result.message
-    assert "Also, your `torch.softmax(scores, dim=-1)`" in result.message, result.message
+    assert result.status == PASSED and result.warning and result.note, result.message
+    assert result.message.endswith(result.note + result.warning), result.message
+    assert "But your `torch.softmax(scores, dim=-1)`" in result.note, result.message
 
 
-def test_the_profile_hook_is_handed_back_and_the_extra_run_prints_nothing(capsys):
+def test_under_another_profile_hook_it_is_kept_and_torchs_functions_are_still_found(capsys):
     def hook(frame, event, arg):
         return None
 
     def cosine_that_prints(vectors):
         print("shape", tuple(vectors.shape))
-        return similarity_matrix(vectors)
+        print("to stderr", file=sys.stderr)
+        return _cosine_of_torch(vectors)
 
     def cosine_by_hand_that_prints(vectors):
         print("shape", tuple(vectors.shape))
+        print("to stderr", file=sys.stderr)
         return _cosine_by_hand(vectors)
 
-    sys.setprofile(hook)
+    sys.setprofile(hook)  # a profiler's or a debugger's: lib's calls are not looked for then
     try:
         result = exercise("cosine_similarity").check(cosine_that_prints)
         assert sys.getprofile() is hook
     finally:
         sys.setprofile(None)
     assert REMARK in result.message, result.message
-    told = capsys.readouterr().out.count("shape")
+    told = capsys.readouterr()
     assert exercise("cosine_similarity").check(cosine_by_hand_that_prints).passed
-    assert told == capsys.readouterr().out.count("shape") > 0  # the run that looks for calls is silent
+    again = capsys.readouterr()
+    # the runs that look for calls print nothing, to stdout or stderr
+    assert told.out.count("shape") == again.out.count("shape") > 0
+    assert told.err.count("to stderr") == again.err.count("to stderr") > 0
+    assert sys.getprofile() is None
+
+
+# --- Review R1 of this round ---
+
+
+def _multi_head_of_lib(x, w_q, w_k, w_v, w_o, num_heads):
+    from transformer_course.attention import MultiHeadAttention
+
+    mha = MultiHeadAttention(x.shape[-1], num_heads)
+    with torch.no_grad():  # nn.Linear's (out, in) layout
+        for proj, w in zip(
+            (mha.q_proj, mha.k_proj, mha.v_proj, mha.out_proj), (w_q, w_k, w_v, w_o), strict=True
+        ):
+            proj.weight.copy_(w.T)
+            if proj.bias is not None:
+                proj.bias.zero_()
+    return mha(x)[0]
+
+
+def test_libs_multi_head_attention_class_is_noted():
+    result = exercise("multi_head_attention").check(_multi_head_of_lib)
+    # its first call is the one quoted: the class's constructor
+    assert result.status == PASSED, result.message
+    assert "But your `MultiHeadAttention(x.shape[-1], num_heads)` on line" in result.note, result.message
+
+
+def _naive_then_torch_where_it_overflows(scores):
+    e = scores.exp()
+    out = e / e.sum(dim=-1, keepdim=True)
+    return torch.softmax(scores, dim=-1) if out.isnan().any() else out  # only the large scores
+
+
+def test_a_built_in_used_on_some_inputs_only_is_noted():
+    result = exercise("softmax").check(_naive_then_torch_where_it_overflows)
+    assert result.status == PASSED and "`torch.softmax(scores, dim=-1)`" in result.note, result.message
+
+
+@pytest.mark.parametrize(
+    ("name", "fn", "said"),
+    [
+        ("cosine_similarity", similarity_matrix, "which is lib's similarity_matrix itself"),
+        ("softmax", functools.partial(F.softmax, dim=-1), "which is torch.softmax itself"),
+        ("softmax", nn.Softmax(dim=-1), "which is torch.softmax itself"),
+    ],
+    ids=["similarity_matrix", "partial", "a module"],
+)
+def test_a_function_that_is_the_built_in_is_noted(name, fn, said):
+    result = exercise(name).check(fn)
+    assert result.status == PASSED and said in result.note, result.message
+
+
+def _softmax_checked_against_torch(scores):
+    e = (scores - scores.amax(dim=-1, keepdim=True)).exp()
+    out = e / e.sum(dim=-1, keepdim=True)
+    assert torch.allclose(out, torch.softmax(scores, dim=-1), atol=1e-6)
+    return out
+
+
+def _softmax_with_its_entropy_printed(scores):
+    from transformer_course.softmax import entropy
+
+    out = _softmax_by_hand(scores)
+    print("entropy", entropy(out))  # lib's softmax module, not a softmax
+    return out
+
+
+def _layer_norm_compared(x, weight, bias, eps):
+    out = _layer_norm_by_hand(x, weight, bias, eps)
+    if not torch.allclose(out, F.layer_norm(x, x.shape[-1:], weight, bias, eps), atol=1e-5):
+        print("mine differs")
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "fn"),
+    [
+        ("softmax", _softmax_checked_against_torch),
+        ("softmax", _softmax_with_its_entropy_printed),
+        ("layer_norm", _layer_norm_compared),
+    ],
+    ids=["assert", "entropy", "allclose"],
+)
+def test_a_built_in_used_only_to_compare_is_not_noted(name, fn):
+    result = exercise(name).check(fn)
+    assert result.status == PASSED and not result.note, result.message
+
+
+def _helper(scores):
+    return torch.softmax(scores, dim=-1)
+
+
+def _softmax_through_a_helper(scores):
+    return _helper(scores)
+
+
+def _softmax_in_a_long_call(scores):
+    return (
+        torch.softmax(
+            scores,
+            dim=-1,
+            dtype=scores.dtype,  # one argument a line, too long to quote on one
+            out=None,
+        )
+        if scores.is_floating_point()
+        else scores
+    )
+
+
+@pytest.mark.parametrize(
+    ("fn", "said"),
+    [
+        (_softmax_through_a_helper, "`torch.softmax(scores, dim=-1)` on line {line} (in _helper)"),
+        (_softmax_in_a_long_call, "your call of torch.softmax on line {line}"),
+        (lambda s: torch.special.softmax(s, -1), "`torch.special.softmax(s, -1)`"),
+        (lambda s: F.softmin(-s, dim=-1), "`F.softmin(-s, dim=-1)`"),
+    ],
+    ids=["helper", "long call", "special", "softmin"],
+)
+def test_where_the_call_is_said(fn, said):
+    target = _helper if fn is _softmax_through_a_helper else fn
+    lines, first = inspect.getsourcelines(target)
+    line = first + next((i for i, text in enumerate(lines) if "softmax(" in text), 0)
+    result = exercise("softmax").check(fn)
+    assert result.status == PASSED and said.format(line=line) in result.note, result.message

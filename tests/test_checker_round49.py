@@ -63,3 +63,15 @@ def test_a_call_too_long_to_quote_is_still_named():
     hint = hint_for(_too_long_to_quote, _normalised, torch.rand(2, 5, 7))
     assert hint is not None and "keepdim" in hint, hint
     assert "`" not in hint.split("has no keepdim")[0], hint  # named by its reduction, no quote
+
+
+def _over_lines_with_a_tuple_and_a_hash(e):
+    total = e.sum(
+        dim=(-1,),  # "#" in a comment
+    )
+    return e / total
+
+
+def test_a_one_element_tuple_keeps_its_comma_and_a_comment_goes():
+    hint = hint_for(_over_lines_with_a_tuple_and_a_hash, _normalised, torch.rand(2, 5, 7))
+    assert hint is not None and hint.startswith("Your `e.sum(dim=(-1,))` on line"), hint

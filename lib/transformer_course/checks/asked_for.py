@@ -12,13 +12,19 @@ COSINE_SIMILARITY = BuiltIns(  # chapter 01: "Do not use similarity_matrix or F.
     instead="make each row length 1, then one matrix product gives every pair.",
 )
 SOFTMAX = BuiltIns(  # chapter 04: "Use exp, sum and max, not torch.softmax"
-    torch={"softmax": "torch.softmax", "log_softmax": "torch.log_softmax"},
-    lib=(softmax,),
+    torch={
+        "softmax": "torch.softmax",
+        "log_softmax": "torch.log_softmax",
+        "special_softmax": "torch.special.softmax",
+        "_softmax": "torch._softmax",
+        "softmin": "F.softmin",  # of -scores
+    },
+    lib=(softmax.stable_softmax, softmax.naive_softmax),
     instead="subtract each row's max, exponentiate, and divide by the row's sum, with exp, max "
     "and sum (keepdim=True).",
 )
 MULTI_HEAD = BuiltIns(  # chapter 05: split, attend per head, merge, project
-    torch={"multi_head_attention_forward": "nn.MultiheadAttention"},
+    torch={"multi_head_attention_forward": "PyTorch's nn.MultiheadAttention"},
     lib=(attention.MultiHeadAttention,),
     instead="project with w_q, w_k and w_v, split the columns into heads, attend in each head, "
     "merge the heads and project with w_o.",
@@ -30,7 +36,11 @@ MASKED_WEIGHTS = BuiltIns(  # chapter 06: "Build the mask yourself (no masks.py 
     "fill the scores where either forbids with -inf, then softmax.",
 )
 LAYER_NORM = BuiltIns(  # chapter 07: "Write the LayerNorm itself"
-    torch={"layer_norm": "F.layer_norm", "group_norm": "F.group_norm"},
+    torch={
+        "layer_norm": "F.layer_norm",
+        "native_layer_norm": "torch.native_layer_norm",
+        "group_norm": "F.group_norm",
+    },
     instead="each row's mean and variance (divided by d), (x - mean) / sqrt(var + eps), then "
     "* weight + bias.",
 )

@@ -17,6 +17,7 @@ from .attention_scalings import KEY_COUNT_MISTAKES, on_a_probe_too
 from .attention_slips import ROUND_43B, SLIP_SCORES_MISTAKES
 from .harness import Exercise, Mistake, Result, check_then_batch, randn
 from .stale import learner_check
+from .wording import own_name
 
 # --- Exercise 03, attention scores: the learner's side ---
 
@@ -219,17 +220,19 @@ def check_attention_scores(learner_fn: Callable) -> Result:
     # Square first, so the usual mistakes run (and can be named) instead of failing on shapes.
     single = [(randn(4, 4, gen=g), randn(4, 4, gen=g)), (randn(3, 5, gen=g), randn(6, 5, gen=g))]
     batched = [(randn(2, 3, 4, gen=g), randn(2, 5, 4, gen=g))]
+    # The learner's my_attention_scores in every verdict: the chapter imports lib's attention_scores.
+    name = own_name(learner_fn, "attention_scores")
     return check_then_batch(
         learner_fn,
         _scores_reference,
         single,
         batched,
-        name="attention_scores",
+        name=name,
         mistakes=SCORES_MISTAKES,
         batch_mistake=SCORES_ON_A_BATCH,
         needs_grad=True,
-        passed=f"attention_scores matches the reference on all {len(single) + len(batched)} inputs, "
-        "batched ones included.",
+        passed=f"{name} matches the reference on all {len(single) + len(batched)} inputs, batched ones "
+        "included.",
     )
 
 

@@ -17,7 +17,9 @@ inside lib (a module the learner was handed, an allowed helper) is not the learn
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
+import linecache
 import os
 import sys
 from collections.abc import Callable
@@ -27,7 +29,7 @@ from types import CodeType, ModuleType
 import torch
 from torch.overrides import TorchFunctionMode
 
-from .call_sites import call_site, site_of, source_of
+from .call_sites import site_of, source_of
 from .cases import fresh
 from .failure import torch_name
 from .result import Result
@@ -35,125 +37,135 @@ from .time_limit import LIMIT_S, TookTooLong, time_limit
 
 _LIB = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # transformer_course/
 _TORCH = os.path.dirname(torch.__file__) + os.sep
+ITSELF = "itself"  # the site of a call the learner's function IS: cosine_similarity = similarity_matrix
+# A line that only compares with the built-in does not make the answer with it.
+_CHECKING = ("allclose(", "assert_close(", "isclose(", "torch.equal(", ".equal(")
 
 
 @dataclass(frozen=True)
 class BuiltIns:
     """What an exercise asks the learner to write, where it already exists: ``torch``, torch
     function names as ``TorchFunctionMode`` sees them ("softmax" for torch.softmax, F.softmax,
-    x.softmax and nn.Softmax alike) → how the verdict calls them; ``lib``, lib modules whose
-    every function is the exercise's answer, or part of it; ``instead``, how to write it."""
+    x.softmax and nn.Softmax alike) → how the verdict calls them; ``lib``, lib modules, classes
+    or functions that compute the exercise's answer, or part of it; ``instead``, how to write it."""
 
     torch: dict[str, str]
     instead: str
-    lib: tuple[ModuleType | Callable, ...] = ()  # lib modules, or single functions of lib
+    lib: tuple[ModuleType | type | Callable, ...] = ()
 
     def targets(self) -> tuple[frozenset[str], frozenset[CodeType]]:
-        """The files of ``lib``'s modules and the code of its functions, as the hook sees them."""
+        """The files of ``lib``'s modules and the code of its functions and of its classes'
+        methods, as the profile hook sees them."""
         files = frozenset(os.path.abspath(m.__file__) for m in self.lib if isinstance(m, ModuleType))
-        codes = frozenset(f.__code__ for f in self.lib if hasattr(f, "__code__"))
-        return files, codes
+        functions = [f for item in self.lib if isinstance(item, type) for f in vars(item).values()]
+        functions += [f for f in self.lib if not isinstance(f, ModuleType | type)]
+        return files, frozenset(f.__code__ for f in functions if hasattr(f, "__code__"))
+
+
+def _site(frame) -> tuple | str | None:
+    """Where the learner called a built-in whose own frame (or torch's dispatch) is above
+    ``frame``: the first frame outside torch, as ``site_of`` gives it; ``ITSELF`` where that
+    is ``calls_of`` (the learner's function is the built-in); None where it is lib's own
+    code, or a line that only compares with the built-in (an assert, allclose)."""
+    while frame is not None and frame.f_code.co_filename.startswith(_TORCH):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    if frame.f_code is calls_of.__code__:
+        return ITSELF
+    if frame.f_code.co_filename.startswith(_LIB):
+        return None
+    site = site_of(frame)
+    line = linecache.getline(site[0], site[2]).strip() if site[2] else ""
+    return None if line.startswith("assert") or any(c in line for c in _CHECKING) else site
 
 
 class _Calls(TorchFunctionMode):
-    """Records the first call of each torch function in ``names`` made from outside lib."""
+    """Records the first call of each torch function in ``names`` the learner made."""
 
-    def __init__(self, names: frozenset[str]) -> None:
+    def __init__(self, names: frozenset[str], found: dict) -> None:
         super().__init__()
-        self.names = names
-        self.found: dict[str, tuple | None] = {}  # what the verdict calls it → its call site
+        self.names, self.found = names, found  # found: torch's name → its call site
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         name = torch_name(func)
         if name in self.names and name not in self.found:
-            site = call_site()
-            if site is None or not site[0].startswith(_LIB):
+            site = _site(sys._getframe(1))
+            if site is not None:
                 self.found[name] = site
         return func(*args, **(kwargs or {}))
 
 
 def _lib_hook(files: frozenset[str], codes: frozenset[CodeType], found: dict) -> Callable:
     """A profile hook that records the first call of each function in ``files`` or ``codes``
-    made from outside lib and torch (a module's __call__ calling its forward is torch's)."""
+    the learner made (a module's forward: where the learner called the module)."""
 
     def hook(frame, event, arg):
         code = frame.f_code
-        if event != "call" or frame.f_back is None or not (code in codes or code.co_filename in files):
+        if event != "call" or not (code in codes or code.co_filename in files):
             return
-        caller = frame.f_back
-        if caller.f_code.co_filename.startswith(_TORCH):  # a module's forward, run by its __call__
-            site = _outside(caller)
-            if site is None:
-                return
-        elif caller.f_code.co_filename.startswith(_LIB):  # lib calling itself: not the learner
-            return
-        else:
-            site = site_of(caller)
-        found.setdefault(f"lib's {code.co_qualname.split('.')[0]}", site)  # a method: its class
+        site = _site(frame.f_back)
+        if site is not None:
+            found.setdefault(f"lib's {code.co_qualname.split('.')[0]}", site)  # a method: its class
 
     return hook
 
 
-def _outside(frame) -> tuple | None:
-    """The site of the first frame below ``frame`` outside torch, the learner's ``mha(x)`` for
-    the forward torch's Module.__call__ runs; None where that frame is lib's own."""
-    while frame is not None and frame.f_code.co_filename.startswith(_TORCH):
-        frame = frame.f_back
-    if frame is None or frame.f_code.co_filename.startswith(_LIB):
-        return None
-    return site_of(frame)
-
-
-def calls_of(learner_fn: Callable, case: tuple, given: BuiltIns, seed: int = 0) -> dict[str, tuple | None]:
+def calls_of(learner_fn: Callable, case: tuple, given: BuiltIns, seed: int = 0) -> dict[str, tuple | str]:
     """The functions of ``given`` that ``learner_fn(*case)`` calls from its own code: what the
-    verdict calls each → where (None: not known). Nothing where it fails or runs out of time
-    this time (it passed the check, so it failed at random: say nothing rather than half)."""
-    calls = _Calls(frozenset(given.torch))
+    verdict calls each → where. Nothing where it fails or runs out of time this time (it
+    passed the check, so it failed at random: say nothing rather than half). Under a profiler
+    or a debugger's profile hook, lib's functions are not looked for (one hook at a time)."""
+    found: dict[str, tuple | str] = {}
     files, codes = given.targets()
-    found: dict[str, tuple | None] = {}
-    before = sys.getprofile()
+    hook = _lib_hook(files, codes, found) if (files or codes) and sys.getprofile() is None else None
     try:
-        quiet = contextlib.redirect_stdout(io.StringIO())  # its prints were shown once
-        with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S), quiet:
+        quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
+        with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S), quiet[0], quiet[1]:
             torch.manual_seed(seed)
-            sys.setprofile(_lib_hook(files, codes, found) if files or codes else before)
+            if hook is not None:
+                sys.setprofile(hook)
             try:
-                with calls:
+                with _Calls(frozenset(given.torch), found):
                     learner_fn(*fresh(case))
             finally:
-                sys.setprofile(before)
+                if hook is not None:
+                    sys.setprofile(None)
     except (TookTooLong, Exception, SystemExit):
         return {}
-    return {**{given.torch[name]: site for name, site in calls.found.items()}, **found}
+    return {given.torch.get(name, name): site for name, site in found.items()}
 
 
-def _quoted(name: str, site: tuple | None) -> str:
+def _quoted(name: str, site: tuple | str, learner: str) -> str:
     """How the verdict names a call: "your `nn.Softmax(-1)(s)` on line 3", "your `mha(x, x, x)`
-    on line 5 (nn.MultiheadAttention)", or "your call of torch.softmax"."""
-    text = source_of(site)
+    on line 5 (nn.MultiheadAttention)", "your function, which is lib's similarity_matrix itself"."""
+    if site == ITSELF:
+        return f"your function, which is {name} itself,"
+    text, where = source_of(site), f" on line {site[2]}" + (f" (in {site[1]})" if site[1] != learner else "")
     if not text:
-        return f"your call of {name}"
+        return f"your call of {name}{where}"
     bare = name.split()[-1].split(".")[-1].lower().replace("_", "")  # "softmax", "layernorm"
     said = bare in text.lower().replace("_", "")  # nn.LayerNorm(d)(x) says F.layer_norm
-    return f"your `{text}` on line {site[2]}" + ("" if said else f" ({name})")
+    return f"your `{text}`{where}" + ("" if said else f" ({name})")
 
 
 def note_built_ins(
-    result: Result, learner_fn: Callable, case: tuple, given: BuiltIns, seed: int = 0
+    result: Result, learner_fn: Callable, cases: list, given: BuiltIns, seed: int = 0
 ) -> Result:
-    """``result`` with a note added where it passed and the learner's function calls one of
-    ``given``'s functions; otherwise ``result`` as it is. A note, not a warning: the code is
-    right, and in a model of one's own the library's function is the better choice; it is the
-    exercise that is left undone."""
+    """``result`` with a note added where it passed and the learner's function, on one of
+    ``cases`` (tried in turn, up to the first that shows one), calls one of ``given``'s
+    functions; otherwise ``result`` as it is. A note, not a warning: the code is right, and in
+    a model of one's own the library's function is the better choice; it is the exercise that
+    is left undone. It goes before a warning, which stays the message's end."""
     if not result.passed:
         return result
-    found = calls_of(learner_fn, case, given, seed)
+    found = next((f for f in (calls_of(learner_fn, case, given, seed) for case in cases) if f), {})
     if not found:
         return result
-    quotes = [_quoted(name, site) for name, site in found.items()]
+    learner = getattr(inspect.unwrap(learner_fn), "__qualname__", "")
+    quotes = [_quoted(name, site, learner) for name, site in found.items()]
     listed = quotes[0] if len(quotes) == 1 else ", ".join(quotes[:-1]) + " and " + quotes[-1]
-    note = (" Also, " if result.warning else " But ") + (
-        f"{listed} {'does' if len(quotes) == 1 else 'do'} the work this exercise asks you to write "
-        f"yourself: {given.instead}"
-    )
-    return replace(result, message=result.message + note, note=result.note + note)
+    note = f" But {listed} {'does' if len(quotes) == 1 else 'do'} the work this exercise asks you to "
+    note += f"write yourself: {given.instead}"
+    base = result.message[: len(result.message) - len(result.warning)]
+    return replace(result, message=base + note + result.warning, note=result.note + note)

@@ -28,8 +28,7 @@ _KEEPDIM_AT = {"norm": 3, "var": 3, "std": 3}  # x.norm(2, -1, False), torch.var
 
 
 _MAX_LINES, _MAX_QUOTE = 4, 80  # a call over more lines, or longer once joined: its line only
-# What the line breaks leave once joined: "sum( dim=-1, )" → "sum(dim=-1)".
-_TIGHT = re.compile(r"(?<=[(\[]) +| +(?=[)\],])|,(?= *[)\]])")
+_TIGHT = re.compile(r"(?<=[(\[]) +| +(?=[)\]])")  # what joining leaves: "sum( dim=-1 )"
 
 _POSITIONS: dict[int, tuple] = {}  # id of a code object → (it, its positions): hashing a code
 # object hashes its constants, 80 µs a call for a function of 3000 of them
@@ -79,11 +78,26 @@ def source_of(site: tuple | None) -> str | None:
     parts = [part.decode("utf-8", "replace") for part in lines]
     if len(parts) == 1:
         text = parts[0].strip()
-    else:  # quoted on one line, without the indents and comments between
-        text = _TIGHT.sub("", " ".join(p for p in (part.split("#")[0].strip() for part in parts) if p))
+    else:  # quoted on one line, without the indents, the comments and a last comma between
+        kept = [p for p in (_code(part) for part in parts) if p]
+        kept = [
+            p[:-1] if p.endswith(",") and after[:1] in ")]" else p for p, after in zip(kept, [*kept[1:], ""])
+        ]
+        text = _TIGHT.sub("", " ".join(kept))
         text = text if len(text) <= _MAX_QUOTE else ""
     # A backtick would end the verdict's `code` span early.
     return text.replace("`", "'") or None
+
+
+def _code(line: str) -> str:
+    """A line of code without its comment (a # inside a string stays) or outer spaces."""
+    quote = None
+    for i, char in enumerate(line):
+        if quote is None and char == "#":
+            return line[:i].strip()
+        if char in "'\"" and (i == 0 or line[i - 1] != "\\"):
+            quote = char if quote is None else (None if char == quote else quote)
+    return line.strip()
 
 
 def with_keepdim(name: str, args: tuple, kwargs: dict) -> tuple[tuple, dict]:

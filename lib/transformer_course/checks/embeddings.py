@@ -119,12 +119,23 @@ def _learner_compares_each_row_with_itself(vectors: torch.Tensor) -> torch.Tenso
     return torch.cosine_similarity(vectors, vectors, dim=1)  # row i against row i only
 
 
-# lengths * lengths with both (T, 1), or both (T,): each entry divided by one length squared.
+# lengths * lengths with both (T, 1): each row i divided by |a_i|², one length squared.
 _SQUARED_BY_BROADCASTING = (
-    "You divided entry (i, j) by one vector's length squared, |a|² or |b|², not by |a|·|b|: "
-    "lengths * lengths multiplies each length by itself when both have the same shape. Pair row "
-    "i's length with row j's: lengths * lengths.T, (T, 1) * (1, T) → (T, T), or normalise each "
-    "row first and take unit @ unit.T."
+    "You divided entry (i, j) by one vector's length squared, |a|², not by |a|·|b|: lengths * "
+    "lengths multiplies each length by itself when both have the same shape. Pair row i's length "
+    "with row j's: lengths * lengths.T, (T, 1) * (1, T) → (T, T), with lengths = "
+    "v.norm(dim=1, keepdim=True), or normalise each row first and take unit @ unit.T."
+)
+# Both (T,) (v.norm(dim=1), no keepdim), or both (1, T): each column j divided by |a_j|². A 1-D
+# lengths.T is lengths itself, so "lengths * lengths.T" gives this same answer again: the hint
+# must say where a (T, 1) comes from, not only that one is needed.
+_SQUARED_ONE_D = (
+    "You divided entry (i, j) by one vector's length squared, |b|², not by |a|·|b|: lengths * "
+    "lengths multiplies each length by itself. If your lengths are 1-D, shape (T,) (v.norm(dim=1) "
+    "without keepdim), lengths * lengths.T is no better: .T does nothing to a 1-D tensor. Keep "
+    "the axis, lengths = v.norm(dim=1, keepdim=True), shape (T, 1), and then lengths * lengths.T "
+    "is (T, 1) * (1, T) → (T, T); or pair the 1-D lengths yourself: "
+    "lengths[:, None] * lengths[None, :]."
 )
 
 MISTAKES = (
@@ -171,7 +182,7 @@ MISTAKES = (
     ),
     Mistake(
         name="a length times itself, by columns",
-        hint=_SQUARED_BY_BROADCASTING,
+        hint=_SQUARED_ONE_D,
         compute=lambda v: (v @ v.T) / v.norm(dim=1) ** 2,
         example=lambda vectors: vectors @ vectors.T / (vectors.norm(dim=-1) * vectors.norm(dim=-1)),
     ),
@@ -335,7 +346,7 @@ def check_cosine_similarity(learner_fn: Callable) -> Result:
     a warning added to the message (by the harness, as for every exercise)."""
     cases = _cases()
     result = check_function(learner_fn, reference, cases, name="cosine_similarity", mistakes=MISTAKES)
-    return note_built_ins(result, learner_fn, cases[0], asked_for.COSINE_SIMILARITY)
+    return note_built_ins(result, learner_fn, cases, asked_for.COSINE_SIMILARITY)
 
 
 EXERCISES = (

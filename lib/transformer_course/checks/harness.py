@@ -132,7 +132,7 @@ def check_function(
     # .eval() shows (most cases hand over modules in eval mode).
     states = run.states + changed_in_training_mode(learner_fn, reference_fn, cases[0], seed)
     warning += side_effect_warning(states, also=bool(warning)) if states else ""
-    passed = f"{name} matches the reference on {every_input(len(cases), f'{inputs}s')}."
+    passed = f"{run.learner_name} matches the reference on {every_input(len(cases), f'{inputs}s')}."
     return Result(PASSED, passed + warning, warning=warning)
 
 

@@ -312,7 +312,7 @@ def check_causal_masked_weights(learner_fn: Callable) -> Result:
         mistakes=_COMPARED,
         needs_grad=True,
     )
-    return note_built_ins(result, learner_fn, cases[0], asked_for.MASKED_WEIGHTS)
+    return note_built_ins(result, learner_fn, cases, asked_for.MASKED_WEIGHTS)
 
 
 EXERCISES = (

@@ -359,7 +359,7 @@ def check_multi_head_attention(learner_fn: Callable) -> Result:
     result = check_function(
         learner_fn, reference, cases, name=name, mistakes=MISTAKES, atol=1e-4, needs_grad=True
     )
-    return note_built_ins(result, learner_fn, cases[0], asked_for.MULTI_HEAD)
+    return note_built_ins(result, learner_fn, cases, asked_for.MULTI_HEAD)
 
 
 EXERCISES = (

@@ -151,7 +151,8 @@ MISTAKES = (
         hint="Your nucleus stops one token short: the token whose probability takes the total "
         "past top_p belongs in it. Always keeping the first token mends only the rows where it "
         "alone holds more than top_p; shift the running total instead: keep a token when the "
-        "tokens ranked above it hold less than top_p (cumsum - p < top_p).",
+        "tokens ranked above it hold less than top_p "
+        "(sorted_probs.cumsum(dim=-1) - sorted_probs < top_p).",
         compute=lambda p, top_p: by_hand(p.double(), top_p, keep="total, first kept"),
         example=learner.keeps_the_first_but_not_the_crossing_token,
     ),
@@ -159,7 +160,8 @@ MISTAKES = (
         name="crossing token left out",
         hint="Your nucleus stops one token short: the token whose probability takes the total "
         "past top_p belongs in it. Keep a token when the tokens ranked above it hold less than "
-        "top_p (cumsum - p < top_p), not when the total including it is at most top_p; else a "
+        "top_p (sorted_probs.cumsum(dim=-1) - sorted_probs < top_p), not when the total "
+        "including it is at most top_p; else a "
         "row whose likeliest token alone holds more than top_p keeps nothing.",
         compute=lambda p, top_p: by_hand(p.double(), top_p, keep="total"),
         example=learner.stops_before_the_crossing_token,

@@ -17,6 +17,7 @@ from .built_ins import note_built_ins
 from .harness import Exercise, Mistake, Result, check_then_batch, randn
 from .softmax_inputs import warn_without_gradient
 from .softmax_more import MORE_MISTAKES, softmax_in_float64_by_dtype
+from .softmax_round49 import ROUND_49
 from .softmax_slips import SLIPS
 from .stale import learner_check
 from .wording import own_name
@@ -272,6 +273,7 @@ MISTAKES = (
 
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in softmax_more
 MISTAKES += SLIPS  # met in the round-43a battery: in softmax_slips
+MISTAKES += ROUND_49  # keepdim left out on the max and the sum: softmax_round49
 
 
 @learner_check
@@ -287,12 +289,12 @@ def check_softmax(learner_fn: Callable) -> Result:
         name="softmax",
         mistakes=MISTAKES,
         batch_mistake=ON_A_BATCH,
-        passed=f"softmax matches the reference on all {len(cases)} inputs, large scores and a batch "
-        "included.",
+        passed=f"{own_name(learner_fn, 'softmax')} matches the reference on all {len(cases)} inputs, "
+        "large scores and a batch included.",
     )
     # Not asked for gradients (the exercise is the formula): a pass without them is warned.
     result = warn_without_gradient(result, learner_fn, cases[0], own_name(learner_fn, "softmax"))
-    return note_built_ins(result, learner_fn, cases[0], asked_for.SOFTMAX)
+    return note_built_ins(result, learner_fn, cases, asked_for.SOFTMAX)
 
 
 EXERCISES = (

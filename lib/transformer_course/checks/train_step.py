@@ -22,6 +22,7 @@ from .stale import learner_check
 from .train_step_learners import step_by_hand
 from .train_step_more import more_mistakes, round_45b, with_gradients_on
 from .train_step_slips import LOSS_FN_NEVER_CALLED, slip_mistakes
+from .wording import own_name
 
 # --- The learner's side: the starter, a worked solution (more answers: train_step_learners) ---
 
@@ -312,8 +313,8 @@ def check_train_step(learner_fn: Callable) -> Result:
     # Its "inputs" are two runs of three steps: say what they were.
     return Result(
         PASSED,
-        "train_step matches the reference: the same losses and the same weights after three "
-        "batches in a row, with SGD (momentum) and with Adam.",
+        f"{own_name(learner_fn, 'train_step')} matches the reference: the same losses and the same "
+        "weights after three batches in a row, with SGD (momentum) and with Adam.",
     )
 
 
