@@ -196,9 +196,10 @@ def likeliest_tokens_figure(
     )
     # A value under 0.005 would read "0.00": left out, so that a row of them does not run together.
     labels = [f"{float(probs[i]):.2f}" if float(probs[i]) >= 0.005 else "" for i in shown]
+    key = [] if chosen is None else [CHOSEN_KEY]
     if true_probs is None:
         bars.update(text=labels, textposition="outside", cliponaxis=False)
-        return _likeliest_layout([bars], words, title, False)
+        return _likeliest_layout([bars], words, title, False, key)
     truth = true_probs.detach().float().cpu()[shown]  # (top,)
     ink = themes.theme().ink
     marks = dict(
@@ -231,18 +232,40 @@ def likeliest_tokens_figure(
         showlegend=False,
         hoverinfo="skip",
     )
-    return _likeliest_layout([bars, marks, values], words, title, True)
+    return _likeliest_layout([bars, marks, values], words, title, True, key)
 
 
 # The top margin's room for the legend's two rows (16 px text on a slide, and their spacing).
 LIKELIEST_LEGEND = 50
 
+# What the chosen token's colour means, at the right above the plot: level with the legend's
+# first row, "model", where there is a legend (level with its last, the long "the stories' own
+# probability" ran into it on a slide). The legend's one bar entry, "model", has the blue of the
+# other bars (NEUTRAL_SWATCH), and the explorer's one tall bar, in vermillion, stood under a
+# legend that named only blue. A note, not a legend entry: an entry needs a trace of its own,
+# and the figure's traces are its bars, its marks and its values.
+CHOSEN_KEY = dict(
+    text=f'<span style="color:{CHOSEN_COLOUR}">■</span> chosen',
+    xref="paper",
+    yref="paper",
+    x=1,
+    y=1.02,
+    xanchor="right",
+    yanchor="bottom",
+    showarrow=False,
+)
 
-def _likeliest_layout(traces: list[dict], words: list[str], title: str, legend: bool) -> go.Figure:
+
+def _likeliest_layout(
+    traces: list[dict], words: list[str], title: str, legend: bool, key: list[dict]
+) -> go.Figure:
+    """The bar chart's layout; ``legend``: the model's and the stories' entries above the plot;
+    ``key``: the chosen colour's note (CHOSEN_KEY), or none."""
     return figure(
         traces,
         title=title,
         title_at_top=True,
+        annotations=[dict(k, yshift=LIKELIEST_LEGEND // 2 if legend else 0) for k in key],
         height=320 + (LIKELIEST_LEGEND if legend else 0),
         showlegend=legend,
         # Between the title and the plot, one entry a row, over no bar: inside the plot, top

@@ -122,6 +122,8 @@ def heatmap_parts(
     )
     if show_text:
         trace["texttemplate"] = f"%{{z:{value_format}}}"
+    if show_scale and value_name != "value":  # a bar of colours says what it measures
+        trace["colorbar"] = dict(title=dict(text=as_text(value_name), side="right"))  # along the bar
     if row_labels == index_labels(rows) and col_labels == index_labels(cols):
         # The labels are the positions themselves: the hover can show x and y directly,
         # which spares a (R, C, 2) array of label pairs (the costliest part to serialise).
@@ -143,7 +145,11 @@ def heatmap_parts(
         margin=label_margins(row_labels, col_labels, x_title=x_title, y_title=y_title),
         xaxis=dict(title=dict(text=x_title), side="bottom", automargin=False, **ticks(col_labels, cols)),
         yaxis=dict(
-            title=dict(text=y_title), autorange="reversed", automargin=False, **ticks(row_labels, rows)
+            title=dict(text=y_title),
+            autorange="reversed",
+            automargin=False,
+            ticklabelstandoff=ROW_LABEL_GAP,
+            **ticks(row_labels, rows),
         ),
     )
     return trace, layout
@@ -169,6 +175,9 @@ def colour_scale(name: str, given: object) -> None:
 
 
 CHAR_PX = 7.5  # the width of a character of the course's 13 px font, about
+# Pixels between a row's label and its first cell: flush with the cells, "he" and "head 3" read
+# as part of the first column on a slide.
+ROW_LABEL_GAP = 6
 TICK_ROOM_PX = 26  # a column narrower than this slants its labels (plotly turns them)
 
 
@@ -180,7 +189,7 @@ def label_margins(row_labels: list[str], col_labels: list[str], *, x_title: str,
     tall = max((len(t) for t in shown(col_labels)), default=1) * CHAR_PX
     slanted = tall > 360 / max(len(col_labels), 1) - 4 and len(col_labels) > 1
     return dict(
-        l=int(14 + wide + (26 if y_title else 0)),
+        l=int(14 + ROW_LABEL_GAP + wide + (26 if y_title else 0)),
         r=10,
         t=50,
         b=int(12 + (tall if slanted else 18) + (26 if x_title else 0)),

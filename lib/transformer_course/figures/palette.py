@@ -66,8 +66,9 @@ def faded(colour: str, alpha: float) -> str:
 # --- Roles: what a colour shows ---
 LOSS_COLOUR = BLUE  # a training curve (and the bars of a distribution)
 # The noisy per-step values behind a running mean, on a light page (themes.LIGHT.faint;
-# see-through, so the dark page needs a colour of its own: themes.DARK.faint).
-RAW_COLOUR = faded(LOSS_COLOUR, 0.25)
+# see-through, so the dark page needs a colour of its own: themes.DARK.faint). Half opaque,
+# 2.1:1 on white: at a quarter (1.4:1) its 1 px line and legend swatch vanished on a projector.
+RAW_COLOUR = faded(LOSS_COLOUR, 0.5)
 VALIDATION_COLOUR = VERMILLION  # a loss measured on held-out data, beside the training curve
 REFERENT_COLOUR = BLUISH_GREEN  # the right answer: the word "it" refers to
 DISTRACTOR_COLOUR = DEEP_ORANGE  # the plausible wrong answer (Okabe–Ito orange on the dark page)

@@ -326,7 +326,9 @@ function withFittedTitle(layout, div, mode) {
 // (its words asked at 9 or 11 px, raised to 12 on a slide) grows its words too, every panel keeping
 // the same rows (keptLabels); a view beside a tall one keeps its compact size at most. Only rows
 // named one by one (tickmode "array") on a linear axis: a log axis's labels (log_ticks) are spaced
-// for its length already.
+// for its length already. A figure whose rows a reader looks up one by one (layout.meta.every_row:
+// chapter 09's StoryExplorer, whose prose names odd heads, "layer 0 head 1") keeps every row's
+// label down to DECK_MIN_FONT before any is thinned.
 const ROW_SPACING = 1.1, DECK_ROW_FONT = 14;
 function rowLabelsFit(div) {
   const layout = div._fullLayout, update = {};
@@ -342,7 +344,8 @@ function rowLabelsFit(div) {
     const most = besideTall(div) ? size : Math.max(size, DECK_FONT);
     if (!(pitch > 0 && size > 0) || (size === most && pitch >= ROW_SPACING * size)) continue;
     // The least k whose labels, k rows apart, are at least DECK_ROW_FONT (or ``most``, if less).
-    const k = Math.ceil((ROW_SPACING * Math.min(DECK_ROW_FONT, most)) / pitch - 1e-9);
+    const least = div.layout?.meta?.every_row === true ? DECK_MIN_FONT : DECK_ROW_FONT;
+    const k = Math.ceil((ROW_SPACING * Math.min(least, most)) / pitch - 1e-9);
     const fits = Math.min(most, Math.floor((k * pitch) / ROW_SPACING));
     if (fits !== size) update[`${name}.tickfont.size`] = fits;
     if (k === 1) continue;
