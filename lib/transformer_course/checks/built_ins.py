@@ -8,10 +8,11 @@ their instructions say not to use it: chapter 01's cosine similarity (not
 an answer gives the reference's numbers, so it passes; the verdict's note then quotes the call that
 did the work, so the learner knows the exercise is still theirs to write.
 
-The learner's function is run once more on one case: a ``TorchFunctionMode`` records the
-torch functions it calls, by name, and a profile hook the lib functions it calls, by their
-module's file; each where the learner's own code called it (``call_sites``). A call made
-inside lib (a module the learner was handed, an allowed helper) is not the learner's.
+The learner's function is run once more on each case, up to the first where it calls one: a
+``TorchFunctionMode`` records the torch functions it calls, by name, and a profile hook the lib
+functions it calls, by their module's file or their code; each where the learner's own code
+called it (``call_sites``). Not counted: a call made inside lib (a module the learner was
+handed, an allowed helper), and a line that only compares with the built-in (an assert).
 """
 
 from __future__ import annotations

@@ -81,7 +81,8 @@ def source_of(site: tuple | None) -> str | None:
     else:  # quoted on one line, without the indents, the comments and a last comma between
         kept = [p for p in (_code(part) for part in parts) if p]
         kept = [
-            p[:-1] if p.endswith(",") and after[:1] in ")]" else p for p, after in zip(kept, [*kept[1:], ""])
+            p[:-1] if p.endswith(",") and after[:1] in (")", "]") else p
+            for p, after in zip(kept, [*kept[1:], ""])
         ]
         text = _TIGHT.sub("", " ".join(kept))
         text = text if len(text) <= _MAX_QUOTE else ""
