@@ -329,3 +329,24 @@ def test_where_the_call_is_said(fn, said):
     line = first + next((i for i, text in enumerate(lines) if "softmax(" in text), 0)
     result = exercise("softmax").check(fn)
     assert result.status == PASSED and said.format(line=line) in result.note, result.message
+
+
+def test_a_breakpoint_in_the_learners_function_does_not_stop_the_extra_runs(monkeypatch):
+    stops = []
+    monkeypatch.setattr(sys, "breakpointhook", lambda *a, **k: stops.append(1))
+
+    def softmax_with_a_breakpoint(scores):
+        breakpoint()  # the learner's, for their own first run
+        return torch.softmax(scores, dim=-1)
+
+    def by_hand_with_a_breakpoint(scores):
+        breakpoint()
+        return _softmax_by_hand(scores)
+
+    result = exercise("softmax").check(softmax_with_a_breakpoint)
+    assert result.status == PASSED and REMARK in result.note, result.message
+    noted, stops[:] = len(stops), []
+    assert exercise("softmax").check(by_hand_with_a_breakpoint).passed
+    # The runs that look for built-ins (one case for the first, every case for the second) stop
+    # at none: both stop only in the check's own calls, the same number of times.
+    assert noted == len(stops) > 0

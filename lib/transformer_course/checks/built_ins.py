@@ -17,9 +17,7 @@ handed, an allowed helper), and a line that only compares with the built-in (an 
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import io
 import linecache
 import os
 import sys
@@ -33,6 +31,7 @@ from torch.overrides import TorchFunctionMode
 from .call_sites import site_of, source_of
 from .cases import fresh
 from .failure import torch_name
+from .quietly import quietly
 from .result import Result
 from .time_limit import LIMIT_S, TookTooLong, time_limit
 
@@ -121,8 +120,7 @@ def calls_of(learner_fn: Callable, case: tuple, given: BuiltIns, seed: int = 0) 
     files, codes = given.targets()
     hook = _lib_hook(files, codes, found) if (files or codes) and sys.getprofile() is None else None
     try:
-        quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
-        with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S), quiet[0], quiet[1]:
+        with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S), quietly():
             torch.manual_seed(seed)
             if hook is not None:
                 sys.setprofile(hook)

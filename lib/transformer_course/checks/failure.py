@@ -20,8 +20,6 @@ The predicates (``took``, ``lost_an_axis``, ``failed_in``, ``along``) read a ``F
 
 from __future__ import annotations
 
-import contextlib
-import io
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from torch.overrides import TorchFunctionMode
 
 from .call_sites import call_site, with_keepdim
 from .cases import fresh
+from .quietly import quietly
 from .time_limit import LIMIT_S, TookTooLong, time_limit
 
 REDUCTIONS = frozenset(
@@ -223,7 +222,7 @@ def run(fn: Callable, case: tuple, seed: int | None = None, keep: frozenset = fr
         with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S):
             if seed is not None:
                 torch.default_generator.manual_seed(seed)
-            with recorder, contextlib.redirect_stdout(io.StringIO()):  # its prints were shown once
+            with recorder, quietly():  # its prints were shown once
                 value = fn(*fresh(case))
     except TookTooLong:
         return None
