@@ -350,3 +350,17 @@ def test_a_breakpoint_in_the_learners_function_does_not_stop_the_extra_runs(monk
     # The runs that look for built-ins (one case for the first, every case for the second) stop
     # at none: both stop only in the check's own calls, the same number of times.
     assert noted == len(stops) > 0
+
+
+def test_a_check_under_cprofile_runs_and_leaves_the_profiler_on():
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        result = exercise("softmax").check(_softmax_function)
+        still = sys.getprofile()
+    finally:
+        profiler.disable()
+    assert result.status == PASSED and REMARK in result.note, result.message
+    assert still is profiler

@@ -65,7 +65,8 @@ def time_limit(seconds: float) -> Iterator[None]:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)  # a ring from here on finds our own frames: ignored
-        sys.setprofile(profiler)  # a profiler's, a debugger's or coverage's, if a ring set ours
+        if sys.getprofile() is not profiler:  # a ring set ours: a profiler's, a debugger's back
+            _put_back(profiler)
         sys.settrace(tracer)
         # None: a handler set from C, which Python cannot put back; the default is the nearest
         signal.signal(signal.SIGALRM, signal.SIG_DFL if handler is None else handler)
@@ -125,6 +126,17 @@ def _trap(frames: list[FrameType]) -> None:
     sys.setprofile(rearm)
     sys.settrace(None)
     rearm()
+
+
+def _put_back(profiler: object) -> None:
+    """``sys.setprofile(profiler)``, for one written in C too: cProfile's Profile (``%prun``) is
+    no function that setprofile takes ("'Profile' object is not callable"), it enables itself."""
+    if profiler is None or callable(profiler):
+        sys.setprofile(profiler)
+    elif callable(getattr(profiler, "enable", None)):
+        profiler.enable()
+    else:
+        sys.setprofile(None)
 
 
 def _untraced(frame: FrameType, event: str, arg: object) -> None:
