@@ -188,7 +188,7 @@ assert (sat.scaled_grad_norm - sat.scaled_grad_norm[0]).abs().max() < 0.05    # 
 figures.saturation_figure(sat, "grad_norm", title="…and the softmax gradient fades")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# The orange line, raw QKᵀ: as d<sub>k</sub> grows, the entropy drops towards 0 (one key takes
+# The red-orange line, raw QKᵀ: as d<sub>k</sub> grows, the entropy drops towards 0 (one key takes
 # all) and the gradient, after a small rise up to d<sub>k</sub> = 4, shrinks to a fifth of that
 # peak. The blue line, divided by √d<sub>k</sub>: the scores keep variance 1 whatever
 # d<sub>k</sub> is, so both curves stay flat. That is the whole reason for the √d<sub>k</sub>.
