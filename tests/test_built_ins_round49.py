@@ -226,9 +226,10 @@ def _multi_head_of_lib(x, w_q, w_k, w_v, w_o, num_heads):
 
 def test_libs_multi_head_attention_class_is_noted():
     result = exercise("multi_head_attention").check(_multi_head_of_lib)
-    # its first call is the one quoted: the class's constructor
+    # the call the answer comes from, not the constructor's
     assert result.status == PASSED, result.message
-    assert "But your `MultiHeadAttention(x.shape[-1], num_heads)` on line" in result.note, result.message
+    assert "But your `mha(x)` on line" in result.note, result.message
+    assert "(lib's MultiHeadAttention)" in result.note, result.message
 
 
 def _naive_then_torch_where_it_overflows(scores):
@@ -364,3 +365,84 @@ def test_a_check_under_cprofile_runs_and_leaves_the_profiler_on():
         profiler.disable()
     assert result.status == PASSED and REMARK in result.note, result.message
     assert still is profiler
+
+
+# --- Review R2 of this round: only a call the answer is computed from counts ---
+
+
+@torch.no_grad()
+def _describe(x):
+    return float(x.abs().mean())
+
+
+def _multi_head_with_a_decorated_helper(x, w_q, w_k, w_v, w_o, num_heads):
+    _describe(x)  # @torch.no_grad() shares its wrapper's code with lib's load_from_torch
+    return _multi_head_with_libs_attention(x, w_q, w_k, w_v, w_o, num_heads)
+
+
+@torch.enable_grad()
+def _multi_head_decorated(x, w_q, w_k, w_v, w_o, num_heads):
+    return _multi_head_with_libs_attention(x, w_q, w_k, w_v, w_o, num_heads)
+
+
+def _softmax_then_checked_on_its_line(x):
+    out = torch.softmax(x, -1); assert torch.allclose(out.sum(-1), torch.ones(x.shape[:-1]))  # noqa: E702  # fmt: skip
+    return out
+
+
+def _softmax_checked_over_lines(scores):
+    out = _softmax_by_hand(scores)
+    assert torch.allclose(out, torch.softmax(scores, dim=-1), atol=1e-6)
+    return out
+
+
+def _softmax_with_a_reference_first(scores):
+    ref = torch.softmax(scores, dim=-1)
+    out = _softmax_by_hand(scores)
+    assert torch.allclose(out, ref, atol=1e-6)
+    return out
+
+
+def _softmax_printing_torchs(scores):
+    print(torch.softmax(scores, dim=-1)[..., :2])
+    return _softmax_by_hand(scores)
+
+
+@pytest.mark.parametrize(
+    ("name", "fn"),
+    [
+        ("multi_head_attention", _multi_head_with_a_decorated_helper),
+        ("multi_head_attention", _multi_head_decorated),
+        ("softmax", _softmax_checked_over_lines),
+        ("softmax", _softmax_with_a_reference_first),
+        ("softmax", _softmax_printing_torchs),
+    ],
+    ids=["decorated helper", "decorated answer", "assert over lines", "reference first", "print"],
+)
+def test_a_built_in_the_answer_is_not_computed_from_is_not_noted(name, fn):
+    result = exercise(name).check(fn)
+    assert result.status == PASSED and not result.note, result.message
+
+
+def test_a_built_in_the_answer_comes_from_is_noted_beside_an_assert():
+    result = exercise("softmax").check(_softmax_then_checked_on_its_line)
+    assert result.status == PASSED and "But your `torch.softmax(x, -1)` on line" in result.note, (
+        result.message
+    )
+
+
+def test_a_noted_answer_without_gradient_is_not_told_its_formula_is_right():
+    def softmax_of_torch_under_no_grad(scores):
+        with torch.no_grad():
+            return torch.softmax(scores, dim=-1)
+
+    def by_hand_under_no_grad(scores):
+        with torch.no_grad():
+            return _softmax_by_hand(scores)
+
+    noted = exercise("softmax").check(softmax_of_torch_under_no_grad)
+    assert noted.status == PASSED and noted.note and "carries no gradient" in noted.warning, noted.message
+    assert noted.message.endswith(noted.note + noted.warning), noted.message
+    assert "The formula is right" not in noted.message, noted.message
+    plain = exercise("softmax").check(by_hand_under_no_grad)
+    assert not plain.note and "The formula is right, which is what this exercise asks" in plain.warning

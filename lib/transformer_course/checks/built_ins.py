@@ -11,14 +11,15 @@ did the work, so the learner knows the exercise is still theirs to write.
 The learner's function is run once more on each case, up to the first where it calls one: a
 ``TorchFunctionMode`` records the torch functions it calls, by name, and a profile hook the lib
 functions it calls, by their module's file or their code; each where the learner's own code
-called it (``call_sites``). Not counted: a call made inside lib (a module the learner was
-handed, an allowed helper), and a line that only compares with the built-in (an assert).
+called it (``call_sites``); what each returns is marked, and the marks pass on through every
+torch function, so that only a call the answer is computed from counts. Not counted: a call
+that only checks the answer (an assert, an allclose, a print), and one made inside lib (a
+module the learner was handed, an allowed helper).
 """
 
 from __future__ import annotations
 
 import inspect
-import linecache
 import os
 import sys
 from collections.abc import Callable
@@ -38,8 +39,6 @@ from .time_limit import LIMIT_S, TookTooLong, time_limit
 _LIB = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # transformer_course/
 _TORCH = os.path.dirname(torch.__file__) + os.sep
 ITSELF = "itself"  # the site of a call the learner's function IS: cosine_similarity = similarity_matrix
-# A line that only compares with the built-in does not make the answer with it.
-_CHECKING = ("allclose(", "assert_close(", "isclose(", "torch.equal(", ".equal(")
 
 
 @dataclass(frozen=True)
@@ -55,84 +54,136 @@ class BuiltIns:
 
     def targets(self) -> tuple[frozenset[str], frozenset[CodeType]]:
         """The files of ``lib``'s modules and the code of its functions and of its classes'
-        methods, as the profile hook sees them."""
+        methods (unwrapped: a method under @torch.no_grad() shares its wrapper's code with every
+        function so decorated in torch), as the profile hook sees them."""
         files = frozenset(os.path.abspath(m.__file__) for m in self.lib if isinstance(m, ModuleType))
         functions = [f for item in self.lib if isinstance(item, type) for f in vars(item).values()]
         functions += [f for f in self.lib if not isinstance(f, ModuleType | type)]
-        return files, frozenset(f.__code__ for f in functions if hasattr(f, "__code__"))
+        codes = (getattr(inspect.unwrap(f), "__code__", None) for f in functions if callable(f))
+        return files, frozenset(c for c in codes if c is not None and c.co_filename.startswith(_LIB))
 
 
 def _site(frame) -> tuple | str | None:
     """Where the learner called a built-in whose own frame (or torch's dispatch) is above
     ``frame``: the first frame outside torch, as ``site_of`` gives it; ``ITSELF`` where that
-    is ``calls_of`` (the learner's function is the built-in); None where it is lib's own
-    code, or a line that only compares with the built-in (an assert, allclose)."""
+    is ``calls_of`` (the learner's function is the built-in); None where it is lib's own code."""
     while frame is not None and frame.f_code.co_filename.startswith(_TORCH):
         frame = frame.f_back
     if frame is None:
         return None
     if frame.f_code is calls_of.__code__:
         return ITSELF
-    if frame.f_code.co_filename.startswith(_LIB):
-        return None
-    site = site_of(frame)
-    line = linecache.getline(site[0], site[2]).strip() if site[2] else ""
-    return None if line.startswith("assert") or any(c in line for c in _CHECKING) else site
+    return None if frame.f_code.co_filename.startswith(_LIB) else site_of(frame)
+
+
+class _Flow:
+    """Which of the learner's built-in calls each tensor was computed from: a call is (its
+    order, what the verdict calls it, its site). A built-in that only checks the answer (an
+    assert, an allclose, a print) reaches no tensor the learner's function returns."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.of: dict[int, tuple[torch.Tensor, frozenset]] = {}  # id → (it, kept alive; its calls)
+
+    def call(self, name: str, site: tuple | str) -> frozenset:
+        self.calls += 1
+        return frozenset({(self.calls, name, site)})
+
+    def sources(self, value: object) -> frozenset:
+        found: frozenset = frozenset()
+        for t in _tensors(value):
+            entry = self.of.get(id(t))
+            if entry is not None and entry[0] is t:
+                found |= entry[1]
+        return found
+
+    def mark(self, value: object, sources: frozenset) -> None:
+        for t in _tensors(value):
+            entry = self.of.get(id(t))
+            had = entry[1] if entry is not None and entry[0] is t else frozenset()
+            self.of[id(t)] = (t, had | sources)
+
+
+def _tensors(value: object, depth: int = 0) -> list[torch.Tensor]:
+    """The tensors in ``value``, those inside tuples, lists and dicts too (a few levels)."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if depth < 3 and isinstance(value, tuple | list):
+        return [t for v in value for t in _tensors(v, depth + 1)]
+    if depth < 3 and isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors(v, depth + 1)]
+    return []
 
 
 class _Calls(TorchFunctionMode):
-    """Records the first call of each torch function in ``names`` the learner made."""
+    """Marks what the learner's calls of the torch functions in ``names`` return, and passes
+    the marks on through every torch function after them (``_Flow``)."""
 
-    def __init__(self, names: frozenset[str], found: dict) -> None:
+    def __init__(self, names: frozenset[str], flow: _Flow) -> None:
         super().__init__()
-        self.names, self.found = names, found  # found: torch's name → its call site
+        self.names, self.flow = names, flow
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        sources = self.flow.sources((args, kwargs))
         name = torch_name(func)
-        if name in self.names and name not in self.found:
+        if name in self.names:
             site = _site(sys._getframe(1))
             if site is not None:
-                self.found[name] = site
-        return func(*args, **(kwargs or {}))
+                sources |= self.flow.call(name, site)
+        if sources:
+            self.flow.mark(out, sources)
+        return out
 
 
-def _lib_hook(files: frozenset[str], codes: frozenset[CodeType], found: dict) -> Callable:
-    """A profile hook that records the first call of each function in ``files`` or ``codes``
-    the learner made (a module's forward: where the learner called the module)."""
+def _lib_hook(files: frozenset[str], codes: frozenset[CodeType], flow: _Flow) -> Callable:
+    """A profile hook that marks what the learner's calls of the functions in ``files`` or
+    ``codes`` return (a module's forward: called where the learner called the module)."""
+    pending: dict = {}  # the frame of a call the learner made → its call
 
     def hook(frame, event, arg):
         code = frame.f_code
-        if event != "call" or not (code in codes or code.co_filename in files):
+        if not (code in codes or code.co_filename in files):
             return
-        site = _site(frame.f_back)
-        if site is not None:
-            found.setdefault(f"lib's {code.co_qualname.split('.')[0]}", site)  # a method: its class
+        if event == "call":
+            site = _site(frame.f_back)
+            if site is not None:
+                pending[frame] = flow.call(
+                    f"lib's {code.co_qualname.split('.')[0]}", site
+                )  # a method: its class
+        elif event == "return" and frame in pending:
+            flow.mark(arg, pending.pop(frame))
 
     return hook
 
 
 def calls_of(learner_fn: Callable, case: tuple, given: BuiltIns, seed: int = 0) -> dict[str, tuple | str]:
-    """The functions of ``given`` that ``learner_fn(*case)`` calls from its own code: what the
-    verdict calls each → where. Nothing where it fails or runs out of time this time (it
-    passed the check, so it failed at random: say nothing rather than half). Under a profiler
-    or a debugger's profile hook, lib's functions are not looked for (one hook at a time)."""
-    found: dict[str, tuple | str] = {}
+    """The functions of ``given`` that ``learner_fn(*case)`` computes its answer with, called
+    from its own code: what the verdict calls each → where (its first such call). Nothing where
+    it fails or runs out of time this time (it passed the check, so it failed at random: say
+    nothing rather than half). Under a profiler or a debugger's profile hook, lib's functions
+    are not looked for (one hook at a time)."""
+    flow = _Flow()
     files, codes = given.targets()
-    hook = _lib_hook(files, codes, found) if (files or codes) and sys.getprofile() is None else None
+    hook = _lib_hook(files, codes, flow) if (files or codes) and sys.getprofile() is None else None
     try:
         with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S), quietly():
             torch.manual_seed(seed)
             if hook is not None:
                 sys.setprofile(hook)
             try:
-                with _Calls(frozenset(given.torch), found):
-                    learner_fn(*fresh(case))
+                with _Calls(frozenset(given.torch), flow):
+                    value = learner_fn(*fresh(case))
             finally:
                 if hook is not None:
                     sys.setprofile(None)
     except (TookTooLong, Exception, SystemExit):
         return {}
-    return {given.torch.get(name, name): site for name, site in found.items()}
+    found: dict[str, tuple | str] = {}
+    for _, name, site in sorted(flow.sources(value), key=lambda call: call[0]):
+        found.setdefault(given.torch.get(name, name), site)
+    return found
 
 
 def _quoted(name: str, site: tuple | str, learner: str) -> str:

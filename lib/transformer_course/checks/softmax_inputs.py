@@ -5,11 +5,12 @@ the verdict warns that a model built on it could not learn."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 
 from .cases import fresh
-from .result import PASSED, Result
+from .result import Result
 from .time_limit import LIMIT_S, TookTooLong, time_limit
 
 LEARNER_ERRORS = (Exception, SystemExit)
@@ -35,15 +36,17 @@ def carries_no_gradient(learner_fn: Callable, case: tuple) -> bool:
     return isinstance(got, torch.Tensor) and got.is_floating_point() and got.grad_fn is None
 
 
-def no_gradient_warning(name: str, *, also: bool = False) -> str:
-    """What a passed verdict adds for a softmax that carries no gradient."""
+def no_gradient_warning(name: str, *, also: bool = False, noted: bool = False) -> str:
+    """What a passed verdict adds for a softmax that carries no gradient; ``noted``: the verdict
+    already says the exercise is left undone (a built-in did the work), so it does not call
+    the formula the learner's."""
+    formula = "In" if noted else "The formula is right, which is what this exercise asks; in"
     return (" Also, " if also else " But beware: ") + (
         f"{name}'s result carries no gradient: it is rebuilt from plain numbers (math.exp, "
         ".tolist(), .item(), NumPy, torch.tensor(...)) or computed under torch.no_grad(), so "
-        "in a model loss.backward() would stop here and nothing before it could learn. The "
-        "formula is right, which is what this exercise asks; in a layer, compute it with torch "
-        "operations on the tensor itself: (x - x.max(dim=-1, keepdim=True).values).exp(), then "
-        "divide by the row sum."
+        f"in a model loss.backward() would stop here and nothing before it could learn. {formula}"
+        " a layer, compute it with torch operations on the tensor itself: "
+        "(x - x.max(dim=-1, keepdim=True).values).exp(), then divide by the row sum."
     )
 
 
@@ -52,5 +55,5 @@ def warn_without_gradient(result: Result, learner_fn: Callable, case: tuple, nam
     carries no gradient; otherwise ``result`` as it is."""
     if not result.passed or not carries_no_gradient(learner_fn, case):
         return result
-    warning = no_gradient_warning(name, also=bool(result.warning))
-    return Result(PASSED, result.message + warning, warning=result.warning + warning)
+    warning = no_gradient_warning(name, also=bool(result.warning), noted=bool(result.note))
+    return replace(result, message=result.message + warning, warning=result.warning + warning)
