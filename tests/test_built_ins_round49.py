@@ -446,3 +446,87 @@ def test_a_noted_answer_without_gradient_is_not_told_its_formula_is_right():
     assert "The formula is right" not in noted.message, noted.message
     plain = exercise("softmax").check(by_hand_under_no_grad)
     assert not plain.note and "The formula is right, which is what this exercise asks" in plain.warning
+
+
+# --- Review R3: values written in place reach the answer; a shape or a dtype does not ---
+
+
+def _softmax_written_by_index(scores):
+    out = torch.zeros_like(scores)
+    out[...] = torch.softmax(scores, dim=-1)
+    return out
+
+
+def _softmax_row_by_row(scores):
+    out = torch.empty_like(scores)
+    for i in range(scores.shape[0]):
+        out[i] = torch.softmax(scores[i], dim=-1)
+    return out
+
+
+def _softmax_copied_into_a_view(scores):
+    out = torch.empty(scores.numel())
+    out.view(scores.shape).copy_(torch.softmax(scores, dim=-1))
+    return out.view(scores.shape)
+
+
+def _layer_norm_written_by_index(x, weight, bias, eps):
+    out = torch.empty_like(x)
+    out[:] = F.layer_norm(x, x.shape[-1:], weight, bias, eps)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "fn"),
+    [
+        ("softmax", _softmax_written_by_index),
+        ("softmax", _softmax_row_by_row),
+        ("softmax", _softmax_copied_into_a_view),
+        ("layer_norm", _layer_norm_written_by_index),
+    ],
+    ids=["out[...] =", "out[i] = per row", "a view's copy_", "layer_norm out[:] ="],
+)
+def test_a_built_ins_values_written_in_place_are_noted(name, fn):
+    result = exercise(name).check(fn)
+    assert result.status == PASSED and REMARK in result.note, result.message
+
+
+def _shaped_like_torchs(scores):
+    ref = torch.softmax(scores, dim=-1)
+    out = torch.empty_like(ref)
+    out.copy_(_softmax_by_hand(scores))
+    return out
+
+
+def _zeros_like_torchs_plus_mine(scores):
+    return torch.zeros_like(torch.softmax(scores, dim=-1)) + _softmax_by_hand(scores)
+
+
+def _viewed_as_torchs(scores):
+    return _softmax_by_hand(scores).view_as(torch.softmax(scores, dim=-1))
+
+
+def _typed_as_torchs(scores):
+    return _softmax_by_hand(scores).type_as(torch.softmax(scores, dim=-1))
+
+
+def _torchs_overwritten_with_mine(scores):
+    out = torch.softmax(scores, dim=-1)
+    out.copy_(_softmax_by_hand(scores))
+    return out
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        _shaped_like_torchs,
+        _zeros_like_torchs_plus_mine,
+        _viewed_as_torchs,
+        _typed_as_torchs,
+        _torchs_overwritten_with_mine,
+    ],
+    ids=["empty_like", "zeros_like", "view_as", "type_as", "overwritten by copy_"],
+)
+def test_a_built_in_that_gives_only_a_shape_or_is_overwritten_is_not_noted(fn):
+    result = exercise("softmax").check(fn)
+    assert result.status == PASSED and not result.note, result.message

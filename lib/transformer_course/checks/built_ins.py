@@ -115,9 +115,20 @@ def _tensors(value: object, depth: int = 0) -> list[torch.Tensor]:
     return []
 
 
+# Functions whose tensors give a result only their shape or dtype, not their values: no marks
+# from them (empty_like(ref), filled with the learner's own numbers, is not the built-in's).
+_SHAPE_ONLY = frozenset(
+    ("empty_like", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like", "randint_like")
+    + ("new_empty", "new_zeros", "new_ones", "new_full")
+)
+_SHAPE_OF_THE_OTHER = frozenset(("view_as", "reshape_as", "expand_as", "type_as", "to"))  # mine.to(ref)
+
+
 class _Calls(TorchFunctionMode):
     """Marks what the learner's calls of the torch functions in ``names`` return, and passes
-    the marks on through every torch function after them (``_Flow``)."""
+    the marks on through every torch function after them (``_Flow``): to what it returns and,
+    where it writes in place (``out[i] = …``, ``out.copy_(…)``), to the tensor written and the
+    tensor a view of it shows."""
 
     def __init__(self, names: frozenset[str], flow: _Flow) -> None:
         super().__init__()
@@ -126,15 +137,30 @@ class _Calls(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        sources = self.flow.sources((args, kwargs))
         name = torch_name(func)
+        sources = self._passed_on(name, args, kwargs)
         if name in self.names:
             site = _site(sys._getframe(1))
             if site is not None:
                 sources |= self.flow.call(name, site)
         if sources:
-            self.flow.mark(out, sources)
+            in_place = name == "__setitem__" or (name.endswith("_") and not name.startswith("_"))
+            for t in _tensors([out, args[0]] if in_place and args else out):
+                while t is not None:  # a view writes into its base's storage
+                    self.flow.mark(t, sources)
+                    t = t._base
         return out
+
+    def _passed_on(self, name: str, args: tuple, kwargs: dict) -> frozenset:
+        """The marks ``name``'s result takes from its arguments."""
+        if not self.flow.of or name in _SHAPE_ONLY:  # nothing marked yet: the usual case, fast
+            return frozenset()
+        if name in _SHAPE_OF_THE_OTHER:
+            return self.flow.sources(args[:1])
+        if name == "copy_" and args:  # every value of the tensor written is replaced
+            self.flow.of.pop(id(args[0]), None)
+            return self.flow.sources((args[1:], kwargs))
+        return self.flow.sources((args, kwargs))
 
 
 def _lib_hook(files: frozenset[str], codes: frozenset[CodeType], flow: _Flow) -> Callable:
