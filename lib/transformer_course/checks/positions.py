@@ -19,7 +19,6 @@ from .positions_more import MORE_MISTAKES, ROUND_45B
 from .positions_round48 import OVER_LENGTH, ROUND_48
 from .positions_slips import SLIP_MISTAKES
 from .stale import learner_check
-from .wording import own_name
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
 
@@ -291,10 +290,10 @@ def check_sinusoidal_encoding(learner_fn: Callable) -> Result:
     # The first case has length = d_model / 2, so that the mistakes that only fit that shape
     # (positions and frequencies paired the wrong way) run there and can be named.
     cases = [(4, 8), (6, 8), (12, 16), (50, 4)]
-    # Every verdict, the pass too, names the learner's my_sinusoidal_encoding: the chapter also
-    # imports lib's sinusoidal_encoding, which a verdict under that name seems to be about.
-    name = own_name(learner_fn, "sinusoidal_encoding")
-    return check_function(learner_fn, reference, cases, name=name, mistakes=MISTAKES, atol=1e-4)
+    # The verdicts name the learner's my_sinusoidal_encoding (harness: own_name), not lib's.
+    return check_function(
+        learner_fn, reference, cases, name="sinusoidal_encoding", mistakes=MISTAKES, atol=1e-4
+    )
 
 
 EXERCISES = (

@@ -40,12 +40,12 @@ def no_gradient_warning(name: str, *, also: bool = False, noted: bool = False) -
     """What a passed verdict adds for a softmax that carries no gradient; ``noted``: the verdict
     already says the exercise is left undone (a built-in did the work), so it does not call
     the formula the learner's."""
-    formula = "In" if noted else "The formula is right, which is what this exercise asks; in"
+    where = "In a layer" if noted else "The formula is right, which is what this exercise asks; in a layer"
     return (" Also, " if also else " But beware: ") + (
         f"{name}'s result carries no gradient: it is rebuilt from plain numbers (math.exp, "
         ".tolist(), .item(), NumPy, torch.tensor(...)) or computed under torch.no_grad(), so "
-        f"in a model loss.backward() would stop here and nothing before it could learn. {formula}"
-        " a layer, compute it with torch operations on the tensor itself: "
+        f"in a model loss.backward() would stop here and nothing before it could learn. {where}, "
+        "compute it with torch operations on the tensor itself: "
         "(x - x.max(dim=-1, keepdim=True).values).exp(), then divide by the row sum."
     )
 
