@@ -87,11 +87,14 @@ class SinusoidalPositionalEncoding(nn.Module):
         self.max_len = _validate.positive_int("max_len", max_len)
         # Checked here too, so that the message names max_len (sinusoidal_encoding calls it length).
         _validate.fits_in_memory("max_len × d_model", self.max_len * self.d_model, bytes_each=16)
-        # A buffer moves with .to(device) but is not a parameter and not saved.
+        # A buffer moves with .to(device) but is not a parameter and not saved. In the default
+        # dtype, as PyTorch's own modules build theirs: under torch.set_default_dtype(float64) a
+        # float32 table cast up at every forward would add float32's rounding (3e-8) to the model.
         self.base = _validate.finite_number("base", base, above=1)
-        self.register_buffer(
-            "pe", sinusoidal_encoding(self.max_len, self.d_model, base=self.base), persistent=False
+        table = sinusoidal_encoding(
+            self.max_len, self.d_model, base=self.base, dtype=torch.get_default_dtype()
         )
+        self.register_buffer("pe", table, persistent=False)
 
     def _apply(self, fn, recurse=True):
         """``.to``, ``.double()``, ``.to_empty`` …: the table is computed again for where it now
