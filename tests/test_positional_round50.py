@@ -52,3 +52,14 @@ def test_a_model_built_under_float64_adds_the_exact_table(float64_default):
 def test_float32_stays_the_default_tables_dtype():
     pe = SinusoidalPositionalEncoding(6, max_len=10)
     assert pe.pe.dtype == torch.float32
+
+
+def test_an_unbatched_sequence_is_told_how_to_add_the_batch():
+    from transformer_course.attention import MultiHeadAttention
+
+    mha = MultiHeadAttention(8, 2)
+    x = torch.randn(5, 8)
+    with pytest.raises(
+        ValueError, match=r"query must be 3-D \(B, L, d\), got shape \(5, 8\): .*query\[None\]"
+    ):
+        mha(x, x, x)

@@ -130,6 +130,9 @@ def check_sequences(
         if any(x is s for s in seen):
             continue  # self-attention passes one tensor as query, key and value: check it once
         seen.append(x)
+        if isinstance(x, torch.Tensor) and x.dim() == 2:  # one unbatched sequence (L, d), as PyTorch allows
+            shape = tuple(x.shape)
+            raise ValueError(f"{name} must be 3-D (B, L, d), got shape {shape}: one sequence is {name}[None]")
         _validate.tensor(name, x, ndim=3, floating=True)
         _validate.size(name, x, -1, *widths.get(name, (d_model, "d_model")))
         _validate.size(name, x, 0, batch.shape[0], f"the batch size of {first}")
