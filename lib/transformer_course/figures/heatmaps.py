@@ -17,7 +17,7 @@ import torch
 from .. import _validate
 from . import _args, themes
 from .base import figure, label_list
-from .matrix import heatmap_parts, matrix_heatmap
+from .matrix import heatmap_parts, matrix_heatmap, with_masked_cells
 from .palette import CHOSEN_COLOUR, DIVERGING, DIVERGING_REVERSED, MASK_ALLOWED, TRANSPARENT
 
 
@@ -27,22 +27,46 @@ def attention_heatmap(
     key_tokens: Sequence[str] | None = None,
     *,
     title: str = "Attention weights",
+    mask: torch.Tensor | None = None,
+    masked_legend: bool = True,
 ) -> go.Figure:
     """weights (Lq, Lk), each row a query's distribution over the keys → heatmap in [0, 1].
-    ``key_tokens``: the words of the keys, when they are not the queries' (cross-attention)."""
+    ``key_tokens``: the words of the keys, when they are not the queries' (cross-attention).
+    ``mask``: the bool mask (Lq, Lk) the weights were computed with, True = may attend; its
+    blocked cells are drawn in the masked grey (``palette.MASKED_COLOUR``) with a "0", named in a
+    legend, so that a masked weight is not taken for a small one (both print as 0.00).
+    ``masked_legend=False``: no legend, where the title names the grey (an explorer's panel a
+    third of a slide wide: the legend's row took the height its numbers needed)."""
     weights = _args.values("weights", weights, ndim=2)
+    _validate.boolean("masked_legend", masked_legend)
     query_tokens, key_tokens = _token_labels(weights, query_tokens, key_tokens)
-    return matrix_heatmap(
-        weights,
-        query_tokens,
-        key_tokens,
-        title=title,
-        x_title="key (attended to)",
-        y_title="query (attending)",
-        zmin=0.0,
-        zmax=1.0,
-        value_name="weight",
+    if mask is None:
+        return matrix_heatmap(weights, query_tokens, key_tokens, title=title, **_WEIGHT_AXES)
+    blocked = ~_mask_of(mask, weights)  # (Lq, Lk), True = masked
+    # The weights as they are, masked zeros included (the grey layer covers them): the figure's
+    # data is still the weights a reader (or a test) takes from it.
+    trace, layout = heatmap_parts(weights, query_tokens, key_tokens, **_WEIGHT_AXES)
+    return with_masked_cells(
+        trace, layout, blocked.numpy(), text="0", name="masked (weight 0)", title=title, legend=masked_legend
     )
+
+
+# What the axes of attention weights say, with a mask or without.
+_WEIGHT_AXES = dict(
+    x_title="key (attended to)", y_title="query (attending)", zmin=0.0, zmax=1.0, value_name="weight"
+)
+
+
+def _mask_of(mask: object, matrix: torch.Tensor) -> torch.Tensor:
+    """``mask``, a bool tensor of ``matrix``'s shape (Lq, Lk), on the CPU; else ValueError naming it."""
+    _args.stored("mask", mask, ndim=2)
+    if mask.dtype != torch.bool:
+        raise ValueError(f"mask must be a bool tensor (True = may attend), got {mask.dtype}")
+    if mask.shape != matrix.shape:
+        raise ValueError(
+            f"mask must have the shape of the weights {tuple(matrix.shape)}, got {tuple(mask.shape)}"
+        )
+    return mask.detach().cpu()
 
 
 def scores_heatmap(
@@ -51,11 +75,20 @@ def scores_heatmap(
     key_tokens: Sequence[str] | None = None,
     *,
     title: str = "Scores",
+    masked_legend: bool = True,
 ) -> go.Figure:
-    """Raw scores (Lq, Lk), centred on zero; -inf (masked) cells show as gaps."""
+    """Raw scores (Lq, Lk), centred on zero; a −∞ (masked) cell is drawn in the masked grey
+    (``palette.MASKED_COLOUR``), off the colour scale, with "−∞" in it and named in a legend
+    (none with ``masked_legend=False``, where the title names the grey: ``attention_heatmap``)."""
     scores = _args.values("scores", scores, ndim=2)  # -inf allowed: a masked score
     trace, layout = _scores_parts(scores, *_token_labels(scores, query_tokens, key_tokens))
-    return figure([trace], title=title, **layout)
+    return _masked_scores(trace, layout, scores, title=title, legend=masked_legend)
+
+
+def _masked_scores(trace: dict, layout: dict, scores: torch.Tensor, *, title: str, **more) -> go.Figure:
+    """The scores' figure, its −∞ cells in the masked grey (a NaN, +∞ stays a gap)."""
+    blocked = (scores == float("-inf")).cpu().numpy()  # (Lq, Lk)
+    return with_masked_cells(trace, layout, blocked, text="−∞", name="masked (−∞)", title=title, **more)
 
 
 def _token_labels(matrix: torch.Tensor, query_tokens, key_tokens) -> tuple[list[str], list[str]]:
@@ -81,7 +114,7 @@ def scores_row_heatmap(
     # on every side for it, so the axes do not depend on which row is outlined, and a page
     # that moves only the outline (static/figure_view.js) draws what a fresh figure does.
     frame = dict(outline, y0=-0.5, y1=rows - 0.5, line=dict(line, color=TRANSPARENT))
-    return figure([trace], title=title, shapes=[outline, frame], **layout)
+    return _masked_scores(trace, layout, scores, title=title, shapes=[outline, frame])
 
 
 def _scores_parts(scores: torch.Tensor, query_tokens, key_tokens) -> tuple[dict, dict]:

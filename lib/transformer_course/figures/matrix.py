@@ -18,8 +18,19 @@ from _plotly_utils.basevalidators import ColorscaleValidator
 
 from .. import _validate
 from . import _args
-from .base import as_text, figure, hover_labels, index_labels, label_list, max_printed_cells, ticks
-from .palette import SEQUENTIAL
+from .base import (
+    LEGEND_ROW_PX,
+    TITLE_ROOM,
+    as_text,
+    figure,
+    head_legend,
+    hover_labels,
+    index_labels,
+    label_list,
+    max_printed_cells,
+    ticks,
+)
+from .palette import MASKED_COLOUR, SEQUENTIAL
 
 
 def matrix_heatmap(
@@ -39,6 +50,7 @@ def matrix_heatmap(
     show_text: bool | None = None,
     show_scale: bool | None = None,
     value_name: str = "value",
+    every_row_label: bool = False,
 ) -> go.Figure:
     """Any matrix (R, C) as a heatmap, row 0 at the top, with optional labels on both axes.
 
@@ -47,6 +59,9 @@ def matrix_heatmap(
     explorer). ``show_scale``: show the colour bar (default: only when the values are not
     printed, as a printed value says more than a colour bar can). ``value_name``: what the
     hover calls a cell's number ("weight" for attention: "value" would read as V).
+    ``every_row_label``: a figure whose rows a reader looks up one by one (chapter 09's heads)
+    keeps every row's label on a slide, smaller if need be, before any is left out
+    (``layout.meta.every_row``, read by static/figure_view.js's rowLabelsFit).
     """
     values = _args.values("values", values, ndim=2)  # NaN allowed: a gap
     trace, layout = heatmap_parts(
@@ -64,6 +79,7 @@ def matrix_heatmap(
         show_text=show_text,
         show_scale=show_scale,
         value_name=value_name,
+        every_row_label=every_row_label,
     )
     return figure([trace], title=title, **layout)
 
@@ -84,6 +100,7 @@ def heatmap_parts(
     show_text: bool | None = None,
     show_scale: bool | None = None,
     value_name: str = "value",
+    every_row_label: bool = False,
 ) -> tuple[dict, dict]:
     """``matrix_heatmap``'s heatmap trace and layout keywords (height, both axes), unbuilt."""
     rows, cols = values.shape
@@ -97,6 +114,7 @@ def heatmap_parts(
     _args.text("x_title", x_title)
     _args.text("y_title", y_title)
     _args.text("value_name", value_name)
+    _validate.boolean("every_row_label", every_row_label)  # "no" would mean True
     if height is not None:
         _args.height(height)
     row_labels = label_list("row_labels", row_labels, rows)
@@ -152,7 +170,69 @@ def heatmap_parts(
             **ticks(row_labels, rows),
         ),
     )
+    if every_row_label:  # read by static/figure_view.js's rowLabelsFit
+        layout["meta"] = dict(every_row=True)
     return trace, layout
+
+
+def masked_layer(trace: dict, blocked: np.ndarray, *, text: str, name: str) -> dict:
+    """A heatmap over ``trace``'s cells where ``blocked`` (R, C) is True, in ``MASKED_COLOUR``
+    (on no colour scale, the same on both pages) with ``text`` in each cell, ``name`` in the
+    legend. Drawn after ``trace``, it covers that trace's colour and number in those cells.
+
+    A masked cell was a gap (−∞) or a 0.00 of the scale, and a near-zero cell looked the same
+    on either page: only the printed number told them apart.
+    """
+    grey = MASKED_COLOUR
+    # Hover: the row and the column as the trace gives them, then the legend's name, not a number.
+    where = trace["hovertemplate"].rsplit("<br>", 1)[0]
+    layer = dict(
+        type="heatmap",
+        z=np.where(blocked, 1.0, np.nan),  # (R, C): 1 where masked, a gap elsewhere
+        x=trace["x"],
+        y=trace["y"],
+        colorscale=[[0, grey], [1, grey]],
+        zmin=0,
+        zmax=1,
+        showscale=False,
+        hoverongaps=False,  # the gaps are the real cells: their hover is the trace's
+        # Per cell: plotly writes a texttemplate in the gaps too, over the real cells' numbers.
+        text=np.where(blocked, text, ""),
+        texttemplate="%{text}",
+        hovertemplate=f"{where}<br>{as_text(name)}<extra></extra>",
+        name=as_text(name),
+        showlegend=True,
+    )
+    if "customdata" in trace:
+        layer["customdata"] = trace["customdata"]
+    return layer
+
+
+def with_masked_cells(
+    trace: dict,
+    layout: dict,
+    blocked: np.ndarray,
+    *,
+    text: str,
+    name: str,
+    title: str,
+    legend: bool = True,
+    **more,
+) -> go.Figure:
+    """The figure of ``trace`` and ``layout`` (``heatmap_parts``) with its ``blocked`` (R, C)
+    cells drawn by ``masked_layer``, named in a legend under the title (``head_legend``) with
+    ``legend``; without any blocked cell, the plain figure. ``more``: other layout keywords."""
+    _validate.boolean("masked_legend", legend)  # the name the figure functions give it
+    if not blocked.any():
+        return figure([trace], title=title, **layout, **more)
+    trace = dict(trace, hoverongaps=False)  # a gap (−∞) is a masked cell: its hover is the layer's
+    traces = [trace, masked_layer(trace, blocked, text=text, name=name)]
+    if not legend:
+        return figure(traces, title=title, showlegend=False, **layout, **more)
+    # One row of legend more: plotly sets it aside above the plot, which keeps its height.
+    height = layout["height"] + LEGEND_ROW_PX
+    layout = dict(layout, height=height, margin=dict(layout["margin"], t=TITLE_ROOM))
+    return figure(traces, title=title, title_at_top=True, legend=head_legend(height), **layout, **more)
 
 
 _COLORSCALE = ColorscaleValidator("colorscale", "heatmap")

@@ -92,3 +92,8 @@ DIVERGING_REVERSED = get_colorscale("RdBu_r")  # a difference A − B: red where
 TRANSPARENT = "rgba(0,0,0,0)"  # an outline drawn on every bar but shown on one
 
 MASK_ALLOWED = "#2563eb"  # a mask's "may attend" cells (the others take the theme's blank)
+# A masked cell of scores or weights (−∞, or the 0 it becomes), on no colour scale: a gap (the
+# page's colour) or a 0.00 of the scale looked like a near-zero cell on either page. One grey
+# for both pages, so no swap: 4.3:1 on white and on the light scales' zero, 4.4:1 on the dark
+# page, 3.3:1 on dark RdBu's zero (#2b2b2b), 3.0:1 on dark Blues' (navy); black text on it 4.9:1.
+MASKED_COLOUR = "#7a7a7a"

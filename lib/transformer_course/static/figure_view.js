@@ -181,7 +181,11 @@ function hideTinyCellText(div) {
 
 function withoutCellText(spec, drop) {
   spec.data = spec.data.map((trace, i) => (drop.traces.includes(i) ? { ...trace, texttemplate: "" } : trace));
-  const last = drop.traces[drop.traces.length - 1];
+  // The colour bar goes to the last trace on a colour scale: a trace named in the legend is one
+  // colour (figures/matrix.py: masked_layer, the masked cells' grey), and its bar would be a
+  // grey strip that says nothing.
+  const scaled = drop.traces.filter((i) => spec.data[i] && !spec.data[i].showlegend);
+  const last = scaled[scaled.length - 1];
   if (!drop.bar || !spec.data[last]) return;
   const axis = spec.data[last].coloraxis;  // a shared colour axis draws the bar itself
   if (axis) spec.layout[axis] = { ...(spec.layout[axis] || {}), showscale: true };
@@ -326,9 +330,9 @@ function withFittedTitle(layout, div, mode) {
 // (its words asked at 9 or 11 px, raised to 12 on a slide) grows its words too, every panel keeping
 // the same rows (keptLabels); a view beside a tall one keeps its compact size at most. Only rows
 // named one by one (tickmode "array") on a linear axis: a log axis's labels (log_ticks) are spaced
-// for its length already. A figure whose rows a reader looks up one by one (layout.meta.every_row:
-// chapter 09's StoryExplorer, whose prose names odd heads, "layer 0 head 1") keeps every row's
-// label down to DECK_MIN_FONT before any is thinned.
+// for its length already. A figure whose rows a reader looks up one by one (layout.meta.every_row,
+// set by figures.matrix_heatmap's every_row_label: chapter 09's StoryExplorer, whose prose names
+// odd heads, "layer 0 head 1") keeps every row's label down to DECK_MIN_FONT before any is thinned.
 const ROW_SPACING = 1.1, DECK_ROW_FONT = 14;
 function rowLabelsFit(div) {
   const layout = div._fullLayout, update = {};

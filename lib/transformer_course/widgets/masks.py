@@ -175,9 +175,18 @@ class MaskExplorer(SentenceExplorer):
             "scores": figures.scores_heatmap(
                 scores[b].masked_fill(~row_mask, float("-inf")),
                 tokens,
-                title="Scores after masking (blank = −∞)",
+                # The title names the grey, not a legend: in a third of a slide the legend's
+                # row took the height the numbers needed, and they were dropped.
+                title="Scores after masking (grey = −∞)",
+                masked_legend=False,
             ),
-            "weights": figures.attention_heatmap(self.weights[b], tokens, title="Weights = softmax(row)"),
+            "weights": figures.attention_heatmap(
+                self.weights[b],
+                tokens,
+                title="Weights = softmax(row); grey = 0",
+                mask=row_mask,
+                masked_legend=False,
+            ),
         }
 
 

@@ -347,7 +347,7 @@ class StoryExplorer(Explorer):
         # Counted from 0, as chapter 09 names the heads it finds (PronounHead's layer and head)
         # and ModelExplorer numbers its layers: model.blocks.layers[0] is layer 0.
         labels = [f"layer {i // heads} head {i % heads}" for i in range(rows.shape[0])]
-        fig = figures.matrix_heatmap(
+        return figures.matrix_heatmap(
             rows,
             labels,
             words[: query + 1],
@@ -360,9 +360,8 @@ class StoryExplorer(Explorer):
             zmax=1.0,
             show_text=False,
             value_name="weight",
+            # Every head keeps its label on a slide, smaller if need be (static/figure_view.js,
+            # rowLabelsFit): thinned to every other row, the chapter's odd heads ("they" → layer 0
+            # head 1) had no label, and a presenter counted rows to find one.
+            every_row_label=True,
         )
-        # Every head keeps its label on a slide, smaller if need be (static/figure_view.js,
-        # rowLabelsFit): thinned to every other row, the chapter's odd heads ("they" → layer 0
-        # head 1) had no label, and a presenter counted rows to find one.
-        fig.layout.meta = dict(every_row=True)
-        return fig
