@@ -264,7 +264,7 @@ def cos_shifted_the_wrong_way(length, d_model):
     return pe
 
 
-@wrong("sinusoidal_encoding", "multiplied by 10000^(2i/d)")
+@wrong("sinusoidal_encoding", "exp form without its minus")  # round 50: named in its own form
 def exp_form_without_the_minus(length, d_model):
     pos = torch.arange(length).float()[:, None]
     div = torch.exp(torch.arange(0, d_model, 2).float() * (math.log(10000.0) / d_model))

@@ -857,13 +857,13 @@ def _(logits, temperature, top_k):
     return (torch.softmax(logits / temperature, -1) + torch.rand_like(logits)).argmax(-1)
 
 
-@wrong("sample_next_token", "one draw for the whole batch")
+@wrong("sample_next_token", "one draw for the whole batch", named="one draw for the whole batch")
 def _(logits, temperature, top_k):
     probs = torch.softmax(logits / temperature, -1)
     return torch.multinomial(probs[0], 1).expand(logits.shape[0])
 
 
-@wrong("sample_next_token", "B draws per row, without replacement")
+@wrong("sample_next_token", "B draws per row, without replacement", named="num_samples is the batch size")
 def _(logits, temperature, top_k):
     return torch.multinomial(torch.softmax(logits / temperature, -1), logits.shape[0])
 

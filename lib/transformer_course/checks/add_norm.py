@@ -19,8 +19,10 @@ from torch import nn
 
 from ..layers import AddNorm, FeedForward
 from . import add_norm_learners as learner
+from . import asked_for
 from .add_norm_more import MORE_MISTAKES, SLIPS_42
 from .add_norm_slips import MODE_SWITCHED, MORE
+from .built_ins import note_built_ins
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, fresh, randn, varies_between_calls
 from .stale import learner_check
@@ -352,15 +354,11 @@ def check_add_norm(learner_fn: Callable) -> Result:
     """Exercise 07b: ``fn(block: AddNorm, x (B, L, d), sublayer) → (B, L, d)``: post-norm
     norm(x + dropout(sublayer(x))) or, when ``block.norm_first``, pre-norm
     x + dropout(sublayer(norm(x))); checked in eval and in training mode."""
-    return check_function(
-        learner_fn,
-        _add_norm,
-        _add_norm_cases(),
-        name="add_norm",
-        mistakes=ADD_NORM_MISTAKES,
-        atol=1e-4,
-        needs_grad=True,
+    cases = _add_norm_cases()
+    result = check_function(
+        learner_fn, _add_norm, cases, name="add_norm", mistakes=ADD_NORM_MISTAKES, atol=1e-4, needs_grad=True
     )
+    return note_built_ins(result, learner_fn, cases, asked_for.ADD_NORM)
 
 
 EXERCISES = (

@@ -11,10 +11,12 @@ from collections.abc import Callable
 import torch
 
 from ..attention import attention_scores
+from . import asked_for
 from . import attention_learners as learner  # noqa: F401 (the examples of attention_more)
 from .attention_more import MORE_SCORES_MISTAKES
 from .attention_scalings import KEY_COUNT_MISTAKES, on_a_probe_too
 from .attention_slips import ROUND_43B, SLIP_SCORES_MISTAKES
+from .built_ins import note_built_ins
 from .harness import Exercise, Mistake, Result, check_then_batch, randn
 from .stale import learner_check
 from .wording import own_name
@@ -223,7 +225,7 @@ def check_attention_scores(learner_fn: Callable) -> Result:
     # The pass text is written here, so it names the learner's my_attention_scores itself (the
     # harness does in every other verdict): the chapter imports lib's attention_scores.
     name = own_name(learner_fn, "attention_scores")
-    return check_then_batch(
+    result = check_then_batch(
         learner_fn,
         _scores_reference,
         single,
@@ -235,6 +237,7 @@ def check_attention_scores(learner_fn: Callable) -> Result:
         passed=f"{name} matches the reference on all {len(single) + len(batched)} inputs, batched ones "
         "included.",
     )
+    return note_built_ins(result, learner_fn, single + batched, asked_for.ATTENTION_SCORES)
 
 
 EXERCISES = (

@@ -4,7 +4,8 @@ Some exercises ask for a function that PyTorch, or the course's own lib, already
 their instructions say not to use it: chapter 01's cosine similarity (not
 ``F.cosine_similarity`` nor lib's ``similarity_matrix``), 04's softmax (not ``torch.softmax``),
 06's masked weights (no ``masks.py`` or ``attention.py``), 07's LayerNorm (written out, not
-``F.layer_norm``); 05's multi-head attention is what ``nn.MultiheadAttention`` computes. Such
+``F.layer_norm``); 05's multi-head attention is what ``nn.MultiheadAttention`` computes; and
+the others whose answer lib has at hand, 02's encoding to 09's top-p (``asked_for``). Such
 an answer gives the reference's numbers, so it passes; the verdict's note then quotes the call that
 did the work, so the learner knows the exercise is still theirs to write.
 
@@ -13,8 +14,9 @@ The learner's function is run once more on each case, up to the first where it c
 functions it calls, by their module's file or their code; each where the learner's own code
 called it (``call_sites``); what each returns is marked, and the marks pass on through every
 torch function, so that only a call the answer is computed from counts. Not counted: a call
-that only checks the answer (an assert, an allclose, a print), and one made inside lib (a
-module the learner was handed, an allowed helper).
+that only checks the answer (an assert, an allclose, a print), one whose every value the
+learner's own numbers wrote over (``overwrites``), and one made inside lib (a module the
+learner was handed, an allowed helper).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from torch.overrides import TorchFunctionMode
 from .call_sites import site_of, source_of
 from .cases import fresh
 from .failure import torch_name
+from .overwrites import EVERY, Overwrites, Region, overwrite
 from .quietly import quietly
 from .result import Result
 from .time_limit import LIMIT_S, TookTooLong, time_limit
@@ -84,6 +87,7 @@ class _Flow:
     def __init__(self) -> None:
         self.calls = 0
         self.of: dict[int, tuple[torch.Tensor, frozenset]] = {}  # id → (it, kept alive; its calls)
+        self.overwrites = Overwrites()
 
     def call(self, name: str, site: tuple | str) -> frozenset:
         self.calls += 1
@@ -102,6 +106,25 @@ class _Flow:
             entry = self.of.get(id(t))
             had = entry[1] if entry is not None and entry[0] is t else frozenset()
             self.of[id(t)] = (t, had | sources)
+
+    def unmark(self, t: torch.Tensor) -> None:
+        if self.sources(t):
+            del self.of[id(t)]
+        self.overwrites.forget(t)
+
+    def write(self, target: torch.Tensor, region: Region, sources: frozenset, whole: bool) -> None:
+        """``region`` of ``target`` written in place with values from ``sources`` (none: the
+        learner's own): on ``target`` and the base it is a view of, whose storage it writes."""
+        if whole:  # the old values, and their marks, are gone
+            self.unmark(target)
+        t = target
+        while t is not None:
+            if sources:
+                self.mark(t, sources)
+                self.overwrites.uncover(t, target, region)
+            elif self.sources(t) and self.overwrites.cover(t, target, region):
+                self.unmark(t)  # every element written over with the learner's own numbers
+            t = t._base
 
 
 def _tensors(value: object, depth: int = 0) -> list[torch.Tensor]:
@@ -128,7 +151,8 @@ class _Calls(TorchFunctionMode):
     """Marks what the learner's calls of the torch functions in ``names`` return, and passes
     the marks on through every torch function after them (``_Flow``): to what it returns and,
     where it writes in place (``out[i] = …``, ``out.copy_(…)``), to the tensor written and the
-    tensor a view of it shows."""
+    tensor a view of it shows; a tensor whose every element the learner's own values wrote over
+    loses its marks (``overwrites``)."""
 
     def __init__(self, names: frozenset[str], flow: _Flow) -> None:
         super().__init__()
@@ -138,28 +162,31 @@ class _Calls(TorchFunctionMode):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         name = torch_name(func)
-        sources = self._passed_on(name, args, kwargs)
+        in_place = name == "__setitem__" or (name.endswith("_") and not name.startswith("_"))
+        target = args[0] if in_place and args and isinstance(args[0], torch.Tensor) else None
+        replaced = overwrite(name, args) if target is not None else None  # (region, whole)
+        sources = self._passed_on(name, args[1:] if replaced else args, kwargs)
         if name in self.names:
             site = _site(sys._getframe(1))
             if site is not None:
                 sources |= self.flow.call(name, site)
+        if target is not None and (sources or (replaced and self.flow.of)):
+            region, whole = replaced or (EVERY, False)
+            self.flow.write(target, region, sources, whole)
         if sources:
-            in_place = name == "__setitem__" or (name.endswith("_") and not name.startswith("_"))
-            for t in _tensors([out, args[0]] if in_place and args else out):
-                while t is not None:  # a view writes into its base's storage
+            for t in _tensors(out):
+                while t is not None:  # a view shows its base's storage
                     self.flow.mark(t, sources)
                     t = t._base
         return out
 
     def _passed_on(self, name: str, args: tuple, kwargs: dict) -> frozenset:
-        """The marks ``name``'s result takes from its arguments."""
+        """The marks ``name``'s result takes from its arguments (for a write such as
+        ``out[i] = v``, from the index and the values written)."""
         if not self.flow.of or name in _SHAPE_ONLY:  # nothing marked yet: the usual case, fast
             return frozenset()
         if name in _SHAPE_OF_THE_OTHER:
             return self.flow.sources(args[:1])
-        if name == "copy_" and args:  # every value of the tensor written is replaced
-            self.flow.of.pop(id(args[0]), None)
-            return self.flow.sources((args[1:], kwargs))
         return self.flow.sources((args, kwargs))
 
 
@@ -195,7 +222,7 @@ def calls_of(learner_fn: Callable, case: tuple, given: BuiltIns, seed: int = 0) 
     hook = _lib_hook(files, codes, flow) if (files or codes) and sys.getprofile() is None else None
     try:
         with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S), quietly():
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)  # the CPU's, forked: not the notebook's GPU
             if hook is not None:
                 sys.setprofile(hook)
             try:

@@ -38,6 +38,7 @@ from .cached_step_reference import (
     variant,
     weights_as_out,
 )
+from .cached_step_round50 import ROUND_50
 from .cached_step_slips import SLIPS
 from .cached_step_transposed import K_NOT_TRANSPOSED
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
@@ -317,6 +318,7 @@ MISTAKES = FIRST + MISTAKES + INPUTS  # round 44: overflow, a rounded root, a sq
 # weights @ k_new before v_new's error, which it raises too; an einsum's k_new (cached_step_keys)
 MISTAKES = (KEYS_GATHERED, *MISTAKES, OUT_IS_K_NEW)
 MISTAKES += (K_NOT_TRANSPOSED,)  # any error, where a product took the keys as they are: last
+MISTAKES += ROUND_50  # training's mask, keys and values swapped: cached_step_round50
 
 
 @learner_check

@@ -262,3 +262,32 @@ def one_query_as_a_sum(q, k_new, v_new, past_k, past_v):
     scores = (q * keys).sum(-1) / math.sqrt(q.shape[-1])  # (B, h, t + 1)
     weights = scores.softmax(-1).unsqueeze(-1)  # (B, h, t + 1, 1)
     return (weights * values).sum(dim=2, keepdim=True), keys, values
+
+
+# --- The wrong answers met in round 50's review (cached_step_round50) ---
+
+
+def _grown(k_new, v_new, past_k, past_v):
+    if past_k is None:
+        return k_new, v_new
+    return torch.cat([past_k, k_new], dim=2), torch.cat([past_v, v_new], dim=2)
+
+
+def masks_with_trainings_mask(q, k_new, v_new, past_k, past_v):
+    keys, values = _grown(k_new, v_new, past_k, past_v)
+    T = keys.shape[2]
+    s = q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    s = s.masked_fill(torch.tril(torch.ones(T, T)) == 0, float("-inf"))  # chapter 06's (T, T) mask
+    return F.softmax(s, dim=-1) @ values, keys, values
+
+
+def gives_sdpa_trainings_mask(q, k_new, v_new, past_k, past_v):
+    keys, values = _grown(k_new, v_new, past_k, past_v)
+    T = keys.shape[2]
+    mask = torch.ones(T, T, dtype=torch.bool).tril()  # (T, T) against one query's (1, T) scores
+    return F.scaled_dot_product_attention(q, keys, values, attn_mask=mask), keys, values
+
+
+def swaps_keys_and_values(q, k_new, v_new, past_k, past_v):
+    keys, values = _grown(k_new, v_new, past_k, past_v)
+    return F.scaled_dot_product_attention(q, values, keys), keys, values  # meant (q, keys, values)

@@ -17,8 +17,10 @@ from torch import nn
 
 from ..layers import EncoderLayer
 from ..masks import causal_mask
+from . import asked_for
 from . import encoder_layer_learners as learner
 from .add_norm import add_norm_chain, layer_mistakes
+from .built_ins import note_built_ins
 from .encoder_layer_more import MORE_MISTAKES, ROUND_45B
 from .encoder_layer_slips import MORE
 from .harness import Exercise, Mistake, Result, check_function
@@ -343,9 +345,11 @@ def check_encoder_layer(learner_fn: Callable) -> Result:
     name = getattr(learner_fn, "__name__", None)
     learners.__name__ = name if isinstance(name, str) else "encoder_layer"
     learners.__wrapped__ = learner_fn  # and their warnings quote its code
-    return check_function(
-        learners, reference, _cases(), name="encoder_layer", mistakes=MISTAKES, needs_grad=True
+    cases = _cases()
+    result = check_function(
+        learners, reference, cases, name="encoder_layer", mistakes=MISTAKES, needs_grad=True
     )
+    return note_built_ins(result, learners, cases, asked_for.ENCODER_LAYER)
 
 
 EXERCISES = (

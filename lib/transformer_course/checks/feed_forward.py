@@ -13,7 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from ..layers import FeedForward
+from . import asked_for
 from . import feed_forward_learners as learner
+from .built_ins import note_built_ins
 from .describe import same
 from .feed_forward_more import MORE_MISTAKES, ROUND_45B, SLIPS_42B, adds_a_bias
 from .feed_forward_slips import FIRST, MORE
@@ -309,9 +311,11 @@ FFN_MISTAKES += ROUND_45B  # the Add & Norm written inside: feed_forward_more
 def check_feed_forward(learner_fn: Callable) -> Result:
     """Exercise 07a: ``fn(x (..., d_model), w_1 (d_model, d_ff), b_1, w_2 (d_ff, d_model), b_2)`` →
     ``(..., d_model)``, ReLU(x W₁ + b₁) W₂ + b₂ at every position."""
-    return check_function(
-        learner_fn, _ffn, _ffn_cases(), name="feed_forward", mistakes=FFN_MISTAKES, atol=1e-4, needs_grad=True
+    cases = _ffn_cases()
+    result = check_function(
+        learner_fn, _ffn, cases, name="feed_forward", mistakes=FFN_MISTAKES, atol=1e-4, needs_grad=True
     )
+    return note_built_ins(result, learner_fn, cases, asked_for.FEED_FORWARD)
 
 
 EXERCISES = (

@@ -14,7 +14,9 @@ from functools import partial
 import torch
 
 from ..generation import generate
+from . import asked_for
 from . import generation_learners as learner
+from .built_ins import note_built_ins
 from .generation_learners import by_hand
 from .generation_more import MORE_MISTAKES
 from .generation_slips import ROUND_43B, ROUND_43B_FIRST, SLIPS
@@ -347,7 +349,9 @@ def check_greedy_decode(learner_fn: Callable) -> Result:
     far, take the argmax over the vocabulary at the last position, append it, stop after
     ``eos_id`` or ``max_new_tokens`` new tokens; return the prompt followed by the new ids.
     """
-    return check_function(learner_fn, reference, _cases(), name="greedy_decode", mistakes=MISTAKES)
+    cases = _cases()
+    result = check_function(learner_fn, reference, cases, name="greedy_decode", mistakes=MISTAKES)
+    return note_built_ins(result, learner_fn, cases, asked_for.GREEDY_DECODE)
 
 
 EXERCISES = (

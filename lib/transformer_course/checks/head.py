@@ -14,7 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from ..attention import SingleHeadAttention, scaled_dot_product_attention
+from . import asked_for
 from . import head_learners as learner  # noqa: F401 (the examples of head_slips)
+from .built_ins import note_built_ins
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
 from .head_inputs import FIRST, INPUTS, edge_cases
 from .head_more import MORE_MISTAKES, ROUND_45B
@@ -349,16 +351,18 @@ def _learner_scales_late(x, w_q, w_k, w_v, where):
 def check_attention(learner_fn: Callable) -> Result:
     """Exercise 04b: ``fn(x (L, d_model), w_q (d_model, d_k), w_k, w_v (d_model, d_v))`` →
     ``(output (L, d_v), weights (L, L))``: one head of scaled dot-product attention."""
-    return check_function(
+    cases = _cases()
+    result = check_function(
         learner_fn,
         reference,
-        _cases(),
+        cases,
         name="attention",
         mistakes=MISTAKES,
         atol=1e-4,
         parts=("output", "weights"),
         needs_grad=True,
     )
+    return note_built_ins(result, learner_fn, cases, asked_for.ATTENTION)
 
 
 EXERCISES = (

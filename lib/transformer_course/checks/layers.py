@@ -17,8 +17,10 @@ from torch import nn
 
 from ..layers import DecoderLayer
 from ..masks import causal_mask
+from . import asked_for
 from . import layers_learners as learner
 from .add_norm import add_norm_chain, layer_mistakes
+from .built_ins import note_built_ins
 from .harness import Exercise, Mistake, Result, check_function
 from .layer_errors import float_mask, weights_taken
 from .layers_more import MORE_MISTAKES
@@ -335,9 +337,11 @@ def check_decoder_layer(learner_fn: Callable) -> Result:
     layer's forward using ``layer.self_attn``, ``layer.cross_attn``, ``layer.feed_forward`` and
     ``layer.norm1``/``norm2``/``norm3`` (eval mode, no padding)."""
     with torch.no_grad():
-        return check_function(
-            learner_fn, reference, _cases(), name="decoder_layer", mistakes=MISTAKES, needs_grad=True
+        cases = _cases()
+        result = check_function(
+            learner_fn, reference, cases, name="decoder_layer", mistakes=MISTAKES, needs_grad=True
         )
+        return note_built_ins(result, learner_fn, cases, asked_for.DECODER_LAYER)
 
 
 EXERCISES = (

@@ -14,7 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from ..model import Transformer, TransformerConfig
+from . import asked_for
 from . import loss_learners as learner
+from .built_ins import note_built_ins
 from .describe import same
 from .harness import ERROR, LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function, fresh
 from .loss_errors import errors
@@ -357,7 +359,7 @@ def check_teacher_forcing_loss(learner_fn: Callable) -> Result:
             return Result(WRONG, DETACHED_LOGITS)
         if any(p.grad is not None for p in case[0].parameters()):
             return Result(WRONG, BACKWARD_INSIDE)
-    return result
+    return note_built_ins(result, learner_fn, cases, asked_for.TEACHER_FORCING_LOSS)
 
 
 EXERCISES = (

@@ -14,11 +14,14 @@ from collections.abc import Callable
 import torch
 
 from ..sampling import keep_top_p
+from . import asked_for
 from . import nucleus_learners as learner
+from .built_ins import note_built_ins
 from .describe import same
 from .harness import Exercise, Mistake, Result, check_function, randn
 from .nucleus_keepdim import SUM_WITHOUT_KEEPDIM
 from .nucleus_more import MORE_MISTAKES, ONE_MINUS_TOP_P, put_back_along_the_batch
+from .nucleus_round50 import ROUND_50
 from .nucleus_slips import SLIP_MISTAKES
 from .stale import learner_check
 
@@ -311,12 +314,15 @@ MISTAKES = (
 # Met in the ninth audit and the forty-first round (nucleus_more); a nucleus of 1 − top_p can equal
 # the one that leaves the crossing token out on some rows, so it is told apart first.
 MISTAKES = (ONE_MINUS_TOP_P, *MISTAKES, *MORE_MISTAKES, *SLIP_MISTAKES)  # slips: round 42
+MISTAKES += ROUND_50  # round 50's review: nucleus_round50
 
 
 @learner_check
 def check_keep_top_p(learner_fn: Callable) -> Result:
     """Exercise 09b: ``fn(probs (B, V), top_p) → probs (B, V)``, the nucleus renormalised."""
-    return check_function(learner_fn, reference, _cases(), name="keep_top_p", mistakes=MISTAKES)
+    cases = _cases()
+    result = check_function(learner_fn, reference, cases, name="keep_top_p", mistakes=MISTAKES)
+    return note_built_ins(result, learner_fn, cases, asked_for.KEEP_TOP_P)
 
 
 EXERCISES = (

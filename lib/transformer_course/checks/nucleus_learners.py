@@ -302,3 +302,45 @@ def shifted_removal_mask(probs, top_p):
     drop[:, 1:] = cum[:, :-1] >= top_p  # the tokens ranked above already hold top_p
     kept = probs.masked_fill(drop.scatter(-1, order, drop), 0.0)
     return kept / kept.sum(-1, keepdim=True)
+
+
+# --- The wrong answers met in round 50's review (nucleus_round50) ---
+
+
+def _ranked_nucleus(probs, top_p):
+    ranked, order = probs.sort(-1, descending=True)
+    return ranked.masked_fill(ranked.cumsum(-1) - ranked >= top_p, 0.0), order
+
+
+def rows_indexed_without_an_axis(probs, top_p):
+    ranked, order = _ranked_nucleus(probs, top_p)
+    out = torch.zeros_like(probs)
+    out[torch.arange(probs.shape[0]), order] = ranked  # (B,) against (B, V): no [:, None]
+    return out / out.sum(-1, keepdim=True)
+
+
+def every_rows_order_on_every_row(probs, top_p):
+    ranked, order = _ranked_nucleus(probs, top_p)
+    out = torch.zeros_like(probs)
+    out[:, order] = ranked  # every row's order on every row: the last write wins
+    return out / out.sum(-1, keepdim=True)
+
+
+def first_rows_order_on_every_row(probs, top_p):
+    ranked, order = _ranked_nucleus(probs, top_p)
+    out = torch.zeros_like(probs)
+    out[:, order[0]] = ranked  # row 0's order for every row
+    return out / out.sum(-1, keepdim=True)
+
+
+def keeps_a_share_of_the_tokens(probs, top_p):
+    k = max(1, int(top_p * probs.shape[-1]))  # top-p read as "the top p of the vocabulary"
+    values, ids = probs.topk(k, -1)
+    out = torch.zeros_like(probs).scatter(-1, ids, values)
+    return out / out.sum(-1, keepdim=True)
+
+
+def first_rows_nucleus_for_all(probs, top_p):
+    ranked, order = _ranked_nucleus(probs[0], top_p)
+    out = torch.zeros_like(probs[0]).scatter(-1, order, ranked)
+    return (out / out.sum()).expand_as(probs)

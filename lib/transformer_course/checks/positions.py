@@ -13,10 +13,13 @@ from functools import partial
 import torch
 
 from ..positional import sinusoidal_encoding
+from . import asked_for
 from . import positions_learners as learner  # noqa: F401 (the examples of positions_slips)
+from .built_ins import note_built_ins
 from .harness import Exercise, Mistake, Result, check_function
 from .positions_more import MORE_MISTAKES, ROUND_45B
 from .positions_round48 import OVER_LENGTH, ROUND_48
+from .positions_round50 import EXP_WITHOUT_MINUS, ROUND_50
 from .positions_slips import SLIP_MISTAKES
 from .stale import learner_check
 
@@ -282,6 +285,7 @@ MISTAKES += MORE_MISTAKES  # met in the seventh audit: in positions_more
 MISTAKES += SLIP_MISTAKES  # met in round 41's battery: in positions_slips
 MISTAKES += ROUND_45B  # the table scaled by a number: in positions_more
 MISTAKES += ROUND_48  # the pair index divided by the length: positions_round48
+MISTAKES = (EXP_WITHOUT_MINUS, *MISTAKES, *ROUND_50)  # round 50: positions_round50
 
 
 @learner_check
@@ -291,9 +295,10 @@ def check_sinusoidal_encoding(learner_fn: Callable) -> Result:
     # (positions and frequencies paired the wrong way) run there and can be named.
     cases = [(4, 8), (6, 8), (12, 16), (50, 4)]
     # The verdicts name the learner's my_sinusoidal_encoding (harness: own_name), not lib's.
-    return check_function(
+    result = check_function(
         learner_fn, reference, cases, name="sinusoidal_encoding", mistakes=MISTAKES, atol=1e-4
     )
+    return note_built_ins(result, learner_fn, cases, asked_for.SINUSOIDAL)
 
 
 EXERCISES = (

@@ -22,12 +22,15 @@ import torch
 import torch.nn.functional as F
 
 from ..generation import next_token_probs
+from . import asked_for
 from . import sampling_learners as learner
+from .built_ins import note_built_ins
 from .harness import LEARNER_ERRORS, WRONG, Exercise, Mistake, Result, check_function
 from .sampling_draws import ATOL, ROWS, NotIds, returned
 from .sampling_draws import frequencies as _frequencies  # the name tests import from here
 from .sampling_learners import by_hand
 from .sampling_more import KEEPDIM, MASKED_PROBABILITIES, MORE_MISTAKES, took_the_kth_value
+from .sampling_round50 import NONE_KEEPS_ONE, ROUND_50, note_reseeding
 from .sampling_slips import KTHVALUE, SLIP_MISTAKES
 from .stale import learner_check
 
@@ -281,6 +284,7 @@ MISTAKES = (
 MISTAKES += MORE_MISTAKES  # met in the ninth audit: sampling_more
 # Round 42's battery (sampling_slips): kthvalue first, as it keeps k + 1 where k = V/2.
 MISTAKES = (KTHVALUE, KEEPDIM, *MISTAKES, *SLIP_MISTAKES)  # KEEPDIM: round 47c
+MISTAKES = (NONE_KEEPS_ONE, *MISTAKES, *ROUND_50)  # round 50: sampling_round50
 
 
 @learner_check
@@ -307,7 +311,8 @@ def check_sample_next_token(learner_fn: Callable) -> Result:
         return Result(WRONG, f"{named.hint} {result.message[emptied.start() :]}")
     differs = re.match(r"sample_next_token differs from the reference on input #(\d+)", result.message)
     if result.status != WRONG or differs is None:
-        return result
+        noted = note_built_ins(result, learner_fn, cases, asked_for.SAMPLE_NEXT_TOKEN)
+        return note_reseeding(noted, learner_fn)  # round 50: torch.manual_seed inside
     # The generic message points into a table of frequencies the learner never sees: say it
     # in draws instead, with the knobs of that input.
     number = int(differs.group(1))

@@ -263,3 +263,35 @@ def shifts_without_keepdim(logits, temperature, top_k):
         logits = logits.masked_fill(logits < kth, float("-inf"))
     e = torch.exp(logits - logits.max(dim=-1).values)  # lines the maxima up with the tokens
     return torch.multinomial(e / e.sum(dim=-1, keepdim=True), 1).squeeze(-1)
+
+
+# --- The wrong answers met in round 50's review (sampling_round50) ---
+
+
+def compares_none_with_zero(logits, temperature, top_k):
+    z = logits / temperature
+    if top_k > 0:  # top_k may be None: None > 0 raises
+        kth = z.topk(top_k, -1).values[:, -1:]
+        z = z.masked_fill(z < kth, float("-inf"))
+    return torch.multinomial(torch.softmax(z, -1), 1).squeeze(-1)
+
+
+def keeps_one_token_for_none(logits, temperature, top_k):
+    z = logits / temperature
+    kth = z.topk(top_k or 1, -1).values[:, -1:]  # None → 1: only the likeliest stays
+    z = z.masked_fill(z < kth, float("-inf"))
+    return torch.multinomial(torch.softmax(z, -1), 1).squeeze(-1)
+
+
+def draws_a_batch_per_row(logits, temperature, top_k):
+    z = logits / temperature
+    if top_k is not None:
+        z = z.masked_fill(z < z.topk(top_k, -1).values[:, -1:], float("-inf"))
+    return torch.multinomial(torch.softmax(z, -1), z.shape[0])[:, 0]  # B draws per row
+
+
+def draws_once_for_the_batch(logits, temperature, top_k):
+    z = logits / temperature
+    if top_k is not None:
+        z = z.masked_fill(z < z.topk(top_k, -1).values[:, -1:], float("-inf"))
+    return torch.multinomial(torch.softmax(z, -1)[0], 1).expand(z.shape[0])  # row 0's one draw

@@ -21,6 +21,7 @@ from .harness import PASSED, Exercise, Mistake, Result, check_function, fresh
 from .stale import learner_check
 from .train_step_learners import step_by_hand
 from .train_step_more import more_mistakes, round_45b, with_gradients_on
+from .train_step_round50 import named_why_still
 from .train_step_slips import LOSS_FN_NEVER_CALLED, slip_mistakes
 from .wording import own_name
 
@@ -308,8 +309,8 @@ def check_train_step(learner_fn: Callable) -> Result:
         parts=("losses it returned", "weights after three steps"),
         updates_in_place=True,  # a step's job is to move the model's weights
     )
-    if not result.passed:
-        return result
+    if not result.passed:  # "the weights never changed": which slip, round 50
+        return named_why_still(result, learner_fn, _step_cases()[0], STEP_MISTAKES)
     # Its "inputs" are two runs of three steps: say what they were.
     return Result(
         PASSED,
