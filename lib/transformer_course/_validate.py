@@ -463,6 +463,63 @@ def weights_device(name: str, model: object) -> torch.device:
     return device
 
 
+def nonfinite_weight(model: torch.nn.Module) -> str | None:
+    """The name of the first floating weight of ``model`` holding NaN or infinity; None if none
+    does (a meta weight holds no values to check). One sum per tensor, then an exact look only at
+    a tensor whose sum is not finite: 0.5 ms for an 800k-weight model, an isfinite per tensor 7 ms."""
+    params = [(n, p) for n, p in model.named_parameters() if p.is_floating_point() and not p.is_meta]
+    if not params:
+        return None
+    sums = torch.stack([p.detach().sum(dtype=torch.float32).cpu() for _, p in params])
+    suspects = (~torch.isfinite(sums)).nonzero().flatten().tolist()  # a sum may overflow from finite ones
+    return next(
+        (params[i][0] for i in suspects if not bool(torch.isfinite(params[i][1].detach()).all())), None
+    )
+
+
+def largest_weight(model: torch.nn.Module) -> tuple[str, float] | None:
+    """(name, its largest |value|) of the floating weight of ``model`` that holds the largest
+    number; None for a model without values."""
+    params = [(n, p) for n, p in model.named_parameters() if p.is_floating_point() and not p.is_meta]
+    if not params:
+        return None
+    tops = [float(p.detach().abs().max()) if p.numel() else 0.0 for _, p in params]
+    i = max(range(len(tops)), key=tops.__getitem__)
+    return params[i][0], tops[i]
+
+
+def finite_weights(name: str, model: object) -> None:
+    """A ValueError naming ``name`` (the caller's model) where a weight holds NaN or infinity: every
+    number it computes is NaN, which a check further in would blame on an argument the caller never
+    passed (``logits``), or a result would hold as if it were real."""
+    if not isinstance(model, torch.nn.Module):
+        return
+    bad = nonfinite_weight(model)
+    if bad is not None:
+        raise ValueError(
+            f"{name}'s weights hold NaN or inf: the first is {name}.{bad}, so everything it computes is "
+            "NaN. Did its training diverge? Train a fresh one with a smaller learning rate, or load "
+            "weights saved before it diverged."
+        )
+
+
+def overflow_message(name: str, model: torch.nn.Module) -> str:
+    """What to say where ``model``'s outputs came out NaN or infinite: its weights hold NaN, or
+    they are finite but so large that its products overflow."""
+    bad = nonfinite_weight(model)
+    if bad is not None:
+        return (
+            f"{name}'s weights hold NaN or inf: the first is {name}.{bad}, so everything it computes is "
+            "NaN. Did its training diverge? Train a fresh one with a smaller learning rate."
+        )
+    top = largest_weight(model)
+    where = f" (the largest: {name}.{top[0]}, {top[1]:.3g})" if top else ""
+    return (
+        f"{name}'s outputs are not finite: its weights are too large{where}, so its products overflow "
+        "to inf and NaN. Did its training diverge? Train a fresh one with a smaller learning rate."
+    )
+
+
 def int_between(name: str, value: object, low: int, high: int, *, step: int = 1) -> int:
     """An int (numpy's too, never a bool or a float) in [low, high], both ends included, on the
     steps of a slider from ``low``: where an explorer's slider starts (ipywidgets would clamp

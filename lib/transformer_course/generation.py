@@ -124,8 +124,21 @@ def _last_logits(logits_fn: LogitsFn, prefix: torch.Tensor) -> torch.Tensor:
             f"({prefix.shape[0]}, {prefix.shape[1]}, V) with V >= 1, got {got}"
         )
     last = logits[:, -1, :]  # (B, V)
-    check_logits(last)
+    try:
+        check_logits(last)
+    except ValueError:
+        _blame_the_model(logits_fn, last)
+        raise
     return last
+
+
+def _blame_the_model(logits_fn: LogitsFn, last: torch.Tensor) -> None:
+    """NaN or +inf logits from a course model's logits function: a ValueError naming the model
+    (its weights hold NaN, or are so large that its products overflow) rather than ``logits``,
+    which the caller never passed. Looked at only once the logits were refused: no cost per token."""
+    model = getattr(logits_fn, "model", None)
+    if isinstance(model, torch.nn.Module) and bool(last.isnan().any() or last.isposinf().any()):
+        raise ValueError(_validate.overflow_message("model", model)) from None
 
 
 @torch.no_grad()

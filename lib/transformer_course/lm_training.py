@@ -24,6 +24,7 @@ distribution, which the tests check).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -31,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _validate
+from .logits_fns import output_vocab
 from .lr_schedule import _check_lr
 from .model import DecoderOnlyTransformer
 from .modes import evaluating
@@ -81,32 +83,58 @@ def _check_stories(stories: object) -> None:
         or not len(stories)
         or not all(isinstance(s, Story) for s in stories)
     ):
-        raise ValueError(f"stories must be a non-empty list of Story, got {_describe(stories)}")
+        raise ValueError(
+            f"stories must be a non-empty list of Story, got {_describe(stories, Story, 'stories')}"
+        )
 
 
-def _describe(value: object) -> str:
+def _describe(value: object, want: type | None = None, name: str = "") -> str:
+    """What ``value`` is, for a message: a list by its first element that is not a ``want``
+    (the bad one, "a list holding int (stories[0][1] = 3)"), else by its first element."""
     if isinstance(value, Sequence) and not isinstance(value, str) and len(value):
-        return f"a {type(value).__name__} of {type(value[0]).__name__}"
+        kind = type(value).__name__
+        at = next((i for i, v in enumerate(value) if not isinstance(v, want)), None) if want else None
+        if at is None:
+            return f"a {kind} of {type(value[0]).__name__}"
+        shown = _validate.shown(value[at])
+        return f"a {kind} holding {type(value[at]).__name__} ({name}[{at}] = {shown})"
     return repr(value) if isinstance(value, str) and len(value) < 40 else type(value).__name__
+
+
+def _check_pad_in_vocab(pad_id: int, vocab_size: int | None, what: str = "the model's vocabulary") -> None:
+    """pad_id as an id of ``vocab_size`` tokens: one past it never matches a label, so the loss
+    would score the padding as tokens to predict (4.39 instead of 4.61), without a word."""
+    if vocab_size is not None and pad_id >= vocab_size:
+        raise ValueError(f"pad_id must be an id of {what}, in [0, {vocab_size}), got {pad_id}")
 
 
 def next_token_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0) -> torch.Tensor:
     """ids (B, T) → the mean cross-entropy (nats) of predicting ids[:, 1:] from ids[:, :-1],
-    over the positions whose label is not ``pad_id``: a scalar tensor that can ``backward()``."""
+    over the positions whose label is not ``pad_id`` (an id of the model's vocabulary): a scalar
+    tensor that can ``backward()``. A loss that is not finite from a model whose weights hold NaN
+    is refused, naming them; from finite weights it is returned (``train`` stops there)."""
     _check_decoder(model)
     _check_ids(ids)
     check_pad_id(pad_id)
+    _check_pad_in_vocab(pad_id, output_vocab(model))  # a course model's: before it runs
     labels = ids[:, 1:]  # (B, T-1): the token that comes next
     if not bool((labels != pad_id).any()):
         raise ValueError(f"ids has no token to predict: every label (ids[:, 1:]) is the padding id {pad_id}")
     # (B, T-1, V): row i has read ids[:, : i + 1]
     logits = _validate.model_call("model", model, ids[:, :-1], what=_DECODER)
+    _check_pad_in_vocab(pad_id, logits.shape[-1])  # any other model's, from what it returned
     # the model checked the ids it read; the last column is only a label: check it too
     _validate.ids_in_range("ids (its labels ids[:, 1:])", labels, logits.shape[-1])
     # .long(): int32 ids (which the model reads) as cross_entropy's labels; int64 ones as they are
-    return F.cross_entropy(
+    loss = F.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).long(), ignore_index=pad_id
     )
+    # The weights are looked at only when the loss is not finite (train reads the loss at once
+    # anyway): a NaN weight is named; finite weights whose loss overflowed go back to train, which
+    # stops there ("diverged") and keeps the weights of the step before.
+    if not bool(torch.isfinite(loss.detach())):
+        _validate.finite_weights("model", model)
+    return loss
 
 
 def story_loss_fn(pad_id: int = 0) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
@@ -119,7 +147,8 @@ def story_batch_fn(ids: torch.Tensor, *, pad_id: int = 0) -> Callable[[torch.Ten
     """ids (N, T), encoded stories → a ``batch_fn(indices (B,))`` for ``training.train`` that
     returns those rows (B, T') as int64, cut after the longest story among them (less padding
     to run). ``ids`` may be stored in any integer type: a vocabulary of up to 256 tokens fits
-    uint8, an eighth of the memory of int64 for a large training set."""
+    uint8, an eighth of the memory of int64 for a large training set. A ``pad_id`` that no row of
+    ``ids`` holds must be an id of ``story_vocab()``."""
     _check_ids(ids)
     check_pad_id(pad_id)
     most = torch.iinfo(ids.dtype).max
@@ -127,6 +156,8 @@ def story_batch_fn(ids: torch.Tensor, *, pad_id: int = 0) -> Callable[[torch.Ten
         raise ValueError(f"pad_id must fit the ids' dtype {ids.dtype} (at most {most}), got {pad_id}")
     if ids.shape[0] == 0:  # else every batch would fail, asking for indices in [0, 0)
         raise ValueError(f"ids must hold at least one story, got shape {tuple(ids.shape)}")
+    if not bool((ids == pad_id).any()):  # no vocabulary here: an id no story pads with is checked
+        _check_pad_in_vocab(pad_id, len(story_vocab()), "the story vocabulary (story_vocab())")
     lengths = (ids != pad_id).sum(dim=1)  # (N,): <bos> … <eos>, the padding comes last
 
     def batch_fn(indices: torch.Tensor) -> torch.Tensor:
@@ -183,6 +214,7 @@ def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, bat
     _check_ids(ids)
     check_pad_id(pad_id)
     batch_size = _validate.positive_int("batch_size", batch_size)
+    _check_pad_in_vocab(pad_id, output_vocab(model))
     if not bool((ids[:, 1:] != pad_id).any()):
         raise ValueError(
             f"ids has no token to predict (got shape {tuple(ids.shape)}; every label is padding)"
@@ -194,6 +226,7 @@ def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, bat
             part = ids[start : start + batch_size].to(device)
             logits = _validate.model_call("model", model, part[:, :-1], what=_DECODER)  # (b, T-1, V)
             labels = part[:, 1:]
+            _check_pad_in_vocab(pad_id, logits.shape[-1])
             _validate.ids_in_range("ids (its labels ids[:, 1:])", labels, logits.shape[-1])
             total += F.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]),
@@ -202,6 +235,8 @@ def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, bat
                 reduction="sum",
             ).item()
             count += int((labels != pad_id).sum())
+    if not math.isfinite(total):  # NaN weights, or finite ones so large that the logits overflow
+        raise ValueError(_validate.overflow_message("model", model))
     return total / count
 
 
@@ -274,9 +309,19 @@ def _sample_batch(model, n, temperature, top_k, top_p, generator, device) -> lis
     done = torch.zeros(n, dtype=torch.bool, device=device)
     for _ in range(model.config.max_len - 1):
         logits = model.step(new, cache)[:, -1]  # (n, V): the next token's scores
-        chosen, _ = choose(
-            logits, strategy="sample", temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
-        )  # temperature 0: the argmax
+        try:
+            chosen, _ = choose(
+                logits,
+                strategy="sample",
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                generator=generator,
+            )  # temperature 0: the argmax
+        except ValueError:  # NaN logits: name the model, not "logits", which the caller never passed
+            if bool(logits.isnan().any() or logits.isposinf().any()):
+                raise ValueError(_validate.overflow_message("model", model)) from None
+            raise
         new = chosen.unsqueeze(1)  # (n, 1)
         ids = torch.cat([ids, new], dim=1)
         done |= new[:, 0] == vocab.eos_id
@@ -301,6 +346,6 @@ def acceptance(generator: StoryGenerator, stories: Sequence[Sequence[str]]) -> f
         if not (isinstance(story, str | Story) or tokens):
             raise ValueError(
                 f"stories[{i}] must be a list of token strings (or a text, or a Story), "
-                f"got {_describe(story)}"
+                f"got {_describe(story, str, f'stories[{i}]')}"
             )
     return sum(generator.is_story(s) for s in stories) / len(stories)

@@ -5,7 +5,10 @@
 ``seq2seq_logits_fn`` wraps an encoder-decoder with its source fixed, ``decoder_logits_fn`` a
 decoder-only model run on the whole prefix at every call, and ``cached_logits_fn`` a
 ``DecoderOnlyTransformer`` that keeps a KV cache between calls and runs only the new tokens.
-Each carries ``max_len`` and ``vocab_size`` so that ``generate`` can check a request up front.
+Each carries ``max_len`` and ``vocab_size`` so that ``generate`` can check a request up front,
+and ``model``, so that a failure can name it. Each runs the model under ``modes.evaluating``:
+dropout off (a model left in train mode would decode at random, "greedy" changing from run to
+run) and no gradients, every module back in its own mode afterwards.
 ``model_fits`` checks that a course model knows every id it is given and has room for them.
 """
 
@@ -18,6 +21,7 @@ import torch
 from . import _validate
 from .kv_cache import KVCache, _key_dtype, optimiser_steps
 from .model import DecoderOnlyTransformer, Transformer
+from .modes import evaluating
 
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -66,7 +70,8 @@ def seq2seq_logits_fn(model: torch.nn.Module, src: torch.Tensor) -> LogitsFn:
     """An encoder-decoder ``model(src, tgt) → logits (B, T, V)`` as a logits function of tgt.
 
     The source is fixed; each call re-runs the model on the target written so far. ``src``
-    has one row per prefix row, or one row shared by every prefix row.
+    has one row per prefix row, or one row shared by every prefix row. The model runs in eval
+    mode and without gradients (``modes.evaluating``), then gets its own mode back.
     """
     _validate.takes("model", model, 2, "(src, trg_in), an encoder-decoder Transformer")
     _validate.tensor("src", src, ndim=2, floating=False)
@@ -79,7 +84,8 @@ def seq2seq_logits_fn(model: torch.nn.Module, src: torch.Tensor) -> LogitsFn:
             )
         source = src if src.shape[0] == prefix.shape[0] else src.expand(prefix.shape[0], -1)
         try:
-            out = model(source, prefix)
+            with evaluating(model):  # dropout off: decoding must not depend on the mode it was left in
+                out = model(source, prefix)
         except ValueError as error:  # a course model names the prefix "trg_in", its own argument
             if isinstance(model, Transformer) and str(error).startswith("trg_in "):
                 raise ValueError("prefix" + str(error)[len("trg_in") :]) from None
@@ -88,16 +94,19 @@ def seq2seq_logits_fn(model: torch.nn.Module, src: torch.Tensor) -> LogitsFn:
 
     logits_fn.max_len = max_positions(model)  # the target's positions: generate checks them up front
     logits_fn.vocab_size = output_vocab(model)  # and the ids it is given and told to stop at
+    logits_fn.model = model  # named where its logits come out NaN (generation._last_logits)
     return logits_fn
 
 
 def decoder_logits_fn(model: torch.nn.Module) -> LogitsFn:
-    """A decoder-only ``model(ids) → logits (B, T, V)`` as a logits function."""
+    """A decoder-only ``model(ids) → logits (B, T, V)`` as a logits function. The model runs in
+    eval mode and without gradients (``modes.evaluating``), then gets its own mode back."""
     _validate.takes("model", model, 1, "(ids), a decoder-only model such as DecoderOnlyTransformer")
 
     def logits_fn(prefix: torch.Tensor) -> torch.Tensor:
         try:
-            out = model(prefix)
+            with evaluating(model):  # dropout off: decoding must not depend on the mode it was left in
+                out = model(prefix)
         except ValueError as error:  # a course model names the prefix "ids", its own argument
             if isinstance(model, DecoderOnlyTransformer) and str(error).startswith("ids "):
                 raise ValueError("prefix" + str(error)[len("ids") :].replace("ids.", "prefix.")) from None
@@ -106,6 +115,7 @@ def decoder_logits_fn(model: torch.nn.Module) -> LogitsFn:
 
     logits_fn.max_len = max_positions(model)  # generate checks the positions asked for up front
     logits_fn.vocab_size = output_vocab(model)  # and the ids it is given and told to stop at
+    logits_fn.model = model  # named where its logits come out NaN (generation._last_logits)
     return logits_fn
 
 
@@ -119,7 +129,8 @@ class CachedLogits:
     the cached tokens (a new prompt, another batch) starts a fresh cache. Its steps run under
     ``torch.inference_mode()``: what it returns is copied out of it, but its ``cache`` holds
     inference tensors (continue it under inference_mode, or with ``model.step``, which copies
-    it once).
+    it once). The model runs in eval mode (``modes.evaluating``: dropout off, so the cached keys
+    and the tokens chosen do not depend on the mode it was left in), then gets its own mode back.
     """
 
     def __init__(self, model: DecoderOnlyTransformer, *, need_weights: bool = False):
@@ -145,7 +156,13 @@ class CachedLogits:
         _validate.tensor("prefix", prefix, ndim=2, floating=False)
         if prefix.shape[1] == 0:
             raise ValueError("prefix must hold at least one token per row (e.g. <bos>), got shape (B, 0)")
-        state = self._model_state()
+        state = self._model_state()  # the caller's modes: one switched starts afresh, as before
+        with evaluating(self.model):
+            return self._call(prefix, state)
+
+    def _call(self, prefix: torch.Tensor, state: tuple) -> torch.Tensor:
+        """``__call__`` on a prefix it checked, the model in eval mode; ``state``: ``_model_state``
+        as the caller left the model."""
         if state != self._made_by or not self._continues(prefix):
             self.cache, self.logits, self._made_by = self.model.new_cache(), None, state
         t = self.cache.length
@@ -228,6 +245,7 @@ def cached_logits_fn(model: DecoderOnlyTransformer, *, need_weights: bool = Fals
     ``generate(cached_logits_fn(model), prompt, ...)`` writes the same tokens as
     ``generate(decoder_logits_fn(model), prompt, ...)``, running the model on one new
     token per step instead of the whole prefix. With ``need_weights``, ``last_attention()``
-    gives the newest token's attention over the prefix after each call.
+    gives the newest token's attention over the prefix after each call. The model runs in eval
+    mode (``modes.evaluating``), then gets its own mode back.
     """
     return CachedLogits(model, need_weights=need_weights)

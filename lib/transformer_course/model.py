@@ -255,15 +255,22 @@ class DecoderOnlyTransformer(_LanguageModelBase):
                 f"another model computed ({type(owner).__name__ if owner else 'a model since deleted'})"
             )
         c, k = self.config, cache.keys[0]
+        fields = ["layers", "max_len"]
         got, want = (cache.num_layers, cache.max_len), (len(self.blocks.layers), c.max_len)
         if k is not None:  # already filled: its keys must be shaped like this model's
+            fields += ["heads", "d_head", "dtype"]
             got += (k.shape[1], k.shape[3], k.dtype)
             want += (c.num_heads, c.d_head, _key_dtype(self.output.weight))  # autocast's, under autocast
         if got != want:
+            # An empty cache is compared on (layers, max_len) only: the names match the values shown.
+            later = (
+                " (a cache goes on in the dtype, and under the autocast, it was filled in)"
+                if k is not None
+                else ""
+            )
             raise ValueError(
-                f"cache must come from this model's new_cache(): it has (layers, max_len, heads, "
-                f"d_head, dtype) = {got}, the model {want} (a cache goes on in the dtype, and under "
-                "the autocast, it was filled in)"
+                f"cache must come from this model's new_cache(): it has ({', '.join(fields)}) = {got}, "
+                f"the model {want}{later}"
             )
 
     def attention_weights(self) -> dict[str, list[torch.Tensor | None]]:

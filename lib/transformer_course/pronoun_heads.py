@@ -171,6 +171,8 @@ def pronoun_readings(
             model_fits(model, ids, "stories", ids.shape[1])  # else the model names its own "ids"
             model(ids, need_weights=True)
             weights = torch.stack(_decoder_self(model), dim=1)  # (b, layers, h, L, L)
+            if not bool(torch.isfinite(weights.sum())):  # else NaN rates: every head "0 %", head 0 chosen
+                raise ValueError(_validate.overflow_message("model", model))
             for row in rows:
                 read[row].append(_read_batch(weights, part, row))
     release_freed_memory()  # the batches' attention weights, each batch cut to its own length
@@ -351,7 +353,21 @@ def _check_stories(name: str, stories: object) -> None:
         or not len(stories)
         or not all(isinstance(s, Story) for s in stories)
     ):
-        raise ValueError(f"{name} must be a non-empty list of Story (StoryGenerator.sample makes one)")
+        raise ValueError(
+            f"{name} must be a non-empty list of Story (StoryGenerator.sample makes one), "
+            f"got {_got(name, stories)}"
+        )
+
+
+def _got(name: str, stories: object) -> str:
+    """What ``stories`` is, for a message: an empty list, or the first element that is no Story."""
+    if isinstance(stories, Sequence) and not isinstance(stories, str):
+        at = next((i for i, s in enumerate(stories) if not isinstance(s, Story)), None)
+        if at is None:
+            return f"an empty {type(stories).__name__}"
+        kind, bad = type(stories).__name__, stories[at]
+        return f"a {kind} holding {type(bad).__name__} ({name}[{at}] = {_validate.shown(bad)})"
+    return type(stories).__name__
 
 
 def _kind(value: object) -> str:

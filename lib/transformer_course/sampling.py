@@ -31,6 +31,7 @@ from . import _validate
 STRATEGIES = ("greedy", "sample")
 _TINY = torch.finfo(torch.float32).tiny
 _HUGE = torch.finfo(torch.float32).max
+_SUM_TOLERANCE = 1e-2  # keep_top_p's rows: well above bfloat16's rounding of a softmax (0.2 %)
 
 
 def check_options(
@@ -135,6 +136,8 @@ def keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     ``top_p`` together, so the most likely token always stays. Equally likely tokens are
     ranked lower id first (a tie at the boundary keeps the lower ids); the totals are
     added in float64, so thousands of small probabilities still reach ``top_p`` exactly.
+    Each row must sum to 1 (within 0.01, which float16 and bfloat16 softmax rows meet): logits
+    or counts are refused, since ``top_p`` is a share of a total of 1.
     """
     _validate.tensor("probs", probs, floating=True)
     if probs.dim() == 0 or probs.shape[-1] == 0:
@@ -144,8 +147,27 @@ def keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     _validate.finite_tensor("probs", probs, at_least=0)
     if probs.numel() and bool((probs.sum(dim=-1) <= 0).any()):
         raise ValueError("probs must give each row some probability, got a row of zeros")
+    _check_sums_to_one(probs)
     top_p = _validate.finite_number("top_p", top_p, above=0, at_most=1)  # a float, not a Fraction
     return _keep_top_p(probs, top_p)
+
+
+def _check_sums_to_one(probs: torch.Tensor) -> None:
+    """probs (..., V): every row a distribution. Logits, exp(logits) or counts would give a
+    nucleus of the wrong tokens without a word (top_p is a share of 1: [5, 3, 1] kept only the
+    first). The rows' totals are added in float64; the tolerance lets through what softmax
+    makes in float16 or bfloat16 (each number rounded by up to 2**-9 of itself, so a row's
+    total by up to 0.2 %)."""
+    if not probs.numel():
+        return
+    totals = probs.detach().sum(dim=-1, dtype=torch.float64)  # (...,)
+    worst = int((totals - 1).abs().argmax())
+    total = float(totals.flatten()[worst])
+    if abs(total - 1) > _SUM_TOLERANCE:
+        raise ValueError(
+            f"probs must be probabilities: each row must sum to 1 (within {_SUM_TOLERANCE:g}), got a row "
+            f"summing to {total:.6g}: pass softmax(logits), not logits, exp(logits) or counts"
+        )
 
 
 def _keep_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:

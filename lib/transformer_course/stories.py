@@ -158,13 +158,22 @@ class StoryGenerator:
         tokens = _tokens(story)
         if finished and tokens[-1] != EOS:
             tokens.append(EOS)  # a whole story ends with <eos>, written or not
+        # The sentences read so far are kept, parsed once, as the tokens go by: asking
+        # next_token_probs(tokens[1:i]) parsed the whole prefix again at every i, a time that grew
+        # with the square of the length (11.6 s for a story of 8,731 tokens).
+        chosen: list[Entry] = []  # the complete sentences before token i
+        partial: list[str] = []  # the words of the sentence token i belongs to, before it
         for i in range(1, len(tokens)):
-            token, allowed = tokens[i], self.next_token_probs(tokens[1:i])  # tokens[1:i]: a story's start
+            token, allowed = tokens[i], self._after(chosen, partial)
             if allowed.get(token, 0.0) == 0.0:
                 ranked = sorted(allowed.items(), key=lambda kv: -kv[1])
                 return Mistake(i, token, {w: p for w, p in ranked if p > 0})
             if token == EOS:  # the story is over: nothing may follow
                 return Mistake(i + 1, tokens[i + 1], {}) if i + 1 < len(tokens) else None
+            partial.append(token)
+            if token == ".":  # allowed, so the sentence is one of its table's
+                chosen.append(_table_for(chosen).index[tuple(partial)])
+                partial = []
         return None
 
     def log_prob(self, story: str | Sequence[str]) -> float:
@@ -187,6 +196,11 @@ class StoryGenerator:
                     f"prefix is not the start of any story: {' '.join(sentence)!r} cannot follow"
                 )
             chosen.append(entry)
+        return self._after(chosen, list(partial))
+
+    def _after(self, chosen: list[Entry], partial: list[str]) -> dict[str, float]:
+        """``next_token_probs`` after the sentences ``chosen`` and the words ``partial`` of the
+        next one, already parsed."""
         n, stop = len(chosen) - 2, 0.0
         if partial and n >= self.max_events:
             raise ValueError(f"prefix is not the start of any story: {self.max_events} events end a story")

@@ -17,6 +17,11 @@ from . import _validate, story_world
 from .story_record import Story
 from .tokenizer import BOS, EOS, PAD, Vocab
 
+# The most positions ``encode`` pads a story to, unless a story is longer: every model of the
+# course reads far fewer (chapter 09's 128), and a longer padding only builds a list of ints for
+# minutes (10**9 of them: 16 GB).
+MAX_LENGTH = 2**16
+
 # --- tensors for a model ---
 
 
@@ -27,7 +32,8 @@ def story_vocab() -> Vocab:
 
 
 def encode(stories: Sequence[Story], *, length: int | None = None) -> torch.Tensor:
-    """Stories → ids (N, length), <bos> … <eos> then <pad>; length defaults to the longest."""
+    """Stories → ids (N, length), <bos> … <eos> then <pad>; length defaults to the longest, and
+    may be at most ``MAX_LENGTH`` (or the longest story, where that is longer)."""
     if (
         isinstance(stories, (Story, str))
         or not isinstance(stories, Sequence)
@@ -44,6 +50,11 @@ def encode(stories: Sequence[Story], *, length: int | None = None) -> torch.Tens
         raise ValueError(f"length must be at least the longest story ({longest} tokens), got {length}")
     # a flat list of ints, then the tensor: 16 bytes a token, refused before either is made
     _validate.fits_in_memory("len(stories) × length", len(stories) * length, bytes_each=16)
+    if length > max(longest, MAX_LENGTH):  # 10**9 fits in memory, and took minutes
+        raise ValueError(
+            f"length must be at most {MAX_LENGTH:,} positions (no model reads more; the longest story "
+            f"has {longest} tokens), got {length:,}"
+        )
     vocab = story_vocab()
     stoi, unk, pad = vocab.stoi, vocab.unk_id, vocab.pad_id
     # One flat list, one tensor: a row at a time took 2.5 times as long. Vocab.ids would check

@@ -59,6 +59,9 @@ MAX_TOKENS = 16  # longer sentences make heatmaps unreadable
 # the course's vocabularies has 12), so a pasted 5,000-character "word" keeps a figure's
 # margins and the message line readable.
 MAX_LABEL = 20
+# A weight this large is a training run that blew up, not a model: trained weights stay within
+# a few hundred, and a product of two such numbers overflows float32 (3.4e38).
+HUGE_WEIGHT = 1e15
 MAX_MESSAGE = 1200  # characters; a longer message line is cut (a last guard: see ``quote``)
 # The controls whose value is one of their options (None: nothing picked).
 CHOICES = (
@@ -236,23 +239,65 @@ def nonfinite_problem(name: str, module: object) -> str | None:
     infinity, named, as training that diverged leaves them. None for anything else."""
     if not isinstance(module, torch.nn.Module):
         return None
-    params = [  # a meta tensor (a test's spy) holds no values to check
-        (n, p) for n, p in module.named_parameters() if p.is_floating_point() and not p.is_meta
-    ]
-    if not params:
-        return None
-    # A tensor's sum is NaN or infinite where one of its numbers is: one sum per tensor took 0.5 ms
-    # for an 800k-weight model, an isfinite per tensor 7 ms (every update). A sum that overflowed
-    # from finite weights is looked at again, number by number.
-    sums = torch.stack([p.detach().sum(dtype=torch.float32) for _, p in params])
-    suspects = (~torch.isfinite(sums)).nonzero().flatten().tolist()
-    bad = [params[i][0] for i in suspects if not bool(torch.isfinite(params[i][1].detach()).all())]
-    if not bad:
+    # One sum per tensor (0.5 ms for an 800k-weight model, every update); a meta weight (a test's
+    # spy) holds no values to check.
+    bad = _validate.nonfinite_weight(module)
+    if bad is None:
         return None
     return (
-        f"The {name}'s weights hold NaN or infinity (the first: {name}.{bad[0]}), so everything it "
+        f"The {name}'s weights hold NaN or infinity (the first: {name}.{bad}), so everything it "
         "computes would be NaN. Did its training diverge? Train a fresh one with a smaller learning rate."
     )
+
+
+@contextmanager
+def watched_outputs(modules: Mapping[str, torch.nn.Module]) -> Iterator[list[str]]:
+    """While it runs, the list it yields gets the name (a key of ``modules``) of the first module
+    whose layers computed NaN, infinity or a number past ``HUGE_WEIGHT`` from finite weights:
+    weights so large (×1e30, a blow-up that has not reached NaN yet) that their products
+    overflow. Without it, such a model drew blank or NaN cells with no word, or failed deep
+    inside ("logits must hold finite numbers"), naming an argument the learner never passed.
+    Only a layer with weights of its own (Linear, Embedding, LayerNorm) is looked at: a weight's
+    product is never meant to be ±inf, whereas a function's masked scores are (-inf where a key
+    is hidden)."""
+    owner = {id(m): name for name, top in modules.items() for m in top.modules() if _weighted(m)}
+    found: list[str] = []
+
+    def look(module: torch.nn.Module, _inputs: object, output: object) -> None:
+        if found or id(module) not in owner:
+            return
+        outputs = output if isinstance(output, tuple | list) else (output,)
+        if any(_overflowed(t) for t in outputs):
+            found.append(owner[id(module)])
+
+    handle = torch.nn.modules.module.register_module_forward_hook(look) if owner else None
+    try:
+        yield found
+    finally:
+        if handle is not None:
+            handle.remove()
+
+
+def _weighted(module: torch.nn.Module) -> bool:
+    """A layer with floating weights of its own (not only its children's), with values."""
+    return any(p is not None and p.is_floating_point() and not p.is_meta for p in module._parameters.values())
+
+
+def _overflowed(output: object) -> bool:
+    """A floating tensor holding NaN, ±inf or a number of ``HUGE_WEIGHT`` or more: one that the
+    next product overflows (a query of 1e21 gives scores of inf), drawn as inf with no word."""
+    if not isinstance(output, torch.Tensor) or not output.is_floating_point() or output.is_meta:
+        return False
+    if not output.numel():
+        return False
+    largest = torch.linalg.vector_norm(output.detach(), float("inf"))  # NaN where one is NaN
+    return not bool(largest < HUGE_WEIGHT)
+
+
+def overflow_problem(name: str, module: torch.nn.Module) -> str:
+    """The message for ``watched_outputs``' find: the module ``name``'s outputs are not finite."""
+    text = _validate.overflow_message(name, module)
+    return f"The {text}"
 
 
 def meta_problem(name: str, module: object) -> str | None:
@@ -399,6 +444,22 @@ class Explorer(widgets.VBox):
             if problem:
                 raise InputError(problem)
 
+    def _modules(self) -> dict[str, torch.nn.Module]:
+        """The learner's modules (``MODULES``) that are torch modules, by attribute name."""
+        found = {attr: getattr(self, attr, None) for attr in self.MODULES}
+        return {attr: m for attr, m in found.items() if isinstance(m, torch.nn.Module)}
+
+    def _too_large(self) -> str | None:
+        """After a failure: ``overflow_problem`` for the first of the learner's modules with a
+        weight of ``HUGE_WEIGHT`` or more. Its layers' outputs can stay finite (an embedding
+        filled with 3e38) while what the explorer computes from them overflows ("vectors must
+        be finite"), which ``watched_outputs`` does not see."""
+        for name, module in self._modules().items():
+            top = _validate.largest_weight(module)
+            if top is not None and not top[1] < HUGE_WEIGHT:
+                return overflow_problem(name, module)
+        return None
+
     def module_on_meta(self) -> str | None:
         """``meta_problem`` of the first of the learner's modules (``MODULES``) on the meta device."""
         problems = (meta_problem(attr, getattr(self, attr, None)) for attr in self.MODULES)
@@ -421,18 +482,21 @@ class Explorer(widgets.VBox):
 
     def refresh(self) -> None:
         self._notes = {}
+        overflowed: list[str] = []  # a module of MODULES whose outputs came out NaN or inf
         try:
             self.check_controls()
             self.check_modules()
             # unchecked: the figure functions checked their arguments.
             options = {n: choice_options(self.controls[n]) for n in self._choices}  # before render
-            with live_figures(), unchecked():
+            with live_figures(), unchecked(), watched_outputs(self._modules()) as overflowed:
                 self._rendering = True
                 try:
                     content = self.render()
                 finally:
                     self._rendering = False
                     self._keep_rendered_options(options)
+            if overflowed:  # drawn, but from NaN: blank cells, "scores highest against … (nan)"
+                raise InputError(overflow_problem(overflowed[0], getattr(self, overflowed[0])))
             # Every figure's JSON first (content for a view the explorer lacks, or a figure that
             # cannot be drawn: a message like any error), then all of them sent back to back: the
             # page draws the figures that arrive within one frame together (static/figure_view.js).
@@ -443,12 +507,21 @@ class Explorer(widgets.VBox):
                 if isinstance(self.views[name], FigureView)
             }
         except InputError as err:
-            self._say(str(err), error=True)
+            # A failure that NaN outputs caused (a check further in: "logits must hold finite
+            # numbers") is told as what caused it.
+            self._say(
+                overflow_problem(overflowed[0], getattr(self, overflowed[0])) if overflowed else str(err),
+                error=True,
+            )
             return
         except Exception as err:  # a widget never shows a traceback; the message says what broke
             # A model on the meta device fails deep inside ("ids must hold data, got a meta
-            # tensor"), blaming the ids: the message names the model's weights instead.
-            problem = self.module_on_meta()
+            # tensor"), blaming the ids: the message names the model's weights instead. One
+            # whose outputs overflowed fails further in, naming an argument of a figure.
+            if overflowed:
+                self._say(overflow_problem(overflowed[0], getattr(self, overflowed[0])), error=True)
+                return
+            problem = self.module_on_meta() or self._too_large()
             self._say(problem or f"Could not update the figures ({type(err).__name__}: {err}).", error=True)
             return
         for name, item in content.items():

@@ -68,7 +68,7 @@ class LiveLossCurve(Explorer):
                 f"update() needs the training.History that train() passes to its callback, "
                 f"got {type(h).__name__}: pass callback=curve.update to train()."
             )
-        problem = None if h is None else _history_problem(h, self.validation)
+        problem = None if h is None else _history_problem(h, self.validation) or self._steps_problem(h)
         if problem:
             raise InputError(problem)
         log = self.value("log")
@@ -92,8 +92,8 @@ class LiveLossCurve(Explorer):
         if 1 < n < window:  # a wider window averages the same steps: say why the curve stays
             mean = f"mean of all {n} steps so far, fewer than the {window} asked for: {_loss(smoothed[-1])}"
         self.note(f"step {h.steps[-1]}: loss {_loss(h.last_loss)} ({mean}).")
-        if not math.isfinite(h.last_loss):
-            self.note("Training diverged: train again with a smaller learning rate.")
+        self._note_diverged(h)
+        self._note_dropped_evals(h.evals.get(self.validation))
         if log:
             self._note_unplottable(h.losses)
         steps, losses, smoothed = _thinned(h.steps, h.losses, smoothed)
@@ -110,6 +110,52 @@ class LiveLossCurve(Explorer):
                 validation=h.evals.get(self.validation),
             )
         }
+
+    def _steps_problem(self, h) -> str | None:
+        """What a hand-made history's steps get wrong, naming it: train() records whole steps
+        from 1 up, one after another, and a held-out loss at a step it has reached. (Steps past
+        ``total_steps`` are right: a run continued with ``train(..., history=h)``; the axis grows.)"""
+        points = [p[0] for p in h.evals.get(self.validation) or ()]
+        for name, steps in (
+            ("history.steps", h.steps),
+            (f"history.evals[{quote(self.validation, 48)}]", points),
+        ):
+            bad = next((v for v in steps if float(v) < 0 or float(v) != math.floor(float(v))), None)
+            if bad is not None:
+                return f"{name} must hold whole steps, 0 or more, got {_shown(bad)}."
+        steps = [_exact(v) for v in h.steps]  # float(10**18 + 1) is 10**18
+        back = next((i for i in range(1, len(steps)) if steps[i] <= steps[i - 1]), None)
+        if back is not None:
+            return (
+                f"history.steps must go up, one step after another, got {_shown(h.steps[back])} after "
+                f"{_shown(h.steps[back - 1])} (history.steps[{back}])."
+            )
+        last = steps[-1] if steps else 0
+        late = next((p for p in points if _exact(p) > last), None)
+        if late is not None:  # an eval at step 10**9 of a run at step 2 squeezed the curve to the left
+            return (
+                f"history.evals[{quote(self.validation, 48)}] has a loss at step {_shown(late)}, after the "
+                f"last training step ({_shown(last)}): record each held-out loss at the step it was measured."
+            )
+        return None
+
+    def _note_diverged(self, h) -> None:
+        """A loss of NaN or inf anywhere in the run (train() stops at the first; a hand-made
+        history may go on past it, and its running mean stays NaN from there)."""
+        at = next((i for i, loss in enumerate(h.losses) if not math.isfinite(float(loss))), None)
+        if at is not None:
+            where = "" if at == len(h.losses) - 1 else f" at step {h.steps[at]} (loss {_loss(h.losses[at])})"
+            self.note(f"Training diverged{where}: train again with a smaller learning rate.")
+
+    def _note_dropped_evals(self, points) -> None:
+        """Held-out losses of NaN or inf have no place on the axis: say they were left out."""
+        dropped = [p for p in points or () if not math.isfinite(float(p[1]))]
+        if dropped:
+            self.note(
+                f"{len(dropped)} held-out loss{'' if len(dropped) == 1 else 'es'} of NaN or inf (the "
+                f"first at step {_shown(dropped[0][0])}) left out of the figure: the model diverged there.",
+                key="evals",
+            )
 
     def _floor(self, log: bool) -> float | None:
         """The floor line to draw: none on a log scale when it is 0, which a log axis has no
@@ -211,6 +257,11 @@ def _plain_number(value: object) -> bool:
     return True
 
 
+def _exact(value: object) -> object:
+    """A step as a number to compare exactly: a 0-d tensor's value, anything else as it is."""
+    return value.item() if isinstance(value, torch.Tensor) else value
+
+
 def _shown(value: object) -> str:
     """A value for a message: its repr, invisible characters spelled out, cut to 60 characters."""
     return shown_word(repr(value), 60)
@@ -226,4 +277,5 @@ def _fix(value: object) -> str:
 def _loss(value: float) -> str:
     """A loss for the info line: 4 decimals, or 4 digits once it has diverged (1e+12, not 13
     digits and 4 decimals); nan and inf as they are."""
+    value = float(value)  # a np.float16 compared with 1e6 overflowed, with a warning on stderr
     return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
