@@ -320,8 +320,8 @@ assert torch.all(cross_w[..., 4:] == 0)                        # padded source k
 # **padding** masks on and off, and pick which sentence of the batch to show with the
 # `sentence` slider, which counts from 0 as Python does (0 is the first line). The four
 # panels, in reading order: the padded batch (the shown sentence in bold, the others'
-# `<pad>` greyed), its mask, the scores after masking, the weights; a masked cell is grey in both,
-# −∞ among the scores and exactly 0 among the weights.
+# `<pad>` greyed), its mask, the scores after masking, the weights. A masked cell is grey in
+# the last two: −∞ among the scores, exactly 0 among the weights.
 #
 # - Both off: every query sees every key, `<pad>` included.
 # - Padding only: the `<pad>` columns are blocked for every query; real words see each
