@@ -67,6 +67,8 @@ class TransformerConfig:
             object.__setattr__(
                 self, "trg_vocab_size", _validate.positive_int("trg_vocab_size", self.trg_vocab_size)
             )
+        for name in ("vocab_size", "trg_vocab_size"):
+            _check_vocab_size(name, getattr(self, name))
         if self.d_model % self.num_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})")
         # Kept as a float, as the layers keep theirs: a Fraction passed the check, then failed
@@ -108,6 +110,13 @@ def check_depth(name: str, num_layers: object) -> int:
     if num_layers > MAX_LAYERS:
         raise ValueError(f"{name} must be at most {MAX_LAYERS}, got {num_layers}")
     return num_layers
+
+
+def _check_vocab_size(name: str, size: int | None) -> None:
+    """A vocabulary of <pad> and at least one token: a model of one token (pad_id's) had every
+    key masked and nothing to predict, and was built without a word."""
+    if size is not None and size < 2:
+        raise ValueError(f"{name} must be at least 2 (<pad> and a token to predict), got {size}")
 
 
 def check_config(config: object) -> TransformerConfig:

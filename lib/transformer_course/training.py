@@ -77,6 +77,7 @@ def train(
     A loss that is NaN or infinite (training diverged: often a learning rate too large)
     ends the run at that step, before it updates the weights: the model keeps the last
     good ones, the history ends with that loss, the callback sees it, and a warning says so.
+    A float16 model is refused for the default Adam, whose steps write NaN in float16.
     """
     _check_model(model)
     hooks = (
@@ -111,6 +112,8 @@ def train(
         _validate.takes("callback", callback, 1, "one argument, the History")
     if optimiser is not None:
         _check_optimiser(optimiser)
+    else:
+        _check_adam_dtype(model)
     if history is not None and not isinstance(history, History):
         raise ValueError(f"history must be None or a History to continue, got {type(history).__name__}")
 
@@ -136,7 +139,7 @@ def train(
         loss = _check_loss(loss_fn(model, _check_batch(batch)))
         value = loss.item()
         if not math.isfinite(value):  # one step more would write NaN into every weight
-            _stop_diverged(history, start + step, value, optimiser, callback)
+            _stop_diverged(history, start + step, value, optimiser, callback, _half_dtype(model))
             break
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -160,19 +163,48 @@ def train(
     return history
 
 
-def _stop_diverged(history: History, step: int, loss: float, optimiser, callback) -> None:
-    """Record the non-finite loss of ``step`` (no update made), show it, and warn."""
+def _stop_diverged(
+    history: History, step: int, loss: float, optimiser, callback, half: torch.dtype | None
+) -> None:
+    """Record the non-finite loss of ``step`` (no update made), show it, and warn; ``half``: the
+    parameters' float16/bfloat16 dtype, if they have one (then the precision is the likely cause)."""
     history.steps.append(step)
     history.losses.append(loss)
     history.learning_rates.append(optimiser.param_groups[0]["lr"])
     if callback is not None:
         callback(history)
+    # A 16-bit model diverges at any learning rate: small updates and squared gradients round
+    # to 0 or overflow in 16 bits, and "a smaller learning rate" sent a learner astray.
+    fix = (
+        "train again with a smaller learning rate (lr)."
+        if half is None
+        else f"its parameters are {str(half).removeprefix('torch.')}, too coarse for small steps: "
+        "train it in float32 (model.float()), and use torch.autocast for 16-bit speed."
+    )
     warnings.warn(
         f"training stopped at step {step}: the loss is {loss} (diverged). The model keeps the "
-        "weights of the step before; train again with a smaller learning rate (lr).",
+        f"weights of the step before; {fix}",
         RuntimeWarning,
         stacklevel=3,
     )
+
+
+def _check_adam_dtype(model: nn.Module) -> None:
+    """Adam steps float16 weights to NaN at once, whatever the learning rate: its eps (1e-8) rounds
+    to 0 in float16, so a weight with no gradient (an unseen token's row) gets 0/0, and a small
+    gradient's square (1e-5² = 1e-10) rounds to 0 too: ±inf. bfloat16 holds them and trains."""
+    if any(p.dtype == torch.float16 for p in model.parameters() if p.requires_grad):
+        raise ValueError(
+            "model must have float32 (or bfloat16) parameters for Adam, got float16: Adam's eps (1e-8) "
+            "rounds to 0 in float16, and its first step writes NaN into the weights whatever the "
+            "learning rate. Train it in float32 (model.float()), with torch.autocast for 16-bit speed"
+        )
+
+
+def _half_dtype(model: nn.Module) -> torch.dtype | None:
+    """float16 or bfloat16 where the model's floating parameters hold one, else None."""
+    dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    return next((d for d in (torch.float16, torch.bfloat16) if d in dtypes), None)
 
 
 def release_freed_memory() -> bool:

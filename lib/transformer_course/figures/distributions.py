@@ -46,6 +46,11 @@ def pointer_figure(
     tokens = _args.labels("tokens", tokens, weights.shape[0])
     referents = _positions("referent", referent, len(tokens))
     distractors = _positions("distractor", distractor, len(tokens))
+    if referents & distractors:  # one bar cannot be both: it took the referent's colour alone
+        raise ValueError(
+            f"distractor must name positions other than the referent's, got {min(referents & distractors)} "
+            "in both"
+        )
     source = None if source is None else _args.position("source", source, len(tokens))
     colours = [
         REFERENT_COLOUR if i in referents else DISTRACTOR_COLOUR if i in distractors else OTHER_COLOUR
@@ -165,7 +170,7 @@ def likeliest_tokens_figure(
     tokens shown are the ``top`` likeliest under either distribution, the chosen one always.
     ``name``: the bars' name in the legend and on hover (say so when they are the model's
     distribution reshaped by temperature, top-k or top-p)."""
-    probs = _args.values("probs", probs, ndim=1, at_least=0.0)
+    probs = _probabilities("probs", probs)
     vocab = _args.labels("labels", labels, probs.shape[0])
     _validate.positive_int("top", top)
     if not isinstance(name, str):
@@ -173,7 +178,7 @@ def likeliest_tokens_figure(
     if chosen is not None:
         chosen = _args.position("chosen", chosen, len(vocab))
     if true_probs is not None:
-        true_probs = _args.values("true_probs", true_probs, ndim=1, at_least=0.0)
+        true_probs = _probabilities("true_probs", true_probs)
         if true_probs.shape != probs.shape:
             raise ValueError(
                 f"true_probs must have the shape of probs {tuple(probs.shape)}, got {tuple(true_probs.shape)}"
@@ -233,6 +238,17 @@ def likeliest_tokens_figure(
         hoverinfo="skip",
     )
     return _likeliest_layout([bars, marks, values], words, title, True, key)
+
+
+def _probabilities(name: str, x: object) -> torch.Tensor:
+    """x (V,): probabilities, each in [0, 1]. The bars stand on a fixed 0–1.15 axis: counts or
+    exp(logits) (5, 3, 1) ran off its top without a word."""
+    x = _args.values(name, x, ndim=1, at_least=0.0)
+    top = int(x.detach().argmax())
+    if float(x[top]) > 1 + 1e-6:  # slack for rounding: a softmax's largest value may print as 1.0000001
+        got = f"{float(x[top]):g} at {top}"
+        raise ValueError(f"{name} must be probabilities in [0, 1] (a softmax of the logits), got {got}")
+    return x
 
 
 # The top margin's room for the legend's two rows (16 px text on a slide, and their spacing).

@@ -212,22 +212,62 @@ def loss_comparison_figure(
 def _progress_args(
     steps: object, series: Mapping[str, object], current: object, percent: object, y_title: object
 ) -> list:
-    """Check what the progress figures draw: steps as numbers, one number per step in each
-    series, ``current`` a number or None, ``percent`` a bool. Returns the steps as a list."""
+    """Check what the progress figures draw: steps as numbers, rising from 0 or more, one
+    finite number per step in each series (a fraction in [0, 1] with ``percent``), ``current``
+    None or a number within the steps, ``percent`` a bool. Returns the steps as a list."""
     numbers = None if isinstance(steps, str | bytes) else _args.as_numbers(steps)
     if numbers is None or numbers.ndim != 1 or not np.isfinite(numbers).all():
         raise ValueError(f"steps must be a list of step numbers, got {steps!r:.60}")
+    _rising_steps(numbers)
+    _validate.boolean("percent", percent)
     for name, values in series.items():
         got = None if isinstance(values, str | bytes) else _args.as_numbers(values)
         if got is None or got.ndim != 1:
             raise ValueError(f"{name} must be a list of numbers, one per step, got {values!r:.60}")
         if len(got) != len(numbers):
             raise ValueError(f"{name} must have one value per step ({len(numbers)}), got {len(got)}")
+        _measured(name, got, percent)
     if current is not None:
-        _validate.finite_number("current", current)
-    _validate.boolean("percent", percent)
+        current = _validate.finite_number("current", current)
+        if not numbers[0] <= current <= numbers[-1]:  # the line marked off the curves, or past the axis
+            raise ValueError(
+                f"current must be a step within steps ({numbers[0]:g} to {numbers[-1]:g}), got {current:g}"
+            )
     _args.text("y_title", y_title)
     return numbers.tolist()
+
+
+def _rising_steps(steps: np.ndarray) -> None:
+    """steps (N,): at least one, from 0 on, each after the one before (a line drawn through
+    unsorted steps zigzags back over itself)."""
+    if not len(steps):
+        raise ValueError("steps must hold at least one step, got an empty list")
+    if steps[0] < 0:
+        raise ValueError(f"steps must be 0 or more (0: before training), got {steps[0]:g}")
+    back = np.flatnonzero(np.diff(steps) <= 0)  # (K,): where a step is not after the one before
+    if len(back):
+        i = int(back[0]) + 1
+        raise ValueError(
+            f"steps must rise, each after the one before, got {steps[i]:g} at [{i}] after {steps[i - 1]:g}"
+        )
+
+
+SHARE_SLACK = 1e-4  # 100.01 % at most: on the 0–105 axis, and no share a learner means
+
+
+def _measured(name: str, values: np.ndarray, percent: bool) -> None:
+    """values (N,): finite, and fractions in [0, 1] with ``percent`` (drawn on a 0–105 axis:
+    2.0 ran off its top, a NaN left a gap in the line without a word)."""
+    bad = ~np.isfinite(values)
+    if percent:
+        # slack for rounding: a float32 share of a whole row sums to 1.0000001
+        bad |= (values < -SHARE_SLACK) | (values > 1 + SHARE_SLACK)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        want = "fractions in [0, 1] (percent=True draws 0.5 as 50 %; percent=False for other values)"
+        raise ValueError(
+            f"{name} must hold {want if percent else 'finite numbers'}, got {values[i]:g} at [{i}]"
+        )
 
 
 def _hover_value(percent: bool) -> str:
@@ -320,6 +360,11 @@ def progress_curves_figure(
     each, with the ``current`` step marked; ``percent`` shows fractions as 0-100."""
     if not isinstance(series, Mapping) or not series:
         raise ValueError("series must be a non-empty dict: name → one value per step")
+    for name in series:  # the legend's names: 1 or "" left a line nobody could name
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(
+                f"series must be named by words (the legend's entries), got the name {name!r:.60}"
+            )
     steps = _progress_args(steps, {f"series[{k!r}]": v for k, v in series.items()}, current, percent, y_title)
     series = {name: _args.as_numbers(values).tolist() for name, values in series.items()}
     scale = 100.0 if percent else 1.0
