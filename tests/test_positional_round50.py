@@ -63,3 +63,15 @@ def test_an_unbatched_sequence_is_told_how_to_add_the_batch():
         ValueError, match=r"query must be 3-D \(B, L, d\), got shape \(5, 8\): .*query\[None\]"
     ):
         mha(x, x, x)
+
+
+def test_a_hand_made_story_with_a_word_the_world_never_writes_is_refused_by_name():
+    from transformer_course.stories import Story, StoryGenerator, encode
+
+    good = StoryGenerator().sample(2, seed=0)
+    tokens = list(good[1].tokens)
+    tokens[2] = "pizzza"  # after <bos> and the first word
+    typo = Story(tuple(tokens), 0.0, ())
+    with pytest.raises(ValueError, match=r"stories\[1\] holds 'pizzza' \(token 2\), a word the story"):
+        encode([good[0], typo])
+    assert encode(good).shape[0] == 2  # the generator's own stories pass as before

@@ -66,8 +66,22 @@ def encode(stories: Sequence[Story], *, length: int | None = None) -> torch.Tens
         lengths.append(len(s.tokens))
         flat += [pad] * (length - lengths[-1])
     ids = torch.tensor(flat, dtype=torch.long).view(len(stories), length)  # (N, length)
+    if bool((ids == unk).any()):  # looked for only then: the generator writes no unknown word
+        _refuse_unknown(stories, stoi)
     _check_specials(ids, torch.tensor(lengths), vocab)
     return ids
+
+
+def _refuse_unknown(stories: Sequence[Story], stoi: dict[str, int]) -> None:
+    """A hand-made Story's word that the world never writes (a typo: "pizzza") became <unk>
+    without a word, and a model learned or was scored on a token no story has."""
+    for i, s in enumerate(stories):
+        for j, t in enumerate(s.tokens):
+            if t not in stoi:
+                raise ValueError(
+                    f"stories[{i}] holds {t!r:.40} (token {j}), a word the story world does not write: "
+                    "every token must be in story_vocab()"
+                )
 
 
 def _check_specials(ids: torch.Tensor, lengths: torch.Tensor, vocab: Vocab) -> None:
