@@ -96,18 +96,21 @@ def test_sampling_by_a_descending_sort_over_dim_1_passes():
     assert checks.check_sample_next_token(sample).status == PASSED
 
 
-def _first_rows_threshold(logits, temperature, top_k):
+def _first_rows_tokens(logits, temperature, top_k):
+    # (The first row's k-th largest used as every row's threshold is named since round 50b.)
     logits = logits / temperature
     if top_k is not None:
-        kth = logits[0].topk(top_k).values[-1]  # the first row's k-th largest, for every row
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        keep = logits.topk(top_k).indices[0]  # the first row's top-k tokens, kept in every row
+        hide = torch.full_like(logits, float("-inf"))
+        hide[:, keep] = 0.0
+        logits = logits + hide
     return torch.multinomial(logits.softmax(-1), 1).squeeze(-1)
 
 
 def test_a_sampler_no_mistake_matches_is_told_the_row_of_logits_it_can_find():
     # Wrong on the second of the two rows of logits only: the message used to call it row
     # 10000, its index in the batch the checker tiles, which the learner never sees.
-    result = checks.check_sample_next_token(_first_rows_threshold)
+    result = checks.check_sample_next_token(_first_rows_tokens)
     says(result, "input #3 (temperature 1, top_k 3)", "for logits row 1 ", "of 10,000 draws")
     assert "10000" not in result.message and "index" not in result.message
     assert not [m.name for m in exercise("sample_next_token").mistakes if m.hint in result.message]

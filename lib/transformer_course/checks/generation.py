@@ -314,9 +314,10 @@ MISTAKES = (
     ),
     Mistake(
         name="no max_new_tokens limit",
-        hint="Your loop runs until <eos> and ignores max_new_tokens: a model need not ever write "
-        "<eos>, so stop after max_new_tokens new tokens as well (for _ in range(max_new_tokens): "
-        "… break at <eos>).",
+        hint="Your loop runs until <eos> and never stops at max_new_tokens: no limit at all, or a "
+        "counter that is never increased (while n < max_new_tokens: … without n += 1). A model "
+        "need not ever write <eos>, so stop after max_new_tokens new tokens as well "
+        "(for _ in range(max_new_tokens): … break at <eos>).",
         compute=partial(reference, budget=lambda n, p: 10**6),
         example=partial(by_hand, bounded=False),
     ),

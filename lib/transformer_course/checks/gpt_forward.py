@@ -19,6 +19,7 @@ from . import gpt_forward_learners as learner
 from . import layer_errors
 from .gpt_forward_learners import by_hand
 from .gpt_forward_more import MORE_MISTAKES, NEW_OUTPUT_LAYER, OR_CAUSAL_MASK
+from .gpt_forward_round50b import ROUND_50B
 from .gpt_parts import CASE_B, CASE_D, CASE_L, CASE_MAX_LEN, CASE_V, GptParts, forward, one_position_fewer
 from .gpt_parts import cases as _cases  # every exercise module's name for its cases
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
@@ -326,7 +327,7 @@ MISTAKES = (
 )
 # Met in the ninth audit (gpt_forward_more); a new output layer draws too, so it comes before
 # the dropout that draws_at_random names.
-MISTAKES = (NEW_OUTPUT_LAYER, *MISTAKES, *MORE_MISTAKES)
+MISTAKES = (NEW_OUTPUT_LAYER, *MISTAKES, *MORE_MISTAKES, *ROUND_50B)  # round 50b: gpt_forward_round50b
 
 
 @learner_check

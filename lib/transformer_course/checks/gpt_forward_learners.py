@@ -354,3 +354,23 @@ def reduce_over_the_blocks(parts, ids):
     sees = ~torch.ones(length, length, dtype=torch.bool).triu(1)
     x = reduce(lambda h, block: block(h, sees), parts.blocks, x)
     return parts.norm(x) @ parts.token.weight.mT
+
+
+# --- The wrong answers met in round 50's review (gpt_forward_round50b) ---
+
+
+def takes_the_last_position_rows(parts, ids):
+    length = ids.shape[1]
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + parts.positions.weight[-length:]
+    for block in parts.blocks:
+        x = block(x, torch.ones(length, length, dtype=torch.bool).tril())
+    return parts.norm(x) @ parts.token.weight.T
+
+
+def numbers_the_stories(parts, ids):
+    batch, length = ids.shape
+    stories = parts.positions(torch.arange(batch))[:, None]  # (B, 1, d): one position per story
+    x = parts.token(ids) * math.sqrt(parts.token.embedding_dim) + stories
+    for block in parts.blocks:
+        x = block(x, causal_mask(length))
+    return parts.norm(x) @ parts.token.weight.T

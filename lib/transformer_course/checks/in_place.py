@@ -18,10 +18,12 @@ import torch
 
 # What changes a tensor in place, as a learner writes it: a method ending in one underscore
 # (x.sub_(m), scores.masked_fill_(mask, v)), an augmented assignment (x /= n, x[0] -= 1), or an
-# assignment into an item or a slice (x[:, 0] = 0).
+# assignment into an item or a slice (x[:, 0] = 0), or a new tensor put in as its .data
+# (past_k.data = keys, also after a ; on one line).
 _METHOD = re.compile(r"\b(\w+)\.((?!requires_grad_)[a-z][a-z0-9_]*[a-z0-9]_|[a-z]_)\(")
 _AUGMENTED = re.compile(r"\b(\w+)(\[[^\]\n]*\])?\s*(\*\*|//|[-+*/@%])=")
 _ITEM = re.compile(r"^\s*(\w+)\[[^\]\n]*\]\s*=(?!=)", re.MULTILINE)
+_DATA = re.compile(r"(?:^|;)\s*(\w+)\.data\s*=(?!=)", re.MULTILINE)
 
 
 def changed_arguments(fn: Callable, given: tuple, case: tuple, reference: tuple | None = None) -> list[str]:
@@ -123,7 +125,8 @@ def _operation(fn: Callable, names: list[str]) -> tuple[str, str]:
         source = inspect.getsource(_learner_code(fn))
     except (OSError, TypeError):  # typed at a prompt, or a builtin: no code to quote
         source = ""
-    found = [(m.start(), m) for pattern in (_METHOD, _AUGMENTED, _ITEM) for m in pattern.finditer(source)]
+    patterns = (_METHOD, _AUGMENTED, _ITEM, _DATA)
+    found = [(m.start(), m) for pattern in patterns for m in pattern.finditer(source)]
     aliases = _aliases(source, names)
     # The argument's own operations first, then those on another name for it, then the rest.
     found.sort(key=lambda pair: (pair[1].group(1) not in names, pair[1].group(1) not in aliases, pair[0]))
@@ -140,6 +143,11 @@ def _operation(fn: Callable, names: list[str]) -> tuple[str, str]:
     if match.re is _AUGMENTED and not match.group(2):
         sign = match.group(3)
         return f"{var} {sign}= …", f"{var} = {var} {sign} … makes a new tensor"
+    if match.re is _DATA:  # the caller's tensor now holds the new numbers: no method, no sign
+        return (
+            f"{var}.data = …, which puts the new tensor inside the caller's",
+            f"keep it under a name of its own and return that, leaving {var}.data alone",
+        )
     written = f"{match.group(3)}=" if match.re is _AUGMENTED else "="
     return f"{var}[…] {written} …", f"copy it first, {var} = {var}.clone(), then write into the copy"
 

@@ -24,6 +24,7 @@ from .loss_learners import loss_by_hand
 from .loss_more import BACKWARD_INSIDE, MORE_MISTAKES, another_model, arguments_swapped
 from .loss_reductions import REDUCTION_MISTAKES
 from .loss_reference import loss_reference
+from .loss_round50b import ROUND_50B
 from .loss_slips import DETACHED_LOGITS, reaches_no_weight
 from .loss_smoothing import ROUND_45B, with_the_amount
 from .stale import learner_check
@@ -326,6 +327,7 @@ LOSS_MISTAKES = (
     *MORE_MISTAKES,  # met in the ninth audit and after: loss_more
     *errors(CASE_B, CASE_S),  # errors met in the round-41 battery: loss_errors
     *ROUND_45B,  # label smoothing of any other amount, or by hand: loss_smoothing
+    *ROUND_50B,  # met in round 50's review: loss_round50b
     another_model(_config),  # last of the values: it runs the learner's function again
     NO_GRADIENT,  # last: a loss with a wrong value is named by its value first
 )

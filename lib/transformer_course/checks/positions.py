@@ -293,7 +293,9 @@ def check_sinusoidal_encoding(learner_fn: Callable) -> Result:
     """Exercise 02: ``fn(length, d_model) → (length, d_model)``, the paper's encoding (d_model even)."""
     # The first case has length = d_model / 2, so that the mistakes that only fit that shape
     # (positions and frequencies paired the wrong way) run there and can be named.
-    cases = [(4, 8), (6, 8), (12, 16), (50, 4)]
+    # The last repeats a length with another d_model, so a table cached by length alone shows (its
+    # (50, 4), not a (4, 8) the notebook-sizes mistake would claim as chapter 02's d_model).
+    cases = [(4, 8), (6, 8), (12, 16), (50, 4), (50, 8)]
     # The verdicts name the learner's my_sinusoidal_encoding (harness: own_name), not lib's.
     result = check_function(
         learner_fn, reference, cases, name="sinusoidal_encoding", mistakes=MISTAKES, atol=1e-4

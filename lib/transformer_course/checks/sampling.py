@@ -31,6 +31,7 @@ from .sampling_draws import frequencies as _frequencies  # the name tests import
 from .sampling_learners import by_hand
 from .sampling_more import KEEPDIM, MASKED_PROBABILITIES, MORE_MISTAKES, took_the_kth_value
 from .sampling_round50 import NONE_KEEPS_ONE, ROUND_50, note_reseeding
+from .sampling_round50b import ROUND_50B
 from .sampling_slips import KTHVALUE, SLIP_MISTAKES
 from .stale import learner_check
 
@@ -284,7 +285,7 @@ MISTAKES = (
 MISTAKES += MORE_MISTAKES  # met in the ninth audit: sampling_more
 # Round 42's battery (sampling_slips): kthvalue first, as it keeps k + 1 where k = V/2.
 MISTAKES = (KTHVALUE, KEEPDIM, *MISTAKES, *SLIP_MISTAKES)  # KEEPDIM: round 47c
-MISTAKES = (NONE_KEEPS_ONE, *MISTAKES, *ROUND_50)  # round 50: sampling_round50
+MISTAKES = (NONE_KEEPS_ONE, *MISTAKES, *ROUND_50, *ROUND_50B)  # round 50: sampling_round50, _round50b
 
 
 @learner_check

@@ -295,3 +295,14 @@ def draws_once_for_the_batch(logits, temperature, top_k):
     if top_k is not None:
         z = z.masked_fill(z < z.topk(top_k, -1).values[:, -1:], float("-inf"))
     return torch.multinomial(torch.softmax(z, -1)[0], 1).expand(z.shape[0])  # row 0's one draw
+
+
+# --- The wrong answers met in round 50's second pass (sampling_round50b) ---
+
+
+def thresholds_with_the_first_row(logits, temperature, top_k):
+    z = logits / temperature
+    if top_k is not None:
+        kth = z[0].topk(top_k).values[-1]  # the first row's k-th largest, for every row
+        z = z.masked_fill(z < kth, float("-inf"))
+    return torch.multinomial(torch.softmax(z, -1), 1).squeeze(-1)
