@@ -161,8 +161,8 @@ def more_mistakes(step_reference, three_steps) -> tuple[Mistake, ...]:
         Mistake(
             name="the loss in a list",
             hint="You returned the loss inside a list ([loss.item()], or a tuple: a trailing "
-            "comma after return makes one, and so does return loss.item(), loss): the step "
-            "returns ONE number, the loss itself. Return loss.item().",
+            "comma after return makes one, and so does anything after a comma, as in return "
+            "loss.item(), model): the step returns ONE number, the loss itself. Return loss.item().",
             compute=None,
             recognise=_returned_in_lists(step_reference),
             example=learner.returns_it_in_a_list,
