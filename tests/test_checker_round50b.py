@@ -184,3 +184,20 @@ def test_a_cache_grown_into_new_tensors_passes_with_no_note():
         return F.scaled_dot_product_attention(q, keys, values), keys, values
 
     passes_without(checks.check_cached_attention_step(step), "beware", ".data")
+
+
+def test_the_exp_form_hint_needs_an_exp_call_not_the_letters_exp():
+    """The pow form with a comment that says "expected" keeps the pow form's hint (last read)."""
+    from transformer_course import checks
+    from transformer_course.checks.positions_round50 import EXP_WITHOUT_MINUS
+
+    def pow_form(length, d_model):  # the expected table, or so I thought
+        pos = torch.arange(length).float()[:, None]
+        angle = pos * 10000 ** (torch.arange(0, d_model, 2) / d_model)
+        pe = torch.zeros(length, d_model)
+        pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
+        return pe
+
+    result = checks.check_sinusoidal_encoding(pow_form)
+    assert not result.passed and EXP_WITHOUT_MINUS.hint not in result.message, result.message
+    assert "10000^(2i/d_model); divide by it" in result.message, result.message

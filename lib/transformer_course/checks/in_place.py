@@ -101,6 +101,15 @@ def _learner_code(fn: Callable) -> Callable:
     return fn
 
 
+def learner_source(fn: Callable) -> str:
+    """The code of the learner's function (``_learner_code``), or "" where there is none to read
+    (typed at a prompt, a builtin)."""
+    try:
+        return inspect.getsource(_learner_code(fn))
+    except (OSError, TypeError):
+        return ""
+
+
 # A view keeps the argument's storage: what a name made from it this way writes into it.
 _VIEW = (
     r"(?=[ \t]*(?:#|$)|\[|\."
@@ -121,10 +130,7 @@ def _aliases(source: str, names: list[str]) -> set[str]:
 def _operation(fn: Callable, names: list[str]) -> tuple[str, str]:
     """The in-place operation found in ``fn``'s code, on one of ``names`` where possible, and
     its out-of-place form."""
-    try:
-        source = inspect.getsource(_learner_code(fn))
-    except (OSError, TypeError):  # typed at a prompt, or a builtin: no code to quote
-        source = ""
+    source = learner_source(fn)
     patterns = (_METHOD, _AUGMENTED, _ITEM, _DATA)
     found = [(m.start(), m) for pattern in patterns for m in pattern.finditer(source)]
     aliases = _aliases(source, names)

@@ -8,14 +8,14 @@ What a mistake computes is the (length, d_model) table, in float64.
 
 from __future__ import annotations
 
-import inspect
 import math
-from collections.abc import Callable
+import re
 
 import torch
 
 from .describe import same
 from .harness import Mistake
+from .in_place import learner_source
 from .positions_more import interleaved
 
 
@@ -29,18 +29,13 @@ def _multiplied(length: int, d_model: int) -> torch.Tensor:
     return interleaved(pos * 10000.0 ** (two_i / d_model))
 
 
-def _source(fn: Callable) -> str:
-    """The learner's code, or "" where it cannot be read (a lambda typed at a prompt)."""
-    try:
-        return inspect.getsource(inspect.unwrap(fn))
-    except (OSError, TypeError):
-        return ""
+_EXP = re.compile(r"\bexp\s*\(|\.exp\b")  # torch.exp(…), math.exp(…), x.exp(): not "expected"
 
 
 def _exp_without_minus(fn, case, got) -> bool:
     """The angle pos · 10000^(2i/d_model), from code that writes the frequency as an exp."""
     # float32's sines of angles up to thousands of radians: as the pow form's mistake's atol.
-    return same(got, _multiplied(*case), 1e-2) and "exp" in _source(fn)
+    return same(got, _multiplied(*case), 1e-2) and _EXP.search(learner_source(fn)) is not None
 
 
 def _learner_forgets_the_minus(length: int, d_model: int) -> torch.Tensor:
