@@ -48,6 +48,7 @@ from .sampling import (
     keep_top_p,
     next_token_probs,
 )
+from .training import not_finite_message
 
 __all__ = [  # the sampling functions are part of generation's interface too
     "STRATEGIES", "CachedLogits", "Generation", "LogitsFn", "Step", "cached_logits_fn", "check_options",
@@ -138,7 +139,7 @@ def _blame_the_model(logits_fn: LogitsFn, last: torch.Tensor) -> None:
     which the caller never passed. Looked at only once the logits were refused: no cost per token."""
     model = getattr(logits_fn, "model", None)
     if isinstance(model, torch.nn.Module) and bool(last.isnan().any() or last.isposinf().any()):
-        raise ValueError(_validate.overflow_message("model", model)) from None
+        raise ValueError(not_finite_message("model", model)) from None
 
 
 @torch.no_grad()
@@ -233,7 +234,7 @@ def strip(ids: torch.Tensor, *, eos_id: int, skip: tuple[int, ...] = ()) -> list
     """(B, T) ids → per row, the ids before the first ``eos_id``, leaving out ``skip`` ids."""
     _validate.tensor("ids", ids, ndim=2, floating=False)
     _validate.stored("ids", ids)  # read below, with tolist()
-    eos_id = _validate.integer("eos_id", eos_id)
+    eos_id = _validate.integer("eos_id", eos_id, low=0)  # an id: a negative one never ends a row
     if isinstance(skip, str | torch.Tensor) or not isinstance(skip, tuple | list | set | frozenset):
         raise ValueError(f"skip must be a tuple of ids to leave out, got {type(skip).__name__}")
     for i, s in enumerate(skip):

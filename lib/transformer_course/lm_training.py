@@ -38,8 +38,8 @@ from .model import DecoderOnlyTransformer
 from .modes import evaluating
 from .sampling import check_options, choose
 from .stories import Story, StoryGenerator, check_count, story_vocab
-from .tokenizer import EOS
-from .training import check_pad_id, release_freed_memory
+from .tokenizer import BOS, EOS
+from .training import check_pad_id, not_finite_message, release_freed_memory
 
 GPT_BETAS = (0.9, 0.95)  # GPT-3 (Brown et al., 2020, appendix B); nanoGPT uses the same
 # AdamW's fused kernel, one per tensor, where PyTorch has it. Otherwise, on the CPU, each step
@@ -132,8 +132,8 @@ def next_token_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0) -> 
     # The weights are looked at only when the loss is not finite (train reads the loss at once
     # anyway): a NaN weight is named; finite weights whose loss overflowed go back to train, which
     # stops there ("diverged") and keeps the weights of the step before.
-    if not bool(torch.isfinite(loss.detach())):
-        _validate.finite_weights("model", model)
+    if not bool(torch.isfinite(loss.detach())) and _validate.nonfinite_weight(model) is not None:
+        raise ValueError(not_finite_message("model", model))
     return loss
 
 
@@ -189,6 +189,12 @@ def gpt_optimiser(
     def make(model: nn.Module, lr: float) -> torch.optim.AdamW:
         _check_model(model)
         _check_lr(lr)  # as train checks it: at most MAX_LR
+        if lr * weight_decay >= 1:  # AdamW's decay factor 1 - lr·wd: zero, or a sign flip each step
+            raise ValueError(
+                f"weight_decay must be below 1 / lr ({1 / lr:g}): AdamW multiplies every matrix by "
+                f"1 - lr × weight_decay each step, {1 - lr * weight_decay:g} here, which zeroes or flips "
+                f"the weights; got {weight_decay:g} (GPT-3 used 0.1)"
+            )
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:  # AdamW's own message, "empty parameter list", names no argument
             raise ValueError(
@@ -236,7 +242,7 @@ def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, bat
             ).item()
             count += int((labels != pad_id).sum())
     if not math.isfinite(total):  # NaN weights, or finite ones so large that the logits overflow
-        raise ValueError(_validate.overflow_message("model", model))
+        raise ValueError(not_finite_message("model", model))
     return total / count
 
 
@@ -245,6 +251,13 @@ def floor_on(stories: Sequence[Story]) -> float:
     Σ tokens predicted. Its mean over many stories is ``entropy_per_token``; on a given set
     it is the loss of a model that knows the generator's exact distribution."""
     _check_stories(stories)
+    # num_predicted counts the tokens after <bos>: without one, a story's first word went uncounted
+    wrong = next((i for i, s in enumerate(stories) if s.tokens and s.tokens[0] != BOS), None)
+    if wrong is not None:
+        raise ValueError(
+            f"stories[{wrong}].tokens[0] is {stories[wrong].tokens[0]!r:.40}: a story's tokens start "
+            "with <bos> (StoryGenerator.parse(tokens) makes the Story)"
+        )
     predicted = sum(s.num_predicted for s in stories)
     if not predicted:  # else a ZeroDivisionError: stories of <bos> alone, made by hand
         raise ValueError("stories must hold at least one token after <bos> to predict, got none")
@@ -320,7 +333,7 @@ def _sample_batch(model, n, temperature, top_k, top_p, generator, device) -> lis
             )  # temperature 0: the argmax
         except ValueError:  # NaN logits: name the model, not "logits", which the caller never passed
             if bool(logits.isnan().any() or logits.isposinf().any()):
-                raise ValueError(_validate.overflow_message("model", model)) from None
+                raise ValueError(not_finite_message("model", model)) from None
             raise
         new = chosen.unsqueeze(1)  # (n, 1)
         ids = torch.cat([ids, new], dim=1)

@@ -78,8 +78,9 @@ class StoryGenerator:
     max_events: int = 2  # a fixed count: <eos> always comes after the fourth "."
 
     def __post_init__(self):
-        _validate.positive_int("min_events", self.min_events)
-        _validate.positive_int("max_events", self.max_events)
+        # Kept as Python ints: numpy's were kept as given, and every probability came out np.float64
+        for name in ("min_events", "max_events"):
+            object.__setattr__(self, name, _validate.positive_int(name, getattr(self, name)))
         if self.max_events < self.min_events:
             raise ValueError(f"max_events must be >= min_events ({self.min_events}), got {self.max_events}")
         if self.max_events > MAX_EVENTS:  # each event is a sentence of up to 13 tokens

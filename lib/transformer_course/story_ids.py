@@ -33,7 +33,9 @@ def story_vocab() -> Vocab:
 
 def encode(stories: Sequence[Story], *, length: int | None = None) -> torch.Tensor:
     """Stories → ids (N, length), <bos> … <eos> then <pad>; length defaults to the longest, and
-    may be at most ``MAX_LENGTH`` (or the longest story, where that is longer)."""
+    may be at most ``MAX_LENGTH`` (or the longest story, where that is longer). A hand-made Story
+    must start with <bos>, as the generator's do: one without it (or with no tokens) is refused,
+    not encoded one prediction short."""
     if (
         isinstance(stories, (Story, str))
         or not isinstance(stories, Sequence)
@@ -43,6 +45,12 @@ def encode(stories: Sequence[Story], *, length: int | None = None) -> torch.Tens
         raise ValueError(
             "stories must be a non-empty list of Story (StoryGenerator.sample or parse makes them), "
             f"got {type(stories).__name__}"
+        )
+    empty = next((i for i, s in enumerate(stories) if not s.tokens), None)
+    if empty is not None:  # else a row of padding alone, or an IndexError inside torch
+        raise ValueError(
+            f"stories[{empty}] has no tokens: a story's tokens are <bos>, its words, <eos> "
+            "(StoryGenerator.parse(text) makes one)"
         )
     longest = max(len(s.tokens) for s in stories)
     length = longest if length is None else _validate.positive_int("length", length)
@@ -69,7 +77,21 @@ def encode(stories: Sequence[Story], *, length: int | None = None) -> torch.Tens
     if bool((ids == unk).any()):  # looked for only then: the generator writes no unknown word
         _refuse_unknown(stories, stoi)
     _check_specials(ids, torch.tensor(lengths), vocab)
+    _check_bos_first(ids, vocab)
     return ids
+
+
+def _check_bos_first(ids: torch.Tensor, vocab: Vocab) -> None:
+    """Every row starts with <bos>: a hand-made Story without it was encoded as it was, and a
+    model learned (or was scored on) its first word as if read after nothing, the row one
+    prediction short of what ``num_predicted`` and the floor count."""
+    missing = (ids[:, 0] != vocab.bos_id).nonzero()
+    if len(missing):
+        row = int(missing[0, 0])
+        raise ValueError(
+            f"stories[{row}].tokens[0] is {vocab.itos[int(ids[row, 0])]!r}: a story's tokens start with "
+            "<bos> (add it, or make the Story with StoryGenerator.parse(tokens))"
+        )
 
 
 def _refuse_unknown(stories: Sequence[Story], stoi: dict[str, int]) -> None:

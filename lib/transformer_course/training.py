@@ -120,6 +120,7 @@ def train(
     torch.manual_seed(seed)  # dropout draws from the global generator
     history = History() if history is None else history
     start = history.steps[-1] if history.steps else 0
+    own_optimiser = optimiser is not None
     if optimiser is None:
         optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     else:
@@ -143,6 +144,8 @@ def train(
             break
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
+        if step == 1 and own_optimiser:
+            _check_gradients_reach(optimiser)
         history.learning_rates.append(optimiser.param_groups[0]["lr"])
         optimiser.step()
         schedule.step()
@@ -207,6 +210,23 @@ def _half_dtype(model: nn.Module) -> torch.dtype | None:
     return next((d for d in (torch.float16, torch.bfloat16) if d in dtypes), None)
 
 
+def not_finite_message(name: str, model: nn.Module) -> str:
+    """``_validate.overflow_message`` (NaN weights, or products that overflow), but for a 16-bit
+    model its dtype named: a float16 model trained with its own Adam has NaN weights after one step
+    whatever the learning rate, and "train with a smaller learning rate" sent a learner astray."""
+    message = _validate.overflow_message(name, model)
+    half = _half_dtype(model) if isinstance(model, nn.Module) else None
+    if half is None:
+        return message
+    dtype = str(half).removeprefix("torch.")
+    return (
+        message.split(" Did its training diverge?")[0] + f" Its parameters are {dtype}, too coarse for "
+        "training: 16-bit numbers overflow (float16 above 65,504) or round small updates to 0 (Adam's "
+        "eps, 1e-8, is 0 in float16), whatever the learning rate. Train it in float32 (model.float()), "
+        "with torch.autocast for 16-bit speed."
+    )
+
+
 def release_freed_memory() -> bool:
     """Hand the memory that training freed back to the system; True where it could.
 
@@ -249,6 +269,22 @@ def _check_optimiser(optimiser: object) -> None:
             "already made: train makes it, so that it holds the model's parameters at the learning rate lr"
         )
     _validate.function("optimiser", optimiser, "of (model, lr) returning a torch.optim.Optimizer")
+    # called with two below: lambda model: … failed there, a TypeError naming neither
+    _validate.takes(
+        "optimiser", optimiser, 2, "two arguments, (model, lr), and return a torch.optim.Optimizer"
+    )
+
+
+def _check_gradients_reach(optimiser: torch.optim.Optimizer) -> None:
+    """After the first backward: some parameter of the learner's optimiser has a gradient. One
+    made from another model's parameters (a global ``model``, not its argument) trained nothing:
+    the loss stayed where it was, step after step, without a word."""
+    if not any(p.grad is not None for group in optimiser.param_groups for p in group["params"]):
+        raise ValueError(
+            "optimiser must return an optimiser of the parameters the loss depends on: the loss gave "
+            "none of its parameters a gradient (did it use another model's, e.g. model.parameters() "
+            "of a global model, rather than its argument's?)"
+        )
 
 
 def _check_snapshots(snapshot_steps: Iterable[int], snapshot_fn, steps: int) -> list[int]:
@@ -282,6 +318,8 @@ def _check_loss(loss: object) -> torch.Tensor:
         raise ValueError(
             f"loss_fn must return a scalar tensor (one number, e.g. a .mean() over the batch), got {got}"
         )
+    if loss.is_complex():  # backward needs a real number ("must be real number, not complex")
+        raise ValueError(f"loss_fn must return a real loss, got dtype {loss.dtype} (take .abs() or .real?)")
     if not loss.requires_grad:
         raise ValueError(
             "loss_fn must return a loss computed from the model's weights (it has no gradient: "
@@ -336,6 +374,10 @@ def seq2seq_loss(
         raise ValueError(f"tgt has no token to predict: every label (tgt[:, 1:]) is the padding id {pad_id}")
     logits = model(src, tgt[:, :-1])  # (B, T-1, V)
     _check_logits(logits, labels.shape)
+    if pad_id >= logits.shape[-1]:  # no label matches it: the padding was scored as tokens to predict
+        raise ValueError(
+            f"pad_id must be an id of the model's vocabulary, in [0, {logits.shape[-1]}), got {pad_id}"
+        )
     _validate.ids_in_range("tgt (its labels tgt[:, 1:])", labels, logits.shape[-1])
     # One row per predicted position: (B·(T-1), V) scores against (B·(T-1),) labels.
     # .long(): int32 ids (which the model reads) as cross_entropy's labels; int64 ones as they are
@@ -357,6 +399,14 @@ def split_batch_fn(split: SequenceSplit) -> Callable[[torch.Tensor], tuple[torch
         raise ValueError(f"split must be a SequenceSplit (e.g. task.train), got {type(split).__name__}")
     if len(split) == 0:  # else every batch would fail, asking for indices in [0, 0)
         raise ValueError(f"split must hold at least one row, got shape {tuple(split.src.shape)}")
+    if split.src.dim() != 2:  # split[i]: its one row's tokens would be taken for rows
+        raise ValueError(
+            "split must be a split of rows (N, S), not one row (split[i]), got src of shape "
+            f"{tuple(split.src.shape)}"
+        )
+    # The target's own length (<pad> is id 0): a hand-made split whose answers are longer than
+    # their sources (n + 2 tokens, as copy, reverse and sort have) lost its <eos> to the cut.
+    tgt_lengths = (split.tgt != 0).sum(dim=1)
 
     def batch_fn(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _validate.tensor("idx", idx, ndim=1, floating=False)
@@ -365,6 +415,6 @@ def split_batch_fn(split: SequenceSplit) -> Callable[[torch.Tensor], tuple[torch
             raise ValueError("idx must hold at least one row's index, got none")
         _validate.ids_in_range("idx", idx, len(split))
         n = int(split.lengths[idx].max())
-        return split.src[idx, :n], split.tgt[idx, : n + 2]
+        return split.src[idx, :n], split.tgt[idx, : max(n + 2, int(tgt_lengths[idx].max()))]
 
     return batch_fn
