@@ -48,7 +48,7 @@ from .sampling import (
     keep_top_p,
     next_token_probs,
 )
-from .training import not_finite_message
+from .training import _not_finite_message
 
 __all__ = [  # the sampling functions are part of generation's interface too
     "STRATEGIES", "CachedLogits", "Generation", "LogitsFn", "Step", "cached_logits_fn", "check_options",
@@ -139,7 +139,7 @@ def _blame_the_model(logits_fn: LogitsFn, last: torch.Tensor) -> None:
     which the caller never passed. Looked at only once the logits were refused: no cost per token."""
     model = getattr(logits_fn, "model", None)
     if isinstance(model, torch.nn.Module) and bool(last.isnan().any() or last.isposinf().any()):
-        raise ValueError(not_finite_message("model", model)) from None
+        raise ValueError(_not_finite_message("model", model)) from None
 
 
 @torch.no_grad()

@@ -39,7 +39,7 @@ from .modes import evaluating
 from .sampling import check_options, choose
 from .stories import Story, StoryGenerator, check_count, story_vocab
 from .tokenizer import BOS, EOS
-from .training import check_pad_id, not_finite_message, release_freed_memory
+from .training import _not_finite_message, check_pad_id, release_freed_memory
 
 GPT_BETAS = (0.9, 0.95)  # GPT-3 (Brown et al., 2020, appendix B); nanoGPT uses the same
 # AdamW's fused kernel, one per tensor, where PyTorch has it. Otherwise, on the CPU, each step
@@ -133,7 +133,7 @@ def next_token_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0) -> 
     # anyway): a NaN weight is named; finite weights whose loss overflowed go back to train, which
     # stops there ("diverged") and keeps the weights of the step before.
     if not bool(torch.isfinite(loss.detach())) and _validate.nonfinite_weight(model) is not None:
-        raise ValueError(not_finite_message("model", model))
+        raise ValueError(_not_finite_message("model", model))
     return loss
 
 
@@ -242,7 +242,7 @@ def validation_loss(model: nn.Module, ids: torch.Tensor, *, pad_id: int = 0, bat
             ).item()
             count += int((labels != pad_id).sum())
     if not math.isfinite(total):  # NaN weights, or finite ones so large that the logits overflow
-        raise ValueError(not_finite_message("model", model))
+        raise ValueError(_not_finite_message("model", model))
     return total / count
 
 
@@ -333,7 +333,7 @@ def _sample_batch(model, n, temperature, top_k, top_p, generator, device) -> lis
             )  # temperature 0: the argmax
         except ValueError:  # NaN logits: name the model, not "logits", which the caller never passed
             if bool(logits.isnan().any() or logits.isposinf().any()):
-                raise ValueError(not_finite_message("model", model)) from None
+                raise ValueError(_not_finite_message("model", model)) from None
             raise
         new = chosen.unsqueeze(1)  # (n, 1)
         ids = torch.cat([ids, new], dim=1)

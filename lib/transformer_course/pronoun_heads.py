@@ -35,7 +35,7 @@ from .logits_fns import model_fits
 from .model import EncoderOnlyTransformer
 from .modes import evaluating
 from .stories import Story, encode
-from .training import not_finite_message, release_freed_memory
+from .training import _not_finite_message, release_freed_memory
 
 ROWS = ("query", "pronoun")  # the rows a head may be read from (see pronoun_attention)
 
@@ -172,7 +172,7 @@ def pronoun_readings(
             model(ids, need_weights=True)
             weights = torch.stack(_decoder_self(model), dim=1)  # (b, layers, h, L, L)
             if not bool(torch.isfinite(weights.sum())):  # else NaN rates: every head "0 %", head 0 chosen
-                raise ValueError(not_finite_message("model", model))
+                raise ValueError(_not_finite_message("model", model))
             for row in rows:
                 read[row].append(_read_batch(weights, part, row))
     release_freed_memory()  # the batches' attention weights, each batch cut to its own length

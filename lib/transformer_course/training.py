@@ -210,7 +210,7 @@ def _half_dtype(model: nn.Module) -> torch.dtype | None:
     return next((d for d in (torch.float16, torch.bfloat16) if d in dtypes), None)
 
 
-def not_finite_message(name: str, model: nn.Module) -> str:
+def _not_finite_message(name: str, model: nn.Module) -> str:
     """``_validate.overflow_message`` (NaN weights, or products that overflow), but for a 16-bit
     model its dtype named: a float16 model trained with its own Adam has NaN weights after one step
     whatever the learning rate, and "train with a smaller learning rate" sent a learner astray."""
