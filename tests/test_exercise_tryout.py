@@ -863,7 +863,7 @@ def _(logits, temperature, top_k):
     return torch.multinomial(probs[0], 1).expand(logits.shape[0])
 
 
-@wrong("sample_next_token", "B draws per row, without replacement", named="num_samples is the batch size")
+@wrong("sample_next_token", "B draws per row, without replacement", named="num_samples = the batch size")
 def _(logits, temperature, top_k):
     return torch.multinomial(torch.softmax(logits / temperature, -1), logits.shape[0])
 

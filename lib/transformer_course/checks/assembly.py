@@ -24,6 +24,7 @@ from . import assembly_learners as learner
 from .assembly_learners import by_hand
 from .assembly_more import MORE_MISTAKES, ROUND_45B
 from .assembly_round48 import ROUND_48
+from .assembly_round51 import ROUND_51
 from .assembly_slips import MORE, ROUND_43B
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random
 from .layer_errors import float_mask
@@ -341,6 +342,7 @@ MISTAKES += MORE_MISTAKES  # met in the seventh audit: in assembly_more
 MISTAKES += MORE + ROUND_43B  # met in the round-41 and 43b batteries: in assembly_slips
 MISTAKES += ROUND_45B  # positions on one sentence, or counted on: assembly_more
 MISTAKES += ROUND_48  # the source's mask made causal: assembly_round48
+MISTAKES += ROUND_51  # a per-head mask, batch and head axes swapped (B == h): assembly_round51
 
 
 @learner_check

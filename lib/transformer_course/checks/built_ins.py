@@ -26,11 +26,12 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from types import CodeType, ModuleType
+from types import CodeType, FunctionType, ModuleType
 
 import torch
 from torch.overrides import TorchFunctionMode
 
+from .built_ins_round51 import compiled_stand_ins, keep, laundered, lib_tensors, own_tensors, shares_storage
 from .call_sites import site_of, source_of
 from .cases import fresh
 from .failure import torch_name
@@ -88,13 +89,33 @@ class _Flow:
         self.calls = 0
         self.of: dict[int, tuple[torch.Tensor, frozenset]] = {}  # id → (it, kept alive; its calls)
         self.overwrites = Overwrites()
+        self.kept: dict[int, tuple[object, frozenset]] = {}  # lists, numbers, arrays: round 51
+        self.owned: dict[int, tuple[torch.Tensor, str, tuple | None]] = {}  # a lib module's own
+
+    def own(self, tensors: list[torch.Tensor], name: str, site: tuple | None) -> None:
+        """``tensors``, a lib module's own, count as ``name``'s output (``site``: where the
+        learner built it; None: where its code reads them)."""
+        for t in tensors:
+            self.owned.setdefault(id(t), (t, name, site))
+
+    def read(self, value: object, frame) -> frozenset:
+        """The calls a lib module's own tensors among ``value`` stand for, read by the learner's
+        code (``frame``, or a torch frame above it), not by lib's."""
+        found: frozenset = frozenset()
+        for t in _tensors(value):
+            entry = self.owned.get(id(t))
+            if entry is not None and entry[0] is t:
+                site = entry[2] or _site(frame)
+                if site is not None and site != ITSELF:
+                    found |= self.call(entry[1], site)
+        return found
 
     def call(self, name: str, site: tuple | str) -> frozenset:
         self.calls += 1
         return frozenset({(self.calls, name, site)})
 
     def sources(self, value: object) -> frozenset:
-        found: frozenset = frozenset()
+        found: frozenset = laundered(self.kept, value) if self.kept else frozenset()
         for t in _tensors(value):
             entry = self.of.get(id(t))
             if entry is not None and entry[0] is t:
@@ -166,6 +187,8 @@ class _Calls(TorchFunctionMode):
         target = args[0] if in_place and args and isinstance(args[0], torch.Tensor) else None
         replaced = overwrite(name, args) if target is not None else None  # (region, whole)
         sources = self._passed_on(name, args[1:] if replaced else args, kwargs)
+        if self.flow.owned:  # round 51: a lib module's own tensors, read
+            sources |= self.flow.read((args, kwargs), sys._getframe(1))
         if name in self.names:
             site = _site(sys._getframe(1))
             if site is not None:
@@ -174,6 +197,7 @@ class _Calls(TorchFunctionMode):
             region, whole = replaced or (EVERY, False)
             self.flow.write(target, region, sources, whole)
         if sources:
+            keep(self.flow.kept, out, sources)  # round 51: .tolist(), .item(), .numpy()
             for t in _tensors(out):
                 while t is not None:  # a view shows its base's storage
                     self.flow.mark(t, sources)
@@ -183,14 +207,16 @@ class _Calls(TorchFunctionMode):
     def _passed_on(self, name: str, args: tuple, kwargs: dict) -> frozenset:
         """The marks ``name``'s result takes from its arguments (for a write such as
         ``out[i] = v``, from the index and the values written)."""
-        if not self.flow.of or name in _SHAPE_ONLY:  # nothing marked yet: the usual case, fast
+        if not (self.flow.of or self.flow.kept) or name in _SHAPE_ONLY:  # nothing marked: fast
             return frozenset()
         if name in _SHAPE_OF_THE_OTHER:
             return self.flow.sources(args[:1])
         return self.flow.sources((args, kwargs))
 
 
-def _lib_hook(files: frozenset[str], codes: frozenset[CodeType], flow: _Flow) -> Callable:
+def _lib_hook(
+    files: frozenset[str], codes: frozenset[CodeType], flow: _Flow, classes: tuple = ()
+) -> Callable:
     """A profile hook that marks what the learner's calls of the functions in ``files`` or
     ``codes`` return (a module's forward: called where the learner called the module)."""
     pending: dict = {}  # the frame of a call the learner made → its call
@@ -206,7 +232,12 @@ def _lib_hook(files: frozenset[str], codes: frozenset[CodeType], flow: _Flow) ->
                     f"lib's {code.co_qualname.split('.')[0]}", site
                 )  # a method: its class
         elif event == "return" and frame in pending:
-            flow.mark(arg, pending.pop(frame))
+            call = pending.pop(frame)
+            flow.mark(arg, call)
+            built = frame.f_locals.get("self")  # round 51: its own tensors, read later (.pe)
+            if classes and isinstance(built, classes):
+                ((_, name, site),) = call
+                flow.own(own_tensors(built), name, site)
 
     return hook
 
@@ -217,16 +248,28 @@ def calls_of(learner_fn: Callable, case: tuple, given: BuiltIns, seed: int = 0) 
     it fails or runs out of time this time (it passed the check, so it failed at random: say
     nothing rather than half). Under a profiler or a debugger's profile hook, lib's functions
     are not looked for (one hook at a time)."""
-    flow = _Flow()
+    flow, classes = _Flow(), tuple(c for c in given.lib if isinstance(c, type))
     files, codes = given.targets()
-    hook = _lib_hook(files, codes, flow) if (files or codes) and sys.getprofile() is None else None
+    hook = _lib_hook(files, codes, flow, classes) if (files or codes) and sys.getprofile() is None else None
+    for t, name in lib_tensors(learner_fn, classes):  # round 51: lib modules built before
+        flow.own([t], name, None)
+
+    def compiled(out, name, frame):  # round 51: a built-in compiled (torch.jit)
+        site = _site(frame)
+        if site is not None:
+            flow.mark(out, flow.call(name, site))
+
+    lib_names = {f.__name__: f"lib's {f.__name__}" for f in given.lib if isinstance(f, FunctionType)}
     try:
         with torch.random.fork_rng(devices=[]), time_limit(LIMIT_S), quietly():
             torch.default_generator.manual_seed(seed)  # the CPU's, forked: not the notebook's GPU
             if hook is not None:
                 sys.setprofile(hook)
             try:
-                with _Calls(frozenset(given.torch), flow):
+                with (
+                    _Calls(frozenset(given.torch), flow),
+                    compiled_stand_ins(learner_fn, given.torch, lib_names, compiled),
+                ):
                     value = learner_fn(*fresh(case))
             finally:
                 if hook is not None:
@@ -234,8 +277,22 @@ def calls_of(learner_fn: Callable, case: tuple, given: BuiltIns, seed: int = 0) 
     except (TookTooLong, Exception, SystemExit):
         return {}
     found: dict[str, tuple | str] = {}
-    for _, name, site in sorted(flow.sources(value), key=lambda call: call[0]):
+    for _, name, site in sorted(flow.sources(value) | _returned_as_is(value, flow), key=lambda call: call[0]):
         found.setdefault(given.torch.get(name, name), site)
+    return found
+
+
+def _returned_as_is(value: object, flow: _Flow) -> frozenset:
+    """Round 51: a lib module's own tensor returned as it is (built by the learner's call: its
+    site is known), or a tensor showing a marked one's memory (torch.from_numpy(x.numpy()))."""
+    found: frozenset = frozenset()
+    for t in _tensors(value):
+        base = t if t._base is None else t._base
+        entry = flow.owned.get(id(base))
+        if entry is not None and entry[0] is base and entry[2] is not None:
+            found |= flow.call(entry[1], entry[2])
+        elif not flow.sources(t) and flow.of:
+            found |= shares_storage(t, flow.of)
     return found
 
 

@@ -21,6 +21,7 @@ from .harness import Exercise, Mistake, Result, check_function, draws_at_random,
 from .head_inputs import FIRST, INPUTS, edge_cases
 from .head_more import MORE_MISTAKES, ROUND_45B
 from .head_round48 import ROUND_48
+from .head_round51 import D_MODEL, ROUND_51, in_numbers
 from .head_scaling import FIXED_D_K, HALVED_D_K, PRODUCT_MISTAKES
 from .head_slips import ROUND_43B, SLIPS
 from .head_variants import variant
@@ -210,13 +211,7 @@ MISTAKES = (
         example=partial(by_hand, scale="times"),
     ),
     FIXED_D_K,
-    Mistake(
-        name="√d_model",
-        hint="You divided by √d_model (the width of x); the paper divides by √d_k, the width of the "
-        "queries and keys: q.shape[-1].",
-        compute=partial(variant, scores_by=_root(lambda x, q, v: x.shape[-1])),
-        example=partial(by_hand, scale="d_model"),
-    ),
+    D_MODEL,  # round 51: confirmed on a probe, as the first head's d_model is 2 · d_k (head_round51)
     Mistake(
         name="√d_v",
         hint="You divided by √d_v, the width of the values; the scale is √d_k, the width of the "
@@ -335,7 +330,7 @@ MISTAKES += PRODUCT_MISTAKES  # met in the forty-first read
 MISTAKES += SLIPS + ROUND_43B  # round 42b's and 43b's batteries: in head_slips
 MISTAKES += ROUND_45B  # the residual added: head_more
 MISTAKES += ROUND_48  # weights * v: head_round48
-MISTAKES = FIRST + MISTAKES + INPUTS  # round 44: in head_inputs
+MISTAKES = FIRST + MISTAKES + INPUTS + ROUND_51  # round 44: head_inputs; 51: another divisor
 
 
 def _learner_scales_late(x, w_q, w_k, w_v, where):
@@ -362,6 +357,7 @@ def check_attention(learner_fn: Callable) -> Result:
         parts=("output", "weights"),
         needs_grad=True,
     )
+    result = in_numbers(result, learner_fn, cases)  # round 51: what it divided by, in numbers
     return note_built_ins(result, learner_fn, cases, asked_for.ATTENTION)
 
 

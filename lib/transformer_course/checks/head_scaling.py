@@ -14,7 +14,7 @@ from .harness import Mistake, fresh, randn
 from .head_variants import variant
 
 
-def _fitted_root(x, w_q, w_k, w_v, got) -> float | None:
+def fitted_root(x, w_q, w_k, w_v, got) -> float | None:
     """The c for which got's weights are softmax(q @ k.T / √c), fitted on their logs (None when
     got is no pair of a positive (L, L) tensor, or no positive c fits)."""
     if not isinstance(got, tuple | list) or len(got) != 2 or not isinstance(got[1], torch.Tensor):
@@ -30,7 +30,7 @@ def _fitted_root(x, w_q, w_k, w_v, got) -> float | None:
     return None if slope <= 0 else slope**-2
 
 
-def _probe(length=10, d_model=12, d_k=11, d_v=13):
+def scaling_probe(length=10, d_model=12, d_k=11, d_v=13):
     """A head with none of the checker's sizes: a divisor read from the shapes changes on it."""
     g = torch.Generator().manual_seed(41)
     w = [randn(d_model, d, gen=g, scale=d_model**-0.5) for d in (d_k, d_k, d_v)]
@@ -39,11 +39,11 @@ def _probe(length=10, d_model=12, d_k=11, d_v=13):
 
 def _fixed_root(fn, case, got) -> bool:
     """Divided by the same √c whatever the head's widths: a d_k from outside the function."""
-    c = _fitted_root(*case, got)
+    c = fitted_root(*case, got)
     if c is None or math.isclose(c, 1, rel_tol=1e-3):
         return False
     fixed = partial(variant, scores_by=lambda s, x, q, v: s / math.sqrt(c))
-    probe = _probe()
+    probe = scaling_probe()
     return same(got, fixed(*case), 1e-4) and same(fn(*fresh(probe)), fixed(*probe), 1e-4)
 
 
@@ -58,7 +58,7 @@ def _doubled(s, x, q, v):
 def _power_slip(fn, case, got) -> bool:
     return any(
         same(got, variant(*case, scores_by=by))
-        and same(fn(*fresh(_probe())), variant(*_probe(), scores_by=by))
+        and same(fn(*fresh(scaling_probe())), variant(*scaling_probe(), scores_by=by))
         for by in (_halved, _doubled)
     )
 

@@ -19,6 +19,7 @@ from .harness import Exercise, Mistake, Result, check_function
 from .multi_head_inputs import edge_cases
 from .multi_head_learners import by_hand
 from .multi_head_more import MORE_MISTAKES, W_O_BEFORE_THE_MERGE, heads_against_tokens
+from .multi_head_round51 import in_numbers
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: multi_head_learners) ---
@@ -359,6 +360,7 @@ def check_multi_head_attention(learner_fn: Callable) -> Result:
     result = check_function(
         learner_fn, reference, cases, name=name, mistakes=MISTAKES, atol=1e-4, needs_grad=True
     )
+    result = in_numbers(result, cases)  # round 51: √d_model and √d_head, in numbers
     return note_built_ins(result, learner_fn, cases, asked_for.MULTI_HEAD)
 
 

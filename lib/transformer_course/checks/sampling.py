@@ -32,6 +32,7 @@ from .sampling_learners import by_hand
 from .sampling_more import KEEPDIM, MASKED_PROBABILITIES, MORE_MISTAKES, took_the_kth_value
 from .sampling_round50 import NONE_KEEPS_ONE, ROUND_50, note_reseeding
 from .sampling_round50b import ROUND_50B
+from .sampling_round51 import ROUND_51, probe
 from .sampling_slips import KTHVALUE, SLIP_MISTAKES
 from .stale import learner_check
 
@@ -286,6 +287,7 @@ MISTAKES += MORE_MISTAKES  # met in the ninth audit: sampling_more
 # Round 42's battery (sampling_slips): kthvalue first, as it keeps k + 1 where k = V/2.
 MISTAKES = (KTHVALUE, KEEPDIM, *MISTAKES, *SLIP_MISTAKES)  # KEEPDIM: round 47c
 MISTAKES = (NONE_KEEPS_ONE, *MISTAKES, *ROUND_50, *ROUND_50B)  # round 50: sampling_round50, _round50b
+MISTAKES = (*ROUND_51, *MISTAKES)  # round 51: B draws per row, named by a small batch first
 
 
 @learner_check
@@ -295,6 +297,9 @@ def check_sample_next_token(learner_fn: Callable) -> Result:
     if not callable(learner_fn):
         raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
     cases = _cases()
+    drawn_per_row = probe(learner_fn, *cases[0])  # before 20,000 rows: multinomial(probs, B)
+    if drawn_per_row:
+        return Result(WRONG, drawn_per_row)
     result = check_function(
         _frequencies(learner_fn),
         distribution,
