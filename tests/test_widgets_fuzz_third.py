@@ -159,12 +159,12 @@ BAD_SNAPSHOTS = [
     (
         "a step that is a str",
         lambda: {0: _history()[0][0], "late": _history()[0][0]},
-        "every step of snapshots must be an int, got 'late'",
+        "every step of snapshots must be an int >= 0, got 'late'",
     ),
     (
         "a NaN step",
         lambda: {0: _history()[0][0], float("nan"): _history()[0][0]},
-        "every step of snapshots must be an int, got nan",
+        "every step of snapshots must be an int >= 0, got nan",
     ),
     (
         "wins a str",

@@ -64,6 +64,47 @@ def values(
     return x
 
 
+def probabilities(
+    name: str, x: object, *, ndim: int, most: int = MAX_VALUES, note: str = "", distribution: bool = False
+) -> torch.Tensor:
+    """``values``, each a probability in [0, 1] (NaN refused): bars drawn on a fixed 0–1.12 axis,
+    where counts or exp(logits) ran off its top without a word. ``distribution``: each row (the
+    last dimension) is one distribution, so it sums to at most 1 (sigmoids summed to 2.4 and every
+    bar still fitted). ``note``: what the caller passes there, e.g. " (a softmax of the logits)"."""
+    x = values(name, x, ndim=ndim, at_least=0.0, most=most)
+    read = x.detach().double()
+    where = tuple(int(i) for i in (read == read.max()).nonzero()[0])
+    if float(read[where]) > 1 + 1e-6:  # slack for rounding: a softmax's largest value may print as 1.0000001
+        raise ValueError(
+            f"{name} must be probabilities in [0, 1]{note}, got {float(read[where]):g} at {_at(where)}"
+        )
+    if distribution:
+        sums = read.sum(-1)
+        row = tuple(int(i) for i in (sums == sums.max()).nonzero()[0]) if sums.ndim else ()
+        if float(sums[row]) > 1 + 1e-2:  # slack for a 16-bit softmax
+            place = f" (row {_at(row)})" if row else ""
+            raise ValueError(
+                f"{name} must be a probability distribution{note}, summing to at most 1, "
+                f"got a sum of {float(sums[row]):.4g}{place}"
+            )
+    return x
+
+
+def _at(where: tuple[int, ...]) -> str:
+    """A position as a reader writes it: 3 for (3,), (1, 2) for (1, 2)."""
+    return str(where[0]) if len(where) == 1 else str(where)
+
+
+def no_infinity(name: str, x: torch.Tensor, note: str = "") -> torch.Tensor:
+    """A matrix with no ±inf (NaN is a gap): plotly draws an infinite cell as a gap too, and the
+    reader takes it for a NaN. ``note`` says where such values belong."""
+    infinite = torch.isinf(x.detach())
+    if bool(infinite.any()):
+        where = tuple(int(i) for i in infinite.nonzero()[0])
+        raise ValueError(f"{name} must be finite or NaN (a gap), got {float(x[where]):g} at {where}{note}")
+    return x
+
+
 def largest(x: torch.Tensor) -> float:
     """The largest |value| among the finite ones (NaN and ±inf left out), 0.0 if there are none."""
     finite = x.detach()[torch.isfinite(x.detach())]

@@ -94,7 +94,11 @@ def head_jobs_figure(
 ) -> go.Figure:
     """shares (h, J): for each head, the weight it puts on each of J targets (``jobs``), as
     one group of bars per head, one colour per target."""
-    shares = _args.values("shares", shares, ndim=2, most=_args.MAX_BARS)
+    # Shares of a head's weight, on a fixed 0–1.12 axis: above 1 a bar ran off its top, below 0
+    # it vanished under the axis, and NaN printed "nan".
+    shares = _args.probabilities(
+        "shares", shares, ndim=2, most=_args.MAX_BARS, note=" (shares of a head's weight)"
+    )
     jobs = _args.labels("jobs", jobs, shares.shape[1])
     _args.text("y_title", y_title)
     values = shares.detach().float().cpu()

@@ -41,8 +41,16 @@ def pointer_figure(
     """weights (L,): one attention row as bars over the words; the referent in green,
     the distractor in orange, the attending word (``source``) outlined. ``referent`` and
     ``distractor`` are a position or several (every mention of a noun named twice)."""
-    # Refused: NaN (a row that may attend to nothing) and negative weights.
-    weights = _args.values("weights", weights, ndim=1, at_least=0.0, most=_args.MAX_BARS)
+    # Refused: NaN (a row that may attend to nothing), negative weights, and weights above 1 or
+    # summing to more than 1 (scores, not weights: bars off the top of the fixed 0–1.12 axis).
+    weights = _args.probabilities(
+        "weights",
+        weights,
+        ndim=1,
+        most=_args.MAX_BARS,
+        note=" (one row of attention weights)",
+        distribution=True,
+    )
     tokens = _args.labels("tokens", tokens, weights.shape[0])
     referents = _positions("referent", referent, len(tokens))
     distractors = _positions("distractor", distractor, len(tokens))
@@ -96,7 +104,8 @@ def next_token_figure(
     title: str = "Next-token probabilities",
 ) -> go.Figure:
     """probs (V,): one step's distribution over the vocabulary; the chosen token stands out."""
-    probs = _args.values("probs", probs, ndim=1, at_least=0.0, most=_args.MAX_BARS)
+    # On a fixed 0–1.12 axis: a probability above 1 (a count, exp(logits)) drew a bar off its top.
+    probs = _probabilities("probs", probs, most=_args.MAX_BARS)
     vocab = _args.labels("labels", labels, probs.shape[0])
     if chosen is not None:
         chosen = _args.position("chosen", chosen, len(vocab))
@@ -240,15 +249,13 @@ def likeliest_tokens_figure(
     return _likeliest_layout([bars, marks, values], words, title, True, key)
 
 
-def _probabilities(name: str, x: object) -> torch.Tensor:
-    """x (V,): probabilities, each in [0, 1]. The bars stand on a fixed 0–1.15 axis: counts or
-    exp(logits) (5, 3, 1) ran off its top without a word."""
-    x = _args.values(name, x, ndim=1, at_least=0.0)
-    top = int(x.detach().argmax())
-    if float(x[top]) > 1 + 1e-6:  # slack for rounding: a softmax's largest value may print as 1.0000001
-        got = f"{float(x[top]):g} at {top}"
-        raise ValueError(f"{name} must be probabilities in [0, 1] (a softmax of the logits), got {got}")
-    return x
+def _probabilities(name: str, x: object, most: int = _args.MAX_VALUES) -> torch.Tensor:
+    """x (V,): one distribution over the vocabulary, each value in [0, 1], summing to at most 1.
+    The bars stand on a fixed 0–1.15 axis: counts or exp(logits) (5, 3, 1) ran off its top
+    without a word, and sigmoids (each below 1, summing to 2.4) drew as a distribution."""
+    return _args.probabilities(
+        name, x, ndim=1, most=most, note=" (a softmax of the logits)", distribution=True
+    )
 
 
 # The top margin's room for the legend's two rows (16 px text on a slide, and their spacing).

@@ -37,7 +37,9 @@ def attention_heatmap(
     legend, so that a masked weight is not taken for a small one (both print as 0.00).
     ``masked_legend=False``: no legend, where the title names the grey (an explorer's panel a
     third of a slide wide: the legend's row took the height its numbers needed)."""
-    weights = _args.values("weights", weights, ndim=2)
+    weights = _args.values("weights", weights, ndim=2)  # NaN allowed: a row that attends to nothing
+    # Named here: matrix_heatmap's own check named its argument, "values", which the caller never wrote.
+    _args.no_infinity("weights", weights, ": masked scores (-inf) draw with figures.scores_heatmap")
     _validate.boolean("masked_legend", masked_legend)
     query_tokens, key_tokens = _token_labels(weights, query_tokens, key_tokens)
     if mask is None:
@@ -188,6 +190,7 @@ def similarity_heatmap(
     shows as a gap.
     """
     similarity = _args.values("similarity", similarity, ndim=2)
+    _args.no_infinity("similarity", similarity, " (a zero vector's cosine is NaN, not ±inf)")
     _validate.boolean("cosine", cosine)
     _validate.text("axis_title", axis_title)
     tokens = _args.labels("tokens", tokens, similarity.shape[0])
@@ -264,7 +267,8 @@ def generation_figure(
     title: str = "Each step's distribution",
 ) -> go.Figure:
     """probs (steps, V): one row per generation step; a ring marks the token chosen at each step."""
-    probs = _args.values("probs", probs, ndim=2, at_least=0.0)
+    # On a fixed 0–1 colour scale: a count or an exp(logits) above 1 took the top colour, unsaid.
+    probs = _args.probabilities("probs", probs, ndim=2, note=" (one softmax a step)")
     step_labels = _args.labels("step_labels", step_labels, probs.shape[0])
     vocab_labels = _args.labels("vocab_labels", vocab_labels, probs.shape[1])
     steps = probs.shape[0]

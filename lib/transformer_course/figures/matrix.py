@@ -64,13 +64,9 @@ def matrix_heatmap(
     (``layout.meta.every_row``, read by static/figure_view.js's rowLabelsFit).
     """
     values = _args.values("values", values, ndim=2)  # NaN allowed: a gap
-    infinite = torch.isinf(values)  # (R, C): drawn as gaps too, each taken for a NaN
-    if bool(infinite.any()):
-        where = tuple(int(i) for i in infinite.nonzero()[0])
-        raise ValueError(
-            f"values must be finite or NaN (a gap), got {float(values[where]):g} at {where}: "
-            "scores with -inf (masked) draw with figures.scores_heatmap"
-        )
+    # ±inf would be drawn as gaps too, each taken for a NaN. The figures built on this one check
+    # their own argument first, so that the message names it, not "values".
+    _args.no_infinity("values", values, ": scores with -inf (masked) draw with figures.scores_heatmap")
     trace, layout = heatmap_parts(
         values,
         row_labels,

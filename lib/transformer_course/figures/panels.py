@@ -29,6 +29,8 @@ def qkv_figure(
 ) -> go.Figure:
     """q (T, d_k), k (T, d_k), v (T, d_v) side by side: one row per token, one shared colour scale."""
     q, k, v = (_args.values(name, m, ndim=2) for name, m in (("q", q), ("k", k), ("v", v)))
+    for name, m in (("q", q), ("k", k), ("v", v)):  # an infinite cell drew as a gap, taken for a NaN
+        _args.no_infinity(name, m)
     for name, m in (("k", k), ("v", v)):
         _validate.size(name, m, 0, q.shape[0], "one row per token, as q")
     _validate.size("k", k, 1, q.shape[1], "d_k, as q: each query meets each key in a dot product")
@@ -109,6 +111,7 @@ def head_grid_figure(
     index and the (row, column) of its top-left cell; ``head_of_grid`` reads a head back.
     """
     weights = _args.values("weights", weights, ndim=3)
+    _args.no_infinity("weights", weights, ": masked scores (-inf) draw with figures.scores_heatmap")
     h, lq, lk = weights.shape
     heads = list(range(h)) if heads is None else _args.positions("heads", heads, h, one="a head")
     _validate.positive_int("columns", columns)

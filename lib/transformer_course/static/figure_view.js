@@ -179,6 +179,43 @@ function hideTinyCellText(div) {
   }
 }
 
+// Plotly sizes the numbers by a rule of thumb, 0.65 em a character of the longest: "−0.12" in a
+// 38 px cell came out at 11 px and was hidden (chapter 06's scores, a third of a slide), though
+// at 12 px it takes 30 px of the 38. A trace whose every number, measured as drawn, fits its cell
+// at MIN_CELL_TEXT px is drawn again at that size (textfont.size: no figure sets one); one drawn so
+// whose numbers no longer fit (a narrower view, longer numbers) goes back to plotly's size, and
+// hideTinyCellText hides them. Run after every plot, as hideTinyCellText.
+const CELL_TEXT_PAD = 4;  // px a number leaves free across its cell, two a side
+async function fitCellText(Plotly, div) {
+  const verdict = new Map();  // trace index → whether all its numbers fit their cells at MIN_CELL_TEXT
+  for (const text of div.querySelectorAll("g.heatmap-label text")) {
+    const trace = text.closest("g.hm")?.__data__?.[0]?.trace;
+    if (!trace || !text.textContent.trim() || verdict.get(trace.index) === false) continue;
+    const size = parseFloat(getComputedStyle(text).fontSize);
+    const fitted = trace.textfont?.size === MIN_CELL_TEXT;
+    if (!(size < MIN_CELL_TEXT) && !fitted) continue;  // plotly's own size, readable
+    const plot = div._fullLayout?._plots?.[(trace.xaxis || "x") + (trace.yaxis || "y")];
+    if (!plot) { verdict.set(trace.index, false); continue; }
+    const wide = Math.abs(plot.xaxis.l2p(1) - plot.xaxis.l2p(0));
+    const tall = Math.abs(plot.yaxis.l2p(1) - plot.yaxis.l2p(0));
+    const hidden = text.style.display;
+    text.style.display = "";  // hidden by hideTinyCellText: no box to measure
+    const width = text.getBBox().width * (MIN_CELL_TEXT / size);
+    text.style.display = hidden;
+    // Half the padding of slack to stay fitted: measured at another size, a width rounds otherwise.
+    const room = wide - (fitted ? CELL_TEXT_PAD / 2 : CELL_TEXT_PAD);
+    verdict.set(trace.index, width <= room && MIN_CELL_TEXT * 1.2 <= tall);
+  }
+  const grow = [], shrink = [];
+  for (const [index, fits] of verdict) {
+    const fitted = div._fullData[index]?.textfont?.size === MIN_CELL_TEXT;
+    if (fits && !fitted) grow.push(index);
+    if (!fits && fitted) shrink.push(index);
+  }
+  if (grow.length) await Plotly.restyle(div, { "textfont.size": MIN_CELL_TEXT }, grow);
+  if (shrink.length) await Plotly.restyle(div, { "textfont.size": null }, shrink);
+}
+
 function withoutCellText(spec, drop) {
   spec.data = spec.data.map((trace, i) => (drop.traces.includes(i) ? { ...trace, texttemplate: "" } : trace));
   // The colour bar goes to the last trace on a colour scale: a trace named in the legend is one
@@ -551,8 +588,11 @@ async function render({ model, el }) {
     await Plotly.react(div, spec.data, spec.layout, CONFIG);
     if (!div.dataset.tcCellText) {  // each later plot (a resize, a refitted title) too
       div.dataset.tcCellText = "1";
-      div.on("plotly_afterplot", () => { mendToolbar(div); readableCellText(div); hideTinyCellText(div); });
+      div.on("plotly_afterplot", () => {
+        mendToolbar(div); readableCellText(div); hideTinyCellText(div); fitCellText(Plotly, div);
+      });
     }
+    await fitCellText(Plotly, div);
     readableCellText(div);  // static/theme_swap.js
     hideTinyCellText(div);
     if (isPresenting()) {  // an update (a longer sentence) may shrink the numbers of another trace

@@ -12,6 +12,7 @@ import ipywidgets as widgets
 import torch
 
 from .. import _validate, figures
+from ..figures import _args as figures_args
 from .kit import Explorer, SelectionSlider, quote, shown_word, token_labels
 
 SNAPSHOT_KEYS = ("pointer", "encoder", "wins", "predicate")  # what pointer.snapshot keeps
@@ -70,6 +71,12 @@ class AttentionHistoryExplorer(Explorer):
             [_validate.position(f"{name}[{i}]", p, len(sentences[i])) for i, p in enumerate(values)]
             for name, values in positions.items()
         )
+        for i, (ref, other) in enumerate(zip(referent_pos, distractor_pos, strict=True)):
+            if ref == other:  # accepted here, it failed at draw time in pointer_figure (a traceback)
+                raise ValueError(
+                    f"distractor_pos[{i}] must differ from referent_pos[{i}] (sentence {i}: "
+                    f"{_opening(sentences[i], len(sentences[i]))!r}), got position {other} for both"
+                )
         self.sentences, self.it_pos = sentences, it_pos
         self.referent_pos, self.distractor_pos = referent_pos, distractor_pos
         steps = list(self.snapshots)
@@ -160,7 +167,9 @@ def _snapshots(snapshots: object) -> dict[int, Mapping]:
             f"steps {missing} lack one"
         )
     for step in snapshots:  # the slider's options, sorted: a str or a NaN among ints cannot be
-        _validate.integer("every step of snapshots", step)
+        # >= 0, as the progress curves draw them (0: before training): a step of -5 was taken
+        # here and refused at draw time ("Could not update the figures").
+        _validate.integer("every step of snapshots", step, low=0)
     checked = {int(step): _snapshot(step, snap) for step, snap in sorted(snapshots.items())}
     heads = {step: snap["encoder"].shape[1] for step, snap in checked.items()}
     if len(set(heads.values())) > 1:  # the predicate curves follow each head through every step
@@ -174,6 +183,9 @@ def _snapshot(step: int, snap: Mapping) -> dict:
     pointer (n, L) and encoder (n, h, L, L) weights, wins a fraction, predicate (h,) shares."""
     name = f"snapshots[{step!r}]"
     pointer = _weights(f"{name}['pointer']", snap["pointer"], 2)
+    # Each row the pointer head's softmax, drawn by pointer_figure on a 0–1 axis: checked here by
+    # name, not refused at draw time (a traceback from inside render).
+    figures_args.probabilities(f"{name}['pointer']", pointer, ndim=2, distribution=True)
     encoder = _weights(f"{name}['encoder']", snap["encoder"], 4)
     n, length = pointer.shape
     if encoder.shape[0] != n or encoder.shape[2:] != (length, length):
@@ -187,7 +199,11 @@ def _snapshot(step: int, snap: Mapping) -> dict:
         raise ValueError(
             f"{name}['predicate'] must be a tensor of one share per head, ({encoder.shape[1]},), got {got}"
         )
-    predicate = _validate.finite_tensor(f"{name}['predicate']", predicate.detach().cpu().float())
+    predicate = _validate.finite_tensor(f"{name}['predicate']", predicate.detach().cpu().float(), at_least=0)
+    if bool((predicate > 1).any()):  # shares of a row's weight, drawn as % (refused there at draw time)
+        raise ValueError(
+            f"{name}['predicate'] must hold shares in [0, 1], one per head, got {float(predicate.max()):g}"
+        )
     wins = snap["wins"]
     if isinstance(wins, torch.Tensor) and wins.numel() == 1:
         wins = wins.item()
