@@ -109,7 +109,7 @@ reset: $(WORK_ENV)  ## a fresh copy of a chapter in workspace/: make reset 03 (o
 	$(BIN)/python -m transformer_course.workspace reset "$(CHAPTER)"
 
 status: $(WORK_ENV)  ## which of your copies you changed, and which chapters the course has updated
-	$(BIN)/python -m transformer_course.workspace status
+	$(BIN)/python -m transformer_course.workspace status || [ $$? -eq 141 ]  # 141: piped to head, which stopped reading
 
 test: env lint  ## run every test (lint, unit, widgets, hygiene, notebooks via nbval, browser when Chromium is present)
 	$(BIN)/python .ci/test_in_two.py --with-browser --durations=20

@@ -129,11 +129,21 @@ def status_of(course: Path, capsys) -> str:
     return capsys.readouterr().out
 
 
-def newer_course(tmp_path: Path, chapter: str = "01_embeddings.ipynb"):
-    """A learner's workspace, synced; the course then has a newer ``chapter``."""
+def newer_course(tmp_path: Path, chapter: str = "01_embeddings.ipynb", *, under_git: bool = False):
+    """A learner's workspace, synced; the course then has a newer ``chapter`` (``under_git``: the
+    course is a git checkout and the newer chapter a commit, so git vouches for the version first
+    copied, and an outdated copy the learner never changed is replaced without a backup)."""
     from transformer_course.workspace import Workspace
 
-    ws = Workspace.of(make_course(tmp_path))
+    course = make_course(tmp_path)
+    if under_git:
+        (course / ".gitignore").write_text("/workspace/\n")
+        git(course, "init", "-q", "-b", "main")
+        git(course, "add", "-A")
+        git(course, "commit", "-qm", "course")
+    ws = Workspace.of(course)
     ws.sync()
     (ws.chapters / chapter).write_text(notebook("the course, improved"))
+    if under_git:
+        git(course, "commit", "-qam", "a better chapter")
     return ws

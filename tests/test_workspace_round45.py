@@ -105,7 +105,7 @@ def test_a_file_landing_as_sync_copies_without_hard_links_is_left_alone(tmp_path
 
 def test_a_save_landing_just_after_the_fresh_copy_went_in_wins(tmp_path, monkeypatch):
     """A save that lands once the fresh copy is in place is the learner's latest: it stays."""
-    ws = newer_course(tmp_path)
+    ws = newer_course(tmp_path, under_git=True)  # (git vouches for the copy: no backup of it)
     no_hard_links(monkeypatch, errno.EPERM, renameat2=True)
     saved = save_as_put_in(monkeypatch, ws.folder / CHAPTER, after=True)
     [(_, backup)] = ws.reset("01")

@@ -158,15 +158,19 @@ def test_a_backup_never_replaces_an_older_one_of_the_same_name(learner, monkeypa
     assert {p: p.read_text() for p in older} == older
 
 
-def test_a_linked_copy_moves_to_the_backups_as_a_link_and_its_file_is_untouched(learner, tmp_path):
+def test_a_linked_copy_is_replaced_and_its_file_is_untouched(learner, tmp_path):
+    """A link to a file holding the course's own text: the file stays as it is, the link is
+    replaced by a real copy, and no backup is needed (round 51: a link moved to .backups/ as a
+    link pointed at nothing from there when it was relative)."""
     elsewhere = tmp_path / "elsewhere.ipynb"
-    elsewhere.write_bytes((learner.chapters / "00_welcome.ipynb").read_bytes())  # the same text
+    text = (learner.chapters / "00_welcome.ipynb").read_bytes()
+    elsewhere.write_bytes(text)  # the same text
     (learner.folder / "00_welcome.ipynb").unlink()
     (learner.folder / "00_welcome.ipynb").symlink_to(elsewhere)
     learner.sync()
     assert (learner.folder / "00_welcome.ipynb").is_symlink()
     [(_, backup)] = learner.reset("00")
-    assert backup.is_symlink() and backup.resolve() == elsewhere.resolve()
+    assert backup is None and elsewhere.read_bytes() == text and not elsewhere.is_symlink()
     assert not (learner.folder / "00_welcome.ipynb").is_symlink()
 
 

@@ -73,7 +73,7 @@ from .workspace_lab import (  # noqa: F401
     terminal_environment,
     writable_jupyter_dirs,
 )
-from .workspace_record import RECORD, CopyRecord  # noqa: F401
+from .workspace_record import RECORD, UNCHECKED, CopyRecord  # noqa: F401
 from .workspace_reset import Leftovers, ResetCopies
 from .workspace_status import (  # noqa: F401
     COMMITTED_HERE,
@@ -146,13 +146,24 @@ def _point_at_running_lab(ws: Workspace) -> bool:
     return False
 
 
-def _say_states(states: dict[str, str], names: list[str]) -> None:
+def _say_states(
+    states: dict[str, str], names: list[str], unchecked: set[str] | frozenset = frozenset()
+) -> None:
     """What `make lab` says of the copies: a newer chapter in the course, a chapter it no longer
     has, and copies whose record is lost. Those last ones never said a word: a course fix to
-    them went unseen, since no record says which version the learner copied."""
+    them went unseen, since no record says which version the learner copied. ``unchecked``:
+    copies no git vouched were the course's version (they may hold an edit made in chapters/
+    itself): "you had not changed yours" is said of workspace/ only."""
     for name, state in states.items():
         if "newer in the course" in state:
-            kept = "yours moves to .backups/" if "changed by you" in state else "you had not changed yours"
+            kept = "yours moves to .backups/"  # (a reset backs up every copy not the course's today)
+            if "changed by you" not in state:
+                kept = "you had not changed yours; it moves to .backups/ all the same"
+            if "changed by you" not in state and name in unchecked:
+                kept = (
+                    "you had not changed yours in workspace/; it moves to .backups/ all the same: with "
+                    "no git here, an edit made in chapters/ cannot be told from the course's version"
+                )
             print(f"workspace: the course has a newer {name}; `{reset_hint(name, names)}` gets it ({kept})")
         elif state.startswith("no longer in the course"):  # (it names the new name when told)
             print(f"workspace: {name} is {state}")
@@ -176,11 +187,12 @@ def _lab(ws: Workspace, args: argparse.Namespace, extra: list[str]) -> int:
             f"workspace: Jupyter cannot write to {blocked} (a read-only home, or made by `sudo`): "
             f"it keeps its settings and records for this session in {private[0]}"
         )
-    for name in ws.sync():
+    for name in ws.sync_or_say():  # (a chapter that cannot be copied is said; lab starts all the same)
         kept = newest_backup(ws.folder, name)
         print(f"workspace: added {name}" + (f" ({KEPT} {kept})" if kept else ""))
     states = ws.status()
-    _say_states(states, ws.course_names())
+    unchecked = {name for name, value in ws.record().items() if value.startswith(UNCHECKED)}
+    _say_states(states, ws.course_names(), unchecked)
     note = fork_note(ws) if any("newer in the course" in s for s in states.values()) else None
     if note:  # once, as status says it: what "newer" rests on in a fork with no upstream remote
         print(f"workspace: {note}")
@@ -226,7 +238,7 @@ def _report(ws: Workspace, args: argparse.Namespace) -> int:
         if newer:
             print(
                 f"`{reset_hint(newer[0], ws.course_names())}` gets the course's newer version of a "
-                "chapter; a copy you changed moves to workspace/.backups/ first, and reset says how to "
+                "chapter; your copy moves to workspace/.backups/ first, and reset says how to "
                 "open it again."
             )
             note = fork_note(ws)
@@ -240,7 +252,10 @@ def _report(ws: Workspace, args: argparse.Namespace) -> int:
             print(committed_advice(ws, committed))
     elif args.command == "reset":
         code = report_reset(ws, args.chapter)
-        if (ws.folder / NOTICE).is_file():  # sync --notice wrote it: no longer name what reset got
+        noticed = False
+        with contextlib.suppress(OSError):  # (an unreadable folder: reset said its one error)
+            noticed = (ws.folder / NOTICE).is_file()
+        if noticed:  # sync --notice wrote it: no longer name what reset got
             _say_notice(ws)
         return code
     return 0
@@ -296,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "lab":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    ws = None
     try:
         if args.command == "settings":
             try:
@@ -319,10 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         return _exit_code(args, 2)
     except OSError as err:  # a read-only or full workspace: say what, without a traceback
         print(
-            f"error: {err}.{error_hint(err)} Nothing of yours was deleted: a copy is moved to "
-            f"{BACKUPS}/ before a fresh one replaces it.",
-            file=sys.stderr,
-        )
+            f"error: {err}.{error_hint(err, ws.folder if ws else None)}", file=sys.stderr
+        )  # (reset says its own: nothing moves here)
         return _exit_code(args, 1)
 
 

@@ -4,6 +4,7 @@ name to copy their own version to, and how to keep edits made in chapters/ itsel
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -50,15 +51,35 @@ def _make() -> str:
     return "make" if _caller_dir() == here else f"make -C {quoted(here)}"
 
 
-def error_hint(err: OSError) -> str:
+def error_hint(err: OSError, folder: Path | None = None) -> str:
     """What to do about a full disk (or quota), or a file of another user's in the way (a
-    `sudo make lab` made the workspace root's): " Free some space …", " … `sudo chown` …", or ""."""
+    `sudo make lab` made the workspace root's): " Free some space …", " … `sudo chown` …", or "".
+    ``folder``: the workspace, named by the chown when it is another user's (the file named in
+    the error was, and the chown of it left the reset failing on the folder). A path of the
+    learner's own that is read-only gets its `chmod u+w`."""
     if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return " Free some space on that disk (df -h shows how full each is), then run this again."
-    owned = owned_by_another(Path(err.filename)) if err.filename else None
-    if err.errno in (errno.EACCES, errno.EPERM) and owned is not None:
+    if err.errno not in (errno.EACCES, errno.EPERM) or not (err.filename or folder):
+        return ""
+    path = Path(err.filename or folder)
+    owned = folder if folder is not None and owned_by_another(folder) == folder else owned_by_another(path)
+    if owned is not None:
         return f" {owned} belongs to another user (made by `sudo make lab`?): {chown_hint(owned)}."
-    return ""
+    locked = _read_only(path)
+    return f" {locked} is read-only: `chmod u+w {quoted(locked)}` lets you write there." if locked else ""
+
+
+def _read_only(path: Path) -> Path | None:
+    """``path``, or the folder holding it, that cannot be written, up to the first folder that exists."""
+    for where in (path, *path.parents):
+        with contextlib.suppress(OSError, ValueError):
+            if not os.path.lexists(where):
+                continue
+            if not os.access(where, os.W_OK):
+                return where
+            if where.is_dir():
+                return None
+    return None
 
 
 def chown_hint(path: Path) -> str:

@@ -37,15 +37,18 @@ def checkpoint_of(copy: Path) -> Path:
 
 
 def newest_backup(workspace: Path, name: str, besides: Path | None = None) -> Path | None:
-    """The backup of ``name`` in the newest of ``workspace/.backups/``'s reset folders holding
-    one (a plain file), or None. Folders not named by a reset, and ``besides``, are not looked at."""
+    """The backup of ``name`` in the newest (last written) of ``workspace/.backups/``'s reset
+    folders holding one (a plain file), or None. Folders not named by a reset, and ``besides``,
+    are not looked at."""
     found = []
     with contextlib.suppress(OSError):  # no .backups/ yet, or an unreadable one: nothing to compare
         for folder in (workspace / BACKUPS).iterdir():
             match = STAMP.fullmatch(folder.name)
             path = folder / name
             if match and folder != besides and path.is_file() and not path.is_symlink():
-                found.append(((match[1], int(match[2] or 1)), path))
+                # By the time the folder was last written, then by its name: a name is local
+                # time, and after a change of time zone (or DST ending) an older one sorted last
+                found.append(((folder.stat().st_mtime_ns, match[1], int(match[2] or 1)), path))
     return max(found)[1] if found else None
 
 
@@ -114,9 +117,10 @@ class Backups:
             raise
         return target
 
-    def copy(self, path: Path) -> Path:
-        """A copy of ``path`` in this reset's folder; none at all when the copy fails."""
-        target = self.place(path.name)
+    def copy(self, path: Path, name: str | None = None) -> Path:
+        """A copy of ``path`` (of the file it links to, for a link) in this reset's folder, named
+        ``name`` (default: its own name); none at all when the copy fails."""
+        target = self.place(name or path.name)
         try:
             shutil.copy2(path, target)
         except BaseException:  # a copy cut short by a full disk is no backup
@@ -162,7 +166,7 @@ def report_reset(ws, which: str) -> int:
             ws.reset(which, on_done=say, on_checkpoint=checkpoints.__setitem__)
     except OSError as err:
         print(
-            f"error: {err}.{error_hint(err)} Nothing of yours was deleted: a chapter whose reset "
+            f"error: {err}.{error_hint(err, ws.folder)} Nothing of yours was deleted: a chapter whose reset "
             f"failed keeps your copy where it was, in {ws.folder}"
             + ("; the ones above are done." if done else "."),
             file=sys.stderr,
@@ -178,7 +182,10 @@ def report_reset(ws, which: str) -> int:
         )
         return 128 + signum
     # (one kept beside the copies, when .backups/ could not take it, opens as it is)
-    last = next((b for b in reversed(done) if b and b.suffix == ".ipynb" and b.parent != ws.folder), None)
+    last = next(  # (a file: a link moved there may point at nothing, and its cp fails)
+        (b for b in reversed(done) if b and b.suffix == ".ipynb" and b.parent != ws.folder and b.is_file()),
+        None,
+    )
     if last:  # Jupyter server does not serve hidden folders such as .backups/
         mine = free_name(ws.folder, last.stem.removesuffix("-checkpoint")).name
         print(

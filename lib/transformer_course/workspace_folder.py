@@ -36,6 +36,12 @@ class FolderChecks:
                 f"rename it (e.g. mv {quoted(folder)} {quoted(str(folder) + '-notes')}), then run this again"
             )
         self._check_not_chapters()
+        if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):  # (chmod 000, another's)
+            theirs = owned_by_another(folder) == folder
+            fix = chown_hint(folder) if theirs else f"`chmod u+rwx {quoted(folder)}` gives it back to you"
+            raise ValueError(
+                f"workspace folder {folder} cannot be read (its permissions): {fix}, then run this again"
+            )
 
     def _check_not_chapters(self) -> None:
         """ValueError when ``folder`` is chapters/ itself (`--workspace chapters`, or a workspace
@@ -74,11 +80,15 @@ def _say_read_only(paths: list) -> None:
     a copy unpacked read-only): JupyterLab opened it and failed on every save of their work,
     with nothing said before (JupyterLab saves through a file beside the copy: the folder too)."""
     locked = [p for p in paths if p.exists() and not p.is_symlink() and not os.access(p, os.W_OK)]
-    if locked:
+    if locked:  # (one that cannot be read either, chmod 000: u+w did not let JupyterLab open it)
         names = ", ".join(p.name for p in locked[:3]) + (" …" if len(locked) > 3 else "")
+        unreadable = any(not os.access(p, os.R_OK) for p in locked)
+        state = (
+            "cannot be read or saved" if unreadable else f"{'is' if len(locked) == 1 else 'are'} read-only"
+        )
         print(
-            f"workspace: {names} {'is' if len(locked) == 1 else 'are'} read-only, so JupyterLab cannot "
-            f"save your work there: `chmod u+w {' '.join(quoted(p) for p in locked)}` lets it"
+            f"workspace: {names} {state}, so JupyterLab cannot save your work there: "
+            f"`chmod u+{'rw' if unreadable else 'w'} {' '.join(quoted(p) for p in locked)}` lets it"
         )
 
 

@@ -154,7 +154,13 @@ class CourseGit:
             "diff", "--name-only", "-z", "--no-renames", f"--diff-filter={changes}", base, "HEAD"
         )
         ref = self.course_ref() or "@{upstream}"
-        return theirs & self._names("diff", "--name-only", "-z", "HEAD", ref) if theirs else set()
+        theirs = theirs & self._names("diff", "--name-only", "-z", "HEAD", ref) if theirs else set()
+        if theirs and self.git("rev-parse", "-q", "--verify", "FETCH_HEAD^{commit}"):
+            # As the last fetch has them: a course update pulled by its address (`git pull <url>
+            # main` leaves origin/main behind), whose files read "a commit of yours", and whose
+            # advice restored the old course version (F5, round 51)
+            theirs &= self._names("diff", "--name-only", "-z", "HEAD", "FETCH_HEAD")
+        return theirs
 
     def _names(self, *args: str) -> set[str]:
         out = self.git(*args, "--", "chapters") or ""

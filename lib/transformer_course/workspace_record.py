@@ -18,6 +18,10 @@ import sys
 from pathlib import Path
 
 RECORD = ".course.json"  # for each copy: the hash of the course's notebook it was copied from
+# Before a hash: the bytes copied, which no git could vouch were the course's (a course folder
+# without .git, git not on PATH): they may be an edit made in chapters/ itself, so status and lab
+# never say "you had not changed yours" of them alone (an older version reads "changed by you")
+UNCHECKED = "unchecked:"
 _SAID: set[str] = set()  # the warnings of unreadable records said by this process
 
 
@@ -83,13 +87,27 @@ class CopyRecord:
                 stage.rmdir()
         record[name] = hashlib.sha256(data).hexdigest()
 
+    def git_answers(self) -> bool:
+        """Whether git can say what the course's version of chapters/ is (a checkout, git on PATH)."""
+        return self._git_bytes("rev-parse", "-q", "--verify", "HEAD^{commit}") is not None
+
+    def _mark_unchecked(self, names, record: dict[str, str]) -> None:
+        """Record ``names``' copies as bytes copied, not as the course's version (UNCHECKED)."""
+        for name in names:
+            if name in record:
+                record[name] = UNCHECKED + record[name].removeprefix(UNCHECKED)
+
     def _record_committed(self, names: list[str], record: dict[str, str], edited: set[str]) -> None:
         """A chapter edited in chapters/ itself is copied as it is there (the learner's edit, or
         git's conflict markers) but recorded as the course's version: the one git has committed,
         or, for an edit the learner committed, the one their checkout took from the course
         (``course_version``). Recorded as copied, the copy read "as shipped"; once chapters/ was
         restored, "newer in the course, you had not changed yours", and a reset replaced it
-        without a backup, edits and all."""
+        without a backup, edits and all. Where git cannot answer, nothing tells an edit made
+        in chapters/ from the course's version: the copies are recorded UNCHECKED."""
+        if names and not self.git_answers():
+            self._mark_unchecked(names, record)
+            return
         version = self.course_version() if set(names) & edited else "HEAD"
         for name in set(names) & edited:
             committed = self._git_bytes("cat-file", "--filters", f"{version}:chapters/{name}")

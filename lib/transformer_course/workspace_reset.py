@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .workspace_advice import free_name, status_hint
 from .workspace_backups import Backups, checkpoint_of, digest, digest_or_none, new_backup_folder
-from .workspace_record import SavedMeanwhile, move_new
+from .workspace_record import UNCHECKED, SavedMeanwhile, move_new
 
 
 class ResetCopies:
@@ -31,7 +31,7 @@ class ResetCopies:
         typed = Path(str(which))  # workspace/03_….ipynb or chapters/03_….py, as a Tab completes it
         key = str(typed.name if typed.parent.name in ("chapters", self.folder.name) else typed)
         key = key.removesuffix(".ipynb").removesuffix(".py")
-        key = str(int(key)).zfill(2) if key.isdigit() else key
+        key = str(int(key)).zfill(2) if key.isdecimal() else key  # ("³" is a digit, not a number)
         found = [n for n in names if n.removesuffix(".ipynb") == key or n.startswith(f"{key}_")]
         exact = [n for n in found if n.removesuffix(".ipynb") == key]
         found = exact or found  # 03_attention is that one, not also 03_attention_old, a prefix match
@@ -103,9 +103,23 @@ class ResetCopies:
         goes in (never over a file: a save that took the place stays), and what was set aside
         is judged again."""
         copy, moved, kept, backup, aside = self.folder / name, None, None, None, None
-        ours = {digest(self.chapters / name), record.get(name)}  # today's version, the one copied
+        # Today's course bytes go without a backup, and the version recorded when git vouched
+        # for it. Not a record marked UNCHECKED, nor any record where git cannot answer now (an
+        # older tool recorded without git what was copied): those bytes may be an edit made in
+        # chapters/ itself, which status then called "as shipped" (F0, round 51)
+        ours = {digest(self.chapters / name)}
+        recorded = record.get(name)
+        if recorded and not recorded.startswith(UNCHECKED) and self.git_answers():
+            ours.add(recorded)
+        # A link to a file (the learner's work kept elsewhere): its bytes are copied to the
+        # backup, a real file; the link is then replaced and the file it points to left alone.
+        # Moved as itself, a relative link pointed at nothing from .backups/ (F1, round 51)
+        target = copy.resolve() if copy.is_symlink() and copy.is_file() else None
         try:
-            if copy.is_symlink() or (copy.exists() and (not copy.is_file() or digest(copy) not in ours)):
+            if target is not None:
+                if digest(target) not in ours:
+                    backup = backups.earlier(target, name) or backups.copy(copy, name)
+            elif copy.is_symlink() or (copy.exists() and (not copy.is_file() or digest(copy) not in ours)):
                 # Already backed up as it is: left in place, set aside below
                 backup = backups.earlier(copy) or backups.move(copy)
                 moved = backup if backup.parent == backups.folder else None
@@ -130,10 +144,24 @@ class ResetCopies:
             back = aside if aside is not None else moved
             if back is not None and os.path.lexists(back) and not os.path.lexists(copy):
                 shutil.move(back, copy)
+            if (
+                target is not None
+                and copy.is_symlink()
+                and backup is not None
+                and backup.parent == backups.folder
+            ):
+                backup.unlink(missing_ok=True)  # a copy of the file linked, which stays linked
             backups.discard_if_empty()
             raise
         if aside is not None:
             backup = self._keep_aside(aside, name, ours, backup, backups)
+        if target is not None:
+            print(
+                f"{name} was a link to {target}: that file is left as it is"
+                + (", and a copy of it is in the backup named below" if backup is not None else "")
+                + "; the link is replaced by the fresh copy",
+                flush=True,
+            )
         if backup is not None and kept is not None:  # the copy's backup is the one returned: the
             backups.checkpoints[name] = kept  # message names this other version too
         return backup or kept
@@ -145,6 +173,13 @@ class ResetCopies:
         version or bytes already in a backup; else (a save landed after the copy was judged)
         kept in .backups/, or, where that cannot take it, beside the fresh copy under a name of
         its own. Returns the backup of the learner's copy now."""
+        if aside.is_symlink():  # a link: the file it points to is never touched; its bytes,
+            # saved meanwhile, are copied to the backup unless the course's or kept already
+            held = digest(aside) if aside.is_file() else None
+            if held is not None and held not in ours and held != digest_or_none(backup or aside):
+                backup = backups.earlier(aside.resolve(), name) or backups.copy(aside, name)
+            aside.unlink()
+            return backup
         held = digest_or_none(aside)
         if held is not None and (held in ours or (backup is not None and held == digest_or_none(backup))):
             aside.unlink()
@@ -187,6 +222,7 @@ def _set_aside(copy: Path) -> Path:
     return aside
 
 
+FRESH = re.compile(r"\.fresh-(?P<pid>\d+)")  # where _copy_in writes a fresh copy first
 SET_ASIDE = re.compile(r"\.(?P<name>.+\.ipynb)\.(?P<pid>\d+)-(?P<ns>\d+)\.replaced")
 DAY_NS = 24 * 3600 * 10**9  # no reset runs this long: an older leftover's PID is another process's
 
@@ -200,9 +236,13 @@ class Leftovers:
         """Put back or back up each leftover of a reset no longer running; returns (and prints)
         one line for each one of the learner's."""
         try:
-            found = sorted(p for p in self.folder.iterdir() if SET_ASIDE.fullmatch(p.name))
+            entries = list(self.folder.iterdir())
         except OSError:  # no workspace yet, or one that cannot be read (its own checks say so)
             return []
+        found = sorted(p for p in entries if SET_ASIDE.fullmatch(p.name))
+        for stage in (p for p in entries if FRESH.fullmatch(p.name)):
+            with contextlib.suppress(OSError):
+                self._remove_stage(stage)
         said, backups = [], Backups(self.folder)
         for path in found:
             match = SET_ASIDE.fullmatch(path.name)
@@ -220,6 +260,26 @@ class Leftovers:
                 said.append(line)
         return said
 
+    def _remove_stage(self, stage: Path) -> None:
+        """Remove the folder ``_copy_in`` writes a fresh copy in (``.fresh-<pid>``) that a reset
+        or sync killed meanwhile left behind (a full chapter, hidden, for ever), once its process
+        is gone: only when it holds nothing but the course's chapters as they are now and the
+        temporary files of their writing (never a byte of the learner's)."""
+        if stage.is_symlink() or not stage.is_dir():
+            return
+        if _running(int(FRESH.fullmatch(stage.name)["pid"]), stage.stat().st_mtime_ns):
+            return
+        files = list(stage.iterdir())
+        for path in files:
+            temporary = re.fullmatch(r"\.(.+\.ipynb)\.\d+\.tmp", path.name)
+            course = self.chapters / path.name
+            same = course.is_file() and digest_or_none(path) == digest(course)
+            if path.is_symlink() or not path.is_file() or not (temporary or same):
+                return
+        for path in files:
+            path.unlink()
+        stage.rmdir()
+
     def _recover(self, path: Path, name: str, backups: Backups) -> str | None:
         """One leftover: back in place, removed (the course's bytes), or moved to .backups/."""
         copy, stopped = self.folder / name, "a reset stopped part-way (killed?) had left"
@@ -229,7 +289,7 @@ class Leftovers:
                 return f"{name} is back in place: {stopped} it as {path.name}"
             except FileExistsError:  # a save took the place meanwhile: it stays; this one is backed up
                 pass
-        course = {digest_or_none(self.chapters / name), self.record().get(name)} - {None}
+        course = {digest_or_none(self.chapters / name)} - {None}  # (not the record's: _reset_one)
         if digest_or_none(path) in course:  # the course's own bytes: nothing of the learner's
             path.unlink()
             return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .workspace_advice import quoted
 from .workspace_backups import digest, newest_backup
+from .workspace_record import UNCHECKED
 
 EDITED_HERE = "edited in chapters/ itself, not in your workspace (see below)"
 COMMITTED_HERE = "changed by a commit of yours in chapters/"  # then: not in which branch (see below)
@@ -38,7 +39,7 @@ class CopyStatus:
             return "not a notebook file (reset moves it to .backups/)"
         if name not in record and digest(copy) != course:
             return "differs from the course (changed by you or copied from an older one)"
-        copied_from = record.get(name, course)
+        copied_from = record.get(name, course).removeprefix(UNCHECKED)
         changed = digest(copy) != copied_from
         newer = course != copied_from and not edited and not committed
         words = [w for w, on in (("changed by you", changed), ("newer in the course", newer)) if on]

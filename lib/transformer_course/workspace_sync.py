@@ -9,7 +9,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from .workspace_advice import status_hint
+from .workspace_advice import error_hint, status_hint
 from .workspace_backups import digest
 from .workspace_record import RECORD, SavedMeanwhile
 
@@ -22,7 +22,7 @@ class SyncCopies:
         missing from the record (it was lost) is recorded when it is the course's version."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.recover_set_aside()  # a killed reset's copy of theirs, back in place before anything is copied
-        record, added, adopted = self.record(), [], False
+        record, added, adopted = self.record(), [], []
         missing = [n for n in self.course_names() if not (self.folder / n).exists()]
         in_conflict = self.unmerged_files() if missing else set()  # (git only when needed)
         try:
@@ -34,18 +34,40 @@ class SyncCopies:
                     if self._copy_new(name, record):
                         added.append(name)
                 elif name not in record and copy.is_file() and (shipped := self._as_shipped(copy)):
-                    record[name], adopted = shipped, True
+                    record[name] = shipped
+                    adopted.append(name)
         except (OSError, KeyboardInterrupt):  # a full disk, Ctrl-C: the copies made so far are
-            # recorded, if the record still fits
+            # recorded, if the record still fits (as bytes copied, where git cannot vouch for them)
             if added or adopted:
                 with contextlib.suppress(OSError):
+                    if not self.git_answers():
+                        self._mark_unchecked(added + adopted, record)
                     self._save_record(record)
             raise
-        if added:
-            self._record_committed(added, record, self.edited_chapters() | self.committed_chapters())
+        if added or adopted:  # (an adopted copy is chapters/'s bytes: an edit made there, maybe)
+            edited = self.edited_chapters() | self.committed_chapters()
+            self._record_committed(added + adopted, record, edited)
         if added or adopted or not (self.folder / RECORD).exists():
             self._save_record(record)
         return added
+
+    def sync_or_say(self) -> list[str]:
+        """``sync`` for lab: a chapter that cannot be copied (a full disk, a folder that is not
+        writable, a record that cannot be written) is said, with why and the fix, and lab goes
+        on to start JupyterLab on the copies there. It refused to start at all, so the learner
+        could not even open a copy to clear its outputs and free some space."""
+        try:
+            return self.sync()
+        except OSError as err:
+            if not self.folder.is_dir():  # no folder to start JupyterLab on: said as an error
+                raise
+            hint = error_hint(err, self.folder)
+            print(
+                f"workspace: {err}.{hint} JupyterLab starts on the copies that are there; the next "
+                "lab copies the missing ones once that is fixed.",
+                file=sys.stderr,
+            )
+            return []
 
     def _copy_new(self, name: str, record: dict[str, str]) -> bool:
         """``_copy_in`` for sync, whose error names the chapter (a full disk said only "No space
