@@ -10,27 +10,14 @@ af9e0f4, took the plot from 39 px columns to 38). At 12 px "-0.12" takes about 3
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
-from plotly.offline import get_plotlyjs
 from transformer_course import figures
-from transformer_course.figures.themes import theme_swap
-from transformer_course.widgets.view import STATIC, figure_json, view_js
+from transformer_course.widgets.view import figure_json
+
+from .test_heatmap_labels import lab_page  # noqa: F401 (a fixture: a page with the live view's code)
 
 pytestmark = pytest.mark.browser
-
-# A stand-in for the kernel's models (anywidget's model API as figure_view.js uses it).
-MODEL_JS = """
-class Model {
-  constructor(attrs, manager) { this.attrs = attrs; this.handlers = {}; this.widget_manager = manager; }
-  get(key) { return this.attrs[key]; }
-  on(event, callback) { (this.handlers[event] ||= []).push(callback); }
-  set(key, value) { this.attrs[key] = value; for (const f of this.handlers['change:' + key] || []) f(); }
-}
-window.__tcModel = Model;
-"""
 
 # Draw ``spec`` in a FigureView ``width`` px wide; every cell number's text, font size, whether
 # it shows, its width, and the width of a column of cells.
@@ -52,30 +39,6 @@ SHOW_JS = """async ([spec, width]) => {
   el.remove();
   return result;
 }"""
-
-
-@pytest.fixture(scope="module")
-def page(browser):
-    page = browser.new_page(viewport={"width": 1300, "height": 900})
-    page.set_content("<html><body data-jp-theme-light='true'></body></html>")
-    page.add_script_tag(content=MODEL_JS)
-    page.add_script_tag(content=view_js() + "\nwindow.__tcView = { render };", type="module")
-    page.wait_for_function("() => window.__tcView")
-    library = {
-        "source": get_plotlyjs(),
-        "config": json.loads((STATIC / "plotly_config.json").read_text(encoding="utf-8")),
-        "themes": theme_swap(),
-        "css": "",
-    }
-    page.evaluate(
-        """(library) => {
-          const lib = new window.__tcModel(library, null);
-          window.__tcManager = { get_model: async () => lib };
-        }""",
-        library,
-    )
-    yield page
-    page.close()
 
 
 def masked_scores() -> str:
@@ -101,15 +64,15 @@ def drawn(page, width: int) -> dict:
     return {"scores": scores, "column": found["column"]}
 
 
-def test_cell_numbers_that_fit_at_12_px_are_drawn_at_12_px_not_hidden(page):
-    found = drawn(page, 345)  # a plot of about 228 px: six columns of 38 px, as on the slide
+def test_cell_numbers_that_fit_at_12_px_are_drawn_at_12_px_not_hidden(lab_page):  # noqa: F811
+    found = drawn(lab_page, 345)  # a plot of about 228 px: six columns of 38 px, as on the slide
     assert 36 <= found["column"] <= 40, f"the case at hand: 38 px columns, got {found['column']}"
     scores = found["scores"]
     assert all(n["shown"] and n["size"] >= 12 for n in scores), f"numbers hidden or under 12 px: {scores}"
     assert all(n["width"] <= found["column"] - 4 for n in scores), f"a number wider than its cell: {scores}"
 
 
-def test_cell_numbers_that_would_not_fit_are_still_hidden(page):
-    found = drawn(page, 250)  # columns of about 22 px: "-0.12" needs 30 at 12 px
+def test_cell_numbers_that_would_not_fit_are_still_hidden(lab_page):  # noqa: F811
+    found = drawn(lab_page, 250)  # columns of about 22 px: "-0.12" needs 30 at 12 px
     shown = [n for n in found["scores"] if n["shown"]]
     assert not shown, f"numbers shown though they do not fit {found['column']:.0f} px columns: {shown}"
