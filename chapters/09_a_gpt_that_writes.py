@@ -303,7 +303,8 @@ untrained_val = validation_loss(untrained, val_ids)
 # a cosine down to a tenth (chapter 08), batches of 32 stories, and every training story
 # is used once. Every 100 steps the loop measures the loss on 200 of the held-out stories
 # (the diamonds), and at steps 100, 300 and the last it writes a story at temperature 1.
-# The dotted line is the floor.
+# The dotted line is the floor; tick "zoom to floor" to see the last stretch of the
+# approach, which on the full axis is one line with the floor.
 #
 # (Weight decay is 0 here: the model sees every story once, so there is nothing to
 # memorise for the decay to prevent.)
@@ -438,8 +439,7 @@ assert 0.5 < rates["T = 1.5"] < 0.8 and min(distinct.values()) >= 392   # 1 in 3
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # One step, up close: after "… and it was" the model should split its probability
-# between the two adjectives of the story's food, as the generator does. In the chart the
-# orange bar is the token it drew, and the short lines are the generator's probabilities.
+# between the two adjectives of the story's food, as the generator does.
 
 # %% slideshow={"slide_type": "fragment"}
 prompt = torch.tensor(vocab.ids(["<bos>", *prefix.split()]))
@@ -448,6 +448,12 @@ probs = step_one.steps[0].probs
 print("model:    ", {vocab.itos[i]: round(float(probs[i]), 3) for i in probs.topk(4).indices.tolist()})
 print("generator:", generator.next_token_probs(prefix))
 assert probs[vocab.stoi["cheesy"]] + probs[vocab.stoi["crispy"]] > 0.95
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The same step as a chart: the orange bar is the token it drew, and the short lines are the
+# generator's probabilities.
+
+# %% slideshow={"slide_type": "fragment"}
 figures.likeliest_tokens_figure(probs, vocab.itos, chosen=step_one.steps[0].chosen, top=4,
                                 true_probs=generator.next_token_tensor(prefix),   # the generator's own
                                 title="After \"… and it was\": the next token")
@@ -568,14 +574,17 @@ assert won >= 0.9 and won > won_before + 0.2
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # All 16 heads, held-out, one row per pronoun word (read from the row that predicts the
-# next word: the pronoun itself, or "was" after "it"):
+# next word: the pronoun itself, or "was" after "it"). Each row names the head chosen for
+# its word on the selection stories; on these held-out stories other heads may score as
+# high.
 
 # %% slideshow={"slide_type": "fragment"}
 seen_p = readings["query"]
 by_word = torch.stack([seen_p.wins[..., [i for i, w in enumerate(seen_p.words) if w == word]].float().mean(-1)
                        for word in heads])                           # (words, layers, heads)
 head_names = [f"L{layer} H{h}" for layer in range(config.num_decoder_layers) for h in range(config.num_heads)]
-figures.matrix_heatmap(by_word.flatten(1), list(heads), head_names,
+chosen_rows = [f"{word} → L{h.layer} H{h.head}" for word, h in heads.items()]   # each word's chosen head
+figures.matrix_heatmap(by_word.flatten(1), chosen_rows, head_names,
                        title="Share of held-out pronouns where each head prefers the referent",
                        zmin=0.0, zmax=1.0, value_format=".0%")
 
@@ -583,7 +592,8 @@ figures.matrix_heatmap(by_word.flatten(1), list(heads), head_names,
 # ### Watch them look back
 #
 # Chapter 00's sentence, "the pizza came out of the oven and it …", in a story: the head for
-# "it", then for "he" (the referent's bars green; the oven's, then Lily's, would be orange).
+# "it", then for "he" (the referent's bars green; the oven's, then Lily's, would be orange:
+# their words are coloured too).
 
 # %% slideshow={"slide_type": "fragment"}
 example = generator.parse(prefix + " cheesy . squatch looked at lily and he roared .")   # `good`, early on
@@ -611,7 +621,7 @@ assert float(it_row[list(it_link.referent_mentions)].sum()) > 0.8 > 0.01 > it_ot
 orange = it_link.distractor_mentions[-1], he_link.distractor_mentions[0]   # one other noun each
 assert [example.tokens[m[-1]] for m in orange] == ["oven", "lily"]
 figures.pointer_figure(it_row, list(example.tokens), referent=it_link.referent_mentions,
-                       distractor=orange[0], source=it_from,
+                       distractor=orange[0], source=it_from, mark_words=True,
                        title=f"Layer {heads['it'].layer} head {heads['it'].head}: attention from "
                              f"\"{example.tokens[it_from]}\"")
 
@@ -621,7 +631,7 @@ he_other = max(float(he_row[list(m)].max()) for m in he_link.distractor_mentions
 # nearly all its weight on the referent's mentions, next to none on any other noun
 assert float(he_row[list(he_link.referent_mentions)].sum()) > 0.8 > 0.01 > he_other
 figures.pointer_figure(he_row, list(example.tokens), referent=he_link.referent_mentions,
-                       distractor=orange[1], source=he_from,
+                       distractor=orange[1], source=he_from, mark_words=True,
                        title=f"Layer {heads['he'].layer} head {heads['he'].head}: attention from \"he\"")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -673,7 +683,8 @@ print(f"from step 400 on, the one head's rate moves between {min(late):.1%} and 
 # %% slideshow={"slide_type": "subslide"}
 figures.progress_curves_figure(seen, {"stories, a head per word": forming, "stories, one head": one_head,
                                      **per_word},
-                               title="Held-out: the chosen heads prefer the referent", y_title="%")
+                               title="Held-out: the chosen heads prefer the referent", y_title="%",
+                               by_checkpoint=True)   # the checkpoints evenly spaced: most are early
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The KV cache: write without rereading
@@ -713,7 +724,7 @@ print(f"200 new tokens: {plain:.2f} s without the cache, {cached:.2f} s with it:
 print(" ".join(vocab.tokens(ids_cached[0, :40])), "…")
 written_out = vocab.tokens(ids_cached[0])
 assert generator.is_story(written_out[:written_out.index("<eos>") + 1])   # a story, then past its end
-assert plain / cached > 1.5   # 2-4× for this one-block model on a 2-core VM; make bench: 5-8× for a big one
+assert plain / cached > 1.5   # a few times faster here (3-6× on a 2-core VM); make bench: 5-8× for a big one
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Your turn: one cached attention step

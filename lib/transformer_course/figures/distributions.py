@@ -18,7 +18,7 @@ import torch
 
 from .. import _validate
 from . import _args, themes
-from .base import VALUE_TEXT, figure, hover_labels, ticks
+from .base import LEGEND_ROW_PX, TITLE_ROOM, VALUE_TEXT, figure, head_legend, hover_labels, ticks
 from .palette import (
     CHOSEN_COLOUR,
     DISTRACTOR_COLOUR,
@@ -37,10 +37,14 @@ def pointer_figure(
     distractor: int | Sequence[int] | None = None,
     source: int | None = None,
     title: str = 'Attention from "it"',
+    mark_words: bool = False,
 ) -> go.Figure:
     """weights (L,): one attention row as bars over the words; the referent in green,
     the distractor in orange, the attending word (``source``) outlined. ``referent`` and
-    ``distractor`` are a position or several (every mention of a noun named twice)."""
+    ``distractor`` are a position or several (every mention of a noun named twice).
+    ``mark_words``: the words along the axis take the same roles, in bold: the referent's
+    and the distractor's in their bars' colours, the source's underlined; so they are found
+    where their bars are 0 (a trained head's distractor) or a hairline (the source)."""
     # Refused: NaN (a row that may attend to nothing), negative weights, and weights above 1 or
     # summing to more than 1 (scores, not weights: bars off the top of the fixed 0–1.12 axis).
     weights = _args.probabilities(
@@ -60,6 +64,7 @@ def pointer_figure(
             "in both"
         )
     source = None if source is None else _args.position("source", source, len(tokens))
+    _validate.boolean("mark_words", mark_words)
     colours = [
         REFERENT_COLOUR if i in referents else DISTRACTOR_COLOUR if i in distractors else OTHER_COLOUR
         for i in range(len(tokens))
@@ -72,8 +77,25 @@ def pointer_figure(
         hide_below=0.005,
         title=title,
         y_title="attention weight",
-        xaxis=dict(FITTED_TICKS),
+        xaxis=dict(FITTED_TICKS, **(_marked_words(tokens, colours, source) if mark_words else {})),
     )
+
+
+def _marked_words(tokens: list[str], colours: list[str], source: int | None) -> dict:
+    """The axis's words (``ticks``), the referent's and the distractor's in bold in their bars'
+    colours, the source's bold and underlined; the others as they are. Nothing marked where
+    there are too many words to label each (``ticks`` leaves them to plotly)."""
+    spec = ticks(tokens, len(tokens))
+    if "ticktext" not in spec:
+        return spec
+    text = []
+    for i, word in enumerate(spec["ticktext"]):  # escaped already: a word "<b>" stays as typed
+        if colours[i] in (REFERENT_COLOUR, DISTRACTOR_COLOUR):
+            word = f'<span style="color:{colours[i]}"><b>{word}</b></span>'
+        elif i == source:
+            word = f"<b><u>{word}</u></b>"
+        text.append(word)
+    return dict(spec, ticktext=text)
 
 
 # Words under bars stand upright where they fit and slant only where they would run together:
@@ -151,7 +173,7 @@ def _distribution_figure(
         height=320,
         uniformtext=VALUE_TEXT,  # 31 bars on a slide: values that do not fit are hidden, not shrunk
         yaxis=dict(range=[0, 1.12], title=dict(text=y_title)),
-        xaxis=dict(xaxis, **ticks(words, len(words))),
+        xaxis=dict(ticks(words, len(words)), **xaxis),  # the caller's own words (marked) first
     )
 
 
@@ -210,10 +232,10 @@ def likeliest_tokens_figure(
     )
     # A value under 0.005 would read "0.00": left out, so that a row of them does not run together.
     labels = [f"{float(probs[i]):.2f}" if float(probs[i]) >= 0.005 else "" for i in shown]
-    key = [] if chosen is None else [CHOSEN_KEY]
+    key = [] if chosen is None else [dict(CHOSEN_KEY, yshift=0)]
     if true_probs is None:
         bars.update(text=labels, textposition="outside", cliponaxis=False)
-        return _likeliest_layout([bars], words, title, False, key)
+        return _likeliest_layout([bars], words, title, key)
     truth = true_probs.detach().float().cpu()[shown]  # (top,)
     ink = themes.theme().ink
     marks = dict(
@@ -246,7 +268,7 @@ def likeliest_tokens_figure(
         showlegend=False,
         hoverinfo="skip",
     )
-    return _likeliest_layout([bars, marks, values], words, title, True, key)
+    return _likeliest_layout([bars, marks, values], words, title, key)
 
 
 def _probabilities(name: str, x: object, most: int = _args.MAX_VALUES) -> torch.Tensor:
@@ -258,15 +280,11 @@ def _probabilities(name: str, x: object, most: int = _args.MAX_VALUES) -> torch.
     )
 
 
-# The top margin's room for the legend's two rows (16 px text on a slide, and their spacing).
-LIKELIEST_LEGEND = 50
-
-# What the chosen token's colour means, at the right above the plot: level with the legend's
-# first row, "model", where there is a legend (level with its last, the long "the stories' own
-# probability" ran into it on a slide). The legend's one bar entry, "model", has the blue of the
-# other bars (NEUTRAL_SWATCH), and the explorer's one tall bar, in vermillion, stood under a
-# legend that named only blue. A note, not a legend entry: an entry needs a trace of its own,
-# and the figure's traces are its bars, its marks and its values.
+# What the chosen token's colour means, at the right above the plot (where there is a legend,
+# inside the plot's top right corner: ``_likeliest_layout``). The legend's one bar entry,
+# "model", has the blue of the other bars (NEUTRAL_SWATCH), and the explorer's one tall bar, in
+# vermillion, stood under a legend that named only blue. A note, not a legend entry: an entry
+# needs a trace of its own, and the figure's traces are its bars, its marks and its values.
 CHOSEN_KEY = dict(
     text=f'<span style="color:{CHOSEN_COLOUR}">■</span> chosen',
     xref="paper",
@@ -278,26 +296,50 @@ CHOSEN_KEY = dict(
     showarrow=False,
 )
 
+# The y axis's top with a legend, where a value is written 0.03 above the higher of the bar
+# and the mark: a full bar's "1.00" ran 2 px past the plot's top on the story explorer's slide,
+# whose legend wraps onto two rows (a plot 130 px tall; 0.12 of 1.15 left it 16 px).
+LEGEND_TOP = 1.2
+# The y axis's labels: probabilities, none above 1 (up to 1.2 plotly labelled 1.2 on a slide).
+PROBABILITY_TICKS = dict(tickmode="array", tickvals=[0, 0.5, 1])
 
-def _likeliest_layout(
-    traces: list[dict], words: list[str], title: str, legend: bool, key: list[dict]
-) -> go.Figure:
-    """The bar chart's layout; ``legend``: the model's and the stories' entries above the plot;
-    ``key``: the chosen colour's note (CHOSEN_KEY), or none."""
+# The figure's height with a legend: room for two rows of names under the title, which the
+# names wrap onto where the figure is narrow (the story explorer's, about 400 px on a slide);
+# plotly sets aside above the plot the rows they take, one where the figure is wide.
+LIKELIEST_HEIGHT = 320 + 2 * LEGEND_ROW_PX
+
+
+def _likeliest_layout(traces: list[dict], words: list[str], title: str, key: list[dict]) -> go.Figure:
+    """The bar chart's layout: a legend of the bars' and the marks' names in a row under the
+    title where there are marks (the stories' own probabilities); ``key``: the chosen colour's
+    note (CHOSEN_KEY) at the right, level with the legend's row, or none."""
+    legend = len(traces) > 1
+    height = LIKELIEST_HEIGHT if legend else 320
+    # With a legend, the note inside the plot, in its top right corner: the bars stand likeliest
+    # first, so those under it are the least likely (half the height at most, past the first),
+    # and their values sit low. Level with the legend's row, at its right, it ran into the row's
+    # second entry where a narrow figure (the story explorer's on a slide) wrapped it.
+    if legend:
+        key = [dict(k, y=1, yanchor="top") for k in key]
+    # One row under the title, from the left: one entry a row, the two rows and the note took
+    # 100 px of a slide's 220 px figure (chapter 09's "One step, up close"), leaving the bars
+    # 90. Anchored to the figure (head_legend), its rows are set aside above the plot where a
+    # figure too narrow for one row wraps it. Inside the plot, top right, a legend covered the
+    # value of a tall bar there.
+    placed = dict(x=0, xanchor="left", bgcolor=TRANSPARENT)
     return figure(
         traces,
         title=title,
         title_at_top=True,
-        annotations=[dict(k, yshift=LIKELIEST_LEGEND // 2 if legend else 0) for k in key],
-        height=320 + (LIKELIEST_LEGEND if legend else 0),
+        annotations=key,
+        height=height,
         showlegend=legend,
-        # Between the title and the plot, one entry a row, over no bar: inside the plot, top
-        # right, it covered the value of a tall bar there; in a row, it ran into the title as
-        # soon as the figure was narrow (a slide).
-        legend=dict(x=0, xanchor="left", y=1.02, yanchor="bottom", orientation="v", bgcolor=TRANSPARENT),
-        margin=dict(l=10, r=10, t=50 + (LIKELIEST_LEGEND if legend else 0), b=10),
+        legend=head_legend(height, **placed) if legend else None,
+        margin=dict(l=10, r=10, t=TITLE_ROOM if legend else 50, b=10),
         barmode="overlay",  # the bar that writes a value lies over the model's bar, not beside it
         uniformtext=VALUE_TEXT,
-        yaxis=dict(range=[0, 1.15], title=dict(text="probability")),
+        yaxis=dict(
+            range=[0, LEGEND_TOP if legend else 1.15], title=dict(text="probability"), **PROBABILITY_TICKS
+        ),
         xaxis=dict(title=dict(text="next token"), **FITTED_TICKS, **ticks(words, len(words))),
     )

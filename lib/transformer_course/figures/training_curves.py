@@ -7,6 +7,7 @@ something with a colour of its own (``LOSS_COLOUR``, ``VALIDATION_COLOUR``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -41,12 +42,15 @@ def loss_curve_figure(
     floor: float | None = None,
     floor_label: str = "floor",
     validation: Sequence[tuple[int, float]] | None = None,
+    zoom: bool = False,
 ) -> go.Figure:
     """Loss per step (faint) and its running mean (bold); ``total_steps`` fixes the x range.
 
     ``floor``: the lowest loss any model can reach (e.g. a story generator's entropy per
     token), drawn as a dotted horizontal line labelled ``floor_label``; ``validation``:
     (step, loss) points measured on held-out data, drawn as markers.
+    ``zoom``: the y axis on the end of the approach (``zoomed_range``), from just below the
+    floor (or the lowest running mean) up, rather than from 0 to the first steps' losses.
     Redrawn after every few steps while a model trains, so it is kept cheap: one build.
     """
     x, curves = _loss_curves(steps, losses, smoothed)
@@ -57,6 +61,7 @@ def loss_curve_figure(
         _validate.finite_number("floor", floor, above=0 if log_y else None)
         _validate.text("floor_label", floor_label)
     points = _validation_points(validation)
+    _validate.boolean("zoom", zoom)
     y_axis = dict(
         title=dict(text="loss" + (" (log scale)" if log_y else "")), type="log" if log_y else "linear"
     )
@@ -65,6 +70,16 @@ def loss_curve_figure(
         y_axis.update(log_ticks(drawn + ([floor] if floor is not None else [])))
     else:
         y_axis["rangemode"] = "tozero"
+    if zoom:
+        low, high = zoomed_range(curves[-1][1], points[:, 1].tolist(), floor)
+        y_axis.pop("rangemode", None)
+        if log_y:  # plotly's log axis range is in decades, and its ticks those of the view
+            low = max(low, high * 1e-3)
+            for key in ("tickmode", "tickvals", "ticktext"):
+                y_axis.pop(key, None)
+            y_axis.update(log_ticks([low, high]))
+            low, high = math.log10(low), math.log10(high)
+        y_axis["range"] = [low, high]
     traces = [
         dict(
             type="scatter",
@@ -110,6 +125,32 @@ def loss_curve_figure(
         yaxis=y_axis,
         **extra,
     )
+
+
+# The zoomed view (``loss_curve_figure``'s ``zoom``): at least this many nats above the floor,
+# and the latest running mean with a quarter of its distance to the floor to spare. On a 0–7
+# axis chapter 09's running mean, held-out markers and floor merged into one line at 0.46
+# from step 150 on; from 0.41 to 0.96 the last 1,800 steps come down onto the floor in view.
+ZOOM_ABOVE, ZOOM_HEADROOM = 0.5, 1.25
+# Below the floor: this share of the view, so that the dotted line stands clear of the x axis.
+ZOOM_BELOW = 0.1
+
+
+def zoomed_range(
+    curve: Sequence[float], held_out: Sequence[float], floor: float | None
+) -> tuple[float, float]:
+    """[low, high] of a view on the end of a loss curve: ``curve`` the running mean (or each
+    step's loss) so far, ``held_out`` the held-out losses, ``floor`` the best loss possible
+    (None: the lowest of them stands in for it)."""
+    line = [float(v) for v in curve if math.isfinite(float(v))]
+    seen = line + [float(v) for v in held_out if math.isfinite(float(v))]
+    base = floor if floor is not None else min(seen, default=0.0)
+    last = line[-1] if line else base
+    high = base + max(ZOOM_ABOVE, ZOOM_HEADROOM * (last - base))
+    low = base - ZOOM_BELOW * (high - base)
+    if seen and min(seen) < low:  # a held-out loss below the floor (a sample of stories) stays in view
+        low = min(seen) - ZOOM_BELOW * (high - min(seen))
+    return max(low, 0.0), high
 
 
 # Pixels between the floor's label and the plot's right end: the last held-out marker (8 px)
@@ -355,9 +396,16 @@ def progress_curves_figure(
     title: str = "",
     y_title: str = "",
     percent: bool = True,
+    by_checkpoint: bool = False,
 ) -> go.Figure:
     """Several metrics measured at the same ``steps`` (e.g. one per attention head), one line
-    each, with the ``current`` step marked; ``percent`` shows fractions as 0-100."""
+    each, with the ``current`` step marked; ``percent`` shows fractions as 0-100.
+
+    ``by_checkpoint``: the steps evenly spaced along the axis, each labelled with its number,
+    for checkpoints taken more often early on (0, 100, 200, 400 … 2000: on a step axis the
+    first three took its leftmost tenth, where the heads form); there each line is drawn a
+    little to the side of the checkpoint (``CHECKPOINT_SPREAD``), so lines that share a value
+    (five at 100 %) show their markers side by side. Hover says the step as measured."""
     if not isinstance(series, Mapping) or not series:
         raise ValueError("series must be a non-empty dict: name → one value per step")
     for name in series:  # the legend's names: 1 or "" left a line nobody could name
@@ -366,21 +414,33 @@ def progress_curves_figure(
                 f"series must be named by words (the legend's entries), got the name {name!r:.60}"
             )
     steps = _progress_args(steps, {f"series[{k!r}]": v for k, v in series.items()}, current, percent, y_title)
+    _validate.boolean("by_checkpoint", by_checkpoint)
     series = {name: _args.as_numbers(values).tolist() for name, values in series.items()}
     scale = 100.0 if percent else 1.0
     height = _progress_height(legend_rows(series))
     n = len(series)
+    x_axis = dict(title=dict(text="training step"))
+    if by_checkpoint:
+        x_axis = dict(
+            title=dict(text="training step (at each checkpoint)"),
+            tickmode="array",
+            tickvals=list(range(len(steps))),
+            ticktext=[f"{s:g}" for s in steps],
+            range=[-0.5, len(steps) - 0.5],
+        )
+        current = None if current is None else _checkpoint_position(steps, current)
     return figure(
         dashed_lines(
             [
                 dict(
                     type="scatter",
-                    x=list(steps),
+                    x=_line_x(steps, k, n, by_checkpoint),
                     y=[float(v) * scale for v in values],
                     mode="lines+markers",
                     **nested_stroke(k, n),
                     name=name,
-                    hovertemplate=f"{name}<br>step %{{x}}: {_hover_value(percent)}<extra></extra>",
+                    customdata=list(steps),
+                    hovertemplate=f"{name}<br>step %{{customdata:g}}: {_hover_value(percent)}<extra></extra>",
                 )
                 for k, (name, values) in enumerate(series.items())
             ]
@@ -393,6 +453,31 @@ def progress_curves_figure(
         legend=head_legend(height),
         margin=dict(l=10, r=10, t=TITLE_ROOM, b=10),
         shapes=[] if current is None else [vline(current)],
-        xaxis=dict(title=dict(text="training step")),
+        xaxis=x_axis,
         yaxis=dict(title=dict(text=y_title), range=[0, 105] if percent else None),
     )
+
+
+# On an axis by checkpoint, the lines' sideways offsets span this much of a checkpoint's slot
+# (1): six lines at 100 % stood on one point, each marker a thin rim around the next, their
+# colours hard to tell apart; side by side, each shows. A slot is 130 px wide on a slide
+# (eight checkpoints), so six markers of 6-21 px sit about 9 px apart, centre to centre.
+CHECKPOINT_SPREAD = 0.36
+
+
+def _line_x(steps: list, k: int, n: int, by_checkpoint: bool) -> list[float]:
+    """The x of the ``k``-th of ``n`` lines: the steps, or each checkpoint's position (0, 1, …)
+    shifted by the line's share of ``CHECKPOINT_SPREAD`` (the middle line on the checkpoint)."""
+    if not by_checkpoint:
+        return list(steps)
+    shift = 0.0 if n == 1 else CHECKPOINT_SPREAD * (k / (n - 1) - 0.5)
+    return [i + shift for i in range(len(steps))]
+
+
+def _checkpoint_position(steps: list, step: float) -> float:
+    """Where ``step`` (within the steps) falls on an axis by checkpoint: its checkpoint's
+    position, or between two, in proportion."""
+    i = int(np.searchsorted(steps, step, side="right")) - 1  # the last checkpoint at or before it
+    if i >= len(steps) - 1 or steps[i] == step:
+        return float(i)
+    return i + (step - steps[i]) / (steps[i + 1] - steps[i])

@@ -22,7 +22,9 @@ class LiveLossCurve(Explorer):
 
     Pass ``update`` as the ``callback`` of ``training.train``: every call redraws the
     curve from the ``History``. Controls: the running-mean window and a log scale.
-    Chapter 09 adds ``floor`` (the best loss possible, a dotted line) and the held-out
+    Chapter 09 adds ``floor`` (the best loss possible, a dotted line), with it a "zoom to
+    floor" control (the y axis on the last stretch above the floor: from 0 to 7 the running
+    mean, the held-out markers and the floor were one line from step 150 on), and the held-out
     losses the callback records in ``history.evals[validation]`` (markers).
     State for tests: ``history``.
     """
@@ -46,15 +48,15 @@ class LiveLossCurve(Explorer):
         self.floor, self.floor_label = floor, _validate.text("floor_label", floor_label)
         # the key of history.evals whose losses are drawn as markers
         self.validation = _validate.text("validation", validation)
-        super().__init__(
-            controls={
-                "smoothing": int_slider(
-                    "smoothing", smoothing, 1, 100, description="mean over", continuous_update=False
-                ),
-                "log": checkbox("log", False, description="log scale"),
-            },
-            views={"loss": "figure"},
-        )
+        controls = {
+            "smoothing": int_slider(
+                "smoothing", smoothing, 1, 100, description="mean over", continuous_update=False
+            ),
+            "log": checkbox("log", False, description="log scale"),
+        }
+        if floor is not None:  # the approach to the floor, which a 0-7 axis flattens into one line
+            controls["zoom"] = checkbox("zoom", False, description="zoom to floor")
+        super().__init__(controls=controls, views={"loss": "figure"})
 
     def update(self, history) -> None:
         """Redraw from ``history`` (a ``training.History``); the training callback."""
@@ -73,6 +75,7 @@ class LiveLossCurve(Explorer):
             raise InputError(problem)
         log = self.value("log")
         floor = self._floor(log)
+        zoom = "zoom" in self.controls and self.value("zoom")
         if h is None or not len(h):
             fig = figures.loss_curve_figure(
                 [],
@@ -82,6 +85,7 @@ class LiveLossCurve(Explorer):
                 log_y=log,
                 floor=floor,
                 floor_label=self.floor_label,
+                zoom=zoom,
             )
             self.note("Waiting for the first training steps…")
             return {"loss": fig}
@@ -108,6 +112,7 @@ class LiveLossCurve(Explorer):
                 floor=floor,
                 floor_label=self.floor_label,
                 validation=h.evals.get(self.validation),
+                zoom=zoom,
             )
         }
 
