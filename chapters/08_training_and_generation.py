@@ -475,8 +475,12 @@ figures.progress_curves_figure(
 with torch.no_grad():
     pointer(ids.unsqueeze(0), torch.tensor([8]), need_weights=True)
 encoder_heads = pointer.encoder_attention()[0][0]                     # (heads, 11, 11)
-figures.head_grid_figure(encoder_heads, sentence, columns=2, marks={job_head: "predicate"},
-                         title="The trained encoder, head by head (look at the row of \"it\")")
+grid = figures.head_grid_figure(encoder_heads, sentence, columns=2, marks={job_head: "predicate"},
+                                title="The trained encoder, head by head (look at the row of \"it\")")
+for left in (0, len(sentence) + 1):                                # the row of "it" in each head's panel
+    grid.add_shape(type="rect", x0=left - 0.5, x1=left + len(sentence) - 0.5, y0=7.5, y1=8.5,
+                   line=dict(color=figures.CHOSEN_COLOUR, width=3))
+grid
 
 # %% slideshow={"slide_type": "subslide"}
 after = resolve(pointer, ids, 8)
@@ -507,7 +511,7 @@ figures.pointer_figure(after, sentence, referent=1, distractor=6, source=8,
 # - **Encoder layer 0**: the encoder's self-attention (its only layer, counted from 0
 #   like the heads), head by head. Look at the row of "it": in one head it moves onto
 #   the predicate, the words that decide.
-# - **Share on the words after "it"**: that movement, per head, over the training steps
+# - **On the words after "it"**: that movement, per head, over the training steps
 #   (the line marks the step shown).
 # - **Held-out: referent wins**: the share of unseen sentences resolved correctly.
 #
@@ -822,11 +826,11 @@ for name, m in contestants.items():
 
 # %% slideshow={"slide_type": "subslide"}
 print(f"5 models × 80 steps in {time.perf_counter() - began:.1f} s\n")
-print(f"{'':34} {'params':>7} {'loss < 0.5':>10} {'final loss':>10} {'held-out':>8}  "
-      "largest cross weight (before → after)")
+print(f"{'':32} {'params':>7} {'loss < 0.5':>10} {'final loss':>10} {'held-out':>8}  "
+      "cross max: before → after")
 for name, r in results.items():
     when = f"step {r['under_half']}" if r["under_half"] else "not yet"
-    print(f"{name:34} {r['weights']:>7,} {when:>10} {r['final']:>10.3f} "
+    print(f"{name:32} {r['weights']:>7,} {when:>10} {r['final']:>10.3f} "
           f"{r['accuracy']:>8.1%}  {r['sharpness'][0]:.2f} → {r['sharpness'][1]:.2f}")
 
 # %% slideshow={"slide_type": "subslide"}

@@ -569,6 +569,12 @@ async function render({ model, el }) {
     const start = performance.now();
     const spec = themed(text, themes, div);
     const mode = pageMode();
+    // As wide as the view is now. Left to plotly, the width was measured at the first drawing
+    // and kept by later ones (react does not measure again): after Playwright's screenshots
+    // of explorers taller than the window, a slide kept the page's 1100 px figures in 555 px
+    // views (review 51 H1: chapter 08's attention history clipped by 545 px).
+    const own = el.clientWidth;
+    if (own > 0 && spec.layout.width == null) spec.layout.width = own;
     // Found for this very screen and width: a resize or leaving the deck measures again.
     const found = textless?.mode === mode && textless.width === el.clientWidth;
     const drop = isPresenting() && found ? textless : null;
@@ -660,7 +666,13 @@ async function render({ model, el }) {
   observer.observe(el);
   // A change of JupyterLab's theme, of presenting, or of the screen while presenting,
   // redraws the figure (only if it was drawn for another).
-  const repaint = () => { if (div.dataset.tcMode && div.dataset.tcMode !== pageMode()) update(); };
+  // Drawn for this mode at another width (a deck started, a window resized, while no width
+  // change reached the ResizeObserver): drawn again, at the view's width.
+  const staleWidth = () => el.clientWidth > 0 && !!div._fullLayout
+    && Math.abs(div._fullLayout.width - el.clientWidth) > 1;
+  const repaint = () => {
+    if (div.dataset.tcMode && (div.dataset.tcMode !== pageMode() || staleWidth())) update();
+  };
   views.add(repaint);
   // The cells on screen changed (another slide, a fragment shown): drawn again where this figure
   // is on screen and its height on the slide is no longer the one it was drawn at.
@@ -668,7 +680,7 @@ async function render({ model, el }) {
     if (!isPresenting() || !div.dataset.tcDeckHeight || div.dataset.tcMode !== pageMode()) return;
     if (!div.closest(".jp-Notebook-cell")?.classList.contains(ONSCREEN)) return;
     const height = deckTarget(div, Number(div.dataset.tcAskedHeight));
-    if (String(height) !== div.dataset.tcDeckHeight) update();
+    if (String(height) !== div.dataset.tcDeckHeight || staleWidth()) update();
   };
   refits.add(refit);
   watchPage();

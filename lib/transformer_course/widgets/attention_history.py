@@ -17,6 +17,11 @@ from .kit import Explorer, SelectionSlider, quote, shown_word, token_labels
 
 SNAPSHOT_KEYS = ("pointer", "encoder", "wins", "predicate")  # what pointer.snapshot keeps
 ENCODER_HEIGHT = 460  # px at least: the history's heads, as tall as both rows of figures on a slide
+# The pointer head's axis reaches this far above its 0–1 bars. On a slide the chart shares a
+# row with the two curves and its plot is about 105 px tall: at pointer_figure's 1.12 the value
+# of a full bar ("1.00", 16 px) was drawn 7 px past the plot's top (review 51 H2); at 1.35 it
+# has about 27 px above the bar.
+POINTER_TOP = 1.35
 
 
 def _opening(words: list[str], n: int, limit: int = 48) -> str:
@@ -119,10 +124,12 @@ class AttentionHistoryExplorer(Explorer):
         encoder = snap["encoder"][i, :, :n, :n]  # (h, n, n)
         steps = list(self.snapshots)
         heads = range(encoder.shape[0])
+        pointer = figures.pointer_figure(
+            weights, tokens, referent=ref, distractor=other, source=it, title=f"Pointer head, step {step}"
+        )
+        pointer.update_yaxes(range=[0, POINTER_TOP], tickvals=[0, 0.5, 1])  # no tick at the headroom
         return {
-            "pointer": figures.pointer_figure(
-                weights, tokens, referent=ref, distractor=other, source=it, title=f"Pointer head, step {step}"
-            ),
+            "pointer": pointer,
             "encoder": figures.head_grid_figure(
                 encoder,
                 tokens,
@@ -135,7 +142,7 @@ class AttentionHistoryExplorer(Explorer):
                 steps,
                 {f"head {h}": [float(self.snapshots[s]["predicate"][h]) for s in steps] for h in heads},
                 current=step,
-                title='Share on the words after "it"',  # short: a quarter of a slide wide
+                title='On the words after "it"',  # short: a quarter of a slide wide, at 16 px
                 y_title="% of the row's weight",
             ),
             "wins": figures.progress_curve_figure(

@@ -50,6 +50,15 @@ def no_symbol_note(chosen: list[str]) -> str:
     )
 
 
+def same_as_greedy_note(temperature: float, seed: int) -> str:
+    """Why a sampled answer looks like the greedy one: it is the greedy one, token for token."""
+    return (
+        f"This sample (seed {seed}) is the greedy answer, token for token: at temperature "
+        f"{temperature:g} the model is so sure of each token that the draw took the likeliest every "
+        "time. Raise the temperature (or try other seeds) to see sampling write something else."
+    )
+
+
 class GenerationExplorer(Explorer):
     """Chapter 08. Watch a trained encoder-decoder write its answer one token at a time.
 
@@ -150,16 +159,24 @@ class GenerationExplorer(Explorer):
         top_k = self.value("top_k") or None
         device = next(self.model.parameters()).device
         with evaluating(self.model):
-            gen = generation.generate(
-                generation.seq2seq_logits_fn(self.model, src.unsqueeze(0).to(device)),
-                torch.tensor([vocab.bos_id], device=device),
-                max_new_tokens=self.max_new_tokens,
-                strategy=self.value("strategy"),
-                temperature=self.value("temperature"),
-                top_k=top_k,
-                eos_id=vocab.eos_id,
-                seed=self.value("seed"),
-            )
+            logits_fn = generation.seq2seq_logits_fn(self.model, src.unsqueeze(0).to(device))
+
+            def write(strategy: str) -> generation.Generation:
+                return generation.generate(
+                    logits_fn,
+                    torch.tensor([vocab.bos_id], device=device),
+                    max_new_tokens=self.max_new_tokens,
+                    strategy=strategy,
+                    temperature=self.value("temperature"),
+                    top_k=top_k,
+                    eos_id=vocab.eos_id,
+                    seed=self.value("seed"),
+                )
+
+            gen = write(self.value("strategy"))
+            # A draw that came out as the greedy answer looks, in front of a class, like a dead
+            # toggle (review 51: "sample" at T = 1 changed nothing visible): the note says why.
+            greedy = write("greedy") if self._draws() else None
         self.generation = gen
         chosen = [s.chosen for s in gen.steps]
         k = self.fit_slider("step", len(gen.steps))
@@ -171,6 +188,8 @@ class GenerationExplorer(Explorer):
         else:  # "(nothing)" alone read like a fault of the explorer
             self.note(f"Output: nothing ({verdict}). {no_symbol_note(vocab.tokens(chosen))} {steps}")
         self._note_knobs_that_do_nothing(gen)
+        if greedy is not None and gen.ids.tolist() == greedy.ids.tolist() and not one_token_left(gen):
+            self.note(same_as_greedy_note(self.value("temperature"), self.value("seed")), key="as-greedy")
         labels = [f"{i + 1}: {vocab.itos[c]}" for i, c in enumerate(chosen)]
         step = gen.steps[k - 1]
         prefix = step.prefix.tolist()
@@ -183,6 +202,12 @@ class GenerationExplorer(Explorer):
                 step.probs, vocab.itos, chosen=step.chosen, title=f"Step {k} after {so_far}"
             ),
         }
+
+    def _draws(self) -> bool:
+        """Whether this render draws at random: sampling, at a temperature above 0, top-k not 1."""
+        return (
+            self.value("strategy") == "sample" and self.value("temperature") > 0 and self.value("top_k") != 1
+        )
 
     def _note_knobs_that_do_nothing(self, gen: generation.Generation) -> None:
         """Say which controls cannot change the answer when nothing is drawn at random."""

@@ -36,6 +36,21 @@ EXAMPLE = "lily and tom were in the park ."  # what an empty prompt box is told 
 PROMPT = "lily and tom were in the park . tom bought a pizza . the pizza came out of the oven and"
 
 
+# Plotly keeps the words under bars upright while their boxes do not overlap (autotickangles):
+# words that touch count as fitting, and "clapped played" read as one in the lab's third of a page
+# (review 51 M5). A no-break space each side makes each word's box the wider by a space: words
+# with less than two spaces between them slant, as they do on a slide.
+WORD_ROOM = "\u00a0"
+
+
+def spaced_words(fig):
+    """``fig`` with a no-break space either side of each word under its bars (``WORD_ROOM``)."""
+    text = fig.layout.xaxis.ticktext
+    if text:
+        fig.update_xaxes(ticktext=[f"{WORD_ROOM}{t}{WORD_ROOM}" for t in text])
+    return fig
+
+
 class StoryExplorer(Explorer):
     """Chapter 09. Type the start of a story; the model writes on.
 
@@ -161,15 +176,17 @@ class StoryExplorer(Explorer):
         self._note_knobs_that_do_nothing(gen)
         return {
             "story": self._story_html(shown, len(prompt), len(step.prefix)),
-            "distribution": figures.likeliest_tokens_figure(
-                step.probs,
-                self.vocab.itos,
-                chosen=step.chosen,
-                true_probs=self._true_probs(words[: len(step.prefix)]),
-                title=f"Token {k}: the likeliest next tokens",
-                top=8,  # readable in half a slide's width; the rest hold next to nothing
-                # what the token was drawn from (the info line says how the knobs shaped it)
-                name="model, reshaped" if self._knobs_text() else "model",
+            "distribution": spaced_words(
+                figures.likeliest_tokens_figure(
+                    step.probs,
+                    self.vocab.itos,
+                    chosen=step.chosen,
+                    true_probs=self._true_probs(words[: len(step.prefix)]),
+                    title=f"Token {k}: the likeliest next tokens",
+                    top=8,  # readable in half a slide's width; the rest hold next to nothing
+                    # what the token was drawn from (the info line says how the knobs shaped it)
+                    name="model, reshaped" if self._knobs_text() else "model",
+                )
             ),
             "attention": self._attention_figure(gen.ids, words, len(step.prefix) - 1, chosen),
         }
