@@ -14,6 +14,7 @@ from ..embeddings import similarity_matrix
 from . import asked_for
 from .built_ins import note_built_ins
 from .embeddings_more import MORE_MISTAKES, ROUND_45B, einsum_over_rsqrt_norms
+from .embeddings_round51 import ROUND_51
 from .embeddings_slips import SLIPS
 from .harness import Exercise, Mistake, Result, check_function
 from .stale import learner_check
@@ -336,6 +337,7 @@ MISTAKES += (
 MISTAKES += MORE_MISTAKES  # met in round 41's read: embeddings_more
 MISTAKES += SLIPS  # met in the round-43a battery: embeddings_slips
 MISTAKES += ROUND_45B  # a scale shared by every row, or cosines rescaled: embeddings_more
+MISTAKES += ROUND_51  # the example's 4 tokens or 3 features hard-coded: embeddings_round51
 
 
 @learner_check

@@ -70,6 +70,17 @@ LEARNER_ERRORS = (Exception, SystemExit)
 
 
 @contextlib.contextmanager
+def defaults_kept():
+    """torch's default dtype and grad mode kept: a learner's set_default_dtype ends with its call."""
+    dtype, grad = torch.get_default_dtype(), torch.is_grad_enabled()
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(dtype)
+        torch.set_grad_enabled(grad)
+
+
+@contextlib.contextmanager
 def distributions_validated():
     """torch.distributions check their arguments, as they do by default, while a check runs.
     Once torch.compile has compiled anything, the whole process has that check off (dynamo turns
@@ -116,6 +127,11 @@ def check_function(
     if not callable(learner_fn):
         raise ValueError(f"learner_fn must be a function, got {type(learner_fn).__name__}")
     run = _Run(learner_fn, reference_fn, name, tuple(mistakes), atol, seed, parts, inputs, lost_axes)
+    with defaults_kept():  # the learner's torch.set_default_dtype does not outlive the check
+        return _checked(run, cases, learner_fn, reference_fn, needs_grad, updates_in_place, seed)
+
+
+def _checked(run, cases, learner_fn, reference_fn, needs_grad, updates_in_place, seed) -> Result:
     with torch.random.fork_rng(devices=[]), distributions_validated():
         for number, case in enumerate(cases, start=1):
             failure = run.check(case, number)
@@ -132,7 +148,7 @@ def check_function(
     # .eval() shows (most cases hand over modules in eval mode).
     states = run.states + changed_in_training_mode(learner_fn, reference_fn, cases[0], seed)
     warning += side_effect_warning(states, also=bool(warning)) if states else ""
-    passed = f"{run.learner_name} matches the reference on {every_input(len(cases), f'{inputs}s')}."
+    passed = f"{run.learner_name} matches the reference on {every_input(len(cases), f'{run.inputs}s')}."
     return Result(PASSED, passed + warning, warning=warning)
 
 
@@ -162,7 +178,7 @@ class _Run:
         torch.default_generator.manual_seed(self.seed)  # the CPU generator: forked and restored
         given = fresh(case)
         if fn is self.learner_fn:
-            with time_limit(LIMIT_S):
+            with defaults_kept(), time_limit(LIMIT_S):
                 got = fn(*given)
         else:
             got = fn(*given)

@@ -34,6 +34,7 @@ from .masks_reference import (
     reference,
     using_mask,
 )
+from .masks_round51 import FIRST, LAST, nan_zeroed
 from .masks_slips import SLIPS
 from .stale import learner_check
 
@@ -174,8 +175,11 @@ MISTAKES = (
     ),
     Mistake(
         name="masks combined with OR",
-        hint="You combined the masks with OR: a key is then visible if EITHER mask allows it, "
-        "so the future of real tokens leaks through. Combine with AND (&).",
+        # Blocked masks joined with & give the same weights (De Morgan): the hint names both.
+        hint="Your masks are combined the wrong way: a key is visible if EITHER mask allows it, so "
+        "the future of real tokens leaks through. Masks of what MAY be seen (tril(), ids != "
+        "pad_id) combine with AND (&); masks of what is BLOCKED (triu(diagonal=1), ids == pad_id) "
+        "combine with OR (|): a key is blocked if either blocks it.",
         compute=using_mask(lambda i, p: lower_triangle(i.shape[1]) | real_keys(i, p)),
         example=partial(by_hand, combine="or"),
     ),
@@ -226,7 +230,7 @@ MISTAKES = (
     ),
     Mistake(
         name="softmax over the queries",
-        hint="Softmax over the wrong axis: dim=1 of the (B, L, L) scores runs down the QUERIES. "
+        hint="Softmax over the wrong axis: dim=1 (dim=-2) of the (B, L, L) scores runs down the QUERIES. "
         "Each query's row of weights over the keys must sum to 1: dim=-1.",
         compute=partial(reference, dim=1),
         example=learner.normalises_the_columns,
@@ -271,7 +275,7 @@ MISTAKES = (
     Mistake(
         name="float mask",
         hint="A mask must be bool (True/False): masked_fill, ~ and torch.where take no other. "
-        "Yours holds 1.0 and 0.0: build it with dtype=torch.bool, or turn it into one, "
+        "Yours holds numbers (1 and 0): build it with dtype=torch.bool, or turn it into one, "
         "allowed.bool() or allowed == 0.",
         compute=None,
         error=r"only supports boolean masks|invert\) is only implemented on integer and Boolean"
@@ -285,13 +289,16 @@ MISTAKES = (
     *ROUND_45B,  # padding on both axes with its NaN rows zeroed (masks_more)
 )
 MISTAKES = INPUTS + MISTAKES  # round 44: a softmax by hand that overflows (masks_inputs)
+MISTAKES = FIRST + MISTAKES + LAST  # round 51: NaN from the mask itself, the mask transposed
 
 
 # The catalogue as the checker compares it: rows that may see nothing are left out everywhere,
-# and each mistake is recognised whether the blocked scores were filled with -inf or -1e9.
+# and each mistake is recognised whether the blocked scores were filled with -inf or -1e9, and
+# with its NaN set to 0 afterwards (round 51, masks_round51).
+_FILLED = MISTAKES + tuple(filter(None, map(filled_with_minus_1e9, MISTAKES)))
 _COMPARED = tuple(
     replace(m, compute=m.compute and ignoring_empty_rows(m.compute))
-    for m in MISTAKES + tuple(filter(None, map(filled_with_minus_1e9, MISTAKES)))
+    for m in _FILLED + tuple(filter(None, map(nan_zeroed, MISTAKES)))
 )
 
 

@@ -18,6 +18,7 @@ from .harness import Exercise, Mistake, Result, check_then_batch, randn
 from .softmax_inputs import warn_without_gradient
 from .softmax_more import MORE_MISTAKES, softmax_in_float64_by_dtype
 from .softmax_round49 import ROUND_49
+from .softmax_round51 import ROUND_51
 from .softmax_slips import SLIPS
 from .stale import learner_check
 from .wording import own_name
@@ -274,6 +275,7 @@ MISTAKES = (
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in softmax_more
 MISTAKES += SLIPS  # met in the round-43a battery: in softmax_slips
 MISTAKES += ROUND_49  # keepdim left out on the max and the sum: softmax_round49
+MISTAKES += ROUND_51  # the row max added, not subtracted: softmax_round51
 
 
 @learner_check

@@ -19,7 +19,7 @@ import inspect
 import re
 from collections.abc import Callable
 
-from .harness import ERROR, Result
+from .harness import ERROR, Result, defaults_kept
 
 
 def learner_check(check: Callable[[Callable], Result]) -> Callable[[Callable], Result]:
@@ -28,8 +28,9 @@ def learner_check(check: Callable[[Callable], Result]) -> Callable[[Callable], R
 
     @functools.wraps(check)
     def run(learner_fn: Callable) -> Result:
-        stale = stale_definition(learner_fn)
-        return stale if stale is not None else check(learner_fn)
+        with defaults_kept():  # every call of the learner's function, the notes' after the check too
+            stale = stale_definition(learner_fn)
+            return stale if stale is not None else check(learner_fn)
 
     return run
 
