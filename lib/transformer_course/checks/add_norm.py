@@ -21,6 +21,7 @@ from ..layers import AddNorm, FeedForward
 from . import add_norm_learners as learner
 from . import asked_for
 from .add_norm_more import MORE_MISTAKES, SLIPS_42
+from .add_norm_round51b import ROUND_51B
 from .add_norm_slips import MODE_SWITCHED, MORE
 from .built_ins import note_built_ins
 from .describe import same
@@ -347,6 +348,7 @@ ADD_NORM_MISTAKES = (
 ADD_NORM_MISTAKES = (MODE_SWITCHED, *ADD_NORM_MISTAKES, *MORE_MISTAKES)  # seventh audit's: add_norm_more
 ADD_NORM_MISTAKES += MORE  # the round-41 battery: in add_norm_slips
 ADD_NORM_MISTAKES += SLIPS_42  # round 42's battery: in add_norm_more
+ADD_NORM_MISTAKES += ROUND_51B  # dropout on the residual too: add_norm_round51b
 
 
 @learner_check

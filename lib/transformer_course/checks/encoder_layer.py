@@ -25,6 +25,7 @@ from .encoder_layer_more import MORE_MISTAKES, ROUND_45B
 from .encoder_layer_slips import MORE
 from .harness import Exercise, Mistake, Result, check_function
 from .layer_errors import float_mask, weights_taken
+from .layers_round51b import ENCODER as ROUND_51B
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution, other correct answers ---
@@ -328,6 +329,7 @@ MISTAKES += (
 MISTAKES += MORE_MISTAKES  # met in the eleventh audit: in encoder_layer_more
 MISTAKES += MORE  # met in the round-41 battery: in encoder_layer_slips
 MISTAKES += ROUND_45B  # the residual from the normalised x: encoder_layer_more
+MISTAKES += ROUND_51B  # the mask in the value's place: layers_round51b
 
 
 @learner_check

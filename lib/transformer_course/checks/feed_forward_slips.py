@@ -20,6 +20,13 @@ from .harness import Mistake, fresh
 RIGHT = "torch.relu(x @ w_1 + b_1) @ w_2 + b_2"
 
 
+def _uses_torch_bmm(x, w_1, b_1, w_2, b_2):
+    """Review R3's F10: W expanded to x's batch, for torch.bmm."""
+    batch = x.shape[0]
+    hidden = torch.relu(torch.bmm(x, w_1.expand(batch, *w_1.shape)) + b_1)
+    return torch.bmm(hidden, w_2.expand(batch, *w_2.shape)) + b_2
+
+
 def _ffn(x, w_1, b_1, w_2, b_2):
     return F.relu(x @ w_1 + b_1) @ w_2 + b_2
 
@@ -126,6 +133,15 @@ MORE = (
         compute=None,
         error=r"self must be a matrix",
         example=learner.uses_torch_mm,
+    ),
+    Mistake(  # round 51 (review R3, F10): torch.bmm, 3-D only, over W expanded to the batch
+        name="torch.bmm on an input that is not 3-D",
+        hint="torch.bmm multiplies batches of matrices, exactly 3-D, and x may be of any shape "
+        f"(..., d_model), a single (L, d_model) sentence too: use @ (torch.matmul), which "
+        f"broadcasts W over every leading axis, no expand needed: {RIGHT}.",
+        compute=None,
+        error=r"batch[12] must be a 3D tensor",
+        example=_uses_torch_bmm,
     ),
     Mistake(
         name="einsum subscripts the nn.Linear way",

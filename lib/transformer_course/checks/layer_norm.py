@@ -21,6 +21,7 @@ from .describe import same
 from .failure import reduced_away
 from .harness import Exercise, Mistake, Result, check_function, draws_at_random, randn
 from .layer_norm_more import MORE_MISTAKES, ROUND_45B
+from .layer_norm_round51b import ROUND_51B
 from .layer_norm_slips import FIRST, MORE
 from .stale import learner_check
 
@@ -320,6 +321,7 @@ MISTAKES = (
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in layer_norm_more
 MISTAKES = FIRST + MISTAKES + MORE  # the round-41 battery: FIRST before "no keepdim"
 MISTAKES += ROUND_45B  # batch norm, 1 + weight, the affine part first: layer_norm_more
+MISTAKES += ROUND_51B  # x - mean / std, ÷ weight, ÷ 16: layer_norm_round51b
 
 
 def _annotated(x, weight, bias, eps):

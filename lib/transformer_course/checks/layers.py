@@ -24,6 +24,7 @@ from .built_ins import note_built_ins
 from .harness import Exercise, Mistake, Result, check_function
 from .layer_errors import float_mask, weights_taken
 from .layers_more import MORE_MISTAKES
+from .layers_round51b import DECODER as ROUND_51B
 from .layers_slips import FIRST, MORE, ROUND_43B
 from .stale import learner_check
 
@@ -329,6 +330,7 @@ MISTAKES = (
 
 MISTAKES += MORE_MISTAKES  # met in the seventh audit: in layers_more
 MISTAKES = FIRST + MISTAKES + MORE + ROUND_43B  # the round-41 and 43b batteries: in layers_slips
+MISTAKES += ROUND_51B  # the mask in the value's place: layers_round51b
 
 
 @learner_check

@@ -115,8 +115,8 @@ MORE_MISTAKES = (
     Mistake(
         name="causal mask of the source's length",
         hint="Your causal mask does not fit the self-attention's scores (Lt, Lt): build it from "
-        "the target's own length, causal_mask(x.shape[1]), not the source's (memory needs no "
-        "causal mask at all).",
+        "the target's own length, causal_mask(x.shape[1]), not a fixed number (the notebook's "
+        "4 tokens) or the source's length (memory needs no causal mask at all).",
         compute=None,
         error=r"mask of shape \((\d+), \1\) does not broadcast to the scores' shape",
         example=_learner_masks_with_the_source_length,

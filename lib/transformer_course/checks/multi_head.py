@@ -20,6 +20,7 @@ from .multi_head_inputs import edge_cases
 from .multi_head_learners import by_hand
 from .multi_head_more import MORE_MISTAKES, W_O_BEFORE_THE_MERGE, heads_against_tokens
 from .multi_head_round51 import in_numbers
+from .multi_head_round51b import ROUND_51B
 from .stale import learner_check
 
 # --- The learner's side: the starter, a worked solution (more answers: multi_head_learners) ---
@@ -350,6 +351,7 @@ MISTAKES = (
         example=lambda x, w_q, w_k, w_v, w_o, num_heads: solution(x, w_q, w_k, w_v, w_o, 1),
     ),
 ) + MORE_MISTAKES  # and those met in later audits (dropout left on last), in multi_head_more
+MISTAKES += ROUND_51B  # round 51: two splits flat, x's slices through W's blocks, heads averaged
 
 
 @learner_check
