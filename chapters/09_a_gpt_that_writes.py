@@ -450,7 +450,7 @@ print("generator:", generator.next_token_probs(prefix))
 assert probs[vocab.stoi["cheesy"]] + probs[vocab.stoi["crispy"]] > 0.95
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The same step as a chart: the orange bar is the token it drew, and the short lines are the
+# The same step as a chart: the red-orange bar is the token it drew, and the short lines are the
 # generator's probabilities.
 
 # %% slideshow={"slide_type": "fragment"}

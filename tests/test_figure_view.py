@@ -72,6 +72,7 @@ def test_the_page_gets_the_dark_template_and_the_light_to_dark_colours():
         themes.LIGHT.muted: themes.DARK.muted,
         themes.LIGHT.blank: themes.DARK.blank,
         themes.LIGHT.faint: themes.DARK.faint,
+        themes.LIGHT.bold: themes.DARK.bold,
         **themes.dark_scale_colours(),
     }
     # Each light colour a figure draws is in its JSON as written, so the page can swap it.

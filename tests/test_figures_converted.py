@@ -88,7 +88,7 @@ def test_loss_curve_draws_the_steps_faint_and_the_mean_bold():
     assert (raw.name, mean.name) == ("each step", "running mean")
     assert list(raw.x) == [1, 2, 3] and list(mean.y) == [3.0, 2.5, 2.0]
     assert (raw.line.color, raw.line.width) == (palette.RAW_COLOUR, 1.5)
-    assert (mean.line.color, mean.line.width) == (palette.LOSS_COLOUR, 2.5)
+    assert (mean.line.color, mean.line.width) == (palette.MEAN_COLOUR, 2.5)  # the loss blue, opaque
     assert list(fig.layout.xaxis.range) == [0, 100] and fig.layout.xaxis.title.text == "training step"
     assert fig.layout.yaxis.type == "linear" and fig.layout.yaxis.rangemode == "tozero"
     assert fig.layout.yaxis.title.text == "loss"

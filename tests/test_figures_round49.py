@@ -141,10 +141,10 @@ def test_the_each_step_line_reads_on_the_light_and_the_dark_page():
     light = _contrast_over(themes.LIGHT.faint, themes.LIGHT.template.layout.paper_bgcolor)
     dark = _contrast_over(themes.DARK.faint, themes.DARK.template.layout.paper_bgcolor)
     assert light >= 2.0 and dark >= 2.6, (light, dark)
-    # still behind the running mean on both
+    # still behind the running mean on both (drawn in the theme's bold colour)
     for theme in (themes.LIGHT, themes.DARK):
         paper = theme.template.layout.paper_bgcolor
-        assert _contrast_over(theme.faint, paper) < _contrast_over(palette.LOSS_COLOUR, paper)
+        assert _contrast_over(theme.faint, paper) < _contrast_over(theme.bold, paper)
     fig = figures.loss_curve_figure([1, 2], [1.0, 0.5], smoothed=[1.0, 0.75])
     assert fig.data[0].name == "each step" and fig.data[0].line.color == themes.LIGHT.faint
     assert themes.theme_swap()["colours"][fig.data[0].line.color] == themes.DARK.faint

@@ -69,6 +69,9 @@ LOSS_COLOUR = BLUE  # a training curve (and the bars of a distribution)
 # see-through, so the dark page needs a colour of its own: themes.DARK.faint). Half opaque,
 # 2.1:1 on white: at a quarter (1.4:1) its 1 px line and legend swatch vanished on a projector.
 RAW_COLOUR = faded(LOSS_COLOUR, 0.5)
+# The running mean drawn over it (themes.LIGHT.bold): the loss blue (#0072B2) spelt as rgb(), so
+# that the dark theme brightens this one line (to sky blue, themes.DARK.bold) and no other blue.
+MEAN_COLOUR = "rgb(0, 114, 178)"
 VALIDATION_COLOUR = VERMILLION  # a loss measured on held-out data, beside the training curve
 REFERENT_COLOUR = BLUISH_GREEN  # the right answer: the word "it" refers to
 DISTRACTOR_COLOUR = DEEP_ORANGE  # the plausible wrong answer (Okabe–Ito orange on the dark page)

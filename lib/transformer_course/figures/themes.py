@@ -1,15 +1,16 @@
 """The look every figure shares: the font, the plotly template, the background-dependent colours.
 
 A ``Theme`` gathers everything in a figure that depends on the page's background: the
-plotly template (background, text, grid and axis colours, the colour cycle) and four
-colours figures draw themselves (outlines, reference lines, empty cells, faint lines).
+plotly template (background, text, grid and axis colours, the colour cycle) and five
+colours figures draw themselves (outlines, reference lines, empty cells, a faint line and
+the bolder one it is kept behind).
 Figures ask ``themes.theme()`` for it each time one is built, and nowhere else: always
 ``LIGHT``.
 
 ``DARK`` is its twin for JupyterLab's dark themes. Figures are still built in ``LIGHT``;
 the live view (``widgets/view.py`` + ``static/figure_view.js``) receives both themes
 once (``theme_swap()``) and, when JupyterLab's ``<body data-jp-theme-light="false">``,
-draws each figure with ``DARK``'s template and its ink, muted, blank and faint colours in
+draws each figure with ``DARK``'s template and its ink, muted, blank, faint and bold colours in
 place of ``LIGHT``'s, Okabe–Ito's bright orange, yellow and sky blue in place of the light
 page's deeper shades (``ON_DARK``), and its heatmaps with scales that brighten with the value
 (``dark_scale_colours``), repainting when the learner switches theme. So the kernel never
@@ -33,6 +34,7 @@ from .palette import (
     DEEP_SKY_BLUE,
     DEEP_YELLOW,
     DIVERGING,
+    MEAN_COLOUR,
     ORANGE,
     RAW_COLOUR,
     SEQUENTIAL,
@@ -61,6 +63,7 @@ class Theme:
     muted: str  # reference lines (y = 1, uniform entropy, ∝ L²)
     blank: str  # cells that hold nothing (a mask's blocked positions)
     faint: str  # a line kept behind a bolder one (each step's loss behind the running mean)
+    bold: str  # the bolder line a faint one is kept behind (the running mean)
 
 
 def course_template(base: str, *, colorway: tuple[str, ...] = COLORWAY) -> go.layout.Template:
@@ -94,21 +97,25 @@ LIGHT = Theme(
     muted="#6b7280",
     blank="#f3f4f6",
     faint=RAW_COLOUR,
+    bold=MEAN_COLOUR,
 )
 # plotly_dark's background is #111111, JupyterLab Dark's --jp-layout-color0: a figure sits
 # on the page without a frame. Its text (#f2f5fa) has a contrast of 17:1 there.
 # A faint line is see-through: the light one, blue at half, mixed with #111111 is nearly
-# black; sky blue at half stands out from the dark page a little more than the light one
-# from white (2.9:1 against 2.1:1), still behind the running mean (3.6:1, and 2.5 px wide).
-# At 0.4 (2.3:1) chapter 09's "each step" line and its legend swatch read as a dark slate
-# thread on #111111, all but invisible on a projector.
+# black. On the dark page the pair is sky blue: the running mean opaque (8.2:1 against
+# #111111; the loss blue is only 3.6:1 there) and each step's line at 0.6 (3.6:1), the mean
+# 2.3 times its contrast as on white (5.2:1 against 2.1:1), and 2.5 px wide against 1.5.
+# With the mean in the loss blue, each step's line had to stay under its 3.6:1: at 0.4
+# (2.3:1) and at 0.5 (2.9:1) chapter 09's "each step" line and its legend swatch read as a
+# dark slate thread on #111111, all but invisible on a projector.
 DARK = Theme(
     "dark",
     course_template("plotly_dark", colorway=DARK_COLORWAY),
     ink="#f3f4f6",
     muted="#9ca3af",
     blank="#1f2937",
-    faint=faded(SKY_BLUE, 0.5),
+    faint=faded(SKY_BLUE, 0.6),
+    bold=SKY_BLUE,
 )
 
 
@@ -160,7 +167,7 @@ def theme() -> Theme:
 def theme_swap() -> dict:
     """What the live view and an exported page need to redraw a ``LIGHT`` figure in ``DARK``
     (sent to the page once per kernel): the dark template; the colours the theme gives figures
-    (``colours``: ink, muted, blank, faint, heatmap scales) and the deep shades of the light
+    (``colours``: ink, muted, blank, faint, bold, heatmap scales) and the deep shades of the light
     page's lines (``line_colours``: ``ON_DARK``), light → dark. static/theme_swap.js swaps
     both in one pass."""
     return {
@@ -170,6 +177,7 @@ def theme_swap() -> dict:
             LIGHT.muted: DARK.muted,
             LIGHT.blank: DARK.blank,
             LIGHT.faint: DARK.faint,
+            LIGHT.bold: DARK.bold,
             **dark_scale_colours(),
         },
         "line_colours": dict(ON_DARK),

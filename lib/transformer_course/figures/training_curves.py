@@ -176,7 +176,7 @@ def _loss_curves(steps: object, losses: object, smoothed: object) -> tuple[list,
     # 1.5 px: at 1 px the faint line all but vanished from a dark slide on a projector.
     curves = [("each step", losses, dict(color=themes.theme().faint, width=1.5))]
     if smoothed is not None:
-        curves.append(("running mean", smoothed, dict(color=LOSS_COLOUR, width=2.5)))
+        curves.append(("running mean", smoothed, dict(color=themes.theme().bold, width=2.5)))
     checked = []
     for (name, values, line), arg in zip(curves, ("losses", "smoothed")):
         values = _args.numbers(arg, values).tolist()  # NaN allowed: a loss that diverged
