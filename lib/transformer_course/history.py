@@ -69,6 +69,34 @@ class History:
         self.evals.setdefault(name, []).append((step, float(value)))
 
 
+def _check_continued(history: History) -> None:
+    """A history ``train`` may continue (``train(..., history=h)``): one loss and one learning rate
+    per step, the steps ints going forwards. A hand-made one that breaks this was extended as it was,
+    its lists ever further apart, or numbered on from a step its curve had already passed."""
+    n = len(history.steps)
+    for name, one, many in (
+        ("losses", "loss", "losses"),
+        ("learning_rates", "learning rate", "learning rates"),
+    ):
+        count = len(getattr(history, name))
+        if count != n:
+            steps, held = "1 step" if n == 1 else f"{n} steps", one if count == 1 else many
+            raise ValueError(
+                f"history must hold one {one} per step to continue, got {steps} but {count} {held} "
+                f"(history.{name})"
+            )
+    for i, step in enumerate(history.steps):
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+            raise ValueError(
+                f"history.steps[{i}] must be an int (a step number), got {_validate.shown(step)}"
+            )
+        if i and step <= history.steps[i - 1]:
+            raise ValueError(
+                f"history.steps[{i}] ({step}) must come after history.steps[{i - 1}] "
+                f"({history.steps[i - 1]}): the steps of a history go forwards"
+            )
+
+
 # Every finite float is a whole number of these: sums of them are exact Python ints.
 _UNIT = 2**1074
 

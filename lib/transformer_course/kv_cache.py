@@ -148,7 +148,29 @@ class KVCache:
         if past is not None:
             _validate.like("k", k, past, "the cached keys")
         _check_room("k", t, k.shape[2], self.max_len)
+        self._check_layers_agree(layer, t, t + k.shape[2])
         return self._append(layer, k, v)
+
+    def _check_layers_agree(self, layer: int, t: int, end: int) -> None:
+        """Appended by hand (``model.step`` appends each layer in turn), every layer must come to
+        hold the same positions: one behind the others catches up with them in one append, and
+        one level with them goes on only once none is behind. Layers never filled do not count."""
+        held = {i: keys.shape[2] for i, keys in enumerate(self.keys) if keys is not None and i != layer}
+        if not held:
+            return
+        ahead, behind = max(held, key=held.get), min(held, key=held.get)
+        if t < held[ahead] and end != held[ahead]:
+            raise ValueError(
+                f"k would leave layer {layer} with {end} positions, but layer {ahead} holds "
+                f"{held[ahead]}: every layer must cache the same positions (append to layer {layer} "
+                f"the keys of the {held[ahead] - t} positions it lacks, at once)"
+            )
+        if t >= held[ahead] and held[behind] < t:
+            raise ValueError(
+                f"k would take layer {layer} past its {t} positions, but layer {behind} holds "
+                f"{held[behind]}: every layer must cache the same positions (append layer "
+                f"{behind}'s keys of the ones it lacks first)"
+            )
 
     def _append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``append`` for keys and values an attention layer has just made (their shapes are right)."""

@@ -26,7 +26,7 @@ def learning_rates(lr: float, steps: int, *, warmup: int = 0, decay: bool = Fals
     """
     _check_lr(lr)
     steps = _validate.integer("steps", steps, low=1, high=MAX_SCHEDULE + 1)  # one float per step, listed
-    warmup = _validate.integer("warmup", warmup, low=0)
+    warmup = _check_warmup(warmup, steps)
     _validate.boolean("decay", decay)
     return [lr * _lr_factor(s, steps, warmup, decay) for s in range(steps)]
 
@@ -39,6 +39,17 @@ def _check_lr(lr: object) -> None:
     _validate.finite_number("lr", lr, above=0)
     if lr > MAX_LR:  # Adam fails on it deep inside, converting to float
         raise ValueError(f"lr must be at most {MAX_LR:g} (a learning rate is usually below 1), got {lr!r}")
+
+
+def _check_warmup(warmup: object, steps: int) -> int:
+    """An int in [0, steps]: a longer warm-up would end after the run, whose rate never reached lr."""
+    warmup = _validate.integer("warmup", warmup, low=0)
+    if warmup > steps:
+        raise ValueError(
+            f"warmup must be at most steps ({steps}), got {_validate.shown(warmup)}: the rate climbs "
+            f"to lr over the first warmup steps, so in a run of {steps} steps it would never reach lr"
+        )
+    return warmup
 
 
 def _lr_factor(step: int, steps: int, warmup: int, decay: bool) -> float:

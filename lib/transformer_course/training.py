@@ -28,8 +28,8 @@ from torch import nn
 
 from . import _validate
 from .data import SequenceSplit, batches
-from .history import History
-from .lr_schedule import MAX_LR, MAX_SCHEDULE, _check_lr, _lr_factor, learning_rates
+from .history import History, _check_continued
+from .lr_schedule import MAX_LR, MAX_SCHEDULE, _check_lr, _check_warmup, _lr_factor, learning_rates
 from .modes import evaluating
 
 __all__ = [  # History and the schedule are part of training's interface too
@@ -66,8 +66,8 @@ def train(
     """Train ``model`` for ``steps`` steps of Adam and return the ``History``.
 
     ``batch_fn(indices (batch_size,))`` builds a batch from item indices (0 … num_items-1);
-    ``loss_fn(model, batch)`` returns a scalar loss. ``warmup`` steps ramp the learning
-    rate up linearly from 0, then it stays at ``lr``, or with ``decay`` glides down to
+    ``loss_fn(model, batch)`` returns a scalar loss. ``warmup`` steps (at most ``steps``) ramp
+    the learning rate up linearly from 0, then it stays at ``lr``, or with ``decay`` glides down to
     ``lr``/10 along a half cosine (small final steps settle the weights). ``snapshot_fn(model)`` runs in eval
     mode without gradients at each step in ``snapshot_steps`` (0 = before the first step).
     ``optimiser(model, lr)``, when given, makes the optimiser instead of Adam (e.g. a GPT's
@@ -100,7 +100,7 @@ def train(
     if steps > MAX_SCHEDULE:  # the history keeps numbers per step: 10**12 steps would never end
         raise ValueError(f"steps must be at most {MAX_SCHEDULE:,}, got {steps:,}")
     _check_lr(lr)
-    warmup = _validate.integer("warmup", warmup, low=0)
+    warmup = _check_warmup(warmup, steps)
     seed = _validate.seed("seed", seed)  # an int: manual_seed refuses numpy's
     _validate.boolean("decay", decay)
     _validate.boolean("progress", progress)
@@ -116,6 +116,8 @@ def train(
         _check_adam_dtype(model)
     if history is not None and not isinstance(history, History):
         raise ValueError(f"history must be None or a History to continue, got {type(history).__name__}")
+    if history is not None:
+        _check_continued(history)
 
     torch.manual_seed(seed)  # dropout draws from the global generator
     history = History() if history is None else history
