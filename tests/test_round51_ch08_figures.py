@@ -155,3 +155,16 @@ def test_trained_encoder_grid_outlines_the_row_of_it():
     assert f'sentence = "{" ".join(sentence)}".split()' in source
     row = sentence.index("it")
     assert "add_shape" in cell and f"y0={row - 0.5}, y1={row + 0.5}" in cell
+
+
+def test_pointer_figure_takes_its_headroom_by_name():
+    """The explorer asks pointer_figure for its taller axis (it patched the figure after), and a
+    bad ``top`` is refused by name."""
+    import pytest
+    from transformer_course import figures
+
+    fig = figures.pointer_figure(torch.tensor([0.5, 0.5]), ["a", "b"], top=1.35)
+    assert tuple(fig.layout.yaxis.range) == (0, 1.35) and tuple(fig.layout.yaxis.tickvals) == (0, 0.5, 1)
+    assert tuple(figures.pointer_figure(torch.tensor([1.0, 0.0]), ["a", "b"]).layout.yaxis.range) == (0, 1.12)
+    with pytest.raises(ValueError, match="top"):
+        figures.pointer_figure(torch.tensor([1.0, 0.0]), ["a", "b"], top=0.5)

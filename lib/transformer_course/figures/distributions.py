@@ -38,13 +38,16 @@ def pointer_figure(
     source: int | None = None,
     title: str = 'Attention from "it"',
     mark_words: bool = False,
+    top: float = 1.12,
 ) -> go.Figure:
     """weights (L,): one attention row as bars over the words; the referent in green,
     the distractor in orange, the attending word (``source``) outlined. ``referent`` and
     ``distractor`` are a position or several (every mention of a noun named twice).
     ``mark_words``: the words along the axis take the same roles, in bold: the referent's
     and the distractor's in their bars' colours, the source's underlined; so they are found
-    where their bars are 0 (a trained head's distractor) or a hairline (the source)."""
+    where their bars are 0 (a trained head's distractor) or a hairline (the source).
+    ``top``: where the 0–1 axis ends, the room above a full bar for its value (a plot only
+    about 100 px tall, as in an explorer's row on a slide, needs more than the default)."""
     # Refused: NaN (a row that may attend to nothing), negative weights, and weights above 1 or
     # summing to more than 1 (scores, not weights: bars off the top of the fixed 0–1.12 axis).
     weights = _args.probabilities(
@@ -65,6 +68,7 @@ def pointer_figure(
         )
     source = None if source is None else _args.position("source", source, len(tokens))
     _validate.boolean("mark_words", mark_words)
+    top = _validate.finite_number("top", top, at_least=1.05, at_most=2)
     colours = [
         REFERENT_COLOUR if i in referents else DISTRACTOR_COLOUR if i in distractors else OTHER_COLOUR
         for i in range(len(tokens))
@@ -78,6 +82,7 @@ def pointer_figure(
         title=title,
         y_title="attention weight",
         xaxis=dict(FITTED_TICKS, **(_marked_words(tokens, colours, source) if mark_words else {})),
+        top=top,
     )
 
 
@@ -103,6 +108,7 @@ def _marked_words(tokens: list[str], colours: list[str], source: int | None) -> 
 # these angles at which they do not overlap, and automargin makes room below for a slant. A
 # fixed slant tilted eleven short words that had room on a slide (chapter 08's pointer).
 FITTED_TICKS = dict(autotickangles=[0, -40, -90], automargin=True)
+TALL_TICKS = dict(tickvals=[0, 0.5, 1])  # an axis taller than 1.12: no tick above the bars
 
 
 def _positions(name: str, value: object, n: int) -> set[int]:
@@ -151,6 +157,7 @@ def _distribution_figure(
     title: str,
     y_title: str,
     xaxis: dict,
+    top: float = 1.12,
 ) -> go.Figure:
     """values (N,) in [0, 1] as bars over ``words``, each value printed above its bar from ``hide_below``."""
     values = values.detach().float().cpu()
@@ -172,7 +179,8 @@ def _distribution_figure(
         title=title,
         height=320,
         uniformtext=VALUE_TEXT,  # 31 bars on a slide: values that do not fit are hidden, not shrunk
-        yaxis=dict(range=[0, 1.12], title=dict(text=y_title)),
+        # a taller room above the bars gets ticks at 0, 0.5, 1 only: none up there (1.2, 1.3)
+        yaxis=dict(range=[0, top], title=dict(text=y_title), **({} if top == 1.12 else TALL_TICKS)),
         xaxis=dict(ticks(words, len(words)), **xaxis),  # the caller's own words (marked) first
     )
 

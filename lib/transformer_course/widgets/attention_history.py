@@ -125,9 +125,14 @@ class AttentionHistoryExplorer(Explorer):
         steps = list(self.snapshots)
         heads = range(encoder.shape[0])
         pointer = figures.pointer_figure(
-            weights, tokens, referent=ref, distractor=other, source=it, title=f"Pointer head, step {step}"
+            weights,
+            tokens,
+            referent=ref,
+            distractor=other,
+            source=it,
+            title=f"Pointer head, step {step}",
+            top=POINTER_TOP,
         )
-        pointer.update_yaxes(range=[0, POINTER_TOP], tickvals=[0, 0.5, 1])  # no tick at the headroom
         return {
             "pointer": pointer,
             "encoder": figures.head_grid_figure(
